@@ -1,0 +1,121 @@
+"""The one mapping from service operation names (as used in diagrams) to handler functions."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a handler may know about the step it runs in; `session` is the step's own transaction."""
+
+    session: Session
+    now: datetime
+    instance_id: int
+    process_key: str
+    business_key: str | None
+    bpmn_id: str
+    task_key: str  # stable id of this task execution, for idempotency keys
+    started_by: str
+
+
+class BusinessRuleError(Exception):
+    """An outcome the diagram branches on (mapped to a BPMN error event with this code)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class HandlerInputError(ValueError):
+    """The diagram passed parameters that do not fit the handler's request type."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    func: Callable[[TaskContext, Any], Any]
+    request_type: type
+
+    def call(self, ctx: TaskContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Convert parameters to the request dataclass, run the handler, return its result as a dict."""
+        result = self.func(ctx, build_request(self.request_type, params, self.name))
+        if result is None:
+            return {}
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
+            return dataclasses.asdict(result)
+        if isinstance(result, dict):
+            return result
+        raise TypeError(f"handler {self.name} returned {type(result).__name__}, not a dataclass or dict")
+
+
+def build_request(request_type: type, params: Mapping[str, Any], operation: str) -> Any:
+    """Build a request dataclass from diagram parameters, coercing Decimal/date/int fields.
+
+    Raises:
+        HandlerInputError: a required field is missing, unknown, or has the wrong type.
+    """
+    hints = typing.get_type_hints(request_type)
+    known = {f.name: f for f in dataclasses.fields(request_type)}
+    unknown = set(params) - set(known)
+    if unknown:
+        raise HandlerInputError(f"{operation}: unknown parameter(s) {sorted(unknown)}; expected {sorted(known)}")
+    kwargs = {}
+    for name, f in known.items():
+        if name not in params:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise HandlerInputError(f"{operation}: parameter {name!r} is required")
+            continue
+        kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")
+    return request_type(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    if value is None:
+        return None
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in args if a is not type(None))
+    try:
+        if hint is Decimal and not isinstance(value, Decimal):
+            return Decimal(str(value))
+        if hint is date and isinstance(value, str):
+            return date.fromisoformat(value)
+        if hint is datetime and isinstance(value, str):
+            return datetime.fromisoformat(value)
+        if hint is int and isinstance(value, str):
+            return int(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise HandlerInputError(f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}") from exc
+    return value
+
+
+_OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str, request_type: type) -> Callable[[Callable[[TaskContext, Any], Any]], Any]:
+    """Register a handler under its diagram operation name."""
+
+    def register(func: Callable[[TaskContext, Any], Any]) -> Callable[[TaskContext, Any], Any]:
+        if name in _OPERATIONS:
+            raise ValueError(f"service operation {name!r} is registered twice")
+        _OPERATIONS[name] = Operation(name, func, request_type)
+        return func
+
+    return register
+
+
+def operations() -> Mapping[str, Operation]:
+    """All registered operations, importing every handler module once."""
+    import handlers.catalog  # noqa: F401  (imports each capability module, which registers itself)
+
+    return _OPERATIONS

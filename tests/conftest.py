@@ -1,0 +1,89 @@
+"""Shared fixtures: a real SQLite file per test (or the CI PostgreSQL), settings, sessions, clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.db import make_engine, make_session_factory
+from workflows.models import Base
+from workflows.schema import upgrade_schema
+from workflows.settings import Settings, load_settings
+
+pytest_plugins = ["tests.smtp"]
+
+# CI sets this to run the database tests a second time against a real PostgreSQL server.
+POSTGRES_URL = os.environ.get("CREDITFLOW_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy, which is far faster than migrating."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    settings = load_settings({}, database={"url": f"sqlite:///{path}"})
+    engine = make_engine(settings.database)
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    settings = load_settings({}, database={"url": POSTGRES_URL})
+    engine = make_engine(settings.database)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated_sqlite: Path, postgres_engine: Engine | None) -> Settings:
+    """Settings for one test: its own database (a fresh SQLite copy, or an emptied PostgreSQL)."""
+    if postgres_engine is not None:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with postgres_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        url = POSTGRES_URL
+    else:
+        db = tmp_path / "creditflow.db"
+        shutil.copy(migrated_sqlite, db)
+        url = f"sqlite:///{db}"
+    return load_settings(
+        {},
+        database={"url": url},
+        web={"secret_key": "test-secret"},
+        mail={"sink_port": 0},
+        scheduler={"lock_file": str(tmp_path / "scheduler.lock")},
+    )
+
+
+@pytest.fixture
+def db_engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(db_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(db_engine)
+
+
+@pytest.fixture
+def clock() -> datetime:
+    """A fixed start time; tests move time by passing later `now` values, never by sleeping."""
+    return datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

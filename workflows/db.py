@@ -1,0 +1,66 @@
+"""Database engine and sessions: SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL, chosen by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.settings import DatabaseSettings
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and write-locking transactions."""
+    url = settings.url
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, settings.busy_timeout_s)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+        pool_size=10,
+        max_overflow=20,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={busy_timeout_s * 1000}")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        # Take transaction control away from pysqlite: it would BEGIN only before the first write,
+        # letting a read-then-write transaction race (research: 1,442 of 1,800 updates lost).
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (views render after the transaction)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any exception."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def is_postgres(session: Session) -> bool:
+    """True when the session talks to PostgreSQL (row locks and advisory locks are available)."""
+    return session.get_bind().dialect.name == "postgresql"

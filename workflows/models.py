@@ -1,0 +1,285 @@
+"""Typed SQLAlchemy models of the engine: definitions, instances, inbox, timers, messages, audit, mail."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: creditflow stores only timezone-aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON, date: Date}
+
+
+class InstanceStatus:
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    ALL = (RUNNING, COMPLETED, CANCELLED, ERROR)
+
+
+class TaskStatus:
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class MailStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    email: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    groups: Mapped[list[UserGroup]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def group_names(self) -> frozenset[str]:
+        return frozenset(g.group_name for g in self.groups)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class UserGroup(Base):
+    __tablename__ = "user_groups"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group_name: Mapped[str] = mapped_column(ForeignKey("groups.name"), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+# --- definitions and instances -----------------------------------------------------------------------
+
+
+class Deployment(Base):
+    """One upload: the files as deployed, so a version can always be shown and re-parsed."""
+
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    files: Mapped[dict[str, Any]]  # file name -> text
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    deployed_at: Mapped[datetime]
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200), default="")
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)  # serialized once per version
+    start_groups: Mapped[list[Any]]  # lane of the start event -> groups allowed to start
+    bpmn_file: Mapped[str] = mapped_column(String(200))
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    deployed_at: Mapped[datetime]
+    deployment: Mapped[Deployment] = relationship(lazy="joined")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (
+        Index("ix_instances_key_status", "process_key", "status"),
+        Index("ix_instances_business_key", "business_key"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    process_key: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int]
+    business_key: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
+    data: Mapped[dict[str, Any]]  # JSON-safe copy of the workflow data, for reading without the engine
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    started_by: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class InboxItem(Base):
+    """One row per human task; the inbox is a plain indexed query over these rows."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_status_due", "status", "due_at"),
+        Index("ix_inbox_assignee_status", "assignee", "status"),
+        Index("ix_inbox_instance", "instance_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    process_key: Mapped[str] = mapped_column(String(120))
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(120))
+    candidate_groups: Mapped[list[Any]]
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    form_file: Mapped[str | None] = mapped_column(String(200))
+    form_schema: Mapped[dict[str, Any]]
+    four_eyes: Mapped[list[Any]]  # bpmn ids (or "initiator") whose actors may not complete this task
+    context: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN)
+    due_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(80))
+    completed_at: Mapped[datetime | None]
+
+
+class TaskCandidate(Base):
+    """(group, open task) pairs, so "tasks of my groups" is an index range scan."""
+
+    __tablename__ = "task_candidates"
+    group_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MessageSubscription(Base):
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (Index("ix_subscriptions_lookup", "message_name", "correlation_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    message_name: Mapped[str] = mapped_column(String(120))
+    correlation_key: Mapped[str] = mapped_column(String(120))
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+
+
+class AuditEvent(Base):
+    """Append-only trail of every state change and who made it."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[int | None]
+    bpmn_id: Mapped[str | None] = mapped_column(String(120))
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]]
+    at: Mapped[datetime]
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class OutboxEmail(Base):
+    __tablename__ = "outbox_emails"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    to: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class SinkMessage(Base):
+    """A message received by the built-in SMTP sink, shown at /mail."""
+
+    __tablename__ = "sink_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime]
+    mail_from: Mapped[str] = mapped_column(String(300))
+    rcpt_to: Mapped[str] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(500))
+    message_id: Mapped[str] = mapped_column(String(300))
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """A daily job that ran for a day; the unique key makes a second run of the same day a no-op."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_name", "run_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_name: Mapped[str] = mapped_column(String(80))
+    run_date: Mapped[date]
+    started_at: Mapped[datetime]
+    result: Mapped[dict[str, Any]]

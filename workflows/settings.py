@@ -1,0 +1,156 @@
+"""Load technical settings: config/default.toml < CREDITFLOW_CONFIG file < environment < arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+TEMPLATE_DIR = PROJECT_ROOT / "config" / "templates"
+BPMN_DIR = PROJECT_ROOT / "bpmn"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    busy_timeout_s: int
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str
+    port: int
+    secret_key: str = field(repr=False)
+    page_size: int
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    smtp_host: str
+    smtp_port: int
+    sink_port: int
+    sender: str
+    username: str
+    password: str = field(repr=False)
+    use_ssl: bool
+    use_starttls: bool
+    max_attempts: int
+    retry_base_s: int
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool
+    max_sleep_s: int
+    daily_hour: int
+    lock_file: str
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_task_depth: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    web: WebSettings
+    mail: MailSettings
+    scheduler: SchedulerSettings
+    engine: EngineSettings
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """Return a copy with some keys of one section changed (tests and CLI flags use this)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **values)})
+
+
+SECTIONS: dict[str, type] = {
+    "database": DatabaseSettings,
+    "web": WebSettings,
+    "mail": MailSettings,
+    "scheduler": SchedulerSettings,
+    "engine": EngineSettings,
+}
+
+# The environment variables of the public contract (DESIGN.md) and the key each one sets.
+ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
+    "CREDITFLOW_DATABASE_URL": ("database", "url"),
+    "CREDITFLOW_HOST": ("web", "host"),
+    "CREDITFLOW_PORT": ("web", "port"),
+    "CREDITFLOW_SECRET_KEY": ("web", "secret_key"),
+    "CREDITFLOW_SMTP_HOST": ("mail", "smtp_host"),
+    "CREDITFLOW_SMTP_PORT": ("mail", "smtp_port"),
+    "CREDITFLOW_SMTP_PASSWORD": ("mail", "password"),
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[str, Any]) -> Settings:
+    """Read the layered configuration; `overrides` maps a section name to the keys it changes.
+
+    Raises:
+        SettingsError: a file is unreadable, or a key is unknown or of the wrong type.
+    """
+    environ = os.environ if environ is None else environ
+    raw = _read_toml(DEFAULT_CONFIG)
+    extra = environ.get("CREDITFLOW_CONFIG")
+    if extra:
+        _merge(raw, _read_toml(Path(extra)), source=extra)
+    for var, (section, key) in ENVIRONMENT_KEYS.items():
+        if environ.get(var):
+            raw[section][key] = environ[var]
+    for section, values in overrides.items():
+        _merge(raw, {section: values}, source="arguments")
+    return Settings(**{name: _build(cls, name, raw.get(name, {})) for name, cls in SECTIONS.items()})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read configuration file {path}: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any], *, source: str) -> None:
+    for section, values in extra.items():
+        if section not in SECTIONS or not isinstance(values, Mapping):
+            raise SettingsError(f"{source}: unknown configuration section [{section}]")
+        base.setdefault(section, {}).update(values)
+
+
+def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise SettingsError(f"unknown key(s) {sorted(unknown)} in [{section}]")
+    kwargs = {}
+    for name, f in known.items():
+        if name not in values:
+            raise SettingsError(f"[{section}] {name} is missing from {DEFAULT_CONFIG}")
+        kwargs[name] = _coerce(values[name], f.type, f"{section}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, type_name: Any, key: str) -> Any:
+    target = {"str": str, "int": int, "bool": bool}[str(type_name)]
+    if isinstance(value, target) and not (target is int and isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        if target is int:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        elif target is bool and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+            return value.lower() in ("1", "true", "yes")
+    raise SettingsError(f"{key} must be of type {target.__name__}, got {value!r}")
