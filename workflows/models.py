@@ -125,7 +125,7 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
     content_hash: Mapped[str] = mapped_column(String(64))
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized once per version
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized once per version
     start_groups: Mapped[list[Any]]  # lane of the start event -> groups allowed to start
     bpmn_file: Mapped[str] = mapped_column(String(200))
     deployed_by: Mapped[str] = mapped_column(String(80))

@@ -1,0 +1,79 @@
+"""Web login and logout: server-signed sessions via Flask-Login; logout is a POST."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, TypeVar, cast
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from webui import services
+from workflows.models import User
+from workflows.users import Actor, check_password
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class WebUser(UserMixin):
+    """The logged-in user as Flask-Login sees it; carries the Actor used for authorisation."""
+
+    def __init__(self, user: User) -> None:
+        self.id = str(user.id)
+        self.username = user.username
+        self.email = user.email
+        self.actor = Actor(user.username, user.group_names)
+
+
+def init_login(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please log in to continue."
+
+    @manager.user_loader
+    def load_user(user_id: str) -> WebUser | None:
+        with services().rt.factory() as session:
+            user = session.get(User, int(user_id)) if user_id.isdigit() else None
+            return WebUser(user) if user is not None and user.active else None
+
+
+def web_actor() -> Actor:
+    """The Actor of the logged-in web user (views are @login_required)."""
+    return cast(WebUser, current_user).actor
+
+
+def login_required_view(func: F) -> F:
+    @wraps(func)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        with services().rt.factory() as session:
+            user = check_password(session, username, request.form.get("password", ""))
+            if user is not None:
+                login_user(WebUser(user))
+                target = request.args.get("next", "")
+                # Only same-site paths: an absolute "next" would make this an open redirect.
+                if not target.startswith("/") or target.startswith("//"):
+                    target = url_for("pages.home")
+                return redirect(target)
+        return render_template("auth/login.html", error="Unknown user name or wrong password.", username=username), 401
+    return render_template("auth/login.html", error=None, username="")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    flash("You are logged out.")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,338 @@
+"""The `creditflow` command line: set-up, serving, deployment and every engine action of the contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy import select
+
+from workflows.clock import parse_now, utcnow
+from workflows.db import make_engine, make_session_factory, transaction
+from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
+from workflows.engine import to_jsonable
+from workflows.errors import DomainError
+from workflows.inbox import InboxFilter, list_inbox, task_json
+from workflows.instances import instance_json
+from workflows.jobs import tick
+from workflows.mail import Mailer, mailer_for
+from workflows.models import User
+from workflows.runner import Runtime, complete_task, deliver_message, retry_instance, start_instance
+from workflows.schema import upgrade_schema
+from workflows.settings import BPMN_DIR, Settings, load_settings
+from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token, seed_demo_users
+from workflows.validation import InvalidBundle
+
+
+class Context:
+    """Settings and runtime, built once per command invocation."""
+
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self._rt: Runtime | None = None
+
+    @property
+    def rt(self) -> Runtime:
+        if self._rt is None:
+            self._rt = Runtime(make_session_factory(make_engine(self.settings.database)), self.settings)
+        return self._rt
+
+    def actor(self, username: str | None) -> Actor:
+        """The named user's Actor; without a name the CLI acts as the trusted system operator."""
+        if not username:
+            return SYSTEM
+        with self.rt.factory() as session:
+            return actor_for(get_user(session, username))
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+
+
+def _parse_json(value: str | None, option: str) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value, parse_float=Decimal)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=option) from exc
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=option)
+    return parsed
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@click.group()
+def main() -> None:
+    """creditflow: credit management processes run as BPMN diagrams."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --- set-up -----------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also create the demo users (password 'demo').")
+@pass_ctx
+def init(ctx: Context, demo: bool) -> None:
+    """Create or migrate the schema and deploy the shipped diagrams (idempotent)."""
+    upgrade_schema(ctx.rt.factory.kw["bind"])
+    now = utcnow()
+    try:
+        with transaction(ctx.rt.factory) as session:
+            for bundle in shipped_bundles():
+                for deployed in deploy_files(session, read_files(bundle), deployed_by="system", now=now):
+                    state = "unchanged" if deployed.unchanged else "deployed"
+                    click.echo(f"{state}: {deployed.key} v{deployed.version}")
+            if demo:
+                names = seed_demo_users(session, now)
+                click.echo(f"demo users (password 'demo'): {', '.join(names)}")
+    except InvalidBundle as exc:
+        _fail(f"a shipped diagram is invalid:\n{exc}", 2)
+
+
+def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:
+    """Each shipped .bpmn file together with every decision table and form file beside it."""
+    shared = sorted(p for p in directory.glob("*") if p.suffix in (".dmn", ".json"))
+    for bpmn in sorted(directory.glob("*.bpmn")):
+        yield [bpmn, *shared]
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default from config, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from config, 5000).")
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Serve the web UI and API with the embedded scheduler and, without an SMTP relay, the mail sink."""
+    from werkzeug.serving import make_server
+
+    from webui import create_app
+    from workflows.scheduler import EmbeddedScheduler, SingleSchedulerLock
+    from workflows.smtp_sink import start_sink
+
+    settings = ctx.settings
+    sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
+    app = create_app(settings, sink_port=sink.port if sink else None)
+    svc = app.extensions["creditflow"]
+    lock = SingleSchedulerLock(svc.rt)
+    scheduler = None
+    if settings.scheduler.enabled and lock.acquire():
+        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), utcnow)
+        svc.nudge = scheduler.nudge
+        scheduler.start()
+    host, port = host or settings.web.host, port or settings.web.port
+    server = make_server(host, port, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    click.echo(f"creditflow on http://{host}:{port}  (mail sink: {'127.0.0.1:' + str(sink.port) if sink else 'off'}, "
+               f"scheduler: {'on' if scheduler else 'held by another process'})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the normal way to stop the foreground server
+    finally:
+        if scheduler:
+            scheduler.shutdown()
+        lock.release()
+        if sink:
+            sink.stop()
+
+
+# --- definitions -------------------------------------------------------------------------------------------
+
+
+def _bundle_from(paths: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, str]]:
+    files, shown = {}, {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            _fail(f"{raw}: no such file", 2)
+        if path.suffix not in DEPLOYABLE_SUFFIXES:
+            _fail(f"{raw}: only {', '.join(DEPLOYABLE_SUFFIXES)} files can be deployed", 2)
+        files.update(read_files([path]))
+        shown[path.name] = raw
+    return files, shown
+
+
+def _report_invalid(exc: InvalidBundle, shown: dict[str, str]) -> NoReturn:
+    for problem in exc.problems:
+        click.echo(f"{shown.get(problem.file, problem.file)}:{problem.line}: {problem.element_id}: {problem.message}")
+    sys.exit(2)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files: tuple[str, ...]) -> None:
+    """Check BPMN/DMN/form files; exit 2 with FILE:LINE: ELEMENT_ID: message per problem."""
+    bundle, shown = _bundle_from(files)
+    try:
+        validated = validate_files(bundle)
+    except InvalidBundle as exc:
+        _report_invalid(exc, shown)
+    click.echo(f"valid: {', '.join(validated.process_ids)}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--user", default=None, help="Deploy as this user (recorded as deployed_by).")
+@pass_ctx
+def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
+    """Validate and deploy files together; each process gets a new version. Invalid input deploys nothing."""
+    bundle, shown = _bundle_from(files)
+    actor = ctx.actor(user)
+    if not actor.in_any({"process_owner"}):
+        _fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
+    try:
+        with transaction(ctx.rt.factory) as session:
+            deployed = deploy_files(session, bundle, deployed_by=actor.username, now=utcnow())
+    except InvalidBundle as exc:
+        _report_invalid(exc, shown)
+    for d in deployed:
+        click.echo(json.dumps(d.as_dict()))
+
+
+# --- instances and tasks ------------------------------------------------------------------------------------
+
+
+def _domain_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except DomainError as exc:
+        _fail(f"error ({exc.code}): {exc.message}", 1)
+
+
+@main.command()
+@click.argument("key")
+@click.option("--data", "data_json", default="{}", help="Start data as a JSON object.")
+@click.option("--business-key", default=None)
+@click.option("--user", default=None, help="Start as this user (their groups are checked).")
+@pass_ctx
+def start(ctx: Context, key: str, data_json: str, business_key: str | None, user: str | None) -> None:
+    """Start an instance of the latest version of KEY and print it."""
+    data = _parse_json(data_json, "--data")
+    now = utcnow()
+    instance = _domain_call(
+        start_instance, ctx.rt, key, data, actor=ctx.actor(user), now=now, business_key=business_key
+    )
+    with ctx.rt.factory() as session:
+        _print_json(instance_json(session, instance, now))
+
+
+@main.command()
+@click.option("--user", default=None, help="Only tasks this user may act on (default: all open tasks).")
+@click.option("--page", default=1, type=int)
+@pass_ctx
+def tasks(ctx: Context, user: str | None, page: int) -> None:
+    """List open tasks."""
+    now = utcnow()
+    with ctx.rt.factory() as session:
+        found = list_inbox(session, ctx.actor(user), InboxFilter(page=page), now)
+        _print_json({"items": [task_json(t, now) for t in found.items], "total": found.total, "page": found.page})
+
+
+@main.command()
+@click.argument("task_id", type=int)
+@click.option("--user", required=True, help="Complete as this user.")
+@click.option("--data", "data_json", default="{}", help="Form data as a JSON object.")
+@pass_ctx
+def complete(ctx: Context, task_id: int, user: str, data_json: str) -> None:
+    """Complete a task with form data (same checks as the API: group, claim, four-eyes, form)."""
+    now = utcnow()
+    item = _domain_call(complete_task, ctx.rt, task_id, _parse_json(data_json, "--data"), actor=ctx.actor(user), now=now)
+    _print_json(task_json(item, now))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--key", "correlation_key", required=True, help="Business key (or id) of the waiting instance.")
+@click.option("--data", "data_json", default="{}")
+@click.option("--user", default=None)
+@pass_ctx
+def message(ctx: Context, name: str, correlation_key: str, data_json: str, user: str | None) -> None:
+    """Deliver a message to the instances waiting for it."""
+    delivered = _domain_call(
+        deliver_message, ctx.rt, name, correlation_key, _parse_json(data_json, "--data"),
+        actor=ctx.actor(user), now=utcnow(),
+    )
+    _print_json({"delivered_to": delivered})
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@pass_ctx
+def retry(ctx: Context, instance_id: int) -> None:
+    """Re-run the failed step of an instance in status error."""
+    now = utcnow()
+    instance = _domain_call(retry_instance, ctx.rt, instance_id, actor=SYSTEM, now=now)
+    with ctx.rt.factory() as session:
+        _print_json(instance_json(session, instance, now))
+
+
+def _cli_mailer(ctx: Context) -> Mailer | None:
+    # Without a relay the CLI has no sink of its own; mail then waits in the outbox for `serve`.
+    return mailer_for(ctx.settings.mail, None) if ctx.settings.mail.smtp_host else None
+
+
+@main.command("tick")
+@click.option("--now", "now_text", default=None, help="ISO 8601 time to act as of (default: now).")
+@pass_ctx
+def tick_command(ctx: Context, now_text: str | None) -> None:
+    """Do what the scheduler would have done by NOW: timers, reminders, daily jobs, e-mail."""
+    try:
+        now = parse_now(now_text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from exc
+    _print_json(tick(ctx.rt, _cli_mailer(ctx), now).as_dict())
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Manage users, groups and API tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--groups", required=True, help="Comma-separated groups (created when missing).")
+@click.option("--email", default="")
+@click.option("--password", default=None, help="Web login password (omit for API-only users).")
+@pass_ctx
+def users_add(ctx: Context, name: str, groups: str, email: str, password: str | None) -> None:
+    """Create a user, or add groups to an existing one."""
+    with transaction(ctx.rt.factory) as session:
+        user = _domain_call(add_user, session, name, groups=groups.split(","), now=utcnow(), email=email,
+                            password=password)
+        click.echo(json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)}))
+
+
+@users.command("token")
+@click.argument("name")
+@pass_ctx
+def users_token(ctx: Context, name: str) -> None:
+    """Print a new API token for NAME (only its hash is stored)."""
+    with transaction(ctx.rt.factory) as session:
+        click.echo(_domain_call(issue_token, session, name, utcnow()))
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: Context) -> None:
+    """List users and their groups."""
+    with ctx.rt.factory() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            click.echo(f"{user.username}\t{user.email}\t{','.join(sorted(user.group_names))}")

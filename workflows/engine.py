@@ -1,0 +1,462 @@
+"""The SpiffWorkflow boundary: compile specs, run instances, and report ready tasks, timers and messages.
+
+Everything outside `workflows/` sees only the plain types defined here, never engine objects.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
+import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.sandbox import SafeEnvironment
+from workflows.validation import ValidatedBundle
+
+# --- clock and value patches --------------------------------------------------------------------------
+# SpiffWorkflow reads the wall clock inside its timer module and JSON-decodes service results with
+# floats. Both are module globals we cannot pass in, so they are swapped once, here, for versions that
+# honour the step's injected `now` and keep Decimal/date values exact.
+
+_step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
+
+
+class _StepClock(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        current = _step_now.get() or datetime.now(UTC)
+        return current.astimezone(tz) if tz else current.replace(tzinfo=None)
+
+
+spiff_timer.datetime = _StepClock  # type: ignore[misc]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _decode_value(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "__decimal__" in obj:
+            return Decimal(obj["__decimal__"])
+        if "__date__" in obj:
+            return date.fromisoformat(obj["__date__"])
+        if "__datetime__" in obj:
+            return datetime.fromisoformat(obj["__datetime__"])
+    return obj
+
+
+spiff_service_task.json = types.SimpleNamespace(  # type: ignore[attr-defined]
+    loads=lambda text: json.loads(text, object_hook=_decode_value)
+)
+
+
+@contextmanager
+def step_clock(now: datetime) -> Iterator[None]:
+    """Make SpiffWorkflow's timers see `now` for the duration of one step."""
+    token = _step_now.set(now)
+    try:
+        yield
+    finally:
+        _step_now.reset(token)
+
+
+# --- serialization ----------------------------------------------------------------------------------
+
+_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]), "Decimal")
+_registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]), "date")
+_serializer = BpmnWorkflowSerializer(_registry)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Task data as plain JSON (Decimal and dates as strings), for API answers and read-only columns."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+# --- our own types ----------------------------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """A step failed inside the engine; carries the BPMN element it failed on."""
+
+    def __init__(self, message: str, bpmn_id: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.bpmn_id = bpmn_id
+        self.detail = detail
+
+
+class LoopLimitExceeded(EngineError):
+    """The task tree grew past the configured depth; SpiffWorkflow would otherwise stall silently."""
+
+
+class NotWaiting(EngineError):
+    """The instance has no catch event for this message."""
+
+
+@dataclass(frozen=True)
+class CompiledProcess:
+    process_key: str
+    name: str
+    spec_json: str
+    start_groups: list[str]
+    bpmn_file: str
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    task_id: str  # the engine's task UUID
+    bpmn_id: str
+    title: str
+    lane: str | None
+    candidate_groups: list[str]
+    form_file: str | None
+    due_in: str | None
+    four_eyes: list[str]
+    instructions: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    bpmn_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    bpmn_id: str
+    name: str
+
+
+@dataclass
+class LoadedSpec:
+    spec: Any
+    subprocess_specs: dict[str, Any] = field(default_factory=dict)
+
+
+ServiceCaller = Callable[[str, str, str, dict[str, Any]], dict[str, Any]]
+"""(task_id, bpmn_id, operation name, evaluated params) -> result; runs the service handler."""
+
+
+class CreditflowScriptEngine(PythonScriptEngine):
+    """Restricted expressions plus service tasks dispatched to our handler registry."""
+
+    def __init__(self, call: ServiceCaller) -> None:
+        super().__init__(environment=SafeEnvironment())
+        self._call = call
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        # Overridden at engine level: SpiffWorkflow 3.2's environment-level path hides the real error.
+        params = {name: p["value"] for name, p in kwargs["operation_params"].items()}
+        try:
+            result = self._call(str(task.id), task.task_spec.bpmn_id, kwargs["operation_name"], params)
+        except SpiffWorkflowException:
+            raise
+        except Exception as exc:
+            raise EngineError(f"{kwargs['operation_name']} failed: {exc}", task.task_spec.bpmn_id) from exc
+        return json.dumps(result, default=_encode_value)
+
+
+# --- compile and load -------------------------------------------------------------------------------
+
+
+def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
+    """Serialize each executable process spec once, with the groups allowed to start it."""
+    compiled = []
+    for pid in bundle.process_ids:
+        spec = bundle.parser.get_spec(pid)
+        subprocess_specs = bundle.parser.get_subprocess_specs(pid)
+        spec_json = json.dumps(
+            {
+                "spec": _registry.convert(spec),
+                "subprocess_specs": {k: _registry.convert(v) for k, v in subprocess_specs.items()},
+            }
+        )
+        start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
+        lane = getattr(start, "lane", None)
+        compiled.append(
+            CompiledProcess(
+                process_key=pid,
+                name=spec.description or pid,
+                spec_json=spec_json,
+                start_groups=[lane] if lane else [],
+                bpmn_file=spec.file or "",
+            )
+        )
+    return compiled
+
+
+@lru_cache(maxsize=256)
+def load_spec(spec_json: str) -> LoadedSpec:
+    """Restore a compiled spec; cached, because specs never change once deployed."""
+    raw = json.loads(spec_json)
+    return LoadedSpec(
+        spec=_registry.restore(raw["spec"]),
+        subprocess_specs={k: _registry.restore(v) for k, v in raw["subprocess_specs"].items()},
+    )
+
+
+def new_workflow(loaded: LoadedSpec, data: Mapping[str, Any], call: ServiceCaller) -> BpmnWorkflow:
+    """A fresh instance with the start data placed on its start task (nothing run yet)."""
+    wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=CreditflowScriptEngine(call))
+    start = wf.get_next_task(state=TaskState.READY)
+    if start is not None:
+        start.data.update(data)
+    return wf
+
+
+def dump_state(wf: BpmnWorkflow) -> str:
+    """The instance state as JSON, without the spec (stored once per version)."""
+    state = _serializer.to_dict(wf)
+    state.pop("spec")
+    state.pop("subprocess_specs")
+    state[_serializer.VERSION_KEY] = _serializer.VERSION
+    return json.dumps(state)
+
+
+def restore_state(loaded: LoadedSpec, state_json: str, call: ServiceCaller) -> BpmnWorkflow:
+    """Rebuild an instance from its stored state around the cached spec objects."""
+    state = json.loads(state_json)
+    if state.get(_serializer.VERSION_KEY) != _serializer.VERSION:
+        state["spec"], state["subprocess_specs"] = {}, {}
+        _serializer.migrate(state)
+    else:
+        state.pop(_serializer.VERSION_KEY)
+    # Cached spec objects pass through the registry's restore unchanged, so they are not rebuilt.
+    state["spec"] = loaded.spec
+    state["subprocess_specs"] = loaded.subprocess_specs
+    wf = _serializer.from_dict(state)
+    wf.script_engine = CreditflowScriptEngine(call)
+    return wf
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int) -> None:
+    """Run every non-human READY task and fire due timers, as of `now`.
+
+    Raises:
+        EngineError: a script, condition or service task failed (the task is left in ERROR).
+        LoopLimitExceeded: the task tree is about to exceed SpiffWorkflow's iteration depth.
+    """
+    with step_clock(now):
+        try:
+            wf.refresh_timers()
+            wf.do_engine_steps()
+        except EngineError:
+            raise
+        except SpiffWorkflowException as exc:
+            raise _engine_error(exc) from exc
+    _check_depth(wf, max_depth)
+
+
+def _engine_error(exc: SpiffWorkflowException) -> EngineError:
+    task_spec = getattr(exc, "task_spec", None)
+    bpmn_id = getattr(task_spec, "bpmn_id", "") or getattr(exc, "id", "") or ""
+    cause = exc.__cause__ or getattr(exc, "exception", None)
+    if isinstance(cause, EngineError):
+        return EngineError(str(cause), cause.bpmn_id or bpmn_id)
+    return EngineError(str(exc), bpmn_id)
+
+
+def _check_depth(wf: BpmnWorkflow, max_depth: int) -> None:
+    for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
+        if task.depth > max_depth:
+            raise LoopLimitExceeded(
+                f"the instance's task tree reached depth {task.depth} (limit {max_depth}): a loop ran "
+                "too many times; model it as a bounded loop or a new instance per iteration",
+                task.task_spec.bpmn_id or "",
+            )
+
+
+def is_completed(wf: BpmnWorkflow) -> bool:
+    return bool(wf.completed)
+
+
+def workflow_data(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's current business data: the end data once completed, else the latest task's."""
+    if wf.completed:
+        return dict(wf.data)
+    task = wf.last_task
+    return dict(task.data) if task is not None else {}
+
+
+def ready_tasks(wf: BpmnWorkflow) -> list[ReadyTask]:
+    """The human tasks waiting for someone, with their inbox metadata."""
+    return [_ready_task(t) for t in wf.get_tasks(state=TaskState.READY, manual=True)]
+
+
+def _ready_task(task: Any) -> ReadyTask:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    props: dict[str, str] = extensions.get("properties", {}) or {}
+    groups = _split(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
+    return ReadyTask(
+        task_id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        title=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        candidate_groups=groups,
+        form_file=props.get("formJsonSchemaFilename"),
+        due_in=props.get("dueIn"),
+        four_eyes=_split(props.get("fourEyes")),
+        instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
+        data=dict(task.data),
+    )
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) -> None:
+    """Put the submitted form data on a READY human task and complete it (engine steps run later).
+
+    Raises:
+        EngineError: the task is not a READY human task of this instance.
+    """
+    task = wf.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        raise EngineError(f"task {task_id} is not waiting for input")
+    task.task_spec.add_data_from_form(task, dict(form_data))
+    task.run()
+
+
+def retry_failed(wf: BpmnWorkflow) -> int:
+    """Re-run every task left in ERROR by a failed step; returns how many."""
+    failed = wf.get_tasks(state=TaskState.ERROR)
+    for task in failed:
+        task.run()
+    return len(failed)
+
+
+def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
+    """Every timer the instance waits on, with its due time (event-gateway timers included)."""
+    timers = []
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        definitions = _event_definitions(task.task_spec)
+        if not any(isinstance(d, TimerEventDefinition) for d in definitions):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
+            value = value.get("next")
+        if value:
+            due = datetime.fromisoformat(value)
+            timers.append(WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC)))
+    return timers
+
+
+def waiting_messages(wf: BpmnWorkflow) -> list[WaitingMessage]:
+    """Every message name the instance is waiting to catch."""
+    found = []
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        for definition in _event_definitions(task.task_spec):
+            if isinstance(definition, MessageEventDefinition):
+                found.append(WaitingMessage(task.task_spec.bpmn_id, definition.name))
+    return found
+
+
+def _event_definitions(spec: Any) -> list[Any]:
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def deliver_message(wf: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
+    """Hand a message to the instance; its catch event stores `payload` and the engine can move on.
+
+    Raises:
+        NotWaiting: no catch event of the instance waits for `name`.
+    """
+    event = BpmnEvent(SpiffMessageDefinition(name), payload=dict(payload), correlations={})
+    try:
+        wf.send_event(event)
+    except WorkflowException as exc:
+        raise NotWaiting(str(exc)) from exc
+
+
+def iso_duration(expression: str, start: datetime) -> datetime:
+    """`start` plus an ISO 8601 duration such as P2D or PT4H (calendar months honoured).
+
+    Raises:
+        ValueError: the expression is not an ISO 8601 duration.
+    """
+    if not expression.upper().startswith("P"):
+        raise ValueError(f"{expression!r} is not an ISO 8601 duration such as P2D")
+    parsed = TimerEventDefinition.parse_iso_duration(expression)
+    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+def completed_steps(wf: BpmnWorkflow) -> int:
+    return len(wf.get_tasks(state=TaskState.COMPLETED))
+
+
+__all__ = [
+    "CompiledProcess",
+    "EngineError",
+    "LoadedSpec",
+    "LoopLimitExceeded",
+    "NotWaiting",
+    "ReadyTask",
+    "ServiceCaller",
+    "WaitingMessage",
+    "WaitingTimer",
+    "compile_bundle",
+    "complete_task",
+    "deliver_message",
+    "dump_state",
+    "is_completed",
+    "iso_duration",
+    "load_spec",
+    "new_workflow",
+    "ready_tasks",
+    "restore_state",
+    "retry_failed",
+    "run_engine",
+    "timedelta",
+    "to_jsonable",
+    "waiting_messages",
+    "waiting_timers",
+    "workflow_data",
+]

@@ -1,0 +1,116 @@
+"""Read side of human work: who may see a task, and the paged, filtered inbox query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.errors import Forbidden, NotFound
+from workflows.forms import form_fields
+from workflows.models import InboxItem, TaskCandidate, TaskStatus
+from workflows.users import Actor
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    process_key: str | None = None
+    group: str | None = None
+    overdue: bool = False
+    text: str | None = None
+    mine_only: bool = False
+    sort: str = "due"  # due | created | -created
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[InboxItem]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def visible_tasks(actor: Actor) -> Select[tuple[InboxItem]]:
+    """Open tasks the actor may act on: assigned to them, or offered to one of their groups."""
+    query = select(InboxItem).where(InboxItem.status == TaskStatus.OPEN)
+    if actor.is_admin:
+        return query
+    by_group = select(TaskCandidate.task_id).where(TaskCandidate.group_name.in_(sorted(actor.groups)))
+    return query.where(or_(InboxItem.id.in_(by_group), InboxItem.assignee == actor.username))
+
+
+def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page:
+    """One page of the actor's open tasks, filtered and sorted, with the total count."""
+    query = visible_tasks(actor)
+    if flt.process_key:
+        query = query.where(InboxItem.process_key == flt.process_key)
+    if flt.group:
+        query = query.where(
+            InboxItem.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_name == flt.group))
+        )
+    if flt.overdue:
+        query = query.where(InboxItem.due_at < now)
+    if flt.mine_only:
+        query = query.where(InboxItem.assignee == actor.username)
+    if flt.text:
+        like = f"%{flt.text.lower()}%"
+        query = query.where(or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = {
+        "due": (InboxItem.due_at.is_(None), InboxItem.due_at, InboxItem.id),
+        "created": (InboxItem.created_at, InboxItem.id),
+        "-created": (InboxItem.created_at.desc(), InboxItem.id.desc()),
+    }.get(flt.sort, (InboxItem.due_at.is_(None), InboxItem.due_at, InboxItem.id))
+    per_page = max(1, min(flt.per_page, MAX_PAGE_SIZE))
+    page = max(1, flt.page)
+    rows = session.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(rows), total, page, per_page)
+
+
+def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
+    """A task the actor may see: a candidate, the assignee or the completer (admins see all).
+
+    Raises:
+        NotFound, Forbidden.
+    """
+    item = session.get(InboxItem, task_id)
+    if item is None:
+        raise NotFound(f"task {task_id} does not exist")
+    involved = actor.in_any(item.candidate_groups) or actor.username in (item.assignee, item.completed_by)
+    if not involved:
+        raise Forbidden(f"task {task_id} belongs to {', '.join(item.candidate_groups)}; {actor.username} is not a member")
+    return item
+
+
+def task_json(item: InboxItem, now: datetime) -> dict[str, Any]:
+    """A task as the REST API shows it."""
+    return {
+        "id": item.id,
+        "instance_id": item.instance_id,
+        "process_key": item.process_key,
+        "name": item.bpmn_id,
+        "title": item.title,
+        "subject": item.subject,
+        "group": item.candidate_groups[0] if item.candidate_groups else None,
+        "groups": item.candidate_groups,
+        "assignee": item.assignee,
+        "status": item.status,
+        "created_at": item.created_at.isoformat(),
+        "due_at": item.due_at.isoformat() if item.due_at else None,
+        "overdue": bool(item.due_at and item.status == TaskStatus.OPEN and item.due_at < now),
+        "completed_by": item.completed_by,
+        "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+        "form": {"fields": form_fields(item.form_schema), "schema": item.form_schema},
+        "context": {"instructions": item.instructions, "four_eyes": item.four_eyes, "data": item.context},
+    }

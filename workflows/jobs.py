@@ -1,0 +1,131 @@
+"""Everything the scheduler does, as plain functions: `tick(now)` runs all of it at once.
+
+The embedded scheduler, the CLI `tick` command, the admin endpoint and (later) Prefect flows call
+these same functions, so there is exactly one implementation of each job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflows.audit import record_event
+from workflows.db import transaction
+from workflows.mail import Mailer, dispatch_due_emails, queue_email
+from workflows.models import InboxItem, JobRun, TaskStatus
+from workflows.runner import Runtime, fire_due_timers
+from workflows.users import emails_of
+
+DailyJob = Callable[[Runtime, date, datetime], dict[str, Any]]
+"""(runtime, as_of day, now) -> a JSON-able summary of what the job did."""
+
+_DAILY_JOBS: dict[str, DailyJob] = {}
+
+
+def register_daily_job(name: str) -> Callable[[DailyJob], DailyJob]:
+    """Register a job that runs once per calendar day (dunning run, limit-review sweep)."""
+
+    def register(func: DailyJob) -> DailyJob:
+        _DAILY_JOBS[name] = func
+        return func
+
+    return register
+
+
+def daily_jobs() -> dict[str, DailyJob]:
+    return dict(_DAILY_JOBS)
+
+
+@dataclass
+class TickResult:
+    timers: int = 0
+    reminders: int = 0
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    emails: int = 0
+    email_failures: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "timers": self.timers,
+            "reminders": self.reminders,
+            "jobs": self.jobs,
+            "emails": self.emails,
+            "email_failures": self.email_failures,
+        }
+
+
+def tick(rt: Runtime, mailer: Mailer | None, now: datetime) -> TickResult:
+    """Do everything the scheduler would have done by `now`: timers, reminders, daily jobs, e-mail."""
+    result = TickResult()
+    result.timers = fire_due_timers(rt, now)
+    result.reminders = remind_overdue_tasks(rt, now)
+    result.jobs = run_daily_jobs(rt, now)
+    if mailer is not None:
+        dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
+        result.emails, result.email_failures = dispatched.sent, dispatched.failed
+    return result
+
+
+def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
+    """E-mail each overdue open task's groups once; returns how many tasks were reminded."""
+    reminded = 0
+    with transaction(rt.factory) as session:
+        overdue = session.scalars(
+            select(InboxItem).where(
+                InboxItem.status == TaskStatus.OPEN, InboxItem.due_at < now, InboxItem.reminded_at.is_(None)
+            ).limit(1000)
+        ).all()
+        for item in overdue:
+            _queue_reminder(session, item, now)
+            reminded += 1
+    return reminded
+
+
+def _queue_reminder(session: Session, item: InboxItem, now: datetime) -> None:
+    to = emails_of(session, usernames=[item.assignee] if item.assignee else [], groups=item.candidate_groups)
+    item.reminded_at = now
+    if to:
+        queue_email(
+            session,
+            to=to,
+            template="task_overdue",
+            context={
+                "task_id": item.id,
+                "task_title": item.title,
+                "process_key": item.process_key,
+                "subject": item.subject,
+                "due_at": item.due_at,
+                "group": ", ".join(item.candidate_groups),
+                "base_url": "",
+            },
+            dedupe_key=f"overdue:{item.id}",
+            now=now,
+            instance_id=item.instance_id,
+        )
+    record_event(session, actor="system", action="task_overdue_reminder", now=now,
+                 instance_id=item.instance_id, task_id=item.id, recipients=to)
+
+
+def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
+    """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent."""
+    today = now.date()
+    ran = []
+    for name, job in sorted(_DAILY_JOBS.items()):
+        with rt.factory() as session:
+            done = session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == today))
+        if done is not None:
+            continue
+        summary = job(rt, today, now)
+        try:
+            with transaction(rt.factory) as session:
+                session.add(JobRun(job_name=name, run_date=today, started_at=now, result=summary))
+        except IntegrityError:
+            continue  # another scheduler recorded the same day first; the jobs themselves are idempotent
+        ran.append({"job": name, "as_of": today.isoformat(), **summary})
+    return ran

@@ -1,0 +1,473 @@
+"""Advance instances: each public function is one transaction that loads, steps, syncs and saves.
+
+Only this module (and web views) open transactions. A step writes the serialized state together with
+every row it implies: inbox tasks, timers, message subscriptions, audit events, outbox e-mails and
+incidents. A failing service task is recorded as an incident in the same transaction; any other
+exception rolls the whole step back.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from handlers.registry import TaskContext, operations
+from workflows import engine
+from workflows.audit import record_event
+from workflows.db import is_postgres, transaction
+from workflows.definitions import form_schema, latest_definition
+from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
+from workflows.forms import validate_form
+from workflows.models import (
+    Incident,
+    InboxItem,
+    InstanceStatus,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    TaskStatus,
+    Timer,
+)
+from workflows.settings import Settings
+from workflows.subjects import render_subject
+from workflows.users import Actor
+
+
+@dataclass
+class Runtime:
+    """What every step needs: the session factory and settings (one per process, passed down)."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    _specs: dict[int, engine.LoadedSpec] = field(default_factory=dict)
+
+    def spec_for(self, session: Session, definition_id: int) -> engine.LoadedSpec:
+        """The compiled spec of a definition version, restored once per process."""
+        loaded = self._specs.get(definition_id)
+        if loaded is None:
+            spec_json = session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
+            if spec_json is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            loaded = self._specs[definition_id] = engine.load_spec(spec_json)
+        return loaded
+
+
+@dataclass
+class _Step:
+    """One transaction's view of one instance while the engine runs it."""
+
+    rt: Runtime
+    session: Session
+    instance: ProcessInstance
+    now: datetime
+    actor: str
+
+    def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        op = operations().get(name)
+        if op is None:  # deploy refuses unknown operations; this guards diagrams deployed before a removal
+            raise engine.EngineError(f"no handler is registered for service operation {name!r}", bpmn_id)
+        ctx = TaskContext(
+            session=self.session,
+            now=self.now,
+            instance_id=self.instance.id,
+            process_key=self.instance.process_key,
+            business_key=self.instance.business_key,
+            bpmn_id=bpmn_id,
+            task_key=task_id,
+            started_by=self.instance.started_by,
+        )
+        # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
+        with self.session.begin_nested():
+            result = op.call(ctx, params)
+        record_event(
+            self.session, actor=self.actor, action="service_called", now=self.now,
+            instance_id=self.instance.id, bpmn_id=bpmn_id, operation=name,
+        )
+        return result
+
+
+# --- public operations --------------------------------------------------------------------------------
+
+
+def start_instance(
+    rt: Runtime,
+    process_key: str,
+    data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    business_key: str | None = None,
+    check_groups: bool = True,
+) -> ProcessInstance:
+    """Start the latest version of a process and run it until it waits.
+
+    Raises:
+        NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
+    """
+    if not isinstance(data, Mapping):
+        raise BadRequest("start data must be a JSON object")
+    with transaction(rt.factory) as session:
+        definition = latest_definition(session, process_key)
+        assert definition is not None
+        if check_groups and definition.start_groups and not actor.in_any(definition.start_groups):
+            raise Forbidden(
+                f"{actor.username} may not start {process_key}: only members of "
+                f"{', '.join(definition.start_groups)} may"
+            )
+        instance = ProcessInstance(
+            definition_id=definition.id,
+            process_key=definition.process_key,
+            version=definition.version,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            state="",
+            data=engine.to_jsonable(data),
+            started_by=actor.username,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        record_event(
+            session, actor=actor.username, action="instance_started", now=now, instance_id=instance.id,
+            process_key=process_key, version=definition.version, business_key=business_key,
+        )
+        step = _Step(rt, session, instance, now, actor.username)
+        wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
+        _advance(step, wf, definition)
+        return instance
+
+
+def complete_task(
+    rt: Runtime, task_id: int, form_data: Mapping[str, Any], *, actor: Actor, now: datetime
+) -> InboxItem:
+    """Complete a human task with form data (claiming it implicitly) and run the instance on.
+
+    Raises:
+        NotFound, Forbidden (group or four-eyes), Conflict (completed or claimed by another), Invalid (form).
+    """
+    if not isinstance(form_data, Mapping):
+        raise BadRequest("task data must be a JSON object")
+    try:
+        with transaction(rt.factory) as session:
+            item = _lock_task(session, task_id)
+            _check_may_complete(session, item, actor)
+            data = validate_form(item.form_schema, form_data)
+            instance = _lock_instance(session, item.instance_id)
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            assert definition is not None
+            step = _Step(rt, session, instance, now, actor.username)
+            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+            try:
+                engine.complete_task(wf, item.spiff_task_id, data)
+            except engine.EngineError as exc:
+                raise Conflict(f"Task {task_id} is not waiting for input any more: {exc}") from exc
+            item.status = TaskStatus.COMPLETED
+            item.assignee = item.assignee or actor.username
+            item.completed_by = actor.username
+            item.completed_at = now
+            record_event(
+                session, actor=actor.username, action="task_completed", now=now, instance_id=instance.id,
+                task_id=item.id, bpmn_id=item.bpmn_id, data=engine.to_jsonable(data),
+            )
+            _advance(step, wf, definition)
+            return item
+    except StaleDataError as exc:
+        raise Conflict(f"task {task_id} changed while it was being completed; reload it and try again") from exc
+
+
+def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> InboxItem:
+    """Take a group task into the actor's own queue.
+
+    Raises:
+        NotFound, Forbidden (not a candidate), Conflict (completed, or claimed by someone else).
+    """
+    with transaction(rt.factory) as session:
+        item = _lock_task(session, task_id)
+        _check_may_complete(session, item, actor, four_eyes=False)
+        if item.assignee != actor.username:
+            item.assignee, item.claimed_at = actor.username, now
+            record_event(session, actor=actor.username, action="task_claimed", now=now,
+                         instance_id=item.instance_id, task_id=item.id, bpmn_id=item.bpmn_id)
+        return item
+
+
+def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> InboxItem:
+    """Give a claimed task back to its groups (the claimer or an admin only)."""
+    with transaction(rt.factory) as session:
+        item = _lock_task(session, task_id)
+        _check_open(item)
+        if item.assignee is None:
+            return item
+        if item.assignee != actor.username and not actor.is_admin:
+            raise Conflict(f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it")
+        item.assignee, item.claimed_at = None, None
+        record_event(session, actor=actor.username, action="task_unclaimed", now=now,
+                     instance_id=item.instance_id, task_id=item.id, bpmn_id=item.bpmn_id)
+        return item
+
+
+def deliver_message(
+    rt: Runtime, name: str, correlation_key: str, payload: Mapping[str, Any], *, actor: Actor, now: datetime
+) -> list[int]:
+    """Deliver a message to every instance waiting for `name` whose business key (or id) matches.
+
+    Returns the ids of the instances reached (empty when none waits).
+    """
+    if not name or not correlation_key:
+        raise BadRequest("a message needs a name and a correlation_key")
+    if not isinstance(payload, Mapping):
+        raise BadRequest("message data must be a JSON object")
+    with transaction(rt.factory) as session:
+        query = select(MessageSubscription.instance_id).where(
+            MessageSubscription.message_name == name, MessageSubscription.correlation_key == correlation_key
+        )
+        ids = sorted(set(session.scalars(query)))
+        delivered = []
+        for instance_id in ids:
+            instance = _lock_instance(session, instance_id)
+            if instance.status != InstanceStatus.RUNNING:
+                continue
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            assert definition is not None
+            step = _Step(rt, session, instance, now, actor.username)
+            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+            engine.deliver_message(wf, name, payload)
+            record_event(session, actor=actor.username, action="message_received", now=now,
+                         instance_id=instance.id, message=name, correlation_key=correlation_key,
+                         data=engine.to_jsonable(payload))
+            _advance(step, wf, definition)
+            delivered.append(instance.id)
+        if not delivered:
+            record_event(session, actor=actor.username, action="message_unmatched", now=now,
+                         message=name, correlation_key=correlation_key)
+        return delivered
+
+
+def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
+    """Advance every running instance with a timer due by `now`; return how many moved."""
+    with rt.factory() as session:
+        due = select(Timer.instance_id).where(Timer.due_at <= now).distinct().order_by(Timer.instance_id).limit(limit)
+        instance_ids = list(session.scalars(due))
+    moved = 0
+    for instance_id in instance_ids:
+        with transaction(rt.factory) as session:
+            instance = _lock_instance(session, instance_id, skip_locked=True)
+            if instance is None or instance.status != InstanceStatus.RUNNING:
+                continue
+            definition = session.get(ProcessDefinition, instance.definition_id)
+            assert definition is not None
+            step = _Step(rt, session, instance, now, "system")
+            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+            record_event(session, actor="system", action="timers_checked", now=now, instance_id=instance.id)
+            _advance(step, wf, definition)
+            moved += 1
+    return moved
+
+
+def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime) -> ProcessInstance:
+    """Re-run the failed step of an instance in status error, resolving its open incidents.
+
+    Raises:
+        NotFound, Forbidden (admin only), Conflict (the instance is not in error).
+    """
+    if not actor.is_admin:
+        raise Forbidden("only admin may retry a failed instance")
+    with transaction(rt.factory) as session:
+        instance = _lock_instance(session, instance_id)
+        if instance.status != InstanceStatus.ERROR:
+            raise Conflict(f"instance {instance_id} is {instance.status}, not error; there is nothing to retry")
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        assert definition is not None
+        for incident in session.scalars(
+            select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+        ):
+            incident.resolved_at, incident.resolved_by = now, actor.username
+        instance.status = InstanceStatus.RUNNING
+        record_event(session, actor=actor.username, action="instance_retried", now=now, instance_id=instance_id)
+        step = _Step(rt, session, instance, now, actor.username)
+        wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+        _advance(step, wf, definition, retry=True)
+        return instance
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _lock_task(session: Session, task_id: int) -> InboxItem:
+    # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks just this row.
+    item = session.scalar(select(InboxItem).where(InboxItem.id == task_id).with_for_update())
+    if item is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return item
+
+
+def _lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> Any:
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    query = query.with_for_update(skip_locked=skip_locked and is_postgres(session))
+    instance = session.scalar(query)
+    if instance is None and not skip_locked:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def _check_open(item: InboxItem) -> None:
+    if item.status == TaskStatus.COMPLETED:
+        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else "an earlier time"
+        raise Conflict(f"Task {item.id} was already completed by {item.completed_by} at {at}.")
+    if item.status != TaskStatus.OPEN:
+        raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
+
+
+def _check_may_complete(session: Session, item: InboxItem, actor: Actor, *, four_eyes: bool = True) -> None:
+    _check_open(item)
+    is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
+    if not is_candidate:
+        raise Forbidden(
+            f"Task {item.id} belongs to {', '.join(item.candidate_groups) or 'its assignee'}; "
+            f"{actor.username} is not a member."
+        )
+    if item.assignee is not None and item.assignee != actor.username:
+        raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
+    if four_eyes:
+        _check_four_eyes(session, item, actor)
+
+
+def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
+    """Refuse a user who started the instance or completed one of the listed steps (admins included)."""
+    if not item.four_eyes:
+        return
+    instance = session.get(ProcessInstance, item.instance_id)
+    assert instance is not None
+    if "initiator" in item.four_eyes and instance.started_by == actor.username:
+        raise Forbidden(f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}.")
+    steps = [s for s in item.four_eyes if s != "initiator"]
+    if steps:
+        done = session.scalar(
+            select(InboxItem.title).where(
+                InboxItem.instance_id == item.instance_id,
+                InboxItem.bpmn_id.in_(steps),
+                InboxItem.completed_by == actor.username,
+            ).limit(1)
+        )
+        if done is not None:
+            raise Forbidden(
+                f"Four-eyes rule: {actor.username} already completed {done!r} on this case "
+                f"and may not also complete {item.title!r}."
+            )
+
+
+def _advance(step: _Step, wf: Any, definition: ProcessDefinition, *, retry: bool = False) -> None:
+    """Run the engine, then write state and every derived row; an engine failure becomes an incident."""
+    instance = step.instance
+    try:
+        if retry:
+            with engine.step_clock(step.now):
+                engine.retry_failed(wf)
+        engine.run_engine(wf, step.now, step.rt.settings.engine.max_task_depth)
+    except engine.EngineError as exc:
+        _record_failure(step, exc)
+    _sync_inbox(step, wf, definition)
+    _sync_waits(step, wf)
+    if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
+        instance.status = InstanceStatus.COMPLETED
+        instance.completed_at = step.now
+        record_event(step.session, actor=step.actor, action="instance_completed", now=step.now, instance_id=instance.id)
+    instance.data = engine.to_jsonable(engine.workflow_data(wf))
+    instance.state = engine.dump_state(wf)
+    instance.updated_at = step.now
+    step.session.flush()
+
+
+def _record_failure(step: _Step, exc: engine.EngineError) -> None:
+    instance = step.instance
+    instance.status = InstanceStatus.ERROR
+    step.session.add(
+        Incident(
+            instance_id=instance.id,
+            bpmn_id=exc.bpmn_id or "",
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            created_at=step.now,
+        )
+    )
+    record_event(step.session, actor=step.actor, action="instance_failed", now=step.now,
+                 instance_id=instance.id, bpmn_id=exc.bpmn_id, message=str(exc))
+
+
+def _sync_inbox(step: _Step, wf: Any, definition: ProcessDefinition) -> None:
+    session, instance = step.session, step.instance
+    ready = {t.task_id: t for t in engine.ready_tasks(wf)}
+    open_items = session.scalars(
+        select(InboxItem).where(InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN)
+    ).all()
+    for item in open_items:
+        if item.spiff_task_id not in ready:
+            item.status = TaskStatus.CANCELLED
+            item.completed_at = step.now
+            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == item.id))
+            record_event(session, actor=step.actor, action="task_cancelled", now=step.now,
+                         instance_id=instance.id, task_id=item.id, bpmn_id=item.bpmn_id)
+    known = {item.spiff_task_id for item in open_items}
+    for task in ready.values():
+        if task.task_id not in known:
+            _create_inbox_item(step, task, definition)
+    # Completed tasks leave the candidate index so group queries only scan open work.
+    session.execute(
+        delete(TaskCandidate).where(
+            TaskCandidate.task_id.in_(
+                select(InboxItem.id).where(InboxItem.instance_id == instance.id, InboxItem.status != TaskStatus.OPEN)
+            )
+        )
+    )
+
+
+def _create_inbox_item(step: _Step, task: engine.ReadyTask, definition: ProcessDefinition) -> None:
+    instance = step.instance
+    due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
+    item = InboxItem(
+        instance_id=instance.id,
+        spiff_task_id=task.task_id,
+        process_key=instance.process_key,
+        bpmn_id=task.bpmn_id,
+        title=task.title,
+        lane=task.lane,
+        candidate_groups=task.candidate_groups,
+        subject=render_subject(task.data, instance.business_key),
+        instructions=task.instructions,
+        form_file=task.form_file,
+        form_schema=form_schema(definition, task.form_file),
+        four_eyes=task.four_eyes,
+        context=engine.to_jsonable(task.data),
+        status=TaskStatus.OPEN,
+        due_at=due_at,
+        created_at=step.now,
+    )
+    step.session.add(item)
+    step.session.flush()
+    step.session.add_all(TaskCandidate(group_name=g, task_id=item.id) for g in task.candidate_groups)
+    record_event(step.session, actor=step.actor, action="task_created", now=step.now, instance_id=instance.id,
+                 task_id=item.id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
+
+
+def _sync_waits(step: _Step, wf: Any) -> None:
+    session, instance = step.session, step.instance
+    session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    if instance.status != InstanceStatus.RUNNING:
+        return
+    session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in engine.waiting_timers(wf))
+    keys = {str(instance.id)} | ({instance.business_key} if instance.business_key else set())
+    session.add_all(
+        MessageSubscription(instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id)
+        for m in engine.waiting_messages(wf)
+        for key in sorted(keys)
+    )

@@ -1,0 +1,154 @@
+"""Users, groups and API tokens (hashed at rest), and the Actor that authorisation checks use."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from workflows.errors import BadRequest, NotFound
+from workflows.models import ApiToken, Group, User, UserGroup
+
+ADMIN_GROUP = "admin"
+SYSTEM_ACTOR = "system"
+
+# Demo users of DESIGN.md: one group each, password "demo", e-mail NAME@example.com.
+DEMO_USERS: dict[str, str] = {
+    "sales1": "sales",
+    "analyst1": "credit_analyst",
+    "manager1": "credit_manager",
+    "cfo1": "cfo",
+    "collector1": "collections",
+    "legal1": "legal",
+    "buyer1": "procurement",
+    "pm1": "procurement_manager",
+    "finance1": "finance",
+    "owner1": "process_owner",
+    "admin": ADMIN_GROUP,
+}
+DEMO_PASSWORD = "demo"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user with groups, or the system itself (timers, batch runs)."""
+
+    username: str
+    groups: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+    def in_any(self, groups: Iterable[str]) -> bool:
+        return self.is_admin or not self.groups.isdisjoint(groups)
+
+
+SYSTEM = Actor(SYSTEM_ACTOR, frozenset({ADMIN_GROUP}))
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(user.username, user.group_names)
+
+
+def ensure_groups(session: Session, names: Iterable[str]) -> None:
+    """Create the named groups that do not exist yet."""
+    for name in names:
+        if session.get(Group, name) is None:
+            session.add(Group(name=name))
+    session.flush()
+
+
+def add_user(
+    session: Session,
+    username: str,
+    *,
+    groups: Iterable[str],
+    now: datetime,
+    email: str = "",
+    password: str | None = None,
+) -> User:
+    """Create a user (and any missing groups); an existing user gets the groups added.
+
+    Raises:
+        BadRequest: the name is empty or has characters other than letters, digits, dot, dash, underscore.
+    """
+    if not username or not all(c.isalnum() or c in "._-" for c in username):
+        raise BadRequest(f"user name {username!r} must be letters, digits, '.', '-' or '_'")
+    groups = [g.strip() for g in groups if g.strip()]
+    ensure_groups(session, groups)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, email=email or f"{username}@example.com", created_at=now)
+        session.add(user)
+    elif email:
+        user.email = email
+    if password is not None:
+        user.password_hash = generate_password_hash(password)
+    have = user.group_names
+    user.groups.extend(UserGroup(group_name=g) for g in groups if g not in have)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """Raises: NotFound when there is no such user."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist; create it with `creditflow users add`")
+    return user
+
+
+def issue_token(session: Session, username: str, now: datetime) -> str:
+    """A new API token for the user; only its hash is stored, so this is the one time it is shown."""
+    user = get_user(session, username)
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), created_at=now))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    return session.scalar(
+        select(User).join(ApiToken).where(ApiToken.token_hash == _hash_token(token), User.active.is_(True))
+    )
+
+
+def check_password(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def emails_of(session: Session, *, usernames: Iterable[str] = (), groups: Iterable[str] = ()) -> list[str]:
+    """E-mail addresses of the named users and of every active member of the named groups."""
+    query = select(User.email).where(User.active.is_(True), User.email != "")
+    by_name = query.where(User.username.in_(list(usernames)))
+    by_group = query.join(UserGroup).where(UserGroup.group_name.in_(list(groups)))
+    return sorted(set(session.scalars(by_name)) | set(session.scalars(by_group)))
+
+
+def seed_demo_users(session: Session, now: datetime) -> list[str]:
+    """Create the demo users of DESIGN.md (idempotent); returns their names."""
+    for name, group in DEMO_USERS.items():
+        user = add_user(session, name, groups=[group], now=now)
+        if not user.password_hash:
+            user.password_hash = _demo_password_hash()
+    return list(DEMO_USERS)
+
+
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    # Hashing is deliberately slow; the demo users share one hash so seeding stays quick.
+    return generate_password_hash(DEMO_PASSWORD)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
