@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from webui import create_app
 from workflows.db import make_engine, make_session_factory
 from workflows.models import Base
 from workflows.schema import upgrade_schema
 from workflows.settings import Settings, load_settings
+from workflows.users import issue_token, seed_demo_users
 
 pytest_plugins = ["tests.smtp"]
 
@@ -30,9 +34,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = load_settings({}, database={"url": f"sqlite:///{path}"})
     engine = make_engine(settings.database)
     upgrade_schema(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file we copy
     return path
 
 
@@ -87,3 +89,44 @@ def session_factory(db_engine: Engine) -> sessionmaker[Session]:
 def clock() -> datetime:
     """A fixed start time; tests move time by passing later `now` values, never by sleeping."""
     return datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class SteppingClock:
+    """A clock the app reads on every request; tests move it forward instead of sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def app_clock(clock: datetime) -> SteppingClock:
+    return SteppingClock(clock)
+
+
+@pytest.fixture
+def app(settings: Settings, app_clock: SteppingClock) -> Iterator[Flask]:
+    application = create_app(settings, clock=app_clock)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["creditflow"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def demo_tokens(app: Flask, clock: datetime) -> dict[str, str]:
+    """The demo users of DESIGN.md, each with an API token: {username: token}."""
+    factory = app.extensions["creditflow"].rt.factory
+    with factory() as session, session.begin():
+        names = seed_demo_users(session, clock)
+        return {name: issue_token(session, name, clock) for name in names}

@@ -22,6 +22,7 @@ import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -93,6 +94,8 @@ _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]), "Decimal")
 _registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]), "date")
 _serializer = BpmnWorkflowSerializer(_registry)
+# Task data is handed to json.dumps unconverted, so values such as Decimal are encoded by this class.
+_StateEncoder = create_encoder(_registry)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -250,7 +253,7 @@ def dump_state(wf: BpmnWorkflow) -> str:
     state.pop("spec")
     state.pop("subprocess_specs")
     state[_serializer.VERSION_KEY] = _serializer.VERSION
-    return json.dumps(state)
+    return json.dumps(state, cls=_StateEncoder)
 
 
 def restore_state(loaded: LoadedSpec, state_json: str, call: ServiceCaller) -> BpmnWorkflow:
