@@ -130,3 +130,10 @@ def demo_tokens(app: Flask, clock: datetime) -> dict[str, str]:
     with factory() as session, session.begin():
         names = seed_demo_users(session, clock)
         return {name: issue_token(session, name, clock) for name in names}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that gets a database is a `db` test, so CI can rerun exactly those on PostgreSQL."""
+    for item in items:
+        if "settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)

@@ -24,6 +24,8 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
         return {}
     declared = schema.get("properties", {})
     accepted = {k: v for k, v in data.items() if k in declared} if declared else dict(data)
+    # Schema defaults fill optional fields, so diagrams can rely on e.g. `comment` being defined.
+    accepted.update({k: spec["default"] for k, spec in declared.items() if "default" in spec and k not in accepted})
     errors: dict[str, str] = {}
     for error in Draft202012Validator(schema).iter_errors(accepted):
         if error.validator == "required":
