@@ -22,11 +22,12 @@ from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
 from workflows.jobs import tick
-from workflows.mail import Mailer, mailer_for
+from workflows.mail import mailer_for
 from workflows.models import User
 from workflows.runner import Runtime, complete_task, deliver_message, retry_instance, start_instance
 from workflows.schema import upgrade_schema
 from workflows.settings import BPMN_DIR, Settings, load_settings
+from workflows.smtp_sink import start_sink
 from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token, seed_demo_users
 from workflows.validation import InvalidBundle
 
@@ -122,7 +123,6 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
     from webui import create_app
     from workflows.scheduler import EmbeddedScheduler, SingleSchedulerLock
-    from workflows.smtp_sink import start_sink
 
     settings = ctx.settings
     sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
@@ -281,11 +281,6 @@ def retry(ctx: Context, instance_id: int) -> None:
         _print_json(instance_json(session, instance, now))
 
 
-def _cli_mailer(ctx: Context) -> Mailer | None:
-    # Without a relay the CLI has no sink of its own; mail then waits in the outbox for `serve`.
-    return mailer_for(ctx.settings.mail, None) if ctx.settings.mail.smtp_host else None
-
-
 @main.command("tick")
 @click.option("--now", "now_text", default=None, help="ISO 8601 time to act as of (default: now).")
 @pass_ctx
@@ -295,7 +290,12 @@ def tick_command(ctx: Context, now_text: str | None) -> None:
         now = parse_now(now_text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
-    _print_json(tick(ctx.rt, _cli_mailer(ctx), now).as_dict())
+    if ctx.settings.mail.smtp_host:
+        _print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, None), now).as_dict())
+        return
+    # Without a relay, due mail goes to a built-in sink for this run, so it shows up at /mail.
+    with start_sink(ctx.rt.factory) as sink:
+        _print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now).as_dict())
 
 
 # --- users -------------------------------------------------------------------------------------------------

@@ -23,14 +23,12 @@ def make_engine(settings: DatabaseSettings) -> Engine:
 
 def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
     path = url.split(":///", 1)[1] if ":///" in url else ""
-    if path and path != ":memory:":
+    in_memory = path in ("", ":memory:")
+    if not in_memory:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
-        pool_size=10,
-        max_overflow=20,
-    )
+    # An in-memory database lives in one connection, so it keeps SQLAlchemy's single-connection pool.
+    pool_args: dict[str, Any] = {} if in_memory else {"pool_size": 10, "max_overflow": 20}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool_args)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

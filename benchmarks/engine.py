@@ -1,0 +1,164 @@
+"""Engine overhead: one shipped approval diagram driven start to end, persisted vs bare in memory.
+
+Persisted: through `workflows.runner` on a SQLite file (one transaction per step: state, inbox,
+timers, subscriptions, audit, outbox). In memory: bare SpiffWorkflow on the same parsed diagram with
+the same service handlers. The last line printed is JSON:
+{"persisted_per_s": ..., "in_memory_per_s": ..., "overhead_ratio": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from handlers.registry import TaskContext, operations  # noqa: E402
+from workflows.cli import shipped_bundles  # noqa: E402
+from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflows.definitions import deploy_files, read_files, validate_files  # noqa: E402
+from workflows.engine import CreditflowScriptEngine  # noqa: E402
+from workflows.models import InboxItem, TaskStatus  # noqa: E402
+from workflows.runner import Runtime, complete_task, start_instance  # noqa: E402
+from workflows.schema import upgrade_schema  # noqa: E402
+from workflows.settings import load_settings  # noqa: E402
+from workflows.users import Actor, actor_for, add_user  # noqa: E402
+
+PROCESS = "payment_terms_exception"
+START = {
+    "customer_name": "Benchmark Ltd",
+    "order_value": 250000,
+    "standard_terms_days": 30,
+    "requested_terms_days": 45,
+    "justification": "benchmark",
+}
+REVIEW = {"decision": "approve", "approved_terms_days": 45, "comment": "fine"}
+APPROVE = {"decision": "approve", "comment": "ok"}
+
+
+def _bundle() -> list[Path]:
+    return next(b for b in shipped_bundles() if b[0].stem == PROCESS)
+
+
+def _users(session: Session, now: datetime) -> dict[str, Actor]:
+    return {
+        name: actor_for(add_user(session, name, groups=[group], now=now))
+        for name, group in (("sales1", "sales"), ("analyst1", "credit_analyst"), ("manager1", "credit_manager"))
+    }
+
+
+def run_persisted(n: int, db_path: Path) -> list[float]:
+    """Seconds per instance, each driven start -> review -> approval -> end through the runner."""
+    settings = load_settings({}, database={"url": f"sqlite:///{db_path}"})
+    engine = make_engine(settings.database)
+    upgrade_schema(engine)
+    rt = Runtime(make_session_factory(engine), settings)
+    now = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    with transaction(rt.factory) as session:
+        deploy_files(session, read_files(_bundle()), deployed_by="bench", now=now)
+        actors = _users(session, now)
+    durations = []
+    for i in range(n):
+        began = time.perf_counter()
+        instance = start_instance(rt, PROCESS, START, actor=actors["sales1"], now=now, business_key=f"B-{i}")
+        for user, form in (("analyst1", REVIEW), ("manager1", APPROVE)):
+            with rt.factory() as session:
+                task_id = session.query(InboxItem.id).filter(
+                    InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN
+                ).scalar()
+            complete_task(rt, task_id, form, actor=actors[user], now=now)
+        durations.append(time.perf_counter() - began)
+        now += timedelta(seconds=1)
+    engine.dispose()
+    return durations
+
+
+def run_in_memory(n: int) -> list[float]:
+    """Seconds per instance with bare SpiffWorkflow: same parse, same script engine, same handlers."""
+    bundle = validate_files(read_files(_bundle()))
+    spec = bundle.parser.get_spec(PROCESS)
+    subprocess_specs = bundle.parser.get_subprocess_specs(PROCESS)
+    settings = load_settings({}, database={"url": "sqlite://"})
+    engine = make_engine(settings.database)
+    # Handlers write outbox rows that reference the instance; bare SpiffWorkflow has no instance rows.
+    event.listen(engine, "connect", lambda conn, _record: conn.execute("PRAGMA foreign_keys=OFF"))
+    upgrade_schema(engine)
+    factory = make_session_factory(engine)
+    now = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    with transaction(factory) as session:
+        _users(session, now)
+    durations = []
+    with factory() as session:
+        for i in range(n):
+            began = time.perf_counter()
+            call = _handler_caller(session, now, i)
+            wf = BpmnWorkflow(spec, subprocess_specs, script_engine=CreditflowScriptEngine(call))
+            wf.get_next_task(state=TaskState.READY).data.update(START)
+            wf.do_engine_steps()
+            for form in (REVIEW, APPROVE):
+                task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+                task.task_spec.add_data_from_form(task, dict(form))
+                task.run()
+                wf.do_engine_steps()
+            assert wf.completed
+            durations.append(time.perf_counter() - began)
+        session.rollback()
+    engine.dispose()
+    return durations
+
+
+def _handler_caller(session: Session, now: datetime, i: int) -> Callable[[str, str, str, dict[str, Any]], Any]:
+    def call(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> Any:
+        ctx = TaskContext(session, now, i + 1, PROCESS, f"B-{i}", bpmn_id, task_id, "sales1")
+        return operations()[name].call(ctx, params)
+
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="200 instances each (default 1000)")
+    parser.add_argument("-n", type=int, default=None)
+    args = parser.parse_args()
+    n = args.n or (200 if args.quick else 1000)
+    warm = max(10, n // 20)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_persisted(warm, Path(tmp) / "warm.db")
+        persisted = run_persisted(n, Path(tmp) / "bench.db")
+    run_in_memory(warm)
+    in_memory = run_in_memory(n)
+    persisted_rate = n / sum(persisted)
+    memory_rate = n / sum(in_memory)
+    print(f"diagram: {PROCESS} (DMN + 2 user tasks + service task), {n} instances each")
+    print(f"persisted: {persisted_rate:8.1f} instances/s, median {statistics.median(persisted) * 1000:.2f} ms")
+    print(f"in memory: {memory_rate:8.1f} instances/s, median {statistics.median(in_memory) * 1000:.2f} ms")
+    print(
+        json.dumps(
+            {
+                "persisted_per_s": round(persisted_rate, 1),
+                "in_memory_per_s": round(memory_rate, 1),
+                "overhead_ratio": round(memory_rate / persisted_rate, 2),
+                "persisted_median_ms": round(statistics.median(persisted) * 1000, 2),
+                "in_memory_median_ms": round(statistics.median(in_memory) * 1000, 2),
+                "instances": n,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Service operation `notify.email`: queue a templated e-mail to users, groups, the initiator or addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.mail import TemplateError, queue_email
+from workflows.models import Group, User, UserGroup
+
+USER_PREFIX = "user:"
+GROUP_PREFIX = "group:"
+INITIATOR = "initiator"
+
+
+@dataclass(frozen=True)
+class NotifyEmailRequest:
+    template: str
+    # One recipient, a comma-separated list, or a list; each is "user:NAME", "group:NAME", "initiator"
+    # or an e-mail address.
+    to: str | list[str]
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NotifyEmailResult:
+    queued: int  # 0 when a retried step had already queued this e-mail
+    recipients: list[str]
+
+
+def _user_email(session: Session, username: str, described_as: str) -> str:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no user {username!r}")
+    if not user.active:
+        raise HandlerInputError(f"notify.email: recipient {described_as!r}: user {username!r} is deactivated")
+    if not user.email:
+        raise HandlerInputError(
+            f"notify.email: recipient {described_as!r}: user {username!r} has no e-mail address; "
+            f"set one with `creditflow users add {username} --email ...`"
+        )
+    return user.email
+
+
+def _group_emails(session: Session, group: str, described_as: str) -> list[str]:
+    if session.get(Group, group) is None:
+        raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no group {group!r}")
+    emails = session.scalars(
+        select(User.email)
+        .join(UserGroup, UserGroup.user_id == User.id)
+        .where(UserGroup.group_name == group, User.active.is_(True), User.email != "")
+        .order_by(User.username)
+    ).all()
+    if not emails:
+        # Queuing nothing would look like success while nobody is told; fail so an admin adds members.
+        raise HandlerInputError(
+            f"notify.email: recipient {described_as!r}: group {group!r} has no active member "
+            "with an e-mail address"
+        )
+    return list(emails)
+
+
+def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
+    """Turn recipient specifications into e-mail addresses, in order and without repeats.
+
+    Raises:
+        HandlerInputError: a recipient is unknown, or resolves to nobody with an e-mail address.
+    """
+    if isinstance(to, str):
+        parts = to.split(",")
+    elif isinstance(to, list | tuple) and all(isinstance(t, str) for t in to):
+        parts = list(to)
+    else:
+        raise HandlerInputError(
+            f"notify.email: parameter 'to' must be a string or a list of strings, got {to!r}"
+        )
+    specs = [spec for spec in (part.strip() for part in parts) if spec]
+    if not specs:
+        raise HandlerInputError("notify.email: parameter 'to' names no recipient")
+    addresses: list[str] = []
+    for spec in specs:
+        if spec.startswith(USER_PREFIX):
+            addresses.append(_user_email(ctx.session, spec.removeprefix(USER_PREFIX), spec))
+        elif spec.startswith(GROUP_PREFIX):
+            addresses.extend(_group_emails(ctx.session, spec.removeprefix(GROUP_PREFIX), spec))
+        elif spec == INITIATOR:
+            addresses.append(_user_email(ctx.session, ctx.started_by, spec))
+        elif "@" in spec:
+            addresses.append(spec)
+        else:
+            raise HandlerInputError(
+                f"notify.email: unknown recipient {spec!r} in instance {ctx.instance_id} at {ctx.bpmn_id}; "
+                'use "user:NAME", "group:NAME", "initiator" or an e-mail address'
+            )
+    return list(dict.fromkeys(addresses))
+
+
+@operation("notify.email", NotifyEmailRequest)
+def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult:
+    """Queue one templated e-mail in the step's transaction; a retried step does not queue it again."""
+    recipients = resolve_recipients(ctx, req.to)
+    context = {
+        **(req.context or {}),
+        # The instance's own facts win over same-named task data, so templates can rely on them.
+        "instance_id": ctx.instance_id,
+        "process_key": ctx.process_key,
+        "business_key": ctx.business_key,
+    }
+    try:
+        row = queue_email(
+            ctx.session,
+            to=recipients,
+            template=req.template,
+            context=context,
+            dedupe_key=f"notify:{ctx.task_key}",
+            now=ctx.now,
+            instance_id=ctx.instance_id,
+        )
+    except (TemplateError, ValueError) as exc:
+        raise HandlerInputError(
+            f"notify.email in instance {ctx.instance_id} at {ctx.bpmn_id}: {exc}"
+        ) from exc
+    return NotifyEmailResult(queued=0 if row is None else 1, recipients=recipients)
