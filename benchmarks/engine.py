@@ -57,7 +57,11 @@ def _bundle() -> list[Path]:
 def _users(session: Session, now: datetime) -> dict[str, Actor]:
     return {
         name: actor_for(add_user(session, name, groups=[group], now=now))
-        for name, group in (("sales1", "sales"), ("analyst1", "credit_analyst"), ("manager1", "credit_manager"))
+        for name, group in (
+            ("sales1", "sales"),
+            ("analyst1", "credit_analyst"),
+            ("manager1", "credit_manager"),
+        )
     }
 
 
@@ -77,9 +81,11 @@ def run_persisted(n: int, db_path: Path) -> list[float]:
         instance = start_instance(rt, PROCESS, START, actor=actors["sales1"], now=now, business_key=f"B-{i}")
         for user, form in (("analyst1", REVIEW), ("manager1", APPROVE)):
             with rt.factory() as session:
-                task_id = session.query(InboxItem.id).filter(
-                    InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN
-                ).scalar()
+                task_id = (
+                    session.query(InboxItem.id)
+                    .filter(InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN)
+                    .scalar()
+                )
             complete_task(rt, task_id, form, actor=actors[user], now=now)
         durations.append(time.perf_counter() - began)
         now += timedelta(seconds=1)
@@ -121,7 +127,9 @@ def run_in_memory(n: int) -> list[float]:
     return durations
 
 
-def _handler_caller(session: Session, now: datetime, i: int) -> Callable[[str, str, str, dict[str, Any]], Any]:
+def _handler_caller(
+    session: Session, now: datetime, i: int
+) -> Callable[[str, str, str, dict[str, Any]], Any]:
     def call(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> Any:
         ctx = TaskContext(session, now, i + 1, PROCESS, f"B-{i}", bpmn_id, task_id, "sales1")
         return operations()[name].call(ctx, params)
@@ -130,7 +138,9 @@ def _handler_caller(session: Session, now: datetime, i: int) -> Callable[[str, s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="200 instances each (default 1000)")
     parser.add_argument("-n", type=int, default=None)
     args = parser.parse_args()
@@ -144,7 +154,9 @@ def main() -> None:
     persisted_rate = n / sum(persisted)
     memory_rate = n / sum(in_memory)
     print(f"diagram: {PROCESS} (DMN + 2 user tasks + service task), {n} instances each")
-    print(f"persisted: {persisted_rate:8.1f} instances/s, median {statistics.median(persisted) * 1000:.2f} ms")
+    print(
+        f"persisted: {persisted_rate:8.1f} instances/s, median {statistics.median(persisted) * 1000:.2f} ms"
+    )
     print(f"in memory: {memory_rate:8.1f} instances/s, median {statistics.median(in_memory) * 1000:.2f} ms")
     print(
         json.dumps(

@@ -68,7 +68,9 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
     known = {f.name: f for f in dataclasses.fields(request_type)}
     unknown = set(params) - set(known)
     if unknown:
-        raise HandlerInputError(f"{operation}: unknown parameter(s) {sorted(unknown)}; expected {sorted(known)}")
+        raise HandlerInputError(
+            f"{operation}: unknown parameter(s) {sorted(unknown)}; expected {sorted(known)}"
+        )
     kwargs = {}
     for name, f in known.items():
         if name not in params:
@@ -95,7 +97,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if hint is int and isinstance(value, str):
             return int(value)
     except (InvalidOperation, ValueError) as exc:
-        raise HandlerInputError(f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}") from exc
+        raise HandlerInputError(
+            f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}"
+        ) from exc
     return value
 
 

@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from webui import services
 from workflows import runner
 from workflows.clock import parse_now
+from workflows.db import transaction
 from workflows.definitions import deploy_files, list_definitions
 from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
 from workflows.jobs import tick
-from workflows.db import transaction
 from workflows.models import OutboxEmail, ProcessInstance
 from workflows.users import Actor, actor_for, emails_of, user_for_token
 from workflows.validation import InvalidBundle
@@ -36,7 +36,9 @@ def current_actor() -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)")
+        raise Unauthorized(
+            "send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)"
+        )
     with services().rt.factory() as session:
         user = user_for_token(session, token.strip())
         if user is None:
@@ -256,8 +258,12 @@ def post_message() -> Response:
     payload = body.get("data") or {}
     svc = services()
     delivered = runner.deliver_message(
-        svc.rt, str(body.get("name") or ""), str(body.get("correlation_key") or ""), payload,
-        actor=actor, now=svc.clock(),
+        svc.rt,
+        str(body.get("name") or ""),
+        str(body.get("correlation_key") or ""),
+        payload,
+        actor=actor,
+        now=svc.clock(),
     )
     return jsonify({"delivered_to": delivered})
 
@@ -292,7 +298,9 @@ def get_emails() -> Response:
         query = query.where(OutboxEmail.status == request.args["status"])
     with services().rt.factory() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(OutboxEmail.id.desc()).limit(per_page).offset((page - 1) * per_page))
+        rows = session.scalars(
+            query.order_by(OutboxEmail.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        )
         items = [
             {
                 "id": e.id,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -68,7 +68,9 @@ def login() -> str | Response | tuple[str, int]:
                 if not target.startswith("/") or target.startswith("//"):
                     target = url_for("pages.home")
                 return redirect(target)
-        return render_template("auth/login.html", error="Unknown user name or wrong password.", username=username), 401
+        return render_template(
+            "auth/login.html", error="Unknown user name or wrong password.", username=username
+        ), 401
     return render_template("auth/login.html", error=None, username="")
 
 

@@ -17,7 +17,9 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _error(status: int, code: str, message: str, details: dict[str, object] | None = None) -> tuple[Response | str, int]:
+def _error(
+    status: int, code: str, message: str, details: dict[str, object] | None = None
+) -> tuple[Response | str, int]:
     if _wants_json():
         body: dict[str, object] = {"code": code, "message": message}
         if details:
@@ -33,12 +35,16 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
-        return _error(400, "csrf", "The form expired or was not sent from this site; reload the page and try again.")
+        return _error(
+            400, "csrf", "The form expired or was not sent from this site; reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         status = exc.code or 500
-        return _error(status, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name or "")
+        return _error(
+            status, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name or ""
+        )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:

@@ -136,9 +136,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
     server = make_server(host, port, app, threaded=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
-    click.echo(f"creditflow on http://{host}:{port}  (mail sink: {'127.0.0.1:' + str(sink.port) if sink else 'off'}, "
-               f"scheduler: {'on' if scheduler else 'held by another process'})")
+    # SystemExit unwinds serve_forever, so the finally block below stops the scheduler and the sink.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    mail = f"127.0.0.1:{sink.port}" if sink else settings.mail.smtp_host
+    held = "on" if scheduler else "held by another process"
+    click.echo(f"creditflow on http://{host}:{port}  (mail: {mail}, scheduler: {held})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -169,7 +171,9 @@ def _bundle_from(paths: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, st
 
 def _report_invalid(exc: InvalidBundle, shown: dict[str, str]) -> NoReturn:
     for problem in exc.problems:
-        click.echo(f"{shown.get(problem.file, problem.file)}:{problem.line}: {problem.element_id}: {problem.message}")
+        click.echo(
+            f"{shown.get(problem.file, problem.file)}:{problem.line}: {problem.element_id}: {problem.message}"
+        )
     sys.exit(2)
 
 
@@ -240,7 +244,9 @@ def tasks(ctx: Context, user: str | None, page: int) -> None:
     now = utcnow()
     with ctx.rt.factory() as session:
         found = list_inbox(session, ctx.actor(user), InboxFilter(page=page), now)
-        _print_json({"items": [task_json(t, now) for t in found.items], "total": found.total, "page": found.page})
+        _print_json(
+            {"items": [task_json(t, now) for t in found.items], "total": found.total, "page": found.page}
+        )
 
 
 @main.command()
@@ -251,7 +257,9 @@ def tasks(ctx: Context, user: str | None, page: int) -> None:
 def complete(ctx: Context, task_id: int, user: str, data_json: str) -> None:
     """Complete a task with form data (same checks as the API: group, claim, four-eyes, form)."""
     now = utcnow()
-    item = _domain_call(complete_task, ctx.rt, task_id, _parse_json(data_json, "--data"), actor=ctx.actor(user), now=now)
+    item = _domain_call(
+        complete_task, ctx.rt, task_id, _parse_json(data_json, "--data"), actor=ctx.actor(user), now=now
+    )
     _print_json(task_json(item, now))
 
 
@@ -264,8 +272,13 @@ def complete(ctx: Context, task_id: int, user: str, data_json: str) -> None:
 def message(ctx: Context, name: str, correlation_key: str, data_json: str, user: str | None) -> None:
     """Deliver a message to the instances waiting for it."""
     delivered = _domain_call(
-        deliver_message, ctx.rt, name, correlation_key, _parse_json(data_json, "--data"),
-        actor=ctx.actor(user), now=utcnow(),
+        deliver_message,
+        ctx.rt,
+        name,
+        correlation_key,
+        _parse_json(data_json, "--data"),
+        actor=ctx.actor(user),
+        now=utcnow(),
     )
     _print_json({"delivered_to": delivered})
 
@@ -315,9 +328,12 @@ def users() -> None:
 def users_add(ctx: Context, name: str, groups: str, email: str, password: str | None) -> None:
     """Create a user, or add groups to an existing one."""
     with transaction(ctx.rt.factory) as session:
-        user = _domain_call(add_user, session, name, groups=groups.split(","), now=utcnow(), email=email,
-                            password=password)
-        click.echo(json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)}))
+        user = _domain_call(
+            add_user, session, name, groups=groups.split(","), now=utcnow(), email=email, password=password
+        )
+        click.echo(
+            json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)})
+        )
 
 
 @users.command("token")

@@ -28,7 +28,9 @@ def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # An in-memory database lives in one connection, so it keeps SQLAlchemy's single-connection pool.
     pool_args: dict[str, Any] = {} if in_memory else {"pool_size": 10, "max_overflow": 20}
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool_args)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool_args
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

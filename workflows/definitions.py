@@ -68,7 +68,9 @@ def deploy_files(
             result.append(DeployedVersion(latest.process_key, latest.version, unchanged=True))
             continue
         if deployment is None:
-            deployment = Deployment(content_hash=content_hash, files=texts, deployed_by=deployed_by, deployed_at=now)
+            deployment = Deployment(
+                content_hash=content_hash, files=texts, deployed_by=deployed_by, deployed_at=now
+            )
             session.add(deployment)
             session.flush()
         version = (latest.version if latest else 0) + 1
@@ -87,8 +89,13 @@ def deploy_files(
             )
         )
         record_event(
-            session, actor=deployed_by, action="definition_deployed", now=now,
-            process_key=compiled.process_key, version=version, content_hash=content_hash,
+            session,
+            actor=deployed_by,
+            action="definition_deployed",
+            now=now,
+            process_key=compiled.process_key,
+            version=version,
+            content_hash=content_hash,
         )
         result.append(DeployedVersion(compiled.process_key, version))
     session.flush()
@@ -110,7 +117,9 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
     """
     newest = select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == key)
     definition = session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.process_key == key, ProcessDefinition.version == newest.scalar_subquery())
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_key == key, ProcessDefinition.version == newest.scalar_subquery()
+        )
     )
     if definition is None and required:
         raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
@@ -120,15 +129,21 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
 def list_definitions(session: Session) -> list[ProcessDefinition]:
     """Every deployed version, newest first within each key."""
     return list(
-        session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc()))
+        session.scalars(
+            select(ProcessDefinition).order_by(
+                ProcessDefinition.process_key, ProcessDefinition.version.desc()
+            )
+        )
     )
 
 
-def form_schema(definition: ProcessDefinition, form_file: str | None) -> dict[str, Any]:
+def form_schema(
+    definition: ProcessDefinition, deployment: Deployment, form_file: str | None
+) -> dict[str, Any]:
     """The JSON schema deployed with the definition under `form_file` ({} when the task has no form)."""
     if not form_file:
         return {}
-    text = definition.deployment.files.get(form_file)
+    text = deployment.files.get(form_file)
     if text is None:  # validation refuses this at deploy time; a hand-edited database could still get here
         raise NotFound(f"form {form_file!r} is not part of {definition.process_key} v{definition.version}")
     schema: dict[str, Any] = json.loads(text)

@@ -385,7 +385,9 @@ def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
             value = value.get("next")
         if value:
             due = datetime.fromisoformat(value)
-            timers.append(WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC)))
+            timers.append(
+                WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
+            )
     return timers
 
 

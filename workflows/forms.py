@@ -25,7 +25,9 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
     declared = schema.get("properties", {})
     accepted = {k: v for k, v in data.items() if k in declared} if declared else dict(data)
     # Schema defaults fill optional fields, so diagrams can rely on e.g. `comment` being defined.
-    accepted.update({k: spec["default"] for k, spec in declared.items() if "default" in spec and k not in accepted})
+    accepted.update(
+        {k: spec["default"] for k, spec in declared.items() if "default" in spec and k not in accepted}
+    )
     errors: dict[str, str] = {}
     for error in Draft202012Validator(schema).iter_errors(accepted):
         if error.validator == "required":
@@ -57,7 +59,11 @@ def form_fields(schema: Mapping[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     fields = []
     for name, spec in schema.get("properties", {}).items():
-        field: dict[str, Any] = {"name": name, "type": spec.get("type", "string"), "required": name in required}
+        field: dict[str, Any] = {
+            "name": name,
+            "type": spec.get("type", "string"),
+            "required": name in required,
+        }
         if "enum" in spec:
             field["options"] = list(spec["enum"])
         for key in ("title", "format", "description"):

@@ -65,7 +65,9 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         query = query.where(InboxItem.assignee == actor.username)
     if flt.text:
         like = f"%{flt.text.lower()}%"
-        query = query.where(or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like)))
+        query = query.where(
+            or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like))
+        )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = {
         "due": (InboxItem.due_at.is_(None), InboxItem.due_at, InboxItem.id),
@@ -89,7 +91,9 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
         raise NotFound(f"task {task_id} does not exist")
     involved = actor.in_any(item.candidate_groups) or actor.username in (item.assignee, item.completed_by)
     if not involved:
-        raise Forbidden(f"task {task_id} belongs to {', '.join(item.candidate_groups)}; {actor.username} is not a member")
+        raise Forbidden(
+            f"task {task_id} belongs to {', '.join(item.candidate_groups)}; {actor.username} is not a member"
+        )
     return item
 
 

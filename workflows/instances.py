@@ -12,8 +12,8 @@ from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import MAX_PAGE_SIZE, task_json
 from workflows.models import (
     AuditEvent,
-    Incident,
     InboxItem,
+    Incident,
     InstanceStatus,
     ProcessDefinition,
     ProcessInstance,
@@ -74,8 +74,15 @@ def _visible_with_start_groups(session: Session, actor: Actor) -> Select[tuple[P
     keys = sorted(
         {d.process_key for d in session.scalars(select(ProcessDefinition)) if actor.in_any(d.start_groups)}
     )
-    return query if not keys else select(ProcessInstance).where(
-        or_(ProcessInstance.id.in_(query.with_only_columns(ProcessInstance.id)), ProcessInstance.process_key.in_(keys))
+    return (
+        query
+        if not keys
+        else select(ProcessInstance).where(
+            or_(
+                ProcessInstance.id.in_(query.with_only_columns(ProcessInstance.id)),
+                ProcessInstance.process_key.in_(keys),
+            )
+        )
     )
 
 
@@ -85,9 +92,9 @@ def get_instance_for(session: Session, actor: Actor, instance_id: int) -> Proces
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     visible = session.scalar(
-        _visible_with_start_groups(session, actor).where(ProcessInstance.id == instance_id).with_only_columns(
-            ProcessInstance.id
-        )
+        _visible_with_start_groups(session, actor)
+        .where(ProcessInstance.id == instance_id)
+        .with_only_columns(ProcessInstance.id)
     )
     if visible is None:
         raise Forbidden(f"{actor.username} is not involved in process instance {instance_id}")
@@ -110,8 +117,12 @@ def instance_summary(instance: ProcessInstance) -> dict[str, Any]:
 
 def instance_json(session: Session, instance: ProcessInstance, now: datetime) -> dict[str, Any]:
     """The full view of the contract: data, every task (open and done), events and open incidents."""
-    tasks = session.scalars(select(InboxItem).where(InboxItem.instance_id == instance.id).order_by(InboxItem.id))
-    events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id))
+    tasks = session.scalars(
+        select(InboxItem).where(InboxItem.instance_id == instance.id).order_by(InboxItem.id)
+    )
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
+    )
     incidents = session.scalars(
         select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
     )

@@ -77,9 +77,11 @@ def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
     reminded = 0
     with transaction(rt.factory) as session:
         overdue = session.scalars(
-            select(InboxItem).where(
+            select(InboxItem)
+            .where(
                 InboxItem.status == TaskStatus.OPEN, InboxItem.due_at < now, InboxItem.reminded_at.is_(None)
-            ).limit(1000)
+            )
+            .limit(1000)
         ).all()
         for item in overdue:
             _queue_reminder(session, item, now)
@@ -108,8 +110,15 @@ def _queue_reminder(session: Session, item: InboxItem, now: datetime) -> None:
             now=now,
             instance_id=item.instance_id,
         )
-    record_event(session, actor="system", action="task_overdue_reminder", now=now,
-                 instance_id=item.instance_id, task_id=item.id, recipients=to)
+    record_event(
+        session,
+        actor="system",
+        action="task_overdue_reminder",
+        now=now,
+        instance_id=item.instance_id,
+        task_id=item.id,
+        recipients=to,
+    )
 
 
 def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:

@@ -130,7 +130,8 @@ class ProcessDefinition(Base):
     bpmn_file: Mapped[str] = mapped_column(String(200))
     deployed_by: Mapped[str] = mapped_column(String(80))
     deployed_at: Mapped[datetime]
-    deployment: Mapped[Deployment] = relationship(lazy="joined")
+    # Loaded only when a form schema is not cached yet: the files hold whole diagrams.
+    deployment: Mapped[Deployment] = relationship(lazy="select")
 
 
 class ProcessInstance(Base):
@@ -147,6 +148,8 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
     data: Mapped[dict[str, Any]]  # JSON-safe copy of the workflow data, for reading without the engine
+    # The timers and messages the state waits on; their rows are rewritten only when this changes.
+    waits: Mapped[list[Any]] = mapped_column(default=list)
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     started_by: Mapped[str] = mapped_column(String(80))
     started_at: Mapped[datetime]

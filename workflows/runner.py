@@ -26,8 +26,10 @@ from workflows.definitions import form_schema, latest_definition
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.forms import validate_form
 from workflows.models import (
-    Incident,
+    AuditEvent,
+    Deployment,
     InboxItem,
+    Incident,
     InstanceStatus,
     MessageSubscription,
     ProcessDefinition,
@@ -48,16 +50,42 @@ class Runtime:
     factory: sessionmaker[Session]
     settings: Settings
     _specs: dict[int, engine.LoadedSpec] = field(default_factory=dict)
+    _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
+    _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
+
+    def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """A deployed version (immutable once deployed, so cached detached for the process's life)."""
+        found = self._definitions.get(definition_id)
+        if found is None:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            session.expunge(found)
+            self._definitions[definition_id] = found
+        return found
 
     def spec_for(self, session: Session, definition_id: int) -> engine.LoadedSpec:
         """The compiled spec of a definition version, restored once per process."""
         loaded = self._specs.get(definition_id)
         if loaded is None:
-            spec_json = session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
+            spec_json = session.scalar(
+                select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id)
+            )
             if spec_json is None:
                 raise NotFound(f"process definition {definition_id} does not exist")
             loaded = self._specs[definition_id] = engine.load_spec(spec_json)
         return loaded
+
+    def form_for(
+        self, session: Session, definition: ProcessDefinition, form_file: str | None
+    ) -> dict[str, Any]:
+        """A task's form schema, parsed once per definition version."""
+        key = (definition.id, form_file)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, form_file)
+        return self._forms[key]
 
 
 @dataclass
@@ -69,6 +97,30 @@ class _Step:
     instance: ProcessInstance
     now: datetime
     actor: str
+    closed_items: list[InboxItem] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str | None = None,
+        task_id: int | None = None,
+        bpmn_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Buffer an audit event of this instance; all are inserted together when the step is saved."""
+        self.events.append(
+            AuditEvent(
+                instance_id=self.instance.id,
+                task_id=task_id,
+                bpmn_id=bpmn_id,
+                actor=actor or self.actor,
+                action=action,
+                detail=detail,
+                at=self.now,
+            )
+        )
 
     def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
         op = operations().get(name)
@@ -87,10 +139,7 @@ class _Step:
         # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
         with self.session.begin_nested():
             result = op.call(ctx, params)
-        record_event(
-            self.session, actor=self.actor, action="service_called", now=self.now,
-            instance_id=self.instance.id, bpmn_id=bpmn_id, operation=name,
-        )
+        self.record("service_called", bpmn_id=bpmn_id, operation=name)
         return result
 
 
@@ -130,19 +179,19 @@ def start_instance(
             status=InstanceStatus.RUNNING,
             state="",
             data=engine.to_jsonable(data),
+            waits=[],
             started_by=actor.username,
             started_at=now,
             updated_at=now,
         )
         session.add(instance)
         session.flush()
-        record_event(
-            session, actor=actor.username, action="instance_started", now=now, instance_id=instance.id,
-            process_key=process_key, version=definition.version, business_key=business_key,
-        )
         step = _Step(rt, session, instance, now, actor.username)
+        step.record(
+            "instance_started", process_key=process_key, version=definition.version, business_key=business_key
+        )
         wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
-        _advance(step, wf, definition)
+        _advance(step, wf)
         return instance
 
 
@@ -159,29 +208,28 @@ def complete_task(
     try:
         with transaction(rt.factory) as session:
             item = _lock_task(session, task_id)
+            instance = _lock_instance(session, item.instance_id)
             _check_may_complete(session, item, actor)
             data = validate_form(item.form_schema, form_data)
-            instance = _lock_instance(session, item.instance_id)
-            definition = session.get(ProcessDefinition, instance.definition_id)
-            assert definition is not None
-            step = _Step(rt, session, instance, now, actor.username)
-            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+            step, wf = _resume(rt, session, instance, now, actor.username)
             try:
                 engine.complete_task(wf, item.spiff_task_id, data)
             except engine.EngineError as exc:
                 raise Conflict(f"Task {task_id} is not waiting for input any more: {exc}") from exc
             item.status = TaskStatus.COMPLETED
+            step.closed_items.append(item)
             item.assignee = item.assignee or actor.username
             item.completed_by = actor.username
             item.completed_at = now
-            record_event(
-                session, actor=actor.username, action="task_completed", now=now, instance_id=instance.id,
-                task_id=item.id, bpmn_id=item.bpmn_id, data=engine.to_jsonable(data),
+            step.record(
+                "task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=engine.to_jsonable(data)
             )
-            _advance(step, wf, definition)
+            _advance(step, wf)
             return item
     except StaleDataError as exc:
-        raise Conflict(f"task {task_id} changed while it was being completed; reload it and try again") from exc
+        raise Conflict(
+            f"task {task_id} changed while it was being completed; reload it and try again"
+        ) from exc
 
 
 def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> InboxItem:
@@ -195,8 +243,15 @@ def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> Inb
         _check_may_complete(session, item, actor, four_eyes=False)
         if item.assignee != actor.username:
             item.assignee, item.claimed_at = actor.username, now
-            record_event(session, actor=actor.username, action="task_claimed", now=now,
-                         instance_id=item.instance_id, task_id=item.id, bpmn_id=item.bpmn_id)
+            record_event(
+                session,
+                actor=actor.username,
+                action="task_claimed",
+                now=now,
+                instance_id=item.instance_id,
+                task_id=item.id,
+                bpmn_id=item.bpmn_id,
+            )
         return item
 
 
@@ -208,10 +263,19 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
         if item.assignee is None:
             return item
         if item.assignee != actor.username and not actor.is_admin:
-            raise Conflict(f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it")
+            raise Conflict(
+                f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it"
+            )
         item.assignee, item.claimed_at = None, None
-        record_event(session, actor=actor.username, action="task_unclaimed", now=now,
-                     instance_id=item.instance_id, task_id=item.id, bpmn_id=item.bpmn_id)
+        record_event(
+            session,
+            actor=actor.username,
+            action="task_unclaimed",
+            now=now,
+            instance_id=item.instance_id,
+            task_id=item.id,
+            bpmn_id=item.bpmn_id,
+        )
         return item
 
 
@@ -236,26 +300,38 @@ def deliver_message(
             instance = _lock_instance(session, instance_id)
             if instance.status != InstanceStatus.RUNNING:
                 continue
-            definition = session.get(ProcessDefinition, instance.definition_id)
-            assert definition is not None
-            step = _Step(rt, session, instance, now, actor.username)
-            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
+            step, wf = _resume(rt, session, instance, now, actor.username)
             engine.deliver_message(wf, name, payload)
-            record_event(session, actor=actor.username, action="message_received", now=now,
-                         instance_id=instance.id, message=name, correlation_key=correlation_key,
-                         data=engine.to_jsonable(payload))
-            _advance(step, wf, definition)
+            step.record(
+                "message_received",
+                message=name,
+                correlation_key=correlation_key,
+                data=engine.to_jsonable(payload),
+            )
+            _advance(step, wf)
             delivered.append(instance.id)
         if not delivered:
-            record_event(session, actor=actor.username, action="message_unmatched", now=now,
-                         message=name, correlation_key=correlation_key)
+            record_event(
+                session,
+                actor=actor.username,
+                action="message_unmatched",
+                now=now,
+                message=name,
+                correlation_key=correlation_key,
+            )
         return delivered
 
 
 def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     """Advance every running instance with a timer due by `now`; return how many moved."""
     with rt.factory() as session:
-        due = select(Timer.instance_id).where(Timer.due_at <= now).distinct().order_by(Timer.instance_id).limit(limit)
+        due = (
+            select(Timer.instance_id)
+            .where(Timer.due_at <= now)
+            .distinct()
+            .order_by(Timer.instance_id)
+            .limit(limit)
+        )
         instance_ids = list(session.scalars(due))
     moved = 0
     for instance_id in instance_ids:
@@ -263,12 +339,9 @@ def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
             instance = _lock_instance(session, instance_id, skip_locked=True)
             if instance is None or instance.status != InstanceStatus.RUNNING:
                 continue
-            definition = session.get(ProcessDefinition, instance.definition_id)
-            assert definition is not None
-            step = _Step(rt, session, instance, now, "system")
-            wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
-            record_event(session, actor="system", action="timers_checked", now=now, instance_id=instance.id)
-            _advance(step, wf, definition)
+            step, wf = _resume(rt, session, instance, now, "system")
+            step.record("timers_checked")
+            _advance(step, wf)
             moved += 1
     return moved
 
@@ -284,22 +357,30 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
     with transaction(rt.factory) as session:
         instance = _lock_instance(session, instance_id)
         if instance.status != InstanceStatus.ERROR:
-            raise Conflict(f"instance {instance_id} is {instance.status}, not error; there is nothing to retry")
-        definition = session.get(ProcessDefinition, instance.definition_id)
-        assert definition is not None
+            raise Conflict(
+                f"instance {instance_id} is {instance.status}, not error; there is nothing to retry"
+            )
         for incident in session.scalars(
             select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
         ):
             incident.resolved_at, incident.resolved_by = now, actor.username
         instance.status = InstanceStatus.RUNNING
-        record_event(session, actor=actor.username, action="instance_retried", now=now, instance_id=instance_id)
-        step = _Step(rt, session, instance, now, actor.username)
-        wf = engine.restore_state(rt.spec_for(session, definition.id), instance.state, step.call_service)
-        _advance(step, wf, definition, retry=True)
+        step, wf = _resume(rt, session, instance, now, actor.username)
+        step.record("instance_retried")
+        _advance(step, wf, retry=True)
         return instance
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _resume(
+    rt: Runtime, session: Session, instance: ProcessInstance, now: datetime, actor: str
+) -> tuple[_Step, Any]:
+    """The step context and the restored workflow of a locked instance."""
+    step = _Step(rt, session, instance, now, actor)
+    wf = engine.restore_state(rt.spec_for(session, instance.definition_id), instance.state, step.call_service)
+    return step, wf
 
 
 def _lock_task(session: Session, task_id: int) -> InboxItem:
@@ -348,15 +429,19 @@ def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
     instance = session.get(ProcessInstance, item.instance_id)
     assert instance is not None
     if "initiator" in item.four_eyes and instance.started_by == actor.username:
-        raise Forbidden(f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}.")
+        raise Forbidden(
+            f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}."
+        )
     steps = [s for s in item.four_eyes if s != "initiator"]
     if steps:
         done = session.scalar(
-            select(InboxItem.title).where(
+            select(InboxItem.title)
+            .where(
                 InboxItem.instance_id == item.instance_id,
                 InboxItem.bpmn_id.in_(steps),
                 InboxItem.completed_by == actor.username,
-            ).limit(1)
+            )
+            .limit(1)
         )
         if done is not None:
             raise Forbidden(
@@ -365,7 +450,7 @@ def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
             )
 
 
-def _advance(step: _Step, wf: Any, definition: ProcessDefinition, *, retry: bool = False) -> None:
+def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
     """Run the engine, then write state and every derived row; an engine failure becomes an incident."""
     instance = step.instance
     try:
@@ -375,15 +460,16 @@ def _advance(step: _Step, wf: Any, definition: ProcessDefinition, *, retry: bool
         engine.run_engine(wf, step.now, step.rt.settings.engine.max_task_depth)
     except engine.EngineError as exc:
         _record_failure(step, exc)
-    _sync_inbox(step, wf, definition)
+    _sync_inbox(step, wf)
     _sync_waits(step, wf)
     if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = step.now
-        record_event(step.session, actor=step.actor, action="instance_completed", now=step.now, instance_id=instance.id)
+        step.record("instance_completed")
     instance.data = engine.to_jsonable(engine.workflow_data(wf))
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
+    step.session.add_all(step.events)
     step.session.flush()
 
 
@@ -399,39 +485,34 @@ def _record_failure(step: _Step, exc: engine.EngineError) -> None:
             created_at=step.now,
         )
     )
-    record_event(step.session, actor=step.actor, action="instance_failed", now=step.now,
-                 instance_id=instance.id, bpmn_id=exc.bpmn_id, message=str(exc))
+    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc))
 
 
-def _sync_inbox(step: _Step, wf: Any, definition: ProcessDefinition) -> None:
+def _sync_inbox(step: _Step, wf: Any) -> None:
     session, instance = step.session, step.instance
     ready = {t.task_id: t for t in engine.ready_tasks(wf)}
     open_items = session.scalars(
         select(InboxItem).where(InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN)
     ).all()
+    closed = [item.id for item in step.closed_items]
     for item in open_items:
         if item.spiff_task_id not in ready:
             item.status = TaskStatus.CANCELLED
             item.completed_at = step.now
-            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == item.id))
-            record_event(session, actor=step.actor, action="task_cancelled", now=step.now,
-                         instance_id=instance.id, task_id=item.id, bpmn_id=item.bpmn_id)
+            closed.append(item.id)
+            step.record("task_cancelled", task_id=item.id, bpmn_id=item.bpmn_id)
+    if closed:
+        # Closed tasks leave the candidate index so group queries only scan open work.
+        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(closed)))
     known = {item.spiff_task_id for item in open_items}
     for task in ready.values():
         if task.task_id not in known:
-            _create_inbox_item(step, task, definition)
-    # Completed tasks leave the candidate index so group queries only scan open work.
-    session.execute(
-        delete(TaskCandidate).where(
-            TaskCandidate.task_id.in_(
-                select(InboxItem.id).where(InboxItem.instance_id == instance.id, InboxItem.status != TaskStatus.OPEN)
-            )
-        )
-    )
+            _create_inbox_item(step, task)
 
 
-def _create_inbox_item(step: _Step, task: engine.ReadyTask, definition: ProcessDefinition) -> None:
+def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
     instance = step.instance
+    definition = step.rt.definition(step.session, instance.definition_id)
     due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
     item = InboxItem(
         instance_id=instance.id,
@@ -444,7 +525,7 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask, definition: ProcessD
         subject=render_subject(task.data, instance.business_key),
         instructions=task.instructions,
         form_file=task.form_file,
-        form_schema=form_schema(definition, task.form_file),
+        form_schema=step.rt.form_for(step.session, definition, task.form_file),
         four_eyes=task.four_eyes,
         context=engine.to_jsonable(task.data),
         status=TaskStatus.OPEN,
@@ -454,20 +535,30 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask, definition: ProcessD
     step.session.add(item)
     step.session.flush()
     step.session.add_all(TaskCandidate(group_name=g, task_id=item.id) for g in task.candidate_groups)
-    record_event(step.session, actor=step.actor, action="task_created", now=step.now, instance_id=instance.id,
-                 task_id=item.id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
+    step.record("task_created", task_id=item.id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
 
 
 def _sync_waits(step: _Step, wf: Any) -> None:
+    """Rewrite the instance's timer and subscription rows, but only when what it waits on changed."""
     session, instance = step.session, step.instance
-    session.execute(delete(Timer).where(Timer.instance_id == instance.id))
-    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
-    if instance.status != InstanceStatus.RUNNING:
+    running = instance.status == InstanceStatus.RUNNING
+    timers = engine.waiting_timers(wf) if running else []
+    messages = engine.waiting_messages(wf) if running else []
+    waits = [["timer", t.bpmn_id, t.due_at.isoformat()] for t in timers] + [
+        ["message", m.bpmn_id, m.name] for m in messages
+    ]
+    if waits == instance.waits:
         return
-    session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in engine.waiting_timers(wf))
+    if instance.waits:
+        session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+        session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    instance.waits = waits
+    session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in timers)
     keys = {str(instance.id)} | ({instance.business_key} if instance.business_key else set())
     session.add_all(
-        MessageSubscription(instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id)
-        for m in engine.waiting_messages(wf)
+        MessageSubscription(
+            instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id
+        )
+        for m in messages
         for key in sorted(keys)
     )

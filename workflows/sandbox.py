@@ -88,7 +88,7 @@ class ForbiddenCode(SyntaxError):
     on the WorkflowTaskException it wraps this in.
     """
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int = 0) -> None:
         super().__init__(message, (SCRIPT_FILENAME, line, 1, None))
         self.line = line
 

@@ -125,8 +125,12 @@ class EmbeddedScheduler:
         result: dict[str, Any] = {
             "timers": fire_due_timers(self._rt, now),
             "reminders": remind_overdue_tasks(self._rt, now),
-            "jobs": run_daily_jobs(self._rt, now) if now.hour >= self._rt.settings.scheduler.daily_hour else [],
+            "jobs": run_daily_jobs(self._rt, now)
+            if now.hour >= self._rt.settings.scheduler.daily_hour
+            else [],
         }
         if self._mailer is not None:
-            result["emails"] = dispatch_due_emails(self._rt.factory, self._mailer, self._rt.settings.mail, now).sent
+            result["emails"] = dispatch_due_emails(
+                self._rt.factory, self._mailer, self._rt.settings.mail, now
+            ).sent
         return result

@@ -45,15 +45,24 @@ def test_tasks_reach_only_their_lane_group(client: FlaskClient, demo_tokens: dic
     review = _open_task(instance, "review_hold")
     assert review["group"] == "credit_analyst"
     assert review["form"]["fields"][0] == {
-        "name": "decision", "type": "string", "required": True, "options": ["release", "keep"], "title": "Decision",
+        "name": "decision",
+        "type": "string",
+        "required": True,
+        "options": ["release", "keep"],
+        "title": "Decision",
     }
     analyst_tasks = client.get("/api/tasks", headers=auth(demo_tokens["analyst1"])).json
     assert [t["id"] for t in analyst_tasks["items"]] == [review["id"]]
     assert client.get("/api/tasks", headers=auth(demo_tokens["sales1"])).json["items"] == []
     assert client.get(f"/api/tasks/{review['id']}", headers=auth(demo_tokens["sales1"])).status_code == 403
-    assert client.post(f"/api/tasks/{review['id']}/claim", headers=auth(demo_tokens["manager1"])).status_code == 403
+    assert (
+        client.post(f"/api/tasks/{review['id']}/claim", headers=auth(demo_tokens["manager1"])).status_code
+        == 403
+    )
     completed = client.post(
-        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "keep"}}, headers=auth(demo_tokens["cfo1"])
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "keep"}},
+        headers=auth(demo_tokens["cfo1"]),
     )
     assert completed.status_code == 403
 
@@ -76,7 +85,9 @@ def test_invalid_form_data_is_422_with_field_names(client: FlaskClient, demo_tok
     assert still_open["status"] == "open"
 
 
-def test_message_reaches_only_the_matching_business_key(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
+def test_message_reaches_only_the_matching_business_key(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
     _deploy(client, demo_tokens)
     first = _start(client, demo_tokens["sales1"], "CUST-1")
     second = _start(client, demo_tokens["sales1"], "CUST-2")
@@ -88,14 +99,22 @@ def test_message_reaches_only_the_matching_business_key(client: FlaskClient, dem
             headers=auth(demo_tokens["analyst1"]),
         )
         assert done.status_code == 200, done.json
-    message = {"name": "customer_confirmed", "correlation_key": "CUST-2", "data": {"confirmed_by": "buyer@acme"}}
+    message = {
+        "name": "customer_confirmed",
+        "correlation_key": "CUST-2",
+        "data": {"confirmed_by": "buyer@acme"},
+    }
     response = client.post("/api/messages", json=message, headers=auth(demo_tokens["sales1"]))
     assert response.json == {"delivered_to": [second["id"]]}
-    nobody = client.post("/api/messages", json={**message, "correlation_key": "CUST-9"}, headers=auth(demo_tokens["sales1"]))
+    nobody = client.post(
+        "/api/messages", json={**message, "correlation_key": "CUST-9"}, headers=auth(demo_tokens["sales1"])
+    )
     assert nobody.json == {"delivered_to": []}
 
     def status(instance_id: int) -> dict[str, Any]:
-        return dict(client.get(f"/api/process-instances/{instance_id}", headers=auth(demo_tokens["admin"])).json)
+        return dict(
+            client.get(f"/api/process-instances/{instance_id}", headers=auth(demo_tokens["admin"])).json
+        )
 
     assert status(first["id"])["status"] == "running"
     finished = status(second["id"])
@@ -114,16 +133,23 @@ def test_tick_past_boundary_timer_moves_case_to_sales(
     early = client.post("/api/admin/tick", json={"now": app_clock.advance(days=1).isoformat()}, headers=admin)
     assert early.json["timers"] == 0
     assert client.post("/api/admin/tick", json={}, headers=auth(demo_tokens["analyst1"])).status_code == 403
-    late = client.post("/api/admin/tick", json={"now": app_clock.advance(days=1, minutes=1).isoformat()}, headers=admin)
+    late = client.post(
+        "/api/admin/tick", json={"now": app_clock.advance(days=1, minutes=1).isoformat()}, headers=admin
+    )
     assert late.json["timers"] == 1
     after = client.get(f"/api/process-instances/{instance['id']}", headers=admin).json
     interrupted = next(t for t in after["tasks"] if t["id"] == review["id"])
     assert interrupted["status"] == "cancelled"
     chase = _open_task(after, "chase_customer")
     assert chase["group"] == "sales"
-    assert client.post(
-        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "keep"}}, headers=auth(demo_tokens["analyst1"])
-    ).status_code == 409
+    assert (
+        client.post(
+            f"/api/tasks/{review['id']}/complete",
+            json={"data": {"decision": "keep"}},
+            headers=auth(demo_tokens["analyst1"]),
+        ).status_code
+        == 409
+    )
     sales_tasks = client.get("/api/tasks", headers=auth(demo_tokens["sales1"])).json["items"]
     assert [t["id"] for t in sales_tasks] == [chase["id"]]
 
@@ -133,13 +159,16 @@ def test_instance_completes_with_audit_trail(client: FlaskClient, demo_tokens: d
     instance = _start(client, demo_tokens["sales1"], "CUST-1")
     review = _open_task(instance, "review_hold")
     done = client.post(
-        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "keep", "comment": "<b>no</b>"}},
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "keep", "comment": "<b>no</b>"}},
         headers=auth(demo_tokens["analyst1"]),
     )
     assert done.status_code == 200
     assert done.json["instance"]["status"] == "completed"
     again = client.post(
-        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "keep"}}, headers=auth(demo_tokens["analyst1"])
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "keep"}},
+        headers=auth(demo_tokens["analyst1"]),
     )
     assert again.status_code == 409
     assert "already completed by analyst1" in again.json["error"]["message"]
@@ -159,7 +188,11 @@ def test_redeploy_makes_version_two_and_running_instances_stay(
     _deploy(client, demo_tokens)
     old = _start(client, demo_tokens["sales1"], "CUST-1")
     paths = credit_hold_files()
-    changed = [p for p in paths if p.suffix == ".bpmn"][0].read_text().replace("Review credit hold", "Review hold v2")
+    changed = (
+        [p for p in paths if p.suffix == ".bpmn"][0]
+        .read_text()
+        .replace("Review credit hold", "Review hold v2")
+    )
     bpmn = next(p for p in paths if p.suffix == ".bpmn")
     import tempfile
     from pathlib import Path
@@ -176,7 +209,8 @@ def test_redeploy_makes_version_two_and_running_instances_stay(
     old_review = _open_task(old, "review_hold")
     assert old_review["title"] == "Review credit hold"
     done = client.post(
-        f"/api/tasks/{old_review['id']}/complete", json={"data": {"decision": "keep"}},
+        f"/api/tasks/{old_review['id']}/complete",
+        json={"data": {"decision": "keep"}},
         headers=auth(demo_tokens["analyst1"]),
     )
     assert done.status_code == 200
@@ -188,7 +222,9 @@ def test_status_codes_of_the_contract(client: FlaskClient, demo_tokens: dict[str
     assert client.get("/api/tasks").status_code == 401
     assert client.get("/api/tasks", headers=auth("not-a-token")).status_code == 401
     headers = auth(demo_tokens["sales1"])
-    malformed = client.post("/api/process-instances", data="{not json", headers=headers, content_type="application/json")
+    malformed = client.post(
+        "/api/process-instances", data="{not json", headers=headers, content_type="application/json"
+    )
     assert malformed.status_code == 400
     assert client.get("/api/process-instances/999", headers=headers).status_code == 404
     assert client.get("/api/tasks/999", headers=headers).status_code == 404
@@ -196,12 +232,16 @@ def test_status_codes_of_the_contract(client: FlaskClient, demo_tokens: dict[str
     assert unknown.status_code == 404
     _deploy(client, demo_tokens)
     not_a_starter = client.post(
-        "/api/process-instances", json={"process_key": "credit_hold", "data": START}, headers=auth(demo_tokens["analyst1"])
+        "/api/process-instances",
+        json={"process_key": "credit_hold", "data": START},
+        headers=auth(demo_tokens["analyst1"]),
     )
     assert not_a_starter.status_code == 403
 
 
-def test_initiator_may_not_complete_four_eyes_task(client: FlaskClient, demo_tokens: dict[str, str], app: Any) -> None:
+def test_initiator_may_not_complete_four_eyes_task(
+    client: FlaskClient, demo_tokens: dict[str, str], app: Any
+) -> None:
     from workflows.users import add_user
 
     factory = app.extensions["creditflow"].rt.factory
@@ -210,7 +250,9 @@ def test_initiator_may_not_complete_four_eyes_task(client: FlaskClient, demo_tok
     _deploy(client, demo_tokens)
     review = _open_task(_start(client, demo_tokens["sales1"], "CUST-1"), "review_hold")
     refused = client.post(
-        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "keep"}}, headers=auth(demo_tokens["sales1"])
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "keep"}},
+        headers=auth(demo_tokens["sales1"]),
     )
     assert refused.status_code == 403
     assert "Four-eyes" in refused.json["error"]["message"]

@@ -18,9 +18,9 @@ from workflows.db import transaction
 from workflows.mail import (
     CLAIM_LEASE,
     DispatchResult,
-    YagmailMailer,
     TemplateError,
     UnknownTemplate,
+    YagmailMailer,
     available_templates,
     dispatch_due_emails,
     mailer_for,
