@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from handlers.registry import TaskContext, operations  # noqa: E402
@@ -75,6 +75,7 @@ def run_persisted(n: int, db_path: Path) -> list[float]:
     with transaction(rt.factory) as session:
         deploy_files(session, read_files(_bundle()), deployed_by="bench", now=now)
         actors = _users(session, now)
+    open_task = select(InboxItem.id).where(InboxItem.status == TaskStatus.OPEN)
     durations = []
     for i in range(n):
         began = time.perf_counter()

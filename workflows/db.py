@@ -44,7 +44,9 @@ def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front; readers keep a deferred snapshot and never block writers.
+        write = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
@@ -54,10 +56,18 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+WRITE_OPTION = "creditflow_write"
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back everything on any exception."""
+    """One unit of work that writes: commit on success, roll back everything on any exception.
+
+    On SQLite it starts with BEGIN IMMEDIATE, so its reads and writes are serialised with other writers.
+    Sessions opened without it are for reading only.
+    """
     with factory() as session, session.begin():
+        session.connection(execution_options={WRITE_OPTION: True})
         yield session
 
 

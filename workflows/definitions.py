@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import operations
@@ -115,11 +115,11 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
     Raises:
         NotFound: when `required` and the key was never deployed.
     """
-    newest = select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == key)
     definition = session.scalar(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_key == key, ProcessDefinition.version == newest.scalar_subquery()
-        )
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     )
     if definition is None and required:
         raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")

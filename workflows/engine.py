@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -275,12 +275,11 @@ def restore_state(loaded: LoadedSpec, state_json: str, call: ServiceCaller) -> B
 # --- running ----------------------------------------------------------------------------------------
 
 
-def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int) -> None:
+def run_engine(wf: BpmnWorkflow, now: datetime) -> None:
     """Run every non-human READY task and fire due timers, as of `now`.
 
     Raises:
         EngineError: a script, condition or service task failed (the task is left in ERROR).
-        LoopLimitExceeded: the task tree is about to exceed SpiffWorkflow's iteration depth.
     """
     with step_clock(now):
         try:
@@ -290,7 +289,6 @@ def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int) -> None:
             raise
         except SpiffWorkflowException as exc:
             raise _engine_error(exc) from exc
-    _check_depth(wf, max_depth)
 
 
 def _engine_error(exc: SpiffWorkflowException) -> EngineError:
@@ -302,14 +300,40 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     return EngineError(str(exc), bpmn_id)
 
 
-def _check_depth(wf: BpmnWorkflow, max_depth: int) -> None:
+@dataclass(frozen=True)
+class Snapshot:
+    """What a stepped instance waits for: people (ready tasks), timers and messages."""
+
+    ready: list[ReadyTask]
+    timers: list[WaitingTimer]
+    messages: list[WaitingMessage]
+
+
+def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> Snapshot:
+    """Everything the instance waits on, found in one walk over its task tree.
+
+    Raises:
+        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `check_depth`).
+    """
+    ready: list[ReadyTask] = []
+    timers: list[WaitingTimer] = []
+    messages: list[WaitingMessage] = []
     for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
-        if task.depth > max_depth:
+        if check_depth and task.depth > max_depth:
             raise LoopLimitExceeded(
                 f"the instance's task tree reached depth {task.depth} (limit {max_depth}): a loop ran "
                 "too many times; model it as a bounded loop or a new instance per iteration",
                 task.task_spec.bpmn_id or "",
             )
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                ready.append(_ready_task(task))
+            continue
+        timer = _waiting_timer(task)
+        if timer is not None:
+            timers.append(timer)
+        messages.extend(_waiting_messages(task))
+    return Snapshot(ready, timers, messages)
 
 
 def is_completed(wf: BpmnWorkflow) -> bool:
@@ -322,11 +346,6 @@ def workflow_data(wf: BpmnWorkflow) -> dict[str, Any]:
         return dict(wf.data)
     task = wf.last_task
     return dict(task.data) if task is not None else {}
-
-
-def ready_tasks(wf: BpmnWorkflow) -> list[ReadyTask]:
-    """The human tasks waiting for someone, with their inbox metadata."""
-    return [_ready_task(t) for t in wf.get_tasks(state=TaskState.READY, manual=True)]
 
 
 def _ready_task(task: Any) -> ReadyTask:
@@ -373,32 +392,24 @@ def retry_failed(wf: BpmnWorkflow) -> int:
     return len(failed)
 
 
-def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
-    """Every timer the instance waits on, with its due time (event-gateway timers included)."""
-    timers = []
-    for task in wf.get_tasks(state=TaskState.WAITING):
-        definitions = _event_definitions(task.task_spec)
-        if not any(isinstance(d, TimerEventDefinition) for d in definitions):
-            continue
-        value = task.internal_data.get("event_value")
-        if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
-            value = value.get("next")
-        if value:
-            due = datetime.fromisoformat(value)
-            timers.append(
-                WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
-            )
-    return timers
+def _waiting_timer(task: Any) -> WaitingTimer | None:
+    if not any(isinstance(d, TimerEventDefinition) for d in _event_definitions(task.task_spec)):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
+        value = value.get("next")
+    if not value:
+        return None
+    due = datetime.fromisoformat(value)
+    return WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
 
 
-def waiting_messages(wf: BpmnWorkflow) -> list[WaitingMessage]:
-    """Every message name the instance is waiting to catch."""
-    found = []
-    for task in wf.get_tasks(state=TaskState.WAITING):
-        for definition in _event_definitions(task.task_spec):
-            if isinstance(definition, MessageEventDefinition):
-                found.append(WaitingMessage(task.task_spec.bpmn_id, definition.name))
-    return found
+def _waiting_messages(task: Any) -> list[WaitingMessage]:
+    return [
+        WaitingMessage(task.task_spec.bpmn_id, d.name)
+        for d in _event_definitions(task.task_spec)
+        if isinstance(d, MessageEventDefinition)
+    ]
 
 
 def _event_definitions(spec: Any) -> list[Any]:
@@ -455,13 +466,11 @@ __all__ = [
     "iso_duration",
     "load_spec",
     "new_workflow",
-    "ready_tasks",
+    "snapshot",
+    "Snapshot",
     "restore_state",
     "retry_failed",
     "run_engine",
-    "timedelta",
     "to_jsonable",
-    "waiting_messages",
-    "waiting_timers",
     "workflow_data",
 ]

@@ -99,8 +99,10 @@ def render_email(
         UnknownTemplate: no complete template of that name exists.
         TemplateError: a variable is missing from `context`, or a template is broken.
     """
-    available = available_templates(template_dir)
-    if template not in available:
+    simple_name = template.replace("_", "").isalnum()  # no paths: a diagram must not read other files
+    complete = simple_name and all((template_dir / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS)
+    if not complete:
+        available = available_templates(template_dir)
         raise UnknownTemplate(
             f"no e-mail template {template!r} in {template_dir} "
             f"(available: {', '.join(available) or 'none'}); "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,6 +27,7 @@ from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.forms import validate_form
 from workflows.models import (
     AuditEvent,
+    Base,
     Deployment,
     InboxItem,
     Incident,
@@ -98,7 +99,7 @@ class _Step:
     now: datetime
     actor: str
     closed_items: list[InboxItem] = field(default_factory=list)
-    events: list[AuditEvent] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     def record(
         self,
@@ -111,15 +112,15 @@ class _Step:
     ) -> None:
         """Buffer an audit event of this instance; all are inserted together when the step is saved."""
         self.events.append(
-            AuditEvent(
-                instance_id=self.instance.id,
-                task_id=task_id,
-                bpmn_id=bpmn_id,
-                actor=actor or self.actor,
-                action=action,
-                detail=detail,
-                at=self.now,
-            )
+            {
+                "instance_id": self.instance.id,
+                "task_id": task_id,
+                "bpmn_id": bpmn_id,
+                "actor": actor or self.actor,
+                "action": action,
+                "detail": detail,
+                "at": self.now,
+            }
         )
 
     def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -374,6 +375,12 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
 # --- helpers ----------------------------------------------------------------------------------------
 
 
+def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
+    if rows:
+        session.connection().execute(insert(model.__table__), rows)
+
+
 def _resume(
     rt: Runtime, session: Session, instance: ProcessInstance, now: datetime, actor: str
 ) -> tuple[_Step, Any]:
@@ -383,9 +390,13 @@ def _resume(
     return step, wf
 
 
+# Built once: constructing statements costs more than running them on a hot path.
+_TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
+
+
 def _lock_task(session: Session, task_id: int) -> InboxItem:
     # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks just this row.
-    item = session.scalar(select(InboxItem).where(InboxItem.id == task_id).with_for_update())
+    item = session.scalar(_TASK_FOR_UPDATE, {"task_id": task_id})
     if item is None:
         raise NotFound(f"task {task_id} does not exist")
     return item
@@ -453,15 +464,18 @@ def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
 def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
     """Run the engine, then write state and every derived row; an engine failure becomes an incident."""
     instance = step.instance
+    max_depth = step.rt.settings.engine.max_task_depth
     try:
         if retry:
             with engine.step_clock(step.now):
                 engine.retry_failed(wf)
-        engine.run_engine(wf, step.now, step.rt.settings.engine.max_task_depth)
+        engine.run_engine(wf, step.now)
+        waits = engine.snapshot(wf, max_depth)
     except engine.EngineError as exc:
         _record_failure(step, exc)
-    _sync_inbox(step, wf)
-    _sync_waits(step, wf)
+        waits = engine.snapshot(wf, max_depth, check_depth=False)
+    _sync_inbox(step, waits.ready)
+    _sync_waits(step, waits)
     if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = step.now
@@ -469,8 +483,9 @@ def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
     instance.data = engine.to_jsonable(engine.workflow_data(wf))
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
-    step.session.add_all(step.events)
     step.session.flush()
+    # Derived rows go in as plain multi-row inserts: no ORM bookkeeping is needed for them.
+    _insert_rows(step.session, AuditEvent, step.events)
 
 
 def _record_failure(step: _Step, exc: engine.EngineError) -> None:
@@ -488,23 +503,29 @@ def _record_failure(step: _Step, exc: engine.EngineError) -> None:
     step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc))
 
 
-def _sync_inbox(step: _Step, wf: Any) -> None:
+def _sync_inbox(step: _Step, ready_tasks: list[engine.ReadyTask]) -> None:
+    """Open an inbox row for each new ready human task; cancel rows whose task the engine dropped."""
     session, instance = step.session, step.instance
-    ready = {t.task_id: t for t in engine.ready_tasks(wf)}
-    open_items = session.scalars(
-        select(InboxItem).where(InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN)
+    ready = {t.task_id: t for t in ready_tasks}
+    open_rows = session.execute(
+        select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
+            InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN
+        )
     ).all()
-    closed = [item.id for item in step.closed_items]
-    for item in open_items:
-        if item.spiff_task_id not in ready:
-            item.status = TaskStatus.CANCELLED
-            item.completed_at = step.now
-            closed.append(item.id)
-            step.record("task_cancelled", task_id=item.id, bpmn_id=item.bpmn_id)
+    dropped = [row for row in open_rows if row.spiff_task_id not in ready]
+    if dropped:  # e.g. an interrupting boundary timer fired on the task
+        session.execute(
+            update(InboxItem)
+            .where(InboxItem.id.in_([row.id for row in dropped]))
+            .values(status=TaskStatus.CANCELLED, completed_at=step.now)
+        )
+        for row in dropped:
+            step.record("task_cancelled", task_id=row.id, bpmn_id=row.bpmn_id)
+    closed = [item.id for item in step.closed_items] + [row.id for row in dropped]
     if closed:
         # Closed tasks leave the candidate index so group queries only scan open work.
         session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(closed)))
-    known = {item.spiff_task_id for item in open_items}
+    known = {row.spiff_task_id for row in open_rows}
     for task in ready.values():
         if task.task_id not in known:
             _create_inbox_item(step, task)
@@ -514,7 +535,7 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
     instance = step.instance
     definition = step.rt.definition(step.session, instance.definition_id)
     due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
-    item = InboxItem(
+    row = dict(
         instance_id=instance.id,
         spiff_task_id=task.task_id,
         process_key=instance.process_key,
@@ -532,18 +553,19 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
         due_at=due_at,
         created_at=step.now,
     )
-    step.session.add(item)
-    step.session.flush()
-    step.session.add_all(TaskCandidate(group_name=g, task_id=item.id) for g in task.candidate_groups)
-    step.record("task_created", task_id=item.id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
+    task_id = step.session.connection().scalar(insert(InboxItem.__table__).returning(InboxItem.id), row)
+    _insert_rows(
+        step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in task.candidate_groups]
+    )
+    step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
 
 
-def _sync_waits(step: _Step, wf: Any) -> None:
+def _sync_waits(step: _Step, snapshot: engine.Snapshot) -> None:
     """Rewrite the instance's timer and subscription rows, but only when what it waits on changed."""
     session, instance = step.session, step.instance
     running = instance.status == InstanceStatus.RUNNING
-    timers = engine.waiting_timers(wf) if running else []
-    messages = engine.waiting_messages(wf) if running else []
+    timers = snapshot.timers if running else []
+    messages = snapshot.messages if running else []
     waits = [["timer", t.bpmn_id, t.due_at.isoformat()] for t in timers] + [
         ["message", m.bpmn_id, m.name] for m in messages
     ]
