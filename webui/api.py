@@ -148,6 +148,7 @@ def post_instance() -> tuple[Response, int]:
     instance = runner.start_instance(
         svc.rt, key, body.get("data") or {}, actor=actor, now=now, business_key=business_key
     )
+    svc.nudge()  # the step may have queued e-mail or armed a timer
     with svc.rt.factory() as session:
         return jsonify(instance_json(session, instance, now)), 201
 
@@ -242,6 +243,7 @@ def complete(task_id: int) -> Response:
     svc = services()
     now = svc.clock()
     item = runner.complete_task(svc.rt, task_id, data, actor=actor, now=now)
+    svc.nudge()
     with svc.rt.factory() as session:
         instance = session.get(ProcessInstance, item.instance_id)
         assert instance is not None
@@ -265,6 +267,7 @@ def post_message() -> Response:
         actor=actor,
         now=svc.clock(),
     )
+    svc.nudge()
     return jsonify({"delivered_to": delivered})
 
 
