@@ -1,3 +1,3 @@
 """Imports every handler module so each registers its operations; add new capability modules here."""
 
-from handlers import notifications  # noqa: F401
+from handlers import credit_file, credit_scoring, limit_decision, notifications  # noqa: F401

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflows.errors import InputError
+
 
 @dataclass(frozen=True)
 class TaskContext:
@@ -36,7 +38,7 @@ class BusinessRuleError(Exception):
         self.code = code
 
 
-class HandlerInputError(ValueError):
+class HandlerInputError(InputError):
     """The diagram passed parameters that do not fit the handler's request type."""
 
 

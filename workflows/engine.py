@@ -6,6 +6,7 @@ Everything outside `workflows/` sees only the plain types defined here, never en
 from __future__ import annotations
 
 import json
+import logging
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -31,8 +32,11 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.errors import DomainError, InputError
 from workflows.sandbox import SafeEnvironment
 from workflows.validation import ValidatedBundle
+
+logger = logging.getLogger(__name__)
 
 # --- clock and value patches --------------------------------------------------------------------------
 # SpiffWorkflow reads the wall clock inside its timer module and JSON-decodes service results with
@@ -121,10 +125,11 @@ def to_jsonable(value: Any) -> Any:
 class EngineError(Exception):
     """A step failed inside the engine; carries the BPMN element it failed on."""
 
-    def __init__(self, message: str, bpmn_id: str = "", detail: str = "") -> None:
+    def __init__(self, message: str, bpmn_id: str = "", *, input_error: bool = False) -> None:
         super().__init__(message)
         self.bpmn_id = bpmn_id
-        self.detail = detail
+        # True when a handler refused the data it was given (not a technical failure worth retrying).
+        self.input_error = input_error
 
 
 class LoopLimitExceeded(EngineError):
@@ -156,6 +161,8 @@ class ReadyTask:
     four_eyes: list[str]
     instructions: str
     data: dict[str, Any]
+    assignee: str | None  # a user name, or "initiator"
+    subject: str | None  # the `subject` property evaluated on the task's data
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,9 @@ class CreditflowScriptEngine(PythonScriptEngine):
         except SpiffWorkflowException:
             raise
         except Exception as exc:
-            raise EngineError(f"{kwargs['operation_name']} failed: {exc}", task.task_spec.bpmn_id) from exc
+            bad_input = isinstance(exc, (InputError, DomainError))
+            message = f"{kwargs['operation_name']} failed: {exc}"
+            raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
         return json.dumps(result, default=_encode_value)
 
 
@@ -275,16 +284,20 @@ def restore_state(loaded: LoadedSpec, state_json: str, call: ServiceCaller) -> B
 # --- running ----------------------------------------------------------------------------------------
 
 
-def run_engine(wf: BpmnWorkflow, now: datetime) -> None:
+def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) -> None:
     """Run every non-human READY task and fire due timers, as of `now`.
 
     Raises:
         EngineError: a script, condition or service task failed (the task is left in ERROR).
+        LoopLimitExceeded: a task about to run sits deeper than `max_depth` (it is left READY).
     """
+    # Checked before each task runs: an engine-only loop never reaches `snapshot`'s check, because
+    # SpiffWorkflow silently stops iterating at depth 1000 and leaves the instance looking idle.
+    guard = None if max_depth is None else partial(_check_depth, max_depth=max_depth)
     with step_clock(now):
         try:
             wf.refresh_timers()
-            wf.do_engine_steps()
+            wf.do_engine_steps(will_complete_task=guard)
         except EngineError:
             raise
         except SpiffWorkflowException as exc:
@@ -296,7 +309,7 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     bpmn_id = getattr(task_spec, "bpmn_id", "") or getattr(exc, "id", "") or ""
     cause = exc.__cause__ or getattr(exc, "exception", None)
     if isinstance(cause, EngineError):
-        return EngineError(str(cause), cause.bpmn_id or bpmn_id)
+        return EngineError(str(cause), cause.bpmn_id or bpmn_id, input_error=cause.input_error)
     return EngineError(str(exc), bpmn_id)
 
 
@@ -319,12 +332,8 @@ def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> S
     timers: list[WaitingTimer] = []
     messages: list[WaitingMessage] = []
     for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
-        if check_depth and task.depth > max_depth:
-            raise LoopLimitExceeded(
-                f"the instance's task tree reached depth {task.depth} (limit {max_depth}): a loop ran "
-                "too many times; model it as a bounded loop or a new instance per iteration",
-                task.task_spec.bpmn_id or "",
-            )
+        if check_depth:
+            _check_depth(task, max_depth)
         if task.state == TaskState.READY:
             if task.task_spec.manual:
                 ready.append(_ready_task(task))
@@ -334,6 +343,16 @@ def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> S
             timers.append(timer)
         messages.extend(_waiting_messages(task))
     return Snapshot(ready, timers, messages)
+
+
+def _check_depth(task: Any, max_depth: int) -> None:
+    depth = task.depth
+    if depth > max_depth:
+        raise LoopLimitExceeded(
+            f"the instance's task tree reached depth {depth} (limit {max_depth}): a loop ran "
+            "too many times; model it as a bounded loop or a new instance per iteration",
+            task.task_spec.bpmn_id or "",
+        )
 
 
 def is_completed(wf: BpmnWorkflow) -> bool:
@@ -364,7 +383,20 @@ def _ready_task(task: Any) -> ReadyTask:
         four_eyes=_split(props.get("fourEyes")),
         instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
         data=dict(task.data),
+        assignee=props.get("assignee"),
+        subject=_subject(task, props.get("subject")),
     )
+
+
+def _subject(task: Any, expression: str | None) -> str | None:
+    """The task's one-line subject; it is only shown, so a failing expression must not fail the step."""
+    if not expression:
+        return None
+    try:
+        return str(task.workflow.script_engine.evaluate(task, expression))[:300]
+    except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
+        logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
+        return None
 
 
 def _split(value: str | None) -> list[str]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
+class InputError(ValueError):
+    """Data handed to a step (start data, handler parameters) cannot be used: the caller must fix it."""
+
+
 class DomainError(Exception):
     status = 400
     code = "bad_request"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     ForeignKey,
@@ -39,6 +41,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Decimal2(TypeDecorator[Decimal]):
+    """An exact decimal with two places (money, ratios), stored as an integer of hundredths.
+
+    SQLite has no exact decimal type; integers keep sums and comparisons exact on every backend.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must be a Decimal, not a float")
+        return int((Decimal(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
 class Base(DeclarativeBase):
@@ -286,3 +308,74 @@ class JobRun(Base):
     run_date: Mapped[date]
     started_at: Mapped[datetime]
     result: Mapped[dict[str, Any]]
+
+
+# --- the customer credit file -------------------------------------------------------------------------
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_name", "name"), Index("ix_customers_review", "next_review_date"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)  # the ERP's customer number
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(80), default="")
+    founded_year: Mapped[int | None]
+    annual_revenue: Mapped[Decimal | None] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    registration_no: Mapped[str | None] = mapped_column(String(80))
+    sales_owner: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    # Optional financial and qualitative inputs of the scorecard; missing ones score neutral.
+    current_ratio: Mapped[Decimal | None] = mapped_column(Decimal2)
+    debt_ratio: Mapped[Decimal | None] = mapped_column(Decimal2)  # liabilities / assets, e.g. 0.55
+    external_rating: Mapped[str | None] = mapped_column(String(10))
+    grade: Mapped[str | None] = mapped_column(String(1))
+    score: Mapped[int | None]
+    score_valid_to: Mapped[date | None]
+    credit_limit: Mapped[Decimal] = mapped_column(Decimal2, default=Decimal("0.00"))
+    next_review_date: Mapped[date | None]
+    blocked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LimitChange(Base):
+    """Append-only history of a customer's credit limit: every change, why, and who approved it."""
+
+    __tablename__ = "limit_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    old_limit: Mapped[Decimal] = mapped_column(Decimal2)
+    new_limit: Mapped[Decimal] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(200))
+    approvers: Mapped[list[Any]]
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime]
+
+
+class InvoiceStatus:
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class Invoice(Base):
+    """A receivable posted by the ERP; open_amount falls as payments are allocated to it."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (Index("ix_invoices_customer_status", "customer_id", "status", "due_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    number: Mapped[str] = mapped_column(String(80), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Decimal2)
+    open_amount: Mapped[Decimal] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[date]
+    due_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN)
+    paid_date: Mapped[date | None]  # the day the last payment closed it, for the payment-history score
+    created_at: Mapped[datetime]

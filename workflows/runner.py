@@ -23,7 +23,7 @@ from workflows import engine
 from workflows.audit import record_event
 from workflows.db import is_postgres, transaction
 from workflows.definitions import form_schema, latest_definition
-from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
+from workflows.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from workflows.forms import validate_form
 from workflows.models import (
     AuditEvent,
@@ -77,6 +77,16 @@ class Runtime:
             loaded = self._specs[definition_id] = engine.load_spec(spec_json)
         return loaded
 
+    def start_schema(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
+        """The JSON schema of the process's start data (`<key>_start.json`), or {} when it has none."""
+        name = f"{definition.process_key}_start.json"
+        key = (definition.id, name)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, name) if name in deployment.files else {}
+        return self._forms[key]
+
     def form_for(
         self, session: Session, definition: ProcessDefinition, form_file: str | None
     ) -> dict[str, Any]:
@@ -99,6 +109,7 @@ class _Step:
     now: datetime
     actor: str
     closed_items: list[InboxItem] = field(default_factory=list)
+    failure: engine.EngineError | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def record(
@@ -172,6 +183,9 @@ def start_instance(
                 f"{actor.username} may not start {process_key}: only members of "
                 f"{', '.join(definition.start_groups)} may"
             )
+        schema = rt.start_schema(session, definition)
+        if schema:
+            data = validate_form(schema, data)
         instance = ProcessInstance(
             definition_id=definition.id,
             process_key=definition.process_key,
@@ -193,6 +207,9 @@ def start_instance(
         )
         wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
         _advance(step, wf)
+        if step.failure is not None and step.failure.input_error:
+            # The start data cannot work (e.g. an unknown customer): refuse the start, keep nothing.
+            raise Invalid(f"{process_key} cannot start: {step.failure}")
         return instance
 
 
@@ -340,6 +357,9 @@ def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
             instance = _lock_instance(session, instance_id, skip_locked=True)
             if instance is None or instance.status != InstanceStatus.RUNNING:
                 continue
+            # A concurrent sweep (CLI tick next to the scheduler) may have fired it since we looked.
+            if session.scalar(_DUE_TIMER, {"instance_id": instance_id, "now": now}) is None:
+                continue
             step, wf = _resume(rt, session, instance, now, "system")
             step.record("timers_checked")
             _advance(step, wf)
@@ -392,6 +412,11 @@ def _resume(
 
 # Built once: constructing statements costs more than running them on a hot path.
 _TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
+_DUE_TIMER = (
+    select(Timer.id)
+    .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at <= bindparam("now"))
+    .limit(1)
+)
 
 
 def _lock_task(session: Session, task_id: int) -> InboxItem:
@@ -469,7 +494,7 @@ def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
         if retry:
             with engine.step_clock(step.now):
                 engine.retry_failed(wf)
-        engine.run_engine(wf, step.now)
+        engine.run_engine(wf, step.now, max_depth)
         waits = engine.snapshot(wf, max_depth)
     except engine.EngineError as exc:
         _record_failure(step, exc)
@@ -489,6 +514,7 @@ def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
 
 
 def _record_failure(step: _Step, exc: engine.EngineError) -> None:
+    step.failure = exc
     instance = step.instance
     instance.status = InstanceStatus.ERROR
     step.session.add(
@@ -543,12 +569,13 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
         title=task.title,
         lane=task.lane,
         candidate_groups=task.candidate_groups,
-        subject=render_subject(task.data, instance.business_key),
+        subject=task.subject or render_subject(task.data, instance.business_key),
         instructions=task.instructions,
         form_file=task.form_file,
         form_schema=step.rt.form_for(step.session, definition, task.form_file),
         four_eyes=task.four_eyes,
         context=engine.to_jsonable(task.data),
+        assignee=instance.started_by if task.assignee == "initiator" else task.assignee,
         status=TaskStatus.OPEN,
         due_at=due_at,
         created_at=step.now,

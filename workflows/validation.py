@@ -260,7 +260,7 @@ def _check_bpmn(doc: _Document, files: Mapping[str, bytes], operations: Collecti
         *_check_scripts(doc),
         *_check_service_tasks(doc, operations),
         *_check_timers(doc),
-        *_check_form_references(doc, files),
+        *_check_task_properties(doc, files),
     ]
 
 
@@ -421,20 +421,40 @@ def _months(duration: str) -> float:
     return float(parsed.get("years", 0)) * 12 + float(parsed.get("months", 0))
 
 
-def _check_form_references(doc: _Document, files: Mapping[str, bytes]) -> Iterator[Problem]:
+def _check_task_properties(doc: _Document, files: Mapping[str, bytes]) -> Iterator[Problem]:
+    """Check the user-task properties the engine reads (form, subject, dueIn, fourEyes, assignee, groups)."""
     available = {PurePosixPath(name).name for name in files}
+    user_tasks = {task.get("id") for task in doc.root.iter(f"{{{BPMN_NS}}}userTask")}
     path = "bpmn:extensionElements/spiffworkflow:properties//spiffworkflow:property"
     for task in doc.root.iter(f"{{{BPMN_NS}}}userTask"):
+        owner = task.get("id") or "-"
         for prop in task.iterfind(path, NS):
-            owner = task.get("id") or "-"
-            if prop.get("name") is None or prop.get("value") is None:
+            name, value = prop.get("name"), prop.get("value")
+            if name is None or value is None:
                 yield doc.problem(prop, "spiffworkflow:property needs a name and a value; set both", owner)
-            elif prop.get("name") == FORM_PROPERTY and prop.get("value") not in available:
+            elif name == FORM_PROPERTY and value not in available:
                 message = (
-                    f"the form file {prop.get('value')!r} is not in the bundle; "
-                    f"deploy it with the diagram or fix {FORM_PROPERTY}"
+                    f"the form file {value!r} is not in the bundle; deploy it with the diagram or fix {name}"
                 )
                 yield doc.problem(prop, message, owner)
+            elif name == "subject":
+                for problem in check_code(value, "eval"):
+                    yield doc.problem(prop, f"subject: {problem.message}", owner)
+            elif name == "dueIn" and (message := _iso_problem("timeDuration", value)):
+                yield doc.problem(prop, f"dueIn: {message}", owner)
+            elif name == "fourEyes":
+                unknown = [
+                    step for step in value.split(",") if step.strip() not in user_tasks | {"initiator"}
+                ]
+                if unknown:
+                    message = (
+                        f"fourEyes names {', '.join(unknown)}: use user task ids of this diagram or initiator"
+                    )
+                    yield doc.problem(prop, message, owner)
+            elif name in ("assignee", "candidateGroups") and not value.strip():
+                yield doc.problem(
+                    prop, f"{name} is empty; name a user (or initiator) / groups, or remove it", owner
+                )
 
 
 # --- loading into SpiffWorkflow ------------------------------------------------------------------

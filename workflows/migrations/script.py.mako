@@ -6,7 +6,6 @@ Revises: ${down_revision | comma,n}
 
 from alembic import op
 import sqlalchemy as sa
-import workflows.models
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -7,8 +7,6 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import workflows.models
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -23,7 +21,7 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("files", sa.JSON(), nullable=False),
         sa.Column("deployed_by", sa.String(length=80), nullable=False),
-        sa.Column("deployed_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deployed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("deployments", schema=None) as batch_op:
@@ -37,7 +35,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_name", sa.String(length=80), nullable=False),
         sa.Column("run_date", sa.Date(), nullable=False),
-        sa.Column("started_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("job_name", "run_date"),
@@ -45,7 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "sink_messages",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("received_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("mail_from", sa.String(length=300), nullable=False),
         sa.Column("rcpt_to", sa.String(length=1000), nullable=False),
         sa.Column("subject", sa.String(length=500), nullable=False),
@@ -60,7 +58,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=200), nullable=False),
         sa.Column("password_hash", sa.String(length=300), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
     )
@@ -69,7 +67,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
@@ -89,7 +87,7 @@ def upgrade() -> None:
         sa.Column("start_groups", sa.JSON(), nullable=False),
         sa.Column("bpmn_file", sa.String(length=200), nullable=False),
         sa.Column("deployed_by", sa.String(length=80), nullable=False),
-        sa.Column("deployed_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("deployed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_id"],
             ["deployments.id"],
@@ -121,9 +119,9 @@ def upgrade() -> None:
         sa.Column("waits", sa.JSON(), nullable=False),
         sa.Column("lock_version", sa.Integer(), nullable=False),
         sa.Column("started_by", sa.String(length=80), nullable=False),
-        sa.Column("started_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["process_definitions.id"],
@@ -143,7 +141,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=80), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["process_instances.id"],
@@ -171,12 +169,12 @@ def upgrade() -> None:
         sa.Column("four_eyes", sa.JSON(), nullable=False),
         sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("due_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("reminded_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("claimed_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_by", sa.String(length=80), nullable=True),
-        sa.Column("completed_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["process_instances.id"],
@@ -196,8 +194,8 @@ def upgrade() -> None:
         sa.Column("bpmn_id", sa.String(length=120), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("traceback", sa.Text(), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_by", sa.String(length=80), nullable=True),
         sa.ForeignKeyConstraint(
             ["instance_id"],
@@ -240,10 +238,10 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=120), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", workflows.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["process_instances.id"],
@@ -260,7 +258,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("instance_id", sa.Integer(), nullable=False),
         sa.Column("bpmn_id", sa.String(length=120), nullable=False),
-        sa.Column("due_at", workflows.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_id"],
             ["process_instances.id"],

@@ -1,0 +1,290 @@
+"""The customer credit file: customers, their limits with append-only history, exposure, and CSV import."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.audit import record_event
+from workflows.errors import Conflict, Invalid, NotFound
+from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange
+
+GRADES = ("A", "B", "C", "D", "E")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+# Groups whose work touches customers (DESIGN.md: "Who may do what").
+CUSTOMER_CREATORS = frozenset({"sales", "credit_analyst", "credit_manager"})
+CUSTOMER_READERS = frozenset(
+    {"sales", "credit_analyst", "credit_manager", "cfo", "collections", "legal", "finance", "procurement"}
+)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    kind: str  # text | email | currency | year | money | ratio | date | grade
+    required: bool = False
+
+
+CUSTOMER_FIELDS: dict[str, FieldSpec] = {
+    "external_id": FieldSpec("text"),
+    "name": FieldSpec("text", required=True),
+    "email": FieldSpec("email"),
+    "industry": FieldSpec("text"),
+    "founded_year": FieldSpec("year"),
+    "annual_revenue": FieldSpec("money"),
+    "currency": FieldSpec("currency", required=True),
+    "registration_no": FieldSpec("text"),
+    "sales_owner": FieldSpec("text"),
+    "language": FieldSpec("text"),
+    "current_ratio": FieldSpec("ratio"),
+    "debt_ratio": FieldSpec("ratio"),
+    "external_rating": FieldSpec("text"),
+    "credit_limit": FieldSpec("money"),
+    "next_review_date": FieldSpec("date"),
+}
+
+
+def parse_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """Check and convert customer fields (from JSON or a CSV row); empty strings count as absent.
+
+    Raises:
+        Invalid: `details["fields"]` names each bad field and why.
+    """
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    unknown = sorted(set(raw) - set(CUSTOMER_FIELDS))
+    if unknown:
+        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}."
+    for name, spec in CUSTOMER_FIELDS.items():
+        value = raw.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                errors[name] = "This field is required."
+            continue
+        try:
+            out[name] = _convert(spec.kind, value, today)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})
+    return out
+
+
+def _convert(kind: str, value: Any, today: date) -> Any:
+    text = str(value).strip()
+    if kind == "text":
+        if len(text) > 200:
+            raise ValueError("At most 200 characters.")
+        return text
+    if kind == "email":
+        if not _EMAIL.match(text):
+            raise ValueError(f"{text!r} is not an e-mail address.")
+        return text
+    if kind == "currency":
+        if not _CURRENCY.match(text):
+            raise ValueError("Use a three-letter ISO currency code such as EUR.")
+        return text
+    if kind == "year":
+        if isinstance(value, bool) or not text.isdigit() or not 1800 <= int(text) <= today.year:
+            raise ValueError(f"A year between 1800 and {today.year}.")
+        return int(text)
+    if kind in ("money", "ratio"):
+        if isinstance(value, (bool, float)):
+            raise ValueError("Send amounts as decimal strings or exact JSON numbers.")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("Must be zero or more.")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValueError("At most two decimal places.")
+        return amount
+    if kind == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
+    raise AssertionError(f"unknown field kind {kind}")
+
+
+def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:
+    """Add a customer; a migrated credit limit gets its first history entry.
+
+    Raises:
+        Conflict: the external_id is taken.
+    """
+    external_id = fields.get("external_id")
+    if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
+        raise Conflict(f"a customer with external_id {external_id!r} exists already")
+    limit = fields.get("credit_limit") or Decimal("0.00")
+    customer = Customer(**{**fields, "credit_limit": Decimal("0.00")}, created_at=now, updated_at=now)
+    session.add(customer)
+    session.flush()
+    record_event(
+        session, actor=actor, action="customer_created", now=now, customer_id=customer.id, name=customer.name
+    )
+    if limit:
+        change_limit(session, customer, limit, reason="migrated from ERP", approvers=[], actor=actor, now=now)
+    return customer
+
+
+def change_limit(
+    session: Session,
+    customer: Customer,
+    new_limit: Decimal,
+    *,
+    reason: str,
+    approvers: Iterable[str],
+    actor: str,
+    now: datetime,
+    instance_id: int | None = None,
+) -> LimitChange:
+    """Set a customer's credit limit and append the change to its history (in the caller's transaction)."""
+    change = LimitChange(
+        customer_id=customer.id,
+        old_limit=customer.credit_limit,
+        new_limit=new_limit,
+        currency=customer.currency,
+        reason=reason,
+        approvers=list(approvers),
+        instance_id=instance_id,
+        changed_by=actor,
+        changed_at=now,
+    )
+    session.add(change)
+    customer.credit_limit = new_limit
+    customer.updated_at = now
+    record_event(
+        session,
+        actor=actor,
+        action="credit_limit_changed",
+        now=now,
+        instance_id=instance_id,
+        customer_id=customer.id,
+        old=str(change.old_limit),
+        new=str(new_limit),
+        reason=reason,
+    )
+    return change
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    """Raises: NotFound."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return customer
+
+
+def list_customers(
+    session: Session,
+    *,
+    text: str | None = None,
+    grade: str | None = None,
+    blocked: bool | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Customer], int]:
+    """One page of customers by name, filtered by name/external id/registration text, grade, block."""
+    query = select(Customer)
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Customer.name).like(like),
+                func.lower(Customer.external_id).like(like),
+                func.lower(Customer.registration_no).like(like),
+            )
+        )
+    if grade:
+        query = query.where(Customer.grade == grade)
+    if blocked is not None:
+        query = query.where(Customer.blocked.is_(blocked))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    per_page = max(1, min(per_page, 200))
+    rows = session.scalars(
+        query.order_by(Customer.name, Customer.id).limit(per_page).offset((max(1, page) - 1) * per_page)
+    )
+    return list(rows), total
+
+
+def exposure_of(session: Session, customer_id: int) -> Decimal:
+    """Open receivables of the customer (the open amounts of its open invoices)."""
+    total = session.scalar(
+        select(func.sum(Invoice.open_amount)).where(
+            Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN
+        )
+    )
+    return total if total is not None else Decimal("0.00")
+
+
+def overdue_of(session: Session, customer_id: int, today: date) -> Decimal:
+    """Open receivables whose due date has passed by `today`."""
+    total = session.scalar(
+        select(func.sum(Invoice.open_amount)).where(
+            Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN, Invoice.due_date < today
+        )
+    )
+    return total if total is not None else Decimal("0.00")
+
+
+def limit_history(session: Session, customer_id: int) -> list[LimitChange]:
+    return list(
+        session.scalars(
+            select(LimitChange).where(LimitChange.customer_id == customer_id).order_by(LimitChange.id)
+        )
+    )
+
+
+def customer_json(session: Session, customer: Customer, *, today: date, full: bool = True) -> dict[str, Any]:
+    """A customer as the REST API shows it; `full` adds limit history, exposure and overdue."""
+    body: dict[str, Any] = {
+        "id": customer.id,
+        "external_id": customer.external_id,
+        "name": customer.name,
+        "email": customer.email,
+        "industry": customer.industry,
+        "founded_year": customer.founded_year,
+        "annual_revenue": _money(customer.annual_revenue),
+        "currency": customer.currency,
+        "registration_no": customer.registration_no,
+        "sales_owner": customer.sales_owner,
+        "language": customer.language,
+        "grade": customer.grade,
+        "score": customer.score,
+        "score_valid_to": customer.score_valid_to.isoformat() if customer.score_valid_to else None,
+        "credit_limit": _money(customer.credit_limit),
+        "next_review_date": customer.next_review_date.isoformat() if customer.next_review_date else None,
+        "blocked": customer.blocked,
+    }
+    if full:
+        body["exposure"] = _money(exposure_of(session, customer.id))
+        body["overdue"] = _money(overdue_of(session, customer.id, today))
+        body["limit_history"] = [
+            {
+                "old": _money(c.old_limit),
+                "new": _money(c.new_limit),
+                "currency": c.currency,
+                "reason": c.reason,
+                "approvers": c.approvers,
+                "instance_id": c.instance_id,
+                "changed_by": c.changed_by,
+                "at": c.changed_at.isoformat(),
+            }
+            for c in limit_history(session, customer.id)
+        ]
+    return body
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
