@@ -15,7 +15,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from webui import create_app
-from workflows.db import make_engine, make_session_factory
+from workflows.cli import shipped_bundles
+from workflows.db import make_engine, make_session_factory, transaction
+from workflows.definitions import deploy_files, read_files
 from workflows.models import Base
 from workflows.schema import upgrade_schema
 from workflows.settings import Settings, load_settings
@@ -137,3 +139,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "settings" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def shipped(app: Flask, clock: datetime) -> None:
+    """Deploy every diagram under bpmn/, as `creditflow init` does."""
+    factory = app.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        for bundle in shipped_bundles():
+            deploy_files(session, read_files(bundle), deployed_by="system", now=clock)

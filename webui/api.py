@@ -12,6 +12,15 @@ from sqlalchemy import func, select
 from webui import services
 from workflows import runner
 from workflows.clock import parse_now
+from workflows.customers import (
+    CUSTOMER_CREATORS,
+    CUSTOMER_READERS,
+    create_customer,
+    customer_json,
+    get_customer,
+    list_customers,
+    parse_customer,
+)
 from workflows.db import transaction
 from workflows.definitions import deploy_files, list_definitions
 from workflows.errors import BadRequest, Forbidden, Unauthorized
@@ -320,3 +329,63 @@ def get_emails() -> Response:
             for e in rows
         ]
     return _paged(items, total, page, per_page)
+
+
+# --- customers ------------------------------------------------------------------------------------------
+
+
+def require_groups(actor: Actor, groups: frozenset[str], action: str) -> None:
+    """Raises: Forbidden unless the actor is in one of the groups (or admin)."""
+    if not actor.in_any(groups):
+        raise Forbidden(f"{actor.username} may not {action}: only {', '.join(sorted(groups))} or admin may")
+
+
+def _bool_arg(name: str) -> bool | None:
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if value not in ("true", "false", "1", "0"):
+        raise BadRequest(f"query parameter {name} must be true or false, not {value!r}")
+    return value in ("true", "1")
+
+
+@bp.get("/customers")
+def get_customers() -> Response:
+    actor = current_actor()
+    require_groups(actor, CUSTOMER_READERS, "read customers")
+    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    svc = services()
+    with svc.rt.factory() as session:
+        rows, total = list_customers(
+            session,
+            text=request.args.get("q") or None,
+            grade=request.args.get("grade") or None,
+            blocked=_bool_arg("blocked"),
+            page=page,
+            per_page=per_page,
+        )
+        today = svc.clock().date()
+        return _paged(
+            [customer_json(session, c, today=today, full=False) for c in rows], total, page, per_page
+        )
+
+
+@bp.post("/customers")
+def post_customer() -> tuple[Response, int]:
+    actor = current_actor()
+    require_groups(actor, CUSTOMER_CREATORS, "create customers")
+    svc = services()
+    now = svc.clock()
+    fields = parse_customer(json_body(), today=now.date())
+    with transaction(svc.rt.factory) as session:
+        customer = create_customer(session, fields, actor=actor.username, now=now)
+        return jsonify(customer_json(session, customer, today=now.date())), 201
+
+
+@bp.get("/customers/<int:customer_id>")
+def get_customer_file(customer_id: int) -> Response:
+    actor = current_actor()
+    require_groups(actor, CUSTOMER_READERS, "read customers")
+    svc = services()
+    with svc.rt.factory() as session:
+        return jsonify(customer_json(session, get_customer(session, customer_id), today=svc.clock().date()))

@@ -26,7 +26,7 @@ from workflows.mail import mailer_for
 from workflows.models import User
 from workflows.runner import Runtime, complete_task, deliver_message, retry_instance, start_instance
 from workflows.schema import upgrade_schema
-from workflows.settings import BPMN_DIR, Settings, load_settings
+from workflows.settings import BPMN_DIR, Settings, SettingsError, load_settings
 from workflows.smtp_sink import start_sink
 from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token, seed_demo_users
 from workflows.validation import InvalidBundle
@@ -36,7 +36,10 @@ class Context:
     """Settings and runtime, built once per command invocation."""
 
     def __init__(self) -> None:
-        self.settings: Settings = load_settings()
+        try:
+            self.settings: Settings = load_settings()
+        except SettingsError as exc:
+            raise click.ClickException(f"invalid configuration: {exc}") from exc
         self._rt: Runtime | None = None
 
     @property
@@ -50,7 +53,8 @@ class Context:
         if not username:
             return SYSTEM
         with self.rt.factory() as session:
-            return actor_for(get_user(session, username))
+            user = _domain_call(get_user, session, username)
+            return actor_for(user)
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -125,7 +129,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     from workflows.scheduler import EmbeddedScheduler, SingleSchedulerLock
 
     settings = ctx.settings
-    sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
+    try:
+        sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
+    except OSError as exc:  # the message names the setting to change
+        _fail(str(exc), 1)
     app = create_app(settings, sink_port=sink.port if sink else None)
     svc = app.extensions["creditflow"]
     lock = SingleSchedulerLock(svc.rt)
@@ -157,13 +164,16 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
 
 def _bundle_from(paths: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, str]]:
-    files, shown = {}, {}
+    files: dict[str, bytes] = {}
+    shown: dict[str, str] = {}  # base name -> the path as given, for problem lines
     for raw in paths:
         path = Path(raw)
         if not path.is_file():
             _fail(f"{raw}: no such file", 2)
         if path.suffix not in DEPLOYABLE_SUFFIXES:
             _fail(f"{raw}: only {', '.join(DEPLOYABLE_SUFFIXES)} files can be deployed", 2)
+        if path.name in files:  # a bundle is keyed by base name, so one would silently replace the other
+            _fail(f"{raw}: {shown[path.name]} has the same file name; rename one of them", 2)
         files.update(read_files([path]))
         shown[path.name] = raw
     return files, shown

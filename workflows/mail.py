@@ -12,12 +12,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import jinja2
 import yagmail
+from babel.numbers import format_decimal
 from sqlalchemy import CursorResult, String, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,6 +65,13 @@ def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
     return sorted(complete)
 
 
+def format_money(value: Decimal | int | str | None) -> str:
+    """Show an amount with thousands separators and two decimals (1,800,000.00)."""
+    if value is None or value == "":
+        return "-"
+    return format_decimal(Decimal(str(value)), format="#,##0.00", locale="en")
+
+
 def format_when(value: datetime | date | str | None) -> str:
     """Show a time as `YYYY-MM-DD HH:MM UTC` and a date as `YYYY-MM-DD`; ISO strings (task data) too."""
     if value is None or value == "":
@@ -87,6 +96,7 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["when"] = format_when
+    env.filters["money"] = format_money
     return env
 
 

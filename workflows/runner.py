@@ -40,7 +40,7 @@ from workflows.models import (
     Timer,
 )
 from workflows.settings import Settings
-from workflows.subjects import render_subject
+from workflows.subjects import render_instructions, render_subject
 from workflows.users import Actor
 
 
@@ -561,6 +561,7 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
     instance = step.instance
     definition = step.rt.definition(step.session, instance.definition_id)
     due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
+    context = engine.to_jsonable(task.data)
     row = dict(
         instance_id=instance.id,
         spiff_task_id=task.task_id,
@@ -570,11 +571,11 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
         lane=task.lane,
         candidate_groups=task.candidate_groups,
         subject=task.subject or render_subject(task.data, instance.business_key),
-        instructions=task.instructions,
+        instructions=render_instructions(task.instructions, context),
         form_file=task.form_file,
         form_schema=step.rt.form_for(step.session, definition, task.form_file),
         four_eyes=task.four_eyes,
-        context=engine.to_jsonable(task.data),
+        context=context,
         assignee=instance.started_by if task.assignee == "initiator" else task.assignee,
         status=TaskStatus.OPEN,
         due_at=due_at,

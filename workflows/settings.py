@@ -125,6 +125,10 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], *, source: str) -> No
     for section, values in extra.items():
         if section not in SECTIONS or not isinstance(values, Mapping):
             raise SettingsError(f"{source}: unknown configuration section [{section}]")
+        # Checked here, not only in _build, so the message names the file that has the typo.
+        unknown = set(values) - {f.name for f in fields(SECTIONS[section])}
+        if unknown:
+            raise SettingsError(f"{source}: unknown key(s) {sorted(unknown)} in [{section}]")
         base.setdefault(section, {}).update(values)
 
 

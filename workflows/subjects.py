@@ -1,9 +1,15 @@
-"""The one-line subject an approver sees for a task ("ACME Ltd · 2,000,000 EUR")."""
+"""The texts an approver sees on a task: its one-line subject and its instructions."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+logger = logging.getLogger(__name__)
 
 _NAME_KEYS = ("subject", "customer_name", "supplier_name", "contract_number")
 _AMOUNT_KEYS = ("requested_limit", "recommended_limit", "value_impact", "overdue_amount", "amount")
@@ -21,3 +27,17 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
     if not parts and business_key:
         parts.append(business_key)
     return " · ".join(parts)[:300]
+
+
+_INSTRUCTIONS = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+
+
+def render_instructions(template: str, data: Mapping[str, Any]) -> str:
+    """Fill `{{ placeholders }}` of a task's instructions from its data (sandboxed; escaped where shown)."""
+    if "{" not in template:
+        return template
+    try:
+        return _INSTRUCTIONS.from_string(template).render(**data)
+    except TemplateError:
+        logger.warning("instructions could not be rendered: %r", template, exc_info=True)
+        return template
