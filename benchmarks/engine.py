@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from handlers.registry import TaskContext, operations  # noqa: E402
 from workflows.cli import shipped_bundles  # noqa: E402
+from workflows.customers import create_customer  # noqa: E402
 from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.definitions import deploy_files, read_files, validate_files  # noqa: E402
 from workflows.engine import CreditflowScriptEngine  # noqa: E402
@@ -38,16 +40,25 @@ from workflows.schema import upgrade_schema  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.users import Actor, actor_for, add_user  # noqa: E402
 
-PROCESS = "payment_terms_exception"
+PROCESS = "credit_application"
 START = {
-    "customer_name": "Benchmark Ltd",
-    "order_value": 250000,
-    "standard_terms_days": 30,
-    "requested_terms_days": 45,
+    "customer_id": 1,
+    "requested_limit": 600000,
+    "currency": "EUR",
+    "payment_terms_days": 30,
+    "expected_annual_sales": 0,
     "justification": "benchmark",
 }
-REVIEW = {"decision": "approve", "approved_terms_days": 45, "comment": "fine"}
+REVIEW = {"decision": "approve", "recommended_limit": Decimal("500000.00"), "comment": "fine"}
 APPROVE = {"decision": "approve", "comment": "ok"}
+CUSTOMER = {
+    "name": "Benchmark Machinery GmbH",
+    "email": "ap@benchmark.example",
+    "industry": "manufacturing",
+    "founded_year": 1990,
+    "annual_revenue": Decimal("50000000.00"),
+    "currency": "EUR",
+}
 
 
 def _bundle() -> list[Path]:
@@ -55,6 +66,8 @@ def _bundle() -> list[Path]:
 
 
 def _users(session: Session, now: datetime) -> dict[str, Actor]:
+    """The requester, analyst and manager, plus the customer the applications are for."""
+    create_customer(session, CUSTOMER, actor="bench", now=now)
     return {
         name: actor_for(add_user(session, name, groups=[group], now=now))
         for name, group in (
@@ -150,7 +163,7 @@ def main() -> None:
     in_memory = run_in_memory(n)
     persisted_rate = n / sum(persisted)
     memory_rate = n / sum(in_memory)
-    print(f"diagram: {PROCESS} (DMN + 2 user tasks + service task), {n} instances each")
+    print(f"diagram: {PROCESS} (3 DMN tables, 7 service tasks, 2 user tasks), {n} instances each")
     print(
         f"persisted: {persisted_rate:8.1f} instances/s, median {statistics.median(persisted) * 1000:.2f} ms"
     )

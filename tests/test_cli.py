@@ -52,7 +52,7 @@ CONTRACT_COMMANDS = [
     pytest.param(("limit-review-sweep",), marks=LATER),
     ("users", "add"),
     ("users", "token"),
-    pytest.param(("import",), marks=LATER),
+    ("import",),
 ]
 
 

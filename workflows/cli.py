@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -12,11 +13,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
 from workflows.clock import parse_now, utcnow
+from workflows.csv_import import ImportRejected, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
+from workflows.demo import seed_demo
 from workflows.engine import to_jsonable
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
@@ -28,7 +33,7 @@ from workflows.runner import Runtime, complete_task, deliver_message, retry_inst
 from workflows.schema import upgrade_schema
 from workflows.settings import BPMN_DIR, Settings, SettingsError, load_settings
 from workflows.smtp_sink import start_sink
-from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token, seed_demo_users
+from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token
 from workflows.validation import InvalidBundle
 
 
@@ -104,17 +109,29 @@ def init(ctx: Context, demo: bool) -> None:
                     state = "unchanged" if deployed.unchanged else "deployed"
                     click.echo(f"{state}: {deployed.key} v{deployed.version}")
             if demo:
-                names = seed_demo_users(session, now)
-                click.echo(f"demo users (password 'demo'): {', '.join(names)}")
+                seeded = seed_demo(session, now)
+                click.echo(f"demo users (password 'demo'): {', '.join(seeded['users'])}")
+                if seeded["customers"]:
+                    click.echo(f"demo customers: {', '.join(seeded['customers'])}")
     except InvalidBundle as exc:
         _fail(f"a shipped diagram is invalid:\n{exc}", 2)
 
 
 def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:
-    """Each shipped .bpmn file together with every decision table and form file beside it."""
-    shared = sorted(p for p in directory.glob("*") if p.suffix in (".dmn", ".json"))
+    """Each shipped .bpmn file with the decision tables and forms it references (and its start form).
+
+    Bundling only what a diagram uses means changing one process's table does not version the others.
+    """
+    tables = {p: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.dmn"))}
     for bpmn in sorted(directory.glob("*.bpmn")):
-        yield [bpmn, *shared]
+        text = bpmn.read_text(encoding="utf-8")
+        decisions = set(re.findall(r"calledDecisionId>\s*([\w.-]+)\s*<", text))
+        forms = set(re.findall(r'value="([\w.-]+\.json)"', text)) | {f"{bpmn.stem}_start.json"}
+        dmn = [
+            p for p, body in tables.items() if decisions & set(re.findall(r'<decision id="([\w.-]+)"', body))
+        ]
+        json_files = [directory / name for name in sorted(forms) if (directory / name).is_file()]
+        yield [bpmn, *dmn, *json_files]
 
 
 @main.command()
@@ -362,3 +379,40 @@ def users_list(ctx: Context) -> None:
     with ctx.rt.factory() as session:
         for user in session.scalars(select(User).order_by(User.username)):
             click.echo(f"{user.username}\t{user.email}\t{','.join(sorted(user.group_names))}")
+
+
+# --- imports -----------------------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["customers"]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--user", default=None, help="Record the import as done by this user.")
+@pass_ctx
+def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> None:
+    """Import an ERP CSV file; a file with any bad row imports nothing (exit 2, each bad line named)."""
+    actor = ctx.actor(user)
+    now = utcnow()
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"importing {kind}", total=_count_rows(file))
+        try:
+            with transaction(ctx.rt.factory) as session:
+                report = import_customers(
+                    session, file, actor=actor.username, now=now, progress=lambda n: bar.advance(task, n)
+                )
+        except ImportRejected as exc:
+            bar.stop()
+            for line in exc.report.errors:
+                click.echo(f"{file}: {line}", err=True)
+            _fail(f"{file}: nothing imported ({len(exc.report.errors)} problem(s))", 2)
+    click.echo(json.dumps({"kind": kind, "imported": report.imported}))
+
+
+def _count_rows(path: Path) -> int | None:
+    try:
+        with path.open("rb") as fh:
+            return max(0, sum(1 for _ in fh) - 1)
+    except OSError:
+        return None  # read_rows reports the problem with the file's name

@@ -345,7 +345,8 @@ def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     with rt.factory() as session:
         due = (
             select(Timer.instance_id)
-            .where(Timer.due_at <= now)
+            # Strictly before `now`, as SpiffWorkflow fires a timer only once its time has passed.
+            .where(Timer.due_at < now)
             .distinct()
             .order_by(Timer.instance_id)
             .limit(limit)
@@ -414,7 +415,7 @@ def _resume(
 _TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
 _DUE_TIMER = (
     select(Timer.id)
-    .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at <= bindparam("now"))
+    .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at < bindparam("now"))
     .limit(1)
 )
 

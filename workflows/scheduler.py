@@ -41,6 +41,9 @@ class SingleSchedulerLock:
         if engine.dialect.name == "postgresql":
             conn = engine.connect()
             got = conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            # The lock belongs to the session, not the transaction: end the transaction so the held
+            # connection is not left "idle in transaction" (holding back VACUUM) for the process's life.
+            conn.commit()
             if got:
                 self._conn = conn  # the lock lives as long as this session
             else:
@@ -59,8 +62,13 @@ class SingleSchedulerLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                # close() only returns the connection to the pool, whose session would keep the lock.
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                self._conn.commit()
+            finally:
+                self._conn.close()
+                self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -1,0 +1,44 @@
+"""The shipped diagrams: they validate, their operations match the handler registry, their lanes are groups."""
+
+from __future__ import annotations
+
+import re
+
+from handlers.registry import operations
+from workflows.cli import shipped_bundles
+from workflows.definitions import read_files, validate_files
+from workflows.users import DEMO_USERS
+
+# Test modules may register operations of their own; only the shipped handler modules count here.
+SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.")
+
+
+def test_every_shipped_diagram_validates_with_its_tables_and_forms() -> None:
+    bundles = list(shipped_bundles())
+    assert {b[0].stem for b in bundles} >= {"credit_application", "payment_terms_exception"}
+    for bundle in bundles:
+        validated = validate_files(read_files(bundle))
+        assert validated.process_ids == [bundle[0].stem]  # file name = process id
+
+
+def test_every_operation_has_a_handler_and_every_handler_is_used() -> None:
+    used = set()
+    for bundle in shipped_bundles():
+        used |= set(re.findall(r'serviceTaskOperator id="([\w.]+)"', bundle[0].read_text()))
+    registered = {name for name in operations() if name.startswith(SHIPPED_PREFIXES)}
+    assert used == registered
+
+
+def test_every_lane_is_a_known_group() -> None:
+    groups = set(DEMO_USERS.values())
+    for bundle in shipped_bundles():
+        lanes = set(re.findall(r'<bpmn:lane id="[\w]+" name="([\w]+)"', bundle[0].read_text()))
+        assert lanes and lanes <= groups, (bundle[0].name, lanes - groups)
+
+
+def test_element_ids_are_readable() -> None:
+    for bundle in shipped_bundles():
+        ids = re.findall(r'<bpmn:\w+ id="([^"]+)"', bundle[0].read_text())
+        modeler_defaults = [i for i in ids if re.match(r"(Activity|Gateway|Event|Flow|Lane)_[0-9a-z]{7}$", i)]
+        assert not modeler_defaults, bundle[0].name
+        assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), bundle[0].name
