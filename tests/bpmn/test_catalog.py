@@ -1,4 +1,4 @@
-"""The shipped diagrams: they validate, their operations match the handler registry, their lanes are groups."""
+"""Shipped diagrams validate; their operations match the handler registry and their lanes are groups."""
 
 from __future__ import annotations
 
