@@ -7,7 +7,7 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
 from workflows.clock import parse_now, utcnow
-from workflows.csv_import import ImportRejected, import_customers
+from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.demo import seed_demo
@@ -384,8 +384,12 @@ def users_list(ctx: Context) -> None:
 # --- imports -----------------------------------------------------------------------------------------------
 
 
+# Each kind of ERP file and the function that imports it (all-or-nothing, in the caller's transaction).
+IMPORTERS: dict[str, Callable[..., ImportReport]] = {"customers": import_customers}
+
+
 @main.command("import")
-@click.argument("kind", type=click.Choice(["customers"]))
+@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--user", default=None, help="Record the import as done by this user.")
 @pass_ctx
@@ -399,7 +403,7 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
         task = bar.add_task(f"importing {kind}", total=_count_rows(file))
         try:
             with transaction(ctx.rt.factory) as session:
-                report = import_customers(
+                report = IMPORTERS[kind](
                     session, file, actor=actor.username, now=now, progress=lambda n: bar.advance(task, n)
                 )
         except ImportRejected as exc:

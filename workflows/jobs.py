@@ -82,6 +82,8 @@ def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
                 InboxItem.status == TaskStatus.OPEN, InboxItem.due_at < now, InboxItem.reminded_at.is_(None)
             )
             .limit(1000)
+            # PostgreSQL: a concurrent sweep skips the rows this one reminds (SQLite serialises writers).
+            .with_for_update(skip_locked=True)
         ).all()
         for item in overdue:
             _queue_reminder(session, item, now)
