@@ -1,0 +1,158 @@
+"""Scheduled work as plain functions: overdue reminders once per task, daily jobs once per day, `tick`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.fixtures.engine.cases import (
+    People,
+    add_people,
+    empty_daily_jobs,
+    open_task,
+    review_runtime,
+    rows,
+    run_at_once,
+    start_review,
+)
+from workflows.jobs import register_daily_job, remind_overdue_tasks, run_daily_jobs, tick
+from workflows.models import AuditEvent, JobRun, OutboxEmail
+from workflows.runner import Runtime, complete_task
+from workflows.settings import Settings
+
+REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
+TIMER_DUE = timedelta(days=2)  # its boundary timer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_daily_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_daily_jobs(monkeypatch)
+
+
+@pytest.fixture
+def rt(settings: Settings, session_factory: sessionmaker[Session], clock: datetime) -> Runtime:
+    return review_runtime(settings, session_factory, clock)
+
+
+@pytest.fixture
+def people(rt: Runtime, clock: datetime) -> People:
+    """Ann and Bob are the review's candidate group; they get its reminders, Sam (sales) does not."""
+    return add_people(rt.factory, clock)
+
+
+def outbox(rt: Runtime) -> list[OutboxEmail]:
+    return rows(rt.factory, select(OutboxEmail).order_by(OutboxEmail.id))
+
+
+def record_calls(name: str) -> list[tuple[date, datetime]]:
+    """Register a daily job under `name` that records each (as_of, now) it is called with."""
+    calls: list[tuple[date, datetime]] = []
+
+    @register_daily_job(name)
+    def sweep(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
+        calls.append((as_of, now))
+        return {"swept": len(calls)}
+
+    return calls
+
+
+def test_overdue_task_is_reminded_once_to_its_candidate_group(
+    rt: Runtime, people: People, clock: datetime
+) -> None:
+    first = start_review(rt, clock)
+    second = start_review(rt, clock + timedelta(hours=3))
+    assert remind_overdue_tasks(rt, clock + REVIEW_DUE) == 0  # due, but not yet overdue
+
+    assert remind_overdue_tasks(rt, clock + timedelta(hours=5)) == 1
+    assert remind_overdue_tasks(rt, clock + timedelta(hours=5)) == 0
+    assert remind_overdue_tasks(rt, clock + timedelta(hours=6)) == 0
+    (email,) = outbox(rt)
+    review = open_task(rt.factory, first.id, "review_case")
+    assert email.to == "ann@example.com, bob@example.com"  # the analysts; sam (sales) is not a candidate
+    assert (email.template, email.instance_id) == ("task_overdue", first.id)
+    assert email.dedupe_key == f"overdue:{review.id}"
+    assert review.reminded_at == clock + timedelta(hours=5)
+
+    assert remind_overdue_tasks(rt, clock + timedelta(hours=8)) == 1
+    assert [e.instance_id for e in outbox(rt)] == [first.id, second.id]
+    reminders = select(AuditEvent.instance_id).where(AuditEvent.action == "task_overdue_reminder")
+    assert rows(rt.factory, reminders.order_by(AuditEvent.id)) == [first.id, second.id]
+
+
+def test_tick_fires_timers_first_so_tasks_they_closed_get_no_reminder(
+    rt: Runtime, people: People, clock: datetime
+) -> None:
+    timed_out = start_review(rt, clock)
+    completed = start_review(rt, clock)
+    complete_task(
+        rt,
+        open_task(rt.factory, completed.id, "review_case").id,
+        {"approved_amount": 900},
+        actor=people.ann,
+        now=clock,
+    )
+    overdue = start_review(rt, clock + timedelta(days=1))
+
+    result = tick(rt, None, clock + TIMER_DUE + timedelta(minutes=1))
+
+    assert result.as_dict() == {"timers": 1, "reminders": 1, "jobs": [], "emails": 0, "email_failures": 0}
+    assert open_task(rt.factory, timed_out.id, "chase_customer").candidate_groups == ["sales"]
+    assert [e.instance_id for e in outbox(rt)] == [overdue.id]
+
+
+def test_daily_job_runs_once_per_day_under_tick(rt: Runtime, clock: datetime) -> None:
+    calls = record_calls("test.case_sweep")
+
+    first = tick(rt, None, clock)
+    assert first.jobs == [{"job": "test.case_sweep", "as_of": "2026-03-02", "swept": 1}]
+    assert tick(rt, None, clock + timedelta(hours=10)).jobs == []
+    assert run_daily_jobs(rt, clock + timedelta(hours=14, minutes=59)) == []
+
+    next_day = clock + timedelta(days=1)
+    assert tick(rt, None, next_day).jobs == [{"job": "test.case_sweep", "as_of": "2026-03-03", "swept": 2}]
+    assert calls == [(date(2026, 3, 2), clock), (date(2026, 3, 3), next_day)]
+    with rt.factory() as session:
+        runs = session.execute(select(JobRun.job_name, JobRun.run_date, JobRun.result).order_by(JobRun.id))
+        assert [tuple(r) for r in runs] == [
+            ("test.case_sweep", date(2026, 3, 2), {"swept": 1}),
+            ("test.case_sweep", date(2026, 3, 3), {"swept": 2}),
+        ]
+
+
+def test_daily_job_that_fails_is_not_recorded_and_runs_again_on_the_next_tick(
+    rt: Runtime, clock: datetime
+) -> None:
+    attempts: list[datetime] = []
+
+    @register_daily_job("test.flaky_sweep")
+    def flaky(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
+        attempts.append(now)
+        if len(attempts) == 1:
+            raise ConnectionError("ledger unavailable")
+        return {"attempt": len(attempts)}
+
+    with pytest.raises(ConnectionError):
+        run_daily_jobs(rt, clock)
+    later = clock + timedelta(minutes=5)
+    assert run_daily_jobs(rt, later) == [{"job": "test.flaky_sweep", "as_of": "2026-03-02", "attempt": 2}]
+    assert run_daily_jobs(rt, later) == []
+    assert attempts == [clock, later]
+
+
+def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(
+    rt: Runtime, people: People, clock: datetime
+) -> None:
+    instance = start_review(rt, clock)
+    late = clock + timedelta(hours=5)
+
+    reminded = run_at_once(partial(remind_overdue_tasks, rt, late), partial(remind_overdue_tasks, rt, late))
+
+    assert sorted(reminded, key=str) == [0, 1]
+    assert [e.instance_id for e in outbox(rt)] == [instance.id]
+    events = select(AuditEvent.id).where(AuditEvent.action == "task_overdue_reminder")
+    assert len(rows(rt.factory, events)) == 1
