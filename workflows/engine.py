@@ -298,10 +298,28 @@ def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) ->
         try:
             wf.refresh_timers()
             wf.do_engine_steps(will_complete_task=guard)
+            # do_engine_steps ends by firing due timers but does not run what they made READY; a timer
+            # that was already due when armed (a case catching up) must still move in this step.
+            for _round in range(MAX_TIMER_ROUNDS):
+                if not _has_ready_engine_task(wf):
+                    break
+                wf.do_engine_steps(will_complete_task=guard)
+            else:
+                raise EngineError(
+                    f"timers kept firing after {MAX_TIMER_ROUNDS} rounds in one step; check timer dates"
+                )
         except EngineError:
             raise
         except SpiffWorkflowException as exc:
             raise _engine_error(exc) from exc
+
+
+# Rounds of "fire due timers, run what they released" in one step before giving up on a timer storm.
+MAX_TIMER_ROUNDS = 50
+
+
+def _has_ready_engine_task(wf: BpmnWorkflow) -> bool:
+    return any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
 
 
 def _engine_error(exc: SpiffWorkflowException) -> EngineError:
