@@ -4,10 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DB     := var/creditflow.db
+NPM_STAMP := node_modules/.installed
+VENDOR    := webui/static/vendor
+VENDOR_STAMP := $(VENDOR)/.copied
 
 .PHONY: run test setup lint clean
 
-setup: $(STAMP) $(DB)
+setup: $(STAMP) $(VENDOR_STAMP) $(DB)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,23 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+# Front-end packages come from npm (package-lock.json); only their dist files are served, from
+# webui/static/vendor/ (git-ignored). npm runs again only when package.json or the lockfile changed.
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "make: npm is needed for the web UI's bpmn-js and htmx; install Node.js 18+ with npm" >&2; \
+	  echo "      (Debian/Ubuntu: apt-get install nodejs npm) and run make again." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+$(VENDOR_STAMP): $(NPM_STAMP)
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
+	cp -r node_modules/bpmn-js/dist/assets node_modules/bpmn-js/LICENSE $(VENDOR)/bpmn-js/
+	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
+	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
+	touch $(VENDOR_STAMP)
 
 # init is idempotent: it migrates the schema and redeploys only diagrams whose content changed.
 $(DB): $(STAMP) $(wildcard bpmn/*) $(wildcard workflows/migrations/versions/*.py)
@@ -37,4 +57,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check workflows handlers webui tests benchmarks
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache node_modules $(VENDOR)

@@ -63,15 +63,28 @@ def create_app(
     rt = Runtime(make_session_factory(engine), settings)
     app.extensions["creditflow"] = Services(rt=rt, engine=engine, clock=clock, sink_port=sink_port)
 
-    from webui import api, auth, errors, mail, pages
+    from webui import (
+        api,
+        auth,
+        definitions,
+        errors,
+        formatting,
+        inbox,
+        instances,
+        mail,
+        navigation,
+        pages,
+        start,
+        tasks,
+    )
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies, so CSRF does not apply
     auth.init_login(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(mail.bp)
+    for blueprint in (api, auth, pages, inbox, tasks, instances, start, definitions, mail):
+        app.register_blueprint(blueprint.bp)
+    formatting.register(app)
+    navigation.register(app)
     errors.register(app)
     return app
 

@@ -11,6 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from werkzeug.wrappers import Response
 
 from webui import services
+from workflows.errors import Forbidden
 from workflows.models import User
 from workflows.users import Actor, check_password
 
@@ -30,6 +31,7 @@ class WebUser(UserMixin):
 
 
 def init_login(app: Flask) -> None:
+    """Sessions for web users: Flask-Login over the signed session cookie."""
     manager = LoginManager(app)
     manager.login_view = "auth.login"
     manager.login_message = "Please log in to continue."
@@ -44,6 +46,18 @@ def init_login(app: Flask) -> None:
 def web_actor() -> Actor:
     """The Actor of the logged-in web user (views are @login_required)."""
     return cast(WebUser, current_user).actor
+
+
+def require_groups(groups: frozenset[str], doing: str) -> Actor:
+    """The web actor, when in one of `groups` (or admin).
+
+    Raises:
+        Forbidden: with a sentence naming who may.
+    """
+    actor = web_actor()
+    if not actor.in_any(groups):
+        raise Forbidden(f"{actor.username} may not {doing}: only {', '.join(sorted(groups))} or admin may.")
+    return actor
 
 
 def login_required_view(func: F) -> F:
@@ -66,7 +80,7 @@ def login() -> str | Response | tuple[str, int]:
                 target = request.args.get("next", "")
                 # Only same-site paths: an absolute "next" would make this an open redirect.
                 if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("pages.home")
+                    target = url_for("inbox.inbox")
                 return redirect(target)
         return render_template(
             "auth/login.html", error="Unknown user name or wrong password.", username=username

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+from dataclasses import dataclass
+from email.message import EmailMessage
+
 from flask import Blueprint, render_template, request
 
 from webui import services
 from webui.auth import login_required_view, web_actor
-from workflows.errors import Forbidden
+from workflows.errors import Forbidden, NotFound
+from workflows.models import SinkMessage
 from workflows.smtp_sink import list_sink_messages
 from workflows.users import emails_of
 
 bp = Blueprint("mail", __name__)
+
+
+@dataclass(frozen=True)
+class MailBody:
+    text: str
+    html: str
 
 
 @bp.get("/mail")
@@ -26,5 +38,33 @@ def mailbox() -> str:
             if to and to not in mine:
                 raise Forbidden("you may only read your own mail")
             to = mine[0] if mine else actor.username
-        found = list_sink_messages(session, to=to, page=int(page) if page.isdigit() else 1)
-    return render_template("mail/list.html", found=found, to=to)
+        found = list_sink_messages(session, to=to, page=int(page) if page.isdigit() and int(page) > 0 else 1)
+    args = {"to": to} if actor.is_admin and to else {}
+    return render_template("mail/list.html", found=found, to=to, args=args)
+
+
+@bp.get("/mail/<int:message_id>")
+@login_required_view
+def message(message_id: int) -> str:
+    """One message: headers, the plain text, and the HTML part in a sandboxed frame (no scripts, no forms)."""
+    actor = web_actor()
+    with services().rt.factory() as session:
+        found = session.get(SinkMessage, message_id)
+        if found is None:
+            raise NotFound(f"mail {message_id} is not in the sink")
+        if not actor.is_admin:
+            mine = {address.lower() for address in emails_of(session, usernames=[actor.username])}
+            recipients = {address.strip().lower() for address in found.rcpt_to.split(",")}
+            if not mine & recipients:
+                raise Forbidden("you may only read your own mail")
+        return render_template("mail/show.html", m=found, body=_body(found.raw))
+
+
+def _body(raw: str) -> MailBody:
+    parsed = email.message_from_string(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    parts = {}
+    for kind in ("plain", "html"):
+        part = parsed.get_body(preferencelist=(kind,))
+        parts[kind] = part.get_content() if part is not None else ""
+    return MailBody(text=parts["plain"], html=parts["html"])

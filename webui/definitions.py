@@ -1,0 +1,249 @@
+"""/definitions: the process owners' workbench: versions, instance counts, upload, diagram view, modeler."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import PurePath
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
+
+from webui import services
+from webui.auth import login_required_view, require_groups, web_actor
+from webui.diagrams import (
+    PROCESS_OWNERS,
+    check_may_read_diagram,
+    deployment_files,
+    diagram_xml,
+    get_definition,
+)
+from workflows.db import transaction
+from workflows.definitions import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
+from workflows.errors import BadRequest
+from workflows.inbox import Page
+from workflows.models import ProcessDefinition, ProcessInstance
+from workflows.validation import InvalidBundle, Problem
+
+bp = Blueprint("definitions", __name__)
+
+WORKBENCH = "manage process definitions"
+
+
+@bp.get("/definitions")
+@login_required_view
+def index() -> tuple[str, int]:
+    require_groups(PROCESS_OWNERS, WORKBENCH)
+    return _list_page()
+
+
+@bp.post("/definitions/upload")
+@login_required_view
+def upload() -> BaseResponse | tuple[str, int]:
+    """Validate and deploy uploaded files; on any problem nothing is deployed and every problem is listed."""
+    actor = require_groups(PROCESS_OWNERS, WORKBENCH)
+    uploads = [u for u in request.files.getlist("files") if u.filename]
+    if not uploads:
+        return _list_page(["Choose one or more .bpmn, .dmn or .json files to upload."], status=400)
+    # Forms are referenced by base name, so directories a browser may send are dropped.
+    files = {PurePath(u.filename or "").name: u.read() for u in uploads}
+    wrong = [name for name in files if not name.lower().endswith(DEPLOYABLE_SUFFIXES)]
+    if wrong:
+        return _list_page([f"{name}:0: -: not a .bpmn, .dmn or .json file" for name in wrong], status=422)
+    try:
+        deployed = _deploy(files, actor.username)
+    except InvalidBundle as exc:
+        return _list_page([str(p) for p in exc.problems], status=422)
+    for version in deployed:
+        flash(_deployed_sentence(version))
+    return redirect(url_for("definitions.index"))
+
+
+@bp.get("/definitions/<key>/<int:version>")
+@login_required_view
+def show(key: str, version: int) -> str:
+    require_groups(PROCESS_OWNERS, WORKBENCH)
+    with services().rt.factory() as session:
+        definition = get_definition(session, key, version)
+        files = deployment_files(session, definition)
+        versions = list(
+            session.scalars(
+                select(ProcessDefinition)
+                .where(ProcessDefinition.process_key == key)
+                .order_by(ProcessDefinition.version.desc())
+            )
+        )
+        return render_template(
+            "definitions/show.html",
+            d=definition,
+            files=sorted((name, len(text)) for name, text in files.items()),
+            versions=versions,
+            counts=_instance_counts(session, [d.id for d in versions]),
+        )
+
+
+@bp.get("/definitions/<key>/<int:version>/diagram.bpmn")
+@login_required_view
+def diagram(key: str, version: int) -> Response:
+    """The version's BPMN as deployed, for bpmn-js (anyone who may see the process's cases)."""
+    with services().rt.factory() as session:
+        definition = get_definition(session, key, version)
+        check_may_read_diagram(session, web_actor(), definition)
+        xml = diagram_xml(session, definition)
+    response = Response(xml, mimetype="application/xml")
+    # Uploaded XML must never run as a document of this site, even when opened directly.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"  # a deployed version never changes
+    return response
+
+
+@bp.get("/definitions/<key>/<int:version>/edit")
+@login_required_view
+def edit(key: str, version: int) -> str:
+    require_groups(PROCESS_OWNERS, WORKBENCH)
+    with services().rt.factory() as session:
+        definition = get_definition(session, key, version)
+        return render_template("definitions/edit.html", d=definition)
+
+
+@bp.post("/definitions/<key>/<int:version>/validate")
+@login_required_view
+def validate(key: str, version: int) -> Response:
+    """Validate edited XML together with the version's other files, as `creditflow validate` would."""
+    require_groups(PROCESS_OWNERS, WORKBENCH)
+    files = _edited_bundle(key, version)
+    try:
+        validate_files(files)
+    except InvalidBundle as exc:
+        return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+    return jsonify({"ok": True, "problems": []})
+
+
+@bp.post("/definitions/<key>/<int:version>/deploy")
+@login_required_view
+def deploy(key: str, version: int) -> tuple[Response, int]:
+    """Deploy edited XML with the version's other files as the next version (nothing when invalid)."""
+    actor = require_groups(PROCESS_OWNERS, WORKBENCH)
+    files = _edited_bundle(key, version)
+    try:
+        deployed = _deploy(files, actor.username)
+    except InvalidBundle as exc:
+        return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]}), 422
+    return jsonify(
+        {
+            "ok": True,
+            "deployed": [
+                {
+                    **d.as_dict(),
+                    "unchanged": d.unchanged,
+                    "message": _deployed_sentence(d),
+                    "url": url_for("definitions.show", key=d.key, version=d.version),
+                }
+                for d in deployed
+            ],
+        }
+    ), 201
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[str, int]:
+    """Process keys (paged, filtered by `q`) with their versions and instance counts per version."""
+    text = request.args.get("q", "").strip()
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    per_page = services().rt.settings.web.page_size
+    with services().rt.factory() as session:
+        keys_query = select(ProcessDefinition.process_key).distinct()
+        if text:
+            keys_query = keys_query.where(
+                func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True)
+            )
+        total = session.scalar(select(func.count()).select_from(keys_query.subquery())) or 0
+        keys = list(
+            session.scalars(
+                keys_query.order_by(ProcessDefinition.process_key)
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
+        versions = list(
+            session.scalars(
+                select(ProcessDefinition)
+                .where(ProcessDefinition.process_key.in_(keys))
+                .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+            )
+        )
+        by_key: dict[str, list[ProcessDefinition]] = defaultdict(list)
+        for definition in versions:
+            by_key[definition.process_key].append(definition)
+        return render_template(
+            "definitions/list.html",
+            found=Page(keys, total, page, per_page),
+            by_key=by_key,
+            counts=_instance_counts(session, [d.id for d in versions]),
+            problems=problems or [],
+            q=text,
+            args={"q": text} if text else {},
+        ), status
+
+
+def _instance_counts(session: Session, definition_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{definition id: {status: instances}} for the given versions."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if definition_ids:
+        rows = session.execute(
+            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
+            .where(ProcessInstance.definition_id.in_(definition_ids))
+            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+        )
+        for definition_id, status, count in rows:
+            counts[definition_id][status] = count
+    return counts
+
+
+def _deploy(files: dict[str, bytes], username: str) -> list[DeployedVersion]:
+    """Raises: InvalidBundle (nothing is stored)."""
+    svc = services()
+    try:
+        with transaction(svc.rt.factory) as session:
+            return deploy_files(session, files, deployed_by=username, now=svc.clock())
+    except UnicodeDecodeError as exc:
+        raise InvalidBundle([Problem("upload", 0, "-", f"files must be UTF-8 text: {exc}")]) from exc
+
+
+def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
+    """The version's deployed files with its diagram replaced by the posted XML.
+
+    Raises:
+        BadRequest: no XML was posted.
+    """
+    body: Any = request.get_json(silent=True) or {}
+    xml = body.get("xml") if isinstance(body, dict) else None
+    if not isinstance(xml, str) or not xml.strip():
+        raise BadRequest('post the edited diagram as JSON {"xml": "..."}')
+    with services().rt.factory() as session:
+        definition = get_definition(session, key, version)
+        files = {name: text.encode("utf-8") for name, text in deployment_files(session, definition).items()}
+        files[definition.bpmn_file] = xml.encode("utf-8")
+    return files
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "element_id": problem.element_id,
+        "message": problem.message,
+        "text": str(problem),
+    }
+
+
+def _deployed_sentence(version: DeployedVersion) -> str:
+    if version.unchanged:
+        return f"{version.key} version {version.version} already has this content; nothing new was deployed."
+    return f"Deployed {version.key} version {version.version}."

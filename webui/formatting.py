@@ -1,0 +1,120 @@
+"""How values look on pages: times, ages, money (Babel, exact Decimals), data values and audit details."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import format_decimal
+from flask import Flask
+
+LOCALE = "en"
+
+# Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
+_MONEY_KEY = re.compile(
+    r"amount|limit|exposure|revenue|balance|shortfall|price|total|value_impact|order_value"
+)
+
+
+def format_time(value: datetime | None) -> str:
+    """A UTC time as "2026-03-02 09:00"; empty for None."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def format_age(since: datetime | None, now: datetime) -> str:
+    """How long ago, in the largest useful unit: "12 min", "5 h", "3 d 4 h"."""
+    if since is None:
+        return ""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h"
+    days, rest = divmod(hours, 24)
+    return f"{days} d {rest} h" if rest and days < 7 else f"{days} d"
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    """The value as an exact Decimal (floats through their shortest repr); None when it is no number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    if isinstance(value, float | str):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+    return None
+
+
+def format_money(value: Any, currency: str | None = None) -> str:
+    """An amount with grouping and two decimals ("1,200.50 EUR"); non-numbers are shown as they are."""
+    number = as_decimal(value)
+    if number is None:
+        return "" if value is None else str(value)
+    text = format_decimal(number, format="#,##0.00", locale=LOCALE)
+    return f"{text} {currency}" if currency else text
+
+
+def is_money_key(key: str) -> bool:
+    return bool(_MONEY_KEY.search(key.lower()))
+
+
+def format_value(key: str, value: Any) -> str:
+    """A process data value as text: amounts as money, exact decimals kept, structures as JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if is_money_key(key) and as_decimal(value) is not None:
+        return format_money(value)
+    if isinstance(value, Decimal | float):
+        return format_decimal(Decimal(str(value)), locale=LOCALE, decimal_quantization=False)
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
+    return str(value)
+
+
+def describe_detail(detail: Mapping[str, Any]) -> str:
+    """An audit event's detail as one line ("decision: approve · comment: fine"), nested data flattened."""
+    flat: dict[str, Any] = {}
+    for key, value in detail.items():
+        if isinstance(value, Mapping):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return " · ".join(
+        f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else format_value(key, value)}"
+        for key, value in flat.items()
+        if value not in (None, "", [], {})
+    )[:500]
+
+
+def case_panels(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The task data about the customer or supplier, by panel heading (empty when the case has neither)."""
+    panels: dict[str, dict[str, Any]] = {}
+    for prefix, heading in (("customer", "Customer"), ("supplier", "Supplier"), ("contract", "Contract")):
+        values = {k: v for k, v in data.items() if k.startswith(prefix)}
+        if values:
+            panels[heading] = values
+    return panels
+
+
+def register(app: Flask) -> None:
+    """Make the formatters available to every template."""
+    app.jinja_env.filters.update(
+        time=format_time,
+        money=format_money,
+    )
+    app.jinja_env.globals.update(
+        format_age=format_age,
+        format_value=format_value,
+        describe_detail=describe_detail,
+    )

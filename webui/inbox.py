@@ -1,0 +1,125 @@
+"""/inbox: my tasks and my groups' queue, with filters, paging and claim/unclaim in place (htmx)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from webui import services
+from webui.auth import login_required_view, web_actor
+from workflows import runner
+from workflows.errors import DomainError
+from workflows.inbox import InboxFilter, get_task_for, list_inbox
+from workflows.models import Group, InboxItem, ProcessDefinition
+from workflows.users import Actor
+
+bp = Blueprint("inbox", __name__)
+
+# The id of the element holding the table and pager; htmx asks for just that part when filtering or paging.
+RESULTS_TARGET = "inbox-results"
+SORTS = {"due": "Due date", "created": "Oldest first", "-created": "Newest first"}
+
+
+def inbox_filter() -> InboxFilter:
+    """The inbox filter from the query string; unknown values fall back to the defaults."""
+    args = request.args
+    page = args.get("page", "1")
+    sort = args.get("sort", "due")
+    return InboxFilter(
+        process_key=args.get("process") or None,
+        group=args.get("group") or None,
+        overdue=args.get("overdue") == "1",
+        text=(args.get("q") or "").strip() or None,
+        mine_only=args.get("mine") == "1",
+        sort=sort if sort in SORTS else "due",
+        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        per_page=services().rt.settings.web.page_size,
+    )
+
+
+@bp.get("/inbox")
+@login_required_view
+def inbox() -> str:
+    svc = services()
+    actor = web_actor()
+    now = svc.clock()
+    flt = inbox_filter()
+    with svc.rt.factory() as session:
+        found = list_inbox(session, actor, flt, now)
+        context = dict(
+            found=found,
+            flt=flt,
+            now=now,
+            sorts=SORTS,
+            processes=session.scalars(
+                select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
+            ).all(),
+            groups=_filter_groups(session, actor),
+            args={k: v for k, v in request.args.items() if k != "page" and v},
+        )
+        if request.headers.get("HX-Target") == RESULTS_TARGET:
+            return render_template("inbox/_results.html", **context)
+        return render_template("inbox/list.html", **context)
+
+
+@bp.post("/inbox/<int:task_id>/claim")
+@login_required_view
+def claim(task_id: int) -> str | Response | tuple[str, int]:
+    svc = services()
+    try:
+        item = runner.claim_task(svc.rt, task_id, actor=web_actor(), now=svc.clock())
+    except DomainError as exc:
+        return _refused(task_id, exc)
+    return _changed(item, f"You claimed task {item.id}, “{item.title}”.")
+
+
+@bp.post("/inbox/<int:task_id>/unclaim")
+@login_required_view
+def unclaim(task_id: int) -> str | Response | tuple[str, int]:
+    svc = services()
+    try:
+        item = runner.unclaim_task(svc.rt, task_id, actor=web_actor(), now=svc.clock())
+    except DomainError as exc:
+        return _refused(task_id, exc)
+    return _changed(item, f"Task {item.id}, “{item.title}”, is back in its group queue.")
+
+
+def _filter_groups(session: Session, actor: Actor) -> list[str]:
+    """The groups worth filtering by: the actor's own (an admin sees every group's tasks)."""
+    if actor.is_admin:
+        return list(session.scalars(select(Group.name).order_by(Group.name)))
+    return sorted(actor.groups)
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _back() -> str:
+    target = request.form.get("next", "")
+    # Only same-site paths: anything else would make the form an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else url_for("inbox.inbox")
+
+
+def _changed(item: InboxItem, message: str) -> str | Response:
+    services().nudge()
+    if _is_htmx():
+        return render_template("inbox/_row.html", t=item, now=services().clock(), error=None)
+    flash(message)
+    return redirect(_back())
+
+
+def _refused(task_id: int, exc: DomainError) -> str | Response | tuple[str, int]:
+    """A refused claim: in place, the row as it is now with the sentence; otherwise the error page."""
+    if not _is_htmx():
+        raise exc
+    svc = services()
+    with svc.rt.factory() as session:
+        try:
+            item = get_task_for(session, web_actor(), task_id)
+        except DomainError:
+            return render_template("inbox/_gone.html", task_id=task_id, error=exc.message)
+        # 200 so htmx swaps the row in; the sentence in it says what happened.
+        return render_template("inbox/_row.html", t=item, now=svc.clock(), error=exc.message)

@@ -1,0 +1,97 @@
+"""/instances: the cases a user may see, each with its status, data, tasks, history, incidents and diagram."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from webui import services
+from webui.auth import login_required_view, web_actor
+from webui.diagrams import PROCESS_OWNERS, instance_markers
+from workflows import runner
+from workflows.inbox import Page
+from workflows.instances import get_instance_for, list_instances
+from workflows.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
+
+bp = Blueprint("instances", __name__)
+
+HISTORY_PAGE = "history_page"
+
+
+def _page_arg(name: str) -> int:
+    value = request.args.get(name, "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+@bp.get("/instances")
+@login_required_view
+def index() -> str:
+    svc = services()
+    flt = {
+        "process_key": request.args.get("process") or None,
+        "status": request.args.get("status") if request.args.get("status") in InstanceStatus.ALL else None,
+        "business_key": (request.args.get("business_key") or "").strip() or None,
+    }
+    page, per_page = _page_arg("page"), svc.rt.settings.web.page_size
+    with svc.rt.factory() as session:
+        rows, total = list_instances(session, web_actor(), page=page, per_page=per_page, **flt)
+        return render_template(
+            "instances/list.html",
+            found=Page(rows, total, page, per_page),
+            flt=flt,
+            statuses=InstanceStatus.ALL,
+            processes=session.scalars(
+                select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
+            ).all(),
+            args={k: v for k, v in request.args.items() if k != "page" and v},
+        )
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required_view
+def show(instance_id: int) -> str:
+    svc = services()
+    now = svc.clock()
+    history_page, per_page = _page_arg(HISTORY_PAGE), svc.rt.settings.web.page_size
+    actor = web_actor()
+    with svc.rt.factory() as session:
+        instance = get_instance_for(session, actor, instance_id)
+        tasks = list(
+            session.scalars(
+                select(InboxItem).where(InboxItem.instance_id == instance.id).order_by(InboxItem.id)
+            )
+        )
+        events_query = select(AuditEvent).where(AuditEvent.instance_id == instance.id)
+        events_total = session.scalar(select(func.count()).select_from(events_query.subquery())) or 0
+        events = list(
+            session.scalars(
+                events_query.order_by(AuditEvent.id).limit(per_page).offset((history_page - 1) * per_page)
+            )
+        )
+        incidents = list(
+            session.scalars(select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id))
+        )
+        return render_template(
+            "instances/show.html",
+            instance=instance,
+            now=now,
+            tasks=tasks,
+            task_titles={t.id: t.title for t in tasks},
+            events=Page(events, events_total, history_page, per_page),
+            incidents=incidents,
+            markers=instance_markers(session, instance.id).as_dict(),
+            history_param=HISTORY_PAGE,
+            is_process_owner=actor.in_any(PROCESS_OWNERS),
+        )
+
+
+@bp.post("/instances/<int:instance_id>/retry")
+@login_required_view
+def retry(instance_id: int) -> Response:
+    """Re-run the failed step (admin only; the runner refuses anyone else)."""
+    svc = services()
+    instance = runner.retry_instance(svc.rt, instance_id, actor=web_actor(), now=svc.clock())
+    svc.nudge()
+    flash(f"Retried {instance.process_key} #{instance.id}: it is now {instance.status}.")
+    return redirect(url_for("instances.show", instance_id=instance.id))

@@ -1,0 +1,127 @@
+// The process owners' editor (bpmn-js Modeler): load a version, edit, validate and deploy as a new version.
+// Unknown extension elements (spiffworkflow:*) are kept by bpmn-moddle and written back by saveXML.
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-bpmn-modeler]");
+  if (!root) return;
+  var status = root.querySelector(".modeler-status");
+  var problemsBox = root.querySelector(".problems");
+  var problemList = problemsBox.querySelector("ul");
+  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var marked = [];
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.className = "modeler-status " + (kind || "");
+  }
+
+  if (typeof window.BpmnJS !== "function") {
+    say("The modeler is not installed (run `make setup`).", "error");
+    return;
+  }
+  var modeler = new window.BpmnJS({ container: root.querySelector(".editor-canvas") });
+
+  function clearProblems() {
+    var canvas = modeler.get("canvas");
+    marked.forEach(function (id) { canvas.removeMarker(id, "cf-problem"); });
+    marked = [];
+    problemList.textContent = "";
+    problemsBox.hidden = true;
+  }
+
+  function showProblems(problems) {
+    clearProblems();
+    var canvas = modeler.get("canvas");
+    var registry = modeler.get("elementRegistry");
+    problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      var code = document.createElement("code");
+      code.textContent = problem.text;  // text, never markup: messages quote user content
+      item.appendChild(code);
+      problemList.appendChild(item);
+      if (problem.element_id && registry.get(problem.element_id)) {
+        canvas.addMarker(problem.element_id, "cf-problem");
+        marked.push(problem.element_id);
+      }
+    });
+    problemsBox.hidden = problems.length === 0;
+  }
+
+  function post(url) {
+    return modeler.saveXML({ format: true }).then(function (saved) {
+      return fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Accept": "application/json" },
+        body: JSON.stringify({ xml: saved.xml })
+      });
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (type.indexOf("application/json") === -1) {
+        throw new Error("the server refused the request (" + response.status + "); reload the page and try again");
+      }
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    });
+  }
+
+  function busy(on) {
+    root.querySelectorAll("button").forEach(function (b) { b.disabled = on; });
+  }
+
+  function validate() {
+    busy(true);
+    say("Validating…");
+    return post(root.dataset.validateUrl).then(function (result) {
+      showProblems(result.body.problems || []);
+      if (result.body.ok) say("Valid: the diagram passes every check.", "ok");
+      else say(result.body.problems.length + " problem(s): fix them before deploying.", "error");
+    }).catch(function (error) { say(error.message, "error"); })
+      .finally(function () { busy(false); });
+  }
+
+  function deploy() {
+    busy(true);
+    say("Validating and deploying…");
+    return post(root.dataset.deployUrl).then(function (result) {
+      if (!result.body.ok) {
+        showProblems(result.body.problems || []);
+        say("Nothing was deployed: " + (result.body.problems || []).length + " problem(s).", "error");
+        return;
+      }
+      clearProblems();
+      status.textContent = "";
+      status.className = "modeler-status ok";
+      result.body.deployed.forEach(function (d, i) {
+        if (i) status.appendChild(document.createTextNode(" "));
+        var link = document.createElement("a");
+        link.href = d.url;
+        link.textContent = d.message;
+        status.appendChild(link);
+      });
+    }).catch(function (error) { say(error.message, "error"); })
+      .finally(function () { busy(false); });
+  }
+
+  root.querySelector('[data-action="validate"]').addEventListener("click", validate);
+  root.querySelector('[data-action="deploy"]').addEventListener("click", deploy);
+
+  fetch(root.dataset.xmlUrl, { credentials: "same-origin" })
+    .then(function (response) {
+      if (!response.ok) throw new Error("the server answered " + response.status);
+      return response.text();
+    })
+    .then(function (xml) { return modeler.importXML(xml); })
+    .then(function (result) {
+      modeler.get("canvas").zoom("fit-viewport", "auto");
+      root.dataset.state = "ready";
+      var warnings = (result && result.warnings) || [];
+      say(warnings.length ? "Loaded with " + warnings.length + " import warning(s)." : "Loaded. Edit, then validate or deploy.");
+    })
+    .catch(function (error) {
+      root.dataset.state = "error";
+      say("The diagram could not be loaded: " + error.message, "error");
+    });
+
+  window.creditflowModeler = modeler;  // for browser tests and the console
+})();

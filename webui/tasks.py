@@ -1,0 +1,105 @@
+"""/tasks/ID: the case behind a task (data, history, diagram) and its form; submitting completes it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from webui import services
+from webui.auth import login_required_view, web_actor
+from webui.diagrams import instance_markers
+from webui.formatting import case_panels
+from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
+from workflows import runner
+from workflows.errors import Conflict, Forbidden, Invalid
+from workflows.forms import coerce_form_strings
+from workflows.inbox import get_task_for
+from workflows.models import AuditEvent, InboxItem, ProcessInstance, TaskStatus
+
+bp = Blueprint("tasks", __name__)
+
+# The task page shows the newest history entries; the instance page pages through all of them.
+RECENT_EVENTS = 25
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required_view
+def show(task_id: int) -> tuple[str, int]:
+    return _page(task_id)
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required_view
+def submit(task_id: int) -> Response | tuple[str, int]:
+    svc = services()
+    actor = web_actor()
+    with svc.rt.factory() as session:
+        schema = get_task_for(session, actor, task_id).form_schema
+    data = coerce_form_strings(schema, submitted_strings(schema, request.form))
+    try:
+        item = runner.complete_task(svc.rt, task_id, data, actor=actor, now=svc.clock())
+    except Invalid as exc:
+        return _page(task_id, values=request.form, errors=field_errors(exc), status=422)
+    except (Forbidden, Conflict) as exc:
+        # Four-eyes refusals and tasks completed meanwhile: the sentence says what happened and who acted.
+        return _page(task_id, values=request.form, refusal=exc.message, status=exc.status)
+    svc.nudge()  # the step may have queued e-mail or armed a timer
+    flash(f"Done: “{item.title}” ({item.subject or item.process_key}) is completed.")
+    return redirect(url_for("inbox.inbox"))
+
+
+def _page(
+    task_id: int,
+    *,
+    values: Mapping[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    refusal: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    svc = services()
+    actor = web_actor()
+    now = svc.clock()
+    errors = errors or {}
+    with svc.rt.factory() as session:
+        item = get_task_for(session, actor, task_id)
+        instance = session.get(ProcessInstance, item.instance_id)
+        assert instance is not None
+        events = list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance.id)
+                .order_by(AuditEvent.id.desc())
+                .limit(RECENT_EVENTS)
+            )
+        )
+        task_titles = dict(
+            session.execute(
+                select(InboxItem.id, InboxItem.title).where(InboxItem.instance_id == instance.id)
+            ).all()
+        )
+        markers = instance_markers(session, instance.id, item).as_dict()
+        is_open = item.status == TaskStatus.OPEN
+        return render_template(
+            "tasks/show.html",
+            t=item,
+            instance=instance,
+            now=now,
+            # Placeholders were filled (sandboxed) when the task was created; the page escapes the text.
+            instructions=item.instructions,
+            case_panels=case_panels(item.context),
+            events=events,
+            task_titles=task_titles,
+            markers=markers,
+            widgets=form_widgets(item.form_schema, values, errors),
+            form_errors=form_level_errors(item.form_schema, errors),
+            refusal=refusal,
+            can_submit=is_open and item.assignee in (None, actor.username),
+            can_claim=is_open and item.assignee is None,
+            can_unclaim=is_open
+            and item.assignee is not None
+            and (item.assignee == actor.username or actor.is_admin),
+        ), status
