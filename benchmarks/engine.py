@@ -37,7 +37,7 @@ from workflows.engine import CreditflowScriptEngine  # noqa: E402
 from workflows.models import InboxItem, TaskStatus  # noqa: E402
 from workflows.runner import Runtime, complete_task, start_instance  # noqa: E402
 from workflows.schema import upgrade_schema  # noqa: E402
-from workflows.settings import load_settings  # noqa: E402
+from workflows.settings import Settings, load_settings  # noqa: E402
 from workflows.users import Actor, actor_for, add_user  # noqa: E402
 
 PROCESS = "credit_application"
@@ -121,7 +121,7 @@ def run_in_memory(n: int) -> list[float]:
     with factory() as session:
         for i in range(n):
             began = time.perf_counter()
-            call = _handler_caller(session, now, i)
+            call = _handler_caller(session, now, i, settings)
             wf = BpmnWorkflow(spec, subprocess_specs, script_engine=CreditflowScriptEngine(call))
             wf.get_next_task(state=TaskState.READY).data.update(START)
             wf.do_engine_steps()
@@ -138,10 +138,10 @@ def run_in_memory(n: int) -> list[float]:
 
 
 def _handler_caller(
-    session: Session, now: datetime, i: int
+    session: Session, now: datetime, i: int, settings: Settings
 ) -> Callable[[str, str, str, dict[str, Any]], Any]:
     def call(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> Any:
-        ctx = TaskContext(session, now, i + 1, PROCESS, f"B-{i}", bpmn_id, task_id, "sales1")
+        ctx = TaskContext(session, now, i + 1, PROCESS, f"B-{i}", bpmn_id, task_id, "sales1", settings)
         return operations()[name].call(ctx, params)
 
     return call

@@ -1,3 +1,11 @@
 """Imports every handler module so each registers its operations; add new capability modules here."""
 
-from handlers import credit_file, credit_scoring, limit_decision, notifications  # noqa: F401
+from handlers import (  # noqa: F401
+    contracts,
+    credit_file,
+    credit_scoring,
+    dunning,
+    limit_decision,
+    notifications,
+    supplier_risk,
+)

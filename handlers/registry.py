@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflows.errors import InputError
+from workflows.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TaskContext:
     bpmn_id: str
     task_key: str  # stable id of this task execution, for idempotency keys
     started_by: str
+    settings: Settings
 
 
 class BusinessRuleError(Exception):

@@ -48,7 +48,7 @@ CONTRACT_COMMANDS = [
     ("complete",),
     ("message",),
     ("tick",),
-    pytest.param(("dunning-run",), marks=LATER),
+    ("dunning-run",),
     pytest.param(("limit-review-sweep",), marks=LATER),
     ("users", "add"),
     ("users", "token"),

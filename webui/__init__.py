@@ -65,6 +65,8 @@ def create_app(
 
     from webui import (
         api,
+        api_receivables,
+        api_suppliers,
         auth,
         definitions,
         errors,
@@ -79,10 +81,12 @@ def create_app(
     )
 
     csrf = CSRFProtect(app)
-    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies, so CSRF does not apply
+    for api_module in (api, api_receivables, api_suppliers):
+        csrf.exempt(api_module.bp)  # the API authenticates with bearer tokens, not cookies: no CSRF
     auth.init_login(app)
-    for blueprint in (api, auth, pages, inbox, tasks, instances, start, definitions, mail):
+    for blueprint in (api, api_receivables, auth, pages, inbox, tasks, instances, start, definitions, mail):
         app.register_blueprint(blueprint.bp)
+    app.register_blueprint(api_suppliers.bp)
     formatting.register(app)
     navigation.register(app)
     errors.register(app)

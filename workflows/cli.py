@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,6 +23,7 @@ from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.demo import seed_demo
+from workflows.dunning import dunning_run
 from workflows.engine import to_jsonable
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
@@ -29,10 +31,12 @@ from workflows.instances import instance_json
 from workflows.jobs import tick
 from workflows.mail import mailer_for
 from workflows.models import User
+from workflows.receivables import import_invoices, import_payments, provisions
 from workflows.runner import Runtime, complete_task, deliver_message, retry_instance, start_instance
 from workflows.schema import upgrade_schema
 from workflows.settings import BPMN_DIR, Settings, SettingsError, load_settings
 from workflows.smtp_sink import start_sink
+from workflows.suppliers import import_suppliers
 from workflows.users import SYSTEM, Actor, actor_for, add_user, get_user, issue_token
 from workflows.validation import InvalidBundle
 
@@ -385,7 +389,12 @@ def users_list(ctx: Context) -> None:
 
 
 # Each kind of ERP file and the function that imports it (all-or-nothing, in the caller's transaction).
-IMPORTERS: dict[str, Callable[..., ImportReport]] = {"customers": import_customers}
+IMPORTERS: dict[str, Callable[..., ImportReport]] = {
+    "customers": import_customers,
+    "invoices": import_invoices,
+    "payments": import_payments,
+    "suppliers": import_suppliers,
+}
 
 
 @main.command("import")
@@ -420,3 +429,32 @@ def _count_rows(path: Path) -> int | None:
             return max(0, sum(1 for _ in fh) - 1)
     except OSError:
         return None  # read_rows reports the problem with the file's name
+
+
+# --- collections ------------------------------------------------------------------------------------------
+
+
+def _as_of(value: str | None) -> date:
+    try:
+        return date.fromisoformat(value) if value else utcnow().date()
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)", param_hint="--as-of") from exc
+
+
+@main.command("dunning-run")
+@click.option("--as-of", "as_of_text", default=None, help="Day to run for (default: today).")
+@pass_ctx
+def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
+    """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
+    as_of = _as_of(as_of_text)
+    now = max(utcnow(), datetime.combine(as_of, time(12), tzinfo=UTC)) if as_of_text else utcnow()
+    _print_json(dunning_run(ctx.rt, as_of, now))
+
+
+@main.command("provisions")
+@click.option("--as-of", "as_of_text", default=None, help="Day of the aging (default: today).")
+@pass_ctx
+def provisions_command(ctx: Context, as_of_text: str | None) -> None:
+    """Print the provision matrix applied to the aging buckets, plus specific provisions."""
+    with ctx.rt.factory() as session:
+        _print_json(provisions(session, _as_of(as_of_text), ctx.settings.provisions))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from workflows.customers import create_customer
 from workflows.models import Customer
+from workflows.suppliers import seed_demo_suppliers
 from workflows.users import seed_demo_users
 
 DEMO_CUSTOMERS: list[dict[str, Any]] = [
@@ -86,4 +87,4 @@ def seed_demo(session: Session, now: datetime) -> dict[str, list[str]]:
         if fields["external_id"] not in known:
             create_customer(session, fields, actor="system", now=now)
             customers.append(fields["name"])
-    return {"users": users, "customers": customers}
+    return {"users": users, "customers": customers, "suppliers": seed_demo_suppliers(session, now)}

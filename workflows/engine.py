@@ -435,10 +435,19 @@ def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) 
 
 
 def retry_failed(wf: BpmnWorkflow) -> int:
-    """Re-run every task left in ERROR by a failed step; returns how many."""
+    """Re-run every task left in ERROR by a failed step; returns how many.
+
+    Raises:
+        EngineError: a task failed again.
+    """
     failed = wf.get_tasks(state=TaskState.ERROR)
-    for task in failed:
-        task.run()
+    try:
+        for task in failed:
+            task.run()
+    except EngineError:
+        raise
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
     return len(failed)
 
 

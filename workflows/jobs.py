@@ -39,7 +39,10 @@ def register_daily_job(name: str) -> Callable[[DailyJob], DailyJob]:
 
 
 def daily_jobs() -> dict[str, DailyJob]:
-    return dict(_DAILY_JOBS)
+    """The shipped daily jobs (workflows.job_catalog) plus any registered at run time."""
+    from workflows.job_catalog import DAILY_JOBS  # the catalog imports domain modules that import this one
+
+    return {**DAILY_JOBS, **_DAILY_JOBS}
 
 
 @dataclass
@@ -127,7 +130,7 @@ def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
     """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent."""
     today = now.date()
     ran = []
-    for name, job in sorted(_DAILY_JOBS.items()):
+    for name, job in sorted(daily_jobs().items()):
         with rt.factory() as session:
             done = session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == today))
         if done is not None:

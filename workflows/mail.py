@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -186,6 +187,7 @@ def queue_email(
     dedupe_key: str,
     now: datetime,
     instance_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxEmail | None:
     """Render and add one pending outbox row to the caller's transaction (not committed).
 
@@ -215,6 +217,7 @@ def queue_email(
         body_text=rendered.text,
         body_html=rendered.html,
         template=template,
+        attachments=[dataclasses.asdict(a) for a in attachments],
         status=MailStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -241,6 +244,22 @@ def queue_email(
 class Mailer(Protocol):
     def send(self, email: OutboxEmail) -> None:
         """Deliver one outbox row; raise on any failure so that the row is retried."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes)."""
+
+    filename: str
+    content_type: str
+    content: str
+
+
+def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
+    # yagmail takes attachments as named file objects; the name sets filename and MIME type.
+    handle = io.BytesIO(stored["content"].encode("utf-8"))
+    handle.name = stored["filename"]
+    return handle
 
 
 class YagmailMailer:
@@ -274,6 +293,7 @@ class YagmailMailer:
                 to=[a.strip() for a in email.to.split(",") if a.strip()],
                 subject=email.subject,
                 contents=[email.body_html],
+                attachments=[_attachment_file(a) for a in email.attachments] or None,
                 headers={"Auto-Submitted": "auto-generated"},  # RFC 3834: no out-of-office replies
                 prettify_html=False,
                 message_id=email.message_id,

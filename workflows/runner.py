@@ -147,6 +147,7 @@ class _Step:
             bpmn_id=bpmn_id,
             task_key=task_id,
             started_by=self.instance.started_by,
+            settings=self.rt.settings,
         )
         # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
         with self.session.begin_nested():

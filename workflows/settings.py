@@ -7,6 +7,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,34 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class DunningSettings:
+    grace_days: int
+    minimum_amount: Decimal
+    level_2_fee: Decimal
+    min_days_between_notices: int
+    promise_grace_days: int
+    legal_retry_days: int
+
+
+@dataclass(frozen=True)
+class ProvisionSettings:
+    not_due: Decimal
+    days_1_30: Decimal
+    days_31_60: Decimal
+    days_61_90: Decimal
+    days_91_120: Decimal
+    over_120: Decimal
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     web: WebSettings
     mail: MailSettings
     scheduler: SchedulerSettings
     engine: EngineSettings
+    dunning: DunningSettings
+    provisions: ProvisionSettings
 
     def replace(self, section: str, **values: Any) -> Settings:
         """Return a copy with some keys of one section changed (tests and CLI flags use this)."""
@@ -80,6 +103,8 @@ SECTIONS: dict[str, type] = {
     "mail": MailSettings,
     "scheduler": SchedulerSettings,
     "engine": EngineSettings,
+    "dunning": DunningSettings,
+    "provisions": ProvisionSettings,
 }
 
 # The environment variables of the public contract (DESIGN.md) and the key each one sets.
@@ -146,6 +171,11 @@ def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
 
 
 def _coerce(value: Any, type_name: Any, key: str) -> Any:
+    if str(type_name) == "Decimal":
+        try:
+            return Decimal(str(value))
+        except InvalidOperation as exc:
+            raise SettingsError(f'{key} must be a decimal number such as "40.00", got {value!r}') from exc
     target = {"str": str, "int": int, "bool": bool}[str(type_name)]
     if isinstance(value, target) and not (target is int and isinstance(value, bool)):
         return value

@@ -24,6 +24,7 @@ from workflows.models import (
     User,
     UserGroup,
 )
+from workflows.settings import load_settings
 
 pytestmark = pytest.mark.db
 
@@ -115,6 +116,7 @@ def make_ctx(
         bpmn_id="notify_applicant",
         task_key=task_key,
         started_by=started_by,
+        settings=load_settings({}),
     )
 
 

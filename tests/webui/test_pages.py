@@ -442,11 +442,6 @@ def test_only_admins_see_and_use_retry(app: Flask, client: FlaskClient, demo_tok
     assert "Retry the failed step" in text_of(logged_in(app, "admin").get(f"/instances/{failed['id']}"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows.engine.retry_failed lets a script that fails again escape as a raw "
-    "WorkflowTaskException (500) instead of an EngineError/incident; reported to the engine owner",
-)
 def test_admin_retry_of_a_still_failing_step_records_a_new_incident(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:

@@ -130,7 +130,7 @@ def test_missing_variable_is_named() -> None:
 
 
 def test_unknown_template_lists_the_available_ones() -> None:
-    with pytest.raises(UnknownTemplate, match=r"'reminder'.*available: approval_letter, decision, generic, task_assigned"):
+    with pytest.raises(UnknownTemplate, match=r"'reminder'.*available: .*decision, .*generic"):
         render_email("reminder", {})
 
 

@@ -1,0 +1,250 @@
+"""Service operations of a supplier contract change: open, safeguard, approve, reject, expire, new version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.models import ContractChangeStatus, InboxItem, TaskStatus
+from workflows.suppliers import (
+    apply_change_request,
+    approve_change_request,
+    close_change_request,
+    current_terms,
+    get_change_request,
+    get_contract,
+    get_supplier,
+    open_change_request,
+    record_safeguard,
+)
+
+SAFEGUARDS = ("guarantee", "justification")
+
+
+def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
+    """Who completed which of `steps` in this instance, in order: [{step, user, at}]."""
+    rows = ctx.session.execute(
+        select(InboxItem.bpmn_id, InboxItem.completed_by, InboxItem.completed_at)
+        .where(
+            InboxItem.instance_id == ctx.instance_id,
+            InboxItem.bpmn_id.in_(steps),
+            InboxItem.status == TaskStatus.COMPLETED,
+        )
+        .order_by(InboxItem.completed_at, InboxItem.id)
+    ).all()
+    return [{"step": step, "user": user, "at": at.isoformat()} for step, user, at in rows]
+
+
+@dataclass(frozen=True)
+class OpenChangeRequest:
+    contract_id: int
+    change_type: str
+    changes: dict[str, Any]
+    value_impact: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChangeOpened:
+    change_request_id: int
+    contract_number: str
+    currency: str
+    supplier_id: int
+    supplier_name: str
+    supplier_email: str
+    current: dict[str, Any]  # the contract's values and terms before the change
+    changes: dict[str, Any]  # the requested new values, checked and JSON-safe
+    summary: str  # "payment terms days: 60 -> 90; ..." for task instructions
+
+
+@operation("contract.open_change", OpenChangeRequest)
+def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
+    """Record the change request of this instance (the contract is locked while another one is open)."""
+    contract = get_contract(ctx.session, req.contract_id, for_update=True)
+    supplier = get_supplier(ctx.session, contract.supplier_id)
+    current = current_terms(contract)
+    request = open_change_request(
+        ctx.session,
+        contract,
+        change_type=req.change_type,
+        changes=req.changes,
+        value_impact=req.value_impact,
+        reason=req.reason,
+        requested_by=ctx.started_by,
+        now=ctx.now,
+        instance_id=ctx.instance_id,
+    )
+    return ChangeOpened(
+        change_request_id=request.id,
+        contract_number=contract.number,
+        currency=contract.currency,
+        supplier_id=supplier.id,
+        supplier_name=supplier.name,
+        supplier_email=supplier.email,
+        current=current,
+        changes=dict(request.changes),
+        summary=describe_changes(request.changes, current),
+    )
+
+
+def describe_changes(changes: dict[str, Any], current: dict[str, Any]) -> str:
+    """One line naming each changed value with its old and new value, for people to read."""
+    parts = []
+    for key, new in changes.items():
+        old = current.get(key)
+        parts.append(
+            f"{key.replace('_', ' ')}: {'-' if old is None else old} -> {'(removed)' if new is None else new}"
+        )
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class SafeguardRequest:
+    change_request_id: int
+    safeguard: str
+    details: str
+    guarantee_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SafeguardRecorded:
+    safeguard: str
+
+
+@operation("contract.record_safeguard", SafeguardRequest)
+def store_safeguard(ctx: TaskContext, req: SafeguardRequest) -> SafeguardRecorded:
+    """Attach the requester's guarantee or justification for a risky supplier to the change request."""
+    if req.safeguard not in SAFEGUARDS or not req.details.strip():
+        raise HandlerInputError(
+            f"contract.record_safeguard: safeguard must be one of {', '.join(SAFEGUARDS)} with details, "
+            f"not {req.safeguard!r}"
+        )
+    request = get_change_request(ctx.session, req.change_request_id)
+    record_safeguard(
+        ctx.session,
+        request,
+        safeguard=req.safeguard,
+        details=req.details.strip(),
+        guarantee_amount=req.guarantee_amount,
+        actor=ctx.started_by,
+        now=ctx.now,
+    )
+    return SafeguardRecorded(safeguard=req.safeguard)
+
+
+@dataclass(frozen=True)
+class ApproveChangeRequest:
+    change_request_id: int
+    countersign_days: int
+    approver_steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangeApproved:
+    approvers: list[dict[str, Any]]
+    countersign_by: date
+
+
+@operation("contract.approve_change", ApproveChangeRequest)
+def approve_change(ctx: TaskContext, req: ApproveChangeRequest) -> ChangeApproved:
+    """Record the approvers; the request now waits for the supplier's countersignature."""
+    if req.countersign_days < 1:
+        raise HandlerInputError(
+            f"contract.approve_change: countersign_days must be 1 or more, not {req.countersign_days}"
+        )
+    request = get_change_request(ctx.session, req.change_request_id)
+    approvers = completed_steps(ctx, req.approver_steps)
+    deadline = ctx.now.date() + timedelta(days=req.countersign_days)
+    approve_change_request(ctx.session, request, approvers=approvers, countersign_by=deadline, now=ctx.now)
+    return ChangeApproved(approvers=approvers, countersign_by=deadline)
+
+
+@dataclass(frozen=True)
+class RejectChangeRequest:
+    change_request_id: int
+    comment: str = ""
+    approver_steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangeRejected:
+    rejected_by: str
+    rejected_at_step: str | None
+
+
+@operation("contract.reject_change", RejectChangeRequest)
+def reject_change(ctx: TaskContext, req: RejectChangeRequest) -> ChangeRejected:
+    """Close the request as rejected by whoever completed the last review or approval; the contract stays."""
+    request = get_change_request(ctx.session, req.change_request_id)
+    steps = completed_steps(ctx, req.approver_steps)
+    last = steps[-1] if steps else {"user": "system", "step": None}
+    close_change_request(
+        ctx.session,
+        request,
+        status=ContractChangeStatus.REJECTED,
+        actor=last["user"],
+        now=ctx.now,
+        comment=req.comment,
+        approvers=steps,
+    )
+    return ChangeRejected(rejected_by=last["user"], rejected_at_step=last["step"])
+
+
+@dataclass(frozen=True)
+class ExpireChangeRequest:
+    change_request_id: int
+
+
+@dataclass(frozen=True)
+class ChangeExpired:
+    countersign_by: date | None
+
+
+@operation("contract.expire_change", ExpireChangeRequest)
+def expire_change(ctx: TaskContext, req: ExpireChangeRequest) -> ChangeExpired:
+    """Close the request as expired: the supplier did not countersign in time; the contract stays."""
+    request = get_change_request(ctx.session, req.change_request_id)
+    close_change_request(
+        ctx.session, request, status=ContractChangeStatus.EXPIRED, actor="system", now=ctx.now
+    )
+    return ChangeExpired(countersign_by=request.countersign_by)
+
+
+@dataclass(frozen=True)
+class RecordVersionRequest:
+    change_request_id: int
+    signed_by: str
+
+
+@dataclass(frozen=True)
+class VersionRecorded:
+    version: int
+    contract_number: str
+    value: Decimal
+    payment_terms_days: int
+    terms: dict[str, Any]
+
+
+@operation("contract.record_version", RecordVersionRequest)
+def record_version(ctx: TaskContext, req: RecordVersionRequest) -> VersionRecorded:
+    """Apply the countersigned change: new current terms and an immutable contract version."""
+    if not isinstance(req.signed_by, str) or not req.signed_by.strip():
+        raise HandlerInputError(
+            f"contract.record_version in instance {ctx.instance_id}: the supplier_countersigned message "
+            'must carry data {"signed_by": "NAME"}'
+        )
+    request = get_change_request(ctx.session, req.change_request_id)
+    version = apply_change_request(ctx.session, request, signed_by=req.signed_by.strip()[:200], now=ctx.now)
+    contract = get_contract(ctx.session, request.contract_id)
+    return VersionRecorded(
+        version=version.version,
+        contract_number=contract.number,
+        value=contract.value,
+        payment_terms_days=contract.payment_terms_days,
+        terms=dict(contract.terms),
+    )

@@ -1,0 +1,488 @@
+"""Service operations of the dunning process: open, review, escalate, notify, promises, disputes, legal.
+
+The case row (DunningCase) is the state the diagram steers by; every step re-reads the receivables,
+so a payment or dispute recorded between steps is always taken into account.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.customers import get_customer
+from workflows.mail import Attachment, queue_email
+from workflows.models import (
+    Customer,
+    DunningCase,
+    DunningEvent,
+    DunningStatus,
+    Invoice,
+    InvoiceStatus,
+    Provision,
+)
+from workflows.receivables import invoice_json, overdue_invoices
+from workflows.users import emails_of
+
+LEGAL_LEVEL = 4
+NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
+
+
+def load_case(session: Session, case_id: int) -> DunningCase:
+    """Raises: HandlerInputError when the case does not exist."""
+    case = session.get(DunningCase, case_id)
+    if case is None:
+        raise HandlerInputError(f"dunning case {case_id} does not exist")
+    return case
+
+
+def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> None:
+    ctx.session.add(
+        DunningEvent(case_id=case.id, kind=kind, level=case.level, detail=detail, actor="system", at=ctx.now)
+    )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# --- open and review ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCaseRequest:
+    customer_id: int
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case_id: int
+    customer_name: str
+    customer_email: str
+    currency: str
+    grade: str
+
+
+@operation("dunning.open_case", OpenCaseRequest)
+def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
+    """Open the customer's dunning case; a customer never has two active cases."""
+    customer = get_customer(ctx.session, req.customer_id)
+    active = ctx.session.scalar(
+        select(DunningCase.id).where(
+            DunningCase.customer_id == customer.id, DunningCase.status.in_(DunningStatus.ACTIVE)
+        )
+    )
+    if active is not None:
+        raise HandlerInputError(f"customer {customer.id} already has the open dunning case {active}")
+    case = DunningCase(
+        customer_id=customer.id, instance_id=ctx.instance_id, currency=customer.currency, opened_at=ctx.now
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    add_event(ctx, case, "opened")
+    return OpenedCase(case.id, customer.name, customer.email, customer.currency, customer.grade or "")
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    case_id: int
+    level_1_days: int
+    level_2_days: int
+    level_3_days: int
+    level_4_days: int
+
+
+@dataclass(frozen=True)
+class Review:
+    action: str  # close | wait
+    next_action_at: str  # ISO time of the next escalation (the diagram's timer date)
+    status: str
+    overdue: Decimal
+    oldest_due: str
+
+
+@operation("dunning.review", ReviewRequest)
+def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
+    """Decide from the receivables whether the case closes, and when the next level is due.
+
+    Levels fall on dates counted from the oldest overdue invoice's due date, so a late run still lands
+    on the right level; a case catching up keeps the configured days between two notices; a promise
+    pauses the case until the promised date plus grace.
+    """
+    case = load_case(ctx.session, req.case_id)
+    policy = ctx.settings.dunning
+    overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
+    total = sum((i.open_amount for i in overdue), Decimal("0.00"))
+    if not overdue:
+        return Review("close", ctx.now.isoformat(), case.status, total, "")
+    oldest = overdue[0].due_date
+    next_at = _next_level_at(case, oldest, req, ctx.now, policy.legal_retry_days)
+    if case.promised_date is not None:
+        until = case.promised_date + timedelta(days=policy.promise_grace_days)
+        if ctx.now.date() <= until:
+            case.status = DunningStatus.PAUSED
+            return Review(
+                "wait",
+                _midnight(until + timedelta(days=1)).isoformat(),
+                case.status,
+                total,
+                oldest.isoformat(),
+            )
+        add_event(
+            ctx,
+            case,
+            "promise_broken",
+            promised_date=case.promised_date.isoformat(),
+            promised_amount=str(case.promised_amount),
+            overdue=str(total),
+        )
+        case.promised_date, case.promised_amount = None, None
+        next_at = ctx.now  # a broken promise resumes escalation at once
+    if case.last_notice_at is not None:
+        next_at = max(next_at, case.last_notice_at + timedelta(days=policy.min_days_between_notices))
+    case.status = DunningStatus.OPEN
+    return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
+
+
+def _next_level_at(
+    case: DunningCase, oldest_due: date, req: ReviewRequest, now: datetime, retry_days: int
+) -> datetime:
+    if case.level >= LEGAL_LEVEL:  # a rejected handover is proposed again later
+        return (case.last_notice_at or now) + timedelta(days=retry_days)
+    offsets = {1: req.level_1_days, 2: req.level_2_days, 3: req.level_3_days, 4: req.level_4_days}
+    return _midnight(oldest_due + timedelta(days=offsets[case.level + 1]))
+
+
+# --- escalation and notices --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    case_id: int
+
+
+@dataclass(frozen=True)
+class Escalation:
+    level: int
+    fees: Decimal
+    blocked: bool
+
+
+@operation("dunning.escalate", CaseRequest)
+def escalate(ctx: TaskContext, req: CaseRequest) -> Escalation:
+    """Move the case up one level: L2 adds the fee, L3 credit-blocks the customer."""
+    case = load_case(ctx.session, req.case_id)
+    customer = get_customer(ctx.session, case.customer_id)
+    case.level = min(case.level + 1, LEGAL_LEVEL)
+    add_event(ctx, case, "level_reached")
+    if case.level == 2:
+        case.fees += ctx.settings.dunning.level_2_fee
+        add_event(ctx, case, "fee_added", amount=str(ctx.settings.dunning.level_2_fee))
+    if case.level == 3 and not customer.blocked:
+        customer.blocked, case.blocked_customer = True, True
+        add_event(ctx, case, "customer_blocked")
+    if case.level == LEGAL_LEVEL:
+        case.last_notice_at = ctx.now  # the proposal counts as this level's action for the retry interval
+    return Escalation(case.level, case.fees, customer.blocked)
+
+
+@dataclass(frozen=True)
+class NoticeRequest:
+    case_id: int
+    level: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    queued: bool
+    invoices: list[str]
+
+
+@operation("dunning.send_notice", NoticeRequest)
+def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
+    """E-mail the level's notice to the customer, naming every overdue invoice; once per case and level."""
+    case = load_case(ctx.session, req.case_id)
+    customer = get_customer(ctx.session, case.customer_id)
+    today = ctx.now.date()
+    invoices = [invoice_json(i, today) for i in overdue_invoices(ctx.session, customer.id, today)]
+    if not customer.email:
+        add_event(ctx, case, "notice_undeliverable", reason="the customer has no e-mail address")
+        return Notice(False, [i["number"] for i in invoices])
+    row = queue_email(
+        ctx.session,
+        to=[customer.email],
+        template="dunning_notice",
+        context={
+            "level": req.level,
+            "title": NOTICE_TITLES.get(req.level, "Reminder"),
+            "customer_name": customer.name,
+            "invoices": invoices,
+            "total": sum((Decimal(i["open_amount"]) for i in invoices), Decimal("0.00")),
+            "fees": case.fees,
+            "currency": case.currency,
+            "blocked": customer.blocked,
+        },
+        # One notice per case and level, whatever retries or double ticks happen.
+        dedupe_key=f"dunning:{case.id}:level:{req.level}",
+        now=ctx.now,
+        instance_id=ctx.instance_id,
+    )
+    case.last_notice_at = ctx.now
+    add_event(ctx, case, "notice_sent", invoices=[i["number"] for i in invoices], queued=row is not None)
+    return Notice(row is not None, [i["number"] for i in invoices])
+
+
+# --- promises and disputes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromiseRequest:
+    case_id: int
+    promised_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    promised_date: date
+    amount: Decimal
+
+
+@operation("dunning.record_promise", PromiseRequest)
+def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
+    """Pause the case until the promised date (plus grace)."""
+    if req.amount <= 0 or req.promised_date < ctx.now.date():
+        raise HandlerInputError(
+            "dunning.record_promise: a promise needs a positive amount and a date not in the past"
+        )
+    case = load_case(ctx.session, req.case_id)
+    case.promised_date, case.promised_amount, case.status = (
+        req.promised_date,
+        req.amount,
+        DunningStatus.PAUSED,
+    )
+    add_event(
+        ctx, case, "promise_to_pay", promised_date=req.promised_date.isoformat(), amount=str(req.amount)
+    )
+    return PromiseRecord(req.promised_date, req.amount)
+
+
+@dataclass(frozen=True)
+class DisputeRequest:
+    case_id: int
+    invoice_numbers: Any  # a list of numbers, or a comma-separated string; empty means every overdue one
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeRecord:
+    invoice_numbers: list[str]
+    reason: str
+
+
+@operation("dunning.record_dispute", DisputeRequest)
+def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
+    """Take the disputed invoices out of dunning until the dispute task is resolved."""
+    case = load_case(ctx.session, req.case_id)
+    numbers = _numbers(req.invoice_numbers)
+    query = select(Invoice).where(
+        Invoice.customer_id == case.customer_id, Invoice.status == InvoiceStatus.OPEN
+    )
+    invoices = ctx.session.scalars(query.where(Invoice.number.in_(numbers)) if numbers else query).all()
+    if numbers and len(invoices) != len(set(numbers)):
+        unknown = sorted(set(numbers) - {i.number for i in invoices})
+        raise HandlerInputError(
+            f"dunning.record_dispute: no open invoice {', '.join(unknown)} of this customer"
+        )
+    for invoice in invoices:
+        invoice.disputed = True
+    case.status = DunningStatus.DISPUTED
+    disputed = [i.number for i in invoices]
+    add_event(ctx, case, "dispute_opened", invoices=disputed, reason=req.reason)
+    return DisputeRecord(disputed, req.reason)
+
+
+def _numbers(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(n).strip() for n in items if str(n).strip()]
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    case_id: int
+    resolution: str  # upheld | rejected
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    resolution: str
+    invoices: list[str]
+
+
+@operation("dunning.resolve_dispute", ResolveRequest)
+def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
+    """Upheld: a credit note cancels the disputed invoices. Rejected: they are dunned again."""
+    if req.resolution not in ("upheld", "rejected"):
+        raise HandlerInputError(
+            f"dunning.resolve_dispute: resolution must be upheld or rejected, not {req.resolution!r}"
+        )
+    case = load_case(ctx.session, req.case_id)
+    disputed = ctx.session.scalars(
+        select(Invoice).where(Invoice.customer_id == case.customer_id, Invoice.disputed.is_(True))
+    ).all()
+    for invoice in disputed:
+        invoice.disputed = False
+        if req.resolution == "upheld":
+            invoice.status, invoice.open_amount = InvoiceStatus.CANCELLED, Decimal("0.00")
+    add_event(
+        ctx,
+        case,
+        "dispute_resolved",
+        resolution=req.resolution,
+        comment=req.comment,
+        invoices=[i.number for i in disputed],
+    )
+    return Resolution(req.resolution, [i.number for i in disputed])
+
+
+# --- legal handover and closing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handover:
+    provision: Decimal
+    recipients: list[str]
+
+
+@operation("dunning.legal_handover", CaseRequest)
+def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
+    """Hand the case to legal: 100 % specific provision and the case file e-mailed to the legal group."""
+    case = load_case(ctx.session, req.case_id)
+    customer = get_customer(ctx.session, case.customer_id)
+    today = ctx.now.date()
+    open_invoices = ctx.session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == customer.id, Invoice.status == InvoiceStatus.OPEN)
+        .order_by(Invoice.due_date)
+    ).all()
+    amount = sum((i.open_amount for i in open_invoices), Decimal("0.00"))
+    case.status = DunningStatus.LEGAL
+    ctx.session.add(
+        Provision(
+            customer_id=customer.id,
+            case_id=case.id,
+            amount=amount,
+            currency=case.currency,
+            rate=Decimal("1.00"),
+            reason=f"legal handover of dunning case {case.id}",
+            created_by="system",
+            created_at=ctx.now,
+        )
+    )
+    add_event(ctx, case, "legal_handover", provision=str(amount))
+    recipients = emails_of(ctx.session, groups=["legal"])
+    if recipients:
+        queue_email(
+            ctx.session,
+            to=recipients,
+            template="legal_case_file",
+            context={
+                "customer_name": customer.name,
+                "case_id": case.id,
+                "total": amount,
+                "currency": case.currency,
+            },
+            dedupe_key=f"dunning:{case.id}:legal_handover",
+            now=ctx.now,
+            instance_id=ctx.instance_id,
+            attachments=[
+                Attachment(
+                    f"case-file-{case.id}.html",
+                    "text/html",
+                    case_file_html(ctx.session, case, customer, open_invoices, today),
+                )
+            ],
+        )
+    return Handover(amount, recipients)
+
+
+def case_file_html(
+    session: Session, case: DunningCase, customer: Customer, invoices: Any, today: date
+) -> str:
+    """The legal case file: customer and contacts, open invoices, amounts and the full dunning history."""
+    e = html.escape
+    invoice_rows = "".join(
+        _row(
+            e(i.number),
+            i.issue_date,
+            i.due_date,
+            f"{i.amount:.2f}",
+            f"{i.open_amount:.2f}",
+            max(0, (today - i.due_date).days),
+        )
+        for i in invoices
+    )
+    events = session.scalars(
+        select(DunningEvent).where(DunningEvent.case_id == case.id).order_by(DunningEvent.id)
+    )
+    history_rows = "".join(
+        _row(f"{ev.at:%Y-%m-%d %H:%M}", f"L{ev.level}", e(ev.kind), e(str(ev.detail))) for ev in events
+    )
+    total = sum((i.open_amount for i in invoices), Decimal("0.00"))
+    contact = (
+        f"Customer {customer.id} ({e(customer.external_id or '-')}), "
+        f"registration {e(customer.registration_no or '-')}, e-mail {e(customer.email or '-')}, "
+        f"sales owner {e(customer.sales_owner or '-')}."
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Case file {case.id}</title></head><body>"
+        f"<h1>Dunning case {case.id}: {e(customer.name)}</h1><p>{contact}</p>"
+        f"<p>Opened {case.opened_at:%Y-%m-%d}; level {case.level}; fees {case.fees:.2f} {e(case.currency)}; "
+        f"open amount {total:.2f} {e(case.currency)}.</p>"
+        f"<h2>Open invoices</h2><table border='1'>"
+        f"{_row('Invoice', 'Issued', 'Due', 'Amount', 'Open', 'Days overdue', cell='th')}{invoice_rows}</table>"
+        f"<h2>Dunning history</h2><table border='1'>"
+        f"{_row('When', 'Level', 'Event', 'Detail', cell='th')}{history_rows}</table></body></html>"
+    )
+
+
+def _row(*cells: Any, cell: str = "td") -> str:
+    return "<tr>" + "".join(f"<{cell}>{c}</{cell}>" for c in cells) + "</tr>"
+
+
+@dataclass(frozen=True)
+class CloseRequest:
+    case_id: int
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Closed:
+    outcome: str
+    unblocked: bool
+
+
+@operation("dunning.close_case", CloseRequest)
+def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
+    """Close the case; lift the credit block this case set (recovered legal cases release the provision)."""
+    case = load_case(ctx.session, req.case_id)
+    customer = get_customer(ctx.session, case.customer_id)
+    case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, req.outcome
+    unblocked = case.blocked_customer and customer.blocked
+    if unblocked:
+        customer.blocked, case.blocked_customer = False, False
+    if req.outcome in ("paid", "recovered"):
+        for provision in ctx.session.scalars(
+            select(Provision).where(Provision.case_id == case.id, Provision.released_at.is_(None))
+        ):
+            provision.released_at = ctx.now
+    add_event(ctx, case, "closed", outcome=req.outcome, unblocked=unblocked)
+    return Closed(req.outcome, unblocked)

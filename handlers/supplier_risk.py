@@ -1,0 +1,131 @@
+"""Service operations `supplier.risk_check` and `supplier.record_evaluation`: the supplier risk scorecard.
+
+Each factor scores 0-100 and carries a weight; the score is the weighted sum (0-100). The grade is not
+decided here: bpmn/supplier_risk.dmn maps the score to A-E (and says which grades need a safeguard),
+so the cut-offs are policy. A factor without data scores a documented neutral value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from handlers.credit_scoring import NEUTRAL, RATING_SCORES
+from handlers.limit_decision import add_months
+from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.models import Supplier
+from workflows.suppliers import GRADES, get_change_request, get_supplier, record_evaluation
+
+WEIGHTS: dict[str, int] = {
+    "financial_size": 20,
+    "age": 15,
+    "litigation": 20,
+    "penalties": 15,
+    "delivery": 15,
+    "external_rating": 15,
+}
+
+
+@dataclass(frozen=True)
+class RiskCheckRequest:
+    supplier_id: int
+
+
+@dataclass(frozen=True)
+class RiskCheckResult:
+    score: int
+    factors: dict[str, int]
+
+
+@operation("supplier.risk_check", RiskCheckRequest)
+def risk_check(ctx: TaskContext, req: RiskCheckRequest) -> RiskCheckResult:
+    """Score the supplier from its size, age, litigation, penalties, delivery record and external rating."""
+    factors = supplier_factors(get_supplier(ctx.session, req.supplier_id), ctx.now.date())
+    return RiskCheckResult(score=weighted_score(factors), factors=factors)
+
+
+def weighted_score(factors: dict[str, int]) -> int:
+    """Σ weight × factor / 100, rounded half up to a whole point."""
+    total = sum(Decimal(WEIGHTS[name]) * factors[name] for name in WEIGHTS) / 100
+    return int(total.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+
+
+def supplier_factors(supplier: Supplier, today: date) -> dict[str, int]:
+    """The factor scores (0-100 each) of the supplier scorecard."""
+    rating = (supplier.external_rating or "").upper().rstrip("+-")
+    return {
+        "financial_size": financial_size_score(supplier.annual_revenue),
+        "age": age_score(supplier.founded_year, today),
+        "litigation": count_score(supplier.litigation_count, ((0, 100), (1, 60), (2, 30))),
+        "penalties": count_score(supplier.penalties_count, ((0, 100), (2, 60), (5, 30))),
+        "delivery": NEUTRAL if supplier.delivery_score is None else supplier.delivery_score,
+        "external_rating": RATING_SCORES.get(rating, NEUTRAL),
+    }
+
+
+def financial_size_score(annual_revenue: Decimal | None) -> int:
+    if annual_revenue is None:
+        return 30
+    bands = ((50_000_000, 100), (10_000_000, 80), (2_000_000, 60), (500_000, 40))
+    return next((score for bound, score in bands if annual_revenue >= bound), 20)
+
+
+def age_score(founded_year: int | None, today: date) -> int:
+    if founded_year is None:
+        return 40
+    age = today.year - founded_year
+    return next((score for bound, score in ((20, 100), (10, 80), (5, 60), (2, 40)) if age >= bound), 20)
+
+
+def count_score(count: int | None, bands: tuple[tuple[int, int], ...]) -> int:
+    """Fewer cases score better: the first band whose upper bound holds the count, else 0."""
+    if count is None:
+        return NEUTRAL
+    return next((score for most, score in bands if count <= most), 0)
+
+
+@dataclass(frozen=True)
+class RecordEvaluationRequest:
+    supplier_id: int
+    score: int
+    grade: str
+    valid_months: int
+    factors: dict[str, int] = field(default_factory=dict)
+    change_request_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationRecorded:
+    evaluation_id: int
+    valid_to: date
+
+
+@operation("supplier.record_evaluation", RecordEvaluationRequest)
+def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -> EvaluationRecorded:
+    """Store the evaluation (append-only) as the supplier's current grade, and on the change request."""
+    if req.grade not in GRADES:
+        raise HandlerInputError(
+            f"supplier.record_evaluation: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"
+        )
+    if not 0 <= req.score <= 100 or req.valid_months < 1:
+        raise HandlerInputError(
+            "supplier.record_evaluation: the score must be 0-100 and valid_months at least 1, "
+            f"not {req.score} and {req.valid_months}"
+        )
+    supplier = get_supplier(ctx.session, req.supplier_id)
+    evaluation = record_evaluation(
+        ctx.session,
+        supplier,
+        score=req.score,
+        grade=req.grade,
+        factors=req.factors,
+        valid_to=add_months(ctx.now.date(), req.valid_months),
+        actor="system",
+        now=ctx.now,
+        instance_id=ctx.instance_id,
+    )
+    if req.change_request_id is not None:
+        request = get_change_request(ctx.session, req.change_request_id)
+        request.supplier_score, request.supplier_grade = req.score, req.grade
+    return EvaluationRecorded(evaluation_id=evaluation.id, valid_to=evaluation.valid_to)

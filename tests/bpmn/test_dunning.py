@@ -1,0 +1,269 @@
+"""Dunning end to end: 120 daily ticks over the REST API, e-mail checked at a real SMTP server."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import SteppingClock
+from tests.helpers import auth
+from tests.smtp import RecordingSink
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+DUE = date(2026, 3, 2)  # the clock fixture's day: invoices fall due "today" and time runs on from there
+
+
+class Collections:
+    """Drives the API like the ERP, the collectors and the scheduler would."""
+
+    def __init__(
+        self,
+        app: Flask,
+        client: FlaskClient,
+        tokens: dict[str, str],
+        clock: SteppingClock,
+        sink: RecordingSink,
+    ) -> None:
+        self.client, self.tokens, self.clock, self.sink = client, tokens, clock, sink
+        app.extensions["creditflow"].sink_port = sink.port  # tick dispatches mail to the test's SMTP server
+
+    def customer(self, name: str, **fields: Any) -> int:
+        body = {"name": name, "email": f"ap@{name.split()[0].lower()}.example", "currency": "EUR", **fields}
+        response = self.client.post("/api/customers", json=body, headers=auth(self.tokens["sales1"]))
+        assert response.status_code == 201, response.json
+        return int(response.json["id"])
+
+    def invoice(self, customer_id: int, number: str, amount: str, due: date = DUE) -> None:
+        body = {
+            "customer_id": customer_id,
+            "number": number,
+            "amount": amount,
+            "currency": "EUR",
+            "issue_date": (due - timedelta(days=30)).isoformat(),
+            "due_date": due.isoformat(),
+        }
+        response = self.client.post("/api/invoices", json=body, headers=auth(self.tokens["finance1"]))
+        assert response.status_code == 201, response.json
+
+    def pay(self, customer_id: int, amount: str, reference: str) -> Any:
+        body = {
+            "customer_id": customer_id,
+            "amount": amount,
+            "currency": "EUR",
+            "date": self.clock.now.date().isoformat(),
+            "reference": reference,
+        }
+        return self.client.post("/api/payments", json=body, headers=auth(self.tokens["finance1"]))
+
+    def tick(self, days: int = 1) -> dict[str, Any]:
+        self.clock.advance(days=days)
+        response = self.client.post(
+            "/api/admin/tick", json={"now": self.clock.now.isoformat()}, headers=auth(self.tokens["admin"])
+        )
+        assert response.status_code == 200, response.json
+        return dict(response.json)
+
+    def case(self, customer_id: int) -> dict[str, Any]:
+        cases = self.client.get(
+            f"/api/dunning-cases?customer_id={customer_id}", headers=auth(self.tokens["collector1"])
+        )
+        [case] = cases.json["items"]
+        return dict(case)
+
+    def notices_to(self, address: str) -> list[Any]:
+        return [m for m in self.sink.messages if m["To"] == address]
+
+    def open_tasks(self, user: str) -> list[dict[str, Any]]:
+        return list(self.client.get("/api/tasks", headers=auth(self.tokens[user])).json["items"])
+
+    def complete(self, user: str, task_id: int, **data: Any) -> Any:
+        return self.client.post(
+            f"/api/tasks/{task_id}/complete", json={"data": data}, headers=auth(self.tokens[user])
+        )
+
+
+@pytest.fixture
+def desk(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    app_clock: SteppingClock,
+    smtp_sink: RecordingSink,
+) -> Collections:
+    return Collections(app, client, demo_tokens, app_clock, smtp_sink)
+
+
+def test_unpaid_invoices_climb_the_ladder_to_legal(desk: Collections) -> None:
+    customer = desk.customer("Slowpay Trading")
+    desk.invoice(customer, "INV-1", "1200.00")
+    desk.invoice(customer, "INV-2", "800.50")
+    handed_over = False
+    for _day in range(120):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            assert task["name"] == "call_customer"
+            assert (
+                desk.complete(
+                    "collector1", task["id"], outcome="unreachable", comment="voicemail"
+                ).status_code
+                == 200
+            )
+        for task in desk.open_tasks("manager1"):
+            assert task["name"] == "approve_legal_handover"
+            assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+            handed_over = True
+        if handed_over:
+            break
+    assert handed_over, "the legal handover never reached the credit manager"
+    desk.tick(days=0)  # the scheduler's next round sends what the approval queued
+    notices = desk.notices_to("ap@slowpay.example")
+    subjects = [m["Subject"].split(":")[0] for m in notices]
+    assert subjects == ["Payment reminder", "Second reminder", "Final demand"]
+    assert len({m["Message-ID"] for m in notices}) == 3
+    for message in notices:
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        assert "INV-1" in text and "INV-2" in text
+    case = desk.case(customer)
+    assert (case["status"], case["level"], case["fees"]) == ("legal", 4, "40.00")
+    levels = [e for e in case["history"] if e["kind"] == "notice_sent"]
+    sent_days = [datetime.fromisoformat(e["at"]).date() for e in levels]
+    assert sent_days == [DUE + timedelta(days=4), DUE + timedelta(days=14), DUE + timedelta(days=25)]
+    credit_file = desk.client.get(f"/api/customers/{customer}", headers=auth(desk.tokens["sales1"])).json
+    assert credit_file["blocked"] is True
+    legal_task = desk.open_tasks("legal1")
+    assert [t["name"] for t in legal_task] == ["pursue_legally"]
+    case_file = [m for m in desk.sink.messages if m["To"] == "legal1@example.com"]
+    assert case_file, "the case file did not reach the legal group"
+    # yagmail sends an HTML document as a text/html part carrying the file name.
+    attachment = next(p for p in case_file[0].walk() if p.get_filename() == f"case-file-{case['id']}.html")
+    document = attachment.get_payload(decode=True).decode()
+    assert "INV-2" in document and "Final demand" not in document and "notice_sent" in document
+    provisions = desk.client.get(
+        f"/api/provisions?as_of={desk.clock.now.date()}", headers=auth(desk.tokens["finance1"])
+    )
+    assert provisions.status_code == 200, provisions.json
+    assert provisions.json["specific_total"] == "2000.50"
+
+
+def test_full_payment_after_the_first_reminder_closes_the_case(desk: Collections) -> None:
+    customer = desk.customer("Quickfix Repairs")
+    desk.invoice(customer, "INV-10", "500.00")
+    for _ in range(5):
+        desk.tick()
+    assert [m["Subject"].split(":")[0] for m in desk.notices_to("ap@quickfix.example")] == [
+        "Payment reminder"
+    ]
+    paid = desk.pay(customer, "500.00", "BANK-0001")
+    assert paid.status_code == 201 and len(paid.json["delivered_to"]) == 1
+    assert desk.pay(customer, "500.00", "BANK-0001").status_code == 409  # never counted twice
+    case = desk.case(customer)
+    assert case["status"] == "closed" and case["outcome"] == "paid"
+    for _ in range(60):
+        desk.tick()
+    assert len(desk.notices_to("ap@quickfix.example")) == 1
+
+
+def test_promise_pauses_the_case_and_a_broken_promise_resumes_it(desk: Collections) -> None:
+    customer = desk.customer("Promise Keepers")
+    desk.invoice(customer, "INV-20", "900.00")
+    for _ in range(5):
+        desk.tick()
+    promised = desk.clock.now.date() + timedelta(days=30)
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": promised.isoformat(), "amount": "900.00"},
+    }
+    reached = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    assert len(reached.json["delivered_to"]) == 1
+    assert desk.case(customer)["status"] == "paused"
+    for _ in range(33):
+        desk.tick()
+    assert len(desk.notices_to("ap@promise.example")) == 1  # silence while the promise runs (+3 days grace)
+    for _ in range(3):
+        desk.tick()
+    subjects = [m["Subject"].split(":")[0] for m in desk.notices_to("ap@promise.example")]
+    assert subjects == ["Payment reminder", "Second reminder"]
+    kinds = [e["kind"] for e in desk.case(customer)["history"]]
+    assert kinds.index("promise_to_pay") < kinds.index("promise_broken") < len(kinds)
+
+
+def test_second_tick_and_rerun_on_the_same_day_send_nothing_new(desk: Collections) -> None:
+    customer = desk.customer("Double Tick Ltd")
+    desk.invoice(customer, "INV-30", "300.00")
+    for _ in range(5):
+        desk.tick()
+    before = len(desk.sink.messages)
+    again = desk.tick(days=0)
+    assert again["jobs"] == [] and again["timers"] == 0 and again["emails"] == 0
+    from workflows.dunning import dunning_run
+
+    rt = desk.client.application.extensions["creditflow"].rt
+    assert dunning_run(rt, desk.clock.now.date(), desk.clock.now)["cases_started"] == 0
+    desk.tick(days=0)
+    assert len(desk.sink.messages) == before
+
+
+def test_dispute_takes_invoices_out_of_dunning_until_resolved(desk: Collections) -> None:
+    customer = desk.customer("Argue Bargain")
+    desk.invoice(customer, "INV-40", "100.00")
+    desk.invoice(customer, "INV-41", "700.00")
+    for _ in range(5):
+        desk.tick()
+    message = {
+        "name": "dispute",
+        "correlation_key": str(customer),
+        "data": {"invoice_numbers": ["INV-41"], "reason": "goods damaged"},
+    }
+    assert desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"])).json[
+        "delivered_to"
+    ]
+    [task] = desk.open_tasks("collector1")
+    assert task["name"] == "resolve_dispute"
+    assert (
+        desk.complete("collector1", task["id"], resolution="upheld", comment="credit note 77").status_code
+        == 200
+    )
+    invoices = desk.client.get(
+        f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])
+    ).json
+    assert {i["number"]: i["status"] for i in invoices["items"]} == {"INV-40": "open", "INV-41": "cancelled"}
+    for _ in range(10):
+        desk.tick()
+    second = desk.notices_to("ap@argue.example")[-1].get_body(preferencelist=("plain",)).get_content()
+    assert "INV-40" in second and "INV-41" not in second
+
+
+def test_payments_allocate_oldest_first_and_keep_overpayment_as_credit(desk: Collections) -> None:
+    customer = desk.customer("Allocation Test")
+    desk.invoice(customer, "INV-50", "100.00", due=DUE - timedelta(days=10))
+    desk.invoice(customer, "INV-51", "100.00")
+    paid = desk.pay(customer, "250.00", "BANK-0050")
+    assert paid.json["unallocated"] == "50.00"
+    invoices = desk.client.get(
+        f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])
+    ).json
+    assert {i["number"]: i["open_amount"] for i in invoices["items"]} == {"INV-50": "0.00", "INV-51": "0.00"}
+    assert (
+        desk.client.post(
+            "/api/invoices",
+            json={
+                "customer_id": customer,
+                "number": "INV-50",
+                "amount": "1",
+                "currency": "EUR",
+                "issue_date": "2026-01-01",
+                "due_date": "2026-02-01",
+            },
+            headers=auth(desk.tokens["finance1"]),
+        ).status_code
+        == 409
+    )
+    assert desk.pay(customer, "10.00", "BANK-0051").status_code == 201
+    forbidden = desk.client.post("/api/payments", json={}, headers=auth(desk.tokens["sales1"]))
+    assert forbidden.status_code == 403
