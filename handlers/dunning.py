@@ -441,16 +441,18 @@ def case_file_html(
         f"registration {e(customer.registration_no or '-')}, e-mail {e(customer.email or '-')}, "
         f"sales owner {e(customer.sales_owner or '-')}."
     )
+    invoice_table = (
+        _row("Invoice", "Issued", "Due", "Amount", "Open", "Days overdue", cell="th") + invoice_rows
+    )
+    history_table = _row("When", "Level", "Event", "Detail", cell="th") + history_rows
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Case file {case.id}</title></head><body>"
         f"<h1>Dunning case {case.id}: {e(customer.name)}</h1><p>{contact}</p>"
         f"<p>Opened {case.opened_at:%Y-%m-%d}; level {case.level}; fees {case.fees:.2f} {e(case.currency)}; "
         f"open amount {total:.2f} {e(case.currency)}.</p>"
-        f"<h2>Open invoices</h2><table border='1'>"
-        f"{_row('Invoice', 'Issued', 'Due', 'Amount', 'Open', 'Days overdue', cell='th')}{invoice_rows}</table>"
-        f"<h2>Dunning history</h2><table border='1'>"
-        f"{_row('When', 'Level', 'Event', 'Detail', cell='th')}{history_rows}</table></body></html>"
+        f"<h2>Open invoices</h2><table border='1'>{invoice_table}</table>"
+        f"<h2>Dunning history</h2><table border='1'>{history_table}</table></body></html>"
     )
 
 

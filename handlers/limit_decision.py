@@ -70,10 +70,8 @@ class LimitProposal:
 @operation("credit.propose_limit", ProposeLimitRequest)
 def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     """Need from expected sales and terms (or the request itself), capped by the grade's share of revenue."""
-    if req.requested_limit <= 0 or req.payment_terms_days < 0:
-        raise HandlerInputError(
-            "credit.propose_limit: the requested limit must be positive and terms not negative"
-        )
+    if req.requested_limit < 0 or req.payment_terms_days < 0:
+        raise HandlerInputError("credit.propose_limit: the requested limit and the terms cannot be negative")
     customer = get_customer(ctx.session, req.customer_id)
     if req.expected_annual_sales > 0:
         need = req.expected_annual_sales / 365 * (req.payment_terms_days + GRACE_DAYS)

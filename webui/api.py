@@ -27,6 +27,7 @@ from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
 from workflows.jobs import tick
+from workflows.limit_review import record_rating
 from workflows.models import OutboxEmail, ProcessInstance
 from workflows.users import Actor, actor_for, emails_of, user_for_token
 from workflows.validation import InvalidBundle
@@ -389,3 +390,15 @@ def get_customer_file(customer_id: int) -> Response:
     svc = services()
     with svc.rt.factory() as session:
         return jsonify(customer_json(session, get_customer(session, customer_id), today=svc.clock().date()))
+
+
+@bp.post("/customers/<int:customer_id>/rating")
+def post_rating(customer_id: int) -> Response:
+    """Record a new external rating; the next sweep starts a review with reason rating_change."""
+    actor = current_actor()
+    require_groups(actor, frozenset({"credit_analyst", "credit_manager"}), "record external ratings")
+    svc = services()
+    now = svc.clock()
+    with transaction(svc.rt.factory) as session:
+        customer = record_rating(session, customer_id, json_body(), actor=actor.username, now=now)
+        return jsonify(customer_json(session, customer, today=now.date()))

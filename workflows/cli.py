@@ -29,6 +29,7 @@ from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
 from workflows.jobs import tick
+from workflows.limit_review import limit_review_sweep
 from workflows.mail import mailer_for
 from workflows.models import User
 from workflows.receivables import import_invoices, import_payments, provisions
@@ -446,9 +447,14 @@ def _as_of(value: str | None) -> date:
 @pass_ctx
 def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
-    as_of = _as_of(as_of_text)
-    now = max(utcnow(), datetime.combine(as_of, time(12), tzinfo=UTC)) if as_of_text else utcnow()
-    _print_json(dunning_run(ctx.rt, as_of, now))
+    _print_json(dunning_run(ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
+
+
+def _batch_now(as_of_text: str | None) -> datetime:
+    """The time a batch run acts at: now, or noon of a later --as-of day (so timers compare correctly)."""
+    if not as_of_text:
+        return utcnow()
+    return max(utcnow(), datetime.combine(_as_of(as_of_text), time(12), tzinfo=UTC))
 
 
 @main.command("provisions")
@@ -458,3 +464,11 @@ def provisions_command(ctx: Context, as_of_text: str | None) -> None:
     """Print the provision matrix applied to the aging buckets, plus specific provisions."""
     with ctx.rt.factory() as session:
         _print_json(provisions(session, _as_of(as_of_text), ctx.settings.provisions))
+
+
+@main.command("limit-review-sweep")
+@click.option("--as-of", "as_of_text", default=None, help="Day to sweep for (default: today).")
+@pass_ctx
+def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
+    """Start a credit limit review for every customer a trigger names (idempotent per day)."""
+    _print_json(limit_review_sweep(ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))

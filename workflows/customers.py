@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange
+from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange, User
 
 GRADES = ("A", "B", "C", "D", "E")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -123,6 +123,12 @@ def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, 
     Raises:
         Conflict: the external_id is taken.
     """
+    owner = fields.get("sales_owner")
+    if owner and session.scalar(select(User.id).where(User.username == owner)) is None:
+        raise Invalid(
+            f"sales_owner {owner!r} is not a user",
+            details={"fields": {"sales_owner": "Name an existing user."}},
+        )
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
         raise Conflict(f"a customer with external_id {external_id!r} exists already")
@@ -260,6 +266,9 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "registration_no": customer.registration_no,
         "sales_owner": customer.sales_owner,
         "language": customer.language,
+        "external_rating": customer.external_rating,
+        "rating_agency": customer.rating_agency,
+        "rating_date": customer.rating_date.isoformat() if customer.rating_date else None,
         "grade": customer.grade,
         "score": customer.score,
         "score_valid_to": customer.score_valid_to.isoformat() if customer.score_valid_to else None,

@@ -225,12 +225,15 @@ def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
         )
         start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
         lane = getattr(start, "lane", None)
+        # A start event's `startGroups` property widens who may start beyond the start lane's group.
+        start_props = (getattr(start, "extensions", None) or {}).get("properties", {}) or {}
+        start_groups = _split(start_props.get("startGroups")) or ([lane] if lane else [])
         compiled.append(
             CompiledProcess(
                 process_key=pid,
                 name=spec.description or pid,
                 spec_json=spec_json,
-                start_groups=[lane] if lane else [],
+                start_groups=start_groups,
                 bpmn_file=spec.file or "",
             )
         )

@@ -130,7 +130,7 @@ def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
     """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent."""
     today = now.date()
     ran = []
-    for name, job in sorted(daily_jobs().items()):
+    for name, job in daily_jobs().items():
         with rt.factory() as session:
             done = session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == today))
         if done is not None:

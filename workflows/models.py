@@ -333,6 +333,9 @@ class Customer(Base):
     current_ratio: Mapped[Decimal | None] = mapped_column(Decimal2)
     debt_ratio: Mapped[Decimal | None] = mapped_column(Decimal2)  # liabilities / assets, e.g. 0.55
     external_rating: Mapped[str | None] = mapped_column(String(10))
+    rating_agency: Mapped[str | None] = mapped_column(String(80))
+    rating_date: Mapped[date | None]
+    rating_changed_at: Mapped[datetime | None]  # when a new external rating arrived: a review trigger
     grade: Mapped[str | None] = mapped_column(String(1))
     score: Mapped[int | None]
     score_valid_to: Mapped[date | None]

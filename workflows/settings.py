@@ -83,6 +83,13 @@ class ProvisionSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    utilisation_threshold: Decimal
+    overdue_days: int
+    cooldown_days: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     web: WebSettings
@@ -91,6 +98,7 @@ class Settings:
     engine: EngineSettings
     dunning: DunningSettings
     provisions: ProvisionSettings
+    reviews: ReviewSettings
 
     def replace(self, section: str, **values: Any) -> Settings:
         """Return a copy with some keys of one section changed (tests and CLI flags use this)."""
@@ -105,6 +113,7 @@ SECTIONS: dict[str, type] = {
     "engine": EngineSettings,
     "dunning": DunningSettings,
     "provisions": ProvisionSettings,
+    "reviews": ReviewSettings,
 }
 
 # The environment variables of the public contract (DESIGN.md) and the key each one sets.

@@ -96,7 +96,9 @@ def start_change(
         "value_impact": value_impact,
         "reason": reason,
     }
-    return post(client, token, "/api/process-instances", {"process_key": "supplier_contract_change", "data": data})
+    return post(
+        client, token, "/api/process-instances", {"process_key": "supplier_contract_change", "data": data}
+    )
 
 
 def started(client: FlaskClient, token: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -133,7 +135,11 @@ def tick(client: FlaskClient, tokens: dict[str, str], clock: SteppingClock, **de
 
 
 def countersign(client: FlaskClient, token: str, instance_id: int, signed_by: str) -> list[int]:
-    body = {"name": "supplier_countersigned", "correlation_key": str(instance_id), "data": {"signed_by": signed_by}}
+    body = {
+        "name": "supplier_countersigned",
+        "correlation_key": str(instance_id),
+        "data": {"signed_by": signed_by},
+    }
     response = post(client, token, "/api/messages", body)
     assert response.status_code == 200, response.json
     return list(response.json["delivered_to"])
@@ -159,7 +165,9 @@ def join_group(app: Flask, username: str, group: str) -> None:
 
 def change_request(app: Flask, instance_id: int) -> ContractChangeRequest:
     with app.extensions["creditflow"].rt.factory() as session:
-        found = session.scalar(select(ContractChangeRequest).where(ContractChangeRequest.instance_id == instance_id))
+        found = session.scalar(
+            select(ContractChangeRequest).where(ContractChangeRequest.instance_id == instance_id)
+        )
         assert found is not None
         session.expunge(found)
         return found
@@ -197,12 +205,23 @@ def test_payment_terms_change_over_half_million_needs_both_reviews_manager_cfo_a
     assert tasks["finance_review"]["subject"] == (
         f"Baltic Steel Supply AB, {contract['number']}: payment_terms 750000 EUR"
     )
-    assert "'payment_terms_days': 90" in tasks["legal_review"]["context"]["instructions"]
+    assert (
+        f"contract {contract['number']}, payment_terms change: payment terms days: 60 -> 90. "
+        "Value impact 750000 EUR. Reason: Supplier asked" in tasks["legal_review"]["context"]["instructions"]
+    )
     assert instance["data"]["supplier_grade"] == "A"
-    supplier = client.get(f"/api/suppliers/{contract['supplier']['id']}", headers=auth(demo_tokens["cfo1"])).json
+    supplier = client.get(
+        f"/api/suppliers/{contract['supplier']['id']}", headers=auth(demo_tokens["cfo1"])
+    ).json
     assert supplier["grade"] == "A" and [e["grade"] for e in supplier["evaluations"]] == ["A"]
-    assert complete(client, demo_tokens["buyer1"], tasks["finance_review"]["id"], decision="approve").status_code == 403
-    assert complete(client, demo_tokens["finance1"], tasks["finance_review"]["id"], decision="maybe").status_code == 422
+    assert (
+        complete(client, demo_tokens["buyer1"], tasks["finance_review"]["id"], decision="approve").status_code
+        == 403
+    )
+    assert (
+        complete(client, demo_tokens["finance1"], tasks["finance_review"]["id"], decision="maybe").status_code
+        == 422
+    )
     approve(client, demo_tokens["legal1"], tasks["legal_review"], "Clause 7 still holds")
     assert set(open_tasks(refresh(client, demo_tokens, instance["id"]))) == {"finance_review"}
     approve(client, demo_tokens["finance1"], tasks["finance_review"], "Cash flow fine")
@@ -210,8 +229,9 @@ def test_payment_terms_change_over_half_million_needs_both_reviews_manager_cfo_a
     # 2. The procurement manager approves (never the requester), then the CFO (never an earlier approver).
     manager_task = open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"]
     assert manager_task["group"] == "procurement_manager"
-    assert "Finance: approve (Cash flow fine). Legal: approve (Clause 7 still holds)." in (
-        manager_task["context"]["instructions"]
+    assert (
+        "Finance: approve (Cash flow fine). Legal: approve (Clause 7 still holds)."
+        in (manager_task["context"]["instructions"])
     )
     assert complete(client, demo_tokens["buyer1"], manager_task["id"], decision="approve").status_code == 403
     join_group(app, "buyer1", "procurement_manager")
@@ -238,7 +258,9 @@ def test_payment_terms_change_over_half_million_needs_both_reviews_manager_cfo_a
     send_outbox(app, smtp_sink)
     reminder = smtp_sink.wait_for(2)[1]
     assert reminder["To"] == "contracts@baltic-steel.example"
-    assert reminder["Subject"].startswith(f"Reminder: please countersign the change to contract {contract['number']}")
+    assert reminder["Subject"].startswith(
+        f"Reminder: please countersign the change to contract {contract['number']}"
+    )
     unchanged = get_contract(client, demo_tokens, contract["id"])
     assert (unchanged["payment_terms_days"], unchanged["version"], len(unchanged["versions"])) == (60, 1, 1)
     assert unchanged["change_requests"][0]["status"] == "awaiting_countersignature"
@@ -272,11 +294,17 @@ def test_price_change_rejected_by_legal_completes_without_a_new_version(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], smtp_sink: RecordingSink
 ) -> None:
     contract = make_contract(client, demo_tokens)
-    instance = started(client, demo_tokens["buyer1"], contract["id"], "price", {"price": "EUR 905 per tonne"}, 120_000)
+    instance = started(
+        client, demo_tokens["buyer1"], contract["id"], "price", {"price": "EUR 905 per tonne"}, 120_000
+    )
     tasks = open_tasks(instance)
     assert set(tasks) == {"finance_review", "legal_review"}
     done = complete(
-        client, demo_tokens["legal1"], tasks["legal_review"]["id"], decision="reject", comment="Breaks the cap"
+        client,
+        demo_tokens["legal1"],
+        tasks["legal_review"]["id"],
+        decision="reject",
+        comment="Breaks the cap",
     )
     assert done.status_code == 200, done.json
     assert done.json["instance"]["status"] == "completed"
@@ -285,7 +313,12 @@ def test_price_change_rejected_by_legal_completes_without_a_new_version(
         "finance_review": "cancelled",
         "legal_review": "completed",
     }
-    assert complete(client, demo_tokens["finance1"], tasks["finance_review"]["id"], decision="approve").status_code == 409
+    assert (
+        complete(
+            client, demo_tokens["finance1"], tasks["finance_review"]["id"], decision="approve"
+        ).status_code
+        == 409
+    )
     unchanged = get_contract(client, demo_tokens, contract["id"])
     assert (unchanged["terms"], unchanged["version"], len(unchanged["versions"])) == (TERMS, 1, 1)
     [request] = unchanged["change_requests"]
@@ -330,7 +363,10 @@ def test_quantity_change_up_to_half_million_skips_legal_and_the_cfo(
     assert [a["user"] for a in changed["versions"][1]["approvers"]] == ["finance1", "pm1"]
     assert changed["versions"][1]["change_request"]["value_impact"] == "-499999.99"
     send_outbox(app, smtp_sink)
-    assert [m["To"] for m in smtp_sink.wait_for(2)] == ["contracts@baltic-steel.example", "buyer1@example.com"]
+    assert [m["To"] for m in smtp_sink.wait_for(2)] == [
+        "contracts@baltic-steel.example",
+        "buyer1@example.com",
+    ]
 
 
 def test_finance_rejection_cancels_the_legal_review_and_keeps_the_contract(
@@ -349,7 +385,12 @@ def test_finance_rejection_cancels_the_legal_review_and_keeps_the_contract(
     assert change_request(app, instance["id"]).decided_by == "finance1"
     assert get_contract(client, demo_tokens, contract["id"])["terms"] == TERMS
     # The contract is free again for the next request.
-    assert start_change(client, demo_tokens["buyer1"], contract["id"], "clauses", {"audit": "yearly"}, 0).status_code == 201
+    assert (
+        start_change(
+            client, demo_tokens["buyer1"], contract["id"], "clauses", {"audit": "yearly"}, 0
+        ).status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize("rejecting_step", ["manager_approval", "cfo_approval"])
@@ -365,7 +406,9 @@ def test_manager_or_cfo_rejection_ends_the_request(
     for step in ("manager_approval", "cfo_approval"):
         task = open_tasks(refresh(client, demo_tokens, instance["id"]))[step]
         if step == rejecting_step:
-            done = complete(client, demo_tokens[approvers[step]], task["id"], decision="reject", comment="Not now")
+            done = complete(
+                client, demo_tokens[approvers[step]], task["id"], decision="reject", comment="Not now"
+            )
             assert done.json["instance"]["status"] == "completed"
             break
         approve(client, demo_tokens[approvers[step]], task)
@@ -383,15 +426,26 @@ def test_risky_supplier_needs_a_guarantee_from_the_requester_before_the_reviews(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
     contract = make_contract(client, demo_tokens, RISKY_SUPPLIER, currency="GBP")
-    instance = started(client, demo_tokens["buyer1"], contract["id"], "price", {"price": "list less 5 %"}, 40_000)
+    instance = started(
+        client, demo_tokens["buyer1"], contract["id"], "price", {"price": "list less 5 %"}, 40_000
+    )
     assert instance["data"]["supplier_grade"] == "E" and instance["data"]["needs_safeguard"] is True
     [guarantee] = open_tasks(instance).values()
     assert (guarantee["name"], guarantee["assignee"]) == ("record_safeguard", "buyer1")
     assert "graded E" in guarantee["context"]["instructions"]
     assert client.get("/api/tasks", headers=auth(demo_tokens["finance1"])).json["items"] == []
-    assert complete(client, demo_tokens["pm1"], guarantee["id"], safeguard="justification", details="x").status_code == 403
-    missing_amount = complete(client, demo_tokens["buyer1"], guarantee["id"], safeguard="guarantee", details="Bank")
-    assert missing_amount.status_code == 422 and set(missing_amount.json["error"]["fields"]) == {"guarantee_amount"}
+    assert (
+        complete(
+            client, demo_tokens["pm1"], guarantee["id"], safeguard="justification", details="x"
+        ).status_code
+        == 403
+    )
+    missing_amount = complete(
+        client, demo_tokens["buyer1"], guarantee["id"], safeguard="guarantee", details="Bank"
+    )
+    assert missing_amount.status_code == 422 and set(missing_amount.json["error"]["fields"]) == {
+        "guarantee_amount"
+    }
     done = complete(
         client,
         demo_tokens["buyer1"],
@@ -403,11 +457,16 @@ def test_risky_supplier_needs_a_guarantee_from_the_requester_before_the_reviews(
     assert done.status_code == 200, done.json
     tasks = open_tasks(refresh(client, demo_tokens, instance["id"]))
     assert set(tasks) == {"finance_review", "legal_review"}
-    assert "Safeguard (guarantee, 50000.25 GBP): Bank guarantee by Barclays" in tasks["finance_review"]["context"][
-        "instructions"
-    ]
+    assert (
+        "Safeguard (guarantee, 50000.25 GBP): Bank guarantee by Barclays"
+        in tasks["finance_review"]["context"]["instructions"]
+    )
     request = change_request(app, instance["id"])
-    assert (request.supplier_grade, request.safeguard, str(request.guarantee_amount)) == ("E", "guarantee", "50000.25")
+    assert (request.supplier_grade, request.safeguard, str(request.guarantee_amount)) == (
+        "E",
+        "guarantee",
+        "50000.25",
+    )
     assert ("contract_change_safeguard_recorded", "buyer1") in audit_actions(app, instance["id"])
 
 
@@ -419,9 +478,15 @@ def test_countersignature_is_reminded_weekly_and_expires_after_30_days(
     smtp_sink: RecordingSink,
 ) -> None:
     contract = make_contract(client, demo_tokens)
-    instance = started(client, demo_tokens["buyer1"], contract["id"], "quantity", {"quantity": "2,000 t"}, 90_000)
+    instance = started(
+        client, demo_tokens["buyer1"], contract["id"], "quantity", {"quantity": "2,000 t"}, 90_000
+    )
     approve(client, demo_tokens["finance1"], open_tasks(instance)["finance_review"])
-    approve(client, demo_tokens["pm1"], open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"])
+    approve(
+        client,
+        demo_tokens["pm1"],
+        open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"],
+    )
     send_outbox(app, smtp_sink)
     assert smtp_sink.wait_for(1)[0]["Subject"].startswith("Please countersign")
 
@@ -447,7 +512,11 @@ def test_countersignature_is_reminded_weekly_and_expires_after_30_days(
     assert (unchanged["terms"], unchanged["version"]) == (TERMS, 1)
     send_outbox(app, smtp_sink)
     messages = smtp_sink.wait_for(6)
-    assert [m["Subject"].split(":")[0] for m in messages[3:]] == ["Reminder", "Reminder", "Contract change expired"]
+    assert [m["Subject"].split(":")[0] for m in messages[3:]] == [
+        "Reminder",
+        "Reminder",
+        "Contract change expired",
+    ]
     assert messages[5]["To"] == "buyer1@example.com"
     assert ("contract_change_expired", "system") in audit_actions(app, instance["id"])
 
@@ -461,7 +530,10 @@ def test_start_is_refused_for_bad_data_unknown_contracts_open_requests_and_other
     contract = make_contract(client, demo_tokens)
     buyer = demo_tokens["buyer1"]
     missing = post(
-        client, buyer, "/api/process-instances", {"process_key": "supplier_contract_change", "data": {"contract_id": 1}}
+        client,
+        buyer,
+        "/api/process-instances",
+        {"process_key": "supplier_contract_change", "data": {"contract_id": 1}},
     )
     assert missing.status_code == 422
     assert set(missing.json["error"]["fields"]) == {"change_type", "changes", "value_impact", "reason"}
@@ -476,8 +548,13 @@ def test_start_is_refused_for_bad_data_unknown_contracts_open_requests_and_other
     ):
         response = start_change(client, buyer, *args)
         assert response.status_code == 422, (args, response.json)
-        assert problem in (response.json["error"]["message"] + str(response.json["error"].get("fields"))), problem
-    assert start_change(client, demo_tokens["finance1"], contract["id"], "price", {"price": "x"}, 1).status_code == 403
+        assert problem in (response.json["error"]["message"] + str(response.json["error"].get("fields"))), (
+            problem
+        )
+    assert (
+        start_change(client, demo_tokens["finance1"], contract["id"], "price", {"price": "x"}, 1).status_code
+        == 403
+    )
     unauthenticated = client.post(
         "/api/process-instances", json={"process_key": "supplier_contract_change", "data": {}}
     )
@@ -485,7 +562,9 @@ def test_start_is_refused_for_bad_data_unknown_contracts_open_requests_and_other
     started(client, buyer, contract["id"], "price", {"price": "EUR 830 per tonne"}, 8_000)
     second = start_change(client, buyer, contract["id"], "quantity", {"quantity": "1 t"}, 1)
     assert second.status_code == 422 and "already has change request" in second.json["error"]["message"]
-    listed = client.get("/api/process-instances?process_key=supplier_contract_change", headers=auth(demo_tokens["admin"]))
+    listed = client.get(
+        "/api/process-instances?process_key=supplier_contract_change", headers=auth(demo_tokens["admin"])
+    )
     assert listed.json["total"] == 1
 
 
@@ -493,11 +572,114 @@ def test_countersignature_without_a_signer_leaves_an_incident(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
     contract = make_contract(client, demo_tokens)
-    instance = started(client, demo_tokens["buyer1"], contract["id"], "quantity", {"quantity": "2,000 t"}, 1_000)
+    instance = started(
+        client, demo_tokens["buyer1"], contract["id"], "quantity", {"quantity": "2,000 t"}, 1_000
+    )
     approve(client, demo_tokens["finance1"], open_tasks(instance)["finance_review"])
-    approve(client, demo_tokens["pm1"], open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"])
+    approve(
+        client,
+        demo_tokens["pm1"],
+        open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"],
+    )
     body = {"name": "supplier_countersigned", "correlation_key": str(instance["id"]), "data": {}}
     assert post(client, demo_tokens["buyer1"], "/api/messages", body).json["delivered_to"] == [instance["id"]]
     failed = refresh(client, demo_tokens, instance["id"])
     assert failed["status"] == "error"
     assert get_contract(client, demo_tokens, contract["id"])["version"] == 1
+
+
+# --- the suppliers and contracts API ------------------------------------------------------------------------
+
+
+def test_suppliers_and_contracts_api_checks_tokens_groups_fields_and_pages(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    buyer, pm = demo_tokens["buyer1"], demo_tokens["pm1"]
+    assert client.get("/api/suppliers").status_code == 401
+    assert client.get("/api/contracts", headers=auth("not-a-token")).status_code == 401
+    assert client.get("/api/suppliers", headers=auth(demo_tokens["sales1"])).status_code == 403
+    assert client.get("/api/contracts", headers=auth(demo_tokens["owner1"])).status_code == 403
+    assert post(client, demo_tokens["finance1"], "/api/suppliers", SOLID_SUPPLIER).status_code == 403
+    invalid = post(
+        client,
+        buyer,
+        "/api/suppliers",
+        {
+            "name": "",
+            "email": "nope",
+            "currency": "euro",
+            "annual_revenue": "1.234",
+            "delivery_score": 101,
+            "litigation_count": -1,
+            "colour": "red",
+        },
+    )
+    assert invalid.status_code == 422
+    assert set(invalid.json["error"]["fields"]) == {
+        "_unknown",
+        "name",
+        "email",
+        "currency",
+        "annual_revenue",
+        "delivery_score",
+        "litigation_count",
+    }
+    supplier = post(client, buyer, "/api/suppliers", SOLID_SUPPLIER).json
+    assert (supplier["annual_revenue"], supplier["grade"], supplier["contracts"]) == ("85000000.00", None, [])
+    assert post(client, pm, "/api/suppliers", SOLID_SUPPLIER).status_code == 409
+
+    contract = {
+        "supplier_id": supplier["id"],
+        "number": "PC-9",
+        "value": 1200000.5,
+        "currency": "EUR",
+        "payment_terms_days": 60,
+        "start_date": "2026-01-01",
+    }
+    assert post(client, demo_tokens["legal1"], "/api/contracts", contract).status_code == 403
+    for bad, field in (
+        ({"supplier_id": 999}, "supplier_id"),
+        ({"supplier_id": 0}, "supplier_id"),
+        ({"end_date": "2025-12-31"}, "end_date"),
+        ({"terms": ["price"]}, "terms"),
+        ({"payment_terms_days": 366}, "payment_terms_days"),
+        ({"value": -1}, "value"),
+    ):
+        response = post(client, pm, "/api/contracts", {**contract, **bad})
+        assert response.status_code == 422 and field in response.json["error"]["fields"], (bad, response.json)
+    created = post(client, pm, "/api/contracts", contract)
+    assert created.status_code == 201
+    assert (created.json["value"], created.json["end_date"], created.json["terms"]) == (
+        "1200000.50",
+        None,
+        {},
+    )
+    assert [v["version"] for v in created.json["versions"]] == [1]
+    assert post(client, buyer, "/api/contracts", contract).status_code == 409
+    assert client.get("/api/contracts/999", headers=auth(buyer)).status_code == 404
+
+    for i in range(3):
+        other = post(
+            client,
+            buyer,
+            "/api/suppliers",
+            {"name": f"Beta {i}", "email": f"b{i}@beta.example", "currency": "USD"},
+        )
+        post(client, pm, "/api/contracts", {**contract, "supplier_id": other.json["id"], "number": f"B-{i}"})
+    page = client.get("/api/suppliers?q=beta&per_page=2&page=2", headers=auth(demo_tokens["analyst1"])).json
+    assert (page["total"], [s["name"] for s in page["items"]]) == (3, ["Beta 2"])
+    assert client.get("/api/suppliers?grade=Z", headers=auth(buyer)).status_code == 400
+    contracts = client.get("/api/contracts?q=beta&per_page=2", headers=auth(demo_tokens["manager1"])).json
+    assert (contracts["total"], [c["number"] for c in contracts["items"]]) == (3, ["B-0", "B-1"])
+    mine = client.get(f"/api/contracts?supplier_id={supplier['id']}", headers=auth(demo_tokens["cfo1"])).json
+    assert [c["number"] for c in mine["items"]] == ["PC-9"] and "versions" not in mine["items"][0]
+    assert client.get("/api/contracts?supplier_id=x", headers=auth(buyer)).status_code == 400
+    full = client.get(f"/api/suppliers/{supplier['id']}", headers=auth(demo_tokens["legal1"])).json
+    assert full["contracts"] == [{"id": created.json["id"], "number": "PC-9", "version": 1}]
+    with app.extensions["creditflow"].rt.factory() as session:
+        audit = session.execute(
+            select(AuditEvent.action, AuditEvent.actor).where(
+                AuditEvent.action.in_(["supplier_created", "contract_created"])
+            )
+        ).all()
+    assert ("supplier_created", "buyer1") in audit and ("contract_created", "pm1") in audit

@@ -1,0 +1,172 @@
+"""The daily limit-review sweep: which customers need a credit limit review, and why."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.audit import record_event
+from workflows.customers import get_customer
+from workflows.errors import DomainError, Invalid
+from workflows.models import (
+    Customer,
+    DunningCase,
+    DunningStatus,
+    InstanceStatus,
+    Invoice,
+    InvoiceStatus,
+    ProcessInstance,
+)
+from workflows.runner import Runtime, start_instance
+from workflows.settings import ReviewSettings
+from workflows.users import SYSTEM
+
+logger = logging.getLogger(__name__)
+
+PROCESS_KEY = "credit_limit_review"
+# The first matching trigger names the review; the riskier the signal, the earlier it is listed.
+EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
+
+
+def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> dict[int, str]:
+    """customer id -> reason, for every customer that needs a review and has none open."""
+    reviews = select(ProcessInstance.business_key, ProcessInstance.status, ProcessInstance.started_at).where(
+        ProcessInstance.process_key == PROCESS_KEY
+    )
+    open_reviews: set[int] = set()
+    last_started: dict[int, datetime] = {}
+    for key, status, started in session.execute(reviews):
+        if key and key.isdigit():
+            if status == InstanceStatus.RUNNING or status == InstanceStatus.ERROR:
+                open_reviews.add(int(key))
+            last_started[int(key)] = max(started, last_started.get(int(key), started))
+    found: dict[str, set[int]] = {
+        "dunning": set(
+            session.scalars(
+                select(DunningCase.customer_id).where(
+                    DunningCase.status.in_(DunningStatus.ACTIVE), DunningCase.level >= 3
+                )
+            )
+        ),
+        "overdue": set(
+            session.scalars(
+                select(Invoice.customer_id).where(
+                    Invoice.status == InvoiceStatus.OPEN,
+                    Invoice.disputed.is_(False),
+                    Invoice.due_date < as_of - timedelta(days=policy.overdue_days),
+                )
+            )
+        ),
+        "utilisation": _highly_utilised(session, policy.utilisation_threshold),
+        "rating_change": set(),
+        "scheduled": set(session.scalars(select(Customer.id).where(Customer.next_review_date <= as_of))),
+    }
+    for cid, changed in session.execute(
+        select(Customer.id, Customer.rating_changed_at).where(Customer.rating_changed_at.is_not(None))
+    ):
+        if cid not in last_started or changed > last_started[cid]:
+            found["rating_change"].add(cid)
+    cooldown_start = datetime.combine(
+        as_of - timedelta(days=policy.cooldown_days), datetime.min.time(), tzinfo=None
+    )
+    triggers: dict[int, str] = {}
+    for reason in ("dunning", "overdue", "rating_change", "utilisation", "scheduled"):
+        for cid in sorted(found[reason]):
+            if cid in triggers or cid in open_reviews:
+                continue
+            recent = cid in last_started and last_started[cid].replace(tzinfo=None) >= cooldown_start
+            if reason in EVENT_TRIGGERS and recent:
+                continue  # the same risk signal was just reviewed; wait for the cool-down
+            triggers[cid] = reason
+    return triggers
+
+
+def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
+    exposure = (
+        select(Invoice.customer_id, func.sum(Invoice.open_amount).label("exposure"))
+        .where(Invoice.status == InvoiceStatus.OPEN)
+        .group_by(Invoice.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Customer.id, Customer.credit_limit, exposure.c.exposure)
+        .join(exposure, exposure.c.customer_id == Customer.id)
+        .where(Customer.credit_limit > 0)
+    )
+    # Compared in Python: the amounts are exact Decimals here, not floats in SQL.
+    return {cid for cid, limit, used in rows if used is not None and used >= limit * threshold}
+
+
+def limit_review_sweep(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
+    """Start one credit_limit_review per triggered customer; a second run the same day starts none."""
+    with rt.factory() as session:
+        triggers = review_triggers(session, as_of, rt.settings.reviews)
+    started: dict[str, list[int]] = {}
+    failed = []
+    for customer_id, reason in triggers.items():
+        try:
+            instance = start_instance(
+                rt,
+                PROCESS_KEY,
+                {"customer_id": customer_id, "reason": reason},
+                actor=SYSTEM,
+                now=now,
+                business_key=str(customer_id),
+                check_groups=False,
+            )
+            started.setdefault(reason, []).append(instance.id)
+        except DomainError:
+            # A sweep loop: one customer's bad data must not stop the others; logged, retried tomorrow.
+            logger.exception("limit-review sweep %s: no review for customer %s", as_of, customer_id)
+            failed.append(customer_id)
+    return {
+        "reviews_started": sum(len(v) for v in started.values()),
+        "by_reason": started,
+        "failed_customers": failed,
+    }
+
+
+def record_rating(
+    session: Session, customer_id: int, body: dict[str, Any], *, actor: str, now: datetime
+) -> Customer:
+    """Store a new external rating; the next sweep starts a review with reason rating_change.
+
+    Raises:
+        NotFound, Invalid (agency, rating or date missing or malformed).
+    """
+    errors = {}
+    agency, rating = str(body.get("agency") or "").strip(), str(body.get("rating") or "").strip().upper()
+    if not agency or len(agency) > 80:
+        errors["agency"] = "Name the rating agency (at most 80 characters)."
+    if not rating or len(rating) > 10:
+        errors["rating"] = "Give the rating, e.g. BBB or A+ (at most 10 characters)."
+    try:
+        rated_on = date.fromisoformat(str(body.get("date")))
+    except ValueError:
+        errors["date"] = "The date of the rating, as YYYY-MM-DD."
+    if errors:
+        raise Invalid(
+            "The rating has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            details={"fields": errors},
+        )
+    customer = get_customer(session, customer_id)
+    old = customer.external_rating
+    customer.external_rating, customer.rating_agency, customer.rating_date = rating, agency, rated_on
+    customer.rating_changed_at, customer.updated_at = now, now
+    record_event(
+        session,
+        actor=actor,
+        action="external_rating_changed",
+        now=now,
+        customer_id=customer.id,
+        agency=agency,
+        old=old,
+        new=rating,
+        date=rated_on.isoformat(),
+    )
+    return customer
