@@ -55,7 +55,10 @@ class Context:
     @property
     def rt(self) -> Runtime:
         if self._rt is None:
-            self._rt = Runtime(make_session_factory(make_engine(self.settings.database)), self.settings)
+            engine = make_engine(self.settings.database)
+            # Pooled connections are closed when the command ends (PostgreSQL warns about leaked ones).
+            click.get_current_context().call_on_close(engine.dispose)
+            self._rt = Runtime(make_session_factory(engine), self.settings)
         return self._rt
 
     def actor(self, username: str | None) -> Actor:
