@@ -29,7 +29,7 @@ from workflows.instances import get_instance_for, instance_json, instance_summar
 from workflows.jobs import tick
 from workflows.limit_review import record_rating
 from workflows.models import OutboxEmail, ProcessInstance
-from workflows.users import Actor, actor_for, emails_of, user_for_token
+from workflows.users import Actor, actor_for_token, emails_of
 from workflows.validation import InvalidBundle
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -50,10 +50,10 @@ def current_actor() -> Actor:
             "send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)"
         )
     with services().rt.factory() as session:
-        user = user_for_token(session, token.strip())
-        if user is None:
-            raise Unauthorized("the API token is not valid")
-        return actor_for(user)
+        actor = actor_for_token(session, token.strip())
+    if actor is None:
+        raise Unauthorized("the API token is not valid")
+    return actor
 
 
 def json_body() -> dict[str, Any]:

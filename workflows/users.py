@@ -110,14 +110,21 @@ def issue_token(session: Session, username: str, now: datetime) -> str:
     """A new API token for the user; only its hash is stored, so this is the one time it is shown."""
     user = get_user(session, username)
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), created_at=now))
+    session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now))
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    return session.scalar(
-        select(User).join(ApiToken).where(ApiToken.token_hash == _hash_token(token), User.active.is_(True))
-    )
+def actor_for_token(session: Session, token: str) -> Actor | None:
+    """The active user behind an API token, with its groups, in one query (every API call asks)."""
+    rows = session.execute(
+        select(User.username, UserGroup.group_name)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .outerjoin(UserGroup, UserGroup.user_id == User.id)
+        .where(ApiToken.token_hash == token_hash(token), User.active.is_(True))
+    ).all()
+    if not rows:
+        return None
+    return Actor(rows[0][0], frozenset(group for _, group in rows if group))
 
 
 def check_password(session: Session, username: str, password: str) -> User | None:
@@ -150,5 +157,6 @@ def _demo_password_hash() -> str:
     return generate_password_hash(DEMO_PASSWORD)
 
 
-def _hash_token(token: str) -> str:
+def token_hash(token: str) -> str:
+    """The stored form of an API token (SHA-256 hex)."""
     return hashlib.sha256(token.encode()).hexdigest()
