@@ -145,7 +145,8 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
         case.promised_date, case.promised_amount = None, None
         next_at = ctx.now  # a broken promise resumes escalation at once
     if case.last_notice_at is not None:
-        next_at = max(next_at, case.last_notice_at + timedelta(days=policy.min_days_between_notices))
+        spacing = timedelta(days=policy.min_days_between_notices)
+        next_at = max(next_at, _midnight(case.last_notice_at.date() + spacing))  # whole calendar days
     case.status = DunningStatus.OPEN
     return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
 

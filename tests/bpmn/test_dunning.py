@@ -267,3 +267,50 @@ def test_payments_allocate_oldest_first_and_keep_overpayment_as_credit(desk: Col
     assert desk.pay(customer, "10.00", "BANK-0051").status_code == 201
     forbidden = desk.client.post("/api/payments", json={}, headers=auth(desk.tokens["sales1"]))
     assert forbidden.status_code == 403
+
+
+def test_a_late_case_catches_up_each_missed_level_once_five_days_apart(desk: Collections) -> None:
+    customer = desk.customer("Longlate Holdings")
+    desk.invoice(customer, "INV-60", "5000.00", due=DUE - timedelta(days=100))
+    for _ in range(12):
+        desk.tick()
+    case = desk.case(customer)
+    sent = [datetime.fromisoformat(e["at"]).date() for e in case["history"] if e["kind"] == "notice_sent"]
+    start = DUE + timedelta(days=1)
+    assert sent == [start, start + timedelta(days=5), start + timedelta(days=10)]
+    subjects = [m["Subject"].split(":")[0] for m in desk.notices_to("ap@longlate.example")]
+    assert subjects == ["Payment reminder", "Second reminder", "Final demand"]
+
+
+def test_csv_imports_of_invoices_and_payments_are_all_or_nothing(desk: Collections, tmp_path: Any) -> None:
+    from workflows.csv_import import ImportRejected
+    from workflows.db import transaction
+    from workflows.receivables import import_invoices, import_payments
+
+    desk.customer("Csv Imports", external_id="ERP-7")
+    rt = desk.client.application.extensions["creditflow"].rt
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text(
+        "customer_external_id,number,amount,currency,issue_date,due_date\n"
+        "ERP-7,INV-70,100.00,EUR,2026-01-01,2026-02-01\n"
+        "ERP-7,INV-71,50.00,EUR,2026-01-05,2026-02-05\n"
+    )
+    with transaction(rt.factory) as session:
+        assert import_invoices(session, invoices, actor="finance1", now=desk.clock.now).imported == 2
+    bad = tmp_path / "payments.csv"
+    bad.write_text(
+        "customer_external_id,invoice_number,amount,currency,date,reference\n"
+        "ERP-7,INV-70,100.00,EUR,2026-02-10,BANK-70\n"
+        "ERP-8,,10.00,EUR,2026-02-10,BANK-71\n"
+        "ERP-7,INV-99,10.00,USD,2026-02-10,BANK-70\n"
+    )
+    with pytest.raises(ImportRejected) as rejected, transaction(rt.factory) as session:
+        import_payments(session, bad, actor="finance1", now=desk.clock.now)
+    errors = rejected.value.report.errors
+    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4"]
+    listed = desk.client.get("/api/invoices?customer_id=1", headers=auth(desk.tokens["finance1"])).json[
+        "items"
+    ]
+    assert {i["number"]: i["open_amount"] for i in listed} == {"INV-70": "100.00", "INV-71": "50.00"}
+    aging = desk.client.get("/api/aging?as_of=2026-03-02", headers=auth(desk.tokens["collector1"])).json
+    assert aging["total"]["days_1_30"] == "150.00"
