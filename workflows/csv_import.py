@@ -72,6 +72,51 @@ def read_rows(
             raise ImportRejected(report)
 
 
+def import_master_data(
+    session: Session,
+    path: Path,
+    *,
+    kind: str,
+    columns: tuple[tuple[str, ...], tuple[str, ...]],
+    existing: set[str],
+    parse: Callable[[dict[str, str]], dict[str, Any]],
+    create: Callable[[dict[str, Any]], object],
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import rows identified by a new, unique `external_id` (customers, suppliers), all or nothing.
+
+    `columns` is (required, optional); `parse` raises Invalid naming bad fields; `create` stores one row.
+
+    Raises:
+        ImportRejected: with every bad line; the caller rolls back.
+    """
+    report = ImportReport(kind)
+    parsed: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    singular = kind.removesuffix("s")
+    for line, row in read_rows(path, *columns):
+        external_id = row.get("external_id", "")
+        if not external_id:
+            report.errors.append(f"line {line}: external_id: This field is required.")
+        elif external_id in existing:
+            report.errors.append(f"line {line}: external_id: {singular} {external_id} exists already")
+        elif external_id in seen:
+            report.errors.append(f"line {line}: external_id: {external_id} repeats line {seen[external_id]}")
+        seen.setdefault(external_id, line)
+        try:
+            parsed.append(parse(row))
+        except Invalid as exc:
+            report.errors += [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
+    if report.errors:
+        raise ImportRejected(report)
+    for fields in parsed:
+        create(fields)
+        report.imported += 1
+        if progress:
+            progress(1)
+    return report
+
+
 def import_customers(
     session: Session,
     path: Path,
@@ -80,33 +125,14 @@ def import_customers(
     now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import customers (in the caller's transaction); external_id must be new and unique in the file.
-
-    Raises:
-        ImportRejected: with every bad line; the caller rolls back.
-    """
-    report = ImportReport("customers")
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    seen: dict[str, int] = {}
-    existing = set(session.scalars(select(Customer.external_id).where(Customer.external_id.is_not(None))))
-    for line, row in read_rows(path, CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL):
-        external_id = row.get("external_id", "")
-        if not external_id:
-            report.errors.append(f"line {line}: external_id: This field is required.")
-        elif external_id in existing:
-            report.errors.append(f"line {line}: external_id: customer {external_id} exists already")
-        elif external_id in seen:
-            report.errors.append(f"line {line}: external_id: {external_id} repeats line {seen[external_id]}")
-        seen.setdefault(external_id, line)
-        try:
-            parsed.append((line, parse_customer(row, today=now.date())))
-        except Invalid as exc:
-            report.errors += [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
-    if report.errors:
-        raise ImportRejected(report)
-    for _line, fields in parsed:
-        create_customer(session, fields, actor=actor, now=now)
-        report.imported += 1
-        if progress:
-            progress(1)
-    return report
+    """Import customers (in the caller's transaction). Raises: ImportRejected (nothing imported)."""
+    return import_master_data(
+        session,
+        path,
+        kind="customers",
+        columns=(CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL),
+        existing=set(session.scalars(select(Customer.external_id).where(Customer.external_id.is_not(None)))),
+        parse=lambda row: parse_customer(row, today=now.date()),
+        create=lambda fields: create_customer(session, fields, actor=actor, now=now),
+        progress=progress,
+    )

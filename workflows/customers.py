@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -14,23 +12,16 @@ from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.fields import FieldSpec, parse_fields
 from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange, User
 
 GRADES = ("A", "B", "C", "D", "E")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 # Groups whose work touches customers (DESIGN.md: "Who may do what").
 CUSTOMER_CREATORS = frozenset({"sales", "credit_analyst", "credit_manager"})
 CUSTOMER_READERS = frozenset(
     {"sales", "credit_analyst", "credit_manager", "cfo", "collections", "legal", "finance", "procurement"}
 )
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    kind: str  # text | email | currency | year | money | ratio | date | grade
-    required: bool = False
 
 
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {
@@ -58,63 +49,7 @@ def parse_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
-    unknown = sorted(set(raw) - set(CUSTOMER_FIELDS))
-    if unknown:
-        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}."
-    for name, spec in CUSTOMER_FIELDS.items():
-        value = raw.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if spec.required:
-                errors[name] = "This field is required."
-            continue
-        try:
-            out[name] = _convert(spec.kind, value, today)
-        except ValueError as exc:
-            errors[name] = str(exc)
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})
-    return out
-
-
-def _convert(kind: str, value: Any, today: date) -> Any:
-    text = str(value).strip()
-    if kind == "text":
-        if len(text) > 200:
-            raise ValueError("At most 200 characters.")
-        return text
-    if kind == "email":
-        if not _EMAIL.match(text):
-            raise ValueError(f"{text!r} is not an e-mail address.")
-        return text
-    if kind == "currency":
-        if not _CURRENCY.match(text):
-            raise ValueError("Use a three-letter ISO currency code such as EUR.")
-        return text
-    if kind == "year":
-        if isinstance(value, bool) or not text.isdigit() or not 1800 <= int(text) <= today.year:
-            raise ValueError(f"A year between 1800 and {today.year}.")
-        return int(text)
-    if kind in ("money", "ratio"):
-        if isinstance(value, (bool, float)):
-            raise ValueError("Send amounts as decimal strings or exact JSON numbers.")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation as exc:
-            raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
-        if not amount.is_finite() or amount < 0:
-            raise ValueError("Must be zero or more.")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise ValueError("At most two decimal places.")
-        return amount
-    if kind == "date":
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
-    raise AssertionError(f"unknown field kind {kind}")
+    return parse_fields("customer", CUSTOMER_FIELDS, raw, today)
 
 
 def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:

@@ -12,9 +12,10 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
-from workflows.csv_import import ImportRejected, ImportReport, read_rows
-from workflows.customers import FieldSpec, _convert
+from workflows.csv_import import ImportReport, import_master_data
+from workflows.engine import to_jsonable
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.fields import FieldSpec, convert_field, parse_fields
 from workflows.models import (
     Contract,
     ContractChangeRequest,
@@ -85,78 +86,13 @@ def _versions_are_immutable(mapper: Any, connection: Any, version: ContractVersi
 # --- field parsing ------------------------------------------------------------------------------------
 
 
-def _parse(
-    kind_of: str, specs: Mapping[str, FieldSpec], raw: Mapping[str, Any], today: date
-) -> dict[str, Any]:
-    errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
-    unknown = sorted(set(raw) - set(specs))
-    if unknown:
-        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}."
-    for name, spec in specs.items():
-        value = raw.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if spec.required:
-                errors[name] = "This field is required."
-            continue
-        try:
-            out[name] = convert_field(spec.kind, value, today)
-        except ValueError as exc:
-            errors[name] = str(exc)
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The {kind_of} has errors: {listing}", details={"fields": errors})
-    return out
-
-
-def convert_field(kind: str, value: Any, today: date) -> Any:
-    """Check and convert one field value; the kinds shared with customers follow the same rules.
-
-    Raises:
-        ValueError: with a message that says what a valid value looks like.
-    """
-    if kind in ("id", "count", "percent", "days"):
-        upper = {"id": None, "count": None, "percent": 100, "days": 365}[kind]
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or (kind == "id" and int(text) < 1):
-            raise ValueError(
-                "A whole number of 1 or more." if kind == "id" else "A whole number of 0 or more."
-            )
-        if upper is not None and int(text) > upper:
-            raise ValueError(f"At most {upper}.")
-        return int(text)
-    if kind == "rating":
-        text = str(value).strip().upper()
-        if len(text) > 10:
-            raise ValueError("An agency rating such as BBB+ (at most 10 characters).")
-        return text
-    if kind == "terms":
-        if not isinstance(value, Mapping):
-            raise ValueError('An object of named terms, e.g. {"price": "EUR 820 per tonne"}.')
-        return {str(k): jsonable(v) for k, v in value.items()}
-    return _convert(kind, value, today)
-
-
-def jsonable(value: Any) -> Any:
-    """A value as JSON can store it: exact decimals and dates as strings."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
 def parse_supplier(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     """Check and convert supplier fields (from JSON or a CSV row); empty strings count as absent.
 
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    return _parse("supplier", SUPPLIER_FIELDS, raw, today)
+    return parse_fields("supplier", SUPPLIER_FIELDS, raw, today)
 
 
 def parse_contract(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
@@ -165,7 +101,7 @@ def parse_contract(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    fields = _parse("contract", CONTRACT_FIELDS, raw, today)
+    fields = parse_fields("contract", CONTRACT_FIELDS, raw, today)
     if fields.get("end_date") and fields["end_date"] < fields["start_date"]:
         message = "The end date may not be before the start date."
         raise Invalid(
@@ -507,13 +443,13 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
             errors[str(key)] = "A term name of 1 to 60 characters."
         elif name in CHANGEABLE_COLUMNS:
             try:
-                out[name] = jsonable(convert_field(CHANGEABLE_COLUMNS[name], value, today))
+                out[name] = to_jsonable(convert_field(CHANGEABLE_COLUMNS[name], value, today))
             except ValueError as exc:
                 errors[name] = str(exc)
         elif name in ("currency", "number", "supplier_id", "terms", "version"):
             errors[name] = "Cannot be changed by a change request."
         else:
-            out[name] = jsonable(value)
+            out[name] = to_jsonable(value)
     if errors:
         listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise Invalid(f"The change has errors: {listing}", details={"fields": errors})
@@ -752,31 +688,16 @@ def import_suppliers(
     Raises:
         ImportRejected: with every bad line; the caller rolls back.
     """
-    report = ImportReport("suppliers")
-    parsed: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    existing = set(session.scalars(select(Supplier.external_id).where(Supplier.external_id.is_not(None))))
-    for line, row in read_rows(path, SUPPLIER_COLUMNS, SUPPLIER_OPTIONAL):
-        external_id = row.get("external_id", "")
-        if not external_id:
-            report.errors.append(f"line {line}: external_id: This field is required.")
-        elif external_id in existing:
-            report.errors.append(f"line {line}: external_id: supplier {external_id} exists already")
-        elif external_id in seen:
-            report.errors.append(f"line {line}: external_id: {external_id} repeats line {seen[external_id]}")
-        seen.setdefault(external_id, line)
-        try:
-            parsed.append(parse_supplier(row, today=now.date()))
-        except Invalid as exc:
-            report.errors += [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
-    if report.errors:
-        raise ImportRejected(report)
-    for fields in parsed:
-        create_supplier(session, fields, actor=actor, now=now)
-        report.imported += 1
-        if progress:
-            progress(1)
-    return report
+    return import_master_data(
+        session,
+        path,
+        kind="suppliers",
+        columns=(SUPPLIER_COLUMNS, SUPPLIER_OPTIONAL),
+        existing=set(session.scalars(select(Supplier.external_id).where(Supplier.external_id.is_not(None)))),
+        parse=lambda row: parse_supplier(row, today=now.date()),
+        create=lambda fields: create_supplier(session, fields, actor=actor, now=now),
+        progress=progress,
+    )
 
 
 DEMO_SUPPLIERS: list[dict[str, Any]] = [
