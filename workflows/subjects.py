@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import ChainableUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 logger = logging.getLogger(__name__)
@@ -32,12 +33,18 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
 _INSTRUCTIONS = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
 
 
+@lru_cache(maxsize=512)
+def _compiled(template: str) -> Template:
+    # Instructions come from deployed diagrams and repeat on every task: compile each text once.
+    return _INSTRUCTIONS.from_string(template)
+
+
 def render_instructions(template: str, data: Mapping[str, Any]) -> str:
     """Fill `{{ placeholders }}` of a task's instructions from its data (sandboxed; escaped where shown)."""
     if "{" not in template:
         return template
     try:
-        return _INSTRUCTIONS.from_string(template).render(**data)
+        return _compiled(template).render(**data)
     except TemplateError:
         logger.warning("instructions could not be rendered: %r", template, exc_info=True)
         return template
