@@ -68,6 +68,7 @@ def create_app(
         api_receivables,
         api_suppliers,
         auth,
+        customers,
         definitions,
         errors,
         formatting,
@@ -77,6 +78,7 @@ def create_app(
         navigation,
         pages,
         start,
+        suppliers,
         tasks,
     )
 
@@ -84,7 +86,20 @@ def create_app(
     for api_module in (api, api_receivables, api_suppliers):
         csrf.exempt(api_module.bp)  # the API authenticates with bearer tokens, not cookies: no CSRF
     auth.init_login(app)
-    for blueprint in (api, api_receivables, auth, pages, inbox, tasks, instances, start, definitions, mail):
+    for blueprint in (
+        api,
+        api_receivables,
+        auth,
+        pages,
+        inbox,
+        tasks,
+        instances,
+        start,
+        definitions,
+        mail,
+        customers,
+        suppliers,
+    ):
         app.register_blueprint(blueprint.bp)
     app.register_blueprint(api_suppliers.bp)
     formatting.register(app)

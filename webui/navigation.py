@@ -11,6 +11,8 @@ from webui import services
 from webui.auth import web_actor
 from webui.diagrams import PROCESS_OWNERS
 from webui.start import startable_definitions
+from workflows.customers import CUSTOMER_READERS
+from workflows.suppliers import SUPPLIER_READERS
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,16 @@ class NavItem:
     label: str
     url: str
     active: bool
+
+
+def _section(endpoint: str) -> str:
+    """The nav item a page belongs to: its blueprint, with a few pages filed under another item."""
+    blueprint, _, view = endpoint.partition(".")
+    if blueprint == "tasks":
+        return "inbox"  # a task page belongs to the inbox
+    if blueprint == "suppliers_pages" and view.startswith("contract"):
+        return "contracts"
+    return blueprint
 
 
 def nav_items() -> list[NavItem]:
@@ -30,14 +42,15 @@ def nav_items() -> list[NavItem]:
         if startable_definitions(session, actor):
             items.append(("Start", "start.index"))
     items.append(("Instances", "instances.index"))
+    if actor.in_any(CUSTOMER_READERS):
+        items.append(("Customers", "customers_pages.index"))
+    if actor.in_any(SUPPLIER_READERS):
+        items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
     if actor.in_any(PROCESS_OWNERS):
         items.append(("Definitions", "definitions.index"))
     items.append(("Mail", "mail.mailbox"))
-    blueprint = (request.endpoint or "").split(".")[0]
-    blueprint = {"tasks": "inbox"}.get(blueprint, blueprint)  # a task page belongs to the inbox
-    return [
-        NavItem(label, url_for(endpoint), endpoint.split(".")[0] == blueprint) for label, endpoint in items
-    ]
+    current = _section(request.endpoint or "")
+    return [NavItem(label, url_for(endpoint), _section(endpoint) == current) for label, endpoint in items]
 
 
 def register(app: Flask) -> None:

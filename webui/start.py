@@ -1,8 +1,14 @@
-"""/start: start a deployed process from the web, with its start form when the deployment has one."""
+"""/start: start a deployed process from the web, with its start form when the deployment has one.
+
+Start-form fields named `customer_id` or `contract_id` are pickers: a select of what the user may read, or,
+for long lists, a search box whose htmx results set the hidden id.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -12,20 +18,181 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui import services
-from webui.auth import login_required_view, web_actor
+from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import deployment_files
-from webui.schema_forms import field_errors, form_level_errors, form_widgets
+from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from workflows import runner
+from workflows.customers import CUSTOMER_READERS, list_customers
 from workflows.definitions import latest_definition
-from workflows.errors import Forbidden, Invalid
+from workflows.errors import Forbidden, Invalid, NotFound
 from workflows.forms import coerce_form_strings, validate_form
-from workflows.models import ProcessDefinition
+from workflows.models import Contract, Customer, ProcessDefinition, Supplier
+from workflows.suppliers import SUPPLIER_READERS, list_contracts
 from workflows.users import Actor
 
 bp = Blueprint("start", __name__)
 
 # A deployment may carry `<process key>_start.json`, the JSON schema of its start form.
 START_FORM_SUFFIX = "_start.json"
+# Up to this many choices a picker is a plain select; beyond, a search box.
+MAX_SELECT_CHOICES = 200
+# A picker search shows this many matches at most.
+PICK_RESULTS = 20
+# Schema types a form can only carry as JSON text.
+JSON_TYPES = ("object", "array")
+
+
+# --- pickers -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PickerSource:
+    """Where a picker's choices come from and who may read them."""
+
+    noun: str
+    readers: frozenset[str]
+    choices: Callable[[Session, int], list[tuple[int, str]]]  # the first N by label
+    count: Callable[[Session], int]
+    search: Callable[[Session, str, int], tuple[list[tuple[int, str]], int]]  # matches (first N), total
+    label: Callable[[Session, int], str | None]
+
+
+@dataclass(frozen=True)
+class Picker:
+    """A picker on a start form: `choices` for a select, or None for the search box."""
+
+    field: str
+    noun: str
+    choices: list[tuple[int, str]] | None
+    current: tuple[int, str] | None
+
+
+def _customer_label(customer: Customer) -> str:
+    return f"{customer.name} ({customer.external_id})" if customer.external_id else customer.name
+
+
+def _customer_choices(session: Session, limit: int) -> list[tuple[int, str]]:
+    rows = session.scalars(select(Customer).order_by(Customer.name, Customer.id).limit(limit))
+    return [(c.id, _customer_label(c)) for c in rows]
+
+
+def _customer_search(session: Session, text: str, limit: int) -> tuple[list[tuple[int, str]], int]:
+    rows, total = list_customers(session, text=text, per_page=limit)
+    return [(c.id, _customer_label(c)) for c in rows], total
+
+
+def _customer_by_id(session: Session, customer_id: int) -> str | None:
+    customer = session.get(Customer, customer_id)
+    return _customer_label(customer) if customer else None
+
+
+def _contract_labels(session: Session, contracts: list[Contract]) -> list[tuple[int, str]]:
+    names = dict(
+        session.execute(
+            select(Supplier.id, Supplier.name).where(Supplier.id.in_({c.supplier_id for c in contracts}))
+        ).all()
+    )
+    return [(c.id, f"{c.number} · {names.get(c.supplier_id, '')}") for c in contracts]
+
+
+def _contract_choices(session: Session, limit: int) -> list[tuple[int, str]]:
+    rows = list(session.scalars(select(Contract).order_by(Contract.number, Contract.id).limit(limit)))
+    return _contract_labels(session, rows)
+
+
+def _contract_search(session: Session, text: str, limit: int) -> tuple[list[tuple[int, str]], int]:
+    rows, total = list_contracts(session, text=text, per_page=limit)
+    return _contract_labels(session, rows), total
+
+
+def _contract_by_id(session: Session, contract_id: int) -> str | None:
+    contract = session.get(Contract, contract_id)
+    return _contract_labels(session, [contract])[0][1] if contract else None
+
+
+PICKERS: dict[str, PickerSource] = {
+    "customer_id": PickerSource(
+        noun="customer",
+        readers=CUSTOMER_READERS,
+        choices=_customer_choices,
+        count=lambda session: session.scalar(select(func.count()).select_from(Customer)) or 0,
+        search=_customer_search,
+        label=_customer_by_id,
+    ),
+    "contract_id": PickerSource(
+        noun="contract",
+        readers=SUPPLIER_READERS,
+        choices=_contract_choices,
+        count=lambda session: session.scalar(select(func.count()).select_from(Contract)) or 0,
+        search=_contract_search,
+        label=_contract_by_id,
+    ),
+}
+
+
+def _pickers(session: Session, actor: Actor, widgets: list[FormWidget]) -> dict[str, Picker]:
+    """Pickers for the form's id fields whose records the actor may read (others stay number inputs)."""
+    pickers = {}
+    for widget in widgets:
+        source = PICKERS.get(widget.name)
+        if source is None or not actor.in_any(source.readers):
+            continue
+        chosen = int(widget.value) if widget.value.isdigit() else None
+        label = source.label(session, chosen) if chosen is not None else None
+        many = source.count(session) > MAX_SELECT_CHOICES
+        pickers[widget.name] = Picker(
+            field=widget.name,
+            noun=source.noun,
+            choices=None if many else source.choices(session, MAX_SELECT_CHOICES),
+            current=(chosen, label) if chosen is not None and label is not None else None,
+        )
+    return pickers
+
+
+def _picker_source(field: str) -> PickerSource:
+    """The picker of a field, for a user who may read its records.
+
+    Raises:
+        NotFound: no such picker.  Forbidden: the user may not read its records.
+    """
+    source = PICKERS.get(field)
+    if source is None:
+        raise NotFound(f"there is no picker for {field!r}; pickers exist for {', '.join(PICKERS)}")
+    require_groups(source.readers, f"pick a {source.noun}")
+    return source
+
+
+@bp.get("/start/pick/<field>")
+@login_required_view
+def pick(field: str) -> str:
+    """The search picker's matches (an htmx fragment); choosing one asks for `choose`."""
+    source = _picker_source(field)
+    text = (request.args.get(f"{field}_search") or "").strip()
+    with services().rt.factory() as session:
+        matches, total = source.search(session, text, PICK_RESULTS) if text else ([], 0)
+    return render_template(
+        "start/_pick_results.html",
+        field=field,
+        noun=source.noun,
+        matches=matches,
+        more=max(0, total - len(matches)),
+        searched=bool(text),
+    )
+
+
+@bp.get("/start/pick/<field>/<int:item_id>")
+@login_required_view
+def choose(field: str, item_id: int) -> str:
+    """The picker's chosen record: the hidden id input and its label (an htmx fragment)."""
+    source = _picker_source(field)
+    with services().rt.factory() as session:
+        label = source.label(session, item_id)
+    if label is None:
+        raise NotFound(f"{source.noun} {item_id} does not exist")
+    return render_template("start/_pick_chosen.html", field=field, noun=source.noun, current=(item_id, label))
+
+
+# --- starting ------------------------------------------------------------------------------------------
 
 
 def may_start(actor: Actor, definition: ProcessDefinition) -> bool:
@@ -73,18 +240,24 @@ def start(key: str) -> str | Response | tuple[str, int]:
         text = deployment_files(session, definition).get(f"{key}{START_FORM_SUFFIX}")
     schema: dict[str, Any] = json.loads(text) if text else {}
     if request.method == "GET":
-        return _form(definition, schema, {}, {})
+        # `?customer_id=7` (from a customer page) or `?contract_id=3` preselects the picker.
+        prefill = {name: request.args[name] for name in PICKERS if request.args.get(name, "").isdigit()}
+        return _form(actor, definition, schema, prefill, {})
     business_key = request.form.get("business_key", "").strip() or None
     try:
         data = _start_data(schema)
     except Invalid as exc:
-        return _form(definition, schema, request.form, field_errors(exc), status=422)
+        return _form(actor, definition, schema, request.form, field_errors(exc), status=422)
     instance = runner.start_instance(
         svc.rt, key, data, actor=actor, now=svc.clock(), business_key=business_key
     )
     svc.nudge()  # the first steps may have queued e-mail or armed a timer
     flash(f"Started {key} #{instance.id} (version {instance.version}).")
     return redirect(url_for("instances.show", instance_id=instance.id))
+
+
+def _json_fields(schema: Mapping[str, Any]) -> list[str]:
+    return [name for name, spec in schema.get("properties", {}).items() if spec.get("type") in JSON_TYPES]
 
 
 def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +267,17 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
         Invalid: with the bad fields.
     """
     if schema:
-        return validate_form(schema, coerce_form_strings(schema, request.form))
+        data = coerce_form_strings(schema, request.form)
+        errors: dict[str, str] = {}
+        for name in _json_fields(schema):
+            if name in data:
+                try:
+                    data[name] = json.loads(data[name], parse_float=Decimal)
+                except ValueError as exc:
+                    errors[name] = f"Not valid JSON: {exc}"
+        if errors:
+            raise Invalid("The start form has errors.", details={"fields": errors})
+        return validate_form(schema, data)
     raw = request.form.get("data", "").strip() or "{}"
     try:
         data = json.loads(raw, parse_float=Decimal)
@@ -111,17 +294,28 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _form(
+    actor: Actor,
     definition: ProcessDefinition,
     schema: dict[str, Any],
     values: Any,
     errors: dict[str, str],
     status: int = 200,
 ) -> tuple[str, int]:
+    json_fields = _json_fields(schema)
+    # Objects and lists are typed as JSON text; the description says what they hold.
+    widgets = [
+        replace(w, kind="textarea") if w.name in json_fields else w
+        for w in form_widgets(schema, values, errors)
+    ]
+    with services().rt.factory() as session:
+        pickers = _pickers(session, actor, widgets)
     return render_template(
         "start/form.html",
         definition=definition,
+        title=str(schema.get("title") or definition.name or definition.process_key),
         schema=schema,
-        widgets=form_widgets(schema, values, errors),
+        widgets=widgets,
+        pickers=pickers,
         form_errors=form_level_errors(schema, errors) if schema else [],
         errors=errors,
         business_key=values.get("business_key", ""),

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui import services
 from webui.auth import login_required_view, web_actor
+from webui.customers import CustomerPanel, customer_panel
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
+from webui.suppliers import SupplierPanel, supplier_panel
 from workflows import runner
+from workflows.customers import CUSTOMER_READERS
 from workflows.errors import Conflict, Forbidden, Invalid
 from workflows.forms import coerce_form_strings
 from workflows.inbox import get_task_for
 from workflows.models import AuditEvent, InboxItem, ProcessInstance, TaskStatus
+from workflows.suppliers import SUPPLIER_READERS
+from workflows.users import Actor
 
 bp = Blueprint("tasks", __name__)
 
@@ -50,6 +58,46 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     svc.nudge()  # the step may have queued e-mail or armed a timer
     flash(f"Done: “{item.title}” ({item.subject or item.process_key}) is completed.")
     return redirect(url_for("inbox.inbox"))
+
+
+def _record_id(value: Any) -> int | None:
+    """An id from case data: an integer, or a string of digits (start data typed by hand)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+@dataclass
+class CaseContext:
+    """Who the case is about: the customer's or supplier's panel read from their files now, or (for cases
+    naming neither, or one the user may not read) the task's own data about them, by panel heading."""
+
+    customer: CustomerPanel | None = None
+    supplier: SupplierPanel | None = None
+    missing: list[str] = field(default_factory=list)  # sentences about ids that name no record
+    generic: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def case_context(
+    session: Session, actor: Actor, instance: ProcessInstance, item: InboxItem, today: date
+) -> CaseContext:
+    """The case panels of a task page."""
+    found = CaseContext()
+    customer_id = _record_id(instance.data.get("customer_id"))
+    if customer_id is not None and actor.in_any(CUSTOMER_READERS):
+        found.customer = customer_panel(session, customer_id, today)
+        if found.customer is None:
+            found.missing.append(f"This case names customer {customer_id}, who is not in the customer file.")
+    contract_id = _record_id(instance.data.get("contract_id"))
+    if contract_id is not None and actor.in_any(SUPPLIER_READERS):
+        found.supplier = supplier_panel(session, contract_id)
+        if found.supplier is None:
+            found.missing.append(f"This case names contract {contract_id}, which does not exist.")
+    if found.customer is None and found.supplier is None:
+        found.generic = case_panels(item.context)
+    return found
 
 
 def _page(
@@ -90,7 +138,7 @@ def _page(
             now=now,
             # Placeholders were filled (sandboxed) when the task was created; the page escapes the text.
             instructions=item.instructions,
-            case_panels=case_panels(item.context),
+            case=case_context(session, actor, instance, item, now.date()),
             events=events,
             task_titles=task_titles,
             markers=markers,

@@ -229,3 +229,77 @@ def test_analyst_approves_a_credit_application_for_a_customer_named_with_markup(
     assert "Done:" in page.locator(".flash").inner_text()
     done = client.get(f"/api/tasks/{review['id']}", headers=auth(demo_tokens["analyst1"])).json
     assert done["status"] == "completed" and done["completed_by"] == "analyst1"
+
+
+def test_sales_starts_a_credit_application_from_the_customer_page_and_the_analyst_sees_the_customer(
+    page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
+) -> None:
+    bundle = next(b for b in shipped_bundles() if b[0].stem == "credit_application")
+    assert upload(client, demo_tokens["owner1"], bundle).status_code == 201
+    customer = client.post(
+        "/api/customers",
+        json={
+            "name": CUSTOMER,
+            "external_id": "C-900",
+            "email": "ap@escaped.example",
+            "industry": "manufacturing",
+            "founded_year": 1990,
+            "annual_revenue": "50000000.00",
+            "currency": "EUR",
+            "credit_limit": "100000.00",
+        },
+        headers=auth(demo_tokens["sales1"]),
+    )
+    assert customer.status_code == 201, customer.json
+    customer_id = customer.json["id"]
+    invoice = {
+        "customer_id": customer_id,
+        "number": "INV-900",
+        "amount": "4200.00",
+        "currency": "EUR",
+        "issue_date": "2026-01-01",
+        "due_date": "2026-01-31",
+    }
+    assert (
+        client.post("/api/invoices", json=invoice, headers=auth(demo_tokens["finance1"])).status_code == 201
+    )
+
+    log_in(page, "sales1")
+    page.goto(f"/customers/{customer_id}")
+    assert CUSTOMER in page.locator("h1").inner_text() and page.locator("h1 b").count() == 0
+    assert "INV-900" in page.locator("#invoices").inner_text()
+    page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
+    page.get_by_role("link", name="New credit application").click()
+    page.wait_for_url(f"**/start/credit_application?customer_id={customer_id}")
+    picker = page.locator("select[name=customer_id]")
+    assert picker.input_value() == str(customer_id)
+    assert CUSTOMER in picker.locator("option:checked").inner_text()
+    page.fill("input[name=requested_limit]", "200000")
+    page.fill("input[name=currency]", "EUR")
+    page.fill("input[name=payment_terms_days]", "30")
+    page.fill("textarea[name=justification]", "Framework agreement")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url("**/instances/*")
+    assert "Started credit_application #" in page.locator(".flash").inner_text()
+    instance_id = int(page.url.rsplit("/", 1)[1])
+    instance = client.get(f"/api/process-instances/{instance_id}", headers=auth(demo_tokens["admin"])).json
+    assert instance["data"]["customer_id"] == customer_id and instance["started_by"] == "sales1"
+    review = next(t for t in instance["tasks"] if t["status"] == "open")
+
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, "analyst1")
+    page.locator(f"#task-{review['id']}").get_by_role("link").first.click()
+    page.wait_for_selector("[data-bpmn-viewer][data-state=ready]")
+    panel = page.locator(".customer-panel")
+    text = panel.inner_text()
+    assert CUSTOMER in text and panel.locator("h2 b").count() == 0
+    assert (
+        "100,000.00 EUR" in text
+        and "4,200.00 EUR" in text
+        and "INV-900" in text
+        and "migrated from ERP" in text
+    )
+    assert_watermark_visible(page)
+    page.screenshot(path=str(tmp_path / "task-customer.png"), full_page=True)
+    panel.get_by_role("link", name=CUSTOMER).click()
+    page.wait_for_url(f"**/customers/{customer_id}")
