@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import ChainableUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from workflows.mail import format_money
+
 logger = logging.getLogger(__name__)
 
 _NAME_KEYS = ("subject", "customer_name", "supplier_name", "contract_number")
@@ -31,6 +33,7 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
 
 
 _INSTRUCTIONS = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+_INSTRUCTIONS.filters["money"] = format_money
 
 
 @lru_cache(maxsize=512)
