@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from workflows.audit import record_event
 from workflows.errors import BadRequest, NotFound
 from workflows.models import ApiToken, Group, User, UserGroup
 
@@ -74,8 +75,9 @@ def add_user(
     now: datetime,
     email: str = "",
     password: str | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Create a user (and any missing groups); an existing user gets the groups added.
+    """Create a user (and any missing groups); an existing user gets the groups added (audited).
 
     Raises:
         BadRequest: the name is empty or has characters other than letters, digits, dot, dash, underscore.
@@ -93,8 +95,19 @@ def add_user(
     if password is not None:
         user.password_hash = generate_password_hash(password)
     have = user.group_names
-    user.groups.extend(UserGroup(group_name=g) for g in groups if g not in have)
+    added = [g for g in groups if g not in have]
+    user.groups.extend(UserGroup(group_name=g) for g in added)
     session.flush()
+    if added or user.created_at == now or password is not None:
+        record_event(
+            session,
+            actor=actor,
+            action="user_changed",
+            now=now,
+            username=username,
+            groups_added=added,
+            password_set=password is not None,
+        )
     return user
 
 
@@ -106,11 +119,12 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def issue_token(session: Session, username: str, now: datetime) -> str:
+def issue_token(session: Session, username: str, now: datetime, *, actor: str = SYSTEM_ACTOR) -> str:
     """A new API token for the user; only its hash is stored, so this is the one time it is shown."""
     user = get_user(session, username)
     token = secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=token_hash(token), created_at=now))
+    record_event(session, actor=actor, action="api_token_issued", now=now, username=username)
     return token
 
 
