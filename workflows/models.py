@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -424,7 +425,18 @@ class DunningCase(Base):
     """One customer's dunning: at most one case is active per customer."""
 
     __tablename__ = "dunning_cases"
-    __table_args__ = (Index("ix_dunning_cases_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_dunning_cases_customer_status", "customer_id", "status"),
+        # Two dunning runs on two workers may both see "no active case" for a customer; the database
+        # lets only one of their inserts commit (migration 0005).
+        Index(
+            "ux_dunning_cases_one_active",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'paused', 'disputed', 'legal')"),  # DunningStatus.ACTIVE
+            postgresql_where=text("status IN ('open', 'paused', 'disputed', 'legal')"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))

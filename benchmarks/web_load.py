@@ -1,0 +1,181 @@
+"""50 concurrent web users on the inbox and task pages of `creditflow serve --workers N` on 127.0.0.1.
+
+Seeds tasks like benchmarks/scale_inbox.py (default 10,000 open + 10,000 completed), starts the real
+server (gunicorn, N workers, the embedded scheduler in one of them) on a free loopback port, logs each
+user in through the login form (demo users of eight groups, round robin), then every user loops for
+`--seconds`: GET /inbox, then GET /tasks/<id> of a task on that page. The load generator is threads
+in this process (keep-alive sessions); it shares the machine's cores with the server and the database.
+Goal (issue 8): zero errors; p95 reported.
+
+The last line printed is JSON: {"users": 50, "requests": ..., "errors": ..., "inbox_p95_ms": ...,
+"task_p95_ms": ..., "all_p95_ms": ..., ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.scale_inbox import seed  # noqa: E402
+
+USERS = ["analyst1", "manager1", "collector1", "sales1", "cfo1", "buyer1", "legal1", "finance1"]
+TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(url: str, workers: int, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    config = tmp / "web.toml"
+    config.write_text(f'[scheduler]\nlock_file = "{tmp / "scheduler.lock"}"\n[mail]\nsink_port = 0\n')
+    env = {
+        **os.environ,
+        "CREDITFLOW_DATABASE_URL": url,
+        "CREDITFLOW_SECRET_KEY": "bench",
+        "CREDITFLOW_CONFIG": str(config),
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "creditflow"),
+            "serve",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("the server did not answer /api/health within 60 s")
+
+
+class User(threading.Thread):
+    def __init__(self, base: str, username: str, until: float, start: threading.Barrier) -> None:
+        super().__init__(daemon=True)
+        self.base, self.username, self.until, self.start_together = base, username, until, start
+        self.times: dict[str, list[float]] = {"inbox": [], "task": []}
+        self.errors: list[str] = []
+
+    def _get(self, kind: str, session: requests.Session, path: str) -> str | None:
+        began = time.perf_counter()
+        try:
+            response = session.get(self.base + path, timeout=30)
+        except requests.RequestException as exc:
+            self.errors.append(f"{path}: {exc}")
+            return None
+        self.times[kind].append((time.perf_counter() - began) * 1000)
+        if response.status_code != 200:
+            self.errors.append(f"{path}: HTTP {response.status_code}")
+            return None
+        return response.text
+
+    def run(self) -> None:
+        session = requests.Session()
+        page = session.get(self.base + "/login", timeout=30).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf, "no CSRF token on /login"
+        login = session.post(
+            self.base + "/login",
+            data={"username": self.username, "password": "demo", "csrf_token": csrf.group(1)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert login.status_code == 302, f"login of {self.username} failed: {login.status_code}"
+        self.start_together.wait()
+        turn = 0
+        while time.monotonic() < self.until:
+            inbox = self._get("inbox", session, "/inbox" if turn % 3 else "/inbox?page=2")
+            turn += 1
+            ids = TASK_LINK.findall(inbox or "")
+            if ids:
+                self._get("task", session, f"/tasks/{ids[turn % len(ids)]}")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (schema rebuilt); default SQLite")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--open-tasks", type=int, default=10_000)
+    parser.add_argument("--completed-tasks", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        url = args.database_url or f"sqlite:///{tmp}/web.db"
+        seed(url, args.open_tasks, args.completed_tasks)
+        port = free_port()
+        server = start_server(url, args.workers, port, tmp)
+        try:
+            barrier = threading.Barrier(args.users)
+            until = time.monotonic() + args.seconds + 5  # the logins take a few seconds first
+            users = [
+                User(f"http://127.0.0.1:{port}", USERS[n % len(USERS)], until, barrier)
+                for n in range(args.users)
+            ]
+            for user in users:
+                user.start()
+            began = time.monotonic()
+            for user in users:
+                user.join()
+            wall = time.monotonic() - began
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    times = {kind: [t for u in users for t in u.times[kind]] for kind in ("inbox", "task")}
+    everything = times["inbox"] + times["task"]
+    errors = [e for u in users for e in u.errors]
+    result: dict[str, Any] = {
+        "database": url.split(":", 1)[0].split("+")[0],
+        "workers": args.workers,
+        "users": args.users,
+        "requests": len(everything),
+        "requests_per_s": round(len(everything) / wall, 1),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+    }
+    for kind, values in {**times, "all": everything}.items():
+        result[f"{kind}_median_ms"] = round(statistics.median(values), 1) if values else None
+        result[f"{kind}_p95_ms"] = round(percentile(values, 0.95), 1)
+    result["goal"] = "zero errors"
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

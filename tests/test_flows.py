@@ -1,0 +1,158 @@
+"""Prefect flows (marker `prefect`): the same outcome as `tick`, each notice once under concurrent runs.
+
+Needs the `prefect` extra; CI installs it in its own step and runs `pytest -m prefect` against its
+PostgreSQL. One `prefect_test_harness` (a throw-away Prefect API on SQLite, ~10 s to start) serves the
+whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.smtp import RecordingSink
+from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
+from workflows.jobs import tick
+from workflows.mail import mailer_for
+from workflows.runner import Runtime
+from workflows.settings import Settings
+
+# Before Prefect is imported: its state in a throw-away home, no telemetry, quiet logs.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="creditflow-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+prefect = pytest.importorskip(
+    "prefect", reason="the prefect extra is not installed (pip install -e '.[prefect]')"
+)
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
+
+from workflows import chunks, flows  # noqa: E402
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def worker_env(
+    prefect_api: None, settings: Settings, smtp_sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """What a worker machine is configured with: the shared database and the SMTP relay."""
+    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", settings.database.url)
+    monkeypatch.setenv("CREDITFLOW_SMTP_HOST", smtp_sink.host)
+    monkeypatch.setenv("CREDITFLOW_SMTP_PORT", str(smtp_sink.port))
+    yield
+    flows.dispose_runtimes()
+
+
+@pytest.fixture
+def rt(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
+    return Runtime(session_factory, settings)
+
+
+def sent(sink: RecordingSink) -> list[tuple[str, str]]:
+    return sorted((str(m["To"]), str(m["Subject"])) for m in sink.messages)
+
+
+def test_tick_flow_gives_the_same_cases_and_notices_as_tick(
+    rt: Runtime, worker_env: None, smtp_sink: RecordingSink
+) -> None:
+    seed_book(rt.factory, NOW, customers=16)
+    embedded = tick(rt, mailer_for(rt.settings.mail, smtp_sink.port), NOW).as_dict()
+    expected, expected_mail = dunning_outcome(rt.factory), sent(smtp_sink)
+    assert embedded["emails"] == len(expected_mail) > 12  # dunning notices and review requests
+
+    empty_database(rt.factory)
+    smtp_sink.messages.clear()
+    seed_book(rt.factory, NOW, customers=16)
+    result = flows.tick_flow(now=NOW, chunk_size=5)
+
+    assert dunning_outcome(rt.factory) == expected
+    assert sent(smtp_sink) == expected_mail
+    assert result["emails"] == embedded["emails"]
+    assert [job["job"] for job in result["jobs"]] == [job["job"] for job in embedded["jobs"]]
+    assert [len(job.get("instances", job.get("by_reason", ()))) for job in result["jobs"]] == [
+        len(job.get("instances", job.get("by_reason", ()))) for job in embedded["jobs"]
+    ]
+    # The day is recorded like tick's: a second tick (flow or embedded) runs no daily job again.
+    assert tick(rt, None, NOW).jobs == []
+
+
+def test_two_concurrent_flow_runs_of_one_day_send_each_notice_once(
+    rt: Runtime, worker_env: None, smtp_sink: RecordingSink
+) -> None:
+    seed_book(rt.factory, NOW, customers=24)
+    results = run_in_threads(
+        lambda: flows.tick_flow(now=NOW, chunk_size=4), lambda: flows.tick_flow(now=NOW, chunk_size=3)
+    )
+    outcome = dunning_outcome(rt.factory)
+    assert len(outcome["cases"]) == 18
+    per_message = Counter(str(m["Message-ID"]) for m in smtp_sink.messages)
+    assert set(per_message.values()) == {1}
+    assert sum(r["emails"] for r in results) == len(smtp_sink.messages) == len(outcome["notices"])
+    assert Counter(to for to, _subject in sent(smtp_sink))["ap0@c.example"] == 1
+    recorded = [job["job"] for r in results for job in r["jobs"]]
+    assert sorted(recorded) == ["dunning_run", "limit_review_sweep"]  # each day recorded by one run
+
+
+def test_a_failed_chunk_is_retried_alone(
+    rt: Runtime, worker_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_book(rt.factory, NOW, customers=12)
+    firsts = [c.customer_ids[0] for c in chunks.plan_dunning(rt, NOW.date(), 3)]
+    monkeypatch.setattr(flows, "chunk_task", flows.chunk_task.with_options(retry_delay_seconds=0))
+    real_run_chunk = chunks.run_chunk
+    calls: list[int] = []
+
+    def second_chunk_fails_once(rt: Runtime, chunk: chunks.Chunk, now: datetime, **kw: Any) -> Any:
+        calls.append(chunk.customer_ids[0])
+        if len(calls) == 2:
+            raise ConnectionError("the database connection dropped")
+        return real_run_chunk(rt, chunk, now, **kw)
+
+    monkeypatch.setattr(chunks, "run_chunk", second_chunk_fails_once)
+    result = flows.daily_job_flow("dunning_run", NOW.date(), NOW, chunk_size=3)
+
+    assert result["cases_started"] == 9 and result["recorded"] is True
+    assert calls == [firsts[0], firsts[1], firsts[1], *firsts[2:]]  # only the failed chunk ran twice
+    assert len(dunning_outcome(rt.factory)["cases"]) == 9
+
+
+def test_prefect_deploy_registers_cron_deployments_in_a_process_pool(
+    worker_env: None, settings: Settings
+) -> None:
+    from click.testing import CliRunner
+    from prefect.client.orchestration import get_client
+
+    from workflows.cli import main
+
+    result = CliRunner().invoke(main, ["prefect", "deploy", "--pool", "test-pool", "--copies", "2"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [d["deployment"] for d in lines] == [
+        "creditflow-tick/daily",
+        "creditflow-tick/daily-2",
+        "creditflow-timers-and-mail/frequent",
+    ]
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("test-pool").type == "process"
+        for line in lines:
+            deployment = client.read_deployment(line["id"])
+            assert deployment.work_pool_name == "test-pool"
+            assert [s.schedule.cron for s in deployment.schedules] == [line["cron"]]
+    assert lines[0]["cron"] == f"0 {settings.scheduler.daily_hour} * * *"
