@@ -37,7 +37,13 @@ from webui import create_app  # noqa: E402
 from workflows.cli import shipped_bundles  # noqa: E402
 from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.definitions import deploy_files, read_files  # noqa: E402
-from workflows.models import InboxItem, ProcessDefinition, ProcessInstance, TaskCandidate  # noqa: E402
+from workflows.models import (  # noqa: E402
+    NO_DUE_DATE,
+    InboxItem,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+)
 from workflows.schema import upgrade_schema  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.users import add_user, issue_token, seed_demo_users  # noqa: E402
@@ -163,6 +169,7 @@ def _insert_tasks(
                 context=data,
                 status="open" if is_open else "completed",
                 due_at=NOW + timedelta(hours=due_in) if due_in is not None else None,
+                due_sort=NOW + timedelta(hours=due_in) if due_in is not None else NO_DUE_DATE,
                 reminded_at=None,
                 created_at=created,
                 claimed_at=created if claimed else None,

@@ -68,6 +68,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON, date: Date}
 
 
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class InstanceStatus:
     RUNNING = "running"
     COMPLETED = "completed"
@@ -187,6 +190,7 @@ class InboxItem(Base):
     __tablename__ = "inbox_items"
     __table_args__ = (
         Index("ix_inbox_status_due", "status", "due_at"),
+        Index("ix_inbox_status_due_sort", "status", "due_sort"),
         Index("ix_inbox_assignee_status", "assignee", "status"),
         Index("ix_inbox_instance", "instance_id", "status"),
     )
@@ -207,6 +211,9 @@ class InboxItem(Base):
     context: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN)
     due_at: Mapped[datetime | None]
+    # due_at, or the far future when there is none: a NOT NULL key the inbox can read in index order
+    # (SQLite sorts NULLs first and cannot use an index for NULLS LAST).
+    due_sort: Mapped[datetime] = mapped_column(default=lambda: NO_DUE_DATE)
     reminded_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]

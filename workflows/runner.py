@@ -26,6 +26,7 @@ from workflows.definitions import form_schema, latest_definition
 from workflows.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from workflows.forms import validate_form
 from workflows.models import (
+    NO_DUE_DATE,
     AuditEvent,
     Base,
     Deployment,
@@ -581,6 +582,7 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
         assignee=instance.started_by if task.assignee == "initiator" else task.assignee,
         status=TaskStatus.OPEN,
         due_at=due_at,
+        due_sort=due_at or NO_DUE_DATE,
         created_at=step.now,
     )
     task_id = step.session.connection().scalar(insert(InboxItem.__table__).returning(InboxItem.id), row)
