@@ -24,13 +24,12 @@ from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.demo import seed_demo
-from workflows.dunning import dunning_run
 from workflows.engine import to_jsonable
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
+from workflows.job_catalog import DAILY_JOBS
 from workflows.jobs import tick
-from workflows.limit_review import limit_review_sweep
 from workflows.mail import mailer_for
 from workflows.models import User
 from workflows.receivables import import_invoices, import_payments, provisions
@@ -578,7 +577,7 @@ def _as_of(value: str | None) -> date:
 @pass_ctx
 def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
-    _print_json(dunning_run(ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
+    _print_json(DAILY_JOBS["dunning_run"](ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
 
 
 def _batch_now(as_of_text: str | None) -> datetime:
@@ -602,4 +601,4 @@ def provisions_command(ctx: Context, as_of_text: str | None) -> None:
 @pass_ctx
 def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
     """Start a credit limit review for every customer a trigger names (idempotent per day)."""
-    _print_json(limit_review_sweep(ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
+    _print_json(DAILY_JOBS["limit_review_sweep"](ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))

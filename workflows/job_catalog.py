@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from workflows import dunning, limit_review
+from workflows import chunks
 from workflows.jobs import DailyJob
 
+# The claim-safe, chunked forms of dunning.dunning_run and limit_review.limit_review_sweep: the same work,
+# and two schedulers (or a scheduler and a Prefect flow) racing on PostgreSQL still start each case once.
 # The dunning run goes first: a case reaching level 3 today is a review trigger the same day.
 DAILY_JOBS: dict[str, DailyJob] = {
-    "dunning_run": dunning.dunning_run,
-    "limit_review_sweep": limit_review.limit_review_sweep,
+    "dunning_run": chunks.chunked_dunning_run,
+    "limit_review_sweep": chunks.chunked_review_sweep,
 }
