@@ -314,3 +314,15 @@ def test_csv_imports_of_invoices_and_payments_are_all_or_nothing(desk: Collectio
     assert {i["number"]: i["open_amount"] for i in listed} == {"INV-70": "100.00", "INV-71": "50.00"}
     aging = desk.client.get("/api/aging?as_of=2026-03-02", headers=auth(desk.tokens["collector1"])).json
     assert aging["total"]["days_1_30"] == "150.00"
+
+
+def test_dunning_cases_are_started_by_the_system_not_by_people(desk: Collections) -> None:
+    customer = desk.customer("Manual Start Ltd")
+    start = {"process_key": "dunning", "business_key": str(customer), "data": {"customer_id": customer}}
+    for user in ("collector1", "manager1"):
+        assert (
+            desk.client.post(
+                "/api/process-instances", json=start, headers=auth(desk.tokens[user])
+            ).status_code
+            == 403
+        )
