@@ -189,11 +189,8 @@ def _coerce(value: Any, type_name: Any, key: str) -> Any:
     if isinstance(value, target) and not (target is int and isinstance(value, bool)):
         return value
     if isinstance(value, str):
-        if target is int:
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        elif target is bool and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+        if target is int and value.strip().lstrip("-").isdigit():
+            return int(value)
+        if target is bool and value.lower() in ("1", "true", "yes", "0", "false", "no"):
             return value.lower() in ("1", "true", "yes")
     raise SettingsError(f"{key} must be of type {target.__name__}, got {value!r}")

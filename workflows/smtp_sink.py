@@ -58,8 +58,7 @@ def start_controller(handler: Any, host: str = SINK_HOST, port: int = 0) -> Sink
         # aiosmtpd reports a failed bind only after its 5 s start-up timeout; a probe fails at once.
         try:
             family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            with socket.create_server((host, port), family=family):
-                pass
+            socket.create_server((host, port), family=family).close()
         except OSError as exc:
             raise _bind_error(host, port, exc) from exc
     controller = SinkController(handler, hostname=host, port=port, server_hostname=SINK_SERVER_NAME)
