@@ -147,7 +147,8 @@ def test_analyst_claims_opens_and_completes_a_task(
 def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
     page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    assert upload(client, demo_tokens["owner1"], credit_hold_files()).status_code == 201
+    bundle = next(b for b in shipped_bundles() if b[0].stem == "credit_application")
+    assert upload(client, demo_tokens["owner1"], bundle).status_code == 201
     log_in(page, "owner1")
     page.goto("/definitions")
     page.get_by_role("link", name="Edit as new version").click()
@@ -155,29 +156,51 @@ def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
     assert_watermark_visible(page)
 
     # Rename the user task the way a user does: double-click it and type over its label.
-    page.locator('.djs-element[data-element-id="review_hold"]').dblclick()
+    page.locator('.djs-element[data-element-id="review_application"]').dblclick()
     editor = page.locator(".djs-direct-editing-parent")
     editor.wait_for()
     page.keyboard.press("Control+A")
-    page.keyboard.type("Check credit hold")
+    page.keyboard.type("Assess credit request")
     page.locator(".editor-canvas").click(position={"x": 20, "y": 20})  # empty canvas: ends the edit
 
     page.get_by_role("button", name="Validate").click()
     page.wait_for_selector(".modeler-status.ok")
     assert "Valid" in page.locator(".modeler-status").inner_text()
     page.get_by_role("button", name="Deploy as new version").click()
-    page.get_by_role("link", name="Deployed credit_hold version 2.").wait_for()
+    page.get_by_role("link", name="Deployed credit_application version 2.").wait_for()
     page.screenshot(path=str(tmp_path / "modeler.png"))
 
-    xml = client.get("/definitions/credit_hold/2/diagram.bpmn")  # not logged in on this client
+    xml = client.get("/definitions/credit_application/2/diagram.bpmn")  # not logged in on this client
     assert xml.status_code == 302
-    started = start_hold(client, demo_tokens)
+    customer = client.post(
+        "/api/customers",
+        json={
+            "name": "Renamed Steps AG",
+            "industry": "manufacturing",
+            "founded_year": 1990,
+            "annual_revenue": "50000000.00",
+            "currency": "EUR",
+        },
+        headers=auth(demo_tokens["sales1"]),
+    ).json
+    data = {
+        "customer_id": customer["id"],
+        "requested_limit": 200_000,
+        "currency": "EUR",
+        "payment_terms_days": 30,
+        "justification": "New plant",
+    }
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": "credit_application", "data": data},
+        headers=auth(demo_tokens["sales1"]),
+    ).json
     assert started["version"] == 2
-    assert [t["title"] for t in started["tasks"]] == ["Check credit hold"]
+    assert [t["title"] for t in started["tasks"]] == ["Assess credit request"]
     # The SpiffWorkflow extensions survived the edit: the task still has its form and instructions.
     task = client.get(f"/api/tasks/{started['tasks'][0]['id']}", headers=auth(demo_tokens["analyst1"])).json
-    assert [f["name"] for f in task["form"]["fields"]] == ["decision", "release_amount", "comment"]
-    assert task["context"]["instructions"] == "Order SO-7 exceeds the available limit."
+    assert [f["name"] for f in task["form"]["fields"]] == ["decision", "recommended_limit", "comment"]
+    assert "Justification: New plant" in task["context"]["instructions"]
 
 
 def test_analyst_approves_a_credit_application_for_a_customer_named_with_markup(
