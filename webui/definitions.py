@@ -21,6 +21,7 @@ from webui.diagrams import (
     get_definition,
 )
 from workflows.db import transaction
+from workflows.decision_tables import read_decision_tables
 from workflows.definitions import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
 from workflows.errors import BadRequest
 from workflows.inbox import Page
@@ -79,6 +80,7 @@ def show(key: str, version: int) -> str:
             "definitions/show.html",
             d=definition,
             files=sorted((name, len(text)) for name, text in files.items()),
+            tables=read_decision_tables(files),
             versions=versions,
             counts=_instance_counts(session, [d.id for d in versions]),
         )

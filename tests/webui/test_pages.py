@@ -608,3 +608,11 @@ def test_schema_types_map_to_input_kinds() -> None:
     assert widgets["decision"].required and not widgets["grade"].required
     assert widgets["limit"].value == "1.5" and widgets["limit"].attrs == {"min": "0"}
     assert widgets["days"].error == "Must be at most 120." and widgets["urgent"].checked
+
+
+@pytest.mark.usefixtures("shipped")
+def test_definition_page_shows_its_decision_tables(app: Flask, demo_tokens: dict[str, str]) -> None:
+    page = text_of(logged_in(app, "owner1").get("/definitions/credit_application/1"))
+    assert "Decision table: Credit grade from the scorecard score" in page
+    assert "Decision table: Who approves a credit limit" in page
+    assert '"cfo"' in page and "Above 1,000,000: analyst, credit manager, then CFO" in page
