@@ -125,7 +125,8 @@ def overdue_customer(app: Flask, client: FlaskClient, demo_tokens: dict[str, str
     )
     post_invoice(client, demo_tokens, customer_id, "INV-1", amount="1200.00", due=TODAY - timedelta(days=45))
     post_invoice(client, demo_tokens, customer_id, "INV-2", amount="800.50", due=TODAY + timedelta(days=10))
-    dunning = start(client, demo_tokens["collector1"], "dunning", {"customer_id": customer_id})
+    # Dunning cases are started by the system; the admin token stands in for the daily run here.
+    dunning = start(client, demo_tokens["admin"], "dunning", {"customer_id": customer_id})
     application = apply_for_credit(client, demo_tokens, customer_id)
     record_limit(app, customer_id, "15000.00", application["id"])
     return {"id": customer_id, "dunning": dunning, "application": application}
