@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from webui import services
 from workflows import runner
@@ -295,6 +295,17 @@ def admin_tick() -> Response:
     return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())
 
 
+def _addressed_to(address: str) -> Any:
+    """Rows whose comma-separated recipients include exactly this address (no substring matches)."""
+    to = OutboxEmail.to
+    return or_(
+        to == address,
+        to.startswith(f"{address},", autoescape=True),
+        to.endswith(f", {address}", autoescape=True),
+        to.contains(f", {address},", autoescape=True),
+    )
+
+
 @bp.get("/emails")
 def get_emails() -> Response:
     actor = current_actor()
@@ -304,7 +315,7 @@ def get_emails() -> Response:
         # Staff see mail addressed to them; the whole outbox is for admins.
         with services().rt.factory() as session:
             mine = emails_of(session, usernames=[actor.username])
-        query = query.where(OutboxEmail.to.contains(mine[0]) if mine else OutboxEmail.id < 0)
+        query = query.where(or_(*(_addressed_to(a) for a in mine)) if mine else OutboxEmail.id < 0)
     if request.args.get("to"):
         query = query.where(OutboxEmail.to.contains(request.args["to"]))
     if request.args.get("status"):

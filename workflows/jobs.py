@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,19 +127,39 @@ def _queue_reminder(session: Session, item: InboxItem, now: datetime) -> None:
 
 
 def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
-    """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent."""
+    """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent.
+
+    The row is claimed before the job runs, so two schedulers (or a tick beside the scheduler) never run
+    the same day's job at once; a job that fails gives its claim back and runs again on the next call.
+    """
     today = now.date()
     ran = []
     for name, job in daily_jobs().items():
-        with rt.factory() as session:
-            done = session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == today))
-        if done is not None:
+        claim = _claim_job_day(rt, name, today, now)
+        if claim is None:
             continue
-        summary = job(rt, today, now)
         try:
+            summary = job(rt, today, now)
+        except Exception:
             with transaction(rt.factory) as session:
-                session.add(JobRun(job_name=name, run_date=today, started_at=now, result=summary))
-        except IntegrityError:
-            continue  # another scheduler recorded the same day first; the jobs themselves are idempotent
+                session.execute(delete(JobRun).where(JobRun.id == claim))
+            raise
+        with transaction(rt.factory) as session:
+            session.execute(update(JobRun).where(JobRun.id == claim).values(result=summary))
         ran.append({"job": name, "as_of": today.isoformat(), **summary})
     return ran
+
+
+def _claim_job_day(rt: Runtime, name: str, day: date, now: datetime) -> int | None:
+    """The id of a new (job, day) row, or None when that day's run is done or under way elsewhere."""
+    with rt.factory() as session:
+        if session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == day)):
+            return None
+    try:
+        with transaction(rt.factory) as session:
+            row = JobRun(job_name=name, run_date=day, started_at=now, result={"status": "running"})
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        return None  # another scheduler claimed the same day first

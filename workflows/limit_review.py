@@ -35,16 +35,19 @@ EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
 
 def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> dict[int, str]:
     """customer id -> reason, for every customer that needs a review and has none open."""
-    reviews = select(ProcessInstance.business_key, ProcessInstance.status, ProcessInstance.started_at).where(
-        ProcessInstance.process_key == PROCESS_KEY
-    )
+    reviews = select(
+        ProcessInstance.business_key, ProcessInstance.data, ProcessInstance.status, ProcessInstance.started_at
+    ).where(ProcessInstance.process_key == PROCESS_KEY)
     open_reviews: set[int] = set()
     last_started: dict[int, datetime] = {}
-    for key, status, started in session.execute(reviews):
-        if key and key.isdigit():
-            if status == InstanceStatus.RUNNING or status == InstanceStatus.ERROR:
-                open_reviews.add(int(key))
-            last_started[int(key)] = max(started, last_started.get(int(key), started))
+    for key, data, status, started in session.execute(reviews):
+        # Manual reviews may be started without a business key: their data still names the customer.
+        cid = int(key) if key and key.isdigit() else (data or {}).get("customer_id")
+        if not isinstance(cid, int):
+            continue
+        if status in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
+            open_reviews.add(cid)
+        last_started[cid] = max(started, last_started.get(cid, started))
     found: dict[str, set[int]] = {
         "dunning": set(
             session.scalars(

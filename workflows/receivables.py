@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -218,19 +218,26 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
     return payment
 
 
-def _allocation_order(session: Session, customer_id: int, invoice_number: str | None) -> Iterable[Invoice]:
-    if invoice_number:
-        invoice = session.scalar(
-            select(Invoice).where(Invoice.number == invoice_number, Invoice.customer_id == customer_id)
-        )
-        if invoice is None:
-            raise NotFound(f"customer {customer_id} has no invoice {invoice_number}")
-        return [invoice] if invoice.status == InvoiceStatus.OPEN else []
-    return session.scalars(
+def _allocation_order(session: Session, customer_id: int, invoice_number: str | None) -> list[Invoice]:
+    """The named invoice first (when given), then the customer's other open invoices, oldest first.
+
+    Raises:
+        NotFound: the named invoice is not the customer's.
+    """
+    open_invoices = session.scalars(
         select(Invoice)
         .where(Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN)
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
+    if not invoice_number:
+        return list(open_invoices)
+    named = session.scalar(
+        select(Invoice).where(Invoice.number == invoice_number, Invoice.customer_id == customer_id)
+    )
+    if named is None:
+        raise NotFound(f"customer {customer_id} has no invoice {invoice_number}")
+    # What the named invoice does not need pays the oldest others before it becomes a credit balance.
+    return [i for i in open_invoices if i.id == named.id] + [i for i in open_invoices if i.id != named.id]
 
 
 def _same_currency(customer: Customer, currency: str) -> None:

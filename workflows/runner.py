@@ -209,9 +209,7 @@ def start_instance(
         )
         wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
         _advance(step, wf)
-        if step.failure is not None and step.failure.input_error:
-            # The start data cannot work (e.g. an unknown customer): refuse the start, keep nothing.
-            raise Invalid(f"{process_key} cannot start: {step.failure}")
+        _refuse_bad_input(step, f"{process_key} cannot start")
         return instance
 
 
@@ -245,6 +243,7 @@ def complete_task(
                 "task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=engine.to_jsonable(data)
             )
             _advance(step, wf)
+            _refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")
             return item
     except StaleDataError as exc:
         raise Conflict(
@@ -260,7 +259,8 @@ def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> Inb
     """
     with transaction(rt.factory) as session:
         item = _lock_task(session, task_id)
-        _check_may_complete(session, item, actor, four_eyes=False)
+        # Four-eyes applies to claiming too: a claim the claimer could never complete would block the task.
+        _check_may_complete(session, item, actor)
         if item.assignee != actor.username:
             item.assignee, item.claimed_at = actor.username, now
             record_event(
@@ -329,6 +329,7 @@ def deliver_message(
                 data=engine.to_jsonable(payload),
             )
             _advance(step, wf)
+            _refuse_bad_input(step, f"message {name} cannot be used by instance {instance.id}")
             delivered.append(instance.id)
         if not delivered:
             record_event(
@@ -398,6 +399,19 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
 # --- helpers ----------------------------------------------------------------------------------------
 
 
+def _refuse_bad_input(step: _Step, what: str) -> None:
+    """A handler refused data the caller sent (start data, a form, a message): undo the whole step.
+
+    Recording an incident instead would leave the instance in error for good, since a retry runs on the
+    same data; the caller can correct it (422) and nothing of the step is kept.
+
+    Raises:
+        Invalid: when the step failed on its input.
+    """
+    if step.failure is not None and step.failure.input_error:
+        raise Invalid(f"{what}: {step.failure}")
+
+
 def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
     if rows:
@@ -447,7 +461,7 @@ def _check_open(item: InboxItem) -> None:
         raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
 
 
-def _check_may_complete(session: Session, item: InboxItem, actor: Actor, *, four_eyes: bool = True) -> None:
+def _check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
     _check_open(item)
     is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
     if not is_candidate:
@@ -457,8 +471,7 @@ def _check_may_complete(session: Session, item: InboxItem, actor: Actor, *, four
         )
     if item.assignee is not None and item.assignee != actor.username:
         raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
-    if four_eyes:
-        _check_four_eyes(session, item, actor)
+    _check_four_eyes(session, item, actor)
 
 
 def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
@@ -608,7 +621,10 @@ def _sync_waits(step: _Step, snapshot: engine.Snapshot) -> None:
         session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     instance.waits = waits
     session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in timers)
-    keys = {str(instance.id)} | ({instance.business_key} if instance.business_key else set())
+    # An instance with a business key is addressed by it, one without by its id: both are numbers for
+    # some processes (dunning cases use the customer id), so subscribing under both would let a message
+    # for customer 7 reach instance 7.
+    keys = {instance.business_key} if instance.business_key else {str(instance.id)}
     session.add_all(
         MessageSubscription(
             instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id

@@ -326,3 +326,64 @@ def test_dunning_cases_are_started_by_the_system_not_by_people(desk: Collections
             ).status_code
             == 403
         )
+
+
+def test_messages_correlate_by_customer_not_by_a_clashing_instance_id(desk: Collections) -> None:
+    quiet = desk.customer("Quiet Ones")  # customer 1: nothing overdue, no case
+    loud = desk.customer("Loud Debtor")
+    desk.invoice(loud, "INV-80", "400.00")
+    for _ in range(5):
+        desk.tick()
+    case = desk.case(loud)
+    assert case["instance_id"] == quiet  # the clash: instance 1 belongs to customer 2's case
+    message = {
+        "name": "dispute",
+        "correlation_key": str(quiet),
+        "data": {"invoice_numbers": [], "reason": "x"},
+    }
+    sent = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    assert sent.json["delivered_to"] == []
+    assert desk.case(loud)["status"] == "open"
+
+
+def test_a_message_with_unusable_data_is_refused_and_the_case_keeps_running(desk: Collections) -> None:
+    customer = desk.customer("Past Promises")
+    desk.invoice(customer, "INV-90", "300.00")
+    for _ in range(5):
+        desk.tick()
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": "2020-01-01", "amount": "300.00"},
+    }
+    refused = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    assert refused.status_code == 422
+    case = desk.case(customer)
+    assert case["status"] == "open"
+    instance = desk.client.get(
+        f"/api/process-instances/{case['instance_id']}", headers=auth(desk.tokens["admin"])
+    )
+    assert instance.json["status"] == "running"
+    for _ in range(12):
+        desk.tick()
+    assert desk.case(customer)["level"] >= 2  # escalation went on
+
+
+def test_overpaying_a_named_invoice_pays_the_oldest_others_first(desk: Collections) -> None:
+    customer = desk.customer("Overpayer GmbH")
+    desk.invoice(customer, "INV-A", "1000.00")
+    desk.invoice(customer, "INV-B", "500.00", due=DUE - timedelta(days=20))
+    body = {
+        "customer_id": customer,
+        "invoice_number": "INV-A",
+        "amount": "1600.00",
+        "currency": "EUR",
+        "date": DUE.isoformat(),
+        "reference": "BANK-A",
+    }
+    paid = desk.client.post("/api/payments", json=body, headers=auth(desk.tokens["finance1"]))
+    assert paid.json["unallocated"] == "100.00"
+    invoices = desk.client.get(
+        f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])
+    ).json
+    assert {i["number"]: i["status"] for i in invoices["items"]} == {"INV-A": "paid", "INV-B": "paid"}

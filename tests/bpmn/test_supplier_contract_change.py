@@ -568,7 +568,7 @@ def test_start_is_refused_for_bad_data_unknown_contracts_open_requests_and_other
     assert listed.json["total"] == 1
 
 
-def test_countersignature_without_a_signer_leaves_an_incident(
+def test_countersignature_without_a_signer_is_refused_and_the_request_keeps_waiting(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
     contract = make_contract(client, demo_tokens)
@@ -582,10 +582,15 @@ def test_countersignature_without_a_signer_leaves_an_incident(
         open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"],
     )
     body = {"name": "supplier_countersigned", "correlation_key": str(instance["id"]), "data": {}}
-    assert post(client, demo_tokens["buyer1"], "/api/messages", body).json["delivered_to"] == [instance["id"]]
-    failed = refresh(client, demo_tokens, instance["id"])
-    assert failed["status"] == "error"
+    refused = post(client, demo_tokens["buyer1"], "/api/messages", body)
+    assert refused.status_code == 422
+    assert "signed_by" in refused.json["error"]["message"]
+    waiting = refresh(client, demo_tokens, instance["id"])
+    assert waiting["status"] == "running" and waiting["incidents"] == []
     assert get_contract(client, demo_tokens, contract["id"])["version"] == 1
+    body["data"] = {"signed_by": "Eva Lind"}
+    assert post(client, demo_tokens["buyer1"], "/api/messages", body).json["delivered_to"] == [instance["id"]]
+    assert get_contract(client, demo_tokens, contract["id"])["version"] == 2
 
 
 # --- the suppliers and contracts API ------------------------------------------------------------------------

@@ -256,3 +256,39 @@ def test_initiator_may_not_complete_four_eyes_task(
     )
     assert refused.status_code == 403
     assert "Four-eyes" in refused.json["error"]["message"]
+
+
+def test_four_eyes_applies_to_claims_and_mail_lists_match_whole_addresses(
+    client: FlaskClient, demo_tokens: dict[str, str], app: Any
+) -> None:
+    from workflows.users import add_user, issue_token
+
+    svc = app.extensions["creditflow"]
+    with svc.rt.factory() as session, session.begin():
+        add_user(session, "sales1", groups=["credit_analyst"], now=svc.clock())
+        add_user(session, "les1", groups=["sales"], now=svc.clock())  # les1@example.com is inside sales1@...
+        les1 = issue_token(session, "les1", svc.clock())
+    _deploy(client, demo_tokens)
+    review = _open_task(_start(client, demo_tokens["sales1"], "CUST-1"), "review_hold")
+    claim = client.post(f"/api/tasks/{review['id']}/claim", headers=auth(demo_tokens["sales1"]))
+    assert claim.status_code == 403 and "Four-eyes" in claim.json["error"]["message"]
+    done = client.post(
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "keep"}},
+        headers=auth(demo_tokens["analyst1"]),
+    )
+    assert done.status_code == 200
+    from workflows.mail import queue_email
+
+    with svc.rt.factory() as session, session.begin():
+        queue_email(
+            session,
+            to=["sales1@example.com"],
+            template="generic",
+            context={"subject": "s", "message": "m"},
+            dedupe_key="k1",
+            now=svc.clock(),
+        )
+    mine = client.get("/api/emails", headers=auth(demo_tokens["sales1"])).json["items"]
+    assert [e["to"] for e in mine] == ["sales1@example.com"]
+    assert client.get("/api/emails", headers=auth(les1)).json["items"] == []
