@@ -10,18 +10,18 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.models import ContractChangeStatus, InboxItem, TaskStatus
-from workflows.suppliers import (
+from workflows.contracts import (
     apply_change_request,
     approve_change_request,
     close_change_request,
     current_terms,
     get_change_request,
     get_contract,
-    get_supplier,
     open_change_request,
     record_safeguard,
 )
+from workflows.models import ContractChangeStatus, InboxItem, TaskStatus
+from workflows.suppliers import get_supplier
 
 SAFEGUARDS = ("guarantee", "justification")
 

@@ -14,8 +14,9 @@ from decimal import Decimal
 from handlers.credit_scoring import NEUTRAL, RATING_SCORES
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.contracts import get_change_request
 from workflows.models import Supplier
-from workflows.suppliers import GRADES, get_change_request, get_supplier, record_evaluation
+from workflows.suppliers import GRADES, get_supplier, record_evaluation
 
 WEIGHTS: dict[str, int] = {
     "financial_size": 20,

@@ -6,20 +6,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
+from workflows.contracts import contract_json, create_contract, get_contract, list_contracts, parse_contract
 from workflows.db import transaction
 from workflows.errors import BadRequest
 from workflows.suppliers import (
     GRADES,
     SUPPLIER_CREATORS,
     SUPPLIER_READERS,
-    contract_json,
-    create_contract,
     create_supplier,
-    get_contract,
     get_supplier,
-    list_contracts,
     list_suppliers,
-    parse_contract,
     parse_supplier,
     supplier_json,
 )

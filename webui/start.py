@@ -22,12 +22,13 @@ from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import deployment_files
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from workflows import runner
+from workflows.contracts import list_contracts
 from workflows.customers import CUSTOMER_READERS, list_customers
 from workflows.definitions import latest_definition
 from workflows.errors import Forbidden, Invalid, NotFound
 from workflows.forms import coerce_form_strings, validate_form
 from workflows.models import Contract, Customer, ProcessDefinition, Supplier
-from workflows.suppliers import SUPPLIER_READERS, list_contracts
+from workflows.suppliers import SUPPLIER_READERS
 from workflows.users import Actor
 
 bp = Blueprint("start", __name__)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from webui import services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
+from workflows.contracts import current_terms, get_contract, list_contracts
 from workflows.definitions import latest_definition
 from workflows.inbox import Page
 from workflows.models import (
@@ -21,15 +22,7 @@ from workflows.models import (
     Supplier,
     SupplierEvaluation,
 )
-from workflows.suppliers import (
-    GRADES,
-    SUPPLIER_READERS,
-    current_terms,
-    get_contract,
-    get_supplier,
-    list_contracts,
-    list_suppliers,
-)
+from workflows.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
 from workflows.users import Actor
 
 bp = Blueprint("suppliers_pages", __name__)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.fields import FieldSpec, parse_fields
+from workflows.fields import FieldSpec, money_text, parse_fields
 from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange, User
 
 GRADES = ("A", "B", "C", "D", "E")
@@ -196,7 +196,7 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "email": customer.email,
         "industry": customer.industry,
         "founded_year": customer.founded_year,
-        "annual_revenue": _money(customer.annual_revenue),
+        "annual_revenue": money_text(customer.annual_revenue),
         "currency": customer.currency,
         "registration_no": customer.registration_no,
         "sales_owner": customer.sales_owner,
@@ -207,17 +207,17 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "grade": customer.grade,
         "score": customer.score,
         "score_valid_to": customer.score_valid_to.isoformat() if customer.score_valid_to else None,
-        "credit_limit": _money(customer.credit_limit),
+        "credit_limit": money_text(customer.credit_limit),
         "next_review_date": customer.next_review_date.isoformat() if customer.next_review_date else None,
         "blocked": customer.blocked,
     }
     if full:
-        body["exposure"] = _money(exposure_of(session, customer.id))
-        body["overdue"] = _money(overdue_of(session, customer.id, today))
+        body["exposure"] = money_text(exposure_of(session, customer.id))
+        body["overdue"] = money_text(overdue_of(session, customer.id, today))
         body["limit_history"] = [
             {
-                "old": _money(c.old_limit),
-                "new": _money(c.new_limit),
+                "old": money_text(c.old_limit),
+                "new": money_text(c.new_limit),
                 "currency": c.currency,
                 "reason": c.reason,
                 "approvers": c.approvers,
@@ -228,7 +228,3 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
             for c in limit_history(session, customer.id)
         ]
     return body
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"

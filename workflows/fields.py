@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -112,3 +112,12 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
         except ValueError as exc:
             raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
     raise AssertionError(f"unknown field kind {kind}")
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """An amount as the API shows it: a string with two decimals."""
+    return None if value is None else f"{value:.2f}"
+
+
+def iso_text(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

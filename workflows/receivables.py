@@ -16,6 +16,7 @@ from workflows.audit import record_event
 from workflows.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.customers import get_customer
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.fields import money_text
 from workflows.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
 from workflows.settings import ProvisionSettings
 
@@ -342,24 +343,24 @@ def provisions(session: Session, as_of: date, rates: ProvisionSettings) -> dict[
                 "customer_id": cid,
                 "name": names.get(cid),
                 "kind": "matrix",
-                "balance": _money(sum(buckets.values(), Decimal(0))),
-                "provision": _money(sum(row.values(), Decimal(0))),
-                "buckets": {b: _money(v) for b, v in row.items()},
+                "balance": money_text(sum(buckets.values(), Decimal(0))),
+                "provision": money_text(sum(row.values(), Decimal(0))),
+                "buckets": {b: money_text(v) for b, v in row.items()},
             }
         )
     for cid, amount in sorted(specific.items()):
         customers.append(
-            {"customer_id": cid, "name": names.get(cid), "kind": "specific", "provision": _money(amount)}
+            {"customer_id": cid, "name": names.get(cid), "kind": "specific", "provision": money_text(amount)}
         )
     matrix_total = sum(totals.values(), Decimal(0))
     specific_total = sum(specific.values(), Decimal(0))
     return {
         "as_of": as_of.isoformat(),
         "rates": {b: str(getattr(rates, b)) for b in BUCKETS},
-        "buckets": {b: _money(v) for b, v in totals.items()},
-        "matrix_total": _money(matrix_total),
-        "specific_total": _money(specific_total),
-        "total": _money(matrix_total + specific_total),
+        "buckets": {b: money_text(v) for b, v in totals.items()},
+        "matrix_total": money_text(matrix_total),
+        "specific_total": money_text(specific_total),
+        "total": money_text(matrix_total + specific_total),
         "customers": customers,
     }
 
@@ -368,10 +369,6 @@ def _end_of(day: date) -> datetime:
     from datetime import UTC, time
 
     return datetime.combine(day, time.max, tzinfo=UTC)
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 # --- CSV imports -----------------------------------------------------------------------------------------

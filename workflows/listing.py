@@ -1,0 +1,18 @@
+"""Paging for every list the API and the web show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+MAX_PER_PAGE = 200
+
+
+def page_rows(session: Session, query: Any, page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of a query's rows (per_page capped at 200) and the total count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    rows = session.scalars(query.limit(per_page).offset((max(1, page) - 1) * per_page))
+    return list(rows), total
