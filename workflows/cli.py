@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
+from workflows import chunks
 from workflows.clock import parse_now, utcnow
 from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
@@ -28,7 +29,6 @@ from workflows.engine import to_jsonable
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
-from workflows.job_catalog import DAILY_JOBS
 from workflows.jobs import tick
 from workflows.mail import mailer_for
 from workflows.models import User
@@ -577,7 +577,8 @@ def _as_of(value: str | None) -> date:
 @pass_ctx
 def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
-    _print_json(DAILY_JOBS["dunning_run"](ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
+    as_of = _as_of(as_of_text)
+    _print_json(_run_batch(ctx, "dunning", chunks.plan_dunning(ctx.rt, as_of), _batch_now(as_of_text)))
 
 
 def _batch_now(as_of_text: str | None) -> datetime:
@@ -601,4 +602,21 @@ def provisions_command(ctx: Context, as_of_text: str | None) -> None:
 @pass_ctx
 def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
     """Start a credit limit review for every customer a trigger names (idempotent per day)."""
-    _print_json(DAILY_JOBS["limit_review_sweep"](ctx.rt, _as_of(as_of_text), _batch_now(as_of_text)))
+    as_of = _as_of(as_of_text)
+    plan = chunks.plan_reviews(ctx.rt, as_of)
+    _print_json(_run_batch(ctx, "credit_limit_review", plan, _batch_now(as_of_text)))
+
+
+def _run_batch(ctx: Context, process_key: str, plan: list[chunks.Chunk], now: datetime) -> dict[str, Any]:
+    """Run a daily job's chunks (claim-safe, as the scheduler does) with a progress bar on a terminal."""
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(f"starting {process_key}", total=sum(len(c.customer_ids) for c in plan))
+
+        def one(chunk: chunks.Chunk, wait: bool) -> chunks.ChunkResult:
+            result = chunks.run_chunk(ctx.rt, chunk, now, wait=wait)
+            bar.advance(task, len(chunk.customer_ids))
+            return result
+
+        return chunks.summary(process_key, chunks.run_chunks(ctx.rt, plan, now, run_one=one))
