@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,13 +77,13 @@ def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
         "collateral": 0,  # no collateral recorded on the credit file
         "strategic_importance": NEUTRAL,
     }
-    return ScoreResult(score=weighted_score(factors), score_factors=factors)
+    return ScoreResult(score=weighted_score(WEIGHTS, factors), score_factors=factors)
 
 
-def weighted_score(factors: dict[str, int]) -> int:
-    """Σ weight × factor / 100, rounded half up to a whole point."""
-    total = sum(Decimal(WEIGHTS[name]) * factors[name] for name in WEIGHTS) / 100
-    return int(total.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+def weighted_score(weights: dict[str, int], factors: dict[str, int]) -> int:
+    """Σ weight × factor / 100 (weights sum to 100), rounded half up to a whole point."""
+    total = sum((Decimal(weights[name]) * factors[name] for name in weights), Decimal(0)) / 100
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def average_days_late(session: Session, customer_id: int, today: date) -> Decimal | None:

@@ -105,8 +105,9 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     if req.new_limit < 0:
         raise HandlerInputError(f"credit.apply_limit: a limit cannot be negative ({req.new_limit})")
     customer = get_customer(ctx.session, req.customer_id)
-    approvers = list(
-        ctx.session.scalars(
+    approvers = [
+        name
+        for name in ctx.session.scalars(
             select(InboxItem.completed_by)
             .where(
                 InboxItem.instance_id == ctx.instance_id,
@@ -115,7 +116,8 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
             )
             .order_by(InboxItem.completed_at, InboxItem.id)
         )
-    )
+        if name is not None
+    ]
     old = customer.credit_limit
     change_limit(
         ctx.session,

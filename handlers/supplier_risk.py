@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from handlers.credit_scoring import NEUTRAL, RATING_SCORES
+from handlers.credit_scoring import NEUTRAL, RATING_SCORES, weighted_score
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.contracts import get_change_request
@@ -43,13 +43,7 @@ class RiskCheckResult:
 def risk_check(ctx: TaskContext, req: RiskCheckRequest) -> RiskCheckResult:
     """Score the supplier from its size, age, litigation, penalties, delivery record and external rating."""
     factors = supplier_factors(get_supplier(ctx.session, req.supplier_id), ctx.now.date())
-    return RiskCheckResult(score=weighted_score(factors), factors=factors)
-
-
-def weighted_score(factors: dict[str, int]) -> int:
-    """Σ weight × factor / 100, rounded half up to a whole point."""
-    total = sum(Decimal(WEIGHTS[name]) * factors[name] for name in WEIGHTS) / 100
-    return int(total.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+    return RiskCheckResult(score=weighted_score(WEIGHTS, factors), factors=factors)
 
 
 def supplier_factors(supplier: Supplier, today: date) -> dict[str, int]:

@@ -57,9 +57,11 @@ def test_solid_supplier_scores_high_and_risky_one_low() -> None:
         "delivery": 94,
         "external_rating": 90,
     }
-    assert weighted_score(factors) == 98  # 20+15+20+15+14.1+13.5 = 97.6, rounded half up
+    assert weighted_score(WEIGHTS, factors) == 98  # 20+15+20+15+14.1+13.5 = 97.6, rounded half up
     risky = next(s for s in DEMO_SUPPLIERS if s["external_id"] == "S-2004")
-    assert weighted_score(supplier_factors(supplier(**risky), TODAY)) < 40  # grade E in supplier_risk.dmn
+    assert (
+        weighted_score(WEIGHTS, supplier_factors(supplier(**risky), TODAY)) < 40
+    )  # grade E in supplier_risk.dmn
 
 
 def test_missing_data_scores_neutral_values() -> None:
@@ -72,7 +74,7 @@ def test_missing_data_scores_neutral_values() -> None:
         "delivery": 50,
         "external_rating": 50,
     }
-    assert weighted_score(factors) == 45
+    assert weighted_score(WEIGHTS, factors) == 45
 
 
 @pytest.mark.parametrize(
@@ -150,7 +152,7 @@ def test_risk_check_scores_a_stored_supplier(session: Session, clock: datetime) 
     )
     result = operations()["supplier.risk_check"].call(ctx, {"supplier_id": stored.id})
     assert result["factors"]["delivery"] == 88
-    assert result["score"] == weighted_score(result["factors"])
+    assert result["score"] == weighted_score(WEIGHTS, result["factors"])
     with pytest.raises(NotFound, match="supplier 999 does not exist"):
         operations()["supplier.risk_check"].call(ctx, {"supplier_id": 999})
 
