@@ -25,11 +25,11 @@ from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.demo import seed_demo
-from workflows.engine import to_jsonable
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
 from workflows.jobs import tick
+from workflows.jsonable import to_jsonable
 from workflows.mail import mailer_for
 from workflows.models import User
 from workflows.receivables import import_invoices, import_payments, provisions

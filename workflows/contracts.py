@@ -11,9 +11,9 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
-from workflows.engine import to_jsonable
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.fields import FieldSpec, convert_field, iso_text, money_text, parse_fields
+from workflows.jsonable import to_jsonable
 from workflows.listing import page_rows
 from workflows.models import (
     Contract,

@@ -102,23 +102,6 @@ _serializer = BpmnWorkflowSerializer(_registry)
 _StateEncoder = create_encoder(_registry)
 
 
-def to_jsonable(value: Any) -> Any:
-    """Task data as plain JSON (Decimal and dates as strings), for API answers and read-only columns."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items() if not callable(v)}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 # --- our own types ----------------------------------------------------------------------------------
 
 
@@ -533,6 +516,5 @@ __all__ = [
     "restore_state",
     "retry_failed",
     "run_engine",
-    "to_jsonable",
     "workflow_data",
 ]

@@ -25,6 +25,7 @@ from workflows.db import is_postgres, transaction
 from workflows.definitions import form_schema, latest_definition
 from workflows.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from workflows.forms import validate_form
+from workflows.jsonable import to_jsonable
 from workflows.models import (
     NO_DUE_DATE,
     AuditEvent,
@@ -195,7 +196,7 @@ def start_instance(
             business_key=business_key,
             status=InstanceStatus.RUNNING,
             state="",
-            data=engine.to_jsonable(data),
+            data=to_jsonable(data),
             waits=[],
             started_by=actor.username,
             started_at=now,
@@ -239,9 +240,7 @@ def complete_task(
             item.assignee = item.assignee or actor.username
             item.completed_by = actor.username
             item.completed_at = now
-            step.record(
-                "task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=engine.to_jsonable(data)
-            )
+            step.record("task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=to_jsonable(data))
             _advance(step, wf)
             _refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")
             return item
@@ -326,7 +325,7 @@ def deliver_message(
                 "message_received",
                 message=name,
                 correlation_key=correlation_key,
-                data=engine.to_jsonable(payload),
+                data=to_jsonable(payload),
             )
             _advance(step, wf)
             _refuse_bad_input(step, f"message {name} cannot be used by instance {instance.id}")
@@ -521,7 +520,7 @@ def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = step.now
         step.record("instance_completed")
-    instance.data = engine.to_jsonable(engine.workflow_data(wf))
+    instance.data = to_jsonable(engine.workflow_data(wf))
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
     step.session.flush()
@@ -577,7 +576,7 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
     instance = step.instance
     definition = step.rt.definition(step.session, instance.definition_id)
     due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
-    context = engine.to_jsonable(task.data)
+    context = to_jsonable(task.data)
     row = dict(
         instance_id=instance.id,
         spiff_task_id=task.task_id,
