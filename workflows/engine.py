@@ -359,6 +359,67 @@ def _check_depth(task: Any, max_depth: int) -> None:
         )
 
 
+def prune_history(wf: BpmnWorkflow) -> int:
+    """Drop completed tasks no waiting task descends from; returns how many were dropped.
+
+    SpiffWorkflow keeps every finished task as an ancestor of the next, so a looping case would
+    grow (and slow down) with each round and stall at its iterator depth of 1000. Only the chain
+    above the nearest common ancestor of all unfinished tasks and the last task run is cut. That
+    ancestor's parent stays, linked to the original root, so joins that inspect a task's parent and
+    the start task still find them. Who did what is kept in the inbox and audit tables, not here.
+    """
+    root = wf.task_tree
+    anchors = [t for t in wf.tasks.values() if t.has_state(TaskState.NOT_FINISHED_MASK)]
+    if wf.last_task is not None:
+        anchors.append(wf.last_task)
+    if not anchors:
+        return 0
+    common = _common_ancestor(anchors)
+    keep_from = common.parent
+    if keep_from is None or keep_from is root or keep_from.parent is root:
+        return 0
+    kept = {root.id, *_subtree_ids(keep_from)}
+    dropped = [task_id for task_id in wf.tasks if task_id not in kept]
+    for task_id in dropped:
+        if task_id in wf.subprocesses:
+            wf.delete_subprocess(wf.tasks[task_id])
+    for task_id in dropped:
+        del wf.tasks[task_id]
+    keep_from._parent = root.id
+    root._children = [keep_from.id]
+    return len(dropped)
+
+
+def _common_ancestor(tasks: list[Any]) -> Any:
+    path = _ancestry(tasks[0])
+    position = {task.id: index for index, task in enumerate(path)}
+    deepest = len(path) - 1
+    for task in tasks[1:]:
+        while task.id not in position:
+            task = task.parent
+        deepest = min(deepest, position[task.id])
+    return path[deepest]
+
+
+def _ancestry(task: Any) -> list[Any]:
+    """`task` and its ancestors, root first."""
+    path = []
+    while task is not None:
+        path.append(task)
+        task = task.parent
+    path.reverse()
+    return path
+
+
+def _subtree_ids(task: Any) -> set[UUID]:
+    found, stack = set(), [task]
+    while stack:
+        current = stack.pop()
+        found.add(current.id)
+        stack.extend(current.children)
+    return found
+
+
 def is_completed(wf: BpmnWorkflow) -> bool:
     return bool(wf.completed)
 
@@ -511,6 +572,7 @@ __all__ = [
     "iso_duration",
     "load_spec",
     "new_workflow",
+    "prune_history",
     "snapshot",
     "Snapshot",
     "restore_state",

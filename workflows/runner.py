@@ -521,6 +521,7 @@ def _advance(step: _Step, wf: Any, *, retry: bool = False) -> None:
         instance.completed_at = step.now
         step.record("instance_completed")
     instance.data = to_jsonable(engine.workflow_data(wf))
+    engine.prune_history(wf)
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
     step.session.flush()
