@@ -163,7 +163,7 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     parser.add_argument("--runs", type=int, default=20, help="timed steps at each history length")
-    parser.add_argument("--lengths", default="10,100,500,2000", help="completed steps before timing, ascending")
+    parser.add_argument("--lengths", default="10,100,500,2000", help="steps done before timing, ascending")
     args = parser.parse_args()
     lengths = [int(n) for n in args.lengths.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
