@@ -4,11 +4,11 @@ The dunning run and the limit-review sweep pick their customers with the same qu
 jobs (`customers_to_dun`, `review_triggers`) and start each one with the same `start_instance` call.
 What this module adds is what several concurrent workers need (Prefect flows on many machines):
 
-- each customer is *claimed* before it is started. On PostgreSQL that is a session-level advisory
-  lock per (job, customer), tried without waiting (`pg_try_advisory_lock`, the SKIP LOCKED of batch
-  starts): a second run skips a customer another run is starting. The lock dies with its connection,
-  so a worker killed with `kill -9` leaves nothing held. SQLite needs no claim: its writers are
-  serialised (BEGIN IMMEDIATE) and only one machine can use the file.
+- each customer is *claimed* before it is started. On PostgreSQL that is its row in `batch_claims`
+  (job, day, customer), locked with `SELECT ... FOR UPDATE SKIP LOCKED`: a second run skips a customer
+  another run is starting. The lock dies with its connection, so a worker killed with `kill -9` leaves
+  nothing held. SQLite needs no claim: its writers are serialised (BEGIN IMMEDIATE) and only one
+  machine can use the file.
 - a claimed customer is re-checked before it is started: one that got a case (or review) from another
   run, or from an earlier attempt of this chunk, is skipped. So a chunk can be retried, rerun after a
   crash, or raced by a second run, and each customer is started once.
@@ -25,24 +25,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from workflows import dunning, limit_review
 from workflows.errors import DomainError
-from workflows.models import DunningCase, DunningStatus, InstanceStatus, ProcessInstance
+from workflows.models import BatchClaim, DunningCase, DunningStatus, InstanceStatus, ProcessInstance
 from workflows.runner import Runtime, start_instance
 from workflows.users import SYSTEM
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1000
-# First key of the two-key advisory locks that claim customers, per job (the scheduler's lock uses the
-# one-key form, a separate key space); the second key is the customer id.
-CLAIM_NAMESPACES = {dunning.PROCESS_KEY: 0x63660001, limit_review.PROCESS_KEY: 0x63660002}  # "cf"..
+# Claim rows older than this are deleted when a later day plans its chunks.
+CLAIMS_KEPT_FOR = timedelta(days=14)
 # How long the second pass waits for a customer another run is starting before the chunk fails (retried).
 WAIT_FOR_OTHER_RUN = "5min"
 
@@ -146,27 +146,42 @@ def plan_reviews(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> li
 
 
 class Claims:
-    """Per-customer claims of one job, held on one connection (PostgreSQL advisory locks).
+    """Claims on the customers of one chunk: `batch_claims` rows locked on a connection of their own.
 
-    On SQLite every claim succeeds: writers are serialised and the file lives on one machine.
+    A claim is a transaction holding the customer's row `FOR UPDATE` (`SKIP LOCKED` unless waiting)
+    while the case starts on another connection; `release` ends it. The row has no foreign keys and
+    nothing else touches it, so the start never waits on its own claim. On SQLite every claim
+    succeeds: writers are serialised and the file lives on one machine.
     """
 
-    def __init__(self, rt: Runtime, process_key: str) -> None:
+    def __init__(self, rt: Runtime, chunk: Chunk) -> None:
         engine = rt.factory.kw["bind"]
-        self._namespace = CLAIM_NAMESPACES[process_key]
-        self._conn: Connection | None = engine.connect() if engine.dialect.name == "postgresql" else None
+        self._chunk = chunk
+        self._conn: Connection | None = None
+        if engine.dialect.name == "postgresql":
+            self._conn = engine.connect()
+            self._add_rows()
+
+    def _add_rows(self) -> None:
+        assert self._conn is not None
+        rows = [
+            {"process_key": self._chunk.process_key, "as_of": self._chunk.as_of, "customer_id": c}
+            for c in self._chunk.customer_ids
+        ]
+        # Every run of the day plans the same chunks, so the rows may exist already.
+        self._conn.execute(pg_insert(BatchClaim).values(rows).on_conflict_do_nothing())
+        self._conn.execute(
+            delete(BatchClaim).where(BatchClaim.as_of < self._chunk.as_of - CLAIMS_KEPT_FOR)
+        )
+        self._conn.commit()
 
     def __enter__(self) -> Claims:
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._conn is not None:
-            # Closing only returns the connection to the pool, whose session would keep any lock held
-            # after an exception between take() and release(); drop them all explicitly.
             try:
-                self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
-                self._conn.execute(text("RESET lock_timeout"))
-                self._conn.commit()
+                self._conn.rollback()
             finally:
                 self._conn.close()
 
@@ -178,24 +193,25 @@ class Claims:
         """
         if self._conn is None:
             return True
-        key = {"ns": self._namespace, "key": customer_id}
         if wait:
-            self._conn.execute(text(f"SET lock_timeout = '{WAIT_FOR_OTHER_RUN}'"))
-            self._conn.execute(text("SELECT pg_advisory_lock(:ns, :key)"), key)
-            got = True
-        else:
-            got = bool(self._conn.scalar(text("SELECT pg_try_advisory_lock(:ns, :key)"), key))
-        # The lock belongs to the session: end the transaction so this connection does not sit
-        # "idle in transaction" while the start runs on another connection.
-        self._conn.commit()
+            self._conn.execute(text(f"SET LOCAL lock_timeout = '{WAIT_FOR_OTHER_RUN}'"))
+        query = (
+            select(BatchClaim.customer_id)
+            .where(
+                BatchClaim.process_key == self._chunk.process_key,
+                BatchClaim.as_of == self._chunk.as_of,
+                BatchClaim.customer_id == customer_id,
+            )
+            .with_for_update(skip_locked=not wait)
+        )
+        got = self._conn.scalar(query) is not None
+        if not got:
+            self._conn.rollback()
         return got
 
     def release(self, customer_id: int) -> None:
         if self._conn is not None:
-            self._conn.execute(
-                text("SELECT pg_advisory_unlock(:ns, :key)"), {"ns": self._namespace, "key": customer_id}
-            )
-            self._conn.commit()
+            self._conn.rollback()
 
 
 def already_handled(session: Session, chunk: Chunk) -> set[int]:
@@ -236,7 +252,7 @@ def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -
         done = already_handled(session, chunk)
     result = ChunkResult(already_done=[c for c in chunk.customer_ids if c in done])
     reasons = dict(zip(chunk.customer_ids, chunk.reasons, strict=False))
-    with Claims(rt, chunk.process_key) as claims:
+    with Claims(rt, chunk) as claims:
         for customer_id in chunk.customer_ids:
             if customer_id in done:
                 continue

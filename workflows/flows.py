@@ -4,8 +4,8 @@ The only module that imports Prefect. Every flow wraps the Prefect-free function
 embedded scheduler call: `fire_due_timers`, `remind_overdue_tasks`, `dispatch_due_emails`, and the daily
 jobs. The dunning run and the limit-review sweep are split into chunks of customers (`workflows.chunks`),
 each chunk a task with retries, so a failed chunk is retried without redoing the others, and several
-flow runs (on several machines) can share one day's work: customers are claimed with advisory locks,
-instances with FOR UPDATE SKIP LOCKED, e-mails with FOR UPDATE SKIP LOCKED.
+flow runs (on several machines) can share one day's work: customers (rows of `batch_claims`),
+instances and e-mails are all claimed with SELECT ... FOR UPDATE SKIP LOCKED.
 
 A worker reads its configuration as every creditflow entry point does (`load_settings`: config files and
 CREDITFLOW_* variables), so point `CREDITFLOW_DATABASE_URL` at the shared PostgreSQL database and

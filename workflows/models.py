@@ -320,6 +320,16 @@ class JobRun(Base):
     result: Mapped[dict[str, Any]]
 
 
+class BatchClaim(Base):
+    """One customer of one day's chunked batch job: the row a worker locks (FOR UPDATE SKIP LOCKED on
+    PostgreSQL) while it starts that customer's case, so two workers never start it at once."""
+
+    __tablename__ = "batch_claims"
+    process_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    as_of: Mapped[date] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(primary_key=True)
+
+
 # --- the customer credit file -------------------------------------------------------------------------
 
 
