@@ -170,9 +170,7 @@ class Claims:
         ]
         # Every run of the day plans the same chunks, so the rows may exist already.
         self._conn.execute(pg_insert(BatchClaim).values(rows).on_conflict_do_nothing())
-        self._conn.execute(
-            delete(BatchClaim).where(BatchClaim.as_of < self._chunk.as_of - CLAIMS_KEPT_FOR)
-        )
+        self._conn.execute(delete(BatchClaim).where(BatchClaim.as_of < self._chunk.as_of - CLAIMS_KEPT_FOR))
         self._conn.commit()
 
     def __enter__(self) -> Claims:
