@@ -10,10 +10,13 @@ run, the review sweep, and sending the notices to an SMTP server on 127.0.0.1 th
 
 Modes, each measured in a fresh process (so peak memory is the day's, not the seeding's):
 - embedded: one process calls `workflows.jobs.tick` (what the embedded scheduler does);
-- prefect:  `--prefect-workers N` processes each run `workflows.flows.tick_flow` for the same day
-  against a `prefect server start` on 127.0.0.1 (PostgreSQL only): they share the chunks through the
-  customers' claims. Each process stands for one Prefect worker's flow-run process (a worker starts
-  exactly such a process per run); the worker's own ~10 s polling delay is not counted.
+- prefect:  `--prefect-workers N` real `prefect worker start --pool ... --limit 1` processes, a
+  `prefect server start` on 127.0.0.1, and the deployments `creditflow prefect deploy` registers
+  (PostgreSQL only). N runs of the `creditflow-tick/daily` deployment are created for the day; each
+  worker picks one and starts its flow-run process, and the runs share the chunks through the
+  customers' claims. Reported: from creating the runs to the last one finishing (includes the
+  workers' polling, `PREFECT_WORKER_QUERY_SECONDS`, set to 2 here), the runs' own start-to-end
+  time, and each flow-run process's peak RSS (VmHWM, sampled from /proc).
 Goal (issue 8): <= 60 s and <= 1 GB.
 
 The last line printed is JSON: {"customers": ..., "invoices": ...,
@@ -31,6 +34,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
@@ -157,9 +161,7 @@ def run_day(mode: str, chunk_size: int) -> dict[str, Any]:
         while (more := dispatch_due_emails(rt.factory, mailer, settings.mail, NOW).sent) > 0:
             did["emails"] += more
     else:
-        from workflows.flows import tick_flow
-
-        did = tick_flow(now=NOW, chunk_size=chunk_size)
+        raise SystemExit(f"unknown mode {mode!r}")
     wall = time.perf_counter() - began
     jobs = {j["job"]: j.get("cases_started", j.get("reviews_started")) for j in did["jobs"]}
     return {
@@ -170,22 +172,137 @@ def run_day(mode: str, chunk_size: int) -> dict[str, Any]:
     }
 
 
-def _child(
-    mode: str, url: str, smtp_port: int, chunk_size: int, extra_env: dict[str, str]
-) -> subprocess.Popen[str]:
-    env = {
+def _day_env(url: str, smtp_port: int, extra_env: dict[str, str]) -> dict[str, str]:
+    return {
         **os.environ,
         **extra_env,
         "CREDITFLOW_DATABASE_URL": url,
         "CREDITFLOW_SMTP_HOST": "127.0.0.1",
         "CREDITFLOW_SMTP_PORT": str(smtp_port),
     }
+
+
+def _child(
+    mode: str, url: str, smtp_port: int, chunk_size: int, extra_env: dict[str, str], copies: int = 1
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, __file__, "--child", mode, "--chunk-size", str(chunk_size)],
-        env=env,
+        [sys.executable, __file__, "--child", mode, "--chunk-size", str(chunk_size), "--copies", str(copies)],
+        env=_day_env(url, smtp_port, extra_env),
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+# --- the day on real Prefect workers -------------------------------------------------------------------
+
+POOL = "creditflow-bench"
+
+
+def deploy_for_bench() -> dict[str, Any]:
+    """Child: register the deployments as `creditflow prefect deploy` does (frequent flow kept idle)."""
+    from workflows.flows import deploy_flows
+
+    deployed = deploy_flows(load_settings(), pool=POOL, copies=1, daily_cron=None, frequent_cron="0 0 1 1 *")
+    return {"deployed": deployed}
+
+
+def trigger_and_wait(copies: int, chunk_size: int) -> dict[str, Any]:
+    """Child: create `copies` runs of the daily tick deployment for the seeded day; wait for all."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    began = time.perf_counter()
+    runs = [
+        run_deployment(
+            "creditflow-tick/daily",
+            parameters={"now": NOW.isoformat(), "chunk_size": chunk_size},
+            timeout=0,
+        )
+        for _ in range(copies)
+    ]
+    with get_client(sync_client=True) as client:
+        while True:
+            states = [client.read_flow_run(run.id) for run in runs]
+            if all(r.state is not None and r.state.is_final() for r in states):
+                break
+            if time.perf_counter() - began > 900:
+                raise RuntimeError("the flow runs did not finish within 15 minutes")
+            time.sleep(0.5)
+    wall = time.perf_counter() - began
+    starts = [r.start_time for r in states if r.start_time]
+    ends = [r.end_time for r in states if r.end_time]
+    return {
+        "wall_s": round(wall, 1),
+        "runs_start_to_end_s": round((max(ends) - min(starts)).total_seconds(), 1),
+        "per_run_s": [round(r.total_run_time.total_seconds(), 1) for r in states],
+        "states": [r.state.name for r in states if r.state is not None],
+    }
+
+
+class FlowRunMemory(threading.Thread):
+    """Samples the peak RSS (VmHWM) of every flow-run process (`python -m prefect.engine`)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, int] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.2):
+            for pid_dir in Path("/proc").iterdir():
+                if not pid_dir.name.isdigit():
+                    continue
+                try:
+                    if b"prefect.engine" not in (pid_dir / "cmdline").read_bytes():
+                        continue
+                    for line in (pid_dir / "status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            kb = int(line.split()[1])
+                            self.peaks[int(pid_dir.name)] = max(kb, self.peaks.get(int(pid_dir.name), 0))
+                except OSError:
+                    continue
+
+    def peaks_mb(self) -> list[int]:
+        return [round(kb / 1024) for kb in self.peaks.values()]
+
+
+def day_on_prefect_workers(
+    url: str, smtp_port: int, workers: int, chunk_size: int, home: Path
+) -> dict[str, Any]:
+    server, env = _prefect_server(home / "prefect", 4290)
+    env = {**env, "PREFECT_WORKER_QUERY_SECONDS": "2"}
+    started: list[subprocess.Popen[bytes]] = []
+    memory = FlowRunMemory()
+    try:
+        deployed = _last_json(_child("deploy", url, smtp_port, chunk_size, env))
+        for n in range(workers):
+            log = (home / f"worker-{n}.log").open("wb")
+            started.append(
+                subprocess.Popen(
+                    [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", POOL]
+                    + ["--limit", "1", "--name", f"bench-worker-{n}"],
+                    env=_day_env(url, smtp_port, env),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                )
+            )
+        memory.start()
+        result = _last_json(_child("trigger", url, smtp_port, chunk_size, env, copies=workers))
+    finally:
+        memory.stopping.set()
+        for proc in started:
+            proc.terminate()
+        for proc in started:
+            proc.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
+    return {
+        "workers": workers,
+        **result,
+        "peak_rss_mb_per_flow_run": memory.peaks_mb(),
+        "deployments": [d["deployment"] for d in deployed["deployed"]],
+    }
 
 
 def _last_json(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -256,9 +373,15 @@ def main() -> None:
     )
     parser.add_argument("--chunk-size", type=int, default=500)
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--copies", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_day(args.child, args.chunk_size)))
+        children = {
+            "deploy": deploy_for_bench,
+            "trigger": lambda: trigger_and_wait(args.copies, args.chunk_size),
+        }
+        call = children.get(args.child, lambda: run_day(args.child, args.chunk_size))
+        print(json.dumps(call()))
         return
     sink = start_controller(Discard())
     results: dict[str, Any] = {
@@ -279,24 +402,8 @@ def main() -> None:
             if not url.startswith("postgresql"):
                 raise SystemExit("--prefect-workers needs --database-url of a PostgreSQL database")
             seed(url, args.customers, args.new_cases)
-            server, env = _prefect_server(Path(tmp) / "prefect", 4290)
-            try:
-                began = time.perf_counter()
-                procs = [
-                    _child("prefect", url, sink.port, args.chunk_size, env)
-                    for _ in range(args.prefect_workers)
-                ]
-                runs = [_last_json(p) for p in procs]
-                wall = time.perf_counter() - began
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
             results["prefect"] = {
-                "workers": args.prefect_workers,
-                "wall_s": round(wall, 1),
-                "peak_rss_mb_per_process": [r["peak_rss_mb"] for r in runs],
-                "started_per_process": [r["jobs"].get("dunning_run") for r in runs],
-                "emails_per_process": [r["emails"] for r in runs],
+                **day_on_prefect_workers(url, sink.port, args.prefect_workers, args.chunk_size, Path(tmp)),
                 **_outcome(url),
             }
             print(f"prefect: {results['prefect']}")
