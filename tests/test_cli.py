@@ -163,6 +163,22 @@ def test_init_twice_changes_nothing(cli: Cli) -> None:
     assert "deployed:" not in output
     assert cli.definition_count() == before
     assert cli.query("SELECT count(*) FROM users WHERE username = 'analyst1'") == [(1,)]
+    assert "demo case:" not in output  # the demo cases are opened on a fresh database only
+    assert cli.query("SELECT count(*) FROM process_instances") == [(4,)]
+
+
+def test_demo_data_leaves_work_waiting_for_the_demo_users(cli: Cli) -> None:
+    analyst = [t["process_key"] for t in cli.json("tasks", "--user", "analyst1")["items"]]
+    assert sorted(analyst) == ["credit_application", "payment_terms_exception"]
+    for user in ("finance1", "legal1"):
+        assert [t["process_key"] for t in cli.json("tasks", "--user", user)["items"]] == [
+            "supplier_contract_change"
+        ]
+    cases = cli.query(
+        "SELECT c.level, c.status, u.name FROM dunning_cases c JOIN customers u ON u.id = c.customer_id"
+    )
+    assert cases == [(1, "open", "Quickbuild Contractors Ltd")]
+    assert cli.query("SELECT count(*) FROM outbox_emails WHERE template LIKE 'dunning%'") == [(1,)]
 
 
 @pytest.mark.parametrize("path", sorted(command_paths(main)), ids=" ".join)
@@ -290,6 +306,11 @@ def open_task(instance: dict[str, Any], name: str) -> dict[str, Any]:
     return next(t for t in instance["tasks"] if t["name"] == name and t["status"] == "open")
 
 
+def hold_tasks(cli: Cli, user: str) -> list[dict[str, Any]]:
+    """The user's open credit_hold tasks (the demo data brings open cases of its own)."""
+    return [t for t in cli.json("tasks", "--user", user)["items"] if t["process_key"] == "credit_hold"]
+
+
 def test_start_tasks_complete_and_message_drive_an_instance_to_completion(cli: Cli) -> None:
     cli.deploy_credit_hold()
     instance = cli.start_credit_hold("CUST-1")
@@ -301,8 +322,8 @@ def test_start_tasks_complete_and_message_drive_an_instance_to_completion(cli: C
     }
     assert instance["data"]["shortfall"] == "200.5"  # the script task ran; a string: Decimal, not float
     review = open_task(instance, "review_hold")
-    assert [t["id"] for t in cli.json("tasks", "--user", "analyst1")["items"]] == [review["id"]]
-    assert cli.json("tasks", "--user", "sales1")["items"] == []
+    assert [t["id"] for t in hold_tasks(cli, "analyst1")] == [review["id"]]
+    assert hold_tasks(cli, "sales1") == []
 
     data = json.dumps({"decision": "release", "release_amount": 200.5})
     done = cli.json("complete", str(review["id"]), "--user", "analyst1", "--data", data)
@@ -334,8 +355,8 @@ def test_tick_past_the_boundary_timer_moves_the_case_to_sales(cli: Cli) -> None:
     late = cli.json("tick", "--now", (started + timedelta(days=2, minutes=1)).astimezone(UTC).isoformat())
     assert late["timers"] == 1
     assert {"timers", "jobs", "emails"} <= set(late)
-    assert [t["name"] for t in cli.json("tasks", "--user", "sales1")["items"]] == ["chase_customer"]
-    assert cli.json("tasks", "--user", "analyst1")["items"] == []
+    assert [t["name"] for t in hold_tasks(cli, "sales1")] == ["chase_customer"]
+    assert hold_tasks(cli, "analyst1") == []
 
 
 def test_tick_with_a_bad_time_is_a_usage_error(cli: Cli) -> None:

@@ -24,7 +24,7 @@ from workflows.clock import parse_now, utcnow
 from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
 from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
-from workflows.demo import seed_demo
+from workflows.demo import seed_demo, start_demo_cases
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
@@ -104,7 +104,11 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--demo", is_flag=True, help="Also create the demo users (password 'demo').")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also create the demo users (password 'demo'), customers, suppliers and a few open cases.",
+)
 @pass_ctx
 def init(ctx: Context, demo: bool) -> None:
     """Create or migrate the schema and deploy the shipped diagrams (idempotent)."""
@@ -123,6 +127,9 @@ def init(ctx: Context, demo: bool) -> None:
                     click.echo(f"demo customers: {', '.join(seeded['customers'])}")
     except InvalidBundle as exc:
         _fail(f"a shipped diagram is invalid:\n{exc}", 2)
+    if demo:
+        for case in start_demo_cases(ctx.rt, now):
+            click.echo(f"demo case: {case}")
 
 
 def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:

@@ -23,6 +23,7 @@ import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -94,7 +95,18 @@ def step_clock(now: datetime) -> Iterator[None]:
 
 # --- serialization ----------------------------------------------------------------------------------
 
-_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+
+class _StateConverter(BpmnWorkflowConverter):
+    """Converts an instance without its spec: specs are stored once per version, not in every state."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+_registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
 _registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]), "Decimal")
 _registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]), "date")
 _serializer = BpmnWorkflowSerializer(_registry)
@@ -245,8 +257,6 @@ def new_workflow(loaded: LoadedSpec, data: Mapping[str, Any], call: ServiceCalle
 def dump_state(wf: BpmnWorkflow) -> str:
     """The instance state as JSON, without the spec (stored once per version)."""
     state = _serializer.to_dict(wf)
-    state.pop("spec")
-    state.pop("subprocess_specs")
     state[_serializer.VERSION_KEY] = _serializer.VERSION
     return json.dumps(state, cls=_StateEncoder)
 
