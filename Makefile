@@ -55,6 +55,8 @@ test: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check workflows handlers webui tests benchmarks
+	$(BIN)/ruff format --check workflows handlers webui tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache node_modules $(VENDOR)

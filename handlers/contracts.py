@@ -37,7 +37,7 @@ def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
         )
         .order_by(InboxItem.completed_at, InboxItem.id)
     ).all()
-    return [{"step": step, "user": user, "at": at.isoformat()} for step, user, at in rows]
+    return [{"step": step, "user": user, "at": at.isoformat() if at else None} for step, user, at in rows]
 
 
 @dataclass(frozen=True)
@@ -182,17 +182,17 @@ def reject_change(ctx: TaskContext, req: RejectChangeRequest) -> ChangeRejected:
     """Close the request as rejected by whoever completed the last review or approval; the contract stays."""
     request = get_change_request(ctx.session, req.change_request_id)
     steps = completed_steps(ctx, req.approver_steps)
-    last = steps[-1] if steps else {"user": "system", "step": None}
+    last_user, last_step = (steps[-1]["user"], steps[-1]["step"]) if steps else ("system", None)
     close_change_request(
         ctx.session,
         request,
         status=ContractChangeStatus.REJECTED,
-        actor=last["user"],
+        actor=last_user,
         now=ctx.now,
         comment=req.comment,
         approvers=steps,
     )
-    return ChangeRejected(rejected_by=last["user"], rejected_at_step=last["step"])
+    return ChangeRejected(rejected_by=last_user, rejected_at_step=last_step)
 
 
 @dataclass(frozen=True)

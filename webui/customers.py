@@ -17,7 +17,7 @@ from webui.start import may_start
 from workflows.customers import CUSTOMER_READERS, GRADES, get_customer, limit_history, list_customers
 from workflows.definitions import latest_definition
 from workflows.dunning import list_cases
-from workflows.inbox import Page
+from workflows.listing import Page
 from workflows.models import (
     Customer,
     DunningCase,

@@ -24,7 +24,7 @@ from workflows.db import transaction
 from workflows.decision_tables import read_decision_tables
 from workflows.definitions import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
 from workflows.errors import BadRequest
-from workflows.inbox import Page
+from workflows.listing import Page
 from workflows.models import ProcessDefinition, ProcessInstance
 from workflows.validation import InvalidBundle, Problem
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webui.api import DEPLOYERS as PROCESS_OWNERS
+from webui.api import DEPLOYERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import list_instances
 from workflows.models import AuditEvent, Deployment, InboxItem, Incident, ProcessDefinition, TaskStatus
 from workflows.users import Actor
 
+PROCESS_OWNERS = DEPLOYERS  # who may see every definition and instance diagram
 # Audit actions that mean the engine passed through the element.
 _DONE_ACTIONS = frozenset({"service_called", "task_completed"})
 
@@ -105,9 +106,9 @@ def instance_markers(session: Session, instance_id: int, current_task: InboxItem
             AuditEvent.instance_id == instance_id, AuditEvent.bpmn_id.is_not(None)
         )
     )
-    for action, bpmn_id in events:
-        if action in _DONE_ACTIONS:
-            markers.done.add(bpmn_id)
+    for action, event_bpmn_id in events:
+        if action in _DONE_ACTIONS and event_bpmn_id:
+            markers.done.add(event_bpmn_id)
     incidents = session.scalars(
         select(Incident.bpmn_id).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
     )

@@ -10,8 +10,8 @@ from webui import services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import PROCESS_OWNERS, instance_markers
 from workflows import runner
-from workflows.inbox import Page
 from workflows.instances import get_instance_for, list_instances
+from workflows.listing import Page
 from workflows.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
 
 bp = Blueprint("instances", __name__)

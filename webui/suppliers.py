@@ -14,7 +14,7 @@ from webui.auth import login_required_view, require_groups
 from webui.start import may_start
 from workflows.contracts import current_terms, get_contract, list_contracts
 from workflows.definitions import latest_definition
-from workflows.inbox import Page
+from workflows.listing import Page
 from workflows.models import (
     Contract,
     ContractChangeRequest,

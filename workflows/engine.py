@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache, partial
 from typing import Any
@@ -54,7 +54,7 @@ class _StepClock(datetime):
         return current.astimezone(tz) if tz else current.replace(tzinfo=None)
 
 
-spiff_timer.datetime = _StepClock  # type: ignore[misc]
+spiff_timer.datetime = _StepClock
 
 
 def _encode_value(value: Any) -> Any:
@@ -78,7 +78,7 @@ def _decode_value(obj: dict[str, Any]) -> Any:
     return obj
 
 
-spiff_service_task.json = types.SimpleNamespace(  # type: ignore[attr-defined]
+spiff_service_task.json = types.SimpleNamespace(
     loads=lambda text: json.loads(text, object_hook=_decode_value)
 )
 
@@ -557,7 +557,8 @@ def iso_duration(expression: str, start: datetime) -> datetime:
     if not expression.upper().startswith("P"):
         raise ValueError(f"{expression!r} is not an ISO 8601 duration such as P2D")
     parsed = TimerEventDefinition.parse_iso_duration(expression)
-    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    return start + delta
 
 
 def completed_steps(wf: BpmnWorkflow) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class InputError(ValueError):
@@ -16,7 +17,7 @@ class DomainError(Exception):
     def __init__(self, message: str, *, details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.details = dict(details or {})
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class BadRequest(DomainError):

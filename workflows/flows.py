@@ -18,9 +18,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +43,7 @@ PROCESS_KEYS = {"dunning_run": dunning.PROCESS_KEY, "limit_review_sweep": limit_
 TIMER_BATCH = 500  # fire_due_timers' own limit per call: the flow calls it until a batch comes back short
 MAIL_BATCH = 200
 CHUNK_RETRIES = 3
-CHUNK_RETRY_DELAYS = [10, 60, 300]
+CHUNK_RETRY_DELAYS: list[float] = [10, 60, 300]
 
 
 # --- the worker's runtime ---------------------------------------------------------------------------------
@@ -275,7 +275,11 @@ def deploy_flows(
     ]
     deployed = []
     for function, name, cron in wanted:
-        loaded = flow.from_source(source=str(PROJECT_ROOT), entrypoint=f"workflows/flows.py:{function}")
+        # Called outside an event loop, from_source returns the Flow itself, not a coroutine.
+        loaded = cast(
+            "Flow[..., Any]",
+            flow.from_source(source=str(PROJECT_ROOT), entrypoint=f"workflows/flows.py:{function}"),
+        )
         deployment_id = loaded.deploy(
             name=name, work_pool_name=pool, cron=cron, print_next_steps=False, ignore_warnings=True
         )

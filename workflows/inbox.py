@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from workflows.errors import Forbidden, NotFound
 from workflows.forms import form_fields
+from workflows.listing import Page
 from workflows.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.users import Actor
 
@@ -29,19 +30,7 @@ class InboxFilter:
     per_page: int = 50
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[InboxItem]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def visible_tasks(actor: Actor) -> Select[tuple[InboxItem]]:
+def visible_tasks(actor: Actor) -> Select[InboxItem]:
     """Open tasks the actor may act on: assigned to them, or offered to one of their groups."""
     query = select(InboxItem).where(InboxItem.status == TaskStatus.OPEN)
     if actor.is_admin:
@@ -65,7 +54,7 @@ def _count_visible(session: Session, actor: Actor) -> int:
     return session.scalar(select(func.count()).select_from(ids)) or 0
 
 
-def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page:
+def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[InboxItem]:
     """One page of the actor's open tasks, filtered and sorted, with the total count."""
     query = visible_tasks(actor)
     if flt.process_key:

@@ -22,7 +22,7 @@ from workflows.models import (
 from workflows.users import Actor
 
 
-def _visible(actor: Actor) -> Select[tuple[ProcessInstance]]:
+def _visible(actor: Actor) -> Select[ProcessInstance]:
     query = select(ProcessInstance)
     if actor.is_admin:
         return query
@@ -65,7 +65,7 @@ def list_instances(
     return list(rows), total
 
 
-def _visible_with_start_groups(session: Session, actor: Actor) -> Select[tuple[ProcessInstance]]:
+def _visible_with_start_groups(session: Session, actor: Actor) -> Select[ProcessInstance]:
     """Instances the actor started or worked on, plus every instance of a process they may start."""
     query = _visible(actor)
     if actor.is_admin:

@@ -72,7 +72,7 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
     for cid, changed in session.execute(
         select(Customer.id, Customer.rating_changed_at).where(Customer.rating_changed_at.is_not(None))
     ):
-        if cid not in last_started or changed > last_started[cid]:
+        if changed is not None and (cid not in last_started or changed > last_started[cid]):
             found["rating_change"].add(cid)
     cooldown_start = datetime.combine(
         as_of - timedelta(days=policy.cooldown_days), datetime.min.time(), tzinfo=None

@@ -12,9 +12,9 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -357,7 +357,7 @@ def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
     moved = 0
     for instance_id in instance_ids:
         with transaction(rt.factory) as session:
-            instance = _lock_instance(session, instance_id, skip_locked=True)
+            instance = _try_lock_instance(session, instance_id)
             if instance is None or instance.status != InstanceStatus.RUNNING:
                 continue
             # A concurrent sweep (CLI tick next to the scheduler) may have fired it since we looked.
@@ -414,7 +414,7 @@ def _refuse_bad_input(step: _Step, what: str) -> None:
 def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
     if rows:
-        session.connection().execute(insert(model.__table__), rows)
+        session.connection().execute(insert(cast(Table, model.__table__)), rows)
 
 
 def _resume(
@@ -443,13 +443,24 @@ def _lock_task(session: Session, task_id: int) -> InboxItem:
     return item
 
 
-def _lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> Any:
-    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    query = query.with_for_update(skip_locked=skip_locked and is_postgres(session))
-    instance = session.scalar(query)
-    if instance is None and not skip_locked:
+def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked until the step's transaction ends.
+
+    Raises:
+        NotFound: no such instance.
+    """
+    instance = session.scalar(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+    )
+    if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
+
+
+def _try_lock_instance(session: Session, instance_id: int) -> ProcessInstance | None:
+    """The instance row, locked; None when another step holds it (PostgreSQL SKIP LOCKED)."""
+    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    return session.scalar(query.with_for_update(skip_locked=is_postgres(session)))
 
 
 def _check_open(item: InboxItem) -> None:
@@ -598,7 +609,8 @@ def _create_inbox_item(step: _Step, task: engine.ReadyTask) -> None:
         due_sort=due_at or NO_DUE_DATE,
         created_at=step.now,
     )
-    task_id = step.session.connection().scalar(insert(InboxItem.__table__).returning(InboxItem.id), row)
+    inbox_table = cast(Table, InboxItem.__table__)
+    task_id = step.session.connection().scalar(insert(inbox_table).returning(InboxItem.id), row)
     _insert_rows(
         step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in task.candidate_groups]
     )

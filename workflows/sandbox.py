@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import CodeType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -113,7 +113,7 @@ def _analyse(source: str, mode: Mode) -> tuple[CodeType | None, tuple[CodeProble
         warnings.simplefilter("always")
         try:
             tree = ast.parse(text, filename=SCRIPT_FILENAME, mode=mode)
-            code = compile(tree, SCRIPT_FILENAME, mode)
+            code = compile(cast("ast.Module | ast.Expression", tree), SCRIPT_FILENAME, mode)
         except SyntaxError as exc:
             return None, (CodeProblem(_clamp_line(exc.lineno, text), _syntax_message(exc)),)
         except (ValueError, RecursionError, MemoryError) as exc:

@@ -7,7 +7,6 @@ import email
 import email.policy
 import logging
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import utcnow
 from workflows.db import transaction
+from workflows.listing import Page
 from workflows.models import SinkMessage
 
 logger = logging.getLogger(__name__)
@@ -148,19 +148,6 @@ def start_sink(factory: sessionmaker[Session], host: str = SINK_HOST, port: int 
     return SmtpSink(start_controller(_DatabaseHandler(factory), host, port))
 
 
-@dataclass(frozen=True)
-class SinkPage:
-    messages: list[SinkMessage]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages (at least 1, so an empty list still has a page to show)."""
-        return max(1, -(-self.total // self.per_page))
-
-
 def _addressed_to(address: str) -> ColumnElement[bool]:
     # rcpt_to is the comma-joined envelope; match whole addresses so that anna@ never sees joanna@'s mail.
     needle = address.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -171,7 +158,7 @@ def _addressed_to(address: str) -> ColumnElement[bool]:
 
 def list_sink_messages(
     session: Session, *, to: str | None = None, page: int = 1, per_page: int = 50
-) -> SinkPage:
+) -> Page[SinkMessage]:
     """One page of received messages, newest first; with `to`, only those sent to that address.
 
     Raises:
@@ -190,4 +177,4 @@ def list_sink_messages(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return SinkPage(messages=list(messages), total=total, page=page, per_page=per_page)
+    return Page(list(messages), total, page, per_page)

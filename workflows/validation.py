@@ -372,10 +372,8 @@ def _timer_value_problems(doc: _Document, spec: etree._Element, kind: str) -> It
             message = f'{kind}: {node.id} is read as a Python variable name; quote the literal: "{literal}"'
             yield doc.problem(spec, message, _owner_id(spec))
             return
-    if isinstance(body, ast.Constant):
-        message = _iso_problem(kind, body.value)
-        if message:
-            yield doc.problem(spec, message, _owner_id(spec))
+    if isinstance(body, ast.Constant) and (problem := _iso_problem(kind, body.value)):
+        yield doc.problem(spec, problem, _owner_id(spec))
 
 
 def _iso_problem(kind: str, value: object) -> str | None:
@@ -440,8 +438,8 @@ def _check_task_properties(doc: _Document, files: Mapping[str, bytes]) -> Iterat
             elif name == "subject":
                 for problem in check_code(value, "eval"):
                     yield doc.problem(prop, f"subject: {problem.message}", owner)
-            elif name == "dueIn" and (message := _iso_problem("timeDuration", value)):
-                yield doc.problem(prop, f"dueIn: {message}", owner)
+            elif name == "dueIn" and (due_problem := _iso_problem("timeDuration", value)):
+                yield doc.problem(prop, f"dueIn: {due_problem}", owner)
             elif name == "fourEyes":
                 unknown = [
                     step for step in value.split(",") if step.strip() not in user_tasks | {"initiator"}
@@ -508,7 +506,8 @@ def _check_and_load_dmn(parser: SpiffBpmnParser, doc: _Document) -> list[Problem
 
 def _dmn_namespace(root: etree._Element) -> str | None:
     """The namespace SpiffWorkflow binds to its 'dmn' prefix: the default one, else 'dmn:'."""
-    return root.nsmap.get(None, root.nsmap.get("dmn"))
+    namespace: str | None = root.nsmap.get(None, root.nsmap.get("dmn"))
+    return namespace
 
 
 def _dmn_structure_problems(parser: SpiffBpmnParser, doc: _Document) -> list[Problem]:

@@ -444,13 +444,13 @@ def test_start_sink_stores_received_mail_as_rows(
 
         everything = list_sink_messages(session)
         assert (everything.total, everything.pages) == (2, 1)
-        assert [m.subject for m in everything.messages] == ["Message k2", "Message k1"]  # newest first
+        assert [m.subject for m in everything.items] == ["Message k2", "Message k1"]  # newest first
         for address in ("CARL@example.com", "ben@example.com", "anna@example.com"):
             assert list_sink_messages(session, to=address).total == 1, address
         assert list_sink_messages(session, to="arl@example.com").total == 0  # whole addresses only
         assert list_sink_messages(session, to="%").total == 0  # LIKE wildcards are taken literally
         second = list_sink_messages(session, page=2, per_page=1)
-        assert ([m.subject for m in second.messages], second.pages) == (["Message k1"], 2)
+        assert ([m.subject for m in second.items], second.pages) == (["Message k1"], 2)
         with pytest.raises(ValueError, match="per_page"):
             list_sink_messages(session, per_page=0)
 
