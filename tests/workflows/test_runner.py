@@ -31,8 +31,9 @@ from tests.fixtures.engine.cases import (
     start_review,
     tasks_of,
 )
-from workflows import engine, runner
+from workflows import engine, runner, sandbox
 from workflows.db import transaction
+from workflows.definitions import deploy_files
 from workflows.errors import Conflict, Forbidden
 from workflows.mail import queue_email
 from workflows.models import (
@@ -316,6 +317,13 @@ def test_decimal_and_date_values_survive_reloads_and_compare_exactly_in_a_gatewa
 SENTINEL = "sentinel-content-that-no-script-may-read"
 
 
+def deploy_text(factory: sessionmaker[Session], now: datetime, name: str, script: str) -> None:
+    """Deploy the `scripted` fixture with another script, through deploy's full validation."""
+    text = (ENGINE_FIXTURES / name).read_text().replace('risk_band = "standard"', escape(script))
+    with transaction(factory) as session:
+        deploy_files(session, {name: text.encode()}, deployed_by="owner1", now=now)
+
+
 def store_unvalidated_scripted(factory: sessionmaker[Session], now: datetime, script: str) -> None:
     """Store `scripted` with another script, compiled directly: deploy's validation never sees it."""
     text = (ENGINE_FIXTURES / "scripted.bpmn").read_text()
@@ -381,6 +389,31 @@ def test_forbidden_script_is_refused_at_runtime_even_without_deploy_validation(
     stored = reload_instance(session_factory, instance.id)
     for text in (stored.state, json.dumps(stored.data), incident.message, incident.traceback):
         assert SENTINEL not in text
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [("while True:\n    risk_band = 'standard'", "longer than 0.3 s"), ("big = 10 ** 10 ** 10", "bits")],
+)
+def test_runaway_script_fails_its_step_with_an_incident_instead_of_hanging(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    clock: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str,
+    reason: str,
+) -> None:
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.3)
+    # Deploy validation accepts both: they are valid, harmless-looking Python.
+    deploy_text(session_factory, clock, "scripted.bpmn", script)
+
+    instance = runner.start_instance(
+        Runtime(session_factory, settings), "scripted", {}, actor=SYSTEM, now=clock
+    )
+
+    assert instance.status == InstanceStatus.ERROR
+    (incident,) = incidents_of(session_factory, instance.id)
+    assert incident.bpmn_id == "run_script" and reason in incident.message
 
 
 # --- 6. messages -------------------------------------------------------------------------------------

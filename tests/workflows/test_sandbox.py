@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,14 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.util.task import TaskState
 
+from workflows import sandbox
 from workflows.sandbox import (
     SAFE_BUILTINS,
     CodeProblem,
     ForbiddenCode,
     Mode,
     SafeEnvironment,
+    ScriptLimitExceeded,
     check_code,
     compile_checked,
 )
@@ -125,6 +128,85 @@ def test_forbidden_code_is_raised_before_anything_runs() -> None:
         SafeEnvironment().execute("amount = 2\nimport os", context)
     assert info.value.line == 2
     assert context == {"amount": 1}
+
+
+# --- runaway scripts --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def short_time_limit(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.3)
+    return 0.3
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "while True:\n    pass",
+        "n = 0\nwhile n >= 0:\n    n = n + 1",
+        "total = sum([1 for i in range(10**6) for j in range(10**6)])",  # 10**12 rounds, in a comprehension
+    ],
+)
+def test_a_script_that_never_ends_is_stopped_at_the_time_limit(short_time_limit: float, script: str) -> None:
+    began = time.monotonic()
+    with pytest.raises(ScriptLimitExceeded, match="longer than 0.3 s"):
+        SafeEnvironment().execute(script, {})
+    assert time.monotonic() - began < short_time_limit + 1
+
+
+def test_an_expression_that_never_ends_is_stopped_too(short_time_limit: float) -> None:
+    with pytest.raises(ScriptLimitExceeded):
+        SafeEnvironment().evaluate("len([1 for i in range(10**6) for j in range(10**6)])", {})
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("10 ** 10 ** 10", "bits"),
+        ("2 ** 2000000", "bits"),
+        ("1 << 10 ** 9", "shift"),
+        ("'x' * 10 ** 10", "repeating a sequence"),
+        ("[0] * (10 ** 8)", "repeating a sequence"),
+        ("sum(range(10 ** 12))", "range"),
+        ("list(range(0, 10 ** 9))", "range"),
+    ],
+)
+def test_expressions_that_would_exhaust_memory_or_cpu_are_refused_at_once(source: str, fragment: str) -> None:
+    began = time.monotonic()
+    with pytest.raises(ScriptLimitExceeded, match=fragment):
+        SafeEnvironment().evaluate(source, {})
+    assert time.monotonic() - began < 1
+
+
+def test_growth_in_a_loop_is_refused_once_past_the_bound() -> None:
+    with pytest.raises(ScriptLimitExceeded, match="joining sequences"):
+        SafeEnvironment().execute("s = 'ab'\nfor _ in range(40):\n    s += s", {})
+    with pytest.raises(ScriptLimitExceeded, match="product"):
+        SafeEnvironment().execute("n = 3\nfor _ in range(40):\n    n *= n", {})
+
+
+def test_guarded_operators_keep_their_meaning() -> None:
+    context: dict[str, Any] = {"amount": Decimal("1000.50"), "items": [1, 2], "codes": {"a": 1}}
+    script = (
+        "total = amount * 2 + Decimal('0.25')\n"
+        "square = 12 ** 2\n"
+        "flags = 1 << 4\n"
+        "name = 'INV-' + str(7).zfill(4)\n"
+        "items += [3]\n"
+        "codes['a'] *= 5\n"
+        "pairs = [(a, b) for a in range(2) for b in 'xy' * 2]\n"
+        "ratio = Decimal(2) ** 3 / 4\n"
+        "yes = True * 3"
+    )
+    SafeEnvironment().execute(script, context)
+    assert context["total"] == Decimal("2001.25") and context["square"] == 144 and context["flags"] == 16
+    assert context["name"] == "INV-0007" and context["items"] == [1, 2, 3] and context["codes"] == {"a": 5}
+    assert len(context["pairs"]) == 8 and context["ratio"] == Decimal("2") and context["yes"] == 3
+
+
+def test_the_guard_cannot_be_named_or_replaced_by_a_script() -> None:
+    assert check_code("_creditflow_binop = None", "exec")
+    assert check_code("x = _creditflow_binop('+', 1, 2)", "exec")
 
 
 def test_compiled_code_is_cached_by_source() -> None:
