@@ -269,6 +269,9 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
                 "worker_class": "gthread",  # threads: a slow request does not block the worker's others
                 "threads": 4,
                 "timeout": 120,
+                # Browsers keep connections between clicks; gunicorn's 2 s default (meant for a proxy in
+                # front) closes them so often that a request racing the close gets a connection reset.
+                "keepalive": 30,
                 "post_worker_init": post_worker_init,
                 "worker_exit": worker_exit,
                 "control_socket_disable": True,  # gunicorn 24+: a management socket nothing here uses
