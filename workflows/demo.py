@@ -76,6 +76,8 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "founded_year": 2024,
         "annual_revenue": Decimal("350000.00"),
         "currency": "GBP",
+        "credit_limit": Decimal("40000.00"),
+        "sales_owner": "sales1",
         "current_ratio": Decimal("0.85"),
         "debt_ratio": Decimal("0.92"),
         "external_rating": "CCC",

@@ -94,7 +94,7 @@ def test_large_application_runs_through_analyst_manager_and_cfo(
     instance = apply(client, demo_tokens["sales1"], customer["id"], 2_000_000)
     review = open_task(instance, "review_application")
     assert review["group"] == "credit_analyst"
-    assert review["subject"] == "Acme Machinery GmbH, 2000000 EUR"
+    assert review["subject"] == "Acme Machinery GmbH, 2,000,000.00 EUR"
     assert "Framework agreement" in review["context"]["instructions"]
     assert [
         t["id"] for t in client.get("/api/tasks", headers=auth(demo_tokens["analyst1"])).json["items"]
