@@ -10,16 +10,15 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.contracts import (
+from workflows.contract_changes import (
     apply_change_request,
     approve_change_request,
     close_change_request,
-    current_terms,
     get_change_request,
-    get_contract,
     open_change_request,
     record_safeguard,
 )
+from workflows.contracts import current_terms, get_contract
 from workflows.models import ContractChangeStatus, InboxItem, TaskStatus
 from workflows.suppliers import get_supplier
 

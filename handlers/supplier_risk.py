@@ -14,7 +14,7 @@ from decimal import Decimal
 from handlers.credit_scoring import NEUTRAL, RATING_SCORES, weighted_score
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.contracts import get_change_request
+from workflows.contract_changes import get_change_request
 from workflows.models import Supplier
 from workflows.suppliers import GRADES, get_supplier, record_evaluation
 

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
-from workflows.contracts import contract_json, create_contract, get_contract, list_contracts, parse_contract
+from workflows.contract_views import contract_json
+from workflows.contracts import create_contract, get_contract, list_contracts, parse_contract
 from workflows.db import transaction
 from workflows.errors import BadRequest
 from workflows.suppliers import (
