@@ -34,7 +34,9 @@ class NotifyEmailResult:
 
 
 def _user_email(session: Session, username: str, described_as: str) -> str:
-    user = session.scalar(select(User).where(User.username == username))
+    user = session.execute(
+        select(User.active, User.email).where(User.username == username)
+    ).one_or_none()
     if user is None:
         raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no user {username!r}")
     if not user.active:
@@ -44,7 +46,7 @@ def _user_email(session: Session, username: str, described_as: str) -> str:
             f"notify.email: recipient {described_as!r}: user {username!r} has no e-mail address; "
             f"set one with `creditflow users add {username} --email ...`"
         )
-    return user.email
+    return str(user.email)
 
 
 def _group_emails(session: Session, group: str, described_as: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
@@ -115,17 +115,22 @@ def instance_summary(instance: ProcessInstance) -> dict[str, Any]:
     }
 
 
+# Built once: the API returns this view after every start and completion.
+_TASKS_OF = select(InboxItem).where(InboxItem.instance_id == bindparam("instance_id")).order_by(InboxItem.id)
+_EVENTS_OF = (
+    select(AuditEvent).where(AuditEvent.instance_id == bindparam("instance_id")).order_by(AuditEvent.id)
+)
+_OPEN_INCIDENTS_OF = select(Incident).where(
+    Incident.instance_id == bindparam("instance_id"), Incident.resolved_at.is_(None)
+)
+
+
 def instance_json(session: Session, instance: ProcessInstance, now: datetime) -> dict[str, Any]:
     """The full view of the contract: data, every task (open and done), events and open incidents."""
-    tasks = session.scalars(
-        select(InboxItem).where(InboxItem.instance_id == instance.id).order_by(InboxItem.id)
-    )
-    events = session.scalars(
-        select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
-    )
-    incidents = session.scalars(
-        select(Incident).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None))
-    )
+    params = {"instance_id": instance.id}
+    tasks = session.scalars(_TASKS_OF, params)
+    events = session.scalars(_EVENTS_OF, params)
+    incidents = session.scalars(_OPEN_INCIDENTS_OF, params)
     return {
         **instance_summary(instance),
         "data": instance.data,

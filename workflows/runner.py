@@ -288,6 +288,18 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
 
 # Built once: constructing statements costs more than running them on a hot path.
 _TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
+_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
+_INSTANCE_FOR_UPDATE = _INSTANCE.with_for_update()
+_INSTANCE_SKIP_LOCKED = _INSTANCE.with_for_update(skip_locked=True)
+_COMPLETED_BY = (
+    select(InboxItem.title)
+    .where(
+        InboxItem.instance_id == bindparam("instance_id"),
+        InboxItem.bpmn_id.in_(bindparam("steps", expanding=True)),
+        InboxItem.completed_by == bindparam("user"),
+    )
+    .limit(1)
+)
 _DUE_TIMER = (
     select(Timer.id)
     .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at < bindparam("now"))
@@ -309,9 +321,7 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     Raises:
         NotFound: no such instance.
     """
-    instance = session.scalar(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-    )
+    instance = session.scalar(_INSTANCE_FOR_UPDATE, {"instance_id": instance_id})
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
@@ -319,8 +329,8 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 
 def _try_lock_instance(session: Session, instance_id: int) -> ProcessInstance | None:
     """The instance row, locked; None when another step holds it (PostgreSQL SKIP LOCKED)."""
-    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    return session.scalar(query.with_for_update(skip_locked=is_postgres(session)))
+    query = _INSTANCE_SKIP_LOCKED if is_postgres(session) else _INSTANCE_FOR_UPDATE
+    return session.scalar(query, {"instance_id": instance_id})
 
 
 def _check_open(item: InboxItem) -> None:
@@ -357,13 +367,7 @@ def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
     steps = [s for s in item.four_eyes if s != "initiator"]
     if steps:
         done = session.scalar(
-            select(InboxItem.title)
-            .where(
-                InboxItem.instance_id == item.instance_id,
-                InboxItem.bpmn_id.in_(steps),
-                InboxItem.completed_by == actor.username,
-            )
-            .limit(1)
+            _COMPLETED_BY, {"instance_id": item.instance_id, "steps": steps, "user": actor.username}
         )
         if done is not None:
             raise Forbidden(

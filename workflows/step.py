@@ -6,12 +6,13 @@ this module runs it inside that transaction: engine, inbox rows, timers, subscri
 
 from __future__ import annotations
 
+import functools
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import TaskContext, operations
@@ -166,7 +167,25 @@ def refuse_bad_input(step: Step, what: str) -> None:
 def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
     if rows:
-        session.connection().execute(insert(cast(Table, model.__table__)), rows)
+        session.connection().execute(_insert_for(model), rows)
+
+
+@functools.cache
+def _insert_for(model: type[Base]) -> Insert:
+    # Statements are built once per process: building one costs more than running it.
+    return insert(cast(Table, model.__table__))
+
+
+_OPEN_ROWS = select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
+    InboxItem.instance_id == bindparam("instance_id"), InboxItem.status == TaskStatus.OPEN
+)
+_CANCEL_ITEMS = (
+    update(InboxItem)
+    .where(InboxItem.id.in_(bindparam("ids", expanding=True)))
+    .values(status=TaskStatus.CANCELLED, completed_at=bindparam("now"))
+)
+_DROP_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id.in_(bindparam("ids", expanding=True)))
+_NEW_ITEM = insert(cast(Table, InboxItem.__table__)).returning(InboxItem.id)
 
 
 def resume(
@@ -226,24 +245,16 @@ def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:
     """Open an inbox row for each new ready human task; cancel rows whose task the engine dropped."""
     session, instance = step.session, step.instance
     ready = {t.task_id: t for t in ready_tasks}
-    open_rows = session.execute(
-        select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
-            InboxItem.instance_id == instance.id, InboxItem.status == TaskStatus.OPEN
-        )
-    ).all()
+    open_rows = session.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
     dropped = [row for row in open_rows if row.spiff_task_id not in ready]
     if dropped:  # e.g. an interrupting boundary timer fired on the task
-        session.execute(
-            update(InboxItem)
-            .where(InboxItem.id.in_([row.id for row in dropped]))
-            .values(status=TaskStatus.CANCELLED, completed_at=step.now)
-        )
+        session.execute(_CANCEL_ITEMS, {"ids": [row.id for row in dropped], "now": step.now})
         for row in dropped:
             step.record("task_cancelled", task_id=row.id, bpmn_id=row.bpmn_id)
     closed = [item.id for item in step.closed_items] + [row.id for row in dropped]
     if closed:
         # Closed tasks leave the candidate index so group queries only scan open work.
-        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(closed)))
+        session.execute(_DROP_CANDIDATES, {"ids": closed})
     known = {row.spiff_task_id for row in open_rows}
     for task in ready.values():
         if task.task_id not in known:
@@ -275,8 +286,7 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
         due_sort=due_at or NO_DUE_DATE,
         created_at=step.now,
     )
-    inbox_table = cast(Table, InboxItem.__table__)
-    task_id = step.session.connection().scalar(insert(inbox_table).returning(InboxItem.id), row)
+    task_id = step.session.connection().scalar(_NEW_ITEM, row)
     _insert_rows(
         step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in task.candidate_groups]
     )
