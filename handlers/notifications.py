@@ -34,9 +34,7 @@ class NotifyEmailResult:
 
 
 def _user_email(session: Session, username: str, described_as: str) -> str:
-    user = session.execute(
-        select(User.active, User.email).where(User.username == username)
-    ).one_or_none()
+    user = session.execute(select(User.active, User.email).where(User.username == username)).one_or_none()
     if user is None:
         raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no user {username!r}")
     if not user.active:
