@@ -376,25 +376,34 @@ def prune_history(wf: BpmnWorkflow) -> int:
     grow (and slow down) with each round and stall at its iterator depth of 1000. Only the chain
     above the nearest common ancestor of all unfinished tasks and the last task run is cut. That
     ancestor's parent stays, linked to the original root, so joins that inspect a task's parent and
-    the start task still find them. Who did what is kept in the inbox and audit tables, not here.
+    the start task still find them. Running subprocesses are pruned the same way. Who did what is
+    kept in the inbox and audit tables, not here.
     """
-    root = wf.task_tree
-    anchors = [t for t in wf.tasks.values() if t.has_state(TaskState.NOT_FINISHED_MASK)]
-    if wf.last_task is not None:
-        anchors.append(wf.last_task)
+    dropped = _prune_tree(wf, wf)
+    for subprocess in list(wf.subprocesses.values()):
+        if not subprocess.completed and subprocess.parent_task_id in wf.subprocesses:
+            dropped += _prune_tree(wf, subprocess)
+    return dropped
+
+
+def _prune_tree(top: BpmnWorkflow, workflow: Any) -> int:
+    """Prune one task tree (the top workflow's or a subprocess's); subprocesses of dropped tasks go too."""
+    root = workflow.task_tree
+    anchors = [t for t in workflow.tasks.values() if t.has_state(TaskState.NOT_FINISHED_MASK)]
+    if workflow.last_task is not None:
+        anchors.append(workflow.last_task)
     if not anchors:
         return 0
-    common = _common_ancestor(anchors)
-    keep_from = common.parent
+    keep_from = _common_ancestor(anchors).parent
     if keep_from is None or keep_from is root or keep_from.parent is root:
         return 0
     kept = {root.id, *_subtree_ids(keep_from)}
-    dropped = [task_id for task_id in wf.tasks if task_id not in kept]
+    dropped = [task_id for task_id in workflow.tasks if task_id not in kept]
     for task_id in dropped:
-        if task_id in wf.subprocesses:
-            wf.delete_subprocess(wf.tasks[task_id])
+        if task_id in top.subprocesses:
+            top.delete_subprocess(workflow.tasks[task_id])
     for task_id in dropped:
-        del wf.tasks[task_id]
+        del workflow.tasks[task_id]
     keep_from._parent = root.id
     root._children = [keep_from.id]
     return len(dropped)

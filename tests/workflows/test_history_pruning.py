@@ -22,11 +22,16 @@ def no_services(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -
     raise AssertionError(f"loop_mix calls no service, but {bpmn_id} called {name}")
 
 
-def loop_mix() -> engine.LoadedSpec:
+def load(process_id: str) -> engine.LoadedSpec:
     parser = make_parser()
-    parser.add_bpmn_file(str(FIXTURES / "loop_mix.bpmn"))
-    (compiled,) = engine.compile_bundle(ValidatedBundle(parser=parser, process_ids=["loop_mix"], forms={}))
+    parser.add_bpmn_file(str(FIXTURES / f"{process_id}.bpmn"))
+    bundle = ValidatedBundle(parser=parser, process_ids=[process_id], forms={})
+    (compiled,) = engine.compile_bundle(bundle)
     return engine.load_spec(compiled.spec_json)
+
+
+def loop_mix() -> engine.LoadedSpec:
+    return load("loop_mix")
 
 
 class Case:
@@ -105,3 +110,21 @@ def test_pruning_keeps_the_last_task_and_every_waiting_task() -> None:
     # Only the current round is kept: the subprocesses of earlier rounds went with their tasks.
     assert len(wf.subprocesses) <= 1
     assert max(t.depth for t in wf.tasks.values()) < 40
+
+
+def test_a_loop_inside_a_subprocess_is_pruned_too() -> None:
+    loaded = load("loop_in_subprocess")
+    rounds = 40
+    pruned, full = Case(loaded, prune=True, limit=rounds), Case(loaded, prune=False, limit=rounds)
+    now, sizes = START, []
+    for round_no in range(rounds):
+        seen = pruned.view()
+        assert seen == full.view() and seen[0] == ["review"]
+        now += timedelta(hours=1)
+        pruned.step(now, {"note": f"round {round_no}"})
+        full.step(now, {"note": f"round {round_no}"})
+        sizes.append(len(pruned.state))
+    assert pruned.view() == full.view()
+    assert pruned.view()[2]["rounds"] == rounds and pruned.view()[3]
+    assert max(sizes[3:-1]) <= sizes[3] * 1.2
+    assert len(full.state) > 5 * max(sizes)
