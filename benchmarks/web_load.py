@@ -1,6 +1,6 @@
 """50 concurrent web users on the inbox and task pages of `creditflow serve --workers N` on 127.0.0.1.
 
-Seeds tasks like benchmarks/scale_inbox.py (default 10,000 open + 10,000 completed), starts the real
+Seeds tasks with benchmarks/task_book.py (default 10,000 open + 10,000 completed), starts the real
 server (gunicorn, N workers, the embedded scheduler in one of them) on a free loopback port, logs each
 user in through the login form (demo users of eight groups, round robin), then every user loops for
 `--seconds`: GET /inbox, then GET /tasks/<id> of a task on that page. The load generator is threads
@@ -38,7 +38,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale_inbox import seed  # noqa: E402
+from benchmarks.task_book import seed_task_book  # noqa: E402
 
 USERS = ["analyst1", "manager1", "collector1", "sales1", "cfo1", "buyer1", "legal1", "finance1"]
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
@@ -162,7 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         url = args.database_url or f"sqlite:///{tmp}/web.db"
-        seed(url, args.open_tasks, args.completed_tasks)
+        seed_task_book(url, args.open_tasks, args.completed_tasks)
         port = free_port()
         server = start_server(url, args.workers, port, tmp)
         try:
