@@ -44,16 +44,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
-from workflows.cli import shipped_bundles  # noqa: E402
-from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.definitions import deploy_files, read_files  # noqa: E402
+from benchmarks.fresh_db import fresh_database  # noqa: E402
+from workflows.db import make_engine, make_session_factory  # noqa: E402
 from workflows.models import Customer, DunningCase, Invoice, OutboxEmail  # noqa: E402
-from workflows.schema import upgrade_schema  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.smtp_sink import start_controller  # noqa: E402
-from workflows.users import seed_demo_users  # noqa: E402
 
 DAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -62,16 +59,8 @@ BATCH = 10_000
 
 def seed(url: str, customers: int, new_cases: int) -> float:
     settings = load_settings({}, database={"url": url})
-    engine = make_engine(settings.database)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    upgrade_schema(engine)
     began = time.perf_counter()
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo_users(session, NOW)
-        for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), deployed_by="bench", now=NOW)
+    engine = fresh_database(url, NOW)
     rng = random.Random(3)
     grace = settings.dunning.grace_days
     new = set(rng.sample(range(customers), new_cases))

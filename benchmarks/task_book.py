@@ -24,9 +24,8 @@ sys.path.insert(0, str(ROOT))
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from workflows.cli import shipped_bundles  # noqa: E402
-from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.definitions import deploy_files, read_files  # noqa: E402
+from benchmarks.fresh_db import fresh_database  # noqa: E402
+from workflows.db import make_session_factory, transaction  # noqa: E402
 from workflows.models import (  # noqa: E402
     NO_DUE_DATE,
     InboxItem,
@@ -34,9 +33,7 @@ from workflows.models import (  # noqa: E402
     ProcessInstance,
     TaskCandidate,
 )
-from workflows.schema import upgrade_schema  # noqa: E402
-from workflows.settings import load_settings  # noqa: E402
-from workflows.users import add_user, seed_demo_users  # noqa: E402
+from workflows.users import add_user  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # Share of open tasks per candidate group: credit work dominates, as in a credit department.
@@ -66,20 +63,12 @@ CUSTOMERS = 100_000
 
 def seed_task_book(url: str, open_tasks: int, completed: int, *, completed_per_instance: int = 10) -> float:
     """Create the schema, users and shipped diagrams, then the tasks; returns the seconds it took."""
-    settings = load_settings({}, database={"url": url})
-    engine = make_engine(settings.database)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    upgrade_schema(engine)
     began = time.perf_counter()
+    engine = fresh_database(url, NOW)
     with transaction(make_session_factory(engine)) as session:
-        seed_demo_users(session, NOW)
         for group in GROUPS:
             for n in range(2, 6):
                 add_user(session, f"{group}{n}", groups=[group], now=NOW)
-        for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), deployed_by="bench", now=NOW)
         definition = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)).first()
         assert definition is not None
         files = definition.deployment.files
