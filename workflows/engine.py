@@ -570,10 +570,6 @@ def iso_duration(expression: str, start: datetime) -> datetime:
     return start + delta
 
 
-def completed_steps(wf: BpmnWorkflow) -> int:
-    return len(wf.get_tasks(state=TaskState.COMPLETED))
-
-
 __all__ = [
     "CompiledProcess",
     "EngineError",
