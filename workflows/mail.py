@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 import jinja2
 import yagmail
 from babel.numbers import format_decimal
-from sqlalchemy import CursorResult, String, func, select, update
+from sqlalchemy import CursorResult, String, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -175,7 +175,10 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
 
 
 def _dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
-    return session.scalar(select(OutboxEmail.id).where(OutboxEmail.dedupe_key == dedupe_key)) is not None
+    return session.scalar(_QUEUED_WITH_KEY, {"dedupe_key": dedupe_key}) is not None
+
+
+_QUEUED_WITH_KEY = select(OutboxEmail.id).where(OutboxEmail.dedupe_key == bindparam("dedupe_key"))
 
 
 def queue_email(
@@ -225,6 +228,10 @@ def queue_email(
         created_at=now,
         sent_at=None,
     )
+    if not is_postgres(session):
+        # SQLite's writers are serialised (BEGIN IMMEDIATE), so the check above cannot lose a race.
+        session.add(row)
+        return row
     try:
         # The savepoint keeps the caller's transaction usable if the insert loses a race.
         with session.begin_nested():
