@@ -73,7 +73,7 @@ def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
         "relationship": relationship_score(customer, today),
         "management": management_score(customer.founded_year, today),
         "industry_outlook": INDUSTRY_OUTLOOK.get(customer.industry.strip().lower(), NEUTRAL),
-        "external_rating": RATING_SCORES.get((customer.external_rating or "").upper().rstrip("+-"), NEUTRAL),
+        "external_rating": rating_score(customer.external_rating),
         "collateral": 0,  # no collateral recorded on the credit file
         "strategic_importance": NEUTRAL,
     }
@@ -141,6 +141,11 @@ def financial_strength_score(current_ratio: Decimal | None, debt_ratio: Decimal 
             )
         )
     return sum(parts) // len(parts) if parts else NEUTRAL
+
+
+def rating_score(rating: str | None) -> int:
+    """An agency rating such as "BBB+" scored by its letter grade (neutral when unknown)."""
+    return RATING_SCORES.get((rating or "").upper().rstrip("+-"), NEUTRAL)
 
 
 def size_score(annual_revenue: Decimal | None) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
-from handlers.credit_scoring import NEUTRAL, RATING_SCORES, weighted_score
+# A supplier's size and age are scored on the same bands as a customer's.
+from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
+from handlers.credit_scoring import management_score as age_score
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.contract_changes import get_change_request
@@ -48,29 +49,14 @@ def risk_check(ctx: TaskContext, req: RiskCheckRequest) -> RiskCheckResult:
 
 def supplier_factors(supplier: Supplier, today: date) -> dict[str, int]:
     """The factor scores (0-100 each) of the supplier scorecard."""
-    rating = (supplier.external_rating or "").upper().rstrip("+-")
     return {
-        "financial_size": financial_size_score(supplier.annual_revenue),
+        "financial_size": size_score(supplier.annual_revenue),
         "age": age_score(supplier.founded_year, today),
         "litigation": count_score(supplier.litigation_count, ((0, 100), (1, 60), (2, 30))),
         "penalties": count_score(supplier.penalties_count, ((0, 100), (2, 60), (5, 30))),
         "delivery": NEUTRAL if supplier.delivery_score is None else supplier.delivery_score,
-        "external_rating": RATING_SCORES.get(rating, NEUTRAL),
+        "external_rating": rating_score(supplier.external_rating),
     }
-
-
-def financial_size_score(annual_revenue: Decimal | None) -> int:
-    if annual_revenue is None:
-        return 30
-    bands = ((50_000_000, 100), (10_000_000, 80), (2_000_000, 60), (500_000, 40))
-    return next((score for bound, score in bands if annual_revenue >= bound), 20)
-
-
-def age_score(founded_year: int | None, today: date) -> int:
-    if founded_year is None:
-        return 40
-    age = today.year - founded_year
-    return next((score for bound, score in ((20, 100), (10, 80), (5, 60), (2, 40)) if age >= bound), 20)
 
 
 def count_score(count: int | None, bands: tuple[tuple[int, int], ...]) -> int:

@@ -14,7 +14,7 @@ from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
 from workflows import runner
 from workflows.customers import CUSTOMER_READERS
 from workflows.db import transaction
-from workflows.dunning import case_json, list_cases
+from workflows.dunning import cases_json, list_cases
 from workflows.errors import BadRequest
 from workflows.models import Invoice
 from workflows.receivables import (
@@ -158,4 +158,4 @@ def get_dunning_cases() -> Response:
             page=page,
             per_page=per_page,
         )
-        return _paged([case_json(session, c) for c in rows], total, page, per_page)
+        return _paged(cases_json(session, rows), total, page, per_page)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from workflows.audit import record_event
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.fields import FieldSpec, money_text, parse_fields
+from workflows.listing import page_rows
 from workflows.models import Customer, Invoice, InvoiceStatus, LimitChange, User
 
 GRADES = ("A", "B", "C", "D", "E")
@@ -151,12 +152,7 @@ def list_customers(
         query = query.where(Customer.grade == grade)
     if blocked is not None:
         query = query.where(Customer.blocked.is_(blocked))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    per_page = max(1, min(per_page, 200))
-    rows = session.scalars(
-        query.order_by(Customer.name, Customer.id).limit(per_page).offset((max(1, page) - 1) * per_page)
-    )
-    return list(rows), total
+    return page_rows(session, query.order_by(Customer.name, Customer.id), page, per_page)
 
 
 def exposure_of(session: Session, customer_id: int) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.errors import DomainError
+from workflows.fields import iso_text, money_text
+from workflows.listing import page_rows
 from workflows.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.runner import Runtime, start_instance
 from workflows.users import SYSTEM
@@ -77,36 +80,49 @@ def list_cases(
         query = query.where(DunningCase.customer_id == customer_id)
     if status:
         query = query.where(DunningCase.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    per_page = max(1, min(per_page, 200))
-    rows = session.scalars(
-        query.order_by(DunningCase.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
-    )
-    return list(rows), total
+    return page_rows(session, query.order_by(DunningCase.id.desc()), page, per_page)
 
 
 def case_json(session: Session, case: DunningCase) -> dict[str, Any]:
     """A case with its level, fees and the full history of levels, notices and events."""
-    customer = session.get(Customer, case.customer_id)
-    events = session.scalars(
-        select(DunningEvent).where(DunningEvent.case_id == case.id).order_by(DunningEvent.id)
-    )
-    return {
-        "id": case.id,
-        "customer_id": case.customer_id,
-        "customer_name": customer.name if customer else None,
-        "instance_id": case.instance_id,
-        "status": case.status,
-        "level": case.level,
-        "fees": f"{case.fees:.2f}",
-        "currency": case.currency,
-        "promised_date": case.promised_date.isoformat() if case.promised_date else None,
-        "promised_amount": f"{case.promised_amount:.2f}" if case.promised_amount is not None else None,
-        "opened_at": case.opened_at.isoformat(),
-        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-        "outcome": case.outcome,
-        "history": [
-            {"at": e.at.isoformat(), "kind": e.kind, "level": e.level, "detail": e.detail, "actor": e.actor}
-            for e in events
-        ],
-    }
+    return cases_json(session, [case])[0]
+
+
+def cases_json(session: Session, cases: Sequence[DunningCase]) -> list[dict[str, Any]]:
+    """`case_json` for many cases with two queries in all (customer names and histories)."""
+    ids = [case.id for case in cases]
+    customers = select(Customer.id, Customer.name).where(Customer.id.in_({c.customer_id for c in cases}))
+    names = {customer_id: name for customer_id, name in session.execute(customers)}
+    history: dict[int, list[DunningEvent]] = {case_id: [] for case_id in ids}
+    for event in session.scalars(
+        select(DunningEvent).where(DunningEvent.case_id.in_(ids)).order_by(DunningEvent.id)
+    ):
+        history[event.case_id].append(event)
+    return [
+        {
+            "id": case.id,
+            "customer_id": case.customer_id,
+            "customer_name": names.get(case.customer_id),
+            "instance_id": case.instance_id,
+            "status": case.status,
+            "level": case.level,
+            "fees": money_text(case.fees),
+            "currency": case.currency,
+            "promised_date": iso_text(case.promised_date),
+            "promised_amount": money_text(case.promised_amount),
+            "opened_at": case.opened_at.isoformat(),
+            "closed_at": iso_text(case.closed_at),
+            "outcome": case.outcome,
+            "history": [
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "level": e.level,
+                    "detail": e.detail,
+                    "actor": e.actor,
+                }
+                for e in history[case.id]
+            ],
+        }
+        for case in cases
+    ]
