@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -30,14 +31,6 @@ class TaskContext:
     task_key: str  # stable id of this task execution, for idempotency keys
     started_by: str
     settings: Settings
-
-
-class BusinessRuleError(Exception):
-    """An outcome the diagram branches on (mapped to a BPMN error event with this code)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class HandlerInputError(InputError):
@@ -68,8 +61,7 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
     Raises:
         HandlerInputError: a required field is missing, unknown, or has the wrong type.
     """
-    hints = typing.get_type_hints(request_type)
-    known = {f.name: f for f in dataclasses.fields(request_type)}
+    hints, known = _request_shape(request_type)
     unknown = set(params) - set(known)
     if unknown:
         raise HandlerInputError(
@@ -83,6 +75,12 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
             continue
         kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")
     return request_type(**kwargs)
+
+
+@functools.cache
+def _request_shape(request_type: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    # Resolving type hints costs ~50 µs and runs on every service call; a request type never changes.
+    return typing.get_type_hints(request_type), {f.name: f for f in dataclasses.fields(request_type)}
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
 
@@ -35,6 +35,12 @@ class Services:
         if self.rt.settings.mail.smtp_host or self.sink_port:
             return mailer_for(self.rt.settings.mail, self.sink_port)
         return None
+
+
+def page_arg(name: str = "page") -> int:
+    """A page number from the query string; anything but a positive integer means page 1."""
+    value = request.args.get(name, "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def services() -> Services:

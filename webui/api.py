@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from webui import services
 from workflows import runner
@@ -24,10 +24,12 @@ from workflows.customers import (
 from workflows.db import transaction
 from workflows.definitions import deploy_files, list_definitions
 from workflows.errors import BadRequest, Forbidden, Unauthorized
+from workflows.fields import iso_text
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
 from workflows.jobs import tick
 from workflows.limit_review import record_rating
+from workflows.listing import page_rows
 from workflows.models import OutboxEmail, ProcessInstance
 from workflows.users import Actor, actor_for_token, emails_of
 from workflows.validation import InvalidBundle
@@ -312,20 +314,16 @@ def get_emails() -> Response:
     actor = current_actor()
     page, per_page = _int_arg("page", 1), min(_int_arg("per_page", 50), 200)
     query = select(OutboxEmail)
-    if not actor.is_admin:
-        # Staff see mail addressed to them; the whole outbox is for admins.
-        with services().rt.factory() as session:
-            mine = emails_of(session, usernames=[actor.username])
-        query = query.where(or_(*(_addressed_to(a) for a in mine)) if mine else OutboxEmail.id < 0)
     if request.args.get("to"):
         query = query.where(OutboxEmail.to.contains(request.args["to"]))
     if request.args.get("status"):
         query = query.where(OutboxEmail.status == request.args["status"])
     with services().rt.factory() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(OutboxEmail.id.desc()).limit(per_page).offset((page - 1) * per_page)
-        )
+        if not actor.is_admin:
+            # Staff see mail addressed to them; the whole outbox is for admins.
+            mine = emails_of(session, usernames=[actor.username])
+            query = query.where(or_(*(_addressed_to(a) for a in mine)) if mine else OutboxEmail.id < 0)
+        rows, total = page_rows(session, query.order_by(OutboxEmail.id.desc()), page, per_page)
         items = [
             {
                 "id": e.id,
@@ -336,7 +334,7 @@ def get_emails() -> Response:
                 "attempts": e.attempts,
                 "instance_id": e.instance_id,
                 "created_at": e.created_at.isoformat(),
-                "sent_at": e.sent_at.isoformat() if e.sent_at else None,
+                "sent_at": iso_text(e.sent_at),
                 "last_error": e.last_error,
             }
             for e in rows

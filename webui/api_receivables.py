@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
@@ -16,6 +16,7 @@ from workflows.customers import CUSTOMER_READERS
 from workflows.db import transaction
 from workflows.dunning import cases_json, list_cases
 from workflows.errors import BadRequest
+from workflows.listing import page_rows
 from workflows.models import Invoice
 from workflows.receivables import (
     BUCKETS,
@@ -76,10 +77,7 @@ def get_invoices() -> Response:
     if request.args.get("overdue") in ("1", "true"):
         query = query.where(Invoice.due_date < today, Invoice.status == "open")
     with svc.rt.factory() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Invoice.due_date, Invoice.id).limit(per_page).offset((page - 1) * per_page)
-        )
+        rows, total = page_rows(session, query.order_by(Invoice.due_date, Invoice.id), page, per_page)
         return _paged([invoice_json(i, today) for i in rows], total, page, per_page)
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
 from workflows.customers import CUSTOMER_READERS, GRADES, get_customer, limit_history, list_customers
@@ -192,11 +192,6 @@ def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[t
     return actions
 
 
-def _page_arg() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
 @bp.get("/customers")
 @login_required_view
 def index() -> str:
@@ -209,7 +204,7 @@ def index() -> str:
         "grade": grade if grade in GRADES else "",
         "blocked": blocked_arg if blocked_arg in ("yes", "no") else "",
     }
-    page, per_page = _page_arg(), svc.rt.settings.web.page_size
+    page, per_page = page_arg(), svc.rt.settings.web.page_size
     today = svc.clock().date()
     with svc.rt.factory() as session:
         customers, total = list_customers(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import (
     PROCESS_OWNERS,
@@ -24,7 +24,7 @@ from workflows.db import transaction
 from workflows.decision_tables import read_decision_tables
 from workflows.definitions import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
 from workflows.errors import BadRequest
-from workflows.listing import Page
+from workflows.listing import Page, page_rows
 from workflows.models import ProcessDefinition, ProcessInstance
 from workflows.validation import InvalidBundle, Problem
 
@@ -156,8 +156,7 @@ def deploy(key: str, version: int) -> tuple[Response, int]:
 def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[str, int]:
     """Process keys (paged, filtered by `q`) with their versions and instance counts per version."""
     text = request.args.get("q", "").strip()
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    page = page_arg()
     per_page = services().rt.settings.web.page_size
     with services().rt.factory() as session:
         keys_query = select(ProcessDefinition.process_key).distinct()
@@ -165,14 +164,7 @@ def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[st
             keys_query = keys_query.where(
                 func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True)
             )
-        total = session.scalar(select(func.count()).select_from(keys_query.subquery())) or 0
-        keys = list(
-            session.scalars(
-                keys_query.order_by(ProcessDefinition.process_key)
-                .limit(per_page)
-                .offset((page - 1) * per_page)
-            )
-        )
+        keys, total = page_rows(session, keys_query.order_by(ProcessDefinition.process_key), page, per_page)
         versions = list(
             session.scalars(
                 select(ProcessDefinition)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from workflows import runner
 from workflows.errors import DomainError
@@ -25,7 +25,6 @@ SORTS = {"due": "Due date", "created": "Oldest first", "-created": "Newest first
 def inbox_filter() -> InboxFilter:
     """The inbox filter from the query string; unknown values fall back to the defaults."""
     args = request.args
-    page = args.get("page", "1")
     sort = args.get("sort", "due")
     return InboxFilter(
         process_key=args.get("process") or None,
@@ -34,7 +33,7 @@ def inbox_filter() -> InboxFilter:
         text=(args.get("q") or "").strip() or None,
         mine_only=args.get("mine") == "1",
         sort=sort if sort in SORTS else "due",
-        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        page=page_arg(),
         per_page=services().rt.settings.web.page_size,
     )
 

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import PROCESS_OWNERS, instance_markers
 from workflows import runner
 from workflows.instances import get_instance_for, list_instances
-from workflows.listing import Page
+from workflows.listing import Page, page_rows
 from workflows.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
 
 bp = Blueprint("instances", __name__)
 
 HISTORY_PAGE = "history_page"
-
-
-def _page_arg(name: str) -> int:
-    value = request.args.get(name, "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 @bp.get("/instances")
@@ -33,7 +28,7 @@ def index() -> str:
         "status": request.args.get("status") if request.args.get("status") in InstanceStatus.ALL else None,
         "business_key": (request.args.get("business_key") or "").strip() or None,
     }
-    page, per_page = _page_arg("page"), svc.rt.settings.web.page_size
+    page, per_page = page_arg("page"), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         rows, total = list_instances(session, web_actor(), page=page, per_page=per_page, **flt)
         return render_template(
@@ -53,7 +48,7 @@ def index() -> str:
 def show(instance_id: int) -> str:
     svc = services()
     now = svc.clock()
-    history_page, per_page = _page_arg(HISTORY_PAGE), svc.rt.settings.web.page_size
+    history_page, per_page = page_arg(HISTORY_PAGE), svc.rt.settings.web.page_size
     actor = web_actor()
     with svc.rt.factory() as session:
         instance = get_instance_for(session, actor, instance_id)
@@ -63,11 +58,8 @@ def show(instance_id: int) -> str:
             )
         )
         events_query = select(AuditEvent).where(AuditEvent.instance_id == instance.id)
-        events_total = session.scalar(select(func.count()).select_from(events_query.subquery())) or 0
-        events = list(
-            session.scalars(
-                events_query.order_by(AuditEvent.id).limit(per_page).offset((history_page - 1) * per_page)
-            )
+        events, events_total = page_rows(
+            session, events_query.order_by(AuditEvent.id), history_page, per_page
         )
         incidents = list(
             session.scalars(select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id))

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 from flask import Blueprint, render_template, request
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from workflows.errors import Forbidden, NotFound
 from workflows.models import SinkMessage
@@ -29,7 +29,6 @@ class MailBody:
 @login_required_view
 def mailbox() -> str:
     actor = web_actor()
-    page = request.args.get("page", "1")
     # Everyone sees their own mail; admins see the whole sink.
     to = request.args.get("to") or None
     with services().rt.factory() as session:
@@ -38,7 +37,7 @@ def mailbox() -> str:
             if to and to not in mine:
                 raise Forbidden("you may only read your own mail")
             to = mine[0] if mine else actor.username
-        found = list_sink_messages(session, to=to, page=int(page) if page.isdigit() and int(page) > 0 else 1)
+        found = list_sink_messages(session, to=to, page=page_arg())
     args = {"to": to} if actor.is_admin and to else {}
     return render_template("mail/list.html", found=found, to=to, args=args)
 

@@ -19,7 +19,6 @@ from werkzeug.wrappers import Response
 
 from webui import services
 from webui.auth import login_required_view, require_groups, web_actor
-from webui.diagrams import deployment_files
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from workflows import runner
 from workflows.contracts import list_contracts
@@ -34,7 +33,6 @@ from workflows.users import Actor
 bp = Blueprint("start", __name__)
 
 # A deployment may carry `<process key>_start.json`, the JSON schema of its start form.
-START_FORM_SUFFIX = "_start.json"
 # Up to this many choices a picker is a plain select; beyond, a search box.
 MAX_SELECT_CHOICES = 200
 # A picker search shows this many matches at most.
@@ -238,8 +236,7 @@ def start(key: str) -> str | Response | tuple[str, int]:
         if not may_start(actor, definition):
             groups = ", ".join(definition.start_groups) or "the system"
             raise Forbidden(f"{actor.username} may not start {key}: it is started by {groups}.")
-        text = deployment_files(session, definition).get(f"{key}{START_FORM_SUFFIX}")
-    schema: dict[str, Any] = json.loads(text) if text else {}
+        schema = svc.rt.start_schema(session, definition)
     if request.method == "GET":
         # `?customer_id=7` (from a customer page) or `?contract_id=3` preselects the picker.
         prefill = {name: request.args[name] for name in PICKERS if request.args.get(name, "").isdigit()}

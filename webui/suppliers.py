@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webui import services
+from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
 from workflows.contracts import current_terms, get_contract, list_contracts
@@ -101,11 +101,6 @@ def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[t
     return [(label, url_for("start.start", key=key, contract_id=contract_id))]
 
 
-def _page_arg() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
 @bp.get("/suppliers")
 @login_required_view
 def suppliers() -> str:
@@ -113,7 +108,7 @@ def suppliers() -> str:
     require_groups(SUPPLIER_READERS, "read suppliers")
     grade = request.args.get("grade", "")
     flt = {"q": (request.args.get("q") or "").strip(), "grade": grade if grade in GRADES else ""}
-    page, per_page = _page_arg(), svc.rt.settings.web.page_size
+    page, per_page = page_arg(), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         rows, total = list_suppliers(
             session, text=flt["q"] or None, grade=flt["grade"] or None, page=page, per_page=per_page
@@ -158,7 +153,7 @@ def contracts() -> str:
     svc = services()
     require_groups(SUPPLIER_READERS, "read contracts")
     flt = {"q": (request.args.get("q") or "").strip()}
-    page, per_page = _page_arg(), svc.rt.settings.web.page_size
+    page, per_page = page_arg(), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         rows, total = list_contracts(session, text=flt["q"] or None, page=page, per_page=per_page)
         names = dict(

@@ -361,5 +361,5 @@ def chunked_dunning_run(
 def chunked_review_sweep(
     rt: Runtime, as_of: date, now: datetime, size: int = DEFAULT_CHUNK_SIZE
 ) -> dict[str, Any]:
-    """`limit_review.limit_review_sweep`, claim-safe and chunked."""
+    """The limit-review sweep: one credit_limit_review per triggered customer, claim-safe and chunked."""
     return summary(limit_review.PROCESS_KEY, run_chunks(rt, plan_reviews(rt, as_of, size), now))

@@ -242,9 +242,6 @@ def tick_flow(
     return result
 
 
-FLOWS = {"tick": tick_flow, "timers-and-mail": timers_and_mail_flow, "daily-job": daily_job_flow}
-
-
 # --- deployments ---------------------------------------------------------------------------------------
 
 

@@ -12,11 +12,9 @@ from sqlalchemy.orm import Session
 
 from workflows.errors import Forbidden, NotFound
 from workflows.forms import form_fields
-from workflows.listing import Page
+from workflows.listing import MAX_PER_PAGE, Page
 from workflows.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.users import Actor
-
-MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         sort,
     )
     count, page_query = _inbox_statements(shape)
-    per_page = max(1, min(flt.per_page, MAX_PAGE_SIZE))
+    per_page = max(1, min(flt.per_page, MAX_PER_PAGE))
     page = max(1, flt.page)
     params = {
         "groups": sorted(actor.groups),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
-from workflows.inbox import MAX_PAGE_SIZE, task_json
+from workflows.inbox import task_json
+from workflows.listing import page_rows
 from workflows.models import (
     AuditEvent,
     InboxItem,
@@ -57,12 +58,7 @@ def list_instances(
         query = query.where(ProcessInstance.status == status)
     if business_key:
         query = query.where(ProcessInstance.business_key == business_key)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
-    rows = session.scalars(
-        query.order_by(ProcessInstance.id.desc()).limit(per_page).offset((max(1, page) - 1) * per_page)
-    ).all()
-    return list(rows), total
+    return page_rows(session, query.order_by(ProcessInstance.id.desc()), page, per_page)
 
 
 def _visible_with_start_groups(session: Session, actor: Actor) -> Select[ProcessInstance]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from workflows import chunks
 from workflows.jobs import DailyJob
 
-# The claim-safe, chunked forms of dunning.dunning_run and limit_review.limit_review_sweep: the same work,
+# The claim-safe, chunked forms of dunning.dunning_run and the limit-review sweep: the same work,
 # and two schedulers (or a scheduler and a Prefect flow) racing on PostgreSQL still start each case once.
 # The dunning run goes first: a case reaching level 3 today is a review trigger the same day.
 DAILY_JOBS: dict[str, DailyJob] = {

@@ -63,12 +63,15 @@ class TickResult:
         }
 
 
-def tick(rt: Runtime, mailer: Mailer | None, now: datetime) -> TickResult:
-    """Do everything the scheduler would have done by `now`: timers, reminders, daily jobs, e-mail."""
+def tick(rt: Runtime, mailer: Mailer | None, now: datetime, *, daily_jobs_due: bool = True) -> TickResult:
+    """Do everything the scheduler would have done by `now`: timers, reminders, daily jobs, e-mail.
+
+    `tick` runs the day's jobs whatever the hour; the scheduler passes `daily_jobs_due` from its clock.
+    """
     result = TickResult()
     result.timers = fire_due_timers(rt, now)
     result.reminders = remind_overdue_tasks(rt, now)
-    result.jobs = run_daily_jobs(rt, now)
+    result.jobs = run_daily_jobs(rt, now) if daily_jobs_due else []
     if mailer is not None:
         dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
         result.emails, result.email_failures = dispatched.sent, dispatched.failed
@@ -88,14 +91,19 @@ def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
             # PostgreSQL: a concurrent sweep skips the rows this one reminds (SQLite serialises writers).
             .with_for_update(skip_locked=True)
         ).all()
+        # Overdue tasks share a handful of groups: look each recipient set up once per sweep.
+        recipients: dict[tuple[str | None, tuple[str, ...]], list[str]] = {}
         for item in overdue:
-            _queue_reminder(session, item, now)
+            key = (item.assignee, tuple(item.candidate_groups))
+            if key not in recipients:
+                assignee = [item.assignee] if item.assignee else []
+                recipients[key] = emails_of(session, usernames=assignee, groups=item.candidate_groups)
+            _queue_reminder(session, item, recipients[key], now)
             reminded += 1
     return reminded
 
 
-def _queue_reminder(session: Session, item: InboxItem, now: datetime) -> None:
-    to = emails_of(session, usernames=[item.assignee] if item.assignee else [], groups=item.candidate_groups)
+def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:
     item.reminded_at = now
     if to:
         queue_email(

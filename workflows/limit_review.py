@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from workflows.audit import record_event
 from workflows.customers import get_customer
-from workflows.errors import DomainError, Invalid
+from workflows.errors import Invalid
 from workflows.models import (
     Customer,
     DunningCase,
@@ -22,11 +21,7 @@ from workflows.models import (
     InvoiceStatus,
     ProcessInstance,
 )
-from workflows.runner import Runtime, start_instance
 from workflows.settings import ReviewSettings
-from workflows.users import SYSTEM
-
-logger = logging.getLogger(__name__)
 
 PROCESS_KEY = "credit_limit_review"
 # The first matching trigger names the review; the riskier the signal, the earlier it is listed.
@@ -103,35 +98,6 @@ def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
     )
     # Compared in Python: the amounts are exact Decimals here, not floats in SQL.
     return {cid for cid, limit, used in rows if used is not None and used >= limit * threshold}
-
-
-def limit_review_sweep(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
-    """Start one credit_limit_review per triggered customer; a second run the same day starts none."""
-    with rt.factory() as session:
-        triggers = review_triggers(session, as_of, rt.settings.reviews)
-    started: dict[str, list[int]] = {}
-    failed = []
-    for customer_id, reason in triggers.items():
-        try:
-            instance = start_instance(
-                rt,
-                PROCESS_KEY,
-                {"customer_id": customer_id, "reason": reason},
-                actor=SYSTEM,
-                now=now,
-                business_key=str(customer_id),
-                check_groups=False,
-            )
-            started.setdefault(reason, []).append(instance.id)
-        except DomainError:
-            # A sweep loop: one customer's bad data must not stop the others; logged, retried tomorrow.
-            logger.exception("limit-review sweep %s: no review for customer %s", as_of, customer_id)
-            failed.append(customer_id)
-    return {
-        "reviews_started": sum(len(v) for v in started.values()),
-        "by_reason": started,
-        "failed_customers": failed,
-    }
 
 
 def record_rating(

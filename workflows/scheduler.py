@@ -17,10 +17,10 @@ from typing import IO, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, func, select, text
 
-from workflows.jobs import daily_jobs, remind_overdue_tasks, run_daily_jobs
-from workflows.mail import Mailer, dispatch_due_emails, next_mail_due
+from workflows.jobs import daily_jobs, tick
+from workflows.mail import Mailer, next_mail_due
 from workflows.models import InboxItem, TaskStatus, Timer
-from workflows.runner import Runtime, fire_due_timers
+from workflows.runner import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +130,9 @@ class EmbeddedScheduler:
 
     def run_once(self, now: datetime) -> dict[str, Any]:
         """One scheduler round as of `now` (daily jobs only from the configured hour on)."""
-        result: dict[str, Any] = {
-            "timers": fire_due_timers(self._rt, now),
-            "reminders": remind_overdue_tasks(self._rt, now),
-            "jobs": run_daily_jobs(self._rt, now)
-            if now.hour >= self._rt.settings.scheduler.daily_hour
-            else [],
-        }
+        due = now.hour >= self._rt.settings.scheduler.daily_hour
+        did = tick(self._rt, self._mailer, now, daily_jobs_due=due)
+        result: dict[str, Any] = {"timers": did.timers, "reminders": did.reminders, "jobs": did.jobs}
         if self._mailer is not None:
-            result["emails"] = dispatch_due_emails(
-                self._rt.factory, self._mailer, self._rt.settings.mail, now
-            ).sent
+            result["emails"] = did.emails
         return result
