@@ -203,11 +203,8 @@ def _instance_counts(session: Session, definition_ids: list[int]) -> dict[int, d
 def _deploy(files: dict[str, bytes], username: str) -> list[DeployedVersion]:
     """Raises: InvalidBundle (nothing is stored)."""
     svc = services()
-    try:
-        with transaction(svc.rt.factory) as session:
-            return deploy_files(session, files, deployed_by=username, now=svc.clock())
-    except UnicodeDecodeError as exc:
-        raise InvalidBundle([Problem("upload", 0, "-", f"files must be UTF-8 text: {exc}")]) from exc
+    with transaction(svc.rt.factory) as session:
+        return deploy_files(session, files, deployed_by=username, now=svc.clock())
 
 
 def _edited_bundle(key: str, version: int) -> dict[str, bytes]:

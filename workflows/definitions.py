@@ -18,7 +18,7 @@ from workflows.audit import record_event
 from workflows.engine import compile_bundle
 from workflows.errors import NotFound
 from workflows.models import Deployment, ProcessDefinition
-from workflows.validation import ValidatedBundle, validate_bundle
+from workflows.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 
 DEPLOYABLE_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -47,6 +47,23 @@ def validate_files(files: Mapping[str, bytes]) -> ValidatedBundle:
     return validate_bundle(files, set(operations()))
 
 
+def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
+    """The files as stored text. Validation accepts any encoding XML declares (and UTF-16 JSON).
+
+    Raises:
+        InvalidBundle: a file is not UTF-8.
+    """
+    problems, texts = [], {}
+    for name, data in sorted(files.items()):
+        try:
+            texts[name] = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(name, 0, "-", f"files must be UTF-8 text: {exc}; save the file as UTF-8"))
+    if problems:
+        raise InvalidBundle(problems)
+    return texts
+
+
 def deploy_files(
     session: Session, files: Mapping[str, bytes], *, deployed_by: str, now: datetime
 ) -> list[DeployedVersion]:
@@ -59,7 +76,7 @@ def deploy_files(
     """
     bundle = validate_files(files)
     content_hash = _content_hash(files)
-    texts = {name: data.decode("utf-8") for name, data in sorted(files.items())}
+    texts = _utf8_texts(files)
     deployment: Deployment | None = None
     result = []
     for compiled in compile_bundle(bundle):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -37,6 +38,27 @@ def test_only_process_owners_deploy(client: FlaskClient, demo_tokens: dict[str, 
     assert forbidden.status_code == 403
     assert forbidden.json["error"]["code"] == "forbidden"
     _deploy(client, demo_tokens)
+
+
+def test_a_diagram_that_is_not_utf8_is_refused_with_422_naming_the_file(
+    client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
+) -> None:
+    # lxml and the validator read any encoding the XML declares; storage needs UTF-8 text.
+    files = []
+    for path in credit_hold_files():
+        copy = tmp_path / path.name
+        if path.suffix == ".bpmn":
+            text = path.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+            copy.write_bytes(
+                text.replace("</bpmn:definitions>", "<!-- Zähler --></bpmn:definitions>").encode("latin-1")
+            )
+        else:
+            copy.write_bytes(path.read_bytes())
+        files.append(copy)
+    response = upload(client, demo_tokens["owner1"], files)
+    assert response.status_code == 422, response.json
+    bpmn = next(p.name for p in files if p.suffix == ".bpmn")
+    assert any(p.startswith(f"{bpmn}:") and "UTF-8" in p for p in response.json["error"]["problems"])
 
 
 def test_tasks_reach_only_their_lane_group(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
