@@ -7,8 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
+from handlers.approvals import completed_steps
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.contract_changes import (
     apply_change_request,
@@ -19,24 +18,10 @@ from workflows.contract_changes import (
     record_safeguard,
 )
 from workflows.contracts import current_terms, get_contract
-from workflows.models import ContractChangeStatus, InboxItem, TaskStatus
+from workflows.models import ContractChangeStatus
 from workflows.suppliers import get_supplier
 
 SAFEGUARDS = ("guarantee", "justification")
-
-
-def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
-    """Who completed which of `steps` in this instance, in order: [{step, user, at}]."""
-    rows = ctx.session.execute(
-        select(InboxItem.bpmn_id, InboxItem.completed_by, InboxItem.completed_at)
-        .where(
-            InboxItem.instance_id == ctx.instance_id,
-            InboxItem.bpmn_id.in_(steps),
-            InboxItem.status == TaskStatus.COMPLETED,
-        )
-        .order_by(InboxItem.completed_at, InboxItem.id)
-    ).all()
-    return [{"step": step, "user": user, "at": at.isoformat() if at else None} for step, user, at in rows]
 
 
 @dataclass(frozen=True)

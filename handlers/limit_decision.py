@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
-from sqlalchemy import select
-
+from handlers.approvals import completed_steps
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.customers import GRADES, change_limit, get_customer
-from workflows.models import InboxItem, TaskStatus
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
 GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need
@@ -106,17 +104,7 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         raise HandlerInputError(f"credit.apply_limit: a limit cannot be negative ({req.new_limit})")
     customer = get_customer(ctx.session, req.customer_id)
     approvers = [
-        name
-        for name in ctx.session.scalars(
-            select(InboxItem.completed_by)
-            .where(
-                InboxItem.instance_id == ctx.instance_id,
-                InboxItem.bpmn_id.in_(req.approver_steps),
-                InboxItem.status == TaskStatus.COMPLETED,
-            )
-            .order_by(InboxItem.completed_at, InboxItem.id)
-        )
-        if name is not None
+        step["user"] for step in completed_steps(ctx, req.approver_steps) if step["user"] is not None
     ]
     old = customer.credit_limit
     change_limit(

@@ -22,7 +22,7 @@ from workflows.customers import (
     parse_customer,
 )
 from workflows.db import transaction
-from workflows.definitions import deploy_files, list_definitions
+from workflows.definitions import PROCESS_OWNERS, deploy_files, list_definitions
 from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.fields import iso_text
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
@@ -35,8 +35,6 @@ from workflows.users import Actor, actor_for_token, emails_of
 from workflows.validation import InvalidBundle
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-DEPLOYERS = frozenset({"process_owner"})
 
 
 def current_actor() -> Actor:
@@ -125,7 +123,7 @@ def get_definitions() -> Response:
 @bp.post("/process-definitions")
 def post_definitions() -> tuple[Response, int]:
     actor = current_actor()
-    if not actor.in_any(DEPLOYERS):
+    if not actor.in_any(PROCESS_OWNERS):
         raise Forbidden(f"{actor.username} may not deploy: only process_owner or admin may")
     uploads = request.files.getlist("files")
     if not uploads:

@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from webui import page_arg, services
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import (
-    PROCESS_OWNERS,
     check_may_read_diagram,
     deployment_files,
     diagram_xml,
@@ -22,7 +21,13 @@ from webui.diagrams import (
 )
 from workflows.db import transaction
 from workflows.decision_tables import read_decision_tables
-from workflows.definitions import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
+from workflows.definitions import (
+    DEPLOYABLE_SUFFIXES,
+    PROCESS_OWNERS,
+    DeployedVersion,
+    deploy_files,
+    validate_files,
+)
 from workflows.errors import BadRequest
 from workflows.listing import Page, page_rows
 from workflows.models import ProcessDefinition, ProcessInstance

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webui.api import DEPLOYERS
+from workflows.definitions import PROCESS_OWNERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import list_instances
 from workflows.models import AuditEvent, Deployment, InboxItem, Incident, ProcessDefinition, TaskStatus
 from workflows.users import Actor
 
-PROCESS_OWNERS = DEPLOYERS  # who may see every definition and instance diagram
 # Audit actions that mean the engine passed through the element.
 _DONE_ACTIONS = frozenset({"service_called", "task_completed"})
 

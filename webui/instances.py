@@ -8,8 +8,9 @@ from werkzeug.wrappers import Response
 
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
-from webui.diagrams import PROCESS_OWNERS, instance_markers
+from webui.diagrams import instance_markers
 from workflows import runner
+from workflows.definitions import PROCESS_OWNERS
 from workflows.instances import get_instance_for, list_instances
 from workflows.listing import Page, page_rows
 from workflows.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition

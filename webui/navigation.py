@@ -9,9 +9,9 @@ from flask_login import current_user
 
 from webui import services
 from webui.auth import web_actor
-from webui.diagrams import PROCESS_OWNERS
 from webui.start import startable_definitions
 from workflows.customers import CUSTOMER_READERS
+from workflows.definitions import PROCESS_OWNERS
 from workflows.suppliers import SUPPLIER_READERS
 
 

@@ -22,7 +22,13 @@ from workflows import chunks
 from workflows.clock import parse_now, utcnow
 from workflows.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.db import make_engine, make_session_factory, transaction
-from workflows.definitions import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
+from workflows.definitions import (
+    DEPLOYABLE_SUFFIXES,
+    PROCESS_OWNERS,
+    deploy_files,
+    read_files,
+    validate_files,
+)
 from workflows.demo import seed_demo, start_demo_cases
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, list_inbox, task_json
@@ -284,7 +290,7 @@ def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
     """Validate and deploy files together; each process gets a new version. Invalid input deploys nothing."""
     bundle, shown = _bundle_from(files)
     actor = ctx.actor(user)
-    if not actor.in_any({"process_owner"}):
+    if not actor.in_any(PROCESS_OWNERS):
         _fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
     try:
         with transaction(ctx.rt.factory) as session:
