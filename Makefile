@@ -38,7 +38,7 @@ $(VENDOR_STAMP): $(NPM_STAMP)
 	touch $(VENDOR_STAMP)
 
 # init is idempotent: it migrates the schema and redeploys only diagrams whose content changed.
-$(DB): $(STAMP) $(wildcard bpmn/*) $(wildcard workflows/migrations/versions/*.py)
+$(DB): $(STAMP) $(wildcard bpmn/*) $(wildcard workflows/store/migrations/versions/*.py)
 	$(BIN)/creditflow init --demo
 	touch $(DB)
 

@@ -9,7 +9,7 @@ starts nothing. The day is everything `tick` does at the daily hour: due timers,
 run, the review sweep, and sending the notices to an SMTP server on 127.0.0.1 that accepts and discards.
 
 Modes, each measured in a fresh process (so peak memory is the day's, not the seeding's):
-- embedded: one process calls `workflows.jobs.tick` (what the embedded scheduler does);
+- embedded: one process calls `workflows.batch.jobs.tick` (what the embedded scheduler does);
 - prefect:  `--prefect-workers N` real `prefect worker start --pool ... --limit 1` processes, a
   `prefect server start` on 127.0.0.1, and the deployments `creditflow prefect deploy` registers
   (PostgreSQL only). N runs of the `creditflow-tick/daily` deployment are created for the day; each
@@ -47,10 +47,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from benchmarks.fresh_db import fresh_database  # noqa: E402
-from workflows.db import make_engine, make_session_factory  # noqa: E402
-from workflows.models import Customer, DunningCase, Invoice, OutboxEmail  # noqa: E402
+from workflows.mail.sink import start_controller  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
-from workflows.smtp_sink import start_controller  # noqa: E402
+from workflows.store.db import make_engine, make_session_factory  # noqa: E402
+from workflows.store.models import Customer, DunningCase, Invoice, OutboxEmail  # noqa: E402
 
 DAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -138,9 +138,9 @@ def run_day(mode: str, chunk_size: int) -> dict[str, Any]:
     """Called in the child process: run the day and report wall time and this process's peak memory."""
     began = time.perf_counter()
     if mode == "embedded":
-        from workflows.jobs import tick
-        from workflows.mail import dispatch_due_emails, mailer_for
-        from workflows.runner import Runtime
+        from workflows.batch.jobs import tick
+        from workflows.engine.runner import Runtime
+        from workflows.mail.outbox import dispatch_due_emails, mailer_for
 
         settings = load_settings()
         rt = Runtime(make_session_factory(make_engine(settings.database)), settings)
@@ -189,7 +189,7 @@ POOL = "creditflow-bench"
 
 def deploy_for_bench() -> dict[str, Any]:
     """Child: register the deployments as `creditflow prefect deploy` does (frequent flow kept idle)."""
-    from workflows.flows import deploy_flows
+    from workflows.batch.flows import deploy_flows
 
     deployed = deploy_flows(load_settings(), pool=POOL, copies=1, daily_cron=None, frequent_cron="0 0 1 1 *")
     return {"deployed": deployed}

@@ -1,6 +1,6 @@
 """Engine overhead: one shipped approval diagram driven start to end, persisted vs bare in memory.
 
-Persisted: through `workflows.runner` on a SQLite file (one transaction per step: state, inbox,
+Persisted: through `workflows.engine.runner` on a SQLite file (one transaction per step: state, inbox,
 timers, subscriptions, audit, outbox). In memory: bare SpiffWorkflow on the same parsed diagram with
 the same service handlers. The last line printed is JSON:
 {"persisted_per_s": ..., "in_memory_per_s": ..., "overhead_ratio": ...}
@@ -29,15 +29,15 @@ from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from handlers.registry import TaskContext, operations  # noqa: E402
-from workflows.cli import shipped_bundles  # noqa: E402
-from workflows.customers import create_customer  # noqa: E402
-from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.definitions import deploy_files, read_files, validate_files  # noqa: E402
-from workflows.engine import CreditflowScriptEngine  # noqa: E402
-from workflows.models import InboxItem, TaskStatus  # noqa: E402
-from workflows.runner import Runtime, complete_task, start_instance  # noqa: E402
-from workflows.schema import upgrade_schema  # noqa: E402
+from workflows.cli.commands import shipped_bundles  # noqa: E402
+from workflows.credit.customers import create_customer  # noqa: E402
+from workflows.definitions.deploy import deploy_files, read_files, validate_files  # noqa: E402
+from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
+from workflows.engine.spiff import CreditflowScriptEngine  # noqa: E402
 from workflows.settings import Settings, load_settings  # noqa: E402
+from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflows.store.models import InboxItem, TaskStatus  # noqa: E402
+from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import Actor, actor_for, add_user  # noqa: E402
 
 PROCESS = "credit_application"

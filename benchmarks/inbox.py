@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.task_book import NOW, seed_task_book, summary, timed  # noqa: E402
 from webui import create_app  # noqa: E402
-from workflows.db import transaction  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
+from workflows.store.db import transaction  # noqa: E402
 from workflows.users import issue_token  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """Engine step cost against history length: one user-task step of a case with 10 and with N completed steps.
 
 A small loop diagram (a credit analyst handles a follow-up, again and again until told to stop) is
-driven through `workflows.runner.complete_task`: each step locks the instance, restores the workflow,
+driven through `workflows.engine.runner.complete_task`: each step locks the instance, restores the workflow,
 completes the task, runs the engine, syncs inbox/timers/audit and saves. The case is brought to each
 history length first; then `--runs` further steps are timed there. Goal (issue 8): step time flat, not
 growing with history, for a case with 10 and with 500 completed steps.
@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from workflows.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.definitions import deploy_files  # noqa: E402
-from workflows.models import InboxItem, ProcessInstance, TaskStatus  # noqa: E402
-from workflows.runner import Runtime, complete_task, start_instance  # noqa: E402
-from workflows.schema import upgrade_schema  # noqa: E402
+from workflows.definitions.deploy import deploy_files  # noqa: E402
+from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
+from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflows.store.models import InboxItem, ProcessInstance, TaskStatus  # noqa: E402
+from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import SYSTEM, actor_for, add_user  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

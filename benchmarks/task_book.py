@@ -25,8 +25,8 @@ from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from benchmarks.fresh_db import fresh_database  # noqa: E402
-from workflows.db import make_session_factory, transaction  # noqa: E402
-from workflows.models import (  # noqa: E402
+from workflows.store.db import make_session_factory, transaction  # noqa: E402
+from workflows.store.models import (  # noqa: E402
     NO_DUE_DATE,
     InboxItem,
     ProcessDefinition,

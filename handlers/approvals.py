@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.registry import TaskContext
-from workflows.fields import iso_text
-from workflows.models import InboxItem, TaskStatus
+from workflows.credit.record_fields import iso_text
+from workflows.store.models import InboxItem, TaskStatus
 
 
 def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:

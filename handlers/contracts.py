@@ -9,7 +9,7 @@ from typing import Any
 
 from handlers.approvals import completed_steps
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.contract_changes import (
+from workflows.credit.contract_changes import (
     apply_change_request,
     approve_change_request,
     close_change_request,
@@ -17,9 +17,9 @@ from workflows.contract_changes import (
     open_change_request,
     record_safeguard,
 )
-from workflows.contracts import current_terms, get_contract
-from workflows.models import ContractChangeStatus
-from workflows.suppliers import get_supplier
+from workflows.credit.contracts import current_terms, get_contract
+from workflows.credit.suppliers import get_supplier
+from workflows.store.models import ContractChangeStatus
 
 SAFEGUARDS = ("guarantee", "justification")
 

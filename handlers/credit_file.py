@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from handlers.registry import TaskContext, operation
-from workflows.customers import exposure_of, get_customer, overdue_of
+from workflows.credit.customers import exposure_of, get_customer, overdue_of
 
 
 @dataclass(frozen=True)

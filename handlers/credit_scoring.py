@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import TaskContext, operation
-from workflows.customers import get_customer
-from workflows.models import Customer, Invoice, InvoiceStatus
+from workflows.credit.customers import get_customer
+from workflows.store.models import Customer, Invoice, InvoiceStatus
 
 WEIGHTS: dict[str, int] = {
     "payment_history": 25,

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.customers import get_customer
-from workflows.mail import Attachment, queue_email
-from workflows.models import (
+from workflows.credit.customers import get_customer
+from workflows.credit.receivables import invoice_json, overdue_invoices
+from workflows.mail.outbox import Attachment, queue_email
+from workflows.store.models import (
     Customer,
     DunningCase,
     DunningEvent,
@@ -27,7 +28,6 @@ from workflows.models import (
     InvoiceStatus,
     Provision,
 )
-from workflows.receivables import invoice_json, overdue_invoices
 from workflows.users import emails_of
 
 LEGAL_LEVEL = 4

@@ -9,7 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from handlers.approvals import completed_steps
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.customers import GRADES, change_limit, get_customer
+from workflows.credit.customers import GRADES, change_limit, get_customer
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
 GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need

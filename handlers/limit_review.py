@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from handlers.registry import TaskContext, operation
-from workflows.customers import GRADES
+from workflows.credit.customers import GRADES
 
 
 @dataclass(frozen=True)

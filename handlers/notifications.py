@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.mail import TemplateError, queue_email
-from workflows.models import Group, User, UserGroup
+from workflows.mail.outbox import TemplateError, queue_email
+from workflows.store.models import Group, User, UserGroup
 
 USER_PREFIX = "user:"
 GROUP_PREFIX = "group:"

@@ -15,9 +15,9 @@ from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_
 from handlers.credit_scoring import management_score as age_score
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.contract_changes import get_change_request
-from workflows.models import Supplier
-from workflows.suppliers import GRADES, get_supplier, record_evaluation
+from workflows.credit.contract_changes import get_change_request
+from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
+from workflows.store.models import Supplier
 
 WEIGHTS: dict[str, int] = {
     "financial_size": 20,

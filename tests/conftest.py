@@ -15,12 +15,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from webui import create_app
-from workflows.cli import shipped_bundles
-from workflows.db import make_engine, make_session_factory, transaction
-from workflows.definitions import deploy_files, read_files
-from workflows.models import Base
-from workflows.schema import upgrade_schema
+from workflows.cli.commands import shipped_bundles
+from workflows.definitions.deploy import deploy_files, read_files
 from workflows.settings import Settings, load_settings
+from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.store.models import Base
+from workflows.store.schema import upgrade_schema
 from workflows.users import issue_token, seed_demo_users
 
 pytest_plugins = ["tests.smtp"]

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from workflows.smtp_sink import SINK_HOST, start_controller
+from workflows.mail.sink import SINK_HOST, start_controller
 
 
 class RecordingSink:

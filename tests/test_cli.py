@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from tests.helpers import FIXTURES, auth, credit_hold_files
 from webui import create_app
-from workflows.cli import main
+from workflows.cli.commands import main
 from workflows.settings import load_settings
 
 BROKEN = FIXTURES / "broken"

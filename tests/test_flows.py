@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
 from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
-from workflows.jobs import tick
-from workflows.mail import mailer_for
-from workflows.runner import Runtime
+from workflows.batch.jobs import tick
+from workflows.engine.runner import Runtime
+from workflows.mail.outbox import mailer_for
 from workflows.settings import Settings
 
 # Before Prefect is imported: its state in a throw-away home, no telemetry, quiet logs.
@@ -37,7 +37,8 @@ prefect = pytest.importorskip(
 )
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from workflows import chunks, flows  # noqa: E402
+from workflows.batch import daily_starts as chunks
+from workflows.batch import flows  # noqa: E402
 
 pytestmark = pytest.mark.prefect
 
@@ -139,7 +140,7 @@ def test_prefect_deploy_registers_cron_deployments_in_a_process_pool(
     from click.testing import CliRunner
     from prefect.client.orchestration import get_client
 
-    from workflows.cli import main
+    from workflows.cli.commands import main
 
     result = CliRunner().invoke(main, ["prefect", "deploy", "--pool", "test-pool", "--copies", "2"])
     assert result.exit_code == 0, result.output

@@ -28,13 +28,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
-from workflows import chunks, dunning, limit_review
-from workflows.cli import shipped_bundles
-from workflows.customers import create_customer
-from workflows.db import transaction
-from workflows.definitions import deploy_files, read_files
-from workflows.mail import dispatch_due_emails, mailer_for
-from workflows.models import (
+from workflows.batch import daily_starts as chunks
+from workflows.cli.commands import shipped_bundles
+from workflows.credit import dunning, limit_review
+from workflows.credit.customers import create_customer
+from workflows.definitions.deploy import deploy_files, read_files
+from workflows.engine.runner import Runtime
+from workflows.mail.outbox import dispatch_due_emails, mailer_for
+from workflows.settings import Settings
+from workflows.store.db import transaction
+from workflows.store.models import (
     Base,
     DunningCase,
     DunningStatus,
@@ -43,8 +46,6 @@ from workflows.models import (
     OutboxEmail,
     ProcessInstance,
 )
-from workflows.runner import Runtime
-from workflows.settings import Settings
 from workflows.users import seed_demo_users
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,9 +245,11 @@ WORKER = textwrap.dedent(
     import sys, time
     from datetime import date, datetime
     from handlers.registry import operations
-    from workflows import chunks, dunning, limit_review
-    from workflows.db import make_engine, make_session_factory
-    from workflows.runner import Runtime
+    from workflows.batch import daily_starts as chunks
+    from workflows.credit import dunning
+    from workflows.credit import limit_review
+    from workflows.store.db import make_engine, make_session_factory
+    from workflows.engine.runner import Runtime
     from workflows.settings import load_settings
 
     settings = load_settings()

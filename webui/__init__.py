@@ -13,10 +13,10 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
 
 from workflows.clock import utcnow
-from workflows.db import make_engine, make_session_factory
-from workflows.mail import Mailer, mailer_for
-from workflows.runner import Runtime
+from workflows.engine.runner import Runtime
+from workflows.mail.outbox import Mailer, mailer_for
 from workflows.settings import Settings, load_settings
+from workflows.store.db import make_engine, make_session_factory
 
 
 @dataclass

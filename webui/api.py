@@ -10,9 +10,9 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import or_, select
 
 from webui import services
-from workflows import runner
+from workflows.batch.jobs import tick
 from workflows.clock import parse_now
-from workflows.customers import (
+from workflows.credit.customers import (
     CUSTOMER_CREATORS,
     CUSTOMER_READERS,
     create_customer,
@@ -21,18 +21,18 @@ from workflows.customers import (
     list_customers,
     parse_customer,
 )
-from workflows.db import transaction
-from workflows.definitions import PROCESS_OWNERS, deploy_files, list_definitions
+from workflows.credit.limit_review import record_rating
+from workflows.credit.record_fields import iso_text
+from workflows.definitions.deploy import PROCESS_OWNERS, deploy_files, list_definitions
+from workflows.definitions.validation import InvalidBundle
+from workflows.engine import runner
 from workflows.errors import BadRequest, Forbidden, Unauthorized
-from workflows.fields import iso_text
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
-from workflows.jobs import tick
-from workflows.limit_review import record_rating
-from workflows.listing import page_rows
-from workflows.models import OutboxEmail, ProcessInstance
+from workflows.store.db import transaction
+from workflows.store.models import OutboxEmail, ProcessInstance
+from workflows.store.paging import page_rows
 from workflows.users import Actor, actor_for_token, emails_of
-from workflows.validation import InvalidBundle
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -11,14 +11,9 @@ from sqlalchemy import select
 
 from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
-from workflows import runner
-from workflows.customers import CUSTOMER_READERS
-from workflows.db import transaction
-from workflows.dunning import cases_json, list_cases
-from workflows.errors import BadRequest
-from workflows.listing import page_rows
-from workflows.models import Invoice
-from workflows.receivables import (
+from workflows.credit.customers import CUSTOMER_READERS
+from workflows.credit.dunning import cases_json, list_cases
+from workflows.credit.receivables import (
     BUCKETS,
     RECEIVABLE_WRITERS,
     aging,
@@ -30,6 +25,11 @@ from workflows.receivables import (
     post_payment,
     provisions,
 )
+from workflows.engine import runner
+from workflows.errors import BadRequest
+from workflows.store.db import transaction
+from workflows.store.models import Invoice
+from workflows.store.paging import page_rows
 
 bp = Blueprint("api_receivables", __name__, url_prefix="/api")
 logger = logging.getLogger(__name__)

@@ -6,11 +6,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
-from workflows.contract_views import contract_json
-from workflows.contracts import create_contract, get_contract, list_contracts, parse_contract
-from workflows.db import transaction
-from workflows.errors import BadRequest
-from workflows.suppliers import (
+from workflows.credit.contract_views import contract_json
+from workflows.credit.contracts import create_contract, get_contract, list_contracts, parse_contract
+from workflows.credit.suppliers import (
     GRADES,
     SUPPLIER_CREATORS,
     SUPPLIER_READERS,
@@ -20,6 +18,8 @@ from workflows.suppliers import (
     parse_supplier,
     supplier_json,
 )
+from workflows.errors import BadRequest
+from workflows.store.db import transaction
 
 bp = Blueprint("api_suppliers", __name__, url_prefix="/api")
 

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from webui import services
 from workflows.errors import Forbidden
-from workflows.models import User
+from workflows.store.models import User
 from workflows.users import Actor, check_password
 
 bp = Blueprint("auth", __name__)

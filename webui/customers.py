@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
-from workflows.customers import CUSTOMER_READERS, GRADES, get_customer, limit_history, list_customers
-from workflows.definitions import latest_definition
-from workflows.dunning import list_cases
-from workflows.listing import Page
-from workflows.models import (
+from workflows.credit.customers import CUSTOMER_READERS, GRADES, get_customer, limit_history, list_customers
+from workflows.credit.dunning import list_cases
+from workflows.credit.receivables import BUCKETS, aging, bucket_of
+from workflows.definitions.deploy import latest_definition
+from workflows.store.models import (
     Customer,
     DunningCase,
     DunningEvent,
@@ -27,7 +27,7 @@ from workflows.models import (
     LimitChange,
     ProcessInstance,
 )
-from workflows.receivables import BUCKETS, aging, bucket_of
+from workflows.store.paging import Page
 from workflows.users import Actor
 
 bp = Blueprint("customers_pages", __name__)

@@ -19,19 +19,19 @@ from webui.diagrams import (
     diagram_xml,
     get_definition,
 )
-from workflows.db import transaction
-from workflows.decision_tables import read_decision_tables
-from workflows.definitions import (
+from workflows.definitions.decision_tables import read_decision_tables
+from workflows.definitions.deploy import (
     DEPLOYABLE_SUFFIXES,
     PROCESS_OWNERS,
     DeployedVersion,
     deploy_files,
     validate_files,
 )
+from workflows.definitions.validation import InvalidBundle, Problem
 from workflows.errors import BadRequest
-from workflows.listing import Page, page_rows
-from workflows.models import ProcessDefinition, ProcessInstance
-from workflows.validation import InvalidBundle, Problem
+from workflows.store.db import transaction
+from workflows.store.models import ProcessDefinition, ProcessInstance
+from workflows.store.paging import Page, page_rows
 
 bp = Blueprint("definitions", __name__)
 

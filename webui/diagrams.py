@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.definitions import PROCESS_OWNERS
+from workflows.definitions.deploy import PROCESS_OWNERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import list_instances
-from workflows.models import AuditEvent, Deployment, InboxItem, Incident, ProcessDefinition, TaskStatus
+from workflows.store.models import AuditEvent, Deployment, InboxItem, Incident, ProcessDefinition, TaskStatus
 from workflows.users import Actor
 
 # Audit actions that mean the engine passed through the element.

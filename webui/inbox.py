@@ -9,10 +9,10 @@ from werkzeug.wrappers import Response
 
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
-from workflows import runner
+from workflows.engine import runner
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, get_task_for, list_inbox
-from workflows.models import Group, InboxItem, ProcessDefinition
+from workflows.store.models import Group, InboxItem, ProcessDefinition
 from workflows.users import Actor
 
 bp = Blueprint("inbox", __name__)

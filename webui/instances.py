@@ -9,11 +9,11 @@ from werkzeug.wrappers import Response
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
-from workflows import runner
-from workflows.definitions import PROCESS_OWNERS
+from workflows.definitions.deploy import PROCESS_OWNERS
+from workflows.engine import runner
 from workflows.instances import get_instance_for, list_instances
-from workflows.listing import Page, page_rows
-from workflows.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
+from workflows.store.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
+from workflows.store.paging import Page, page_rows
 
 bp = Blueprint("instances", __name__)
 

@@ -12,8 +12,8 @@ from flask import Blueprint, render_template, request
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from workflows.errors import Forbidden, NotFound
-from workflows.models import SinkMessage
-from workflows.smtp_sink import list_sink_messages
+from workflows.mail.sink import list_sink_messages
+from workflows.store.models import SinkMessage
 from workflows.users import emails_of
 
 bp = Blueprint("mail", __name__)

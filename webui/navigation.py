@@ -10,9 +10,9 @@ from flask_login import current_user
 from webui import services
 from webui.auth import web_actor
 from webui.start import startable_definitions
-from workflows.customers import CUSTOMER_READERS
-from workflows.definitions import PROCESS_OWNERS
-from workflows.suppliers import SUPPLIER_READERS
+from workflows.credit.customers import CUSTOMER_READERS
+from workflows.credit.suppliers import SUPPLIER_READERS
+from workflows.definitions.deploy import PROCESS_OWNERS
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,17 @@ from sqlalchemy.orm import Session
 from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
-from workflows.contracts import current_terms, get_contract, list_contracts
-from workflows.definitions import latest_definition
-from workflows.listing import Page
-from workflows.models import (
+from workflows.credit.contracts import current_terms, get_contract, list_contracts
+from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
+from workflows.definitions.deploy import latest_definition
+from workflows.store.models import (
     Contract,
     ContractChangeRequest,
     ContractVersion,
     Supplier,
     SupplierEvaluation,
 )
-from workflows.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
+from workflows.store.paging import Page
 from workflows.users import Actor
 
 bp = Blueprint("suppliers_pages", __name__)

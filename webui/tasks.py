@@ -19,13 +19,13 @@ from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
 from webui.suppliers import SupplierPanel, supplier_panel
-from workflows import runner
-from workflows.customers import CUSTOMER_READERS
+from workflows.credit.customers import CUSTOMER_READERS
+from workflows.credit.suppliers import SUPPLIER_READERS
+from workflows.definitions.forms import coerce_form_strings
+from workflows.engine import runner
 from workflows.errors import Conflict, Forbidden, Invalid
-from workflows.forms import coerce_form_strings
 from workflows.inbox import get_task_for
-from workflows.models import AuditEvent, InboxItem, ProcessInstance, TaskStatus
-from workflows.suppliers import SUPPLIER_READERS
+from workflows.store.models import AuditEvent, InboxItem, ProcessInstance, TaskStatus
 from workflows.users import Actor
 
 bp = Blueprint("tasks", __name__)

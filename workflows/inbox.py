@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
-from workflows.forms import form_fields
-from workflows.listing import MAX_PER_PAGE, Page
-from workflows.models import InboxItem, TaskCandidate, TaskStatus
+from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
+from workflows.store.paging import MAX_PER_PAGE, Page
 from workflows.users import Actor
 
 

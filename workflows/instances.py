@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import task_json
-from workflows.listing import page_rows
-from workflows.models import (
+from workflows.store.models import (
     AuditEvent,
     InboxItem,
     Incident,
@@ -20,6 +19,7 @@ from workflows.models import (
     ProcessInstance,
     TaskCandidate,
 )
+from workflows.store.paging import page_rows
 from workflows.users import Actor
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from workflows.audit import record_event
 from workflows.errors import BadRequest, NotFound
-from workflows.models import ApiToken, Group, User, UserGroup
+from workflows.store.audit import record_event
+from workflows.store.models import ApiToken, Group, User, UserGroup
 
 ADMIN_GROUP = "admin"
 SYSTEM_ACTOR = "system"

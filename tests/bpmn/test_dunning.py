@@ -201,7 +201,7 @@ def test_second_tick_and_rerun_on_the_same_day_send_nothing_new(desk: Collection
     before = len(desk.sink.messages)
     again = desk.tick(days=0)
     assert again["jobs"] == [] and again["timers"] == 0 and again["emails"] == 0
-    from workflows.dunning import dunning_run
+    from workflows.credit.dunning import dunning_run
 
     rt = desk.client.application.extensions["creditflow"].rt
     assert dunning_run(rt, desk.clock.now.date(), desk.clock.now)["cases_started"] == 0
@@ -283,9 +283,9 @@ def test_a_late_case_catches_up_each_missed_level_once_five_days_apart(desk: Col
 
 
 def test_csv_imports_of_invoices_and_payments_are_all_or_nothing(desk: Collections, tmp_path: Any) -> None:
-    from workflows.csv_import import ImportRejected
-    from workflows.db import transaction
-    from workflows.receivables import import_invoices, import_payments
+    from workflows.credit.csv_import import ImportRejected
+    from workflows.credit.receivables import import_invoices, import_payments
+    from workflows.store.db import transaction
 
     desk.customer("Csv Imports", external_id="ERP-7")
     rt = desk.client.application.extensions["creditflow"].rt

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.notifications import NotifyEmailRequest, NotifyEmailResult, notify_email
 from handlers.registry import HandlerInputError, TaskContext, operations
-from workflows.db import transaction
-from workflows.mail import message_id_for
-from workflows.models import (
+from workflows.mail.outbox import message_id_for
+from workflows.settings import load_settings
+from workflows.store.db import transaction
+from workflows.store.models import (
     Deployment,
     Group,
     InstanceStatus,
@@ -24,7 +25,6 @@ from workflows.models import (
     User,
     UserGroup,
 )
-from workflows.settings import load_settings
 
 pytestmark = pytest.mark.db
 

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import HandlerInputError, TaskContext, operations
 from handlers.supplier_risk import WEIGHTS, age_score, count_score, supplier_factors, weighted_score
-from workflows.db import transaction
+from workflows.credit.suppliers import DEMO_SUPPLIERS, create_supplier
 from workflows.errors import NotFound
-from workflows.models import (
+from workflows.settings import load_settings
+from workflows.store.db import transaction
+from workflows.store.models import (
     Deployment,
     InstanceStatus,
     ProcessDefinition,
@@ -23,8 +25,6 @@ from workflows.models import (
     Supplier,
     SupplierEvaluation,
 )
-from workflows.settings import load_settings
-from workflows.suppliers import DEMO_SUPPLIERS, create_supplier
 
 pytestmark = pytest.mark.db
 

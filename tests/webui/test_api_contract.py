@@ -300,7 +300,7 @@ def test_four_eyes_applies_to_claims_and_mail_lists_match_whole_addresses(
         headers=auth(demo_tokens["analyst1"]),
     )
     assert done.status_code == 200
-    from workflows.mail import queue_email
+    from workflows.mail.outbox import queue_email
 
     with svc.rt.factory() as session, session.begin():
         queue_email(

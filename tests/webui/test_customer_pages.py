@@ -16,9 +16,9 @@ from sqlalchemy import update
 from tests.conftest import SteppingClock
 from tests.helpers import auth
 from tests.webui.test_pages import csrf_token, field_block, logged_in, text_of
-from workflows.customers import change_limit, get_customer
-from workflows.db import transaction
-from workflows.models import Customer
+from workflows.credit.customers import change_limit, get_customer
+from workflows.store.db import transaction
+from workflows.store.models import Customer
 
 pytestmark = pytest.mark.usefixtures("shipped")
 

@@ -18,8 +18,8 @@ from werkzeug.test import TestResponse
 from tests.conftest import SteppingClock
 from tests.helpers import ACCEPTANCE, FIXTURES, auth, credit_hold_files, upload
 from webui.schema_forms import form_widgets
-from workflows import runner
-from workflows.models import ProcessDefinition, SinkMessage
+from workflows.engine import runner
+from workflows.store.models import ProcessDefinition, SinkMessage
 from workflows.users import Actor, add_user
 
 START = {"order_amount": 1200.50, "available_limit": 1000, "order_number": "SO-7"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.validation import InvalidBundle, ValidatedBundle, validate_bundle
+from workflows.definitions.validation import InvalidBundle, ValidatedBundle, validate_bundle
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 if not CORPUS.is_dir():

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from workflows import engine
-from workflows.validation import ValidatedBundle, make_parser
+from workflows.definitions.validation import ValidatedBundle, make_parser
+from workflows.engine import spiff as engine
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

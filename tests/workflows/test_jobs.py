@@ -20,10 +20,10 @@ from tests.fixtures.engine.cases import (
     run_at_once,
     start_review,
 )
-from workflows.jobs import register_daily_job, remind_overdue_tasks, run_daily_jobs, tick
-from workflows.models import AuditEvent, JobRun, OutboxEmail
-from workflows.runner import Runtime, complete_task
+from workflows.batch.jobs import register_daily_job, remind_overdue_tasks, run_daily_jobs, tick
+from workflows.engine.runner import Runtime, complete_task
 from workflows.settings import Settings
+from workflows.store.models import AuditEvent, JobRun, OutboxEmail
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 TIMER_DUE = timedelta(days=2)  # its boundary timer

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
-from workflows.db import transaction
-from workflows.mail import (
+from workflows.mail.outbox import (
     CLAIM_LEASE,
     DispatchResult,
     TemplateError,
@@ -29,9 +28,10 @@ from workflows.mail import (
     queue_email,
     render_email,
 )
-from workflows.models import MailStatus, OutboxEmail, SinkMessage
+from workflows.mail.sink import list_sink_messages, start_sink
 from workflows.settings import Settings
-from workflows.smtp_sink import list_sink_messages, start_sink
+from workflows.store.db import transaction
+from workflows.store.models import MailStatus, OutboxEmail, SinkMessage
 
 pytestmark = pytest.mark.db
 

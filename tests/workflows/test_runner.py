@@ -31,12 +31,16 @@ from tests.fixtures.engine.cases import (
     start_review,
     tasks_of,
 )
-from workflows import engine, runner, sandbox
-from workflows.db import transaction
-from workflows.definitions import deploy_files
+from workflows.definitions.deploy import deploy_files
+from workflows.definitions.validation import ValidatedBundle, make_parser
+from workflows.engine import runner, sandbox
+from workflows.engine import spiff as engine
+from workflows.engine.runner import Runtime
 from workflows.errors import Conflict, Forbidden
-from workflows.mail import queue_email
-from workflows.models import (
+from workflows.mail.outbox import queue_email
+from workflows.settings import Settings
+from workflows.store.db import transaction
+from workflows.store.models import (
     AuditEvent,
     Deployment,
     InboxItem,
@@ -48,10 +52,7 @@ from workflows.models import (
     TaskStatus,
     Timer,
 )
-from workflows.runner import Runtime
-from workflows.settings import Settings
 from workflows.users import SYSTEM, Actor
-from workflows.validation import ValidatedBundle, make_parser
 
 REVIEWED = {"approved_amount": Decimal("1000.01"), "note": "documents pending"}
 TIMER_DUE = timedelta(days=2)  # the `review_deadline` boundary timer of review.bpmn

@@ -14,8 +14,9 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.util.task import TaskState
 
-from workflows import sandbox
-from workflows.sandbox import (
+from workflows.definitions.validation import make_parser
+from workflows.engine import sandbox
+from workflows.engine.sandbox import (
     SAFE_BUILTINS,
     CodeProblem,
     ForbiddenCode,
@@ -25,7 +26,6 @@ from workflows.sandbox import (
     check_code,
     compile_checked,
 )
-from workflows.validation import make_parser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -11,12 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.fixtures.engine.cases import empty_daily_jobs, open_task, review_runtime, start_review
-from workflows.db import make_engine, make_session_factory, transaction
-from workflows.jobs import register_daily_job, remind_overdue_tasks
-from workflows.mail import queue_email
-from workflows.runner import Runtime
-from workflows.scheduler import ADVISORY_LOCK_KEY, EmbeddedScheduler, SingleSchedulerLock, next_wake
+from workflows.batch.jobs import register_daily_job, remind_overdue_tasks
+from workflows.batch.scheduler import ADVISORY_LOCK_KEY, EmbeddedScheduler, SingleSchedulerLock, next_wake
+from workflows.engine.runner import Runtime
+from workflows.mail.outbox import queue_email
 from workflows.settings import Settings
+from workflows.store.db import make_engine, make_session_factory, transaction
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 TIMER_DUE = timedelta(days=2)  # its boundary timer

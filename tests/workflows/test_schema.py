@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from workflows.models import Base
-from workflows.schema import upgrade_schema
+from workflows.store.models import Base
+from workflows.store.schema import upgrade_schema
 
 
 def test_migrations_match_the_models(db_engine: Engine) -> None:

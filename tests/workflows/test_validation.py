@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from workflows.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
+from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VALID = FIXTURES / "valid"

@@ -1,0 +1,285 @@
+"""Prefect flows that run creditflow's scheduled work on Prefect workers (`creditflow[prefect]`).
+
+The only module that imports Prefect. Every flow wraps the Prefect-free functions that `tick` and the
+embedded scheduler call: `fire_due_timers`, `remind_overdue_tasks`, `dispatch_due_emails`, and the daily
+jobs. The dunning run and the limit-review sweep are split into chunks of customers (`workflows.batch.daily_starts`),
+each chunk a task with retries, so a failed chunk is retried without redoing the others, and several
+flow runs (on several machines) can share one day's work: customers (rows of `batch_claims`),
+instances and e-mails are all claimed with SELECT ... FOR UPDATE SKIP LOCKED.
+
+A worker reads its configuration as every creditflow entry point does (`load_settings`: config files and
+CREDITFLOW_* variables), so point `CREDITFLOW_DATABASE_URL` at the shared PostgreSQL database and
+`CREDITFLOW_SMTP_HOST` at the relay on each worker machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, cast
+
+from prefect import Flow, flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from workflows.batch import daily_starts as chunks
+from workflows.batch.jobs import daily_jobs, remind_overdue_tasks
+from workflows.clock import utcnow
+from workflows.credit import dunning, limit_review
+from workflows.engine.runner import Runtime, fire_due_timers
+from workflows.mail.outbox import Mailer, dispatch_due_emails, mailer_for
+from workflows.mail.sink import start_sink
+from workflows.settings import PROJECT_ROOT, Settings, load_settings
+from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.store.models import JobRun
+
+logger = logging.getLogger(__name__)
+
+# Daily jobs that are split into chunks; any other registered daily job runs as one task.
+PLANS = {"dunning_run": chunks.plan_dunning, "limit_review_sweep": chunks.plan_reviews}
+PROCESS_KEYS = {"dunning_run": dunning.PROCESS_KEY, "limit_review_sweep": limit_review.PROCESS_KEY}
+TIMER_BATCH = 500  # fire_due_timers' own limit per call: the flow calls it until a batch comes back short
+MAIL_BATCH = 200
+CHUNK_RETRIES = 3
+CHUNK_RETRY_DELAYS: list[float] = [10, 60, 300]
+
+
+# --- the worker's runtime ---------------------------------------------------------------------------------
+
+
+# One engine and Runtime (compiled diagrams cached) per worker process and configuration, reused by every
+# task run in the process instead of being rebuilt per chunk.
+_RUNTIMES: dict[Settings, Runtime] = {}
+
+
+def runtime() -> Runtime:
+    """The Runtime for this worker's configuration (config files and CREDITFLOW_* variables)."""
+    settings = load_settings()
+    found = _RUNTIMES.get(settings)
+    if found is None:
+        found = _RUNTIMES[settings] = Runtime(make_session_factory(make_engine(settings.database)), settings)
+    return found
+
+
+def dispose_runtimes() -> None:
+    """Close the pooled connections of every cached Runtime (tests, and before a worker exits)."""
+    for rt in _RUNTIMES.values():
+        rt.factory.kw["bind"].dispose()
+    _RUNTIMES.clear()
+
+
+@contextmanager
+def _mailer(rt: Runtime) -> Iterator[Mailer]:
+    """The configured relay; without one, a built-in sink for the run (as `creditflow tick` does)."""
+    if rt.settings.mail.smtp_host:
+        yield mailer_for(rt.settings.mail, None)
+        return
+    with start_sink(rt.factory) as sink:
+        yield mailer_for(rt.settings.mail, sink.port)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or utcnow()
+
+
+# --- tasks ---------------------------------------------------------------------------------------------
+
+
+@task(name="fire-due-timers", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def fire_timers_task(now: datetime) -> int:
+    """Advance every instance whose timer is due; instances are locked with SKIP LOCKED, one per step."""
+    rt = runtime()
+    moved = total = fire_due_timers(rt, now, limit=TIMER_BATCH)
+    while moved == TIMER_BATCH:
+        moved = fire_due_timers(rt, now, limit=TIMER_BATCH)
+        total += moved
+    return total
+
+
+@task(name="remind-overdue-tasks", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def remind_task(now: datetime) -> int:
+    return remind_overdue_tasks(runtime(), now)
+
+
+@task(name="dispatch-emails", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def dispatch_task(now: datetime) -> dict[str, int]:
+    """Send due outbox rows in batches; rows are claimed with SKIP LOCKED, so no row is sent by two runs."""
+    rt = runtime()
+    totals = {"sent": 0, "retried": 0, "failed": 0}
+    with _mailer(rt) as mailer:
+        while True:
+            result = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now, limit=MAIL_BATCH)
+            totals["sent"] += result.sent
+            totals["retried"] += result.retried
+            totals["failed"] += result.failed
+            if result.sent + result.retried + result.failed < MAIL_BATCH:
+                return totals
+
+
+@task(name="plan-chunks", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def plan_task(job: str, as_of: date, chunk_size: int) -> list[dict[str, Any]]:
+    """The job's customers for the day (the embedded job's own query), as chunks."""
+    return [c.as_dict() for c in PLANS[job](runtime(), as_of, chunk_size)]
+
+
+@task(
+    name="start-chunk",
+    retries=CHUNK_RETRIES,
+    retry_delay_seconds=CHUNK_RETRY_DELAYS,
+    cache_policy=NO_CACHE,
+    task_run_name="{job}-{first_customer}",
+)
+def chunk_task(
+    job: str, first_customer: int, chunk: dict[str, Any], now: datetime, wait: bool
+) -> dict[str, Any]:
+    """Start the chunk's customers; a retry (or a rerun) skips those an earlier attempt started."""
+    rt = runtime()
+    return chunks.run_chunk(rt, chunks.Chunk.from_dict(chunk), now, wait=wait).as_dict()
+
+
+@task(name="run-daily-job", retries=2, retry_delay_seconds=60, cache_policy=NO_CACHE)
+def plain_job_task(job: str, as_of: date, now: datetime) -> dict[str, Any]:
+    """A registered daily job that has no chunked form, run whole."""
+    return daily_jobs()[job](runtime(), as_of, now)
+
+
+# --- flows ---------------------------------------------------------------------------------------------
+
+
+def _job_done(rt: Runtime, job: str, as_of: date) -> bool:
+    with rt.factory() as session:
+        found = session.scalar(select(JobRun.id).where(JobRun.job_name == job, JobRun.run_date == as_of))
+    return found is not None
+
+
+def _record_job(rt: Runtime, job: str, as_of: date, now: datetime, summary: dict[str, Any]) -> bool:
+    """Record the day's run as `run_daily_jobs` does; False when another run recorded it first."""
+    try:
+        with transaction(rt.factory) as session:
+            session.add(JobRun(job_name=job, run_date=as_of, started_at=now, result=summary))
+    except IntegrityError:
+        return False
+    return True
+
+
+def run_daily_job(job: str, as_of: date, now: datetime, chunk_size: int) -> dict[str, Any]:
+    """Run one daily job for a day unless it ran already (the JobRun row, shared with `tick`).
+
+    Called inside a flow: the planning and each chunk are tasks. Several runs of the same day may
+    overlap (one per worker): they share the chunks through the customers' claims, and each returns
+    only when every customer is handled. `recorded` is False when another run recorded the day first.
+    """
+    log = get_run_logger()
+    rt = runtime()
+    if job not in daily_jobs():
+        raise ValueError(f"no daily job {job!r}; the daily jobs are {', '.join(daily_jobs())}")
+    if _job_done(rt, job, as_of):
+        log.info("%s for %s ran already; nothing to do", job, as_of)
+        return {"job": job, "as_of": as_of.isoformat(), "recorded": False}
+    if job in PLANS:
+        planned = [chunks.Chunk.from_dict(c) for c in plan_task(job, as_of, chunk_size)]
+
+        def run_one(chunk: chunks.Chunk, wait: bool) -> chunks.ChunkResult:
+            first = chunk.customer_ids[0] if chunk.customer_ids else 0
+            return chunks.ChunkResult.from_dict(chunk_task(job, first, chunk.as_dict(), now, wait))
+
+        result = chunks.run_chunks(rt, planned, now, run_one)
+        summary = chunks.summary(PROCESS_KEYS[job], result)
+        log.info("%s for %s: %d chunk(s), %d started", job, as_of, len(planned), len(result.started))
+    else:
+        summary = plain_job_task(job, as_of, now)
+    recorded = _record_job(rt, job, as_of, now, summary)
+    return {"job": job, "as_of": as_of.isoformat(), **summary, "recorded": recorded}
+
+
+@flow(name="creditflow-daily-job")
+def daily_job_flow(
+    job: str,
+    as_of: date | None = None,
+    now: datetime | None = None,
+    chunk_size: int = chunks.DEFAULT_CHUNK_SIZE,
+) -> dict[str, Any]:
+    """One daily job (dunning_run, limit_review_sweep) for a day, unless it ran already."""
+    now = _now(now)
+    return run_daily_job(job, as_of or now.date(), now, chunk_size)
+
+
+@flow(name="creditflow-timers-and-mail")
+def timers_and_mail_flow(now: datetime | None = None) -> dict[str, Any]:
+    """The frequent part of the scheduler: due timers, overdue reminders, due e-mails."""
+    now = _now(now)
+    timers = fire_timers_task(now)
+    reminders = remind_task(now)
+    mail = dispatch_task(now)
+    return {
+        "timers": timers,
+        "reminders": reminders,
+        "emails": mail["sent"],
+        "email_failures": mail["failed"],
+    }
+
+
+@flow(name="creditflow-tick")
+def tick_flow(
+    now: datetime | None = None, chunk_size: int = chunks.DEFAULT_CHUNK_SIZE, send_email: bool = True
+) -> dict[str, Any]:
+    """Everything `creditflow tick` does, in the same order: timers, reminders, daily jobs, e-mail.
+
+    The daily jobs run for `now`'s day whatever the hour (as `tick` does); the deployment's cron
+    schedule decides when that is.
+    """
+    now = _now(now)
+    result: dict[str, Any] = {"timers": fire_timers_task(now), "reminders": remind_task(now), "jobs": []}
+    for job in daily_jobs():
+        ran = run_daily_job(job, now.date(), now, chunk_size)
+        if ran.pop("recorded"):
+            result["jobs"].append(ran)
+    if send_email:
+        mail = dispatch_task(now)
+        result["emails"], result["email_failures"] = mail["sent"], mail["failed"]
+    return result
+
+
+# --- deployments ---------------------------------------------------------------------------------------
+
+
+def deploy_flows(
+    settings: Settings, *, pool: str, copies: int, daily_cron: str | None, frequent_cron: str
+) -> list[dict[str, Any]]:
+    """Register the deployments in a process work pool (created when missing) and return them.
+
+    - `creditflow-tick/daily[-N]`: everything `tick` does, once a day at `[scheduler] daily_hour`. With
+      `copies` > 1 the same day starts that many runs, one per worker, and they share the chunks.
+    - `creditflow-timers-and-mail/frequent`: due timers, overdue reminders and e-mail, every minute.
+
+    Workers load the flows from this checkout's path, so install creditflow at the same path on every
+    worker machine (or change the source to a git URL).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+    daily = daily_cron or f"0 {settings.scheduler.daily_hour} * * *"
+    wanted = [("tick_flow", "daily" if n == 1 else f"daily-{n}", daily) for n in range(1, copies + 1)] + [
+        ("timers_and_mail_flow", "frequent", frequent_cron)
+    ]
+    deployed = []
+    for function, name, cron in wanted:
+        # Called outside an event loop, from_source returns the Flow itself, not a coroutine.
+        loaded = cast(
+            "Flow[..., Any]",
+            flow.from_source(source=str(PROJECT_ROOT), entrypoint=f"workflows/batch/flows.py:{function}"),
+        )
+        deployment_id = loaded.deploy(
+            name=name, work_pool_name=pool, cron=cron, print_next_steps=False, ignore_warnings=True
+        )
+        deployed.append({"deployment": f"{loaded.name}/{name}", "id": str(deployment_id), "cron": cron})
+    return deployed

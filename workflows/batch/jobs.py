@@ -1,0 +1,175 @@
+"""Everything the scheduler does, as plain functions: `tick(now)` runs all of it at once.
+
+The embedded scheduler, the CLI `tick` command, the admin endpoint and (later) Prefect flows call
+these same functions, so there is exactly one implementation of each job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflows.engine.runner import Runtime, fire_due_timers
+from workflows.mail.outbox import Mailer, dispatch_due_emails, queue_email
+from workflows.store.audit import record_event
+from workflows.store.db import transaction
+from workflows.store.models import InboxItem, JobRun, TaskStatus
+from workflows.users import emails_of
+
+DailyJob = Callable[[Runtime, date, datetime], dict[str, Any]]
+"""(runtime, as_of day, now) -> a JSON-able summary of what the job did."""
+
+_DAILY_JOBS: dict[str, DailyJob] = {}
+
+
+def register_daily_job(name: str) -> Callable[[DailyJob], DailyJob]:
+    """Register a job that runs once per calendar day (dunning run, limit-review sweep)."""
+
+    def register(func: DailyJob) -> DailyJob:
+        _DAILY_JOBS[name] = func
+        return func
+
+    return register
+
+
+def daily_jobs() -> dict[str, DailyJob]:
+    """The shipped daily jobs (workflows.batch.job_catalog) plus any registered at run time."""
+    from workflows.batch.job_catalog import (
+        DAILY_JOBS,  # the catalog imports domain modules that import this one
+    )
+
+    return {**DAILY_JOBS, **_DAILY_JOBS}
+
+
+@dataclass
+class TickResult:
+    timers: int = 0
+    reminders: int = 0
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    emails: int = 0
+    email_failures: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "timers": self.timers,
+            "reminders": self.reminders,
+            "jobs": self.jobs,
+            "emails": self.emails,
+            "email_failures": self.email_failures,
+        }
+
+
+def tick(rt: Runtime, mailer: Mailer | None, now: datetime, *, daily_jobs_due: bool = True) -> TickResult:
+    """Do everything the scheduler would have done by `now`: timers, reminders, daily jobs, e-mail.
+
+    `tick` runs the day's jobs whatever the hour; the scheduler passes `daily_jobs_due` from its clock.
+    """
+    result = TickResult()
+    result.timers = fire_due_timers(rt, now)
+    result.reminders = remind_overdue_tasks(rt, now)
+    result.jobs = run_daily_jobs(rt, now) if daily_jobs_due else []
+    if mailer is not None:
+        dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
+        result.emails, result.email_failures = dispatched.sent, dispatched.failed
+    return result
+
+
+def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
+    """E-mail each overdue open task's groups once; returns how many tasks were reminded."""
+    reminded = 0
+    with transaction(rt.factory) as session:
+        overdue = session.scalars(
+            select(InboxItem)
+            .where(
+                InboxItem.status == TaskStatus.OPEN, InboxItem.due_at < now, InboxItem.reminded_at.is_(None)
+            )
+            .limit(1000)
+            # PostgreSQL: a concurrent sweep skips the rows this one reminds (SQLite serialises writers).
+            .with_for_update(skip_locked=True)
+        ).all()
+        # Overdue tasks share a handful of groups: look each recipient set up once per sweep.
+        recipients: dict[tuple[str | None, tuple[str, ...]], list[str]] = {}
+        for item in overdue:
+            key = (item.assignee, tuple(item.candidate_groups))
+            if key not in recipients:
+                assignee = [item.assignee] if item.assignee else []
+                recipients[key] = emails_of(session, usernames=assignee, groups=item.candidate_groups)
+            _queue_reminder(session, item, recipients[key], now)
+            reminded += 1
+    return reminded
+
+
+def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:
+    item.reminded_at = now
+    if to:
+        queue_email(
+            session,
+            to=to,
+            template="task_overdue",
+            context={
+                "task_id": item.id,
+                "task_title": item.title,
+                "process_key": item.process_key,
+                "subject": item.subject,
+                "due_at": item.due_at,
+                "group": ", ".join(item.candidate_groups),
+                "base_url": "",
+            },
+            dedupe_key=f"overdue:{item.id}",
+            now=now,
+            instance_id=item.instance_id,
+        )
+    record_event(
+        session,
+        actor="system",
+        action="task_overdue_reminder",
+        now=now,
+        instance_id=item.instance_id,
+        task_id=item.id,
+        recipients=to,
+    )
+
+
+def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
+    """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent.
+
+    The row is claimed before the job runs, so two schedulers (or a tick beside the scheduler) never run
+    the same day's job at once; a job that fails gives its claim back and runs again on the next call.
+    """
+    today = now.date()
+    ran = []
+    for name, job in daily_jobs().items():
+        claim = _claim_job_day(rt, name, today, now)
+        if claim is None:
+            continue
+        try:
+            summary = job(rt, today, now)
+        except Exception:
+            with transaction(rt.factory) as session:
+                session.execute(delete(JobRun).where(JobRun.id == claim))
+            raise
+        with transaction(rt.factory) as session:
+            session.execute(update(JobRun).where(JobRun.id == claim).values(result=summary))
+        ran.append({"job": name, "as_of": today.isoformat(), **summary})
+    return ran
+
+
+def _claim_job_day(rt: Runtime, name: str, day: date, now: datetime) -> int | None:
+    """The id of a new (job, day) row, or None when that day's run is done or under way elsewhere."""
+    with rt.factory() as session:
+        if session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == day)):
+            return None
+    try:
+        with transaction(rt.factory) as session:
+            row = JobRun(job_name=name, run_date=day, started_at=now, result={"status": "running"})
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        return None  # another scheduler claimed the same day first

@@ -1,0 +1,1 @@
+"""The `creditflow` command line, serving, and demo data."""

@@ -1,0 +1,155 @@
+"""Demo data for `creditflow init --demo`: the users of DESIGN.md, customers, suppliers, and a few
+running cases, so a first login finds work in the inbox instead of an empty page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.batch.daily_starts import chunked_dunning_run
+from workflows.credit.customers import create_customer
+from workflows.credit.receivables import InvoiceInput, post_invoice
+from workflows.credit.suppliers import seed_demo_suppliers
+from workflows.engine.runner import Runtime, start_instance
+from workflows.store.db import transaction
+from workflows.store.models import Contract, Customer, ProcessInstance
+from workflows.users import actor_for, get_user, seed_demo_users
+
+DEMO_CUSTOMERS: list[dict[str, Any]] = [
+    {
+        "external_id": "C-1001",
+        "name": "Acme Machinery GmbH",
+        "email": "ap@acme-machinery.example",
+        "industry": "manufacturing",
+        "founded_year": 1987,
+        "annual_revenue": Decimal("48000000.00"),
+        "currency": "EUR",
+        "credit_limit": Decimal("750000.00"),
+        "sales_owner": "sales1",
+        "current_ratio": Decimal("1.60"),
+        "debt_ratio": Decimal("0.55"),
+        "external_rating": "BBB",
+    },
+    {
+        "external_id": "C-1002",
+        "name": "Nordlicht Retail AG",
+        "email": "finance@nordlicht.example",
+        "industry": "retail",
+        "founded_year": 2004,
+        "annual_revenue": Decimal("2000000.00"),
+        "currency": "EUR",
+        "credit_limit": Decimal("900000.00"),
+        "sales_owner": "sales1",
+    },
+    {
+        "external_id": "C-1003",
+        "name": "Shanghai Precision Parts Co., Ltd.",
+        "email": "ar@sh-precision.example",
+        "industry": "manufacturing",
+        "founded_year": 2011,
+        "annual_revenue": Decimal("120000000.00"),
+        "currency": "CNY",
+        "language": "zh",
+        "registration_no": "91310000MA1FL0XX1X",
+    },
+    {
+        "external_id": "C-1004",
+        "name": "Helios Utilities plc",
+        "email": "treasury@helios.example",
+        "industry": "utilities",
+        "founded_year": 1962,
+        "annual_revenue": Decimal("310000000.00"),
+        "currency": "GBP",
+        "external_rating": "AA",
+        "current_ratio": Decimal("1.90"),
+        "debt_ratio": Decimal("0.48"),
+    },
+    {
+        "external_id": "C-1005",
+        "name": "Quickbuild Contractors Ltd",
+        "email": "office@quickbuild.example",
+        "industry": "construction",
+        "founded_year": 2024,
+        "annual_revenue": Decimal("350000.00"),
+        "currency": "GBP",
+        "credit_limit": Decimal("40000.00"),
+        "sales_owner": "sales1",
+        "current_ratio": Decimal("0.85"),
+        "debt_ratio": Decimal("0.92"),
+        "external_rating": "CCC",
+    },
+]
+
+
+def seed_demo(session: Session, now: datetime) -> dict[str, list[str]]:
+    """Create the demo users and customers that do not exist yet (idempotent)."""
+    users = seed_demo_users(session, now)
+    known = set(session.scalars(select(Customer.external_id)))
+    customers = []
+    for fields in DEMO_CUSTOMERS:
+        if fields["external_id"] not in known:
+            create_customer(session, fields, actor="system", now=now)
+            customers.append(fields["name"])
+    return {"users": users, "customers": customers, "suppliers": seed_demo_suppliers(session, now)}
+
+
+def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
+    """On a database with no cases yet: open one case of each kind that waits for a person.
+
+    A credit application and a payment-terms exception wait for analyst1, a contract change for
+    finance1 and legal1, and overdue invoices of Quickbuild start a dunning case (its first reminder
+    goes to the built-in mail sink). Returns what was started; nothing when any case exists already.
+    """
+    with rt.factory() as session:
+        if session.scalar(select(func.count()).select_from(ProcessInstance)):
+            return []
+        customers = dict(session.execute(select(Customer.external_id, Customer.id)).all())
+        contract_id = session.scalar(select(Contract.id).where(Contract.number == "PC-2026-001"))
+        sales, buyer = (actor_for(get_user(session, name)) for name in ("sales1", "buyer1"))
+    started = []
+    application = {
+        "customer_id": customers["C-1002"],
+        "requested_limit": Decimal("1200000"),
+        "currency": "EUR",
+        "payment_terms_days": 60,
+        "expected_annual_sales": Decimal("3000000"),
+        "justification": "Nordlicht opens twelve new stores and doubles its orders for the season.",
+    }
+    start_instance(rt, "credit_application", application, actor=sales, now=now)
+    started.append("credit application of Nordlicht Retail AG (analyst review)")
+    terms = {
+        "customer_name": "Acme Machinery GmbH",
+        "order_value": Decimal("250000"),
+        "standard_terms_days": 30,
+        "requested_terms_days": 60,
+        "justification": "A framework order; Acme asks for 60 days as its other suppliers grant.",
+    }
+    start_instance(rt, "payment_terms_exception", terms, actor=sales, now=now)
+    started.append("payment terms exception for Acme Machinery GmbH (analyst review)")
+    if contract_id is not None:
+        change = {
+            "contract_id": contract_id,
+            "change_type": "price",
+            "changes": {"price": "EUR 860 per tonne"},
+            "value_impact": Decimal("60000"),
+            "reason": "Energy surcharge passed on by the mill from the second quarter.",
+        }
+        start_instance(rt, "supplier_contract_change", change, actor=buyer, now=now)
+        started.append("price change of contract PC-2026-001 (finance and legal review)")
+    started.extend(_overdue_invoices(rt, customers["C-1005"], now))
+    return started
+
+
+def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]:
+    today = now.date()
+    with transaction(rt.factory) as session:
+        for number, amount, days_overdue in (("QB-9001", "18400.00", 41), ("QB-9002", "7250.50", 12)):
+            due = today - timedelta(days=days_overdue)
+            invoice = InvoiceInput(customer_id, number, Decimal(amount), "GBP", due - timedelta(days=30), due)
+            post_invoice(session, invoice, actor="system", now=now)
+    run = chunked_dunning_run(rt, today, now)
+    return [f"dunning of Quickbuild Contractors Ltd ({run['cases_started']} case, 2 overdue invoices)"]

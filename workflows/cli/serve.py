@@ -1,0 +1,96 @@
+"""`creditflow serve --workers N`: gunicorn workers with exactly one embedded scheduler among them."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from webui import create_app
+from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
+from workflows.clock import utcnow
+from workflows.mail.sink import start_sink
+from workflows.settings import Settings
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """gunicorn with `workers` processes and exactly one embedded scheduler among them.
+
+    Each worker tries the SingleSchedulerLock (a file lock on SQLite, an advisory lock on PostgreSQL,
+    so also across machines) once it has loaded the app; the one that gets it runs the scheduler and,
+    without a relay, the mail sink. The others retry every `max_sleep_s`, so when gunicorn replaces the
+    scheduler's worker another one takes over. The arbiter itself starts no threads (forking a process
+    with threads is unsafe). Requests on other workers do not nudge the scheduler; it still wakes
+    within `max_sleep_s`.
+    """
+
+    class SchedulerRole:
+        """One per worker: waits for the lock, then runs the scheduler (and sink) until the worker exits."""
+
+        def __init__(self, app: Any) -> None:
+            self.svc = app.extensions["creditflow"]
+            self.lock = SingleSchedulerLock(self.svc.rt)
+            self.scheduler: EmbeddedScheduler | None = None
+            self.sink: Any = None
+            self.stopped = threading.Event()
+
+        def standby(self) -> None:
+            while not self.lock.acquire():
+                if self.stopped.wait(settings.scheduler.max_sleep_s):
+                    return
+            if self.stopped.is_set():
+                self.lock.release()
+                return
+            if not settings.mail.smtp_host:
+                self.sink = start_sink(self.svc.rt.factory, port=settings.mail.sink_port)
+                self.svc.sink_port = self.sink.port
+            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), utcnow)
+            self.svc.nudge = self.scheduler.nudge
+            self.scheduler.start()
+            click.echo(f"creditflow: the scheduler runs in worker {os.getpid()}", err=True)
+
+        def stop(self) -> None:
+            self.stopped.set()
+            if self.scheduler:
+                self.scheduler.shutdown()
+            self.lock.release()
+            if self.sink:
+                self.sink.stop()
+
+    def post_worker_init(worker: Any) -> None:
+        worker.creditflow_role = SchedulerRole(worker.wsgi)
+        if settings.scheduler.enabled:
+            threading.Thread(target=worker.creditflow_role.standby, daemon=True).start()
+
+    def worker_exit(_server: Any, worker: Any) -> None:
+        role = getattr(worker, "creditflow_role", None)
+        if role is not None:
+            role.stop()
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "worker_class": "gthread",  # threads: a slow request does not block the worker's others
+                "threads": 4,
+                "timeout": 120,
+                # Browsers keep connections between clicks; gunicorn's 2 s default (meant for a proxy in
+                # front) closes them so often that a request racing the close gets a connection reset.
+                "keepalive": 30,
+                "post_worker_init": post_worker_init,
+                "worker_exit": worker_exit,
+                "control_socket_disable": True,  # gunicorn 24+: a management socket nothing here uses
+            }
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)  # in each worker, after the fork: no shared connections
+
+    click.echo(f"creditflow on http://{host}:{port} with {workers} gunicorn workers", err=True)
+    Gunicorn().run()

@@ -1,0 +1,1 @@
+"""The credit domain: customers, limits, receivables, dunning, suppliers and contracts."""

@@ -1,0 +1,250 @@
+"""Contract change requests: opened by the change process, approved, closed, and applied as a new version."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.contracts import (
+    CHANGE_TYPES,
+    CHANGEABLE_COLUMNS,
+    add_version,
+    audit_contract,
+    current_terms,
+    get_contract,
+)
+from workflows.credit.record_fields import convert_field
+from workflows.errors import Conflict, Invalid, NotFound
+from workflows.store.jsonable import to_jsonable
+from workflows.store.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
+
+
+def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
+    """Check requested changes: contract columns get their field rules, other keys are terms.
+
+    Returns the changes as JSON-safe values (decimals and dates as strings).
+
+    Raises:
+        Invalid: `details["fields"]` names each bad change.
+    """
+    if not isinstance(changes, Mapping) or not changes:
+        message = (
+            'Name at least one new value, e.g. {"payment_terms_days": 90} or {"price": "EUR 850 per tonne"}.'
+        )
+        raise Invalid(f"The change has errors: changes: {message}", details={"fields": {"changes": message}})
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        name = str(key).strip()
+        if not name or len(name) > 60:
+            errors[str(key)] = "A term name of 1 to 60 characters."
+        elif name in CHANGEABLE_COLUMNS:
+            try:
+                out[name] = to_jsonable(convert_field(CHANGEABLE_COLUMNS[name], value, today))
+            except ValueError as exc:
+                errors[name] = str(exc)
+        elif name in ("currency", "number", "supplier_id", "terms", "version"):
+            errors[name] = "Cannot be changed by a change request."
+        else:
+            out[name] = to_jsonable(value)
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The change has errors: {listing}", details={"fields": errors})
+    return out
+
+
+def open_change_request(
+    session: Session,
+    contract: Contract,
+    *,
+    change_type: str,
+    changes: Mapping[str, Any],
+    value_impact: Decimal,
+    reason: str,
+    requested_by: str,
+    now: datetime,
+    instance_id: int | None = None,
+) -> ContractChangeRequest:
+    """Record a change request in review; a contract has at most one open request at a time.
+
+    Raises:
+        Invalid: an unknown change type or bad changes.  Conflict: another request is still open.
+    """
+    if change_type not in CHANGE_TYPES:
+        message = f"Choose one of: {', '.join(CHANGE_TYPES)}."
+        raise Invalid(
+            f"The change has errors: change_type: {message}", details={"fields": {"change_type": message}}
+        )
+    parsed = parse_changes(changes, today=now.date())
+    merged = _apply(contract, parsed)
+    if merged["end_date"] and merged["end_date"] < merged["start_date"]:
+        message = "The contract would end before it starts."
+        raise Invalid(
+            f"The change has errors: end_date: {message}", details={"fields": {"end_date": message}}
+        )
+    pending = session.scalar(
+        select(ContractChangeRequest).where(
+            ContractChangeRequest.contract_id == contract.id,
+            ContractChangeRequest.status.in_(ContractChangeStatus.OPEN),
+        )
+    )
+    if pending is not None:
+        raise Conflict(
+            f"contract {contract.number} already has change request {pending.id} ({pending.status}) "
+            f"in process instance {pending.instance_id}; wait for it to finish"
+        )
+    current = current_terms(contract)
+    request = ContractChangeRequest(
+        contract_id=contract.id,
+        instance_id=instance_id,
+        change_type=change_type,
+        changes=parsed,
+        previous={key: current.get(key) for key in parsed},
+        value_impact=value_impact,
+        reason=reason,
+        status=ContractChangeStatus.IN_REVIEW,
+        approvers=[],
+        requested_by=requested_by,
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    audit_contract(session, request, "contract_change_requested", requested_by, now, change_type=change_type)
+    return request
+
+
+def get_change_request(session: Session, request_id: int) -> ContractChangeRequest:
+    """Raises: NotFound."""
+    request = session.get(ContractChangeRequest, request_id)
+    if request is None:
+        raise NotFound(f"contract change request {request_id} does not exist")
+    return request
+
+
+def record_safeguard(
+    session: Session,
+    request: ContractChangeRequest,
+    *,
+    safeguard: str,
+    details: str,
+    guarantee_amount: Decimal | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Attach the guarantee or justification procurement gave for a risky supplier."""
+    _require_status(request, ContractChangeStatus.IN_REVIEW)
+    request.safeguard, request.safeguard_details, request.guarantee_amount = (
+        safeguard,
+        details,
+        guarantee_amount,
+    )
+    audit_contract(session, request, "contract_change_safeguard_recorded", actor, now, safeguard=safeguard)
+
+
+def approve_change_request(
+    session: Session,
+    request: ContractChangeRequest,
+    *,
+    approvers: list[dict[str, Any]],
+    countersign_by: date,
+    now: datetime,
+) -> None:
+    """Mark the request approved, waiting for the supplier's countersignature; the contract is unchanged."""
+    _require_status(request, ContractChangeStatus.IN_REVIEW)
+    request.status = ContractChangeStatus.AWAITING_COUNTERSIGNATURE
+    request.approvers = approvers
+    request.countersign_by = countersign_by
+    request.decided_by = approvers[-1]["user"] if approvers else None
+    actor = request.decided_by or "system"
+    audit_contract(
+        session, request, "contract_change_approved", actor, now, approvers=[a["user"] for a in approvers]
+    )
+
+
+def close_change_request(
+    session: Session,
+    request: ContractChangeRequest,
+    *,
+    status: str,
+    actor: str,
+    now: datetime,
+    comment: str = "",
+    approvers: list[dict[str, Any]] | None = None,
+) -> None:
+    """End a request without a new version: rejected (by `actor`) or expired; the contract stays as it is."""
+    if status not in (ContractChangeStatus.REJECTED, ContractChangeStatus.EXPIRED):
+        raise ValueError(f"a change request closes as rejected or expired, not {status!r}")
+    _require_status(request, *ContractChangeStatus.OPEN)
+    request.status, request.closed_at = status, now
+    request.decision_comment = comment
+    if approvers is not None:
+        request.approvers = approvers
+    if status == ContractChangeStatus.REJECTED:
+        request.decided_by = actor
+    audit_contract(session, request, f"contract_change_{status}", actor, now, comment=comment)
+
+
+def apply_change_request(
+    session: Session, request: ContractChangeRequest, *, signed_by: str, now: datetime
+) -> ContractVersion:
+    """Apply a countersigned change: the contract's terms change and a new immutable version records it."""
+    _require_status(request, ContractChangeStatus.AWAITING_COUNTERSIGNATURE)
+    contract = get_contract(session, request.contract_id, for_update=True)
+    merged = _apply(contract, request.changes)
+    contract.value, contract.payment_terms_days = merged["value"], merged["payment_terms_days"]
+    contract.start_date, contract.end_date, contract.terms = (
+        merged["start_date"],
+        merged["end_date"],
+        merged["terms"],
+    )
+    contract.version += 1
+    contract.updated_at = now
+    request.status, request.closed_at = ContractChangeStatus.COMPLETED, now
+    version = add_version(
+        session, contract, created_by="system", now=now, request=request, countersigned_by=signed_by
+    )
+    session.flush()
+    audit_contract(
+        session,
+        request,
+        "contract_version_created",
+        "system",
+        now,
+        version=contract.version,
+        countersigned_by=signed_by,
+    )
+    return version
+
+
+def _apply(contract: Contract, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract's values with JSON-safe `changes` applied (nothing is written)."""
+    terms = dict(contract.terms)
+    values: dict[str, Any] = {
+        "value": contract.value,
+        "payment_terms_days": contract.payment_terms_days,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+    }
+    for key, value in changes.items():
+        if key in CHANGEABLE_COLUMNS:
+            kind = CHANGEABLE_COLUMNS[key]
+            values[key] = (
+                Decimal(value) if kind == "money" else date.fromisoformat(value) if kind == "date" else value
+            )
+        elif value is None:
+            terms.pop(key, None)
+        else:
+            terms[key] = value
+    return {**values, "terms": terms}
+
+
+def _require_status(request: ContractChangeRequest, *allowed: str) -> None:
+    if request.status not in allowed:
+        raise Conflict(
+            f"contract change request {request.id} is {request.status}, not {' or '.join(allowed)}"
+        )

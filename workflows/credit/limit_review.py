@@ -1,0 +1,141 @@
+"""The daily limit-review sweep: which customers need a credit limit review, and why."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.credit.customers import get_customer
+from workflows.errors import Invalid
+from workflows.settings import ReviewSettings
+from workflows.store.audit import record_event
+from workflows.store.models import (
+    Customer,
+    DunningCase,
+    DunningStatus,
+    InstanceStatus,
+    Invoice,
+    InvoiceStatus,
+    ProcessInstance,
+)
+
+PROCESS_KEY = "credit_limit_review"
+# The first matching trigger names the review; the riskier the signal, the earlier it is listed.
+EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
+
+
+def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> dict[int, str]:
+    """customer id -> reason, for every customer that needs a review and has none open."""
+    reviews = select(
+        ProcessInstance.business_key, ProcessInstance.data, ProcessInstance.status, ProcessInstance.started_at
+    ).where(ProcessInstance.process_key == PROCESS_KEY)
+    open_reviews: set[int] = set()
+    last_started: dict[int, datetime] = {}
+    for key, data, status, started in session.execute(reviews):
+        # Manual reviews may be started without a business key: their data still names the customer.
+        cid = int(key) if key and key.isdigit() else (data or {}).get("customer_id")
+        if not isinstance(cid, int):
+            continue
+        if status in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
+            open_reviews.add(cid)
+        last_started[cid] = max(started, last_started.get(cid, started))
+    found: dict[str, set[int]] = {
+        "dunning": set(
+            session.scalars(
+                select(DunningCase.customer_id).where(
+                    DunningCase.status.in_(DunningStatus.ACTIVE), DunningCase.level >= 3
+                )
+            )
+        ),
+        "overdue": set(
+            session.scalars(
+                select(Invoice.customer_id).where(
+                    Invoice.status == InvoiceStatus.OPEN,
+                    Invoice.disputed.is_(False),
+                    Invoice.due_date < as_of - timedelta(days=policy.overdue_days),
+                )
+            )
+        ),
+        "utilisation": _highly_utilised(session, policy.utilisation_threshold),
+        "rating_change": set(),
+        "scheduled": set(session.scalars(select(Customer.id).where(Customer.next_review_date <= as_of))),
+    }
+    for cid, changed in session.execute(
+        select(Customer.id, Customer.rating_changed_at).where(Customer.rating_changed_at.is_not(None))
+    ):
+        if changed is not None and (cid not in last_started or changed > last_started[cid]):
+            found["rating_change"].add(cid)
+    cooldown_start = datetime.combine(
+        as_of - timedelta(days=policy.cooldown_days), datetime.min.time(), tzinfo=None
+    )
+    triggers: dict[int, str] = {}
+    for reason in ("dunning", "overdue", "rating_change", "utilisation", "scheduled"):
+        for cid in sorted(found[reason]):
+            if cid in triggers or cid in open_reviews:
+                continue
+            recent = cid in last_started and last_started[cid].replace(tzinfo=None) >= cooldown_start
+            if reason in EVENT_TRIGGERS and recent:
+                continue  # the same risk signal was just reviewed; wait for the cool-down
+            triggers[cid] = reason
+    return triggers
+
+
+def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
+    exposure = (
+        select(Invoice.customer_id, func.sum(Invoice.open_amount).label("exposure"))
+        .where(Invoice.status == InvoiceStatus.OPEN)
+        .group_by(Invoice.customer_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Customer.id, Customer.credit_limit, exposure.c.exposure)
+        .join(exposure, exposure.c.customer_id == Customer.id)
+        .where(Customer.credit_limit > 0)
+    )
+    # Compared in Python: the amounts are exact Decimals here, not floats in SQL.
+    return {cid for cid, limit, used in rows if used is not None and used >= limit * threshold}
+
+
+def record_rating(
+    session: Session, customer_id: int, body: dict[str, Any], *, actor: str, now: datetime
+) -> Customer:
+    """Store a new external rating; the next sweep starts a review with reason rating_change.
+
+    Raises:
+        NotFound, Invalid (agency, rating or date missing or malformed).
+    """
+    errors = {}
+    agency, rating = str(body.get("agency") or "").strip(), str(body.get("rating") or "").strip().upper()
+    if not agency or len(agency) > 80:
+        errors["agency"] = "Name the rating agency (at most 80 characters)."
+    if not rating or len(rating) > 10:
+        errors["rating"] = "Give the rating, e.g. BBB or A+ (at most 10 characters)."
+    try:
+        rated_on = date.fromisoformat(str(body.get("date")))
+    except ValueError:
+        errors["date"] = "The date of the rating, as YYYY-MM-DD."
+    if errors:
+        raise Invalid(
+            "The rating has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            details={"fields": errors},
+        )
+    customer = get_customer(session, customer_id)
+    old = customer.external_rating
+    customer.external_rating, customer.rating_agency, customer.rating_date = rating, agency, rated_on
+    customer.rating_changed_at, customer.updated_at = now, now
+    record_event(
+        session,
+        actor=actor,
+        action="external_rating_changed",
+        now=now,
+        customer_id=customer.id,
+        agency=agency,
+        old=old,
+        new=rating,
+        date=rated_on.isoformat(),
+    )
+    return customer

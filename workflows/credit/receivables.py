@@ -1,0 +1,434 @@
+"""Receivables: invoices and payments from the ERP, payment allocation, aging buckets and provisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
+from workflows.credit.customers import get_customer
+from workflows.credit.record_fields import money_text
+from workflows.errors import Conflict, Invalid, NotFound
+from workflows.settings import ProvisionSettings
+from workflows.store.audit import record_event
+from workflows.store.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
+
+CENT = Decimal("0.01")
+BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
+RECEIVABLE_WRITERS = frozenset({"finance", "collections"})
+
+
+# --- parsing -------------------------------------------------------------------------------------------
+
+
+def _amount(value: Any, field: str, errors: dict[str, str], *, positive: bool = True) -> Decimal | None:
+    if isinstance(value, (bool, float)) or value is None or str(value).strip() == "":
+        errors[field] = "A decimal amount is required (use a dot: 1234.50)."
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        errors[field] = f"{value!r} is not a decimal amount (use a dot: 1234.50)."
+        return None
+    if not amount.is_finite() or (positive and amount <= 0) or amount != amount.quantize(CENT):
+        errors[field] = "Must be more than zero, with at most two decimal places."
+        return None
+    return amount
+
+
+def _day(value: Any, field: str, errors: dict[str, str]) -> date | None:
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors[field] = f"{value!r} is not an ISO date (YYYY-MM-DD)."
+        return None
+
+
+def _text(value: Any, field: str, errors: dict[str, str], *, required: bool = True) -> str | None:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        errors[field] = "This field is required."
+    if len(text) > 80:
+        errors[field] = "At most 80 characters."
+    return text or None
+
+
+def _raise(errors: dict[str, str], what: str) -> None:
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
+
+
+@dataclass(frozen=True)
+class InvoiceInput:
+    customer_id: int
+    number: str
+    amount: Decimal
+    currency: str
+    issue_date: date
+    due_date: date
+
+
+@dataclass(frozen=True)
+class PaymentInput:
+    customer_id: int
+    amount: Decimal
+    currency: str
+    paid_on: date
+    invoice_number: str | None = None
+    reference: str | None = None
+
+
+def parse_invoice(raw: Mapping[str, Any], customer_id: int | None = None) -> InvoiceInput:
+    """Raises: Invalid naming each bad field."""
+    errors: dict[str, str] = {}
+    cid = customer_id if customer_id is not None else _customer_id(raw.get("customer_id"), errors)
+    number = _text(raw.get("number"), "number", errors)
+    amount = _amount(raw.get("amount"), "amount", errors)
+    currency = _currency(raw.get("currency"), errors)
+    issued = _day(raw.get("issue_date"), "issue_date", errors)
+    due = _day(raw.get("due_date"), "due_date", errors)
+    if issued and due and due < issued:
+        errors["due_date"] = "The due date cannot be before the issue date."
+    _raise(errors, "invoice")
+    assert cid and number and amount and currency and issued and due
+    return InvoiceInput(cid, number, amount, currency, issued, due)
+
+
+def parse_payment(raw: Mapping[str, Any], customer_id: int | None = None) -> PaymentInput:
+    """Raises: Invalid naming each bad field."""
+    errors: dict[str, str] = {}
+    cid = customer_id if customer_id is not None else _customer_id(raw.get("customer_id"), errors)
+    amount = _amount(raw.get("amount"), "amount", errors)
+    currency = _currency(raw.get("currency"), errors)
+    paid_on = _day(raw.get("date"), "date", errors)
+    invoice_number = _text(raw.get("invoice_number"), "invoice_number", errors, required=False)
+    reference = _text(raw.get("reference"), "reference", errors, required=False)
+    _raise(errors, "payment")
+    assert cid and amount and currency and paid_on
+    return PaymentInput(cid, amount, currency, paid_on, invoice_number, reference)
+
+
+def _customer_id(value: Any, errors: dict[str, str]) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    errors["customer_id"] = "The id of an existing customer is required."
+    return None
+
+
+def _currency(value: Any, errors: dict[str, str]) -> str | None:
+    text = str(value or "").strip()
+    if len(text) != 3 or not text.isalpha() or not text.isupper():
+        errors["currency"] = "Use a three-letter ISO currency code such as EUR."
+        return None
+    return text
+
+
+# --- posting -------------------------------------------------------------------------------------------
+
+
+def post_invoice(session: Session, data: InvoiceInput, *, actor: str, now: datetime) -> Invoice:
+    """Record an invoice in the caller's transaction.
+
+    Raises:
+        NotFound (customer), Conflict (number exists), Invalid (currency differs from the customer's).
+    """
+    customer = get_customer(session, data.customer_id)
+    _same_currency(customer, data.currency)
+    if session.scalar(select(Invoice.id).where(Invoice.number == data.number)) is not None:
+        raise Conflict(f"invoice {data.number} exists already; invoice numbers are unique")
+    invoice = Invoice(
+        customer_id=customer.id,
+        number=data.number,
+        amount=data.amount,
+        open_amount=data.amount,
+        currency=data.currency,
+        issue_date=data.issue_date,
+        due_date=data.due_date,
+        status=InvoiceStatus.OPEN,
+        created_at=now,
+    )
+    session.add(invoice)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="invoice_posted",
+        now=now,
+        customer_id=customer.id,
+        invoice=data.number,
+        amount=str(data.amount),
+        due_date=data.due_date.isoformat(),
+    )
+    return invoice
+
+
+def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datetime) -> Payment:
+    """Record a payment and allocate it: to the named invoice, else to the oldest open invoices.
+
+    What no invoice needs is kept as the customer's credit balance.
+
+    Raises:
+        NotFound (customer or named invoice), Conflict (reference seen before), Invalid (currency).
+    """
+    customer = get_customer(session, data.customer_id)
+    _same_currency(customer, data.currency)
+    if data.reference and session.scalar(select(Payment.id).where(Payment.reference == data.reference)):
+        raise Conflict(
+            f"a payment with reference {data.reference} was recorded already; it is not counted twice"
+        )
+    payment = Payment(
+        customer_id=customer.id,
+        amount=data.amount,
+        currency=data.currency,
+        paid_on=data.paid_on,
+        reference=data.reference,
+        unallocated=data.amount,
+        recorded_by=actor,
+        created_at=now,
+    )
+    session.add(payment)
+    session.flush()
+    for invoice in _allocation_order(session, customer.id, data.invoice_number):
+        if payment.unallocated <= 0:
+            break
+        share = min(payment.unallocated, invoice.open_amount)
+        session.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=share))
+        invoice.open_amount -= share
+        payment.unallocated -= share
+        if invoice.open_amount == 0:
+            invoice.status, invoice.paid_date = InvoiceStatus.PAID, data.paid_on
+    customer.credit_balance += payment.unallocated
+    record_event(
+        session,
+        actor=actor,
+        action="payment_received",
+        now=now,
+        customer_id=customer.id,
+        amount=str(data.amount),
+        reference=data.reference,
+        unallocated=str(payment.unallocated),
+    )
+    return payment
+
+
+def _allocation_order(session: Session, customer_id: int, invoice_number: str | None) -> list[Invoice]:
+    """The named invoice first (when given), then the customer's other open invoices, oldest first.
+
+    Raises:
+        NotFound: the named invoice is not the customer's.
+    """
+    open_invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN)
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+    if not invoice_number:
+        return list(open_invoices)
+    named = session.scalar(
+        select(Invoice).where(Invoice.number == invoice_number, Invoice.customer_id == customer_id)
+    )
+    if named is None:
+        raise NotFound(f"customer {customer_id} has no invoice {invoice_number}")
+    # What the named invoice does not need pays the oldest others before it becomes a credit balance.
+    return [i for i in open_invoices if i.id == named.id] + [i for i in open_invoices if i.id != named.id]
+
+
+def _same_currency(customer: Customer, currency: str) -> None:
+    if currency != customer.currency:
+        raise Invalid(
+            f"customer {customer.id} is kept in {customer.currency}; convert the amount before posting it",
+            details={"fields": {"currency": f"Must be {customer.currency}, the customer's currency."}},
+        )
+
+
+def overdue_invoices(session: Session, customer_id: int, today: date, grace_days: int = 0) -> list[Invoice]:
+    """Open, undisputed invoices more than `grace_days` past due, oldest first."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.customer_id == customer_id,
+                Invoice.status == InvoiceStatus.OPEN,
+                Invoice.disputed.is_(False),
+                Invoice.due_date < date.fromordinal(today.toordinal() - grace_days),
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+
+
+def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "number": invoice.number,
+        "amount": f"{invoice.amount:.2f}",
+        "open_amount": f"{invoice.open_amount:.2f}",
+        "currency": invoice.currency,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "days_overdue": max(0, (today - invoice.due_date).days),
+        "status": invoice.status,
+        "disputed": invoice.disputed,
+    }
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "customer_id": payment.customer_id,
+        "amount": f"{payment.amount:.2f}",
+        "currency": payment.currency,
+        "date": payment.paid_on.isoformat(),
+        "reference": payment.reference,
+        "unallocated": f"{payment.unallocated:.2f}",
+    }
+
+
+# --- aging and provisions ------------------------------------------------------------------------------
+
+
+def bucket_of(due: date, as_of: date) -> str:
+    days = (as_of - due).days
+    if days <= 0:
+        return "not_due"
+    for bound, name in ((30, "days_1_30"), (60, "days_31_60"), (90, "days_61_90"), (120, "days_91_120")):
+        if days <= bound:
+            return name
+    return "over_120"
+
+
+def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict[int, dict[str, Decimal]]:
+    """Open balances per customer and bucket (invoices issued by `as_of`)."""
+    query = select(Invoice.customer_id, Invoice.due_date, Invoice.open_amount).where(
+        Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of
+    )
+    if customer_id is not None:
+        query = query.where(Invoice.customer_id == customer_id)
+    result: dict[int, dict[str, Decimal]] = {}
+    for cid, due, open_amount in session.execute(query):
+        buckets = result.setdefault(cid, dict.fromkeys(BUCKETS, Decimal("0.00")))
+        buckets[bucket_of(due, as_of)] += open_amount
+    return result
+
+
+def provisions(session: Session, as_of: date, rates: ProvisionSettings) -> dict[str, Any]:
+    """The provision matrix applied to the aging buckets, plus specific provisions (which replace it)."""
+    specific: dict[int, Decimal] = {}
+    for cid, amount in session.execute(
+        select(Provision.customer_id, Provision.amount).where(
+            Provision.released_at.is_(None), Provision.created_at <= _end_of(as_of)
+        )
+    ):
+        specific[cid] = specific.get(cid, Decimal("0.00")) + amount
+    totals = dict.fromkeys(BUCKETS, Decimal("0.00"))
+    customers = []
+    names = dict(session.execute(select(Customer.id, Customer.name)).all())
+    for cid, buckets in sorted(aging(session, as_of).items()):
+        if cid in specific:
+            continue  # assessed individually: the specific provision replaces the matrix
+        row = {b: (buckets[b] * getattr(rates, b)).quantize(CENT, rounding=ROUND_HALF_UP) for b in BUCKETS}
+        for b in BUCKETS:
+            totals[b] += row[b]
+        customers.append(
+            {
+                "customer_id": cid,
+                "name": names.get(cid),
+                "kind": "matrix",
+                "balance": money_text(sum(buckets.values(), Decimal(0))),
+                "provision": money_text(sum(row.values(), Decimal(0))),
+                "buckets": {b: money_text(v) for b, v in row.items()},
+            }
+        )
+    for cid, amount in sorted(specific.items()):
+        customers.append(
+            {"customer_id": cid, "name": names.get(cid), "kind": "specific", "provision": money_text(amount)}
+        )
+    matrix_total = sum(totals.values(), Decimal(0))
+    specific_total = sum(specific.values(), Decimal(0))
+    return {
+        "as_of": as_of.isoformat(),
+        "rates": {b: str(getattr(rates, b)) for b in BUCKETS},
+        "buckets": {b: money_text(v) for b, v in totals.items()},
+        "matrix_total": money_text(matrix_total),
+        "specific_total": money_text(specific_total),
+        "total": money_text(matrix_total + specific_total),
+        "customers": customers,
+    }
+
+
+def _end_of(day: date) -> datetime:
+    from datetime import UTC, time
+
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+# --- CSV imports -----------------------------------------------------------------------------------------
+
+INVOICE_COLUMNS = ("customer_external_id", "number", "amount", "currency", "issue_date", "due_date")
+PAYMENT_COLUMNS = ("customer_external_id", "invoice_number", "amount", "currency", "date", "reference")
+
+
+def import_invoices(
+    session: Session, path: Path, *, actor: str, now: datetime, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    """Import invoices; customers are named by external_id. Raises: ImportRejected (nothing imported)."""
+    return _import(
+        session, path, "invoices", INVOICE_COLUMNS, parse_invoice, post_invoice, actor, now, progress
+    )
+
+
+def import_payments(
+    session: Session, path: Path, *, actor: str, now: datetime, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    """Import payments; customers are named by external_id. Raises: ImportRejected (nothing imported)."""
+    return _import(
+        session, path, "payments", PAYMENT_COLUMNS, parse_payment, post_payment, actor, now, progress
+    )
+
+
+def _import(
+    session: Session,
+    path: Path,
+    kind: str,
+    columns: tuple[str, ...],
+    parse: Callable[..., Any],
+    post: Callable[..., Any],
+    actor: str,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+) -> ImportReport:
+    report = ImportReport(kind)
+    customers = dict(session.execute(select(Customer.external_id, Customer.id)).all())
+    for line, row in read_rows(path, columns, ()):
+        external = row.pop("customer_external_id")
+        if external not in customers:
+            report.errors.append(f"line {line}: customer_external_id: no customer {external!r}")
+            continue
+        try:
+            item = parse(row, customers[external])
+            # A savepoint per row: a conflicting row (duplicate number, reference) is reported, not fatal.
+            with session.begin_nested():
+                post(session, item, actor=actor, now=now)
+        except Invalid as exc:
+            report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details.get("fields", {}).items()] or [
+                f"line {line}: {exc.message}"
+            ]
+            continue
+        except (Conflict, NotFound) as exc:
+            report.errors.append(f"line {line}: {exc.message}")
+            continue
+        report.imported += 1
+        if progress:
+            progress(1)
+    if report.errors:
+        raise ImportRejected(report)
+    return report

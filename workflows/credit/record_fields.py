@@ -1,0 +1,123 @@
+"""Field rules shared by the credit file, suppliers and contracts: one converter per kind of value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from workflows.errors import Invalid
+from workflows.store.jsonable import to_jsonable
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    # text | email | currency | year | money | ratio | date | id | count | percent | days | rating | terms
+    kind: str
+    required: bool = False
+
+
+def parse_fields(
+    what: str, specs: Mapping[str, FieldSpec], raw: Mapping[str, Any], today: date
+) -> dict[str, Any]:
+    """Check and convert fields (from JSON or a CSV row); empty strings count as absent.
+
+    Raises:
+        Invalid: `details["fields"]` names each bad field and why.
+    """
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    unknown = sorted(set(raw) - set(specs))
+    if unknown:
+        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}."
+    for name, spec in specs.items():
+        value = raw.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                errors[name] = "This field is required."
+            continue
+        try:
+            out[name] = convert_field(spec.kind, value, today)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
+    return out
+
+
+def convert_field(kind: str, value: Any, today: date) -> Any:
+    """Check and convert one value of a kind.
+
+    Raises:
+        ValueError: with a message that says what a valid value looks like.
+    """
+    if kind in ("id", "count", "percent", "days"):
+        upper = {"id": None, "count": None, "percent": 100, "days": 365}[kind]
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or (kind == "id" and int(text) < 1):
+            raise ValueError(
+                "A whole number of 1 or more." if kind == "id" else "A whole number of 0 or more."
+            )
+        if upper is not None and int(text) > upper:
+            raise ValueError(f"At most {upper}.")
+        return int(text)
+    if kind == "rating":
+        text = str(value).strip().upper()
+        if len(text) > 10:
+            raise ValueError("An agency rating such as BBB+ (at most 10 characters).")
+        return text
+    if kind == "terms":
+        if not isinstance(value, Mapping):
+            raise ValueError('An object of named terms, e.g. {"price": "EUR 820 per tonne"}.')
+        return to_jsonable(dict(value))
+    text = str(value).strip()
+    if kind == "text":
+        if len(text) > 200:
+            raise ValueError("At most 200 characters.")
+        return text
+    if kind == "email":
+        if not _EMAIL.match(text):
+            raise ValueError(f"{text!r} is not an e-mail address.")
+        return text
+    if kind == "currency":
+        if not _CURRENCY.match(text):
+            raise ValueError("Use a three-letter ISO currency code such as EUR.")
+        return text
+    if kind == "year":
+        if isinstance(value, bool) or not text.isdigit() or not 1800 <= int(text) <= today.year:
+            raise ValueError(f"A year between 1800 and {today.year}.")
+        return int(text)
+    if kind in ("money", "ratio"):
+        if isinstance(value, (bool, float)):
+            raise ValueError("Send amounts as decimal strings or exact JSON numbers.")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("Must be zero or more.")
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValueError("At most two decimal places.")
+        return amount
+    if kind == "date":
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
+    raise AssertionError(f"unknown field kind {kind}")
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """An amount as the API shows it: a string with two decimals."""
+    return None if value is None else f"{value:.2f}"
+
+
+def iso_text(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

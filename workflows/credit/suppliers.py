@@ -1,0 +1,290 @@
+"""Suppliers: credit risk evaluations, lists, CSV import and demo data (contracts: workflows.credit.contracts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.credit.contracts import seed_demo_contracts
+from workflows.credit.csv_import import ImportReport, import_master_data
+from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
+from workflows.errors import Conflict, NotFound
+from workflows.store.audit import record_event
+from workflows.store.models import (
+    Contract,
+    Supplier,
+    SupplierEvaluation,
+)
+from workflows.store.paging import page_rows
+
+GRADES = ("A", "B", "C", "D", "E")
+# Groups whose work touches suppliers and contracts (DESIGN.md: "Who may do what").
+SUPPLIER_CREATORS = frozenset({"procurement", "procurement_manager"})
+SUPPLIER_READERS = frozenset(
+    {"procurement", "procurement_manager", "finance", "legal", "cfo", "credit_analyst", "credit_manager"}
+)
+SUPPLIER_COLUMNS = (
+    "external_id",
+    "name",
+    "email",
+    "registration_no",
+    "founded_year",
+    "annual_revenue",
+    "currency",
+)
+SUPPLIER_OPTIONAL = ("litigation_count", "penalties_count", "delivery_score", "external_rating")
+SUPPLIER_FIELDS: dict[str, FieldSpec] = {
+    "external_id": FieldSpec("text"),
+    "name": FieldSpec("text", required=True),
+    "email": FieldSpec("email", required=True),
+    "registration_no": FieldSpec("text"),
+    "founded_year": FieldSpec("year"),
+    "annual_revenue": FieldSpec("money"),
+    "currency": FieldSpec("currency", required=True),
+    "litigation_count": FieldSpec("count"),
+    "penalties_count": FieldSpec("count"),
+    "delivery_score": FieldSpec("percent"),
+    "external_rating": FieldSpec("rating"),
+}
+
+
+# --- field parsing ------------------------------------------------------------------------------------
+
+
+def parse_supplier(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """Check and convert supplier fields (from JSON or a CSV row); empty strings count as absent.
+
+    Raises:
+        Invalid: `details["fields"]` names each bad field and why.
+    """
+    return parse_fields("supplier", SUPPLIER_FIELDS, raw, today)
+
+
+# --- suppliers ------------------------------------------------------------------------------------------
+
+
+def create_supplier(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Supplier:
+    """Add a supplier (in the caller's transaction).
+
+    Raises:
+        Conflict: the external_id is taken.
+    """
+    external_id = fields.get("external_id")
+    if external_id and session.scalar(select(Supplier.id).where(Supplier.external_id == external_id)):
+        raise Conflict(f"a supplier with external_id {external_id!r} exists already")
+    supplier = Supplier(**fields, created_at=now, updated_at=now)
+    session.add(supplier)
+    session.flush()
+    record_event(
+        session, actor=actor, action="supplier_created", now=now, supplier_id=supplier.id, name=supplier.name
+    )
+    return supplier
+
+
+def get_supplier(session: Session, supplier_id: int) -> Supplier:
+    """Raises: NotFound."""
+    supplier = session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise NotFound(f"supplier {supplier_id} does not exist")
+    return supplier
+
+
+def list_suppliers(
+    session: Session, *, text: str | None = None, grade: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[Supplier], int]:
+    """One page of suppliers by name, filtered by name/external id/registration text and grade."""
+    query = select(Supplier)
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Supplier.name).like(like),
+                func.lower(Supplier.external_id).like(like),
+                func.lower(Supplier.registration_no).like(like),
+            )
+        )
+    if grade:
+        query = query.where(Supplier.grade == grade)
+    return page_rows(session, query.order_by(Supplier.name, Supplier.id), page, per_page)
+
+
+def record_evaluation(
+    session: Session,
+    supplier: Supplier,
+    *,
+    score: int,
+    grade: str,
+    factors: Mapping[str, int],
+    valid_to: date,
+    actor: str,
+    now: datetime,
+    instance_id: int | None = None,
+) -> SupplierEvaluation:
+    """Append a risk evaluation and make its score and grade the supplier's current ones."""
+    if grade not in GRADES:
+        raise ValueError(f"grade must be one of {', '.join(GRADES)}, not {grade!r}")
+    evaluation = SupplierEvaluation(
+        supplier_id=supplier.id,
+        score=score,
+        grade=grade,
+        factors=dict(factors),
+        valid_to=valid_to,
+        instance_id=instance_id,
+        evaluated_by=actor,
+        evaluated_at=now,
+    )
+    session.add(evaluation)
+    supplier.score, supplier.grade, supplier.grade_valid_to = score, grade, valid_to
+    supplier.updated_at = now
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="supplier_evaluated",
+        now=now,
+        instance_id=instance_id,
+        supplier_id=supplier.id,
+        score=score,
+        grade=grade,
+    )
+    return evaluation
+
+
+def supplier_json(session: Session, supplier: Supplier, *, full: bool = True) -> dict[str, Any]:
+    """A supplier as the REST API shows it; `full` adds its evaluations and contracts."""
+    body: dict[str, Any] = {
+        "id": supplier.id,
+        "external_id": supplier.external_id,
+        "name": supplier.name,
+        "email": supplier.email,
+        "registration_no": supplier.registration_no,
+        "founded_year": supplier.founded_year,
+        "annual_revenue": money_text(supplier.annual_revenue),
+        "currency": supplier.currency,
+        "litigation_count": supplier.litigation_count,
+        "penalties_count": supplier.penalties_count,
+        "delivery_score": supplier.delivery_score,
+        "external_rating": supplier.external_rating,
+        "score": supplier.score,
+        "grade": supplier.grade,
+        "grade_valid_to": iso_text(supplier.grade_valid_to),
+    }
+    if full:
+        evaluations = session.scalars(
+            select(SupplierEvaluation)
+            .where(SupplierEvaluation.supplier_id == supplier.id)
+            .order_by(SupplierEvaluation.id)
+        )
+        body["evaluations"] = [
+            {
+                "score": e.score,
+                "grade": e.grade,
+                "factors": e.factors,
+                "valid_to": e.valid_to.isoformat(),
+                "instance_id": e.instance_id,
+                "evaluated_by": e.evaluated_by,
+                "at": e.evaluated_at.isoformat(),
+            }
+            for e in evaluations
+        ]
+        contracts = session.scalars(
+            select(Contract).where(Contract.supplier_id == supplier.id).order_by(Contract.number)
+        )
+        body["contracts"] = [{"id": c.id, "number": c.number, "version": c.version} for c in contracts]
+    return body
+
+
+# --- CSV import and demo data ------------------------------------------------------------------------------
+
+
+def import_suppliers(
+    session: Session,
+    path: Path,
+    *,
+    actor: str,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import suppliers (in the caller's transaction); external_id must be new and unique in the file.
+
+    Raises:
+        ImportRejected: with every bad line; the caller rolls back.
+    """
+    return import_master_data(
+        session,
+        path,
+        kind="suppliers",
+        columns=(SUPPLIER_COLUMNS, SUPPLIER_OPTIONAL),
+        existing=set(session.scalars(select(Supplier.external_id).where(Supplier.external_id.is_not(None)))),
+        parse=lambda row: parse_supplier(row, today=now.date()),
+        create=lambda fields: create_supplier(session, fields, actor=actor, now=now),
+        progress=progress,
+    )
+
+
+DEMO_SUPPLIERS: list[dict[str, Any]] = [
+    {
+        "external_id": "S-2001",
+        "name": "Baltic Steel Supply AB",
+        "email": "contracts@baltic-steel.example",
+        "registration_no": "SE556677889901",
+        "founded_year": 1978,
+        "annual_revenue": Decimal("85000000.00"),
+        "currency": "EUR",
+        "litigation_count": 0,
+        "penalties_count": 1,
+        "delivery_score": 94,
+        "external_rating": "A",
+    },
+    {
+        "external_id": "S-2002",
+        "name": "Guangzhou Packaging Co., Ltd.",
+        "email": "sales@gz-packaging.example",
+        "registration_no": "91440101MA59XX2Y3Z",
+        "founded_year": 2009,
+        "annual_revenue": Decimal("46000000.00"),
+        "currency": "CNY",
+        "litigation_count": 1,
+        "penalties_count": 2,
+        "delivery_score": 81,
+        "external_rating": "BBB",
+    },
+    {
+        "external_id": "S-2003",
+        "name": "Alpine Logistics AG",
+        "email": "vertrag@alpine-logistics.example",
+        "founded_year": 1995,
+        "annual_revenue": Decimal("12000000.00"),
+        "currency": "CHF",
+        "delivery_score": 88,
+    },
+    {  # the risky one: young, small, in court and often late; changes need a guarantee or justification
+        "external_id": "S-2004",
+        "name": "FlashParts Trading Ltd",
+        "email": "office@flashparts.example",
+        "founded_year": 2024,
+        "annual_revenue": Decimal("400000.00"),
+        "currency": "GBP",
+        "litigation_count": 3,
+        "penalties_count": 6,
+        "delivery_score": 48,
+        "external_rating": "CCC",
+    },
+]
+
+
+def seed_demo_suppliers(session: Session, now: datetime) -> list[str]:
+    """Create the demo suppliers and contracts that do not exist yet (idempotent); returns new names."""
+    known = set(session.scalars(select(Supplier.external_id)))
+    created = []
+    for fields in DEMO_SUPPLIERS:
+        if fields["external_id"] not in known:
+            created.append(create_supplier(session, fields, actor="system", now=now).name)
+    seed_demo_contracts(session, now)
+    return created

@@ -1,0 +1,1 @@
+"""Deployed definitions: validation of BPMN, DMN and forms, compiling to specs, versions."""

@@ -1,0 +1,243 @@
+"""Validate a bundle of BPMN, DMN and JSON-schema form files before it is deployed.
+
+Every problem is reported as FILE:LINE: ELEMENT_ID: message. SpiffWorkflow stops at the first
+error and rarely knows a line number, so most checks run on our own lxml tree (which keeps
+`sourceline`) and SpiffWorkflow's exceptions are mapped back to elements by id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from lxml import etree
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from workflows.definitions.bpmn_checks import check_bpmn
+from workflows.definitions.dmn_checks import check_and_load_dmn
+from workflows.definitions.problems import BPMN_NS, NS, Document, Problem, exception_problem, owner_id
+
+__all__ = ["InvalidBundle", "Problem", "ValidatedBundle", "make_parser", "validate_bundle"]
+
+# SpiffWorkflow's VALIDATOR is one shared lxml XMLSchema whose error_log is overwritten by every
+# validation; serialize its use so concurrent deploys do not read each other's errors.
+_XSD_LOCK = threading.Lock()
+
+
+@dataclass
+class ValidatedBundle:
+    """A bundle that passed validation: the loaded parser, what to deploy, and the forms."""
+
+    parser: SpiffBpmnParser
+    process_ids: list[str]
+    forms: dict[str, dict[str, Any]]  # keyed by base name, as user tasks reference them
+
+
+class InvalidBundle(Exception):
+    """The bundle has problems; `problems` lists all of them, str() one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def make_parser() -> SpiffBpmnParser:
+    """Build the SpiffWorkflow parser with XSD validation; the only place a parser is made."""
+    return SpiffBpmnParser(validator=VALIDATOR)
+
+
+def validate_bundle(files: Mapping[str, bytes], operations: Collection[str]) -> ValidatedBundle:
+    """Check every file of a deployment and load it into one parser.
+
+    Raises:
+        InvalidBundle: with every problem found, never any other exception.
+    """
+    problems: list[Problem] = []
+    parser = make_parser()
+    forms = _load_forms(files, problems)
+    bpmn_docs: list[Document] = []
+    for name, data in files.items():
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix == ".json":
+            continue
+        if suffix not in (".bpmn", ".dmn"):
+            message = "unsupported file type; deploy only .bpmn, .dmn and .json files"
+            problems.append(Problem(name, 0, "-", message))
+            continue
+        doc = _parse_xml(name, data, problems)
+        if doc is None:
+            continue
+        if suffix == ".bpmn":
+            bpmn_docs.append(doc)
+            problems += check_bpmn(doc, files, operations)
+            problems += _load_bpmn(parser, doc, bpmn_docs)
+        else:
+            problems += check_and_load_dmn(parser, doc)
+    process_ids = [pid for doc in bpmn_docs for pid, _ in _executable_processes(doc)]
+    has_bpmn_files = any(PurePosixPath(name).suffix.lower() == ".bpmn" for name in files)
+    # When every .bpmn file was broken XML, its syntax error already explains the missing process.
+    if not process_ids and (bpmn_docs or not has_bpmn_files):
+        problems.append(_no_executable_problem(bpmn_docs, files))
+    problems += _spec_problems(parser, bpmn_docs, problems)
+    if problems:
+        order = {name: index for index, name in enumerate(files)}
+        raise InvalidBundle(sorted(problems, key=lambda p: (order.get(p.file, len(order)), p.line)))
+    return ValidatedBundle(parser=parser, process_ids=process_ids, forms=forms)
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def _parse_xml(name: str, data: bytes, problems: list[Problem]) -> Document | None:
+    """Parse untrusted XML without entity expansion or network access; report a syntax error."""
+    xml_parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(data, parser=xml_parser)
+    except etree.XMLSyntaxError as exc:
+        message = f"the file is not well-formed XML ({exc.msg}); fix the XML or export the diagram again"
+        problems.append(Problem(name, exc.lineno or 0, "-", message))
+        return None
+    except ValueError as exc:  # e.g. a str with an encoding declaration instead of bytes
+        problems.append(Problem(name, 0, "-", f"the file cannot be read as XML ({exc}); upload the raw file"))
+        return None
+    if root.getroottree().docinfo.internalDTD is not None:
+        # Modelers never write a DOCTYPE; entity declarations are how XML bombs and file reads start.
+        message = "DOCTYPE declarations are not allowed in deployed files; remove the <!DOCTYPE ...> block"
+        problems.append(Problem(name, 1, "-", message))
+        return None
+    doc = Document(name, root)
+    for element in root.iter(etree.Element):
+        element_id = element.get("id")
+        if element_id:
+            doc.by_id.setdefault(element_id, element)
+    return doc
+
+
+def _load_forms(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    """Parse every .json file as a JSON Schema; keyed by base name."""
+    forms: dict[str, dict[str, Any]] = {}
+    for name, data in files.items():
+        if PurePosixPath(name).suffix.lower() != ".json":
+            continue
+        schema_or_problem = _parse_form(name, data)
+        if isinstance(schema_or_problem, Problem):
+            problems.append(schema_or_problem)
+        else:
+            forms[PurePosixPath(name).name] = schema_or_problem
+    return forms
+
+
+def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
+    try:
+        schema = json.loads(data)
+    except json.JSONDecodeError as exc:
+        return Problem(name, exc.lineno, "-", f"the form is not valid JSON ({exc.msg}); fix the JSON syntax")
+    except ValueError as exc:  # undecodable bytes
+        return Problem(name, 0, "-", f"the form cannot be read ({exc}); save it as UTF-8 JSON")
+    if not isinstance(schema, dict):
+        message = "a form file must hold one JSON Schema object ({...}); wrap the schema in braces"
+        return Problem(name, 1, "-", message)
+    # Without default=None, validator_for warns (and will later fail) on an unknown $schema.
+    meta = schema.get("$schema")
+    validator = validator_for(schema, default=None) if isinstance(meta, str) else validator_for(schema)
+    if "$schema" in schema and (not isinstance(meta, str) or validator is None):
+        message = (
+            f'unknown $schema {meta!r}; use "https://json-schema.org/draft/2020-12/schema" or leave it out'
+        )
+        return Problem(name, _json_line(data, ["$schema"]), "-", message)
+    try:
+        validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "the top level"
+        message = f"the form is not a valid JSON Schema at {where}: {exc.message}; fix that keyword"
+        return Problem(name, _json_line(data, list(exc.path)), "-", message)
+    return schema
+
+
+def _json_line(data: bytes, path: list[Any]) -> int:
+    """Best-effort line of a JSON path: follow each key's first quoted occurrence in order."""
+    text = data.decode("utf-8", errors="replace")
+    position = 0
+    for key in path:
+        if isinstance(key, str):
+            found = text.find(json.dumps(key), position)
+            position = found if found >= 0 else position
+    return text.count("\n", 0, position) + 1
+
+
+# --- loading into SpiffWorkflow ------------------------------------------------------------------
+
+
+def _load_bpmn(parser: SpiffBpmnParser, doc: Document, docs: list[Document]) -> list[Problem]:
+    """XSD-check (reporting every error) and add the document to the parser."""
+    try:
+        with _XSD_LOCK:
+            VALIDATOR.preprocess(doc.root)  # the same bpmn-js workaround add_bpmn_xml applies
+            valid = VALIDATOR.validator.validate(doc.root)
+            errors = [(e.line, e.message) for e in VALIDATOR.validator.error_log]
+    except etree.LxmlError as exc:  # libxml2 gives up on some malformed trees ("Internal error")
+        return [exception_problem(exc, docs, doc)]
+    if not valid:
+        by_line: dict[int, etree._Element] = {}
+        for element in doc.root.iter(etree.Element):
+            by_line.setdefault(element.sourceline or 0, element)
+        return [_xsd_problem(doc, by_line.get(line), line, message) for line, message in errors]
+    try:
+        with _XSD_LOCK:
+            parser.add_bpmn_xml(doc.root, filename=doc.name)
+    except Exception as exc:  # untrusted input: any parser failure is a problem in this file
+        return [exception_problem(exc, docs, doc)]
+    doc.loaded = True
+    return []
+
+
+def _xsd_problem(doc: Document, element: etree._Element | None, line: int, message: str) -> Problem:
+    owner = owner_id(element, include_self=True) if element is not None else "-"
+    text = message.replace(f"{{{BPMN_NS}}}", "bpmn:").rstrip(".")
+    return Problem(
+        doc.name, line, owner, f"not valid BPMN 2.0: {text}; fix this element or export the diagram again"
+    )
+
+
+# --- SpiffWorkflow specs --------------------------------------------------------------------------
+
+
+def _executable_processes(doc: Document) -> Iterator[tuple[str, etree._Element]]:
+    """Processes marked isExecutable="true" (SpiffWorkflow would also run unmarked ones)."""
+    for process in doc.root.iterfind("bpmn:process", NS):
+        if process.get("isExecutable") == "true" and process.get("id"):
+            yield process.get("id"), process
+
+
+def _no_executable_problem(docs: list[Document], files: Mapping[str, bytes]) -> Problem:
+    if not docs:
+        return Problem(next(iter(files), "-"), 0, "-", "the bundle has no BPMN diagram; add the .bpmn file")
+    message = (
+        'no process in the bundle is executable; set isExecutable="true" on the process to deploy '
+        "(the modeler's 'Executable' checkbox)"
+    )
+    return docs[0].problem(docs[0].root, message, "-")
+
+
+def _spec_problems(parser: SpiffBpmnParser, docs: list[Document], known: list[Problem]) -> list[Problem]:
+    """Build each executable process spec; skip elements that already have a problem."""
+    reported = {(p.file, p.element_id) for p in known}
+    problems = []
+    for doc in docs:
+        if not (doc.loaded and doc.spec_ready):
+            continue
+        for pid, process in _executable_processes(doc):
+            try:
+                parser.get_spec(pid)
+                parser.get_subprocess_specs(pid)
+            except Exception as exc:  # untrusted input: any SpiffWorkflow failure is a problem in the diagram
+                problem = exception_problem(exc, docs, doc, process)
+                if (problem.file, problem.element_id) not in reported:
+                    problems.append(problem)
+    return problems

@@ -1,0 +1,1 @@
+"""The SpiffWorkflow boundary and the public verbs that advance instances."""

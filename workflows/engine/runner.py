@@ -1,0 +1,376 @@
+"""Advance instances: each public function is one transaction that loads, steps, syncs and saves.
+
+Only this module (and web views) open transactions. A step writes the serialized state together with
+every row it implies: inbox tasks, timers, message subscriptions, audit events, outbox e-mails and
+incidents. A failing service task is recorded as an incident in the same transaction; any other
+exception rolls the whole step back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflows.definitions.deploy import latest_definition
+from workflows.definitions.forms import validate_form
+from workflows.engine import spiff as engine
+from workflows.engine.step import Runtime, Step, advance, refuse_bad_input, resume
+from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
+from workflows.store.audit import record_event
+from workflows.store.db import is_postgres, transaction
+from workflows.store.jsonable import to_jsonable
+from workflows.store.models import (
+    InboxItem,
+    Incident,
+    InstanceStatus,
+    MessageSubscription,
+    ProcessInstance,
+    TaskStatus,
+    Timer,
+)
+from workflows.users import Actor
+
+__all__ = [
+    "Runtime",
+    "claim_task",
+    "complete_task",
+    "deliver_message",
+    "fire_due_timers",
+    "retry_instance",
+    "start_instance",
+    "unclaim_task",
+]
+
+# --- public operations --------------------------------------------------------------------------------
+
+
+def start_instance(
+    rt: Runtime,
+    process_key: str,
+    data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    business_key: str | None = None,
+    check_groups: bool = True,
+) -> ProcessInstance:
+    """Start the latest version of a process and run it until it waits.
+
+    Raises:
+        NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
+    """
+    if not isinstance(data, Mapping):
+        raise BadRequest("start data must be a JSON object")
+    with transaction(rt.factory) as session:
+        definition = latest_definition(session, process_key)
+        assert definition is not None
+        if check_groups and definition.start_groups and not actor.in_any(definition.start_groups):
+            raise Forbidden(
+                f"{actor.username} may not start {process_key}: only members of "
+                f"{', '.join(definition.start_groups)} may"
+            )
+        schema = rt.start_schema(session, definition)
+        if schema:
+            data = validate_form(schema, data)
+        instance = ProcessInstance(
+            definition_id=definition.id,
+            process_key=definition.process_key,
+            version=definition.version,
+            business_key=business_key,
+            status=InstanceStatus.RUNNING,
+            state="",
+            data=to_jsonable(data),
+            waits=[],
+            started_by=actor.username,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        step = Step(rt, session, instance, now, actor.username)
+        step.record(
+            "instance_started", process_key=process_key, version=definition.version, business_key=business_key
+        )
+        wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
+        advance(step, wf)
+        refuse_bad_input(step, f"{process_key} cannot start")
+        return instance
+
+
+def complete_task(
+    rt: Runtime, task_id: int, form_data: Mapping[str, Any], *, actor: Actor, now: datetime
+) -> InboxItem:
+    """Complete a human task with form data (claiming it implicitly) and run the instance on.
+
+    Raises:
+        NotFound, Forbidden (group or four-eyes), Conflict (completed or claimed by another), Invalid (form).
+    """
+    if not isinstance(form_data, Mapping):
+        raise BadRequest("task data must be a JSON object")
+    try:
+        with transaction(rt.factory) as session:
+            item = _lock_task(session, task_id)
+            instance = _lock_instance(session, item.instance_id)
+            _check_may_complete(session, item, actor)
+            data = validate_form(item.form_schema, form_data)
+            step, wf = resume(rt, session, instance, now, actor.username)
+            try:
+                engine.complete_task(wf, item.spiff_task_id, data)
+            except engine.EngineError as exc:
+                raise Conflict(f"Task {task_id} is not waiting for input any more: {exc}") from exc
+            item.status = TaskStatus.COMPLETED
+            step.closed_items.append(item)
+            item.assignee = item.assignee or actor.username
+            item.completed_by = actor.username
+            item.completed_at = now
+            step.record("task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=to_jsonable(data))
+            advance(step, wf)
+            refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")
+            return item
+    except StaleDataError as exc:
+        raise Conflict(
+            f"task {task_id} changed while it was being completed; reload it and try again"
+        ) from exc
+
+
+def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> InboxItem:
+    """Take a group task into the actor's own queue.
+
+    Raises:
+        NotFound, Forbidden (not a candidate), Conflict (completed, or claimed by someone else).
+    """
+    with transaction(rt.factory) as session:
+        item = _lock_task(session, task_id)
+        # Four-eyes applies to claiming too: a claim the claimer could never complete would block the task.
+        _check_may_complete(session, item, actor)
+        if item.assignee != actor.username:
+            item.assignee, item.claimed_at = actor.username, now
+            record_event(
+                session,
+                actor=actor.username,
+                action="task_claimed",
+                now=now,
+                instance_id=item.instance_id,
+                task_id=item.id,
+                bpmn_id=item.bpmn_id,
+            )
+        return item
+
+
+def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> InboxItem:
+    """Give a claimed task back to its groups (the claimer or an admin only)."""
+    with transaction(rt.factory) as session:
+        item = _lock_task(session, task_id)
+        _check_open(item)
+        if item.assignee is None:
+            return item
+        if item.assignee != actor.username and not actor.is_admin:
+            raise Conflict(
+                f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it"
+            )
+        item.assignee, item.claimed_at = None, None
+        record_event(
+            session,
+            actor=actor.username,
+            action="task_unclaimed",
+            now=now,
+            instance_id=item.instance_id,
+            task_id=item.id,
+            bpmn_id=item.bpmn_id,
+        )
+        return item
+
+
+def deliver_message(
+    rt: Runtime, name: str, correlation_key: str, payload: Mapping[str, Any], *, actor: Actor, now: datetime
+) -> list[int]:
+    """Deliver a message to every instance waiting for `name` whose business key (or id) matches.
+
+    Returns the ids of the instances reached (empty when none waits).
+    """
+    if not name or not correlation_key:
+        raise BadRequest("a message needs a name and a correlation_key")
+    if not isinstance(payload, Mapping):
+        raise BadRequest("message data must be a JSON object")
+    with transaction(rt.factory) as session:
+        query = select(MessageSubscription.instance_id).where(
+            MessageSubscription.message_name == name, MessageSubscription.correlation_key == correlation_key
+        )
+        ids = sorted(set(session.scalars(query)))
+        delivered = []
+        for instance_id in ids:
+            instance = _lock_instance(session, instance_id)
+            if instance.status != InstanceStatus.RUNNING:
+                continue
+            step, wf = resume(rt, session, instance, now, actor.username)
+            engine.deliver_message(wf, name, payload)
+            step.record(
+                "message_received",
+                message=name,
+                correlation_key=correlation_key,
+                data=to_jsonable(payload),
+            )
+            advance(step, wf)
+            refuse_bad_input(step, f"message {name} cannot be used by instance {instance.id}")
+            delivered.append(instance.id)
+        if not delivered:
+            record_event(
+                session,
+                actor=actor.username,
+                action="message_unmatched",
+                now=now,
+                message=name,
+                correlation_key=correlation_key,
+            )
+        return delivered
+
+
+def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
+    """Advance every running instance with a timer due by `now`; return how many moved."""
+    with rt.factory() as session:
+        due = (
+            select(Timer.instance_id)
+            # Strictly before `now`, as SpiffWorkflow fires a timer only once its time has passed.
+            .where(Timer.due_at < now)
+            .distinct()
+            .order_by(Timer.instance_id)
+            .limit(limit)
+        )
+        instance_ids = list(session.scalars(due))
+    moved = 0
+    for instance_id in instance_ids:
+        with transaction(rt.factory) as session:
+            instance = _try_lock_instance(session, instance_id)
+            if instance is None or instance.status != InstanceStatus.RUNNING:
+                continue
+            # A concurrent sweep (CLI tick next to the scheduler) may have fired it since we looked.
+            if session.scalar(_DUE_TIMER, {"instance_id": instance_id, "now": now}) is None:
+                continue
+            step, wf = resume(rt, session, instance, now, "system")
+            step.record("timers_checked")
+            advance(step, wf)
+            moved += 1
+    return moved
+
+
+def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime) -> ProcessInstance:
+    """Re-run the failed step of an instance in status error, resolving its open incidents.
+
+    Raises:
+        NotFound, Forbidden (admin only), Conflict (the instance is not in error).
+    """
+    if not actor.is_admin:
+        raise Forbidden("only admin may retry a failed instance")
+    with transaction(rt.factory) as session:
+        instance = _lock_instance(session, instance_id)
+        if instance.status != InstanceStatus.ERROR:
+            raise Conflict(
+                f"instance {instance_id} is {instance.status}, not error; there is nothing to retry"
+            )
+        for incident in session.scalars(
+            select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+        ):
+            incident.resolved_at, incident.resolved_by = now, actor.username
+        instance.status = InstanceStatus.RUNNING
+        step, wf = resume(rt, session, instance, now, actor.username)
+        step.record("instance_retried")
+        advance(step, wf, retry=True)
+        return instance
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+# Built once: constructing statements costs more than running them on a hot path.
+_TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
+_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
+_INSTANCE_FOR_UPDATE = _INSTANCE.with_for_update()
+_INSTANCE_SKIP_LOCKED = _INSTANCE.with_for_update(skip_locked=True)
+_COMPLETED_BY = (
+    select(InboxItem.title)
+    .where(
+        InboxItem.instance_id == bindparam("instance_id"),
+        InboxItem.bpmn_id.in_(bindparam("steps", expanding=True)),
+        InboxItem.completed_by == bindparam("user"),
+    )
+    .limit(1)
+)
+_DUE_TIMER = (
+    select(Timer.id)
+    .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at < bindparam("now"))
+    .limit(1)
+)
+
+
+def _lock_task(session: Session, task_id: int) -> InboxItem:
+    # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks just this row.
+    item = session.scalar(_TASK_FOR_UPDATE, {"task_id": task_id})
+    if item is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return item
+
+
+def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked until the step's transaction ends.
+
+    Raises:
+        NotFound: no such instance.
+    """
+    instance = session.scalar(_INSTANCE_FOR_UPDATE, {"instance_id": instance_id})
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return instance
+
+
+def _try_lock_instance(session: Session, instance_id: int) -> ProcessInstance | None:
+    """The instance row, locked; None when another step holds it (PostgreSQL SKIP LOCKED)."""
+    query = _INSTANCE_SKIP_LOCKED if is_postgres(session) else _INSTANCE_FOR_UPDATE
+    return session.scalar(query, {"instance_id": instance_id})
+
+
+def _check_open(item: InboxItem) -> None:
+    if item.status == TaskStatus.COMPLETED:
+        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else "an earlier time"
+        raise Conflict(f"Task {item.id} was already completed by {item.completed_by} at {at}.")
+    if item.status != TaskStatus.OPEN:
+        raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
+
+
+def _check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
+    _check_open(item)
+    is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
+    if not is_candidate:
+        raise Forbidden(
+            f"Task {item.id} belongs to {', '.join(item.candidate_groups) or 'its assignee'}; "
+            f"{actor.username} is not a member."
+        )
+    if item.assignee is not None and item.assignee != actor.username:
+        raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
+    _check_four_eyes(session, item, actor)
+
+
+def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
+    """Refuse a user who started the instance or completed one of the listed steps (admins included)."""
+    if not item.four_eyes:
+        return
+    instance = session.get(ProcessInstance, item.instance_id)
+    assert instance is not None
+    if "initiator" in item.four_eyes and instance.started_by == actor.username:
+        raise Forbidden(
+            f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}."
+        )
+    steps = [s for s in item.four_eyes if s != "initiator"]
+    if steps:
+        done = session.scalar(
+            _COMPLETED_BY, {"instance_id": item.instance_id, "steps": steps, "user": actor.username}
+        )
+        if done is not None:
+            raise Forbidden(
+                f"Four-eyes rule: {actor.username} already completed {done!r} on this case "
+                f"and may not also complete {item.title!r}."
+            )

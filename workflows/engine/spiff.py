@@ -1,0 +1,598 @@
+"""The SpiffWorkflow boundary: compile specs, run instances, and report ready tasks, timers and messages.
+
+Everything outside `workflows/` sees only the plain types defined here, never engine objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache, partial
+from typing import Any
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
+import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.definitions.validation import ValidatedBundle
+from workflows.engine.sandbox import SafeEnvironment
+from workflows.errors import DomainError, InputError
+
+logger = logging.getLogger(__name__)
+
+# --- clock and value patches --------------------------------------------------------------------------
+# SpiffWorkflow reads the wall clock inside its timer module and JSON-decodes service results with
+# floats. Both are module globals we cannot pass in, so they are swapped once, here, for versions that
+# honour the step's injected `now` and keep Decimal/date values exact.
+
+_step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
+
+
+class _StepClock(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        current = _step_now.get() or datetime.now(UTC)
+        return current.astimezone(tz) if tz else current.replace(tzinfo=None)
+
+
+spiff_timer.datetime = _StepClock
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _decode_value(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "__decimal__" in obj:
+            return Decimal(obj["__decimal__"])
+        if "__date__" in obj:
+            return date.fromisoformat(obj["__date__"])
+        if "__datetime__" in obj:
+            return datetime.fromisoformat(obj["__datetime__"])
+    return obj
+
+
+spiff_service_task.json = types.SimpleNamespace(
+    loads=lambda text: json.loads(text, object_hook=_decode_value)
+)
+
+
+@contextmanager
+def step_clock(now: datetime) -> Iterator[None]:
+    """Make SpiffWorkflow's timers see `now` for the duration of one step."""
+    token = _step_now.set(now)
+    try:
+        yield
+    finally:
+        _step_now.reset(token)
+
+
+# --- serialization ----------------------------------------------------------------------------------
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """Converts an instance without its spec: specs are stored once per version, not in every state."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+_registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
+_registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]), "Decimal")
+_registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]), "date")
+_serializer = BpmnWorkflowSerializer(_registry)
+# Task data is handed to json.dumps unconverted, so values such as Decimal are encoded by this class.
+_StateEncoder = create_encoder(_registry)
+
+
+# --- our own types ----------------------------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """A step failed inside the engine; carries the BPMN element it failed on."""
+
+    def __init__(self, message: str, bpmn_id: str = "", *, input_error: bool = False) -> None:
+        super().__init__(message)
+        self.bpmn_id = bpmn_id
+        # True when a handler refused the data it was given (not a technical failure worth retrying).
+        self.input_error = input_error
+
+
+class LoopLimitExceeded(EngineError):
+    """The task tree grew past the configured depth; SpiffWorkflow would otherwise stall silently."""
+
+
+class NotWaiting(EngineError):
+    """The instance has no catch event for this message."""
+
+
+@dataclass(frozen=True)
+class CompiledProcess:
+    process_key: str
+    name: str
+    spec_json: str
+    start_groups: list[str]
+    bpmn_file: str
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    task_id: str  # the engine's task UUID
+    bpmn_id: str
+    title: str
+    lane: str | None
+    candidate_groups: list[str]
+    form_file: str | None
+    due_in: str | None
+    four_eyes: list[str]
+    instructions: str
+    data: dict[str, Any]
+    assignee: str | None  # a user name, or "initiator"
+    subject: str | None  # the `subject` property evaluated on the task's data
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    bpmn_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    bpmn_id: str
+    name: str
+
+
+@dataclass
+class LoadedSpec:
+    spec: Any
+    subprocess_specs: dict[str, Any] = field(default_factory=dict)
+
+
+ServiceCaller = Callable[[str, str, str, dict[str, Any]], dict[str, Any]]
+"""(task_id, bpmn_id, operation name, evaluated params) -> result; runs the service handler."""
+
+
+class CreditflowScriptEngine(PythonScriptEngine):
+    """Restricted expressions plus service tasks dispatched to our handler registry."""
+
+    def __init__(self, call: ServiceCaller) -> None:
+        super().__init__(environment=SafeEnvironment())
+        self._call = call
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        # Overridden at engine level: SpiffWorkflow 3.2's environment-level path hides the real error.
+        params = {name: p["value"] for name, p in kwargs["operation_params"].items()}
+        try:
+            result = self._call(str(task.id), task.task_spec.bpmn_id, kwargs["operation_name"], params)
+        except SpiffWorkflowException:
+            raise
+        except Exception as exc:
+            bad_input = isinstance(exc, (InputError, DomainError))
+            message = f"{kwargs['operation_name']} failed: {exc}"
+            raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
+        return json.dumps(result, default=_encode_value)
+
+
+# --- compile and load -------------------------------------------------------------------------------
+
+
+def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
+    """Serialize each executable process spec once, with the groups allowed to start it."""
+    compiled = []
+    for pid in bundle.process_ids:
+        spec = bundle.parser.get_spec(pid)
+        subprocess_specs = bundle.parser.get_subprocess_specs(pid)
+        spec_json = json.dumps(
+            {
+                "spec": _registry.convert(spec),
+                "subprocess_specs": {k: _registry.convert(v) for k, v in subprocess_specs.items()},
+            }
+        )
+        start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
+        lane = getattr(start, "lane", None)
+        # A start event's `startGroups` property widens who may start beyond the start lane's group.
+        start_props = (getattr(start, "extensions", None) or {}).get("properties", {}) or {}
+        start_groups = _split(start_props.get("startGroups")) or ([lane] if lane else [])
+        compiled.append(
+            CompiledProcess(
+                process_key=pid,
+                name=spec.description or pid,
+                spec_json=spec_json,
+                start_groups=start_groups,
+                bpmn_file=spec.file or "",
+            )
+        )
+    return compiled
+
+
+@lru_cache(maxsize=256)
+def load_spec(spec_json: str) -> LoadedSpec:
+    """Restore a compiled spec; cached, because specs never change once deployed."""
+    raw = json.loads(spec_json)
+    return LoadedSpec(
+        spec=_registry.restore(raw["spec"]),
+        subprocess_specs={k: _registry.restore(v) for k, v in raw["subprocess_specs"].items()},
+    )
+
+
+def new_workflow(loaded: LoadedSpec, data: Mapping[str, Any], call: ServiceCaller) -> BpmnWorkflow:
+    """A fresh instance with the start data placed on its start task (nothing run yet)."""
+    wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=CreditflowScriptEngine(call))
+    start = wf.get_next_task(state=TaskState.READY)
+    if start is not None:
+        start.data.update(data)
+    return wf
+
+
+def dump_state(wf: BpmnWorkflow) -> str:
+    """The instance state as JSON, without the spec (stored once per version)."""
+    state = _serializer.to_dict(wf)
+    state[_serializer.VERSION_KEY] = _serializer.VERSION
+    return json.dumps(state, cls=_StateEncoder)
+
+
+def restore_state(loaded: LoadedSpec, state_json: str, call: ServiceCaller) -> BpmnWorkflow:
+    """Rebuild an instance from its stored state around the cached spec objects."""
+    state = json.loads(state_json)
+    if state.get(_serializer.VERSION_KEY) != _serializer.VERSION:
+        state["spec"], state["subprocess_specs"] = {}, {}
+        _serializer.migrate(state)
+    else:
+        state.pop(_serializer.VERSION_KEY)
+    # Cached spec objects pass through the registry's restore unchanged, so they are not rebuilt.
+    state["spec"] = loaded.spec
+    state["subprocess_specs"] = loaded.subprocess_specs
+    wf = _serializer.from_dict(state)
+    wf.script_engine = CreditflowScriptEngine(call)
+    return wf
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) -> None:
+    """Run every non-human READY task and fire due timers, as of `now`.
+
+    Raises:
+        EngineError: a script, condition or service task failed (the task is left in ERROR).
+        LoopLimitExceeded: a task about to run sits deeper than `max_depth` (it is left READY).
+    """
+    # Checked before each task runs: an engine-only loop never reaches `snapshot`'s check, because
+    # SpiffWorkflow silently stops iterating at depth 1000 and leaves the instance looking idle.
+    guard = None if max_depth is None else partial(_check_depth, max_depth=max_depth)
+    with step_clock(now):
+        try:
+            wf.refresh_timers()
+            wf.do_engine_steps(will_complete_task=guard)
+            # do_engine_steps ends by firing due timers but does not run what they made READY; a timer
+            # that was already due when armed (a case catching up) must still move in this step.
+            for _round in range(MAX_TIMER_ROUNDS):
+                if not _has_ready_engine_task(wf):
+                    break
+                wf.do_engine_steps(will_complete_task=guard)
+            else:
+                raise EngineError(
+                    f"timers kept firing after {MAX_TIMER_ROUNDS} rounds in one step; check timer dates"
+                )
+        except EngineError:
+            raise
+        except SpiffWorkflowException as exc:
+            raise _engine_error(exc) from exc
+
+
+# Rounds of "fire due timers, run what they released" in one step before giving up on a timer storm.
+MAX_TIMER_ROUNDS = 50
+
+
+def _has_ready_engine_task(wf: BpmnWorkflow) -> bool:
+    return any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
+
+
+def _engine_error(exc: SpiffWorkflowException) -> EngineError:
+    task_spec = getattr(exc, "task_spec", None)
+    bpmn_id = getattr(task_spec, "bpmn_id", "") or getattr(exc, "id", "") or ""
+    cause = exc.__cause__ or getattr(exc, "exception", None)
+    if isinstance(cause, EngineError):
+        return EngineError(str(cause), cause.bpmn_id or bpmn_id, input_error=cause.input_error)
+    return EngineError(str(exc), bpmn_id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a stepped instance waits for: people (ready tasks), timers and messages."""
+
+    ready: list[ReadyTask]
+    timers: list[WaitingTimer]
+    messages: list[WaitingMessage]
+
+
+def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> Snapshot:
+    """Everything the instance waits on, found in one walk over its task tree.
+
+    Raises:
+        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `check_depth`).
+    """
+    ready: list[ReadyTask] = []
+    timers: list[WaitingTimer] = []
+    messages: list[WaitingMessage] = []
+    for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
+        if check_depth:
+            _check_depth(task, max_depth)
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                ready.append(_ready_task(task))
+            continue
+        timer = _waiting_timer(task)
+        if timer is not None:
+            timers.append(timer)
+        messages.extend(_waiting_messages(task))
+    return Snapshot(ready, timers, messages)
+
+
+def _check_depth(task: Any, max_depth: int) -> None:
+    depth = task.depth
+    if depth > max_depth:
+        raise LoopLimitExceeded(
+            f"the instance's task tree reached depth {depth} (limit {max_depth}): a loop ran "
+            "too many times; model it as a bounded loop or a new instance per iteration",
+            task.task_spec.bpmn_id or "",
+        )
+
+
+def prune_history(wf: BpmnWorkflow) -> int:
+    """Drop completed tasks no waiting task descends from; returns how many were dropped.
+
+    SpiffWorkflow keeps every finished task as an ancestor of the next, so a looping case would
+    grow (and slow down) with each round and stall at its iterator depth of 1000. Only the chain
+    above the nearest common ancestor of all unfinished tasks and the last task run is cut. That
+    ancestor's parent stays, linked to the original root, so joins that inspect a task's parent and
+    the start task still find them. Running subprocesses are pruned the same way. Who did what is
+    kept in the inbox and audit tables, not here.
+    """
+    dropped = _prune_tree(wf, wf)
+    for subprocess in list(wf.subprocesses.values()):
+        if not subprocess.completed and subprocess.parent_task_id in wf.subprocesses:
+            dropped += _prune_tree(wf, subprocess)
+    return dropped
+
+
+def _prune_tree(top: BpmnWorkflow, workflow: Any) -> int:
+    """Prune one task tree (the top workflow's or a subprocess's); subprocesses of dropped tasks go too."""
+    root = workflow.task_tree
+    anchors = [t for t in workflow.tasks.values() if t.has_state(TaskState.NOT_FINISHED_MASK)]
+    if workflow.last_task is not None:
+        anchors.append(workflow.last_task)
+    if not anchors:
+        return 0
+    keep_from = _common_ancestor(anchors).parent
+    if keep_from is None or keep_from is root or keep_from.parent is root:
+        return 0
+    kept = {root.id, *_subtree_ids(keep_from)}
+    dropped = [task_id for task_id in workflow.tasks if task_id not in kept]
+    for task_id in dropped:
+        if task_id in top.subprocesses:
+            top.delete_subprocess(workflow.tasks[task_id])
+    for task_id in dropped:
+        del workflow.tasks[task_id]
+    keep_from._parent = root.id
+    root._children = [keep_from.id]
+    return len(dropped)
+
+
+def _common_ancestor(tasks: list[Any]) -> Any:
+    path = _ancestry(tasks[0])
+    position = {task.id: index for index, task in enumerate(path)}
+    deepest = len(path) - 1
+    for task in tasks[1:]:
+        while task.id not in position:
+            task = task.parent
+        deepest = min(deepest, position[task.id])
+    return path[deepest]
+
+
+def _ancestry(task: Any) -> list[Any]:
+    """`task` and its ancestors, root first."""
+    path = []
+    while task is not None:
+        path.append(task)
+        task = task.parent
+    path.reverse()
+    return path
+
+
+def _subtree_ids(task: Any) -> set[UUID]:
+    found, stack = set(), [task]
+    while stack:
+        current = stack.pop()
+        found.add(current.id)
+        stack.extend(current.children)
+    return found
+
+
+def is_completed(wf: BpmnWorkflow) -> bool:
+    return bool(wf.completed)
+
+
+def workflow_data(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's current business data: the end data once completed, else the latest task's."""
+    if wf.completed:
+        return dict(wf.data)
+    task = wf.last_task
+    return dict(task.data) if task is not None else {}
+
+
+def _ready_task(task: Any) -> ReadyTask:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    props: dict[str, str] = extensions.get("properties", {}) or {}
+    groups = _split(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
+    return ReadyTask(
+        task_id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        title=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        candidate_groups=groups,
+        form_file=props.get("formJsonSchemaFilename"),
+        due_in=props.get("dueIn"),
+        four_eyes=_split(props.get("fourEyes")),
+        instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
+        data=dict(task.data),
+        assignee=props.get("assignee"),
+        subject=_subject(task, props.get("subject")),
+    )
+
+
+def _subject(task: Any, expression: str | None) -> str | None:
+    """The task's one-line subject; it is only shown, so a failing expression must not fail the step."""
+    if not expression:
+        return None
+    try:
+        return str(task.workflow.script_engine.evaluate(task, expression))[:300]
+    except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
+        logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
+        return None
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) -> None:
+    """Put the submitted form data on a READY human task and complete it (engine steps run later).
+
+    Raises:
+        EngineError: the task is not a READY human task of this instance.
+    """
+    task = wf.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        raise EngineError(f"task {task_id} is not waiting for input")
+    task.task_spec.add_data_from_form(task, dict(form_data))
+    task.run()
+
+
+def retry_failed(wf: BpmnWorkflow) -> int:
+    """Re-run every task left in ERROR by a failed step; returns how many.
+
+    Raises:
+        EngineError: a task failed again.
+    """
+    failed = wf.get_tasks(state=TaskState.ERROR)
+    try:
+        for task in failed:
+            task.run()
+    except EngineError:
+        raise
+    except SpiffWorkflowException as exc:
+        raise _engine_error(exc) from exc
+    return len(failed)
+
+
+def _waiting_timer(task: Any) -> WaitingTimer | None:
+    if not any(isinstance(d, TimerEventDefinition) for d in _event_definitions(task.task_spec)):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
+        value = value.get("next")
+    if not value:
+        return None
+    due = datetime.fromisoformat(value)
+    return WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
+
+
+def _waiting_messages(task: Any) -> list[WaitingMessage]:
+    return [
+        WaitingMessage(task.task_spec.bpmn_id, d.name)
+        for d in _event_definitions(task.task_spec)
+        if isinstance(d, MessageEventDefinition)
+    ]
+
+
+def _event_definitions(spec: Any) -> list[Any]:
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def deliver_message(wf: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:
+    """Hand a message to the instance; its catch event stores `payload` and the engine can move on.
+
+    Raises:
+        NotWaiting: no catch event of the instance waits for `name`.
+    """
+    event = BpmnEvent(SpiffMessageDefinition(name), payload=dict(payload), correlations={})
+    try:
+        wf.send_event(event)
+    except WorkflowException as exc:
+        raise NotWaiting(str(exc)) from exc
+
+
+def iso_duration(expression: str, start: datetime) -> datetime:
+    """`start` plus an ISO 8601 duration such as P2D or PT4H (calendar months honoured).
+
+    Raises:
+        ValueError: the expression is not an ISO 8601 duration.
+    """
+    if not expression.upper().startswith("P"):
+        raise ValueError(f"{expression!r} is not an ISO 8601 duration such as P2D")
+    parsed = TimerEventDefinition.parse_iso_duration(expression)
+    delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    return start + delta
+
+
+__all__ = [
+    "CompiledProcess",
+    "EngineError",
+    "LoadedSpec",
+    "LoopLimitExceeded",
+    "NotWaiting",
+    "ReadyTask",
+    "ServiceCaller",
+    "WaitingMessage",
+    "WaitingTimer",
+    "compile_bundle",
+    "complete_task",
+    "deliver_message",
+    "dump_state",
+    "is_completed",
+    "iso_duration",
+    "load_spec",
+    "new_workflow",
+    "prune_history",
+    "snapshot",
+    "Snapshot",
+    "restore_state",
+    "retry_failed",
+    "run_engine",
+    "workflow_data",
+]

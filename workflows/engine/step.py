@@ -1,0 +1,322 @@
+"""One step of one instance: restore it, run the engine, and write its state and every derived row.
+
+`runner` decides what a step is (a start, a completion, a message, a timer) and takes the locks;
+this module runs it inside that transaction: engine, inbox rows, timers, subscriptions, audit.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.registry import TaskContext, operations
+from workflows.definitions.deploy import form_schema
+from workflows.engine import spiff as engine
+from workflows.engine.task_texts import render_instructions, render_subject
+from workflows.errors import Invalid, NotFound
+from workflows.settings import Settings
+from workflows.store.jsonable import to_jsonable
+from workflows.store.models import (
+    NO_DUE_DATE,
+    AuditEvent,
+    Base,
+    Deployment,
+    InboxItem,
+    Incident,
+    InstanceStatus,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    TaskStatus,
+    Timer,
+)
+
+
+@dataclass
+class Runtime:
+    """What every step needs: the session factory and settings (one per process, passed down)."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    _specs: dict[int, engine.LoadedSpec] = field(default_factory=dict)
+    _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
+    _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
+
+    def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """A deployed version (immutable once deployed, so cached detached for the process's life)."""
+        found = self._definitions.get(definition_id)
+        if found is None:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            session.expunge(found)
+            self._definitions[definition_id] = found
+        return found
+
+    def spec_for(self, session: Session, definition_id: int) -> engine.LoadedSpec:
+        """The compiled spec of a definition version, restored once per process."""
+        loaded = self._specs.get(definition_id)
+        if loaded is None:
+            spec_json = session.scalar(
+                select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id)
+            )
+            if spec_json is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            loaded = self._specs[definition_id] = engine.load_spec(spec_json)
+        return loaded
+
+    def start_schema(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
+        """The JSON schema of the process's start data (`<key>_start.json`), or {} when it has none."""
+        name = f"{definition.process_key}_start.json"
+        key = (definition.id, name)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, name) if name in deployment.files else {}
+        return self._forms[key]
+
+    def form_for(
+        self, session: Session, definition: ProcessDefinition, form_file: str | None
+    ) -> dict[str, Any]:
+        """A task's form schema, parsed once per definition version."""
+        key = (definition.id, form_file)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, form_file)
+        return self._forms[key]
+
+
+@dataclass
+class Step:
+    """One transaction's view of one instance while the engine runs it."""
+
+    rt: Runtime
+    session: Session
+    instance: ProcessInstance
+    now: datetime
+    actor: str
+    closed_items: list[InboxItem] = field(default_factory=list)
+    failure: engine.EngineError | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(
+        self,
+        action: str,
+        *,
+        actor: str | None = None,
+        task_id: int | None = None,
+        bpmn_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Buffer an audit event of this instance; all are inserted together when the step is saved."""
+        self.events.append(
+            {
+                "instance_id": self.instance.id,
+                "task_id": task_id,
+                "bpmn_id": bpmn_id,
+                "actor": actor or self.actor,
+                "action": action,
+                "detail": detail,
+                "at": self.now,
+            }
+        )
+
+    def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        op = operations().get(name)
+        if op is None:  # deploy refuses unknown operations; this guards diagrams deployed before a removal
+            raise engine.EngineError(f"no handler is registered for service operation {name!r}", bpmn_id)
+        ctx = TaskContext(
+            session=self.session,
+            now=self.now,
+            instance_id=self.instance.id,
+            process_key=self.instance.process_key,
+            business_key=self.instance.business_key,
+            bpmn_id=bpmn_id,
+            task_key=task_id,
+            started_by=self.instance.started_by,
+            settings=self.rt.settings,
+        )
+        # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
+        with self.session.begin_nested():
+            result = op.call(ctx, params)
+        self.record("service_called", bpmn_id=bpmn_id, operation=name)
+        return result
+
+
+def refuse_bad_input(step: Step, what: str) -> None:
+    """A handler refused data the caller sent (start data, a form, a message): undo the whole step.
+
+    Recording an incident instead would leave the instance in error for good, since a retry runs on the
+    same data; the caller can correct it (422) and nothing of the step is kept.
+
+    Raises:
+        Invalid: when the step failed on its input.
+    """
+    if step.failure is not None and step.failure.input_error:
+        raise Invalid(f"{what}: {step.failure}")
+
+
+def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
+    if rows:
+        session.connection().execute(_insert_for(model), rows)
+
+
+@functools.cache
+def _insert_for(model: type[Base]) -> Insert:
+    # Statements are built once per process: building one costs more than running it.
+    return insert(cast(Table, model.__table__))
+
+
+_OPEN_ROWS = select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
+    InboxItem.instance_id == bindparam("instance_id"), InboxItem.status == TaskStatus.OPEN
+)
+_CANCEL_ITEMS = (
+    update(InboxItem)
+    .where(InboxItem.id.in_(bindparam("ids", expanding=True)))
+    .values(status=TaskStatus.CANCELLED, completed_at=bindparam("now"))
+)
+_DROP_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id.in_(bindparam("ids", expanding=True)))
+_NEW_ITEM = insert(cast(Table, InboxItem.__table__)).returning(InboxItem.id)
+
+
+def resume(
+    rt: Runtime, session: Session, instance: ProcessInstance, now: datetime, actor: str
+) -> tuple[Step, Any]:
+    """The step context and the restored workflow of a locked instance."""
+    step = Step(rt, session, instance, now, actor)
+    wf = engine.restore_state(rt.spec_for(session, instance.definition_id), instance.state, step.call_service)
+    return step, wf
+
+
+def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
+    """Run the engine, then write state and every derived row; an engine failure becomes an incident."""
+    instance = step.instance
+    max_depth = step.rt.settings.engine.max_task_depth
+    try:
+        if retry:
+            with engine.step_clock(step.now):
+                engine.retry_failed(wf)
+        engine.run_engine(wf, step.now, max_depth)
+        waits = engine.snapshot(wf, max_depth)
+    except engine.EngineError as exc:
+        _record_failure(step, exc)
+        waits = engine.snapshot(wf, max_depth, check_depth=False)
+    _sync_inbox(step, waits.ready)
+    _sync_waits(step, waits)
+    if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
+        instance.status = InstanceStatus.COMPLETED
+        instance.completed_at = step.now
+        step.record("instance_completed")
+    instance.data = to_jsonable(engine.workflow_data(wf))
+    engine.prune_history(wf)
+    instance.state = engine.dump_state(wf)
+    instance.updated_at = step.now
+    step.session.flush()
+    # Derived rows go in as plain multi-row inserts: no ORM bookkeeping is needed for them.
+    _insert_rows(step.session, AuditEvent, step.events)
+
+
+def _record_failure(step: Step, exc: engine.EngineError) -> None:
+    step.failure = exc
+    instance = step.instance
+    instance.status = InstanceStatus.ERROR
+    step.session.add(
+        Incident(
+            instance_id=instance.id,
+            bpmn_id=exc.bpmn_id or "",
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            created_at=step.now,
+        )
+    )
+    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc))
+
+
+def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:
+    """Open an inbox row for each new ready human task; cancel rows whose task the engine dropped."""
+    session, instance = step.session, step.instance
+    ready = {t.task_id: t for t in ready_tasks}
+    open_rows = session.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
+    dropped = [row for row in open_rows if row.spiff_task_id not in ready]
+    if dropped:  # e.g. an interrupting boundary timer fired on the task
+        session.execute(_CANCEL_ITEMS, {"ids": [row.id for row in dropped], "now": step.now})
+        for row in dropped:
+            step.record("task_cancelled", task_id=row.id, bpmn_id=row.bpmn_id)
+    closed = [item.id for item in step.closed_items] + [row.id for row in dropped]
+    if closed:
+        # Closed tasks leave the candidate index so group queries only scan open work.
+        session.execute(_DROP_CANDIDATES, {"ids": closed})
+    known = {row.spiff_task_id for row in open_rows}
+    for task in ready.values():
+        if task.task_id not in known:
+            _create_inbox_item(step, task)
+
+
+def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
+    instance = step.instance
+    definition = step.rt.definition(step.session, instance.definition_id)
+    due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
+    context = to_jsonable(task.data)
+    row = dict(
+        instance_id=instance.id,
+        spiff_task_id=task.task_id,
+        process_key=instance.process_key,
+        bpmn_id=task.bpmn_id,
+        title=task.title,
+        lane=task.lane,
+        candidate_groups=task.candidate_groups,
+        subject=task.subject or render_subject(task.data, instance.business_key),
+        instructions=render_instructions(task.instructions, context),
+        form_file=task.form_file,
+        form_schema=step.rt.form_for(step.session, definition, task.form_file),
+        four_eyes=task.four_eyes,
+        context=context,
+        assignee=instance.started_by if task.assignee == "initiator" else task.assignee,
+        status=TaskStatus.OPEN,
+        due_at=due_at,
+        due_sort=due_at or NO_DUE_DATE,
+        created_at=step.now,
+    )
+    task_id = step.session.connection().scalar(_NEW_ITEM, row)
+    _insert_rows(
+        step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in task.candidate_groups]
+    )
+    step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
+
+
+def _sync_waits(step: Step, snapshot: engine.Snapshot) -> None:
+    """Rewrite the instance's timer and subscription rows, but only when what it waits on changed."""
+    session, instance = step.session, step.instance
+    running = instance.status == InstanceStatus.RUNNING
+    timers = snapshot.timers if running else []
+    messages = snapshot.messages if running else []
+    waits = [["timer", t.bpmn_id, t.due_at.isoformat()] for t in timers] + [
+        ["message", m.bpmn_id, m.name] for m in messages
+    ]
+    if waits == instance.waits:
+        return
+    if instance.waits:
+        session.execute(delete(Timer).where(Timer.instance_id == instance.id))
+        session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    instance.waits = waits
+    session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in timers)
+    # An instance with a business key is addressed by it, one without by its id: both are numbers for
+    # some processes (dunning cases use the customer id), so subscribing under both would let a message
+    # for customer 7 reach instance 7.
+    keys = {instance.business_key} if instance.business_key else {str(instance.id)}
+    session.add_all(
+        MessageSubscription(
+            instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id
+        )
+        for m in messages
+        for key in sorted(keys)
+    )

@@ -1,0 +1,449 @@
+"""The e-mail outbox: render a template, queue it in the caller's transaction, dispatch due rows over SMTP.
+
+Rows are sent with yagmail (DESIGN.md). The rendered plain-text body is kept in the outbox for the
+API and audit; yagmail builds the mail's own text/plain part from the HTML body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import jinja2
+import yagmail
+from babel.numbers import format_decimal
+from sqlalchemy import CursorResult, String, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.mail.sink import SINK_HOST
+from workflows.settings import TEMPLATE_DIR, MailSettings
+from workflows.store.db import is_postgres, transaction
+from workflows.store.models import MailStatus, OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+# A claimed row is hidden from other dispatchers this long. It only matters when a dispatcher dies
+# between claiming and recording the outcome: the row is then retried once the lease runs out.
+CLAIM_LEASE = timedelta(minutes=10)
+# An unresponsive relay must not stall the scheduler thread; the row is retried later instead.
+SMTP_TIMEOUT_S = 30.0
+
+_TEMPLATE_PARTS = ("subject.txt", "txt", "html")
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+
+class TemplateError(ValueError):
+    """An e-mail template could not be rendered; the message names the file and the cause."""
+
+
+class UnknownTemplate(TemplateError):
+    """No complete template (NAME.subject.txt, NAME.txt and NAME.html) exists under that name."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
+    """Names of the complete e-mail templates in `template_dir`, sorted."""
+    names = {path.name.removesuffix(".subject.txt") for path in template_dir.glob("*.subject.txt")}
+    complete = (n for n in names if all((template_dir / f"{n}.{p}").is_file() for p in _TEMPLATE_PARTS))
+    return sorted(complete)
+
+
+def format_money(value: Decimal | int | str | None) -> str:
+    """Show an amount with thousands separators and two decimals (1,800,000.00)."""
+    if value is None or value == "":
+        return "-"
+    return format_decimal(Decimal(str(value)), format="#,##0.00", locale="en")
+
+
+def format_when(value: datetime | date | str | None) -> str:
+    """Show a time as `YYYY-MM-DD HH:MM UTC` and a date as `YYYY-MM-DD`; ISO strings (task data) too."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, str):
+        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        # Task data may carry naive times; everything creditflow stores is UTC.
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+@lru_cache(maxsize=4)
+def _environment(template_dir: Path) -> jinja2.Environment:
+    # Cached per directory so compiled templates are reused; FileSystemLoader still reloads edited files.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        undefined=jinja2.StrictUndefined,
+        # Escape only the HTML body: the subject and the plain-text body must show `<` and `&` as typed.
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = format_when
+    env.filters["money"] = format_money
+    return env
+
+
+def render_email(
+    template: str, context: Mapping[str, Any], *, template_dir: Path = TEMPLATE_DIR
+) -> RenderedEmail:
+    """Render the subject, plain-text and HTML parts of a template.
+
+    Raises:
+        UnknownTemplate: no complete template of that name exists.
+        TemplateError: a variable is missing from `context`, or a template is broken.
+    """
+    simple_name = template.replace("_", "").isalnum()  # no paths: a diagram must not read other files
+    complete = simple_name and all((template_dir / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS)
+    if not complete:
+        available = available_templates(template_dir)
+        raise UnknownTemplate(
+            f"no e-mail template {template!r} in {template_dir} "
+            f"(available: {', '.join(available) or 'none'}); "
+            f"use one of those or add {template}.subject.txt, {template}.txt and {template}.html"
+        )
+    env = _environment(template_dir)
+    parts = []
+    for part in _TEMPLATE_PARTS:
+        filename = f"{template}.{part}"
+        try:
+            parts.append(env.get_template(filename).render(dict(context)))
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(
+                f"e-mail template {filename}: {exc.message}; add it to the context "
+                f"(given: {', '.join(sorted(context)) or 'nothing'})"
+            ) from exc
+        except jinja2.TemplateSyntaxError as exc:
+            where = f"{exc.filename or filename}:{exc.lineno}"
+            raise TemplateError(f"e-mail template {where}: {exc.message}") from exc
+        except (jinja2.TemplateError, TypeError, ValueError) as exc:
+            raise TemplateError(f"e-mail template {filename}: {exc}") from exc
+    subject, text, html = parts
+    # A header cannot span lines, and user data inside a subject must not smuggle in a second header.
+    return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
+
+
+# --- queueing --------------------------------------------------------------------------------------
+
+
+def message_id_for(dedupe_key: str) -> str:
+    """The Message-ID of the e-mail queued under `dedupe_key`; stable, so receivers can de-duplicate."""
+    return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@creditflow>"
+
+
+def _column_length(column: Any) -> int:
+    column_type = column.property.columns[0].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
+    if isinstance(to, str):
+        raise TypeError(f"e-mail {template!r}: `to` must be a list of addresses, not the string {to!r}")
+    recipients = list(dict.fromkeys(address.strip() for address in to))  # keeps order, drops repeats
+    if not recipients:
+        raise ValueError(f"e-mail {template!r} has no recipients; pass at least one address in `to`")
+    for address in recipients:
+        # Recipients are stored comma-joined and become the To header, so a comma or line break would
+        # silently change who receives the message.
+        if "@" not in address or any(c in address for c in ",;\r\n\t "):
+            raise ValueError(f"e-mail {template!r}: {address!r} is not a single e-mail address")
+    joined = ", ".join(recipients)
+    if len(joined) > _column_length(OutboxEmail.to):
+        raise ValueError(
+            f"e-mail {template!r}: {len(recipients)} recipients ({len(joined)} characters) exceed the outbox "
+            f"limit of {_column_length(OutboxEmail.to)} characters; send to a shared mailbox instead"
+        )
+    return recipients
+
+
+def _dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
+    return session.scalar(_QUEUED_WITH_KEY, {"dedupe_key": dedupe_key}) is not None
+
+
+_QUEUED_WITH_KEY = select(OutboxEmail.id).where(OutboxEmail.dedupe_key == bindparam("dedupe_key"))
+
+
+def queue_email(
+    session: Session,
+    *,
+    to: Sequence[str],
+    template: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    instance_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> OutboxEmail | None:
+    """Render and add one pending outbox row to the caller's transaction (not committed).
+
+    Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before.
+
+    Raises:
+        ValueError: `to` is empty or holds something that is not one address, or `dedupe_key` is empty.
+        TypeError: `to` is a string instead of a sequence of addresses.
+        TemplateError: the template is unknown or does not render with `context`.
+    """
+    recipients = _clean_recipients(to, template)
+    if not dedupe_key or len(dedupe_key) > _column_length(OutboxEmail.dedupe_key):
+        raise ValueError(f"e-mail {template!r}: dedupe_key must be 1 to 200 characters, got {dedupe_key!r}")
+    if _dedupe_key_taken(session, dedupe_key):
+        return None
+    rendered = render_email(template, context)
+    subject = rendered.subject
+    max_subject = _column_length(OutboxEmail.subject)
+    if len(subject) > max_subject:
+        subject = subject[: max_subject - 1] + "…"
+    row = OutboxEmail(
+        dedupe_key=dedupe_key,
+        message_id=message_id_for(dedupe_key),
+        instance_id=instance_id,
+        to=", ".join(recipients),
+        subject=subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        template=template,
+        attachments=[dataclasses.asdict(a) for a in attachments],
+        status=MailStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        created_at=now,
+        sent_at=None,
+    )
+    if not is_postgres(session):
+        # SQLite's writers are serialised (BEGIN IMMEDIATE), so the check above cannot lose a race.
+        session.add(row)
+        return row
+    try:
+        # The savepoint keeps the caller's transaction usable if the insert loses a race.
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # On PostgreSQL a concurrent step may queue the same key between our check and our insert
+        # (SQLite's BEGIN IMMEDIATE rules that out). Anything else is a real error.
+        if _dedupe_key_taken(session, dedupe_key):
+            return None
+        raise
+    return row
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+class Mailer(Protocol):
+    def send(self, email: OutboxEmail) -> None:
+        """Deliver one outbox row; raise on any failure so that the row is retried."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes)."""
+
+    filename: str
+    content_type: str
+    content: str
+
+
+def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
+    # yagmail takes attachments as named file objects; the name sets filename and MIME type.
+    handle = io.BytesIO(stored["content"].encode("utf-8"))
+    handle.name = stored["filename"]
+    return handle
+
+
+class YagmailMailer:
+    """Sends outbox rows with yagmail to one SMTP server, a new connection per message (thread-safe).
+
+    yagmail derives the text/plain alternative from the HTML body; `prettify_html=False` because its
+    premailer pass drops content (research/libraries.md section 3).
+    """
+
+    def __init__(self, settings: MailSettings, smtp_host: str, smtp_port: int) -> None:
+        self.settings = settings
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port or (465 if settings.use_ssl else 25)
+
+    def send(self, email: OutboxEmail) -> None:
+        """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
+        plain = not self.settings.username
+        client = yagmail.SMTP(
+            user={self.settings.sender: "creditflow"},
+            password=self.settings.password or None,
+            host=self.smtp_host,
+            port=self.smtp_port,
+            smtp_ssl=self.settings.use_ssl,
+            smtp_starttls=self.settings.use_starttls,
+            smtp_skip_login=plain,
+            soft_email_validation=False,
+            timeout=SMTP_TIMEOUT_S,
+        )
+        try:
+            result = client.send(
+                to=[a.strip() for a in email.to.split(",") if a.strip()],
+                subject=email.subject,
+                contents=[email.body_html],
+                attachments=[_attachment_file(a) for a in email.attachments] or None,
+                headers={"Auto-Submitted": "auto-generated"},  # RFC 3834: no out-of-office replies
+                prettify_html=False,
+                message_id=email.message_id,
+                group_messages=False,
+            )
+        finally:
+            client.close()
+        # yagmail swallows a mid-send disconnect after its own retries and returns False instead.
+        if result is False:
+            raise ConnectionError(f"the SMTP server {self.smtp_host}:{self.smtp_port} dropped the connection")
+        if result:
+            # Retrying would re-send to the recipients that did accept, so the row counts as sent.
+            logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)
+
+
+def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
+    """The configured relay when `smtp_host` is set, else the built-in sink on 127.0.0.1:`sink_port`.
+
+    Raises:
+        ValueError: no relay is configured and no sink port was given.
+    """
+    if settings.smtp_host:
+        return YagmailMailer(settings, settings.smtp_host, settings.smtp_port)
+    if not sink_port:
+        raise ValueError(
+            "no SMTP relay is configured ([mail] smtp_host or CREDITFLOW_SMTP_HOST) and no built-in sink "
+            "port was given; start one with workflows.mail.sink.start_sink() and pass its port"
+        )
+    # The sink is plain SMTP on loopback: no TLS and no login, whatever the relay settings say.
+    plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
+    return YagmailMailer(plain, SINK_HOST, sink_port)
+
+
+# --- dispatching -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def _claim_next(factory: sessionmaker[Session], now: datetime, skip: Sequence[int]) -> OutboxEmail | None:
+    with transaction(factory) as session:
+        query = (
+            select(OutboxEmail)
+            .where(OutboxEmail.status == MailStatus.PENDING, OutboxEmail.next_attempt_at <= now)
+            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+            .limit(1)
+        )
+        if skip:
+            query = query.where(OutboxEmail.id.not_in(skip))
+        if is_postgres(session):
+            # Another dispatcher's claimed row is skipped, not waited for. SQLite needs nothing here:
+            # every transaction starts with BEGIN IMMEDIATE, so claims are serialised.
+            query = query.with_for_update(skip_locked=True)
+        row = session.scalars(query).first()
+        if row is None:
+            return None
+        row.attempts += 1
+        row.next_attempt_at = now + CLAIM_LEASE
+        session.flush()
+        # Detached with its loaded values, so the row stays readable after commit under any factory.
+        session.expunge(row)
+        return row
+
+
+def _record_outcome(factory: sessionmaker[Session], claimed: OutboxEmail, values: Mapping[str, Any]) -> None:
+    with transaction(factory) as session:
+        # An UPDATE always yields a CursorResult; Session.execute is only typed as returning Result.
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(OutboxEmail)
+                .where(
+                    OutboxEmail.id == claimed.id,
+                    OutboxEmail.status == MailStatus.PENDING,
+                    # Unchanged attempts mean nobody reclaimed the row after our lease ran out.
+                    OutboxEmail.attempts == claimed.attempts,
+                )
+                .values(**values)
+            ),
+        )
+        if result.rowcount == 0:
+            logger.warning(
+                "e-mail %s (outbox row %s) was reclaimed by another dispatcher while this one was sending; "
+                "its outcome here is not recorded. Raise CLAIM_LEASE if the relay is this slow.",
+                claimed.message_id,
+                claimed.id,
+            )
+
+
+def dispatch_due_emails(
+    factory: sessionmaker[Session], mailer: Mailer, settings: MailSettings, now: datetime, limit: int = 200
+) -> DispatchResult:
+    """Send up to `limit` due outbox rows, oldest first, recording each outcome; never raises for SMTP errors.
+
+    Each row is claimed and committed before sending and its outcome recorded in a second short
+    transaction, so no database transaction stays open while the SMTP server is talked to.
+    """
+    sent = retried = failed = 0
+    handled: list[int] = []  # a row retried with a zero delay must still be tried only once per call
+    for _ in range(limit):
+        email = _claim_next(factory, now, handled)
+        if email is None:
+            break
+        handled.append(email.id)
+        try:
+            mailer.send(email)
+        except Exception as exc:  # sweep loop: one undeliverable row must not stop the others
+            error = str(exc) or type(exc).__name__
+            if email.attempts >= settings.max_attempts:
+                failed += 1
+                logger.error(
+                    "e-mail %s to %s failed for good after %d attempts: %s",
+                    email.message_id,
+                    email.to,
+                    email.attempts,
+                    error,
+                )
+                _record_outcome(factory, email, {"status": MailStatus.FAILED, "last_error": error})
+            else:
+                retried += 1
+                delay = timedelta(seconds=settings.retry_base_s * 2 ** (email.attempts - 1))
+                logger.warning(
+                    "e-mail %s to %s failed (attempt %d of %d), retrying in %s: %s",
+                    email.message_id,
+                    email.to,
+                    email.attempts,
+                    settings.max_attempts,
+                    delay,
+                    error,
+                )
+                _record_outcome(factory, email, {"last_error": error, "next_attempt_at": now + delay})
+        else:
+            sent += 1
+            _record_outcome(factory, email, {"status": MailStatus.SENT, "sent_at": now})
+    return DispatchResult(sent=sent, retried=retried, failed=failed)
+
+
+def next_mail_due(session: Session) -> datetime | None:
+    """When the earliest pending outbox row is due (the scheduler sleeps until then), or None."""
+    return session.scalar(
+        select(func.min(OutboxEmail.next_attempt_at)).where(OutboxEmail.status == MailStatus.PENDING)
+    )

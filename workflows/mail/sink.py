@@ -1,0 +1,180 @@
+"""The built-in SMTP sink: when no relay is configured, mail is received on loopback and stored for /mail."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import socket
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.clock import utcnow
+from workflows.store.db import transaction
+from workflows.store.models import SinkMessage
+from workflows.store.paging import Page
+
+logger = logging.getLogger(__name__)
+
+SINK_HOST = "127.0.0.1"
+# Passed to aiosmtpd so it does not call socket.getfqdn(), which can wait seconds on a slow resolver.
+SINK_SERVER_NAME = "creditflow-sink"
+MAX_PER_PAGE = 500
+
+
+class SinkController(Controller):
+    """aiosmtpd's threaded controller, able to listen on port 0 (any free port)."""
+
+    def _trigger_server(self) -> None:
+        # Controller.start() finishes by connecting to self.port; with port 0 that must be the port the
+        # OS actually bound, which only the listening socket knows (binding 0 avoids a pick-then-bind race).
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]  # aiosmtpd leaves it unannotated
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> OSError:
+    return OSError(
+        exc.errno,
+        f"cannot start the SMTP sink on {host}:{port}: {exc.strerror or exc}; "
+        "set [mail] sink_port (0 = any free port) or configure a relay with CREDITFLOW_SMTP_HOST",
+    )
+
+
+def start_controller(handler: Any, host: str = SINK_HOST, port: int = 0) -> SinkController:
+    """Start an aiosmtpd server for `handler` in its own thread; the bound port is on `.port`.
+
+    Raises:
+        OSError: the address cannot be bound (e.g. the port is in use); the message names the setting.
+    """
+    if port:
+        # aiosmtpd reports a failed bind only after its 5 s start-up timeout; a probe fails at once.
+        try:
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+            socket.create_server((host, port), family=family).close()
+        except OSError as exc:
+            raise _bind_error(host, port, exc) from exc
+    controller = SinkController(handler, hostname=host, port=port, server_hostname=SINK_SERVER_NAME)
+    try:
+        controller.start()
+    except OSError as exc:
+        controller.stop(no_assert=True)
+        # aiosmtpd leaves the event loop of a server that never started open.
+        if not controller.loop.is_closed():
+            controller.loop.close()
+        raise _bind_error(host, port, exc) from exc
+    return controller
+
+
+def _clip(value: str, column: Any) -> str:
+    # The sink must accept whatever arrives; over-long header values are cut to fit their column.
+    length: int = column.property.columns[0].type.length
+    return value if len(value) <= length else value[: length - 1] + "…"
+
+
+def _store(factory: sessionmaker[Session], mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    with transaction(factory) as session:
+        session.add(
+            SinkMessage(
+                # Real time is right here: this records when the message was observed, not domain time.
+                received_at=utcnow(),
+                mail_from=_clip(mail_from, SinkMessage.mail_from),
+                rcpt_to=_clip(", ".join(rcpt_tos), SinkMessage.rcpt_to),
+                subject=_clip(str(parsed.get("Subject", "")), SinkMessage.subject),
+                message_id=_clip(str(parsed.get("Message-ID", "")), SinkMessage.message_id),
+                raw=raw.decode("utf-8", errors="replace"),
+            )
+        )
+
+
+class _DatabaseHandler:
+    """aiosmtpd handler that stores every message as a SinkMessage row before answering 250."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        """Store the message; answer 451 (the sender retries) when the database is unavailable."""
+        content = envelope.content or b""
+        raw = content.encode("utf-8") if isinstance(content, str) else content
+        loop = asyncio.get_running_loop()
+        try:
+            # Off the event loop: a busy SQLite file may block for seconds, and other SMTP sessions
+            # on this loop must keep being served meanwhile.
+            await loop.run_in_executor(
+                None, _store, self.factory, envelope.mail_from or "", list(envelope.rcpt_tos), raw
+            )
+        except SQLAlchemyError:
+            logger.exception("SMTP sink could not store a message from %s", envelope.mail_from)
+            return "451 4.3.0 Message not stored, try again later"
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    """A running built-in sink; `port` is the bound port, `stop()` shuts it down."""
+
+    def __init__(self, controller: SinkController) -> None:
+        self._controller: SinkController | None = controller
+        self.host: str = controller.hostname
+        self.port: int = controller.port
+
+    def stop(self) -> None:
+        """Stop listening and wait for the server thread to end; a second call does nothing."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_sink(factory: sessionmaker[Session], host: str = SINK_HOST, port: int = 0) -> SmtpSink:
+    """Start the built-in sink storing every received message as a SinkMessage row.
+
+    Raises:
+        OSError: the address cannot be bound; the message names the setting to change.
+    """
+    return SmtpSink(start_controller(_DatabaseHandler(factory), host, port))
+
+
+def _addressed_to(address: str) -> ColumnElement[bool]:
+    # rcpt_to is the comma-joined envelope; match whole addresses so that anna@ never sees joanna@'s mail.
+    needle = address.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    column = func.lower(SinkMessage.rcpt_to)
+    patterns = (needle, f"{needle}, %", f"%, {needle}", f"%, {needle}, %")
+    return or_(*(column.like(pattern, escape="\\") for pattern in patterns))
+
+
+def list_sink_messages(
+    session: Session, *, to: str | None = None, page: int = 1, per_page: int = 50
+) -> Page[SinkMessage]:
+    """One page of received messages, newest first; with `to`, only those sent to that address.
+
+    Raises:
+        ValueError: `page` is below 1 or `per_page` is outside 1..500.
+    """
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    conditions = [_addressed_to(to)] if to else []
+    total = session.scalar(select(func.count()).select_from(SinkMessage).where(*conditions)) or 0
+    messages = session.scalars(
+        select(SinkMessage)
+        .where(*conditions)
+        .order_by(SinkMessage.received_at.desc(), SinkMessage.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page(list(messages), total, page, per_page)

@@ -1,0 +1,1 @@
+"""The database: engine and sessions, the engine tables, schema migrations, audit, paging, JSON values."""
