@@ -47,10 +47,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from benchmarks.fresh_db import fresh_database  # noqa: E402
+from workflows.credit.models import Customer, DunningCase, Invoice
 from workflows.mail.sink import start_controller  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory  # noqa: E402
-from workflows.store.models import Customer, DunningCase, Invoice, OutboxEmail  # noqa: E402
+from workflows.store.models import OutboxEmail  # noqa: E402
 
 DAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

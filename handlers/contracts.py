@@ -18,8 +18,8 @@ from workflows.credit.contract_changes import (
     record_safeguard,
 )
 from workflows.credit.contracts import current_terms, get_contract
+from workflows.credit.models import ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
-from workflows.store.models import ContractChangeStatus
 
 SAFEGUARDS = ("guarantee", "justification")
 

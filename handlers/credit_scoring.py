@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers.registry import TaskContext, operation
 from workflows.credit.customers import get_customer
-from workflows.store.models import Customer, Invoice, InvoiceStatus
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
 
 WEIGHTS: dict[str, int] = {
     "payment_history": 25,

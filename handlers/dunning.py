@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.customers import get_customer
-from workflows.credit.receivables import invoice_json, overdue_invoices
-from workflows.mail.outbox import Attachment, queue_email
-from workflows.store.models import (
+from workflows.credit.models import (
     Customer,
     DunningCase,
     DunningEvent,
@@ -28,6 +26,8 @@ from workflows.store.models import (
     InvoiceStatus,
     Provision,
 )
+from workflows.credit.receivables import invoice_json, overdue_invoices
+from workflows.mail.outbox import Attachment, queue_email
 from workflows.users import emails_of
 
 LEGAL_LEVEL = 4

@@ -16,8 +16,8 @@ from handlers.credit_scoring import management_score as age_score
 from handlers.limit_decision import add_months
 from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.contract_changes import get_change_request
+from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
-from workflows.store.models import Supplier
 
 WEIGHTS: dict[str, int] = {
     "financial_size": 20,

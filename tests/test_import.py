@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.credit.csv_import import ImportRejected, import_customers
+from workflows.credit.models import Customer, LimitChange
 from workflows.store.db import transaction
-from workflows.store.models import Customer, LimitChange
 
 HEADER = (
     "external_id,name,email,industry,founded_year,annual_revenue,currency,credit_limit,next_review_date\n"

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.cli.commands import IMPORTERS, Context, main
 from workflows.credit.csv_import import ImportRejected
+from workflows.credit.models import Contract, ContractVersion, Supplier
 from workflows.credit.suppliers import import_suppliers, seed_demo_suppliers
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import Contract, ContractVersion, Supplier
 
 HEADER = "external_id,name,email,registration_no,founded_year,annual_revenue,currency\n"
 RISK_HEADER = HEADER.rstrip("\n") + ",litigation_count,penalties_count,delivery_score,external_rating\n"

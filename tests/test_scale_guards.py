@@ -32,20 +32,13 @@ from workflows.batch import daily_starts as chunks
 from workflows.cli.commands import shipped_bundles
 from workflows.credit import dunning, limit_review
 from workflows.credit.customers import create_customer
+from workflows.credit.models import DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import dispatch_due_emails, mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import (
-    Base,
-    DunningCase,
-    DunningStatus,
-    Invoice,
-    InvoiceStatus,
-    OutboxEmail,
-    ProcessInstance,
-)
+from workflows.store.models import Base, OutboxEmail, ProcessInstance
 from workflows.users import seed_demo_users
 
 ROOT = Path(__file__).resolve().parent.parent

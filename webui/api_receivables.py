@@ -13,6 +13,7 @@ from webui import services
 from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
 from workflows.credit.customers import CUSTOMER_READERS
 from workflows.credit.dunning import cases_json, list_cases
+from workflows.credit.models import Invoice
 from workflows.credit.receivables import (
     BUCKETS,
     RECEIVABLE_WRITERS,
@@ -28,7 +29,6 @@ from workflows.credit.receivables import (
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.store.db import transaction
-from workflows.store.models import Invoice
 from workflows.store.paging import page_rows
 
 bp = Blueprint("api_receivables", __name__, url_prefix="/api")

@@ -16,17 +16,10 @@ from webui.auth import login_required_view, require_groups
 from webui.start import may_start
 from workflows.credit.customers import CUSTOMER_READERS, GRADES, get_customer, limit_history, list_customers
 from workflows.credit.dunning import list_cases
+from workflows.credit.models import Customer, DunningCase, DunningEvent, Invoice, InvoiceStatus, LimitChange
 from workflows.credit.receivables import BUCKETS, aging, bucket_of
 from workflows.definitions.deploy import latest_definition
-from workflows.store.models import (
-    Customer,
-    DunningCase,
-    DunningEvent,
-    Invoice,
-    InvoiceStatus,
-    LimitChange,
-    ProcessInstance,
-)
+from workflows.store.models import ProcessInstance
 from workflows.store.paging import Page
 from workflows.users import Actor
 

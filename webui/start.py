@@ -22,12 +22,13 @@ from webui.auth import login_required_view, require_groups, web_actor
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from workflows.credit.contracts import list_contracts
 from workflows.credit.customers import CUSTOMER_READERS, list_customers
+from workflows.credit.models import Contract, Customer, Supplier
 from workflows.credit.suppliers import SUPPLIER_READERS
 from workflows.definitions.deploy import latest_definition
 from workflows.definitions.forms import coerce_form_strings, validate_form
 from workflows.engine import runner
 from workflows.errors import Forbidden, Invalid, NotFound
-from workflows.store.models import Contract, Customer, ProcessDefinition, Supplier
+from workflows.store.models import ProcessDefinition
 from workflows.users import Actor
 
 bp = Blueprint("start", __name__)

@@ -13,15 +13,15 @@ from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
 from workflows.credit.contracts import current_terms, get_contract, list_contracts
-from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
-from workflows.definitions.deploy import latest_definition
-from workflows.store.models import (
+from workflows.credit.models import (
     Contract,
     ContractChangeRequest,
     ContractVersion,
     Supplier,
     SupplierEvaluation,
 )
+from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
+from workflows.definitions.deploy import latest_definition
 from workflows.store.paging import Page
 from workflows.users import Actor
 

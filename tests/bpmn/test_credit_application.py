@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from tests.conftest import SteppingClock
 from tests.helpers import auth
 from tests.smtp import RecordingSink
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.mail.outbox import dispatch_due_emails, mailer_for
 from workflows.store.db import transaction
-from workflows.store.models import Customer, Invoice, InvoiceStatus
 from workflows.users import add_user
 
 pytestmark = pytest.mark.usefixtures("shipped")

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from tests.conftest import SteppingClock
 from tests.helpers import auth
 from tests.smtp import RecordingSink
+from workflows.credit.models import ContractChangeRequest
 from workflows.mail.outbox import dispatch_due_emails, mailer_for
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent, ContractChangeRequest
+from workflows.store.models import AuditEvent
 from workflows.users import add_user
 
 pytestmark = pytest.mark.usefixtures("shipped")

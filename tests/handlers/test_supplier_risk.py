@@ -13,18 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import HandlerInputError, TaskContext, operations
 from handlers.supplier_risk import WEIGHTS, age_score, count_score, supplier_factors, weighted_score
+from workflows.credit.models import Supplier, SupplierEvaluation
 from workflows.credit.suppliers import DEMO_SUPPLIERS, create_supplier
 from workflows.errors import NotFound
 from workflows.settings import load_settings
 from workflows.store.db import transaction
-from workflows.store.models import (
-    Deployment,
-    InstanceStatus,
-    ProcessDefinition,
-    ProcessInstance,
-    Supplier,
-    SupplierEvaluation,
-)
+from workflows.store.models import Deployment, InstanceStatus, ProcessDefinition, ProcessInstance
 
 pytestmark = pytest.mark.db
 

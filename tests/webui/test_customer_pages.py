@@ -17,8 +17,8 @@ from tests.conftest import SteppingClock
 from tests.helpers import auth
 from tests.webui.test_pages import csrf_token, field_block, logged_in, text_of
 from workflows.credit.customers import change_limit, get_customer
+from workflows.credit.models import Customer
 from workflows.store.db import transaction
-from workflows.store.models import Customer
 
 pytestmark = pytest.mark.usefixtures("shipped")
 

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from workflows.definitions import compile
 from workflows.definitions.validation import ValidatedBundle, make_parser
+from workflows.engine import pruning
 from workflows.engine import spiff as engine
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "engine"
@@ -22,22 +24,22 @@ def no_services(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -
     raise AssertionError(f"loop_mix calls no service, but {bpmn_id} called {name}")
 
 
-def load(process_id: str) -> engine.LoadedSpec:
+def load(process_id: str) -> compile.LoadedSpec:
     parser = make_parser()
     parser.add_bpmn_file(str(FIXTURES / f"{process_id}.bpmn"))
     bundle = ValidatedBundle(parser=parser, process_ids=[process_id], forms={})
-    (compiled,) = engine.compile_bundle(bundle)
-    return engine.load_spec(compiled.spec_json)
+    (compiled,) = compile.compile_bundle(bundle)
+    return compile.load_spec(compiled.spec_json)
 
 
-def loop_mix() -> engine.LoadedSpec:
+def loop_mix() -> compile.LoadedSpec:
     return load("loop_mix")
 
 
 class Case:
     """One instance, saved and restored between steps; `prune` decides whether history is cut."""
 
-    def __init__(self, loaded: engine.LoadedSpec, prune: bool, limit: int) -> None:
+    def __init__(self, loaded: compile.LoadedSpec, prune: bool, limit: int) -> None:
         self.loaded, self.prune = loaded, prune
         wf = engine.new_workflow(loaded, {"limit": limit}, no_services)
         self.state = self._save(wf, START)
@@ -45,7 +47,7 @@ class Case:
     def _save(self, wf: Any, now: datetime) -> str:
         engine.run_engine(wf, now, max_depth=900)
         if self.prune:
-            engine.prune_history(wf)
+            pruning.prune_history(wf)
         return engine.dump_state(wf)
 
     def step(self, now: datetime, form: dict[str, Any] | None) -> None:
@@ -106,7 +108,7 @@ def test_pruning_keeps_the_last_task_and_every_waiting_task() -> None:
         case.step(now, {"decision": "again"})
     wf = engine.restore_state(loaded, case.state, no_services)
     assert wf.last_task is not None and wf.last_task.id in wf.tasks
-    assert engine.prune_history(wf) == 0  # already pruned: nothing more to cut
+    assert pruning.prune_history(wf) == 0  # already pruned: nothing more to cut
     # Only the current round is kept: the subprocesses of earlier rounds went with their tasks.
     assert len(wf.subprocesses) <= 1
     assert max(t.depth for t in wf.tasks.values()) < 40

@@ -31,6 +31,7 @@ from tests.fixtures.engine.cases import (
     start_review,
     tasks_of,
 )
+from workflows.definitions import compile
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import ValidatedBundle, make_parser
 from workflows.engine import runner, sandbox
@@ -333,7 +334,7 @@ def store_unvalidated_scripted(factory: sessionmaker[Session], now: datetime, sc
     bpmn = text.replace(placeholder, escape(script)).encode()
     parser = make_parser()
     parser.add_bpmn_str(bpmn, filename="scripted.bpmn")
-    (compiled,) = engine.compile_bundle(ValidatedBundle(parser=parser, process_ids=["scripted"], forms={}))
+    (compiled,) = compile.compile_bundle(ValidatedBundle(parser=parser, process_ids=["scripted"], forms={}))
     with transaction(factory) as session:
         deployment = Deployment(
             content_hash="unvalidated",

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
+import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
 from workflows.store.models import Base
 from workflows.store.schema import upgrade_schema
 

@@ -33,9 +33,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from workflows.credit import dunning, limit_review
+from workflows.credit.models import DunningCase, DunningStatus
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
-from workflows.store.models import BatchClaim, DunningCase, DunningStatus, InstanceStatus, ProcessInstance
+from workflows.store.models import BatchClaim, InstanceStatus, ProcessInstance
 from workflows.users import SYSTEM
 
 logger = logging.getLogger(__name__)

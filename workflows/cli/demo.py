@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from workflows.batch.daily_starts import chunked_dunning_run
 from workflows.credit.customers import create_customer
+from workflows.credit.models import Contract, Customer
 from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.credit.suppliers import seed_demo_suppliers
 from workflows.engine.runner import Runtime, start_instance
 from workflows.store.db import transaction
-from workflows.store.models import Contract, Customer, ProcessInstance
+from workflows.store.models import ProcessInstance
 from workflows.users import actor_for, get_user, seed_demo_users
 
 DEMO_CUSTOMERS: list[dict[str, Any]] = [

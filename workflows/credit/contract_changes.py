@@ -18,10 +18,10 @@ from workflows.credit.contracts import (
     current_terms,
     get_contract,
 )
+from workflows.credit.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
 from workflows.credit.record_fields import convert_field
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.jsonable import to_jsonable
-from workflows.store.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
 
 
 def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.credit.models import Contract, ContractChangeRequest, ContractVersion, Supplier
 from workflows.credit.record_fields import iso_text, money_text
-from workflows.store.models import Contract, ContractChangeRequest, ContractVersion, Supplier
 
 
 def contract_json(session: Session, contract: Contract, *, full: bool = True) -> dict[str, Any]:

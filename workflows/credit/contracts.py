@@ -10,15 +10,10 @@ from typing import Any
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.credit.models import Contract, ContractChangeRequest, ContractVersion, Supplier
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
-from workflows.store.models import (
-    Contract,
-    ContractChangeRequest,
-    ContractVersion,
-    Supplier,
-)
 from workflows.store.paging import page_rows
 
 CHANGE_TYPES = ("price", "payment_terms", "quantity", "delivery_date", "liability", "termination", "clauses")

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit.customers import create_customer, parse_customer
+from workflows.credit.models import Customer
 from workflows.errors import Invalid
-from workflows.store.models import Customer
 
 CUSTOMER_COLUMNS = ("external_id", "name", "email", "industry", "founded_year", "annual_revenue", "currency")
 CUSTOMER_OPTIONAL = ("credit_limit", "next_review_date", "registration_no", "language")

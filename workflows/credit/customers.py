@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange
 from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
-from workflows.store.models import Customer, Invoice, InvoiceStatus, LimitChange, User
+from workflows.store.models import User
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.credit.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
-from workflows.store.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.store.paging import page_rows
 from workflows.users import SYSTEM
 

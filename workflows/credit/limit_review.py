@@ -10,18 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.customers import get_customer
+from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.errors import Invalid
 from workflows.settings import ReviewSettings
 from workflows.store.audit import record_event
-from workflows.store.models import (
-    Customer,
-    DunningCase,
-    DunningStatus,
-    InstanceStatus,
-    Invoice,
-    InvoiceStatus,
-    ProcessInstance,
-)
+from workflows.store.models import InstanceStatus, ProcessInstance
 
 PROCESS_KEY = "credit_limit_review"
 # The first matching trigger names the review; the riskier the signal, the earlier it is listed.

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.settings import ProvisionSettings
 from workflows.store.audit import record_event
-from workflows.store.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
 
 CENT = Decimal("0.01")
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")

@@ -13,14 +13,10 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.contracts import seed_demo_contracts
 from workflows.credit.csv_import import ImportReport, import_master_data
+from workflows.credit.models import Contract, Supplier, SupplierEvaluation
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, NotFound
 from workflows.store.audit import record_event
-from workflows.store.models import (
-    Contract,
-    Supplier,
-    SupplierEvaluation,
-)
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import operations
+from workflows.definitions.compile import compile_bundle
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
-from workflows.engine.spiff import compile_bundle
 from workflows.errors import NotFound
 from workflows.store.audit import record_event
 from workflows.store.models import Deployment, ProcessDefinition

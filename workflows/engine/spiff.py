@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
-import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -33,64 +28,14 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.definitions.validation import ValidatedBundle
+from workflows.definitions.compile import LoadedSpec, split_names
+from workflows.engine import patches
 from workflows.engine.sandbox import SafeEnvironment
 from workflows.errors import DomainError, InputError
 
 logger = logging.getLogger(__name__)
 
-# --- clock and value patches --------------------------------------------------------------------------
-# SpiffWorkflow reads the wall clock inside its timer module and JSON-decodes service results with
-# floats. Both are module globals we cannot pass in, so they are swapped once, here, for versions that
-# honour the step's injected `now` and keep Decimal/date values exact.
-
-_step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
-
-
-class _StepClock(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        current = _step_now.get() or datetime.now(UTC)
-        return current.astimezone(tz) if tz else current.replace(tzinfo=None)
-
-
-spiff_timer.datetime = _StepClock
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return {"__decimal__": str(value)}
-    if isinstance(value, datetime):
-        return {"__datetime__": value.isoformat()}
-    if isinstance(value, date):
-        return {"__date__": value.isoformat()}
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _decode_value(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if "__decimal__" in obj:
-            return Decimal(obj["__decimal__"])
-        if "__date__" in obj:
-            return date.fromisoformat(obj["__date__"])
-        if "__datetime__" in obj:
-            return datetime.fromisoformat(obj["__datetime__"])
-    return obj
-
-
-spiff_service_task.json = types.SimpleNamespace(
-    loads=lambda text: json.loads(text, object_hook=_decode_value)
-)
-
-
-@contextmanager
-def step_clock(now: datetime) -> Iterator[None]:
-    """Make SpiffWorkflow's timers see `now` for the duration of one step."""
-    token = _step_now.set(now)
-    try:
-        yield
-    finally:
-        _step_now.reset(token)
+# SpiffWorkflow patches (clock and service-result decoding) are applied on import of this module.
 
 
 # --- serialization ----------------------------------------------------------------------------------
@@ -136,15 +81,6 @@ class NotWaiting(EngineError):
 
 
 @dataclass(frozen=True)
-class CompiledProcess:
-    process_key: str
-    name: str
-    spec_json: str
-    start_groups: list[str]
-    bpmn_file: str
-
-
-@dataclass(frozen=True)
 class ReadyTask:
     task_id: str  # the engine's task UUID
     bpmn_id: str
@@ -172,12 +108,6 @@ class WaitingMessage:
     name: str
 
 
-@dataclass
-class LoadedSpec:
-    spec: Any
-    subprocess_specs: dict[str, Any] = field(default_factory=dict)
-
-
 ServiceCaller = Callable[[str, str, str, dict[str, Any]], dict[str, Any]]
 """(task_id, bpmn_id, operation name, evaluated params) -> result; runs the service handler."""
 
@@ -200,49 +130,10 @@ class CreditflowScriptEngine(PythonScriptEngine):
             bad_input = isinstance(exc, (InputError, DomainError))
             message = f"{kwargs['operation_name']} failed: {exc}"
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
-        return json.dumps(result, default=_encode_value)
+        return json.dumps(result, default=patches.encode_value)
 
 
 # --- compile and load -------------------------------------------------------------------------------
-
-
-def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
-    """Serialize each executable process spec once, with the groups allowed to start it."""
-    compiled = []
-    for pid in bundle.process_ids:
-        spec = bundle.parser.get_spec(pid)
-        subprocess_specs = bundle.parser.get_subprocess_specs(pid)
-        spec_json = json.dumps(
-            {
-                "spec": _registry.convert(spec),
-                "subprocess_specs": {k: _registry.convert(v) for k, v in subprocess_specs.items()},
-            }
-        )
-        start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
-        lane = getattr(start, "lane", None)
-        # A start event's `startGroups` property widens who may start beyond the start lane's group.
-        start_props = (getattr(start, "extensions", None) or {}).get("properties", {}) or {}
-        start_groups = _split(start_props.get("startGroups")) or ([lane] if lane else [])
-        compiled.append(
-            CompiledProcess(
-                process_key=pid,
-                name=spec.description or pid,
-                spec_json=spec_json,
-                start_groups=start_groups,
-                bpmn_file=spec.file or "",
-            )
-        )
-    return compiled
-
-
-@lru_cache(maxsize=256)
-def load_spec(spec_json: str) -> LoadedSpec:
-    """Restore a compiled spec; cached, because specs never change once deployed."""
-    raw = json.loads(spec_json)
-    return LoadedSpec(
-        spec=_registry.restore(raw["spec"]),
-        subprocess_specs={k: _registry.restore(v) for k, v in raw["subprocess_specs"].items()},
-    )
 
 
 def new_workflow(loaded: LoadedSpec, data: Mapping[str, Any], call: ServiceCaller) -> BpmnWorkflow:
@@ -290,7 +181,7 @@ def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) ->
     # Checked before each task runs: an engine-only loop never reaches `snapshot`'s check, because
     # SpiffWorkflow silently stops iterating at depth 1000 and leaves the instance looking idle.
     guard = None if max_depth is None else partial(_check_depth, max_depth=max_depth)
-    with step_clock(now):
+    with patches.step_clock(now):
         try:
             wf.refresh_timers()
             wf.do_engine_steps(will_complete_task=guard)
@@ -369,76 +260,6 @@ def _check_depth(task: Any, max_depth: int) -> None:
         )
 
 
-def prune_history(wf: BpmnWorkflow) -> int:
-    """Drop completed tasks no waiting task descends from; returns how many were dropped.
-
-    SpiffWorkflow keeps every finished task as an ancestor of the next, so a looping case would
-    grow (and slow down) with each round and stall at its iterator depth of 1000. Only the chain
-    above the nearest common ancestor of all unfinished tasks and the last task run is cut. That
-    ancestor's parent stays, linked to the original root, so joins that inspect a task's parent and
-    the start task still find them. Running subprocesses are pruned the same way. Who did what is
-    kept in the inbox and audit tables, not here.
-    """
-    dropped = _prune_tree(wf, wf)
-    for subprocess in list(wf.subprocesses.values()):
-        if not subprocess.completed and subprocess.parent_task_id in wf.subprocesses:
-            dropped += _prune_tree(wf, subprocess)
-    return dropped
-
-
-def _prune_tree(top: BpmnWorkflow, workflow: Any) -> int:
-    """Prune one task tree (the top workflow's or a subprocess's); subprocesses of dropped tasks go too."""
-    root = workflow.task_tree
-    anchors = [t for t in workflow.tasks.values() if t.has_state(TaskState.NOT_FINISHED_MASK)]
-    if workflow.last_task is not None:
-        anchors.append(workflow.last_task)
-    if not anchors:
-        return 0
-    keep_from = _common_ancestor(anchors).parent
-    if keep_from is None or keep_from is root or keep_from.parent is root:
-        return 0
-    kept = {root.id, *_subtree_ids(keep_from)}
-    dropped = [task_id for task_id in workflow.tasks if task_id not in kept]
-    for task_id in dropped:
-        if task_id in top.subprocesses:
-            top.delete_subprocess(workflow.tasks[task_id])
-    for task_id in dropped:
-        del workflow.tasks[task_id]
-    keep_from._parent = root.id
-    root._children = [keep_from.id]
-    return len(dropped)
-
-
-def _common_ancestor(tasks: list[Any]) -> Any:
-    path = _ancestry(tasks[0])
-    position = {task.id: index for index, task in enumerate(path)}
-    deepest = len(path) - 1
-    for task in tasks[1:]:
-        while task.id not in position:
-            task = task.parent
-        deepest = min(deepest, position[task.id])
-    return path[deepest]
-
-
-def _ancestry(task: Any) -> list[Any]:
-    """`task` and its ancestors, root first."""
-    path = []
-    while task is not None:
-        path.append(task)
-        task = task.parent
-    path.reverse()
-    return path
-
-
-def _subtree_ids(task: Any) -> set[UUID]:
-    found, stack = set(), [task]
-    while stack:
-        current = stack.pop()
-        found.add(current.id)
-        stack.extend(current.children)
-    return found
-
-
 def is_completed(wf: BpmnWorkflow) -> bool:
     return bool(wf.completed)
 
@@ -455,7 +276,7 @@ def _ready_task(task: Any) -> ReadyTask:
     spec = task.task_spec
     extensions = getattr(spec, "extensions", {}) or {}
     props: dict[str, str] = extensions.get("properties", {}) or {}
-    groups = _split(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
+    groups = split_names(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
     return ReadyTask(
         task_id=str(task.id),
         bpmn_id=spec.bpmn_id,
@@ -464,7 +285,7 @@ def _ready_task(task: Any) -> ReadyTask:
         candidate_groups=groups,
         form_file=props.get("formJsonSchemaFilename"),
         due_in=props.get("dueIn"),
-        four_eyes=_split(props.get("fourEyes")),
+        four_eyes=split_names(props.get("fourEyes")),
         instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
         data=dict(task.data),
         assignee=props.get("assignee"),
@@ -481,10 +302,6 @@ def _subject(task: Any, expression: str | None) -> str | None:
     except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
         logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
         return None
-
-
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) -> None:
@@ -571,24 +388,19 @@ def iso_duration(expression: str, start: datetime) -> datetime:
 
 
 __all__ = [
-    "CompiledProcess",
     "EngineError",
-    "LoadedSpec",
     "LoopLimitExceeded",
     "NotWaiting",
     "ReadyTask",
     "ServiceCaller",
     "WaitingMessage",
     "WaitingTimer",
-    "compile_bundle",
     "complete_task",
     "deliver_message",
     "dump_state",
     "is_completed",
     "iso_duration",
-    "load_spec",
     "new_workflow",
-    "prune_history",
     "snapshot",
     "Snapshot",
     "restore_state",

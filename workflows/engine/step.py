@@ -16,7 +16,9 @@ from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import TaskContext, operations
+from workflows.definitions import compile
 from workflows.definitions.deploy import form_schema
+from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
 from workflows.engine.task_texts import render_instructions, render_subject
 from workflows.errors import Invalid, NotFound
@@ -45,7 +47,7 @@ class Runtime:
 
     factory: sessionmaker[Session]
     settings: Settings
-    _specs: dict[int, engine.LoadedSpec] = field(default_factory=dict)
+    _specs: dict[int, compile.LoadedSpec] = field(default_factory=dict)
     _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
     _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
 
@@ -60,7 +62,7 @@ class Runtime:
             self._definitions[definition_id] = found
         return found
 
-    def spec_for(self, session: Session, definition_id: int) -> engine.LoadedSpec:
+    def spec_for(self, session: Session, definition_id: int) -> compile.LoadedSpec:
         """The compiled spec of a definition version, restored once per process."""
         loaded = self._specs.get(definition_id)
         if loaded is None:
@@ -69,7 +71,7 @@ class Runtime:
             )
             if spec_json is None:
                 raise NotFound(f"process definition {definition_id} does not exist")
-            loaded = self._specs[definition_id] = engine.load_spec(spec_json)
+            loaded = self._specs[definition_id] = compile.load_spec(spec_json)
         return loaded
 
     def start_schema(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
@@ -203,7 +205,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
     max_depth = step.rt.settings.engine.max_task_depth
     try:
         if retry:
-            with engine.step_clock(step.now):
+            with patches.step_clock(step.now):
                 engine.retry_failed(wf)
         engine.run_engine(wf, step.now, max_depth)
         waits = engine.snapshot(wf, max_depth)
@@ -217,7 +219,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
         instance.completed_at = step.now
         step.record("instance_completed")
     instance.data = to_jsonable(engine.workflow_data(wf))
-    engine.prune_history(wf)
+    pruning.prune_history(wf)
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
     step.session.flush()

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
 from workflows.store.models import Base
 
 connection = context.config.attributes["connection"]
