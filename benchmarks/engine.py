@@ -29,9 +29,9 @@ from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from handlers.registry import TaskContext, operations  # noqa: E402
-from workflows.cli.commands import shipped_bundles  # noqa: E402
 from workflows.credit.customers import create_customer  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files, validate_files  # noqa: E402
+from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
 from workflows.engine.spiff import CreditflowScriptEngine  # noqa: E402
 from workflows.settings import Settings, load_settings  # noqa: E402

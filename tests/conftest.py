@@ -15,8 +15,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from webui import create_app
-from workflows.cli.commands import shipped_bundles
 from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory, transaction
 from workflows.store.models import Base

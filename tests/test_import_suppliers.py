@@ -12,7 +12,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflows.cli.commands import IMPORTERS, Context, main
+from workflows.cli.admin import IMPORTERS
+from workflows.cli.commands import main
+from workflows.cli.context import Context
 from workflows.credit.csv_import import ImportRejected
 from workflows.credit.models import Contract, ContractVersion, Supplier
 from workflows.credit.suppliers import import_suppliers, seed_demo_suppliers

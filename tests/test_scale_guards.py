@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
 from workflows.batch import daily_starts as chunks
-from workflows.cli.commands import shipped_bundles
 from workflows.credit import dunning, limit_review
 from workflows.credit.customers import create_customer
 from workflows.credit.models import DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import dispatch_due_emails, mailer_for
 from workflows.settings import Settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from handlers.registry import operations
-from workflows.cli.commands import shipped_bundles
 from workflows.definitions.deploy import read_files, validate_files
+from workflows.definitions.shipped import shipped_bundles
 from workflows.users import DEMO_USERS
 
 # Test modules may register operations of their own; only the shipped handler modules count here.

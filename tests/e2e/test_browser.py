@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from tests.helpers import auth, credit_hold_files, upload
-from workflows.cli.commands import shipped_bundles
+from workflows.definitions.shipped import shipped_bundles
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,76 @@
+"""What every command shares: settings and runtime built once, JSON in and out, failing with a message."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import click
+
+from workflows.engine.runner import Runtime
+from workflows.errors import DomainError
+from workflows.settings import Settings, SettingsError, load_settings
+from workflows.store.db import make_engine, make_session_factory
+from workflows.store.jsonable import to_jsonable
+from workflows.users import SYSTEM, Actor, actor_for, get_user
+
+
+class Context:
+    """Settings and runtime, built once per command invocation."""
+
+    def __init__(self) -> None:
+        try:
+            self.settings: Settings = load_settings()
+        except SettingsError as exc:
+            raise click.ClickException(f"invalid configuration: {exc}") from exc
+        self._rt: Runtime | None = None
+
+    @property
+    def rt(self) -> Runtime:
+        if self._rt is None:
+            engine = make_engine(self.settings.database)
+            # Pooled connections are closed when the command ends (PostgreSQL warns about leaked ones).
+            click.get_current_context().call_on_close(engine.dispose)
+            self._rt = Runtime(make_session_factory(engine), self.settings)
+        return self._rt
+
+    def actor(self, username: str | None) -> Actor:
+        """The named user's Actor; without a name the CLI acts as the trusted system operator."""
+        if not username:
+            return SYSTEM
+        with self.rt.factory() as session:
+            user = domain_call(get_user, session, username)
+            return actor_for(user)
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+
+
+def parse_json(value: str | None, option: str) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value, parse_float=Decimal)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint=option) from exc
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=option)
+    return parsed
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def domain_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except DomainError as exc:
+        fail(f"error ({exc.code}): {exc.message}", 1)

@@ -1,0 +1,205 @@
+"""Commands that set up and serve: init, serve, prefect deploy, validate, deploy."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from workflows.cli.context import Context, fail, pass_ctx
+from workflows.cli.demo import seed_demo, start_demo_cases
+from workflows.clock import utcnow
+from workflows.definitions.deploy import (
+    DEPLOYABLE_SUFFIXES,
+    PROCESS_OWNERS,
+    deploy_files,
+    read_files,
+    validate_files,
+)
+from workflows.definitions.shipped import shipped_bundles
+from workflows.definitions.validation import InvalidBundle
+from workflows.mail.sink import start_sink
+from workflows.store.db import transaction
+from workflows.store.schema import upgrade_schema
+
+# --- set-up -----------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also create the demo users (password 'demo'), customers, suppliers and a few open cases.",
+)
+@pass_ctx
+def init(ctx: Context, demo: bool) -> None:
+    """Create or migrate the schema and deploy the shipped diagrams (idempotent)."""
+    upgrade_schema(ctx.rt.factory.kw["bind"])
+    now = utcnow()
+    try:
+        with transaction(ctx.rt.factory) as session:
+            for bundle in shipped_bundles():
+                for deployed in deploy_files(session, read_files(bundle), deployed_by="system", now=now):
+                    state = "unchanged" if deployed.unchanged else "deployed"
+                    click.echo(f"{state}: {deployed.key} v{deployed.version}")
+            if demo:
+                seeded = seed_demo(session, now)
+                click.echo(f"demo users (password 'demo'): {', '.join(seeded['users'])}")
+                if seeded["customers"]:
+                    click.echo(f"demo customers: {', '.join(seeded['customers'])}")
+    except InvalidBundle as exc:
+        fail(f"a shipped diagram is invalid:\n{exc}", 2)
+    if demo:
+        for case in start_demo_cases(ctx.rt, now):
+            click.echo(f"demo case: {case}")
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on (default from config, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from config, 5000).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Serve with gunicorn and N worker processes (one of them runs the scheduler).",
+)
+@pass_ctx
+def serve(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web UI and API with the embedded scheduler and, without an SMTP relay, the mail sink."""
+    if workers:
+        from workflows.cli.serve import serve_workers
+
+        serve_workers(ctx.settings, host or ctx.settings.web.host, port or ctx.settings.web.port, workers)
+        return
+    from werkzeug.serving import make_server
+
+    from webui import create_app
+    from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
+
+    settings = ctx.settings
+    try:
+        sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
+    except OSError as exc:  # the message names the setting to change
+        fail(str(exc), 1)
+    app = create_app(settings, sink_port=sink.port if sink else None)
+    svc = app.extensions["creditflow"]
+    lock = SingleSchedulerLock(svc.rt)
+    scheduler = None
+    if settings.scheduler.enabled and lock.acquire():
+        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), utcnow)
+        svc.nudge = scheduler.nudge
+        scheduler.start()
+    host, port = host or settings.web.host, port or settings.web.port
+    server = make_server(host, port, app, threaded=True)
+    # SystemExit unwinds serve_forever, so the finally block below stops the scheduler and the sink.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    mail = f"127.0.0.1:{sink.port}" if sink else settings.mail.smtp_host
+    held = "on" if scheduler else "held by another process"
+    click.echo(f"creditflow on http://{host}:{port}  (mail: {mail}, scheduler: {held})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the normal way to stop the foreground server
+    finally:
+        if scheduler:
+            scheduler.shutdown()
+        lock.release()
+        if sink:
+            sink.stop()
+
+
+@click.group("prefect")
+def prefect_group() -> None:
+    """Run the batch work as Prefect deployments on Prefect workers (pip install 'creditflow[prefect]')."""
+
+
+@prefect_group.command("deploy")
+@click.option(
+    "--pool", default="creditflow", show_default=True, help="Process work pool (created if missing)."
+)
+@click.option(
+    "--copies",
+    default=1,
+    type=click.IntRange(1, 16),
+    show_default=True,
+    help="Daily runs started per day; they share the day's chunks, so start one worker for each.",
+)
+@click.option(
+    "--daily-cron", default=None, help="Cron of the daily run (default: 0 <[scheduler] daily_hour> * * *)."
+)
+@click.option(
+    "--frequent-cron", default="* * * * *", show_default=True, help="Cron of timers, reminders and mail."
+)
+@pass_ctx
+def prefect_deploy(ctx: Context, pool: str, copies: int, daily_cron: str | None, frequent_cron: str) -> None:
+    """Register the deployments with their cron schedules in a work pool (on the PREFECT_API_URL server)."""
+    try:
+        from workflows.batch.flows import deploy_flows
+    except ImportError as exc:
+        fail(f"Prefect is not installed ({exc}); install it with: pip install 'creditflow[prefect]'", 1)
+    for deployed in deploy_flows(
+        ctx.settings, pool=pool, copies=copies, daily_cron=daily_cron, frequent_cron=frequent_cron
+    ):
+        click.echo(json.dumps(deployed))
+
+
+# --- definitions -------------------------------------------------------------------------------------------
+
+
+def _bundle_from(paths: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, str]]:
+    files: dict[str, bytes] = {}
+    shown: dict[str, str] = {}  # base name -> the path as given, for problem lines
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            fail(f"{raw}: no such file", 2)
+        if path.suffix not in DEPLOYABLE_SUFFIXES:
+            fail(f"{raw}: only {', '.join(DEPLOYABLE_SUFFIXES)} files can be deployed", 2)
+        if path.name in files:  # a bundle is keyed by base name, so one would silently replace the other
+            fail(f"{raw}: {shown[path.name]} has the same file name; rename one of them", 2)
+        files.update(read_files([path]))
+        shown[path.name] = raw
+    return files, shown
+
+
+def _report_invalid(exc: InvalidBundle, shown: dict[str, str]) -> NoReturn:
+    for problem in exc.problems:
+        click.echo(
+            f"{shown.get(problem.file, problem.file)}:{problem.line}: {problem.element_id}: {problem.message}"
+        )
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files: tuple[str, ...]) -> None:
+    """Check BPMN/DMN/form files; exit 2 with FILE:LINE: ELEMENT_ID: message per problem."""
+    bundle, shown = _bundle_from(files)
+    try:
+        validated = validate_files(bundle)
+    except InvalidBundle as exc:
+        _report_invalid(exc, shown)
+    click.echo(f"valid: {', '.join(validated.process_ids)}")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--user", default=None, help="Deploy as this user (recorded as deployed_by).")
+@pass_ctx
+def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
+    """Validate and deploy files together; each process gets a new version. Invalid input deploys nothing."""
+    bundle, shown = _bundle_from(files)
+    actor = ctx.actor(user)
+    if not actor.in_any(PROCESS_OWNERS):
+        fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
+    try:
+        with transaction(ctx.rt.factory) as session:
+            deployed = deploy_files(session, bundle, deployed_by=actor.username, now=utcnow())
+    except InvalidBundle as exc:
+        _report_invalid(exc, shown)
+    for d in deployed:
+        click.echo(json.dumps(d.as_dict()))

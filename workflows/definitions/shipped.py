@@ -1,0 +1,26 @@
+"""The diagrams, decision tables and forms shipped in bpmn/, grouped into deployable bundles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from workflows.settings import BPMN_DIR
+
+
+def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:
+    """Each shipped .bpmn file with the decision tables and forms it references (and its start form).
+
+    Bundling only what a diagram uses means changing one process's table does not version the others.
+    """
+    tables = {p: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.dmn"))}
+    for bpmn in sorted(directory.glob("*.bpmn")):
+        text = bpmn.read_text(encoding="utf-8")
+        decisions = set(re.findall(r"calledDecisionId>\s*([\w.-]+)\s*<", text))
+        forms = set(re.findall(r'value="([\w.-]+\.json)"', text)) | {f"{bpmn.stem}_start.json"}
+        dmn = [
+            p for p, body in tables.items() if decisions & set(re.findall(r'<decision id="([\w.-]+)"', body))
+        ]
+        json_files = [directory / name for name in sorted(forms) if (directory / name).is_file()]
+        yield [bpmn, *dmn, *json_files]
