@@ -27,7 +27,8 @@ from workflows.credit.models import (
     Provision,
 )
 from workflows.credit.receivables import invoice_json, overdue_invoices
-from workflows.mail.outbox import Attachment, queue_email
+from workflows.mail.outbox import queue_email
+from workflows.mail.smtp import Attachment
 from workflows.users import emails_of
 
 LEGAL_LEVEL = 4

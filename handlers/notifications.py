@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.registry import HandlerInputError, TaskContext, operation
-from workflows.mail.outbox import TemplateError, queue_email
+from workflows.mail.outbox import queue_email
+from workflows.mail.templates import TemplateError
 from workflows.store.models import Group, User, UserGroup
 
 USER_PREFIX = "user:"

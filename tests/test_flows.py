@@ -22,7 +22,7 @@ from tests.smtp import RecordingSink
 from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
 from workflows.batch.jobs import tick
 from workflows.engine.runner import Runtime
-from workflows.mail.outbox import mailer_for
+from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 
 # Before Prefect is imported: its state in a throw-away home, no telemetry, quiet logs.

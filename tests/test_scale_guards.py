@@ -35,7 +35,8 @@ from workflows.credit.models import DunningCase, DunningStatus, Invoice, Invoice
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.runner import Runtime
-from workflows.mail.outbox import dispatch_due_emails, mailer_for
+from workflows.mail.outbox import dispatch_due_emails
+from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import Base, OutboxEmail, ProcessInstance

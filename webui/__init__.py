@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
-from workflows.mail.outbox import Mailer, mailer_for
+from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory
 

@@ -15,7 +15,8 @@ from tests.conftest import SteppingClock
 from tests.helpers import auth
 from tests.smtp import RecordingSink
 from workflows.credit.models import ContractChangeRequest
-from workflows.mail.outbox import dispatch_due_emails, mailer_for
+from workflows.mail.outbox import dispatch_due_emails
+from workflows.mail.smtp import mailer_for
 from workflows.store.db import transaction
 from workflows.store.models import AuditEvent
 from workflows.users import add_user

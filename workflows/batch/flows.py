@@ -30,7 +30,8 @@ from workflows.batch.jobs import daily_jobs, remind_overdue_tasks
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.engine.runner import Runtime, fire_due_timers
-from workflows.mail.outbox import Mailer, dispatch_due_emails, mailer_for
+from workflows.mail.outbox import dispatch_due_emails
+from workflows.mail.smtp import Mailer, mailer_for
 from workflows.mail.sink import start_sink
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory, transaction

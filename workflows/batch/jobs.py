@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.engine.runner import Runtime, fire_due_timers
-from workflows.mail.outbox import Mailer, dispatch_due_emails, queue_email
+from workflows.mail.outbox import dispatch_due_emails, queue_email
+from workflows.mail.smtp import Mailer
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem, JobRun, TaskStatus

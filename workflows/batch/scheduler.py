@@ -19,7 +19,8 @@ from sqlalchemy import Connection, func, select, text
 
 from workflows.batch.jobs import daily_jobs, tick
 from workflows.engine.runner import Runtime
-from workflows.mail.outbox import Mailer, next_mail_due
+from workflows.mail.outbox import next_mail_due
+from workflows.mail.smtp import Mailer
 from workflows.store.models import InboxItem, TaskStatus, Timer
 
 logger = logging.getLogger(__name__)

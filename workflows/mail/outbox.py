@@ -1,32 +1,26 @@
 """The e-mail outbox: render a template, queue it in the caller's transaction, dispatch due rows over SMTP.
 
-Rows are sent with yagmail (DESIGN.md). The rendered plain-text body is kept in the outbox for the
-API and audit; yagmail builds the mail's own text/plain part from the HTML body.
+The rendered plain-text body is kept in the outbox for the API and audit; the mailer (mail.smtp)
+builds the mail's own text/plain part from the HTML body.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Protocol, cast
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-import jinja2
-import yagmail
-from babel.numbers import format_decimal
 from sqlalchemy import CursorResult, String, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflows.mail.sink import SINK_HOST
-from workflows.settings import TEMPLATE_DIR, MailSettings
+from workflows.mail.smtp import Attachment, Mailer
+from workflows.mail.templates import render_email
+from workflows.settings import MailSettings
 from workflows.store.db import is_postgres, transaction
 from workflows.store.models import MailStatus, OutboxEmail
 
@@ -35,109 +29,9 @@ logger = logging.getLogger(__name__)
 # A claimed row is hidden from other dispatchers this long. It only matters when a dispatcher dies
 # between claiming and recording the outcome: the row is then retried once the lease runs out.
 CLAIM_LEASE = timedelta(minutes=10)
-# An unresponsive relay must not stall the scheduler thread; the row is retried later instead.
-SMTP_TIMEOUT_S = 30.0
-
-_TEMPLATE_PARTS = ("subject.txt", "txt", "html")
 
 
 # --- templates -------------------------------------------------------------------------------------
-
-
-class TemplateError(ValueError):
-    """An e-mail template could not be rendered; the message names the file and the cause."""
-
-
-class UnknownTemplate(TemplateError):
-    """No complete template (NAME.subject.txt, NAME.txt and NAME.html) exists under that name."""
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
-
-
-def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
-    """Names of the complete e-mail templates in `template_dir`, sorted."""
-    names = {path.name.removesuffix(".subject.txt") for path in template_dir.glob("*.subject.txt")}
-    complete = (n for n in names if all((template_dir / f"{n}.{p}").is_file() for p in _TEMPLATE_PARTS))
-    return sorted(complete)
-
-
-def format_money(value: Decimal | int | str | None) -> str:
-    """Show an amount with thousands separators and two decimals (1,800,000.00)."""
-    if value is None or value == "":
-        return "-"
-    return format_decimal(Decimal(str(value)), format="#,##0.00", locale="en")
-
-
-def format_when(value: datetime | date | str | None) -> str:
-    """Show a time as `YYYY-MM-DD HH:MM UTC` and a date as `YYYY-MM-DD`; ISO strings (task data) too."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        # Task data may carry naive times; everything creditflow stores is UTC.
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
-
-
-@lru_cache(maxsize=4)
-def _environment(template_dir: Path) -> jinja2.Environment:
-    # Cached per directory so compiled templates are reused; FileSystemLoader still reloads edited files.
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir),
-        undefined=jinja2.StrictUndefined,
-        # Escape only the HTML body: the subject and the plain-text body must show `<` and `&` as typed.
-        autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
-        keep_trailing_newline=True,
-    )
-    env.filters["when"] = format_when
-    env.filters["money"] = format_money
-    return env
-
-
-def render_email(
-    template: str, context: Mapping[str, Any], *, template_dir: Path = TEMPLATE_DIR
-) -> RenderedEmail:
-    """Render the subject, plain-text and HTML parts of a template.
-
-    Raises:
-        UnknownTemplate: no complete template of that name exists.
-        TemplateError: a variable is missing from `context`, or a template is broken.
-    """
-    simple_name = template.replace("_", "").isalnum()  # no paths: a diagram must not read other files
-    complete = simple_name and all((template_dir / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS)
-    if not complete:
-        available = available_templates(template_dir)
-        raise UnknownTemplate(
-            f"no e-mail template {template!r} in {template_dir} "
-            f"(available: {', '.join(available) or 'none'}); "
-            f"use one of those or add {template}.subject.txt, {template}.txt and {template}.html"
-        )
-    env = _environment(template_dir)
-    parts = []
-    for part in _TEMPLATE_PARTS:
-        filename = f"{template}.{part}"
-        try:
-            parts.append(env.get_template(filename).render(dict(context)))
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(
-                f"e-mail template {filename}: {exc.message}; add it to the context "
-                f"(given: {', '.join(sorted(context)) or 'nothing'})"
-            ) from exc
-        except jinja2.TemplateSyntaxError as exc:
-            where = f"{exc.filename or filename}:{exc.lineno}"
-            raise TemplateError(f"e-mail template {where}: {exc.message}") from exc
-        except (jinja2.TemplateError, TypeError, ValueError) as exc:
-            raise TemplateError(f"e-mail template {filename}: {exc}") from exc
-    subject, text, html = parts
-    # A header cannot span lines, and user data inside a subject must not smuggle in a second header.
-    return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
 
 
 # --- queueing --------------------------------------------------------------------------------------
@@ -246,92 +140,6 @@ def queue_email(
 
 
 # --- sending ---------------------------------------------------------------------------------------
-
-
-class Mailer(Protocol):
-    def send(self, email: OutboxEmail) -> None:
-        """Deliver one outbox row; raise on any failure so that the row is retried."""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A text document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes)."""
-
-    filename: str
-    content_type: str
-    content: str
-
-
-def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
-    # yagmail takes attachments as named file objects; the name sets filename and MIME type.
-    handle = io.BytesIO(stored["content"].encode("utf-8"))
-    handle.name = stored["filename"]
-    return handle
-
-
-class YagmailMailer:
-    """Sends outbox rows with yagmail to one SMTP server, a new connection per message (thread-safe).
-
-    yagmail derives the text/plain alternative from the HTML body; `prettify_html=False` because its
-    premailer pass drops content (research/libraries.md section 3).
-    """
-
-    def __init__(self, settings: MailSettings, smtp_host: str, smtp_port: int) -> None:
-        self.settings = settings
-        self.smtp_host = smtp_host
-        self.smtp_port = smtp_port or (465 if settings.use_ssl else 25)
-
-    def send(self, email: OutboxEmail) -> None:
-        """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
-        plain = not self.settings.username
-        client = yagmail.SMTP(
-            user={self.settings.sender: "creditflow"},
-            password=self.settings.password or None,
-            host=self.smtp_host,
-            port=self.smtp_port,
-            smtp_ssl=self.settings.use_ssl,
-            smtp_starttls=self.settings.use_starttls,
-            smtp_skip_login=plain,
-            soft_email_validation=False,
-            timeout=SMTP_TIMEOUT_S,
-        )
-        try:
-            result = client.send(
-                to=[a.strip() for a in email.to.split(",") if a.strip()],
-                subject=email.subject,
-                contents=[email.body_html],
-                attachments=[_attachment_file(a) for a in email.attachments] or None,
-                headers={"Auto-Submitted": "auto-generated"},  # RFC 3834: no out-of-office replies
-                prettify_html=False,
-                message_id=email.message_id,
-                group_messages=False,
-            )
-        finally:
-            client.close()
-        # yagmail swallows a mid-send disconnect after its own retries and returns False instead.
-        if result is False:
-            raise ConnectionError(f"the SMTP server {self.smtp_host}:{self.smtp_port} dropped the connection")
-        if result:
-            # Retrying would re-send to the recipients that did accept, so the row counts as sent.
-            logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)
-
-
-def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
-    """The configured relay when `smtp_host` is set, else the built-in sink on 127.0.0.1:`sink_port`.
-
-    Raises:
-        ValueError: no relay is configured and no sink port was given.
-    """
-    if settings.smtp_host:
-        return YagmailMailer(settings, settings.smtp_host, settings.smtp_port)
-    if not sink_port:
-        raise ValueError(
-            "no SMTP relay is configured ([mail] smtp_host or CREDITFLOW_SMTP_HOST) and no built-in sink "
-            "port was given; start one with workflows.mail.sink.start_sink() and pass its port"
-        )
-    # The sink is plain SMTP on loopback: no TLS and no login, whatever the relay settings say.
-    plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
-    return YagmailMailer(plain, SINK_HOST, sink_port)
 
 
 # --- dispatching -----------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Sending mail: the Mailer protocol and its yagmail implementation, to a relay or the built-in sink."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import yagmail
+
+from workflows.mail.sink import SINK_HOST
+from workflows.settings import MailSettings
+from workflows.store.models import OutboxEmail
+
+logger = logging.getLogger(__name__)
+
+
+# An unresponsive relay must not stall the scheduler thread; the row is retried later instead.
+SMTP_TIMEOUT_S = 30.0
+
+
+class Mailer(Protocol):
+    def send(self, email: OutboxEmail) -> None:
+        """Deliver one outbox row; raise on any failure so that the row is retried."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes)."""
+
+    filename: str
+    content_type: str
+    content: str
+
+
+def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
+    # yagmail takes attachments as named file objects; the name sets filename and MIME type.
+    handle = io.BytesIO(stored["content"].encode("utf-8"))
+    handle.name = stored["filename"]
+    return handle
+
+
+class YagmailMailer:
+    """Sends outbox rows with yagmail to one SMTP server, a new connection per message (thread-safe).
+
+    yagmail derives the text/plain alternative from the HTML body; `prettify_html=False` because its
+    premailer pass drops content (research/libraries.md section 3).
+    """
+
+    def __init__(self, settings: MailSettings, smtp_host: str, smtp_port: int) -> None:
+        self.settings = settings
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port or (465 if settings.use_ssl else 25)
+
+    def send(self, email: OutboxEmail) -> None:
+        """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
+        plain = not self.settings.username
+        client = yagmail.SMTP(
+            user={self.settings.sender: "creditflow"},
+            password=self.settings.password or None,
+            host=self.smtp_host,
+            port=self.smtp_port,
+            smtp_ssl=self.settings.use_ssl,
+            smtp_starttls=self.settings.use_starttls,
+            smtp_skip_login=plain,
+            soft_email_validation=False,
+            timeout=SMTP_TIMEOUT_S,
+        )
+        try:
+            result = client.send(
+                to=[a.strip() for a in email.to.split(",") if a.strip()],
+                subject=email.subject,
+                contents=[email.body_html],
+                attachments=[_attachment_file(a) for a in email.attachments] or None,
+                headers={"Auto-Submitted": "auto-generated"},  # RFC 3834: no out-of-office replies
+                prettify_html=False,
+                message_id=email.message_id,
+                group_messages=False,
+            )
+        finally:
+            client.close()
+        # yagmail swallows a mid-send disconnect after its own retries and returns False instead.
+        if result is False:
+            raise ConnectionError(f"the SMTP server {self.smtp_host}:{self.smtp_port} dropped the connection")
+        if result:
+            # Retrying would re-send to the recipients that did accept, so the row counts as sent.
+            logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)
+
+
+def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
+    """The configured relay when `smtp_host` is set, else the built-in sink on 127.0.0.1:`sink_port`.
+
+    Raises:
+        ValueError: no relay is configured and no sink port was given.
+    """
+    if settings.smtp_host:
+        return YagmailMailer(settings, settings.smtp_host, settings.smtp_port)
+    if not sink_port:
+        raise ValueError(
+            "no SMTP relay is configured ([mail] smtp_host or CREDITFLOW_SMTP_HOST) and no built-in sink "
+            "port was given; start one with workflows.mail.sink.start_sink() and pass its port"
+        )
+    # The sink is plain SMTP on loopback: no TLS and no login, whatever the relay settings say.
+    plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
+    return YagmailMailer(plain, SINK_HOST, sink_port)
