@@ -41,6 +41,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from handlers.registry import build_operations
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -141,10 +143,11 @@ def run_day(mode: str, chunk_size: int) -> dict[str, Any]:
     if mode == "embedded":
         from workflows.batch.jobs import tick
         from workflows.engine.runner import Runtime
-        from workflows.mail.outbox import dispatch_due_emails, mailer_for
+        from workflows.mail.outbox import dispatch_due_emails
+        from workflows.mail.smtp import mailer_for
 
         settings = load_settings()
-        rt = Runtime(make_session_factory(make_engine(settings.database)), settings)
+        rt = Runtime(make_session_factory(make_engine(settings.database)), settings, build_operations())
         mailer = mailer_for(settings.mail, None)
         did = tick(rt, mailer, NOW).as_dict()
         # tick sends at most 200 e-mails per round; the scheduler's next rounds (due at once) send the rest.

@@ -6,6 +6,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from handlers.registry import build_operations
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -30,5 +32,5 @@ def fresh_database(url: str, now: datetime) -> Engine:
     with transaction(make_session_factory(engine)) as session:
         seed_demo_users(session, now)
         for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), deployed_by="bench", now=now)
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by="bench", now=now)
     return engine

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from handlers.registry import build_operations
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -86,7 +88,7 @@ def main() -> None:
         now = datetime.now(UTC)
         with transaction(factory) as session:
             for bundle in shipped_bundles():
-                deploy_files(session, read_files(bundle), deployed_by="bench", now=now)
+                deploy_files(session, read_files(bundle), build_operations(), deployed_by="bench", now=now)
             tokens = {name: issue_token(session, name, now) for name in seed_demo_users(session, now)}
         engine.dispose()
         server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)

@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from handlers.registry import build_operations
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -110,7 +112,7 @@ def measure(url: str, lengths: list[int], runs: int) -> dict[str, Any]:
     settings = load_settings({}, database={"url": url})
     engine = make_engine(settings.database)
     upgrade_schema(engine)
-    rt = Runtime(make_session_factory(engine), settings)
+    rt = Runtime(make_session_factory(engine), settings, build_operations())
     with transaction(rt.factory) as session:
         deploy_files(
             session,

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.registry import TaskContext
 from workflows.credit.record_fields import iso_text
+from workflows.engine.service_tasks import TaskContext
 from workflows.store.models import InboxItem, TaskStatus
 
 

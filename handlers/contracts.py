@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from handlers.approvals import completed_steps
-from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.contract_changes import (
     apply_change_request,
     approve_change_request,
@@ -20,6 +19,7 @@ from workflows.credit.contract_changes import (
 from workflows.credit.contracts import current_terms, get_contract
 from workflows.credit.models import ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 
 SAFEGUARDS = ("guarantee", "justification")
 
@@ -46,7 +46,6 @@ class ChangeOpened:
     summary: str  # "payment terms days: 60 -> 90; ..." for task instructions
 
 
-@operation("contract.open_change", OpenChangeRequest)
 def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
     """Record the change request of this instance (the contract is locked while another one is open)."""
     contract = get_contract(ctx.session, req.contract_id, for_update=True)
@@ -100,7 +99,6 @@ class SafeguardRecorded:
     safeguard: str
 
 
-@operation("contract.record_safeguard", SafeguardRequest)
 def store_safeguard(ctx: TaskContext, req: SafeguardRequest) -> SafeguardRecorded:
     """Attach the requester's guarantee or justification for a risky supplier to the change request."""
     if req.safeguard not in SAFEGUARDS or not req.details.strip():
@@ -134,7 +132,6 @@ class ChangeApproved:
     countersign_by: date
 
 
-@operation("contract.approve_change", ApproveChangeRequest)
 def approve_change(ctx: TaskContext, req: ApproveChangeRequest) -> ChangeApproved:
     """Record the approvers; the request now waits for the supplier's countersignature."""
     if req.countersign_days < 1:
@@ -161,7 +158,6 @@ class ChangeRejected:
     rejected_at_step: str | None
 
 
-@operation("contract.reject_change", RejectChangeRequest)
 def reject_change(ctx: TaskContext, req: RejectChangeRequest) -> ChangeRejected:
     """Close the request as rejected by whoever completed the last review or approval; the contract stays."""
     request = get_change_request(ctx.session, req.change_request_id)
@@ -189,7 +185,6 @@ class ChangeExpired:
     countersign_by: date | None
 
 
-@operation("contract.expire_change", ExpireChangeRequest)
 def expire_change(ctx: TaskContext, req: ExpireChangeRequest) -> ChangeExpired:
     """Close the request as expired: the supplier did not countersign in time; the contract stays."""
     request = get_change_request(ctx.session, req.change_request_id)
@@ -214,7 +209,6 @@ class VersionRecorded:
     terms: dict[str, Any]
 
 
-@operation("contract.record_version", RecordVersionRequest)
 def record_version(ctx: TaskContext, req: RecordVersionRequest) -> VersionRecorded:
     """Apply the countersigned change: new current terms and an immutable contract version."""
     if not isinstance(req.signed_by, str) or not req.signed_by.strip():

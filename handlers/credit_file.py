@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from handlers.registry import TaskContext, operation
 from workflows.credit.customers import exposure_of, get_customer, overdue_of
+from workflows.engine.service_tasks import TaskContext
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,6 @@ class CreditFile:
     sales_owner: str | None
 
 
-@operation("credit.load_file", CreditFileRequest)
 def load_credit_file(ctx: TaskContext, req: CreditFileRequest) -> CreditFile:
     """The facts an approver needs on the case: who the customer is, its limit, exposure and grade."""
     customer = get_customer(ctx.session, req.customer_id)

@@ -14,9 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.registry import TaskContext, operation
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.engine.service_tasks import TaskContext
 
 WEIGHTS: dict[str, int] = {
     "payment_history": 25,
@@ -61,7 +61,6 @@ class ScoreResult:
     score_factors: dict[str, int]
 
 
-@operation("credit.score", ScoreRequest)
 def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
     """Score the customer from its credit file and its payment history of the last 12 months."""
     customer = get_customer(ctx.session, req.customer_id)

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     Customer,
@@ -27,6 +26,7 @@ from workflows.credit.models import (
     Provision,
 )
 from workflows.credit.receivables import invoice_json, overdue_invoices
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.smtp import Attachment
 from workflows.users import emails_of
@@ -70,7 +70,6 @@ class OpenedCase:
     grade: str
 
 
-@operation("dunning.open_case", OpenCaseRequest)
 def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     """Open the customer's dunning case; a customer never has two active cases."""
     customer = get_customer(ctx.session, req.customer_id)
@@ -108,7 +107,6 @@ class Review:
     oldest_due: str
 
 
-@operation("dunning.review", ReviewRequest)
 def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     """Decide from the receivables whether the case closes, and when the next level is due.
 
@@ -176,7 +174,6 @@ class Escalation:
     blocked: bool
 
 
-@operation("dunning.escalate", CaseRequest)
 def escalate(ctx: TaskContext, req: CaseRequest) -> Escalation:
     """Move the case up one level: L2 adds the fee, L3 credit-blocks the customer."""
     case = load_case(ctx.session, req.case_id)
@@ -206,7 +203,6 @@ class Notice:
     invoices: list[str]
 
 
-@operation("dunning.send_notice", NoticeRequest)
 def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     """E-mail the level's notice to the customer, naming every overdue invoice; once per case and level."""
     case = load_case(ctx.session, req.case_id)
@@ -256,7 +252,6 @@ class PromiseRecord:
     amount: Decimal
 
 
-@operation("dunning.record_promise", PromiseRequest)
 def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     """Pause the case until the promised date (plus grace)."""
     if req.amount <= 0 or req.promised_date < ctx.now.date():
@@ -288,7 +283,6 @@ class DisputeRecord:
     reason: str
 
 
-@operation("dunning.record_dispute", DisputeRequest)
 def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
     """Take the disputed invoices out of dunning until the dispute task is resolved."""
     case = load_case(ctx.session, req.case_id)
@@ -328,7 +322,6 @@ class Resolution:
     invoices: list[str]
 
 
-@operation("dunning.resolve_dispute", ResolveRequest)
 def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
     """Upheld: a credit note cancels the disputed invoices. Rejected: they are dunned again."""
     if req.resolution not in ("upheld", "rejected"):
@@ -363,7 +356,6 @@ class Handover:
     recipients: list[str]
 
 
-@operation("dunning.legal_handover", CaseRequest)
 def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
     """Hand the case to legal: 100 % specific provision and the case file e-mailed to the legal group."""
     case = load_case(ctx.session, req.case_id)
@@ -474,7 +466,6 @@ class Closed:
     unblocked: bool
 
 
-@operation("dunning.close_case", CloseRequest)
 def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
     """Close the case; lift the credit block this case set (recovered legal cases release the provision)."""
     case = load_case(ctx.session, req.case_id)

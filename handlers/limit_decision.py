@@ -8,8 +8,8 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from handlers.approvals import completed_steps
-from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.customers import GRADES, change_limit, get_customer
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
 GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need
@@ -35,7 +35,6 @@ class RecordScoreResult:
     score_valid_to: date
 
 
-@operation("credit.record_score", RecordScoreRequest)
 def record_score(ctx: TaskContext, req: RecordScoreRequest) -> RecordScoreResult:
     """Store the new score and grade on the credit file with the date until which it is valid."""
     if req.grade not in GRADES:
@@ -65,7 +64,6 @@ class LimitProposal:
     proposed_limit: Decimal
 
 
-@operation("credit.propose_limit", ProposeLimitRequest)
 def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     """Need from expected sales and terms (or the request itself), capped by the grade's share of revenue."""
     if req.requested_limit < 0 or req.payment_terms_days < 0:
@@ -97,7 +95,6 @@ class AppliedLimit:
     approvers: list[str]
 
 
-@operation("credit.apply_limit", ApplyLimitRequest)
 def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     """Write the approved limit with a history entry naming the approvers; schedule the next review."""
     if req.new_limit < 0:

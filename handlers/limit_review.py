@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from handlers.registry import TaskContext, operation
 from workflows.credit.customers import GRADES
+from workflows.engine.service_tasks import TaskContext
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,6 @@ class Assessment:
     needs_approval: bool
 
 
-@operation("limit.assess_review", AssessRequest)
 def assess_review(ctx: TaskContext, req: AssessRequest) -> Assessment:
     """Increases, and changes after a fall of two grades or more, need people; the rest applies at once."""
     change = (

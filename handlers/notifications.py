@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers.registry import HandlerInputError, TaskContext, operation
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.templates import TemplateError
 from workflows.store.models import Group, User, UserGroup
@@ -101,7 +101,6 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
-@operation("notify.email", NotifyEmailRequest)
 def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult:
     """Queue one templated e-mail in the step's transaction; a retried step does not queue it again."""
     recipients = resolve_recipients(ctx, req.to)

@@ -1,127 +1,51 @@
-"""The one mapping from service operation names (as used in diagrams) to handler functions."""
+"""The one table from service operation names (as diagrams use them) to handler functions.
+
+Entry points (the web app, the CLI, Prefect flows, tests) call `build_operations()` and hand the table
+to the Runtime; nothing registers itself on import, so a test that adds an operation to its own copy
+leaks nothing into other tests.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import types
-import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
-from sqlalchemy.orm import Session
-
-from workflows.errors import InputError
-from workflows.settings import Settings
+from handlers import (
+    contracts,
+    credit_file,
+    credit_scoring,
+    dunning,
+    limit_decision,
+    limit_review,
+    notifications,
+    supplier_risk,
+)
+from workflows.engine.service_tasks import Operation
 
 
-@dataclass(frozen=True)
-class TaskContext:
-    """What a handler may know about the step it runs in; `session` is the step's own transaction."""
-
-    session: Session
-    now: datetime
-    instance_id: int
-    process_key: str
-    business_key: str | None
-    bpmn_id: str
-    task_key: str  # stable id of this task execution, for idempotency keys
-    started_by: str
-    settings: Settings
-
-
-class HandlerInputError(InputError):
-    """The diagram passed parameters that do not fit the handler's request type."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    name: str
-    func: Callable[[TaskContext, Any], Any]
-    request_type: type
-
-    def call(self, ctx: TaskContext, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Convert parameters to the request dataclass, run the handler, return its result as a dict."""
-        result = self.func(ctx, build_request(self.request_type, params, self.name))
-        if result is None:
-            return {}
-        if dataclasses.is_dataclass(result) and not isinstance(result, type):
-            return dataclasses.asdict(result)
-        if isinstance(result, dict):
-            return result
-        raise TypeError(f"handler {self.name} returned {type(result).__name__}, not a dataclass or dict")
-
-
-def build_request(request_type: type, params: Mapping[str, Any], operation: str) -> Any:
-    """Build a request dataclass from diagram parameters, coercing Decimal/date/int fields.
-
-    Raises:
-        HandlerInputError: a required field is missing, unknown, or has the wrong type.
-    """
-    hints, known = _request_shape(request_type)
-    unknown = set(params) - set(known)
-    if unknown:
-        raise HandlerInputError(
-            f"{operation}: unknown parameter(s) {sorted(unknown)}; expected {sorted(known)}"
-        )
-    kwargs = {}
-    for name, f in known.items():
-        if name not in params:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise HandlerInputError(f"{operation}: parameter {name!r} is required")
-            continue
-        kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")
-    return request_type(**kwargs)
-
-
-@functools.cache
-def _request_shape(request_type: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
-    # Resolving type hints costs ~50 µs and runs on every service call; a request type never changes.
-    return typing.get_type_hints(request_type), {f.name: f for f in dataclasses.fields(request_type)}
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    if value is None:
-        return None
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = next(a for a in args if a is not type(None))
-    try:
-        if hint is Decimal and not isinstance(value, Decimal):
-            return Decimal(str(value))
-        if hint is date and isinstance(value, str):
-            return date.fromisoformat(value)
-        if hint is datetime and isinstance(value, str):
-            return datetime.fromisoformat(value)
-        if hint is int and isinstance(value, str):
-            return int(value)
-    except (InvalidOperation, ValueError) as exc:
-        raise HandlerInputError(
-            f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}"
-        ) from exc
-    return value
-
-
-_OPERATIONS: dict[str, Operation] = {}
-
-
-def operation(name: str, request_type: type) -> Callable[[Callable[[TaskContext, Any], Any]], Any]:
-    """Register a handler under its diagram operation name."""
-
-    def register(func: Callable[[TaskContext, Any], Any]) -> Callable[[TaskContext, Any], Any]:
-        if name in _OPERATIONS:
-            raise ValueError(f"service operation {name!r} is registered twice")
-        _OPERATIONS[name] = Operation(name, func, request_type)
-        return func
-
-    return register
-
-
-def operations() -> Mapping[str, Operation]:
-    """All registered operations, importing every handler module once."""
-    import handlers.catalog  # noqa: F401  (imports each capability module, which registers itself)
-
-    return _OPERATIONS
+def build_operations() -> dict[str, Operation]:
+    """Every shipped service operation, by the name diagrams call it."""
+    table = [
+        Operation("contract.approve_change", contracts.approve_change, contracts.ApproveChangeRequest),
+        Operation("contract.expire_change", contracts.expire_change, contracts.ExpireChangeRequest),
+        Operation("contract.open_change", contracts.open_change, contracts.OpenChangeRequest),
+        Operation("contract.record_safeguard", contracts.store_safeguard, contracts.SafeguardRequest),
+        Operation("contract.record_version", contracts.record_version, contracts.RecordVersionRequest),
+        Operation("contract.reject_change", contracts.reject_change, contracts.RejectChangeRequest),
+        Operation("credit.apply_limit", limit_decision.apply_limit, limit_decision.ApplyLimitRequest),
+        Operation("credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest),
+        Operation("credit.propose_limit", limit_decision.propose_limit, limit_decision.ProposeLimitRequest),
+        Operation("credit.record_score", limit_decision.record_score, limit_decision.RecordScoreRequest),
+        Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),
+        Operation("dunning.close_case", dunning.close_case, dunning.CloseRequest),
+        Operation("dunning.escalate", dunning.escalate, dunning.CaseRequest),
+        Operation("dunning.legal_handover", dunning.legal_handover, dunning.CaseRequest),
+        Operation("dunning.open_case", dunning.open_case, dunning.OpenCaseRequest),
+        Operation("dunning.record_dispute", dunning.record_dispute, dunning.DisputeRequest),
+        Operation("dunning.record_promise", dunning.record_promise, dunning.PromiseRequest),
+        Operation("dunning.resolve_dispute", dunning.resolve_dispute, dunning.ResolveRequest),
+        Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),
+        Operation("dunning.send_notice", dunning.send_notice, dunning.NoticeRequest),
+        Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),
+        Operation("notify.email", notifications.notify_email, notifications.NotifyEmailRequest),
+        Operation("supplier.record_evaluation", supplier_risk.record_supplier_evaluation, supplier_risk.RecordEvaluationRequest),
+        Operation("supplier.risk_check", supplier_risk.risk_check, supplier_risk.RiskCheckRequest),
+    ]
+    return {op.name: op for op in table}

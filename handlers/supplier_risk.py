@@ -14,10 +14,10 @@ from datetime import date
 from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
 from handlers.credit_scoring import management_score as age_score
 from handlers.limit_decision import add_months
-from handlers.registry import HandlerInputError, TaskContext, operation
 from workflows.credit.contract_changes import get_change_request
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 
 WEIGHTS: dict[str, int] = {
     "financial_size": 20,
@@ -40,7 +40,6 @@ class RiskCheckResult:
     factors: dict[str, int]
 
 
-@operation("supplier.risk_check", RiskCheckRequest)
 def risk_check(ctx: TaskContext, req: RiskCheckRequest) -> RiskCheckResult:
     """Score the supplier from its size, age, litigation, penalties, delivery record and external rating."""
     factors = supplier_factors(get_supplier(ctx.session, req.supplier_id), ctx.now.date())
@@ -82,7 +81,6 @@ class EvaluationRecorded:
     valid_to: date
 
 
-@operation("supplier.record_evaluation", RecordEvaluationRequest)
 def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -> EvaluationRecorded:
     """Store the evaluation (append-only) as the supplier's current grade, and on the change request."""
     if req.grade not in GRADES:

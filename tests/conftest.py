@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.registry import build_operations
 from webui import create_app
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
@@ -147,4 +148,4 @@ def shipped(app: Flask, clock: datetime) -> None:
     factory = app.extensions["creditflow"].rt.factory
     with transaction(factory) as session:
         for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), deployed_by="system", now=clock)
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by="system", now=clock)

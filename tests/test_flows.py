@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.registry import build_operations
 from tests.smtp import RecordingSink
 from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
 from workflows.batch.jobs import tick
@@ -63,7 +64,7 @@ def worker_env(
 
 @pytest.fixture
 def rt(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
-    return Runtime(session_factory, settings)
+    return Runtime(session_factory, settings, build_operations())
 
 
 def sent(sink: RecordingSink) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.registry import build_operations
 from tests.smtp import RecordingSink
 from workflows.batch import daily_starts as chunks
 from workflows.credit import dunning, limit_review
@@ -59,7 +60,7 @@ def seed_book(factory: sessionmaker[Session], now: datetime, customers: int = 12
     with transaction(factory) as session:
         seed_demo_users(session, now)  # the groups the diagrams notify and hand work to
         for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), deployed_by="system", now=now)
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by="system", now=now)
         for n in range(customers):
             external = f"C{n:04d}"
             customer = create_customer(
@@ -111,7 +112,7 @@ def dunning_outcome(factory: sessionmaker[Session]) -> dict[str, Any]:
 
 @pytest.fixture
 def rt(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
-    return Runtime(session_factory, settings)
+    return Runtime(session_factory, settings, build_operations())
 
 
 NOW = datetime.fromisoformat("2026-03-02T09:00:00+00:00")
@@ -238,7 +239,9 @@ WORKER = textwrap.dedent(
     """
     import sys, time
     from datetime import date, datetime
-    from handlers.registry import operations
+    from handlers.registry import build_operations
+    from handlers.dunning import OpenCaseRequest
+    from workflows.engine.service_tasks import Operation
     from workflows.batch import daily_starts as chunks
     from workflows.credit import dunning
     from workflows.credit import limit_review
@@ -247,9 +250,8 @@ WORKER = textwrap.dedent(
     from workflows.settings import load_settings
 
     settings = load_settings()
-    rt = Runtime(make_session_factory(make_engine(settings.database)), settings)
-    op = operations()["dunning.open_case"]
-    real, opened = op.func, []
+    operations = build_operations()
+    real, opened = operations["dunning.open_case"].func, []
 
     def open_then_hang(ctx, req):
         result = real(ctx, req)
@@ -260,7 +262,8 @@ WORKER = textwrap.dedent(
             time.sleep(60)
         return result
 
-    object.__setattr__(op, "func", open_then_hang)
+    operations["dunning.open_case"] = Operation("dunning.open_case", open_then_hang, OpenCaseRequest)
+    rt = Runtime(make_session_factory(make_engine(settings.database)), settings, operations)
     now = datetime.fromisoformat(sys.argv[1])
     chunks.run_chunk(rt, chunks.plan_dunning(rt, now.date(), size=100)[0], now)
     print("finished", flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.registry import operations
+from handlers.registry import build_operations
 from workflows.definitions.deploy import read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.users import DEMO_USERS
@@ -17,7 +17,7 @@ def test_every_shipped_diagram_validates_with_its_tables_and_forms() -> None:
     bundles = list(shipped_bundles())
     assert {b[0].stem for b in bundles} >= {"credit_application", "payment_terms_exception"}
     for bundle in bundles:
-        validated = validate_files(read_files(bundle))
+        validated = validate_files(read_files(bundle), build_operations())
         assert validated.process_ids == [bundle[0].stem]  # file name = process id
 
 
@@ -25,7 +25,7 @@ def test_every_operation_has_a_handler_and_every_handler_is_used() -> None:
     used = set()
     for bundle in shipped_bundles():
         used |= set(re.findall(r'serviceTaskOperator id="([\w.]+)"', bundle[0].read_text()))
-    registered = {name for name in operations() if name.startswith(SHIPPED_PREFIXES)}
+    registered = {name for name in build_operations() if name.startswith(SHIPPED_PREFIXES)}
     assert used == registered
 
 

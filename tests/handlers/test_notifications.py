@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.notifications import NotifyEmailRequest, NotifyEmailResult, notify_email
-from handlers.registry import HandlerInputError, TaskContext, operations
+from handlers.registry import build_operations
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import message_id_for
 from workflows.settings import load_settings
 from workflows.store.db import transaction
@@ -205,9 +206,9 @@ def test_template_problems_are_input_errors(session: Session, clock: datetime) -
 
 def test_registered_operation_converts_parameters_and_result(session: Session, clock: datetime) -> None:
     ctx = make_ctx(session, clock, task_key="task-9")
-    result = operations()["notify.email"].call(
+    result = build_operations()["notify.email"].call(
         ctx, {"template": "generic", "to": "user:analyst1", "context": {"subject": "Hi", "message": "Text"}}
     )
     assert result == {"queued": 1, "recipients": ["analyst1@example.com"]}
     with pytest.raises(HandlerInputError, match="unknown parameter"):
-        operations()["notify.email"].call(ctx, {"template": "generic", "to": "initiator", "cc": "x"})
+        build_operations()["notify.email"].call(ctx, {"template": "generic", "to": "initiator", "cc": "x"})

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.registry import HandlerInputError, TaskContext, operations
+from handlers.registry import build_operations
 from handlers.supplier_risk import WEIGHTS, age_score, count_score, supplier_factors, weighted_score
 from workflows.credit.models import Supplier, SupplierEvaluation
 from workflows.credit.suppliers import DEMO_SUPPLIERS, create_supplier
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import NotFound
 from workflows.settings import load_settings
 from workflows.store.db import transaction
@@ -144,11 +145,11 @@ def test_risk_check_scores_a_stored_supplier(session: Session, clock: datetime) 
         actor="buyer1",
         now=clock,
     )
-    result = operations()["supplier.risk_check"].call(ctx, {"supplier_id": stored.id})
+    result = build_operations()["supplier.risk_check"].call(ctx, {"supplier_id": stored.id})
     assert result["factors"]["delivery"] == 88
     assert result["score"] == weighted_score(WEIGHTS, result["factors"])
     with pytest.raises(NotFound, match="supplier 999 does not exist"):
-        operations()["supplier.risk_check"].call(ctx, {"supplier_id": 999})
+        build_operations()["supplier.risk_check"].call(ctx, {"supplier_id": 999})
 
 
 def test_evaluations_are_appended_and_the_latest_is_the_suppliers_grade(
@@ -158,7 +159,7 @@ def test_evaluations_are_appended_and_the_latest_is_the_suppliers_grade(
     stored = create_supplier(
         session, {"name": "X", "email": "x@x.example", "currency": "EUR"}, actor="a", now=clock
     )
-    record = operations()["supplier.record_evaluation"]
+    record = build_operations()["supplier.record_evaluation"]
     with pytest.raises(HandlerInputError, match="grade must be one of A, B, C, D, E"):
         record.call(ctx, {"supplier_id": stored.id, "score": 50, "grade": "F", "valid_months": 3})
     with pytest.raises(HandlerInputError, match="score must be 0-100"):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handlers.registry import TaskContext, operation
+from handlers.registry import build_operations
 from tests.fixtures.engine.cases import (
     ENGINE_FIXTURES,
     People,
@@ -37,6 +37,7 @@ from workflows.definitions.validation import ValidatedBundle, make_parser
 from workflows.engine import runner, sandbox
 from workflows.engine import spiff as engine
 from workflows.engine.runner import Runtime
+from workflows.engine.service_tasks import Operation, TaskContext
 from workflows.errors import Conflict, Forbidden
 from workflows.mail.outbox import queue_email
 from workflows.settings import Settings
@@ -77,8 +78,6 @@ class FragileService:
 FRAGILE = FragileService()
 
 
-# Registered at import: deploy validation only accepts operations the registry already knows.
-@operation("test.fragile_service", FragileRequest)
 def call_fragile_service(ctx: TaskContext, request: FragileRequest) -> dict[str, Any]:
     # Written before failing, so the test can check that the savepoint rolls it back.
     queue_email(
@@ -93,6 +92,14 @@ def call_fragile_service(ctx: TaskContext, request: FragileRequest) -> dict[str,
     if FRAGILE.down:
         raise ConnectionError(f"fragile service is down; case {request.case_ref} not accepted")
     return {"accepted": True, "case_ref": request.case_ref}
+
+
+# This test file's own operation table: the shipped operations plus the fragile service. Deploy and the
+# runtime get it passed in, so no other test ever sees `test.fragile_service`.
+OPERATIONS = {
+    **build_operations(),
+    "test.fragile_service": Operation("test.fragile_service", call_fragile_service, FragileRequest),
+}
 
 
 # --- fixtures and helpers -------------------------------------------------------------------------
@@ -187,8 +194,8 @@ def fragile_rt(
     settings: Settings, session_factory: sessionmaker[Session], clock: datetime
 ) -> Iterator[Runtime]:
     FRAGILE.down = True
-    deploy(session_factory, clock, "fragile_service.bpmn")
-    yield Runtime(session_factory, settings)
+    deploy(session_factory, clock, "fragile_service.bpmn", operations=OPERATIONS)
+    yield Runtime(session_factory, settings, OPERATIONS)
     FRAGILE.down = True
 
 
@@ -267,7 +274,7 @@ def test_runaway_loop_fails_with_a_depth_incident_instead_of_stalling(
     settings: Settings, session_factory: sessionmaker[Session], clock: datetime
 ) -> None:
     deploy(session_factory, clock, "counter_loop.bpmn")
-    rt = Runtime(session_factory, settings.replace("engine", max_task_depth=60))
+    rt = Runtime(session_factory, settings.replace("engine", max_task_depth=60), OPERATIONS)
 
     instance = runner.start_instance(rt, "counter_loop", {"counter": 0}, actor=SYSTEM, now=clock)
 
@@ -323,7 +330,7 @@ def deploy_text(factory: sessionmaker[Session], now: datetime, name: str, script
     """Deploy the `scripted` fixture with another script, through deploy's full validation."""
     text = (ENGINE_FIXTURES / name).read_text().replace('risk_band = "standard"', escape(script))
     with transaction(factory) as session:
-        deploy_files(session, {name: text.encode()}, deployed_by="owner1", now=now)
+        deploy_files(session, {name: text.encode()}, OPERATIONS, deployed_by="owner1", now=now)
 
 
 def store_unvalidated_scripted(factory: sessionmaker[Session], now: datetime, script: str) -> None:
@@ -381,7 +388,7 @@ def test_forbidden_script_is_refused_at_runtime_even_without_deploy_validation(
     store_unvalidated_scripted(session_factory, clock, script.format(path=secret_file))
 
     instance = runner.start_instance(
-        Runtime(session_factory, settings), "scripted", {}, actor=SYSTEM, now=clock
+        Runtime(session_factory, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
     )
 
     assert instance.status == InstanceStatus.ERROR
@@ -410,7 +417,7 @@ def test_runaway_script_fails_its_step_with_an_incident_instead_of_hanging(
     deploy_text(session_factory, clock, "scripted.bpmn", script)
 
     instance = runner.start_instance(
-        Runtime(session_factory, settings), "scripted", {}, actor=SYSTEM, now=clock
+        Runtime(session_factory, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
     )
 
     assert instance.status == InstanceStatus.ERROR

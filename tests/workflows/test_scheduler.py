@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.registry import build_operations
 from tests.fixtures.engine.cases import empty_daily_jobs, open_task, review_runtime, start_review
 from workflows.batch.jobs import register_daily_job, remind_overdue_tasks
 from workflows.batch.scheduler import ADVISORY_LOCK_KEY, EmbeddedScheduler, SingleSchedulerLock, next_wake
@@ -52,9 +53,9 @@ def register_probe() -> list[date]:
 def test_next_wake_with_nothing_due_is_the_max_sleep_cap(
     settings: Settings, session_factory: sessionmaker[Session], clock: datetime
 ) -> None:
-    rt = Runtime(session_factory, settings)
+    rt = Runtime(session_factory, settings, build_operations())
     assert next_wake(rt, clock) == clock + timedelta(seconds=settings.scheduler.max_sleep_s)
-    capped = Runtime(session_factory, settings.replace("scheduler", max_sleep_s=60))
+    capped = Runtime(session_factory, settings.replace("scheduler", max_sleep_s=60), rt.operations)
     assert next_wake(capped, clock) == clock + timedelta(seconds=60)
 
 
@@ -82,7 +83,7 @@ def test_next_wake_is_the_earliest_task_due_date_timer_or_outbox_retry(rt: Runti
     assert next_wake(rt, clock + timedelta(days=3)) == clock + timedelta(
         days=3
     )  # overdue: now, never earlier
-    short = Runtime(rt.factory, rt.settings.replace("scheduler", max_sleep_s=60))
+    short = Runtime(rt.factory, rt.settings.replace("scheduler", max_sleep_s=60), rt.operations)
     assert next_wake(short, later) == later + timedelta(seconds=60)
 
 
@@ -105,7 +106,7 @@ def test_next_wake_includes_the_next_daily_run_once_a_daily_job_is_registered(
 def separate_runtimes(settings: Settings) -> Iterator[list[Runtime]]:
     """Three runtimes with their own engines on the same database, as three processes would have."""
     engines = [make_engine(settings.database) for _ in range(3)]
-    yield [Runtime(make_session_factory(e), settings) for e in engines]
+    yield [Runtime(make_session_factory(e), settings, build_operations()) for e in engines]
     for engine in engines:
         engine.dispose()
 

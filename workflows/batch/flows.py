@@ -25,14 +25,15 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from handlers.registry import build_operations
 from workflows.batch import daily_starts as chunks
 from workflows.batch.jobs import daily_jobs, remind_overdue_tasks
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.engine.runner import Runtime, fire_due_timers
 from workflows.mail.outbox import dispatch_due_emails
-from workflows.mail.smtp import Mailer, mailer_for
 from workflows.mail.sink import start_sink
+from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory, transaction
 from workflows.store.models import JobRun
@@ -61,7 +62,7 @@ def runtime() -> Runtime:
     settings = load_settings()
     found = _RUNTIMES.get(settings)
     if found is None:
-        found = _RUNTIMES[settings] = Runtime(make_session_factory(make_engine(settings.database)), settings)
+        found = _RUNTIMES[settings] = Runtime(make_session_factory(make_engine(settings.database)), settings, build_operations())
     return found
 
 

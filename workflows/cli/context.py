@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
+from handlers.registry import build_operations
 from workflows.engine.runner import Runtime
 from workflows.errors import DomainError
 from workflows.settings import Settings, SettingsError, load_settings
@@ -33,7 +34,7 @@ class Context:
             engine = make_engine(self.settings.database)
             # Pooled connections are closed when the command ends (PostgreSQL warns about leaked ones).
             click.get_current_context().call_on_close(engine.dispose)
-            self._rt = Runtime(make_session_factory(engine), self.settings)
+            self._rt = Runtime(make_session_factory(engine), self.settings, build_operations())
         return self._rt
 
     def actor(self, username: str | None) -> Actor:

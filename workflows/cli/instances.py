@@ -10,8 +10,8 @@ from workflows.clock import parse_now, utcnow
 from workflows.engine.runner import complete_task, deliver_message, retry_instance, start_instance
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
-from workflows.mail.smtp import mailer_for
 from workflows.mail.sink import start_sink
+from workflows.mail.smtp import mailer_for
 from workflows.users import SYSTEM
 
 # --- instances and tasks ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import click
 
+from handlers.registry import build_operations
 from workflows.cli.context import Context, fail, pass_ctx
 from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.clock import utcnow
@@ -43,7 +44,7 @@ def init(ctx: Context, demo: bool) -> None:
     try:
         with transaction(ctx.rt.factory) as session:
             for bundle in shipped_bundles():
-                for deployed in deploy_files(session, read_files(bundle), deployed_by="system", now=now):
+                for deployed in deploy_files(session, read_files(bundle), ctx.rt.operations, deployed_by="system", now=now):
                     state = "unchanged" if deployed.unchanged else "deployed"
                     click.echo(f"{state}: {deployed.key} v{deployed.version}")
             if demo:
@@ -180,7 +181,7 @@ def validate(files: tuple[str, ...]) -> None:
     """Check BPMN/DMN/form files; exit 2 with FILE:LINE: ELEMENT_ID: message per problem."""
     bundle, shown = _bundle_from(files)
     try:
-        validated = validate_files(bundle)
+        validated = validate_files(bundle, build_operations())
     except InvalidBundle as exc:
         _report_invalid(exc, shown)
     click.echo(f"valid: {', '.join(validated.process_ids)}")
@@ -198,7 +199,7 @@ def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
         fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
     try:
         with transaction(ctx.rt.factory) as session:
-            deployed = deploy_files(session, bundle, deployed_by=actor.username, now=utcnow())
+            deployed = deploy_files(session, bundle, ctx.rt.operations, deployed_by=actor.username, now=utcnow())
     except InvalidBundle as exc:
         _report_invalid(exc, shown)
     for d in deployed:

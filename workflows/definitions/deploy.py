@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers.registry import operations
 from workflows.definitions.compile import compile_bundle
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 from workflows.errors import NotFound
 from workflows.store.audit import record_event
 from workflows.store.models import Deployment, ProcessDefinition
+from workflows.store.paging import page_rows
 
 DEPLOYABLE_SUFFIXES = (".bpmn", ".dmn", ".json")
 
@@ -38,13 +38,13 @@ def read_files(paths: list[Path]) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in paths}
 
 
-def validate_files(files: Mapping[str, bytes]) -> ValidatedBundle:
+def validate_files(files: Mapping[str, bytes], operations: Collection[str]) -> ValidatedBundle:
     """Validate a bundle against the registered service operations.
 
     Raises:
         InvalidBundle: with every problem found, as FILE:LINE: ELEMENT_ID: message.
     """
-    return validate_bundle(files, set(operations()))
+    return validate_bundle(files, set(operations))
 
 
 # Who may deploy diagrams and see every definition and instance diagram (admins always may).
@@ -69,7 +69,12 @@ def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
 
 
 def deploy_files(
-    session: Session, files: Mapping[str, bytes], *, deployed_by: str, now: datetime
+    session: Session,
+    files: Mapping[str, bytes],
+    operations: Collection[str],
+    *,
+    deployed_by: str,
+    now: datetime,
 ) -> list[DeployedVersion]:
     """Validate and store a bundle; each executable process gets version N+1 of its key.
 
@@ -78,7 +83,7 @@ def deploy_files(
     Raises:
         InvalidBundle: nothing is stored.
     """
-    bundle = validate_files(files)
+    bundle = validate_files(files, operations)
     content_hash = _content_hash(files)
     texts = _utf8_texts(files)
     deployment: Deployment | None = None
@@ -145,6 +150,72 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
     if definition is None and required:
         raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
     return definition
+
+
+def get_definition(session: Session, key: str, version: int) -> ProcessDefinition:
+    """One deployed version of a process key.
+
+    Raises:
+        NotFound: naming the key and version.
+    """
+    definition = session.scalar(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_key == key, ProcessDefinition.version == version
+        )
+    )
+    if definition is None:
+        raise NotFound(f"{key} version {version} is not deployed; see the Definitions page for what is")
+    return definition
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest version of every process key, by key."""
+    latest = (
+        select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+        .group_by(ProcessDefinition.process_key)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .join(
+                latest,
+                (ProcessDefinition.process_key == latest.c.process_key)
+                & (ProcessDefinition.version == latest.c.version),
+            )
+            .order_by(ProcessDefinition.process_key)
+        )
+    )
+
+
+def process_keys(session: Session) -> list[str]:
+    """Every deployed process key, sorted (the choices of a process filter)."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
+        )
+    )
+
+
+def find_process_keys(
+    session: Session, *, text: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[str], int]:
+    """One page of deployed process keys containing `text` (any case), sorted, and the total."""
+    query = select(ProcessDefinition.process_key).distinct()
+    if text:
+        query = query.where(func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True))
+    return page_rows(session, query.order_by(ProcessDefinition.process_key), page, per_page)
+
+
+def versions_of(session: Session, keys: Iterable[str]) -> list[ProcessDefinition]:
+    """Every deployed version of the keys, by key, newest version first."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_key.in_(list(keys)))
+            .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+        )
+    )
 
 
 def list_definitions(session: Session) -> list[ProcessDefinition]:

@@ -19,7 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from workflows.definitions.deploy import latest_definition
 from workflows.definitions.forms import validate_form
 from workflows.engine import spiff as engine
-from workflows.engine.step import Runtime, Step, advance, refuse_bad_input, resume
+from workflows.engine.runtime import Runtime
+from workflows.engine.step import Step, advance, refuse_bad_input, resume
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction

@@ -1,0 +1,79 @@
+"""The Runtime: what every step needs, built once per process by an entry point and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.definitions import compile
+from workflows.definitions.deploy import form_schema
+from workflows.engine.service_tasks import Operation
+from workflows.errors import NotFound
+from workflows.settings import Settings
+from workflows.store.models import (
+    Deployment,
+    ProcessDefinition,
+)
+
+
+@dataclass
+class Runtime:
+    """What every step needs: session factory, settings and service operations (one per process, passed down)."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    # The service operation table (handlers.registry.build_operations), handed in by the entry point.
+    operations: Mapping[str, Operation]
+    _specs: dict[int, compile.LoadedSpec] = field(default_factory=dict)
+    _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
+    _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
+
+    def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """A deployed version (immutable once deployed, so cached detached for the process's life)."""
+        found = self._definitions.get(definition_id)
+        if found is None:
+            found = session.get(ProcessDefinition, definition_id)
+            if found is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            session.expunge(found)
+            self._definitions[definition_id] = found
+        return found
+
+    def spec_for(self, session: Session, definition_id: int) -> compile.LoadedSpec:
+        """The compiled spec of a definition version, restored once per process."""
+        loaded = self._specs.get(definition_id)
+        if loaded is None:
+            spec_json = session.scalar(
+                select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id)
+            )
+            if spec_json is None:
+                raise NotFound(f"process definition {definition_id} does not exist")
+            loaded = self._specs[definition_id] = compile.load_spec(spec_json)
+        return loaded
+
+    def start_schema(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
+        """The JSON schema of the process's start data (`<key>_start.json`), or {} when it has none."""
+        name = f"{definition.process_key}_start.json"
+        key = (definition.id, name)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, name) if name in deployment.files else {}
+        return self._forms[key]
+
+    def form_for(
+        self, session: Session, definition: ProcessDefinition, form_file: str | None
+    ) -> dict[str, Any]:
+        """A task's form schema, parsed once per definition version."""
+        key = (definition.id, form_file)
+        if key not in self._forms:
+            deployment = session.get(Deployment, definition.deployment_id)
+            assert deployment is not None
+            self._forms[key] = form_schema(definition, deployment, form_file)
+        return self._forms[key]
+
+
