@@ -52,7 +52,7 @@ from benchmarks.fresh_db import fresh_database  # noqa: E402
 from workflows.credit.models import Customer, DunningCase, Invoice
 from workflows.mail.sink import start_controller  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
-from workflows.store.db import make_engine, make_session_factory  # noqa: E402
+from workflows.store.db import make_engine  # noqa: E402
 from workflows.store.models import OutboxEmail  # noqa: E402
 
 DAY = date(2026, 3, 2)
@@ -147,7 +147,7 @@ def run_day(mode: str, chunk_size: int) -> dict[str, Any]:
         from workflows.mail.smtp import mailer_for
 
         settings = load_settings()
-        rt = Runtime(make_session_factory(make_engine(settings.database)), settings, build_operations())
+        rt = Runtime(make_engine(settings.database), settings, build_operations())
         mailer = mailer_for(settings.mail, None)
         did = tick(rt, mailer, NOW).as_dict()
         # tick sends at most 200 e-mails per round; the scheduler's next rounds (due at once) send the rest.

@@ -85,7 +85,7 @@ def run_persisted(n: int, db_path: Path) -> list[float]:
     settings = load_settings({}, database={"url": f"sqlite:///{db_path}"})
     engine = make_engine(settings.database)
     upgrade_schema(engine)
-    rt = Runtime(make_session_factory(engine), settings, build_operations())
+    rt = Runtime(engine, settings, build_operations())
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
     with transaction(rt.factory) as session:
         deploy_files(session, read_files(_bundle()), deployed_by="bench", now=now)

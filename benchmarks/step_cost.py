@@ -35,7 +35,7 @@ from sqlalchemy import func, select  # noqa: E402
 from workflows.definitions.deploy import deploy_files  # noqa: E402
 from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
-from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflows.store.db import make_engine, transaction  # noqa: E402
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import SYSTEM, actor_for, add_user  # noqa: E402
@@ -112,7 +112,7 @@ def measure(url: str, lengths: list[int], runs: int) -> dict[str, Any]:
     settings = load_settings({}, database={"url": url})
     engine = make_engine(settings.database)
     upgrade_schema(engine)
-    rt = Runtime(make_session_factory(engine), settings, build_operations())
+    rt = Runtime(engine, settings, build_operations())
     with transaction(rt.factory) as session:
         deploy_files(
             session,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
@@ -63,8 +64,8 @@ def worker_env(
 
 
 @pytest.fixture
-def rt(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
-    return Runtime(session_factory, settings, build_operations())
+def rt(settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session]) -> Runtime:
+    return Runtime(db_engine, settings, build_operations())
 
 
 def sent(sink: RecordingSink) -> list[tuple[str, str]]:

@@ -135,7 +135,7 @@ def test_cli_imports_suppliers_or_names_every_bad_line(
         try:
             return CliRunner().invoke(main, list(args), obj=cli_context)
         finally:
-            cli_context.rt.factory.kw["bind"].dispose()
+            cli_context.rt.engine.dispose()
 
     bad = write(tmp_path, "S1,Alpha AB,a@alpha.example,,1999,1,EUR\nS2,Beta,,,,,EUR\n")
     result = creditflow("import", "suppliers", str(bad))

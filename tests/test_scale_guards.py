@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -111,8 +111,8 @@ def dunning_outcome(factory: sessionmaker[Session]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def rt(settings: Settings, session_factory: sessionmaker[Session]) -> Runtime:
-    return Runtime(session_factory, settings, build_operations())
+def rt(settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session]) -> Runtime:
+    return Runtime(db_engine, settings, build_operations())
 
 
 NOW = datetime.fromisoformat("2026-03-02T09:00:00+00:00")
@@ -263,7 +263,7 @@ WORKER = textwrap.dedent(
         return result
 
     operations["dunning.open_case"] = Operation("dunning.open_case", open_then_hang, OpenCaseRequest)
-    rt = Runtime(make_session_factory(make_engine(settings.database)), settings, operations)
+    rt = Runtime(make_engine(settings.database), settings, operations)
     now = datetime.fromisoformat(sys.argv[1])
     chunks.run_chunk(rt, chunks.plan_dunning(rt, now.date(), size=100)[0], now)
     print("finished", flush=True)
@@ -323,7 +323,7 @@ def test_worker_killed_mid_chunk_then_rerun_loses_nothing_and_sends_nothing_twic
 def wait_until_unlocked(rt: Runtime) -> None:
     """Every instance row can be locked at once, and (PostgreSQL) no claim is still held."""
     deadline = time.monotonic() + 10
-    engine = rt.factory.kw["bind"]
+    engine = rt.engine
     while True:
         try:
             with engine.begin() as conn:

@@ -7,8 +7,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
 
 from tests.fixtures.engine.cases import (
     People,
@@ -35,8 +34,8 @@ def _isolated_daily_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def rt(settings: Settings, session_factory: sessionmaker[Session], clock: datetime) -> Runtime:
-    return review_runtime(settings, session_factory, clock)
+def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
+    return review_runtime(settings, db_engine, clock)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
@@ -106,8 +106,8 @@ OPERATIONS = {
 
 
 @pytest.fixture
-def rt(settings: Settings, session_factory: sessionmaker[Session], clock: datetime) -> Runtime:
-    return review_runtime(settings, session_factory, clock)
+def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
+    return review_runtime(settings, db_engine, clock)
 
 
 @pytest.fixture
@@ -191,11 +191,11 @@ def test_forty_cases_started_from_eight_threads_are_distinct_with_their_own_inbo
 
 @pytest.fixture
 def fragile_rt(
-    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session], clock: datetime
 ) -> Iterator[Runtime]:
     FRAGILE.down = True
     deploy(session_factory, clock, "fragile_service.bpmn", operations=OPERATIONS)
-    yield Runtime(session_factory, settings, OPERATIONS)
+    yield Runtime(db_engine, settings, OPERATIONS)
     FRAGILE.down = True
 
 
@@ -271,10 +271,10 @@ def test_admin_retry_after_repair_continues_the_case_and_resolves_its_incidents(
 
 
 def test_runaway_loop_fails_with_a_depth_incident_instead_of_stalling(
-    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session], clock: datetime
 ) -> None:
     deploy(session_factory, clock, "counter_loop.bpmn")
-    rt = Runtime(session_factory, settings.replace("engine", max_task_depth=60), OPERATIONS)
+    rt = Runtime(db_engine, settings.replace("engine", max_task_depth=60), OPERATIONS)
 
     instance = runner.start_instance(rt, "counter_loop", {"counter": 0}, actor=SYSTEM, now=clock)
 
@@ -377,6 +377,7 @@ def store_unvalidated_scripted(factory: sessionmaker[Session], now: datetime, sc
 )
 def test_forbidden_script_is_refused_at_runtime_even_without_deploy_validation(
     settings: Settings,
+    db_engine: Engine,
     session_factory: sessionmaker[Session],
     clock: datetime,
     tmp_path: Path,
@@ -388,7 +389,7 @@ def test_forbidden_script_is_refused_at_runtime_even_without_deploy_validation(
     store_unvalidated_scripted(session_factory, clock, script.format(path=secret_file))
 
     instance = runner.start_instance(
-        Runtime(session_factory, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
+        Runtime(db_engine, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
     )
 
     assert instance.status == InstanceStatus.ERROR
@@ -406,6 +407,7 @@ def test_forbidden_script_is_refused_at_runtime_even_without_deploy_validation(
 )
 def test_runaway_script_fails_its_step_with_an_incident_instead_of_hanging(
     settings: Settings,
+    db_engine: Engine,
     session_factory: sessionmaker[Session],
     clock: datetime,
     monkeypatch: pytest.MonkeyPatch,
@@ -417,7 +419,7 @@ def test_runaway_script_fails_its_step_with_an_incident_instead_of_hanging(
     deploy_text(session_factory, clock, "scripted.bpmn", script)
 
     instance = runner.start_instance(
-        Runtime(session_factory, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
+        Runtime(db_engine, settings, OPERATIONS), "scripted", {}, actor=SYSTEM, now=clock
     )
 
     assert instance.status == InstanceStatus.ERROR

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
@@ -17,7 +17,7 @@ from workflows.batch.scheduler import ADVISORY_LOCK_KEY, EmbeddedScheduler, Sing
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import queue_email
 from workflows.settings import Settings
-from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.store.db import make_engine, transaction
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 TIMER_DUE = timedelta(days=2)  # its boundary timer
@@ -30,9 +30,9 @@ def _isolated_daily_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def rt(settings: Settings, session_factory: sessionmaker[Session], clock: datetime) -> Runtime:
+def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
     """The `review` diagram deployed; the scheduler may sleep a week, so the cap never hides a due time."""
-    return review_runtime(settings.replace("scheduler", max_sleep_s=WEEK_S), session_factory, clock)
+    return review_runtime(settings.replace("scheduler", max_sleep_s=WEEK_S), db_engine, clock)
 
 
 def register_probe() -> list[date]:
@@ -51,11 +51,11 @@ def register_probe() -> list[date]:
 
 
 def test_next_wake_with_nothing_due_is_the_max_sleep_cap(
-    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session], clock: datetime
 ) -> None:
-    rt = Runtime(session_factory, settings, build_operations())
+    rt = Runtime(db_engine, settings, build_operations())
     assert next_wake(rt, clock) == clock + timedelta(seconds=settings.scheduler.max_sleep_s)
-    capped = Runtime(session_factory, settings.replace("scheduler", max_sleep_s=60), rt.operations)
+    capped = Runtime(db_engine, settings.replace("scheduler", max_sleep_s=60), rt.operations)
     assert next_wake(capped, clock) == clock + timedelta(seconds=60)
 
 
@@ -83,7 +83,7 @@ def test_next_wake_is_the_earliest_task_due_date_timer_or_outbox_retry(rt: Runti
     assert next_wake(rt, clock + timedelta(days=3)) == clock + timedelta(
         days=3
     )  # overdue: now, never earlier
-    short = Runtime(rt.factory, rt.settings.replace("scheduler", max_sleep_s=60), rt.operations)
+    short = Runtime(rt.engine, rt.settings.replace("scheduler", max_sleep_s=60), rt.operations)
     assert next_wake(short, later) == later + timedelta(seconds=60)
 
 
@@ -106,7 +106,7 @@ def test_next_wake_includes_the_next_daily_run_once_a_daily_job_is_registered(
 def separate_runtimes(settings: Settings) -> Iterator[list[Runtime]]:
     """Three runtimes with their own engines on the same database, as three processes would have."""
     engines = [make_engine(settings.database) for _ in range(3)]
-    yield [Runtime(make_session_factory(e), settings, build_operations()) for e in engines]
+    yield [Runtime(e, settings, build_operations()) for e in engines]
     for engine in engines:
         engine.dispose()
 
@@ -136,7 +136,7 @@ def test_two_scheduler_locks_in_one_process_still_exclude_each_other(rt: Runtime
 
 
 def test_postgres_scheduler_lock_is_held_by_an_idle_session_not_an_open_transaction(rt: Runtime) -> None:
-    engine = rt.factory.kw["bind"]
+    engine = rt.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("advisory locks exist on PostgreSQL only; SQLite uses the lock file")
     lock = SingleSchedulerLock(rt)

@@ -156,7 +156,7 @@ class Claims:
     """
 
     def __init__(self, rt: Runtime, chunk: Chunk) -> None:
-        engine = rt.factory.kw["bind"]
+        engine = rt.engine
         self._chunk = chunk
         self._conn: Connection | None = None
         if engine.dialect.name == "postgresql":

@@ -35,7 +35,7 @@ from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
-from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.store.db import make_engine, transaction
 from workflows.store.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -62,14 +62,14 @@ def runtime() -> Runtime:
     settings = load_settings()
     found = _RUNTIMES.get(settings)
     if found is None:
-        found = _RUNTIMES[settings] = Runtime(make_session_factory(make_engine(settings.database)), settings, build_operations())
+        found = _RUNTIMES[settings] = Runtime(make_engine(settings.database), settings, build_operations())
     return found
 
 
 def dispose_runtimes() -> None:
     """Close the pooled connections of every cached Runtime (tests, and before a worker exits)."""
     for rt in _RUNTIMES.values():
-        rt.factory.kw["bind"].dispose()
+        rt.engine.dispose()
     _RUNTIMES.clear()
 
 

@@ -38,7 +38,7 @@ class SingleSchedulerLock:
 
     def acquire(self) -> bool:
         """Try to become the scheduler; False when another process already is."""
-        engine = self._rt.factory.kw["bind"]
+        engine = self._rt.engine
         if engine.dialect.name == "postgresql":
             conn = engine.connect()
             got = conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})

@@ -13,7 +13,7 @@ from handlers.registry import build_operations
 from workflows.engine.runner import Runtime
 from workflows.errors import DomainError
 from workflows.settings import Settings, SettingsError, load_settings
-from workflows.store.db import make_engine, make_session_factory
+from workflows.store.db import make_engine
 from workflows.store.jsonable import to_jsonable
 from workflows.users import SYSTEM, Actor, actor_for, get_user
 
@@ -34,7 +34,7 @@ class Context:
             engine = make_engine(self.settings.database)
             # Pooled connections are closed when the command ends (PostgreSQL warns about leaked ones).
             click.get_current_context().call_on_close(engine.dispose)
-            self._rt = Runtime(make_session_factory(engine), self.settings, build_operations())
+            self._rt = Runtime(engine, self.settings, build_operations())
         return self._rt
 
     def actor(self, username: str | None) -> Actor:

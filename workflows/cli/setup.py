@@ -39,12 +39,14 @@ from workflows.store.schema import upgrade_schema
 @pass_ctx
 def init(ctx: Context, demo: bool) -> None:
     """Create or migrate the schema and deploy the shipped diagrams (idempotent)."""
-    upgrade_schema(ctx.rt.factory.kw["bind"])
+    upgrade_schema(ctx.rt.engine)
     now = utcnow()
     try:
         with transaction(ctx.rt.factory) as session:
             for bundle in shipped_bundles():
-                for deployed in deploy_files(session, read_files(bundle), ctx.rt.operations, deployed_by="system", now=now):
+                for deployed in deploy_files(
+                    session, read_files(bundle), ctx.rt.operations, deployed_by="system", now=now
+                ):
                     state = "unchanged" if deployed.unchanged else "deployed"
                     click.echo(f"{state}: {deployed.key} v{deployed.version}")
             if demo:
@@ -199,7 +201,9 @@ def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
         fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
     try:
         with transaction(ctx.rt.factory) as session:
-            deployed = deploy_files(session, bundle, ctx.rt.operations, deployed_by=actor.username, now=utcnow())
+            deployed = deploy_files(
+                session, bundle, ctx.rt.operations, deployed_by=actor.username, now=utcnow()
+            )
     except InvalidBundle as exc:
         _report_invalid(exc, shown)
     for d in deployed:

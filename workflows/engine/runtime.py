@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.definitions import compile
@@ -14,23 +14,25 @@ from workflows.definitions.deploy import form_schema
 from workflows.engine.service_tasks import Operation
 from workflows.errors import NotFound
 from workflows.settings import Settings
-from workflows.store.models import (
-    Deployment,
-    ProcessDefinition,
-)
+from workflows.store.db import make_session_factory
+from workflows.store.models import Deployment, ProcessDefinition
 
 
 @dataclass
 class Runtime:
-    """What every step needs: session factory, settings and service operations (one per process, passed down)."""
+    """What every step needs: the database, settings and service operations (one per process, passed down)."""
 
-    factory: sessionmaker[Session]
+    engine: Engine
     settings: Settings
     # The service operation table (handlers.registry.build_operations), handed in by the entry point.
     operations: Mapping[str, Operation]
+    factory: sessionmaker[Session] = field(init=False)
     _specs: dict[int, compile.LoadedSpec] = field(default_factory=dict)
     _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
     _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.factory = make_session_factory(self.engine)
 
     def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
         """A deployed version (immutable once deployed, so cached detached for the process's life)."""
@@ -75,5 +77,3 @@ class Runtime:
             assert deployment is not None
             self._forms[key] = form_schema(definition, deployment, form_file)
         return self._forms[key]
-
-
