@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.definitions.deploy import latest_definition
 from workflows.definitions.forms import validate_form
+from workflows.definitions.start_rights import require_may_start
 from workflows.engine import spiff as engine
 from workflows.engine.runtime import Runtime
 from workflows.engine.step import Step, advance, refuse_bad_input, resume
@@ -70,11 +71,8 @@ def start_instance(
     with transaction(rt.factory) as session:
         definition = latest_definition(session, process_key)
         assert definition is not None
-        if check_groups and definition.start_groups and not actor.in_any(definition.start_groups):
-            raise Forbidden(
-                f"{actor.username} may not start {process_key}: only members of "
-                f"{', '.join(definition.start_groups)} may"
-            )
+        if check_groups:
+            require_may_start(actor, definition)
         schema = rt.start_schema(session, definition)
         if schema:
             data = validate_form(schema, data)

@@ -1,0 +1,32 @@
+"""Who may start a process: one rule for the REST API, the web start page, the CLI and the read sides."""
+
+from __future__ import annotations
+
+from workflows.errors import Forbidden
+from workflows.store.models import ProcessDefinition
+from workflows.users import Actor
+
+
+def may_start(actor: Actor, definition: ProcessDefinition) -> bool:
+    """Members of the start event's lane group (or its `startGroups`) may start it; admins may start any.
+
+    A start event with no lane and no `startGroups` names nobody, so only admins (and the system, which
+    acts as admin for batch starts) may start it.
+    """
+    return actor.in_any(definition.start_groups or [])
+
+
+def require_may_start(actor: Actor, definition: ProcessDefinition) -> None:
+    """Raise Forbidden, naming who may start the process, unless the actor may.
+
+    Raises:
+        Forbidden: the actor is in none of the start groups.
+    """
+    if may_start(actor, definition):
+        return
+    key = definition.process_key
+    if definition.start_groups:
+        who = f"only members of {', '.join(definition.start_groups)} may"
+    else:
+        who = "its start event has no lane and no startGroups, so only admins may"
+    raise Forbidden(f"{actor.username} may not start {key}: {who}")
