@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.templates import TemplateError
-from workflows.store.models import Group, User, UserGroup
+from workflows.store.models import Group, User
+from workflows.users import emails_of
 
 USER_PREFIX = "user:"
 GROUP_PREFIX = "group:"
@@ -51,19 +52,14 @@ def _user_email(session: Session, username: str, described_as: str) -> str:
 def _group_emails(session: Session, group: str, described_as: str) -> list[str]:
     if session.get(Group, group) is None:
         raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no group {group!r}")
-    emails = session.scalars(
-        select(User.email)
-        .join(UserGroup, UserGroup.user_id == User.id)
-        .where(UserGroup.group_name == group, User.active.is_(True), User.email != "")
-        .order_by(User.username)
-    ).all()
+    emails = emails_of(session, groups=[group])
     if not emails:
         # Queuing nothing would look like success while nobody is told; fail so an admin adds members.
         raise HandlerInputError(
             f"notify.email: recipient {described_as!r}: group {group!r} has no active member "
             "with an e-mail address"
         )
-    return list(emails)
+    return emails
 
 
 def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:

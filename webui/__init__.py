@@ -12,11 +12,12 @@ from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
 
+from handlers.registry import build_operations
 from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
 from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import Settings, load_settings
-from workflows.store.db import make_engine, make_session_factory
+from workflows.store.db import make_engine
 
 
 @dataclass
@@ -66,13 +67,11 @@ def create_app(
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     engine = make_engine(settings.database)
-    rt = Runtime(make_session_factory(engine), settings)
+    rt = Runtime(engine, settings, build_operations())
     app.extensions["creditflow"] = Services(rt=rt, engine=engine, clock=clock, sink_port=sink_port)
 
     from webui import (
         api,
-        api_receivables,
-        api_suppliers,
         auth,
         customers,
         definitions,
@@ -89,12 +88,10 @@ def create_app(
     )
 
     csrf = CSRFProtect(app)
-    for api_module in (api, api_receivables, api_suppliers):
-        csrf.exempt(api_module.bp)  # the API authenticates with bearer tokens, not cookies: no CSRF
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies: no CSRF
     auth.init_login(app)
     for blueprint in (
         api,
-        api_receivables,
         auth,
         pages,
         inbox,
@@ -107,7 +104,6 @@ def create_app(
         suppliers,
     ):
         app.register_blueprint(blueprint.bp)
-    app.register_blueprint(api_suppliers.bp)
     formatting.register(app)
     navigation.register(app)
     errors.register(app)

@@ -7,31 +7,28 @@ from pathlib import PurePath
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from webui import page_arg, services
 from webui.auth import login_required_view, require_groups, web_actor
-from webui.diagrams import (
-    check_may_read_diagram,
-    deployment_files,
-    diagram_xml,
-    get_definition,
-)
+from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import (
     DEPLOYABLE_SUFFIXES,
     PROCESS_OWNERS,
     DeployedVersion,
     deploy_files,
+    find_process_keys,
+    get_definition,
     validate_files,
+    versions_of,
 )
 from workflows.definitions.validation import InvalidBundle, Problem
 from workflows.errors import BadRequest
+from workflows.instances import instance_counts
 from workflows.store.db import transaction
-from workflows.store.models import ProcessDefinition, ProcessInstance
-from workflows.store.paging import Page, page_rows
+from workflows.store.models import ProcessDefinition
+from workflows.store.paging import Page
 
 bp = Blueprint("definitions", __name__)
 
@@ -74,20 +71,14 @@ def show(key: str, version: int) -> str:
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = deployment_files(session, definition)
-        versions = list(
-            session.scalars(
-                select(ProcessDefinition)
-                .where(ProcessDefinition.process_key == key)
-                .order_by(ProcessDefinition.version.desc())
-            )
-        )
+        versions = versions_of(session, [key])
         return render_template(
             "definitions/show.html",
             d=definition,
             files=sorted((name, len(text)) for name, text in files.items()),
             tables=read_decision_tables(files),
             versions=versions,
-            counts=_instance_counts(session, [d.id for d in versions]),
+            counts=instance_counts(session, [d.id for d in versions]),
         )
 
 
@@ -123,7 +114,7 @@ def validate(key: str, version: int) -> Response:
     require_groups(PROCESS_OWNERS, WORKBENCH)
     files = _edited_bundle(key, version)
     try:
-        validate_files(files)
+        validate_files(files, services().rt.operations)
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
     return jsonify({"ok": True, "problems": []})
@@ -164,19 +155,8 @@ def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[st
     page = page_arg()
     per_page = services().rt.settings.web.page_size
     with services().rt.factory() as session:
-        keys_query = select(ProcessDefinition.process_key).distinct()
-        if text:
-            keys_query = keys_query.where(
-                func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True)
-            )
-        keys, total = page_rows(session, keys_query.order_by(ProcessDefinition.process_key), page, per_page)
-        versions = list(
-            session.scalars(
-                select(ProcessDefinition)
-                .where(ProcessDefinition.process_key.in_(keys))
-                .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
-            )
-        )
+        keys, total = find_process_keys(session, text=text or None, page=page, per_page=per_page)
+        versions = versions_of(session, keys)
         by_key: dict[str, list[ProcessDefinition]] = defaultdict(list)
         for definition in versions:
             by_key[definition.process_key].append(definition)
@@ -184,32 +164,18 @@ def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[st
             "definitions/list.html",
             found=Page(keys, total, page, per_page),
             by_key=by_key,
-            counts=_instance_counts(session, [d.id for d in versions]),
+            counts=instance_counts(session, [d.id for d in versions]),
             problems=problems or [],
             q=text,
             args={"q": text} if text else {},
         ), status
 
 
-def _instance_counts(session: Session, definition_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{definition id: {status: instances}} for the given versions."""
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    if definition_ids:
-        rows = session.execute(
-            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
-            .where(ProcessInstance.definition_id.in_(definition_ids))
-            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
-        )
-        for definition_id, status, count in rows:
-            counts[definition_id][status] = count
-    return counts
-
-
 def _deploy(files: dict[str, bytes], username: str) -> list[DeployedVersion]:
     """Raises: InvalidBundle (nothing is stored)."""
     svc = services()
     with transaction(svc.rt.factory) as session:
-        return deploy_files(session, files, deployed_by=username, now=svc.clock())
+        return deploy_files(session, files, svc.rt.operations, deployed_by=username, now=svc.clock())
 
 
 def _edited_bundle(key: str, version: int) -> dict[str, bytes]:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.definitions.deploy import PROCESS_OWNERS
 from workflows.errors import Forbidden, NotFound
-from workflows.instances import list_instances
-from workflows.store.models import AuditEvent, Deployment, InboxItem, Incident, ProcessDefinition, TaskStatus
+from workflows.instances import ElementStates, list_instances
+from workflows.store.models import Deployment, InboxItem, ProcessDefinition, TaskStatus
 from workflows.users import Actor
-
-# Audit actions that mean the engine passed through the element.
-_DONE_ACTIONS = frozenset({"service_called", "task_completed"})
 
 
 @dataclass
@@ -37,18 +33,6 @@ class Markers:
             out[f"cf-{name}"] = sorted(ids)
             seen |= ids
         return out
-
-
-def get_definition(session: Session, key: str, version: int) -> ProcessDefinition:
-    """Raises: NotFound."""
-    definition = session.scalar(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_key == key, ProcessDefinition.version == version
-        )
-    )
-    if definition is None:
-        raise NotFound(f"{key} version {version} is not deployed; see the Definitions page for what is")
-    return definition
 
 
 def check_may_read_diagram(session: Session, actor: Actor, definition: ProcessDefinition) -> None:
@@ -90,28 +74,15 @@ def diagram_xml(session: Session, definition: ProcessDefinition) -> str:
     return text
 
 
-def instance_markers(session: Session, instance_id: int, current_task: InboxItem | None = None) -> Markers:
+def instance_markers(path: ElementStates, current_task: InboxItem | None = None) -> Markers:
     """Where an instance has been: completed and cancelled tasks, open ones, failures, and this task."""
     markers = Markers()
-    rows = session.execute(
-        select(InboxItem.bpmn_id, InboxItem.status).where(InboxItem.instance_id == instance_id)
-    )
-    for bpmn_id, status in rows:
+    for bpmn_id, status in path.tasks:
         {TaskStatus.OPEN: markers.open, TaskStatus.CANCELLED: markers.cancelled}.get(
             status, markers.done
         ).add(bpmn_id)
-    events = session.execute(
-        select(AuditEvent.action, AuditEvent.bpmn_id).where(
-            AuditEvent.instance_id == instance_id, AuditEvent.bpmn_id.is_not(None)
-        )
-    )
-    for action, event_bpmn_id in events:
-        if action in _DONE_ACTIONS and event_bpmn_id:
-            markers.done.add(event_bpmn_id)
-    incidents = session.scalars(
-        select(Incident.bpmn_id).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
-    )
-    markers.error.update(b for b in incidents if b)
+    markers.done.update(path.passed)
+    markers.error.update(path.failed)
     if current_task is not None and current_task.status == TaskStatus.OPEN:
         markers.current.add(current_task.bpmn_id)
     return markers

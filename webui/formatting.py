@@ -6,13 +6,13 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_decimal
 from flask import Flask
 
-LOCALE = "en"
+from workflows.money import LOCALE, as_decimal, format_money
 
 # Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
 _MONEY_KEY = re.compile(
@@ -37,30 +37,6 @@ def format_age(since: datetime | None, now: datetime) -> str:
         return f"{hours} h"
     days, rest = divmod(hours, 24)
     return f"{days} d {rest} h" if rest and days < 7 else f"{days} d"
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    """The value as an exact Decimal (floats through their shortest repr); None when it is no number."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, Decimal | int):
-        return Decimal(value)
-    if isinstance(value, float | str):
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None
-        return number if number.is_finite() else None
-    return None
-
-
-def format_money(value: Any, currency: str | None = None) -> str:
-    """An amount with grouping and two decimals ("1,200.50 EUR"); non-numbers are shown as they are."""
-    number = as_decimal(value)
-    if number is None:
-        return "" if value is None else str(value)
-    text = format_decimal(number, format="#,##0.00", locale=LOCALE)
-    return f"{text} {currency}" if currency else text
 
 
 def is_money_key(key: str) -> bool:
@@ -111,7 +87,7 @@ def register(app: Flask) -> None:
     """Make the formatters available to every template."""
     app.jinja_env.filters.update(
         time=format_time,
-        money=format_money,
+        money=lambda value, currency=None: format_money(value, currency, empty=""),
     )
     app.jinja_env.globals.update(
         format_age=format_age,

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
+from workflows.definitions.deploy import process_keys
 from workflows.engine import runner
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, get_task_for, list_inbox
-from workflows.store.models import Group, InboxItem, ProcessDefinition
-from workflows.users import Actor
+from workflows.store.models import InboxItem
+from workflows.users import Actor, group_names
 
 bp = Blueprint("inbox", __name__)
 
@@ -52,9 +52,7 @@ def inbox() -> str:
             flt=flt,
             now=now,
             sorts=SORTS,
-            processes=session.scalars(
-                select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
-            ).all(),
+            processes=process_keys(session),
             groups=_filter_groups(session, actor),
             args={k: v for k, v in request.args.items() if k != "page" and v},
         )
@@ -88,7 +86,7 @@ def unclaim(task_id: int) -> str | Response | tuple[str, int]:
 def _filter_groups(session: Session, actor: Actor) -> list[str]:
     """The groups worth filtering by: the actor's own (an admin sees every group's tasks)."""
     if actor.is_admin:
-        return list(session.scalars(select(Group.name).order_by(Group.name)))
+        return group_names(session)
     return sorted(actor.groups)
 
 

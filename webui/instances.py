@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
-from workflows.definitions.deploy import PROCESS_OWNERS
+from workflows.definitions.deploy import PROCESS_OWNERS, process_keys
 from workflows.engine import runner
-from workflows.instances import get_instance_for, list_instances
-from workflows.store.models import AuditEvent, InboxItem, Incident, InstanceStatus, ProcessDefinition
-from workflows.store.paging import Page, page_rows
+from workflows.instances import instance_detail, list_instances
+from workflows.store.models import InstanceStatus
+from workflows.store.paging import Page
 
 bp = Blueprint("instances", __name__)
 
@@ -37,9 +36,7 @@ def index() -> str:
             found=Page(rows, total, page, per_page),
             flt=flt,
             statuses=InstanceStatus.ALL,
-            processes=session.scalars(
-                select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
-            ).all(),
+            processes=process_keys(session),
             args={k: v for k, v in request.args.items() if k != "page" and v},
         )
 
@@ -52,28 +49,16 @@ def show(instance_id: int) -> str:
     history_page, per_page = page_arg(HISTORY_PAGE), svc.rt.settings.web.page_size
     actor = web_actor()
     with svc.rt.factory() as session:
-        instance = get_instance_for(session, actor, instance_id)
-        tasks = list(
-            session.scalars(
-                select(InboxItem).where(InboxItem.instance_id == instance.id).order_by(InboxItem.id)
-            )
-        )
-        events_query = select(AuditEvent).where(AuditEvent.instance_id == instance.id)
-        events, events_total = page_rows(
-            session, events_query.order_by(AuditEvent.id), history_page, per_page
-        )
-        incidents = list(
-            session.scalars(select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id))
-        )
+        found = instance_detail(session, actor, instance_id, history_page=history_page, per_page=per_page)
         return render_template(
             "instances/show.html",
-            instance=instance,
+            instance=found.instance,
             now=now,
-            tasks=tasks,
-            task_titles={t.id: t.title for t in tasks},
-            events=Page(events, events_total, history_page, per_page),
-            incidents=incidents,
-            markers=instance_markers(session, instance.id).as_dict(),
+            tasks=found.tasks,
+            task_titles={t.id: t.title for t in found.tasks},
+            events=found.events,
+            incidents=found.incidents,
+            markers=instance_markers(found.path).as_dict(),
             history_param=HISTORY_PAGE,
             is_process_owner=actor.in_any(PROCESS_OWNERS),
         )

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -22,9 +21,10 @@ from webui.auth import login_required_view, require_groups, web_actor
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from workflows.credit.contracts import list_contracts
 from workflows.credit.customers import CUSTOMER_READERS, list_customers
-from workflows.credit.models import Contract, Customer, Supplier
+from workflows.credit.models import Contract, Customer
+from workflows.credit.supplier_views import supplier_names
 from workflows.credit.suppliers import SUPPLIER_READERS
-from workflows.definitions.deploy import latest_definition
+from workflows.definitions.deploy import latest_definition, latest_definitions
 from workflows.definitions.forms import coerce_form_strings, validate_form
 from workflows.engine import runner
 from workflows.errors import Forbidden, Invalid, NotFound
@@ -34,7 +34,8 @@ from workflows.users import Actor
 bp = Blueprint("start", __name__)
 
 # A deployment may carry `<process key>_start.json`, the JSON schema of its start form.
-# Up to this many choices a picker is a plain select; beyond, a search box.
+# Up to this many choices a picker is a plain select; beyond, a search box. The choices are one page of
+# the list, so this stays at most workflows.store.paging.MAX_PER_PAGE.
 MAX_SELECT_CHOICES = 200
 # A picker search shows this many matches at most.
 PICK_RESULTS = 20
@@ -51,9 +52,8 @@ class PickerSource:
 
     noun: str
     readers: frozenset[str]
-    choices: Callable[[Session, int], list[tuple[int, str]]]  # the first N by label
-    count: Callable[[Session], int]
-    search: Callable[[Session, str, int], tuple[list[tuple[int, str]], int]]  # matches (first N), total
+    # The first N matches by label (all records when the text is None) and how many match in all.
+    search: Callable[[Session, str | None, int], tuple[list[tuple[int, str]], int]]
     label: Callable[[Session, int], str | None]
 
 
@@ -71,12 +71,7 @@ def _customer_label(customer: Customer) -> str:
     return f"{customer.name} ({customer.external_id})" if customer.external_id else customer.name
 
 
-def _customer_choices(session: Session, limit: int) -> list[tuple[int, str]]:
-    rows = session.scalars(select(Customer).order_by(Customer.name, Customer.id).limit(limit))
-    return [(c.id, _customer_label(c)) for c in rows]
-
-
-def _customer_search(session: Session, text: str, limit: int) -> tuple[list[tuple[int, str]], int]:
+def _customer_search(session: Session, text: str | None, limit: int) -> tuple[list[tuple[int, str]], int]:
     rows, total = list_customers(session, text=text, per_page=limit)
     return [(c.id, _customer_label(c)) for c in rows], total
 
@@ -87,20 +82,11 @@ def _customer_by_id(session: Session, customer_id: int) -> str | None:
 
 
 def _contract_labels(session: Session, contracts: list[Contract]) -> list[tuple[int, str]]:
-    names = dict(
-        session.execute(
-            select(Supplier.id, Supplier.name).where(Supplier.id.in_({c.supplier_id for c in contracts}))
-        ).all()
-    )
+    names = supplier_names(session, [c.supplier_id for c in contracts])
     return [(c.id, f"{c.number} · {names.get(c.supplier_id, '')}") for c in contracts]
 
 
-def _contract_choices(session: Session, limit: int) -> list[tuple[int, str]]:
-    rows = list(session.scalars(select(Contract).order_by(Contract.number, Contract.id).limit(limit)))
-    return _contract_labels(session, rows)
-
-
-def _contract_search(session: Session, text: str, limit: int) -> tuple[list[tuple[int, str]], int]:
+def _contract_search(session: Session, text: str | None, limit: int) -> tuple[list[tuple[int, str]], int]:
     rows, total = list_contracts(session, text=text, per_page=limit)
     return _contract_labels(session, rows), total
 
@@ -112,20 +98,10 @@ def _contract_by_id(session: Session, contract_id: int) -> str | None:
 
 PICKERS: dict[str, PickerSource] = {
     "customer_id": PickerSource(
-        noun="customer",
-        readers=CUSTOMER_READERS,
-        choices=_customer_choices,
-        count=lambda session: session.scalar(select(func.count()).select_from(Customer)) or 0,
-        search=_customer_search,
-        label=_customer_by_id,
+        noun="customer", readers=CUSTOMER_READERS, search=_customer_search, label=_customer_by_id
     ),
     "contract_id": PickerSource(
-        noun="contract",
-        readers=SUPPLIER_READERS,
-        choices=_contract_choices,
-        count=lambda session: session.scalar(select(func.count()).select_from(Contract)) or 0,
-        search=_contract_search,
-        label=_contract_by_id,
+        noun="contract", readers=SUPPLIER_READERS, search=_contract_search, label=_contract_by_id
     ),
 }
 
@@ -139,11 +115,11 @@ def _pickers(session: Session, actor: Actor, widgets: list[FormWidget]) -> dict[
             continue
         chosen = int(widget.value) if widget.value.isdigit() else None
         label = source.label(session, chosen) if chosen is not None else None
-        many = source.count(session) > MAX_SELECT_CHOICES
+        first, total = source.search(session, None, MAX_SELECT_CHOICES)
         pickers[widget.name] = Picker(
             field=widget.name,
             noun=source.noun,
-            choices=None if many else source.choices(session, MAX_SELECT_CHOICES),
+            choices=None if total > MAX_SELECT_CHOICES else first,
             current=(chosen, label) if chosen is not None and label is not None else None,
         )
     return pickers
@@ -202,21 +178,7 @@ def may_start(actor: Actor, definition: ProcessDefinition) -> bool:
 
 def startable_definitions(session: Session, actor: Actor) -> list[ProcessDefinition]:
     """The latest version of every process the actor may start, by key."""
-    latest = (
-        select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
-        .group_by(ProcessDefinition.process_key)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(ProcessDefinition)
-        .join(
-            latest,
-            (ProcessDefinition.process_key == latest.c.process_key)
-            & (ProcessDefinition.version == latest.c.version),
-        )
-        .order_by(ProcessDefinition.process_key)
-    )
-    return [d for d in rows if may_start(actor, d)]
+    return [d for d in latest_definitions(session) if may_start(actor, d)]
 
 
 @bp.get("/start")

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from flask import Blueprint, render_template, request, url_for
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
 from webui.start import may_start
-from workflows.credit.contracts import current_terms, get_contract, list_contracts
-from workflows.credit.models import (
-    Contract,
-    ContractChangeRequest,
-    ContractVersion,
-    Supplier,
-    SupplierEvaluation,
-)
-from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, get_supplier, list_suppliers
+from workflows.credit.contracts import list_contracts
+from workflows.credit.supplier_views import contract_counts, contract_file, supplier_file, supplier_names
+from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, list_suppliers
 from workflows.definitions.deploy import latest_definition
 from workflows.store.paging import Page
 from workflows.users import Actor
@@ -29,67 +19,6 @@ bp = Blueprint("suppliers_pages", __name__)
 
 # The process a contract page offers to start, with the contract prefilled.
 CONTRACT_CHANGE = ("supplier_contract_change", "Contract change request")
-
-
-@dataclass(frozen=True)
-class VersionView:
-    """A contract version with the change request that made it (None for version 1)."""
-
-    version: ContractVersion
-    change: ContractChangeRequest | None
-
-
-@dataclass(frozen=True)
-class SupplierPanel:
-    """What a task page shows about the contract its case is about."""
-
-    contract: Contract
-    supplier: Supplier
-    terms: dict[str, Any]
-    versions: list[ContractVersion]  # newest first
-
-
-def contract_versions(session: Session, contract_id: int) -> list[VersionView]:
-    """Every version of the contract, newest first, each with its change request."""
-    requests = {
-        r.id: r
-        for r in session.scalars(
-            select(ContractChangeRequest).where(ContractChangeRequest.contract_id == contract_id)
-        )
-    }
-    versions = session.scalars(
-        select(ContractVersion)
-        .where(ContractVersion.contract_id == contract_id)
-        .order_by(ContractVersion.version.desc())
-    )
-    return [
-        VersionView(v, requests.get(v.change_request_id) if v.change_request_id else None) for v in versions
-    ]
-
-
-def change_requests(session: Session, contract_id: int) -> list[ContractChangeRequest]:
-    return list(
-        session.scalars(
-            select(ContractChangeRequest)
-            .where(ContractChangeRequest.contract_id == contract_id)
-            .order_by(ContractChangeRequest.id.desc())
-        )
-    )
-
-
-def supplier_panel(session: Session, contract_id: int) -> SupplierPanel | None:
-    """The task page's supplier panel; None when the contract does not exist (any more)."""
-    contract = session.get(Contract, contract_id)
-    if contract is None:
-        return None
-    supplier = session.get(Supplier, contract.supplier_id)
-    assert supplier is not None  # a foreign key
-    return SupplierPanel(
-        contract=contract,
-        supplier=supplier,
-        terms=current_terms(contract),
-        versions=[v.version for v in contract_versions(session, contract_id)],
-    )
 
 
 def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[tuple[str, str]]:
@@ -113,17 +42,10 @@ def suppliers() -> str:
         rows, total = list_suppliers(
             session, text=flt["q"] or None, grade=flt["grade"] or None, page=page, per_page=per_page
         )
-        counts = dict(
-            session.execute(
-                select(Contract.supplier_id, func.count())
-                .where(Contract.supplier_id.in_([s.id for s in rows]))
-                .group_by(Contract.supplier_id)
-            ).all()
-        )
         return render_template(
             "suppliers/list.html",
             found=Page(rows, total, page, per_page),
-            counts=counts,
+            counts=contract_counts(session, [s.id for s in rows]),
             flt=flt,
             grades=GRADES,
             args={k: v for k, v in flt.items() if v},
@@ -135,16 +57,10 @@ def suppliers() -> str:
 def supplier(supplier_id: int) -> str:
     require_groups(SUPPLIER_READERS, "read suppliers")
     with services().rt.factory() as session:
-        found = get_supplier(session, supplier_id)
-        evaluations = session.scalars(
-            select(SupplierEvaluation)
-            .where(SupplierEvaluation.supplier_id == supplier_id)
-            .order_by(SupplierEvaluation.id.desc())
-        ).all()
-        contracts = session.scalars(
-            select(Contract).where(Contract.supplier_id == supplier_id).order_by(Contract.number)
-        ).all()
-        return render_template("suppliers/show.html", s=found, evaluations=evaluations, contracts=contracts)
+        found = supplier_file(session, supplier_id)
+        return render_template(
+            "suppliers/show.html", s=found.supplier, evaluations=found.evaluations, contracts=found.contracts
+        )
 
 
 @bp.get("/contracts")
@@ -156,15 +72,10 @@ def contracts() -> str:
     page, per_page = page_arg(), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         rows, total = list_contracts(session, text=flt["q"] or None, page=page, per_page=per_page)
-        names = dict(
-            session.execute(
-                select(Supplier.id, Supplier.name).where(Supplier.id.in_({c.supplier_id for c in rows}))
-            ).all()
-        )
         return render_template(
             "suppliers/contracts.html",
             found=Page(rows, total, page, per_page),
-            names=names,
+            names=supplier_names(session, [c.supplier_id for c in rows]),
             flt=flt,
             args={k: v for k, v in flt.items() if v},
         )
@@ -175,13 +86,13 @@ def contracts() -> str:
 def contract(contract_id: int) -> str:
     actor = require_groups(SUPPLIER_READERS, "read contracts")
     with services().rt.factory() as session:
-        found = get_contract(session, contract_id)
+        found = contract_file(session, contract_id)
         return render_template(
             "suppliers/contract.html",
-            c=found,
-            supplier=get_supplier(session, found.supplier_id),
-            terms=current_terms(found),
-            versions=contract_versions(session, contract_id),
-            requests=change_requests(session, contract_id),
+            c=found.contract,
+            supplier=found.supplier,
+            terms=found.terms,
+            versions=found.versions,
+            requests=found.requests,
             actions=contract_actions(session, actor, contract_id),
         )

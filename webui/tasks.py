@@ -8,24 +8,24 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui import services
 from webui.auth import login_required_view, web_actor
-from webui.customers import CustomerPanel, customer_panel
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
-from webui.suppliers import SupplierPanel, supplier_panel
+from workflows.credit.customer_views import CustomerPanel, customer_panel
 from workflows.credit.customers import CUSTOMER_READERS
+from workflows.credit.supplier_views import SupplierPanel, supplier_panel
 from workflows.credit.suppliers import SUPPLIER_READERS
 from workflows.definitions.forms import coerce_form_strings
 from workflows.engine import runner
 from workflows.errors import Conflict, Forbidden, Invalid
 from workflows.inbox import get_task_for
-from workflows.store.models import AuditEvent, InboxItem, ProcessInstance, TaskStatus
+from workflows.instances import task_case
+from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
 from workflows.users import Actor
 
 bp = Blueprint("tasks", __name__)
@@ -113,23 +113,8 @@ def _page(
     now = svc.clock()
     errors = errors or {}
     with svc.rt.factory() as session:
-        item = get_task_for(session, actor, task_id)
-        instance = session.get(ProcessInstance, item.instance_id)
-        assert instance is not None
-        events = list(
-            session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.instance_id == instance.id)
-                .order_by(AuditEvent.id.desc())
-                .limit(RECENT_EVENTS)
-            )
-        )
-        task_titles = dict(
-            session.execute(
-                select(InboxItem.id, InboxItem.title).where(InboxItem.instance_id == instance.id)
-            ).all()
-        )
-        markers = instance_markers(session, instance.id, item).as_dict()
+        found = task_case(session, actor, task_id, recent_events=RECENT_EVENTS)
+        item, instance = found.task, found.instance
         is_open = item.status == TaskStatus.OPEN
         return render_template(
             "tasks/show.html",
@@ -139,9 +124,9 @@ def _page(
             # Placeholders were filled (sandboxed) when the task was created; the page escapes the text.
             instructions=item.instructions,
             case=case_context(session, actor, instance, item, now.date()),
-            events=events,
-            task_titles=task_titles,
-            markers=markers,
+            events=found.events,
+            task_titles=found.task_titles,
+            markers=instance_markers(found.path, item).as_dict(),
             widgets=form_widgets(item.form_schema, values, errors),
             form_errors=form_level_errors(item.form_schema, errors),
             refusal=refusal,

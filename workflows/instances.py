@@ -1,15 +1,19 @@
-"""Read side of process instances: who may see one, the paged list, and the full JSON view."""
+"""Read side of process instances: who may see one, the paged list, the full JSON view, and what the
+instance and task pages show (tasks, history, incidents, the elements the instance has passed)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
-from workflows.inbox import task_json
+from workflows.inbox import get_task_for, task_json
 from workflows.store.models import (
     AuditEvent,
     InboxItem,
@@ -19,7 +23,7 @@ from workflows.store.models import (
     ProcessInstance,
     TaskCandidate,
 )
-from workflows.store.paging import page_rows
+from workflows.store.paging import Page, page_rows
 from workflows.users import Actor
 
 
@@ -147,3 +151,124 @@ def instance_json(session: Session, instance: ProcessInstance, now: datetime) ->
             for i in incidents
         ],
     }
+
+
+def instance_counts(session: Session, definition_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """{definition id: {status: instances}} for the given versions (versions without any are absent)."""
+    ids = list(definition_ids)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if ids:
+        rows = session.execute(
+            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
+            .where(ProcessInstance.definition_id.in_(ids))
+            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+        )
+        for definition_id, status, count in rows:
+            counts[definition_id][status] = count
+    return counts
+
+
+# --- the instance and task pages --------------------------------------------------------------------------
+
+# Audit actions that mean the engine passed through the element.
+_PASSED_ACTIONS = frozenset({"service_called", "task_completed"})
+
+
+@dataclass(frozen=True)
+class ElementStates:
+    """Where an instance has been, by BPMN element id (what a diagram marks)."""
+
+    tasks: list[tuple[str, str]]  # (element id, task status) of every user task, open or not
+    passed: set[str]  # elements the engine completed or called, from the audit trail
+    failed: set[str]  # elements with an unresolved incident
+
+
+def element_states(session: Session, instance_id: int) -> ElementStates:
+    """The instance's tasks by status, the elements it passed and those that failed."""
+    tasks = session.execute(
+        select(InboxItem.bpmn_id, InboxItem.status).where(InboxItem.instance_id == instance_id)
+    )
+    events = session.execute(
+        select(AuditEvent.action, AuditEvent.bpmn_id).where(
+            AuditEvent.instance_id == instance_id, AuditEvent.bpmn_id.is_not(None)
+        )
+    )
+    incidents = session.scalars(
+        select(Incident.bpmn_id).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+    )
+    return ElementStates(
+        tasks=[(bpmn_id, status) for bpmn_id, status in tasks],
+        passed={bpmn_id for action, bpmn_id in events if action in _PASSED_ACTIONS and bpmn_id},
+        failed={bpmn_id for bpmn_id in incidents if bpmn_id},
+    )
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    """What the instance page shows: every task, a page of the history, the incidents, the path."""
+
+    instance: ProcessInstance
+    tasks: list[InboxItem]  # oldest first
+    events: Page[AuditEvent]  # oldest first
+    incidents: list[Incident]  # resolved ones too, oldest first
+    path: ElementStates
+
+
+def instance_detail(
+    session: Session, actor: Actor, instance_id: int, *, history_page: int, per_page: int
+) -> InstanceDetail:
+    """The instance page of one instance the actor may see.
+
+    Raises:
+        NotFound, Forbidden.
+    """
+    instance = get_instance_for(session, actor, instance_id)
+    events = select(AuditEvent).where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
+    rows, total = page_rows(session, events, history_page, per_page)
+    return InstanceDetail(
+        instance=instance,
+        tasks=list(session.scalars(_TASKS_OF, {"instance_id": instance.id})),
+        events=Page(rows, total, history_page, per_page),
+        incidents=list(
+            session.scalars(select(Incident).where(Incident.instance_id == instance.id).order_by(Incident.id))
+        ),
+        path=element_states(session, instance.id),
+    )
+
+
+@dataclass(frozen=True)
+class TaskCase:
+    """What a task page shows besides the form: the task, its instance, recent history and the path."""
+
+    task: InboxItem
+    instance: ProcessInstance
+    events: list[AuditEvent]  # newest first
+    task_titles: dict[int, str]  # every task of the instance, for history lines naming one
+    path: ElementStates
+
+
+def task_case(session: Session, actor: Actor, task_id: int, *, recent_events: int) -> TaskCase:
+    """A task the actor may see, with the newest `recent_events` entries of its instance's history.
+
+    Raises:
+        NotFound, Forbidden.
+    """
+    item = get_task_for(session, actor, task_id)
+    instance = session.get(ProcessInstance, item.instance_id)
+    assert instance is not None  # a foreign key
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == instance.id)
+        .order_by(AuditEvent.id.desc())
+        .limit(recent_events)
+    )
+    titles = session.execute(
+        select(InboxItem.id, InboxItem.title).where(InboxItem.instance_id == instance.id)
+    )
+    return TaskCase(
+        task=item,
+        instance=instance,
+        events=list(events),
+        task_titles={row_id: title for row_id, title in titles},
+        path=element_states(session, instance.id),
+    )

@@ -160,6 +160,11 @@ def emails_of(session: Session, *, usernames: Iterable[str] = (), groups: Iterab
     return sorted(set(session.scalars(by_name)) | set(session.scalars(by_group)))
 
 
+def group_names(session: Session) -> list[str]:
+    """Every group, by name."""
+    return list(session.scalars(select(Group.name).order_by(Group.name)))
+
+
 def seed_demo_users(session: Session, now: datetime) -> list[str]:
     """Create the demo users of DESIGN.md (idempotent); returns their names."""
     for name, group in DEMO_USERS.items():

@@ -1,23 +1,18 @@
-"""REST API of receivables and collections: invoices, payments, aging, provisions, dunning cases."""
+"""/api/invoices, /api/payments, /api/aging, /api/provisions: receivables from the ERP and their aging."""
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from decimal import Decimal
 
-from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
+from flask import Response, jsonify, request
 
 from webui import services
-from webui.api import _int_arg, _paged, current_actor, json_body, require_groups
+from webui.api import bp, current_actor, id_arg, json_body, paged, paging_args, require_groups
 from workflows.credit.customers import CUSTOMER_READERS
-from workflows.credit.dunning import cases_json, list_cases
-from workflows.credit.models import Invoice
+from workflows.credit.invoice_views import aging_json, list_invoices
 from workflows.credit.receivables import (
-    BUCKETS,
     RECEIVABLE_WRITERS,
-    aging,
     invoice_json,
     parse_invoice,
     parse_payment,
@@ -29,10 +24,10 @@ from workflows.credit.receivables import (
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.store.db import transaction
-from workflows.store.paging import page_rows
 
-bp = Blueprint("api_receivables", __name__, url_prefix="/api")
 logger = logging.getLogger(__name__)
+
+PROVISION_READERS = frozenset({"finance", "credit_manager", "cfo", "collections"})
 
 
 def _as_of(default: date) -> date:
@@ -43,11 +38,6 @@ def _as_of(default: date) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise BadRequest(f"as_of must be an ISO date (YYYY-MM-DD), not {value!r}") from exc
-
-
-def _customer_arg() -> int | None:
-    value = request.args.get("customer_id", "")
-    return _int_arg("customer_id", 0) or None if value else None
 
 
 @bp.post("/invoices")
@@ -68,17 +58,17 @@ def get_invoices() -> Response:
     require_groups(actor, CUSTOMER_READERS, "read invoices")
     svc = services()
     today = svc.clock().date()
-    page, per_page = _int_arg("page", 1), min(_int_arg("per_page", 50), 200)
-    query = select(Invoice)
-    if (customer_id := _customer_arg()) is not None:
-        query = query.where(Invoice.customer_id == customer_id)
-    if request.args.get("status"):
-        query = query.where(Invoice.status == request.args["status"])
-    if request.args.get("overdue") in ("1", "true"):
-        query = query.where(Invoice.due_date < today, Invoice.status == "open")
+    page, per_page = paging_args(max_per_page=200)
     with svc.rt.factory() as session:
-        rows, total = page_rows(session, query.order_by(Invoice.due_date, Invoice.id), page, per_page)
-        return _paged([invoice_json(i, today) for i in rows], total, page, per_page)
+        rows, total = list_invoices(
+            session,
+            customer_id=id_arg("customer_id"),
+            status=request.args.get("status") or None,
+            overdue_on=today if request.args.get("overdue") in ("1", "true") else None,
+            page=page,
+            per_page=per_page,
+        )
+        return paged([invoice_json(i, today) for i in rows], total, page, per_page)
 
 
 @bp.post("/payments")
@@ -118,42 +108,15 @@ def get_aging() -> Response:
     require_groups(actor, CUSTOMER_READERS, "read receivables")
     svc = services()
     as_of = _as_of(svc.clock().date())
+    customer_id = id_arg("customer_id")
     with svc.rt.factory() as session:
-        per_customer = aging(session, as_of, _customer_arg())
-    totals = {b: sum((row[b] for row in per_customer.values()), Decimal("0.00")) for b in BUCKETS}
-    return jsonify(
-        {
-            "as_of": as_of.isoformat(),
-            "buckets": list(BUCKETS),
-            "total": {b: f"{v:.2f}" for b, v in totals.items()},
-            "customers": [
-                {"customer_id": cid, **{b: f"{v:.2f}" for b, v in row.items()}}
-                for cid, row in sorted(per_customer.items())
-            ],
-        }
-    )
+        return jsonify(aging_json(session, as_of, customer_id))
 
 
 @bp.get("/provisions")
 def get_provisions() -> Response:
     actor = current_actor()
-    require_groups(actor, frozenset({"finance", "credit_manager", "cfo", "collections"}), "read provisions")
+    require_groups(actor, PROVISION_READERS, "read provisions")
     svc = services()
     with svc.rt.factory() as session:
         return jsonify(provisions(session, _as_of(svc.clock().date()), svc.rt.settings.provisions))
-
-
-@bp.get("/dunning-cases")
-def get_dunning_cases() -> Response:
-    actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read dunning cases")
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
-    with services().rt.factory() as session:
-        rows, total = list_cases(
-            session,
-            customer_id=_customer_arg(),
-            status=request.args.get("status") or None,
-            page=page,
-            per_page=per_page,
-        )
-        return _paged(cases_json(session, rows), total, page, per_page)

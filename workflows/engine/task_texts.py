@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from workflows.mail.templates import format_money
+from workflows.money import format_money
 
 logger = logging.getLogger(__name__)
 

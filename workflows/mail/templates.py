@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel.numbers import format_decimal
 
+from workflows.money import format_money
 from workflows.settings import TEMPLATE_DIR
 
 _TEMPLATE_PARTS = ("subject.txt", "txt", "html")
@@ -38,13 +37,6 @@ def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
     names = {path.name.removesuffix(".subject.txt") for path in template_dir.glob("*.subject.txt")}
     complete = (n for n in names if all((template_dir / f"{n}.{p}").is_file() for p in _TEMPLATE_PARTS))
     return sorted(complete)
-
-
-def format_money(value: Decimal | int | str | None) -> str:
-    """Show an amount with thousands separators and two decimals (1,800,000.00)."""
-    if value is None or value == "":
-        return "-"
-    return format_decimal(Decimal(str(value)), format="#,##0.00", locale="en")
 
 
 def format_when(value: datetime | date | str | None) -> str:

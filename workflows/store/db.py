@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.settings import DatabaseSettings
@@ -74,3 +74,13 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def is_postgres(session: Session) -> bool:
     """True when the session talks to PostgreSQL (row locks and advisory locks are available)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def ping(engine: Engine) -> None:
+    """Run one trivial query (a health check).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database cannot be reached.
+    """
+    with engine.connect() as connection:
+        connection.execute(select(1))

@@ -1,0 +1,56 @@
+"""/api/process-definitions: the deployed versions, and deploying a bundle of BPMN, DMN and form files."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from webui import services
+from webui.api import bp, current_actor
+from workflows.definitions.deploy import PROCESS_OWNERS, deploy_files, list_definitions
+from workflows.definitions.validation import InvalidBundle
+from workflows.errors import BadRequest, Forbidden
+from workflows.store.db import transaction
+
+
+@bp.get("/process-definitions")
+def get_definitions() -> Response:
+    current_actor()
+    with services().rt.factory() as session:
+        return jsonify(
+            [
+                {
+                    "key": d.process_key,
+                    "version": d.version,
+                    "name": d.name,
+                    "bpmn_file": d.bpmn_file,
+                    "content_hash": d.content_hash,
+                    "start_groups": d.start_groups,
+                    "deployed_by": d.deployed_by,
+                    "deployed_at": d.deployed_at.isoformat(),
+                }
+                for d in list_definitions(session)
+            ]
+        )
+
+
+@bp.post("/process-definitions")
+def post_definitions() -> tuple[Response, int]:
+    actor = current_actor()
+    if not actor.in_any(PROCESS_OWNERS):
+        raise Forbidden(f"{actor.username} may not deploy: only process_owner or admin may")
+    uploads = request.files.getlist("files")
+    if not uploads:
+        raise BadRequest("upload the BPMN, DMN and form files as multipart field 'files'")
+    files = {u.filename or f"file{i}": u.read() for i, u in enumerate(uploads)}
+    svc = services()
+    try:
+        with transaction(svc.rt.factory) as session:
+            deployed = deploy_files(
+                session, files, svc.rt.operations, deployed_by=actor.username, now=svc.clock()
+            )
+    except InvalidBundle as exc:
+        problems = [str(p) for p in exc.problems]
+        body = {"error": {"code": "invalid_definition", "message": "\n".join(problems), "problems": problems}}
+        return jsonify(body), 422
+    result = [d.as_dict() for d in deployed]
+    return jsonify(result[0] if len(result) == 1 else result), 201

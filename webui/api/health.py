@@ -1,0 +1,15 @@
+"""GET /api/health: the app answers and its database is reachable."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+
+from webui import services
+from webui.api import bp
+from workflows.store.db import ping
+
+
+@bp.get("/health")
+def health() -> Response:
+    ping(services().engine)
+    return jsonify({"status": "ok"})
