@@ -11,10 +11,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+# The directory holding the `workflows` package: the checkout, or site-packages when installed from a wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
-TEMPLATE_DIR = PROJECT_ROOT / "config" / "templates"
-BPMN_DIR = PROJECT_ROOT / "bpmn"
+# config/ and bpmn/ are top-level folders of the checkout (an editable install reads them there too); a
+# wheel carries them inside the package as workflows/_shipped/ (the package-dir mapping in pyproject.toml).
+_WHEEL_DATA = Path(__file__).resolve().parent / "_shipped"
+DATA_ROOT = _WHEEL_DATA if _WHEEL_DATA.is_dir() else PROJECT_ROOT
+DEFAULT_CONFIG = DATA_ROOT / "config" / "default.toml"
+TEMPLATE_DIR = DATA_ROOT / "config" / "templates"
+BPMN_DIR = DATA_ROOT / "bpmn"
 
 
 class SettingsError(ValueError):
