@@ -14,10 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
-from workflows.mail.outbox import CLAIM_LEASE, DispatchResult, dispatch_due_emails, message_id_for, next_mail_due, queue_email
+from workflows.mail.outbox import (
+    CLAIM_LEASE,
+    DispatchResult,
+    dispatch_due_emails,
+    message_id_for,
+    next_mail_due,
+    queue_email,
+)
+from workflows.mail.sink import list_sink_messages, start_sink
 from workflows.mail.smtp import YagmailMailer, mailer_for
 from workflows.mail.templates import TemplateError, UnknownTemplate, available_templates, render_email
-from workflows.mail.sink import list_sink_messages, start_sink
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import MailStatus, OutboxEmail, SinkMessage

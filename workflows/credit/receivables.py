@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +14,11 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
-from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
-from workflows.credit.record_fields import money_text
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.settings import ProvisionSettings
 from workflows.store.audit import record_event
 
 CENT = Decimal("0.01")
-BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
 RECEIVABLE_WRITERS = frozenset({"finance", "collections"})
 
 
@@ -294,81 +291,6 @@ def payment_json(payment: Payment) -> dict[str, Any]:
 
 
 # --- aging and provisions ------------------------------------------------------------------------------
-
-
-def bucket_of(due: date, as_of: date) -> str:
-    days = (as_of - due).days
-    if days <= 0:
-        return "not_due"
-    for bound, name in ((30, "days_1_30"), (60, "days_31_60"), (90, "days_61_90"), (120, "days_91_120")):
-        if days <= bound:
-            return name
-    return "over_120"
-
-
-def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict[int, dict[str, Decimal]]:
-    """Open balances per customer and bucket (invoices issued by `as_of`)."""
-    query = select(Invoice.customer_id, Invoice.due_date, Invoice.open_amount).where(
-        Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of
-    )
-    if customer_id is not None:
-        query = query.where(Invoice.customer_id == customer_id)
-    result: dict[int, dict[str, Decimal]] = {}
-    for cid, due, open_amount in session.execute(query):
-        buckets = result.setdefault(cid, dict.fromkeys(BUCKETS, Decimal("0.00")))
-        buckets[bucket_of(due, as_of)] += open_amount
-    return result
-
-
-def provisions(session: Session, as_of: date, rates: ProvisionSettings) -> dict[str, Any]:
-    """The provision matrix applied to the aging buckets, plus specific provisions (which replace it)."""
-    specific: dict[int, Decimal] = {}
-    for cid, amount in session.execute(
-        select(Provision.customer_id, Provision.amount).where(
-            Provision.released_at.is_(None), Provision.created_at <= _end_of(as_of)
-        )
-    ):
-        specific[cid] = specific.get(cid, Decimal("0.00")) + amount
-    totals = dict.fromkeys(BUCKETS, Decimal("0.00"))
-    customers = []
-    names = dict(session.execute(select(Customer.id, Customer.name)).all())
-    for cid, buckets in sorted(aging(session, as_of).items()):
-        if cid in specific:
-            continue  # assessed individually: the specific provision replaces the matrix
-        row = {b: (buckets[b] * getattr(rates, b)).quantize(CENT, rounding=ROUND_HALF_UP) for b in BUCKETS}
-        for b in BUCKETS:
-            totals[b] += row[b]
-        customers.append(
-            {
-                "customer_id": cid,
-                "name": names.get(cid),
-                "kind": "matrix",
-                "balance": money_text(sum(buckets.values(), Decimal(0))),
-                "provision": money_text(sum(row.values(), Decimal(0))),
-                "buckets": {b: money_text(v) for b, v in row.items()},
-            }
-        )
-    for cid, amount in sorted(specific.items()):
-        customers.append(
-            {"customer_id": cid, "name": names.get(cid), "kind": "specific", "provision": money_text(amount)}
-        )
-    matrix_total = sum(totals.values(), Decimal(0))
-    specific_total = sum(specific.values(), Decimal(0))
-    return {
-        "as_of": as_of.isoformat(),
-        "rates": {b: str(getattr(rates, b)) for b in BUCKETS},
-        "buckets": {b: money_text(v) for b, v in totals.items()},
-        "matrix_total": money_text(matrix_total),
-        "specific_total": money_text(specific_total),
-        "total": money_text(matrix_total + specific_total),
-        "customers": customers,
-    }
-
-
-def _end_of(day: date) -> datetime:
-    from datetime import UTC, time
-
-    return datetime.combine(day, time.max, tzinfo=UTC)
 
 
 # --- CSV imports -----------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -20,17 +19,24 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.definitions.compile import LoadedSpec, split_names
+from workflows.definitions.compile import LoadedSpec
 from workflows.engine import patches
+from workflows.engine.failures import EngineError, LoopLimitExceeded, NotWaiting
 from workflows.engine.sandbox import SafeEnvironment
+from workflows.engine.waits import (
+    ReadyTask,
+    Snapshot,
+    WaitingMessage,
+    WaitingTimer,
+    check_task_depth,
+    snapshot,
+)
 from workflows.errors import DomainError, InputError
 
 logger = logging.getLogger(__name__)
@@ -60,52 +66,6 @@ _StateEncoder = create_encoder(_registry)
 
 
 # --- our own types ----------------------------------------------------------------------------------
-
-
-class EngineError(Exception):
-    """A step failed inside the engine; carries the BPMN element it failed on."""
-
-    def __init__(self, message: str, bpmn_id: str = "", *, input_error: bool = False) -> None:
-        super().__init__(message)
-        self.bpmn_id = bpmn_id
-        # True when a handler refused the data it was given (not a technical failure worth retrying).
-        self.input_error = input_error
-
-
-class LoopLimitExceeded(EngineError):
-    """The task tree grew past the configured depth; SpiffWorkflow would otherwise stall silently."""
-
-
-class NotWaiting(EngineError):
-    """The instance has no catch event for this message."""
-
-
-@dataclass(frozen=True)
-class ReadyTask:
-    task_id: str  # the engine's task UUID
-    bpmn_id: str
-    title: str
-    lane: str | None
-    candidate_groups: list[str]
-    form_file: str | None
-    due_in: str | None
-    four_eyes: list[str]
-    instructions: str
-    data: dict[str, Any]
-    assignee: str | None  # a user name, or "initiator"
-    subject: str | None  # the `subject` property evaluated on the task's data
-
-
-@dataclass(frozen=True)
-class WaitingTimer:
-    bpmn_id: str
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class WaitingMessage:
-    bpmn_id: str
-    name: str
 
 
 ServiceCaller = Callable[[str, str, str, dict[str, Any]], dict[str, Any]]
@@ -180,7 +140,7 @@ def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) ->
     """
     # Checked before each task runs: an engine-only loop never reaches `snapshot`'s check, because
     # SpiffWorkflow silently stops iterating at depth 1000 and leaves the instance looking idle.
-    guard = None if max_depth is None else partial(_check_depth, max_depth=max_depth)
+    guard = None if max_depth is None else partial(check_task_depth, max_depth=max_depth)
     with patches.step_clock(now):
         try:
             wf.refresh_timers()
@@ -218,48 +178,6 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     return EngineError(str(exc), bpmn_id)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What a stepped instance waits for: people (ready tasks), timers and messages."""
-
-    ready: list[ReadyTask]
-    timers: list[WaitingTimer]
-    messages: list[WaitingMessage]
-
-
-def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> Snapshot:
-    """Everything the instance waits on, found in one walk over its task tree.
-
-    Raises:
-        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `check_depth`).
-    """
-    ready: list[ReadyTask] = []
-    timers: list[WaitingTimer] = []
-    messages: list[WaitingMessage] = []
-    for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
-        if check_depth:
-            _check_depth(task, max_depth)
-        if task.state == TaskState.READY:
-            if task.task_spec.manual:
-                ready.append(_ready_task(task))
-            continue
-        timer = _waiting_timer(task)
-        if timer is not None:
-            timers.append(timer)
-        messages.extend(_waiting_messages(task))
-    return Snapshot(ready, timers, messages)
-
-
-def _check_depth(task: Any, max_depth: int) -> None:
-    depth = task.depth
-    if depth > max_depth:
-        raise LoopLimitExceeded(
-            f"the instance's task tree reached depth {depth} (limit {max_depth}): a loop ran "
-            "too many times; model it as a bounded loop or a new instance per iteration",
-            task.task_spec.bpmn_id or "",
-        )
-
-
 def is_completed(wf: BpmnWorkflow) -> bool:
     return bool(wf.completed)
 
@@ -270,38 +188,6 @@ def workflow_data(wf: BpmnWorkflow) -> dict[str, Any]:
         return dict(wf.data)
     task = wf.last_task
     return dict(task.data) if task is not None else {}
-
-
-def _ready_task(task: Any) -> ReadyTask:
-    spec = task.task_spec
-    extensions = getattr(spec, "extensions", {}) or {}
-    props: dict[str, str] = extensions.get("properties", {}) or {}
-    groups = split_names(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
-    return ReadyTask(
-        task_id=str(task.id),
-        bpmn_id=spec.bpmn_id,
-        title=spec.bpmn_name or spec.bpmn_id,
-        lane=spec.lane,
-        candidate_groups=groups,
-        form_file=props.get("formJsonSchemaFilename"),
-        due_in=props.get("dueIn"),
-        four_eyes=split_names(props.get("fourEyes")),
-        instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
-        data=dict(task.data),
-        assignee=props.get("assignee"),
-        subject=_subject(task, props.get("subject")),
-    )
-
-
-def _subject(task: Any, expression: str | None) -> str | None:
-    """The task's one-line subject; it is only shown, so a failing expression must not fail the step."""
-    if not expression:
-        return None
-    try:
-        return str(task.workflow.script_engine.evaluate(task, expression))[:300]
-    except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
-        logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
-        return None
 
 
 def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) -> None:
@@ -332,33 +218,6 @@ def retry_failed(wf: BpmnWorkflow) -> int:
     except SpiffWorkflowException as exc:
         raise _engine_error(exc) from exc
     return len(failed)
-
-
-def _waiting_timer(task: Any) -> WaitingTimer | None:
-    if not any(isinstance(d, TimerEventDefinition) for d in _event_definitions(task.task_spec)):
-        return None
-    value = task.internal_data.get("event_value")
-    if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
-        value = value.get("next")
-    if not value:
-        return None
-    due = datetime.fromisoformat(value)
-    return WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
-
-
-def _waiting_messages(task: Any) -> list[WaitingMessage]:
-    return [
-        WaitingMessage(task.task_spec.bpmn_id, d.name)
-        for d in _event_definitions(task.task_spec)
-        if isinstance(d, MessageEventDefinition)
-    ]
-
-
-def _event_definitions(spec: Any) -> list[Any]:
-    definition = getattr(spec, "event_definition", None)
-    if isinstance(definition, MultipleEventDefinition):
-        return list(definition.event_definitions)
-    return [definition] if definition is not None else []
 
 
 def deliver_message(wf: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> None:

@@ -1,0 +1,148 @@
+"""What a stepped instance waits on (people, timers, messages), read from its task tree in one walk."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.definitions.compile import split_names
+from workflows.engine.failures import LoopLimitExceeded
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    task_id: str  # the engine's task UUID
+    bpmn_id: str
+    title: str
+    lane: str | None
+    candidate_groups: list[str]
+    form_file: str | None
+    due_in: str | None
+    four_eyes: list[str]
+    instructions: str
+    data: dict[str, Any]
+    assignee: str | None  # a user name, or "initiator"
+    subject: str | None  # the `subject` property evaluated on the task's data
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    bpmn_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    bpmn_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a stepped instance waits for: people (ready tasks), timers and messages."""
+
+    ready: list[ReadyTask]
+    timers: list[WaitingTimer]
+    messages: list[WaitingMessage]
+
+
+def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> Snapshot:
+    """Everything the instance waits on, found in one walk over its task tree.
+
+    Raises:
+        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `check_depth`).
+    """
+    ready: list[ReadyTask] = []
+    timers: list[WaitingTimer] = []
+    messages: list[WaitingMessage] = []
+    for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
+        if check_depth:
+            check_task_depth(task, max_depth)
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                ready.append(_ready_task(task))
+            continue
+        timer = _waiting_timer(task)
+        if timer is not None:
+            timers.append(timer)
+        messages.extend(_waiting_messages(task))
+    return Snapshot(ready, timers, messages)
+
+
+def check_task_depth(task: Any, max_depth: int) -> None:
+    depth = task.depth
+    if depth > max_depth:
+        raise LoopLimitExceeded(
+            f"the instance's task tree reached depth {depth} (limit {max_depth}): a loop ran "
+            "too many times; model it as a bounded loop or a new instance per iteration",
+            task.task_spec.bpmn_id or "",
+        )
+
+
+def _ready_task(task: Any) -> ReadyTask:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    props: dict[str, str] = extensions.get("properties", {}) or {}
+    groups = split_names(props.get("candidateGroups")) or ([spec.lane] if spec.lane else [])
+    return ReadyTask(
+        task_id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        title=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        candidate_groups=groups,
+        form_file=props.get("formJsonSchemaFilename"),
+        due_in=props.get("dueIn"),
+        four_eyes=split_names(props.get("fourEyes")),
+        instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
+        data=dict(task.data),
+        assignee=props.get("assignee"),
+        subject=_subject(task, props.get("subject")),
+    )
+
+
+def _subject(task: Any, expression: str | None) -> str | None:
+    """The task's one-line subject; it is only shown, so a failing expression must not fail the step."""
+    if not expression:
+        return None
+    try:
+        return str(task.workflow.script_engine.evaluate(task, expression))[:300]
+    except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
+        logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
+        return None
+
+
+def _waiting_timer(task: Any) -> WaitingTimer | None:
+    if not any(isinstance(d, TimerEventDefinition) for d in _event_definitions(task.task_spec)):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers keep {"cycles": n, "next": iso}
+        value = value.get("next")
+    if not value:
+        return None
+    due = datetime.fromisoformat(value)
+    return WaitingTimer(task.task_spec.bpmn_id, due if due.tzinfo else due.replace(tzinfo=UTC))
+
+
+def _waiting_messages(task: Any) -> list[WaitingMessage]:
+    return [
+        WaitingMessage(task.task_spec.bpmn_id, d.name)
+        for d in _event_definitions(task.task_spec)
+        if isinstance(d, MessageEventDefinition)
+    ]
+
+
+def _event_definitions(spec: Any) -> list[Any]:
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
