@@ -17,7 +17,8 @@ from workflows.batch import daily_starts as chunks
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
 from workflows.clock import utcnow
 from workflows.credit.csv_import import ImportRejected, ImportReport, import_customers
-from workflows.credit.receivables import import_invoices, import_payments, provisions
+from workflows.credit.provisions import provisions
+from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
 from workflows.store.db import transaction
 from workflows.store.models import User
