@@ -6,7 +6,6 @@ so a payment or dispute recorded between steps is always taken into account.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,19 +16,14 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
-    Customer,
     DunningCase,
     DunningEvent,
     DunningStatus,
-    Invoice,
-    InvoiceStatus,
     Provision,
 )
 from workflows.credit.receivables import invoice_json, overdue_invoices
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
-from workflows.mail.smtp import Attachment
-from workflows.users import emails_of
 
 LEGAL_LEVEL = 4
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
@@ -236,222 +230,7 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     return Notice(row is not None, [i["number"] for i in invoices])
 
 
-# --- promises and disputes ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PromiseRequest:
-    case_id: int
-    promised_date: date
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class PromiseRecord:
-    promised_date: date
-    amount: Decimal
-
-
-def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
-    """Pause the case until the promised date (plus grace)."""
-    if req.amount <= 0 or req.promised_date < ctx.now.date():
-        raise HandlerInputError(
-            "dunning.record_promise: a promise needs a positive amount and a date not in the past"
-        )
-    case = load_case(ctx.session, req.case_id)
-    case.promised_date, case.promised_amount, case.status = (
-        req.promised_date,
-        req.amount,
-        DunningStatus.PAUSED,
-    )
-    add_event(
-        ctx, case, "promise_to_pay", promised_date=req.promised_date.isoformat(), amount=str(req.amount)
-    )
-    return PromiseRecord(req.promised_date, req.amount)
-
-
-@dataclass(frozen=True)
-class DisputeRequest:
-    case_id: int
-    invoice_numbers: Any  # a list of numbers, or a comma-separated string; empty means every overdue one
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class DisputeRecord:
-    invoice_numbers: list[str]
-    reason: str
-
-
-def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
-    """Take the disputed invoices out of dunning until the dispute task is resolved."""
-    case = load_case(ctx.session, req.case_id)
-    numbers = _numbers(req.invoice_numbers)
-    query = select(Invoice).where(
-        Invoice.customer_id == case.customer_id, Invoice.status == InvoiceStatus.OPEN
-    )
-    invoices = ctx.session.scalars(query.where(Invoice.number.in_(numbers)) if numbers else query).all()
-    if numbers and len(invoices) != len(set(numbers)):
-        unknown = sorted(set(numbers) - {i.number for i in invoices})
-        raise HandlerInputError(
-            f"dunning.record_dispute: no open invoice {', '.join(unknown)} of this customer"
-        )
-    for invoice in invoices:
-        invoice.disputed = True
-    case.status = DunningStatus.DISPUTED
-    disputed = [i.number for i in invoices]
-    add_event(ctx, case, "dispute_opened", invoices=disputed, reason=req.reason)
-    return DisputeRecord(disputed, req.reason)
-
-
-def _numbers(value: Any) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [str(n).strip() for n in items if str(n).strip()]
-
-
-@dataclass(frozen=True)
-class ResolveRequest:
-    case_id: int
-    resolution: str  # upheld | rejected
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class Resolution:
-    resolution: str
-    invoices: list[str]
-
-
-def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
-    """Upheld: a credit note cancels the disputed invoices. Rejected: they are dunned again."""
-    if req.resolution not in ("upheld", "rejected"):
-        raise HandlerInputError(
-            f"dunning.resolve_dispute: resolution must be upheld or rejected, not {req.resolution!r}"
-        )
-    case = load_case(ctx.session, req.case_id)
-    disputed = ctx.session.scalars(
-        select(Invoice).where(Invoice.customer_id == case.customer_id, Invoice.disputed.is_(True))
-    ).all()
-    for invoice in disputed:
-        invoice.disputed = False
-        if req.resolution == "upheld":
-            invoice.status, invoice.open_amount = InvoiceStatus.CANCELLED, Decimal("0.00")
-    add_event(
-        ctx,
-        case,
-        "dispute_resolved",
-        resolution=req.resolution,
-        comment=req.comment,
-        invoices=[i.number for i in disputed],
-    )
-    return Resolution(req.resolution, [i.number for i in disputed])
-
-
-# --- legal handover and closing -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Handover:
-    provision: Decimal
-    recipients: list[str]
-
-
-def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
-    """Hand the case to legal: 100 % specific provision and the case file e-mailed to the legal group."""
-    case = load_case(ctx.session, req.case_id)
-    customer = get_customer(ctx.session, case.customer_id)
-    today = ctx.now.date()
-    open_invoices = ctx.session.scalars(
-        select(Invoice)
-        .where(Invoice.customer_id == customer.id, Invoice.status == InvoiceStatus.OPEN)
-        .order_by(Invoice.due_date)
-    ).all()
-    amount = sum((i.open_amount for i in open_invoices), Decimal("0.00"))
-    case.status = DunningStatus.LEGAL
-    ctx.session.add(
-        Provision(
-            customer_id=customer.id,
-            case_id=case.id,
-            amount=amount,
-            currency=case.currency,
-            rate=Decimal("1.00"),
-            reason=f"legal handover of dunning case {case.id}",
-            created_by="system",
-            created_at=ctx.now,
-        )
-    )
-    add_event(ctx, case, "legal_handover", provision=str(amount))
-    recipients = emails_of(ctx.session, groups=["legal"])
-    if recipients:
-        queue_email(
-            ctx.session,
-            to=recipients,
-            template="legal_case_file",
-            context={
-                "customer_name": customer.name,
-                "case_id": case.id,
-                "total": amount,
-                "currency": case.currency,
-            },
-            dedupe_key=f"dunning:{case.id}:legal_handover",
-            now=ctx.now,
-            instance_id=ctx.instance_id,
-            attachments=[
-                Attachment(
-                    f"case-file-{case.id}.html",
-                    "text/html",
-                    case_file_html(ctx.session, case, customer, open_invoices, today),
-                )
-            ],
-        )
-    return Handover(amount, recipients)
-
-
-def case_file_html(
-    session: Session, case: DunningCase, customer: Customer, invoices: Any, today: date
-) -> str:
-    """The legal case file: customer and contacts, open invoices, amounts and the full dunning history."""
-    e = html.escape
-    invoice_rows = "".join(
-        _row(
-            e(i.number),
-            i.issue_date,
-            i.due_date,
-            f"{i.amount:.2f}",
-            f"{i.open_amount:.2f}",
-            max(0, (today - i.due_date).days),
-        )
-        for i in invoices
-    )
-    events = session.scalars(
-        select(DunningEvent).where(DunningEvent.case_id == case.id).order_by(DunningEvent.id)
-    )
-    history_rows = "".join(
-        _row(f"{ev.at:%Y-%m-%d %H:%M}", f"L{ev.level}", e(ev.kind), e(str(ev.detail))) for ev in events
-    )
-    total = sum((i.open_amount for i in invoices), Decimal("0.00"))
-    contact = (
-        f"Customer {customer.id} ({e(customer.external_id or '-')}), "
-        f"registration {e(customer.registration_no or '-')}, e-mail {e(customer.email or '-')}, "
-        f"sales owner {e(customer.sales_owner or '-')}."
-    )
-    invoice_table = (
-        _row("Invoice", "Issued", "Due", "Amount", "Open", "Days overdue", cell="th") + invoice_rows
-    )
-    history_table = _row("When", "Level", "Event", "Detail", cell="th") + history_rows
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Case file {case.id}</title></head><body>"
-        f"<h1>Dunning case {case.id}: {e(customer.name)}</h1><p>{contact}</p>"
-        f"<p>Opened {case.opened_at:%Y-%m-%d}; level {case.level}; fees {case.fees:.2f} {e(case.currency)}; "
-        f"open amount {total:.2f} {e(case.currency)}.</p>"
-        f"<h2>Open invoices</h2><table border='1'>{invoice_table}</table>"
-        f"<h2>Dunning history</h2><table border='1'>{history_table}</table></body></html>"
-    )
-
-
-def _row(*cells: Any, cell: str = "td") -> str:
-    return "<tr>" + "".join(f"<{cell}>{c}</{cell}>" for c in cells) + "</tr>"
+# --- closing ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

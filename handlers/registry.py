@@ -12,6 +12,8 @@ from handlers import (
     credit_file,
     credit_scoring,
     dunning,
+    dunning_promises,
+    legal_handover,
     limit_decision,
     limit_review,
     notifications,
@@ -36,16 +38,22 @@ def build_operations() -> dict[str, Operation]:
         Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),
         Operation("dunning.close_case", dunning.close_case, dunning.CloseRequest),
         Operation("dunning.escalate", dunning.escalate, dunning.CaseRequest),
-        Operation("dunning.legal_handover", dunning.legal_handover, dunning.CaseRequest),
+        Operation("dunning.legal_handover", legal_handover.legal_handover, dunning.CaseRequest),
         Operation("dunning.open_case", dunning.open_case, dunning.OpenCaseRequest),
-        Operation("dunning.record_dispute", dunning.record_dispute, dunning.DisputeRequest),
-        Operation("dunning.record_promise", dunning.record_promise, dunning.PromiseRequest),
-        Operation("dunning.resolve_dispute", dunning.resolve_dispute, dunning.ResolveRequest),
+        Operation("dunning.record_dispute", dunning_promises.record_dispute, dunning_promises.DisputeRequest),
+        Operation("dunning.record_promise", dunning_promises.record_promise, dunning_promises.PromiseRequest),
+        Operation(
+            "dunning.resolve_dispute", dunning_promises.resolve_dispute, dunning_promises.ResolveRequest
+        ),
         Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),
         Operation("dunning.send_notice", dunning.send_notice, dunning.NoticeRequest),
         Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),
         Operation("notify.email", notifications.notify_email, notifications.NotifyEmailRequest),
-        Operation("supplier.record_evaluation", supplier_risk.record_supplier_evaluation, supplier_risk.RecordEvaluationRequest),
+        Operation(
+            "supplier.record_evaluation",
+            supplier_risk.record_supplier_evaluation,
+            supplier_risk.RecordEvaluationRequest,
+        ),
         Operation("supplier.risk_check", supplier_risk.risk_check, supplier_risk.RiskCheckRequest),
     ]
     return {op.name: op for op in table}

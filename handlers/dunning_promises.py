@@ -1,0 +1,126 @@
+"""Dunning operations for what the customer answers: a promise to pay, a dispute, and its resolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers.dunning import add_event, load_case
+from workflows.credit.models import (
+    DunningStatus,
+    Invoice,
+    InvoiceStatus,
+)
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
+
+
+@dataclass(frozen=True)
+class PromiseRequest:
+    case_id: int
+    promised_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    promised_date: date
+    amount: Decimal
+
+
+def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
+    """Pause the case until the promised date (plus grace)."""
+    if req.amount <= 0 or req.promised_date < ctx.now.date():
+        raise HandlerInputError(
+            "dunning.record_promise: a promise needs a positive amount and a date not in the past"
+        )
+    case = load_case(ctx.session, req.case_id)
+    case.promised_date, case.promised_amount, case.status = (
+        req.promised_date,
+        req.amount,
+        DunningStatus.PAUSED,
+    )
+    add_event(
+        ctx, case, "promise_to_pay", promised_date=req.promised_date.isoformat(), amount=str(req.amount)
+    )
+    return PromiseRecord(req.promised_date, req.amount)
+
+
+@dataclass(frozen=True)
+class DisputeRequest:
+    case_id: int
+    invoice_numbers: Any  # a list of numbers, or a comma-separated string; empty means every overdue one
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeRecord:
+    invoice_numbers: list[str]
+    reason: str
+
+
+def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
+    """Take the disputed invoices out of dunning until the dispute task is resolved."""
+    case = load_case(ctx.session, req.case_id)
+    numbers = _numbers(req.invoice_numbers)
+    query = select(Invoice).where(
+        Invoice.customer_id == case.customer_id, Invoice.status == InvoiceStatus.OPEN
+    )
+    invoices = ctx.session.scalars(query.where(Invoice.number.in_(numbers)) if numbers else query).all()
+    if numbers and len(invoices) != len(set(numbers)):
+        unknown = sorted(set(numbers) - {i.number for i in invoices})
+        raise HandlerInputError(
+            f"dunning.record_dispute: no open invoice {', '.join(unknown)} of this customer"
+        )
+    for invoice in invoices:
+        invoice.disputed = True
+    case.status = DunningStatus.DISPUTED
+    disputed = [i.number for i in invoices]
+    add_event(ctx, case, "dispute_opened", invoices=disputed, reason=req.reason)
+    return DisputeRecord(disputed, req.reason)
+
+
+def _numbers(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(n).strip() for n in items if str(n).strip()]
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    case_id: int
+    resolution: str  # upheld | rejected
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    resolution: str
+    invoices: list[str]
+
+
+def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
+    """Upheld: a credit note cancels the disputed invoices. Rejected: they are dunned again."""
+    if req.resolution not in ("upheld", "rejected"):
+        raise HandlerInputError(
+            f"dunning.resolve_dispute: resolution must be upheld or rejected, not {req.resolution!r}"
+        )
+    case = load_case(ctx.session, req.case_id)
+    disputed = ctx.session.scalars(
+        select(Invoice).where(Invoice.customer_id == case.customer_id, Invoice.disputed.is_(True))
+    ).all()
+    for invoice in disputed:
+        invoice.disputed = False
+        if req.resolution == "upheld":
+            invoice.status, invoice.open_amount = InvoiceStatus.CANCELLED, Decimal("0.00")
+    add_event(
+        ctx,
+        case,
+        "dispute_resolved",
+        resolution=req.resolution,
+        comment=req.comment,
+        invoices=[i.number for i in disputed],
+    )
+    return Resolution(req.resolution, [i.number for i in disputed])
