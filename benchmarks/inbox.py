@@ -7,7 +7,7 @@ groups), about a fifth claimed by a named user, due dates from ten days overdue 
 client: routing, session, CSRF, templates, JSON) but not a network socket.
 
 Peer figure: SpiffArena answers its task list in 79 ms at 10,000 open human tasks
-(../shared/research/spiffarena-baseline.md).
+(measured on this 2-core machine; see benchmarks/README.md).
 
 The last line printed is JSON: {"open_tasks": ..., "inbox_median_ms": ..., "inbox_p95_ms": ..., ...}
 """

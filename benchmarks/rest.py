@@ -3,7 +3,7 @@
 One approval = create the instance, list the caller's tasks, complete the review, list tasks,
 complete the approval: 5 HTTP calls on one keep-alive-less client, sequential, against the real
 server (`creditflow serve` equivalent: werkzeug, threaded) on a SQLite file. Peer figure on this
-machine: SpiffArena 5.18 approvals/s (research/spiffarena-baseline.md). The last line is JSON.
+machine: SpiffArena 5.18 approvals/s (benchmarks/README.md). The last line is JSON.
 """
 
 from __future__ import annotations

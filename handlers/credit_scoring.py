@@ -1,4 +1,4 @@
-"""Service operation `credit.score`: the weighted customer scorecard (research/domain-credit.md 2.4).
+"""Service operation `credit.score`: the weighted customer scorecard.
 
 Each factor scores 0-100 and carries a weight; the score is the weighted sum (0-100). The grade is
 not decided here: bpmn/credit_scorecard.dmn maps the score to A-E, so the cut-offs are policy.

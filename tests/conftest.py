@@ -128,7 +128,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def demo_tokens(app: Flask, clock: datetime) -> dict[str, str]:
-    """The demo users of DESIGN.md, each with an API token: {username: token}."""
+    """The demo users (README.md), each with an API token: {username: token}."""
     factory = app.extensions["creditflow"].rt.factory
     with factory() as session, session.begin():
         names = seed_demo_users(session, clock)

@@ -36,7 +36,7 @@ BROKEN_KINDS = [
     ("missing_form.bpmn", "credit_review_form.json", "review_application"),
     ("bad_condition.bpmn", "===", "approved_flow"),
 ]
-# Every command of DESIGN.md's contract; those a later issue adds are expected to be missing for now.
+# Every command of the README's command line; those a later issue adds are expected to be missing for now.
 CONTRACT_COMMANDS = [
     ("init",),
     ("serve",),

@@ -11,7 +11,7 @@ import pytest
 
 from workflows.settings import DEFAULT_CONFIG, ENVIRONMENT_KEYS, SECTIONS, SettingsError, load_settings
 
-# The environment variables DESIGN.md promises, and the key each one sets.
+# The environment variables the README promises, and the key each one sets.
 CONTRACT_ENVIRONMENT = {
     "CREDITFLOW_DATABASE_URL": ("database", "url"),
     "CREDITFLOW_HOST": ("web", "host"),

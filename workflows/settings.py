@@ -121,7 +121,7 @@ SECTIONS: dict[str, type] = {
     "reviews": ReviewSettings,
 }
 
-# The environment variables of the public contract (DESIGN.md) and the key each one sets.
+# The environment variables of the public contract (README.md, "Configuration") and the key each one sets.
 ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
     "CREDITFLOW_DATABASE_URL": ("database", "url"),
     "CREDITFLOW_HOST": ("web", "host"),

@@ -20,7 +20,7 @@ from workflows.store.models import ApiToken, Group, User, UserGroup
 ADMIN_GROUP = "admin"
 SYSTEM_ACTOR = "system"
 
-# Demo users of DESIGN.md: one group each, password "demo", e-mail NAME@example.com.
+# The demo users (README.md, "Demo users"): one group each, password "demo", e-mail NAME@example.com.
 DEMO_USERS: dict[str, str] = {
     "sales1": "sales",
     "analyst1": "credit_analyst",
@@ -166,7 +166,7 @@ def group_names(session: Session) -> list[str]:
 
 
 def seed_demo_users(session: Session, now: datetime) -> list[str]:
-    """Create the demo users of DESIGN.md (idempotent); returns their names."""
+    """Create the demo users (idempotent); returns their names."""
     for name, group in DEMO_USERS.items():
         user = add_user(session, name, groups=[group], now=now)
         if not user.password_hash:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 VENDOR = Path(__file__).resolve().parents[2] / "webui" / "static" / "vendor" / "bpmn-js"
-# ../shared/research/libraries.md section 5; never `playwright install`.
+# Debian's chromium through Playwright's executable_path; never `playwright install` (no browser downloads).
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -1,4 +1,4 @@
-"""Demo data for `creditflow init --demo`: the users of DESIGN.md, customers, suppliers, and a few
+"""Demo data for `creditflow init --demo`: the demo users (README.md), customers, suppliers, and a few
 running cases, so a first login finds work in the inbox instead of an empty page."""
 
 from __future__ import annotations

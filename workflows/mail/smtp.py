@@ -47,7 +47,7 @@ class YagmailMailer:
     """Sends outbox rows with yagmail to one SMTP server, a new connection per message (thread-safe).
 
     yagmail derives the text/plain alternative from the HTML body; `prettify_html=False` because its
-    premailer pass drops content (research/libraries.md section 3).
+    premailer pass drops content.
     """
 
     def __init__(self, settings: MailSettings, smtp_host: str, smtp_port: int) -> None:
