@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workflows.credit import roles
+
 import html
 from dataclasses import dataclass
 from datetime import date
@@ -59,7 +61,7 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
         )
     )
     add_event(ctx, case, "legal_handover", provision=str(amount))
-    recipients = emails_of(ctx.session, groups=["legal"])
+    recipients = emails_of(ctx.session, groups=[roles.LEGAL])
     if recipients:
         queue_email(
             ctx.session,

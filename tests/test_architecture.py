@@ -120,3 +120,31 @@ def test_no_module_is_over_400_lines() -> None:
 def test_the_cycle_finder_names_a_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+# Values that spell like a group or process key but name something else: a config table, a limit-review
+# reason and a dunning case status.
+NOT_ROLES = {
+    ("workflows/settings.py", "dunning"),
+    ("workflows/credit/limit_review.py", "dunning"),
+    ("workflows/credit/models.py", "legal"),
+}
+
+
+def test_groups_and_process_keys_are_spelled_only_in_credit_roles() -> None:
+    from workflows.credit import roles
+
+    spelled = {value for name, value in vars(roles).items() if name.isupper() and isinstance(value, str)}
+    found = []
+    for name, path in source_modules().items():
+        relative = str(path.relative_to(ROOT))
+        if name in ("workflows.credit.roles", "workflows.users"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and node.value in spelled
+                and (relative, node.value) not in NOT_ROLES
+            ):
+                found.append(f"{relative}:{node.lineno}: {node.value!r}")
+    assert not found, "use workflows.credit.roles instead of: " + ", ".join(found)

@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -20,21 +19,6 @@ from workflows.store.models import ApiToken, Group, User, UserGroup
 ADMIN_GROUP = "admin"
 SYSTEM_ACTOR = "system"
 
-# The demo users (README.md, "Demo users"): one group each, password "demo", e-mail NAME@example.com.
-DEMO_USERS: dict[str, str] = {
-    "sales1": "sales",
-    "analyst1": "credit_analyst",
-    "manager1": "credit_manager",
-    "cfo1": "cfo",
-    "collector1": "collections",
-    "legal1": "legal",
-    "buyer1": "procurement",
-    "pm1": "procurement_manager",
-    "finance1": "finance",
-    "owner1": "process_owner",
-    "admin": ADMIN_GROUP,
-}
-DEMO_PASSWORD = "demo"
 
 
 @dataclass(frozen=True)
@@ -165,19 +149,8 @@ def group_names(session: Session) -> list[str]:
     return list(session.scalars(select(Group.name).order_by(Group.name)))
 
 
-def seed_demo_users(session: Session, now: datetime) -> list[str]:
-    """Create the demo users (idempotent); returns their names."""
-    for name, group in DEMO_USERS.items():
-        user = add_user(session, name, groups=[group], now=now)
-        if not user.password_hash:
-            user.password_hash = _demo_password_hash()
-    return list(DEMO_USERS)
 
 
-@lru_cache(maxsize=1)
-def _demo_password_hash() -> str:
-    # Hashing is deliberately slow; the demo users share one hash so seeding stays quick.
-    return generate_password_hash(DEMO_PASSWORD)
 
 
 def token_hash(token: str) -> str:

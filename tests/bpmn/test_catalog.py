@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from handlers.registry import build_operations
+from workflows.credit.roles import DEMO_USERS
 from workflows.definitions.deploy import read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
-from workflows.users import DEMO_USERS
 
 # Test modules may register operations of their own; only the shipped handler modules count here.
 SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.")

@@ -19,11 +19,6 @@ from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
 
-# Groups whose work touches customers (README.md: "Who may do what").
-CUSTOMER_CREATORS = frozenset({"sales", "credit_analyst", "credit_manager"})
-CUSTOMER_READERS = frozenset(
-    {"sales", "credit_analyst", "credit_manager", "cfo", "collections", "legal", "finance", "procurement"}
-)
 
 
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {

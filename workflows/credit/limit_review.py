@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.credit import roles
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.errors import Invalid
@@ -16,7 +17,7 @@ from workflows.settings import ReviewSettings
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
 
-PROCESS_KEY = "credit_limit_review"
+PROCESS_KEY = roles.CREDIT_LIMIT_REVIEW
 # The first matching trigger names the review; the riskier the signal, the earlier it is listed.
 EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
 

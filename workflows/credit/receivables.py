@@ -19,7 +19,6 @@ from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
 
 CENT = Decimal("0.01")
-RECEIVABLE_WRITERS = frozenset({"finance", "collections"})
 
 
 # --- parsing -------------------------------------------------------------------------------------------

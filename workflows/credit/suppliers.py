@@ -20,11 +20,6 @@ from workflows.store.audit import record_event
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
-# Groups whose work touches suppliers and contracts (README.md: "Who may do what").
-SUPPLIER_CREATORS = frozenset({"procurement", "procurement_manager"})
-SUPPLIER_READERS = frozenset(
-    {"procurement", "procurement_manager", "finance", "legal", "cfo", "credit_analyst", "credit_manager"}
-)
 SUPPLIER_COLUMNS = (
     "external_id",
     "name",

@@ -47,9 +47,6 @@ def validate_files(files: Mapping[str, bytes], operations: Collection[str]) -> V
     return validate_bundle(files, set(operations))
 
 
-# Who may deploy diagrams and see every definition and instance diagram (admins always may).
-PROCESS_OWNERS = frozenset({"process_owner"})
-
 
 def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
     """The files as stored text. Validation accepts any encoding XML declares (and UTF-16 JSON).

@@ -1,0 +1,77 @@
+"""Every group and process key of the credit domain, named once; who may do what is built from them.
+
+Nothing else spells a group or a process key as a string literal: diagrams name them in their lanes,
+and tests/bpmn/test_catalog.py checks those lanes against `GROUPS`.
+"""
+
+from __future__ import annotations
+
+from workflows.users import ADMIN_GROUP
+
+# --- groups ------------------------------------------------------------------------------------------
+SALES = "sales"
+CREDIT_ANALYST = "credit_analyst"
+CREDIT_MANAGER = "credit_manager"
+CFO = "cfo"
+AUDITOR = "auditor"
+COLLECTIONS = "collections"
+LEGAL = "legal"
+PROCUREMENT = "procurement"
+PROCUREMENT_MANAGER = "procurement_manager"
+FINANCE = "finance"
+PROCESS_OWNER = "process_owner"
+ADMIN = ADMIN_GROUP
+
+GROUPS = frozenset(
+    {
+        SALES,
+        CREDIT_ANALYST,
+        CREDIT_MANAGER,
+        CFO,
+        AUDITOR,
+        COLLECTIONS,
+        LEGAL,
+        PROCUREMENT,
+        PROCUREMENT_MANAGER,
+        FINANCE,
+        PROCESS_OWNER,
+        ADMIN,
+    }
+)
+
+# --- process keys ------------------------------------------------------------------------------------
+CREDIT_APPLICATION = "credit_application"
+CREDIT_LIMIT_REVIEW = "credit_limit_review"
+DUNNING = "dunning"
+SUPPLIER_CONTRACT_CHANGE = "supplier_contract_change"
+PAYMENT_TERMS_EXCEPTION = "payment_terms_exception"
+
+# --- who may do what (README.md, "Who may do what"); admins may do everything -----------------------
+PROCESS_OWNERS = frozenset({PROCESS_OWNER})
+CUSTOMER_CREATORS = frozenset({SALES, CREDIT_ANALYST, CREDIT_MANAGER})
+CUSTOMER_READERS = frozenset(
+    {SALES, CREDIT_ANALYST, CREDIT_MANAGER, CFO, COLLECTIONS, LEGAL, FINANCE, PROCUREMENT}
+)
+SUPPLIER_CREATORS = frozenset({PROCUREMENT, PROCUREMENT_MANAGER})
+SUPPLIER_READERS = frozenset(
+    {PROCUREMENT, PROCUREMENT_MANAGER, FINANCE, LEGAL, CFO, CREDIT_ANALYST, CREDIT_MANAGER}
+)
+RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
+PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS})
+RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+
+# The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
+DEMO_USERS: dict[str, str] = {
+    "sales1": SALES,
+    "analyst1": CREDIT_ANALYST,
+    "manager1": CREDIT_MANAGER,
+    "cfo1": CFO,
+    "auditor1": AUDITOR,
+    "collector1": COLLECTIONS,
+    "legal1": LEGAL,
+    "buyer1": PROCUREMENT,
+    "pm1": PROCUREMENT_MANAGER,
+    "finance1": FINANCE,
+    "owner1": PROCESS_OWNER,
+    "admin": ADMIN,
+}
