@@ -46,7 +46,7 @@ run: setup
 	@echo ""
 	@echo "  creditflow: http://127.0.0.1:$${CREDITFLOW_PORT:-5000}   (mail sink at /mail)"
 	@echo "  demo logins, password 'demo': sales1 analyst1 manager1 cfo1 collector1 legal1"
-	@echo "                                buyer1 pm1 finance1 owner1 admin"
+	@echo "                                auditor1 buyer1 pm1 finance1 owner1 admin"
 	@echo ""
 	$(BIN)/creditflow serve
 
