@@ -4,50 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine
 
 from handlers.registry import build_operations
+from webui.services import Services
 from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
-from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine
-
-
-@dataclass
-class Services:
-    """What views need, created once per app (see STYLE.md: passed in, never imported globals)."""
-
-    rt: Runtime
-    engine: Engine
-    clock: Callable[[], datetime]
-    sink_port: int | None = None
-    # Replaced by `serve` with the scheduler's nudge, so mail and timers a request created go out promptly.
-    nudge: Callable[[], None] = field(default=lambda: None)
-
-    def mailer(self) -> Mailer | None:
-        """The outbox dispatcher's mailer: the relay, the built-in sink, or None when neither runs."""
-        if self.rt.settings.mail.smtp_host or self.sink_port:
-            return mailer_for(self.rt.settings.mail, self.sink_port)
-        return None
-
-
-def page_arg(name: str = "page") -> int:
-    """A page number from the query string; anything but a positive integer means page 1."""
-    value = request.args.get(name, "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
-def services() -> Services:
-    """The services of the current app."""
-    found: Services = current_app.extensions["creditflow"]
-    return found
 
 
 def create_app(
@@ -70,6 +38,19 @@ def create_app(
     rt = Runtime(engine, settings, build_operations())
     app.extensions["creditflow"] = Services(rt=rt, engine=engine, clock=clock, sink_port=sink_port)
 
+    # Each resource module of the API adds its routes to api.bp when imported (test_api_package.py).
+    import webui.api.admin
+    import webui.api.contracts
+    import webui.api.customers
+    import webui.api.definitions
+    import webui.api.dunning_cases
+    import webui.api.emails
+    import webui.api.health
+    import webui.api.instances
+    import webui.api.messages
+    import webui.api.receivables
+    import webui.api.suppliers
+    import webui.api.tasks  # noqa: F401
     from webui import (
         api,
         auth,

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, u
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from webui import services
+from webui.services import services
 from workflows.errors import Forbidden
 from workflows.store.models import User
 from workflows.users import Actor, check_password

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
-from webui.start import may_start
+from webui.services import page_arg, services
+from workflows.credit import roles
 from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_customer_rows
-from workflows.credit.customers import CUSTOMER_READERS, GRADES
-from workflows.credit.receivables import BUCKETS
+from workflows.credit.customers import GRADES
+from workflows.credit.provisions import BUCKETS
+from workflows.credit.roles import CUSTOMER_READERS
 from workflows.definitions.deploy import latest_definition
+from workflows.definitions.start_rights import may_start
 from workflows.store.paging import Page
 from workflows.users import Actor
 
@@ -26,7 +28,10 @@ BUCKET_LABELS = {
     "over_120": "Over 120 days",
 }
 # Processes a customer page offers to start, with the customer prefilled: (process key, button label).
-CUSTOMER_ACTIONS = (("credit_application", "New credit application"), ("credit_limit_review", "Review limit"))
+CUSTOMER_ACTIONS = (
+    (roles.CREDIT_APPLICATION, "New credit application"),
+    (roles.CREDIT_LIMIT_REVIEW, "Review limit"),
+)
 
 
 def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[tuple[str, str]]:

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from webui import page_arg, services
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
+from webui.services import page_arg, services
+from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import (
     DEPLOYABLE_SUFFIXES,
-    PROCESS_OWNERS,
     DeployedVersion,
     deploy_files,
     find_process_keys,

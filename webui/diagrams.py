@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from workflows.definitions.deploy import PROCESS_OWNERS
+from workflows.credit.roles import PROCESS_OWNERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import ElementStates, list_instances
 from workflows.store.models import Deployment, InboxItem, ProcessDefinition, TaskStatus

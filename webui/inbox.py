@@ -6,8 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
+from webui.services import page_arg, services
 from workflows.definitions.deploy import process_keys
 from workflows.engine import runner
 from workflows.errors import DomainError

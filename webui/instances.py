@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
-from workflows.definitions.deploy import PROCESS_OWNERS, process_keys
+from webui.services import page_arg, services
+from workflows.credit.roles import PROCESS_OWNERS
+from workflows.definitions.deploy import process_keys
 from workflows.engine import runner
 from workflows.instances import instance_detail, list_instances
 from workflows.store.models import InstanceStatus

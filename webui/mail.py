@@ -9,8 +9,8 @@ from email.message import EmailMessage
 
 from flask import Blueprint, render_template, request
 
-from webui import page_arg, services
 from webui.auth import login_required_view, web_actor
+from webui.services import page_arg, services
 from workflows.errors import Forbidden, NotFound
 from workflows.mail.sink import list_sink_messages
 from workflows.store.models import SinkMessage

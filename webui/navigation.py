@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from flask import Flask, request, url_for
 from flask_login import current_user
 
-from webui import services
 from webui.auth import web_actor
+from webui.services import services
 from webui.start import startable_definitions
-from workflows.credit.customers import CUSTOMER_READERS
-from workflows.credit.suppliers import SUPPLIER_READERS
-from workflows.definitions.deploy import PROCESS_OWNERS
+from workflows.credit.roles import CUSTOMER_READERS, PROCESS_OWNERS, SUPPLIER_READERS
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,19 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from webui import services
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
+from webui.services import services
 from workflows.credit.contracts import list_contracts
-from workflows.credit.customers import CUSTOMER_READERS, list_customers
+from workflows.credit.customers import list_customers
 from workflows.credit.models import Contract, Customer
+from workflows.credit.roles import CUSTOMER_READERS, SUPPLIER_READERS
 from workflows.credit.supplier_views import supplier_names
-from workflows.credit.suppliers import SUPPLIER_READERS
 from workflows.definitions.deploy import latest_definition, latest_definitions
 from workflows.definitions.forms import coerce_form_strings, validate_form
+from workflows.definitions.start_rights import may_start, require_may_start
 from workflows.engine import runner
-from workflows.errors import Forbidden, Invalid, NotFound
+from workflows.errors import Invalid, NotFound
 from workflows.store.models import ProcessDefinition
 from workflows.users import Actor
 
@@ -171,11 +172,6 @@ def choose(field: str, item_id: int) -> str:
 # --- starting ------------------------------------------------------------------------------------------
 
 
-def may_start(actor: Actor, definition: ProcessDefinition) -> bool:
-    """Members of the start lane's groups may start a process; admins may start any."""
-    return actor.is_admin or actor.in_any(definition.start_groups or [])
-
-
 def startable_definitions(session: Session, actor: Actor) -> list[ProcessDefinition]:
     """The latest version of every process the actor may start, by key."""
     return [d for d in latest_definitions(session) if may_start(actor, d)]
@@ -196,9 +192,7 @@ def start(key: str) -> str | Response | tuple[str, int]:
     with svc.rt.factory() as session:
         definition = latest_definition(session, key)
         assert definition is not None
-        if not may_start(actor, definition):
-            groups = ", ".join(definition.start_groups) or "the system"
-            raise Forbidden(f"{actor.username} may not start {key}: it is started by {groups}.")
+        require_may_start(actor, definition)
         schema = svc.rt.start_schema(session, definition)
     if request.method == "GET":
         # `?customer_id=7` (from a customer page) or `?contract_id=3` preselects the picker.

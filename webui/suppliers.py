@@ -5,20 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from webui import page_arg, services
 from webui.auth import login_required_view, require_groups
-from webui.start import may_start
+from webui.services import page_arg, services
+from workflows.credit import roles
 from workflows.credit.contracts import list_contracts
+from workflows.credit.roles import SUPPLIER_READERS
 from workflows.credit.supplier_views import contract_counts, contract_file, supplier_file, supplier_names
-from workflows.credit.suppliers import GRADES, SUPPLIER_READERS, list_suppliers
+from workflows.credit.suppliers import GRADES, list_suppliers
 from workflows.definitions.deploy import latest_definition
+from workflows.definitions.start_rights import may_start
 from workflows.store.paging import Page
 from workflows.users import Actor
 
 bp = Blueprint("suppliers_pages", __name__)
 
 # The process a contract page offers to start, with the contract prefilled.
-CONTRACT_CHANGE = ("supplier_contract_change", "Contract change request")
+CONTRACT_CHANGE = (roles.SUPPLIER_CONTRACT_CHANGE, "Contract change request")
 
 
 def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[tuple[str, str]]:

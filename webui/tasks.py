@@ -11,15 +11,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from webui import services
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
+from webui.services import services
 from workflows.credit.customer_views import CustomerPanel, customer_panel
-from workflows.credit.customers import CUSTOMER_READERS
+from workflows.credit.roles import CUSTOMER_READERS, SUPPLIER_READERS
 from workflows.credit.supplier_views import SupplierPanel, supplier_panel
-from workflows.credit.suppliers import SUPPLIER_READERS
 from workflows.definitions.forms import coerce_form_strings
 from workflows.engine import runner
 from workflows.errors import Conflict, Forbidden, Invalid

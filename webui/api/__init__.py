@@ -2,7 +2,7 @@
 
 This package holds the blueprint and what every resource shares: the caller behind the token, the JSON
 body, query arguments and the paged list shape. Each resource has its own module, which adds its routes
-to `bp` when imported (the imports at the end of this file).
+to `bp` when imported; `create_app` imports them all before it registers `bp`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from webui import services
+from webui.services import services
 from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.users import Actor, actor_for_token
 
@@ -115,20 +115,3 @@ def paging_args(max_per_page: int | None = None) -> tuple[int, int]:
 def paged(items: list[Any], total: int, page: int, per_page: int) -> Response:
     """A page of a list in the shape every list of the API has."""
     return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
-
-
-# The resource modules add their routes to `bp`; imported last, as they import the helpers above.
-from webui.api import (  # noqa: E402, F401
-    admin,
-    contracts,
-    customers,
-    definitions,
-    dunning_cases,
-    emails,
-    health,
-    instances,
-    messages,
-    receivables,
-    suppliers,
-    tasks,
-)

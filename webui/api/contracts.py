@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor, id_arg, json_body, paged, paging_args, require_groups
+from webui.services import services
 from workflows.credit.contract_views import contract_json
 from workflows.credit.contracts import create_contract, get_contract, list_contracts, parse_contract
-from workflows.credit.suppliers import SUPPLIER_CREATORS, SUPPLIER_READERS
+from workflows.credit.roles import SUPPLIER_CREATORS, SUPPLIER_READERS
 from workflows.store.db import transaction
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bool_arg, bp, current_actor, json_body, paged, paging_args, require_groups
+from webui.services import services
 from workflows.credit.customers import (
-    CUSTOMER_CREATORS,
-    CUSTOMER_READERS,
     create_customer,
     customer_json,
     get_customer,
@@ -16,9 +14,8 @@ from workflows.credit.customers import (
     parse_customer,
 )
 from workflows.credit.limit_review import record_rating
+from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
 from workflows.store.db import transaction
-
-RATING_RECORDERS = frozenset({"credit_analyst", "credit_manager"})
 
 
 @bp.get("/customers")

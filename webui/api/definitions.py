@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor
-from workflows.definitions.deploy import PROCESS_OWNERS, deploy_files, list_definitions
+from webui.services import services
+from workflows.credit.roles import PROCESS_OWNERS
+from workflows.definitions.deploy import deploy_files, list_definitions
 from workflows.definitions.validation import InvalidBundle
 from workflows.errors import BadRequest, Forbidden
 from workflows.store.db import transaction

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webui import services
 from webui.api import bp, current_actor, id_arg, paged, paging_args, require_groups
-from workflows.credit.customers import CUSTOMER_READERS
+from webui.services import services
 from workflows.credit.dunning import cases_json, list_cases
+from workflows.credit.roles import CUSTOMER_READERS
 
 
 @bp.get("/dunning-cases")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webui import services
 from webui.api import bp, current_actor, paged, paging_args
+from webui.services import services
 from workflows.mail.listing import list_outbox, outbox_email_json
 
 

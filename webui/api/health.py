@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from webui import services
 from webui.api import bp
+from webui.services import services
 from workflows.store.db import ping
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor, json_body, paged, paging_args
+from webui.services import services
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
-from webui import services
 from webui.api import bp, current_actor, json_body
+from webui.services import services
 from workflows.engine import runner
 
 

@@ -7,27 +7,24 @@ from datetime import date
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor, id_arg, json_body, paged, paging_args, require_groups
-from workflows.credit.customers import CUSTOMER_READERS
+from webui.services import services
 from workflows.credit.invoice_views import aging_json, list_invoices
+from workflows.credit.provisions import provisions
 from workflows.credit.receivables import (
-    RECEIVABLE_WRITERS,
     invoice_json,
     parse_invoice,
     parse_payment,
     payment_json,
     post_invoice,
     post_payment,
-    provisions,
 )
+from workflows.credit.roles import CUSTOMER_READERS, PROVISION_READERS, RECEIVABLE_WRITERS
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.store.db import transaction
 
 logger = logging.getLogger(__name__)
-
-PROVISION_READERS = frozenset({"finance", "credit_manager", "cfo", "collections"})
 
 
 def _as_of(default: date) -> date:

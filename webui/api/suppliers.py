@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor, json_body, paged, paging_args, require_groups
+from webui.services import services
+from workflows.credit.roles import SUPPLIER_CREATORS, SUPPLIER_READERS
 from workflows.credit.suppliers import (
     GRADES,
-    SUPPLIER_CREATORS,
-    SUPPLIER_READERS,
     create_supplier,
     get_supplier,
     list_suppliers,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from webui import services
 from webui.api import bp, current_actor, int_arg, json_body, paged
+from webui.services import services
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json

@@ -1,0 +1,47 @@
+"""What every view reaches for: the services of the current app, and the page number of a list.
+
+Views import these from here, never from the `webui` package itself, so that the app factory in
+webui/__init__.py imports the views and nothing imports it back (no import circle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app, request
+from sqlalchemy import Engine
+
+from workflows.engine.runner import Runtime
+from workflows.mail.smtp import Mailer, mailer_for
+
+
+@dataclass
+class Services:
+    """What views need, created once per app (see STYLE.md: passed in, never imported globals)."""
+
+    rt: Runtime
+    engine: Engine
+    clock: Callable[[], datetime]
+    sink_port: int | None = None
+    # Replaced by `serve` with the scheduler's nudge, so mail and timers a request created go out promptly.
+    nudge: Callable[[], None] = field(default=lambda: None)
+
+    def mailer(self) -> Mailer | None:
+        """The outbox dispatcher's mailer: the relay, the built-in sink, or None when neither runs."""
+        if self.rt.settings.mail.smtp_host or self.sink_port:
+            return mailer_for(self.rt.settings.mail, self.sink_port)
+        return None
+
+
+def services() -> Services:
+    """The services of the current app."""
+    found: Services = current_app.extensions["creditflow"]
+    return found
+
+
+def page_arg(name: str = "page") -> int:
+    """A page number from the query string; anything but a positive integer means page 1."""
+    value = request.args.get(name, "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
