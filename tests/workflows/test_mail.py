@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.smtp import RecordingSink
+from workflows.mail import outbox as outbox_module
 from workflows.mail.outbox import (
     CLAIM_LEASE,
     DispatchResult,
@@ -457,25 +457,66 @@ def test_sink_on_a_busy_port_names_the_setting_to_change(session_factory: sessio
             start_sink(session_factory, port=first.port)
 
 
-def test_concurrent_queues_with_the_same_key_write_one_row(
-    session_factory: sessionmaker[Session], clock: datetime
+def recording_dedupe_check(monkeypatch: pytest.MonkeyPatch, *, stale: bool) -> list[bool]:
+    """Wrap the outbox's dedupe check; returns what each real check found. `stale` makes every check
+    answer "not queued yet", as a read taken just before another transaction committed would."""
+    real = outbox_module._dedupe_key_taken
+    found: list[bool] = []
+
+    def check(session: Session, dedupe_key: str) -> bool:
+        found.append(real(session, dedupe_key))
+        return False if stale else found[-1]
+
+    monkeypatch.setattr(outbox_module, "_dedupe_key_taken", check)
+    return found
+
+
+def test_a_queue_whose_check_lost_the_race_is_stopped_by_the_insert_and_writes_nothing(
+    session_factory: sessionmaker[Session], clock: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first_queued = threading.Event()
-    results: list[OutboxEmail | None] = []
+    first = queue(session_factory, clock, "same")
+    found = recording_dedupe_check(monkeypatch, stale=True)
+    second = queue(session_factory, clock, "same")
+    # The check answered "not queued" (stale), so only the insert's ON CONFLICT could have refused it.
+    assert found == [True]
+    assert first is not None and second is None
+    assert len(outbox(session_factory)) == 1
+
+
+def test_concurrent_queues_with_the_same_key_write_one_row(
+    db_engine: Engine,
+    session_factory: sessionmaker[Session],
+    clock: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    postgres = db_engine.dialect.name == "postgresql"
+    found = recording_dedupe_check(monkeypatch, stale=False)
+    first_queued, second_checked = threading.Event(), threading.Event()
+    results: list[int | None] = []
 
     def first() -> None:
         with transaction(session_factory) as session:
             results.append(queue_email(session, **queue_args("same", clock)))
             first_queued.set()
-            # Stay uncommitted a moment so the second insert meets this one in flight (on PostgreSQL it
-            # waits on the unique index, on SQLite at BEGIN IMMEDIATE); either way it must yield.
-            time.sleep(0.3)
+            if postgres:
+                # Commit only once the second transaction has checked for the key: its check cannot see
+                # this uncommitted row, so its insert meets it (waiting on the unique index) and must yield.
+                assert second_checked.wait(timeout=10)
 
     def second() -> None:
-        first_queued.wait(timeout=10)
+        assert first_queued.wait(timeout=10)
         with transaction(session_factory) as session:
             results.append(queue_email(session, **queue_args("same", clock)))
 
+    real_check = outbox_module._dedupe_key_taken
+
+    def check_then_signal(session: Session, dedupe_key: str) -> bool:
+        taken = real_check(session, dedupe_key)
+        if first_queued.is_set():
+            second_checked.set()
+        return taken
+
+    monkeypatch.setattr(outbox_module, "_dedupe_key_taken", check_then_signal)
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
@@ -483,3 +524,6 @@ def test_concurrent_queues_with_the_same_key_write_one_row(
         thread.join(timeout=60)
     assert len(results) == 2 and results[0] is not None and results[1] is None
     assert len(outbox(session_factory)) == 1
+    # On PostgreSQL the second check ran while the first row was uncommitted and missed it, so the insert's
+    # ON CONFLICT refused it; SQLite serialises writers (BEGIN IMMEDIATE), so there the check found it.
+    assert found == [False, not postgres]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, String, bindparam, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.mail.smtp import Attachment, Mailer
@@ -85,10 +85,11 @@ def queue_email(
     now: datetime,
     instance_id: int | None = None,
     attachments: Sequence[Attachment] = (),
-) -> OutboxEmail | None:
-    """Render and add one pending outbox row to the caller's transaction (not committed).
+) -> int | None:
+    """Render and insert one pending outbox row in the caller's transaction (not committed); its id.
 
-    Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before.
+    Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before, or is being
+    queued by a concurrent transaction right now.
 
     Raises:
         ValueError: `to` is empty or holds something that is not one address, or `dedupe_key` is empty.
@@ -105,38 +106,37 @@ def queue_email(
     max_subject = _column_length(OutboxEmail.subject)
     if len(subject) > max_subject:
         subject = subject[: max_subject - 1] + "…"
-    row = OutboxEmail(
-        dedupe_key=dedupe_key,
-        message_id=message_id_for(dedupe_key),
-        instance_id=instance_id,
-        to=", ".join(recipients),
-        subject=subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        template=template,
-        attachments=[dataclasses.asdict(a) for a in attachments],
-        status=MailStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        created_at=now,
-        sent_at=None,
+    values = {
+        "dedupe_key": dedupe_key,
+        "message_id": message_id_for(dedupe_key),
+        "instance_id": instance_id,
+        "to": ", ".join(recipients),
+        "subject": subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "template": template,
+        "attachments": [dataclasses.asdict(a) for a in attachments],
+        "status": MailStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+        "sent_at": None,
+    }
+    # A concurrent step may queue the same key between the check above and this insert (on PostgreSQL;
+    # SQLite's BEGIN IMMEDIATE serialises writers). ON CONFLICT makes that an expected outcome rather
+    # than an error: no exception, no savepoint, and no ERROR line in the PostgreSQL log.
+    new_id = session.execute(_insert_for(session).values(values)).scalar()
+    return None if new_id is None else int(new_id)
+
+
+def _insert_for(session: Session) -> Any:
+    dialect = postgresql if is_postgres(session) else sqlite
+    return (
+        dialect.insert(OutboxEmail)
+        .on_conflict_do_nothing(index_elements=[OutboxEmail.dedupe_key])
+        .returning(OutboxEmail.id)
     )
-    if not is_postgres(session):
-        # SQLite's writers are serialised (BEGIN IMMEDIATE), so the check above cannot lose a race.
-        session.add(row)
-        return row
-    try:
-        # The savepoint keeps the caller's transaction usable if the insert loses a race.
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # On PostgreSQL a concurrent step may queue the same key between our check and our insert
-        # (SQLite's BEGIN IMMEDIATE rules that out). Anything else is a real error.
-        if _dedupe_key_taken(session, dedupe_key):
-            return None
-        raise
-    return row
 
 
 # --- sending ---------------------------------------------------------------------------------------
