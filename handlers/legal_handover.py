@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from workflows.credit import roles
-
 import html
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.dunning import CaseRequest, add_event, load_case
+from workflows.credit import roles
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     Customer,

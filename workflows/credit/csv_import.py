@@ -6,6 +6,7 @@ import csv
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,24 +73,33 @@ def read_rows(
             raise ImportRejected(report)
 
 
+@dataclass(frozen=True)
+class MasterData:
+    """A kind of ERP master data identified by its `external_id` (customers, suppliers)."""
+
+    kind: str
+    columns: tuple[tuple[str, ...], tuple[str, ...]]  # (required, optional)
+    model: Any  # the mapped class, with an `external_id` column
+    parse: Callable[..., dict[str, Any]]  # (row, *, today) -> fields; raises Invalid naming bad fields
+    create: Callable[..., object]  # (session, fields, *, actor, now) -> the stored row
+
+
 def import_master_data(
     session: Session,
     path: Path,
+    data: MasterData,
     *,
-    kind: str,
-    columns: tuple[tuple[str, ...], tuple[str, ...]],
-    existing: set[str],
-    parse: Callable[[dict[str, str]], dict[str, Any]],
-    create: Callable[[dict[str, Any]], object],
+    actor: str,
+    now: datetime,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import rows identified by a new, unique `external_id` (customers, suppliers), all or nothing.
-
-    `columns` is (required, optional); `parse` raises Invalid naming bad fields; `create` stores one row.
+    """Import rows identified by a new, unique `external_id`, all or nothing (in the caller's transaction).
 
     Raises:
         ImportRejected: with every bad line; the caller rolls back.
     """
+    kind, columns = data.kind, data.columns
+    existing = set(session.scalars(select(data.model.external_id).where(data.model.external_id.is_not(None))))
     report = ImportReport(kind)
     parsed: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -104,35 +114,21 @@ def import_master_data(
             report.errors.append(f"line {line}: external_id: {external_id} repeats line {seen[external_id]}")
         seen.setdefault(external_id, line)
         try:
-            parsed.append(parse(row))
+            parsed.append(data.parse(row, today=now.date()))
         except Invalid as exc:
             report.errors += [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
     if report.errors:
         raise ImportRejected(report)
     for fields in parsed:
-        create(fields)
+        data.create(session, fields, actor=actor, now=now)
         report.imported += 1
         if progress:
             progress(1)
     return report
 
 
-def import_customers(
-    session: Session,
-    path: Path,
-    *,
-    actor: str,
-    now: datetime,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Import customers (in the caller's transaction). Raises: ImportRejected (nothing imported)."""
-    return import_master_data(
-        session,
-        path,
-        kind="customers",
-        columns=(CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL),
-        existing=set(session.scalars(select(Customer.external_id).where(Customer.external_id.is_not(None)))),
-        parse=lambda row: parse_customer(row, today=now.date()),
-        create=lambda fields: create_customer(session, fields, actor=actor, now=now),
-        progress=progress,
-    )
+CUSTOMERS = MasterData(
+    "customers", (CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL), Customer, parse_customer, create_customer
+)
+# Imports customers in the caller's transaction, all or nothing (ImportRejected names every bad line).
+import_customers = partial(import_master_data, data=CUSTOMERS)

@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models of the credit domain: customers, limits, receivables, dunning, suppliers, contracts."""
+"""Typed SQLAlchemy models of the credit domain: customers, limits, receivables, dunning, contracts."""
 
 from __future__ import annotations
 

@@ -1,18 +1,18 @@
-"""Suppliers: credit risk evaluations, lists, CSV import and demo data (contracts: workflows.credit.contracts)."""
+"""Suppliers: credit risk evaluations, lists, CSV import and demo data (contracts: credit.contracts)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.contracts import seed_demo_contracts
-from workflows.credit.csv_import import ImportReport, import_master_data
+from workflows.credit.csv_import import MasterData, import_master_data
 from workflows.credit.models import Contract, Supplier, SupplierEvaluation
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, NotFound
@@ -194,29 +194,11 @@ def supplier_json(session: Session, supplier: Supplier, *, full: bool = True) ->
 # --- CSV import and demo data ------------------------------------------------------------------------------
 
 
-def import_suppliers(
-    session: Session,
-    path: Path,
-    *,
-    actor: str,
-    now: datetime,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Import suppliers (in the caller's transaction); external_id must be new and unique in the file.
-
-    Raises:
-        ImportRejected: with every bad line; the caller rolls back.
-    """
-    return import_master_data(
-        session,
-        path,
-        kind="suppliers",
-        columns=(SUPPLIER_COLUMNS, SUPPLIER_OPTIONAL),
-        existing=set(session.scalars(select(Supplier.external_id).where(Supplier.external_id.is_not(None)))),
-        parse=lambda row: parse_supplier(row, today=now.date()),
-        create=lambda fields: create_supplier(session, fields, actor=actor, now=now),
-        progress=progress,
-    )
+SUPPLIERS = MasterData(
+    "suppliers", (SUPPLIER_COLUMNS, SUPPLIER_OPTIONAL), Supplier, parse_supplier, create_supplier
+)
+# Imports suppliers in the caller's transaction, all or nothing (ImportRejected names every bad line).
+import_suppliers = partial(import_master_data, data=SUPPLIERS)
 
 
 DEMO_SUPPLIERS: list[dict[str, Any]] = [
