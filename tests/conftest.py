@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
 from webui import create_app
+from workflows.cli.demo import seed_demo_users
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory, transaction
 from workflows.store.models import Base
 from workflows.store.schema import upgrade_schema
-from workflows.users import issue_token, seed_demo_users
+from workflows.users import issue_token
 
 pytest_plugins = ["tests.smtp"]
 

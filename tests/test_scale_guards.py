@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handlers.registry import build_operations
 from tests.smtp import RecordingSink
 from workflows.batch import daily_starts as chunks
+from workflows.cli.demo import seed_demo_users
 from workflows.credit import dunning, limit_review
 from workflows.credit.customers import create_customer
 from workflows.credit.models import DunningCase, DunningStatus, Invoice, InvoiceStatus
@@ -41,7 +42,6 @@ from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import Base, OutboxEmail, ProcessInstance
-from workflows.users import seed_demo_users
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,16 +154,23 @@ def empty_database(factory: sessionmaker[Session]) -> None:
             session.execute(table.delete())
 
 
-def test_chunked_run_opens_the_same_cases_as_the_embedded_job(rt: Runtime) -> None:
+def test_the_dunning_run_opens_one_case_per_customer_due_whatever_the_chunk_size(rt: Runtime) -> None:
     seed_book(rt.factory, NOW)
-    assert dunning.dunning_run(rt, NOW.date(), NOW)["cases_started"] == 9
-    embedded = dunning_outcome(rt.factory)
+    policy = rt.settings.dunning
+    with rt.factory() as session:
+        due = dunning.customers_to_dun(session, NOW.date(), policy.grace_days, policy.minimum_amount)
+    whole = chunks.chunked_dunning_run(rt, NOW.date(), NOW, size=100)
+    assert whole["cases_started"] == 9 and whole["failed_customers"] == []
+    in_one_chunk = dunning_outcome(rt.factory)
+    with rt.factory() as session:
+        opened = sorted(session.scalars(select(DunningCase.customer_id)))
+    assert opened == due  # every fourth customer owes nothing overdue: 9 of 12
     empty_database(rt.factory)
     seed_book(rt.factory, NOW)
     summary = chunks.chunked_dunning_run(rt, NOW.date(), NOW, size=4)
     assert summary["cases_started"] == 9 and summary["failed_customers"] == []
     chunked = dunning_outcome(rt.factory)
-    assert chunked == embedded
+    assert chunked == in_one_chunk
     assert len(chunked["cases"]) == 9 and len(chunked["notices"]) == 9
     # A rerun of the same day (a retried chunk, a second worker) starts nothing more.
     assert chunks.chunked_dunning_run(rt, NOW.date(), NOW, size=3)["cases_started"] == 0

@@ -201,10 +201,10 @@ def test_second_tick_and_rerun_on_the_same_day_send_nothing_new(desk: Collection
     before = len(desk.sink.messages)
     again = desk.tick(days=0)
     assert again["jobs"] == [] and again["timers"] == 0 and again["emails"] == 0
-    from workflows.credit.dunning import dunning_run
+    from workflows.batch.daily_starts import chunked_dunning_run
 
     rt = desk.client.application.extensions["creditflow"].rt
-    assert dunning_run(rt, desk.clock.now.date(), desk.clock.now)["cases_started"] == 0
+    assert chunked_dunning_run(rt, desk.clock.now.date(), desk.clock.now)["cases_started"] == 0
     desk.tick(days=0)
     assert len(desk.sink.messages) == before
 

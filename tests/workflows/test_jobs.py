@@ -12,25 +12,19 @@ from sqlalchemy import Engine, select
 from tests.fixtures.engine.cases import (
     People,
     add_people,
-    empty_daily_jobs,
     open_task,
     review_runtime,
     rows,
     run_at_once,
     start_review,
 )
-from workflows.batch.jobs import register_daily_job, remind_overdue_tasks, run_daily_jobs, tick
+from workflows.batch.jobs import DAILY_JOBS, DailyJob, remind_overdue_tasks, run_daily_jobs, tick
 from workflows.engine.runner import Runtime, complete_task
 from workflows.settings import Settings
 from workflows.store.models import AuditEvent, JobRun, OutboxEmail
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 TIMER_DUE = timedelta(days=2)  # its boundary timer
-
-
-@pytest.fixture(autouse=True)
-def _isolated_daily_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    empty_daily_jobs(monkeypatch)
 
 
 @pytest.fixture
@@ -48,16 +42,15 @@ def outbox(rt: Runtime) -> list[OutboxEmail]:
     return rows(rt.factory, select(OutboxEmail).order_by(OutboxEmail.id))
 
 
-def record_calls(name: str) -> list[tuple[date, datetime]]:
-    """Register a daily job under `name` that records each (as_of, now) it is called with."""
+def recording_job(name: str) -> tuple[dict[str, DailyJob], list[tuple[date, datetime]]]:
+    """A table of one daily job, `name`, that records each (as_of, now) it is called with."""
     calls: list[tuple[date, datetime]] = []
 
-    @register_daily_job(name)
     def sweep(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
         calls.append((as_of, now))
         return {"swept": len(calls)}
 
-    return calls
+    return {name: sweep}, calls
 
 
 def test_overdue_task_is_reminded_once_to_its_candidate_group(
@@ -97,7 +90,7 @@ def test_tick_fires_timers_first_so_tasks_they_closed_get_no_reminder(
     )
     overdue = start_review(rt, clock + timedelta(days=1))
 
-    result = tick(rt, None, clock + TIMER_DUE + timedelta(minutes=1))
+    result = tick(rt, None, clock + TIMER_DUE + timedelta(minutes=1), jobs={})
 
     assert result.as_dict() == {"timers": 1, "reminders": 1, "jobs": [], "emails": 0, "email_failures": 0}
     assert open_task(rt.factory, timed_out.id, "chase_customer").candidate_groups == ["sales"]
@@ -105,15 +98,17 @@ def test_tick_fires_timers_first_so_tasks_they_closed_get_no_reminder(
 
 
 def test_daily_job_runs_once_per_day_under_tick(rt: Runtime, clock: datetime) -> None:
-    calls = record_calls("test.case_sweep")
+    jobs, calls = recording_job("test.case_sweep")
 
-    first = tick(rt, None, clock)
+    first = tick(rt, None, clock, jobs=jobs)
     assert first.jobs == [{"job": "test.case_sweep", "as_of": "2026-03-02", "swept": 1}]
-    assert tick(rt, None, clock + timedelta(hours=10)).jobs == []
-    assert run_daily_jobs(rt, clock + timedelta(hours=14, minutes=59)) == []
+    assert tick(rt, None, clock + timedelta(hours=10), jobs=jobs).jobs == []
+    assert run_daily_jobs(rt, clock + timedelta(hours=14, minutes=59), jobs) == []
 
     next_day = clock + timedelta(days=1)
-    assert tick(rt, None, next_day).jobs == [{"job": "test.case_sweep", "as_of": "2026-03-03", "swept": 2}]
+    assert tick(rt, None, next_day, jobs=jobs).jobs == [
+        {"job": "test.case_sweep", "as_of": "2026-03-03", "swept": 2}
+    ]
     assert calls == [(date(2026, 3, 2), clock), (date(2026, 3, 3), next_day)]
     with rt.factory() as session:
         runs = session.execute(select(JobRun.job_name, JobRun.run_date, JobRun.result).order_by(JobRun.id))
@@ -128,18 +123,20 @@ def test_daily_job_that_fails_is_not_recorded_and_runs_again_on_the_next_tick(
 ) -> None:
     attempts: list[datetime] = []
 
-    @register_daily_job("test.flaky_sweep")
     def flaky(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
         attempts.append(now)
         if len(attempts) == 1:
             raise ConnectionError("ledger unavailable")
         return {"attempt": len(attempts)}
 
+    jobs = {"test.flaky_sweep": flaky}
     with pytest.raises(ConnectionError):
-        run_daily_jobs(rt, clock)
+        run_daily_jobs(rt, clock, jobs)
     later = clock + timedelta(minutes=5)
-    assert run_daily_jobs(rt, later) == [{"job": "test.flaky_sweep", "as_of": "2026-03-02", "attempt": 2}]
-    assert run_daily_jobs(rt, later) == []
+    assert run_daily_jobs(rt, later, jobs) == [
+        {"job": "test.flaky_sweep", "as_of": "2026-03-02", "attempt": 2}
+    ]
+    assert run_daily_jobs(rt, later, jobs) == []
     assert attempts == [clock, later]
 
 
@@ -155,3 +152,14 @@ def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(
     assert [e.instance_id for e in outbox(rt)] == [instance.id]
     events = select(AuditEvent.id).where(AuditEvent.action == "task_overdue_reminder")
     assert len(rows(rt.factory, events)) == 1
+
+
+def test_the_shipped_daily_jobs_are_one_read_only_table_and_a_test_table_leaks_nothing(
+    rt: Runtime, clock: datetime
+) -> None:
+    assert list(DAILY_JOBS) == ["dunning_run", "limit_review_sweep"]  # the dunning run goes first
+    with pytest.raises(TypeError):
+        DAILY_JOBS["test.extra"] = DAILY_JOBS["dunning_run"]  # type: ignore[index]
+    jobs, calls = recording_job("test.private")
+    assert [j["job"] for j in tick(rt, None, clock, jobs=jobs).jobs] == ["test.private"]
+    assert "test.private" not in DAILY_JOBS and len(calls) == 1

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
-from tests.fixtures.engine.cases import empty_daily_jobs, open_task, review_runtime, start_review
-from workflows.batch.jobs import register_daily_job, remind_overdue_tasks
+from tests.fixtures.engine.cases import open_task, review_runtime, start_review
+from workflows.batch.jobs import DailyJob, remind_overdue_tasks
 from workflows.batch.scheduler import ADVISORY_LOCK_KEY, EmbeddedScheduler, SingleSchedulerLock, next_wake
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import queue_email
@@ -24,27 +24,24 @@ TIMER_DUE = timedelta(days=2)  # its boundary timer
 WEEK_S = 7 * 24 * 3600
 
 
-@pytest.fixture(autouse=True)
-def _isolated_daily_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    empty_daily_jobs(monkeypatch)
-
-
 @pytest.fixture
 def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
     """The `review` diagram deployed; the scheduler may sleep a week, so the cap never hides a due time."""
     return review_runtime(settings.replace("scheduler", max_sleep_s=WEEK_S), db_engine, clock)
 
 
-def register_probe() -> list[date]:
-    """A daily job that records the days it ran for."""
+NO_JOBS: dict[str, DailyJob] = {}
+
+
+def probe_job() -> tuple[dict[str, DailyJob], list[date]]:
+    """A table of one daily job, `test.probe`, that records the days it ran for."""
     days: list[date] = []
 
-    @register_daily_job("test.probe")
     def probe(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
         days.append(as_of)
         return {}
 
-    return days
+    return {"test.probe": probe}, days
 
 
 # --- next_wake -----------------------------------------------------------------------------------------
@@ -54,19 +51,19 @@ def test_next_wake_with_nothing_due_is_the_max_sleep_cap(
     settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session], clock: datetime
 ) -> None:
     rt = Runtime(db_engine, settings, build_operations())
-    assert next_wake(rt, clock) == clock + timedelta(seconds=settings.scheduler.max_sleep_s)
+    assert next_wake(rt, clock, NO_JOBS) == clock + timedelta(seconds=settings.scheduler.max_sleep_s)
     capped = Runtime(db_engine, settings.replace("scheduler", max_sleep_s=60), rt.operations)
-    assert next_wake(capped, clock) == clock + timedelta(seconds=60)
+    assert next_wake(capped, clock, NO_JOBS) == clock + timedelta(seconds=60)
 
 
 def test_next_wake_is_the_earliest_task_due_date_timer_or_outbox_retry(rt: Runtime, clock: datetime) -> None:
     start_review(rt, clock)
-    assert next_wake(rt, clock) == clock + REVIEW_DUE  # the review is due before its timer
+    assert next_wake(rt, clock, NO_JOBS) == clock + REVIEW_DUE  # the review is due before its timer
 
     later = clock + timedelta(hours=5)
     # Nobody is in the review's group, so the reminder is recorded without queuing an e-mail.
     assert remind_overdue_tasks(rt, later) == 1
-    assert next_wake(rt, later) == clock + TIMER_DUE  # a reminded task no longer wakes anyone
+    assert next_wake(rt, later, NO_JOBS) == clock + TIMER_DUE  # a reminded task no longer wakes anyone
 
     retry_at = clock + timedelta(days=1)
     with transaction(rt.factory) as session:
@@ -78,25 +75,25 @@ def test_next_wake_is_the_earliest_task_due_date_timer_or_outbox_retry(rt: Runti
             dedupe_key="wake-test",
             now=retry_at,
         )
-    assert next_wake(rt, later) == retry_at
+    assert next_wake(rt, later, NO_JOBS) == retry_at
 
-    assert next_wake(rt, clock + timedelta(days=3)) == clock + timedelta(
+    assert next_wake(rt, clock + timedelta(days=3), NO_JOBS) == clock + timedelta(
         days=3
     )  # overdue: now, never earlier
     short = Runtime(rt.engine, rt.settings.replace("scheduler", max_sleep_s=60), rt.operations)
-    assert next_wake(short, later) == later + timedelta(seconds=60)
+    assert next_wake(short, later, NO_JOBS) == later + timedelta(seconds=60)
 
 
-def test_next_wake_includes_the_next_daily_run_once_a_daily_job_is_registered(
+def test_next_wake_includes_the_next_daily_run_when_there_are_daily_jobs(
     rt: Runtime, clock: datetime
 ) -> None:
-    assert next_wake(rt, clock) == clock + timedelta(seconds=WEEK_S)
-    register_probe()
+    assert next_wake(rt, clock, NO_JOBS) == clock + timedelta(seconds=WEEK_S)
+    jobs, _days = probe_job()
     daily_hour = rt.settings.scheduler.daily_hour
     tomorrow = (clock + timedelta(days=1)).replace(hour=daily_hour)
-    assert next_wake(rt, clock) == tomorrow  # 09:00 is past today's run
+    assert next_wake(rt, clock, jobs) == tomorrow  # 09:00 is past today's run
     before = clock.replace(hour=daily_hour - 1)
-    assert next_wake(rt, before) == clock.replace(hour=daily_hour)
+    assert next_wake(rt, before, jobs) == clock.replace(hour=daily_hour)
 
 
 # --- SingleSchedulerLock -----------------------------------------------------------------------------
@@ -160,7 +157,7 @@ def test_postgres_scheduler_lock_is_held_by_an_idle_session_not_an_open_transact
 
 def test_scheduler_round_fires_a_due_timer(rt: Runtime, clock: datetime) -> None:
     instance = start_review(rt, clock)
-    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock)
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs=NO_JOBS)
 
     assert scheduler.run_once(clock + timedelta(days=1)) == {"timers": 0, "reminders": 1, "jobs": []}
     assert scheduler.run_once(clock + TIMER_DUE + timedelta(minutes=1)) == {
@@ -172,8 +169,8 @@ def test_scheduler_round_fires_a_due_timer(rt: Runtime, clock: datetime) -> None
 
 
 def test_scheduler_round_runs_daily_jobs_only_from_the_daily_hour(rt: Runtime, clock: datetime) -> None:
-    days = register_probe()
-    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock)
+    jobs, days = probe_job()
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs=jobs)
     daily_hour = rt.settings.scheduler.daily_hour
     early = (clock + timedelta(days=1)).replace(hour=daily_hour - 1)
 

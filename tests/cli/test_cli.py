@@ -23,7 +23,7 @@ from workflows.cli.commands import main
 from workflows.settings import load_settings
 
 BROKEN = FIXTURES / "broken"
-CORPUS_BPMN = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "bpmn"
+CORPUS_BPMN = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "bpmn"
 CREDIT_HOLD_START = {"order_amount": 1200.50, "available_limit": 1000, "order_number": "SO-7"}
 
 # The seven kinds of broken diagram of the engine issue: (file, a marker on the reported line, element id).
