@@ -13,12 +13,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
+from workflows.cli.demo import seed_demo_users  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
-from workflows.users import seed_demo_users  # noqa: E402
 
 
 def fresh_database(url: str, now: datetime) -> Engine:

@@ -28,12 +28,13 @@ sys.path.insert(0, str(ROOT))
 from werkzeug.serving import make_server  # noqa: E402
 
 from webui import create_app  # noqa: E402
+from workflows.cli.demo import seed_demo_users
 from workflows.definitions.deploy import deploy_files, read_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
-from workflows.users import issue_token, seed_demo_users  # noqa: E402
+from workflows.users import issue_token  # noqa: E402
 
 SPIFFARENA_PER_S = 5.18
 START = {

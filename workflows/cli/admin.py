@@ -16,6 +16,7 @@ from sqlalchemy import select
 from workflows.batch import daily_starts as chunks
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
 from workflows.clock import utcnow
+from workflows.credit import roles
 from workflows.credit.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.credit.provisions import provisions
 from workflows.credit.receivables import import_invoices, import_payments
@@ -129,7 +130,7 @@ def _as_of(value: str | None) -> date:
 def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
     as_of = _as_of(as_of_text)
-    print_json(_run_batch(ctx, "dunning", chunks.plan_dunning(ctx.rt, as_of), _batch_now(as_of_text)))
+    print_json(_run_batch(ctx, roles.DUNNING, chunks.plan_dunning(ctx.rt, as_of), _batch_now(as_of_text)))
 
 
 def _batch_now(as_of_text: str | None) -> datetime:
@@ -155,7 +156,7 @@ def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
     """Start a credit limit review for every customer a trigger names (idempotent per day)."""
     as_of = _as_of(as_of_text)
     plan = chunks.plan_reviews(ctx.rt, as_of)
-    print_json(_run_batch(ctx, "credit_limit_review", plan, _batch_now(as_of_text)))
+    print_json(_run_batch(ctx, roles.CREDIT_LIMIT_REVIEW, plan, _batch_now(as_of_text)))
 
 
 def _run_batch(ctx: Context, process_key: str, plan: list[chunks.Chunk], now: datetime) -> dict[str, Any]:

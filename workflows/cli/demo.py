@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from workflows.batch.daily_starts import chunked_dunning_run
+from workflows.credit import roles
 from workflows.credit.customers import create_customer
 from workflows.credit.models import Contract, Customer
 from workflows.credit.receivables import InvoiceInput, post_invoice
@@ -18,7 +21,7 @@ from workflows.credit.suppliers import seed_demo_suppliers
 from workflows.engine.runner import Runtime, start_instance
 from workflows.store.db import transaction
 from workflows.store.models import ProcessInstance
-from workflows.users import actor_for, get_user, seed_demo_users
+from workflows.users import actor_for, add_user, get_user
 
 DEMO_CUSTOMERS: list[dict[str, Any]] = [
     {
@@ -120,7 +123,7 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
         "expected_annual_sales": Decimal("3000000"),
         "justification": "Nordlicht opens twelve new stores and doubles its orders for the season.",
     }
-    start_instance(rt, "credit_application", application, actor=sales, now=now)
+    start_instance(rt, roles.CREDIT_APPLICATION, application, actor=sales, now=now)
     started.append("credit application of Nordlicht Retail AG (analyst review)")
     terms = {
         "customer_name": "Acme Machinery GmbH",
@@ -129,7 +132,7 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
         "requested_terms_days": 60,
         "justification": "A framework order; Acme asks for 60 days as its other suppliers grant.",
     }
-    start_instance(rt, "payment_terms_exception", terms, actor=sales, now=now)
+    start_instance(rt, roles.PAYMENT_TERMS_EXCEPTION, terms, actor=sales, now=now)
     started.append("payment terms exception for Acme Machinery GmbH (analyst review)")
     if contract_id is not None:
         change = {
@@ -139,7 +142,7 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
             "value_impact": Decimal("60000"),
             "reason": "Energy surcharge passed on by the mill from the second quarter.",
         }
-        start_instance(rt, "supplier_contract_change", change, actor=buyer, now=now)
+        start_instance(rt, roles.SUPPLIER_CONTRACT_CHANGE, change, actor=buyer, now=now)
         started.append("price change of contract PC-2026-001 (finance and legal review)")
     started.extend(_overdue_invoices(rt, customers["C-1005"], now))
     return started
@@ -154,3 +157,25 @@ def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]
             post_invoice(session, invoice, actor="system", now=now)
     run = chunked_dunning_run(rt, today, now)
     return [f"dunning of Quickbuild Contractors Ltd ({run['cases_started']} case, 2 overdue invoices)"]
+
+
+
+
+DEMO_PASSWORD = "demo"
+
+
+def seed_demo_users(session: Session, now: datetime) -> list[str]:
+    """Create the demo users (idempotent); returns their names."""
+    for name, group in roles.DEMO_USERS.items():
+        user = add_user(session, name, groups=[group], now=now)
+        if not user.password_hash:
+            user.password_hash = _demo_password_hash()
+    return list(roles.DEMO_USERS)
+
+
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    # Hashing is deliberately slow; the demo users share one hash so seeding stays quick.
+    return generate_password_hash(DEMO_PASSWORD)
+
+

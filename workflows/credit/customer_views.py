@@ -14,7 +14,7 @@ from workflows.credit.customers import get_customer, limit_history, list_custome
 from workflows.credit.dunning import list_cases
 from workflows.credit.invoice_views import ZERO, OpenInvoice, open_invoices, receivables_of
 from workflows.credit.models import Customer, DunningCase, DunningEvent, LimitChange
-from workflows.credit.receivables import BUCKETS, aging
+from workflows.credit.provisions import BUCKETS, aging
 from workflows.store.models import ProcessInstance
 
 # The task page shows the newest limit changes; the customer page shows them all.

@@ -20,7 +20,6 @@ from workflows.store.paging import page_rows
 GRADES = ("A", "B", "C", "D", "E")
 
 
-
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "external_id": FieldSpec("text"),
     "name": FieldSpec("text", required=True),

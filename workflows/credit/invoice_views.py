@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.models import Invoice, InvoiceStatus
-from workflows.credit.receivables import BUCKETS, aging, bucket_of
+from workflows.credit.provisions import BUCKETS, aging, bucket_of
 from workflows.store.paging import page_rows
 
 ZERO = Decimal("0.00")
