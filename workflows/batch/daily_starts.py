@@ -1,8 +1,9 @@
 """Chunked, claim-safe batch starts: a daily job's customers split into chunks that any worker may run.
 
-The dunning run and the limit-review sweep pick their customers with the same queries as the embedded
-jobs (`customers_to_dun`, `review_triggers`) and start each one with the same `start_instance` call.
-What this module adds is what several concurrent workers need (Prefect flows on many machines):
+The dunning run and the limit-review sweep pick their customers with the domain's queries
+(`customers_to_dun`, `review_triggers`) and start each one with `start_instance`. `tick`, the embedded
+scheduler, the CLI and the Prefect flows all run them through this module, which adds what several
+concurrent workers need (Prefect flows on many machines):
 
 - each customer is *claimed* before it is started. On PostgreSQL that is its row in `batch_claims`
   (job, day, customer), locked with `SELECT ... FOR UPDATE SKIP LOCKED`: a second run skips a customer
@@ -355,7 +356,7 @@ def summary(process_key: str, result: ChunkResult) -> dict[str, Any]:
 def chunked_dunning_run(
     rt: Runtime, as_of: date, now: datetime, size: int = DEFAULT_CHUNK_SIZE
 ) -> dict[str, Any]:
-    """`dunning.dunning_run`, claim-safe and chunked: the same cases, safe to run on several workers."""
+    """The daily dunning run: a case for each customer `customers_to_dun` names, claim-safe and chunked."""
     return summary(dunning.PROCESS_KEY, run_chunks(rt, plan_dunning(rt, as_of, size), now))
 
 

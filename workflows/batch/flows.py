@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.registry import build_operations
 from workflows.batch import daily_starts as chunks
-from workflows.batch.jobs import daily_jobs, remind_overdue_tasks
+from workflows.batch.jobs import DAILY_JOBS, remind_overdue_tasks
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.engine.runner import Runtime, fire_due_timers
@@ -40,7 +40,7 @@ from workflows.store.models import JobRun
 
 logger = logging.getLogger(__name__)
 
-# Daily jobs that are split into chunks; any other registered daily job runs as one task.
+# Daily jobs that are split into chunks; any other daily job runs as one task.
 PLANS = {"dunning_run": chunks.plan_dunning, "limit_review_sweep": chunks.plan_reviews}
 PROCESS_KEYS = {"dunning_run": dunning.PROCESS_KEY, "limit_review_sweep": limit_review.PROCESS_KEY}
 TIMER_BATCH = 500  # fire_due_timers' own limit per call: the flow calls it until a batch comes back short
@@ -144,8 +144,8 @@ def chunk_task(
 
 @task(name="run-daily-job", retries=2, retry_delay_seconds=60, cache_policy=NO_CACHE)
 def plain_job_task(job: str, as_of: date, now: datetime) -> dict[str, Any]:
-    """A registered daily job that has no chunked form, run whole."""
-    return daily_jobs()[job](runtime(), as_of, now)
+    """A shipped daily job that has no chunked form, run whole."""
+    return DAILY_JOBS[job](runtime(), as_of, now)
 
 
 # --- flows ---------------------------------------------------------------------------------------------
@@ -176,8 +176,8 @@ def run_daily_job(job: str, as_of: date, now: datetime, chunk_size: int) -> dict
     """
     log = get_run_logger()
     rt = runtime()
-    if job not in daily_jobs():
-        raise ValueError(f"no daily job {job!r}; the daily jobs are {', '.join(daily_jobs())}")
+    if job not in DAILY_JOBS:
+        raise ValueError(f"no daily job {job!r}; the daily jobs are {', '.join(DAILY_JOBS)}")
     if _job_done(rt, job, as_of):
         log.info("%s for %s ran already; nothing to do", job, as_of)
         return {"job": job, "as_of": as_of.isoformat(), "recorded": False}
@@ -235,7 +235,7 @@ def tick_flow(
     """
     now = _now(now)
     result: dict[str, Any] = {"timers": fire_timers_task(now), "reminders": remind_task(now), "jobs": []}
-    for job in daily_jobs():
+    for job in DAILY_JOBS:
         ran = run_daily_job(job, now.date(), now, chunk_size)
         if ran.pop("recorded"):
             result["jobs"].append(ran)

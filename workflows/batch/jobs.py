@@ -6,15 +6,17 @@ these same functions, so there is exactly one implementation of each job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workflows.batch import daily_starts
 from workflows.engine.runner import Runtime, fire_due_timers
 from workflows.mail.outbox import dispatch_due_emails, queue_email
 from workflows.mail.smtp import Mailer
@@ -26,26 +28,16 @@ from workflows.users import emails_of
 DailyJob = Callable[[Runtime, date, datetime], dict[str, Any]]
 """(runtime, as_of day, now) -> a JSON-able summary of what the job did."""
 
-_DAILY_JOBS: dict[str, DailyJob] = {}
-
-
-def register_daily_job(name: str) -> Callable[[DailyJob], DailyJob]:
-    """Register a job that runs once per calendar day (dunning run, limit-review sweep)."""
-
-    def register(func: DailyJob) -> DailyJob:
-        _DAILY_JOBS[name] = func
-        return func
-
-    return register
-
-
-def daily_jobs() -> dict[str, DailyJob]:
-    """The shipped daily jobs (workflows.batch.job_catalog) plus any registered at run time."""
-    from workflows.batch.job_catalog import (
-        DAILY_JOBS,  # the catalog imports domain modules that import this one
-    )
-
-    return {**DAILY_JOBS, **_DAILY_JOBS}
+# The shipped daily jobs, in the order they run: the claim-safe, chunked dunning run and limit-review
+# sweep, so two schedulers (or a scheduler and a Prefect flow) racing on PostgreSQL still start each case
+# once. The dunning run goes first: a case reaching level 3 today is a review trigger the same day.
+# Entry points pass this table down; a test passes a table of its own, so nothing leaks between tests.
+DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
+    {
+        "dunning_run": daily_starts.chunked_dunning_run,
+        "limit_review_sweep": daily_starts.chunked_review_sweep,
+    }
+)
 
 
 @dataclass
@@ -66,15 +58,22 @@ class TickResult:
         }
 
 
-def tick(rt: Runtime, mailer: Mailer | None, now: datetime, *, daily_jobs_due: bool = True) -> TickResult:
-    """Do everything the scheduler would have done by `now`: timers, reminders, daily jobs, e-mail.
+def tick(
+    rt: Runtime,
+    mailer: Mailer | None,
+    now: datetime,
+    *,
+    jobs: Mapping[str, DailyJob] = DAILY_JOBS,
+    daily_jobs_due: bool = True,
+) -> TickResult:
+    """Do everything the scheduler would have done by `now`: timers, reminders, daily `jobs`, e-mail.
 
     `tick` runs the day's jobs whatever the hour; the scheduler passes `daily_jobs_due` from its clock.
     """
     result = TickResult()
     result.timers = fire_due_timers(rt, now)
     result.reminders = remind_overdue_tasks(rt, now)
-    result.jobs = run_daily_jobs(rt, now) if daily_jobs_due else []
+    result.jobs = run_daily_jobs(rt, now, jobs) if daily_jobs_due else []
     if mailer is not None:
         dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
         result.emails, result.email_failures = dispatched.sent, dispatched.failed
@@ -137,15 +136,15 @@ def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datet
     )
 
 
-def run_daily_jobs(rt: Runtime, now: datetime) -> list[dict[str, Any]]:
-    """Run each daily job not yet run for `now`'s date; the (job, day) row makes this idempotent.
+def run_daily_jobs(rt: Runtime, now: datetime, jobs: Mapping[str, DailyJob]) -> list[dict[str, Any]]:
+    """Run each of `jobs` not yet run for `now`'s date; the (job, day) row makes this idempotent.
 
     The row is claimed before the job runs, so two schedulers (or a tick beside the scheduler) never run
     the same day's job at once; a job that fails gives its claim back and runs again on the next call.
     """
     today = now.date()
     ran = []
-    for name, job in daily_jobs().items():
+    for name, job in jobs.items():
         claim = _claim_job_day(rt, name, today, now)
         if claim is None:
             continue

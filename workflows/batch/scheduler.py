@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +17,7 @@ from typing import IO, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, func, select, text
 
-from workflows.batch.jobs import daily_jobs, tick
+from workflows.batch.jobs import DAILY_JOBS, DailyJob, tick
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import next_mail_due
 from workflows.mail.smtp import Mailer
@@ -75,7 +75,7 @@ class SingleSchedulerLock:
             self._file = None
 
 
-def next_wake(rt: Runtime, now: datetime) -> datetime:
+def next_wake(rt: Runtime, now: datetime, jobs: Mapping[str, DailyJob]) -> datetime:
     """When something will next be due: a timer, an e-mail retry, an overdue reminder or a daily run."""
     settings = rt.settings.scheduler
     candidates = [now + timedelta(seconds=settings.max_sleep_s)]
@@ -88,7 +88,7 @@ def next_wake(rt: Runtime, now: datetime) -> datetime:
             )
         )
     candidates += [t for t in (timer, mail, reminder) if t is not None]
-    if daily_jobs():
+    if jobs:
         daily = now.replace(hour=settings.daily_hour, minute=0, second=0, microsecond=0)
         candidates.append(daily if daily > now else daily + timedelta(days=1))
     return max(now, min(candidates))
@@ -97,10 +97,17 @@ def next_wake(rt: Runtime, now: datetime) -> datetime:
 class EmbeddedScheduler:
     """APScheduler with one self-rescheduling job; `nudge()` makes it run soon after a web action."""
 
-    def __init__(self, rt: Runtime, mailer: Mailer | None, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        mailer: Mailer | None,
+        clock: Callable[[], datetime],
+        jobs: Mapping[str, DailyJob] = DAILY_JOBS,
+    ) -> None:
         self._rt = rt
         self._mailer = mailer
         self._clock = clock
+        self._jobs = jobs
         self._scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
         )
@@ -127,12 +134,12 @@ class EmbeddedScheduler:
         except Exception:
             # A sweep loop: one failed round is logged and the next round still gets scheduled.
             logger.exception("scheduler round at %s failed", now.isoformat())
-        self.nudge(next_wake(self._rt, self._clock()))
+        self.nudge(next_wake(self._rt, self._clock(), self._jobs))
 
     def run_once(self, now: datetime) -> dict[str, Any]:
         """One scheduler round as of `now` (daily jobs only from the configured hour on)."""
         due = now.hour >= self._rt.settings.scheduler.daily_hour
-        did = tick(self._rt, self._mailer, now, daily_jobs_due=due)
+        did = tick(self._rt, self._mailer, now, jobs=self._jobs, daily_jobs_due=due)
         result: dict[str, Any] = {"timers": did.timers, "reminders": did.reminders, "jobs": did.jobs}
         if self._mailer is not None:
             result["emails"] = did.emails

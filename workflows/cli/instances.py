@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workflows.batch.jobs import tick
+from workflows.batch.jobs import DAILY_JOBS, tick
 from workflows.cli.context import Context, domain_call, parse_json, pass_ctx, print_json
 from workflows.clock import parse_now, utcnow
 from workflows.engine.runner import complete_task, deliver_message, retry_instance, start_instance
@@ -103,8 +103,8 @@ def tick_command(ctx: Context, now_text: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     if ctx.settings.mail.smtp_host:
-        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, None), now).as_dict())
+        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, None), now, jobs=DAILY_JOBS).as_dict())
         return
     # Without a relay, due mail goes to a built-in sink for this run, so it shows up at /mail.
     with start_sink(ctx.rt.factory) as sink:
-        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now).as_dict())
+        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now, jobs=DAILY_JOBS).as_dict())

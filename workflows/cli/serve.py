@@ -10,6 +10,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from webui import create_app
+from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
 from workflows.clock import utcnow
 from workflows.mail.sink import start_sink
@@ -47,7 +48,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             if not settings.mail.smtp_host:
                 self.sink = start_sink(self.svc.rt.factory, port=settings.mail.sink_port)
                 self.svc.sink_port = self.sink.port
-            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), utcnow)
+            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), utcnow, DAILY_JOBS)
             self.svc.nudge = self.scheduler.nudge
             self.scheduler.start()
             click.echo(f"creditflow: the scheduler runs in worker {os.getpid()}", err=True)

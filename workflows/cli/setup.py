@@ -81,6 +81,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     from werkzeug.serving import make_server
 
     from webui import create_app
+    from workflows.batch.jobs import DAILY_JOBS
     from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
 
     settings = ctx.settings
@@ -93,7 +94,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     lock = SingleSchedulerLock(svc.rt)
     scheduler = None
     if settings.scheduler.enabled and lock.acquire():
-        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), utcnow)
+        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), utcnow, DAILY_JOBS)
         svc.nudge = scheduler.nudge
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port

@@ -1,10 +1,9 @@
-"""The daily dunning run and the read side of dunning cases."""
+"""Who is due for dunning (the daily run in workflows.batch asks) and the read side of dunning cases."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,12 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.record_fields import iso_text, money_text
-from workflows.engine.runner import Runtime, start_instance
-from workflows.errors import DomainError
 from workflows.store.paging import page_rows
-from workflows.users import SYSTEM
-
-logger = logging.getLogger(__name__)
 
 PROCESS_KEY = "dunning"
 
@@ -40,31 +34,6 @@ def customers_to_dun(session: Session, as_of: date, grace_days: int, minimum: De
         .order_by(Invoice.customer_id)
     )
     return list(session.scalars(query))
-
-
-def dunning_run(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
-    """Start one dunning case per customer due for one; running it again for the same day starts none."""
-    policy = rt.settings.dunning
-    with rt.factory() as session:
-        customer_ids = customers_to_dun(session, as_of, policy.grace_days, policy.minimum_amount)
-    started, failed = [], []
-    for customer_id in customer_ids:
-        try:
-            instance = start_instance(
-                rt,
-                PROCESS_KEY,
-                {"customer_id": customer_id},
-                actor=SYSTEM,
-                now=now,
-                business_key=str(customer_id),
-                check_groups=False,
-            )
-            started.append(instance.id)
-        except DomainError:
-            # A sweep loop: one customer's bad data must not stop the others; logged, retried tomorrow.
-            logger.exception("dunning run %s: no case for customer %s", as_of, customer_id)
-            failed.append(customer_id)
-    return {"cases_started": len(started), "instances": started, "failed_customers": failed}
 
 
 def list_cases(
