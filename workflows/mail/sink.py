@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import hmac
 import logging
+import secrets
 import socket
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -27,6 +30,18 @@ SINK_HOST = "127.0.0.1"
 # Passed to aiosmtpd so it does not call socket.getfqdn(), which can wait seconds on a slow resolver.
 SINK_SERVER_NAME = "creditflow-sink"
 MAX_PER_PAGE = 500
+# The header by which creditflow's own mailer proves a message comes from this process (stripped on receipt).
+TOKEN_HEADER = "X-Creditflow-Sink-Token"
+
+# The token of each sink this process runs, by port. A token never leaves the process: only a mailer made
+# here (mail.smtp.mailer_for, which callers hand the port) can present it, so another local program that
+# finds the port cannot make its mail appear at /mail. Callers pass ports around, hence the lookup by port.
+_TOKENS: dict[int, str] = {}
+
+
+def sink_token(port: int) -> str | None:
+    """The token a message to this process's sink on `port` must carry; None for any other server."""
+    return _TOKENS.get(port)
 
 
 class SinkController(Controller):
@@ -95,16 +110,36 @@ def _store(factory: sessionmaker[Session], mail_from: str, rcpt_tos: list[str], 
         )
 
 
-class _DatabaseHandler:
-    """aiosmtpd handler that stores every message as a SinkMessage row before answering 250."""
+def _strip_token(raw: bytes) -> bytes:
+    """The message without its token header, so /mail never shows the token."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    prefix = TOKEN_HEADER.lower().encode() + b":"
+    kept = [line for line in head.split(newline) if not line.lower().startswith(prefix)]
+    return newline.join(kept) + sep + body
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+
+class _DatabaseHandler:
+    """aiosmtpd handler that stores every message carrying the sink's token as a SinkMessage row."""
+
+    def __init__(self, factory: sessionmaker[Session], token: str) -> None:
         self.factory = factory
+        self.token = token
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
-        """Store the message; answer 451 (the sender retries) when the database is unavailable."""
+        """Store the message; refuse one without the token (550) and answer 451 (the sender retries)
+        when the database is unavailable."""
         content = envelope.content or b""
         raw = content.encode("utf-8") if isinstance(content, str) else content
+        presented = BytesHeaderParser().parsebytes(raw).get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(str(presented).strip().encode(), self.token.encode()):
+            logger.warning(
+                "SMTP sink refused a message from %s without creditflow's token", envelope.mail_from
+            )
+            return "550 5.7.1 The built-in sink accepts mail only from creditflow itself"
+        raw = _strip_token(raw)
         loop = asyncio.get_running_loop()
         try:
             # Off the event loop: a busy SQLite file may block for seconds, and other SMTP sessions
@@ -131,6 +166,7 @@ class SmtpSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+            _TOKENS.pop(self.port, None)
 
     def __enter__(self) -> SmtpSink:
         return self
@@ -140,12 +176,18 @@ class SmtpSink:
 
 
 def start_sink(factory: sessionmaker[Session], host: str = SINK_HOST, port: int = 0) -> SmtpSink:
-    """Start the built-in sink storing every received message as a SinkMessage row.
+    """Start the built-in sink storing every message this process sends it as a SinkMessage row.
+
+    Mail reaches it only through `mail.smtp.mailer_for(settings, sink.port)` in this process: each sink has
+    a random token, and a message without it is refused.
 
     Raises:
         OSError: the address cannot be bound; the message names the setting to change.
     """
-    return SmtpSink(start_controller(_DatabaseHandler(factory), host, port))
+    token = secrets.token_urlsafe(32)
+    sink = SmtpSink(start_controller(_DatabaseHandler(factory, token), host, port))
+    _TOKENS[sink.port] = token
+    return sink
 
 
 def _addressed_to(address: str) -> ColumnElement[bool]:

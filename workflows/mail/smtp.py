@@ -11,7 +11,7 @@ from typing import Protocol
 
 import yagmail
 
-from workflows.mail.sink import SINK_HOST
+from workflows.mail.sink import SINK_HOST, TOKEN_HEADER, sink_token
 from workflows.settings import MailSettings
 from workflows.store.models import OutboxEmail
 
@@ -50,10 +50,17 @@ class YagmailMailer:
     premailer pass drops content.
     """
 
-    def __init__(self, settings: MailSettings, smtp_host: str, smtp_port: int) -> None:
+    def __init__(
+        self,
+        settings: MailSettings,
+        smtp_host: str,
+        smtp_port: int,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port or (465 if settings.use_ssl else 25)
+        self.extra_headers = dict(extra_headers or {})
 
     def send(self, email: OutboxEmail) -> None:
         """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
@@ -75,7 +82,8 @@ class YagmailMailer:
                 subject=email.subject,
                 contents=[email.body_html],
                 attachments=[_attachment_file(a) for a in email.attachments] or None,
-                headers={"Auto-Submitted": "auto-generated"},  # RFC 3834: no out-of-office replies
+                # RFC 3834: no out-of-office replies
+                headers={"Auto-Submitted": "auto-generated", **self.extra_headers},
                 prettify_html=False,
                 message_id=email.message_id,
                 group_messages=False,
@@ -103,6 +111,8 @@ def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
             "no SMTP relay is configured ([mail] smtp_host or CREDITFLOW_SMTP_HOST) and no built-in sink "
             "port was given; start one with workflows.mail.sink.start_sink() and pass its port"
         )
-    # The sink is plain SMTP on loopback: no TLS and no login, whatever the relay settings say.
+    # The sink is plain SMTP on loopback: no TLS and no login, whatever the relay settings say. A sink this
+    # process runs admits only mail carrying its token.
     plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
-    return YagmailMailer(plain, SINK_HOST, sink_port)
+    token = sink_token(sink_port)
+    return YagmailMailer(plain, SINK_HOST, sink_port, {TOKEN_HEADER: token} if token else None)
