@@ -13,8 +13,8 @@ from datetime import date
 # A supplier's size and age are scored on the same bands as a customer's.
 from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
 from handlers.credit_scoring import management_score as age_score
-from handlers.limit_decision import add_months
 from workflows.credit.contract_changes import get_change_request
+from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
 from workflows.engine.service_tasks import HandlerInputError, TaskContext

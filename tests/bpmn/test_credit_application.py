@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import SteppingClock
-from tests.helpers import auth
+from tests.helpers import auth, migrated_customer
 from tests.smtp import RecordingSink
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.mail.outbox import dispatch_due_emails
@@ -158,7 +158,7 @@ def test_large_application_runs_through_analyst_manager_and_cfo(
 def test_rejected_application_completes_and_keeps_the_limit(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], smtp_sink: RecordingSink
 ) -> None:
-    customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, "credit_limit": "250000.00"})
+    customer = {"id": migrated_customer(app, {**SOLID_CUSTOMER, "credit_limit": "250000.00"})}
     instance = apply(client, demo_tokens["sales1"], customer["id"], 400_000)
     review = open_task(instance, "review_application")
     done = complete(
@@ -167,7 +167,7 @@ def test_rejected_application_completes_and_keeps_the_limit(
     assert done.json["instance"]["status"] == "completed"
     credit_file = client.get(f"/api/customers/{customer['id']}", headers=auth(demo_tokens["sales1"])).json
     assert credit_file["credit_limit"] == "250000.00"
-    assert [e["reason"] for e in credit_file["limit_history"]] == ["migrated from ERP"]
+    assert [e["reason"] for e in credit_file["limit_history"]] == ["migrated from ERP: erp.csv"]
     send_outbox(app, smtp_sink)
     [notice] = smtp_sink.wait_for(1)
     assert notice["Subject"] == "Your credit application was rejected"

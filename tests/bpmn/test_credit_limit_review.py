@@ -10,17 +10,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import SteppingClock
-from tests.helpers import auth
+from tests.helpers import auth, migrated_customer
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
 
 class Desk:
-    def __init__(self, client: FlaskClient, tokens: dict[str, str], clock: SteppingClock) -> None:
-        self.client, self.tokens, self.clock = client, tokens, clock
+    def __init__(self, app: Flask, client: FlaskClient, tokens: dict[str, str], clock: SteppingClock) -> None:
+        self.app, self.client, self.tokens, self.clock = app, client, tokens, clock
 
     def customer(self, **fields: Any) -> int:
         body = {"currency": "EUR", "sales_owner": "sales1", **fields}
+        if "credit_limit" in body:  # an existing limit comes from the ERP migration
+            return migrated_customer(self.app, body)
         response = self.client.post("/api/customers", json=body, headers=auth(self.tokens["analyst1"]))
         assert response.status_code == 201, response.json
         return int(response.json["id"])
@@ -53,8 +55,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock) -> Desk:
-    return Desk(client, demo_tokens, app_clock)
+def desk(app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock) -> Desk:
+    return Desk(app, client, demo_tokens, app_clock)
 
 
 def test_utilisation_and_scheduled_reviews_run_once_and_complete(desk: Desk, app: Flask) -> None:

@@ -10,13 +10,24 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.registry import build_operations
 from workflows.credit.csv_import import ImportRejected, import_customers
 from workflows.credit.models import Customer, LimitChange
+from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
 from workflows.store.db import transaction
 
 HEADER = (
     "external_id,name,email,industry,founded_year,annual_revenue,currency,credit_limit,next_review_date\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def limit_policy(session_factory: sessionmaker[Session], clock: datetime) -> None:
+    """The shipped diagrams: limit_policy.dmn bounds the review dates a file may set."""
+    with transaction(session_factory) as session:
+        for bundle in shipped_bundles():
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by="system", now=clock)
 
 
 def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
@@ -52,7 +63,11 @@ def test_good_file_imports_customers_with_their_migrated_limits(
             "2026-06-30",
         )
         [change] = session.scalars(select(LimitChange).where(LimitChange.customer_id == alpha.id))
-        assert change.reason == "migrated from ERP"
+        assert (change.reason, change.changed_by, change.approvers) == (
+            "migrated from ERP: customers.csv",
+            "admin",
+            [],
+        )
         beta = session.scalar(select(Customer).where(Customer.external_id == "E2"))
         assert (
             beta is not None and beta.name == "Beta, Gamma & Söhne" and beta.credit_limit == Decimal("0.00")

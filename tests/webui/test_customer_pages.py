@@ -118,11 +118,12 @@ def overdue_customer(app: Flask, client: FlaskClient, demo_tokens: dict[str, str
         demo_tokens,
         "Slowpay Trading",
         external_id="C-77",
-        credit_limit="10000.00",
         industry="manufacturing",
         founded_year=1990,
         annual_revenue="50000000.00",
     )
+    # A limit from the ERP migration (the API takes none: a limit needs an approved application or review).
+    record_limit(app, customer_id, "10000.00", reason="migrated from ERP", approvers=[])
     post_invoice(client, demo_tokens, customer_id, "INV-1", amount="1200.00", due=TODAY - timedelta(days=45))
     post_invoice(client, demo_tokens, customer_id, "INV-2", amount="800.50", due=TODAY + timedelta(days=10))
     # Dunning cases are started by the system; the admin token stands in for the daily run here.

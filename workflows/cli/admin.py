@@ -80,14 +80,23 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
 }
 
 
+# Imports that set credit limits without an approval: the one-off migration from the ERP.
+ADMIN_IMPORTS = frozenset({"customers"})
+
+
 @click.command("import")
 @click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--user", default=None, help="Record the import as done by this user.")
 @pass_ctx
 def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> None:
-    """Import an ERP CSV file; a file with any bad row imports nothing (exit 2, each bad line named)."""
+    """Import an ERP CSV file; a file with any bad row imports nothing (exit 2, each bad line named).
+
+    Customers are the ERP migration: they keep the ERP's credit limits, so only an admin may import them.
+    """
     actor = ctx.actor(user)
+    if kind in ADMIN_IMPORTS and not actor.is_admin:
+        fail(f"{actor.username} may not import {kind}: it takes over the ERP's credit limits; admins only", 1)
     now = utcnow()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from workflows.batch.daily_starts import chunked_dunning_run
 from workflows.credit import roles
-from workflows.credit.customers import create_customer
+from workflows.credit.customers import migrate_customer
 from workflows.credit.models import Contract, Customer
 from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.credit.suppliers import seed_demo_suppliers
@@ -96,7 +96,7 @@ def seed_demo(session: Session, now: datetime) -> dict[str, list[str]]:
     customers = []
     for fields in DEMO_CUSTOMERS:
         if fields["external_id"] not in known:
-            create_customer(session, fields, actor="system", now=now)
+            migrate_customer(session, fields, actor="system", now=now, source="demo data")
             customers.append(fields["name"])
     return {"users": users, "customers": customers, "suppliers": seed_demo_suppliers(session, now)}
 
@@ -159,8 +159,6 @@ def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]
     return [f"dunning of Quickbuild Contractors Ltd ({run['cases_started']} case, 2 overdue invoices)"]
 
 
-
-
 DEMO_PASSWORD = "demo"
 
 
@@ -177,5 +175,3 @@ def seed_demo_users(session: Session, now: datetime) -> list[str]:
 def _demo_password_hash() -> str:
     # Hashing is deliberately slow; the demo users share one hash so seeding stays quick.
     return generate_password_hash(DEMO_PASSWORD)
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.credit.customers import create_customer, parse_customer
+from workflows.credit.customers import migrate_customer, parse_migrated_customer
 from workflows.credit.models import Customer
 from workflows.errors import Invalid
 
@@ -42,35 +43,46 @@ def read_rows(
     """(line number, row) pairs of a UTF-8 CSV file with a header row.
 
     Raises:
-        ImportRejected: the file cannot be read or its header lacks required columns or has unknown ones.
+        ImportRejected: the file cannot be read, is not UTF-8, or its header lacks required columns or
+            has unknown ones.
     """
     report = ImportReport(path.name)
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        # Decoded whole (an ERP export of 100,000 customers is a few MB): a decoding error then names
+        # its exact line, where reading through a text stream fails a buffer ahead of it.
+        raw = path.read_bytes()
     except OSError as exc:
         report.errors.append(f"{path}: cannot be read: {exc.strerror}")
         raise ImportRejected(report) from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        unknown = [c for c in header if c not in required and c not in optional]
-        if missing or unknown:
-            if missing:
-                report.errors.append(f"line 1: missing column(s): {', '.join(missing)}")
-            if unknown:
-                report.errors.append(f"line 1: unknown column(s): {', '.join(unknown)}")
-            raise ImportRejected(report)
-        try:
-            for row in reader:
-                if None in row:  # more cells than header columns
-                    report.errors.append(f"line {reader.line_num}: more values than columns")
-                    continue
-                yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
-        except (UnicodeDecodeError, csv.Error) as exc:
-            report.errors.append(f"line {reader.line_num}: {exc}")
-        if report.errors:
-            raise ImportRejected(report)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        report.errors.append(
+            f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded); "
+            "save the file as CSV UTF-8 in the spreadsheet and import it again"
+        )
+        raise ImportRejected(report) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required and c not in optional]
+    if missing or unknown:
+        if missing:
+            report.errors.append(f"line 1: missing column(s): {', '.join(missing)}")
+        if unknown:
+            report.errors.append(f"line 1: unknown column(s): {', '.join(unknown)}")
+        raise ImportRejected(report)
+    try:
+        for row in reader:
+            if None in row:  # more cells than header columns
+                report.errors.append(f"line {reader.line_num}: more values than columns")
+                continue
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+    except csv.Error as exc:
+        report.errors.append(f"line {reader.line_num}: {exc}")
+    if report.errors:
+        raise ImportRejected(report)
 
 
 @dataclass(frozen=True)
@@ -81,7 +93,8 @@ class MasterData:
     columns: tuple[tuple[str, ...], tuple[str, ...]]  # (required, optional)
     model: Any  # the mapped class, with an `external_id` column
     parse: Callable[..., dict[str, Any]]  # (row, *, today) -> fields; raises Invalid naming bad fields
-    create: Callable[..., object]  # (session, fields, *, actor, now) -> the stored row
+    # (session, fields, *, actor, now, source: the file's name) -> the stored row; raises Invalid
+    create: Callable[..., object]
 
 
 def import_master_data(
@@ -101,7 +114,7 @@ def import_master_data(
     kind, columns = data.kind, data.columns
     existing = set(session.scalars(select(data.model.external_id).where(data.model.external_id.is_not(None))))
     report = ImportReport(kind)
-    parsed: list[dict[str, Any]] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     singular = kind.removesuffix("s")
     for line, row in read_rows(path, *columns):
@@ -114,21 +127,32 @@ def import_master_data(
             report.errors.append(f"line {line}: external_id: {external_id} repeats line {seen[external_id]}")
         seen.setdefault(external_id, line)
         try:
-            parsed.append(data.parse(row, today=now.date()))
+            parsed.append((line, data.parse(row, today=now.date())))
         except Invalid as exc:
-            report.errors += [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
+            report.errors += _line_errors(line, exc)
     if report.errors:
         raise ImportRejected(report)
-    for fields in parsed:
-        data.create(session, fields, actor=actor, now=now)
+    for line, fields in parsed:
+        try:
+            data.create(session, fields, actor=actor, now=now, source=path.name)
+        except Invalid as exc:  # checks that need the database (e.g. the review date against the policy)
+            report.errors += _line_errors(line, exc)
+            continue
         report.imported += 1
         if progress:
             progress(1)
+    if report.errors:
+        raise ImportRejected(report)  # the caller rolls back the rows created before
     return report
 
 
+def _line_errors(line: int, exc: Invalid) -> list[str]:
+    return [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
+
+
+# The ERP migration: customers with the ERP's limits (history "migrated from ERP: FILE"); admins only.
 CUSTOMERS = MasterData(
-    "customers", (CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL), Customer, parse_customer, create_customer
+    "customers", (CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL), Customer, parse_migrated_customer, migrate_customer
 )
 # Imports customers in the caller's transaction, all or nothing (ImportRejected names every bad line).
 import_customers = partial(import_master_data, data=CUSTOMERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,16 +11,25 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.credit import roles
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange
 from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
+from workflows.definitions.decision_tables import output_values
+from workflows.definitions.deploy import latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
-from workflows.store.models import User
+from workflows.store.models import Deployment, User
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
 
+# The policy table that sets how often each grade is reviewed, and the process that ships it.
+LIMIT_POLICY_FILE = "limit_policy.dmn"
+LIMIT_POLICY_DECISION, REVIEW_CYCLE_OUTPUT = "limit_policy", "review_months"
+MIGRATED = "migrated from ERP"  # the reason of a limit taken over by the ERP migration import
 
+# What people may set on a customer (the API and the web form). A credit limit is not among them: it
+# comes only from an approved credit application or limit review (the migration import aside).
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "external_id": FieldSpec("text"),
     "name": FieldSpec("text", required=True),
@@ -34,26 +44,133 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "current_ratio": FieldSpec("ratio"),
     "debt_ratio": FieldSpec("ratio"),
     "external_rating": FieldSpec("text"),
-    "credit_limit": FieldSpec("money"),
     "next_review_date": FieldSpec("date"),
 }
+# The ERP migration import (`creditflow import customers`, admins only) also takes over the ERP's limit.
+MIGRATED_CUSTOMER_FIELDS: dict[str, FieldSpec] = {**CUSTOMER_FIELDS, "credit_limit": FieldSpec("money")}
+
+_NO_LIMIT = (
+    "A credit limit comes only from an approved credit application or limit review: create the customer "
+    "without one, then start a credit application."
+)
 
 
 def parse_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
-    """Check and convert customer fields (from JSON or a CSV row); empty strings count as absent.
+    """Check and convert customer fields from the API or the web form; empty strings count as absent.
+
+    Raises:
+        Invalid: `details["fields"]` names each bad field and why (`credit_limit` is always refused).
+    """
+    limit = raw.get("credit_limit")
+    rest = {k: v for k, v in raw.items() if k != "credit_limit"}
+    if limit is not None and not (isinstance(limit, str) and not limit.strip()):
+        try:
+            parse_fields("customer", CUSTOMER_FIELDS, rest, today)
+        except Invalid as exc:
+            fields = {"credit_limit": _NO_LIMIT, **exc.details["fields"]}
+        else:
+            fields = {"credit_limit": _NO_LIMIT}
+        listing = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        raise Invalid(f"The customer has errors: {listing}", details={"fields": fields})
+    return parse_fields("customer", CUSTOMER_FIELDS, rest, today)  # an empty credit_limit counts as absent
+
+
+def parse_migrated_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """Check and convert a row of the ERP migration import, which may carry the ERP's credit limit.
 
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    return parse_fields("customer", CUSTOMER_FIELDS, raw, today)
+    return parse_fields("customer", MIGRATED_CUSTOMER_FIELDS, raw, today)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def longest_review_cycle(session: Session) -> int | None:
+    """Months of the longest review cycle of the deployed limit policy (`review_months` of
+    limit_policy.dmn in the newest limit review or credit application version); None when none is deployed.
+    """
+    for key in (roles.CREDIT_LIMIT_REVIEW, roles.CREDIT_APPLICATION):
+        definition = latest_definition(session, key, required=False)
+        if definition is None:
+            continue
+        files = session.scalar(select(Deployment.files).where(Deployment.id == definition.deployment_id))
+        text = (files or {}).get(LIMIT_POLICY_FILE)
+        if text is None:
+            continue
+        cycles = [
+            int(v) for v in output_values(text, LIMIT_POLICY_DECISION, REVIEW_CYCLE_OUTPUT) if v.isdigit()
+        ]
+        if cycles:
+            return max(cycles)
+    return None
+
+
+def check_review_date(session: Session, review_date: date | None, today: date) -> None:
+    """Refuse a next review date beyond the limit policy's longest review cycle from today: a date far in
+    the future would keep the customer out of every scheduled review.
+
+    Raises:
+        Invalid: naming `next_review_date` and the latest date allowed.
+    """
+    if review_date is None:
+        return
+    months = longest_review_cycle(session)
+    if months is None:
+        message = (
+            "No limit policy is deployed (limit_policy.dmn with credit_limit_review), so no review cycle "
+            "allows a review date; leave it out or run `creditflow init`."
+        )
+    elif review_date > (latest := add_months(today, months)):
+        message = (
+            f"At most {latest.isoformat()}: the limit policy reviews every customer at least every "
+            f"{months} months."
+        )
+    else:
+        return
+    raise _field_error("next_review_date", message)
+
+
+def _field_error(name: str, message: str) -> Invalid:
+    return Invalid(f"The customer has errors: {name}: {message}", details={"fields": {name: message}})
 
 
 def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:
-    """Add a customer; a migrated credit limit gets its first history entry.
+    """Add a customer with limit 0 (a limit comes only from an approved application or review).
 
     Raises:
-        Conflict: the external_id is taken.
+        Invalid: the fields carry a credit limit, an unknown sales owner or a review date beyond the
+            policy's longest review cycle.  Conflict: the external_id is taken.
     """
+    if fields.get("credit_limit"):
+        raise _field_error("credit_limit", _NO_LIMIT)
+    return _add_customer(session, fields, actor=actor, now=now)
+
+
+def migrate_customer(
+    session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime, source: str
+) -> Customer:
+    """Add a customer taken over from the ERP with its ERP limit; the limit history records the
+    migration, the importing user and the file (`source`).
+
+    Raises:
+        Invalid, Conflict: as create_customer, except that a credit limit is taken over.
+    """
+    customer = _add_customer(session, fields, actor=actor, now=now)
+    limit = fields.get("credit_limit")
+    if limit:
+        reason = f"{MIGRATED}: {source}"[: LimitChange.reason.type.length]
+        change_limit(session, customer, limit, reason=reason, approvers=[], actor=actor, now=now)
+    return customer
+
+
+def _add_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:
+    check_review_date(session, fields.get("next_review_date"), now.date())
     owner = fields.get("sales_owner")
     if owner and session.scalar(select(User.id).where(User.username == owner)) is None:
         raise Invalid(
@@ -63,15 +180,12 @@ def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, 
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
         raise Conflict(f"a customer with external_id {external_id!r} exists already")
-    limit = fields.get("credit_limit") or Decimal("0.00")
     customer = Customer(**{**fields, "credit_limit": Decimal("0.00")}, created_at=now, updated_at=now)
     session.add(customer)
     session.flush()
     record_event(
         session, actor=actor, action="customer_created", now=now, customer_id=customer.id, name=customer.name
     )
-    if limit:
-        change_limit(session, customer, limit, reason="migrated from ERP", approvers=[], actor=actor, now=now)
     return customer
 
 

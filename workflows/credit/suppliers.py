@@ -60,8 +60,10 @@ def parse_supplier(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
 # --- suppliers ------------------------------------------------------------------------------------------
 
 
-def create_supplier(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Supplier:
-    """Add a supplier (in the caller's transaction).
+def create_supplier(
+    session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime, source: str | None = None
+) -> Supplier:
+    """Add a supplier (in the caller's transaction); `source` names the imported file it came from.
 
     Raises:
         Conflict: the external_id is taken.
@@ -72,9 +74,10 @@ def create_supplier(session: Session, fields: Mapping[str, Any], *, actor: str, 
     supplier = Supplier(**fields, created_at=now, updated_at=now)
     session.add(supplier)
     session.flush()
-    record_event(
-        session, actor=actor, action="supplier_created", now=now, supplier_id=supplier.id, name=supplier.name
-    )
+    detail: dict[str, Any] = {"supplier_id": supplier.id, "name": supplier.name}
+    if source:
+        detail["source"] = source
+    record_event(session, actor=actor, action="supplier_created", now=now, **detail)
     return supplier
 
 

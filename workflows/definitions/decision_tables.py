@@ -68,3 +68,30 @@ def _table(file: str, ns: str, decision: etree._Element, table: etree._Element) 
         outs = [_text(e, "d:text", ns) for e in rule.iterfind(f"{{{ns}}}outputEntry")]
         result.rules.append((ins, outs, _text(rule, "d:description", ns)))
     return result
+
+
+def output_values(text: str, decision_id: str, output_name: str) -> list[str]:
+    """The cells of one output column (by its `name`) of one decision table in a DMN file, rule by rule;
+    [] when the file does not parse or has no such decision or output."""
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False))
+    except etree.XMLSyntaxError:
+        return []
+    ns = next((n for n in DMN_NAMESPACES if root.tag == f"{{{n}}}definitions"), None)
+    if ns is None:
+        return []
+    for decision in root.iterfind(f"{{{ns}}}decision"):
+        table = decision.find(f"{{{ns}}}decisionTable")
+        if decision.get("id") != decision_id or table is None:
+            continue
+        names = [column.get("name") for column in table.iterfind(f"{{{ns}}}output")]
+        if output_name not in names:
+            return []
+        index = names.index(output_name)
+        values = []
+        for rule in table.iterfind(f"{{{ns}}}rule"):
+            cells = [_text(e, "d:text", ns) for e in rule.iterfind(f"{{{ns}}}outputEntry")]
+            if index < len(cells):
+                values.append(cells[index])
+        return values
+    return []
