@@ -34,6 +34,9 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
+    from webui import input_checks
+
+    input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)
     rt = Runtime(engine, settings, build_operations())
     app.extensions["creditflow"] = Services(rt=rt, engine=engine, clock=clock, sink_port=sink_port)

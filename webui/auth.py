@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -43,6 +44,20 @@ def init_login(app: Flask) -> None:
             return WebUser(user) if user is not None and user.active else None
 
 
+def same_site_path(target: str, fallback: str) -> str:
+    """`target` when it is a path on this site, else `fallback` (anything else is an open redirect).
+
+    Refused: absolute and scheme-relative URLs ("//evil", and "/\\evil", which browsers read the same way),
+    and control characters ("/%0A/evil" would put a line break into the Location header).
+    """
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else fallback
+
+
 def web_actor() -> Actor:
     """The Actor of the logged-in web user (views are @login_required)."""
     return cast(WebUser, current_user).actor
@@ -77,11 +92,7 @@ def login() -> str | Response | tuple[str, int]:
             user = check_password(session, username, request.form.get("password", ""))
             if user is not None:
                 login_user(WebUser(user))
-                target = request.args.get("next", "")
-                # Only same-site paths: an absolute "next" would make this an open redirect.
-                if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("inbox.inbox")
-                return redirect(target)
+                return redirect(same_site_path(request.args.get("next", ""), url_for("inbox.inbox")))
         return render_template(
             "auth/login.html", error="Unknown user name or wrong password.", username=username
         ), 401

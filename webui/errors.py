@@ -6,11 +6,16 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflows.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2
+# PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout, cannot connect.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P03", "08000", "08001", "08003", "08006"})
 
 
 def _wants_json() -> bool:
@@ -46,8 +51,35 @@ def register(app: Flask) -> None:
             status, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name or ""
         )
 
+    @app.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError) -> tuple[Response | str, int]:
+        if not _is_transient(exc):
+            return unexpected(exc)
+        # Another writer held the lock past the busy timeout (SQLite "database is locked"), or PostgreSQL
+        # gave up on a lock or a connection. The step's transaction was rolled back; sending the same
+        # request again is the fix, so this is a 503 with Retry-After, not a 500.
+        logger.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+        body, status = _error(
+            503, "unavailable", f"The database is busy; try again in {RETRY_AFTER_S} seconds."
+        )
+        response = app.make_response((body, status))
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response, status
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:
         # A 500 is a bug: log it with the request so it can be reproduced, and say so plainly.
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return _error(500, "internal", "Something went wrong on our side; the error was logged.")
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """A lock or connection problem that goes away on its own, as opposed to a bug in a query."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _TRANSIENT_SQLSTATES
+    if not isinstance(exc, OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return True  # no SQLSTATE: the connection failed or was lost
+    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)

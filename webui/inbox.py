@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from webui.auth import login_required_view, web_actor
+from webui.auth import login_required_view, same_site_path, web_actor
 from webui.services import page_arg, services
 from workflows.definitions.deploy import process_keys
 from workflows.engine import runner
@@ -95,9 +95,7 @@ def _is_htmx() -> bool:
 
 
 def _back() -> str:
-    target = request.form.get("next", "")
-    # Only same-site paths: anything else would make the form an open redirect.
-    return target if target.startswith("/") and not target.startswith("//") else url_for("inbox.inbox")
+    return same_site_path(request.form.get("next", ""), url_for("inbox.inbox"))
 
 
 def _changed(item: InboxItem, message: str) -> str | Response:

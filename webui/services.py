@@ -41,7 +41,13 @@ def services() -> Services:
     return found
 
 
+MAX_PAGE = 2**31 - 1  # so that (page - 1) * per_page stays far inside BIGINT for an OFFSET
+
+
 def page_arg(name: str = "page") -> int:
-    """A page number from the query string; anything but a positive integer means page 1."""
+    """A page number from the query string; anything but an integer from 1 to MAX_PAGE means page 1."""
     value = request.args.get(name, "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
+    # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        return 1
+    return int(value) if 1 <= int(value) <= MAX_PAGE else 1

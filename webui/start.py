@@ -6,10 +6,8 @@ for long lists, a search box whose htmx results set the hidden id.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups, web_actor
+from webui.input_checks import loads_checked, parse_id
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from webui.services import services
 from workflows.credit.contracts import list_contracts
@@ -114,7 +113,7 @@ def _pickers(session: Session, actor: Actor, widgets: list[FormWidget]) -> dict[
         source = PICKERS.get(widget.name)
         if source is None or not actor.in_any(source.readers):
             continue
-        chosen = int(widget.value) if widget.value.isdigit() else None
+        chosen = parse_id(widget.value)
         label = source.label(session, chosen) if chosen is not None else None
         first, total = source.search(session, None, MAX_SELECT_CHOICES)
         pickers[widget.name] = Picker(
@@ -196,7 +195,7 @@ def start(key: str) -> str | Response | tuple[str, int]:
         schema = svc.rt.start_schema(session, definition)
     if request.method == "GET":
         # `?customer_id=7` (from a customer page) or `?contract_id=3` preselects the picker.
-        prefill = {name: request.args[name] for name in PICKERS if request.args.get(name, "").isdigit()}
+        prefill = {name: request.args[name] for name in PICKERS if parse_id(request.args.get(name))}
         return _form(actor, definition, schema, prefill, {})
     business_key = request.form.get("business_key", "").strip() or None
     try:
@@ -227,7 +226,7 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
         for name in _json_fields(schema):
             if name in data:
                 try:
-                    data[name] = json.loads(data[name], parse_float=Decimal)
+                    data[name] = loads_checked(data[name])
                 except ValueError as exc:
                     errors[name] = f"Not valid JSON: {exc}"
         if errors:
@@ -235,7 +234,7 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
         return validate_form(schema, data)
     raw = request.form.get("data", "").strip() or "{}"
     try:
-        data = json.loads(raw, parse_float=Decimal)
+        data = loads_checked(raw)
     except ValueError as exc:
         raise Invalid(
             "The start data is not JSON.", details={"fields": {"data": f"Not valid JSON: {exc}"}}

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
+from webui.input_checks import MAX_ID, parse_id
 from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
 from webui.services import services
 from workflows.credit.customer_views import CustomerPanel, customer_panel
@@ -64,8 +65,8 @@ def _record_id(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+        return value if 1 <= value <= MAX_ID else None
+    return parse_id(value)
 
 
 @dataclass

@@ -7,17 +7,18 @@ to `bp` when imported; `create_app` imports them all before it registers `bp`.
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from webui.services import services
+from webui.input_checks import MAX_ID, loads_checked
+from webui.services import MAX_PAGE, services
 from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.users import Actor, actor_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
 
 
 def current_actor() -> Actor:
@@ -50,33 +51,34 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, with numbers that have a fraction kept exact as Decimal.
 
     Raises:
-        BadRequest: the body is not a JSON object.
+        BadRequest: the body is not a JSON object, or holds what cannot be stored (see input_checks).
+        RequestEntityTooLarge: the body is over MAX_CONTENT_LENGTH (413).
     """
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = loads_checked(raw)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
 
 
-def int_arg(name: str, default: int) -> int:
-    """A whole-number query parameter; absent or empty means `default`.
+def int_arg(name: str, default: int, *, low: int = 0, high: int = MAX_ID) -> int:
+    """A whole-number query parameter from `low` to `high`; absent or empty means `default`.
 
     Raises:
-        BadRequest: the value is not a whole number.
+        BadRequest: the value is not a whole number in that range (a bigger one would overflow BIGINT).
     """
     value = request.args.get(name, "")
     if not value:
         return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise BadRequest(f"query parameter {name} must be a whole number, not {value!r}") from exc
+    number = int(value) if _WHOLE_NUMBER.fullmatch(value) else None
+    if number is None or not low <= number <= high:
+        raise BadRequest(f"query parameter {name} must be a whole number from {low} to {high}, not {value!r}")
+    return number
 
 
 def id_arg(name: str) -> int | None:
@@ -108,7 +110,7 @@ def paging_args(max_per_page: int | None = None) -> tuple[int, int]:
     Raises:
         BadRequest: either is not a whole number.
     """
-    page, per_page = int_arg("page", 1), int_arg("per_page", 50)
+    page, per_page = int_arg("page", 1, low=1, high=MAX_PAGE), int_arg("per_page", 50, low=1, high=MAX_PAGE)
     return page, per_page if max_per_page is None else min(per_page, max_per_page)
 
 

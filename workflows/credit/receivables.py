@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
+from workflows.credit.record_fields import check_amount
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
+from workflows.store.db import MAX_INTEGER
 
 CENT = Decimal("0.01")
 
@@ -24,19 +26,17 @@ CENT = Decimal("0.01")
 # --- parsing -------------------------------------------------------------------------------------------
 
 
-def _amount(value: Any, field: str, errors: dict[str, str], *, positive: bool = True) -> Decimal | None:
+def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     if isinstance(value, (bool, float)) or value is None or str(value).strip() == "":
         errors[field] = "A decimal amount is required (use a dot: 1234.50)."
         return None
     try:
-        amount = Decimal(str(value).strip())
+        return check_amount(Decimal(str(value).strip()), positive=True)
     except ArithmeticError:
         errors[field] = f"{value!r} is not a decimal amount (use a dot: 1234.50)."
-        return None
-    if not amount.is_finite() or (positive and amount <= 0) or amount != amount.quantize(CENT):
-        errors[field] = "Must be more than zero, with at most two decimal places."
-        return None
-    return amount
+    except ValueError as exc:
+        errors[field] = str(exc)
+    return None
 
 
 def _day(value: Any, field: str, errors: dict[str, str]) -> date | None:
@@ -113,7 +113,7 @@ def parse_payment(raw: Mapping[str, Any], customer_id: int | None = None) -> Pay
 
 
 def _customer_id(value: Any, errors: dict[str, str]) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTEGER:
         return value
     errors["customer_id"] = "The id of an existing customer is required."
     return None

@@ -10,8 +10,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workflows.errors import Invalid
+from workflows.store.db import MAX_INTEGER
 from workflows.store.jsonable import to_jsonable
 
+# Money is stored as BIGINT hundredths (Decimal2: at most ~9.2e16). Amounts stop at 1e15, beyond any real
+# amount in any currency (a yen revenue of ~4.5e13 fits), which leaves room for sums of many of them.
+MAX_AMOUNT = Decimal("999999999999999.99")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -59,13 +63,13 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
         ValueError: with a message that says what a valid value looks like.
     """
     if kind in ("id", "count", "percent", "days"):
-        upper = {"id": None, "count": None, "percent": 100, "days": 365}[kind]
+        upper = {"id": MAX_INTEGER, "count": MAX_INTEGER, "percent": 100, "days": 365}[kind]
         text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or (kind == "id" and int(text) < 1):
+        if isinstance(value, bool) or not _is_whole(text) or (kind == "id" and int(text) < 1):
             raise ValueError(
                 "A whole number of 1 or more." if kind == "id" else "A whole number of 0 or more."
             )
-        if upper is not None and int(text) > upper:
+        if int(text) > upper:
             raise ValueError(f"At most {upper}.")
         return int(text)
     if kind == "rating":
@@ -91,7 +95,7 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
             raise ValueError("Use a three-letter ISO currency code such as EUR.")
         return text
     if kind == "year":
-        if isinstance(value, bool) or not text.isdigit() or not 1800 <= int(text) <= today.year:
+        if isinstance(value, bool) or not _is_whole(text) or not 1800 <= int(text) <= today.year:
             raise ValueError(f"A year between 1800 and {today.year}.")
         return int(text)
     if kind in ("money", "ratio"):
@@ -101,17 +105,35 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
             amount = Decimal(text)
         except InvalidOperation as exc:
             raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
-        if not amount.is_finite() or amount < 0:
-            raise ValueError("Must be zero or more.")
-        if amount != amount.quantize(Decimal("0.01")):
-            raise ValueError("At most two decimal places.")
-        return amount
+        return check_amount(amount, positive=False)
     if kind == "date":
         try:
             return date.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
     raise AssertionError(f"unknown field kind {kind}")
+
+
+def check_amount(amount: Decimal, *, positive: bool) -> Decimal:
+    """The amount when it is finite, zero or more (more than zero if `positive`), at most MAX_AMOUNT and
+    in whole cents.
+
+    Raises:
+        ValueError: saying which rule it breaks.
+    """
+    if not amount.is_finite() or amount < 0 or (positive and amount == 0):
+        raise ValueError("Must be more than zero." if positive else "Must be zero or more.")
+    if amount > MAX_AMOUNT:
+        raise ValueError(f"At most {MAX_AMOUNT}.")
+    # Checked after the size: quantizing 1E+30 to cents exceeds the context's precision (InvalidOperation).
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("At most two decimal places.")
+    return amount
+
+
+def _is_whole(text: str) -> bool:
+    # ASCII digits only: str.isdigit() is true for "²", which int() refuses; no column holds 20 digits.
+    return text.isascii() and text.isdigit() and len(text) <= 19
 
 
 def money_text(value: Decimal | None) -> str | None:

@@ -12,6 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.settings import DatabaseSettings
 
+# The largest integers the columns hold on both databases; inputs are checked against them before any
+# query, since a bigger one fails inside it ("integer out of range" on PostgreSQL, OverflowError on SQLite).
+MAX_INTEGER = 2**31 - 1  # INTEGER: ids (primary and foreign keys) and counts
+MAX_BIGINT = 2**63 - 1  # BIGINT: money as hundredths (Decimal2)
+
 
 def make_engine(settings: DatabaseSettings) -> Engine:
     """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and write-locking transactions."""

@@ -1,0 +1,123 @@
+"""What the app refuses before a view sees it: text no database can store, numbers beyond 64 bits, JSON
+nested too deep. Each refusal is a 400 naming the parameter or field, never a 500 from the database.
+
+PostgreSQL rejects NUL in text and psycopg cannot encode an unpaired surrogate; ids are INTEGER columns
+(PostgreSQL: "integer out of range" from 2^31) and no column holds more than 64 bits (SQLite: OverflowError).
+So ids, page numbers and JSON integers are checked here, before any query runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.routing import IntegerConverter, Map
+
+from workflows.errors import BadRequest
+from workflows.store.db import MAX_BIGINT, MAX_INTEGER
+
+MAX_ID = MAX_INTEGER  # ids are INTEGER columns: PostgreSQL refuses 2^31 in a query on them
+MAX_JSON_DEPTH = 64  # objects and arrays inside each other; real process data nests a few levels
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id from 1 to MAX_ID; anything else does not match, so 404."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def parse_id(text: object) -> int | None:
+    """A record id typed as ASCII digits (1 to MAX_ID); None for anything else ("²" passes isdigit)."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why no database can store the text (a NUL or an unpaired surrogate), or None when it is fine."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains a NUL character (\\u0000)"
+    return f"contains an unpaired surrogate (\\u{ord(found.group()):04x}); send text as valid UTF-8"
+
+
+def loads_checked(raw: bytes | str) -> Any:
+    """Parse JSON with fractions as exact Decimals, then check it can be stored.
+
+    Raises:
+        ValueError: invalid JSON, nested deeper than MAX_JSON_DEPTH, an integer beyond 64 bits, or a
+            string with NUL or an unpaired surrogate; the message names the place (`$.data.x`).
+    """
+    try:
+        value = json.loads(raw, parse_float=Decimal)
+    except RecursionError as exc:
+        # The C parser gives up near the interpreter's recursion limit, far beyond MAX_JSON_DEPTH.
+        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    check_json_value(value)
+    return value
+
+
+def check_json_value(value: Any) -> None:
+    """Walk a parsed JSON value without recursion (it may be deep).
+
+    Raises:
+        ValueError: as for `loads_checked`.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "$", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValueError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str):
+                    reason = unstorable_reason(key)
+                    if reason:
+                        raise ValueError(f"{where}: the key {key!r} {reason}")
+                    stack.append((child, f"{where}.{key}", depth + 1))
+                else:
+                    stack.append((child, f"{where}[{key}]", depth + 1))
+        elif isinstance(item, str):
+            reason = unstorable_reason(item)
+            if reason:
+                raise ValueError(f"{where} {reason}")
+        elif (
+            isinstance(item, int) and not isinstance(item, bool) and not -MAX_BIGINT - 1 <= item <= MAX_BIGINT
+        ):
+            raise ValueError(f"{where}: {item} does not fit in 64 bits; send big amounts as decimal strings")
+
+
+def _refuse_unstorable_request_text() -> None:
+    """Query parameters, form fields and file names with NUL or surrogates: 400 before any view runs."""
+    if "\x00" in request.path:
+        raise BadRequest("the path contains a NUL character (%00)")
+    sources = [("query parameter", request.args)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(("form field", request.form))
+    for what, values in sources:
+        for name, value in values.items(multi=True):
+            reason = unstorable_reason(name) or unstorable_reason(value)
+            if reason:
+                raise BadRequest(f"{what} {name!r} {reason}")
+    if request.mimetype == "multipart/form-data":
+        for name, upload in request.files.items(multi=True):
+            reason = unstorable_reason(upload.filename or "")
+            if reason:
+                raise BadRequest(f"the file name of upload {name!r} {reason}")
+
+
+def register(app: Flask) -> None:
+    """Bound `<int:...>` route arguments, and refuse unstorable text in every request."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_refuse_unstorable_request_text)
