@@ -10,22 +10,30 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
+from tests.pg_log import postgres_log
 from tests.smtp import RecordingSink
 from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
+from tests.workflows.test_job_days import job_day
 from workflows.batch.jobs import tick
+from workflows.batch.scheduler import EmbeddedScheduler
+from workflows.credit.models import DunningCase
 from workflows.engine.runner import Runtime
+from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
+from workflows.store.db import make_engine
+from workflows.store.models import JobRun, JobStatus, OutboxEmail, ProcessInstance
 
 # Before Prefect is imported: its state in a throw-away home, no telemetry, quiet logs.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="creditflow-prefect-"))
@@ -39,7 +47,7 @@ prefect = pytest.importorskip(
 )
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from workflows.batch import daily_starts as chunks
+from workflows.batch import daily_starts as chunks  # noqa: E402
 from workflows.batch import flows  # noqa: E402
 
 pytestmark = pytest.mark.prefect
@@ -109,8 +117,88 @@ def test_two_concurrent_flow_runs_of_one_day_send_each_notice_once(
     assert set(per_message.values()) == {1}
     assert sum(r["emails"] for r in results) == len(smtp_sink.messages) == len(outcome["notices"])
     assert Counter(to for to, _subject in sent(smtp_sink))["ap0@c.example"] == 1
-    recorded = [job["job"] for r in results for job in r["jobs"]]
-    assert sorted(recorded) == ["dunning_run", "limit_review_sweep"]  # each day recorded by one run
+    # A run that worked on a day (claimed or joined it) reports the whole day; one that found it done
+    # reports nothing.
+    reported = [job for result in results for job in result["jobs"] if job["job"] == "dunning_run"]
+    assert reported and all(job["cases_started"] == 18 for job in reported)
+    assert job_day(rt, "dunning_run").instances_started == 18
+
+
+def test_two_flow_runs_and_the_embedded_scheduler_run_one_day_and_record_it_whole(
+    rt: Runtime,
+    settings: Settings,
+    worker_env: None,
+    smtp_sink: RecordingSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 21, must show 1: one day, three runners on one database, one true record, no ERROR logged."""
+    pg_log = postgres_log(settings)
+    seed_book(rt.factory, NOW, customers=60)
+    # The scheduler is another process's: its own engine, its own mailer, the shipped daily jobs.
+    engine = make_engine(settings.database)
+    scheduler = EmbeddedScheduler(
+        Runtime(engine, settings, build_operations()), mailer_for(settings.mail, smtp_sink.port), lambda: NOW
+    )
+    # So that the three really overlap (a flow run takes a second or two to start, the scheduler none),
+    # the day's first chunks wait until all three runs have claimed or joined the day.
+    real_run_chunk = chunks.run_chunk
+
+    def once_all_three_joined(rt: Runtime, chunk: chunks.Chunk, now: datetime, **kw: Any) -> Any:
+        deadline = time.monotonic() + 60
+        while chunk.process_key == "dunning" and time.monotonic() < deadline:
+            if sum(row.runs for row in job_days_rows(rt) if row.job_name == "dunning_run") >= 3:
+                break
+            time.sleep(0.02)
+        return real_run_chunk(rt, chunk, now, **kw)
+
+    monkeypatch.setattr(chunks, "run_chunk", once_all_three_joined)
+    try:
+        flow_a, flow_b, round_ = run_in_threads(
+            lambda: flows.tick_flow(now=NOW, chunk_size=4),
+            lambda: flows.tick_flow(now=NOW, chunk_size=3),
+            lambda: scheduler.run_once(NOW),
+        )
+    finally:
+        engine.dispose()
+
+    with rt.factory() as session:
+        cases = session.scalar(select(func.count()).select_from(DunningCase))
+        reviews = session.scalar(
+            select(func.count()).where(ProcessInstance.process_key == "credit_limit_review")
+        )
+    dunning_day, sweep_day = job_day(rt, "dunning_run"), job_day(rt, "limit_review_sweep")
+    assert cases == 45
+    assert (dunning_day.status, dunning_day.customers_planned, dunning_day.customers_handled) == (
+        JobStatus.DONE,
+        cases,
+        cases,
+    )
+    assert dunning_day.instances_started == dunning_day.result["cases_started"] == cases
+    assert dunning_day.customers_failed == 0 and dunning_day.runs == 3  # one claimed, two joined
+    assert sweep_day.status == JobStatus.DONE and sweep_day.instances_started == reviews > 0
+    # Every runner that worked on the day reports the whole day, not its share.
+    for ran in (flow_a, flow_b, round_):
+        for job in ran["jobs"]:
+            assert job == {
+                "job": job["job"],
+                "as_of": NOW.date().isoformat(),
+                **job_day(rt, job["job"]).result,
+            }
+
+    # Every notice is sent once (a later round finds nothing left to send).
+    mailer = mailer_for(settings.mail, smtp_sink.port)
+    assert dispatch_due_emails(rt.factory, mailer, settings.mail, NOW).sent == 0
+    with rt.factory() as session:
+        outbox = session.scalar(select(func.count()).select_from(OutboxEmail))
+    per_message = Counter(str(m["Message-ID"]) for m in smtp_sink.messages)
+    assert len(per_message) == outbox and set(per_message.values()) == {1}
+    assert len(dunning_outcome(rt.factory)["notices"]) == outbox
+    pg_log.assert_no_errors()
+
+
+def job_days_rows(rt: Runtime) -> list[JobRun]:
+    with rt.factory() as session:
+        return list(session.scalars(select(JobRun)))
 
 
 def test_a_failed_chunk_is_retried_alone(
@@ -131,7 +219,7 @@ def test_a_failed_chunk_is_retried_alone(
     monkeypatch.setattr(chunks, "run_chunk", second_chunk_fails_once)
     result = flows.daily_job_flow("dunning_run", NOW.date(), NOW, chunk_size=3)
 
-    assert result["cases_started"] == 9 and result["recorded"] is True
+    assert result["cases_started"] == 9 and result["ran"] is True
     assert calls == [firsts[0], firsts[1], firsts[1], *firsts[2:]]  # only the failed chunk ran twice
     assert len(dunning_outcome(rt.factory)["cases"]) == 9
 

@@ -60,6 +60,7 @@ class SchedulerSettings:
     max_sleep_s: int
     daily_hour: int
     lock_file: str
+    job_stale_after_s: int
 
 
 @dataclass(frozen=True)

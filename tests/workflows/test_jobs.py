@@ -21,7 +21,7 @@ from tests.fixtures.engine.cases import (
 from workflows.batch.jobs import DAILY_JOBS, DailyJob, remind_overdue_tasks, run_daily_jobs, tick
 from workflows.engine.runner import Runtime, complete_task
 from workflows.settings import Settings
-from workflows.store.models import AuditEvent, JobRun, OutboxEmail
+from workflows.store.models import AuditEvent, JobRun, JobStatus, OutboxEmail
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 TIMER_DUE = timedelta(days=2)  # its boundary timer
@@ -118,7 +118,7 @@ def test_daily_job_runs_once_per_day_under_tick(rt: Runtime, clock: datetime) ->
         ]
 
 
-def test_daily_job_that_fails_is_not_recorded_and_runs_again_on_the_next_tick(
+def test_daily_job_that_fails_is_recorded_failed_and_runs_again_on_the_next_tick(
     rt: Runtime, clock: datetime
 ) -> None:
     attempts: list[datetime] = []
@@ -132,12 +132,16 @@ def test_daily_job_that_fails_is_not_recorded_and_runs_again_on_the_next_tick(
     jobs = {"test.flaky_sweep": flaky}
     with pytest.raises(ConnectionError):
         run_daily_jobs(rt, clock, jobs)
+    [failed] = rows(rt.factory, select(JobRun))
+    assert (failed.status, failed.error) == (JobStatus.FAILED, "ConnectionError: ledger unavailable")
     later = clock + timedelta(minutes=5)
     assert run_daily_jobs(rt, later, jobs) == [
         {"job": "test.flaky_sweep", "as_of": "2026-03-02", "attempt": 2}
     ]
     assert run_daily_jobs(rt, later, jobs) == []
     assert attempts == [clock, later]
+    [done] = rows(rt.factory, select(JobRun))
+    assert (done.status, done.error, done.takeovers, done.result) == (JobStatus.DONE, "", 1, {"attempt": 2})
 
 
 def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(

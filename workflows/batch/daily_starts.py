@@ -1,24 +1,22 @@
-"""Chunked, claim-safe batch starts: a daily job's customers split into chunks that any worker may run.
+"""Chunked, claim-safe batch starts: a daily job's customers split into chunks that any run may work.
 
 The dunning run and the limit-review sweep pick their customers with the domain's queries
 (`customers_to_dun`, `review_triggers`) and start each one with `start_instance`. `tick`, the embedded
 scheduler, the CLI and the Prefect flows all run them through this module, which adds what several
-concurrent workers need (Prefect flows on many machines):
+concurrent runs need (Prefect flows on many machines, a scheduler beside them):
 
-- each customer is *claimed* before it is started. On PostgreSQL that is its row in `batch_claims`
-  (job, day, customer), locked with `SELECT ... FOR UPDATE SKIP LOCKED`: a second run skips a customer
-  another run is starting. The lock dies with its connection, so a worker killed with `kill -9` leaves
-  nothing held. SQLite needs no claim: its writers are serialised (BEGIN IMMEDIATE) and only one
-  machine can use the file.
-- a claimed customer is re-checked before it is started: one that got a case (or review) from another
-  run, or from an earlier attempt of this chunk, is skipped. So a chunk can be retried, rerun after a
-  crash, or raced by a second run, and each customer is started once.
-- `run_chunks` makes a second pass over the customers it skipped, this time waiting for their claims,
-  so a run only reports success once every customer is done, by it or by someone else. A run that
-  finishes while another run's worker died mid-chunk picks up that chunk's remainder.
+- planning adds the customers to the day's list in `batch_claims` (`workflows.batch.claims`), so every
+  run of the day works from one list and the day is counted from it, whoever did the work;
+- each customer is claimed (its pending row locked) in the transaction that starts its case and
+  records the outcome. A second run skips a customer another run is starting; a run killed with
+  `kill -9` takes its uncommitted start and its claim with it, leaving the customer pending;
+- a claimed customer is re-checked before it is started: one that got a case (or review) elsewhere is
+  recorded as handled already, not started again;
+- `run_chunks` makes a second pass over the customers it skipped, waiting for their claims, and a
+  `DailyStart` plans again until nothing of the day is pending, so a run returns only once every
+  customer is done, by it or by another run (including the remainder of a dead run's chunk).
 
-Prefect is not imported here: `workflows.batch.flows` wraps these functions in tasks, and plain callers
-(benchmarks, tests, a future `tick`) use them directly.
+Prefect is not imported here: `workflows.batch.flows` wraps these functions in tasks.
 """
 
 from __future__ import annotations
@@ -26,27 +24,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.batch import claims
+from workflows.batch.claims import DayCounts
+from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.credit.models import DunningCase, DunningStatus
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
-from workflows.store.models import BatchClaim, InstanceStatus, ProcessInstance
+from workflows.store.db import transaction
+from workflows.store.models import ClaimOutcome, InstanceStatus, ProcessInstance
 from workflows.users import SYSTEM
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1000
-# Claim rows older than this are deleted when a later day plans its chunks.
-CLAIMS_KEPT_FOR = timedelta(days=14)
-# How long the second pass waits for a customer another run is starting before the chunk fails (retried).
-WAIT_FOR_OTHER_RUN = "5min"
+# A day is planned again until nothing of it is pending; more rounds than this means customers keep
+# becoming due while the day runs, and the rest waits for the next run.
+MAX_PLAN_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """What a chunk did: instances started; customers handled elsewhere, held by another run, or failed."""
+    """What one run's chunks did: instances started; customers handled elsewhere, held, or failed."""
 
     started: list[int] = field(default_factory=list)  # instance ids
     by_reason: dict[str, list[int]] = field(default_factory=dict)
@@ -126,96 +126,30 @@ def split(ids: Sequence[int], size: int) -> list[tuple[int, ...]]:
 
 
 def plan_dunning(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> list[Chunk]:
-    """The dunning run's customers for `as_of` (the embedded job's own query), in chunks."""
+    """The dunning run's customers for `as_of` added to the day's list; its pending ones, in chunks."""
     policy = rt.settings.dunning
-    with rt.factory() as session:
-        ids = dunning.customers_to_dun(session, as_of, policy.grace_days, policy.minimum_amount)
-    return [Chunk(dunning.PROCESS_KEY, as_of, part) for part in split(ids, size)]
+    with transaction(rt.factory) as session:
+        due = dunning.customers_to_dun(session, as_of, policy.grace_days, policy.minimum_amount)
+        pending = claims.add_plan(session, dunning.PROCESS_KEY, as_of, dict.fromkeys(due))
+    return [Chunk(dunning.PROCESS_KEY, as_of, part) for part in split(pending, size)]
 
 
 def plan_reviews(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> list[Chunk]:
-    """The review sweep's customers and reasons for `as_of` (the embedded job's own query), in chunks."""
-    with rt.factory() as session:
+    """The review sweep's customers and reasons for `as_of` added to the day's list; its pending ones."""
+    with transaction(rt.factory) as session:
         triggers = limit_review.review_triggers(session, as_of, rt.settings.reviews)
-    ids = sorted(triggers)
+        pending = claims.add_plan(session, limit_review.PROCESS_KEY, as_of, dict(triggers))
     return [
         Chunk(limit_review.PROCESS_KEY, as_of, part, tuple(triggers[c] for c in part))
-        for part in split(ids, size)
+        for part in split(pending, size)
     ]
 
 
 # --- claiming and running ------------------------------------------------------------------------------
 
 
-class Claims:
-    """Claims on the customers of one chunk: `batch_claims` rows locked on a connection of their own.
-
-    A claim is a transaction holding the customer's row `FOR UPDATE` (`SKIP LOCKED` unless waiting)
-    while the case starts on another connection; `release` ends it. The row has no foreign keys and
-    nothing else touches it, so the start never waits on its own claim. On SQLite every claim
-    succeeds: writers are serialised and the file lives on one machine.
-    """
-
-    def __init__(self, rt: Runtime, chunk: Chunk) -> None:
-        engine = rt.engine
-        self._chunk = chunk
-        self._conn: Connection | None = None
-        if engine.dialect.name == "postgresql":
-            self._conn = engine.connect()
-            self._add_rows()
-
-    def _add_rows(self) -> None:
-        assert self._conn is not None
-        rows = [
-            {"process_key": self._chunk.process_key, "as_of": self._chunk.as_of, "customer_id": c}
-            for c in self._chunk.customer_ids
-        ]
-        # Every run of the day plans the same chunks, so the rows may exist already.
-        self._conn.execute(pg_insert(BatchClaim).values(rows).on_conflict_do_nothing())
-        self._conn.execute(delete(BatchClaim).where(BatchClaim.as_of < self._chunk.as_of - CLAIMS_KEPT_FOR))
-        self._conn.commit()
-
-    def __enter__(self) -> Claims:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.rollback()
-            finally:
-                self._conn.close()
-
-    def take(self, customer_id: int, *, wait: bool) -> bool:
-        """Claim the customer; False when another run holds it (and not `wait`).
-
-        Raises:
-            sqlalchemy.exc.OperationalError: `wait`, and the other run held it past WAIT_FOR_OTHER_RUN.
-        """
-        if self._conn is None:
-            return True
-        if wait:
-            self._conn.execute(text(f"SET LOCAL lock_timeout = '{WAIT_FOR_OTHER_RUN}'"))
-        query = (
-            select(BatchClaim.customer_id)
-            .where(
-                BatchClaim.process_key == self._chunk.process_key,
-                BatchClaim.as_of == self._chunk.as_of,
-                BatchClaim.customer_id == customer_id,
-            )
-            .with_for_update(skip_locked=not wait)
-        )
-        got = self._conn.scalar(query) is not None
-        if not got:
-            self._conn.rollback()
-        return got
-
-    def release(self, customer_id: int) -> None:
-        if self._conn is not None:
-            self._conn.rollback()
-
-
 def already_handled(session: Session, chunk: Chunk) -> set[int]:
-    """Customers of the chunk that another run (or an earlier attempt) has handled for its day.
+    """Customers of the chunk that got their instance outside this job (or before its claims existed).
 
     Dunning: an active case, or a dunning instance started since the day began. Reviews: an open review
     (running or in error, as the sweep counts them), or one started since the day began.
@@ -243,64 +177,97 @@ def already_handled(session: Session, chunk: Chunk) -> set[int]:
 
 
 def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -> ChunkResult:
-    """Start each customer of the chunk that is not handled yet; one claim and transaction per customer.
+    """Start each customer of the chunk that is still pending; one claim and transaction per customer.
 
     Without `wait`, a customer another run is starting right now is skipped (`held_elsewhere`); with
-    `wait`, the chunk waits for that run and then starts the customer only if it still needs it.
+    `wait`, the chunk waits for that run and then starts the customer only if it is still pending.
     """
     with rt.factory() as session:
-        done = already_handled(session, chunk)
-    result = ChunkResult(already_done=[c for c in chunk.customer_ids if c in done])
+        pending = claims.pending_among(session, chunk.process_key, chunk.as_of, chunk.customer_ids)
+    result = ChunkResult(already_done=[c for c in chunk.customer_ids if c not in pending])
     reasons = dict(zip(chunk.customer_ids, chunk.reasons, strict=False))
-    with Claims(rt, chunk) as claims:
-        for customer_id in chunk.customer_ids:
-            if customer_id in done:
-                continue
-            if not claims.take(customer_id, wait=wait):
-                result.held_elsewhere.append(customer_id)
-                continue
-            try:
-                with rt.factory() as session:
-                    if already_handled(session, _one(chunk, customer_id)):
-                        result.already_done.append(customer_id)
-                        continue
-                instance_id = _start(rt, chunk, customer_id, reasons.get(customer_id), now)
-            finally:
-                claims.release(customer_id)
-            if instance_id is None:
-                result.failed.append(customer_id)
-                continue
+    for customer_id in chunk.customer_ids:
+        if customer_id not in pending:
+            continue
+        reason = reasons.get(customer_id)
+        try:
+            with transaction(rt.factory) as session:
+                outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, wait)
+        except DomainError:
+            # A sweep loop: one customer's bad data must not stop the others; logged, retried another day.
+            logger.exception(
+                "%s for %s: nothing started for customer %s", chunk.process_key, chunk.as_of, customer_id
+            )
+            outcome, instance_id = _record_failure(rt, chunk, customer_id), None
+        if outcome == ClaimOutcome.STARTED and instance_id is not None:
             result.started.append(instance_id)
-            if customer_id in reasons:
-                result.by_reason.setdefault(reasons[customer_id], []).append(instance_id)
+            if reason is not None:
+                result.by_reason.setdefault(reason, []).append(instance_id)
+        elif outcome == ClaimOutcome.FAILED:
+            result.failed.append(customer_id)
+        elif outcome is None:
+            result.held_elsewhere.append(customer_id)
+        else:
+            result.already_done.append(customer_id)
     return result
+
+
+def _claim_and_start(
+    session: Session,
+    rt: Runtime,
+    chunk: Chunk,
+    customer_id: int,
+    reason: str | None,
+    now: datetime,
+    wait: bool,
+) -> tuple[str | None, int | None]:
+    """(outcome, instance id); outcome None while another run holds the customer (and not `wait`)."""
+    key, as_of = chunk.process_key, chunk.as_of
+    if not claims.take(session, key, as_of, customer_id, wait=wait):
+        held = claims.pending_among(session, key, as_of, [customer_id])
+        return (None, None) if held else (ClaimOutcome.ALREADY_HANDLED, None)
+    if already_handled(session, _one(chunk, customer_id)):
+        claims.record(session, key, as_of, customer_id, ClaimOutcome.ALREADY_HANDLED, utcnow())
+        return ClaimOutcome.ALREADY_HANDLED, None
+    instance_id = _start(session, rt, chunk, customer_id, reason, now)
+    claims.record(session, key, as_of, customer_id, ClaimOutcome.STARTED, utcnow(), instance_id)
+    return ClaimOutcome.STARTED, instance_id
+
+
+def _record_failure(rt: Runtime, chunk: Chunk, customer_id: int) -> str | None:
+    """Record a refused start (its transaction rolled back), unless another run handled the customer since."""
+    with transaction(rt.factory) as session:
+        if not claims.take(session, chunk.process_key, chunk.as_of, customer_id, wait=True):
+            return ClaimOutcome.ALREADY_HANDLED
+        claims.record(session, chunk.process_key, chunk.as_of, customer_id, ClaimOutcome.FAILED, utcnow())
+    return ClaimOutcome.FAILED
 
 
 def _one(chunk: Chunk, customer_id: int) -> Chunk:
     return Chunk(chunk.process_key, chunk.as_of, (customer_id,))
 
 
-def _start(rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime) -> int | None:
-    """Start the job's process for one customer, as the embedded job does; None when refused."""
+def _start(
+    session: Session, rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime
+) -> int:
+    """Start the job's process for one customer in the claim's transaction.
+
+    Raises:
+        DomainError: the start was refused (the customer's data); the transaction rolls back.
+    """
     data: dict[str, Any] = {"customer_id": customer_id}
     if reason is not None:
         data["reason"] = reason
-    try:
-        instance = start_instance(
-            rt,
-            chunk.process_key,
-            data,
-            actor=SYSTEM,
-            now=now,
-            business_key=str(customer_id),
-            check_groups=False,
-        )
-    except DomainError:
-        # A sweep loop: one customer's bad data must not stop the others; logged, retried tomorrow.
-        logger.exception(
-            "%s for %s: nothing started for customer %s", chunk.process_key, chunk.as_of, customer_id
-        )
-        return None
+    instance = start_instance(
+        rt,
+        chunk.process_key,
+        data,
+        actor=SYSTEM,
+        now=now,
+        business_key=str(customer_id),
+        check_groups=False,
+        session=session,
+    )
     return int(instance.id)
 
 
@@ -318,11 +285,12 @@ def leftovers(chunks: Sequence[Chunk], held: Sequence[int]) -> list[Chunk]:
     return found
 
 
+RunOne = Callable[[Chunk, bool], ChunkResult]
+"""(chunk, wait) -> what it did: `run_chunk`, or a Prefect task around it."""
+
+
 def run_chunks(
-    rt: Runtime,
-    chunks: Sequence[Chunk],
-    now: datetime,
-    run_one: Callable[[Chunk, bool], ChunkResult] | None = None,
+    rt: Runtime, chunks: Sequence[Chunk], now: datetime, run_one: RunOne | None = None
 ) -> ChunkResult:
     """Run every chunk, then wait for and finish the customers another run held meanwhile.
 
@@ -339,7 +307,7 @@ def run_chunks(
 
 
 def summary(process_key: str, result: ChunkResult) -> dict[str, Any]:
-    """The summary the embedded job returns for the same work (stored in its JobRun row)."""
+    """What one run's chunks did, in the shape of the day's summary (the CLI's batch commands print it)."""
     if process_key == dunning.PROCESS_KEY:
         return {
             "cases_started": len(result.started),
@@ -353,15 +321,62 @@ def summary(process_key: str, result: ChunkResult) -> dict[str, Any]:
     }
 
 
-def chunked_dunning_run(
-    rt: Runtime, as_of: date, now: datetime, size: int = DEFAULT_CHUNK_SIZE
-) -> dict[str, Any]:
-    """The daily dunning run: a case for each customer `customers_to_dun` names, claim-safe and chunked."""
-    return summary(dunning.PROCESS_KEY, run_chunks(rt, plan_dunning(rt, as_of, size), now))
+# --- a daily job made of chunked starts ------------------------------------------------------------------
+
+Planner = Callable[[Runtime, date, int], list[Chunk]]
 
 
-def chunked_review_sweep(
-    rt: Runtime, as_of: date, now: datetime, size: int = DEFAULT_CHUNK_SIZE
-) -> dict[str, Any]:
-    """The limit-review sweep: one credit_limit_review per triggered customer, claim-safe and chunked."""
-    return summary(limit_review.PROCESS_KEY, run_chunks(rt, plan_reviews(rt, as_of, size), now))
+@dataclass(frozen=True)
+class DailyStart:
+    """A daily job that starts one `process_key` instance per customer its planner names.
+
+    Called as a daily job (`job(rt, as_of, now)`) it plans and runs chunks until nothing of the day is
+    pending, and returns the whole day's summary from the claims, not this run's share.
+    """
+
+    process_key: str
+    planner: Planner
+
+    def __call__(
+        self,
+        rt: Runtime,
+        as_of: date,
+        now: datetime,
+        size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        plan: Callable[[], list[Chunk]] | None = None,
+        run_one: RunOne | None = None,
+    ) -> dict[str, Any]:
+        """Work the day to its end; `plan` and `run_one` replace the direct calls (Prefect tasks)."""
+        plan_now = plan or (lambda: self.planner(rt, as_of, size))
+        for _round in range(MAX_PLAN_ROUNDS):
+            chunks = plan_now()
+            if not chunks:
+                break
+            run_chunks(rt, chunks, now, run_one)
+        return self.day_summary(rt, as_of)
+
+    def day_counts(self, session: Session, as_of: date) -> DayCounts:
+        """The day's counts so far, from every run's claims."""
+        return claims.day_counts(session, self.process_key, as_of)
+
+    def day_summary(self, rt: Runtime, as_of: date) -> dict[str, Any]:
+        """The whole day, whoever did it: customers planned, instances started, customers refused."""
+        with rt.factory() as session:
+            counts = self.day_counts(session, as_of)
+            outcomes = claims.day_outcomes(session, self.process_key, as_of)
+        instances = [instance for instance, _reason in outcomes.started]
+        found: dict[str, Any] = {"customers": counts.planned}
+        if self.process_key == dunning.PROCESS_KEY:
+            found |= {"cases_started": len(instances), "instances": instances}
+        else:
+            by_reason: dict[str, list[int]] = {}
+            for instance, reason in outcomes.started:
+                by_reason.setdefault(reason or "", []).append(instance)
+            found |= {"reviews_started": len(instances), "by_reason": by_reason}
+        return found | {"failed_customers": outcomes.failed_customers}
+
+
+# The claim-safe, chunked forms of the daily dunning run and limit-review sweep (batch/jobs.DAILY_JOBS).
+chunked_dunning_run = DailyStart(dunning.PROCESS_KEY, plan_dunning)
+chunked_review_sweep = DailyStart(limit_review.PROCESS_KEY, plan_reviews)

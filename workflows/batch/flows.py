@@ -2,10 +2,12 @@
 
 The only module that imports Prefect. Every flow wraps the Prefect-free functions that `tick` and the
 embedded scheduler call: `fire_due_timers`, `remind_overdue_tasks`, `dispatch_due_emails`, and the daily
-jobs. The dunning run and the limit-review sweep are split into chunks of customers (`workflows.batch.daily_starts`),
-each chunk a task with retries, so a failed chunk is retried without redoing the others, and several
-flow runs (on several machines) can share one day's work: customers (rows of `batch_claims`),
-instances and e-mails are all claimed with SELECT ... FOR UPDATE SKIP LOCKED.
+jobs. A day of a daily job is claimed, joined or taken over through the same protocol as `tick`'s
+(`workflows.batch.job_days`). The dunning run and the limit-review sweep are split into chunks of
+customers (`workflows.batch.daily_starts`), each chunk a task with retries, so a failed chunk is retried
+without redoing the others, and several flow runs (on several machines) can share one day's work:
+customers (rows of `batch_claims`), instances and e-mails are all claimed with SELECT ... FOR UPDATE
+SKIP LOCKED.
 
 A worker reads its configuration as every creditflow entry point does (`load_settings`: config files and
 CREDITFLOW_* variables), so point `CREDITFLOW_DATABASE_URL` at the shared PostgreSQL database and
@@ -18,31 +20,27 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import partial
 from typing import Any, cast
 
 from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from prefect.runtime import flow_run
 
 from handlers.registry import build_operations
 from workflows.batch import daily_starts as chunks
+from workflows.batch import job_days
 from workflows.batch.jobs import DAILY_JOBS, remind_overdue_tasks
 from workflows.clock import utcnow
-from workflows.credit import dunning, limit_review
 from workflows.engine.runner import Runtime, fire_due_timers
 from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
-from workflows.store.db import make_engine, transaction
-from workflows.store.models import JobRun
+from workflows.store.db import make_engine
 
 logger = logging.getLogger(__name__)
 
-# Daily jobs that are split into chunks; any other daily job runs as one task.
-PLANS = {"dunning_run": chunks.plan_dunning, "limit_review_sweep": chunks.plan_reviews}
-PROCESS_KEYS = {"dunning_run": dunning.PROCESS_KEY, "limit_review_sweep": limit_review.PROCESS_KEY}
 TIMER_BATCH = 500  # fire_due_timers' own limit per call: the flow calls it until a batch comes back short
 MAIL_BATCH = 200
 CHUNK_RETRIES = 3
@@ -123,8 +121,8 @@ def dispatch_task(now: datetime) -> dict[str, int]:
 
 @task(name="plan-chunks", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def plan_task(job: str, as_of: date, chunk_size: int) -> list[dict[str, Any]]:
-    """The job's customers for the day (the embedded job's own query), as chunks."""
-    return [c.as_dict() for c in PLANS[job](runtime(), as_of, chunk_size)]
+    """The job's customers for the day added to the day's list; the pending ones, as chunks."""
+    return [c.as_dict() for c in _chunked(job).planner(runtime(), as_of, chunk_size)]
 
 
 @task(
@@ -151,50 +149,51 @@ def plain_job_task(job: str, as_of: date, now: datetime) -> dict[str, Any]:
 # --- flows ---------------------------------------------------------------------------------------------
 
 
-def _job_done(rt: Runtime, job: str, as_of: date) -> bool:
-    with rt.factory() as session:
-        found = session.scalar(select(JobRun.id).where(JobRun.job_name == job, JobRun.run_date == as_of))
-    return found is not None
+def _chunked(job: str) -> chunks.DailyStart:
+    found = DAILY_JOBS[job]
+    assert isinstance(found, chunks.DailyStart), f"{job} is not a chunked daily job"
+    return found
 
 
-def _record_job(rt: Runtime, job: str, as_of: date, now: datetime, summary: dict[str, Any]) -> bool:
-    """Record the day's run as `run_daily_jobs` does; False when another run recorded it first."""
-    try:
-        with transaction(rt.factory) as session:
-            session.add(JobRun(job_name=job, run_date=as_of, started_at=now, result=summary))
-    except IntegrityError:
-        return False
-    return True
+def run_daily_job(job: str, as_of: date, now: datetime, chunk_size: int) -> dict[str, Any] | None:
+    """Work one daily job's day through the claim protocol of `tick` (`job_days.run_job_day`).
 
-
-def run_daily_job(job: str, as_of: date, now: datetime, chunk_size: int) -> dict[str, Any]:
-    """Run one daily job for a day unless it ran already (the JobRun row, shared with `tick`).
-
-    Called inside a flow: the planning and each chunk are tasks. Several runs of the same day may
-    overlap (one per worker): they share the chunks through the customers' claims, and each returns
-    only when every customer is handled. `recorded` is False when another run recorded the day first.
+    Called inside a flow: the planning and each chunk are tasks. Several runs of the same day (one per
+    worker, a scheduler beside them) join it and share its chunks through the customers' claims; each
+    returns only when nothing of the day is pending. The summary is the whole day's; None when the day
+    was done already.
     """
     log = get_run_logger()
     rt = runtime()
     if job not in DAILY_JOBS:
         raise ValueError(f"no daily job {job!r}; the daily jobs are {', '.join(DAILY_JOBS)}")
-    if _job_done(rt, job, as_of):
-        log.info("%s for %s ran already; nothing to do", job, as_of)
-        return {"job": job, "as_of": as_of.isoformat(), "recorded": False}
-    if job in PLANS:
-        planned = [chunks.Chunk.from_dict(c) for c in plan_task(job, as_of, chunk_size)]
+    entry = DAILY_JOBS[job]
+    runner = job_days.runner_name(f"prefect:{flow_run.get_name() or 'flow'}")
+    if isinstance(entry, chunks.DailyStart):
+
+        def plan() -> list[chunks.Chunk]:
+            return [chunks.Chunk.from_dict(c) for c in plan_task(job, as_of, chunk_size)]
 
         def run_one(chunk: chunks.Chunk, wait: bool) -> chunks.ChunkResult:
             first = chunk.customer_ids[0] if chunk.customer_ids else 0
             return chunks.ChunkResult.from_dict(chunk_task(job, first, chunk.as_dict(), now, wait))
 
-        result = chunks.run_chunks(rt, planned, now, run_one)
-        summary = chunks.summary(PROCESS_KEYS[job], result)
-        log.info("%s for %s: %d chunk(s), %d started", job, as_of, len(planned), len(result.started))
+        summary = job_days.run_job_day(
+            rt,
+            job,
+            as_of,
+            partial(entry, rt, as_of, now, chunk_size, plan=plan, run_one=run_one),
+            runner=runner,
+            count=partial(entry.day_counts, as_of=as_of),
+        )
     else:
-        summary = plain_job_task(job, as_of, now)
-    recorded = _record_job(rt, job, as_of, now, summary)
-    return {"job": job, "as_of": as_of.isoformat(), **summary, "recorded": recorded}
+        summary = job_days.run_job_day(
+            rt, job, as_of, partial(plain_job_task, job, as_of, now), runner=runner
+        )
+    if summary is None:
+        log.info("%s for %s is done already; nothing to do", job, as_of)
+        return None
+    return {"job": job, "as_of": as_of.isoformat(), **summary}
 
 
 @flow(name="creditflow-daily-job")
@@ -204,9 +203,14 @@ def daily_job_flow(
     now: datetime | None = None,
     chunk_size: int = chunks.DEFAULT_CHUNK_SIZE,
 ) -> dict[str, Any]:
-    """One daily job (dunning_run, limit_review_sweep) for a day, unless it ran already."""
+    """One daily job (dunning_run, limit_review_sweep) for a day, unless that day is done.
+
+    Returns the day's summary with `ran` true, or only `ran` false when the day was done already.
+    """
     now = _now(now)
-    return run_daily_job(job, as_of or now.date(), now, chunk_size)
+    day = as_of or now.date()
+    ran = run_daily_job(job, day, now, chunk_size)
+    return {"job": job, "as_of": day.isoformat(), "ran": False} if ran is None else {**ran, "ran": True}
 
 
 @flow(name="creditflow-timers-and-mail")
@@ -237,7 +241,7 @@ def tick_flow(
     result: dict[str, Any] = {"timers": fire_timers_task(now), "reminders": remind_task(now), "jobs": []}
     for job in DAILY_JOBS:
         ran = run_daily_job(job, now.date(), now, chunk_size)
-        if ran.pop("recorded"):
+        if ran is not None:
             result["jobs"].append(ran)
     if send_email:
         mail = dispatch_task(now)

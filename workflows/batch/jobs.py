@@ -1,7 +1,8 @@
 """Everything the scheduler does, as plain functions: `tick(now)` runs all of it at once.
 
-The embedded scheduler, the CLI `tick` command, the admin endpoint and (later) Prefect flows call
-these same functions, so there is exactly one implementation of each job.
+The embedded scheduler, the CLI `tick` command, the admin endpoint and the Prefect flows call these
+same functions, so there is exactly one implementation of each job, and one claim protocol for a day of
+a daily job (`workflows.batch.job_days`).
 """
 
 from __future__ import annotations
@@ -9,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.batch import daily_starts
+from workflows.batch.daily_starts import DailyStart
+from workflows.batch.job_days import Clock, run_job_day, runner_name
+from workflows.clock import utcnow
 from workflows.engine.runner import Runtime, fire_due_timers
 from workflows.mail.outbox import dispatch_due_emails, queue_email
 from workflows.mail.smtp import Mailer
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
-from workflows.store.models import InboxItem, JobRun, TaskStatus
+from workflows.store.models import InboxItem, TaskStatus
 from workflows.users import emails_of
 
 DailyJob = Callable[[Runtime, date, datetime], dict[str, Any]]
@@ -65,6 +69,7 @@ def tick(
     *,
     jobs: Mapping[str, DailyJob] = DAILY_JOBS,
     daily_jobs_due: bool = True,
+    runner: str = "tick",
 ) -> TickResult:
     """Do everything the scheduler would have done by `now`: timers, reminders, daily `jobs`, e-mail.
 
@@ -73,7 +78,7 @@ def tick(
     result = TickResult()
     result.timers = fire_due_timers(rt, now)
     result.reminders = remind_overdue_tasks(rt, now)
-    result.jobs = run_daily_jobs(rt, now, jobs) if daily_jobs_due else []
+    result.jobs = run_daily_jobs(rt, now, jobs, runner=runner) if daily_jobs_due else []
     if mailer is not None:
         dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
         result.emails, result.email_failures = dispatched.sent, dispatched.failed
@@ -136,40 +141,33 @@ def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datet
     )
 
 
-def run_daily_jobs(rt: Runtime, now: datetime, jobs: Mapping[str, DailyJob]) -> list[dict[str, Any]]:
-    """Run each of `jobs` not yet run for `now`'s date; the (job, day) row makes this idempotent.
+def run_daily_jobs(
+    rt: Runtime,
+    now: datetime,
+    jobs: Mapping[str, DailyJob],
+    *,
+    runner: str = "tick",
+    wall: Clock = utcnow,
+) -> list[dict[str, Any]]:
+    """Run each of `jobs` for `now`'s date unless that day is done; the days this call worked on.
 
-    The row is claimed before the job runs, so two schedulers (or a tick beside the scheduler) never run
-    the same day's job at once; a job that fails gives its claim back and runs again on the next call.
+    Each day goes through the one claim protocol (`job_days`): claimed before any work, joined while
+    another run works on it, taken over when that run died, retried when it failed. A job that fails
+    is recorded failed and its error raised; the next call runs it again.
     """
     today = now.date()
     ran = []
     for name, job in jobs.items():
-        claim = _claim_job_day(rt, name, today, now)
-        if claim is None:
-            continue
-        try:
-            summary = job(rt, today, now)
-        except Exception:
-            with transaction(rt.factory) as session:
-                session.execute(delete(JobRun).where(JobRun.id == claim))
-            raise
-        with transaction(rt.factory) as session:
-            session.execute(update(JobRun).where(JobRun.id == claim).values(result=summary))
-        ran.append({"job": name, "as_of": today.isoformat(), **summary})
+        count = partial(job.day_counts, as_of=today) if isinstance(job, DailyStart) else None
+        summary = run_job_day(
+            rt,
+            name,
+            today,
+            partial(job, rt, today, now),
+            runner=runner_name(runner),
+            count=count,
+            wall=wall,
+        )
+        if summary is not None:
+            ran.append({"job": name, "as_of": today.isoformat(), **summary})
     return ran
-
-
-def _claim_job_day(rt: Runtime, name: str, day: date, now: datetime) -> int | None:
-    """The id of a new (job, day) row, or None when that day's run is done or under way elsewhere."""
-    with rt.factory() as session:
-        if session.scalar(select(JobRun.id).where(JobRun.job_name == name, JobRun.run_date == day)):
-            return None
-    try:
-        with transaction(rt.factory) as session:
-            row = JobRun(job_name=name, run_date=day, started_at=now, result={"status": "running"})
-            session.add(row)
-            session.flush()
-            return row.id
-    except IntegrityError:
-        return None  # another scheduler claimed the same day first

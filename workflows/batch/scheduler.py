@@ -139,7 +139,7 @@ class EmbeddedScheduler:
     def run_once(self, now: datetime) -> dict[str, Any]:
         """One scheduler round as of `now` (daily jobs only from the configured hour on)."""
         due = now.hour >= self._rt.settings.scheduler.daily_hour
-        did = tick(self._rt, self._mailer, now, jobs=self._jobs, daily_jobs_due=due)
+        did = tick(self._rt, self._mailer, now, jobs=self._jobs, daily_jobs_due=due, runner="scheduler")
         result: dict[str, Any] = {"timers": did.timers, "reminders": did.reminders, "jobs": did.jobs}
         if self._mailer is not None:
             result["emails"] = did.emails

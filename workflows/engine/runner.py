@@ -60,45 +60,64 @@ def start_instance(
     now: datetime,
     business_key: str | None = None,
     check_groups: bool = True,
+    session: Session | None = None,
 ) -> ProcessInstance:
     """Start the latest version of a process and run it until it waits.
+
+    With `session` (an open write transaction) the start joins it and the caller commits, so a batch
+    job records which customer the instance was started for in the same transaction.
 
     Raises:
         NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
     """
     if not isinstance(data, Mapping):
         raise BadRequest("start data must be a JSON object")
-    with transaction(rt.factory) as session:
-        definition = latest_definition(session, process_key)
-        assert definition is not None
-        if check_groups:
-            require_may_start(actor, definition)
-        schema = rt.start_schema(session, definition)
-        if schema:
-            data = validate_form(schema, data)
-        instance = ProcessInstance(
-            definition_id=definition.id,
-            process_key=definition.process_key,
-            version=definition.version,
-            business_key=business_key,
-            status=InstanceStatus.RUNNING,
-            state="",
-            data=to_jsonable(data),
-            waits=[],
-            started_by=actor.username,
-            started_at=now,
-            updated_at=now,
-        )
-        session.add(instance)
-        session.flush()
-        step = Step(rt, session, instance, now, actor.username)
-        step.record(
-            "instance_started", process_key=process_key, version=definition.version, business_key=business_key
-        )
-        wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
-        advance(step, wf)
-        refuse_bad_input(step, f"{process_key} cannot start")
-        return instance
+    if session is None:
+        with transaction(rt.factory) as own:
+            return _start(own, rt, process_key, data, actor, now, business_key, check_groups)
+    return _start(session, rt, process_key, data, actor, now, business_key, check_groups)
+
+
+def _start(
+    session: Session,
+    rt: Runtime,
+    process_key: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+    business_key: str | None,
+    check_groups: bool,
+) -> ProcessInstance:
+    definition = latest_definition(session, process_key)
+    assert definition is not None
+    if check_groups:
+        require_may_start(actor, definition)
+    schema = rt.start_schema(session, definition)
+    if schema:
+        data = validate_form(schema, data)
+    instance = ProcessInstance(
+        definition_id=definition.id,
+        process_key=definition.process_key,
+        version=definition.version,
+        business_key=business_key,
+        status=InstanceStatus.RUNNING,
+        state="",
+        data=to_jsonable(data),
+        waits=[],
+        started_by=actor.username,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(instance)
+    session.flush()
+    step = Step(rt, session, instance, now, actor.username)
+    step.record(
+        "instance_started", process_key=process_key, version=definition.version, business_key=business_key
+    )
+    wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
+    advance(step, wf)
+    refuse_bad_input(step, f"{process_key} cannot start")
+    return instance
 
 
 def complete_task(

@@ -307,23 +307,65 @@ class SinkMessage(Base):
     raw: Mapped[str] = mapped_column(Text)
 
 
+class JobStatus:
+    """Where one day of a daily job stands (the `job_runs` row)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    ALL = (RUNNING, DONE, FAILED)
+
+
 class JobRun(Base):
-    """A daily job that ran for a day; the unique key makes a second run of the same day a no-op."""
+    """One day of a daily job: claimed before any work, beaten while it runs, finished with the day's counts.
+
+    The unique (job, day) key is what every runner (tick, the scheduler, Prefect flows) claims with
+    INSERT ... ON CONFLICT DO NOTHING. The times here are wall-clock times (a heartbeat measures real
+    time even when the business clock is simulated); the counts are the whole day's, from `batch_claims`.
+    """
 
     __tablename__ = "job_runs"
     __table_args__ = (UniqueConstraint("job_name", "run_date"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     job_name: Mapped[str] = mapped_column(String(80))
     run_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.RUNNING)
     started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    claimed_by: Mapped[str] = mapped_column(String(200), default="")  # runner@host:pid of the claimant
+    runs: Mapped[int] = mapped_column(default=1)  # runs that worked on the day: claimant, joiners, takers
+    takeovers: Mapped[int] = mapped_column(default=0)
+    customers_planned: Mapped[int] = mapped_column(default=0)
+    customers_handled: Mapped[int] = mapped_column(default=0)
+    instances_started: Mapped[int] = mapped_column(default=0)
+    customers_failed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[dict[str, Any]]
 
 
+class ClaimOutcome:
+    """What became of one customer of a day's batch job (`batch_claims.outcome`; NULL while pending)."""
+
+    STARTED = "started"  # this job started its instance
+    ALREADY_HANDLED = "already_handled"  # it had one already (an open case, a review started today)
+    FAILED = "failed"  # the start was refused (bad data); logged, retried on another day
+    DROPPED = "dropped"  # planned by a run, no longer due when the day finished (e.g. paid meanwhile)
+
+
 class BatchClaim(Base):
-    """One customer of one day's chunked batch job: the row a worker locks (FOR UPDATE SKIP LOCKED on
-    PostgreSQL) while it starts that customer's case, so two workers never start it at once."""
+    """One customer of one day's chunked batch job, and what became of it.
+
+    A worker locks the row (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite serialises writers) in the
+    transaction that starts the customer's case and records the outcome, so a case is started once and
+    counted once, whichever run, chunk or retry started it. The day's counts are read from these rows.
+    """
 
     __tablename__ = "batch_claims"
     process_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     as_of: Mapped[date] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(40))  # the review sweep's trigger
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    instance_id: Mapped[int | None]
+    handled_at: Mapped[datetime | None]
