@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # Front-end packages come from npm (package-lock.json); only their dist files are served, from
-# webui/static/vendor/ (git-ignored). npm runs again only when package.json or the lockfile changed.
+# webui/static/vendor/ (git-ignored): bpmn-js, htmx, and Swagger UI for the API docs at /api/docs.
+# npm runs again only when package.json or the lockfile changed.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \
 	  echo "make: npm is needed for the web UI's bpmn-js and htmx; install Node.js 18+ with npm" >&2; \
@@ -30,8 +31,10 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $(NPM_STAMP)
 
 $(VENDOR_STAMP): $(NPM_STAMP)
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/
 	cp -r node_modules/bpmn-js/dist/assets node_modules/bpmn-js/LICENSE $(VENDOR)/bpmn-js/
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 from flask import Response, jsonify
+from pydantic import Field
 
 from webui.api import bp, current_actor, json_body
+from webui.api.openapi import Body, JsonObject, Model, Timestamp, api, responses
 from webui.services import services
 from workflows.batch.jobs import tick
 from workflows.clock import parse_now
 from workflows.errors import BadRequest, Forbidden
 
 
+class TickRequest(Body):
+    now: Timestamp | None = Field(None, description="the time to run the round at (default: now)")
+
+
+class TickResult(Model):
+    timers: int = Field(description="timers fired")
+    jobs: list[JsonObject] = Field(description="the daily jobs run, with what each did")
+    emails: int = Field(description="e-mails sent")
+
+
 @bp.post("/admin/tick")
+@api.validate(json=TickRequest, resp=responses(200, TickResult, 403, 413))
 def admin_tick() -> Response:
+    """Do what the scheduler would have done by `now`: timers, daily jobs, e-mail (admins)."""
     actor = current_actor()
     if not actor.is_admin:
         raise Forbidden(f"{actor.username} may not tick the scheduler: admin only")
-    body = json_body()
+    raw = json_body().get("now")
     svc = services()
     try:
-        now = parse_now(body.get("now"))
-    except ValueError as exc:
-        raise BadRequest(f"now must be an ISO 8601 time, not {body.get('now')!r}") from exc
+        if raw is not None and not isinstance(raw, str):
+            raise ValueError(raw)
+        now = parse_now(raw)
+    except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00+14:00 in UTC
+        raise BadRequest(f"now must be an ISO 8601 time, not {raw!r}") from exc
     return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())

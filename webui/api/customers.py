@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from typing import Literal
 
-from webui.api import bool_arg, bp, current_actor, json_body, paged, paging_args, require_groups
+from flask import Response, jsonify
+from pydantic import Field
+
+from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api.openapi import (
+    Body,
+    Day,
+    Id,
+    Model,
+    Money,
+    Page,
+    PageQuery,
+    Timestamp,
+    api,
+    fields_body,
+    responses,
+)
 from webui.services import services
 from workflows.credit.customers import (
+    CUSTOMER_FIELDS,
+    GRADES,
     create_customer,
     customer_json,
     get_customer,
@@ -18,29 +36,90 @@ from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_R
 from workflows.store.db import transaction
 
 
+class CustomerQuery(PageQuery):
+    q: str | None = Field(None, description="part of the name, external id or registration number")
+    grade: Literal[GRADES] | None = None  # type: ignore[valid-type]
+    blocked: bool | None = None
+
+
+class CustomerSummary(Model):
+    id: Id
+    external_id: str | None
+    name: str
+    email: str | None
+    industry: str | None
+    founded_year: int | None
+    annual_revenue: Money | None
+    currency: str
+    registration_no: str | None
+    sales_owner: str | None
+    language: str | None
+    external_rating: str | None
+    rating_agency: str | None
+    rating_date: Day | None
+    grade: str | None
+    score: int | None
+    score_valid_to: Day | None
+    credit_limit: Money
+    next_review_date: Day | None
+    blocked: bool
+
+
+class LimitChange(Model):
+    old: Money
+    new: Money
+    currency: str
+    reason: str
+    approvers: list[object]
+    instance_id: int | None
+    changed_by: str
+    at: Timestamp
+
+
+class Customer(CustomerSummary):
+    exposure: Money
+    overdue: Money
+    limit_history: list[LimitChange]
+
+
+class CustomerPage(Page):
+    items: list[CustomerSummary]
+
+
+NewCustomer = fields_body("NewCustomer", CUSTOMER_FIELDS)
+
+
+class Rating(Body):
+    agency: str = Field(max_length=80, examples=["S&P"])
+    rating: str = Field(max_length=10, examples=["BBB+"])
+    date: Day
+
+
 @bp.get("/customers")
-def get_customers() -> Response:
+@api.validate(resp=responses(200, CustomerPage, 403))
+def get_customers(query: CustomerQuery) -> Response:
+    """Customers by name, filtered by text, grade and block."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read customers")
-    page, per_page = paging_args()
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_customers(
             session,
-            text=request.args.get("q") or None,
-            grade=request.args.get("grade") or None,
-            blocked=bool_arg("blocked"),
-            page=page,
-            per_page=per_page,
+            text=query.q,
+            grade=query.grade,
+            blocked=query.blocked,
+            page=query.page,
+            per_page=query.per_page,
         )
         today = svc.clock().date()
-        return paged(
-            [customer_json(session, c, today=today, full=False) for c in rows], total, page, per_page
-        )
+        items = [customer_json(session, c, today=today, full=False) for c in rows]
+        return paged(items, total, query.page, query.per_page)
 
 
 @bp.post("/customers")
+@api.validate(json=NewCustomer, resp=responses(201, Customer, 403, 409, 413, 422))
 def post_customer() -> tuple[Response, int]:
+    """Create a customer (without a credit limit: that comes from an approved application)."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_CREATORS, "create customers")
     svc = services()
@@ -52,7 +131,9 @@ def post_customer() -> tuple[Response, int]:
 
 
 @bp.get("/customers/<int:customer_id>")
+@api.validate(resp=responses(200, Customer, 403, 404))
 def get_customer_file(customer_id: int) -> Response:
+    """A customer's credit file: limit history, exposure and what is overdue."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read customers")
     svc = services()
@@ -61,6 +142,7 @@ def get_customer_file(customer_id: int) -> Response:
 
 
 @bp.post("/customers/<int:customer_id>/rating")
+@api.validate(json=Rating, resp=responses(200, Customer, 403, 404, 413, 422))
 def post_rating(customer_id: int) -> Response:
     """Record a new external rating; the next sweep starts a review with reason rating_change."""
     actor = current_actor()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
+from pydantic import Field, RootModel
 
 from webui.api import bp, current_actor
+from webui.api.openapi import Body, Model, Timestamp, api, responses
 from webui.services import services
 from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.deploy import deploy_files, list_definitions
@@ -13,8 +15,37 @@ from workflows.errors import BadRequest, Forbidden
 from workflows.store.db import transaction
 
 
+class Definition(Model):
+    key: str
+    version: int
+    name: str | None
+    bpmn_file: str
+    content_hash: str
+    start_groups: list[str]
+    deployed_by: str
+    deployed_at: Timestamp
+
+
+class Upload(Body):
+    files: list[bytes] = Field(
+        description="the BPMN, DMN and form (.json) files of one bundle",
+        json_schema_extra={"items": {"type": "string", "format": "binary"}},
+    )
+
+
+class Deployed(Model):
+    key: str
+    version: int
+
+
+class Deployment(RootModel[Deployed | list[Deployed]]):
+    """The deployed process, or a list when the bundle held several."""
+
+
 @bp.get("/process-definitions")
+@api.validate(resp=responses(200, list[Definition]))
 def get_definitions() -> Response:
+    """Every deployed version of every process, by key, newest version first."""
     current_actor()
     with services().rt.factory() as session:
         return jsonify(
@@ -35,7 +66,9 @@ def get_definitions() -> Response:
 
 
 @bp.post("/process-definitions")
+@api.validate(form=Upload, resp=responses(201, Deployment, 403, 413, 422))
 def post_definitions() -> tuple[Response, int]:
+    """Validate and deploy a bundle (process owners); invalid files deploy nothing (422, every problem)."""
     actor = current_actor()
     if not actor.in_any(PROCESS_OWNERS):
         raise Forbidden(f"{actor.username} may not deploy: only process_owner or admin may")

@@ -2,17 +2,78 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from typing import Literal
 
-from webui.api import bp, current_actor, json_body, paged, paging_args
+from flask import Response, jsonify
+from pydantic import Field
+
+from webui.api import bp, current_actor, json_body, paged
+from webui.api.openapi import Body, Id, JsonObject, Model, Page, PageQuery, Timestamp, api, responses
+from webui.api.tasks import Task
 from webui.services import services
+from workflows.credit.roles import CREDIT_APPLICATION
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
 
+Status = Literal["running", "completed", "cancelled", "error"]
+
+
+class NewInstance(Body):
+    process_key: str = Field(min_length=1, examples=[CREDIT_APPLICATION])
+    business_key: str | None = Field(None, max_length=120)
+    data: JsonObject = Field(default_factory=dict, description="the start form's fields")
+
+
+class InstanceSummary(Model):
+    id: Id
+    process_key: str
+    version: int
+    status: Status
+    business_key: str | None
+    started_by: str
+    started_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
+
+
+class InstanceEvent(Model):
+    at: Timestamp
+    actor: str
+    action: str
+    bpmn_id: str | None
+    task_id: int | None
+    detail: JsonObject
+
+
+class Incident(Model):
+    id: Id
+    bpmn_id: str
+    message: str
+    created_at: Timestamp
+
+
+class Instance(InstanceSummary):
+    data: JsonObject
+    tasks: list[Task]
+    events: list[InstanceEvent]
+    incidents: list[Incident] = Field(description="open incidents of a failed instance")
+
+
+class InstanceQuery(PageQuery):
+    process_key: str | None = None
+    status: Status | None = None
+    business_key: str | None = None
+
+
+class InstancePage(Page):
+    items: list[InstanceSummary]
+
 
 @bp.post("/process-instances")
+@api.validate(json=NewInstance, resp=responses(201, Instance, 403, 404, 409, 413, 422))
 def post_instance() -> tuple[Response, int]:
+    """Start a process: its first steps run before the answer, which shows the tasks they opened."""
     actor = current_actor()
     body = json_body()
     key = body.get("process_key")
@@ -32,24 +93,27 @@ def post_instance() -> tuple[Response, int]:
 
 
 @bp.get("/process-instances")
-def get_instances() -> Response:
+@api.validate(resp=responses(200, InstancePage))
+def get_instances(query: InstanceQuery) -> Response:
+    """The instances the caller may see, newest first, filtered by process, status and business key."""
     actor = current_actor()
-    page, per_page = paging_args()
     with services().rt.factory() as session:
         rows, total = list_instances(
             session,
             actor,
-            process_key=request.args.get("process_key") or None,
-            status=request.args.get("status") or None,
-            business_key=request.args.get("business_key") or None,
-            page=page,
-            per_page=per_page,
+            process_key=query.process_key,
+            status=query.status,
+            business_key=query.business_key,
+            page=query.page,
+            per_page=query.per_page,
         )
-        return paged([instance_summary(r) for r in rows], total, page, per_page)
+        return paged([instance_summary(r) for r in rows], total, query.page, query.per_page)
 
 
 @bp.get("/process-instances/<int:instance_id>")
+@api.validate(resp=responses(200, Instance, 403, 404))
 def get_instance(instance_id: int) -> Response:
+    """One instance: its data, every task (open and done), its history and open incidents."""
     actor = current_actor()
     svc = services()
     with svc.rt.factory() as session:
@@ -57,7 +121,9 @@ def get_instance(instance_id: int) -> Response:
 
 
 @bp.post("/process-instances/<int:instance_id>/retry")
+@api.validate(resp=responses(200, Instance, 403, 404, 409))
 def retry_instance(instance_id: int) -> Response:
+    """Run a failed instance's step again (admins), after the cause of its incident was fixed."""
     actor = current_actor()
     svc = services()
     now = svc.clock()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
+from pydantic import Field, create_model
 
-from webui.api import bp, current_actor, id_arg, json_body, paged, paging_args, require_groups
+from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api.openapi import Body, Day, Id, Model, Money, MoneyInput, Page, PageQuery, Query, api, responses
 from webui.services import services
 from workflows.credit.invoice_views import aging_json, list_invoices
-from workflows.credit.provisions import provisions
+from workflows.credit.provisions import BUCKETS, provisions
 from workflows.credit.receivables import (
     invoice_json,
     parse_invoice,
@@ -21,24 +23,111 @@ from workflows.credit.receivables import (
 )
 from workflows.credit.roles import CUSTOMER_READERS, PROVISION_READERS, RECEIVABLE_WRITERS
 from workflows.engine import runner
-from workflows.errors import BadRequest
 from workflows.store.db import transaction
 
 logger = logging.getLogger(__name__)
+BUCKET_NAMES = ", ".join(BUCKETS)
 
 
-def _as_of(default: date) -> date:
-    value = request.args.get("as_of", "")
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(f"as_of must be an ISO date (YYYY-MM-DD), not {value!r}") from exc
+class NewInvoice(Body):
+    customer_id: Id
+    number: str = Field(max_length=80)
+    amount: MoneyInput
+    currency: str = Field(pattern="^[A-Z]{3}$", examples=["EUR"])
+    issue_date: Day
+    due_date: Day
+
+
+class Invoice(Model):
+    id: Id
+    customer_id: int
+    number: str
+    amount: Money
+    open_amount: Money
+    currency: str
+    issue_date: Day
+    due_date: Day
+    days_overdue: int = Field(ge=0)
+    status: str = Field(examples=["open", "paid", "written_off"])
+    disputed: bool
+
+
+class InvoiceQuery(PageQuery):
+    customer_id: Id | None = None
+    status: str | None = None
+    overdue: bool | None = Field(None, description="only invoices past their due date")
+
+
+class InvoicePage(Page):
+    items: list[Invoice]
+
+
+class NewPayment(Body):
+    customer_id: Id
+    amount: MoneyInput
+    currency: str = Field(pattern="^[A-Z]{3}$", examples=["EUR"])
+    date: Day
+    invoice_number: str | None = Field(None, max_length=80, description="allocate to this invoice first")
+    reference: str | None = Field(None, max_length=80)
+
+
+class Payment(Model):
+    id: Id
+    customer_id: int
+    amount: Money
+    currency: str
+    date: Day
+    reference: str | None
+    unallocated: Money
+    delivered_to: list[int] = Field(
+        description="the dunning instances told of the payment (payment_received)"
+    )
+
+
+class AsOfQuery(Query):
+    as_of: Day | None = Field(None, description="the day to report on (default: today)")
+
+
+class AgingQuery(AsOfQuery):
+    customer_id: Id | None = None
+
+
+# One money field per aging bucket, in the order of workflows/credit/provisions.BUCKETS.
+_BUCKET_FIELDS: dict[str, Any] = {b: (Money, ...) for b in BUCKETS}
+Buckets: type[Model] = create_model("Buckets", __base__=Model, **_BUCKET_FIELDS)
+AgingLine: type[Model] = create_model("AgingLine", __base__=Buckets, customer_id=(int, ...))
+
+
+class Aging(Model):
+    as_of: Day
+    buckets: list[str] = Field(description=f"the buckets, in order: {BUCKET_NAMES}")
+    total: Buckets  # type: ignore[valid-type]
+    customers: list[AgingLine]  # type: ignore[valid-type]
+
+
+class ProvisionLine(Model):
+    customer_id: int
+    name: str | None
+    kind: str = Field(examples=["matrix", "specific"])
+    provision: Money
+    balance: Money | None = Field(None, description="matrix lines: the open balance")
+    buckets: Buckets | None = Field(None, description="matrix lines: the provision per bucket")  # type: ignore[valid-type]
+
+
+class Provisions(Model):
+    as_of: Day
+    rates: dict[str, str] = Field(description="the provision rate per bucket, as a decimal fraction")
+    buckets: Buckets  # type: ignore[valid-type]
+    matrix_total: Money
+    specific_total: Money
+    total: Money
+    customers: list[ProvisionLine]
 
 
 @bp.post("/invoices")
+@api.validate(json=NewInvoice, resp=responses(201, Invoice, 403, 404, 409, 413, 422))
 def post_invoice_view() -> tuple[Response, int]:
+    """Record an invoice from the ERP."""
     actor = current_actor()
     require_groups(actor, RECEIVABLE_WRITERS, "post invoices")
     svc = services()
@@ -50,25 +139,28 @@ def post_invoice_view() -> tuple[Response, int]:
 
 
 @bp.get("/invoices")
-def get_invoices() -> Response:
+@api.validate(resp=responses(200, InvoicePage, 403))
+def get_invoices(query: InvoiceQuery) -> Response:
+    """Invoices, filtered by customer, status and whether they are overdue."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read invoices")
     svc = services()
     today = svc.clock().date()
-    page, per_page = paging_args(max_per_page=200)
+    per_page = min(query.per_page, 200)
     with svc.rt.factory() as session:
         rows, total = list_invoices(
             session,
-            customer_id=id_arg("customer_id"),
-            status=request.args.get("status") or None,
-            overdue_on=today if request.args.get("overdue") in ("1", "true") else None,
-            page=page,
+            customer_id=query.customer_id,
+            status=query.status,
+            overdue_on=today if query.overdue else None,
+            page=query.page,
             per_page=per_page,
         )
-        return paged([invoice_json(i, today) for i in rows], total, page, per_page)
+        return paged([invoice_json(i, today) for i in rows], total, query.page, per_page)
 
 
 @bp.post("/payments")
+@api.validate(json=NewPayment, resp=responses(201, Payment, 403, 404, 409, 413, 422))
 def post_payment_view() -> tuple[Response, int]:
     """Record a payment, then tell the customer's open dunning case (message payment_received)."""
     actor = current_actor()
@@ -100,20 +192,23 @@ def post_payment_view() -> tuple[Response, int]:
 
 
 @bp.get("/aging")
-def get_aging() -> Response:
+@api.validate(resp=responses(200, Aging, 403))
+def get_aging(query: AgingQuery) -> Response:
+    """Open receivables per aging bucket, in total and per customer."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read receivables")
     svc = services()
-    as_of = _as_of(svc.clock().date())
-    customer_id = id_arg("customer_id")
     with svc.rt.factory() as session:
-        return jsonify(aging_json(session, as_of, customer_id))
+        return jsonify(aging_json(session, query.as_of or svc.clock().date(), query.customer_id))
 
 
 @bp.get("/provisions")
-def get_provisions() -> Response:
+@api.validate(resp=responses(200, Provisions, 403))
+def get_provisions(query: AsOfQuery) -> Response:
+    """Loss provisions: the matrix over the aging buckets, and specific provisions that replace it."""
     actor = current_actor()
     require_groups(actor, PROVISION_READERS, "read provisions")
     svc = services()
     with svc.rt.factory() as session:
-        return jsonify(provisions(session, _as_of(svc.clock().date()), svc.rt.settings.provisions))
+        as_of = query.as_of or svc.clock().date()
+        return jsonify(provisions(session, as_of, svc.rt.settings.provisions))

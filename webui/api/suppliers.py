@@ -2,40 +2,107 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from typing import Literal
 
-from webui.api import bp, current_actor, json_body, paged, paging_args, require_groups
+from flask import Response, jsonify
+from pydantic import Field
+
+from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api.openapi import (
+    Day,
+    Id,
+    JsonObject,
+    Model,
+    Money,
+    Page,
+    PageQuery,
+    Timestamp,
+    api,
+    fields_body,
+    responses,
+)
 from webui.services import services
 from workflows.credit.roles import SUPPLIER_CREATORS, SUPPLIER_READERS
 from workflows.credit.suppliers import (
     GRADES,
+    SUPPLIER_FIELDS,
     create_supplier,
     get_supplier,
     list_suppliers,
     parse_supplier,
     supplier_json,
 )
-from workflows.errors import BadRequest
 from workflows.store.db import transaction
 
 
+class SupplierQuery(PageQuery):
+    q: str | None = Field(None, description="part of the name, external id or registration number")
+    grade: Literal[GRADES] | None = None  # type: ignore[valid-type]
+
+
+class SupplierSummary(Model):
+    id: Id
+    external_id: str | None
+    name: str
+    email: str
+    registration_no: str | None
+    founded_year: int | None
+    annual_revenue: Money | None
+    currency: str
+    litigation_count: int | None
+    penalties_count: int | None
+    delivery_score: int | None
+    external_rating: str | None
+    score: int | None
+    grade: str | None
+    grade_valid_to: Day | None
+
+
+class Evaluation(Model):
+    score: int
+    grade: str
+    factors: JsonObject
+    valid_to: Day
+    instance_id: int | None
+    evaluated_by: str
+    at: Timestamp
+
+
+class ContractRef(Model):
+    id: Id
+    number: str
+    version: int
+
+
+class Supplier(SupplierSummary):
+    evaluations: list[Evaluation]
+    contracts: list[ContractRef]
+
+
+class SupplierPage(Page):
+    items: list[SupplierSummary]
+
+
+NewSupplier = fields_body("NewSupplier", SUPPLIER_FIELDS)
+
+
 @bp.get("/suppliers")
-def get_suppliers() -> Response:
+@api.validate(resp=responses(200, SupplierPage, 403))
+def get_suppliers(query: SupplierQuery) -> Response:
+    """Suppliers by name, filtered by text and grade."""
     actor = current_actor()
     require_groups(actor, SUPPLIER_READERS, "read suppliers")
-    page, per_page = paging_args()
-    grade = request.args.get("grade") or None
-    if grade is not None and grade not in GRADES:
-        raise BadRequest(f"query parameter grade must be one of {', '.join(GRADES)}, not {grade!r}")
     with services().rt.factory() as session:
         rows, total = list_suppliers(
-            session, text=request.args.get("q") or None, grade=grade, page=page, per_page=per_page
+            session, text=query.q, grade=query.grade, page=query.page, per_page=query.per_page
         )
-        return paged([supplier_json(session, s, full=False) for s in rows], total, page, per_page)
+        return paged([supplier_json(session, s, full=False) for s in rows], total, query.page, query.per_page)
 
 
 @bp.post("/suppliers")
+@api.validate(json=NewSupplier, resp=responses(201, Supplier, 403, 409, 413, 422))
 def post_supplier() -> tuple[Response, int]:
+    """Create a supplier; its risk grade comes from the contract change process's evaluation."""
     actor = current_actor()
     require_groups(actor, SUPPLIER_CREATORS, "create suppliers")
     svc = services()
@@ -47,7 +114,9 @@ def post_supplier() -> tuple[Response, int]:
 
 
 @bp.get("/suppliers/<int:supplier_id>")
+@api.validate(resp=responses(200, Supplier, 403, 404))
 def get_supplier_file(supplier_id: int) -> Response:
+    """A supplier's risk file: evaluations and contracts."""
     actor = current_actor()
     require_groups(actor, SUPPLIER_READERS, "read suppliers")
     with services().rt.factory() as session:
