@@ -50,6 +50,7 @@ def create_app(
     import webui.api.emails
     import webui.api.health
     import webui.api.instances
+    import webui.api.jobs
     import webui.api.messages
     import webui.api.receivables
     import webui.api.suppliers
@@ -63,6 +64,7 @@ def create_app(
         formatting,
         inbox,
         instances,
+        jobs,
         mail,
         navigation,
         pages,
@@ -86,6 +88,7 @@ def create_app(
         mail,
         customers,
         suppliers,
+        jobs,
     ):
         app.register_blueprint(blueprint.bp)
     formatting.register(app)

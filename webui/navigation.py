@@ -10,6 +10,7 @@ from flask_login import current_user
 from webui.auth import web_actor
 from webui.services import services
 from webui.start import startable_definitions
+from workflows.batch.job_history import JOB_READERS
 from workflows.credit.roles import CUSTOMER_READERS, PROCESS_OWNERS, SUPPLIER_READERS
 
 
@@ -46,6 +47,8 @@ def nav_items() -> list[NavItem]:
         items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
     if actor.in_any(PROCESS_OWNERS):
         items.append(("Definitions", "definitions.index"))
+    if actor.in_any(JOB_READERS):
+        items.append(("Jobs", "jobs_pages.index"))
     items.append(("Mail", "mail.mailbox"))
     current = _section(request.endpoint or "")
     return [NavItem(label, url_for(endpoint), _section(endpoint) == current) for label, endpoint in items]
