@@ -1,14 +1,31 @@
-"""Who approved: the people who completed given user tasks of the handler's instance."""
+"""Who approved: the people who completed user tasks of the handler's instance, and the check that a money
+move holds the approvals its authority matrix asks for."""
 
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from workflows.credit.record_fields import iso_text
-from workflows.engine.service_tasks import TaskContext
-from workflows.store.models import InboxItem, TaskStatus
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.engine.service_tasks import Approval, MissingApprovals, TaskContext
+from workflows.store.models import (
+    Deployment,
+    InboxItem,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+    User,
+    UserGroup,
+)
+
+APPROVE = "approve"  # the `decision` of an approval form that approves
 
 
 def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
@@ -23,3 +40,154 @@ def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
         .order_by(InboxItem.completed_at, InboxItem.id)
     ).all()
     return [{"step": step, "user": user, "at": iso_text(at)} for step, user, at in rows]
+
+
+# --- the authority matrix -------------------------------------------------------------------------------
+
+
+def authority_groups(
+    ctx: TaskContext,
+    operation: str,
+    table: tuple[str, str],
+    inputs: Mapping[str, Any],
+    levels: Mapping[str, tuple[str, ...]],
+) -> tuple[str, ...]:
+    """The groups that must approve, from the authority table (file, decision id) deployed with this
+    instance's version: its `approval_level` output looked up in `levels`.
+
+    The table is read here, not taken from the instance's data: a diagram cannot lower its own bar.
+
+    Raises:
+        MissingApprovals: the version has no such table, it fails, or it names an unknown level.
+    """
+    file, decision = table
+    text = _deployed_file(ctx, file)
+    if text is None:
+        raise MissingApprovals(
+            f"{operation} in instance {ctx.instance_id}: its version was deployed without {file}, so no "
+            f"authority matrix says who must approve; deploy {file} with the diagram"
+        )
+    try:
+        level = evaluate_decision(text, decision, inputs).get("approval_level")
+    except DecisionError as exc:
+        raise MissingApprovals(f"{operation} in instance {ctx.instance_id}: {file}: {exc}") from exc
+    if not isinstance(level, str) or level not in levels:
+        raise MissingApprovals(
+            f"{operation} in instance {ctx.instance_id}: {file} gives approval level {level!r} for "
+            f"{dict(inputs)}; known levels are {', '.join(levels)}"
+        )
+    return levels[level]
+
+
+def _deployed_file(ctx: TaskContext, name: str) -> str | None:
+    files = ctx.session.scalar(
+        select(Deployment.files)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(ProcessInstance.id == ctx.instance_id)
+    )
+    text = (files or {}).get(name)
+    return text if isinstance(text, str) else None
+
+
+# --- the approvals ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Approved:
+    task_id: int
+    bpmn_id: str
+    groups: tuple[str, ...]
+    user: str
+    at: datetime
+
+
+def given_approvals(ctx: TaskContext, steps: Sequence[str] = ()) -> list[Approval]:
+    """Every approval of this instance by someone other than its initiator, oldest first, each under the
+    first candidate group of its task the approver belongs to (for the record when none is required)."""
+    approved = _approved_tasks(ctx, steps)
+    members = _memberships(ctx, sorted({a.user for a in approved}))
+    return [
+        Approval(a.user, next((g for g in a.groups if g in members[a.user]), ""), a.bpmn_id, a.task_id, a.at)
+        for a in approved
+    ]
+
+
+def require_approvals(
+    ctx: TaskContext,
+    operation: str,
+    groups: Sequence[str],
+    what: str,
+    steps: Sequence[str] = (),
+    excluded: Sequence[str] = (),
+) -> list[Approval]:
+    """One approval per group, each by a different member of that group who is not the initiator (nor one
+    of `excluded`): a user task offered to the group, completed with decision approve in this instance (only
+    at `steps`, if given).
+
+    Raises:
+        MissingApprovals: naming what is missing and what the instance holds.
+    """
+    approved = [a for a in _approved_tasks(ctx, steps) if a.user not in excluded]
+    members = _memberships(ctx, sorted({a.user for a in approved}))
+    eligible = {
+        group: [a for a in approved if group in a.groups and group in members[a.user]] for group in groups
+    }
+    chosen = _distinct_people(list(groups), eligible)
+    if chosen is None:
+        held = ", ".join(f"{a.user} at {a.bpmn_id}" for a in approved) or "none"
+        raise MissingApprovals(
+            f"{operation} in instance {ctx.instance_id}: {what} needs the approval of "
+            f"{' + '.join(groups)}, each by a different person and none by the initiator "
+            f"{', '.join([ctx.started_by, *excluded])}; approvals held: {held}"
+        )
+    return [
+        Approval(a.user, group, a.bpmn_id, a.task_id, a.at) for group, a in zip(groups, chosen, strict=True)
+    ]
+
+
+def _approved_tasks(ctx: TaskContext, steps: Sequence[str]) -> list[_Approved]:
+    query = select(
+        InboxItem.id,
+        InboxItem.bpmn_id,
+        InboxItem.candidate_groups,
+        InboxItem.completed_by,
+        InboxItem.completed_at,
+    ).where(
+        InboxItem.instance_id == ctx.instance_id,
+        InboxItem.status == TaskStatus.COMPLETED,
+        InboxItem.decision == APPROVE,
+        InboxItem.completed_by.is_not(None),
+        InboxItem.completed_by != ctx.started_by,
+    )
+    if steps:
+        query = query.where(InboxItem.bpmn_id.in_(list(steps)))
+    rows = ctx.session.execute(query.order_by(InboxItem.completed_at, InboxItem.id)).all()
+    return [
+        _Approved(task_id, bpmn_id, tuple(groups or ()), user, at)
+        for task_id, bpmn_id, groups, user, at in rows
+        if user is not None and at is not None
+    ]
+
+
+def _memberships(ctx: TaskContext, users: Sequence[str]) -> dict[str, set[str]]:
+    """Each user's groups now: an approval counts for a group only while its approver belongs to it."""
+    found: dict[str, set[str]] = defaultdict(set)
+    rows = ctx.session.execute(
+        select(User.username, UserGroup.group_name)
+        .join(UserGroup, UserGroup.user_id == User.id)
+        .where(User.username.in_(list(users)), User.active.is_(True))
+    )
+    for username, group in rows:
+        found[username].add(group)
+    return found
+
+
+def _distinct_people(groups: list[str], eligible: Mapping[str, list[_Approved]]) -> list[_Approved] | None:
+    """An approval per group with no person twice (the latest approvals tried first), or None."""
+    options = [sorted(eligible[g], key=lambda a: (a.at, a.task_id), reverse=True) for g in groups]
+    # At most three groups with a handful of approvals each: trying every combination is cheap.
+    for combination in itertools.product(*options):
+        if len({a.user for a in combination}) == len(combination):
+            return list(combination)
+    return None

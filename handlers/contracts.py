@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from handlers.approvals import completed_steps
+from handlers.approvals import authority_groups, completed_steps, require_approvals
+from workflows.credit import roles
 from workflows.credit.contract_changes import (
     apply_change_request,
     approve_change_request,
@@ -19,9 +20,11 @@ from workflows.credit.contract_changes import (
 from workflows.credit.contracts import current_terms, get_contract
 from workflows.credit.models import ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
-from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 
 SAFEGUARDS = ("guarantee", "justification")
+# The authority matrix of contract changes: who must approve, by the change's value impact.
+CHANGE_AUTHORITY_TABLE = ("contract_change_authority.dmn", "contract_change_authority")
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,31 @@ class ChangeApproved:
     countersign_by: date
 
 
+def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersionRequest) -> list[Approval]:
+    """The approvals a contract change needs (approving it, and making its new version): those
+    contract_change_authority.dmn asks for its value impact, given in this instance, for this instance's own
+    change request.
+
+    Raises:
+        MissingApprovals: the request belongs to another instance, or the approvals are missing.
+    """
+    approving = isinstance(req, ApproveChangeRequest)
+    operation = "contract.approve_change" if approving else "contract.record_version"
+    request = get_change_request(ctx.session, req.change_request_id)
+    if request.instance_id != ctx.instance_id:
+        raise MissingApprovals(
+            f"{operation} in instance {ctx.instance_id}: change request {request.id} belongs to instance "
+            f"{request.instance_id}; an instance may only decide its own change request"
+        )
+    impact = {"value_impact": request.value_impact}
+    groups = authority_groups(ctx, operation, CHANGE_AUTHORITY_TABLE, impact, roles.CONTRACT_CHANGE_AUTHORITY)
+    what = f"change request {request.id} (value impact {request.value_impact})"
+    return require_approvals(ctx, operation, groups, what)
+
+
 def approve_change(ctx: TaskContext, req: ApproveChangeRequest) -> ChangeApproved:
-    """Record the approvers; the request now waits for the supplier's countersignature."""
+    """Record the approvers; the request now waits for the supplier's countersignature. Moves money: its
+    approvals (`change_approvals`) are checked before it runs."""
     if req.countersign_days < 1:
         raise HandlerInputError(
             f"contract.approve_change: countersign_days must be 1 or more, not {req.countersign_days}"
@@ -210,14 +236,17 @@ class VersionRecorded:
 
 
 def record_version(ctx: TaskContext, req: RecordVersionRequest) -> VersionRecorded:
-    """Apply the countersigned change: new current terms and an immutable contract version."""
+    """Apply the countersigned change: new current terms and an immutable contract version recorded by the
+    person who reported the countersignature. Moves money: its approvals (`change_approvals`) are checked."""
     if not isinstance(req.signed_by, str) or not req.signed_by.strip():
         raise HandlerInputError(
             f"contract.record_version in instance {ctx.instance_id}: the supplier_countersigned message "
             'must carry data {"signed_by": "NAME"}'
         )
     request = get_change_request(ctx.session, req.change_request_id)
-    version = apply_change_request(ctx.session, request, signed_by=req.signed_by.strip()[:200], now=ctx.now)
+    version = apply_change_request(
+        ctx.session, request, signed_by=req.signed_by.strip()[:200], actor=ctx.actor, now=ctx.now
+    )
     contract = get_contract(ctx.session, request.contract_id)
     return VersionRecorded(
         version=version.version,

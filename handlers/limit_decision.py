@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
-from handlers.approvals import completed_steps
-from workflows.credit.customers import GRADES, change_limit, get_customer
-from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from handlers.approvals import authority_groups, given_approvals, require_approvals
+from workflows.credit import roles
+from workflows.credit.customers import GRADES, add_months, change_limit, get_customer
+from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
 GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -78,13 +71,41 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     return LimitProposal(need=_cents(need), cap=_cents(cap), proposed_limit=_cents(proposed))
 
 
+# The authority matrix of credit limits: who must approve a new or higher limit.
+LIMIT_AUTHORITY_TABLE = ("approval_authority.dmn", "approval_authority")
+
+
 @dataclass(frozen=True)
 class ApplyLimitRequest:
     customer_id: int
     new_limit: Decimal
     reason: str
     review_months: int
-    approver_steps: list[str] = field(default_factory=list)
+    approver_steps: list[str] = field(default_factory=list)  # when given, only approvals at these tasks count
+
+
+def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
+    """The approvals a new limit needs: for a higher limit, those approval_authority.dmn asks for the new
+    limit and the customer's grade; a lower or unchanged limit needs none (it names who approved, if any).
+
+    Raises:
+        MissingApprovals: a higher limit without them.
+    """
+    customer = get_customer(ctx.session, req.customer_id)
+    new_limit = _cents(req.new_limit)
+    if new_limit <= customer.credit_limit:
+        return given_approvals(ctx, req.approver_steps)
+    groups = authority_groups(
+        ctx,
+        "credit.apply_limit",
+        LIMIT_AUTHORITY_TABLE,
+        {"recommended_limit": new_limit, "grade": customer.grade},
+        roles.LIMIT_AUTHORITY,
+    )
+    what = (
+        f"a limit of {new_limit} {customer.currency} for customer {customer.id} (was {customer.credit_limit})"
+    )
+    return require_approvals(ctx, "credit.apply_limit", groups, what, req.approver_steps)
 
 
 @dataclass(frozen=True)
@@ -96,21 +117,22 @@ class AppliedLimit:
 
 
 def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
-    """Write the approved limit with a history entry naming the approvers; schedule the next review."""
+    """Write the approved limit with a history entry naming the approvers and the instance; schedule the
+    next review. The operation moves money: its approvals (`limit_approvals`) are checked before it runs."""
     if req.new_limit < 0:
         raise HandlerInputError(f"credit.apply_limit: a limit cannot be negative ({req.new_limit})")
     customer = get_customer(ctx.session, req.customer_id)
-    approvers = [
-        step["user"] for step in completed_steps(ctx, req.approver_steps) if step["user"] is not None
-    ]
+    approvers = [a.user for a in ctx.approvals]
     old = customer.credit_limit
+    # The last approval makes the change; without one (a decrease) the person or job that started the case.
+    latest = max(ctx.approvals, key=lambda a: (a.at, a.task_id), default=None)
     change_limit(
         ctx.session,
         customer,
         _cents(req.new_limit),
         reason=req.reason,
         approvers=approvers,
-        actor=approvers[-1] if approvers else "system",
+        actor=latest.user if latest else ctx.started_by,
         now=ctx.now,
         instance_id=ctx.instance_id,
     )

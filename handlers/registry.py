@@ -1,5 +1,9 @@
 """The one table from service operation names (as diagrams use them) to handler functions.
 
+Operations that move money (limits, contract versions; write-offs and dispute credits when they come) are
+marked `moves_money` with the rule that finds their approvals: the engine checks the rule before the
+handler runs, and a diagram calling one deploys only once a second process owner approves it.
+
 Entry points (the web app, the CLI, Prefect flows, tests) call `build_operations()` and hand the table
 to the Runtime; nothing registers itself on import, so a test that adds an operation to its own copy
 leaks nothing into other tests.
@@ -11,6 +15,7 @@ from handlers import (
     contracts,
     credit_file,
     credit_scoring,
+    definition_approval,
     dunning,
     dunning_promises,
     legal_handover,
@@ -25,14 +30,43 @@ from workflows.engine.service_tasks import Operation
 def build_operations() -> dict[str, Operation]:
     """Every shipped service operation, by the name diagrams call it."""
     table = [
-        Operation("contract.approve_change", contracts.approve_change, contracts.ApproveChangeRequest),
+        Operation(
+            "contract.approve_change",
+            contracts.approve_change,
+            contracts.ApproveChangeRequest,
+            moves_money=True,
+            approvals=contracts.change_approvals,
+        ),
         Operation("contract.expire_change", contracts.expire_change, contracts.ExpireChangeRequest),
         Operation("contract.open_change", contracts.open_change, contracts.OpenChangeRequest),
         Operation("contract.record_safeguard", contracts.store_safeguard, contracts.SafeguardRequest),
-        Operation("contract.record_version", contracts.record_version, contracts.RecordVersionRequest),
+        Operation(
+            "contract.record_version",
+            contracts.record_version,
+            contracts.RecordVersionRequest,
+            moves_money=True,
+            approvals=contracts.change_approvals,
+        ),
         Operation("contract.reject_change", contracts.reject_change, contracts.RejectChangeRequest),
-        Operation("credit.apply_limit", limit_decision.apply_limit, limit_decision.ApplyLimitRequest),
+        Operation(
+            "credit.apply_limit",
+            limit_decision.apply_limit,
+            limit_decision.ApplyLimitRequest,
+            moves_money=True,
+            approvals=limit_decision.limit_approvals,
+        ),
         Operation("credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest),
+        # Activating a version lets it move money: checked like a money move, so it needs a second owner.
+        Operation(
+            "definition.activate",
+            definition_approval.activate,
+            definition_approval.DecideDefinitionRequest,
+            moves_money=True,
+            approvals=definition_approval.activation_approvals,
+        ),
+        Operation(
+            "definition.reject", definition_approval.reject, definition_approval.DecideDefinitionRequest
+        ),
         Operation("credit.propose_limit", limit_decision.propose_limit, limit_decision.ProposeLimitRequest),
         Operation("credit.record_score", limit_decision.record_score, limit_decision.RecordScoreRequest),
         Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),

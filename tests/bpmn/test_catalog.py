@@ -10,7 +10,7 @@ from workflows.definitions.deploy import read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
 
 # Test modules may register operations of their own; only the shipped handler modules count here.
-SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.")
+SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.", "definition.")
 
 
 def test_every_shipped_diagram_validates_with_its_tables_and_forms() -> None:

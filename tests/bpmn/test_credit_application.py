@@ -205,9 +205,10 @@ def test_grade_e_is_rejected_automatically(client: FlaskClient, demo_tokens: dic
     assert (credit_file["grade"], credit_file["credit_limit"]) == ("E", "0.00")
 
 
-def test_small_request_of_a_grade_a_customer_is_approved_automatically(
+def test_small_request_of_a_grade_a_customer_still_needs_the_analyst(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
 ) -> None:
+    # Every new limit needs a second person: the smallest level of approval_authority.dmn is the analyst.
     app_clock.advance(days=-6 * 365)  # a customer for six years who always paid on time
     customer = create_customer(
         client,
@@ -224,10 +225,20 @@ def test_small_request_of_a_grade_a_customer_is_approved_automatically(
     _record_paid_invoices(app, customer["id"], count=4, days_late=0)
     instance = apply(client, demo_tokens["sales1"], customer["id"], 50_000)
     assert instance["data"]["grade"] == "A"
-    assert instance["status"] == "completed"
+    assert instance["status"] == "running"
+    review = open_task(instance, "review_application")
+    done = complete(
+        client, demo_tokens["analyst1"], review["id"], decision="approve", recommended_limit=50_000
+    )
+    assert done.json["instance"]["status"] == "completed", done.json
     credit_file = client.get(f"/api/customers/{customer['id']}", headers=auth(demo_tokens["sales1"])).json
     assert credit_file["credit_limit"] == "50000.00"
-    assert credit_file["limit_history"][-1]["approvers"] == []
+    last = credit_file["limit_history"][-1]
+    assert (last["approvers"], last["changed_by"], last["instance_id"]) == (
+        ["analyst1"],
+        "analyst1",
+        instance["id"],
+    )
 
 
 def _record_paid_invoices(app: Flask, customer_id: int, *, count: int, days_late: int) -> None:

@@ -190,9 +190,10 @@ def close_change_request(
 
 
 def apply_change_request(
-    session: Session, request: ContractChangeRequest, *, signed_by: str, now: datetime
+    session: Session, request: ContractChangeRequest, *, signed_by: str, actor: str, now: datetime
 ) -> ContractVersion:
-    """Apply a countersigned change: the contract's terms change and a new immutable version records it."""
+    """Apply a countersigned change: the contract's terms change and a new immutable version records it,
+    created by `actor` (who reported the countersignature; the approvers are on the request)."""
     _require_status(request, ContractChangeStatus.AWAITING_COUNTERSIGNATURE)
     contract = get_contract(session, request.contract_id, for_update=True)
     merged = _apply(contract, request.changes)
@@ -206,14 +207,14 @@ def apply_change_request(
     contract.updated_at = now
     request.status, request.closed_at = ContractChangeStatus.COMPLETED, now
     version = add_version(
-        session, contract, created_by="system", now=now, request=request, countersigned_by=signed_by
+        session, contract, created_by=actor, now=now, request=request, countersigned_by=signed_by
     )
     session.flush()
     audit_contract(
         session,
         request,
         "contract_version_created",
-        "system",
+        actor,
         now,
         version=contract.version,
         countersigned_by=signed_by,

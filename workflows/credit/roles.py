@@ -45,20 +45,38 @@ CREDIT_LIMIT_REVIEW = "credit_limit_review"
 DUNNING = "dunning"
 SUPPLIER_CONTRACT_CHANGE = "supplier_contract_change"
 PAYMENT_TERMS_EXCEPTION = "payment_terms_exception"
+# A second process owner approves a deployed version that calls an operation moving money.
+DEFINITION_APPROVAL = "definition_approval"
 
 # --- who may do what (README.md, "Who may do what"); admins may do everything -----------------------
 PROCESS_OWNERS = frozenset({PROCESS_OWNER})
 CUSTOMER_CREATORS = frozenset({SALES, CREDIT_ANALYST, CREDIT_MANAGER})
 CUSTOMER_READERS = frozenset(
-    {SALES, CREDIT_ANALYST, CREDIT_MANAGER, CFO, COLLECTIONS, LEGAL, FINANCE, PROCUREMENT}
+    {SALES, CREDIT_ANALYST, CREDIT_MANAGER, CFO, COLLECTIONS, LEGAL, FINANCE, PROCUREMENT, AUDITOR}
 )
 SUPPLIER_CREATORS = frozenset({PROCUREMENT, PROCUREMENT_MANAGER})
 SUPPLIER_READERS = frozenset(
-    {PROCUREMENT, PROCUREMENT_MANAGER, FINANCE, LEGAL, CFO, CREDIT_ANALYST, CREDIT_MANAGER}
+    {PROCUREMENT, PROCUREMENT_MANAGER, FINANCE, LEGAL, CFO, CREDIT_ANALYST, CREDIT_MANAGER, AUDITOR}
 )
 RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
-PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS})
+PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+# Auditors read every instance, customer, supplier and contract, and change nothing.
+READ_ALL = frozenset({AUDITOR})
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+
+# --- who must approve a money move: the groups each level of an authority table needs (cumulative) ------
+# Each group's approval must come from a different person, none of them the initiator.
+# approval_authority.dmn (`approval_level`): a new or higher credit limit.
+LIMIT_AUTHORITY: dict[str, tuple[str, ...]] = {
+    "analyst": (CREDIT_ANALYST,),
+    "manager": (CREDIT_ANALYST, CREDIT_MANAGER),
+    CFO: (CREDIT_ANALYST, CREDIT_MANAGER, CFO),
+}
+# contract_change_authority.dmn (`approval_level`): a supplier contract change, by its value impact.
+CONTRACT_CHANGE_AUTHORITY: dict[str, tuple[str, ...]] = {
+    PROCUREMENT_MANAGER: (PROCUREMENT_MANAGER,),
+    CFO: (PROCUREMENT_MANAGER, CFO),
+}
 
 # The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
 DEMO_USERS: dict[str, str] = {

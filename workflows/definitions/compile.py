@@ -24,6 +24,7 @@ class CompiledProcess:
     spec_json: str
     start_groups: list[str]
     bpmn_file: str
+    operations: list[str] = field(default_factory=list)  # service operations it calls (subprocesses too)
 
 
 @dataclass
@@ -56,6 +57,14 @@ def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
                 spec_json=spec_json,
                 start_groups=start_groups,
                 bpmn_file=spec.file or "",
+                operations=sorted(
+                    {
+                        name
+                        for process in (spec, *subprocess_specs.values())
+                        for task_spec in process.task_specs.values()
+                        if (name := getattr(task_spec, "operation_name", None))
+                    }
+                ),
             )
         )
     return compiled

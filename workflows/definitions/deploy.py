@@ -13,14 +13,26 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.definitions.compile import compile_bundle
+from workflows.credit import roles
+from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
-from workflows.errors import NotFound
+from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
-from workflows.store.models import Deployment, ProcessDefinition
+from workflows.store.models import (
+    DefinitionStatus,
+    Deployment,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+)
 from workflows.store.paging import page_rows
+from workflows.users import SYSTEM_ACTOR
 
 DEPLOYABLE_SUFFIXES = (".bpmn", ".dmn", ".json")
+REJECTED = DefinitionStatus.REJECTED
+# The timer of an instance queued by deploy: its first sweep starts it.
+QUEUED_START = "queued_start"
 
 
 @dataclass(frozen=True)
@@ -28,9 +40,13 @@ class DeployedVersion:
     key: str
     version: int
     unchanged: bool = False  # the same content was already the latest version
+    pending: bool = False  # it moves money: usable once a second process owner approves it
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "version": self.version}
+        body: dict[str, Any] = {"key": self.key, "version": self.version}
+        if self.pending:
+            body["status"] = DefinitionStatus.PENDING
+        return body
 
 
 def read_files(paths: list[Path]) -> dict[str, bytes]:
@@ -75,7 +91,11 @@ def deploy_files(
 ) -> list[DeployedVersion]:
     """Validate and store a bundle; each executable process gets version N+1 of its key.
 
-    Re-deploying content identical to a key's latest version keeps that version (so `init` is idempotent).
+    `operations` is the operation table (name -> Operation). A process that calls an operation marked
+    `moves_money` deployed by a person is stored pending, and a `definition_approval` instance is queued for
+    a second process owner; it becomes the latest version only once approved. The system's deployments
+    (`creditflow init` deploying the shipped diagrams) are active at once, like every other diagram.
+    Re-deploying content identical to a key's newest version keeps that version (so `init` is idempotent).
 
     Raises:
         InvalidBundle: nothing is stored.
@@ -83,12 +103,17 @@ def deploy_files(
     bundle = validate_files(files, operations)
     content_hash = _content_hash(files)
     texts = _utf8_texts(files)
+    money = _money_operations(operations)
     deployment: Deployment | None = None
     result = []
     for compiled in compile_bundle(bundle):
-        latest = latest_definition(session, compiled.process_key, required=False)
-        if latest is not None and latest.content_hash == content_hash:
-            result.append(DeployedVersion(latest.process_key, latest.version, unchanged=True))
+        latest = _newest_version(session, compiled.process_key)
+        # A rejected version deployed again is a new version, with a new approval.
+        if latest is not None and latest.content_hash == content_hash and latest.status != REJECTED:
+            pending = latest.status == DefinitionStatus.PENDING
+            result.append(
+                DeployedVersion(latest.process_key, latest.version, unchanged=True, pending=pending)
+            )
             continue
         if deployment is None:
             deployment = Deployment(
@@ -97,20 +122,22 @@ def deploy_files(
             session.add(deployment)
             session.flush()
         version = (latest.version if latest else 0) + 1
-        session.add(
-            ProcessDefinition(
-                process_key=compiled.process_key,
-                version=version,
-                name=compiled.name,
-                deployment_id=deployment.id,
-                content_hash=content_hash,
-                spec_json=compiled.spec_json,
-                start_groups=compiled.start_groups,
-                bpmn_file=compiled.bpmn_file,
-                deployed_by=deployed_by,
-                deployed_at=now,
-            )
+        moving = sorted(set(compiled.operations) & money)
+        pending = bool(moving) and deployed_by != SYSTEM_ACTOR
+        definition = ProcessDefinition(
+            process_key=compiled.process_key,
+            version=version,
+            name=compiled.name,
+            deployment_id=deployment.id,
+            content_hash=content_hash,
+            spec_json=compiled.spec_json,
+            start_groups=compiled.start_groups,
+            bpmn_file=compiled.bpmn_file,
+            deployed_by=deployed_by,
+            deployed_at=now,
+            status=DefinitionStatus.PENDING if pending else DefinitionStatus.ACTIVE,
         )
+        session.add(definition)
         record_event(
             session,
             actor=deployed_by,
@@ -119,10 +146,112 @@ def deploy_files(
             process_key=compiled.process_key,
             version=version,
             content_hash=content_hash,
+            status=definition.status,
         )
-        result.append(DeployedVersion(compiled.process_key, version))
+        if pending:
+            session.flush()
+            _queue_approval(session, definition, compiled, moving, now)
+        result.append(DeployedVersion(compiled.process_key, version, pending=pending))
     session.flush()
     return result
+
+
+def _money_operations(operations: Collection[str]) -> set[str]:
+    """The names of the operations that move money, when given the operation table (names alone: none)."""
+    if not isinstance(operations, Mapping):
+        return set()
+    return {name for name, op in operations.items() if getattr(op, "moves_money", False)}
+
+
+def _newest_version(session: Session, key: str) -> ProcessDefinition | None:
+    """The highest version of a key whatever its status (the next one is numbered after it)."""
+    return session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+
+
+def _queue_approval(
+    session: Session,
+    definition: ProcessDefinition,
+    compiled: CompiledProcess,
+    moving: list[str],
+    now: datetime,
+) -> None:
+    """Queue a `definition_approval` instance for the pending version, started by its uploader.
+
+    Deploy sits below the engine and cannot run an instance; the queued one has no state yet and a timer due
+    now, so the next timer sweep (the scheduler, `tick`) starts it and its task lands in the inbox.
+
+    Raises:
+        InvalidBundle: the approval process is not deployed.
+    """
+    approval = latest_definition(session, roles.DEFINITION_APPROVAL, required=False)
+    if approval is None:
+        message = (
+            f"it calls {', '.join(moving)}, which move money, so a second process owner must approve it, "
+            f"but {roles.DEFINITION_APPROVAL} is not deployed; run `creditflow init`, then deploy again"
+        )
+        raise InvalidBundle([Problem(compiled.bpmn_file, 0, definition.process_key, message)])
+    instance = ProcessInstance(
+        definition_id=approval.id,
+        process_key=approval.process_key,
+        version=approval.version,
+        business_key=f"{definition.process_key}:v{definition.version}",
+        status=InstanceStatus.RUNNING,
+        state="",  # queued: the first timer sweep starts it (engine.step.resume)
+        data={
+            "definition_id": definition.id,
+            "process_key": definition.process_key,
+            "version": definition.version,
+            "deployed_by": definition.deployed_by,
+            "operations": moving,
+        },
+        waits=[["timer", QUEUED_START, now.isoformat()]],
+        started_by=definition.deployed_by,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(instance)
+    session.flush()
+    session.add(Timer(instance_id=instance.id, bpmn_id=QUEUED_START, due_at=now))
+
+
+
+def decide_definition(
+    session: Session, definition_id: int, *, approve: bool, decided_by: str, now: datetime
+) -> ProcessDefinition:
+    """Activate (or reject) a pending version on a second process owner's decision.
+
+    Raises:
+        NotFound: no such version.  Conflict: it is not pending.  Forbidden: the decider deployed it.
+    """
+    definition = session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.id == definition_id).with_for_update()
+    )
+    if definition is None:
+        raise NotFound(f"process definition {definition_id} does not exist")
+    name = f"{definition.process_key} v{definition.version}"
+    if definition.status != DefinitionStatus.PENDING:
+        raise Conflict(f"{name} is {definition.status}, not pending; nothing to decide")
+    if decided_by == definition.deployed_by:
+        raise Forbidden(
+            f"{decided_by} deployed {name} and may not also decide on it; a second process owner must"
+        )
+    definition.status = DefinitionStatus.ACTIVE if approve else DefinitionStatus.REJECTED
+    definition.decided_by, definition.decided_at = decided_by, now
+    record_event(
+        session,
+        actor=decided_by,
+        action="definition_approved" if approve else "definition_rejected",
+        now=now,
+        process_key=definition.process_key,
+        version=definition.version,
+        deployed_by=definition.deployed_by,
+    )
+    return definition
 
 
 def _content_hash(files: Mapping[str, bytes]) -> str:
@@ -133,18 +262,29 @@ def _content_hash(files: Mapping[str, bytes]) -> str:
 
 
 def latest_definition(session: Session, key: str, *, required: bool = True) -> ProcessDefinition | None:
-    """The newest version of a process key.
+    """The newest active version of a process key: what new instances start (pending versions wait for
+    a second process owner, rejected ones never run).
 
     Raises:
-        NotFound: when `required` and the key was never deployed.
+        NotFound: when `required` and the key has no active version.
     """
     definition = session.scalar(
         select(ProcessDefinition)
-        .where(ProcessDefinition.process_key == key)
+        .where(ProcessDefinition.process_key == key, ProcessDefinition.status == DefinitionStatus.ACTIVE)
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
     )
     if definition is None and required:
+        newest = _newest_version(session, key)
+        if newest is not None:
+            raise NotFound(
+                f"process {key!r} has no active version: v{newest.version} is {newest.status}"
+                + (
+                    " and waits for a second process owner's approval"
+                    if newest.status == DefinitionStatus.PENDING
+                    else ""
+                )
+            )
         raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
     return definition
 
@@ -166,9 +306,10 @@ def get_definition(session: Session, key: str, version: int) -> ProcessDefinitio
 
 
 def latest_definitions(session: Session) -> list[ProcessDefinition]:
-    """The newest version of every process key, by key."""
+    """The newest active version of every process key, by key."""
     latest = (
         select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+        .where(ProcessDefinition.status == DefinitionStatus.ACTIVE)
         .group_by(ProcessDefinition.process_key)
         .subquery()
     )

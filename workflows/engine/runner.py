@@ -146,6 +146,9 @@ def complete_task(
             item.assignee = item.assignee or actor.username
             item.completed_by = actor.username
             item.completed_at = now
+            # Approval checks of money moves read the decision here (see handlers/approvals.py).
+            decision = data.get("decision")
+            item.decision = decision[:40] if isinstance(decision, str) else None
             step.record("task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=to_jsonable(data))
             advance(step, wf)
             refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")

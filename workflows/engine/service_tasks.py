@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,6 +19,18 @@ from sqlalchemy.orm import Session
 
 from workflows.errors import InputError
 from workflows.settings import Settings
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's approval of this instance, checked against an authority matrix: the user who completed
+    a user task of `group` with decision approve."""
+
+    user: str
+    group: str
+    bpmn_id: str
+    task_id: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -34,23 +46,56 @@ class TaskContext:
     task_key: str  # stable id of this task execution, for idempotency keys
     started_by: str
     settings: Settings
+    actor: str = ""  # whose action runs this step: who completed the task or sent the message, or "system"
+    # For an operation that moves money: the approvals its rule found (the people to name in the record).
+    approvals: tuple[Approval, ...] = ()
 
 
 class HandlerInputError(InputError):
     """The diagram passed parameters that do not fit the handler's request type."""
 
 
+class MissingApprovals(InputError):
+    """A money-moving operation lacks the approvals its authority matrix asks for: nothing is written."""
+
+
+# (context, request) -> the approvals that allow this money move; raises MissingApprovals otherwise.
+ApprovalRule = Callable[[TaskContext, Any], Sequence[Approval]]
+
+
 @dataclass(frozen=True)
 class Operation:
-    """A service operation as diagrams name it, the handler that runs it, and the handler's request type."""
+    """A service operation as diagrams name it, the handler that runs it, and the handler's request type.
+
+    An operation that moves money (limits, contract versions, write-offs, credits) names the rule that finds
+    its approvals; `call` runs the rule before the handler, so no diagram reaches the handler without them,
+    and deploying a diagram that calls one waits for a second process owner.
+    """
 
     name: str
     func: Callable[[TaskContext, Any], Any]
     request_type: type
+    moves_money: bool = False
+    approvals: ApprovalRule | None = None
+
+    def __post_init__(self) -> None:
+        if self.moves_money != (self.approvals is not None):
+            raise ValueError(
+                f"operation {self.name}: an operation that moves money needs an approval rule, and only such "
+                "an operation has one"
+            )
 
     def call(self, ctx: TaskContext, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Convert parameters to the request dataclass, run the handler, return its result as a dict."""
-        result = self.func(ctx, build_request(self.request_type, params, self.name))
+        """Convert parameters to the request dataclass, check the approvals of a money move, run the
+        handler, return its result as a dict.
+
+        Raises:
+            HandlerInputError: bad parameters.  MissingApprovals: a money move without its approvals.
+        """
+        request = build_request(self.request_type, params, self.name)
+        if self.approvals is not None:
+            ctx = dataclasses.replace(ctx, approvals=tuple(self.approvals(ctx, request)))
+        result = self.func(ctx, request)
         if result is None:
             return {}
         if dataclasses.is_dataclass(result) and not isinstance(result, type):

@@ -86,6 +86,7 @@ class Step:
             task_key=task_id,
             started_by=self.instance.started_by,
             settings=self.rt.settings,
+            actor=self.actor,
         )
         # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
         with self.session.begin_nested():
@@ -134,10 +135,16 @@ _NEW_ITEM = insert(cast(Table, InboxItem.__table__)).returning(InboxItem.id)
 def resume(
     rt: Runtime, session: Session, instance: ProcessInstance, now: datetime, actor: str
 ) -> tuple[Step, Any]:
-    """The step context and the restored workflow of a locked instance."""
+    """The step context and the restored workflow of a locked instance.
+
+    An instance queued without state (deploy queues `definition_approval` this way) starts here, on its data.
+    """
     step = Step(rt, session, instance, now, actor)
-    wf = engine.restore_state(rt.spec_for(session, instance.definition_id), instance.state, step.call_service)
-    return step, wf
+    loaded = rt.spec_for(session, instance.definition_id)
+    if not instance.state:
+        step.record("instance_started", process_key=instance.process_key, version=instance.version)
+        return step, engine.new_workflow(loaded, instance.data, step.call_service)
+    return step, engine.restore_state(loaded, instance.state, step.call_service)
 
 
 def advance(step: Step, wf: Any, *, retry: bool = False) -> None:

@@ -84,6 +84,15 @@ class TaskStatus:
     CANCELLED = "cancelled"
 
 
+class DefinitionStatus:
+    """Whether a deployed version may be started: a version that calls a money-moving operation waits
+    (pending) until a second process owner approves it; a refused one stays rejected."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    REJECTED = "rejected"
+
+
 class MailStatus:
     PENDING = "pending"
     SENT = "sent"
@@ -155,6 +164,10 @@ class ProcessDefinition(Base):
     bpmn_file: Mapped[str] = mapped_column(String(200))
     deployed_by: Mapped[str] = mapped_column(String(80))
     deployed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default=DefinitionStatus.ACTIVE)
+    # The second process owner who approved (or rejected) a pending version, and when.
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None]
     # Loaded only when a form schema is not cached yet: the files hold whole diagrams.
     deployment: Mapped[Deployment] = relationship(lazy="select")
 
@@ -218,6 +231,7 @@ class InboxItem(Base):
     claimed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(80))
     completed_at: Mapped[datetime | None]
+    decision: Mapped[str | None] = mapped_column(String(40))  # the form's `decision` (approve, reject...)
 
 
 class TaskCandidate(Base):
@@ -226,6 +240,17 @@ class TaskCandidate(Base):
     __tablename__ = "task_candidates"
     group_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True)
+
+
+class InstanceGroup(Base):
+    """A group that was offered a task of the instance (tasks assigned to one person aside): its members
+    may read the instance. Kept after the task closes, unlike `task_candidates`."""
+
+    __tablename__ = "instance_groups"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
 
 
 class Timer(Base):

@@ -1,0 +1,66 @@
+"""Evaluate one DMN decision table outside a running instance, with the engine's own rules and sandbox.
+
+Checks that must not trust a diagram (who has to approve a money move) read the policy table themselves
+instead of the value a diagram's business rule task left in its data.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+
+from workflows.definitions.validation import make_parser
+from workflows.engine.sandbox import SafeEnvironment
+
+
+class DecisionError(ValueError):
+    """The decision table is missing, broken, or failed on the inputs."""
+
+
+@dataclass
+class _Workflow:
+    script_engine: PythonScriptEngine
+
+
+@dataclass
+class _Probe:
+    """What SpiffWorkflow's DMN engine reads of a task: its data and its workflow's script engine."""
+
+    data: dict[str, Any]
+    workflow: _Workflow = field(
+        default_factory=lambda: _Workflow(PythonScriptEngine(environment=SafeEnvironment()))
+    )
+
+
+def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of decision `decision_id` of a DMN file for `inputs` ({} when no rule matches).
+
+    Raises:
+        DecisionError: the file has no such decision, or a cell fails on these inputs.
+    """
+    engine = _engine(dmn_text, decision_id)
+    try:
+        return dict(engine.result(_Probe(dict(inputs))))
+    except Exception as exc:  # any failure of a policy cell refuses the check that asked
+        raise DecisionError(f"decision {decision_id!r} failed on {dict(inputs)!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=32)
+def _engine(dmn_text: str, decision_id: str) -> DMNEngine:
+    # Parsed once per table text: deployed files never change, and a check runs on every money move.
+    parser = make_parser()
+    try:
+        root = etree.fromstring(
+            dmn_text.encode("utf-8"),
+            parser=etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False),
+        )
+        parser.add_dmn_xml(root)
+        return parser.get_engine(decision_id, root)
+    except Exception as exc:  # deploy validation refuses broken tables; this guards hand-edited data
+        raise DecisionError(f"decision {decision_id!r} cannot be read: {exc}") from exc
