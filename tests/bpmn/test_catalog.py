@@ -6,8 +6,10 @@ import re
 
 from handlers.registry import build_operations
 from workflows.credit.roles import DEMO_USERS
+from workflows.definitions.compile import compile_bundle, load_spec
 from workflows.definitions.deploy import read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
+from workflows.engine.messages import message_rules
 
 # Test modules may register operations of their own; only the shipped handler modules count here.
 SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.", "definition.")
@@ -42,3 +44,24 @@ def test_element_ids_are_readable() -> None:
         modeler_defaults = [i for i in ids if re.match(r"(Activity|Gateway|Event|Flow|Lane)_[0-9a-z]{7}$", i)]
         assert not modeler_defaults, bundle[0].name
         assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), bundle[0].name
+
+
+def test_every_message_a_shipped_diagram_waits_for_names_its_senders_and_schema() -> None:
+    groups = set(DEMO_USERS.values())
+    seen = {}
+    for bundle in shipped_bundles():
+        files = read_files(bundle)
+        for compiled in compile_bundle(validate_files(files, build_operations())):
+            loaded = load_spec(compiled.spec_json)
+            names = set(re.findall(r'<bpmn:message id="\w+" name="(\w+)"', bundle[0].read_text()))
+            for name in names:
+                for rule in message_rules(loaded, name, compiled.process_key, 1):
+                    assert rule.sender_groups and set(rule.sender_groups) <= groups, rule
+                    assert rule.schema_file in files, rule
+                    seen[name] = rule.sender_groups
+    assert seen == {
+        "payment_received": ("finance",),
+        "promise_to_pay": ("collections",),
+        "dispute": ("collections",),
+        "supplier_countersigned": ("procurement",),
+    }

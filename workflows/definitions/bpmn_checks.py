@@ -54,6 +54,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_service_tasks(doc, operations),
         *_check_timers(doc),
         *_check_task_properties(doc, files),
+        *_check_message_properties(doc, files),
     ]
 
 
@@ -236,3 +237,23 @@ def _check_task_properties(doc: Document, files: Mapping[str, bytes]) -> Iterato
                 yield doc.problem(
                     prop, f"{name} is empty; name a user (or initiator) / groups, or remove it", owner
                 )
+
+
+_CATCH_EVENTS = ("receiveTask", "intermediateCatchEvent", "boundaryEvent", "startEvent")
+
+
+def _check_message_properties(doc: Document, files: Mapping[str, bytes]) -> Iterator[Problem]:
+    """A catch event's `senderGroups` names groups, and its `messageJsonSchemaFilename` is in the bundle."""
+    available = {PurePosixPath(name).name for name in files}
+    path = "bpmn:extensionElements/spiffworkflow:properties//spiffworkflow:property"
+    for kind in _CATCH_EVENTS:
+        for event in doc.root.iter(f"{{{BPMN_NS}}}{kind}"):
+            owner = event.get("id") or "-"
+            for prop in event.iterfind(path, NS):
+                name, value = prop.get("name"), prop.get("value") or ""
+                if name == "senderGroups" and not value.strip():
+                    message = "senderGroups is empty; name the groups that may send the message, or remove it"
+                    yield doc.problem(prop, message, owner)
+                elif name == "messageJsonSchemaFilename" and value not in available:
+                    message = f"the message schema {value!r} is not in the bundle; deploy it with the diagram"
+                    yield doc.problem(prop, message, owner)

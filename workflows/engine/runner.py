@@ -20,8 +20,10 @@ from workflows.definitions.deploy import latest_definition
 from workflows.definitions.forms import validate_form
 from workflows.definitions.start_rights import require_may_start
 from workflows.engine import spiff as engine
+from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
 from workflows.engine.runtime import Runtime
 from workflows.engine.step import Step, advance, refuse_bad_input, resume
+from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction
@@ -134,7 +136,7 @@ def complete_task(
         with transaction(rt.factory) as session:
             item = _lock_task(session, task_id)
             instance = _lock_instance(session, item.instance_id)
-            _check_may_complete(session, item, actor)
+            check_may_complete(session, item, actor)
             data = validate_form(item.form_schema, form_data)
             step, wf = resume(rt, session, instance, now, actor.username)
             try:
@@ -168,7 +170,7 @@ def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> Inb
     with transaction(rt.factory) as session:
         item = _lock_task(session, task_id)
         # Four-eyes applies to claiming too: a claim the claimer could never complete would block the task.
-        _check_may_complete(session, item, actor)
+        check_may_complete(session, item, actor)
         if item.assignee != actor.username:
             item.assignee, item.claimed_at = actor.username, now
             record_event(
@@ -187,7 +189,7 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
     """Give a claimed task back to its groups (the claimer or an admin only)."""
     with transaction(rt.factory) as session:
         item = _lock_task(session, task_id)
-        _check_open(item)
+        check_open(item)
         if item.assignee is None:
             return item
         if item.assignee != actor.username and not actor.is_admin:
@@ -208,11 +210,22 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
 
 
 def deliver_message(
-    rt: Runtime, name: str, correlation_key: str, payload: Mapping[str, Any], *, actor: Actor, now: datetime
+    rt: Runtime,
+    name: str,
+    correlation_key: str,
+    payload: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    internal: bool = False,
 ) -> list[int]:
     """Deliver a message to every instance waiting for `name` whose business key (or id) matches.
 
-    Returns the ids of the instances reached (empty when none waits).
+    Returns the ids of the instances reached (empty when none waits). Only the sender groups its catch
+    events declare may send it, unless `internal` (creditflow relaying what it recorded, e.g. a payment).
+
+    Raises:
+        Forbidden: the actor may not send it.  Invalid: the data breaks the message schema or a handler.
     """
     if not name or not correlation_key:
         raise BadRequest("a message needs a name and a correlation_key")
@@ -228,18 +241,18 @@ def deliver_message(
             instance = _lock_instance(session, instance_id)
             if instance.status != InstanceStatus.RUNNING:
                 continue
+            data = accept_message(rt, session, instance, name, payload, actor=actor, internal=internal)
             step, wf = resume(rt, session, instance, now, actor.username)
-            engine.deliver_message(wf, name, payload)
+            engine.deliver_message(wf, name, data)
             step.record(
-                "message_received",
-                message=name,
-                correlation_key=correlation_key,
-                data=to_jsonable(payload),
+                "message_received", message=name, correlation_key=correlation_key, data=to_jsonable(data)
             )
             advance(step, wf)
             refuse_bad_input(step, f"message {name} cannot be used by instance {instance.id}")
             delivered.append(instance.id)
         if not delivered:
+            if not internal:
+                require_any_sender(actor, name, deployed_rules(rt, session, name))
             record_event(
                 session,
                 actor=actor.username,
@@ -312,15 +325,6 @@ _TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id"))
 _INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
 _INSTANCE_FOR_UPDATE = _INSTANCE.with_for_update()
 _INSTANCE_SKIP_LOCKED = _INSTANCE.with_for_update(skip_locked=True)
-_COMPLETED_BY = (
-    select(InboxItem.title)
-    .where(
-        InboxItem.instance_id == bindparam("instance_id"),
-        InboxItem.bpmn_id.in_(bindparam("steps", expanding=True)),
-        InboxItem.completed_by == bindparam("user"),
-    )
-    .limit(1)
-)
 _DUE_TIMER = (
     select(Timer.id)
     .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at < bindparam("now"))
@@ -352,46 +356,3 @@ def _try_lock_instance(session: Session, instance_id: int) -> ProcessInstance | 
     """The instance row, locked; None when another step holds it (PostgreSQL SKIP LOCKED)."""
     query = _INSTANCE_SKIP_LOCKED if is_postgres(session) else _INSTANCE_FOR_UPDATE
     return session.scalar(query, {"instance_id": instance_id})
-
-
-def _check_open(item: InboxItem) -> None:
-    if item.status == TaskStatus.COMPLETED:
-        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else "an earlier time"
-        raise Conflict(f"Task {item.id} was already completed by {item.completed_by} at {at}.")
-    if item.status != TaskStatus.OPEN:
-        raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
-
-
-def _check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
-    _check_open(item)
-    is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
-    if not is_candidate:
-        raise Forbidden(
-            f"Task {item.id} belongs to {', '.join(item.candidate_groups) or 'its assignee'}; "
-            f"{actor.username} is not a member."
-        )
-    if item.assignee is not None and item.assignee != actor.username:
-        raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
-    _check_four_eyes(session, item, actor)
-
-
-def _check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
-    """Refuse a user who started the instance or completed one of the listed steps (admins included)."""
-    if not item.four_eyes:
-        return
-    instance = session.get(ProcessInstance, item.instance_id)
-    assert instance is not None
-    if "initiator" in item.four_eyes and instance.started_by == actor.username:
-        raise Forbidden(
-            f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}."
-        )
-    steps = [s for s in item.four_eyes if s != "initiator"]
-    if steps:
-        done = session.scalar(
-            _COMPLETED_BY, {"instance_id": item.instance_id, "steps": steps, "user": actor.username}
-        )
-        if done is not None:
-            raise Forbidden(
-                f"Four-eyes rule: {actor.username} already completed {done!r} on this case "
-                f"and may not also complete {item.title!r}."
-            )

@@ -1,0 +1,66 @@
+"""Who may claim or complete a human task: its candidate groups or assignee, four-eyes rules on top."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from workflows.errors import Conflict, Forbidden
+from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
+from workflows.users import Actor
+
+# Built once: constructing statements costs more than running them on a hot path.
+_COMPLETED_BY = (
+    select(InboxItem.title)
+    .where(
+        InboxItem.instance_id == bindparam("instance_id"),
+        InboxItem.bpmn_id.in_(bindparam("steps", expanding=True)),
+        InboxItem.completed_by == bindparam("user"),
+    )
+    .limit(1)
+)
+
+
+def check_open(item: InboxItem) -> None:
+    """Raises: Conflict, naming who completed the task and when, or that it is gone."""
+    if item.status == TaskStatus.COMPLETED:
+        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else "an earlier time"
+        raise Conflict(f"Task {item.id} was already completed by {item.completed_by} at {at}.")
+    if item.status != TaskStatus.OPEN:
+        raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
+
+
+def check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
+    """Raises: Conflict (done, gone, or claimed by another), Forbidden (not a candidate, or four-eyes)."""
+    check_open(item)
+    is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
+    if not is_candidate:
+        raise Forbidden(
+            f"Task {item.id} belongs to {', '.join(item.candidate_groups) or 'its assignee'}; "
+            f"{actor.username} is not a member."
+        )
+    if item.assignee is not None and item.assignee != actor.username:
+        raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
+    check_four_eyes(session, item, actor)
+
+
+def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
+    """Refuse a user who started the instance or completed one of the listed steps (admins included)."""
+    if not item.four_eyes:
+        return
+    instance = session.get(ProcessInstance, item.instance_id)
+    assert instance is not None
+    if "initiator" in item.four_eyes and instance.started_by == actor.username:
+        raise Forbidden(
+            f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}."
+        )
+    steps = [s for s in item.four_eyes if s != "initiator"]
+    if steps:
+        done = session.scalar(
+            _COMPLETED_BY, {"instance_id": item.instance_id, "steps": steps, "user": actor.username}
+        )
+        if done is not None:
+            raise Forbidden(
+                f"Four-eyes rule: {actor.username} already completed {done!r} on this case "
+                f"and may not also complete {item.title!r}."
+            )
