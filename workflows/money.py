@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import format_decimal
 
 LOCALE = "en"
+CENT = Decimal("0.01")
+# The largest amount a client may send: amounts are stored as BigInteger hundredths (store.models.Decimal2),
+# and sums of many amounts must still fit there; no credit limit or invoice comes near a trillion.
+MAX_AMOUNT = Decimal("999999999999.99")
+# What clients write: a plain decimal with a dot, optionally in exponent form; ASCII digits only (Decimal()
+# alone would also take "1_000", "NaN" and Arabic-Indic digits). Longer strings are no amount anyway.
+_AMOUNT_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_MAX_AMOUNT_TEXT = 40
 
 
 def as_decimal(value: Any) -> Decimal | None:
@@ -23,6 +33,56 @@ def as_decimal(value: Any) -> Decimal | None:
             return None
         return number if number.is_finite() else None
     return None
+
+
+def parse_money(value: Any) -> Decimal:
+    """An amount a client sent, as the exact Decimal it wrote ("1800000.00"; 750000 -> Decimal("750000")).
+
+    Takes what the API itself writes (decimal strings such as "1800000.00") and JSON numbers (Decimal
+    when parsed with parse_float=Decimal, int, or a float whose shortest form has at most two decimals).
+
+    Raises:
+        ValueError: with a sentence for the form: not an amount, not finite, more than two decimal places
+            (a float such as 0.1 + 0.2 lands here: it would lose cents), or beyond ±MAX_AMOUNT.
+    """
+    number: Decimal
+    if isinstance(value, bool) or value is None:
+        raise ValueError("Must be an amount such as 1234.50.")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        if abs(value) > MAX_AMOUNT:  # compared as int: no Decimal of a huge integer is built
+            raise ValueError(_TOO_LARGE)
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("Must be a finite amount, not NaN or Infinity.")
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > _MAX_AMOUNT_TEXT or not _AMOUNT_TEXT.fullmatch(text):
+            raise ValueError(f"{value[:_MAX_AMOUNT_TEXT]!r} is not an amount; write it with a dot: 1234.50.")
+        try:
+            number = Decimal(text)
+        except InvalidOperation as exc:  # an exponent beyond what decimal can hold, either way
+            raise ValueError(f"{text!r} is out of range. {_RANGE}") from exc
+    else:
+        raise ValueError("Must be an amount such as 1234.50.")
+    if not number.is_finite():
+        raise ValueError("Must be a finite amount, not NaN or Infinity.")
+    if number.copy_abs() > MAX_AMOUNT:  # abs() would round in the context, or trap Overflow
+        raise ValueError(_TOO_LARGE)
+    cents = number.quantize(CENT)
+    if cents != number:
+        raise ValueError("Use at most two decimal places.")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    # Written as sent, but never in exponent form ("1e3" -> 1000) nor with zeros past the cents.
+    return number.quantize(Decimal(1)) if exponent > 0 else cents if exponent < -2 else number
+
+
+_TOO_LARGE = f"Must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}."
+_RANGE = f"Amounts lie between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}, with at most two decimal places."
 
 
 def format_money(value: Any, currency: str | None = None, *, empty: str = "-") -> str:

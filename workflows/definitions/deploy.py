@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.definitions.compile import CompiledProcess, compile_bundle
+from workflows.definitions.form_checks import bundle_form
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
@@ -61,7 +62,6 @@ def validate_files(files: Mapping[str, bytes], operations: Collection[str]) -> V
         InvalidBundle: with every problem found, as FILE:LINE: ELEMENT_ID: message.
     """
     return validate_bundle(files, set(operations))
-
 
 
 def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
@@ -373,8 +373,13 @@ def form_schema(
     """The JSON schema deployed with the definition under `form_file` ({} when the task has no form)."""
     if not form_file:
         return {}
-    text = deployment.files.get(form_file)
-    if text is None:  # validation refuses this at deploy time; a hand-edited database could still get here
-        raise NotFound(f"form {form_file!r} is not part of {definition.process_key} v{definition.version}")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+
+    def load(name: str) -> dict[str, Any]:
+        text = deployment.files.get(name)
+        if text is None:  # validation refuses this at deploy; a hand-edited database could still get here
+            raise NotFound(f"form {name!r} is not part of {definition.process_key} v{definition.version}")
+        schema: dict[str, Any] = json.loads(text)
+        return schema
+
+    # Forms it refers to are embedded, so validation needs nothing but this schema (and never fetches).
+    return bundle_form(form_file, load(form_file), load)

@@ -21,6 +21,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflows.definitions.bpmn_checks import check_bpmn
 from workflows.definitions.dmn_checks import check_and_load_dmn
+from workflows.definitions.form_checks import check_form_schema, json_line
 from workflows.definitions.problems import BPMN_NS, NS, Document, Problem, exception_problem, owner_id
 
 __all__ = ["InvalidBundle", "Problem", "ValidatedBundle", "make_parser", "validate_bundle"]
@@ -122,6 +123,7 @@ def _parse_xml(name: str, data: bytes, problems: list[Problem]) -> Document | No
 def _load_forms(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str, dict[str, Any]]:
     """Parse every .json file as a JSON Schema; keyed by base name."""
     forms: dict[str, dict[str, Any]] = {}
+    parsed: dict[str, dict[str, Any]] = {}
     for name, data in files.items():
         if PurePosixPath(name).suffix.lower() != ".json":
             continue
@@ -129,7 +131,10 @@ def _load_forms(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str
         if isinstance(schema_or_problem, Problem):
             problems.append(schema_or_problem)
         else:
-            forms[PurePosixPath(name).name] = schema_or_problem
+            forms[PurePosixPath(name).name] = parsed[name] = schema_or_problem
+    # References are checked once every form is known: a form may refer to another of the bundle.
+    for name, schema in parsed.items():
+        problems += check_form_schema(name, files[name], schema, forms)
     return forms
 
 
@@ -150,25 +155,14 @@ def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
         message = (
             f'unknown $schema {meta!r}; use "https://json-schema.org/draft/2020-12/schema" or leave it out'
         )
-        return Problem(name, _json_line(data, ["$schema"]), "-", message)
+        return Problem(name, json_line(data, ["$schema"]), "-", message)
     try:
         validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "the top level"
         message = f"the form is not a valid JSON Schema at {where}: {exc.message}; fix that keyword"
-        return Problem(name, _json_line(data, list(exc.path)), "-", message)
+        return Problem(name, json_line(data, list(exc.path)), "-", message)
     return schema
-
-
-def _json_line(data: bytes, path: list[Any]) -> int:
-    """Best-effort line of a JSON path: follow each key's first quoted occurrence in order."""
-    text = data.decode("utf-8", errors="replace")
-    position = 0
-    for key in path:
-        if isinstance(key, str):
-            found = text.find(json.dumps(key), position)
-            position = found if found >= 0 else position
-    return text.count("\n", 0, position) + 1
 
 
 # --- loading into SpiffWorkflow ------------------------------------------------------------------

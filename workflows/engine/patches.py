@@ -2,15 +2,15 @@
 
 SpiffWorkflow reads the wall clock inside its timer module and JSON-decodes service results with
 floats. Both are module globals we cannot pass in, so they are swapped once, on import of this module
-(engine.spiff imports it), for versions that honour the step's injected `now` and keep Decimal/date
-values exact.
+(engine.spiff imports it), for versions that honour the step's injected `now` and hand a service result
+over exactly.
 """
 
 from __future__ import annotations
 
 import json
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -30,26 +30,53 @@ class _StepClock(datetime):
         return current.astimezone(tz) if tz else current.replace(tzinfo=None)
 
 
-def encode_value(value: Any) -> Any:
-    """JSON `default=` hook that tags Decimal, date and datetime values for the decoder below."""
-    if isinstance(value, Decimal):
-        return {"__decimal__": str(value)}
-    if isinstance(value, datetime):
-        return {"__datetime__": value.isoformat()}
-    if isinstance(value, date):
-        return {"__date__": value.isoformat()}
+class ServiceResult(str):
+    """A handler's result passed through SpiffWorkflow's `json.loads(result)` as the value itself.
+
+    SpiffWorkflow wants a JSON string from `call_service`. A text round trip would turn money into floats, or
+    need tags for Decimal and dates that user data echoed by a handler could imitate ({"__decimal__": "x"}
+    came back as a Decimal, or failed). So the value rides beside an empty string and is handed over as is.
+    """
+
+    value: Any
+
+    def __new__(cls, value: Any) -> ServiceResult:
+        result = super().__new__(cls, "")
+        result.value = plain_copy(value)
+        return result
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy made only of JSON types plus Decimal, date and datetime (keys become strings, as in JSON).
+
+    Raises:
+        TypeError: the value holds anything else, which could not be saved with the instance.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)  # a plain str, also for a StrEnum member
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float | Decimal | date):  # datetime is a date
+        return value
+    if isinstance(value, Mapping):
+        return {_json_key(key): plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_copy(item) for item in value]
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _decode_value(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if "__decimal__" in obj:
-            return Decimal(obj["__decimal__"])
-        if "__date__" in obj:
-            return date.fromisoformat(obj["__date__"])
-        if "__datetime__" in obj:
-            return datetime.fromisoformat(obj["__datetime__"])
-    return obj
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)  # what json.dumps makes of such a key: "null", "true", "1", "1.5"
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _load_service_result(text: str) -> Any:
+    return text.value if isinstance(text, ServiceResult) else json.loads(text, parse_float=Decimal)
 
 
 @contextmanager
@@ -67,7 +94,5 @@ def step_clock(now: datetime) -> Iterator[None]:
 spiff_timer.datetime = _StepClock
 
 # Upstream: SpiffWorkflow.spiff.specs.mixins.service_task calls `json.loads(result)` on a service task's
-# result, which turns money into floats; ours decodes the tagged Decimal/date/datetime values exactly.
-spiff_service_task.json = types.SimpleNamespace(
-    loads=lambda text: json.loads(text, object_hook=_decode_value)
-)
+# result, which turns money into floats; ours hands over the handler's value exactly (see ServiceResult).
+spiff_service_task.json = types.SimpleNamespace(loads=_load_service_result)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflows.errors import InputError
+from workflows.money import MAX_AMOUNT
 from workflows.settings import Settings
 
 
@@ -140,16 +141,30 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = next(a for a in args if a is not type(None))
     try:
-        if hint is Decimal and not isinstance(value, Decimal):
-            return Decimal(str(value))
+        if hint is Decimal:
+            return _finite_decimal(value, where)
         if hint is date and isinstance(value, str):
             return date.fromisoformat(value)
         if hint is datetime and isinstance(value, str):
             return datetime.fromisoformat(value)
         if hint is int and isinstance(value, str):
             return int(value)
+    except HandlerInputError:
+        raise
     except (InvalidOperation, ValueError) as exc:
         raise HandlerInputError(
             f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}"
         ) from exc
     return value
+
+
+def _finite_decimal(value: Any, where: str) -> Decimal:
+    # Decimal('1e400') or NaN (from a message or form) would make the handler's quantize/compare raise.
+    if isinstance(value, bool):
+        raise HandlerInputError(f"{where}: {value!r} is not a number")
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite():
+        raise HandlerInputError(f"{where}: {value!r} is not a finite number")
+    if number.copy_abs() > MAX_AMOUNT:
+        raise HandlerInputError(f"{where}: {value!r} is too large; amounts go up to {MAX_AMOUNT:,}")
+    return number

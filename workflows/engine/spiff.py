@@ -17,12 +17,18 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    TaskConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.definitions.compile import LoadedSpec
@@ -38,6 +44,7 @@ from workflows.engine.waits import (
     snapshot,
 )
 from workflows.errors import DomainError, InputError
+from workflows.process_data import check_process_data
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +64,47 @@ class _StateConverter(BpmnWorkflowConverter):
         return dct
 
 
-_registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateConverter})
+# SpiffWorkflow's registry reads every dict with a "typename" key as a saved object: restoring
+# {"typename": "zzz"} from user data failed with "'NoneType' object is not callable", and
+# {"typename": "Decimal", "value": "1"} came back as a Decimal. Such dicts are wrapped on the way out and
+# unwrapped on the way in, so any JSON a user sends into process data round-trips exactly.
+_TYPENAME = "typename"
+_ESCAPED_DICT = "creditflow.EscapedDict"
+
+
+class _StateRegistry(DefaultRegistry):
+    """The default registry, plus an escape for plain dicts that carry the registry's `typename` key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Only restored: the wrapper is written by `convert` below, not by a registered class's to_dict.
+        self.convert_from_dict[_ESCAPED_DICT] = self._restore_escaped
+
+    def convert(self, obj: Any) -> Any:
+        converted = super().convert(obj)
+        if isinstance(obj, dict) and _TYPENAME in obj and type(obj) not in self.typenames:
+            return {_TYPENAME: _ESCAPED_DICT, "items": converted}
+        return converted
+
+    def _restore_escaped(self, dct: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # The wrapped mapping itself is not restored (its own "typename" key is data); its values are.
+        return {key: self.restore(value) for key, value in dct["items"].items()}
+
+
+class _TaskDataConverter(TaskConverter):
+    """Task data goes through the registry too (upstream hands it to json.dumps as is), so it is escaped."""
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = super().to_dict(task)
+        dct["data"] = self.registry.convert(dct["data"])
+        if dct["delta"]:
+            dct["delta"]["updates"] = self.registry.convert(dct["delta"]["updates"])
+        return dct
+
+
+_registry = BpmnWorkflowSerializer.configure(
+    {**SPIFF_CONFIG, BpmnWorkflow: _StateConverter, Task: _TaskDataConverter}, registry=_StateRegistry()
+)
 _registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]), "Decimal")
 _registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]), "date")
 _serializer = BpmnWorkflowSerializer(_registry)
@@ -90,14 +137,19 @@ class CreditflowScriptEngine(PythonScriptEngine):
             bad_input = isinstance(exc, (InputError, DomainError))
             message = f"{kwargs['operation_name']} failed: {exc}"
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
-        return json.dumps(result, default=patches.encode_value)
+        return patches.ServiceResult(result)
 
 
 # --- compile and load -------------------------------------------------------------------------------
 
 
 def new_workflow(loaded: LoadedSpec, data: Mapping[str, Any], call: ServiceCaller) -> BpmnWorkflow:
-    """A fresh instance with the start data placed on its start task (nothing run yet)."""
+    """A fresh instance with the start data placed on its start task (nothing run yet).
+
+    Raises:
+        Invalid: the data could not be saved with the instance (process_data.check_process_data).
+    """
+    check_process_data(data, "The start data")
     wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=CreditflowScriptEngine(call))
     start = wf.get_next_task(state=TaskState.READY)
     if start is not None:
@@ -195,7 +247,9 @@ def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) 
 
     Raises:
         EngineError: the task is not a READY human task of this instance.
+        Invalid: the data could not be saved with the instance.
     """
+    check_process_data(form_data, "The form")
     task = wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY or not task.task_spec.manual:
         raise EngineError(f"task {task_id} is not waiting for input")
@@ -225,7 +279,9 @@ def deliver_message(wf: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> 
 
     Raises:
         NotWaiting: no catch event of the instance waits for `name`.
+        Invalid: the payload could not be saved with the instance.
     """
+    check_process_data(payload, f"The data of message {name}")
     event = BpmnEvent(SpiffMessageDefinition(name), payload=dict(payload), correlations={})
     try:
         wf.send_event(event)

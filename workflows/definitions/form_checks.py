@@ -1,0 +1,152 @@
+"""What a deployed form schema may refer to and match with, checked at deploy; and bundling its references.
+
+A form is validated on the server with untrusted input, so it may not reach outside its deployment: a
+`$ref` points inside the same file (`#/...`) or to another form of the same deployment (`other.json` or
+`other.json#/...`), and nothing else (no `http:`, `https:`, `file:`, absolute paths). Its `pattern`s must
+compile with RE2, the linear-time engine forms.py validates with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+import re2
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from workflows.definitions.forms import NO_RETRIEVAL, compile_pattern
+from workflows.definitions.problems import Problem
+
+REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+# Keywords whose values are data, not schemas: a "$ref" or "pattern" key inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+# A reference to another form of the deployment: its base name, optionally with a fragment.
+_FORM_REF = re.compile(r"(?P<file>[A-Za-z0-9_.-]+\.json)(?P<fragment>#.*)?", re.DOTALL)
+# Other forms are embedded under the root's $defs with this prefix, each with its name as $id.
+BUNDLE_PREFIX = "creditflow:"
+
+Path = tuple[Any, ...]
+
+
+def check_form_schema(
+    file: str, data: bytes, schema: Mapping[str, Any], forms: Mapping[str, Any]
+) -> list[Problem]:
+    """Every reference, `$id` and pattern problem of one form; `forms` has the bundle's forms by base name."""
+    name = PurePosixPath(file).name
+    registry = _bundle_registry(forms)
+    problems = []
+    for path, key, value in _schema_keywords(schema):
+        line = json_line(data, [*path, key])
+        where = "/".join(str(p) for p in path) or "the top level"
+        if key in REF_KEYWORDS and isinstance(value, str):
+            message = _reference_problem(name, value, forms, registry)
+            if message:
+                problems.append(Problem(file, line, "-", f"{key} {value!r} at {where}: {message}"))
+        elif isinstance(value, str) and (key == "$id" or (key == "$schema" and path)):
+            message = (
+                f"{key} at {where} is not allowed: a form is known by its file name; remove {key}"
+                if key == "$id"
+                else f"$schema at {where} is not allowed; declare $schema only at the top of the form"
+            )
+            problems.append(Problem(file, line, "-", message))
+        elif key == "pattern" and isinstance(value, str):
+            problems += _pattern_problems(file, line, where, [value])
+        elif key == "patternProperties" and isinstance(value, Mapping):
+            problems += _pattern_problems(file, line, where, list(value))
+    return problems
+
+
+def _reference_problem(name: str, ref: str, forms: Mapping[str, Any], registry: Registry[Any]) -> str | None:
+    if not ref.startswith("#"):
+        match = _FORM_REF.fullmatch(ref)
+        if match is None:
+            return (
+                "a form may refer only inside itself (#/...) or to another form of the same deployment "
+                "(other.json#/...); no URL or file is fetched. Copy the schema into the deployment"
+            )
+        if match["file"] not in forms:
+            return f"{match['file']} is not part of this deployment; add it to the deployment or fix the name"
+    try:
+        registry.resolver(base_uri=name).lookup(ref)
+    except Unresolvable:
+        return "it points to nothing in the form; fix the path after #"
+    return None
+
+
+def _bundle_registry(forms: Mapping[str, Any]) -> Registry[Any]:
+    resources = [
+        (form_name, Resource.from_contents(schema, default_specification=DRAFT202012))
+        for form_name, schema in forms.items()
+        if isinstance(schema, (Mapping, bool))
+    ]
+    return NO_RETRIEVAL.with_resources(resources).crawl()
+
+
+def _pattern_problems(name: str, line: int, where: str, patterns: list[str]) -> Iterator[Problem]:
+    for pattern in patterns:
+        try:
+            compile_pattern(pattern)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            message = (
+                f"pattern {pattern!r} at {where} cannot be used ({reason}); forms match with RE2, which "
+                "has no back-references or look-arounds: rewrite the pattern"
+            )
+            yield Problem(name, line, "-", message)
+
+
+def _schema_keywords(schema: Any, path: Path = ()) -> Iterator[tuple[Path, str, Any]]:
+    """(path to the object, keyword, value) for every keyword of every (sub)schema, data keywords skipped."""
+    if isinstance(schema, Mapping):
+        for key, value in schema.items():
+            yield path, key, value
+            if key not in _DATA_KEYWORDS:
+                yield from _schema_keywords(value, (*path, key))
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _schema_keywords(item, (*path, index))
+
+
+def bundle_form(name: str, schema: dict[str, Any], load: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The form with the deployment's forms it refers to (transitively) embedded: it is self-contained.
+
+    Embedded forms sit under `$defs["creditflow:<name>"]` with `$id: <name>` (JSON Schema 2020-12 bundling),
+    so `other.json#/...` resolves without any retrieval. A form without such references is returned as it is.
+    """
+    needed: dict[str, dict[str, Any]] = {}
+    pending = _referenced_forms(schema)
+    while pending:
+        other = pending.pop()
+        if other == name or other in needed:
+            continue
+        needed[other] = load(other)
+        pending |= _referenced_forms(needed[other])
+    if not needed:
+        return schema
+    defs = dict(schema.get("$defs", {}))
+    defs.update({f"{BUNDLE_PREFIX}{other}": {**needed[other], "$id": other} for other in sorted(needed)})
+    return {**schema, "$id": name, "$defs": defs}
+
+
+def _referenced_forms(schema: Any) -> set[str]:
+    found = set()
+    for _path, key, value in _schema_keywords(schema):
+        if key in REF_KEYWORDS and isinstance(value, str) and (match := _FORM_REF.fullmatch(value)):
+            found.add(match["file"])
+    return found
+
+
+def json_line(data: bytes, path: list[Any]) -> int:
+    """Best-effort line of a JSON path: follow each key's first quoted occurrence in order."""
+    text = data.decode("utf-8", errors="replace")
+    position = 0
+    for key in path:
+        if isinstance(key, str):
+            found = text.find(json.dumps(key), position)
+            position = found if found >= 0 else position
+    return text.count("\n", 0, position) + 1
