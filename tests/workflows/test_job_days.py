@@ -418,3 +418,53 @@ def test_a_refused_start_is_counted_as_a_failure_of_the_day_and_not_retried_that
     )
     # Running the day's job again (the CLI, a retried chunk) does not retry the refused customer today.
     assert chunks.chunked_dunning_run(rt, DAY, NOW) == row.result
+
+
+def test_the_cli_dunning_run_after_the_day_is_done_keeps_the_days_record_whole(
+    rt: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from workflows.cli.commands import main
+
+    ids = seed_book(rt.factory, NOW)
+    jobs = {"dunning_run": chunks.chunked_dunning_run}
+    run_daily_jobs(rt, NOW, jobs)
+    assert job_day(rt).instances_started == 9
+    late = ids["C0003"]  # owed nothing overdue this morning; an invoice imported at noon is
+    with rt.factory() as session, session.begin():
+        session.add(
+            Invoice(
+                customer_id=late,
+                number="INV-LATE",
+                amount=Decimal("900.00"),
+                open_amount=Decimal("900.00"),
+                currency="EUR",
+                issue_date=DAY - timedelta(days=60),
+                due_date=DAY - timedelta(days=30),
+                status=InvoiceStatus.OPEN,
+                created_at=NOW,
+            )
+        )
+    monkeypatch.setenv("CREDITFLOW_DATABASE_URL", settings.database.url)
+    result = CliRunner().invoke(main, ["dunning-run", "--as-of", DAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert '"cases_started": 1' in result.output  # what this command did
+    row = job_day(rt)
+    assert (row.status, row.customers_planned, row.instances_started) == (JobStatus.DONE, 10, 10)
+    assert row.result["cases_started"] == 10 and run_daily_jobs(rt, NOW, jobs) == []
+
+
+def test_a_day_whose_plan_never_runs_dry_fails_and_the_next_run_finishes_it(rt: Runtime) -> None:
+    seed_book(rt.factory, NOW, customers=4)
+    job = chunks.chunked_dunning_run
+    stuck = job.planner(rt, DAY, 100)  # a planner that keeps answering the same chunk
+
+    with pytest.raises(RuntimeError, match="still pending after"):
+        job_days.run_job_day(
+            rt, "dunning_run", DAY, lambda: job(rt, DAY, NOW, plan=lambda: stuck), runner="t"
+        )
+    failed = job_day(rt)
+    assert failed.status == JobStatus.FAILED and "still pending" in failed.error
+    [day] = run_daily_jobs(rt, NOW, {"dunning_run": job})
+    assert day["cases_started"] == 3 and job_day(rt).status == JobStatus.DONE

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1000
 # A day is planned again until nothing of it is pending; more rounds than this means customers keep
-# becoming due while the day runs, and the rest waits for the next run.
+# becoming due while the day runs: the run fails, and the next run goes on with the day.
 MAX_PLAN_ROUNDS = 5
 
 
@@ -354,6 +354,11 @@ class DailyStart:
             if not chunks:
                 break
             run_chunks(rt, chunks, now, run_one)
+        else:
+            # Not done: the day is recorded failed and the next run (or round) goes on with it.
+            raise RuntimeError(
+                f"{self.process_key} for {as_of}: customers still pending after {MAX_PLAN_ROUNDS} rounds"
+            )
         return self.day_summary(rt, as_of)
 
     def day_counts(self, session: Session, as_of: date) -> DayCounts:

@@ -197,6 +197,24 @@ def fail_job_day(
         )
 
 
+def refresh_done_day(
+    rt: Runtime, job: str, day: date, summary: dict[str, Any], *, count: CountDay | None = None
+) -> bool:
+    """Give a done day its summary and counts again after work outside the protocol (the CLI's
+    `dunning-run` on a day the scheduler finished), so its record stays the whole day's.
+
+    A running day needs nothing: its heartbeat and its end count the claims. False when no day is done.
+    """
+    with transaction(rt.factory) as session:
+        counts = count(session).columns() if count else {}
+        done = (
+            update(JobRun)
+            .where(JobRun.job_name == job, JobRun.run_date == day, JobRun.status == JobStatus.DONE)
+            .values(result=summary, **counts)
+        )
+        return _changed(session, done)
+
+
 def run_job_day(
     rt: Runtime,
     job: str,

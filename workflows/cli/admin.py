@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select
 
 from workflows.batch import daily_starts as chunks
+from workflows.batch.job_days import refresh_done_day
+from workflows.batch.jobs import DAILY_JOBS
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
 from workflows.clock import utcnow
 from workflows.credit import roles
@@ -140,6 +143,7 @@ def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
     as_of = _as_of(as_of_text)
     print_json(_run_batch(ctx, roles.DUNNING, chunks.plan_dunning(ctx.rt, as_of), _batch_now(as_of_text)))
+    _keep_day_record(ctx, "dunning_run", as_of)
 
 
 def _batch_now(as_of_text: str | None) -> datetime:
@@ -166,6 +170,15 @@ def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
     as_of = _as_of(as_of_text)
     plan = chunks.plan_reviews(ctx.rt, as_of)
     print_json(_run_batch(ctx, roles.CREDIT_LIMIT_REVIEW, plan, _batch_now(as_of_text)))
+    _keep_day_record(ctx, "limit_review_sweep", as_of)
+
+
+def _keep_day_record(ctx: Context, job: str, as_of: date) -> None:
+    """A day the daily job finished already gets the whole day's counts again, this run's work included."""
+    entry = DAILY_JOBS[job]
+    assert isinstance(entry, chunks.DailyStart), f"{job} is not a chunked daily job"
+    summary = entry.day_summary(ctx.rt, as_of)
+    refresh_done_day(ctx.rt, job, as_of, summary, count=partial(entry.day_counts, as_of=as_of))
 
 
 def _run_batch(ctx: Context, process_key: str, plan: list[chunks.Chunk], now: datetime) -> dict[str, Any]:
