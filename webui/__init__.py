@@ -52,6 +52,7 @@ def create_app(
     import webui.api.instances
     import webui.api.jobs
     import webui.api.messages
+    import webui.api.openapi
     import webui.api.receivables
     import webui.api.suppliers
     import webui.api.tasks  # noqa: F401

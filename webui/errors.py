@@ -53,6 +53,14 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def database_error(exc: DBAPIError) -> tuple[Response | str, int]:
+        if str(getattr(exc.orig, "sqlstate", "")).startswith("22"):
+            # SQLSTATE class 22, data exception: a value the checks before the query let through (too long
+            # for its column, out of range). The caller gets a 400; the log gets an ERROR, because the
+            # check belongs in front of the query, where it can name the field.
+            logger.error(
+                "%s %s: a value did not fit the database: %s", request.method, request.path, exc.orig
+            )
+            return _error(400, "bad_request", f"A value does not fit: {str(exc.orig).splitlines()[0]}")
         if not _is_transient(exc):
             return unexpected(exc)
         # Another writer held the lock past the busy timeout (SQLite "database is locked"), or PostgreSQL

@@ -14,10 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
+from sqlalchemy import String
 from werkzeug.routing import IntegerConverter, Map
 
-from workflows.errors import BadRequest
+from workflows.errors import BadRequest, Invalid
 from workflows.store.db import MAX_BIGINT, MAX_INTEGER
+from workflows.store.models import ProcessInstance
 
 MAX_ID = MAX_INTEGER  # ids are INTEGER columns: PostgreSQL refuses 2^31 in a query on them
 MAX_JSON_DEPTH = 64  # objects and arrays inside each other; real process data nests a few levels
@@ -39,6 +41,18 @@ def parse_id(text: object) -> int | None:
         return None
     number = int(text)
     return number if 1 <= number <= MAX_ID else None
+
+
+def check_business_key(business_key: str | None) -> None:
+    """Raises: Invalid (field business_key) when it is longer than its column (PostgreSQL refuses it)."""
+    column = ProcessInstance.__table__.c.business_key.type
+    assert isinstance(column, String) and column.length
+    limit = column.length
+    if business_key is not None and len(business_key) > limit:
+        message = f"At most {limit} characters."
+        raise Invalid(
+            f"The business key is too long: {message}", details={"fields": {"business_key": message}}
+        )
 
 
 def unstorable_reason(text: str) -> str | None:
@@ -104,6 +118,9 @@ def _refuse_unstorable_request_text() -> None:
         raise BadRequest("the path contains a NUL character (%00)")
     sources = [("query parameter", request.args)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # Keep the raw body: parsing the form consumes the stream, and the API reads JSON from the raw
+        # body whatever the Content-Type says (`curl -d '{...}'` sends it as a form).
+        request.get_data(cache=True)
         sources.append(("form field", request.form))
     for what, values in sources:
         for name, value in values.items(multi=True):

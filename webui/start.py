@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups, web_actor
-from webui.input_checks import loads_checked, parse_id
+from webui.input_checks import check_business_key, loads_checked, parse_id
 from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
 from webui.services import services
 from workflows.credit.contracts import list_contracts
@@ -199,6 +199,7 @@ def start(key: str) -> str | Response | tuple[str, int]:
         return _form(actor, definition, schema, prefill, {})
     business_key = request.form.get("business_key", "").strip() or None
     try:
+        check_business_key(business_key)
         data = _start_data(schema)
     except Invalid as exc:
         return _form(actor, definition, schema, request.form, field_errors(exc), status=422)

@@ -121,14 +121,15 @@ def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def server_environment(directory: Path) -> dict[str, str]:
-    """The caller's environment without its CREDITFLOW_* settings, plus ours, all under `directory`."""
+def server_environment(directory: Path, database_url: str | None = None) -> dict[str, str]:
+    """The caller's environment without its CREDITFLOW_* settings, plus ours, all under `directory`
+    (the database too, unless `database_url` names another)."""
     config = directory / "creditflow.toml"
     config.write_text(f'[mail]\nsink_port = 0\n\n[scheduler]\nlock_file = "{directory / "scheduler.lock"}"\n')
     env = {name: value for name, value in os.environ.items() if not name.startswith("CREDITFLOW_")}
     env.update(
         CREDITFLOW_CONFIG=str(config),
-        CREDITFLOW_DATABASE_URL=f"sqlite:///{directory / 'creditflow.db'}",
+        CREDITFLOW_DATABASE_URL=database_url or f"sqlite:///{directory / 'creditflow.db'}",
         CREDITFLOW_HOST=HOST,
         CREDITFLOW_SECRET_KEY="e2e-secret",
     )
@@ -141,12 +142,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(directory: Path) -> Server:
+def start_server(directory: Path, database_url: str | None = None) -> Server:
     """`creditflow init --demo`, then `creditflow serve` on a free port; returns once /api/health is ok."""
     if not CREDITFLOW.exists():
         pytest.skip(f"the console script is not installed at {CREDITFLOW}")
     directory.mkdir(parents=True, exist_ok=True)
-    env = server_environment(directory)
+    env = server_environment(directory, database_url)
     run_cli(env, directory, "init", "--demo")
     port = free_port()
     with (directory / "serve.log").open("wb") as log:

@@ -10,6 +10,7 @@ from pydantic import Field
 from webui.api import bp, current_actor, json_body, paged
 from webui.api.openapi import Body, Id, JsonObject, Model, Page, PageQuery, Timestamp, api, responses
 from webui.api.tasks import Task
+from webui.input_checks import check_business_key
 from webui.services import services
 from workflows.credit.roles import CREDIT_APPLICATION
 from workflows.engine import runner
@@ -82,6 +83,7 @@ def post_instance() -> tuple[Response, int]:
     business_key = body.get("business_key")
     if business_key is not None and not isinstance(business_key, str):
         business_key = str(business_key)
+    check_business_key(business_key)
     svc = services()
     now = svc.clock()
     instance = runner.start_instance(

@@ -84,10 +84,12 @@ _FIELD_KINDS: dict[str, Any] = {
 
 def fields_body(name: str, specs: Mapping[str, FieldSpec]) -> type[BaseModel]:
     """The request body of a record whose fields `parse_fields` checks: generated from the same specs."""
-    fields: dict[str, Any] = {
-        field: (_FIELD_KINDS[spec.kind], ...) if spec.required else (_FIELD_KINDS[spec.kind] | None, None)
-        for field, spec in specs.items()
-    }
+    fields: dict[str, Any] = {}
+    for field, spec in specs.items():
+        kind = _FIELD_KINDS[spec.kind]
+        if spec.text_limit is not None:
+            kind = Annotated[kind, Field(max_length=spec.text_limit)]
+        fields[field] = (kind, ...) if spec.required else (kind | None, None)
     model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
     return model
 

@@ -27,7 +27,7 @@ CHANGEABLE_COLUMNS: dict[str, str] = {
 
 CONTRACT_FIELDS: dict[str, FieldSpec] = {
     "supplier_id": FieldSpec("id", required=True),
-    "number": FieldSpec("text", required=True),
+    "number": FieldSpec("text", required=True, max_length=80),
     "value": FieldSpec("money", required=True),
     "currency": FieldSpec("currency", required=True),
     "payment_terms_days": FieldSpec("days", required=True),

@@ -31,19 +31,19 @@ MIGRATED = "migrated from ERP"  # the reason of a limit taken over by the ERP mi
 # What people may set on a customer (the API and the web form). A credit limit is not among them: it
 # comes only from an approved credit application or limit review (the migration import aside).
 CUSTOMER_FIELDS: dict[str, FieldSpec] = {
-    "external_id": FieldSpec("text"),
+    "external_id": FieldSpec("text", max_length=80),
     "name": FieldSpec("text", required=True),
     "email": FieldSpec("email"),
-    "industry": FieldSpec("text"),
+    "industry": FieldSpec("text", max_length=80),
     "founded_year": FieldSpec("year"),
     "annual_revenue": FieldSpec("money"),
     "currency": FieldSpec("currency", required=True),
-    "registration_no": FieldSpec("text"),
-    "sales_owner": FieldSpec("text"),
-    "language": FieldSpec("text"),
+    "registration_no": FieldSpec("text", max_length=80),
+    "sales_owner": FieldSpec("text", max_length=80),
+    "language": FieldSpec("text", max_length=10),
     "current_ratio": FieldSpec("ratio"),
     "debt_ratio": FieldSpec("ratio"),
-    "external_rating": FieldSpec("text"),
+    "external_rating": FieldSpec("text", max_length=10),
     "next_review_date": FieldSpec("date"),
 }
 # The ERP migration import (`creditflow import customers`, admins only) also takes over the ERP's limit.

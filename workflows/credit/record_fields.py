@@ -20,11 +20,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+# The longest text each kind takes unless its FieldSpec says less (for a shorter column).
+TEXT_LIMITS = {"text": 200, "email": 200, "rating": 10, "currency": 3}
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     # text | email | currency | year | money | ratio | date | id | count | percent | days | rating | terms
     kind: str
     required: bool = False
+    # Text kinds: at most this many characters (the column's length: PostgreSQL refuses longer values).
+    max_length: int | None = None
+
+    @property
+    def text_limit(self) -> int | None:
+        """The most characters a value of this field may have; None for kinds that are not text."""
+        return self.max_length or TEXT_LIMITS.get(self.kind)
 
 
 def parse_fields(
@@ -47,7 +58,7 @@ def parse_fields(
                 errors[name] = "This field is required."
             continue
         try:
-            out[name] = convert_field(spec.kind, value, today)
+            out[name] = convert_field(spec.kind, value, today, max_length=spec.max_length)
         except ValueError as exc:
             errors[name] = str(exc)
     if errors:
@@ -56,8 +67,8 @@ def parse_fields(
     return out
 
 
-def convert_field(kind: str, value: Any, today: date) -> Any:
-    """Check and convert one value of a kind.
+def convert_field(kind: str, value: Any, today: date, *, max_length: int | None = None) -> Any:
+    """Check and convert one value of a kind; text kinds take at most `max_length` characters if given.
 
     Raises:
         ValueError: with a message that says what a valid value looks like.
@@ -72,10 +83,11 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
         if int(text) > upper:
             raise ValueError(f"At most {upper}.")
         return int(text)
+    limit = max_length or TEXT_LIMITS.get(kind, 0)
     if kind == "rating":
         text = str(value).strip().upper()
-        if len(text) > 10:
-            raise ValueError("An agency rating such as BBB+ (at most 10 characters).")
+        if len(text) > limit:
+            raise ValueError(f"An agency rating such as BBB+ (at most {limit} characters).")
         return text
     if kind == "terms":
         if not isinstance(value, Mapping):
@@ -83,10 +95,12 @@ def convert_field(kind: str, value: Any, today: date) -> Any:
         return to_jsonable(dict(value))
     text = str(value).strip()
     if kind == "text":
-        if len(text) > 200:
-            raise ValueError("At most 200 characters.")
+        if len(text) > limit:
+            raise ValueError(f"At most {limit} characters.")
         return text
     if kind == "email":
+        if len(text) > limit:
+            raise ValueError(f"At most {limit} characters.")
         if not _EMAIL.match(text):
             raise ValueError(f"{text!r} is not an e-mail address.")
         return text

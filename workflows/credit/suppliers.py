@@ -31,10 +31,10 @@ SUPPLIER_COLUMNS = (
 )
 SUPPLIER_OPTIONAL = ("litigation_count", "penalties_count", "delivery_score", "external_rating")
 SUPPLIER_FIELDS: dict[str, FieldSpec] = {
-    "external_id": FieldSpec("text"),
+    "external_id": FieldSpec("text", max_length=80),
     "name": FieldSpec("text", required=True),
     "email": FieldSpec("email", required=True),
-    "registration_no": FieldSpec("text"),
+    "registration_no": FieldSpec("text", max_length=80),
     "founded_year": FieldSpec("year"),
     "annual_revenue": FieldSpec("money"),
     "currency": FieldSpec("currency", required=True),
