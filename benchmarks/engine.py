@@ -20,8 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from handlers.registry import build_operations
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -30,11 +28,12 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from handlers.registry import TaskContext, operations  # noqa: E402
+from handlers.registry import build_operations  # noqa: E402
 from workflows.credit.customers import create_customer  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files, validate_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
+from workflows.engine.service_tasks import TaskContext  # noqa: E402
 from workflows.engine.spiff import CreditflowScriptEngine  # noqa: E402
 from workflows.settings import Settings, load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
@@ -88,7 +87,7 @@ def run_persisted(n: int, db_path: Path) -> list[float]:
     rt = Runtime(engine, settings, build_operations())
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
     with transaction(rt.factory) as session:
-        deploy_files(session, read_files(_bundle()), deployed_by="bench", now=now)
+        deploy_files(session, read_files(_bundle()), build_operations(), deployed_by="bench", now=now)
         actors = _users(session, now)
     open_task = select(InboxItem.id).where(InboxItem.status == TaskStatus.OPEN)
     durations = []
@@ -107,7 +106,7 @@ def run_persisted(n: int, db_path: Path) -> list[float]:
 
 def run_in_memory(n: int) -> list[float]:
     """Seconds per instance with bare SpiffWorkflow: same parse, same script engine, same handlers."""
-    bundle = validate_files(read_files(_bundle()))
+    bundle = validate_files(read_files(_bundle()), build_operations())
     spec = bundle.parser.get_spec(PROCESS)
     subprocess_specs = bundle.parser.get_subprocess_specs(PROCESS)
     settings = load_settings({}, database={"url": "sqlite://"})
@@ -142,9 +141,11 @@ def run_in_memory(n: int) -> list[float]:
 def _handler_caller(
     session: Session, now: datetime, i: int, settings: Settings
 ) -> Callable[[str, str, str, dict[str, Any]], Any]:
+    table = build_operations()
+
     def call(task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> Any:
         ctx = TaskContext(session, now, i + 1, PROCESS, f"B-{i}", bpmn_id, task_id, "sales1", settings)
-        return operations()[name].call(ctx, params)
+        return table[name].call(ctx, params)
 
     return call
 
