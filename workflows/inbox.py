@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
+from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.store.paging import MAX_PER_PAGE, Page
 from workflows.users import Actor
@@ -136,7 +137,7 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
 
 
 def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
-    """A task the actor may see: a candidate, the assignee or the completer (admins see all).
+    """A task the actor may see: a candidate, the assignee or the completer (auditors and admins see all).
 
     Raises:
         NotFound, Forbidden.
@@ -145,7 +146,7 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
     if item is None:
         raise NotFound(f"task {task_id} does not exist")
     involved = actor.in_any(item.candidate_groups) or actor.username in (item.assignee, item.completed_by)
-    if not involved:
+    if not involved and not reads_everything(actor):
         raise Forbidden(
             f"task {task_id} belongs to {', '.join(item.candidate_groups)}; {actor.username} is not a member"
         )

@@ -9,37 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import get_task_for, task_json
+from workflows.readers import may_read, readable
 from workflows.store.models import (
     AuditEvent,
     InboxItem,
     Incident,
     InstanceStatus,
-    ProcessDefinition,
     ProcessInstance,
-    TaskCandidate,
 )
 from workflows.store.paging import Page, page_rows
 from workflows.users import Actor
-
-
-def _visible(actor: Actor) -> Select[ProcessInstance]:
-    query = select(ProcessInstance)
-    if actor.is_admin:
-        return query
-    groups = sorted(actor.groups)
-    touched = select(InboxItem.instance_id).where(
-        or_(
-            InboxItem.assignee == actor.username,
-            InboxItem.completed_by == actor.username,
-            InboxItem.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_name.in_(groups))),
-        )
-    )
-    return query.where(or_(ProcessInstance.started_by == actor.username, ProcessInstance.id.in_(touched)))
 
 
 def list_instances(
@@ -52,10 +36,10 @@ def list_instances(
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[list[ProcessInstance], int]:
-    """One page of instances the actor may see, newest first, and the total."""
+    """One page of instances the actor may read (workflows.readers), newest first, and the total."""
     if status and status not in InstanceStatus.ALL:
         raise BadRequest(f"status must be one of {', '.join(InstanceStatus.ALL)}, not {status!r}")
-    query = _visible_with_start_groups(session, actor)
+    query = select(ProcessInstance).where(readable(session, actor))
     if process_key:
         query = query.where(ProcessInstance.process_key == process_key)
     if status:
@@ -65,38 +49,12 @@ def list_instances(
     return page_rows(session, query.order_by(ProcessInstance.id.desc()), page, per_page)
 
 
-def _visible_with_start_groups(session: Session, actor: Actor) -> Select[ProcessInstance]:
-    """Instances the actor started or worked on, plus every instance of a process they may start."""
-    query = _visible(actor)
-    if actor.is_admin:
-        return query
-    # Start groups live in a JSON column; the definitions table is tiny, so filtering in Python is fine.
-    keys = sorted(
-        {d.process_key for d in session.scalars(select(ProcessDefinition)) if actor.in_any(d.start_groups)}
-    )
-    return (
-        query
-        if not keys
-        else select(ProcessInstance).where(
-            or_(
-                ProcessInstance.id.in_(query.with_only_columns(ProcessInstance.id)),
-                ProcessInstance.process_key.in_(keys),
-            )
-        )
-    )
-
-
 def get_instance_for(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
     """Raises: NotFound, Forbidden."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
-    visible = session.scalar(
-        _visible_with_start_groups(session, actor)
-        .where(ProcessInstance.id == instance_id)
-        .with_only_columns(ProcessInstance.id)
-    )
-    if visible is None:
+    if not may_read(session, actor, instance_id):
         raise Forbidden(f"{actor.username} is not involved in process instance {instance_id}")
     return instance
 

@@ -192,6 +192,10 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
         check_open(item)
         if item.assignee is None:
             return item
+        if not item.candidate_groups:
+            raise Conflict(
+                f"Task {task_id} is assigned to {item.assignee} by the process; it has no group to go back to"
+            )
         if item.assignee != actor.username and not actor.is_admin:
             raise Conflict(
                 f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it"

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflows.engine import patches, pruning
@@ -21,6 +22,7 @@ from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import TaskContext
 from workflows.engine.task_texts import render_instructions, render_subject
 from workflows.errors import Invalid
+from workflows.store.db import is_postgres
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import (
     NO_DUE_DATE,
@@ -28,6 +30,7 @@ from workflows.store.models import (
     Base,
     InboxItem,
     Incident,
+    InstanceGroup,
     InstanceStatus,
     MessageSubscription,
     ProcessInstance,
@@ -216,6 +219,10 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
     definition = step.rt.definition(step.session, instance.definition_id)
     due_at = engine.iso_duration(task.due_in, step.now) if task.due_in else None
     context = to_jsonable(task.data)
+    assignee = instance.started_by if task.assignee == "initiator" else task.assignee
+    # A task the process assigns to one person is theirs alone: no group queue shows it, and it does not
+    # open the case to its lane's group (sales2 must not read sales1's application through sales1's task).
+    groups = [] if assignee else task.candidate_groups
     row = dict(
         instance_id=instance.id,
         spiff_task_id=task.task_id,
@@ -223,24 +230,35 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
         bpmn_id=task.bpmn_id,
         title=task.title,
         lane=task.lane,
-        candidate_groups=task.candidate_groups,
+        candidate_groups=groups,
         subject=task.subject or render_subject(task.data, instance.business_key),
         instructions=render_instructions(task.instructions, context),
         form_file=task.form_file,
         form_schema=step.rt.form_for(step.session, definition, task.form_file),
         four_eyes=task.four_eyes,
         context=context,
-        assignee=instance.started_by if task.assignee == "initiator" else task.assignee,
+        assignee=assignee,
         status=TaskStatus.OPEN,
         due_at=due_at,
         due_sort=due_at or NO_DUE_DATE,
         created_at=step.now,
     )
     task_id = step.session.connection().scalar(_NEW_ITEM, row)
-    _insert_rows(
-        step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in task.candidate_groups]
-    )
-    step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=task.candidate_groups)
+    _insert_rows(step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in groups])
+    _open_to_groups(step, groups)
+    step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=groups, assignee=assignee)
+
+
+def _open_to_groups(step: Step, groups: list[str]) -> None:
+    """Let the groups offered a task read its instance from now on (these rows outlive the task)."""
+    if groups:
+        dialect = postgresql if is_postgres(step.session) else sqlite
+        statement = dialect.insert(InstanceGroup).on_conflict_do_nothing(
+            index_elements=[InstanceGroup.instance_id, InstanceGroup.group_name]
+        )
+        step.session.connection().execute(
+            statement, [{"instance_id": step.instance.id, "group_name": g} for g in groups]
+        )
 
 
 def _sync_waits(step: Step, snapshot: engine.Snapshot) -> None:
