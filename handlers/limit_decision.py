@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from handlers.approvals import authority_groups, given_approvals, require_approvals
 from workflows.credit import roles
-from workflows.credit.customers import GRADES, add_months, change_limit, get_customer
+from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
@@ -121,6 +121,13 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     next review. The operation moves money: its approvals (`limit_approvals`) are checked before it runs."""
     if req.new_limit < 0:
         raise HandlerInputError(f"credit.apply_limit: a limit cannot be negative ({req.new_limit})")
+    longest = longest_review_cycle(ctx.session)
+    if req.review_months < 0 or (longest is not None and req.review_months > longest):
+        # A review far in the future would keep the customer out of every scheduled review.
+        raise HandlerInputError(
+            f"credit.apply_limit: review_months must be between 0 and the limit policy's longest review "
+            f"cycle ({longest} months), not {req.review_months}"
+        )
     customer = get_customer(ctx.session, req.customer_id)
     approvers = [a.user for a in ctx.approvals]
     old = customer.credit_limit

@@ -277,5 +277,31 @@ def test_an_instance_cannot_make_a_contract_version_of_another_instances_change(
 def test_the_registry_marks_every_money_move_with_its_approval_rule() -> None:
     operations = build_operations()
     moving = {name for name, op in operations.items() if op.moves_money}
-    assert moving == {"credit.apply_limit", "contract.approve_change", "contract.record_version", "definition.activate"}
+    assert moving == {
+        "credit.apply_limit",
+        "contract.approve_change",
+        "contract.record_version",
+        "definition.activate",
+    }
     assert all(op.approvals is not None for name, op in operations.items() if name in moving)
+
+
+def test_a_diagram_cannot_push_the_next_review_past_the_policys_longest_cycle(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer_id = migrated_customer(app, CUSTOMER)
+    far = {**APPLY, "review_months": "1200"}
+    key = deploy(
+        app,
+        client,
+        demo_tokens,
+        bundle(
+            "far_review", money_diagram("far_review", "credit.apply_limit", far), "approval_authority.dmn"
+        ),
+    )["key"]
+    before = credit_state(app, customer_id)
+    refused = start(client, demo_tokens["owner1"], key, {"customer_id": customer_id, "new_limit": "5000"})
+    assert (
+        refused.status_code == 422 and "longest review cycle (12 months)" in refused.json["error"]["message"]
+    )
+    assert credit_state(app, customer_id) == before
