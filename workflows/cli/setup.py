@@ -14,13 +14,8 @@ from handlers.registry import build_operations
 from workflows.cli.context import Context, fail, pass_ctx
 from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.clock import utcnow
-from workflows.definitions.deploy import (
-    DEPLOYABLE_SUFFIXES,
-    PROCESS_OWNERS,
-    deploy_files,
-    read_files,
-    validate_files,
-)
+from workflows.credit.roles import PROCESS_OWNERS
+from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
 from workflows.mail.sink import start_sink

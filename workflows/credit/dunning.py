@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.credit import roles
 from workflows.credit.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.store.paging import page_rows
 
-PROCESS_KEY = "dunning"
+PROCESS_KEY = roles.DUNNING
 
 
 def customers_to_dun(session: Session, as_of: date, grace_days: int, minimum: Decimal) -> list[int]:
