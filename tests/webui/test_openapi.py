@@ -86,6 +86,7 @@ def test_path_ids_are_documented_with_the_range_the_routes_take(document: dict[s
                     "format": "int32",
                     "minimum": 1,
                     "maximum": MAX_ID,
+                    "examples": [1],
                 }
 
 

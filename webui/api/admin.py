@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Response, jsonify
 from pydantic import Field
 
@@ -12,9 +14,15 @@ from workflows.batch.jobs import tick
 from workflows.clock import parse_now
 from workflows.errors import BadRequest, Forbidden
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
 
 class TickRequest(Body):
-    now: Timestamp | None = Field(None, description="the time to run the round at (default: now)")
+    now: Timestamp | None = Field(
+        None,
+        description="the time to run the round at (default: now)",
+        examples=["2026-03-02T09:00:00+00:00"],
+    )
 
 
 class TickResult(Model):
@@ -38,4 +46,7 @@ def admin_tick() -> Response:
         now = parse_now(raw)
     except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00+14:00 in UTC
         raise BadRequest(f"now must be an ISO 8601 time, not {raw!r}") from exc
+    if not EARLIEST <= now < LATEST:
+        # The daily jobs count days and months back and forth from `now`: year 1 or 9999 overflows.
+        raise BadRequest(f"now must lie from {EARLIEST.year} to {LATEST.year - 1}, not {raw!r}")
     return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())

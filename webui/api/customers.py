@@ -92,7 +92,7 @@ NewCustomer = fields_body("NewCustomer", CUSTOMER_FIELDS)
 class Rating(Body):
     agency: str = Field(max_length=80, examples=["S&P"])
     rating: str = Field(max_length=10, examples=["BBB+"])
-    date: Day
+    date: Day = Field(examples=["2026-03-01"])
 
 
 @bp.get("/customers")

@@ -22,8 +22,20 @@ Status = Literal["running", "completed", "cancelled", "error"]
 
 class NewInstance(Body):
     process_key: str = Field(min_length=1, examples=[CREDIT_APPLICATION])
-    business_key: str | None = Field(None, max_length=120)
-    data: JsonObject = Field(default_factory=dict, description="the start form's fields")
+    business_key: str | None = Field(None, max_length=120, examples=["C-1001"])
+    data: JsonObject = Field(
+        default_factory=dict,
+        description="the start form's fields",
+        examples=[
+            {
+                "customer_id": 1,
+                "requested_limit": "50000.00",
+                "currency": "EUR",
+                "payment_terms_days": 30,
+                "justification": "A new distribution contract doubles the orders.",
+            }
+        ],
+    )
 
 
 class InstanceSummary(Model):

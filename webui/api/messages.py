@@ -13,8 +13,10 @@ from workflows.engine import runner
 
 class Message(Body):
     name: str = Field(min_length=1, examples=["payment_received"])
-    correlation_key: str = Field(min_length=1, description="e.g. the customer id of a dunning case")
-    data: JsonObject = Field(default_factory=dict)
+    correlation_key: str = Field(
+        min_length=1, description="e.g. the customer id of a dunning case", examples=["5"]
+    )
+    data: JsonObject = Field(default_factory=dict, examples=[{"amount": "100.00", "reference": "bank 4711"}])
 
 
 class Delivery(Model):

@@ -66,19 +66,21 @@ class Body(BaseModel):
 
 # The JSON Schema of each kind of record field (workflows/credit/record_fields.py): what its parser takes.
 _FIELD_KINDS: dict[str, Any] = {
-    "text": Annotated[str, Field(max_length=200)],
-    "email": Annotated[str, Field(max_length=200, json_schema_extra={"format": "email"})],
+    "text": Annotated[str, Field(max_length=200, examples=["Example Trading Ltd"])],
+    "email": Annotated[
+        str, Field(max_length=200, examples=["ap@example.com"], json_schema_extra={"format": "email"})
+    ],
     "currency": Annotated[str, Field(pattern="^[A-Z]{3}$", examples=["EUR"])],
-    "year": Annotated[int, Field(ge=1800)],
+    "year": Annotated[int, Field(ge=1800, examples=[1999])],
     "money": MoneyInput,
-    "ratio": MoneyInput,
-    "date": date,
-    "id": Id,
-    "count": Annotated[int, Field(ge=0, le=MAX_ID)],
-    "percent": Annotated[int, Field(ge=0, le=100)],
-    "days": Annotated[int, Field(ge=0, le=365)],
+    "ratio": Annotated[MoneyInput, Field(examples=["1.20"])],
+    "date": Annotated[date, Field(examples=["2026-06-30"])],
+    "id": Annotated[Id, Field(examples=[1])],
+    "count": Annotated[int, Field(ge=0, le=MAX_ID, examples=[0])],
+    "percent": Annotated[int, Field(ge=0, le=100, examples=[95])],
+    "days": Annotated[int, Field(ge=0, le=365, examples=[30])],
     "rating": Annotated[str, Field(max_length=10, examples=["BBB+"])],
-    "terms": dict[str, Any],
+    "terms": Annotated[dict[str, Any], Field(examples=[{"price": "EUR 820 per tonne"}])],
 }
 
 
@@ -228,7 +230,8 @@ def _finish(spec: dict[str, Any]) -> dict[str, Any]:
             for parameter in operation.get("parameters", []):
                 schema = parameter["schema"]
                 if parameter["in"] == "path" and schema.get("type") == "integer":
-                    schema.update(minimum=1, maximum=MAX_ID)  # the `<int:...>` converter's range
+                    # The `<int:...>` converter's range; the example is the demo data's first record.
+                    schema.update(minimum=1, maximum=MAX_ID, examples=[1])
                 # An optional query parameter is absent or has a value; it cannot be JSON null.
                 options = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
                 if len(options) == 1:

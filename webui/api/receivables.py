@@ -30,12 +30,12 @@ BUCKET_NAMES = ", ".join(BUCKETS)
 
 
 class NewInvoice(Body):
-    customer_id: Id
-    number: str = Field(max_length=80)
+    customer_id: Id = Field(examples=[1])
+    number: str = Field(max_length=80, examples=["INV-2026-0001"])
     amount: MoneyInput
     currency: str = Field(pattern="^[A-Z]{3}$", examples=["EUR"])
-    issue_date: Day
-    due_date: Day
+    issue_date: Day = Field(examples=["2026-03-01"])
+    due_date: Day = Field(examples=["2026-03-31"])
 
 
 class Invoice(Model):
@@ -63,12 +63,14 @@ class InvoicePage(Page):
 
 
 class NewPayment(Body):
-    customer_id: Id
+    customer_id: Id = Field(examples=[1])
     amount: MoneyInput
     currency: str = Field(pattern="^[A-Z]{3}$", examples=["EUR"])
-    date: Day
-    invoice_number: str | None = Field(None, max_length=80, description="allocate to this invoice first")
-    reference: str | None = Field(None, max_length=80)
+    date: Day = Field(examples=["2026-03-15"])
+    invoice_number: str | None = Field(
+        None, max_length=80, description="allocate to this invoice first", examples=["INV-2026-0001"]
+    )
+    reference: str | None = Field(None, max_length=80, examples=["bank statement 4711"])
 
 
 class Payment(Model):

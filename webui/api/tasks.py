@@ -72,7 +72,11 @@ class TaskPage(Page):
 
 
 class Completion(Body):
-    data: JsonObject = Field(default_factory=dict, description="the form's fields")
+    data: JsonObject = Field(
+        default_factory=dict,
+        description="the form's fields",
+        examples=[{"decision": "approve", "comment": "ok"}],
+    )
 
 
 class CompletedTask(Task):
