@@ -549,3 +549,17 @@ def test_a_value_the_database_refuses_is_400_and_logged_as_an_error(
         == "A value does not fit: value too long for type character varying(10)"
     )
     assert [r.levelname for r in caplog.records if "did not fit" in r.getMessage()] == ["ERROR"]
+
+
+# --- a tick at the edge of time ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "now", ["0001-01-01T03:00:01Z", "9999-12-31T23:59:59", "0001-01-01T00:00:00+14:00", 5, ["2026-03-02"]]
+)
+def test_a_tick_at_a_time_the_jobs_cannot_count_from_is_400(
+    client: FlaskClient, demo_tokens: dict[str, str], now: object
+) -> None:
+    # Found by the fuzzer on PostgreSQL: year 1 made the dunning run's date arithmetic overflow (500).
+    response = client.post("/api/admin/tick", json={"now": now}, headers=auth(demo_tokens["admin"]))
+    assert "now must" in error_of(response, 400)["message"]
