@@ -114,7 +114,8 @@ def claim_job_day(rt: Runtime, job: str, day: date, *, runner: str, wall: Clock 
             if _changed(session, retried):
                 return DayClaim(day_id, Claim.RETRIED)
         cutoff = now - stale_after(rt)
-        stale = this_day.where(JobRun.status == JobStatus.RUNNING, JobRun.heartbeat_at < cutoff)
+        not_beaten = (JobRun.heartbeat_at < cutoff) | JobRun.heartbeat_at.is_(None)
+        stale = this_day.where(JobRun.status == JobStatus.RUNNING, not_beaten)
         if _changed(session, stale.values(**claimant)):
             return DayClaim(day_id, Claim.TOOK_OVER)
         if _changed(session, this_day.where(JobRun.status == JobStatus.RUNNING).values(**joined)):
