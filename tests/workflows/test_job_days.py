@@ -468,3 +468,14 @@ def test_a_day_whose_plan_never_runs_dry_fails_and_the_next_run_finishes_it(rt: 
     assert failed.status == JobStatus.FAILED and "still pending" in failed.error
     [day] = run_daily_jobs(rt, NOW, {"dunning_run": job})
     assert day["cases_started"] == 3 and job_day(rt).status == JobStatus.DONE
+
+
+def test_a_running_day_without_any_heartbeat_is_taken_over(rt: Runtime) -> None:
+    claim = claim_job_day(rt, "sweep", DAY, runner="a")
+    assert claim is not None
+    with rt.factory() as session, session.begin():
+        row = session.get(JobRun, claim.job_run_id)
+        assert row is not None
+        row.heartbeat_at = None
+    taken = claim_job_day(rt, "sweep", DAY, runner="b")
+    assert taken is not None and taken.how == Claim.TOOK_OVER
