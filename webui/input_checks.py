@@ -37,7 +37,8 @@ class IdConverter(IntegerConverter):
 
 def parse_id(text: object) -> int | None:
     """A record id typed as ASCII digits (1 to MAX_ID); None for anything else ("²" passes isdigit)."""
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+    # int() refuses more than 4,300 digits (ValueError), and no id has more than 10.
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 10:
         return None
     number = int(text)
     return number if 1 <= number <= MAX_ID else None

@@ -171,7 +171,7 @@ class _Plugin(FlaskPlugin):
             # The document is wrong, not the caller: say so in the log and still answer.
             logger.error(
                 "%s %s: the response does not match the API document: %s", request.method, request.path, error
-            )  # noqa: E501
+            )
             return make_response(resp), None
         return response, error
 
@@ -254,9 +254,11 @@ def _finish(spec: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
+    """The OpenAPI 3.1 document of this API (no token needed)."""
     return jsonify(document(current_app))
 
 
 @bp.get("/docs")
 def docs_page() -> str:
+    """The document in Swagger UI, from files this server serves (no token needed)."""
     return render_template("api/docs.html")

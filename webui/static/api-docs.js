@@ -7,6 +7,5 @@ window.addEventListener("DOMContentLoaded", () => {
     dom_id: "#swagger-ui",
     deepLinking: true,
     validatorUrl: null,
-    persistAuthorization: true,
   });
 });

@@ -30,8 +30,9 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
     open_reviews: set[int] = set()
     last_started: dict[int, datetime] = {}
     for key, data, status, started in session.execute(reviews):
-        # Manual reviews may be started without a business key: their data still names the customer.
-        cid = int(key) if key and key.isdigit() else (data or {}).get("customer_id")
+        # Manual reviews may be started without a business key: their data still names the customer. The
+        # key is typed by whoever starts the review: ASCII digits only ("²".isdigit() is true, int() fails).
+        cid = int(key) if key and key.isascii() and key.isdigit() else (data or {}).get("customer_id")
         if not isinstance(cid, int):
             continue
         if status in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
