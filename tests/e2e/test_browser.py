@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from handlers.registry import build_operations
 from tests.helpers import auth, credit_hold_files, migrated_customer, upload
+from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
+from workflows.store.db import transaction
+from workflows.users import add_user, issue_token
 
 pytestmark = pytest.mark.browser
 
@@ -69,6 +74,17 @@ def page(chromium: Any, live_url: str) -> Iterator[Any]:
     yield tab
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def deploy_shipped(app: Flask, *stems: str) -> None:
+    """Deploy shipped diagrams as `creditflow init` does (the system's deployments are active at once; a
+    process owner's deployment of credit_application, which sets limits, waits for a second owner)."""
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        for bundle in shipped_bundles():
+            if bundle[0].stem in stems:
+                files = read_files(bundle)
+                deploy_files(session, files, build_operations(), deployed_by="system", now=svc.clock())
 
 
 def log_in(page: Any, username: str, password: str = "demo") -> None:
@@ -145,13 +161,12 @@ def test_analyst_claims_opens_and_completes_a_task(
 
 
 def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
-    page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
+    app: Flask, page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    bundle = next(b for b in shipped_bundles() if b[0].stem == "credit_application")
-    assert upload(client, demo_tokens["owner1"], bundle).status_code == 201
+    deploy_shipped(app, "credit_application", "definition_approval")
     log_in(page, "owner1")
     page.goto("/definitions")
-    page.get_by_role("link", name="Edit as new version").click()
+    page.locator('a[href="/definitions/credit_application/1/edit"]').click()
     page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
     assert_watermark_visible(page)
 
@@ -172,6 +187,23 @@ def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
 
     xml = client.get("/definitions/credit_application/2/diagram.bpmn")  # not logged in on this client
     assert xml.status_code == 302
+    # Version 2 sets limits: it is used once a second process owner approves it in the inbox.
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        add_user(session, "owner2", groups=["process_owner"], now=svc.clock())
+        owner2 = issue_token(session, "owner2", svc.clock())
+    later = (svc.clock() + timedelta(seconds=5)).isoformat()
+    assert (
+        client.post("/api/admin/tick", json={"now": later}, headers=auth(demo_tokens["admin"])).status_code
+        == 200
+    )
+    [approval] = client.get("/api/tasks", headers=auth(owner2)).json["items"]
+    assert approval["subject"] == "credit_application v2 by owner1"
+    approve = {"data": {"decision": "approve", "comment": "renamed step only"}}
+    assert (
+        client.post(f"/api/tasks/{approval['id']}/complete", json=approve, headers=auth(owner2)).status_code
+        == 200
+    )
     customer = client.post(
         "/api/customers",
         json={
@@ -204,10 +236,9 @@ def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
 
 
 def test_analyst_approves_a_credit_application_for_a_customer_named_with_markup(
-    page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
+    app: Flask, page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    bundle = next(b for b in shipped_bundles() if b[0].stem == "credit_application")
-    assert upload(client, demo_tokens["owner1"], bundle).status_code == 201
+    deploy_shipped(app, "credit_application")
     customer = client.post(
         "/api/customers",
         json={
@@ -257,8 +288,7 @@ def test_analyst_approves_a_credit_application_for_a_customer_named_with_markup(
 def test_sales_starts_a_credit_application_from_the_customer_page_and_the_analyst_sees_the_customer(
     app: Flask, page: Any, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    bundle = next(b for b in shipped_bundles() if b[0].stem == "credit_application")
-    assert upload(client, demo_tokens["owner1"], bundle).status_code == 201
+    deploy_shipped(app, "credit_application")
     # A customer with a limit taken over by the ERP migration (the API gives new customers limit 0).
     customer_id = migrated_customer(
         app,

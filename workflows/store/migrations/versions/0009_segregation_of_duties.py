@@ -79,7 +79,7 @@ def _backfill_instance_groups() -> None:
         items.c.claimed_at,
         instances.c.started_by,
     ).join(instances, instances.c.id == items.c.instance_id)
-    pairs = set()
+    pairs: set[tuple[int, str]] = set()
     for instance_id, groups, assignee, claimed_at, started_by in conn.execute(query):
         if assignee is not None and assignee == started_by and claimed_at is None:
             continue  # assigned to the initiator by the process (e.g. "answer the analyst's questions")
