@@ -125,7 +125,8 @@ def _refuse_unstorable_request_text() -> None:
         sources.append(("form field", request.form))
     for what, values in sources:
         for name, value in values.items(multi=True):
-            reason = unstorable_reason(name) or unstorable_reason(value)
+            # A multipart part may come without a name (None), as the fuzzer found.
+            reason = unstorable_reason(str(name or "")) or unstorable_reason(str(value or ""))
             if reason:
                 raise BadRequest(f"{what} {name!r} {reason}")
     if request.mimetype == "multipart/form-data":

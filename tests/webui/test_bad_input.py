@@ -582,3 +582,20 @@ def test_a_review_started_with_a_non_ascii_digit_business_key_does_not_stop_the_
     )
     assert tick.status_code == 200, tick.json
     assert all(job.get("error") in (None, "") for job in tick.json["jobs"]), tick.json
+
+
+def test_a_multipart_part_without_a_name_is_not_a_500(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    # Found by the fuzzer: werkzeug gives such a part the name None, which the NUL check did not expect.
+    body = (
+        b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n'
+    )
+    response = client.post(
+        "/api/process-definitions",
+        data=body,
+        content_type="multipart/form-data; boundary=b",
+        headers=auth(demo_tokens["owner1"]),
+    )
+    assert "files" in error_of(response, 400)["message"]
