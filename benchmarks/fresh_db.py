@@ -19,6 +19,7 @@ from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
+from workflows.users import SYSTEM_ACTOR  # noqa: E402
 
 
 def fresh_database(url: str, now: datetime) -> Engine:
@@ -32,5 +33,5 @@ def fresh_database(url: str, now: datetime) -> Engine:
     with transaction(make_session_factory(engine)) as session:
         seed_demo_users(session, now)
         for bundle in shipped_bundles():
-            deploy_files(session, read_files(bundle), build_operations(), deployed_by="bench", now=now)
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by=SYSTEM_ACTOR, now=now)
     return engine

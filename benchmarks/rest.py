@@ -34,7 +34,7 @@ from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
-from workflows.users import issue_token  # noqa: E402
+from workflows.users import SYSTEM_ACTOR, issue_token  # noqa: E402
 
 SPIFFARENA_PER_S = 5.18
 START = {
@@ -89,7 +89,9 @@ def main() -> None:
         now = datetime.now(UTC)
         with transaction(factory) as session:
             for bundle in shipped_bundles():
-                deploy_files(session, read_files(bundle), build_operations(), deployed_by="bench", now=now)
+                # As `creditflow init`: the system's deployments of money-moving diagrams are active at once.
+                files = read_files(bundle)
+                deploy_files(session, files, build_operations(), deployed_by=SYSTEM_ACTOR, now=now)
             tokens = {name: issue_token(session, name, now) for name in seed_demo_users(session, now)}
         engine.dispose()
         server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)

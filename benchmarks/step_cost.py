@@ -38,7 +38,7 @@ from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, transaction  # noqa: E402
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
-from workflows.users import SYSTEM, actor_for, add_user  # noqa: E402
+from workflows.users import SYSTEM, SYSTEM_ACTOR, actor_for, add_user  # noqa: E402
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LOOP_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
@@ -117,7 +117,7 @@ def measure(url: str, lengths: list[int], runs: int) -> dict[str, Any]:
         deploy_files(
             session,
             {"follow_up.bpmn": LOOP_BPMN.encode(), "follow_up_form.json": LOOP_FORM.encode()},
-            deployed_by="bench",
+            deployed_by=SYSTEM_ACTOR,
             now=NOW,
         )
         analyst = actor_for(add_user(session, "analyst_bench", groups=["credit_analyst"], now=NOW))
