@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from tests.batch.test_scale_guards import seed_book
 from tests.conftest import SteppingClock
 from tests.helpers import auth
-from tests.test_scale_guards import seed_book
 from tests.webui.test_pages import logged_in
 from workflows.batch.job_days import claim_job_day
 from workflows.credit.models import DunningCase

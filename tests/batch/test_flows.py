@@ -21,10 +21,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
+from tests.batch.test_job_days import job_day
+from tests.batch.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
 from tests.pg_log import postgres_log
 from tests.smtp import RecordingSink
-from tests.test_scale_guards import NOW, dunning_outcome, empty_database, run_in_threads, seed_book
-from tests.workflows.test_job_days import job_day
 from workflows.batch.jobs import tick
 from workflows.batch.scheduler import EmbeddedScheduler
 from workflows.credit.models import DunningCase

@@ -1,7 +1,7 @@
 """Several workers on one database: chunked batch starts are claim-safe, crash-safe and never doubled.
 
 Runs on SQLite and (in CI's second pass) on PostgreSQL, where the claims are row locks (SKIP LOCKED) and real
-concurrency happens. The Prefect flows that drive these chunks are tested in tests/test_flows.py.
+concurrency happens. The Prefect flows that drive these chunks are tested in tests/batch/test_flows.py.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import Base, OutboxEmail, ProcessInstance
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- a small book of receivables ------------------------------------------------------------------------

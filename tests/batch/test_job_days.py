@@ -23,10 +23,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
+from tests.batch.test_scale_guards import NOW, ROOT, dunning_outcome, seed_book, wait_until_unlocked
 from tests.fixtures.engine.cases import run_at_once
 from tests.pg_log import postgres_log
 from tests.smtp import RecordingSink
-from tests.test_scale_guards import NOW, ROOT, dunning_outcome, seed_book, wait_until_unlocked
 from workflows.batch import daily_starts as chunks
 from workflows.batch import job_days
 from workflows.batch.job_days import Claim, claim_job_day
