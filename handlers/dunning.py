@@ -39,7 +39,15 @@ def load_case(session: Session, case_id: int) -> DunningCase:
 
 def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> None:
     ctx.session.add(
-        DunningEvent(case_id=case.id, kind=kind, level=case.level, detail=detail, actor="system", at=ctx.now)
+        # The person whose action ran the step (a collector's promise, a manager's approval), else the system.
+        DunningEvent(
+            case_id=case.id,
+            kind=kind,
+            level=case.level,
+            detail=detail,
+            actor=ctx.actor or "system",
+            at=ctx.now,
+        )
     )
 
 

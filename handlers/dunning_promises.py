@@ -9,13 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from handlers.approvals import require_approvals
 from handlers.dunning import add_event, load_case
+from workflows.credit import roles
 from workflows.credit.models import (
     DunningStatus,
     Invoice,
     InvoiceStatus,
 )
-from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,21 @@ class Resolution:
     invoices: list[str]
 
 
+def credit_approvals(ctx: TaskContext, req: ResolveRequest) -> list[Approval]:
+    """An upheld dispute cancels invoices (a credit note): a credit manager, not the initiator, approves it.
+
+    Raises:
+        MissingApprovals: an upheld dispute without that approval.
+    """
+    if req.resolution != "upheld":
+        return []
+    what = f"a credit note for the disputed invoices of dunning case {req.case_id}"
+    return require_approvals(ctx, "dunning.resolve_dispute", roles.DISPUTE_CREDIT_AUTHORITY, what)
+
+
 def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
-    """Upheld: a credit note cancels the disputed invoices. Rejected: they are dunned again."""
+    """Upheld: a credit note cancels the disputed invoices (a money move: `credit_approvals` are checked
+    first, and the event names the approvers). Rejected: they are dunned again."""
     if req.resolution not in ("upheld", "rejected"):
         raise HandlerInputError(
             f"dunning.resolve_dispute: resolution must be upheld or rejected, not {req.resolution!r}"
@@ -122,5 +137,6 @@ def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
         resolution=req.resolution,
         comment=req.comment,
         invoices=[i.number for i in disputed],
+        approved_by=[a.user for a in ctx.approvals],
     )
     return Resolution(req.resolution, [i.number for i in disputed])

@@ -77,7 +77,11 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.record_dispute", dunning_promises.record_dispute, dunning_promises.DisputeRequest),
         Operation("dunning.record_promise", dunning_promises.record_promise, dunning_promises.PromiseRequest),
         Operation(
-            "dunning.resolve_dispute", dunning_promises.resolve_dispute, dunning_promises.ResolveRequest
+            "dunning.resolve_dispute",
+            dunning_promises.resolve_dispute,
+            dunning_promises.ResolveRequest,
+            moves_money=True,
+            approvals=dunning_promises.credit_approvals,
         ),
         Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),
         Operation("dunning.send_notice", dunning.send_notice, dunning.NoticeRequest),

@@ -229,6 +229,17 @@ def test_dispute_takes_invoices_out_of_dunning_until_resolved(desk: Collections)
         desk.complete("collector1", task["id"], resolution="upheld", comment="credit note 77").status_code
         == 200
     )
+    # A credit note moves money: the credit manager approves it, not the collector who proposed it.
+    [approval] = desk.open_tasks("manager1")
+    assert approval["name"] == "approve_dispute_credit"
+    assert desk.complete("collector1", approval["id"], decision="approve").status_code == 403
+    assert (
+        desk.client.get(f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])).json[
+            "items"
+        ][1]["status"]
+        == "open"
+    )
+    assert desk.complete("manager1", approval["id"], decision="approve", comment="ok").status_code == 200
     invoices = desk.client.get(
         f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])
     ).json

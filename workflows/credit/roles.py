@@ -78,6 +78,9 @@ CONTRACT_CHANGE_AUTHORITY: dict[str, tuple[str, ...]] = {
     CFO: (PROCUREMENT_MANAGER, CFO),
 }
 
+# A dispute credit (a credit note cancelling disputed invoices), proposed by a collector.
+DISPUTE_CREDIT_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
+
 # The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
 DEMO_USERS: dict[str, str] = {
     "sales1": SALES,
