@@ -1,9 +1,13 @@
-"""Engine overhead: one shipped approval diagram driven start to end, persisted vs bare in memory.
+"""Engine overhead: one shipped approval diagram driven start to end, persisted vs bare in memory,
+and what the script budget costs.
 
 Persisted: through `workflows.engine.runner` on a SQLite file (one transaction per step: state, inbox,
 timers, subscriptions, audit, outbox). In memory: bare SpiffWorkflow on the same parsed diagram with
-the same service handlers. The last line printed is JSON:
-{"persisted_per_s": ..., "in_memory_per_s": ..., "overhead_ratio": ...}
+the same service handlers. Sandbox: one gateway condition evaluated in the server, the same through
+the script worker (a pipe round trip), plain eval() for reference, starting a worker, a template, and
+the persisted run again with every one of its ~50 evaluations per instance forced through the worker
+(what running the simple ones in the server saves). The last line printed is JSON:
+{"persisted_per_s": ..., "in_memory_per_s": ..., "overhead_ratio": ..., "sandbox": {...}}
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ from handlers.registry import build_operations  # noqa: E402
 from workflows.credit.customers import create_customer  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files, validate_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
+from workflows.engine import sandbox  # noqa: E402
 from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
+from workflows.engine.sandbox import SafeEnvironment  # noqa: E402
+from workflows.engine.script_pool import ScriptPool  # noqa: E402
 from workflows.engine.service_tasks import TaskContext  # noqa: E402
 from workflows.engine.spiff import CreditflowScriptEngine  # noqa: E402
+from workflows.engine.task_texts import render_instructions  # noqa: E402
 from workflows.settings import Settings, load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from workflows.store.models import InboxItem, TaskStatus  # noqa: E402
@@ -156,6 +164,67 @@ def _handler_caller(
     return call
 
 
+CONDITION = 'decision == "approve" and recommended_limit > Decimal("100000")'
+CONDITION_DATA = {"decision": "approve", "recommended_limit": Decimal("500000.00"), "comment": "fine"}
+TEMPLATE = "Review {{ customer_name }}: {{ requested_limit|money }} {{ currency }}"
+
+
+def _per_call_us(call: Callable[[], Any], rounds: int) -> float:
+    call()
+    began = time.perf_counter()
+    for _ in range(rounds):
+        call()
+    return (time.perf_counter() - began) / rounds * 1e6
+
+
+def measure_sandbox(n: int) -> dict[str, float]:
+    """What one evaluation costs in the server, through the worker, and compared with plain eval()."""
+    pool = ScriptPool()
+    try:
+        env = SafeEnvironment(pool=pool)
+        code = compile(CONDITION, "<string>", "eval")
+        rounds = max(2000, n * 20)
+        plain = _per_call_us(lambda: eval(code, {"Decimal": Decimal, **CONDITION_DATA}), rounds)
+        in_server = _per_call_us(lambda: env.evaluate(CONDITION, CONDITION_DATA), rounds)
+        # sorted() is not on the in-process list, so this snippet always takes the worker's pipe.
+        worker_condition = f"sorted([1]) and ({CONDITION})"
+        in_worker = _per_call_us(lambda: env.evaluate(worker_condition, CONDITION_DATA), rounds // 4)
+        began = time.perf_counter()
+        ScriptPool().close()  # nothing started: the pool is lazy
+        fresh = ScriptPool()
+        SafeEnvironment(pool=fresh).evaluate("sorted([1])", {})
+        start_ms = (time.perf_counter() - began) * 1000
+        fresh.close()
+        data = {"customer_name": "ACME", "requested_limit": "600000", "currency": "EUR"}
+        template_us = _per_call_us(lambda: render_instructions(TEMPLATE, data), rounds)
+        looping = TEMPLATE + "{% for i in range(2) %}.{% endfor %}"
+        template_worker_us = _per_call_us(lambda: render_instructions(looping, data, pool), rounds // 4)
+    finally:
+        pool.close()
+    return {
+        "plain_eval_us": round(plain, 2),
+        "in_process_us": round(in_server, 2),
+        "worker_us": round(in_worker, 1),
+        "worker_start_ms": round(start_ms, 1),
+        "template_in_process_us": round(template_us, 1),
+        "template_worker_us": round(template_worker_us, 1),
+    }
+
+
+def run_persisted_all_in_worker(n: int, db_path: Path) -> list[float]:
+    """The persisted run with every snippet sent to the worker: the cost the in-process path avoids."""
+    real = sandbox.checked_snippet
+
+    def in_worker(source: str, mode: Any) -> Any:
+        return dataclasses.replace(real(source, mode), in_process=False)
+
+    sandbox.checked_snippet = in_worker  # type: ignore[assignment]
+    try:
+        return run_persisted(n, db_path)
+    finally:
+        sandbox.checked_snippet = real
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -168,6 +237,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_persisted(warm, Path(tmp) / "warm.db")
         persisted = run_persisted(n, Path(tmp) / "bench.db")
+        all_in_worker = run_persisted_all_in_worker(max(20, n // 5), Path(tmp) / "worker.db")
+    costs = measure_sandbox(n)
     run_in_memory(warm)
     in_memory = run_in_memory(n)
     persisted_rate = n / sum(persisted)
@@ -177,6 +248,12 @@ def main() -> None:
         f"persisted: {persisted_rate:8.1f} instances/s, median {statistics.median(persisted) * 1000:.2f} ms"
     )
     print(f"in memory: {memory_rate:8.1f} instances/s, median {statistics.median(in_memory) * 1000:.2f} ms")
+    worker_median = statistics.median(all_in_worker) * 1000
+    print(f"persisted, every snippet through the worker: median {worker_median:.2f} ms")
+    print(
+        f"one condition: {costs['in_process_us']} us in the server (plain eval {costs['plain_eval_us']} us), "
+        f"{costs['worker_us']} us through the worker; a worker starts in {costs['worker_start_ms']} ms"
+    )
     print(
         json.dumps(
             {
@@ -186,6 +263,10 @@ def main() -> None:
                 "persisted_median_ms": round(statistics.median(persisted) * 1000, 2),
                 "in_memory_median_ms": round(statistics.median(in_memory) * 1000, 2),
                 "instances": n,
+                "sandbox": {
+                    **costs,
+                    "persisted_all_in_worker_median_ms": round(worker_median, 2),
+                },
             }
         )
     )

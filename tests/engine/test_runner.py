@@ -34,7 +34,7 @@ from tests.fixtures.engine.cases import (
 from workflows.definitions import compile
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import ValidatedBundle, make_parser
-from workflows.engine import runner, sandbox
+from workflows.engine import runner, script_pool
 from workflows.engine import spiff as engine
 from workflows.engine.runner import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
@@ -414,7 +414,7 @@ def test_runaway_script_fails_its_step_with_an_incident_instead_of_hanging(
     script: str,
     reason: str,
 ) -> None:
-    monkeypatch.setattr(sandbox, "TIME_LIMIT_S", 0.3)
+    monkeypatch.setattr(script_pool, "TIME_LIMIT_S", 0.3)
     # Deploy validation accepts both: they are valid, harmless-looking Python.
     deploy_text(session_factory, clock, "scripted.bpmn", script)
 

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
@@ -145,6 +146,18 @@ class CreditflowScriptEngine(PythonScriptEngine):
         super().__init__(environment=SafeEnvironment())
         self._call = call
 
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        """As PythonScriptEngine.evaluate, but the message says why (upstream drops the reason, so an
+        incident read "Error evaluating expression" for a DMN cell that ran over its budget)."""
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except SpiffWorkflowException as exc:
+            exc.add_note(f"Error evaluating expression {_shorten(expression)!r}")
+            raise
+        except Exception as exc:
+            message = f"Error evaluating expression {_shorten(expression)!r}: {type(exc).__name__}: {exc}"
+            raise WorkflowTaskException(message, task=task, exception=exc) from exc
+
     def call_service(self, task: Any, **kwargs: Any) -> str:
         # Overridden at engine level: SpiffWorkflow 3.2's environment-level path hides the real error.
         params = {name: p["value"] for name, p in kwargs["operation_params"].items()}
@@ -157,6 +170,10 @@ class CreditflowScriptEngine(PythonScriptEngine):
             message = f"{kwargs['operation_name']} failed: {exc}"
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
         return patches.ServiceResult(result)
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # --- compile and load -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import TaskContext
-from workflows.engine.task_texts import render_instructions, render_subject
+from workflows.engine.task_texts import render_subject
 from workflows.errors import Invalid
 from workflows.store.db import is_postgres
 from workflows.store.jsonable import to_jsonable
@@ -162,7 +162,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
         waits = engine.snapshot(wf, max_depth)
     except engine.EngineError as exc:
         _record_failure(step, exc)
-        waits = engine.snapshot(wf, max_depth, check_depth=False)
+        waits = engine.snapshot(wf, max_depth, strict=False)
     _sync_inbox(step, waits.ready)
     _sync_waits(step, waits)
     if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
@@ -232,7 +232,7 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
         lane=task.lane,
         candidate_groups=groups,
         subject=task.subject or render_subject(task.data, instance.business_key),
-        instructions=render_instructions(task.instructions, context),
+        instructions=task.instructions,  # filled in by the snapshot, under the script budget
         form_file=task.form_file,
         form_schema=step.rt.form_for(step.session, definition, task.form_file),
         four_eyes=task.four_eyes,

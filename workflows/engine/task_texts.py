@@ -1,15 +1,22 @@
-"""The texts an approver sees on a task: its one-line subject and its instructions."""
+"""The texts an approver sees on a task: its one-line subject and its instructions.
+
+Instructions are Jinja templates from deployed diagrams, so they render in a SandboxedEnvironment
+(no private attributes, no unsafe calls) under the same budget as scripts: simple templates render in
+the server, others in the script worker (engine.script_pool), and the text is capped in length.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError
+from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from workflows.engine.script_code import ScriptLimitExceeded
+from workflows.engine.script_pool import ScriptPool, shared_pool
 from workflows.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -32,8 +39,28 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
     return " · ".join(parts)[:300]
 
 
+# Instructions longer than this are a template that loops or blows up, not text for an approver.
+MAX_INSTRUCTIONS_CHARS = 20_000
+
 _INSTRUCTIONS = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
 _INSTRUCTIONS.filters["money"] = format_money
+
+# Templates built only from these (no loops, calls, macros or arithmetic) cost time linear in the task
+# data, so they render in the server; any other template renders in the script worker.
+_IN_PROCESS_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.Name, nodes.Getattr,
+    nodes.Getitem, nodes.Filter, nodes.Test, nodes.If, nodes.CondExpr, nodes.Compare, nodes.Operand,
+    nodes.And, nodes.Or, nodes.Not, nodes.Concat,
+)  # fmt: skip
+_IN_PROCESS_FILTERS = frozenset(
+    {
+        "money", "default", "d", "upper", "lower", "title", "capitalize", "trim", "e", "escape", "string",
+        "join", "length", "count", "first", "last",
+    }
+)  # fmt: skip
+# `join` writes its separator between every two items, so only a short one keeps the text linear.
+_MAX_SEPARATOR = 10
+_IN_PROCESS_TESTS = frozenset({"defined", "undefined", "none", "number", "string", "true", "false"})
 
 
 @lru_cache(maxsize=512)
@@ -42,12 +69,74 @@ def _compiled(template: str) -> Template:
     return _INSTRUCTIONS.from_string(template)
 
 
-def render_instructions(template: str, data: Mapping[str, Any]) -> str:
-    """Fill `{{ placeholders }}` of a task's instructions from its data (sandboxed; escaped where shown)."""
+@lru_cache(maxsize=512)
+def renders_in_process(template: str) -> bool:
+    """Whether a template is simple enough to render in the server (else it needs the script worker)."""
+    try:
+        return all(_in_process_node(node) for node in _walk(_INSTRUCTIONS.parse(template)))
+    except TemplateError:
+        return True  # fails at once wherever it runs; the error is reported by render_instructions
+    except RecursionError:
+        return False  # absurdly deep nesting: the worker's limits apply
+
+
+def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
+    yield node
+    for child in node.iter_child_nodes():
+        yield from _walk(child)
+
+
+def _in_process_node(node: nodes.Node) -> bool:
+    if not isinstance(node, _IN_PROCESS_NODES):
+        return False
+    if isinstance(node, nodes.Filter):
+        if node.name == "join":
+            return all(isinstance(a, nodes.Const) and len(str(a.value)) <= _MAX_SEPARATOR for a in node.args)
+        return node.name in _IN_PROCESS_FILTERS
+    if isinstance(node, nodes.Test):
+        return node.name in _IN_PROCESS_TESTS
+    return True
+
+
+def render_capped(template: str, data: Mapping[str, Any], max_chars: int) -> str:
+    """Render a template in the sandboxed environment, stopping once the text passes `max_chars`.
+
+    Raises:
+        ScriptLimitExceeded: the text is longer than `max_chars`.  TemplateError: a broken template.
+    """
+    parts: list[str] = []
+    length = 0
+    for part in _compiled(template).generate(dict(data)):
+        length += len(part)
+        if length > max_chars:
+            raise ScriptLimitExceeded(
+                f"the task's instructions are longer than {max_chars:,} characters; shorten the template "
+                "or show fewer items"
+            )
+        parts.append(part)
+    return "".join(parts)
+
+
+def render_instructions(template: str, data: Mapping[str, Any], pool: ScriptPool | None = None) -> str:
+    """Fill `{{ placeholders }}` of a task's instructions from its data (sandboxed; escaped where shown).
+
+    A template with loops or calls renders in the script worker, under the scripts' time and memory
+    budget; a broken template, or one failing on odd data, is shown as written (and logged).
+
+    Raises:
+        ScriptLimitExceeded: the template ran too long, needed too much memory or wrote too much.
+    """
     if "{" not in template:
         return template
     try:
-        return _compiled(template).render(**data)
-    except TemplateError:
-        logger.warning("instructions could not be rendered: %r", template, exc_info=True)
+        if renders_in_process(template):
+            return render_capped(template, data, MAX_INSTRUCTIONS_CHARS)
+        outcome = (pool or shared_pool()).call(("render", template, dict(data), MAX_INSTRUCTIONS_CHARS))
+        if outcome.error is not None:
+            raise outcome.error
+        return str(outcome.value)
+    except ScriptLimitExceeded:
+        raise
+    except Exception:  # noqa: BLE001 - display text only: a template error never fails the step
+        logger.warning("instructions could not be rendered: %r", template[:200], exc_info=True)
         return template

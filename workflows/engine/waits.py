@@ -14,7 +14,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.definitions.compile import split_names
-from workflows.engine.failures import LoopLimitExceeded
+from workflows.engine.failures import EngineError, LoopLimitExceeded
+from workflows.engine.script_code import ScriptLimitExceeded, analyse
+from workflows.engine.task_texts import render_instructions, renders_in_process
+from workflows.store.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +59,26 @@ class Snapshot:
     messages: list[WaitingMessage]
 
 
-def snapshot(wf: BpmnWorkflow, max_depth: int, *, check_depth: bool = True) -> Snapshot:
+def snapshot(wf: BpmnWorkflow, max_depth: int, *, strict: bool = True) -> Snapshot:
     """Everything the instance waits on, found in one walk over its task tree.
 
+    Each ready human task's subject and instructions are filled from its data here. On the failure path
+    (`strict=False`) nothing raises: depth is not checked, and a text that needs the script worker is
+    left unrendered, so a text that just failed its budget does not run a second time.
+
     Raises:
-        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `check_depth`).
+        LoopLimitExceeded: a waiting task sits deeper than `max_depth` (only when `strict`).
+        EngineError: a task's subject or instructions ran over the script budget (only when `strict`).
     """
     ready: list[ReadyTask] = []
     timers: list[WaitingTimer] = []
     messages: list[WaitingMessage] = []
     for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING, max_depth=max_depth + 100):
-        if check_depth:
+        if strict:
             check_task_depth(task, max_depth)
         if task.state == TaskState.READY:
             if task.task_spec.manual:
-                ready.append(_ready_task(task))
+                ready.append(_ready_task(task, strict))
             continue
         timer = _waiting_timer(task)
         if timer is not None:
@@ -89,7 +97,7 @@ def check_task_depth(task: Any, max_depth: int) -> None:
         )
 
 
-def _ready_task(task: Any) -> ReadyTask:
+def _ready_task(task: Any, strict: bool) -> ReadyTask:
     spec = task.task_spec
     extensions = getattr(spec, "extensions", {}) or {}
     props: dict[str, str] = extensions.get("properties", {}) or {}
@@ -103,22 +111,51 @@ def _ready_task(task: Any) -> ReadyTask:
         form_file=props.get("formJsonSchemaFilename"),
         due_in=props.get("dueIn"),
         four_eyes=split_names(props.get("fourEyes")),
-        instructions=extensions.get("instructionsForEndUser") or spec.documentation or "",
+        instructions=_instructions(
+            task, extensions.get("instructionsForEndUser") or spec.documentation or "", strict
+        ),
         data=dict(task.data),
         assignee=props.get("assignee"),
-        subject=_subject(task, props.get("subject")),
+        subject=_subject(task, props.get("subject"), strict),
     )
 
 
-def _subject(task: Any, expression: str | None) -> str | None:
-    """The task's one-line subject; it is only shown, so a failing expression must not fail the step."""
-    if not expression:
+def _subject(task: Any, expression: str | None, strict: bool) -> str | None:
+    """The task's one-line subject; it is only shown, so a failing expression must not fail the step,
+    unless it runs over the script budget (that would cost the budget again on every step)."""
+    if not expression or not (strict or analyse(expression, "eval").in_process):
         return None
     try:
         return str(task.workflow.script_engine.evaluate(task, expression))[:300]
-    except Exception:  # noqa: BLE001 - display text only; the failure is logged with the element id
+    except Exception as exc:  # noqa: BLE001 - display text only; the failure is logged with the element id
+        over = _budget_cause(exc)
+        if over is not None:
+            raise _text_failure(task, "subject", over) from exc
         logger.warning("subject of %s could not be computed", task.task_spec.bpmn_id, exc_info=True)
         return None
+
+
+def _instructions(task: Any, template: str, strict: bool) -> str:
+    """The task's instructions template filled from its data (as the inbox shows the data: plain JSON)."""
+    if "{" not in template or not (strict or renders_in_process(template)):
+        return template
+    try:
+        return render_instructions(template, to_jsonable(task.data))
+    except ScriptLimitExceeded as exc:
+        raise _text_failure(task, "instructions", exc) from exc
+
+
+def _budget_cause(exc: BaseException) -> ScriptLimitExceeded | None:
+    """The ScriptLimitExceeded behind the engine's wrapping exceptions, if that is what failed."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ScriptLimitExceeded):
+        seen = seen.__cause__ or getattr(seen, "exception", None) or seen.__context__
+    return seen
+
+
+def _text_failure(task: Any, what: str, exc: ScriptLimitExceeded) -> EngineError:
+    bpmn_id = task.task_spec.bpmn_id or ""
+    return EngineError(f"the {what} of task {bpmn_id!r} could not be shown: {exc}", bpmn_id)
 
 
 def _waiting_timer(task: Any) -> WaitingTimer | None:
