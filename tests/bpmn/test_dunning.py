@@ -50,7 +50,7 @@ class Collections:
         response = self.client.post("/api/invoices", json=body, headers=auth(self.tokens["finance1"]))
         assert response.status_code == 201, response.json
 
-    def pay(self, customer_id: int, amount: str, reference: str) -> Any:
+    def pay(self, customer_id: int, amount: str, reference: str, by: str = "finance1") -> Any:
         body = {
             "customer_id": customer_id,
             "amount": amount,
@@ -58,7 +58,7 @@ class Collections:
             "date": self.clock.now.date().isoformat(),
             "reference": reference,
         }
-        return self.client.post("/api/payments", json=body, headers=auth(self.tokens["finance1"]))
+        return self.client.post("/api/payments", json=body, headers=auth(self.tokens[by]))
 
     def tick(self, days: int = 1) -> dict[str, Any]:
         self.clock.advance(days=days)
@@ -248,6 +248,18 @@ def test_dispute_takes_invoices_out_of_dunning_until_resolved(desk: Collections)
         desk.tick()
     second = desk.notices_to("ap@argue.example")[-1].get_body(preferencelist=("plain",)).get_content()
     assert "INV-40" in second and "INV-41" not in second
+
+
+def test_a_payment_booked_by_a_collector_reaches_the_dunning_case(desk: Collections) -> None:
+    # Collections may post payments; the case must hear of them even though only finance may send
+    # `payment_received` as a message of its own (the endpoint relays what it recorded).
+    customer = desk.customer("Quickfix Repairs")
+    desk.invoice(customer, "INV-11", "500.00")
+    for _ in range(5):
+        desk.tick()
+    paid = desk.pay(customer, "500.00", "BANK-0002", by="collector1")
+    assert paid.status_code == 201 and len(paid.json["delivered_to"]) == 1
+    assert desk.case(customer)["outcome"] == "paid"
 
 
 def test_payments_allocate_oldest_first_and_keep_overpayment_as_credit(desk: Collections) -> None:

@@ -183,6 +183,8 @@ def post_payment_view() -> tuple[Response, int]:
             {"payment_id": body["id"], "amount": data.amount, "reference": data.reference},
             actor=actor,
             now=now,
+            # The payment itself was checked above (finance, collections); the case hears it from us.
+            internal=True,
         )
     except Exception:
         # The payment is booked either way (a retried POST would book it twice); the dunning case
