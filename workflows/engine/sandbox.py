@@ -23,15 +23,18 @@ from typing import Any, NoReturn
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from workflows.engine.script_code import (
+from workflows.engine.script_builtins import (
     IN_PROCESS_BUILTINS,
     SAFE_BUILTINS,
+    RunInWorker,
+    ScriptLimitExceeded,
+    check_result_size,
+)
+from workflows.engine.script_code import (
     SCRIPT_FILENAME,
     CodeProblem,
     ForbiddenCode,
     Mode,
-    RunInWorker,
-    ScriptLimitExceeded,
     Snippet,
     check_code,
     checked_snippet,
@@ -72,9 +75,12 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         scope = self._scope(snippet, context, external_context or {})
         if snippet.in_process:
             try:
-                return eval(snippet.code, {**scope, "__builtins__": IN_PROCESS_BUILTINS})
+                value = eval(snippet.code, {**scope, "__builtins__": IN_PROCESS_BUILTINS})
             except RunInWorker:
                 pass  # it grew past the in-process bounds: the worker evaluates it again, from the start
+            else:
+                check_result_size(value)
+                return value
         return self._in_worker(("eval", expression, scope))
 
     def execute(
@@ -95,6 +101,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
             except RunInWorker:
                 pass
             else:
+                check_result_size([scratch[name] for name in snippet.assigned if name in scratch])
                 self._write_back(context, snippet.assigned, scratch, strip)
                 return True
         results = self._in_worker(("exec", script, scope, strip))

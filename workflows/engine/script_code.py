@@ -1,4 +1,4 @@
-"""Compiling diagram snippets: the static checks, the operator guards, and the builtins they run with.
+"""Compiling diagram snippets: the static checks, and the rewrite that routes operators through guards.
 
 Shared by the server (engine.sandbox) and the script worker (engine.script_worker), so it imports no
 SpiffWorkflow. Every snippet is parsed once (cached by its text): `analyse` returns its code, its
@@ -11,177 +11,17 @@ import ast
 import functools
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from types import CodeType
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
-from workflows.engine.script_rules import IN_PROCESS_CALLS, node_problems, runs_in_process
+from workflows.engine.script_builtins import FORMAT_NAME, GUARD_NAME, GUARDED_OPS, JOIN_NAME, SAFE_BUILTINS
+from workflows.engine.script_rules import node_problems, runs_in_process
 
 Mode = Literal["exec", "eval"]
 
 # PythonScriptEngine looks for frames whose file name is "<string>" to report the failing script
 # line, so compiled snippets must use exactly this name.
 SCRIPT_FILENAME = "<string>"
-
-# Bounds on what one operator may build in the script worker: an int of a million bits (~300,000 digits)
-# or a sequence of ten million items is far beyond credit arithmetic. They turn an obvious bomb into a clear
-# message at once; the worker's memory limit bounds what they cannot see.
-MAX_INT_BITS = 1_000_000
-MAX_ITEMS = 10_000_000
-# Far lower bounds for snippets run inside the server: past them the snippet is re-run in the worker.
-IN_PROCESS_MAX_INT_BITS = 64_000
-IN_PROCESS_MAX_ITEMS = 10_000
-# Decimal exponents beyond this make int(), round() and f"{x:f}" build huge numbers or strings.
-IN_PROCESS_MAX_EXPONENT = 1_000
-
-
-class ScriptLimitExceeded(Exception):
-    """A script ran too long or tried to build a value beyond the sandbox's bounds."""
-
-
-class RunInWorker(Exception):
-    """Raised inside the server when a snippet grows past the in-process bounds; it re-runs in the worker.
-
-    Snippets that run in the server have no `try` (script_rules.runs_in_process), so none can catch it.
-    """
-
-
-def _too_big(message: str) -> ScriptLimitExceeded:
-    return ScriptLimitExceeded(f"{message}; scripts are for credit arithmetic, not bulk computation")
-
-
-def _size(value: Any) -> int | None:
-    return len(value) if isinstance(value, (str, list, tuple, bytes)) else None
-
-
-def _oversized(op: str, left: Any, right: Any, max_bits: int, max_items: int) -> str | None:
-    """Why `left op right` would exceed the bounds, or None."""
-    if type(left) is int and type(right) is int:  # noqa: E721 - bool is fine, it cannot grow
-        # The messages name sizes, not the numbers: printing a huge int fails (sys.int_info digits limit).
-        if op == "**" and right > 0 and abs(left) > 1 and right * left.bit_length() > max_bits:
-            return f"a power of a {left.bit_length():,}-bit number would have more than {max_bits:,} bits"
-        if op == "<<" and right > max_bits:
-            return f"a shift by more than {max_bits:,} bits"
-        if op == "*" and left.bit_length() + right.bit_length() > max_bits:
-            return f"a product of more than {max_bits:,} bits"
-    elif op == "*":
-        size, count = (_size(left), right) if _size(left) is not None else (_size(right), left)
-        if size is not None and isinstance(count, int) and size * count > max_items:
-            return f"repeating a sequence to more than {max_items:,} items"
-    elif op == "+":
-        sizes = (_size(left), _size(right))
-        if sizes[0] is not None and sizes[1] is not None and sizes[0] + sizes[1] > max_items:
-            return f"joining sequences to more than {max_items:,} items"
-    return None
-
-
-def _guarded_binop(op: str, left: Any, right: Any) -> Any:
-    """`left op right` for the operators that can build huge values, refusing results past the bounds."""
-    reason = _oversized(op, left, right, MAX_INT_BITS, MAX_ITEMS)
-    if reason:
-        raise _too_big(reason)
-    return _OPERATORS[op](left, right)
-
-
-def _in_process_binop(op: str, left: Any, right: Any) -> Any:
-    if _oversized(op, left, right, IN_PROCESS_MAX_INT_BITS, IN_PROCESS_MAX_ITEMS):
-        raise RunInWorker(op)
-    return _OPERATORS[op](left, right)
-
-
-def _formatted(value: Any) -> Any:
-    """What an f-string field formats (in the worker: anything; its limits bound it)."""
-    return value
-
-
-# Values whose text is short whatever they hold (a Decimal's exponent is checked separately).
-_SCALARS = (bool, int, float, Decimal, date, datetime, timedelta, timezone, type(None))
-
-
-def _in_process_formatted(value: Any) -> Any:
-    """Scalars and short strings only: the text of a container, or of a field fed back into another
-    f-string, could grow with every reuse."""
-    if isinstance(value, str):
-        if len(value) > IN_PROCESS_MAX_ITEMS:
-            raise RunInWorker("long string")
-    elif isinstance(value, _SCALARS):
-        _check_exponent(value)
-    else:
-        raise RunInWorker("container")
-    return value
-
-
-def _check_exponent(value: Any) -> None:
-    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > IN_PROCESS_MAX_EXPONENT:
-        raise RunInWorker("decimal exponent")
-
-
-def _in_process_str(*args: Any, **kwargs: Any) -> str:
-    if args:
-        _in_process_formatted(args[0])
-    return str(*args, **kwargs)
-
-
-def _in_process_int(*args: Any, **kwargs: Any) -> int:
-    if args:
-        _check_exponent(args[0])
-    return int(*args, **kwargs)
-
-
-def _in_process_round(number: Any, ndigits: Any = None) -> Any:
-    # round(12345, -10**6) computes 10**(10**6) first; a huge exponent does the same through int().
-    _check_exponent(number)
-    if isinstance(ndigits, int) and abs(ndigits) > IN_PROCESS_MAX_EXPONENT:
-        raise RunInWorker("round digits")
-    return round(number) if ndigits is None else round(number, ndigits)
-
-
-_OPERATORS: dict[str, Any] = {
-    "**": lambda a, b: a**b,
-    "<<": lambda a, b: a << b,
-    "*": lambda a, b: a * b,
-    "+": lambda a, b: a + b,
-}
-_GUARDED_OPS: dict[type[ast.operator], str] = {ast.Pow: "**", ast.LShift: "<<", ast.Mult: "*", ast.Add: "+"}
-# The names the rewritten code calls; user code cannot name them (leading underscore), so cannot shadow them.
-_GUARD_NAME = "_creditflow_binop"
-_FORMAT_NAME = "_creditflow_formatted"
-
-
-def _bounded_range(*args: int) -> range:
-    span = range(*args)
-    if len(span) > MAX_ITEMS:
-        raise _too_big(f"a range of {len(span):,} numbers is more than {MAX_ITEMS:,}")
-    return span
-
-
-# fmt: off
-SAFE_BUILTINS: dict[str, Any] = {
-    "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "divmod": divmod,
-    "enumerate": enumerate, "filter": filter, "float": float, "int": int, "isinstance": isinstance,
-    "len": len, "list": list, "map": map, "max": max, "min": min, "range": _bounded_range,
-    "reversed": reversed, "round": round, "set": set, "sorted": sorted, "str": str, "sum": sum,
-    "tuple": tuple, "zip": zip, "True": True, "False": False, "None": None,
-    # Value types needed for credit arithmetic and due dates; none of them reaches the OS.
-    "Decimal": Decimal, "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
-    _GUARD_NAME: _guarded_binop, _FORMAT_NAME: _formatted,
-}
-# fmt: on
-
-# What a snippet accepted by `runs_in_process` sees: builtins whose cost is linear in their arguments,
-# and guards that hand anything bigger to the worker. Such snippets call nothing else.
-IN_PROCESS_BUILTINS: dict[str, Any] = {
-    **{name: SAFE_BUILTINS[name] for name in IN_PROCESS_CALLS},
-    "int": _in_process_int,
-    "round": _in_process_round,
-    "str": _in_process_str,
-    "True": True,
-    "False": False,
-    "None": None,
-    _GUARD_NAME: _in_process_binop,
-    _FORMAT_NAME: _in_process_formatted,
-}
 
 
 @dataclass(frozen=True)
@@ -295,19 +135,19 @@ def _names_in(tree: ast.AST) -> frozenset[str]:
 
 
 class _GuardOperators(ast.NodeTransformer):
-    """Rewrites `a ** b` (and <<, *, +, also augmented) as a call to the binop guard, and passes the value
-    of each f-string field through the format guard."""
+    """Rewrites `a ** b` (and <<, *, +, also augmented) as a call to the binop guard, `sep.join(items)` as
+    a call to the join guard, and passes the value of each f-string field through the format guard."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
-        op = _GUARDED_OPS.get(type(node.op))
+        op = GUARDED_OPS.get(type(node.op))
         if op is None:
             return node
         return ast.copy_location(_guard_call(op, node.left, node.right), node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         self.generic_visit(node)
-        op = _GUARDED_OPS.get(type(node.op))
+        op = GUARDED_OPS.get(type(node.op))
         if op is None:
             return node
         # `t op= v` becomes `t = guard(op, t, v)`; the target expression is evaluated twice, which is
@@ -315,15 +155,24 @@ class _GuardOperators(ast.NodeTransformer):
         current = _as_load(node.target)
         return ast.copy_location(ast.Assign([node.target], _guard_call(op, current, node.value)), node)
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        one_argument = len(node.args) == 1 and not node.keywords
+        if isinstance(func, ast.Attribute) and func.attr == "join" and one_argument:
+            call = ast.Call(ast.Name(JOIN_NAME, ast.Load()), [func.value, node.args[0]], [])
+            return ast.copy_location(call, node)
+        return node
+
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         self.generic_visit(node)
-        call = ast.Call(ast.Name(_FORMAT_NAME, ast.Load()), [node.value], [])
+        call = ast.Call(ast.Name(FORMAT_NAME, ast.Load()), [node.value], [])
         node.value = ast.copy_location(call, node.value)
         return node
 
 
 def _guard_call(op: str, left: ast.expr, right: ast.expr) -> ast.Call:
-    return ast.Call(ast.Name(_GUARD_NAME, ast.Load()), [ast.Constant(op), left, right], [])
+    return ast.Call(ast.Name(GUARD_NAME, ast.Load()), [ast.Constant(op), left, right], [])
 
 
 def _as_load(target: ast.expr) -> ast.expr:

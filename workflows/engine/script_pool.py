@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from workflows.engine.script_code import ScriptLimitExceeded
+from workflows.engine.script_builtins import ScriptLimitExceeded
 
 # Wall-clock seconds one script, expression or template may run, the round trip to the worker included.
 # Read at every call, so tests can shorten it.
@@ -227,10 +227,16 @@ class _Worker:
 
 
 class ScriptPool:
-    """Idle script workers of this process, handed to one calling thread at a time."""
+    """Idle script workers of this process, handed to one calling thread at a time.
 
-    def __init__(self, memory_limit_mb: int = MEMORY_LIMIT_MB) -> None:
+    At most `max_workers` run at once (others wait their turn, each at most one time budget per worker
+    ahead of it), so many runaway scripts at once cost at most max_workers x memory_limit_mb.
+    """
+
+    def __init__(self, memory_limit_mb: int = MEMORY_LIMIT_MB, max_workers: int | None = None) -> None:
         self.memory_limit_mb = memory_limit_mb
+        self.max_workers = max_workers or max(2, os.cpu_count() or 2)
+        self._slots = threading.BoundedSemaphore(self.max_workers)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         # Pipes a forked child inherited; kept (not closed) so the parent's workers are not disturbed.
@@ -255,6 +261,10 @@ class ScriptPool:
                 f"the script's task data is {len(payload) / 2**20:.1f} MB; the limit is "
                 f"{MAX_MESSAGE_BYTES // 2**20} MB, so keep large records in tables and their ids in task data"
             )
+        with self._slots:
+            return self._call(payload, time_limit_s)
+
+    def _call(self, payload: bytes, time_limit_s: float) -> Outcome:
         worker = self._acquire()
         try:
             try:
@@ -309,6 +319,7 @@ class ScriptPool:
         goes) and keeps the objects, which would otherwise warn that their process still runs.
         """
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_workers)
         for worker in self._idle:
             worker.detach()
         self._inherited.extend(self._idle)

@@ -107,12 +107,13 @@ IN_PROCESS_CALLS: frozenset[str] = frozenset(
         "round", "set", "str", "tuple", "Decimal", "date", "datetime", "timedelta",
     }
 )
-# Methods it may call: none builds more than its receiver holds (unlike ljust, replace, join or split).
+# Methods it may call: none builds more than its receiver holds (unlike ljust, replace or split); `join`
+# is rewritten into a guard that checks the length of the text it would build.
 IN_PROCESS_METHODS: frozenset[str] = frozenset(
     {
         "get", "keys", "values", "items", "lower", "upper", "strip", "lstrip", "rstrip", "startswith",
         "endswith", "title", "capitalize", "casefold", "isdigit", "isalpha", "isalnum", "isspace",
-        "isoformat", "date", "weekday", "isoweekday", "quantize",
+        "isoformat", "date", "weekday", "isoweekday", "quantize", "join",
     }
 )
 
@@ -166,6 +167,8 @@ def _in_process_node(node: ast.AST, builtins: frozenset[str]) -> bool:
         func = node.func
         if isinstance(func, ast.Name):
             return func.id in IN_PROCESS_CALLS
+        if isinstance(func, ast.Attribute) and func.attr == "join":
+            return len(node.args) == 1 and not node.keywords  # the shape the join guard replaces
         return isinstance(func, ast.Attribute) and func.attr in IN_PROCESS_METHODS
     if isinstance(node, ast.FormattedValue):
         spec = node.format_spec

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from workflows.engine.script_code import SAFE_BUILTINS, SCRIPT_FILENAME, checked_snippet
+from workflows.engine.script_builtins import SAFE_BUILTINS, check_result_size
+from workflows.engine.script_code import SCRIPT_FILENAME, checked_snippet
 from workflows.engine.script_pool import MAX_MESSAGE_BYTES, READY, read_frame, write_frame
 from workflows.engine.task_texts import render_capped
 
@@ -67,7 +68,9 @@ def _answer(frame: bytes, memory_limit_mb: int) -> tuple[Any, ...]:
     try:
         time_limit_s, request = pickle.loads(frame)
         _limit_cpu(time_limit_s)
-        return ("ok", False, _run(request))
+        result = _run(request)
+        check_result_size(result)
+        return ("ok", False, result)
     except MemoryError:
         return ("limit", True, _memory_message(memory_limit_mb))
     except BaseException as exc:  # noqa: BLE001 - every failure of the snippet goes back to the server
@@ -153,12 +156,13 @@ def _address_space(statm: int) -> int:
 
 def _limit_resources(address_space: int) -> None:
     """Hard limits that hold whatever a snippet does; each is lowered only, never raised again."""
-    if address_space:
+    if address_space:  # Linux; other systems do not report (or enforce) it, see bpmn/README.md
         _set_limit(resource.RLIMIT_AS, address_space)
     _set_limit(resource.RLIMIT_CORE, 0)  # SIGXCPU would otherwise dump a core of up to the memory budget
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past RLIMIT_FSIZE fails instead of killing
     _set_limit(resource.RLIMIT_FSIZE, 0)
-    _set_limit(resource.RLIMIT_NOFILE, max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1)
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    _set_limit(resource.RLIMIT_NOFILE, max(int(fd) for fd in os.listdir(fd_dir)) + 1)
     _set_limit(resource.RLIMIT_NPROC, 0)  # no fork (root is exempt; the other limits still hold)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from workflows.engine.script_code import ScriptLimitExceeded
+from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_pool import ScriptPool, shared_pool
 from workflows.money import format_money
 

@@ -15,7 +15,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflows.definitions.compile import split_names
 from workflows.engine.failures import EngineError, LoopLimitExceeded
-from workflows.engine.script_code import ScriptLimitExceeded, analyse
+from workflows.engine.script_builtins import ScriptLimitExceeded
+from workflows.engine.script_code import analyse
 from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.store.jsonable import to_jsonable
 

@@ -1,0 +1,240 @@
+"""What snippets run with: the builtins, the guards that bound what one operator may build, and the size
+check on what a snippet hands back.
+
+Shared by the server (engine.sandbox) and the script worker (engine.script_worker). Snippets compiled by
+engine.script_code call the guards by name: `GUARD_NAME` for `**`, `<<`, `*` and `+`, `FORMAT_NAME` for
+every f-string field, `JOIN_NAME` for `sep.join(items)`. In the worker (`SAFE_BUILTINS`) they refuse
+obvious bombs with a clear message; in the server (`IN_PROCESS_BUILTINS`) far lower bounds hand the
+snippet over to the worker instead.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from workflows.engine.script_rules import IN_PROCESS_CALLS
+
+# Bounds on what one operator may build in the script worker: an int of a million bits (~300,000 digits)
+# or a sequence of ten million items is far beyond credit arithmetic. They turn an obvious bomb into a clear
+# message at once; the worker's memory limit bounds what they cannot see.
+MAX_INT_BITS = 1_000_000
+MAX_ITEMS = 10_000_000
+# Far lower bounds for snippets run inside the server: past them the snippet is re-run in the worker.
+IN_PROCESS_MAX_INT_BITS = 64_000
+IN_PROCESS_MAX_ITEMS = 10_000
+# Decimal exponents beyond this make int(), round() and f"{x:f}" build huge numbers or strings.
+IN_PROCESS_MAX_EXPONENT = 1_000
+
+
+# How large a value a snippet may hand back (return, or leave in task data), counted as characters of
+# JSON with every reference counted again: `[[s] * 100] * 100` pickles small but serializes 10,000 times.
+MAX_RESULT_CHARS = 16 * 2**20
+
+
+class ScriptLimitExceeded(Exception):
+    """A script ran too long or tried to build a value beyond the sandbox's bounds."""
+
+
+class RunInWorker(Exception):
+    """Raised inside the server when a snippet grows past the in-process bounds; it re-runs in the worker.
+
+    Snippets that run in the server have no `try` (script_rules.runs_in_process), so none can catch it.
+    """
+
+
+def check_result_size(value: Any) -> None:
+    """Refuse a value that would take more than MAX_RESULT_CHARS as task data.
+
+    Raises:
+        ScriptLimitExceeded: it would (the walk stops as soon as it knows).
+    """
+    if isinstance(value, _SHORT):
+        return
+    total = 0
+    pending: list[Iterator[Any]] = [iter((value,))]  # iterators, so the walk's memory is its depth
+    while pending:
+        item = next(pending[-1], _DONE)
+        if item is _DONE:
+            pending.pop()
+            continue
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            pending.append(iter(item.items()))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + len(item)
+            pending.append(iter(item))
+        elif isinstance(item, Decimal):
+            total += len(item.as_tuple().digits) + 8
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 32
+        if total > MAX_RESULT_CHARS:
+            raise ScriptLimitExceeded(
+                f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data "
+                "(a list may hold the same value many times); keep large records in tables"
+            )
+
+
+_SHORT = (bool, float, type(None), date, datetime, timedelta)
+_DONE = object()
+
+
+def _too_big(message: str) -> ScriptLimitExceeded:
+    return ScriptLimitExceeded(f"{message}; scripts are for credit arithmetic, not bulk computation")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, (str, list, tuple, bytes)) else None
+
+
+def _oversized(op: str, left: Any, right: Any, max_bits: int, max_items: int) -> str | None:
+    """Why `left op right` would exceed the bounds, or None."""
+    if type(left) is int and type(right) is int:  # noqa: E721 - bool is fine, it cannot grow
+        # The messages name sizes, not the numbers: printing a huge int fails (sys.int_info digits limit).
+        if op == "**" and right > 0 and abs(left) > 1 and right * left.bit_length() > max_bits:
+            return f"a power of a {left.bit_length():,}-bit number would have more than {max_bits:,} bits"
+        if op == "<<" and right > max_bits:
+            return f"a shift by more than {max_bits:,} bits"
+        if op == "*" and left.bit_length() + right.bit_length() > max_bits:
+            return f"a product of more than {max_bits:,} bits"
+    elif op == "*":
+        size, count = (_size(left), right) if _size(left) is not None else (_size(right), left)
+        if size is not None and isinstance(count, int) and size * count > max_items:
+            return f"repeating a sequence to more than {max_items:,} items"
+    elif op == "+":
+        sizes = (_size(left), _size(right))
+        if sizes[0] is not None and sizes[1] is not None and sizes[0] + sizes[1] > max_items:
+            return f"joining sequences to more than {max_items:,} items"
+    return None
+
+
+def _guarded_binop(op: str, left: Any, right: Any) -> Any:
+    """`left op right` for the operators that can build huge values, refusing results past the bounds."""
+    reason = _oversized(op, left, right, MAX_INT_BITS, MAX_ITEMS)
+    if reason:
+        raise _too_big(reason)
+    return _OPERATORS[op](left, right)
+
+
+def _in_process_binop(op: str, left: Any, right: Any) -> Any:
+    if _oversized(op, left, right, IN_PROCESS_MAX_INT_BITS, IN_PROCESS_MAX_ITEMS):
+        raise RunInWorker(op)
+    return _OPERATORS[op](left, right)
+
+
+def _formatted(value: Any) -> Any:
+    """What an f-string field formats (in the worker: anything; its limits bound it)."""
+    return value
+
+
+# Values whose text is short whatever they hold (a Decimal's exponent is checked separately).
+_SCALARS = (bool, int, float, Decimal, date, datetime, timedelta, timezone, type(None))
+
+
+def _in_process_formatted(value: Any) -> Any:
+    """Scalars and short strings only: the text of a container, or of a field fed back into another
+    f-string, could grow with every reuse."""
+    if isinstance(value, str):
+        if len(value) > IN_PROCESS_MAX_ITEMS:
+            raise RunInWorker("long string")
+    elif isinstance(value, _SCALARS):
+        _check_exponent(value)
+    else:
+        raise RunInWorker("container")
+    return value
+
+
+def _join(separator: Any, items: Any) -> Any:
+    """`separator.join(items)` (in the worker: as it is; its limits bound it)."""
+    return separator.join(items)
+
+
+def _in_process_join(separator: Any, items: Any) -> Any:
+    """A join whose text stays short: fed back through `:=`, a join of joins would double each time."""
+    items = list(items)
+    if isinstance(separator, str):
+        size = len(separator) * len(items) + sum(len(i) for i in items if isinstance(i, str))
+        if size > IN_PROCESS_MAX_ITEMS:
+            raise RunInWorker("long join")
+    return separator.join(items)
+
+
+def _check_exponent(value: Any) -> None:
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > IN_PROCESS_MAX_EXPONENT:
+        raise RunInWorker("decimal exponent")
+
+
+def _in_process_str(*args: Any, **kwargs: Any) -> str:
+    if args:
+        _in_process_formatted(args[0])
+    return str(*args, **kwargs)
+
+
+def _in_process_int(*args: Any, **kwargs: Any) -> int:
+    if args:
+        _check_exponent(args[0])
+    return int(*args, **kwargs)
+
+
+def _in_process_round(number: Any, ndigits: Any = None) -> Any:
+    # round(12345, -10**6) computes 10**(10**6) first; a huge exponent does the same through int().
+    _check_exponent(number)
+    if isinstance(ndigits, int) and abs(ndigits) > IN_PROCESS_MAX_EXPONENT:
+        raise RunInWorker("round digits")
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+_OPERATORS: dict[str, Any] = {
+    "**": lambda a, b: a**b,
+    "<<": lambda a, b: a << b,
+    "*": lambda a, b: a * b,
+    "+": lambda a, b: a + b,
+}
+GUARDED_OPS: dict[type[ast.operator], str] = {ast.Pow: "**", ast.LShift: "<<", ast.Mult: "*", ast.Add: "+"}
+# The names the rewritten code calls; user code cannot name them (leading underscore), so cannot shadow them.
+GUARD_NAME = "_creditflow_binop"
+FORMAT_NAME = "_creditflow_formatted"
+JOIN_NAME = "_creditflow_join"
+
+
+def _bounded_range(*args: int) -> range:
+    span = range(*args)
+    if len(span) > MAX_ITEMS:
+        raise _too_big(f"a range of {len(span):,} numbers is more than {MAX_ITEMS:,}")
+    return span
+
+
+# fmt: off
+SAFE_BUILTINS: dict[str, Any] = {
+    "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "divmod": divmod,
+    "enumerate": enumerate, "filter": filter, "float": float, "int": int, "isinstance": isinstance,
+    "len": len, "list": list, "map": map, "max": max, "min": min, "range": _bounded_range,
+    "reversed": reversed, "round": round, "set": set, "sorted": sorted, "str": str, "sum": sum,
+    "tuple": tuple, "zip": zip, "True": True, "False": False, "None": None,
+    # Value types needed for credit arithmetic and due dates; none of them reaches the OS.
+    "Decimal": Decimal, "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
+    GUARD_NAME: _guarded_binop, FORMAT_NAME: _formatted, JOIN_NAME: _join,
+}
+# fmt: on
+
+# What a snippet accepted by `runs_in_process` sees: builtins whose cost is linear in their arguments,
+# and guards that hand anything bigger to the worker. Such snippets call nothing else.
+IN_PROCESS_BUILTINS: dict[str, Any] = {
+    **{name: SAFE_BUILTINS[name] for name in IN_PROCESS_CALLS},
+    "int": _in_process_int,
+    "round": _in_process_round,
+    "str": _in_process_str,
+    "True": True,
+    "False": False,
+    "None": None,
+    GUARD_NAME: _in_process_binop,
+    FORMAT_NAME: _in_process_formatted,
+    JOIN_NAME: _in_process_join,
+}
