@@ -190,6 +190,11 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
     with transaction(rt.factory) as session:
         item = _lock_task(session, task_id)
         check_open(item)
+        # Unclaiming is a write: only people the task is offered to (or its assignee) and admins may;
+        # auditors read every task but change none.
+        offered = not actor.groups.isdisjoint(item.candidate_groups)
+        if not (offered or item.assignee == actor.username or actor.is_admin):
+            raise Forbidden(f"task {task_id} is not offered to {actor.username}; it belongs to its groups")
         if item.assignee is None:
             return item
         if not item.candidate_groups:
