@@ -297,6 +297,16 @@ def test_a_result_that_repeats_one_value_is_refused_before_it_reaches_task_data(
     assert context == data
 
 
+def test_a_snippet_naming_large_task_data_runs_in_the_worker(bounded: None) -> None:
+    # Each slice copies what it names; twenty copies of a big list in the server would be a bomb.
+    copies = "len((" + ", ".join(["rows[:]"] * 20) + "))"
+    assert analyse(copies, "eval").in_process
+    assert SafeEnvironment(pool=NoWorker()).evaluate(copies, {"rows": list(range(100))}) == 20
+    with pytest.raises(AssertionError, match="sent to the script worker"):
+        SafeEnvironment(pool=NoWorker()).evaluate(copies, {"rows": list(range(200_000))})
+    assert SafeEnvironment().evaluate(copies, {"rows": list(range(200_000))}) == 20
+
+
 def test_a_snippet_handed_to_the_worker_half_way_starts_again_from_the_original_data() -> None:
     context: dict[str, Any] = {"n": 1, "text": "x"}
     SafeEnvironment().execute("n = n + 1\nbig = text * 20000\nsize = len(big)", context)

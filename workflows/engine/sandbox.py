@@ -6,9 +6,10 @@ builtins: no imports, files, network or interpreter internals.
 
 Each evaluation has a budget of time and memory, whatever the snippet does or catches:
 - Snippets whose shape bounds their cost (no loops, definitions or `try`; a few linear builtins and
-  methods; at most 120 syntax nodes; script_rules.runs_in_process) run in the server. That covers
-  gateway conditions, DMN cells and one-line assignments: the hot path costs microseconds. Guards hand a
-  snippet to the worker as soon as it would build more than 10,000 items or 64,000-bit integers.
+  methods; at most 120 syntax nodes; script_rules.runs_in_process) run in the server when the task
+  data they name is small (IN_PROCESS_MAX_DATA). That covers gateway conditions, DMN cells and one-line
+  assignments: the hot path costs microseconds. Guards hand a snippet to the worker as soon as it would
+  build more than 10,000 items or 64,000-bit integers.
 - Every other snippet runs in a script worker process (engine.script_pool) that caps its own address
   space at MEMORY_LIMIT_MB and is killed after TIME_LIMIT_S, so neither a C-level loop
   (`"x".ljust(10**10)`) nor `except:` around `while True` can hold the server or its write lock.
@@ -25,10 +26,12 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from workflows.engine.script_builtins import (
     IN_PROCESS_BUILTINS,
+    IN_PROCESS_MAX_DATA,
     SAFE_BUILTINS,
     RunInWorker,
     ScriptLimitExceeded,
     check_result_size,
+    data_size,
 )
 from workflows.engine.script_code import (
     SCRIPT_FILENAME,
@@ -73,7 +76,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         """Evaluate an expression against task data; nothing is written back to `context`."""
         snippet = checked_snippet(expression, "eval")
         scope = self._scope(snippet, context, external_context or {})
-        if snippet.in_process:
+        if snippet.in_process and data_size(scope, IN_PROCESS_MAX_DATA) <= IN_PROCESS_MAX_DATA:
             try:
                 value = eval(snippet.code, {**scope, "__builtins__": IN_PROCESS_BUILTINS})
             except RunInWorker:
@@ -92,7 +95,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         self._check_for_overwrite(context, external)
         scope = self._scope(snippet, context, external)
         strip = frozenset(self.globals) | frozenset(external)
-        if snippet.in_process:
+        if snippet.in_process and data_size(scope, IN_PROCESS_MAX_DATA) <= IN_PROCESS_MAX_DATA:
             # It runs on a copy and writes back only plain names, so a snippet handed on to the worker
             # half-way has changed nothing.
             scratch = {**scope, "__builtins__": IN_PROCESS_BUILTINS}
@@ -112,9 +115,11 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         self, snippet: Snippet, context: Mapping[str, Any], external: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The values a snippet can see: helpers, then external context, then task data (which wins)."""
-        scope: dict[str, Any] = {}
-        for source in (self.globals, external, context):
-            scope.update((name, source[name]) for name in snippet.names if name in source)
+        names = snippet.names
+        scope = {name: context[name] for name in names if name in context}
+        if self.globals or external:
+            for source in (external, self.globals):  # each yields to the ones before it
+                scope.update((name, source[name]) for name in names if name in source and name not in scope)
         return scope
 
     def _in_worker(self, request: tuple[Any, ...]) -> Any:

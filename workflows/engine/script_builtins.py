@@ -11,7 +11,7 @@ snippet over to the worker instead.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,10 @@ MAX_ITEMS = 10_000_000
 # Far lower bounds for snippets run inside the server: past them the snippet is re-run in the worker.
 IN_PROCESS_MAX_INT_BITS = 64_000
 IN_PROCESS_MAX_ITEMS = 10_000
+# A snippet runs in the server only when the task data it names is at most this big (as JSON): each of
+# its at most 120 operations may copy what it names (a slice, list(), .upper()), so this bounds the
+# memory it can take; with more data it runs in the worker.
+IN_PROCESS_MAX_DATA = 50_000
 # Decimal exponents beyond this make int(), round() and f"{x:f}" build huge numbers or strings.
 IN_PROCESS_MAX_EXPONENT = 1_000
 
@@ -50,40 +54,54 @@ def check_result_size(value: Any) -> None:
     """Refuse a value that would take more than MAX_RESULT_CHARS as task data.
 
     Raises:
-        ScriptLimitExceeded: it would (the walk stops as soon as it knows).
+        ScriptLimitExceeded: it would.
     """
-    if isinstance(value, _SHORT):
-        return
+    if data_size(value, MAX_RESULT_CHARS) > MAX_RESULT_CHARS:
+        raise ScriptLimitExceeded(
+            f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data "
+            "(a list may hold the same value many times); keep large records in tables"
+        )
+
+
+def data_size(value: Any, limit: int) -> int:
+    """About how many characters `value` takes as JSON, every reference counted again; the walk stops
+    (returning more than `limit`) as soon as it passes `limit`."""
     total = 0
-    pending: list[Iterator[Any]] = [iter((value,))]  # iterators, so the walk's memory is its depth
+    pending: list[Iterable[Any]] = [(value,)]  # containers still to walk, counted in `total` when found
     while pending:
-        item = next(pending[-1], _DONE)
-        if item is _DONE:
-            pending.pop()
-            continue
-        if isinstance(item, str):
-            total += len(item) + 2
-        elif isinstance(item, dict):
-            total += 2 + 2 * len(item)
-            pending.append(iter(item.items()))
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + len(item)
-            pending.append(iter(item))
-        elif isinstance(item, Decimal):
-            total += len(item.as_tuple().digits) + 8
-        elif isinstance(item, int):
-            total += item.bit_length() // 3 + 1
-        else:
-            total += 32
-        if total > MAX_RESULT_CHARS:
-            raise ScriptLimitExceeded(
-                f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data "
-                "(a list may hold the same value many times); keep large records in tables"
-            )
+        for item in pending.pop():
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 2
+            elif kind is int:
+                total += item.bit_length() // 3 + 1
+            elif kind in _SHORT:
+                total += 8
+            elif isinstance(item, dict):
+                total += 2 + 2 * len(item)
+                pending.append(item.keys())
+                pending.append(item.values())
+            elif isinstance(item, (list, tuple, set, frozenset)):
+                total += 2 + len(item)
+                pending.append(item)
+            else:
+                total += _scalar_size(item)
+            if total > limit:
+                return total
+    return total
 
 
-_SHORT = (bool, float, type(None), date, datetime, timedelta)
-_DONE = object()
+def _scalar_size(item: Any) -> int:
+    if isinstance(item, str):
+        return len(item) + 2
+    if isinstance(item, Decimal):
+        return len(item.as_tuple().digits) + 8
+    if isinstance(item, int):
+        return item.bit_length() // 3 + 1
+    return 32
+
+
+_SHORT = frozenset({bool, float, type(None), date, datetime, timedelta})
 
 
 def _too_big(message: str) -> ScriptLimitExceeded:
