@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from benchmarks.fresh_db import fresh_database  # noqa: E402
-from workflows.credit.models import Customer, DunningCase, Invoice
+from workflows.credit.models import Customer, DunningCase, Invoice  # noqa: E402
 from workflows.mail.sink import start_controller  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine  # noqa: E402

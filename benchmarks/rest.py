@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from werkzeug.serving import make_server  # noqa: E402
 
 from webui import create_app  # noqa: E402
-from workflows.cli.demo import seed_demo_users
+from workflows.cli.demo import seed_demo_users  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402

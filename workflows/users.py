@@ -20,7 +20,6 @@ ADMIN_GROUP = "admin"
 SYSTEM_ACTOR = "system"
 
 
-
 @dataclass(frozen=True)
 class Actor:
     """Who is acting: a user with groups, or the system itself (timers, batch runs)."""
@@ -147,10 +146,6 @@ def emails_of(session: Session, *, usernames: Iterable[str] = (), groups: Iterab
 def group_names(session: Session) -> list[str]:
     """Every group, by name."""
     return list(session.scalars(select(Group.name).order_by(Group.name)))
-
-
-
-
 
 
 def token_hash(token: str) -> str:

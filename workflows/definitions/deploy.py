@@ -219,7 +219,6 @@ def _queue_approval(
     session.add(Timer(instance_id=instance.id, bpmn_id=QUEUED_START, due_at=now))
 
 
-
 def decide_definition(
     session: Session, definition_id: int, *, approve: bool, decided_by: str, now: datetime
 ) -> ProcessDefinition:
