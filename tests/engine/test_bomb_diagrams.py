@@ -168,6 +168,8 @@ SCRIPT_BOMBS = [
     # Small in memory (one string, many references), but a gigabyte once the state is written as JSON.
     ("rows = [['x' * 1000] * 1000] * 1000", "as task data"),
     ("row = ['x' * 1000] * 1000\nfor _ in range(2):\n    row = [row] * 1000", "as task data"),
+    # An int JSON cannot write: every later save of the instance would fail (a 500, the step undone).
+    ("n = 2 ** 90000", "4,300 digits"),
 ]
 
 

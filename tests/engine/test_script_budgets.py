@@ -76,6 +76,8 @@ CATCH_ALL = [
     "try:\n    while True:\n        pass\nexcept:\n    pass",
     "while True:\n    try:\n        while True:\n            pass\n    except:\n        pass",
     "try:\n    while True:\n        pass\nfinally:\n    while True:\n        pass",
+    # A MemoryError caught again and again.
+    "while True:\n    try:\n        text = 'x'.ljust(10 ** 10)\n    except:\n        pass",
     # Recursion that catches its own RecursionError: exponential time.
     "def spin():\n    try:\n        spin()\n    except:\n        spin()\nspin()",
     "def again():\n    try:\n        return again()\n    finally:\n        again()\nagain()",

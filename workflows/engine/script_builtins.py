@@ -11,6 +11,7 @@ snippet over to the worker instead.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -58,8 +59,9 @@ def check_result_size(value: Any) -> None:
     """
     if data_size(value, MAX_RESULT_CHARS) > MAX_RESULT_CHARS:
         raise ScriptLimitExceeded(
-            f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data "
-            "(a list may hold the same value many times); keep large records in tables"
+            f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data (a list "
+            "may hold the same value many times), or holds an integer of more than 4,300 digits; keep large "
+            "records in tables"
         )
 
 
@@ -74,7 +76,7 @@ def data_size(value: Any, limit: int) -> int:
             if kind is str:
                 total += len(item) + 2
             elif kind is int:
-                total += item.bit_length() // 3 + 1
+                total += _int_size(item, limit)
             elif kind in _SHORT:
                 total += 8
             elif isinstance(item, dict):
@@ -85,20 +87,31 @@ def data_size(value: Any, limit: int) -> int:
                 total += 2 + len(item)
                 pending.append(item)
             else:
-                total += _scalar_size(item)
+                total += _scalar_size(item, limit)
             if total > limit:
                 return total
     return total
 
 
-def _scalar_size(item: Any) -> int:
+def _scalar_size(item: Any, limit: int) -> int:
     if isinstance(item, str):
         return len(item) + 2
     if isinstance(item, Decimal):
         return len(item.as_tuple().digits) + 8
     if isinstance(item, int):
-        return item.bit_length() // 3 + 1
+        return _int_size(item, limit)
     return 32
+
+
+def _int_size(number: int, limit: int) -> int:
+    # An int past Python's 4,300-digit conversion limit cannot be written as JSON at all: it counts as
+    # too big, so it fails the step that made it instead of every later save of the instance.
+    bits = number.bit_length()
+    return bits // 3 + 1 if bits <= _MAX_STORABLE_INT_BITS else limit + 1
+
+
+# 0 means the interpreter runs without the limit.
+_MAX_STORABLE_INT_BITS = int(sys.get_int_max_str_digits() * 3.32) or MAX_INT_BITS
 
 
 _SHORT = frozenset({bool, float, type(None), date, datetime, timedelta})
