@@ -149,9 +149,11 @@ def _instructions(task: Any, template: str, strict: bool) -> str:
 def _budget_cause(exc: BaseException) -> ScriptLimitExceeded | None:
     """The ScriptLimitExceeded behind the engine's wrapping exceptions, if that is what failed."""
     seen: BaseException | None = exc
-    while seen is not None and not isinstance(seen, ScriptLimitExceeded):
+    for _depth in range(20):  # a chain is a few links long; never follow a cycle
+        if seen is None or isinstance(seen, ScriptLimitExceeded):
+            return seen
         seen = seen.__cause__ or getattr(seen, "exception", None) or seen.__context__
-    return seen
+    return None
 
 
 def _text_failure(task: Any, what: str, exc: ScriptLimitExceeded) -> EngineError:
