@@ -105,6 +105,10 @@ json_values = st.recursive(
 )
 
 
+# Hypothesis warns when the global `random` state moves while it draws examples; here it is moved by other
+# code running in the same process between draws (not by these strategies), which made the test flaky
+# under filterwarnings=error. The property itself is unaffected.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     start=st.dictionaries(top_keys, json_values, max_size=5),
