@@ -5,6 +5,7 @@ Each row is one day of one job with its whole-day counts, as GET /api/jobs lists
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date
 
@@ -32,11 +33,9 @@ def day_filter(name: str) -> date | None:
     value = request.args.get(name, "")
     if not value:
         return None
-    try:
-        if _DAY.fullmatch(value):
+    if _DAY.fullmatch(value):
+        with contextlib.suppress(ValueError):  # 2026-02-30 has the shape but is no day
             return date.fromisoformat(value)
-    except ValueError:
-        pass
     raise BadRequest(f"{name} must be a day as YYYY-MM-DD, not {value[:40]!r}")
 
 

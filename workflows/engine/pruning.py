@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""History pruning: drop completed tasks no waiting task descends from (a looping case stays small)."""
 
 from __future__ import annotations
 
