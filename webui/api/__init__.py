@@ -8,13 +8,17 @@ to `bp` when imported; `create_app` imports them all before it registers `bp`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from webui.input_checks import MAX_ID, loads_checked
 from webui.services import MAX_PAGE, services
 from workflows.errors import BadRequest, Forbidden, Unauthorized
+from workflows.store.db import transaction
 from workflows.users import Actor, actor_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -117,3 +121,26 @@ def paging_args(max_per_page: int | None = None) -> tuple[int, int]:
 def paged(items: list[Any], total: int, page: int, per_page: int) -> Response:
     """A page of a list in the shape every list of the API has."""
     return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
+
+
+def create_from_body(
+    groups: frozenset[str],
+    action: str,
+    parse: Callable[..., dict[str, Any]],
+    create: Callable[..., Any],
+    to_json: Callable[[Session, Any, datetime], dict[str, Any]],
+) -> tuple[Response, int]:
+    """POST of a master record (customer, supplier, contract): check the group, parse the body, create
+    it in one transaction and answer 201 with its JSON.
+
+    `parse(body, today=)` raises Invalid naming each bad field; `create(session, fields, actor=, now=)`
+    stores the row; `to_json(session, row, now)` is the answer.
+    """
+    actor = current_actor()
+    require_groups(actor, groups, action)
+    svc = services()
+    now = svc.clock()
+    fields = parse(json_body(), today=now.date())
+    with transaction(svc.rt.factory) as session:
+        row = create(session, fields, actor=actor.username, now=now)
+        return jsonify(to_json(session, row, now)), 201

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from pydantic import Field
 
-from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api import bp, create_from_body, current_actor, paged, require_groups
 from webui.api.openapi import (
     Day,
     Id,
@@ -29,7 +29,6 @@ from workflows.credit.contracts import (
     parse_contract,
 )
 from workflows.credit.roles import SUPPLIER_CREATORS, SUPPLIER_READERS
-from workflows.store.db import transaction
 
 
 class ContractQuery(PageQuery):
@@ -133,14 +132,13 @@ def get_contracts(query: ContractQuery) -> Response:
 @api.validate(json=NewContract, resp=responses(201, Contract, 403, 409, 413, 422))
 def post_contract() -> tuple[Response, int]:
     """Create a contract and its version 1."""
-    actor = current_actor()
-    require_groups(actor, SUPPLIER_CREATORS, "create contracts")
-    svc = services()
-    now = svc.clock()
-    fields = parse_contract(json_body(), today=now.date())
-    with transaction(svc.rt.factory) as session:
-        contract = create_contract(session, fields, actor=actor.username, now=now)
-        return jsonify(contract_json(session, contract)), 201
+    return create_from_body(
+        SUPPLIER_CREATORS,
+        "create contracts",
+        parse_contract,
+        create_contract,
+        lambda session, contract, now: contract_json(session, contract),
+    )
 
 
 @bp.get("/contracts/<int:contract_id>")

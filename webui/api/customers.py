@@ -7,7 +7,7 @@ from typing import Literal
 from flask import Response, jsonify
 from pydantic import Field
 
-from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api import bp, create_from_body, current_actor, json_body, paged, require_groups
 from webui.api.openapi import (
     Body,
     Day,
@@ -120,14 +120,13 @@ def get_customers(query: CustomerQuery) -> Response:
 @api.validate(json=NewCustomer, resp=responses(201, Customer, 403, 409, 413, 422))
 def post_customer() -> tuple[Response, int]:
     """Create a customer (without a credit limit: that comes from an approved application)."""
-    actor = current_actor()
-    require_groups(actor, CUSTOMER_CREATORS, "create customers")
-    svc = services()
-    now = svc.clock()
-    fields = parse_customer(json_body(), today=now.date())
-    with transaction(svc.rt.factory) as session:
-        customer = create_customer(session, fields, actor=actor.username, now=now)
-        return jsonify(customer_json(session, customer, today=now.date())), 201
+    return create_from_body(
+        CUSTOMER_CREATORS,
+        "create customers",
+        parse_customer,
+        create_customer,
+        lambda session, customer, now: customer_json(session, customer, today=now.date()),
+    )
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -7,7 +7,7 @@ from typing import Literal
 from flask import Response, jsonify
 from pydantic import Field
 
-from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api import bp, create_from_body, current_actor, paged, require_groups
 from webui.api.openapi import (
     Day,
     Id,
@@ -32,7 +32,6 @@ from workflows.credit.suppliers import (
     parse_supplier,
     supplier_json,
 )
-from workflows.store.db import transaction
 
 
 class SupplierQuery(PageQuery):
@@ -103,14 +102,13 @@ def get_suppliers(query: SupplierQuery) -> Response:
 @api.validate(json=NewSupplier, resp=responses(201, Supplier, 403, 409, 413, 422))
 def post_supplier() -> tuple[Response, int]:
     """Create a supplier; its risk grade comes from the contract change process's evaluation."""
-    actor = current_actor()
-    require_groups(actor, SUPPLIER_CREATORS, "create suppliers")
-    svc = services()
-    now = svc.clock()
-    fields = parse_supplier(json_body(), today=now.date())
-    with transaction(svc.rt.factory) as session:
-        supplier = create_supplier(session, fields, actor=actor.username, now=now)
-        return jsonify(supplier_json(session, supplier)), 201
+    return create_from_body(
+        SUPPLIER_CREATORS,
+        "create suppliers",
+        parse_supplier,
+        create_supplier,
+        lambda session, supplier, now: supplier_json(session, supplier),
+    )
 
 
 @bp.get("/suppliers/<int:supplier_id>")
