@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
+from tests.collections_desk import Collections
 from webui import create_app
 from workflows.cli.demo import seed_demo_users
 from workflows.definitions.deploy import deploy_files, read_files
@@ -24,6 +26,9 @@ from workflows.store.db import make_engine, make_session_factory, transaction
 from workflows.store.models import Base
 from workflows.store.schema import upgrade_schema
 from workflows.users import issue_token
+
+if TYPE_CHECKING:
+    from tests.smtp import RecordingSink
 
 pytest_plugins = ["tests.smtp"]
 
@@ -150,3 +155,15 @@ def shipped(app: Flask, clock: datetime) -> None:
     with transaction(factory) as session:
         for bundle in shipped_bundles():
             deploy_files(session, read_files(bundle), build_operations(), deployed_by="system", now=clock)
+
+
+@pytest.fixture
+def desk(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    app_clock: SteppingClock,
+    smtp_sink: RecordingSink,
+) -> Collections:
+    """A collections desk on the test app (tests/collections_desk.py)."""
+    return Collections(app, client, demo_tokens, app_clock, smtp_sink)

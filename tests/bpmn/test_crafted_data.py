@@ -6,29 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.bpmn.test_dunning import Collections
 from tests.bpmn.test_supplier_contract_change import make_contract
-from tests.conftest import SteppingClock
+from tests.collections_desk import Collections
 from tests.helpers import auth
-from tests.smtp import RecordingSink
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
 CRAFTED = {"typename": "zzz", "nested": [{"typename": "BpmnWorkflow"}, {"typename": "Decimal", "value": "x"}]}
-
-
-@pytest.fixture
-def desk(
-    app: Flask,
-    client: FlaskClient,
-    demo_tokens: dict[str, str],
-    app_clock: SteppingClock,
-    smtp_sink: RecordingSink,
-) -> Collections:
-    return Collections(app, client, demo_tokens, app_clock, smtp_sink)
 
 
 def dunning_case(desk: Collections, name: str) -> int:

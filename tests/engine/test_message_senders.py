@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.bpmn.test_dunning import Collections
 from tests.bpmn.test_supplier_contract_change import (
     approve,
     get_contract,
@@ -19,9 +18,8 @@ from tests.bpmn.test_supplier_contract_change import (
     refresh,
     started,
 )
-from tests.conftest import SteppingClock
+from tests.collections_desk import Collections
 from tests.helpers import auth
-from tests.smtp import RecordingSink
 from workflows.credit.roles import DEMO_USERS
 from workflows.engine import runner
 from workflows.errors import Forbidden
@@ -36,17 +34,6 @@ def send(client: FlaskClient, token: str | None, name: str, key: Any, data: dict
     headers = auth(token) if token else {}
     body = {"name": name, "correlation_key": str(key), "data": data}
     return client.post("/api/messages", json=body, headers=headers)
-
-
-@pytest.fixture
-def desk(
-    app: Flask,
-    client: FlaskClient,
-    demo_tokens: dict[str, str],
-    app_clock: SteppingClock,
-    smtp_sink: RecordingSink,
-) -> Collections:
-    return Collections(app, client, demo_tokens, app_clock, smtp_sink)
 
 
 def dunned_customer(desk: Collections) -> int:
