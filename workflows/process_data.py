@@ -47,7 +47,7 @@ def _problem(value: Any, depth: int) -> str | None:
         if level > MAX_DATA_DEPTH:
             return f"nested deeper than {MAX_DATA_DEPTH} levels; flatten the data"
         if isinstance(item, str):
-            problem = _text_problem(item)
+            problem = text_problem(item)
             if problem:
                 return problem
         elif isinstance(item, float) and not math.isfinite(item):
@@ -65,7 +65,8 @@ def _problem(value: Any, depth: int) -> str | None:
     return None
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
+    """Why a string cannot be process data (a NUL character, an unpaired surrogate), or None."""
     if "\x00" in text:
         return "contains a NUL character (\\u0000); remove it"
     if not text.isascii():

@@ -30,7 +30,7 @@ from workflows.engine.script_builtins import (
     SAFE_BUILTINS,
     RunInWorker,
     ScriptLimitExceeded,
-    check_result_size,
+    check_result,
     data_size,
 )
 from workflows.engine.script_code import (
@@ -82,7 +82,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
             except RunInWorker:
                 pass  # it grew past the in-process bounds: the worker evaluates it again, from the start
             else:
-                check_result_size(value)
+                check_result(value)
                 return value
         return self._in_worker(("eval", expression, scope))
 
@@ -104,7 +104,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
             except RunInWorker:
                 pass
             else:
-                check_result_size([scratch[name] for name in snippet.assigned if name in scratch])
+                check_result({name: scratch[name] for name in snippet.assigned if name in scratch})
                 self._write_back(context, snippet.assigned, scratch, strip)
                 return True
         results = self._in_worker(("exec", script, scope, strip))

@@ -11,6 +11,7 @@ snippet over to the worker instead.
 from __future__ import annotations
 
 import ast
+import math
 import sys
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from workflows.engine.script_rules import IN_PROCESS_CALLS
+from workflows.process_data import text_problem
 
 # Bounds on what one operator may build in the script worker: an int of a million bits (~300,000 digits)
 # or a sequence of ten million items is far beyond credit arithmetic. They turn an obvious bomb into a clear
@@ -51,11 +53,14 @@ class RunInWorker(Exception):
     """
 
 
-def check_result_size(value: Any) -> None:
-    """Refuse a value that would take more than MAX_RESULT_CHARS as task data.
+def check_result(value: Any) -> None:
+    """Refuse a value a snippet hands back that task data could not hold: one taking more than
+    MAX_RESULT_CHARS as JSON, or one the instance's state and its database rows cannot store (see
+    `unstorable`). Checked where the value is made, so the step fails with an incident naming the element
+    instead of every later save of the instance (a 500, a tick that stops at this instance).
 
     Raises:
-        ScriptLimitExceeded: it would.
+        ScriptLimitExceeded: too big.  ValueError: not storable.
     """
     if data_size(value, MAX_RESULT_CHARS) > MAX_RESULT_CHARS:
         raise ScriptLimitExceeded(
@@ -63,6 +68,70 @@ def check_result_size(value: Any) -> None:
             "may hold the same value many times), or holds an integer of more than 4,300 digits; keep large "
             "records in tables"
         )
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(
+            f"the script's result cannot be kept in task data: {problem}; task data holds text, numbers, "
+            "Decimal, dates, lists and dicts with text keys"
+        )
+
+
+# How deeply a snippet's value may nest. Saving an instance recurses a few frames per level: 200 levels
+# still round-tripped, 250 hit the recursion limit (measured; process_data stops user data at 50).
+MAX_RESULT_DEPTH = 100
+# Scalars task data holds as they are: the state's registry knows them (engine.spiff), JSON writes them.
+_STORABLE = frozenset({str, int, float, bool, type(None), Decimal, date, datetime, timedelta})
+_KEYS = (str, int, float, bool, type(None))  # keys JSON writes (as text)
+
+
+def unstorable(value: Any) -> str | None:
+    """Why task data could not hold `value`, or None: a type the state cannot save (complex, bytes, a
+    generator, a dict with tuple keys), NaN or Infinity (PostgreSQL's json refuses them), a NUL character
+    or an unpaired surrogate (PostgreSQL's text refuses NUL; UTF-8 has no surrogates), or nesting deeper
+    than MAX_RESULT_DEPTH. Iterative, so any nesting is refused without exhausting the stack."""
+    # (value, depth, where): `where` is (parent's where, key), spelled out only for the message.
+    pending: list[tuple[Any, int, Any]] = [(value, 0, None)]
+    while pending:
+        item, depth, where = pending.pop()
+        kind = type(item)
+        problem = None
+        if depth > MAX_RESULT_DEPTH:
+            problem = f"is nested deeper than {MAX_RESULT_DEPTH} levels"
+        elif kind is str:
+            problem = text_problem(item)
+        elif kind is float:
+            problem = None if math.isfinite(item) else f"is {item}, which JSON cannot store"
+        elif kind is Decimal:
+            problem = None if item.is_finite() else f"is {item}, which is not a number"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, _KEYS) or (isinstance(key, str) and text_problem(key)):
+                    problem = f"has the key {_short(key)}, which JSON cannot write as text"
+                    break
+                pending.append((child, depth + 1, (where, key)))
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend((child, depth + 1, (where, index)) for index, child in enumerate(item))
+        elif kind not in _STORABLE:
+            problem = f"is a {kind.__name__}"
+        if problem:
+            return f"{_spelled(where)} {problem}"
+    return None
+
+
+def _spelled(where: Any) -> str:
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(f"[{_short(key)}]")
+    keys.reverse()
+    if len(keys) > 8:
+        keys = [*keys[:4], "...", *keys[-2:]]
+    return "the value" + "".join(keys)
+
+
+def _short(key: Any) -> str:
+    text = repr(key)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def data_size(value: Any, limit: int) -> int:

@@ -108,9 +108,7 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
 class _ReplyUnpickler(pickle.Unpickler):
     """Only the value types task data holds; a reply naming anything else (a function, os.system) fails."""
 
-    _ALLOWED = {
-        ("builtins", name) for name in ("set", "frozenset", "complex", "range", "slice", "bytearray")
-    } | {
+    _ALLOWED = {("builtins", name) for name in ("set", "frozenset", "range")} | {
         ("decimal", "Decimal"),
         ("datetime", "date"),
         ("datetime", "datetime"),

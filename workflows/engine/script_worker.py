@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from workflows.engine.script_builtins import SAFE_BUILTINS, check_result_size
+from workflows.engine.script_builtins import SAFE_BUILTINS, check_result
 from workflows.engine.script_code import SCRIPT_FILENAME, checked_snippet
 from workflows.engine.script_pool import MAX_MESSAGE_BYTES, READY, read_frame, write_frame
 from workflows.engine.task_texts import render_capped
@@ -53,6 +53,11 @@ def serve(memory_limit_mb: int) -> None:
             payload = pickle.dumps((reply[0], retire, *reply[2:]), protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
             payload, retire = pickle.dumps(("limit", True, _memory_message(memory_limit_mb))), True
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            # check_result refuses what task data cannot hold; this guards a render or an odd value. The
+            # worker answers instead of dying (which the server would report as a broken budget).
+            message = f"the script's result cannot be sent back: {type(exc).__name__}: {exc}"[:_MAX_ARG_CHARS]
+            payload = pickle.dumps(("error", retire, "builtins.TypeError", (message,), 0))
         if len(payload) > MAX_MESSAGE_BYTES:
             message = (
                 f"the script's result is {len(payload) / 2**20:.1f} MB; the limit is "
@@ -69,7 +74,7 @@ def _answer(frame: bytes, memory_limit_mb: int) -> tuple[Any, ...]:
         time_limit_s, request = pickle.loads(frame)
         _limit_cpu(time_limit_s)
         result = _run(request)
-        check_result_size(result)
+        check_result(result)
         return ("ok", False, result)
     except MemoryError:
         return ("limit", True, _memory_message(memory_limit_mb))

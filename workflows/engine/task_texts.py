@@ -130,13 +130,21 @@ def render_instructions(template: str, data: Mapping[str, Any], pool: ScriptPool
         return template
     try:
         if renders_in_process(template):
-            return render_capped(template, data, MAX_INSTRUCTIONS_CHARS)
+            return _displayable(render_capped(template, data, MAX_INSTRUCTIONS_CHARS))
         outcome = (pool or shared_pool()).call(("render", template, dict(data), MAX_INSTRUCTIONS_CHARS))
         if outcome.error is not None:
             raise outcome.error
-        return str(outcome.value)
+        return _displayable(str(outcome.value))
     except ScriptLimitExceeded:
         raise
     except Exception:  # noqa: BLE001 - display text only: a template error never fails the step
         logger.warning("instructions could not be rendered: %r", template[:200], exc_info=True)
         return template
+
+
+def _displayable(text: str) -> str:
+    """The text without NUL characters and unpaired surrogates (`{{ "\\x00" }}` writes one), which
+    PostgreSQL's text columns and UTF-8 pages cannot hold."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
