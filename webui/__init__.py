@@ -43,6 +43,7 @@ def create_app(
 
     # Each resource module of the API adds its routes to api.bp when imported (test_api_package.py).
     import webui.api.admin
+    import webui.api.audit
     import webui.api.contracts
     import webui.api.customers
     import webui.api.definitions
@@ -58,6 +59,7 @@ def create_app(
     import webui.api.tasks  # noqa: F401
     from webui import (
         api,
+        audit,
         auth,
         customers,
         definitions,
@@ -90,6 +92,7 @@ def create_app(
         customers,
         suppliers,
         jobs,
+        audit,
     ):
         app.register_blueprint(blueprint.bp)
     formatting.register(app)

@@ -10,6 +10,7 @@ from flask_login import current_user
 from webui.auth import web_actor
 from webui.services import services
 from webui.start import startable_definitions
+from workflows.audit_trail import AUDIT_READERS
 from workflows.batch.job_history import JOB_READERS
 from workflows.credit.roles import CUSTOMER_READERS, PROCESS_OWNERS, SUPPLIER_READERS
 
@@ -49,6 +50,8 @@ def nav_items() -> list[NavItem]:
         items.append(("Definitions", "definitions.index"))
     if actor.in_any(JOB_READERS):
         items.append(("Jobs", "jobs_pages.index"))
+    if actor.in_any(AUDIT_READERS):
+        items.append(("Audit", "audit.index"))
     items.append(("Mail", "mail.mailbox"))
     current = _section(request.endpoint or "")
     return [NavItem(label, url_for(endpoint), _section(endpoint) == current) for label, endpoint in items]

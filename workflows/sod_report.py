@@ -1,0 +1,310 @@
+"""The segregation-of-duties report: each money move of a period with who asked, who approved, and the
+authority rule that applied; a row where one person appears twice is flagged.
+
+Money moves read here: limit changes (`limit_changes`), contract versions (`contract_versions` with
+their change requests) and dispute credits (an upheld `dispute_resolved` event of a dunning case).
+Write-offs have no table yet; they join the report when they get one.
+
+Who counts: the requester (the person who started the instance, or asked for the change; `system` for
+a job's start is no person) and every approver. The person who made the final step (the last
+approver, or whoever reported a countersignature) is shown but not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit import roles
+from workflows.credit.models import (
+    ContractChangeRequest,
+    ContractVersion,
+    Customer,
+    DunningCase,
+    DunningEvent,
+    LimitChange,
+)
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.store.models import Deployment, InboxItem, ProcessDefinition, ProcessInstance, TaskStatus
+from workflows.users import SYSTEM_ACTOR
+
+# The authority tables the money-moving handlers check (handlers/limit_decision.py, handlers/contracts.py;
+# tests/workflows/test_sod_report.py keeps these equal to theirs).
+LIMIT_TABLE = ("approval_authority.dmn", "approval_authority")
+CONTRACT_TABLE = ("contract_change_authority.dmn", "contract_change_authority")
+DISPUTE_TASK = "resolve_dispute"  # dunning.bpmn: the collector's proposal of a credit note
+
+LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT = "limit_change", "contract_version", "dispute_credit"
+KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT)
+MAX_ROWS = 10_000  # per kind and period: narrow the period for more
+
+
+@dataclass(frozen=True)
+class SodRow:
+    """One money move as the report lists it."""
+
+    kind: str
+    id: int
+    at: datetime
+    object: str
+    instance_id: int | None
+    summary: str
+    requester: str | None
+    approvers: list[str]
+    made_by: str
+    rule: str
+    repeated: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.repeated)
+
+
+def repeated_people(requester: str | None, approvers: Sequence[str]) -> list[str]:
+    """The people who appear more than once among the requester and the approvers."""
+    people = [p for p in (requester, *approvers) if p and p != SYSTEM_ACTOR]
+    return sorted(name for name, count in Counter(people).items() if count > 1)
+
+
+def sod_report(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    """Every limit change, contract version and dispute credit from `start` to `end` (inclusive),
+    oldest first."""
+    rows = [
+        *_limit_changes(session, start, end),
+        *_contract_versions(session, start, end),
+        *_dispute_credits(session, start, end),
+    ]
+    return sorted(rows, key=lambda r: (r.at, KINDS.index(r.kind), r.id))
+
+
+def _period(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
+    found = []
+    if start is not None:
+        found.append(column >= start)
+    if end is not None:
+        found.append(column <= end)
+    return found
+
+
+def _limit_changes(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    query = (
+        select(LimitChange, Customer.name, ProcessInstance.started_by, ProcessInstance.process_key)
+        .join(Customer, Customer.id == LimitChange.customer_id)
+        .outerjoin(ProcessInstance, ProcessInstance.id == LimitChange.instance_id)
+        .where(*_period(LimitChange.changed_at, start, end))
+        .order_by(LimitChange.changed_at, LimitChange.id)
+        .limit(MAX_ROWS)
+    )
+    found = []
+    for change, name, started_by, process_key in session.execute(query):
+        approvers = _names(change.approvers)
+        requester = started_by if change.instance_id is not None else change.changed_by
+        found.append(
+            SodRow(
+                kind=LIMIT_CHANGE,
+                id=change.id,
+                at=change.changed_at,
+                object=f"customer:{change.customer_id}",
+                instance_id=change.instance_id,
+                summary=f"{name}: limit {change.old_limit} -> {change.new_limit} {change.currency}"
+                + (f" ({process_key})" if process_key else f" ({change.reason})"),
+                requester=requester,
+                approvers=approvers,
+                made_by=change.changed_by,
+                rule=_limit_rule(change, approvers),
+                repeated=repeated_people(requester, approvers),
+            )
+        )
+    return found
+
+
+def _limit_rule(change: LimitChange, approvers: list[str]) -> str:
+    if change.instance_id is None:
+        return f"no approval: set outside a process ({change.reason})"
+    if change.new_limit <= change.old_limit:
+        return "no approval needed: a lower or unchanged limit"
+    # credit.apply_limit records exactly the approvals the level asked for, one per group in order.
+    for level, groups in roles.LIMIT_AUTHORITY.items():
+        if len(groups) == len(approvers):
+            return f"{LIMIT_TABLE[0]}: level {level} ({' + '.join(groups)})"
+    return f"{LIMIT_TABLE[0]}: {len(approvers)} approval(s), matching no level"
+
+
+def _contract_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    query = (
+        select(ContractVersion, ContractChangeRequest)
+        .outerjoin(ContractChangeRequest, ContractChangeRequest.id == ContractVersion.change_request_id)
+        .where(*_period(ContractVersion.created_at, start, end))
+        .order_by(ContractVersion.created_at, ContractVersion.id)
+        .limit(MAX_ROWS)
+    )
+    found = []
+    for version, request in session.execute(query):
+        approvers = _names(version.approvers or (request.approvers if request else []))
+        requester = request.requested_by if request is not None else version.created_by
+        if request is None:
+            rule, summary = "no approval: the contract's first version", f"version {version.version}"
+        else:
+            rule = _contract_rule(session, request)
+            summary = f"version {version.version}: {request.change_type}, value impact {request.value_impact}"
+        found.append(
+            SodRow(
+                kind=CONTRACT_VERSION,
+                id=version.id,
+                at=version.created_at,
+                object=f"contract:{version.contract_id}",
+                instance_id=version.instance_id,
+                summary=summary,
+                requester=requester,
+                approvers=approvers,
+                made_by=version.created_by,
+                rule=rule,
+                repeated=repeated_people(requester, approvers),
+            )
+        )
+    return found
+
+
+def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
+    """The level the authority table deployed with the request's instance gives for its value impact."""
+    file, decision = CONTRACT_TABLE
+    files = session.scalar(
+        select(Deployment.files)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(ProcessInstance.id == request.instance_id)
+    )
+    text = (files or {}).get(file)
+    if not isinstance(text, str):
+        return f"{file}: not deployed with instance {request.instance_id}"
+    try:
+        level = evaluate_decision(text, decision, {"value_impact": Decimal(request.value_impact)}).get(
+            "approval_level"
+        )
+    except DecisionError as exc:
+        return f"{file}: {exc}"
+    groups = roles.CONTRACT_CHANGE_AUTHORITY.get(str(level), ())
+    return f"{file}: level {level} ({' + '.join(groups) or 'unknown level'})"
+
+
+def _dispute_credits(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    query = (
+        select(DunningEvent, DunningCase.instance_id, DunningCase.customer_id)
+        .join(DunningCase, DunningCase.id == DunningEvent.case_id)
+        .where(DunningEvent.kind == "dispute_resolved", *_period(DunningEvent.at, start, end))
+        .order_by(DunningEvent.at, DunningEvent.id)
+        .limit(MAX_ROWS)
+    )
+    found = []
+    for event, instance_id, customer_id in session.execute(query):
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        if detail.get("resolution") != "upheld":
+            continue  # a rejected dispute moves no money
+        approvers = _names(detail.get("approved_by") or [])
+        requester = _proposer(session, instance_id, event.at)
+        invoices = ", ".join(str(i) for i in detail.get("invoices") or [])
+        found.append(
+            SodRow(
+                kind=DISPUTE_CREDIT,
+                id=event.id,
+                at=event.at,
+                object=f"case:{event.case_id}",
+                instance_id=instance_id,
+                summary=f"customer {customer_id}: credit note for {invoices or 'no invoice'}",
+                requester=requester,
+                approvers=approvers,
+                made_by=event.actor,
+                rule=f"credit note: {' + '.join(roles.DISPUTE_CREDIT_AUTHORITY)}",
+                repeated=repeated_people(requester, approvers),
+            )
+        )
+    return found
+
+
+def _proposer(session: Session, instance_id: int | None, at: datetime) -> str | None:
+    """Who proposed the credit: the last to complete the dispute task of the case's instance by then."""
+    if instance_id is None:
+        return None
+    return session.scalar(
+        select(InboxItem.completed_by)
+        .where(
+            InboxItem.instance_id == instance_id,
+            InboxItem.bpmn_id == DISPUTE_TASK,
+            InboxItem.status == TaskStatus.COMPLETED,
+            InboxItem.completed_at <= at,
+        )
+        .order_by(InboxItem.completed_at.desc(), InboxItem.id.desc())
+        .limit(1)
+    )
+
+
+def _names(approvers: Any) -> list[str]:
+    """Usernames from an approvers list: names, or {step, user, at} entries."""
+    names = []
+    for entry in approvers if isinstance(approvers, list) else []:
+        name = entry.get("user") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name:
+            names.append(name)
+    return names
+
+
+def sod_json(row: SodRow) -> dict[str, Any]:
+    """A report row as GET /api/audit/sod lists it."""
+    return {
+        "kind": row.kind,
+        "id": row.id,
+        "at": row.at.isoformat(),
+        "object": row.object,
+        "instance_id": row.instance_id,
+        "summary": row.summary,
+        "requester": row.requester,
+        "approvers": row.approvers,
+        "made_by": row.made_by,
+        "rule": row.rule,
+        "flagged": row.flagged,
+        "repeated": row.repeated,
+    }
+
+
+SOD_CSV_COLUMNS = (
+    "kind",
+    "id",
+    "at",
+    "object",
+    "instance_id",
+    "summary",
+    "requester",
+    "approvers",
+    "made_by",
+    "rule",
+    "flagged",
+    "repeated",
+)
+
+
+def sod_rows(rows: Sequence[SodRow]) -> list[list[Any]]:
+    """The CSV export's rows."""
+    return [
+        [
+            r.kind,
+            r.id,
+            r.at,
+            r.object,
+            r.instance_id,
+            r.summary,
+            r.requester,
+            " ".join(r.approvers),
+            r.made_by,
+            r.rule,
+            "yes" if r.flagged else "",
+            " ".join(r.repeated),
+        ]
+        for r in rows
+    ]
