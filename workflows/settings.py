@@ -61,6 +61,8 @@ class SchedulerSettings:
     daily_hour: int
     lock_file: str
     job_stale_after_s: int
+    retry_attempts: int
+    retry_base_s: int
 
 
 @dataclass(frozen=True)

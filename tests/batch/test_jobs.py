@@ -92,7 +92,16 @@ def test_tick_fires_timers_first_so_tasks_they_closed_get_no_reminder(
 
     result = tick(rt, None, clock + TIMER_DUE + timedelta(minutes=1), jobs={})
 
-    assert result.as_dict() == {"timers": 1, "reminders": 1, "jobs": [], "emails": 0, "email_failures": 0}
+    assert result.as_dict() == {
+        "timers": 1,
+        "retried": 0,
+        "failed": [],
+        "reminders": 1,
+        "jobs": [],
+        "emails": 0,
+        "email_failures": 0,
+        "errors": [],
+    }
     assert open_task(rt.factory, timed_out.id, "chase_customer").candidate_groups == ["sales"]
     assert [e.instance_id for e in outbox(rt)] == [overdue.id]
 

@@ -1,7 +1,7 @@
 """Prefect flows that run creditflow's scheduled work on Prefect workers (`creditflow[prefect]`).
 
 The only module that imports Prefect. Every flow wraps the Prefect-free functions that `tick` and the
-embedded scheduler call: `fire_due_timers`, `remind_overdue_tasks`, `dispatch_due_emails`, and the daily
+embedded scheduler call: `fire_due_timers`, `remind_overdue_tasks`, `dispatch_all_due_emails`, and the daily
 jobs. A day of a daily job is claimed, joined or taken over through the same protocol as `tick`'s
 (`workflows.batch.job_days`). The dunning run and the limit-review sweep are split into chunks of
 customers (`workflows.batch.daily_starts`), each chunk a task with retries, so a failed chunk is retried
@@ -30,10 +30,9 @@ from prefect.runtime import flow_run
 from handlers.registry import build_operations
 from workflows.batch import daily_starts as chunks
 from workflows.batch import job_days
-from workflows.batch.jobs import DAILY_JOBS, remind_overdue_tasks
-from workflows.clock import utcnow
-from workflows.engine.runner import Runtime, fire_due_timers
-from workflows.mail.outbox import dispatch_due_emails
+from workflows.batch.jobs import DAILY_JOBS, dispatch_all_due_emails, remind_overdue_tasks
+from workflows.batch.sweeps import fire_due_timers, retry_failed_steps
+from workflows.engine.runner import Runtime
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
@@ -41,8 +40,6 @@ from workflows.store.db import make_engine
 
 logger = logging.getLogger(__name__)
 
-TIMER_BATCH = 500  # fire_due_timers' own limit per call: the flow calls it until a batch comes back short
-MAIL_BATCH = 200
 CHUNK_RETRIES = 3
 CHUNK_RETRY_DELAYS: list[float] = [10, 60, 300]
 
@@ -75,14 +72,14 @@ def dispose_runtimes() -> None:
 def _mailer(rt: Runtime) -> Iterator[Mailer]:
     """The configured relay; without one, a built-in sink for the run (as `creditflow tick` does)."""
     if rt.settings.mail.smtp_host:
-        yield mailer_for(rt.settings.mail, None)
+        yield mailer_for(rt.settings.mail, None, clock=rt.clock)
         return
     with start_sink(rt.factory) as sink:
-        yield mailer_for(rt.settings.mail, sink.port)
+        yield mailer_for(rt.settings.mail, sink.port, clock=rt.clock)
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or utcnow()
+    return now or runtime().clock()  # the wall clock, or the database's simulated clock
 
 
 # --- tasks ---------------------------------------------------------------------------------------------
@@ -90,13 +87,12 @@ def _now(now: datetime | None) -> datetime:
 
 @task(name="fire-due-timers", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def fire_timers_task(now: datetime) -> int:
-    """Advance every instance whose timer is due; instances are locked with SKIP LOCKED, one per step."""
+    """Advance every instance whose timer is due, then retry failed steps whose backoff has run out.
+
+    Instances are locked with SKIP LOCKED, one per step; a failing one gets an incident, the rest run.
+    """
     rt = runtime()
-    moved = total = fire_due_timers(rt, now, limit=TIMER_BATCH)
-    while moved == TIMER_BATCH:
-        moved = fire_due_timers(rt, now, limit=TIMER_BATCH)
-        total += moved
-    return total
+    return fire_due_timers(rt, now).moved + retry_failed_steps(rt, now).moved
 
 
 @task(name="remind-overdue-tasks", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
@@ -106,17 +102,11 @@ def remind_task(now: datetime) -> int:
 
 @task(name="dispatch-emails", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def dispatch_task(now: datetime) -> dict[str, int]:
-    """Send due outbox rows in batches; rows are claimed with SKIP LOCKED, so no row is sent by two runs."""
+    """Send every due outbox row in batches; rows are claimed with SKIP LOCKED, so no row is sent twice."""
     rt = runtime()
-    totals = {"sent": 0, "retried": 0, "failed": 0}
     with _mailer(rt) as mailer:
-        while True:
-            result = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now, limit=MAIL_BATCH)
-            totals["sent"] += result.sent
-            totals["retried"] += result.retried
-            totals["failed"] += result.failed
-            if result.sent + result.retried + result.failed < MAIL_BATCH:
-                return totals
+        result = dispatch_all_due_emails(rt, mailer, now)
+    return {"sent": result.sent, "retried": result.retried, "failed": result.failed}
 
 
 @task(name="plan-chunks", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)

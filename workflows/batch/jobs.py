@@ -7,27 +7,50 @@ a daily job (`workflows.batch.job_days`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflows.batch import daily_starts
 from workflows.batch.daily_starts import DailyStart
 from workflows.batch.job_days import Clock, run_job_day, runner_name
+from workflows.batch.sweeps import MESSAGE_CHARS, NO_PROGRESS, Progress, fire_due_timers, retry_failed_steps
 from workflows.clock import utcnow
-from workflows.engine.runner import Runtime, fire_due_timers
-from workflows.mail.outbox import dispatch_due_emails, queue_email
+from workflows.engine.runtime import Runtime
+from workflows.mail.outbox import DispatchResult, count_due_emails, dispatch_due_emails, queue_email
 from workflows.mail.smtp import Mailer
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem, TaskStatus
 from workflows.users import emails_of
+
+logger = logging.getLogger(__name__)
+
+MAIL_BATCH = 200  # outbox rows claimed per batch; `tick` sends batch after batch until none is due
+REMINDER_BATCH = 1000  # overdue tasks reminded per transaction; `tick` goes on until none is left
+
+_OVERDUE_WHERE = (
+    InboxItem.status == TaskStatus.OPEN,
+    InboxItem.due_at < bindparam("now"),
+    InboxItem.reminded_at.is_(None),
+)
+_OVERDUE = (
+    select(InboxItem)
+    .where(*_OVERDUE_WHERE)
+    .order_by(InboxItem.id)
+    .limit(REMINDER_BATCH)
+    # PostgreSQL: a concurrent sweep skips the rows this one reminds (SQLite serialises writers).
+    .with_for_update(skip_locked=True)
+)
+_OVERDUE_COUNT = select(func.count()).select_from(InboxItem).where(*_OVERDUE_WHERE)
 
 DailyJob = Callable[[Runtime, date, datetime], dict[str, Any]]
 """(runtime, as_of day, now) -> a JSON-able summary of what the job did."""
@@ -47,18 +70,24 @@ DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
 @dataclass
 class TickResult:
     timers: int = 0
+    retried: int = 0
+    failed: list[int] = field(default_factory=list)  # instances that failed this tick (each has an incident)
     reminders: int = 0
     jobs: list[dict[str, Any]] = field(default_factory=list)
     emails: int = 0
     email_failures: int = 0
+    errors: list[str] = field(default_factory=list)  # phases that stopped early; the next phases still ran
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "timers": self.timers,
+            "retried": self.retried,
+            "failed": self.failed,
             "reminders": self.reminders,
             "jobs": self.jobs,
             "emails": self.emails,
             "email_failures": self.email_failures,
+            "errors": self.errors,
         }
 
 
@@ -70,44 +99,112 @@ def tick(
     jobs: Mapping[str, DailyJob] = DAILY_JOBS,
     daily_jobs_due: bool = True,
     runner: str = "tick",
+    progress: Progress = NO_PROGRESS,
 ) -> TickResult:
-    """Do everything the scheduler would have done by `now`: timers, reminders, daily `jobs`, e-mail.
+    """Do everything the scheduler would have done by `now`: timers, retries, reminders, daily `jobs`, e-mail.
 
+    Everything due is done, in batches, however much it is; one failing instance, reminder, job or
+    e-mail is recorded and the rest still run, so this never raises for one broken item.
     `tick` runs the day's jobs whatever the hour; the scheduler passes `daily_jobs_due` from its clock.
     """
     result = TickResult()
-    result.timers = fire_due_timers(rt, now)
-    result.reminders = remind_overdue_tasks(rt, now)
-    result.jobs = run_daily_jobs(rt, now, jobs, runner=runner) if daily_jobs_due else []
+    with _phase(result, "timers"):
+        timers = fire_due_timers(rt, now, progress=progress)
+        result.timers, result.failed = timers.moved, timers.failed
+    with _phase(result, "retries"):
+        retries = retry_failed_steps(rt, now, progress=progress)
+        result.retried = retries.moved
+        result.failed += [i for i in retries.failed if i not in result.failed]
+    with _phase(result, "reminders"):
+        result.reminders = remind_overdue_tasks(rt, now, progress=progress)
+    if daily_jobs_due:
+        for name, job in jobs.items():
+            with _phase(result, f"job {name}") as failure:
+                progress.begin(f"job {name}", None)
+                result.jobs += run_daily_jobs(rt, now, {name: job}, runner=runner)
+            if failure:
+                result.jobs.append({"job": name, "as_of": now.date().isoformat(), "error": failure[0]})
     if mailer is not None:
-        dispatched = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now)
-        result.emails, result.email_failures = dispatched.sent, dispatched.failed
+        with _phase(result, "emails"):
+            dispatched = dispatch_all_due_emails(rt, mailer, now, progress=progress)
+            result.emails, result.email_failures = dispatched.sent, dispatched.failed
     return result
 
 
-def remind_overdue_tasks(rt: Runtime, now: datetime) -> int:
-    """E-mail each overdue open task's groups once; returns how many tasks were reminded."""
+@contextmanager
+def _phase(result: TickResult, name: str) -> Iterator[list[str]]:
+    """Run one phase of a tick; if it raises, note it in one log line and go on with the next phase."""
+    failure: list[str] = []
+    try:
+        yield failure
+    except Exception as exc:  # a sweep loop: the later phases (e-mail above all) must still run
+        failure.append(f"{type(exc).__name__}: {' '.join(str(exc).split())[:MESSAGE_CHARS]}")
+        result.errors.append(f"{name}: {failure[0]}")
+        logger.error("tick phase %s failed: %s", name, failure[0])
+
+
+def dispatch_all_due_emails(
+    rt: Runtime, mailer: Mailer, now: datetime, *, progress: Progress = NO_PROGRESS
+) -> DispatchResult:
+    """Send every outbox row due by `now`, in batches of MAIL_BATCH; SMTP failures are retried later."""
+    with rt.factory() as session:
+        progress.begin("emails", count_due_emails(session, now))
+    sent = retried = failed = 0
+    while True:
+        batch = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now, limit=MAIL_BATCH)
+        sent, retried, failed = sent + batch.sent, retried + batch.retried, failed + batch.failed
+        handled = batch.sent + batch.retried + batch.failed
+        progress.advance("emails", handled)
+        # A short batch means nothing else is due; a row retried with no delay waits for the next tick.
+        if handled < MAIL_BATCH:
+            return DispatchResult(sent=sent, retried=retried, failed=failed)
+
+
+def remind_overdue_tasks(rt: Runtime, now: datetime, *, progress: Progress = NO_PROGRESS) -> int:
+    """E-mail each overdue open task's groups once, in batches; returns how many tasks were reminded.
+
+    A reminder that cannot be queued (its recipients or its text break the outbox) is marked done with
+    an audit event naming the error and one log line, so it is not tried again every round.
+    """
     reminded = 0
-    with transaction(rt.factory) as session:
-        overdue = session.scalars(
-            select(InboxItem)
-            .where(
-                InboxItem.status == TaskStatus.OPEN, InboxItem.due_at < now, InboxItem.reminded_at.is_(None)
-            )
-            .limit(1000)
-            # PostgreSQL: a concurrent sweep skips the rows this one reminds (SQLite serialises writers).
-            .with_for_update(skip_locked=True)
-        ).all()
-        # Overdue tasks share a handful of groups: look each recipient set up once per sweep.
-        recipients: dict[tuple[str | None, tuple[str, ...]], list[str]] = {}
-        for item in overdue:
-            key = (item.assignee, tuple(item.candidate_groups))
-            if key not in recipients:
-                assignee = [item.assignee] if item.assignee else []
-                recipients[key] = emails_of(session, usernames=assignee, groups=item.candidate_groups)
-            _queue_reminder(session, item, recipients[key], now)
-            reminded += 1
-    return reminded
+    with rt.factory() as session:
+        progress.begin("reminders", session.scalar(_OVERDUE_COUNT, {"now": now}) or 0)
+    while True:
+        with transaction(rt.factory) as session:
+            overdue = session.scalars(_OVERDUE, {"now": now}).all()
+            # Overdue tasks share a handful of groups: look each recipient set up once per batch.
+            recipients: dict[tuple[str | None, tuple[str, ...]], list[str]] = {}
+            for item in overdue:
+                key = (item.assignee, tuple(item.candidate_groups))
+                if key not in recipients:
+                    assignee = [item.assignee] if item.assignee else []
+                    recipients[key] = emails_of(session, usernames=assignee, groups=item.candidate_groups)
+                _remind_one(session, item, recipients[key], now)
+            reminded += len(overdue)
+        progress.advance("reminders", len(overdue))
+        if len(overdue) < REMINDER_BATCH:
+            return reminded
+
+
+def _remind_one(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:
+    try:
+        with session.begin_nested():  # a savepoint: a failing reminder leaves the batch's others intact
+            _queue_reminder(session, item, to, now)
+    except Exception as exc:  # a sweep loop: one task's reminder must not stop the others
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:MESSAGE_CHARS]}"
+        logger.warning(
+            "overdue reminder of task %s (instance %s) not sent: %s", item.id, item.instance_id, error
+        )
+        item.reminded_at = now
+        record_event(
+            session,
+            actor="system",
+            action="task_overdue_reminder_failed",
+            now=now,
+            instance_id=item.instance_id,
+            task_id=item.id,
+            error=error,
+        )
 
 
 def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:

@@ -52,6 +52,9 @@ class Step:
     closed_items: list[InboxItem] = field(default_factory=list)
     failure: engine.EngineError | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    # The open incident of a failure the scheduler is retrying: failing again counts on it, so an
+    # instance failing on every retry keeps one incident (set by `wakeups`); else the new incident.
+    incident: Incident | None = None
 
     def record(
         self,
@@ -182,15 +185,15 @@ def _record_failure(step: Step, exc: engine.EngineError) -> None:
     step.failure = exc
     instance = step.instance
     instance.status = InstanceStatus.ERROR
-    step.session.add(
-        Incident(
-            instance_id=instance.id,
-            bpmn_id=exc.bpmn_id or "",
-            message=str(exc),
-            traceback="".join(traceback.format_exception(exc)),
-            created_at=step.now,
-        )
-    )
+    details = {"bpmn_id": exc.bpmn_id or "", "message": str(exc)}
+    details["traceback"] = "".join(traceback.format_exception(exc))
+    if step.incident is not None:
+        step.incident.attempts += 1
+        for name, value in details.items():
+            setattr(step.incident, name, value)
+    else:
+        step.incident = Incident(instance_id=instance.id, created_at=step.now, attempts=1, **details)
+        step.session.add(step.incident)
     step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc))
 
 

@@ -255,3 +255,11 @@ def next_mail_due(session: Session) -> datetime | None:
     return session.scalar(
         select(func.min(OutboxEmail.next_attempt_at)).where(OutboxEmail.status == MailStatus.PENDING)
     )
+
+
+def count_due_emails(session: Session, now: datetime) -> int:
+    """Pending outbox rows due by `now` (how long a tick's e-mail progress bar is)."""
+    due = select(func.count()).where(
+        OutboxEmail.status == MailStatus.PENDING, OutboxEmail.next_attempt_at <= now
+    )
+    return int(session.scalar(due) or 0)

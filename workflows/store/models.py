@@ -295,6 +295,10 @@ class Incident(Base):
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(80))
+    # Times the step failed under this incident: the scheduler retries it with backoff
+    # (`workflows.engine.wakeups`) until [scheduler] retry_attempts, then only an admin's retry runs it.
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_retry_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class OutboxEmail(Base):
