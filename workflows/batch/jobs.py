@@ -120,8 +120,9 @@ def tick(
     if daily_jobs_due:
         for name, job in jobs.items():
             with _phase(result, f"job {name}") as failure:
-                progress.begin(f"job {name}", None)
+                progress.begin(f"job {name}", 1)
                 result.jobs += run_daily_jobs(rt, now, {name: job}, runner=runner)
+                progress.advance(f"job {name}", 1)
             if failure:
                 result.jobs.append({"job": name, "as_of": now.date().isoformat(), "error": failure[0]})
     if mailer is not None:

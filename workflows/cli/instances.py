@@ -6,6 +6,7 @@ import click
 
 from workflows.batch.jobs import DAILY_JOBS, tick
 from workflows.cli.context import Context, domain_call, parse_json, pass_ctx, print_json
+from workflows.cli.progress import tick_bars
 from workflows.clock import parse_now, utcnow
 from workflows.engine.runner import complete_task, deliver_message, retry_instance, start_instance
 from workflows.inbox import InboxFilter, list_inbox, task_json
@@ -97,14 +98,21 @@ def retry(ctx: Context, instance_id: int) -> None:
 @click.option("--now", "now_text", default=None, help="ISO 8601 time to act as of (default: now).")
 @pass_ctx
 def tick_command(ctx: Context, now_text: str | None) -> None:
-    """Do what the scheduler would have done by NOW: timers, reminders, daily jobs, e-mail."""
+    """Do what the scheduler would have done by NOW: timers, retries, reminders, daily jobs, e-mail.
+
+    Everything due is done, in batches, with a progress bar per phase on a terminal.
+    """
     try:
         now = parse_now(now_text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     if ctx.settings.mail.smtp_host:
-        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, None), now, jobs=DAILY_JOBS).as_dict())
+        with tick_bars() as bars:
+            did = tick(ctx.rt, mailer_for(ctx.settings.mail, None), now, jobs=DAILY_JOBS, progress=bars)
+        print_json(did.as_dict())
         return
     # Without a relay, due mail goes to a built-in sink for this run, so it shows up at /mail.
     with start_sink(ctx.rt.factory) as sink:
-        print_json(tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now, jobs=DAILY_JOBS).as_dict())
+        with tick_bars() as bars:
+            did = tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now, jobs=DAILY_JOBS, progress=bars)
+    print_json(did.as_dict())

@@ -1,0 +1,84 @@
+"""One tick does everything due, in batches: past 1,000 overdue reminders and 200 e-mails, with progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from tests.fixtures.engine.cases import add_people, review_runtime, rows, start_review
+from tests.smtp import RecordingSink
+from workflows.batch.jobs import MAIL_BATCH, REMINDER_BATCH, tick
+from workflows.engine.runner import Runtime
+from workflows.mail.outbox import queue_email
+from workflows.mail.smtp import mailer_for
+from workflows.settings import Settings
+from workflows.store.db import transaction
+from workflows.store.models import InboxItem, MailStatus, OutboxEmail
+
+REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
+
+
+@pytest.fixture
+def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
+    return review_runtime(settings, db_engine, clock)
+
+
+class RecordedProgress:
+    """What a tick reports: each phase's announced total and the sum of its advances."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int | None] = {}
+        self.done: dict[str, int] = {}
+
+    def begin(self, phase: str, total: int | None) -> None:
+        self.totals[phase] = total
+
+    def advance(self, phase: str, done: int) -> None:
+        self.done[phase] = self.done.get(phase, 0) + done
+
+
+def overdue_tasks(rt: Runtime, clock: datetime, count: int) -> None:
+    """`count` open review tasks of one case, overdue by clock + 5 h (bulk rows, as if of many cases)."""
+    instance = start_review(rt, clock)
+    with rt.factory() as session:
+        (item,) = session.scalars(select(InboxItem).where(InboxItem.instance_id == instance.id))
+        row = {c.key: getattr(item, c.key) for c in InboxItem.__table__.columns if c.key != "id"}
+    with transaction(rt.factory) as session:
+        session.execute(
+            insert(InboxItem), [{**row, "spiff_task_id": f"bulk-{n:06d}"} for n in range(count - 1)]
+        )
+
+
+def test_one_tick_reminds_every_overdue_task_and_sends_every_due_email(
+    rt: Runtime, clock: datetime, smtp_sink: RecordingSink
+) -> None:
+    add_people(rt.factory, clock)  # ann and bob, the review's group, get the reminders
+    tasks = REMINDER_BATCH + 100
+    overdue_tasks(rt, clock, tasks)
+    notices = MAIL_BATCH + 17
+    with transaction(rt.factory) as session:
+        for n in range(notices):
+            queue_email(
+                session,
+                to=[f"customer{n}@example.com"],
+                template="generic",
+                context={"subject": f"Notice {n}", "message": "Please pay."},
+                dedupe_key=f"notice:{n}",
+                now=clock,
+            )
+    progress = RecordedProgress()
+
+    mailer = mailer_for(rt.settings.mail, smtp_sink.port)
+    result = tick(rt, mailer, clock + REVIEW_DUE + timedelta(hours=1), jobs={}, progress=progress)
+
+    assert result.reminders == tasks
+    assert rows(rt.factory, select(InboxItem.id).where(InboxItem.reminded_at.is_(None))) == []
+    emails = notices + tasks  # every reminder is one e-mail to the review's group
+    assert (result.emails, result.email_failures) == (emails, 0)
+    assert rows(rt.factory, select(OutboxEmail.id).where(OutboxEmail.status != MailStatus.SENT)) == []
+    assert len(smtp_sink.wait_for(emails, timeout=30)) == emails
+    assert (progress.totals["reminders"], progress.done["reminders"]) == (tasks, tasks)
+    assert (progress.totals["emails"], progress.done["emails"]) == (emails, emails)
+    assert progress.totals["timers"] == 0
