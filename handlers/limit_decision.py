@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from handlers.approvals import authority_groups, given_approvals, require_approvals
 from workflows.credit import roles
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
+from workflows.credit.models import Customer
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.store.audit import record_event
+from workflows.users import SYSTEM_ACTOR
 
 LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
 GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need
@@ -35,10 +39,26 @@ def record_score(ctx: TaskContext, req: RecordScoreRequest) -> RecordScoreResult
             f"credit.record_score: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"
         )
     customer = get_customer(ctx.session, req.customer_id)
+    before = _score_of(customer)
     customer.score, customer.grade = req.score, req.grade
     customer.score_valid_to = add_months(ctx.now.date(), req.score_valid_months)
     customer.updated_at = ctx.now
+    record_event(
+        ctx.session,
+        actor=ctx.actor or SYSTEM_ACTOR,
+        action="credit_score_recorded",
+        now=ctx.now,
+        instance_id=ctx.instance_id,
+        customer_id=customer.id,
+        before=before,
+        after=_score_of(customer),
+    )
     return RecordScoreResult(score_valid_to=customer.score_valid_to)
+
+
+def _score_of(customer: Customer) -> dict[str, Any]:
+    valid_to = customer.score_valid_to.isoformat() if customer.score_valid_to else None
+    return {"score": customer.score, "grade": customer.grade, "score_valid_to": valid_to}
 
 
 @dataclass(frozen=True)
@@ -143,7 +163,19 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         now=ctx.now,
         instance_id=ctx.instance_id,
     )
+    scheduled = customer.next_review_date
     customer.next_review_date = add_months(ctx.now.date(), req.review_months)
+    if customer.next_review_date != scheduled:
+        record_event(
+            ctx.session,
+            actor=ctx.actor or SYSTEM_ACTOR,
+            action="next_review_date_set",
+            now=ctx.now,
+            instance_id=ctx.instance_id,
+            customer_id=customer.id,
+            before={"next_review_date": scheduled.isoformat() if scheduled else None},
+            after={"next_review_date": customer.next_review_date.isoformat()},
+        )
     return AppliedLimit(
         old_limit=old,
         new_limit=customer.credit_limit,

@@ -168,3 +168,22 @@ def test_the_page_lists_filters_and_shows_in_the_navigation_of_its_readers(
     assert sales.get("/audit").status_code == 403
     assert 'href="/audit"' not in sales.get("/inbox").get_data(as_text=True)
     assert client.get("/audit").status_code == 302  # to the login page
+
+
+def test_a_payment_shows_the_open_amounts_it_changed(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer_id = _customer(app, "Payer SA")
+    finance = auth(demo_tokens["finance1"])
+    invoice = {"customer_id": customer_id, "number": "INV-7", "amount": "100.00", "currency": "EUR"}
+    dates = {"issue_date": "2026-03-01", "due_date": "2026-03-31"}
+    assert client.post("/api/invoices", json=invoice | dates, headers=finance).status_code == 201
+    paid = {"customer_id": customer_id, "amount": "130.00", "currency": "EUR", "date": "2026-03-02"}
+    assert client.post("/api/payments", json=paid, headers=finance).status_code == 201
+    (change,) = client.get(
+        f"/api/audit?kind=payment_received&object=customer:{customer_id}",
+        headers=auth(demo_tokens["auditor1"]),
+    ).json["items"]
+    assert change["actor"] == "finance1"
+    assert change["before"] == {"credit_balance": "0.00", "open_amounts": {"INV-7": "100.00"}}
+    assert change["after"] == {"credit_balance": "30.00", "open_amounts": {"INV-7": "0.00"}}

@@ -96,6 +96,25 @@ def test_the_demo_processes_give_rows_with_distinct_people_and_no_flag(
     assert first["rule"] == "no approval: the contract's first version"
     assert report["flagged"] == 0
     assert not any(r["flagged"] or r["repeated"] for r in report["items"])  # type: ignore[attr-defined]
+    # The audit trail shows what these steps changed, before and after.
+    auditor = auth(demo_tokens["auditor1"])
+
+    def changes(kind: str, obj: str) -> list[dict[str, object]]:
+        return list(client.get(f"/api/audit?kind={kind}&object={obj}", headers=auditor).json["items"])
+
+    (score,) = changes("credit_score_recorded", f"customer:{customer['id']}")
+    assert score["before"]["grade"] is None and score["after"]["grade"]  # type: ignore[index]
+    (limit_event,) = changes("credit_limit_changed", f"customer:{customer['id']}")
+    assert limit_event["before"] == {"credit_limit": "0.00"} and limit_event["after"] == {
+        "credit_limit": "500000.00"
+    }
+    assert limit_event["detail"]["approvers"] == ["analyst1", "manager1"]  # type: ignore[index]
+    (review,) = changes("next_review_date_set", f"customer:{customer['id']}")
+    assert review["after"]["next_review_date"]  # type: ignore[index]
+    (new_version,) = changes("contract_version_created", f"contract:{contract['id']}")
+    assert new_version["before"]["version"] == 1 and new_version["after"]["version"] == 2  # type: ignore[index]
+    assert new_version["before"]["quantity"] == "1,500 t per year"  # type: ignore[index]
+    assert new_version["after"]["quantity"] == "900 t per year"  # type: ignore[index]
     # A period before all of it lists nothing.
     assert _report(client, demo_tokens, "?to=2026-03-01")["items"] == []
 

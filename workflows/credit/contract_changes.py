@@ -196,6 +196,7 @@ def apply_change_request(
     created by `actor` (who reported the countersignature; the approvers are on the request)."""
     _require_status(request, ContractChangeStatus.AWAITING_COUNTERSIGNATURE)
     contract = get_contract(session, request.contract_id, for_update=True)
+    before = {"version": contract.version, **current_terms(contract)}
     merged = _apply(contract, request.changes)
     contract.value, contract.payment_terms_days = merged["value"], merged["payment_terms_days"]
     contract.start_date, contract.end_date, contract.terms = (
@@ -218,6 +219,9 @@ def apply_change_request(
         now,
         version=contract.version,
         countersigned_by=signed_by,
+        approvers=[a.get("user") for a in request.approvers if isinstance(a, dict)],
+        before=before,
+        after={"version": contract.version, **current_terms(contract)},
     )
     return version
 

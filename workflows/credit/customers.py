@@ -225,6 +225,7 @@ def change_limit(
         old=str(change.old_limit),
         new=str(new_limit),
         reason=reason,
+        approvers=list(change.approvers),
     )
     return change
 

@@ -192,16 +192,21 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
     )
     session.add(payment)
     session.flush()
+    before: dict[str, Any] = {"credit_balance": str(customer.credit_balance), "open_amounts": {}}
+    after: dict[str, Any] = {"open_amounts": {}}
     for invoice in _allocation_order(session, customer.id, data.invoice_number):
         if payment.unallocated <= 0:
             break
         share = min(payment.unallocated, invoice.open_amount)
+        before["open_amounts"][invoice.number] = str(invoice.open_amount)
+        after["open_amounts"][invoice.number] = str(invoice.open_amount - share)
         session.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=share))
         invoice.open_amount -= share
         payment.unallocated -= share
         if invoice.open_amount == 0:
             invoice.status, invoice.paid_date = InvoiceStatus.PAID, data.paid_on
     customer.credit_balance += payment.unallocated
+    after["credit_balance"] = str(customer.credit_balance)
     record_event(
         session,
         actor=actor,
@@ -211,6 +216,8 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
         amount=str(data.amount),
         reference=data.reference,
         unallocated=str(payment.unallocated),
+        before=before,  # the invoices it paid (open amounts) and the customer's credit balance
+        after=after,
     )
     return payment
 
