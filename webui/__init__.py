@@ -29,12 +29,12 @@ def create_app(
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.web.secret_key or _secret_key_file(),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_TIME_LIMIT=None,  # a CSRF token ends with its session instead (webui/auth.py clears it)
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
-    from webui import input_checks
+    from webui import input_checks, security
+
+    security.register(app, settings.web)  # headers, cookie flags, proxy (README "Security")
 
     input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)

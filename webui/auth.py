@@ -1,4 +1,7 @@
-"""Web login and logout: server-signed sessions via Flask-Login; logout is a POST."""
+"""Web login and logout: Flask-Login over signed cookies, each backed by a row that logout deletes.
+
+Failed logins are throttled (workflows/logins.py): a locked name or address gets 429 with Retry-After,
+even with the right password."""
 
 from __future__ import annotations
 
@@ -7,16 +10,27 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, make_response, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webui.services import services
 from workflows.errors import Forbidden
+from workflows.logins import (
+    begin_login_try,
+    end_login_try,
+    end_web_session,
+    start_web_session,
+    web_session_user,
+)
 from workflows.store.models import User
 from workflows.users import Actor, check_password
 
 bp = Blueprint("auth", __name__)
+
+# The key in the signed cookie under which the secret of the server-side web session travels.
+SESSION_SECRET = "web_session"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,9 +53,12 @@ def init_login(app: Flask) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> WebUser | None:
+        secret = cookie_session.get(SESSION_SECRET)
+        if not user_id.isdigit() or not isinstance(secret, str):
+            return None
         with services().rt.factory() as session:
-            user = session.get(User, int(user_id)) if user_id.isdigit() else None
-            return WebUser(user) if user is not None and user.active else None
+            user = web_session_user(session, int(user_id), secret)
+            return WebUser(user) if user is not None else None
 
 
 def same_site_path(target: str, fallback: str) -> str:
@@ -88,19 +105,43 @@ def login_required_view(func: F) -> F:
 def login() -> str | Response | tuple[str, int]:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        with services().rt.factory() as session:
+        svc = services()
+        attempt = begin_login_try(svc.rt.factory, username, request.remote_addr or "", svc.clock())
+        if attempt.refused_for_s:
+            return _locked_out(username, attempt.refused_for_s)
+        with svc.rt.factory() as session:
             user = check_password(session, username, request.form.get("password", ""))
-            if user is not None:
-                login_user(WebUser(user))
-                return redirect(same_site_path(request.args.get("next", ""), url_for("inbox.inbox")))
+            web_user = WebUser(user) if user is not None else None
+        end_login_try(svc.rt.factory, attempt.attempt_id, succeeded=web_user is not None)
+        if web_user is not None:
+            secret = start_web_session(svc.rt.factory, int(web_user.id), svc.clock())
+            cookie_session.clear()  # nothing from before the login survives it, the CSRF token neither
+            cookie_session[SESSION_SECRET] = secret
+            login_user(web_user)
+            return redirect(same_site_path(request.args.get("next", ""), url_for("inbox.inbox")))
         return render_template(
             "auth/login.html", error="Unknown user name or wrong password.", username=username
         ), 401
     return render_template("auth/login.html", error=None, username="")
 
 
+def _locked_out(username: str, retry_after_s: int) -> Response:
+    minutes = -(-retry_after_s // 60)
+    error = (
+        "Too many failed logins for this user name or from this address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    response = make_response(render_template("auth/login.html", error=error, username=username), 429)
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
 @bp.post("/logout")
 def logout() -> Response:
+    secret = cookie_session.get(SESSION_SECRET)
+    if isinstance(secret, str):
+        end_web_session(services().rt.factory, secret)
     logout_user()
+    cookie_session.clear()  # and with it the CSRF token: forms of the ended session no longer submit
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

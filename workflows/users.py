@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -129,10 +130,22 @@ def actor_for_token(db: Session | Connection, token: str) -> Actor | None:
 
 
 def check_password(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None.
+
+    An unknown (or inactive, or password-less) name costs the same hash as a wrong password, so the
+    answer's timing does not tell which user names exist.
+    """
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+    if user is None or not user.password_hash:
+        check_password_hash(_dummy_hash(), password)
         return None
-    return user
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+@cache
+def _dummy_hash() -> str:
+    # Made with the same default method and cost as add_user's hashes, once per process.
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def emails_of(session: Session, *, usernames: Iterable[str] = (), groups: Iterable[str] = ()) -> list[str]:

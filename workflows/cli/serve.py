@@ -10,6 +10,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from webui import create_app
+from webui.security import for_workers
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
 from workflows.clock import utcnow
@@ -27,6 +28,8 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
     with threads is unsafe). Requests on other workers do not nudge the scheduler; it still wakes
     within `max_sleep_s`.
     """
+    # Behind a proxy that terminates HTTPS: "auto" [web] secure_cookie and behind_proxy become true.
+    settings = settings.replace("web", **for_workers(settings.web))
 
     class SchedulerRole:
         """One per worker: waits for the lock, then runs the scheduler (and sink) until the worker exits."""

@@ -3,6 +3,7 @@
 from alembic import context
 
 import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
+import workflows.store.login_tables  # noqa: F401  (the login tables too)
 from workflows.store.models import Base
 
 connection = context.config.attributes["connection"]
