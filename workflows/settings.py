@@ -38,6 +38,8 @@ class WebSettings:
     port: int
     secret_key: str = field(repr=False)
     page_size: int
+    secure_cookie: str
+    behind_proxy: str
 
 
 @dataclass(frozen=True)
