@@ -2,7 +2,9 @@
 
 It never polls instances: the next wake-up comes from indexed columns (timer due times, outbox
 retry times, task due dates). A cap (`max_sleep_s`) makes it notice rows written by other processes.
-Exactly one scheduler runs per database: a file lock on SQLite, an advisory lock on PostgreSQL.
+Exactly one scheduler runs per database: an advisory lock on PostgreSQL (advisory locks belong to one
+database), and on SQLite a file lock next to the database file. So two servers on two databases both
+run their schedulers, and two on one database (whatever their working directories) run one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from workflows.store.models import InboxItem, TaskStatus, Timer
 logger = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x6372656469  # "credi": one number shared by every creditflow process
+LOCK_SUFFIX = ".scheduler-lock"  # var/creditflow.db -> var/creditflow.db.scheduler-lock
 
 
 class SingleSchedulerLock:
@@ -52,7 +55,9 @@ class SingleSchedulerLock:
             else:
                 conn.close()
             return bool(got)
-        path = Path(self._rt.settings.scheduler.lock_file)
+        path = scheduler_lock_path(self._rt)
+        if path is None:
+            return True  # an in-memory database lives in this process only: nobody else can share it
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("w")
         try:
@@ -75,6 +80,25 @@ class SingleSchedulerLock:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def scheduler_lock_path(rt: Runtime) -> Path | None:
+    """The SQLite lock file: `[scheduler] lock_file`, or by default the database file's path + LOCK_SUFFIX.
+
+    None for an in-memory database. The default belongs to the database, not the working directory
+    (the old default, var/scheduler.lock, let two servers on two databases in one directory exclude
+    each other, and two on one database started from different directories both run).
+    """
+    configured = rt.settings.scheduler.lock_file
+    if configured:
+        return Path(configured).resolve()
+    database = rt.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    # Resolved as SQLite resolves the file (against the working directory), so every path of one file
+    # (relative, absolute, through a symlink) names one lock.
+    found = Path(database).resolve()
+    return found.with_name(found.name + LOCK_SUFFIX)
 
 
 def next_wake(rt: Runtime, now: datetime, jobs: Mapping[str, DailyJob]) -> datetime:
