@@ -31,6 +31,7 @@ from tests.fixtures.engine.cases import (
     start_review,
     tasks_of,
 )
+from workflows.batch.sweeps import fire_due_timers
 from workflows.definitions import compile
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import ValidatedBundle, make_parser
@@ -501,7 +502,7 @@ def test_task_cancelled_by_its_boundary_timer_cannot_be_claimed_or_completed(
     rt: Runtime, people: People, clock: datetime
 ) -> None:
     item = open_task(rt.factory, start_review(rt, clock).id, "review_case")
-    assert runner.fire_due_timers(rt, clock + TIMER_DUE + timedelta(minutes=1)) == 1
+    assert fire_due_timers(rt, clock + TIMER_DUE + timedelta(minutes=1)).moved == 1
 
     with pytest.raises(Conflict, match="no longer open"):
         complete(rt, item, people.ann, clock, **REVIEWED)
@@ -518,11 +519,11 @@ def test_due_timer_fires_once_when_timers_are_fired_twice_at_the_same_time(
     rt: Runtime, clock: datetime
 ) -> None:
     instance = start_review(rt, clock)
-    assert runner.fire_due_timers(rt, clock + TIMER_DUE - timedelta(minutes=1)) == 0
+    assert fire_due_timers(rt, clock + TIMER_DUE - timedelta(minutes=1)).moved == 0
 
     due = clock + TIMER_DUE + timedelta(minutes=1)
-    assert runner.fire_due_timers(rt, due) == 1
-    assert runner.fire_due_timers(rt, due) == 0
+    assert fire_due_timers(rt, due).moved == 1
+    assert fire_due_timers(rt, due).moved == 0
 
     (chase,) = tasks_of(rt.factory, instance.id, "chase_customer")
     assert chase.status == TaskStatus.OPEN and chase.candidate_groups == ["sales"]
@@ -534,11 +535,11 @@ def test_timer_exactly_at_its_due_time_is_left_for_the_next_sweep(rt: Runtime, c
     instance = start_review(rt, clock)
 
     # SpiffWorkflow fires a timer only once its time has passed; a sweep must not run an idle step.
-    assert runner.fire_due_timers(rt, clock + TIMER_DUE) == 0
+    assert fire_due_timers(rt, clock + TIMER_DUE).moved == 0
     assert [t.due_at for t in rows(rt.factory, select(Timer))] == [clock + TIMER_DUE]
     assert "timers_checked" not in actions_of(rt.factory, instance.id)
 
-    assert runner.fire_due_timers(rt, clock + TIMER_DUE + timedelta(microseconds=1)) == 1
+    assert fire_due_timers(rt, clock + TIMER_DUE + timedelta(microseconds=1)).moved == 1
     assert open_task(rt.factory, instance.id, "chase_customer").candidate_groups == ["sales"]
 
 
@@ -546,7 +547,7 @@ def test_timers_fired_from_two_threads_at_once_move_the_case_once(rt: Runtime, c
     instance = start_review(rt, clock)
     due = clock + TIMER_DUE + timedelta(minutes=1)
 
-    moved = run_at_once(lambda: runner.fire_due_timers(rt, due), lambda: runner.fire_due_timers(rt, due))
+    moved = run_at_once(lambda: fire_due_timers(rt, due).moved, lambda: fire_due_timers(rt, due).moved)
 
     assert sorted(moved, key=str) == [0, 1]
     assert len(tasks_of(rt.factory, instance.id, "chase_customer")) == 1

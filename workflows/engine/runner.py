@@ -26,7 +26,7 @@ from workflows.engine.step import Step, advance, refuse_bad_input, resume
 from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
-from workflows.store.db import is_postgres, transaction
+from workflows.store.db import transaction
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import (
     InboxItem,
@@ -35,7 +35,6 @@ from workflows.store.models import (
     MessageSubscription,
     ProcessInstance,
     TaskStatus,
-    Timer,
 )
 from workflows.users import Actor
 
@@ -44,7 +43,6 @@ __all__ = [
     "claim_task",
     "complete_task",
     "deliver_message",
-    "fire_due_timers",
     "retry_instance",
     "start_instance",
     "unclaim_task",
@@ -273,34 +271,6 @@ def deliver_message(
         return delivered
 
 
-def fire_due_timers(rt: Runtime, now: datetime, *, limit: int = 500) -> int:
-    """Advance every running instance with a timer due by `now`; return how many moved."""
-    with rt.factory() as session:
-        due = (
-            select(Timer.instance_id)
-            # Strictly before `now`, as SpiffWorkflow fires a timer only once its time has passed.
-            .where(Timer.due_at < now)
-            .distinct()
-            .order_by(Timer.instance_id)
-            .limit(limit)
-        )
-        instance_ids = list(session.scalars(due))
-    moved = 0
-    for instance_id in instance_ids:
-        with transaction(rt.factory) as session:
-            instance = _try_lock_instance(session, instance_id)
-            if instance is None or instance.status != InstanceStatus.RUNNING:
-                continue
-            # A concurrent sweep (CLI tick next to the scheduler) may have fired it since we looked.
-            if session.scalar(_DUE_TIMER, {"instance_id": instance_id, "now": now}) is None:
-                continue
-            step, wf = resume(rt, session, instance, now, "system")
-            step.record("timers_checked")
-            advance(step, wf)
-            moved += 1
-    return moved
-
-
 def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime) -> ProcessInstance:
     """Re-run the failed step of an instance in status error, resolving its open incidents.
 
@@ -333,12 +303,6 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
 _TASK_FOR_UPDATE = select(InboxItem).where(InboxItem.id == bindparam("task_id")).with_for_update()
 _INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("instance_id"))
 _INSTANCE_FOR_UPDATE = _INSTANCE.with_for_update()
-_INSTANCE_SKIP_LOCKED = _INSTANCE.with_for_update(skip_locked=True)
-_DUE_TIMER = (
-    select(Timer.id)
-    .where(Timer.instance_id == bindparam("instance_id"), Timer.due_at < bindparam("now"))
-    .limit(1)
-)
 
 
 def _lock_task(session: Session, task_id: int) -> InboxItem:
@@ -359,9 +323,3 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     if instance is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return instance
-
-
-def _try_lock_instance(session: Session, instance_id: int) -> ProcessInstance | None:
-    """The instance row, locked; None when another step holds it (PostgreSQL SKIP LOCKED)."""
-    query = _INSTANCE_SKIP_LOCKED if is_postgres(session) else _INSTANCE_FOR_UPDATE
-    return session.scalar(query, {"instance_id": instance_id})
