@@ -115,6 +115,11 @@ def test_the_demo_processes_give_rows_with_distinct_people_and_no_flag(
     assert new_version["before"]["version"] == 1 and new_version["after"]["version"] == 2  # type: ignore[index]
     assert new_version["before"]["quantity"] == "1,500 t per year"  # type: ignore[index]
     assert new_version["after"]["quantity"] == "900 t per year"  # type: ignore[index]
+    (approved,) = changes("contract_change_approved", f"contract:{contract['id']}")
+    assert approved["before"] == {"status": "in_review"}
+    assert approved["after"]["status"] == "awaiting_countersignature"  # type: ignore[index]
+    (graded,) = changes("supplier_evaluated", f"supplier:{contract['supplier']['id']}")
+    assert graded["before"]["grade"] is None and graded["after"]["grade"]  # type: ignore[index]
     # A period before all of it lists nothing.
     assert _report(client, demo_tokens, "?to=2026-03-01")["items"] == []
 

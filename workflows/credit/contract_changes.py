@@ -138,12 +138,27 @@ def record_safeguard(
 ) -> None:
     """Attach the guarantee or justification procurement gave for a risky supplier."""
     _require_status(request, ContractChangeStatus.IN_REVIEW)
+    before = _safeguard_of(request)
     request.safeguard, request.safeguard_details, request.guarantee_amount = (
         safeguard,
         details,
         guarantee_amount,
     )
-    audit_contract(session, request, "contract_change_safeguard_recorded", actor, now, safeguard=safeguard)
+    audit_contract(
+        session,
+        request,
+        "contract_change_safeguard_recorded",
+        actor,
+        now,
+        safeguard=safeguard,
+        before=before,
+        after=_safeguard_of(request),
+    )
+
+
+def _safeguard_of(request: ContractChangeRequest) -> dict[str, Any]:
+    amount = str(request.guarantee_amount) if request.guarantee_amount is not None else None
+    return {"safeguard": request.safeguard, "details": request.safeguard_details, "guarantee_amount": amount}
 
 
 def approve_change_request(
@@ -156,13 +171,21 @@ def approve_change_request(
 ) -> None:
     """Mark the request approved, waiting for the supplier's countersignature; the contract is unchanged."""
     _require_status(request, ContractChangeStatus.IN_REVIEW)
+    before = {"status": request.status}
     request.status = ContractChangeStatus.AWAITING_COUNTERSIGNATURE
     request.approvers = approvers
     request.countersign_by = countersign_by
     request.decided_by = approvers[-1]["user"] if approvers else None
     actor = request.decided_by or "system"
     audit_contract(
-        session, request, "contract_change_approved", actor, now, approvers=[a["user"] for a in approvers]
+        session,
+        request,
+        "contract_change_approved",
+        actor,
+        now,
+        approvers=[a["user"] for a in approvers],
+        before=before,
+        after={"status": request.status, "countersign_by": countersign_by.isoformat()},
     )
 
 
@@ -180,13 +203,23 @@ def close_change_request(
     if status not in (ContractChangeStatus.REJECTED, ContractChangeStatus.EXPIRED):
         raise ValueError(f"a change request closes as rejected or expired, not {status!r}")
     _require_status(request, *ContractChangeStatus.OPEN)
+    before = {"status": request.status}
     request.status, request.closed_at = status, now
     request.decision_comment = comment
     if approvers is not None:
         request.approvers = approvers
     if status == ContractChangeStatus.REJECTED:
         request.decided_by = actor
-    audit_contract(session, request, f"contract_change_{status}", actor, now, comment=comment)
+    audit_contract(
+        session,
+        request,
+        f"contract_change_{status}",
+        actor,
+        now,
+        comment=comment,
+        before=before,
+        after={"status": status},
+    )
 
 
 def apply_change_request(

@@ -134,6 +134,7 @@ def record_evaluation(
         evaluated_at=now,
     )
     session.add(evaluation)
+    before = _grading(supplier)
     supplier.score, supplier.grade, supplier.grade_valid_to = score, grade, valid_to
     supplier.updated_at = now
     session.flush()
@@ -146,8 +147,15 @@ def record_evaluation(
         supplier_id=supplier.id,
         score=score,
         grade=grade,
+        before=before,
+        after=_grading(supplier),
     )
     return evaluation
+
+
+def _grading(supplier: Supplier) -> dict[str, Any]:
+    valid_to = supplier.grade_valid_to.isoformat() if supplier.grade_valid_to else None
+    return {"score": supplier.score, "grade": supplier.grade, "grade_valid_to": valid_to}
 
 
 def supplier_json(session: Session, supplier: Supplier, *, full: bool = True) -> dict[str, Any]:
