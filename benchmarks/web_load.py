@@ -52,7 +52,12 @@ def free_port() -> int:
 
 def start_server(url: str, workers: int, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     config = tmp / "web.toml"
-    config.write_text(f'[scheduler]\nlock_file = "{tmp / "scheduler.lock"}"\n[mail]\nsink_port = 0\n')
+    # Plain HTTP on loopback, no proxy: `serve --workers` would otherwise mark the session cookie Secure,
+    # and requests does not send a Secure cookie over http (README "Security of the web UI").
+    config.write_text(
+        f'[scheduler]\nlock_file = "{tmp / "scheduler.lock"}"\n[mail]\nsink_port = 0\n'
+        '[web]\nsecure_cookie = "false"\nbehind_proxy = "false"\n'
+    )
     env = {
         **os.environ,
         "CREDITFLOW_DATABASE_URL": url,

@@ -97,4 +97,10 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             return create_app(settings)  # in each worker, after the fork: no shared connections
 
     click.echo(f"creditflow on http://{host}:{port} with {workers} gunicorn workers", err=True)
+    if settings.web.secure_cookie == "true":
+        click.echo(
+            "creditflow: the session cookie is Secure, so browsers log in over HTTPS only (the proxy's); "
+            'for plain HTTP set [web] secure_cookie = "false"',
+            err=True,
+        )
     Gunicorn().run()
