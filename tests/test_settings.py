@@ -138,3 +138,20 @@ def test_unreadable_config_file_is_an_error(tmp_path: Path, text: str | None) ->
         write_config(tmp_path, text)
     with pytest.raises(SettingsError, match=r"cannot read configuration file .*override\.toml"):
         load_settings(environ)
+
+
+def test_clock_mode_is_real_by_default_and_simulated_from_the_environment() -> None:
+    assert load_settings({}).clock.mode == "real"
+    assert load_settings({"CREDITFLOW_CLOCK": "simulated"}).clock.mode == "simulated"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"mode": "frozen"}, r"clock\.mode must be one of real, simulated .*got 'frozen'"),
+        ({"start": "next monday"}, r"clock\.start must be an ISO 8601 time .*got 'next monday'"),
+    ],
+)
+def test_bad_clock_settings_name_the_key(section: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({}, clock=section)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -12,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from handlers.registry import build_operations
 from webui.services import Services
-from workflows.clock import utcnow
+from workflows.clock import Clock
 from workflows.engine.runner import Runtime
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine
@@ -21,10 +19,13 @@ from workflows.store.db import make_engine
 def create_app(
     settings: Settings | None = None,
     *,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock | None = None,
     sink_port: int | None = None,
 ) -> Flask:
-    """Build the app; nothing starts in the background here (`creditflow serve` adds scheduler and sink)."""
+    """Build the app; nothing starts in the background here (`creditflow serve` adds scheduler and sink).
+
+    `clock` replaces the configured one ([clock] mode: the wall clock or the stored simulated clock).
+    """
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(
@@ -39,7 +40,8 @@ def create_app(
     input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)
     rt = Runtime(engine, settings, build_operations())
-    app.extensions["creditflow"] = Services(rt=rt, engine=engine, clock=clock, sink_port=sink_port)
+    services = Services(rt=rt, engine=engine, clock=clock or rt.clock, sink_port=sink_port)
+    app.extensions["creditflow"] = services
 
     # Each resource module of the API adds its routes to api.bp when imported (test_api_package.py).
     import webui.api.admin

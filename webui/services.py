@@ -31,7 +31,7 @@ class Services:
     def mailer(self) -> Mailer | None:
         """The outbox dispatcher's mailer: the relay, the built-in sink, or None when neither runs."""
         if self.rt.settings.mail.smtp_host or self.sink_port:
-            return mailer_for(self.rt.settings.mail, self.sink_port)
+            return mailer_for(self.rt.settings.mail, self.sink_port, clock=self.rt.clock)
         return None
 
 

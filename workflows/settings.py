@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from workflows.clock import CLOCK_MODES, parse_start
+
 # The directory holding the `workflows` package: the checkout, or site-packages when installed from a wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # config/ and bpmn/ are top-level folders of the checkout (an editable install reads them there too); a
@@ -68,6 +70,12 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    mode: str  # CLOCK_MODES: "real" or "simulated"
+    start: str  # ISO 8601; the simulated clock's time until it is first moved ("" = the real time)
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     max_task_depth: int
 
@@ -105,6 +113,7 @@ class Settings:
     web: WebSettings
     mail: MailSettings
     scheduler: SchedulerSettings
+    clock: ClockSettings
     engine: EngineSettings
     dunning: DunningSettings
     provisions: ProvisionSettings
@@ -120,6 +129,7 @@ SECTIONS: dict[str, type] = {
     "web": WebSettings,
     "mail": MailSettings,
     "scheduler": SchedulerSettings,
+    "clock": ClockSettings,
     "engine": EngineSettings,
     "dunning": DunningSettings,
     "provisions": ProvisionSettings,
@@ -135,6 +145,7 @@ ENVIRONMENT_KEYS: dict[str, tuple[str, str]] = {
     "CREDITFLOW_SMTP_HOST": ("mail", "smtp_host"),
     "CREDITFLOW_SMTP_PORT": ("mail", "smtp_port"),
     "CREDITFLOW_SMTP_PASSWORD": ("mail", "password"),
+    "CREDITFLOW_CLOCK": ("clock", "mode"),
 }
 
 
@@ -154,7 +165,24 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
             raw[section][key] = environ[var]
     for section, values in overrides.items():
         _merge(raw, {section: values}, source="arguments")
-    return Settings(**{name: _build(cls, name, raw.get(name, {})) for name, cls in SECTIONS.items()})
+    settings = Settings(**{name: _build(cls, name, raw.get(name, {})) for name, cls in SECTIONS.items()})
+    _check_clock(settings.clock)
+    return settings
+
+
+def _check_clock(clock: ClockSettings) -> None:
+    if clock.mode not in CLOCK_MODES:
+        raise SettingsError(
+            f"clock.mode must be one of {', '.join(CLOCK_MODES)} ([clock] mode or CREDITFLOW_CLOCK), "
+            f"got {clock.mode!r}"
+        )
+    try:
+        parse_start(clock.start)
+    except ValueError as exc:
+        raise SettingsError(
+            f'clock.start must be an ISO 8601 time such as "2026-03-02T09:00:00+00:00" or "", '
+            f"got {clock.start!r}"
+        ) from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -387,3 +387,21 @@ def test_data_that_is_not_a_json_object_is_a_usage_error(
 ) -> None:
     result = cli.run(*command, "--data", bad, code=2)
     assert "Invalid value for --data" in result.stderr
+
+
+def test_tick_moves_the_simulated_clock_for_every_later_command(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITFLOW_CLOCK", "simulated")
+    cli.deploy_credit_hold()
+    later = (datetime.now(UTC) + timedelta(days=400)).replace(microsecond=0)
+    cli.json("tick", "--now", later.isoformat())
+    # A command run afterwards, in another process, acts at the moved time: the clock is in the database.
+    instance = cli.start_credit_hold("CUST-9")
+    assert datetime.fromisoformat(instance["started_at"]) == later
+    refused = cli.run("tick", "--now", (later - timedelta(days=1)).isoformat(), code=1)
+    assert f"the simulated clock is at {later.isoformat()} and moves only forward" in refused.stderr
+    app = create_app(load_settings())
+    health = app.test_client().get("/api/health").json
+    assert health["clock"] == {"mode": "simulated", "now": later.isoformat()}
+    app.extensions["creditflow"].engine.dispose()

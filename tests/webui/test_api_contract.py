@@ -240,7 +240,8 @@ def test_redeploy_makes_version_two_and_running_instances_stay(
 
 
 def test_status_codes_of_the_contract(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
-    assert client.get("/api/health").json == {"status": "ok"}
+    health = client.get("/api/health").json
+    assert health["status"] == "ok" and health["clock"]["mode"] == "real"
     assert client.get("/api/tasks").status_code == 401
     assert client.get("/api/tasks", headers=auth("not-a-token")).status_code == 401
     headers = auth(demo_tokens["sales1"])

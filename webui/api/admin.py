@@ -1,8 +1,10 @@
-"""POST /api/admin/tick: run one scheduler round at a given time (admins; tests and demos move the clock)."""
+"""POST /api/admin/tick: run one scheduler round at a given time; POST /api/admin/clock: move the simulated
+clock (admins; tests, demos and training environments move time)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from flask import Response, jsonify
 from pydantic import Field
@@ -11,8 +13,9 @@ from webui.api import bp, current_actor, json_body
 from webui.api.openapi import Body, JsonObject, Model, Timestamp, api, responses
 from webui.services import services
 from workflows.batch.jobs import tick
-from workflows.clock import parse_now
-from workflows.errors import BadRequest, Forbidden
+from workflows.clock import SIMULATED, parse_now
+from workflows.errors import BadRequest, Conflict, Forbidden
+from workflows.store.stored_clock import NOT_SIMULATED, move_clock, tick_time
 
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 
@@ -32,7 +35,7 @@ class TickResult(Model):
 
 
 @bp.post("/admin/tick")
-@api.validate(json=TickRequest, resp=responses(200, TickResult, 403, 413))
+@api.validate(json=TickRequest, resp=responses(200, TickResult, 403, 409, 413))
 def admin_tick() -> Response:
     """Do what the scheduler would have done by `now`: timers, daily jobs, e-mail (admins)."""
     actor = current_actor()
@@ -40,8 +43,52 @@ def admin_tick() -> Response:
         raise Forbidden(f"{actor.username} may not tick the scheduler: admin only")
     raw = json_body().get("now")
     svc = services()
+    # Simulated clock: the tick moves the one clock to `now` first (never back); real: `now` is for this tick.
+    now = tick_time(svc.rt.clock, None if raw is None else _requested_time(raw), by=actor.username)
+    return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())
+
+
+class ClockRequest(Body):
+    now: Timestamp = Field(
+        description="the time to move the simulated clock to: at or after its current time",
+        examples=["2026-04-01T09:00:00+00:00"],
+    )
+
+
+class ClockState(Model):
+    mode: Literal["real", "simulated"] = Field(description="[clock] mode: the wall clock or one stored clock")
+    now: Timestamp = Field(description="the time every action happens at now")
+
+
+@bp.post("/admin/clock")
+@api.validate(json=ClockRequest, resp=responses(200, ClockState, 403, 409, 413))
+def admin_clock() -> Response:
+    """Move the simulated clock forward to `now`; every later action happens then (admins; simulated mode)."""
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden(f"{actor.username} may not move the clock: admin only")
+    svc = services()
+    if svc.rt.settings.clock.mode != SIMULATED:
+        raise Conflict(NOT_SIMULATED, details={"mode": svc.rt.settings.clock.mode})
+    body = json_body()
+    unknown = sorted(set(body) - {"now"})
+    if unknown or "now" not in body:
+        raise BadRequest(
+            'the body takes exactly one field, now (an ISO 8601 time): {"now": "2026-04-01T09:00Z"}'
+        )
+    moved = move_clock(svc.rt.clock, _requested_time(body["now"]), by=actor.username)
+    svc.nudge()  # the embedded scheduler acts on the new time at once
+    return jsonify(clock_json(svc.rt.settings.clock.mode, moved))
+
+
+def clock_json(mode: str, now: datetime) -> dict[str, Any]:
+    """The clock as GET /api/health and POST /api/admin/clock show it."""
+    return {"mode": mode, "now": now.isoformat()}
+
+
+def _requested_time(raw: Any) -> datetime:
     try:
-        if raw is not None and not isinstance(raw, str):
+        if not isinstance(raw, str):
             raise ValueError(raw)
         now = parse_now(raw)
     except (ValueError, OverflowError) as exc:  # OverflowError: 0001-01-01T00:00+14:00 in UTC
@@ -49,4 +96,4 @@ def admin_tick() -> Response:
     if not EARLIEST <= now < LATEST:
         # The daily jobs count days and months back and forth from `now`: year 1 or 9999 overflows.
         raise BadRequest(f"now must lie from {EARLIEST.year} to {LATEST.year - 1}, not {raw!r}")
-    return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())
+    return now

@@ -32,7 +32,6 @@ from workflows.batch import daily_starts as chunks
 from workflows.batch import job_days
 from workflows.batch.jobs import DAILY_JOBS, dispatch_all_due_emails, remind_overdue_tasks
 from workflows.batch.sweeps import fire_due_timers, retry_failed_steps
-from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import Mailer, mailer_for
@@ -73,14 +72,14 @@ def dispose_runtimes() -> None:
 def _mailer(rt: Runtime) -> Iterator[Mailer]:
     """The configured relay; without one, a built-in sink for the run (as `creditflow tick` does)."""
     if rt.settings.mail.smtp_host:
-        yield mailer_for(rt.settings.mail, None)
+        yield mailer_for(rt.settings.mail, None, clock=rt.clock)
         return
     with start_sink(rt.factory) as sink:
-        yield mailer_for(rt.settings.mail, sink.port)
+        yield mailer_for(rt.settings.mail, sink.port, clock=rt.clock)
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or utcnow()
+    return now or runtime().clock()  # the wall clock, or the database's simulated clock
 
 
 # --- tasks ---------------------------------------------------------------------------------------------

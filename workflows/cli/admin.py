@@ -18,7 +18,6 @@ from workflows.batch import daily_starts as chunks
 from workflows.batch.job_days import refresh_done_day
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
-from workflows.clock import utcnow
 from workflows.credit import roles
 from workflows.credit.csv_import import ImportRejected, ImportReport, import_customers
 from workflows.credit.provisions import provisions
@@ -46,7 +45,13 @@ def users_add(ctx: Context, name: str, groups: str, email: str, password: str | 
     """Create a user, or add groups to an existing one."""
     with transaction(ctx.rt.factory) as session:
         user = domain_call(
-            add_user, session, name, groups=groups.split(","), now=utcnow(), email=email, password=password
+            add_user,
+            session,
+            name,
+            groups=groups.split(","),
+            now=ctx.rt.clock(),
+            email=email,
+            password=password,
         )
         click.echo(
             json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)})
@@ -59,7 +64,7 @@ def users_add(ctx: Context, name: str, groups: str, email: str, password: str | 
 def users_token(ctx: Context, name: str) -> None:
     """Print a new API token for NAME (only its hash is stored)."""
     with transaction(ctx.rt.factory) as session:
-        click.echo(domain_call(issue_token, session, name, utcnow()))
+        click.echo(domain_call(issue_token, session, name, ctx.rt.clock()))
 
 
 @users.command("list")
@@ -100,7 +105,7 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
     actor = ctx.actor(user)
     if kind in ADMIN_IMPORTS and not actor.is_admin:
         fail(f"{actor.username} may not import {kind}: it takes over the ERP's credit limits; admins only", 1)
-    now = utcnow()
+    now = ctx.rt.clock()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
@@ -129,9 +134,9 @@ def _count_rows(path: Path) -> int | None:
 # --- collections ------------------------------------------------------------------------------------------
 
 
-def _as_of(value: str | None) -> date:
+def _as_of(ctx: Context, value: str | None) -> date:
     try:
-        return date.fromisoformat(value) if value else utcnow().date()
+        return date.fromisoformat(value) if value else ctx.rt.clock().date()
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO date (YYYY-MM-DD)", param_hint="--as-of") from exc
 
@@ -141,16 +146,19 @@ def _as_of(value: str | None) -> date:
 @pass_ctx
 def dunning_run_command(ctx: Context, as_of_text: str | None) -> None:
     """Open a dunning case for every customer overdue past the grace days (idempotent per day)."""
-    as_of = _as_of(as_of_text)
-    print_json(_run_batch(ctx, roles.DUNNING, chunks.plan_dunning(ctx.rt, as_of), _batch_now(as_of_text)))
+    as_of = _as_of(ctx, as_of_text)
+    print_json(
+        _run_batch(ctx, roles.DUNNING, chunks.plan_dunning(ctx.rt, as_of), _batch_now(ctx, as_of_text))
+    )
     _keep_day_record(ctx, "dunning_run", as_of)
 
 
-def _batch_now(as_of_text: str | None) -> datetime:
+def _batch_now(ctx: Context, as_of_text: str | None) -> datetime:
     """The time a batch run acts at: now, or noon of a later --as-of day (so timers compare correctly)."""
+    now = ctx.rt.clock()
     if not as_of_text:
-        return utcnow()
-    return max(utcnow(), datetime.combine(_as_of(as_of_text), time(12), tzinfo=UTC))
+        return now
+    return max(now, datetime.combine(_as_of(ctx, as_of_text), time(12), tzinfo=UTC))
 
 
 @click.command("provisions")
@@ -159,7 +167,7 @@ def _batch_now(as_of_text: str | None) -> datetime:
 def provisions_command(ctx: Context, as_of_text: str | None) -> None:
     """Print the provision matrix applied to the aging buckets, plus specific provisions."""
     with ctx.rt.factory() as session:
-        print_json(provisions(session, _as_of(as_of_text), ctx.settings.provisions))
+        print_json(provisions(session, _as_of(ctx, as_of_text), ctx.settings.provisions))
 
 
 @click.command("limit-review-sweep")
@@ -167,9 +175,9 @@ def provisions_command(ctx: Context, as_of_text: str | None) -> None:
 @pass_ctx
 def limit_review_sweep_command(ctx: Context, as_of_text: str | None) -> None:
     """Start a credit limit review for every customer a trigger names (idempotent per day)."""
-    as_of = _as_of(as_of_text)
+    as_of = _as_of(ctx, as_of_text)
     plan = chunks.plan_reviews(ctx.rt, as_of)
-    print_json(_run_batch(ctx, roles.CREDIT_LIMIT_REVIEW, plan, _batch_now(as_of_text)))
+    print_json(_run_batch(ctx, roles.CREDIT_LIMIT_REVIEW, plan, _batch_now(ctx, as_of_text)))
     _keep_day_record(ctx, "limit_review_sweep", as_of)
 
 

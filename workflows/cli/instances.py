@@ -7,12 +7,13 @@ import click
 from workflows.batch.jobs import DAILY_JOBS, tick
 from workflows.cli.context import Context, domain_call, parse_json, pass_ctx, print_json
 from workflows.cli.progress import tick_bars
-from workflows.clock import parse_now, utcnow
+from workflows.clock import parse_now
 from workflows.engine.runner import complete_task, deliver_message, retry_instance, start_instance
 from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import mailer_for
+from workflows.store.stored_clock import tick_time
 from workflows.users import SYSTEM
 
 # --- instances and tasks ------------------------------------------------------------------------------------
@@ -27,7 +28,7 @@ from workflows.users import SYSTEM
 def start(ctx: Context, key: str, data_json: str, business_key: str | None, user: str | None) -> None:
     """Start an instance of the latest version of KEY and print it."""
     data = parse_json(data_json, "--data")
-    now = utcnow()
+    now = ctx.rt.clock()
     instance = domain_call(
         start_instance, ctx.rt, key, data, actor=ctx.actor(user), now=now, business_key=business_key
     )
@@ -41,7 +42,7 @@ def start(ctx: Context, key: str, data_json: str, business_key: str | None, user
 @pass_ctx
 def tasks(ctx: Context, user: str | None, page: int) -> None:
     """List open tasks."""
-    now = utcnow()
+    now = ctx.rt.clock()
     with ctx.rt.factory() as session:
         found = list_inbox(session, ctx.actor(user), InboxFilter(page=page), now)
         print_json(
@@ -56,7 +57,7 @@ def tasks(ctx: Context, user: str | None, page: int) -> None:
 @pass_ctx
 def complete(ctx: Context, task_id: int, user: str, data_json: str) -> None:
     """Complete a task with form data (same checks as the API: group, claim, four-eyes, form)."""
-    now = utcnow()
+    now = ctx.rt.clock()
     item = domain_call(
         complete_task, ctx.rt, task_id, parse_json(data_json, "--data"), actor=ctx.actor(user), now=now
     )
@@ -78,7 +79,7 @@ def message(ctx: Context, name: str, correlation_key: str, data_json: str, user:
         correlation_key,
         parse_json(data_json, "--data"),
         actor=ctx.actor(user),
-        now=utcnow(),
+        now=ctx.rt.clock(),
     )
     print_json({"delivered_to": delivered})
 
@@ -88,7 +89,7 @@ def message(ctx: Context, name: str, correlation_key: str, data_json: str, user:
 @pass_ctx
 def retry(ctx: Context, instance_id: int) -> None:
     """Re-run the failed step of an instance in status error."""
-    now = utcnow()
+    now = ctx.rt.clock()
     instance = domain_call(retry_instance, ctx.rt, instance_id, actor=SYSTEM, now=now)
     with ctx.rt.factory() as session:
         print_json(instance_json(session, instance, now))
@@ -103,16 +104,21 @@ def tick_command(ctx: Context, now_text: str | None) -> None:
     Everything due is done, in batches, with a progress bar per phase on a terminal.
     """
     try:
-        now = parse_now(now_text)
+        requested = parse_now(now_text) if now_text else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
+    # Simulated clock: the tick moves the one clock to --now first (never back); real: --now is for this tick.
+    now = domain_call(tick_time, ctx.rt.clock, requested, by=SYSTEM.username)
+    clock = ctx.rt.clock
     if ctx.settings.mail.smtp_host:
+        relay = mailer_for(ctx.settings.mail, None, clock=clock)
         with tick_bars() as bars:
-            did = tick(ctx.rt, mailer_for(ctx.settings.mail, None), now, jobs=DAILY_JOBS, progress=bars)
+            did = tick(ctx.rt, relay, now, jobs=DAILY_JOBS, progress=bars)
         print_json(did.as_dict())
         return
     # Without a relay, due mail goes to a built-in sink for this run, so it shows up at /mail.
     with start_sink(ctx.rt.factory) as sink:
+        mailer = mailer_for(ctx.settings.mail, sink.port, clock=clock)
         with tick_bars() as bars:
-            did = tick(ctx.rt, mailer_for(ctx.settings.mail, sink.port), now, jobs=DAILY_JOBS, progress=bars)
+            did = tick(ctx.rt, mailer, now, jobs=DAILY_JOBS, progress=bars)
     print_json(did.as_dict())

@@ -13,7 +13,6 @@ from webui import create_app
 from webui.security import for_workers
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-from workflows.clock import utcnow
 from workflows.mail.sink import start_sink
 from workflows.settings import Settings
 
@@ -51,7 +50,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             if not settings.mail.smtp_host:
                 self.sink = start_sink(self.svc.rt.factory, port=settings.mail.sink_port)
                 self.svc.sink_port = self.sink.port
-            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), utcnow, DAILY_JOBS)
+            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), self.svc.rt.clock, DAILY_JOBS)
             self.svc.nudge = self.scheduler.nudge
             self.scheduler.start()
             click.echo(f"creditflow: the scheduler runs in worker {os.getpid()}", err=True)

@@ -13,7 +13,6 @@ import click
 from handlers.registry import build_operations
 from workflows.cli.context import Context, fail, pass_ctx
 from workflows.cli.demo import seed_demo, start_demo_cases
-from workflows.clock import utcnow
 from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
@@ -35,7 +34,7 @@ from workflows.store.schema import upgrade_schema
 def init(ctx: Context, demo: bool) -> None:
     """Create or migrate the schema and deploy the shipped diagrams (idempotent)."""
     upgrade_schema(ctx.rt.engine)
-    now = utcnow()
+    now = ctx.rt.clock()  # after the upgrade: a simulated clock is a table
     try:
         with transaction(ctx.rt.factory) as session:
             for bundle in shipped_bundles():
@@ -89,7 +88,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     lock = SingleSchedulerLock(svc.rt)
     scheduler = None
     if settings.scheduler.enabled and lock.acquire():
-        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), utcnow, DAILY_JOBS)
+        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), svc.rt.clock, DAILY_JOBS)
         svc.nudge = scheduler.nudge
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
@@ -198,7 +197,7 @@ def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
     try:
         with transaction(ctx.rt.factory) as session:
             deployed = deploy_files(
-                session, bundle, ctx.rt.operations, deployed_by=actor.username, now=utcnow()
+                session, bundle, ctx.rt.operations, deployed_by=actor.username, now=ctx.rt.clock()
             )
     except InvalidBundle as exc:
         _report_invalid(exc, shown)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.clock import Clock
 from workflows.definitions import compile
 from workflows.definitions.deploy import form_schema
 from workflows.engine.service_tasks import Operation
@@ -16,6 +17,7 @@ from workflows.errors import NotFound
 from workflows.settings import Settings
 from workflows.store.db import make_session_factory
 from workflows.store.models import Deployment, ProcessDefinition
+from workflows.store.stored_clock import clock_for
 
 
 @dataclass
@@ -27,12 +29,15 @@ class Runtime:
     # The service operation table (handlers.registry.build_operations), handed in by the entry point.
     operations: Mapping[str, Operation]
     factory: sessionmaker[Session] = field(init=False)
+    # "now" for every action of this process: the wall clock, or the database's simulated clock.
+    clock: Clock = field(init=False)
     _specs: dict[int, compile.LoadedSpec] = field(default_factory=dict)
     _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
     _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.factory = make_session_factory(self.engine)
+        self.clock = clock_for(self.settings.clock, self.factory)
 
     def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
         """A deployed version (immutable once deployed, so cached detached for the process's life)."""

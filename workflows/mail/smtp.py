@@ -7,10 +7,12 @@ import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import format_datetime
 from typing import Protocol
 
 import yagmail
 
+from workflows.clock import Clock
 from workflows.mail.sink import SINK_HOST, TOKEN_HEADER, sink_token
 from workflows.settings import MailSettings
 from workflows.store.models import OutboxEmail
@@ -56,11 +58,13 @@ class YagmailMailer:
         smtp_host: str,
         smtp_port: int,
         extra_headers: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port or (465 if settings.use_ssl else 25)
         self.extra_headers = dict(extra_headers or {})
+        self.clock = clock  # sets the Date header (the simulated time in a training environment)
 
     def send(self, email: OutboxEmail) -> None:
         """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
@@ -76,14 +80,17 @@ class YagmailMailer:
             soft_email_validation=False,
             timeout=SMTP_TIMEOUT_S,
         )
+        # RFC 3834: no out-of-office replies
+        headers = {"Auto-Submitted": "auto-generated", **self.extra_headers}
+        if self.clock is not None:
+            headers["Date"] = format_datetime(self.clock())
         try:
             result = client.send(
                 to=[a.strip() for a in email.to.split(",") if a.strip()],
                 subject=email.subject,
                 contents=[email.body_html],
                 attachments=[_attachment_file(a) for a in email.attachments] or None,
-                # RFC 3834: no out-of-office replies
-                headers={"Auto-Submitted": "auto-generated", **self.extra_headers},
+                headers=headers,
                 prettify_html=False,
                 message_id=email.message_id,
                 group_messages=False,
@@ -98,14 +105,15 @@ class YagmailMailer:
             logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)
 
 
-def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
-    """The configured relay when `smtp_host` is set, else the built-in sink on 127.0.0.1:`sink_port`.
+def mailer_for(settings: MailSettings, sink_port: int | None, *, clock: Clock | None = None) -> Mailer:
+    """The configured relay when `smtp_host` is set, else the built-in sink on 127.0.0.1:`sink_port`;
+    `clock` (the runtime's) dates each message, else the wall clock does.
 
     Raises:
         ValueError: no relay is configured and no sink port was given.
     """
     if settings.smtp_host:
-        return YagmailMailer(settings, settings.smtp_host, settings.smtp_port)
+        return YagmailMailer(settings, settings.smtp_host, settings.smtp_port, clock=clock)
     if not sink_port:
         raise ValueError(
             "no SMTP relay is configured ([mail] smtp_host or CREDITFLOW_SMTP_HOST) and no built-in sink "
@@ -115,4 +123,4 @@ def mailer_for(settings: MailSettings, sink_port: int | None) -> Mailer:
     # process runs admits only mail carrying its token.
     plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
     token = sink_token(sink_port)
-    return YagmailMailer(plain, SINK_HOST, sink_port, {TOKEN_HEADER: token} if token else None)
+    return YagmailMailer(plain, SINK_HOST, sink_port, {TOKEN_HEADER: token} if token else None, clock=clock)
