@@ -216,6 +216,7 @@ def _audit_branch(where: AuditFilter, dialect: str) -> Select[Any] | None:
         AuditEvent.instance_id.label("instance_id"),
         AuditEvent.task_id.label("task_id"),
         cast(null(), Integer).label("case_id"),
+        cast(null(), Integer).label("level"),
         AuditEvent.detail.label("detail"),
     ).where(and_(True, *conditions))
 
@@ -257,6 +258,7 @@ def _case_branch(where: AuditFilter) -> Select[Any] | None:
             DunningCase.instance_id.label("instance_id"),
             cast(null(), Integer).label("task_id"),
             DunningEvent.case_id.label("case_id"),
+            DunningEvent.level.label("level"),
             DunningEvent.detail.label("detail"),
         )
         .join(DunningCase, DunningCase.id == DunningEvent.case_id)
@@ -267,7 +269,7 @@ def _case_branch(where: AuditFilter) -> Select[Any] | None:
 def _change(row: RowMapping) -> Change:
     detail = row["detail"] if isinstance(row["detail"], dict) else {}
     kind = str(row["kind"])
-    before, after = before_after(kind, detail, row["actor"])
+    before, after = before_after(kind, detail, row["actor"], row["level"])
     return Change(
         id=f"{row['source']}:{row['id']}",
         at=row["at"],
@@ -303,11 +305,16 @@ def object_of(
 
 
 def before_after(
-    kind: str, detail: Mapping[str, Any], actor: str
+    kind: str, detail: Mapping[str, Any], actor: str, level: int | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The values a change replaced and the ones it set (None: not recorded, or nothing before)."""
+    """The values a change replaced and the ones it set (None: not recorded, or nothing before).
+
+    `level` is a dunning case's level after its event (dunning_events.level).
+    """
     if "before" in detail or "after" in detail:
         return _mapping(detail.get("before")), _mapping(detail.get("after"))
+    if kind.startswith(CASE_PREFIX):
+        return _case_change(kind[len(CASE_PREFIX) :], detail, level)
     field = _OLD_NEW_FIELDS.get(kind)
     if field is not None:
         return {field: detail.get("old")}, {field: detail.get("new")}
@@ -319,6 +326,21 @@ def before_after(
         return {"status": "pending"}, {"status": "active" if kind == "definition_approved" else "rejected"}
     if kind.endswith(_CREATIONS) or kind == "definition_deployed":
         return None, {k: v for k, v in detail.items() if k not in _IDS}
+    return None, None
+
+
+def _case_change(
+    kind: str, detail: Mapping[str, Any], level: int | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    # What a dunning case's event set, from the event's kind and the level it records.
+    if kind == "opened":
+        return None, {"status": "open", "level": level}
+    if kind == "level_reached":
+        return None, {"level": level}
+    if kind == "customer_blocked":
+        return {"blocked": False}, {"blocked": True}
+    if kind == "closed":
+        return None, {"status": "closed", "outcome": detail.get("outcome")}
     return None, None
 
 

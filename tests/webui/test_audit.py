@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.collections_desk import Collections
 from tests.helpers import auth, migrated_customer
 from tests.webui.test_pages import logged_in
 from workflows.csv_export import safe_cell
@@ -187,3 +188,29 @@ def test_a_payment_shows_the_open_amounts_it_changed(
     assert change["actor"] == "finance1"
     assert change["before"] == {"credit_balance": "0.00", "open_amounts": {"INV-7": "100.00"}}
     assert change["after"] == {"credit_balance": "30.00", "open_amounts": {"INV-7": "0.00"}}
+
+
+def test_a_dunning_case_lists_its_events_with_the_level_they_set(
+    desk: Collections, demo_tokens: dict[str, str]
+) -> None:
+    customer = desk.customer("Latepay Works")
+    desk.invoice(customer, "INV-30", "900.00")
+    cases = f"/api/dunning-cases?customer_id={customer}"
+    for _day in range(40):
+        desk.tick()
+        found = desk.client.get(cases, headers=auth(demo_tokens["admin"])).json["items"]
+        if found and found[0]["level"] >= 1:
+            break
+    case = desk.case(customer)
+    auditor = auth(demo_tokens["auditor1"])
+    trail = desk.client.get(f"/api/audit?object=case:{case['id']}", headers=auditor).json
+    kinds = {c["kind"]: c for c in trail["items"]}
+    assert {"dunning_opened", "dunning_level_reached", "dunning_notice_sent"} <= set(kinds)
+    assert kinds["dunning_opened"]["object"] == f"case:{case['id']}"
+    assert kinds["dunning_level_reached"]["after"] == {"level": 1}
+    assert kinds["dunning_level_reached"]["instance_id"] == case["instance_id"]
+    # The customer's filter finds the case's events too, and a kind of the case filters them.
+    by_customer = desk.client.get(
+        f"/api/audit?object=customer:{customer}&kind=dunning_level_reached", headers=auditor
+    ).json
+    assert [c["id"] for c in by_customer["items"]] == [kinds["dunning_level_reached"]["id"]]
