@@ -207,6 +207,7 @@ def test_a_dunning_case_lists_its_events_with_the_level_they_set(
     kinds = {c["kind"]: c for c in trail["items"]}
     assert {"dunning_opened", "dunning_level_reached", "dunning_notice_sent"} <= set(kinds)
     assert kinds["dunning_opened"]["object"] == f"case:{case['id']}"
+    assert all(c["at"].endswith("+00:00") for c in trail["items"])  # UTC, with its offset
     assert kinds["dunning_level_reached"]["after"] == {"level": 1}
     assert kinds["dunning_level_reached"]["instance_id"] == case["instance_id"]
     # The customer's filter finds the case's events too, and a kind of the case filters them.
