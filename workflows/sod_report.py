@@ -2,7 +2,8 @@
 authority rule that applied; a row where one person appears twice is flagged.
 
 Money moves read here: limit changes (`limit_changes`), contract versions (`contract_versions` with
-their change requests) and dispute credits (an upheld `dispute_resolved` event of a dunning case).
+their change requests) and dispute credits (an upheld `dispute_resolved` event of a dunning case); and
+the approved versions of diagrams that move money (deployed by one process owner, approved by another).
 Write-offs have no table yet; they join the report when they get one.
 
 Who counts: the requester (the person who started the instance, or asked for the change; `system` for
@@ -32,7 +33,14 @@ from workflows.credit.models import (
     LimitChange,
 )
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.store.models import Deployment, InboxItem, ProcessDefinition, ProcessInstance, TaskStatus
+from workflows.store.models import (
+    DefinitionStatus,
+    Deployment,
+    InboxItem,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+)
 from workflows.users import SYSTEM_ACTOR
 
 # The authority tables the money-moving handlers check (handlers/limit_decision.py, handlers/contracts.py;
@@ -42,7 +50,8 @@ CONTRACT_TABLE = ("contract_change_authority.dmn", "contract_change_authority")
 DISPUTE_TASK = "resolve_dispute"  # dunning.bpmn: the collector's proposal of a credit note
 
 LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT = "limit_change", "contract_version", "dispute_credit"
-KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT)
+DEFINITION_VERSION = "definition_version"  # a diagram that moves money, approved by a second owner
+KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT, DEFINITION_VERSION)
 MAX_ROWS = 10_000  # per kind and period: narrow the period for more
 
 
@@ -80,6 +89,7 @@ def sod_report(session: Session, start: datetime | None, end: datetime | None) -
         *_limit_changes(session, start, end),
         *_contract_versions(session, start, end),
         *_dispute_credits(session, start, end),
+        *_definition_versions(session, start, end),
     ]
     return sorted(rows, key=lambda r: (r.at, KINDS.index(r.kind), r.id))
 
@@ -223,6 +233,39 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
                 made_by=event.actor,
                 rule=f"credit note: {' + '.join(roles.DISPUTE_CREDIT_AUTHORITY)}",
                 repeated=repeated_people(requester, approvers),
+            )
+        )
+    return found
+
+
+def _definition_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    """Versions that waited for a second process owner (they call a money-moving operation) and got one."""
+    query = (
+        select(ProcessDefinition)
+        .where(
+            ProcessDefinition.decided_by.is_not(None),
+            ProcessDefinition.status != DefinitionStatus.REJECTED,
+            *_period(ProcessDefinition.decided_at, start, end),
+        )
+        .order_by(ProcessDefinition.decided_at, ProcessDefinition.id)
+        .limit(MAX_ROWS)
+    )
+    found = []
+    for definition in session.scalars(query):
+        approvers = [str(definition.decided_by)]
+        found.append(
+            SodRow(
+                kind=DEFINITION_VERSION,
+                id=definition.id,
+                at=definition.decided_at or definition.deployed_at,
+                object=f"definition:{definition.process_key}",
+                instance_id=None,
+                summary=f"{definition.process_key} version {definition.version} ({definition.bpmn_file})",
+                requester=definition.deployed_by,
+                approvers=approvers,
+                made_by=str(definition.decided_by),
+                rule="a diagram that moves money: a second process owner approves it",
+                repeated=repeated_people(definition.deployed_by, approvers),
             )
         )
     return found

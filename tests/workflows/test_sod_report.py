@@ -16,11 +16,15 @@ from handlers.contracts import CHANGE_AUTHORITY_TABLE
 from handlers.limit_decision import LIMIT_AUTHORITY_TABLE
 from tests.bpmn import test_credit_application as application
 from tests.bpmn import test_supplier_contract_change as contract_change
+from tests.conftest import SteppingClock
+from tests.definitions import test_definition_approval as approving
+from tests.definitions.test_definition_approval import owner2  # noqa: F401 (fixture)
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.credit.models import Customer, LimitChange
 from workflows.sod_report import CONTRACT_TABLE, LIMIT_TABLE, repeated_people
 from workflows.store.db import transaction
+from workflows.store.models import ProcessDefinition
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -153,3 +157,30 @@ def test_a_forged_row_naming_one_person_twice_is_flagged(
     assert line["flagged"] == "yes" and line["repeated"] == "manager1"
     page = logged_in(app, "auditor1").get("/audit/sod").get_data(as_text=True)
     assert 'data-flagged="yes"' in page and "manager1 twice" in page
+
+
+def test_an_approved_money_moving_diagram_names_its_two_process_owners(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    app_clock: SteppingClock,
+    owner2: str,  # noqa: F811
+) -> None:
+    deployed = approving.upload(client, demo_tokens["owner1"], approving.grant_bundle("grant_limit"))
+    assert deployed.status_code == 201 and deployed.json["status"] == "pending"
+    approving.tick(client, demo_tokens, app_clock)
+    task = approving.approval_task(client, owner2, "grant_limit", 1)
+    assert approving.decide(client, owner2, task["id"], "approve").status_code == 200
+    [row] = [r for r in _report(client, demo_tokens)["items"] if r["kind"] == "definition_version"]  # type: ignore[attr-defined]
+    assert (row["object"], row["requester"], row["approvers"]) == (
+        "definition:grant_limit",
+        "owner1",
+        ["owner2"],
+    )
+    assert not row["flagged"]
+    # Forged: the uploader recorded as their own second owner.
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        definition = session.get_one(ProcessDefinition, row["id"])
+        definition.decided_by = "owner1"
+    [forged] = [r for r in _report(client, demo_tokens)["items"] if r["kind"] == "definition_version"]  # type: ignore[attr-defined]
+    assert forged["flagged"] and forged["repeated"] == ["owner1"]

@@ -97,7 +97,7 @@ class AuditPage(Page):
 
 
 class SodRow(Model):
-    kind: Literal["limit_change", "contract_version", "dispute_credit"]
+    kind: Literal["limit_change", "contract_version", "dispute_credit", "definition_version"]
     id: Id
     at: Timestamp
     object: str
