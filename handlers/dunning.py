@@ -19,6 +19,8 @@ from workflows.credit.models import (
     DunningCase,
     DunningEvent,
     DunningStatus,
+    Invoice,
+    InvoiceStatus,
     Provision,
 )
 from workflows.credit.receivables import invoice_json, overdue_invoices
@@ -27,6 +29,8 @@ from workflows.mail.outbox import queue_email
 
 LEGAL_LEVEL = 4
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
+# How a case closes when nothing is overdue any more (the diagram passes review["outcome"] to close_case).
+CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE = "paid", "no_longer_overdue"
 
 
 def load_case(session: Session, case_id: int) -> DunningCase:
@@ -87,7 +91,9 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     )
     ctx.session.add(case)
     ctx.session.flush()
-    add_event(ctx, case, "opened")
+    # The invoices the case is about: it closes as paid only when every invoice it dunned is paid.
+    overdue = overdue_invoices(ctx.session, customer.id, ctx.now.date())
+    add_event(ctx, case, "opened", invoices=[i.number for i in overdue])
     return OpenedCase(case.id, customer.name, customer.email, customer.currency, customer.grade or "")
 
 
@@ -107,6 +113,7 @@ class Review:
     status: str
     overdue: Decimal
     oldest_due: str
+    outcome: str = ""  # when closing: CLOSED_PAID or CLOSED_NO_LONGER_OVERDUE (close_case records it)
 
 
 def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
@@ -121,7 +128,7 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
     total = sum((i.open_amount for i in overdue), Decimal("0.00"))
     if not overdue:
-        return Review("close", ctx.now.isoformat(), case.status, total, "")
+        return Review("close", ctx.now.isoformat(), case.status, total, "", _settled_as(ctx, case))
     oldest = overdue[0].due_date
     next_at = _next_level_at(case, oldest, req, ctx.now, policy.legal_retry_days)
     if case.promised_date is not None:
@@ -150,6 +157,24 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
         next_at = max(next_at, _midnight(case.last_notice_at.date() + spacing))  # whole calendar days
     case.status = DunningStatus.OPEN
     return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
+
+
+def _settled_as(ctx: TaskContext, case: DunningCase) -> str:
+    """Why a case with nothing overdue closes: paid when every invoice it dunned is paid; otherwise they
+    are simply not overdue any more (a credit note, a dispute, a due date not yet reached)."""
+    dunned: set[str] = set()
+    for detail in ctx.session.scalars(
+        select(DunningEvent.detail).where(
+            DunningEvent.case_id == case.id, DunningEvent.kind.in_(("opened", "notice_sent"))
+        )
+    ):
+        dunned.update(n for n in detail.get("invoices", []) if isinstance(n, str))
+    if not dunned:
+        return CLOSED_PAID  # a case opened before its invoices were recorded: as before, paid
+    statuses = ctx.session.scalars(
+        select(Invoice.status).where(Invoice.customer_id == case.customer_id, Invoice.number.in_(dunned))
+    ).all()
+    return CLOSED_PAID if all(s == InvoiceStatus.PAID for s in statuses) else CLOSED_NO_LONGER_OVERDUE
 
 
 def _next_level_at(
