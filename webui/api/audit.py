@@ -3,7 +3,8 @@ JSON or, with `format=csv`, as a CSV file whose cells no spreadsheet runs as for
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from datetime import datetime
+from typing import Annotated, Literal, Self
 
 from flask import Response, jsonify
 from pydantic import Field, field_validator, model_validator
@@ -42,7 +43,8 @@ class PeriodQuery(Query):
             raise ValueError(f"from ({self.date_from}) is after to ({self.date_to})")
         return self
 
-    def period(self) -> tuple[Any, Any]:
+    def period(self) -> tuple[datetime | None, datetime | None]:
+        """The period in UTC: a day `from` starts at its midnight, a day `to` ends at its last instant."""
         return (
             period_bound(self.date_from, end=False) if self.date_from else None,
             period_bound(self.date_to, end=True) if self.date_to else None,
