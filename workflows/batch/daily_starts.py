@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.batch import claims
@@ -193,10 +194,18 @@ def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -
         try:
             with transaction(rt.factory) as session:
                 outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, wait)
-        except DomainError:
-            # A sweep loop: one customer's bad data must not stop the others; logged, retried another day.
-            logger.exception(
-                "%s for %s: nothing started for customer %s", chunk.process_key, chunk.as_of, customer_id
+        except (DomainError, IntegrityError, DataError) as exc:
+            # A sweep loop: one customer's bad data must not stop the others, whether a rule refused the
+            # start or the database refused what it would save. One log line (the day records the
+            # customer failed; it is tried again another day). A technical failure (connection, lock)
+            # is not the customer's: it fails the chunk, which is retried whole.
+            logger.warning(
+                "%s for %s: nothing started for customer %s: %s: %s",
+                chunk.process_key,
+                chunk.as_of,
+                customer_id,
+                type(exc).__name__,
+                " ".join(str(exc).split())[:200],
             )
             outcome, instance_id = _record_failure(rt, chunk, customer_id), None
         if outcome == ClaimOutcome.STARTED and instance_id is not None:
