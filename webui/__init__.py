@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from handlers.registry import build_operations
 from webui.services import Services
-from workflows.clock import Clock
+from workflows.clock import Clock, utcnow
 from workflows.engine.runner import Runtime
 from workflows.settings import Settings, load_settings
 from workflows.store.db import make_engine
@@ -40,7 +40,9 @@ def create_app(
     input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)
     rt = Runtime(engine, settings, build_operations())
-    services = Services(rt=rt, engine=engine, clock=clock or rt.clock, sink_port=sink_port)
+    services = Services(
+        rt=rt, engine=engine, clock=clock or rt.clock, sink_port=sink_port, wall=clock or utcnow
+    )
     app.extensions["creditflow"] = services
 
     # Each resource module of the API adds its routes to api.bp when imported (test_api_package.py).

@@ -106,7 +106,7 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         svc = services()
-        attempt = begin_login_try(svc.rt.factory, username, request.remote_addr or "", svc.clock())
+        attempt = begin_login_try(svc.rt.factory, username, request.remote_addr or "", svc.wall())
         if attempt.refused_for_s:
             return _locked_out(username, attempt.refused_for_s)
         with svc.rt.factory() as session:
@@ -114,7 +114,7 @@ def login() -> str | Response | tuple[str, int]:
             web_user = WebUser(user) if user is not None else None
         end_login_try(svc.rt.factory, attempt.attempt_id, succeeded=web_user is not None)
         if web_user is not None:
-            secret = start_web_session(svc.rt.factory, int(web_user.id), svc.clock())
+            secret = start_web_session(svc.rt.factory, int(web_user.id), svc.wall())
             cookie_session.clear()  # nothing from before the login survives it, the CSRF token neither
             cookie_session[SESSION_SECRET] = secret
             login_user(web_user)

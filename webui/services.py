@@ -13,6 +13,7 @@ from datetime import datetime
 from flask import current_app, request
 from sqlalchemy import Engine
 
+from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
 from workflows.mail.smtp import Mailer, mailer_for
 
@@ -25,6 +26,9 @@ class Services:
     engine: Engine
     clock: Callable[[], datetime]
     sink_port: int | None = None
+    # The wall clock, for what must follow real time even when `clock` is simulated and standing still:
+    # the login throttle's window and web sessions. Tests that hand in a clock get it here too.
+    wall: Callable[[], datetime] = field(default=utcnow)
     # Replaced by `serve` with the scheduler's nudge, so mail and timers a request created go out promptly.
     nudge: Callable[[], None] = field(default=lambda: None)
 

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from tests.helpers import auth
+from tests.webui.test_pages import login
 from webui import create_app
 from workflows.clock import utcnow
 from workflows.settings import Settings
+from workflows.store.login_tables import LoginAttempt
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -109,3 +112,17 @@ def test_every_action_after_a_move_happens_at_the_moved_time(
     }
     paid = client.post("/api/payments", json=payment, headers=auth(demo_tokens["finance1"]))
     assert paid.status_code == 201, paid.json
+
+
+def test_logins_are_throttled_on_the_wall_clock_while_the_simulated_clock_stands_still(
+    simulated: Flask, demo_tokens: dict[str, str]
+) -> None:
+    # A standing simulated clock would keep a locked-out trainee locked until someone moved it.
+    client = simulated.test_client()
+    before = utcnow()
+    assert login(client, "analyst1", "wrong").status_code == 401
+    factory = simulated.extensions["creditflow"].rt.factory
+    with factory() as session:
+        attempted = session.scalars(select(LoginAttempt.attempted_at)).all()
+    assert attempted and all(before <= at <= utcnow() for at in attempted), attempted
+    assert login(client, "analyst1", "demo").status_code == 302
