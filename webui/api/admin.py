@@ -32,6 +32,13 @@ class TickResult(Model):
     timers: int = Field(description="timers fired")
     jobs: list[JsonObject] = Field(description="the daily jobs run, with what each did")
     emails: int = Field(description="e-mails sent")
+    failed: list[int] = Field(
+        default_factory=list,
+        description="instances that failed this round: each in error with one incident, retried with backoff",
+    )
+    errors: list[str] = Field(
+        default_factory=list, description="phases that stopped early; the later phases still ran"
+    )
 
 
 @bp.post("/admin/tick")
