@@ -112,6 +112,11 @@ def test_every_action_after_a_move_happens_at_the_moved_time(
     }
     paid = client.post("/api/payments", json=payment, headers=auth(demo_tokens["finance1"]))
     assert paid.status_code == 201, paid.json
+    trail = client.get(
+        f"/api/audit?object=customer:{customer.json['id']}", headers=auth(demo_tokens["auditor1"])
+    )
+    assert trail.status_code == 200, trail.json
+    assert trail.json["items"] and {item["at"] for item in trail.json["items"]} == {later.isoformat()}
 
 
 def test_logins_are_throttled_on_the_wall_clock_while_the_simulated_clock_stands_still(
