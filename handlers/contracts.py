@@ -18,7 +18,7 @@ from workflows.credit.contract_changes import (
     record_safeguard,
 )
 from workflows.credit.contracts import current_terms, get_contract
-from workflows.credit.models import ContractChangeStatus
+from workflows.credit.models import ContractChangeRequest, ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 
@@ -47,6 +47,22 @@ class ChangeOpened:
     current: dict[str, Any]  # the contract's values and terms before the change
     changes: dict[str, Any]  # the requested new values, checked and JSON-safe
     summary: str  # "payment terms days: 60 -> 90; ..." for task instructions
+
+
+def own_change_request(ctx: TaskContext, request_id: int, operation: str) -> ContractChangeRequest:
+    """The change request this instance opened: an instance acts only on its own (a diagram naming another
+    instance's request could reject, expire or grade it, or attach a safeguard to it).
+
+    Raises:
+        MissingApprovals: the request belongs to another instance (nothing is written).
+    """
+    request = get_change_request(ctx.session, request_id)
+    if request.instance_id != ctx.instance_id:
+        raise MissingApprovals(
+            f"{operation} in instance {ctx.instance_id}: change request {request.id} belongs to instance "
+            f"{request.instance_id}; an instance acts only on its own change request"
+        )
+    return request
 
 
 def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
@@ -109,7 +125,7 @@ def store_safeguard(ctx: TaskContext, req: SafeguardRequest) -> SafeguardRecorde
             f"contract.record_safeguard: safeguard must be one of {', '.join(SAFEGUARDS)} with details, "
             f"not {req.safeguard!r}"
         )
-    request = get_change_request(ctx.session, req.change_request_id)
+    request = own_change_request(ctx, req.change_request_id, "contract.record_safeguard")
     record_safeguard(
         ctx.session,
         request,
@@ -145,12 +161,7 @@ def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersion
     """
     approving = isinstance(req, ApproveChangeRequest)
     operation = "contract.approve_change" if approving else "contract.record_version"
-    request = get_change_request(ctx.session, req.change_request_id)
-    if request.instance_id != ctx.instance_id:
-        raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: change request {request.id} belongs to instance "
-            f"{request.instance_id}; an instance may only decide its own change request"
-        )
+    request = own_change_request(ctx, req.change_request_id, operation)
     impact = {"value_impact": request.value_impact}
     groups = authority_groups(ctx, operation, CHANGE_AUTHORITY_TABLE, impact, roles.CONTRACT_CHANGE_AUTHORITY)
     what = f"change request {request.id} (value impact {request.value_impact})"
@@ -164,7 +175,7 @@ def approve_change(ctx: TaskContext, req: ApproveChangeRequest) -> ChangeApprove
         raise HandlerInputError(
             f"contract.approve_change: countersign_days must be 1 or more, not {req.countersign_days}"
         )
-    request = get_change_request(ctx.session, req.change_request_id)
+    request = own_change_request(ctx, req.change_request_id, "contract.approve_change")
     approvers = completed_steps(ctx, req.approver_steps)
     deadline = ctx.now.date() + timedelta(days=req.countersign_days)
     approve_change_request(ctx.session, request, approvers=approvers, countersign_by=deadline, now=ctx.now)
@@ -186,7 +197,7 @@ class ChangeRejected:
 
 def reject_change(ctx: TaskContext, req: RejectChangeRequest) -> ChangeRejected:
     """Close the request as rejected by whoever completed the last review or approval; the contract stays."""
-    request = get_change_request(ctx.session, req.change_request_id)
+    request = own_change_request(ctx, req.change_request_id, "contract.reject_change")
     steps = completed_steps(ctx, req.approver_steps)
     last_user, last_step = (steps[-1]["user"], steps[-1]["step"]) if steps else ("system", None)
     close_change_request(
@@ -213,7 +224,7 @@ class ChangeExpired:
 
 def expire_change(ctx: TaskContext, req: ExpireChangeRequest) -> ChangeExpired:
     """Close the request as expired: the supplier did not countersign in time; the contract stays."""
-    request = get_change_request(ctx.session, req.change_request_id)
+    request = own_change_request(ctx, req.change_request_id, "contract.expire_change")
     close_change_request(
         ctx.session, request, status=ContractChangeStatus.EXPIRED, actor="system", now=ctx.now
     )
@@ -243,7 +254,7 @@ def record_version(ctx: TaskContext, req: RecordVersionRequest) -> VersionRecord
             f"contract.record_version in instance {ctx.instance_id}: the supplier_countersigned message "
             'must carry data {"signed_by": "NAME"}'
         )
-    request = get_change_request(ctx.session, req.change_request_id)
+    request = own_change_request(ctx, req.change_request_id, "contract.record_version")
     version = apply_change_request(
         ctx.session, request, signed_by=req.signed_by.strip()[:200], actor=ctx.actor, now=ctx.now
     )

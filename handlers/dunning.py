@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
@@ -26,6 +25,8 @@ from workflows.credit.models import (
 from workflows.credit.receivables import invoice_json, overdue_invoices
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
+from workflows.store.models import User, UserGroup
+from workflows.users import ADMIN_GROUP, SYSTEM_ACTOR
 
 LEGAL_LEVEL = 4
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
@@ -33,11 +34,24 @@ NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
 CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE = "paid", "no_longer_overdue"
 
 
-def load_case(session: Session, case_id: int) -> DunningCase:
-    """Raises: HandlerInputError when the case does not exist."""
-    case = session.get(DunningCase, case_id)
+def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
+    """The dunning case this instance opened.
+
+    An instance acts only on its own case: a diagram naming another instance's case (a process owner's
+    one-man diagram calling `dunning.record_promise` on a customer's case paused its dunning until 2099,
+    without the second process owner a money move needs) is refused, and nothing is written.
+
+    Raises:
+        HandlerInputError: the case does not exist or belongs to another instance.
+    """
+    case = ctx.session.get(DunningCase, case_id)
     if case is None:
         raise HandlerInputError(f"dunning case {case_id} does not exist")
+    if case.instance_id != ctx.instance_id:
+        raise HandlerInputError(
+            f"dunning case {case_id} belongs to instance {case.instance_id}, not to instance "
+            f"{ctx.instance_id}; an instance acts only on the dunning case it opened"
+        )
     return case
 
 
@@ -53,6 +67,17 @@ def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> 
             at=ctx.now,
         )
     )
+
+
+def _started_by_system_or_admin(ctx: TaskContext) -> bool:
+    if ctx.started_by == SYSTEM_ACTOR:
+        return True
+    admin = ctx.session.scalar(
+        select(User.id)
+        .join(UserGroup, UserGroup.user_id == User.id)
+        .where(User.username == ctx.started_by, UserGroup.group_name == ADMIN_GROUP, User.active.is_(True))
+    )
+    return admin is not None
 
 
 def _midnight(day: date) -> datetime:
@@ -77,7 +102,19 @@ class OpenedCase:
 
 
 def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
-    """Open the customer's dunning case; a customer never has two active cases."""
+    """Open the customer's dunning case; a customer never has two active cases.
+
+    Only an instance the daily dunning run (the system) or an admin started opens one, as only they may
+    start dunning: a case opened by anyone's diagram would keep the customer out of every dunning run.
+
+    Raises:
+        HandlerInputError: another initiator, or the customer has an active case.
+    """
+    if not _started_by_system_or_admin(ctx):
+        raise HandlerInputError(
+            f"dunning.open_case in instance {ctx.instance_id}: dunning cases are opened by the daily dunning "
+            f"run or an admin, not by an instance {ctx.started_by} started"
+        )
     customer = get_customer(ctx.session, req.customer_id)
     active = ctx.session.scalar(
         select(DunningCase.id).where(
@@ -123,7 +160,7 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     on the right level; a case catching up keeps the configured days between two notices; a promise
     pauses the case until the promised date plus grace.
     """
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     policy = ctx.settings.dunning
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
     total = sum((i.open_amount for i in overdue), Decimal("0.00"))
@@ -203,7 +240,7 @@ class Escalation:
 
 def escalate(ctx: TaskContext, req: CaseRequest) -> Escalation:
     """Move the case up one level: L2 adds the fee, L3 credit-blocks the customer."""
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     case.level = min(case.level + 1, LEGAL_LEVEL)
     add_event(ctx, case, "level_reached")
@@ -232,7 +269,7 @@ class Notice:
 
 def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     """E-mail the level's notice to the customer, naming every overdue invoice; once per case and level."""
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     today = ctx.now.date()
     invoices = [invoice_json(i, today) for i in overdue_invoices(ctx.session, customer.id, today)]
@@ -280,7 +317,7 @@ class Closed:
 
 def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
     """Close the case; lift the credit block this case set (recovered legal cases release the provision)."""
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, req.outcome
     unblocked = case.blocked_customer and customer.blocked

@@ -39,7 +39,7 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         raise HandlerInputError(
             "dunning.record_promise: a promise needs a positive amount and a date not in the past"
         )
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     case.promised_date, case.promised_amount, case.status = (
         req.promised_date,
         req.amount,
@@ -66,7 +66,7 @@ class DisputeRecord:
 
 def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
     """Take the disputed invoices out of dunning until the dispute task is resolved."""
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     numbers = _numbers(req.invoice_numbers)
     query = select(Invoice).where(
         Invoice.customer_id == case.customer_id, Invoice.status == InvoiceStatus.OPEN
@@ -122,7 +122,7 @@ def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
         raise HandlerInputError(
             f"dunning.resolve_dispute: resolution must be upheld or rejected, not {req.resolution!r}"
         )
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     disputed = ctx.session.scalars(
         select(Invoice).where(Invoice.customer_id == case.customer_id, Invoice.disputed.is_(True))
     ).all()

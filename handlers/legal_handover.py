@@ -37,7 +37,7 @@ class Handover:
 
 def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
     """Hand the case to legal: 100 % specific provision and the case file e-mailed to the legal group."""
-    case = load_case(ctx.session, req.case_id)
+    case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     today = ctx.now.date()
     open_invoices = ctx.session.scalars(

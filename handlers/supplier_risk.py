@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from handlers.contracts import own_change_request
+
 # A supplier's size and age are scored on the same bands as a customer's.
 from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
 from handlers.credit_scoring import management_score as age_score
-from workflows.credit.contract_changes import get_change_request
 from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
@@ -105,6 +106,6 @@ def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -
         instance_id=ctx.instance_id,
     )
     if req.change_request_id is not None:
-        request = get_change_request(ctx.session, req.change_request_id)
+        request = own_change_request(ctx, req.change_request_id, "supplier.record_evaluation")
         request.supplier_score, request.supplier_grade = req.score, req.grade
     return EvaluationRecorded(evaluation_id=evaluation.id, valid_to=evaluation.valid_to)

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
-from workflows.credit.roles import PROCESS_OWNERS
+from workflows.credit.roles import DEFINITION_READERS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import (
     DEPLOYABLE_SUFFIXES,
@@ -33,12 +33,13 @@ from workflows.store.paging import Page
 bp = Blueprint("definitions", __name__)
 
 WORKBENCH = "manage process definitions"
+READ = "read process definitions"
 
 
 @bp.get("/definitions")
 @login_required_view
 def index() -> tuple[str, int]:
-    require_groups(PROCESS_OWNERS, WORKBENCH)
+    require_groups(DEFINITION_READERS, READ)
     return _list_page()
 
 
@@ -67,7 +68,7 @@ def upload() -> BaseResponse | tuple[str, int]:
 @bp.get("/definitions/<key>/<int:version>")
 @login_required_view
 def show(key: str, version: int) -> str:
-    require_groups(PROCESS_OWNERS, WORKBENCH)
+    actor = require_groups(DEFINITION_READERS, READ)
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = deployment_files(session, definition)
@@ -79,6 +80,7 @@ def show(key: str, version: int) -> str:
             tables=read_decision_tables(files),
             versions=versions,
             counts=instance_counts(session, [d.id for d in versions]),
+            can_deploy=actor.in_any(PROCESS_OWNERS),
         )
 
 
@@ -166,6 +168,7 @@ def _list_page(problems: list[str] | None = None, status: int = 200) -> tuple[st
             by_key=by_key,
             counts=instance_counts(session, [d.id for d in versions]),
             problems=problems or [],
+            can_deploy=web_actor().in_any(PROCESS_OWNERS),
             q=text,
             args={"q": text} if text else {},
         ), status

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from workflows.credit.roles import PROCESS_OWNERS
+from workflows.credit.roles import DEFINITION_READERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import ElementStates, list_instances
 from workflows.store.models import Deployment, InboxItem, ProcessDefinition, TaskStatus
@@ -36,12 +36,12 @@ class Markers:
 
 
 def check_may_read_diagram(session: Session, actor: Actor, definition: ProcessDefinition) -> None:
-    """Process owners read every diagram; others those of processes they may start or work on.
+    """Process owners and auditors read every diagram; others those of processes they may start or work on.
 
     Raises:
         Forbidden.
     """
-    if actor.in_any(PROCESS_OWNERS):
+    if actor.in_any(DEFINITION_READERS):
         return
     if actor.in_any(definition.start_groups):
         return

@@ -13,6 +13,7 @@ from webui.auth import login_required_view, web_actor
 from webui.services import page_arg, services
 from workflows.errors import Forbidden, NotFound
 from workflows.mail.sink import list_sink_messages
+from workflows.readers import reads_everything
 from workflows.store.models import SinkMessage
 from workflows.users import emails_of
 
@@ -29,17 +30,18 @@ class MailBody:
 @login_required_view
 def mailbox() -> str:
     actor = web_actor()
-    # Everyone sees their own mail; admins see the whole sink.
+    # Everyone sees their own mail; admins and auditors (who read everything) see the whole sink.
+    everything = reads_everything(actor)
     to = request.args.get("to") or None
     with services().rt.factory() as session:
-        if not actor.is_admin:
+        if not everything:
             mine = emails_of(session, usernames=[actor.username])
             if to and to not in mine:
                 raise Forbidden("you may only read your own mail")
             to = mine[0] if mine else actor.username
         found = list_sink_messages(session, to=to, page=page_arg())
-    args = {"to": to} if actor.is_admin and to else {}
-    return render_template("mail/list.html", found=found, to=to, args=args)
+    args = {"to": to} if everything and to else {}
+    return render_template("mail/list.html", found=found, to=to, args=args, everything=everything)
 
 
 @bp.get("/mail/<int:message_id>")
@@ -51,7 +53,7 @@ def message(message_id: int) -> str:
         found = session.get(SinkMessage, message_id)
         if found is None:
             raise NotFound(f"mail {message_id} is not in the sink")
-        if not actor.is_admin:
+        if not reads_everything(actor):
             mine = {address.lower() for address in emails_of(session, usernames=[actor.username])}
             recipients = {address.strip().lower() for address in found.rcpt_to.split(",")}
             if not mine & recipients:

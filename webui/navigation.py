@@ -12,7 +12,7 @@ from webui.services import services
 from webui.start import startable_definitions
 from workflows.audit_trail import AUDIT_READERS
 from workflows.batch.job_history import JOB_READERS
-from workflows.credit.roles import CUSTOMER_READERS, PROCESS_OWNERS, SUPPLIER_READERS
+from workflows.credit.roles import CUSTOMER_READERS, DEFINITION_READERS, SUPPLIER_READERS
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def nav_items() -> list[NavItem]:
         items.append(("Customers", "customers_pages.index"))
     if actor.in_any(SUPPLIER_READERS):
         items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
-    if actor.in_any(PROCESS_OWNERS):
+    if actor.in_any(DEFINITION_READERS):
         items.append(("Definitions", "definitions.index"))
     if actor.in_any(JOB_READERS):
         items.append(("Jobs", "jobs_pages.index"))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from flask import Response, jsonify
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from webui.api import bp, current_actor, json_body
 from webui.api.openapi import Body, JsonObject, Model, Timestamp, api, responses
@@ -21,6 +21,8 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo
 
 
 class TickRequest(Body):
+    model_config = ConfigDict(extra="forbid")
+
     now: Timestamp | None = Field(
         None,
         description="the time to run the round at (default: now)",
@@ -48,7 +50,12 @@ def admin_tick() -> Response:
     actor = current_actor()
     if not actor.is_admin:
         raise Forbidden(f"{actor.username} may not tick the scheduler: admin only")
-    raw = json_body().get("now")
+    body = json_body()
+    unknown = sorted(set(body) - {"now"})
+    if unknown:
+        # A misspelt "now" would otherwise run the round at the real time, not the one meant.
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}: the body takes only now (an ISO 8601 time)")
+    raw = body.get("now")
     svc = services()
     # Simulated clock: the tick moves the one clock to `now` first (never back); real: `now` is for this tick.
     now = tick_time(svc.rt.clock, None if raw is None else _requested_time(raw), by=actor.username)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import Response, jsonify
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from webui.api import bp, create_from_body, current_actor, json_body, paged, require_groups
 from webui.api.openapi import (
@@ -90,6 +90,8 @@ NewCustomer = fields_body("NewCustomer", CUSTOMER_FIELDS)
 
 
 class Rating(Body):
+    model_config = ConfigDict(extra="forbid")
+
     agency: str = Field(max_length=80, examples=["S&P"])
     rating: str = Field(max_length=10, examples=["BBB+"])
     date: Day = Field(examples=["2026-03-01"])

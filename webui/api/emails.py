@@ -1,4 +1,4 @@
-"""GET /api/emails: the outbox; staff see mail addressed to them, admins all of it."""
+"""GET /api/emails: the outbox; staff see mail addressed to them, admins and auditors all of it."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class EmailPage(Page):
 @bp.get("/emails")
 @api.validate(resp=responses(200, EmailPage))
 def get_emails(query: EmailQuery) -> Response:
-    """The outbox, newest first: mail addressed to the caller (admins: all of it)."""
+    """The outbox, newest first: mail addressed to the caller (admins and auditors: all of it)."""
     actor = current_actor()
     per_page = min(query.per_page, 200)
     with services().rt.factory() as session:

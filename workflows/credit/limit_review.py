@@ -19,6 +19,7 @@ from workflows.store.models import InstanceStatus, ProcessInstance
 
 PROCESS_KEY = roles.CREDIT_LIMIT_REVIEW
 # The first matching trigger names the review; the riskier the signal, the earlier it is listed.
+RATING_FIELDS = ("agency", "rating", "date")
 EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
 
 
@@ -104,15 +105,23 @@ def record_rating(
         NotFound, Invalid (agency, rating or date missing or malformed).
     """
     errors = {}
-    agency, rating = str(body.get("agency") or "").strip(), str(body.get("rating") or "").strip().upper()
+    unknown = sorted(set(body) - set(RATING_FIELDS))
+    if unknown:
+        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}; a rating has agency, rating and date."
+    # Strings only: str() of an object would store its Python spelling ("{'typename': 'x'}").
+    texts = {name: value if isinstance(value := body.get(name), str) else "" for name in RATING_FIELDS}
+    agency, rating = texts["agency"].strip(), texts["rating"].strip().upper()
     if not agency or len(agency) > 80:
         errors["agency"] = "Name the rating agency (at most 80 characters)."
     if not rating or len(rating) > 10:
         errors["rating"] = "Give the rating, e.g. BBB or A+ (at most 10 characters)."
     try:
-        rated_on = date.fromisoformat(str(body.get("date")))
+        rated_on = date.fromisoformat(texts["date"])
     except ValueError:
         errors["date"] = "The date of the rating, as YYYY-MM-DD."
+    else:
+        if rated_on > now.date():
+            errors["date"] = f"The rating date {rated_on} lies in the future; give the day the agency rated."
     if errors:
         raise Invalid(
             "The rating has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),

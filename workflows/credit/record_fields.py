@@ -73,6 +73,9 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
     Raises:
         ValueError: with a message that says what a valid value looks like.
     """
+    if kind != "terms" and isinstance(value, (Mapping, list)):
+        # str() would store the object's Python spelling, e.g. a name "{'typename': 'x'}".
+        raise ValueError("A single value, not a JSON object or list.")
     if kind in ("id", "count", "percent", "days"):
         upper = {"id": MAX_INTEGER, "count": MAX_INTEGER, "percent": 100, "days": 365}[kind]
         text = str(value).strip()

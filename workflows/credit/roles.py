@@ -6,7 +6,7 @@ and tests/bpmn/test_catalog.py checks those lanes against `GROUPS`.
 
 from __future__ import annotations
 
-from workflows.users import ADMIN_GROUP
+from workflows.users import ADMIN_GROUP, Actor
 
 # --- groups ------------------------------------------------------------------------------------------
 SALES = "sales"
@@ -50,6 +50,8 @@ DEFINITION_APPROVAL = "definition_approval"
 
 # --- who may do what (README.md, "Who may do what"); admins may do everything -----------------------
 PROCESS_OWNERS = frozenset({PROCESS_OWNER})
+# The definitions workbench's versions, diagrams and decision tables; only process owners deploy.
+DEFINITION_READERS = frozenset({PROCESS_OWNER, AUDITOR})
 CUSTOMER_CREATORS = frozenset({SALES, CREDIT_ANALYST, CREDIT_MANAGER})
 CUSTOMER_READERS = frozenset(
     {SALES, CREDIT_ANALYST, CREDIT_MANAGER, CFO, COLLECTIONS, LEGAL, FINANCE, PROCUREMENT, AUDITOR}
@@ -62,6 +64,14 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
 # Auditors read every instance, customer, supplier and contract, and change nothing.
 READ_ALL = frozenset({AUDITOR})
+
+
+def changes_nothing(actor: Actor) -> bool:
+    """Whether the actor is only an auditor: then no start, task, claim or message is theirs, whatever a
+    diagram names (a lane, `startGroups`, `candidateGroups`, `senderGroups` or an `assignee`)."""
+    return not actor.is_admin and bool(actor.groups) and actor.groups <= READ_ALL
+
+
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
 
 # --- who must approve a money move: the groups each level of an authority table needs (cumulative) ------

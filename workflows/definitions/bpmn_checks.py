@@ -15,7 +15,16 @@ from pathlib import PurePosixPath
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from workflows.definitions.problems import BPMN_NS, NS, Document, Problem, code_problems, owner_id
+from workflows.credit.roles import READ_ALL
+from workflows.definitions.problems import (
+    BPMN_NS,
+    NS,
+    SPIFF_NS,
+    Document,
+    Problem,
+    code_problems,
+    owner_id,
+)
 from workflows.engine.sandbox import Mode, check_code, prepare_source
 
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -55,6 +64,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_timers(doc),
         *_check_task_properties(doc, files),
         *_check_message_properties(doc, files),
+        *_check_read_only_groups(doc),
     ]
 
 
@@ -257,3 +267,23 @@ def _check_message_properties(doc: Document, files: Mapping[str, bytes]) -> Iter
                 elif name == "messageJsonSchemaFilename" and value not in available:
                     message = f"the message schema {value!r} is not in the bundle; deploy it with the diagram"
                     yield doc.problem(prop, message, owner)
+
+
+# The properties that give a group the right to act: start, work on a task, send a message.
+_ACTING_PROPERTIES = ("startGroups", "candidateGroups", "senderGroups")
+
+
+def _check_read_only_groups(doc: Document) -> Iterator[Problem]:
+    """Auditors read everything and change nothing: no lane or acting property may name their group."""
+    fix = "it reads everything and changes nothing; name a group that does the work"
+    for lane in doc.root.iter(f"{{{BPMN_NS}}}lane"):
+        if (lane.get("name") or "").strip() in READ_ALL:
+            yield doc.problem(
+                lane, f"the lane {lane.get('name')!r} is the auditors' group: {fix}", lane.get("id") or "-"
+            )
+    for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") in _ACTING_PROPERTIES:
+            named = sorted({g.strip() for g in (prop.get("value") or "").split(",")} & READ_ALL)
+            if named:
+                message = f"{prop.get('name')} names {', '.join(named)}, the auditors' group: {fix}"
+                yield doc.problem(prop, message, owner_id(prop))

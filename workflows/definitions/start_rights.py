@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.credit.roles import changes_nothing
 from workflows.errors import Forbidden
 from workflows.store.models import ProcessDefinition
 from workflows.users import Actor
@@ -13,7 +14,7 @@ def may_start(actor: Actor, definition: ProcessDefinition) -> bool:
     A start event with no lane and no `startGroups` names nobody, so only admins (and the system, which
     acts as admin for batch starts) may start it.
     """
-    return actor.in_any(definition.start_groups or [])
+    return actor.in_any(definition.start_groups or []) and not changes_nothing(actor)
 
 
 def require_may_start(actor: Actor, definition: ProcessDefinition) -> None:
@@ -25,6 +26,8 @@ def require_may_start(actor: Actor, definition: ProcessDefinition) -> None:
     if may_start(actor, definition):
         return
     key = definition.process_key
+    if changes_nothing(actor):
+        raise Forbidden(f"{actor.username} may not start {key}: auditors read everything and change nothing")
     if definition.start_groups:
         who = f"only members of {', '.join(definition.start_groups)} may"
     else:

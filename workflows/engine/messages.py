@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from sqlalchemy.orm import Session
 
+from workflows.credit.roles import changes_nothing
 from workflows.definitions.compile import LoadedSpec, split_names
 from workflows.definitions.deploy import latest_definitions
 from workflows.definitions.forms import validate_form
@@ -40,8 +41,8 @@ class MessageRule:
     schema_file: str | None
 
     def may_send(self, actor: Actor) -> bool:
-        """Members of the sender groups may send it; admins (and the system) always."""
-        return actor.in_any(self.sender_groups)
+        """Members of the sender groups may send it (never a mere auditor); admins (and the system) always."""
+        return actor.in_any(self.sender_groups) and not changes_nothing(actor)
 
     @property
     def who(self) -> str:
@@ -76,6 +77,7 @@ def require_sender(actor: Actor, name: str, rules: Iterable[MessageRule]) -> Non
     Raises:
         Forbidden: naming the groups that may send it and where that is declared.
     """
+    _refuse_auditors(actor, name)
     for rule in rules:
         if not rule.may_send(actor):
             raise Forbidden(f"{actor.username} may not send {name}: {rule.who}")
@@ -87,11 +89,17 @@ def require_any_sender(actor: Actor, name: str, rules: list[MessageRule]) -> Non
     Raises:
         Forbidden: no catch event lets the actor send `name`.
     """
+    _refuse_auditors(actor, name)
     if actor.is_admin or any(rule.may_send(actor) for rule in rules):
         return
     if not rules:
         raise Forbidden(f"{actor.username} may not send {name}: no deployed process catches it")
     raise Forbidden(f"{actor.username} may not send {name}: {rules[0].who}")
+
+
+def _refuse_auditors(actor: Actor, name: str) -> None:
+    if changes_nothing(actor):
+        raise Forbidden(f"{actor.username} may not send {name}: auditors read everything and change nothing")
 
 
 def _message_names(task_spec: object) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from workflows.credit.roles import changes_nothing
 from workflows.errors import Conflict, Forbidden
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
 from workflows.users import Actor
@@ -33,6 +34,10 @@ def check_open(item: InboxItem) -> None:
 def check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
     """Raises: Conflict (done, gone, or claimed by another), Forbidden (not a candidate, or four-eyes)."""
     check_open(item)
+    if changes_nothing(actor):
+        raise Forbidden(
+            f"{actor.username} reads task {item.id} but may not work on it: auditors change nothing."
+        )
     is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
     if not is_candidate:
         raise Forbidden(

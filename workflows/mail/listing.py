@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.readers import reads_everything
 from workflows.store.models import OutboxEmail
 from workflows.store.paging import page_rows
 from workflows.users import Actor, emails_of
@@ -34,14 +35,14 @@ def list_outbox(
 ) -> tuple[list[OutboxEmail], int]:
     """One page of outbox e-mail, newest first, and the total; `to` matches part of the recipients.
 
-    Staff see mail addressed to them; the whole outbox is for admins.
+    Staff see mail addressed to them; the whole outbox is for admins and auditors.
     """
     query = select(OutboxEmail)
     if to:
         query = query.where(OutboxEmail.to.contains(to))
     if status:
         query = query.where(OutboxEmail.status == status)
-    if not actor.is_admin:
+    if not reads_everything(actor):
         mine = emails_of(session, usernames=[actor.username])
         query = query.where(or_(*(_addressed_to(a) for a in mine)) if mine else OutboxEmail.id < 0)
     return page_rows(session, query.order_by(OutboxEmail.id.desc()), page, per_page)

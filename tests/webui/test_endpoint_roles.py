@@ -1,0 +1,266 @@
+"""Every route of the app, called by every demo user and by nobody, gives the status in MATRIX (issue 14).
+
+MATRIX is README.md's "Who may do what" as a table: one row per method and route, read as "`ok` for
+admins and the groups named, 403 for every other demo user, 401 without a token (for pages: the
+redirect to /login, 302)". A route without a row fails the test, so no new route slips in unreviewed.
+Groups are spelled out here rather than taken from the sets in workflows/credit/roles.py, so a change
+there shows up as a failing cell. Auditors read everything and change nothing: every write refuses them.
+The machinery (the sample records, the clients, what writes send) is in role_matrix.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, text
+
+from handlers.registry import build_operations
+from tests.conftest import POSTGRES_URL, SteppingClock
+from tests.webui.role_matrix import (
+    CALLERS,
+    Row,
+    Sample,
+    build_sample,
+    bundle,
+    credit_application,
+    edited_xml,
+    hold_start_form,
+    invoice,
+    login_form,
+    new_contract,
+    new_customer,
+    new_supplier,
+    payment,
+    promise_to_pay,
+    rating,
+    review_keep,
+    review_keep_form,
+    tick_now,
+)
+from webui import create_app
+from workflows.cli.demo import seed_demo_users
+from workflows.credit.roles import (
+    AUDITOR,
+    CFO,
+    COLLECTIONS,
+    CREDIT_ANALYST,
+    CREDIT_MANAGER,
+    FINANCE,
+    GROUPS,
+    LEGAL,
+    PROCESS_OWNER,
+    PROCUREMENT,
+    PROCUREMENT_MANAGER,
+    SALES,
+)
+from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
+from workflows.settings import Settings, load_settings
+from workflows.store.db import transaction
+from workflows.store.models import Base
+from workflows.users import issue_token
+
+pytestmark = pytest.mark.db  # CI reruns it on PostgreSQL, although it builds its own module-wide app
+
+# --- who (README.md, "Who may do what"; admins may do everything) ------------------------------------------
+
+EVERYONE = frozenset(GROUPS)
+ADMINS_ONLY: frozenset[str] = frozenset()
+SALES_ONLY = frozenset({SALES})
+ANALYSTS = frozenset({CREDIT_ANALYST})
+COLLECTORS = frozenset({COLLECTIONS})
+CUSTOMER_CREATORS = frozenset({SALES, CREDIT_ANALYST, CREDIT_MANAGER})
+# "the staff whose work touches them, and auditors"
+CUSTOMER_STAFF = frozenset(
+    {SALES, CREDIT_ANALYST, CREDIT_MANAGER, CFO, COLLECTIONS, LEGAL, FINANCE, PROCUREMENT, AUDITOR}
+)
+SUPPLIER_STAFF = frozenset(
+    {PROCUREMENT, PROCUREMENT_MANAGER, FINANCE, LEGAL, CFO, CREDIT_ANALYST, CREDIT_MANAGER, AUDITOR}
+)
+SUPPLIER_CREATORS = frozenset({PROCUREMENT, PROCUREMENT_MANAGER})
+RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
+PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+# The sample instance (credit_hold) was started by sales1 and offers its review to the credit analysts.
+INSTANCE_READERS = frozenset({SALES, CREDIT_ANALYST, AUDITOR})
+TASK_READERS = frozenset({CREDIT_ANALYST, AUDITOR})
+# A diagram: process owners, auditors, its starters (sales) and whoever may read one of its instances.
+DIAGRAM_READERS = frozenset({PROCESS_OWNER, AUDITOR, SALES, CREDIT_ANALYST})
+OWNERS = frozenset({PROCESS_OWNER})
+# The workbench's pages are reads: auditors see them, without the upload form and the modeler.
+DEFINITION_READERS = frozenset({PROCESS_OWNER, AUDITOR})
+JOB_READERS = frozenset({AUDITOR})
+
+OPEN_TASK = ("task_id", "open_review")  # a claim or completion uses its task up: the next gets a new one
+CLAIMED_TASK = ("task_id", "claimed_review")
+FAILED = {"instance_id": "failed_instance_id"}  # a retry re-fails (the inputs are still missing): 200 again
+
+# --- the table ---------------------------------------------------------------------------------------------
+
+MATRIX: dict[str, Row] = {
+    # API, public: the contract and the health check.
+    "GET /api/health": Row(EVERYONE, anonymous=200),
+    "GET /api/openapi.json": Row(EVERYONE, anonymous=200),
+    "GET /api/docs": Row(EVERYONE, anonymous=200),
+    # Definitions and instances.
+    "GET /api/process-definitions": Row(EVERYONE),
+    "POST /api/process-definitions": Row(OWNERS, ok=201, send=bundle),
+    "GET /api/process-instances": Row(EVERYONE),  # each finds the instances they may read
+    "POST /api/process-instances": Row(SALES_ONLY, ok=201, send=credit_application),
+    "GET /api/process-instances/<int:instance_id>": Row(INSTANCE_READERS),
+    "POST /api/process-instances/<int:instance_id>/retry": Row(ADMINS_ONLY, params=FAILED),
+    # Tasks and messages.
+    "GET /api/tasks": Row(EVERYONE),  # each finds the tasks they may act on
+    "GET /api/tasks/<int:task_id>": Row(TASK_READERS),
+    "POST /api/tasks/<int:task_id>/claim": Row(ANALYSTS, fresh=OPEN_TASK),
+    "POST /api/tasks/<int:task_id>/unclaim": Row(ANALYSTS, fresh=CLAIMED_TASK),
+    "POST /api/tasks/<int:task_id>/complete": Row(ANALYSTS, fresh=OPEN_TASK, send=review_keep),
+    "POST /api/messages": Row(COLLECTORS, send=promise_to_pay),  # promise_to_pay's senderGroups
+    "POST /api/admin/tick": Row(ADMINS_ONLY, send=tick_now),
+    # Customers and receivables.
+    "GET /api/customers": Row(CUSTOMER_STAFF),
+    "POST /api/customers": Row(CUSTOMER_CREATORS, ok=201, send=new_customer),
+    "GET /api/customers/<int:customer_id>": Row(CUSTOMER_STAFF),
+    "POST /api/customers/<int:customer_id>/rating": Row(RATING_RECORDERS, send=rating),
+    "GET /api/invoices": Row(CUSTOMER_STAFF),
+    "POST /api/invoices": Row(RECEIVABLE_WRITERS, ok=201, send=invoice),
+    "POST /api/payments": Row(RECEIVABLE_WRITERS, ok=201, send=payment),
+    "GET /api/aging": Row(CUSTOMER_STAFF),
+    "GET /api/provisions": Row(PROVISION_READERS),
+    "GET /api/dunning-cases": Row(CUSTOMER_STAFF),
+    # Suppliers and contracts.
+    "GET /api/suppliers": Row(SUPPLIER_STAFF),
+    "POST /api/suppliers": Row(SUPPLIER_CREATORS, ok=201, send=new_supplier),
+    "GET /api/suppliers/<int:supplier_id>": Row(SUPPLIER_STAFF),
+    "GET /api/contracts": Row(SUPPLIER_STAFF),
+    "POST /api/contracts": Row(SUPPLIER_CREATORS, ok=201, send=new_contract),
+    "GET /api/contracts/<int:contract_id>": Row(SUPPLIER_STAFF),
+    # The outbox and the daily jobs.
+    "GET /api/emails": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
+    "GET /api/jobs": Row(JOB_READERS),
+    # Pages. Logging in again as oneself is a redirect too; the visitor "anonymous" is unknown (401).
+    "GET /": Row(EVERYONE, ok=302, anonymous=302),
+    "GET /login": Row(EVERYONE, anonymous=200),
+    "POST /login": Row(EVERYONE, ok=302, anonymous=401, send=login_form, ends_session=True),
+    "POST /logout": Row(EVERYONE, ok=302, anonymous=302, ends_session=True),
+    "GET /static/<path:filename>": Row(EVERYONE, anonymous=200),
+    "GET /inbox": Row(EVERYONE),
+    "POST /inbox/<int:task_id>/claim": Row(ANALYSTS, ok=302, fresh=OPEN_TASK),
+    "POST /inbox/<int:task_id>/unclaim": Row(ANALYSTS, ok=302, fresh=CLAIMED_TASK),
+    "GET /tasks/<int:task_id>": Row(TASK_READERS),
+    "POST /tasks/<int:task_id>": Row(ANALYSTS, ok=302, fresh=OPEN_TASK, send=review_keep_form),
+    "GET /instances": Row(EVERYONE),
+    "GET /instances/<int:instance_id>": Row(INSTANCE_READERS),
+    "POST /instances/<int:instance_id>/retry": Row(ADMINS_ONLY, ok=302, params=FAILED),
+    "GET /start": Row(EVERYONE),  # each finds what they may start
+    "GET /start/<key>": Row(SALES_ONLY),
+    "POST /start/<key>": Row(SALES_ONLY, ok=302, send=hold_start_form),
+    "GET /start/pick/<field>": Row(CUSTOMER_STAFF),
+    "GET /start/pick/<field>/<int:item_id>": Row(CUSTOMER_STAFF),
+    "GET /definitions": Row(DEFINITION_READERS),
+    "POST /definitions/upload": Row(OWNERS, ok=302, send=bundle),
+    "GET /definitions/<key>/<int:version>": Row(DEFINITION_READERS),
+    "GET /definitions/<key>/<int:version>/diagram.bpmn": Row(DIAGRAM_READERS),
+    "GET /definitions/<key>/<int:version>/edit": Row(OWNERS),  # the modeler: a tool for deploying
+    "POST /definitions/<key>/<int:version>/validate": Row(OWNERS, send=edited_xml),
+    "POST /definitions/<key>/<int:version>/deploy": Row(OWNERS, ok=201, send=edited_xml),
+    "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
+    "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
+    "GET /customers": Row(CUSTOMER_STAFF),
+    "GET /customers/<int:customer_id>": Row(CUSTOMER_STAFF),
+    "GET /suppliers": Row(SUPPLIER_STAFF),
+    "GET /suppliers/<int:supplier_id>": Row(SUPPLIER_STAFF),
+    "GET /contracts": Row(SUPPLIER_STAFF),
+    "GET /contracts/<int:contract_id>": Row(SUPPLIER_STAFF),
+    "GET /jobs": Row(JOB_READERS),
+}
+# Writes that are not changes of the credit domain: anyone, auditors included, may log in and out.
+SESSION_ROUTES = {"POST /login", "POST /logout"}
+
+
+# --- one app for the module: ~900 calls on one database ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def matrix_settings(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path, postgres_engine: Engine | None
+) -> Settings:
+    """As conftest's `settings`, for the whole module."""
+    directory = tmp_path_factory.mktemp("matrix")
+    if postgres_engine is not None:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with postgres_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        url = POSTGRES_URL
+    else:
+        shutil.copy(migrated_sqlite, directory / "creditflow.db")
+        url = f"sqlite:///{directory / 'creditflow.db'}"
+    return load_settings(
+        {},
+        database={"url": url},
+        web={"secret_key": "test-secret"},
+        mail={"sink_port": 0},
+        scheduler={"lock_file": str(directory / "scheduler.lock")},
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(matrix_settings: Settings) -> Iterator[Sample]:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    application: Flask = create_app(matrix_settings, clock=SteppingClock(now))
+    application.config["TESTING"] = True
+    with transaction(application.extensions["creditflow"].rt.factory) as session:
+        for shipped in shipped_bundles():  # as `creditflow init` deploys them
+            deploy_files(session, read_files(shipped), build_operations(), deployed_by="system", now=now)
+        tokens = {name: issue_token(session, name, now) for name in seed_demo_users(session, now)}
+    yield build_sample(application, now, tokens)
+    application.extensions["creditflow"].engine.dispose()
+
+
+# --- the tests ----------------------------------------------------------------------------------------------
+
+
+def served_routes(app: Flask) -> list[str]:
+    """ "METHOD rule" of every route the app serves."""
+    return sorted(
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    )
+
+
+def test_every_route_has_a_row_and_every_row_a_route(sample: Sample) -> None:
+    served = served_routes(sample.app)
+    missing = [route for route in served if route not in MATRIX]
+    assert not missing, f"routes without a row in MATRIX (who may call them?): {missing}"
+    stale = [route for route in MATRIX if route not in served]
+    assert not stale, f"rows of MATRIX for routes the app does not serve: {stale}"
+
+
+def test_the_table_refuses_every_write_to_the_auditor() -> None:
+    writes = [route for route in MATRIX if not route.startswith("GET ") and route not in SESSION_ROUTES]
+    assert len(writes) >= 20
+    allowed = [route for route in writes if MATRIX[route].expected(route.split()[1], "auditor1") != 403]
+    assert not allowed, f"auditors change nothing, but these rows let auditor1 write: {allowed}"
+
+
+def test_every_route_gives_every_caller_the_status_of_its_row(sample: Sample) -> None:
+    wrong = []
+    for route, row in MATRIX.items():
+        method, rule = route.split(" ", 1)
+        values = sample.values(row)
+        used_up = True
+        for user in CALLERS:
+            if row.fresh and used_up:
+                values[row.fresh[0]] = getattr(sample, row.fresh[1])()
+            status = sample.call(method, rule, row, user, values)
+            used_up = status < 400  # a claim or completion went through: the next caller needs a new task
+            expected = row.expected(rule, user)
+            if status != expected:
+                wrong.append(f"{route} as {user or 'nobody'}: expected {expected}, got {status}")
+    assert not wrong, f"{len(wrong)} of {len(MATRIX) * len(CALLERS)} calls:\n" + "\n".join(wrong)
