@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,7 +16,8 @@ from workflows.mail.outbox import queue_email
 from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import InboxItem, MailStatus, OutboxEmail
+from workflows.store.models import AuditEvent, InboxItem, MailStatus, OutboxEmail
+from workflows.users import add_user
 
 REVIEW_DUE = timedelta(hours=4)  # dueIn of `review_case` in review.bpmn
 
@@ -82,3 +84,33 @@ def test_one_tick_reminds_every_overdue_task_and_sends_every_due_email(
     assert (progress.totals["reminders"], progress.done["reminders"]) == (tasks, tasks)
     assert (progress.totals["emails"], progress.done["emails"]) == (emails, emails)
     assert progress.totals["timers"] == 0
+
+
+def test_a_reminder_that_cannot_be_queued_is_skipped_once_and_the_others_are_sent(
+    rt: Runtime, clock: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    add_people(rt.factory, clock)  # ann and bob, the review's group
+    with transaction(rt.factory) as session:  # an address the outbox refuses (recipients must be one each)
+        add_user(session, "carl", groups=["ops"], email="carl at example", now=clock)
+    review = start_review(rt, clock)
+    with rt.factory() as session:
+        (item,) = session.scalars(select(InboxItem).where(InboxItem.instance_id == review.id))
+        row = {c.key: getattr(item, c.key) for c in InboxItem.__table__.columns if c.key != "id"}
+    with transaction(rt.factory) as session:
+        broken = session.scalar(
+            insert(InboxItem)
+            .values({**row, "spiff_task_id": "ops-task", "candidate_groups": ["ops"]})
+            .returning(InboxItem.id)
+        )
+    late = clock + REVIEW_DUE + timedelta(hours=1)
+
+    result = tick(rt, None, late, jobs={})
+
+    assert (result.reminders, result.errors) == (2, [])
+    (queued,) = rows(rt.factory, select(OutboxEmail))
+    assert queued.dedupe_key == f"overdue:{item.id}"
+    failed = rows(rt.factory, select(AuditEvent).where(AuditEvent.action == "task_overdue_reminder_failed"))
+    assert [e.task_id for e in failed] == [broken] and "carl at example" in failed[0].detail["error"]
+    assert tick(rt, None, late + timedelta(hours=1), jobs={}).reminders == 0  # not tried every round
+    assert len([r for r in caplog.records if "overdue reminder" in r.getMessage()]) == 1

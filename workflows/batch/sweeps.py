@@ -136,7 +136,7 @@ def _run_one(
                 _one_line(exc),
                 _one_line(again),
             )
-            return Wakeup(ran=False, incident_id=-1)
+            return Wakeup(ran=False, incident_id=-1)  # failed, though no incident could hold it
     if outcome.failed:
         retry = outcome.next_retry_at.isoformat() if outcome.next_retry_at else "only by an admin (retry ID)"
         # One line per failure: the traceback is kept on the incident, not repeated in the log.
