@@ -230,27 +230,37 @@ ALLOW_SAVE = {
 }
 
 
-@pytest.fixture
-def unsavable(db_engine: Engine) -> Iterator[Any]:
-    """`unsavable(id)` makes the database refuse every save of that instance while it runs."""
+class Saves:
+    """Make the database refuse every save of one instance while it runs, and allow them again."""
 
-    def refuse(instance_id: int) -> None:
-        with db_engine.begin() as conn:
-            for statement in REFUSE_SAVE[db_engine.dialect.name]:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def refuse(self, instance_id: int) -> None:
+        self._run(REFUSE_SAVE, instance_id)
+
+    def allow(self) -> None:
+        self._run(ALLOW_SAVE, 0)
+
+    def _run(self, statements: dict[str, list[str]], instance_id: int) -> None:
+        with self.engine.begin() as conn:
+            for statement in statements[self.engine.dialect.name]:
                 conn.execute(text(statement.replace("{id}", str(instance_id))))
 
-    yield refuse
-    with db_engine.begin() as conn:  # the PostgreSQL test database outlives the test
-        for statement in ALLOW_SAVE[db_engine.dialect.name]:
-            conn.execute(text(statement))
+
+@pytest.fixture
+def saves(db_engine: Engine) -> Iterator[Saves]:
+    refusing = Saves(db_engine)
+    yield refusing
+    refusing.allow()  # the PostgreSQL test database outlives the test
 
 
 def test_an_instance_the_database_cannot_save_goes_to_error_with_one_incident_and_the_rest_runs(
-    rt: Runtime, clock: datetime, unsavable: Any, log_meter: LogMeter
+    rt: Runtime, clock: datetime, saves: Saves, log_meter: LogMeter
 ) -> None:
     stuck = start_review(rt, clock, business_key="STUCK").id
     others = [start_review(rt, clock, business_key=f"OK-{n}").id for n in range(3)]
-    unsavable(stuck)
+    saves.refuse(stuck)
     now = clock + REVIEW_TIMER_DUE + timedelta(minutes=1)
 
     result = tick(rt, None, now, jobs={})
@@ -279,13 +289,13 @@ def test_admin_tick_answers_200_with_a_broken_instance(
     client: FlaskClient,
     demo_tokens: dict[str, str],
     clock: datetime,
-    unsavable: Any,
+    saves: Saves,
 ) -> None:
     runtime: Runtime = app.extensions["creditflow"].rt
     deploy(runtime.factory, clock, *REVIEW_FILES)
     stuck = start_review(runtime, clock, business_key="STUCK").id
     other = start_review(runtime, clock, business_key="OK").id
-    unsavable(stuck)
+    saves.refuse(stuck)
     now = clock + REVIEW_TIMER_DUE + timedelta(minutes=1)
 
     response = client.post(
@@ -297,3 +307,22 @@ def test_admin_tick_answers_200_with_a_broken_instance(
     assert response.status_code == 200, response.get_json()
     assert (response.get_json()["timers"], response.get_json()["failed"]) == (1, [stuck])
     open_task(runtime.factory, other, "chase_customer")
+
+
+def test_a_retry_after_the_cause_is_gone_moves_the_instance_on_and_resolves_its_incident(
+    rt: Runtime, clock: datetime, saves: Saves
+) -> None:
+    stuck = start_review(rt, clock, business_key="STUCK").id
+    saves.refuse(stuck)
+    now = clock + REVIEW_TIMER_DUE + timedelta(minutes=1)
+    assert tick(rt, None, now, jobs={}).failed == [stuck]
+    saves.allow()
+
+    later = now + timedelta(seconds=rt.settings.scheduler.retry_base_s)
+    result = tick(rt, None, later, jobs={})
+
+    assert (result.retried, result.failed) == (1, [])
+    assert reload_instance(rt.factory, stuck).status == InstanceStatus.RUNNING
+    open_task(rt.factory, stuck, "chase_customer")  # the boundary timer fired on the retry
+    (incident,) = rows(rt.factory, select(Incident))
+    assert (incident.resolved_at, incident.resolved_by, incident.next_retry_at) == (later, "scheduler", None)
