@@ -95,6 +95,8 @@ OWNERS = frozenset({PROCESS_OWNER})
 # The workbench's pages are reads: auditors see them, without the upload form and the modeler.
 DEFINITION_READERS = frozenset({PROCESS_OWNER, AUDITOR})
 JOB_READERS = frozenset({AUDITOR})
+# The audit trail and the segregation-of-duties report (README.md, "Who may do what").
+AUDIT_READERS = frozenset({AUDITOR})
 
 OPEN_TASK = ("task_id", "open_review")  # a claim or completion uses its task up: the next gets a new one
 CLAIMED_TASK = ("task_id", "claimed_review")
@@ -143,6 +145,9 @@ MATRIX: dict[str, Row] = {
     # The outbox and the daily jobs.
     "GET /api/emails": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /api/jobs": Row(JOB_READERS),
+    # The audit trail and the segregation-of-duties report (JSON, or CSV with format=csv).
+    "GET /api/audit": Row(AUDIT_READERS),
+    "GET /api/audit/sod": Row(AUDIT_READERS),
     # Pages. Logging in again as oneself is a redirect too; the visitor "anonymous" is unknown (401).
     "GET /": Row(EVERYONE, ok=302, anonymous=302),
     "GET /login": Row(EVERYONE, anonymous=200),
@@ -178,6 +183,10 @@ MATRIX: dict[str, Row] = {
     "GET /contracts": Row(SUPPLIER_STAFF),
     "GET /contracts/<int:contract_id>": Row(SUPPLIER_STAFF),
     "GET /jobs": Row(JOB_READERS),
+    "GET /audit": Row(AUDIT_READERS),
+    "GET /audit.csv": Row(AUDIT_READERS),
+    "GET /audit/sod": Row(AUDIT_READERS),
+    "GET /audit/sod.csv": Row(AUDIT_READERS),
 }
 # Writes that are not changes of the credit domain: anyone, auditors included, may log in and out.
 SESSION_ROUTES = {"POST /login", "POST /logout"}
