@@ -87,6 +87,7 @@ def open_change_request(
         raise Invalid(
             f"The change has errors: end_date: {message}", details={"fields": {"end_date": message}}
         )
+    _check_value_impact(Decimal(value_impact), merged["value"] - contract.value, contract.currency)
     pending = session.scalar(
         select(ContractChangeRequest).where(
             ContractChangeRequest.contract_id == contract.id,
@@ -257,6 +258,24 @@ def apply_change_request(
         after={"version": contract.version, **current_terms(contract)},
     )
     return version
+
+
+def _check_value_impact(declared: Decimal, value_change: Decimal, currency: str) -> None:
+    """The authority matrix reads the declared impact: it must hold the change of the contract's value in the
+    same direction (a 60 million raise declared as 1.00 went to the procurement manager alone, not the CFO).
+
+    Raises:
+        Invalid: the declared impact understates the value change.
+    """
+    if value_change == 0 or (declared >= value_change if value_change > 0 else declared <= value_change):
+        return
+    message = (
+        f"The contract value changes by {value_change} {currency}; the value impact must be at least that "
+        f"change in the same direction, not {declared}."
+    )
+    raise Invalid(
+        f"The change has errors: value_impact: {message}", details={"fields": {"value_impact": message}}
+    )
 
 
 def _apply(contract: Contract, changes: Mapping[str, Any]) -> dict[str, Any]:
