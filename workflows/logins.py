@@ -4,7 +4,9 @@ The throttle is a table, not an in-process counter: `serve --workers` runs sever
 possibly several hosts on one PostgreSQL), and a counter in one of them would let each worker grant its
 own five tries. Each try is written and committed *before* its password is checked, and only then
 counted together with every other try written by then, so of tries racing on one name at most
-MAX_FAILURES_PER_NAME get their password checked: whichever commits last sees all the others.
+MAX_FAILURES_PER_NAME get their password checked: whichever commits last sees all the others. That
+ordering of commits is the point, so these functions take the session factory and commit themselves
+(the login view calls them; nothing else writes these tables).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ _ADDRESS_LENGTH = 64  # login_attempts.address
 
 @dataclass(frozen=True)
 class LoginTry:
-    """A login attempt that was let through to the password check; `refused_for_s` > 0 when locked."""
+    """A recorded login try; when its name or address is locked, `refused_for_s` > 0 (the Retry-After)."""
 
     attempt_id: int
     refused_for_s: int = 0
@@ -41,8 +43,8 @@ class LoginTry:
 def begin_login_try(factory: sessionmaker[Session], username: str, address: str, now: datetime) -> LoginTry:
     """Record a try, then decide whether its password may be checked at all.
 
-    A refused try is removed again: it does not lengthen the lock, so `refused_for_s` (the Retry-After)
-    is when the oldest failure that still counts leaves the window.
+    A refused try is removed again: it does not lengthen the lock, so `refused_for_s` is when enough of
+    the counted failures have left the window for a try to be let through.
     """
     name, address = username[:_NAME_LENGTH], address[:_ADDRESS_LENGTH]
     with transaction(factory) as session:
