@@ -4,8 +4,10 @@ cookie and the old CSRF token stop working."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import SteppingClock
 from tests.webui.test_pages import csrf_token, logged_in, login
-from workflows.logins import LOGIN_WINDOW
+from workflows.logins import LOGIN_WINDOW, MAX_FAILURES_PER_NAME, begin_login_try
 from workflows.store.login_tables import LoginAttempt
 from workflows.users import check_password
 
@@ -93,6 +95,25 @@ def test_refused_tries_leave_no_rows_and_old_failures_are_pruned(
     login(client, "nobody", "wrong")
     with factory() as session:
         assert session.scalars(select(LoginAttempt.username)).all() == ["nobody"]
+
+
+def test_racing_tries_on_one_name_get_at_most_five_password_checks(
+    session_factory: sessionmaker[Session], clock: datetime
+) -> None:
+    """Tries from several workers at once: each is committed before it counts, so none slips past."""
+    start = threading.Barrier(12)
+    results: list[int] = []
+
+    def one_try() -> None:
+        start.wait()
+        results.append(begin_login_try(session_factory, "analyst1", "10.0.0.7", clock).refused_for_s)
+
+    threads = [threading.Thread(target=one_try) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 12 and sum(1 for wait in results if wait == 0) <= MAX_FAILURES_PER_NAME
 
 
 # --- timing ------------------------------------------------------------------------------------------
