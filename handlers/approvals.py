@@ -24,6 +24,7 @@ from workflows.store.models import (
     User,
     UserGroup,
 )
+from workflows.users import ADMIN_GROUP, SYSTEM_ACTOR
 
 APPROVE = "approve"  # the `decision` of an approval form that approves
 
@@ -40,6 +41,23 @@ def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
         .order_by(InboxItem.completed_at, InboxItem.id)
     ).all()
     return [{"step": step, "user": user, "at": iso_text(at)} for step, user, at in rows]
+
+
+def started_by_one_of(ctx: TaskContext, groups: Sequence[str]) -> bool:
+    """Whether the system, an admin, or an active member of one of `groups` started this instance."""
+    if ctx.started_by == SYSTEM_ACTOR:
+        return True
+    found = ctx.session.scalar(
+        select(User.id)
+        .join(UserGroup, UserGroup.user_id == User.id)
+        .where(
+            User.username == ctx.started_by,
+            User.active.is_(True),
+            UserGroup.group_name.in_([*groups, ADMIN_GROUP]),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 # --- the authority matrix -------------------------------------------------------------------------------

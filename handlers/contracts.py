@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from handlers.approvals import authority_groups, completed_steps, require_approvals
+from handlers.approvals import authority_groups, completed_steps, require_approvals, started_by_one_of
 from workflows.credit import roles
 from workflows.credit.contract_changes import (
     apply_change_request,
@@ -66,7 +66,20 @@ def own_change_request(ctx: TaskContext, request_id: int, operation: str) -> Con
 
 
 def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
-    """Record the change request of this instance (the contract is locked while another one is open)."""
+    """Record the change request of this instance (the contract is locked while another one is open).
+
+    Only an instance a buyer (procurement, procurement_manager), an admin or the system started opens one: a
+    process owner's one-man diagram opened a request, ended, and left the contract locked for good.
+
+    Raises:
+        HandlerInputError: anyone else started the instance (nothing is written).
+    """
+    if not started_by_one_of(ctx, sorted(roles.SUPPLIER_CREATORS)):
+        raise HandlerInputError(
+            f"contract.open_change in instance {ctx.instance_id}: a change request is opened by an instance "
+            f"a buyer ({', '.join(sorted(roles.SUPPLIER_CREATORS))}), an admin or the system started, not "
+            f"by one {ctx.started_by} started"
+        )
     contract = get_contract(ctx.session, req.contract_id, for_update=True)
     supplier = get_supplier(ctx.session, contract.supplier_id)
     current = current_terms(contract)

@@ -19,6 +19,7 @@ from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.users import SYSTEM_ACTOR
 
 WEIGHTS: dict[str, int] = {
     "financial_size": 20,
@@ -101,7 +102,7 @@ def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -
         grade=req.grade,
         factors=req.factors,
         valid_to=add_months(ctx.now.date(), req.valid_months),
-        actor="system",
+        actor=ctx.actor or SYSTEM_ACTOR,  # whose action ran the step (the buyer who started the change)
         now=ctx.now,
         instance_id=ctx.instance_id,
     )
