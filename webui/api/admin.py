@@ -81,10 +81,10 @@ def admin_clock() -> Response:
     actor = current_actor()
     if not actor.is_admin:
         raise Forbidden(f"{actor.username} may not move the clock: admin only")
+    body = json_body()  # a malformed body is a 400 in either mode
     svc = services()
     if svc.rt.settings.clock.mode != SIMULATED:
         raise Conflict(NOT_SIMULATED, details={"mode": svc.rt.settings.clock.mode})
-    body = json_body()
     unknown = sorted(set(body) - {"now"})
     if unknown or "now" not in body:
         raise BadRequest(
