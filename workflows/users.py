@@ -64,10 +64,15 @@ def add_user(
     """Create a user (and any missing groups); an existing user gets the groups added (audited).
 
     Raises:
-        BadRequest: the name is empty or has characters other than letters, digits, dot, dash, underscore.
+        BadRequest: the name is empty, has characters other than letters, digits, dot, dash, underscore, or
+            is "system" (in any case), the name creditflow itself acts under.
     """
     if not username or not all(c.isalnum() or c in "._-" for c in username):
         raise BadRequest(f"user name {username!r} must be letters, digits, '.', '-' or '_'")
+    if username.lower() == SYSTEM_ACTOR:
+        # Checks trust the name "system" (timers, batch runs, `init`): a person so named would deploy money
+        # moves without a second owner, open dunning cases and start (so read) every dunning case.
+        raise BadRequest(f"user name {username!r} is reserved for creditflow itself; choose another name")
     groups = [g.strip() for g in groups if g.strip()]
     ensure_groups(session, groups)
     user = session.scalar(select(User).where(User.username == username))
