@@ -124,6 +124,8 @@ MATRIX: dict[str, Row] = {
     "POST /api/tasks/<int:task_id>/complete": Row(ANALYSTS, fresh=OPEN_TASK, send=review_keep),
     "POST /api/messages": Row(COLLECTORS, send=promise_to_pay),  # promise_to_pay's senderGroups
     "POST /api/admin/tick": Row(ADMINS_ONLY, send=tick_now),
+    # The matrix's app runs the real clock, which cannot be moved: 409 for admins (200 in simulated mode).
+    "POST /api/admin/clock": Row(ADMINS_ONLY, ok=409, send=tick_now),
     # Customers and receivables.
     "GET /api/customers": Row(CUSTOMER_STAFF),
     "POST /api/customers": Row(CUSTOMER_CREATORS, ok=201, send=new_customer),
