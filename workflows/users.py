@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from workflows.errors import BadRequest, NotFound
 from workflows.store.audit import record_event
+from workflows.store.login_tables import WebSession
 from workflows.store.models import ApiToken, Group, User, UserGroup
 
 ADMIN_GROUP = "admin"
@@ -63,6 +64,8 @@ def add_user(
 ) -> User:
     """Create a user (and any missing groups); an existing user gets the groups added (audited).
 
+    Setting a password ends the user's web sessions (a copied session cookie stops working).
+
     Raises:
         BadRequest: the name is empty, has characters other than letters, digits, dot, dash, underscore, or
             is "system" (in any case), the name creditflow itself acts under.
@@ -87,6 +90,10 @@ def add_user(
     added = [g for g in groups if g not in have]
     user.groups.extend(UserGroup(group_name=g) for g in added)
     session.flush()
+    if password is not None:
+        # A new password is how a leaked password or a stolen cookie is answered: the web sessions started
+        # with the old one end too, so a copied session cookie stops working (API tokens are kept).
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     if added or user.created_at == now or password is not None:
         record_event(
             session,
