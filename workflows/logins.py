@@ -12,6 +12,7 @@ ordering of commits is the point, so these functions take the session factory an
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def begin_login_try(factory: sessionmaker[Session], username: str, address: str,
     A refused try is removed again: it does not lengthen the lock, so `refused_for_s` is when enough of
     the counted failures have left the window for a try to be let through.
     """
-    name, address = username[:_NAME_LENGTH], address[:_ADDRESS_LENGTH]
+    name, address = username[:_NAME_LENGTH], throttle_address(address)
     with transaction(factory) as session:
         session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= now - LOGIN_WINDOW))
         attempt = LoginAttempt(username=name, address=address, attempted_at=now)
@@ -62,6 +63,24 @@ def begin_login_try(factory: sessionmaker[Session], username: str, address: str,
         with transaction(factory) as session:  # refused: the try leaves no trace
             session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
     return LoginTry(attempt_id, wait)
+
+
+def throttle_address(address: str) -> str:
+    """What the per-address limit counts: the client's address, but an IPv6 client by its /64.
+
+    One IPv6 host usually holds a whole /64 and could send each try from a new address; an IPv4-mapped
+    address (::ffff:a.b.c.d, from a dual-stack socket) counts as its IPv4 address. Anything else that is
+    not an address (a proxy's odd header) counts as it is.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:_ADDRESS_LENGTH]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 def end_login_try(factory: sessionmaker[Session], attempt_id: int, *, succeeded: bool) -> None:

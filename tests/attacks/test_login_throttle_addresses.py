@@ -1,0 +1,39 @@
+"""The 20-failures-per-address lock counts an IPv6 client by its /64. One IPv6 host is usually given a whole
+/64 (SLAAC, privacy addresses, any VPS), so it can send each try from a new address: twenty failures from
+2001:db8::1 ... ::14 and the twenty-first try from ::99 was let through, and a password spray across every
+user name never met the address lock. An IPv4-mapped address (::ffff:10.0.0.9, what a dual-stack socket
+reports) counts as its IPv4 address. Found by an attack on the login."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tests.webui.test_login_security import login_from
+from workflows.logins import throttle_address
+
+
+def test_twenty_failures_from_one_ipv6_64_lock_every_address_in_it(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    browser = app.test_client()
+    for n in range(20):  # a new address and, every fifth, a new name: neither lock on single values holds
+        assert login_from(browser, f"guess{n % 4}-{n}", "wrong", f"2001:db8:0:7::{n + 1:x}") == 401
+    assert login_from(browser, "analyst1", "demo", "2001:db8:0:7:ffff::99") == 429
+    assert login_from(app.test_client(), "analyst1", "demo", "2001:db8:0:8::1") == 302  # the next /64
+
+
+def test_ipv4_mapped_addresses_count_with_their_ipv4_address(app: Flask, demo_tokens: dict[str, str]) -> None:
+    browser = app.test_client()
+    for n in range(10):
+        assert login_from(browser, f"guess{n}", "wrong", "10.0.0.9") == 401
+        assert login_from(browser, f"other{n}", "wrong", "::ffff:10.0.0.9") == 401
+    assert login_from(browser, "analyst1", "demo", "10.0.0.9") == 429
+
+
+def test_what_the_throttle_counts() -> None:
+    assert throttle_address("2001:DB8::1") == throttle_address("2001:db8::ffff:1") == "2001:db8::/64"
+    assert throttle_address("fe80::1%eth0") == "fe80::/64"
+    assert throttle_address("::ffff:192.0.2.1") == "192.0.2.1"
+    assert throttle_address("192.0.2.1") == "192.0.2.1"
+    assert throttle_address("") == ""
+    assert throttle_address("not-an-address" * 10) == ("not-an-address" * 10)[:64]
