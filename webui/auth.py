@@ -56,8 +56,9 @@ def init_login(app: Flask) -> None:
         secret = cookie_session.get(SESSION_SECRET)
         if not user_id.isdigit() or not isinstance(secret, str):
             return None
-        with services().rt.factory() as session:
-            user = web_session_user(session, int(user_id), secret)
+        svc = services()
+        with svc.rt.factory() as session:
+            user = web_session_user(session, int(user_id), secret, svc.wall())
             return WebUser(user) if user is not None else None
 
 

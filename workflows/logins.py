@@ -29,6 +29,8 @@ from workflows.store.models import User
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_NAME = 5
 MAX_FAILURES_PER_ADDRESS = 20
+# A web session ends this long after its login, logged out or not (most people close the browser instead).
+WEB_SESSION_LIFETIME = timedelta(hours=12)
 _NAME_LENGTH = 80  # login_attempts.username
 _ADDRESS_LENGTH = 64  # login_attempts.address
 
@@ -116,19 +118,29 @@ def _locked_for(
 
 
 def start_web_session(factory: sessionmaker[Session], user_id: int, now: datetime) -> str:
-    """A new session for the user; returns the secret the session cookie carries (only its hash is stored)."""
+    """A new session for the user; returns the secret the session cookie carries (only its hash is stored).
+
+    Sessions past their lifetime are deleted on the way (nothing else would: they were never logged out).
+    """
     token = secrets.token_urlsafe(32)
     with transaction(factory) as session:
+        session.execute(delete(WebSession).where(WebSession.started_at <= now - WEB_SESSION_LIFETIME))
         session.add(WebSession(token_hash=_hash(token), user_id=user_id, started_at=now))
     return token
 
 
-def web_session_user(session: Session, user_id: int, token: str) -> User | None:
-    """The active user of a live web session, or None when it was ended (logged out) or never existed."""
+def web_session_user(session: Session, user_id: int, token: str, now: datetime) -> User | None:
+    """The active user of a live web session, or None when it was ended (logged out, or started more than
+    WEB_SESSION_LIFETIME before `now`) or never existed."""
     return session.scalar(
         select(User)
         .join(WebSession, WebSession.user_id == User.id)
-        .where(User.id == user_id, User.active.is_(True), WebSession.token_hash == _hash(token))
+        .where(
+            User.id == user_id,
+            User.active.is_(True),
+            WebSession.token_hash == _hash(token),
+            WebSession.started_at > now - WEB_SESSION_LIFETIME,
+        )
     )
 
 
