@@ -224,9 +224,28 @@ def _guarded_binop(op: str, left: Any, right: Any) -> Any:
 
 
 def _in_process_binop(op: str, left: Any, right: Any) -> Any:
-    if _oversized(op, left, right, IN_PROCESS_MAX_INT_BITS, IN_PROCESS_MAX_ITEMS):
+    if _oversized(op, left, right, IN_PROCESS_MAX_INT_BITS, IN_PROCESS_MAX_ITEMS) or _repeats_containers(
+        op, left, right
+    ):
         raise RunInWorker(op)
     return _OPERATORS[op](left, right)
+
+
+def _repeats_containers(op: str, left: Any, right: Any) -> bool:
+    """Whether `*` or `+` would build a list or tuple bigger than IN_PROCESS_MAX_DATA with every reference
+    counted again. Few items can hold many: `[[["a"] * n] * n] * n` has n items at each level, yet `==`
+    or a hash walks all n**3 of them in C, where nothing can stop it (n = 10,000 held the server for
+    about 20 minutes); past this bound the snippet runs in the worker, whose time limit stops it."""
+    if op == "*":
+        sequence, count = (left, right) if isinstance(left, (list, tuple)) else (right, left)
+        if not isinstance(sequence, (list, tuple)) or not isinstance(count, int) or count <= 1:
+            return False
+        return data_size(sequence, IN_PROCESS_MAX_DATA) * count > IN_PROCESS_MAX_DATA
+    if op == "+" and isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return (
+            data_size(left, IN_PROCESS_MAX_DATA) + data_size(right, IN_PROCESS_MAX_DATA) > IN_PROCESS_MAX_DATA
+        )
+    return False
 
 
 def _formatted(value: Any) -> Any:
