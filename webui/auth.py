@@ -115,6 +115,9 @@ def login() -> str | Response | tuple[str, int]:
             web_user = WebUser(user) if user is not None else None
         end_login_try(svc.rt.factory, attempt.attempt_id, succeeded=web_user is not None)
         if web_user is not None:
+            replaced = cookie_session.get(SESSION_SECRET)
+            if isinstance(replaced, str):  # this browser's previous session ends, not just its cookie
+                end_web_session(svc.rt.factory, replaced)
             secret = start_web_session(svc.rt.factory, int(web_user.id), svc.wall())
             cookie_session.clear()  # nothing from before the login survives it, the CSRF token neither
             cookie_session[SESSION_SECRET] = secret
