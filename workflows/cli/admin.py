@@ -90,6 +90,12 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
 
 # Imports that set credit limits without an approval: the one-off migration from the ERP.
 ADMIN_IMPORTS = frozenset({"customers"})
+# Who else may import each kind with --user: the groups that may post it over the REST API (admins always).
+IMPORT_GROUPS: dict[str, frozenset[str]] = {
+    "invoices": roles.RECEIVABLE_WRITERS,
+    "payments": roles.RECEIVABLE_WRITERS,
+    "suppliers": roles.SUPPLIER_CREATORS,
+}
 
 
 @click.command("import")
@@ -105,6 +111,9 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
     actor = ctx.actor(user)
     if kind in ADMIN_IMPORTS and not actor.is_admin:
         fail(f"{actor.username} may not import {kind}: it takes over the ERP's credit limits; admins only", 1)
+    groups = IMPORT_GROUPS.get(kind, frozenset())
+    if not actor.in_any(groups) or roles.changes_nothing(actor):
+        fail(f"{actor.username} may not import {kind}: only {', '.join(sorted(groups))} or admin may", 1)
     now = ctx.rt.clock()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
