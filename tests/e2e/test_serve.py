@@ -48,7 +48,8 @@ def login_form(fields: dict[str, str]) -> bytes:
 
 def test_health_answers_ok(server: Server) -> None:
     response = server.request("GET", "/api/health")
-    assert (response.status, response.json()) == (200, {"status": "ok"})
+    assert (response.status, response.json()["status"]) == (200, "ok")
+    assert response.json()["clock"]["mode"] == "real"
 
 
 def test_login_page_has_username_password_and_csrf_token(server: Server) -> None:
