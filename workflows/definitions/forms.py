@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 import re2
@@ -75,8 +76,20 @@ def _unusable_pattern(pattern: str) -> ValidationError:
     return ValidationError(f"the form's pattern {pattern!r} cannot be checked; deploy a fixed form")
 
 
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    # Money arrives as a Decimal, and jsonschema divides it by a float divisor such as 0.01 (TypeError, a
+    # 500 on every submission); fractions of both as written are exact and cannot overflow.
+    if isinstance(instance, Decimal) and isinstance(divisor, float) and validator.is_type(instance, "number"):
+        if (Fraction(instance) / Fraction(repr(divisor))).denominator != 1:
+            yield ValidationError(f"{instance} is not a multiple of {divisor}")
+        return
+    yield from _MULTIPLE_OF(validator, divisor, instance, schema)
+
+
+_MULTIPLE_OF = Draft202012Validator.VALIDATORS["multipleOf"]
 _FormValidator = validators.extend(
-    Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties}
+    Draft202012Validator,
+    {"pattern": _pattern, "patternProperties": _pattern_properties, "multipleOf": _multiple_of},
 )
 
 
