@@ -72,10 +72,17 @@ def throttle_address(address: str) -> str:
 
     One IPv6 host usually holds a whole /64 and could send each try from a new address; an IPv4-mapped
     address (::ffff:a.b.c.d, from a dual-stack socket) counts as its IPv4 address. Anything else that is
-    not an address (a proxy's odd header) counts as it is.
+    not an address (a proxy's odd header) counts as it is. Some load balancers forward "client:port"
+    ("203.0.113.5:51234", "[2001:db8::1]:51234"); the client picks a new port for each connection, so
+    the port is dropped.
     """
+    host, colon, port = address.rpartition(":")
+    if address.startswith("["):
+        host = address[1:].partition("]")[0]
+    elif not (colon and port.isdigit() and "." in host and ":" not in host):
+        host = address
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return address[:_ADDRESS_LENGTH]
     if isinstance(ip, ipaddress.IPv6Address):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from tests.conftest import SteppingClock
 from tests.webui.test_login_security import login_from
+from webui import create_app
 from workflows.logins import throttle_address
+from workflows.settings import Settings
 
 
 def test_twenty_failures_from_one_ipv6_64_lock_every_address_in_it(
@@ -37,3 +40,33 @@ def test_what_the_throttle_counts() -> None:
     assert throttle_address("192.0.2.1") == "192.0.2.1"
     assert throttle_address("") == ""
     assert throttle_address("not-an-address" * 10) == ("not-an-address" * 10)[:64]
+
+
+def test_a_forwarded_address_with_a_port_counts_without_it(
+    settings: Settings, app_clock: SteppingClock, demo_tokens: dict[str, str]
+) -> None:
+    """Some load balancers (Azure Application Gateway, for one) forward "client:port"; the client picks a
+    new source port for every connection, so each try counted as a new address."""
+    app = create_app(settings.replace("web", behind_proxy="true"), clock=app_clock)
+    try:
+        browser = app.test_client()
+        for n in range(20):
+            browser.environ_base["HTTP_X_FORWARDED_FOR"] = f"203.0.113.5:{40000 + n}"
+            assert login_from(browser, f"guess{n % 4}-{n}", "wrong", "10.0.0.1") == 401
+        browser.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.5:50000"
+        assert login_from(browser, "analyst1", "demo", "10.0.0.1") == 429
+        browser.environ_base["HTTP_X_FORWARDED_FOR"] = "[2001:db8:0:7::1]:50001"
+        for n in range(20):
+            assert login_from(browser, f"other{n % 4}-{n}", "wrong", "10.0.0.1") == 401
+        browser.environ_base["HTTP_X_FORWARDED_FOR"] = "2001:db8:0:7::2"
+        assert login_from(browser, "analyst1", "demo", "10.0.0.1") == 429
+    finally:
+        app.extensions["creditflow"].engine.dispose()
+
+
+def test_ports_are_dropped_only_from_what_is_an_address_with_a_port() -> None:
+    assert throttle_address("203.0.113.5:443") == "203.0.113.5"
+    assert throttle_address("[2001:db8::1]:443") == "2001:db8::/64"
+    assert throttle_address("[2001:db8::1]") == "2001:db8::/64"
+    assert throttle_address("2001:db8::443") == "2001:db8::/64"  # no brackets: the last group is no port
+    assert throttle_address("proxy.example:443") == "proxy.example:443"
