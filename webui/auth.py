@@ -148,4 +148,8 @@ def logout() -> Response:
     logout_user()
     cookie_session.clear()  # and with it the CSRF token: forms of the ended session no longer submit
     flash("You are logged out.")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # The pages of the ended session stay readable with Back: the browser's cache and htmx's history
+    # snapshots (sessionStorage). Browsers honour this over HTTPS and on localhost.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
