@@ -200,14 +200,16 @@ def _settled_as(ctx: TaskContext, case: DunningCase) -> str:
     """Why a case with nothing overdue closes: paid when every invoice it dunned is paid; otherwise they
     are simply not overdue any more (a credit note, a dispute, a due date not yet reached)."""
     dunned: set[str] = set()
+    recorded = False  # cases opened before the invoices were recorded in the "opened" event: as before, paid
     for detail in ctx.session.scalars(
         select(DunningEvent.detail).where(
             DunningEvent.case_id == case.id, DunningEvent.kind.in_(("opened", "notice_sent"))
         )
     ):
+        recorded = recorded or "invoices" in detail
         dunned.update(n for n in detail.get("invoices", []) if isinstance(n, str))
     if not dunned:
-        return CLOSED_PAID  # a case opened before its invoices were recorded: as before, paid
+        return CLOSED_NO_LONGER_OVERDUE if recorded else CLOSED_PAID  # nothing was ever overdue: not paid
     statuses = ctx.session.scalars(
         select(Invoice.status).where(Invoice.customer_id == case.customer_id, Invoice.number.in_(dunned))
     ).all()

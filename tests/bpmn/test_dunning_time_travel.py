@@ -166,3 +166,13 @@ def test_a_case_whose_invoices_are_credited_closes_as_no_longer_overdue_not_paid
     assert (case["status"], case["outcome"]) == ("closed", "no_longer_overdue")
     closed = next(e for e in case["history"] if e["kind"] == "closed")
     assert closed["detail"]["outcome"] == "no_longer_overdue"
+
+
+def test_a_case_opened_with_nothing_overdue_closes_as_no_longer_overdue_not_paid(desk: Collections) -> None:
+    customer = desk.customer("Never Late Ltd")
+    desk.invoice(customer, "INV-N1", "300.00", due=desk.clock.now.date() + timedelta(days=30))
+    start = {"process_key": "dunning", "data": {"customer_id": customer}}
+    started = desk.client.post("/api/process-instances", json=start, headers=auth(desk.tokens["admin"]))
+    assert started.status_code == 201, started.json
+    case = desk.case(customer)
+    assert (case["status"], case["outcome"]) == ("closed", "no_longer_overdue")
