@@ -65,6 +65,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_task_properties(doc, files),
         *_check_message_properties(doc, files),
         *_check_read_only_groups(doc),
+        *_check_stored_lengths(doc),
     ]
 
 
@@ -286,4 +287,50 @@ def _check_read_only_groups(doc: Document) -> Iterator[Problem]:
             named = sorted({g.strip() for g in (prop.get("value") or "").split(",")} & READ_ALL)
             if named:
                 message = f"{prop.get('name')} names {', '.join(named)}, the auditors' group: {fix}"
+                yield doc.problem(prop, message, owner_id(prop))
+
+
+# The columns that store what a diagram names (workflows/store/models.py): PostgreSQL refuses longer values.
+_ID_CHARS, _GROUP_CHARS, _USER_CHARS, _TITLE_CHARS, _PROCESS_NAME_CHARS, _FILE_CHARS = (
+    120,
+    80,
+    80,
+    300,
+    200,
+    200,
+)
+_NAME_LIMITS = {
+    "process": _PROCESS_NAME_CHARS,
+    "userTask": _TITLE_CHARS,
+    "lane": _GROUP_CHARS,
+    "message": _ID_CHARS,
+}
+_PROPERTY_LIMITS = {
+    "startGroups": _GROUP_CHARS,
+    "candidateGroups": _GROUP_CHARS,
+    "senderGroups": _GROUP_CHARS,
+    "assignee": _USER_CHARS,
+    FORM_PROPERTY: _FILE_CHARS,
+    "messageJsonSchemaFilename": _FILE_CHARS,
+}
+
+
+def _check_stored_lengths(doc: Document) -> Iterator[Problem]:
+    """Ids, names, groups, users and form files fit the columns that store them (SQLite would store more)."""
+    for element in doc.root.iter(f"{{{BPMN_NS}}}*"):
+        kind, element_id = etree.QName(element).localname, element.get("id") or ""
+        if len(element_id) > _ID_CHARS and kind != "definitions":  # the definitions' id is not stored
+            message = f"the id has {len(element_id)} characters; use at most {_ID_CHARS}"
+            yield doc.problem(element, message, element_id[:40] + "...")
+        name, limit = element.get("name") or "", _NAME_LIMITS.get(kind)
+        if limit is not None and len(name) > limit:
+            yield doc.problem(element, f"the {kind} name has {len(name)} characters; use at most {limit}")
+    for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
+        limit = _PROPERTY_LIMITS.get(prop.get("name") or "")
+        values = (prop.get("value") or "").split(",") if limit is not None else []
+        for value in (v.strip() for v in values):
+            if limit is not None and len(value) > limit:
+                message = (
+                    f"{prop.get('name')} names {value[:40]}... ({len(value)} characters; at most {limit})"
+                )
                 yield doc.problem(prop, message, owner_id(prop))
