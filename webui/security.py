@@ -42,15 +42,16 @@ def register(app: Flask, web: WebSettings) -> None:
     """Session cookie flags, the proxy switch and the security headers, from the [web] settings.
 
     Raises:
-        SettingsError: secure_cookie or behind_proxy is not "true", "false" or "auto".
+        SettingsError: secure_cookie is not "true", "false" or "auto", or behind_proxy not that or a count.
     """
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=switch(web, "secure_cookie"),
     )
-    if switch(web, "behind_proxy"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    hops = proxy_hops(web)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
@@ -69,6 +70,26 @@ def switch(web: WebSettings, key: str) -> bool:
     if value not in SWITCH_VALUES:
         raise SettingsError(f'[web] {key} must be "true", "false" or "auto", got {getattr(web, key)!r}')
     return SWITCH_VALUES[value]
+
+
+def proxy_hops(web: WebSettings) -> int:
+    """How many proxies in a row ([web] behind_proxy) set X-Forwarded-For/-Proto: "true" is one, "false"
+    none, "2" a CDN or load balancer in front of nginx. Trusting fewer hops than there are makes every
+    client one address (the outer proxy's), so 20 failed logins from anyone lock everyone out.
+
+    Raises:
+        SettingsError: neither a switch value nor a count from 1 to 9.
+    """
+    value = str(web.behind_proxy).strip()
+    if value.isdigit() and 1 <= int(value) <= 9:
+        return int(value)
+    try:
+        return 1 if switch(web, "behind_proxy") else 0
+    except SettingsError:
+        raise SettingsError(
+            f'[web] behind_proxy must be "true", "false", "auto" or a number of proxies in a row (1 to 9), '
+            f"got {web.behind_proxy!r}"
+        ) from None
 
 
 def for_workers(web: WebSettings) -> dict[str, str]:

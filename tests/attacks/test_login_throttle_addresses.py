@@ -6,13 +6,14 @@ reports) counts as its IPv4 address. Found by an attack on the login."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 from tests.conftest import SteppingClock
 from tests.webui.test_login_security import login_from
 from webui import create_app
 from workflows.logins import throttle_address
-from workflows.settings import Settings
+from workflows.settings import Settings, SettingsError
 
 
 def test_twenty_failures_from_one_ipv6_64_lock_every_address_in_it(
@@ -70,3 +71,29 @@ def test_ports_are_dropped_only_from_what_is_an_address_with_a_port() -> None:
     assert throttle_address("[2001:db8::1]") == "2001:db8::/64"
     assert throttle_address("2001:db8::443") == "2001:db8::/64"  # no brackets: the last group is no port
     assert throttle_address("proxy.example:443") == "proxy.example:443"
+
+
+def test_behind_two_proxies_the_throttle_counts_the_client_not_the_outer_proxy(
+    settings: Settings, app_clock: SteppingClock, demo_tokens: dict[str, str]
+) -> None:
+    """A CDN or load balancer in front of nginx: with one trusted hop every client was the CDN's address,
+    so anyone's 20 failures locked every user out; `behind_proxy = "2"` was refused at startup."""
+    app = create_app(settings.replace("web", behind_proxy="2"), clock=app_clock)
+    try:
+        attacker = app.test_client()  # what the client sends first is its own: a new lie on every try
+        for n in range(20):
+            attacker.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{n}, 198.51.100.7, 203.0.113.1"
+            assert login_from(attacker, f"guess{n % 4}-{n}", "wrong", "10.0.0.1") == 401
+        attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.99, 198.51.100.7, 203.0.113.1"
+        assert login_from(attacker, "analyst1", "demo", "10.0.0.1") == 429
+        colleague = app.test_client()  # another client through the same CDN and nginx
+        colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.8, 203.0.113.1"
+        assert login_from(colleague, "analyst1", "demo", "10.0.0.1") == 302
+    finally:
+        app.extensions["creditflow"].engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["0", "10", "-1", "two"])
+def test_a_bad_proxy_count_fails_at_startup(settings: Settings, value: str) -> None:
+    with pytest.raises(SettingsError, match=r"\[web\] behind_proxy must be .* number of proxies"):
+        create_app(settings.replace("web", behind_proxy=value))
