@@ -6,7 +6,8 @@ own five tries. Each try is written and committed *before* its password is check
 counted together with every other try written by then, so of tries racing on one name at most
 MAX_FAILURES_PER_NAME get their password checked: whichever commits last sees all the others. That
 ordering of commits is the point, so these functions take the session factory and commit themselves
-(the login view calls them; nothing else writes these tables).
+(the login view calls them; the only other writer is users.add_user, which ends a user's web sessions
+when it sets a new password, inside the caller's transaction).
 """
 
 from __future__ import annotations
