@@ -6,8 +6,14 @@ now sends `Clear-Site-Data: "cache", "storage"`. Found by an attack on the login
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
 
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.e2e.test_browser import chromium, live_url, log_in, page, start_hold  # noqa: F401 (fixtures)
+from tests.helpers import credit_hold_files, upload
 from tests.webui.test_pages import csrf_token, logged_in
 
 
@@ -25,3 +31,23 @@ def test_the_logout_answer_tells_the_browser_to_drop_cached_pages_and_htmx_histo
 def test_other_answers_do_not_clear_anything(app: Flask, demo_tokens: dict[str, str]) -> None:
     browser = logged_in(app, "analyst1")
     assert "Clear-Site-Data" not in browser.get("/inbox").headers
+
+
+@pytest.mark.browser
+def test_after_logout_the_tab_keeps_no_htmx_snapshot_of_the_inbox(
+    client: FlaskClient,
+    page: Any,  # noqa: F811
+    demo_tokens: dict[str, str],
+) -> None:
+    """In chromium: the snapshot htmx took of the inbox (with a customer's name) is gone after logging out."""
+    assert upload(client, demo_tokens["owner1"], credit_hold_files()).status_code == 201
+    start_hold(client, demo_tokens, customer_name="Secretive Holdings")
+    log_in(page, "analyst1")
+    page.wait_for_url("**/inbox")
+    page.locator("#inbox-results").get_by_role("link").first.wait_for()
+    page.evaluate("htmx.ajax('GET', '/inbox?sort=-created', {target: '#inbox-results', push: true})")
+    page.goto("/inbox?overdue=1")  # leaving the page makes htmx store its snapshot of the results
+    assert "Secretive Holdings" in (page.evaluate("sessionStorage.getItem('htmx-history-cache')") or "")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
