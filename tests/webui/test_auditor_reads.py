@@ -51,14 +51,17 @@ def test_the_auditor_reads_and_cannot_write(client: FlaskClient, demo_tokens: di
 
 def hold_bundle(tmp_path: Path, replace: dict[str, str]) -> list[Path]:
     """credit_hold's files with text of its diagram replaced (key and names stay those of credit_hold)."""
+    # A directory of its own: tmp_path also holds the test's database, which is no part of a bundle.
+    directory = tmp_path / "bundle"
+    directory.mkdir()
     for path in credit_hold_files():
         content = path.read_text()
         if path.suffix == ".bpmn":
             for old, new in replace.items():
                 assert old in content, old
                 content = content.replace(old, new)
-        (tmp_path / path.name).write_text(content)
-    return sorted(tmp_path.iterdir())
+        (directory / path.name).write_text(content)
+    return sorted(directory.iterdir())
 
 
 def test_a_diagram_naming_the_auditors_to_start_work_or_send_does_not_deploy(
