@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from workflows.credit import roles
 from workflows.credit.record_fields import iso_text
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.engine.service_tasks import Approval, MissingApprovals, TaskContext
+from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.store.models import (
     Deployment,
     InboxItem,
@@ -58,6 +59,21 @@ def started_by_one_of(ctx: TaskContext, groups: Sequence[str]) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def require_customer_reader(ctx: TaskContext, operation: str) -> None:
+    """Refuse to read a customer's file into an instance whose initiator may not read customers: a process
+    owner's one-man diagram put any customer's credit file, scorecard or revenue into its data.
+
+    Raises:
+        HandlerInputError: naming who may.
+    """
+    if not started_by_one_of(ctx, sorted(roles.CUSTOMER_READERS)):
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: a customer's file is read only in an instance "
+            f"started by someone who may read customers ({', '.join(sorted(roles.CUSTOMER_READERS))}), an "
+            f"admin or the system, not by {ctx.started_by}"
+        )
 
 
 # --- the authority matrix -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from handlers.approvals import require_customer_reader
 from workflows.credit.customers import exposure_of, get_customer, overdue_of
 from workflows.engine.service_tasks import TaskContext
 
@@ -31,6 +32,7 @@ class CreditFile:
 
 def load_credit_file(ctx: TaskContext, req: CreditFileRequest) -> CreditFile:
     """The facts an approver needs on the case: who the customer is, its limit, exposure and grade."""
+    require_customer_reader(ctx, "credit.load_file")
     customer = get_customer(ctx.session, req.customer_id)
     return CreditFile(
         customer_name=customer.name,

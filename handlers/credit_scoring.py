@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.approvals import require_customer_reader
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.engine.service_tasks import TaskContext
@@ -63,6 +64,7 @@ class ScoreResult:
 
 def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
     """Score the customer from its credit file and its payment history of the last 12 months."""
+    require_customer_reader(ctx, "credit.score")
     customer = get_customer(ctx.session, req.customer_id)
     today = ctx.now.date()
     factors = {

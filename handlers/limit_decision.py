@@ -7,7 +7,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from handlers.approvals import authority_groups, given_approvals, require_approvals
+from handlers.approvals import authority_groups, given_approvals, require_approvals, require_customer_reader
 from workflows.credit import roles
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
 from workflows.credit.models import Customer
@@ -81,6 +81,7 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     """Need from expected sales and terms (or the request itself), capped by the grade's share of revenue."""
     if req.requested_limit < 0 or req.payment_terms_days < 0:
         raise HandlerInputError("credit.propose_limit: the requested limit and the terms cannot be negative")
+    require_customer_reader(ctx, "credit.propose_limit")  # the cap tells the customer's revenue
     customer = get_customer(ctx.session, req.customer_id)
     if req.expected_annual_sales > 0:
         need = req.expected_annual_sales / 365 * (req.payment_terms_days + GRACE_DAYS)
