@@ -58,7 +58,70 @@ def check_form_schema(
             problems += _pattern_problems(file, line, where, [value])
         elif key == "patternProperties" and isinstance(value, Mapping):
             problems += _pattern_problems(file, line, where, list(value))
+    if not problems and (loop := _reference_loop(name, schema, registry)):
+        problems.append(Problem(file, json_line(data, [*loop[0], loop[1]]), "-", loop[2]))
     return problems
+
+
+# Keywords whose subschemas apply to the same value (a loop through them never reaches deeper data).
+_SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+
+
+def _reference_loop(name: str, schema: Any, registry: Registry[Any]) -> tuple[Path, str, str] | None:
+    """(path, keyword, message) of a reference that leads back to itself on the same value, or None.
+
+    `{"$ref": "#/properties/a"}` at properties/a (or two $defs naming each other) recurses until Python's
+    stack runs out on every submission; a loop through properties or items stops with the data.
+    """
+    resolver = registry.resolver(base_uri=name)
+    done: set[int] = set()
+
+    def walk(node: Any, res: Any, stack: list[int]) -> bool:
+        if not isinstance(node, Mapping) or id(node) in done:
+            return False
+        if id(node) in stack:
+            return True
+        stack.append(id(node))
+        found = False
+        for key in REF_KEYWORDS[:2]:
+            if isinstance(node.get(key), str):
+                try:
+                    target = res.lookup(node[key])
+                except Unresolvable:
+                    continue
+                found = found or walk(target.contents, target.resolver, stack)
+        for key in _SAME_VALUE:
+            value = node.get(key)
+            subs = (
+                value
+                if isinstance(value, list)
+                else value.values()
+                if key == "dependentSchemas" and isinstance(value, Mapping)
+                else [value]
+            )
+            found = found or any(walk(sub, res, stack) for sub in subs)
+        stack.pop()
+        if not found:
+            done.add(id(node))
+        return found
+
+    for path, key, value in _schema_keywords(schema):
+        if key in REF_KEYWORDS[:2] and isinstance(value, str):
+            node = _at(schema, path)
+            if walk(node, resolver, []):
+                where = "/".join(str(p) for p in path) or "the top level"
+                message = (
+                    f"{key} {value!r} at {where} leads back to itself without going into the data (a loop "
+                    "every submission would run until the server gives up); point it at a schema"
+                )
+                return path, key, message
+    return None
+
+
+def _at(schema: Any, path: Path) -> Any:
+    for part in path:
+        schema = schema[part]
+    return schema
 
 
 def _reference_problem(name: str, ref: str, forms: Mapping[str, Any], registry: Registry[Any]) -> str | None:

@@ -130,6 +130,13 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
                 continue
             name = str(error.absolute_path[0]) if error.absolute_path else "_form"
             errors.setdefault(name, _message(error))
+    except (
+        RecursionError
+    ) as exc:  # deploy refuses such loops; only a form deployed before that check gets here
+        message = "the form refers to itself in a loop; deploy a fixed form"
+        raise Invalid(
+            f"The form cannot be checked: {message}", details={"fields": {"_form": message}}
+        ) from exc
     except Unresolvable as exc:  # deploy refuses these; only a form deployed before that check gets here
         message = f"the form refers to {exc.ref!r}, which is not part of its deployment; deploy a fixed form"
         raise Invalid(
