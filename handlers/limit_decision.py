@@ -38,6 +38,7 @@ def record_score(ctx: TaskContext, req: RecordScoreRequest) -> RecordScoreResult
         raise HandlerInputError(
             f"credit.record_score: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"
         )
+    require_customer_reader(ctx, "credit.record_score")  # a one-man diagram graded any customer
     customer = get_customer(ctx.session, req.customer_id)
     before = _score_of(customer)
     customer.score, customer.grade = req.score, req.grade

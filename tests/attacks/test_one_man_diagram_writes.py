@@ -6,7 +6,9 @@ attack on the build:
   that contract ever again (nothing can close a request of another instance). Only an instance a buyer
   (procurement, procurement_manager), an admin or the system started opens one.
 - `supplier.record_evaluation` graded any supplier as "system": the audit trail and the evaluation did not
-  name the person whose action ran the step."""
+  name the person whose action ran the step.
+- `credit.record_score` graded any customer (a score valid for 100 years); it now runs only in an instance
+  started by someone who may read customers, an admin or the system."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from tests.attacks.test_foreign_records import one_task_diagram
 from tests.bpmn.test_supplier_contract_change import make_contract, start_change
 from tests.handlers.test_money_moves import start
+from tests.helpers import auth
 from workflows.credit.models import ContractChangeRequest, SupplierEvaluation
 from workflows.store.models import AuditEvent
 
@@ -89,3 +92,29 @@ def test_a_supplier_evaluation_names_the_person_whose_action_ran_it(
         ).all()
     assert (evaluation.grade, evaluation.evaluated_by) == ("A", "owner1")
     assert actors == ["owner1"]
+
+
+def test_a_one_man_diagram_cannot_grade_a_customer(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    created = client.post(
+        "/api/customers",
+        json={"name": "Graded Elsewhere Ltd", "currency": "EUR"},
+        headers=auth(demo_tokens["sales1"]),
+    )
+    assert created.status_code == 201, created.json
+    key = one_task_diagram(
+        app,
+        client,
+        demo_tokens,
+        "credit.record_score",
+        customer_id="customer_id",
+        score="99",
+        grade='"A"',
+        score_valid_months="1200",
+    )
+    refused = start(client, demo_tokens["owner1"], key, {"customer_id": created.json["id"]})
+    assert refused.status_code == 422, refused.json
+    assert "may read customers" in refused.json["error"]["message"]
+    after = client.get(f"/api/customers/{created.json['id']}", headers=auth(demo_tokens["sales1"])).json
+    assert (after["grade"], after["score"]) == (None, None)
