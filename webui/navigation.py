@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, request, url_for
 from flask_login import current_user
@@ -12,6 +13,7 @@ from webui.services import services
 from webui.start import startable_definitions
 from workflows.audit_trail import AUDIT_READERS
 from workflows.batch.job_history import JOB_READERS
+from workflows.clock import SIMULATED
 from workflows.credit.roles import CUSTOMER_READERS, DEFINITION_READERS, SUPPLIER_READERS
 
 
@@ -57,5 +59,13 @@ def nav_items() -> list[NavItem]:
     return [NavItem(label, url_for(endpoint), _section(endpoint) == current) for label, endpoint in items]
 
 
+def simulated_time() -> datetime | None:
+    """The simulated clock's time, for the banner every page shows in simulated mode (None in real mode):
+    a trainee must never take the walked date for today."""
+    svc = services()
+    return svc.clock() if svc.rt.settings.clock.mode == SIMULATED else None
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["simulated_time"] = simulated_time

@@ -131,3 +131,21 @@ def test_logins_are_throttled_on_the_wall_clock_while_the_simulated_clock_stands
         attempted = session.scalars(select(LoginAttempt.attempted_at)).all()
     assert attempted and all(before <= at <= utcnow() for at in attempted), attempted
     assert login(client, "analyst1", "demo").status_code == 302
+
+
+def test_every_page_says_the_clock_is_simulated_and_at_what_time(
+    simulated: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    # A trainee must never take the walked date for today.
+    training = simulated.test_client()
+    assert login(training, "analyst1", "demo").status_code == 302
+    later = START + timedelta(days=45)
+    moved = training.post(
+        "/api/admin/clock", json={"now": later.isoformat()}, headers=auth(demo_tokens["admin"])
+    )
+    assert moved.status_code == 200, moved.json
+    for page in ("/login", "/inbox", "/instances"):
+        text = training.get(page).get_data(as_text=True)
+        assert f"Simulated clock: it is {later:%Y-%m-%d %H:%M} UTC" in text, page
+    assert login(client, "analyst1", "demo").status_code == 302
+    assert "Simulated clock" not in client.get("/inbox").get_data(as_text=True)  # the real mode shows none
