@@ -22,9 +22,12 @@ from workflows.credit.models import (
     InvoiceStatus,
     Provision,
 )
+from workflows.credit.provisions import audit_provision
 from workflows.credit.receivables import invoice_json, overdue_invoices
+from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
+from workflows.store.audit import changed
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP, SYSTEM_ACTOR
 
@@ -56,6 +59,7 @@ def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
 
 
 def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> None:
+    """Record what happened to the case; a state change passes `**changed(before, after)` in `detail`."""
     ctx.session.add(
         # The person whose action ran the step (a collector's promise, a manager's approval), else the system.
         DunningEvent(
@@ -171,7 +175,7 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     if case.promised_date is not None:
         until = case.promised_date + timedelta(days=policy.promise_grace_days)
         if ctx.now.date() <= until:
-            case.status = DunningStatus.PAUSED
+            set_status(ctx, case, DunningStatus.PAUSED)
             return Review(
                 "wait",
                 _midnight(until + timedelta(days=1)).isoformat(),
@@ -179,21 +183,37 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
                 total,
                 oldest.isoformat(),
             )
+        promised = {
+            "status": case.status,
+            "promised_date": case.promised_date.isoformat(),
+            "promised_amount": money_text(case.promised_amount),
+        }
         add_event(
             ctx,
             case,
             "promise_broken",
-            promised_date=case.promised_date.isoformat(),
+            promised_date=promised["promised_date"],
             promised_amount=str(case.promised_amount),
             overdue=str(total),
+            **changed(
+                promised, {"status": DunningStatus.OPEN, "promised_date": None, "promised_amount": None}
+            ),
         )
-        case.promised_date, case.promised_amount = None, None
+        case.status, case.promised_date, case.promised_amount = DunningStatus.OPEN, None, None
         next_at = ctx.now  # a broken promise resumes escalation at once
     if case.last_notice_at is not None:
         spacing = timedelta(days=policy.min_days_between_notices)
         next_at = max(next_at, _midnight(case.last_notice_at.date() + spacing))  # whole calendar days
-    case.status = DunningStatus.OPEN
+    set_status(ctx, case, DunningStatus.OPEN)
     return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
+
+
+def set_status(ctx: TaskContext, case: DunningCase, status: str) -> None:
+    """Set the case's status, recording `status_changed` when it changes (e.g. disputed -> open once
+    the dispute is resolved); the changes other events record (a promise, a dispute) set it themselves."""
+    if case.status != status:
+        add_event(ctx, case, "status_changed", before={"status": case.status}, after={"status": status})
+        case.status = status
 
 
 def _settled_as(ctx: TaskContext, case: DunningCase) -> str:
@@ -244,16 +264,30 @@ def escalate(ctx: TaskContext, req: CaseRequest) -> Escalation:
     """Move the case up one level: L2 adds the fee, L3 credit-blocks the customer."""
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
+    before = {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}
     case.level = min(case.level + 1, LEGAL_LEVEL)
-    add_event(ctx, case, "level_reached")
-    if case.level == 2:
-        case.fees += ctx.settings.dunning.level_2_fee
-        add_event(ctx, case, "fee_added", amount=str(ctx.settings.dunning.level_2_fee))
-    if case.level == 3 and not customer.blocked:
-        customer.blocked, case.blocked_customer = True, True
-        add_event(ctx, case, "customer_blocked")
     if case.level == LEGAL_LEVEL:
         case.last_notice_at = ctx.now  # the proposal counts as this level's action for the retry interval
+    add_event(
+        ctx,
+        case,
+        "level_reached",
+        **changed(before, {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}),
+    )
+    if case.level == 2:
+        fees = money_text(case.fees)
+        case.fees += ctx.settings.dunning.level_2_fee
+        add_event(
+            ctx,
+            case,
+            "fee_added",
+            amount=str(ctx.settings.dunning.level_2_fee),
+            before={"fees": fees},
+            after={"fees": money_text(case.fees)},
+        )
+    if case.level == 3 and not customer.blocked:
+        customer.blocked, case.blocked_customer = True, True
+        add_event(ctx, case, "customer_blocked", before={"blocked": False}, after={"blocked": True})
     return Escalation(case.level, case.fees, customer.blocked)
 
 
@@ -297,8 +331,16 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
         now=ctx.now,
         instance_id=ctx.instance_id,
     )
+    before = {"last_notice_at": iso_text(case.last_notice_at)}
     case.last_notice_at = ctx.now
-    add_event(ctx, case, "notice_sent", invoices=[i["number"] for i in invoices], queued=row is not None)
+    add_event(
+        ctx,
+        case,
+        "notice_sent",
+        invoices=[i["number"] for i in invoices],
+        queued=row is not None,
+        **changed(before, {"last_notice_at": iso_text(case.last_notice_at)}),
+    )
     return Notice(row is not None, [i["number"] for i in invoices])
 
 
@@ -321,6 +363,7 @@ def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
     """Close the case; lift the credit block this case set (recovered legal cases release the provision)."""
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
+    before = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
     case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, req.outcome
     unblocked = case.blocked_customer and customer.blocked
     if unblocked:
@@ -330,5 +373,7 @@ def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
             select(Provision).where(Provision.case_id == case.id, Provision.released_at.is_(None))
         ):
             provision.released_at = ctx.now
-    add_event(ctx, case, "closed", outcome=req.outcome, unblocked=unblocked)
+            audit_provision(ctx.session, provision, actor=ctx.actor or "system", instance_id=ctx.instance_id)
+    after = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
+    add_event(ctx, case, "closed", outcome=req.outcome, unblocked=unblocked, **changed(before, after))
     return Closed(req.outcome, unblocked)

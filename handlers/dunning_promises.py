@@ -17,7 +17,9 @@ from workflows.credit.models import (
     Invoice,
     InvoiceStatus,
 )
+from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.store.audit import changed
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,25 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
             "dunning.record_promise: a promise needs a positive amount and a date not in the past"
         )
     case = load_case(ctx, req.case_id)
+    before = _promise(case.status, case.promised_date, case.promised_amount)
     case.promised_date, case.promised_amount, case.status = (
         req.promised_date,
         req.amount,
         DunningStatus.PAUSED,
     )
     add_event(
-        ctx, case, "promise_to_pay", promised_date=req.promised_date.isoformat(), amount=str(req.amount)
+        ctx,
+        case,
+        "promise_to_pay",
+        promised_date=req.promised_date.isoformat(),
+        amount=str(req.amount),
+        **changed(before, _promise(case.status, case.promised_date, case.promised_amount)),
     )
     return PromiseRecord(req.promised_date, req.amount)
+
+
+def _promise(status: str, promised_date: date | None, amount: Decimal | None) -> dict[str, Any]:
+    return {"status": status, "promised_date": iso_text(promised_date), "promised_amount": money_text(amount)}
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,13 @@ def record_dispute(ctx: TaskContext, req: DisputeRequest) -> DisputeRecord:
         raise HandlerInputError(
             f"dunning.record_dispute: no open invoice {', '.join(unknown)} of this customer"
         )
+    before = {"status": case.status, "disputed": {i.number: i.disputed for i in invoices}}
     for invoice in invoices:
         invoice.disputed = True
     case.status = DunningStatus.DISPUTED
     disputed = [i.number for i in invoices]
-    add_event(ctx, case, "dispute_opened", invoices=disputed, reason=req.reason)
+    after = {"status": case.status, "disputed": {i.number: i.disputed for i in invoices}}
+    add_event(ctx, case, "dispute_opened", invoices=disputed, reason=req.reason, **changed(before, after))
     return DisputeRecord(disputed, req.reason)
 
 
@@ -126,10 +140,13 @@ def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
     disputed = ctx.session.scalars(
         select(Invoice).where(Invoice.customer_id == case.customer_id, Invoice.disputed.is_(True))
     ).all()
+    # Per invoice: the dispute flag, and for a credit note the status and open amount it cancels.
+    before: dict[str, Any] = {"invoices": {i.number: _disputed(i, req.resolution) for i in disputed}}
     for invoice in disputed:
         invoice.disputed = False
         if req.resolution == "upheld":
             invoice.status, invoice.open_amount = InvoiceStatus.CANCELLED, Decimal("0.00")
+    after = {"invoices": {i.number: _disputed(i, req.resolution) for i in disputed}}
     add_event(
         ctx,
         case,
@@ -138,5 +155,17 @@ def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
         comment=req.comment,
         invoices=[i.number for i in disputed],
         approved_by=[a.user for a in ctx.approvals],
+        before=before,
+        after=after,
     )
     return Resolution(req.resolution, [i.number for i in disputed])
+
+
+def _disputed(invoice: Invoice, resolution: str) -> dict[str, Any]:
+    if resolution != "upheld":
+        return {"disputed": invoice.disputed}
+    return {
+        "disputed": invoice.disputed,
+        "status": invoice.status,
+        "open_amount": money_text(invoice.open_amount),
+    }

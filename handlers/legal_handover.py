@@ -23,6 +23,7 @@ from workflows.credit.models import (
     InvoiceStatus,
     Provision,
 )
+from workflows.credit.provisions import audit_provision
 from workflows.engine.service_tasks import TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.smtp import Attachment
@@ -46,20 +47,24 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
         .order_by(Invoice.due_date)
     ).all()
     amount = sum((i.open_amount for i in open_invoices), Decimal("0.00"))
+    before = {"status": case.status}
     case.status = DunningStatus.LEGAL
-    ctx.session.add(
-        Provision(
-            customer_id=customer.id,
-            case_id=case.id,
-            amount=amount,
-            currency=case.currency,
-            rate=Decimal("1.00"),
-            reason=f"legal handover of dunning case {case.id}",
-            created_by="system",
-            created_at=ctx.now,
-        )
+    provision = Provision(
+        customer_id=customer.id,
+        case_id=case.id,
+        amount=amount,
+        currency=case.currency,
+        rate=Decimal("1.00"),
+        reason=f"legal handover of dunning case {case.id}",
+        created_by="system",
+        created_at=ctx.now,
     )
-    add_event(ctx, case, "legal_handover", provision=str(amount))
+    ctx.session.add(provision)
+    ctx.session.flush()  # its id, for the audit event
+    audit_provision(ctx.session, provision, actor=ctx.actor or "system", instance_id=ctx.instance_id)
+    add_event(
+        ctx, case, "legal_handover", provision=str(amount), before=before, after={"status": case.status}
+    )
     recipients = emails_of(ctx.session, groups=[roles.LEGAL])
     if recipients:
         queue_email(

@@ -326,6 +326,8 @@ def before_after(
         return {"status": "pending"}, {"status": "active" if kind == "definition_approved" else "rejected"}
     if kind.endswith(_CREATIONS) or kind == "definition_deployed":
         return None, {k: v for k, v in detail.items() if k not in _IDS}
+    # No before/after, as nothing changed: message_unmatched (a message no instance waited for),
+    # message_received, timers_checked and service_called (what the step changed has rows of its own).
     return None, None
 
 
@@ -341,6 +343,7 @@ def _case_change(
         return {"blocked": False}, {"blocked": True}
     if kind == "closed":
         return None, {"status": "closed", "outcome": detail.get("outcome")}
+    # notice_undeliverable changes nothing (no notice went out); newer events record their before/after.
     return None, None
 
 

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from workflows.errors import BadRequest, NotFound
-from workflows.store.audit import record_event
+from workflows.store.audit import changed, record_event
 from workflows.store.login_tables import WebSession
 from workflows.store.models import ApiToken, Group, User, UserGroup
 
@@ -62,7 +63,9 @@ def add_user(
     password: str | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Create a user (and any missing groups); an existing user gets the groups added (audited).
+    """Create a user (and any missing groups); an existing user gets the groups added.
+
+    Audited as `user_created`, or `user_changed` with the groups, e-mail and password change before and after.
 
     Setting a password ends the user's web sessions (a copied session cookie stops working).
 
@@ -79,6 +82,8 @@ def add_user(
     groups = [g.strip() for g in groups if g.strip()]
     ensure_groups(session, groups)
     user = session.scalar(select(User).where(User.username == username))
+    # What the audit shows before and after: groups, active, e-mail, and whether the password changed.
+    before = None if user is None else _audited(user, password_changed=False)
     if user is None:
         user = User(username=username, email=email or f"{username}@example.com", created_at=now)
         session.add(user)
@@ -94,17 +99,30 @@ def add_user(
         # A new password is how a leaked password or a stolen cookie is answered: the web sessions started
         # with the old one end too, so a copied session cookie stops working (API tokens are kept).
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
-    if added or user.created_at == now or password is not None:
+    after = _audited(user, password_changed=password is not None)
+    if after != before:
         record_event(
             session,
             actor=actor,
-            action="user_changed",
+            action="user_created" if before is None else "user_changed",
             now=now,
             username=username,
             groups_added=added,
             password_set=password is not None,
+            **({"before": None, "after": after} if before is None else changed(before, after)),
         )
     return user
+
+
+def _audited(user: User, *, password_changed: bool) -> dict[str, Any]:
+    # Never the hash: only whether this change set a new password.
+    groups = sorted(user.group_names)
+    return {
+        "groups": groups,
+        "active": user.active,
+        "email": user.email,
+        "password_changed": password_changed,
+    }
 
 
 def get_user(session: Session, username: str) -> User:

@@ -31,6 +31,7 @@ from tests.fixtures.engine.cases import (
     start_review,
     tasks_of,
 )
+from workflows.audit_trail import before_after
 from workflows.batch.sweeps import fire_due_timers
 from workflows.definitions import compile
 from workflows.definitions.deploy import deploy_files
@@ -265,6 +266,16 @@ def test_admin_retry_after_repair_continues_the_case_and_resolves_its_incidents(
         "task_created",
         "task_completed",
         "instance_completed",
+    ]
+    # The audit trail shows each status transition: running -> error, error -> running, -> completed.
+    transitions = select(AuditEvent).where(AuditEvent.action.like("instance_%")).order_by(AuditEvent.id)
+    assert [before_after(e.action, e.detail, e.actor) for e in rows(fragile_rt.factory, transitions)] == [
+        (None, {"status": "running"}),
+        ({"status": "running"}, {"status": "error"}),
+        ({"status": "error"}, {"status": "running"}),
+        ({"status": "running"}, {"status": "error"}),
+        ({"status": "error"}, {"status": "running"}),
+        ({"status": "running"}, {"status": "completed"}),
     ]
 
 
@@ -510,6 +521,12 @@ def test_task_cancelled_by_its_boundary_timer_cannot_be_claimed_or_completed(
         runner.claim_task(rt, item.id, actor=people.ann, now=clock)
     (cancelled,) = tasks_of(rt.factory, item.instance_id, "review_case")
     assert cancelled.status == TaskStatus.CANCELLED and cancelled.completed_by is None
+    (event,) = rows(rt.factory, select(AuditEvent).where(AuditEvent.action == "task_cancelled"))
+    assert event.task_id == item.id
+    assert before_after(event.action, event.detail, event.actor) == (
+        {"status": "open"},
+        {"status": "cancelled"},
+    )
 
 
 # --- 10. timers fire once ---------------------------------------------------------------------------

@@ -205,6 +205,7 @@ def _remind_one(session: Session, item: InboxItem, to: list[str], now: datetime)
             instance_id=item.instance_id,
             task_id=item.id,
             error=error,
+            **_reminded(now),
         )
 
 
@@ -236,7 +237,13 @@ def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datet
         instance_id=item.instance_id,
         task_id=item.id,
         recipients=to,
+        **_reminded(now),
     )
+
+
+def _reminded(now: datetime) -> dict[str, Any]:
+    # A task is reminded once: the audit shows the mark that keeps it from being reminded again.
+    return {"before": {"reminded_at": None}, "after": {"reminded_at": now.isoformat()}}
 
 
 def run_daily_jobs(

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Provision
 from workflows.credit.receivables import CENT
-from workflows.credit.record_fields import money_text
+from workflows.credit.record_fields import iso_text, money_text
 from workflows.settings import ProvisionSettings
+from workflows.store.audit import record_event
 
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
 
@@ -90,3 +91,30 @@ def _end_of(day: date) -> datetime:
     from datetime import UTC, time
 
     return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def audit_provision(session: Session, provision: Provision, *, actor: str, instance_id: int | None) -> None:
+    """Audit a specific provision as booked (no `released_at` yet: it is new) or released, on its customer.
+
+    Call it after setting `released_at` on a release, and after the flush that gives a new one its id.
+    """
+    released = provision.released_at is not None
+    record_event(
+        session,
+        actor=actor,
+        action="provision_released" if released else "provision_booked",
+        now=provision.released_at or provision.created_at,
+        instance_id=instance_id,
+        customer_id=provision.customer_id,
+        case_id=provision.case_id,
+        provision_id=provision.id,
+        reason=provision.reason,
+        before={"released_at": None} if released else None,
+        after={"released_at": iso_text(provision.released_at)}
+        if released
+        else {
+            "amount": money_text(provision.amount),
+            "currency": provision.currency,
+            "rate": str(provision.rate),
+        },
+    )

@@ -23,7 +23,7 @@ from workflows.definitions.start_rights import require_may_start
 from workflows.engine import spiff as engine
 from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
 from workflows.engine.runtime import Runtime
-from workflows.engine.step import Step, advance, refuse_bad_input, resume
+from workflows.engine.step import RETRIED, STARTED, Step, advance, refuse_bad_input, resume
 from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
@@ -113,7 +113,11 @@ def _start(
     session.flush()
     step = Step(rt, session, instance, now, actor.username)
     step.record(
-        "instance_started", process_key=process_key, version=definition.version, business_key=business_key
+        "instance_started",
+        process_key=process_key,
+        version=definition.version,
+        business_key=business_key,
+        **STARTED,
     )
     wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
     advance(step, wf)
@@ -171,6 +175,7 @@ def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> Inb
         # Four-eyes applies to claiming too: a claim the claimer could never complete would block the task.
         check_may_complete(session, item, actor)
         if item.assignee != actor.username:
+            before = {"assignee": item.assignee}
             item.assignee, item.claimed_at = actor.username, now
             record_event(
                 session,
@@ -180,6 +185,8 @@ def claim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> Inb
                 instance_id=item.instance_id,
                 task_id=item.id,
                 bpmn_id=item.bpmn_id,
+                before=before,
+                after={"assignee": item.assignee},
             )
         return item
 
@@ -204,6 +211,7 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
             raise Conflict(
                 f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it"
             )
+        before = {"assignee": item.assignee}
         item.assignee, item.claimed_at = None, None
         record_event(
             session,
@@ -213,6 +221,8 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
             instance_id=item.instance_id,
             task_id=item.id,
             bpmn_id=item.bpmn_id,
+            before=before,
+            after={"assignee": None},
         )
         return item
 
@@ -292,7 +302,7 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
             incident.resolved_at, incident.resolved_by = now, actor.username
         instance.status = InstanceStatus.RUNNING
         step, wf = resume(rt, session, instance, now, actor.username)
-        step.record("instance_retried")
+        step.record("instance_retried", **RETRIED)
         advance(step, wf, retry=True)
         return instance
 

@@ -39,6 +39,18 @@ from workflows.store.models import (
     Timer,
 )
 
+# The before/after of an instance's status transitions and a task's cancellation (workflows/audit_trail.py).
+STARTED: dict[str, Any] = {"before": None, "after": {"status": InstanceStatus.RUNNING}}
+RETRIED: dict[str, Any] = {
+    "before": {"status": InstanceStatus.ERROR},
+    "after": {"status": InstanceStatus.RUNNING},
+}
+CANCELLED: dict[str, Any] = {"before": {"status": TaskStatus.OPEN}, "after": {"status": TaskStatus.CANCELLED}}
+
+
+def status_change(before: str, after: str) -> dict[str, Any]:
+    return {"before": {"status": before}, "after": {"status": after}}
+
 
 @dataclass
 class Step:
@@ -148,7 +160,7 @@ def resume(
     step = Step(rt, session, instance, now, actor)
     loaded = rt.spec_for(session, instance.definition_id)
     if not instance.state:
-        step.record("instance_started", process_key=instance.process_key, version=instance.version)
+        step.record("instance_started", process_key=instance.process_key, version=instance.version, **STARTED)
         return step, engine.new_workflow(loaded, instance.data, step.call_service)
     return step, engine.restore_state(loaded, instance.state, step.call_service)
 
@@ -171,7 +183,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
     if instance.status == InstanceStatus.RUNNING and engine.is_completed(wf):
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = step.now
-        step.record("instance_completed")
+        step.record("instance_completed", **status_change(InstanceStatus.RUNNING, instance.status))
     instance.data = to_jsonable(engine.workflow_data(wf))
     pruning.prune_history(wf)
     instance.state = engine.dump_state(wf)
@@ -184,7 +196,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
 def _record_failure(step: Step, exc: engine.EngineError) -> None:
     step.failure = exc
     instance = step.instance
-    instance.status = InstanceStatus.ERROR
+    before, instance.status = instance.status, InstanceStatus.ERROR
     details = {"bpmn_id": exc.bpmn_id or "", "message": str(exc)}
     details["traceback"] = "".join(traceback.format_exception(exc))
     if step.incident is not None:
@@ -194,7 +206,8 @@ def _record_failure(step: Step, exc: engine.EngineError) -> None:
     else:
         step.incident = Incident(instance_id=instance.id, created_at=step.now, attempts=1, **details)
         step.session.add(step.incident)
-    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc))
+    change = status_change(before, instance.status)
+    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc), **change)
 
 
 def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:
@@ -206,7 +219,7 @@ def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:
     if dropped:  # e.g. an interrupting boundary timer fired on the task
         session.execute(_CANCEL_ITEMS, {"ids": [row.id for row in dropped], "now": step.now})
         for row in dropped:
-            step.record("task_cancelled", task_id=row.id, bpmn_id=row.bpmn_id)
+            step.record("task_cancelled", task_id=row.id, bpmn_id=row.bpmn_id, **CANCELLED)
     closed = [item.id for item in step.closed_items] + [row.id for row in dropped]
     if closed:
         # Closed tasks leave the candidate index so group queries only scan open work.

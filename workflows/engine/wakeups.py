@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from workflows.engine.runtime import Runtime
-from workflows.engine.step import advance, resume
+from workflows.engine.step import RETRIED, advance, resume, status_change
 from workflows.settings import SchedulerSettings
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction
@@ -85,7 +85,7 @@ def retry_step(rt: Runtime, instance_id: int, now: datetime) -> Wakeup:
         instance.status = InstanceStatus.RUNNING
         step, wf = resume(rt, session, instance, now, ACTOR)
         step.incident = incident  # failing again counts on this incident instead of opening another
-        step.record("instance_retried", attempt=incident.attempts + 1, by=RESOLVER)
+        step.record("instance_retried", attempt=incident.attempts + 1, by=RESOLVER, **RETRIED)
         advance(step, wf, retry=True)
         if step.failure is not None:
             return _schedule(rt, incident, now)
@@ -108,7 +108,8 @@ def record_failure(rt: Runtime, instance_id: int, exc: BaseException, now: datet
         message = f"{type(exc).__name__}: {exc}"
         details = {"message": message, "traceback": "".join(traceback.format_exception(exc))}
         incident = session.scalar(_OPEN_INCIDENT, {"instance_id": instance_id})
-        if incident is not None and instance.status == InstanceStatus.ERROR:
+        status = instance.status
+        if incident is not None and status == InstanceStatus.ERROR:
             incident.attempts += 1
             incident.message, incident.traceback = details["message"], details["traceback"]
         else:
@@ -120,7 +121,18 @@ def record_failure(rt: Runtime, instance_id: int, exc: BaseException, now: datet
         session.execute(delete(Timer).where(Timer.instance_id == instance_id))
         session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
         record_event(
-            session, actor=ACTOR, action="instance_failed", now=now, instance_id=instance_id, message=message
+            session,
+            actor=ACTOR,
+            action="instance_failed",
+            now=now,
+            instance_id=instance_id,
+            message=message,
+            # Failing again while in error: the status stays, the incident's attempts count up.
+            **(
+                status_change(status, instance.status)
+                if status != instance.status
+                else {"before": {"attempts": incident.attempts - 1}, "after": {"attempts": incident.attempts}}
+            ),
         )
         session.flush()
         return _schedule(rt, incident, now)

@@ -33,3 +33,13 @@ def record_event(
             at=now,
         )
     )
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`before=` and `after=` for `record_event` (or a dunning event): only the fields whose value changed.
+
+    Values are what JSON stores (the caller passes dates and amounts as text); the audit trail
+    (workflows/audit_trail.py) lists them as the change's before and after.
+    """
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {"before": {k: before.get(k) for k in keys}, "after": {k: after[k] for k in keys}}
