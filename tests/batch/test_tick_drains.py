@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, insert, select
 
+from handlers.registry import build_operations
+from tests.batch.test_scale_guards import NOW, seed_book
 from tests.fixtures.engine.cases import add_people, review_runtime, rows, start_review
 from tests.smtp import RecordingSink
-from workflows.batch.jobs import MAIL_BATCH, REMINDER_BATCH, tick
+from workflows.batch.jobs import DAILY_JOBS, MAIL_BATCH, REMINDER_BATCH, tick
 from workflows.engine.runner import Runtime
 from workflows.mail.outbox import queue_email
 from workflows.mail.smtp import mailer_for
@@ -114,3 +116,18 @@ def test_a_reminder_that_cannot_be_queued_is_skipped_once_and_the_others_are_sen
     assert [e.task_id for e in failed] == [broken] and "carl at example" in failed[0].detail["error"]
     assert tick(rt, None, late + timedelta(hours=1), jobs={}).reminders == 0  # not tried every round
     assert len([r for r in caplog.records if "overdue reminder" in r.getMessage()]) == 1
+
+
+def test_the_daily_dunning_run_reports_its_progress_by_customer(
+    settings: Settings, db_engine: Engine
+) -> None:
+    book = Runtime(db_engine, settings, build_operations())
+    seed_book(book.factory, NOW, customers=30)
+    progress = RecordedProgress()
+
+    result = tick(book, None, NOW, jobs={"dunning_run": DAILY_JOBS["dunning_run"]}, progress=progress)
+
+    [day] = result.jobs
+    # A long dunning day shows how far it is, customer by customer, not one step for the whole job.
+    assert day["customers"] == 23 and day["cases_started"] == 23  # every fourth customer owes nothing late
+    assert (progress.totals["job dunning_run"], progress.done["job dunning_run"]) == (23, 23)

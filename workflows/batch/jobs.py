@@ -120,9 +120,7 @@ def tick(
     if daily_jobs_due:
         for name, job in jobs.items():
             with _phase(result, f"job {name}") as failure:
-                progress.begin(f"job {name}", 1)
-                result.jobs += run_daily_jobs(rt, now, {name: job}, runner=runner)
-                progress.advance(f"job {name}", 1)
+                result.jobs += run_daily_jobs(rt, now, {name: job}, runner=runner, progress=progress)
             if failure:
                 result.jobs.append({"job": name, "as_of": now.date().isoformat(), "error": failure[0]})
     if mailer is not None:
@@ -253,6 +251,7 @@ def run_daily_jobs(
     *,
     runner: str = "tick",
     wall: Clock = utcnow,
+    progress: Progress = NO_PROGRESS,
 ) -> list[dict[str, Any]]:
     """Run each of `jobs` for `now`'s date unless that day is done; the days this call worked on.
 
@@ -264,11 +263,12 @@ def run_daily_jobs(
     ran = []
     for name, job in jobs.items():
         count = partial(job.day_counts, as_of=today) if isinstance(job, DailyStart) else None
+        work = _counted(job, rt, today, now, f"job {name}", progress)
         summary = run_job_day(
             rt,
             name,
             today,
-            partial(job, rt, today, now),
+            work,
             runner=runner_name(runner),
             count=count,
             wall=wall,
@@ -276,3 +276,36 @@ def run_daily_jobs(
         if summary is not None:
             ran.append({"job": name, "as_of": today.isoformat(), **summary})
     return ran
+
+
+def _counted(
+    job: DailyJob, rt: Runtime, today: date, now: datetime, phase: str, progress: Progress
+) -> Callable[[], dict[str, Any]]:
+    """The job's day as one call; a chunked job advances `phase` by each chunk's customers, so a dunning
+    day of thousands of cases shows how far it is (a job of another kind shows one step)."""
+    if not isinstance(job, DailyStart):
+
+        def whole() -> dict[str, Any]:
+            progress.begin(phase, 1)
+            done = job(rt, today, now)
+            progress.advance(phase, 1)
+            return done
+
+        return whole
+    begun = False
+
+    def plan() -> list[daily_starts.Chunk]:
+        nonlocal begun
+        chunks = job.planner(rt, today, daily_starts.DEFAULT_CHUNK_SIZE)
+        if not begun:  # the first round names the day's customers; later rounds only what others left
+            progress.begin(phase, sum(len(c.customer_ids) for c in chunks))
+            begun = True
+        return chunks
+
+    def run_one(chunk: daily_starts.Chunk, wait: bool) -> daily_starts.ChunkResult:
+        done = daily_starts.run_chunk(rt, chunk, now, wait=wait)
+        if not wait:  # a waiting round re-runs customers another run held: counted once already
+            progress.advance(phase, len(chunk.customer_ids))
+        return done
+
+    return partial(job, rt, today, now, plan=plan, run_one=run_one)
