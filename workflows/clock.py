@@ -11,6 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 REAL, SIMULATED = "real", "simulated"
+# The times a tick, a clock move or [clock] start may name: the daily jobs count days and months back and
+# forth from `now` (year 1 or 9999 overflows), and a simulated clock never moves back from a typo.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 CLOCK_MODES = (REAL, SIMULATED)
 
 # What the entry points hand down: call it for "now" (timezone-aware UTC).
@@ -26,12 +29,18 @@ def parse_now(value: str | None) -> datetime:
     """Parse an ISO 8601 `--now`/`now` value (naive means UTC); None means the real time.
 
     Raises:
-        ValueError: the value is not ISO 8601.
+        ValueError: the value is not ISO 8601, or lies outside EARLIEST..LATEST.
     """
     if not value:
         return utcnow()
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 lies before year 1 in UTC
+        raise ValueError(f"{value!r} lies outside the years a clock can show") from exc
+    if not EARLIEST <= parsed < LATEST:
+        raise ValueError(f"the time must lie from {EARLIEST.year} to {LATEST.year - 1}, not {value!r}")
+    return parsed
 
 
 def parse_start(value: str) -> datetime | None:
