@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from workflows.clock import SIMULATED, Clock, parse_start, utcnow
 from workflows.errors import Conflict
 from workflows.settings import ClockSettings
+from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import Base
 
@@ -75,24 +76,42 @@ class SimulatedClock:
 
     def _move(self, session: Session, when: datetime, by: str) -> None:
         # One conditional UPDATE: two processes moving the clock at once can never move it back.
+        # The time it replaces is read in the same transaction, for the audit trail's before.
+        before = session.scalar(select(StoredClockRow.now).where(StoredClockRow.id == CLOCK_ROW))
         statement = (
             update(StoredClockRow)
             .where(StoredClockRow.id == CLOCK_ROW, StoredClockRow.now <= when)
             .values(now=when, moved_at=utcnow(), moved_by=by)
         )
         if cast("CursorResult[Any]", session.execute(statement)).rowcount:
+            _audit_move(session, before, when, by)
             return
         current = session.scalar(select(StoredClockRow.now).where(StoredClockRow.id == CLOCK_ROW))
         if current is None:
             current = self._start or utcnow()
             if when >= current:
                 session.add(StoredClockRow(id=CLOCK_ROW, now=when, moved_at=utcnow(), moved_by=by))
+                _audit_move(session, current, when, by)
                 return
         raise Conflict(
             f"the simulated clock is at {current.isoformat()} and moves only forward: "
             f"{when.isoformat()} would move it back. Give a time at or after {current.isoformat()}",
             details={"mode": SIMULATED, "now": current.isoformat()},
         )
+
+
+def _audit_move(session: Session, before: datetime | None, when: datetime, by: str) -> None:
+    """A move is a state change like any other: every later action happens at the moved time."""
+    if before is not None and before == when:
+        return  # the same time again: nothing changed
+    record_event(
+        session,
+        actor=by,
+        action="clock_moved",
+        now=when,
+        before={"now": None if before is None else before.isoformat()},
+        after={"now": when.isoformat()},
+    )
 
 
 def clock_for(settings: ClockSettings, factory: sessionmaker[Session]) -> Clock:
