@@ -182,6 +182,11 @@ class EmbeddedScheduler:
         except Exception as exc:
             logger.error("scheduler: the next wake-up could not be read: %s: %s", type(exc).__name__, exc)
             wake = now + timedelta(seconds=self._rt.settings.scheduler.max_sleep_s)
+        if wake <= now:
+            # Due by `now` and still not run: a timer due exactly at `now` (it fires only once its time
+            # has passed), an instance another process held. On a simulated clock standing at `now`,
+            # waking "now" again would loop at full CPU until the clock moves; wait like a failed round.
+            settle = max(settle, now + timedelta(seconds=self.backoff_s))
         return max(wake, settle)
 
     @property
