@@ -55,10 +55,11 @@ def _args() -> dict[str, str]:
     return {k: v for k in FILTERS if (v := (request.args.get(k) or "").strip())}
 
 
-def _csv(text: str, name: str) -> Response:
-    return Response(
-        text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    )
+def _csv(text: str, name: str, *, cut: bool = False) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    if cut:  # the file holds the newest MAX_EXPORT_ROWS changes only (its last line says so too)
+        headers["X-Export-Truncated"] = str(audit_trail.MAX_EXPORT_ROWS)
+    return Response(text, mimetype="text/csv", headers=headers)
 
 
 @bp.get("/audit")
@@ -84,8 +85,8 @@ def export() -> Response:
     require_groups(AUDIT_READERS, "read the audit trail")
     where = _audit_filter()
     with services().rt.factory() as session:
-        changes = audit_trail.export_changes(session, where)
-    return _csv(to_csv(audit_trail.CSV_COLUMNS, audit_trail.change_rows(changes)), "audit")
+        text, cut = audit_trail.export_csv(session, where)
+    return _csv(text, "audit", cut=cut)
 
 
 @bp.get("/audit/sod")

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.roles import AUDITOR
+from workflows.csv_export import to_csv
 from workflows.store.models import AuditEvent
 
 # Who reads the audit trail and the segregation-of-duties report, besides admins (README.md).
@@ -160,14 +161,27 @@ def list_changes(
     return [_change(row._mapping) for row in session.execute(page_query)], total
 
 
-def export_changes(session: Session, where: AuditFilter, *, limit: int = MAX_EXPORT_ROWS) -> list[Change]:
-    """Every matching change, newest first, up to `limit` (the CSV export)."""
+def export_changes(
+    session: Session, where: AuditFilter, *, limit: int = MAX_EXPORT_ROWS
+) -> tuple[list[Change], bool]:
+    """Every matching change, newest first, up to `limit` (the CSV export), and whether more match."""
     query = _changes_query(session, where)
     if query is None:
-        return []
+        return [], False
     rows = query.subquery()
-    ordered = select(rows).order_by(rows.c.at.desc(), rows.c.source, rows.c.id.desc()).limit(limit)
-    return [_change(row._mapping) for row in session.execute(ordered)]
+    ordered = select(rows).order_by(rows.c.at.desc(), rows.c.source, rows.c.id.desc()).limit(limit + 1)
+    found = [_change(row._mapping) for row in session.execute(ordered)]
+    return found[:limit], len(found) > limit
+
+
+def export_csv(session: Session, where: AuditFilter) -> tuple[str, bool]:
+    """The CSV export and whether it was cut at MAX_EXPORT_ROWS; a cut file ends with a line saying so."""
+    changes, cut = export_changes(session, where)
+    note = (
+        f"truncated: more than {MAX_EXPORT_ROWS:,} changes match; this file holds the newest "
+        f"{MAX_EXPORT_ROWS:,}: narrow the period (from/to) for the rest"
+    )
+    return to_csv(CSV_COLUMNS, [*change_rows(changes), *([[note]] if cut else [])]), cut
 
 
 def _changes_query(session: Session, where: AuditFilter) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from workflows.credit.models import (
     LimitChange,
 )
 from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.errors import BadRequest
 from workflows.store.models import (
     DefinitionStatus,
     Deployment,
@@ -52,7 +53,8 @@ DISPUTE_TASK = "resolve_dispute"  # dunning.bpmn: the collector's proposal of a 
 LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT = "limit_change", "contract_version", "dispute_credit"
 DEFINITION_VERSION = "definition_version"  # a diagram that moves money, approved by a second owner
 KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT, DEFINITION_VERSION)
-MAX_ROWS = 10_000  # per kind and period: narrow the period for more
+_Row = TypeVar("_Row")
+MAX_ROWS = 10_000  # per kind and period: a period with more is refused (narrow the period)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,21 @@ def sod_report(session: Session, start: datetime | None, end: datetime | None) -
     return sorted(rows, key=lambda r: (r.at, KINDS.index(r.kind), r.id))
 
 
+def _all(rows: Sequence[_Row], what: str) -> Sequence[_Row]:
+    """The rows of one kind, when they are all there (queried with limit MAX_ROWS + 1).
+
+    Raises:
+        BadRequest: more than MAX_ROWS: a report cut short would hide the flagged rows after the cut,
+            and say that none is flagged.
+    """
+    if len(rows) > MAX_ROWS:
+        raise BadRequest(
+            f"more than {MAX_ROWS:,} {what} in this period: the report would be incomplete; "
+            "narrow the period (from/to)"
+        )
+    return rows
+
+
 def _period(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
     found = []
     if start is not None:
@@ -110,10 +127,10 @@ def _limit_changes(session: Session, start: datetime | None, end: datetime | Non
         .outerjoin(ProcessInstance, ProcessInstance.id == LimitChange.instance_id)
         .where(*_period(LimitChange.changed_at, start, end))
         .order_by(LimitChange.changed_at, LimitChange.id)
-        .limit(MAX_ROWS)
+        .limit(MAX_ROWS + 1)
     )
     found = []
-    for change, name, started_by, process_key in session.execute(query):
+    for change, name, started_by, process_key in _all(session.execute(query).all(), "limit changes"):
         approvers = _names(change.approvers)
         requester = started_by if change.instance_id is not None else change.changed_by
         found.append(
@@ -153,10 +170,10 @@ def _contract_versions(session: Session, start: datetime | None, end: datetime |
         .outerjoin(ContractChangeRequest, ContractChangeRequest.id == ContractVersion.change_request_id)
         .where(*_period(ContractVersion.created_at, start, end))
         .order_by(ContractVersion.created_at, ContractVersion.id)
-        .limit(MAX_ROWS)
+        .limit(MAX_ROWS + 1)
     )
     found = []
-    for version, request in session.execute(query):
+    for version, request in _all(session.execute(query).all(), "contract versions"):
         approvers = _names(version.approvers or (request.approvers if request else []))
         requester = request.requested_by if request is not None else version.created_by
         if request is None:
@@ -210,10 +227,10 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
         .join(DunningCase, DunningCase.id == DunningEvent.case_id)
         .where(DunningEvent.kind == "dispute_resolved", *_period(DunningEvent.at, start, end))
         .order_by(DunningEvent.at, DunningEvent.id)
-        .limit(MAX_ROWS)
+        .limit(MAX_ROWS + 1)
     )
     found = []
-    for event, instance_id, customer_id in session.execute(query):
+    for event, instance_id, customer_id in _all(session.execute(query).all(), "dispute resolutions"):
         detail = event.detail if isinstance(event.detail, dict) else {}
         if detail.get("resolution") != "upheld":
             continue  # a rejected dispute moves no money
@@ -248,10 +265,10 @@ def _definition_versions(session: Session, start: datetime | None, end: datetime
             *_period(ProcessDefinition.decided_at, start, end),
         )
         .order_by(ProcessDefinition.decided_at, ProcessDefinition.id)
-        .limit(MAX_ROWS)
+        .limit(MAX_ROWS + 1)
     )
     found = []
-    for definition in session.scalars(query):
+    for definition in _all(session.scalars(query).all(), "approved diagram versions"):
         approvers = [str(definition.decided_by)]
         found.append(
             SodRow(

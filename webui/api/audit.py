@@ -118,10 +118,11 @@ class SodReport(Model):
     flagged: int = Field(ge=0, description="rows where one person appears twice; there should be none")
 
 
-def _csv(text: str, name: str) -> Response:
-    return Response(
-        text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    )
+def _csv(text: str, name: str, *, cut: bool = False) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    if cut:  # the file holds the newest MAX_EXPORT_ROWS changes only (its last line says so too)
+        headers["X-Export-Truncated"] = str(audit_trail.MAX_EXPORT_ROWS)
+    return Response(text, mimetype="text/csv", headers=headers)
 
 
 @bp.get("/audit")
@@ -132,8 +133,8 @@ def get_audit(query: AuditQuery) -> Response:
     where = query.audit_filter()
     with services().rt.factory() as session:
         if query.format == "csv":
-            changes = audit_trail.export_changes(session, where)
-            return _csv(to_csv(audit_trail.CSV_COLUMNS, audit_trail.change_rows(changes)), "audit")
+            text, cut = audit_trail.export_csv(session, where)
+            return _csv(text, "audit", cut=cut)
         found, total = audit_trail.list_changes(session, where, page=query.page, per_page=query.per_page)
         return paged([audit_trail.change_json(c) for c in found], total, query.page, query.per_page)
 
