@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,9 @@ def _queue_approval(
             f"but {roles.DEFINITION_APPROVAL} is not deployed; run `creditflow init`, then deploy again"
         )
         raise InvalidBundle([Problem(compiled.bpmn_file, 0, definition.process_key, message)])
+    # Due already: a timer fires only once its time has passed, and a simulated clock standing at the
+    # deploy's time never passes it (no approval task until somebody moved the clock).
+    due = now - timedelta(microseconds=1)
     instance = ProcessInstance(
         definition_id=approval.id,
         process_key=approval.process_key,
@@ -209,14 +212,14 @@ def _queue_approval(
             "deployed_by": definition.deployed_by,
             "operations": moving,
         },
-        waits=[["timer", QUEUED_START, now.isoformat()]],
+        waits=[["timer", QUEUED_START, due.isoformat()]],
         started_by=definition.deployed_by,
         started_at=now,
         updated_at=now,
     )
     session.add(instance)
     session.flush()
-    session.add(Timer(instance_id=instance.id, bpmn_id=QUEUED_START, due_at=now))
+    session.add(Timer(instance_id=instance.id, bpmn_id=QUEUED_START, due_at=due))
 
 
 def decide_definition(
