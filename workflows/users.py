@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -70,18 +70,24 @@ def add_user(
     Setting a password ends the user's web sessions (a copied session cookie stops working).
 
     Raises:
-        BadRequest: the name is empty, has characters other than letters, digits, dot, dash, underscore, or
-            is "system" (in any case), the name creditflow itself acts under.
+        BadRequest: the name is empty, has characters other than ASCII letters, digits, dot, dash,
+            underscore, is "system" (in any case), the name creditflow itself acts under, or is new and
+            differs from an existing user's only in case.
     """
-    if not username or not all(c.isalnum() or c in "._-" for c in username):
-        raise BadRequest(f"user name {username!r} must be letters, digits, '.', '-' or '_'")
+    # ASCII only: "mаnager1" (a Cyrillic а) or "ｍanager1" would read as manager1 in the audit trail.
+    if not username or not (username.isascii() and all(c.isalnum() or c in "._-" for c in username)):
+        raise BadRequest(f"user name {username!r} must be ASCII letters, digits, '.', '-' or '_'")
     if username.lower() == SYSTEM_ACTOR:
         # Checks trust the name "system" (timers, batch runs, `init`): a person so named would deploy money
         # moves without a second owner, open dunning cases and start (so read) every dunning case.
         raise BadRequest(f"user name {username!r} is reserved for creditflow itself; choose another name")
     groups = [g.strip() for g in groups if g.strip()]
-    ensure_groups(session, groups)
     user = session.scalar(select(User).where(User.username == username))
+    twin = session.scalar(select(User.username).where(func.lower(User.username) == username.lower()).limit(1))
+    if user is None and twin is not None:
+        # One person with "Manager1" and "manager1" would request with one and approve with the other.
+        raise BadRequest(f"user name {username!r} differs from the existing user {twin!r} only in case")
+    ensure_groups(session, groups)
     # What the audit shows before and after: groups, active, e-mail, and whether the password changed.
     before = None if user is None else _audited(user, password_changed=False)
     if user is None:
