@@ -25,6 +25,7 @@ from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
 from workflows.store.db import transaction
 from workflows.store.models import User
+from workflows.store.stored_clock import SimulatedClock
 from workflows.users import add_user, issue_token
 
 # --- users -------------------------------------------------------------------------------------------------
@@ -167,7 +168,15 @@ def _batch_now(ctx: Context, as_of_text: str | None) -> datetime:
     now = ctx.rt.clock()
     if not as_of_text:
         return now
-    return max(now, datetime.combine(_as_of(ctx, as_of_text), time(12), tzinfo=UTC))
+    as_of = _as_of(ctx, as_of_text)
+    if isinstance(ctx.rt.clock, SimulatedClock) and as_of > now.date():
+        # Acting at noon of that day would leave the one clock behind the cases, notices and timers.
+        raise click.BadParameter(
+            f"the simulated clock is at {now.isoformat()}: move it first with `creditflow tick --now "
+            f"{as_of.isoformat()}T09:00Z`, which also runs that day's jobs",
+            param_hint="--as-of",
+        )
+    return max(now, datetime.combine(as_of, time(12), tzinfo=UTC))
 
 
 @click.command("provisions")
