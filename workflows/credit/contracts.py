@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.models import Contract, ContractChangeRequest, ContractVersion, Supplier
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.store.audit import record_event
+from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
 
 CHANGE_TYPES = ("price", "payment_terms", "quantity", "delivery_date", "liability", "termination", "clauses")
@@ -89,6 +89,8 @@ def create_contract(session: Session, fields: Mapping[str, Any], *, actor: str, 
         now=now,
         contract_id=contract.id,
         number=contract.number,
+        before=None,
+        after=as_recorded({"terms": {}, **fields}),
     )
     return contract
 

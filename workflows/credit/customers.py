@@ -17,7 +17,7 @@ from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.deploy import latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
-from workflows.store.audit import record_event
+from workflows.store.audit import as_recorded, record_event
 from workflows.store.models import Deployment, User
 from workflows.store.paging import page_rows
 
@@ -184,7 +184,14 @@ def _add_customer(session: Session, fields: Mapping[str, Any], *, actor: str, no
     session.add(customer)
     session.flush()
     record_event(
-        session, actor=actor, action="customer_created", now=now, customer_id=customer.id, name=customer.name
+        session,
+        actor=actor,
+        action="customer_created",
+        now=now,
+        customer_id=customer.id,
+        name=customer.name,
+        before=None,
+        after=as_recorded({**fields, "credit_limit": customer.credit_limit}),
     )
     return customer
 

@@ -16,7 +16,7 @@ from workflows.credit.csv_import import MasterData, import_master_data
 from workflows.credit.models import Contract, Supplier, SupplierEvaluation
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, NotFound
-from workflows.store.audit import record_event
+from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
@@ -74,7 +74,12 @@ def create_supplier(
     supplier = Supplier(**fields, created_at=now, updated_at=now)
     session.add(supplier)
     session.flush()
-    detail: dict[str, Any] = {"supplier_id": supplier.id, "name": supplier.name}
+    detail: dict[str, Any] = {
+        "supplier_id": supplier.id,
+        "name": supplier.name,
+        "before": None,
+        "after": as_recorded(fields),
+    }
     if source:
         detail["source"] = source
     record_event(session, actor=actor, action="supplier_created", now=now, **detail)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,3 +45,21 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
     """
     keys = [k for k in after if before.get(k) != after[k]]
     return {"before": {k: before.get(k) for k in keys}, "after": {k: after[k] for k in keys}}
+
+
+def as_recorded(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's fields as the audit trail stores them: amounts and ratios as text (no float rounding),
+    dates as ISO 8601; nested terms likewise. A creation passes them as `after=`."""
+    return {key: _recorded(value) for key, value in fields.items()}
+
+
+def _recorded(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return as_recorded(value)
+    if isinstance(value, list | tuple):
+        return [_recorded(v) for v in value]
+    return value
