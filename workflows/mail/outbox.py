@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import smtplib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -244,10 +245,22 @@ def dispatch_due_emails(
                     error,
                 )
                 _record_outcome(factory, email, {"last_error": error, "next_attempt_at": now + delay})
+            if relay_unreachable(exc):
+                # Every other row would wait out the same timeout (30 s each: hours on a dunning day,
+                # with the scheduler's one thread held). They stay due, untried, for the next round.
+                break
         else:
             sent += 1
             _record_outcome(factory, email, {"status": MailStatus.SENT, "sent_at": now})
     return DispatchResult(sent=sent, retried=retried, failed=failed)
+
+
+def relay_unreachable(exc: BaseException) -> bool:
+    """The relay itself failed (refused, silent, dropped the connection), not this one message (a
+    refused recipient or body: an SMTP reply, which the other messages would not get)."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
 
 
 def next_mail_due(session: Session) -> datetime | None:
