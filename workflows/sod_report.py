@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.models import (
+    Contract,
     ContractChangeRequest,
     ContractVersion,
     Customer,
@@ -166,21 +167,23 @@ def _limit_rule(change: LimitChange, approvers: list[str]) -> str:
 
 def _contract_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
     query = (
-        select(ContractVersion, ContractChangeRequest)
+        select(ContractVersion, ContractChangeRequest, Contract.currency)
+        .join(Contract, Contract.id == ContractVersion.contract_id)
         .outerjoin(ContractChangeRequest, ContractChangeRequest.id == ContractVersion.change_request_id)
         .where(*_period(ContractVersion.created_at, start, end))
         .order_by(ContractVersion.created_at, ContractVersion.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for version, request in _all(session.execute(query).all(), "contract versions"):
+    for version, request, currency in _all(session.execute(query).all(), "contract versions"):
         approvers = _names(version.approvers or (request.approvers if request else []))
         requester = request.requested_by if request is not None else version.created_by
         if request is None:
             rule, summary = "no approval: the contract's first version", f"version {version.version}"
         else:
             rule = _contract_rule(session, request)
-            summary = f"version {version.version}: {request.change_type}, value impact {request.value_impact}"
+            impact = f"value impact {request.value_impact} {currency}"
+            summary = f"version {version.version}: {request.change_type}, {impact}"
         found.append(
             SodRow(
                 kind=CONTRACT_VERSION,
@@ -223,14 +226,17 @@ def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
 
 def _dispute_credits(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
     query = (
-        select(DunningEvent, DunningCase.instance_id, DunningCase.customer_id)
+        select(DunningEvent, DunningCase.instance_id, DunningCase.customer_id, Customer.currency)
         .join(DunningCase, DunningCase.id == DunningEvent.case_id)
+        .join(Customer, Customer.id == DunningCase.customer_id)
         .where(DunningEvent.kind == "dispute_resolved", *_period(DunningEvent.at, start, end))
         .order_by(DunningEvent.at, DunningEvent.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for event, instance_id, customer_id in _all(session.execute(query).all(), "dispute resolutions"):
+    for event, instance_id, customer_id, currency in _all(
+        session.execute(query).all(), "dispute resolutions"
+    ):
         detail = event.detail if isinstance(event.detail, dict) else {}
         if detail.get("resolution") != "upheld":
             continue  # a rejected dispute moves no money
@@ -244,7 +250,8 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
                 at=event.at,
                 object=f"case:{event.case_id}",
                 instance_id=instance_id,
-                summary=f"customer {customer_id}: credit note for {invoices or 'no invoice'}",
+                summary=f"customer {customer_id}: credit note for {invoices or 'no invoice'}, "
+                + _credited(detail, currency),
                 requester=requester,
                 approvers=approvers,
                 made_by=event.actor,
@@ -253,6 +260,19 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
             )
         )
     return found
+
+
+def _credited(detail: dict[str, Any], currency: str) -> str:
+    """The open amounts a credit note cancelled (its event's before), with the currency."""
+    before = detail.get("before")
+    invoices = before.get("invoices") if isinstance(before, dict) else None
+    try:
+        amounts = [Decimal(str(i["open_amount"])) for i in (invoices or {}).values()]
+    except (TypeError, KeyError, ArithmeticError):
+        amounts = []
+    if not amounts:
+        return "amount not recorded"
+    return f"{sum(amounts, Decimal('0.00')):.2f} {currency}"
 
 
 def _definition_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:

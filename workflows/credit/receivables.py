@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
-from workflows.credit.record_fields import check_amount
+from workflows.credit.record_fields import check_amount, iso_text
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
 from workflows.store.db import MAX_INTEGER
@@ -161,6 +161,8 @@ def post_invoice(session: Session, data: InvoiceInput, *, actor: str, now: datet
         customer_id=customer.id,
         invoice=data.number,
         amount=str(data.amount),
+        currency=data.currency,
+        issue_date=iso_text(data.issue_date),
         due_date=data.due_date.isoformat(),
     )
     return invoice
@@ -214,6 +216,8 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
         now=now,
         customer_id=customer.id,
         amount=str(data.amount),
+        currency=data.currency,
+        paid_on=iso_text(data.paid_on),
         reference=data.reference,
         unallocated=str(payment.unallocated),
         before=before,  # the invoices it paid (open amounts) and the customer's credit balance
