@@ -68,18 +68,46 @@ class SingleSchedulerLock:
         self._file = fh
         return True
 
+    def still_held(self) -> bool:
+        """Whether this process still holds the lock, taking it again when it is free.
+
+        A PostgreSQL advisory lock ends with its session: a restart, a failover or a dropped idle
+        connection frees it, and a standby server takes it. The scheduler asks before each round.
+        """
+        if self._conn is None:
+            return self._file is not None or self.acquire()
+        try:
+            held = self._conn.scalar(_HELD, {"k": ADVISORY_LOCK_KEY})
+            self._conn.commit()
+        except Exception as exc:  # the session is gone: so is the lock
+            logger.warning("scheduler lock: its database session ended (%s)", type(exc).__name__)
+            held = False
+        if held:
+            return True
+        self.release()
+        return self.acquire()
+
     def release(self) -> None:
         if self._conn is not None:
             try:
                 # close() only returns the connection to the pool, whose session would keep the lock.
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
                 self._conn.commit()
+            except Exception:  # noqa: BLE001 - a session that ended holds no lock to release
+                self._conn.invalidate()
             finally:
                 self._conn.close()
                 self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+# Held by this session: a bigint key is classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+_HELD = text(
+    "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+    "AND granted AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = :k"
+)
 
 
 def scheduler_lock_path(rt: Runtime) -> Path | None:
@@ -129,8 +157,10 @@ class EmbeddedScheduler:
         mailer: Mailer | None,
         clock: Callable[[], datetime],
         jobs: Mapping[str, DailyJob] = DAILY_JOBS,
+        lock: SingleSchedulerLock | None = None,
     ) -> None:
         self._rt = rt
+        self._lock = lock  # checked before each round: a lost lock may now be another server's
         self._mailer = mailer
         self._clock = clock
         self._jobs = jobs
@@ -166,6 +196,9 @@ class EmbeddedScheduler:
         the spin the review saw (100 % CPU, 1.6 MB/s of log). It waits `backoff_s` instead.
         """
         settle = now
+        if self._lock is not None and not self._held():
+            # Another server runs the scheduler now; stand by and look again after the sleep cap.
+            return now + timedelta(seconds=self._rt.settings.scheduler.max_sleep_s)
         try:
             did = self.run_once(now)
             if any(did.values()):
@@ -188,6 +221,14 @@ class EmbeddedScheduler:
             # waking "now" again would loop at full CPU until the clock moves; wait like a failed round.
             settle = max(settle, now + timedelta(seconds=self.backoff_s))
         return max(wake, settle)
+
+    def _held(self) -> bool:
+        assert self._lock is not None
+        try:
+            return self._lock.still_held()
+        except Exception as exc:  # the database is unreachable: no round could run anyway
+            logger.error("scheduler: the lock could not be checked: %s: %s", type(exc).__name__, exc)
+            return False
 
     @property
     def backoff_s(self) -> int:

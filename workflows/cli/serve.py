@@ -50,7 +50,9 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             if not settings.mail.smtp_host:
                 self.sink = start_sink(self.svc.rt.factory, port=settings.mail.sink_port)
                 self.svc.sink_port = self.sink.port
-            self.scheduler = EmbeddedScheduler(self.svc.rt, self.svc.mailer(), self.svc.rt.clock, DAILY_JOBS)
+            self.scheduler = EmbeddedScheduler(
+                self.svc.rt, self.svc.mailer(), self.svc.rt.clock, DAILY_JOBS, lock=self.lock
+            )
             self.svc.nudge = self.scheduler.nudge
             self.scheduler.start()
             click.echo(f"creditflow: the scheduler runs in worker {os.getpid()}", err=True)

@@ -86,9 +86,11 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     app = create_app(settings, sink_port=sink.port if sink else None)
     svc = app.extensions["creditflow"]
     lock = SingleSchedulerLock(svc.rt)
-    scheduler = None
-    if settings.scheduler.enabled and lock.acquire():
-        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), svc.rt.clock, DAILY_JOBS)
+    scheduler, held = None, "off"
+    if settings.scheduler.enabled:
+        held = "on" if lock.acquire() else "standing by: another process holds the lock"
+        # Without the lock it stands by, and takes over when the holder dies (or loses its session).
+        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), svc.rt.clock, DAILY_JOBS, lock=lock)
         svc.nudge = scheduler.nudge
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
@@ -96,7 +98,6 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     # SystemExit unwinds serve_forever, so the finally block below stops the scheduler and the sink.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     mail = f"127.0.0.1:{sink.port}" if sink else settings.mail.smtp_host
-    held = "on" if scheduler else "held by another process"
     click.echo(f"creditflow on http://{host}:{port}  (mail: {mail}, scheduler: {held})")
     try:
         server.serve_forever()
