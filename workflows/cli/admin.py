@@ -53,6 +53,7 @@ def users_add(ctx: Context, name: str, groups: str, email: str, password: str | 
             now=ctx.rt.clock(),
             email=email,
             password=password,
+            actor=ctx.operator(),
         )
         click.echo(
             json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)})
@@ -65,7 +66,7 @@ def users_add(ctx: Context, name: str, groups: str, email: str, password: str | 
 def users_token(ctx: Context, name: str) -> None:
     """Print a new API token for NAME (only its hash is stored)."""
     with transaction(ctx.rt.factory) as session:
-        click.echo(domain_call(issue_token, session, name, ctx.rt.clock()))
+        click.echo(domain_call(issue_token, session, name, ctx.rt.clock(), actor=ctx.operator()))
 
 
 @users.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from decimal import Decimal
@@ -36,6 +37,18 @@ class Context:
             click.get_current_context().call_on_close(engine.dispose)
             self._rt = Runtime(engine, self.settings, build_operations())
         return self._rt
+
+    @staticmethod
+    def operator() -> str:
+        """Who runs this command, as the audit trail names them: `cli:` and the operating-system account.
+
+        `system` is creditflow itself (timers, batch runs); a person at the shell is not.
+        """
+        try:
+            account = getpass.getuser()
+        except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid (some containers)
+            account = "unknown"
+        return f"cli:{account}"[:80]
 
     def actor(self, username: str | None) -> Actor:
         """The named user's Actor; without a name the CLI acts as the trusted system operator."""

@@ -108,7 +108,7 @@ def tick_command(ctx: Context, now_text: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     # Simulated clock: the tick moves the one clock to --now first (never back); real: --now is for this tick.
-    now = domain_call(tick_time, ctx.rt.clock, requested, by=SYSTEM.username)
+    now = domain_call(tick_time, ctx.rt.clock, requested, by=ctx.operator())
     clock = ctx.rt.clock
     if ctx.settings.mail.smtp_host:
         relay = mailer_for(ctx.settings.mail, None, clock=clock)
