@@ -37,6 +37,7 @@ from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.roles import AUDITOR
 from workflows.csv_export import to_csv
 from workflows.store.models import AuditEvent
+from workflows.store.paging import MAX_PER_PAGE
 
 # Who reads the audit trail and the segregation-of-duties report, besides admins (README.md).
 AUDIT_READERS = frozenset({AUDITOR})
@@ -154,7 +155,7 @@ def list_changes(
         return [], 0
     rows = query.subquery()
     total = session.scalar(select(func.count()).select_from(rows)) or 0
-    per_page = max(1, min(per_page, 200))
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
     page_query = (
         select(rows).order_by(rows.c.at.desc(), rows.c.source, rows.c.id.desc()).limit(per_page)
     ).offset((max(1, page) - 1) * per_page)
