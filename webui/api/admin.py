@@ -15,7 +15,7 @@ from webui.services import services
 from workflows.batch.jobs import tick
 from workflows.clock import SIMULATED, parse_now
 from workflows.errors import BadRequest, Conflict, Forbidden
-from workflows.store.stored_clock import NOT_SIMULATED, move_clock, tick_time
+from workflows.store.stored_clock import NOT_SIMULATED, move_clock, record_tick_as_of, tick_time
 
 
 class TickRequest(Body):
@@ -56,7 +56,9 @@ def admin_tick() -> Response:
     raw = body.get("now")
     svc = services()
     # Simulated clock: the tick moves the one clock to `now` first (never back); real: `now` is for this tick.
-    now = tick_time(svc.rt.clock, None if raw is None else _requested_time(raw), by=actor.username)
+    requested = None if raw is None else _requested_time(raw)
+    now = tick_time(svc.rt.clock, requested, by=actor.username)
+    record_tick_as_of(svc.rt.factory, svc.rt.clock, requested, by=actor.username)
     return jsonify(tick(svc.rt, svc.mailer(), now).as_dict())
 
 

@@ -13,7 +13,7 @@ from workflows.inbox import InboxFilter, list_inbox, task_json
 from workflows.instances import instance_json
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import mailer_for
-from workflows.store.stored_clock import tick_time
+from workflows.store.stored_clock import record_tick_as_of, tick_time
 from workflows.users import SYSTEM
 
 # --- instances and tasks ------------------------------------------------------------------------------------
@@ -109,6 +109,7 @@ def tick_command(ctx: Context, now_text: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--now") from exc
     # Simulated clock: the tick moves the one clock to --now first (never back); real: --now is for this tick.
     now = domain_call(tick_time, ctx.rt.clock, requested, by=ctx.operator())
+    record_tick_as_of(ctx.rt.factory, ctx.rt.clock, requested, by=ctx.operator())
     clock = ctx.rt.clock
     if ctx.settings.mail.smtp_host:
         relay = mailer_for(ctx.settings.mail, None, clock=clock)

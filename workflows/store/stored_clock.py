@@ -142,3 +142,23 @@ def tick_time(clock: Clock, requested: datetime | None, *, by: str) -> datetime:
     if isinstance(clock, SimulatedClock):
         return clock() if requested is None else clock.move_to(requested, by=by)
     return requested or utcnow()
+
+
+def record_tick_as_of(
+    factory: sessionmaker[Session], clock: Clock, requested: datetime | None, *, by: str
+) -> None:
+    """A real clock's tick as of a time someone chose (`tick --now`, POST /api/admin/tick {now}): what the
+    tick does is recorded as the system's, so the trail names who chose the time (`tick_as_of`). A
+    simulated clock's move is recorded as `clock_moved` instead."""
+    if requested is None or isinstance(clock, SimulatedClock):
+        return
+    with transaction(factory) as session:
+        record_event(
+            session,
+            actor=by,
+            action="tick_as_of",
+            now=requested,
+            before=None,
+            after={"as_of": requested.isoformat()},
+            asked_at=utcnow().isoformat(),
+        )
