@@ -1,11 +1,10 @@
 """Attack: ask for the time inside a script, in a training environment (simulated clock).
 
-Scripts get `date` and `datetime` (for due dates), so `datetime.now(timezone.utc)` works, and it reads
-the wall clock (`date.today()` fails the step with "KeyError: __import__"). A diagram computing a
-follow-up date from "today" computes it from the real day, not from the simulated one every other
-action of the step sees: walk a case 400 days ahead and its script still says today is today. Not
-fixed here (the script worker is a separate process that would need the step's time with each
-request, and the values scripts build must stay plain `date`/`datetime` to be storable).
+Scripts get `date` and `datetime` (for due dates), so `datetime.now(timezone.utc)` worked, and it read
+the wall clock (`date.today()` failed the step with "KeyError: __import__"). A diagram computing a
+follow-up date from "today" computed it from the real day, not from the simulated one every other
+action of the step sees: walk a case 400 days ahead and its script still said today is today. Now both
+answer the step's time, in the server and in the script worker, and still build plain values.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 from xml.sax.saxutils import escape
 
-import pytest
 from sqlalchemy import Engine
 
 from handlers.registry import build_operations
@@ -27,14 +25,16 @@ from workflows.store.db import transaction
 from workflows.users import SYSTEM
 
 
-@pytest.mark.xfail(strict=True, reason="scripts' datetime.now() reads the wall clock (not fixed)")
 def test_a_script_asking_for_today_gets_the_simulated_day(settings: Settings, db_engine: Engine) -> None:
     later = (utcnow() + timedelta(days=400)).replace(microsecond=0)
     rt = Runtime(
         db_engine, settings.replace("clock", mode="simulated", start=later.isoformat()), build_operations()
     )
     text = (ENGINE_FIXTURES / "scripted.bpmn").read_text()
-    script = "stamp = str(datetime.now(timezone.utc).date())"
+    script = (
+        "stamp = str(datetime.now(timezone.utc).date())\ntoday = str(date.today())\n"
+        "typed = isinstance(datetime(2030, 1, 2), datetime) and isinstance(date(2030, 1, 2), date)"
+    )
     bpmn = text.replace('risk_band = "standard"', escape(script))
     with transaction(rt.factory) as session:
         deploy_files(
@@ -44,4 +44,5 @@ def test_a_script_asking_for_today_gets_the_simulated_day(settings: Settings, db
     instance = start_instance(rt, "scripted", {}, actor=SYSTEM, now=rt.clock())
 
     data = reload_instance(rt.factory, instance.id).data
-    assert data["stamp"] == later.date().isoformat()  # the wall clock's day came back
+    assert data["stamp"] == data["today"] == later.date().isoformat()  # was the wall clock's day
+    assert data["typed"] is True

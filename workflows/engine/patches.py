@@ -20,6 +20,8 @@ from typing import Any
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
 
+from workflows.engine.script_clock import scripts_see
+
 _step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
 
 
@@ -81,10 +83,11 @@ def _load_service_result(text: str) -> Any:
 
 @contextmanager
 def step_clock(now: datetime) -> Iterator[None]:
-    """Make SpiffWorkflow's timers see `now` for the duration of one step."""
+    """Make SpiffWorkflow's timers, and scripts' `datetime.now()`/`date.today()`, see `now` for one step."""
     token = _step_now.set(now)
     try:
-        yield
+        with scripts_see(now):
+            yield
     finally:
         _step_now.reset(token)
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from workflows.engine.script_clock import ScriptDate, ScriptDateTime
 from workflows.engine.script_rules import IN_PROCESS_CALLS
 from workflows.process_data import text_problem
 
@@ -338,7 +339,9 @@ SAFE_BUILTINS: dict[str, Any] = {
     "reversed": reversed, "round": round, "set": set, "sorted": sorted, "str": str, "sum": sum,
     "tuple": tuple, "zip": zip, "True": True, "False": False, "None": None,
     # Value types needed for credit arithmetic and due dates; none of them reaches the OS.
-    "Decimal": Decimal, "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
+    # date and datetime whose today()/now() answer the step's time (engine.script_clock), not the wall's.
+    "Decimal": Decimal, "date": ScriptDate, "datetime": ScriptDateTime, "timedelta": timedelta,
+    "timezone": timezone,
     GUARD_NAME: _guarded_binop, FORMAT_NAME: _formatted, JOIN_NAME: _join,
 }
 # fmt: on

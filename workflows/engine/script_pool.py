@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from workflows.engine.script_builtins import ScriptLimitExceeded
+from workflows.engine.script_clock import script_now
 
 # Wall-clock seconds one script, expression or template may run, the round trip to the worker included.
 # Read at every call, so tests can shorten it.
@@ -248,7 +249,8 @@ class ScriptPool:
         """
         time_limit_s = TIME_LIMIT_S
         try:
-            payload = pickle.dumps((time_limit_s, request), protocol=pickle.HIGHEST_PROTOCOL)
+            # With the step's time: the worker's `datetime.now()` answers it (engine.script_clock).
+            payload = pickle.dumps((time_limit_s, request, script_now()), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise TypeError(
                 f"a value the script uses cannot be sent to the script worker ({exc}); task data must be "

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from workflows.engine.script_builtins import SAFE_BUILTINS, check_result
+from workflows.engine.script_clock import scripts_see
 from workflows.engine.script_code import SCRIPT_FILENAME, checked_snippet
 from workflows.engine.script_pool import MAX_MESSAGE_BYTES, READY, read_frame, write_frame
 from workflows.engine.task_texts import render_capped
@@ -71,9 +72,10 @@ def serve(memory_limit_mb: int) -> None:
 
 def _answer(frame: bytes, memory_limit_mb: int) -> tuple[Any, ...]:
     try:
-        time_limit_s, request = pickle.loads(frame)
+        time_limit_s, request, now = pickle.loads(frame)
         _limit_cpu(time_limit_s)
-        result = _run(request)
+        with scripts_see(now):
+            result = _run(request)
         check_result(result)
         return ("ok", False, result)
     except MemoryError:
