@@ -158,7 +158,7 @@ def record_tick_as_of(
             actor=by,
             action="tick_as_of",
             now=requested,
-            before=None,
+            # The time the tick would have acted as of (the real time), and the one it was told to.
+            before={"as_of": utcnow().isoformat()},
             after={"as_of": requested.isoformat()},
-            asked_at=utcnow().isoformat(),
         )
