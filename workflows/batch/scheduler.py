@@ -185,8 +185,19 @@ class EmbeddedScheduler:
         )
 
     def _wake(self) -> None:
-        now = self._clock()
-        self.nudge(self.wake_once(now))
+        try:
+            self.nudge(self.wake_once(self._clock()))
+        except Exception as exc:
+            # The next wake-up is scheduled only here: a failure escaping (a simulated clock that could not
+            # be read from the database) would end the scheduler for good. Try again after the backoff.
+            logger.error("scheduler: the round could not start: %s: %s", type(exc).__name__, exc)
+            self._scheduler.add_job(
+                self._wake,
+                "date",
+                run_date=utcnow() + timedelta(seconds=self.backoff_s),
+                id="wake",
+                replace_existing=True,
+            )
 
     def wake_once(self, now: datetime) -> datetime:
         """One round as of `now`, and when the next one is due: never at once after a round that failed.
