@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, func, select, text
@@ -120,7 +121,13 @@ def scheduler_lock_path(rt: Runtime) -> Path | None:
     configured = rt.settings.scheduler.lock_file
     if configured:
         return Path(configured).resolve()
-    database = rt.engine.url.database
+    url = rt.engine.url
+    database = url.database
+    if database and database.startswith("file:") and str(url.query.get("uri", "")).lower() in ("true", "1"):
+        # An SQLite URI filename (`file:/srv/cf.db?mode=ro`): the file is its percent-decoded path.
+        if url.query.get("mode") == "memory":
+            return None
+        database = unquote(urlsplit(database).path)
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
     # Resolved as SQLite resolves the file (against the working directory), so every path of one file
