@@ -185,6 +185,14 @@ def validate(files: tuple[str, ...]) -> None:
     click.echo(f"valid: {', '.join(validated.process_ids)}")
 
 
+class _NeedsOwner(Exception):
+    """A money-moving diagram deployed from the shell without --user (rolls the deployment back)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.keys = keys
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--user", default=None, help="Deploy as this user (recorded as deployed_by).")
@@ -195,11 +203,24 @@ def deploy(ctx: Context, files: tuple[str, ...], user: str | None) -> None:
     actor = ctx.actor(user)
     if not actor.in_any(PROCESS_OWNERS):
         fail(f"{actor.username} may not deploy: only process_owner or admin may", 1)
+    # Without --user a person at the shell deploys, not creditflow itself (only `init` deploys as system),
+    # recorded under their account; a diagram that moves money needs a process owner named with --user (a
+    # second one approves it), or it would go live with no second owner.
+    deployed_by = actor.username if user else ctx.operator()
     try:
         with transaction(ctx.rt.factory) as session:
             deployed = deploy_files(
-                session, bundle, ctx.rt.operations, deployed_by=actor.username, now=ctx.rt.clock()
+                session, bundle, ctx.rt.operations, deployed_by=deployed_by, now=ctx.rt.clock()
             )
+            moving = [d.key for d in deployed if d.pending]
+            if moving and not user:
+                raise _NeedsOwner(moving)
+    except _NeedsOwner as exc:
+        fail(
+            f"{', '.join(exc.keys)}: calls an operation that moves money: deploy it with --user NAME (a "
+            "process owner); a second process owner approves it in the inbox. Nothing was deployed.",
+            1,
+        )
     except InvalidBundle as exc:
         _report_invalid(exc, shown)
     for d in deployed:
