@@ -108,7 +108,12 @@ class Step:
         )
         # A savepoint per handler: a failing handler's writes vanish, the rest of the step still commits.
         with self.session.begin_nested():
-            result = op.call(ctx, params)
+            try:
+                result = op.call(ctx, params)
+            except (SystemExit, GeneratorExit) as exc:
+                # Not an Exception, so it would pass every handler up to the sweep, the tick or the
+                # request thread (a library's sys.exit()): it fails this task like any handler error.
+                raise RuntimeError(f"{name} raised {type(exc).__name__}({exc})") from exc
         self.record("service_called", bpmn_id=bpmn_id, operation=name)
         return result
 
