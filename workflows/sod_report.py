@@ -80,9 +80,13 @@ class SodRow:
 
 
 def repeated_people(requester: str | None, approvers: Sequence[str]) -> list[str]:
-    """The people who appear more than once among the requester and the approvers."""
-    people = [p for p in (requester, *approvers) if p and p != SYSTEM_ACTOR]
-    return sorted(name for name, count in Counter(people).items() if count > 1)
+    """The people who appear more than once among the requester and the approvers (in lower case).
+
+    Names are compared without case or surrounding space: "Manager1" and "manager1", two accounts made
+    before such names were refused, are one person to an auditor.
+    """
+    people = [p.strip().casefold() for p in (requester, *approvers) if p]
+    return sorted(name for name, count in Counter(people).items() if count > 1 and name != SYSTEM_ACTOR)
 
 
 def sod_report(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:

@@ -8,10 +8,14 @@ reading "manager1" twice cannot tell the accounts apart."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
+from tests.helpers import auth, migrated_customer
+from workflows.credit.models import LimitChange
 from workflows.errors import BadRequest
 from workflows.store.db import transaction
 from workflows.users import add_user
@@ -40,3 +44,29 @@ def test_existing_users_are_still_changed_and_distinct_names_still_added(
         }
         assert add_user(session, "manager2", groups=["credit_manager"], now=clock).username == "manager2"
         assert add_user(session, "Jan.Berg-2_x", groups=["sales"], now=clock).username == "Jan.Berg-2_x"
+
+
+def test_the_report_flags_names_that_differ_only_in_case(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    # Accounts made before names were checked: "Manager1" asked, "manager1" approved.
+    customer_id = migrated_customer(
+        app, {"name": "Twin GmbH", "currency": "EUR", "credit_limit": "1000.00", "external_id": "twin"}
+    )
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.add(
+            LimitChange(
+                customer_id=customer_id,
+                old_limit=Decimal("1000.00"),
+                new_limit=Decimal("900000.00"),
+                currency="EUR",
+                reason="review",
+                approvers=["manager1"],
+                instance_id=None,
+                changed_by="Manager1",
+                changed_at=clock,
+            )
+        )
+    report = client.get("/api/audit/sod", headers=auth(demo_tokens["auditor1"])).json
+    [row] = [r for r in report["items"] if r["approvers"] == ["manager1"]]
+    assert row["flagged"] and row["repeated"] == ["manager1"], row
