@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
+from workflows.credit.record_fields import iso_text
 from workflows.errors import Invalid
 from workflows.settings import ReviewSettings
+from workflows.store.audit import changed as changed_fields
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
 
@@ -129,8 +131,10 @@ def record_rating(
         )
     customer = get_customer(session, customer_id)
     old = customer.external_rating
+    before = _rating(customer)
     customer.external_rating, customer.rating_agency, customer.rating_date = rating, agency, rated_on
     customer.rating_changed_at, customer.updated_at = now, now
+    diff = changed_fields(before, _rating(customer))
     record_event(
         session,
         actor=actor,
@@ -141,5 +145,15 @@ def record_rating(
         old=old,
         new=rating,
         date=rated_on.isoformat(),
+        before=diff["before"],  # the agency and date it replaced, too
+        after=diff["after"],
     )
     return customer
+
+
+def _rating(customer: Customer) -> dict[str, Any]:
+    return {
+        "external_rating": customer.external_rating,
+        "rating_agency": customer.rating_agency,
+        "rating_date": iso_text(customer.rating_date),
+    }
