@@ -19,8 +19,9 @@ from workflows.credit.contracts import (
     get_contract,
 )
 from workflows.credit.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
-from workflows.credit.record_fields import convert_field
+from workflows.credit.record_fields import convert_field, money_text
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.store.audit import as_recorded
 from workflows.store.jsonable import to_jsonable
 
 
@@ -115,7 +116,20 @@ def open_change_request(
     )
     session.add(request)
     session.flush()
-    audit_contract(session, request, "contract_change_requested", requested_by, now, change_type=change_type)
+    audit_contract(
+        session,
+        request,
+        "contract_change_requested",
+        requested_by,
+        now,
+        change_type=change_type,
+        # What is asked, what it replaces, and the declared impact the approval level is read from.
+        changes=as_recorded(parsed),
+        previous=as_recorded(request.previous),
+        value_impact=money_text(Decimal(value_impact)),
+        currency=contract.currency,
+        reason=reason,
+    )
     return request
 
 
