@@ -35,7 +35,10 @@ class Context:
             engine = make_engine(self.settings.database)
             # Pooled connections are closed when the command ends (PostgreSQL warns about leaked ones).
             click.get_current_context().call_on_close(engine.dispose)
-            self._rt = Runtime(engine, self.settings, build_operations())
+            try:
+                self._rt = Runtime(engine, self.settings, build_operations())
+            except SettingsError as exc:  # a real clock on a database with a simulated one
+                raise click.ClickException(f"invalid configuration: {exc}") from exc
         return self._rt
 
     @staticmethod

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, String, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from workflows.clock import SIMULATED, Clock, parse_start, utcnow
 from workflows.errors import Conflict
-from workflows.settings import ClockSettings
+from workflows.settings import ClockSettings, SettingsError
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import Base
@@ -115,9 +115,25 @@ def _audit_move(session: Session, before: datetime | None, when: datetime, by: s
 
 
 def clock_for(settings: ClockSettings, factory: sessionmaker[Session]) -> Clock:
-    """The clock of a process: the wall clock, or the database's simulated clock."""
+    """The clock of a process: the wall clock, or the database's simulated clock.
+
+    Raises:
+        SettingsError: the clock is real, but the database's simulated clock has been moved: this
+            process would act at the wall time, before what every other process on it did.
+    """
     if settings.mode == SIMULATED:
         return SimulatedClock(factory, parse_start(settings.start))
+    try:
+        with factory() as session:
+            moved = session.scalar(select(StoredClockRow.now).where(StoredClockRow.id == CLOCK_ROW))
+    except SQLAlchemyError:
+        moved = None  # no schema yet (before `creditflow init`)
+    if moved is not None:
+        raise SettingsError(
+            f"this database runs a simulated clock (at {moved.isoformat()}), but this process's clock is "
+            'real: set CREDITFLOW_CLOCK=simulated (or [clock] mode = "simulated") for every process on it, '
+            "or it acts at the wall time, before everything the others did"
+        )
     return utcnow
 
 
