@@ -37,6 +37,8 @@ from workflows.mail.sink import start_sink
 from workflows.mail.smtp import Mailer, mailer_for
 from workflows.settings import PROJECT_ROOT, Settings, load_settings
 from workflows.store.db import make_engine
+from workflows.store.stored_clock import tick_time
+from workflows.users import SYSTEM
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +81,9 @@ def _mailer(rt: Runtime) -> Iterator[Mailer]:
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or runtime().clock()  # the wall clock, or the database's simulated clock
+    """As `creditflow tick --now`: a simulated clock moves to `now` first (never back), so every later
+    action sees it too; a real one acts as of `now` for this run only. Without `now`: the clock's time."""
+    return tick_time(runtime().clock, now, by=SYSTEM.username)
 
 
 # --- tasks ---------------------------------------------------------------------------------------------
