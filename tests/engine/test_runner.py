@@ -270,7 +270,7 @@ def test_admin_retry_after_repair_continues_the_case_and_resolves_its_incidents(
     # The audit trail shows each status transition: running -> error, error -> running, -> completed.
     transitions = select(AuditEvent).where(AuditEvent.action.like("instance_%")).order_by(AuditEvent.id)
     assert [before_after(e.action, e.detail, e.actor) for e in rows(fragile_rt.factory, transitions)] == [
-        (None, {"status": "running"}),
+        (None, {"status": "running", "data": {"case_ref": "CASE-9"}}),  # started with this data
         ({"status": "running"}, {"status": "error"}),
         ({"status": "error"}, {"status": "running"}),
         ({"status": "running"}, {"status": "error"}),

@@ -117,7 +117,8 @@ def _start(
         process_key=process_key,
         version=definition.version,
         business_key=business_key,
-        **STARTED,
+        before=STARTED["before"],
+        after={**STARTED["after"], "data": instance.data},  # what the initiator asked for
     )
     wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
     advance(step, wf)

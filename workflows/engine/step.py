@@ -165,7 +165,13 @@ def resume(
     step = Step(rt, session, instance, now, actor)
     loaded = rt.spec_for(session, instance.definition_id)
     if not instance.state:
-        step.record("instance_started", process_key=instance.process_key, version=instance.version, **STARTED)
+        step.record(
+            "instance_started",
+            process_key=instance.process_key,
+            version=instance.version,
+            before=STARTED["before"],
+            after={**STARTED["after"], "data": instance.data},
+        )
         return step, engine.new_workflow(loaded, instance.data, step.call_service)
     return step, engine.restore_state(loaded, instance.state, step.call_service)
 
