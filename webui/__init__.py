@@ -39,7 +39,11 @@ def create_app(
 
     input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)
-    rt = Runtime(engine, settings, build_operations())
+    try:
+        rt = Runtime(engine, settings, build_operations())
+    except Exception:  # a real clock on a database with a simulated one: no pooled connection leaks
+        engine.dispose()
+        raise
     services = Services(
         rt=rt, engine=engine, clock=clock or rt.clock, sink_port=sink_port, wall=clock or utcnow
     )
