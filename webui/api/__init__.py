@@ -19,6 +19,7 @@ from webui.input_checks import MAX_ID, loads_checked
 from webui.services import MAX_PAGE, services
 from workflows.errors import BadRequest, Forbidden, Unauthorized
 from workflows.store.db import transaction
+from workflows.store.paging import MAX_PER_PAGE
 from workflows.users import Actor, actor_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -119,8 +120,13 @@ def paging_args(max_per_page: int | None = None) -> tuple[int, int]:
 
 
 def paged(items: list[Any], total: int, page: int, per_page: int) -> Response:
-    """A page of a list in the shape every list of the API has."""
-    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page})
+    """A page of a list in the shape every list of the API has.
+
+    `per_page` is the size the rows were cut to (at most MAX_PER_PAGE), not the size asked for: a client
+    paging by the answer would otherwise skip rows 201-500 of every 500 it asked for.
+    """
+    used = max(1, min(per_page, MAX_PER_PAGE))
+    return jsonify({"items": items, "total": total, "page": page, "per_page": used})
 
 
 def create_from_body(
