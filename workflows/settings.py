@@ -167,7 +167,28 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
         _merge(raw, {section: values}, source="arguments")
     settings = Settings(**{name: _build(cls, name, raw.get(name, {})) for name, cls in SECTIONS.items()})
     _check_clock(settings.clock)
+    _check_retries(settings)
     return settings
+
+
+MAX_RETRY_ATTEMPTS, MAX_RETRY_BASE_S = 20, 86_400  # the last delay: at most base * 2**19 (a day: 1,436 years)
+
+
+def _check_retries(settings: Settings) -> None:
+    """Backoff that backs off: a base of 0 retried every round (a storm), a sleep cap of 0 woke at once
+    for ever, and past about 33 attempts base * 2**n overflowed the date, so the failure could not even be
+    recorded and the item was tried again every round instead of waiting for an admin."""
+    checks = [
+        ("scheduler.max_sleep_s", settings.scheduler.max_sleep_s, 1, None),
+        ("scheduler.retry_base_s", settings.scheduler.retry_base_s, 1, MAX_RETRY_BASE_S),
+        ("scheduler.retry_attempts", settings.scheduler.retry_attempts, 0, MAX_RETRY_ATTEMPTS),
+        ("mail.retry_base_s", settings.mail.retry_base_s, 1, MAX_RETRY_BASE_S),
+        ("mail.max_attempts", settings.mail.max_attempts, 1, MAX_RETRY_ATTEMPTS),
+    ]
+    for name, value, low, high in checks:
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise SettingsError(f"{name} must be {bounds}, got {value}")
 
 
 def _check_clock(clock: ClockSettings) -> None:
