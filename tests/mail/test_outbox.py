@@ -344,14 +344,27 @@ def test_dispatcher_dying_mid_send_leaves_the_row_leased_then_retried(
     settings: Settings, session_factory: sessionmaker[Session], clock: datetime, smtp_sink: RecordingSink
 ) -> None:
     queue(session_factory, clock, "k")
+
+    def at(offset: timedelta) -> datetime:  # the acting clock and the wall clock, both moved by `offset`
+        return clock + offset
+
     with pytest.raises(KeyboardInterrupt):
-        dispatch_due_emails(session_factory, RaisingMailer(KeyboardInterrupt), settings.mail, clock)
+        dispatch_due_emails(
+            session_factory, RaisingMailer(KeyboardInterrupt), settings.mail, clock, wall=lambda: clock
+        )
     relay = relay_settings(settings, smtp_sink)
     mailer = mailer_for(relay.mail, None)
     # Another dispatcher must not pick up a row that may be mid-send ...
-    assert dispatch_due_emails(session_factory, mailer, relay.mail, clock + timedelta(minutes=1)).sent == 0
+    minute = timedelta(minutes=1)
+    assert (
+        dispatch_due_emails(session_factory, mailer, relay.mail, at(minute), wall=lambda: at(minute)).sent
+        == 0
+    )
     # ... until the lease has run out.
-    assert dispatch_due_emails(session_factory, mailer, relay.mail, clock + CLAIM_LEASE).sent == 1
+    lease = dispatch_due_emails(
+        session_factory, mailer, relay.mail, at(CLAIM_LEASE), wall=lambda: at(CLAIM_LEASE)
+    )
+    assert lease.sent == 1
     [row] = outbox(session_factory)
     assert (row.status, row.attempts) == (MailStatus.SENT, 2)
 

@@ -10,15 +10,16 @@ import dataclasses
 import hashlib
 import logging
 import smtplib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, bindparam, func, select, update
+from sqlalchemy import CursorResult, String, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.clock import utcnow
 from workflows.mail.smtp import Attachment, Mailer
 from workflows.mail.templates import render_email
 from workflows.settings import MailSettings
@@ -153,11 +154,17 @@ class DispatchResult:
     failed: int = 0
 
 
-def _claim_next(factory: sessionmaker[Session], now: datetime, skip: Sequence[int]) -> OutboxEmail | None:
+def _claim_next(
+    factory: sessionmaker[Session], now: datetime, wall: datetime, skip: Sequence[int]
+) -> OutboxEmail | None:
     with transaction(factory) as session:
         query = (
             select(OutboxEmail)
-            .where(OutboxEmail.status == MailStatus.PENDING, OutboxEmail.next_attempt_at <= now)
+            .where(
+                OutboxEmail.status == MailStatus.PENDING,
+                OutboxEmail.next_attempt_at <= now,
+                or_(OutboxEmail.leased_until.is_(None), OutboxEmail.leased_until <= wall),
+            )
             .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
             .limit(1)
         )
@@ -171,7 +178,9 @@ def _claim_next(factory: sessionmaker[Session], now: datetime, skip: Sequence[in
         if row is None:
             return None
         row.attempts += 1
-        row.next_attempt_at = now + CLAIM_LEASE
+        # Both clocks: the acting one keeps the scheduler from waking for the row, the wall one keeps a
+        # `tick --now` a simulated day later (another process) from sending it a second time meanwhile.
+        row.next_attempt_at, row.leased_until = now + CLAIM_LEASE, wall + CLAIM_LEASE
         session.flush()
         # Detached with its loaded values, so the row stays readable after commit under any factory.
         session.expunge(row)
@@ -191,7 +200,7 @@ def _record_outcome(factory: sessionmaker[Session], claimed: OutboxEmail, values
                     # Unchanged attempts mean nobody reclaimed the row after our lease ran out.
                     OutboxEmail.attempts == claimed.attempts,
                 )
-                .values(**values)
+                .values(**values, leased_until=None)
             ),
         )
         if result.rowcount == 0:
@@ -204,7 +213,13 @@ def _record_outcome(factory: sessionmaker[Session], claimed: OutboxEmail, values
 
 
 def dispatch_due_emails(
-    factory: sessionmaker[Session], mailer: Mailer, settings: MailSettings, now: datetime, limit: int = 200
+    factory: sessionmaker[Session],
+    mailer: Mailer,
+    settings: MailSettings,
+    now: datetime,
+    limit: int = 200,
+    *,
+    wall: Callable[[], datetime] = utcnow,
 ) -> DispatchResult:
     """Send up to `limit` due outbox rows, oldest first, recording each outcome; never raises for SMTP errors.
 
@@ -214,7 +229,7 @@ def dispatch_due_emails(
     sent = retried = failed = 0
     handled: list[int] = []  # a row retried with a zero delay must still be tried only once per call
     for _ in range(limit):
-        email = _claim_next(factory, now, handled)
+        email = _claim_next(factory, now, wall(), handled)
         if email is None:
             break
         handled.append(email.id)

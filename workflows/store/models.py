@@ -318,6 +318,9 @@ class OutboxEmail(Base):
     status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
+    # A dispatcher's claim, on the wall clock: a simulated clock moved meanwhile must not free a row that
+    # is being sent (next_attempt_at follows the acting clock, so it alone would let a day's move resend).
+    leased_until: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
