@@ -14,7 +14,7 @@ from webui.services import page_arg, services
 from workflows.errors import Forbidden, NotFound
 from workflows.mail.sink import list_sink_messages
 from workflows.readers import reads_everything
-from workflows.store.models import SinkMessage
+from workflows.store.sink_tables import SinkMessage
 from workflows.users import emails_of
 
 bp = Blueprint("mail", __name__)

@@ -27,7 +27,8 @@ from workflows.mail.smtp import YagmailMailer, mailer_for
 from workflows.mail.templates import TemplateError, UnknownTemplate, available_templates, render_email
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import MailStatus, OutboxEmail, SinkMessage
+from workflows.store.models import MailStatus, OutboxEmail
+from workflows.store.sink_tables import SinkMessage
 
 pytestmark = pytest.mark.db
 

@@ -15,7 +15,7 @@ from workflows.mail.sink import TOKEN_HEADER, SmtpSink, start_sink
 from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import SinkMessage
+from workflows.store.sink_tables import SinkMessage
 
 pytestmark = pytest.mark.db
 

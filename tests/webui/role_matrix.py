@@ -22,7 +22,8 @@ from workflows.credit.models import Contract, Customer
 from workflows.credit.roles import ADMIN, DEMO_USERS
 from workflows.engine import runner
 from workflows.store.db import transaction
-from workflows.store.models import InboxItem, SinkMessage
+from workflows.store.models import InboxItem
+from workflows.store.sink_tables import SinkMessage
 from workflows.users import Actor
 
 # None is the caller without a token (API) or without a session (pages).

@@ -171,7 +171,7 @@ def test_the_auditor_reads_the_whole_outbox_and_the_mail_sink(
 ) -> None:
     from workflows.cli.demo import seed_demo, start_demo_cases
     from workflows.store.db import transaction
-    from workflows.store.models import SinkMessage
+    from workflows.store.sink_tables import SinkMessage
 
     svc = app.extensions["creditflow"]
     with transaction(svc.rt.factory) as session:

@@ -19,7 +19,8 @@ from tests.conftest import SteppingClock
 from tests.helpers import ACCEPTANCE, FIXTURES, auth, credit_hold_files, upload
 from webui.schema_forms import form_widgets
 from workflows.engine import runner
-from workflows.store.models import ProcessDefinition, SinkMessage
+from workflows.store.models import ProcessDefinition
+from workflows.store.sink_tables import SinkMessage
 from workflows.users import Actor, add_user
 
 START = {"order_amount": 1200.50, "available_limit": 1000, "order_number": "SO-7"}

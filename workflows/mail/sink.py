@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import utcnow
 from workflows.store.db import transaction
-from workflows.store.models import SinkMessage
 from workflows.store.paging import Page
+from workflows.store.sink_tables import SinkMessage
 
 logger = logging.getLogger(__name__)
 

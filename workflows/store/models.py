@@ -326,19 +326,6 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None]
 
 
-class SinkMessage(Base):
-    """A message received by the built-in SMTP sink, shown at /mail."""
-
-    __tablename__ = "sink_messages"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    received_at: Mapped[datetime]
-    mail_from: Mapped[str] = mapped_column(String(300))
-    rcpt_to: Mapped[str] = mapped_column(String(1000))
-    subject: Mapped[str] = mapped_column(String(500))
-    message_id: Mapped[str] = mapped_column(String(300))
-    raw: Mapped[str] = mapped_column(Text)
-
-
 class JobStatus:
     """Where one day of a daily job stands (the `job_runs` row)."""
 
