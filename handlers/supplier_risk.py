@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from handlers.approvals import started_by_one_of
 from handlers.contracts import own_change_request
 
 # A supplier's size and age are scored on the same bands as a customer's.
 from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
 from handlers.credit_scoring import management_score as age_score
+from workflows.credit import roles
 from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
@@ -31,6 +33,21 @@ WEIGHTS: dict[str, int] = {
 }
 
 
+def require_supplier_reader(ctx: TaskContext, operation: str) -> None:
+    """Refuse to read or grade a supplier in an instance whose initiator may not read suppliers: a process
+    owner's one-man diagram scored or graded any supplier.
+
+    Raises:
+        HandlerInputError: naming who may.
+    """
+    if not started_by_one_of(ctx, sorted(roles.SUPPLIER_READERS)):
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: a supplier is read or graded only in an instance "
+            f"started by someone who may read suppliers ({', '.join(sorted(roles.SUPPLIER_READERS))}), an "
+            f"admin or the system, not by {ctx.started_by}"
+        )
+
+
 @dataclass(frozen=True)
 class RiskCheckRequest:
     supplier_id: int
@@ -43,7 +60,9 @@ class RiskCheckResult:
 
 
 def risk_check(ctx: TaskContext, req: RiskCheckRequest) -> RiskCheckResult:
-    """Score the supplier from its size, age, litigation, penalties, delivery record and external rating."""
+    """Score the supplier from its size, age, litigation, penalties, delivery record and external rating
+    (only in an instance started by someone who may read suppliers, an admin or the system)."""
+    require_supplier_reader(ctx, "supplier.risk_check")
     factors = supplier_factors(get_supplier(ctx.session, req.supplier_id), ctx.now.date())
     return RiskCheckResult(score=weighted_score(WEIGHTS, factors), factors=factors)
 
@@ -84,7 +103,9 @@ class EvaluationRecorded:
 
 
 def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -> EvaluationRecorded:
-    """Store the evaluation (append-only) as the supplier's current grade, and on the change request."""
+    """Store the evaluation (append-only) as the supplier's current grade, and on the change request (only
+    in an instance started by someone who may read suppliers, an admin or the system)."""
+    require_supplier_reader(ctx, "supplier.record_evaluation")
     if req.grade not in GRADES:
         raise HandlerInputError(
             f"supplier.record_evaluation: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"

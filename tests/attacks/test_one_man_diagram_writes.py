@@ -6,7 +6,8 @@ attack on the build:
   that contract ever again (nothing can close a request of another instance). Only an instance a buyer
   (procurement, procurement_manager), an admin or the system started opens one.
 - `supplier.record_evaluation` graded any supplier as "system": the audit trail and the evaluation did not
-  name the person whose action ran the step.
+  name the person whose action ran the step. (It now also runs only in an instance started by someone who
+  may read suppliers: tests/attacks/test_one_man_diagram_supplier_ops.py.)
 - `credit.record_score` graded any customer (a score valid for 100 years); it now runs only in an instance
   started by someone who may read customers, an admin or the system."""
 
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from tests.attacks.test_foreign_records import one_task_diagram
 from tests.bpmn.test_supplier_contract_change import make_contract, start_change
-from tests.handlers.test_money_moves import start
+from tests.handlers.test_money_moves import person, start
 from tests.helpers import auth
 from workflows.credit.models import ContractChangeRequest, SupplierEvaluation
 from workflows.store.models import AuditEvent
@@ -79,7 +80,10 @@ def test_a_supplier_evaluation_names_the_person_whose_action_ran_it(
         grade='"A"',
         valid_months="12",
     )
-    started = start(client, demo_tokens["owner1"], key, {"supplier_id": supplier_id})
+    # A process owner alone may not grade a supplier (tests/attacks/test_one_man_diagram_supplier_ops.py);
+    # one who is also a buyer may, and the evaluation names them.
+    owner_buyer = person(app, "owner_buyer", "process_owner", "procurement")
+    started = start(client, owner_buyer, key, {"supplier_id": supplier_id})
     assert started.status_code == 201, started.json
     with app.extensions["creditflow"].rt.factory() as session:
         evaluation = session.scalars(
@@ -90,8 +94,8 @@ def test_a_supplier_evaluation_names_the_person_whose_action_ran_it(
                 AuditEvent.action == "supplier_evaluated", AuditEvent.instance_id == started.json["id"]
             )
         ).all()
-    assert (evaluation.grade, evaluation.evaluated_by) == ("A", "owner1")
-    assert actors == ["owner1"]
+    assert (evaluation.grade, evaluation.evaluated_by) == ("A", "owner_buyer")
+    assert actors == ["owner_buyer"]
 
 
 def test_a_one_man_diagram_cannot_grade_a_customer(

@@ -20,6 +20,7 @@ from workflows.errors import NotFound
 from workflows.settings import load_settings
 from workflows.store.db import transaction
 from workflows.store.models import Deployment, InstanceStatus, ProcessDefinition, ProcessInstance
+from workflows.users import add_user
 
 pytestmark = pytest.mark.db
 
@@ -95,6 +96,8 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def make_ctx(session: Session, now: datetime) -> TaskContext:
+    # The operations run only in an instance started by someone who may read suppliers: a buyer.
+    add_user(session, "buyer1", groups=["procurement"], now=now)
     deployment = Deployment(content_hash="0" * 64, files={}, deployed_by="owner1", deployed_at=now)
     session.add(deployment)
     session.flush()
