@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from tests.conftest import SteppingClock
 from tests.helpers import auth, migrated_customer
 from tests.sod_diagrams import bundle, money_diagram
+from tests.webui.test_pages import logged_in
 from workflows.store.db import transaction
 from workflows.users import add_user, issue_token
 
@@ -91,6 +92,13 @@ def test_a_money_moving_diagram_waits_for_a_second_process_owner(
     )
     # Deploying the same files again starts no second approval.
     assert upload(client, demo_tokens["owner1"], grant_bundle("grant_limit")).json["version"] == 1
+    # The list says the version waits, in the API and on the workbench page.
+    listed = client.get("/api/process-definitions", headers=auth(demo_tokens["owner1"])).json
+    assert [(v["status"], v["decided_by"]) for v in listed if v["key"] == "grant_limit"] == [
+        ("pending", None)
+    ]
+    page = logged_in(app, "owner1").get("/definitions?q=grant_limit").get_data(as_text=True)
+    assert "pending approval" in page
 
     tick(client, demo_tokens, app_clock)
     task = approval_task(client, owner2, "grant_limit", 1)
@@ -107,7 +115,9 @@ def test_a_money_moving_diagram_waits_for_a_second_process_owner(
     done = decide(client, owner2, task["id"], "approve")
     assert done.status_code == 200 and done.json["instance"]["status"] == "completed", done.json
     versions = client.get("/api/process-definitions", headers=auth(demo_tokens["owner1"])).json
-    assert [v["version"] for v in versions if v["key"] == "grant_limit"] == [1]
+    assert [(v["version"], v["status"], v["decided_by"]) for v in versions if v["key"] == "grant_limit"] == [
+        (1, "active", "owner2")
+    ]
     started = start(client, demo_tokens["owner1"], "grant_limit", data)
     assert started.status_code == 201 and started.json["version"] == 1
 

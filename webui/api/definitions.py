@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import Response, jsonify, request
 from pydantic import Field, RootModel
 
@@ -24,6 +26,10 @@ class Definition(Model):
     start_groups: list[str]
     deployed_by: str
     deployed_at: Timestamp
+    status: Literal["active", "pending", "rejected"] = Field(
+        description="pending: it moves money and waits for a second process owner; only active versions start"
+    )
+    decided_by: str | None = Field(None, description="the process owner who approved or rejected it")
 
 
 class Upload(Body):
@@ -59,6 +65,8 @@ def get_definitions() -> Response:
                     "start_groups": d.start_groups,
                     "deployed_by": d.deployed_by,
                     "deployed_at": d.deployed_at.isoformat(),
+                    "status": d.status,
+                    "decided_by": d.decided_by,
                 }
                 for d in list_definitions(session)
             ]
