@@ -25,7 +25,7 @@ from workflows.store.models import (
     User,
     UserGroup,
 )
-from workflows.users import ADMIN_GROUP, SYSTEM_ACTOR
+from workflows.users import ADMIN_GROUP, trusted_initiator
 
 APPROVE = "approve"  # the `decision` of an approval form that approves
 
@@ -45,8 +45,8 @@ def completed_steps(ctx: TaskContext, steps: list[str]) -> list[dict[str, Any]]:
 
 
 def started_by_one_of(ctx: TaskContext, groups: Sequence[str]) -> bool:
-    """Whether the system, an admin, or an active member of one of `groups` started this instance."""
-    if ctx.started_by == SYSTEM_ACTOR:
+    """Whether the system, a shell operator, an admin or an active member of `groups` started it."""
+    if trusted_initiator(ctx.started_by):  # creditflow itself, or an operator at the shell
         return True
     found = ctx.session.scalar(
         select(User.id)

@@ -29,7 +29,7 @@ from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.store.audit import changed
 from workflows.store.models import User, UserGroup
-from workflows.users import ADMIN_GROUP, SYSTEM_ACTOR
+from workflows.users import ADMIN_GROUP, trusted_initiator
 
 LEGAL_LEVEL = 4
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
@@ -74,7 +74,7 @@ def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> 
 
 
 def _started_by_system_or_admin(ctx: TaskContext) -> bool:
-    if ctx.started_by == SYSTEM_ACTOR:
+    if trusted_initiator(ctx.started_by):  # creditflow itself, or an operator at the shell
         return True
     admin = ctx.session.scalar(
         select(User.id)

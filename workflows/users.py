@@ -39,6 +39,23 @@ class Actor:
 
 
 SYSTEM = Actor(SYSTEM_ACTOR, frozenset({ADMIN_GROUP}))
+# A person at the shell running `creditflow` without --user: `cli:` and the operating-system account. No user
+# can have this name (user names have no ':'), so the name proves the action came from the command line.
+OPERATOR_PREFIX = "cli:"
+
+
+def operator_actor(account: str) -> Actor:
+    """The shell operator: trusted like an admin, and named in the audit trail (not "system")."""
+    return Actor(f"{OPERATOR_PREFIX}{account}"[:80], frozenset({ADMIN_GROUP}))
+
+
+def trusted_initiator(name: str) -> bool:
+    """Whether `name` is creditflow itself or an operator at the shell, both trusted like an admin.
+
+    A check on who started an instance uses this, not `== SYSTEM_ACTOR`: an instance the operator started
+    is started with the rights it had when the command line acted as "system".
+    """
+    return name == SYSTEM_ACTOR or name.startswith(OPERATOR_PREFIX)
 
 
 def actor_for(user: User) -> Actor:

@@ -16,7 +16,7 @@ from workflows.errors import DomainError
 from workflows.settings import Settings, SettingsError, load_settings
 from workflows.store.db import make_engine
 from workflows.store.jsonable import to_jsonable
-from workflows.users import SYSTEM, Actor, actor_for, get_user
+from workflows.users import Actor, actor_for, get_user, operator_actor
 
 
 class Context:
@@ -47,16 +47,21 @@ class Context:
 
         `system` is creditflow itself (timers, batch runs); a person at the shell is not.
         """
+        return Context.operator_actor().username
+
+    @staticmethod
+    def operator_actor() -> Actor:
+        """The person at the shell: admin rights (as the CLI always had), named `cli:ACCOUNT`."""
         try:
             account = getpass.getuser()
         except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry for the uid (some containers)
             account = "unknown"
-        return f"cli:{account}"[:80]
+        return operator_actor(account)
 
     def actor(self, username: str | None) -> Actor:
-        """The named user's Actor; without a name the CLI acts as the trusted system operator."""
+        """The named user's Actor; without a name, the shell operator (admin rights, named `cli:ACCOUNT`)."""
         if not username:
-            return SYSTEM
+            return self.operator_actor()
         with self.rt.factory() as session:
             user = domain_call(get_user, session, username)
             return actor_for(user)

@@ -14,7 +14,6 @@ from workflows.instances import instance_json
 from workflows.mail.sink import start_sink
 from workflows.mail.smtp import mailer_for
 from workflows.store.stored_clock import record_tick_as_of, tick_time
-from workflows.users import SYSTEM
 
 # --- instances and tasks ------------------------------------------------------------------------------------
 
@@ -23,7 +22,7 @@ from workflows.users import SYSTEM
 @click.argument("key")
 @click.option("--data", "data_json", default="{}", help="Start data as a JSON object.")
 @click.option("--business-key", default=None)
-@click.option("--user", default=None, help="Start as this user (their groups are checked).")
+@click.option("--user", default=None, help="Start as this user (groups checked; default: cli:ACCOUNT).")
 @pass_ctx
 def start(ctx: Context, key: str, data_json: str, business_key: str | None, user: str | None) -> None:
     """Start an instance of the latest version of KEY and print it."""
@@ -68,7 +67,7 @@ def complete(ctx: Context, task_id: int, user: str, data_json: str) -> None:
 @click.argument("name")
 @click.option("--key", "correlation_key", required=True, help="Business key (or id) of the waiting instance.")
 @click.option("--data", "data_json", default="{}")
-@click.option("--user", default=None)
+@click.option("--user", default=None, help="Send as this user (default: the shell operator, cli:ACCOUNT).")
 @pass_ctx
 def message(ctx: Context, name: str, correlation_key: str, data_json: str, user: str | None) -> None:
     """Deliver a message to the instances waiting for it."""
@@ -90,7 +89,7 @@ def message(ctx: Context, name: str, correlation_key: str, data_json: str, user:
 def retry(ctx: Context, instance_id: int) -> None:
     """Re-run the failed step of an instance in status error."""
     now = ctx.rt.clock()
-    instance = domain_call(retry_instance, ctx.rt, instance_id, actor=SYSTEM, now=now)
+    instance = domain_call(retry_instance, ctx.rt, instance_id, actor=ctx.operator_actor(), now=now)
     with ctx.rt.factory() as session:
         print_json(instance_json(session, instance, now))
 
