@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.approvals import require_approvals
+from handlers.approvals import APPROVE, require_approvals
 from handlers.dunning import add_event, load_case
 from workflows.credit import roles
 from workflows.credit.models import (
+    DunningEvent,
     DunningStatus,
     Invoice,
     InvoiceStatus,
@@ -20,6 +21,8 @@ from workflows.credit.models import (
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.store.audit import changed
+from workflows.store.models import AuditEvent, InboxItem, TaskStatus
+from workflows.users import SYSTEM_ACTOR
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,64 @@ class Resolution:
 
 
 def credit_approvals(ctx: TaskContext, req: ResolveRequest) -> list[Approval]:
-    """An upheld dispute cancels invoices (a credit note): a credit manager, not the initiator, approves it.
+    """An upheld dispute cancels invoices (a credit note): a credit manager approves it who is neither the
+    initiator nor one of the credit's proposers (`credit_proposers`), whatever four-eyes rule the diagram has.
 
     Raises:
         MissingApprovals: an upheld dispute without that approval.
     """
     if req.resolution != "upheld":
         return []
+    proposers = credit_proposers(ctx, req.case_id)
     what = f"a credit note for the disputed invoices of dunning case {req.case_id}"
-    return require_approvals(ctx, "dunning.resolve_dispute", roles.DISPUTE_CREDIT_AUTHORITY, what)
+    if proposers:
+        what += f", proposed by {', '.join(proposers)}"
+    return require_approvals(
+        ctx, "dunning.resolve_dispute", roles.DISPUTE_CREDIT_AUTHORITY, what, excluded=proposers
+    )
+
+
+def credit_proposers(ctx: TaskContext, case_id: int) -> list[str]:
+    """Who proposed the credit note, so cannot approve it: who recorded the disputes it settles (the actors
+    of the case's `dispute_opened` events since its last resolution), who completed a task of this instance
+    choosing `resolution: upheld` since then, and whose action runs this step unless that was an approval
+    (a choice made in this very step is not in the audit trail yet)."""
+    events = ctx.session.execute(
+        select(DunningEvent.kind, DunningEvent.actor, DunningEvent.at)
+        .where(DunningEvent.case_id == case_id, DunningEvent.kind.in_(["dispute_opened", "dispute_resolved"]))
+        .order_by(DunningEvent.id)
+    ).all()
+    last = max((i for i, (kind, _, _) in enumerate(events) if kind == "dispute_resolved"), default=-1)
+    since = events[last].at if last >= 0 else None  # the disputes of an earlier credit note are settled
+    found = [actor for kind, actor, _ in events[last + 1 :] if kind == "dispute_opened"]
+    completions = select(AuditEvent.actor, AuditEvent.detail).where(
+        AuditEvent.instance_id == ctx.instance_id, AuditEvent.action == "task_completed"
+    )
+    if since is not None:
+        completions = completions.where(AuditEvent.at >= since)
+    for actor, detail in ctx.session.execute(completions.order_by(AuditEvent.id)):
+        data = detail.get("data") if isinstance(detail, dict) else None
+        if isinstance(data, dict) and data.get("resolution") == "upheld":
+            found.append(actor)
+    if ctx.actor and not _approved_in_this_step(ctx):
+        found.append(ctx.actor)
+    return sorted({name for name in found if name and name != SYSTEM_ACTOR})
+
+
+def _approved_in_this_step(ctx: TaskContext) -> bool:
+    """Whether the task the step's actor completed last in this instance (this step's, if any) approved."""
+    decision = ctx.session.execute(
+        select(InboxItem.decision)
+        .where(
+            InboxItem.instance_id == ctx.instance_id,
+            InboxItem.completed_by == ctx.actor,
+            InboxItem.status == TaskStatus.COMPLETED,
+            InboxItem.completed_at == ctx.now,
+        )
+        .order_by(InboxItem.id.desc())
+        .limit(1)
+    ).first()
+    return decision is not None and decision[0] == APPROVE
 
 
 def resolve_dispute(ctx: TaskContext, req: ResolveRequest) -> Resolution:
