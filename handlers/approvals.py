@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,19 +61,25 @@ def started_by_one_of(ctx: TaskContext, groups: Sequence[str]) -> bool:
     return found is not None
 
 
-def require_customer_reader(ctx: TaskContext, operation: str) -> None:
-    """Refuse to read a customer's file into an instance whose initiator may not read customers: a process
-    owner's one-man diagram put any customer's credit file, scorecard or revenue into its data.
+def require_reader(ctx: TaskContext, operation: str, readers: Collection[str], what: str, kind: str) -> None:
+    """Refuse to read `what` (a customer's file, a supplier) into an instance, or grade it there, unless its
+    initiator is one of `readers`, an admin or the system: a process owner's one-man diagram (no money
+    move, so deployed at once) put any customer's credit file into its data and graded any supplier.
 
     Raises:
         HandlerInputError: naming who may.
     """
-    if not started_by_one_of(ctx, sorted(roles.CUSTOMER_READERS)):
+    if not started_by_one_of(ctx, sorted(readers)):
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: a customer's file is read only in an instance "
-            f"started by someone who may read customers ({', '.join(sorted(roles.CUSTOMER_READERS))}), an "
-            f"admin or the system, not by {ctx.started_by}"
+            f"{operation} in instance {ctx.instance_id}: {what} is read or graded only in an instance "
+            f"started by someone who may read {kind} ({', '.join(sorted(readers))}), an admin or the system, "
+            f"not by {ctx.started_by}"
         )
+
+
+def require_customer_reader(ctx: TaskContext, operation: str) -> None:
+    """`require_reader` for a customer's file, scorecard and revenue."""
+    require_reader(ctx, operation, roles.CUSTOMER_READERS, "a customer's file", "customers")
 
 
 # --- the authority matrix -------------------------------------------------------------------------------

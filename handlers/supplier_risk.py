@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from handlers.approvals import started_by_one_of
+from handlers.approvals import require_reader
 from handlers.contracts import own_change_request
 
 # A supplier's size and age are scored on the same bands as a customer's.
@@ -34,18 +34,8 @@ WEIGHTS: dict[str, int] = {
 
 
 def require_supplier_reader(ctx: TaskContext, operation: str) -> None:
-    """Refuse to read or grade a supplier in an instance whose initiator may not read suppliers: a process
-    owner's one-man diagram scored or graded any supplier.
-
-    Raises:
-        HandlerInputError: naming who may.
-    """
-    if not started_by_one_of(ctx, sorted(roles.SUPPLIER_READERS)):
-        raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: a supplier is read or graded only in an instance "
-            f"started by someone who may read suppliers ({', '.join(sorted(roles.SUPPLIER_READERS))}), an "
-            f"admin or the system, not by {ctx.started_by}"
-        )
+    """`require_reader` for a supplier's scorecard and grade."""
+    require_reader(ctx, operation, roles.SUPPLIER_READERS, "a supplier", "suppliers")
 
 
 @dataclass(frozen=True)
