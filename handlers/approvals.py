@@ -145,7 +145,7 @@ class _Approved:
 def given_approvals(ctx: TaskContext, steps: Sequence[str] = ()) -> list[Approval]:
     """Every approval of this instance by someone other than its initiator, oldest first, each under the
     first candidate group of its task the approver belongs to (for the record when none is required)."""
-    approved = _approved_tasks(ctx, steps)
+    approved = _approved_tasks(ctx, steps, None)
     members = _memberships(ctx, sorted({a.user for a in approved}))
     return [
         Approval(a.user, next((g for g in a.groups if g in members[a.user]), ""), a.bpmn_id, a.task_id, a.at)
@@ -160,15 +160,16 @@ def require_approvals(
     what: str,
     steps: Sequence[str] = (),
     excluded: Sequence[str] = (),
+    since: datetime | None = None,
 ) -> list[Approval]:
     """One approval per group, each by a different member of that group who is not the initiator (nor one
     of `excluded`): a user task offered to the group, completed with decision approve in this instance (only
-    at `steps`, if given).
+    at `steps`, if given; only at or after `since`, if given).
 
     Raises:
         MissingApprovals: naming what is missing and what the instance holds.
     """
-    approved = [a for a in _approved_tasks(ctx, steps) if a.user not in excluded]
+    approved = [a for a in _approved_tasks(ctx, steps, since) if a.user not in excluded]
     members = _memberships(ctx, sorted({a.user for a in approved}))
     eligible = {
         group: [a for a in approved if group in a.groups and group in members[a.user]] for group in groups
@@ -186,7 +187,7 @@ def require_approvals(
     ]
 
 
-def _approved_tasks(ctx: TaskContext, steps: Sequence[str]) -> list[_Approved]:
+def _approved_tasks(ctx: TaskContext, steps: Sequence[str], since: datetime | None) -> list[_Approved]:
     query = select(
         InboxItem.id,
         InboxItem.bpmn_id,
@@ -202,6 +203,8 @@ def _approved_tasks(ctx: TaskContext, steps: Sequence[str]) -> list[_Approved]:
     )
     if steps:
         query = query.where(InboxItem.bpmn_id.in_(list(steps)))
+    if since is not None:  # an approval given for an earlier money move of the instance does not count again
+        query = query.where(InboxItem.completed_at >= since)
     rows = ctx.session.execute(query.order_by(InboxItem.completed_at, InboxItem.id)).all()
     return [
         _Approved(task_id, bpmn_id, tuple(groups or ()), user, at)

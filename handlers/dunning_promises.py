@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers.approvals import APPROVE, require_approvals
 from handlers.dunning import add_event, load_case
@@ -133,8 +133,29 @@ def credit_approvals(ctx: TaskContext, req: ResolveRequest) -> list[Approval]:
     what = f"a credit note for the disputed invoices of dunning case {req.case_id}"
     if proposers:
         what += f", proposed by {', '.join(proposers)}"
+    # Approvals given before this dispute opened were for an earlier credit note of the same case.
     return require_approvals(
-        ctx, "dunning.resolve_dispute", roles.DISPUTE_CREDIT_AUTHORITY, what, excluded=proposers
+        ctx,
+        "dunning.resolve_dispute",
+        roles.DISPUTE_CREDIT_AUTHORITY,
+        what,
+        excluded=proposers,
+        since=dispute_opened_at(ctx, req.case_id),
+    )
+
+
+def dispute_opened_at(ctx: TaskContext, case_id: int) -> datetime | None:
+    """When the disputes a credit note would settle opened: the first `dispute_opened` of the case since its
+    last `dispute_resolved` (None: no dispute is open)."""
+    resolved = select(func.max(DunningEvent.id)).where(
+        DunningEvent.case_id == case_id, DunningEvent.kind == "dispute_resolved"
+    )
+    return ctx.session.scalar(
+        select(func.min(DunningEvent.at)).where(
+            DunningEvent.case_id == case_id,
+            DunningEvent.kind == "dispute_opened",
+            DunningEvent.id > func.coalesce(resolved.scalar_subquery(), 0),
+        )
     )
 
 
