@@ -117,3 +117,13 @@ def test_only_the_command_line_is_trusted_by_the_operator_name() -> None:
     # No user can be named like an operator: user names have no ':'.
     with pytest.raises(BadRequest):
         add_user(MagicMock(), "cli:mallory", groups=["sales"], now=datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    ("command", "process_key"), [("dunning-run", "dunning"), ("limit-review-sweep", "credit_limit_review")]
+)
+def test_a_batch_run_from_the_shell_names_who_ran_it(operator: Cli, command: str, process_key: str) -> None:
+    # The cases it starts are the system's, as the scheduler's would be; the trail names who ran the day.
+    operator.json(command)
+    rows = operator.query("SELECT actor, detail FROM audit_events WHERE action = 'batch_run'")
+    assert [(actor, json.loads(detail)["process_key"]) for actor, detail in rows] == [(OPERATOR, process_key)]

@@ -23,6 +23,7 @@ from workflows.credit.csv_import import ImportRejected, ImportReport, import_cus
 from workflows.credit.provisions import provisions
 from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
+from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import User
 from workflows.store.stored_clock import SimulatedClock
@@ -220,4 +221,17 @@ def _run_batch(ctx: Context, process_key: str, plan: list[chunks.Chunk], now: da
             bar.advance(task, len(chunk.customer_ids))
             return result
 
-        return chunks.summary(process_key, chunks.run_chunks(ctx.rt, plan, now, run_one=one))
+        done = chunks.summary(process_key, chunks.run_chunks(ctx.rt, plan, now, run_one=one))
+    # The cases are the system's (as the scheduler's would be), but a person chose to run the day now.
+    with transaction(ctx.rt.factory) as session:
+        started = done.get("cases_started", done.get("reviews_started", 0))
+        record_event(
+            session,
+            actor=ctx.operator(),
+            action="batch_run",
+            now=now,
+            process_key=process_key,
+            as_of=plan[0].as_of.isoformat() if plan else now.date().isoformat(),
+            after={"started": started, "failed_customers": len(done["failed_customers"])},
+        )
+    return done
