@@ -4,18 +4,26 @@ manager's approval of an earlier credit note for the next one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.dunning_promises import ResolveRequest, credit_approvals
-from tests.handlers.test_supplier_risk import make_ctx, session  # noqa: F401  (the fixture)
+from tests.handlers.test_supplier_risk import make_ctx
 from workflows.credit.customers import create_customer
 from workflows.credit.models import DunningCase, DunningEvent
 from workflows.engine.service_tasks import MissingApprovals, TaskContext
+from workflows.store.db import transaction
 from workflows.store.models import InboxItem, TaskStatus
 from workflows.users import add_user
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with transaction(session_factory) as session:
+        yield session
 
 
 def approve_as_manager(ctx: TaskContext, at: datetime, n: int) -> None:
