@@ -48,12 +48,7 @@ def admin_tick() -> Response:
     actor = current_actor()
     if not actor.is_admin:
         raise Forbidden(f"{actor.username} may not tick the scheduler: admin only")
-    body = json_body()
-    unknown = sorted(set(body) - {"now"})
-    if unknown:
-        # A misspelt "now" would otherwise run the round at the real time, not the one meant.
-        raise BadRequest(f"unknown field(s) {', '.join(unknown)}: the body takes only now (an ISO 8601 time)")
-    raw = body.get("now")
+    raw = _only_now(json_body(), required=False)
     svc = services()
     # Simulated clock: the tick moves the one clock to `now` first (never back); real: `now` is for this tick.
     requested = None if raw is None else _requested_time(raw)
@@ -63,6 +58,8 @@ def admin_tick() -> Response:
 
 
 class ClockRequest(Body):
+    model_config = ConfigDict(extra="forbid")
+
     now: Timestamp = Field(
         description="the time to move the simulated clock to: at or after its current time",
         examples=["2026-04-01T09:00:00+00:00"],
@@ -85,14 +82,26 @@ def admin_clock() -> Response:
     svc = services()
     if svc.rt.settings.clock.mode != SIMULATED:
         raise Conflict(NOT_SIMULATED, details={"mode": svc.rt.settings.clock.mode})
-    unknown = sorted(set(body) - {"now"})
-    if unknown or "now" not in body:
-        raise BadRequest(
-            'the body takes exactly one field, now (an ISO 8601 time): {"now": "2026-04-01T09:00Z"}'
-        )
-    moved = move_clock(svc.rt.clock, _requested_time(body["now"]), by=actor.username)
+    moved = move_clock(svc.rt.clock, _requested_time(_only_now(body, required=True)), by=actor.username)
     svc.nudge()  # the embedded scheduler acts on the new time at once
     return jsonify(clock_json(svc.rt.settings.clock.mode, moved))
+
+
+def _only_now(body: dict[str, Any], *, required: bool) -> Any:
+    """The body's `now`, the only field the tick and the clock take (spectree documents bodies, does not
+    check them). A misspelt "now" would otherwise run the round at the real time, not the one meant.
+
+    Raises:
+        BadRequest: another field, or no `now` where it is required.
+    """
+    unknown = sorted(set(body) - {"now"})
+    if unknown or (required and "now" not in body):
+        named = f"unknown field(s) {', '.join(unknown)}: " if unknown else ""
+        raise BadRequest(
+            f"{named}the body takes {'exactly' if required else 'only'} one field, now (an ISO 8601 time): "
+            '{"now": "2026-04-01T09:00Z"}'
+        )
+    return body.get("now")
 
 
 def clock_json(mode: str, now: datetime) -> dict[str, Any]:
