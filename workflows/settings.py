@@ -108,6 +108,11 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class CreditSettings:
+    base_currency: str
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     web: WebSettings
@@ -118,6 +123,7 @@ class Settings:
     dunning: DunningSettings
     provisions: ProvisionSettings
     reviews: ReviewSettings
+    credit: CreditSettings
 
     def replace(self, section: str, **values: Any) -> Settings:
         """Return a copy with some keys of one section changed (tests and CLI flags use this)."""
@@ -134,6 +140,7 @@ SECTIONS: dict[str, type] = {
     "dunning": DunningSettings,
     "provisions": ProvisionSettings,
     "reviews": ReviewSettings,
+    "credit": CreditSettings,
 }
 
 # The environment variables of the public contract (README.md, "Configuration") and the key each one sets.
@@ -168,6 +175,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
     settings = Settings(**{name: _build(cls, name, raw.get(name, {})) for name, cls in SECTIONS.items()})
     _check_clock(settings.clock)
     _check_retries(settings)
+    _check_base_currency(settings.credit)
     return settings
 
 
@@ -189,6 +197,14 @@ def _check_retries(settings: Settings) -> None:
         if value < low or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise SettingsError(f"{name} must be {bounds}, got {value}")
+
+
+def _check_base_currency(credit: CreditSettings) -> None:
+    code = credit.base_currency
+    if len(code) != 3 or not code.isascii() or not code.isalpha() or not code.isupper():
+        raise SettingsError(
+            f"credit.base_currency must be a three-letter ISO 4217 code such as EUR, got {code!r}"
+        )
 
 
 def _check_clock(clock: ClockSettings) -> None:

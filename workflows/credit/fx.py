@@ -1,0 +1,191 @@
+"""Exchange rates and the base currency: amounts stay in their own currency per document, and are
+converted only where they are compared or summed across currencies (authority thresholds, aging totals,
+provisions, KPIs). A missing rate never becomes a guess: callers get `MissingRate` and send the step to a
+person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from workflows.errors import Invalid
+from workflows.store.models import Base
+
+CENT = Decimal("0.01")
+RATE_PLACES = Decimal("0.0000000001")  # ten places: CNY 1 = EUR 0.1283000000
+MAX_RATE = Decimal("1000000")  # the most units of base currency one unit of any currency is worth
+
+
+class Decimal10(TypeDecorator[Decimal]):
+    """An exact decimal with ten places, stored as an integer (like Decimal2 for money)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("a rate must be a Decimal, not a float")
+        return int((Decimal(value) / RATE_PLACES).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(value) * RATE_PLACES).quantize(RATE_PLACES)
+
+
+class FxRate(Base):
+    """How many units of the base currency one unit of `currency` was worth from `day` on."""
+
+    __tablename__ = "fx_rates"
+    __table_args__ = (
+        UniqueConstraint("currency", "day", name="uq_fx_rates_currency_day"),
+        Index("ix_fx_rates_lookup", "currency", "day"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    day: Mapped[date]
+    rate: Mapped[Decimal] = mapped_column(Decimal10)
+    source: Mapped[str] = mapped_column(String(80), default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+class MissingRate(Exception):
+    """No stored rate for a currency on or before a day: a person must decide, not a guess."""
+
+    def __init__(self, currency: str, day: date, base: str) -> None:
+        super().__init__(
+            f"no exchange rate {currency}->{base} on or before {day.isoformat()}; "
+            f"post one (POST /api/fx-rates or `creditflow import fx-rates`) before this step can convert"
+        )
+        self.currency, self.day, self.base = currency, day, base
+
+
+@dataclass(frozen=True)
+class RateInput:
+    currency: str
+    day: date
+    rate: Decimal
+    source: str
+
+
+def parse_rate(raw: Any, base: str) -> RateInput:
+    """Check one rate as the API or a CSV row sends it.
+
+    Raises:
+        Invalid: naming each bad field.
+    """
+    errors: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        raise Invalid("An exchange rate is an object {currency, rate, date}.")
+    currency = raw.get("currency")
+    if (
+        not isinstance(currency, str)
+        or len(currency) != 3
+        or not currency.isascii()
+        or not currency.isupper()
+    ):
+        errors["currency"] = "a three-letter ISO 4217 code such as USD"
+    elif currency == base:
+        errors["currency"] = f"{base} is the base currency; its rate is always 1"
+    rate = _rate(raw.get("rate"), errors)
+    day: date | None = None
+    text = raw.get("date")
+    try:
+        day = date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        errors["date"] = "an ISO 8601 date such as 2027-01-14"
+    source = raw.get("source", "")
+    if not isinstance(source, str) or len(source) > 80 or "\x00" in source:
+        errors["source"] = "text of at most 80 characters"
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The exchange rate has errors: {listing}", details={"fields": errors})
+    assert day is not None and rate is not None and isinstance(currency, str)
+    return RateInput(currency, day, rate, source)
+
+
+def _rate(value: Any, errors: dict[str, str]) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+        errors["rate"] = 'a positive decimal (a string such as "0.1283" or a number)'
+        return None
+    try:
+        rate = Decimal(value)
+    except InvalidOperation:
+        rate = None
+    if rate is None or not rate.is_finite() or rate <= 0 or rate > MAX_RATE:
+        errors["rate"] = f"a positive decimal of at most {MAX_RATE}"
+        return None
+    if rate != rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP) or rate.quantize(RATE_PLACES) == 0:
+        errors["rate"] = "at most ten decimal places, and not zero at that precision"
+        return None
+    return rate
+
+
+def store_rate(session: Session, data: RateInput, *, actor: str, now: datetime) -> FxRate:
+    """Insert or replace the rate of `data.currency` on `data.day` (a correction keeps the one row)."""
+    row = session.scalar(select(FxRate).where(FxRate.currency == data.currency, FxRate.day == data.day))
+    if row is None:
+        row = FxRate(currency=data.currency, day=data.day)
+        session.add(row)
+    row.rate, row.source, row.created_by, row.created_at = data.rate, data.source, actor, now
+    session.flush()
+    return row
+
+
+def rate_on(session: Session, currency: str, day: date, base: str) -> Decimal:
+    """Units of `base` per unit of `currency`: the latest stored rate on or before `day`.
+
+    Raises:
+        MissingRate: none is stored.
+    """
+    if currency == base:
+        return Decimal(1)
+    rate = session.scalar(
+        select(FxRate.rate)
+        .where(FxRate.currency == currency, FxRate.day <= day)
+        .order_by(FxRate.day.desc())
+        .limit(1)
+    )
+    if rate is None:
+        raise MissingRate(currency, day, base)
+    return rate
+
+
+def to_base(session: Session, amount: Decimal, currency: str, day: date, base: str) -> Decimal:
+    """`amount` in the base currency at the rate of `day`, to the cent.
+
+    Raises:
+        MissingRate: no rate for `currency` on or before `day`.
+    """
+    return (amount * rate_on(session, currency, day, base)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def rates_on(session: Session, currencies: Iterable[str], day: date, base: str) -> dict[str, Decimal]:
+    """The rate of each currency on `day`, for converting many rows with one lookup per currency.
+
+    Raises:
+        MissingRate: for the first currency without a rate.
+    """
+    return {currency: rate_on(session, currency, day, base) for currency in sorted(set(currencies))}
+
+
+def rate_json(row: FxRate) -> dict[str, Any]:
+    return {
+        "currency": row.currency,
+        "date": row.day.isoformat(),
+        "rate": format(row.rate.normalize(), "f"),
+        "source": row.source,
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+    }
