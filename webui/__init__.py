@@ -53,6 +53,7 @@ def create_app(
     import webui.api.admin
     import webui.api.audit
     import webui.api.contracts
+    import webui.api.credit_checks
     import webui.api.customers
     import webui.api.definitions
     import webui.api.dunning_cases
@@ -62,6 +63,7 @@ def create_app(
     import webui.api.jobs
     import webui.api.messages
     import webui.api.openapi
+    import webui.api.orders
     import webui.api.receivables
     import webui.api.suppliers
     import webui.api.tasks  # noqa: F401

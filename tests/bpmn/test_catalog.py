@@ -12,7 +12,16 @@ from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.messages import message_rules
 
 # Test modules may register operations of their own; only the shipped handler modules count here.
-SHIPPED_PREFIXES = ("credit.", "notify.", "dunning.", "limit.", "supplier.", "contract.", "definition.")
+SHIPPED_PREFIXES = (
+    "credit.",
+    "notify.",
+    "dunning.",
+    "limit.",
+    "supplier.",
+    "contract.",
+    "definition.",
+    "order.",
+)
 
 
 def test_every_shipped_diagram_validates_with_its_tables_and_forms() -> None:

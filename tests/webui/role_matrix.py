@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from io import BytesIO
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.helpers import auth, credit_hold_files
 from tests.webui.test_pages import csrf_token, logged_in
 from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.credit.models import Contract, Customer
+from workflows.credit.orders import OrderInput, post_order
 from workflows.credit.roles import ADMIN, DEMO_USERS
 from workflows.engine import runner
 from workflows.store.db import transaction
@@ -80,6 +82,8 @@ class Sample:
     instance_id: int = 0
     task_id: int = 0
     failed_instance_id: int = 0
+    order_id: int = 0
+    orders_made: int = 0
     message_id: int = 0
     key: str = HOLD
     version: int = 1
@@ -107,6 +111,17 @@ class Sample:
         )
         return task_id
 
+    def open_order(self) -> int:
+        """A new open order of the sample customer (closing one uses it up)."""
+        svc = self.app.extensions["creditflow"]
+        self.orders_made += 1
+        data = OrderInput(
+            self.customer_id, f"MX-OPEN-{self.orders_made}", Decimal("10.00"), "EUR", self.now.date()
+        )
+        with transaction(svc.rt.factory) as session:
+            base = svc.rt.settings.credit.base_currency
+            return post_order(session, data, actor="finance1", now=self.now, base=base).id
+
     def log_in(self, user: str | None) -> None:
         """A fresh web client for `user` (None: a visitor), with its session's CSRF token."""
         client = self.app.test_client() if user is None else logged_in(self.app, user)
@@ -122,6 +137,7 @@ class Sample:
             "instance_id": self.instance_id,
             "task_id": self.task_id,
             "message_id": self.message_id,
+            "order_id": self.order_id,
             "key": self.key,
             "version": self.version,
             "field": self.picker,
@@ -256,6 +272,14 @@ def rating(s: Sample, user: str) -> dict[str, Any]:
 def invoice(s: Sample, user: str) -> dict[str, Any]:
     dates = {"issue_date": "2026-03-01", "due_date": "2026-03-31"}
     return {"json": {"customer_id": s.customer_id, "number": f"MX-{user}", "amount": "100.00", **dates} | EUR}
+
+
+def order(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"customer_id": s.customer_id, "order_ref": f"MX-{user}", "amount": "10.00"} | EUR}
+
+
+def credit_check(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"customer_id": s.customer_id, "order_ref": f"MX-CHECK-{user}", "amount": "10.00"} | EUR}
 
 
 def payment(s: Sample, user: str) -> dict[str, Any]:

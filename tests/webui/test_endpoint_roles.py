@@ -28,6 +28,7 @@ from tests.webui.role_matrix import (
     build_sample,
     bundle,
     credit_application,
+    credit_check,
     edited_xml,
     hold_start_form,
     invoice,
@@ -35,6 +36,7 @@ from tests.webui.role_matrix import (
     new_contract,
     new_customer,
     new_supplier,
+    order,
     payment,
     promise_to_pay,
     rating,
@@ -84,6 +86,7 @@ SUPPLIER_STAFF = frozenset(
 )
 SUPPLIER_CREATORS = frozenset({PROCUREMENT, PROCUREMENT_MANAGER})
 RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
+ORDER_WRITERS = frozenset({FINANCE, SALES})  # the ERP's users: orders and their credit checks
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
 # The sample instance (credit_hold) was started by sales1 and offers its review to the credit analysts.
@@ -134,6 +137,11 @@ MATRIX: dict[str, Row] = {
     "GET /api/invoices": Row(CUSTOMER_STAFF),
     "POST /api/invoices": Row(RECEIVABLE_WRITERS, ok=201, send=invoice),
     "POST /api/payments": Row(RECEIVABLE_WRITERS, ok=201, send=payment),
+    "GET /api/orders": Row(CUSTOMER_STAFF),
+    "POST /api/orders": Row(ORDER_WRITERS, ok=201, send=order),
+    "DELETE /api/orders/<int:order_id>": Row(ORDER_WRITERS, fresh=("order_id", "open_order")),
+    "GET /api/credit-checks": Row(CUSTOMER_STAFF),
+    "POST /api/credit-checks": Row(ORDER_WRITERS, send=credit_check),
     "GET /api/aging": Row(CUSTOMER_STAFF),
     "GET /api/provisions": Row(PROVISION_READERS),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),

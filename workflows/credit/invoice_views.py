@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.models import Invoice, InvoiceStatus
+from workflows.credit.order_tables import open_orders_of
 from workflows.credit.provisions import BUCKETS, aging, bucket_of
 from workflows.store.paging import page_rows
 
@@ -41,7 +42,7 @@ def list_invoices(
 def receivables_of(
     session: Session, customer_ids: Iterable[int], today: date
 ) -> dict[int, tuple[Decimal, Decimal]]:
-    """{customer id: (exposure, overdue)} from open invoices, in one query for a page of customers."""
+    """{customer id: (exposure, overdue)} of a page of customers: open invoices; exposure adds open orders."""
     ids = list(customer_ids)
     if not ids:
         return {}
@@ -54,7 +55,12 @@ def receivables_of(
         .where(Invoice.customer_id.in_(ids), Invoice.status == InvoiceStatus.OPEN)
         .group_by(Invoice.customer_id)
     )
-    return {cid: (exposure or ZERO, overdue or ZERO) for cid, exposure, overdue in rows}
+    figures = {cid: (exposure or ZERO, overdue or ZERO) for cid, exposure, overdue in rows}
+    # Exposure counts open and released orders too (workflows/credit/orders.py); overdue only invoices.
+    for cid, ordered in open_orders_of(session, ids).items():
+        exposure, overdue = figures.get(cid, (ZERO, ZERO))
+        figures[cid] = (exposure + ordered, overdue)
+    return figures
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ CREDIT_LIMIT_REVIEW = "credit_limit_review"
 DUNNING = "dunning"
 SUPPLIER_CONTRACT_CHANGE = "supplier_contract_change"
 PAYMENT_TERMS_EXCEPTION = "payment_terms_exception"
+# An over-limit order held by a credit check waits for a credit manager's release.
+ORDER_RELEASE = "order_release"
 # A second process owner approves a deployed version that calls an operation moving money.
 DEFINITION_APPROVAL = "definition_approval"
 
@@ -61,6 +63,8 @@ SUPPLIER_READERS = frozenset(
     {PROCUREMENT, PROCUREMENT_MANAGER, FINANCE, LEGAL, CFO, CREDIT_ANALYST, CREDIT_MANAGER, AUDITOR}
 )
 RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
+# Open orders and their credit checks come from the ERP's users (finance, sales); readers as for invoices.
+ORDER_WRITERS = frozenset({FINANCE, SALES})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
 # Auditors read every instance, customer, supplier and contract, and change nothing.
 READ_ALL = frozenset({AUDITOR})
@@ -90,6 +94,9 @@ CONTRACT_CHANGE_AUTHORITY: dict[str, tuple[str, ...]] = {
 
 # A dispute credit (a credit note cancelling disputed invoices), proposed by a collector.
 DISPUTE_CREDIT_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
+
+# An over-limit order's release (order_release): a credit manager other than whoever asked for the check.
+ORDER_RELEASE_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
 
 # The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
 DEMO_USERS: dict[str, str] = {

@@ -1,0 +1,168 @@
+"""Service operations of `order_release`: a credit manager releases an order a credit check held over the
+limit (a money move: it extends credit, so its approval is checked before it runs), or keeps it held."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from handlers.approvals import completed_steps, require_approvals
+from workflows.credit import roles
+from workflows.credit.fx import MissingRate
+from workflows.credit.models import Customer
+from workflows.credit.order_tables import CreditCheck, Order, OrderStatus
+from workflows.credit.orders import find_order, in_limit_currency
+from workflows.credit.record_fields import money_text
+from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.store.audit import record_event
+
+APPROVAL_STEP = "approve_release"  # the credit manager's user task in order_release.bpmn
+
+
+@dataclass(frozen=True)
+class OrderDecisionRequest:
+    customer_id: int
+    order_ref: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class OrderDecided:
+    order_id: int
+    status: str
+    decided_by: str
+    limit_amount: str | None  # what now counts in exposure, in the customer's currency
+
+
+def _held_order(ctx: TaskContext, operation: str, req: OrderDecisionRequest) -> Order:
+    """The order this instance decides on: held for release by this very instance, or closed meanwhile.
+
+    Raises:
+        HandlerInputError: no such order, or it waits for another instance (or none).
+    """
+    order = find_order(ctx.session, req.customer_id, req.order_ref, lock=True)
+    if order is None:
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: customer {req.customer_id} has no order "
+            f"{req.order_ref!r}"
+        )
+    if order.release_instance_id != ctx.instance_id:
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: order {req.order_ref} is not held for release in "
+            f"this instance (its release is instance {order.release_instance_id}); only the credit check "
+            "that held it starts its release"
+        )
+    if order.status not in (OrderStatus.HELD, *OrderStatus.CLOSED):
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: order {req.order_ref} is {order.status}, not held"
+        )
+    return order
+
+
+def requesters(ctx: TaskContext, order: Order) -> list[str]:
+    """Who asked for the order to go ahead, so may not release it: who recorded it and who ran its checks."""
+    checkers = ctx.session.scalars(
+        select(CreditCheck.requested_by).where(CreditCheck.order_id == order.id).distinct()
+    )
+    return sorted({order.created_by, *checkers} - {""})
+
+
+def release_approvals(ctx: TaskContext, req: OrderDecisionRequest) -> list[Approval]:
+    """A credit manager's approval in this instance by someone who neither started it nor recorded or checked
+    the order, whatever four-eyes rule the diagram has.
+
+    Raises:
+        MissingApprovals: there is none.  HandlerInputError: the order is not this instance's to release.
+    """
+    order = _held_order(ctx, "order.release", req)
+    who = requesters(ctx, order)
+    what = f"the release of order {order.order_ref} of customer {order.customer_id}"
+    what += f", asked for by {', '.join(who)}"
+    return require_approvals(ctx, "order.release", roles.ORDER_RELEASE_AUTHORITY, what, excluded=who)
+
+
+def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
+    """Release the held order: it counts in exposure from now on, and a later check of it answers approved
+    ("released by NAME"). An order the ERP closed meanwhile stays closed.
+
+    Raises:
+        HandlerInputError: the order's currency still has no exchange rate (it could not be counted).
+    """
+    order = _held_order(ctx, "order.release", req)
+    [approval] = ctx.approvals
+    if order.status in OrderStatus.CLOSED:
+        return OrderDecided(order.id, order.status, approval.user, money_text(order.limit_amount))
+    if order.limit_amount is None:
+        customer = ctx.session.get(Customer, order.customer_id)
+        assert customer is not None  # an order's customer is a foreign key
+        try:
+            order.limit_amount = in_limit_currency(
+                ctx.session,
+                order.amount,
+                order.currency,
+                customer,
+                ctx.now.date(),
+                ctx.settings.credit.base_currency,
+            )
+        except MissingRate as exc:
+            raise HandlerInputError(
+                f"order.release in instance {ctx.instance_id}: order {order.order_ref} cannot count in the "
+                f"exposure without a rate: {exc}; then approve again"
+            ) from exc
+    before = {"status": order.status, "decided_by": order.decided_by}
+    order.status, order.decided_by, order.decision_comment = OrderStatus.RELEASED, approval.user, req.comment
+    order.updated_at = ctx.now
+    record_event(
+        ctx.session,
+        actor=approval.user,
+        action="order_released",
+        now=ctx.now,
+        instance_id=ctx.instance_id,
+        customer_id=order.customer_id,
+        order_id=order.id,
+        order_ref=order.order_ref,
+        amount=str(order.amount),
+        currency=order.currency,
+        limit_amount=money_text(order.limit_amount),
+        approvers=[a.user for a in ctx.approvals],
+        comment=req.comment,
+        before=before,
+        after={"status": order.status, "decided_by": order.decided_by},
+    )
+    return OrderDecided(order.id, order.status, approval.user, money_text(order.limit_amount))
+
+
+def keep_held(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
+    """The credit manager refused the release: the order stays held (a later check may start a new release).
+
+    Raises:
+        HandlerInputError: nobody but the requesters decided in this instance.
+    """
+    order = _held_order(ctx, "order.keep_held", req)
+    who = requesters(ctx, order)
+    deciders = [
+        step["user"]
+        for step in completed_steps(ctx, [APPROVAL_STEP])
+        if step["user"] and step["user"] not in who and step["user"] != ctx.started_by
+    ]
+    if not deciders:
+        raise HandlerInputError(
+            f"order.keep_held in instance {ctx.instance_id}: no credit manager other than "
+            f"{', '.join(who)} decided on order {order.order_ref}"
+        )
+    decider = deciders[-1]
+    if order.status == OrderStatus.HELD:
+        order.decided_by, order.decision_comment, order.updated_at = decider, req.comment, ctx.now
+        record_event(
+            ctx.session,
+            actor=decider,
+            action="order_release_refused",
+            now=ctx.now,
+            instance_id=ctx.instance_id,
+            customer_id=order.customer_id,
+            order_id=order.id,
+            order_ref=order.order_ref,
+            comment=req.comment,
+        )
+    return OrderDecided(order.id, order.status, decider, money_text(order.limit_amount))

@@ -1,0 +1,270 @@
+"""The order credit check: may the customer's order go ahead? Approved within the limit, blocked when the
+customer is blocked (a dunning level-3 block, legal), over_limit when its exposure (open invoices + open
+orders) plus the order passes the credit limit or the order cannot be converted. Every check is recorded;
+an over-limit order is held and waits for a credit manager's release (the `order_release` process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.customers import exposure_of
+from workflows.credit.fx import MissingRate
+from workflows.credit.models import Customer, DunningCase, DunningStatus
+from workflows.credit.order_tables import CheckResult, CreditCheck, Order, OrderStatus
+from workflows.credit.orders import (
+    OrderInput,
+    find_order,
+    in_limit_currency,
+    new_order,
+    parse_amount,
+    parse_currency,
+    parse_customer_id,
+    parse_order_ref,
+    raise_errors,
+)
+from workflows.credit.record_fields import money_text
+from workflows.errors import Conflict, NotFound
+from workflows.store.audit import record_event
+from workflows.store.models import InstanceStatus, ProcessInstance
+from workflows.store.paging import page_rows
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    customer_id: int
+    order_ref: str
+    amount: Decimal
+    currency: str
+
+
+def parse_check(raw: Any) -> CheckRequest:
+    """Raises: Invalid naming each bad field of `{customer_id, amount, currency, order_ref}`."""
+    errors: dict[str, str] = {}
+    cid = parse_customer_id(raw.get("customer_id"), errors)
+    ref = parse_order_ref(raw.get("order_ref"), errors)
+    amount = parse_amount(raw.get("amount"), errors)
+    currency = parse_currency(raw.get("currency"), errors)
+    unknown = sorted(set(raw) - {"customer_id", "order_ref", "amount", "currency"})
+    for name in unknown[:5]:
+        errors[str(name)[:40]] = (
+            "Unknown field; a credit check takes customer_id, amount, currency, order_ref."
+        )
+    raise_errors(errors, "credit check")
+    assert cid is not None and ref is not None and amount is not None and currency is not None
+    return CheckRequest(cid, ref, amount, currency)
+
+
+# (session, order, check) -> the id of the order_release instance started for the held order.
+StartRelease = Callable[[Session, Order, CreditCheck], int]
+
+
+def check_credit(
+    session: Session,
+    req: CheckRequest,
+    *,
+    actor: str,
+    now: datetime,
+    base: str,
+    start_release: StartRelease,
+) -> CreditCheck:
+    """Answer whether the order may go ahead, record the check and the order under its reference (open when
+    approved, held otherwise), and start a release for a held over-limit order that has none open (all in
+    the caller's transaction; the customer row is locked so two checks at once see each other's orders).
+
+    Raises:
+        NotFound: no such customer.  Conflict: the order was invoiced or cancelled already.
+    """
+    customer = session.scalar(select(Customer).where(Customer.id == req.customer_id).with_for_update())
+    if customer is None:
+        raise NotFound(f"customer {req.customer_id} does not exist")
+    order = find_order(session, customer.id, req.order_ref, lock=True)
+    if order is not None and order.status in OrderStatus.CLOSED:
+        raise Conflict(
+            f"order {req.order_ref} of customer {customer.id} was {order.status} by {order.closed_by}; "
+            "a closed order is not checked again (use a new order reference)"
+        )
+    ccy = customer.currency
+    missing: MissingRate | None = None
+    converted: Decimal | None = None
+    try:
+        converted = in_limit_currency(session, req.amount, req.currency, customer, now.date(), base)
+    except MissingRate as exc:
+        missing = exc
+    counted = order.limit_amount if order is not None and order.status in OrderStatus.COUNTED else None
+    exposure = exposure_of(session, customer.id) - (counted or Decimal("0.00"))
+    release_open = order is not None and _release_open(session, order)
+    if customer.blocked:
+        result, reason = CheckResult.BLOCKED, block_reason(session, customer)
+    elif (
+        order is not None
+        and order.status == OrderStatus.RELEASED
+        and order.currency == req.currency
+        and req.amount <= order.amount
+    ):
+        result, reason = CheckResult.APPROVED, f"released by {order.decided_by}"
+    elif order is not None and order.status == OrderStatus.HELD and release_open:
+        result = CheckResult.OVER_LIMIT
+        reason = (
+            f"order {req.order_ref} is held: a credit manager decides on its release in instance "
+            f"{order.release_instance_id}"
+        )
+    elif converted is None:
+        result = CheckResult.OVER_LIMIT
+        reason = f"no exchange rate: {missing}; a credit manager decides on the release"
+    else:
+        total = exposure + converted
+        numbers = (
+            f"exposure {exposure:.2f} + order {converted:.2f} = {total:.2f} {ccy}, "
+            f"credit limit {customer.credit_limit:.2f} {ccy}"
+        )
+        if total > customer.credit_limit:
+            result, reason = CheckResult.OVER_LIMIT, f"over the credit limit: {numbers}"
+        else:
+            result, reason = CheckResult.APPROVED, f"within the credit limit: {numbers}"
+    order = _record_order(session, customer, order, req, converted, result, actor=actor, now=now)
+    check = CreditCheck(
+        customer_id=customer.id,
+        order_id=order.id,
+        order_ref=req.order_ref,
+        amount=req.amount,
+        currency=req.currency,
+        limit_amount=converted,
+        exposure=exposure,
+        credit_limit=customer.credit_limit,
+        limit_currency=ccy,
+        result=result,
+        reason=reason[:500],
+        requested_by=actor,
+        checked_at=now,
+    )
+    session.add(check)
+    session.flush()
+    if result == CheckResult.OVER_LIMIT and release_open:
+        check.release_instance_id = order.release_instance_id  # the release it already waits for
+    elif result == CheckResult.OVER_LIMIT:
+        order.release_instance_id = check.release_instance_id = start_release(session, order, check)
+        order.decided_by, order.decision_comment = None, ""
+    record_event(
+        session,
+        actor=actor,
+        action="credit_check",
+        now=now,
+        instance_id=check.release_instance_id,
+        customer_id=customer.id,
+        check_id=check.id,
+        order_id=order.id,
+        order_ref=req.order_ref,
+        amount=str(req.amount),
+        currency=req.currency,
+        result=result,
+        reason=check.reason,
+        order_status=order.status,
+    )
+    return check
+
+
+def _record_order(
+    session: Session,
+    customer: Customer,
+    order: Order | None,
+    req: CheckRequest,
+    converted: Decimal | None,
+    result: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Order:
+    """The order under the check's reference: new, or updated to the checked amount (a released order keeps
+    its release while the check stays within what was released)."""
+    status = OrderStatus.OPEN if result == CheckResult.APPROVED else OrderStatus.HELD
+    if order is None:
+        data = OrderInput(customer.id, req.order_ref, req.amount, req.currency, now.date())
+        return new_order(session, customer, data, converted, actor=actor, now=now, status=status)
+    if order.status == OrderStatus.RELEASED and result == CheckResult.APPROVED:
+        return order
+    before = {"status": order.status, "amount": money_text(order.amount), "currency": order.currency}
+    order.amount, order.currency, order.limit_amount = req.amount, req.currency, converted
+    order.status, order.updated_at = status, now
+    after = {"status": order.status, "amount": money_text(order.amount), "currency": order.currency}
+    if before != after:
+        record_event(
+            session,
+            actor=actor,
+            action="order_rechecked",
+            now=now,
+            customer_id=customer.id,
+            order_id=order.id,
+            order_ref=order.order_ref,
+            before=before,
+            after=after,
+        )
+    return order
+
+
+def _release_open(session: Session, order: Order) -> bool:
+    if order.release_instance_id is None:
+        return False
+    status = session.scalar(
+        select(ProcessInstance.status).where(ProcessInstance.id == order.release_instance_id)
+    )
+    return status in (InstanceStatus.RUNNING, InstanceStatus.ERROR)
+
+
+def block_reason(session: Session, customer: Customer) -> str:
+    """Why a blocked customer is blocked, naming the dunning case that blocked it when one did."""
+    case = session.scalar(
+        select(DunningCase)
+        .where(DunningCase.customer_id == customer.id, DunningCase.status.in_(DunningStatus.ACTIVE))
+        .order_by(DunningCase.id.desc())
+        .limit(1)
+    )
+    if case is not None and case.status == DunningStatus.LEGAL:
+        return f"customer {customer.id} is blocked: handed over to legal (dunning case {case.id})"
+    if case is not None and case.blocked_customer:
+        return (
+            f"customer {customer.id} is blocked: credit block of dunning case {case.id} (level {case.level})"
+        )
+    return f"customer {customer.id} is blocked (credit block); a credit manager lifts it"
+
+
+def list_checks(
+    session: Session,
+    *,
+    customer_id: int | None = None,
+    result: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[CreditCheck], int]:
+    """One page of credit checks, newest first."""
+    query = select(CreditCheck)
+    if customer_id is not None:
+        query = query.where(CreditCheck.customer_id == customer_id)
+    if result:
+        query = query.where(CreditCheck.result == result)
+    return page_rows(session, query.order_by(CreditCheck.id.desc()), page, per_page)
+
+
+def check_json(check: CreditCheck) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "customer_id": check.customer_id,
+        "order_id": check.order_id,
+        "order_ref": check.order_ref,
+        "amount": f"{check.amount:.2f}",
+        "currency": check.currency,
+        "result": check.result,
+        "reason": check.reason,
+        "exposure": money_text(check.exposure),
+        "credit_limit": money_text(check.credit_limit),
+        "limit_currency": check.limit_currency,
+        "release_instance_id": check.release_instance_id,
+        "requested_by": check.requested_by,
+        "checked_at": check.checked_at.isoformat(),
+    }
