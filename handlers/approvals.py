@@ -8,11 +8,13 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from workflows.credit import roles
+from workflows.credit.fx import MissingRate, to_base
 from workflows.credit.record_fields import iso_text
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
@@ -117,6 +119,43 @@ def authority_groups(
             f"{dict(inputs)}; known levels are {', '.join(levels)}"
         )
     return levels[level]
+
+
+def deployed_decision(
+    ctx: TaskContext, table: tuple[str, str], inputs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The outputs of a policy table (file, decision id) deployed with this instance's version for
+    `inputs`; None when the version was deployed without the file.
+
+    Raises:
+        DecisionError: the table fails on the inputs.
+    """
+    file, decision = table
+    text = _deployed_file(ctx, file)
+    return None if text is None else evaluate_decision(text, decision, inputs)
+
+
+@dataclass(frozen=True)
+class BaseAmount:
+    """An amount in the base currency for an authority threshold; `amount` None when no rate is stored."""
+
+    amount: Decimal | None
+    currency: str  # the base currency
+
+    @property
+    def rate_missing(self) -> bool:
+        return self.amount is None
+
+
+def in_base_currency(ctx: TaskContext, amount: Decimal, currency: str) -> BaseAmount:
+    """`amount` of `currency` in the base currency at the rate of the step's day. Authority thresholds
+    compare base-currency amounts: 990,000 Kuwaiti dinar is not 990,000 euro. With no stored rate the
+    amount stays unknown (never a guess); the authority tables send such a step to their highest level."""
+    base = ctx.settings.credit.base_currency
+    try:
+        return BaseAmount(to_base(ctx.session, amount, currency, ctx.now.date(), base), base)
+    except MissingRate:
+        return BaseAmount(None, base)
 
 
 def _deployed_file(ctx: TaskContext, name: str) -> str | None:

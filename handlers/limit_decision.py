@@ -7,16 +7,21 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from handlers.approvals import authority_groups, given_approvals, require_approvals, require_customer_reader
+from handlers.approvals import (
+    authority_groups,
+    deployed_decision,
+    given_approvals,
+    in_base_currency,
+    require_approvals,
+    require_customer_reader,
+)
 from workflows.credit import roles
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
-from workflows.credit.models import Customer
-from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.credit.models import Customer, LimitPolicyNote
+from workflows.engine.decisions import DecisionError
+from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.store.audit import record_event
 from workflows.users import SYSTEM_ACTOR
-
-LIMIT_STEP = Decimal(1000)  # proposals are rounded down to whole thousands
-GRACE_DAYS = 15  # days customers typically pay after the due date, part of the credit need
 
 
 @dataclass(frozen=True)
@@ -65,32 +70,144 @@ def _score_of(customer: Customer) -> dict[str, Any]:
 @dataclass(frozen=True)
 class ProposeLimitRequest:
     customer_id: int
-    requested_limit: Decimal
+    requested_limit: Decimal  # an application's request, or a review's estimated need
     payment_terms_days: int
     revenue_cap_pct: Decimal
+    grace_days: int  # limit_policy.dmn: days customers pay after the due date, part of the need
+    limit_rounding: Decimal  # limit_policy.dmn: proposals are rounded down to a multiple of this
     expected_annual_sales: Decimal = Decimal(0)
+    trigger: str = "application"  # a review's reason (scheduled, overdue, ...), or application
+    increase_allowed: bool = True  # limit_review_trigger.dmn: may this trigger propose more than today?
 
 
 @dataclass(frozen=True)
 class LimitProposal:
     need: Decimal
     cap: Decimal
-    proposed_limit: Decimal
+    formula_limit: Decimal  # min(need, cap), rounded down: the policy's limit
+    proposed_limit: Decimal  # what the case proposes: the formula's limit within the trigger's rules
+    missing_data: list[str]  # credit file fields the formula lacked: a person decides, nothing is cut
+    basis: str  # why the proposal is what it is, for the analyst and the history
+
+
+def missing_financials(customer: Customer) -> list[str]:
+    """The credit file fields without which the formula cannot judge the customer: the revenue its cap is
+    a share of, and the financial ratios (both missing) the scorecard reads."""
+    missing = []
+    if customer.annual_revenue is None or customer.annual_revenue <= 0:
+        missing.append("annual_revenue")
+    if customer.current_ratio is None and customer.debt_ratio is None:
+        missing.append("financial_ratios")
+    return missing
 
 
 def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
-    """Need from expected sales and terms (or the request itself), capped by the grade's share of revenue."""
-    if req.requested_limit < 0 or req.payment_terms_days < 0:
-        raise HandlerInputError("credit.propose_limit: the requested limit and the terms cannot be negative")
+    """Need from expected sales and terms (or the request itself), capped by the grade's share of revenue
+    and rounded down per limit_policy.dmn. An application proposes at most what was requested. A review
+    proposes no increase when its trigger forbids one (overdue, dunning, a downgrade), and with revenue or
+    financials missing it keeps the current limit for an analyst to decide: missing data never cuts."""
+    if req.requested_limit < 0 or req.payment_terms_days < 0 or req.grace_days < 0:
+        raise HandlerInputError(
+            "credit.propose_limit: the requested limit, the terms and the grace days cannot be negative"
+        )
+    if req.limit_rounding <= 0:
+        raise HandlerInputError(
+            f"credit.propose_limit: limit_rounding must be positive ({req.limit_rounding})"
+        )
     require_customer_reader(ctx, "credit.propose_limit")  # the cap tells the customer's revenue
     customer = get_customer(ctx.session, req.customer_id)
     if req.expected_annual_sales > 0:
-        need = req.expected_annual_sales / 365 * (req.payment_terms_days + GRACE_DAYS)
+        need = req.expected_annual_sales / 365 * (req.payment_terms_days + req.grace_days)
     else:
         need = req.requested_limit
     cap = (customer.annual_revenue or Decimal(0)) * req.revenue_cap_pct / 100
-    proposed = (min(need, cap) / LIMIT_STEP).to_integral_value(rounding=ROUND_DOWN) * LIMIT_STEP
-    return LimitProposal(need=_cents(need), cap=_cents(cap), proposed_limit=_cents(proposed))
+    step = req.limit_rounding
+    formula = _cents((min(need, cap) / step).to_integral_value(rounding=ROUND_DOWN) * step)
+    missing = missing_financials(customer)
+    current = customer.credit_limit
+    if req.trigger == "application":
+        proposed, basis = min(formula, _cents(req.requested_limit)), "the formula, at most the request"
+    elif missing:
+        proposed, basis = current, f"current limit kept: {', '.join(missing)} missing, an analyst decides"
+    elif not req.increase_allowed and formula > current:
+        proposed, basis = current, f"no increase on a {req.trigger} review"
+    else:
+        proposed, basis = formula, "the formula"
+    return LimitProposal(
+        need=_cents(need),
+        cap=_cents(cap),
+        formula_limit=formula,
+        proposed_limit=proposed,
+        missing_data=missing,
+        basis=basis,
+    )
+
+
+# The limit policy deployed with the version: its revenue cap bounds what counts as within policy.
+LIMIT_POLICY_TABLE = ("limit_policy.dmn", "limit_policy")
+
+
+@dataclass(frozen=True)
+class CheckRecommendationRequest:
+    customer_id: int
+    recommended_limit: Decimal
+    formula_limit: Decimal
+    exception_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RecommendationCheck:
+    above_policy: bool  # the recommendation exceeds the policy's limit: one more approval level
+    policy_limit: Decimal | None
+    limit_in_base: Decimal | None  # the recommendation in the base currency; None: no exchange rate
+    rate_missing: bool
+    base_currency: str
+
+
+def check_recommendation(ctx: TaskContext, req: CheckRecommendationRequest) -> RecommendationCheck:
+    """What approval_authority.dmn needs of an analyst's recommendation: the amount in the base currency
+    (unknown without a rate) and whether it lies above the policy's limit, which the analyst must justify.
+
+    Raises:
+        HandlerInputError: above policy without an exception_reason (422 to the analyst, nothing kept).
+    """
+    if req.recommended_limit < 0:
+        raise HandlerInputError(
+            f"credit.check_recommendation: a limit cannot be negative ({req.recommended_limit})"
+        )
+    require_customer_reader(ctx, "credit.check_recommendation")
+    customer = get_customer(ctx.session, req.customer_id)
+    recommended = _cents(req.recommended_limit)
+    policy = policy_limit(ctx, customer, req.formula_limit)
+    above = above_policy(recommended, customer.credit_limit, policy)
+    if above and not req.exception_reason.strip():
+        raise HandlerInputError(
+            f"exception_reason: the recommended limit {recommended} {customer.currency} is above the "
+            f"policy's limit {policy}; give the reason for the exception (field exception_reason)"
+        )
+    base = in_base_currency(ctx, recommended, customer.currency)
+    return RecommendationCheck(above, policy, base.amount, base.rate_missing, base.currency)
+
+
+def policy_limit(ctx: TaskContext, customer: Customer, formula_limit: Decimal | None) -> Decimal | None:
+    """The limit within policy: the formula's limit the case computed, never above the revenue cap of
+    limit_policy.dmn deployed with this version for the customer's recorded grade (so a diagram passing a
+    high formula limit cannot lift the bar). None when neither is known: a version that computes no
+    formula and ships no limit policy (it needed a second process owner to deploy, as it moves money)."""
+    limits = [] if formula_limit is None else [_cents(formula_limit)]
+    if customer.grade is not None:
+        try:
+            policy = deployed_decision(ctx, LIMIT_POLICY_TABLE, {"grade": customer.grade})
+        except DecisionError as exc:
+            raise MissingApprovals(f"credit limit in instance {ctx.instance_id}: {exc}") from exc
+        if policy is not None and isinstance(pct := policy.get("revenue_cap_pct"), (int, Decimal)):
+            limits.append(_cents((customer.annual_revenue or Decimal(0)) * Decimal(pct) / 100))
+    return min(limits) if limits else None
+
+
+def above_policy(new_limit: Decimal, old_limit: Decimal, policy: Decimal | None) -> bool:
+    """An increase beyond the policy's limit (never a cut, nor a limit kept)."""
+    return policy is not None and new_limit > old_limit and new_limit > policy
 
 
 # The authority matrix of credit limits: who must approve a new or higher limit.
@@ -104,11 +221,31 @@ class ApplyLimitRequest:
     reason: str
     review_months: int
     approver_steps: list[str] = field(default_factory=list)  # when given, only approvals at these tasks count
+    formula_limit: Decimal | None = None  # the case's formula limit (proposal["formula_limit"])
+    exception_reason: str = ""  # the analyst's reason for a limit above policy
+
+
+def limit_authority_inputs(
+    ctx: TaskContext, customer: Customer, new_limit: Decimal, above: bool
+) -> dict[str, Any]:
+    """The inputs of approval_authority.dmn, as the diagram's `recommendation` (credit.check_recommendation)
+    gives them: the limit in the base currency (None and rate_missing without a rate), the grade, and
+    whether the limit lies above policy."""
+    base = in_base_currency(ctx, new_limit, customer.currency)
+    return {
+        "recommendation": {
+            "limit_in_base": base.amount,
+            "rate_missing": base.rate_missing,
+            "above_policy": above,
+        },
+        "grade": customer.grade,
+    }
 
 
 def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
     """The approvals a new limit needs: for a higher limit, those approval_authority.dmn asks for the new
-    limit and the customer's grade; a lower or unchanged limit needs none (it names who approved, if any).
+    limit in the base currency, the customer's grade and whether it lies above policy; a lower or unchanged
+    limit needs none (it names who approved, if any).
 
     Raises:
         MissingApprovals: a higher limit without them.
@@ -117,15 +254,17 @@ def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
     new_limit = _cents(req.new_limit)
     if new_limit <= customer.credit_limit:
         return given_approvals(ctx, req.approver_steps)
+    above = above_policy(new_limit, customer.credit_limit, policy_limit(ctx, customer, req.formula_limit))
     groups = authority_groups(
         ctx,
         "credit.apply_limit",
         LIMIT_AUTHORITY_TABLE,
-        {"recommended_limit": new_limit, "grade": customer.grade},
+        limit_authority_inputs(ctx, customer, new_limit, above),
         roles.LIMIT_AUTHORITY,
     )
     what = (
-        f"a limit of {new_limit} {customer.currency} for customer {customer.id} (was {customer.credit_limit})"
+        f"a limit of {new_limit} {customer.currency} for customer {customer.id} (was {customer.credit_limit}"
+        f"{', above policy' if above else ''})"
     )
     return require_approvals(ctx, "credit.apply_limit", groups, what, req.approver_steps)
 
@@ -136,6 +275,8 @@ class AppliedLimit:
     new_limit: Decimal
     next_review_date: date
     approvers: list[str]
+    above_policy: bool
+    policy_limit: Decimal | None
 
 
 def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
@@ -153,17 +294,28 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     customer = get_customer(ctx.session, req.customer_id)
     approvers = [a.user for a in ctx.approvals]
     old = customer.credit_limit
+    new_limit = _cents(req.new_limit)
+    policy = policy_limit(ctx, customer, req.formula_limit)
+    above = above_policy(new_limit, old, policy)
+    if above and not req.exception_reason.strip():
+        raise HandlerInputError(
+            f"credit.apply_limit: {new_limit} {customer.currency} is above the policy's limit {policy}; "
+            f"an exception needs its reason (exception_reason)"
+        )
     # The last approval makes the change; without one (a decrease) the person or job that started the case.
     latest = max(ctx.approvals, key=lambda a: (a.at, a.task_id), default=None)
     change_limit(
         ctx.session,
         customer,
-        _cents(req.new_limit),
+        new_limit,
         reason=req.reason,
         approvers=approvers,
         actor=latest.user if latest else ctx.started_by,
         now=ctx.now,
         instance_id=ctx.instance_id,
+        policy=LimitPolicyNote(policy, req.exception_reason.strip())
+        if above and policy is not None
+        else None,
     )
     scheduled = customer.next_review_date
     customer.next_review_date = add_months(ctx.now.date(), req.review_months)
@@ -183,6 +335,8 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         new_limit=customer.credit_limit,
         next_review_date=customer.next_review_date,
         approvers=approvers,
+        above_policy=above,
+        policy_limit=policy,
     )
 
 

@@ -22,7 +22,6 @@ from handlers import (
     limit_decision,
     limit_review,
     notifications,
-    orders,
     supplier_risk,
 )
 from workflows.engine.service_tasks import Operation
@@ -56,6 +55,11 @@ def build_operations() -> dict[str, Operation]:
             moves_money=True,
             approvals=limit_decision.limit_approvals,
         ),
+        Operation(
+            "credit.check_recommendation",
+            limit_decision.check_recommendation,
+            limit_decision.CheckRecommendationRequest,
+        ),
         Operation("credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest),
         # Activating a version lets it move money: checked like a money move, so it needs a second owner.
         Operation(
@@ -88,15 +92,6 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.send_notice", dunning.send_notice, dunning.NoticeRequest),
         Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),
         Operation("notify.email", notifications.notify_email, notifications.NotifyEmailRequest),
-        Operation("order.keep_held", orders.keep_held, orders.OrderDecisionRequest),
-        # Releasing an order over the limit extends credit: a credit manager, not the requester, approves.
-        Operation(
-            "order.release",
-            orders.release_order,
-            orders.OrderDecisionRequest,
-            moves_money=True,
-            approvals=orders.release_approvals,
-        ),
         Operation(
             "supplier.record_evaluation",
             supplier_risk.record_supplier_evaluation,

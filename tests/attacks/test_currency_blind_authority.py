@@ -3,12 +3,17 @@ contract_change_authority.dmn above 500,000, whatever the currency. A sales user
 chooses its currency, so a limit of 990,000 in Kuwaiti dinar (about 3 million euro) needs only an analyst
 and a credit manager, while 1,000,001 yen needs the CFO. Found by an attack on the build.
 
-Not fixed here: it needs exchange rates (or a base-currency amount in the matrices' inputs), a policy
-decision for the credit-policy issue. The test states what an auditor expects."""
+Fixed: approval_authority.dmn compares the limit in the base currency at the latest rate on or before the
+decision day (credit.check_recommendation in the diagram, credit.apply_limit's own check), and with no
+rate the highest level signs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.bpmn.test_credit_application import (
@@ -19,17 +24,19 @@ from tests.bpmn.test_credit_application import (
     open_task,
     refresh,
 )
+from workflows.credit.fx import RateInput, store_rate
+from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the authority matrices ignore the currency; needs exchange rates in the policy (not built)",
-)
 def test_a_limit_worth_more_than_a_million_euro_needs_the_cfo_whatever_its_currency(
-    client: FlaskClient, demo_tokens: dict[str, str]
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:  # 1 KWD = 3.0012 EUR: 990,000 KWD is 2,971,188 EUR
+        rate = RateInput("KWD", svc.clock().date() - timedelta(days=1), Decimal("3.0012"), "ECB")
+        store_rate(session, rate, actor="finance1", now=svc.clock())
     customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, "currency": "KWD"})
     instance = apply(client, demo_tokens["sales1"], customer["id"], 990_000, currency="KWD")
     review = open_task(instance, "review_application")

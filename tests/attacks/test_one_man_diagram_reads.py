@@ -26,7 +26,13 @@ CUSTOMER = {"name": "Secret Revenue GmbH", "currency": "EUR", "annual_revenue": 
         ("credit.score", {}),
         (
             "credit.propose_limit",
-            {"requested_limit": "1000000", "payment_terms_days": "30", "revenue_cap_pct": "100"},
+            {
+                "requested_limit": "1000000",
+                "payment_terms_days": "30",
+                "revenue_cap_pct": "100",
+                "grace_days": "15",
+                "limit_rounding": "1000",
+            },
         ),
     ],
 )

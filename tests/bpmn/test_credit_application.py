@@ -116,8 +116,15 @@ def test_large_application_runs_through_analyst_manager_and_cfo(
     # The analyst is also a credit manager, yet may not approve the same application twice.
     with transaction(app.extensions["creditflow"].rt.factory) as session:
         add_user(session, "analyst1", groups=["credit_manager"], now=app.extensions["creditflow"].clock())
+    # 1,800,000 lies above the formula's limit (grade C: 3 % of 50,000,000 = 1,500,000): an exception that
+    # needs its reason (already the CFO's level above 1,000,000).
     done = complete(
-        client, demo_tokens["analyst1"], review["id"], decision="approve", recommended_limit=1_800_000
+        client,
+        demo_tokens["analyst1"],
+        review["id"],
+        decision="approve",
+        recommended_limit=1_800_000,
+        exception_reason="Group guarantee from the parent company",
     )
     assert done.status_code == 200, done.json
     manager_task = open_task(refresh(client, demo_tokens, instance["id"]), "manager_approval")
@@ -209,7 +216,8 @@ def test_small_request_of_a_grade_a_customer_still_needs_the_analyst(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
 ) -> None:
     # Every new limit needs a second person: the smallest level of approval_authority.dmn is the analyst.
-    app_clock.advance(days=-6 * 365)  # a customer for six years who always paid on time
+    # A customer for six years (customer_since: the relationship, not the record's creation) who always
+    # paid on time.
     customer = create_customer(
         client,
         demo_tokens["sales1"],
@@ -219,9 +227,9 @@ def test_small_request_of_a_grade_a_customer_still_needs_the_analyst(
             "current_ratio": "2",
             "debt_ratio": "0.4",
             "external_rating": "AA",
+            "customer_since": (app_clock.now.date() - timedelta(days=6 * 365)).isoformat(),
         },
     )
-    app_clock.advance(days=6 * 365)
     _record_paid_invoices(app, customer["id"], count=4, days_late=0)
     instance = apply(client, demo_tokens["sales1"], customer["id"], 50_000)
     assert instance["data"]["grade"] == "A"

@@ -231,7 +231,12 @@ def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
     assert [t["title"] for t in started["tasks"]] == ["Assess credit request"]
     # The SpiffWorkflow extensions survived the edit: the task still has its form and instructions.
     task = client.get(f"/api/tasks/{started['tasks'][0]['id']}", headers=auth(demo_tokens["analyst1"])).json
-    assert [f["name"] for f in task["form"]["fields"]] == ["decision", "recommended_limit", "comment"]
+    assert [f["name"] for f in task["form"]["fields"]] == [
+        "decision",
+        "recommended_limit",
+        "exception_reason",
+        "comment",
+    ]
     assert "Justification: New plant" in task["context"]["instructions"]
 
 

@@ -74,6 +74,9 @@ class LimitChange(Model):
     instance_id: int | None
     changed_by: str
     at: Timestamp
+    above_policy: bool = Field(description="an increase above the policy's limit: an exception")
+    policy_limit: Money | None = Field(description="the policy's limit when the change was above it")
+    exception_reason: str = Field(description="the analyst's reason for the exception")
 
 
 class Customer(CustomerSummary):

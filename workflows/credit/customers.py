@@ -12,8 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
-from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange
-from workflows.credit.order_tables import open_orders_of
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
 from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.deploy import latest_definition
@@ -207,8 +206,10 @@ def change_limit(
     actor: str,
     now: datetime,
     instance_id: int | None = None,
+    policy: LimitPolicyNote | None = None,
 ) -> LimitChange:
-    """Set a customer's credit limit and append the change to its history (in the caller's transaction)."""
+    """Set a customer's credit limit and append the change to its history (in the caller's transaction);
+    `policy` marks an increase above policy with the policy's limit and the reason for the exception."""
     change = LimitChange(
         customer_id=customer.id,
         old_limit=customer.credit_limit,
@@ -219,6 +220,9 @@ def change_limit(
         instance_id=instance_id,
         changed_by=actor,
         changed_at=now,
+        above_policy=policy is not None,
+        policy_limit=policy.policy_limit if policy else None,
+        exception_reason=policy.exception_reason if policy else "",
     )
     session.add(change)
     customer.credit_limit = new_limit
@@ -234,6 +238,8 @@ def change_limit(
         new=str(new_limit),
         reason=reason,
         approvers=list(change.approvers),
+        above_policy=policy is not None,
+        policy_limit=str(policy.policy_limit) if policy else None,
     )
     return change
 
@@ -274,15 +280,13 @@ def list_customers(
 
 
 def exposure_of(session: Session, customer_id: int) -> Decimal:
-    """What the customer owes and has ordered, in its currency: the open amounts of its open invoices plus
-    its open and released orders (each converted when it was recorded; held orders do not count)."""
+    """Open receivables of the customer (the open amounts of its open invoices)."""
     total = session.scalar(
         select(func.sum(Invoice.open_amount)).where(
             Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN
         )
     )
-    orders = open_orders_of(session, [customer_id]).get(customer_id, Decimal("0.00"))
-    return (total if total is not None else Decimal("0.00")) + orders
+    return total if total is not None else Decimal("0.00")
 
 
 def overdue_of(session: Session, customer_id: int, today: date) -> Decimal:
@@ -340,6 +344,9 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
                 "instance_id": c.instance_id,
                 "changed_by": c.changed_by,
                 "at": c.changed_at.isoformat(),
+                "above_policy": c.above_policy,
+                "policy_limit": money_text(c.policy_limit),
+                "exception_reason": c.exception_reason,
             }
             for c in limit_history(session, customer.id)
         ]
