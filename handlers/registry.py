@@ -22,6 +22,7 @@ from handlers import (
     limit_decision,
     limit_review,
     notifications,
+    orders,
     supplier_risk,
 )
 from workflows.engine.service_tasks import Operation
@@ -92,6 +93,15 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.send_notice", dunning.send_notice, dunning.NoticeRequest),
         Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),
         Operation("notify.email", notifications.notify_email, notifications.NotifyEmailRequest),
+        Operation("order.keep_held", orders.keep_held, orders.OrderDecisionRequest),
+        # Releasing an order over the limit extends credit: a credit manager, not the requester, approves.
+        Operation(
+            "order.release",
+            orders.release_order,
+            orders.OrderDecisionRequest,
+            moves_money=True,
+            approvals=orders.release_approvals,
+        ),
         Operation(
             "supplier.record_evaluation",
             supplier_risk.record_supplier_evaluation,

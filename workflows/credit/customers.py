@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
+from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.deploy import latest_definition
@@ -280,13 +281,15 @@ def list_customers(
 
 
 def exposure_of(session: Session, customer_id: int) -> Decimal:
-    """Open receivables of the customer (the open amounts of its open invoices)."""
+    """What the customer owes and has ordered, in its currency: the open amounts of its open invoices plus
+    its open and released orders (each converted when it was recorded; held orders do not count)."""
     total = session.scalar(
         select(func.sum(Invoice.open_amount)).where(
             Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN
         )
     )
-    return total if total is not None else Decimal("0.00")
+    orders = open_orders_of(session, [customer_id]).get(customer_id, Decimal("0.00"))
+    return (total if total is not None else Decimal("0.00")) + orders
 
 
 def overdue_of(session: Session, customer_id: int, today: date) -> Decimal:
