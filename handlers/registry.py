@@ -24,7 +24,6 @@ from handlers import (
     notifications,
     orders,
     supplier_risk,
-    write_offs,
 )
 from workflows.engine.service_tasks import Operation
 
@@ -56,6 +55,11 @@ def build_operations() -> dict[str, Operation]:
             limit_decision.ApplyLimitRequest,
             moves_money=True,
             approvals=limit_decision.limit_approvals,
+        ),
+        Operation(
+            "credit.check_recommendation",
+            limit_decision.check_recommendation,
+            limit_decision.CheckRecommendationRequest,
         ),
         Operation("credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest),
         # Activating a version lets it move money: checked like a money move, so it needs a second owner.
@@ -104,14 +108,5 @@ def build_operations() -> dict[str, Operation]:
             supplier_risk.RecordEvaluationRequest,
         ),
         Operation("supplier.risk_check", supplier_risk.risk_check, supplier_risk.RiskCheckRequest),
-        Operation("write_off.open", write_offs.open_write_off, write_offs.OpenRequest),
-        Operation(
-            "write_off.post",
-            write_offs.post_write_off,
-            write_offs.PostRequest,
-            moves_money=True,
-            approvals=write_offs.write_off_approvals,
-        ),
-        Operation("write_off.reject", write_offs.reject_write_off, write_offs.RejectRequest),
     ]
     return {op.name: op for op in table}

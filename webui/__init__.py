@@ -66,8 +66,7 @@ def create_app(
     import webui.api.orders
     import webui.api.receivables
     import webui.api.suppliers
-    import webui.api.tasks
-    import webui.api.write_offs  # noqa: F401
+    import webui.api.tasks  # noqa: F401
     from webui import (
         api,
         audit,

@@ -20,7 +20,6 @@ SHIPPED_PREFIXES = (
     "supplier.",
     "contract.",
     "definition.",
-    "write_off.",
     "order.",
 )
 

@@ -19,6 +19,7 @@ from workflows.credit.csv_import import ImportRejected
 from workflows.credit.customer_views import customer_file, list_customer_rows
 from workflows.credit.customers import exposure_of
 from workflows.credit.fx import RateInput, store_rate
+from workflows.credit.limit_review import review_triggers
 from workflows.credit.models import Customer, DunningCase, DunningStatus
 from workflows.credit.order_tables import CreditCheck, Order
 from workflows.credit.orders import import_orders
@@ -338,3 +339,17 @@ def test_orders_import_all_or_nothing_naming_every_bad_line(
         report = import_orders(session, good, actor="finance1", now=svc.clock(), base="EUR")
     assert report.imported == 2
     assert exposure(client, demo_tokens["finance1"], customer) == "350.50"
+
+
+def test_open_orders_count_towards_the_utilisation_review_trigger(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = migrated_customer(app, CUSTOMER)
+    svc = app.extensions["creditflow"]
+    today = svc.clock().date()
+    with svc.rt.factory() as session:
+        assert customer not in review_triggers(session, today, svc.rt.settings.reviews)
+    # 95 % of the limit in orders alone, no invoice: a utilisation review is due.
+    assert check(client, demo_tokens["sales1"], customer, "SO-U", "95000.00")["result"] == "approved"
+    with svc.rt.factory() as session:
+        assert review_triggers(session, today, svc.rt.settings.reviews)[customer] == "utilisation"

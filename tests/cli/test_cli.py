@@ -175,7 +175,8 @@ def test_demo_data_leaves_work_waiting_for_the_demo_users(cli: Cli) -> None:
             "supplier_contract_change"
         ]
     manager = [t["process_key"] for t in cli.json("tasks", "--user", "manager1")["items"]]
-    assert "write_off" in manager  # legal1's settlement of Shanghai Precision Parts' old invoice
+    assert "order_release" in manager  # an order of Acme held over its limit
+    assert cli.query("SELECT order_ref, status FROM orders") == [("SO-2026-0815", "held")]
     cases = cli.query(
         "SELECT c.level, c.status, u.name FROM dunning_cases c JOIN customers u ON u.id = c.customer_id"
     )

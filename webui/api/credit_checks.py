@@ -6,18 +6,14 @@ from typing import Literal
 
 from flask import Response, jsonify
 from pydantic import Field
-from sqlalchemy.orm import Session
 
 from webui.api import bp, current_actor, json_body, paged, require_groups
 from webui.api.openapi import Body, Id, Model, Money, MoneyInput, Page, PageQuery, Timestamp, api, responses
 from webui.services import services
 from workflows.credit import roles
-from workflows.credit.credit_checks import StartRelease, check_credit, check_json, list_checks, parse_check
-from workflows.credit.order_tables import CheckResult, CreditCheck, Order
-from workflows.engine import runner
-from workflows.engine.runtime import Runtime
-from workflows.store.db import transaction
-from workflows.users import Actor
+from workflows.credit.credit_checks import check_json, list_checks, parse_check
+from workflows.credit.order_tables import CheckResult
+from workflows.order_release import run_credit_check
 
 
 class NewCheck(Body):
@@ -53,34 +49,6 @@ class CheckPage(Page):
     items: list[Check]
 
 
-def release_starter(rt: Runtime, actor: Actor) -> StartRelease:
-    """Start `order_release` for a held order in the check's transaction, as the person who asked for the
-    check (its initiator: four-eyes keeps them from releasing it)."""
-
-    def start(session: Session, order: Order, check: CreditCheck) -> int:
-        data = {
-            "customer_id": order.customer_id,
-            "order_ref": order.order_ref,
-            "amount": order.amount,
-            "currency": order.currency,
-            "reason": check.reason,
-            "check_id": check.id,
-        }
-        instance = runner.start_instance(
-            rt,
-            roles.ORDER_RELEASE,
-            data,
-            actor=actor,
-            now=check.checked_at,
-            business_key=f"{order.customer_id}:{order.order_ref}"[:200],
-            check_groups=False,  # started by the check the caller may run, not by hand
-            session=session,
-        )
-        return instance.id
-
-    return start
-
-
 @bp.post("/credit-checks")
 @api.validate(json=NewCheck, resp=responses(200, Check, 403, 404, 409, 413, 422))
 def post_credit_check() -> Response:
@@ -89,18 +57,8 @@ def post_credit_check() -> Response:
     actor = current_actor()
     require_groups(actor, roles.ORDER_WRITERS, "check orders")
     svc = services()
-    req = parse_check(json_body())
-    with transaction(svc.rt.factory) as session:
-        check = check_credit(
-            session,
-            req,
-            actor=actor.username,
-            now=svc.clock(),
-            base=svc.rt.settings.credit.base_currency,
-            start_release=release_starter(svc.rt, actor),
-        )
-        body = check_json(check)
-    svc.nudge()
+    body = run_credit_check(svc.rt, parse_check(json_body()), actor=actor, now=svc.clock())
+    svc.nudge()  # the release's task may have armed a due-date reminder
     return jsonify(body)
 
 

@@ -20,6 +20,7 @@ from workflows.batch.jobs import DAILY_JOBS
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
 from workflows.credit import roles
 from workflows.credit.csv_import import ImportRejected, ImportReport, import_customers
+from workflows.credit.orders import import_orders
 from workflows.credit.provisions import provisions
 from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
@@ -88,6 +89,7 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
     "invoices": import_invoices,
     "payments": import_payments,
     "suppliers": import_suppliers,
+    "orders": import_orders,  # called with base= (the configured base currency)
 }
 
 
@@ -98,6 +100,7 @@ IMPORT_GROUPS: dict[str, frozenset[str]] = {
     "invoices": roles.RECEIVABLE_WRITERS,
     "payments": roles.RECEIVABLE_WRITERS,
     "suppliers": roles.SUPPLIER_CREATORS,
+    "orders": roles.ORDER_WRITERS,
 }
 
 
@@ -124,7 +127,10 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
         task = bar.add_task(f"importing {kind}", total=_count_rows(file))
         try:
             with transaction(ctx.rt.factory) as session:
-                report = IMPORTERS[kind](
+                importer = IMPORTERS[kind]
+                if kind == "orders":
+                    importer = partial(importer, base=ctx.settings.credit.base_currency)
+                report = importer(
                     session, file, actor=actor.username, now=now, progress=lambda n: bar.advance(task, n)
                 )
         except ImportRejected as exc:

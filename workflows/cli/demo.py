@@ -14,11 +14,13 @@ from werkzeug.security import generate_password_hash
 
 from workflows.batch.daily_starts import chunked_dunning_run
 from workflows.credit import roles
+from workflows.credit.credit_checks import CheckRequest
 from workflows.credit.customers import migrate_customer
 from workflows.credit.models import Contract, Customer
 from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.credit.suppliers import seed_demo_suppliers
 from workflows.engine.runner import Runtime, start_instance
+from workflows.order_release import run_credit_check
 from workflows.store.db import transaction
 from workflows.store.models import ProcessInstance
 from workflows.users import actor_for, add_user, get_user
@@ -105,7 +107,8 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
     """On a database with no cases yet: open one case of each kind that waits for a person.
 
     A credit application and a payment-terms exception wait for analyst1, a contract change for
-    finance1 and legal1, and overdue invoices of Quickbuild start a dunning case (its first reminder
+    finance1 and legal1, an order held over Acme's limit for manager1's release, and overdue
+    invoices of Quickbuild start a dunning case (its first reminder
     goes to the built-in mail sink). Returns what was started; nothing when any case exists already.
     """
     with rt.factory() as session:
@@ -144,27 +147,14 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
         }
         start_instance(rt, roles.SUPPLIER_CONTRACT_CHANGE, change, actor=buyer, now=now)
         started.append("price change of contract PC-2026-001 (finance and legal review)")
-    started.append(_legal_outcome(rt, customers["C-1003"], now))
+    # An order of Acme over its limit, held by its credit check: the release waits for manager1.
+    order = CheckRequest(customers["C-1001"], "SO-2026-0815", Decimal("820000.00"), "EUR")
+    check = run_credit_check(rt, order, actor=sales, now=now)
+    started.append(
+        f"order SO-2026-0815 of Acme Machinery GmbH held: {check['result']} (release by a credit manager)"
+    )
     started.extend(_overdue_invoices(rt, customers["C-1005"], now))
     return started
-
-
-def _legal_outcome(rt: Runtime, customer_id: int, now: datetime) -> str:
-    """An old invoice of Shanghai Precision Parts that legal settled: the write-off waits for manager1."""
-    due = now.date() - timedelta(days=200)
-    invoice = InvoiceInput(customer_id, "SPP-7001", Decimal("86000.00"), "CNY", due - timedelta(days=30), due)
-    with transaction(rt.factory) as session:
-        post_invoice(session, invoice, actor="system", now=now)
-        legal = actor_for(get_user(session, "legal1"))
-    outcome = {
-        "customer_id": customer_id,
-        "outcome": "settled",
-        "amount": Decimal("30000.00"),
-        "costs": Decimal("4500.00"),
-        "comment": "Settled in court: CNY 30,000 in full and final settlement of invoice SPP-7001.",
-    }
-    start_instance(rt, roles.WRITE_OFF, outcome, actor=legal, now=now)
-    return "write-off of Shanghai Precision Parts Co., Ltd. (CNY 56,000 settled away; manager1 approves)"
 
 
 def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]:

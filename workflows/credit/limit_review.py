@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
+from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import iso_text
 from workflows.errors import Invalid
 from workflows.settings import ReviewSettings
@@ -83,19 +84,19 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
 
 
 def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
-    exposure = (
-        select(Invoice.customer_id, func.sum(Invoice.open_amount).label("exposure"))
+    """Customers whose exposure (open invoices and open orders, as exposure_of counts) reaches `threshold`
+    of their limit."""
+    invoiced = session.execute(
+        select(Invoice.customer_id, func.sum(Invoice.open_amount))
         .where(Invoice.status == InvoiceStatus.OPEN)
         .group_by(Invoice.customer_id)
-        .subquery()
     )
-    rows = session.execute(
-        select(Customer.id, Customer.credit_limit, exposure.c.exposure)
-        .join(exposure, exposure.c.customer_id == Customer.id)
-        .where(Customer.credit_limit > 0)
-    )
+    exposure: dict[int, Decimal] = {cid: total for cid, total in invoiced if total is not None}
+    for cid, ordered in open_orders_of(session).items():
+        exposure[cid] = exposure.get(cid, Decimal("0.00")) + ordered
+    limits = session.execute(select(Customer.id, Customer.credit_limit).where(Customer.credit_limit > 0))
     # Compared in Python: the amounts are exact Decimals here, not floats in SQL.
-    return {cid for cid, limit, used in rows if used is not None and used >= limit * threshold}
+    return {cid for cid, limit in limits if cid in exposure and exposure[cid] >= limit * threshold}
 
 
 def record_rating(

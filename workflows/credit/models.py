@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -65,15 +66,25 @@ class LimitChange(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     changed_by: Mapped[str] = mapped_column(String(80))
     changed_at: Mapped[datetime]
+    # An increase above the policy's limit (the formula's, within limit_policy.dmn's cap) is an exception
+    # with one more approval level: the history says so, with the policy's limit and the analyst's reason.
+    above_policy: Mapped[bool] = mapped_column(default=False)
+    policy_limit: Mapped[Decimal | None] = mapped_column(Decimal2)
+    exception_reason: Mapped[str] = mapped_column(String(1000), default="")
+
+
+@dataclass(frozen=True)
+class LimitPolicyNote:
+    """Why a limit change lies above policy: the policy's limit and the analyst's reason."""
+
+    policy_limit: Decimal
+    exception_reason: str
 
 
 class InvoiceStatus:
     OPEN = "open"
     PAID = "paid"
     CANCELLED = "cancelled"
-    # Closed by a legal outcome (workflows/credit/write_offs.py): never dunned again; open_amount is what a
-    # settlement still asks of the debtor, and money beyond it posts as a recovery.
-    WRITTEN_OFF = "written_off"
 
 
 class Invoice(Base):

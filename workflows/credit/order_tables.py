@@ -81,18 +81,16 @@ class CreditCheck(Base):
     checked_at: Mapped[datetime]
 
 
-def open_orders_of(session: Session, customer_ids: Iterable[int]) -> dict[int, Decimal]:
-    """{customer id: the open and released orders in the customer's currency}, in one query."""
-    ids = list(customer_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Order.customer_id, func.sum(Order.limit_amount))
-        .where(
-            Order.customer_id.in_(ids),
-            Order.status.in_(OrderStatus.COUNTED),
-            Order.limit_amount.is_not(None),
-        )
-        .group_by(Order.customer_id)
+def open_orders_of(session: Session, customer_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
+    """{customer id: its open and released orders in its own currency}, in one query (every customer's
+    when `customer_ids` is None)."""
+    query = select(Order.customer_id, func.sum(Order.limit_amount)).where(
+        Order.status.in_(OrderStatus.COUNTED), Order.limit_amount.is_not(None)
     )
+    if customer_ids is not None:
+        ids = list(customer_ids)
+        if not ids:
+            return {}
+        query = query.where(Order.customer_id.in_(ids))
+    rows = session.execute(query.group_by(Order.customer_id))
     return {cid: total for cid, total in rows if total is not None}

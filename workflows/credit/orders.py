@@ -18,8 +18,9 @@ from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order, OrderStatus
-from workflows.credit.record_fields import check_amount, money_text
+from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.money import parse_money
 from workflows.store.audit import record_event
 from workflows.store.db import MAX_INTEGER
 from workflows.store.paging import page_rows
@@ -80,20 +81,16 @@ def parse_order_ref(value: Any, errors: dict[str, str]) -> str | None:
 
 
 def parse_amount(value: Any, errors: dict[str, str]) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)) or str(value).strip() == "":
-        errors["amount"] = 'A decimal amount is required (a string such as "1234.50" or a number).'
-        return None
-    text = str(value).strip()
-    if len(text) > 40:
-        errors["amount"] = "Not an amount; write it with a dot: 1234.50."
-        return None
+    """A positive amount as workflows.money reads what clients send (at most MAX_AMOUNT, whole cents)."""
     try:
-        return check_amount(Decimal(text), positive=True)
-    except ArithmeticError:
-        errors["amount"] = f"{text!r} is not a decimal amount (use a dot: 1234.50)."
+        amount = parse_money(value)
     except ValueError as exc:
         errors["amount"] = str(exc)
-    return None
+        return None
+    if amount <= 0:
+        errors["amount"] = "Must be more than zero."
+        return None
+    return amount
 
 
 def parse_currency(value: Any, errors: dict[str, str]) -> str | None:
