@@ -7,7 +7,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -147,13 +147,14 @@ class BaseAmount:
         return self.amount is None
 
 
-def in_base_currency(ctx: TaskContext, amount: Decimal, currency: str) -> BaseAmount:
-    """`amount` of `currency` in the base currency at the rate of the step's day. Authority thresholds
-    compare base-currency amounts: 990,000 Kuwaiti dinar is not 990,000 euro. With no stored rate the
-    amount stays unknown (never a guess); the authority tables send such a step to their highest level."""
+def in_base_currency(ctx: TaskContext, amount: Decimal, currency: str, day: date | None = None) -> BaseAmount:
+    """`amount` of `currency` in the base currency at the rate of `day` (the step's day by default).
+    Authority thresholds compare base-currency amounts: 990,000 Kuwaiti dinar is not 990,000 euro. With no
+    stored rate the amount stays unknown (never a guess); the authority tables send such a step to their
+    highest level."""
     base = ctx.settings.credit.base_currency
     try:
-        return BaseAmount(to_base(ctx.session, amount, currency, ctx.now.date(), base), base)
+        return BaseAmount(to_base(ctx.session, amount, currency, day or ctx.now.date(), base), base)
     except MissingRate:
         return BaseAmount(None, base)
 

@@ -7,7 +7,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from handlers.approvals import authority_groups, completed_steps, require_approvals, started_by_one_of
+from handlers.approvals import (
+    BaseAmount,
+    authority_groups,
+    completed_steps,
+    in_base_currency,
+    require_approvals,
+    started_by_one_of,
+)
 from workflows.credit import roles
 from workflows.credit.contract_changes import (
     apply_change_request,
@@ -47,6 +54,11 @@ class ChangeOpened:
     current: dict[str, Any]  # the contract's values and terms before the change
     changes: dict[str, Any]  # the requested new values, checked and JSON-safe
     summary: str  # "payment terms days: 60 -> 90; ..." for task instructions
+    # contract_change_authority.dmn's inputs: |value impact| in the base currency at the rate of the day
+    # the request opened; None (and rate_missing) without a stored rate: the highest level signs.
+    impact_in_base: Decimal | None
+    rate_missing: bool
+    base_currency: str
 
 
 def own_change_request(ctx: TaskContext, request_id: int, operation: str) -> ContractChangeRequest:
@@ -94,6 +106,7 @@ def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
         now=ctx.now,
         instance_id=ctx.instance_id,
     )
+    impact = change_impact_in_base(ctx, request, contract.currency)
     return ChangeOpened(
         change_request_id=request.id,
         contract_number=contract.number,
@@ -104,6 +117,9 @@ def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
         current=current,
         changes=dict(request.changes),
         summary=describe_changes(request.changes, current),
+        impact_in_base=impact.amount,
+        rate_missing=impact.rate_missing,
+        base_currency=impact.currency,
     )
 
 
@@ -164,6 +180,12 @@ class ChangeApproved:
     countersign_by: date
 
 
+def change_impact_in_base(ctx: TaskContext, request: ContractChangeRequest, currency: str) -> BaseAmount:
+    """|value impact| in the base currency at the rate of the day the request opened (the same amount for
+    the diagram's routing and the approvals check, whenever they run)."""
+    return in_base_currency(ctx, abs(request.value_impact), currency, request.created_at.date())
+
+
 def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersionRequest) -> list[Approval]:
     """The approvals a contract change needs (approving it, and making its new version): those
     contract_change_authority.dmn asks for its value impact, given in this instance, for this instance's own
@@ -175,9 +197,11 @@ def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersion
     approving = isinstance(req, ApproveChangeRequest)
     operation = "contract.approve_change" if approving else "contract.record_version"
     request = own_change_request(ctx, req.change_request_id, operation)
-    impact = {"value_impact": request.value_impact}
+    contract = get_contract(ctx.session, request.contract_id)
+    base = change_impact_in_base(ctx, request, contract.currency)
+    impact = {"change_request": {"impact_in_base": base.amount, "rate_missing": base.rate_missing}}
     groups = authority_groups(ctx, operation, CHANGE_AUTHORITY_TABLE, impact, roles.CONTRACT_CHANGE_AUTHORITY)
-    what = f"change request {request.id} (value impact {request.value_impact})"
+    what = f"change request {request.id} (value impact {request.value_impact} {contract.currency})"
     return require_approvals(ctx, operation, groups, what)
 
 
