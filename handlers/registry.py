@@ -24,6 +24,7 @@ from handlers import (
     notifications,
     orders,
     supplier_risk,
+    write_offs,
 )
 from workflows.engine.service_tasks import Operation
 
@@ -108,5 +109,14 @@ def build_operations() -> dict[str, Operation]:
             supplier_risk.RecordEvaluationRequest,
         ),
         Operation("supplier.risk_check", supplier_risk.risk_check, supplier_risk.RiskCheckRequest),
+        Operation("write_off.open", write_offs.open_write_off, write_offs.OpenRequest),
+        Operation(
+            "write_off.post",
+            write_offs.post_write_off,
+            write_offs.PostRequest,
+            moves_money=True,
+            approvals=write_offs.write_off_approvals,
+        ),
+        Operation("write_off.reject", write_offs.reject_write_off, write_offs.RejectRequest),
     ]
     return {op.name: op for op in table}

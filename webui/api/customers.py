@@ -21,6 +21,7 @@ from webui.api.openapi import (
     fields_body,
     responses,
 )
+from webui.api.write_offs import RecoveryItem, WriteOff
 from webui.services import services
 from workflows.credit.customers import (
     CUSTOMER_FIELDS,
@@ -32,7 +33,9 @@ from workflows.credit.customers import (
     parse_customer,
 )
 from workflows.credit.limit_review import record_rating
+from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
+from workflows.credit.write_offs import customer_write_offs
 from workflows.store.db import transaction
 
 
@@ -134,15 +137,28 @@ def post_customer() -> tuple[Response, int]:
     )
 
 
+class CustomerFile(Customer):
+    write_offs: list[WriteOff] = Field(description="the latest 50 legal outcomes and what they wrote off")
+    recoveries: list[RecoveryItem] = Field(description="money recovered on written-off invoices")
+
+
 @bp.get("/customers/<int:customer_id>")
-@api.validate(resp=responses(200, Customer, 403, 404))
+@api.validate(resp=responses(200, CustomerFile, 403, 404))
 def get_customer_file(customer_id: int) -> Response:
-    """A customer's credit file: limit history, exposure and what is overdue."""
+    """A customer's credit file: limit history, exposure, what is overdue, its legal outcomes (write-offs)
+    and recoveries."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read customers")
     svc = services()
     with svc.rt.factory() as session:
-        return jsonify(customer_json(session, get_customer(session, customer_id), today=svc.clock().date()))
+        body = customer_json(session, get_customer(session, customer_id), today=svc.clock().date())
+        return jsonify(
+            {
+                **body,
+                "write_offs": customer_write_offs(session, customer_id),
+                "recoveries": customer_recoveries(session, customer_id),
+            }
+        )
 
 
 @bp.post("/customers/<int:customer_id>/rating")

@@ -85,6 +85,9 @@ class InvoiceStatus:
     OPEN = "open"
     PAID = "paid"
     CANCELLED = "cancelled"
+    # Closed by a legal outcome (workflows/credit/write_offs.py): never dunned again; open_amount is what a
+    # settlement still asks of the debtor, and money beyond it posts as a recovery.
+    WRITTEN_OFF = "written_off"
 
 
 class Invoice(Base):
