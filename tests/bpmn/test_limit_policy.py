@@ -24,7 +24,9 @@ from tests.bpmn.test_credit_application import (
 from tests.bpmn.test_credit_limit_review import Desk
 from tests.conftest import SteppingClock
 from tests.helpers import auth
+from tests.webui.test_pages import logged_in
 from workflows.credit.fx import RateInput, store_rate
+from workflows.credit.models import Customer
 from workflows.store.db import transaction
 from workflows.store.models import OutboxEmail
 
@@ -158,6 +160,56 @@ def test_a_utilisation_review_may_propose_an_increase_within_the_cap(review_desk
     assert proposal["proposed_limit"] == proposal["formula_limit"]
 
 
+def test_a_rating_downgrade_recomputes_with_the_new_grade_and_proposes_no_increase(
+    review_desk: Desk,
+) -> None:
+    desk = review_desk
+    customer = desk.customer(
+        name="Downgraded Holdings plc",
+        industry="manufacturing",
+        founded_year=1985,
+        annual_revenue="80000000.00",
+        credit_limit="100000.00",
+        next_review_date=(desk.clock.now.date() + timedelta(days=200)).isoformat(),
+        **RATIOS,
+    )
+    with transaction(desk.app.extensions["creditflow"].rt.factory) as session:
+        graded = session.get(Customer, customer)
+        assert graded is not None
+        graded.grade, graded.score = "A", 88  # graded A by an earlier review
+    today = desk.clock.now.date()
+    posted = desk.client.post(  # 95,000 open and not yet due: the formula's need is 114,000
+        "/api/invoices",
+        json={
+            "customer_id": customer,
+            "number": "INV-DG-1",
+            "amount": "95000.00",
+            "currency": "EUR",
+            "issue_date": today.isoformat(),
+            "due_date": (today + timedelta(days=30)).isoformat(),
+        },
+        headers=auth(desk.tokens["finance1"]),
+    )
+    assert posted.status_code == 201, posted.json
+    rated = desk.client.post(
+        f"/api/customers/{customer}/rating",
+        json={"agency": "Creditreform", "rating": "CCC", "date": today.isoformat()},
+        headers=auth(desk.tokens["analyst1"]),
+    )
+    assert rated.status_code == 200, rated.json
+    desk.tick()
+    [review] = desk.reviews(customer)
+    detail = desk.client.get(
+        f"/api/process-instances/{review['id']}", headers=auth(desk.tokens["auditor1"])
+    ).json
+    assert detail["data"]["reason"] == "rating_change"
+    assert detail["data"]["grade"] > "A"  # re-scored with the new rating: a worse grade
+    assert detail["data"]["increase_allowed"] is False
+    proposal = detail["data"]["proposal"]
+    assert Decimal(proposal["proposed_limit"]) <= Decimal("100000.00")
+    assert Decimal(desk.credit_file(customer)["credit_limit"]) <= Decimal("100000.00")
+
+
 def test_a_recommendation_above_the_formula_needs_a_reason_and_one_more_level(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
@@ -193,6 +245,8 @@ def test_a_recommendation_above_the_formula_needs_a_reason_and_one_more_level(
     assert (last["new"], last["above_policy"], last["policy_limit"]) == ("60000.00", True, "40000.00")
     assert last["exception_reason"].startswith("Framework contract signed")
     assert last["approvers"] == ["analyst1", "manager1"]
+    page = logged_in(app, "analyst1").get(f"/customers/{customer['id']}").get_data(as_text=True)
+    assert "above policy</strong> <small>(policy's limit 40,000.00): Framework contract signed" in page
     with app.extensions["creditflow"].rt.factory() as session:
         letter = session.scalars(
             select(OutboxEmail).where(
