@@ -58,12 +58,14 @@ def create_app(
     import webui.api.definitions
     import webui.api.dunning_cases
     import webui.api.emails
+    import webui.api.fx_rates
     import webui.api.health
     import webui.api.instances
     import webui.api.jobs
     import webui.api.messages
     import webui.api.openapi
     import webui.api.orders
+    import webui.api.provisions
     import webui.api.receivables
     import webui.api.suppliers
     import webui.api.tasks  # noqa: F401

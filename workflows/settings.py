@@ -91,16 +91,6 @@ class DunningSettings:
 
 
 @dataclass(frozen=True)
-class ProvisionSettings:
-    not_due: Decimal
-    days_1_30: Decimal
-    days_31_60: Decimal
-    days_61_90: Decimal
-    days_91_120: Decimal
-    over_120: Decimal
-
-
-@dataclass(frozen=True)
 class ReviewSettings:
     utilisation_threshold: Decimal
     overdue_days: int
@@ -121,7 +111,6 @@ class Settings:
     clock: ClockSettings
     engine: EngineSettings
     dunning: DunningSettings
-    provisions: ProvisionSettings
     reviews: ReviewSettings
     credit: CreditSettings
 
@@ -138,7 +127,6 @@ SECTIONS: dict[str, type] = {
     "clock": ClockSettings,
     "engine": EngineSettings,
     "dunning": DunningSettings,
-    "provisions": ProvisionSettings,
     "reviews": ReviewSettings,
     "credit": CreditSettings,
 }

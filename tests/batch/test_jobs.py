@@ -170,7 +170,8 @@ def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(
 def test_the_shipped_daily_jobs_are_one_read_only_table_and_a_test_table_leaks_nothing(
     rt: Runtime, clock: datetime
 ) -> None:
-    assert list(DAILY_JOBS) == ["dunning_run", "limit_review_sweep"]  # the dunning run goes first
+    # The dunning run goes first; the provision run last, after the day's cases and reviews.
+    assert list(DAILY_JOBS) == ["dunning_run", "limit_review_sweep", "provision_run"]
     with pytest.raises(TypeError):
         DAILY_JOBS["test.extra"] = DAILY_JOBS["dunning_run"]  # type: ignore[index]
     jobs, calls = recording_job("test.private")

@@ -59,7 +59,7 @@ def test_unpaid_invoices_climb_the_ladder_to_legal(desk: Collections) -> None:
     document = attachment.get_payload(decode=True).decode()
     assert "INV-2" in document and "Final demand" not in document and "notice_sent" in document
     provisions = desk.client.get(
-        f"/api/provisions?as_of={desk.clock.now.date()}", headers=auth(desk.tokens["finance1"])
+        f"/api/provisions/preview?as_of={desk.clock.now.date()}", headers=auth(desk.tokens["finance1"])
     )
     assert provisions.status_code == 200, provisions.json
     assert provisions.json["specific_total"] == "2000.50"

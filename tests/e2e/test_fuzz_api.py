@@ -46,6 +46,8 @@ CALLERS = {
     "post_invoice_view": "finance1",
     "post_payment_view": "collector1",
     "get_provisions": "finance1",
+    "get_provisions_preview": "finance1",
+    "post_fx_rate": "finance1",
     "post_supplier": "buyer1",
     "post_contract": "pm1",
     "post_definitions": "owner1",

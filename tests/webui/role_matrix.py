@@ -265,6 +265,10 @@ def new_customer(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"name": f"Matrix Customer of {user}"} | EUR}
 
 
+def fx_rate(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"currency": "GBP", "rate": "1.17", "date": "2026-03-01"}}
+
+
 def rating(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"agency": "S&P", "rating": "BBB", "date": "2026-03-01"}}
 

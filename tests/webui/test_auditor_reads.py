@@ -23,7 +23,8 @@ READS = (
     "/api/contracts",
     "/api/invoices",
     "/api/dunning-cases",
-    "/api/provisions",
+    "/api/provisions/preview",
+    "/api/fx-rates",
     "/api/process-instances",
     "/api/tasks",
 )

@@ -30,6 +30,7 @@ from tests.webui.role_matrix import (
     credit_application,
     credit_check,
     edited_xml,
+    fx_rate,
     hold_start_form,
     invoice,
     login_form,
@@ -88,6 +89,9 @@ SUPPLIER_CREATORS = frozenset({PROCUREMENT, PROCUREMENT_MANAGER})
 RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 ORDER_WRITERS = frozenset({FINANCE, SALES})  # the ERP's users: orders and their credit checks
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+# Exchange rates: finance and credit managers post them; customer and supplier staff read them.
+FX_RATE_WRITERS = frozenset({FINANCE, CREDIT_MANAGER})
+FX_RATE_READERS = CUSTOMER_STAFF | SUPPLIER_STAFF
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
 # The sample instance (credit_hold) was started by sales1 and offers its review to the credit analysts.
 INSTANCE_READERS = frozenset({SALES, CREDIT_ANALYST, AUDITOR})
@@ -143,7 +147,11 @@ MATRIX: dict[str, Row] = {
     "GET /api/credit-checks": Row(CUSTOMER_STAFF),
     "POST /api/credit-checks": Row(ORDER_WRITERS, send=credit_check),
     "GET /api/aging": Row(CUSTOMER_STAFF),
-    "GET /api/provisions": Row(PROVISION_READERS),
+    # No snapshot is posted in the sample: the readers get 404 naming how to post one.
+    "GET /api/provisions": Row(PROVISION_READERS, ok=404),
+    "GET /api/provisions/preview": Row(PROVISION_READERS),
+    "GET /api/fx-rates": Row(FX_RATE_READERS),
+    "POST /api/fx-rates": Row(FX_RATE_WRITERS, ok=201, send=fx_rate),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),
     # Suppliers and contracts.
     "GET /api/suppliers": Row(SUPPLIER_STAFF),

@@ -1,4 +1,4 @@
-"""/api/invoices, /api/payments, /api/aging, /api/provisions: receivables from the ERP and their aging."""
+"""/api/invoices, /api/payments, /api/aging: receivables from the ERP and their aging."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from webui.api import bp, current_actor, json_body, paged, require_groups
 from webui.api.openapi import Body, Day, Id, Model, Money, MoneyInput, Page, PageQuery, Query, api, responses
 from webui.services import services
 from workflows.credit.invoice_views import aging_json, list_invoices
-from workflows.credit.provisions import BUCKETS, provisions
+from workflows.credit.provisions import BUCKETS
 from workflows.credit.receivables import (
     invoice_json,
     parse_invoice,
@@ -21,7 +21,7 @@ from workflows.credit.receivables import (
     post_invoice,
     post_payment,
 )
-from workflows.credit.roles import CUSTOMER_READERS, PROVISION_READERS, RECEIVABLE_WRITERS
+from workflows.credit.roles import CUSTOMER_READERS, RECEIVABLE_WRITERS
 from workflows.engine import runner
 from workflows.store.db import transaction
 
@@ -97,33 +97,23 @@ class AgingQuery(AsOfQuery):
 # One money field per aging bucket, in the order of workflows/credit/provisions.BUCKETS.
 _BUCKET_FIELDS: dict[str, Any] = {b: (Money, ...) for b in BUCKETS}
 Buckets: type[Model] = create_model("Buckets", __base__=Model, **_BUCKET_FIELDS)
-AgingLine: type[Model] = create_model("AgingLine", __base__=Buckets, customer_id=(int, ...))
+AgingLine: type[Model] = create_model(
+    "AgingLine", __base__=Buckets, customer_id=(int, ...), currency=(str, ...)
+)
 
 
 class Aging(Model):
     as_of: Day
     buckets: list[str] = Field(description=f"the buckets, in order: {BUCKET_NAMES}")
-    total: Buckets  # type: ignore[valid-type]
-    customers: list[AgingLine]  # type: ignore[valid-type]
-
-
-class ProvisionLine(Model):
-    customer_id: int
-    name: str | None
-    kind: str = Field(examples=["matrix", "specific"])
-    provision: Money
-    balance: Money | None = Field(None, description="matrix lines: the open balance")
-    buckets: Buckets | None = Field(None, description="matrix lines: the provision per bucket")  # type: ignore[valid-type]
-
-
-class Provisions(Model):
-    as_of: Day
-    rates: dict[str, str] = Field(description="the provision rate per bucket, as a decimal fraction")
-    buckets: Buckets  # type: ignore[valid-type]
-    matrix_total: Money
-    specific_total: Money
-    total: Money
-    customers: list[ProvisionLine]
+    base_currency: str = Field(examples=["EUR"])
+    total: Buckets | None = Field(  # type: ignore[valid-type]
+        description="every currency summed in the base currency at the rate stored for as_of; null when a "
+        "currency has no rate (see missing_rates)"
+    )
+    missing_rates: list[str] = Field(description="currencies without a rate on or before as_of")
+    fx_rates: dict[str, str] = Field(description="the rate used per currency (base units per unit)")
+    by_currency: dict[str, Buckets] = Field(description="the sums per currency, each in its own")  # type: ignore[valid-type]
+    customers: list[AgingLine] = Field(description="each customer's line in its own currency")  # type: ignore[valid-type]
 
 
 @bp.post("/invoices")
@@ -198,21 +188,10 @@ def post_payment_view() -> tuple[Response, int]:
 @bp.get("/aging")
 @api.validate(resp=responses(200, Aging, 403))
 def get_aging(query: AgingQuery) -> Response:
-    """Open receivables per aging bucket, in total and per customer."""
+    """Open receivables per aging bucket: per customer in its currency, in total in the base currency."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read receivables")
     svc = services()
     with svc.rt.factory() as session:
-        return jsonify(aging_json(session, query.as_of or svc.clock().date(), query.customer_id))
-
-
-@bp.get("/provisions")
-@api.validate(resp=responses(200, Provisions, 403))
-def get_provisions(query: AsOfQuery) -> Response:
-    """Loss provisions: the matrix over the aging buckets, and specific provisions that replace it."""
-    actor = current_actor()
-    require_groups(actor, PROVISION_READERS, "read provisions")
-    svc = services()
-    with svc.rt.factory() as session:
         as_of = query.as_of or svc.clock().date()
-        return jsonify(provisions(session, as_of, svc.rt.settings.provisions))
+        return jsonify(aging_json(session, as_of, svc.rt.settings.credit.base_currency, query.customer_id))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from workflows.batch import daily_starts
 from workflows.batch.daily_starts import DailyStart
 from workflows.batch.job_days import Clock, run_job_day, runner_name
+from workflows.batch.month_end import month_end_provision_run
 from workflows.batch.sweeps import MESSAGE_CHARS, NO_PROGRESS, Progress, fire_due_timers, retry_failed_steps
 from workflows.clock import utcnow
 from workflows.engine.runtime import Runtime
@@ -63,6 +64,8 @@ DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
     {
         "dunning_run": daily_starts.chunked_dunning_run,
         "limit_review_sweep": daily_starts.chunked_review_sweep,
+        # On a month end, the monthly provision snapshot (one per month end: a second run finds it).
+        "provision_run": month_end_provision_run,
     }
 )
 

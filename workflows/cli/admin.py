@@ -20,10 +20,13 @@ from workflows.batch.jobs import DAILY_JOBS
 from workflows.cli.context import Context, domain_call, fail, pass_ctx, print_json
 from workflows.credit import roles
 from workflows.credit.csv_import import ImportRejected, ImportReport, import_customers
+from workflows.credit.fx import import_fx_rates
 from workflows.credit.orders import import_orders
-from workflows.credit.provisions import provisions
+from workflows.credit.provision_snapshots import post_run, run_json
+from workflows.credit.provisions import compute_provisions
 from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
+from workflows.errors import DomainError
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import User
@@ -89,7 +92,8 @@ IMPORTERS: dict[str, Callable[..., ImportReport]] = {
     "invoices": import_invoices,
     "payments": import_payments,
     "suppliers": import_suppliers,
-    "orders": import_orders,  # called with base= (the configured base currency)
+    "fx-rates": import_fx_rates,  # called with base= (the configured base currency)
+    "orders": import_orders,  # called with base= too
 }
 
 
@@ -100,6 +104,7 @@ IMPORT_GROUPS: dict[str, frozenset[str]] = {
     "invoices": roles.RECEIVABLE_WRITERS,
     "payments": roles.RECEIVABLE_WRITERS,
     "suppliers": roles.SUPPLIER_CREATORS,
+    "fx-rates": roles.FX_RATE_WRITERS,
     "orders": roles.ORDER_WRITERS,
 }
 
@@ -128,7 +133,7 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
         try:
             with transaction(ctx.rt.factory) as session:
                 importer = IMPORTERS[kind]
-                if kind == "orders":
+                if kind in ("fx-rates", "orders"):
                     importer = partial(importer, base=ctx.settings.credit.base_currency)
                 report = importer(
                     session, file, actor=actor.username, now=now, progress=lambda n: bar.advance(task, n)
@@ -188,12 +193,35 @@ def _batch_now(ctx: Context, as_of_text: str | None) -> datetime:
 
 
 @click.command("provisions")
-@click.option("--as-of", "as_of_text", default=None, help="Day of the aging (default: today).")
+@click.option("--as-of", "as_of_text", default=None, help="Day of the balances (default: today).")
+@click.option("--post", is_flag=True, help="Store the month end's snapshot with its movement.")
+@click.option("--user", default=None, help="Post as this user (finance, credit_manager or admin).")
 @pass_ctx
-def provisions_command(ctx: Context, as_of_text: str | None) -> None:
-    """Print the provision matrix applied to the aging buckets, plus specific provisions."""
-    with ctx.rt.factory() as session:
-        print_json(provisions(session, _as_of(ctx, as_of_text), ctx.settings.provisions))
+def provisions_command(ctx: Context, as_of_text: str | None, post: bool, user: str | None) -> None:
+    """Print the provision matrix over the balances open on a day, plus specific provisions, in the base
+    currency; --post stores it as the month end's snapshot (a currency without a rate refuses, exit 2)."""
+    as_of = _as_of(ctx, as_of_text)
+    base = ctx.settings.credit.base_currency
+    if not post:
+        with ctx.rt.factory() as session:
+            report = _refusing(compute_provisions, session, as_of, base)
+            print_json(report.as_dict())
+        return
+    actor = ctx.actor(user)
+    if not actor.in_any(roles.PROVISION_POSTERS) or roles.changes_nothing(actor):
+        groups = ", ".join(sorted(roles.PROVISION_POSTERS))
+        fail(f"{actor.username} may not post the provision run: only {groups} or admin may", 1)
+    with transaction(ctx.rt.factory) as session:
+        run = _refusing(post_run, session, as_of, base=base, actor=actor.username, now=ctx.rt.clock())
+        print_json(run_json(session, run))
+
+
+def _refusing(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call `func`; a refusal (a missing rate or matrix, a bad day) is printed and exits 2."""
+    try:
+        return func(*args, **kwargs)
+    except DomainError as exc:
+        fail(f"error ({exc.code}): {exc.message}", 2)
 
 
 @click.command("limit-review-sweep")

@@ -3,7 +3,7 @@ running cases, so a first login finds work in the inbox instead of an empty page
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -16,6 +16,7 @@ from workflows.batch.daily_starts import chunked_dunning_run
 from workflows.credit import roles
 from workflows.credit.credit_checks import CheckRequest
 from workflows.credit.customers import migrate_customer
+from workflows.credit.fx import FxRate, parse_rate, store_rate
 from workflows.credit.models import Contract, Customer
 from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.credit.suppliers import seed_demo_suppliers
@@ -100,7 +101,30 @@ def seed_demo(session: Session, now: datetime) -> dict[str, list[str]]:
         if fields["external_id"] not in known:
             migrate_customer(session, fields, actor="system", now=now, source="demo data")
             customers.append(fields["name"])
-    return {"users": users, "customers": customers, "suppliers": seed_demo_suppliers(session, now)}
+    return {
+        "users": users,
+        "customers": customers,
+        "suppliers": seed_demo_suppliers(session, now),
+        "fx_rates": seed_demo_rates(session, now),
+    }
+
+
+# Exchange rates into the base currency (EUR) for the demo book's GBP and CNY customers (and USD), so its
+# aging and provisions convert: (currency, EUR per unit). Dated the first of last year, so the book's
+# history converts too; a person posts today's rates (POST /api/fx-rates) as they would in production.
+DEMO_FX_RATES = (("GBP", "1.1700"), ("CNY", "0.1283"), ("USD", "0.9200"))
+
+
+def seed_demo_rates(session: Session, now: datetime) -> list[str]:
+    """Store the demo rates of the currencies that have none yet; the currencies stored."""
+    stored = []
+    for currency, rate in DEMO_FX_RATES:
+        if session.scalar(select(FxRate.id).where(FxRate.currency == currency).limit(1)) is None:
+            day = date(now.year - 1, 1, 1).isoformat()
+            data = parse_rate({"currency": currency, "rate": rate, "date": day, "source": "demo data"}, "EUR")
+            store_rate(session, data, actor="system", now=now)
+            stored.append(currency)
+    return stored
 
 
 def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:

@@ -5,10 +5,11 @@ person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, String, UniqueConstraint, select
@@ -16,8 +17,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.errors import Invalid
+from workflows.store.audit import record_event
 from workflows.store.models import Base
+from workflows.store.paging import page_rows
 
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0000000001")  # ten places: CNY 1 = EUR 0.1283000000
@@ -133,13 +137,25 @@ def _rate(value: Any, errors: dict[str, str]) -> Decimal | None:
 
 
 def store_rate(session: Session, data: RateInput, *, actor: str, now: datetime) -> FxRate:
-    """Insert or replace the rate of `data.currency` on `data.day` (a correction keeps the one row)."""
+    """Insert or replace the rate of `data.currency` on `data.day` (a correction keeps the one row), with
+    an audit event `fx_rate_set` naming `actor` and the rate it replaced."""
     row = session.scalar(select(FxRate).where(FxRate.currency == data.currency, FxRate.day == data.day))
+    before = None if row is None else {"rate": _rate_text(row.rate), "source": row.source}
     if row is None:
         row = FxRate(currency=data.currency, day=data.day)
         session.add(row)
     row.rate, row.source, row.created_by, row.created_at = data.rate, data.source, actor, now
     session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="fx_rate_set",
+        now=now,
+        currency=data.currency,
+        day=data.day.isoformat(),
+        before=before,
+        after={"rate": _rate_text(data.rate), "source": data.source},
+    )
     return row
 
 
@@ -184,8 +200,82 @@ def rate_json(row: FxRate) -> dict[str, Any]:
     return {
         "currency": row.currency,
         "date": row.day.isoformat(),
-        "rate": format(row.rate.normalize(), "f"),
+        "rate": _rate_text(row.rate),
         "source": row.source,
         "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
     }
+
+
+def _rate_text(rate: Decimal) -> str:
+    return format(rate.normalize(), "f")
+
+
+def list_rates(
+    session: Session,
+    *,
+    currency: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[FxRate], int]:
+    """One page of stored rates, newest day first (then by currency), and the total."""
+    query = select(FxRate)
+    if currency:
+        query = query.where(FxRate.currency == currency)
+    if start is not None:
+        query = query.where(FxRate.day >= start)
+    if end is not None:
+        query = query.where(FxRate.day <= end)
+    return page_rows(session, query.order_by(FxRate.day.desc(), FxRate.currency), page, per_page)
+
+
+RATE_COLUMNS = ("currency", "rate", "date")
+RATE_OPTIONAL = ("source",)
+
+
+def import_fx_rates(
+    session: Session,
+    path: Path,
+    *,
+    base: str,
+    actor: str,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import exchange rates (`currency,rate,date[,source]`), each stored as POST /api/fx-rates stores it.
+
+    Every row is checked before any is stored, and a currency may appear once per day in a file (two
+    rates for one day would leave the one stored to the order of the rows).
+
+    Raises:
+        ImportRejected: naming every bad line; nothing was stored.
+    """
+    report = ImportReport("fx-rates")
+    rates: list[RateInput] = []
+    seen: dict[tuple[str, date], int] = {}
+    try:
+        for line, row in read_rows(path, RATE_COLUMNS, RATE_OPTIONAL):
+            try:
+                rate = parse_rate({k: v for k, v in row.items() if k != "source" or v}, base)
+            except Invalid as exc:
+                report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details.get("fields", {}).items()]
+                continue
+            first = seen.setdefault((rate.currency, rate.day), line)
+            if first != line:
+                report.errors.append(
+                    f"line {line}: {rate.currency} on {rate.day.isoformat()} is on line {first} already"
+                )
+                continue
+            rates.append(rate)
+    except ImportRejected as exc:  # the file's own problems (header, cells, encoding), after the rows'
+        report.errors += exc.report.errors
+    if report.errors:
+        raise ImportRejected(report)
+    for rate in rates:
+        store_rate(session, rate, actor=actor, now=now)
+        report.imported += 1
+        if progress:
+            progress(1)
+    return report

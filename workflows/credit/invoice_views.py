@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from workflows.credit.models import Invoice, InvoiceStatus
+from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.provisions import BUCKETS, aging, bucket_of
 from workflows.store.paging import page_rows
@@ -80,16 +81,47 @@ def open_invoices(session: Session, customer_id: int, today: date) -> list[OpenI
     return [OpenInvoice(i, max(0, (today - i.due_date).days), bucket_of(i.due_date, today)) for i in rows]
 
 
-def aging_json(session: Session, as_of: date, customer_id: int | None = None) -> dict[str, Any]:
-    """The aging report as the REST API shows it: totals per bucket, then one line per customer."""
+def aging_json(session: Session, as_of: date, base: str, customer_id: int | None = None) -> dict[str, Any]:
+    """The aging report as the REST API shows it: each customer's line in its own currency, the sums per
+    currency, and the total in the base currency at the rate stored for `as_of` (per currency and bucket).
+
+    A currency without a rate leaves `total` null and is named in `missing_rates`: never a guess.
+    """
     per_customer = aging(session, as_of, customer_id)
-    totals = {b: sum((row[b] for row in per_customer.values()), ZERO) for b in BUCKETS}
+    query = select(Customer.id, Customer.currency).where(Customer.id.in_(list(per_customer)))
+    currency_of: dict[int, str] = {cid: currency for cid, currency in session.execute(query)}
+    by_currency: dict[str, dict[str, Decimal]] = {}
+    for cid, row in per_customer.items():
+        sums = by_currency.setdefault(currency_of[cid], dict.fromkeys(BUCKETS, ZERO))
+        for b in BUCKETS:
+            sums[b] += row[b]
+    rates, missing = {}, []
+    for currency in sorted(by_currency):
+        try:
+            rates[currency] = rate_on(session, currency, as_of, base)
+        except MissingRate:
+            missing.append(currency)
+    total: dict[str, str] | None = None
+    if not missing:
+        total = {
+            b: f"{sum((to_base_at(s[b], rates[c]) for c, s in by_currency.items()), ZERO):.2f}"
+            for b in BUCKETS
+        }
     return {
         "as_of": as_of.isoformat(),
         "buckets": list(BUCKETS),
-        "total": {b: f"{v:.2f}" for b, v in totals.items()},
+        "base_currency": base,
+        "total": total,
+        "missing_rates": missing,
+        "fx_rates": {c: format(r.normalize(), "f") for c, r in rates.items()},
+        "by_currency": {c: {b: f"{v:.2f}" for b, v in s.items()} for c, s in sorted(by_currency.items())},
         "customers": [
-            {"customer_id": cid, **{b: f"{v:.2f}" for b, v in row.items()}}
+            {"customer_id": cid, "currency": currency_of[cid], **{b: f"{v:.2f}" for b, v in row.items()}}
             for cid, row in sorted(per_customer.items())
         ],
     }
+
+
+def to_base_at(amount: Decimal, rate: Decimal) -> Decimal:
+    """`amount` times a stored rate, to the cent."""
+    return (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -187,7 +187,12 @@ class DunningEvent(Base):
 
 
 class Provision(Base):
-    """A specific provision for a customer's receivables (e.g. 100 % on legal handover)."""
+    """A specific provision for a customer's receivables (e.g. 100 % on legal handover).
+
+    It follows recoveries: a payment on the provided receivables releases `rate` times what it recovered
+    (`released_amount`, each release a provision_releases row); `released_at` is set when nothing is left
+    or the case closes paid or recovered.
+    """
 
     __tablename__ = "provisions"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +205,7 @@ class Provision(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+    released_amount: Mapped[Decimal] = mapped_column(Decimal2, default=Decimal("0.00"))
 
 
 class Supplier(Base):

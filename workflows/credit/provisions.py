@@ -1,21 +1,34 @@
-"""Aging buckets of open receivables and the provisions made on them (matrix and specific)."""
+"""Aging buckets of open receivables and the provisions made on them: the deployed provision matrix over
+the balances open on a day, and specific provisions, which replace the matrix for their customer and
+follow its recoveries. Amounts stay in their currency per line; totals are in the base currency at the
+stored rate of the day, and a currency without one stops the calculation (`MissingRates`)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from workflows.credit.models import Customer, Invoice, InvoiceStatus, Provision
-from workflows.credit.receivables import CENT
+from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
+from workflows.credit.provision_matrix import MATRIX_DECISION, Matrix, deployed_matrix
+from workflows.credit.provision_tables import ProvisionRelease
 from workflows.credit.record_fields import iso_text, money_text
-from workflows.settings import ProvisionSettings
+from workflows.credit.write_offs import WriteOff, WriteOffProvisionUse
+from workflows.definitions.decision_tables import output_values
+from workflows.errors import Conflict
 from workflows.store.audit import record_event
 
+# The aging view's buckets (the customer page, GET /api/aging); the provision matrix has its own, from
+# bpmn/provision_matrix.dmn (to over 365 days).
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
+MATRIX, SPECIFIC = "matrix", "specific"
+ZERO = Decimal("0.00")
 
 
 def bucket_of(due: date, as_of: date) -> str:
@@ -42,54 +55,239 @@ def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict
     return result
 
 
-def provisions(session: Session, as_of: date, rates: ProvisionSettings) -> dict[str, Any]:
-    """The provision matrix applied to the aging buckets, plus specific provisions (which replace it)."""
-    specific: dict[int, Decimal] = {}
-    for cid, amount in session.execute(
-        select(Provision.customer_id, Provision.amount).where(
-            Provision.released_at.is_(None), Provision.created_at <= _end_of(as_of)
+class MissingRates(Conflict):
+    """Receivables or provisions in currencies without a stored rate: the run names them, never guesses."""
+
+    def __init__(self, currencies: list[str], day: date, base: str) -> None:
+        super().__init__(
+            f"no exchange rate into {base} on or before {day.isoformat()} for {', '.join(currencies)}: "
+            "post one (POST /api/fx-rates or `creditflow import fx-rates`), then run the provisions again",
+            details={"missing_rates": currencies},
         )
-    ):
-        specific[cid] = specific.get(cid, Decimal("0.00")) + amount
-    totals = dict.fromkeys(BUCKETS, Decimal("0.00"))
-    customers = []
-    names = dict(session.execute(select(Customer.id, Customer.name)).all())
-    for cid, buckets in sorted(aging(session, as_of).items()):
-        if cid in specific:
-            continue  # assessed individually: the specific provision replaces the matrix
-        row = {b: (buckets[b] * getattr(rates, b)).quantize(CENT, rounding=ROUND_HALF_UP) for b in BUCKETS}
-        for b in BUCKETS:
-            totals[b] += row[b]
-        customers.append(
-            {
-                "customer_id": cid,
-                "name": names.get(cid),
-                "kind": "matrix",
-                "balance": money_text(sum(buckets.values(), Decimal(0))),
-                "provision": money_text(sum(row.values(), Decimal(0))),
-                "buckets": {b: money_text(v) for b, v in row.items()},
+        self.currencies = currencies
+
+
+@dataclass(frozen=True)
+class ProvisionLine:
+    """A matrix line (one bucket, currency and rate) or a customer's specific provision (bucket
+    "specific"); `balance` in `currency`, `balance_base` and `provision` in the base currency."""
+
+    kind: str
+    bucket: str
+    currency: str
+    balance: Decimal
+    fx_rate: Decimal
+    balance_base: Decimal
+    rate: Decimal
+    provision: Decimal
+    customer_id: int | None = None
+    name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        line = {
+            "kind": self.kind,
+            "bucket": self.bucket,
+            "currency": self.currency,
+            "balance": money_text(self.balance),
+            "fx_rate": _plain(self.fx_rate),
+            "balance_base": money_text(self.balance_base),
+            "rate": _plain(self.rate),
+            "provision": money_text(self.provision),
+        }
+        if self.kind == SPECIFIC:
+            return {**line, "customer_id": self.customer_id, "name": self.name}
+        return line
+
+
+@dataclass
+class ProvisionReport:
+    as_of: date
+    base_currency: str
+    matrix: str  # which deployed table gave the rates
+    buckets: tuple[str, ...]
+    rates: dict[str, str]
+    lines: list[ProvisionLine] = field(default_factory=list)
+
+    def total(self, kind: str | None = None, column: str = "provision") -> Decimal:
+        return sum((getattr(line, column) for line in self.lines if kind is None or line.kind == kind), ZERO)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_bucket = {
+            b: {
+                "balance": money_text(self._bucket_sum(b, "balance_base")),
+                "provision": money_text(self._bucket_sum(b, "provision")),
             }
+            for b in self.buckets
+        }
+        return {
+            "as_of": self.as_of.isoformat(),
+            "base_currency": self.base_currency,
+            "matrix": self.matrix,
+            "buckets": list(self.buckets),
+            "rates": self.rates,
+            "by_bucket": by_bucket,
+            "lines": [line.as_dict() for line in self.lines],
+            "balance": money_text(self.total(column="balance_base")),
+            "matrix_total": money_text(self.total(MATRIX)),
+            "specific_total": money_text(self.total(SPECIFIC)),
+            "total": money_text(self.total()),
+        }
+
+    def _bucket_sum(self, bucket: str, column: str) -> Decimal:
+        return sum((getattr(line, column) for line in self.lines if line.bucket == bucket), ZERO)
+
+
+def compute_provisions(session: Session, as_of: date, base: str) -> ProvisionReport:
+    """The allowance at the end of `as_of`: the deployed matrix over the receivables open that day, and the
+    specific provisions (which replace the matrix for their customers), in the base currency.
+
+    Balances are as of the day: an invoice paid later counts with what was still open then.
+
+    Raises:
+        MatrixError: no usable provision matrix is deployed.
+        MissingRates: naming every currency without a rate on or before `as_of`.
+    """
+    matrix = deployed_matrix(session)
+    specific = specific_provisions_on(session, as_of)
+    balances = open_balances_on(session, as_of)
+    currencies = {c for (_, c, _) in balances} | {p.currency for p, _ in specific.values()}
+    fx, missing = {}, []
+    for currency in sorted(currencies):
+        try:
+            fx[currency] = rate_on(session, currency, as_of, base)
+        except MissingRate:
+            missing.append(currency)
+    if missing:
+        raise MissingRates(missing, as_of, base)
+    grouped: dict[tuple[str, str, Decimal], Decimal] = {}
+    customer_balance: dict[int, Decimal] = {}
+    for (customer_id, currency, due), amount in balances.items():
+        customer_balance[customer_id] = customer_balance.get(customer_id, ZERO) + amount
+        if customer_id in specific:
+            continue  # assessed individually: the specific provision replaces the matrix
+        bucket, rate = matrix.rate_for((as_of - due).days)
+        key = (bucket, currency, rate)
+        grouped[key] = grouped.get(key, ZERO) + amount
+    report = ProvisionReport(as_of, base, matrix.source, matrix.buckets, matrix_rates(matrix))
+    order = {b: i for i, b in enumerate(matrix.buckets)}
+    for (bucket, currency, rate), amount in sorted(
+        grouped.items(), key=lambda kv: (order[kv[0][0]], kv[0][1:])
+    ):
+        in_base = _cents(amount * fx[currency])
+        report.lines.append(
+            ProvisionLine(
+                MATRIX, bucket, currency, amount, fx[currency], in_base, rate, _cents(in_base * rate)
+            )
         )
-    for cid, amount in sorted(specific.items()):
-        customers.append(
-            {"customer_id": cid, "name": names.get(cid), "kind": "specific", "provision": money_text(amount)}
+    names = dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(specific))).all())
+    for customer_id, (provision, remaining) in sorted(specific.items()):
+        rate = fx[provision.currency]
+        balance = customer_balance.get(customer_id, ZERO)
+        report.lines.append(
+            ProvisionLine(
+                SPECIFIC,
+                SPECIFIC,
+                provision.currency,
+                balance,
+                rate,
+                _cents(balance * rate),
+                provision.rate,
+                _cents(remaining * rate),
+                customer_id,
+                names.get(customer_id),
+            )
         )
-    matrix_total = sum(totals.values(), Decimal(0))
-    specific_total = sum(specific.values(), Decimal(0))
+    return report
+
+
+def matrix_rates(matrix: Matrix) -> dict[str, str]:
+    """Each bucket's rate as the table's cells write it (for the report; the run evaluates the table)."""
+    cells = output_values(matrix.text, MATRIX_DECISION, "rate")
     return {
-        "as_of": as_of.isoformat(),
-        "rates": {b: str(getattr(rates, b)) for b in BUCKETS},
-        "buckets": {b: money_text(v) for b, v in totals.items()},
-        "matrix_total": money_text(matrix_total),
-        "specific_total": money_text(specific_total),
-        "total": money_text(matrix_total + specific_total),
-        "customers": customers,
+        bucket: _plain(Decimal(found.group(1)))
+        for bucket, cell in zip(matrix.buckets, cells, strict=False)
+        if (found := _RATE_CELL.fullmatch(cell.strip()))
     }
 
 
-def _end_of(day: date) -> datetime:
-    from datetime import UTC, time
+_RATE_CELL = re.compile(r'(?:Decimal\(\s*["\']?)?([0-9]+(?:\.[0-9]+)?)(?:["\']?\s*\))?')
 
+
+def open_balances_on(session: Session, as_of: date) -> dict[tuple[int, str, date], Decimal]:
+    """{(customer, currency, due date): amount open at the end of `as_of`} of invoices issued by then:
+    today's open amount plus what payments dated after `as_of` took off (cancelled invoices are out)."""
+    result: dict[tuple[int, str, date], Decimal] = {}
+    now_open = (
+        select(Invoice.customer_id, Invoice.currency, Invoice.due_date, func.sum(Invoice.open_amount))
+        .where(Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of)
+        .group_by(Invoice.customer_id, Invoice.currency, Invoice.due_date)
+    )
+    paid_later = (
+        select(Invoice.customer_id, Invoice.currency, Invoice.due_date, func.sum(PaymentAllocation.amount))
+        .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            Payment.paid_on > as_of,
+            Invoice.issue_date <= as_of,
+            Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
+        )
+        .group_by(Invoice.customer_id, Invoice.currency, Invoice.due_date)
+    )
+    for query in (now_open, paid_later):
+        for customer_id, currency, due, amount in session.execute(query):
+            key = (customer_id, currency, due)
+            result[key] = result.get(key, ZERO) + (amount or ZERO)
+    return {key: amount for key, amount in result.items() if amount > 0}
+
+
+def specific_provisions_on(session: Session, as_of: date) -> dict[int, tuple[Provision, Decimal]]:
+    """{customer: (its specific provision, the amount of it left at the end of `as_of`)}."""
+    end = _end_of(as_of)
+    released = dict(
+        session.execute(
+            select(ProvisionRelease.provision_id, func.sum(ProvisionRelease.amount))
+            .where(ProvisionRelease.at <= end)
+            .group_by(ProvisionRelease.provision_id)
+        ).all()
+    )
+    for provision_id, amount in _write_off_uses(session, end):
+        released[provision_id] = (released.get(provision_id) or ZERO) + amount
+    found: dict[int, tuple[Provision, Decimal]] = {}
+    for provision in session.scalars(
+        select(Provision)
+        .where(Provision.created_at <= end, or_(Provision.released_at.is_(None), Provision.released_at > end))
+        .order_by(Provision.id)
+    ):
+        left = provision.amount - (released.get(provision.id) or ZERO)
+        if left <= 0:
+            continue
+        if provision.customer_id in found:  # a second case's provision on the same customer adds to it
+            first, before = found[provision.customer_id]
+            found[provision.customer_id] = (first, before + left)
+        else:
+            found[provision.customer_id] = (provision, left)
+    return found
+
+
+def _write_off_uses(session: Session, end: datetime) -> list[tuple[int, Decimal]]:
+    """(provision, amount) of each use of a specific provision by a write-off posted by `end`."""
+    rows = session.execute(
+        select(WriteOffProvisionUse.provision_id, WriteOffProvisionUse.amount)
+        .join(WriteOff, WriteOff.id == WriteOffProvisionUse.write_off_id)
+        .where(WriteOff.posted_at <= end)
+    )
+    return [(provision_id, amount) for provision_id, amount in rows]
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _end_of(day: date) -> datetime:
     return datetime.combine(day, time.max, tzinfo=UTC)
 
 

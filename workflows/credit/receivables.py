@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
+from workflows.credit.provision_releases import follow_recoveries
 from workflows.credit.record_fields import check_amount, iso_text
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
@@ -223,6 +224,7 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
         before=before,  # the invoices it paid (open amounts) and the customer's credit balance
         after=after,
     )
+    follow_recoveries(session, payment, actor=actor, now=now)  # a specific provision shrinks with the debt
     return payment
 
 

@@ -66,6 +66,12 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 # Open orders and their credit checks come from the ERP's users (finance, sales); readers as for invoices.
 ORDER_WRITERS = frozenset({FINANCE, SALES})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+# Exchange rates into the base currency: finance and credit managers post them, the staff read them.
+FX_RATE_WRITERS = frozenset({FINANCE, CREDIT_MANAGER})
+FX_RATE_READERS = CUSTOMER_READERS | SUPPLIER_READERS
+# The monthly provision run from the shell (`creditflow provisions --post --user U`); the daily job posts as
+# the system.
+PROVISION_POSTERS = frozenset({FINANCE, CREDIT_MANAGER})
 # Auditors read every instance, customer, supplier and contract, and change nothing.
 READ_ALL = frozenset({AUDITOR})
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.form_checks import bundle_form
+from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
@@ -122,7 +123,7 @@ def deploy_files(
             session.add(deployment)
             session.flush()
         version = (latest.version if latest else 0) + 1
-        moving = sorted(set(compiled.operations) & money)
+        moving = sorted(set(compiled.operations) & money) + _changed_money_tables(session, compiled, texts)
         pending = bool(moving) and deployed_by != SYSTEM_ACTOR
         definition = ProcessDefinition(
             process_key=compiled.process_key,
@@ -154,6 +155,18 @@ def deploy_files(
         result.append(DeployedVersion(compiled.process_key, version, pending=pending))
     session.flush()
     return result
+
+
+def _changed_money_tables(session: Session, compiled: CompiledProcess, texts: Mapping[str, str]) -> list[str]:
+    """The tables the code reads from this key's newest active version to move money (the provision
+    matrix of dunning: READ_FROM_DEPLOYMENT) that this bundle changes: a person's change waits for a second
+    process owner as a money-moving operation does, whatever else the diagram calls."""
+    names = [f"{decision}.dmn" for decision in READ_FROM_DEPLOYMENT.get(compiled.process_key, ())]
+    if not names:
+        return []
+    active = latest_definition(session, compiled.process_key, required=False)
+    files = active.deployment.files if active is not None else {}
+    return [name for name in names if name in texts and texts[name] != (files or {}).get(name)]
 
 
 def _money_operations(operations: Collection[str]) -> set[str]:

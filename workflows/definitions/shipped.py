@@ -6,7 +6,19 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from workflows.credit import roles
 from workflows.settings import BPMN_DIR
+
+# Decision tables the code reads from a process's newest deployed version, outside any instance of it,
+# shipped in that process's bundle: the provision matrix goes with dunning, a money-moving process, so a
+# new matrix deployed by a process owner waits for a second one (definition_approval).
+# credit.score reads the scorecard's weights and collateral haircuts from the version of its instance.
+SCORECARD_TABLES = ("scorecard_weights", "collateral_haircut")
+READ_FROM_DEPLOYMENT: dict[str, tuple[str, ...]] = {
+    roles.DUNNING: ("provision_matrix",),
+    roles.CREDIT_APPLICATION: SCORECARD_TABLES,
+    roles.CREDIT_LIMIT_REVIEW: SCORECARD_TABLES,
+}
 
 
 def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:
@@ -18,6 +30,7 @@ def shipped_bundles(directory: Path = BPMN_DIR) -> Iterator[list[Path]]:
     for bpmn in sorted(directory.glob("*.bpmn")):
         text = bpmn.read_text(encoding="utf-8")
         decisions = set(re.findall(r"calledDecisionId>\s*([\w.-]+)\s*<", text))
+        decisions |= set(READ_FROM_DEPLOYMENT.get(bpmn.stem, ()))
         forms = set(re.findall(r'value="([\w.-]+\.json)"', text)) | {f"{bpmn.stem}_start.json"}
         dmn = [
             p for p, body in tables.items() if decisions & set(re.findall(r'<decision id="([\w.-]+)"', body))

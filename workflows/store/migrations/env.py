@@ -5,6 +5,7 @@ from alembic import context
 import workflows.credit.fx  # noqa: F401  (puts the exchange-rate table on Base.metadata)
 import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
 import workflows.credit.order_tables  # noqa: F401  (open orders and credit checks)
+import workflows.credit.provision_tables  # noqa: F401  (the provision snapshots, migration 0012d)
 import workflows.store.login_tables  # noqa: F401  (the login tables too)
 import workflows.store.sink_tables  # noqa: F401  (and the mail sink's)
 from workflows.store.models import Base

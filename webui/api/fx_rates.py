@@ -1,0 +1,87 @@
+"""/api/fx-rates: exchange rates into the base currency, posted by finance and credit managers."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from flask import Response, jsonify
+from pydantic import Field, model_validator
+
+from webui.api import bp, current_actor, json_body, paged, require_groups
+from webui.api.openapi import Body, Day, Model, Page, PageQuery, Timestamp, api, responses
+from webui.services import services
+from workflows.credit.fx import list_rates, parse_rate, rate_json, store_rate
+from workflows.credit.roles import FX_RATE_READERS, FX_RATE_WRITERS
+from workflows.store.db import transaction
+
+RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,10})?$"
+
+
+class NewRate(Body):
+    currency: str = Field(pattern="^[A-Z]{3}$", examples=["GBP"], description="not the base currency")
+    rate: str | int = Field(
+        description="units of the base currency per unit of `currency`: a positive decimal with at most "
+        "ten places (a string, or an exact JSON number)",
+        examples=["1.1700"],
+        json_schema_extra={"anyOf": [{"type": "string", "pattern": RATE_PATTERN}, {"type": "number"}]},
+    )
+    date: Day = Field(examples=["2027-01-14"], description="the rate holds from this day on")
+    source: str | None = Field(None, max_length=80, examples=["ECB reference rate"])
+
+
+class Rate(Model):
+    currency: str
+    date: Day
+    rate: str = Field(examples=["1.17"])
+    source: str
+    created_by: str
+    created_at: Timestamp
+
+
+class RateQuery(PageQuery):
+    currency: str | None = Field(None, pattern="^[A-Z]{3}$", description="one currency")
+    date_from: Day | None = Field(None, alias="from", description="the first day listed")
+    date_to: Day | None = Field(None, alias="to", description="the last day listed")
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> Self:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"from ({self.date_from}) is after to ({self.date_to})")
+        return self
+
+
+class RatePage(Page):
+    items: list[Rate]
+
+
+@bp.post("/fx-rates")
+@api.validate(json=NewRate, resp=responses(201, Rate, 403, 413, 422))
+def post_fx_rate() -> tuple[Response, int]:
+    """Store the rate of a currency from a day on; a second rate for the same day replaces the first
+    (both are in the audit trail)."""
+    actor = current_actor()
+    require_groups(actor, FX_RATE_WRITERS, "post exchange rates")
+    svc = services()
+    data = parse_rate(json_body(), svc.rt.settings.credit.base_currency)
+    with transaction(svc.rt.factory) as session:
+        row = store_rate(session, data, actor=actor.username, now=svc.clock())
+        return jsonify(rate_json(row)), 201
+
+
+@bp.get("/fx-rates")
+@api.validate(resp=responses(200, RatePage, 403))
+def get_fx_rates(query: RateQuery) -> Response:
+    """Stored exchange rates, newest day first, filtered by currency and days."""
+    actor = current_actor()
+    require_groups(actor, FX_RATE_READERS, "read exchange rates")
+    svc = services()
+    with svc.rt.factory() as session:
+        rows, total = list_rates(
+            session,
+            currency=query.currency,
+            start=query.date_from,
+            end=query.date_to,
+            page=query.page,
+            per_page=query.per_page,
+        )
+        return paged([rate_json(r) for r in rows], total, query.page, query.per_page)

@@ -1,0 +1,48 @@
+"""The daily job `provision_run`: the monthly provision snapshot (credit/provision_snapshots)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from workflows.credit.provision_matrix import MatrixError
+from workflows.credit.provision_snapshots import SYSTEM, is_month_end, post_run
+from workflows.credit.provision_tables import ProvisionRun
+from workflows.credit.provisions import MissingRates
+from workflows.credit.record_fields import money_text
+from workflows.engine.runtime import Runtime
+from workflows.store.audit import record_event
+from workflows.store.db import transaction
+
+
+def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
+    """The daily job: on a month end, post its snapshot as the system (once: a second run, or one racing
+    it on another worker, finds it posted). A missing rate or matrix is recorded and reported, not
+    guessed; a person posts the rate and runs `creditflow provisions --post --as-of` for that day."""
+    if not is_month_end(today):
+        return {"posted": None, "reason": "not a month end"}
+    base = rt.settings.credit.base_currency
+    try:
+        with transaction(rt.factory) as session:
+            existing = session.scalar(select(ProvisionRun.id).where(ProvisionRun.as_of >= today))
+            if existing is not None:
+                return {"posted": None, "reason": "posted already", "run_id": existing}
+            run = post_run(session, today, base=base, actor=SYSTEM, now=now)
+            return {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
+    except IntegrityError:  # another worker posted the same month end between our check and insert
+        return {"posted": None, "reason": "posted already"}
+    except (MissingRates, MatrixError) as exc:
+        with transaction(rt.factory) as session:
+            record_event(
+                session,
+                actor=SYSTEM,
+                action="provision_run_refused",
+                now=now,
+                as_of=today.isoformat(),
+                reason=exc.message,
+                missing_rates=exc.details.get("missing_rates", []),
+            )
+        return {"posted": None, "reason": exc.message, "missing_rates": exc.details.get("missing_rates", [])}

@@ -1,0 +1,100 @@
+"""The provision matrix (bpmn/provision_matrix.dmn) as deployed: days past due -> bucket and rate.
+
+The table is read from the newest active dunning version that carries it, not from bpmn/ on disk: a
+process owner changes the rates by deploying, and dunning moves money, so a version deployed by a person
+waits for a second process owner's approval before its matrix counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit import roles
+from workflows.definitions.decision_tables import output_values
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.errors import Conflict
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
+
+MATRIX_FILE, MATRIX_DECISION = "provision_matrix.dmn", "provision_matrix"
+MATRIX_PROCESS = roles.DUNNING
+
+
+class MatrixError(Conflict):
+    """No usable provision matrix is deployed, or it gives no bucket and rate for a receivable."""
+
+
+@dataclass
+class Matrix:
+    text: str
+    source: str  # "provision_matrix.dmn of dunning v3"
+    buckets: tuple[str, ...]  # in the table's order
+    _cache: dict[int, tuple[str, Decimal]] = field(default_factory=dict, repr=False)
+
+    def rate_for(self, days_past_due: int) -> tuple[str, Decimal]:
+        """(bucket, rate) of a receivable so many days past due (0 or less: not due).
+
+        Raises:
+            MatrixError: the table fails, matches no row, or gives a bucket or rate it should not.
+        """
+        found = self._cache.get(days_past_due)
+        if found is None:
+            found = self._cache[days_past_due] = self._evaluate(days_past_due)
+        return found
+
+    def _evaluate(self, days: int) -> tuple[str, Decimal]:
+        try:
+            result = evaluate_decision(self.text, MATRIX_DECISION, {"days_past_due": days})
+        except DecisionError as exc:
+            raise MatrixError(f"{self.source}: {exc}") from exc
+        bucket, rate = result.get("bucket"), _decimal(result.get("rate"))
+        if not isinstance(bucket, str) or bucket not in self.buckets:
+            raise MatrixError(
+                f"{self.source} gives bucket {bucket!r} for {days} days past due; each row names one "
+                f"bucket ({', '.join(self.buckets)}): fix the table and deploy it with dunning"
+            )
+        if rate is None or not Decimal(0) <= rate <= Decimal(1):
+            raise MatrixError(
+                f"{self.source} gives rate {result.get('rate')!r} for {days} days past due; a rate is a "
+                'decimal fraction from 0 to 1 such as Decimal("0.02")'
+            )
+        return bucket, rate
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        return None  # a float is refused: money rates are exact
+    result = Decimal(value)
+    return result if result.is_finite() else None
+
+
+def deployed_matrix(session: Session) -> Matrix:
+    """The provision matrix of the newest active dunning version that carries provision_matrix.dmn.
+
+    Raises:
+        MatrixError: no active dunning version carries one.
+    """
+    rows = session.execute(
+        select(ProcessDefinition.version, Deployment.files)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+        .where(
+            ProcessDefinition.process_key == MATRIX_PROCESS,
+            ProcessDefinition.status == DefinitionStatus.ACTIVE,
+        )
+        .order_by(ProcessDefinition.version.desc())
+    )
+    for version, files in rows:
+        text = (files or {}).get(MATRIX_FILE)
+        if isinstance(text, str):
+            buckets = tuple(
+                v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip()
+            )
+            return Matrix(text, f"{MATRIX_FILE} of {MATRIX_PROCESS} v{version}", buckets)
+    raise MatrixError(
+        f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
+        "(`creditflow init` does) before provisions can be computed"
+    )

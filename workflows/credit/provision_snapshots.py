@@ -1,0 +1,203 @@
+"""The monthly provision run: a snapshot of the allowance at a month end, in the base currency, with its
+movement against the previous snapshot (`opening + charge - release - used = closing`).
+
+Posted by `creditflow provisions --post --as-of DATE` or by the daily job `provision_run` on a month
+end. A snapshot is never changed: one per month end, posted in order. With a currency lacking a rate,
+or no deployed matrix, nothing is posted and the refusal names what is missing.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.provision_tables import ProvisionRun, ProvisionRunLine
+from workflows.credit.provisions import MATRIX, SPECIFIC, MissingRates, ProvisionReport, compute_provisions
+from workflows.credit.record_fields import money_text
+from workflows.credit.write_offs import WriteOff
+from workflows.errors import Conflict, Invalid
+from workflows.store.audit import record_event
+
+ZERO = Decimal("0.00")
+SYSTEM = "system"
+
+
+def is_month_end(day: date) -> bool:
+    return day.day == calendar.monthrange(day.year, day.month)[1]
+
+
+def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datetime) -> ProvisionRun:
+    """Compute the allowance at the month end `as_of` and store it with its movement, in the caller's
+    transaction, with an audit event naming `actor`.
+
+    Raises:
+        Invalid: `as_of` is not a month end, or lies in the future.
+        Conflict: a snapshot of `as_of` or a later month end exists (MissingRates, MatrixError: nothing
+            can be computed).
+    """
+    if not is_month_end(as_of):
+        raise Invalid(
+            f"{as_of.isoformat()} is not a month end; the provision run is monthly",
+            details={"fields": {"as_of": "the last day of a month"}},
+        )
+    if as_of > now.date():
+        raise Invalid(
+            f"{as_of.isoformat()} has not ended yet (today is {now.date().isoformat()})",
+            details={"fields": {"as_of": "a month end on or before today"}},
+        )
+    latest = session.scalar(select(ProvisionRun).order_by(ProvisionRun.as_of.desc()).limit(1))
+    if latest is not None and latest.as_of >= as_of:
+        raise Conflict(
+            f"the provision run of {latest.as_of.isoformat()} was posted by {latest.posted_by} at "
+            f"{latest.posted_at.isoformat()}; snapshots are posted once per month end, in order"
+        )
+    report = compute_provisions(session, as_of, base)
+    opening = latest.closing if latest is not None else ZERO
+    used = _used_between(session, latest.as_of if latest else None, as_of, base)
+    closing = report.total()
+    net = closing - opening + used  # what the period added; closing = opening + charge - release - used
+    run = ProvisionRun(
+        as_of=as_of,
+        base_currency=base,
+        matrix=report.matrix[:120],
+        previous_id=latest.id if latest else None,
+        balance=report.total(column="balance_base"),
+        matrix_provision=report.total(MATRIX),
+        specific_provision=report.total(SPECIFIC),
+        opening=opening,
+        charge=max(net, ZERO),
+        release=max(-net, ZERO),
+        used=used,
+        closing=closing,
+        posted_by=actor,
+        posted_at=now,
+    )
+    session.add(run)
+    session.flush()
+    session.add_all(
+        ProvisionRunLine(
+            run_id=run.id,
+            kind=line.kind,
+            bucket=line.bucket,
+            currency=line.currency,
+            customer_id=line.customer_id,
+            balance=line.balance,
+            fx_rate=line.fx_rate,
+            balance_base=line.balance_base,
+            rate=line.rate,
+            provision=line.provision,
+        )
+        for line in report.lines
+    )
+    record_event(
+        session,
+        actor=actor,
+        action="provision_run_posted",
+        now=now,
+        as_of=as_of.isoformat(),
+        matrix=run.matrix,
+        base_currency=base,
+        before={"allowance": money_text(opening)},
+        after={"allowance": money_text(closing)},
+        charge=money_text(run.charge),
+        release=money_text(run.release),
+        used=money_text(used),
+    )
+    session.flush()
+    return run
+
+
+def _used_between(session: Session, start: date | None, end: date, base: str) -> Decimal:
+    """The provisions write-offs used after the end of `start` up to the end of `end` (the sum of
+    `write_offs.provision_used` by `posted_at`), in the base currency at `end`'s rate."""
+    query = select(WriteOff.currency, WriteOff.provision_used).where(
+        WriteOff.posted_at <= _end_of(end), WriteOff.provision_used > 0
+    )
+    if start is not None:
+        query = query.where(WriteOff.posted_at > _end_of(start))
+    per_currency: dict[str, Decimal] = {}
+    for currency, amount in session.execute(query):
+        per_currency[currency] = per_currency.get(currency, ZERO) + amount
+    total, missing = ZERO, []
+    for currency, amount in sorted(per_currency.items()):
+        try:
+            total += (amount * rate_on(session, currency, end, base)).quantize(CENT, rounding=ROUND_HALF_UP)
+        except MissingRate:
+            missing.append(currency)
+    if missing:
+        raise MissingRates(missing, end, base)
+    return total
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def run_on(session: Session, as_of: date) -> ProvisionRun | None:
+    """The snapshot of the latest month end on or before `as_of`, if any."""
+    return session.scalar(
+        select(ProvisionRun).where(ProvisionRun.as_of <= as_of).order_by(ProvisionRun.as_of.desc()).limit(1)
+    )
+
+
+def run_json(session: Session, run: ProvisionRun) -> dict[str, Any]:
+    """A snapshot as the API shows it: totals, movement, and its lines by bucket and currency."""
+    lines = session.scalars(
+        select(ProvisionRunLine).where(ProvisionRunLine.run_id == run.id).order_by(ProvisionRunLine.id)
+    ).all()
+    previous = session.get(ProvisionRun, run.previous_id) if run.previous_id else None
+    buckets = list(dict.fromkeys(line.bucket for line in lines if line.kind == MATRIX))
+    return {
+        "as_of": run.as_of.isoformat(),
+        "base_currency": run.base_currency,
+        "matrix": run.matrix,
+        "posted_by": run.posted_by,
+        "posted_at": run.posted_at.isoformat(),
+        "previous_as_of": previous.as_of.isoformat() if previous else None,
+        "balance": money_text(run.balance),
+        "matrix_total": money_text(run.matrix_provision),
+        "specific_total": money_text(run.specific_provision),
+        "total": money_text(run.closing),
+        "movement": {
+            "opening": money_text(run.opening),
+            "charge": money_text(run.charge),
+            "release": money_text(run.release),
+            "used": money_text(run.used),
+            "closing": money_text(run.closing),
+        },
+        "by_bucket": {
+            b: {
+                "balance": money_text(sum((x.balance_base for x in lines if x.bucket == b), ZERO)),
+                "provision": money_text(sum((x.provision for x in lines if x.bucket == b), ZERO)),
+            }
+            for b in buckets
+        },
+        "lines": [_line_json(line) for line in lines],
+    }
+
+
+def _line_json(line: ProvisionRunLine) -> dict[str, Any]:
+    found = {
+        "kind": line.kind,
+        "bucket": line.bucket,
+        "currency": line.currency,
+        "balance": money_text(line.balance),
+        "fx_rate": format(line.fx_rate.normalize(), "f"),
+        "balance_base": money_text(line.balance_base),
+        "rate": format(line.rate.normalize(), "f"),
+        "provision": money_text(line.provision),
+    }
+    if line.kind == SPECIFIC:
+        return {**found, "customer_id": line.customer_id}
+    return found
+
+
+def preview(session: Session, as_of: date, base: str) -> ProvisionReport:
+    """What a run as of `as_of` would post (any day; nothing is stored)."""
+    return compute_provisions(session, as_of, base)
