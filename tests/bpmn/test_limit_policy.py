@@ -257,6 +257,23 @@ def test_a_recommendation_above_the_formula_needs_a_reason_and_one_more_level(
         assert "above our standard credit policy" in letter.body_html
 
 
+def test_an_application_never_proposes_more_than_was_requested(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    # Expected sales of 3,650,000 a year on 30 days (+15 grace days from limit_policy.dmn) need 450,000,
+    # within the cap; the request is 50,000. The formula's figure is shown, the proposal is the request:
+    # the shortcut the issue names (grade A up to 50,000 granted as asked) is gone since 5ee4937, and no
+    # proposal grants more than the lower of the request and the formula.
+    customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS})
+    instance = apply(
+        client, demo_tokens["sales1"], customer["id"], 50_000, expected_annual_sales="3650000.00"
+    )
+    review = open_task(instance, "review_application")  # a person decides every application
+    proposal = review["context"]["data"]["proposal"]
+    assert (proposal["need"], proposal["formula_limit"]) == ("450000.00", "450000.00")
+    assert proposal["proposed_limit"] == "50000.00"
+
+
 def test_a_limit_in_a_currency_without_a_rate_goes_to_the_highest_level(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
