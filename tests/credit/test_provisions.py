@@ -16,6 +16,9 @@ from sqlalchemy import select
 from tests.helpers import auth, migrated_customer
 from workflows.batch.jobs import DAILY_JOBS, run_daily_jobs
 from workflows.credit.models import Provision
+from workflows.credit.provision_snapshots import post_run
+from workflows.credit.write_off_posting import post_request
+from workflows.credit.write_offs import UNCOLLECTABLE, Proposal, open_request
 from workflows.store.db import transaction
 from workflows.store.models import AuditEvent
 
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.usefixtures("shipped")
 
 TODAY = date(2026, 3, 2)  # the app clock's day (tests/conftest.py)
 RATES = {"GBP": "1.1700", "CNY": "0.1283"}
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def customer(app: Flask, name: str, currency: str) -> int:
@@ -251,3 +255,44 @@ def test_a_specific_provision_follows_recoveries(
     )
     body = preview(client, finance).json
     assert body["specific_total"] == "0.00" and body["lines"] == []
+
+
+def test_a_write_off_shows_as_the_provision_used_not_as_a_release(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    rt = app.extensions["creditflow"].rt
+    debtor = customer(app, "goneco", "EUR")
+    post_invoice(client, demo_tokens["finance1"], debtor, "W-1", "1000.00", "EUR", "2025-12-01")
+    with transaction(rt.factory) as session:
+        session.add(
+            Provision(
+                customer_id=debtor,
+                amount=Decimal("1000.00"),
+                currency="EUR",
+                rate=Decimal("1.00"),
+                reason="legal handover",
+                created_by="manager1",
+                created_at=datetime(2026, 2, 10, 9, 0, tzinfo=UTC),
+            )
+        )
+    with transaction(rt.factory) as session:
+        february = post_run(session, date(2026, 2, 28), base="EUR", actor="finance1", now=NOW)
+        assert (february.specific_provision, february.charge) == (Decimal("1000.00"), Decimal("1000.00"))
+    with transaction(rt.factory) as session:  # legal: uncollectable, approved by the credit manager
+        proposal = Proposal(debtor, UNCOLLECTABLE, Decimal("0"), Decimal("0"))
+        request = open_request(session, proposal, requested_by="legal1", instance_id=None, now=NOW)
+        (line,) = post_request(session, request, approvers=["manager1"], actor="manager1", now=NOW)
+        assert line.provision_used == Decimal("1000.00")
+    with transaction(rt.factory) as session:
+        post_run(
+            session, date(2026, 3, 31), base="EUR", actor="finance1", now=datetime(2026, 4, 1, tzinfo=UTC)
+        )
+    march = client.get("/api/provisions?as_of=2026-04-30", headers=auth(demo_tokens["cfo1"])).json
+    assert march["as_of"] == "2026-03-31" and march["posted_by"] == "finance1"
+    assert march["movement"] == {
+        "opening": "1000.00",
+        "charge": "0.00",
+        "release": "0.00",
+        "used": "1000.00",
+        "closing": "0.00",
+    }
