@@ -1,36 +1,51 @@
 """Service operation `credit.score`: the weighted customer scorecard.
 
-Each factor scores 0-100 and carries a weight; the score is the weighted sum (0-100). The grade is
-not decided here: bpmn/credit_scorecard.dmn maps the score to A-E, so the cut-offs are policy.
-A factor without data scores a documented neutral value rather than penalising a new customer.
+Each factor scores 0-100; the score is the weighted sum (0-100). The weights are policy: the segment
+scorecards of bpmn/scorecard_weights.dmn, deployed with the diagram, pick them by the customer's industry,
+region and ownership (a default scorecard when no segment's rule matches), and bpmn/collateral_haircut.dmn
+says how much of each kind of collateral counts. The grade is not decided here either:
+bpmn/credit_scorecard.dmn maps the score to A-E, and caps a customer we have no evidence on (no payment
+history, no external rating) at C. A factor without data scores a documented neutral value, and the
+analyst's ratings, when given, replace the proxies (company age for management, the industry table for
+the outlook).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.approvals import require_customer_reader
-from workflows.credit.customers import get_customer
+from workflows.credit.collateral import Collateral, active_collateral
+from workflows.credit.customers import customer_since, exposure_of, get_customer
+from workflows.credit.fx import rates_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
-from workflows.engine.service_tasks import TaskContext
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.store.models import Deployment, ProcessDefinition, ProcessInstance
 
-WEIGHTS: dict[str, int] = {
-    "payment_history": 25,
-    "financial_strength": 15,
-    "size": 10,
-    "relationship": 10,
-    "management": 10,
-    "industry_outlook": 10,
-    "external_rating": 10,
-    "collateral": 5,
-    "strategic_importance": 5,
-}
+# The policy tables and their decisions (bpmn/README.md, "Scorecard policy").
+SCORECARD_FILE, WEIGHTS_DECISION = "scorecard_weights.dmn", "scorecard_weights"
+HAIRCUT_FILE, HAIRCUT_DECISION = "collateral_haircut.dmn", "collateral_haircut"
+FACTORS = (
+    "payment_history",
+    "financial_strength",
+    "size",
+    "relationship",
+    "management",
+    "industry_outlook",
+    "external_rating",
+    "collateral",
+    "strategic_importance",
+)
 NEUTRAL = 50
+RATING_POINTS = 20  # an analyst's rating 1-5 scores 20-100 (research/domain-credit.md 2.4: "×20")
 
 INDUSTRY_OUTLOOK: dict[str, int] = {
     **dict.fromkeys(("utilities", "healthcare", "food", "public sector", "pharmaceuticals"), 80),
@@ -54,56 +69,249 @@ RATING_SCORES: dict[str, int] = {
 @dataclass(frozen=True)
 class ScoreRequest:
     customer_id: int
+    # What the case asks for (a credit application): the collateral's cover is measured against the
+    # larger of this, the current limit and the exposure.
+    requested_limit: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class ScoreResult:
     score: int
     score_factors: dict[str, int]
+    scorecard: str  # which segment scorecard of scorecard_weights.dmn weighed the factors
+    weights: dict[str, int]
+    # No payment history in the last year and no external rating: credit_scorecard.dmn grades it C at best.
+    thin_file: bool
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """What the scorecard reads of a customer, gathered from its credit file and its receivables."""
+
+    days_late: Decimal | None  # amount-weighted, last 12 months; None: no history
+    current_ratio: Decimal | None
+    debt_ratio: Decimal | None
+    annual_revenue: Decimal | None
+    relationship_years: Decimal | None  # None: no relationship yet
+    founded_year: int | None
+    industry: str
+    external_rating: str | None
+    collateral_cover: Decimal | None  # counted collateral / amount at risk; None: no collateral
+    management_rating: int | None
+    industry_rating: int | None
+    strategic_rating: int | None
 
 
 def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
-    """Score the customer from its credit file and its payment history of the last 12 months."""
+    """Score the customer from its credit file, collateral, the analyst's ratings and its payment history
+    of the last 12 months, with the weights of its segment's scorecard.
+
+    Raises:
+        HandlerInputError: the version has no scorecard_weights.dmn, or its weights do not add up to 100.
+        MissingRate: collateral or invoices in a currency with no exchange rate (a person posts one).
+    """
     require_customer_reader(ctx, "credit.score")
     customer = get_customer(ctx.session, req.customer_id)
     today = ctx.now.date()
-    factors = {
-        "payment_history": payment_history_score(average_days_late(ctx.session, customer.id, today)),
-        "financial_strength": financial_strength_score(customer.current_ratio, customer.debt_ratio),
-        "size": size_score(customer.annual_revenue),
-        "relationship": relationship_score(customer, today),
-        "management": management_score(customer.founded_year, today),
-        "industry_outlook": INDUSTRY_OUTLOOK.get(customer.industry.strip().lower(), NEUTRAL),
-        "external_rating": rating_score(customer.external_rating),
-        "collateral": 0,  # no collateral recorded on the credit file
-        "strategic_importance": NEUTRAL,
+    scorecard, weights = scorecard_for(_policy_text(ctx, SCORECARD_FILE), customer)
+    return score_of(gather_inputs(ctx, customer, today, req.requested_limit), scorecard, weights, today)
+
+
+def score_of(inputs: ScoreInputs, scorecard: str, weights: Mapping[str, int], today: date) -> ScoreResult:
+    """The score of `inputs` under one scorecard's weights."""
+    factors = factor_scores(inputs, today)
+    return ScoreResult(
+        score=weighted_score(weights, factors),
+        score_factors=factors,
+        scorecard=scorecard,
+        weights=dict(weights),
+        thin_file=inputs.days_late is None and not has_rating(inputs.external_rating),
+    )
+
+
+def _policy_text(ctx: TaskContext, name: str) -> str:
+    text = ctx.session.scalar(
+        select(Deployment.files)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(ProcessInstance.id == ctx.instance_id)
+    )
+    policy = (text or {}).get(name)
+    if not isinstance(policy, str):
+        raise HandlerInputError(
+            f"credit.score in instance {ctx.instance_id}: its version was deployed without {name}, a "
+            f"policy table of the scorecard; deploy {name} with the diagram"
+        )
+    return policy
+
+
+def scorecard_for(policy: str, customer: Customer) -> tuple[str, dict[str, int]]:
+    """The segment scorecard's name and weights for the customer (decision scorecard_weights).
+
+    Raises:
+        HandlerInputError: no rule matches, a weight is missing or not a whole number 0-100, or the
+            weights do not add up to 100.
+    """
+    segment = {
+        "industry": customer.industry.strip().lower(),
+        "region": (customer.region or "").strip().upper(),
+        "ownership": customer.ownership or "",
     }
-    return ScoreResult(score=weighted_score(WEIGHTS, factors), score_factors=factors)
+    try:
+        outputs = evaluate_decision(policy, WEIGHTS_DECISION, segment)
+    except DecisionError as exc:
+        raise HandlerInputError(f"credit.score: {SCORECARD_FILE}: {exc}") from exc
+    name = str(outputs.get("scorecard") or "")
+    weights: dict[str, int] = {}
+    for factor in FACTORS:
+        value = outputs.get(factor)
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not 0 <= value <= 100:
+            raise HandlerInputError(
+                f"credit.score: {SCORECARD_FILE} scorecard {name or '(no rule matched)'} for {segment} gives "
+                f"{factor} weight {value!r}; each weight is a whole number 0-100"
+            )
+        weights[factor] = int(value)
+    if sum(weights.values()) != 100:
+        raise HandlerInputError(
+            f"credit.score: {SCORECARD_FILE} scorecard {name!r}: the weights add up to "
+            f"{sum(weights.values())}, not 100"
+        )
+    return name, weights
 
 
-def weighted_score(weights: dict[str, int], factors: dict[str, int]) -> int:
+def gather_inputs(
+    ctx: TaskContext, customer: Customer, today: date, requested: Decimal | None
+) -> ScoreInputs:
+    """The scorecard's inputs from the customer's file, collateral and receivables."""
+    session, base = ctx.session, ctx.settings.credit.base_currency
+    rows = active_collateral(session, customer.id, today)
+    haircuts = _policy_text(ctx, HAIRCUT_FILE) if rows else ""
+    since = customer_since(session, customer)
+    at_risk = max(requested or Decimal(0), customer.credit_limit, exposure_of(session, customer.id))
+    return ScoreInputs(
+        days_late=average_days_late(session, customer.id, today, base=base),
+        current_ratio=customer.current_ratio,
+        debt_ratio=customer.debt_ratio,
+        annual_revenue=customer.annual_revenue,
+        relationship_years=None if since is None else Decimal((today - since).days) / Decimal("365.25"),
+        founded_year=customer.founded_year,
+        industry=customer.industry,
+        external_rating=customer.external_rating,
+        collateral_cover=collateral_cover(session, customer, rows, haircuts, at_risk, today, base=base),
+        management_rating=customer.management_rating,
+        industry_rating=customer.industry_rating,
+        strategic_rating=customer.strategic_rating,
+    )
+
+
+def factor_scores(inputs: ScoreInputs, today: date) -> dict[str, int]:
+    """Each factor's 0-100 score (research/domain-credit.md 2.4)."""
+    return {
+        "payment_history": payment_history_score(inputs.days_late),
+        "financial_strength": financial_strength_score(inputs.current_ratio, inputs.debt_ratio),
+        "size": size_score(inputs.annual_revenue),
+        "relationship": relationship_score(inputs.relationship_years),
+        "management": analyst_score(inputs.management_rating) or management_score(inputs.founded_year, today),
+        "industry_outlook": analyst_score(inputs.industry_rating)
+        or INDUSTRY_OUTLOOK.get(inputs.industry.strip().lower(), NEUTRAL),
+        "external_rating": rating_score(inputs.external_rating),
+        "collateral": collateral_score(inputs.collateral_cover),
+        "strategic_importance": analyst_score(inputs.strategic_rating) or NEUTRAL,
+    }
+
+
+def weighted_score(weights: Mapping[str, int], factors: Mapping[str, int]) -> int:
     """Σ weight × factor / 100 (weights sum to 100), rounded half up to a whole point."""
     total = sum((Decimal(weights[name]) * factors[name] for name in weights), Decimal(0)) / 100
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def average_days_late(session: Session, customer_id: int, today: date) -> Decimal | None:
-    """Mean days past due of invoices paid in the last year and of those still open and overdue."""
+def average_days_late(
+    session: Session, customer_id: int, today: date, *, base: str | None = None
+) -> Decimal | None:
+    """Days past due of the invoices due in the last year (paid ones until paid, open overdue ones until
+    today), weighted by amount: a large invoice paid late weighs more than a small one paid on time.
+    Invoices in several currencies are weighed in the base currency (`base`) at today's rates.
+
+    Raises:
+        MissingRate: invoices in several currencies, one of them without a rate.
+    """
     since = today - timedelta(days=365)
     rows = session.execute(
-        select(Invoice.due_date, Invoice.paid_date, Invoice.status).where(
+        select(Invoice.due_date, Invoice.paid_date, Invoice.status, Invoice.amount, Invoice.currency).where(
             Invoice.customer_id == customer_id,
             Invoice.status != InvoiceStatus.CANCELLED,
             Invoice.due_date >= since,
         )
     ).all()
     delays = []
-    for due, paid, status in rows:
-        end = paid if status == InvoiceStatus.PAID and paid else today
+    for due, paid, status, amount, currency in rows:
         if status == InvoiceStatus.OPEN and due >= today:
             continue  # not due yet: says nothing about payment behaviour
-        delays.append(max(0, (end - due).days))
-    return Decimal(sum(delays)) / len(delays) if delays else None
+        end = paid if status == InvoiceStatus.PAID and paid else today
+        delays.append((max(0, (end - due).days), amount, currency))
+    if not delays:
+        return None
+    currencies = {currency for _, _, currency in delays}
+    rates = rates_on(session, currencies, today, base) if len(currencies) > 1 and base else {}
+    weighted = total = Decimal(0)
+    for days, amount, currency in delays:
+        weight = amount * rates.get(currency, Decimal(1))
+        weighted += weight * days
+        total += weight
+    if total == 0:  # only zero-amount invoices: count them alike
+        return Decimal(sum(days for days, _, _ in delays)) / len(delays)
+    return weighted / total
+
+
+def collateral_cover(
+    session: Session,
+    customer: Customer,
+    rows: Sequence[Collateral],
+    policy: str,
+    at_risk: Decimal,
+    today: date,
+    *,
+    base: str,
+) -> Decimal | None:
+    """The counted value of the customer's unexpired collateral `rows` (each kind's share from decision
+    collateral_haircut of `policy`) as a fraction of the amount at risk; None when it has none.
+
+    Raises:
+        MissingRate: a collateral in a currency other than the customer's without a rate.
+        HandlerInputError: the policy has no share for a kind of collateral on file.
+    """
+    if not rows:
+        return None
+    currencies = {row.currency for row in rows} | {customer.currency}
+    rates = rates_on(session, currencies, today, base) if len(currencies) > 1 else {}
+    counted = Decimal(0)
+    for row in rows:
+        value = row.value
+        if row.currency != customer.currency:
+            value = value * rates[row.currency] / rates[customer.currency]
+        counted += value * haircut_share(policy, row.kind)
+    if at_risk <= 0:
+        return Decimal(1) if counted > 0 else Decimal(0)
+    return counted / at_risk
+
+
+def haircut_share(policy: str, kind: str) -> Decimal:
+    """How much of a collateral's value counts, 0-1 (decision collateral_haircut, `counted_pct`).
+
+    Raises:
+        HandlerInputError: the decision fails or gives no whole percentage 0-100 for the kind.
+    """
+    try:
+        pct: Any = evaluate_decision(policy, HAIRCUT_DECISION, {"kind": kind}).get("counted_pct")
+    except DecisionError as exc:
+        raise HandlerInputError(f"credit.score: {HAIRCUT_FILE}: {exc}") from exc
+    if isinstance(pct, bool) or not isinstance(pct, (int, Decimal)) or not 0 <= pct <= 100:
+        raise HandlerInputError(
+            f"credit.score: {HAIRCUT_FILE} decision {HAIRCUT_DECISION} gives {pct!r} for collateral kind "
+            f"{kind!r}; it must give counted_pct 0-100"
+        )
+    return Decimal(pct) / 100
 
 
 def payment_history_score(days_late: Decimal | None) -> int:
@@ -146,7 +354,16 @@ def financial_strength_score(current_ratio: Decimal | None, debt_ratio: Decimal 
 
 def rating_score(rating: str | None) -> int:
     """An agency rating such as "BBB+" scored by its letter grade (neutral when unknown)."""
-    return RATING_SCORES.get((rating or "").upper().rstrip("+-"), NEUTRAL)
+    return RATING_SCORES.get(_letter_grade(rating), NEUTRAL)
+
+
+def has_rating(rating: str | None) -> bool:
+    """Whether the customer has an agency rating the scorecard knows."""
+    return _letter_grade(rating) in RATING_SCORES
+
+
+def _letter_grade(rating: str | None) -> str:
+    return (rating or "").upper().rstrip("+-")
 
 
 def size_score(annual_revenue: Decimal | None) -> int:
@@ -156,14 +373,31 @@ def size_score(annual_revenue: Decimal | None) -> int:
     return next((score for bound, score in bands if annual_revenue >= bound), 20)
 
 
-def relationship_score(customer: Customer, today: date) -> int:
-    years = (today - customer.created_at.date()).days / 365.25
+def relationship_score(years: Decimal | None) -> int:
+    """Years as our customer (since customer_since, or the first invoice): ≥5 100, ≥3 80, ≥1 60, new 30."""
+    if years is None:
+        return 30
     return next((score for bound, score in ((5, 100), (3, 80), (1, 60)) if years >= bound), 30)
 
 
 def management_score(founded_year: int | None, today: date) -> int:
-    """Company age as the proxy for management maturity until analysts rate it."""
+    """Company age, the proxy for management maturity while no analyst has rated it."""
     if founded_year is None:
         return 40
     age = today.year - founded_year
     return next((score for bound, score in ((20, 100), (10, 80), (5, 60), (2, 40)) if age >= bound), 20)
+
+
+def analyst_score(rating: int | None) -> int | None:
+    """An analyst's rating 1-5 as 20-100; None when not rated."""
+    return rating * RATING_POINTS if rating else None
+
+
+def collateral_score(cover: Decimal | None) -> int:
+    """Counted collateral against the amount at risk: ≥100 % 100, ≥50 % 75, ≥25 % 50, any 25, none 0."""
+    if not cover:
+        return 0
+    return next(
+        (score for bound, score in ((1, 100), (Decimal("0.5"), 75), (Decimal("0.25"), 50)) if cover >= bound),
+        25,
+    )

@@ -75,6 +75,7 @@ def build_operations() -> dict[str, Operation]:
             "definition.reject", definition_approval.reject, definition_approval.DecideDefinitionRequest
         ),
         Operation("credit.propose_limit", limit_decision.propose_limit, limit_decision.ProposeLimitRequest),
+        Operation("credit.record_ratings", credit_file.record_ratings, credit_file.RatingsRequest),
         Operation("credit.record_score", limit_decision.record_score, limit_decision.RecordScoreRequest),
         Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),
         Operation("dunning.close_case", dunning.close_case, dunning.CloseRequest),

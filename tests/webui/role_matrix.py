@@ -273,6 +273,10 @@ def rating(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"agency": "S&P", "rating": "BBB", "date": "2026-03-01"}}
 
 
+def collateral(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"kind": "bank_guarantee", "value": "50000.00", "expires_on": "2027-12-31"} | EUR}
+
+
 def invoice(s: Sample, user: str) -> dict[str, Any]:
     dates = {"issue_date": "2026-03-01", "due_date": "2026-03-31"}
     return {"json": {"customer_id": s.customer_id, "number": f"MX-{user}", "amount": "100.00", **dates} | EUR}

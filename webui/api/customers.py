@@ -23,6 +23,14 @@ from webui.api.openapi import (
 )
 from webui.api.write_offs import RecoveryItem, WriteOff
 from webui.services import services
+from workflows.credit.collateral import (
+    COLLATERAL_FIELDS,
+    COLLATERAL_KINDS,
+    add_collateral,
+    collateral_json,
+    list_collateral,
+    parse_collateral,
+)
 from workflows.credit.customers import (
     CUSTOMER_FIELDS,
     GRADES,
@@ -37,6 +45,9 @@ from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
 from workflows.credit.write_offs import customer_write_offs
 from workflows.store.db import transaction
+
+# Who records collateral on a credit file: those who record external ratings, the credit staff.
+COLLATERAL_WRITERS = RATING_RECORDERS
 
 
 class CustomerQuery(PageQuery):
@@ -66,6 +77,18 @@ class CustomerSummary(Model):
     credit_limit: Money
     next_review_date: Day | None
     blocked: bool
+    customer_since: Day | None = Field(
+        description="when the relationship began: on file, else the first invoice"
+    )
+    ownership: str | None = Field(
+        description="state_owned, private, foreign or listed: the scorecard segment"
+    )
+    region: str | None
+    management_rating: int | None = Field(description="the analyst's rating 1-5 from the latest review")
+    industry_rating: int | None
+    strategic_rating: int | None
+    ratings_by: str | None
+    ratings_at: Timestamp | None
 
 
 class LimitChange(Model):
@@ -93,6 +116,27 @@ class CustomerPage(Page):
 
 
 NewCustomer = fields_body("NewCustomer", CUSTOMER_FIELDS)
+
+
+NewCollateral = fields_body("NewCollateral", COLLATERAL_FIELDS)
+
+
+class CollateralItem(Model):
+    id: Id
+    customer_id: Id
+    kind: Literal[COLLATERAL_KINDS]  # type: ignore[valid-type]
+    provider: str
+    value: Money
+    currency: str
+    expires_on: Day | None
+    reference: str
+    active: bool = Field(description="not expired: only active collateral counts in the scorecard")
+    created_by: str
+    created_at: Timestamp
+
+
+class CollateralList(Model):
+    items: list[CollateralItem]
 
 
 class Rating(Body):
@@ -172,3 +216,31 @@ def post_rating(customer_id: int) -> Response:
     with transaction(svc.rt.factory) as session:
         customer = record_rating(session, customer_id, json_body(), actor=actor.username, now=now)
         return jsonify(customer_json(session, customer, today=now.date()))
+
+
+@bp.get("/customers/<int:customer_id>/collateral")
+@api.validate(resp=responses(200, CollateralList, 403, 404))
+def get_collateral(customer_id: int) -> Response:
+    """The collateral and guarantees on a customer's file, newest first; expired ones show active false."""
+    actor = current_actor()
+    require_groups(actor, CUSTOMER_READERS, "read customers")
+    svc = services()
+    with svc.rt.factory() as session:
+        today = svc.clock().date()
+        rows = list_collateral(session, customer_id)
+        return jsonify({"items": [collateral_json(row, today=today) for row in rows]})
+
+
+@bp.post("/customers/<int:customer_id>/collateral")
+@api.validate(json=NewCollateral, resp=responses(201, CollateralItem, 403, 404, 413, 422))
+def post_collateral(customer_id: int) -> tuple[Response, int]:
+    """Record a collateral or guarantee on the customer's file (credit analysts and managers); the
+    scorecard counts it until it expires."""
+    actor = current_actor()
+    require_groups(actor, COLLATERAL_WRITERS, "record collateral")
+    svc = services()
+    now = svc.clock()
+    fields = parse_collateral(json_body(), today=now.date())
+    with transaction(svc.rt.factory) as session:
+        row = add_collateral(session, customer_id, fields, actor=actor.username, now=now)
+        return jsonify(collateral_json(row, today=now.date())), 201

@@ -14,11 +14,12 @@ from werkzeug.security import generate_password_hash
 
 from workflows.batch.daily_starts import chunked_dunning_run
 from workflows.credit import roles
+from workflows.credit.collateral import add_collateral
 from workflows.credit.credit_checks import CheckRequest
 from workflows.credit.customers import migrate_customer
 from workflows.credit.fx import FxRate, parse_rate, store_rate
 from workflows.credit.models import Contract, Customer
-from workflows.credit.receivables import InvoiceInput, post_invoice
+from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
 from workflows.credit.suppliers import seed_demo_suppliers
 from workflows.engine.runner import Runtime, start_instance
 from workflows.order_release import run_credit_check
@@ -40,6 +41,9 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "current_ratio": Decimal("1.60"),
         "debt_ratio": Decimal("0.55"),
         "external_rating": "BBB",
+        "customer_since": date(2009, 4, 1),
+        "ownership": "private",
+        "region": "EU",
     },
     {
         "external_id": "C-1002",
@@ -51,6 +55,9 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "currency": "EUR",
         "credit_limit": Decimal("900000.00"),
         "sales_owner": "sales1",
+        "customer_since": date(2019, 9, 1),
+        "ownership": "private",
+        "region": "EU",
     },
     {
         "external_id": "C-1003",
@@ -62,6 +69,9 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "currency": "CNY",
         "language": "zh",
         "registration_no": "91310000MA1FL0XX1X",
+        "customer_since": date(2021, 3, 15),
+        "ownership": "foreign",
+        "region": "CN",
     },
     {
         "external_id": "C-1004",
@@ -74,6 +84,9 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "external_rating": "AA",
         "current_ratio": Decimal("1.90"),
         "debt_ratio": Decimal("0.48"),
+        "customer_since": date(1998, 6, 1),
+        "ownership": "listed",
+        "region": "UK",
     },
     {
         "external_id": "C-1005",
@@ -88,6 +101,9 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
         "current_ratio": Decimal("0.85"),
         "debt_ratio": Decimal("0.92"),
         "external_rating": "CCC",
+        "customer_since": date(2025, 1, 10),
+        "ownership": "private",
+        "region": "UK",
     },
 ]
 
@@ -99,7 +115,8 @@ def seed_demo(session: Session, now: datetime) -> dict[str, list[str]]:
     customers = []
     for fields in DEMO_CUSTOMERS:
         if fields["external_id"] not in known:
-            migrate_customer(session, fields, actor="system", now=now, source="demo data")
+            customer = migrate_customer(session, fields, actor="system", now=now, source="demo data")
+            _demo_credit_file(session, customer, now)
             customers.append(fields["name"])
     return {
         "users": users,
@@ -125,6 +142,40 @@ def seed_demo_rates(session: Session, now: datetime) -> list[str]:
             store_rate(session, data, actor="system", now=now)
             stored.append(currency)
     return stored
+
+
+# The collateral on the demo files: (external id, kind, provider, value, currency, years until it expires).
+DEMO_COLLATERAL = (
+    ("C-1002", "credit_insurance", "Allianz Trade", Decimal("500000.00"), "EUR", 1),
+    ("C-1005", "parent_guarantee", "Quickbuild Holdings Ltd", Decimal("20000.00"), "GBP", 2),
+)
+# Helios pays on time: a year of paid invoices, so the scorecard has a payment history to grade A.
+HELIOS_INVOICES = 6
+
+
+def _demo_credit_file(session: Session, customer: Customer, now: datetime) -> None:
+    """The demo customer's collateral and, for Helios, a year of invoices paid on their due dates."""
+    for external_id, kind, provider, value, currency, years in DEMO_COLLATERAL:
+        if external_id == customer.external_id:
+            expires = now.date().replace(month=12, day=31) + timedelta(days=365 * (years - 1))
+            fields = {"kind": kind, "provider": provider, "value": value, "currency": currency}
+            add_collateral(session, customer.id, fields | {"expires_on": expires}, actor="system", now=now)
+    if customer.external_id != "C-1004":
+        return
+    for month in range(HELIOS_INVOICES, 0, -1):
+        due = now.date() - timedelta(days=60 * month - 20)
+        number = f"HU-{due:%Y%m}"
+        amount = Decimal("150000.00") + Decimal(5000 * month)
+        post_invoice(
+            session,
+            InvoiceInput(customer.id, number, amount, "GBP", due - timedelta(days=30), due),
+            actor="system",
+            now=now,
+        )
+        payment = PaymentInput(
+            customer.id, amount, "GBP", due, invoice_number=number, reference=f"HELIOS-{number}"
+        )
+        post_payment(session, payment, actor="system", now=now)
 
 
 def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:

@@ -19,7 +19,15 @@ from workflows.credit.models import Customer
 from workflows.errors import Invalid
 
 CUSTOMER_COLUMNS = ("external_id", "name", "email", "industry", "founded_year", "annual_revenue", "currency")
-CUSTOMER_OPTIONAL = ("credit_limit", "next_review_date", "registration_no", "language")
+CUSTOMER_OPTIONAL = (
+    "credit_limit",
+    "next_review_date",
+    "registration_no",
+    "language",
+    "customer_since",  # when the relationship began; absent: the first invoice's date
+    "ownership",  # state_owned, private, foreign or listed
+    "region",
+)
 
 
 @dataclass

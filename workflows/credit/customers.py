@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
 from workflows.credit.order_tables import open_orders_of
-from workflows.credit.record_fields import FieldSpec, money_text, parse_fields
+from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.deploy import latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
@@ -46,7 +46,12 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "debt_ratio": FieldSpec("ratio"),
     "external_rating": FieldSpec("text", max_length=10),
     "next_review_date": FieldSpec("date"),
+    "customer_since": FieldSpec("date"),  # when the relationship began; absent: the first invoice's date
+    "ownership": FieldSpec("text", max_length=20),  # one of OWNERSHIPS: picks the scorecard segment
+    "region": FieldSpec("text", max_length=80),  # e.g. EU, UK, CN: picks the scorecard segment
 }
+# Who owns the customer, as the segment scorecards of scorecard_weights.dmn tell them apart.
+OWNERSHIPS = ("state_owned", "private", "foreign", "listed")
 # The ERP migration import (`creditflow import customers`, admins only) also takes over the ERP's limit.
 MIGRATED_CUSTOMER_FIELDS: dict[str, FieldSpec] = {**CUSTOMER_FIELDS, "credit_limit": FieldSpec("money")}
 
@@ -66,14 +71,14 @@ def parse_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     rest = {k: v for k, v in raw.items() if k != "credit_limit"}
     if limit is not None and not (isinstance(limit, str) and not limit.strip()):
         try:
-            parse_fields("customer", CUSTOMER_FIELDS, rest, today)
+            _parse_customer_fields(CUSTOMER_FIELDS, rest, today)
         except Invalid as exc:
             fields = {"credit_limit": _NO_LIMIT, **exc.details["fields"]}
         else:
             fields = {"credit_limit": _NO_LIMIT}
         listing = "; ".join(f"{k}: {v}" for k, v in fields.items())
         raise Invalid(f"The customer has errors: {listing}", details={"fields": fields})
-    return parse_fields("customer", CUSTOMER_FIELDS, rest, today)  # an empty credit_limit counts as absent
+    return _parse_customer_fields(CUSTOMER_FIELDS, rest, today)  # an empty credit_limit counts as absent
 
 
 def parse_migrated_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
@@ -82,7 +87,27 @@ def parse_migrated_customer(raw: Mapping[str, Any], *, today: date) -> dict[str,
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    return parse_fields("customer", MIGRATED_CUSTOMER_FIELDS, raw, today)
+    return _parse_customer_fields(MIGRATED_CUSTOMER_FIELDS, raw, today)
+
+
+def _parse_customer_fields(
+    specs: Mapping[str, FieldSpec], raw: Mapping[str, Any], today: date
+) -> dict[str, Any]:
+    """parse_fields, plus the rules of the scorecard's segment and relationship fields."""
+    errors: dict[str, str] = {}
+    try:
+        fields = parse_fields("customer", specs, raw, today)
+    except Invalid as exc:
+        errors, fields = dict(exc.details["fields"]), {}
+    if "ownership" in fields and fields["ownership"] not in OWNERSHIPS:
+        errors["ownership"] = f"One of {', '.join(OWNERSHIPS)}."
+    since = fields.get("customer_since")
+    if since is not None and not date(1800, 1, 1) <= since <= today:
+        errors["customer_since"] = f"A date between 1800-01-01 and today ({today.isoformat()})."
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})
+    return fields
 
 
 def add_months(day: date, months: int) -> date:
@@ -302,6 +327,14 @@ def overdue_of(session: Session, customer_id: int, today: date) -> Decimal:
     return total if total is not None else Decimal("0.00")
 
 
+def customer_since(session: Session, customer: Customer) -> date | None:
+    """When the relationship began: the date on file, else the first invoice's issue date; None when the
+    customer has neither (a new customer)."""
+    if customer.customer_since is not None:
+        return customer.customer_since
+    return session.scalar(select(func.min(Invoice.issue_date)).where(Invoice.customer_id == customer.id))
+
+
 def limit_history(session: Session, customer_id: int) -> list[LimitChange]:
     return list(
         session.scalars(
@@ -333,6 +366,14 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "credit_limit": money_text(customer.credit_limit),
         "next_review_date": customer.next_review_date.isoformat() if customer.next_review_date else None,
         "blocked": customer.blocked,
+        "customer_since": iso_text(customer_since(session, customer)),
+        "ownership": customer.ownership,
+        "region": customer.region,
+        "management_rating": customer.management_rating,
+        "industry_rating": customer.industry_rating,
+        "strategic_rating": customer.strategic_rating,
+        "ratings_by": customer.ratings_by,
+        "ratings_at": iso_text(customer.ratings_at),
     }
     if full:
         body["exposure"] = money_text(exposure_of(session, customer.id))

@@ -41,6 +41,18 @@ class Customer(Base):
     rating_agency: Mapped[str | None] = mapped_column(String(80))
     rating_date: Mapped[date | None]
     rating_changed_at: Mapped[datetime | None]  # when a new external rating arrived: a review trigger
+    # Scorecard segment and relationship (migration 0012a): ownership is one of customers.OWNERSHIPS,
+    # region free text that scorecard_weights.dmn matches (e.g. "EU", "UK", "CN"); customer_since is when
+    # the relationship began (the first invoice's date when the ERP does not say).
+    ownership: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(80))
+    customer_since: Mapped[date | None]
+    # The analyst's qualitative ratings, 1 (poor) to 5 (excellent), from the latest review form.
+    management_rating: Mapped[int | None]
+    industry_rating: Mapped[int | None]
+    strategic_rating: Mapped[int | None]
+    ratings_by: Mapped[str | None] = mapped_column(String(80))
+    ratings_at: Mapped[datetime | None]
     grade: Mapped[str | None] = mapped_column(String(1))
     score: Mapped[int | None]
     score_valid_to: Mapped[date | None]

@@ -1,0 +1,162 @@
+"""Collateral and guarantees on a customer's credit file: what secures its receivables, worth how much,
+in which currency, until when. The scorecard counts those not expired (handlers/credit_scoring.py); how
+much of each kind's value counts is policy (scorecard_weights.dmn, decision collateral_haircut)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflows.credit.customers import get_customer
+from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
+from workflows.errors import Invalid
+from workflows.store.audit import record_event
+from workflows.store.models import Base, Decimal2
+
+# What may secure a customer's receivables (the research note's "collateral / guarantee / credit insurance").
+COLLATERAL_KINDS = (
+    "bank_guarantee",
+    "letter_of_credit",
+    "cash_deposit",
+    "credit_insurance",
+    "parent_guarantee",
+    "mortgage",
+    "pledge",
+)
+# A customer's file lists at most this many collateral rows (newest first); no real file has more.
+MAX_LISTED = 500
+
+COLLATERAL_FIELDS: dict[str, FieldSpec] = {
+    "kind": FieldSpec("text", required=True, max_length=30),
+    "provider": FieldSpec("text", max_length=200),  # the bank, insurer or guarantor
+    "value": FieldSpec("money", required=True),
+    "currency": FieldSpec("currency", required=True),
+    "expires_on": FieldSpec("date"),  # none: open-ended (a cash deposit, a mortgage)
+    "reference": FieldSpec("text", max_length=120),  # the guarantee's or policy's number
+}
+
+
+class Collateral(Base):
+    """One guarantee, insurance policy, deposit or pledge securing a customer's receivables."""
+
+    __tablename__ = "collateral"
+    __table_args__ = (Index("ix_collateral_customer", "customer_id", "expires_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    provider: Mapped[str] = mapped_column(String(200), default="")
+    value: Mapped[Decimal] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_on: Mapped[date | None]
+    reference: Mapped[str] = mapped_column(String(120), default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+
+def parse_collateral(raw: Any, *, today: date) -> dict[str, Any]:
+    """Check and convert one collateral as the API sends it.
+
+    Raises:
+        Invalid: `details["fields"]` names each bad field and why.
+    """
+    if not isinstance(raw, Mapping):
+        raise Invalid(
+            "A collateral is an object {kind, value, currency, expires_on?, provider?, reference?}.",
+            details={"fields": {"_body": "A JSON object."}},
+        )
+    errors: dict[str, str] = {}
+    try:
+        fields = parse_fields("collateral", COLLATERAL_FIELDS, raw, today)
+    except Invalid as exc:
+        errors = dict(exc.details["fields"])
+        fields = {}
+    if "kind" not in errors and "kind" in fields and fields["kind"] not in COLLATERAL_KINDS:
+        errors["kind"] = f"One of {', '.join(COLLATERAL_KINDS)}."
+    if "value" not in errors and fields.get("value") == 0:
+        errors["value"] = "Must be more than zero."
+    expires = fields.get("expires_on")
+    if "expires_on" not in errors and expires is not None and expires < today:
+        errors["expires_on"] = f"{expires.isoformat()} has passed: an expired collateral secures nothing."
+    if errors:
+        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        raise Invalid(f"The collateral has errors: {listing}", details={"fields": errors})
+    return fields
+
+
+def add_collateral(
+    session: Session, customer_id: int, fields: Mapping[str, Any], *, actor: str, now: datetime
+) -> Collateral:
+    """Record a collateral on the customer's file (in the caller's transaction), audited with its author.
+
+    Raises:
+        NotFound: no such customer.
+    """
+    customer = get_customer(session, customer_id)
+    row = Collateral(customer_id=customer.id, created_by=actor, created_at=now, **fields)
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="collateral_added",
+        now=now,
+        customer_id=customer.id,
+        collateral_id=row.id,
+        kind=row.kind,
+        value=money_text(row.value),
+        currency=row.currency,
+        expires_on=iso_text(row.expires_on),
+    )
+    return row
+
+
+def list_collateral(session: Session, customer_id: int) -> list[Collateral]:
+    """The customer's collateral, newest first (expired ones too: the file keeps its history).
+
+    Raises:
+        NotFound: no such customer.
+    """
+    get_customer(session, customer_id)
+    return list(
+        session.scalars(
+            select(Collateral)
+            .where(Collateral.customer_id == customer_id)
+            .order_by(Collateral.id.desc())
+            .limit(MAX_LISTED)
+        )
+    )
+
+
+def active_collateral(session: Session, customer_id: int, today: date) -> list[Collateral]:
+    """The customer's collateral that has not expired by `today` (it counts on its expiry day)."""
+    return list(
+        session.scalars(
+            select(Collateral)
+            .where(
+                Collateral.customer_id == customer_id,
+                or_(Collateral.expires_on.is_(None), Collateral.expires_on >= today),
+            )
+            .order_by(Collateral.id)
+        )
+    )
+
+
+def collateral_json(row: Collateral, *, today: date) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "kind": row.kind,
+        "provider": row.provider,
+        "value": money_text(row.value),
+        "currency": row.currency,
+        "expires_on": iso_text(row.expires_on),
+        "reference": row.reference,
+        "active": row.expires_on is None or row.expires_on >= today,
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+    }
