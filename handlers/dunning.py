@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from handlers.write_offs import queue_write_off
+from workflows.credit import write_offs
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     DunningCase,
@@ -35,6 +37,10 @@ LEGAL_LEVEL = 4
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
 # How a case closes when nothing is overdue any more (the diagram passes review["outcome"] to close_case).
 CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE = "paid", "no_longer_overdue"
+# Only these closes lift the case's credit block (a legal recovery in full is paid); after a settlement or a
+# write-off the block stays until a credit manager lifts it (POST /api/customers/ID/unblock).
+BLOCK_LIFTING_OUTCOMES = (CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE, write_offs.RECOVERED)
+LEGACY_LEGAL_OUTCOMES = {"written_off": write_offs.UNCOLLECTABLE}  # the legal form's choice before write_off
 
 
 def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
@@ -351,29 +357,55 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
 class CloseRequest:
     case_id: int
     outcome: str
+    # After legal (close_after_legal): what legal obtained (recovered, or the settlement; 0 when
+    # uncollectable) and the matter's costs; the outcome goes to a write_off instance with them.
+    amount: Decimal = Decimal("0.00")
+    costs: Decimal = Decimal("0.00")
+    comment: str = ""
 
 
 @dataclass(frozen=True)
 class Closed:
     outcome: str
     unblocked: bool
+    write_off_instance: int | None = None  # the write_off instance a legal outcome started
 
 
 def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
-    """Close the case; lift the credit block this case set (recovered legal cases release the provision)."""
+    """Close the case. Only a paid, no-longer-overdue or recovered close lifts the credit block this case
+    set (paid and recovered release its provision); a settlement or an uncollectable debt keeps the block
+    until a credit manager lifts it. Every legal outcome starts a write_off instance with legal's proposal,
+    which writes the invoices off (settled, uncollectable) or records the recovery.
+
+    Raises:
+        HandlerInputError: the legal outcome does not fit the receivables (nothing is written).
+    """
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
+    outcome = LEGACY_LEGAL_OUTCOMES.get(req.outcome, req.outcome)
     before = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
-    case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, req.outcome
-    unblocked = case.blocked_customer and customer.blocked
+    case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, outcome
+    unblocked = outcome in BLOCK_LIFTING_OUTCOMES and case.blocked_customer and customer.blocked
     if unblocked:
         customer.blocked, case.blocked_customer = False, False
-    if req.outcome in ("paid", "recovered"):
+    if outcome in (CLOSED_PAID, write_offs.RECOVERED):
         for provision in ctx.session.scalars(
             select(Provision).where(Provision.case_id == case.id, Provision.released_at.is_(None))
         ):
             provision.released_at = ctx.now
             audit_provision(ctx.session, provision, actor=ctx.actor or "system", instance_id=ctx.instance_id)
+    write_off = None
+    if outcome in write_offs.OUTCOMES:
+        proposal = write_offs.Proposal(customer.id, outcome, req.amount, req.costs, req.comment)
+        write_off = queue_write_off(ctx, proposal, case.id)
     after = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
-    add_event(ctx, case, "closed", outcome=req.outcome, unblocked=unblocked, **changed(before, after))
-    return Closed(req.outcome, unblocked)
+    add_event(
+        ctx,
+        case,
+        "closed",
+        outcome=outcome,
+        unblocked=unblocked,
+        write_off_instance=write_off,
+        **changed(before, after),
+    )
+    return Closed(outcome, unblocked, write_off)

@@ -68,7 +68,8 @@ def create_app(
     import webui.api.provisions
     import webui.api.receivables
     import webui.api.suppliers
-    import webui.api.tasks  # noqa: F401
+    import webui.api.tasks
+    import webui.api.write_offs  # noqa: F401
     from webui import (
         api,
         audit,

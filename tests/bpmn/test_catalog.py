@@ -20,6 +20,7 @@ SHIPPED_PREFIXES = (
     "supplier.",
     "contract.",
     "definition.",
+    "write_off.",
     "order.",
 )
 

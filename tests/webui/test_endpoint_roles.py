@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -110,6 +111,23 @@ OPEN_TASK = ("task_id", "open_review")  # a claim or completion uses its task up
 CLAIMED_TASK = ("task_id", "claimed_review")
 FAILED = {"instance_id": "failed_instance_id"}  # a retry re-fails (the inputs are still missing): 200 again
 
+BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
+
+
+def recovery(s: Sample, user: str) -> dict[str, Any]:
+    body = {
+        "customer_id": s.customer_id,
+        "invoice_number": "MX-NONE",
+        "amount": "10.00",
+        "date": "2026-03-01",
+    }
+    return {"json": body | {"currency": "EUR", "reference": f"MX-RECOVERY-{user}"}}
+
+
+def unblock(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"reason": f"matrix call by {user}"}}
+
+
 # --- the table ---------------------------------------------------------------------------------------------
 
 MATRIX: dict[str, Row] = {
@@ -156,6 +174,12 @@ MATRIX: dict[str, Row] = {
     "GET /api/fx-rates": Row(FX_RATE_READERS),
     "POST /api/fx-rates": Row(FX_RATE_WRITERS, ok=201, send=fx_rate),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),
+    # Legal outcomes: the sample has no written-off invoice, so a recovery allowed past the group check
+    # finds none (404), and the sample customer is not blocked, so lifting its block is a conflict (409).
+    "GET /api/write-offs": Row(CUSTOMER_STAFF),
+    "GET /api/recoveries": Row(CUSTOMER_STAFF),
+    "POST /api/recoveries": Row(RECEIVABLE_WRITERS, ok=404, send=recovery),
+    "POST /api/customers/<int:customer_id>/unblock": Row(BLOCK_LIFTERS, ok=409, send=unblock),
     # Suppliers and contracts.
     "GET /api/suppliers": Row(SUPPLIER_STAFF),
     "POST /api/suppliers": Row(SUPPLIER_CREATORS, ok=201, send=new_supplier),

@@ -182,7 +182,8 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
     """On a database with no cases yet: open one case of each kind that waits for a person.
 
     A credit application and a payment-terms exception wait for analyst1, a contract change for
-    finance1 and legal1, an order held over Acme's limit for manager1's release, and overdue
+    finance1 and legal1, an order held over Acme's limit for manager1's release, legal1's settlement of an
+    old invoice of Shanghai Precision Parts for manager1's write-off approval, and overdue
     invoices of Quickbuild start a dunning case (its first reminder
     goes to the built-in mail sink). Returns what was started; nothing when any case exists already.
     """
@@ -228,8 +229,27 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
     started.append(
         f"order SO-2026-0815 of Acme Machinery GmbH held: {check['result']} (release by a credit manager)"
     )
+    started.append(_legal_outcome(rt, customers["C-1003"], now))
     started.extend(_overdue_invoices(rt, customers["C-1005"], now))
     return started
+
+
+def _legal_outcome(rt: Runtime, customer_id: int, now: datetime) -> str:
+    """An old invoice of Shanghai Precision Parts that legal settled: the write-off waits for manager1."""
+    due = now.date() - timedelta(days=200)
+    invoice = InvoiceInput(customer_id, "SPP-7001", Decimal("86000.00"), "CNY", due - timedelta(days=30), due)
+    with transaction(rt.factory) as session:
+        post_invoice(session, invoice, actor="system", now=now)
+        legal = actor_for(get_user(session, "legal1"))
+    outcome = {
+        "customer_id": customer_id,
+        "outcome": "settled",
+        "amount": Decimal("30000.00"),
+        "costs": Decimal("4500.00"),
+        "comment": "Settled in court: CNY 30,000 in full and final settlement of invoice SPP-7001.",
+    }
+    start_instance(rt, roles.WRITE_OFF, outcome, actor=legal, now=now)
+    return "write-off of Shanghai Precision Parts Co., Ltd. (CNY 56,000 settled away; manager1 approves)"
 
 
 def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]:

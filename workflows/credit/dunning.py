@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.record_fields import iso_text, money_text
+from workflows.credit.write_offs import customers_with_pending_write_off
 from workflows.store.paging import page_rows
 
 PROCESS_KEY = roles.DUNNING
 
 
 def customers_to_dun(session: Session, as_of: date, grace_days: int, minimum: Decimal) -> list[int]:
-    """Customers without an active case whose undisputed amount overdue past grace reaches the minimum."""
+    """Customers without an active case or a write-off waiting for approval whose undisputed amount overdue
+    past grace reaches the minimum (written-off invoices are not open, so never dunned again)."""
     cutoff = as_of - timedelta(days=grace_days)
     active = select(DunningCase.customer_id).where(DunningCase.status.in_(DunningStatus.ACTIVE))
     query = (
@@ -29,6 +31,8 @@ def customers_to_dun(session: Session, as_of: date, grace_days: int, minimum: De
             Invoice.disputed.is_(False),
             Invoice.due_date < cutoff,
             Invoice.customer_id.not_in(active),
+            # Legal's outcome waits for approval: the invoices are about to be written off, not dunned.
+            Invoice.customer_id.not_in(customers_with_pending_write_off()),
         )
         .group_by(Invoice.customer_id)
         .having(func.sum(Invoice.open_amount) >= minimum)

@@ -206,7 +206,7 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
         session.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=share))
         invoice.open_amount -= share
         payment.unallocated -= share
-        if invoice.open_amount == 0:
+        if invoice.open_amount == 0 and invoice.status == InvoiceStatus.OPEN:  # written off stays so
             invoice.status, invoice.paid_date = InvoiceStatus.PAID, data.paid_on
     customer.credit_balance += payment.unallocated
     after["credit_balance"] = str(customer.credit_balance)
@@ -246,6 +246,13 @@ def _allocation_order(session: Session, customer_id: int, invoice_number: str | 
     )
     if named is None:
         raise NotFound(f"customer {customer_id} has no invoice {invoice_number}")
+    if named.status == InvoiceStatus.WRITTEN_OFF:
+        if named.open_amount == 0:  # money beyond a settlement's unpaid part is a recovery, not a payment
+            raise Conflict(
+                f"invoice {invoice_number} was written off; post the money as a recovery "
+                "(POST /api/recoveries)"
+            )
+        return [named, *open_invoices]  # what a settlement still asks of the debtor
     # What the named invoice does not need pays the oldest others before it becomes a credit balance.
     return [i for i in open_invoices if i.id == named.id] + [i for i in open_invoices if i.id != named.id]
 

@@ -45,6 +45,8 @@ CREDIT_LIMIT_REVIEW = "credit_limit_review"
 DUNNING = "dunning"
 SUPPLIER_CONTRACT_CHANGE = "supplier_contract_change"
 PAYMENT_TERMS_EXCEPTION = "payment_terms_exception"
+# Legal proposes a legal outcome (recovered, settled, uncollectable); a write-off is approved by amount.
+WRITE_OFF = "write_off"
 # An over-limit order held by a credit check waits for a credit manager's release.
 ORDER_RELEASE = "order_release"
 # A second process owner approves a deployed version that calls an operation moving money.
@@ -103,6 +105,15 @@ DISPUTE_CREDIT_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
 
 # An over-limit order's release (order_release): a credit manager other than whoever asked for the check.
 ORDER_RELEASE_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
+
+# write_off_authority.dmn (`approval_level`): a write-off, by its amount in the base currency.
+WRITE_OFF_AUTHORITY: dict[str, tuple[str, ...]] = {
+    CREDIT_MANAGER: (CREDIT_MANAGER,),
+    CFO: (CREDIT_MANAGER, CFO),
+}
+# Who proposes a legal outcome (starts write_off) and who lifts a credit block a legal outcome left.
+WRITE_OFF_PROPOSERS = frozenset({LEGAL})
+BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
 
 # The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
 DEMO_USERS: dict[str, str] = {

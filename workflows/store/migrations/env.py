@@ -7,6 +7,7 @@ import workflows.credit.fx  # noqa: F401  (puts the exchange-rate table on Base.
 import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
 import workflows.credit.order_tables  # noqa: F401  (open orders and credit checks)
 import workflows.credit.provision_tables  # noqa: F401  (the provision snapshots, migration 0012d)
+import workflows.credit.write_offs  # noqa: F401  (write-offs, their provision uses and recoveries)
 import workflows.store.login_tables  # noqa: F401  (the login tables too)
 import workflows.store.sink_tables  # noqa: F401  (and the mail sink's)
 from workflows.store.models import Base
