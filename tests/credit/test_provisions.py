@@ -20,7 +20,7 @@ from workflows.credit.provision_snapshots import post_run
 from workflows.credit.write_off_posting import post_request
 from workflows.credit.write_offs import UNCOLLECTABLE, Proposal, open_request
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent
+from workflows.store.models import AuditEvent, OutboxEmail
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -207,6 +207,12 @@ def test_a_month_end_without_a_rate_is_refused_and_named(
             select(AuditEvent).where(AuditEvent.action == "provision_run_refused")
         ).one()
         assert refused.detail["missing_rates"] == ["CNY"]
+        # The people who may post the rate and the run hear of it.
+        mail = session.scalars(
+            select(OutboxEmail).where(OutboxEmail.dedupe_key.like("provision_run:%"))
+        ).one()
+        assert "finance1@example.com" in mail.to and "manager1@example.com" in mail.to
+        assert "CNY" in mail.body_text and "--as-of 2026-02-28" in mail.body_text
 
 
 def test_a_specific_provision_follows_recoveries(

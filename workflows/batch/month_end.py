@@ -7,21 +7,26 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from workflows.credit import roles
 from workflows.credit.provision_matrix import MatrixError
 from workflows.credit.provision_snapshots import SYSTEM, is_month_end, post_run
 from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import MissingRates
 from workflows.credit.record_fields import money_text
 from workflows.engine.runtime import Runtime
+from workflows.mail.outbox import queue_email
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
+from workflows.users import emails_of
 
 
 def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
     """The daily job: on a month end, post its snapshot as the system (once: a second run, or one racing
     it on another worker, finds it posted). A missing rate or matrix is recorded and reported, not
-    guessed; a person posts the rate and runs `creditflow provisions --post --as-of` for that day."""
+    guessed: finance and the credit managers get an e-mail naming it, post the rate, and run `creditflow
+    provisions --post --as-of` for that day."""
     if not is_month_end(today):
         return {"posted": None, "reason": "not a month end"}
     base = rt.settings.credit.base_currency
@@ -45,4 +50,24 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
                 reason=exc.message,
                 missing_rates=exc.details.get("missing_rates", []),
             )
+            _tell_the_posters(session, today, exc.message, now)
         return {"posted": None, "reason": exc.message, "missing_rates": exc.details.get("missing_rates", [])}
+
+
+def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -> None:
+    """E-mail finance and the credit managers (who may post rates and the run) why the month end waits."""
+    recipients = emails_of(session, groups=sorted(roles.PROVISION_POSTERS))
+    if not recipients:
+        return
+    queue_email(
+        session,
+        to=recipients,
+        template="generic",
+        context={
+            "subject": f"Provision run of {day.isoformat()} not posted",
+            "message": f"The month end's provision snapshot was not posted: {reason}\n\nThen post it with "
+            f"`creditflow provisions --post --as-of {day.isoformat()} --user YOUR_NAME`.",
+        },
+        dedupe_key=f"provision_run:{day.isoformat()}:refused",
+        now=now,
+    )
