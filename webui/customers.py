@@ -97,6 +97,9 @@ def show(customer_id: int) -> str:
             bucket_labels=BUCKET_LABELS,
             cases=found.cases,
             instances=found.instances,
+            customer_since=found.customer_since,
+            collateral=found.collateral,
+            today=today,
             actions=customer_actions(session, actor, customer_id),
             max_instances=MAX_INSTANCES,
         )

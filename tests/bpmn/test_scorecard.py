@@ -4,6 +4,7 @@ the credit file under the analyst's name, and collateral and the relationship da
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +15,17 @@ from sqlalchemy import select
 
 from tests.conftest import SteppingClock
 from tests.helpers import auth
+from tests.webui.test_pages import logged_in, text_of
 from workflows.cli.demo import seed_demo
 from workflows.credit.models import Customer
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
+
+
+def words(html: str) -> str:
+    """The page's text without tags, one space between words."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def start(client: FlaskClient, token: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -148,3 +155,18 @@ def test_an_expired_collateral_does_not_count(
     expired = start(client, tokens["sales1"], "credit_application", application)
     assert expired["data"]["scoring"]["score_factors"]["collateral"] == 0
     assert expired["data"]["scoring"]["score"] < secured["data"]["scoring"]["score"]
+
+
+def test_the_customer_page_shows_the_relationship_collateral_and_ratings(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        seed_demo(session, svc.clock())
+        ids = {row.external_id: row.id for row in session.execute(select(Customer.external_id, Customer.id))}
+    page = words(text_of(logged_in(app, "analyst1").get(f"/customers/{ids['C-1002']}")))
+    assert "Customer since 2019-09-01" in page and "Ownership private" in page
+    assert "credit insurance" in page and "Allianz Trade" in page
+    app_clock.advance(days=800)  # past the insurance's expiry
+    page = words(text_of(logged_in(app, "analyst1").get(f"/customers/{ids['C-1002']}")))
+    assert "expired: does not count" in page

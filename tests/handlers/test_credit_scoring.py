@@ -3,9 +3,11 @@ credit_scorecard.dmn, days late weighted by amount, and every grade A-E reachabl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
@@ -30,6 +32,7 @@ from workflows.definitions.decision_tables import read_decision_tables
 from workflows.engine.decisions import evaluate_decision
 from workflows.store.db import transaction
 
+T = TypeVar("T")
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
 WEIGHTS_DMN = (BPMN / SCORECARD_FILE).read_text(encoding="utf-8")
 GRADE_DMN = (BPMN / "credit_scorecard.dmn").read_text(encoding="utf-8")
@@ -126,7 +129,7 @@ def test_new_company_without_history_or_rating_grades_c_at_best() -> None:
 
 
 # Realistic ranges of every input of the scorecard (research/domain-credit.md 2.4 and the demo files).
-def _maybe(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+def _maybe(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
     return st.none() | strategy
 
 
@@ -152,7 +155,54 @@ SCORE_INPUTS = st.builds(
     industry_rating=_maybe(st.integers(1, 5)),
     strategic_rating=_maybe(st.integers(1, 5)),
 )
-CASES = st.tuples(SCORE_INPUTS, st.sampled_from(REGIONS), st.sampled_from([*OWNERSHIPS, None]))
+# Credit quality moves together in real books: a customer drawn from one of five quality bands, 0 (weak) to 4.
+BANDS = {
+    "days_late": ["45", "150", "20", "60", "5", "30", "0", "10", "0", "0"],
+    "current_ratio": ["0.30", "1.00", "0.80", "1.20", "1.00", "1.50", "1.20", "2.00", "1.50", "3.00"],
+    "debt_ratio": ["0.85", "1.20", "0.70", "0.90", "0.60", "0.80", "0.40", "0.70", "0.20", "0.60"],
+    "annual_revenue": [
+        "50000",
+        "1000000",
+        "500000",
+        "5000000",
+        "2000000",
+        "20000000",
+        "10000000",
+        "100000000",
+    ]
+    + ["50000000", "500000000"],
+    "relationship_years": ["0", "1", "0", "3", "1", "6", "3", "15", "5", "40"],
+}
+RATING_BANDS = [["B", "CCC", "CC", "C", "D"], ["BB", "B"], ["BBB", "BB"], ["A", "BBB"], ["AAA", "AA", "A"]]
+
+
+@st.composite
+def profiled_inputs(draw: st.DrawFn) -> ScoreInputs:
+    q = draw(st.integers(0, 4))
+
+    def band(name: str) -> Decimal:
+        low, high = BANDS[name][2 * q], BANDS[name][2 * q + 1]
+        return draw(_decimals(low, high))
+
+    return ScoreInputs(
+        days_late=band("days_late"),
+        current_ratio=band("current_ratio"),
+        debt_ratio=band("debt_ratio"),
+        annual_revenue=band("annual_revenue"),
+        relationship_years=band("relationship_years"),
+        founded_year=draw(st.integers(1900 + 20 * q, 2010 if q < 4 else 2000)) if q else TODAY.year - 1,
+        industry=draw(st.sampled_from(INDUSTRIES)),
+        external_rating=draw(st.none() | st.sampled_from(RATING_BANDS[q])),
+        collateral_cover=draw(_maybe(_decimals("0.05", "2"))),
+        management_rating=draw(_maybe(st.integers(max(1, q), min(5, q + 2)))),
+        industry_rating=draw(_maybe(st.integers(1, 5))),
+        strategic_rating=draw(_maybe(st.integers(1, 5))),
+    )
+
+
+CASES = st.tuples(
+    SCORE_INPUTS | profiled_inputs(), st.sampled_from(REGIONS), st.sampled_from([*OWNERSHIPS, None])
+)
 
 
 def graded(case: tuple[ScoreInputs, str, str | None]) -> tuple[int, str, bool]:
@@ -191,7 +241,7 @@ def test_every_grade_is_reachable_from_realistic_inputs(letter: str) -> None:
 
 
 @pytest.fixture
-def session(session_factory: sessionmaker[Session]) -> Session:
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with transaction(session_factory) as s:
         yield s
 

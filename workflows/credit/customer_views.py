@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from workflows.credit.customers import get_customer, limit_history, list_customers
+from workflows.credit.collateral import Collateral, list_collateral
+from workflows.credit.customers import customer_since, get_customer, limit_history, list_customers
 from workflows.credit.dunning import list_cases
 from workflows.credit.invoice_views import ZERO, OpenInvoice, open_invoices, receivables_of
 from workflows.credit.models import Customer, DunningCase, DunningEvent, LimitChange
@@ -120,6 +121,8 @@ class CustomerFile:
     buckets: dict[str, Decimal]  # aging bucket -> open amount, in BUCKETS order
     cases: list[DunningCaseView]
     instances: list[ProcessInstance]  # newest first, at most MAX_INSTANCES
+    customer_since: date | None = None  # on file, else the first invoice's date
+    collateral: list[Collateral] = field(default_factory=list)  # newest first, expired ones too
 
     @property
     def utilisation(self) -> Decimal | None:
@@ -139,6 +142,8 @@ def customer_file(session: Session, customer_id: int, today: date) -> CustomerFi
         buckets=aging(session, today, customer_id).get(customer_id, dict.fromkeys(BUCKETS, ZERO)),
         cases=dunning_cases(session, customer_id),
         instances=customer_instances(session, customer_id),
+        customer_since=customer_since(session, customer),
+        collateral=list_collateral(session, customer_id),
     )
 
 
