@@ -44,8 +44,10 @@ class WriteOffQuery(PageQuery):
 
 
 class WriteOffLine(Model):
+    """One invoice's write-off: `amount` written off, `provision_used` of it covered by the provisions."""
+
     invoice_number: str
-    amount: Money = Field(description="written off on this invoice")
+    amount: Money  # written off on this invoice
     currency: str
     costs: Money = Field(description="the matter's legal costs, on its first line only")
     provision_used: Money = Field(description="how much of it the specific provisions covered")
@@ -53,12 +55,14 @@ class WriteOffLine(Model):
 
 
 class WriteOff(Model):
+    """A legal outcome: `amount` is what legal obtained (recovered, the settlement; 0 when uncollectable)."""
+
     id: Id
     customer_id: int
     instance_id: int | None
     case_id: int | None = Field(description="the dunning case whose legal step proposed it, if any")
     outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
-    amount: Money = Field(description="recovered, or the settlement; 0 when uncollectable")
+    amount: Money  # recovered, or the settlement; 0 when uncollectable
     costs: Money
     currency: str
     comment: str
