@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from handlers.registry import build_operations
 from tests.helpers import auth, migrated_customer
+from tests.webui.test_pages import logged_in
 from workflows.credit.csv_import import ImportRejected
 from workflows.credit.customer_views import customer_file, list_customer_rows
 from workflows.credit.customers import exposure_of
@@ -353,3 +354,20 @@ def test_open_orders_count_towards_the_utilisation_review_trigger(
     assert check(client, demo_tokens["sales1"], customer, "SO-U", "95000.00")["result"] == "approved"
     with svc.rt.factory() as session:
         assert review_triggers(session, today, svc.rt.settings.reviews)[customer] == "utilisation"
+
+
+def test_the_release_task_page_shows_the_order_and_the_customers_file(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-700-9", "70000.00")
+    answer = check(client, demo_tokens["sales1"], customer, "SO-PAGE", "45000.00")
+    task = release_task(client, demo_tokens["manager1"], answer["release_instance_id"])
+    assert task["title"] == "Release the held order"
+    page = logged_in(app, "manager1").get(f"/tasks/{task['id']}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for expected in ("Orderly Trading GmbH", "SO-PAGE", "45,000.00", "over the credit limit", "70,000.00"):
+        assert expected in text, expected
+    # The requester reads the instance (its initiator) but is offered no task.
+    assert logged_in(app, "sales1").get(f"/tasks/{task['id']}").status_code in (403, 404)
