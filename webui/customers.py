@@ -11,7 +11,9 @@ from workflows.credit import roles
 from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_customer_rows
 from workflows.credit.customers import GRADES
 from workflows.credit.provisions import BUCKETS
+from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_READERS
+from workflows.credit.write_offs import customer_write_offs
 from workflows.definitions.deploy import latest_definition
 from workflows.definitions.start_rights import may_start
 from workflows.store.paging import Page
@@ -102,4 +104,6 @@ def show(customer_id: int) -> str:
             today=today,
             actions=customer_actions(session, actor, customer_id),
             max_instances=MAX_INSTANCES,
+            write_offs=customer_write_offs(session, customer_id),
+            recoveries=customer_recoveries(session, customer_id),
         )

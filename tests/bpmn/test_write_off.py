@@ -12,6 +12,7 @@ from flask import Flask
 
 from tests.collections_desk import Collections
 from tests.helpers import auth
+from tests.webui.test_pages import logged_in
 from workflows.store.db import transaction
 from workflows.users import add_user, issue_token
 
@@ -177,6 +178,8 @@ def test_a_settled_case_writes_off_the_rest_and_a_later_recovery_posts(desk: Col
     listed = desk.client.get(f"/api/recoveries?customer_id={customer}", headers=auth(desk.tokens["auditor1"]))
     assert [r["reference"] for r in listed.json["items"]] == ["RECOVERY-1"]
     assert [r["amount"] for r in customer_file(desk, customer)["recoveries"]] == ["250.00"]
+    page = logged_in(desk.client.application, "manager1").get(f"/customers/{customer}").get_data(as_text=True)
+    assert "Legal outcomes and write-offs" in page and "RECOVERY-1" in page and "1400.00 EUR" in page
     for _day in range(20):
         desk.tick()
     assert [c["status"] for c in dunning_cases(desk, customer)] == ["closed"]
