@@ -371,3 +371,17 @@ def test_the_release_task_page_shows_the_order_and_the_customers_file(
         assert expected in text, expected
     # The requester reads the instance (its initiator) but is offered no task.
     assert logged_in(app, "sales1").get(f"/tasks/{task['id']}").status_code in (403, 404)
+
+
+def test_an_order_cancelled_while_its_release_waits_stays_cancelled(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = migrated_customer(app, CUSTOMER)
+    answer = check(client, demo_tokens["sales1"], customer, "SO-GONE", "120000.00")
+    order = order_row(app, customer, "SO-GONE")
+    gone = client.delete(f"/api/orders/{order.id}?reason=cancelled", headers=auth(demo_tokens["sales1"]))
+    assert (gone.status_code, gone.json["status"]) == (200, "cancelled")
+    task = release_task(client, demo_tokens["manager1"], answer["release_instance_id"])
+    assert decide(client, demo_tokens["manager1"], task["id"], "approve").status_code == 200
+    assert order_row(app, customer, "SO-GONE").status == "cancelled"
+    assert exposure(client, demo_tokens["manager1"], customer) == "0.00"
