@@ -10,8 +10,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import SteppingClock
+from tests.definitions.test_definition_approval import approval_task, decide, tick
 from tests.helpers import auth, migrated_customer, upload
 from workflows.definitions.shipped import shipped_bundles
+from workflows.store.db import transaction
+from workflows.users import add_user, issue_token
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -127,7 +131,7 @@ def test_provisions_are_for_finance_credit_collections_cfo_and_auditors(
 
 
 def test_one_process_owner_cannot_lower_the_provision_matrix_alone(
-    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path, app_clock: SteppingClock
 ) -> None:
     """The matrix is read from the newest active dunning version; dunning moves money, so the version a
     process owner deploys with every rate at 0 waits for a second one, and the rates stay as they were."""
@@ -150,3 +154,15 @@ def test_one_process_owner_cannot_lower_the_provision_matrix_alone(
     report = client.get("/api/provisions/preview?as_of=2026-03-02", headers=auth(demo_tokens["cfo1"])).json
     assert report["matrix"] == "provision_matrix.dmn of dunning v1"
     assert report["total"] == "1000.00"  # 610 days past due: 100 %
+    # The uploader cannot approve it; a second process owner can, and then its rates count.
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        add_user(session, "owner2", groups=["process_owner"], now=svc.clock())
+        owner2 = issue_token(session, "owner2", svc.clock())
+    tick(client, demo_tokens, app_clock)
+    task = approval_task(client, owner2, "dunning", 2)
+    assert "provision_matrix.dmn" in task["context"]["instructions"]
+    assert decide(client, demo_tokens["owner1"], task["id"], "approve").status_code == 403
+    assert decide(client, owner2, task["id"], "approve").status_code == 200
+    report = client.get("/api/provisions/preview?as_of=2026-03-02", headers=auth(demo_tokens["cfo1"])).json
+    assert (report["matrix"], report["total"]) == ("provision_matrix.dmn of dunning v2", "0.00")
