@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.conftest import SteppingClock
 from tests.helpers import auth
-from tests.webui.test_pages import logged_in, text_of
+from tests.webui.test_pages import csrf_token, logged_in, text_of
 from workflows.cli.demo import seed_demo
 from workflows.credit.models import Customer
 from workflows.store.db import transaction
@@ -170,3 +170,44 @@ def test_the_customer_page_shows_the_relationship_collateral_and_ratings(
     app_clock.advance(days=800)  # past the insurance's expiry
     page = words(text_of(logged_in(app, "analyst1").get(f"/customers/{ids['C-1002']}")))
     assert "expired: does not count" in page
+
+
+def test_the_analyst_rates_on_the_review_page(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    created = client.post(
+        "/api/customers", json={**NEW_COMPANY, "founded_year": 2001}, headers=auth(demo_tokens["sales1"])
+    )
+    customer_id = created.json["id"]
+    application = {
+        "customer_id": customer_id,
+        "requested_limit": "50000",
+        "currency": "EUR",
+        "payment_terms_days": 30,
+        "justification": "Web form",
+    }
+    instance = start(client, demo_tokens["sales1"], "credit_application", application)
+    [review] = [t for t in instance["tasks"] if t["name"] == "review_application" and t["status"] == "open"]
+    analyst = logged_in(app, "analyst1")
+    page = analyst.get(f"/tasks/{review['id']}").get_data(as_text=True)
+    assert 'name="management_rating"' in page and 'name="exception_reason"' in page
+    form = {
+        "csrf_token": csrf_token(analyst, f"/tasks/{review['id']}"),
+        "decision": "reject",
+        "comment": "Not this year",
+        "management_rating": "4",
+        "industry_rating": "0",  # keeps what is on file (nothing)
+        "strategic_rating": "2",
+    }
+    assert analyst.post(f"/tasks/{review['id']}", data=form).status_code in (200, 302, 303)
+    credit_file = client.get(f"/api/customers/{customer_id}", headers=auth(demo_tokens["analyst1"])).json
+    assert (
+        credit_file["management_rating"],
+        credit_file["industry_rating"],
+        credit_file["strategic_rating"],
+    ) == (
+        4,
+        None,
+        2,
+    )
+    assert credit_file["ratings_by"] == "analyst1"
