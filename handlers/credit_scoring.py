@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from handlers.approvals import require_customer_reader
 from workflows.credit.collateral import Collateral, active_collateral
 from workflows.credit.customers import customer_since, exposure_of, get_customer
-from workflows.credit.fx import rates_on
+from workflows.credit.fx import MissingRate, rates_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
@@ -108,7 +108,8 @@ def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
 
     Raises:
         HandlerInputError: the version has no scorecard_weights.dmn, or its weights do not add up to 100.
-        MissingRate: collateral or invoices in a currency with no exchange rate (a person posts one).
+        HandlerInputError: also for collateral in a currency with no exchange rate (a person posts one).
+        MissingRate: invoices in several currencies, one of them without a rate.
     """
     require_customer_reader(ctx, "credit.score")
     customer = get_customer(ctx.session, req.customer_id)
@@ -278,13 +279,21 @@ def collateral_cover(
     collateral_haircut of `policy`) as a fraction of the amount at risk; None when it has none.
 
     Raises:
-        MissingRate: a collateral in a currency other than the customer's without a rate.
-        HandlerInputError: the policy has no share for a kind of collateral on file.
+        HandlerInputError: a collateral in a currency other than the customer's without a rate (a person
+            posts the rate, then retries), or the policy has no share for a kind of collateral on file.
     """
     if not rows:
         return None
     currencies = {row.currency for row in rows} | {customer.currency}
-    rates = rates_on(session, currencies, today, base) if len(currencies) > 1 else {}
+    try:
+        rates = rates_on(session, currencies, today, base) if len(currencies) > 1 else {}
+    except MissingRate as exc:
+        # Counting the collateral at a guessed rate, or not at all, would move the grade (and with it a
+        # review's limit) on a missing table row: a person posts the rate and retries the step.
+        raise HandlerInputError(
+            f"credit.score: customer {customer.id} has collateral in {exc.currency}, which cannot be weighed "
+            f"against its {customer.currency} exposure: {exc}"
+        ) from exc
     counted = Decimal(0)
     for row in rows:
         value = row.value

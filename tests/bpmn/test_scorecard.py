@@ -211,3 +211,36 @@ def test_the_analyst_rates_on_the_review_page(
         2,
     )
     assert credit_file["ratings_by"] == "analyst1"
+
+
+def test_collateral_in_another_currency_waits_for_its_rate_instead_of_a_guess(
+    client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    tokens = demo_tokens
+    customer_id = client.post(
+        "/api/customers", json={**NEW_COMPANY, "founded_year": 1990}, headers=auth(tokens["sales1"])
+    ).json["id"]
+    guarantee = {"kind": "bank_guarantee", "value": "200000.00", "currency": "USD"}
+    posted = client.post(
+        f"/api/customers/{customer_id}/collateral", json=guarantee, headers=auth(tokens["analyst1"])
+    )
+    assert posted.status_code == 201, posted.json
+    application = {
+        "customer_id": customer_id,
+        "requested_limit": "150000",
+        "currency": "EUR",
+        "payment_terms_days": 30,
+        "justification": "Secured by a US bank",
+    }
+    refused = client.post(
+        "/api/process-instances",
+        json={"process_key": "credit_application", "data": application},
+        headers=auth(tokens["sales1"]),
+    )
+    assert refused.status_code == 422, refused.json
+    assert "no exchange rate USD->EUR" in refused.json["error"]["message"]
+    rate = {"currency": "USD", "rate": "0.92", "date": app_clock.now.date().isoformat()}
+    assert client.post("/api/fx-rates", json=rate, headers=auth(tokens["finance1"])).status_code == 201
+    scored = start(client, tokens["sales1"], "credit_application", application)
+    # USD 200,000 at 0.92 = EUR 184,000 covers the EUR 150,000 asked for.
+    assert scored["data"]["scoring"]["score_factors"]["collateral"] == 100
