@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,17 @@ def test_the_provision_run_refuses_a_missing_rate_then_posts_once_by_the_person(
     assert "posted by finance1" in again.output
     read = client.get("/api/provisions?as_of=2026-03-01", headers=auth(demo_tokens["collector1"]))
     assert read.status_code == 200 and read.json["total"] == "25.66"
+
+
+def test_the_demo_posts_last_months_snapshot_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "demo.db"
+    use_database(monkeypatch, tmp_path, db)
+    runner = CliRunner()
+    first = run(runner, "init", "--demo")
+    assert "demo provisions: snapshot of " in first.stdout, first.stdout
+    assert "demo provisions:" not in run(runner, "init", "--demo").stdout  # one snapshot per month end
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT posted_by, base_currency, closing > 0 FROM provision_runs").fetchall()
+        currencies = {r[0] for r in conn.execute("SELECT currency FROM provision_run_lines")}
+    assert rows == [("system", "EUR", 1)]
+    assert {"GBP", "CNY"} <= currencies  # the demo book converts at the seeded rates

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -71,3 +71,19 @@ def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -
         dedupe_key=f"provision_run:{day.isoformat()}:refused",
         now=now,
     )
+
+
+def post_last_month_end(rt: Runtime, now: datetime) -> str | None:
+    """`creditflow init --demo`: the snapshot of the month end before today, posted by the system, so the
+    demo's GET /api/provisions has one to read; None when one of that day or later exists, or it cannot be
+    computed (the reason is the daily job's to report)."""
+    month_end = now.date().replace(day=1) - timedelta(days=1)
+    try:
+        with transaction(rt.factory) as session:
+            if session.scalar(select(ProvisionRun.id).where(ProvisionRun.as_of >= month_end)) is not None:
+                return None
+            base = rt.settings.credit.base_currency
+            run = post_run(session, month_end, base=base, actor=SYSTEM, now=now)
+            return f"snapshot of {month_end.isoformat()} posted (allowance {money_text(run.closing)} {base})"
+    except (MissingRates, MatrixError, IntegrityError):
+        return None

@@ -11,6 +11,7 @@ from typing import NoReturn
 import click
 
 from handlers.registry import build_operations
+from workflows.batch.month_end import post_last_month_end
 from workflows.cli.context import Context, fail, pass_ctx
 from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.credit.roles import PROCESS_OWNERS
@@ -53,6 +54,8 @@ def init(ctx: Context, demo: bool) -> None:
     if demo:
         for case in start_demo_cases(ctx.rt, now):
             click.echo(f"demo case: {case}")
+        if posted := post_last_month_end(ctx.rt, now):
+            click.echo(f"demo provisions: {posted}")
 
 
 @click.command()
