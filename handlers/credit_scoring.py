@@ -45,6 +45,8 @@ FACTORS = (
     "strategic_importance",
 )
 NEUTRAL = 50
+# The invoices whose payment tells how the customer pays (not cancelled or credited ones).
+PAYMENT_HISTORY_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.WRITTEN_OFF)
 RATING_POINTS = 20  # an analyst's rating 1-5 scores 20-100 (research/domain-credit.md 2.4: "×20")
 
 INDUSTRY_OUTLOOK: dict[str, int] = {
@@ -109,7 +111,6 @@ def score_customer(ctx: TaskContext, req: ScoreRequest) -> ScoreResult:
     Raises:
         HandlerInputError: the version has no scorecard_weights.dmn, or its weights do not add up to 100.
         HandlerInputError: also for collateral in a currency with no exchange rate (a person posts one).
-        MissingRate: invoices in several currencies, one of them without a rate.
     """
     require_customer_reader(ctx, "credit.score")
     customer = get_customer(ctx.session, req.customer_id)
@@ -190,7 +191,7 @@ def gather_inputs(
     since = customer_since(session, customer)
     at_risk = max(requested or Decimal(0), customer.credit_limit, exposure_of(session, customer.id))
     return ScoreInputs(
-        days_late=average_days_late(session, customer.id, today, base=base),
+        days_late=average_days_late(session, customer.id, today),
         current_ratio=customer.current_ratio,
         debt_ratio=customer.debt_ratio,
         annual_revenue=customer.annual_revenue,
@@ -227,42 +228,31 @@ def weighted_score(weights: Mapping[str, int], factors: Mapping[str, int]) -> in
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def average_days_late(
-    session: Session, customer_id: int, today: date, *, base: str | None = None
-) -> Decimal | None:
-    """Days past due of the invoices due in the last year (paid ones until paid, open overdue ones until
-    today), weighted by amount: a large invoice paid late weighs more than a small one paid on time.
-    Invoices in several currencies are weighed in the base currency (`base`) at today's rates.
-
-    Raises:
-        MissingRate: invoices in several currencies, one of them without a rate.
-    """
+def average_days_late(session: Session, customer_id: int, today: date) -> Decimal | None:
+    """Days past due of the invoices due in the last year (paid ones until paid, open and written-off ones
+    until today), weighted by amount: a large invoice paid late weighs more than a small one paid on time.
+    A customer's invoices are all in its currency (receivables.post_invoice), so amounts add up as they are.
+    Cancelled and credited invoices say nothing about how the customer pays."""
     since = today - timedelta(days=365)
     rows = session.execute(
-        select(Invoice.due_date, Invoice.paid_date, Invoice.status, Invoice.amount, Invoice.currency).where(
+        select(Invoice.due_date, Invoice.paid_date, Invoice.status, Invoice.amount).where(
             Invoice.customer_id == customer_id,
-            Invoice.status != InvoiceStatus.CANCELLED,
+            Invoice.status.in_(PAYMENT_HISTORY_STATUSES),
             Invoice.due_date >= since,
         )
     ).all()
     delays = []
-    for due, paid, status, amount, currency in rows:
+    for due, paid, status, amount in rows:
         if status == InvoiceStatus.OPEN and due >= today:
             continue  # not due yet: says nothing about payment behaviour
         end = paid if status == InvoiceStatus.PAID and paid else today
-        delays.append((max(0, (end - due).days), amount, currency))
+        delays.append((max(0, (end - due).days), amount))
     if not delays:
         return None
-    currencies = {currency for _, _, currency in delays}
-    rates = rates_on(session, currencies, today, base) if len(currencies) > 1 and base else {}
-    weighted = total = Decimal(0)
-    for days, amount, currency in delays:
-        weight = amount * rates.get(currency, Decimal(1))
-        weighted += weight * days
-        total += weight
+    total = sum((amount for _, amount in delays), Decimal(0))
     if total == 0:  # only zero-amount invoices: count them alike
-        return Decimal(sum(days for days, _, _ in delays)) / len(delays)
-    return weighted / total
+        return Decimal(sum(days for days, _ in delays)) / len(delays)
+    return sum((amount * days for days, amount in delays), Decimal(0)) / total
 
 
 def collateral_cover(

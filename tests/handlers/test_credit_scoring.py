@@ -274,5 +274,16 @@ def test_days_late_are_weighted_by_amount(session: Session) -> None:
             _invoice(customer.id, "W-3", "5000.00", TODAY + timedelta(days=10), None),  # not due: not counted
         ]
     )
+    cancelled = _invoice(customer.id, "W-4", "500000.00", due, None)
+    cancelled.status = InvoiceStatus.CANCELLED  # says nothing about how the customer pays
+    session.add(cancelled)
     session.flush()
     assert average_days_late(session, customer.id, TODAY) == Decimal(6)
+    # A written-off invoice stays late until today: 100 days on 100,000 more.
+    written_off = _invoice(customer.id, "W-5", "100000.00", due, None)
+    written_off.status = InvoiceStatus.WRITTEN_OFF
+    session.add(written_off)
+    session.flush()
+    assert average_days_late(session, customer.id, TODAY) == Decimal(
+        53
+    )  # (60 x 10,000 + 100 x 100,000) / 200,000
