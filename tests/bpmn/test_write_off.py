@@ -85,6 +85,12 @@ def test_a_written_off_debtor_gets_no_notice_the_next_day_and_stays_blocked(desk
         "legal1",
         "2000.50",
     )
+    # While the proposal waits for approval, the daily run opens no new case for the still open invoices.
+    waiting = len(desk.notices_to("ap@gone.example"))
+    for _day in range(3):
+        desk.tick()
+    assert len(desk.notices_to("ap@gone.example")) == waiting
+    assert [c["status"] for c in dunning_cases(desk, customer)] == ["closed"]
     approval = task_named(desk, "manager1", "manager_approval")
     assert (
         desk.complete("manager1", approval["id"], decision="approve", comment="insolvent").status_code == 200
@@ -111,7 +117,10 @@ def test_a_written_off_debtor_gets_no_notice_the_next_day_and_stays_blocked(desk
     )
     assert customer_file(desk, customer)["blocked"] is True
     assert [c["status"] for c in dunning_cases(desk, customer)] == ["closed"]  # no second case
-    # legal1 is told the decision.
+    # manager1 was asked to approve, and legal1 is told the decision.
+    assert any(
+        m["Subject"].startswith("Write-off to approve") for m in desk.notices_to("manager1@example.com")
+    )
     assert any("write off" in m["Subject"] for m in desk.notices_to("legal1@example.com"))
 
 
