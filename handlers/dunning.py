@@ -24,17 +24,19 @@ from workflows.credit.models import (
     InvoiceStatus,
     Provision,
 )
+from workflows.credit.promises import DunningPromise, PromiseStatus, open_promise, received_for
 from workflows.credit.provisions import audit_provision
-from workflows.credit.receivables import invoice_json, overdue_invoices
+from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
-from workflows.mail.outbox import queue_email
 from workflows.store.audit import changed
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP, trusted_initiator
 
 LEGAL_LEVEL = 4
-NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
+# Versions of the diagram deployed before dunning_policy.dmn carried the promise grace passed none: they
+# keep the grace every version had until then.
+LEGACY_PROMISE_GRACE_DAYS = 3
 # How a case closes when nothing is overdue any more (the diagram passes review["outcome"] to close_case).
 CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE = "paid", "no_longer_overdue"
 # Only these closes lift the case's credit block (a legal recovery in full is paid); after a settlement or a
@@ -145,12 +147,37 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
 
 
 @dataclass(frozen=True)
+class CaseRequest:
+    case_id: int
+
+
+@dataclass(frozen=True)
+class Standing:
+    grade: str  # "" while the customer is not graded
+
+
+def current_grade(ctx: TaskContext, req: CaseRequest) -> Standing:
+    """The customer's grade now, for the ladder the next review reads (dunning_policy.dmn): a case follows
+    the grade the customer has at each level, not the one it had when the case opened. A change is
+    recorded on the case (`ladder_grade`), and the case remembers the grade its schedule follows, so the
+    daily run can tell a waiting case when the grade moves away from it."""
+    case = load_case(ctx, req.case_id)
+    grade = get_customer(ctx.session, case.customer_id).grade or ""
+    if case.grade != grade:
+        add_event(ctx, case, "ladder_grade", before={"grade": case.grade}, after={"grade": grade})
+        case.grade = grade
+    return Standing(grade)
+
+
+@dataclass(frozen=True)
 class ReviewRequest:
     case_id: int
     level_1_days: int
     level_2_days: int
     level_3_days: int
     level_4_days: int
+    grade: str | None = None  # the grade whose ladder the level days are (None: a version before 0012c)
+    promise_grace_days: int = LEGACY_PROMISE_GRACE_DAYS
 
 
 @dataclass(frozen=True)
@@ -174,13 +201,18 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     policy = ctx.settings.dunning
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
     total = sum((i.open_amount for i in overdue), Decimal("0.00"))
+    promise = open_promise(ctx.session, case.id)
     if not overdue:
+        if promise is not None:  # paid before the promise was judged: judged by what came in until today
+            received = received_for(ctx.session, promise, case.customer_id, ctx.now.date())
+            judge_promise(ctx, case, promise, received, total)
         return Review("close", ctx.now.isoformat(), case.status, total, "", _settled_as(ctx, case))
     oldest = overdue[0].due_date
     next_at = _next_level_at(case, oldest, req, ctx.now, policy.legal_retry_days)
-    if case.promised_date is not None:
-        until = case.promised_date + timedelta(days=policy.promise_grace_days)
-        if ctx.now.date() <= until:
+    if promise is not None:
+        until = promise.promised_date + timedelta(days=req.promise_grace_days)
+        received = received_for(ctx.session, promise, case.customer_id, min(until, ctx.now.date()))
+        if received < promise.amount and ctx.now.date() <= until:
             set_status(ctx, case, DunningStatus.PAUSED)
             return Review(
                 "wait",
@@ -189,24 +221,10 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
                 total,
                 oldest.isoformat(),
             )
-        promised = {
-            "status": case.status,
-            "promised_date": case.promised_date.isoformat(),
-            "promised_amount": money_text(case.promised_amount),
-        }
-        add_event(
-            ctx,
-            case,
-            "promise_broken",
-            promised_date=promised["promised_date"],
-            promised_amount=str(case.promised_amount),
-            overdue=str(total),
-            **changed(
-                promised, {"status": DunningStatus.OPEN, "promised_date": None, "promised_amount": None}
-            ),
-        )
-        case.status, case.promised_date, case.promised_amount = DunningStatus.OPEN, None, None
-        next_at = ctx.now  # a broken promise resumes escalation at once
+        verdict = judge_promise(ctx, case, promise, received, total)
+        if verdict == PromiseStatus.BROKEN:
+            next_at = ctx.now  # a broken promise resumes escalation at once
+        # Kept or partly kept: dunning resumes on what is still overdue, on the ladder's dates.
     if case.last_notice_at is not None:
         spacing = timedelta(days=policy.min_days_between_notices)
         next_at = max(next_at, _midnight(case.last_notice_at.date() + spacing))  # whole calendar days
@@ -220,6 +238,40 @@ def set_status(ctx: TaskContext, case: DunningCase, status: str) -> None:
     if case.status != status:
         add_event(ctx, case, "status_changed", before={"status": case.status}, after={"status": status})
         case.status = status
+
+
+def judge_promise(
+    ctx: TaskContext, case: DunningCase, promise: DunningPromise, received: Decimal, overdue: Decimal
+) -> str:
+    """Kept (all of the promised amount received by the date plus grace), partly kept (some of it) or
+    broken (nothing); the case stops waiting for it either way. Returns the verdict."""
+    if received >= promise.amount:
+        verdict = PromiseStatus.KEPT
+    elif received > 0:
+        verdict = PromiseStatus.PARTLY_KEPT
+    else:
+        verdict = PromiseStatus.BROKEN
+    before = {
+        "status": case.status,
+        "promised_date": iso_text(case.promised_date),
+        "promised_amount": money_text(case.promised_amount),
+        "promise_status": promise.status,
+    }
+    promise.status, promise.received, promise.judged_at = verdict, received, ctx.now
+    case.status, case.promised_date, case.promised_amount = DunningStatus.OPEN, None, None
+    after = {"status": case.status, "promised_date": None, "promised_amount": None, "promise_status": verdict}
+    add_event(
+        ctx,
+        case,
+        f"promise_{verdict}",
+        promise_id=promise.id,
+        promised_date=promise.promised_date.isoformat(),
+        promised_amount=money_text(promise.amount),
+        received=money_text(received),
+        overdue=money_text(overdue),
+        **changed(before, after),
+    )
+    return verdict
 
 
 def _settled_as(ctx: TaskContext, case: DunningCase) -> str:
@@ -249,105 +301,6 @@ def _next_level_at(
         return (case.last_notice_at or now) + timedelta(days=retry_days)
     offsets = {1: req.level_1_days, 2: req.level_2_days, 3: req.level_3_days, 4: req.level_4_days}
     return _midnight(oldest_due + timedelta(days=offsets[case.level + 1]))
-
-
-# --- escalation and notices --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaseRequest:
-    case_id: int
-
-
-@dataclass(frozen=True)
-class Escalation:
-    level: int
-    fees: Decimal
-    blocked: bool
-
-
-def escalate(ctx: TaskContext, req: CaseRequest) -> Escalation:
-    """Move the case up one level: L2 adds the fee, L3 credit-blocks the customer."""
-    case = load_case(ctx, req.case_id)
-    customer = get_customer(ctx.session, case.customer_id)
-    before = {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}
-    case.level = min(case.level + 1, LEGAL_LEVEL)
-    if case.level == LEGAL_LEVEL:
-        case.last_notice_at = ctx.now  # the proposal counts as this level's action for the retry interval
-    add_event(
-        ctx,
-        case,
-        "level_reached",
-        **changed(before, {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}),
-    )
-    if case.level == 2:
-        fees = money_text(case.fees)
-        case.fees += ctx.settings.dunning.level_2_fee
-        add_event(
-            ctx,
-            case,
-            "fee_added",
-            amount=str(ctx.settings.dunning.level_2_fee),
-            before={"fees": fees},
-            after={"fees": money_text(case.fees)},
-        )
-    if case.level == 3 and not customer.blocked:
-        customer.blocked, case.blocked_customer = True, True
-        add_event(ctx, case, "customer_blocked", before={"blocked": False}, after={"blocked": True})
-    return Escalation(case.level, case.fees, customer.blocked)
-
-
-@dataclass(frozen=True)
-class NoticeRequest:
-    case_id: int
-    level: int
-
-
-@dataclass(frozen=True)
-class Notice:
-    queued: bool
-    invoices: list[str]
-
-
-def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
-    """E-mail the level's notice to the customer, naming every overdue invoice; once per case and level."""
-    case = load_case(ctx, req.case_id)
-    customer = get_customer(ctx.session, case.customer_id)
-    today = ctx.now.date()
-    invoices = [invoice_json(i, today) for i in overdue_invoices(ctx.session, customer.id, today)]
-    if not customer.email:
-        add_event(ctx, case, "notice_undeliverable", reason="the customer has no e-mail address")
-        return Notice(False, [i["number"] for i in invoices])
-    row = queue_email(
-        ctx.session,
-        to=[customer.email],
-        template="dunning_notice",
-        context={
-            "level": req.level,
-            "title": NOTICE_TITLES.get(req.level, "Reminder"),
-            "customer_name": customer.name,
-            "invoices": invoices,
-            "total": sum((Decimal(i["open_amount"]) for i in invoices), Decimal("0.00")),
-            "fees": case.fees,
-            "currency": case.currency,
-            "blocked": customer.blocked,
-        },
-        # One notice per case and level, whatever retries or double ticks happen.
-        dedupe_key=f"dunning:{case.id}:level:{req.level}",
-        now=ctx.now,
-        instance_id=ctx.instance_id,
-    )
-    before = {"last_notice_at": iso_text(case.last_notice_at)}
-    case.last_notice_at = ctx.now
-    add_event(
-        ctx,
-        case,
-        "notice_sent",
-        invoices=[i["number"] for i in invoices],
-        queued=row is not None,
-        **changed(before, {"last_notice_at": iso_text(case.last_notice_at)}),
-    )
-    return Notice(row is not None, [i["number"] for i in invoices])
 
 
 # --- closing ---------------------------------------------------------------------------------------------

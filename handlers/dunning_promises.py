@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,11 +13,14 @@ from handlers.approvals import APPROVE, require_approvals
 from handlers.dunning import add_event, load_case
 from workflows.credit import roles
 from workflows.credit.models import (
+    DunningCase,
     DunningEvent,
     DunningStatus,
     Invoice,
     InvoiceStatus,
 )
+from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises, open_promise
+from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.store.audit import changed
@@ -30,36 +33,171 @@ class PromiseRequest:
     case_id: int
     promised_date: date
     amount: Decimal
+    # The promise limits of the customer's grade now (dunning_policy.dmn, read before every review).
+    max_days: int
+    min_pct: Decimal
+    max_count: int
 
 
 @dataclass(frozen=True)
 class PromiseRecord:
+    promise_id: int
     promised_date: date
     amount: Decimal
+    overdue: Decimal
+    recorded_by: str
+    needs_approval: bool  # outside the limits: the credit manager decides (approve_promise)
+    outside: list[str]  # which limits, in words
 
 
 def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
-    """Pause the case until the promised date (plus grace)."""
+    """Record the customer's promise. Within the policy's limits (date at most `max_days` ahead, amount at
+    least `min_pct` % of the overdue amount, at most `max_count` open or broken promises on the case) it
+    pauses the case until the promised date plus grace; outside them it waits for the credit manager and
+    the case goes on meanwhile.
+
+    Raises:
+        HandlerInputError: no positive amount, a date in the past, or limits that are not limits.
+    """
     if req.amount <= 0 or req.promised_date < ctx.now.date():
         raise HandlerInputError(
             "dunning.record_promise: a promise needs a positive amount and a date not in the past"
         )
+    if req.max_days < 0 or req.max_count < 0 or not 0 <= req.min_pct <= 100:
+        raise HandlerInputError(
+            f"dunning.record_promise: the promise limits ({req.max_days} days, {req.min_pct} %, "
+            f"{req.max_count} promises) are not limits; fix dunning_policy.dmn"
+        )
     case = load_case(ctx, req.case_id)
+    today = ctx.now.date()
+    overdue = sum((i.open_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0))
+    outside = []
+    days_out = (req.promised_date - today).days
+    if days_out > req.max_days:
+        outside.append(f"the date is {days_out} days ahead, more than {req.max_days}")
+    floor = (overdue * req.min_pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if req.amount < floor:
+        outside.append(
+            f"{req.amount:,.2f} is less than {req.min_pct} % of the {overdue:,.2f} overdue ({floor:,.2f})"
+        )
+    held = counted_promises(ctx.session, case.id)
+    if held + 1 > req.max_count:
+        outside.append(f"the case holds {held} open or broken promises already, at most {req.max_count}")
+    actor = ctx.actor or SYSTEM_ACTOR
+    promise = DunningPromise(
+        case_id=case.id,
+        promised_date=req.promised_date,
+        amount=req.amount,
+        currency=case.currency,
+        overdue=overdue,
+        status=PromiseStatus.PENDING_APPROVAL if outside else PromiseStatus.OPEN,
+        outside=outside,
+        recorded_by=actor,
+        recorded_at=ctx.now,
+    )
+    ctx.session.add(promise)
+    ctx.session.flush()
+    if outside:
+        add_event(
+            ctx,
+            case,
+            "promise_outside_policy",
+            promise_id=promise.id,
+            promised_date=req.promised_date.isoformat(),
+            amount=str(req.amount),
+            overdue=money_text(overdue),
+            outside=outside,
+            before={"promise_status": None},
+            after={"promise_status": PromiseStatus.PENDING_APPROVAL},
+        )
+    else:
+        _pause(ctx, case, promise, "promise_to_pay")
+    return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, actor, bool(outside), outside)
+
+
+def _pause(ctx: TaskContext, case: DunningCase, promise: DunningPromise, kind: str, **extra: Any) -> None:
+    """The promise pauses the case until its date (plus grace; `dunning.review` judges it then)."""
     before = _promise(case.status, case.promised_date, case.promised_amount)
+    previous = open_promise(ctx.session, case.id)
+    if previous is not None and previous.id != promise.id:  # a new promise replaces the one still open
+        previous.status = PromiseStatus.REPLACED
+        extra["replaces"] = previous.id
     case.promised_date, case.promised_amount, case.status = (
-        req.promised_date,
-        req.amount,
+        promise.promised_date,
+        promise.amount,
         DunningStatus.PAUSED,
     )
+    promise.status = PromiseStatus.OPEN
     add_event(
         ctx,
         case,
-        "promise_to_pay",
-        promised_date=req.promised_date.isoformat(),
-        amount=str(req.amount),
+        kind,
+        promise_id=promise.id,
+        promised_date=promise.promised_date.isoformat(),
+        amount=str(promise.amount),
+        **extra,
         **changed(before, _promise(case.status, case.promised_date, case.promised_amount)),
     )
-    return PromiseRecord(req.promised_date, req.amount)
+
+
+@dataclass(frozen=True)
+class PromiseDecisionRequest:
+    case_id: int
+    promise_id: int
+    decision: str  # approve | reject
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class PromiseDecision:
+    decision: str
+    status: str
+
+
+def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDecision:
+    """The credit manager's decision on a promise outside the limits: approved, it pauses the case as a
+    promise within them would; rejected, dunning goes on. The approver is a credit manager who completed
+    approve_promise and did not record the promise (four eyes, whatever the diagram's fourEyes says).
+
+    Raises:
+        HandlerInputError: no such promise waiting on this case, or an unknown decision.
+        MissingApprovals: an approval without that credit manager.
+    """
+    if req.decision not in ("approve", "reject"):
+        raise HandlerInputError(
+            f"dunning.decide_promise: decision must be approve or reject, not {req.decision!r}"
+        )
+    case = load_case(ctx, req.case_id)
+    promise = ctx.session.get(DunningPromise, req.promise_id)
+    if promise is None or promise.case_id != case.id or promise.status != PromiseStatus.PENDING_APPROVAL:
+        raise HandlerInputError(
+            f"dunning.decide_promise: promise {req.promise_id} does not wait for a decision on case {case.id}"
+        )
+    if req.decision == "approve":
+        [approval] = require_approvals(
+            ctx,
+            "dunning.decide_promise",
+            (roles.CREDIT_MANAGER,),
+            f"a promise to pay outside the limits on dunning case {case.id} "
+            f"(recorded by {promise.recorded_by})",
+            steps=("approve_promise",),
+            excluded=[promise.recorded_by],
+            since=promise.recorded_at,
+        )
+        promise.decided_by, promise.decided_at = approval.user, ctx.now
+        _pause(ctx, case, promise, "promise_approved", approved_by=approval.user, comment=req.comment)
+    else:
+        promise.status, promise.decided_by, promise.decided_at = PromiseStatus.REFUSED, ctx.actor, ctx.now
+        add_event(
+            ctx,
+            case,
+            "promise_refused",
+            promise_id=promise.id,
+            comment=req.comment,
+            before={"promise_status": PromiseStatus.PENDING_APPROVAL},
+            after={"promise_status": PromiseStatus.REFUSED},
+        )
+    return PromiseDecision(req.decision, promise.status)
 
 
 def _promise(status: str, promised_date: date | None, amount: Decimal | None) -> dict[str, Any]:

@@ -82,11 +82,10 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class DunningSettings:
-    grace_days: int
+    # The ladder, its grace (level 1), the fees, late-payment interest and the promise limits are policy:
+    # bpmn/dunning_policy.dmn and bpmn/dunning_charges.dmn, deployed with the diagram.
     minimum_amount: Decimal
-    level_2_fee: Decimal
     min_days_between_notices: int
-    promise_grace_days: int
     legal_retry_days: int
 
 

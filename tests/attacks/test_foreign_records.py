@@ -46,7 +46,16 @@ def test_a_diagram_cannot_pause_or_close_another_instances_dunning_case(
     case_id = desk.case(dunned_customer(desk))["id"]
     before = case_row(app, case_id)
     for operation, params in (
-        ("dunning.record_promise", {"promised_date": '"2099-01-01"', "amount": '"1.00"'}),
+        (
+            "dunning.record_promise",
+            {
+                "promised_date": '"2099-01-01"',
+                "amount": '"1.00"',
+                "max_days": "99999",
+                "min_pct": "0",
+                "max_count": "9",
+            },
+        ),
         ("dunning.close_case", {"outcome": '"paid"'}),
         ("dunning.escalate", {}),
     ):

@@ -238,9 +238,7 @@ def test_claimant_killed_mid_day_is_taken_over_once_stale_and_the_day_ends_with_
     pg_log = postgres_log(settings)
     seed_book(rt.factory, NOW)
     with rt.factory() as session:
-        due = chunks.dunning.customers_to_dun(
-            session, DAY, rt.settings.dunning.grace_days, rt.settings.dunning.minimum_amount
-        )
+        due = chunks.dunning.customers_to_dun(session, DAY, rt.settings.dunning.minimum_amount)
     assert len(due) == 9  # what an uninterrupted day starts (test_scale_guards runs it whole)
     config = tmp_path / "claimant.toml"
     config.write_text(f"[scheduler]\njob_stale_after_s = {STALE_S}\n")

@@ -158,7 +158,7 @@ def test_the_dunning_run_opens_one_case_per_customer_due_whatever_the_chunk_size
     seed_book(rt.factory, NOW)
     policy = rt.settings.dunning
     with rt.factory() as session:
-        due = dunning.customers_to_dun(session, NOW.date(), policy.grace_days, policy.minimum_amount)
+        due = dunning.customers_to_dun(session, NOW.date(), policy.minimum_amount)
     whole = chunks.chunked_dunning_run(rt, NOW.date(), NOW, size=100)
     assert whole["cases_started"] == 9 and whole["failed_customers"] == []
     in_one_chunk = dunning_outcome(rt.factory)

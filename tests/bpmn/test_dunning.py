@@ -47,7 +47,8 @@ def test_unpaid_invoices_climb_the_ladder_to_legal(desk: Collections) -> None:
     assert (case["status"], case["level"], case["fees"]) == ("legal", 4, "40.00")
     levels = [e for e in case["history"] if e["kind"] == "notice_sent"]
     sent_days = [datetime.fromisoformat(e["at"]).date() for e in levels]
-    assert sent_days == [DUE + timedelta(days=4), DUE + timedelta(days=14), DUE + timedelta(days=25)]
+    # The ungraded (grade C) ladder: level 1 on day 3 is the first day the case opens (no grace before it).
+    assert sent_days == [DUE + timedelta(days=3), DUE + timedelta(days=14), DUE + timedelta(days=25)]
     credit_file = desk.client.get(f"/api/customers/{customer}", headers=auth(desk.tokens["sales1"])).json
     assert credit_file["blocked"] is True
     legal_task = desk.open_tasks("legal1")

@@ -127,7 +127,7 @@ def test_a_case_walked_120_days_takes_a_payment_a_promise_and_a_call_at_the_walk
             assert paid.status_code == 201 and len(paid.json["delivered_to"]) == 1, paid.json
     # Every notice reached the customer once, dated on the walked day it was sent.
     assert notices(walker, address) == [
-        ("Payment reminder", on(4)),
+        ("Payment reminder", on(3)),  # level 1 of the ungraded ladder: the case opens that day
         ("Second reminder", on(22)),  # the day after the broken promise's grace ran out
         ("Final demand", on(27)),  # five days after the second reminder
     ]

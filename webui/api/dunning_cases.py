@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response
+from pydantic import Field
 
 from webui.api import bp, current_actor, paged, require_groups
 from webui.api.openapi import Day, Id, JsonObject, Model, Money, Page, PageQuery, Timestamp, api, responses
@@ -24,6 +25,20 @@ class DunningEvent(Model):
     actor: str
 
 
+class DunningPromise(Model):
+    id: Id
+    promised_date: Day
+    amount: Money
+    overdue: Money = Field(description="the overdue amount when the promise was made")
+    status: str = Field(description="pending_approval, open, kept, partly_kept, broken, refused or replaced")
+    outside: list[str] = Field(description="the limits of dunning_policy.dmn it broke (empty: within them)")
+    recorded_by: str
+    recorded_at: Timestamp
+    decided_by: str | None = Field(description="the credit manager who approved or refused it")
+    received: Money | None = Field(description="paid by the promised date plus grace, once judged")
+    judged_at: Timestamp | None
+
+
 class DunningCase(Model):
     id: Id
     customer_id: int
@@ -35,6 +50,11 @@ class DunningCase(Model):
     currency: str
     promised_date: Day | None
     promised_amount: Money | None
+    grade: str | None = Field(description='the grade whose ladder the case follows now ("" ungraded)')
+    promises: list[DunningPromise]
+    promise_kept_rate: str | None = Field(
+        description='promises kept in full by their date over promises judged, e.g. "0.50"; null: none judged'
+    )
     opened_at: Timestamp
     closed_at: Timestamp | None
     outcome: str | None

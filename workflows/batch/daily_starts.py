@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from workflows.batch import claims
 from workflows.batch.claims import DayCounts
+from workflows.batch.regrade import tell_regraded_cases
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.credit.models import DunningCase, DunningStatus
@@ -130,7 +131,7 @@ def plan_dunning(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> li
     """The dunning run's customers for `as_of` added to the day's list; its pending ones, in chunks."""
     policy = rt.settings.dunning
     with transaction(rt.factory) as session:
-        due = dunning.customers_to_dun(session, as_of, policy.grace_days, policy.minimum_amount)
+        due = dunning.customers_to_dun(session, as_of, policy.minimum_amount)
         pending = claims.add_plan(session, dunning.PROCESS_KEY, as_of, dict.fromkeys(due))
     return [Chunk(dunning.PROCESS_KEY, as_of, part) for part in split(pending, size)]
 
@@ -358,6 +359,8 @@ class DailyStart:
     ) -> dict[str, Any]:
         """Work the day to its end; `plan` and `run_one` replace the direct calls (Prefect tasks)."""
         plan_now = plan or (lambda: self.planner(rt, as_of, size))
+        if self.process_key == dunning.PROCESS_KEY:
+            tell_regraded_cases(rt, as_of, now)
         for _round in range(MAX_PLAN_ROUNDS):
             chunks = plan_now()
             if not chunks:

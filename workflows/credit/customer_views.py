@@ -15,6 +15,7 @@ from workflows.credit.customers import customer_since, get_customer, limit_histo
 from workflows.credit.dunning import list_cases
 from workflows.credit.invoice_views import ZERO, OpenInvoice, open_invoices, receivables_of
 from workflows.credit.models import Customer, DunningCase, DunningEvent, LimitChange
+from workflows.credit.promises import DunningPromise, kept_rate
 from workflows.credit.provisions import BUCKETS, aging
 from workflows.store.models import ProcessInstance
 
@@ -68,18 +69,28 @@ def list_customer_rows(
 class DunningCaseView:
     case: DunningCase
     events: list[DunningEvent]
+    promises: list[DunningPromise]
+    promise_kept_rate: str | None  # kept / judged promises ("0.50"); None until one is judged
 
 
 def dunning_cases(session: Session, customer_id: int) -> list[DunningCaseView]:
-    """The customer's dunning cases, newest first, each with its history."""
+    """The customer's dunning cases, newest first, each with its history and promises to pay."""
     cases, _ = list_cases(session, customer_id=customer_id, per_page=MAX_CASES)
     events: dict[int, list[DunningEvent]] = {c.id: [] for c in cases}
+    promises: dict[int, list[DunningPromise]] = {c.id: [] for c in cases}
     if cases:
         for event in session.scalars(
             select(DunningEvent).where(DunningEvent.case_id.in_(list(events))).order_by(DunningEvent.id)
         ):
             events[event.case_id].append(event)
-    return [DunningCaseView(c, events[c.id]) for c in cases]
+        for promise in session.scalars(
+            select(DunningPromise).where(DunningPromise.case_id.in_(list(events))).order_by(DunningPromise.id)
+        ):
+            promises[promise.case_id].append(promise)
+    return [
+        DunningCaseView(c, events[c.id], promises[c.id], kept_rate(p.status for p in promises[c.id]))
+        for c in cases
+    ]
 
 
 def customer_instances(session: Session, customer_id: int) -> list[ProcessInstance]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,33 +12,91 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.models import Customer, DunningCase, DunningEvent, DunningStatus, Invoice, InvoiceStatus
+from workflows.credit.promises import DunningPromise, kept_rate, promise_json
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import customers_with_pending_write_off
+from workflows.definitions.deploy import latest_definition
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.store.models import Deployment
 from workflows.store.paging import page_rows
 
 PROCESS_KEY = roles.DUNNING
+LADDER_FILE, LADDER_DECISION = "dunning_policy.dmn", "dunning_policy"
 
 
-def customers_to_dun(session: Session, as_of: date, grace_days: int, minimum: Decimal) -> list[int]:
+def first_level_days(session: Session) -> dict[str, int]:
+    """Days after the due date at which level 1 falls, per grade ("" ungraded), from the ladder of the
+    dunning version new cases start (its dunning_policy.dmn). Empty when no version is active (no case
+    could start).
+
+    Raises:
+        DecisionError: the table is broken or gives no level_1_days for a grade customers have.
+    """
+    definition = latest_definition(session, PROCESS_KEY, required=False)
+    if definition is None:
+        return {}
+    files = session.scalar(select(Deployment.files).where(Deployment.id == definition.deployment_id)) or {}
+    text = files.get(LADDER_FILE)
+    if not isinstance(text, str):
+        return {}
+    grades = {g or "" for g in session.scalars(select(Customer.grade).distinct())} | {""}
+    found = {}
+    for grade in sorted(grades):
+        days = evaluate_decision(text, LADDER_DECISION, {"standing": {"grade": grade}}).get("level_1_days")
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise DecisionError(f"{LADDER_FILE} gives no level_1_days for grade {grade!r}: {days!r}")
+        found[grade] = days
+    return found
+
+
+def customers_to_dun(
+    session: Session, as_of: date, minimum: Decimal, first_days: Mapping[str, int] | None = None
+) -> list[int]:
     """Customers without an active case or a write-off waiting for approval whose undisputed amount overdue
-    past grace reaches the minimum (written-off invoices are not open, so never dunned again)."""
-    cutoff = as_of - timedelta(days=grace_days)
+    reaches the minimum (written-off invoices are not open, so never dunned again), counting each invoice
+    from the day level 1 of the customer's grade falls due: a case opens on the first day a step of its
+    ladder is due, and there is no other grace. `first_days` (grade -> days) defaults to `first_level_days`.
+    """
+    days = first_level_days(session) if first_days is None else first_days
     active = select(DunningCase.customer_id).where(DunningCase.status.in_(DunningStatus.ACTIVE))
-    query = (
-        select(Invoice.customer_id)
-        .where(
-            Invoice.status == InvoiceStatus.OPEN,
-            Invoice.disputed.is_(False),
-            Invoice.due_date < cutoff,
-            Invoice.customer_id.not_in(active),
-            # Legal's outcome waits for approval: the invoices are about to be written off, not dunned.
-            Invoice.customer_id.not_in(customers_with_pending_write_off()),
+    found: set[int] = set()
+    for grade, offset in days.items():
+        graded = (
+            (Customer.grade.is_(None) | (Customer.grade == "")) if grade == "" else Customer.grade == grade
         )
-        .group_by(Invoice.customer_id)
-        .having(func.sum(Invoice.open_amount) >= minimum)
-        .order_by(Invoice.customer_id)
+        query = (
+            select(Invoice.customer_id)
+            .join(Customer, Customer.id == Invoice.customer_id)
+            .where(
+                graded,
+                Invoice.status == InvoiceStatus.OPEN,
+                Invoice.disputed.is_(False),
+                Invoice.due_date <= as_of - timedelta(days=offset),
+                Invoice.customer_id.not_in(active),
+                # Legal's outcome waits for approval: the invoices are about to be written off, not dunned.
+                Invoice.customer_id.not_in(customers_with_pending_write_off()),
+            )
+            .group_by(Invoice.customer_id)
+            .having(func.sum(Invoice.open_amount) >= minimum)
+        )
+        found.update(session.scalars(query))
+    return sorted(found)
+
+
+def regraded_cases(session: Session) -> list[tuple[int, str]]:
+    """(customer id, grade now) of open cases whose customer's grade is no longer the one their ladder
+    follows: the daily run sends them `grade_changed`, so they re-read the ladder at once."""
+    query = (
+        select(DunningCase.customer_id, Customer.grade)
+        .join(Customer, Customer.id == DunningCase.customer_id)
+        .where(
+            DunningCase.status == DunningStatus.OPEN,
+            DunningCase.grade.is_not(None),
+            func.coalesce(Customer.grade, "") != DunningCase.grade,
+        )
+        .order_by(DunningCase.customer_id)
     )
-    return list(session.scalars(query))
+    return [(customer_id, grade or "") for customer_id, grade in session.execute(query)]
 
 
 def list_cases(
@@ -58,7 +116,8 @@ def list_cases(
 
 
 def case_json(session: Session, case: DunningCase) -> dict[str, Any]:
-    """A case with its level, fees and the full history of levels, notices and events."""
+    """A case with its level, fees, promises (and promise-kept rate) and the full history of levels,
+    notices and events."""
     return cases_json(session, [case])[0]
 
 
@@ -72,6 +131,11 @@ def cases_json(session: Session, cases: Sequence[DunningCase]) -> list[dict[str,
         select(DunningEvent).where(DunningEvent.case_id.in_(ids)).order_by(DunningEvent.id)
     ):
         history[event.case_id].append(event)
+    promises: dict[int, list[DunningPromise]] = {case_id: [] for case_id in ids}
+    for promise in session.scalars(
+        select(DunningPromise).where(DunningPromise.case_id.in_(ids)).order_by(DunningPromise.id)
+    ):
+        promises[promise.case_id].append(promise)
     return [
         {
             "id": case.id,
@@ -84,6 +148,10 @@ def cases_json(session: Session, cases: Sequence[DunningCase]) -> list[dict[str,
             "currency": case.currency,
             "promised_date": iso_text(case.promised_date),
             "promised_amount": money_text(case.promised_amount),
+            "grade": case.grade,
+            "promises": [promise_json(p) for p in promises[case.id]],
+            # Promises paid in full by their date over promises judged ("0.50"); None until one is judged.
+            "promise_kept_rate": kept_rate(p.status for p in promises[case.id]),
             "opened_at": case.opened_at.isoformat(),
             "closed_at": iso_text(case.closed_at),
             "outcome": case.outcome,

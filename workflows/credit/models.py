@@ -183,6 +183,9 @@ class DunningCase(Base):
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
+    # The grade whose ladder the case follows now ("" ungraded; None before its first review): the daily
+    # run tells a waiting case when the customer's grade moved away from it (message grade_changed).
+    grade: Mapped[str | None] = mapped_column(String(2))
 
 
 class DunningEvent(Base):

@@ -1,0 +1,113 @@
+"""Promises to pay of a dunning case: each one recorded, approved when outside the limits, and judged.
+
+A promise is judged by the payments received from the day it was recorded to its promised date plus the
+grace the policy gives (`promise_grace_days` of dunning_policy.dmn): all of the promised amount is kept,
+some of it partly kept, nothing broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflows.credit.models import Payment
+from workflows.credit.record_fields import iso_text, money_text
+from workflows.store.models import Base, Decimal2
+
+
+class PromiseStatus:
+    PENDING_APPROVAL = "pending_approval"  # outside the limits: waits for the credit manager
+    OPEN = "open"  # pauses the case until its date plus grace
+    KEPT = "kept"
+    PARTLY_KEPT = "partly_kept"
+    BROKEN = "broken"
+    REFUSED = "refused"  # the credit manager did not accept it; dunning went on
+    REPLACED = "replaced"  # a newer promise took its place before its date
+    JUDGED = (KEPT, PARTLY_KEPT, BROKEN)
+    COUNTED = (OPEN, BROKEN)  # what the limit on promises per case counts
+
+
+class DunningPromise(Base):
+    """One promise to pay on a dunning case."""
+
+    __tablename__ = "dunning_promises"
+    __table_args__ = (Index("ix_dunning_promises_case", "case_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("dunning_cases.id"))
+    promised_date: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    overdue: Mapped[Decimal] = mapped_column(Decimal2)  # the overdue amount when it was made
+    status: Mapped[str] = mapped_column(String(20))
+    outside: Mapped[list[Any]]  # the limits it broke, in words (empty: within the policy)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(80))  # the credit manager, when outside the limits
+    decided_at: Mapped[datetime | None]
+    received: Mapped[Decimal | None] = mapped_column(Decimal2)  # paid by the date plus grace, once judged
+    judged_at: Mapped[datetime | None]
+
+
+def received_for(session: Session, promise: DunningPromise, customer_id: int, until: date) -> Decimal:
+    """What the customer paid (in the promise's currency) from the day the promise was made to `until`."""
+    total = session.scalar(
+        select(func.sum(Payment.amount)).where(
+            Payment.customer_id == customer_id,
+            Payment.currency == promise.currency,
+            Payment.paid_on >= promise.recorded_at.date(),
+            Payment.paid_on <= until,
+        )
+    )
+    return Decimal("0.00") if total is None else Decimal(total).quantize(Decimal("0.01"))
+
+
+def open_promise(session: Session, case_id: int) -> DunningPromise | None:
+    """The promise that pauses the case now, if any (at most one is open at a time)."""
+    return session.scalar(
+        select(DunningPromise)
+        .where(DunningPromise.case_id == case_id, DunningPromise.status == PromiseStatus.OPEN)
+        .order_by(DunningPromise.id.desc())
+        .limit(1)
+    )
+
+
+def counted_promises(session: Session, case_id: int) -> int:
+    """Open or broken promises of the case: what the policy's `promise_max_count` limits."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(DunningPromise)
+            .where(DunningPromise.case_id == case_id, DunningPromise.status.in_(PromiseStatus.COUNTED))
+        )
+        or 0
+    )
+
+
+def kept_rate(statuses: Iterable[str]) -> str | None:
+    """Promises kept in full by their date over promises judged, as a fraction ("0.50"); None: none judged."""
+    judged = [s for s in statuses if s in PromiseStatus.JUDGED]
+    if not judged:
+        return None
+    kept = sum(1 for s in judged if s == PromiseStatus.KEPT)
+    return str((Decimal(kept) / Decimal(len(judged))).quantize(Decimal("0.01")))
+
+
+def promise_json(promise: DunningPromise) -> dict[str, Any]:
+    return {
+        "id": promise.id,
+        "promised_date": promise.promised_date.isoformat(),
+        "amount": money_text(promise.amount),
+        "overdue": money_text(promise.overdue),
+        "status": promise.status,
+        "outside": list(promise.outside),
+        "recorded_by": promise.recorded_by,
+        "recorded_at": promise.recorded_at.isoformat(),
+        "decided_by": promise.decided_by,
+        "received": money_text(promise.received),
+        "judged_at": iso_text(promise.judged_at),
+    }
