@@ -3,18 +3,22 @@ the same person on both sides, and diagrams that would lower the bar (no four-ey
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import IntegrityError
 
 from tests.bpmn.test_write_off import invoices_of, start_write_off, task_named, write_offs_of
 from tests.collections_desk import Collections
 from tests.handlers.test_money_moves import deploy, person
 from tests.helpers import auth
+from workflows.credit.write_offs import Proposal, WriteOffRequest, open_request
 from workflows.definitions.deploy import read_files
 from workflows.definitions.shipped import shipped_bundles
+from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -236,3 +240,31 @@ def test_a_diagram_that_skips_the_cfo_cannot_write_off_above_the_threshold(
     refused = desk.complete("manager1", task["id"], decision="approve")
     assert refused.status_code == 422 and "cfo" in refused.json["error"]["message"], refused.json
     assert invoices_of(desk, customer)["TB-1"]["status"] == "open"
+
+
+def test_the_database_keeps_one_waiting_proposal_per_customer(app: Flask, desk: Collections) -> None:
+    """Two proposals made at once both pass the "none waiting" check; the unique index lets one commit."""
+    customer = desk.customer("Twice At Once")
+    desk.invoice(customer, "TA-1", "300.00")
+    factory = app.extensions["creditflow"].rt.factory
+    proposal = Proposal(customer, "uncollectable", Decimal("0.00"), Decimal("0.00"))
+    now = desk.clock.now
+    with transaction(factory) as session:
+        open_request(session, proposal, requested_by="legal1", instance_id=None, now=now)
+    with pytest.raises(IntegrityError), transaction(factory) as session:
+        session.add(
+            WriteOffRequest(
+                customer_id=customer,
+                outcome="uncollectable",
+                amount=Decimal("0.00"),
+                costs=Decimal("0.00"),
+                currency="EUR",
+                invoices=["TA-1"],
+                open_amount=Decimal("300.00"),
+                write_off_amount=Decimal("300.00"),
+                status="proposed",
+                requested_by="legal1",
+                approved_by=[],
+                created_at=now,
+            )
+        )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
@@ -42,7 +42,18 @@ class WriteOffRequest(Base):
     """Legal's proposed outcome for a customer's open invoices, and how it was decided."""
 
     __tablename__ = "write_off_requests"
-    __table_args__ = (Index("ix_write_off_requests_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_write_off_requests_customer_status", "customer_id", "status"),
+        # Two proposals made at once both see "none waiting"; the database lets only one commit (PostgreSQL;
+        # SQLite serialises writers anyway).
+        Index(
+            "ux_write_off_requests_one_proposed",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status = 'proposed'"),  # RequestStatus.PROPOSED
+            postgresql_where=text("status = 'proposed'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)

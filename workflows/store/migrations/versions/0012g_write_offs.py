@@ -39,6 +39,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_write_off_requests_customer_status", "write_off_requests", ["customer_id", "status"])
     op.create_index("ix_write_off_requests_instance_id", "write_off_requests", ["instance_id"])
+    op.create_index(
+        "ux_write_off_requests_one_proposed",
+        "write_off_requests",
+        ["customer_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'proposed'"),
+        postgresql_where=sa.text("status = 'proposed'"),
+    )
     op.create_table(
         "write_offs",
         sa.Column("id", sa.Integer(), nullable=False),
