@@ -282,6 +282,20 @@ def test_a_blocked_customer_is_refused_naming_the_dunning_block(
         f"/api/credit-checks?customer_id={customer}&result=blocked", headers=auth(demo_tokens["manager1"])
     ).json
     assert [(c["order_ref"], c["requested_by"]) for c in listed["items"]] == [("SO-4", "sales1")]
+    # Handed over to legal, then closed with a write-off: the block stays, and the reason says why.
+    with transaction(svc.rt.factory) as session:
+        row = session.get(DunningCase, case_id)
+        assert row is not None
+        row.status = DunningStatus.LEGAL
+    legal = check(client, demo_tokens["sales1"], customer, "SO-5", "10.00")
+    assert legal["reason"] == f"customer {customer} is blocked: handed over to legal (dunning case {case_id})"
+    with transaction(svc.rt.factory) as session:
+        row = session.get(DunningCase, case_id)
+        assert row is not None
+        row.status, row.outcome = DunningStatus.CLOSED, "uncollectable"
+    closed = check(client, demo_tokens["sales1"], customer, "SO-6", "10.00")
+    assert closed["result"] == "blocked"
+    assert f"dunning case {case_id} closed with the legal outcome uncollectable" in closed["reason"]
 
 
 def test_a_foreign_currency_order_converts_and_without_a_rate_a_person_decides(

@@ -218,20 +218,25 @@ def _release_open(session: Session, order: Order) -> bool:
 
 
 def block_reason(session: Session, customer: Customer) -> str:
-    """Why a blocked customer is blocked, naming the dunning case that blocked it when one did."""
+    """Why a blocked customer is blocked, naming the dunning case whose block it is: its level-3 block, its
+    handover to legal, or the legal outcome it closed with (a settlement or write-off keeps the block)."""
     case = session.scalar(
         select(DunningCase)
-        .where(DunningCase.customer_id == customer.id, DunningCase.status.in_(DunningStatus.ACTIVE))
+        .where(DunningCase.customer_id == customer.id, DunningCase.blocked_customer.is_(True))
         .order_by(DunningCase.id.desc())
         .limit(1)
     )
-    if case is not None and case.status == DunningStatus.LEGAL:
-        return f"customer {customer.id} is blocked: handed over to legal (dunning case {case.id})"
-    if case is not None and case.blocked_customer:
+    who = f"customer {customer.id} is blocked"
+    if case is None:
+        return f"{who} (credit block); a credit manager lifts it"
+    if case.status == DunningStatus.LEGAL:
+        return f"{who}: handed over to legal (dunning case {case.id})"
+    if case.status == DunningStatus.CLOSED:
         return (
-            f"customer {customer.id} is blocked: credit block of dunning case {case.id} (level {case.level})"
+            f"{who}: dunning case {case.id} closed with the legal outcome {case.outcome}; "
+            "a credit manager lifts the block"
         )
-    return f"customer {customer.id} is blocked (credit block); a credit manager lifts it"
+    return f"{who}: credit block of dunning case {case.id} (level {case.level})"
 
 
 def list_checks(
