@@ -58,6 +58,8 @@ def test_a_diagram_cannot_pause_or_close_another_instances_dunning_case(
         ),
         ("dunning.close_case", {"outcome": '"paid"'}),
         ("dunning.escalate", {}),
+        ("dunning.current_grade", {}),
+        ("dunning.decide_promise", {"promise_id": "1", "decision": '"approve"'}),
     ):
         key = one_task_diagram(app, client, demo_tokens, operation, case_id="case_id", **params)
         refused = start(client, demo_tokens["owner1"], key, {"case_id": case_id})

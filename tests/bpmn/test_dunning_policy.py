@@ -12,6 +12,7 @@ import pytest
 
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
+from workflows.batch.regrade import tell_regraded_cases
 from workflows.credit.models import Customer
 from workflows.store.db import transaction
 from workflows.users import add_user, issue_token
@@ -75,6 +76,9 @@ def test_a_downgraded_customers_case_moves_to_the_e_ladder_from_its_next_level(d
         {"grade": "E"},
     )
     assert datetime.fromisoformat(regraded[-1]["at"]).date() == on(5)  # the next day's run told the case
+    # Told once: a second run (or one after a crash) finds no case left to tell.
+    rt = desk.client.application.extensions["creditflow"].rt
+    assert tell_regraded_cases(rt, desk.clock.now.date(), desk.clock.now) == 0
 
 
 @pytest.mark.parametrize(("grade_now", "first_day"), [("D", 1), ("E", 1), ("C", 3), ("B", 7)])
