@@ -12,6 +12,7 @@ import pytest
 
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
+from tests.webui.test_pages import logged_in
 from workflows.batch.regrade import tell_regraded_cases
 from workflows.credit.models import Customer
 from workflows.store.db import transaction
@@ -207,6 +208,10 @@ def test_a_kept_promise_counts_in_the_promise_kept_rate(desk: Collections) -> No
     assert case["status"] == "open"  # the 300.00 the promise did not cover is still dunned
     listed = desk.client.get("/api/dunning-cases", headers=auth(desk.tokens["collector1"])).json["items"]
     assert [c["promise_kept_rate"] for c in listed if c["customer_id"] == customer] == ["1.00"]
+    page = logged_in(desk.client.application, "collector1").get(f"/customers/{customer}")
+    assert page.status_code == 200
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True)).split())
+    assert "Promise-kept rate 100 % (1 promise)" in shown and "kept" in shown
 
 
 def test_the_collector_who_recorded_a_promise_cannot_approve_it_even_as_a_credit_manager(
