@@ -5,6 +5,8 @@ amount (write_off_authority.dmn), the posting (invoices written off, the provisi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -308,3 +310,32 @@ def test_a_settlement_must_be_less_than_the_open_amount(desk: Collections) -> No
     assert write_offs_of(desk, customer) == []
     not_legal = start_write_off(desk, desk.tokens["collector1"], customer, outcome="uncollectable", amount=0)
     assert not_legal.status_code == 403
+
+
+def test_a_write_off_uses_only_the_provision_a_recovery_left(desk: Collections) -> None:
+    """A payment on provided invoices releases its share of the provision; the write-off uses only the rest,
+    never the released part (an invoice issued after the handover has no provision behind it)."""
+    customer = desk.customer("Partly Paid Ltd")
+    desk.invoice(customer, "PP-1", "1200.00")
+    desk.invoice(customer, "PP-2", "800.50")
+    walk_to_legal(desk, customer)
+    paid = desk.client.post(
+        "/api/payments",
+        json={
+            "customer_id": customer,
+            "amount": "1200.00",
+            "currency": "EUR",
+            "date": desk.clock.now.date().isoformat(),
+            "invoice_number": "PP-1",
+            "reference": "PP-BANK-1",
+        },
+        headers=auth(desk.tokens["finance1"]),
+    )
+    assert paid.status_code == 201, paid.json
+    desk.invoice(customer, "PP-3", "500.00", due=desk.clock.now.date() + timedelta(days=30))
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="uncollectable", amount=0)
+    assert started.status_code == 201, started.json
+    desk.complete("manager1", task_named(desk, "manager1", "manager_approval")["id"], decision="approve")
+    [posted] = [w for w in write_offs_of(desk, customer) if w["status"] == "posted"]
+    assert posted["write_off_amount"] == "1300.50"
+    assert sum(Decimal(line["provision_used"]) for line in posted["lines"]) == Decimal("800.50")

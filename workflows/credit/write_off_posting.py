@@ -159,7 +159,9 @@ def _remaining_provisions(session: Session, customer_id: int) -> list[tuple[Prov
         .order_by(Provision.created_at, Provision.id)
     ).all()
     used = provision_uses(session, [p.id for p in provisions])
-    return [(p, p.amount - used.get(p.id, ZERO)) for p in provisions if p.amount - used.get(p.id, ZERO) > 0]
+    # What recoveries released of a provision (workflows.credit.provision_releases) is gone as well.
+    left = {p.id: p.amount - p.released_amount - used.get(p.id, ZERO) for p in provisions}
+    return [(p, left[p.id]) for p in provisions if left[p.id] > 0]
 
 
 def _use_provisions(
