@@ -86,7 +86,9 @@ def test_tick_flow_gives_the_same_cases_and_notices_as_tick(
     seed_book(rt.factory, NOW, customers=16)
     embedded = tick(rt, mailer_for(rt.settings.mail, smtp_sink.port), NOW).as_dict()
     expected, expected_mail = dunning_outcome(rt.factory), sent(smtp_sink)
-    assert embedded["emails"] == len(expected_mail) > 12  # dunning notices and review requests
+    # The 12 dunning notices; the overdue customers' limit reviews wait for an analyst (no revenue on file:
+    # missing data never decides), so they send no result.
+    assert embedded["emails"] == len(expected_mail) >= 12
 
     empty_database(rt.factory)
     smtp_sink.messages.clear()
