@@ -200,7 +200,7 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     case = load_case(ctx, req.case_id)
     policy = ctx.settings.dunning
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
-    total = sum((i.open_amount for i in overdue), Decimal("0.00"))
+    total = sum((i.undisputed_amount for i in overdue), Decimal("0.00"))  # disputed amounts are held out
     promise = open_promise(ctx.session, case.id)
     if not overdue:
         if promise is not None:  # paid before the promise was judged: judged by what came in until today

@@ -131,7 +131,11 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     today = ctx.now.date()
-    invoices = [invoice_json(i, today) for i in overdue_invoices(ctx.session, customer.id, today)]
+    # A notice duns only what open disputes do not hold: that part is each invoice's open amount here.
+    invoices = [
+        {**invoice_json(i, today), "open_amount": f"{i.undisputed_amount:.2f}"}
+        for i in overdue_invoices(ctx.session, customer.id, today)
+    ]
     interest = _interest(req, invoices)
     if not customer.email:
         add_event(ctx, case, "notice_undeliverable", reason="the customer has no e-mail address")

@@ -1,6 +1,6 @@
 """The one table from service operation names (as diagrams use them) to handler functions.
 
-Operations that move money (limits, contract versions; write-offs and dispute credits when they come) are
+Operations that move money (limits, contract versions, dispute credit notes; write-offs when they come) are
 marked `moves_money` with the rule that finds their approvals: the engine checks the rule before the
 handler runs, and a diagram calling one deploys only once a second process owner approves it.
 
@@ -16,6 +16,7 @@ from handlers import (
     credit_file,
     credit_scoring,
     definition_approval,
+    disputes,
     dunning,
     dunning_notices,
     dunning_promises,
@@ -79,6 +80,17 @@ def build_operations() -> dict[str, Operation]:
         Operation("credit.record_ratings", credit_file.record_ratings, credit_file.RatingsRequest),
         Operation("credit.record_score", limit_decision.record_score, limit_decision.RecordScoreRequest),
         Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),
+        Operation("dispute.close", disputes.close, disputes.CloseRequest),
+        Operation("dispute.notify_outcome", disputes.notify_outcome, disputes.DisputeRequest),
+        Operation("dispute.open", disputes.open_, disputes.OpenDisputeRequest),
+        Operation(
+            "dispute.post_credit",
+            disputes.post_credit_note,
+            disputes.DisputeRequest,
+            moves_money=True,
+            approvals=disputes.credit_approvals,
+        ),
+        Operation("dispute.record_proposal", disputes.propose, disputes.ProposalRequest),
         Operation("dunning.close_case", dunning.close_case, dunning.CloseRequest),
         Operation("dunning.current_grade", dunning.current_grade, dunning.CaseRequest),
         Operation(
@@ -87,15 +99,10 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.escalate", dunning_notices.escalate, dunning_notices.EscalateRequest),
         Operation("dunning.legal_handover", legal_handover.legal_handover, dunning.CaseRequest),
         Operation("dunning.open_case", dunning.open_case, dunning.OpenCaseRequest),
-        Operation("dunning.record_dispute", dunning_promises.record_dispute, dunning_promises.DisputeRequest),
-        Operation("dunning.record_promise", dunning_promises.record_promise, dunning_promises.PromiseRequest),
         Operation(
-            "dunning.resolve_dispute",
-            dunning_promises.resolve_dispute,
-            dunning_promises.ResolveRequest,
-            moves_money=True,
-            approvals=dunning_promises.credit_approvals,
+            "dunning.raise_dispute", dunning_promises.raise_dispute, dunning_promises.RaiseDisputeRequest
         ),
+        Operation("dunning.record_promise", dunning_promises.record_promise, dunning_promises.PromiseRequest),
         Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),
         Operation("dunning.send_notice", dunning_notices.send_notice, dunning_notices.NoticeRequest),
         Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),

@@ -56,6 +56,7 @@ def create_app(
     import webui.api.credit_checks
     import webui.api.customers
     import webui.api.definitions
+    import webui.api.disputes
     import webui.api.dunning_cases
     import webui.api.emails
     import webui.api.fx_rates

@@ -10,6 +10,7 @@ from webui.services import page_arg, services
 from workflows.credit import roles
 from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_customer_rows
 from workflows.credit.customers import GRADES
+from workflows.credit.dispute_views import customer_credit_notes, disputes_json, list_disputes
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_READERS
@@ -106,4 +107,6 @@ def show(customer_id: int) -> str:
             max_instances=MAX_INSTANCES,
             write_offs=customer_write_offs(session, customer_id),
             recoveries=customer_recoveries(session, customer_id),
+            disputes=disputes_json(session, list_disputes(session, customer_id=customer_id, per_page=20)[0]),
+            credit_notes=customer_credit_notes(session, customer_id),
         )

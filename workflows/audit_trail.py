@@ -55,6 +55,7 @@ ID_OBJECTS = {
     "instance": None,  # the instance_id column
     "task": None,  # the task_id column
     "case": None,  # a dunning case: its events, by case id
+    "dispute": "dispute_id",  # a dispute: opened, proposed, credited or closed
 }
 NAME_OBJECTS = {"definition": "process_key", "user": "username"}
 OBJECT_KINDS = (*ID_OBJECTS, *NAME_OBJECTS)

@@ -2,7 +2,7 @@
 authority rule that applied; a row where one person appears twice is flagged.
 
 Money moves read here: limit changes (`limit_changes`), contract versions (`contract_versions` with
-their change requests) and dispute credits (an upheld `dispute_resolved` event of a dunning case); and
+their change requests) and dispute credits (a dispute settled by credit notes, `disputes`); and
 the approved versions of diagrams that move money (deployed by one process owner, approved by another).
 Write-offs have no table yet; they join the report when they get one.
 
@@ -24,13 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.disputes import CreditNote, Dispute, DisputeStatus
 from workflows.credit.models import (
     Contract,
     ContractChangeRequest,
     ContractVersion,
     Customer,
-    DunningCase,
-    DunningEvent,
     LimitChange,
 )
 from workflows.engine.decisions import DecisionError, evaluate_decision
@@ -38,10 +37,8 @@ from workflows.errors import BadRequest
 from workflows.store.models import (
     DefinitionStatus,
     Deployment,
-    InboxItem,
     ProcessDefinition,
     ProcessInstance,
-    TaskStatus,
 )
 from workflows.users import SYSTEM_ACTOR
 
@@ -49,7 +46,7 @@ from workflows.users import SYSTEM_ACTOR
 # tests/workflows/test_sod_report.py keeps these equal to theirs).
 LIMIT_TABLE = ("approval_authority.dmn", "approval_authority")
 CONTRACT_TABLE = ("contract_change_authority.dmn", "contract_change_authority")
-DISPUTE_TASK = "resolve_dispute"  # dunning.bpmn: the collector's proposal of a credit note
+DISPUTE_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
 
 LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT = "limit_change", "contract_version", "dispute_credit"
 DEFINITION_VERSION = "definition_version"  # a diagram that moves money, approved by a second owner
@@ -229,54 +226,51 @@ def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
 
 
 def _dispute_credits(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
+    """Each dispute settled by credit notes: proposed by the owner group's member, approved per
+    dispute_credit_authority.dmn (the collector who raised it counts as a requester too)."""
     query = (
-        select(DunningEvent, DunningCase.instance_id, DunningCase.customer_id, Customer.currency)
-        .join(DunningCase, DunningCase.id == DunningEvent.case_id)
-        .join(Customer, Customer.id == DunningCase.customer_id)
-        .where(DunningEvent.kind == "dispute_resolved", *_period(DunningEvent.at, start, end))
-        .order_by(DunningEvent.at, DunningEvent.id)
+        select(Dispute, Customer.name)
+        .join(Customer, Customer.id == Dispute.customer_id)
+        .where(Dispute.status == DisputeStatus.CREDITED, *_period(Dispute.closed_at, start, end))
+        .order_by(Dispute.closed_at, Dispute.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for event, instance_id, customer_id, currency in _all(
-        session.execute(query).all(), "dispute resolutions"
-    ):
-        detail = event.detail if isinstance(event.detail, dict) else {}
-        if detail.get("resolution") != "upheld":
-            continue  # a rejected dispute moves no money
-        approvers = _names(detail.get("approved_by") or [])
-        requester = _proposer(session, instance_id, event.at)
-        invoices = ", ".join(str(i) for i in detail.get("invoices") or [])
+    for dispute, name in _all(session.execute(query).all(), "dispute credits"):
+        approvers = _names(
+            session.scalar(select(CreditNote.approved_by).where(CreditNote.dispute_id == dispute.id).limit(1))
+            or []
+        )
+        requester = dispute.proposed_by
+        repeated = {*repeated_people(requester, approvers), *repeated_people(dispute.raised_by, approvers)}
+        invoices = session.scalars(
+            select(CreditNote.invoice_number)
+            .where(CreditNote.dispute_id == dispute.id)
+            .order_by(CreditNote.id)
+        ).all()
         found.append(
             SodRow(
                 kind=DISPUTE_CREDIT,
-                id=event.id,
-                at=event.at,
-                object=f"case:{event.case_id}",
-                instance_id=instance_id,
-                summary=f"customer {customer_id}: credit note for {invoices or 'no invoice'}, "
-                + _credited(detail, currency),
+                id=dispute.id,
+                at=dispute.closed_at or dispute.opened_at,
+                object=f"dispute:{dispute.id}",
+                instance_id=dispute.instance_id,
+                summary=f"{name}: credit note for {', '.join(invoices) or 'no invoice'}, "
+                f"{dispute.credited_amount:.2f} {dispute.currency} (raised by {dispute.raised_by})",
                 requester=requester,
                 approvers=approvers,
-                made_by=event.actor,
-                rule=f"credit note: {' + '.join(roles.DISPUTE_CREDIT_AUTHORITY)}",
-                repeated=repeated_people(requester, approvers),
+                made_by=", ".join(approvers) or str(dispute.decided_by),
+                rule=_dispute_rule(dispute),
+                repeated=sorted(repeated),
             )
         )
     return found
 
 
-def _credited(detail: dict[str, Any], currency: str) -> str:
-    """The open amounts a credit note cancelled (its event's before), with the currency."""
-    before = detail.get("before")
-    invoices = before.get("invoices") if isinstance(before, dict) else None
-    try:
-        amounts = [Decimal(str(i["open_amount"])) for i in (invoices or {}).values()]
-    except (TypeError, KeyError, ArithmeticError):
-        amounts = []
-    if not amounts:
-        return "amount not recorded"
-    return f"{sum(amounts, Decimal('0.00')):.2f} {currency}"
+def _dispute_rule(dispute: Dispute) -> str:
+    base = dispute.proposed_credit_base
+    amount = "no exchange rate: the credit manager" if base is None else f"{base:.2f} in the base currency"
+    return f"{DISPUTE_TABLE[0]}: {amount}"
 
 
 def _definition_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
@@ -310,23 +304,6 @@ def _definition_versions(session: Session, start: datetime | None, end: datetime
             )
         )
     return found
-
-
-def _proposer(session: Session, instance_id: int | None, at: datetime) -> str | None:
-    """Who proposed the credit: the last to complete the dispute task of the case's instance by then."""
-    if instance_id is None:
-        return None
-    return session.scalar(
-        select(InboxItem.completed_by)
-        .where(
-            InboxItem.instance_id == instance_id,
-            InboxItem.bpmn_id == DISPUTE_TASK,
-            InboxItem.status == TaskStatus.COMPLETED,
-            InboxItem.completed_at <= at,
-        )
-        .order_by(InboxItem.completed_at.desc(), InboxItem.id.desc())
-        .limit(1)
-    )
 
 
 def _names(approvers: Any) -> list[str]:

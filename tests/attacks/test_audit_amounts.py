@@ -26,22 +26,25 @@ def test_a_credit_note_row_says_how_much_and_in_which_currency(desk: Collections
     desk.invoice(customer, "INV-41", "700.00")
     for _ in range(5):
         desk.tick()
+    lines = [{"number": "INV-41", "amount": "700.00", "reason": "quality"}]
     message = {
         "name": "dispute",
         "correlation_key": str(customer),
-        "data": {"invoice_numbers": ["INV-41"], "reason": "goods damaged"},
+        "data": {"invoices": lines, "owner_group": "sales", "description": "goods damaged"},
     }
     sent = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
     assert sent.json["delivered_to"], sent.json
-    [task] = desk.open_tasks("collector1")
-    assert desk.complete("collector1", task["id"], resolution="upheld", comment="cn 77").status_code == 200
-    [approval] = desk.open_tasks("manager1")
-    assert desk.complete("manager1", approval["id"], decision="approve").status_code == 200
+    desk.tick(days=0)  # the dispute_resolution instance the case queued starts
+    [task] = desk.open_tasks("sales1")
+    assert desk.complete("sales1", task["id"], decision="accept", credit_amount="700.00").status_code == 200
+    [approval] = desk.open_tasks("lead1")
+    assert desk.complete("lead1", approval["id"], decision="approve").status_code == 200
 
     report = desk.client.get("/api/audit/sod", headers=auth(desk.tokens["auditor1"])).json
     [credit] = [r for r in report["items"] if r["kind"] == "dispute_credit"]
     assert "INV-41" in credit["summary"] and "700.00 EUR" in credit["summary"], credit["summary"]
-    assert (credit["requester"], credit["approvers"]) == ("collector1", ["manager1"])
+    assert "raised by collector1" in credit["summary"]
+    assert (credit["requester"], credit["approvers"]) == ("sales1", ["lead1"])
 
 
 def test_a_contract_version_row_names_the_currency_of_its_value_impact(

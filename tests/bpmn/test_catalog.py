@@ -21,6 +21,7 @@ SHIPPED_PREFIXES = (
     "contract.",
     "definition.",
     "write_off.",
+    "dispute.",
     "order.",
 )
 

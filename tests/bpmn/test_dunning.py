@@ -125,45 +125,41 @@ def test_second_tick_and_rerun_on_the_same_day_send_nothing_new(desk: Collection
     assert len(desk.sink.messages) == before
 
 
-def test_dispute_takes_invoices_out_of_dunning_until_resolved(desk: Collections) -> None:
+def test_a_dispute_holds_only_the_disputed_amount_out_of_dunning_and_starts_its_resolution(
+    desk: Collections,
+) -> None:
     customer = desk.customer("Argue Bargain")
     desk.invoice(customer, "INV-40", "100.00")
     desk.invoice(customer, "INV-41", "700.00")
     for _ in range(5):
         desk.tick()
+    disputed = [{"number": "INV-41", "amount": "300.00", "reason": "quality"}]
     message = {
         "name": "dispute",
         "correlation_key": str(customer),
-        "data": {"invoice_numbers": ["INV-41"], "reason": "goods damaged"},
+        "data": {"invoices": disputed, "owner_group": "logistics", "description": "goods damaged"},
     }
-    assert desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"])).json[
-        "delivered_to"
-    ]
-    [task] = desk.open_tasks("collector1")
-    assert task["name"] == "resolve_dispute"
-    assert (
-        desk.complete("collector1", task["id"], resolution="upheld", comment="credit note 77").status_code
-        == 200
+    sent = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    assert sent.status_code == 200 and sent.json["delivered_to"], sent.json
+    [opened] = [e for e in desk.case(customer)["history"] if e["kind"] == "dispute_opened"]
+    assert (opened["actor"], opened["detail"]["invoices"]) == ("collector1", disputed)
+    # The case does not settle the dispute itself: a dispute_resolution instance, started by the collector,
+    # reaches the owner group with the scheduler's next round; the collector gets no credit task.
+    desk.tick(days=0)
+    [task] = desk.open_tasks("logistics1")
+    assert task["name"] == "propose_logistics"
+    assert [t["name"] for t in desk.open_tasks("collector1")] == []
+    instance = desk.client.get(
+        f"/api/process-instances/{task['instance_id']}", headers=auth(desk.tokens["admin"])
     )
-    # A credit note moves money: the credit manager approves it, not the collector who proposed it.
-    [approval] = desk.open_tasks("manager1")
-    assert approval["name"] == "approve_dispute_credit"
-    assert desk.complete("collector1", approval["id"], decision="approve").status_code == 403
-    assert (
-        desk.client.get(f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])).json[
-            "items"
-        ][1]["status"]
-        == "open"
-    )
-    assert desk.complete("manager1", approval["id"], decision="approve", comment="ok").status_code == 200
-    invoices = desk.client.get(
-        f"/api/invoices?customer_id={customer}", headers=auth(desk.tokens["finance1"])
-    ).json
-    assert {i["number"]: i["status"] for i in invoices["items"]} == {"INV-40": "open", "INV-41": "cancelled"}
+    assert (instance.json["process_key"], instance.json["started_by"]) == ("dispute_resolution", "collector1")
+    # The rest of the case goes on: the next notice duns INV-40 and the 400.00 of INV-41 nobody disputes.
     for _ in range(10):
         desk.tick()
     second = desk.notices_to("ap@argue.example")[-1].get_body(preferencelist=("plain",)).get_content()
-    assert "INV-40" in second and "INV-41" not in second
+    assert "INV-40" in second and "INV-41" in second
+    assert "500.00" in second and "800.00" not in second  # the total dunned, not the total open
+    assert desk.case(customer)["status"] == "open"
 
 
 def test_a_payment_booked_by_a_collector_reaches_the_dunning_case(desk: Collections) -> None:
@@ -278,7 +274,10 @@ def test_messages_correlate_by_customer_not_by_a_clashing_instance_id(desk: Coll
     message = {
         "name": "dispute",
         "correlation_key": str(quiet),
-        "data": {"invoice_numbers": [], "reason": "x"},
+        "data": {
+            "invoices": [{"number": "INV-80", "amount": "1.00", "reason": "other"}],
+            "owner_group": "sales",
+        },
     }
     sent = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
     assert sent.json["delivered_to"] == []

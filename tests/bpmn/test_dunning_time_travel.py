@@ -148,24 +148,31 @@ def test_a_case_whose_invoices_are_credited_closes_as_no_longer_overdue_not_paid
     desk.invoice(customer, "INV-C1", "500.00")
     for _ in range(5):
         desk.tick()
+    lines = [{"number": "INV-C1", "amount": "500.00", "reason": "delivery"}]
     message = {
         "name": "dispute",
         "correlation_key": str(customer),
-        "data": {"invoice_numbers": ["INV-C1"], "reason": "never delivered"},
+        "data": {"invoices": lines, "owner_group": "sales", "description": "never delivered"},
     }
     assert desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"])).json[
         "delivered_to"
     ]
-    [task] = desk.open_tasks("collector1")
-    assert (
-        desk.complete("collector1", task["id"], resolution="upheld", comment="credit note").status_code == 200
-    )
-    [approval] = desk.open_tasks("manager1")
-    assert desk.complete("manager1", approval["id"], decision="approve", comment="ok").status_code == 200
+    # The whole overdue amount is held by the dispute: nothing is left to dun, so the case closes.
     case = desk.case(customer)
     assert (case["status"], case["outcome"]) == ("closed", "no_longer_overdue")
     closed = next(e for e in case["history"] if e["kind"] == "closed")
     assert closed["detail"]["outcome"] == "no_longer_overdue"
+    desk.tick(days=0)
+    [task] = desk.open_tasks("sales1")
+    assert desk.complete("sales1", task["id"], decision="accept", credit_amount="500.00").status_code == 200
+    [approval] = desk.open_tasks("lead1")
+    assert desk.complete("lead1", approval["id"], decision="approve", comment="ok").status_code == 200
+    for _ in range(3):
+        desk.tick()
+    cases = desk.client.get(
+        f"/api/dunning-cases?customer_id={customer}", headers=auth(desk.tokens["collector1"])
+    )
+    assert len(cases.json["items"]) == 1  # credited in full: never dunned again
 
 
 def test_a_case_opened_with_nothing_overdue_closes_as_no_longer_overdue_not_paid(desk: Collections) -> None:

@@ -53,7 +53,10 @@ def test_only_collections_send_promises_and_disputes_and_only_finance_payments(
     senders = {"promise_to_pay": "collections", "dispute": "collections", "payment_received": "finance"}
     data = {
         "promise_to_pay": FORGED_PROMISE,
-        "dispute": {"invoice_numbers": ["INV-F1"], "reason": "forged"},
+        "dispute": {
+            "invoices": [{"number": "INV-F1", "amount": "1.00", "reason": "other"}],
+            "owner_group": "sales",
+        },
         "payment_received": {"payment_id": 1, "amount": "1200.00"},
     }
     for name, group in senders.items():

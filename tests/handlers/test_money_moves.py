@@ -282,7 +282,7 @@ def test_the_registry_marks_every_money_move_with_its_approval_rule() -> None:
         "contract.approve_change",
         "contract.record_version",
         "definition.activate",
-        "dunning.resolve_dispute",
+        "dispute.post_credit",
     }
     assert all(op.approvals is not None for name, op in operations.items() if name in moving)
 
@@ -308,15 +308,20 @@ def test_a_diagram_cannot_push_the_next_review_past_the_policys_longest_cycle(
     assert credit_state(app, customer_id) == before
 
 
-def test_a_credit_note_for_a_dispute_needs_a_credit_manager(
+def test_a_one_task_diagram_cannot_post_a_credit_note_for_another_instances_dispute(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
-    params = {"case_id": "1", "resolution": '"upheld"'}
     key = deploy(
         app,
         client,
         demo_tokens,
-        bundle("credit_note", money_diagram("credit_note", "dunning.resolve_dispute", params)),
+        bundle(
+            "credit_note",
+            money_diagram("credit_note", "dispute.post_credit", {"dispute_id": "1"}),
+            "dispute_credit_authority.dmn",
+        ),
     )["key"]
     refused = start(client, demo_tokens["owner1"], key, {})
-    assert refused.status_code == 422 and "credit_manager" in refused.json["error"]["message"]
+    assert refused.status_code == 422, refused.json
+    assert "dispute.post_credit" in refused.json["error"]["message"]
+    assert "not this instance's dispute" in refused.json["error"]["message"]

@@ -53,11 +53,13 @@ from workflows.credit.roles import (
     AUDITOR,
     CFO,
     COLLECTIONS,
+    COLLECTIONS_LEAD,
     CREDIT_ANALYST,
     CREDIT_MANAGER,
     FINANCE,
     GROUPS,
     LEGAL,
+    LOGISTICS,
     PROCESS_OWNER,
     PROCUREMENT,
     PROCUREMENT_MANAGER,
@@ -95,6 +97,8 @@ PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITO
 FX_RATE_WRITERS = frozenset({FINANCE, CREDIT_MANAGER})
 FX_RATE_READERS = CUSTOMER_STAFF | SUPPLIER_STAFF
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+# Disputes and credit notes: the customer staff, and who investigates (logistics) or approves (the lead).
+DISPUTE_STAFF = CUSTOMER_STAFF | {LOGISTICS, COLLECTIONS_LEAD}
 # The sample instance (credit_hold) was started by sales1 and offers its review to the credit analysts.
 INSTANCE_READERS = frozenset({SALES, CREDIT_ANALYST, AUDITOR})
 TASK_READERS = frozenset({CREDIT_ANALYST, AUDITOR})
@@ -174,6 +178,11 @@ MATRIX: dict[str, Row] = {
     "GET /api/fx-rates": Row(FX_RATE_READERS),
     "POST /api/fx-rates": Row(FX_RATE_WRITERS, ok=201, send=fx_rate),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),
+    # Disputes: the sample has none, so one dispute is a 404 for those who may read it.
+    "GET /api/disputes": Row(DISPUTE_STAFF),
+    "GET /api/disputes/<int:dispute_id>": Row(DISPUTE_STAFF, ok=404, params={"dispute_id": "customer_id"}),
+    "GET /api/disputes/summary": Row(DISPUTE_STAFF),
+    "GET /api/credit-notes": Row(DISPUTE_STAFF),
     # Legal outcomes: the sample has no written-off invoice, so a recovery allowed past the group check
     # finds none (404), and the sample customer is not blocked, so lifting its block is a conflict (409).
     "GET /api/write-offs": Row(CUSTOMER_STAFF),

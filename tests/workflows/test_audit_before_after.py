@@ -84,8 +84,11 @@ def _walk(desk: Collections, customer: int) -> None:
                 _ok(desk.complete("collector1", task["id"], outcome="disputed", disputed_invoices="INV-A2"))
             elif task["name"] == "call_customer":
                 _ok(desk.complete("collector1", task["id"], outcome="unreachable"))
-            elif task["name"] == "resolve_dispute":
-                _ok(desk.complete("collector1", task["id"], resolution="upheld", comment="credit note"))
+        # The call's dispute is settled by its own dispute_resolution: sales accepts, a lead approves.
+        for task in desk.open_tasks("sales1"):
+            _ok(desk.complete("sales1", task["id"], decision="accept", credit_amount="300.00"))
+        for task in desk.open_tasks("lead1"):
+            _ok(desk.complete("lead1", task["id"], decision="approve"))
         for task in desk.open_tasks("manager1"):
             _ok(desk.complete("manager1", task["id"], decision="approve"))
         for task in desk.open_tasks("legal1"):
@@ -153,7 +156,9 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
         "dunning_promise_to_pay",
         "dunning_promise_broken",
         "dunning_dispute_opened",
-        "dunning_dispute_resolved",
+        "dispute_opened",
+        "dispute_proposed",
+        "dispute_credited",
         "dunning_status_changed",
         "dunning_legal_handover",
         "dunning_closed",
@@ -192,12 +197,13 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
     unclaimed = _one(changes, "task_unclaimed")
     assert unclaimed["actor"] == "collector1"
     assert (unclaimed["before"], unclaimed["after"]) == ({"assignee": "collector1"}, {"assignee": None})
-    credit = _one(changes, "dunning_dispute_resolved")
-    assert credit["before"] == {
-        "invoices": {"INV-A2": {"disputed": True, "status": "open", "open_amount": "300.00"}}
+    credit = _one(changes, "dispute_credited")
+    assert credit["actor"] == "lead1"
+    assert credit["before"]["invoices"] == {
+        "INV-A2": {"status": "open", "open_amount": "300.00", "disputed_amount": "300.00"}
     }
-    assert credit["after"] == {
-        "invoices": {"INV-A2": {"disputed": False, "status": "cancelled", "open_amount": "0.00"}}
+    assert credit["after"]["invoices"] == {
+        "INV-A2": {"status": "credited", "open_amount": "0.00", "disputed_amount": "0.00"}
     }
     # The provision is the open amount at the handover: 900.00 less the 100.00 paid; INV-A2 was credited.
     booked = _one(changes, "provision_booked")

@@ -8,6 +8,7 @@ from flask import Response, jsonify
 from pydantic import ConfigDict, Field
 
 from webui.api import bp, create_from_body, current_actor, json_body, paged, require_groups
+from webui.api.disputes import CreditNote
 from webui.api.openapi import (
     Body,
     Day,
@@ -40,6 +41,7 @@ from workflows.credit.customers import (
     list_customers,
     parse_customer,
 )
+from workflows.credit.dispute_views import customer_credit_notes
 from workflows.credit.limit_review import record_rating
 from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
@@ -182,6 +184,7 @@ def post_customer() -> tuple[Response, int]:
 
 
 class CustomerFile(Customer):
+    credit_notes: list[CreditNote] = Field(description="the latest 50 credit notes posted for disputes")
     write_offs: list[WriteOff] = Field(description="the latest 50 legal outcomes and what they wrote off")
     recoveries: list[RecoveryItem] = Field(description="money recovered on written-off invoices")
 
@@ -189,8 +192,8 @@ class CustomerFile(Customer):
 @bp.get("/customers/<int:customer_id>")
 @api.validate(resp=responses(200, CustomerFile, 403, 404))
 def get_customer_file(customer_id: int) -> Response:
-    """A customer's credit file: limit history, exposure, what is overdue, its legal outcomes (write-offs)
-    and recoveries."""
+    """A customer's credit file: limit history, exposure, what is overdue, its credit notes, legal outcomes
+    (write-offs) and recoveries."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read customers")
     svc = services()
@@ -199,6 +202,7 @@ def get_customer_file(customer_id: int) -> Response:
         return jsonify(
             {
                 **body,
+                "credit_notes": customer_credit_notes(session, customer_id),
                 "write_offs": customer_write_offs(session, customer_id),
                 "recoveries": customer_recoveries(session, customer_id),
             }

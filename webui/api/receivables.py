@@ -49,7 +49,8 @@ class Invoice(Model):
     due_date: Day
     days_overdue: int = Field(ge=0)
     status: str = Field(examples=["open", "paid", "written_off"])
-    disputed: bool
+    disputed: bool = Field(description="an open dispute holds part of it out of dunning")
+    disputed_amount: Money = Field(description="the part open disputes hold out of dunning")
 
 
 class InvoiceQuery(PageQuery):

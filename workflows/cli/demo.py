@@ -183,7 +183,8 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
 
     A credit application and a payment-terms exception wait for analyst1, a contract change for
     finance1 and legal1, an order held over Acme's limit for manager1's release, legal1's settlement of an
-    old invoice of Shanghai Precision Parts for manager1's write-off approval, and overdue
+    old invoice of Shanghai Precision Parts for manager1's write-off approval, Helios's price dispute for
+    sales1's proposal, and overdue
     invoices of Quickbuild start a dunning case (its first reminder
     goes to the built-in mail sink). Returns what was started; nothing when any case exists already.
     """
@@ -230,6 +231,7 @@ def start_demo_cases(rt: Runtime, now: datetime) -> list[str]:
         f"order SO-2026-0815 of Acme Machinery GmbH held: {check['result']} (release by a credit manager)"
     )
     started.append(_legal_outcome(rt, customers["C-1003"], now))
+    started.append(_dispute(rt, customers["C-1004"], now))
     started.extend(_overdue_invoices(rt, customers["C-1005"], now))
     return started
 
@@ -250,6 +252,23 @@ def _legal_outcome(rt: Runtime, customer_id: int, now: datetime) -> str:
     }
     start_instance(rt, roles.WRITE_OFF, outcome, actor=legal, now=now)
     return "write-off of Shanghai Precision Parts Co., Ltd. (CNY 56,000 settled away; manager1 approves)"
+
+
+def _dispute(rt: Runtime, customer_id: int, now: datetime) -> str:
+    """Helios disputes the price of part of an invoice: collector1 raises it, sales1 investigates."""
+    due = now.date() + timedelta(days=10)
+    invoice = InvoiceInput(customer_id, "HX-4410", Decimal("12800.00"), "GBP", due - timedelta(days=30), due)
+    with transaction(rt.factory) as session:
+        post_invoice(session, invoice, actor="system", now=now)
+        collector = actor_for(get_user(session, "collector1"))
+    dispute = {
+        "customer_id": customer_id,
+        "invoices": [{"number": "HX-4410", "amount": Decimal("2400.00"), "reason": "price"}],
+        "owner_group": roles.SALES,
+        "description": "Helios says the framework price of GBP 640 per unit applies, not the list price.",
+    }
+    start_instance(rt, roles.DISPUTE_RESOLUTION, dispute, actor=collector, now=now)
+    return "price dispute of Helios Utilities plc (GBP 2,400.00 of HX-4410; sales1 investigates)"
 
 
 def _overdue_invoices(rt: Runtime, customer_id: int, now: datetime) -> list[str]:

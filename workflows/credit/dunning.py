@@ -70,14 +70,15 @@ def customers_to_dun(
             .where(
                 graded,
                 Invoice.status == InvoiceStatus.OPEN,
-                Invoice.disputed.is_(False),
+                # Only what open disputes do not hold counts (an invoice wholly disputed not at all).
+                Invoice.open_amount > Invoice.disputed_amount,
                 Invoice.due_date <= as_of - timedelta(days=offset),
                 Invoice.customer_id.not_in(active),
                 # Legal's outcome waits for approval: the invoices are about to be written off, not dunned.
                 Invoice.customer_id.not_in(customers_with_pending_write_off()),
             )
             .group_by(Invoice.customer_id)
-            .having(func.sum(Invoice.open_amount) >= minimum)
+            .having(func.sum(Invoice.open_amount - Invoice.disputed_amount) >= minimum)
         )
         found.update(session.scalars(query))
     return sorted(found)

@@ -54,7 +54,7 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
             session.scalars(
                 select(Invoice.customer_id).where(
                     Invoice.status == InvoiceStatus.OPEN,
-                    Invoice.disputed.is_(False),
+                    Invoice.open_amount > Invoice.disputed_amount,  # not wholly held by a dispute
                     Invoice.due_date < as_of - timedelta(days=policy.overdue_days),
                 )
             )

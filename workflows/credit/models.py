@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     ForeignKey,
     Index,
     String,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.store.models import Base, Decimal2
@@ -97,6 +99,7 @@ class InvoiceStatus:
     OPEN = "open"
     PAID = "paid"
     CANCELLED = "cancelled"
+    CREDITED = "credited"  # a dispute's credit note lowered it to nothing (workflows/credit/disputes.py)
     # Closed by a legal outcome (workflows/credit/write_offs.py): never dunned again; open_amount is what a
     # settlement still asks of the debtor, and money beyond it posts as a recovery.
     WRITTEN_OFF = "written_off"
@@ -117,8 +120,25 @@ class Invoice(Base):
     due_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN)
     paid_date: Mapped[date | None]  # the day the last payment closed it, for the payment-history score
-    disputed: Mapped[bool] = mapped_column(default=False)  # out of dunning until the dispute is resolved
+    # Held out of dunning: the sum of the open disputes' lines of this invoice (workflows/credit/disputes.py
+    # keeps it); dunning acts on open_amount - disputed_amount only.
+    disputed_amount: Mapped[Decimal] = mapped_column(Decimal2, default=Decimal("0.00"))
     created_at: Mapped[datetime]
+
+    @hybrid_property
+    def disputed(self) -> bool:
+        """Whether an open dispute holds part of it."""
+        return self.disputed_amount > 0
+
+    @disputed.inplace.expression
+    @classmethod
+    def _disputed_expression(cls) -> ColumnElement[bool]:
+        return cls.disputed_amount > 0
+
+    @property
+    def undisputed_amount(self) -> Decimal:
+        """What of it is open and not disputed: the part dunning acts on."""
+        return max(Decimal("0.00"), self.open_amount - self.disputed_amount)
 
 
 class Payment(Base):

@@ -266,14 +266,15 @@ def _same_currency(customer: Customer, currency: str) -> None:
 
 
 def overdue_invoices(session: Session, customer_id: int, today: date, grace_days: int = 0) -> list[Invoice]:
-    """Open, undisputed invoices more than `grace_days` past due, oldest first."""
+    """Open invoices more than `grace_days` past due with an undisputed part (`Invoice.undisputed_amount`;
+    open disputes hold the rest out of dunning), oldest first."""
     return list(
         session.scalars(
             select(Invoice)
             .where(
                 Invoice.customer_id == customer_id,
                 Invoice.status == InvoiceStatus.OPEN,
-                Invoice.disputed.is_(False),
+                Invoice.open_amount > Invoice.disputed_amount,
                 Invoice.due_date < date.fromordinal(today.toordinal() - grace_days),
             )
             .order_by(Invoice.due_date, Invoice.id)
@@ -294,6 +295,7 @@ def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
         "days_overdue": max(0, (today - invoice.due_date).days),
         "status": invoice.status,
         "disputed": invoice.disputed,
+        "disputed_amount": f"{invoice.disputed_amount:.2f}",  # held out of dunning by open disputes
     }
 
 

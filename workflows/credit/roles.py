@@ -19,6 +19,9 @@ LEGAL = "legal"
 PROCUREMENT = "procurement"
 PROCUREMENT_MANAGER = "procurement_manager"
 FINANCE = "finance"
+# Disputes: logistics investigates delivery and quantity disputes; a collections lead approves small credits.
+LOGISTICS = "logistics"
+COLLECTIONS_LEAD = "collections_lead"
 PROCESS_OWNER = "process_owner"
 ADMIN = ADMIN_GROUP
 
@@ -34,6 +37,8 @@ GROUPS = frozenset(
         PROCUREMENT,
         PROCUREMENT_MANAGER,
         FINANCE,
+        LOGISTICS,
+        COLLECTIONS_LEAD,
         PROCESS_OWNER,
         ADMIN,
     }
@@ -45,6 +50,7 @@ CREDIT_LIMIT_REVIEW = "credit_limit_review"
 DUNNING = "dunning"
 SUPPLIER_CONTRACT_CHANGE = "supplier_contract_change"
 PAYMENT_TERMS_EXCEPTION = "payment_terms_exception"
+DISPUTE_RESOLUTION = "dispute_resolution"
 # Legal proposes a legal outcome (recovered, settled, uncollectable); a write-off is approved by amount.
 WRITE_OFF = "write_off"
 # An over-limit order held by a credit check waits for a credit manager's release.
@@ -74,6 +80,9 @@ FX_RATE_READERS = CUSTOMER_READERS | SUPPLIER_READERS
 # The monthly provision run from the shell (`creditflow provisions --post --user U`); the daily job posts as
 # the system.
 PROVISION_POSTERS = frozenset({FINANCE, CREDIT_MANAGER})
+# Disputes and credit notes: whoever raises, investigates, approves or audits them.
+DISPUTE_OWNER_GROUPS = (SALES, LOGISTICS, FINANCE)  # who investigates a dispute, by its owner_group
+DISPUTE_READERS = CUSTOMER_READERS | frozenset({LOGISTICS, COLLECTIONS_LEAD})
 # Auditors read every instance, customer, supplier and contract, and change nothing.
 READ_ALL = frozenset({AUDITOR})
 
@@ -100,11 +109,12 @@ CONTRACT_CHANGE_AUTHORITY: dict[str, tuple[str, ...]] = {
     CFO: (PROCUREMENT_MANAGER, CFO),
 }
 
-# A dispute credit (a credit note cancelling disputed invoices), proposed by a collector.
-DISPUTE_CREDIT_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
-
-# An over-limit order's release (order_release): a credit manager other than whoever asked for the check.
-ORDER_RELEASE_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
+# dispute_credit_authority.dmn (`approval_level`): a dispute's credit note, by its amount in the base
+# currency (one approval by someone other than the collector who raised it and the owner who proposed it).
+DISPUTE_CREDIT_AUTHORITY: dict[str, tuple[str, ...]] = {
+    COLLECTIONS_LEAD: (COLLECTIONS_LEAD,),
+    CREDIT_MANAGER: (CREDIT_MANAGER,),
+}
 
 # write_off_authority.dmn (`approval_level`): a write-off, by its amount in the base currency.
 WRITE_OFF_AUTHORITY: dict[str, tuple[str, ...]] = {
@@ -115,6 +125,9 @@ WRITE_OFF_AUTHORITY: dict[str, tuple[str, ...]] = {
 WRITE_OFF_PROPOSERS = frozenset({LEGAL})
 BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
 
+# An over-limit order's release (order_release): a credit manager other than whoever asked for the check.
+ORDER_RELEASE_AUTHORITY: tuple[str, ...] = (CREDIT_MANAGER,)
+
 # The demo users of `init --demo` (README.md, "Demo users"): one group each, password "demo".
 DEMO_USERS: dict[str, str] = {
     "sales1": SALES,
@@ -123,6 +136,8 @@ DEMO_USERS: dict[str, str] = {
     "cfo1": CFO,
     "auditor1": AUDITOR,
     "collector1": COLLECTIONS,
+    "lead1": COLLECTIONS_LEAD,
+    "logistics1": LOGISTICS,
     "legal1": LEGAL,
     "buyer1": PROCUREMENT,
     "pm1": PROCUREMENT_MANAGER,

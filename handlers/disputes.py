@@ -1,0 +1,277 @@
+"""Service operations of dispute_resolution: open the dispute, record the owner's proposal, post the
+approved credit note (a money move), close without a credit, and tell the customer and the collector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers.approvals import authority_groups, require_approvals, started_by_one_of
+from workflows.credit import roles
+from workflows.credit.credit_notes import close_without_credit, post_credit
+from workflows.credit.disputes import (
+    CreditNote,
+    Dispute,
+    DisputeStatus,
+    lines_of,
+    open_dispute,
+    parse_dispute,
+    record_proposal,
+)
+from workflows.credit.models import Customer
+from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
+from workflows.mail.outbox import queue_email
+from workflows.store.models import User
+
+AUTHORITY_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
+POST_CREDIT = "dispute.post_credit"
+
+
+def own_dispute(ctx: TaskContext, dispute_id: int, operation: str) -> Dispute:
+    """The dispute this instance settles; another instance's dispute is refused (a one-man diagram could
+    otherwise credit any dispute).
+
+    Raises:
+        HandlerInputError: no such dispute, or it belongs to another instance.
+    """
+    dispute = ctx.session.get(Dispute, dispute_id, with_for_update=True)
+    if dispute is None or dispute.instance_id != ctx.instance_id:
+        raise HandlerInputError(
+            f"{operation} in instance {ctx.instance_id}: dispute {dispute_id} is not this instance's dispute"
+        )
+    return dispute
+
+
+def dispute_json(ctx: TaskContext, dispute: Dispute) -> dict[str, Any]:
+    """What the tasks show and the e-mails say about a dispute."""
+    customer = ctx.session.get(Customer, dispute.customer_id)
+    assert customer is not None
+    return {
+        "dispute_id": dispute.id,
+        "customer_id": customer.id,
+        "customer_name": customer.name,
+        "customer_email": customer.email,
+        "currency": dispute.currency,
+        "disputed_amount": dispute.disputed_amount,
+        "owner_group": dispute.owner_group,
+        "description": dispute.description,
+        "raised_by": dispute.raised_by,
+        "lines": [
+            {"number": ln.invoice_number, "amount": ln.amount, "reason": ln.reason}
+            for ln in lines_of(ctx.session, dispute)
+        ],
+    }
+
+
+# --- open ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenDisputeRequest:
+    customer_id: Any
+    invoices: Any
+    owner_group: Any
+    description: Any = ""
+
+
+def open_(ctx: TaskContext, req: OpenDisputeRequest) -> dict[str, Any]:
+    """Open the dispute the start data names and hold its amounts out of dunning; a dispute a dunning case
+    opened for this (queued) instance is taken as it is.
+
+    Only an instance started by collections (or an admin, the system) opens one: a dispute stops dunning.
+
+    Raises:
+        HandlerInputError: another initiator.  Invalid: naming the fields (422 to the starter).
+    """
+    queued = ctx.session.scalar(select(Dispute).where(Dispute.instance_id == ctx.instance_id))
+    if queued is not None:
+        return dispute_json(ctx, queued)
+    if not started_by_one_of(ctx, [roles.COLLECTIONS]):
+        raise HandlerInputError(
+            f"dispute.open in instance {ctx.instance_id}: disputes are raised by collections, not by an "
+            f"instance {ctx.started_by} started"
+        )
+    data = parse_dispute(
+        {
+            "customer_id": req.customer_id,
+            "invoices": req.invoices,
+            "owner_group": req.owner_group,
+            "description": req.description,
+        }
+    )
+    dispute = open_dispute(
+        ctx.session, data, raised_by=ctx.started_by, now=ctx.now, instance_id=ctx.instance_id
+    )
+    return dispute_json(ctx, dispute)
+
+
+# --- the owner's proposal ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalRequest:
+    dispute_id: int
+    decision: str
+    credit_amount: Decimal | None = None
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    decision: str
+    credit_amount: Decimal
+    needs_approval: bool  # a credit above zero
+    rate_known: bool
+    credit_base: Decimal  # the credit in the base currency (0 when no rate is known: see rate_known)
+    proposed_by: str
+
+
+def propose(ctx: TaskContext, req: ProposalRequest) -> Proposal:
+    """Record who proposed what (the person completing the owner's task).
+
+    Raises:
+        Invalid: a credit below zero or above the disputed amount, or a credit on a rejection (422).
+    """
+    dispute = own_dispute(ctx, req.dispute_id, "dispute.record_proposal")
+    record_proposal(
+        ctx.session,
+        dispute,
+        decision=req.decision,
+        credit=req.credit_amount,
+        comment=req.comment,
+        by=ctx.actor or ctx.started_by,
+        now=ctx.now,
+        base_currency=ctx.settings.credit.base_currency,
+    )
+    credit = dispute.proposed_credit or Decimal("0.00")
+    base = dispute.proposed_credit_base
+    return Proposal(
+        dispute.proposal or req.decision,
+        credit,
+        dispute.status == DisputeStatus.PROPOSED,
+        base is not None,
+        base if base is not None else Decimal("0.00"),
+        dispute.proposed_by or "",
+    )
+
+
+# --- the credit note (moves money) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisputeRequest:
+    dispute_id: int
+
+
+@dataclass(frozen=True)
+class CreditPosted:
+    amount: Decimal
+    credit_notes: list[dict[str, Any]]
+    approved_by: list[str]
+
+
+def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
+    """The approval a dispute's credit needs: the group dispute_credit_authority.dmn names for its amount in
+    the base currency (the credit manager when no rate is known), given after the proposal, by someone who
+    neither raised the dispute nor proposed the credit, whatever four-eyes rule the diagram has.
+
+    Raises:
+        MissingApprovals: no credit proposed, or the approval is missing.
+    """
+    dispute = own_dispute(ctx, req.dispute_id, POST_CREDIT)
+    if dispute.status != DisputeStatus.PROPOSED or dispute.proposed_credit is None:
+        raise MissingApprovals(
+            f"{POST_CREDIT} in instance {ctx.instance_id}: dispute {dispute.id} has no credit proposed"
+        )
+    base = dispute.proposed_credit_base
+    proposal = {"credit_base": base if base is not None else Decimal("0.00"), "rate_known": base is not None}
+    inputs = {"proposal": proposal}
+    groups = authority_groups(ctx, POST_CREDIT, AUTHORITY_TABLE, inputs, roles.DISPUTE_CREDIT_AUTHORITY)
+    excluded = sorted({name for name in (dispute.raised_by, dispute.proposed_by) if name})
+    what = (
+        f"a credit note of {dispute.proposed_credit:.2f} {dispute.currency} for dispute {dispute.id}, "
+        f"raised by {dispute.raised_by} and proposed by {dispute.proposed_by}"
+    )
+    return require_approvals(ctx, POST_CREDIT, groups, what, excluded=excluded, since=dispute.proposed_at)
+
+
+def post_credit_note(ctx: TaskContext, req: DisputeRequest) -> CreditPosted:
+    """Post the approved credit as credit notes on the disputed invoices (checked by `credit_approvals`
+    before it runs) and end the hold."""
+    dispute = own_dispute(ctx, req.dispute_id, POST_CREDIT)
+    approvers = [a.user for a in ctx.approvals]
+    notes = post_credit(ctx.session, dispute, approved_by=approvers, now=ctx.now)
+    return CreditPosted(dispute.credited_amount, [_note(n) for n in notes], approvers)
+
+
+def _note(note: CreditNote) -> dict[str, Any]:
+    return {"id": note.id, "invoice_number": note.invoice_number, "amount": note.amount}
+
+
+# --- closing without a credit, and the e-mails ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CloseRequest:
+    dispute_id: int
+    outcome: str  # rejected | resolved | refused
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeClosed:
+    outcome: str
+    closed_by: str
+
+
+def close(ctx: TaskContext, req: CloseRequest) -> DisputeClosed:
+    """End the hold without a credit note: the invoices are dunned again in full."""
+    if req.outcome not in (DisputeStatus.REJECTED, DisputeStatus.RESOLVED, DisputeStatus.REFUSED):
+        raise HandlerInputError(
+            f"dispute.close: outcome must be rejected, resolved or refused, not {req.outcome!r}"
+        )
+    dispute = own_dispute(ctx, req.dispute_id, "dispute.close")
+    by = ctx.actor or ctx.started_by
+    close_without_credit(ctx.session, dispute, outcome=req.outcome, by=by, comment=req.comment, now=ctx.now)
+    return DisputeClosed(req.outcome, by)
+
+
+@dataclass(frozen=True)
+class Told:
+    customer: bool
+    raised_by: bool
+
+
+def notify_outcome(ctx: TaskContext, req: DisputeRequest) -> Told:
+    """E-mail the outcome to the customer and to the collector who raised the dispute (once each, whatever
+    retries happen); a missing address is skipped and said so in the result."""
+    dispute = own_dispute(ctx, req.dispute_id, "dispute.notify_outcome")
+    if dispute.status in DisputeStatus.ACTIVE:
+        raise HandlerInputError(f"dispute.notify_outcome: dispute {dispute.id} is still {dispute.status}")
+    context = {
+        **dispute_json(ctx, dispute),
+        "outcome": dispute.status,
+        "credited_amount": dispute.credited_amount,
+    }
+    context["notes"] = [
+        {"invoice_number": n.invoice_number, "amount": n.amount}
+        for n in ctx.session.scalars(select(CreditNote).where(CreditNote.dispute_id == dispute.id))
+    ]
+    sent = {}
+    collector = ctx.session.scalar(select(User.email).where(User.username == dispute.raised_by, User.active))
+    for who, address in (("customer", context["customer_email"]), ("raised_by", collector)):
+        if address:
+            queue_email(
+                ctx.session,
+                to=[address],
+                template="dispute_outcome",
+                context={**context, "to_customer": who == "customer"},
+                dedupe_key=f"dispute:{dispute.id}:outcome:{who}",
+                now=ctx.now,
+                instance_id=ctx.instance_id,
+            )
+        sent[who] = bool(address)
+    return Told(sent["customer"], sent["raised_by"])

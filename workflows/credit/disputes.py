@@ -1,0 +1,381 @@
+"""Disputes and credit notes: a customer contests amounts of invoices; the owner group investigates and
+proposes; an approved credit posts a credit note that lowers each invoice by its share.
+
+A dispute holds its amounts out of dunning (Invoice.disputed_amount, the sum of the open disputes' lines of
+the invoice) until it closes; the rest of each invoice is dunned as before. A credit never exceeds the
+disputed amount, and it lowers only the disputed invoices, never by more than their open amount (what a
+payment settled meanwhile becomes the customer's credit balance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflows.credit import fx, roles
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.definitions.deploy import QUEUED_START, latest_definition
+from workflows.errors import Invalid, NotFound
+from workflows.money import parse_money
+from workflows.store.audit import record_event
+from workflows.store.models import Base, Decimal2, InstanceStatus, ProcessInstance, Timer
+
+ZERO = Decimal("0.00")
+REASONS = ("price", "quantity", "quality", "delivery", "duplicate", "other")
+ACCEPT, REJECT = "accept", "reject"
+MAX_LINES = 200  # invoices in one dispute
+MAX_TEXT = 4000
+
+
+class DisputeStatus:
+    OPEN = "open"  # the owner group investigates
+    PROPOSED = "proposed"  # a credit waits for its approval
+    REJECTED = "rejected"  # the owner found the invoices right: dunned again
+    RESOLVED = "resolved"  # accepted without a credit (e.g. goods replaced): the hold ends
+    CREDITED = "credited"  # a credit note was posted
+    REFUSED = "refused"  # the approver refused the proposed credit: dunned again
+    ACTIVE = (OPEN, PROPOSED)
+    ALL = (OPEN, PROPOSED, REJECTED, RESOLVED, CREDITED, REFUSED)
+
+
+class Dispute(Base):
+    """One customer's dispute of amounts on some of its invoices, and how it was settled."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_customer_status", "customer_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("dunning_cases.id"))  # raised in a dunning case
+    owner_group: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    disputed_amount: Mapped[Decimal] = mapped_column(Decimal2)  # the sum of its lines
+    status: Mapped[str] = mapped_column(String(20), default=DisputeStatus.OPEN)
+    proposal: Mapped[str | None] = mapped_column(String(10))  # accept | reject
+    proposed_credit: Mapped[Decimal | None] = mapped_column(Decimal2)
+    proposed_credit_base: Mapped[Decimal | None] = mapped_column(Decimal2)  # None: no exchange rate
+    proposal_comment: Mapped[str] = mapped_column(Text, default="")
+    proposed_by: Mapped[str | None] = mapped_column(String(80))
+    proposed_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(80))  # the approver, or who refused
+    decision_comment: Mapped[str] = mapped_column(Text, default="")
+    credited_amount: Mapped[Decimal] = mapped_column(Decimal2, default=ZERO)
+    raised_by: Mapped[str] = mapped_column(String(80))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class DisputeLine(Base):
+    """One disputed invoice of a dispute: how much of it, and why."""
+
+    __tablename__ = "dispute_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_number: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Decimal2)
+    reason: Mapped[str] = mapped_column(String(20))
+    credited: Mapped[Decimal] = mapped_column(Decimal2, default=ZERO)
+
+
+class CreditNote(Base):
+    """Posted, never changed: a credit that lowered an invoice, the dispute it settles and who approved it."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (Index("ix_credit_notes_customer", "customer_id", "posted_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_number: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Decimal2)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The part of `amount` the invoice no longer owed (paid meanwhile): kept as the customer's credit balance.
+    to_balance: Mapped[Decimal] = mapped_column(Decimal2, default=ZERO)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    approved_by: Mapped[list[Any]]
+    requested_by: Mapped[str] = mapped_column(String(80))
+    posted_at: Mapped[datetime]
+
+
+def _invalid(summary: str, fields: dict[str, str]) -> Invalid:
+    """An Invalid naming each field in its message too: a handler's error reaches the caller as text."""
+    named = "; ".join(f"{name}: {text}" for name, text in fields.items())
+    return Invalid(f"{summary}: {named}", details={"fields": fields})
+
+
+# --- opening ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    number: str
+    amount: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class DisputeInput:
+    customer_id: int
+    lines: tuple[LineInput, ...]
+    owner_group: str
+    description: str
+
+
+def parse_dispute(raw: Mapping[str, Any]) -> DisputeInput:
+    """Start data or a `dispute` message as a dispute: every bad field named at once.
+
+    Raises:
+        Invalid: with `details["fields"]` naming each bad field (`invoices[2].amount`).
+    """
+    errors: dict[str, str] = {}
+    customer_id = raw.get("customer_id")
+    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
+        errors["customer_id"] = "Must be the id of a customer."
+        customer_id = 0
+    owner = raw.get("owner_group")
+    if owner not in roles.DISPUTE_OWNER_GROUPS:
+        errors["owner_group"] = f"Must be one of {', '.join(roles.DISPUTE_OWNER_GROUPS)}."
+    description = raw.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_TEXT or "\x00" in description:
+        errors["description"] = f"Must be text of at most {MAX_TEXT} characters."
+        description = ""
+    items = raw.get("invoices")
+    lines: list[LineInput] = []
+    if not isinstance(items, list) or not items or len(items) > MAX_LINES:
+        errors["invoices"] = f"Name from 1 to {MAX_LINES} invoices, each {{number, amount, reason}}."
+        items = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"invoices[{index}]"
+        if not isinstance(item, Mapping):
+            errors[where] = "Must be {number, amount, reason}."
+            continue
+        number, reason = item.get("number"), item.get("reason")
+        if not isinstance(number, str) or not number.strip() or len(number) > 80 or "\x00" in number:
+            errors[f"{where}.number"] = "Must be an invoice number."
+            continue
+        if number in seen:
+            errors[f"{where}.number"] = f"Invoice {number} is named twice."
+        seen.add(number)
+        if reason not in REASONS:
+            errors[f"{where}.reason"] = f"Must be one of {', '.join(REASONS)}."
+        try:
+            amount = parse_money(item.get("amount"))
+        except ValueError as exc:
+            errors[f"{where}.amount"] = str(exc)
+            continue
+        if amount <= 0:
+            errors[f"{where}.amount"] = "Must be above zero: the part of the invoice the customer disputes."
+            continue
+        lines.append(LineInput(number, amount, str(reason)))
+    if errors:
+        raise _invalid("the dispute cannot be opened", errors)
+    return DisputeInput(int(customer_id), tuple(lines), str(owner), str(description))
+
+
+def open_dispute(
+    session: Session,
+    data: DisputeInput,
+    *,
+    raised_by: str,
+    now: datetime,
+    instance_id: int | None = None,
+    case_id: int | None = None,
+) -> Dispute:
+    """Open a dispute and hold its amounts out of dunning.
+
+    Each line names an open invoice of the customer, for at most what is open and not already disputed.
+
+    Raises:
+        NotFound: no such customer.  Invalid: naming each line that does not fit.
+    """
+    customer = session.get(Customer, data.customer_id)
+    if customer is None:
+        raise NotFound(f"customer {data.customer_id} does not exist")
+    numbers = [line.number for line in data.lines]
+    invoices = {
+        i.number: i
+        for i in session.scalars(
+            select(Invoice).where(Invoice.number.in_(numbers)).order_by(Invoice.id).with_for_update()
+        )
+    }
+    errors: dict[str, str] = {}
+    for index, line in enumerate(data.lines):
+        invoice = invoices.get(line.number)
+        where = f"invoices[{index}]"
+        # Another customer's invoice reads as unknown: a dispute does not tell which numbers exist.
+        if invoice is None or invoice.customer_id != customer.id:
+            errors[f"{where}.number"] = f"Customer {customer.id} has no invoice {line.number}."
+        elif invoice.status != InvoiceStatus.OPEN:
+            errors[f"{where}.number"] = f"Invoice {line.number} is {invoice.status}, not open."
+        elif line.amount > invoice.open_amount - invoice.disputed_amount:
+            free = max(ZERO, invoice.open_amount - invoice.disputed_amount)
+            errors[f"{where}.amount"] = (
+                f"Invoice {line.number} has {free:.2f} {invoice.currency} open and not yet disputed; "
+                f"{line.amount:.2f} is more."
+            )
+    if errors:
+        raise _invalid("the dispute cannot be opened", errors)
+    dispute = Dispute(
+        customer_id=customer.id,
+        instance_id=instance_id,
+        case_id=case_id,
+        owner_group=data.owner_group,
+        description=data.description,
+        currency=customer.currency,
+        disputed_amount=sum((line.amount for line in data.lines), ZERO),
+        status=DisputeStatus.OPEN,
+        raised_by=raised_by,
+        opened_at=now,
+    )
+    session.add(dispute)
+    session.flush()
+    for line in data.lines:
+        invoice = invoices[line.number]
+        invoice.disputed_amount += line.amount
+        session.add(
+            DisputeLine(
+                dispute_id=dispute.id,
+                invoice_id=invoice.id,
+                invoice_number=invoice.number,
+                amount=line.amount,
+                reason=line.reason,
+            )
+        )
+    record_event(
+        session,
+        actor=raised_by,
+        action="dispute_opened",
+        now=now,
+        instance_id=instance_id,
+        dispute_id=dispute.id,
+        customer_id=customer.id,
+        owner_group=dispute.owner_group,
+        lines=[
+            {"invoice": ln.number, "amount": f"{ln.amount:.2f}", "reason": ln.reason} for ln in data.lines
+        ],
+        before={"disputed": None},
+        after={"disputed": f"{dispute.disputed_amount:.2f}", "status": dispute.status},
+    )
+    return dispute
+
+
+def queue_resolution(
+    session: Session, dispute: Dispute, data: Mapping[str, Any], *, started_by: str, now: datetime
+) -> int:
+    """Queue a `dispute_resolution` instance for a dispute opened elsewhere (a dunning case's `dispute`
+    message), started by who raised it; the next timer sweep (the scheduler, `tick`) runs it into the
+    owner group's inbox. Returns its id.
+
+    Raises:
+        Invalid: dispute_resolution is not deployed (nothing is written).
+    """
+    definition = latest_definition(session, roles.DISPUTE_RESOLUTION, required=False)
+    if definition is None:
+        raise Invalid(
+            f"{roles.DISPUTE_RESOLUTION} is not deployed, so the dispute has no process to settle it; "
+            "run `creditflow init`, then send the dispute again"
+        )
+    due = now - timedelta(microseconds=1)  # due already, as deploy queues definition_approval
+    instance = ProcessInstance(
+        definition_id=definition.id,
+        process_key=definition.process_key,
+        version=definition.version,
+        business_key=str(dispute.customer_id),
+        status=InstanceStatus.RUNNING,
+        state="",  # queued: engine.step.resume starts it on this data
+        data=dict(data),
+        waits=[["timer", QUEUED_START, due.isoformat()]],
+        started_by=started_by,
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(instance)
+    session.flush()
+    session.add(Timer(instance_id=instance.id, bpmn_id=QUEUED_START, due_at=due))
+    dispute.instance_id = instance.id
+    return instance.id
+
+
+# --- proposal, credit, closing ---------------------------------------------------------------------------
+
+
+def lines_of(session: Session, dispute: Dispute) -> list[DisputeLine]:
+    return list(
+        session.scalars(
+            select(DisputeLine).where(DisputeLine.dispute_id == dispute.id).order_by(DisputeLine.id)
+        )
+    )
+
+
+def record_proposal(
+    session: Session,
+    dispute: Dispute,
+    *,
+    decision: str,
+    credit: Decimal | None,
+    comment: str,
+    by: str,
+    now: datetime,
+    base_currency: str,
+) -> Dispute:
+    """The owner group's finding: reject, or accept with a credit from zero up to the disputed amount.
+
+    The credit's value in the base currency (for the authority table) is taken at today's rate; with no
+    rate it stays None and the credit manager decides.
+
+    Raises:
+        Invalid: naming the field.  Conflict-like Invalid: the dispute is not open.
+    """
+    if dispute.status != DisputeStatus.OPEN:
+        raise Invalid(f"dispute {dispute.id} is {dispute.status}; only an open dispute takes a proposal")
+    if decision not in (ACCEPT, REJECT):
+        raise _invalid(f"dispute {dispute.id}", {"decision": "Must be accept or reject."})
+    amount = ZERO if credit is None else credit
+    if decision == REJECT and amount != 0:
+        raise _invalid(
+            f"dispute {dispute.id}", {"credit_amount": "Must be empty or 0 when the dispute is rejected."}
+        )
+    if amount < 0 or amount > dispute.disputed_amount or amount != amount.quantize(Decimal("0.01")):
+        limit = f"{dispute.disputed_amount:.2f} {dispute.currency}"
+        raise _invalid(
+            f"dispute {dispute.id}",
+            {"credit_amount": f"Must be from 0 to {limit}, the disputed amount, in cents; not {amount}."},
+        )
+    before = _proposal_fields(dispute)
+    try:
+        base = fx.to_base(session, amount, dispute.currency, now.date(), base_currency)
+    except fx.MissingRate:
+        base = None  # no guess: the authority table sends it to the credit manager
+    dispute.proposal, dispute.proposed_credit, dispute.proposed_credit_base = decision, amount, base
+    dispute.proposal_comment, dispute.proposed_by, dispute.proposed_at = comment, by, now
+    if decision == ACCEPT and amount > 0:
+        dispute.status = DisputeStatus.PROPOSED
+    record_event(
+        session,
+        actor=by,
+        action="dispute_proposed",
+        now=now,
+        instance_id=dispute.instance_id,
+        dispute_id=dispute.id,
+        before=before,
+        after=_proposal_fields(dispute),
+    )
+    return dispute
+
+
+def _proposal_fields(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "status": dispute.status,
+        "proposal": dispute.proposal,
+        "proposed_credit": None if dispute.proposed_credit is None else f"{dispute.proposed_credit:.2f}",
+        "proposed_by": dispute.proposed_by,
+    }
