@@ -34,6 +34,8 @@ CUSTOMER = {"name": "Secret Revenue GmbH", "currency": "EUR", "annual_revenue": 
                 "limit_rounding": "1000",
             },
         ),
+        # Its policy_limit is a share of the revenue, and its base-currency amount a conversion.
+        ("credit.check_recommendation", {"recommended_limit": "1000000", "formula_limit": "99999999"}),
     ],
 )
 def test_a_process_owner_cannot_read_a_customer_through_a_one_man_diagram(

@@ -224,6 +224,16 @@ def test_a_recommendation_above_the_formula_needs_a_reason_and_one_more_level(
     )
     assert refused.status_code == 422, refused.json
     assert "exception_reason" in refused.json["error"]["message"]
+    for blank in ("   ", "\t\n", "reason\x00"):  # blank is no reason; a NUL never reaches the record
+        hostile = complete(
+            client,
+            demo_tokens["analyst1"],
+            review["id"],
+            decision="approve",
+            recommended_limit=60_000,
+            exception_reason=blank,
+        )
+        assert hostile.status_code in (400, 422), (blank, hostile.json)  # NUL: 400, not JSON we take
     assert open_task(refresh(client, demo_tokens, instance["id"]), "review_application")["id"] == review["id"]
     done = complete(
         client,
