@@ -71,7 +71,10 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         )
     case = load_case(ctx, req.case_id)
     today = ctx.now.date()
-    overdue = sum((i.open_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0))
+    # What the case duns: open disputes hold their amounts out, so a promise is measured against the rest.
+    overdue = sum(
+        (i.undisputed_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0)
+    )
     outside = []
     days_out = (req.promised_date - today).days
     if days_out > req.max_days:

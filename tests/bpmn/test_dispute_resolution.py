@@ -197,3 +197,27 @@ def test_the_demo_has_one_open_dispute_in_the_owner_groups_inbox(desk: Collectio
     )
     task = task_named(desk, desk.tokens["sales1"], "propose_sales")
     assert task["subject"] == "Helios Utilities plc: dispute 1, 2,400.00 GBP", task
+
+
+def test_a_promise_is_measured_against_the_undisputed_rest_of_the_case(desk: Collections) -> None:
+    customer = desk.customer("Promising Partly")
+    desk.invoice(customer, "INV-P1", "1000.00")
+    for _ in range(5):
+        desk.tick()
+    lines = [{"number": "INV-P1", "amount": "800.00", "reason": "quality"}]
+    dispute = {"invoices": lines, "owner_group": "sales", "description": "half the goods were broken"}
+    for name, data in (
+        ("dispute", dispute),
+        # 60.00 is 30 % of the 200.00 dunned, but 6 % of the 1,000.00 open: within the 25 % floor only if
+        # the held amount is left out.
+        (
+            "promise_to_pay",
+            {"promised_date": (desk.clock.now.date().replace(day=20)).isoformat(), "amount": "60.00"},
+        ),
+    ):
+        body = {"name": name, "correlation_key": str(customer), "data": data}
+        sent = desk.client.post("/api/messages", json=body, headers=auth(desk.tokens["collector1"]))
+        assert sent.status_code == 200 and sent.json["delivered_to"], sent.json
+    case = desk.case(customer)
+    assert case["status"] == "paused", case["history"][-3:]
+    assert [t["name"] for t in desk.open_tasks("manager1")] == []
