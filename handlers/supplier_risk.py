@@ -14,8 +14,8 @@ from handlers.approvals import require_reader
 from handlers.contracts import own_change_request
 
 # A supplier's size and age are scored on the same bands as a customer's.
-from handlers.credit_scoring import NEUTRAL, rating_score, size_score, weighted_score
-from handlers.credit_scoring import management_score as age_score
+from handlers.scorecard_factors import NEUTRAL, rating_score, size_score, weighted_score
+from handlers.scorecard_factors import management_score as age_score
 from workflows.credit import roles
 from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier

@@ -128,6 +128,7 @@ NOT_ROLES = {
     ("workflows/settings.py", "dunning"),
     ("workflows/credit/limit_review.py", "dunning"),
     ("workflows/credit/models.py", "legal"),
+    ("handlers/scorecard_factors.py", "logistics"),  # an industry of the outlook table, not the group
 }
 
 

@@ -15,16 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.credit_scoring import (
-    FACTORS,
     HAIRCUT_DECISION,
-    INDUSTRY_OUTLOOK,
     SCORECARD_FILE,
-    ScoreInputs,
     average_days_late,
     haircut_share,
     score_of,
     scorecard_for,
 )
+from handlers.scorecard_factors import FACTORS, INDUSTRY_OUTLOOK, ScoreInputs
 from workflows.credit.collateral import COLLATERAL_KINDS
 from workflows.credit.customers import OWNERSHIPS
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
