@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from handlers.approvals import (
     authority_groups,
+    completed_steps,
     deployed_decision,
     given_approvals,
     in_base_currency,
@@ -226,12 +227,12 @@ class ApplyLimitRequest:
 
 
 def limit_authority_inputs(
-    ctx: TaskContext, customer: Customer, new_limit: Decimal, above: bool
+    ctx: TaskContext, customer: Customer, new_limit: Decimal, above: bool, day: date | None = None
 ) -> dict[str, Any]:
     """The inputs of approval_authority.dmn, as the diagram's `recommendation` (credit.check_recommendation)
-    gives them: the limit in the base currency (None and rate_missing without a rate), the grade, and
-    whether the limit lies above policy."""
-    base = in_base_currency(ctx, new_limit, customer.currency)
+    gives them: the limit in the base currency at the rate of `day` (None and rate_missing without a rate),
+    the grade, and whether the limit lies above policy."""
+    base = in_base_currency(ctx, new_limit, customer.currency, day)
     return {
         "recommendation": {
             "limit_in_base": base.amount,
@@ -240,6 +241,15 @@ def limit_authority_inputs(
         },
         "grade": customer.grade,
     }
+
+
+def recommendation_day(ctx: TaskContext, steps: list[str]) -> date:
+    """The day the recommendation was made, whose exchange rate the diagram's routing used: the latest
+    completion of the first approver step (the analyst's review in the shipped diagrams), else today. A rate
+    posted while the approvals run then cannot ask for a level the routing never offered."""
+    done = completed_steps(ctx, steps[:1]) if steps else []
+    at = done[-1]["at"] if done else None
+    return datetime.fromisoformat(at).date() if isinstance(at, str) else ctx.now.date()
 
 
 def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
@@ -259,7 +269,7 @@ def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
         ctx,
         "credit.apply_limit",
         LIMIT_AUTHORITY_TABLE,
-        limit_authority_inputs(ctx, customer, new_limit, above),
+        limit_authority_inputs(ctx, customer, new_limit, above, recommendation_day(ctx, req.approver_steps)),
         roles.LIMIT_AUTHORITY,
     )
     what = (

@@ -327,3 +327,29 @@ def test_with_a_stored_rate_the_same_limit_needs_only_the_analyst(
     data = refresh(client, demo_tokens, instance["id"])["data"]
     assert Decimal(data["recommendation"]["limit_in_base"]) == Decimal("21300.00")
     assert data["approval_level"] == "analyst"
+
+
+def test_a_rate_posted_while_the_approvals_run_does_not_change_the_level_they_were_routed_by(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    svc = app.extensions["creditflow"]
+
+    def post_rate(rate: str) -> None:
+        with transaction(svc.rt.factory) as session:
+            data = RateInput("CHF", svc.clock().date(), Decimal(rate), "ECB")
+            store_rate(session, data, actor="finance1", now=svc.clock())
+
+    post_rate("1.0650")  # 150,000 CHF = 159,750 EUR: analyst and credit manager
+    customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS, "currency": "CHF"})
+    instance = apply(client, demo_tokens["sales1"], customer["id"], 150_000, currency="CHF")
+    review = open_task(instance, "review_application")
+    done = complete(
+        client, demo_tokens["analyst1"], review["id"], decision="approve", recommended_limit=150_000
+    )
+    assert done.status_code == 200, done.json
+    manager_task = open_task(refresh(client, demo_tokens, instance["id"]), "manager_approval")
+    app_clock.advance(days=1)
+    post_rate("7.0000")  # a day later a (wrong) rate would make it 1,050,000 EUR: the CFO's level
+    approved = complete(client, demo_tokens["manager1"], manager_task["id"], decision="approve")
+    assert approved.status_code == 200, approved.json  # weighed at the recommendation's rate
+    assert approved.json["instance"]["status"] == "completed"
