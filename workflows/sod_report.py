@@ -215,14 +215,30 @@ def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
     text = (files or {}).get(file)
     if not isinstance(text, str):
         return f"{file}: not deployed with instance {request.instance_id}"
+    # Tables since dff5b92 weigh the impact in the base currency, as contract.open_change converted it
+    # into the instance's data (`change_request`); older tables read the bare `value_impact`.
+    data = session.scalar(select(ProcessInstance.data).where(ProcessInstance.id == request.instance_id))
+    opened = (data or {}).get("change_request") if isinstance(data, dict) else None
+    base = {
+        "impact_in_base": _decimal_or_none(opened.get("impact_in_base"))
+        if isinstance(opened, dict)
+        else None,
+        "rate_missing": not isinstance(opened, dict) or opened.get("impact_in_base") is None,
+    }
+    inputs = {"value_impact": Decimal(request.value_impact), "change_request": base}
     try:
-        level = evaluate_decision(text, decision, {"value_impact": Decimal(request.value_impact)}).get(
-            "approval_level"
-        )
+        level = evaluate_decision(text, decision, inputs).get("approval_level")
     except DecisionError as exc:
         return f"{file}: {exc}"
     groups = roles.CONTRACT_CHANGE_AUTHORITY.get(str(level), ())
     return f"{file}: level {level} ({' + '.join(groups) or 'unknown level'})"
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except ArithmeticError:
+        return None
 
 
 def _dispute_credits(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
