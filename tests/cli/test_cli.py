@@ -164,7 +164,7 @@ def test_init_twice_changes_nothing(cli: Cli) -> None:
     assert cli.definition_count() == before
     assert cli.query("SELECT count(*) FROM users WHERE username = 'analyst1'") == [(1,)]
     assert "demo case:" not in output  # the demo cases are opened on a fresh database only
-    assert cli.query("SELECT count(*) FROM process_instances") == [(6,)]
+    assert cli.query("SELECT count(*) FROM process_instances") == [(7,)]
 
 
 def test_demo_data_leaves_work_waiting_for_the_demo_users(cli: Cli) -> None:
@@ -178,6 +178,10 @@ def test_demo_data_leaves_work_waiting_for_the_demo_users(cli: Cli) -> None:
     assert "order_release" in manager  # an order of Acme held over its limit
     assert "write_off" in manager  # legal1's settlement of Shanghai Precision Parts' old invoice
     assert cli.query("SELECT order_ref, status FROM orders") == [("SO-2026-0815", "held")]
+    sales = [t["name"] for t in cli.json("tasks", "--user", "sales1")["items"]]
+    assert sales == ["propose_sales"]  # Helios's price dispute, raised by collector1
+    disputes = cli.query("SELECT status, owner_group, raised_by FROM disputes")
+    assert disputes == [("open", "sales", "collector1")]
     cases = cli.query(
         "SELECT c.level, c.status, u.name FROM dunning_cases c JOIN customers u ON u.id = c.customer_id"
     )
