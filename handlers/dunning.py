@@ -198,6 +198,11 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     pauses the case until the promised date plus grace.
     """
     case = load_case(ctx, req.case_id)
+    if req.grade is not None and req.grade != (case.grade or ""):
+        raise HandlerInputError(
+            f"dunning.review: the ladder passed is grade {req.grade!r}'s, but case {case.id} follows grade "
+            f"{case.grade or ''!r} (dunning.current_grade); read the ladder for the grade the case follows"
+        )
     policy = ctx.settings.dunning
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
     total = sum((i.undisputed_amount for i in overdue), Decimal("0.00"))  # disputed amounts are held out

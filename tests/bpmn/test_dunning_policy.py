@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from handlers.dunning import ReviewRequest, review_case
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.batch.regrade import tell_regraded_cases
 from workflows.credit.models import Customer
+from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.store.db import transaction
 from workflows.users import add_user, issue_token
 
@@ -252,3 +254,29 @@ def test_a_promise_taken_on_the_call_outside_the_limits_goes_to_the_credit_manag
     [task] = desk.open_tasks("manager1")
     assert task["name"] == "approve_promise"
     assert desk.case(customer)["status"] == "open"
+
+
+def test_a_review_refuses_a_ladder_of_another_grade_than_the_case_follows(desk: Collections) -> None:
+    customer = desk.customer("Wrong Ladder")
+    grade(desk, customer, "E")
+    desk.invoice(customer, "INV-W1", "900.00")
+    desk.tick()
+    case = desk.case(customer)
+    assert case["grade"] == "E"
+    rt = desk.client.application.extensions["creditflow"].rt
+    with rt.factory() as session:
+        ctx = TaskContext(
+            session=session,
+            now=desk.clock.now,
+            instance_id=case["instance_id"],
+            process_key="dunning",
+            business_key=str(customer),
+            bpmn_id="review_case",
+            task_key="test",
+            started_by="system",
+            settings=rt.settings,
+        )
+        ladder = {"level_1_days": 7, "level_2_days": 21, "level_3_days": 35, "level_4_days": 60}
+        with pytest.raises(HandlerInputError, match="follows grade 'E'"):
+            review_case(ctx, ReviewRequest(case_id=case["id"], grade="A", **ladder))
+        session.rollback()
