@@ -15,6 +15,7 @@ from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.batch.regrade import tell_regraded_cases
+from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.credit.models import Customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.store.db import transaction
@@ -280,3 +281,29 @@ def test_a_review_refuses_a_ladder_of_another_grade_than_the_case_follows(desk: 
         with pytest.raises(HandlerInputError, match="follows grade 'E'"):
             review_case(ctx, ReviewRequest(case_id=case["id"], grade="A", **ladder))
         session.rollback()
+
+
+def test_on_the_demo_data_a_1_00_promise_on_quickbuilds_case_goes_to_the_credit_manager(
+    desk: Collections,
+) -> None:
+    """The review's finding as found: Quickbuild's demo case (QB-9001 and QB-9002, GBP 25,650.50 overdue)."""
+    rt = desk.client.application.extensions["creditflow"].rt
+    with transaction(rt.factory) as session:
+        seed_demo(session, desk.clock.now)
+    start_demo_cases(rt, desk.clock.now)
+    [quickbuild] = [
+        c
+        for c in desk.client.get("/api/dunning-cases", headers=auth(desk.tokens["collector1"])).json["items"]
+        if c["customer_name"] == "Quickbuild Contractors Ltd"
+    ]
+    customer = quickbuild["customer_id"]
+    assert promise(desk, customer, desk.clock.now.date() + timedelta(days=300), "1.00").json["delivered_to"]
+    case = desk.case(customer)
+    assert case["status"] == "open" and case["currency"] == "GBP"
+    [pending] = case["promises"]
+    assert (pending["status"], pending["amount"], pending["overdue"]) == (
+        "pending_approval",
+        "1.00",
+        "25650.50",
+    )
+    assert "approve_promise" in [t["name"] for t in desk.open_tasks("manager1")]
