@@ -111,7 +111,8 @@ def test_an_accepted_dispute_credits_only_the_disputed_amount_with_a_credit_note
 
 
 def test_the_collector_who_proposes_a_dispute_credit_cannot_approve_it(app: Flask, desk: Collections) -> None:
-    dual = person(app, "dual", "finance", "collections_lead", "credit_manager")
+    # A collector who also works in finance (the owner group) and holds both approving groups.
+    dual = person(app, "dual", "collections", "finance", "collections_lead", "credit_manager")
     customer = desk.customer("Selfcredit Trading")
     desk.invoice(customer, "INV-S1", "25650.00")
     started = raise_dispute(
