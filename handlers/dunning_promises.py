@@ -34,10 +34,12 @@ class PromiseRequest:
     case_id: int
     promised_date: date
     amount: Decimal
-    # The promise limits of the customer's grade now (dunning_policy.dmn, read before every review).
-    max_days: int
-    min_pct: Decimal
-    max_count: int
+    # The promise limits of the customer's grade now (dunning_policy.dmn, read before every review). None:
+    # a version deployed before the limits (it has no approve_promise task to send a promise outside them
+    # to), whose promise pauses the case as every promise did then; the event says it was not checked.
+    max_days: int | None = None
+    min_pct: Decimal | None = None
+    max_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         raise HandlerInputError(
             "dunning.record_promise: a promise needs a positive amount and a date not in the past"
         )
+    limits = (req.max_days, req.min_pct, req.max_count)
+    if None in limits:
+        if limits != (None, None, None):
+            raise HandlerInputError(
+                "dunning.record_promise: pass all three promise limits (max_days, min_pct, max_count) or none"
+            )
+        return _record_unlimited(ctx, req)
+    assert req.max_days is not None and req.min_pct is not None and req.max_count is not None
     if req.max_days < 0 or req.max_count < 0 or not 0 <= req.min_pct <= 100:
         raise HandlerInputError(
             f"dunning.record_promise: the promise limits ({req.max_days} days, {req.min_pct} %, "
@@ -117,6 +127,31 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     else:
         _pause(ctx, case, promise, "promise_to_pay")
     return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, actor, bool(outside), outside)
+
+
+def _record_unlimited(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
+    """A promise on a version deployed before the promise limits: it pauses the case, as it did then."""
+    case = load_case(ctx, req.case_id)
+    today = ctx.now.date()
+    overdue = sum(
+        (i.undisputed_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0)
+    )
+    actor = ctx.actor or SYSTEM_ACTOR
+    promise = DunningPromise(
+        case_id=case.id,
+        promised_date=req.promised_date,
+        amount=req.amount,
+        currency=case.currency,
+        overdue=overdue,
+        status=PromiseStatus.OPEN,
+        outside=[],
+        recorded_by=actor,
+        recorded_at=ctx.now,
+    )
+    ctx.session.add(promise)
+    ctx.session.flush()
+    _pause(ctx, case, promise, "promise_to_pay", limits_checked=False)
+    return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, actor, False, [])
 
 
 def _pause(ctx: TaskContext, case: DunningCase, promise: DunningPromise, kind: str, **extra: Any) -> None:

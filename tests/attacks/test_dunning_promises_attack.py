@@ -1,0 +1,86 @@
+"""Hostile and upgrade attacks on the promises to pay and the ladder of issue 15 (dunning_policy.dmn's
+promise limits, dunning_charges.dmn, the approve_promise task), beyond test_dunning_policy_messages."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers.registry import build_operations
+from tests.collections_desk import DUE, Collections
+from tests.helpers import auth
+from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
+from workflows.engine.runner import start_instance
+from workflows.store.db import transaction
+from workflows.users import SYSTEM
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+# The dunning bundle as deployed before issue 15 (git show 6d0f6dd^:bpmn/...): no promise limits, no
+# approve_promise task, the dispute steps of its day.
+BEFORE_ISSUE_15 = Path(__file__).parents[1] / "fixtures" / "dunning_before_issue_15"
+OLD_OPERATIONS = ("dunning.record_dispute", "dunning.resolve_dispute")  # registered then, gone since
+
+
+def on(day: int) -> date:
+    return DUE + timedelta(days=day)
+
+
+def send(desk: Collections, user: str, name: str, customer: int, data: Any) -> Any:
+    message = {"name": name, "correlation_key": str(customer), "data": data}
+    return desk.client.post("/api/messages", json=message, headers=auth(desk.tokens[user]))
+
+
+def deploy(desk: Collections, paths: list[Path], extra: tuple[str, ...] = ()) -> None:
+    factory = desk.client.application.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        operations = [*build_operations(), *extra]
+        deploy_files(session, read_files(paths), operations, deployed_by="system", now=desk.clock.now)
+
+
+def case_on_the_version_before_issue_15(desk: Collections, name: str, amount: str) -> int:
+    """A case the daily run opened while the version before issue 15 was deployed, still running on it
+    after the upgrade deployed today's diagrams."""
+    customer = desk.customer(name)
+    desk.invoice(customer, "INV-OLD1", amount)
+    deploy(desk, sorted(BEFORE_ISSUE_15.iterdir()), OLD_OPERATIONS)
+    desk.clock.advance(days=4)
+    rt = desk.client.application.extensions["creditflow"].rt
+    start_instance(
+        rt,
+        "dunning",
+        {"customer_id": customer},
+        actor=SYSTEM,
+        now=desk.clock.now,
+        business_key=str(customer),
+        check_groups=False,
+    )
+    for bundle in shipped_bundles():  # the upgrade: today's diagrams become the latest versions
+        deploy(desk, bundle)
+    case = desk.case(customer)
+    assert case["status"] == "open" and case["grade"] is None, case
+    return customer
+
+
+def test_a_case_on_the_version_before_the_limits_still_takes_a_promise_and_pauses(desk: Collections) -> None:
+    customer = case_on_the_version_before_issue_15(desk, "Old Version Debtor", "25650.00")
+    # 1.00 of 25,650.00, 20 days out: outside today's limits, but that version has no approve_promise task
+    # to send it to. It pauses the case as every promise did on that version, and says it was not checked.
+    answer = send(
+        desk,
+        "collector1",
+        "promise_to_pay",
+        customer,
+        {"promised_date": on(24).isoformat(), "amount": "1.00"},
+    )
+    assert answer.status_code == 200 and answer.json["delivered_to"], answer.json
+    case = desk.case(customer)
+    assert case["status"] == "paused" and case["promised_date"] == on(24).isoformat(), case
+    [promise] = case["promises"]
+    assert promise["status"] == "open" and promise["amount"] == "1.00" and promise["outside"] == []
+    [event] = [e for e in case["history"] if e["kind"] == "promise_to_pay"]
+    assert event["detail"]["limits_checked"] is False and event["actor"] == "collector1"
