@@ -29,7 +29,9 @@ IsoDay = Annotated[Day, BeforeValidator(_day_only)]
 
 
 class JobDayQuery(PageQuery):
-    job: str | None = Field(None, max_length=80, description="one job: dunning_run, limit_review_sweep or provision_run")
+    job: str | None = Field(
+        None, max_length=80, description="one job: dunning_run, limit_review_sweep or provision_run"
+    )
     date_from: IsoDay | None = Field(None, alias="from", description="the first day listed, YYYY-MM-DD")
     date_to: IsoDay | None = Field(None, alias="to", description="the last day listed, YYYY-MM-DD")
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.fx import BeyondMoneyBound
 from workflows.credit.provision_matrix import MatrixError
 from workflows.credit.provision_snapshots import SYSTEM, is_month_end, post_run
 from workflows.credit.provision_tables import ProvisionRun
@@ -39,7 +40,7 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
             return {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
     except IntegrityError:  # another worker posted the same month end between our check and insert
         return {"posted": None, "reason": "posted already"}
-    except (MissingRates, MatrixError) as exc:
+    except (MissingRates, MatrixError, BeyondMoneyBound) as exc:
         with transaction(rt.factory) as session:
             record_event(
                 session,
@@ -85,5 +86,5 @@ def post_last_month_end(rt: Runtime, now: datetime) -> str | None:
             base = rt.settings.credit.base_currency
             run = post_run(session, month_end, base=base, actor=SYSTEM, now=now)
             return f"snapshot of {month_end.isoformat()} posted (allowance {money_text(run.closing)} {base})"
-    except (MissingRates, MatrixError, IntegrityError):
+    except (MissingRates, MatrixError, BeyondMoneyBound, IntegrityError):
         return None

@@ -64,6 +64,8 @@ class Context:
             return self.operator_actor()
         with self.rt.factory() as session:
             user = domain_call(get_user, session, username)
+            if not user.active:  # a deactivated account signs nothing, as it cannot log in or use a token
+                fail(f"error (forbidden): user {username!r} is deactivated and may not act", 1)
             return actor_for(user)
 
 

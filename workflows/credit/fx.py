@@ -5,7 +5,8 @@ person."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
-from workflows.errors import Invalid
+from workflows.errors import Conflict, Invalid
+from workflows.money import MAX_AMOUNT
 from workflows.store.audit import record_event
 from workflows.store.models import Base
 from workflows.store.paging import page_rows
@@ -26,6 +28,11 @@ from workflows.store.paging import page_rows
 CENT = Decimal("0.01")
 RATE_PLACES = Decimal("0.0000000001")  # ten places: CNY 1 = EUR 0.1283000000
 MAX_RATE = Decimal("1000000")  # the most units of base currency one unit of any currency is worth
+# What a currency, a day and a rate written as text look like: ASCII only, as the API's schema says (str
+# methods alone take "G1P", "2026W011" and Decimal alone "1_000" or Arabic-Indic digits).
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_RATE_TEXT = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,10})?")
 
 
 class Decimal10(TypeDecorator[Decimal]):
@@ -73,6 +80,36 @@ class MissingRate(Exception):
         self.currency, self.day, self.base = currency, day, base
 
 
+class BeyondMoneyBound(Conflict):
+    """Amounts converted into the base currency come to more than any amount may be: a rate is wrong (a
+    rate of 1,000,000 meant as 1.000000), and a total would be a silent nonsense figure or overflow its
+    column. The conversion names the currencies, largest first, for a person to check their rates."""
+
+    def __init__(
+        self, what: str, total: Decimal, in_base: Mapping[str, Decimal], day: date, base: str
+    ) -> None:
+        largest = sorted(in_base, key=lambda c: in_base[c], reverse=True)
+        super().__init__(
+            f"{what} converted into {base} at the rates of {day.isoformat()} come to {total:.2f}, beyond the "
+            f"largest amount ({MAX_AMOUNT}): check the rate of {', '.join(largest)} "
+            "(GET /api/fx-rates) and correct it with POST /api/fx-rates",
+            details={"currencies": largest},
+        )
+
+
+def check_money_bound(
+    what: str, in_base: Mapping[str, Decimal], day: date, base: str, *totals: Decimal
+) -> None:
+    """Refuse totals in the base currency beyond MAX_AMOUNT; `in_base` is each currency's part of them.
+
+    Raises:
+        BeyondMoneyBound: naming the currencies whose conversion made it so large.
+    """
+    for total in totals:
+        if abs(total) > MAX_AMOUNT:
+            raise BeyondMoneyBound(what, total, in_base, day, base)
+
+
 @dataclass(frozen=True)
 class RateInput:
     currency: str
@@ -91,12 +128,7 @@ def parse_rate(raw: Any, base: str) -> RateInput:
     if not isinstance(raw, dict):
         raise Invalid("An exchange rate is an object {currency, rate, date}.")
     currency = raw.get("currency")
-    if (
-        not isinstance(currency, str)
-        or len(currency) != 3
-        or not currency.isascii()
-        or not currency.isupper()
-    ):
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         errors["currency"] = "a three-letter ISO 4217 code such as USD"
     elif currency == base:
         errors["currency"] = f"{base} is the base currency; its rate is always 1"
@@ -104,7 +136,7 @@ def parse_rate(raw: Any, base: str) -> RateInput:
     day: date | None = None
     text = raw.get("date")
     try:
-        day = date.fromisoformat(text) if isinstance(text, str) else None
+        day = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
     except ValueError:
         day = None
     if day is None:
@@ -120,7 +152,11 @@ def parse_rate(raw: Any, base: str) -> RateInput:
 
 
 def _rate(value: Any, errors: dict[str, str]) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, str, Decimal))
+        or (isinstance(value, str) and not _RATE_TEXT.fullmatch(value))
+    ):
         errors["rate"] = 'a positive decimal (a string such as "0.1283" or a number)'
         return None
     try:

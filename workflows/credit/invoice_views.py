@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.fx import CENT, MissingRate, check_money_bound, rate_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.provisions import BUCKETS, aging, bucket_of
@@ -103,10 +103,12 @@ def aging_json(session: Session, as_of: date, base: str, customer_id: int | None
             missing.append(currency)
     total: dict[str, str] | None = None
     if not missing:
-        total = {
-            b: f"{sum((to_base_at(s[b], rates[c]) for c, s in by_currency.items()), ZERO):.2f}"
-            for b in BUCKETS
+        in_base = {
+            c: sum((to_base_at(v, rates[c]) for v in row.values()), ZERO) for c, row in by_currency.items()
         }
+        sums = {b: sum((to_base_at(s[b], rates[c]) for c, s in by_currency.items()), ZERO) for b in BUCKETS}
+        check_money_bound("the open receivables", in_base, as_of, base, sum(sums.values(), ZERO))
+        total = {b: f"{v:.2f}" for b, v in sums.items()}
     return {
         "as_of": as_of.isoformat(),
         "buckets": list(BUCKETS),

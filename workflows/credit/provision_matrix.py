@@ -7,6 +7,7 @@ waits for a second process owner's approval before its matrix counts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -98,3 +99,59 @@ def deployed_matrix(session: Session) -> Matrix:
         f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
         "(`creditflow init` does) before provisions can be computed"
     )
+
+
+# The input entries compare days with integer constants; between two of them every row answers alike, so
+# the days around each constant (and far past the last) are every answer the table can give.
+_DAY_CONSTANT = re.compile(r"-?[0-9]+")
+_FAR = 36500  # a hundred years past due
+
+
+def matrix_problems(text: str) -> list[str]:
+    """What makes a provision matrix unusable, checked when it is deployed (a run would only find out
+    on the month end with a receivable in the bad row, or never): every day past due must fall in one of
+    the table's buckets, in the table's order, each bucket one range of days, at a rate from 0 to 1 that
+    never falls as receivables age. Empty when the table is sound."""
+    try:
+        buckets = tuple(
+            v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip()
+        )
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the deployer's to fix
+        return [f"the {MATRIX_DECISION} decision cannot be read: {exc}"]
+    matrix = Matrix(text, MATRIX_FILE, buckets)
+    constants = {int(c) for c in _DAY_CONSTANT.findall(" ".join(_input_entries(text)))}
+    days = sorted({d for c in constants | {0} for d in (c - 1, c, c + 1)} | {_FAR})
+    problems: list[str] = []
+    seen: list[str] = []
+    last_rate: Decimal | None = None
+    for day in days:
+        try:
+            bucket, rate = matrix.rate_for(day)
+        except MatrixError as exc:
+            problems.append(str(exc).removeprefix(f"{MATRIX_FILE}: "))
+            continue
+        if seen and bucket != seen[-1]:
+            if bucket in seen or buckets.index(bucket) < buckets.index(seen[-1]):
+                problems.append(
+                    f"{day} days past due falls in {bucket} again after {seen[-1]}: each bucket is one range "
+                    "of days, in the table's order"
+                )
+        if not seen or bucket != seen[-1]:
+            seen.append(bucket)
+        if last_rate is not None and rate < last_rate:
+            problems.append(
+                f"the rate falls from {last_rate} to {rate} at {day} days past due ({bucket}): an older "
+                "receivable is never provided for at a lower rate"
+            )
+        last_rate = rate
+    twice = sorted({b for b in buckets if buckets.count(b) > 1})
+    if twice:
+        problems.append(f"bucket {', '.join(twice)} is named by more than one row")
+    never = [b for b in buckets if b not in seen and b not in twice]
+    if never and not problems:
+        problems.append(f"no day past due reaches {', '.join(never)}: an earlier row takes all of its days")
+    return list(dict.fromkeys(problems))
+
+
+def _input_entries(text: str) -> list[str]:
+    return re.findall(r"<inputEntry[^>]*>\s*<text>([^<]*)</text>", text)

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.models import Invoice
+from workflows.credit.provision_matrix import Matrix, deployed_matrix
 from workflows.credit.provision_tables import ProvisionRun, ProvisionRunLine
 from workflows.credit.provisions import MATRIX, SPECIFIC, MissingRates, ProvisionReport, compute_provisions
 from workflows.credit.record_fields import money_text
@@ -60,6 +62,7 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
     report = compute_provisions(session, as_of, base)
     opening = latest.closing if latest is not None else ZERO
     used = _used_between(session, latest.as_of if latest else None, as_of, base)
+    used += _matrix_used(session, latest, as_of, deployed_matrix(session)) if latest else ZERO
     closing = report.total()
     net = closing - opening + used  # what the period added; closing = opening + charge - release - used
     run = ProvisionRun(
@@ -133,6 +136,38 @@ def _used_between(session: Session, start: date | None, end: date, base: str) ->
     if missing:
         raise MissingRates(missing, end, base)
     return total
+
+
+def _matrix_used(session: Session, previous: ProvisionRun, end: date, matrix: Matrix) -> Decimal:
+    """The matrix allowance that write-offs posted after `previous` up to the end of `end` used: each
+    written-off amount at the rate and exchange rate the previous snapshot provided its bucket with.
+
+    Writing off a receivable the matrix provided for consumes that allowance as it consumes a specific
+    provision (IFRS 9.5.4.4: the gross amount and its allowance go together); counted as a release instead,
+    the snapshot would show income, and the write-off a loss, that never happened. A customer under a
+    specific provision then is out (write_offs.provision_used counts that one)."""
+    lines = session.scalars(select(ProvisionRunLine).where(ProvisionRunLine.run_id == previous.id)).all()
+    specific = {line.customer_id for line in lines if line.kind == SPECIFIC}
+    provided: dict[tuple[str, str], tuple[Decimal, Decimal]] = {
+        (line.bucket, line.currency): (line.rate, line.fx_rate) for line in lines if line.kind == MATRIX
+    }
+    rows = session.execute(
+        select(WriteOff.customer_id, WriteOff.currency, WriteOff.amount, Invoice.due_date)
+        .join(Invoice, Invoice.id == WriteOff.invoice_id)
+        .where(
+            WriteOff.posted_at > _end_of(previous.as_of),
+            WriteOff.posted_at <= _end_of(end),
+            Invoice.issue_date <= previous.as_of,
+        )
+    )
+    total = ZERO
+    for customer_id, currency, amount, due in rows:
+        if customer_id in specific:
+            continue
+        bucket, _ = matrix.rate_for((previous.as_of - due).days)
+        rate, fx = provided.get((bucket, currency), (ZERO, ZERO))
+        total += (amount * fx * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return min(total, previous.closing)
 
 
 def _end_of(day: date) -> datetime:

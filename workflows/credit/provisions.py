@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.fx import CENT, MissingRate, check_money_bound, rate_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
 from workflows.credit.provision_matrix import MATRIX_DECISION, Matrix, deployed_matrix
 from workflows.credit.provision_tables import ProvisionRelease
@@ -197,6 +197,12 @@ def compute_provisions(session: Session, as_of: date, base: str) -> ProvisionRep
                 names.get(customer_id),
             )
         )
+    per_currency: dict[str, Decimal] = {}
+    for line in report.lines:
+        part = line.balance_base + line.provision
+        per_currency[line.currency] = per_currency.get(line.currency, ZERO) + part
+    what = "the receivables and their provisions"
+    check_money_bound(what, per_currency, as_of, base, report.total(column="balance_base"), report.total())
     return report
 
 
@@ -215,29 +221,40 @@ _RATE_CELL = re.compile(r'(?:Decimal\(\s*["\']?)?([0-9]+(?:\.[0-9]+)?)(?:["\']?\
 
 def open_balances_on(session: Session, as_of: date) -> dict[tuple[int, str, date], Decimal]:
     """{(customer, currency, due date): amount open at the end of `as_of`} of invoices issued by then:
-    today's open amount plus what payments dated after `as_of` took off (cancelled invoices are out)."""
-    result: dict[tuple[int, str, date], Decimal] = {}
+    today's open amount plus what payments dated after `as_of` and write-offs posted after it took off
+    (cancelled invoices are out). A run posted late for a month end (a rate came in after it) sees the
+    book as it stood that day, not as it stands when posted."""
+    end = _end_of(as_of)
+    written_later = select(WriteOff.invoice_id).where(WriteOff.posted_at > end)
+    open_then = or_(
+        Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
+        (Invoice.status == InvoiceStatus.WRITTEN_OFF) & Invoice.id.in_(written_later),
+    )
+    key = (Invoice.customer_id, Invoice.currency, Invoice.due_date)
     now_open = (
-        select(Invoice.customer_id, Invoice.currency, Invoice.due_date, func.sum(Invoice.open_amount))
-        .where(Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of)
-        .group_by(Invoice.customer_id, Invoice.currency, Invoice.due_date)
+        select(*key, func.sum(Invoice.open_amount))
+        .where(open_then, Invoice.status != InvoiceStatus.PAID, Invoice.issue_date <= as_of)
+        .group_by(*key)
     )
     paid_later = (
-        select(Invoice.customer_id, Invoice.currency, Invoice.due_date, func.sum(PaymentAllocation.amount))
+        select(*key, func.sum(PaymentAllocation.amount))
         .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
         .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(
-            Payment.paid_on > as_of,
-            Invoice.issue_date <= as_of,
-            Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
-        )
-        .group_by(Invoice.customer_id, Invoice.currency, Invoice.due_date)
+        .where(Payment.paid_on > as_of, Invoice.issue_date <= as_of, open_then)
+        .group_by(*key)
     )
-    for query in (now_open, paid_later):
+    written_off_later = (
+        select(*key, func.sum(WriteOff.amount))
+        .join(WriteOff, WriteOff.invoice_id == Invoice.id)
+        .where(WriteOff.posted_at > end, Invoice.issue_date <= as_of)
+        .group_by(*key)
+    )
+    result: dict[tuple[int, str, date], Decimal] = {}
+    for query in (now_open, paid_later, written_off_later):
         for customer_id, currency, due, amount in session.execute(query):
-            key = (customer_id, currency, due)
-            result[key] = result.get(key, ZERO) + (amount or ZERO)
-    return {key: amount for key, amount in result.items() if amount > 0}
+            found = (customer_id, currency, due)
+            result[found] = result.get(found, ZERO) + (amount or ZERO)
+    return {found: amount for found, amount in result.items() if amount > 0}
 
 
 def specific_provisions_on(session: Session, as_of: date) -> dict[int, tuple[Provision, Decimal]]:

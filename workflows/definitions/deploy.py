@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.form_checks import bundle_form
 from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
@@ -104,6 +105,7 @@ def deploy_files(
     bundle = validate_files(files, operations)
     content_hash = _content_hash(files)
     texts = _utf8_texts(files)
+    _check_provision_matrix(texts)
     money = _money_operations(operations)
     deployment: Deployment | None = None
     result = []
@@ -167,6 +169,18 @@ def _changed_money_tables(session: Session, compiled: CompiledProcess, texts: Ma
     active = latest_definition(session, compiled.process_key, required=False)
     files = active.deployment.files if active is not None else {}
     return [name for name in names if name in texts and texts[name] != (files or {}).get(name)]
+
+
+def _check_provision_matrix(texts: Mapping[str, str]) -> None:
+    """A provision matrix that cannot price every receivable is refused here, not on a month end.
+
+    Raises:
+        InvalidBundle: naming each problem of provision_matrix.dmn.
+    """
+    if MATRIX_FILE in texts:
+        problems = matrix_problems(texts[MATRIX_FILE])
+        if problems:
+            raise InvalidBundle([Problem(MATRIX_FILE, 0, MATRIX_DECISION, p) for p in problems])
 
 
 def _money_operations(operations: Collection[str]) -> set[str]:
