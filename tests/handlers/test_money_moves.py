@@ -283,6 +283,8 @@ def test_the_registry_marks_every_money_move_with_its_approval_rule() -> None:
         "contract.record_version",
         "definition.activate",
         "dispute.post_credit",
+        "order.release",
+        "write_off.post",
     }
     assert all(op.approvals is not None for name, op in operations.items() if name in moving)
 
