@@ -2,9 +2,9 @@
 authority rule that applied; a row where one person appears twice is flagged.
 
 Money moves read here: limit changes (`limit_changes`), contract versions (`contract_versions` with
-their change requests) and dispute credits (a dispute settled by credit notes, `disputes`); and
-the approved versions of diagrams that move money (deployed by one process owner, approved by another).
-Write-offs have no table yet; they join the report when they get one.
+their change requests), dispute credits (a dispute settled by credit notes, `disputes`), order releases
+and write-offs (workflows/sod_credit_moves.py); and the approved versions of diagrams that move money
+(deployed by one process owner, approved by another).
 
 Who counts: the requester (the person who started the instance, or asked for the change; `system` for
 a job's start is no person) and every approver. The person who made the final step (the last
@@ -13,12 +13,10 @@ approver, or whoever reported a countersignature) is shown but not counted twice
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,14 +31,14 @@ from workflows.credit.models import (
     LimitChange,
 )
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.errors import BadRequest
+from workflows.sod_credit_moves import LEGAL_OUTCOME, ORDER_RELEASED, order_releases, write_offs
+from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import (
     DefinitionStatus,
     Deployment,
     ProcessDefinition,
     ProcessInstance,
 )
-from workflows.users import SYSTEM_ACTOR
 
 # The authority tables the money-moving handlers check (handlers/limit_decision.py, handlers/contracts.py;
 # tests/workflows/test_sod_report.py keeps these equal to theirs).
@@ -50,76 +48,21 @@ DISPUTE_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
 
 LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT = "limit_change", "contract_version", "dispute_credit"
 DEFINITION_VERSION = "definition_version"  # a diagram that moves money, approved by a second owner
-KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT, DEFINITION_VERSION)
-_Row = TypeVar("_Row")
-MAX_ROWS = 10_000  # per kind and period: a period with more is refused (narrow the period)
-
-
-@dataclass(frozen=True)
-class SodRow:
-    """One money move as the report lists it."""
-
-    kind: str
-    id: int
-    at: datetime
-    object: str
-    instance_id: int | None
-    summary: str
-    requester: str | None
-    approvers: list[str]
-    made_by: str
-    rule: str
-    repeated: list[str] = field(default_factory=list)
-
-    @property
-    def flagged(self) -> bool:
-        return bool(self.repeated)
-
-
-def repeated_people(requester: str | None, approvers: Sequence[str]) -> list[str]:
-    """The people who appear more than once among the requester and the approvers (in lower case).
-
-    Names are compared without case or surrounding space: "Manager1" and "manager1", two accounts made
-    before such names were refused, are one person to an auditor.
-    """
-    people = [p.strip().casefold() for p in (requester, *approvers) if p]
-    return sorted(name for name, count in Counter(people).items() if count > 1 and name != SYSTEM_ACTOR)
+KINDS = (LIMIT_CHANGE, CONTRACT_VERSION, DISPUTE_CREDIT, ORDER_RELEASED, LEGAL_OUTCOME, DEFINITION_VERSION)
 
 
 def sod_report(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
-    """Every limit change, contract version and dispute credit from `start` to `end` (inclusive),
-    oldest first."""
+    """Every money move (limit change, contract version, dispute credit, order release, write-off) and
+    approved money-moving diagram from `start` to `end` (inclusive), oldest first."""
     rows = [
         *_limit_changes(session, start, end),
         *_contract_versions(session, start, end),
         *_dispute_credits(session, start, end),
+        *order_releases(session, start, end),
+        *write_offs(session, start, end),
         *_definition_versions(session, start, end),
     ]
     return sorted(rows, key=lambda r: (r.at, KINDS.index(r.kind), r.id))
-
-
-def _all(rows: Sequence[_Row], what: str) -> Sequence[_Row]:
-    """The rows of one kind, when they are all there (queried with limit MAX_ROWS + 1).
-
-    Raises:
-        BadRequest: more than MAX_ROWS: a report cut short would hide the flagged rows after the cut,
-            and say that none is flagged.
-    """
-    if len(rows) > MAX_ROWS:
-        raise BadRequest(
-            f"more than {MAX_ROWS:,} {what} in this period: the report would be incomplete; "
-            "narrow the period (from/to)"
-        )
-    return rows
-
-
-def _period(column: Any, start: datetime | None, end: datetime | None) -> list[Any]:
-    found = []
-    if start is not None:
-        found.append(column >= start)
-    if end is not None:
-        found.append(column <= end)
-    return found
 
 
 def _limit_changes(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
@@ -127,13 +70,13 @@ def _limit_changes(session: Session, start: datetime | None, end: datetime | Non
         select(LimitChange, Customer.name, ProcessInstance.started_by, ProcessInstance.process_key)
         .join(Customer, Customer.id == LimitChange.customer_id)
         .outerjoin(ProcessInstance, ProcessInstance.id == LimitChange.instance_id)
-        .where(*_period(LimitChange.changed_at, start, end))
+        .where(*period(LimitChange.changed_at, start, end))
         .order_by(LimitChange.changed_at, LimitChange.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for change, name, started_by, process_key in _all(session.execute(query).all(), "limit changes"):
-        approvers = _names(change.approvers)
+    for change, name, started_by, process_key in all_rows(session.execute(query).all(), "limit changes"):
+        approvers = names(change.approvers)
         requester = started_by if change.instance_id is not None else change.changed_by
         found.append(
             SodRow(
@@ -171,13 +114,13 @@ def _contract_versions(session: Session, start: datetime | None, end: datetime |
         select(ContractVersion, ContractChangeRequest, Contract.currency)
         .join(Contract, Contract.id == ContractVersion.contract_id)
         .outerjoin(ContractChangeRequest, ContractChangeRequest.id == ContractVersion.change_request_id)
-        .where(*_period(ContractVersion.created_at, start, end))
+        .where(*period(ContractVersion.created_at, start, end))
         .order_by(ContractVersion.created_at, ContractVersion.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for version, request, currency in _all(session.execute(query).all(), "contract versions"):
-        approvers = _names(version.approvers or (request.approvers if request else []))
+    for version, request, currency in all_rows(session.execute(query).all(), "contract versions"):
+        approvers = names(version.approvers or (request.approvers if request else []))
         requester = request.requested_by if request is not None else version.created_by
         if request is None:
             rule, summary = "no approval: the contract's first version", f"version {version.version}"
@@ -247,13 +190,13 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
     query = (
         select(Dispute, Customer.name)
         .join(Customer, Customer.id == Dispute.customer_id)
-        .where(Dispute.status == DisputeStatus.CREDITED, *_period(Dispute.closed_at, start, end))
+        .where(Dispute.status == DisputeStatus.CREDITED, *period(Dispute.closed_at, start, end))
         .order_by(Dispute.closed_at, Dispute.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for dispute, name in _all(session.execute(query).all(), "dispute credits"):
-        approvers = _names(
+    for dispute, name in all_rows(session.execute(query).all(), "dispute credits"):
+        approvers = names(
             session.scalar(select(CreditNote.approved_by).where(CreditNote.dispute_id == dispute.id).limit(1))
             or []
         )
@@ -296,13 +239,13 @@ def _definition_versions(session: Session, start: datetime | None, end: datetime
         .where(
             ProcessDefinition.decided_by.is_not(None),
             ProcessDefinition.status != DefinitionStatus.REJECTED,
-            *_period(ProcessDefinition.decided_at, start, end),
+            *period(ProcessDefinition.decided_at, start, end),
         )
         .order_by(ProcessDefinition.decided_at, ProcessDefinition.id)
         .limit(MAX_ROWS + 1)
     )
     found = []
-    for definition in _all(session.scalars(query).all(), "approved diagram versions"):
+    for definition in all_rows(session.scalars(query).all(), "approved diagram versions"):
         approvers = [str(definition.decided_by)]
         found.append(
             SodRow(
@@ -320,16 +263,6 @@ def _definition_versions(session: Session, start: datetime | None, end: datetime
             )
         )
     return found
-
-
-def _names(approvers: Any) -> list[str]:
-    """Usernames from an approvers list: names, or {step, user, at} entries."""
-    names = []
-    for entry in approvers if isinstance(approvers, list) else []:
-        name = entry.get("user") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name:
-            names.append(name)
-    return names
 
 
 def sod_json(row: SodRow) -> dict[str, Any]:

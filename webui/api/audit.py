@@ -100,7 +100,14 @@ class AuditPage(Page):
 
 
 class SodRow(Model):
-    kind: Literal["limit_change", "contract_version", "dispute_credit", "definition_version"]
+    kind: Literal[
+        "limit_change",
+        "contract_version",
+        "dispute_credit",
+        "order_released",
+        "legal_outcome",
+        "definition_version",
+    ]
     id: Id
     at: Timestamp
     object: str
