@@ -249,8 +249,12 @@ def judge_promise(
     ctx: TaskContext, case: DunningCase, promise: DunningPromise, received: Decimal, overdue: Decimal
 ) -> str:
     """Kept (all of the promised amount received by the date plus grace), partly kept (some of it) or
-    broken (nothing); the case stops waiting for it either way. Returns the verdict."""
-    if received >= promise.amount:
+    broken (nothing); the case stops waiting for it either way. Returns the verdict.
+
+    A promise of more than was overdue when it was made (the customer rounding up, adding the fees) is kept
+    once all of that overdue amount came in: the customer paid everything the promise was about."""
+    owed = min(promise.amount, promise.overdue) if promise.overdue > 0 else promise.amount
+    if received >= owed:
         verdict = PromiseStatus.KEPT
     elif received > 0:
         verdict = PromiseStatus.PARTLY_KEPT

@@ -84,3 +84,60 @@ def test_a_case_on_the_version_before_the_limits_still_takes_a_promise_and_pause
     assert promise["status"] == "open" and promise["amount"] == "1.00" and promise["outside"] == []
     [event] = [e for e in case["history"] if e["kind"] == "promise_to_pay"]
     assert event["detail"]["limits_checked"] is False and event["actor"] == "collector1"
+
+
+def walk_to(desk: Collections, day: int) -> None:
+    while desk.clock.now.date() < on(day):
+        desk.tick()
+
+
+def promise(desk: Collections, customer: int, promised: date, amount: str) -> Any:
+    data = {"promised_date": promised.isoformat(), "amount": amount}
+    return send(desk, "collector1", "promise_to_pay", customer, data)
+
+
+def test_a_promise_above_the_overdue_amount_is_kept_when_everything_overdue_is_paid(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Generous Word")
+    desk.invoice(customer, "INV-P1", "1000.00")
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "1500.00").json["delivered_to"]
+    walk_to(desk, 6)
+    assert desk.pay(customer, "1000.00", "BANK-P1").status_code == 201
+    case = desk.case(customer)
+    assert case["status"] == "closed" and case["outcome"] == "paid", case
+    [judged] = case["promises"]
+    assert (judged["status"], judged["received"]) == ("kept", "1000.00"), judged
+    assert case["promise_kept_rate"] == "1.00"
+
+
+def test_a_partly_kept_promise_then_full_payment_closes_the_case_paid(desk: Collections) -> None:
+    customer = desk.customer("Late Payer")
+    desk.invoice(customer, "INV-L1", "1000.00")
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "1000.00").json["delivered_to"]
+    walk_to(desk, 8)
+    assert desk.pay(customer, "400.00", "BANK-L1").status_code == 201
+    walk_to(desk, 14)
+    assert desk.case(customer)["promises"][0]["status"] == "partly_kept"
+    assert desk.pay(customer, "600.00", "BANK-L2").status_code == 201
+    case = desk.case(customer)
+    assert case["status"] == "closed" and case["outcome"] == "paid", case
+    assert [p["status"] for p in case["promises"]] == ["partly_kept"]  # judged once, not again
+    assert case["promise_kept_rate"] == "0.00"
+
+
+def test_the_daily_run_twice_on_one_day_sends_no_notice_twice(desk: Collections) -> None:
+    customer = desk.customer("Twice Run")
+    desk.invoice(customer, "INV-T1", "1000.00")
+    for _day in range(1, 16):
+        desk.tick()
+        again = desk.client.post(
+            "/api/admin/tick", json={"now": desk.clock.now.isoformat()}, headers=auth(desk.tokens["admin"])
+        )
+        assert again.status_code == 200, again.json
+    case = desk.case(customer)
+    assert case["level"] == 2 and case["fees"] == "40.00", case
+    assert [m["Subject"].split(" ")[0] for m in desk.notices_to("ap@twice.example")] == ["Payment", "Second"]
+    assert [e["kind"] for e in case["history"]].count("fee_added") == 1
