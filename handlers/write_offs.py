@@ -17,7 +17,8 @@ from workflows.credit.customers import get_customer
 from workflows.credit.fx import MissingRate, to_base
 from workflows.credit.write_off_posting import post_request, reject_request
 from workflows.credit.write_offs import RECOVERED, Proposal, WriteOffRequest, open_request
-from workflows.definitions.deploy import QUEUED_START, latest_definition
+from workflows.definitions.deploy import QUEUED_START
+from workflows.definitions.versions import latest_definition
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.errors import DomainError
 from workflows.store.jsonable import to_jsonable

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
+from webui.customer_credit import ORDER_STATUSES, order_panel
 from webui.services import page_arg, services
 from workflows.credit import roles
 from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_customer_rows
 from workflows.credit.customers import GRADES
 from workflows.credit.dispute_views import customer_credit_notes, disputes_json, list_disputes
 from workflows.credit.provisions import BUCKETS
-from workflows.credit.recoveries import customer_recoveries
-from workflows.credit.roles import CUSTOMER_READERS
+from workflows.credit.recoveries import customer_recoveries, lift_block
+from workflows.credit.roles import BLOCK_LIFTERS, CUSTOMER_READERS
 from workflows.credit.write_offs import customer_write_offs
-from workflows.definitions.deploy import latest_definition
 from workflows.definitions.start_rights import may_start
+from workflows.definitions.versions import latest_definition
+from workflows.store.db import transaction
 from workflows.store.paging import Page
 from workflows.users import Actor
 
@@ -34,7 +37,10 @@ BUCKET_LABELS = {
 CUSTOMER_ACTIONS = (
     (roles.CREDIT_APPLICATION, "New credit application"),
     (roles.CREDIT_LIMIT_REVIEW, "Review limit"),
+    (roles.DISPUTE_RESOLUTION, "Raise a dispute"),  # collections
+    (roles.WRITE_OFF, "Propose a legal outcome"),  # legal: write-off, settlement or recovery
 )
+UNBLOCK_REASON_MAX = 1000  # as POST /api/customers/ID/unblock
 
 
 def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[tuple[str, str]]:
@@ -83,11 +89,37 @@ def index() -> str:
 @bp.get("/customers/<int:customer_id>")
 @login_required_view
 def show(customer_id: int) -> str:
+    return _customer_page(customer_id)
+
+
+@bp.post("/customers/<int:customer_id>/unblock")
+@login_required_view
+def unblock(customer_id: int) -> Response | tuple[str, int]:
+    """A credit manager lifts the credit block a legal outcome left, with a reason (audited by name)."""
+    svc = services()
+    actor = require_groups(BLOCK_LIFTERS, "lift a credit block")
+    reason = (request.form.get("reason") or "").strip()
+    if not reason or len(reason) > UNBLOCK_REASON_MAX or "\x00" in reason:
+        error = f"Say why the block is lifted (1 to {UNBLOCK_REASON_MAX} characters)."
+        return _customer_page(customer_id, unblock_error=error, reason=reason[:UNBLOCK_REASON_MAX]), 422
+    with transaction(svc.rt.factory) as session:
+        lift_block(session, customer_id, actor=actor.username, reason=reason, now=svc.clock())
+    flash("The credit block is lifted.")
+    return redirect(url_for("customers_pages.show", customer_id=customer_id))
+
+
+def _customer_page(customer_id: int, *, unblock_error: str | None = None, reason: str = "") -> str:
     svc = services()
     actor = require_groups(CUSTOMER_READERS, "read customers")
     today = svc.clock().date()
     with svc.rt.factory() as session:
         found = customer_file(session, customer_id, today)
+        panel = order_panel(
+            session,
+            customer_id,
+            page=page_arg("orders_page"),
+            status=(request.args.get("orders_status") or "").strip(),
+        )
         return render_template(
             "customers/show.html",
             c=found.customer,
@@ -109,4 +141,9 @@ def show(customer_id: int) -> str:
             recoveries=customer_recoveries(session, customer_id),
             disputes=disputes_json(session, list_disputes(session, customer_id=customer_id, per_page=20)[0]),
             credit_notes=customer_credit_notes(session, customer_id),
+            panel=panel,
+            order_statuses=ORDER_STATUSES,
+            may_unblock=actor.in_any(BLOCK_LIFTERS),
+            unblock_error=unblock_error,
+            unblock_reason=reason,
         )

@@ -14,16 +14,9 @@ from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
 from workflows.credit.roles import DEFINITION_READERS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
-from workflows.definitions.deploy import (
-    DEPLOYABLE_SUFFIXES,
-    DeployedVersion,
-    deploy_files,
-    find_process_keys,
-    get_definition,
-    validate_files,
-    versions_of,
-)
+from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
 from workflows.definitions.validation import InvalidBundle, Problem
+from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
 from workflows.store.db import transaction

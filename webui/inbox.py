@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, same_site_path, web_actor
 from webui.services import page_arg, services
-from workflows.definitions.deploy import process_keys
+from workflows.definitions.versions import process_keys
 from workflows.engine import runner
 from workflows.errors import DomainError
 from workflows.inbox import InboxFilter, get_task_for, list_inbox

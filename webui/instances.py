@@ -9,7 +9,7 @@ from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
 from webui.services import page_arg, services
 from workflows.credit.roles import PROCESS_OWNERS
-from workflows.definitions.deploy import process_keys
+from workflows.definitions.versions import process_keys
 from workflows.engine import runner
 from workflows.instances import instance_detail, list_instances
 from workflows.store.models import InstanceStatus

@@ -23,9 +23,9 @@ from workflows.credit.customers import list_customers
 from workflows.credit.models import Contract, Customer
 from workflows.credit.roles import CUSTOMER_READERS, SUPPLIER_READERS
 from workflows.credit.supplier_views import supplier_names
-from workflows.definitions.deploy import latest_definition, latest_definitions
 from workflows.definitions.forms import coerce_form_strings, validate_form
 from workflows.definitions.start_rights import may_start, require_may_start
+from workflows.definitions.versions import latest_definition, latest_definitions
 from workflows.engine import runner
 from workflows.errors import Invalid, NotFound
 from workflows.store.models import ProcessDefinition

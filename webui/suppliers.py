@@ -12,8 +12,8 @@ from workflows.credit.contracts import list_contracts
 from workflows.credit.roles import SUPPLIER_READERS
 from workflows.credit.supplier_views import contract_counts, contract_file, supplier_file, supplier_names
 from workflows.credit.suppliers import GRADES, list_suppliers
-from workflows.definitions.deploy import latest_definition
 from workflows.definitions.start_rights import may_start
+from workflows.definitions.versions import latest_definition
 from workflows.store.paging import Page
 from workflows.users import Actor
 

@@ -11,8 +11,9 @@ from webui.api import bp, current_actor
 from webui.api.openapi import Body, Model, Timestamp, api, responses
 from webui.services import services
 from workflows.credit.roles import PROCESS_OWNERS
-from workflows.definitions.deploy import deploy_files, list_definitions
+from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import InvalidBundle
+from workflows.definitions.versions import list_definitions
 from workflows.errors import BadRequest, Forbidden
 from workflows.store.db import transaction
 

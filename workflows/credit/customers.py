@@ -16,7 +16,7 @@ from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChang
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.definitions.decision_tables import output_values
-from workflows.definitions.deploy import latest_definition
+from workflows.definitions.versions import latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.models import Deployment, User
@@ -104,6 +104,9 @@ def _parse_customer_fields(
     since = fields.get("customer_since")
     if since is not None and not date(1800, 1, 1) <= since <= today:
         errors["customer_since"] = f"A date between 1800-01-01 and today ({today.isoformat()})."
+    elif since is not None and fields.get("founded_year") is not None and since.year < fields["founded_year"]:
+        # A relationship older than the company would score years of history it cannot have.
+        errors["customer_since"] = f"Not before the company was founded ({fields['founded_year']})."
     if errors:
         listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit import fx, roles
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
-from workflows.definitions.deploy import QUEUED_START, latest_definition
+from workflows.definitions.deploy import QUEUED_START
+from workflows.definitions.versions import latest_definition
 from workflows.errors import Invalid, NotFound
 from workflows.money import parse_money
 from workflows.store.audit import record_event

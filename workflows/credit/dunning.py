@@ -15,7 +15,7 @@ from workflows.credit.models import Customer, DunningCase, DunningEvent, Dunning
 from workflows.credit.promises import DunningPromise, kept_rate, promise_json
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import customers_with_pending_write_off
-from workflows.definitions.deploy import latest_definition
+from workflows.definitions.versions import latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.store.models import Deployment
 from workflows.store.paging import page_rows

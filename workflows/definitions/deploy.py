@@ -1,24 +1,23 @@
-"""Deploy BPMN/DMN/form bundles as numbered versions of their process keys, and look versions up."""
+"""Deploy BPMN/DMN/form bundles as numbered versions of their process keys (looking them up: versions.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
-from workflows.definitions.form_checks import bundle_form
 from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
+from workflows.definitions.versions import latest_definition, newest_version
 from workflows.errors import Conflict, Forbidden, NotFound
 from workflows.store.audit import record_event
 from workflows.store.models import (
@@ -29,7 +28,6 @@ from workflows.store.models import (
     ProcessInstance,
     Timer,
 )
-from workflows.store.paging import page_rows
 from workflows.users import SYSTEM_ACTOR
 
 DEPLOYABLE_SUFFIXES = (".bpmn", ".dmn", ".json")
@@ -110,7 +108,7 @@ def deploy_files(
     deployment: Deployment | None = None
     result = []
     for compiled in compile_bundle(bundle):
-        latest = _newest_version(session, compiled.process_key)
+        latest = newest_version(session, compiled.process_key)
         # A rejected version deployed again is a new version, with a new approval.
         if latest is not None and latest.content_hash == content_hash and latest.status != REJECTED:
             pending = latest.status == DefinitionStatus.PENDING
@@ -188,16 +186,6 @@ def _money_operations(operations: Collection[str]) -> set[str]:
     if not isinstance(operations, Mapping):
         return set()
     return {name for name, op in operations.items() if getattr(op, "moves_money", False)}
-
-
-def _newest_version(session: Session, key: str) -> ProcessDefinition | None:
-    """The highest version of a key whatever its status (the next one is numbered after it)."""
-    return session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.process_key == key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    )
 
 
 def _queue_approval(
@@ -288,127 +276,3 @@ def _content_hash(files: Mapping[str, bytes]) -> str:
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     return digest.hexdigest()
-
-
-def latest_definition(session: Session, key: str, *, required: bool = True) -> ProcessDefinition | None:
-    """The newest active version of a process key: what new instances start (pending versions wait for
-    a second process owner, rejected ones never run).
-
-    Raises:
-        NotFound: when `required` and the key has no active version.
-    """
-    definition = session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.process_key == key, ProcessDefinition.status == DefinitionStatus.ACTIVE)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    )
-    if definition is None and required:
-        newest = _newest_version(session, key)
-        if newest is not None:
-            raise NotFound(
-                f"process {key!r} has no active version: v{newest.version} is {newest.status}"
-                + (
-                    " and waits for a second process owner's approval"
-                    if newest.status == DefinitionStatus.PENDING
-                    else ""
-                )
-            )
-        raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
-    return definition
-
-
-def get_definition(session: Session, key: str, version: int) -> ProcessDefinition:
-    """One deployed version of a process key.
-
-    Raises:
-        NotFound: naming the key and version.
-    """
-    definition = session.scalar(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_key == key, ProcessDefinition.version == version
-        )
-    )
-    if definition is None:
-        raise NotFound(f"{key} version {version} is not deployed; see the Definitions page for what is")
-    return definition
-
-
-def latest_definitions(session: Session) -> list[ProcessDefinition]:
-    """The newest active version of every process key, by key."""
-    latest = (
-        select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
-        .where(ProcessDefinition.status == DefinitionStatus.ACTIVE)
-        .group_by(ProcessDefinition.process_key)
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(ProcessDefinition)
-            .join(
-                latest,
-                (ProcessDefinition.process_key == latest.c.process_key)
-                & (ProcessDefinition.version == latest.c.version),
-            )
-            .order_by(ProcessDefinition.process_key)
-        )
-    )
-
-
-def process_keys(session: Session) -> list[str]:
-    """Every deployed process key, sorted (the choices of a process filter)."""
-    return list(
-        session.scalars(
-            select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
-        )
-    )
-
-
-def find_process_keys(
-    session: Session, *, text: str | None = None, page: int = 1, per_page: int = 50
-) -> tuple[list[str], int]:
-    """One page of deployed process keys containing `text` (any case), sorted, and the total."""
-    query = select(ProcessDefinition.process_key).distinct()
-    if text:
-        query = query.where(func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True))
-    return page_rows(session, query.order_by(ProcessDefinition.process_key), page, per_page)
-
-
-def versions_of(session: Session, keys: Iterable[str]) -> list[ProcessDefinition]:
-    """Every deployed version of the keys, by key, newest version first."""
-    return list(
-        session.scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.process_key.in_(list(keys)))
-            .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
-        )
-    )
-
-
-def list_definitions(session: Session) -> list[ProcessDefinition]:
-    """Every deployed version, newest first within each key."""
-    return list(
-        session.scalars(
-            select(ProcessDefinition).order_by(
-                ProcessDefinition.process_key, ProcessDefinition.version.desc()
-            )
-        )
-    )
-
-
-def form_schema(
-    definition: ProcessDefinition, deployment: Deployment, form_file: str | None
-) -> dict[str, Any]:
-    """The JSON schema deployed with the definition under `form_file` ({} when the task has no form)."""
-    if not form_file:
-        return {}
-
-    def load(name: str) -> dict[str, Any]:
-        text = deployment.files.get(name)
-        if text is None:  # validation refuses this at deploy; a hand-edited database could still get here
-            raise NotFound(f"form {name!r} is not part of {definition.process_key} v{definition.version}")
-        schema: dict[str, Any] = json.loads(text)
-        return schema
-
-    # Forms it refers to are embedded, so validation needs nothing but this schema (and never fetches).
-    return bundle_form(form_file, load(form_file), load)

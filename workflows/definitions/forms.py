@@ -95,7 +95,7 @@ _FormValidator = validators.extend(
 
 def _refuse_retrieval(uri: str) -> Resource[Any]:
     # Deploy allows only references inside the form or to forms of its deployment (bundled into the schema
-    # by deploy.form_schema); nothing is ever fetched, so a form cannot make the server read a URL or file.
+    # by versions.form_schema); nothing is ever fetched, so a form cannot make the server read a URL or file.
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.roles import changes_nothing
 from workflows.definitions.compile import LoadedSpec, split_names
-from workflows.definitions.deploy import latest_definitions
 from workflows.definitions.forms import validate_form
+from workflows.definitions.versions import latest_definitions
 from workflows.engine.runtime import Runtime
 from workflows.errors import Forbidden
 from workflows.store.models import ProcessInstance

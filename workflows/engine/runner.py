@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.credit.roles import changes_nothing
-from workflows.definitions.deploy import latest_definition
 from workflows.definitions.forms import validate_form
 from workflows.definitions.start_rights import require_may_start
+from workflows.definitions.versions import latest_definition
 from workflows.engine import spiff as engine
 from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
 from workflows.engine.runtime import Runtime

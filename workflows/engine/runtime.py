@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import Clock
 from workflows.definitions import compile
-from workflows.definitions.deploy import form_schema
+from workflows.definitions.versions import form_schema
 from workflows.engine.service_tasks import Operation
 from workflows.errors import NotFound
 from workflows.settings import Settings

@@ -1,0 +1,150 @@
+"""Look deployed versions up: the newest active one of a key (what new instances start), one version, every
+key, and the forms deployed with a version. The write side (deploy, second-owner approval) is deploy.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.definitions.form_checks import bundle_form
+from workflows.errors import NotFound
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
+from workflows.store.paging import page_rows
+
+
+def latest_definition(session: Session, key: str, *, required: bool = True) -> ProcessDefinition | None:
+    """The newest active version of a process key: what new instances start (pending versions wait for
+    a second process owner, rejected ones never run).
+
+    Raises:
+        NotFound: when `required` and the key has no active version.
+    """
+    definition = session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == key, ProcessDefinition.status == DefinitionStatus.ACTIVE)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+    if definition is None and required:
+        newest = newest_version(session, key)
+        if newest is not None:
+            raise NotFound(
+                f"process {key!r} has no active version: v{newest.version} is {newest.status}"
+                + (
+                    " and waits for a second process owner's approval"
+                    if newest.status == DefinitionStatus.PENDING
+                    else ""
+                )
+            )
+        raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
+    return definition
+
+
+def get_definition(session: Session, key: str, version: int) -> ProcessDefinition:
+    """One deployed version of a process key.
+
+    Raises:
+        NotFound: naming the key and version.
+    """
+    definition = session.scalar(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_key == key, ProcessDefinition.version == version
+        )
+    )
+    if definition is None:
+        raise NotFound(f"{key} version {version} is not deployed; see the Definitions page for what is")
+    return definition
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest active version of every process key, by key."""
+    latest = (
+        select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+        .where(ProcessDefinition.status == DefinitionStatus.ACTIVE)
+        .group_by(ProcessDefinition.process_key)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .join(
+                latest,
+                (ProcessDefinition.process_key == latest.c.process_key)
+                & (ProcessDefinition.version == latest.c.version),
+            )
+            .order_by(ProcessDefinition.process_key)
+        )
+    )
+
+
+def process_keys(session: Session) -> list[str]:
+    """Every deployed process key, sorted (the choices of a process filter)."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition.process_key).distinct().order_by(ProcessDefinition.process_key)
+        )
+    )
+
+
+def find_process_keys(
+    session: Session, *, text: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[str], int]:
+    """One page of deployed process keys containing `text` (any case), sorted, and the total."""
+    query = select(ProcessDefinition.process_key).distinct()
+    if text:
+        query = query.where(func.lower(ProcessDefinition.process_key).contains(text.lower(), autoescape=True))
+    return page_rows(session, query.order_by(ProcessDefinition.process_key), page, per_page)
+
+
+def versions_of(session: Session, keys: Iterable[str]) -> list[ProcessDefinition]:
+    """Every deployed version of the keys, by key, newest version first."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_key.in_(list(keys)))
+            .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+        )
+    )
+
+
+def list_definitions(session: Session) -> list[ProcessDefinition]:
+    """Every deployed version, newest first within each key."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition).order_by(
+                ProcessDefinition.process_key, ProcessDefinition.version.desc()
+            )
+        )
+    )
+
+
+def form_schema(
+    definition: ProcessDefinition, deployment: Deployment, form_file: str | None
+) -> dict[str, Any]:
+    """The JSON schema deployed with the definition under `form_file` ({} when the task has no form)."""
+    if not form_file:
+        return {}
+
+    def load(name: str) -> dict[str, Any]:
+        text = deployment.files.get(name)
+        if text is None:  # validation refuses this at deploy; a hand-edited database could still get here
+            raise NotFound(f"form {name!r} is not part of {definition.process_key} v{definition.version}")
+        schema: dict[str, Any] = json.loads(text)
+        return schema
+
+    # Forms it refers to are embedded, so validation needs nothing but this schema (and never fetches).
+    return bundle_form(form_file, load(form_file), load)
+
+
+def newest_version(session: Session, key: str) -> ProcessDefinition | None:
+    """The highest version of a key whatever its status (the next one is numbered after it)."""
+    return session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
