@@ -4,11 +4,13 @@ limit (a money move: it extends credit, so its approval is checked before it run
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from handlers.approvals import completed_steps, require_approvals
 from workflows.credit import roles
+from workflows.credit.credit_checks import block_reason
 from workflows.credit.fx import MissingRate
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import CreditCheck, Order, OrderStatus
@@ -91,11 +93,29 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
     """
     order = _held_order(ctx, "order.release", req)
     [approval] = ctx.approvals
+    shown = _checked_for_release(ctx, order)
+    if (
+        order.status == OrderStatus.HELD
+        and shown is not None
+        and (order.currency != shown[1] or order.amount > shown[0])
+    ):
+        raise HandlerInputError(
+            f"order.release in instance {ctx.instance_id}: order {order.order_ref} is now "
+            f"{order.amount:.2f} {order.currency}, not the {shown[0]:.2f} {shown[1]} this release was asked "
+            "for; nothing released"
+        )
     if order.status in OrderStatus.CLOSED:
         return OrderDecided(order.id, order.status, approval.user, money_text(order.limit_amount))
+    customer = ctx.session.get(Customer, order.customer_id)
+    assert customer is not None  # an order's customer is a foreign key
+    if (
+        customer.blocked
+    ):  # blocked since the check held it: a block is lifted by a credit manager, not released
+        raise HandlerInputError(
+            f"order.release in instance {ctx.instance_id}: customer {customer.id} is blocked "
+            f"({block_reason(ctx.session, customer)}); its orders are not released, reject the release"
+        )
     if order.limit_amount is None:
-        customer = ctx.session.get(Customer, order.customer_id)
-        assert customer is not None  # an order's customer is a foreign key
         try:
             order.limit_amount = in_limit_currency(
                 ctx.session,
@@ -131,6 +151,17 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
         after={"status": order.status, "decided_by": order.decided_by},
     )
     return OrderDecided(order.id, order.status, approval.user, money_text(order.limit_amount))
+
+
+def _checked_for_release(ctx: TaskContext, order: Order) -> tuple[Decimal, str] | None:
+    """The amount and currency of the check that started this release (what the credit manager was shown)."""
+    row = ctx.session.execute(
+        select(CreditCheck.amount, CreditCheck.currency)
+        .where(CreditCheck.order_id == order.id, CreditCheck.release_instance_id == ctx.instance_id)
+        .order_by(CreditCheck.id)
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def keep_held(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:

@@ -100,6 +100,18 @@ def check_credit(
     counted = order.limit_amount if order is not None and order.status in OrderStatus.COUNTED else None
     exposure = exposure_of(session, customer.id) - (counted or Decimal("0.00"))
     release_open = order is not None and _release_open(session, order)
+    if (
+        order is not None
+        and order.status == OrderStatus.HELD
+        and release_open
+        and (req.currency != order.currency or req.amount > order.amount)
+    ):
+        # The credit manager's task shows the held amount: a raised order would be released unseen.
+        raise Conflict(
+            f"order {req.order_ref} of customer {customer.id} is held at {order.amount:.2f} {order.currency} "
+            f"and a credit manager decides on that release in instance {order.release_instance_id}; it "
+            "cannot grow meanwhile (wait for the decision, or cancel it and check a new order reference)"
+        )
     if customer.blocked:
         result, reason = CheckResult.BLOCKED, block_reason(session, customer)
     elif (

@@ -134,8 +134,11 @@ class Proposal:
     comment: str = ""
 
 
-def check_proposal(session: Session, proposal: Proposal) -> tuple[Customer, list[Invoice], Decimal]:
-    """The customer, its open invoices and the amount to write off.
+def check_proposal(
+    session: Session, proposal: Proposal, today: date | None = None
+) -> tuple[Customer, list[Invoice], Decimal]:
+    """The customer, its open invoices and the amount to write off. "Recovered in full" needs the overdue
+    invoices paid (as of `today`): it closes with no approval and lifts the block, so it is not a mere claim.
 
     Raises:
         NotFound: no such customer.  Invalid: naming each bad field.  Conflict: a proposal is open already.
@@ -153,6 +156,14 @@ def check_proposal(session: Session, proposal: Proposal) -> tuple[Customer, list
     open_total = sum((i.open_amount for i in invoices), ZERO)
     if not errors:
         errors.update(_amount_rules(proposal, open_total))
+    overdue = [i for i in invoices if today is not None and i.due_date < today and i.open_amount > 0]
+    if not errors and proposal.outcome == RECOVERED and overdue:
+        errors["outcome"] = (
+            f"Recovered in full, but {len(overdue)} overdue invoice(s) of "
+            f"{sum((i.open_amount for i in overdue), ZERO)} {customer.currency} are still open "
+            f"({', '.join(i.number for i in overdue[:5])}): post the payments first (POST /api/payments), "
+            "or propose a settlement or uncollectable, which a credit manager approves."
+        )
     if errors:
         listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise Invalid(f"The legal outcome has errors: {listing}", details={"fields": errors})
@@ -192,7 +203,7 @@ def open_request(
     Raises:
         NotFound, Invalid, Conflict: see `check_proposal`.
     """
-    customer, invoices, written_off = check_proposal(session, proposal)
+    customer, invoices, written_off = check_proposal(session, proposal, now.date())
     request = WriteOffRequest(
         customer_id=customer.id,
         instance_id=instance_id,

@@ -1,0 +1,178 @@
+"""Attacks on the order credit check and release and on write-offs, recoveries and the block they leave,
+beyond the builders' hostile tests: an order raised while its release waits, a release of a customer blocked
+meanwhile, two recoveries at once, a write-off that fails half-way, and who the audit trail names."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.attacks.test_write_off_hostile import recovery, written_off_invoice
+from tests.bpmn.test_order_release import (
+    CUSTOMER,
+    check,
+    decide,
+    exposure,
+    invoice,
+    order_row,
+    release_task,
+)
+from tests.bpmn.test_write_off import invoices_of, start_write_off, task_named, write_offs_of
+from tests.collections_desk import Collections
+from tests.helpers import auth, migrated_customer
+from workflows.credit import write_off_posting
+from workflows.credit.models import Customer
+from workflows.credit.order_tables import Order
+from workflows.store.db import transaction
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+
+def test_an_order_raised_while_its_release_waits_is_not_released_at_the_new_amount(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """The credit manager's task shows 20,000.00; sales re-checks the held order at 900,000.00 before the
+    decision. Approving what was shown must not release 900,000.00 of credit."""
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-A-1", "90000.00")
+    held = check(client, demo_tokens["sales1"], customer, "SO-A-1", "20000.00")
+    assert held["result"] == "over_limit"
+    instance_id = held["release_instance_id"]
+    body = {"customer_id": customer, "order_ref": "SO-A-1", "amount": "900000.00", "currency": "EUR"}
+    raised = client.post("/api/credit-checks", json=body, headers=auth(demo_tokens["sales1"]))
+    assert raised.status_code == 409, raised.json
+    assert f"decides on that release in instance {instance_id}" in raised.json["error"]["message"]
+    order = order_row(app, customer, "SO-A-1")
+    assert (order.status, order.amount) == ("held", Decimal("20000.00"))
+    task = release_task(client, demo_tokens["manager1"], instance_id)
+    decided = decide(client, demo_tokens["manager1"], task["id"], "approve", "20k is fine")
+    assert decided.status_code == 200, decided.json
+    order = order_row(app, customer, "SO-A-1")
+    assert (order.status, order.limit_amount) == ("released", Decimal("20000.00"))
+    assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
+
+
+def test_the_release_refuses_an_order_changed_behind_the_check(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Whatever changes the held order (an import, a direct write), the release compares it with the check
+    that asked for the release and releases nothing else."""
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-A-2", "90000.00")
+    held = check(client, demo_tokens["sales1"], customer, "SO-A-2", "20000.00")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        order = session.scalars(select(Order).where(Order.order_ref == "SO-A-2")).one()
+        order.amount = Decimal("900000.00")
+    task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])
+    refused = decide(client, demo_tokens["manager1"], task["id"], "approve")
+    assert refused.status_code == 422, refused.json
+    assert "not the 20000.00 EUR this release was asked for" in refused.json["error"]["message"]
+    assert order_row(app, customer, "SO-A-2").status == "held"
+
+
+def test_a_customer_blocked_while_the_release_waits_is_not_released(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """The order was held over the limit; before the credit manager decides, dunning blocks the customer
+    (level 3). A blocked customer is never released (bpmn/README.md): approving refuses, rejecting works."""
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-A-3", "90000.00")
+    held = check(client, demo_tokens["sales1"], customer, "SO-A-3", "20000.00")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.get_one(Customer, customer).blocked = True
+    task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])
+    refused = decide(client, demo_tokens["manager1"], task["id"], "approve")
+    assert refused.status_code == 422, refused.json
+    assert "is blocked" in refused.json["error"]["message"]
+    assert order_row(app, customer, "SO-A-3").status == "held"
+    assert exposure(client, demo_tokens["manager1"], customer) == "90000.00"
+    kept = decide(client, demo_tokens["manager1"], task["id"], "reject", "blocked by dunning")
+    assert kept.status_code == 200, kept.json
+    assert (order_row(app, customer, "SO-A-3").status, order_row(app, customer, "SO-A-3").decided_by) == (
+        "held",
+        "manager1",
+    )
+
+
+# --- write-offs and recoveries ------------------------------------------------------------------------------
+
+
+def test_a_write_off_that_fails_half_way_writes_nothing(
+    desk: Collections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like a kill -9 in the middle of the posting: the invoices are written off, then using the provisions
+    fails. The approval is refused and nothing of the posting stays: invoices open, no write-off line, the
+    proposal still waits, and a retry after the fault posts once."""
+    customer = desk.customer("Half Written")
+    desk.invoice(customer, "HW-1", "700.00")
+    desk.invoice(customer, "HW-2", "300.00")
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="uncollectable", amount=0)
+    assert started.status_code == 201, started.json
+    task = task_named(desk, "manager1", "manager_approval")
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("power cut after the invoices were written off")
+
+    monkeypatch.setattr(write_off_posting, "_use_provisions", crash)
+    crashed = desk.complete("manager1", task["id"], decision="approve")
+    assert crashed.json["instance"]["status"] == "error", crashed.json  # an incident for an admin
+    assert {n: i["status"] for n, i in invoices_of(desk, customer).items()} == {
+        "HW-1": "open",
+        "HW-2": "open",
+    }
+    [proposal] = write_offs_of(desk, customer)
+    assert (proposal["status"], proposal["lines"]) == ("proposed", [])
+    monkeypatch.undo()
+    instance = started.json["id"]
+    retried = desk.client.post(f"/api/process-instances/{instance}/retry", headers=auth(desk.tokens["admin"]))
+    assert retried.status_code == 200, retried.json
+    [proposal] = write_offs_of(desk, customer)
+    assert proposal["status"] == "posted"
+    assert sorted(line["amount"] for line in proposal["lines"]) == ["300.00", "700.00"]
+
+
+def test_two_recoveries_at_once_never_recover_more_than_was_written_off(
+    app: Flask, desk: Collections
+) -> None:
+    """500.00 written off; two bank lines of 300.00 posted at the same moment: one is refused."""
+    customer = written_off_invoice(desk, "Twice Recovered")
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def post(reference: str) -> None:
+        body = recovery(customer, amount="300.00", reference=reference)
+        with app.test_client() as own:
+            barrier.wait()
+            answer = own.post("/api/recoveries", json=body, headers=auth(desk.tokens["finance1"]))
+            answers.append(answer.status_code)
+
+    threads = [threading.Thread(target=post, args=(f"TR-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [201, 422]
+    listed = desk.client.get(f"/api/recoveries?customer_id={customer}", headers=auth(desk.tokens["auditor1"]))
+    assert [r["amount"] for r in listed.json["items"]] == ["300.00"]
+
+
+def test_legal_alone_cannot_claim_recovered_in_full_while_the_invoices_are_overdue(desk: Collections) -> None:
+    """ "Recovered in full" needs no approval and lifts the block; with 5,000.00 still overdue it would be a
+    one-person close of the matter. It is refused until the payments are posted."""
+    customer = desk.customer("Claimed Recovered")
+    desk.invoice(customer, "CR-1", "5000.00")
+    desk.clock.advance(days=40)
+    claimed = start_write_off(desk, desk.tokens["legal1"], customer, outcome="recovered", amount="5000.00")
+    assert claimed.status_code == 422, claimed.json
+    assert "CR-1" in claimed.json["error"]["message"]
+    assert write_offs_of(desk, customer) == []
+    assert desk.pay(customer, "5000.00", "CR-PAY-1").status_code == 201
+    closed = start_write_off(desk, desk.tokens["legal1"], customer, outcome="recovered", amount="5000.00")
+    assert closed.status_code == 201, closed.json
+    assert [(w["status"], w["approved_by"]) for w in write_offs_of(desk, customer)] == [("closed", [])]
