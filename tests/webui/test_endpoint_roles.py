@@ -132,6 +132,10 @@ def unblock(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"reason": f"matrix call by {user}"}}
 
 
+def unblock_form(s: Sample, user: str) -> dict[str, Any]:
+    return {"data": {"reason": f"matrix call by {user}"}}
+
+
 # --- the table ---------------------------------------------------------------------------------------------
 
 MATRIX: dict[str, Row] = {
@@ -232,6 +236,8 @@ MATRIX: dict[str, Row] = {
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),
     "GET /customers/<int:customer_id>": Row(CUSTOMER_STAFF),
+    # The sample customer is not blocked: a credit manager gets the conflict, every other user 403.
+    "POST /customers/<int:customer_id>/unblock": Row(BLOCK_LIFTERS, ok=409, send=unblock_form),
     "GET /suppliers": Row(SUPPLIER_STAFF),
     "GET /suppliers/<int:supplier_id>": Row(SUPPLIER_STAFF),
     "GET /contracts": Row(SUPPLIER_STAFF),
