@@ -397,3 +397,46 @@ def test_every_snapshot_reconciles_and_its_totals_are_the_sum_of_its_lines(
         previous = m["closing"]
     march = client.get("/api/provisions?as_of=2026-03-31", headers=auth(demo_tokens["auditor1"])).json
     assert march["movement"]["used"] != "0.00"  # the EUR write-off used its 100 % allowance
+
+
+# --- broke: the aging of a past day showed today's balances (a payment since then was missing) -------
+
+
+def test_the_aging_of_a_past_day_shows_that_days_balances_as_the_provisions_do(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    finance = demo_tokens["finance1"]
+    debtor = customer(app, "eurco", "EUR")
+    invoice(client, finance, debtor, "E-1", "1000.00", due="2026-01-31")
+    invoice(client, finance, debtor, "E-2", "500.00", due="2026-02-20")
+    paid = {"customer_id": debtor, "amount": "1000.00", "currency": "EUR", "date": "2026-03-01"}
+    assert client.post("/api/payments", json=paid, headers=auth(finance)).status_code == 201
+    aging = client.get("/api/aging?as_of=2026-02-28", headers=auth(finance)).json
+    # Was days_1_30 "500.00": the 1 March payment taken off the February book.
+    assert (aging["total"]["days_1_30"], aging["customers"][0]["days_1_30"]) == ("1500.00", "1500.00")
+    preview = client.get("/api/provisions/preview?as_of=2026-02-28", headers=auth(finance)).json
+    assert preview["balance"] == "1500.00"
+    today = client.get("/api/aging?as_of=2026-03-02", headers=auth(finance)).json
+    assert today["total"]["days_1_30"] == "500.00"  # E-2, 10 days late; E-1 is paid
+
+
+# --- held (the chain): two posters of different month ends at once never fork the snapshots ----------
+
+
+def test_two_month_ends_posted_at_once_chain_one_after_the_other(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    debtor = customer(app, "eurco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "E-1", "1000.00", due="2025-12-20")
+    outcomes = run_at_once(
+        lambda: post(app, date(2026, 1, 31), NOW, actor="manager1"),
+        lambda: post(app, date(2026, 2, 28), NOW, actor="finance1"),
+    )
+    posted = runs(app)
+    assert posted, outcomes
+    # Either both, January first and February after it, or February alone (January refused: in order).
+    assert [r.previous_id for r in posted] == [None, *(r.id for r in posted[:-1])], outcomes
+    for run, before in zip(posted[1:], posted, strict=False):
+        assert run.opening == before.closing
+    for outcome in outcomes:
+        assert isinstance(outcome, (ProvisionRun, Conflict)), outcome

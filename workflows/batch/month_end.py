@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.fx import BeyondMoneyBound
 from workflows.credit.provision_matrix import MatrixError
-from workflows.credit.provision_snapshots import SYSTEM, is_month_end, post_run
+from workflows.credit.provision_snapshots import SYSTEM, AlreadyPosted, is_month_end, lock_runs, post_run
 from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import MissingRates
 from workflows.credit.record_fields import money_text
@@ -33,12 +33,13 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
     base = rt.settings.credit.base_currency
     try:
         with transaction(rt.factory) as session:
+            lock_runs(session)
             existing = session.scalar(select(ProvisionRun.id).where(ProvisionRun.as_of >= today))
             if existing is not None:
                 return {"posted": None, "reason": "posted already", "run_id": existing}
             run = post_run(session, today, base=base, actor=SYSTEM, now=now)
             return {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
-    except IntegrityError:  # another worker posted the same month end between our check and insert
+    except (IntegrityError, AlreadyPosted):  # another worker posted it between our check and insert
         return {"posted": None, "reason": "posted already"}
     except (MissingRates, MatrixError, BeyondMoneyBound) as exc:
         with transaction(rt.factory) as session:
@@ -81,10 +82,11 @@ def post_last_month_end(rt: Runtime, now: datetime) -> str | None:
     month_end = now.date().replace(day=1) - timedelta(days=1)
     try:
         with transaction(rt.factory) as session:
+            lock_runs(session)
             if session.scalar(select(ProvisionRun.id).where(ProvisionRun.as_of >= month_end)) is not None:
                 return None
             base = rt.settings.credit.base_currency
             run = post_run(session, month_end, base=base, actor=SYSTEM, now=now)
             return f"snapshot of {month_end.isoformat()} posted (allowance {money_text(run.closing)} {base})"
-    except (MissingRates, MatrixError, BeyondMoneyBound, IntegrityError):
+    except (MissingRates, MatrixError, BeyondMoneyBound, IntegrityError, AlreadyPosted):
         return None

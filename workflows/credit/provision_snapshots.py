@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
@@ -25,9 +25,26 @@ from workflows.credit.record_fields import money_text
 from workflows.credit.write_offs import WriteOff
 from workflows.errors import Conflict, Invalid
 from workflows.store.audit import record_event
+from workflows.store.db import is_postgres
 
 ZERO = Decimal("0.00")
 SYSTEM = "system"
+
+
+# pg_advisory_xact_lock key of the provision run ("provruns"): one poster at a time on PostgreSQL.
+RUN_LOCK = 0x70726F7672756E73
+
+
+class AlreadyPosted(Conflict):
+    """A snapshot of that month end, or a later one, exists."""
+
+
+def lock_runs(session: Session) -> None:
+    """Serialise posters until the transaction ends. SQLite's BEGIN IMMEDIATE does it already; on
+    PostgreSQL two runs of different month ends would otherwise both read the same latest snapshot and
+    fork the chain (each with it as previous, the later one's opening missing the other's movement)."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RUN_LOCK})
 
 
 def is_month_end(day: date) -> bool:
@@ -40,7 +57,8 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
 
     Raises:
         Invalid: `as_of` is not a month end, or lies in the future.
-        Conflict: a snapshot of `as_of` or a later month end exists (MissingRates, MatrixError: nothing
+        AlreadyPosted: a snapshot of `as_of` or a later month end exists.
+        Conflict: (MissingRates, MatrixError, BeyondMoneyBound) nothing
             can be computed).
     """
     if not is_month_end(as_of):
@@ -53,9 +71,10 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
             f"{as_of.isoformat()} has not ended yet (today is {now.date().isoformat()})",
             details={"fields": {"as_of": "a month end on or before today"}},
         )
+    lock_runs(session)
     latest = session.scalar(select(ProvisionRun).order_by(ProvisionRun.as_of.desc()).limit(1))
     if latest is not None and latest.as_of >= as_of:
-        raise Conflict(
+        raise AlreadyPosted(
             f"the provision run of {latest.as_of.isoformat()} was posted by {latest.posted_by} at "
             f"{latest.posted_at.isoformat()}; snapshots are posted once per month end, in order"
         )

@@ -42,16 +42,12 @@ def bucket_of(due: date, as_of: date) -> str:
 
 
 def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict[int, dict[str, Decimal]]:
-    """Open balances per customer and bucket (invoices issued by `as_of`)."""
-    query = select(Invoice.customer_id, Invoice.due_date, Invoice.open_amount).where(
-        Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= as_of
-    )
-    if customer_id is not None:
-        query = query.where(Invoice.customer_id == customer_id)
+    """Open balances per customer and bucket at the end of `as_of` (invoices issued by then, with what was
+    paid or written off after it added back, as the provision run sees them)."""
     result: dict[int, dict[str, Decimal]] = {}
-    for cid, due, open_amount in session.execute(query):
+    for (cid, _, due), amount in open_balances_on(session, as_of, customer_id).items():
         buckets = result.setdefault(cid, dict.fromkeys(BUCKETS, Decimal("0.00")))
-        buckets[bucket_of(due, as_of)] += open_amount
+        buckets[bucket_of(due, as_of)] += amount
     return result
 
 
@@ -219,7 +215,9 @@ def matrix_rates(matrix: Matrix) -> dict[str, str]:
 _RATE_CELL = re.compile(r'(?:Decimal\(\s*["\']?)?([0-9]+(?:\.[0-9]+)?)(?:["\']?\s*\))?')
 
 
-def open_balances_on(session: Session, as_of: date) -> dict[tuple[int, str, date], Decimal]:
+def open_balances_on(
+    session: Session, as_of: date, customer_id: int | None = None
+) -> dict[tuple[int, str, date], Decimal]:
     """{(customer, currency, due date): amount open at the end of `as_of`} of invoices issued by then:
     today's open amount plus what payments dated after `as_of` and write-offs posted after it took off
     (cancelled invoices are out). A run posted late for a month end (a rate came in after it) sees the
@@ -251,8 +249,10 @@ def open_balances_on(session: Session, as_of: date) -> dict[tuple[int, str, date
     )
     result: dict[tuple[int, str, date], Decimal] = {}
     for query in (now_open, paid_later, written_off_later):
-        for customer_id, currency, due, amount in session.execute(query):
-            found = (customer_id, currency, due)
+        if customer_id is not None:
+            query = query.where(Invoice.customer_id == customer_id)
+        for cid, currency, due, amount in session.execute(query):
+            found = (cid, currency, due)
             result[found] = result.get(found, ZERO) + (amount or ZERO)
     return {found: amount for found, amount in result.items() if amount > 0}
 
