@@ -4,7 +4,7 @@ dispute_resolution instance of its own; see handlers/disputes.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -40,6 +40,9 @@ class PromiseRequest:
     max_days: int | None = None
     min_pct: Decimal | None = None
     max_count: int | None = None
+    # When the ladder's next step falls due (the last review's next_action_at, or on the call the day the
+    # escalation named): a promise outside the limits lapses if no credit manager decided by then.
+    next_step_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class PromiseRecord:
     recorded_by: str
     needs_approval: bool  # outside the limits: the credit manager decides (approve_promise)
     outside: list[str]  # which limits, in words
+    decide_by: str = ""  # outside the limits: the approval lapses then and dunning goes on (ISO time)
 
 
 def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
@@ -126,7 +130,31 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         )
     else:
         _pause(ctx, case, promise, "promise_to_pay")
-    return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, actor, bool(outside), outside)
+    decide_by = _decide_by(ctx, req.next_step_at).isoformat() if outside else ""
+    return PromiseRecord(
+        promise.id, req.promised_date, req.amount, overdue, actor, bool(outside), outside, decide_by
+    )
+
+
+def _decide_by(ctx: TaskContext, next_step_at: Any) -> datetime:
+    """Until when the credit manager may decide a promise outside the limits: the ladder's next step (the
+    approval must not pause a case the policy says goes on), and never less than a day.
+
+    Raises:
+        HandlerInputError: a next step that is no ISO date or time.
+    """
+    floor = ctx.now + timedelta(days=1)
+    if next_step_at in (None, ""):
+        return floor
+    try:
+        when = datetime.fromisoformat(str(next_step_at))
+    except ValueError as exc:
+        raise HandlerInputError(
+            f"dunning.record_promise: next_step_at {next_step_at!r} is no ISO time"
+        ) from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when, floor)
 
 
 def _record_unlimited(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
@@ -183,7 +211,7 @@ def _pause(ctx: TaskContext, case: DunningCase, promise: DunningPromise, kind: s
 class PromiseDecisionRequest:
     case_id: int
     promise_id: int
-    decision: str  # approve | reject
+    decision: str  # approve | reject (the form) | lapse (the timer on approve_promise)
     comment: str = ""
 
 
@@ -202,7 +230,7 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
         HandlerInputError: no such promise waiting on this case, or an unknown decision.
         MissingApprovals: an approval without that credit manager.
     """
-    if req.decision not in ("approve", "reject"):
+    if req.decision not in ("approve", "reject", "lapse"):
         raise HandlerInputError(
             f"dunning.decide_promise: decision must be approve or reject, not {req.decision!r}"
         )
@@ -212,7 +240,17 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
         raise HandlerInputError(
             f"dunning.decide_promise: promise {req.promise_id} does not wait for a decision on case {case.id}"
         )
-    if req.decision == "approve":
+    if req.decision == "lapse":  # the diagram's timer: nobody decided by the ladder's next step
+        promise.status, promise.decided_at = PromiseStatus.LAPSED, ctx.now
+        add_event(
+            ctx,
+            case,
+            "promise_lapsed",
+            promise_id=promise.id,
+            before={"promise_status": PromiseStatus.PENDING_APPROVAL},
+            after={"promise_status": PromiseStatus.LAPSED},
+        )
+    elif req.decision == "approve":
         [approval] = require_approvals(
             ctx,
             "dunning.decide_promise",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from handlers import dunning_notices
 from handlers.registry import build_operations
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
@@ -141,3 +142,61 @@ def test_the_daily_run_twice_on_one_day_sends_no_notice_twice(desk: Collections)
     assert case["level"] == 2 and case["fees"] == "40.00", case
     assert [m["Subject"].split(" ")[0] for m in desk.notices_to("ap@twice.example")] == ["Payment", "Second"]
     assert [e["kind"] for e in case["history"]].count("fee_added") == 1
+
+
+def test_a_failure_in_the_middle_of_a_notice_step_sends_nothing_twice_and_loses_nothing(
+    desk: Collections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = desk.customer("Crash Midway")
+    desk.invoice(customer, "INV-C1", "1000.00")
+    walk_to(desk, 3)  # level 1 on day 3
+    real = dunning_notices.add_event
+    failed = []
+
+    def fail_after_the_mail_is_queued(ctx: Any, case: Any, kind: str, **detail: Any) -> None:
+        if kind == "notice_sent" and not failed:
+            failed.append(case.id)
+            raise RuntimeError("the database went away after the notice was queued")
+        real(ctx, case, kind, **detail)
+
+    monkeypatch.setattr(dunning_notices, "add_event", fail_after_the_mail_is_queued)
+    walk_to(desk, 14)  # level 2 is due: escalate runs, send_notice fails midway
+    assert failed
+    case = desk.case(customer)
+    assert case["level"] == 2 and case["fees"] == "40.00"
+    assert len(desk.notices_to("ap@crash.example")) == 1  # the failed step's mail was rolled back with it
+    instance = desk.client.get(
+        f"/api/process-instances/{case['instance_id']}", headers=auth(desk.tokens["admin"])
+    ).json
+    assert instance["status"] == "error", instance
+    retried = desk.client.post(
+        f"/api/process-instances/{case['instance_id']}/retry", headers=auth(desk.tokens["admin"])
+    )
+    assert retried.status_code == 200, retried.json
+    desk.tick()
+    desk.tick()
+    case = desk.case(customer)
+    assert case["level"] == 2 and case["fees"] == "40.00"  # the fee once
+    assert [e["kind"] for e in case["history"]].count("fee_added") == 1
+    subjects = [m["Subject"] for m in desk.notices_to("ap@crash.example")]
+    assert len(subjects) == 2 and subjects[1].startswith("Second reminder"), subjects
+
+
+def test_a_promise_waiting_for_the_credit_manager_does_not_stop_the_ladder(desk: Collections) -> None:
+    customer = desk.customer("Stalling Debtor")
+    desk.invoice(customer, "INV-S1", "25650.00")
+    walk_to(desk, 3)  # level 1 on day 3; level 2 falls on day 14, level 3 on day 25 (ungraded ladder)
+    assert promise(desk, customer, on(10), "1.00").json["delivered_to"]
+    assert desk.case(customer)["promises"][0]["status"] == "pending_approval"
+    walk_to(desk, 26)  # nobody decides: the credit manager is away
+    case = desk.case(customer)
+    assert case["level"] == 3, case  # the ladder went on meanwhile, as the policy says
+    assert [m["Subject"].split(" ")[0] for m in desk.notices_to("ap@stalling.example")] == [
+        "Payment",
+        "Second",
+        "Final",
+    ]
+    [lapsed] = case["promises"]
+    assert lapsed["status"] == "lapsed" and lapsed["decided_by"] is None, lapsed
+    assert case["promise_kept_rate"] is None  # never accepted, so never judged
+    assert not [t for t in desk.open_tasks("manager1") if t["bpmn_id"] == "approve_promise"]

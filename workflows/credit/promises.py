@@ -28,6 +28,7 @@ class PromiseStatus:
     BROKEN = "broken"
     REFUSED = "refused"  # the credit manager did not accept it; dunning went on
     REPLACED = "replaced"  # a newer promise took its place before its date
+    LAPSED = "lapsed"  # outside the limits and not decided by the next ladder step: dunning went on
     JUDGED = (KEPT, PARTLY_KEPT, BROKEN)
     COUNTED = (OPEN, BROKEN)  # what the limit on promises per case counts
 
