@@ -1,5 +1,6 @@
 """Service operations on the customer's credit file: `credit.load_file` brings it into the case, and
-`credit.record_ratings` keeps the analyst's qualitative ratings on it for the scorecard."""
+`credit.record_ratings` keeps the analyst's qualitative ratings on it for the scorecard (the diagrams re-score
+the case when they change what is on file)."""
 
 from __future__ import annotations
 
@@ -85,11 +86,15 @@ class RatingsRequest:
 class RatingsResult:
     changed: list[str]  # the ratings this step set (those given as 1-5)
     rated_by: str | None  # who rated the customer last
+    # A rating given differs from the one on file: the score, grade and proposal of the case are stale, and
+    # the diagram re-scores (rescore_customer ... repropose_limit) before the recommendation is checked.
+    changed_file: bool = False
 
 
 def record_ratings(ctx: TaskContext, req: RatingsRequest) -> RatingsResult:
     """Keep the analyst's ratings (1-5) on the credit file, named after the person whose review form gave
-    them; 0 keeps the rating on file. The scorecard reads them from the next scoring on.
+    them; 0 keeps the rating on file. `changed_file` says whether a rating on file changed: the diagrams
+    then re-score the case before the recommendation is checked, so the ratings count in this case.
 
     Raises:
         HandlerInputError: a rating outside 0-5, or the person acting is not a credit analyst or manager
@@ -128,7 +133,8 @@ def record_ratings(ctx: TaskContext, req: RatingsRequest) -> RatingsResult:
         before=before,
         after=rated,
     )
-    return RatingsResult(changed=sorted(rated), rated_by=ctx.actor)
+    changed_file = any(before[name] != value for name, value in rated.items())
+    return RatingsResult(changed=sorted(rated), rated_by=ctx.actor, changed_file=changed_file)
 
 
 def _may_rate(ctx: TaskContext) -> bool:
