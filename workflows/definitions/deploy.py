@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.dunning_ladder import LADDER_DECISION, LADDER_FILE, ladder_problems
 from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
@@ -179,6 +180,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = matrix_problems(texts[MATRIX_FILE])
         if problems:
             raise InvalidBundle([Problem(MATRIX_FILE, 0, MATRIX_DECISION, p) for p in problems])
+    if LADDER_FILE in texts:  # a dunning ladder that falls back or starts before the due date
+        problems = ladder_problems(texts[LADDER_FILE])
+        if problems:
+            raise InvalidBundle([Problem(LADDER_FILE, 0, LADDER_DECISION, p) for p in problems])
 
 
 def _money_operations(operations: Collection[str]) -> set[str]:
