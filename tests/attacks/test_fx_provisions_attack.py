@@ -440,3 +440,41 @@ def test_two_month_ends_posted_at_once_chain_one_after_the_other(
         assert run.opening == before.closing
     for outcome in outcomes:
         assert isinstance(outcome, (ProvisionRun, Conflict)), outcome
+
+
+# --- broke: a month end the daily job missed (scheduler down, or refused and never posted) was lost ----
+
+
+def test_the_daily_job_posts_a_missed_month_end_before_the_next_instead_of_skipping_it(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    debtor = customer(app, "eurco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "E-1", "1000.00", due="2025-12-20")
+    rt = app.extensions["creditflow"].rt
+    post(app, date(2025, 12, 31), datetime(2026, 1, 1, tzinfo=UTC))
+    # No run on 31 January (the scheduler was down). Was: February chained onto December, and January
+    # could never be posted afterwards (snapshots go in order).
+    summary = month_end_provision_run(rt, date(2026, 2, 28), datetime(2026, 2, 28, 23, 0, tzinfo=UTC))
+    assert summary["posted"] == "2026-02-28" and summary["caught_up"] == ["2026-01-31"], summary
+    chain = runs(app)
+    assert [r.as_of for r in chain] == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28)]
+    assert [r.previous_id for r in chain] == [None, chain[0].id, chain[1].id]
+    assert [r.closing for r in chain] == [Decimal("20.00"), Decimal("50.00"), Decimal("100.00")]
+    assert {r.posted_by for r in chain[1:]} == {"system"}
+
+
+def test_a_refused_month_end_refuses_the_next_too_until_a_person_posts_the_rate(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    finance = demo_tokens["finance1"]
+    debtor = customer(app, "cnyco", "CNY")
+    invoice(client, finance, debtor, "C-1", "1000.00", currency="CNY", due="2025-12-20")
+    assert rate(client, finance, "CNY", "0.1283", "2025-12-01").status_code == 201
+    rt = app.extensions["creditflow"].rt
+    post(app, date(2025, 12, 31), datetime(2026, 1, 1, tzinfo=UTC))
+    # January's run was refused (a rate problem then), and nobody posted it; February must not skip it.
+    with transaction(rt.factory) as session:
+        session.execute(update(FxRate).values(day=date(2026, 2, 1)))  # the only rate now starts in February
+    summary = month_end_provision_run(rt, date(2026, 2, 28), datetime(2026, 2, 28, 23, 0, tzinfo=UTC))
+    assert summary["posted"] is None and "2026-01-31" in summary["reason"], summary
+    assert [r.as_of for r in runs(app)] == [date(2025, 12, 31)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import MissingRates
 from workflows.credit.record_fields import money_text
 from workflows.engine.runtime import Runtime
+from workflows.errors import Conflict
 from workflows.mail.outbox import queue_email
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
@@ -37,11 +38,15 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
             existing = session.scalar(select(ProvisionRun.id).where(ProvisionRun.as_of >= today))
             if existing is not None:
                 return {"posted": None, "reason": "posted already", "run_id": existing}
+            missed = _missed_month_ends(session, today)
+            for day in missed:  # each as the book stood that day, in order, so the chain has every month
+                post_run(session, day, base=base, actor=SYSTEM, now=now)
             run = post_run(session, today, base=base, actor=SYSTEM, now=now)
-            return {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
+            summary = {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
+            return {**summary, "caught_up": [d.isoformat() for d in missed]} if missed else summary
     except (IntegrityError, AlreadyPosted):  # another worker posted it between our check and insert
         return {"posted": None, "reason": "posted already"}
-    except (MissingRates, MatrixError, BeyondMoneyBound) as exc:
+    except (MissingRates, MatrixError, BeyondMoneyBound, MonthEndsMissed) as exc:
         with transaction(rt.factory) as session:
             record_event(
                 session,
@@ -54,6 +59,41 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
             )
             _tell_the_posters(session, today, exc.message, now)
         return {"posted": None, "reason": exc.message, "missing_rates": exc.details.get("missing_rates", [])}
+
+
+# The most month ends the daily job posts late in one go; more is no outage but a mistake to look at.
+MAX_CATCH_UP = 12
+
+
+class MonthEndsMissed(Conflict):
+    """More month ends since the latest snapshot than the daily job will post late on its own."""
+
+
+def _missed_month_ends(session: Session, today: date) -> list[date]:
+    """The month ends after the latest snapshot and before `today` that have none: the scheduler was down
+    on one, or its run was refused and nobody posted it since. Posting `today` alone would skip them for
+    good (snapshots are posted in order), so the daily job posts them first.
+
+    Raises:
+        MonthEndsMissed: more than MAX_CATCH_UP of them.
+    """
+    latest = session.scalar(select(func.max(ProvisionRun.as_of)))
+    missed: list[date] = []
+    day = latest
+    while day is not None and (day := _next_month_end(day)) < today:
+        missed.append(day)
+        if len(missed) > MAX_CATCH_UP:
+            raise MonthEndsMissed(
+                f"no provision snapshot since {latest.isoformat() if latest else ''}: more than "
+                f"{MAX_CATCH_UP} month ends are missing; post them in order with `creditflow provisions "
+                "--post --as-of DAY`"
+            )
+    return missed
+
+
+def _next_month_end(day: date) -> date:
+    first = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -> None:
