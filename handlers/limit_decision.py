@@ -16,8 +16,10 @@ from handlers.approvals import (
     require_approvals,
     require_customer_reader,
 )
+from handlers.limit_weighing import record_weighing, weighed_recommendation
 from workflows.credit import roles
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
+from workflows.credit.limit_review import late_payer
 from workflows.credit.models import Customer, LimitPolicyNote
 from workflows.engine.decisions import DecisionError
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
@@ -130,8 +132,12 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
         proposed, basis = min(formula, _cents(req.requested_limit)), "the formula, at most the request"
     elif missing:
         proposed, basis = current, f"current limit kept: {', '.join(missing)} missing, an analyst decides"
-    elif not req.increase_allowed and formula > current:
+    elif formula > current and not req.increase_allowed:
         proposed, basis = current, f"no increase on a {req.trigger} review"
+    elif formula > current and (
+        late := late_payer(ctx.session, customer.id, ctx.now.date(), ctx.settings.reviews)
+    ):
+        proposed, basis = current, f"no increase on a {req.trigger} review: the customer is in {late}"
     else:
         proposed, basis = formula, "the formula"
     return LimitProposal(
@@ -184,9 +190,11 @@ def check_recommendation(ctx: TaskContext, req: CheckRecommendationRequest) -> R
     if above and not req.exception_reason.strip():
         raise HandlerInputError(
             f"exception_reason: the recommended limit {recommended} {customer.currency} is above the "
-            f"policy's limit {policy}; give the reason for the exception (field exception_reason)"
+            f"policy's limit {policy} for grade {customer.grade or 'not graded'}; give the reason for the "
+            f"exception (field exception_reason)"
         )
     base = in_base_currency(ctx, recommended, customer.currency)
+    record_weighing(ctx, customer.id, recommended, customer.currency, base)
     return RecommendationCheck(above, policy, base.amount, base.rate_missing, base.currency)
 
 
@@ -230,9 +238,11 @@ def limit_authority_inputs(
     ctx: TaskContext, customer: Customer, new_limit: Decimal, above: bool, day: date | None = None
 ) -> dict[str, Any]:
     """The inputs of approval_authority.dmn, as the diagram's `recommendation` (credit.check_recommendation)
-    gives them: the limit in the base currency at the rate of `day` (None and rate_missing without a rate),
-    the grade, and whether the limit lies above policy."""
-    base = in_base_currency(ctx, new_limit, customer.currency, day)
+    gives them: the limit in the base currency as that check weighed it for this instance, else at the rate
+    of `day` (None and rate_missing without a rate), the grade, and whether the limit lies above policy."""
+    base = weighed_recommendation(ctx, new_limit, customer.currency) or in_base_currency(
+        ctx, new_limit, customer.currency, day
+    )
     return {
         "recommendation": {
             "limit_in_base": base.amount,

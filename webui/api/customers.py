@@ -236,7 +236,7 @@ def get_collateral(customer_id: int) -> Response:
 
 
 @bp.post("/customers/<int:customer_id>/collateral")
-@api.validate(json=NewCollateral, resp=responses(201, CollateralItem, 403, 404, 413, 422))
+@api.validate(json=NewCollateral, resp=responses(201, CollateralItem, 403, 404, 409, 413, 422))
 def post_collateral(customer_id: int) -> tuple[Response, int]:
     """Record a collateral or guarantee on the customer's file (credit analysts and managers); the
     scorecard counts it until it expires."""

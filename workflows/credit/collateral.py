@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
-from workflows.errors import Invalid
+from workflows.errors import Conflict, Invalid
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
 
@@ -28,6 +28,8 @@ COLLATERAL_KINDS = (
     "mortgage",
     "pledge",
 )
+# Kinds where a third party stands in for the customer: the customer's own promise secures nothing.
+THIRD_PARTY_KINDS = ("bank_guarantee", "letter_of_credit", "credit_insurance", "parent_guarantee")
 # A customer's file lists at most this many collateral rows (newest first); no real file has more.
 MAX_LISTED = 500
 
@@ -95,8 +97,30 @@ def add_collateral(
 
     Raises:
         NotFound: no such customer.
+        Invalid: a guarantee, letter of credit or insurance whose provider is the customer itself.
+        Conflict: the same collateral (kind, provider and reference) is already on file and not expired:
+            counting it twice would double its cover in the scorecard.
     """
     customer = get_customer(session, customer_id)
+    provider = _same_name(fields.get("provider") or "")
+    if fields.get("kind") in THIRD_PARTY_KINDS and provider and provider == _same_name(customer.name):
+        raise Invalid(
+            f"A {fields['kind']} given by the customer itself secures nothing.",
+            details={"fields": {"provider": "Must be a third party, not the customer itself."}},
+        )
+    reference = _same_name(fields.get("reference") or "")
+    if reference:
+        for held in active_collateral(session, customer.id, now.date()):
+            if (held.kind, _same_name(held.provider), _same_name(held.reference)) == (
+                fields.get("kind"),
+                provider,
+                reference,
+            ):
+                raise Conflict(
+                    f"Collateral {held.id} ({held.kind} {held.reference} of {held.provider or 'no provider'})"
+                    " is already on the customer's file; record a changed value as a new reference, or wait "
+                    "until the old one expires."
+                )
     row = Collateral(customer_id=customer.id, created_by=actor, created_at=now, **fields)
     session.add(row)
     session.flush()
@@ -113,6 +137,12 @@ def add_collateral(
         expires_on=iso_text(row.expires_on),
     )
     return row
+
+
+def _same_name(text: str) -> str:
+    """A name or reference compared without case, spacing or punctuation ("ACME Machinery GmbH." is
+    "acme machinery gmbh")."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.casefold()).split())
 
 
 def list_collateral(session: Session, customer_id: int) -> list[Collateral]:

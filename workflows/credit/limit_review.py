@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
@@ -43,22 +43,8 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
             open_reviews.add(cid)
         last_started[cid] = max(started, last_started.get(cid, started))
     found: dict[str, set[int]] = {
-        "dunning": set(
-            session.scalars(
-                select(DunningCase.customer_id).where(
-                    DunningCase.status.in_(DunningStatus.ACTIVE), DunningCase.level >= 3
-                )
-            )
-        ),
-        "overdue": set(
-            session.scalars(
-                select(Invoice.customer_id).where(
-                    Invoice.status == InvoiceStatus.OPEN,
-                    Invoice.open_amount > Invoice.disputed_amount,  # not wholly held by a dispute
-                    Invoice.due_date < as_of - timedelta(days=policy.overdue_days),
-                )
-            )
-        ),
+        "dunning": set(session.scalars(_in_dunning())),
+        "overdue": set(session.scalars(_overdue(as_of, policy.overdue_days))),
         "utilisation": _highly_utilised(session, policy.utilisation_threshold),
         "rating_change": set(),
         "scheduled": set(session.scalars(select(Customer.id).where(Customer.next_review_date <= as_of))),
@@ -81,6 +67,32 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
                 continue  # the same risk signal was just reviewed; wait for the cool-down
             triggers[cid] = reason
     return triggers
+
+
+def _in_dunning() -> Select[Any]:
+    """Customers with a dunning case at level 3 or beyond (the final demand, a credit block)."""
+    return select(DunningCase.customer_id).where(
+        DunningCase.status.in_(DunningStatus.ACTIVE), DunningCase.level >= 3
+    )
+
+
+def _overdue(as_of: date, days: int) -> Select[Any]:
+    """Customers with an invoice more than `days` past due and not wholly held by a dispute."""
+    return select(Invoice.customer_id).where(
+        Invoice.status == InvoiceStatus.OPEN,
+        Invoice.open_amount > Invoice.disputed_amount,  # not wholly held by a dispute
+        Invoice.due_date < as_of - timedelta(days=days),
+    )
+
+
+def late_payer(session: Session, customer_id: int, as_of: date, policy: ReviewSettings) -> str | None:
+    """The risk signal ("dunning", "overdue") that would trigger a review of the customer today, None without
+    one: a review started by hand as "manual" or "utilisation" proposes no increase either."""
+    signals = (
+        ("dunning", _in_dunning().where(DunningCase.customer_id == customer_id)),
+        ("overdue", _overdue(as_of, policy.overdue_days).where(Invoice.customer_id == customer_id)),
+    )
+    return next((reason for reason, query in signals if session.scalar(query.limit(1)) is not None), None)
 
 
 def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
