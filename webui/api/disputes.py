@@ -157,7 +157,8 @@ def get_dispute_summary(query: SummaryQuery) -> Response:
     require_groups(actor, DISPUTE_READERS, "read disputes")
     svc = services()
     end = query.date_to or svc.clock().date()
-    start = query.date_from or date(end.year - 1, end.month, 1)
+    # A year before `to` (from its month's first day); `to` in year 1 has no year before it (a 500 before).
+    start = query.date_from or (date(end.year - 1, end.month, 1) if end.year > 1 else date.min)
     with svc.rt.factory() as session:
         return jsonify(reason_summary(session, start, end, svc.rt.settings.credit.base_currency))
 

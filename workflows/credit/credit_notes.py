@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.disputes import ZERO, CreditNote, Dispute, DisputeLine, DisputeStatus, lines_of
-from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.credit.models import Customer, Invoice, InvoiceStatus, PaymentAllocation
 from workflows.errors import Invalid
 from workflows.store.audit import record_event
 
@@ -42,11 +44,12 @@ def post_credit(
         changes["before"][invoice.number] = _invoice_fields(invoice)
         _release_line(invoice, line)
         if share > 0:
-            lowered = min(share, invoice.open_amount)
+            to_balance = _overpaid_by(session, invoice, share)
+            lowered = min(share - to_balance, invoice.open_amount)
             invoice.open_amount -= lowered
             if invoice.open_amount == 0 and invoice.status == InvoiceStatus.OPEN:
                 invoice.status = InvoiceStatus.CREDITED
-            customer.credit_balance += share - lowered
+            customer.credit_balance += to_balance
             line.credited = share
             note = CreditNote(
                 customer_id=dispute.customer_id,
@@ -54,7 +57,7 @@ def post_credit(
                 invoice_number=invoice.number,
                 amount=share,
                 currency=invoice.currency,
-                to_balance=share - lowered,
+                to_balance=to_balance,
                 dispute_id=dispute.id,
                 instance_id=dispute.instance_id,
                 approved_by=list(approved_by),
@@ -122,6 +125,28 @@ def close_without_credit(
         before=before,
         after={"status": dispute.status, "held": "0.00"},
     )
+
+
+def _overpaid_by(session: Session, invoice: Invoice, share: Decimal) -> Decimal:
+    """What of a credit of `share` on the invoice becomes the customer's credit balance: only money the
+    customer paid beyond what the invoice asks once all its credits count (its payments plus its credit
+    notes, this one included, above its amount), less what earlier credit notes put there already.
+
+    Never the part a write-off took: a credit on an invoice written off unpaid lowers a claim given up, and
+    pays out nothing (`share - lowered` did, and made the written-off amount spendable credit).
+    """
+    paid = session.scalar(
+        select(func.coalesce(func.sum(PaymentAllocation.amount), 0)).where(
+            PaymentAllocation.invoice_id == invoice.id
+        )
+    )
+    credited, balanced = session.execute(
+        select(
+            func.coalesce(func.sum(CreditNote.amount), 0), func.coalesce(func.sum(CreditNote.to_balance), 0)
+        ).where(CreditNote.invoice_id == invoice.id)
+    ).one()
+    overpaid = Decimal(paid or 0) + Decimal(credited) + share - invoice.amount
+    return min(share, max(ZERO, overpaid - Decimal(balanced)))
 
 
 def _release_line(invoice: Invoice, line: DisputeLine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -157,7 +157,8 @@ def reason_summary(session: Session, start: date, end: date, base: str) -> dict[
         .join(Dispute, Dispute.id == DisputeLine.dispute_id)
         .where(
             Dispute.opened_at >= datetime.combine(start, time.min, tzinfo=UTC),
-            Dispute.opened_at < datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+            # `<= the day's last instant`, not `< the next day`: 9999-12-31 has no next day (a 500 before).
+            Dispute.opened_at <= datetime.combine(end, time.max, tzinfo=UTC),
         )
     ).all()
     cells: dict[tuple[str, str], dict[str, Any]] = {}
