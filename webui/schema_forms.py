@@ -1,18 +1,29 @@
-"""HTML form widgets from a task's JSON schema: one input per property, named exactly like the property."""
+"""HTML form widgets from a task's JSON schema: one input per property, named exactly like the property.
+
+An array of objects (e.g. a dispute's invoices: number, amount, reason) is a table of repeatable rows whose
+inputs are named `<field>-<row>-<property>` (`invoices-0-amount`); `submitted_rows` reads them back into the
+list the schema describes, dropping rows left wholly empty, so validation is the API's.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from workflows.definitions.forms import coerce_form_strings
 from workflows.errors import Invalid
 
 # Enums with this many options or fewer are radio buttons (one click); longer ones are a select.
 MAX_RADIOS = 3
 # Strings allowed to be longer than this get a textarea.
 LONG_TEXT = 200
+# Blank rows drawn under the filled ones of an array of objects (the "Add a row" button adds more).
+BLANK_ROWS = 2
+# Rows read from one posted array at most when its schema sets no maxItems; more is refused, not cut.
+MAX_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,11 @@ class FormWidget:
     value: str = ""
     error: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)  # min, max, maxlength, minlength, pattern
+    # kind "rows" (an array of objects): one list of cell widgets per row; `columns` head the table (with
+    # each property's required mark); `blank_row` is the row the browser copies to add one.
+    rows: list[list[FormWidget]] = field(default_factory=list)
+    columns: list[FormWidget] = field(default_factory=list)
+    blank_row: list[FormWidget] = field(default_factory=list)
 
     @property
     def checked(self) -> bool:
@@ -44,6 +60,9 @@ def form_widgets(
     required = set(schema.get("required", []))
     widgets = []
     for name, spec in schema.get("properties", {}).items():
+        if object_items(spec) is not None:
+            widgets.append(_rows_widget(name, spec, name in required, values, errors))
+            continue
         raw = values.get(name, spec.get("default"))
         widgets.append(
             FormWidget(
@@ -68,6 +87,138 @@ def submitted_strings(schema: Mapping[str, Any], form: Mapping[str, str]) -> dic
         if spec.get("type") == "boolean" and "enum" not in spec:
             out.setdefault(name, "false")
     return out
+
+
+def object_items(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The item schema of an array of objects with declared properties (drawn as rows), else None."""
+    items = spec.get("items")
+    if spec.get("type") != "array" or not isinstance(items, Mapping) or items.get("type") != "object":
+        return None
+    return items if isinstance(items.get("properties"), Mapping) and items["properties"] else None
+
+
+def submitted_rows(schema: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The posted rows of every array-of-objects field, typed like coerce_form_strings types a field.
+
+    A field with no filled row is left out (a required one is then reported as missing).
+
+    Raises:
+        Invalid: more rows than the schema's maxItems (or MAX_ROWS) were posted.
+    """
+    out = {}
+    for name, spec in schema.get("properties", {}).items():
+        items = object_items(spec)
+        if items is None:
+            continue
+        rows = _posted_rows(name, items, form)
+        limit = int(spec.get("maxItems", MAX_ROWS))
+        if len(rows) > limit:
+            message = f"At most {limit} rows; {len(rows)} were filled."
+            raise Invalid(f"The form has errors: {name}: {message}", details={"fields": {name: message}})
+        if rows:
+            out[name] = [coerce_form_strings(items, row) for row in rows]
+    return out
+
+
+def _posted_rows(name: str, items: Mapping[str, Any], form: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The filled rows of one array field in the order of their row numbers (wholly empty rows dropped)."""
+    pattern = re.compile(rf"{re.escape(name)}-(\d{{1,6}})-(.+)")
+    properties = items["properties"]
+    by_index: dict[int, dict[str, str]] = {}
+    for key in form:
+        found = pattern.fullmatch(key)
+        if found and found.group(2) in properties:
+            value = form[key]
+            by_index.setdefault(int(found.group(1)), {})[found.group(2)] = (
+                value if isinstance(value, str) else ""
+            )
+    rows = [by_index[i] for i in sorted(by_index)]
+    return [row for row in rows if any(v.strip() for v in row.values())]
+
+
+def _rows_widget(
+    name: str, spec: Mapping[str, Any], required: bool, values: Mapping[str, Any], errors: Mapping[str, str]
+) -> FormWidget:
+    items = object_items(spec)
+    assert items is not None
+    given = values.get(name, spec.get("default"))
+    if isinstance(given, list):  # prefilled data (a list of objects), not a posted form
+        rows = [{k: _text(v) for k, v in r.items()} for r in given if isinstance(r, Mapping)]
+    else:
+        rows = _posted_rows(name, items, values)
+    limit = int(spec.get("maxItems", MAX_ROWS))
+    count = min(limit, max(len(rows), int(spec.get("minItems", 1))) + BLANK_ROWS)
+    cell_errors = _cell_errors(name, errors)
+    return FormWidget(
+        name=name,
+        label=str(spec.get("title") or name.replace("_", " ").capitalize()),
+        kind="rows",
+        required=required,
+        description=str(spec.get("description", "")),
+        error=errors.get(name),
+        attrs={"data-max-rows": str(limit)},
+        rows=[
+            _cells(name, items, index, rows[index] if index < len(rows) else {}, cell_errors)
+            for index in range(count)
+        ],
+        columns=[
+            replace(c, required=c.name.rsplit("-", 1)[1] in set(items.get("required", [])))
+            for c in _cells(name, items, None, {}, {})
+        ],
+        blank_row=_cells(name, items, None, {}, {}),
+    )
+
+
+def _cells(
+    name: str,
+    items: Mapping[str, Any],
+    index: int | None,
+    row: Mapping[str, str],
+    cell_errors: Mapping[tuple[int, str], str],
+) -> list[FormWidget]:
+    """One row's inputs; with `index` None, the blank row the browser copies (`__row__` is its number).
+
+    No cell is `required` in the browser: a row left empty is ignored; the server reports a half-filled one.
+    """
+    number = "__row__" if index is None else str(index)
+    cells = []
+    for prop, spec in items["properties"].items():
+        kind = _kind(spec)
+        cells.append(
+            FormWidget(
+                name=f"{name}-{number}-{prop}",
+                label=str(spec.get("title") or prop.replace("_", " ").capitalize()),
+                kind="select" if kind == "radios" else kind,  # radios do not fit a table cell
+                required=False,
+                description=str(spec.get("description", "")),
+                options=[_text(o) for o in spec.get("enum", [])],
+                value=row.get(prop, "") if index is not None else "",
+                error=cell_errors.get((index, prop)) if index is not None else None,
+                attrs=_attrs(spec),
+            )
+        )
+    return cells
+
+
+def _cell_errors(name: str, errors: Mapping[str, str]) -> dict[tuple[int, str], str]:
+    """Cell errors of one rows field: "/0/amount: Must be greater than 0." under the field (validate_form),
+    or `invoices[0].amount` (a service task naming the line, e.g. dispute.open) as a key or in the text."""
+    cells = {}
+    found = re.fullmatch(r"/(\d+)/([^/:]+): (.+)", errors.get(name, "").strip(), re.DOTALL)
+    if found:
+        cells[(int(found.group(1)), found.group(2))] = found.group(3)
+    line = re.compile(rf"{re.escape(name)}\[(\d{{1,6}})\]\.(\w+)")
+    for key, message in errors.items():
+        at = line.fullmatch(key)
+        if at:
+            cells.setdefault((int(at.group(1)), at.group(2)), message)
+    # A service task's refusal reaches a start form as one sentence naming its lines (": invoices[0].number:
+    # Customer 1 has no invoice X.; invoices[1].amount: ..."): the engine keeps no field details.
+    prefix = re.escape(name)
+    named = re.compile(rf"{prefix}\[(\d{{1,6}})\]\.(\w+): (.+?)(?=; {prefix}\[\d|$)", re.DOTALL)
+    for at in named.finditer(errors.get("_form", "")):
+        cells.setdefault((int(at.group(1)), at.group(2)), at.group(3).strip())
+    return cells
 
 
 def field_errors(exc: Invalid) -> dict[str, str]:

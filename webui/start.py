@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.input_checks import check_business_key, loads_checked, parse_id
-from webui.schema_forms import FormWidget, field_errors, form_level_errors, form_widgets
+from webui.schema_forms import (
+    FormWidget,
+    field_errors,
+    form_level_errors,
+    form_widgets,
+    object_items,
+    submitted_rows,
+)
 from webui.services import services
 from workflows.credit.contracts import list_contracts
 from workflows.credit.customers import list_customers
@@ -39,7 +46,8 @@ bp = Blueprint("start", __name__)
 MAX_SELECT_CHOICES = 200
 # A picker search shows this many matches at most.
 PICK_RESULTS = 20
-# Schema types a form can only carry as JSON text.
+# Schema types a form can only carry as JSON text (an array of objects with properties is rows instead:
+# webui/schema_forms.py).
 JSON_TYPES = ("object", "array")
 
 
@@ -201,18 +209,24 @@ def start(key: str) -> str | Response | tuple[str, int]:
     try:
         check_business_key(business_key)
         data = _start_data(schema)
+        # The first steps may refuse the data too (e.g. an invoice that is not the customer's): nothing is
+        # kept, and the form comes back with the fields they name.
+        instance = runner.start_instance(
+            svc.rt, key, data, actor=actor, now=svc.clock(), business_key=business_key
+        )
     except Invalid as exc:
         return _form(actor, definition, schema, request.form, field_errors(exc), status=422)
-    instance = runner.start_instance(
-        svc.rt, key, data, actor=actor, now=svc.clock(), business_key=business_key
-    )
     svc.nudge()  # the first steps may have queued e-mail or armed a timer
     flash(f"Started {key} #{instance.id} (version {instance.version}).")
     return redirect(url_for("instances.show", instance_id=instance.id))
 
 
 def _json_fields(schema: Mapping[str, Any]) -> list[str]:
-    return [name for name, spec in schema.get("properties", {}).items() if spec.get("type") in JSON_TYPES]
+    return [
+        name
+        for name, spec in schema.get("properties", {}).items()
+        if spec.get("type") in JSON_TYPES and object_items(spec) is None
+    ]
 
 
 def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +237,7 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
     """
     if schema:
         data = coerce_form_strings(schema, request.form)
+        data.update(submitted_rows(schema, request.form))
         errors: dict[str, str] = {}
         for name in _json_fields(schema):
             if name in data:

@@ -15,7 +15,13 @@ from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.input_checks import MAX_ID, parse_id
-from webui.schema_forms import field_errors, form_level_errors, form_widgets, submitted_strings
+from webui.schema_forms import (
+    field_errors,
+    form_level_errors,
+    form_widgets,
+    submitted_rows,
+    submitted_strings,
+)
 from webui.services import services
 from workflows.credit.customer_views import CustomerPanel, customer_panel
 from workflows.credit.roles import CUSTOMER_READERS, SUPPLIER_READERS
@@ -47,8 +53,9 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     actor = web_actor()
     with svc.rt.factory() as session:
         schema = get_task_for(session, actor, task_id).form_schema
-    data = coerce_form_strings(schema, submitted_strings(schema, request.form))
     try:
+        data = coerce_form_strings(schema, submitted_strings(schema, request.form))
+        data.update(submitted_rows(schema, request.form))  # arrays of objects: repeatable rows
         item = runner.complete_task(svc.rt, task_id, data, actor=actor, now=svc.clock())
     except Invalid as exc:
         return _page(task_id, values=request.form, errors=field_errors(exc), status=422)

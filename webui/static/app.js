@@ -7,3 +7,27 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
   }
 });
+
+// Repeatable rows of an array-of-objects field (templates/macros/fields.html `rows`): "Add a row" copies the
+// blank row, numbering its inputs after the last row, up to the field's maxItems.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("button[data-add-row]");
+  if (!button) return;
+  const fieldset = button.closest("fieldset[data-rows]");
+  const body = fieldset.querySelector("tbody");
+  const max = Number(fieldset.dataset.maxRows || "500");
+  if (body.rows.length >= max) {
+    button.disabled = true;
+    return;
+  }
+  const row = fieldset.querySelector("template").content.firstElementChild.cloneNode(true);
+  const number = String(body.rows.length);
+  row.querySelectorAll("[name], [id]").forEach((input) => {
+    for (const attr of ["name", "id"]) {
+      if (input.hasAttribute(attr)) input.setAttribute(attr, input.getAttribute(attr).replace("__row__", number));
+    }
+  });
+  body.appendChild(row);
+  const first = row.querySelector("input, select");
+  if (first) first.focus();
+});

@@ -123,10 +123,17 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
     accepted = _parse_money_fields(schema, accepted, errors)
     try:
         for error in _FormValidator(schema, registry=NO_RETRIEVAL).iter_errors(accepted):
-            if error.validator == "required":
+            if error.validator == "required" and not error.absolute_path:
                 for name in error.validator_value:
                     if name not in error.instance:
                         errors.setdefault(name, "This field is required.")
+                continue
+            if error.validator == "required":  # inside a field (a row of an array): under the field's name
+                inner = "".join(f"/{part}" for part in list(error.absolute_path)[1:])
+                missing = [n for n in error.validator_value if n not in error.instance]
+                errors.setdefault(
+                    str(error.absolute_path[0]), f"{inner}/{missing[0]}: This field is required."
+                )
                 continue
             name = str(error.absolute_path[0]) if error.absolute_path else "_form"
             errors.setdefault(name, _message(error))
