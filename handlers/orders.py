@@ -81,7 +81,10 @@ def release_approvals(ctx: TaskContext, req: OrderDecisionRequest) -> list[Appro
     who = requesters(ctx, order)
     what = f"the release of order {order.order_ref} of customer {order.customer_id}"
     what += f", asked for by {', '.join(who)}"
-    return require_approvals(ctx, "order.release", roles.ORDER_RELEASE_AUTHORITY, what, excluded=who)
+    # Only the approval task of this process counts, whatever other task a changed diagram offers the group.
+    return require_approvals(
+        ctx, "order.release", roles.ORDER_RELEASE_AUTHORITY, what, [APPROVAL_STEP], excluded=who
+    )
 
 
 def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:

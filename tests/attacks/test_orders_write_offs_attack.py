@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from tests.attacks.test_order_credit_hostile import release_bundle
 from tests.attacks.test_write_off_hostile import recovery, written_off_invoice
 from tests.bpmn.test_order_release import (
     CUSTOMER,
@@ -25,6 +26,7 @@ from tests.bpmn.test_order_release import (
 )
 from tests.bpmn.test_write_off import invoices_of, start_write_off, task_named, write_offs_of
 from tests.collections_desk import Collections
+from tests.handlers.test_money_moves import deploy
 from tests.helpers import auth, migrated_customer
 from workflows.credit import write_off_posting
 from workflows.credit.models import Customer
@@ -176,3 +178,43 @@ def test_legal_alone_cannot_claim_recovered_in_full_while_the_invoices_are_overd
     closed = start_write_off(desk, desk.tokens["legal1"], customer, outcome="recovered", amount="5000.00")
     assert closed.status_code == 201, closed.json
     assert [(w["status"], w["approved_by"]) for w in write_offs_of(desk, customer)] == [("closed", [])]
+
+
+def test_money_on_a_settlements_unpaid_part_is_a_payment_not_a_recovery(desk: Collections) -> None:
+    """Settled for 400.00 of 1,000.00: 600.00 written off, 400.00 still owed on the invoice. Booking money as
+    a recovery while the settlement is unpaid would count income and leave the debt open."""
+    customer = desk.customer("Half Settled")
+    desk.invoice(customer, "HS-1", "1000.00")
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="settled", amount="400.00")
+    assert started.status_code == 201, started.json
+    task = task_named(desk, "manager1", "manager_approval")
+    assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+    assert invoices_of(desk, customer)["HS-1"]["open_amount"] == "400.00"
+    body = recovery(customer, invoice_number="HS-1", amount="100.00", date="2026-03-02")
+    refused = desk.client.post("/api/recoveries", json=body, headers=auth(desk.tokens["finance1"]))
+    assert refused.status_code == 409, refused.json
+    assert "settlement" in refused.json["error"]["message"]
+    payment = recovery(customer, invoice_number="HS-1", amount="400.00", date="2026-03-02", reference="HS-P")
+    paid = desk.client.post("/api/payments", json=payment, headers=auth(desk.tokens["finance1"]))
+    assert paid.status_code == 201, paid.json
+    posted = desk.client.post("/api/recoveries", json=body, headers=auth(desk.tokens["finance1"]))
+    assert posted.status_code == 201, posted.json
+
+
+def test_a_diagram_whose_credit_manager_task_is_no_release_approval_releases_nothing(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """A process owner's order_release (approved by a second owner) renames the credit manager's task into a
+    harmless-looking 'glance_at_order' whose decision is approve: order.release counts only its own approval
+    step, approve_release, so nothing is released."""
+    files = release_bundle()
+    files["order_release.bpmn"] = files["order_release.bpmn"].replace(b"approve_release", b"glance_at_order")
+    deploy(app, client, demo_tokens, files)
+    customer = migrated_customer(app, CUSTOMER)
+    held = check(client, demo_tokens["sales1"], customer, "SO-A-4", "150000.00")
+    task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])
+    assert task["name"] == "glance_at_order"
+    refused = decide(client, demo_tokens["manager1"], task["id"], "approve")
+    assert refused.status_code == 422, refused.json
+    assert "order.release" in refused.json["error"]["message"]
+    assert order_row(app, customer, "SO-A-4").status == "held"

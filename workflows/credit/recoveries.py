@@ -74,7 +74,9 @@ def post_recovery(session: Session, data: RecoveryInput, *, actor: str, now: dat
     """
     customer = get_customer(session, data.customer_id)
     invoice = session.scalar(
-        select(Invoice).where(Invoice.number == data.invoice_number, Invoice.customer_id == customer.id)
+        select(Invoice)
+        .where(Invoice.number == data.invoice_number, Invoice.customer_id == customer.id)
+        .with_for_update()  # two recoveries at once: the second waits and sees the first (PostgreSQL)
     )
     if invoice is None:
         raise NotFound(f"customer {customer.id} has no invoice {data.invoice_number}")
@@ -82,6 +84,11 @@ def post_recovery(session: Session, data: RecoveryInput, *, actor: str, now: dat
         raise Conflict(
             f"invoice {invoice.number} is {invoice.status}, not written off; post the money as a payment "
             "(POST /api/payments)"
+        )
+    if invoice.open_amount > 0:
+        raise Conflict(
+            f"invoice {invoice.number} still has {invoice.open_amount} {invoice.currency} of its settlement "
+            "unpaid; money on it pays that first as a payment (POST /api/payments), only beyond it a recovery"
         )
     if data.reference and (
         session.scalar(select(Recovery.id).where(Recovery.reference == data.reference))
