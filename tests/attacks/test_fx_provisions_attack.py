@@ -299,8 +299,8 @@ def test_a_rate_posted_back_dated_after_a_snapshot_leaves_the_snapshot_as_posted
     post(app, date(2026, 2, 28), NOW)
     snapshot = client.get("/api/provisions?as_of=2026-02-28", headers=auth(demo_tokens["auditor1"])).json
     # Someone "corrects" February's rate, and adds one for 28 February itself, after the run.
-    assert rate(client, demo_tokens["manager1"], "GBP", "2.50", "2026-02-01").status_code == 201
-    assert rate(client, demo_tokens["manager1"], "GBP", "3.00", "2026-02-28").status_code == 201
+    assert rate(client, demo_tokens["finance1"], "GBP", "2.50", "2026-02-01").status_code == 201
+    assert rate(client, demo_tokens["finance1"], "GBP", "3.00", "2026-02-28").status_code == 201
     again = client.get("/api/provisions?as_of=2026-02-28", headers=auth(demo_tokens["auditor1"])).json
     assert again == snapshot
     assert [line["fx_rate"] for line in again["lines"]] == ["1.17"] and again["balance"] == "1170.00"
@@ -478,3 +478,23 @@ def test_a_refused_month_end_refuses_the_next_too_until_a_person_posts_the_rate(
     summary = month_end_provision_run(rt, date(2026, 2, 28), datetime(2026, 2, 28, 23, 0, tzinfo=UTC))
     assert summary["posted"] is None and "2026-01-31" in summary["reason"], summary
     assert [r.as_of for r in runs(app)] == [date(2025, 12, 31)]
+
+
+# --- broke: an approver could set the exchange rate their authority threshold is compared at ----------
+
+
+def test_a_credit_manager_cannot_post_the_rate_that_picks_who_approves(
+    client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Path, cli: CliRunner
+) -> None:
+    """The limit, write-off and dispute authority tables compare base-currency amounts at the stored
+    rates, and credit managers approve there: a manager posting GBP at 0.0000000001 would make any GBP
+    limit or write-off theirs alone. Rates are finance's (was: finance and credit managers)."""
+    response = rate(client, demo_tokens["manager1"], "GBP", "0.0000000001")
+    assert response.status_code == 403, response.json
+    rates = tmp_path / "gbp.csv"
+    rates.write_text("currency,rate,date\nGBP,0.0000000001,2026-03-01\n", encoding="utf-8")
+    result = cli.invoke(main, ["import", "fx-rates", str(rates), "--user", "manager1"])
+    assert result.exit_code != 0, result.output
+    listed = client.get("/api/fx-rates", headers=auth(demo_tokens["finance1"])).json
+    assert listed["total"] == 0
+    assert rate(client, demo_tokens["finance1"], "GBP", "1.17").status_code == 201

@@ -92,7 +92,7 @@ def test_the_provision_run_refuses_a_missing_rate_then_posts_once_by_the_person(
     run(cli, "provisions", "--post", "--as-of", "2026-02-28", "--user", "finance1", code=2)
     rates = tmp_path / "cny.csv"
     rates.write_text("currency,rate,date\nCNY,0.1283,2026-02-01\n", encoding="utf-8")
-    run(cli, "import", "fx-rates", str(rates), "--user", "manager1")
+    run(cli, "import", "fx-rates", str(rates), "--user", "finance1")
     preview = json.loads(run(cli, "provisions", "--as-of", "2026-02-28").stdout)
     assert preview["balance"] == "1283.00" and preview["total"] == "25.66"  # 28 days past due: 2 %
     run(cli, "provisions", "--post", "--as-of", "2026-02-27", "--user", "finance1", code=2)  # not a month end

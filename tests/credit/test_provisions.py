@@ -110,7 +110,7 @@ def test_eur_gbp_and_cny_aging_sums_to_the_base_currency_at_the_stored_rates(
     assert aging["total"] is None and aging["missing_rates"] == ["CNY"]
     refused = preview(client, finance)
     assert refused.status_code == 409 and "CNY" in refused.json["error"]["message"]
-    assert post_rate(client, demo_tokens["manager1"], "CNY", RATES["CNY"]).status_code == 201
+    assert post_rate(client, demo_tokens["finance1"], "CNY", RATES["CNY"]).status_code == 201
     aging = client.get(f"/api/aging?as_of={TODAY}", headers=auth(finance)).json
     # 1000.00 + 2000.00 * 1.17 + 100000.00 * 0.1283 = 1000.00 + 2340.00 + 12830.00
     assert aging["base_currency"] == "EUR" and aging["missing_rates"] == []

@@ -94,7 +94,7 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 ORDER_WRITERS = frozenset({FINANCE, SALES})  # the ERP's users: orders and their credit checks
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
 # Exchange rates: finance and credit managers post them; customer and supplier staff read them.
-FX_RATE_WRITERS = frozenset({FINANCE, CREDIT_MANAGER})
+FX_RATE_WRITERS = frozenset({FINANCE})
 FX_RATE_READERS = CUSTOMER_STAFF | SUPPLIER_STAFF
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
 # Disputes and credit notes: the customer staff, and who investigates (logistics) or approves (the lead).

@@ -26,9 +26,9 @@ from workflows.users import emails_of
 
 def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
     """The daily job: on a month end, post its snapshot as the system (once: a second run, or one racing
-    it on another worker, finds it posted). A missing rate or matrix is recorded and reported, not
-    guessed: finance and the credit managers get an e-mail naming it, post the rate, and run `creditflow
-    provisions --post --as-of` for that day."""
+    it on another worker, finds it posted), after any month end it missed. A missing rate or matrix is
+    recorded and reported, not guessed: finance and the credit managers get an e-mail naming it; finance
+    posts the rate, and either of them runs `creditflow provisions --post --as-of` for that day."""
     if not is_month_end(today):
         return {"posted": None, "reason": "not a month end"}
     base = rt.settings.credit.base_currency
@@ -97,7 +97,8 @@ def _next_month_end(day: date) -> date:
 
 
 def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -> None:
-    """E-mail finance and the credit managers (who may post rates and the run) why the month end waits."""
+    """E-mail finance (who posts rates) and the credit managers (who may post the run): why the month
+    end waits."""
     recipients = emails_of(session, groups=sorted(roles.PROVISION_POSTERS))
     if not recipients:
         return

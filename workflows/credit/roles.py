@@ -74,8 +74,11 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 # Open orders and their credit checks come from the ERP's users (finance, sales); readers as for invoices.
 ORDER_WRITERS = frozenset({FINANCE, SALES})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
-# Exchange rates into the base currency: finance and credit managers post them, the staff read them.
-FX_RATE_WRITERS = frozenset({FINANCE, CREDIT_MANAGER})
+# Exchange rates into the base currency: finance posts them, the staff read them. Not the credit managers:
+# the authority tables compare limits, write-offs and credits in the base currency at these rates, so an
+# approver who set a rate would choose who must approve (a GBP rate of 0.0000000001 makes any GBP limit
+# a manager's alone).
+FX_RATE_WRITERS = frozenset({FINANCE})
 FX_RATE_READERS = CUSTOMER_READERS | SUPPLIER_READERS
 # The monthly provision run from the shell (`creditflow provisions --post --user U`); the daily job posts as
 # the system.
