@@ -18,6 +18,7 @@ from handlers.approvals import (
 )
 from handlers.limit_weighing import record_weighing, weighed_recommendation
 from workflows.credit import roles
+from workflows.credit.collateral import collateral_lapse
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
 from workflows.credit.limit_review import late_payer
 from workflows.credit.models import Customer, LimitPolicyNote
@@ -338,7 +339,10 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         else None,
     )
     scheduled = customer.next_review_date
-    customer.next_review_date = add_months(ctx.now.date(), req.review_months)
+    # A limit resting on a guarantee that lapses before the policy's review is reviewed when it lapses.
+    lapse = collateral_lapse(ctx.session, customer.id, ctx.now.date())
+    review_on = add_months(ctx.now.date(), req.review_months)
+    customer.next_review_date = review_on if lapse is None else min(review_on, lapse)
     if customer.next_review_date != scheduled:
         record_event(
             ctx.session,

@@ -315,3 +315,102 @@ def test_a_review_reason_outside_the_list_is_refused(review_desk: Desk, reason: 
     )
     assert started.status_code in (400, 422), started.get_data(as_text=True)[:300]
     assert desk.reviews(customer) == []
+
+
+def _rate(app: Flask, currency: str, rate: str) -> None:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        data = RateInput(currency, svc.clock().date() - timedelta(days=1), Decimal(rate), "ECB")
+        store_rate(session, data, actor="finance1", now=svc.clock())
+
+
+def _routed_level(
+    client: FlaskClient, tokens: dict[str, str], currency: str, limit: str, **fields: Any
+) -> tuple[dict[str, Any], Any]:
+    customer = create_customer(
+        client, tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS, "currency": currency, **fields}
+    )
+    # Expected sales of 3,650,000 a year need 450,000 (30 days and 15 grace days): the policy's limit.
+    instance = apply(
+        client, tokens["sales1"], customer["id"], limit, currency=currency, expected_annual_sales="3650000.00"
+    )
+    review = open_task(instance, "review_application")
+    done = complete(
+        client,
+        tokens["analyst1"],
+        review["id"],
+        decision="approve",
+        recommended_limit=limit,
+        exception_reason="Parent guarantee of the group's holding",
+    )
+    return refresh(client, tokens, instance["id"]), done
+
+
+@pytest.mark.parametrize(
+    ("limit", "level"),
+    [
+        ("333200.05", "manager"),  # 999,999.99 EUR at 3.0012: a cent under the million
+        ("333200.06", "cfo"),  # 1,000,000.02 EUR: just over
+    ],
+)
+def test_a_kwd_limit_is_weighed_against_the_cfo_threshold_in_euro(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], limit: str, level: str
+) -> None:
+    _rate(app, "KWD", "3.0012")
+    instance, done = _routed_level(client, demo_tokens, "KWD", limit, annual_revenue="900000000.00")
+    assert done.status_code == 200, done.json
+    assert instance["data"]["recommendation"]["above_policy"] is False  # within the formula's 450,000
+    assert instance["data"]["approval_level"] == level, instance["data"]["recommendation"]
+
+
+def test_a_limit_in_the_base_currency_needs_no_rate(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
+    instance, done = _routed_level(client, demo_tokens, "EUR", "150000.00")
+    assert done.status_code == 200, done.json
+    recommendation = instance["data"]["recommendation"]
+    assert (recommendation["limit_in_base"], recommendation["rate_missing"]) == ("150000.00", False)
+    assert instance["data"]["approval_level"] in ("manager", "cfo")
+
+
+def test_the_largest_rate_on_the_largest_limit_is_refused_not_a_500(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    _rate(app, "CHF", "1000000")  # MAX_RATE: 999,999,999,999.99 CHF is beyond any amount in euro
+    instance, done = _routed_level(
+        client, demo_tokens, "CHF", "999999999999.99", annual_revenue="999999999999.99"
+    )
+    assert done.status_code in (200, 409, 422), done.get_data(as_text=True)[:500]
+    if done.status_code == 200:  # weighed at all: the highest level signs
+        print("HUGE", instance["data"]["recommendation"])
+        assert instance["data"]["approval_level"] == "cfo", instance["data"]["recommendation"]
+
+
+def test_a_limit_resting_on_a_guarantee_that_expires_tomorrow_is_reviewed_when_it_lapses(
+    review_desk: Desk,
+) -> None:
+    # The guarantee counts today (100 % cover), so the application grades on it, and the limit was then
+    # left for the policy's full review cycle (12 months or more) on a guarantee gone the day after.
+    desk = review_desk
+    today = desk.clock.now.date()
+    customer = create_customer(desk.client, desk.tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS})
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    posted = post_collateral(
+        desk.client, desk.tokens["analyst1"], customer["id"], {**GUARANTEE, "expires_on": tomorrow}
+    )
+    assert posted.status_code == 201, posted.json
+    instance = apply(desk.client, desk.tokens["sales1"], customer["id"], 40_000)
+    assert instance["data"]["scoring"]["score_factors"]["collateral"] == 100
+    review = open_task(instance, "review_application")
+    done = complete(
+        desk.client, desk.tokens["analyst1"], review["id"], decision="approve", recommended_limit=40_000
+    )
+    assert done.status_code == 200 and done.json["instance"]["status"] == "completed", done.json
+    file = desk.credit_file(customer["id"])
+    assert file["credit_limit"] == "40000.00"
+    assert file["next_review_date"] == (today + timedelta(days=2)).isoformat()  # the day it no longer counts
+    desk.tick(days=2)
+    [started] = desk.reviews(customer["id"])
+    detail = desk.client.get(
+        f"/api/process-instances/{started['id']}", headers=auth(desk.tokens["auditor1"])
+    ).json
+    assert detail["data"]["reason"] == "scheduled"
+    assert detail["data"]["scoring"]["score_factors"]["collateral"] == 0  # re-scored without it

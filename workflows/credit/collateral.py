@@ -5,11 +5,11 @@ much of each kind's value counts is policy (scorecard_weights.dmn, decision coll
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, or_, select
+from sqlalchemy import ForeignKey, Index, String, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
@@ -174,6 +174,17 @@ def active_collateral(session: Session, customer_id: int, today: date) -> list[C
             .order_by(Collateral.id)
         )
     )
+
+
+def collateral_lapse(session: Session, customer_id: int, today: date) -> date | None:
+    """The day after the first of the customer's counted collateral expires (None when none of it expires):
+    the scorecard stops counting it then, so a limit resting on it is reviewed no later than that day."""
+    first = session.scalar(
+        select(func.min(Collateral.expires_on)).where(
+            Collateral.customer_id == customer_id, Collateral.expires_on >= today
+        )
+    )
+    return None if first is None else first + timedelta(days=1)
 
 
 def collateral_json(row: Collateral, *, today: date) -> dict[str, Any]:
