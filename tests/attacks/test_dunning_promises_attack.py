@@ -200,3 +200,30 @@ def test_a_promise_waiting_for_the_credit_manager_does_not_stop_the_ladder(desk:
     assert lapsed["status"] == "lapsed" and lapsed["decided_by"] is None, lapsed
     assert case["promise_kept_rate"] is None  # never accepted, so never judged
     assert not [t for t in desk.open_tasks("manager1") if t["bpmn_id"] == "approve_promise"]
+
+
+def test_a_payment_on_an_invoice_not_yet_due_does_not_keep_a_promise_on_the_overdue(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Sidestep Payer")
+    desk.invoice(customer, "INV-O1", "1000.00")
+    desk.invoice(customer, "INV-N1", "1000.00", due=on(60))  # not due for two months
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "1000.00").json["delivered_to"]
+    walk_to(desk, 8)
+    body = {
+        "customer_id": customer,
+        "amount": "1000.00",
+        "currency": "EUR",
+        "date": desk.clock.now.date().isoformat(),
+        "reference": "BANK-N1",
+        "invoice_number": "INV-N1",  # the customer pays the new invoice, not what it promised
+    }
+    assert (
+        desk.client.post("/api/payments", json=body, headers=auth(desk.tokens["finance1"])).status_code == 201
+    )
+    walk_to(desk, 14)
+    case = desk.case(customer)
+    [judged] = case["promises"]
+    assert (judged["status"], judged["received"]) == ("broken", "0.00"), judged
+    assert case["promise_kept_rate"] == "0.00" and case["level"] == 2  # broken: the ladder resumed at once

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from workflows.credit.models import Payment
+from workflows.credit.models import Invoice, Payment, PaymentAllocation
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.store.models import Base, Decimal2
 
@@ -55,13 +55,21 @@ class DunningPromise(Base):
 
 
 def received_for(session: Session, promise: DunningPromise, customer_id: int, until: date) -> Decimal:
-    """What the customer paid (in the promise's currency) from the day the promise was made to `until`."""
+    """What the customer paid (in the promise's currency) from the day the promise was made to `until` on
+    the invoices that were overdue then: the promise is about them, so a payment on an invoice not yet due
+    (or a later one) keeps nothing."""
+    made = promise.recorded_at.date()
     total = session.scalar(
-        select(func.sum(Payment.amount)).where(
+        select(func.sum(PaymentAllocation.amount))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(
             Payment.customer_id == customer_id,
             Payment.currency == promise.currency,
-            Payment.paid_on >= promise.recorded_at.date(),
+            Payment.paid_on >= made,
             Payment.paid_on <= until,
+            Invoice.customer_id == customer_id,
+            Invoice.due_date < made,
         )
     )
     return Decimal("0.00") if total is None else Decimal(total).quantize(Decimal("0.01"))
