@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from handlers.approvals import authority_groups, require_approvals, started_by_one_of
 from workflows.credit import roles
 from workflows.credit.credit_notes import close_without_credit, post_credit
 from workflows.credit.disputes import (
+    ACCEPT,
     CreditNote,
     Dispute,
+    DisputeLine,
     DisputeStatus,
     lines_of,
     open_dispute,
@@ -125,7 +128,10 @@ class Proposal:
     credit_amount: Decimal
     needs_approval: bool  # a credit above zero
     rate_known: bool
-    credit_base: Decimal  # the credit in the base currency (0 when no rate is known: see rate_known)
+    # What the authority table weighs, in the base currency (0 when a rate is missing: see rate_known): this
+    # credit plus the rest of the same claim (`weighed_credit`), so a claim split into disputes under the
+    # lead's threshold goes to the credit manager.
+    credit_base: Decimal
     proposed_by: str
 
 
@@ -147,7 +153,7 @@ def propose(ctx: TaskContext, req: ProposalRequest) -> Proposal:
         base_currency=ctx.settings.credit.base_currency,
     )
     credit = dispute.proposed_credit or Decimal("0.00")
-    base = dispute.proposed_credit_base
+    base = weighed_credit(ctx.session, dispute)
     return Proposal(
         dispute.proposal or req.decision,
         credit,
@@ -175,8 +181,9 @@ class CreditPosted:
 
 def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
     """The approval a dispute's credit needs: the group dispute_credit_authority.dmn names for its amount in
-    the base currency (the credit manager when no rate is known), given after the proposal, by someone who
-    neither raised the dispute nor proposed the credit, whatever four-eyes rule the diagram has.
+    the base currency with the rest of its claim (`weighed_credit`; the credit manager when no rate is
+    known), given after the proposal, by someone who neither raised the dispute nor proposed the credit,
+    whatever four-eyes rule the diagram has.
 
     Raises:
         MissingApprovals: no credit proposed, or the approval is missing.
@@ -186,7 +193,7 @@ def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
         raise MissingApprovals(
             f"{POST_CREDIT} in instance {ctx.instance_id}: dispute {dispute.id} has no credit proposed"
         )
-    base = dispute.proposed_credit_base
+    base = weighed_credit(ctx.session, dispute)
     proposal = {"credit_base": base if base is not None else Decimal("0.00"), "rate_known": base is not None}
     inputs = {"proposal": proposal}
     groups = authority_groups(ctx, POST_CREDIT, AUTHORITY_TABLE, inputs, roles.DISPUTE_CREDIT_AUTHORITY)
@@ -196,6 +203,46 @@ def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
         f"raised by {dispute.raised_by} and proposed by {dispute.proposed_by}"
     )
     return require_approvals(ctx, POST_CREDIT, groups, what, excluded=excluded, since=dispute.proposed_at)
+
+
+def weighed_credit(session: Session, dispute: Dispute) -> Decimal | None:
+    """The credit the authority table weighs, in the base currency: this dispute's proposed credit plus
+    the customer's other credits of the same claim, so that one claim split into disputes of 4,999 each is
+    approved as what it is, not as many credits under the lead's threshold:
+
+    - credits of the customer's disputes proposed before this one while this dispute was open (whatever
+      became of them: the sum is fixed once proposed, so the routing and the check at posting agree), and
+    - credits posted earlier on any of this dispute's invoices.
+
+    None when one of them has no exchange rate (the credit manager decides). A later, unrelated dispute
+    (opened after the earlier one closed, on other invoices) is weighed alone.
+    """
+    own = dispute.proposed_credit_base
+    if own is None or dispute.proposed_at is None:
+        return own
+    invoices = select(DisputeLine.invoice_id).where(DisputeLine.dispute_id == dispute.id)
+    sharing = select(DisputeLine.dispute_id).where(DisputeLine.invoice_id.in_(invoices))
+    before = or_(
+        Dispute.proposed_at < dispute.proposed_at,
+        and_(Dispute.proposed_at == dispute.proposed_at, Dispute.id < dispute.id),
+    )
+    others = session.scalars(
+        select(Dispute.proposed_credit_base).where(
+            Dispute.customer_id == dispute.customer_id,
+            Dispute.id != dispute.id,
+            Dispute.proposal == ACCEPT,
+            Dispute.proposed_credit > 0,
+            before,
+            or_(
+                Dispute.closed_at.is_(None),
+                Dispute.closed_at >= dispute.opened_at,
+                and_(Dispute.status == DisputeStatus.CREDITED, Dispute.id.in_(sharing)),
+            ),
+        )
+    ).all()
+    if any(base is None for base in others):
+        return None
+    return own + sum((base for base in others if base is not None), Decimal("0.00"))
 
 
 def post_credit_note(ctx: TaskContext, req: DisputeRequest) -> CreditPosted:

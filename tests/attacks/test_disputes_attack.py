@@ -50,6 +50,75 @@ def plain(message: Any) -> str:
     return str(message.get_body(preferencelist=("plain",)).get_content())
 
 
+# --- segregation: one claim split under the lead's threshold ---------------------------------------------
+
+
+def test_a_claim_split_into_disputes_under_the_threshold_goes_to_the_credit_manager(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Salami Slicing")
+    desk.invoice(customer, "INV-SS1", "15000.00")
+    for _ in range(3):
+        started = raise_dispute(desk, desk.tokens["collector1"], customer, ("INV-SS1", "4999.00", "price"))
+        assert started.status_code == 201, started.json
+    for proposal in tasks_named(desk, desk.tokens["sales1"], "propose_sales"):
+        done = complete(
+            desk, desk.tokens["sales1"], proposal["id"], decision="accept", credit_amount="4999.00"
+        )
+        assert done.status_code == 200, done.json
+    # The first 4,999.00 is the lead's; with it waiting, the next two weigh 9,998.00 and 14,997.00.
+    assert len(tasks_named(desk, desk.tokens["lead1"], "approve_as_lead")) == 1
+    assert len(tasks_named(desk, desk.tokens["manager1"], "approve_as_manager")) == 2
+    assert invoices(desk, customer)["INV-SS1"]["open_amount"] == "15000.00"
+    # The lead's approval of the first still counts when the post re-weighs it (the later ones do not).
+    [lead] = tasks_named(desk, desk.tokens["lead1"], "approve_as_lead")
+    assert complete(desk, desk.tokens["lead1"], lead["id"], decision="approve").status_code == 200
+    for task in tasks_named(desk, desk.tokens["manager1"], "approve_as_manager"):
+        assert complete(desk, desk.tokens["manager1"], task["id"], decision="approve").status_code == 200
+    notes = credit_notes(desk, customer)
+    assert sorted(n["approved_by"][0] for n in notes) == ["lead1", "manager1", "manager1"]
+    assert invoices(desk, customer)["INV-SS1"]["open_amount"] == "3.00"
+
+
+def test_a_claim_split_in_time_on_the_same_invoice_weighs_the_earlier_credit(desk: Collections) -> None:
+    customer = desk.customer("Slow Slicing")
+    desk.invoice(customer, "INV-SL1", "12000.00")
+    desk.invoice(customer, "INV-SL2", "3000.00")
+    for number in ("INV-SL1", "INV-SL1"):
+        assert (
+            raise_dispute(desk, desk.tokens["collector1"], customer, (number, "4000.00", "price")).status_code
+            == 201
+        )
+        proposal = task_named(desk, desk.tokens["sales1"], "propose_sales")
+        assert (
+            complete(
+                desk, desk.tokens["sales1"], proposal["id"], decision="accept", credit_amount="4000.00"
+            ).status_code
+            == 200
+        )
+        if number == "INV-SL1" and not credit_notes(desk, customer):
+            lead = task_named(desk, desk.tokens["lead1"], "approve_as_lead")
+            assert complete(desk, desk.tokens["lead1"], lead["id"], decision="approve").status_code == 200
+    # 4,000.00 credited on INV-SL1 already: the second 4,000.00 on it weighs 8,000.00.
+    assert tasks_named(desk, desk.tokens["lead1"], "approve_as_lead") == []
+    manager = task_named(desk, desk.tokens["manager1"], "approve_as_manager")
+    assert complete(desk, desk.tokens["manager1"], manager["id"], decision="approve").status_code == 200
+    # A later dispute on another invoice, raised after the others closed, is weighed alone: the lead's.
+    desk.clock.advance(days=1)
+    assert (
+        raise_dispute(desk, desk.tokens["collector1"], customer, ("INV-SL2", "1000.00", "price")).status_code
+        == 201
+    )
+    proposal = task_named(desk, desk.tokens["sales1"], "propose_sales")
+    assert (
+        complete(
+            desk, desk.tokens["sales1"], proposal["id"], decision="accept", credit_amount="1000.00"
+        ).status_code
+        == 200
+    )
+    assert len(tasks_named(desk, desk.tokens["lead1"], "approve_as_lead")) == 1
+
+
 # --- amounts: a credit on an invoice paid or written off meanwhile ----------------------------------------
 
 
