@@ -160,7 +160,8 @@ def post_write_off(ctx: TaskContext, req: PostRequest) -> Posted:
     assert request is not None
     approvers = [a.user for a in ctx.approvals]
     latest = max(ctx.approvals, key=lambda a: (a.at, a.task_id), default=None)
-    actor = latest.user if latest else (ctx.actor or ctx.started_by)
+    # A full recovery needs no approval: legal, who recorded it, decided it (not the scheduler that ran it).
+    actor = latest.user if latest else request.requested_by
     try:
         lines = post_request(ctx.session, request, approvers=approvers, actor=actor, now=ctx.now)
     except DomainError as exc:

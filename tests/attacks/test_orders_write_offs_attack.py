@@ -24,7 +24,13 @@ from tests.bpmn.test_order_release import (
     order_row,
     release_task,
 )
-from tests.bpmn.test_write_off import invoices_of, start_write_off, task_named, write_offs_of
+from tests.bpmn.test_write_off import (
+    invoices_of,
+    start_write_off,
+    task_named,
+    walk_to_legal,
+    write_offs_of,
+)
 from tests.collections_desk import Collections
 from tests.handlers.test_money_moves import deploy
 from tests.helpers import auth, migrated_customer
@@ -32,6 +38,7 @@ from workflows.credit import write_off_posting
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order
 from workflows.store.db import transaction
+from workflows.store.models import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -218,3 +225,29 @@ def test_a_diagram_whose_credit_manager_task_is_no_release_approval_releases_not
     assert refused.status_code == 422, refused.json
     assert "order.release" in refused.json["error"]["message"]
     assert order_row(app, customer, "SO-A-4").status == "held"
+
+
+def test_a_recovery_legal_recorded_names_legal_not_the_system(app: Flask, desk: Collections) -> None:
+    """The dunning case's legal step records "recovered in full" (the money is in); the write_off instance
+    it queues runs on the scheduler's next round. Its decision is legal1's, and the audit trail says so."""
+    customer = desk.customer("Paid In Court")
+    desk.invoice(customer, "PC-1", "1000.00")
+    walk_to_legal(desk, customer)
+    pursue = task_named(desk, "legal1", "pursue_legally")
+    assert desk.pay(customer, "1000.00", "PC-COURT").status_code == 201
+    done = desk.complete("legal1", pursue["id"], legal_outcome="recovered", legal_amount="1000.00")
+    assert done.status_code == 200, done.json
+    desk.tick(days=0)
+    [closed] = write_offs_of(desk, customer)
+    assert (closed["status"], closed["requested_by"], closed["decided_by"]) == ("closed", "legal1", "legal1")
+    with app.extensions["creditflow"].rt.factory() as session:
+        actors = session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "write_off_decided")
+        ).all()
+        assert actors == ["legal1"]
+        assert (
+            "system"
+            not in session.scalars(
+                select(AuditEvent.actor).where(AuditEvent.action == "provision_released")
+            ).all()
+        )
