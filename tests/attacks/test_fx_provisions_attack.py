@@ -498,3 +498,32 @@ def test_a_credit_manager_cannot_post_the_rate_that_picks_who_approves(
     listed = client.get("/api/fx-rates", headers=auth(demo_tokens["finance1"])).json
     assert listed["total"] == 0
     assert rate(client, demo_tokens["finance1"], "GBP", "1.17").status_code == 201
+
+
+def test_a_person_cannot_skip_a_month_end_by_posting_a_later_one(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Was: finance posted February on top of December, and January could never be posted after it."""
+    post(app, date(2025, 12, 31), datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(Conflict, match="2026-01-31 has no snapshot yet"):
+        post(app, date(2026, 2, 28), NOW)
+    post(app, date(2026, 1, 31), NOW)
+    post(app, date(2026, 2, 28), NOW)
+    assert [r.as_of.month for r in runs(app)] == [12, 1, 2]
+
+
+def test_a_first_snapshot_far_in_the_past_is_caught_up_a_year_per_month_end_never_skipped(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """A first snapshot posted for 2023 (history, or a mistake) leaves 25 month ends to post: the daily
+    job posts a year of them per month end, in order, instead of refusing for ever or skipping."""
+    post(app, date(2023, 12, 31), NOW)
+    rt = app.extensions["creditflow"].rt
+    summary = month_end_provision_run(rt, date(2026, 2, 28), NOW)
+    assert summary["posted"] is None and len(summary["caught_up"]) == 12, summary
+    assert runs(app)[-1].as_of == date(2024, 12, 31)
+    month_end_provision_run(rt, date(2026, 2, 28), NOW)  # the next run (here: the same day, run again)
+    done = month_end_provision_run(rt, date(2026, 2, 28), NOW)
+    assert done["posted"] == "2026-02-28", done
+    chain = runs(app)
+    assert len(chain) == 27 and [r.previous_id for r in chain[1:]] == [r.id for r in chain[:-1]]

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.fx import BeyondMoneyBound
 from workflows.credit.provision_matrix import MatrixError
-from workflows.credit.provision_snapshots import SYSTEM, AlreadyPosted, is_month_end, lock_runs, post_run
+from workflows.credit.provision_snapshots import (
+    SYSTEM,
+    AlreadyPosted,
+    is_month_end,
+    lock_runs,
+    next_month_end,
+    post_run,
+)
 from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import MissingRates
 from workflows.credit.record_fields import money_text
@@ -39,14 +46,18 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
             if existing is not None:
                 return {"posted": None, "reason": "posted already", "run_id": existing}
             missed = _missed_month_ends(session, today)
-            for day in missed:  # each as the book stood that day, in order, so the chain has every month
+            for day in missed[:MAX_CATCH_UP]:  # each as the book stood that day, in order: no month skipped
                 post_run(session, day, base=base, actor=SYSTEM, now=now)
+            if len(missed) > MAX_CATCH_UP:  # the next month end's run goes on from there
+                caught_up = [d.isoformat() for d in missed[:MAX_CATCH_UP]]
+                left = f"more month ends, {today.isoformat()} included, wait for the next month end's run"
+                return {"posted": None, "caught_up": caught_up, "reason": left}
             run = post_run(session, today, base=base, actor=SYSTEM, now=now)
             summary = {"posted": today.isoformat(), "run_id": run.id, "closing": money_text(run.closing)}
             return {**summary, "caught_up": [d.isoformat() for d in missed]} if missed else summary
     except (IntegrityError, AlreadyPosted):  # another worker posted it between our check and insert
         return {"posted": None, "reason": "posted already"}
-    except (MissingRates, MatrixError, BeyondMoneyBound, MonthEndsMissed) as exc:
+    except (MissingRates, MatrixError, BeyondMoneyBound) as exc:
         with transaction(rt.factory) as session:
             record_event(
                 session,
@@ -61,39 +72,20 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
         return {"posted": None, "reason": exc.message, "missing_rates": exc.details.get("missing_rates", [])}
 
 
-# The most month ends the daily job posts late in one go; more is no outage but a mistake to look at.
+# The most month ends the daily job posts late in one run (a year); it goes on at the next month end.
 MAX_CATCH_UP = 12
-
-
-class MonthEndsMissed(Conflict):
-    """More month ends since the latest snapshot than the daily job will post late on its own."""
 
 
 def _missed_month_ends(session: Session, today: date) -> list[date]:
     """The month ends after the latest snapshot and before `today` that have none: the scheduler was down
     on one, or its run was refused and nobody posted it since. Posting `today` alone would skip them for
-    good (snapshots are posted in order), so the daily job posts them first.
-
-    Raises:
-        MonthEndsMissed: more than MAX_CATCH_UP of them.
-    """
-    latest = session.scalar(select(func.max(ProvisionRun.as_of)))
+    good (snapshots are posted in order), so the daily job posts them first (at most MAX_CATCH_UP + 1 are
+    listed: enough to know there are more)."""
+    day = session.scalar(select(func.max(ProvisionRun.as_of)))
     missed: list[date] = []
-    day = latest
-    while day is not None and (day := _next_month_end(day)) < today:
+    while day is not None and (day := next_month_end(day)) < today and len(missed) <= MAX_CATCH_UP:
         missed.append(day)
-        if len(missed) > MAX_CATCH_UP:
-            raise MonthEndsMissed(
-                f"no provision snapshot since {latest.isoformat() if latest else ''}: more than "
-                f"{MAX_CATCH_UP} month ends are missing; post them in order with `creditflow provisions "
-                "--post --as-of DAY`"
-            )
     return missed
-
-
-def _next_month_end(day: date) -> date:
-    first = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -> None:
@@ -129,5 +121,5 @@ def post_last_month_end(rt: Runtime, now: datetime) -> str | None:
             base = rt.settings.credit.base_currency
             run = post_run(session, month_end, base=base, actor=SYSTEM, now=now)
             return f"snapshot of {month_end.isoformat()} posted (allowance {money_text(run.closing)} {base})"
-    except (MissingRates, MatrixError, BeyondMoneyBound, IntegrityError, AlreadyPosted):
+    except (Conflict, IntegrityError):  # a missing rate or matrix, a month end before it not posted, ...
         return None

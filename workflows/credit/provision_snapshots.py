@@ -9,7 +9,7 @@ or no deployed matrix, nothing is posted and the refusal names what is missing.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -51,6 +51,12 @@ def is_month_end(day: date) -> bool:
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
+def next_month_end(day: date) -> date:
+    """The last day of the month after `day`'s."""
+    following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return following.replace(day=calendar.monthrange(following.year, following.month)[1])
+
+
 def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datetime) -> ProvisionRun:
     """Compute the allowance at the month end `as_of` and store it with its movement, in the caller's
     transaction, with an audit event naming `actor`.
@@ -77,6 +83,12 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
         raise AlreadyPosted(
             f"the provision run of {latest.as_of.isoformat()} was posted by {latest.posted_by} at "
             f"{latest.posted_at.isoformat()}; snapshots are posted once per month end, in order"
+        )
+    if latest is not None and (following := next_month_end(latest.as_of)) < as_of:
+        raise Conflict(
+            f"the month end {following.isoformat()} has no snapshot yet (the latest is of "
+            f"{latest.as_of.isoformat()}); post it first: snapshots are posted for every month end, in order",
+            details={"fields": {"as_of": following.isoformat()}},
         )
     report = compute_provisions(session, as_of, base)
     opening = latest.closing if latest is not None else ZERO
