@@ -414,3 +414,47 @@ def test_a_limit_resting_on_a_guarantee_that_expires_tomorrow_is_reviewed_when_i
     ).json
     assert detail["data"]["reason"] == "scheduled"
     assert detail["data"]["scoring"]["score_factors"]["collateral"] == 0  # re-scored without it
+
+
+def _start_application(client: FlaskClient, tokens: dict[str, str], customer_id: int, **extra: Any) -> Any:
+    data = {
+        "customer_id": customer_id,
+        "requested_limit": 40_000,
+        "currency": "EUR",
+        "payment_terms_days": 30,
+        "justification": "Framework agreement for 2027",
+        **extra,
+    }
+    body = {"process_key": "credit_application", "data": data}
+    return client.post("/api/process-instances", json=body, headers=auth(tokens["sales1"]))
+
+
+@pytest.mark.parametrize("smuggled", ["Sales vouches for the customer", "x" * 5000])
+def test_a_salesperson_cannot_supply_the_analysts_exception_reason(
+    client: FlaskClient, demo_tokens: dict[str, str], smuggled: str
+) -> None:
+    # The salesperson puts exception_reason into the application's start data, or into the answer to the
+    # analyst's questions; the analyst's above-policy recommendation must still need her own reason.
+    customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS})
+    started = _start_application(client, demo_tokens, customer["id"], exception_reason=smuggled)
+    assert started.status_code in (201, 422), started.get_data(as_text=True)[:300]
+    if started.status_code == 422:
+        return
+    review = open_task(started.json, "review_application")
+    asked = complete(
+        client, demo_tokens["analyst1"], review["id"], decision="request_info", comment="Latest accounts?"
+    )
+    assert asked.status_code == 200, asked.json
+    answer = open_task(refresh(client, demo_tokens, started.json["id"]), "provide_information")
+    answered = complete(
+        client, demo_tokens["sales1"], answer["id"], answer="Attached", exception_reason=smuggled
+    )
+    assert answered.status_code in (200, 400, 422), answered.get_data(as_text=True)[:300]
+    if answered.status_code != 200:  # the extra field is refused: answer without it
+        answered = complete(client, demo_tokens["sales1"], answer["id"], answer="Attached")
+        assert answered.status_code == 200, answered.json
+    again = open_task(refresh(client, demo_tokens, started.json["id"]), "review_application")
+    done = complete(
+        client, demo_tokens["analyst1"], again["id"], decision="approve", recommended_limit=60_000
+    )
+    assert done.status_code == 422 and "exception_reason" in done.json["error"]["message"], done.json
