@@ -3,7 +3,8 @@ promise limits, dunning_charges.dmn, the approve_promise task), beyond test_dunn
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,28 @@ def test_a_payment_on_an_invoice_not_yet_due_does_not_keep_a_promise_on_the_over
     [judged] = case["promises"]
     assert (judged["status"], judged["received"]) == ("broken", "0.00"), judged
     assert case["promise_kept_rate"] == "0.00" and case["level"] == 2  # broken: the ladder resumed at once
+
+
+def letter_text(message: Any) -> str:
+    body = str(message.get_body(preferencelist=("plain",)).get_content())
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def test_each_letters_date_is_the_last_day_before_what_really_happens_next_after_40_days_down(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Forty Days")
+    desk.invoice(customer, "INV-F1", "1000.00")
+    desk.clock.advance(days=39)  # the scheduler was down: nothing ran for 40 days
+    walk_to(desk, 80)
+    letters = desk.notices_to("ap@forty.example")
+    history = [e for e in desk.case(customer)["history"] if e["kind"] == "notice_sent"]
+    sent_on = [datetime.fromisoformat(e["at"]).date() for e in history]
+    # Level 1 on day 40, then the notice spacing (5 days) holds level 2 and 3 apart; legal on day 55.
+    assert sent_on == [on(40), on(45), on(50)], sent_on
+    named = [re.search(r"before (\d{4}-\d{2}-\d{2})", letter_text(m)) for m in letters]
+    assert all(named), [letter_text(m) for m in letters]
+    # The date a letter names is the day the next step really happens: a payment before it stops it, and
+    # nothing happens before it ("by" that day would promise the customer the day itself).
+    assert [date.fromisoformat(n.group(1)) for n in named if n] == [on(45), on(50), on(55)]
+    assert " by 20" not in " ".join(letter_text(m) for m in letters)
