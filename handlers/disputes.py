@@ -52,6 +52,7 @@ def dispute_json(ctx: TaskContext, dispute: Dispute) -> dict[str, Any]:
     """What the tasks show and the e-mails say about a dispute."""
     customer = ctx.session.get(Customer, dispute.customer_id)
     assert customer is not None
+    lines = lines_of(ctx.session, dispute)
     return {
         "dispute_id": dispute.id,
         "customer_id": customer.id,
@@ -62,10 +63,9 @@ def dispute_json(ctx: TaskContext, dispute: Dispute) -> dict[str, Any]:
         "owner_group": dispute.owner_group,
         "description": dispute.description,
         "raised_by": dispute.raised_by,
-        "lines": [
-            {"number": ln.invoice_number, "amount": ln.amount, "reason": ln.reason}
-            for ln in lines_of(ctx.session, dispute)
-        ],
+        "lines": [{"number": ln.invoice_number, "amount": ln.amount, "reason": ln.reason} for ln in lines],
+        # The lines as one text for the task instructions (a template loop would need the script worker).
+        "lines_text": ", ".join(f"{ln.invoice_number} {ln.amount:.2f} ({ln.reason})" for ln in lines),
     }
 
 
