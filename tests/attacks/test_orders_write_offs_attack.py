@@ -35,6 +35,7 @@ from tests.collections_desk import Collections
 from tests.handlers.test_money_moves import deploy
 from tests.helpers import auth, migrated_customer
 from workflows.credit import write_off_posting
+from workflows.credit.customer_views import list_customer_rows
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order
 from workflows.store.db import transaction
@@ -251,3 +252,28 @@ def test_a_recovery_legal_recorded_names_legal_not_the_system(app: Flask, desk: 
                 select(AuditEvent.actor).where(AuditEvent.action == "provision_released")
             ).all()
         )
+
+
+def test_a_settlements_unpaid_part_counts_in_the_exposure_after_the_block_is_lifted(
+    app: Flask, desk: Collections
+) -> None:
+    """Settled for 400.00 of 1,000.00: the invoice is written off but 400.00 is still owed. Once a credit
+    manager lifts the block, a credit check must count that 400.00 (it counted 0.00: silently wrong)."""
+    customer = desk.customer("Settled Then Ordering")
+    desk.invoice(customer, "SO-S-1", "1000.00")
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="settled", amount="400.00")
+    assert started.status_code == 201, started.json
+    task = task_named(desk, "manager1", "manager_approval")
+    assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+    file = desk.client.get(f"/api/customers/{customer}", headers=auth(desk.tokens["manager1"])).json
+    assert file["exposure"] == "400.00"
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.get_one(Customer, customer).credit_limit = Decimal("1000.00")
+    body = {"customer_id": customer, "order_ref": "SO-S-2", "amount": "700.00", "currency": "EUR"}
+    answer = desk.client.post("/api/credit-checks", json=body, headers=auth(desk.tokens["sales1"]))
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["result"], answer.json["exposure"]) == ("over_limit", "400.00")
+    svc = app.extensions["creditflow"]
+    with svc.rt.factory() as session:  # the customer list counts it as well
+        rows, _ = list_customer_rows(session, today=svc.clock().date(), text="Settled Then")
+        assert [r.exposure for r in rows] == [Decimal("400.00")]

@@ -310,10 +310,12 @@ def list_customers(
 
 def exposure_of(session: Session, customer_id: int) -> Decimal:
     """What the customer owes and has ordered, in its currency: the open amounts of its open invoices plus
-    its open and released orders (each converted when it was recorded; held orders do not count)."""
+    its open and released orders (each converted when it was recorded; held orders do not count). A
+    written-off invoice counts what a settlement still asks of the debtor (its open amount; 0 when
+    uncollectable)."""
     total = session.scalar(
         select(func.sum(Invoice.open_amount)).where(
-            Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN
+            Invoice.customer_id == customer_id, Invoice.status.in_(InvoiceStatus.OWED)
         )
     )
     orders = open_orders_of(session, [customer_id]).get(customer_id, Decimal("0.00"))

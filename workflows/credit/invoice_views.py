@@ -8,7 +8,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, check_money_bound, rate_on
@@ -51,9 +51,18 @@ def receivables_of(
         select(
             Invoice.customer_id,
             func.sum(Invoice.open_amount),
-            func.sum(case((Invoice.due_date < today, Invoice.open_amount), else_=ZERO)),
+            func.sum(
+                case(
+                    (
+                        and_(Invoice.due_date < today, Invoice.status == InvoiceStatus.OPEN),
+                        Invoice.open_amount,
+                    ),
+                    else_=ZERO,
+                )
+            ),
         )
-        .where(Invoice.customer_id.in_(ids), Invoice.status == InvoiceStatus.OPEN)
+        # Exposure counts a settlement's unpaid part (as exposure_of does); overdue only what is dunned.
+        .where(Invoice.customer_id.in_(ids), Invoice.status.in_(InvoiceStatus.OWED))
         .group_by(Invoice.customer_id)
     )
     figures = {cid: (exposure or ZERO, overdue or ZERO) for cid, exposure, overdue in rows}

@@ -100,7 +100,7 @@ def _highly_utilised(session: Session, threshold: Decimal) -> set[int]:
     of their limit."""
     invoiced = session.execute(
         select(Invoice.customer_id, func.sum(Invoice.open_amount))
-        .where(Invoice.status == InvoiceStatus.OPEN)
+        .where(Invoice.status.in_(InvoiceStatus.OWED))
         .group_by(Invoice.customer_id)
     )
     exposure: dict[int, Decimal] = {cid: total for cid, total in invoiced if total is not None}

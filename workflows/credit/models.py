@@ -103,6 +103,8 @@ class InvoiceStatus:
     # Closed by a legal outcome (workflows/credit/write_offs.py): never dunned again; open_amount is what a
     # settlement still asks of the debtor, and money beyond it posts as a recovery.
     WRITTEN_OFF = "written_off"
+    # What the customer still owes, so what its exposure counts: a settlement's unpaid part included.
+    OWED = (OPEN, WRITTEN_OFF)
 
 
 class Invoice(Base):
