@@ -43,6 +43,7 @@ class PromiseRequest:
     # When the ladder's next step falls due (the last review's next_action_at, or on the call the day the
     # escalation named): a promise outside the limits lapses if no credit manager decided by then.
     next_step_at: Any = None
+    currency: Any = None  # the message's, when it names one: it must be the case's currency
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         raise HandlerInputError(
             "dunning.record_promise: a promise needs a positive amount and a date not in the past"
         )
+    if req.currency is not None:
+        currency_of_case = load_case(ctx, req.case_id).currency
+        if req.currency != currency_of_case:
+            raise HandlerInputError(
+                f"dunning.record_promise.currency: the case is dunned in {currency_of_case}; a promise in "
+                f"{req.currency!r} is not a promise on it (convert it, or record it in {currency_of_case})"
+            )
     limits = (req.max_days, req.min_pct, req.max_count)
     if None in limits:
         if limits != (None, None, None):

@@ -253,3 +253,21 @@ def test_each_letters_date_is_the_last_day_before_what_really_happens_next_after
     # nothing happens before it ("by" that day would promise the customer the day itself).
     assert [date.fromisoformat(n.group(1)) for n in named if n] == [on(45), on(50), on(55)]
     assert " by 20" not in " ".join(letter_text(m) for m in letters)
+
+
+@pytest.mark.parametrize(("currency", "status"), [("GBP", 422), ("eur", 422), ("EUR", 200)])
+def test_a_promise_in_another_currency_is_refused_not_read_as_the_cases(
+    desk: Collections, currency: str, status: int
+) -> None:
+    customer = desk.customer("Other Money")
+    desk.invoice(customer, "INV-M1", "1000.00")
+    walk_to(desk, 3)
+    data = {"promised_date": on(10).isoformat(), "amount": "1000.00", "currency": currency}
+    answer = send(desk, "collector1", "promise_to_pay", customer, data)
+    assert answer.status_code == status, answer.json
+    case = desk.case(customer)
+    if status == 200:
+        assert case["status"] == "paused" and case["promises"][0]["amount"] == "1000.00"
+    else:  # GBP 1,000.00 is not EUR 1,000.00: nothing is recorded, the case is not paused
+        assert case["promises"] == [] and case["status"] == "open", case
+        assert "currency" in str(answer.json)
