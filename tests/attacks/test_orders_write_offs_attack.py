@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.attacks.test_order_credit_hostile import release_bundle
 from tests.attacks.test_write_off_hostile import recovery, written_off_invoice
@@ -25,9 +25,11 @@ from tests.bpmn.test_order_release import (
     release_task,
 )
 from tests.bpmn.test_write_off import (
+    customer_file,
     invoices_of,
     start_write_off,
     task_named,
+    user_in,
     walk_to_legal,
     write_offs_of,
 )
@@ -39,7 +41,7 @@ from workflows.credit.customer_views import list_customer_rows
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent
+from workflows.store.models import AuditEvent, User, UserGroup
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -277,3 +279,79 @@ def test_a_settlements_unpaid_part_counts_in_the_exposure_after_the_block_is_lif
     with svc.rt.factory() as session:  # the customer list counts it as well
         rows, _ = list_customer_rows(session, today=svc.clock().date(), text="Settled Then")
         assert [r.exposure for r in rows] == [Decimal("400.00")]
+
+
+def test_an_approver_removed_from_the_group_before_completing_posts_nothing(
+    app: Flask, desk: Collections
+) -> None:
+    """manager1 opens the write-off task, then leaves credit_manager before completing it: the approval
+    does not count, nothing is written off, and another credit manager approves it."""
+    customer = desk.customer("Left The Group")
+    desk.invoice(customer, "LG-1", "900.00")
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="uncollectable", amount=0)
+    assert started.status_code == 201, started.json
+    task = task_named(desk, "manager1", "manager_approval")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        manager = session.scalars(select(User).where(User.username == "manager1")).one()
+        session.execute(
+            delete(UserGroup).where(UserGroup.user_id == manager.id, UserGroup.group_name == "credit_manager")
+        )
+    refused = desk.complete("manager1", task["id"], decision="approve")
+    assert refused.status_code in (403, 422), refused.json
+    assert invoices_of(desk, customer)["LG-1"]["status"] == "open"
+    second = user_in(app, "manager2", ["credit_manager"])
+    done = desk.client.post(
+        f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}}, headers=auth(second)
+    )
+    assert done.status_code == 200, done.json
+    [posted] = write_offs_of(desk, customer)
+    assert (posted["status"], posted["approved_by"], posted["decided_by"]) == (
+        "posted",
+        ["manager2"],
+        "manager2",
+    )
+
+
+def test_one_person_in_credit_manager_and_cfo_cannot_sign_both_steps(app: Flask, desk: Collections) -> None:
+    """75,000.00 needs a credit manager and then the CFO, two people; 'bigboss' is in both groups. Having
+    approved as credit manager, bigboss's CFO approval is refused; cfo1 signs the second step."""
+    customer = desk.customer("Two Hats Ltd")
+    desk.invoice(customer, "TH-1", "75000.00")
+    bigboss = user_in(app, "bigboss", ["credit_manager", "cfo"])
+    started = start_write_off(desk, desk.tokens["legal1"], customer, outcome="uncollectable", amount=0)
+    assert started.status_code == 201, started.json
+    task = task_named(desk, "manager1", "manager_approval")
+    done = desk.client.post(
+        f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}}, headers=auth(bigboss)
+    )
+    assert done.status_code == 200, done.json
+    cfo_task = task_named(desk, "cfo1", "cfo_approval")
+    refused = desk.client.post(
+        f"/api/tasks/{cfo_task['id']}/complete", json={"data": {"decision": "approve"}}, headers=auth(bigboss)
+    )
+    assert refused.status_code in (403, 422), refused.json
+    assert invoices_of(desk, customer)["TH-1"]["status"] == "open"
+    assert desk.complete("cfo1", cfo_task["id"], decision="approve").status_code == 200
+    [posted] = write_offs_of(desk, customer)
+    assert (posted["status"], posted["approved_by"]) == ("posted", ["bigboss", "cfo1"])
+
+
+def test_a_legal_outcome_that_does_not_fit_leaves_the_case_with_legal(desk: Collections) -> None:
+    """Legal records 'settled for 5,000.00' on 1,000.00 open, then negative costs: each is refused at the
+    task (422) and nothing is half-written: the case stays with legal, blocked, no proposal, no write-off."""
+    customer = desk.customer("Over Settled")
+    desk.invoice(customer, "OS-1", "1000.00")
+    walk_to_legal(desk, customer)
+    pursue = task_named(desk, "legal1", "pursue_legally")
+    for amount, costs in (("5000.00", "0"), ("400.00", "-10.00")):
+        refused = desk.complete(
+            "legal1", pursue["id"], legal_outcome="settled", legal_amount=amount, legal_costs=costs
+        )
+        assert refused.status_code == 422, refused.json
+        assert desk.case(customer)["status"] == "legal"
+        assert write_offs_of(desk, customer) == []
+        assert customer_file(desk, customer)["blocked"] is True
+        assert invoices_of(desk, customer)["OS-1"]["status"] == "open"
+    done = desk.complete("legal1", pursue["id"], legal_outcome="settled", legal_amount="400.00")
+    assert done.status_code == 200, done.json
+    assert [w["write_off_amount"] for w in write_offs_of(desk, customer)] == ["600.00"]
