@@ -458,3 +458,31 @@ def test_a_salesperson_cannot_supply_the_analysts_exception_reason(
         client, demo_tokens["analyst1"], again["id"], decision="approve", recommended_limit=60_000
     )
     assert done.status_code == 422 and "exception_reason" in done.json["error"]["message"], done.json
+
+
+def test_an_exception_reason_of_5000_characters_is_refused_and_500_are_kept_whole(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = create_customer(client, demo_tokens["sales1"], {**SOLID_CUSTOMER, **RATIOS})
+    instance = apply(client, demo_tokens["sales1"], customer["id"], 40_000)
+    review = open_task(instance, "review_application")
+
+    def recommend(reason: str) -> Any:
+        return complete(
+            client,
+            demo_tokens["analyst1"],
+            review["id"],
+            decision="approve",
+            recommended_limit=60_000,
+            exception_reason=reason,
+        )
+
+    too_long = recommend("r" * 5000)
+    assert too_long.status_code == 422 and "exception_reason" in too_long.json["error"]["fields"]
+    assert recommend("r" * 500).status_code == 200
+    manager_task = open_task(refresh(client, demo_tokens, instance["id"]), "manager_approval")
+    assert (
+        complete(client, demo_tokens["manager1"], manager_task["id"], decision="approve").status_code == 200
+    )
+    file = client.get(f"/api/customers/{customer['id']}", headers=auth(demo_tokens["analyst1"])).json
+    assert file["limit_history"][-1]["exception_reason"] == "r" * 500
