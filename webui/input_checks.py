@@ -74,12 +74,28 @@ def loads_checked(raw: bytes | str) -> Any:
             string with NUL or an unpaired surrogate; the message names the place (`$.data.x`).
     """
     try:
-        value = json.loads(raw, parse_float=Decimal)
+        value = json.loads(raw, parse_float=Decimal, object_pairs_hook=_object_without_repeated_keys)
     except RecursionError as exc:
         # The C parser gives up near the interpreter's recursion limit, far beyond MAX_JSON_DEPTH.
         raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from exc
     check_json_value(value)
     return value
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once: with a key twice, whatever checked the request on its
+    way (a proxy, a log, a schema that reads the first) and the code that stores it (the last) would see
+    different values: {"currency": "GBP", ..., "currency": "USD"} stored a USD rate.
+
+    Raises:
+        ValueError: naming the repeated key.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"the key {key[:80]!r} appears twice in one object")
+        found[key] = value
+    return found
 
 
 def check_json_value(value: Any) -> None:

@@ -527,3 +527,41 @@ def test_a_first_snapshot_far_in_the_past_is_caught_up_a_year_per_month_end_neve
     assert done["posted"] == "2026-02-28", done
     chain = runs(app)
     assert len(chain) == 27 and [r.previous_id for r in chain[1:]] == [r.id for r in chain[:-1]]
+
+
+# --- broke: a key given twice stored the last value (what a proxy or log reading the first saw differs) --
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"currency": "GBP", "rate": "1.17", "date": "2026-03-01", "currency": "USD"}',
+        b'{"currency": "GBP", "rate": "1.17", "rate": "117", "date": "2026-03-01"}',
+    ],
+)
+def test_a_key_given_twice_is_a_400_and_stores_nothing(
+    client: FlaskClient, demo_tokens: dict[str, str], raw: bytes
+) -> None:
+    headers = {**auth(demo_tokens["finance1"]), "Content-Type": "application/json"}
+    response = client.post("/api/fx-rates", data=raw, headers=headers)
+    assert response.status_code == 400 and "twice" in response.json["error"]["message"], response.json
+    assert client.get("/api/fx-rates", headers=auth(demo_tokens["finance1"])).json["total"] == 0
+
+
+def test_keys_named_like_internals_are_ignored_and_far_days_are_answered(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    body = {"currency": "GBP", "rate": "1.17", "date": "2026-03-01", "typename": "x", "__class__": "y"}
+    stored = client.post("/api/fx-rates", json=body, headers=auth(demo_tokens["finance1"]))
+    assert stored.status_code == 201 and set(stored.json) == {
+        "currency",
+        "date",
+        "rate",
+        "source",
+        "created_by",
+        "created_at",
+    }
+    for query in ("?as_of=9999-12-31", "?as_of=0001-01-01"):
+        for path in ("/api/provisions/preview", "/api/aging"):
+            assert client.get(path + query, headers=auth(demo_tokens["cfo1"])).status_code == 200
+        assert client.get("/api/provisions" + query, headers=auth(demo_tokens["cfo1"])).status_code == 404

@@ -423,8 +423,10 @@ def test_an_auditor_reads_but_every_write_is_refused(
             continue  # see the next test
         response = client.open(concrete(rule), method=method, headers=auth(demo_tokens["auditor1"]), json={})
         if method == "GET":
-            # Lists and files: 200; a task of another group is 403 even to an auditor.
-            assert response.status_code in (200, 403), (rule, response.status_code)
+            # Lists and files: 200; a task of another group is 403 even to an auditor; the provision
+            # snapshot is 404 until a month end's run posted one (this seed posts none).
+            expected = (200, 403, 404) if rule == "/api/provisions" else (200, 403)
+            assert response.status_code in expected, (rule, response.status_code)
         else:
             # 403, or 404 when the record is out of the auditor's sight, or 400/422 for an empty body
             # checked before the rights (which process? which message?): never a write, never a 5xx.
