@@ -6,16 +6,20 @@ or by the wrong group."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from tests.bpmn.test_dispute_resolution import complete, credit_notes, invoices, raise_dispute, task_named
 from tests.bpmn.test_write_off import start_write_off, walk_to_legal
 from tests.collections_desk import Collections
+from tests.handlers.test_money_moves import person
 from tests.helpers import auth
 from workflows.credit.models import Customer, Provision
 
@@ -386,3 +390,131 @@ def test_the_legal_handover_claims_the_undisputed_rest_and_lists_the_disputed_pa
     with desk.client.application.extensions["creditflow"].rt.factory() as session:
         [provision] = session.scalars(select(Provision).where(Provision.customer_id == customer)).all()
         assert provision.amount == Decimal("900.00")
+
+
+def test_two_dispute_messages_at_once_hold_no_more_than_is_open(desk: Collections) -> None:
+    customer = desk.customer("Racing Disputes")
+    desk.invoice(customer, "INV-RD1", "500.00")
+    for _ in range(5):
+        desk.tick()
+    app = desk.client.application
+    body = {
+        "name": "dispute",
+        "correlation_key": str(customer),
+        "data": {
+            "invoices": [{"number": "INV-RD1", "amount": "300.00", "reason": "price"}],
+            "owner_group": "sales",
+        },
+    }
+    barrier = threading.Barrier(2)
+
+    def send() -> int:
+        client = app.test_client()
+        barrier.wait()
+        return client.post("/api/messages", json=body, headers=auth(desk.tokens["collector1"])).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda _: send(), range(2)))
+    assert codes in ([200, 409], [200, 422]), codes
+    assert invoices(desk, customer)["INV-RD1"]["disputed_amount"] == "300.00"
+    listed = desk.client.get(f"/api/disputes?customer_id={customer}", headers=auth(desk.tokens["collector1"]))
+    assert [d["disputed_amount"] for d in listed.json["items"]] == ["300.00"]
+
+
+def test_a_collector_who_is_also_credit_manager_cannot_approve_the_credit_of_the_dispute_he_sent(
+    app: Flask, desk: Collections
+) -> None:
+    both = person(app, "collmanager", "collections", "credit_manager")
+    customer = desk.customer("Messenger Credit")
+    desk.invoice(customer, "INV-MC1", "9000.00")
+    for _ in range(5):
+        desk.tick()
+    body = {
+        "name": "dispute",
+        "correlation_key": str(customer),
+        "data": {
+            "invoices": [{"number": "INV-MC1", "amount": "9000.00", "reason": "price"}],
+            "owner_group": "sales",
+        },
+    }
+    assert desk.client.post("/api/messages", json=body, headers=auth(both)).status_code == 200
+    desk.tick(days=0)  # the queued dispute_resolution reaches sales
+    proposal = task_named(desk, desk.tokens["sales1"], "propose_sales")
+    assert (
+        complete(
+            desk, desk.tokens["sales1"], proposal["id"], decision="accept", credit_amount="9000.00"
+        ).status_code
+        == 200
+    )
+    approval = task_named(desk, both, "approve_as_manager")
+    assert complete(desk, both, approval["id"], decision="approve").status_code == 403
+    assert credit_notes(desk, customer) == []
+    assert invoices(desk, customer)["INV-MC1"]["open_amount"] == "9000.00"
+
+
+def test_a_credit_of_everything_dunned_ends_the_notices(desk: Collections) -> None:
+    customer = desk.customer("Credited Away")
+    desk.invoice(customer, "INV-CA1", "700.00")
+    desk.invoice(customer, "INV-CA2", "300.00")
+    for _ in range(5):
+        desk.tick()
+    sent = dispute_message(desk, customer, "collector1", ("INV-CA1", "700.00"), ("INV-CA2", "300.00"))
+    assert sent.status_code == 200 and sent.json["delivered_to"], sent.json
+    desk.tick(days=0)
+    proposal = task_named(desk, desk.tokens["sales1"], "propose_sales")
+    assert (
+        complete(
+            desk, desk.tokens["sales1"], proposal["id"], decision="accept", credit_amount="1000.00"
+        ).status_code
+        == 200
+    )
+    manager = task_named(desk, desk.tokens["lead1"], "approve_as_lead")
+    assert complete(desk, desk.tokens["lead1"], manager["id"], decision="approve").status_code == 200
+    assert {n: i["status"] for n, i in invoices(desk, customer).items()} == {
+        "INV-CA1": "credited",
+        "INV-CA2": "credited",
+    }
+    seen = len(desk.notices_to("ap@credited.example"))
+    for _ in range(30):
+        desk.tick()
+    notices = [m["Subject"] for m in desk.notices_to("ap@credited.example")[seen:]]
+    assert all("reminder" not in s.lower() and "demand" not in s.lower() for s in notices), notices
+    assert desk.case(customer)["status"] == "closed"
+
+
+def test_the_summary_says_what_it_could_not_convert_beside_its_total(desk: Collections) -> None:
+    customer = desk.customer("Dollar Disputes", currency="USD")
+    body = {
+        "customer_id": customer,
+        "number": "INV-USD1",
+        "amount": "800.00",
+        "currency": "USD",
+        "issue_date": "2026-02-01",
+        "due_date": "2026-03-02",
+    }
+    assert (
+        desk.client.post("/api/invoices", json=body, headers=auth(desk.tokens["finance1"])).status_code == 201
+    )
+    euro = desk.customer("Euro Disputes")
+    desk.invoice(euro, "INV-EUR1", "500.00")
+    assert (
+        raise_dispute(desk, desk.tokens["collector1"], customer, ("INV-USD1", "800.00", "price")).status_code
+        == 201
+    )
+    assert (
+        raise_dispute(desk, desk.tokens["collector1"], euro, ("INV-EUR1", "100.00", "price")).status_code
+        == 201
+    )
+    answer = desk.client.get(
+        "/api/disputes/summary?from=2026-03-01&to=2026-03-31", headers=auth(desk.tokens["manager1"])
+    )
+    assert answer.status_code == 200, answer.json
+    [row] = answer.json["items"]
+    assert (row["count"], row["amount"], row["without_rate"]) == (
+        2,
+        "100.00",
+        [{"amount": "800.00", "currency": "USD"}],
+    )
+    # The total is not silently the converted part only: what it leaves out is named beside it.
+    assert (answer.json["total_count"], answer.json["total_amount"]) == (2, "100.00")
+    assert answer.json["without_rate"] == [{"amount": "800.00", "currency": "USD"}]

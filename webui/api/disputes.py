@@ -118,7 +118,10 @@ class DisputeSummary(Model):
     currency: str = Field(description="the base currency")
     items: list[SummaryRow]
     total_count: int
-    total_amount: Money
+    total_amount: Money = Field(description="the converted lines only: see without_rate")
+    without_rate: list[Unconverted] = Field(
+        description="by currency, the lines counted in total_count but not in total_amount (no exchange rate)"
+    )
 
 
 @bp.get("/disputes")

@@ -163,6 +163,7 @@ def reason_summary(session: Session, start: date, end: date, base: str) -> dict[
     ).all()
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     total = ZERO
+    unconverted: dict[str, Decimal] = {}  # by currency: what `total_amount` leaves out
     for reason, amount, currency, opened in rows:
         month = f"{opened.year:04d}-{opened.month:02d}"
         cell = cells.setdefault((month, reason), {"count": 0, "amount": ZERO, "without_rate": []})
@@ -171,6 +172,7 @@ def reason_summary(session: Session, start: date, end: date, base: str) -> dict[
             converted = fx.to_base(session, amount, currency, opened.date(), base)
         except fx.MissingRate:
             cell["without_rate"].append({"amount": money_text(amount), "currency": currency})
+            unconverted[currency] = unconverted.get(currency, ZERO) + amount
             continue
         cell["amount"] += converted
         total += converted
@@ -192,4 +194,9 @@ def reason_summary(session: Session, start: date, end: date, base: str) -> dict[
         "items": items,
         "total_count": sum(cell["count"] for cell in cells.values()),
         "total_amount": money_text(total),
+        # total_count counts these lines, total_amount cannot: named here, never converted by a guess.
+        "without_rate": [
+            {"amount": money_text(amount), "currency": currency}
+            for currency, amount in sorted(unconverted.items())
+        ],
     }
