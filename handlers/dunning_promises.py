@@ -20,7 +20,7 @@ from workflows.credit.models import (
     Invoice,
     InvoiceStatus,
 )
-from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises, open_promise
+from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
@@ -193,8 +193,14 @@ def _record_unlimited(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
 def _pause(ctx: TaskContext, case: DunningCase, promise: DunningPromise, kind: str, **extra: Any) -> None:
     """The promise pauses the case until its date (plus grace; `dunning.review` judges it then)."""
     before = _promise(case.status, case.promised_date, case.promised_amount)
-    previous = open_promise(ctx.session, case.id)
-    if previous is not None and previous.id != promise.id:  # a new promise replaces the one still open
+    # A new promise replaces the one still open (the new one is recorded open already, so look past it).
+    for previous in ctx.session.scalars(
+        select(DunningPromise).where(
+            DunningPromise.case_id == case.id,
+            DunningPromise.status == PromiseStatus.OPEN,
+            DunningPromise.id != promise.id,
+        )
+    ):
         previous.status = PromiseStatus.REPLACED
         extra["replaces"] = previous.id
     case.promised_date, case.promised_amount, case.status = (

@@ -271,3 +271,21 @@ def test_a_promise_in_another_currency_is_refused_not_read_as_the_cases(
     else:  # GBP 1,000.00 is not EUR 1,000.00: nothing is recorded, the case is not paused
         assert case["promises"] == [] and case["status"] == "open", case
         assert "currency" in str(answer.json)
+
+
+def test_a_second_promise_replaces_the_open_one_and_only_the_new_one_is_judged(desk: Collections) -> None:
+    customer = desk.customer("Second Word")
+    desk.invoice(customer, "INV-W1", "1000.00")
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "500.00").json["delivered_to"]
+    assert promise(desk, customer, on(12), "900.00").json["delivered_to"]
+    case = desk.case(customer)
+    assert [(p["amount"], p["status"]) for p in case["promises"]] == [
+        ("500.00", "replaced"),
+        ("900.00", "open"),
+    ]
+    walk_to(desk, 11)
+    assert desk.pay(customer, "900.00", "BANK-W1").status_code == 201
+    case = desk.case(customer)
+    assert [p["status"] for p in case["promises"]] == ["replaced", "kept"], case["promises"]
+    assert case["promise_kept_rate"] == "1.00"
