@@ -4,6 +4,7 @@ back) or promise limits that limit nothing is refused when deployed, not found o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -35,6 +36,45 @@ def test_a_process_owner_cannot_deploy_a_ladder_that_falls_back_or_starts_before
     entry = re.compile(rf'(<outputEntry id="{cell}"><text>)[^<]*(</text>)')
     assert entry.search(text), cell
     files["dunning_policy.dmn"] = entry.sub(rf"\g<1>{value}\g<2>", text).encode()
+    factory = desk.client.application.extensions["creditflow"].rt.factory
+    with transaction(factory) as session, pytest.raises(InvalidBundle) as refused:
+        deploy_files(session, files, build_operations(), deployed_by="process_owner1", now=desk.clock.now)
+    assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        # No rule for any other currency: a USD or CHF customer's case would find no fees when it opens.
+        (
+            lambda t: re.sub(r'<rule id="charges_other">.*?</rule>', "", t, flags=re.S),
+            "currency USD: no rule",
+        ),
+        (
+            lambda t: t.replace(
+                '<outputEntry id="charges_gbp_out2"><text>Decimal("40.00")',
+                '<outputEntry id="charges_gbp_out2"><text>Decimal("-40.00")',
+            ),
+            "currency GBP: fee_level_2 must be an amount of 0 or more",
+        ),
+        (
+            lambda t: t.replace(
+                '<outputEntry id="charges_eur_out2"><text>Decimal("40.00")',
+                '<outputEntry id="charges_eur_out2"><text>Decimal("40.005")',
+            ),
+            "currency EUR: fee_level_2 must be an amount",
+        ),
+    ],
+)
+def test_a_charges_table_must_answer_every_currency_in_amounts(
+    desk: Collections, change: Callable[[str], str], said: str
+) -> None:
+    [bundle] = [b for b in shipped_bundles() if b[0].name == "dunning.bpmn"]
+    files = read_files(bundle)
+    text = files["dunning_charges.dmn"].decode()
+    changed = change(text)
+    assert changed != text
+    files["dunning_charges.dmn"] = changed.encode()
     factory = desk.client.application.extensions["creditflow"].rt.factory
     with transaction(factory) as session, pytest.raises(InvalidBundle) as refused:
         deploy_files(session, files, build_operations(), deployed_by="process_owner1", now=desk.clock.now)

@@ -16,6 +16,7 @@ from workflows.engine.decisions import DecisionError, evaluate_decision
 LADDER_FILE, LADDER_DECISION = "dunning_policy.dmn", "dunning_policy"
 LEVELS = ("level_1_days", "level_2_days", "level_3_days", "level_4_days")
 PROMISE_DAYS = ("promise_max_days", "promise_max_count", "promise_grace_days")
+CENT = Decimal("0.01")
 
 
 def ladder_problems(text: str) -> list[str]:
@@ -42,6 +43,44 @@ def ladder_problems(text: str) -> list[str]:
                 f"grade {shown}: level days {days} must start at 0 or later and rise from level to level"
             )
         problems.extend(_promise_problems(shown, row))
+    return problems
+
+
+CHARGES_FILE, CHARGES_DECISION = "dunning_charges.dmn", "dunning_charges"
+FEES = ("fee_level_1", "fee_level_2", "fee_level_3")
+RATES = ("interest_reference_rate", "interest_margin_points")
+# Currencies customers may hold are not listed anywhere the table could be checked against: a code no table
+# names must still get an answer (the last rule "any other currency"), or a case in it fails when it opens.
+PROBE_CURRENCIES = ("EUR", "GBP", "CNY", "USD", "CHF", "XXX")
+
+
+def charges_problems(text: str) -> list[str]:
+    """What makes the fees and interest table unusable, per currency probed. Empty when it is sound."""
+    problems: list[str] = []
+    for currency in PROBE_CURRENCIES:
+        try:
+            row = evaluate_decision(text, CHARGES_DECISION, {"case": {"currency": currency}})
+        except DecisionError as exc:
+            problems.append(f"currency {currency}: {exc}")
+            continue
+        if not row:
+            problems.append(
+                f"currency {currency}: no rule matches; end the table with a rule for any other currency"
+            )
+            continue
+        for name in (*FEES, *RATES):
+            try:
+                value = Decimal(str(row.get(name)))
+            except ArithmeticError:
+                value = Decimal("NaN")
+            if not (value.is_finite() and value >= 0) or (name in FEES and value != value.quantize(CENT)):
+                problems.append(
+                    f"currency {currency}: {name} must be an amount of 0 or more, not {row.get(name)!r}"
+                )
+        if not isinstance(row.get("interest_on"), bool):
+            problems.append(
+                f"currency {currency}: interest_on must be True or False, not {row.get('interest_on')!r}"
+            )
     return problems
 
 

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
-from workflows.credit.dunning_ladder import LADDER_DECISION, LADDER_FILE, ladder_problems
+from workflows.credit.dunning_ladder import (
+    CHARGES_DECISION,
+    CHARGES_FILE,
+    LADDER_DECISION,
+    LADDER_FILE,
+    charges_problems,
+    ladder_problems,
+)
 from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
@@ -184,6 +191,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = ladder_problems(texts[LADDER_FILE])
         if problems:
             raise InvalidBundle([Problem(LADDER_FILE, 0, LADDER_DECISION, p) for p in problems])
+    if CHARGES_FILE in texts:  # fees and interest: every currency gets an answer, in amounts
+        problems = charges_problems(texts[CHARGES_FILE])
+        if problems:
+            raise InvalidBundle([Problem(CHARGES_FILE, 0, CHARGES_DECISION, p) for p in problems])
 
 
 def _money_operations(operations: Collection[str]) -> set[str]:
