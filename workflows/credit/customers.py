@@ -101,12 +101,9 @@ def _parse_customer_fields(
         errors, fields = dict(exc.details["fields"]), {}
     if "ownership" in fields and fields["ownership"] not in OWNERSHIPS:
         errors["ownership"] = f"One of {', '.join(OWNERSHIPS)}."
-    since = fields.get("customer_since")
-    if since is not None and not date(1800, 1, 1) <= since <= today:
-        errors["customer_since"] = f"A date between 1800-01-01 and today ({today.isoformat()})."
-    elif since is not None and fields.get("founded_year") is not None and since.year < fields["founded_year"]:
-        # A relationship older than the company would score years of history it cannot have.
-        errors["customer_since"] = f"Not before the company was founded ({fields['founded_year']})."
+    since, start = fields.get("customer_since"), date(fields.get("founded_year") or 1800, 1, 1)
+    if since is not None and not start <= since <= today:
+        errors["customer_since"] = f"A date between {start.isoformat()} and today ({today.isoformat()})."
     if errors:
         listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})
