@@ -565,3 +565,37 @@ def test_keys_named_like_internals_are_ignored_and_far_days_are_answered(
         for path in ("/api/provisions/preview", "/api/aging"):
             assert client.get(path + query, headers=auth(demo_tokens["cfo1"])).status_code == 200
         assert client.get("/api/provisions" + query, headers=auth(demo_tokens["cfo1"])).status_code == 404
+
+
+# --- broke: a recovery dated before a month end but entered after it stayed provided in that month end --
+
+
+def test_a_recovery_dated_before_the_month_end_releases_the_provision_in_that_month_end(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """The bank line of 27 February is entered on 2 March, and February is posted late: the balance of
+    that month end is 0.00 (the payment's date counts), and so must its specific provision be (was:
+    1000.00 provided against a 0.00 balance, the release dated when it was entered)."""
+    from workflows.credit.models import Provision
+
+    debtor = customer(app, "legalco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "L-1", "1000.00", due="2025-10-01")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.add(
+            Provision(
+                customer_id=debtor,
+                amount=Decimal("1000.00"),
+                currency="EUR",
+                rate=Decimal("1.00"),
+                reason="legal handover",
+                created_by="manager1",
+                created_at=datetime(2026, 2, 10, 9, 0, tzinfo=UTC),
+            )
+        )
+    paid = {"customer_id": debtor, "amount": "1000.00", "currency": "EUR", "date": "2026-02-27"}
+    assert client.post("/api/payments", json=paid, headers=auth(demo_tokens["finance1"])).status_code == 201
+    february = post(app, date(2026, 2, 28), NOW)
+    assert (february.balance, february.specific_provision, february.closing) == (Decimal("0"),) * 3
+    # Before the payment's day, the provision stands.
+    before = client.get("/api/provisions/preview?as_of=2026-02-26", headers=auth(demo_tokens["cfo1"])).json
+    assert (before["balance"], before["specific_total"]) == ("1000.00", "1000.00")

@@ -258,12 +258,26 @@ def open_balances_on(
 
 
 def specific_provisions_on(session: Session, as_of: date) -> dict[int, tuple[Provision, Decimal]]:
-    """{customer: (its specific provision, the amount of it left at the end of `as_of`)}."""
+    """{customer: (its specific provision, the amount of it left at the end of `as_of`)}.
+
+    A recovery counts from its payment's date, as the balances do (open_balances_on): a bank line of 27
+    February entered on 2 March recovered in February."""
     end = _end_of(as_of)
+    recovered_later = (
+        select(ProvisionRelease.provision_id)
+        .join(Payment, Payment.id == ProvisionRelease.payment_id)
+        .where(Payment.paid_on > as_of)
+    )
     released = dict(
         session.execute(
             select(ProvisionRelease.provision_id, func.sum(ProvisionRelease.amount))
-            .where(ProvisionRelease.at <= end)
+            .outerjoin(Payment, Payment.id == ProvisionRelease.payment_id)
+            .where(
+                or_(
+                    ProvisionRelease.payment_id.is_(None) & (ProvisionRelease.at <= end),
+                    ProvisionRelease.payment_id.is_not(None) & (Payment.paid_on <= as_of),
+                )
+            )
             .group_by(ProvisionRelease.provision_id)
         ).all()
     )
@@ -272,7 +286,14 @@ def specific_provisions_on(session: Session, as_of: date) -> dict[int, tuple[Pro
     found: dict[int, tuple[Provision, Decimal]] = {}
     for provision in session.scalars(
         select(Provision)
-        .where(Provision.created_at <= end, or_(Provision.released_at.is_(None), Provision.released_at > end))
+        .where(
+            Provision.created_at <= end,
+            or_(
+                Provision.released_at.is_(None),
+                Provision.released_at > end,
+                Provision.id.in_(recovered_later),  # released whole by a payment dated after as_of
+            ),
+        )
         .order_by(Provision.id)
     ):
         left = provision.amount - (released.get(provision.id) or ZERO)
