@@ -518,3 +518,41 @@ def test_the_summary_says_what_it_could_not_convert_beside_its_total(desk: Colle
     # The total is not silently the converted part only: what it leaves out is named beside it.
     assert (answer.json["total_count"], answer.json["total_amount"]) == (2, "100.00")
     assert answer.json["without_rate"] == [{"amount": "800.00", "currency": "USD"}]
+
+
+def test_a_dispute_from_the_call_takes_only_the_undisputed_rest_and_names_each_invoice_once(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Caller Disputes")
+    desk.invoice(customer, "INV-CD1", "1000.00")
+    desk.invoice(customer, "INV-CD2", "400.00")
+    for _ in range(5):
+        desk.tick()
+    assert dispute_message(desk, customer, "collector1", ("INV-CD1", "200.00")).status_code == 200
+    call = None
+    for _ in range(40):
+        desk.tick()
+        calls = [t for t in desk.open_tasks("collector1") if t["name"] == "call_customer"]
+        if calls:
+            call = calls[0]
+            break
+    assert call is not None, "no call task"
+    unknown = desk.complete(
+        "collector1", call["id"], outcome="disputed", disputed_invoices="INV-CD1,INV-NOPE"
+    )
+    assert unknown.status_code == 422 and "INV-NOPE" in unknown.json["error"]["message"], unknown.json
+    done = desk.complete(
+        "collector1",
+        call["id"],
+        outcome="disputed",
+        disputed_invoices=" INV-CD1 ,INV-CD1",
+        dispute_reason="price",
+    )
+    assert done.status_code == 200, done.json
+    listed = desk.client.get(f"/api/disputes?customer_id={customer}", headers=auth(desk.tokens["collector1"]))
+    amounts = sorted(
+        (d["disputed_amount"], [i["number"] for i in d["invoices"]]) for d in listed.json["items"]
+    )
+    assert amounts == [("200.00", ["INV-CD1"]), ("800.00", ["INV-CD1"])], amounts
+    held = invoices(desk, customer)
+    assert (held["INV-CD1"]["disputed_amount"], held["INV-CD2"]["disputed_amount"]) == ("1000.00", "0.00")
