@@ -355,3 +355,24 @@ def test_a_legal_outcome_that_does_not_fit_leaves_the_case_with_legal(desk: Coll
     done = desk.complete("legal1", pursue["id"], legal_outcome="settled", legal_amount="400.00")
     assert done.status_code == 200, done.json
     assert [w["write_off_amount"] for w in write_offs_of(desk, customer)] == ["600.00"]
+
+
+def test_a_released_order_rechecked_higher_keeps_counting_what_was_released(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Released at 20,000.00 (exposure 110,000.00); sales re-checks it at 25,000.00. It was demoted to held,
+    so the released 20,000.00 stopped counting (exposure 90,000.00) and a further 10,000.00 order was
+    approved into the room. The released order now stays released and counting; the increase is refused."""
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-A-5", "90000.00")
+    held = check(client, demo_tokens["sales1"], customer, "SO-A-5", "20000.00")
+    task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])
+    assert decide(client, demo_tokens["manager1"], task["id"], "approve").status_code == 200
+    assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
+    raised = check(client, demo_tokens["sales1"], customer, "SO-A-5", "25000.00")
+    assert raised["result"] == "over_limit" and raised["release_instance_id"] is None, raised
+    assert "stays released at 20000.00 EUR" in raised["reason"]
+    order = order_row(app, customer, "SO-A-5")
+    assert (order.status, order.amount) == ("released", Decimal("20000.00"))
+    assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
+    assert check(client, demo_tokens["sales1"], customer, "SO-A-6", "10000.00")["result"] == "over_limit"

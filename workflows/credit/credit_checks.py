@@ -140,7 +140,18 @@ def check_credit(
             result, reason = CheckResult.OVER_LIMIT, f"over the credit limit: {numbers}"
         else:
             result, reason = CheckResult.APPROVED, f"within the credit limit: {numbers}"
-    order = _record_order(session, customer, order, req, converted, result, actor=actor, now=now)
+    # A released order is not demoted by a failed re-check: it may have shipped on the credit manager's word,
+    # so what was released keeps counting; a larger order is checked under a new reference.
+    kept = order if order is not None and order.status == OrderStatus.RELEASED else None
+    if kept is not None and result != CheckResult.APPROVED:
+        reason += (
+            f"; order {req.order_ref} stays released at {kept.amount:.2f} {kept.currency} (released by "
+            f"{kept.decided_by}): check an increase under a new order reference"
+        )
+    else:
+        kept = None
+        order = _record_order(session, customer, order, req, converted, result, actor=actor, now=now)
+    assert order is not None
     check = CreditCheck(
         customer_id=customer.id,
         order_id=order.id,
@@ -160,7 +171,7 @@ def check_credit(
     session.flush()
     if result == CheckResult.OVER_LIMIT and release_open:
         check.release_instance_id = order.release_instance_id  # the release it already waits for
-    elif result == CheckResult.OVER_LIMIT:
+    elif result == CheckResult.OVER_LIMIT and kept is None:
         order.release_instance_id = check.release_instance_id = start_release(session, order, check)
         order.decided_by, order.decision_comment = None, ""
     record_event(
