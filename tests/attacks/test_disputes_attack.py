@@ -556,3 +556,61 @@ def test_a_dispute_from_the_call_takes_only_the_undisputed_rest_and_names_each_i
     assert amounts == [("200.00", ["INV-CD1"]), ("800.00", ["INV-CD1"])], amounts
     held = invoices(desk, customer)
     assert (held["INV-CD1"]["disputed_amount"], held["INV-CD2"]["disputed_amount"]) == ("1000.00", "0.00")
+
+
+def deep(levels: int) -> Any:
+    nested: Any = "1.00"
+    for _ in range(levels):
+        nested = {"typename": nested}
+    return nested
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"invoices": {"number": "INV-PD1", "amount": "1.00", "reason": "price"}, "owner_group": "sales"},
+        {"invoices": [{"number": "INV-PD1", "amount": "1.00", "reason": "price"}], "owner_group": ["sales"]},
+        {
+            "invoices": [{"number": "INV-PD1", "amount": "1.00", "reason": "price"}],
+            "owner_group": "collections",
+        },
+        {"invoices": [{"number": "INV-PD1", "amount": "1.00", "reason": "greed"}], "owner_group": "sales"},
+        {"invoices": [{"number": 7, "amount": "1.00", "reason": "price"}], "owner_group": "sales"},
+        {"invoices": [{"number": "INV-PD1", "amount": deep(90), "reason": "price"}], "owner_group": "sales"},
+        {
+            "invoices": [{"number": "INV-PD1", "amount": "1.00", "reason": "price"}] * 201,
+            "owner_group": "sales",
+        },
+        {
+            "invoices": [{"number": "INV-PD1", "amount": "1.00", "reason": "price"}],
+            "owner_group": "sales",
+            "description": "x" * 4001,
+        },
+        {"invoices": [], "owner_group": "sales"},
+    ],
+)
+def test_a_crafted_dispute_message_is_refused_with_nothing_held(
+    desk: Collections, data: dict[str, Any]
+) -> None:
+    customer = desk.customer("Parsed Disputes")
+    desk.invoice(customer, "INV-PD1", "500.00")
+    for _ in range(5):
+        desk.tick()
+    body = {"name": "dispute", "correlation_key": str(customer), "data": data}
+    sent = desk.client.post("/api/messages", json=body, headers=auth(desk.tokens["collector1"]))
+    assert sent.status_code in (400, 422), sent.json
+    assert invoices(desk, customer)["INV-PD1"]["disputed_amount"] == "0.00"
+    listed = desk.client.get(f"/api/disputes?customer_id={customer}", headers=auth(desk.tokens["collector1"]))
+    assert listed.json["items"] == []
+    assert desk.case(customer)["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    "query", ["page=0", "customer_id=-1", "customer_id=%00", "page=99999999999999999999"]
+)
+def test_a_crafted_credit_note_query_is_a_4xx(desk: Collections, query: str) -> None:
+    answer = desk.client.get(f"/api/credit-notes?{query}", headers=auth(desk.tokens["finance1"]))
+    assert answer.status_code in (400, 422), (query, answer.status_code)
+    # A huge page is not refused but served at most 200 rows, as documented.
+    huge = desk.client.get("/api/credit-notes?per_page=100000", headers=auth(desk.tokens["finance1"]))
+    assert huge.status_code == 200 and huge.json["per_page"] <= 200 and huge.json["items"] == []
