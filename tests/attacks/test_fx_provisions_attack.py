@@ -599,3 +599,33 @@ def test_a_recovery_dated_before_the_month_end_releases_the_provision_in_that_mo
     # Before the payment's day, the provision stands.
     before = client.get("/api/provisions/preview?as_of=2026-02-26", headers=auth(demo_tokens["cfo1"])).json
     assert (before["balance"], before["specific_total"]) == ("1000.00", "1000.00")
+
+
+# --- broke: the first snapshot counted every earlier write-off as used in its (non-existent) period ----
+
+
+def test_the_first_snapshot_opens_the_allowance_with_nothing_used(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Was: a write-off of January, before any snapshot, showed in the first one (February) as 1000.00
+    used and a 1000.00 charge: an expense of a month that never provided for it."""
+    from workflows.credit.models import Provision
+
+    debtor = customer(app, "goneco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "W-1", "1000.00", due="2025-06-01")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.add(
+            Provision(
+                customer_id=debtor,
+                amount=Decimal("1000.00"),
+                currency="EUR",
+                rate=Decimal("1.00"),
+                reason="legal handover",
+                created_by="manager1",
+                created_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+            )
+        )
+    write_off(app, debtor, datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
+    first = post(app, date(2026, 2, 28), NOW)
+    movement = (first.opening, first.charge, first.release, first.used, first.closing)
+    assert movement == (Decimal("0.00"),) * 5

@@ -92,8 +92,12 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
         )
     report = compute_provisions(session, as_of, base)
     opening = latest.closing if latest is not None else ZERO
-    used = _used_between(session, latest.as_of if latest else None, as_of, base)
-    used += _matrix_used(session, latest, as_of, deployed_matrix(session)) if latest else ZERO
+    # The first snapshot opens the allowance: it has no period, so nothing of it was used (a write-off
+    # of 2024 is no charge of the first month posted); later ones count the write-offs since the last.
+    used = ZERO
+    if latest is not None:
+        used = _used_between(session, latest.as_of, as_of, base)
+        used += _matrix_used(session, latest, as_of, deployed_matrix(session))
     closing = report.total()
     net = closing - opening + used  # what the period added; closing = opening + charge - release - used
     run = ProvisionRun(
