@@ -376,3 +376,21 @@ def test_a_released_order_rechecked_higher_keeps_counting_what_was_released(
     assert (order.status, order.amount) == ("released", Decimal("20000.00"))
     assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
     assert check(client, demo_tokens["sales1"], customer, "SO-A-6", "10000.00")["result"] == "over_limit"
+
+
+def test_an_approved_order_rechecked_after_a_block_keeps_counting(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Approved and open at 30,000.00; dunning blocks the customer; the ERP re-checks the order: the answer
+    is blocked, but the order was not un-ordered, so it still counts (it dropped to held and out of the
+    exposure, which then read 10,000.00 too low)."""
+    customer = migrated_customer(app, CUSTOMER)
+    invoice(client, demo_tokens["finance1"], customer, "INV-A-7", "10000.00")
+    assert check(client, demo_tokens["sales1"], customer, "SO-A-7", "30000.00")["result"] == "approved"
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.get_one(Customer, customer).blocked = True
+    again = check(client, demo_tokens["sales1"], customer, "SO-A-7", "30000.00")
+    assert again["result"] == "blocked" and again["release_instance_id"] is None
+    assert "stays open at 30000.00 EUR" in again["reason"]
+    assert order_row(app, customer, "SO-A-7").status == "open"
+    assert exposure(client, demo_tokens["manager1"], customer) == "40000.00"

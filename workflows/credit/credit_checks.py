@@ -142,8 +142,14 @@ def check_credit(
             result, reason = CheckResult.APPROVED, f"within the credit limit: {numbers}"
     # A released order is not demoted by a failed re-check: it may have shipped on the credit manager's word,
     # so what was released keeps counting; a larger order is checked under a new reference.
+    # Nor is an open order by a block: it was approved and counts until the ERP invoices or cancels it.
     kept = order if order is not None and order.status == OrderStatus.RELEASED else None
-    if kept is not None and result != CheckResult.APPROVED:
+    if order is not None and order.status == OrderStatus.OPEN and result == CheckResult.BLOCKED:
+        kept = order
+        reason += (
+            f"; order {req.order_ref} stays open at {order.amount:.2f} {order.currency} as approved before"
+        )
+    elif kept is not None and result != CheckResult.APPROVED:
         reason += (
             f"; order {req.order_ref} stays released at {kept.amount:.2f} {kept.currency} (released by "
             f"{kept.decided_by}): check an increase under a new order reference"
