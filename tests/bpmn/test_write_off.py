@@ -110,7 +110,7 @@ def test_a_written_off_debtor_gets_no_notice_the_next_day_and_stays_blocked(desk
         "WO-1": "1200.00",
         "WO-2": "800.50",
     }
-    assert sum(float(line["costs"]) for line in posted["lines"]) == 350.0
+    assert sum(Decimal(line["costs"]) for line in posted["lines"]) == Decimal("350.00")
     notices_before = len(desk.notices_to("ap@gone.example"))
     for _day in range(30):
         desk.tick()
