@@ -40,7 +40,8 @@ def test_a_customer_creation_records_every_field_it_set(
         "sales_owner": "sales1",
         "next_review_date": "2026-06-01",
     }
-    created = client.post("/api/customers", json=fields, headers=auth(demo_tokens["sales1"]))
+    # Created by an analyst: only credit staff may type an external rating.
+    created = client.post("/api/customers", json=fields, headers=auth(demo_tokens["analyst1"]))
     assert created.status_code == 201, created.json
     after = _created(client, demo_tokens, "customer_created", f"customer:{created.json['id']}")
     assert after["credit_limit"] == "0.00"

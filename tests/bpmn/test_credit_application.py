@@ -201,7 +201,7 @@ def test_medium_application_needs_only_the_credit_manager(
 
 
 def test_grade_e_is_rejected_automatically(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
-    customer = create_customer(client, demo_tokens["sales1"], WEAK_CUSTOMER)
+    customer = create_customer(client, demo_tokens["analyst1"], WEAK_CUSTOMER)  # rated: credit staff
     instance = apply(client, demo_tokens["sales1"], customer["id"], 20_000)
     assert instance["status"] == "completed"
     assert instance["tasks"] == []
@@ -220,7 +220,7 @@ def test_small_request_of_a_grade_a_customer_still_needs_the_analyst(
     # paid on time.
     customer = create_customer(
         client,
-        demo_tokens["sales1"],
+        demo_tokens["analyst1"],  # it carries an external rating: credit staff create it
         {
             **SOLID_CUSTOMER,
             "industry": "utilities",

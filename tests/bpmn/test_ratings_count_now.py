@@ -22,6 +22,7 @@ from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
+# Created by credit staff, who alone may type an external rating (POST /api/customers).
 # Rated A by an agency (not a thin file, so the grade is not capped at C), EUR 10,000,000 revenue: the
 # grade's revenue cap of limit_policy.dmn decides the formula limit (C 3 % = 300,000, B 5 %, D 1.5 %).
 RATED_MAKER: dict[str, Any] = {
@@ -55,7 +56,7 @@ def test_ratings_that_raise_c_to_b_apply_grade_bs_formula_and_authority_in_this_
     client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
     tokens = demo_tokens
-    customer = create_customer(client, tokens["sales1"], RATED_MAKER)
+    customer = create_customer(client, tokens["analyst1"], RATED_MAKER)
     instance = apply(client, tokens["sales1"], customer["id"], 400_000)
     first = instance["data"]
     assert (first["grade"], first["proposal"]["formula_limit"]) == ("C", "300000.00"), first["scoring"]
@@ -108,7 +109,7 @@ def test_ratings_that_lower_the_grade_make_a_recommendation_above_the_new_formul
     tokens = demo_tokens
     fields = {**RATED_MAKER, "name": "Slipping Metall AG", "external_rating": "BBB"}
     del fields["current_ratio"], fields["debt_ratio"]
-    customer = create_customer(client, tokens["sales1"], fields)
+    customer = create_customer(client, tokens["analyst1"], fields)
     instance = apply(client, tokens["sales1"], customer["id"], 200_000)
     assert (instance["data"]["grade"], instance["data"]["proposal"]["formula_limit"]) == ("C", "200000.00")
     review = open_task(instance, "review_application")
@@ -220,7 +221,9 @@ def test_a_case_on_the_version_before_the_rescore_keeps_running_with_its_grade(
     tokens = demo_tokens
     [bundle] = [b for b in shipped_bundles() if b[0].name == "credit_application.bpmn"]
     deploy(app, [BEFORE_RESCORE / "credit_application.bpmn", *bundle[1:]], app_clock.now)
-    customer = create_customer(client, tokens["sales1"], {**RATED_MAKER, "name": "Old Version Maschinen AG"})
+    customer = create_customer(
+        client, tokens["analyst1"], {**RATED_MAKER, "name": "Old Version Maschinen AG"}
+    )
     instance = apply(client, tokens["sales1"], customer["id"], 400_000)
     deploy(app, bundle, app_clock.now)  # the upgrade: today's diagram is the latest version again
     review = open_task(instance, "review_application")

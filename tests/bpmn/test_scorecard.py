@@ -131,7 +131,8 @@ def test_an_expired_collateral_does_not_count(
 ) -> None:
     tokens = demo_tokens
     company = {**NEW_COMPANY, "founded_year": 1990, "external_rating": "BBB"}
-    customer_id = client.post("/api/customers", json=company, headers=auth(tokens["sales1"])).json["id"]
+    # A rated customer is created by credit staff: only they may type an external rating.
+    customer_id = client.post("/api/customers", json=company, headers=auth(tokens["analyst1"])).json["id"]
     expires = (app_clock.now.date() + timedelta(days=10)).isoformat()
     for kind in ("bank_guarantee", "credit_insurance"):
         posted = client.post(

@@ -28,7 +28,6 @@ SELF_GRANTED = {
     "email": "ap@friendly.example",
     "currency": "EUR",
     "credit_limit": "5000000.00",
-    "external_rating": "AAA",
     "next_review_date": "2099-01-01",
 }
 

@@ -43,6 +43,7 @@ from workflows.credit.customers import (
 )
 from workflows.credit.dispute_views import customer_credit_notes
 from workflows.credit.limit_review import record_rating
+from workflows.credit.rating_fields import check_rating_fields
 from workflows.credit.recoveries import customer_recoveries
 from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
 from workflows.credit.write_offs import customer_write_offs
@@ -173,7 +174,11 @@ def get_customers(query: CustomerQuery) -> Response:
 @bp.post("/customers")
 @api.validate(json=NewCustomer, resp=responses(201, Customer, 403, 409, 413, 422))
 def post_customer() -> tuple[Response, int]:
-    """Create a customer (without a credit limit: that comes from an approved application)."""
+    """Create a customer (without a credit limit: that comes from an approved application). Only credit
+    staff (credit_analyst, credit_manager) or an admin may send external_rating: 403 naming it otherwise."""
+    actor = current_actor()
+    require_groups(actor, CUSTOMER_CREATORS, "create customers")
+    check_rating_fields(actor, json_body(), action="create a customer")
     return create_from_body(
         CUSTOMER_CREATORS,
         "create customers",
