@@ -629,3 +629,52 @@ def test_the_first_snapshot_opens_the_allowance_with_nothing_used(
     first = post(app, date(2026, 2, 28), NOW)
     movement = (first.opening, first.charge, first.release, first.used, first.closing)
     assert movement == (Decimal("0.00"),) * 5
+
+
+# --- broke: a month end posted late forgot an invoice a credit note lowered after it -------------------
+
+
+def test_a_run_posted_late_counts_what_a_later_credit_note_took_off(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """An invoice of 1000.00, 423 days late on 28 February, credited in full on 2 March (a dispute): the
+    late-posted February still holds it at 100 % (was: 0.00, the invoice credited and gone)."""
+    from workflows.credit.credit_notes import post_credit
+    from workflows.credit.disputes import Dispute, DisputeLine
+    from workflows.credit.models import Invoice
+
+    debtor = customer(app, "dispco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "D-1", "1000.00", due="2025-01-01")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        (inv,) = session.scalars(select(Invoice).where(Invoice.customer_id == debtor)).all()
+        dispute = Dispute(
+            customer_id=debtor,
+            owner_group="collections",
+            currency="EUR",
+            disputed_amount=Decimal("1000.00"),
+            status="proposed",
+            proposal="accept",
+            proposed_credit=Decimal("1000.00"),
+            proposed_by="lead1",
+            proposed_at=NOW,
+            raised_by="collector1",
+            opened_at=NOW,
+        )
+        session.add(dispute)
+        session.flush()
+        session.add(
+            DisputeLine(
+                dispute_id=dispute.id,
+                invoice_id=inv.id,
+                invoice_number="D-1",
+                amount=inv.amount,
+                reason="price",
+            )
+        )
+        session.flush()
+        (note,) = post_credit(session, dispute, approved_by=["manager1"], now=NOW)
+        assert (inv.status, inv.open_amount) == ("credited", Decimal("0.00"))
+    february = post(app, date(2026, 2, 28), NOW)
+    assert (february.balance, february.closing) == (Decimal("1000.00"), Decimal("1000.00"))
+    today = client.get("/api/provisions/preview?as_of=2026-03-02", headers=auth(demo_tokens["cfo1"])).json
+    assert today["balance"] == "0.00"

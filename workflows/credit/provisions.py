@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from workflows.credit.disputes import CreditNote
 from workflows.credit.fx import CENT, MissingRate, check_money_bound, rate_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation, Provision
 from workflows.credit.provision_matrix import MATRIX_DECISION, Matrix, deployed_matrix
@@ -219,14 +220,16 @@ def open_balances_on(
     session: Session, as_of: date, customer_id: int | None = None
 ) -> dict[tuple[int, str, date], Decimal]:
     """{(customer, currency, due date): amount open at the end of `as_of`} of invoices issued by then:
-    today's open amount plus what payments dated after `as_of` and write-offs posted after it took off
-    (cancelled invoices are out). A run posted late for a month end (a rate came in after it) sees the
-    book as it stood that day, not as it stands when posted."""
+    today's open amount plus what payments dated after `as_of`, and write-offs and credit notes posted
+    after it, took off (cancelled invoices are out). A run posted late for a month end (a rate came in
+    after it) sees the book as it stood that day, not as it stands when posted."""
     end = _end_of(as_of)
     written_later = select(WriteOff.invoice_id).where(WriteOff.posted_at > end)
+    credited_later = select(CreditNote.invoice_id).where(CreditNote.posted_at > end)
     open_then = or_(
         Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
         (Invoice.status == InvoiceStatus.WRITTEN_OFF) & Invoice.id.in_(written_later),
+        (Invoice.status == InvoiceStatus.CREDITED) & Invoice.id.in_(credited_later),
     )
     key = (Invoice.customer_id, Invoice.currency, Invoice.due_date)
     now_open = (
@@ -247,7 +250,19 @@ def open_balances_on(
         .where(WriteOff.posted_at > end, Invoice.issue_date <= as_of)
         .group_by(*key)
     )
+    # What a credit note took off the invoice: its amount less what went to the customer's balance (summed
+    # apart: a difference of two Decimal2 columns would come back as raw hundredths).
+    credited = (
+        select(*key, func.sum(CreditNote.amount), func.sum(CreditNote.to_balance))
+        .join(CreditNote, CreditNote.invoice_id == Invoice.id)
+        .where(CreditNote.posted_at > end, Invoice.issue_date <= as_of)
+        .group_by(*key)
+    )
     result: dict[tuple[int, str, date], Decimal] = {}
+    if customer_id is not None:
+        credited = credited.where(Invoice.customer_id == customer_id)
+    for cid, currency, due, amount, to_balance in session.execute(credited):
+        result[(cid, currency, due)] = result.get((cid, currency, due), ZERO) + amount - to_balance
     for query in (now_open, paid_later, written_off_later):
         if customer_id is not None:
             query = query.where(Invoice.customer_id == customer_id)
