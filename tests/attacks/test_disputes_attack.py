@@ -230,7 +230,9 @@ def test_the_same_invoice_twice_in_a_dispute_message_is_refused(desk: Collection
 # --- dunning: walk the clock ------------------------------------------------------------------------------
 
 
-def test_a_rejected_dispute_is_dunned_again_in_full_and_a_credit_closes_the_rest(desk: Collections) -> None:
+def test_a_held_amount_is_left_out_of_the_notices_and_dunned_again_in_full_once_rejected(
+    desk: Collections,
+) -> None:
     customer = desk.customer("Clockwalk Ltd")
     desk.invoice(customer, "INV-CW1", "1000.00")
     for _ in range(5):
