@@ -187,9 +187,10 @@ def post_payment_view() -> tuple[Response, int]:
 
 
 @bp.get("/aging")
-@api.validate(resp=responses(200, Aging, 403))
+@api.validate(resp=responses(200, Aging, 403, 409))
 def get_aging(query: AgingQuery) -> Response:
-    """Open receivables per aging bucket: per customer in its currency, in total in the base currency."""
+    """Open receivables per aging bucket at the end of as_of: per customer in its currency, in total in the
+    base currency (409 when a rate makes the total exceed the largest amount, naming the currencies)."""
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read receivables")
     svc = services()
