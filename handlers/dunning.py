@@ -228,7 +228,9 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
             )
         verdict = judge_promise(ctx, case, promise, received, total)
         if verdict == PromiseStatus.BROKEN:
-            next_at = ctx.now  # a broken promise resumes escalation at once
+            # A broken promise resumes escalation at once: due since the start of today, so the timer fires
+            # in this step (a timer fires only once its time has passed; `now` itself waited a round).
+            next_at = min(next_at, _midnight(ctx.now.date()))
         # Kept or partly kept: dunning resumes on what is still overdue, on the ladder's dates.
     if case.last_notice_at is not None:
         spacing = timedelta(days=policy.min_days_between_notices)

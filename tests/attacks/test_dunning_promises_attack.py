@@ -14,6 +14,7 @@ from handlers import dunning_notices
 from handlers.registry import build_operations
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
+from workflows.credit.models import Customer
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.runner import start_instance
@@ -289,3 +290,52 @@ def test_a_second_promise_replaces_the_open_one_and_only_the_new_one_is_judged(d
     case = desk.case(customer)
     assert [p["status"] for p in case["promises"]] == ["replaced", "kept"], case["promises"]
     assert case["promise_kept_rate"] == "1.00"
+
+
+def test_statutory_interest_is_counted_per_invoice_to_the_cent_on_what_is_still_open(
+    desk: Collections,
+) -> None:
+    customer = desk.customer("Interest Cents")
+    desk.invoice(customer, "INV-I1", "1234.57")
+    desk.invoice(customer, "INV-I2", "999.99", due=on(5))
+    walk_to(desk, 3)
+    assert desk.pay(customer, "234.57", "BANK-I1").status_code == 201  # INV-I1 has 1,000.00 left
+    walk_to(desk, 25)  # the final demand (ungraded ladder, day 25) claims the interest
+    final = letter_text(desk.notices_to("ap@interest.example")[-1])
+    assert final.startswith("Final demand"), final
+    # 10.15 % a year, 365 days, each invoice rounded half up to the cent, the total the sum of the lines:
+    # 1,000.00 x 10.15 % x 25 / 365 = 6.952 -> 6.95; 999.99 x 10.15 % x 20 / 365 = 5.5616 -> 5.56.
+    assert "6.95 EUR" in final and "5.56 EUR" in final and "12.51 EUR" in final, final
+    [event] = [e for e in desk.case(customer)["history"] if e["kind"] == "notice_sent"][-1:]
+    assert event["detail"]["interest"] == "12.51"
+
+
+def test_an_upgrade_mid_case_and_while_paused_moves_the_case_to_the_slower_ladder(desk: Collections) -> None:
+    customer = desk.customer("Upgraded Debtor")
+    factory = desk.client.application.extensions["creditflow"].rt.factory
+
+    def grade(value: str) -> None:
+        with transaction(factory) as session:
+            row = session.get(Customer, customer)
+            assert row is not None
+            row.grade = value
+
+    grade("E")
+    desk.invoice(customer, "INV-U1", "5000.00")
+    walk_to(desk, 2)  # E: level 1 on day 1
+    assert promise(desk, customer, on(6), "5000.00").json["delivered_to"]
+    grade("A")  # upgraded while the promise pauses the case (twice the same day: E -> B -> A)
+    grade("B")
+    grade("A")
+    walk_to(desk, 30)  # the promise broke on day 10; A's ladder has level 3 on day 35, not E's day 15
+    case = desk.case(customer)
+    assert case["grade"] == "A" and case["promises"][0]["status"] == "broken"
+    history = case["history"]
+    sent = [datetime.fromisoformat(e["at"]).date() for e in history if e["kind"] == "notice_sent"]
+    # Judged before anything escalates: broken, escalation resumes at once (level 2 on day 10), once; level
+    # 3 waits for A's day 35. It escalated at the pause's end without judging the promise, then again "at
+    # once" for the broken promise: level 3 on day 15, E's day.
+    assert sent == [on(1), on(10)], sent
+    kinds = [e["kind"] for e in history]
+    assert kinds.index("promise_broken") < kinds.index("level_reached", kinds.index("promise_to_pay"))
+    assert [e["detail"]["after"] for e in history if e["kind"] == "ladder_grade"][-1] == {"grade": "A"}
