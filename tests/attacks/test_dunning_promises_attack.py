@@ -15,6 +15,7 @@ from handlers.registry import build_operations
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
 from workflows.credit.models import Customer
+from workflows.credit.promises import kept_rate
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.runner import start_instance
@@ -339,3 +340,44 @@ def test_an_upgrade_mid_case_and_while_paused_moves_the_case_to_the_slower_ladde
     kinds = [e["kind"] for e in history]
     assert kinds.index("promise_broken") < kinds.index("level_reached", kinds.index("promise_to_pay"))
     assert [e["detail"]["after"] for e in history if e["kind"] == "ladder_grade"][-1] == {"grade": "A"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ('{"promised_date": "2027-02-29", "amount": "500.00"}', 422),  # no 29 February in 2027
+        ('{"promised_date": "2026-03-04", "amount": "500.00"}', 422),  # yesterday
+        ('{"promised_date": "2026-03-12", "amount": 0}', 422),
+        ('{"promised_date": "2026-03-12", "amount": 1e400}', 400),  # not a finite number: unreadable
+        ('{"promised_date": "2026-03-12", "amount": "500.00", "__typename": "X", "__class__": {}}', 200),
+    ],
+)
+def test_a_crafted_promise_is_refused_with_nothing_recorded(desk: Collections, raw: str, status: int) -> None:
+    customer = desk.customer("Crafted Word")
+    desk.invoice(customer, "INV-X1", "1000.00")
+    walk_to(desk, 3)
+    body = f'{{"name": "promise_to_pay", "correlation_key": "{customer}", "data": {raw}}}'
+    answer = desk.client.post(
+        "/api/messages", data=body, content_type="application/json", headers=auth(desk.tokens["collector1"])
+    )
+    case = desk.case(customer)
+    if status == 200:  # unknown fields are dropped, never stored or evaluated
+        assert answer.status_code == 200 and case["promises"][0]["amount"] == "500.00", answer.json
+        assert "typename" not in str(case) and "__class__" not in str(case)
+    else:
+        assert answer.status_code in (400, 422) and answer.status_code != 500, answer.json
+        assert case["promises"] == [] and case["status"] == "open", case
+
+
+@pytest.mark.parametrize(
+    ("statuses", "rate"),
+    [
+        ([], None),  # no promise: no rate, not 0 %
+        (["broken", "broken"], "0.00"),
+        (["replaced", "lapsed", "refused", "pending_approval", "open"], None),  # none judged
+        (["kept", "partly_kept", "broken"], "0.33"),  # partly kept is not kept
+        (["kept", "kept", "replaced"], "1.00"),
+    ],
+)
+def test_the_promise_kept_rate_counts_only_judged_promises(statuses: list[str], rate: str | None) -> None:
+    assert kept_rate(statuses) == rate
