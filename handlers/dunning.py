@@ -208,10 +208,13 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     total = sum((i.undisputed_amount for i in overdue), Decimal("0.00"))  # disputed amounts are held out
     promise = open_promise(ctx.session, case.id)
     if not overdue:
+        outcome = _settled_as(ctx, case)
         if promise is not None:  # paid before the promise was judged: judged by what came in until today
             received = received_for(ctx.session, promise, case.customer_id, ctx.now.date())
-            judge_promise(ctx, case, promise, received, total)
-        return Review("close", ctx.now.isoformat(), case.status, total, "", _settled_as(ctx, case))
+            # A credit note (or a dispute) took away what the promise was to pay: the customer broke no word.
+            overtaken = outcome != CLOSED_PAID and received < min(promise.amount, promise.overdue)
+            judge_promise(ctx, case, promise, received, total, overtaken=overtaken)
+        return Review("close", ctx.now.isoformat(), case.status, total, "", outcome)
     oldest = overdue[0].due_date
     next_at = _next_level_at(case, oldest, req, ctx.now, policy.legal_retry_days)
     if promise is not None:
@@ -248,7 +251,13 @@ def set_status(ctx: TaskContext, case: DunningCase, status: str) -> None:
 
 
 def judge_promise(
-    ctx: TaskContext, case: DunningCase, promise: DunningPromise, received: Decimal, overdue: Decimal
+    ctx: TaskContext,
+    case: DunningCase,
+    promise: DunningPromise,
+    received: Decimal,
+    overdue: Decimal,
+    *,
+    overtaken: bool = False,
 ) -> str:
     """Kept (all of the promised amount received by the date plus grace), partly kept (some of it) or
     broken (nothing); the case stops waiting for it either way. Returns the verdict.
@@ -258,6 +267,8 @@ def judge_promise(
     owed = min(promise.amount, promise.overdue) if promise.overdue > 0 else promise.amount
     if received >= owed:
         verdict = PromiseStatus.KEPT
+    elif overtaken:  # nothing is owed any more, and not because it was paid: not judged
+        verdict = PromiseStatus.OVERTAKEN
     elif received > 0:
         verdict = PromiseStatus.PARTLY_KEPT
     else:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from handlers import dunning_notices
 from handlers.registry import build_operations
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
-from workflows.credit.models import Customer
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.promises import kept_rate
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
@@ -381,3 +383,22 @@ def test_a_crafted_promise_is_refused_with_nothing_recorded(desk: Collections, r
 )
 def test_the_promise_kept_rate_counts_only_judged_promises(statuses: list[str], rate: str | None) -> None:
     assert kept_rate(statuses) == rate
+
+
+def test_a_promise_overtaken_by_a_credit_note_is_not_judged_broken(desk: Collections) -> None:
+    customer = desk.customer("Credited Word")
+    desk.invoice(customer, "INV-CN1", "1000.00")
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "1000.00").json["delivered_to"]
+    walk_to(desk, 5)
+    factory = desk.client.application.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:  # what dispute.post_credit does to an invoice credited in full
+        invoice = session.scalar(select(Invoice).where(Invoice.number == "INV-CN1"))
+        assert invoice is not None
+        invoice.open_amount, invoice.status = Decimal("0.00"), InvoiceStatus.CREDITED
+    walk_to(desk, 14)  # the promise's date plus grace: the review finds nothing overdue
+    case = desk.case(customer)
+    assert case["status"] == "closed" and case["outcome"] == "no_longer_overdue", case
+    [judged] = case["promises"]
+    assert judged["status"] == "overtaken", judged  # was: broken, and a kept rate of 0.00
+    assert case["promise_kept_rate"] is None

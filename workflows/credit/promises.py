@@ -29,6 +29,8 @@ class PromiseStatus:
     REFUSED = "refused"  # the credit manager did not accept it; dunning went on
     REPLACED = "replaced"  # a newer promise took its place before its date
     LAPSED = "lapsed"  # outside the limits and not decided by the next ladder step: dunning went on
+    # Nothing was left to pay when judged, and not by payment (a credit note): neither kept nor broken
+    OVERTAKEN = "overtaken"
     JUDGED = (KEPT, PARTLY_KEPT, BROKEN)
     COUNTED = (OPEN, BROKEN)  # what the limit on promises per case counts
 
