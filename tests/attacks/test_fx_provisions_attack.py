@@ -299,8 +299,8 @@ def test_a_rate_posted_back_dated_after_a_snapshot_leaves_the_snapshot_as_posted
     post(app, date(2026, 2, 28), NOW)
     snapshot = client.get("/api/provisions?as_of=2026-02-28", headers=auth(demo_tokens["auditor1"])).json
     # Someone "corrects" February's rate, and adds one for 28 February itself, after the run.
-    assert rate(client, demo_tokens["finance1"], "GBP", "2.50", "2026-02-01").status_code == 201
-    assert rate(client, demo_tokens["finance1"], "GBP", "3.00", "2026-02-28").status_code == 201
+    assert rate(client, demo_tokens["finance1"], "GBP", "1.20", "2026-02-01").status_code == 201
+    assert rate(client, demo_tokens["finance1"], "GBP", "1.25", "2026-02-28").status_code == 201
     again = client.get("/api/provisions?as_of=2026-02-28", headers=auth(demo_tokens["auditor1"])).json
     assert again == snapshot
     assert [line["fx_rate"] for line in again["lines"]] == ["1.17"] and again["balance"] == "1170.00"
@@ -678,3 +678,36 @@ def test_a_run_posted_late_counts_what_a_later_credit_note_took_off(
     assert (february.balance, february.closing) == (Decimal("1000.00"), Decimal("1000.00"))
     today = client.get("/api/provisions/preview?as_of=2026-03-02", headers=auth(demo_tokens["cfo1"])).json
     assert today["balance"] == "0.00"
+
+
+# --- broke: a month end posted late used rates approved after it -----------------------------------
+
+
+def test_a_month_end_posted_late_keeps_the_matrix_in_force_that_day(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    tmp_path: Path,
+    app_clock: Any,
+) -> None:
+    """Every rate set to 0, approved by a second owner on 2 March: February, posted on 2 March, is still
+    provided at February's rates (was: 0.00 under the table approved after the month end)."""
+    from tests.definitions.test_definition_approval import approval_task, decide, tick
+    from workflows.users import add_user, issue_token
+
+    debtor = customer(app, "oldco", "EUR")
+    invoice(client, demo_tokens["finance1"], debtor, "O-1", "1000.00", due="2024-06-30")
+    zero = [(f'Decimal("{r}")', 'Decimal("0")') for r in ("0.005", "0.02", "0.05", "0.10", "0.20", "0.35")]
+    zero += [('Decimal("0.60")', 'Decimal("0")'), ('Decimal("1.00")', 'Decimal("0")')]
+    assert upload(client, demo_tokens["owner1"], matrix_bundle(tmp_path, *zero)).status_code == 201
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        add_user(session, "owner2", groups=["process_owner"], now=svc.clock())
+        owner2 = issue_token(session, "owner2", svc.clock())
+    tick(client, demo_tokens, app_clock)
+    task = approval_task(client, owner2, "dunning", 2)
+    assert decide(client, owner2, task["id"], "approve").status_code == 200
+    today = client.get("/api/provisions/preview?as_of=2026-03-02", headers=auth(demo_tokens["cfo1"])).json
+    assert (today["matrix"], today["total"]) == ("provision_matrix.dmn of dunning v2", "0.00")
+    february = post(app, date(2026, 2, 28), app_clock.now)
+    assert (february.matrix, february.closing) == ("provision_matrix.dmn of dunning v1", Decimal("1000.00"))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
@@ -73,32 +74,45 @@ def _decimal(value: Any) -> Decimal | None:
     return result if result.is_finite() else None
 
 
-def deployed_matrix(session: Session) -> Matrix:
-    """The provision matrix of the newest active dunning version that carries provision_matrix.dmn.
+def deployed_matrix(session: Session, as_of: date | None = None) -> Matrix:
+    """The provision matrix of the newest active dunning version that carries provision_matrix.dmn and was
+    in force at the end of `as_of` (active from its approval, or its deployment when none was needed); a
+    month end posted late keeps the rates of that month end, not of a table approved since. With none in
+    force by then (history before the first deployment), the oldest one. Without `as_of`: the newest.
 
     Raises:
         MatrixError: no active dunning version carries one.
     """
     rows = session.execute(
-        select(ProcessDefinition.version, Deployment.files)
+        select(
+            ProcessDefinition.version,
+            Deployment.files,
+            func.coalesce(ProcessDefinition.decided_at, ProcessDefinition.deployed_at),
+        )
         .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
         .where(
             ProcessDefinition.process_key == MATRIX_PROCESS,
             ProcessDefinition.status == DefinitionStatus.ACTIVE,
         )
         .order_by(ProcessDefinition.version.desc())
-    )
-    for version, files in rows:
-        text = (files or {}).get(MATRIX_FILE)
-        if isinstance(text, str):
-            buckets = tuple(
-                v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip()
-            )
-            return Matrix(text, f"{MATRIX_FILE} of {MATRIX_PROCESS} v{version}", buckets)
-    raise MatrixError(
-        f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
-        "(`creditflow init` does) before provisions can be computed"
-    )
+    ).all()
+    carrying = [
+        (v, f[MATRIX_FILE], since) for v, f, since in rows if isinstance((f or {}).get(MATRIX_FILE), str)
+    ]
+    if not carrying:
+        raise MatrixError(
+            f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
+            "(`creditflow init` does) before provisions can be computed"
+        )
+    end = None if as_of is None else datetime.combine(as_of, time.max, tzinfo=UTC)
+    in_force = [c for c in carrying if end is None or _aware(c[2]) <= end]
+    version, text, _ = in_force[0] if in_force else carrying[-1]
+    buckets = tuple(v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip())
+    return Matrix(text, f"{MATRIX_FILE} of {MATRIX_PROCESS} v{version}", buckets)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # The input entries compare days with integer constants; between two of them every row answers alike, so

@@ -97,7 +97,7 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
     used = ZERO
     if latest is not None:
         used = _used_between(session, latest.as_of, as_of, base)
-        used += _matrix_used(session, latest, as_of, deployed_matrix(session))
+        used += _matrix_used(session, latest, as_of, deployed_matrix(session, latest.as_of))
     closing = report.total()
     net = closing - opening + used  # what the period added; closing = opening + charge - release - used
     run = ProvisionRun(

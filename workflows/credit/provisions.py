@@ -144,7 +144,7 @@ def compute_provisions(session: Session, as_of: date, base: str) -> ProvisionRep
         MatrixError: no usable provision matrix is deployed.
         MissingRates: naming every currency without a rate on or before `as_of`.
     """
-    matrix = deployed_matrix(session)
+    matrix = deployed_matrix(session, as_of)
     specific = specific_provisions_on(session, as_of)
     balances = open_balances_on(session, as_of)
     currencies = {c for (_, c, _) in balances} | {p.currency for p, _ in specific.values()}
