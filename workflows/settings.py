@@ -99,6 +99,7 @@ class ReviewSettings:
 @dataclass(frozen=True)
 class CreditSettings:
     base_currency: str
+    fx_max_move: Decimal  # the largest share a new rate may move from the nearest stored one, unforced
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
     _check_clock(settings.clock)
     _check_retries(settings)
     _check_base_currency(settings.credit)
+    _check_fx_max_move(settings.credit)
     return settings
 
 
@@ -191,6 +193,16 @@ def _check_base_currency(credit: CreditSettings) -> None:
     if len(code) != 3 or not code.isascii() or not code.isalpha() or not code.isupper():
         raise SettingsError(
             f"credit.base_currency must be a three-letter ISO 4217 code such as EUR, got {code!r}"
+        )
+
+
+def _check_fx_max_move(credit: CreditSettings) -> None:
+    """A share of the previous rate: 0 would refuse every new rate, 1 or more would let a rate fall to
+    nothing (a CHF rate of 0.0000000001 weighs a CHF 900,000 limit as EUR 0.00, the analyst's alone)."""
+    move = credit.fx_max_move
+    if not move.is_finite() or not Decimal(0) < move < Decimal(1):
+        raise SettingsError(
+            f'credit.fx_max_move must be a share above 0 and below 1 such as "0.25", got {move}'
         )
 
 

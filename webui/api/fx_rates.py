@@ -10,8 +10,9 @@ from pydantic import Field, model_validator
 from webui.api import bp, current_actor, json_body, paged, require_groups
 from webui.api.openapi import Body, Day, Model, Page, PageQuery, Timestamp, api, responses
 from webui.services import services
-from workflows.credit.fx import list_rates, parse_rate, rate_json, store_rate
+from workflows.credit.fx import list_rates, parse_rate, post_rate, rate_json
 from workflows.credit.roles import FX_RATE_READERS, FX_RATE_WRITERS
+from workflows.errors import Forbidden, Invalid
 from workflows.store.db import transaction
 
 RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,10})?$"
@@ -27,6 +28,12 @@ class NewRate(Body):
     )
     date: Day = Field(examples=["2027-01-14"], description="the rate holds from this day on")
     source: str | None = Field(None, max_length=80, examples=["ECB reference rate"])
+    force: bool | None = Field(
+        None,
+        description="admins only: store a rate that moves more than [credit] fx_max_move from the "
+        "nearest stored rate of its currency (otherwise 422 naming that rate and the move); audited as "
+        "fx_rate_forced",
+    )
 
 
 class Rate(Model):
@@ -58,13 +65,31 @@ class RatePage(Page):
 @api.validate(json=NewRate, resp=responses(201, Rate, 403, 413, 422))
 def post_fx_rate() -> tuple[Response, int]:
     """Store the rate of a currency from a day on; a second rate for the same day replaces the first
-    (both are in the audit trail)."""
+    (both are in the audit trail). A rate that moves more than [credit] fx_max_move from the nearest stored
+    rate of its currency is refused (422 naming that rate and the move) unless an admin sends force."""
     actor = current_actor()
     require_groups(actor, FX_RATE_WRITERS, "post exchange rates")
     svc = services()
-    data = parse_rate(json_body(), svc.rt.settings.credit.base_currency)
+    body = json_body()
+    force = body.get("force")
+    if force is not None and not isinstance(force, bool):
+        raise Invalid(
+            "The exchange rate has errors: force: true or false",
+            details={"fields": {"force": "true or false"}},
+        )
+    if force and not actor.is_admin:
+        raise Forbidden(f"{actor.username} may not force an exchange rate: only an admin may")
+    data = parse_rate(body, svc.rt.settings.credit.base_currency)
+    settings = svc.rt.settings.credit
     with transaction(svc.rt.factory) as session:
-        row = store_rate(session, data, actor=actor.username, now=svc.clock())
+        row = post_rate(
+            session,
+            data,
+            actor=actor.username,
+            now=svc.clock(),
+            max_move=settings.fx_max_move,
+            force=bool(force),
+        )
         return jsonify(rate_json(row)), 201
 
 

@@ -135,6 +135,8 @@ def import_command(ctx: Context, kind: str, file: Path, user: str | None) -> Non
                 importer = IMPORTERS[kind]
                 if kind in ("fx-rates", "orders"):
                     importer = partial(importer, base=ctx.settings.credit.base_currency)
+                if kind == "fx-rates":  # each line checked against the nearest stored rate, unforced
+                    importer = partial(importer, max_move=ctx.settings.credit.fx_max_move)
                 report = importer(
                     session, file, actor=actor.username, now=now, progress=lambda n: bar.advance(task, n)
                 )

@@ -195,6 +195,70 @@ def store_rate(session: Session, data: RateInput, *, actor: str, now: datetime) 
     return row
 
 
+DEFAULT_MAX_MOVE = Decimal("0.25")  # [credit] fx_max_move: the CLI and the API pass the configured one
+
+
+def nearest_rate(session: Session, currency: str, day: date) -> FxRate | None:
+    """The stored rate of `currency` nearest to `day` on another day (the earlier one on a tie), else the
+    one of `day` itself (a correction of the currency's only rate); None for the currency's first rate."""
+    by_day = select(FxRate).where(FxRate.currency == currency)
+    before = session.scalar(by_day.where(FxRate.day < day).order_by(FxRate.day.desc()).limit(1))
+    after = session.scalar(by_day.where(FxRate.day > day).order_by(FxRate.day).limit(1))
+    near = [row for row in (before, after) if row is not None]
+    if near:
+        return min(near, key=lambda row: abs((row.day - day).days))
+    return session.scalar(by_day.where(FxRate.day == day))
+
+
+def post_rate(
+    session: Session,
+    data: RateInput,
+    *,
+    actor: str,
+    now: datetime,
+    max_move: Decimal = DEFAULT_MAX_MOVE,
+    force: bool = False,
+) -> FxRate:
+    """store_rate, unless the rate moves more than `max_move` (a share) from the nearest stored rate of
+    its currency: the authority thresholds weigh limits at these rates, so a slip (0.0000000001 for 0.95)
+    would let one approver sign what needs two. `force` (the caller lets only an admin force) stores it
+    anyway, with an audit event `fx_rate_forced` naming `actor`, the previous rate and the move.
+
+    Raises:
+        Invalid: naming the previous rate and the move (`details["previous"]`, `details["move"]`).
+    """
+    near = nearest_rate(session, data.currency, data.day)
+    move = None if near is None else abs(data.rate - near.rate) / near.rate
+    if near is None or move is None or move <= max_move:
+        return store_rate(session, data, actor=actor, now=now)
+    previous = {"date": near.day.isoformat(), "rate": _rate_text(near.rate)}
+    moved = f"{move:.4f}".rstrip("0").rstrip(".")
+    if not force:
+        message = (
+            f"{_rate_text(data.rate)} moves {move:.1%} from the {data.currency} rate {previous['rate']} of "
+            f"{previous['date']} (at most {(max_move * 100).normalize():f}%, [credit] fx_max_move); check "
+            'the rate, or an admin posts it with "force": true'
+        )
+        raise Invalid(
+            f"The exchange rate has errors: rate: {message}",
+            details={"fields": {"rate": message}, "previous": previous, "move": moved},
+        )
+    row = store_rate(session, data, actor=actor, now=now)
+    record_event(
+        session,
+        actor=actor,
+        action="fx_rate_forced",
+        now=now,
+        currency=data.currency,
+        day=data.day.isoformat(),
+        rate=_rate_text(data.rate),
+        previous=previous,
+        move=moved,
+        max_move=str(max_move),
+    )
+    return row
+
+
 def rate_on(session: Session, currency: str, day: date, base: str) -> Decimal:
     """Units of `base` per unit of `currency`: the latest stored rate on or before `day`.
 
@@ -278,18 +342,21 @@ def import_fx_rates(
     base: str,
     actor: str,
     now: datetime,
+    max_move: Decimal = DEFAULT_MAX_MOVE,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import exchange rates (`currency,rate,date[,source]`), each stored as POST /api/fx-rates stores it.
 
     Every row is checked before any is stored, and a currency may appear once per day in a file (two
-    rates for one day would leave the one stored to the order of the rows).
+    rates for one day would leave the one stored to the order of the rows). Rows are then stored by
+    currency and day, each checked against the nearest rate stored (the file's earlier rows included) as
+    post_rate checks it, without force; a row that moves too far rejects the file (the caller rolls back).
 
     Raises:
         ImportRejected: naming every bad line; nothing was stored.
     """
     report = ImportReport("fx-rates")
-    rates: list[RateInput] = []
+    rates: list[tuple[int, RateInput]] = []
     seen: dict[tuple[str, date], int] = {}
     try:
         for line, row in read_rows(path, RATE_COLUMNS, RATE_OPTIONAL):
@@ -304,14 +371,21 @@ def import_fx_rates(
                     f"line {line}: {rate.currency} on {rate.day.isoformat()} is on line {first} already"
                 )
                 continue
-            rates.append(rate)
+            rates.append((line, rate))
     except ImportRejected as exc:  # the file's own problems (header, cells, encoding), after the rows'
         report.errors += exc.report.errors
     if report.errors:
         raise ImportRejected(report)
-    for rate in rates:
-        store_rate(session, rate, actor=actor, now=now)
+    for line, rate in sorted(rates, key=lambda item: (item[1].currency, item[1].day)):
+        try:
+            post_rate(session, rate, actor=actor, now=now, max_move=max_move)
+        except Invalid as exc:
+            report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details["fields"].items()]
+            continue
         report.imported += 1
         if progress:
             progress(1)
+    if report.errors:
+        report.errors.sort(key=lambda error: int(error.split(":")[0].removeprefix("line ")))
+        raise ImportRejected(report)  # the caller rolls back the rows stored before
     return report
