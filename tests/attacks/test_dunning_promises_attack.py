@@ -402,3 +402,17 @@ def test_a_promise_overtaken_by_a_credit_note_is_not_judged_broken(desk: Collect
     [judged] = case["promises"]
     assert judged["status"] == "overtaken", judged  # was: broken, and a kept rate of 0.00
     assert case["promise_kept_rate"] is None
+
+
+def test_replacing_promises_cannot_defer_a_case_for_ever(desk: Collections) -> None:
+    """Each new promise replaced the open one and was within the limits, so a collector could keep a case
+    paused by recording another promise before each fell due; replaced promises count against the limit."""
+    customer = desk.customer("Endless Deferral")
+    desk.invoice(customer, "INV-D1", "1000.00")
+    walk_to(desk, 3)
+    assert promise(desk, customer, on(10), "500.00").json["delivered_to"]
+    assert promise(desk, customer, on(12), "500.00").json["delivered_to"]
+    third = promise(desk, customer, on(14), "500.00")
+    assert third.status_code == 200, third.json
+    statuses = [p["status"] for p in desk.case(customer)["promises"]]
+    assert statuses == ["replaced", "open", "pending_approval"], statuses

@@ -32,7 +32,9 @@ class PromiseStatus:
     # Nothing was left to pay when judged, and not by payment (a credit note): neither kept nor broken
     OVERTAKEN = "overtaken"
     JUDGED = (KEPT, PARTLY_KEPT, BROKEN)
-    COUNTED = (OPEN, BROKEN)  # what the limit on promises per case counts
+    # What the limit on promises per case counts. A replaced promise counts: otherwise a collector could keep
+    # a case paused for ever by recording a new promise before each one falls due.
+    COUNTED = (OPEN, BROKEN, REPLACED)
 
 
 class DunningPromise(Base):
