@@ -61,7 +61,7 @@ def test_a_sales_users_typed_aaa_is_refused_and_the_grade_is_not_lifted(
         "/api/customers", json={**company, "external_rating": "AAA"}, headers=auth(demo_tokens["sales1"])
     )
     assert typed.status_code == 403, typed.json
-    assert typed.json["error"]["fields"] == ["external_rating"]
+    assert list(typed.json["error"]["fields"]) == ["external_rating"]
     assert "external_rating" in typed.json["error"]["message"]
     assert customers(app) == 0  # nothing half-written
     # The fields the rating route records are not creation fields at all (422, for anyone).

@@ -236,6 +236,9 @@ def test_process_owner_renames_a_task_in_the_modeler_and_deploys_version_2(
         "recommended_limit",
         "exception_reason",
         "comment",
+        "management_rating",
+        "industry_rating",
+        "strategic_rating",
     ]
     assert "Justification: New plant" in task["context"]["instructions"]
 

@@ -39,6 +39,9 @@ CREATIONS = (
     "provision_booked",
     "dunning_opened",
 )
+# Posted, but a change, not a creation: a month-end run moves the allowance on the books from its opening
+# to its closing balance, and the trail shows both.
+POSTED_CHANGES = ("provision_run_posted",)
 
 
 def _trail(desk: Collections, query: str = "") -> list[dict[str, Any]]:
@@ -148,7 +151,7 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
         if kind in NOT_STATE_CHANGES:
             continue
         assert change["after"] is not None, change
-        assert (change["before"] is None) == kind.endswith(CREATIONS), change
+        assert (change["before"] is None) == (kind.endswith(CREATIONS) and kind not in POSTED_CHANGES), change
     expected = {
         "dunning_opened",
         "dunning_level_reached",
@@ -156,12 +159,11 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
         "dunning_customer_blocked",
         "dunning_notice_sent",
         "dunning_promise_to_pay",
-        "dunning_promise_broken",
+        "dunning_promise_partly_kept",  # 100.00 of the 900.00 promised came in by its date
         "dunning_dispute_opened",
         "dispute_opened",
         "dispute_proposed",
         "dispute_credited",
-        "dunning_status_changed",
         "dunning_legal_handover",
         "dunning_closed",
         "instance_started",
@@ -178,7 +180,7 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
         "user_created",
         "user_changed",
     }
-    assert expected <= kinds, expected - kinds
+    assert expected <= kinds, (expected - kinds, " ".join(sorted(kinds)))
 
     level_2 = _one(changes, "dunning_level_reached", level=2)
     assert level_2["before"] == {"level": 1} and level_2["object"] == f"case:{case['id']}"
@@ -192,10 +194,13 @@ def test_a_dunning_case_walked_to_legal_and_closed_lists_before_and_after_for_ev
         "promised_date": promised.isoformat(),
         "promised_amount": "900.00",
     }
-    broken = _one(changes, "dunning_promise_broken")
+    # Judged by the amount received (issue 15): the judgement records the case's status before and after,
+    # so no separate status_changed event is written for it.
+    judged = _one(changes, "dunning_promise_partly_kept")
     assert (
-        broken["before"]["promised_date"] == promised.isoformat() and broken["after"]["promised_date"] is None
+        judged["before"]["promised_date"] == promised.isoformat() and judged["after"]["promised_date"] is None
     )
+    assert judged["before"]["status"] == "paused" and judged["after"]["status"] == "open"
     unclaimed = _one(changes, "task_unclaimed")
     assert unclaimed["actor"] == "collector1"
     assert (unclaimed["before"], unclaimed["after"]) == ({"assignee": "collector1"}, {"assignee": None})

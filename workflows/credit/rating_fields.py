@@ -29,5 +29,6 @@ def check_rating_fields(actor: Actor, raw: Mapping[str, Any], *, action: str) ->
         f"{actor.username} may not set {', '.join(sent)} when they {action}: only "
         f"{', '.join(sorted(RATING_RECORDERS))} or admin record external ratings; leave them out and ask "
         "credit staff to record the rating (POST /api/customers/ID/rating)",
-        details={"fields": sent},
+        # Field -> sentence, as every error's `fields` (the OpenAPI ErrorDetail and the 422s) has it.
+        details={"fields": dict.fromkeys(sent, "Only credit staff record external ratings.")},
     )
