@@ -7,7 +7,8 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing.exceptions import RoutingException
 
 from workflows.errors import DomainError
 
@@ -33,6 +34,20 @@ def _error(
     return render_template("errors/error.html", status=status, message=message), status
 
 
+def _another_method_takes_this_path(app: Flask, exc: MethodNotAllowed) -> bool:
+    """Whether a rule of another method really takes this path. Werkzeug checks a rule's method before its
+    converters, so POST /api/customers/2648196797/collateral (an id above MAX_ID, which no route takes)
+    answered 405 "use GET" because a GET rule has the same shape, while GET answered 404."""
+    adapter = app.url_map.bind_to_environ(request.environ)
+    for method in exc.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except (HTTPException, RoutingException):
+            continue
+        return True
+    return False
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> tuple[Response | str, int]:
@@ -46,6 +61,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+        if isinstance(exc, MethodNotAllowed) and not _another_method_takes_this_path(app, exc):
+            return _error(404, "not_found", "The requested URL was not found on the server.")
         status = exc.code or 500
         return _error(
             status, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name or ""
