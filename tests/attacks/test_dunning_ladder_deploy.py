@@ -64,6 +64,14 @@ def test_a_process_owner_cannot_deploy_a_ladder_that_falls_back_or_starts_before
             ),
             "currency EUR: fee_level_2 must be an amount",
         ),
+        # A currency no fixed probe covers is still checked, because the table names it.
+        (
+            lambda t: t.replace('== "CNY"', '== "JPY"').replace(
+                '<outputEntry id="charges_cny_out2"><text>Decimal("50.00")',
+                '<outputEntry id="charges_cny_out2"><text>Decimal("-50.00")',
+            ),
+            "currency JPY: fee_level_2 must be an amount of 0 or more",
+        ),
     ],
 )
 def test_a_charges_table_must_answer_every_currency_in_amounts(

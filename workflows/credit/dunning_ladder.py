@@ -7,6 +7,8 @@ daily run and the reviews would only find out on a customer. The deployment is r
 
 from __future__ import annotations
 
+import html
+import re
 from decimal import Decimal
 from typing import Any, TypeGuard
 
@@ -49,15 +51,22 @@ def ladder_problems(text: str) -> list[str]:
 CHARGES_FILE, CHARGES_DECISION = "dunning_charges.dmn", "dunning_charges"
 FEES = ("fee_level_1", "fee_level_2", "fee_level_3")
 RATES = ("interest_reference_rate", "interest_margin_points")
-# Currencies customers may hold are not listed anywhere the table could be checked against: a code no table
-# names must still get an answer (the last rule "any other currency"), or a case in it fails when it opens.
-PROBE_CURRENCIES = ("EUR", "GBP", "CNY", "USD", "CHF", "XXX")
+# Every currency the table names is probed, plus these: the demo's, and "XXX" (ISO 4217's "no currency"),
+# which no table names, so it stands for any code a customer may hold that the table does not list: that
+# one must still get an answer (the last rule "any other currency"), or a case in it fails when it opens.
+PROBE_CURRENCIES = ("EUR", "GBP", "CNY", "USD", "XXX")
+_NAMED_CURRENCY = re.compile(r'"([A-Z]{3})"')
+
+
+def _currencies_to_probe(text: str) -> list[str]:
+    """The fixed probes and every quoted three-letter code in the table (its rules' input entries)."""
+    return sorted({*PROBE_CURRENCIES, *_NAMED_CURRENCY.findall(html.unescape(text))})
 
 
 def charges_problems(text: str) -> list[str]:
     """What makes the fees and interest table unusable, per currency probed. Empty when it is sound."""
     problems: list[str] = []
-    for currency in PROBE_CURRENCIES:
+    for currency in _currencies_to_probe(text):
         try:
             row = evaluate_decision(text, CHARGES_DECISION, {"case": {"currency": currency}})
         except DecisionError as exc:
