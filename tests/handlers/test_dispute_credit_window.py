@@ -12,17 +12,14 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.disputes import DisputeRequest, credit_approvals
+from tests.helpers import running_instance
 from workflows.credit.customers import create_customer
 from workflows.credit.disputes import Dispute, DisputeStatus
 from workflows.engine.service_tasks import MissingApprovals, TaskContext
 from workflows.settings import BPMN_DIR, Settings
 from workflows.store.db import transaction
 from workflows.store.models import (
-    Deployment,
     InboxItem,
-    InstanceStatus,
-    ProcessDefinition,
-    ProcessInstance,
     TaskStatus,
 )
 from workflows.users import add_user
@@ -37,40 +34,15 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def make_ctx(session: Session, now: datetime, settings: Settings) -> TaskContext:
     """An instance of dispute_resolution deployed with the shipped authority table, started by collector1."""
     table = (BPMN_DIR / "dispute_credit_authority.dmn").read_text(encoding="utf-8")
-    deployment = Deployment(
-        content_hash="0" * 64,
+    instance = running_instance(
+        session,
+        now,
+        process_key="dispute_resolution",
+        started_by="collector1",
+        start_groups=["collections"],
         files={"dispute_credit_authority.dmn": table},
         deployed_by="system",
-        deployed_at=now,
     )
-    session.add(deployment)
-    session.flush()
-    definition = ProcessDefinition(
-        process_key="dispute_resolution",
-        version=1,
-        deployment_id=deployment.id,
-        content_hash="0" * 64,
-        spec_json="{}",
-        start_groups=["collections"],
-        bpmn_file="dispute_resolution.bpmn",
-        deployed_by="system",
-        deployed_at=now,
-    )
-    session.add(definition)
-    session.flush()
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_key="dispute_resolution",
-        version=1,
-        status=InstanceStatus.RUNNING,
-        state="{}",
-        data={},
-        started_by="collector1",
-        started_at=now,
-        updated_at=now,
-    )
-    session.add(instance)
-    session.flush()
     return TaskContext(
         session=session,
         now=now,

@@ -12,16 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.notifications import NotifyEmailRequest, NotifyEmailResult, notify_email
 from handlers.registry import build_operations
+from tests.helpers import running_instance
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import message_id_for
 from workflows.settings import load_settings
 from workflows.store.db import transaction
 from workflows.store.models import (
-    Deployment,
     Group,
-    InstanceStatus,
     OutboxEmail,
-    ProcessDefinition,
     ProcessInstance,
     User,
     UserGroup,
@@ -54,39 +52,15 @@ def add_user(
 
 def add_instance(session: Session, now: datetime, started_by: str) -> ProcessInstance:
     """A running credit_application instance (outbox rows refer to their instance)."""
-    deployment = Deployment(content_hash="0" * 64, files={}, deployed_by="owner1", deployed_at=now)
-    session.add(deployment)
-    session.flush()
-    definition = ProcessDefinition(
+    return running_instance(
+        session,
+        now,
         process_key="credit_application",
-        version=1,
-        name="Credit application",
-        deployment_id=deployment.id,
-        content_hash="0" * 64,
-        spec_json="{}",
-        start_groups=["sales"],
-        bpmn_file="credit_application.bpmn",
-        deployed_by="owner1",
-        deployed_at=now,
-    )
-    session.add(definition)
-    session.flush()
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_key="credit_application",
-        version=1,
-        business_key="CA-2026-0007",
-        status=InstanceStatus.RUNNING,
-        state="{}",
-        data={},
         started_by=started_by,
-        started_at=now,
-        updated_at=now,
-        completed_at=None,
+        start_groups=["sales"],
+        name="Credit application",
+        business_key="CA-2026-0007",
     )
-    session.add(instance)
-    session.flush()
-    return instance
 
 
 @pytest.fixture

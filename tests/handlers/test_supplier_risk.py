@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
 from handlers.supplier_risk import WEIGHTS, age_score, count_score, supplier_factors, weighted_score
+from tests.helpers import running_instance
 from workflows.credit.models import Supplier, SupplierEvaluation
 from workflows.credit.suppliers import DEMO_SUPPLIERS, create_supplier
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import NotFound
 from workflows.settings import load_settings
 from workflows.store.db import transaction
-from workflows.store.models import Deployment, InstanceStatus, ProcessDefinition, ProcessInstance
 from workflows.users import add_user
 
 pytestmark = pytest.mark.db
@@ -98,35 +98,13 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def make_ctx(session: Session, now: datetime) -> TaskContext:
     # The operations run only in an instance started by someone who may read suppliers: a buyer.
     add_user(session, "buyer1", groups=["procurement"], now=now)
-    deployment = Deployment(content_hash="0" * 64, files={}, deployed_by="owner1", deployed_at=now)
-    session.add(deployment)
-    session.flush()
-    definition = ProcessDefinition(
+    instance = running_instance(
+        session,
+        now,
         process_key="supplier_contract_change",
-        version=1,
-        deployment_id=deployment.id,
-        content_hash="0" * 64,
-        spec_json="{}",
-        start_groups=["procurement"],
-        bpmn_file="supplier_contract_change.bpmn",
-        deployed_by="owner1",
-        deployed_at=now,
-    )
-    session.add(definition)
-    session.flush()
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_key="supplier_contract_change",
-        version=1,
-        status=InstanceStatus.RUNNING,
-        state="{}",
-        data={},
         started_by="buyer1",
-        started_at=now,
-        updated_at=now,
+        start_groups=["procurement"],
     )
-    session.add(instance)
-    session.flush()
     return TaskContext(
         session=session,
         now=now,
