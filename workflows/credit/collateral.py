@@ -13,7 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
-from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
+from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
 from workflows.errors import Conflict, Invalid
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
@@ -84,9 +84,7 @@ def parse_collateral(raw: Any, *, today: date) -> dict[str, Any]:
     expires = fields.get("expires_on")
     if "expires_on" not in errors and expires is not None and expires < today:
         errors["expires_on"] = f"{expires.isoformat()} has passed: an expired collateral secures nothing."
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The collateral has errors: {listing}", details={"fields": errors})
+    raise_field_errors(errors, "collateral")
     return fields
 
 

@@ -25,11 +25,9 @@ from workflows.credit.orders import (
     new_order,
     parse_amount,
     parse_currency,
-    parse_customer_id,
     parse_order_ref,
-    raise_errors,
 )
-from workflows.credit.record_fields import money_text
+from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
 from workflows.errors import Conflict, NotFound
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
@@ -56,7 +54,7 @@ def parse_check(raw: Any) -> CheckRequest:
         errors[str(name)[:40]] = (
             "Unknown field; a credit check takes customer_id, amount, currency, order_ref."
         )
-    raise_errors(errors, "credit check")
+    raise_field_errors(errors, "credit check")
     assert cid is not None and ref is not None and amount is not None and currency is not None
     return CheckRequest(cid, ref, amount, currency)
 

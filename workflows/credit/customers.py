@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
 from workflows.credit.order_tables import open_orders_of
-from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
+from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.versions import latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
@@ -104,9 +104,7 @@ def _parse_customer_fields(
     since, start = fields.get("customer_since"), date(fields.get("founded_year") or 1800, 1, 1)
     if since is not None and not start <= since <= today:
         errors["customer_since"] = f"A date between {start.isoformat()} and today ({today.isoformat()})."
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The customer has errors: {listing}", details={"fields": errors})
+    raise_field_errors(errors, "customer")
     return fields
 
 

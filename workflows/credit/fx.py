@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
+from workflows.credit.record_fields import raise_field_errors
 from workflows.errors import Conflict, Invalid
 from workflows.money import MAX_AMOUNT
 from workflows.store.audit import record_event
@@ -144,9 +145,7 @@ def parse_rate(raw: Any, base: str) -> RateInput:
     source = raw.get("source", "")
     if not isinstance(source, str) or len(source) > 80 or "\x00" in source:
         errors["source"] = "text of at most 80 characters"
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The exchange rate has errors: {listing}", details={"fields": errors})
+    raise_field_errors(errors, "exchange rate")
     assert day is not None and rate is not None and isinstance(currency, str)
     return RateInput(currency, day, rate, source)
 

@@ -18,11 +18,10 @@ from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order, OrderStatus
-from workflows.credit.record_fields import money_text
+from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.money import parse_money
 from workflows.store.audit import record_event
-from workflows.store.db import MAX_INTEGER
 from workflows.store.paging import page_rows
 
 # --- parsing ------------------------------------------------------------------------------------------------
@@ -57,16 +56,9 @@ def parse_order(raw: Mapping[str, Any], *, today: date, customer_id: int | None 
             day = None
         if day is None:
             errors["date"] = f"{str(text)[:40]!r} is not an ISO date (YYYY-MM-DD)."
-    raise_errors(errors, "order")
+    raise_field_errors(errors, "order")
     assert cid is not None and ref is not None and amount is not None and currency is not None and day
     return OrderInput(cid, ref, amount, currency, day)
-
-
-def parse_customer_id(value: Any, errors: dict[str, str]) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTEGER:
-        return value
-    errors["customer_id"] = "The id of an existing customer is required."
-    return None
 
 
 def parse_order_ref(value: Any, errors: dict[str, str]) -> str | None:
@@ -99,13 +91,6 @@ def parse_currency(value: Any, errors: dict[str, str]) -> str | None:
         errors["currency"] = "Use a three-letter ISO currency code such as EUR."
         return None
     return text
-
-
-def raise_errors(errors: dict[str, str], what: str) -> None:
-    """Raises: Invalid naming each field of `errors`, if any."""
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
 
 
 # --- conversion and exposure --------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.provision_releases import follow_recoveries
-from workflows.credit.record_fields import check_amount, iso_text
+from workflows.credit.record_fields import check_amount, iso_text, parse_customer_id, raise_field_errors
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
-from workflows.store.db import MAX_INTEGER
 
 CENT = Decimal("0.01")
 
@@ -57,12 +56,6 @@ def _text(value: Any, field: str, errors: dict[str, str], *, required: bool = Tr
     return text or None
 
 
-def _raise(errors: dict[str, str], what: str) -> None:
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
-
-
 @dataclass(frozen=True)
 class InvoiceInput:
     customer_id: int
@@ -86,7 +79,7 @@ class PaymentInput:
 def parse_invoice(raw: Mapping[str, Any], customer_id: int | None = None) -> InvoiceInput:
     """Raises: Invalid naming each bad field."""
     errors: dict[str, str] = {}
-    cid = customer_id if customer_id is not None else _customer_id(raw.get("customer_id"), errors)
+    cid = customer_id if customer_id is not None else parse_customer_id(raw.get("customer_id"), errors)
     number = _text(raw.get("number"), "number", errors)
     amount = _amount(raw.get("amount"), "amount", errors)
     currency = _currency(raw.get("currency"), errors)
@@ -94,7 +87,7 @@ def parse_invoice(raw: Mapping[str, Any], customer_id: int | None = None) -> Inv
     due = _day(raw.get("due_date"), "due_date", errors)
     if issued and due and due < issued:
         errors["due_date"] = "The due date cannot be before the issue date."
-    _raise(errors, "invoice")
+    raise_field_errors(errors, "invoice")
     assert cid and number and amount and currency and issued and due
     return InvoiceInput(cid, number, amount, currency, issued, due)
 
@@ -102,22 +95,15 @@ def parse_invoice(raw: Mapping[str, Any], customer_id: int | None = None) -> Inv
 def parse_payment(raw: Mapping[str, Any], customer_id: int | None = None) -> PaymentInput:
     """Raises: Invalid naming each bad field."""
     errors: dict[str, str] = {}
-    cid = customer_id if customer_id is not None else _customer_id(raw.get("customer_id"), errors)
+    cid = customer_id if customer_id is not None else parse_customer_id(raw.get("customer_id"), errors)
     amount = _amount(raw.get("amount"), "amount", errors)
     currency = _currency(raw.get("currency"), errors)
     paid_on = _day(raw.get("date"), "date", errors)
     invoice_number = _text(raw.get("invoice_number"), "invoice_number", errors, required=False)
     reference = _text(raw.get("reference"), "reference", errors, required=False)
-    _raise(errors, "payment")
+    raise_field_errors(errors, "payment")
     assert cid and amount and currency and paid_on
     return PaymentInput(cid, amount, currency, paid_on, invoice_number, reference)
-
-
-def _customer_id(value: Any, errors: dict[str, str]) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTEGER:
-        return value
-    errors["customer_id"] = "The id of an existing customer is required."
-    return None
 
 
 def _currency(value: Any, errors: dict[str, str]) -> str | None:

@@ -18,6 +18,9 @@ from workflows.store.jsonable import to_jsonable
 MAX_AMOUNT = Decimal("999999999999999.99")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# The contract's day: YYYY-MM-DD only. date.fromisoformat (3.11) also reads 20271231, 2027W525 and 2027-W52,
+# and str() turned the JSON number 20271231 into a day, so an integer was stored as a date.
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # The longest text each kind takes unless its FieldSpec says less (for a shorter column).
@@ -61,10 +64,23 @@ def parse_fields(
             out[name] = convert_field(spec.kind, value, today, max_length=spec.max_length)
         except ValueError as exc:
             errors[name] = str(exc)
+    raise_field_errors(errors, what)
+    return out
+
+
+def raise_field_errors(errors: dict[str, str], what: str) -> None:
+    """Raises: Invalid naming each field of `errors` ("The order has errors: amount: ..."), if any."""
     if errors:
         listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
         raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
-    return out
+
+
+def parse_customer_id(value: Any, errors: dict[str, str]) -> int | None:
+    """A customer id sent in JSON (a whole number in the id range); else None and errors["customer_id"]."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTEGER:
+        return value
+    errors["customer_id"] = "The id of an existing customer is required."
+    return None
 
 
 def convert_field(kind: str, value: Any, today: date, *, max_length: int | None = None) -> Any:
@@ -124,6 +140,8 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
             raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
         return check_amount(amount, positive=False)
     if kind == "date":
+        if not isinstance(value, (str, date)) or not _ISO_DAY.fullmatch(text):
+            raise ValueError(f"{text[:40]!r} is not an ISO date (YYYY-MM-DD).")
         try:
             return date.fromisoformat(text)
         except ValueError as exc:

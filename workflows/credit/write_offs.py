@@ -20,8 +20,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
-from workflows.credit.record_fields import check_amount, iso_text, money_text
-from workflows.errors import Conflict, Invalid
+from workflows.credit.record_fields import check_amount, iso_text, money_text, raise_field_errors
+from workflows.errors import Conflict
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
 from workflows.store.paging import page_rows
@@ -164,9 +164,7 @@ def check_proposal(
             f"({', '.join(i.number for i in overdue[:5])}): post the payments first (POST /api/payments), "
             "or propose a settlement or uncollectable, which a credit manager approves."
         )
-    if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The legal outcome has errors: {listing}", details={"fields": errors})
+    raise_field_errors(errors, "legal outcome")
     pending = pending_request(session, customer.id)
     if pending is not None:
         raise Conflict(
