@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.customers import migrate_customer, parse_migrated_customer
 from workflows.credit.models import Customer
-from workflows.errors import Invalid
+from workflows.errors import Conflict, Invalid, NotFound
 
 CUSTOMER_COLUMNS = ("external_id", "name", "email", "industry", "founded_year", "annual_revenue", "currency")
 CUSTOMER_OPTIONAL = (
@@ -154,8 +154,68 @@ def import_master_data(
     return report
 
 
+def import_customer_rows(
+    session: Session,
+    path: Path,
+    kind: str,
+    columns: tuple[str, ...],
+    parse: Callable[[dict[str, str], int], Any],
+    post: Callable[..., object],
+    *,
+    actor: str,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    unique: tuple[str, Callable[[Any], Hashable]] | None = None,
+) -> ImportReport:
+    """Import rows that name their customer in `customer_external_id` (invoices, payments, orders), all or
+    nothing in the caller's transaction.
+
+    `parse(row, customer_id)` checks a row (raises Invalid); `post(session, item, actor=, now=)` stores it in
+    a savepoint of its own, so a conflicting row (duplicate number, reference) is reported, not fatal.
+    `unique` (field, key of an item): a row whose key repeats an earlier row's is named
+    "field: value repeats line N" before it is posted.
+
+    Raises:
+        ImportRejected: naming every bad line; the caller rolls back.
+    """
+    report = ImportReport(kind)
+    customers = dict(session.execute(select(Customer.external_id, Customer.id)).all())
+    seen: dict[Hashable, int] = {}
+    for line, row in read_rows(path, columns, ()):
+        external = row.pop("customer_external_id")
+        if external not in customers:
+            report.errors.append(f"line {line}: customer_external_id: no customer {external[:80]!r}")
+            continue
+        try:
+            item = parse(row, customers[external])
+            if unique is not None:
+                field_name, key_of = unique
+                key = key_of(item)
+                if key in seen:
+                    value = getattr(item, field_name)
+                    report.errors.append(f"line {line}: {field_name}: {value} repeats line {seen[key]}")
+                    continue
+                seen[key] = line
+            with session.begin_nested():
+                post(session, item, actor=actor, now=now)
+        except Invalid as exc:
+            report.errors += _line_errors(line, exc)
+            continue
+        except (Conflict, NotFound) as exc:
+            report.errors.append(f"line {line}: {exc.message}")
+            continue
+        report.imported += 1
+        if progress:
+            progress(1)
+    if report.errors:
+        raise ImportRejected(report)
+    return report
+
+
 def _line_errors(line: int, exc: Invalid) -> list[str]:
-    return [f"line {line}: {name}: {msg}" for name, msg in exc.details["fields"].items()]
+    """One error line per bad field of `exc` ("line N: field: message"), or its message if it names none."""
+    fields = exc.details.get("fields", {})
+    return [f"line {line}: {name}: {msg}" for name, msg in fields.items()] or [f"line {line}: {exc.message}"]
 
 
 # The ERP migration: customers with the ERP's limits (history "migrated from ERP: FILE"); admins only.

@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
+from workflows.credit.csv_import import ImportReport, import_customer_rows
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order, OrderStatus
@@ -292,36 +293,15 @@ def import_orders(
     Raises:
         ImportRejected: naming every bad line; the caller rolls back.
     """
-    report = ImportReport("orders")
-    customers = dict(session.execute(select(Customer.external_id, Customer.id)).all())
-    seen: dict[tuple[int, str], int] = {}
-    for line, row in read_rows(path, ORDER_COLUMNS, ()):
-        external = row.pop("customer_external_id")
-        if external not in customers:
-            report.errors.append(f"line {line}: customer_external_id: no customer {external[:80]!r}")
-            continue
-        try:
-            data = parse_order(row, today=now.date(), customer_id=customers[external])
-        except Invalid as exc:
-            report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details["fields"].items()]
-            continue
-        key = (data.customer_id, data.order_ref)
-        if key in seen:
-            report.errors.append(f"line {line}: order_ref: {data.order_ref} repeats line {seen[key]}")
-            continue
-        seen[key] = line
-        try:
-            with session.begin_nested():  # a bad row is reported; the file is rolled back as a whole below
-                post_order(session, data, actor=actor, now=now, base=base)
-        except Invalid as exc:
-            report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details.get("fields", {}).items()]
-            continue
-        except (Conflict, NotFound) as exc:
-            report.errors.append(f"line {line}: {exc.message}")
-            continue
-        report.imported += 1
-        if progress:
-            progress(1)
-    if report.errors:
-        raise ImportRejected(report)
-    return report
+    return import_customer_rows(
+        session,
+        path,
+        "orders",
+        ORDER_COLUMNS,
+        lambda row, customer_id: parse_order(row, today=now.date(), customer_id=customer_id),
+        partial(post_order, base=base),
+        actor=actor,
+        now=now,
+        progress=progress,
+        unique=("order_ref", lambda data: (data.customer_id, data.order_ref)),
+    )

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
+from workflows.credit.csv_import import ImportReport, import_customer_rows
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.provision_releases import follow_recoveries
@@ -310,8 +310,16 @@ def import_invoices(
     session: Session, path: Path, *, actor: str, now: datetime, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     """Import invoices; customers are named by external_id. Raises: ImportRejected (nothing imported)."""
-    return _import(
-        session, path, "invoices", INVOICE_COLUMNS, parse_invoice, post_invoice, actor, now, progress
+    return import_customer_rows(
+        session,
+        path,
+        "invoices",
+        INVOICE_COLUMNS,
+        parse_invoice,
+        post_invoice,
+        actor=actor,
+        now=now,
+        progress=progress,
     )
 
 
@@ -319,45 +327,14 @@ def import_payments(
     session: Session, path: Path, *, actor: str, now: datetime, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     """Import payments; customers are named by external_id. Raises: ImportRejected (nothing imported)."""
-    return _import(
-        session, path, "payments", PAYMENT_COLUMNS, parse_payment, post_payment, actor, now, progress
+    return import_customer_rows(
+        session,
+        path,
+        "payments",
+        PAYMENT_COLUMNS,
+        parse_payment,
+        post_payment,
+        actor=actor,
+        now=now,
+        progress=progress,
     )
-
-
-def _import(
-    session: Session,
-    path: Path,
-    kind: str,
-    columns: tuple[str, ...],
-    parse: Callable[..., Any],
-    post: Callable[..., Any],
-    actor: str,
-    now: datetime,
-    progress: Callable[[int], None] | None,
-) -> ImportReport:
-    report = ImportReport(kind)
-    customers = dict(session.execute(select(Customer.external_id, Customer.id)).all())
-    for line, row in read_rows(path, columns, ()):
-        external = row.pop("customer_external_id")
-        if external not in customers:
-            report.errors.append(f"line {line}: customer_external_id: no customer {external!r}")
-            continue
-        try:
-            item = parse(row, customers[external])
-            # A savepoint per row: a conflicting row (duplicate number, reference) is reported, not fatal.
-            with session.begin_nested():
-                post(session, item, actor=actor, now=now)
-        except Invalid as exc:
-            report.errors += [f"line {line}: {k}: {v}" for k, v in exc.details.get("fields", {}).items()] or [
-                f"line {line}: {exc.message}"
-            ]
-            continue
-        except (Conflict, NotFound) as exc:
-            report.errors.append(f"line {line}: {exc.message}")
-            continue
-        report.imported += 1
-        if progress:
-            progress(1)
-    if report.errors:
-        raise ImportRejected(report)
-    return report
