@@ -16,13 +16,11 @@ from sqlalchemy import select
 from workflows.credit import roles
 from workflows.credit.fx import MissingRate, to_base
 from workflows.credit.record_fields import iso_text
+from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.store.models import (
-    Deployment,
     InboxItem,
-    ProcessDefinition,
-    ProcessInstance,
     TaskStatus,
     User,
     UserGroup,
@@ -103,7 +101,7 @@ def authority_groups(
         MissingApprovals: the version has no such table, it fails, or it names an unknown level.
     """
     file, decision = table
-    text = _deployed_file(ctx, file)
+    text = instance_file(ctx.session, ctx.instance_id, file)
     if text is None:
         raise MissingApprovals(
             f"{operation} in instance {ctx.instance_id}: its version was deployed without {file}, so no "
@@ -131,7 +129,7 @@ def deployed_decision(
         DecisionError: the table fails on the inputs.
     """
     file, decision = table
-    text = _deployed_file(ctx, file)
+    text = instance_file(ctx.session, ctx.instance_id, file)
     return None if text is None else evaluate_decision(text, decision, inputs)
 
 
@@ -157,17 +155,6 @@ def in_base_currency(ctx: TaskContext, amount: Decimal, currency: str, day: date
         return BaseAmount(to_base(ctx.session, amount, currency, day or ctx.now.date(), base), base)
     except MissingRate:
         return BaseAmount(None, base)
-
-
-def _deployed_file(ctx: TaskContext, name: str) -> str | None:
-    files = ctx.session.scalar(
-        select(Deployment.files)
-        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
-        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
-        .where(ProcessInstance.id == ctx.instance_id)
-    )
-    text = (files or {}).get(name)
-    return text if isinstance(text, str) else None
 
 
 # --- the approvals ----------------------------------------------------------------------------------------

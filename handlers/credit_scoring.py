@@ -27,9 +27,9 @@ from workflows.credit.collateral import Collateral, active_collateral
 from workflows.credit.customers import customer_since, exposure_of, get_customer
 from workflows.credit.fx import MissingRate, rates_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
-from workflows.store.models import Deployment, ProcessDefinition, ProcessInstance
 
 # The policy tables and their decisions (bpmn/README.md, "Scorecard policy").
 SCORECARD_FILE, WEIGHTS_DECISION = "scorecard_weights.dmn", "scorecard_weights"
@@ -84,14 +84,8 @@ def score_of(inputs: ScoreInputs, scorecard: str, weights: Mapping[str, int], to
 
 
 def _policy_text(ctx: TaskContext, name: str) -> str:
-    text = ctx.session.scalar(
-        select(Deployment.files)
-        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
-        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
-        .where(ProcessInstance.id == ctx.instance_id)
-    )
-    policy = (text or {}).get(name)
-    if not isinstance(policy, str):
+    policy = instance_file(ctx.session, ctx.instance_id, name)
+    if policy is None:
         raise HandlerInputError(
             f"credit.score in instance {ctx.instance_id}: its version was deployed without {name}, a "
             f"policy table of the scorecard; deploy {name} with the diagram"

@@ -30,12 +30,12 @@ from workflows.credit.models import (
     Customer,
     LimitChange,
 )
+from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.sod_credit_moves import LEGAL_OUTCOME, ORDER_RELEASED, order_releases, write_offs
 from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import (
     DefinitionStatus,
-    Deployment,
     ProcessDefinition,
     ProcessInstance,
 )
@@ -149,14 +149,8 @@ def _contract_versions(session: Session, start: datetime | None, end: datetime |
 def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
     """The level the authority table deployed with the request's instance gives for its value impact."""
     file, decision = CONTRACT_TABLE
-    files = session.scalar(
-        select(Deployment.files)
-        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
-        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
-        .where(ProcessInstance.id == request.instance_id)
-    )
-    text = (files or {}).get(file)
-    if not isinstance(text, str):
+    text = None if request.instance_id is None else instance_file(session, request.instance_id, file)
+    if text is None:
         return f"{file}: not deployed with instance {request.instance_id}"
     # Tables since dff5b92 weigh the impact in the base currency, as contract.open_change converted it
     # into the instance's data (`change_request`); older tables read the bare `value_impact`.

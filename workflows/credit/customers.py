@@ -16,10 +16,10 @@ from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChang
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
 from workflows.definitions.decision_tables import output_values
-from workflows.definitions.versions import latest_definition
+from workflows.definitions.versions import definition_file, latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import as_recorded, record_event
-from workflows.store.models import Deployment, User
+from workflows.store.models import User
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
@@ -123,8 +123,7 @@ def longest_review_cycle(session: Session) -> int | None:
         definition = latest_definition(session, key, required=False)
         if definition is None:
             continue
-        files = session.scalar(select(Deployment.files).where(Deployment.id == definition.deployment_id))
-        text = (files or {}).get(LIMIT_POLICY_FILE)
+        text = definition_file(session, definition, LIMIT_POLICY_FILE)
         if text is None:
             continue
         cycles = [

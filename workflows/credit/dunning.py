@@ -15,9 +15,8 @@ from workflows.credit.models import Customer, DunningCase, DunningEvent, Dunning
 from workflows.credit.promises import DunningPromise, kept_rate, promise_json
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import customers_with_pending_write_off
-from workflows.definitions.versions import latest_definition
+from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.store.models import Deployment
 from workflows.store.paging import page_rows
 
 PROCESS_KEY = roles.DUNNING
@@ -35,9 +34,8 @@ def first_level_days(session: Session) -> dict[str, int]:
     definition = latest_definition(session, PROCESS_KEY, required=False)
     if definition is None:
         return {}
-    files = session.scalar(select(Deployment.files).where(Deployment.id == definition.deployment_id)) or {}
-    text = files.get(LADDER_FILE)
-    if not isinstance(text, str):
+    text = definition_file(session, definition, LADDER_FILE)
+    if text is None:
         return {}
     grades = {g or "" for g in session.scalars(select(Customer.grade).distinct())} | {""}
     found = {}

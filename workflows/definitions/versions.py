@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.definitions.form_checks import bundle_form
 from workflows.errors import NotFound
-from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition, ProcessInstance
 from workflows.store.paging import page_rows
 
 
@@ -138,6 +138,26 @@ def form_schema(
 
     # Forms it refers to are embedded, so validation needs nothing but this schema (and never fetches).
     return bundle_form(form_file, load(form_file), load)
+
+
+def definition_file(session: Session, definition: ProcessDefinition, name: str) -> str | None:
+    """The text of `name` (a policy table, a form) deployed with a version; None when deployed without it."""
+    files = session.scalar(select(Deployment.files).where(Deployment.id == definition.deployment_id))
+    text = (files or {}).get(name)
+    return text if isinstance(text, str) else None
+
+
+def instance_file(session: Session, instance_id: int, name: str) -> str | None:
+    """The text of `name` deployed with the version an instance runs (what its steps must read, so a later
+    version cannot change the rules of a running instance); None when that version was deployed without it."""
+    files = session.scalar(
+        select(Deployment.files)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(ProcessInstance.id == instance_id)
+    )
+    text = (files or {}).get(name)
+    return text if isinstance(text, str) else None
 
 
 def newest_version(session: Session, key: str) -> ProcessDefinition | None:
