@@ -28,6 +28,7 @@ from workflows.credit.recoveries import (
     list_recoveries,
     parse_recovery,
     post_recovery,
+    recoveries_json,
     recovery_json,
 )
 from workflows.credit.roles import BLOCK_LIFTERS, CUSTOMER_READERS, RECEIVABLE_WRITERS
@@ -168,7 +169,7 @@ def get_recoveries(query: RecoveryQuery) -> Response:
         rows, total = list_recoveries(
             session, customer_id=query.customer_id, page=query.page, per_page=per_page
         )
-        return paged([recovery_json(session, r) for r in rows], total, query.page, per_page)
+        return paged(recoveries_json(session, rows), total, query.page, per_page)
 
 
 @bp.post("/customers/<int:customer_id>/unblock")
