@@ -13,8 +13,9 @@ from sqlalchemy import ForeignKey, Index, String, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.customers import get_customer
+from workflows.credit.models import Customer
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
-from workflows.errors import Conflict, Invalid
+from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
 
@@ -99,7 +100,11 @@ def add_collateral(
         Conflict: the same collateral (kind, provider and reference) is already on file and not expired:
             counting it twice would double its cover in the scorecard.
     """
-    customer = get_customer(session, customer_id)
+    # Locked (PostgreSQL): two posts of the same guarantee at once both passed the check below and stored it
+    # twice, doubling its cover; the second now waits for the first and sees its row.
+    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
     provider = _same_name(fields.get("provider") or "")
     if fields.get("kind") in THIRD_PARTY_KINDS and provider and provider == _same_name(customer.name):
         raise Invalid(
