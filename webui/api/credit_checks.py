@@ -69,9 +69,12 @@ def get_credit_checks(query: CheckQuery) -> Response:
     actor = current_actor()
     require_groups(actor, roles.CUSTOMER_READERS, "read credit checks")
     svc = services()
-    per_page = min(query.per_page, 200)
     with svc.rt.factory() as session:
         rows, total = list_checks(
-            session, customer_id=query.customer_id, result=query.result, page=query.page, per_page=per_page
+            session,
+            customer_id=query.customer_id,
+            result=query.result,
+            page=query.page,
+            per_page=query.per_page,
         )
-        return paged([check_json(c) for c in rows], total, query.page, per_page)
+        return paged([check_json(c) for c in rows], total, query.page, query.per_page)

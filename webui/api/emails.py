@@ -37,10 +37,9 @@ class EmailPage(Page):
 def get_emails(query: EmailQuery) -> Response:
     """The outbox, newest first: mail addressed to the caller (admins and auditors: all of it)."""
     actor = current_actor()
-    per_page = min(query.per_page, 200)
     with services().rt.factory() as session:
         rows, total = list_outbox(
-            session, actor, to=query.to, status=query.status, page=query.page, per_page=per_page
+            session, actor, to=query.to, status=query.status, page=query.page, per_page=query.per_page
         )
         items = [outbox_email_json(e) for e in rows]
-    return paged(items, total, query.page, per_page)
+    return paged(items, total, query.page, query.per_page)

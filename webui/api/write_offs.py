@@ -135,12 +135,15 @@ def get_write_offs(query: WriteOffQuery) -> Response:
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read write-offs")
     svc = services()
-    per_page = min(query.per_page, 200)
     with svc.rt.factory() as session:
         rows, total = list_requests(
-            session, customer_id=query.customer_id, status=query.status, page=query.page, per_page=per_page
+            session,
+            customer_id=query.customer_id,
+            status=query.status,
+            page=query.page,
+            per_page=query.per_page,
         )
-        return paged(requests_json(session, rows), total, query.page, per_page)
+        return paged(requests_json(session, rows), total, query.page, query.per_page)
 
 
 @bp.post("/recoveries")
@@ -164,12 +167,11 @@ def get_recoveries(query: RecoveryQuery) -> Response:
     actor = current_actor()
     require_groups(actor, CUSTOMER_READERS, "read recoveries")
     svc = services()
-    per_page = min(query.per_page, 200)
     with svc.rt.factory() as session:
         rows, total = list_recoveries(
-            session, customer_id=query.customer_id, page=query.page, per_page=per_page
+            session, customer_id=query.customer_id, page=query.page, per_page=query.per_page
         )
-        return paged(recoveries_json(session, rows), total, query.page, per_page)
+        return paged(recoveries_json(session, rows), total, query.page, query.per_page)
 
 
 @bp.post("/customers/<int:customer_id>/unblock")
