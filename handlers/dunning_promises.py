@@ -93,10 +93,7 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         )
     case = load_case(ctx, req.case_id)
     today = ctx.now.date()
-    # What the case duns: open disputes hold their amounts out, so a promise is measured against the rest.
-    overdue = sum(
-        (i.undisputed_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0)
-    )
+    overdue = _undisputed_overdue(ctx, case)
     outside = []
     days_out = (req.promised_date - today).days
     if days_out > req.max_days:
@@ -109,20 +106,7 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     held = counted_promises(ctx.session, case.id)
     if held + 1 > req.max_count:
         outside.append(f"the case holds {held} open or broken promises already, at most {req.max_count}")
-    actor = ctx.actor or SYSTEM_ACTOR
-    promise = DunningPromise(
-        case_id=case.id,
-        promised_date=req.promised_date,
-        amount=req.amount,
-        currency=case.currency,
-        overdue=overdue,
-        status=PromiseStatus.PENDING_APPROVAL if outside else PromiseStatus.OPEN,
-        outside=outside,
-        recorded_by=actor,
-        recorded_at=ctx.now,
-    )
-    ctx.session.add(promise)
-    ctx.session.flush()
+    promise = _add_promise(ctx, case, req, overdue, outside)
     if outside:
         add_event(
             ctx,
@@ -140,8 +124,42 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         _pause(ctx, case, promise, "promise_to_pay")
     decide_by = _decide_by(ctx, req.next_step_at).isoformat() if outside else ""
     return PromiseRecord(
-        promise.id, req.promised_date, req.amount, overdue, actor, bool(outside), outside, decide_by
+        promise.id,
+        req.promised_date,
+        req.amount,
+        overdue,
+        promise.recorded_by,
+        bool(outside),
+        outside,
+        decide_by,
     )
+
+
+def _undisputed_overdue(ctx: TaskContext, case: DunningCase) -> Decimal:
+    """What the case duns: open disputes hold their amounts out, so a promise is measured against the rest."""
+    overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
+    return sum((i.undisputed_amount for i in overdue), Decimal(0))
+
+
+def _add_promise(
+    ctx: TaskContext, case: DunningCase, req: PromiseRequest, overdue: Decimal, outside: list[str]
+) -> DunningPromise:
+    """The promise, recorded by the step's user: open, or pending the credit manager when `outside` names
+    the limits it breaks."""
+    promise = DunningPromise(
+        case_id=case.id,
+        promised_date=req.promised_date,
+        amount=req.amount,
+        currency=case.currency,
+        overdue=overdue,
+        status=PromiseStatus.PENDING_APPROVAL if outside else PromiseStatus.OPEN,
+        outside=outside,
+        recorded_by=ctx.actor or SYSTEM_ACTOR,
+        recorded_at=ctx.now,
+    )
+    ctx.session.add(promise)
+    ctx.session.flush()
+    return promise
 
 
 def _decide_by(ctx: TaskContext, next_step_at: Any) -> datetime:
@@ -168,26 +186,10 @@ def _decide_by(ctx: TaskContext, next_step_at: Any) -> datetime:
 def _record_unlimited(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     """A promise on a version deployed before the promise limits: it pauses the case, as it did then."""
     case = load_case(ctx, req.case_id)
-    today = ctx.now.date()
-    overdue = sum(
-        (i.undisputed_amount for i in overdue_invoices(ctx.session, case.customer_id, today)), Decimal(0)
-    )
-    actor = ctx.actor or SYSTEM_ACTOR
-    promise = DunningPromise(
-        case_id=case.id,
-        promised_date=req.promised_date,
-        amount=req.amount,
-        currency=case.currency,
-        overdue=overdue,
-        status=PromiseStatus.OPEN,
-        outside=[],
-        recorded_by=actor,
-        recorded_at=ctx.now,
-    )
-    ctx.session.add(promise)
-    ctx.session.flush()
+    overdue = _undisputed_overdue(ctx, case)
+    promise = _add_promise(ctx, case, req, overdue, [])
     _pause(ctx, case, promise, "promise_to_pay", limits_checked=False)
-    return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, actor, False, [])
+    return PromiseRecord(promise.id, req.promised_date, req.amount, overdue, promise.recorded_by, False, [])
 
 
 def _pause(ctx: TaskContext, case: DunningCase, promise: DunningPromise, kind: str, **extra: Any) -> None:
