@@ -437,3 +437,34 @@ def test_every_record_date_is_the_text_yyyy_mm_dd(value: Any) -> None:
         convert_field("date", value, date(2026, 3, 2))
     assert convert_field("date", " 2027-12-31 ", date(2026, 3, 2)) == date(2027, 12, 31)
     assert convert_field("date", date(2027, 12, 31), date(2026, 3, 2)) == date(2027, 12, 31)
+
+
+@pytest.mark.parametrize("currency", ["CHF", "XXX"])
+def test_an_order_in_a_currency_without_a_rate_is_held_for_a_person_not_guessed(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], customer: int, currency: str
+) -> None:
+    body = {**CHECK, "customer_id": customer, "currency": currency}
+    response = client.post("/api/credit-checks", json=body, headers=auth(demo_tokens["sales1"]))
+    assert response.status_code == 200, response.json
+    assert response.json["result"] != "approved" and "no exchange rate" in response.json["reason"]
+    assert response.json["release_instance_id"] is not None
+    assert rows(app) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("customer_id=1&order_ref=SO-1&amount=1.00&currency=EUR", "application/x-www-form-urlencoded"),
+        ("", "application/json"),
+        ("null", "application/json"),
+        ("x" * (3 * 1024 * 1024), "application/json"),
+    ],
+    ids=["form", "empty", "null", "over_the_size_limit"],
+)
+def test_a_check_not_sent_as_a_json_object_is_a_documented_4xx(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], customer: int, data: str, content_type: str
+) -> None:
+    headers = auth(demo_tokens["sales1"]) | {"Content-Type": content_type}
+    response = client.post("/api/credit-checks", data=data, headers=headers)
+    assert response.status_code in (400, 413, 415, 422), response.get_data(as_text=True)[:300]
+    assert rows(app) == (0, 0)
