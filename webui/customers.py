@@ -14,7 +14,13 @@ from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_c
 from workflows.credit.customers import GRADES
 from workflows.credit.dispute_views import customer_credit_notes, disputes_json, list_disputes
 from workflows.credit.provisions import BUCKETS
-from workflows.credit.recoveries import customer_recoveries, lift_block
+from workflows.credit.recoveries import (
+    UNBLOCK_REASON_MAX,
+    UNBLOCK_REASON_RULE,
+    customer_recoveries,
+    lift_block,
+    unblock_reason,
+)
 from workflows.credit.roles import BLOCK_LIFTERS, CUSTOMER_READERS
 from workflows.credit.write_offs import customer_write_offs
 from workflows.definitions.start_rights import may_start
@@ -40,7 +46,6 @@ CUSTOMER_ACTIONS = (
     (roles.DISPUTE_RESOLUTION, "Raise a dispute"),  # collections
     (roles.WRITE_OFF, "Propose a legal outcome"),  # legal: write-off, settlement or recovery
 )
-UNBLOCK_REASON_MAX = 1000  # as POST /api/customers/ID/unblock
 
 
 def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[tuple[str, str]]:
@@ -98,10 +103,11 @@ def unblock(customer_id: int) -> Response | tuple[str, int]:
     """A credit manager lifts the credit block a legal outcome left, with a reason (audited by name)."""
     svc = services()
     actor = require_groups(BLOCK_LIFTERS, "lift a credit block")
-    reason = (request.form.get("reason") or "").strip()
-    if not reason or len(reason) > UNBLOCK_REASON_MAX or "\x00" in reason:
-        error = f"Say why the block is lifted (1 to {UNBLOCK_REASON_MAX} characters)."
-        return _customer_page(customer_id, unblock_error=error, reason=reason[:UNBLOCK_REASON_MAX]), 422
+    typed = request.form.get("reason") or ""
+    reason = unblock_reason(typed)
+    if reason is None:
+        kept = typed.strip().replace("\x00", "")[:UNBLOCK_REASON_MAX]
+        return _customer_page(customer_id, unblock_error=UNBLOCK_REASON_RULE, reason=kept), 422
     with transaction(svc.rt.factory) as session:
         lift_block(session, customer_id, actor=actor.username, reason=reason, now=svc.clock())
     flash("The credit block is lifted.")

@@ -268,3 +268,19 @@ def test_the_database_keeps_one_waiting_proposal_per_customer(app: Flask, desk: 
                 created_at=now,
             )
         )
+
+
+def test_the_unblock_reason_rule_lives_in_lift_block() -> None:
+    """The API measured the reason before trimming it and the page after, and lift_block took anything:
+    one rule now, in the domain, for every caller."""
+    from datetime import UTC, datetime
+
+    from workflows.credit.recoveries import UNBLOCK_REASON_MAX, lift_block, unblock_reason
+    from workflows.errors import Invalid
+
+    assert unblock_reason("  paid by guarantor  ") == "paid by guarantor"
+    assert unblock_reason(" " * 5 + "x" * UNBLOCK_REASON_MAX + " " * 5) == "x" * UNBLOCK_REASON_MAX
+    for bad in ("", "   ", "a\x00b", "x" * (UNBLOCK_REASON_MAX + 1), None, 7):
+        assert unblock_reason(bad) is None
+    with pytest.raises(Invalid):  # refused before the customer is even looked up
+        lift_block(None, 1, actor="manager1", reason="  untrimmed", now=datetime.now(UTC))  # type: ignore[arg-type]

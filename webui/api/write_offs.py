@@ -24,12 +24,14 @@ from webui.api.openapi import (
 )
 from webui.services import services
 from workflows.credit.recoveries import (
+    UNBLOCK_REASON_RULE,
     lift_block,
     list_recoveries,
     parse_recovery,
     post_recovery,
     recoveries_json,
     recovery_json,
+    unblock_reason,
 )
 from workflows.credit.roles import BLOCK_LIFTERS, CUSTOMER_READERS, RECEIVABLE_WRITERS
 from workflows.credit.write_offs import OUTCOMES, RequestStatus, list_requests, requests_json
@@ -183,10 +185,12 @@ def post_unblock(customer_id: int) -> Response:
     svc = services()
     now = svc.clock()
     body = json_body()
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
-        message = "Say why the block is lifted (1 to 1000 characters)."
-        raise Invalid(f"The unblock has errors: reason: {message}", details={"fields": {"reason": message}})
+    reason = unblock_reason(body.get("reason"))
+    if reason is None:
+        raise Invalid(
+            f"The unblock has errors: reason: {UNBLOCK_REASON_RULE}",
+            details={"fields": {"reason": UNBLOCK_REASON_RULE}},
+        )
     unknown = sorted(set(body) - {"reason"})
     if unknown:
         message = "Unknown field; the body takes only reason."
@@ -194,12 +198,12 @@ def post_unblock(customer_id: int) -> Response:
             f"The unblock has errors: {unknown[0]}: {message}", details={"fields": {unknown[0]: message}}
         )
     with transaction(svc.rt.factory) as session:
-        customer = lift_block(session, customer_id, actor=actor.username, reason=reason.strip(), now=now)
+        customer = lift_block(session, customer_id, actor=actor.username, reason=reason, now=now)
         return jsonify(
             {
                 "id": customer.id,
                 "blocked": customer.blocked,
                 "unblocked_by": actor.username,
-                "reason": reason.strip(),
+                "reason": reason,
             }
         )

@@ -176,12 +176,30 @@ def customer_recoveries(session: Session, customer_id: int) -> list[dict[str, An
     return recoveries_json(session, list(rows))
 
 
+UNBLOCK_REASON_MAX = 1000
+UNBLOCK_REASON_RULE = f"Say why the block is lifted (1 to {UNBLOCK_REASON_MAX} characters)."
+
+
+def unblock_reason(text: object) -> str | None:
+    """The reason as recorded (trimmed), or None when it is empty, too long or holds a NUL: the one rule the
+    API and the customer page both apply."""
+    if not isinstance(text, str):
+        return None
+    reason = text.strip()
+    return reason if 0 < len(reason) <= UNBLOCK_REASON_MAX and "\x00" not in reason else None
+
+
 def lift_block(session: Session, customer_id: int, *, actor: str, reason: str, now: datetime) -> Customer:
     """Lift a customer's credit block (a legal outcome leaves it on): audited with the person and reason.
 
     Raises:
-        NotFound: no such customer.  Conflict: it is not blocked.
+        NotFound: no such customer.  Conflict: it is not blocked.  Invalid: the reason breaks the rule.
     """
+    if unblock_reason(reason) != reason:
+        raise Invalid(
+            f"The unblock has errors: reason: {UNBLOCK_REASON_RULE}",
+            details={"fields": {"reason": UNBLOCK_REASON_RULE}},
+        )
     customer = get_customer(session, customer_id)
     if not customer.blocked:
         raise Conflict(f"customer {customer.id} is not blocked; nothing to lift")
