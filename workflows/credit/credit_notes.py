@@ -26,10 +26,12 @@ def post_credit(
     was paid meanwhile) goes to the customer's credit balance.
 
     Raises:
-        Invalid: no credit is waiting for approval.
+        Invalid: no credit is waiting for approval, or no approver is named.
     """
     if dispute.status != DisputeStatus.PROPOSED or not dispute.proposed_credit:
         raise Invalid(f"dispute {dispute.id} is {dispute.status}: it has no credit waiting to be posted")
+    if not approved_by:  # the handler checks the approvals; the books always name who approved
+        raise Invalid(f"dispute {dispute.id}: a credit note is posted only with the people who approved it")
     customer = session.get(Customer, dispute.customer_id)
     assert customer is not None
     left = dispute.proposed_credit
@@ -73,7 +75,7 @@ def post_credit(
     session.flush()
     record_event(
         session,
-        actor=dispute.decided_by or "system",
+        actor=dispute.decided_by,
         action="dispute_credited",
         now=now,
         instance_id=dispute.instance_id,

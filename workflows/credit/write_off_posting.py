@@ -43,7 +43,7 @@ def post_request(
             provision[0].released_at = now
             audit_provision(session, provision[0], actor=actor, instance_id=request.instance_id)
     else:
-        lines = _write_off_invoices(session, request, approvers, now)
+        lines = _write_off_invoices(session, request, approvers, actor, now)
         _use_provisions(session, request, lines, actor, now)
     record_event(
         session,
@@ -94,7 +94,7 @@ def _require_proposed(request: WriteOffRequest) -> None:
 
 
 def _write_off_invoices(
-    session: Session, request: WriteOffRequest, approvers: list[str], now: datetime
+    session: Session, request: WriteOffRequest, approvers: list[str], actor: str, now: datetime
 ) -> list[WriteOff]:
     """Newest invoices first, so a settlement's unpaid part stays on the oldest; never more than approved."""
     invoices = session.scalars(
@@ -118,7 +118,7 @@ def _write_off_invoices(
         left -= share
         record_event(
             session,
-            actor=request.decided_by or "system",
+            actor=actor,
             action="invoice_written_off",
             now=now,
             instance_id=request.instance_id,
