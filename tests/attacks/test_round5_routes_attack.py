@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
+from tests.collections_desk import Collections
 from tests.helpers import auth, migrated_customer
 from workflows.credit.order_tables import CreditCheck, Order
 from workflows.credit.record_fields import convert_field
@@ -468,3 +469,53 @@ def test_a_check_not_sent_as_a_json_object_is_a_documented_4xx(
     response = client.post("/api/credit-checks", data=data, headers=headers)
     assert response.status_code in (400, 413, 415, 422), response.get_data(as_text=True)[:300]
     assert rows(app) == (0, 0)
+
+
+@pytest.mark.parametrize("path", [*LISTS, "/api/disputes?status=open"])
+def test_the_last_page_there_may_be_is_an_empty_page_not_an_overflow(
+    client: FlaskClient, demo_tokens: dict[str, str], customer: int, path: str
+) -> None:
+    """page 2**31-1 at 200 a page is an OFFSET near 2**38: inside BIGINT on PostgreSQL and SQLite."""
+    joiner = "&" if "?" in path else "?"
+    url = f"{path}{joiner}page={2**31 - 1}&per_page=200&customer_id={customer}"
+    response = client.get(url, headers=auth(demo_tokens["auditor1"]))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["items"] == [] and response.json["page"] == 2**31 - 1
+    assert (
+        client.get(
+            url.replace(f"page={2**31 - 1}", f"page={2**31}"), headers=auth(demo_tokens["auditor1"])
+        ).status_code
+        == 400
+    )
+
+
+def test_a_customer_filter_shows_no_other_customers_dispute_and_a_repeat_cannot_widen_it(
+    desk: Collections,
+) -> None:
+    mine, theirs = desk.customer("Filter Mine"), desk.customer("Filter Theirs")
+    desk.invoice(mine, "INV-R5-M", "500.00")
+    desk.invoice(theirs, "INV-R5-T", "700.00")
+    for cid, number in ((mine, "INV-R5-M"), (theirs, "INV-R5-T")):
+        line = {"number": number, "amount": "100.00", "reason": "price"}
+        data = {"customer_id": cid, "invoices": [line], "owner_group": "sales"}
+        body = {"process_key": "dispute_resolution", "data": data}
+        started = desk.client.post(
+            "/api/process-instances", json=body, headers=auth(desk.tokens["collector1"])
+        )
+        assert started.status_code == 201, started.json
+    token = auth(
+        desk.tokens["buyer1"]
+    )  # procurement reads customers, so disputes: but only the one asked for
+    listed = desk.client.get(f"/api/disputes?customer_id={mine}", headers=token)
+    assert listed.status_code == 200 and listed.json["total"] == 1
+    [item] = listed.json["items"]
+    assert item["customer_id"] == mine and [i["number"] for i in item["invoices"]] == ["INV-R5-M"]
+    assert (
+        desk.client.get(f"/api/disputes?customer_id={mine}&customer_id={theirs}", headers=token).status_code
+        == 400
+    )
+    notes = desk.client.get(f"/api/credit-notes?customer_id={mine}", headers=token)
+    assert notes.status_code == 200 and notes.json["items"] == []
+    summary = desk.client.get("/api/disputes/summary?from=2020-01-01&to=2029-12-31", headers=token)
+    assert summary.status_code == 200 and summary.json["total_count"] == 2
+    assert summary.json["total_amount"] == "200.00"
