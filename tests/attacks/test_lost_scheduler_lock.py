@@ -48,9 +48,12 @@ def probe() -> tuple[dict[str, DailyJob], list[date]]:
 def end_lock_sessions(rt: Runtime) -> None:
     """What a failover or a dropped idle connection does to the lock holder's session."""
     with rt.engine.connect() as conn:
+        # pg_terminate_backend only signals the backend; its timeout argument waits until the
+        # session has exited and so its advisory lock is free (without it the standby's try could
+        # run before the lock is gone: a flaky CI failure).
         conn.execute(
             text(
-                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                "SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l "
                 "WHERE l.locktype = 'advisory' AND l.pid <> pg_backend_pid()"
             )
         )
