@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 # Front-end packages come from npm (package-lock.json); only their dist files are served, from
-# webui/static/vendor/ (git-ignored): bpmn-js, htmx, and Swagger UI for the API docs at /api/docs.
+# webui/static/vendor/ (git-ignored): bpmn-js, htmx, Chart.js for the dashboard's charts, and Swagger UI for the
+# API docs at /api/docs.
 # npm runs again only when package.json or the lockfile changed.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \
@@ -31,7 +32,8 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $(NPM_STAMP)
 
 $(VENDOR_STAMP): $(NPM_STAMP)
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui $(VENDOR)/chartjs
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
 	   node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/
