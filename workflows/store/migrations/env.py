@@ -5,6 +5,7 @@ from alembic import context
 import workflows.credit.collateral  # noqa: F401  (the collateral table)
 import workflows.credit.disputes  # noqa: F401  (disputes, their lines and credit notes)
 import workflows.credit.fx  # noqa: F401  (puts the exchange-rate table on Base.metadata)
+import workflows.credit.kpi_snapshots  # noqa: F401  (stored KPIs of finished periods, 0013a)
 import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.metadata)
 import workflows.credit.order_tables  # noqa: F401  (open orders and credit checks)
 import workflows.credit.promises  # noqa: F401  (promises to pay of dunning cases)

@@ -1,0 +1,39 @@
+"""Stored KPIs of finished periods (table kpi_snapshots): written once per period end by the daily job
+`kpi_snapshot` (workflows/batch/kpi_month_end.py), so a period's figures do not change when its invoices
+are corrected later. GET /api/kpis reads a period from its snapshot when there is one, else live."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from workflows.store.models import Base
+
+
+class KpiSnapshot(Base):
+    """The KPIs of one period (month or quarter) as computed at its end: {name: {value, unit, ...}}."""
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (
+        UniqueConstraint("period", "period_end", "base_currency", name="uq_kpi_snapshots_period"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(10))  # month | quarter
+    period_end: Mapped[date]
+    base_currency: Mapped[str] = mapped_column(String(3))
+    kpis: Mapped[dict[str, Any]]
+    posted_by: Mapped[str] = mapped_column(String(80))
+    posted_at: Mapped[datetime]
+
+
+def snapshots_of(session: Session, period: str, base: str, ends: list[date]) -> dict[date, dict[str, Any]]:
+    """{period end: its stored KPIs} of those of `ends` that have a snapshot (one query)."""
+    rows = session.execute(
+        select(KpiSnapshot.period_end, KpiSnapshot.kpis).where(
+            KpiSnapshot.period == period, KpiSnapshot.base_currency == base, KpiSnapshot.period_end.in_(ends)
+        )
+    )
+    return {end: kpis for end, kpis in rows}

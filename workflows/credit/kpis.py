@@ -1,0 +1,311 @@
+"""The credit manager's KPIs (docs/kpis.md): DSO, best possible DSO, ADD, CEI, overdue and over-90 ratios,
+bad-debt and provision ratios, approval cycle time, promise-kept rate and top-10 concentration, each for
+the month (or quarter) ending on or before a day, with a twelve-period trend, in the base currency.
+
+A period with a stored snapshot (workflows/credit/kpi_snapshots.py) is read from it; the others are computed
+live from the book as it stood at their ends (workflows/credit/kpi_book.py), all of them in a fixed number
+of grouped queries. Every amount of a period is converted at the rate of the period's end; a currency
+without one stops the calculation (`KpiRatesMissing`), never a guess.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.kpi_book import CurrencyBook, EndFigures, ar_by_customer, book_at
+from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
+from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
+from workflows.credit.kpi_snapshots import snapshots_of
+from workflows.credit.provision_tables import ProvisionRun
+from workflows.credit.provisions import compute_provisions
+from workflows.credit.record_fields import money_text
+from workflows.errors import Conflict
+
+DAYS, PERCENT, HOURS = "days", "percent", "hours"
+UNITS = {
+    "dso": DAYS,
+    "best_possible_dso": DAYS,
+    "add": DAYS,
+    "cei": PERCENT,
+    "overdue_ratio": PERCENT,
+    "over_90_ratio": PERCENT,
+    "bad_debt_ratio": PERCENT,
+    "provision_ratio": PERCENT,
+    "approval_cycle_hours": HOURS,
+    "promise_kept_rate": PERCENT,
+    "top10_concentration": PERCENT,
+}
+KPI_NAMES = tuple(UNITS)
+PLACES = {DAYS: Decimal("0.1"), HOURS: Decimal("0.1"), PERCENT: Decimal("0.01")}
+TOP = 10
+NO_SALES = "no credit sales in the period"
+NO_AR = "no receivables open at the period end"
+NOTHING_COLLECTIBLE = (
+    "nothing was collectible in the period (opening receivables + credit sales - current receivables = 0)"
+)
+
+
+class KpiRatesMissing(Conflict):
+    """Amounts in currencies without a stored rate on or before a period end: named, never guessed."""
+
+    def __init__(self, missing: dict[date, list[str]], base: str) -> None:
+        parts = "; ".join(f"{', '.join(c)} on or before {d.isoformat()}" for d, c in sorted(missing.items()))
+        super().__init__(
+            f"no exchange rate into {base} for {parts}: post one (POST /api/fx-rates or `creditflow import "
+            "fx-rates`); the KPIs convert every amount of a period at the rate of its end",
+            details={"missing_rates": {d.isoformat(): c for d, c in sorted(missing.items())}},
+        )
+
+
+def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[str, Any]:
+    """The KPIs of the month or quarter ending on or before `as_of`, each with its 12-period trend.
+
+    Raises:
+        Invalid: a bad period, or `as_of` too early for a trend.
+        KpiRatesMissing: an amount of a live period in a currency without a rate at that period's end.
+    """
+    ends = trend_ends(as_of, period)
+    stored = snapshots_of(session, period, base, ends)
+    entries: dict[date, dict[str, Any]] = dict(stored)
+    entries.update(period_kpis(session, [e for e in ends if e not in stored], period, base))
+    end = ends[-1]
+    kpis = {}
+    for name in KPI_NAMES:
+        trend = [
+            {
+                "period_end": e.isoformat(),
+                "value": entries[e][name]["value"],
+                "source": "snapshot" if e in stored else "live",
+            }
+            for e in ends
+        ]
+        kpis[name] = {**entries[end][name], "trend": trend}
+    return {
+        "as_of": as_of.isoformat(),
+        "period": {"start": period_start(end, period).isoformat(), "end": end.isoformat()},
+        "currency": base,
+        "source": "snapshot" if end in stored else "live",
+        "kpis": kpis,
+    }
+
+
+def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) -> dict[date, dict[str, Any]]:
+    """{period end: {name: {value, unit, [reason], details...}}} of the periods ending on `ends`, from the
+    book (one ledger query, one per-customer query, one each for write-offs, applications and promises)."""
+    if not ends:
+        return {}
+    periods = [(previous_end(e, period), e) for e in ends]
+    books = book_at(session, sorted({d for p in periods for d in p}), periods)
+    customers = ar_by_customer(session, list(ends))
+    rates = _rates(session, books, customers, periods, base)
+    decided = decided_applications(session, min(p[0] for p in periods), max(ends))
+    promises = promises_judged(session, periods)
+    found = {}
+    for i, (start, end) in enumerate(periods):
+        money = _Converter(rates[end])
+        at_end, at_start = money.figures(books, end), money.figures(books, start)
+        sales = money.total({c: b.sales[end] for c, b in books.items()})
+        written_off = money.total({c: b.written_off[end] for c, b in books.items()})
+        found[end] = {
+            **_receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period)),
+            "provision_ratio": _provision_ratio(session, end, base, at_end.ar),
+            "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
+            "promise_kept_rate": _kept_rate(*promises[end]),
+            "top10_concentration": _concentration(customers, i, rates[end]),
+        }
+    return found
+
+
+def _within(decided: Decided, start: date, end: date) -> bool:
+    return start < decided.decided_at.date() <= end
+
+
+def _rates(
+    session: Session,
+    books: dict[str, CurrencyBook],
+    customers: list[tuple[int, str, list[int]]],
+    periods: Sequence[tuple[date, date]],
+    base: str,
+) -> dict[date, dict[str, Decimal]]:
+    """The rate at each period's end of every currency with an amount in the period (a currency with
+    nothing open or moved needs none); raises KpiRatesMissing naming all that have none."""
+    rates: dict[date, dict[str, Decimal]] = {}
+    missing: dict[date, list[str]] = {}
+    for i, (start, end) in enumerate(periods):
+        used = {
+            c
+            for c, b in books.items()
+            if b.at_end[end].ar or b.at_end[start].ar or b.sales[end] or b.written_off[end]
+        }
+        used |= {c for _, c, values in customers if values[i]}
+        rates[end] = {}
+        for currency in sorted(used):
+            try:
+                rates[end][currency] = rate_on(session, currency, end, base)
+            except MissingRate:
+                missing.setdefault(end, []).append(currency)
+    if missing:
+        raise KpiRatesMissing(missing, base)
+    return rates
+
+
+class _Converter:
+    """Hundredths of each currency into the base currency at one period end's rates, to the cent."""
+
+    def __init__(self, rates: dict[str, Decimal]) -> None:
+        self.rates = rates
+
+    def one(self, currency: str, hundredths: int) -> Decimal:
+        if not hundredths:  # a currency with nothing in the period needs no rate
+            return Decimal("0.00")
+        return (Decimal(hundredths) * self.rates[currency] / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def total(self, hundredths: dict[str, int]) -> Decimal:
+        return sum((self.one(c, h) for c, h in hundredths.items()), Decimal("0.00"))
+
+    def figures(self, books: dict[str, CurrencyBook], day: date) -> _Base:
+        """The receivables at the end of `day` (a period's end or start) at this period end's rates."""
+        at: dict[str, EndFigures] = {c: b.at_end[day] for c, b in books.items()}
+        return _Base(
+            self.total({c: f.ar for c, f in at.items()}),
+            self.total({c: f.current for c, f in at.items()}),
+            self.total({c: f.over_90 for c, f in at.items()}),
+        )
+
+
+class _Base:
+    """Receivables at a period end in the base currency."""
+
+    def __init__(self, ar: Decimal, current: Decimal, over_90: Decimal) -> None:
+        self.ar, self.current, self.over_90 = ar, current, over_90
+        self.overdue = ar - current
+
+
+def _kpi(name: str, value: Decimal | None, reason: str | None = None, **details: Any) -> dict[str, Any]:
+    """One KPI's entry: its value rounded to its unit's places as a string, or null with the reason."""
+    unit = UNITS[name]
+    entry: dict[str, Any] = {"value": None, "unit": unit}
+    if value is None:
+        entry["reason"] = reason
+    else:
+        entry["value"] = str(value.quantize(PLACES[unit], rounding=ROUND_HALF_UP))
+    return {**entry, **details}
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal | None:
+    return None if whole == 0 else part * 100 / whole
+
+
+def _receivable_kpis(
+    end: _Base, start: _Base, sales: Decimal, written_off: Decimal, days: int
+) -> dict[str, dict[str, Any]]:
+    book = {
+        "ar": money_text(end.ar),
+        "current_ar": money_text(end.current),
+        "overdue_ar": money_text(end.overdue),
+        "credit_sales": money_text(sales),
+        "days": days,
+    }
+
+    def per_sales(amount: Decimal) -> Decimal | None:
+        return None if sales == 0 else amount / sales * days
+
+    collectible = start.ar + sales - end.current
+    cei = None if collectible == 0 else (start.ar + sales - end.ar) * 100 / collectible
+    return {
+        "dso": _kpi("dso", per_sales(end.ar), NO_SALES, **book),
+        "best_possible_dso": _kpi("best_possible_dso", per_sales(end.current), NO_SALES),
+        "add": _kpi("add", per_sales(end.overdue), NO_SALES),
+        "cei": _kpi(
+            "cei",
+            cei,
+            NOTHING_COLLECTIBLE,
+            ar_start=money_text(start.ar),
+            collected=money_text(start.ar + sales - end.ar),
+            collectible=money_text(collectible),
+        ),
+        "overdue_ratio": _kpi("overdue_ratio", _share(end.overdue, end.ar), NO_AR),
+        "over_90_ratio": _kpi(
+            "over_90_ratio", _share(end.over_90, end.ar), NO_AR, over_90_ar=money_text(end.over_90)
+        ),
+        "bad_debt_ratio": _kpi(
+            "bad_debt_ratio", _share(written_off, sales), NO_SALES, written_off=money_text(written_off)
+        ),
+    }
+
+
+def _provision_ratio(session: Session, end: date, base: str, ar: Decimal) -> dict[str, Any]:
+    """The allowance at the period end (the provision run's snapshot of that day, else computed as a run
+    would) over the receivables."""
+    run = session.scalar(
+        select(ProvisionRun).where(ProvisionRun.as_of == end, ProvisionRun.base_currency == base)
+    )
+    if run is not None:
+        provision, source = run.closing, "provision run"
+    else:
+        try:
+            provision, source = compute_provisions(session, end, base).total(), "computed"
+        except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
+            return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
+    if ar == 0:
+        return _kpi("provision_ratio", None, NO_AR, provision=money_text(provision), provision_source=source)
+    return _kpi(
+        "provision_ratio",
+        _share(provision, ar),
+        None,
+        provision=money_text(provision),
+        provision_source=source,
+    )
+
+
+def _approval_cycle(decided: list[Decided]) -> dict[str, Any]:
+    summary = cycle_summary(decided)
+    if not decided:
+        return _kpi(
+            "approval_cycle_hours", None, "no credit application was decided in the period", **summary
+        )
+    return _kpi("approval_cycle_hours", Decimal(summary["median"]), None, **summary)
+
+
+def _kept_rate(judged: int, kept: int) -> dict[str, Any]:
+    value = None if judged == 0 else Decimal(kept) * 100 / judged
+    return _kpi(
+        "promise_kept_rate", value, "no promise to pay was judged in the period", judged=judged, kept=kept
+    )
+
+
+def _concentration(
+    customers: list[tuple[int, str, list[int]]], index: int, rates: dict[str, Decimal]
+) -> dict[str, Any]:
+    """The share of the receivables held by the ten customers with most open at the period end."""
+    money = _Converter(rates)
+    per_customer: dict[int, Decimal] = {}
+    for customer_id, currency, values in customers:
+        if values[index]:
+            per_customer[customer_id] = per_customer.get(customer_id, Decimal(0)) + money.one(
+                currency, values[index]
+            )
+    total = sum(per_customer.values(), Decimal("0.00"))
+    top = heapq.nlargest(TOP, per_customer.items(), key=lambda kv: (kv[1], -kv[0]))
+    if total <= 0:
+        return _kpi("top10_concentration", None, NO_AR, customers=len(per_customer))
+    largest_id, largest = top[0]
+    return _kpi(
+        "top10_concentration",
+        _share(sum((v for _, v in top), Decimal(0)), total),
+        None,
+        customers=len(per_customer),
+        largest_exposure={
+            "customer_id": largest_id,
+            "amount": money_text(largest),
+            "share_percent": str((largest * 100 / total).quantize(PLACES[PERCENT], rounding=ROUND_HALF_UP)),
+        },
+    )
