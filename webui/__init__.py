@@ -52,6 +52,7 @@ def create_app(
     # Each resource module of the API adds its routes to api.bp when imported (test_api_package.py).
     import webui.api.admin
     import webui.api.audit
+    import webui.api.collections
     import webui.api.contracts
     import webui.api.credit_checks
     import webui.api.customers
@@ -75,6 +76,7 @@ def create_app(
         api,
         audit,
         auth,
+        collections,
         customers,
         definitions,
         errors,
@@ -104,6 +106,7 @@ def create_app(
         definitions,
         mail,
         customers,
+        collections,
         suppliers,
         jobs,
         audit,

@@ -14,6 +14,7 @@ from webui.start import startable_definitions
 from workflows.audit_trail import AUDIT_READERS
 from workflows.batch.job_history import JOB_READERS
 from workflows.clock import SIMULATED
+from workflows.credit import roles
 from workflows.credit.roles import CUSTOMER_READERS, DEFINITION_READERS, SUPPLIER_READERS
 
 
@@ -46,6 +47,8 @@ def nav_items() -> list[NavItem]:
     items.append(("Instances", "instances.index"))
     if actor.in_any(CUSTOMER_READERS):
         items.append(("Customers", "customers_pages.index"))
+    if actor.in_any(roles.COLLECTION_READERS):
+        items.append(("Collections", "collections_pages.index"))
     if actor.in_any(SUPPLIER_READERS):
         items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
     if actor.in_any(DEFINITION_READERS):

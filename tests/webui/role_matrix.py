@@ -19,7 +19,7 @@ from sqlalchemy import select
 from tests.helpers import auth, credit_hold_files
 from tests.webui.test_pages import csrf_token, logged_in
 from workflows.cli.demo import seed_demo, start_demo_cases
-from workflows.credit.models import Contract, Customer
+from workflows.credit.models import Contract, Customer, DunningCase
 from workflows.credit.orders import OrderInput, post_order
 from workflows.credit.roles import ADMIN, DEMO_USERS
 from workflows.engine import runner
@@ -84,6 +84,7 @@ class Sample:
     failed_instance_id: int = 0
     order_id: int = 0
     orders_made: int = 0
+    case_id: int = 0  # Quickbuild's dunning case (start_demo_cases), worked by collections
     message_id: int = 0
     key: str = HOLD
     version: int = 1
@@ -138,6 +139,7 @@ class Sample:
             "task_id": self.task_id,
             "message_id": self.message_id,
             "order_id": self.order_id,
+            "case_id": self.case_id,
             "key": self.key,
             "version": self.version,
             "field": self.picker,
@@ -197,6 +199,7 @@ def build_sample(app: Flask, now: datetime, tokens: dict[str, str]) -> Sample:
         sample.customer_id = customer.id
         contract = session.scalars(select(Contract).where(Contract.number == "PC-2026-001")).one()
         sample.contract_id, sample.supplier_id = contract.id, contract.supplier_id
+        sample.case_id = session.scalars(select(DunningCase.id)).one()
         mail = SinkMessage(
             received_at=now,
             mail_from="creditflow@example.com",
@@ -310,3 +313,12 @@ def new_contract(s: Sample, user: str) -> dict[str, Any]:
 
 def login_form(s: Sample, user: str) -> dict[str, Any]:
     return {"data": {"username": user, "password": "demo"}}
+
+
+def contact(s: Sample, user: str) -> dict[str, Any]:
+    """A call on the sample's dunning case with no promise (a promise would pause it)."""
+    return {"json": {"kind": "call", "outcome": "no_answer", "note": f"matrix call by {user}"}}
+
+
+def contact_form(s: Sample, user: str) -> dict[str, Any]:
+    return {"data": {"kind": "call", "outcome": "no_answer", "note": f"matrix call by {user}"}}

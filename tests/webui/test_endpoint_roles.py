@@ -29,6 +29,8 @@ from tests.webui.role_matrix import (
     build_sample,
     bundle,
     collateral,
+    contact,
+    contact_form,
     credit_application,
     credit_check,
     edited_xml,
@@ -116,6 +118,9 @@ CLAIMED_TASK = ("task_id", "claimed_review")
 FAILED = {"instance_id": "failed_instance_id"}  # a retry re-fails (the inputs are still missing): 200 again
 
 BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
+# The collectors' worklist: collectors, and the leads, credit managers and auditors who oversee them. A case's
+# contacts are logged by its dunning version's collector groups (promise_to_pay's senderGroups: collections).
+COLLECTION_READERS = frozenset({COLLECTIONS, COLLECTIONS_LEAD, CREDIT_MANAGER, AUDITOR})
 
 
 def recovery(s: Sample, user: str) -> dict[str, Any]:
@@ -182,6 +187,9 @@ MATRIX: dict[str, Row] = {
     "GET /api/fx-rates": Row(FX_RATE_READERS),
     "POST /api/fx-rates": Row(FX_RATE_WRITERS, ok=201, send=fx_rate),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),
+    "GET /api/collections": Row(COLLECTION_READERS),
+    "GET /api/dunning-cases/<int:case_id>/contacts": Row(COLLECTION_READERS),
+    "POST /api/dunning-cases/<int:case_id>/contacts": Row(COLLECTORS, ok=201, send=contact),
     # Disputes: the sample has none, so one dispute is a 404 for those who may read it.
     "GET /api/disputes": Row(DISPUTE_STAFF),
     "GET /api/disputes/<int:dispute_id>": Row(DISPUTE_STAFF, ok=404, params={"dispute_id": "customer_id"}),
@@ -238,6 +246,9 @@ MATRIX: dict[str, Row] = {
     "GET /customers/<int:customer_id>": Row(CUSTOMER_STAFF),
     # The sample customer is not blocked: a credit manager gets the conflict, every other user 403.
     "POST /customers/<int:customer_id>/unblock": Row(BLOCK_LIFTERS, ok=409, send=unblock_form),
+    "GET /collections": Row(COLLECTION_READERS),
+    "GET /collections/<int:case_id>": Row(COLLECTION_READERS),
+    "POST /collections/<int:case_id>/contacts": Row(COLLECTORS, ok=302, send=contact_form),
     "GET /suppliers": Row(SUPPLIER_STAFF),
     "GET /suppliers/<int:supplier_id>": Row(SUPPLIER_STAFF),
     "GET /contracts": Row(SUPPLIER_STAFF),

@@ -74,6 +74,10 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 # Open orders and their credit checks come from the ERP's users (finance, sales); readers as for invoices.
 ORDER_WRITERS = frozenset({FINANCE, SALES})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+# The collectors' worklist (/collections) and contact log: the collector groups work the cases their
+# dunning version lets send promise_to_pay (its `senderGroups`); leads, credit managers and auditors read all.
+COLLECTION_OVERSEERS = frozenset({COLLECTIONS_LEAD, CREDIT_MANAGER, AUDITOR})
+COLLECTION_READERS = frozenset({COLLECTIONS}) | COLLECTION_OVERSEERS
 # Exchange rates into the base currency: finance posts them, the staff read them. Not the credit managers:
 # the authority tables compare limits, write-offs and credits in the base currency at these rates, so an
 # approver who set a rate would choose who must approve (a GBP rate of 0.0000000001 makes any GBP limit

@@ -15,7 +15,7 @@ from workflows.settings import BPMN_DIR
 # credit.score reads the scorecard's weights and collateral haircuts from the version of its instance.
 SCORECARD_TABLES = ("scorecard_weights", "collateral_haircut")
 READ_FROM_DEPLOYMENT: dict[str, tuple[str, ...]] = {
-    roles.DUNNING: ("provision_matrix",),
+    roles.DUNNING: ("provision_matrix", "collection_priority"),
     roles.CREDIT_APPLICATION: SCORECARD_TABLES,
     roles.CREDIT_LIMIT_REVIEW: SCORECARD_TABLES,
 }
