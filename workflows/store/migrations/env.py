@@ -3,6 +3,7 @@
 from alembic import context
 
 import workflows.credit.collateral  # noqa: F401  (the collateral table)
+import workflows.credit.collection_contacts  # noqa: F401  (the contact log of dunning cases, 0013c)
 import workflows.credit.disputes  # noqa: F401  (disputes, their lines and credit notes)
 import workflows.credit.fx  # noqa: F401  (puts the exchange-rate table on Base.metadata)
 import workflows.credit.kpi_snapshots  # noqa: F401  (stored KPIs of finished periods, 0013a)
