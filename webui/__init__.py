@@ -64,6 +64,7 @@ def create_app(
     import webui.api.health
     import webui.api.instances
     import webui.api.jobs
+    import webui.api.kpis
     import webui.api.messages
     import webui.api.openapi
     import webui.api.orders

@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
-from tests.credit.kpi_book_fixture import build_book
+from tests.conftest import SteppingClock
+from tests.credit.kpi_book_fixture import at, build_book
+from tests.helpers import auth, migrated_customer
 from workflows.credit.kpis import compute_kpis
+from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -159,3 +163,41 @@ def test_the_quarter_sums_the_three_months(app: Flask) -> None:
     assert kpis["cei"]["value"] == percent(str(3100 + 52050 - 32450), str(3100 + 52050 - 14750))
     assert kpis["bad_debt_ratio"]["value"] == percent("2000", "52050")
     assert kpis["approval_cycle_hours"]["count"] == 6 and kpis["promise_kept_rate"]["judged"] == 6
+
+
+def test_get_api_kpis_answers_the_hand_computation_for_a_credit_manager(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    build_book(app)
+    app_clock.advance(days=44)  # 15 April 2026
+    answer = client.get(
+        "/api/kpis?as_of=2026-04-15&period=month&currency=EUR", headers=auth(demo_tokens["manager1"])
+    )
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert (body["as_of"], body["currency"], body["source"]) == ("2026-04-15", "EUR", "live")
+    assert body["period"] == {"start": "2026-03-01", "end": "2026-03-31"}
+    for end, expected in EXPECTED.items():
+        for name, value in expected.items():
+            (point,) = [p for p in body["kpis"][name]["trend"] if p["period_end"] == end]
+            assert point["value"] == value, (end, name)
+            if end == "2026-03-31":
+                assert body["kpis"][name]["value"] == value, name
+    # No as_of: today's period, the month ending on or before 15 April; the same figures.
+    default = client.get("/api/kpis", headers=auth(demo_tokens["cfo1"])).json
+    assert default["kpis"]["dso"]["value"] == "68.2" and default["period"]["end"] == "2026-03-31"
+
+
+def test_a_currency_without_a_rate_at_a_period_end_is_a_409_naming_it(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    usd = migrated_customer(
+        app, {"external_id": "USD-1", "name": "usd", "currency": "USD", "email": "a@u.example"}
+    )
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        data = InvoiceInput(usd, "U-1", Decimal("100.00"), "USD", date(2026, 1, 5), date(2026, 2, 4))
+        post_invoice(session, data, actor="finance1", now=at(date(2026, 1, 5)))
+    refused = client.get("/api/kpis?as_of=2026-02-28", headers=auth(demo_tokens["manager1"]))
+    assert refused.status_code == 409, refused.json
+    message = refused.json["error"]["message"]
+    assert "USD on or before 2026-01-31" in message and "USD on or before 2026-02-28" in message

@@ -121,6 +121,8 @@ BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
 # The collectors' worklist: collectors, and the leads, credit managers and auditors who oversee them. A case's
 # contacts are logged by its dunning version's collector groups (promise_to_pay's senderGroups: collections).
 COLLECTION_READERS = frozenset({COLLECTIONS, COLLECTIONS_LEAD, CREDIT_MANAGER, AUDITOR})
+# The credit KPIs (GET /api/kpis): the credit staff and the CFO; auditors read them.
+KPI_READERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER, CFO, AUDITOR})
 
 
 def recovery(s: Sample, user: str) -> dict[str, Any]:
@@ -184,6 +186,7 @@ MATRIX: dict[str, Row] = {
     # No snapshot is posted in the sample: the readers get 404 naming how to post one.
     "GET /api/provisions": Row(PROVISION_READERS, ok=404),
     "GET /api/provisions/preview": Row(PROVISION_READERS),
+    "GET /api/kpis": Row(KPI_READERS),
     "GET /api/fx-rates": Row(FX_RATE_READERS),
     "POST /api/fx-rates": Row(FX_RATE_WRITERS, ok=201, send=fx_rate),
     "GET /api/dunning-cases": Row(CUSTOMER_STAFF),

@@ -74,6 +74,8 @@ RECEIVABLE_WRITERS = frozenset({FINANCE, COLLECTIONS})
 # Open orders and their credit checks come from the ERP's users (finance, sales); readers as for invoices.
 ORDER_WRITERS = frozenset({FINANCE, SALES})
 PROVISION_READERS = frozenset({FINANCE, CREDIT_MANAGER, CFO, COLLECTIONS, AUDITOR})
+# The credit KPIs (GET /api/kpis, docs/kpis.md): the credit staff and the CFO; auditors read them.
+KPI_READERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER, CFO, AUDITOR})
 # The collectors' worklist (/collections) and contact log: the collector groups work the cases their
 # dunning version lets send promise_to_pay (its `senderGroups`); leads, credit managers and auditors read all.
 COLLECTION_OVERSEERS = frozenset({COLLECTIONS_LEAD, CREDIT_MANAGER, AUDITOR})

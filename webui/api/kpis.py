@@ -1,0 +1,90 @@
+"""/api/kpis: the credit KPIs of a month or quarter with their 12-period trends (docs/kpis.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Response, jsonify
+from pydantic import Field
+
+from webui.api import bp, current_actor, require_groups
+from webui.api.openapi import Day, Model, Query, api, responses
+from webui.services import services
+from workflows.credit.kpi_periods import FIRST_DAY
+from workflows.credit.kpis import compute_kpis
+from workflows.credit.roles import KPI_READERS
+from workflows.errors import Invalid
+
+
+class KpiQuery(Query):
+    as_of: Day | None = Field(
+        None, description="the KPIs are those of the period ending on or before this day (default: today)"
+    )
+    period: Literal["month", "quarter"] = Field("month", description="calendar months or quarters")
+    currency: str | None = Field(
+        None,
+        pattern="^[A-Z]{3}$",
+        description="the currency of the amounts: only the base currency ([credit] base_currency) is offered",
+    )
+
+
+class KpiPoint(Model):
+    period_end: Day
+    value: str | None = Field(description="the KPI of the period ending then (null: no denominator)")
+    source: Literal["snapshot", "live"] = Field(description="read from the period's snapshot, or computed")
+
+
+class Kpi(Model):
+    """One KPI; details such as the amounts behind it (money strings in the base currency) come beside."""
+
+    value: str | None = Field(
+        description="a decimal string: days and hours with one place, percent with two; null when the "
+        "period has no denominator (then `reason` says why)",
+        examples=["34.4"],
+    )
+    unit: Literal["days", "percent", "hours"]
+    reason: str | None = Field(None, description="why `value` is null")
+    trend: list[KpiPoint] = Field(description="the 12 periods up to this one, oldest first")
+
+
+class KpiPeriod(Model):
+    start: Day
+    end: Day
+
+
+class KpiAnswer(Model):
+    as_of: Day
+    period: KpiPeriod
+    currency: str = Field(examples=["EUR"])
+    source: Literal["snapshot", "live"]
+    kpis: dict[str, Kpi] = Field(
+        description="dso, best_possible_dso, add, cei, overdue_ratio, over_90_ratio, bad_debt_ratio, "
+        "provision_ratio, approval_cycle_hours, promise_kept_rate, top10_concentration"
+    )
+
+
+@bp.get("/kpis")
+@api.validate(resp=responses(200, KpiAnswer, 403, 409, 422))
+def get_kpis(query: KpiQuery) -> Response:
+    """The KPIs of the month (or quarter) ending on or before as_of, in the base currency, each with its
+    trend; a period with a stored snapshot is read from it, the others computed from the book as of their
+    dates. 409 names each currency without an exchange rate at a period end; 422 a day before 1901 or after
+    today, or a currency other than the base currency."""
+    actor = current_actor()
+    require_groups(actor, KPI_READERS, "read the credit KPIs")
+    svc = services()
+    base = svc.rt.settings.credit.base_currency
+    today = svc.clock().date()
+    as_of = query.as_of or today
+    errors = {}
+    if query.currency is not None and query.currency != base:
+        errors["currency"] = f"the KPIs are in the base currency {base} only"
+    if not FIRST_DAY <= as_of <= today:
+        errors["as_of"] = f"a day from {FIRST_DAY.isoformat()} to today ({today.isoformat()})"
+    if errors:
+        raise Invalid(
+            "The KPI request has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            details={"fields": errors},
+        )
+    with svc.rt.factory() as session:
+        return jsonify(compute_kpis(session, as_of, query.period, base))
