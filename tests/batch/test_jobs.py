@@ -170,8 +170,14 @@ def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(
 def test_the_shipped_daily_jobs_are_one_read_only_table_and_a_test_table_leaks_nothing(
     rt: Runtime, clock: datetime
 ) -> None:
-    # The dunning run goes first; the provision run last, after the day's cases and reviews.
-    assert list(DAILY_JOBS) == ["dunning_run", "limit_review_sweep", "provision_run"]
+    # The dunning run goes first; the month-end provision run and KPI snapshot after the day's cases and reviews.
+    assert list(DAILY_JOBS) == [
+        "dunning_run",
+        "limit_review_sweep",
+        "provision_run",
+        "kpi_snapshot",
+        "watchlist_run",
+    ]
     with pytest.raises(TypeError):
         DAILY_JOBS["test.extra"] = DAILY_JOBS["dunning_run"]  # type: ignore[index]
     jobs, calls = recording_job("test.private")

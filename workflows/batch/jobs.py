@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from workflows.batch import daily_starts
 from workflows.batch.daily_starts import DailyStart
 from workflows.batch.job_days import Clock, run_job_day, runner_name
+from workflows.batch.kpi_month_end import month_end_kpi_snapshot
 from workflows.batch.month_end import month_end_provision_run
 from workflows.batch.sweeps import MESSAGE_CHARS, NO_PROGRESS, Progress, fire_due_timers, retry_failed_steps
+from workflows.batch.watchlist_run import watchlist_run
 from workflows.clock import utcnow
 from workflows.engine.runtime import Runtime
 from workflows.mail.outbox import DispatchResult, count_due_emails, dispatch_due_emails, queue_email
@@ -66,6 +68,11 @@ DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
         "limit_review_sweep": daily_starts.chunked_review_sweep,
         # On a month end, the monthly provision snapshot (one per month end: a second run finds it).
         "provision_run": month_end_provision_run,
+        # Then the month's (and on a quarter end the quarter's) KPIs, read by GET /api/kpis from then on.
+        "kpi_snapshot": month_end_kpi_snapshot,
+        # The early-warning watchlist after the dunning run (a broken promise judged today counts), and on
+        # Mondays its weekly summary to the credit managers.
+        "watchlist_run": watchlist_run,
     }
 )
 

@@ -22,6 +22,7 @@ from workflows.credit.dunning_ladder import (
     ladder_problems,
 )
 from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
+from workflows.credit.watchlist_rules import RULES_DECISION, RULES_FILE, rules_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
 from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
@@ -195,6 +196,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = charges_problems(texts[CHARGES_FILE])
         if problems:
             raise InvalidBundle([Problem(CHARGES_FILE, 0, CHARGES_DECISION, p) for p in problems])
+    if RULES_FILE in texts:  # early-warning indicators: every signal evaluates to known actions
+        problems = rules_problems(texts[RULES_FILE])
+        if problems:
+            raise InvalidBundle([Problem(RULES_FILE, 0, RULES_DECISION, p) for p in problems])
 
 
 def _money_operations(operations: Collection[str]) -> set[str]:

@@ -1,0 +1,174 @@
+"""The early-warning indicators (bpmn/early_warning.dmn) as deployed: customer signals -> indicators fired.
+
+The table is read from the newest active credit_limit_review version that carries it, not from bpmn/ on
+disk: a process owner changes the thresholds by deploying, and credit_limit_review moves money, so a
+version deployed by a person waits for a second process owner's approval before its table counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit import roles
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.errors import Conflict
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
+
+RULES_FILE, RULES_DECISION = "early_warning.dmn", "early_warning"
+RULES_PROCESS = roles.CREDIT_LIMIT_REVIEW
+SEVERITIES = ("low", "medium", "high")
+# The required actions, weakest first: an entry requires the strongest action of its indicators.
+ACTIONS = ("review", "call", "credit_hold")
+# What the table reads of a customer (workflows/credit/watchlist_signals.py computes them).
+INPUTS = (
+    "utilisation_percent",
+    "dbt_rising_months",
+    "grade",
+    "first_late_days",
+    "broken_promise_days",
+    "downgrade_days",
+    "dispute_rate_percent",
+    "ar_share_percent",
+)
+BOOK_INPUTS = ("normal_dispute_rate_percent",)  # the same for every customer
+_INDICATOR = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class RulesError(Conflict):
+    """No usable early-warning table is deployed, or it answers what it should not."""
+
+
+@dataclass(frozen=True)
+class Fired:
+    indicator: str
+    severity: str
+    action: str
+
+
+@dataclass
+class Rules:
+    text: str
+    source: str  # "early_warning.dmn of credit_limit_review v3"
+    _cache: dict[tuple[Any, ...], tuple[Fired, ...]] = field(default_factory=dict, repr=False)
+
+    def fired(self, signals: Mapping[str, Any]) -> tuple[Fired, ...]:
+        """The indicators the table fires for one customer's signals (plus the book's), in rule order.
+        Customers share few distinct signal sets (most have none), so each set is evaluated once.
+
+        Raises:
+            RulesError: the table fails on the signals or answers an unknown severity or action.
+        """
+        key = tuple(signals.get(name) for name in (*INPUTS, *BOOK_INPUTS))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._evaluate(dict(zip((*INPUTS, *BOOK_INPUTS), key, strict=True)))
+        return found
+
+    def _evaluate(self, inputs: dict[str, Any]) -> tuple[Fired, ...]:
+        try:
+            result = evaluate_decision(self.text, RULES_DECISION, inputs)
+        except DecisionError as exc:
+            raise RulesError(f"{self.source}: {exc}") from exc
+        if not result:
+            return ()
+        columns = [result.get(name) for name in ("indicator", "severity", "action")]
+        lists = [c for c in columns if isinstance(c, list)]
+        if len(lists) != len(columns) or len({len(c) for c in lists}) != 1:
+            raise RulesError(
+                f"{self.source} must have hit policy COLLECT and the outputs indicator, severity and action"
+            )
+        fired = []
+        for indicator, severity, action in zip(*columns, strict=True):
+            if not isinstance(indicator, str) or not _INDICATOR.fullmatch(indicator):
+                raise RulesError(
+                    f"{self.source} names indicator {indicator!r}; an indicator is a snake_case name of at "
+                    'most 40 characters, e.g. "utilisation"'
+                )
+            if severity not in SEVERITIES:
+                raise RulesError(
+                    f"{self.source} gives severity {severity!r} for {indicator}; "
+                    f"one of {', '.join(SEVERITIES)}"
+                )
+            if action not in ACTIONS:
+                raise RulesError(
+                    f"{self.source} gives action {action!r} for {indicator}; one of {', '.join(ACTIONS)}"
+                )
+            fired.append(Fired(indicator, severity, action))
+        return tuple(fired)
+
+
+def strongest_action(fired: tuple[Fired, ...] | list[Fired]) -> str:
+    return max((f.action for f in fired), key=ACTIONS.index)
+
+
+def deployed_rules(session: Session) -> Rules:
+    """The early-warning table of the newest active credit_limit_review version that carries it.
+
+    Raises:
+        RulesError: no active version carries one.
+    """
+    rows = session.execute(
+        select(ProcessDefinition.version, Deployment.files)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+        .where(
+            ProcessDefinition.process_key == RULES_PROCESS,
+            ProcessDefinition.status == DefinitionStatus.ACTIVE,
+        )
+        .order_by(ProcessDefinition.version.desc())
+    ).all()
+    for version, files in rows:
+        text = (files or {}).get(RULES_FILE)
+        if isinstance(text, str):
+            return Rules(text, f"{RULES_FILE} of {RULES_PROCESS} v{version}")
+    raise RulesError(
+        f"no active {RULES_PROCESS} version carries {RULES_FILE}: deploy it with the credit_limit_review "
+        "diagram (`creditflow init` does) before the watchlist can be evaluated"
+    )
+
+
+# Probe values of each input for the deploy-time check: absent, the extremes, and every number a cell names
+# (with its neighbours), so each threshold is crossed once.
+_NUMBER = re.compile(r"(?<![\w.])-?[0-9]+(?:\.[0-9]+)?")
+_GRADES = (None, "A", "B", "C", "D", "E")
+
+
+def rules_problems(text: str) -> list[str]:
+    """What makes an early-warning table unusable, checked when it is deployed (the daily run would only
+    find out on the day a customer reaches the bad row): every probe of the inputs must evaluate, with
+    hit policy COLLECT, and each rule must name a snake_case indicator, a known severity and action.
+    Empty when the table is sound."""
+    if 'hitPolicy="COLLECT"' not in text:
+        return [
+            f"the {RULES_DECISION} decision must have hit policy COLLECT: every indicator that fires counts"
+        ]
+    numbers = {
+        Decimal(n) for n in _NUMBER.findall(" ".join(re.findall(r"<inputEntry[^>]*>\s*<text>([^<]*)", text)))
+    }
+    values: list[Any] = [None, 0, 1, 3, 36500]
+    for n in numbers:
+        values += [n - 1, n, n + 1]
+    rules = Rules(text, RULES_FILE)
+    numeric = [name for name in INPUTS if name != "grade"]
+    baseline: dict[str, Any] = dict.fromkeys(INPUTS) | {
+        "dbt_rising_months": 0,
+        "normal_dispute_rate_percent": 0,
+    }
+    probes: list[dict[str, Any]] = []
+    for grade in _GRADES:  # each input alone, then all of them together, for each grade
+        probes += [baseline | {"grade": grade, name: v} for name in numeric for v in values if v is not None]
+        probes += [baseline | {"grade": grade, name: None} for name in numeric if name != "dbt_rising_months"]
+        probes += [baseline | {"grade": grade} | dict.fromkeys(numeric, v) for v in values if v is not None]
+    problems: list[str] = []
+    for probe in probes:
+        try:
+            rules.fired(probe)
+        except RulesError as exc:
+            problems.append(str(exc).removeprefix(f"{RULES_FILE}: "))
+    return list(dict.fromkeys(problems))[:10]
