@@ -170,7 +170,7 @@ def test_reminders_swept_from_two_threads_at_once_remind_each_task_once(
 def test_the_shipped_daily_jobs_are_one_read_only_table_and_a_test_table_leaks_nothing(
     rt: Runtime, clock: datetime
 ) -> None:
-    # The dunning run goes first; the month-end provision run and KPI snapshot after the day's cases and reviews.
+    # The dunning run goes first; the month-end provision run and KPI snapshot after the day's cases.
     assert list(DAILY_JOBS) == [
         "dunning_run",
         "limit_review_sweep",
