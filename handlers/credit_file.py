@@ -47,6 +47,7 @@ class CreditFile:
     management_rating: int | None = None
     industry_rating: int | None = None
     strategic_rating: int | None = None
+    key_customer: bool = False  # limit_policy.dmn reviews key customers more often
 
 
 def load_credit_file(ctx: TaskContext, req: CreditFileRequest) -> CreditFile:
@@ -71,6 +72,7 @@ def load_credit_file(ctx: TaskContext, req: CreditFileRequest) -> CreditFile:
         management_rating=customer.management_rating,
         industry_rating=customer.industry_rating,
         strategic_rating=customer.strategic_rating,
+        key_customer=customer.key_customer,
     )
 
 

@@ -207,7 +207,8 @@ def policy_limit(ctx: TaskContext, customer: Customer, formula_limit: Decimal | 
     limits = [] if formula_limit is None else [_cents(formula_limit)]
     if customer.grade is not None:
         try:
-            policy = deployed_decision(ctx, LIMIT_POLICY_TABLE, {"grade": customer.grade})
+            inputs = {"grade": customer.grade, "credit_file": {"key_customer": customer.key_customer}}
+            policy = deployed_decision(ctx, LIMIT_POLICY_TABLE, inputs)
         except DecisionError as exc:
             raise MissingApprovals(f"credit limit in instance {ctx.instance_id}: {exc}") from exc
         if policy is not None and isinstance(pct := policy.get("revenue_cap_pct"), (int, Decimal)):

@@ -118,6 +118,9 @@ CLAIMED_TASK = ("task_id", "claimed_review")
 FAILED = {"instance_id": "failed_instance_id"}  # a retry re-fails (the inputs are still missing): 200 again
 
 BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
+# Key customers are named by the credit staff; the portfolio is read by them, the CFO and auditors.
+KEY_CUSTOMER_SETTERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+PORTFOLIO_READERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER, CFO, AUDITOR})
 # The collectors' worklist: collectors, and the leads, credit managers and auditors who oversee them. A case's
 # contacts are logged by its dunning version's collector groups (promise_to_pay's senderGroups: collections).
 COLLECTION_READERS = frozenset({COLLECTIONS, COLLECTIONS_LEAD, CREDIT_MANAGER, AUDITOR})
@@ -133,6 +136,10 @@ def recovery(s: Sample, user: str) -> dict[str, Any]:
         "date": "2026-03-01",
     }
     return {"json": body | {"currency": "EUR", "reference": f"MX-RECOVERY-{user}"}}
+
+
+def key_customer(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"key_customer": True, "account_owner": "manager1"}}
 
 
 def unblock(s: Sample, user: str) -> dict[str, Any]:
@@ -172,6 +179,7 @@ MATRIX: dict[str, Row] = {
     "POST /api/customers": Row(CUSTOMER_CREATORS, ok=201, send=new_customer),
     "GET /api/customers/<int:customer_id>": Row(CUSTOMER_STAFF),
     "POST /api/customers/<int:customer_id>/rating": Row(RATING_RECORDERS, send=rating),
+    "POST /api/customers/<int:customer_id>/key-customer": Row(KEY_CUSTOMER_SETTERS, send=key_customer),
     "GET /api/customers/<int:customer_id>/collateral": Row(CUSTOMER_STAFF),
     "POST /api/customers/<int:customer_id>/collateral": Row(RATING_RECORDERS, ok=201, send=collateral),
     "GET /api/invoices": Row(CUSTOMER_STAFF),

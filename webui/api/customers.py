@@ -42,10 +42,21 @@ from workflows.credit.customers import (
     parse_customer,
 )
 from workflows.credit.dispute_views import customer_credit_notes
+from workflows.credit.key_customers import (
+    KEY_CUSTOMER_BODY,
+    check_key_customer_rights,
+    parse_key_customer,
+    set_key_customer,
+)
 from workflows.credit.limit_review import record_rating
 from workflows.credit.rating_fields import check_rating_fields
 from workflows.credit.recoveries import customer_recoveries
-from workflows.credit.roles import CUSTOMER_CREATORS, CUSTOMER_READERS, RATING_RECORDERS
+from workflows.credit.roles import (
+    CUSTOMER_CREATORS,
+    CUSTOMER_READERS,
+    KEY_CUSTOMER_SETTERS,
+    RATING_RECORDERS,
+)
 from workflows.credit.write_offs import customer_write_offs
 from workflows.store.db import transaction
 
@@ -80,6 +91,8 @@ class CustomerSummary(Model):
     credit_limit: Money
     next_review_date: Day | None
     blocked: bool
+    key_customer: bool = Field(description="a key customer: reviewed more often (limit_policy.dmn)")
+    account_owner: str | None = Field(description="the user who owns a key customer's account")
     customer_since: Day | None = Field(
         description="when the relationship began: on file, else the first invoice"
     )
@@ -179,6 +192,7 @@ def post_customer() -> tuple[Response, int]:
     actor = current_actor()
     require_groups(actor, CUSTOMER_CREATORS, "create customers")
     check_rating_fields(actor, json_body(), action="create a customer")
+    check_key_customer_rights(actor, json_body(), action="create a customer")
     return create_from_body(
         CUSTOMER_CREATORS,
         "create customers",
@@ -224,6 +238,25 @@ def post_rating(customer_id: int) -> Response:
     now = svc.clock()
     with transaction(svc.rt.factory) as session:
         customer = record_rating(session, customer_id, json_body(), actor=actor.username, now=now)
+        return jsonify(customer_json(session, customer, today=now.date()))
+
+
+NewKeyCustomer = fields_body("KeyCustomer", KEY_CUSTOMER_BODY)
+
+
+@bp.post("/customers/<int:customer_id>/key-customer")
+@api.validate(json=NewKeyCustomer, resp=responses(200, Customer, 403, 404, 413, 422))
+def post_key_customer(customer_id: int) -> Response:
+    """Name the customer a key customer with its account owner (an active user), or no longer (credit
+    analysts and managers); audited as key_customer_changed. Key customers are reviewed more often."""
+    actor = current_actor()
+    require_groups(actor, KEY_CUSTOMER_SETTERS, "name key customers")
+    svc = services()
+    now = svc.clock()
+    fields = parse_key_customer(json_body(), today=now.date())
+    with transaction(svc.rt.factory) as session:
+        customer = get_customer(session, customer_id)
+        set_key_customer(session, customer, fields, actor=actor.username, now=now)
         return jsonify(customer_json(session, customer, today=now.date()))
 
 

@@ -81,6 +81,7 @@ _FIELD_KINDS: dict[str, Any] = {
     "days": Annotated[int, Field(ge=0, le=365, examples=[30])],
     "rating": Annotated[str, Field(max_length=10, examples=["BBB+"])],
     "terms": Annotated[dict[str, Any], Field(examples=[{"price": "EUR 820 per tonne"}])],
+    "flag": bool,
 }
 
 

@@ -27,6 +27,8 @@ CUSTOMER_OPTIONAL = (
     "customer_since",  # when the relationship began; absent: the first invoice's date
     "ownership",  # state_owned, private, foreign or listed
     "region",
+    "key_customer",  # true/false (yes/no, 1/0): reviewed more often; needs account_owner
+    "account_owner",  # an active user who owns the key customer's account
 )
 
 

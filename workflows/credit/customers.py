@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.key_customers import KEY_CUSTOMER_FIELDS, check_owners
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
@@ -19,7 +20,6 @@ from workflows.definitions.decision_tables import output_values
 from workflows.definitions.versions import definition_file, latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import as_recorded, record_event
-from workflows.store.models import User
 from workflows.store.paging import page_rows
 
 GRADES = ("A", "B", "C", "D", "E")
@@ -49,6 +49,7 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "customer_since": FieldSpec("date"),  # when the relationship began; absent: the first invoice's date
     "ownership": FieldSpec("text", max_length=20),  # one of OWNERSHIPS: picks the scorecard segment
     "region": FieldSpec("text", max_length=80),  # e.g. EU, UK, CN: picks the scorecard segment
+    **KEY_CUSTOMER_FIELDS,  # key_customer (reviewed more often) and account_owner (an active user)
 }
 # Who owns the customer, as the segment scorecards of scorecard_weights.dmn tell them apart.
 OWNERSHIPS = ("state_owned", "private", "foreign", "listed")
@@ -194,12 +195,7 @@ def migrate_customer(
 
 def _add_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:
     check_review_date(session, fields.get("next_review_date"), now.date())
-    owner = fields.get("sales_owner")
-    if owner and session.scalar(select(User.id).where(User.username == owner)) is None:
-        raise Invalid(
-            f"sales_owner {owner!r} is not a user",
-            details={"fields": {"sales_owner": "Name an existing user."}},
-        )
+    check_owners(session, fields)  # sales_owner a user, account_owner an active user
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
         raise Conflict(f"a customer with external_id {external_id!r} exists already")
@@ -365,6 +361,8 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "credit_limit": money_text(customer.credit_limit),
         "next_review_date": customer.next_review_date.isoformat() if customer.next_review_date else None,
         "blocked": customer.blocked,
+        "key_customer": customer.key_customer,
+        "account_owner": customer.account_owner,
         "customer_since": iso_text(customer_since(session, customer)),
         "ownership": customer.ownership,
         "region": customer.region,

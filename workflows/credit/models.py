@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -24,7 +25,11 @@ from workflows.store.models import Base, Decimal2
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_name", "name"), Index("ix_customers_review", "next_review_date"))
+    __table_args__ = (
+        Index("ix_customers_name", "name"),
+        Index("ix_customers_review", "next_review_date"),
+        Index("ix_customers_key", "key_customer"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)  # the ERP's customer number
     name: Mapped[str] = mapped_column(String(200))
@@ -62,6 +67,10 @@ class Customer(Base):
     credit_balance: Mapped[Decimal] = mapped_column(Decimal2, default=Decimal("0.00"))  # overpayments held
     next_review_date: Mapped[date | None]
     blocked: Mapped[bool] = mapped_column(default=False)
+    # Key customers (migration 0013b): reviewed more often (limit_policy.dmn) and named with the user who
+    # owns the account; shown on the portfolio's key customers tab.
+    key_customer: Mapped[bool] = mapped_column(default=False, server_default=false())
+    account_owner: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

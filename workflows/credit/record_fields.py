@@ -21,6 +21,7 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 # The contract's day: YYYY-MM-DD only. date.fromisoformat (3.11) also reads 20271231, 2027W525 and 2027-W52,
 # and str() turned the JSON number 20271231 into a day, so an integer was stored as a date.
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 # The longest text each kind takes unless its FieldSpec says less (for a shorter column).
@@ -30,6 +31,7 @@ TEXT_LIMITS = {"text": 200, "email": 200, "rating": 10, "currency": 3}
 @dataclass(frozen=True)
 class FieldSpec:
     # text | email | currency | year | money | ratio | date | id | count | percent | days | rating | terms
+    # | flag (true/false; a CSV cell says true, false, yes, no, 1 or 0)
     kind: str
     required: bool = False
     # Text kinds: at most this many characters (the column's length: PostgreSQL refuses longer values).
@@ -92,6 +94,11 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
     if kind != "terms" and isinstance(value, (Mapping, list)):
         # str() would store the object's Python spelling, e.g. a name "{'typename': 'x'}".
         raise ValueError("A single value, not a JSON object or list.")
+    if kind == "flag":
+        flag = value if isinstance(value, bool) else _FLAGS.get(str(value).strip().lower())
+        if flag is None:
+            raise ValueError("true or false.")
+        return flag
     if kind in ("id", "count", "percent", "days"):
         upper = {"id": MAX_INTEGER, "count": MAX_INTEGER, "percent": 100, "days": 365}[kind]
         text = str(value).strip()

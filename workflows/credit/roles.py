@@ -103,6 +103,10 @@ def changes_nothing(actor: Actor) -> bool:
 
 
 RATING_RECORDERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+# Key customers (workflows/credit/key_customers.py): the credit staff name them; /portfolio is read by the
+# credit staff, the CFO and auditors.
+KEY_CUSTOMER_SETTERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
+PORTFOLIO_READERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER, CFO, AUDITOR})
 
 # --- who must approve a money move: the groups each level of an authority table needs (cumulative) ------
 # Each group's approval must come from a different person, none of them the initiator.

@@ -1,11 +1,11 @@
-"""key customers
+"""key customers: a key_customer flag and its account owner on customers
 
 Revision ID: 0013b
 Revises: 0013a
 """
 
-import sqlalchemy as sa  # noqa: F401 - the helper filling this revision uses it
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0013b"
 down_revision = "0013a"
@@ -14,8 +14,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved in the chain; filled by the key customers change
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        # Existing customers are not key customers until someone says so.
+        batch_op.add_column(
+            sa.Column("key_customer", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(sa.Column("account_owner", sa.String(length=80), nullable=True))
+        batch_op.create_index("ix_customers_key", ["key_customer"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_index("ix_customers_key")
+        batch_op.drop_column("account_owner")
+        batch_op.drop_column("key_customer")
