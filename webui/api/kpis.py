@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from flask import Response, jsonify
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from webui.api import bp, current_actor, require_groups
 from webui.api.openapi import Day, Model, Query, api, responses
@@ -15,11 +16,22 @@ from workflows.credit.kpis import compute_kpis
 from workflows.credit.roles import KPI_READERS
 from workflows.errors import Invalid
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
 
 class KpiQuery(Query):
     as_of: Day | None = Field(
         None, description="the KPIs are those of the period ending on or before this day (default: today)"
     )
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _iso_day(cls, value: Any) -> Any:
+        """Only YYYY-MM-DD: pydantic alone also takes a midnight timestamp or a Unix time for a day."""
+        if isinstance(value, str) and not _DAY.fullmatch(value):
+            raise ValueError("a day as YYYY-MM-DD")
+        return value
+
     period: Literal["month", "quarter"] = Field("month", description="calendar months or quarters")
     currency: str | None = Field(
         None,
