@@ -1,0 +1,101 @@
+"""/provisions: the deployed provision matrix, the monthly snapshots with their movements (paged), one
+snapshot's lines by bucket, and a chart of the allowance per month with its numbers in a table.
+
+The read side of GET /api/provisions; finance, credit managers, the CFO, collections and auditors read it
+(PROVISION_READERS).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import select
+
+from webui.auth import login_required_view, require_groups
+from webui.jobs import day_filter
+from webui.services import page_arg, services
+from workflows.credit.provision_matrix import MatrixError, deployed_matrix
+from workflows.credit.provision_snapshots import run_json
+from workflows.credit.provision_tables import ProvisionRun
+from workflows.credit.provisions import matrix_rates
+from workflows.credit.record_fields import money_text
+from workflows.credit.roles import PROVISION_READERS
+from workflows.errors import NotFound
+from workflows.store.paging import Page, page_rows
+
+bp = Blueprint("provisions_pages", __name__)
+
+CHART_MONTHS = 12
+
+
+def bucket_label(bucket: str) -> str:
+    """ "days_1_30" -> "1–30 days", "over_365" -> "over 365 days", "not_due" -> "not due"."""
+    if bucket.startswith("days_"):
+        return bucket.removeprefix("days_").replace("_", "–") + " days"
+    if bucket.startswith("over_"):
+        return "over " + bucket.removeprefix("over_") + " days"
+    return bucket.replace("_", " ")
+
+
+def percent(rate: str) -> str:
+    """A rate as the table writes it ("0.005") in percent ("0.5 %")."""
+    return format((Decimal(rate) * 100).normalize(), "f") + " %"
+
+
+def totals_chart(runs: list[ProvisionRun]) -> dict[str, Any]:
+    """The allowance at each month end, stacked: the matrix part and the specific provisions."""
+    return {
+        "type": "stacked-bar",
+        "labels": [r.as_of.isoformat() for r in runs],
+        "series": [
+            {"label": "Matrix", "data": [money_text(r.matrix_provision) for r in runs], "color": "#1d6fd6"},
+            {
+                "label": "Specific",
+                "data": [money_text(r.specific_provision) for r in runs],
+                "color": "#c77700",
+            },
+        ],
+    }
+
+
+@bp.get("/provisions")
+@login_required_view
+def index() -> str:
+    require_groups(PROVISION_READERS, "read provisions")
+    svc = services()
+    today = svc.clock().date()
+    month = day_filter("month")
+    page, per_page = page_arg(), svc.rt.settings.web.page_size
+    with svc.rt.factory() as session:
+        try:
+            matrix = deployed_matrix(session, today)
+            rates, source, matrix_error = matrix_rates(matrix), matrix.source, None
+            buckets = list(matrix.buckets)
+        except MatrixError as refused:
+            rates, source, matrix_error, buckets = {}, None, str(refused), []
+        newest_first = select(ProvisionRun).order_by(ProvisionRun.as_of.desc(), ProvisionRun.id.desc())
+        rows, total = page_rows(session, newest_first, page, per_page)
+        recent = list(session.scalars(newest_first.limit(CHART_MONTHS)))[::-1]
+        chosen = None
+        if month is not None:
+            run = session.scalar(select(ProvisionRun).where(ProvisionRun.as_of == month))
+            if run is None:
+                raise NotFound(f"no provision snapshot of {month.isoformat()} was posted")
+            chosen = run_json(session, run)
+    return render_template(
+        "provisions/index.html",
+        base=svc.rt.settings.credit.base_currency,
+        matrix_source=source,
+        matrix_error=matrix_error,
+        buckets=buckets,
+        rates=rates,
+        found=Page(rows, total, page, per_page),
+        recent=recent,
+        chart=totals_chart(recent),
+        chosen=chosen,
+        bucket_label=bucket_label,
+        percent=percent,
+        args={k: v for k, v in {"month": request.args.get("month")}.items() if v},
+    )

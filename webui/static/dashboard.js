@@ -1,0 +1,81 @@
+/* Charts of the dashboard and the provisions page: each <canvas data-chart="{...}"> is drawn with Chart.js
+   (static/vendor/chartjs) from the JSON in its attribute. The same numbers stand in the table next to the
+   chart, so nothing here is the only place a figure is shown. Amounts arrive as decimal strings; they
+   become numbers only for drawing. */
+(function () {
+  "use strict";
+
+  // From "current" green through amber to "long overdue" red; more series cycle.
+  const COLORS = ["#2f8f46", "#9bc53d", "#f2c94c", "#f2994a", "#eb5757", "#a8071a", "#1d6fd6", "#5b6576"];
+
+  function toNumber(value) {
+    return value === null || value === undefined ? null : Number(value);
+  }
+
+  function datasets(spec, line) {
+    return spec.series.map(function (series, i) {
+      const color = series.color || COLORS[i % COLORS.length];
+      return {
+        label: series.label,
+        data: series.data.map(toNumber),
+        backgroundColor: color,
+        borderColor: color,
+        borderWidth: line ? 2 : 0,
+        pointRadius: spec.type === "sparkline" ? 0 : 3,
+        spanGaps: false,
+      };
+    });
+  }
+
+  function config(spec) {
+    const base = { animation: false, responsive: true, maintainAspectRatio: false };
+    if (spec.type === "stacked-bar") {
+      return {
+        type: "bar",
+        data: { labels: spec.labels, datasets: datasets(spec, false) },
+        options: Object.assign(base, {
+          scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
+          plugins: { legend: { position: "bottom" } },
+        }),
+      };
+    }
+    if (spec.type === "sparkline") {
+      return {
+        type: "line",
+        data: { labels: spec.labels, datasets: datasets(spec, true) },
+        options: Object.assign(base, {
+          scales: { x: { display: false }, y: { display: false } },
+          plugins: { legend: { display: false } },
+        }),
+      };
+    }
+    return {
+      type: "line",
+      data: { labels: spec.labels, datasets: datasets(spec, true) },
+      options: Object.assign(base, {
+        scales: { y: { beginAtZero: true } },
+        plugins: { legend: { position: "bottom" } },
+      }),
+    };
+  }
+
+  function drawAll() {
+    const canvases = document.querySelectorAll("canvas[data-chart]");
+    if (canvases.length === 0) return;
+    if (typeof window.Chart !== "function") {
+      canvases.forEach(function (canvas) { canvas.dataset.drawn = "error"; });
+      console.error("Chart.js is not loaded: run `make setup` to vendor it into static/vendor/chartjs/");
+      return;
+    }
+    canvases.forEach(function (canvas) {
+      new window.Chart(canvas, config(JSON.parse(canvas.dataset.chart)));
+      canvas.dataset.drawn = "true";
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else {
+    drawAll();
+  }
+})();
