@@ -88,6 +88,7 @@ def create_app(
         mail,
         navigation,
         pages,
+        portfolio,
         start,
         suppliers,
         tasks,
@@ -111,6 +112,7 @@ def create_app(
         suppliers,
         jobs,
         audit,
+        portfolio,
     ):
         app.register_blueprint(blueprint.bp)
     formatting.register(app)

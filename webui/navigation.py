@@ -47,6 +47,8 @@ def nav_items() -> list[NavItem]:
     items.append(("Instances", "instances.index"))
     if actor.in_any(CUSTOMER_READERS):
         items.append(("Customers", "customers_pages.index"))
+    if actor.in_any(roles.PORTFOLIO_READERS):
+        items.append(("Portfolio", "portfolio.index"))
     if actor.in_any(roles.COLLECTION_READERS):
         items.append(("Collections", "collections_pages.index"))
     if actor.in_any(SUPPLIER_READERS):

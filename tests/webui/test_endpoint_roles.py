@@ -269,6 +269,9 @@ MATRIX: dict[str, Row] = {
     "GET /audit.csv": Row(AUDIT_READERS),
     "GET /audit/sod": Row(AUDIT_READERS),
     "GET /audit/sod.csv": Row(AUDIT_READERS),
+    "GET /portfolio": Row(PORTFOLIO_READERS),
+    "GET /portfolio.csv": Row(PORTFOLIO_READERS),
+    "GET /portfolio.xlsx": Row(PORTFOLIO_READERS),
 }
 # Writes that are not changes of the credit domain: anyone, auditors included, may log in and out.
 SESSION_ROUTES = {"POST /login", "POST /logout"}

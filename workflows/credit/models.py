@@ -120,7 +120,29 @@ class Invoice(Base):
     """A receivable posted by the ERP; open_amount falls as payments are allocated to it."""
 
     __tablename__ = "invoices"
-    __table_args__ = (Index("ix_invoices_customer_status", "customer_id", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_invoices_customer_status", "customer_id", "status", "due_date"),
+        # Covering indexes of the portfolio's aggregates (workflows/credit/portfolio.py, migration 0013b):
+        # open invoices per customer and currency, and per currency and due date, read without the table.
+        Index(
+            "ix_invoices_open_aging",
+            "status",
+            "customer_id",
+            "currency",
+            "due_date",
+            "issue_date",
+            "open_amount",
+        ),
+        Index(
+            "ix_invoices_open_totals",
+            "status",
+            "currency",
+            "due_date",
+            "issue_date",
+            "open_amount",
+            "customer_id",
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     number: Mapped[str] = mapped_column(String(80), unique=True)

@@ -1,0 +1,235 @@
+"""The portfolio (issue 17): aging per customer in the base currency, filters, sorting, paging, the key
+customers and top exposures tabs, and the CSV and XLSX exports with the page's rows and totals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from flask import Flask
+from openpyxl import load_workbook
+
+from tests.webui.test_pages import logged_in
+from workflows.credit.fx import RateInput, store_rate
+from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.credit.portfolio import PortfolioFilter, load_portfolio
+from workflows.credit.portfolio_export import COLUMNS
+from workflows.store.db import transaction
+
+GBP_RATE = Decimal("1.1712345678")
+HOSTILE_NAME = '=HYPERLINK("http://evil.example","click")'
+
+
+@dataclass(frozen=True)
+class Book:
+    today: date
+    ids: dict[str, int]
+
+    @property
+    def beta_eur(self) -> Decimal:
+        return (Decimal("1000.01") * GBP_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@pytest.fixture
+def book(app: Flask, demo_tokens: dict[str, str]) -> Book:
+    """Five customers: Alpha (EUR, key, three buckets), Beta (GBP at a rate with ten places), Gamma (CNY,
+    no rate: flagged), a customer with a formula for a name, and Delta with nothing open (not listed)."""
+    svc = app.extensions["creditflow"]
+    now = svc.clock()
+    today = now.date()
+    ids: dict[str, int] = {}
+    with transaction(svc.rt.factory) as session:
+        store_rate(session, RateInput("GBP", today, GBP_RATE, "ECB"), actor="finance1", now=now)
+
+        def customer(key: str, name: str, currency: str, grade: str, region: str, **extra: object) -> None:
+            row = Customer(
+                name=name,
+                external_id=f"P-{key}",
+                currency=currency,
+                grade=grade,
+                region=region,
+                industry=extra.pop("industry", "retail"),
+                sales_owner="sales1",
+                created_at=now,
+                updated_at=now,
+                **extra,
+            )
+            session.add(row)
+            session.flush()
+            ids[key] = row.id
+
+        def invoice(key: str, amount: str, overdue_days: int, status: str = InvoiceStatus.OPEN) -> None:
+            due = today - timedelta(days=overdue_days)
+            session.add(
+                Invoice(
+                    customer_id=ids[key],
+                    number=f"P-{key}-{len(session.new)}-{overdue_days}",
+                    amount=Decimal(amount),
+                    open_amount=Decimal(amount) if status == InvoiceStatus.OPEN else Decimal("0.00"),
+                    currency=session.get(Customer, ids[key]).currency,  # type: ignore[union-attr]
+                    issue_date=due - timedelta(days=30),
+                    due_date=due,
+                    status=status,
+                    created_at=now,
+                )
+            )
+            session.flush()
+
+        customer("alpha", "Alpha Retail AG", "EUR", "A", "EU", key_customer=True, account_owner="manager1")
+        customer("beta", "Beta Wholesale Ltd", "GBP", "B", "UK", industry="wholesale")
+        customer("gamma", "Gamma Trading Co", "CNY", "C", "CN")
+        customer("hostile", HOSTILE_NAME, "EUR", "D", "EU")
+        customer("delta", "Delta Paid GmbH", "EUR", "C", "EU")
+        invoice("alpha", "1000.00", -10)  # not due
+        invoice("alpha", "200.00", 10)
+        invoice("alpha", "300.00", 100)
+        invoice("beta", "1000.01", 45)
+        invoice("gamma", "5000.00", 130)
+        invoice("hostile", "50.00", 200)
+        invoice("delta", "900.00", 20, status=InvoiceStatus.PAID)
+    return Book(today, ids)
+
+
+def page_ids(html: str) -> list[int]:
+    return [int(part.split('"', 1)[0]) for part in html.split('data-customer="')[1:]]
+
+
+def test_the_page_shows_aging_in_the_base_currency_with_filters_sorting_and_tabs(
+    app: Flask, book: Book
+) -> None:
+    manager = logged_in(app, "manager1")
+    page = manager.get("/portfolio")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    ids = book.ids
+    # By total in EUR, largest first; Gamma has no CNY rate: flagged and last, never guessed.
+    assert page_ids(html) == [ids["alpha"], ids["beta"], ids["hostile"], ids["gamma"]]
+    assert "no rate: 5,000.00 CNY" in html
+    assert "1,500.00" in html and f"{book.beta_eur:,.2f}" in html
+    total = Decimal("1500.00") + book.beta_eur + Decimal("50.00")
+    assert f"{total:,.2f}" in html  # the footer's total (Gamma's CNY left out and named)
+    assert 'href="/portfolio"' in html  # the nav link
+    assert "=HYPERLINK(&#34;http://evil.example&#34;,&#34;click&#34;)" in html
+
+    def shown(query: str) -> list[int]:
+        answer = manager.get(f"/portfolio?{query}")
+        assert answer.status_code == 200, query
+        return page_ids(answer.get_data(as_text=True))
+
+    assert shown("grade=A") == [ids["alpha"]]
+    assert shown("region=UK") == [ids["beta"]]
+    assert shown("industry=wholesale") == [ids["beta"]]
+    assert shown("currency=GBP") == [ids["beta"]]
+    assert shown("sales_owner=nobody") == []
+    assert shown("key=yes") == [ids["alpha"]]
+    assert shown("key=no") == [ids["beta"], ids["hostile"], ids["gamma"]]
+    assert shown("tab=key") == [ids["alpha"]]
+    assert shown("tab=top&top=2") == [ids["alpha"], ids["beta"]]
+    by_name = [ids["hostile"], ids["alpha"], ids["beta"], ids["gamma"]]  # "=" sorts before "A"
+    assert shown("sort=name") == by_name  # names run A to Z unless asked otherwise
+    assert shown("sort=name&dir=desc") == by_name[::-1]
+    assert shown("sort=over_90") == [ids["alpha"], ids["hostile"], ids["beta"], ids["gamma"]]
+    assert shown("sort=overdue&dir=asc")[:3] == [ids["hostile"], ids["alpha"], ids["beta"]]
+    assert shown("sort=grade&dir=asc") == [ids["alpha"], ids["beta"], ids["gamma"], ids["hostile"]]
+
+
+def test_paging_and_totals_come_from_sql_over_the_filtered_book(app: Flask, book: Book) -> None:
+    svc = app.extensions["creditflow"]
+    with svc.rt.factory() as session:
+        first = load_portfolio(session, PortfolioFilter(), as_of=book.today, base="EUR", page=1, per_page=2)
+        second = load_portfolio(session, PortfolioFilter(), as_of=book.today, base="EUR", page=2, per_page=2)
+        beyond = load_portfolio(session, PortfolioFilter(), as_of=book.today, base="EUR", page=9, per_page=2)
+        key = load_portfolio(session, PortfolioFilter(key_customer=True), as_of=book.today, base="EUR")
+    assert (first.total_rows, first.pages, second.total_rows, beyond.total_rows) == (4, 2, 4, 4)
+    assert [r.name for r in first.rows + second.rows] == [
+        "Alpha Retail AG",
+        "Beta Wholesale Ltd",
+        HOSTILE_NAME,
+        "Gamma Trading Co",
+    ]
+    assert beyond.rows == []
+    alpha = first.rows[0]
+    assert (alpha.buckets["not_due"], alpha.buckets["days_1_30"], alpha.buckets["days_91_120"]) == (
+        Decimal("1000.00"),
+        Decimal("200.00"),
+        Decimal("300.00"),
+    )
+    assert (alpha.total, alpha.overdue, alpha.over_90) == (
+        Decimal("1500.00"),
+        Decimal("500.00"),
+        Decimal("300.00"),
+    )
+    assert first.rows[1].buckets["days_31_60"] == book.beta_eur
+    totals = first.totals
+    assert totals == second.totals
+    assert totals.unconverted == {"CNY": Decimal("5000.00")}
+    assert totals.buckets == {
+        "not_due": Decimal("1000.00"),
+        "days_1_30": Decimal("200.00"),
+        "days_31_60": book.beta_eur,
+        "days_61_90": Decimal("0.00"),
+        "days_91_120": Decimal("300.00"),
+        "over_120": Decimal("50.00"),
+    }
+    assert (key.total_rows, [r.name for r in key.rows]) == (1, ["Alpha Retail AG"])
+    assert key.totals.total == Decimal("1500.00")
+
+
+def test_the_xlsx_and_csv_exports_hold_the_pages_rows_and_totals_safely(app: Flask, book: Book) -> None:
+    analyst = logged_in(app, "analyst1")
+    svc = app.extensions["creditflow"]
+    with svc.rt.factory() as session:
+        shown = load_portfolio(session, PortfolioFilter(), as_of=book.today, base="EUR")
+    answer = analyst.get("/portfolio.xlsx")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(answer.data), read_only=True)["Portfolio"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert tuple(rows[0]) == COLUMNS
+    body, totals = rows[1:-1], rows[-1]
+    assert [r[0] for r in body] == [r.customer_id for r in shown.rows]
+    amount_at = COLUMNS.index("not_due")
+    for cells, row in zip(body, shown.rows, strict=True):
+        amounts = [*row.buckets.values(), row.total, row.overdue, row.over_90]
+        assert [Decimal(str(v)).quantize(Decimal("0.01")) for v in cells[amount_at:-1]] == amounts
+    assert [Decimal(str(v)) for v in totals[amount_at : amount_at + 6]] == list(shown.totals.buckets.values())
+    assert Decimal(str(totals[COLUMNS.index("total")])) == shown.totals.total
+    assert totals[2] == "Total (EUR)" and totals[-1] == "CNY 5000.00"
+    names = [r[2] for r in body]
+    assert "'" + HOSTILE_NAME in names and HOSTILE_NAME not in names  # no live formula
+    # In the file itself the name is a plain string cell, never a formula cell (<f>).
+    assert b"<f>" not in _sheet_xml(answer.data)
+
+    text = analyst.get("/portfolio.csv?sort=name&dir=asc").get_data(as_text=True)
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert tuple(parsed[0]) == COLUMNS
+    assert "'" + HOSTILE_NAME in [r[2] for r in parsed]
+    beta = next(r for r in parsed if r[2] == "Beta Wholesale Ltd")
+    assert beta[COLUMNS.index("days_31_60")] == str(book.beta_eur)  # exact text, two places
+    assert parsed[-1][2] == "Total (EUR)" and parsed[-1][COLUMNS.index("total")] == str(shown.totals.total)
+    filtered = list(csv.reader(io.StringIO(analyst.get("/portfolio.csv?grade=B").get_data(as_text=True))))
+    assert [r[2] for r in filtered[1:]] == ["Beta Wholesale Ltd", "Total (EUR)"]
+
+
+def _sheet_xml(data: bytes) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read("xl/worksheets/sheet1.xml")
+
+
+def test_only_credit_staff_the_cfo_and_auditors_read_the_portfolio(app: Flask, book: Book) -> None:
+    for user in ("manager1", "analyst1", "cfo1", "auditor1", "admin"):
+        client = logged_in(app, user)
+        for path in ("/portfolio", "/portfolio.csv", "/portfolio.xlsx"):
+            assert client.get(path).status_code == 200, (user, path)
+    for user in ("sales1", "collector1", "finance1", "legal1"):
+        client = logged_in(app, user)
+        for path in ("/portfolio", "/portfolio.csv", "/portfolio.xlsx"):
+            assert client.get(path).status_code == 403, (user, path)
+        assert 'href="/portfolio"' not in client.get("/customers").get_data(as_text=True)
+    assert app.test_client().get("/portfolio").status_code == 302  # to the login page
