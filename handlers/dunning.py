@@ -28,6 +28,7 @@ from workflows.credit.promises import DunningPromise, PromiseStatus, open_promis
 from workflows.credit.provisions import audit_provision
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
+from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.store.audit import changed
 from workflows.store.models import User, UserGroup
@@ -293,6 +294,8 @@ def judge_promise(
         overdue=money_text(overdue),
         **changed(before, after),
     )
+    if verdict == PromiseStatus.BROKEN:  # an early warning at once, not on the next daily run
+        flag_customer(ctx.session, case.customer_id, ctx.now, base=ctx.settings.credit.base_currency)
     return verdict
 
 

@@ -8,7 +8,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
-from webui.collection_log import case_groups, load_case_for, log_contact, may_work, worklist_scope
 from webui.services import page_arg, services
 from workflows.credit.collection_contacts import (
     FIELDS,
@@ -18,6 +17,7 @@ from workflows.credit.collection_contacts import (
     OUTCOMES,
     list_contacts,
 )
+from workflows.credit.collection_log import case_groups, load_case_for, log_contact, may_work, worklist_scope
 from workflows.credit.collection_priority import deployed_priority
 from workflows.credit.collection_worklist import worklist
 from workflows.credit.dunning import case_json

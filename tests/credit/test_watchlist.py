@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.registry import build_operations
+from tests.collections_desk import Collections
+from tests.helpers import auth
 from tests.smtp import RecordingSink
 from workflows.batch.jobs import DAILY_JOBS, tick
 from workflows.batch.watchlist_run import watchlist_run
@@ -227,14 +229,14 @@ def test_each_indicator_fires_on_its_customer_and_none_on_a_clean_one(app: Flask
         assert over is not None
         # The strongest action wins; the measure of each indicator is kept with it.
         assert (over.action, over.severity, over.owner) == ("credit_hold", "high", "credit_manager")
-        assert {i["indicator"]: i["value"] for i in over.indicators} == {
+        assert {i["indicator"]: i["measure"] for i in over.indicators} == {
             "utilisation": "117.0",
             "over_limit": "117.0",
         }
         late = session.scalar(
             select(WatchlistEntry).where(WatchlistEntry.customer_id == ids["first_late_payment"])
         )
-        assert late is not None and late.action == "call" and late.indicators[0]["value"] == "9"
+        assert late is not None and late.action == "call" and late.indicators[0]["measure"] == "9"
         top = open_entries(session, limit=3)
         assert [e["action"] for e in top][0] == "credit_hold" and len(top) == 3
 
@@ -264,7 +266,8 @@ def test_entries_clear_keep_their_history_and_a_reflag_opens_a_new_one(app: Flas
         assert total == 2
         assert [(e["status"], e["owner"]) for e in every] == [("open", "sales1"), ("cleared", "sales1")]
         assert every[1]["cleared_at"] == later.isoformat() and every[0]["opened_at"] == again.isoformat()
-        assert every[1]["indicators"][0]["value"] == "95.0" and every[0]["indicators"][0]["value"] == "99.0"
+        measures = [e["indicators"][0]["measure"] for e in every]
+        assert measures == ["99.0", "95.0"]
         cleared, _ = list_entries(session, EntryFilter(status="cleared", indicator="utilisation"))
         assert [e["customer_id"] for e in cleared] == [customer]
         assert list_entries(session, EntryFilter(status="all", indicator="over_limit"))[1] == 0
@@ -325,3 +328,32 @@ def test_a_table_that_answers_an_unknown_action_is_refused_at_deploy(app: Flask,
     with transaction(runtime(app).factory) as session, pytest.raises(InvalidBundle) as refused:
         deploy_files(session, files, build_operations(), deployed_by="owner1", now=NOW)
     assert "gives action 'hold' for over_limit" in str(refused.value)
+
+
+def test_a_broken_promise_flags_the_customer_when_it_is_judged(desk: Collections) -> None:
+    customer = desk.customer("Promise Breakers")
+    desk.invoice(customer, "INV-W1", "900.00")
+    for _ in range(5):
+        desk.tick()
+    promised = desk.clock.now.date() + timedelta(days=30)
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": promised.isoformat(), "amount": "900.00"},
+    }
+    reached = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    assert len(reached.json["delivered_to"]) == 1
+    for _ in range(36):
+        desk.tick()
+    assert "promise_broken" in [e["kind"] for e in desk.case(customer)["history"]]
+    rt = runtime(desk.client.application)
+    with rt.factory() as session:
+        (entry,) = session.scalars(select(WatchlistEntry).where(WatchlistEntry.customer_id == customer))
+        assert "broken_promise" in {i["indicator"] for i in entry.indicators} and entry.action == "call"
+        # Flagged by the judging step itself (an evaluation of this customer alone), not only daily.
+        scoped = [
+            e.detail
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "watchlist_evaluated"))
+            if e.detail.get("customer_ids") == [customer]
+        ]
+    assert scoped and scoped[-1]["open"] == 1

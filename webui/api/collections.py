@@ -9,7 +9,6 @@ from pydantic import Field
 
 from webui.api import bp, current_actor, json_body, paged
 from webui.api.openapi import Body, Day, Id, Model, Money, Page, PageQuery, Timestamp, api, responses
-from webui.collection_log import load_case_for, log_contact, worklist_scope
 from webui.services import services
 from workflows.credit.collection_contacts import (
     KINDS,
@@ -19,6 +18,7 @@ from workflows.credit.collection_contacts import (
     contact_json,
     list_contacts,
 )
+from workflows.credit.collection_log import load_case_for, log_contact, worklist_scope
 from workflows.credit.collection_priority import deployed_priority
 from workflows.credit.collection_worklist import row_json, worklist
 

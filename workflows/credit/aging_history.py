@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -83,24 +84,35 @@ def _days_table(days: Sequence[date]) -> CTE:
     return (union_all(*rows) if len(rows) > 1 else rows[0]).cte("chart_days")
 
 
-def _bucket(days: CTE) -> ColumnElement[Any]:
-    """The aging bucket's index in BUCKETS (literals, not parameters: the expression is grouped by)."""
-    bounds = [Invoice.due_date >= days.c[f"b{n}"] for n in (0, 30, 60, 90, 120)]
+def _bucket(days: CTE, due: Any = Invoice.due_date) -> ColumnElement[Any]:
+    """The aging bucket's index in BUCKETS of a due date at each day (literals, not parameters: the
+    expression is grouped by)."""
+    bounds = [due >= days.c[f"b{n}"] for n in (0, 30, 60, 90, 120)]
     return case(
         *((bound, literal_column(str(i))) for i, bound in enumerate(bounds)), else_=literal_column("5")
     )
 
 
-def _open_parts(days: CTE, keys: Sequence[ColumnElement[Any]]) -> list[Select[Any]]:
+def _open_parts(
+    days: CTE, keys: Sequence[ColumnElement[Any]], *, settled_only: bool = False
+) -> list[Select[Any]]:
     """The parts of the amount open at each day's end, each as (*keys, amount) rows; their sum per key is
-    the open balance (provisions.open_balances_on, for many days at once)."""
+    the open balance (provisions.open_balances_on, for many days at once). `settled_only`: without the
+    invoices open or paid today (`_spans` counts those), so only the few written off or credited since."""
     issued = Invoice.issue_date <= days.c.day
     written_later = exists().where(WriteOff.invoice_id == Invoice.id, WriteOff.posted_at > days.c.end_ts)
     credited_later = exists().where(CreditNote.invoice_id == Invoice.id, CreditNote.posted_at > days.c.end_ts)
-    open_then = or_(
-        Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
+    settled_later = or_(
         and_(Invoice.status == InvoiceStatus.WRITTEN_OFF, written_later),
         and_(Invoice.status == InvoiceStatus.CREDITED, credited_later),
+    )
+    # Settled only: the invoices a write-off or credit note ever touched (few), found by their ids rather
+    # than by a scan of every invoice for every day.
+    touched = Invoice.id.in_(union(select(WriteOff.invoice_id), select(CreditNote.invoice_id)))
+    open_then = (
+        and_(touched, settled_later)
+        if settled_only
+        else or_(Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)), settled_later)
     )
     now_open = (
         select(*keys, Invoice.open_amount.label("amount"))
@@ -136,6 +148,50 @@ def _open_parts(days: CTE, keys: Sequence[ColumnElement[Any]]) -> list[Select[An
     return [now_open, paid_later, written_off_later, *credited]
 
 
+def _day_index(column: Any, days: Sequence[date]) -> ColumnElement[Any]:
+    """The index of the first of `days` (ascending) on or after the column's date; len(days) after all."""
+    return case(*((column <= day, i) for i, day in enumerate(days)), else_=len(days))
+
+
+def _spans(days: Sequence[date]) -> Any:
+    """The invoices open or paid today, summed per (currency, due date, lo, hi): open at the end of the
+    days with index lo <= k < hi. Open ones from their issue to today; each payment's allocation from the
+    invoice's issue until the payment's date. One pass over the invoices, no row per day: the days are
+    crossed only with these sums (the grouping is outside the CASE expressions, which carry parameters)."""
+    issued = _day_index(Invoice.issue_date, days)
+    open_now = select(
+        Invoice.currency.label("currency"),
+        Invoice.due_date.label("due"),
+        issued.label("lo"),
+        literal(len(days), Integer).label("hi"),
+        Invoice.open_amount.label("amount"),
+    ).where(Invoice.status == InvoiceStatus.OPEN, Invoice.issue_date <= days[-1])
+    paid_later = (
+        select(
+            Invoice.currency,
+            Invoice.due_date,
+            issued,
+            _day_index(Payment.paid_on, days),
+            PaymentAllocation.amount,
+        )
+        .select_from(Invoice)
+        .join(PaymentAllocation, PaymentAllocation.invoice_id == Invoice.id)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PAID)),
+            Invoice.issue_date <= days[-1],
+            Payment.paid_on > days[0],
+        )
+    )
+    rows = union_all(open_now, paid_later).subquery("spans")
+    return (
+        select(rows.c.currency, rows.c.due, rows.c.lo, rows.c.hi, func.sum(rows.c.amount).label("amount"))
+        .where(rows.c.lo < rows.c.hi)
+        .group_by(rows.c.currency, rows.c.due, rows.c.lo, rows.c.hi)
+        .subquery("spans_grouped")
+    )
+
+
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -162,14 +218,27 @@ class AgingPoint:
 
 
 def aging_history(session: Session, days: Sequence[date], base: str) -> list[AgingPoint]:
-    """The aging by bucket at the end of each of `days`, in `base` at each day's rates."""
+    """The aging by bucket at the end of each of `days` (ascending), in `base` at each day's rates."""
+    if list(days) != sorted(set(days)):
+        raise ValueError("the days of an aging history are distinct and in ascending order")
     table = _days_table(days)
+    spans = _spans(days)
+    common = (
+        select(
+            table.c.idx.label("idx"),
+            spans.c.currency.label("currency"),
+            _bucket(table, spans.c.due).label("bucket"),
+            spans.c.amount.label("amount"),
+        )
+        .select_from(spans)
+        .join(table, and_(table.c.idx >= spans.c.lo, table.c.idx < spans.c.hi))
+    )
     keys: list[ColumnElement[Any]] = [
         table.c.idx.label("idx"),
         Invoice.currency.label("currency"),
         _bucket(table).label("bucket"),
     ]
-    parts = union_all(*_open_parts(table, keys)).subquery("parts")
+    parts = union_all(common, *_open_parts(table, keys, settled_only=True)).subquery("parts")
     rows = session.execute(
         select(parts.c.idx, parts.c.currency, parts.c.bucket, func.sum(parts.c.amount)).group_by(
             parts.c.idx, parts.c.currency, parts.c.bucket

@@ -2,8 +2,7 @@
 the next action it set (migration 0013c).
 
 The case's next action is the one its newest contact set; a contact whose outcome is a promise records the
-promise through the dunning instance (webui/collection_log.py), and its next action date is the promised
-date.
+promise through the dunning instance (collection_log.py), and its next action date is the promised date.
 """
 
 from __future__ import annotations

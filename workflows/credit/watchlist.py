@@ -13,11 +13,20 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Select, String, case, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit import roles
 from workflows.credit.models import Customer
-from workflows.credit.watchlist_rules import ACTIONS, SEVERITIES, Fired, Rules, strongest_action
+from workflows.credit.watchlist_rules import (
+    ACTIONS,
+    SEVERITIES,
+    Fired,
+    Rules,
+    RulesError,
+    deployed_rules,
+    strongest_action,
+)
 from workflows.credit.watchlist_signals import book_signals
 from workflows.store.audit import record_event
 from workflows.store.models import Base
@@ -95,7 +104,7 @@ def _indicators(fired: tuple[Fired, ...], signals: dict[str, Any]) -> list[dict[
                 "indicator": f.indicator,
                 "severity": f.severity,
                 "action": f.action,
-                "value": None if value is None or isinstance(value, str) else str(value),
+                "measure": None if value is None or isinstance(value, str) else str(value),
             }
         )
     return found
@@ -153,9 +162,23 @@ def evaluate_watchlist(
     summary: dict[str, Any] = {"as_of": as_of.isoformat(), **done.as_dict(), "rules": rules.source}
     if book.missing_rates:
         summary["missing_rates"] = book.missing_rates
-    if done.opened or done.cleared:
+    if customer_ids is not None:  # an event's evaluation: recorded whenever it changed the entry
+        summary["customer_ids"] = sorted(customer_ids)
+    if done.opened or done.cleared or (customer_ids is not None and done.updated):
         record_event(session, actor=SYSTEM, action="watchlist_evaluated", now=now, **summary)
     return summary
+
+
+def flag_customer(session: Session, customer_id: int, now: datetime, *, base: str) -> dict[str, Any] | None:
+    """Evaluate one customer at once after an event (a promise judged broken, a new external rating), in a
+    savepoint of the caller's transaction; None when no table is deployed or it fails (the daily run
+    reports that), so the event itself is never refused for the watchlist's sake."""
+    try:
+        rules = deployed_rules(session)
+        with session.begin_nested():
+            return evaluate_watchlist(session, rules, now.date(), now, base=base, customer_ids=[customer_id])
+    except (RulesError, IntegrityError):  # a concurrent evaluation opened the entry first: it stands
+        return None
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -56,9 +56,9 @@ def book_signals(
     rates, missing = _rates(session, as_of, base)
     owed = _owed(session, rates)
     total_base = sum(owed.values(), Decimal(0))
-    rising = _dbt_rising(session, as_of)
-    first_late = _first_late(session, as_of)
-    broken = _broken_promises(session, as_of)
+    rising = _dbt_rising(session, as_of, customer_ids)
+    first_late = _first_late(session, as_of, customer_ids)
+    broken = _broken_promises(session, as_of, customer_ids)
     downgraded = _downgrades(session, as_of, wanted)
     dispute_rates, normal = _dispute_rates(session, as_of)
     signals: dict[int, dict[str, Any]] = {}
@@ -131,7 +131,7 @@ def _month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def _dbt_rising(session: Session, as_of: date) -> dict[int, int]:
+def _dbt_rising(session: Session, as_of: date, only: Collection[int] | None) -> dict[int, int]:
     """How many of the last complete months in a row each customer's days beyond terms rose (0-3).
 
     A month's days beyond terms: the amount-weighted days past due of the invoices paid in that month
@@ -148,6 +148,8 @@ def _dbt_rising(session: Session, as_of: date) -> dict[int, int]:
             .where(Invoice.paid_date >= start, Invoice.paid_date < end, Invoice.amount > 0)
             .group_by(Invoice.customer_id)
         )
+        if only is not None:
+            query = query.where(Invoice.customer_id.in_(sorted(only)))
         by_month.append(
             {cid: Decimal(days) / Decimal(total) for cid, days, total in session.execute(query) if total}
         )
@@ -165,7 +167,7 @@ def _dbt_rising(session: Session, as_of: date) -> dict[int, int]:
     return rising
 
 
-def _first_late(session: Session, as_of: date) -> dict[int, int]:
+def _first_late(session: Session, as_of: date, only: Collection[int] | None) -> dict[int, int]:
     """Days since each customer was first late: the earliest due date of an invoice paid after it, or still
     open after it (only grade A and B customers: the table asks about them)."""
     late = or_(
@@ -178,6 +180,8 @@ def _first_late(session: Session, as_of: date) -> dict[int, int]:
         .where(Customer.grade.in_(("A", "B")), Invoice.status != InvoiceStatus.CANCELLED, late)
         .group_by(Invoice.customer_id)
     )
+    if only is not None:
+        query = query.where(Invoice.customer_id.in_(sorted(only)))
     return {cid: max(0, (as_of - _as_date(first)).days - 1) for cid, first in session.execute(query)}
 
 
@@ -187,7 +191,7 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _broken_promises(session: Session, as_of: date) -> dict[int, int]:
+def _broken_promises(session: Session, as_of: date, only: Collection[int] | None) -> dict[int, int]:
     """Days since a promise of each customer was last judged broken."""
     query = (
         select(DunningCase.customer_id, func.max(DunningPromise.judged_at))
@@ -195,6 +199,8 @@ def _broken_promises(session: Session, as_of: date) -> dict[int, int]:
         .where(DunningPromise.status == PromiseStatus.BROKEN, DunningPromise.judged_at.is_not(None))
         .group_by(DunningCase.customer_id)
     )
+    if only is not None:
+        query = query.where(DunningCase.customer_id.in_(sorted(only)))
     return {cid: max(0, (as_of - _as_date(at)).days) for cid, at in session.execute(query) if at is not None}
 
 
