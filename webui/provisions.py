@@ -11,19 +11,18 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import select
 
 from webui.auth import login_required_view, require_groups
 from webui.jobs import day_filter
 from webui.services import page_arg, services
 from workflows.credit.provision_matrix import MatrixError, deployed_matrix
-from workflows.credit.provision_snapshots import run_json
+from workflows.credit.provision_snapshots import list_runs, recent_runs, run_json, run_of
 from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import matrix_rates
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import PROVISION_READERS
 from workflows.errors import NotFound
-from workflows.store.paging import Page, page_rows
+from workflows.store.paging import Page
 
 bp = Blueprint("provisions_pages", __name__)
 
@@ -75,12 +74,11 @@ def index() -> str:
             buckets = list(matrix.buckets)
         except MatrixError as refused:
             rates, source, matrix_error, buckets = {}, None, str(refused), []
-        newest_first = select(ProvisionRun).order_by(ProvisionRun.as_of.desc(), ProvisionRun.id.desc())
-        rows, total = page_rows(session, newest_first, page, per_page)
-        recent = list(session.scalars(newest_first.limit(CHART_MONTHS)))[::-1]
+        rows, total = list_runs(session, page=page, per_page=per_page)
+        recent = recent_runs(session, CHART_MONTHS)
         chosen = None
         if month is not None:
-            run = session.scalar(select(ProvisionRun).where(ProvisionRun.as_of == month))
+            run = run_of(session, month)
             if run is None:
                 raise NotFound(f"no provision snapshot of {month.isoformat()} was posted")
             chosen = run_json(session, run)

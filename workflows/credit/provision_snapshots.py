@@ -26,6 +26,7 @@ from workflows.credit.write_offs import WriteOff
 from workflows.errors import Conflict, Invalid
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres
+from workflows.store.paging import page_rows
 
 ZERO = Decimal("0.00")
 SYSTEM = "system"
@@ -214,6 +215,25 @@ def run_on(session: Session, as_of: date) -> ProvisionRun | None:
     return session.scalar(
         select(ProvisionRun).where(ProvisionRun.as_of <= as_of).order_by(ProvisionRun.as_of.desc()).limit(1)
     )
+
+
+def list_runs(session: Session, *, page: int, per_page: int) -> tuple[list[ProvisionRun], int]:
+    """One page of the snapshots, the newest month end first, and their number (the /provisions page)."""
+    return page_rows(session, _newest_first(), page, per_page)
+
+
+def recent_runs(session: Session, months: int) -> list[ProvisionRun]:
+    """The snapshots of the last `months` month ends posted, oldest first (the allowance chart)."""
+    return list(session.scalars(_newest_first().limit(months)))[::-1]
+
+
+def run_of(session: Session, as_of: date) -> ProvisionRun | None:
+    """The snapshot of exactly the month end `as_of`, if one was posted."""
+    return session.scalar(select(ProvisionRun).where(ProvisionRun.as_of == as_of))
+
+
+def _newest_first() -> Any:
+    return select(ProvisionRun).order_by(ProvisionRun.as_of.desc(), ProvisionRun.id.desc())
 
 
 def run_json(session: Session, run: ProvisionRun) -> dict[str, Any]:
