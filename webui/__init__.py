@@ -72,6 +72,7 @@ def create_app(
     import webui.api.receivables
     import webui.api.suppliers
     import webui.api.tasks
+    import webui.api.watchlist
     import webui.api.write_offs  # noqa: F401
     from webui import (
         api,
@@ -79,6 +80,7 @@ def create_app(
         auth,
         collections,
         customers,
+        dashboard,
         definitions,
         errors,
         formatting,
@@ -89,9 +91,11 @@ def create_app(
         navigation,
         pages,
         portfolio,
+        provisions,
         start,
         suppliers,
         tasks,
+        watchlist,
     )
 
     csrf = CSRFProtect(app)
@@ -112,7 +116,10 @@ def create_app(
         suppliers,
         jobs,
         audit,
+        dashboard,
+        provisions,
         portfolio,
+        watchlist,
     ):
         app.register_blueprint(blueprint.bp)
     formatting.register(app)

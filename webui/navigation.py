@@ -9,13 +9,15 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 
 from webui.auth import web_actor
+from webui.dashboard import DASHBOARD_READERS
 from webui.services import services
 from webui.start import startable_definitions
 from workflows.audit_trail import AUDIT_READERS
 from workflows.batch.job_history import JOB_READERS
 from workflows.clock import SIMULATED
 from workflows.credit import roles
-from workflows.credit.roles import CUSTOMER_READERS, DEFINITION_READERS, SUPPLIER_READERS
+from workflows.credit.roles import CUSTOMER_READERS, DEFINITION_READERS, PROVISION_READERS, SUPPLIER_READERS
+from workflows.credit.watchlist import READERS as WATCHLIST_READERS
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ def nav_items() -> list[NavItem]:
         return []
     actor = web_actor()
     items = [("Inbox", "inbox.inbox")]
+    if actor.in_any(DASHBOARD_READERS):
+        items.append(("Dashboard", "dashboard.index"))
     with services().rt.factory() as session:
         if startable_definitions(session, actor):
             items.append(("Start", "start.index"))
@@ -51,8 +55,12 @@ def nav_items() -> list[NavItem]:
         items.append(("Portfolio", "portfolio.index"))
     if actor.in_any(roles.COLLECTION_READERS):
         items.append(("Collections", "collections_pages.index"))
+    if actor.in_any(WATCHLIST_READERS):
+        items.append(("Watchlist", "watchlist_pages.index"))
     if actor.in_any(SUPPLIER_READERS):
         items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
+    if actor.in_any(PROVISION_READERS):
+        items.append(("Provisions", "provisions_pages.index"))
     if actor.in_any(DEFINITION_READERS):
         items.append(("Definitions", "definitions.index"))
     if actor.in_any(JOB_READERS):

@@ -118,6 +118,8 @@ CLAIMED_TASK = ("task_id", "claimed_review")
 FAILED = {"instance_id": "failed_instance_id"}  # a retry re-fails (the inputs are still missing): 200 again
 
 BLOCK_LIFTERS = frozenset({CREDIT_MANAGER})
+# The early-warning watchlist: credit staff, the CFO and auditors; sales read their own customers' entries.
+WATCHLIST_READERS = frozenset({CREDIT_MANAGER, CREDIT_ANALYST, CFO, AUDITOR, SALES})
 # Key customers are named by the credit staff; the portfolio is read by them, the CFO and auditors.
 KEY_CUSTOMER_SETTERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER})
 PORTFOLIO_READERS = frozenset({CREDIT_ANALYST, CREDIT_MANAGER, CFO, AUDITOR})
@@ -225,6 +227,7 @@ MATRIX: dict[str, Row] = {
     # The audit trail and the segregation-of-duties report (JSON, or CSV with format=csv).
     "GET /api/audit": Row(AUDIT_READERS),
     "GET /api/audit/sod": Row(AUDIT_READERS),
+    "GET /api/watchlist": Row(WATCHLIST_READERS),
     # Pages. Logging in again as oneself is a redirect too; the visitor "anonymous" is unknown (401).
     "GET /": Row(EVERYONE, ok=302, anonymous=302),
     "GET /login": Row(EVERYONE, anonymous=200),
@@ -269,6 +272,10 @@ MATRIX: dict[str, Row] = {
     "GET /audit.csv": Row(AUDIT_READERS),
     "GET /audit/sod": Row(AUDIT_READERS),
     "GET /audit/sod.csv": Row(AUDIT_READERS),
+    # The cockpit (issue 17): the dashboard for the credit staff and the CFO; the provisions as the API.
+    "GET /dashboard": Row(frozenset({CREDIT_MANAGER, CREDIT_ANALYST, CFO})),
+    "GET /provisions": Row(PROVISION_READERS),
+    "GET /watchlist": Row(WATCHLIST_READERS),
     "GET /portfolio": Row(PORTFOLIO_READERS),
     "GET /portfolio.csv": Row(PORTFOLIO_READERS),
     "GET /portfolio.xlsx": Row(PORTFOLIO_READERS),

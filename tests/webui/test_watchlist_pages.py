@@ -83,3 +83,29 @@ def test_the_page_lists_filters_and_links_the_entries(app: Flask, demo_tokens: d
     sales = logged_in(app, "sales1").get("/watchlist").get_data(as_text=True)
     assert "1 entry" in sales and f'href="/customers/{ids["owned"]}"' in sales
     assert logged_in(app, "collector1").get("/watchlist").status_code == 403
+
+
+def test_a_downgrade_recorded_through_the_api_flags_the_customer_at_once(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    with transaction(runtime(app).factory) as session:
+        b = Book(session)
+        b.fillers()  # no concentration: the rating alone decides
+        customer = b.customer("rated")
+        b.invoice(customer, "100.00")
+    analyst, manager = auth(demo_tokens["analyst1"]), auth(demo_tokens["manager1"])
+
+    def rate(value: str, day: str) -> None:
+        body = {"agency": "Fitch", "rating": value, "date": day}
+        answer = client.post(f"/api/customers/{customer}/rating", json=body, headers=analyst)
+        assert answer.status_code == 200, answer.json
+
+    rate("A", "2026-01-15")
+    assert client.get(f"/api/watchlist?customer_id={customer}", headers=manager).json["total"] == 0
+    rate("BBB-", "2026-02-27")  # a downgrade: on the watchlist with no daily run in between
+    (entry,) = client.get(f"/api/watchlist?customer_id={customer}", headers=manager).json["items"]
+    assert [(i["indicator"], i["measure"]) for i in entry["indicators"]] == [("rating_downgrade", "0")]
+    assert (entry["action"], entry["owner"]) == ("review", "credit_manager")
+    rate("A-", "2026-03-01")  # back up: the latest change is no downgrade, the entry clears
+    every = client.get(f"/api/watchlist?customer_id={customer}&status=all", headers=manager).json["items"]
+    assert [e["status"] for e in every] == ["cleared"]

@@ -57,6 +57,7 @@ from workflows.credit.roles import (
     KEY_CUSTOMER_SETTERS,
     RATING_RECORDERS,
 )
+from workflows.credit.watchlist import flag_customer
 from workflows.credit.write_offs import customer_write_offs
 from workflows.store.db import transaction
 
@@ -238,6 +239,8 @@ def post_rating(customer_id: int) -> Response:
     now = svc.clock()
     with transaction(svc.rt.factory) as session:
         customer = record_rating(session, customer_id, json_body(), actor=actor.username, now=now)
+        # A downgrade puts the customer on the watchlist at once (an upgrade may clear its entry).
+        flag_customer(session, customer_id, now, base=svc.rt.settings.credit.base_currency)
         return jsonify(customer_json(session, customer, today=now.date()))
 
 

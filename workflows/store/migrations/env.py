@@ -11,6 +11,7 @@ import workflows.credit.models  # noqa: F401  (puts the credit tables on Base.me
 import workflows.credit.order_tables  # noqa: F401  (open orders and credit checks)
 import workflows.credit.promises  # noqa: F401  (promises to pay of dunning cases)
 import workflows.credit.provision_tables  # noqa: F401  (the provision snapshots, migration 0012d)
+import workflows.credit.watchlist  # noqa: F401  (the early-warning watchlist, 0013d)
 import workflows.credit.write_offs  # noqa: F401  (write-offs, their provision uses and recoveries)
 import workflows.store.login_tables  # noqa: F401  (the login tables too)
 import workflows.store.sink_tables  # noqa: F401  (and the mail sink's)
