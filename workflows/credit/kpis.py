@@ -16,16 +16,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
-from workflows.credit.kpi_book import CurrencyBook, EndFigures, ar_by_customer, book_at
+from workflows.credit.kpi_book import CurrencyBook, EndFigures, customer_totals, ledger_book
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
+from workflows.credit.kpi_provision import allowance_on
 from workflows.credit.kpi_snapshots import snapshots_of
-from workflows.credit.provision_tables import ProvisionRun
-from workflows.credit.provisions import compute_provisions
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
 
@@ -103,23 +101,24 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     if not ends:
         return {}
     periods = [(previous_end(e, period), e) for e in ends]
-    books = book_at(session, sorted({d for p in periods for d in p}), periods)
-    customers = ar_by_customer(session, list(ends))
+    book = ledger_book(session, sorted({d for p in periods for d in p}), periods)
+    books = book.currencies
+    customers = customer_totals(session, list(ends))
     rates = _rates(session, books, customers, periods, base)
     decided = decided_applications(session, min(p[0] for p in periods), max(ends))
     promises = promises_judged(session, periods)
     found = {}
-    for i, (start, end) in enumerate(periods):
+    for start, end in periods:
         money = _Converter(rates[end])
         at_end, at_start = money.figures(books, end), money.figures(books, start)
         sales = money.total({c: b.sales[end] for c, b in books.items()})
         written_off = money.total({c: b.written_off[end] for c, b in books.items()})
         found[end] = {
             **_receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period)),
-            "provision_ratio": _provision_ratio(session, end, base, at_end.ar),
+            "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances[end]),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
             "promise_kept_rate": _kept_rate(*promises[end]),
-            "top10_concentration": _concentration(customers, i, rates[end]),
+            "top10_concentration": _concentration(customers[end], rates[end]),
         }
     return found
 
@@ -131,7 +130,7 @@ def _within(decided: Decided, start: date, end: date) -> bool:
 def _rates(
     session: Session,
     books: dict[str, CurrencyBook],
-    customers: list[tuple[int, str, list[int]]],
+    customers: dict[date, dict[tuple[int, str], int]],
     periods: Sequence[tuple[date, date]],
     base: str,
 ) -> dict[date, dict[str, Decimal]]:
@@ -139,13 +138,13 @@ def _rates(
     nothing open or moved needs none); raises KpiRatesMissing naming all that have none."""
     rates: dict[date, dict[str, Decimal]] = {}
     missing: dict[date, list[str]] = {}
-    for i, (start, end) in enumerate(periods):
+    for start, end in periods:
         used = {
             c
             for c, b in books.items()
             if b.at_end[end].ar or b.at_end[start].ar or b.sales[end] or b.written_off[end]
         }
-        used |= {c for _, c, values in customers if values[i]}
+        used |= {c for (_, c), value in customers[end].items() if value}
         rates[end] = {}
         for currency in sorted(used):
             try:
@@ -242,28 +241,17 @@ def _receivable_kpis(
     }
 
 
-def _provision_ratio(session: Session, end: date, base: str, ar: Decimal) -> dict[str, Any]:
+def _provision_ratio(
+    session: Session, end: date, base: str, ar: Decimal, balances: dict[tuple[str, date], int]
+) -> dict[str, Any]:
     """The allowance at the period end (the provision run's snapshot of that day, else computed as a run
     would) over the receivables."""
-    run = session.scalar(
-        select(ProvisionRun).where(ProvisionRun.as_of == end, ProvisionRun.base_currency == base)
-    )
-    if run is not None:
-        provision, source = run.closing, "provision run"
-    else:
-        try:
-            provision, source = compute_provisions(session, end, base).total(), "computed"
-        except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
-            return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
-    if ar == 0:
-        return _kpi("provision_ratio", None, NO_AR, provision=money_text(provision), provision_source=source)
-    return _kpi(
-        "provision_ratio",
-        _share(provision, ar),
-        None,
-        provision=money_text(provision),
-        provision_source=source,
-    )
+    try:
+        provision, source = allowance_on(session, end, base, balances)
+    except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
+        return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
+    details = {"provision": money_text(provision), "provision_source": source}
+    return _kpi("provision_ratio", _share(provision, ar), NO_AR, **details)
 
 
 def _approval_cycle(decided: list[Decided]) -> dict[str, Any]:
@@ -282,16 +270,14 @@ def _kept_rate(judged: int, kept: int) -> dict[str, Any]:
     )
 
 
-def _concentration(
-    customers: list[tuple[int, str, list[int]]], index: int, rates: dict[str, Decimal]
-) -> dict[str, Any]:
+def _concentration(customers: dict[tuple[int, str], int], rates: dict[str, Decimal]) -> dict[str, Any]:
     """The share of the receivables held by the ten customers with most open at the period end."""
     money = _Converter(rates)
     per_customer: dict[int, Decimal] = {}
-    for customer_id, currency, values in customers:
-        if values[index]:
+    for (customer_id, currency), hundredths in customers.items():
+        if hundredths:
             per_customer[customer_id] = per_customer.get(customer_id, Decimal(0)) + money.one(
-                currency, values[index]
+                currency, hundredths
             )
     total = sum(per_customer.values(), Decimal("0.00"))
     top = heapq.nlargest(TOP, per_customer.items(), key=lambda kv: (kv[1], -kv[0]))
