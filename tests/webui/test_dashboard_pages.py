@@ -1,0 +1,259 @@
+"""/dashboard and /provisions (issue 17): who may open them, and every chart's numbers table (and the data
+the chart is drawn from) equal to the book: the aging per month end, the top exposures, the provision
+snapshots with their movements and the deployed matrix, the KPI tiles and the watchlist. Hostile parameters
+are in tests/attacks/test_cockpit_pages_attack.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.credit.test_aging_history import TODAY, make_book
+from tests.webui.test_customer_pages import set_page_size
+from tests.webui.test_pages import logged_in
+from workflows.credit.aging_history import aging_history, chart_days, month_end
+from workflows.credit.kpis import KPI_NAMES, compute_kpis
+from workflows.credit.provision_snapshots import post_run
+from workflows.credit.provision_tables import ProvisionRun
+from workflows.credit.watchlist import WatchlistEntry
+from workflows.store.db import transaction
+
+pytestmark = pytest.mark.usefixtures("shipped", "demo_tokens")
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class PageTables(HTMLParser):
+    """The page's <table data-numbers=NAME> as rows of cell texts, and each canvas's data-chart JSON."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.charts: list[dict[str, Any]] = []
+        self._table: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table" and found.get("data-numbers"):
+            self._table = found["data-numbers"]
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "canvas" and found.get("data-chart"):
+            self.charts.append(json.loads(found["data-chart"] or "{}"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def plain(cell: str) -> str:
+    """A money cell as the API writes it: "12,830.00" -> "12830.00"."""
+    return cell.replace(",", "")
+
+
+@pytest.mark.parametrize(
+    ("user", "dashboard", "provisions"),
+    [
+        ("manager1", 200, 200),
+        ("analyst1", 200, 403),
+        ("cfo1", 200, 200),
+        ("finance1", 403, 200),
+        ("auditor1", 403, 200),
+        ("sales1", 403, 403),
+        ("collector1", 403, 200),
+    ],
+)
+def test_who_may_open_the_dashboard_and_the_provisions(
+    app: Flask, user: str, dashboard: int, provisions: int
+) -> None:
+    web = logged_in(app, user)
+    assert web.get("/dashboard").status_code == dashboard
+    assert web.get("/provisions").status_code == provisions
+    nav = web.get("/inbox").get_data(as_text=True)
+    assert ('href="/dashboard"' in nav) is (dashboard == 200)
+    assert ('href="/provisions"' in nav) is (provisions == 200)
+    assert app.test_client().get("/dashboard").status_code == 302  # to the login page
+
+
+def test_the_aging_table_and_chart_hold_each_month_ends_buckets(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    ids = make_book(app, client, demo_tokens["finance1"])
+    page = logged_in(app, "manager1").get("/dashboard")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'src="/static/vendor/chartjs/chart.umd.min.js"' in html and 'src="/static/dashboard.js"' in html
+    found = PageTables(html)
+    with app.extensions["creditflow"].rt.factory() as session:
+        points = aging_history(session, chart_days(TODAY), "EUR")
+    header, *rows = found.tables["aging"]
+    assert header == [
+        "Day",
+        "Not due",
+        "1–30 days",
+        "31–60 days",
+        "61–90 days",
+        "91–120 days",
+        "Over 120 days",
+        "Total",
+    ]
+    assert [row[0] for row in rows] == [p.day.isoformat() for p in points]
+    for row, point in zip(rows, points, strict=True):
+        expected = point.as_dict()
+        assert [plain(c) for c in row[1:]] == [*expected["buckets"].values(), expected["total"]], point.day
+    # 31 October 2025 by hand: A-1 600.00 over 120 days, B-1 GBP 2000.00 at 1.17 in 1-30 days.
+    october = next(row for row in rows if row[0] == "2025-10-31")
+    assert [plain(c) for c in october[1:]] == ["0.00", "2340.00", "0.00", "0.00", "0.00", "600.00", "2940.00"]
+    # The chart is drawn from the same numbers.
+    (chart,) = [c for c in found.charts if c["type"] == "stacked-bar"]
+    assert chart["labels"] == [row[0] for row in rows]
+    for i, series in enumerate(chart["series"]):
+        assert series["data"] == [plain(row[1 + i]) for row in rows]
+    # Top exposures: Yuan Co's CNY 100,000.00 at 0.1283, then Euro AG's 1,100.00; of 13,930.00 in all.
+    top = found.tables["exposures"]
+    assert top[1:3] == [
+        ["1", "Yuan Co", "100,000.00 CNY", "12,830.00", "92.1 %"],
+        ["2", "Euro AG", "1,100.00 EUR", "1,100.00", "7.9 %"],
+    ]
+    assert top[-1] == ["All open receivables", "13,930.00", ""]
+    assert f'href="/customers/{ids["CNY"]}"' in html
+    assert "Days past the due date" in html  # the glossary
+    # The KPI tiles: each value, and its trend in a table and a sparkline, as compute_kpis gives them.
+    with app.extensions["creditflow"].rt.factory() as session:
+        kpis = compute_kpis(session, TODAY, "month", "EUR")
+    sparklines = [c for c in found.charts if c["type"] == "sparkline"]
+    assert len(sparklines) == len(KPI_NAMES)
+    for name, spark in zip(KPI_NAMES, sparklines, strict=True):
+        trend = kpis["kpis"][name]["trend"]
+        table = found.tables[f"kpi-{name}"][1:]
+        assert [row[0] for row in table] == [t["period_end"] for t in trend] == spark["labels"]
+        assert [None if row[1] == "—" else row[1] for row in table] == [t["value"] for t in trend]
+        assert spark["series"][0]["data"] == [t["value"] for t in trend]
+        assert f'data-kpi="{name}"' in html
+    assert kpis["kpis"]["overdue_ratio"]["value"] is not None
+    assert f"<span data-value>{kpis['kpis']['overdue_ratio']['value']}</span> %" in html
+    assert "Collection effectiveness index" in html
+
+
+def test_the_watchlist_section_lists_the_open_entries(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    ids = make_book(app, client, demo_tokens["finance1"])
+    fired = [
+        {"indicator": "utilisation", "severity": "medium", "action": "call", "measure": "95"},
+        {"indicator": "broken_promise", "severity": "high", "action": "credit_hold", "measure": None},
+    ]
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        for customer, cleared in ((ids["CNY"], None), (ids["EUR"], NOW)):
+            session.add(
+                WatchlistEntry(
+                    customer_id=customer,
+                    owner="manager1",
+                    indicators=fired,
+                    indicator_names=",utilisation,broken_promise,",
+                    action="credit_hold",
+                    severity="high",
+                    rules="early_warning.dmn of credit_limit_review v1",
+                    opened_at=NOW,
+                    evaluated_on=NOW.date(),
+                    cleared_at=cleared,
+                )
+            )
+    html = logged_in(app, "analyst1").get("/dashboard").get_data(as_text=True)
+    rows = PageTables(html).tables["watchlist"]
+    # Only the open entry: the cleared one is history (on /watchlist).
+    assert rows[1:] == [
+        ["Yuan Co", "utilisation, broken promise", "credit hold (high)", "manager1", "2026-03-02"]
+    ]
+    assert "open now: 1 credit hold, 0 call, 0 review" in " ".join(html.split())
+
+
+def test_an_earlier_as_of_shows_the_book_as_it_stood(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    make_book(app, client, demo_tokens["finance1"])
+    page = logged_in(app, "cfo1").get("/dashboard?as_of=2025-10-31")
+    assert page.status_code == 200
+    found = PageTables(page.get_data(as_text=True))
+    assert found.tables["aging"][-1][0] == "2025-10-31"
+    assert [row[1] for row in found.tables["exposures"][1:3]] == ["Pound Ltd", "Euro AG"]
+
+
+def post_snapshots(app: Flask, *days: date) -> None:
+    rt = app.extensions["creditflow"].rt
+    for day in days:
+        with transaction(rt.factory) as session:
+            post_run(session, day, base="EUR", actor="finance1", now=NOW)
+
+
+def test_the_provisions_page_shows_the_matrix_snapshots_movements_and_a_chart(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    make_book(app, client, demo_tokens["finance1"])
+    post_snapshots(app, date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28))
+    page = logged_in(app, "finance1").get("/provisions")
+    assert page.status_code == 200
+    found = PageTables(page.get_data(as_text=True))
+    matrix = found.tables["matrix"]
+    assert matrix[1] == ["not due", "0.5 %"] and matrix[-1] == ["over 365 days", "100 %"]
+    with app.extensions["creditflow"].rt.factory() as session:
+        runs = list(session.scalars(select(ProvisionRun).order_by(ProvisionRun.as_of)))
+    assert [r.as_of for r in runs] == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28)]
+    # Snapshots newest first, with the movement of each month.
+    snapshots = found.tables["snapshots"][1:]
+    assert [row[0] for row in snapshots] == ["2026-02-28", "2026-01-31", "2025-12-31"]
+    for row, run in zip(snapshots, runs[::-1], strict=True):
+        amounts = [run.balance, run.opening, run.charge, run.release, run.used, run.closing]
+        assert [plain(c) for c in row[1:7]] == [f"{a:.2f}" for a in amounts]
+        assert row[7].startswith("finance1")
+    # Each month opens with the previous month's closing.
+    assert snapshots[0][2] == snapshots[1][6] and snapshots[1][2] == snapshots[2][6]
+    # The chart and its table: matrix and specific provisions per month end, oldest first.
+    totals = found.tables["totals"][1:]
+    (chart,) = found.charts
+    assert chart["labels"] == [row[0] for row in totals] == ["2025-12-31", "2026-01-31", "2026-02-28"]
+    assert chart["series"][0]["data"] == [plain(row[1]) for row in totals]
+    assert chart["series"][1]["data"] == [plain(row[2]) for row in totals]
+    assert [plain(row[3]) for row in totals] == [f"{r.closing:.2f}" for r in runs]
+    assert runs[-1].closing > 0
+
+    detail = logged_in(app, "auditor1").get("/provisions?month=2026-02-28")
+    assert detail.status_code == 200
+    lines = PageTables(detail.get_data(as_text=True)).tables["detail"]
+    assert lines[-1] == ["Total", f"{runs[-1].balance:,.2f}", f"{runs[-1].closing:,.2f}"]
+
+
+def test_the_provisions_page_pages_its_snapshots(app: Flask) -> None:
+    months = [month_end(date(2024, m, 1)) for m in range(1, 13)]
+    post_snapshots(app, *months)
+    set_page_size(app, 5)
+    web = logged_in(app, "cfo1")
+    pages = [PageTables(web.get(f"/provisions?page={n}").get_data(as_text=True)) for n in (1, 2, 3)]
+    shown = [row[0] for found in pages for row in found.tables["snapshots"][1:]]
+    assert shown == [m.isoformat() for m in months[::-1]]
+    assert [len(found.tables["snapshots"]) - 1 for found in pages] == [5, 5, 2]
+    # The chart shows the last 12 month ends whatever the page.
+    assert all(found.charts[0]["labels"] == [m.isoformat() for m in months] for found in pages)
