@@ -215,7 +215,7 @@ class Book:
                 grade=grade,
                 score={"A": 85, "B": 72, "C": 60, "D": 45, "E": 30}[grade] + rng.randrange(-4, 5),
                 score_valid_to=TODAY + timedelta(days=rng.randrange(1, 365)),
-                credit_limit=max(100_000, round(quarter_sales * rng.uniform(0.8, 1.6), -5)),
+                credit_limit=max(100_000, int(round(quarter_sales * rng.uniform(0.8, 1.6), -5))),
                 credit_balance=0,
                 next_review_date=TODAY + timedelta(days=rng.randrange(-30, 365)),
                 blocked=grade == "E" and rng.random() < 0.2,
