@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 from tests.conftest import SteppingClock
 from tests.credit.kpi_book_fixture import at, build_book
 from tests.helpers import auth, migrated_customer
+from workflows.credit import kpis as kpi_module
 from workflows.credit.kpis import compute_kpis
-from workflows.credit.receivables import InvoiceInput, post_invoice
+from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -201,3 +202,30 @@ def test_a_currency_without_a_rate_at_a_period_end_is_a_409_naming_it(
     assert refused.status_code == 409, refused.json
     message = refused.json["error"]["message"]
     assert "USD on or before 2026-01-31" in message and "USD on or before 2026-02-28" in message
+
+
+def test_a_repeated_request_is_answered_from_the_cache_until_the_book_changes(app: Flask) -> None:
+    ids = build_book(app)
+    first = kpis_of(app, date(2026, 4, 15))
+    first["kpis"]["dso"]["value"] = "tampered"  # the caller's copy: the cache keeps its own
+    factory = app.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        calls = []
+        original = kpi_module.period_kpis
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args[1])
+            return original(*args, **kwargs)
+
+        kpi_module.period_kpis = counting  # type: ignore[assignment]
+        try:
+            again = compute_kpis(session, date(2026, 4, 20), "month", "EUR")  # same period: cached
+            assert calls == [] and again["kpis"]["dso"]["value"] == "68.2" and again["as_of"] == "2026-04-20"
+            # A payment (value date 30 March) changes the book: computed again.
+            paid = PaymentInput(ids["B"], Decimal("3000.00"), "GBP", date(2026, 3, 30), "B1", "LATE-B1")
+            post_payment(session, paid, actor="finance1", now=at(date(2026, 4, 2)))
+            session.flush()
+            changed = compute_kpis(session, date(2026, 4, 20), "month", "EUR")
+            assert len(calls) == 1 and changed["kpis"]["dso"]["value"] == "61.3"
+        finally:
+            kpi_module.period_kpis = original  # type: ignore[assignment]

@@ -10,6 +10,7 @@ without one stops the calculation (`KpiRatesMissing`), never a guess.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Sequence
 from datetime import date
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import CurrencyBook, EndFigures, customer_totals, ledger_book
+from workflows.credit.kpi_cache import cached
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
 from workflows.credit.kpi_provision import allowance_on
@@ -71,6 +73,12 @@ def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[
         KpiRatesMissing: an amount of a live period in a currency without a rate at that period's end.
     """
     ends = trend_ends(as_of, period)
+    answer = cached(session, ("kpis", period, base, ends[-1]), lambda: _answer(session, ends, period, base))
+    return {**copy.deepcopy(answer), "as_of": as_of.isoformat()}
+
+
+def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[str, Any]:
+    """The answer for the periods ending on `ends` (the last one reported), without `as_of`."""
     stored = snapshots_of(session, period, base, ends)
     entries: dict[date, dict[str, Any]] = dict(stored)
     entries.update(period_kpis(session, [e for e in ends if e not in stored], period, base))
@@ -87,7 +95,6 @@ def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[
         ]
         kpis[name] = {**entries[end][name], "trend": trend}
     return {
-        "as_of": as_of.isoformat(),
         "period": {"start": period_start(end, period).isoformat(), "end": end.isoformat()},
         "currency": base,
         "source": "snapshot" if end in stored else "live",
