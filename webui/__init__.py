@@ -68,6 +68,7 @@ def create_app(
     import webui.api.messages
     import webui.api.openapi
     import webui.api.orders
+    import webui.api.portfolio
     import webui.api.provisions
     import webui.api.receivables
     import webui.api.suppliers

@@ -42,7 +42,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _TEXT_MAX = 80  # the columns' length (customers.region, industry, sales_owner)
 
 
-def _args() -> dict[str, str]:
+def query_args() -> dict[str, str]:
     """The query's known parameters, each given at most once, trimmed; empty ones dropped.
 
     Raises:
@@ -104,7 +104,7 @@ def portfolio_filter(args: dict[str, str]) -> tuple[PortfolioFilter, str]:
 
 def _context() -> tuple[PortfolioFilter, str, dict[str, str], int]:
     require_groups(PORTFOLIO_READERS, "read the portfolio")
-    args = _args()
+    args = query_args()
     flt, tab = portfolio_filter(args)
     return flt, tab, args, _whole(args, "page", 1, MAX_PAGE)
 

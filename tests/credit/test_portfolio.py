@@ -11,8 +11,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
@@ -233,3 +235,36 @@ def test_only_credit_staff_the_cfo_and_auditors_read_the_portfolio(app: Flask, b
             assert client.get(path).status_code == 403, (user, path)
         assert 'href="/portfolio"' not in client.get("/customers").get_data(as_text=True)
     assert app.test_client().get("/portfolio").status_code == 302  # to the login page
+
+
+def test_the_api_twin_answers_the_pages_rows_and_totals(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], book: Book
+) -> None:
+    svc = app.extensions["creditflow"]
+    with svc.rt.factory() as session:
+        shown = load_portfolio(session, PortfolioFilter(), as_of=book.today, base="EUR", per_page=2)
+    answer = client.get("/api/portfolio?per_page=2", headers=auth(demo_tokens["cfo1"]))
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert (body["total"], body["page"], body["per_page"], body["currency"]) == (4, 1, 2, "EUR")
+    assert [i["customer_id"] for i in body["items"]] == [r.customer_id for r in shown.rows]
+    alpha = body["items"][0]
+    assert (alpha["total"], alpha["overdue"], alpha["over_90"], alpha["key_customer"]) == (
+        "1500.00",
+        "500.00",
+        "300.00",
+        True,
+    )
+    assert alpha["buckets"]["days_91_120"] == "300.00"
+    assert body["totals"]["total"] == str(shown.totals.total)
+    assert body["totals"]["unconverted"] == {"CNY": "5000.00"}
+    gamma = client.get("/api/portfolio?grade=C", headers=auth(demo_tokens["auditor1"])).json["items"]
+    assert [(g["name"], g["rate_missing"], g["unconverted"]) for g in gamma] == [
+        ("Gamma Trading Co", True, {"CNY": "5000.00"})
+    ]
+    top = client.get("/api/portfolio?tab=top&top=1", headers=auth(demo_tokens["manager1"])).json
+    assert [i["name"] for i in top["items"]] == ["Alpha Retail AG"] and top["totals"]["total"] == "1500.00"
+    for bad in ("grade=A&grade=B", "sort=nope", "top=0", "currency=eur", "page=0", "region=" + "x" * 81):
+        refused = client.get(f"/api/portfolio?{bad}", headers=auth(demo_tokens["manager1"]))
+        assert refused.status_code == 400, (bad, refused.json)
+    assert client.get("/api/portfolio", headers=auth(demo_tokens["sales1"])).status_code == 403

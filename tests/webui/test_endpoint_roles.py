@@ -183,6 +183,7 @@ MATRIX: dict[str, Row] = {
     "POST /api/customers/<int:customer_id>/rating": Row(RATING_RECORDERS, send=rating),
     "POST /api/customers/<int:customer_id>/key-customer": Row(KEY_CUSTOMER_SETTERS, send=key_customer),
     "GET /api/customers/<int:customer_id>/collateral": Row(CUSTOMER_STAFF),
+    "GET /api/portfolio": Row(PORTFOLIO_READERS),
     "POST /api/customers/<int:customer_id>/collateral": Row(RATING_RECORDERS, ok=201, send=collateral),
     "GET /api/invoices": Row(CUSTOMER_STAFF),
     "POST /api/invoices": Row(RECEIVABLE_WRITERS, ok=201, send=invoice),

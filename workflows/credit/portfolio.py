@@ -10,7 +10,7 @@ without a stored rate is never guessed: its rows and totals are flagged and left
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Numeric,
+    and_,
     case,
     cast,
     func,
@@ -145,6 +146,14 @@ def current_rates(session: Session, as_of: date, base: str) -> dict[str, Decimal
         except MissingRate:
             continue  # only later rates: none yet on `as_of`
     return rates
+
+
+def _bucket_conditions(as_of: date) -> list[ColumnElement[bool]]:
+    """SQL conditions on the due date for each of BUCKETS, in order (provisions.bucket_of's bounds: not due
+    on or after `as_of`, then 1-30, 31-60, 61-90, 91-120 days past it, then over 120)."""
+    due, bounds = Invoice.due_date, [as_of - timedelta(days=d) for d in (0, 30, 60, 90, 120)]
+    between = [and_(due < newer, due >= older) for newer, older in zip(bounds, bounds[1:], strict=False)]
+    return [due >= as_of, *between, due < bounds[-1]]
 
 
 def _open_invoices(as_of: date) -> list[ColumnElement[bool]]:
@@ -287,22 +296,6 @@ def _count(session: Session, flt: PortfolioFilter, as_of: date, rates: Mapping[s
     return session.scalar(select(func.count()).select_from(agg)) or 0
 
 
-def _due_sums(
-    session: Session, conditions: list[ColumnElement[bool]], by_customer: bool
-) -> Iterator[tuple[int | None, str, date, Decimal]]:
-    """(customer id or None, currency, due date, open amount) summed in SQL; the buckets are made here
-    (a few hundred due dates per currency, whatever the number of invoices)."""
-    cents = func.sum(type_coerce(Invoice.open_amount, BigInteger))
-    keys: list[Any] = [Invoice.currency, Invoice.due_date]
-    if by_customer:
-        keys.insert(0, Invoice.customer_id)
-    for row in session.execute(select(*keys, cents).where(*conditions).group_by(*keys)):
-        cid: int | None = row[0] if by_customer else None
-        currency: str = row[-3]
-        due: date = row[-2]
-        yield cid, currency, due, _hundredths(row[-1])
-
-
 def _rows(session: Session, ids: list[int], as_of: date, rates: Mapping[str, Decimal]) -> list[PortfolioRow]:
     """The rows of `ids` in that order, with their buckets per invoice currency converted exactly."""
     if not ids:
@@ -322,13 +315,18 @@ def _rows(session: Session, ids: list[int], as_of: date, rates: Mapping[str, Dec
         ).where(Customer.id.in_(ids))
     ).all()
     rows = {c.id: PortfolioRow(c.id, *tuple(c)[1:]) for c in customers}
-    sums: dict[tuple[int, str], dict[str, Decimal]] = {}
-    conditions = [*_open_invoices(as_of), Invoice.customer_id.in_(ids)]
-    for cid, currency, due, amount in _due_sums(session, conditions, by_customer=True):
-        found = sums.setdefault((cid or 0, currency), dict.fromkeys(BUCKETS, ZERO))
-        found[bucket_of(due, as_of)] += amount
-    for (cid, currency), amounts in sums.items():
-        _add(rows[cid].buckets, rows[cid].unconverted, currency, amounts, rates)
+    # Bucketed in SQL here: the largest customers have hundreds of open invoices (one row per due date
+    # would cost more in Python than the whole query).
+    cents = type_coerce(Invoice.open_amount, BigInteger)
+    as_sum = [func.sum(case((condition, cents), else_=0)) for condition in _bucket_conditions(as_of)]
+    query = (
+        select(Invoice.customer_id, Invoice.currency, *as_sum)
+        .where(*_open_invoices(as_of), Invoice.customer_id.in_(ids))
+        .group_by(Invoice.customer_id, Invoice.currency)
+    )
+    for cid, currency, *amounts in session.execute(query):
+        sums = {b: _hundredths(a) for b, a in zip(BUCKETS, amounts, strict=True)}
+        _add(rows[cid].buckets, rows[cid].unconverted, currency, sums, rates)
     return [rows[i] for i in ids]
 
 
@@ -367,11 +365,15 @@ def totals_of(rows: list[PortfolioRow]) -> PortfolioTotals:
 def portfolio_totals(
     session: Session, flt: PortfolioFilter, as_of: date, rates: Mapping[str, Decimal]
 ) -> PortfolioTotals:
-    """The filtered portfolio's totals: per currency and due date in SQL, bucketed and converted here."""
+    """The filtered portfolio's totals: summed per currency and due date in SQL (a few hundred due dates
+    per currency, read from ix_invoices_open_totals), bucketed and converted here."""
+    cents = func.sum(type_coerce(Invoice.open_amount, BigInteger))
+    keys = (Invoice.currency, Invoice.due_date)
+    query = select(*keys, cents).where(*_invoices_of_filter(flt, as_of)).group_by(*keys)
     sums: dict[str, dict[str, Decimal]] = {}
-    for _, currency, due, amount in _due_sums(session, _invoices_of_filter(flt, as_of), by_customer=False):
+    for currency, due, amount in session.execute(query):
         found = sums.setdefault(currency, dict.fromkeys(BUCKETS, ZERO))
-        found[bucket_of(due, as_of)] += amount
+        found[bucket_of(due, as_of)] += _hundredths(amount)
     totals = PortfolioTotals()
     for currency, amounts in sums.items():
         _add(totals.buckets, totals.unconverted, currency, amounts, rates)
