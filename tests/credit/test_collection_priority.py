@@ -1,6 +1,6 @@
 """collection_priority.dmn as deployed: the worklist reads the newest active dunning version's table (a
-process owner's new factors re-rank the cases), refuses a table that gives no exact score, and never guesses
-a rate."""
+process owner's new factors re-rank the cases), refuses at deploy a table that gives no exact score, and never
+guesses a rate."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.collections_desk import Collections
 from tests.helpers import auth
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
+from workflows.definitions.validation import InvalidBundle
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -70,15 +71,21 @@ def test_a_newly_deployed_table_reranks_the_worklist(desk: Collections) -> None:
     ]
 
 
-def test_a_table_giving_a_float_is_a_409_naming_it(desk: Collections) -> None:
+def test_a_table_that_cannot_score_every_case_is_refused_at_deploy(desk: Collections) -> None:
     customer = desk.customer("Floaty Ltd")
     desk.invoice(customer, "FL-1", "100.00")
     for _ in range(5):
         desk.tick()
-    deploy_priority(desk, lambda text: text.replace('Decimal("1.5") + broken', "1.5 + broken"))
-    refused = rows(desk)
-    assert refused.status_code == 409
-    assert "collection_priority.dmn of dunning v2" in refused.json["error"]["message"]
+    broken = {
+        "a float": lambda text: text.replace('Decimal("2.0") + broken', "2.0 + broken"),
+        "no row for the ungraded": lambda text: text.replace("-</text>", '== "Z"</text>'),
+    }
+    for what, edit in broken.items():
+        with pytest.raises(InvalidBundle) as refused:
+            deploy_priority(desk, edit)
+        assert "collection_priority.dmn" in str(refused.value), what
+    [row] = rows(desk).json["items"]  # the shipped table still ranks: 100 x 5 x 1.5
+    assert (row["customer_id"], row["score"]) == (customer, "750.00")
 
 
 def test_a_case_without_an_exchange_rate_comes_first_unscored(desk: Collections) -> None:

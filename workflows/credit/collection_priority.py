@@ -96,3 +96,29 @@ def deployed_priority(session: Session) -> Priority:
         f"no active {PRIORITY_PROCESS} version carries {PRIORITY_FILE}: deploy it with the dunning diagram "
         "(`creditflow init` does) before the collectors' worklist can rank cases"
     )
+
+
+# What a case can bring: every grade (and none), amounts from nothing to the money bound, ages and promises.
+_GRADES = ("A", "B", "C", "D", "E", "")
+_AMOUNTS = (Decimal("0.00"), Decimal("1.00"), Decimal("12345.67"), Decimal("999999999999999.99"))
+_DAYS = (0, 1, 45, 3650)
+_BROKEN = (0, 1, 5)
+
+
+def priority_problems(text: str) -> list[str]:
+    """What makes a priority table unusable, checked when it is deployed (the worklist would only find out
+    when a collector opened it): every grade, amount, age and count of broken promises must give an exact
+    score and grade factor of 0 or more. Empty when the table is sound."""
+    priority = Priority(text, PRIORITY_FILE)
+    problems: list[str] = []
+    for grade in _GRADES:
+        for amount in _AMOUNTS:
+            for days in _DAYS:
+                for broken in _BROKEN:
+                    try:
+                        priority.score(amount, days, grade, broken)
+                    except PriorityError as exc:
+                        problems.append(str(exc))
+                        if len(problems) >= 3:
+                            return problems
+    return problems

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.collection_priority import PRIORITY_DECISION, PRIORITY_FILE, priority_problems
 from workflows.credit.dunning_ladder import (
     CHARGES_DECISION,
     CHARGES_FILE,
@@ -192,6 +193,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = ladder_problems(texts[LADDER_FILE])
         if problems:
             raise InvalidBundle([Problem(LADDER_FILE, 0, LADDER_DECISION, p) for p in problems])
+    if PRIORITY_FILE in texts:  # the collectors' worklist: every case gets an exact score
+        problems = priority_problems(texts[PRIORITY_FILE])
+        if problems:
+            raise InvalidBundle([Problem(PRIORITY_FILE, 0, PRIORITY_DECISION, p) for p in problems])
     if CHARGES_FILE in texts:  # fees and interest: every currency gets an answer, in amounts
         problems = charges_problems(texts[CHARGES_FILE])
         if problems:
