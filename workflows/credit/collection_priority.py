@@ -98,11 +98,12 @@ def deployed_priority(session: Session) -> Priority:
     )
 
 
-# What a case can bring: every grade (and none), amounts from nothing to the money bound, ages and promises.
+# What a case can bring: every grade (and none), the extremes of amount, age and broken promises (a row is one
+# expression of them; every shipped `dunning` deploy runs this, so the grid stays small).
 _GRADES = ("A", "B", "C", "D", "E", "")
-_AMOUNTS = (Decimal("0.00"), Decimal("1.00"), Decimal("12345.67"), Decimal("999999999999999.99"))
-_DAYS = (0, 1, 45, 3650)
-_BROKEN = (0, 1, 5)
+_AMOUNTS = (Decimal("0.00"), Decimal("999999999999999.99"))
+_DAYS = (0, 3650)
+_BROKEN = (0, 5)
 
 
 def priority_problems(text: str) -> list[str]:
