@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -26,9 +27,11 @@ from workflows.credit.limit_review import record_rating
 from workflows.credit.models import Customer, DunningCase, Invoice, InvoiceStatus
 from workflows.credit.promises import DunningPromise, PromiseStatus
 from workflows.credit.watchlist import EntryFilter, WatchlistEntry, list_entries, open_entries
+from workflows.credit.watchlist_rules import INPUTS, Rules
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
+from workflows.engine.decisions import evaluate_decision
 from workflows.engine.runner import Runtime
 from workflows.mail.smtp import mailer_for
 from workflows.settings import BPMN_DIR
@@ -357,3 +360,27 @@ def test_a_broken_promise_flags_the_customer_when_it_is_judged(desk: Collections
             if e.detail.get("customer_ids") == [customer]
         ]
     assert scoped and scoped[-1]["open"] == 1
+
+
+def test_cell_by_cell_evaluation_answers_as_the_dmn_engine_does() -> None:
+    """Rules caches each cell's answer by the values it reads; on a grid around every threshold it fires
+    exactly what SpiffWorkflow's whole-table evaluation (evaluate_decision) collects."""
+    text = (BPMN_DIR / "early_warning.dmn").read_text(encoding="utf-8")
+    rules = Rules(text, "early_warning.dmn")
+    numbers: list[Any] = [None, 0, 2, 3, Decimal("4.9"), 5, Decimal("9.99"), 10, Decimal("10.01"), 29, 30, 31]
+    numbers += [Decimal("89.9"), 90, 91, 100, Decimal("100.1"), 150]
+    compared = 0
+    for grade in (None, "A", "B", "C"):
+        for value in numbers:
+            for normal in (0, Decimal("2.5"), 10):
+                signals: dict[str, Any] = dict.fromkeys(INPUTS, value) | {
+                    "grade": grade,
+                    "dbt_rising_months": 0 if value is None else value,
+                    "normal_dispute_rate_percent": normal,
+                }
+                expected = evaluate_decision(text, "early_warning", signals)
+                got = rules.fired(signals)
+                assert [f.indicator for f in got] == expected.get("indicator", []), signals
+                assert [f.action for f in got] == expected.get("action", []), signals
+                compared += 1
+    assert compared == 216 and len(rules._cells) < compared * 3  # noqa: SLF001 - the cache is the point

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
-from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.engine.decisions import DecisionError, decision_engine
 from workflows.errors import Conflict
 from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
 
@@ -57,6 +57,10 @@ class Rules:
     text: str
     source: str  # "early_warning.dmn of credit_limit_review v3"
     _cache: dict[tuple[Any, ...], tuple[Fired, ...]] = field(default_factory=dict, repr=False)
+    _cells: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
+    _engine: Any = field(default=None, repr=False)
+    _task: Any = field(default=None, repr=False)
+    _plan: list[tuple[Any, list[tuple[Any, ...]], tuple[str, ...]]] | None = field(default=None, repr=False)
 
     def fired(self, signals: Mapping[str, Any]) -> tuple[Fired, ...]:
         """The indicators the table fires for one customer's signals (plus the book's), in rule order.
@@ -73,9 +77,11 @@ class Rules:
 
     def _evaluate(self, inputs: dict[str, Any]) -> tuple[Fired, ...]:
         try:
-            result = evaluate_decision(self.text, RULES_DECISION, inputs)
-        except DecisionError as exc:
-            raise RulesError(f"{self.source}: {exc}") from exc
+            result = self._collect(inputs)
+        except Exception as exc:  # any failure of a policy cell stops the run, naming the table
+            raise RulesError(
+                f"{self.source}: decision {RULES_DECISION!r} failed on {inputs!r}: {exc}"
+            ) from exc
         if not result:
             return ()
         columns = [result.get(name) for name in ("indicator", "severity", "action")]
@@ -102,6 +108,71 @@ class Rules:
                 )
             fired.append(Fired(indicator, severity, action))
         return tuple(fired)
+
+    def _collect(self, inputs: dict[str, Any]) -> dict[str, list[Any]]:
+        """The table's COLLECT answer, as SpiffWorkflow's DMNEngine.result gives it, evaluated cell by
+        cell: each cell's answer is kept for the values of the names it reads, so 100,000 customers cost a
+        few thousand cell evaluations rather than one table evaluation each (1 ms)."""
+        if self._plan is None:
+            self._plan = self._build_plan()
+        engine, task = self._engine, self._task
+        task.data = inputs
+        result: dict[str, list[Any]] = {}
+        for r, (rule, cells, out_names) in enumerate(self._plan):
+            if not all(self._cell(engine, task, cell) for cell in cells):
+                continue
+            key = ("out", r, *(inputs.get(n) for n in out_names))
+            if key not in self._cells:
+                self._cells[key] = rule.output_as_dict(task)
+            for name, value in self._cells[key].items():
+                result.setdefault(name, []).append(value)
+        return result
+
+    def _build_plan(self) -> list[tuple[Any, list[tuple[Any, ...]], tuple[str, ...]]]:
+        """Per rule: its non-empty cells (key, input expression, entry, the data names they read) and the
+        names its outputs read."""
+        try:
+            self._engine, self._task = decision_engine(self.text, RULES_DECISION)
+        except DecisionError as exc:
+            raise RulesError(f"{self.source}: {exc}") from exc
+        if self._engine.decision_table.hit_policy != "COLLECT":
+            raise RulesError(
+                f"{self.source} must have hit policy COLLECT and the outputs indicator, severity and action"
+            )
+        plan = []
+        for r, rule in enumerate(self._engine.decision_table.rules):
+            cells = []
+            for e, entry in enumerate(rule.inputEntries):
+                expression = entry.input.expression
+                for lhs in entry.lhs:
+                    if lhs is None:
+                        continue
+                    if not expression:
+                        raise RulesError(f"{self.source}: input {entry.input.label!r} has no expression")
+                    cells.append(((r, e, lhs), expression, lhs, _names(f"{expression} {lhs}")))
+            outputs = _names(" ".join(o.text or "" for o in rule.outputEntries))
+            plan.append((rule, cells, outputs))
+        return plan
+
+    def _cell(self, engine: Any, task: Any, cell: tuple[Any, ...]) -> bool:
+        prefix, expression, lhs, names = cell
+        key = (*prefix, *(_hashable(task.data.get(n)) for n in names))
+        found = self._cells.get(key)
+        if found is None:
+            found = self._cells[key] = bool(engine.evaluate(expression, lhs, task))
+        return bool(found)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(code: str) -> tuple[str, ...]:
+    """The data names a cell's text mentions: what its answer depends on (the task data holds no others)."""
+    return tuple(sorted(set(_NAME.findall(code)) & {*INPUTS, *BOOK_INPUTS}))
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value) if isinstance(value, (list, dict, set)) else value
 
 
 def strongest_action(fired: tuple[Fired, ...] | list[Fired]) -> str:

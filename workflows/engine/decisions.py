@@ -51,6 +51,17 @@ def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]
         raise DecisionError(f"decision {decision_id!r} failed on {dict(inputs)!r}: {exc}") from exc
 
 
+def decision_engine(dmn_text: str, decision_id: str) -> tuple[DMNEngine, Any]:
+    """The parsed decision (cached per table text) and a task stand-in for `DMNEngine.evaluate` and
+    `Rule.output_as_dict`: set its `data` before each use. For callers that evaluate a table for many
+    inputs cell by cell (workflows/credit/watchlist_rules.py).
+
+    Raises:
+        DecisionError: the file has no such decision.
+    """
+    return _engine(dmn_text, decision_id), _Probe({})
+
+
 @functools.lru_cache(maxsize=32)
 def _engine(dmn_text: str, decision_id: str) -> DMNEngine:
     # Parsed once per table text: deployed files never change, and a check runs on every money move.
