@@ -16,7 +16,7 @@ from workflows.credit import roles
 from workflows.credit.credit_notes import post_credit
 from workflows.credit.disputes import DisputeInput, LineInput, open_dispute, record_proposal
 from workflows.credit.fx import RateInput, store_rate
-from workflows.credit.models import DunningCase
+from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.promises import DunningPromise, PromiseStatus
 from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
 from workflows.credit.write_off_posting import post_request
@@ -91,6 +91,7 @@ def build_book(app: Flask) -> dict[str, int]:
     with transaction(rt.factory) as session:
         applications(session)
         promises(session, ids["B"])
+        dunning_cases(session, ids)
     return ids
 
 
@@ -239,3 +240,32 @@ def promises(session: Session, customer_id: int) -> None:
                 judged_at=at(day, 23, 59),
             )
         )
+
+
+# (customer, first level-1 notice, closed on, outcome) of dunning cases: their 30 days end in March.
+CASES = [
+    ("A", date(2026, 2, 10), date(2026, 2, 25), "paid"),  # paid in 15 days
+    ("C", date(2026, 2, 15), date(2026, 3, 20), "paid"),  # paid, but in 33 days
+    ("D", date(2026, 2, 20), None, None),  # still open (went to legal)
+]
+
+
+def dunning_cases(session: Session, ids: dict[str, int]) -> None:
+    for name, noticed, closed, outcome in CASES:
+        case = DunningCase(
+            customer_id=ids[name],
+            currency=CURRENCY[name],
+            opened_at=at(noticed - timedelta(days=1)),
+            status="open" if closed is None else "closed",
+            level=1,
+            closed_at=None if closed is None else at(closed),
+            outcome=outcome,
+        )
+        session.add(case)
+        session.flush()
+        for level, day in ((1, noticed), (2, noticed + timedelta(days=14))):
+            session.add(
+                DunningEvent(
+                    case_id=case.id, kind="notice_sent", level=level, detail={}, actor="system", at=at(day)
+                )
+            )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import CurrencyBook, EndFigures, customer_totals, ledger_book
 from workflows.credit.kpi_cache import cached
+from workflows.credit.kpi_extras import disputes, dunning_effectiveness
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
 from workflows.credit.kpi_provision import allowance_on
@@ -114,17 +115,21 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     rates = _rates(session, books, customers, periods, base)
     decided = decided_applications(session, min(p[0] for p in periods), max(ends))
     promises = promises_judged(session, periods)
+    dunning = dunning_effectiveness(session, periods)
+    dispute_details = disputes(session, periods, base, rates)
     found = {}
     for start, end in periods:
         money = _Converter(rates[end])
         at_end, at_start = money.figures(books, end), money.figures(books, start)
         sales = money.total({c: b.sales[end] for c, b in books.items()})
         written_off = money.total({c: b.written_off[end] for c, b in books.items()})
+        receivables = _receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period))
+        receivables["cei"]["disputes"] = dispute_details[end]
         found[end] = {
-            **_receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period)),
+            **receivables,
             "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances[end]),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
-            "promise_kept_rate": _kept_rate(*promises[end]),
+            "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning": dunning[end]},
             "top10_concentration": _concentration(customers[end], rates[end]),
         }
     return found

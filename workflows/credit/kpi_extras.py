@@ -1,0 +1,127 @@
+"""Details beside the KPIs (workflows/credit/kpis.py): dunning effectiveness (cases paid within 30 days of
+their first notice) and disputes (cycle time, amounts disputed by reason). Each is one grouped query over
+all the periods asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from workflows.credit.disputes import Dispute, DisputeLine
+from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.kpi_book import end_of
+from workflows.credit.kpi_process import median
+from workflows.credit.models import DunningCase, DunningEvent
+from workflows.credit.record_fields import money_text
+
+WINDOW = timedelta(days=30)
+PAID = "paid"  # the outcome of a case closed because everything was paid (handlers/dunning.py, CLOSED_PAID)
+FIRST_NOTICE = ("notice_sent", 1)  # the level-1 notice (handlers/dunning_notices.py)
+
+
+def _period_of(periods: Sequence[tuple[date, date]], day: date) -> date | None:
+    for start, end in periods:
+        if start < day <= end:
+            return end
+    return None
+
+
+def dunning_effectiveness(
+    session: Session, periods: Sequence[tuple[date, date]]
+) -> dict[date, dict[str, Any]]:
+    """{period end: {cases, paid_within_30_days, percent}}: the cases whose 30 days after their first
+    level-1 notice ended in the period, and how many of them were closed paid within those 30 days."""
+    first = min(p[0] for p in periods)
+    last = max(p[1] for p in periods)
+    notice = func.min(DunningEvent.at).label("notice")
+    noticed = (
+        select(DunningEvent.case_id.label("case_id"), notice)
+        .where(DunningEvent.kind == FIRST_NOTICE[0], DunningEvent.level == FIRST_NOTICE[1])
+        .group_by(DunningEvent.case_id)
+        .having(and_(notice > end_of(first) - WINDOW, notice <= end_of(last) - WINDOW))
+        .subquery("noticed")
+    )
+    rows = session.execute(
+        select(noticed.c.notice, DunningCase.outcome, DunningCase.closed_at).join(
+            DunningCase, DunningCase.id == noticed.c.case_id
+        )
+    )
+    found = {end: [0, 0] for _, end in periods}
+    for at, outcome, closed_at in rows:
+        end = _period_of(periods, (at + WINDOW).date())
+        if end is None:
+            continue
+        found[end][0] += 1
+        if outcome == PAID and closed_at is not None and closed_at <= at + WINDOW:
+            found[end][1] += 1
+    return {
+        end: {
+            "cases": cases,
+            "paid_within_30_days": paid,
+            "percent": None if not cases else str((Decimal(paid) * 100 / cases).quantize(Decimal("0.01"))),
+        }
+        for end, (cases, paid) in found.items()
+    }
+
+
+def disputes(
+    session: Session, periods: Sequence[tuple[date, date]], base: str, rates: dict[date, dict[str, Decimal]]
+) -> dict[date, dict[str, Any]]:
+    """{period end: {closed, median_days, disputed_by_reason}}: disputes closed in the period and the
+    median days from opening to closing; the amounts of the disputes opened in it, by reason code, in the
+    base currency at the period end's rate (`unconverted` names a currency without one)."""
+    first = end_of(min(p[0] for p in periods))
+    last = end_of(max(p[1] for p in periods))
+    closed = session.execute(
+        select(Dispute.opened_at, Dispute.closed_at).where(
+            Dispute.closed_at > first, Dispute.closed_at <= last
+        )
+    )
+    days: dict[date, list[Decimal]] = {end: [] for _, end in periods}
+    for opened_at, closed_at in closed:
+        end = None if closed_at is None else _period_of(periods, closed_at.date())
+        if end is not None and closed_at is not None:
+            days[end].append(Decimal((closed_at - opened_at).total_seconds()) / 86400)
+    opened = session.execute(  # disputes are few: their lines one by one
+        select(
+            Dispute.opened_at,
+            DisputeLine.reason,
+            Dispute.currency,
+            type_coerce(DisputeLine.amount, BigInteger),
+        )
+        .join(DisputeLine, DisputeLine.dispute_id == Dispute.id)
+        .where(Dispute.opened_at > first, Dispute.opened_at <= last)
+    )
+    amounts: dict[date, dict[str, dict[str, int]]] = {end: {} for _, end in periods}
+    for opened_at, reason, currency, hundredths in opened:
+        end = _period_of(periods, opened_at.date())
+        if end is not None:
+            per = amounts[end].setdefault(reason, {})
+            per[currency] = per.get(currency, 0) + int(hundredths)
+    found = {}
+    for _, end in periods:
+        by_reason: dict[str, str] = {}
+        unconverted: dict[str, str] = {}
+        for reason, per_currency in sorted(amounts[end].items()):
+            total = Decimal("0.00")
+            for currency, hundredths in per_currency.items():
+                try:
+                    rate = rates[end].get(currency) or rate_on(session, currency, end, base)
+                except MissingRate:
+                    unconverted[currency] = money_text(Decimal(hundredths) / 100) or "0.00"
+                    continue
+                total += (Decimal(hundredths) * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+            by_reason[reason] = money_text(total) or "0.00"
+        median_days = median(days[end]) if days[end] else None
+        found[end] = {
+            "closed": len(days[end]),
+            "median_days": None if median_days is None else str(median_days.quantize(Decimal("0.1"))),
+            "disputed_by_reason": by_reason,
+            **({"unconverted": unconverted} if unconverted else {}),
+        }
+    return found
