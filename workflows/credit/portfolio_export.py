@@ -78,7 +78,8 @@ def portfolio_csv(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: s
 def _xlsx_cell(value: Any) -> Any:
     if value is None or isinstance(value, (int, Decimal)):
         return value
-    return ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value))  # control characters no XLSX can hold
+    # Control characters no XLSX can hold go first, so none can hide a formula from safe_cell ("\x01=...").
+    return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
 
 
 def portfolio_xlsx(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str) -> bytes:
