@@ -148,7 +148,11 @@ def test_every_kpi_of_three_months_in_three_currencies_equals_the_hand_computati
     assert kpis["promise_kept_rate"]["judged"] == 5 and kpis["promise_kept_rate"]["kept"] == 3
     # Dunning effectiveness: three cases' 30 days after their first notice end in March; A's closed paid in
     # 15 days, C's in 33, D's is open: 1 of 3.
-    assert kpis["promise_kept_rate"]["dunning"] == {"cases": 3, "paid_within_30_days": 1, "percent": "33.33"}
+    assert kpis["promise_kept_rate"]["dunning_effectiveness"] == {
+        "cases": 3,
+        "paid_within_30_days": 1,
+        "percent": "33.33",
+    }
     # Disputes: A2's, opened 8 March, credited (closed) 10 March: 2.0 days; 1,000.00 EUR disputed for quality.
     assert kpis["cei"]["disputes"] == {
         "closed": 1,

@@ -129,7 +129,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
             **receivables,
             "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances[end]),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
-            "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning": dunning[end]},
+            "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning_effectiveness": dunning[end]},
             "top10_concentration": _concentration(customers[end], rates[end]),
         }
     return found
