@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from webui.auth import login_required_view, require_groups
 from webui.jobs import day_filter
 from webui.services import services
-from workflows.credit.aging_history import AgingPoint, aging_history, chart_days, top_exposures
+from workflows.credit.aging_history import AgingPoint, dashboard_views
 from workflows.credit.kpis import KPI_NAMES, KpiRatesMissing, compute_kpis
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -154,8 +154,7 @@ def index() -> str:
             kpis = compute_kpis(session, as_of, period, base)
         except KpiRatesMissing as missing:
             kpi_error = str(missing)
-        points = aging_history(session, chart_days(as_of), base)
-        exposures = top_exposures(session, as_of, base)
+        points, exposures = dashboard_views(session, as_of, base)
         watchlist, watch_counts = open_entries(session, WATCHLIST_ROWS), counts_by_action(session)
     # The watchlist page is helper W's; linked when it is there.
     watchlist_url = url_for(WATCHLIST_PAGE) if WATCHLIST_PAGE in current_app.view_functions else None

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.credit.test_aging_history import TODAY, make_book
+from tests.helpers import auth
 from tests.webui.test_customer_pages import set_page_size
 from tests.webui.test_pages import logged_in
 from workflows.credit.aging_history import aging_history, chart_days, month_end
@@ -189,6 +190,25 @@ def test_the_watchlist_section_lists_the_open_entries(
         ["Yuan Co", "utilisation, broken promise", "credit hold (high)", "manager1", "2026-03-02"]
     ]
     assert "open now: 1 credit hold, 0 call, 0 review" in " ".join(html.split())
+
+
+def test_the_kept_aging_follows_a_change_in_the_book(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """The aging and exposures are kept until the book changes (kpi_cache): a payment dated in the past
+    changes the months after it on the next load."""
+    ids = make_book(app, client, demo_tokens["finance1"])
+    web = logged_in(app, "manager1")
+
+    def aging_total(day: str) -> str:
+        rows = PageTables(web.get("/dashboard").get_data(as_text=True)).tables["aging"]
+        return next(plain(row[-1]) for row in rows if row[0] == day)
+
+    assert aging_total("2026-01-31") == "13930.00" and aging_total("2026-01-31") == "13930.00"
+    paid = {"customer_id": ids["EUR"], "amount": "100.00", "currency": "EUR", "date": "2026-01-15"}
+    paid |= {"invoice_number": "A-1"}
+    assert client.post("/api/payments", json=paid, headers=auth(demo_tokens["finance1"])).status_code == 201
+    assert aging_total("2026-01-31") == "13830.00" and aging_total("2025-12-31") == "15770.00"
 
 
 def test_an_earlier_as_of_shows_the_book_as_it_stood(

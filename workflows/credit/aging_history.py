@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.disputes import CreditNote
 from workflows.credit.fx import CENT, MissingRate, rate_on
+from workflows.credit.kpi_cache import cached
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -344,3 +345,18 @@ def top_exposures(session: Session, as_of: date, base: str, limit: int = TOP_N) 
         top.append(Exposure(cid, names.get(cid, f"#{cid}"), currency, amount, in_base))
     top.sort(key=lambda e: (-e.in_base, e.customer_id))
     return Exposures(as_of, total, top, missing)
+
+
+def dashboard_views(session: Session, as_of: date, base: str) -> tuple[list[AgingPoint], Exposures]:
+    """The dashboard's aging history (chart_days of `as_of`) and top exposures, computed once and kept until
+    the book changes (workflows/credit/kpi_cache.py: per engine, under the book's fingerprint, at most
+    TTL_SECONDS). Callers must not change what they get."""
+    answer = cached(
+        session,
+        ("dashboard_aging", as_of, base),
+        lambda: {
+            "points": aging_history(session, chart_days(as_of), base),
+            "exposures": top_exposures(session, as_of, base),
+        },
+    )
+    return answer["points"], answer["exposures"]
