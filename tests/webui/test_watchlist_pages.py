@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from tests.credit.test_watchlist import NOW, TODAY, Book, build_book, runtime
 from tests.helpers import auth
@@ -15,6 +16,7 @@ from tests.webui.test_pages import logged_in
 from workflows.batch.watchlist_run import watchlist_run
 from workflows.credit.models import Invoice
 from workflows.store.db import transaction
+from workflows.store.models import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -106,6 +108,11 @@ def test_a_downgrade_recorded_through_the_api_flags_the_customer_at_once(
     (entry,) = client.get(f"/api/watchlist?customer_id={customer}", headers=manager).json["items"]
     assert [(i["indicator"], i["measure"]) for i in entry["indicators"]] == [("rating_downgrade", "0")]
     assert (entry["action"], entry["owner"]) == ("review", "credit_manager")
+    with runtime(app).factory() as session:  # the analyst's rating flagged it: the audit trail names them
+        flagged = session.scalars(select(AuditEvent).where(AuditEvent.action == "watchlist_evaluated")).all()
+    assert [(e.actor, e.detail["customer_ids"], e.detail["opened"]) for e in flagged] == [
+        ("analyst1", [customer], 1)
+    ]
     rate("A-", "2026-03-01")  # back up: the latest change is no downgrade, the entry clears
     every = client.get(f"/api/watchlist?customer_id={customer}&status=all", headers=manager).json["items"]
     assert [e["status"] for e in every] == ["cleared"]

@@ -240,7 +240,8 @@ def post_rating(customer_id: int) -> Response:
     with transaction(svc.rt.factory) as session:
         customer = record_rating(session, customer_id, json_body(), actor=actor.username, now=now)
         # A downgrade puts the customer on the watchlist at once (an upgrade may clear its entry).
-        flag_customer(session, customer_id, now, base=svc.rt.settings.credit.base_currency)
+        base = svc.rt.settings.credit.base_currency
+        flag_customer(session, customer_id, now, base=base, actor=actor.username)
         return jsonify(customer_json(session, customer, today=now.date()))
 
 

@@ -118,9 +118,11 @@ def evaluate_watchlist(
     *,
     base: str,
     customer_ids: Collection[int] | None = None,
+    actor: str = SYSTEM,
 ) -> dict[str, Any]:
     """Open, update and clear watchlist entries from the indicators the table fires on `as_of` (for every
-    customer, or `customer_ids` only). Running it again the same day changes nothing.
+    customer, or `customer_ids` only). Running it again the same day changes nothing. The audit event
+    names `actor`: the system for the daily run and timers, the person whose action triggered it otherwise.
 
     Raises:
         RulesError: the table fails on a customer's signals; nothing is written.
@@ -165,18 +167,22 @@ def evaluate_watchlist(
     if customer_ids is not None:  # an event's evaluation: recorded whenever it changed the entry
         summary["customer_ids"] = sorted(customer_ids)
     if done.opened or done.cleared or (customer_ids is not None and done.updated):
-        record_event(session, actor=SYSTEM, action="watchlist_evaluated", now=now, **summary)
+        record_event(session, actor=actor, action="watchlist_evaluated", now=now, **summary)
     return summary
 
 
-def flag_customer(session: Session, customer_id: int, now: datetime, *, base: str) -> dict[str, Any] | None:
-    """Evaluate one customer at once after an event (a promise judged broken, a new external rating), in a
-    savepoint of the caller's transaction; None when no table is deployed or it fails (the daily run
-    reports that), so the event itself is never refused for the watchlist's sake."""
+def flag_customer(
+    session: Session, customer_id: int, now: datetime, *, base: str, actor: str = SYSTEM
+) -> dict[str, Any] | None:
+    """Evaluate one customer at once after an event (a promise judged broken, a new external rating, by
+    `actor`), in a savepoint of the caller's transaction; None when no table is deployed or it fails (the
+    daily run reports that), so the event itself is never refused for the watchlist's sake."""
     try:
         rules = deployed_rules(session)
         with session.begin_nested():
-            return evaluate_watchlist(session, rules, now.date(), now, base=base, customer_ids=[customer_id])
+            return evaluate_watchlist(
+                session, rules, now.date(), now, base=base, customer_ids=[customer_id], actor=actor
+            )
     except (RulesError, IntegrityError):  # a concurrent evaluation opened the entry first: it stands
         return None
 
