@@ -19,10 +19,9 @@ from workflows.credit.portfolio import (
     TOP_DEFAULT,
     TOP_MAX,
     PortfolioFilter,
-    export_rows,
-    load_portfolio,
 )
 from workflows.credit.portfolio_export import XLSX_MEDIA_TYPE, portfolio_csv, portfolio_xlsx
+from workflows.credit.portfolio_pages import export_rows, load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.roles import PORTFOLIO_READERS
 from workflows.errors import BadRequest

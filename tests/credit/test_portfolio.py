@@ -18,8 +18,9 @@ from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
-from workflows.credit.portfolio import PortfolioFilter, load_portfolio
+from workflows.credit.portfolio import PortfolioFilter
 from workflows.credit.portfolio_export import COLUMNS
+from workflows.credit.portfolio_pages import load_portfolio
 from workflows.store.db import transaction
 
 GBP_RATE = Decimal("1.1712345678")
@@ -268,3 +269,41 @@ def test_the_api_twin_answers_the_pages_rows_and_totals(
         refused = client.get(f"/api/portfolio?{bad}", headers=auth(demo_tokens["manager1"]))
         assert refused.status_code == 400, (bad, refused.json)
     assert client.get("/api/portfolio", headers=auth(demo_tokens["sales1"])).status_code == 403
+
+
+def test_a_change_to_the_book_shows_on_the_next_page_although_pages_are_cached(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], book: Book
+) -> None:
+    """The order and totals are kept per book fingerprint (portfolio_pages.py): a new invoice or an
+    audited change (a key-customer flag) shows at once."""
+    manager = logged_in(app, "manager1")
+    assert page_ids(manager.get("/portfolio?tab=key").get_data(as_text=True)) == [book.ids["alpha"]]
+    before = manager.get("/portfolio").get_data(as_text=True)
+    assert page_ids(manager.get("/portfolio").get_data(as_text=True)) == page_ids(before)  # from the cache
+    svc = app.extensions["creditflow"]
+    now = svc.clock()
+    with transaction(svc.rt.factory) as session:
+        session.add(
+            Invoice(
+                customer_id=book.ids["hostile"],
+                number="P-LATE",
+                amount=Decimal("5000.00"),
+                open_amount=Decimal("5000.00"),
+                currency="EUR",
+                issue_date=book.today - timedelta(days=40),
+                due_date=book.today - timedelta(days=10),
+                status=InvoiceStatus.OPEN,
+                created_at=now,
+            )
+        )
+    after = manager.get("/portfolio").get_data(as_text=True)
+    assert page_ids(after)[0] == book.ids["hostile"]  # now the largest: 5,050.00
+    assert "5,050.00" in after
+    named = client.post(
+        f"/api/customers/{book.ids['beta']}/key-customer",
+        json={"key_customer": True, "account_owner": "analyst1"},
+        headers=auth(demo_tokens["manager1"]),
+    )
+    assert named.status_code == 200
+    keyed = page_ids(manager.get("/portfolio?tab=key").get_data(as_text=True))
+    assert keyed == [book.ids["alpha"], book.ids["beta"]]

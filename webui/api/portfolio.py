@@ -13,7 +13,8 @@ from webui.api.openapi import Day, Id, Model, Money, Page, PageQuery, api, respo
 from webui.portfolio import portfolio_filter, query_args
 from webui.services import services
 from workflows.credit.customers import GRADES
-from workflows.credit.portfolio import SORTS, TABS, TOP_MAX, PortfolioRow, PortfolioTotals, load_portfolio
+from workflows.credit.portfolio import SORTS, TABS, TOP_MAX, PortfolioRow, PortfolioTotals
+from workflows.credit.portfolio_pages import load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import PORTFOLIO_READERS

@@ -1,9 +1,10 @@
 """The portfolio (/portfolio, GET /api/portfolio): aging per customer in the base currency, filtered, sorted
 and paged in SQL.
 
-One page is three queries whatever the book's size: the page's customers with their sort keys and the
-number of rows (grouped in SQL over the open invoices), their buckets per invoice currency (converted here
-with Decimal, to the cent), and the filtered book's totals per currency and bucket. Sorting by an amount
+Three queries whatever the book's size: the customers in the sort's order with the number of rows (grouped
+in SQL over the open invoices), a page's buckets per invoice currency (converted here with Decimal, to the
+cent), and the filtered book's totals per currency and due date (portfolio_pages.py keeps the first and the
+last per filter until the book changes). Sorting by an amount
 uses the same rates inside SQL; the amounts shown are always the exact Decimal conversions. A currency
 without a stored rate is never guessed: its rows and totals are flagged and left unconverted.
 """
@@ -11,7 +12,7 @@ without a stored rate is never guessed: its rows and totals are flagged and left
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -42,7 +43,6 @@ TABS = ("all", "key", "top")
 OVER_90 = ("days_91_120", "over_120")
 OVERDUE = tuple(b for b in BUCKETS if b != "not_due")
 TOP_DEFAULT, TOP_MAX = 20, 200
-EXPORT_CHUNK = 500  # customer ids per detail query of an export
 
 
 @dataclass(frozen=True)
@@ -230,24 +230,6 @@ def _per_customer(flt: PortfolioFilter, as_of: date, rates: Mapping[str, Decimal
     )
 
 
-def load_portfolio(
-    session: Session, flt: PortfolioFilter, *, as_of: date, base: str, page: int = 1, per_page: int = 50
-) -> Portfolio:
-    """One page of the portfolio and the filtered book's totals (see the module's docstring)."""
-    rates = current_rates(session, as_of, base)
-    if flt.top is not None:  # the top exposures: the largest totals, one page of them
-        flt = replace(flt, sort="total", descending=True)
-        page, per_page = 1, flt.top or TOP_DEFAULT
-    ids, total_rows = _page_ids(session, flt, as_of, rates, page, per_page)
-    rows = _rows(session, ids, as_of, rates)
-    if flt.top is not None:
-        total_rows = min(total_rows, flt.top)
-        totals = totals_of(rows)
-    else:
-        totals = portfolio_totals(session, flt, as_of, rates)
-    return Portfolio(as_of, base, rows, total_rows, page, per_page, totals, rates)
-
-
 def _page_ids(
     session: Session,
     flt: PortfolioFilter,
@@ -378,21 +360,3 @@ def portfolio_totals(
     for currency, amounts in sums.items():
         _add(totals.buckets, totals.unconverted, currency, amounts, rates)
     return totals
-
-
-def export_rows(
-    session: Session, flt: PortfolioFilter, *, as_of: date, base: str
-) -> tuple[list[PortfolioRow], PortfolioTotals]:
-    """Every row of the filtered portfolio in the page's order (the top exposures: its N rows), and the
-    totals the page shows; for the CSV and XLSX exports."""
-    rates = current_rates(session, as_of, base)
-    if flt.top is not None:
-        flt = replace(flt, sort="total", descending=True)
-        ids, _ = _page_ids(session, flt, as_of, rates, 1, flt.top)
-    else:
-        ids, _ = _page_ids(session, flt, as_of, rates, None, None)
-    rows: list[PortfolioRow] = []
-    for start in range(0, len(ids), EXPORT_CHUNK):
-        rows += _rows(session, ids[start : start + EXPORT_CHUNK], as_of, rates)
-    totals = totals_of(rows) if flt.top is not None else portfolio_totals(session, flt, as_of, rates)
-    return rows, totals
