@@ -130,7 +130,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
             "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances[end]),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
             "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning_effectiveness": dunning[end]},
-            "top10_concentration": _concentration(customers[end], rates[end]),
+            "top10_concentration": _concentration(customers[end], rates[end], at_end.ar),
         }
     return found
 
@@ -282,28 +282,36 @@ def _kept_rate(judged: int, kept: int) -> dict[str, Any]:
     )
 
 
-def _concentration(customers: dict[tuple[int, str], int], rates: dict[str, Decimal]) -> dict[str, Any]:
-    """The share of the receivables held by the ten customers with most open at the period end."""
-    money = _Converter(rates)
-    per_customer: dict[int, Decimal] = {}
+def _concentration(
+    customers: dict[tuple[int, str], int], rates: dict[str, Decimal], ar: Decimal
+) -> dict[str, Any]:
+    """The share of the receivables (`ar`, the period end's AR in the base currency) held by the ten
+    customers with most open then. Customers are ranked in floating point (a rank, not an amount), and the
+    ten found are summed exactly, each customer's amount converted per currency to the cent."""
+    weights = {currency: float(rate) for currency, rate in rates.items()}
+    ranked: dict[int, float] = {}
     for (customer_id, currency), hundredths in customers.items():
         if hundredths:
-            per_customer[customer_id] = per_customer.get(customer_id, Decimal(0)) + money.one(
-                currency, hundredths
-            )
-    total = sum(per_customer.values(), Decimal("0.00"))
-    top = heapq.nlargest(TOP, per_customer.items(), key=lambda kv: (kv[1], -kv[0]))
-    if total <= 0:
-        return _kpi("top10_concentration", None, NO_AR, customers=len(per_customer))
-    largest_id, largest = top[0]
+            ranked[customer_id] = ranked.get(customer_id, 0.0) + hundredths * weights[currency]
+    if ar <= 0 or not ranked:
+        return _kpi("top10_concentration", None, NO_AR, customers=len(ranked))
+    top = heapq.nlargest(TOP, ranked, key=lambda cid: (ranked[cid], -cid))
+    money = _Converter(rates)
+    chosen = set(top)
+    exact = dict.fromkeys(top, Decimal("0.00"))
+    for (customer_id, currency), hundredths in customers.items():
+        if customer_id in chosen:
+            exact[customer_id] += money.one(currency, hundredths)
+    largest_id = max(top, key=lambda cid: (exact[cid], -cid))
+    largest = exact[largest_id]
     return _kpi(
         "top10_concentration",
-        _share(sum((v for _, v in top), Decimal(0)), total),
+        _share(sum(exact.values(), Decimal(0)), ar),
         None,
-        customers=len(per_customer),
+        customers=len(ranked),
         largest_exposure={
             "customer_id": largest_id,
             "amount": money_text(largest),
-            "share_percent": str((largest * 100 / total).quantize(PLACES[PERCENT], rounding=ROUND_HALF_UP)),
+            "share_percent": str((largest * 100 / ar).quantize(PLACES[PERCENT], rounding=ROUND_HALF_UP)),
         },
     )
