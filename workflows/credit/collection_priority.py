@@ -6,6 +6,7 @@ process owner changes the formula or the grade factors by deploying dunning, not
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,19 +52,35 @@ class Priority:
         return found
 
     def _evaluate(self, amount: Decimal, days: int, grade: str, broken: int) -> tuple[Decimal, Decimal]:
-        inputs = {"amount_overdue": amount, "days_overdue": days, "grade": grade, "broken_promises": broken}
-        try:
-            result = evaluate_decision(self.text, PRIORITY_DECISION, inputs)
-        except DecisionError as exc:
-            raise PriorityError(f"{self.source}: {exc}") from exc
-        score, factor = _decimal(result.get("score")), _decimal(result.get("grade_factor"))
-        if score is None or factor is None or score < 0 or factor < 0 or score > MAX_SCORE:
-            raise PriorityError(
-                f"{self.source} gives score {result.get('score')!r} and grade factor "
-                f"{result.get('grade_factor')!r} for {inputs}; each row must give an exact, finite number "
-                "of 0 or more (Decimal, not float): fix the table and deploy it with dunning"
-            )
-        return score.quantize(Decimal("0.01")), factor
+        score, factor, problem = _table_score(self.text, amount, days, grade, broken)
+        if problem or score is None or factor is None:
+            raise PriorityError(f"{self.source}{problem}")
+        return score, factor
+
+
+# Scores across requests: a worklist page evaluates every open case of the group (about a millisecond each),
+# and the inputs change once a day or on a payment. Keyed by the table's text, so a new table is never
+# answered from an old one's scores.
+@functools.lru_cache(maxsize=50_000)
+def _table_score(
+    text: str, amount: Decimal, days: int, grade: str, broken: int
+) -> tuple[Decimal | None, Decimal | None, str]:
+    """(score, factor, "") or (None, None, what is wrong, to follow the table's name)."""
+    inputs = {"amount_overdue": amount, "days_overdue": days, "grade": grade, "broken_promises": broken}
+    try:
+        result = evaluate_decision(text, PRIORITY_DECISION, inputs)
+    except DecisionError as exc:
+        return None, None, f": {exc}"
+    score, factor = _decimal(result.get("score")), _decimal(result.get("grade_factor"))
+    if score is None or factor is None or score < 0 or factor < 0 or score > MAX_SCORE:
+        return (
+            None,
+            None,
+            f" gives score {result.get('score')!r} and grade factor {result.get('grade_factor')!r} for "
+            f"{inputs}; each row must give an exact, finite number of 0 or more (Decimal, not float): fix "
+            "the table and deploy it with dunning",
+        )
+    return score.quantize(Decimal("0.01")), factor, ""
 
 
 def _decimal(value: Any) -> Decimal | None:
