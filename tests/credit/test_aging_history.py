@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from tests.helpers import auth, migrated_customer
 from workflows.credit.aging_history import aging_history, chart_days, top_exposures
 
-pytestmark = pytest.mark.usefixtures("shipped")
+# db: CI runs these again on PostgreSQL (the CTE of days, the CASE indexes and the grouping are portable SQL).
+pytestmark = [pytest.mark.db, pytest.mark.usefixtures("shipped")]
 
 TODAY = date(2026, 3, 2)  # the app clock's day (tests/conftest.py)
 
