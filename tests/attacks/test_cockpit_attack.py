@@ -14,12 +14,20 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from tests.collections_desk import Collections
+from tests.credit.test_watchlist import NOW as WL_NOW
+from tests.credit.test_watchlist import TODAY as WL_TODAY
+from tests.credit.test_watchlist import Book as WlBook
+from tests.credit.test_watchlist import build_book
+from tests.credit.test_watchlist import runtime as wl_runtime
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
+from workflows.batch.watchlist_run import watchlist_run
 from workflows.credit.collection_contacts import CollectionContact
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.promises import DunningPromise
+from workflows.credit.watchlist import WatchlistEntry
 from workflows.store.db import transaction
+from workflows.store.models import AuditEvent, OutboxEmail
 
 pytestmark = pytest.mark.usefixtures("shipped", "demo_tokens")
 
@@ -118,3 +126,191 @@ def test_a_hostile_customer_name_is_text_on_every_cockpit_page(
         html = answer.get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html, path
         assert "</script><" not in html, path
+
+
+# --- the contact log ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "call", "outcome": "reached", "next_action_date": "9999-12-31"},
+        {"kind": "call", "outcome": "promise", "promised_date": "9999-12-31", "promised_amount": "1000.00"},
+        {"kind": "call", "outcome": "promise", "promised_date": "9999-12-31", "promised_amount": "0.01"},
+        {"kind": "call", "outcome": "reached", "next_action_date": "0001-01-01"},
+        {"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": "1" * 30},
+        {"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": "-0.00"},
+        {"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": "NaN"},
+        {"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": "Infinity"},
+        {"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": True},
+        {"kind": "call", "outcome": "reached", "typename": "DunningPromise", "__class__": "x"},
+    ],
+)
+def test_far_dates_and_odd_amounts_on_the_contact_log_are_never_a_500(desk: Collections, body: Any) -> None:
+    _, case_id = open_case(desk, "Farout Ltd")
+    before = counts(desk.client.application)
+    answer = post_contact(desk, case_id, body)
+    assert answer.status_code in (201, 409, 422), (body, answer.status_code, answer.json)
+    if answer.status_code != 201:
+        assert counts(desk.client.application) == before
+    # The worklist still answers, whatever was logged.
+    assert (
+        desk.client.get("/api/collections?due=all", headers=auth(desk.tokens["collector1"])).status_code
+        == 200
+    )
+    assert desk.client.get(
+        f"/collections/{case_id}", headers=auth(desk.tokens["collector1"])
+    ).status_code in (
+        200,
+        302,
+        401,
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"kind": "call", "outcome": "reached", "note": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+        b'{"kind": "call", "kind": "email", "outcome": "reached"}',
+        b'{"kind": "call", "outcome": "reached", "note": "a\\u0000b"}',
+        b'{"kind": "call", "outcome": "reached", "note": "\\ud800"}',
+        b'{"kind": "call", "outcome": "reached", "next_action_date": 20260310}',
+        b'{"kind": "call", "outcome": "promise", "promised_date": "2026-03-10", "promised_amount": 1e999}',
+        b"\xff\xfe{}",
+    ],
+)
+def test_crafted_raw_bodies_on_the_contact_log_are_a_4xx_writing_nothing(
+    desk: Collections, raw: bytes
+) -> None:
+    _, case_id = open_case(desk, "Rawbody Ltd")
+    answer = desk.client.post(
+        f"/api/dunning-cases/{case_id}/contacts",
+        data=raw,
+        headers={**auth(desk.tokens["collector1"]), "Content-Type": "application/json"},
+    )
+    assert 400 <= answer.status_code < 500, (raw[:60], answer.status_code)
+    assert counts(desk.client.application) == (0, 0)
+
+
+def test_an_admin_who_logs_a_promise_may_not_approve_it(desk: Collections) -> None:
+    customer, case_id = open_case(desk, "Selfapprove Ltd", "2000.00")
+    promised = desk.clock.now.date() + timedelta(days=60)  # outside the ladder's limits: a manager decides
+    body = {
+        "kind": "call",
+        "outcome": "promise",
+        "promised_date": promised.isoformat(),
+        "promised_amount": "2000.00",
+    }
+    logged = post_contact(desk, case_id, body, user="admin")
+    assert logged.status_code == 201, logged.json
+    [task] = [t for t in desk.open_tasks("admin") if t["name"] == "approve_promise"]
+    refused = desk.complete("admin", task["id"], decision="approve")
+    assert refused.status_code in (403, 409, 422), (refused.status_code, refused.json)
+    case = desk.case(customer)
+    assert (case["status"], case["promises"][0]["status"]) == ("open", "pending_approval")
+    assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+    assert desk.case(customer)["promises"][0]["decided_by"] == "manager1"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "due=today&due=all",
+        "due=%00",
+        "due=tomorrow",
+        "page=0",
+        "page=2147483648",
+        "page=99999999999999999999999",
+        "per_page=0",
+        "per_page=-5",
+        "page=1e3",
+        "page=%C2%B2",
+    ],
+)
+def test_hostile_worklist_queries_are_a_400(desk: Collections, query: str) -> None:
+    answer = desk.client.get(f"/api/collections?{query}", headers=auth(desk.tokens["collector1"]))
+    assert answer.status_code in (400, 422), (query, answer.status_code)
+
+
+def test_the_last_worklist_page_is_empty(desk: Collections) -> None:
+    open_case(desk, "Paged Ltd")
+    capped = desk.client.get("/api/collections?per_page=100000", headers=auth(desk.tokens["collector1"]))
+    assert capped.status_code == 200 and capped.json["per_page"] == 200  # the house's MAX_PER_PAGE
+    answer = desk.client.get(
+        "/api/collections?due=all&page=2147483647", headers=auth(desk.tokens["collector1"])
+    )
+    assert answer.status_code == 200 and answer.json["items"] == [] and answer.json["total"] == 1
+    for path in ("/collections?due=all&page=2147483647", "/collections?page=%00", "/collections?due=%00"):
+        page = logged_in(desk.client.application, "collector1").get(path)
+        assert page.status_code in (200, 400), (path, page.status_code)
+
+
+# --- a currency without a rate ------------------------------------------------------------------------------
+
+
+def test_a_currency_without_a_rate_is_named_on_every_cockpit_view_never_a_500(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    add_customer(app, "Euro GmbH", "100.00")
+    add_customer(app, "Sterling plc", "250.00", currency="GBP", days=40)  # no GBP rate stored
+    add_customer(app, "Dollar Inc", "300.00", currency="USD", days=100)
+    manager = logged_in(app, "manager1")
+    for path in (
+        "/dashboard",
+        "/dashboard?period=quarter",
+        "/portfolio",
+        "/portfolio.csv",
+        "/portfolio.xlsx",
+    ):
+        answer = manager.get(path)
+        assert answer.status_code in (200, 409), (path, answer.status_code)
+        if path.startswith("/dashboard") or path == "/portfolio":
+            assert "GBP" in answer.get_data(as_text=True), path
+    kpis = manager.get("/api/kpis", headers=auth(demo_tokens["manager1"]))
+    assert kpis.status_code == 409 and "GBP" in kpis.json["error"]["message"]
+    assert "USD" in kpis.json["error"]["message"]
+    # The portfolio's total never adds an unconverted amount as if it were euros.
+    csv_text = manager.get("/portfolio.csv").get_data(as_text=True)
+    total_line = [line for line in csv_text.splitlines() if "Total (EUR)" in line][0]
+    assert "100.00" in total_line and "GBP 250.00" in total_line and "USD 300.00" in total_line
+    assert "350.00" not in total_line and "650.00" not in total_line
+
+
+# --- the watchlist job -------------------------------------------------------------------------------------
+
+
+def watchlist_state(app: Flask) -> tuple[list[tuple[Any, ...]], int, int]:
+    """(entries, summary e-mails queued, watchlist_evaluated events)."""
+    with app.extensions["creditflow"].rt.factory() as session:
+        entries = [
+            (e.id, e.customer_id, e.action, e.severity, e.indicator_names, e.evaluated_on, e.cleared_at)
+            for e in session.scalars(select(WatchlistEntry).order_by(WatchlistEntry.id))
+        ]
+        mails = session.scalar(select(func.count()).select_from(OutboxEmail)) or 0
+        events = (
+            session.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "watchlist_evaluated")
+            )
+            or 0
+        )
+        return entries, mails, events
+
+
+def test_the_watchlist_job_twice_a_day_and_with_a_currency_without_a_rate(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    ids = build_book(app)
+    with transaction(wl_runtime(app).factory) as session:  # a currency nobody posted a rate for
+        book = WlBook(session, n=500)
+        ids["yen"] = customer = book.customer("yen-owner", limit="1000", currency="JPY")
+        book.invoice(customer, "990.00", currency="JPY")
+    first = watchlist_run(wl_runtime(app), WL_TODAY, WL_NOW)
+    assert first["missing_rates"] == ["JPY"] and first["summary_email"] is not None
+    after_first = watchlist_state(app)
+    assert len(after_first[0]) == 8 and after_first[1] == 1 and after_first[2] == 1
+    second = watchlist_run(wl_runtime(app), WL_TODAY, WL_NOW + timedelta(hours=3))
+    assert second["opened"] == second["cleared"] == 0 and second["summary_email"] is None
+    assert watchlist_state(app) == after_first  # nothing changed, no second mail, no second event
+    # The JPY customer is not judged on a guessed rate: not flagged, and the API still answers.
+    listed = app.test_client().get("/api/watchlist?status=all", headers=auth(demo_tokens["manager1"]))
+    assert listed.status_code == 200 and ids["yen"] not in {e["customer_id"] for e in listed.json["items"]}
