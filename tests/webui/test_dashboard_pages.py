@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.credit.test_aging_history import TODAY, make_book
-from tests.helpers import auth
+from tests.helpers import auth, migrated_customer
 from tests.webui.test_customer_pages import set_page_size
 from tests.webui.test_pages import logged_in
 from workflows.credit.aging_history import aging_history, chart_days, month_end
@@ -209,6 +209,28 @@ def test_the_kept_aging_follows_a_change_in_the_book(
     paid |= {"invoice_number": "A-1"}
     assert client.post("/api/payments", json=paid, headers=auth(demo_tokens["finance1"])).status_code == 201
     assert aging_total("2026-01-31") == "13830.00" and aging_total("2025-12-31") == "15770.00"
+
+
+def test_a_currency_without_a_rate_is_named_on_the_page_not_guessed(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    make_book(app, client, demo_tokens["finance1"])
+    dollar = migrated_customer(
+        app, {"external_id": "usd", "name": "Dollar Inc", "currency": "USD", "email": "ap@usd.example"}
+    )
+    body = {"customer_id": dollar, "number": "U-1", "amount": "50.00", "currency": "USD"}
+    body |= {"issue_date": "2026-02-01", "due_date": "2026-03-01"}
+    assert client.post("/api/invoices", json=body, headers=auth(demo_tokens["finance1"])).status_code == 201
+    page = logged_in(app, "manager1").get("/dashboard")
+    assert page.status_code == 200
+    html = " ".join(page.get_data(as_text=True).split())
+    rows = {row[0]: row for row in PageTables(html).tables["aging"][1:]}
+    assert rows["2026-01-31"][-1] == "13,930.00"  # before U-1 was issued
+    assert rows["2026-02-28"][1:] == [
+        "No exchange rate into EUR on or before this day for USD: post one to see the total."
+    ]
+    assert "customers owing in it are not ranked" in html
+    assert "no exchange rate into EUR for USD" in html  # the KPIs' refusal, in place of the tiles
 
 
 def test_an_earlier_as_of_shows_the_book_as_it_stood(
