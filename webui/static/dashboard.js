@@ -68,8 +68,13 @@
       return;
     }
     canvases.forEach(function (canvas) {
-      new window.Chart(canvas, config(JSON.parse(canvas.dataset.chart)));
-      canvas.dataset.drawn = "true";
+      try {  // one bad chart must not keep the others from being drawn
+        new window.Chart(canvas, config(JSON.parse(canvas.dataset.chart)));
+        canvas.dataset.drawn = "true";
+      } catch (error) {
+        canvas.dataset.drawn = "error";
+        console.error("chart not drawn (its numbers are in the table):", error);
+      }
     });
   }
 
