@@ -157,3 +157,40 @@ def test_key_customers_are_reviewed_more_often(
         assert credit_file["grade"] == "C"
         reviews[key] = date.fromisoformat(credit_file["next_review_date"])
     assert reviews == {False: add_months(today, 6), True: add_months(today, 3)}
+
+
+def test_naming_a_key_customer_brings_its_next_review_onto_the_key_cycle(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """A grade C customer due for review in 6 months is reviewed within 3 once named key (the key rule of
+    limit_policy.dmn, as deployed); a review already sooner stays; the move is audited by name."""
+    svc = app.extensions["creditflow"]
+    today = svc.clock().date()
+    ids = []
+    for external_id, months in (("C-300", 6), ("C-301", 1)):
+        body = {**SOLID_CUSTOMER, "external_id": external_id, "name": f"Graded {external_id}"}
+        created = post(client, demo_tokens["analyst1"], "/api/customers", body)
+        assert created.status_code == 201, created.json
+        with transaction(svc.rt.factory) as session:
+            session.execute(
+                update(Customer)
+                .where(Customer.id == created.json["id"])
+                .values(grade="C", next_review_date=add_months(today, months))
+            )
+        ids.append(created.json["id"])
+    far, near = ids
+    for customer_id in ids:
+        named = post(
+            client,
+            demo_tokens["manager1"],
+            f"/api/customers/{customer_id}/key-customer",
+            {"key_customer": True, "account_owner": "manager1"},
+        )
+        assert named.status_code == 200, named.json
+    files = {i: client.get(f"/api/customers/{i}", headers=auth(demo_tokens["cfo1"])).json for i in ids}
+    assert files[far]["next_review_date"] == add_months(today, 3).isoformat()
+    assert files[near]["next_review_date"] == add_months(today, 1).isoformat()
+    [moved] = events(app, "next_review_date_set", far)
+    assert (moved.actor, moved.detail["reason"]) == ("manager1", "key_customer")
+    assert moved.detail["before"] == {"next_review_date": add_months(today, 6).isoformat()}
+    assert events(app, "next_review_date_set", near) == []
