@@ -7,6 +7,7 @@ import logging
 import click
 
 from workflows.cli import admin, instances, setup
+from workflows.cli.kpis_cli import kpis_command
 
 
 @click.group()
@@ -32,6 +33,7 @@ for command in (
     admin.import_command,
     admin.dunning_run_command,
     admin.provisions_command,
+    kpis_command,
     admin.limit_review_sweep_command,
 ):
     main.add_command(command)
