@@ -65,7 +65,7 @@ def index() -> str:
     require_groups(PROVISION_READERS, "read provisions")
     svc = services()
     today = svc.clock().date()
-    month = day_filter("month")
+    month, start, end = day_filter("month"), day_filter("from"), day_filter("to")
     page, per_page = page_arg(), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         try:
@@ -74,7 +74,7 @@ def index() -> str:
             buckets = list(matrix.buckets)
         except MatrixError as refused:
             rates, source, matrix_error, buckets = {}, None, str(refused), []
-        rows, total = list_runs(session, page=page, per_page=per_page)
+        rows, total = list_runs(session, page=page, per_page=per_page, start=start, end=end)
         recent = recent_runs(session, CHART_MONTHS)
         chosen = None
         if month is not None:
@@ -95,5 +95,6 @@ def index() -> str:
         chosen=chosen,
         bucket_label=bucket_label,
         percent=percent,
-        args={k: v for k, v in {"month": request.args.get("month")}.items() if v},
+        filters={"from": start, "to": end},
+        args={k: v for k in ("month", "from", "to") if (v := request.args.get(k))},
     )

@@ -49,6 +49,11 @@ def test_hostile_dashboard_parameters_are_a_4xx(manager: FlaskClient, query: str
         ("month=%00", 400),
         ("month=2026-02-30", 400),
         ("month=2026-02-27", 404),  # a day without a snapshot
+        ("from=garbage", 400),
+        ("to=2026-13-01", 400),
+        ("from=%00", 400),
+        ("from=" + "2" * 4000, 400),
+        ("from=2026-03-01&to=2025-01-01", 200),  # an empty range is an empty list
         ("page=%00", 400),
         ("page=-1", 200),  # any page number but 1..MAX is page 1 (webui.services.page_arg)
         ("page=99999999999999999999", 200),

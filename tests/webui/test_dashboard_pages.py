@@ -299,3 +299,9 @@ def test_the_provisions_page_pages_its_snapshots(app: Flask) -> None:
     assert [len(found.tables["snapshots"]) - 1 for found in pages] == [5, 5, 2]
     # The chart shows the last 12 month ends whatever the page.
     assert all(found.charts[0]["labels"] == [m.isoformat() for m in months] for found in pages)
+    # Filtered to the month ends of the second quarter; the chart still shows the last 12.
+    quarter = PageTables(web.get("/provisions?from=2024-04-01&to=2024-06-30").get_data(as_text=True))
+    assert [row[0] for row in quarter.tables["snapshots"][1:]] == ["2024-06-30", "2024-05-31", "2024-04-30"]
+    assert len(quarter.charts[0]["labels"]) == 12
+    empty = PageTables(web.get("/provisions?from=2025-01-01").get_data(as_text=True)).tables["snapshots"]
+    assert empty[1:] == [["No provision snapshot has been posted for these month ends."]]

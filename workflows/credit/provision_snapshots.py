@@ -217,9 +217,17 @@ def run_on(session: Session, as_of: date) -> ProvisionRun | None:
     )
 
 
-def list_runs(session: Session, *, page: int, per_page: int) -> tuple[list[ProvisionRun], int]:
-    """One page of the snapshots, the newest month end first, and their number (the /provisions page)."""
-    return page_rows(session, _newest_first(), page, per_page)
+def list_runs(
+    session: Session, *, page: int, per_page: int, start: date | None = None, end: date | None = None
+) -> tuple[list[ProvisionRun], int]:
+    """One page of the snapshots of month ends from `start` to `end` (each optional, inclusive), the newest
+    first, and their number (the /provisions page)."""
+    query = _newest_first()
+    if start is not None:
+        query = query.where(ProvisionRun.as_of >= start)
+    if end is not None:
+        query = query.where(ProvisionRun.as_of <= end)
+    return page_rows(session, query, page, per_page)
 
 
 def recent_runs(session: Session, months: int) -> list[ProvisionRun]:
