@@ -13,6 +13,7 @@ from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from handlers.registry import build_operations
 from tests.collections_desk import Collections
 from tests.credit.test_watchlist import NOW as WL_NOW
 from tests.credit.test_watchlist import TODAY as WL_TODAY
@@ -26,8 +27,12 @@ from workflows.credit.collection_contacts import CollectionContact
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.promises import DunningPromise
 from workflows.credit.watchlist import WatchlistEntry
+from workflows.definitions.deploy import deploy_files, read_files
+from workflows.definitions.shipped import shipped_bundles
+from workflows.definitions.validation import InvalidBundle
+from workflows.settings import BPMN_DIR
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent, OutboxEmail
+from workflows.store.models import AuditEvent, OutboxEmail, ProcessDefinition
 
 pytestmark = pytest.mark.usefixtures("shipped", "demo_tokens")
 
@@ -314,3 +319,143 @@ def test_the_watchlist_job_twice_a_day_and_with_a_currency_without_a_rate(
     # The JPY customer is not judged on a guessed rate: not flagged, and the API still answers.
     listed = app.test_client().get("/api/watchlist?status=all", headers=auth(demo_tokens["manager1"]))
     assert listed.status_code == 200 and ids["yen"] not in {e["customer_id"] for e in listed.json["items"]}
+
+
+# --- policy tables edited to give garbage: refused at deploy, naming the table ------------------------------
+
+PRIORITY_SHIPPED = (BPMN_DIR / "collection_priority.dmn").read_text(encoding="utf-8")
+WARNING_SHIPPED = (BPMN_DIR / "early_warning.dmn").read_text(encoding="utf-8")
+A_SCORE = 'amount_overdue * days_overdue * Decimal("0.5") + broken_promises * amount_overdue * 30'
+
+
+def bundle_with(stem: str, name: str, text: str) -> dict[str, bytes]:
+    [bundle] = [b for b in shipped_bundles() if b[0].stem == stem]
+    files = read_files(bundle)
+    files[name] = text.encode()
+    return files
+
+
+@pytest.mark.parametrize(
+    ("stem", "name", "text"),
+    [
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, '"high"')),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, "None")),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, "1 / 0")),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, "-amount_overdue - 1")),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, 'Decimal("NaN")')),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, 'Decimal("1E+400")')),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace(A_SCORE, "[1, 2]")),
+        (
+            "dunning",
+            "collection_priority.dmn",
+            PRIORITY_SHIPPED.replace('Decimal("0.5")</text>', '"x"</text>'),
+        ),
+        ("dunning", "collection_priority.dmn", PRIORITY_SHIPPED.replace('name="score"', 'name="points"')),
+        (
+            "dunning",
+            "collection_priority.dmn",
+            PRIORITY_SHIPPED.replace('id="collection_priority"', 'id="prio"'),
+        ),
+        ("dunning", "collection_priority.dmn", "<definitions>garbage"),
+        (
+            "dunning",
+            "collection_priority.dmn",
+            PRIORITY_SHIPPED.replace("<text>grade</text>", "<text>grade(</text>"),
+        ),
+        (
+            "credit_limit_review",
+            "early_warning.dmn",
+            WARNING_SHIPPED.replace('"review"', '"delete_customer"', 1),
+        ),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('"review"', "None", 1)),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('"review"', "42", 1)),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('"review"', '["call"]', 1)),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('"medium"', '"HIGH"', 1)),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('"utilisation"<', "1 / 0<", 1)),
+        (
+            "credit_limit_review",
+            "early_warning.dmn",
+            WARNING_SHIPPED.replace('"utilisation"<', '"<b>x</b>"<', 1),
+        ),
+        ("credit_limit_review", "early_warning.dmn", WARNING_SHIPPED.replace('name="action"', 'name="todo"')),
+        (
+            "credit_limit_review",
+            "early_warning.dmn",
+            WARNING_SHIPPED.replace('id="early_warning"', 'id="ew"'),
+        ),
+        ("credit_limit_review", "early_warning.dmn", "not xml at all"),
+    ],
+)
+def test_a_garbage_policy_table_is_refused_at_deploy_naming_it(
+    app: Flask, stem: str, name: str, text: str
+) -> None:
+    factory = app.extensions["creditflow"].rt.factory
+    with factory() as session:
+        before = session.scalar(select(func.count()).select_from(ProcessDefinition))
+    now = app.extensions["creditflow"].clock()
+    with transaction(factory) as session, pytest.raises(InvalidBundle) as refused:
+        deploy_files(
+            session, bundle_with(stem, name, text), build_operations(), deployed_by="owner1", now=now
+        )
+    assert name in str(refused.value), str(refused.value)[:300]
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessDefinition)) == before
+
+
+# --- GET /api/portfolio --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "grade=A&grade=B",
+        "region=EU&region=UK",
+        "sort=total&sort=name",
+        "page=1&page=2",
+        "tab=top&tab=key",
+        "grade=Z",
+        "sort=password",
+        "dir=sideways",
+        "key=maybe",
+        "currency=eur",
+        "page=0",
+        "page=2147483648",
+        "page=99999999999999999999999",
+        "page=%C2%B2",
+        "tab=top&top=0",
+        "tab=top&top=" + "9" * 30,
+        "region=" + "x" * 81,
+        "industry=%00",
+        "sales_owner=a%00b",
+        "per_page=-1",
+    ],
+)
+def test_hostile_api_portfolio_queries_are_a_4xx(app: Flask, demo_tokens: dict[str, str], query: str) -> None:
+    add_customer(app, "Anything Ltd")
+    answer = app.test_client().get(f"/api/portfolio?{query}", headers=auth(demo_tokens["manager1"]))
+    assert 400 <= answer.status_code < 500, (query, answer.status_code)
+
+
+def test_api_portfolio_wrong_groups_and_tokens(app: Flask, demo_tokens: dict[str, str]) -> None:
+    client = app.test_client()
+    for user in ("sales1", "collector1", "lead1", "finance1", "buyer1", "owner1", "legal1"):
+        assert client.get("/api/portfolio", headers=auth(demo_tokens[user])).status_code == 403, user
+    for header in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Bearer \x00"}):
+        assert client.get("/api/portfolio", headers=header).status_code == 401, header
+    last = client.get("/api/portfolio?page=2147483647", headers=auth(demo_tokens["manager1"]))
+    assert last.status_code == 200 and last.json["items"] == []
+
+
+def test_a_hostile_name_in_the_weekly_summary_mail_is_text(app: Flask) -> None:
+    ids = build_book(app)
+    with transaction(wl_runtime(app).factory) as session:
+        customer = session.get(Customer, ids["over_limit"])
+        assert customer is not None
+        customer.name = HOSTILE_NAME + "\r\nBcc: victim@example.com"
+    summary = watchlist_run(wl_runtime(app), WL_TODAY, WL_NOW)
+    with app.extensions["creditflow"].rt.factory() as session:
+        mail = session.get(OutboxEmail, summary["summary_email"])
+        assert mail is not None
+        assert "<script>" not in mail.body_html and "<img" not in mail.body_html
+        assert "&lt;/script&gt;" in mail.body_html
+        assert "\n" not in mail.subject and "Bcc" not in mail.subject
