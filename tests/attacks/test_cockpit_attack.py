@@ -402,7 +402,7 @@ def test_a_garbage_policy_table_is_refused_at_deploy_naming_it(
         assert session.scalar(select(func.count()).select_from(ProcessDefinition)) == before
 
 
-# --- GET /api/portfolio --------------------------------------------------------------------------------------
+# --- GET /api/portfolio -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
