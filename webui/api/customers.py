@@ -42,6 +42,7 @@ from workflows.credit.customers import (
     parse_customer,
 )
 from workflows.credit.dispute_views import customer_credit_notes
+from workflows.credit.key_customer_reviews import bring_review_forward
 from workflows.credit.key_customers import (
     KEY_CUSTOMER_BODY,
     check_key_customer_rights,
@@ -260,7 +261,10 @@ def post_key_customer(customer_id: int) -> Response:
     fields = parse_key_customer(json_body(), today=now.date())
     with transaction(svc.rt.factory) as session:
         customer = get_customer(session, customer_id)
+        was_key = customer.key_customer
         set_key_customer(session, customer, fields, actor=actor.username, now=now)
+        if customer.key_customer and not was_key:  # onto the key review cycle from now on
+            bring_review_forward(session, customer, actor=actor.username, now=now)
         return jsonify(customer_json(session, customer, today=now.date()))
 
 
