@@ -154,7 +154,10 @@ def _rates(
         used = {
             c
             for c, b in books.items()
-            if b.at_end[end].ar or b.at_end[start].ar or b.sales[end] or b.written_off[end]
+            if any(vars(b.at_end[end]).values())
+            or any(vars(b.at_end[start]).values())
+            or b.sales[end]
+            or b.written_off[end]
         }
         used |= {c for (_, c), value in customers[end].items() if value}
         rates[end] = {}
