@@ -21,7 +21,7 @@ from tests.credit.test_watchlist import Book as WlBook
 from tests.credit.test_watchlist import build_book
 from tests.credit.test_watchlist import runtime as wl_runtime
 from tests.helpers import auth
-from tests.webui.test_pages import logged_in
+from tests.webui.test_pages import csrf_token, logged_in
 from workflows.batch.watchlist_run import watchlist_run
 from workflows.credit.collection_contacts import CollectionContact
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
@@ -32,7 +32,7 @@ from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
 from workflows.settings import BPMN_DIR
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent, OutboxEmail, ProcessDefinition
+from workflows.store.models import AuditEvent, OutboxEmail, ProcessDefinition, ProcessInstance
 
 pytestmark = pytest.mark.usefixtures("shipped", "demo_tokens")
 
@@ -459,3 +459,54 @@ def test_a_hostile_name_in_the_weekly_summary_mail_is_text(app: Flask) -> None:
         assert "<script>" not in mail.body_html and "<img" not in mail.body_html
         assert "&lt;/script&gt;" in mail.body_html
         assert "\n" not in mail.subject and "Bcc" not in mail.subject
+
+
+@pytest.mark.parametrize("amount", ["5000.00", "1000.01", "0.01", "999999999999999.99"])
+def test_a_promise_the_instance_cannot_take_leaves_no_contact_claiming_one(
+    desk: Collections, amount: str
+) -> None:
+    customer, case_id = open_case(desk, "Overpromise Ltd", "1000.00")
+    promised = desk.clock.now.date() + timedelta(days=5)
+    body = {
+        "kind": "call",
+        "outcome": "promise",
+        "promised_date": promised.isoformat(),
+        "promised_amount": amount,
+    }
+    answer = post_contact(desk, case_id, body)
+    assert answer.status_code in (201, 409, 422), (answer.status_code, answer.json)
+    contacts, promises = counts(desk.client.application)
+    if answer.status_code == 201:
+        assert answer.json["promise_id"] is not None and (contacts, promises) == (1, 1)
+        [promise] = desk.case(customer)["promises"]
+        assert promise["id"] == answer.json["promise_id"] and promise["amount"] == amount
+    else:
+        assert (contacts, promises) == (0, 0)
+    with desk.client.application.extensions["creditflow"].rt.factory() as session:
+        errored = session.scalar(
+            select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == "error")
+        )
+        assert errored == 0
+
+
+def test_a_hostile_note_is_text_and_the_page_form_needs_its_csrf_token(desk: Collections) -> None:
+    _, case_id = open_case(desk, "Notes Ltd")
+    note = {"kind": "call", "outcome": "reached", "note": HOSTILE_NAME, "next_action": HOSTILE_NAME[:150]}
+    assert post_contact(desk, case_id, note).status_code == 201
+    web = logged_in(desk.client.application, "collector1")
+    for path in (f"/collections/{case_id}", "/collections?due=all"):
+        html = web.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html, path
+    # The page's form without (or with another session's) CSRF token writes nothing.
+    form = {"kind": "call", "outcome": "reached", "note": "forged"}
+    other = logged_in(desk.client.application, "collector1")
+    for data in (form, {**form, "csrf_token": csrf_token(other, f"/collections/{case_id}")}):
+        answer = web.post(f"/collections/{case_id}/contacts", data=data)
+        assert answer.status_code == 400, answer.status_code
+    # Another group's member on the page: refused, nothing written.
+    for user in ("sales1", "auditor1", "manager1"):
+        client = logged_in(desk.client.application, user)
+        token = csrf_token(client, "/watchlist")
+        answer = client.post(f"/collections/{case_id}/contacts", data={**form, "csrf_token": token})
+        assert answer.status_code == 403, (user, answer.status_code)
+    assert counts(desk.client.application) == (1, 0)
