@@ -49,8 +49,10 @@ def index() -> str:
     status = request.args.get("status", "open")
     indicator = request.args.get("indicator", "")
     owner = (request.args.get("owner") or "").strip()[:80]
+    own = sales_only(actor)
     with svc.rt.factory() as session:
-        known_owners = owners(session)
+        # A salesperson's list names only themselves: the other owners are other people's customers.
+        known_owners = [o for o in owners(session) if not own or o == actor.username]
         flt = {
             "status": status if status in STATUSES else "open",
             "indicator": indicator if indicator in INDICATOR_LABELS else "",
@@ -63,12 +65,12 @@ def index() -> str:
                 status=flt["status"],
                 indicator=flt["indicator"] or None,
                 owner=flt["owner"] or None,
-                sales_owner=actor.username if sales_only(actor) else None,
+                sales_owner=actor.username if own else None,
             ),
             page=page,
             per_page=per_page,
         )
-        counts = None if sales_only(actor) else counts_by_action(session)
+        counts = None if own else counts_by_action(session)
     return render_template(
         "watchlist/list.html",
         found=Page(rows, total, page, per_page),

@@ -107,6 +107,9 @@ def test_sales_cannot_widen_their_view_with_filters(
         assert {e["customer_id"] for e in found["items"]} <= {ids["owned"]}, query
     page = logged_in(app, "sales1").get("/watchlist?owner=credit_manager&status=all").get_data(as_text=True)
     assert f'href="/customers/{ids["over_limit"]}"' not in page
+    # The owner filter offers only their own name, and the counts of all open entries are not shown.
+    assert '<option value="credit_manager"' not in page and '<option value="sales1"' in page
+    assert "Open: " not in page
 
 
 def _bundle_with(table: str) -> dict[str, bytes]:
