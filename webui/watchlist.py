@@ -12,6 +12,7 @@ from workflows.credit.watchlist import (
     STATUSES,
     EntryFilter,
     counts_by_action,
+    indicator_names,
     list_entries,
     owners,
     sales_only,
@@ -47,15 +48,17 @@ def index() -> str:
     svc = services()
     actor = require_groups(READERS, "read the watchlist")
     status = request.args.get("status", "open")
-    indicator = request.args.get("indicator", "")
+    wanted = request.args.get("indicator", "")
     owner = (request.args.get("owner") or "").strip()[:80]
     own = sales_only(actor)
     with svc.rt.factory() as session:
         # A salesperson's list names only themselves: the other owners are other people's customers.
         known_owners = [o for o in owners(session) if not own or o == actor.username]
+        found = indicator_names(session)  # a process owner's new rule names its own indicators
+        labels = INDICATOR_LABELS | {n: n.replace("_", " ") for n in found if n not in INDICATOR_LABELS}
         flt = {
             "status": status if status in STATUSES else "open",
-            "indicator": indicator if indicator in INDICATOR_LABELS else "",
+            "indicator": wanted if wanted in labels else "",
             "owner": owner if owner in known_owners else "",
         }
         page, per_page = page_arg(), svc.rt.settings.web.page_size
@@ -77,7 +80,7 @@ def index() -> str:
         flt=flt,
         args={k: v for k, v in flt.items() if v},
         statuses=STATUSES,
-        indicators=INDICATOR_LABELS,
+        indicators=labels,
         owners=known_owners,
         counts=counts,
         units={name: UNITS.get(measure, "") for name, measure in MEASURES.items()},

@@ -15,6 +15,7 @@ from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.batch.watchlist_run import watchlist_run
 from workflows.credit.models import Invoice
+from workflows.credit.watchlist import WatchlistEntry
 from workflows.store.db import transaction
 from workflows.store.models import AuditEvent
 
@@ -82,6 +83,16 @@ def test_the_page_lists_filters_and_links_the_entries(app: Flask, demo_tokens: d
     assert "9 entries" in browser.get("/watchlist?indicator=nope&owner=nobody&status=x").get_data(
         as_text=True
     )
+    with transaction(runtime(app).factory) as session:  # a rule a process owner added names its own
+        entry = session.scalars(
+            select(WatchlistEntry).where(WatchlistEntry.customer_id == ids["dbt_rising"])
+        ).one()
+        entry.indicator_names, entry.indicators = (
+            ",late_filings,",
+            [{"indicator": "late_filings", "severity": "low", "action": "review", "measure": None}],
+        )
+    custom = browser.get("/watchlist?indicator=late_filings").get_data(as_text=True)
+    assert '<option value="late_filings" selected>late filings</option>' in custom and "1 entry" in custom
     sales = logged_in(app, "sales1").get("/watchlist").get_data(as_text=True)
     assert "1 entry" in sales and f'href="/customers/{ids["owned"]}"' in sales
     assert logged_in(app, "collector1").get("/watchlist").status_code == 403

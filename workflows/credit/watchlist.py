@@ -249,6 +249,12 @@ def owners(session: Session) -> list[str]:
     return list(session.scalars(select(WatchlistEntry.owner).distinct().order_by(WatchlistEntry.owner)))
 
 
+def indicator_names(session: Session) -> list[str]:
+    """Every indicator an entry names (a process owner's new rule too), for the page's filter."""
+    combos = session.scalars(select(WatchlistEntry.indicator_names).distinct())
+    return sorted({name for combo in combos for name in combo.split(",") if name})
+
+
 def entry_json(entry: WatchlistEntry, customer_name: str | None) -> dict[str, Any]:
     return {
         "id": entry.id,
