@@ -89,3 +89,24 @@ def test_a_missing_rate_refuses_the_snapshot_and_says_so(app: Flask) -> None:
             select(AuditEvent.detail).where(AuditEvent.action == "kpi_snapshot_refused")
         )
         assert "USD" in reason["reason"]
+
+
+def test_a_snapshot_stored_before_a_kpi_existed_reads_as_null_with_the_reason(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        old = {"dso": {"value": "40.0", "unit": "days"}}  # an older snapshot: one KPI only
+        session.add(
+            KpiSnapshot(
+                period="month",
+                period_end=date(2026, 1, 31),
+                base_currency="EUR",
+                kpis=old,
+                posted_by="system",
+                posted_at=datetime(2026, 2, 1, 1, 0, tzinfo=UTC),
+            )
+        )
+    body = client.get("/api/kpis?as_of=2026-02-01", headers=auth(demo_tokens["cfo1"])).json
+    assert body["source"] == "snapshot" and body["kpis"]["dso"]["value"] == "40.0"
+    cei = body["kpis"]["cei"]
+    assert cei["value"] is None and "stored before this KPI existed" in cei["reason"]

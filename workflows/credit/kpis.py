@@ -49,6 +49,7 @@ PLACES = {DAYS: Decimal("0.1"), HOURS: Decimal("0.1"), PERCENT: Decimal("0.01")}
 TOP = 10
 NO_SALES = "no credit sales in the period"
 NO_AR = "no receivables open at the period end"
+NOT_IN_SNAPSHOT = "not in the period's snapshot, which was stored before this KPI existed"
 NOTHING_COLLECTIBLE = (
     "nothing was collectible in the period (opening receivables + credit sales - current receivables = 0)"
 )
@@ -81,6 +82,9 @@ def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[
 def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[str, Any]:
     """The answer for the periods ending on `ends` (the last one reported), without `as_of`."""
     stored = snapshots_of(session, period, base, ends)
+    for kpis in stored.values():  # a snapshot stored before a KPI existed says so instead of failing
+        for name in KPI_NAMES:
+            kpis.setdefault(name, {"value": None, "unit": UNITS[name], "reason": NOT_IN_SNAPSHOT})
     entries: dict[date, dict[str, Any]] = dict(stored)
     entries.update(period_kpis(session, [e for e in ends if e not in stored], period, base))
     end = ends[-1]
