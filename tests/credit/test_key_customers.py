@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from tests.bpmn.test_credit_application import SOLID_CUSTOMER, apply, complete, open_task, refresh
 from tests.helpers import auth
+from tests.webui.test_pages import logged_in
 from workflows.credit.csv_import import ImportRejected, import_customers
 from workflows.credit.customers import add_months
 from workflows.credit.models import Customer
@@ -194,3 +195,13 @@ def test_naming_a_key_customer_brings_its_next_review_onto_the_key_cycle(
     assert (moved.actor, moved.detail["reason"]) == ("manager1", "key_customer")
     assert moved.detail["before"] == {"next_review_date": add_months(today, 6).isoformat()}
     assert events(app, "next_review_date_set", near) == []
+
+
+def test_the_customer_page_says_whether_it_is_a_key_customer_and_who_owns_it(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    body = {**SOLID_CUSTOMER, "key_customer": True, "account_owner": "manager1"}
+    created = post(client, demo_tokens["analyst1"], "/api/customers", body)
+    assert created.status_code == 201, created.json
+    html = logged_in(app, "sales1").get(f"/customers/{created.json['id']}").get_data(as_text=True)
+    assert "Key customer" in html and "yes, account owner manager1" in html
