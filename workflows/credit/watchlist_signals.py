@@ -229,22 +229,34 @@ def _downgrades(session: Session, as_of: date, wanted: set[int]) -> dict[int, in
     recent &= wanted
     if not recent:
         return {}
+    # Newest first, by id (the primary key): the scan stops once each customer's latest change is found, so
+    # an event's evaluation (its rating was recorded a moment ago) reads one row, not the whole trail.
     events = session.execute(
         select(AuditEvent.detail, AuditEvent.at)
-        .where(AuditEvent.action == "external_rating_changed", AuditEvent.at >= since)
-        .order_by(AuditEvent.at, AuditEvent.id)
+        .where(AuditEvent.action == "external_rating_changed")
+        .order_by(AuditEvent.id.desc())
+        .execution_options(yield_per=500)
     )
     latest: dict[int, tuple[Any, Any, Any]] = {}
     for detail, at in events:
+        if _aware(at) < since:
+            break
         cid = (detail or {}).get("customer_id")
-        if isinstance(cid, int) and cid in recent:
+        if isinstance(cid, int) and cid in recent and cid not in latest:
             latest[cid] = (detail.get("old"), detail.get("new"), at)
+            if len(latest) == len(recent):
+                break
+    events.close()
     found = {}
     for cid, (old, new, at) in latest.items():
         before, after = rating_rank(old), rating_rank(new)
         if before is not None and after is not None and after > before:
             found[cid] = max(0, (as_of - _as_date(at)).days)
     return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _dispute_rates(session: Session, as_of: date) -> tuple[dict[int, Decimal], Decimal]:
