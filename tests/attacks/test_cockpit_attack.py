@@ -510,3 +510,30 @@ def test_a_hostile_note_is_text_and_the_page_form_needs_its_csrf_token(desk: Col
         answer = client.post(f"/collections/{case_id}/contacts", data={**form, "csrf_token": token})
         assert answer.status_code == 403, (user, answer.status_code)
     assert counts(desk.client.application) == (1, 0)
+
+
+def due_case_ids(desk: Collections, user: str = "collector1") -> set[int]:
+    answer = desk.client.get("/api/collections", headers=auth(desk.tokens[user]))
+    assert answer.status_code == 200, answer.json
+    return {row["case_id"] for row in answer.json["items"]}
+
+
+def test_a_rejected_promise_does_not_hide_the_case_until_its_promised_date(desk: Collections) -> None:
+    customer, case_id = open_case(desk, "Rejected Promise Ltd", "2000.00")
+    assert case_id in due_case_ids(desk)
+    promised = desk.clock.now.date() + timedelta(days=60)  # outside the ladder's limits: a manager decides
+    body = {
+        "kind": "call",
+        "outcome": "promise",
+        "promised_date": promised.isoformat(),
+        "promised_amount": "2000.00",
+    }
+    assert post_contact(desk, case_id, body).status_code == 201
+    [task] = [t for t in desk.open_tasks("manager1") if t["name"] == "approve_promise"]
+    assert desk.complete("manager1", task["id"], decision="reject").status_code == 200
+    case = desk.case(customer)
+    assert (case["status"], case["promises"][0]["status"]) == ("open", "refused")
+    # Dunning goes on, so the collector must see the case again now, not in 60 days.
+    assert case_id in due_case_ids(desk)
+    [row] = desk.client.get("/api/collections", headers=auth(desk.tokens["collector1"])).json["items"]
+    assert row["next_action_date"] is None and "refused" in row["next_action"]

@@ -42,13 +42,18 @@ class WorkRow:
     promises: dict[str, int] = field(default_factory=dict)
     disputes: int = 0
     disputed: dict[str, Decimal] = field(default_factory=dict)
+    promise_gone: str | None = None  # the last contact's promise was refused or lapsed: its date is void
 
     @property
     def next_action(self) -> str:
+        if self.promise_gone:
+            return f"The promise was {self.promise_gone}: dunning goes on"
         return self.last_contact.next_action if self.last_contact else ""
 
     @property
     def next_action_date(self) -> date | None:
+        if self.promise_gone:
+            return None
         return self.last_contact.next_action_date if self.last_contact else None
 
     def due(self, today: date) -> bool:
@@ -91,8 +96,11 @@ def worklist(
     cases = list(session.scalars(select(DunningCase).where(DunningCase.status.in_(WORKED), scope)))
     contacts = last_contacts(session, [c.id for c in cases])
     rows = _rows(session, cases, today, base)
+    gone = _void_promises(session, [c.promise_id for c in contacts.values() if c.promise_id is not None])
     for row in rows:
         row.last_contact = contacts.get(row.case.id)
+        if row.last_contact is not None and row.last_contact.promise_id is not None:
+            row.promise_gone = gone.get(row.last_contact.promise_id)
     if due_only:
         rows = [row for row in rows if row.due(today)]
     for row in rows:
@@ -105,6 +113,21 @@ def worklist(
     )
     start = (max(page, 1) - 1) * per_page
     return rows[start : start + per_page], len(rows)
+
+
+# A promise in one of these no longer holds the case back: the credit manager refused it, or nobody decided
+# it before the ladder's next step, and dunning went on. The contact that recorded it sets no date then.
+VOID_PROMISES = (PromiseStatus.REFUSED, PromiseStatus.LAPSED)
+
+
+def _void_promises(session: Session, promise_ids: list[int]) -> dict[int, str]:
+    """{promise id: status} of those of `promise_ids` that were refused or lapsed."""
+    if not promise_ids:
+        return {}
+    query = select(DunningPromise.id, DunningPromise.status).where(
+        DunningPromise.id.in_(promise_ids), DunningPromise.status.in_(VOID_PROMISES)
+    )
+    return {pid: status for pid, status in session.execute(query)}
 
 
 def _rows(session: Session, cases: list[DunningCase], today: date, base: str) -> list[WorkRow]:
