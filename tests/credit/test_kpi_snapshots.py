@@ -39,12 +39,13 @@ def test_the_month_end_snapshot_keeps_march_when_a_late_payment_is_dated_into_it
 ) -> None:
     ids = build_book(app)
     app_clock.advance(days=44)
-    assert run_job(app, date(2026, 3, 30)) == {"posted": [], "reason": "not a month end"}
-    posted = run_job(app, date(2026, 3, 31))
+    # On the month end itself the day's postings are still to come: the job waits for the next day.
+    assert run_job(app, date(2026, 3, 31)) == {"posted": [], "reason": "not the day after a month end"}
+    posted = run_job(app, date(2026, 4, 1))
     assert posted == {"posted": ["month", "quarter"], "period_end": "2026-03-31"}, posted
     rt = app.extensions["creditflow"].rt
     # Idempotent: run again (a second scheduler, a retried day), it finds both and stores nothing.
-    again = month_end_kpi_snapshot(rt, date(2026, 3, 31), datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+    again = month_end_kpi_snapshot(rt, date(2026, 4, 1), datetime(2026, 4, 1, 3, 0, tzinfo=UTC))
     assert again == {"posted": [], "period_end": "2026-03-31", "posted_already": ["month", "quarter"]}
     with transaction(rt.factory) as session:
         assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 2
@@ -81,7 +82,7 @@ def test_a_missing_rate_refuses_the_snapshot_and_says_so(app: Flask) -> None:
     with transaction(rt.factory) as session:
         data = InvoiceInput(usd, "U-1", Decimal("100.00"), "USD", date(2026, 1, 5), date(2026, 2, 4))
         post_invoice(session, data, actor="finance1", now=at(date(2026, 1, 5)))
-    refused = run_job(app, date(2026, 1, 31))
+    refused = run_job(app, date(2026, 2, 1))
     assert refused["posted"] == [] and refused["missing_rates"] == {"2026-01-31": ["USD"]}
     with transaction(rt.factory) as session:
         assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 0

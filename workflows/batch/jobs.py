@@ -68,7 +68,7 @@ DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
         "limit_review_sweep": daily_starts.chunked_review_sweep,
         # On a month end, the monthly provision snapshot (one per month end: a second run finds it).
         "provision_run": month_end_provision_run,
-        # Then the month's (and on a quarter end the quarter's) KPIs, read by GET /api/kpis from then on.
+        # The day after a month end, the month's (and the quarter's) KPIs, read by GET /api/kpis from then on.
         "kpi_snapshot": month_end_kpi_snapshot,
         # The early-warning watchlist after the dunning run (a broken promise judged today counts), and on
         # Mondays its weekly summary to the credit managers.

@@ -1,16 +1,17 @@
-"""The daily job `kpi_snapshot`: on a month end, the KPIs of the month (and on a quarter end, of the quarter)
-stored in kpi_snapshots, so later corrections of the book do not change a finished period's figures.
+"""The daily job `kpi_snapshot`: on the first day of a month, the KPIs of the month that ended the day before
+(and after a quarter end, of the quarter) stored in kpi_snapshots, so later corrections of the book do not
+change a finished period's figures. It waits for the next day because the daily jobs run early in the day
+(`[scheduler] daily_hour`): on the month end itself, that day's postings would still be to come.
 
-It runs after the provision run, so the provision ratio reads the month end's provision snapshot. Once per
-period end: a second run, or one racing it on another worker, finds the snapshot there and stores nothing.
-A currency without a rate at the period end is recorded (audit event `kpi_snapshot_refused`) and reported,
-never guessed; until a person posts the rate, GET /api/kpis computes that period live, and refuses it with
-409 naming the rate.
+Once per period end: a second run, or one racing it on another worker, finds the snapshot there and stores
+nothing. A currency without a rate at the period end is recorded (audit event `kpi_snapshot_refused`) and
+reported, never guessed; until a person posts the rate and the snapshot (`creditflow kpis --post`), GET
+/api/kpis computes that period live, and refuses it with 409 naming the rate.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -60,17 +61,18 @@ def post_kpi_snapshot(
 
 
 def month_end_kpi_snapshot(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
-    """The daily job: on a month end, snapshot the month, and on a quarter end the quarter too."""
-    if not is_period_end(today, MONTH):
-        return {"posted": [], "reason": "not a month end"}
+    """The daily job: the day after a month end, snapshot that month, and after a quarter end the quarter."""
+    end = today - timedelta(days=1)
+    if not is_period_end(end, MONTH):
+        return {"posted": [], "reason": "not the day after a month end"}
     base = rt.settings.credit.base_currency
-    periods = [MONTH, QUARTER] if is_period_end(today, QUARTER) else [MONTH]
+    periods = [MONTH, QUARTER] if is_period_end(end, QUARTER) else [MONTH]
     posted: list[str] = []
     skipped: list[str] = []
     for period in periods:
         try:
             with transaction(rt.factory) as session:
-                found = post_kpi_snapshot(session, period, today, base=base, actor=SYSTEM_ACTOR, now=now)
+                found = post_kpi_snapshot(session, period, end, base=base, actor=SYSTEM_ACTOR, now=now)
         except IntegrityError:  # another worker stored it between our check and insert
             found = None
         except KpiRatesMissing as exc:
@@ -81,10 +83,10 @@ def month_end_kpi_snapshot(rt: Runtime, today: date, now: datetime) -> dict[str,
                     action="kpi_snapshot_refused",
                     now=now,
                     period=period,
-                    period_end=today.isoformat(),
+                    period_end=end.isoformat(),
                     reason=exc.message,
                 )
             return {"posted": posted, "reason": exc.message, "missing_rates": exc.details["missing_rates"]}
         (posted if found is not None else skipped).append(period)
-    summary: dict[str, Any] = {"posted": posted, "period_end": today.isoformat()}
+    summary: dict[str, Any] = {"posted": posted, "period_end": end.isoformat()}
     return {**summary, "posted_already": skipped} if skipped else summary

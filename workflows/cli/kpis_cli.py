@@ -46,6 +46,11 @@ def kpis_command(ctx: Context, as_of_text: str | None, period: str, post: bool, 
             groups = ", ".join(sorted(roles.PROVISION_POSTERS))
             fail(f"{actor.username} may not post KPI snapshots: only {groups} or admin may", 1)
         end = period_end_on_or_before(as_of, period)
+        if end >= ctx.rt.clock().date():
+            fail(
+                f"the {period} ending {end.isoformat()} has not ended: post its snapshot the day after",
+                1,
+            )
         with transaction(ctx.rt.factory) as session:
             now = ctx.rt.clock()
             stored = post_kpi_snapshot(session, period, end, base=base, actor=actor.username, now=now)
