@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from handlers.registry import build_operations
 from tests.collections_desk import Collections
@@ -32,7 +32,7 @@ from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
 from workflows.settings import BPMN_DIR
 from workflows.store.db import transaction
-from workflows.store.models import AuditEvent, OutboxEmail, ProcessDefinition, ProcessInstance
+from workflows.store.models import AuditEvent, OutboxEmail, ProcessDefinition, ProcessInstance, User
 
 pytestmark = pytest.mark.usefixtures("shipped", "demo_tokens")
 
@@ -537,3 +537,57 @@ def test_a_rejected_promise_does_not_hide_the_case_until_its_promised_date(desk:
     assert case_id in due_case_ids(desk)
     [row] = desk.client.get("/api/collections", headers=auth(desk.tokens["collector1"])).json["items"]
     assert row["next_action_date"] is None and "refused" in row["next_action"]
+
+
+# --- key customers and deactivated people ------------------------------------------------------------------
+
+
+def deactivate(app: Flask, username: str) -> None:
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.execute(update(User).where(User.username == username).values(active=False))
+
+
+def test_a_deactivated_person_neither_owns_key_customers_nor_reads_the_cockpit(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    customer = add_customer(app, "Keyowner Ltd")
+    client = app.test_client()
+    manager = auth(demo_tokens["manager1"])
+    deactivate(app, "analyst1")
+    path = f"/api/customers/{customer}/key-customer"
+    refused = client.post(path, json={"key_customer": True, "account_owner": "analyst1"}, headers=manager)
+    assert refused.status_code == 422, refused.status_code
+    for owner in ("nobody-at-all", "ANALYST1", "admin\u200b", "cli:root", "system"):
+        answer = client.post(path, json={"key_customer": True, "account_owner": owner}, headers=manager)
+        assert answer.status_code == 422, (owner, answer.status_code)
+    with app.extensions["creditflow"].rt.factory() as session:
+        stored = session.get(Customer, customer)
+        assert stored is not None and (stored.key_customer, stored.account_owner) == (False, None)
+    deactivate(app, "manager1")
+    for route in ("/api/kpis", "/api/portfolio", "/api/watchlist", "/api/collections"):
+        assert client.get(route, headers=manager).status_code == 401, route
+    assert client.post(path, json={"key_customer": True}, headers=manager).status_code == 401
+
+
+def test_a_promise_replaced_outside_the_contact_log_does_not_keep_the_old_date(desk: Collections) -> None:
+    customer, case_id = open_case(desk, "Replaced Promise Ltd", "900.00")
+    later = desk.clock.now.date() + timedelta(days=25)
+    body = {
+        "kind": "call",
+        "outcome": "promise",
+        "promised_date": later.isoformat(),
+        "promised_amount": "900.00",
+    }
+    assert post_contact(desk, case_id, body).status_code == 201
+    assert case_id not in due_case_ids(desk)
+    sooner = desk.clock.now.date() + timedelta(days=2)
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": sooner.isoformat(), "amount": "900.00"},
+    }
+    sent = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["collector1"]))
+    statuses = [p["status"] for p in desk.case(customer)["promises"]]
+    assert sent.status_code == 200 and statuses == ["replaced", "open"], statuses
+    # The newer promise (not logged here) decides: the collector must look now, not on the old date.
+    assert case_id in due_case_ids(desk)

@@ -42,12 +42,12 @@ class WorkRow:
     promises: dict[str, int] = field(default_factory=dict)
     disputes: int = 0
     disputed: dict[str, Decimal] = field(default_factory=dict)
-    promise_gone: str | None = None  # the last contact's promise was refused or lapsed: its date is void
+    promise_gone: str | None = None  # the last contact's promise no longer stands: its date is void
 
     @property
     def next_action(self) -> str:
         if self.promise_gone:
-            return f"The promise was {self.promise_gone}: dunning goes on"
+            return f"The logged promise was {self.promise_gone}: check the case"
         return self.last_contact.next_action if self.last_contact else ""
 
     @property
@@ -116,12 +116,13 @@ def worklist(
 
 
 # A promise in one of these no longer holds the case back: the credit manager refused it, or nobody decided
-# it before the ladder's next step, and dunning went on. The contact that recorded it sets no date then.
-VOID_PROMISES = (PromiseStatus.REFUSED, PromiseStatus.LAPSED)
+# it before the ladder's next step (dunning went on), or a newer promise made outside the contact log (a
+# promise_to_pay message, the call task) replaced it. The contact that recorded it sets no date then.
+VOID_PROMISES = (PromiseStatus.REFUSED, PromiseStatus.LAPSED, PromiseStatus.REPLACED)
 
 
 def _void_promises(session: Session, promise_ids: list[int]) -> dict[int, str]:
-    """{promise id: status} of those of `promise_ids` that were refused or lapsed."""
+    """{promise id: status} of those of `promise_ids` that no longer stand (VOID_PROMISES)."""
     if not promise_ids:
         return {}
     query = select(DunningPromise.id, DunningPromise.status).where(
