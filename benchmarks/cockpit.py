@@ -256,12 +256,14 @@ def measure_routes(
     return results
 
 
-def book_size(url: str) -> dict[str, int]:
+SIZE_TABLES = ("customers", "invoices")
+STATE_TABLES = ("provision_runs", "kpi_snapshots", "watchlist_entries")
+
+
+def count_rows(url: str, tables: tuple[str, ...]) -> dict[str, int]:
     engine = make_engine(load_settings({}, database={"url": url}).database)
     with engine.connect() as conn:
-        size = {
-            t: int(conn.scalar(text(f"SELECT count(*) FROM {t}")) or 0) for t in ("customers", "invoices")
-        }
+        size = {t: int(conn.scalar(text(f"SELECT count(*) FROM {t}")) or 0) for t in tables}
     engine.dispose()
     return size
 
@@ -282,7 +284,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if not args.new_installation:
             month_ends = post_month_ends(url)
             print(f"month ends posted in {month_ends['seconds']} s")
-    scale = book_size(url)
+    scale, posted = count_rows(url, SIZE_TABLES), count_rows(url, STATE_TABLES)
     load_before = load_avg()
     if args.test_client:
         get, close = test_client_get(url)
@@ -306,6 +308,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if args.new_installation
         else "month ends posted",
         "month_end_seconds": month_ends and month_ends["seconds"],
+        "posted": posted,
         "rows": rows,
         "routes": results,
         "goal_p95_ms": GOAL_P95_MS,

@@ -590,8 +590,9 @@ def past_month_ends() -> list[date]:
 
 
 def post_month_ends(url: str) -> dict[str, Any]:
-    """What the daily jobs would have done by today (steady state): on each past month end the provision
-    run and the KPI snapshot (the quarter's too on a quarter end), then today's watchlist run."""
+    """What the daily jobs would have done by today (steady state): the provision run and the KPI snapshot
+    (the quarter's too after a quarter end) on each past month end and the day after (each job acts on the
+    day it is meant for and skips the other), then today's watchlist run."""
     from handlers.registry import build_operations
     from workflows.batch.jobs import DAILY_JOBS
     from workflows.engine.runtime import Runtime
@@ -603,9 +604,10 @@ def post_month_ends(url: str) -> dict[str, Any]:
     rt = Runtime(make_engine(settings.database), settings, build_operations())
     done: dict[str, Any] = {}
     for end in past_month_ends():
-        now = datetime(end.year, end.month, end.day, 23, 0, tzinfo=UTC)
-        for job in ("provision_run", "kpi_snapshot"):
-            done[f"{job} {end.isoformat()}"] = DAILY_JOBS[job](rt, end, now)
+        for day in (end, end + timedelta(days=1)):
+            now = datetime(day.year, day.month, day.day, 23 if day == end else 2, 0, tzinfo=UTC)
+            for job in ("provision_run", "kpi_snapshot"):
+                done[f"{job} {day.isoformat()}"] = DAILY_JOBS[job](rt, day, now)
     done["watchlist_run"] = DAILY_JOBS["watchlist_run"](rt, TODAY, NOW)
     rt.engine.dispose()
     return {

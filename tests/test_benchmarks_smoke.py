@@ -67,6 +67,8 @@ def test_the_cockpit_benchmark_measures_every_route(
     result = cockpit.main(["--customers", "60", "--invoices", "600", "--requests", "1", *mode])
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith('{"scale": {"customers": 60')
     assert result["scale"] == {"customers": 60, "invoices": 600}
+    # The daily jobs' month ends were posted: 13 provision runs and at least 13 monthly KPI snapshots.
+    assert result["posted"]["provision_runs"] >= 13 and result["posted"]["kpi_snapshots"] >= 13
     assert set(result["routes"]) >= {*cockpit.ROUTES, "portfolio_export_csv", "portfolio_export_xlsx"}
     for name, figures in result["routes"].items():
         assert figures.get("status") in (None, "missing"), (name, figures)
