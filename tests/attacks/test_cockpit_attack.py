@@ -591,3 +591,17 @@ def test_a_promise_replaced_outside_the_contact_log_does_not_keep_the_old_date(d
     assert sent.status_code == 200 and statuses == ["replaced", "open"], statuses
     # The newer promise (not logged here) decides: the collector must look now, not on the old date.
     assert case_id in due_case_ids(desk)
+
+
+def test_the_managers_promise_task_has_its_subject(desk: Collections) -> None:
+    _, case_id = open_case(desk, "Subject Matter Ltd", "2000.00")
+    promised = desk.clock.now.date() + timedelta(days=60)
+    body = {
+        "kind": "call",
+        "outcome": "promise",
+        "promised_date": promised.isoformat(),
+        "promised_amount": "2000.00",
+    }
+    assert post_contact(desk, case_id, body).status_code == 201
+    [task] = [t for t in desk.open_tasks("manager1") if t["name"] == "approve_promise"]
+    assert task["subject"] == f"Subject Matter Ltd: promise of 2,000.00 EUR by {promised.isoformat()}"
