@@ -58,7 +58,7 @@ def test_the_cockpit_book_is_a_consistent_ledger(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "mode",
-    [["--test-client"], pytest.param(["--workers", "1"], marks=pytest.mark.slow)],
+    [["--test-client", "--cold"], pytest.param(["--workers", "1"], marks=pytest.mark.slow)],
     ids=["test_client", "http"],
 )
 def test_the_cockpit_benchmark_measures_every_route(
