@@ -605,3 +605,25 @@ def test_the_managers_promise_task_has_its_subject(desk: Collections) -> None:
     assert post_contact(desk, case_id, body).status_code == 201
     [task] = [t for t in desk.open_tasks("manager1") if t["name"] == "approve_promise"]
     assert task["subject"] == f"Subject Matter Ltd: promise of 2,000.00 EUR by {promised.isoformat()}"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("page=2147483647", 200),
+        ("page=2147483648", 400),
+        ("page=0", 400),
+        ("per_page=0", 400),
+        ("page=%00", 400),
+        ("page=1&page=2", 400),
+        ("per_page=" + "9" * 40, 400),
+    ],
+)
+def test_hostile_contact_log_pages(desk: Collections, query: str, status: int) -> None:
+    _, case_id = open_case(desk, "Pager Ltd")
+    answer = desk.client.get(
+        f"/api/dunning-cases/{case_id}/contacts?{query}", headers=auth(desk.tokens["collector1"])
+    )
+    assert answer.status_code in ((400, 422) if status == 400 else (status,)), (query, answer.status_code)
+    for path in ("/api/dunning-cases/0/contacts", "/api/dunning-cases/-1/contacts"):
+        assert desk.client.get(path, headers=auth(desk.tokens["collector1"])).status_code == 404, path
