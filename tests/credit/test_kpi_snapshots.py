@@ -18,6 +18,7 @@ from tests.credit.test_kpis import EXPECTED
 from tests.helpers import auth, migrated_customer
 from workflows.batch.jobs import DAILY_JOBS, run_daily_jobs
 from workflows.batch.kpi_month_end import month_end_kpi_snapshot
+from workflows.credit import kpis as kpi_module
 from workflows.credit.kpi_snapshots import KpiSnapshot
 from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
 from workflows.store.db import transaction
@@ -111,3 +112,20 @@ def test_a_snapshot_stored_before_a_kpi_existed_reads_as_null_with_the_reason(
     assert body["source"] == "snapshot" and body["kpis"]["dso"]["value"] == "40.0"
     cei = body["kpis"]["cei"]
     assert cei["value"] is None and "stored before this KPI existed" in cei["reason"]
+
+
+def test_periods_before_the_first_invoice_are_answered_without_scanning_the_book(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_book(app)  # the first invoice (D0) is of 1 October 2025
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the book was scanned for periods before its first invoice")
+
+    monkeypatch.setattr(kpi_module, "ledger_book", no_scan)
+    monkeypatch.setattr(kpi_module, "customer_totals", no_scan)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        found = kpi_module.period_kpis(session, [date(2025, 6, 30), date(2025, 9, 30)], "quarter", "EUR")
+    for entries in found.values():
+        assert entries["dso"]["value"] is None and entries["dso"]["reason"] == "no credit sales in the period"
+        assert entries["overdue_ratio"]["value"] is None and entries["top10_concentration"]["value"] is None

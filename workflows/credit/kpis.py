@@ -17,16 +17,18 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
-from workflows.credit.kpi_book import CurrencyBook, EndFigures, customer_totals, ledger_book
+from workflows.credit.kpi_book import Book, CurrencyBook, EndFigures, customer_totals, ledger_book
 from workflows.credit.kpi_cache import cached
 from workflows.credit.kpi_extras import disputes, dunning_effectiveness
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
 from workflows.credit.kpi_provision import allowance_on
 from workflows.credit.kpi_snapshots import snapshots_of
+from workflows.credit.models import Invoice
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
 
@@ -113,9 +115,14 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     if not ends:
         return {}
     periods = [(previous_end(e, period), e) for e in ends]
-    book = ledger_book(session, sorted({d for p in periods for d in p}), periods)
+    first_issue = session.scalar(select(func.min(Invoice.issue_date)))
+    customers: dict[date, dict[tuple[int, str], int]]
+    if first_issue is None or max(ends) < first_issue:  # nothing was issued by then: no scan of the book
+        book, customers = Book({}, {}), {end: {} for end in ends}
+    else:
+        book = ledger_book(session, sorted({d for p in periods for d in p}), periods)
+        customers = customer_totals(session, list(ends))
     books = book.currencies
-    customers = customer_totals(session, list(ends))
     rates = _rates(session, books, customers, periods, base)
     decided = decided_applications(session, min(p[0] for p in periods), max(ends))
     promises = promises_judged(session, periods)
@@ -131,7 +138,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
         receivables["cei"]["disputes"] = dispute_details[end]
         found[end] = {
             **receivables,
-            "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances[end]),
+            "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances.get(end, {})),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
             "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning_effectiveness": dunning[end]},
             "top10_concentration": _concentration(customers[end], rates[end], at_end.ar),
