@@ -167,7 +167,12 @@ def evaluate_watchlist(
     if customer_ids is not None:  # an event's evaluation: recorded whenever it changed the entry
         summary["customer_ids"] = sorted(customer_ids)
     if done.opened or done.cleared or (customer_ids is not None and done.updated):
-        record_event(session, actor=actor, action="watchlist_evaluated", now=now, **summary)
+        # The audit trail's before/after: the open entries among the customers evaluated, before and after.
+        before = {"open_entries": done.open - done.opened + done.cleared}
+        after = {"open_entries": done.open, "opened": done.opened, "cleared": done.cleared}
+        record_event(
+            session, actor=actor, action="watchlist_evaluated", now=now, before=before, after=after, **summary
+        )
     return summary
 
 
