@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from webui.auth import login_required_view, require_groups
+from webui.customers import BUCKET_LABELS
 from webui.jobs import day_filter
 from webui.services import services
 from workflows.credit.aging_history import AgingPoint, dashboard_views
@@ -27,14 +28,6 @@ from workflows.errors import BadRequest
 bp = Blueprint("dashboard", __name__)
 
 DASHBOARD_READERS = frozenset({CREDIT_MANAGER, CREDIT_ANALYST, CFO})
-BUCKET_LABELS = {
-    "not_due": "Not due",
-    "days_1_30": "1–30 days",
-    "days_31_60": "31–60 days",
-    "days_61_90": "61–90 days",
-    "days_91_120": "91–120 days",
-    "over_120": "Over 120 days",
-}
 PERIODS = ("month", "quarter")
 WATCHLIST_ROWS = 10
 WATCHLIST_PAGE = "watchlist_pages.index"

@@ -61,8 +61,27 @@ class PortfolioFilter:
     top: int | None = None
 
 
+class BucketSums:
+    """The sums a row and the totals show, of their `buckets` in the base currency: the converted part
+    (all of it unless a rate is missing: then the page flags it)."""
+
+    buckets: dict[str, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+    @property
+    def overdue(self) -> Decimal:
+        return sum((self.buckets[b] for b in OVERDUE), ZERO)
+
+    @property
+    def over_90(self) -> Decimal:
+        return sum((self.buckets[b] for b in OVER_90), ZERO)
+
+
 @dataclass
-class PortfolioRow:
+class PortfolioRow(BucketSums):
     customer_id: int
     external_id: str | None
     name: str
@@ -81,39 +100,14 @@ class PortfolioRow:
     def rate_missing(self) -> bool:
         return bool(self.unconverted)
 
-    # The converted part (all of it unless `rate_missing`: then the page flags the row).
-    @property
-    def total(self) -> Decimal:
-        return sum(self.buckets.values(), ZERO)
-
-    @property
-    def overdue(self) -> Decimal:
-        return sum((self.buckets[b] for b in OVERDUE), ZERO)
-
-    @property
-    def over_90(self) -> Decimal:
-        return sum((self.buckets[b] for b in OVER_90), ZERO)
-
 
 @dataclass
-class PortfolioTotals:
+class PortfolioTotals(BucketSums):
     """The filtered book's totals in the base currency; `unconverted` open amounts per currency without a
     rate (not in the totals: flagged on the page)."""
 
     buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, ZERO))
     unconverted: dict[str, Decimal] = field(default_factory=dict)
-
-    @property
-    def total(self) -> Decimal:
-        return sum(self.buckets.values(), ZERO)
-
-    @property
-    def overdue(self) -> Decimal:
-        return sum((self.buckets[b] for b in OVERDUE), ZERO)
-
-    @property
-    def over_90(self) -> Decimal:
-        return sum((self.buckets[b] for b in OVER_90), ZERO)
 
 
 @dataclass
