@@ -384,3 +384,79 @@ def test_cell_by_cell_evaluation_answers_as_the_dmn_engine_does() -> None:
                 assert [f.action for f in got] == expected.get("action", []), signals
                 compared += 1
     assert compared == 216 and len(rules._cells) < compared * 3  # noqa: SLF001 - the cache is the point
+
+
+def test_the_list_pages_entries_with_equal_sort_keys_by_id_and_counts_them(app: Flask) -> None:
+    """The page query sorts and pages ids only, then reads the rows: the order stays open first, the
+    strongest action, the newest, the highest id on equal keys, and no entry is lost or repeated across
+    pages of every size, with each filter."""
+    ranks = {"review": 0, "call": 1, "credit_hold": 2}
+    earlier = NOW - timedelta(days=3)
+    with transaction(runtime(app).factory) as session:
+        b = Book(session)
+        # Open and cleared entries sharing actions and opening times, so only the id breaks the ties.
+        for i, (action, opened, cleared) in enumerate(
+            [
+                ("call", NOW, None),
+                ("credit_hold", earlier, None),
+                ("call", NOW, None),
+                ("review", NOW, None),
+                ("credit_hold", earlier, None),
+                ("call", earlier, NOW),
+                ("call", earlier, NOW),
+                ("credit_hold", NOW, None),
+                ("review", earlier, None),
+                ("call", NOW, None),
+                ("credit_hold", earlier, NOW),
+            ]
+        ):
+            customer = b.customer(f"owned-tie{i}" if i % 3 == 0 else f"tie{i}")
+            session.add(
+                WatchlistEntry(
+                    customer_id=customer,
+                    owner="sales1" if i % 3 == 0 else "credit_manager",
+                    indicators=[{"indicator": "utilisation", "severity": "high", "action": action}],
+                    indicator_names=",utilisation," if i % 2 else ",utilisation,over_limit,",
+                    action=action,
+                    severity="high",
+                    rules="early_warning.dmn of credit_limit_review v1",
+                    opened_at=opened,
+                    evaluated_on=TODAY,
+                    cleared_at=cleared,
+                )
+            )
+    with runtime(app).factory() as session:
+        entries = list(session.scalars(select(WatchlistEntry)))
+        owners = dict(session.execute(select(Customer.id, Customer.sales_owner)).all())
+        for flt, keep in (
+            (EntryFilter(status="all"), lambda e: True),
+            (EntryFilter(status="open"), lambda e: e.cleared_at is None),
+            (EntryFilter(status="cleared"), lambda e: e.cleared_at is not None),
+            (EntryFilter(status="all", indicator="over_limit"), lambda e: "over_limit" in e.indicator_names),
+            (EntryFilter(status="all", owner="credit_manager"), lambda e: e.owner == "credit_manager"),
+            (EntryFilter(status="all", sales_owner="sales1"), lambda e: owners[e.customer_id] == "sales1"),
+        ):
+            expected = [
+                e.id
+                for e in sorted(
+                    (e for e in entries if keep(e)),
+                    key=lambda e: (
+                        e.cleared_at is not None,
+                        -ranks[e.action],
+                        -e.opened_at.timestamp(),
+                        -e.id,
+                    ),
+                )
+            ]
+            assert len(expected) >= 3, flt
+            whole, total = list_entries(session, flt, per_page=100)
+            assert [row["id"] for row in whole] == expected and total == len(expected), flt
+            for size in (1, 2, 4):
+                paged = []
+                for page in range(1, len(expected) // size + 3):  # one page past the end: empty
+                    rows, total = list_entries(session, flt, page=page, per_page=size)
+                    assert total == len(expected) and len(rows) <= size
+                    paged += [row["id"] for row in rows]
+                assert paged == expected, (flt, size)
+            by_id = {e.id: e for e in entries}
+            assert all(row["customer_name"] and row["action"] == by_id[row["id"]].action for row in whole)

@@ -70,6 +70,8 @@ class WatchlistEntry(Base):
             postgresql_where=text("cleared_at IS NULL"),
         ),
         Index("ix_watchlist_entries_opened", "cleared_at", "opened_at"),
+        # The list's ids in its order's columns: the page query sorts and pages from this index alone.
+        Index("ix_watchlist_entries_list", "cleared_at", "action", "opened_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -204,8 +206,8 @@ class EntryFilter:
     sales_owner: str | None = None  # a salesperson sees only their own customers' entries
 
 
-def _query(flt: EntryFilter) -> Select[WatchlistEntry, str]:
-    query = select(WatchlistEntry, Customer.name).join(Customer, Customer.id == WatchlistEntry.customer_id)
+def _where(query: Select[Any], flt: EntryFilter) -> Select[Any]:
+    """`query` (over watchlist_entries) narrowed to the entries `flt` selects."""
     if flt.status == "open":
         query = query.where(WatchlistEntry.cleared_at.is_(None))
     elif flt.status == "cleared":
@@ -216,25 +218,49 @@ def _query(flt: EntryFilter) -> Select[WatchlistEntry, str]:
         query = query.where(WatchlistEntry.owner == flt.owner)
     if flt.customer_id is not None:
         query = query.where(WatchlistEntry.customer_id == flt.customer_id)
-    if flt.sales_owner is not None:
-        query = query.where(Customer.sales_owner == flt.sales_owner)
+    if flt.sales_owner is not None:  # the only filter that reads the customer
+        query = query.join(Customer, Customer.id == WatchlistEntry.customer_id).where(
+            Customer.sales_owner == flt.sales_owner
+        )
     return query
 
 
-def list_entries(
-    session: Session, flt: EntryFilter, *, page: int = 1, per_page: int = 50
-) -> tuple[list[dict[str, Any]], int]:
-    """Entries matching `flt`: open ones first, the strongest action and the newest first; and the total."""
-    query = _query(flt).order_by(
+# The list's order: open ones first, the strongest action, the newest, the highest id (a unique tie-break).
+def _order() -> tuple[Any, ...]:
+    return (
         WatchlistEntry.cleared_at.is_not(None),
         _rank(WatchlistEntry.action, ACTIONS).desc(),
         WatchlistEntry.opened_at.desc(),
         WatchlistEntry.id.desc(),
     )
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def list_entries(
+    session: Session, flt: EntryFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[dict[str, Any]], int]:
+    """Entries matching `flt`: open ones first, the strongest action and the newest first; and the total.
+
+    Sorts and pages only the ids (read from ix_watchlist_entries_list, so the sort never carries the wide
+    indicator columns), then reads the page's rows; the total is a plain COUNT of the same selection."""
+    total = session.scalar(_where(select(func.count(WatchlistEntry.id)), flt)) or 0
     size = max(1, min(per_page, MAX_PER_PAGE))
-    rows = session.execute(query.limit(size).offset((max(1, page) - 1) * size)).all()
-    return [entry_json(entry, name) for entry, name in rows], total
+    ids = list(
+        session.scalars(
+            _where(select(WatchlistEntry.id), flt)
+            .order_by(*_order())
+            .limit(size)
+            .offset((max(1, page) - 1) * size)
+        )
+    )
+    if not ids:
+        return [], total
+    rows = session.execute(
+        select(WatchlistEntry, Customer.name)
+        .outerjoin(Customer, Customer.id == WatchlistEntry.customer_id)
+        .where(WatchlistEntry.id.in_(ids))
+    ).all()
+    found = {entry.id: entry_json(entry, name) for entry, name in rows}
+    return [found[i] for i in ids if i in found], total
 
 
 def _rank(column: Any, order: tuple[str, ...]) -> Any:

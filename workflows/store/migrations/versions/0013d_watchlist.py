@@ -37,6 +37,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_watchlist_entries_opened", "watchlist_entries", ["cleared_at", "opened_at"], unique=False
     )
+    # The list's ids in its order's columns: the page query sorts and pages from this index alone.
+    op.create_index(
+        "ix_watchlist_entries_list",
+        "watchlist_entries",
+        ["cleared_at", "action", "opened_at", "id"],
+        unique=False,
+    )
     # At most one open entry per customer: a second evaluation racing the first cannot open another.
     op.create_index(
         "uq_watchlist_open_customer",
@@ -50,6 +57,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_watchlist_open_customer", table_name="watchlist_entries")
+    op.drop_index("ix_watchlist_entries_list", table_name="watchlist_entries")
     op.drop_index("ix_watchlist_entries_opened", table_name="watchlist_entries")
     op.drop_index(op.f("ix_watchlist_entries_customer_id"), table_name="watchlist_entries")
     op.drop_table("watchlist_entries")
