@@ -17,7 +17,8 @@ from webui.auth import login_required_view, require_groups
 from webui.customers import BUCKET_LABELS
 from webui.jobs import day_filter
 from webui.services import services
-from workflows.credit.aging_history import AgingPoint, dashboard_views
+from workflows.credit.aging_history import AgingPoint
+from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.kpis import KPI_NAMES, KpiRatesMissing, compute_kpis
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text

@@ -4,7 +4,7 @@ computation on a book in EUR, GBP and CNY with payments dated in the past."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,11 +14,16 @@ from flask.testing import FlaskClient
 
 from tests.helpers import auth, migrated_customer
 from workflows.credit.aging_history import aging_history, chart_days, top_exposures
+from workflows.credit.aging_snapshots import aging_with_snapshots, matrix_bucket_map, snapshot_points
+from workflows.credit.provision_matrix import deployed_matrix
+from workflows.credit.provision_snapshots import post_run
+from workflows.store.db import transaction
 
 # db: CI runs these again on PostgreSQL (the CTE of days, the CASE indexes and the grouping are portable SQL).
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("shipped")]
 
 TODAY = date(2026, 3, 2)  # the app clock's day (tests/conftest.py)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def make_book(app: Flask, client: FlaskClient, token: str) -> dict[str, int]:
@@ -144,3 +149,61 @@ def test_top_exposures_rank_customers_in_the_base_currency(
         # On 31 October 2025 the pound customer still owed its invoice: it leads.
         october = top_exposures(session, date(2025, 10, 31), "EUR", limit=1)
         assert [(e.customer_id, e.in_base) for e in october.top] == [(ids["GBP"], Decimal("2340.00"))]
+
+
+def test_a_month_end_with_a_provision_snapshot_is_read_from_it_and_keeps_its_history(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """31 January 2026 has a provision snapshot: its bar is the snapshot's matrix lines summed into the
+    aging buckets (equal to the live computation when posted) and stays so when a payment dated 15 January
+    is entered later; 31 December 2025 has none and follows the book, as does today."""
+    ids = make_book(app, client, demo_tokens["finance1"])
+    rt = app.extensions["creditflow"].rt
+    days = chart_days(TODAY)
+    january = date(2026, 1, 31)
+    with transaction(rt.factory) as session:
+        post_run(session, january, base="EUR", actor="finance1", now=NOW)
+    with rt.factory() as session:
+        live = {p.day: p for p in aging_history(session, days, "EUR")}
+        mixed = {p.day: p for p in aging_with_snapshots(session, days, "EUR")}
+        assert matrix_bucket_map(deployed_matrix(session, january)) == {
+            "not_due": "not_due",
+            "days_1_30": "days_1_30",
+            "days_31_60": "days_31_60",
+            "days_61_90": "days_61_90",
+            "days_91_120": "days_91_120",
+            "days_121_180": "over_120",
+            "days_181_365": "over_120",
+            "over_365": "over_120",
+        }
+    assert [d for d, p in mixed.items() if p.snapshot] == [january]
+    assert "provision run of 2026-01-31" in (mixed[january].snapshot or "")
+    assert mixed[january].buckets == live[january].buckets and mixed[january].total == Decimal("13930.00")
+    assert all(
+        mixed[d].snapshot is None and mixed[d].buckets == live[d].buckets for d in days if d != january
+    )
+    paid = {"customer_id": ids["EUR"], "amount": "100.00", "currency": "EUR", "date": "2026-01-15"}
+    paid |= {"invoice_number": "A-1"}
+    assert client.post("/api/payments", json=paid, headers=auth(demo_tokens["finance1"])).status_code == 201
+    with rt.factory() as session:
+        after = {p.day: p for p in aging_with_snapshots(session, days, "EUR")}
+        relive = {p.day: p for p in aging_history(session, days, "EUR")}
+    assert after[january].total == Decimal("13930.00")  # as posted
+    assert relive[january].total == Decimal("13830.00")  # the ledger now
+    assert after[date(2025, 12, 31)].total == Decimal("15770.00")  # no snapshot: live
+    assert after[TODAY].snapshot is None and after[TODAY].buckets == relive[TODAY].buckets
+
+
+def test_the_day_asked_for_is_computed_live_even_with_a_snapshot(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    make_book(app, client, demo_tokens["finance1"])
+    rt = app.extensions["creditflow"].rt
+    january = date(2026, 1, 31)
+    with transaction(rt.factory) as session:
+        post_run(session, january, base="EUR", actor="finance1", now=NOW)
+    with rt.factory() as session:
+        points = aging_with_snapshots(session, chart_days(january), "EUR")
+        assert points[-1].day == january and points[-1].snapshot is None
+        # A snapshot in another base currency is not read.
+        assert snapshot_points(session, [january], "GBP") == {}

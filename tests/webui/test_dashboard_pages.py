@@ -251,6 +251,35 @@ def post_snapshots(app: Flask, *days: date) -> None:
             post_run(session, day, base="EUR", actor="finance1", now=NOW)
 
 
+def test_a_month_end_with_a_snapshot_is_read_from_it_and_named_on_the_page(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """31 January 2026 has a provision snapshot: the page names it as read from the snapshot, its row and
+    bar keep the posted numbers after a payment dated 15 January is entered, while 31 December 2025 (no
+    snapshot) and today follow the book; the chart still holds the table's numbers."""
+    ids = make_book(app, client, demo_tokens["finance1"])
+    post_snapshots(app, date(2026, 1, 31))
+    web = logged_in(app, "manager1")
+    paid = {"customer_id": ids["EUR"], "amount": "100.00", "currency": "EUR", "date": "2026-01-15"}
+    paid |= {"invoice_number": "A-1"}
+    assert client.post("/api/payments", json=paid, headers=auth(demo_tokens["finance1"])).status_code == 201
+    html = web.get("/dashboard").get_data(as_text=True)
+    found = PageTables(html)
+    rows = {row[0]: row for row in found.tables["aging"][1:]}
+    assert plain(rows["2026-01-31"][-1]) == "13930.00"  # as posted, before the payment
+    assert plain(rows["2025-12-31"][-1]) == "15770.00"  # live: the payment counts
+    assert 'data-day="2026-01-31" data-source="snapshot"' in html
+    assert 'data-day="2025-12-31" data-source="live"' in html
+    assert f'data-day="{TODAY.isoformat()}" data-source="live"' in html
+    assert '<span data-snapshot="2026-01-31" title="provision run of 2026-01-31' in html
+    assert html.count("data-snapshot=") == 1
+    (chart,) = [c for c in found.charts if c["type"] == "stacked-bar"]
+    ordered = found.tables["aging"][1:]
+    assert chart["labels"] == [row[0] for row in ordered]
+    for i, series in enumerate(chart["series"]):
+        assert series["data"] == [plain(row[1 + i]) for row in ordered]
+
+
 def test_the_provisions_page_shows_the_matrix_snapshots_movements_and_a_chart(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:

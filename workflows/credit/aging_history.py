@@ -7,6 +7,9 @@ after it, took off. Here the four parts are summed per (day, currency, bucket) o
 by the database, over all month ends in one statement each, so the work does not grow with the number of
 customers in Python. Each currency is converted at its stored rate of the day, per bucket, to the cent (as
 GET /api/aging does); a currency without a rate is named and leaves that day's total empty: never a guess.
+
+The dashboard reads a past month end from its provision snapshot when it has one (aging_snapshots.py);
+only the others and the day asked for are computed here, from the ledger.
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.disputes import CreditNote
 from workflows.credit.fx import CENT, MissingRate, rate_on
-from workflows.credit.kpi_cache import cached
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -204,6 +206,8 @@ class AgingPoint:
     day: date
     buckets: dict[str, Decimal] | None
     missing_rates: list[str] = field(default_factory=list)
+    # The provision run this point was read from (its month end's snapshot), None when computed live.
+    snapshot: str | None = None
 
     @property
     def total(self) -> Decimal | None:
@@ -215,6 +219,7 @@ class AgingPoint:
             "buckets": None if self.buckets is None else {b: money_text(v) for b, v in self.buckets.items()},
             "total": None if self.total is None else money_text(self.total),
             "missing_rates": self.missing_rates,
+            "snapshot": self.snapshot,
         }
 
 
@@ -345,18 +350,3 @@ def top_exposures(session: Session, as_of: date, base: str, limit: int = TOP_N) 
         top.append(Exposure(cid, names.get(cid, f"#{cid}"), currency, amount, in_base))
     top.sort(key=lambda e: (-e.in_base, e.customer_id))
     return Exposures(as_of, total, top, missing)
-
-
-def dashboard_views(session: Session, as_of: date, base: str) -> tuple[list[AgingPoint], Exposures]:
-    """The dashboard's aging history (chart_days of `as_of`) and top exposures, computed once and kept until
-    the book changes (workflows/credit/kpi_cache.py: per engine, under the book's fingerprint, at most
-    TTL_SECONDS). Callers must not change what they get."""
-    answer = cached(
-        session,
-        ("dashboard_aging", as_of, base),
-        lambda: {
-            "points": aging_history(session, chart_days(as_of), base),
-            "exposures": top_exposures(session, as_of, base),
-        },
-    )
-    return answer["points"], answer["exposures"]
