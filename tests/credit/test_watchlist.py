@@ -322,6 +322,21 @@ def test_the_weekly_summary_reaches_the_credit_managers_once(
     )
 
 
+def test_no_weekly_summary_when_the_watchlist_is_empty_and_did_not_change(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    """An empty watchlist sends no Monday mail (it broke the countersignature test's count of reminders)."""
+    rt = runtime(app)
+    assert TODAY.weekday() == 0  # the summary weekday
+    result = watchlist_run(rt, TODAY, NOW)
+    assert result["summary_email"] is None
+    with rt.factory() as session:
+        queued = session.scalar(
+            select(func.count()).select_from(OutboxEmail).where(OutboxEmail.template == "watchlist_summary")
+        )
+    assert queued == 0
+
+
 def test_a_table_that_answers_an_unknown_action_is_refused_at_deploy(app: Flask, tmp_path: Path) -> None:
     (bundle,) = [b for b in shipped_bundles() if b[0].stem == "credit_limit_review"]
     files = read_files(bundle)

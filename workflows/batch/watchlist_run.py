@@ -60,7 +60,8 @@ def week_of(day: date) -> str:
 
 def queue_weekly_summary(session: Session, today: date, now: datetime) -> int | None:
     """On the summary weekday, queue the week's watchlist e-mail to the credit managers (the outbox id);
-    None on other days, when it was queued this week already, or when no credit manager has an address."""
+    None on other days, when it was queued this week already, when the watchlist is empty and did not change
+    this week, or when no credit manager has an address."""
     if today.weekday() != SUMMARY_WEEKDAY:
         return None
     recipients = emails_of(session, groups=[roles.CREDIT_MANAGER])
@@ -74,6 +75,8 @@ def queue_weekly_summary(session: Session, today: date, now: datetime) -> int | 
         select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.cleared_at >= week_start)
     )
     rows, total = list_entries(session, EntryFilter(status="open"), page=1, per_page=SUMMARY_ROWS)
+    if not (total or opened or cleared):
+        return None  # nothing on the watchlist and nothing changed this week: no mail to read
     week = week_of(today)
     return queue_email(
         session,
