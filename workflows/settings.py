@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workflows.clock import CLOCK_MODES, parse_start
+from workflows.languages import LANGUAGES
 
 # The directory holding the `workflows` package: the checkout, or site-packages when installed from a wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ class WebSettings:
     page_size: int
     secure_cookie: str
     behind_proxy: str
+    default_language: str  # workflows.languages.LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
     _check_retries(settings)
     _check_base_currency(settings.credit)
     _check_fx_max_move(settings.credit)
+    _check_default_language(settings.web)
     return settings
+
+
+def _check_default_language(web: WebSettings) -> None:
+    if web.default_language not in LANGUAGES:
+        raise SettingsError(
+            f"web.default_language must be one of {', '.join(LANGUAGES)}, got {web.default_language!r}"
+        )
 
 
 MAX_RETRY_ATTEMPTS, MAX_RETRY_BASE_S = 20, 86_400  # the last delay: at most base * 2**19 (a day: 1,436 years)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from workflows.errors import BadRequest, NotFound
+from workflows.languages import check_language
 from workflows.store.audit import changed, record_event
 from workflows.store.login_tables import WebSession
 from workflows.store.models import ApiToken, Group, User, UserGroup
@@ -78,9 +79,12 @@ def add_user(
     now: datetime,
     email: str = "",
     password: str | None = None,
+    language: str | None = None,
     actor: str = SYSTEM_ACTOR,
 ) -> User:
     """Create a user (and any missing groups); an existing user gets the groups added.
+
+    `language` ("en", "zh") sets the web UI's language; None leaves it as it is (unset for a new user).
 
     Audited as `user_created`, or `user_changed` with the groups, e-mail and password change before and after.
 
@@ -89,8 +93,13 @@ def add_user(
     Raises:
         BadRequest: the name is empty, has characters other than ASCII letters, digits, dot, dash,
             underscore, is "system" (in any case), the name creditflow itself acts under, or is new and
-            differs from an existing user's only in case.
+            differs from an existing user's only in case; or the language is none creditflow speaks.
     """
+    if language is not None:
+        try:
+            language = check_language(language)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
     # ASCII only: "mаnager1" (a Cyrillic а) or "ｍanager1" would read as manager1 in the audit trail.
     if not username or not (username.isascii() and all(c.isalnum() or c in "._-" for c in username)):
         raise BadRequest(f"user name {username!r} must be ASCII letters, digits, '.', '-' or '_'")
@@ -114,6 +123,8 @@ def add_user(
         user.email = email
     if password is not None:
         user.password_hash = generate_password_hash(password)
+    if language is not None:
+        user.language = language
     have = user.group_names
     added = [g for g in groups if g not in have]
     user.groups.extend(UserGroup(group_name=g) for g in added)
@@ -144,6 +155,7 @@ def _audited(user: User, *, password_changed: bool) -> dict[str, Any]:
         "groups": groups,
         "active": user.active,
         "email": user.email,
+        "language": user.language,
         "password_changed": password_changed,
     }
 

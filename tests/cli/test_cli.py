@@ -289,7 +289,12 @@ def test_users_add_creates_missing_groups_and_token_authenticates_on_the_api(cli
     added = cli.json(
         "users", "add", "carol", "--groups", "risk_committee,credit_analyst", "--email", "c@x.test"
     )
-    assert added == {"username": "carol", "email": "c@x.test", "groups": ["credit_analyst", "risk_committee"]}
+    assert added == {
+        "username": "carol",
+        "email": "c@x.test",
+        "groups": ["credit_analyst", "risk_committee"],
+        "language": None,  # not chosen: the browser's Accept-Language decides, then [web] default_language
+    }
     assert cli.query("SELECT name FROM groups WHERE name = 'risk_committee'") == [("risk_committee",)]
     token = cli.run("users", "token", "carol").stdout.strip()
     assert re.fullmatch(r"[\w-]{20,}", token), token
@@ -300,6 +305,20 @@ def test_users_add_creates_missing_groups_and_token_authenticates_on_the_api(cli
         assert client.get("/api/tasks", headers=auth(token + "x")).status_code == 401
     finally:
         app.extensions["creditflow"].engine.dispose()
+
+
+def test_users_add_sets_the_web_language_and_refuses_one_creditflow_does_not_speak(cli: Cli) -> None:
+    added = cli.json("users", "add", "li.wei", "--groups", "credit_analyst", "--language", "zh")
+    assert added["language"] == "zh"
+    assert cli.query("SELECT language FROM users WHERE username = 'li.wei'") == [("zh",)]
+    # Adding a group later keeps the language; naming one changes it.
+    assert cli.json("users", "add", "li.wei", "--groups", "collector")["language"] == "zh"
+    assert cli.json("users", "add", "li.wei", "--groups", "collector", "--language", "en")["language"] == "en"
+    assert (
+        "--language" in cli.run("users", "add", "li.wei", "--groups", "x", "--language", "fr", code=2).stderr
+    )
+    assert cli.query("SELECT language FROM users WHERE username = 'li.wei'") == [("en",)]
+    assert "li.wei\tli.wei@example.com\tcollector,credit_analyst\ten" in cli.run("users", "list").stdout
 
 
 def test_unknown_user_is_a_clear_error(cli: Cli) -> None:

@@ -27,6 +27,7 @@ from workflows.credit.provisions import compute_provisions
 from workflows.credit.receivables import import_invoices, import_payments
 from workflows.credit.suppliers import import_suppliers
 from workflows.errors import DomainError
+from workflows.languages import LANGUAGES
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import User
@@ -46,8 +47,16 @@ def users() -> None:
 @click.option("--groups", required=True, help="Comma-separated groups (created when missing).")
 @click.option("--email", default="")
 @click.option("--password", default=None, help="Web login password (omit for API-only users).")
+@click.option(
+    "--language",
+    type=click.Choice(sorted(LANGUAGES)),
+    default=None,
+    help="Web UI language (default: unchanged; a new user's browser decides until they choose).",
+)
 @pass_ctx
-def users_add(ctx: Context, name: str, groups: str, email: str, password: str | None) -> None:
+def users_add(
+    ctx: Context, name: str, groups: str, email: str, password: str | None, language: str | None
+) -> None:
     """Create a user, or add groups to an existing one."""
     with transaction(ctx.rt.factory) as session:
         user = domain_call(
@@ -58,10 +67,18 @@ def users_add(ctx: Context, name: str, groups: str, email: str, password: str | 
             now=ctx.rt.clock(),
             email=email,
             password=password,
+            language=language,
             actor=ctx.operator(),
         )
         click.echo(
-            json.dumps({"username": user.username, "email": user.email, "groups": sorted(user.group_names)})
+            json.dumps(
+                {
+                    "username": user.username,
+                    "email": user.email,
+                    "groups": sorted(user.group_names),
+                    "language": user.language,
+                }
+            )
         )
 
 
@@ -77,10 +94,11 @@ def users_token(ctx: Context, name: str) -> None:
 @users.command("list")
 @pass_ctx
 def users_list(ctx: Context) -> None:
-    """List users and their groups."""
+    """List users, their groups and web UI language ("-": not chosen)."""
     with ctx.rt.factory() as session:
         for user in session.scalars(select(User).order_by(User.username)):
-            click.echo(f"{user.username}\t{user.email}\t{','.join(sorted(user.group_names))}")
+            groups = ",".join(sorted(user.group_names))
+            click.echo(f"{user.username}\t{user.email}\t{groups}\t{user.language or '-'}")
 
 
 # --- imports -----------------------------------------------------------------------------------------------

@@ -110,6 +110,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # The web UI's language (workflows.languages.LANGUAGES: "en", "zh"); None until the user chooses one.
+    language: Mapped[str | None] = mapped_column(String(10), default=None)
     groups: Mapped[list[UserGroup]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property

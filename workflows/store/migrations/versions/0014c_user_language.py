@@ -1,11 +1,11 @@
-"""user language
+"""user language: the language a user reads the web UI in (en, zh), or none chosen yet
 
 Revision ID: 0014c
 Revises: 0014b
 """
 
-import sqlalchemy as sa  # noqa: F401 - the helper filling this revision uses it
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0014c"
 down_revision = "0014b"
@@ -14,8 +14,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved in the chain; filled by the user language change
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        # Existing users have chosen nothing: their browser's Accept-Language decides, then the configured
+        # default ([web] default_language), until they pick a language in the page header.
+        batch_op.add_column(sa.Column("language", sa.String(length=10), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("language")
