@@ -4,6 +4,10 @@ Open tasks: one running instance each, spread over eight groups (credit work dom
 to two groups), about a fifth claimed, due dates from ten days overdue to three weeks ahead (some
 none). Completed tasks are history: `completed_per_instance` per completed instance, with no candidate
 rows (closed tasks leave the candidate index). SQLite or PostgreSQL (its public schema is rebuilt).
+
+`rare_tasks` open tasks (spread evenly over the book, default none) go to the group RARE_GROUP alone
+instead, so a member of that group sees a handful among many (a CFO with 3 of 100,000); the random
+draws are the same with or without them, so the rest of the book does not change.
 """
 
 from __future__ import annotations
@@ -59,9 +63,12 @@ TITLES = {
 }
 BATCH = 5000
 CUSTOMERS = 100_000
+RARE_GROUP = "board"
 
 
-def seed_task_book(url: str, open_tasks: int, completed: int, *, completed_per_instance: int = 10) -> float:
+def seed_task_book(
+    url: str, open_tasks: int, completed: int, *, completed_per_instance: int = 10, rare_tasks: int = 0
+) -> float:
     """Create the schema, users and shipped diagrams, then the tasks; returns the seconds it took."""
     began = time.perf_counter()
     engine = fresh_database(url, NOW)
@@ -77,8 +84,9 @@ def seed_task_book(url: str, open_tasks: int, completed: int, *, completed_per_i
         ]
         schema = json.loads(forms[0])
     done = 0
+    rare = {open_tasks * k // (rare_tasks + 1) for k in range(1, rare_tasks + 1)}
     for instances, items, candidates in _rows(
-        definition, schema, open_tasks, completed, completed_per_instance
+        definition, schema, open_tasks, completed, completed_per_instance, rare
     ):
         with engine.begin() as conn:  # one transaction per batch keeps the WAL / memory small
             conn.execute(insert(ProcessInstance.__table__), instances)
@@ -100,7 +108,12 @@ def seed_task_book(url: str, open_tasks: int, completed: int, *, completed_per_i
 
 
 def _rows(
-    definition: ProcessDefinition, schema: dict[str, Any], open_tasks: int, completed: int, per_instance: int
+    definition: ProcessDefinition,
+    schema: dict[str, Any],
+    open_tasks: int,
+    completed: int,
+    per_instance: int,
+    rare: set[int],
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
     """Batches of (instances, inbox items, candidate rows), open tasks first."""
     rng = random.Random(8)
@@ -149,6 +162,8 @@ def _rows(
                 claimed = is_open and rng.random() < 0.2
                 due_in = rng.randrange(-10 * 24, 21 * 24) if rng.random() > 0.15 else None
                 cand = [group] if rng.random() > 0.1 else sorted({group, rng.choices(groups, weights)[0]})
+                if is_open and i in rare:
+                    cand = [RARE_GROUP]
                 items.append(
                     dict(
                         id=task_id,
