@@ -5,15 +5,23 @@ trend costs no second pass over the book per period end."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
-from workflows.credit.kpi_book import provision_balances
-from workflows.credit.provision_matrix import Matrix, deployed_matrix
+from workflows.credit.kpi_book import end_of, provision_balances
+from workflows.credit.models import Provision
+from workflows.credit.provision_matrix import (
+    Matrix,
+    MatrixError,
+    MatrixVersion,
+    matrix_in_force,
+    matrix_versions,
+)
 from workflows.credit.provision_tables import ProvisionRun
 from workflows.credit.provisions import MissingRates, specific_provisions_on
 
@@ -40,49 +48,79 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def allowance_on(
-    session: Session, end: date, base: str, balances: dict[tuple[str, date], int]
-) -> tuple[Decimal, str]:
-    """(the allowance at the end of `end` in the base currency, its source). `balances`: {(currency, due
-    date): hundredths} of every customer as a provision run counts them that day.
+class Allowances:
+    """The allowance at each of a request's period ends, with what the ends share read once: the provision
+    runs of all of them (one query), the deployed matrices (one query, matrix_versions), and the first
+    specific provision's booking, so an end before it runs no specific-provision queries (none was booked
+    by then: specific_provisions_on would find none)."""
 
-    The matrix part groups the balances by (bucket, currency, rate) as the run does, converts each group at
-    the day's rate to the cent and applies its rate to the cent; customers with a specific provision are
-    out of the matrix and count their provision's remainder instead.
+    def __init__(self, session: Session, ends: Sequence[date], base: str) -> None:
+        self.session, self.base = session, base
+        runs = session.execute(
+            select(ProvisionRun.as_of, ProvisionRun.closing).where(
+                ProvisionRun.as_of.in_(sorted(set(ends))), ProvisionRun.base_currency == base
+            )
+        )
+        self.runs: dict[date, Decimal] = {as_of: closing for as_of, closing in runs}
+        first = session.scalar(select(func.min(Provision.created_at)))
+        self.first_provision = None if first is None else _aware(first)
+        self._versions: list[MatrixVersion] | MatrixError | None = None
 
-    Raises:
-        MatrixError: no provision matrix is deployed.  MissingRates: a currency without a rate that day.
-    """
-    run = session.scalar(
-        select(ProvisionRun).where(ProvisionRun.as_of == end, ProvisionRun.base_currency == base)
-    )
-    if run is not None:
-        return run.closing, RUN
-    matrix = deployed_matrix(session, end)
-    specific = specific_provisions_on(session, end)
-    left = dict(balances)
-    for dues in provision_balances(session, end, sorted(specific)).values():
-        for key, amount in dues.items():
-            left[key] = left.get(key, 0) - amount
-    grouped: dict[tuple[str, str, Decimal], int] = {}
-    for (currency, due), amount in left.items():
-        if amount <= 0:
-            continue
-        bucket, rate = _rate_for(matrix, (end - due).days)
-        grouped[(bucket, currency, rate)] = grouped.get((bucket, currency, rate), 0) + amount
-    currencies = {c for _, c, _ in grouped} | {p.currency for p, _ in specific.values()}
-    fx: dict[str, Decimal] = {}
-    missing = []
-    for currency in sorted(currencies):
-        try:
-            fx[currency] = rate_on(session, currency, end, base)
-        except MissingRate:
-            missing.append(currency)
-    if missing:
-        raise MissingRates(missing, end, base)
-    total = Decimal("0.00")
-    for (_, currency, rate), amount in grouped.items():
-        total += _cents(_cents(Decimal(amount) / 100 * fx[currency]) * rate)
-    for provision, remaining in specific.values():
-        total += _cents(remaining * fx[provision.currency])
-    return total, COMPUTED
+    def _matrix(self, end: date) -> Matrix:
+        if self._versions is None:
+            try:
+                self._versions = matrix_versions(self.session)
+            except MatrixError as exc:
+                self._versions = exc
+        if isinstance(self._versions, MatrixError):
+            raise self._versions
+        return matrix_in_force(self._versions, end)
+
+    def on(self, end: date, balances: dict[tuple[str, date], int]) -> tuple[Decimal, str]:
+        """(the allowance at the end of `end` in the base currency, its source). `balances`: {(currency,
+        due date): hundredths} of every customer as a provision run counts them that day.
+
+        The provision run's closing of that day when there is one. Else the matrix part groups the balances
+        by (bucket, currency, rate) as the run does, converts each group at the day's rate to the cent and
+        applies its rate to the cent; customers with a specific provision are out of the matrix and count
+        their provision's remainder instead.
+
+        Raises:
+            MatrixError: no provision matrix is deployed.  MissingRates: a currency without a rate that day.
+        """
+        session = self.session
+        if end in self.runs:
+            return self.runs[end], RUN
+        matrix = self._matrix(end)
+        booked = self.first_provision is not None and self.first_provision <= end_of(end)
+        specific = specific_provisions_on(session, end) if booked else {}
+        left = dict(balances)
+        for dues in provision_balances(session, end, sorted(specific)).values():
+            for key, amount in dues.items():
+                left[key] = left.get(key, 0) - amount
+        grouped: dict[tuple[str, str, Decimal], int] = {}
+        for (currency, due), amount in left.items():
+            if amount <= 0:
+                continue
+            bucket, rate = _rate_for(matrix, (end - due).days)
+            grouped[(bucket, currency, rate)] = grouped.get((bucket, currency, rate), 0) + amount
+        currencies = {c for _, c, _ in grouped} | {p.currency for p, _ in specific.values()}
+        fx: dict[str, Decimal] = {}
+        missing = []
+        for currency in sorted(currencies):
+            try:
+                fx[currency] = rate_on(session, currency, end, self.base)
+            except MissingRate:
+                missing.append(currency)
+        if missing:
+            raise MissingRates(missing, end, self.base)
+        total = Decimal("0.00")
+        for (_, currency, rate), amount in grouped.items():
+            total += _cents(_cents(Decimal(amount) / 100 * fx[currency]) * rate)
+        for provision, remaining in specific.values():
+            total += _cents(remaining * fx[provision.currency])
+        return total, COMPUTED
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -17,18 +17,16 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import Book, CurrencyBook, EndFigures, customer_totals, ledger_book
-from workflows.credit.kpi_cache import cached
+from workflows.credit.kpi_cache import cached, first_issue_date
 from workflows.credit.kpi_extras import disputes, dunning_effectiveness
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
-from workflows.credit.kpi_provision import allowance_on
+from workflows.credit.kpi_provision import Allowances
 from workflows.credit.kpi_snapshots import snapshots_of
-from workflows.credit.models import Invoice
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
 
@@ -115,7 +113,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     if not ends:
         return {}
     periods = [(previous_end(e, period), e) for e in ends]
-    first_issue = session.scalar(select(func.min(Invoice.issue_date)))
+    first_issue = first_issue_date(session)
     customers: dict[date, dict[tuple[int, str], int]]
     if first_issue is None or max(ends) < first_issue:  # nothing was issued by then: no scan of the book
         book, customers = Book({}, {}), {end: {} for end in ends}
@@ -128,6 +126,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     promises = promises_judged(session, periods)
     dunning = dunning_effectiveness(session, periods)
     dispute_details = disputes(session, periods, base, rates)
+    allowances = Allowances(session, ends, base)
     found = {}
     for start, end in periods:
         money = _Converter(rates[end])
@@ -138,7 +137,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
         receivables["cei"]["disputes"] = dispute_details[end]
         found[end] = {
             **receivables,
-            "provision_ratio": _provision_ratio(session, end, base, at_end.ar, book.balances.get(end, {})),
+            "provision_ratio": _provision_ratio(allowances, end, at_end.ar, book.balances.get(end, {})),
             "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
             "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning_effectiveness": dunning[end]},
             "top10_concentration": _concentration(customers[end], rates[end], at_end.ar),
@@ -268,12 +267,12 @@ def _receivable_kpis(
 
 
 def _provision_ratio(
-    session: Session, end: date, base: str, ar: Decimal, balances: dict[tuple[str, date], int]
+    allowances: Allowances, end: date, ar: Decimal, balances: dict[tuple[str, date], int]
 ) -> dict[str, Any]:
     """The allowance at the period end (the provision run's snapshot of that day, else computed as a run
     would) over the receivables."""
     try:
-        provision, source = allowance_on(session, end, base, balances)
+        provision, source = allowances.on(end, balances)
     except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
         return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
     details = {"provision": money_text(provision), "provision_source": source}

@@ -83,6 +83,19 @@ def deployed_matrix(session: Session, as_of: date | None = None) -> Matrix:
     Raises:
         MatrixError: no active dunning version carries one.
     """
+    return matrix_in_force(matrix_versions(session), as_of)
+
+
+MatrixVersion = tuple[int, str, datetime]  # (dunning version, the table's text, in force since)
+
+
+def matrix_versions(session: Session) -> list[MatrixVersion]:
+    """The active dunning versions that carry provision_matrix.dmn, newest first (one query), for
+    matrix_in_force to pick from for as many days as needed.
+
+    Raises:
+        MatrixError: no active dunning version carries one.
+    """
     rows = session.execute(
         select(
             ProcessDefinition.version,
@@ -104,6 +117,11 @@ def deployed_matrix(session: Session, as_of: date | None = None) -> Matrix:
             f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
             "(`creditflow init` does) before provisions can be computed"
         )
+    return carrying
+
+
+def matrix_in_force(carrying: list[MatrixVersion], as_of: date | None = None) -> Matrix:
+    """The matrix of `carrying` (matrix_versions) in force at the end of `as_of`, as deployed_matrix."""
     end = None if as_of is None else datetime.combine(as_of, time.max, tzinfo=UTC)
     in_force = [c for c in carrying if end is None or _aware(c[2]) <= end]
     version, text, _ = in_force[0] if in_force else carrying[-1]
