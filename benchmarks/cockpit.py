@@ -256,10 +256,19 @@ def export_routes(get: Get) -> dict[str, tuple[str, str]]:
 
 
 def measure_routes(
-    get: Get, runs: int, budget_s: float, before: Callable[[], None] = lambda: None, *, verbose: bool = True
+    get: Get,
+    runs: int,
+    budget_s: float,
+    before: Callable[[], None] = lambda: None,
+    *,
+    verbose: bool = True,
+    only: frozenset[str] = frozenset(),
 ) -> dict[str, dict[str, Any]]:
+    """Each route timed (`only`: just those named, e.g. {"api_kpis_quarter"}; empty: all of them)."""
     results = {}
-    routes = {**ROUTES, **export_routes(get)}
+    wanted = only or frozenset(ROUTES) | {f"portfolio_export_{kind}" for kind in ("csv", "xlsx")}
+    exports = export_routes(get) if any(n.startswith("portfolio_export_") for n in wanted) else {}
+    routes = {name: route for name, route in {**ROUTES, **exports}.items() if name in wanted}
     for name, (user, path) in routes.items():
         results[name] = measure(get, user, path, runs, budget_s, before)
         if verbose:
@@ -270,9 +279,10 @@ def measure_routes(
             )
             print(f"{name:24} {path:34} {shown}", flush=True)
     for kind in ("csv", "xlsx"):
-        results.setdefault(
-            f"portfolio_export_{kind}", {"status": "missing", "path": "(no link on /portfolio)"}
-        )
+        if f"portfolio_export_{kind}" in wanted:
+            results.setdefault(
+                f"portfolio_export_{kind}", {"status": "missing", "path": "(no link on /portfolio)"}
+            )
     return results
 
 
@@ -309,12 +319,14 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     load_before = load_avg()
     if args.test_client:
         get, close = test_client_get(url)
-        results = measure_routes(get, args.requests, args.route_budget_s, before)
+        results = measure_routes(get, args.requests, args.route_budget_s, before, only=args.only)
         close()
     else:
         server, base = start_server(url, args.workers, tmp)
         try:
-            results = measure_routes(http_get(url, base), args.requests, args.route_budget_s, before)
+            results = measure_routes(
+                http_get(url, base), args.requests, args.route_budget_s, before, only=args.only
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -372,7 +384,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--test-client", action="store_true", help="Flask's test client instead of a real server"
     )
+    names = [*ROUTES, "portfolio_export_csv", "portfolio_export_xlsx"]
+    parser.add_argument(
+        "--routes",
+        default="",
+        help=f"time only these routes, comma-separated (default: all): {', '.join(names)}",
+    )
     args = parser.parse_args(argv)
+    args.only = frozenset(n.strip() for n in args.routes.split(",") if n.strip())
+    if unknown := sorted(args.only - set(names)):
+        parser.error(f"unknown route(s) {', '.join(unknown)}; known: {', '.join(names)}")
     if args.quick:
         args.customers, args.invoices = 10_000, 100_000
     if args.invoices < args.customers:
