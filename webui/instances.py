@@ -9,6 +9,7 @@ from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
 from webui.services import page_arg, services
 from workflows.credit.roles import PROCESS_OWNERS
+from workflows.decision_log import decision_ids_of, decisions_of
 from workflows.definitions.versions import process_keys
 from workflows.engine import runner
 from workflows.instances import instance_detail, list_instances
@@ -18,6 +19,7 @@ from workflows.store.paging import Page
 bp = Blueprint("instances", __name__)
 
 HISTORY_PAGE = "history_page"
+DECISIONS_PAGE = "decisions_page"
 
 
 @bp.get("/instances")
@@ -48,9 +50,13 @@ def show(instance_id: int) -> str:
     svc = services()
     now = svc.clock()
     history_page, per_page = page_arg(HISTORY_PAGE), svc.rt.settings.web.page_size
+    decision = (request.args.get("decision") or "").strip()[:120] or None
     actor = web_actor()
     with svc.rt.factory() as session:
         found = instance_detail(session, actor, instance_id, history_page=history_page, per_page=per_page)
+        taken = decisions_of(
+            session, actor, instance_id, decision=decision, page=page_arg(DECISIONS_PAGE), per_page=per_page
+        )
         return render_template(
             "instances/show.html",
             instance=found.instance,
@@ -61,6 +67,10 @@ def show(instance_id: int) -> str:
             incidents=found.incidents,
             markers=instance_markers(found.path).as_dict(),
             history_param=HISTORY_PAGE,
+            decisions=taken,
+            decision=decision,
+            decision_ids=decision_ids_of(session, instance_id),
+            decisions_param=DECISIONS_PAGE,
             is_process_owner=actor.in_any(PROCESS_OWNERS),
         )
 

@@ -165,6 +165,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/process-instances": Row(EVERYONE),  # each finds the instances they may read
     "POST /api/process-instances": Row(SALES_ONLY, ok=201, send=credit_application),
     "GET /api/process-instances/<int:instance_id>": Row(INSTANCE_READERS),
+    "GET /api/process-instances/<int:instance_id>/decisions": Row(INSTANCE_READERS),
     "POST /api/process-instances/<int:instance_id>/retry": Row(ADMINS_ONLY, params=FAILED),
     # Tasks and messages.
     "GET /api/tasks": Row(EVERYONE),  # each finds the tasks they may act on

@@ -13,6 +13,7 @@ from webui.api.tasks import Task
 from webui.input_checks import check_business_key
 from webui.services import services
 from workflows.credit.roles import CREDIT_APPLICATION
+from workflows.decision_log import decision_json, decisions_of
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
@@ -83,6 +84,35 @@ class InstancePage(Page):
     items: list[InstanceSummary]
 
 
+class DecisionQuery(PageQuery):
+    decision: str | None = Field(None, max_length=120, description="only this decision's rows (its DMN id)")
+
+
+class MatchedRule(Model):
+    row: int = Field(ge=1, description="the rule's row in the table, from 1")
+    id: str
+
+
+class Decision(Model):
+    id: Id
+    instance_id: Id | None
+    process_key: str | None
+    version: int | None
+    decision_id: str = Field(examples=["approval_authority"])
+    bpmn_id: str | None = Field(description="the business rule task that took the decision")
+    inputs: JsonObject = Field(
+        description="each input expression of the table and its value (Decimal and dates as strings)",
+        examples=[{'recommendation["limit_in_base"]': "250000.00", "grade": "B"}],
+    )
+    outputs: JsonObject = Field(examples=[{"approval_level": "manager"}])
+    rules: list[MatchedRule] = Field(description="the rules that gave the outputs; empty when none matched")
+    at: Timestamp
+
+
+class DecisionPage(Page):
+    items: list[Decision]
+
+
 @bp.post("/process-instances")
 @api.validate(json=NewInstance, resp=responses(201, Instance, 403, 404, 409, 413, 422))
 def post_instance() -> tuple[Response, int]:
@@ -132,6 +162,18 @@ def get_instance(instance_id: int) -> Response:
     svc = services()
     with svc.rt.factory() as session:
         return jsonify(instance_json(session, get_instance_for(session, actor, instance_id), svc.clock()))
+
+
+@bp.get("/process-instances/<int:instance_id>/decisions")
+@api.validate(resp=responses(200, DecisionPage, 403, 404))
+def get_instance_decisions(instance_id: int, query: DecisionQuery) -> Response:
+    """The decision log of an instance: one row per business rule task it ran, oldest first."""
+    actor = current_actor()
+    with services().rt.factory() as session:
+        found = decisions_of(
+            session, actor, instance_id, decision=query.decision, page=query.page, per_page=query.per_page
+        )
+        return paged([decision_json(d) for d in found.items], found.total, query.page, query.per_page)
 
 
 @bp.post("/process-instances/<int:instance_id>/retry")

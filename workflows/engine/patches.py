@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -19,10 +19,16 @@ from typing import Any
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 import SpiffWorkflow.spiff.specs.mixins.service_task as spiff_service_task
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.dmn.specs.model import HitPolicy
 
 from workflows.engine.script_clock import scripts_see
 
 _step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
+
+# (engine, task, rules that gave the outputs, outputs) of each business rule task, while a step records them.
+DecisionRecorder = Callable[[DMNEngine, Any, list[Any], dict[str, Any]], None]
+_decision_recorder: ContextVar[DecisionRecorder | None] = ContextVar("creditflow_decisions", default=None)
 
 
 class _StepClock(datetime):
@@ -91,6 +97,46 @@ def step_clock(now: datetime) -> Iterator[None]:
     finally:
         _step_now.reset(token)
 
+
+@contextmanager
+def recording_decisions(recorder: DecisionRecorder) -> Iterator[None]:
+    """Report every business rule task the engine runs meanwhile to `recorder` (the decision log)."""
+    token = _decision_recorder.set(recorder)
+    try:
+        yield
+    finally:
+        _decision_recorder.reset(token)
+
+
+def _decision_result(self: DMNEngine, task: Any) -> dict[str, Any]:
+    """Upstream's `DMNEngine.result`, also naming the rules that gave the result to the step's recorder.
+
+    Only a workflow's tasks are reported (a task spec names the element); `engine.decisions` evaluates
+    tables for handlers and checks outside any business rule task with a stand-in task.
+    """
+    recorder = _decision_recorder.get()
+    if recorder is None or not hasattr(task, "task_spec"):
+        upstream: dict[str, Any] = _upstream_result(self, task)
+        return upstream
+    matched = self.decide(task)
+    result: dict[str, Any] = {}
+    if self.decision_table.hit_policy == HitPolicy.COLLECT.value:
+        for rule in matched:
+            for key, value in rule.output_as_dict(task).items():
+                result.setdefault(key, []).append(value)
+        used = matched
+    else:
+        used = matched[:1]
+        result = matched[0].output_as_dict(task) if matched else {}
+    recorder(self, task, used, result)
+    return result
+
+
+_upstream_result = DMNEngine.result
+
+# Upstream: SpiffWorkflow.dmn.engine.DMNEngine.result evaluates a business rule task's table; ours does
+# the same and reports which rules matched while a step records decisions (workflows/decision_log.py).
+DMNEngine.result = _decision_result
 
 # Upstream: SpiffWorkflow.bpmn.specs.event_definitions.timer calls `datetime.now(timezone.utc)` to decide
 # whether a timer is due; we make it see the step's clock.

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
+from workflows.engine.decision_rows import decision_row
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import TaskContext
 from workflows.engine.task_texts import render_subject
 from workflows.errors import Invalid
 from workflows.store.db import is_postgres
+from workflows.store.decision_log_table import DecisionLogEntry
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import (
     NO_DUE_DATE,
@@ -67,6 +69,8 @@ class Step:
     # The open incident of a failure the scheduler is retrying: failing again counts on it, so an
     # instance failing on every retry keeps one incident (set by `wakeups`); else the new incident.
     incident: Incident | None = None
+    # The decision log rows of the business rule tasks run in this step, inserted with the audit events.
+    decisions: list[dict[str, Any]] = field(default_factory=list)
 
     def record(
         self,
@@ -89,6 +93,13 @@ class Step:
                 "at": self.now,
             }
         )
+
+    def record_decision(self, dmn_engine: Any, task: Any, rules: list[Any], outputs: dict[str, Any]) -> None:
+        """Buffer a decision log row of a business rule task the engine ran (patches.recording_decisions)."""
+        instance = self.instance
+        row = decision_row(dmn_engine, task, rules, outputs)
+        row.update(instance_id=instance.id, process_key=instance.process_key, version=instance.version)
+        self.decisions.append({**row, "at": self.now})
 
     def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
         op = self.rt.operations.get(name)
@@ -181,10 +192,11 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
     instance = step.instance
     max_depth = step.rt.settings.engine.max_task_depth
     try:
-        if retry:
-            with patches.step_clock(step.now):
-                engine.retry_failed(wf)
-        engine.run_engine(wf, step.now, max_depth)
+        with patches.recording_decisions(step.record_decision):
+            if retry:
+                with patches.step_clock(step.now):
+                    engine.retry_failed(wf)
+            engine.run_engine(wf, step.now, max_depth)
         waits = engine.snapshot(wf, max_depth)
     except engine.EngineError as exc:
         _record_failure(step, exc)
@@ -202,6 +214,7 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
     step.session.flush()
     # Derived rows go in as plain multi-row inserts: no ORM bookkeeping is needed for them.
     _insert_rows(step.session, AuditEvent, step.events)
+    _insert_rows(step.session, DecisionLogEntry, step.decisions)
 
 
 def _record_failure(step: Step, exc: engine.EngineError) -> None:
