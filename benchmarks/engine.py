@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from handlers.registry import build_operations  # noqa: E402
 from workflows.credit.customers import create_customer  # noqa: E402
 from workflows.definitions.deploy import deploy_files, read_files, validate_files  # noqa: E402
+from workflows.definitions.forms import validate_form  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.engine import sandbox  # noqa: E402
 from workflows.engine.runner import Runtime, complete_task, start_instance  # noqa: E402
@@ -44,9 +45,9 @@ from workflows.engine.script_pool import ScriptPool  # noqa: E402
 from workflows.engine.service_tasks import TaskContext  # noqa: E402
 from workflows.engine.spiff import CreditflowScriptEngine  # noqa: E402
 from workflows.engine.task_texts import render_instructions  # noqa: E402
-from workflows.settings import Settings, load_settings  # noqa: E402
+from workflows.settings import BPMN_DIR, Settings, load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.store.models import InboxItem, TaskStatus  # noqa: E402
+from workflows.store.models import InboxItem, ProcessDefinition, ProcessInstance, TaskStatus  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import SYSTEM_ACTOR, Actor, actor_for, add_user  # noqa: E402
 
@@ -127,6 +128,43 @@ def run_in_memory(n: int) -> list[float]:
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
     with transaction(factory) as session:
         _users(session, now)
+        # credit.score reads its policy tables (scorecard_weights.dmn ...) from the version its instance
+        # runs: deploy the bundle and give each bare run an instance row naming that version (not timed).
+        [version] = [
+            d
+            for d in deploy_files(
+                session, read_files(_bundle()), build_operations(), deployed_by=SYSTEM_ACTOR, now=now
+            )
+            if d.key == PROCESS
+        ]
+        definition = session.scalar(
+            select(ProcessDefinition).where(
+                ProcessDefinition.process_key == PROCESS, ProcessDefinition.version == version.version
+            )
+        )
+        assert definition is not None
+        session.add_all(
+            ProcessInstance(
+                id=i + 1,
+                definition_id=definition.id,
+                process_key=PROCESS,
+                version=definition.version,
+                business_key=f"B-{i}",
+                status="running",
+                state="",
+                data={},
+                started_by="sales1",
+                started_at=now,
+                updated_at=now,
+            )
+            for i in range(n)
+        )
+    # The persisted run checks each form against its schema, whose defaults fill the optional fields the
+    # diagram reads (the analyst's ratings): the bare run gets the same data, filled once, untimed.
+    forms = [
+        validate_form(json.loads((BPMN_DIR / name).read_text()), form)
+        for name, form in (("credit_review.json", REVIEW), ("credit_approval.json", APPROVE))
+    ]
     durations = []
     with factory() as session:
         for i in range(n):
@@ -135,7 +173,7 @@ def run_in_memory(n: int) -> list[float]:
             wf = BpmnWorkflow(spec, subprocess_specs, script_engine=CreditflowScriptEngine(call))
             wf.get_next_task(state=TaskState.READY).data.update(START)
             wf.do_engine_steps()
-            for form in (REVIEW, APPROVE):
+            for form in forms:
                 task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
                 task.task_spec.add_data_from_form(task, dict(form))
                 task.run()
