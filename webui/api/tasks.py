@@ -14,7 +14,6 @@ from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import instance_summary
-from workflows.store.models import ProcessInstance
 
 
 class FormField(Model):
@@ -144,9 +143,7 @@ def complete(task_id: int) -> Response:
         raise BadRequest("'data' must be a JSON object with the form fields")
     svc = services()
     now = svc.clock()
-    item = runner.complete_task(svc.rt, task_id, data, actor=actor, now=now)
+    # The instance as the committed step left it: no second session to read it again.
+    item, instance = runner.complete_task_step(svc.rt, task_id, data, actor=actor, now=now)
     svc.nudge()
-    with svc.rt.factory() as session:
-        instance = session.get(ProcessInstance, item.instance_id)
-        assert instance is not None
-        return jsonify({**task_json(item, now), "instance": instance_summary(instance)})
+    return jsonify({**task_json(item, now), "instance": instance_summary(instance)})
