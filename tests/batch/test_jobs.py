@@ -177,6 +177,7 @@ def test_the_shipped_daily_jobs_are_one_read_only_table_and_a_test_table_leaks_n
         "provision_run",
         "kpi_snapshot",
         "watchlist_run",
+        "balances_roll",
     ]
     with pytest.raises(TypeError):
         DAILY_JOBS["test.extra"] = DAILY_JOBS["dunning_run"]  # type: ignore[index]

@@ -50,8 +50,8 @@ def test_api_lists_the_days_jobs_with_their_true_counts(
     assert response.status_code == 200, response.json
     body = response.json
     # The dunning run, the limit-review sweep, the provision run (which posts only on a month end), the KPI
-    # snapshot (only the day after one) and the watchlist run.
-    assert (body["total"], body["page"], body["per_page"]) == (5, 1, 50)
+    # snapshot (only the day after one), the watchlist run and the portfolio's balances roll.
+    assert (body["total"], body["page"], body["per_page"]) == (6, 1, 50)
     days = {item["job"]: item for item in body["items"]}
     dunning, sweep = days["dunning_run"], days["limit_review_sweep"]
     assert cases == 9
@@ -71,7 +71,7 @@ def test_api_lists_the_days_jobs_with_their_true_counts(
 def test_auditors_read_the_jobs_and_other_staff_may_not(
     client: FlaskClient, demo_tokens: dict[str, str], ticked: datetime
 ) -> None:
-    assert get_jobs(client, demo_tokens["auditor1"]).json["total"] == 5
+    assert get_jobs(client, demo_tokens["auditor1"]).json["total"] == 6
     refused = get_jobs(client, demo_tokens["sales1"])
     assert refused.status_code == 403 and refused.json["error"]["code"]
     assert client.get("/api/jobs").status_code == 401
@@ -92,8 +92,8 @@ def test_api_filters_jobs_by_job_and_days_and_pages_them(
     window = get_jobs(client, token, f"?from={day - timedelta(days=1)}&to={day - timedelta(days=1)}").json
     assert [(i["job"], i["status"]) for i in window["items"]] == [("dunning_run", "running")]
     paged = get_jobs(client, token, "?per_page=2&page=2").json
-    # Five job days today and two earlier dunning days.
-    assert paged["total"] == 7 and len(paged["items"]) == 2 and paged["page"] == 2
+    # Six job days today and two earlier dunning days.
+    assert paged["total"] == 8 and len(paged["items"]) == 2 and paged["page"] == 2
     assert get_jobs(client, token, "?job=no_such_job").json["total"] == 0
 
 

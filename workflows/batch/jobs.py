@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflows.batch import daily_starts
+from workflows.batch.balances_roll import balances_roll
 from workflows.batch.daily_starts import DailyStart
 from workflows.batch.job_days import Clock, run_job_day, runner_name
 from workflows.batch.kpi_month_end import month_end_kpi_snapshot
@@ -73,6 +74,8 @@ DAILY_JOBS: Mapping[str, DailyJob] = MappingProxyType(
         # The early-warning watchlist after the dunning run (a broken promise judged today counts), and on
         # Mondays its weekly summary to the credit managers.
         "watchlist_run": watchlist_run,
+        # The portfolio's maintained balances rolled to the day at its rates (the aging buckets move with it).
+        "balances_roll": balances_roll,
     }
 )
 

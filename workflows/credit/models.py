@@ -20,6 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Registers the flush hook that keeps the portfolio's balances in step with every invoice posting (it
+# imports nothing of this package, so every process that can write an invoice has the hook).
+import workflows.credit.customer_balances  # noqa: F401
 from workflows.store.models import Base, Decimal2
 
 

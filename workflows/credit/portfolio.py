@@ -1,7 +1,9 @@
 """The portfolio (/portfolio, GET /api/portfolio): aging per customer in the base currency, filtered, sorted
 and paged in SQL.
 
-Three queries whatever the book's size: the customers in the sort's order with the number of rows (grouped
+This is the live query: the answer for a day the maintained balances (customer_balances.py, read by
+portfolio_balances.py) are not rolled for, and the reference they are tested against. Three queries
+whatever the book's size: the customers in the sort's order with the number of rows (grouped
 in SQL over the open invoices), a page's buckets per invoice currency (converted here with Decimal, to the
 cent), and the filtered book's totals per currency and due date (portfolio_pages.py keeps the first and the
 last per filter until the book changes). Sorting by an amount
@@ -20,19 +22,16 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Numeric,
-    and_,
     case,
-    cast,
     func,
-    literal,
     select,
     type_coerce,
 )
 from sqlalchemy.orm import Session
 
+from workflows.credit.customer_balances import bucket_conditions, open_invoices, rate_of
 from workflows.credit.fx import FxRate, MissingRate, rate_on
-from workflows.credit.models import Customer, Invoice, InvoiceStatus
+from workflows.credit.models import Customer, Invoice
 from workflows.credit.provisions import BUCKETS, bucket_of
 
 CENT = Decimal("0.01")
@@ -143,17 +142,15 @@ def current_rates(session: Session, as_of: date, base: str) -> dict[str, Decimal
 
 
 def _bucket_conditions(as_of: date) -> list[ColumnElement[bool]]:
-    """SQL conditions on the due date for each of BUCKETS, in order (provisions.bucket_of's bounds: not due
-    on or after `as_of`, then 1-30, 31-60, 61-90, 91-120 days past it, then over 120)."""
-    due, bounds = Invoice.due_date, [as_of - timedelta(days=d) for d in (0, 30, 60, 90, 120)]
-    between = [and_(due < newer, due >= older) for newer, older in zip(bounds, bounds[1:], strict=False)]
-    return [due >= as_of, *between, due < bounds[-1]]
+    """SQL conditions on the due date for each of BUCKETS, in order (customer_balances.bucket_conditions,
+    the one definition the maintained balances use too)."""
+    return bucket_conditions(Invoice.due_date, as_of)
 
 
 def _open_invoices(as_of: date) -> list[ColumnElement[bool]]:
     """The invoices the aging counts on `as_of`: open, with something left, issued by then (read from the
     covering index ix_invoices_open_aging: status, customer, currency, due date, issue date, amount)."""
-    return [Invoice.status == InvoiceStatus.OPEN, Invoice.open_amount > 0, Invoice.issue_date <= as_of]
+    return open_invoices(Invoice, as_of)
 
 
 def _customer_conditions(flt: PortfolioFilter) -> list[ColumnElement[bool]]:
@@ -183,13 +180,9 @@ def _invoices_of_filter(flt: PortfolioFilter, as_of: date) -> list[ColumnElement
 
 
 def _rate_of(currency: Any, rates: Mapping[str, Decimal]) -> Any:
-    """The rate of a currency column as SQL (NULL without one): sent as text and cast, an exact NUMERIC on
-    PostgreSQL (SQLite orders by it as REAL). Used to order rows only; amounts shown are converted here."""
-    return case(
-        {code: cast(literal(str(value)), Numeric(30, 10)) for code, value in rates.items()},
-        value=currency,
-        else_=None,
-    )
+    """The rate of a currency column as SQL (customer_balances.rate_of: the maintained sort amounts use the
+    very same expression, so both orders agree)."""
+    return rate_of(currency, rates)
 
 
 def _per_customer(flt: PortfolioFilter, as_of: date, rates: Mapping[str, Decimal]) -> Any:

@@ -1,11 +1,13 @@
-"""One page of the portfolio, and its exports, from the queries of workflows/credit/portfolio.py.
+"""One page of the portfolio, and its exports: from the maintained balances when they are rolled for the
+day asked at its rates (portfolio_balances.py: one row per customer, no cache needed), else from the live
+queries of workflows/credit/portfolio.py.
 
-The order of the filtered book's customers and its totals are kept per database engine, filter, sort and
-day under a fingerprint of the book (workflows/credit/kpi_cache.py: the highest id of the tables read and
-of the audit trail, which every change made through creditflow extends; at most 300 s old). Paging, sorting
-back and forth and exporting a filter already shown then cost the fingerprint and one page's rows, not two
-passes over every open invoice; any new invoice, payment, credit note, write-off, rate or audited change
-(a customer's grade or key-customer flag) starts over.
+For the live queries, the order of the filtered book's customers and its totals are kept per database
+engine, filter, sort and day under a fingerprint of the book (workflows/credit/kpi_cache.py: the highest
+id of the tables read and of the audit trail, which every change made through creditflow extends; at most
+300 s old). Paging, sorting back and forth and exporting a filter already shown then cost the fingerprint
+and one page's rows, not two passes over every open invoice; any new invoice, payment, credit note,
+write-off, rate or audited change (a customer's grade or key-customer flag) starts over.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflows.credit import portfolio_balances as balances
 from workflows.credit.kpi_cache import cached
 from workflows.credit.portfolio import (
     TOP_DEFAULT,
@@ -60,10 +63,19 @@ def load_portfolio(
     session: Session, flt: PortfolioFilter, *, as_of: date, base: str, page: int = 1, per_page: int = 50
 ) -> Portfolio:
     """One page of the portfolio and the filtered book's totals (the top tab: its N rows, one page)."""
+    balances.ensure_rolled(session, as_of, base)
     rates = current_rates(session, as_of, base)
     if flt.top is not None:
         flt = _top(flt)
         page, per_page = 1, flt.top or TOP_DEFAULT
+    if balances.usable(session, as_of, base, rates):
+        shown, total = balances.page_ids(session, flt, page, per_page)
+        rows = balances.rows(session, shown, rates)
+        if flt.top is not None:
+            return Portfolio(as_of, base, rows, len(shown), page, per_page, totals_of(rows), rates)
+        return Portfolio(
+            as_of, base, rows, total, page, per_page, balances.totals(session, flt, rates), rates
+        )
     found = _ordered(session, flt, as_of, base, rates)
     ids: list[int] = found["ids"]
     start = (page - 1) * per_page
@@ -77,12 +89,20 @@ def export_rows(
 ) -> tuple[list[PortfolioRow], PortfolioTotals]:
     """Every row of the filtered portfolio in the page's order (the top tab: its N rows), and the totals
     the page shows; for the CSV and XLSX exports."""
+    balances.ensure_rolled(session, as_of, base)
     rates = current_rates(session, as_of, base)
     if flt.top is not None:
         flt = _top(flt)
+    rows: list[PortfolioRow] = []
+    if balances.usable(session, as_of, base, rates):
+        listed, _ = balances.page_ids(session, flt, 1 if flt.top else None, flt.top)
+        for start in range(0, len(listed), EXPORT_CHUNK):
+            rows += balances.rows(session, listed[start : start + EXPORT_CHUNK], rates)
+        if flt.top is not None:
+            return rows, totals_of(rows)
+        return rows, balances.totals(session, flt, rates)
     found = _ordered(session, flt, as_of, base, rates)
     ids: list[int] = found["ids"]
-    rows: list[PortfolioRow] = []
     for start in range(0, len(ids), EXPORT_CHUNK):
         rows += _rows(session, ids[start : start + EXPORT_CHUNK], as_of, rates)
     totals = totals_of(rows) if found["totals"] is None else copy.deepcopy(found["totals"])

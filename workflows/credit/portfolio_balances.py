@@ -1,0 +1,178 @@
+"""The portfolio read from the maintained balances (workflows/credit/customer_balances.py): one row per
+customer instead of the open invoices, when the tables are rolled for the day asked and its rates.
+
+A page is three index reads whatever the book's size: the page's customer ids in the sort's order (LIMIT /
+OFFSET over ix_customer_exposures_*), their number (a COUNT over the same index range), and the filter's
+totals per currency (the balance rows of the filter's customers, a few per customer); then the page's
+rows. The answers are those of the live query in workflows/credit/portfolio.py (the same order, the same
+per-bucket conversion to the cent, the same flags for a currency without a rate), which stays the answer
+for any other day (a past as_of) and before the first roll.
+
+Rolling on reading: a request for a day the tables are behind (the first request after midnight, before
+the daily job `balances_roll`; a new installation; a newly stored rate) rolls them first, in a transaction
+of its own, so that day's later requests read the tables. A day before the roll's (a past as_of) is never
+rolled back to: it is answered live. A caller already inside a transaction is answered from what is there
+(or live), never blocked on a roll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Engine, func, select, type_coerce
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.clock import utcnow
+from workflows.credit.customer_balances import (
+    _BALANCES,
+    _EXPOSURES,
+    BUCKETS,
+    roll_balances,
+    rolled_for,
+    rolled_on,
+)
+from workflows.credit.models import Customer
+from workflows.credit.portfolio import (
+    PortfolioFilter,
+    PortfolioRow,
+    PortfolioTotals,
+    _add,
+    _customer_conditions,
+    _hundredths,
+    current_rates,
+)
+from workflows.store.db import transaction
+
+E, B = _EXPOSURES.c, _BALANCES.c
+SORT_COLUMNS = {"total": E.total_base, "overdue": E.overdue_base, "over_90": E.over_90_base}
+
+
+def ensure_rolled(session: Session, as_of: date, base: str) -> None:
+    """Roll the balances to `as_of` first when they are behind it or hold other rates (see the module's
+    docstring); nothing when the caller's session is in a transaction already or `as_of` is past."""
+    if session.in_transaction():
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as reader:
+        rates = current_rates(reader, as_of, base)
+        if rolled_for(reader, as_of, base, rates):
+            return
+        day = rolled_on(reader)
+    if day is not None and day > as_of:
+        return
+    with transaction(factory) as writer:  # rates read again under the roll's lock
+        roll_balances(writer, as_of, base, current_rates(writer, as_of, base), now=utcnow())
+
+
+def usable(session: Session, as_of: date, base: str, rates: Mapping[str, Decimal]) -> bool:
+    return rolled_for(session, as_of, base, rates)
+
+
+def _conditions(flt: PortfolioFilter) -> list[ColumnElement[bool]]:
+    """The filter on the exposure rows' copies of the customer's columns."""
+    conditions = [
+        column == value
+        for column, value in (
+            (E.grade, flt.grade),
+            (E.region, flt.region),
+            (E.industry, flt.industry),
+            (E.sales_owner, flt.sales_owner),
+            (E.currency, flt.currency),
+        )
+        if value is not None
+    ]
+    if flt.key_customer is not None:
+        conditions.append(E.key_customer.is_(flt.key_customer))
+    return conditions
+
+
+def page_ids(
+    session: Session, flt: PortfolioFilter, page: int | None, per_page: int | None
+) -> tuple[list[int], int]:
+    """The ids of one page in the sort's order (all when `page` is None) and the filter's number of rows:
+    the live query's order (portfolio._page_ids), read from the exposure rows. The key customers tab keeps
+    key customers without open invoices (an outer join from the customers, as live)."""
+
+    def direction(column: Any) -> Any:
+        return column.desc() if flt.descending else column.asc()
+
+    amount = SORT_COLUMNS.get(flt.sort)
+    query: Any
+    if flt.key_customer:
+        query = select(Customer.id).outerjoin(_EXPOSURES, E.customer_id == Customer.id)
+        query = query.where(*_customer_conditions(flt))
+        counted = select(func.count()).select_from(Customer).where(*_customer_conditions(flt))
+        if amount is not None:
+            order = [func.coalesce(E.rate_missing, 0).asc(), direction(func.coalesce(amount, 0))]
+        else:
+            order = _by_customer(flt, direction)
+        order.append(Customer.id.asc())
+    else:
+        counted = select(func.count()).select_from(_EXPOSURES).where(*_conditions(flt))
+        if amount is not None:
+            query = select(E.customer_id).where(*_conditions(flt))
+            order = [E.rate_missing.asc(), direction(amount), E.customer_id.asc()]
+        else:
+            query = (
+                select(Customer.id).join(_EXPOSURES, E.customer_id == Customer.id).where(*_conditions(flt))
+            )
+            order = [*_by_customer(flt, direction), Customer.id.asc()]
+    query = query.order_by(*order)
+    if page is not None and per_page is not None:
+        query = query.limit(per_page).offset((page - 1) * per_page)
+    ids = list(session.scalars(query))
+    total = len(ids) if page is None else session.scalar(counted) or 0
+    return ids, total
+
+
+def _by_customer(flt: PortfolioFilter, direction: Any) -> list[Any]:
+    if flt.sort == "grade":
+        return [Customer.grade.is_(None).asc(), direction(Customer.grade), Customer.name.asc()]
+    return [direction(Customer.name)]
+
+
+def totals(session: Session, flt: PortfolioFilter, rates: Mapping[str, Decimal]) -> PortfolioTotals:
+    """The filter's totals: its balance rows summed per currency and bucket in SQL, converted here (per
+    currency and bucket, to the cent, as live)."""
+    sums = [func.sum(type_coerce(B[b], BigInteger)) for b in BUCKETS]
+    query: Any = select(B.currency, *sums)
+    conditions = _conditions(flt)
+    if conditions:
+        query = query.join_from(_BALANCES, _EXPOSURES, E.customer_id == B.customer_id).where(*conditions)
+    found = PortfolioTotals()
+    for currency, *amounts in session.execute(query.group_by(B.currency)):
+        in_currency = {b: _hundredths(a) for b, a in zip(BUCKETS, amounts, strict=True)}
+        _add(found.buckets, found.unconverted, currency, in_currency, rates)
+    return found
+
+
+def rows(session: Session, ids: list[int], rates: Mapping[str, Decimal]) -> list[PortfolioRow]:
+    """The rows of `ids` in that order, their buckets per invoice currency converted exactly."""
+    if not ids:
+        return []
+    customers = session.execute(
+        select(
+            Customer.id,
+            Customer.external_id,
+            Customer.name,
+            Customer.grade,
+            Customer.region,
+            Customer.industry,
+            Customer.sales_owner,
+            Customer.currency,
+            Customer.key_customer,
+            Customer.account_owner,
+        ).where(Customer.id.in_(ids))
+    ).all()
+    found = {c.id: PortfolioRow(c.id, *tuple(c)[1:]) for c in customers}
+    cents = [type_coerce(B[b], BigInteger) for b in BUCKETS]
+    query = select(B.customer_id, B.currency, *cents).where(B.customer_id.in_(ids))
+    for cid, currency, *amounts in session.execute(query.order_by(B.customer_id, B.currency)):
+        in_currency = {b: _hundredths(a) for b, a in zip(BUCKETS, amounts, strict=True)}
+        _add(found[cid].buckets, found[cid].unconverted, currency, in_currency, rates)
+    return [found[i] for i in ids]
