@@ -7,6 +7,7 @@ builds the mail's own text/plain part from the HTML body.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import smtplib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, String, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -128,16 +129,20 @@ def queue_email(
     # A concurrent step may queue the same key between the check above and this insert (on PostgreSQL;
     # SQLite's BEGIN IMMEDIATE serialises writers). ON CONFLICT makes that an expected outcome rather
     # than an error: no exception, no savepoint, and no ERROR line in the PostgreSQL log.
-    new_id = session.execute(_insert_for(session).values(values)).scalar()
+    # The statement is built once per dialect and the row bound as parameters: building it with
+    # `.values(row)` on every call cost more than running it (every notification of a step queues one).
+    new_id = session.connection().execute(_insert_for(is_postgres(session)), values).scalar()
     return None if new_id is None else int(new_id)
 
 
-def _insert_for(session: Session) -> Any:
-    dialect = postgresql if is_postgres(session) else sqlite
+@functools.cache
+def _insert_for(postgres: bool) -> Any:
+    dialect = postgresql if postgres else sqlite
+    table = cast(Table, OutboxEmail.__table__)
     return (
-        dialect.insert(OutboxEmail)
-        .on_conflict_do_nothing(index_elements=[OutboxEmail.dedupe_key])
-        .returning(OutboxEmail.id)
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(table.c.id)
     )
 
 
