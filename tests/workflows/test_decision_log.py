@@ -110,9 +110,8 @@ def test_a_credit_application_logs_each_business_rule_task_once_with_its_inputs_
     assert done.json["instance"]["status"] == "completed"
     # Nothing else in this path is a business rule task: the log holds exactly the three evaluations.
     with app.extensions["creditflow"].rt.factory() as session:
-        rows = session.execute(
-            select(DecisionLogEntry.bpmn_id).where(DecisionLogEntry.instance_id == instance["id"])
-        ).scalars()
+        query = select(DecisionLogEntry.bpmn_id).where(DecisionLogEntry.instance_id == instance["id"])
+        rows = session.scalars(query.order_by(DecisionLogEntry.id))
         assert list(rows) == ["grade_customer", "apply_limit_policy", "decide_authority"]
         assert session.scalar(select(func.count()).select_from(DecisionLogEntry)) == 3
 
