@@ -1,0 +1,79 @@
+"""Nudges from web actions (issue 19): a burst of them shares one round, and such a round leaves the daily
+jobs out only while a full round is recent, on the same day and the same side of the daily hour."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.fixtures.engine.cases import review_runtime
+from workflows.batch.jobs import DailyJob
+from workflows.batch.scheduler import NUDGE_WINDOW, EmbeddedScheduler
+from workflows.clock import utcnow
+from workflows.engine.runner import Runtime
+from workflows.settings import Settings
+
+
+@pytest.fixture
+def rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
+    return review_runtime(settings, db_engine, clock)
+
+
+def probe_job() -> tuple[dict[str, DailyJob], list[date]]:
+    days: list[date] = []
+
+    def probe(rt: Runtime, as_of: date, now: datetime) -> dict[str, Any]:
+        days.append(as_of)
+        return {}
+
+    return {"test.probe": probe}, days
+
+
+def test_nudges_within_the_window_share_one_round(rt: Runtime, clock: datetime) -> None:
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+    scheduler._scheduler.start(paused=True)  # jobs get their run times, none runs
+    try:
+        _share_one_round(scheduler)
+    finally:
+        scheduler.shutdown()
+
+
+def _share_one_round(scheduler: EmbeddedScheduler) -> None:
+    scheduler.nudge()  # nothing ran yet: at once
+    first = scheduler._scheduler.get_job("wake").next_run_time
+    assert first <= utcnow()
+    scheduler.nudge()
+    scheduler.nudge()
+    assert scheduler._scheduler.get_job("wake").next_run_time == first  # the pending round is kept
+
+    scheduler._round_began = utcnow()  # a round just began: the next nudge waits for the window
+    scheduler._scheduler.remove_job("wake")  # as APScheduler does with a date job it runs
+    scheduler.nudge()
+    later = scheduler._scheduler.get_job("wake").next_run_time
+    assert later >= scheduler._round_began + NUDGE_WINDOW - timedelta(milliseconds=1)
+    assert later <= utcnow() + NUDGE_WINDOW
+
+
+def test_a_nudged_round_leaves_the_daily_jobs_out_only_while_a_full_round_is_recent(
+    rt: Runtime, clock: datetime
+) -> None:
+    jobs, days = probe_job()
+    now = (clock + timedelta(days=1)).replace(hour=rt.settings.scheduler.daily_hour + 1)
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: now, jobs=jobs)
+    assert scheduler._full_round_due(now)  # no full round yet
+    scheduler.wake_once(now, light=True)
+    assert days == []  # a light round runs timers, reminders and mail only
+
+    scheduler.wake_once(now)
+    assert days == [now.date()]
+    assert not scheduler._full_round_due(now + timedelta(seconds=1))
+    cap = timedelta(seconds=rt.settings.scheduler.max_sleep_s)
+    assert scheduler._full_round_due(now + cap)  # the jobs still start within max_sleep_s
+    assert scheduler._full_round_due(now + timedelta(days=1))  # another day (a simulated clock moved)
+    assert scheduler._full_round_due(now - timedelta(seconds=1))  # the clock went back
+    before_hour = now.replace(hour=rt.settings.scheduler.daily_hour - 1)
+    scheduler._last_full = (utcnow(), before_hour)
+    assert scheduler._full_round_due(before_hour.replace(hour=rt.settings.scheduler.daily_hour))
