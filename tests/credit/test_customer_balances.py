@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.credit import roles
 from workflows.credit.credit_notes import post_credit
-from workflows.credit.customer_balances import _BALANCES, _EXPOSURES, BUCKETS, _balances_select, rolled_on
+from workflows.credit.customer_balance_tables import _BALANCES, _EXPOSURES
+from workflows.credit.customer_balances import (
+    BUCKETS,
+    _balances_select,
+    book_sums,
+    rolled_on,
+)
 from workflows.credit.disputes import DisputeInput, LineInput, open_dispute, record_proposal
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
@@ -110,6 +116,12 @@ def check(factory: sessionmaker[Session], as_of: date) -> None:
         stored = session.execute(select(_BALANCES.c.customer_id, _BALANCES.c.currency, *cents)).all()
         fresh = session.execute(_balances_select(as_of, None)).all()
         assert sorted(map(_ints, stored)) == sorted(map(_ints, fresh))
+        per_currency: dict[str, list[int]] = {}
+        for row in fresh:
+            sums = per_currency.setdefault(row[1], [0] * len(BUCKETS))
+            per_currency[row[1]] = [a + int(b) for a, b in zip(sums, row[2:], strict=True)]
+        kept = {row[0]: [int(v) for v in row[1:]] for row in book_sums(session.connection())}
+        assert {c: v for c, v in kept.items() if any(v)} == per_currency
         for flt in FILTERS:
             live_ids, live_count = _page_ids(session, flt, as_of, rates, None, None)
             ids, count = page_ids(session, flt, None, None)

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from workflows.credit.customer_balances import _EXPOSURES, roll_balances
+from workflows.credit.customer_balance_tables import _EXPOSURES
+from workflows.credit.customer_balances import roll_balances
 from workflows.credit.portfolio import current_rates
 from workflows.engine.runtime import Runtime
 from workflows.store.db import transaction

@@ -12,6 +12,8 @@ Why this shape:
   (grade, region, industry, sales owner, currency, key customer), so a filtered page, its count and its
   totals are index range reads, never a scan of the customers table. Indexes serve the default sort, and
   each filter with it.
+- `customer_balance_sums`: the unfiltered totals per currency and bucket, moved by each refresh by the
+  difference it makes, in a few rows per currency (see BalanceSum), so the default page sums ~50 rows.
 - `customer_balance_rolls`: one row (id 1) saying for which day (`rolled_on`), base currency and rates
   (JSON: currency -> rate text) the two tables hold. One row, not a column per balance row: a roll then
   changes its day atomically with the rows, and a posting reads one row to know the day it computes for.
@@ -43,13 +45,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     ColumnElement,
     Connection,
-    ForeignKey,
-    Index,
     Numeric,
-    String,
     Table,
     and_,
     case,
@@ -65,9 +63,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, UOWTransaction, mapped_column
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
-from workflows.store.models import Base, Decimal2
+from workflows.credit.customer_balance_tables import (
+    _BALANCES,
+    _EXPOSURES,
+    _ROLLS,
+    _SUMS,
+    SHARDS,
+    BalanceRoll,
+)
+from workflows.store.models import Base
 
 # provisions.BUCKETS (not imported: see the module's docstring), the columns of customer_balances.
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
@@ -75,90 +81,10 @@ OVERDUE = BUCKETS[1:]
 OVER_90 = ("days_91_120", "over_120")
 ROLL_ID = 1
 CHUNK = 500  # customer ids per statement of a refresh
-SORT_AMOUNT = Numeric(38, 10)  # cents x a rate of ten places: exact on PostgreSQL (REAL on SQLite, as live)
 # What of an invoice moves its customer's balances; what of a customer its exposure row copies.
 INVOICE_FIELDS = ("customer_id", "currency", "status", "open_amount", "issue_date", "due_date")
 CUSTOMER_FIELDS = ("grade", "region", "industry", "sales_owner", "currency", "key_customer")
 OPEN = "open"  # InvoiceStatus.OPEN
-
-
-class CustomerBalance(Base):
-    """A customer's open invoices in one currency, summed per aging bucket as of the roll's day."""
-
-    __tablename__ = "customer_balances"
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    not_due: Mapped[Decimal] = mapped_column(Decimal2)
-    days_1_30: Mapped[Decimal] = mapped_column(Decimal2)
-    days_31_60: Mapped[Decimal] = mapped_column(Decimal2)
-    days_61_90: Mapped[Decimal] = mapped_column(Decimal2)
-    days_91_120: Mapped[Decimal] = mapped_column(Decimal2)
-    over_120: Mapped[Decimal] = mapped_column(Decimal2)
-
-
-class CustomerExposure(Base):
-    """A customer with open invoices: its sort amounts in the base currency at the roll's rates (None when
-    no currency of it has a rate), whether a currency lacks one, and its filter columns (copied)."""
-
-    __tablename__ = "customer_exposures"
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
-    rate_missing: Mapped[int]  # 1 when an invoice currency has no rate: such rows sort last
-    total_base: Mapped[Decimal | None] = mapped_column(SORT_AMOUNT)
-    overdue_base: Mapped[Decimal | None] = mapped_column(SORT_AMOUNT)
-    over_90_base: Mapped[Decimal | None] = mapped_column(SORT_AMOUNT)
-    grade: Mapped[str | None] = mapped_column(String(1))
-    region: Mapped[str | None] = mapped_column(String(80))
-    industry: Mapped[str] = mapped_column(String(80))
-    sales_owner: Mapped[str | None] = mapped_column(String(80))
-    currency: Mapped[str] = mapped_column(String(3))
-    key_customer: Mapped[bool] = mapped_column(Boolean)
-
-
-# The default sort (total, largest first) with and without each filter; overdue and over 90 days largest
-# first. Other orders (ascending, name, grade) sort the filter's rows, a few tens of thousands at most.
-_EXPOSURES: Table = CustomerExposure.__table__  # type: ignore[assignment]
-for _name, _first in (
-    ("total", ()),
-    ("grade", ("grade",)),
-    ("region", ("region",)),
-    ("industry", ("industry",)),
-    ("sales_owner", ("sales_owner",)),
-    ("currency", ("currency",)),
-    ("key", ("key_customer",)),
-):
-    _key = [_EXPOSURES.c[c] for c in _first]
-    Index(
-        f"ix_customer_exposures_{_name}",
-        *_key,
-        _EXPOSURES.c.rate_missing,
-        _EXPOSURES.c.total_base.desc(),
-        _EXPOSURES.c.customer_id,
-    )
-for _column in ("overdue_base", "over_90_base"):
-    Index(
-        f"ix_customer_exposures_{_column.removesuffix('_base')}",
-        _EXPOSURES.c.rate_missing,
-        _EXPOSURES.c[_column].desc(),
-        _EXPOSURES.c.customer_id,
-    )
-
-
-_BALANCES: Table = CustomerBalance.__table__  # type: ignore[assignment]
-
-
-class BalanceRoll(Base):
-    """The one row (id 1) naming the day, base currency and rates the balance tables hold; `rolled_on`
-    None: not rolled (a new installation, or after a bulk statement the hook could not follow)."""
-
-    __tablename__ = "customer_balance_rolls"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    rolled_on: Mapped[date | None]
-    base_currency: Mapped[str] = mapped_column(String(3))
-    rates: Mapped[dict[str, Any]]  # currency -> the rate's text, units of the base currency per unit
-    rolled_at: Mapped[datetime | None]
-
-
-_ROLLS: Table = BalanceRoll.__table__  # type: ignore[assignment]
 
 
 def _table(name: str) -> Table:
@@ -248,13 +174,56 @@ _EXPOSURE_COLUMNS = [
 def _rebuild(
     conn: Connection, as_of: date, rates: Mapping[str, Decimal | str], ids: list[int] | None
 ) -> None:
-    """Replace the rows of `ids` (None: of everyone) with what their invoices say as of `as_of`."""
+    """Replace the rows of `ids` (None: of everyone) with what their invoices say as of `as_of`, and
+    move the sums by the difference (a roll: recounted)."""
     balances, exposures = _BALANCES, _EXPOSURES
+    before = {} if ids is None else _shard_sums(conn, ids)
     for table in (exposures, balances):
         gone = delete(table)
         conn.execute(gone if ids is None else gone.where(table.c.customer_id.in_(ids)))
     conn.execute(insert(balances).from_select(_BALANCE_COLUMNS, _balances_select(as_of, ids)))
     conn.execute(insert(exposures).from_select(_EXPOSURE_COLUMNS, _exposures_select(rates, ids)))
+    if ids is None:
+        conn.execute(delete(_SUMS))
+        conn.execute(insert(_SUMS).from_select(["currency", "shard", *BUCKETS], _shard_select(None)))
+        return
+    after = _shard_sums(conn, ids)
+    for key in sorted(before.keys() | after.keys()):  # in key order: two postings lock rows alike
+        old, new = before.get(key, (0,) * len(BUCKETS)), after.get(key, (0,) * len(BUCKETS))
+        delta = {b: n - o for b, o, n in zip(BUCKETS, old, new, strict=True)}
+        if any(delta.values()):
+            _add_to_sums(conn, key, delta)
+
+
+def _shard_select(ids: list[int] | None) -> Any:
+    bal = _BALANCES.c
+    shard = bal.customer_id % SHARDS
+    query = select(bal.currency, shard, *(func.sum(_cents(bal[b])) for b in BUCKETS))
+    if ids is not None:
+        query = query.where(bal.customer_id.in_(ids))
+    return query.group_by(bal.currency, shard)
+
+
+def _shard_sums(conn: Connection, ids: list[int]) -> dict[tuple[str, int], tuple[int, ...]]:
+    found = conn.execute(_shard_select(ids))
+    return {(cur, int(shard)): tuple(int(v or 0) for v in sums) for cur, shard, *sums in found}
+
+
+def _add_to_sums(conn: Connection, key: tuple[str, int], delta: Mapping[str, int]) -> None:
+    """Add `delta` (hundredths per bucket) to one sums row, creating it at zero first when new."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    zero = dict.fromkeys(BUCKETS, 0)
+    conn.execute(dialect.insert(_SUMS).values(currency=key[0], shard=key[1], **zero).on_conflict_do_nothing())
+    cents = {b: _cents(_SUMS.c[b]) + delta[b] for b in BUCKETS}
+    where = (_SUMS.c.currency == key[0]) & (_SUMS.c.shard == key[1])
+    conn.execute(update(_SUMS).where(where).values(**cents))
+
+
+def book_sums(conn: Connection) -> list[tuple[Any, ...]]:
+    """Per currency, the book's open hundredths per bucket (the unfiltered totals)."""
+    query = select(_SUMS.c.currency, *(func.sum(_cents(_SUMS.c[b])) for b in BUCKETS))
+    found = conn.execute(query.group_by(_SUMS.c.currency))
+    return [tuple(row) for row in found if any(row[1:])]  # a currency paid off leaves rows of zeros
 
 
 def _roll_row(conn: Connection, *, lock: str | None) -> Any:

@@ -3,10 +3,10 @@ customer instead of the open invoices, when the tables are rolled for the day as
 
 A page is three index reads whatever the book's size: the page's customer ids in the sort's order (LIMIT /
 OFFSET over ix_customer_exposures_*), their number (a COUNT over the same index range), and the filter's
-totals per currency (the balance rows of the filter's customers, a few per customer); then the page's
-rows. The answers are those of the live query in workflows/credit/portfolio.py (the same order, the same
-per-bucket conversion to the cent, the same flags for a currency without a rate), which stays the answer
-for any other day (a past as_of) and before the first roll.
+totals per currency (the balance rows of the filter's customers; without a filter, the book's sums rows);
+then the page's rows. The answers are those of the live query in workflows/credit/portfolio.py (the same
+order, the same per-bucket conversion to the cent, the same flags for a currency without a rate), which
+stays the answer for any other day (a past as_of) and before the first roll.
 
 Rolling on reading: a request for a day the tables are behind (the first request after midnight, before
 the daily job `balances_roll`; a new installation; a newly stored rate) rolls them first, in a transaction
@@ -26,10 +26,10 @@ from sqlalchemy import BigInteger, ColumnElement, Engine, func, select, type_coe
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import utcnow
+from workflows.credit.customer_balance_tables import _BALANCES, _EXPOSURES
 from workflows.credit.customer_balances import (
-    _BALANCES,
-    _EXPOSURES,
     BUCKETS,
+    book_sums,
     roll_balances,
     rolled_for,
     rolled_on,
@@ -137,15 +137,18 @@ def _by_customer(flt: PortfolioFilter, direction: Any) -> list[Any]:
 
 
 def totals(session: Session, flt: PortfolioFilter, rates: Mapping[str, Decimal]) -> PortfolioTotals:
-    """The filter's totals: its balance rows summed per currency and bucket in SQL, converted here (per
-    currency and bucket, to the cent, as live)."""
-    sums = [func.sum(type_coerce(B[b], BigInteger)) for b in BUCKETS]
-    query: Any = select(B.currency, *sums)
+    """The filter's totals: its balance rows (no filter: the book's sums rows) summed per currency and
+    bucket in SQL, converted here (per currency and bucket, to the cent, as live)."""
     conditions = _conditions(flt)
+    summed: Any
     if conditions:
-        query = query.join_from(_BALANCES, _EXPOSURES, E.customer_id == B.customer_id).where(*conditions)
+        sums = [func.sum(type_coerce(B[b], BigInteger)) for b in BUCKETS]
+        query = select(B.currency, *sums).join_from(_BALANCES, _EXPOSURES, E.customer_id == B.customer_id)
+        summed = session.execute(query.where(*conditions).group_by(B.currency))
+    else:  # the whole book: its sums rows, a few per currency
+        summed = book_sums(session.connection())
     found = PortfolioTotals()
-    for currency, *amounts in session.execute(query.group_by(B.currency)):
+    for currency, *amounts in summed:
         in_currency = {b: _hundredths(a) for b, a in zip(BUCKETS, amounts, strict=True)}
         _add(found.buckets, found.unconverted, currency, in_currency, rates)
     return found

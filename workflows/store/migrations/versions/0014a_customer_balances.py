@@ -26,8 +26,8 @@ FILTERS = (
 def upgrade() -> None:
     # The portfolio's maintained balances (workflows/credit/customer_balances.py): per customer and invoice
     # currency the open amount per aging bucket, per customer the base-currency sort amounts and filter
-    # columns, and the one row naming the day and rates they hold. Created not rolled: the first portfolio
-    # request, `creditflow init` or the daily job `balances_roll` fills them.
+    # columns, the book's sums per currency (in shards), and the one row naming the day and rates they
+    # hold. Created not rolled: the first portfolio request or the daily job `balances_roll` fills them.
     op.create_table(
         "customer_balances",
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -68,6 +68,13 @@ def upgrade() -> None:
             unique=False,
         )
     op.create_table(
+        "customer_balance_sums",
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
+        *(sa.Column(bucket, sa.BigInteger(), nullable=False) for bucket in BUCKETS),
+        sa.PrimaryKeyConstraint("currency", "shard"),
+    )
+    op.create_table(
         "customer_balance_rolls",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rolled_on", sa.Date(), nullable=True),
@@ -80,6 +87,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("customer_balance_rolls")
+    op.drop_table("customer_balance_sums")
     for name in ("total", *(f for f, _ in FILTERS), "overdue", "over_90"):
         op.drop_index(f"ix_customer_exposures_{name}", table_name="customer_exposures")
     op.drop_table("customer_exposures")
