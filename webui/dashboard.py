@@ -9,6 +9,7 @@ Every chart is drawn by static/dashboard.js (Chart.js, vendored) from the number
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -19,6 +20,7 @@ from webui.jobs import day_filter
 from webui.services import services
 from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
+from workflows.credit.concentration_cap import concentration_cap
 from workflows.credit.kpis import KPI_NAMES, KpiRatesMissing, compute_kpis
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -59,7 +61,11 @@ KPI_HELP: dict[str, tuple[str, str]] = {
         "Promises kept",
         "Promises to pay judged in the period that were kept in full ÷ all judged in it.",
     ),
-    "top10_concentration": ("Top-10 concentration", "The share of AR held by the 10 largest customers."),
+    "top10_concentration": (
+        "Top-10 concentration",
+        "The share of AR held by the 10 largest customers; the largest one is shown against the "
+        "concentration cap, a policy in concentration_cap.dmn.",
+    ),
 }
 UNIT_TEXT = {"days": "days", "percent": "%", "hours": "h"}
 
@@ -106,6 +112,7 @@ def kpi_tiles(kpis: dict[str, Any]) -> list[dict[str, Any]]:
                 "reason": kpi.get("reason"),
                 "p90": kpi.get("p90"),
                 "within_sla": kpi.get("within_sla_percent"),
+                "largest": kpi.get("largest_exposure"),
                 "trend": trend,
                 "chart": {
                     "type": "sparkline",
@@ -149,6 +156,7 @@ def index() -> str:
         except KpiRatesMissing as missing:
             kpi_error = str(missing)
         points, exposures = dashboard_views(session, as_of, base)
+        cap = concentration_cap(session)
         watchlist, watch_counts = open_entries(session, WATCHLIST_ROWS), counts_by_action(session)
     # The watchlist page is helper W's; linked when it is there.
     watchlist_url = url_for(WATCHLIST_PAGE) if WATCHLIST_PAGE in current_app.view_functions else None
@@ -167,6 +175,11 @@ def index() -> str:
         bucket_labels=BUCKET_LABELS,
         aging=aging_chart(points),
         exposures=exposures,
+        cap=cap,
+        cap_amount=cap.against(Decimal(0), exposures.total or Decimal(0))["cap_amount"],
+        against_cap={
+            e.customer_id: cap.against(e.in_base, exposures.total or Decimal(0)) for e in exposures.top
+        },
         watchlist=watchlist,
         watch_counts=watch_counts,
         watchlist_url=watchlist_url,

@@ -392,6 +392,7 @@ def test_cell_by_cell_evaluation_answers_as_the_dmn_engine_does() -> None:
                     "grade": grade,
                     "dbt_rising_months": 0 if value is None else value,
                     "normal_dispute_rate_percent": normal,
+                    "concentration_cap_percent": Decimal(10),  # concentration_cap.dmn as shipped
                 }
                 expected = evaluate_decision(text, "early_warning", signals)
                 got = rules.fired(signals)

@@ -46,6 +46,32 @@ class KpiPoint(Model):
     source: Literal["snapshot", "live"] = Field(description="read from the period's snapshot, or computed")
 
 
+class LargestExposure(Model):
+    """top10_concentration: the customer with the most AR at the period end, against the policy's cap
+    (bpmn/concentration_cap.dmn as deployed now; the cap fields are null, with cap_reason, without one)."""
+
+    customer_id: int
+    amount: str = Field(description="its AR at the period end in the base currency", examples=["11250.00"])
+    share_percent: str = Field(description="amount / AR x 100, two places", examples=["34.67"])
+    cap_percent: str | None = Field(
+        None, description="the cap, % of AR one customer may owe", examples=["10"]
+    )
+    cap_amount: str | None = Field(None, description="AR x cap / 100, to the cent", examples=["3245.00"])
+    headroom: str | None = Field(
+        None, description="cap_amount - amount (negative: by how much it is over)", examples=["-8005.00"]
+    )
+    over_cap: bool | None = Field(
+        None, description="share_percent above cap_percent (the watchlist's concentration indicator's rule)"
+    )
+    cap_reason: str | None = Field(None, description="why the cap fields are null")
+
+
+class ConcentrationCap(Model):
+    percent: str | None = Field(description="the cap in percent (null: none usable, see reason)")
+    source: str | None = Field(description='"concentration_cap.dmn of credit_limit_review v3"')
+    reason: str | None = Field(description="why there is no cap")
+
+
 class Kpi(Model):
     """One KPI; details such as the amounts behind it (money strings in the base currency) come beside."""
 
@@ -57,6 +83,12 @@ class Kpi(Model):
     unit: Literal["days", "percent", "hours"]
     reason: str | None = Field(None, description="why `value` is null")
     trend: list[KpiPoint] = Field(description="the 12 periods up to this one, oldest first")
+    largest_exposure: LargestExposure | None = Field(
+        None, description="top10_concentration only: the largest single exposure against the policy's cap"
+    )
+    cap: ConcentrationCap | None = Field(
+        None, description="top10_concentration only: the concentration cap deployed now"
+    )
 
 
 class KpiPeriod(Model):

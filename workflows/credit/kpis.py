@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflows.credit.concentration_cap import Cap, concentration_cap, percent_text
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import Book, CurrencyBook, EndFigures, customer_totals, ledger_book
 from workflows.credit.kpi_cache import cached, first_issue_date
@@ -99,6 +100,9 @@ def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[
             for e in ends
         ]
         kpis[name] = {**entries[end][name], "trend": trend}
+    kpis["top10_concentration"] = _against_cap(
+        kpis["top10_concentration"], entries[end], concentration_cap(session)
+    )
     return {
         "period": {"start": period_start(end, period).isoformat(), "end": end.isoformat()},
         "currency": base,
@@ -293,6 +297,18 @@ def _kept_rate(judged: int, kept: int) -> dict[str, Any]:
     return _kpi(
         "promise_kept_rate", value, "no promise to pay was judged in the period", judged=judged, kept=kept
     )
+
+
+def _against_cap(entry: dict[str, Any], period: dict[str, Any], cap: Cap) -> dict[str, Any]:
+    """The reported period's concentration with the policy's cap as deployed now (concentration_cap.dmn):
+    `cap` {percent, source, reason}, and its largest exposure against it (Cap.against, over the period
+    end's AR: the `ar` beside dso). A trend point is not compared: the cap is today's policy."""
+    found = {**entry, "cap": {"percent": None if cap.percent is None else percent_text(cap.percent)}}
+    found["cap"] |= {"source": cap.source, "reason": cap.reason}
+    largest, ar = entry.get("largest_exposure"), period.get("dso", {}).get("ar")
+    if isinstance(largest, dict) and ar is not None:
+        found["largest_exposure"] = {**largest, **cap.against(Decimal(largest["amount"]), Decimal(ar))}
+    return found
 
 
 def _concentration(

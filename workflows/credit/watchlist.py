@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit import roles
+from workflows.credit.concentration_cap import concentration_cap
 from workflows.credit.models import Customer
 from workflows.credit.watchlist_rules import (
     ACTIONS,
@@ -130,7 +131,10 @@ def evaluate_watchlist(
         RulesError: the table fails on a customer's signals; nothing is written.
     """
     book = book_signals(session, as_of, base, customer_ids)
-    normal = {"normal_dispute_rate_percent": book.normal_dispute_rate_percent}
+    normal = {
+        "normal_dispute_rate_percent": book.normal_dispute_rate_percent,
+        "concentration_cap_percent": concentration_cap(session).percent,
+    }
     fired = {cid: rules.fired(signals | normal) for cid, signals in book.customers.items()}
     current = select(WatchlistEntry).where(WatchlistEntry.cleared_at.is_(None))
     if customer_ids is not None:

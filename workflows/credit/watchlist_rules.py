@@ -37,7 +37,8 @@ INPUTS = (
     "dispute_rate_percent",
     "ar_share_percent",
 )
-BOOK_INPUTS = ("normal_dispute_rate_percent",)  # the same for every customer
+# The same for every customer: the book's dispute rate, and the concentration cap (concentration_cap.dmn).
+BOOK_INPUTS = ("normal_dispute_rate_percent", "concentration_cap_percent")
 _INDICATOR = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
@@ -230,6 +231,7 @@ def rules_problems(text: str) -> list[str]:
     baseline: dict[str, Any] = dict.fromkeys(INPUTS) | {
         "dbt_rising_months": 0,
         "normal_dispute_rate_percent": 0,
+        "concentration_cap_percent": Decimal(10),
     }
     probes: list[dict[str, Any]] = []
     for grade in _GRADES:  # each input alone, then all of them together, for each grade

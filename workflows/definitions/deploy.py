@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.collection_priority import PRIORITY_DECISION, PRIORITY_FILE, priority_problems
+from workflows.credit.concentration_cap import CAP_DECISION, CAP_FILE, cap_problems
 from workflows.credit.dunning_ladder import (
     CHARGES_DECISION,
     CHARGES_FILE,
@@ -201,6 +202,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = charges_problems(texts[CHARGES_FILE])
         if problems:
             raise InvalidBundle([Problem(CHARGES_FILE, 0, CHARGES_DECISION, p) for p in problems])
+    if CAP_FILE in texts:  # the concentration cap: a percentage above 0 and at most 100
+        problems = cap_problems(texts[CAP_FILE])
+        if problems:
+            raise InvalidBundle([Problem(CAP_FILE, 0, CAP_DECISION, p) for p in problems])
     if RULES_FILE in texts:  # early-warning indicators: every signal evaluates to known actions
         problems = rules_problems(texts[RULES_FILE])
         if problems:

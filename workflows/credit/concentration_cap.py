@@ -1,0 +1,106 @@
+"""The concentration cap (bpmn/concentration_cap.dmn) as deployed: the most of the book's receivables one
+customer may owe, in percent. One function reads it for everything that compares an exposure with it: the
+KPIs' largest exposure (workflows/credit/kpis.py), the dashboard's top exposures and the watchlist's
+concentration indicator (bpmn/early_warning.dmn reads it as concentration_cap_percent).
+
+It is read, as the early-warning table is, from the newest active credit_limit_review version that carries
+it: a process owner changes it by deploying, and a second process owner approves the version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.credit.fx import CENT
+from workflows.credit.watchlist_rules import RULES_PROCESS
+from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
+
+CAP_FILE, CAP_DECISION, CAP_OUTPUT = "concentration_cap.dmn", "concentration_cap", "cap_percent"
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Cap:
+    """The cap in percent of the book's receivables, and where it was read; `percent` None with `reason`
+    when no usable one is deployed."""
+
+    percent: Decimal | None
+    source: str | None  # "concentration_cap.dmn of credit_limit_review v3"
+    reason: str | None = None
+
+    def against(self, amount: Decimal, total: Decimal) -> dict[str, Any]:
+        """An exposure of `amount` out of receivables of `total` (both in the base currency) against the cap:
+        {cap_percent, cap_amount (total x cap, to the cent), headroom (cap_amount - amount; negative: over),
+        over_cap}. Over when the share, rounded to 0.01 % as shown, is above the cap: the rule of the
+        watchlist's concentration indicator. All null (with `cap_reason`) without a cap or receivables."""
+        if self.percent is None or total <= 0:
+            reason = self.reason if self.percent is None else "no receivables open"
+            return {
+                "cap_percent": None,
+                "cap_amount": None,
+                "headroom": None,
+                "over_cap": None,
+                "cap_reason": reason,
+            }
+        cap_amount = (total * self.percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+        share = (amount * HUNDRED / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return {
+            "cap_percent": percent_text(self.percent),
+            "cap_amount": str(cap_amount),
+            "headroom": str(cap_amount - amount),
+            "over_cap": share > self.percent,
+        }
+
+
+def percent_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def cap_of(text: str, source: str) -> Cap:
+    """The cap a concentration_cap.dmn text answers, or Cap(None, source, reason) naming what is wrong."""
+    try:
+        value = evaluate_decision(text, CAP_DECISION, {}).get(CAP_OUTPUT)
+    except DecisionError as exc:
+        return Cap(None, source, f"{source}: {exc}")
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        return Cap(None, source, f'{source} gives cap_percent {value!r}; a number such as Decimal("10")')
+    cap = Decimal(value)
+    if not cap.is_finite() or not 0 < cap <= HUNDRED:
+        return Cap(None, source, f"{source} gives cap_percent {cap}; a cap is above 0 and at most 100 (%)")
+    return Cap(cap, source)
+
+
+def cap_problems(text: str) -> list[str]:
+    """What makes a concentration_cap.dmn unusable, checked when it is deployed. Empty when it is sound."""
+    cap = cap_of(text, CAP_FILE)
+    return [] if cap.reason is None else [cap.reason.removeprefix(f"{CAP_FILE}: ")]
+
+
+def concentration_cap(session: Session) -> Cap:
+    """The cap of the newest active credit_limit_review version that carries concentration_cap.dmn (one
+    query); Cap(None, None, reason) when none does."""
+    rows = session.execute(
+        select(ProcessDefinition.version, Deployment.files)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+        .where(
+            ProcessDefinition.process_key == RULES_PROCESS,
+            ProcessDefinition.status == DefinitionStatus.ACTIVE,
+        )
+        .order_by(ProcessDefinition.version.desc())
+    ).all()
+    for version, files in rows:
+        text = (files or {}).get(CAP_FILE)
+        if isinstance(text, str):
+            return cap_of(text, f"{CAP_FILE} of {RULES_PROCESS} v{version}")
+    return Cap(
+        None,
+        None,
+        f"no active {RULES_PROCESS} version carries {CAP_FILE}: deploy it with the credit_limit_review "
+        "diagram (`creditflow init` does)",
+    )
