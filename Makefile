@@ -7,10 +7,14 @@ DB     := var/creditflow.db
 NPM_STAMP := node_modules/.installed
 VENDOR    := webui/static/vendor
 VENDOR_STAMP := $(VENDOR)/.copied
+# The web UI's message catalogues (Flask-Babel): the .po files are committed, their .mo are compiled here.
+TRANSLATIONS := webui/translations
+PO := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
 
-.PHONY: run test setup lint clean
+.PHONY: run test setup lint clean messages
 
-setup: $(STAMP) $(VENDOR_STAMP) $(DB)
+setup: $(STAMP) $(VENDOR_STAMP) $(MO) $(DB)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +46,19 @@ $(VENDOR_STAMP): $(NPM_STAMP)
 	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
 	touch $(VENDOR_STAMP)
 
+# Compiled when the catalogue changed; fuzzy entries are left out (tests/webui/test_translations.py refuses them).
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After wrapping new strings in _() or {% trans %}: extract them and add them to both catalogues (then write the
+# zh_Hans msgstr; `make setup` compiles). Locations name the file only, so a moved line changes no catalogue.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-by-file --no-wrap \
+	  -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update --no-wrap --ignore-obsolete --no-fuzzy-matching \
+	  -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	rm $(TRANSLATIONS)/messages.pot
+
 # init is idempotent: it migrates the schema and redeploys only diagrams whose content changed.
 $(DB): $(STAMP) $(wildcard bpmn/*) $(wildcard workflows/store/migrations/versions/*.py)
 	$(BIN)/creditflow init --demo
@@ -64,4 +81,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var .pytest_cache node_modules $(VENDOR)
+	rm -rf $(VENV) var .pytest_cache node_modules $(VENDOR) $(MO)

@@ -114,6 +114,7 @@ def test_wheel_installed_in_a_fresh_venv_serves_the_demo(tmp_path: Path) -> None
         *(f"workflows/_shipped/{name}" for name in shipped),
         *files_under(ROOT / "webui" / "templates"),
         *files_under(ROOT / "webui" / "static"),  # with static/vendor/ when `make` has copied it
+        *files_under(ROOT / "webui" / "translations"),  # the .po catalogues and the .mo `make` compiled
         *files_under(ROOT / "workflows" / "store" / "migrations", ("*.py", "*.mako", "versions/*.py")),
     }
     with zipfile.ZipFile(wheel) as archive:

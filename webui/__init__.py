@@ -87,6 +87,7 @@ def create_app(
         definitions,
         errors,
         formatting,
+        i18n,
         inbox,
         instances,
         jobs,
@@ -107,6 +108,7 @@ def create_app(
     for blueprint in (
         api,
         auth,
+        i18n,
         pages,
         inbox,
         tasks,
@@ -125,6 +127,7 @@ def create_app(
         watchlist,
     ):
         app.register_blueprint(blueprint.bp)
+    i18n.register(app)  # before formatting: the formats follow the request's locale
     formatting.register(app)
     navigation.register(app)
     errors.register(app)

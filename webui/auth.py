@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, make_response, redirect, render_template, request, url_for
 from flask import session as cookie_session
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -42,6 +44,7 @@ class WebUser(UserMixin):
         self.id = str(user.id)
         self.username = user.username
         self.email = user.email
+        self.language = user.language  # None: not chosen (webui/i18n.py falls back to the browser's)
         self.actor = Actor(user.username, user.group_names)
 
 
@@ -49,7 +52,7 @@ def init_login(app: Flask) -> None:
     """Sessions for web users: Flask-Login over the signed session cookie."""
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "Please log in to continue."
+    manager.login_message = lazy_gettext("Please log in to continue.")
 
     @manager.user_loader
     def load_user(user_id: str) -> WebUser | None:
@@ -124,16 +127,17 @@ def login() -> str | Response | tuple[str, int]:
             login_user(web_user)
             return redirect(same_site_path(request.args.get("next", ""), url_for("inbox.inbox")))
         return render_template(
-            "auth/login.html", error="Unknown user name or wrong password.", username=username
+            "auth/login.html", error=_("Unknown user name or wrong password."), username=username
         ), 401
     return render_template("auth/login.html", error=None, username="")
 
 
 def _locked_out(username: str, retry_after_s: int) -> Response:
     minutes = -(-retry_after_s // 60)
-    error = (
-        "Too many failed logins for this user name or from this address. "
-        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    error = ngettext(
+        "Too many failed logins for this user name or from this address. Try again in %(num)d minute.",
+        "Too many failed logins for this user name or from this address. Try again in %(num)d minutes.",
+        minutes,
     )
     response = make_response(render_template("auth/login.html", error=error, username=username), 429)
     response.headers["Retry-After"] = str(retry_after_s)
@@ -147,7 +151,7 @@ def logout() -> Response:
         end_web_session(services().rt.factory, secret)
     logout_user()
     cookie_session.clear()  # and with it the CSRF token: forms of the ended session no longer submit
-    flash("You are logged out.")
+    flash(_("You are logged out."))
     response = redirect(url_for("auth.login"))
     # The pages of the ended session stay readable with Back: the browser's cache and htmx's history
     # snapshots (sessionStorage). Browsers honour this over HTTPS and on localhost.

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_decimal
-from flask import Flask
+from flask import Flask, has_request_context
+from flask_babel import format_date, format_timedelta, get_locale
+from flask_babel import gettext as _
 
 from workflows.money import LOCALE, as_decimal, format_money
 
@@ -25,18 +27,43 @@ def format_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def page_locale() -> str:
+    """The locale of the page being rendered ("en", "zh_Hans"); English outside a request."""
+    return str(get_locale() or LOCALE) if has_request_context() else LOCALE
+
+
 def format_age(since: datetime | None, now: datetime) -> str:
-    """How long ago, in the largest useful unit: "12 min", "5 h", "3 d 4 h"."""
+    """How long ago, in the largest useful unit: "12 min", "5 h", "3 d 4 h" ("12 分钟", "3 天 4 小时")."""
     if since is None:
         return ""
     minutes = max(0, int((now - since).total_seconds() // 60))
     if minutes < 60:
-        return f"{minutes} min"
+        return str(_("%(minutes)s min", minutes=minutes))
     hours = minutes // 60
     if hours < 24:
-        return f"{hours} h"
+        return str(_("%(hours)s h", hours=hours))
     days, rest = divmod(hours, 24)
-    return f"{days} d {rest} h" if rest and days < 7 else f"{days} d"
+    if rest and days < 7:
+        return str(_("%(days)s d %(hours)s h", days=days, hours=rest))
+    return str(_("%(days)s d", days=days))
+
+
+def format_ago(when: datetime | None, now: datetime) -> str:
+    """A time relative to now in the page's language (Flask-Babel): "3 days ago", "in 2 hours", "3天前"."""
+    if when is None:
+        return ""
+    return str(format_timedelta(when - now, add_direction=True))
+
+
+# Dates as their readers write them: "14 Jan 2027" (English, day first as in Europe), "2027年1月14日".
+_DATE_FORMATS = {"en": "d MMM y", "zh_Hans": "long"}
+
+
+def format_day(value: date | None) -> str:
+    """A calendar date in the page's language (Flask-Babel): "14 Jan 2027", "2027年1月14日"."""
+    if value is None:
+        return ""
+    return str(format_date(value, _DATE_FORMATS.get(page_locale(), "medium")))
 
 
 def is_money_key(key: str) -> bool:
@@ -48,11 +75,11 @@ def format_value(key: str, value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return str(_("yes") if value else _("no"))
     if is_money_key(key) and as_decimal(value) is not None:
-        return format_money(value)
+        return format_money(value, locale=page_locale())
     if isinstance(value, Decimal | float):
-        return format_decimal(Decimal(str(value)), locale=LOCALE, decimal_quantization=False)
+        return format_decimal(Decimal(str(value)), locale=page_locale(), decimal_quantization=False)
     if isinstance(value, dict | list):
         return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=True)
     return str(value)
@@ -76,7 +103,11 @@ def describe_detail(detail: Mapping[str, Any]) -> str:
 def case_panels(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The task data about the customer or supplier, by panel heading (empty when the case has neither)."""
     panels: dict[str, dict[str, Any]] = {}
-    for prefix, heading in (("customer", "Customer"), ("supplier", "Supplier"), ("contract", "Contract")):
+    for prefix, heading in (
+        ("customer", _("Customer")),
+        ("supplier", _("Supplier")),
+        ("contract", _("Contract")),
+    ):
         values = {k: v for k, v in data.items() if k.startswith(prefix)}
         if values:
             panels[heading] = values
@@ -87,10 +118,12 @@ def register(app: Flask) -> None:
     """Make the formatters available to every template."""
     app.jinja_env.filters.update(
         time=format_time,
-        money=lambda value, currency=None: format_money(value, currency, empty=""),
+        money=lambda value, currency=None: format_money(value, currency, empty="", locale=page_locale()),
+        date=format_day,
     )
     app.jinja_env.globals.update(
         format_age=format_age,
+        format_ago=format_ago,
         format_value=format_value,
         describe_detail=describe_detail,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -19,7 +21,11 @@ bp = Blueprint("inbox", __name__)
 
 # The id of the element holding the table and pager; htmx asks for just that part when filtering or paging.
 RESULTS_TARGET = "inbox-results"
-SORTS = {"due": "Due date", "created": "Oldest first", "-created": "Newest first"}
+SORTS = {
+    "due": lazy_gettext("Due date"),
+    "created": lazy_gettext("Oldest first"),
+    "-created": lazy_gettext("Newest first"),
+}
 
 
 def inbox_filter() -> InboxFilter:
@@ -69,7 +75,7 @@ def claim(task_id: int) -> str | Response | tuple[str, int]:
         item = runner.claim_task(svc.rt, task_id, actor=web_actor(), now=svc.clock())
     except DomainError as exc:
         return _refused(task_id, exc)
-    return _changed(item, f"You claimed task {item.id}, “{item.title}”.")
+    return _changed(item, _("You claimed task %(id)s, “%(title)s”.", id=item.id, title=item.title))
 
 
 @bp.post("/inbox/<int:task_id>/unclaim")
@@ -80,7 +86,9 @@ def unclaim(task_id: int) -> str | Response | tuple[str, int]:
         item = runner.unclaim_task(svc.rt, task_id, actor=web_actor(), now=svc.clock())
     except DomainError as exc:
         return _refused(task_id, exc)
-    return _changed(item, f"Task {item.id}, “{item.title}”, is back in its group queue.")
+    return _changed(
+        item, _("Task %(id)s, “%(title)s”, is back in its group queue.", id=item.id, title=item.title)
+    )
 
 
 def _filter_groups(session: Session, actor: Actor) -> list[str]:

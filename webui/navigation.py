@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webui.auth import web_actor
@@ -38,36 +39,39 @@ def _section(endpoint: str) -> str:
 
 
 def nav_items() -> list[NavItem]:
-    """Links for the logged-in user, in page order."""
+    """Links for the logged-in user, in page order, labelled in the user's language."""
     if not current_user.is_authenticated:
         return []
     actor = web_actor()
-    items = [("Inbox", "inbox.inbox")]
+    items = [(_("Inbox"), "inbox.inbox")]
     if actor.in_any(DASHBOARD_READERS):
-        items.append(("Dashboard", "dashboard.index"))
+        items.append((_("Dashboard"), "dashboard.index"))
     with services().rt.factory() as session:
         if startable_definitions(session, actor):
-            items.append(("Start", "start.index"))
-    items.append(("Instances", "instances.index"))
+            items.append((_("Start"), "start.index"))
+    items.append((_("Instances"), "instances.index"))
     if actor.in_any(CUSTOMER_READERS):
-        items.append(("Customers", "customers_pages.index"))
+        items.append((_("Customers"), "customers_pages.index"))
     if actor.in_any(roles.PORTFOLIO_READERS):
-        items.append(("Portfolio", "portfolio.index"))
+        items.append((_("Portfolio"), "portfolio.index"))
     if actor.in_any(roles.COLLECTION_READERS):
-        items.append(("Collections", "collections_pages.index"))
+        items.append((_("Collections"), "collections_pages.index"))
     if actor.in_any(WATCHLIST_READERS):
-        items.append(("Watchlist", "watchlist_pages.index"))
+        items.append((_("Watchlist"), "watchlist_pages.index"))
     if actor.in_any(SUPPLIER_READERS):
-        items += [("Suppliers", "suppliers_pages.suppliers"), ("Contracts", "suppliers_pages.contracts")]
+        items += [
+            (_("Suppliers"), "suppliers_pages.suppliers"),
+            (_("Contracts"), "suppliers_pages.contracts"),
+        ]
     if actor.in_any(PROVISION_READERS):
-        items.append(("Provisions", "provisions_pages.index"))
+        items.append((_("Provisions"), "provisions_pages.index"))
     if actor.in_any(DEFINITION_READERS):
-        items.append(("Definitions", "definitions.index"))
+        items.append((_("Definitions"), "definitions.index"))
     if actor.in_any(JOB_READERS):
-        items.append(("Jobs", "jobs_pages.index"))
+        items.append((_("Jobs"), "jobs_pages.index"))
     if actor.in_any(AUDIT_READERS):
-        items.append(("Audit", "audit.index"))
-    items.append(("Mail", "mail.mailbox"))
+        items.append((_("Audit"), "audit.index"))
+    items.append((_("Mail"), "mail.mailbox"))
     current = _section(request.endpoint or "")
     return [NavItem(label, url_for(endpoint), _section(endpoint) == current) for label, endpoint in items]
 

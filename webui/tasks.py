@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -63,7 +64,13 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         # Four-eyes refusals and tasks completed meanwhile: the sentence says what happened and who acted.
         return _page(task_id, values=request.form, refusal=exc.message, status=exc.status)
     svc.nudge()  # the step may have queued e-mail or armed a timer
-    flash(f"Done: “{item.title}” ({item.subject or item.process_key}) is completed.")
+    flash(
+        _(
+            "Done: “%(title)s” (%(subject)s) is completed.",
+            title=item.title,
+            subject=item.subject or item.process_key,
+        )
+    )
     return redirect(url_for("inbox.inbox"))
 
 
@@ -96,12 +103,14 @@ def case_context(
     if customer_id is not None and actor.in_any(CUSTOMER_READERS):
         found.customer = customer_panel(session, customer_id, today)
         if found.customer is None:
-            found.missing.append(f"This case names customer {customer_id}, who is not in the customer file.")
+            found.missing.append(
+                _("This case names customer %(id)s, who is not in the customer file.", id=customer_id)
+            )
     contract_id = _record_id(instance.data.get("contract_id"))
     if contract_id is not None and actor.in_any(SUPPLIER_READERS):
         found.supplier = supplier_panel(session, contract_id)
         if found.supplier is None:
-            found.missing.append(f"This case names contract {contract_id}, which does not exist.")
+            found.missing.append(_("This case names contract %(id)s, which does not exist.", id=contract_id))
     if found.customer is None and found.supplier is None:
         found.generic = case_panels(item.context)
     return found

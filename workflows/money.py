@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
 LOCALE = "en"
 CENT = Decimal("0.01")
@@ -85,8 +85,14 @@ _TOO_LARGE = f"Must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}."
 _RANGE = f"Amounts lie between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}, with at most two decimal places."
 
 
-def format_money(value: Any, currency: str | None = None, *, empty: str = "-") -> str:
-    """An amount with grouping and two decimals ("1,800,000.00", "1,200.50 EUR").
+def format_money(
+    value: Any, currency: str | None = None, *, empty: str = "-", locale: str | None = None
+) -> str:
+    """An amount as a reader of `locale` writes it, with grouping and two decimals (Babel, CLDR).
+
+    English ("en", and None: mail, letters and messages that have no reader's locale yet) keeps creditflow's
+    style, the ISO code after the number: "1,800,000.00", "1,200.50 EUR". Other locales write the currency as
+    their readers do: zh_Hans "¥1,200,000.00" (CNY), "€1,200,000.00", "£25,650.50", "US$12.00".
 
     `empty` stands for a missing amount (None or ""); anything else that is no number is shown as it is,
     so a template never fails on an odd value in task data.
@@ -96,5 +102,13 @@ def format_money(value: Any, currency: str | None = None, *, empty: str = "-") -
     number = as_decimal(value)
     if number is None:
         return str(value)
-    text = format_decimal(number, format="#,##0.00", locale=LOCALE)
-    return f"{text} {currency}" if currency else text
+    locale = locale or LOCALE
+    if not currency:
+        return format_decimal(number, format="#,##0.00", locale=locale)
+    # Amounts are stored in cents whatever the currency (Decimal2), so two decimals for JPY too.
+    pattern = _CODE_AFTER if locale == LOCALE else None
+    return format_currency(number, currency, format=pattern, locale=locale, currency_digits=False)
+
+
+# The ISO code after the number ("1,200.50 EUR"), as English pages, mail and messages have always shown it.
+_CODE_AFTER = "#,##0.00 \xa4\xa4"

@@ -160,6 +160,32 @@ def _audited(user: User, *, password_changed: bool) -> dict[str, Any]:
     }
 
 
+def set_language(session: Session, username: str, language: str, now: datetime) -> User:
+    """The user's web UI language, chosen by the user in the page header; audited as `user_changed`
+    (with the language before and after) when it changes.
+
+    Raises:
+        BadRequest: the language is none creditflow speaks. NotFound: no such user.
+    """
+    try:
+        code = check_language(language)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    user = get_user(session, username)
+    if user.language != code:
+        record_event(
+            session,
+            actor=username,
+            action="user_changed",
+            now=now,
+            username=username,
+            before={"language": user.language},
+            after={"language": code},
+        )
+        user.language = code
+    return user
+
+
 def get_user(session: Session, username: str) -> User:
     """Raises: NotFound when there is no such user."""
     user = session.scalar(select(User).where(User.username == username))

@@ -91,7 +91,7 @@ def log_in(page: Any, username: str, password: str = "demo") -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page.click(".login button[type=submit]")  # not the header's language switch
 
 
 def start_hold(client: FlaskClient, tokens: dict[str, str], **data: Any) -> dict[str, Any]:

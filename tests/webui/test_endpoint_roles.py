@@ -235,6 +235,8 @@ MATRIX: dict[str, Row] = {
     "GET /login": Row(EVERYONE, anonymous=200),
     "POST /login": Row(EVERYONE, ok=302, anonymous=401, send=login_form, ends_session=True),
     "POST /logout": Row(EVERYONE, ok=302, anonymous=302, ends_session=True),
+    # The header's language switch: remembered on the user, or in a visitor's session (issue 20).
+    "POST /language": Row(EVERYONE, ok=302, anonymous=302, send=lambda s, user: {"data": {"language": "en"}}),
     "GET /static/<path:filename>": Row(EVERYONE, anonymous=200),
     "GET /inbox": Row(EVERYONE),
     "POST /inbox/<int:task_id>/claim": Row(ANALYSTS, ok=302, fresh=OPEN_TASK),
@@ -282,8 +284,9 @@ MATRIX: dict[str, Row] = {
     "GET /portfolio.csv": Row(PORTFOLIO_READERS),
     "GET /portfolio.xlsx": Row(PORTFOLIO_READERS),
 }
-# Writes that are not changes of the credit domain: anyone, auditors included, may log in and out.
-SESSION_ROUTES = {"POST /login", "POST /logout"}
+# Writes that are not changes of the credit domain: anyone, auditors included, may log in and out and choose
+# the language they read the pages in.
+SESSION_ROUTES = {"POST /login", "POST /logout", "POST /language"}
 
 
 # --- one app for the module: ~900 calls on one database ----------------------------------------------------

@@ -112,7 +112,7 @@ def _start(
     )
     session.add(instance)
     session.flush()
-    step = Step(rt, session, instance, now, actor.username)
+    step = Step(rt, session, instance, now, actor.username, fresh=True)
     step.record(
         "instance_started",
         process_key=process_key,

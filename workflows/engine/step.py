@@ -64,6 +64,8 @@ class Step:
     now: datetime
     actor: str
     closed_items: list[InboxItem] = field(default_factory=list)
+    # Started in this step: it has no inbox rows yet, so the step does not look for open ones.
+    fresh: bool = False
     failure: engine.EngineError | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     # The open incident of a failure the scheduler is retrying: failing again counts on it, so an
@@ -238,7 +240,7 @@ def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:
     """Open an inbox row for each new ready human task; cancel rows whose task the engine dropped."""
     session, instance = step.session, step.instance
     ready = {t.task_id: t for t in ready_tasks}
-    open_rows = session.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
+    open_rows = [] if step.fresh else session.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
     dropped = [row for row in open_rows if row.spiff_task_id not in ready]
     if dropped:  # e.g. an interrupting boundary timer fired on the task
         session.execute(_CANCEL_ITEMS, {"ids": [row.id for row in dropped], "now": step.now})

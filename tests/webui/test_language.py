@@ -1,0 +1,233 @@
+"""The web UI in the user's language (issue 20): the user's choice (users add --language, the header's
+switch), else the browser's Accept-Language, else [web] default_language; pages that are translated show
+no English string from the catalogue to a zh user, and switch back to English with the switch."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
+from tests.webui.test_pages import csrf_token, logged_in, text_of
+from tests.webui.test_translations import catalogue
+from webui import create_app
+from workflows.money import format_money
+from workflows.settings import Settings
+from workflows.store.db import transaction
+from workflows.store.models import (
+    AuditEvent,
+    User,  # noqa: I001
+)
+from workflows.users import add_user
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees (with title, placeholder and aria-label), without the regions that show data
+    as it is stored: case data tables, code, scripts, and the diagram's own texts: the task's title,
+    subject and instructions and the form schema's labels and choices (bilingual diagrams come next)."""
+
+    DATA_CLASSES = frozenset({"kv", "subject", "instructions"})
+    SCHEMA_TAGS = frozenset({"label", "legend"})  # inside a form field (data-field): the schema's titles
+    DATA_TAGS = frozenset({"script", "style", "code", "pre", "template", "title", "h1", "small", "option"})
+    VOID = frozenset({"input", "br", "meta", "link", "img", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.stack: list[bool] = []  # per open element: does it hide its text
+        self.fields: list[bool] = []  # per open element: is it inside a form field
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name in ("title", "placeholder", "aria-label"):
+            if values.get(name):
+                self.parts.append(str(values[name]))
+        if tag in self.VOID:
+            return
+        classes = set((values.get("class") or "").split())
+        in_field = "data-field" in values or bool(self.fields and self.fields[-1])
+        self.fields.append(in_field)
+        schema = in_field and tag in self.SCHEMA_TAGS
+        self.stack.append(tag in self.DATA_TAGS or schema or bool(classes & self.DATA_CLASSES))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+            self.fields.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not any(self.stack):
+            self.parts.append(data)
+
+
+def visible(page: str) -> str:
+    parser = _Visible()
+    parser.feed(page)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def english_left(page: str) -> list[str]:
+    """The catalogue's English (each msgid's text between placeholders) still on the page as a phrase."""
+    text = visible(page)
+    left = []
+    for message in catalogue("zh_Hans"):
+        if not message.id:
+            continue
+        for msgid in message.id if isinstance(message.id, tuple) else (message.id,):
+            for piece in PLACEHOLDER.split(msgid):
+                piece = piece.strip(" :·,.()“”")
+                if re.search(r"[A-Za-z]{2}", piece) and re.search(
+                    rf"(?<![\w-]){re.escape(piece)}(?![\w-])", text
+                ):
+                    left.append(piece)
+    return sorted(set(left))
+
+
+def as_user(app: Flask, username: str, language: str | None) -> FlaskClient:
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        add_user(session, username, groups=[], now=app.extensions["creditflow"].clock(), language=language)
+    return logged_in(app, username)
+
+
+def switch(client: FlaskClient, language: str, back: str) -> None:
+    token = csrf_token(client, back)
+    response = client.post("/language", data={"language": language, "next": back, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == back
+
+
+# --- the pages --------------------------------------------------------------------------------------------
+
+
+def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_brings_english_back(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    task_id = open_task(overdue_customer["application"], "review_application")
+    analyst = as_user(app, "analyst1", "zh")
+    pages = {"/inbox": analyst.get("/inbox"), f"/tasks/{task_id}": analyst.get(f"/tasks/{task_id}")}
+    for path, response in pages.items():
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert '<html lang="zh-Hans">' in page, path
+        assert english_left(page) == [], path
+    inbox = text_of(pages["/inbox"])
+    assert "待办" in inbox and "认领" in inbox and "项待办任务" in inbox and "催收" not in inbox
+    task = text_of(pages[f"/tasks/{task_id}"])
+    # The customer panel: 授信额度 and money as a Chinese reader writes euros, dates as 2026年1月16日.
+    assert "授信额度" in task and "€15,000.00" in task and "€1,200.00" in task and "2026年1月16日" in task
+    assert "未结发票" in task and "逾期天数" in task and "催收案件" in task and "15,000.00 EUR" not in task
+    assert "English" in task  # the switch names each language in that language
+    assert re.search(r"\d+天后", task)  # the due date relative to now (Flask-Babel's format_timedelta)
+
+    switch(analyst, "en", f"/tasks/{task_id}")
+    for path in pages:
+        page = analyst.get(path).get_data(as_text=True)
+        assert '<html lang="en">' in page and "授信额度" not in page and "待办" not in page, path
+    english = text_of(analyst.get(f"/tasks/{task_id}"))
+    assert "Limit" in english and "15,000.00 EUR" in english and "16 Jan 2026" in english
+    assert "Open invoices" in text_of(analyst.get(f"/tasks/{task_id}"))
+    assert "Nothing waits for you" in text_of(analyst.get("/inbox?process=nope"))
+    switch(analyst, "zh", "/inbox?process=nope")
+    assert "没有待您处理的任务" in text_of(analyst.get("/inbox?process=nope"))
+
+
+def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in page and "登录" in page and "用户名" in page and "密码" in page
+    assert english_left(page) == []
+    failed = client.post(
+        "/login",
+        data={"username": "nobody", "password": "x", "csrf_token": csrf_token(client)},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert failed.status_code == 401 and "用户名不存在或密码错误" in text_of(failed)
+    english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "User name" in english and "用户名" not in english
+
+
+def test_a_visitor_s_choice_beats_the_browser_and_a_user_s_choice_beats_both(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    visitor = app.test_client()
+    switch(visitor, "zh", "/login")
+    assert "用户名" in text_of(visitor.get("/login", headers={"Accept-Language": "en"}))
+    # The user's own language (none chosen yet: the browser's decides), remembered across logins.
+    client = logged_in(app, "collector1")
+    assert "Inbox" in text_of(client.get("/inbox", headers={"Accept-Language": "en"}))
+    assert "待办" in text_of(client.get("/inbox", headers={"Accept-Language": "zh-Hans"}))
+    switch(client, "zh", "/inbox")
+    assert "待办" in text_of(client.get("/inbox", headers={"Accept-Language": "en"}))
+    again = logged_in(app, "collector1")
+    assert "待办" in text_of(again.get("/inbox", headers={"Accept-Language": "en"}))
+    factory = app.extensions["creditflow"].rt.factory
+    with factory() as session:
+        assert session.scalar(select(User.language).where(User.username == "collector1")) == "zh"
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "user_changed").order_by(AuditEvent.id.desc())
+        ).first()
+    assert event is not None and event.actor == "collector1"
+    assert event.detail["before"] == {"language": None} and event.detail["after"] == {"language": "zh"}
+    # The flash after logging out is in the user's language too (the session ends, the language stays).
+    out = again.post("/logout", data={"csrf_token": csrf_token(again, "/inbox")}, follow_redirects=False)
+    assert out.status_code == 302
+
+
+def test_the_configured_default_speaks_when_neither_user_nor_browser_chose(
+    settings: Settings, app_clock: Any
+) -> None:
+    app = create_app(settings.replace("web", default_language="zh"), clock=app_clock)
+    try:
+        client = app.test_client()
+        assert "用户名" in text_of(client.get("/login"))
+        assert "User name" in text_of(client.get("/login", headers={"Accept-Language": "en-US"}))
+        assert "用户名" in text_of(client.get("/login", headers={"Accept-Language": "fr-FR, de;q=0.5"}))
+    finally:
+        app.extensions["creditflow"].engine.dispose()
+
+
+# --- formats ----------------------------------------------------------------------------------------------
+
+
+def test_money_is_written_as_each_locale_writes_it_and_english_keeps_the_code_after_the_number() -> None:
+    assert format_money("1200000", "CNY", locale="zh_Hans") == "¥1,200,000.00"
+    assert format_money("1200000", "EUR", locale="zh_Hans") == "€1,200,000.00"
+    assert format_money("25650.5", "GBP", locale="zh_Hans") == "£25,650.50"
+    assert format_money("12", "USD", locale="zh_Hans") == "US$12.00"
+    assert format_money("-25650.5", "GBP", locale="zh_Hans") == "-£25,650.50"
+    # English (and mail, messages without a reader's locale): the ISO code after the number, as always.
+    assert format_money("1200000", "CNY", locale="en") == format_money("1200000", "CNY") == "1,200,000.00 CNY"
+    assert format_money("1200.5", "EUR") == "1,200.50 EUR" and format_money("1800000") == "1,800,000.00"
+    # Cents whatever the currency (amounts are stored in hundredths), and odd values as they are.
+    assert format_money("1200", "JPY", locale="zh_Hans") == "JP¥1,200.00"
+    assert (
+        format_money(None, "EUR", locale="zh_Hans") == "-" and format_money("n/a", locale="zh_Hans") == "n/a"
+    )
+
+
+def test_dates_ages_and_relative_times_follow_the_page_s_language(app: Flask) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from webui.formatting import format_age, format_ago, format_day
+
+    now = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
+    for accept, day, age, ago in [
+        ("en", "14 Jan 2027", "3 d 4 h", "3 days ago"),
+        ("zh-CN", "2027年1月14日", "3 天 4 小时", "3天前"),
+    ]:
+        with app.test_request_context("/", headers={"Accept-Language": accept}):
+            assert format_day(date(2027, 1, 14)) == day
+            assert format_age(now - timedelta(days=3, hours=4), now) == age
+            assert format_ago(now - timedelta(days=3), now) == ago
