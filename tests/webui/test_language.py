@@ -143,6 +143,29 @@ def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_b
     assert "没有待您处理的任务" in text_of(analyst.get("/inbox?process=nope"))
 
 
+def test_a_zh_user_reads_the_customer_list_in_chinese_and_the_switch_brings_english_back(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    sales = as_user(app, "sales1", "zh")
+    for path in ("/customers", "/customers?q=nobody", "/customers?blocked=yes&grade=D"):
+        page = sales.get(path).get_data(as_text=True)
+        assert '<html lang="zh-Hans">' in page and english_left(page) == [], path
+    listed = text_of(sales.get("/customers"))
+    assert (
+        "1 家客户" in listed
+        and "额度使用率" in listed
+        and "€15,000.00" in listed
+        and "Slowpay Trading" in listed
+    )
+    assert "没有符合筛选条件的客户" in text_of(sales.get("/customers?q=nobody"))
+    switch(sales, "en", "/customers")
+    english = text_of(sales.get("/customers"))
+    assert "1 customer" in english and "Utilisation" in english and "15,000.00 EUR" in english
+    assert "额度使用率" not in english
+
+
 def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
     client = app.test_client()
     page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
