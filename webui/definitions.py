@@ -16,6 +16,7 @@ from workflows.credit.roles import DEFINITION_READERS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
 from workflows.definitions.validation import InvalidBundle, Problem
+from workflows.definitions.version_diff import diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
@@ -66,15 +67,28 @@ def show(key: str, version: int) -> str:
         definition = get_definition(session, key, version)
         files = deployment_files(session, definition)
         versions = versions_of(session, [key])
+        numbers = [v.version for v in versions]
+        earlier = [n for n in numbers if n < version]
+        old = _version_arg("from", numbers, earlier[-1] if earlier else version)
+        new = _version_arg("to", numbers, version)
         return render_template(
             "definitions/show.html",
             d=definition,
+            diff=diff_versions(session, key, old, new),
             files=sorted((name, len(text)) for name, text in files.items()),
             tables=read_decision_tables(files),
             versions=versions,
             counts=instance_counts(session, [d.id for d in versions]),
             can_deploy=actor.in_any(PROCESS_OWNERS),
         )
+
+
+def _version_arg(name: str, versions: list[int], default: int) -> int:
+    """A version to compare from the query string; anything but a deployed version number is the default."""
+    value = request.args.get(name, "")
+    if value.isascii() and value.isdigit() and len(value) <= 10 and int(value) in versions:
+        return int(value)
+    return default
 
 
 @bp.get("/definitions/<key>/<int:version>/diagram.bpmn")

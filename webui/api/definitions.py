@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from flask import Response, jsonify, request
 from pydantic import Field, RootModel
 
-from webui.api import bp, current_actor
-from webui.api.openapi import Body, Model, Timestamp, api, responses
+from webui.api import bp, current_actor, require_groups
+from webui.api.openapi import Body, Id, Model, Query, Timestamp, api, responses
 from webui.services import services
-from workflows.credit.roles import PROCESS_OWNERS
+from workflows.credit.roles import DEFINITION_READERS, PROCESS_OWNERS
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import InvalidBundle
+from workflows.definitions.version_diff import default_versions, diff_versions
 from workflows.definitions.versions import list_definitions
 from workflows.errors import BadRequest, Forbidden
 from workflows.store.db import transaction
@@ -97,3 +98,64 @@ def post_definitions() -> tuple[Response, int]:
         return jsonify(body), 422
     result = [d.as_dict() for d in deployed]
     return jsonify(result[0] if len(result) == 1 else result), 201
+
+
+class DiffQuery(Query):
+    from_: Id | None = Field(
+        None, alias="from", description="the older version (default: the one before `to`)"
+    )
+    to: Id | None = Field(None, description="the newer version (default: the newest deployed)")
+
+
+class PolicyChange(Model):
+    kind: str = Field(
+        description="decision_added, decision_removed, decision_renamed, hit_policy, input_added, "
+        "input_removed, input_renamed, input_changed, inputs_reordered, output_* likewise, rule_added, "
+        "rule_removed, rule_changed, rule_moved",
+        examples=["rule_changed"],
+    )
+    text: str = Field(
+        examples=[
+            "rule 4 (above_hundred_thousand): Recommended limit in the base currency > 100000 → > 150000"
+        ]
+    )
+    rule: str | None = Field(None, description="the rule's id")
+    column: str | None = Field(None, description="the column's label (or expression, name, id)")
+    old: str | None = None
+    new: str | None = None
+
+
+class DecisionChanges(Model):
+    decision_id: str
+    name: str
+    status: Literal["added", "removed", "changed", "unchanged"]
+    changes: list[PolicyChange]
+
+
+class ChangedFiles(Model):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class PolicyDiff(Model):
+    key: str
+    from_: int = Field(alias="from")
+    to: int
+    decisions: list[DecisionChanges] = Field(
+        description="every decision of either version, changed ones first"
+    )
+    files: ChangedFiles = Field(description="the deployment's files that differ (BPMN, DMN, forms)")
+
+
+@bp.get("/process-definitions/<key>/diff")
+@api.validate(resp=responses(200, PolicyDiff, 403, 404))
+def get_definition_diff(key: str, query: DiffQuery) -> Response:
+    """What changed between two versions of a process: its decision tables rule by rule, cell old → new, in
+    words (a policy change is a diff), and which files differ. Process owners and auditors."""
+    actor = current_actor()
+    require_groups(actor, DEFINITION_READERS, "compare process definitions")
+    with services().rt.factory() as session:
+        old, new = default_versions(session, key, query.to, query.from_)
+        body: dict[str, Any] = diff_versions(session, key, old, new).as_json()
+        return jsonify(body)
