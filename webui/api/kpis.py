@@ -61,7 +61,8 @@ class LargestExposure(Model):
         None, description="cap_amount - amount (negative: by how much it is over)", examples=["-8005.00"]
     )
     over_cap: bool | None = Field(
-        None, description="share_percent above cap_percent (the watchlist's concentration indicator's rule)"
+        None,
+        description="the share rounded down to 0.01 above cap_percent (the watchlist's concentration rule)",
     )
     cap_reason: str | None = Field(None, description="why the cap fields are null")
 

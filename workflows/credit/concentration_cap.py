@@ -10,7 +10,7 @@ it: a process owner changes it by deploying, and a second process owner approves
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -37,8 +37,9 @@ class Cap:
     def against(self, amount: Decimal, total: Decimal) -> dict[str, Any]:
         """An exposure of `amount` out of receivables of `total` (both in the base currency) against the cap:
         {cap_percent, cap_amount (total x cap, to the cent), headroom (cap_amount - amount; negative: over),
-        over_cap}. Over when the share, rounded to 0.01 % as shown, is above the cap: the rule of the
-        watchlist's concentration indicator. All null (with `cap_reason`) without a cap or receivables."""
+        over_cap}. Over when the share, rounded down to 0.01 %, is above the cap: exactly the watchlist's
+        concentration indicator (ar_share_percent is rounded down so: 10.009 % is not over a 10 % cap).
+        All null (with `cap_reason`) without a cap or receivables."""
         if self.percent is None or total <= 0:
             reason = self.reason if self.percent is None else "no receivables open"
             return {
@@ -49,7 +50,7 @@ class Cap:
                 "cap_reason": reason,
             }
         cap_amount = (total * self.percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
-        share = (amount * HUNDRED / total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        share = (amount * HUNDRED / total).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
         return {
             "cap_percent": percent_text(self.percent),
             "cap_amount": str(cap_amount),
