@@ -177,6 +177,9 @@ def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it
         headers={"Accept-Language": "zh-CN"},
     )
     assert failed.status_code == 401 and "用户名不存在或密码错误" in text_of(failed)
+    # Flask-Login's sentence when a page needs a login, in the browser's language.
+    assert client.get("/inbox", headers={"Accept-Language": "zh-CN"}).status_code == 302
+    assert "请先登录" in text_of(client.get("/login", headers={"Accept-Language": "zh-CN"}))
     english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
     assert '<html lang="en">' in english and "User name" in english and "用户名" not in english
 

@@ -1,5 +1,6 @@
 // Read-only BPMN diagrams (bpmn-js NavigatedViewer): fetch the version's XML, fit it, add state markers.
-// Each container: data-bpmn-viewer, data-xml-url, data-markers = {"cf-done": [bpmn ids], ...}.
+// Each container: data-bpmn-viewer, data-xml-url, data-markers = {"cf-done": [bpmn ids], ...}, and the page's
+// language's sentences for failures in data-text-missing and data-text-failed (English when absent).
 (function () {
   "use strict";
 
@@ -22,7 +23,7 @@
 
   function setup(container) {
     if (typeof window.BpmnJS !== "function") {
-      show(container, "error", "The diagram viewer is not installed (run `make setup`).");
+      show(container, "error", container.dataset.textMissing || "The diagram viewer is not installed (run `make setup`).");
       return;
     }
     var viewer = new window.BpmnJS({ container: container.querySelector(".diagram-canvas") });
@@ -39,7 +40,7 @@
         show(container, "ready", "");
       })
       .catch(function (error) {
-        show(container, "error", "The diagram could not be shown: " + error.message);
+        show(container, "error", (container.dataset.textFailed || "The diagram could not be shown:") + " " + error.message);
       });
   }
 
