@@ -245,6 +245,9 @@ def refresh_balances(session: Session, customer_ids: Iterable[int]) -> None:
     if not _has_tables(conn):
         return
     rolled = _roll_row(conn, lock="share")
+    if rolled is None:  # before the first roll: the row is made (not rolled), so a roll waits for us
+        _insert_roll_row(conn, base="")
+        rolled = _roll_row(conn, lock="share")
     if rolled is None or rolled.rolled_on is None:
         return
     customers = _table("customers")
@@ -255,6 +258,19 @@ def refresh_balances(session: Session, customer_ids: Iterable[int]) -> None:
         _rebuild(conn, rolled.rolled_on, rolled.rates, chunk)
 
 
+def _insert_roll_row(conn: Connection, *, base: str) -> None:
+    """The roll row, not rolled, unless there is one. A posting before the first roll makes it too: its
+    row lock (PostgreSQL: held by the uncommitted insert) then holds a concurrent first roll back until the
+    posting commits, so the roll counts it; without it the roll read the invoices without the posting and
+    the posting, finding no row, refreshed nothing (tests/attacks/test_balances_attack.py)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(_ROLLS)
+        .values(id=ROLL_ID, rolled_on=None, base_currency=base, rates={})
+        .on_conflict_do_nothing()
+    )
+
+
 def roll_balances(
     session: Session, as_of: date, base: str, rates: Mapping[str, Decimal], *, now: datetime
 ) -> bool:
@@ -262,12 +278,7 @@ def roll_balances(
     invoices); False when they are rolled for exactly that already (nothing done)."""
     conn = session.connection()
     texts = {code: str(value) for code, value in sorted(rates.items())}
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(
-        dialect.insert(_ROLLS)
-        .values(id=ROLL_ID, rolled_on=None, base_currency=base, rates={})
-        .on_conflict_do_nothing()
-    )
+    _insert_roll_row(conn, base=base)
     rolled = _roll_row(conn, lock="update")
     if rolled.rolled_on == as_of and rolled.base_currency == base and rolled.rates == texts:
         return False

@@ -1,0 +1,239 @@
+"""Hostile postings against the portfolio's maintained balances (workflows/credit/customer_balances.py) and
+the KPIs' kept earliest issue date (workflows/credit/kpi_cache.first_issue_date): concurrent postings to one
+customer, postings in flight while the tables roll, failed postings, clock moves; after each, the tables
+equal the live query (tests/credit/test_customer_balances.check, the reference computation).
+
+The interleavings that only PostgreSQL allows (two writers at once) skip on SQLite, whose writers are
+serialised by BEGIN IMMEDIATE; run them with CREDITFLOW_TEST_DATABASE_URL (-m db in CI)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.credit.test_customer_balances import BASE, Book, at, check
+from workflows.credit.customer_balances import roll_balances, rolled_on
+from workflows.credit.models import Customer, Invoice
+from workflows.credit.portfolio import current_rates
+from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
+from workflows.store.db import WRITE_OPTION, is_postgres, transaction
+
+
+def _writer(factory: sessionmaker[Session]) -> Session:
+    """A session in an open write transaction (as `transaction` starts one), committed by the test."""
+    session = factory()
+    session.begin()
+    session.connection(execution_options={WRITE_OPTION: True})
+    return session
+
+
+def _postgres_only(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        if not is_postgres(session):
+            pytest.skip("two writers at once: PostgreSQL only (SQLite serialises writers)")
+
+
+def _in_thread(target: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def _roll(factory: sessionmaker[Session], day: date) -> Callable[[], None]:
+    def roll() -> None:
+        with transaction(factory) as session:
+            roll_balances(session, day, BASE, current_rates(session, day, BASE), now=at(day))
+
+    return roll
+
+
+def _invoice(session: Session, cid: int, number: str, amount: str, issued: date, due: date) -> None:
+    currency = session.get(Customer, cid).currency  # type: ignore[union-attr]
+    data = InvoiceInput(cid, number, Decimal(amount), currency, issued, due)
+    post_invoice(session, data, actor="finance1", now=at(issued))
+
+
+def test_a_posting_in_flight_during_the_first_roll_is_in_the_balances(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Before the first roll there is no roll row for a posting to lock: a roll that reads the invoices
+    while a posting is uncommitted must still end up counting that posting once it commits."""
+    _postgres_only(session_factory)
+    book = Book(session_factory, 11)
+    for _ in range(4):
+        book.invoice()
+    with session_factory() as session:
+        assert rolled_on(session) is None
+    posting = _writer(session_factory)
+    cid = book.customers[0]
+    _invoice(
+        posting,
+        cid,
+        "RACE-FIRST",
+        "1234.56",
+        book.today - timedelta(days=40),
+        book.today - timedelta(days=10),
+    )
+    posting.flush()
+    thread, errors = _in_thread(_roll(session_factory, book.today))
+    thread.join(timeout=2)  # the roll may wait for the posting: it must not miss it
+    posting.commit()
+    posting.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and not errors
+    check(session_factory, book.today)
+
+
+def test_a_posting_in_flight_when_the_tables_are_marked_not_rolled_is_counted_by_the_roll(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The roll row exists but says not rolled (a bulk statement): the posting's share lock on it holds
+    the roll back until the posting commits."""
+    _postgres_only(session_factory)
+    book = Book(session_factory, 12)
+    for _ in range(4):
+        book.invoice()
+    check(session_factory, book.today)
+    with transaction(session_factory) as session:
+        session.execute(update(Invoice).where(Invoice.id < 0).values(due_date=book.today))
+    with session_factory() as session:
+        assert rolled_on(session) is None
+    posting = _writer(session_factory)
+    _invoice(posting, book.customers[1], "RACE-NULL", "99.99", book.today, book.today + timedelta(days=3))
+    posting.flush()
+    thread, errors = _in_thread(_roll(session_factory, book.today))
+    thread.join(timeout=2)
+    posting.commit()
+    posting.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and not errors
+    check(session_factory, book.today)
+
+
+def test_a_posting_in_flight_across_the_daily_roll_lands_in_the_new_day(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A posting refreshed its customer as of yesterday and has not committed when the job rolls to
+    today: the roll waits, and today's rows count the posting."""
+    _postgres_only(session_factory)
+    book = Book(session_factory, 13)
+    for _ in range(6):
+        book.invoice()
+    check(session_factory, book.today)
+    posting = _writer(session_factory)
+    cid = book.customers[3]
+    _invoice(posting, cid, "RACE-DAY", "500.00", book.today - timedelta(days=29), book.today)
+    posting.flush()
+    tomorrow = book.today + timedelta(days=1)  # due today: not due yesterday, 1-30 days tomorrow
+    thread, errors = _in_thread(_roll(session_factory, tomorrow))
+    thread.join(timeout=2)
+    posting.commit()
+    posting.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and not errors
+    with session_factory() as session:
+        assert rolled_on(session) == tomorrow
+    check(session_factory, tomorrow)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_two_people_posting_to_one_customer_at_once_leave_the_book_and_balances_equal(
+    session_factory: sessionmaker[Session], seed: int
+) -> None:
+    """Four threads, each its own session, post invoices and payments to the same two customers at once
+    (barrier-started), on SQLite (serialised) and PostgreSQL (row locks)."""
+    book = Book(session_factory, seed)
+    for _ in range(4):
+        book.invoice()
+    check(session_factory, book.today)
+    targets = book.customers[:2]
+    barrier = threading.Barrier(4)
+
+    def poster(worker: int) -> Callable[[], None]:
+        def run() -> None:
+            barrier.wait(timeout=10)
+            for n in range(5):
+                cid = targets[(worker + n) % 2]
+                with transaction(session_factory) as session:
+                    if (worker + n) % 3 == 2:
+                        currency = session.get(Customer, cid).currency  # type: ignore[union-attr]
+                        paid = PaymentInput(cid, Decimal("37.11") * (n + 1), currency, book.today)
+                        post_payment(session, paid, actor="finance1", now=at(book.today))
+                    else:
+                        due = book.today - timedelta(days=30 * n)
+                        _invoice(session, cid, f"CC-{seed}-{worker}-{n}", f"{100 + worker}.{n}5", due, due)
+
+        return run
+
+    started = [_in_thread(poster(w)) for w in range(4)]
+    for thread, _ in started:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread, _ in started)
+    assert [e for _, errors in started for e in errors] == []
+    check(session_factory, book.today)
+
+
+def test_a_failed_invalid_posting_and_a_conflict_leave_the_balances_equal_to_the_book(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Postings refused half-way (a wrong currency after an invoice was flushed, a duplicate number after
+    a payment was allocated) roll back the balances with the invoices."""
+    book = Book(session_factory, 14)
+    for _ in range(6):
+        book.invoice()
+    check(session_factory, book.today)
+    cid = book.customers[0]
+    with pytest.raises(Exception, match="kept in EUR"), transaction(session_factory) as session:
+        _invoice(session, cid, "HALF-1", "10.00", book.today, book.today)
+        session.flush()
+        post_payment(
+            session, PaymentInput(cid, Decimal("5"), "JPY", book.today), actor="finance1", now=at(book.today)
+        )
+    with pytest.raises(Exception, match="exists already"), transaction(session_factory) as session:
+        post_payment(
+            session,
+            PaymentInput(cid, Decimal("3.00"), "EUR", book.today),
+            actor="finance1",
+            now=at(book.today),
+        )
+        session.flush()
+        _invoice(session, cid, "HALF-2", "10.00", book.today, book.today)
+        session.flush()
+        _invoice(session, cid, "HALF-2", "10.00", book.today, book.today)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).where(Invoice.number.like("HALF-%"))) == 0
+    check(session_factory, book.today)
+
+
+def test_the_clock_moving_back_and_forth_never_shows_another_day_s_balances(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """A simulated clock moved forward (no roll job run), back before the roll (answered live, never
+    rolled back), and forward again; postings made meanwhile refresh at the rolled day."""
+    book = Book(session_factory, 15)
+    for _ in range(8):
+        book.invoice()
+    check(session_factory, book.today)
+    ahead = book.today + timedelta(days=45)
+    check(session_factory, ahead)  # a later day rolls first
+    book.invoice()  # posted at the earlier day: refreshed as of the rolled (later) day
+    with session_factory() as session:
+        assert rolled_on(session) == ahead
+    book.today = ahead - timedelta(days=200)  # a day before the roll: live, tables stay at `ahead`
+    book.invoice()
+    check(session_factory, ahead)
+    check(session_factory, ahead + timedelta(days=1))
