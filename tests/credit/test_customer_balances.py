@@ -116,6 +116,14 @@ def check(factory: sessionmaker[Session], as_of: date) -> None:
         stored = session.execute(select(_BALANCES.c.customer_id, _BALANCES.c.currency, *cents)).all()
         fresh = session.execute(_balances_select(as_of, None)).all()
         assert sorted(map(_ints, stored)) == sorted(map(_ints, fresh))
+        copies = [_BALANCES.c[c] for c in ("grade", "region", "industry", "sales_owner", "key_customer")]
+        copied = select(_BALANCES.c.customer_id, *copies, _BALANCES.c.customer_currency)
+        of_customers = select(Customer.id, Customer.grade, Customer.region, Customer.industry)
+        of_customers = of_customers.add_columns(
+            Customer.sales_owner, Customer.key_customer, Customer.currency
+        )
+        expected = {tuple(r) for r in session.execute(of_customers)}
+        assert {tuple(r) for r in session.execute(copied)} <= expected
         per_currency: dict[str, list[int]] = {}
         for row in fresh:
             sums = per_currency.setdefault(row[1], [0] * len(BUCKETS))

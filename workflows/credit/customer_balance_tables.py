@@ -27,6 +27,14 @@ class CustomerBalance(Base):
     days_61_90: Mapped[Decimal] = mapped_column(Decimal2)
     days_91_120: Mapped[Decimal] = mapped_column(Decimal2)
     over_120: Mapped[Decimal] = mapped_column(Decimal2)
+    # The customer's filter columns, copied (as in customer_exposures): a filter's totals are then one
+    # range of a covering index below (filter, currency, buckets), no join, no table read.
+    grade: Mapped[str | None] = mapped_column(String(1))
+    region: Mapped[str | None] = mapped_column(String(80))
+    industry: Mapped[str] = mapped_column(String(80))
+    sales_owner: Mapped[str | None] = mapped_column(String(80))
+    customer_currency: Mapped[str] = mapped_column(String(3))
+    key_customer: Mapped[bool] = mapped_column(Boolean)
 
 
 class CustomerExposure(Base):
@@ -77,6 +85,15 @@ for _column in ("overdue_base", "over_90_base"):
 
 
 _BALANCES: Table = CustomerBalance.__table__  # type: ignore[assignment]
+BALANCE_FILTERS = ("grade", "region", "industry", "sales_owner", "customer_currency", "key_customer")
+for _column in BALANCE_FILTERS:
+    Index(
+        f"ix_customer_balances_{_column}",
+        _BALANCES.c[_column],
+        _BALANCES.c.currency,
+        *(_BALANCES.c[b] for b in ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120")),
+        _BALANCES.c.over_120,
+    )
 SHARDS = 16  # rows per currency in customer_balance_sums
 
 

@@ -70,6 +70,7 @@ from workflows.credit.customer_balance_tables import (
     _EXPOSURES,
     _ROLLS,
     _SUMS,
+    BALANCE_FILTERS,
     SHARDS,
     BalanceRoll,
 )
@@ -123,13 +124,24 @@ def _balances_select(as_of: date, customer_ids: list[int] | None) -> Any:
     """Per customer and currency, the open invoices' hundredths per bucket as of `as_of`."""
     inv = _table("invoices").c
     sums = [
-        func.sum(case((cond, _cents(inv.open_amount)), else_=0))
-        for cond in bucket_conditions(inv.due_date, as_of)
+        func.sum(case((cond, _cents(inv.open_amount)), else_=0)).label(bucket)
+        for bucket, cond in zip(BUCKETS, bucket_conditions(inv.due_date, as_of), strict=True)
     ]
     query = select(inv.customer_id, inv.currency, *sums).where(*open_invoices(inv, as_of))
     if customer_ids is not None:
         query = query.where(inv.customer_id.in_(customer_ids))
     return query.group_by(inv.customer_id, inv.currency)
+
+
+def _balance_rows_select(as_of: date, customer_ids: list[int] | None) -> Any:
+    """_balances_select with the customer's filter columns (grouped first, then joined: one customer
+    lookup per row, not per invoice)."""
+    grouped = _balances_select(as_of, customer_ids).subquery()
+    cus = _table("customers").c
+    copies = [cus.grade, cus.region, cus.industry, cus.sales_owner, cus.currency, cus.key_customer]
+    return select(
+        grouped.c.customer_id, grouped.c.currency, *(grouped.c[b] for b in BUCKETS), *copies
+    ).join_from(grouped, _table("customers"), cus.id == grouped.c.customer_id)
 
 
 def _exposures_select(rates: Mapping[str, Decimal | str], customer_ids: list[int] | None) -> Any:
@@ -160,7 +172,7 @@ def _exposures_select(rates: Mapping[str, Decimal | str], customer_ids: list[int
     return query
 
 
-_BALANCE_COLUMNS = ["customer_id", "currency", *BUCKETS]
+_BALANCE_COLUMNS = ["customer_id", "currency", *BUCKETS, *BALANCE_FILTERS]
 _EXPOSURE_COLUMNS = [
     "customer_id",
     "rate_missing",
@@ -181,7 +193,7 @@ def _rebuild(
     for table in (exposures, balances):
         gone = delete(table)
         conn.execute(gone if ids is None else gone.where(table.c.customer_id.in_(ids)))
-    conn.execute(insert(balances).from_select(_BALANCE_COLUMNS, _balances_select(as_of, ids)))
+    conn.execute(insert(balances).from_select(_BALANCE_COLUMNS, _balance_rows_select(as_of, ids)))
     conn.execute(insert(exposures).from_select(_EXPOSURE_COLUMNS, _exposures_select(rates, ids)))
     if ids is None:
         conn.execute(delete(_SUMS))

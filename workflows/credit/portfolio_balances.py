@@ -3,7 +3,7 @@ customer instead of the open invoices, when the tables are rolled for the day as
 
 A page is three index reads whatever the book's size: the page's customer ids in the sort's order (LIMIT /
 OFFSET over ix_customer_exposures_*), their number (a COUNT over the same index range), and the filter's
-totals per currency (the balance rows of the filter's customers; without a filter, the book's sums rows);
+totals per currency (a covering index range of the filter's balance rows; no filter: the sums rows);
 then the page's rows. The answers are those of the live query in workflows/credit/portfolio.py (the same
 order, the same per-bucket conversion to the cent, the same flags for a currency without a rate), which
 stays the answer for any other day (a past as_of) and before the first roll.
@@ -73,21 +73,22 @@ def usable(session: Session, as_of: date, base: str, rates: Mapping[str, Decimal
     return rolled_for(session, as_of, base, rates)
 
 
-def _conditions(flt: PortfolioFilter) -> list[ColumnElement[bool]]:
-    """The filter on the exposure rows' copies of the customer's columns."""
+def _conditions(flt: PortfolioFilter, rows: Any = E) -> list[ColumnElement[bool]]:
+    """The filter on the exposure (or balance) rows' copies of the customer's columns."""
+    currency = rows.currency if rows is E else rows.customer_currency
     conditions = [
         column == value
         for column, value in (
-            (E.grade, flt.grade),
-            (E.region, flt.region),
-            (E.industry, flt.industry),
-            (E.sales_owner, flt.sales_owner),
-            (E.currency, flt.currency),
+            (rows.grade, flt.grade),
+            (rows.region, flt.region),
+            (rows.industry, flt.industry),
+            (rows.sales_owner, flt.sales_owner),
+            (currency, flt.currency),
         )
         if value is not None
     ]
     if flt.key_customer is not None:
-        conditions.append(E.key_customer.is_(flt.key_customer))
+        conditions.append(rows.key_customer.is_(flt.key_customer))
     return conditions
 
 
@@ -139,12 +140,12 @@ def _by_customer(flt: PortfolioFilter, direction: Any) -> list[Any]:
 def totals(session: Session, flt: PortfolioFilter, rates: Mapping[str, Decimal]) -> PortfolioTotals:
     """The filter's totals: its balance rows (no filter: the book's sums rows) summed per currency and
     bucket in SQL, converted here (per currency and bucket, to the cent, as live)."""
-    conditions = _conditions(flt)
+    conditions = _conditions(flt, B)
     summed: Any
-    if conditions:
+    if conditions:  # one range of a covering index ix_customer_balances_* (filter, currency, buckets)
         sums = [func.sum(type_coerce(B[b], BigInteger)) for b in BUCKETS]
-        query = select(B.currency, *sums).join_from(_BALANCES, _EXPOSURES, E.customer_id == B.customer_id)
-        summed = session.execute(query.where(*conditions).group_by(B.currency))
+        query = select(B.currency, *sums).where(*conditions).group_by(B.currency)
+        summed = session.execute(query)
     else:  # the whole book: its sums rows, a few per currency
         summed = book_sums(session.connection())
     found = PortfolioTotals()

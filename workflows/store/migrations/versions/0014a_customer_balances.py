@@ -13,6 +13,7 @@ branch_labels = None
 depends_on = None
 
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
+BALANCE_FILTERS = ("grade", "region", "industry", "sales_owner", "customer_currency", "key_customer")
 FILTERS = (
     ("grade", ("grade",)),
     ("region", ("region",)),
@@ -33,9 +34,23 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         *(sa.Column(bucket, sa.BigInteger(), nullable=False) for bucket in BUCKETS),
+        sa.Column("grade", sa.String(length=1), nullable=True),
+        sa.Column("region", sa.String(length=80), nullable=True),
+        sa.Column("industry", sa.String(length=80), nullable=False),
+        sa.Column("sales_owner", sa.String(length=80), nullable=True),
+        sa.Column("customer_currency", sa.String(length=3), nullable=False),
+        sa.Column("key_customer", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"]),
         sa.PrimaryKeyConstraint("customer_id", "currency"),
     )
+    # A filter's totals: one range of (filter, currency, buckets), read from the index alone.
+    for column in BALANCE_FILTERS:
+        op.create_index(
+            f"ix_customer_balances_{column}",
+            "customer_balances",
+            [column, "currency", *BUCKETS],
+            unique=False,
+        )
     op.create_table(
         "customer_exposures",
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -91,4 +106,6 @@ def downgrade() -> None:
     for name in ("total", *(f for f, _ in FILTERS), "overdue", "over_90"):
         op.drop_index(f"ix_customer_exposures_{name}", table_name="customer_exposures")
     op.drop_table("customer_exposures")
+    for column in BALANCE_FILTERS:
+        op.drop_index(f"ix_customer_balances_{column}", table_name="customer_balances")
     op.drop_table("customer_balances")
