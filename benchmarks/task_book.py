@@ -191,8 +191,14 @@ def _rows(
                         completed_at=None if is_open else created + timedelta(hours=k + 1),
                     )
                 )
-                if is_open:
-                    candidates += [{"group_name": g, "task_id": task_id} for g in cand]
+                if is_open:  # the candidate rows carry their task's sort keys
+                    item = items[-1]
+                    keys = {
+                        "due_sort": item["due_sort"],
+                        "created_at": item["created_at"],
+                        "shared": len(cand) > 1,
+                    }
+                    candidates += [{"group_name": g, "task_id": task_id, **keys} for g in cand]
         yield instances, items, candidates
 
 

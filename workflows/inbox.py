@@ -7,8 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, exists, func, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
 
 from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
@@ -30,18 +41,12 @@ class InboxFilter:
     per_page: int = 50
 
 
-def _offered(groups: Any, username: Any) -> ColumnElement[bool]:
-    # A per-row probe of the candidate index: read in due order, a page stops after its first matches
-    # instead of collecting every visible task (100,000 open tasks: 40 ms -> 0.3 ms on SQLite).
-    offered = exists().where(TaskCandidate.task_id == InboxItem.id, TaskCandidate.group_name.in_(groups))
-    return or_(offered, InboxItem.assignee == username)
-
-
 @dataclass(frozen=True)
 class _Shape:
     """Which parts an inbox query has; its values are bound at execution, so each shape is built once."""
 
     admin: bool
+    groups: int  # how many candidate groups the query reads (bound as group_0, group_1, ...)
     process_key: bool
     group: bool
     overdue: bool
@@ -50,67 +55,132 @@ class _Shape:
     sort: str
 
 
+# The sort key of each order: a column of both inbox_items and task_candidates (the candidate rows carry
+# their task's keys), and whether it runs backwards. Ties go by task id, the same way.
+_SORTS = {"due": ("due_sort", False), "created": ("created_at", False), "-created": ("created_at", True)}
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    """The filters on the task row ("mine only" decides the branches)."""
+    conditions: list[ColumnElement[bool]] = [InboxItem.status == TaskStatus.OPEN]
+    if shape.process_key:
+        conditions.append(InboxItem.process_key == bindparam("process_key"))
+    if shape.group:  # offered to that group; it may be visible through another of the caller's groups
+        probe = aliased(TaskCandidate)  # not the candidate row a branch reads
+        conditions.append(
+            exists().where(probe.task_id == InboxItem.id, probe.group_name == bindparam("group"))
+        )
+    if shape.overdue:
+        conditions.append(InboxItem.due_at < bindparam("now"))
+    if shape.text:
+        like: BindParameter[str] = bindparam("like")
+        conditions.append(
+            or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like))
+        )
+    return conditions
+
+
+def _branches(shape: _Shape, *, ordered: bool) -> list[Select[Any]]:
+    """(id, key) of the visible tasks as a union of small index reads: the open tasks offered to each of the
+    caller's groups, read from that group's range of the candidate index, and those assigned to the caller.
+
+    Visibility is the same as an open task offered to one of the caller's groups or assigned to them; but
+    reading from the caller's groups costs what the caller sees, not what everyone has open. `ordered`:
+    each branch is read in the page's order and stops at `reach` (the page's end), so a page reads at most
+    reach rows per branch.
+    """
+    column, backwards = _SORTS[shape.sort]
+    conditions = _conditions(shape)
+
+    def in_order(query: Select[Any], key: Any, task_id: Any) -> Select[Any]:
+        if not ordered:
+            return query
+        keys = (key.desc(), task_id.desc()) if backwards else (key, task_id)
+        return query.order_by(*keys).limit(bindparam("reach"))
+
+    branches = []
+    if not shape.mine_only:
+        key = getattr(TaskCandidate, column)
+        for n in range(shape.groups):
+            offered = select(TaskCandidate.task_id.label("id"), key.label("k")).where(
+                TaskCandidate.group_name == bindparam(f"group_{n}")
+            )
+            # The candidate index holds only open tasks (the step that closes a task drops its rows), so
+            # counting them needs no task row; a page reads its few rows' status anyway, for safety.
+            if ordered or len(conditions) > 1:
+                offered = offered.join(InboxItem, InboxItem.id == TaskCandidate.task_id).where(*conditions)
+            branches.append(in_order(offered, key, TaskCandidate.task_id))
+    key = getattr(InboxItem, column)
+    assigned = select(InboxItem.id.label("id"), key.label("k")).where(
+        InboxItem.assignee == bindparam("username"), *conditions
+    )
+    branches.append(in_order(assigned, key, InboxItem.id))
+    return branches
+
+
+def _plain_count() -> Select[Any]:
+    """How many open tasks the caller sees, unfiltered, without collecting their ids (a UNION of every
+    visible id costs what the caller sees: 100,000 for someone in every group).
+
+    Rows of a task offered to one group count once each, read from the candidate index alone; only rows
+    of a task offered to several groups (`shared`) may meet twice among the caller's groups, so only they
+    are deduplicated; then the tasks assigned to the caller that none of their groups is offered.
+    """
+    groups: BindParameter[list[str]] = bindparam("groups", expanding=True)
+    mine = TaskCandidate.group_name.in_(groups)
+    single = select(func.count()).where(mine, TaskCandidate.shared.is_(False))
+    shared = select(func.count(distinct(TaskCandidate.task_id))).where(mine, TaskCandidate.shared.is_(True))
+    other = aliased(TaskCandidate)
+    assigned = select(func.count()).where(
+        InboxItem.assignee == bindparam("username"),
+        InboxItem.status == TaskStatus.OPEN,
+        ~exists().where(other.task_id == InboxItem.id, other.group_name.in_(groups)),
+    )
+    return select(single.scalar_subquery() + shared.scalar_subquery() + assigned.scalar_subquery())
+
+
 @functools.cache
 def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     """(count, page) statements for one shape; building SQLAlchemy statements costs more than running them."""
-    query = select(InboxItem).where(InboxItem.status == TaskStatus.OPEN)
-    if not shape.admin:
-        query = query.where(_offered(bindparam("groups", expanding=True), bindparam("username")))
-    if shape.process_key:
-        query = query.where(InboxItem.process_key == bindparam("process_key"))
-    if shape.group:
-        query = query.where(
-            InboxItem.id.in_(
-                select(TaskCandidate.task_id).where(TaskCandidate.group_name == bindparam("group"))
-            )
+    column, backwards = _SORTS[shape.sort]
+    key = getattr(InboxItem, column)
+    order = (key.desc(), InboxItem.id.desc()) if backwards else (key, InboxItem.id)
+    if shape.admin:
+        query = select(InboxItem.id).where(*_conditions(shape))
+        if shape.mine_only:
+            query = query.where(InboxItem.assignee == bindparam("username"))
+        count = select(func.count()).select_from(query.subquery())
+        # Sort and page only ids, then load the page's rows: sorting whole rows (JSON forms and context
+        # included) of every visible task costs more than the query itself.
+        page_ids = (
+            query.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")).correlate(None)
         )
-    if shape.overdue:
-        query = query.where(InboxItem.due_at < bindparam("now"))
-    if shape.mine_only:
-        query = query.where(InboxItem.assignee == bindparam("username"))
-    if shape.text:
-        like: BindParameter[str] = bindparam("like")
-        query = query.where(
-            or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like))
-        )
-    if shape.process_key or shape.group or shape.overdue or shape.mine_only or shape.text:
-        count = select(func.count()).select_from(query.with_only_columns(InboxItem.id).subquery())
-    elif shape.admin:
-        count = select(func.count()).where(InboxItem.status == TaskStatus.OPEN)
     else:
-        # Read from the candidate index, which holds only open tasks.
-        ids = union(
-            select(TaskCandidate.task_id).where(
-                TaskCandidate.group_name.in_(bindparam("groups", expanding=True))
-            ),
-            select(InboxItem.id).where(
-                InboxItem.assignee == bindparam("username"), InboxItem.status == TaskStatus.OPEN
-            ),
-        ).subquery()
-        count = select(func.count()).select_from(ids)
-    by_due = (InboxItem.due_sort, InboxItem.id)  # tasks without a due date last
-    order = {
-        "due": by_due,
-        "created": (InboxItem.created_at, InboxItem.id),
-        "-created": (InboxItem.created_at.desc(), InboxItem.id.desc()),
-    }[shape.sort]
-    # Sort and page only ids, then load the page's rows: sorting whole rows (JSON forms and context
-    # included) of every visible task costs more than the query itself.
-    page_ids = (
-        query.with_only_columns(InboxItem.id)
-        .order_by(*order)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-        .correlate(None)
-    )
+        # A task offered to two of the caller's groups, or also assigned to them, comes from several
+        # branches with the same (id, key): UNION keeps it once.
+        visible = union(*(b.subquery().select() for b in _branches(shape, ordered=True))).subquery()
+        if shape.process_key or shape.group or shape.overdue or shape.mine_only or shape.text:
+            count = select(func.count()).select_from(union(*_branches(shape, ordered=False)).subquery())
+        else:
+            count = _plain_count()
+        page_ids = (
+            select(visible.c.id)
+            .order_by(
+                *((visible.c.k.desc(), visible.c.id.desc()) if backwards else (visible.c.k, visible.c.id))
+            )
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
     return count, select(InboxItem).where(InboxItem.id.in_(page_ids)).order_by(*order)
 
 
 def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[InboxItem]:
     """One page of the actor's open tasks, filtered and sorted, with the total count."""
-    sort = flt.sort if flt.sort in ("due", "created", "-created") else "due"
+    sort = flt.sort if flt.sort in _SORTS else "due"
+    groups = sorted(actor.groups)
     shape = _Shape(
         actor.is_admin,
+        0 if actor.is_admin else len(groups),
         bool(flt.process_key),
         bool(flt.group),
         flt.overdue,
@@ -121,8 +191,7 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
     count, page_query = _inbox_statements(shape)
     per_page = max(1, min(flt.per_page, MAX_PER_PAGE))
     page = max(1, flt.page)
-    params = {
-        "groups": sorted(actor.groups),
+    params: dict[str, Any] = {
         "username": actor.username,
         "process_key": flt.process_key,
         "group": flt.group,
@@ -130,7 +199,10 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         "like": f"%{(flt.text or '').lower()}%",
         "limit": per_page,
         "offset": (page - 1) * per_page,
+        "reach": page * per_page,
     }
+    params["groups"] = groups
+    params.update((f"group_{n}", name) for n, name in enumerate(groups))
     total = session.scalar(count, params) or 0
     rows = session.scalars(page_query, params).all()
     return Page(list(rows), total, page, per_page)

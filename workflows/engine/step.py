@@ -286,7 +286,10 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
         created_at=step.now,
     )
     task_id = step.session.connection().scalar(_NEW_ITEM, row)
-    _insert_rows(step.session, TaskCandidate, [{"group_name": g, "task_id": task_id} for g in groups])
+    # The candidate rows carry the task's sort keys: the inbox reads them in order (workflows/inbox.py).
+    shared = len(groups) > 1
+    keys = {"task_id": task_id, "due_sort": row["due_sort"], "created_at": step.now, "shared": shared}
+    _insert_rows(step.session, TaskCandidate, [{"group_name": g, **keys} for g in groups])
     _open_to_groups(step, groups)
     step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=groups, assignee=assignee)
 

@@ -237,11 +237,21 @@ class InboxItem(Base):
 
 
 class TaskCandidate(Base):
-    """(group, open task) pairs, so "tasks of my groups" is an index range scan."""
+    """(group, open task) pairs, so "tasks of my groups" is an index range scan. They carry the task's
+    sort keys (written with the task, which never changes them), so the inbox reads a group's tasks in
+    due or creation order from the index instead of walking every open task (workflows/inbox.py)."""
 
     __tablename__ = "task_candidates"
+    __table_args__ = (
+        Index("ix_task_candidates_due", "group_name", "due_sort", "task_id", "shared"),
+        Index("ix_task_candidates_created", "group_name", "created_at", "task_id"),
+    )
     group_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True)
+    due_sort: Mapped[datetime]  # InboxItem.due_sort
+    created_at: Mapped[datetime]  # InboxItem.created_at
+    # The task is offered to more than one group: only such rows can count a task twice for one caller.
+    shared: Mapped[bool]
 
 
 class InstanceGroup(Base):
