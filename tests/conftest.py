@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
@@ -32,8 +32,21 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.smtp"]
 
-# CI sets this to run the database tests a second time against a real PostgreSQL server.
-POSTGRES_URL = os.environ.get("CREDITFLOW_TEST_DATABASE_URL", "")
+
+def worker_database_url(url: str) -> str:
+    """`url` with the pytest-xdist worker's id appended to its database name (`postgres_gw0`), so parallel
+    workers never share a PostgreSQL database; unchanged when not running under xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    target = make_url(url)
+    return target.set(database=f"{target.database}_{worker}").render_as_string(hide_password=False)
+
+
+# CI sets this to run the database tests a second time against a real PostgreSQL server; each xdist worker
+# uses a database of its own on that server (created by `postgres_engine`, dropped at the session's end).
+SERVER_URL = os.environ.get("CREDITFLOW_TEST_DATABASE_URL", "")
+POSTGRES_URL = worker_database_url(SERVER_URL)
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +65,9 @@ def postgres_engine() -> Iterator[Engine | None]:
     if not POSTGRES_URL:
         yield None
         return
+    own_database = POSTGRES_URL != SERVER_URL
+    if own_database:
+        recreate_database(SERVER_URL, POSTGRES_URL)
     settings = load_settings({}, database={"url": POSTGRES_URL})
     engine = make_engine(settings.database)
     with engine.begin() as conn:
@@ -59,6 +75,32 @@ def postgres_engine() -> Iterator[Engine | None]:
     upgrade_schema(engine)
     yield engine
     engine.dispose()
+    if own_database:
+        drop_databases(SERVER_URL, POSTGRES_URL)
+
+
+def recreate_database(server_url: str, url: str) -> None:
+    """Create the worker's database on the server, dropping one a killed earlier run left behind."""
+    drop_databases(server_url, url)
+    name = make_url(url).database
+    server = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+
+
+def drop_databases(server_url: str, url: str) -> None:
+    """Drop the worker's database and the second one tests/batch/test_scheduler_lock.py makes beside it."""
+    name = make_url(url).database
+    server = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            for database in (name, f"{name}_second_scheduler"):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        server.dispose()
 
 
 @pytest.fixture

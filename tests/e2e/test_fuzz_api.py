@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import create_engine, make_url, text
 
+from tests.conftest import worker_database_url
 from tests.e2e.conftest import start_server
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("CREDITFLOW_FUZZ_EXAMPLES", "4"))
-DATABASE_URL = os.environ.get("CREDITFLOW_FUZZ_DATABASE_URL", "")
+# Under pytest-xdist each worker fuzzes a database of its own (`fuzz_gw0`, ...) on that server.
+DATABASE_URL = worker_database_url(os.environ.get("CREDITFLOW_FUZZ_DATABASE_URL", ""))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Who calls what: the group the operation is for (README, "Who may do what"); admin for the rest.
 CALLERS = {

@@ -154,7 +154,9 @@ def test_a_script_that_never_ends_is_stopped_at_the_time_limit(short_time_limit:
     began = time.monotonic()
     with pytest.raises(ScriptLimitExceeded, match="longer than 0.3 s"):
         SafeEnvironment().execute(script, {})
-    assert time.monotonic() - began < short_time_limit + 1
+    # Generous: the first script starts the pool's worker process, which takes seconds on a loaded CI machine;
+    # without the limit the script would never end.
+    assert time.monotonic() - began < short_time_limit + 10
 
 
 def test_an_expression_that_never_ends_is_stopped_too(short_time_limit: float) -> None:
@@ -178,7 +180,7 @@ def test_expressions_that_would_exhaust_memory_or_cpu_are_refused_at_once(source
     began = time.monotonic()
     with pytest.raises(ScriptLimitExceeded, match=fragment):
         SafeEnvironment().evaluate(source, {})
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 10  # refused before evaluating; several would take minutes
 
 
 def test_growth_in_a_loop_is_refused_once_past_the_bound() -> None:
