@@ -59,6 +59,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "api_kpis_quarter": (MANAGER, "/api/kpis?period=quarter"),
     "portfolio": (MANAGER, "/portfolio"),
     "portfolio_grade_d": (MANAGER, "/portfolio?grade=D"),
+    "api_portfolio": (MANAGER, "/api/portfolio"),
     "dashboard": (MANAGER, "/dashboard"),
     "api_watchlist": (MANAGER, "/api/watchlist"),
     "watchlist": (MANAGER, "/watchlist"),
