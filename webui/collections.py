@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
@@ -86,10 +87,10 @@ def add_contact(case_id: int) -> Response | tuple[str, int]:
         return _case_page(case_id, errors=errors, typed=kept), 422
     svc.nudge()
     when = contact["next_action_date"]
-    flash(
-        f"Contact logged on case {case_id}."
-        + (f" Next action on {when}." if when else " No next action is set: the case stays due.")
-    )
+    if when:
+        flash(_("Contact logged on case %(id)s. Next action on %(when)s.", id=case_id, when=when))
+    else:
+        flash(_("Contact logged on case %(id)s. No next action is set: the case stays due.", id=case_id))
     return redirect(url_for("collections_pages.index"))
 
 

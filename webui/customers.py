@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -110,7 +111,7 @@ def unblock(customer_id: int) -> Response | tuple[str, int]:
         return _customer_page(customer_id, unblock_error=UNBLOCK_REASON_RULE, reason=kept), 422
     with transaction(svc.rt.factory) as session:
         lift_block(session, customer_id, actor=actor.username, reason=reason, now=svc.clock())
-    flash("The credit block is lifted.")
+    flash(_("The credit block is lifted."))
     return redirect(url_for("customers_pages.show", customer_id=customer_id))
 
 

@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from webui.auth import login_required_view, require_groups, web_actor
@@ -55,7 +56,7 @@ def upload() -> BaseResponse | tuple[str, int]:
     except InvalidBundle as exc:
         return _list_page([str(p) for p in exc.problems], status=422)
     for version in deployed:
-        flash(_deployed_sentence(version))
+        flash(_deployed_sentence(version))  # in the page's language, as the modeler's deploy answer
     return redirect(url_for("definitions.index"))
 
 
@@ -217,5 +218,11 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 def _deployed_sentence(version: DeployedVersion) -> str:
     if version.unchanged:
-        return f"{version.key} version {version.version} already has this content; nothing new was deployed."
-    return f"Deployed {version.key} version {version.version}."
+        return str(
+            _(
+                "%(key)s version %(version)s already has this content; nothing new was deployed.",
+                key=version.key,
+                version=version.version,
+            )
+        )
+    return str(_("Deployed %(key)s version %(version)s.", key=version.key, version=version.version))

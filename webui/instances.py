@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, web_actor
 from webui.diagrams import instance_markers
+from webui.i18n import status_label
 from webui.services import page_arg, services
 from workflows.credit.roles import PROCESS_OWNERS
 from workflows.decision_log import decision_ids_of, decisions_of
@@ -82,5 +84,12 @@ def retry(instance_id: int) -> Response:
     svc = services()
     instance = runner.retry_instance(svc.rt, instance_id, actor=web_actor(), now=svc.clock())
     svc.nudge()
-    flash(f"Retried {instance.process_key} #{instance.id}: it is now {instance.status}.")
+    flash(
+        _(
+            "Retried %(key)s #%(id)s: it is now %(status)s.",
+            key=instance.process_key,
+            id=instance.id,
+            status=status_label(instance.status),
+        )
+    )
     return redirect(url_for("instances.show", instance_id=instance.id))

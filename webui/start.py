@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -217,7 +218,9 @@ def start(key: str) -> str | Response | tuple[str, int]:
     except Invalid as exc:
         return _form(actor, definition, schema, request.form, field_errors(exc), status=422)
     svc.nudge()  # the first steps may have queued e-mail or armed a timer
-    flash(f"Started {key} #{instance.id} (version {instance.version}).")
+    flash(
+        _("Started %(key)s #%(id)s (version %(version)s).", key=key, id=instance.id, version=instance.version)
+    )
     return redirect(url_for("instances.show", instance_id=instance.id))
 
 

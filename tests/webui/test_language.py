@@ -14,17 +14,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from tests.helpers import credit_hold_files
 from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
-from tests.webui.test_pages import csrf_token, logged_in, text_of
+from tests.webui.test_pages import _upload_page, csrf_token, logged_in, text_of
 from tests.webui.test_translations import catalogue
 from webui import create_app
 from workflows.money import format_money
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import (
-    AuditEvent,
-    User,  # noqa: I001
-)
+from workflows.store.models import AuditEvent, User
 from workflows.users import add_user
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -164,6 +162,18 @@ def test_a_zh_user_reads_the_customer_list_in_chinese_and_the_switch_brings_engl
     english = text_of(sales.get("/customers"))
     assert "1 customer" in english and "Utilisation" in english and "15,000.00 EUR" in english
     assert "额度使用率" not in english
+
+
+def test_flash_messages_of_other_pages_follow_the_user_s_language(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    owner = as_user(app, "owner1", "zh")
+    response = _upload_page(owner, credit_hold_files())
+    assert response.status_code == 302
+    assert "已部署 credit_hold 第 1 版。" in text_of(owner.get(response.headers["Location"]))
+    switch(owner, "en", "/definitions")
+    again = _upload_page(owner, credit_hold_files())
+    assert "credit_hold version 1 already has this content" in text_of(owner.get(again.headers["Location"]))
 
 
 def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
