@@ -8,21 +8,30 @@ serialised by BEGIN IMMEDIATE; run them with CREDITFLOW_TEST_DATABASE_URL (-m db
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.credit.test_customer_balances import BASE, Book, at, check
+from tests.credit.test_customer_balances import BASE, Book, add_customers, at, check
+from tests.helpers import auth
 from workflows.credit.customer_balances import roll_balances, rolled_on
+from workflows.credit.kpi_cache import first_issue_date
 from workflows.credit.models import Customer, Invoice
-from workflows.credit.portfolio import current_rates
+from workflows.credit.portfolio import PortfolioFilter, _page_ids, current_rates, portfolio_totals
 from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
-from workflows.store.db import WRITE_OPTION, is_postgres, transaction
+from workflows.store.db import WRITE_OPTION, is_postgres, make_engine, make_session_factory, transaction
 
 
 def _writer(factory: sessionmaker[Session]) -> Session:
@@ -237,3 +246,176 @@ def test_the_clock_moving_back_and_forth_never_shows_another_day_s_balances(
     book.invoice()
     check(session_factory, ahead)
     check(session_factory, ahead + timedelta(days=1))
+
+
+def _api_book(app: Flask) -> tuple[sessionmaker[Session], list[int]]:
+    factory: sessionmaker[Session] = app.extensions["creditflow"].rt.factory
+    return factory, add_customers(factory)
+
+
+def _same_as_live(client: FlaskClient, token: str, factory: sessionmaker[Session], today: date) -> None:
+    """GET /api/portfolio reads the tables (rolled for today) and equals the live query; then the
+    reference check of every filter."""
+    answer = client.get("/api/portfolio?per_page=100", headers=auth(token))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    with factory() as session:
+        assert rolled_on(session) == today
+        rates = current_rates(session, today, BASE)
+        live_ids, count = _page_ids(session, PortfolioFilter(), today, rates, None, None)
+        live_totals = portfolio_totals(session, PortfolioFilter(), today, rates)
+    assert [item["customer_id"] for item in body["items"]] == live_ids and body["total"] == count
+    assert Decimal(body["totals"]["total"]) == live_totals.total
+    assert Decimal(body["totals"]["overdue"]) == live_totals.overdue
+    check(factory, today)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"amount": "1e999"},
+        {"amount": 1e308},
+        {"amount": "-5.00"},
+        {"amount": "0"},
+        {"amount": "999999999999.999"},
+        {"amount": "1" * 400},
+        {"currency": "eur"},
+        {"currency": "JPY"},  # not the customer's: Invalid after the customer is read
+        {"customer_id": 10**30},
+        {"customer_id": 99999},
+        {"number": "A\x00B"},
+        {"issue_date": "0001-01-01", "due_date": "0001-01-01"},
+        {"due_date": "9999-12-31"},
+        {"number": {"a": {"b": {"c": [[[[[[[[[[[]]]]]]]]]]]}}}},
+    ],
+)
+def test_hostile_postings_through_the_api_never_move_the_balances_away_from_the_book(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: Any, bad: dict[str, Any]
+) -> None:
+    """Crafted invoice and payment bodies get a 4xx (or, where the value is legal, post normally); either
+    way the balances /api/portfolio reads equal the live query, today and on a later day no job rolled."""
+    factory, customers = _api_book(app)
+    today = app_clock().date()
+    finance, manager = demo_tokens["finance1"], demo_tokens["manager1"]
+    good = {
+        "customer_id": customers[0],
+        "number": "API-1",
+        "amount": "1500.00",
+        "currency": "EUR",
+        "issue_date": (today - timedelta(days=70)).isoformat(),
+        "due_date": (today - timedelta(days=40)).isoformat(),
+    }
+    assert client.post("/api/invoices", json=good, headers=auth(finance)).status_code == 201
+    _same_as_live(client, manager, factory, today)
+    answer = client.post("/api/invoices", json={**good, "number": "API-2", **bad}, headers=auth(finance))
+    assert answer.status_code < 500, answer.get_data(as_text=True)
+    payment = {"customer_id": customers[0], "amount": "250.00", "currency": "EUR", "date": today.isoformat()}
+    payment |= {k: v for k, v in bad.items() if k in payment}
+    answer = client.post("/api/payments", json=payment, headers=auth(finance))
+    assert answer.status_code < 500, answer.get_data(as_text=True)
+    _same_as_live(client, manager, factory, today)
+    app_clock.advance(days=33)  # no job ran: the first request of that day rolls
+    _same_as_live(client, manager, factory, app_clock().date())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=1e999",
+        "per_page=1e999",
+        "per_page=0",
+        "per_page=-1",
+        "page=99999999999999999999999",
+        "top=1e999&tab=top",
+        "region=%00",
+        "grade=A%00",
+        "sort[a][b]=total",
+        "currency=EU%00",
+    ],
+)
+def test_hostile_portfolio_parameters_on_the_maintained_tables_get_a_4xx_or_an_empty_answer(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: Any, query: str
+) -> None:
+    factory, customers = _api_book(app)
+    today = app_clock().date()
+    with transaction(factory) as session:
+        _invoice(session, customers[1], "Q-1", "10.00", today - timedelta(days=5), today)
+    manager = demo_tokens["manager1"]
+    assert client.get("/api/portfolio", headers=auth(manager)).status_code == 200
+    answer = client.get(f"/api/portfolio?{query}", headers=auth(manager))
+    assert answer.status_code < 500, (query, answer.get_data(as_text=True))
+    with factory() as session:
+        assert rolled_on(session) == today
+
+
+_KILLED_POSTING = """
+import os, sys, time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from workflows.settings import load_settings
+from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
+settings = load_settings({}, database={"url": sys.argv[1]})
+factory = make_session_factory(make_engine(settings.database))
+cid, day = int(sys.argv[2]), date.fromisoformat(sys.argv[3])
+now = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+with transaction(factory) as session:
+    invoice = InvoiceInput(cid, "KILLED-1", Decimal("777.77"), "EUR", day, day)
+    post_invoice(session, invoice, actor="finance1", now=now)
+    session.flush()
+    post_payment(session, PaymentInput(cid, Decimal("100.00"), "EUR", day), actor="finance1", now=now)
+    session.flush()
+    print("flushed", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_posting_process_killed_after_its_flushes_leaves_the_balances_equal_to_the_book(
+    session_factory: sessionmaker[Session], settings: Any
+) -> None:
+    """kill -9 of a process that posted an invoice and a payment and refreshed the balances in its
+    transaction, before its commit: nothing of it remains, and the tables still equal the book."""
+    book = Book(session_factory, 18)
+    for _ in range(6):
+        book.invoice()
+    check(session_factory, book.today)
+    url = settings.database.url
+    args = [sys.executable, "-c", _KILLED_POSTING, url, str(book.customers[0]), book.today.isoformat()]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            _, errors = process.communicate(timeout=30)
+    assert line.strip() == "flushed", errors
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).where(Invoice.number == "KILLED-1")) == 0
+    check(session_factory, book.today)
+    book.invoice()  # the next posting is not blocked by the killed one's locks
+    check(session_factory, book.today)
+
+
+def test_the_earliest_issue_date_follows_a_deleted_highest_invoice_and_a_second_engine(
+    session_factory: sessionmaker[Session], settings: Any
+) -> None:
+    """B's kept earliest issue date: the highest invoice deleted (the id fell: counted again), and an
+    earlier invoice posted through a second engine on the same database (the id range finds it)."""
+    book = Book(session_factory, 19)
+    book.invoice()
+    with transaction(session_factory) as session:
+        _invoice(session, book.customers[0], "EARLY-1", "5.00", date(2020, 1, 1), date(2020, 2, 1))
+    with session_factory() as session:
+        assert first_issue_date(session) == date(2020, 1, 1)
+    with transaction(session_factory) as session:
+        session.delete(session.scalars(select(Invoice).where(Invoice.number == "EARLY-1")).one())
+    with session_factory() as session:
+        assert first_issue_date(session) == session.scalar(select(func.min(Invoice.issue_date)))
+    other = make_engine(settings.database)
+    try:
+        with transaction(make_session_factory(other)) as session:
+            _invoice(session, book.customers[1], "EARLY-2", "5.00", date(2019, 6, 1), date(2019, 7, 1))
+    finally:
+        other.dispose()
+    with session_factory() as session:
+        assert first_issue_date(session) == date(2019, 6, 1)
