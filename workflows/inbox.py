@@ -47,6 +47,7 @@ class _Shape:
 
     admin: bool
     groups: int  # how many candidate groups the query reads (bound as group_0, group_1, ...)
+    wide: bool  # more groups than branches: one read of all of them (bound as the list `groups`)
     process_key: bool
     group: bool
     overdue: bool
@@ -58,6 +59,9 @@ class _Shape:
 # The sort key of each order: a column of both inbox_items and task_candidates (the candidate rows carry
 # their task's keys), and whether it runs backwards. Ties go by task id, the same way.
 _SORTS = {"due": ("due_sort", False), "created": ("created_at", False), "-created": ("created_at", True)}
+# At most this many groups are read one branch each: SQLite refuses a compound SELECT of more than 500
+# terms, so a caller in more groups reads them all in one branch (their rows deduplicated before its limit).
+MAX_GROUP_BRANCHES = 64
 
 
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -101,10 +105,17 @@ def _branches(shape: _Shape, *, ordered: bool) -> list[Select[Any]]:
     branches = []
     if not shape.mine_only:
         key = getattr(TaskCandidate, column)
-        for n in range(shape.groups):
-            offered = select(TaskCandidate.task_id.label("id"), key.label("k")).where(
-                TaskCandidate.group_name == bindparam(f"group_{n}")
-            )
+        reads: list[ColumnElement[bool]] = [
+            TaskCandidate.group_name == bindparam(f"group_{n}") for n in range(shape.groups)
+        ]
+        if shape.wide:
+            reads = [TaskCandidate.group_name.in_(bindparam("groups", expanding=True))]
+        for read in reads:
+            # A task's rows carry the same keys, so DISTINCT keeps a task offered to several of the
+            # caller's groups once before the branch's limit (it matters only for the wide read).
+            offered = select(TaskCandidate.task_id.label("id"), key.label("k")).where(read)
+            if shape.wide:
+                offered = offered.distinct()
             # The candidate index holds only open tasks (the step that closes a task drops its rows), so
             # counting them needs no task row; a page reads its few rows' status anyway, for safety.
             if ordered or len(conditions) > 1:
@@ -178,9 +189,11 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
     """One page of the actor's open tasks, filtered and sorted, with the total count."""
     sort = flt.sort if flt.sort in _SORTS else "due"
     groups = sorted(actor.groups)
+    wide = not actor.is_admin and len(groups) > MAX_GROUP_BRANCHES
     shape = _Shape(
         actor.is_admin,
-        0 if actor.is_admin else len(groups),
+        0 if actor.is_admin or wide else len(groups),
+        wide,
         bool(flt.process_key),
         bool(flt.group),
         flt.overdue,
