@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from pydantic import Field, field_validator
 
 from webui.api import bp, current_actor, require_groups
-from webui.api.openapi import Day, Model, Query, api, responses
+from webui.api.openapi import Day, Model, Money, Query, api, responses
 from webui.services import services
 from workflows.credit.kpi_periods import FIRST_DAY
 from workflows.credit.kpis import compute_kpis
@@ -48,18 +48,17 @@ class KpiPoint(Model):
 
 class LargestExposure(Model):
     """top10_concentration: the customer with the most AR at the period end, against the policy's cap
-    (bpmn/concentration_cap.dmn as deployed now; the cap fields are null, with cap_reason, without one)."""
+    (bpmn/concentration_cap.dmn as deployed now; the cap fields are null, with cap_reason, without one).
+    `amount` is its AR at the period end in the base currency (a bare money string, as every amount)."""
 
     customer_id: int
-    amount: str = Field(description="its AR at the period end in the base currency", examples=["11250.00"])
+    amount: Money  # its AR at the period end in the base currency
     share_percent: str = Field(description="amount / AR x 100, two places", examples=["34.67"])
     cap_percent: str | None = Field(
         None, description="the cap, % of AR one customer may owe", examples=["10"]
     )
-    cap_amount: str | None = Field(None, description="AR x cap / 100, to the cent", examples=["3245.00"])
-    headroom: str | None = Field(
-        None, description="cap_amount - amount (negative: by how much it is over)", examples=["-8005.00"]
-    )
+    cap_amount: Money | None = Field(None, description="AR x cap / 100, to the cent")
+    headroom: Money | None = Field(None, description="cap_amount - amount (negative: by how much it is over)")
     over_cap: bool | None = Field(
         None,
         description="the share rounded down to 0.01 above cap_percent (the watchlist's concentration rule)",
