@@ -419,3 +419,32 @@ def test_the_earliest_issue_date_follows_a_deleted_highest_invoice_and_a_second_
         other.dispose()
     with session_factory() as session:
         assert first_issue_date(session) == date(2019, 6, 1)
+
+
+@pytest.mark.usefixtures("shipped")
+def test_the_demo_book_its_write_off_approval_and_daily_jobs_keep_the_balances_equal_to_the_book(
+    app: Flask, desk: Any, demo_tokens: dict[str, str], app_clock: Any
+) -> None:
+    """The demo seed (customers, rates, invoices posted by its cases), a dunning run, the write-off that
+    manager1 approves through the process (posted by its service task), then days of ticks running every
+    daily job (dunning, provisions, the roll): /api/portfolio equals the live query after each."""
+    from workflows.cli.demo import seed_demo, start_demo_cases
+
+    svc = app.extensions["creditflow"]
+    factory: sessionmaker[Session] = svc.rt.factory
+    manager = demo_tokens["manager1"]
+    assert desk.client.get("/api/portfolio", headers=auth(manager)).status_code == 200  # rolled (empty)
+    with transaction(factory) as session:
+        seed_demo(session, svc.clock())
+    start_demo_cases(svc.rt, svc.clock())
+    _same_as_live(desk.client, manager, factory, app_clock().date())
+    [approval] = [t for t in desk.open_tasks("manager1") if t["name"] == "manager_approval"]
+    done = desk.complete("manager1", approval["id"], decision="approve", comment="settled in court")
+    assert done.status_code == 200, done.get_json()
+    with factory() as session:
+        written = session.scalar(select(Invoice).where(Invoice.number == "SPP-7001"))
+        assert written is not None and written.open_amount == Decimal("30000.00")  # 56,000 written off
+    _same_as_live(desk.client, manager, factory, app_clock().date())
+    for _ in range(3):
+        desk.tick(days=11)
+        _same_as_live(desk.client, manager, factory, app_clock().date())
