@@ -5,7 +5,8 @@ no English string from the catalogue to a zh user, and switch back to English wi
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,6 +24,7 @@ from workflows.money import format_money
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import AuditEvent, User
+from workflows.store.sink_tables import SinkMessage
 from workflows.users import add_user
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -176,6 +178,38 @@ def test_flash_messages_of_other_pages_follow_the_user_s_language(
     assert "credit_hold version 1 already has this content" in text_of(owner.get(again.headers["Location"]))
 
 
+def test_a_zh_user_reads_the_mail_pages_in_chinese_and_the_switch_brings_english_back(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    mail = EmailMessage()
+    mail["Subject"], mail["From"], mail["To"] = ("", "creditflow@example.com", "analyst1@example.com")
+    mail.set_content("正文")
+    mail.add_alternative("<p>正文</p>", subtype="html")
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        stored = SinkMessage(
+            received_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+            mail_from="creditflow@example.com",
+            rcpt_to="analyst1@example.com",
+            subject="",
+            message_id="<zh1@example.com>",
+            raw=mail.as_string(),
+        )
+        session.add(stored)
+        session.flush()
+        message_id = stored.id
+    analyst = as_user(app, "analyst1", "zh")
+    for path in ("/mail", f"/mail/{message_id}"):
+        page = analyst.get(path).get_data(as_text=True)
+        assert '<html lang="zh-Hans">' in page and english_left(page) == [], path
+    assert "（无主题）" in text_of(analyst.get("/mail")) and "收件人" in text_of(
+        analyst.get(f"/mail/{message_id}")
+    )
+    switch(analyst, "en", "/mail")
+    assert "(no subject)" in text_of(analyst.get("/mail")) and "Plain text" in text_of(
+        analyst.get(f"/mail/{message_id}")
+    )
+
+
 def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
     client = app.test_client()
     page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
@@ -254,7 +288,7 @@ def test_money_is_written_as_each_locale_writes_it_and_english_keeps_the_code_af
 
 
 def test_dates_ages_and_relative_times_follow_the_page_s_language(app: Flask) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from webui.formatting import format_age, format_ago, format_day
 
