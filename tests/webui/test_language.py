@@ -210,6 +210,26 @@ def test_a_zh_user_reads_the_mail_pages_in_chinese_and_the_switch_brings_english
     )
 
 
+def test_a_zh_user_reads_the_instance_list_and_the_start_page_in_chinese_and_back_in_english(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    sales = as_user(app, "sales1", "zh")
+    paths = ("/instances", "/instances?status=running", "/instances?status=completed", "/start")
+    for path in paths:
+        page = sales.get(path).get_data(as_text=True)
+        assert '<html lang="zh-Hans">' in page and english_left(page) == [], path
+    listed = text_of(sales.get("/instances?status=running"))
+    assert "个流程实例" in listed and "运行中" in listed and "发起人" in listed
+    assert "没有符合筛选条件的流程实例" in text_of(sales.get("/instances?status=completed"))
+    assert "可发起人" in text_of(sales.get("/start"))
+    switch(sales, "en", "/instances")
+    assert "Started by" in text_of(sales.get("/instances")) and "Who may start it" in text_of(
+        sales.get("/start")
+    )
+
+
 def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
     client = app.test_client()
     page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}).get_data(as_text=True)
