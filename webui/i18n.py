@@ -42,6 +42,8 @@ STATUS_LABELS = {
     "disputed": lazy_gettext("disputed"),
     DunningStatus.LEGAL: lazy_gettext("legal"),
     "error": lazy_gettext("error"),
+    "done": lazy_gettext("done"),
+    "stalled": lazy_gettext("stalled"),
 }
 
 

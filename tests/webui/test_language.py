@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from tests.helpers import credit_hold_files
 from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
+from tests.webui.test_jobs import ticked  # noqa: F401 - a fixture
 from tests.webui.test_pages import _upload_page, csrf_token, logged_in, text_of
 from tests.webui.test_translations import catalogue
 from webui import create_app
@@ -228,6 +229,24 @@ def test_a_zh_user_reads_the_instance_list_and_the_start_page_in_chinese_and_bac
     assert "Started by" in text_of(sales.get("/instances")) and "Who may start it" in text_of(
         sales.get("/start")
     )
+
+
+def test_an_admin_reads_the_daily_jobs_page_in_chinese_and_back_in_english(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    ticked: datetime,  # noqa: F811
+) -> None:
+    admin = as_user(app, "admin", "zh")
+    for path in ("/jobs", "/jobs?job=nope"):
+        page = admin.get(path).get_data(as_text=True)
+        assert '<html lang="zh-Hans">' in page and english_left(page) == [], path
+    html = admin.get("/jobs").get_data(as_text=True)
+    row = html[html.index('data-job="dunning_run"') :].split("</tr>")[0]
+    assert ">已完成<" in row and " 秒" in row  # the day's status and duration, in Chinese
+    assert "在当前筛选条件下没有运行过的每日作业" in text_of(admin.get("/jobs?job=nope"))
+    switch(admin, "en", "/jobs")
+    html = admin.get("/jobs").get_data(as_text=True)
+    assert "Daily jobs" in html and ">done<" in html[html.index('data-job="dunning_run"') :].split("</tr>")[0]
 
 
 def test_the_login_page_and_the_layout_in_chinese_for_a_browser_that_asks_for_it(app: Flask) -> None:
