@@ -30,7 +30,9 @@ from workflows.credit.customer_balances import roll_balances, rolled_on
 from workflows.credit.kpi_cache import first_issue_date
 from workflows.credit.models import Customer, Invoice
 from workflows.credit.portfolio import PortfolioFilter, _page_ids, current_rates, portfolio_totals
+from workflows.credit.portfolio_pages import load_portfolio
 from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
+from workflows.settings import load_settings
 from workflows.store.db import WRITE_OPTION, is_postgres, make_engine, make_session_factory, transaction
 
 
@@ -448,3 +450,36 @@ def test_the_demo_book_its_write_off_approval_and_daily_jobs_keep_the_balances_e
     for _ in range(3):
         desk.tick(days=11)
         _same_as_live(desk.client, manager, factory, app_clock().date())
+
+
+def test_a_read_that_would_roll_while_a_long_posting_holds_the_write_lock_is_answered_live(
+    session_factory: sessionmaker[Session], settings: Any
+) -> None:
+    """The first portfolio request of a day rolls the tables, which needs the write lock; a long writer
+    (an import, a job) holding it past the lock timeout must not turn that read into an error: the
+    request is answered live, and a later one rolls."""
+    book = Book(session_factory, 23)
+    for _ in range(6):
+        book.invoice()
+    check(session_factory, book.today)
+    impatient = make_engine(
+        load_settings({}, database={"url": settings.database.url, "busy_timeout_s": 1}).database
+    )
+    blocker = _writer(session_factory)
+    tomorrow = book.today + timedelta(days=1)
+    try:
+        _invoice(blocker, book.customers[0], "LONG-1", "10.00", book.today, tomorrow)
+        blocker.flush()
+        # SQLite: the roll's BEGIN IMMEDIATE waits out the busy timeout; PostgreSQL: its FOR UPDATE waits
+        # for the posting's share lock on the roll row (portfolio_balances.ROLL_WAIT_MS).
+        with make_session_factory(impatient)() as session:
+            shown = load_portfolio(session, PortfolioFilter(), as_of=tomorrow, base=BASE, per_page=100)
+        with session_factory() as session:
+            rates = current_rates(session, tomorrow, BASE)
+            live_ids, count = _page_ids(session, PortfolioFilter(), tomorrow, rates, None, None)
+        assert [r.customer_id for r in shown.rows] == live_ids and shown.total_rows == count
+    finally:
+        blocker.rollback()
+        blocker.close()
+        impatient.dispose()
+    check(session_factory, tomorrow)
