@@ -265,3 +265,27 @@ def test_two_people_logging_at_once_leave_one_open_promise(desk: Collections) ->
     assert {c.actor for c in contacts} == {u for u, s in results.items() if s == 201}
     case = desk.case(customer)
     assert case["status"] == "paused"
+
+
+def test_a_contact_that_cannot_be_written_leaves_no_promise(
+    desk: Collections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promise (the instance's step) and its contact row are one transaction: a failure writing the
+    contact (here a crash of add_contact) rolls the promise back, and the case still waits for one."""
+    customer, case_id = open_case(desk, "Crash Ltd", "700.00")
+    before = counts(desk)
+    body = {"kind": "call", "outcome": "promise", "promised_date": "2026-03-20", "promised_amount": "700.00"}
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr("workflows.credit.collection_log.add_contact", crash)
+    assert post(desk, case_id, body).status_code == 500  # the simulated crash, logged as unhandled
+    assert counts(desk) == before
+    assert desk.case(customer)["status"] != "paused"
+    monkeypatch.undo()
+    response = post(desk, case_id, body)
+    assert response.status_code == 201, response.json
+    assert response.json["promise_id"] is not None
+    assert counts(desk) == (before[0] + 1, before[1] + 1)
+    assert desk.case(customer)["status"] == "paused"

@@ -117,8 +117,9 @@ def load_case_for(rt: Runtime, session: Session, case_id: int, actor: Actor, *, 
 def log_contact(
     rt: Runtime, case_id: int, raw: Mapping[str, Any], *, actor: Actor, now: datetime
 ) -> dict[str, Any]:
-    """Check and store a contact; a promise goes to the case's instance first (its limits and approval
-    apply) and the contact names the promise it recorded.
+    """Check and store a contact; a promise goes to the case's instance (its limits and approval apply),
+    and the contact, naming the promise it recorded, is written in the same transaction as that step: a
+    crash or a refusal leaves neither.
 
     Raises:
         NotFound, Forbidden, Invalid (naming each bad field, or the promise the instance refused),
@@ -129,23 +130,18 @@ def log_contact(
         if case.status not in WORKED:
             raise Conflict(f"dunning case {case_id} is {case.status}: collectors log contacts on open cases")
         data = parse_contact(raw, now.date())
-        promise_id = None
         if data.outcome == PROMISE:
-            promise_id = _record_promise(rt, session, case, data, actor=actor, now=now)
+            return _log_promise(rt, session, case, data, actor=actor, now=now)
+        customer_id = case.customer_id
     with transaction(rt.factory) as session:
-        customer_id = session.scalar(select(DunningCase.customer_id).where(DunningCase.id == case_id))
-        assert customer_id is not None  # cases are never deleted
-        contact = add_contact(
-            session, case_id, customer_id, data, actor=actor.username, now=now, promise_id=promise_id
-        )
-        return contact_json(contact)
+        return contact_json(add_contact(session, case_id, customer_id, data, actor=actor.username, now=now))
 
 
-def _record_promise(
+def _log_promise(
     rt: Runtime, session: Session, case: DunningCase, data: ContactInput, *, actor: Actor, now: datetime
-) -> int | None:
+) -> dict[str, Any]:
     """Deliver the promise to the case's instance: the promise_to_pay message while it waits for payment,
-    or the answer to its open call task. Returns the id of the promise it recorded.
+    or the answer to its open call task; the contact row joins that step's transaction.
 
     Raises:
         Conflict: the instance takes no promise now.  Invalid: the instance refused it.
@@ -168,17 +164,36 @@ def _record_promise(
                 InboxItem.status == TaskStatus.OPEN,
             )
         )
-    case_id, instance_id, currency = case.id, case.instance_id, case.currency
+    case_id, customer_id, instance_id, currency = case.id, case.customer_id, case.instance_id, case.currency
     session.rollback()  # the engine locks the instance in a transaction of its own
+    written: dict[str, Any] = {}
+
+    def write_contact(step_session: Session) -> None:
+        # The promise the step just recorded (none when it waits for a credit manager's approval).
+        promise_id = step_session.scalar(
+            select(func.max(DunningPromise.id)).where(
+                DunningPromise.case_id == case_id,
+                DunningPromise.id > before,
+                DunningPromise.recorded_by == actor.username,
+            )
+        )
+        contact = add_contact(
+            step_session, case_id, customer_id, data, actor=actor.username, now=now, promise_id=promise_id
+        )
+        written.update(contact_json(contact))
+
+    def after_delivery(step_session: Session, delivered: list[int]) -> None:
+        if instance_id not in delivered:  # raising here rolls the delivery back too
+            raise Conflict(f"dunning case {case_id} stopped waiting for a promise meanwhile; reload it")
+        write_contact(step_session)
+
     if key is not None:
         payload = {
             "promised_date": data.promised_date.isoformat(),
             "amount": f"{data.promised_amount:.2f}",
             "currency": currency,
         }
-        delivered = runner.deliver_message(rt, PROMISE_MESSAGE, key, payload, actor=actor, now=now)
-        if instance_id not in delivered:
-            raise Conflict(f"dunning case {case_id} stopped waiting for a promise meanwhile; reload it")
+        runner.deliver_message(rt, PROMISE_MESSAGE, key, payload, actor=actor, now=now, also=after_delivery)
     elif task_id is not None:
         form = {
             "outcome": "promised",
@@ -186,17 +201,10 @@ def _record_promise(
             "promised_amount": f"{data.promised_amount:.2f}",
             "comment": data.note,
         }
-        runner.complete_task(rt, task_id, form, actor=actor, now=now)
+        runner.complete_task(rt, task_id, form, actor=actor, now=now, also=write_contact)
     else:
         raise Conflict(
             f"dunning case {case_id} takes no promise now (a promise waits for a credit manager's decision, "
             "or the case is between steps); log the contact without a promise, or try again later"
         )
-    with rt.factory() as fresh:  # a new snapshot: the engine's transaction committed the promise
-        return fresh.scalar(
-            select(func.max(DunningPromise.id)).where(
-                DunningPromise.case_id == case_id,
-                DunningPromise.id > before,
-                DunningPromise.recorded_by == actor.username,
-            )
-        )
+    return written

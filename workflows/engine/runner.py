@@ -8,7 +8,7 @@ exception rolls the whole step back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -128,18 +128,31 @@ def _start(
 
 
 def complete_task(
-    rt: Runtime, task_id: int, form_data: Mapping[str, Any], *, actor: Actor, now: datetime
+    rt: Runtime,
+    task_id: int,
+    form_data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    also: Callable[[Session], None] | None = None,
 ) -> InboxItem:
-    """Complete a human task with form data (claiming it implicitly) and run the instance on.
+    """Complete a human task with form data (claiming it implicitly) and run the instance on. `also` writes
+    the caller's rows that must commit or roll back with the step (e.g. the contact that logged it).
 
     Raises:
         NotFound, Forbidden (group or four-eyes), Conflict (completed or claimed by another), Invalid (form).
     """
-    return complete_task_step(rt, task_id, form_data, actor=actor, now=now)[0]
+    return complete_task_step(rt, task_id, form_data, actor=actor, now=now, also=also)[0]
 
 
 def complete_task_step(
-    rt: Runtime, task_id: int, form_data: Mapping[str, Any], *, actor: Actor, now: datetime
+    rt: Runtime,
+    task_id: int,
+    form_data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    also: Callable[[Session], None] | None = None,
 ) -> tuple[InboxItem, ProcessInstance]:
     """`complete_task`, also returning the instance as the step left it (committed, still loaded).
 
@@ -172,6 +185,8 @@ def complete_task_step(
             step.record("task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=to_jsonable(data))
             advance(step, wf)
             refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")
+            if also is not None:
+                also(session)
             return item, instance
     except StaleDataError as exc:
         raise Conflict(
@@ -251,11 +266,14 @@ def deliver_message(
     actor: Actor,
     now: datetime,
     internal: bool = False,
+    also: Callable[[Session, list[int]], None] | None = None,
 ) -> list[int]:
     """Deliver a message to every instance waiting for `name` whose business key (or id) matches.
 
-    Returns the ids of the instances reached (empty when none waits). Only the sender groups its catch
-    events declare may send it, unless `internal` (creditflow relaying what it recorded, e.g. a payment).
+    Returns the ids of the instances reached (empty when none waits); `also` gets them in the same
+    transaction, to write the caller's rows that must commit or roll back with the delivery. Only the sender
+    groups its catch events declare may send it, unless `internal` (creditflow relaying what it recorded,
+    e.g. a payment).
 
     Raises:
         Forbidden: the actor may not send it.  Invalid: the data breaks the message schema or a handler.
@@ -294,6 +312,8 @@ def deliver_message(
                 message=name,
                 correlation_key=correlation_key,
             )
+        if also is not None:
+            also(session, delivered)
         return delivered
 
 
