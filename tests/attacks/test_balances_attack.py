@@ -483,3 +483,25 @@ def test_a_read_that_would_roll_while_a_long_posting_holds_the_write_lock_is_ans
         blocker.close()
         impatient.dispose()
     check(session_factory, tomorrow)
+
+
+def test_a_customer_s_filter_columns_and_an_invoice_moved_to_another_customer_follow_in_the_tables(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Region, industry, sales owner and currency of a customer with open invoices changed, and an open
+    invoice moved to another customer (both customers refreshed): every filter still equals the live query."""
+    book = Book(session_factory, 24)
+    for _ in range(10):
+        book.invoice()
+    check(session_factory, book.today)
+    with transaction(session_factory) as session:
+        customer = session.get(Customer, book.customers[0])
+        assert customer is not None
+        customer.region, customer.industry, customer.sales_owner = "US", "mining", None
+        customer.currency = "USD"
+    check(session_factory, book.today)
+    with transaction(session_factory) as session:
+        moved = session.scalars(select(Invoice).where(Invoice.open_amount > 0).order_by(Invoice.id)).first()
+        assert moved is not None
+        moved.customer_id = next(c for c in book.customers if c != moved.customer_id)
+    check(session_factory, book.today)
