@@ -334,3 +334,11 @@ def _check_stored_lengths(doc: Document) -> Iterator[Problem]:
                     f"{prop.get('name')} names {value[:40]}... ({len(value)} characters; at most {limit})"
                 )
                 yield doc.problem(prop, message, owner_id(prop))
+    # The decision log stores the decision a business rule task calls (decision_log.decision_id, 120).
+    for called in doc.root.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
+        decision = (called.text or "").strip()
+        if len(decision) > _ID_CHARS:
+            message = (
+                f"calledDecisionId names {decision[:40]}... ({len(decision)} characters; at most {_ID_CHARS})"
+            )
+            yield doc.problem(called, message, owner_id(called))
