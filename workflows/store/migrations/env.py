@@ -14,6 +14,7 @@ import workflows.credit.promises  # noqa: F401  (promises to pay of dunning case
 import workflows.credit.provision_tables  # noqa: F401  (the provision snapshots, migration 0012d)
 import workflows.credit.watchlist  # noqa: F401  (the early-warning watchlist, 0013d)
 import workflows.credit.write_offs  # noqa: F401  (write-offs, their provision uses and recoveries)
+import workflows.store.decision_log_table  # noqa: F401  (one row per DMN evaluation, 0014b)
 import workflows.store.login_tables  # noqa: F401  (the login tables too)
 import workflows.store.sink_tables  # noqa: F401  (and the mail sink's)
 from workflows.store.models import Base
