@@ -81,5 +81,6 @@ def load_spec(spec_json: str) -> LoadedSpec:
 
 
 def split_names(value: str | None) -> list[str]:
-    """A comma-separated extension property (candidateGroups, startGroups, fourEyes) as a list."""
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
+    """A comma-separated extension property (candidateGroups, startGroups, fourEyes) as a list, each name
+    once (a group named twice would write two candidate rows with one key and fail the step)."""
+    return list(dict.fromkeys(part.strip() for part in (value or "").split(",") if part.strip()))
