@@ -505,3 +505,29 @@ def test_a_customer_s_filter_columns_and_an_invoice_moved_to_another_customer_fo
         assert moved is not None
         moved.customer_id = next(c for c in book.customers if c != moved.customer_id)
     check(session_factory, book.today)
+
+
+def test_an_invoice_committed_out_of_id_order_moves_the_earliest_issue_date(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """PostgreSQL hands out invoice ids when rows are inserted, not when they commit: an invoice with a
+    lower id can become visible after the KPIs have seen a higher one. Its earlier issue date must still
+    count (else the quarters before it are answered as empty)."""
+    _postgres_only(session_factory)
+    book = Book(session_factory, 16)
+    book.invoice()
+    with session_factory() as session:
+        known = first_issue_date(session)
+    assert known is not None
+    early = known - timedelta(days=400)
+    slow = _writer(session_factory)
+    _invoice(slow, book.customers[0], "LATE-COMMIT", "10.00", early, early + timedelta(days=30))
+    slow.flush()  # holds the lower id, uncommitted
+    with transaction(session_factory) as session:
+        _invoice(session, book.customers[1], "FAST-COMMIT", "10.00", book.today, book.today)
+    with session_factory() as session:
+        assert first_issue_date(session) == known  # the slow one is not committed yet
+    slow.commit()
+    slow.close()
+    with session_factory() as session:
+        assert first_issue_date(session) == early

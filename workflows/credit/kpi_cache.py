@@ -50,8 +50,6 @@ READ = (
     Deployment,
     AuditEvent,
 )
-# Per engine: (when counted in full, the highest invoice id then seen, the earliest issue date of those).
-_FIRST_ISSUE: weakref.WeakKeyDictionary[Engine, tuple[float, int, date]] = weakref.WeakKeyDictionary()
 _ANSWERS: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -69,28 +67,9 @@ def _engine(session: Session) -> Engine:
 
 def first_issue_date(session: Session) -> date | None:
     """The earliest issue date of any invoice (None: no invoice), which decides whether a live period can
-    hold anything at all. An invoice's issue date is set when it is posted and never changed, so the
-    earliest one can only move back by a new invoice: it is kept per engine with the highest invoice id
-    seen and brought up to date from the invoices above that id alone (a primary-key range), instead of a
-    scan of every invoice (no index leads with issue_date) on every live answer. Counted in full again
-    every TTL_SECONDS, and whenever the highest id fell (a deleted invoice)."""
-    engine = _engine(session)
-    top = session.scalar(select(func.max(Invoice.id)))  # first: an invoice posted meanwhile is above it
-    known = _FIRST_ISSUE.get(engine)
-    now = time.monotonic()
-    if top is not None and known is not None and now - known[0] < TTL_SECONDS and top >= known[1]:
-        counted, seen, earliest = known
-        if top > seen:
-            newer = session.scalar(select(func.min(Invoice.issue_date)).where(Invoice.id > seen))
-            earliest = earliest if newer is None else min(earliest, newer)
-            _FIRST_ISSUE[engine] = (counted, top, earliest)
-        return earliest
-    first: date | None = session.scalar(select(func.min(Invoice.issue_date)))
-    if top is None or first is None:
-        _FIRST_ISSUE.pop(engine, None)
-        return first
-    _FIRST_ISSUE[engine] = (now, top, first)
-    return first
+    hold anything at all: one lookup in ix_invoices_issue_date (migration 0014e). It was kept per engine by
+    the highest invoice id seen, which missed an invoice committed out of id order on PostgreSQL."""
+    return session.scalar(select(func.min(Invoice.issue_date)))
 
 
 def cached(session: Session, key: tuple[Any, ...], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -125,6 +125,7 @@ class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
         Index("ix_invoices_customer_status", "customer_id", "status", "due_date"),
+        Index("ix_invoices_issue_date", "issue_date"),  # the KPIs' earliest issue date (migration 0014e)
         # Covering indexes of the portfolio's aggregates (workflows/credit/portfolio.py, migration 0013b):
         # open invoices per customer and currency, and per currency and due date, read without the table.
         Index(
