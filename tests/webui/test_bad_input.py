@@ -394,8 +394,9 @@ def test_database_is_locked_is_503_with_retry_after(
 
 
 def concrete(rule: str) -> str:
-    """The rule with id 1 for every `<int:...>`: the demo data's first records."""
-    return re.sub(r"<int:\w+>", "1", rule)
+    """The rule with id 1 for every `<int:...>` (the demo data's first records) and a shipped process for
+    `<key>`."""
+    return re.sub(r"<int:\w+>", "1", rule).replace("<key>", "credit_application")
 
 
 def test_every_api_call_without_a_valid_token_is_401(app: Flask, client: FlaskClient) -> None:
