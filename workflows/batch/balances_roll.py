@@ -18,15 +18,16 @@ from workflows.store.db import transaction
 
 
 def balances_roll(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
-    """Roll to `today` in one transaction (readers see the old day or the new one, never a mix)."""
+    """Roll to `today` in one transaction (readers see the old day or the new one, never a mix). The summary
+    is the day's state, not this run's share: a runner that joins the day (another scheduler, a Prefect
+    flow) finds the tables rolled and must report, and record, the same (tests/batch/test_flows.py)."""
     base = rt.settings.credit.base_currency
     with transaction(rt.factory) as session:
         rates = current_rates(session, today, base)
-        rolled = roll_balances(session, today, base, rates, now=now)
+        roll_balances(session, today, base, rates, now=now)
         customers = session.scalar(select(func.count()).select_from(_EXPOSURES)) or 0
     return {
         "rolled_on": today.isoformat(),
-        "rolled": rolled,
         "customers": customers,
         "rates": {code: str(rate) for code, rate in sorted(rates.items())},
     }
