@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT
-from workflows.credit.watchlist_rules import RULES_PROCESS
+from workflows.credit.watchlist_rules import RULES_PROCESS, newest_policy_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
 
 CAP_FILE, CAP_DECISION, CAP_OUTPUT = "concentration_cap.dmn", "concentration_cap", "cap_percent"
 HUNDRED = Decimal(100)
@@ -86,19 +84,9 @@ def cap_problems(text: str) -> list[str]:
 def concentration_cap(session: Session) -> Cap:
     """The cap of the newest active credit_limit_review version that carries concentration_cap.dmn (one
     query); Cap(None, None, reason) when none does."""
-    rows = session.execute(
-        select(ProcessDefinition.version, Deployment.files)
-        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
-        .where(
-            ProcessDefinition.process_key == RULES_PROCESS,
-            ProcessDefinition.status == DefinitionStatus.ACTIVE,
-        )
-        .order_by(ProcessDefinition.version.desc())
-    ).all()
-    for version, files in rows:
-        text = (files or {}).get(CAP_FILE)
-        if isinstance(text, str):
-            return cap_of(text, f"{CAP_FILE} of {RULES_PROCESS} v{version}")
+    found = newest_policy_file(session, CAP_FILE)
+    if found is not None:
+        return cap_of(*found)
     return Cap(
         None,
         None,

@@ -265,10 +265,8 @@ def _count(session: Session, flt: PortfolioFilter, as_of: date, rates: Mapping[s
     return session.scalar(select(func.count()).select_from(agg)) or 0
 
 
-def _rows(session: Session, ids: list[int], as_of: date, rates: Mapping[str, Decimal]) -> list[PortfolioRow]:
-    """The rows of `ids` in that order, with their buckets per invoice currency converted exactly."""
-    if not ids:
-        return []
+def row_heads(session: Session, ids: list[int]) -> dict[int, PortfolioRow]:
+    """The rows of `ids` with their customer columns and no amounts yet."""
     customers = session.execute(
         select(
             Customer.id,
@@ -283,7 +281,14 @@ def _rows(session: Session, ids: list[int], as_of: date, rates: Mapping[str, Dec
             Customer.account_owner,
         ).where(Customer.id.in_(ids))
     ).all()
-    rows = {c.id: PortfolioRow(c.id, *tuple(c)[1:]) for c in customers}
+    return {c.id: PortfolioRow(c.id, *tuple(c)[1:]) for c in customers}
+
+
+def _rows(session: Session, ids: list[int], as_of: date, rates: Mapping[str, Decimal]) -> list[PortfolioRow]:
+    """The rows of `ids` in that order, with their buckets per invoice currency converted exactly."""
+    if not ids:
+        return []
+    rows = row_heads(session, ids)
     # Bucketed in SQL here: the largest customers have hundreds of open invoices (one row per due date
     # would cost more in Python than the whole query).
     cents = type_coerce(Invoice.open_amount, BigInteger)

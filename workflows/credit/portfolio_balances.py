@@ -45,6 +45,7 @@ from workflows.credit.portfolio import (
     _customer_conditions,
     _hundredths,
     current_rates,
+    row_heads,
 )
 from workflows.store.db import transaction
 
@@ -171,21 +172,7 @@ def rows(session: Session, ids: list[int], rates: Mapping[str, Decimal]) -> list
     """The rows of `ids` in that order, their buckets per invoice currency converted exactly."""
     if not ids:
         return []
-    customers = session.execute(
-        select(
-            Customer.id,
-            Customer.external_id,
-            Customer.name,
-            Customer.grade,
-            Customer.region,
-            Customer.industry,
-            Customer.sales_owner,
-            Customer.currency,
-            Customer.key_customer,
-            Customer.account_owner,
-        ).where(Customer.id.in_(ids))
-    ).all()
-    found = {c.id: PortfolioRow(c.id, *tuple(c)[1:]) for c in customers}
+    found = row_heads(session, ids)
     cents = [type_coerce(B[b], BigInteger) for b in BUCKETS]
     query = select(B.customer_id, B.currency, *cents).where(B.customer_id.in_(ids))
     for cid, currency, *amounts in session.execute(query.order_by(B.customer_id, B.currency)):

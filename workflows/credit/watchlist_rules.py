@@ -180,12 +180,9 @@ def strongest_action(fired: tuple[Fired, ...] | list[Fired]) -> str:
     return max((f.action for f in fired), key=ACTIONS.index)
 
 
-def deployed_rules(session: Session) -> Rules:
-    """The early-warning table of the newest active credit_limit_review version that carries it.
-
-    Raises:
-        RulesError: no active version carries one.
-    """
+def newest_policy_file(session: Session, filename: str) -> tuple[str, str] | None:
+    """(text, source) of `filename` in the newest active credit_limit_review version that carries it, where
+    the credit policy tables deployed beside that diagram live; None when no active version does."""
     rows = session.execute(
         select(ProcessDefinition.version, Deployment.files)
         .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
@@ -196,9 +193,21 @@ def deployed_rules(session: Session) -> Rules:
         .order_by(ProcessDefinition.version.desc())
     ).all()
     for version, files in rows:
-        text = (files or {}).get(RULES_FILE)
+        text = (files or {}).get(filename)
         if isinstance(text, str):
-            return Rules(text, f"{RULES_FILE} of {RULES_PROCESS} v{version}")
+            return text, f"{filename} of {RULES_PROCESS} v{version}"
+    return None
+
+
+def deployed_rules(session: Session) -> Rules:
+    """The early-warning table of the newest active credit_limit_review version that carries it.
+
+    Raises:
+        RulesError: no active version carries one.
+    """
+    found = newest_policy_file(session, RULES_FILE)
+    if found is not None:
+        return Rules(*found)
     raise RulesError(
         f"no active {RULES_PROCESS} version carries {RULES_FILE}: deploy it with the credit_limit_review "
         "diagram (`creditflow init` does) before the watchlist can be evaluated"
