@@ -22,6 +22,7 @@ from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.concentration_cap import concentration_cap
 from workflows.credit.kpis import KPI_NAMES, KpiRatesMissing, compute_kpis
+from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import CFO, CREDIT_ANALYST, CREDIT_MANAGER
@@ -151,6 +152,9 @@ def index() -> str:
     base = svc.rt.settings.credit.base_currency
     kpis, kpi_error = None, None
     with svc.rt.factory() as session:
+        # First, before the session opens a transaction: roll the maintained balances to today when they
+        # are behind (as the portfolio does), so today's aging and exposures are read from them.
+        ensure_rolled(session, as_of, base)
         try:
             kpis = compute_kpis(session, as_of, period, base)
         except KpiRatesMissing as missing:

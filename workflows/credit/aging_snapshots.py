@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from workflows.credit.aging_history import (
     chart_days,
     top_exposures,
 )
+from workflows.credit.dashboard_balances import balance_views
 from workflows.credit.kpi_cache import cached
 from workflows.credit.provision_matrix import Matrix, MatrixError, deployed_matrix
 from workflows.credit.provision_tables import ProvisionRun, ProvisionRunLine
@@ -96,10 +98,15 @@ def snapshot_points(session: Session, days: Sequence[date], base: str) -> dict[d
     return points
 
 
-def aging_with_snapshots(session: Session, days: Sequence[date], base: str) -> list[AgingPoint]:
+def aging_with_snapshots(
+    session: Session, days: Sequence[date], base: str, last: AgingPoint | None = None
+) -> list[AgingPoint]:
     """The aging at each of `days` (ascending): the days before the last with a usable provision snapshot
-    read from it (snapshot_points), the others (and the last day, the day asked for) computed live."""
+    read from it (snapshot_points), the others (and the last day, the day asked for) computed live; the
+    last day's point is `last` when given (read from the maintained balances, dashboard_balances.py)."""
     snapped = snapshot_points(session, list(days)[:-1], base)
+    if last is not None:
+        snapped[last.day] = last
     live = [d for d in days if d not in snapped]
     computed = {p.day: p for p in aging_history(session, live, base)} if live else {}
     return [snapped.get(d) or computed[d] for d in days]
@@ -107,15 +114,20 @@ def aging_with_snapshots(session: Session, days: Sequence[date], base: str) -> l
 
 def dashboard_views(session: Session, as_of: date, base: str) -> tuple[list[AgingPoint], Exposures]:
     """The dashboard's aging history (chart_days of `as_of`, past month ends from their provision snapshot
-    where there is one) and top exposures, computed once and kept until
+    where there is one; the day itself from the maintained balances when rolled for it) and top exposures,
+    computed once and kept until
     the book changes (workflows/credit/kpi_cache.py: per engine, under the book's fingerprint, at most
     TTL_SECONDS). Callers must not change what they get."""
-    answer = cached(
-        session,
-        ("dashboard_aging", as_of, base),
-        lambda: {
-            "points": aging_with_snapshots(session, chart_days(as_of), base),
-            "exposures": top_exposures(session, as_of, base),
-        },
-    )
+    answer = cached(session, ("dashboard_aging", as_of, base), lambda: _views(session, as_of, base))
     return answer["points"], answer["exposures"]
+
+
+def _views(session: Session, as_of: date, base: str) -> dict[str, Any]:
+    """The day asked for read from the maintained balances when they hold it (dashboard_balances.py: the
+    same answer in a few index reads), else from the ledger."""
+    fast = balance_views(session, as_of, base)
+    last, exposures = fast if fast is not None else (None, None)
+    return {
+        "points": aging_with_snapshots(session, chart_days(as_of), base, last),
+        "exposures": exposures if exposures is not None else top_exposures(session, as_of, base),
+    }
