@@ -1,0 +1,252 @@
+"""Issue 17, must-show 1, on a book built so that plausible wrong formulas fail
+(tests/credit/kpi_hand_book.py): every KPI of January, February and March 2026, from GET /api/kpis and from
+compute_kpis, equals the hand computation below, to the cent or 0.1 day. The definitions are the issue's, as
+written in docs/kpis.md: AR = open invoice amounts after payments, credit notes and write-offs; AR at period
+start = AR at the end of the previous period; current = due on or after the period end; every amount of a
+period is converted at the latest rate on or before the period's end (GBP 1.16 / 1.15 / 1.10, CNY 0.128 /
+0.128 / 0.125 at the ends of January / February / March), per currency, to the cent.
+
+The wrong formulas each month rules out (see the figures): best possible DSO from credit sales instead of
+current AR (current AR != sales every month), AR at start = 0 or = the previous period's reported AR at its
+own rates (CEI), ADD from the rounded DSOs (January: 41.9 - 32.5 = 9.4, but 9.3), over 90 as >= 90 days
+(B0 at 90 days on 28 February), current as due after (not on) the end (L0 on 28 February, B3 on 31 March),
+transaction-date or latest rates (a mid-January and a 1 April rate are stored), top ten ranked in invoice
+units instead of EUR (E's GBP 360.00 against S4's EUR 400.00), kept-or-partly-kept promises, the mean
+cycle time, and applications counted by their start instead of their decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import SteppingClock
+from tests.credit.kpi_hand_book import build_book
+from tests.credit.test_kpis import days, percent
+from tests.helpers import auth
+from workflows.credit.kpis import compute_kpis
+from workflows.store.db import transaction
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+# ---- 31 January (31 days). Open at the end of 31 January (days past due in brackets):
+#   EUR: D0 2,000 (92) + L0 3,000 (due 28 Feb) + S1..S9 4,500 (17) + A4 1,500 - 500 paid 28 Jan = 1,000 (15)
+#        + A1 10,000 (due 9 Feb; paid only on 8 Feb) = 20,500.00
+#   GBP: B0 1,000 (62) + E0 360 (12) + B1 5,000 (due 14 Feb) = 6,360 x 1.16 = 7,377.60
+#   CNY: C1 100,000 (due 19 Feb) x 0.128 = 12,800.00
+#   AR = 20,500.00 + 7,377.60 + 12,800.00 = 40,677.60
+#   current = EUR L0 3,000 + A1 10,000 + GBP B1 5,000 x 1.16 = 5,800 + CNY 12,800 = 31,600.00
+#   overdue = 40,677.60 - 31,600.00 = 9,077.60; over 90 = D0 2,000.00
+#   credit sales = EUR A4 1,500 + A1 10,000 + GBP B1 5,000 x 1.16 = 5,800 + CNY C1 12,800 = 30,100.00
+#   AR at start (the book at 31 Dec at January's rates) = EUR D0 2,000 + L0 3,000 + S 4,500
+#        + GBP (B0 1,000 + E0 360) x 1.16 = 1,577.60 = 11,077.60
+#   collected = 11,077.60 + 30,100.00 - 40,677.60 = 500.00 (A4's payment)
+#   provision (provision_matrix.dmn, per bucket and currency at 31 Jan's rates, each to the cent):
+#     not due 0.5 %: EUR 13,000 -> 65.00; GBP 5,800.00 -> 29.00; CNY 12,800.00 -> 64.00
+#     1-30 2 %: EUR S 4,500 + A4 1,000 = 5,500 -> 110.00; GBP E0 417.60 -> 8.352 = 8.35
+#     61-90 10 %: GBP B0 1,160.00 -> 116.00;  91-120 20 %: EUR D0 2,000 -> 400.00
+#     total 65 + 29 + 64 + 110 + 8.35 + 116 + 400 = 792.35
+#   top ten (14 customers, in EUR): A 3,000 + 1,000 + 10,000 = 14,000; C 12,800; B 6,000 x 1.16 = 6,960;
+#     D 2,000; S9..S5 900..500; E 360 x 1.16 = 417.60 (above S4's 400: in units it would be below).
+#     Out: S4 + S3 + S2 + S1 = 1,000: top ten = 40,677.60 - 1,000 = 39,677.60
+#   applications decided in January: 1, 3, 9 and 50 hours: median (3 + 9) / 2 = 6.0 (mean 15.75)
+#   promises judged in January: kept, partly kept, broken (31 Jan 23:59): 1 of 3 kept in full
+# ---- 28 February (28 days):
+#   EUR: D0 2,000 (120) + L0 3,000 (due 28 Feb: current) + S 4,500 (45) + A4 1,000 (43) + A2 6,000 (due 7 Mar)
+#        + A5 800 - 800 credited 26 Feb = 0 = 16,500.00 (A1 paid 8 Feb)
+#   GBP: B0 1,000 (90: not over 90) + E0 360 (40) + B1 5,000 (14) + B2 3,000 (due 22 Mar) = 9,360 x 1.15
+#        = 10,764.00
+#   CNY: C1 100,000 - 60,000 paid 25 Feb = 40,000 (9) + C3 20,000 (15) = 60,000 x 0.128 = 7,680.00
+#   AR = 16,500.00 + 10,764.00 + 7,680.00 = 34,944.00
+#   current = EUR L0 3,000 + A2 6,000 + GBP B2 3,000 x 1.15 = 3,450 = 12,450.00
+#   overdue = 34,944.00 - 12,450.00 = 22,494.00; over 90 = D0 2,000.00
+#   credit sales = EUR A2 6,000 + A5 800 + GBP B2 3,450.00 + CNY C3 20,000 x 0.128 = 2,560 = 12,810.00
+#   AR at start (the book at 31 Jan at February's rates) = 20,500 + 6,360 x 1.15 = 7,314.00 + 12,800.00
+#        = 40,614.00 (not January's reported 40,677.60)
+#   collected = 40,614.00 + 12,810.00 - 34,944.00 = 18,480.00 (A1 10,000 + C1 60,000 x 0.128 + A5 800)
+#   provision: not due EUR 9,000 -> 45.00; GBP 3,450.00 -> 17.25
+#     1-30: GBP B1 5,750.00 -> 115.00; CNY (40,000 + 20,000) x 0.128 = 7,680.00 -> 153.60
+#     31-60 5 %: EUR S 4,500 + A4 1,000 = 5,500 -> 275.00; GBP E0 414.00 -> 20.70
+#     61-90: GBP B0 1,150.00 -> 115.00;  91-120: EUR D0 2,000 -> 400.00
+#     total 45 + 17.25 + 115 + 153.60 + 275 + 20.70 + 115 + 400 = 1,141.55
+#   top ten: B 9,000 x 1.15 = 10,350 (in units below A); A 3,000 + 1,000 + 6,000 = 10,000; C 7,680; D 2,000;
+#     S9..S5; E 414.00. Out: S4..S1 1,000: top ten = 33,944.00
+#   decided in February: 72 (started 30 Jan), 2 and 5 hours: median 5.0
+#   promises judged: kept (1 Feb 00:01), kept, kept (28 Feb 23:59), broken: 3 of 4
+# ---- 31 March (31 days):
+#   EUR: S 4,500 (76) + A4 1,000 (74) + A2 6,000 - 1,000 credited = 5,000 (24) + F1 5,000 - 1,200 = 3,800 (15)
+#        + A3 4,000 (due 24 Apr) = 18,300.00 (D0 written off 20 Mar, L0 paid 5 Mar, Z1 issued 1 Apr)
+#   GBP: B0 1,000 (121) + E0 360 (71) + B1 5,000 - 2,000 = 3,000 (45) + B2 3,000 (9) + B3 400 (due 31 Mar:
+#        current) = 7,760 x 1.10 = 8,536.00
+#   CNY: C1 40,000 (40) + C3 20,000 (46) + C2 50,000 (due 4 Apr) = 110,000 x 0.125 = 13,750.00
+#   AR = 18,300.00 + 8,536.00 + 13,750.00 = 40,586.00
+#   current = EUR A3 4,000 + GBP B3 440.00 + CNY C2 6,250.00 = 10,690.00
+#   overdue = 40,586.00 - 10,690.00 = 29,896.00; over 90 = B0 1,000 x 1.10 = 1,100.00
+#   credit sales = EUR F1 5,000 + A3 4,000 + GBP B3 440.00 + CNY C2 6,250.00 = 15,690.00
+#   AR at start (28 Feb's book at March's rates) = 16,500 + 9,360 x 1.10 = 10,296.00 + 60,000 x 0.125
+#        = 7,500.00: 34,296.00
+#   collected = 34,296.00 + 15,690.00 - 40,586.00 = 9,400.00 (L0 3,000 + D0 written off 2,000 + A2 credit
+#        1,000 + B1 2,000 x 1.10 + F1 1,200)
+#   written off in March: D0 2,000.00
+#   provision: not due EUR 4,000 -> 20.00; GBP 440.00 -> 2.20; CNY 6,250.00 -> 31.25
+#     1-30: EUR A2 5,000 + F1 3,800 = 8,800 -> 176.00; GBP B2 3,300.00 -> 66.00
+#     31-60: GBP B1 3,300.00 -> 165.00; CNY (40,000 + 20,000) x 0.125 = 7,500.00 -> 375.00
+#     61-90: EUR S 4,500 + A4 1,000 = 5,500 -> 550.00; GBP E0 396.00 -> 39.60
+#     121-180 35 %: GBP B0 1,100.00 -> 385.00
+#     total 20 + 2.20 + 31.25 + 176 + 66 + 165 + 375 + 550 + 39.60 + 385 = 1,810.05
+#   top ten (14 customers; D has none): C 13,750; A 1,000 + 5,000 + 4,000 = 10,000; B 7,400 x 1.10 = 8,140;
+#     F 3,800; S9..S4 900..400; E 396.00 now below S4. Out: E 396 + S3 300 + S2 200 + S1 100 = 996:
+#     top ten = 40,586.00 - 996.00 = 39,590.00
+#   decided in March: 0.5, 30, 60, 102 (started 25 Feb), 120 hours: median 60.0 (mean 62.5)
+#   promises judged: kept, kept, partly kept, broken (31 Mar 23:59): 2 of 4 (the 1 April one is April's)
+EXPECTED: dict[str, dict[str, str]] = {
+    "2026-01-31": {
+        "dso": days("40677.60", "30100", 31),  # 41.8939 -> 41.9
+        "best_possible_dso": days("31600", "30100", 31),  # 32.5448 -> 32.5
+        "add": days("9077.60", "30100", 31),  # 9.3491 -> 9.3 (not 41.9 - 32.5)
+        "cei": percent("500", "9577.60"),  # 500 / (11,077.60 + 30,100 - 31,600) = 5.22
+        "overdue_ratio": percent("9077.60", "40677.60"),  # 22.32
+        "over_90_ratio": percent("2000", "40677.60"),  # 4.92
+        "bad_debt_ratio": "0.00",
+        "provision_ratio": percent("792.35", "40677.60"),  # 1.95
+        "approval_cycle_hours": "6.0",
+        "promise_kept_rate": percent("1", "3"),  # 33.33
+        "top10_concentration": percent("39677.60", "40677.60"),  # 97.54
+    },
+    "2026-02-28": {
+        "dso": days("34944", "12810", 28),  # 76.3803 -> 76.4
+        "best_possible_dso": days("12450", "12810", 28),  # 27.2131 -> 27.2
+        "add": days("22494", "12810", 28),  # 49.1672 -> 49.2
+        "cei": percent("18480", "40974"),  # 18,480 / (40,614 + 12,810 - 12,450) = 45.10
+        "overdue_ratio": percent("22494", "34944"),  # 64.37
+        "over_90_ratio": percent("2000", "34944"),  # 5.72
+        "bad_debt_ratio": "0.00",
+        "provision_ratio": percent("1141.55", "34944"),  # 3.27
+        "approval_cycle_hours": "5.0",
+        "promise_kept_rate": percent("3", "4"),  # 75.00
+        "top10_concentration": percent("33944", "34944"),  # 97.14
+    },
+    "2026-03-31": {
+        "dso": days("40586", "15690", 31),  # 80.1890 -> 80.2
+        "best_possible_dso": days("10690", "15690", 31),  # 21.1211 -> 21.1
+        "add": days("29896", "15690", 31),  # 59.0679 -> 59.1
+        "cei": percent("9400", "39296"),  # 9,400 / (34,296 + 15,690 - 10,690) = 23.92
+        "overdue_ratio": percent("29896", "40586"),  # 73.66
+        "over_90_ratio": percent("1100", "40586"),  # 2.71
+        "bad_debt_ratio": percent("2000", "15690"),  # 12.75
+        "provision_ratio": percent("1810.05", "40586"),  # 4.46
+        "approval_cycle_hours": "60.0",
+        "promise_kept_rate": percent("2", "4"),  # 50.00
+        "top10_concentration": percent("39590", "40586"),  # 97.55
+    },
+}
+# The amounts beside the values: (AR, current AR, overdue AR, credit sales, days, AR at start, collected,
+# collectible, over 90, written off, provision, largest exposure)
+AMOUNTS = {
+    "2026-01-31": (
+        "40677.60", "31600.00", "9077.60", "30100.00", 31, "11077.60", "500.00", "9577.60", "2000.00", "0.00",
+        "792.35", "14000.00",
+    ),
+    "2026-02-28": (
+        "34944.00", "12450.00", "22494.00", "12810.00", 28, "40614.00", "18480.00", "40974.00", "2000.00",
+        "0.00", "1141.55", "10350.00",
+    ),
+    "2026-03-31": (
+        "40586.00", "10690.00", "29896.00", "15690.00", 31, "34296.00", "9400.00", "39296.00", "1100.00",
+        "2000.00", "1810.05", "13750.00",
+    ),
+}  # fmt: skip
+LARGEST = {"2026-01-31": "A", "2026-02-28": "B", "2026-03-31": "C"}
+
+
+def _check_period(kpis: dict[str, Any], end: str, ids: dict[str, int]) -> None:
+    """The reported period's values and the amounts beside them equal the hand computation."""
+    for name, value in EXPECTED[end].items():
+        assert kpis[name]["value"] == value, (end, name, kpis[name])
+    (
+        ar,
+        current,
+        overdue,
+        sales,
+        length,
+        start,
+        collected,
+        collectible,
+        over_90,
+        written,
+        provision,
+        largest,
+    ) = AMOUNTS[end]
+    dso = kpis["dso"]
+    assert (dso["ar"], dso["current_ar"], dso["overdue_ar"], dso["credit_sales"], dso["days"]) == (
+        ar,
+        current,
+        overdue,
+        sales,
+        length,
+    ), end
+    cei = kpis["cei"]
+    assert (cei["ar_start"], cei["collected"], cei["collectible"]) == (start, collected, collectible), end
+    assert kpis["over_90_ratio"]["over_90_ar"] == over_90 and kpis["bad_debt_ratio"]["written_off"] == written
+    assert kpis["provision_ratio"]["provision"] == provision, end
+    assert kpis["provision_ratio"]["provision_source"] == "computed"
+    top = kpis["top10_concentration"]
+    assert top["customers"] == 14, end
+    assert top["largest_exposure"]["customer_id"] == ids[LARGEST[end]], end
+    assert top["largest_exposure"]["amount"] == largest, end
+    assert top["largest_exposure"]["share_percent"] == percent(largest, ar), end
+
+
+def _check_trend(kpis: dict[str, Any]) -> None:
+    for end, expected in EXPECTED.items():
+        for name, value in expected.items():
+            (point,) = [p for p in kpis[name]["trend"] if p["period_end"] == end]
+            assert (point["value"], point["source"]) == (value, "live"), (end, name)
+
+
+def test_every_kpi_of_each_month_equals_the_hand_computation(app: Flask) -> None:
+    ids = build_book(app)
+    factory = app.extensions["creditflow"].rt.factory
+    for end in EXPECTED:
+        with transaction(factory) as session:
+            answer = compute_kpis(session, date.fromisoformat(end), "month", "EUR")
+        assert answer["period"]["end"] == end
+        _check_period(answer["kpis"], end, ids)
+        if end == "2026-03-31":
+            _check_trend(answer["kpis"])
+    # The detail of the approval cycle and of the promises, March.
+    with transaction(factory) as session:
+        kpis = compute_kpis(session, date(2026, 3, 31), "month", "EUR")["kpis"]
+    cycle = kpis["approval_cycle_hours"]
+    assert (cycle["count"], cycle["median"], cycle["p90"]) == (5, "60.0", "120.0")
+    assert (kpis["promise_kept_rate"]["judged"], kpis["promise_kept_rate"]["kept"]) == (4, 2)
+    with transaction(factory) as session:
+        january = compute_kpis(session, date(2026, 1, 31), "month", "EUR")["kpis"]
+    # nearest-rank p90 of four: the fourth, 50 hours
+    assert (january["approval_cycle_hours"]["count"], january["approval_cycle_hours"]["p90"]) == (4, "50.0")
+    assert (january["promise_kept_rate"]["judged"], january["promise_kept_rate"]["kept"]) == (3, 1)
+
+
+def test_get_api_kpis_answers_the_hand_computation_for_each_month(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    ids = build_book(app)
+    app_clock.advance(days=44)  # 15 April 2026
+    for as_of, end in (
+        ("2026-02-10", "2026-01-31"),
+        ("2026-02-28", "2026-02-28"),
+        ("2026-04-15", "2026-03-31"),
+    ):
+        answer = client.get(
+            f"/api/kpis?as_of={as_of}&period=month&currency=EUR", headers=auth(demo_tokens["manager1"])
+        )
+        assert answer.status_code == 200, answer.json
+        body = answer.json
+        assert (body["as_of"], body["currency"], body["period"]["end"]) == (as_of, "EUR", end)
+        _check_period(body["kpis"], end, ids)
+        if end == "2026-03-31":
+            _check_trend(body["kpis"])
+            assert len(body["kpis"]["dso"]["trend"]) == 12
