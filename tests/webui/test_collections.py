@@ -41,7 +41,13 @@ def test_a_logged_call_sets_the_next_action_and_a_promise_goes_through_the_insta
         desk.tick()
     [row] = worklist(desk)["items"]
     case_id = row["case_id"]
-    assert (row["customer_id"], row["overdue_base"], row["next_action_date"]) == (customer, "1000.00", None)
+    # No contact yet: the ladder's next step (level 2, 14 days after the due date 2026-03-02), still due today
+    assert (row["customer_id"], row["overdue_base"], row["next_action_date"], row["next_action_source"]) == (
+        customer,
+        "1000.00",
+        "2026-03-16",
+        "ladder",
+    )
     today = desk.clock.now.date()
     tomorrow = today + timedelta(days=1)
     first = log(
@@ -201,7 +207,7 @@ def test_the_pages_list_due_cases_and_log_a_contact_with_field_errors(desk: Coll
     case_id = desk.case(customer)["id"]
     collector = logged_in(app, "collector1")
     listing = collector.get("/collections")
-    assert listing.status_code == 200 and "Pagecase GmbH" in listing.text and "none set" in listing.text
+    assert listing.status_code == 200 and "Pagecase GmbH" in listing.text and "level 2" in listing.text
     assert 'href="/collections"' in listing.text  # the nav link
     token = csrf_token(collector)
     past = (desk.clock.now.date() - timedelta(days=1)).isoformat()

@@ -19,6 +19,7 @@ from workflows.credit.collection_contacts import (
     list_contacts,
 )
 from workflows.credit.collection_log import load_case_for, log_contact, worklist_scope
+from workflows.credit.collection_next import Source
 from workflows.credit.collection_priority import deployed_priority
 from workflows.credit.collection_worklist import row_json, worklist
 
@@ -62,7 +63,9 @@ class NewContact(Body):
 
 class WorkQuery(PageQuery):
     due: Literal["today", "all"] = Field(
-        "today", description="today: next action due (dated today or earlier, or none); all: every open case"
+        "today",
+        description="today: next action due (a collector's action dated today or earlier, or none set by a "
+        "collector); all: every open case",
     )
 
 
@@ -79,8 +82,15 @@ class WorkItem(Model):
     days_overdue: int
     score: Money | None = Field(description="collection_priority.dmn's score (null: a rate is missing)")
     grade_factor: str | None
-    next_action: str
-    next_action_date: Day | None
+    next_action: str = Field(
+        description="what comes next: a collector's next action, a void promise's check, or the ladder's step"
+    )
+    next_action_date: Day | None = Field(description="its date (null: now, or nothing is waiting)")
+    next_action_source: Literal[Source.ALL] = Field(  # type: ignore[valid-type]
+        description="void_promise: the logged promise was refused, lapsed or replaced, check the case now; "
+        "contact: set by the newest contact; ladder: no collector set a date, the dunning ladder's next step "
+        "and the day it falls due; none: nothing set and no ladder step waiting"
+    )
     last_contact: Contact | None
     promises: dict[str, int] = Field(description="the case's promises by status")
     disputes: int = Field(description="the customer's open disputes")

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from workflows.credit.collection_contacts import CollectionContact, contact_json, last_contacts
+from workflows.credit.collection_next import LadderStep, NextAction, ladder_steps, next_action
 from workflows.credit.collection_priority import Priority
 from workflows.credit.disputes import Dispute, DisputeStatus
 from workflows.credit.fx import MissingRate, rate_on
@@ -44,22 +45,23 @@ class WorkRow:
     disputed: dict[str, Decimal] = field(default_factory=dict)
     promise_gone: str | None = None  # the last contact's promise no longer stands: its date is void
 
+    step: LadderStep | None = None  # the ladder timer the case's dunning instance waits on
+
+    @property
+    def next(self) -> NextAction:
+        """The next action and its date: the page and the API both read this (collection_next.next_action)."""
+        return next_action(self.case, self.last_contact, self.promise_gone, self.step)
+
     @property
     def next_action(self) -> str:
-        if self.promise_gone:
-            return f"The logged promise was {self.promise_gone}: check the case"
-        return self.last_contact.next_action if self.last_contact else ""
+        return self.next.text
 
     @property
     def next_action_date(self) -> date | None:
-        if self.promise_gone:
-            return None
-        return self.last_contact.next_action_date if self.last_contact else None
+        return self.next.on
 
     def due(self, today: date) -> bool:
-        """Due today: no next action yet, or its date is today or past."""
-        when = self.next_action_date
-        return when is None or when <= today
+        return self.next.due(today)
 
 
 def case_scope(
@@ -88,7 +90,8 @@ def worklist(
 ) -> tuple[list[WorkRow], int]:
     """The open cases in `scope` (see `case_scope`), ranked: cases with a currency lacking a rate first
     (nobody can rank them; a person must), then by score, then by days overdue. `due_only` keeps the cases
-    whose next action is due (none set, or dated today or earlier).
+    whose next action is due (`NextAction.due`: a collector's action dated today or earlier, or none set by
+    a collector).
 
     Raises:
         PriorityError: the deployed priority table gives no score for a case.
@@ -97,8 +100,10 @@ def worklist(
     contacts = last_contacts(session, [c.id for c in cases])
     rows = _rows(session, cases, today, base)
     gone = _void_promises(session, [c.promise_id for c in contacts.values() if c.promise_id is not None])
+    steps = ladder_steps(session, cases)
     for row in rows:
         row.last_contact = contacts.get(row.case.id)
+        row.step = steps.get(row.case.id)
         if row.last_contact is not None and row.last_contact.promise_id is not None:
             row.promise_gone = gone.get(row.last_contact.promise_id)
     if due_only:
@@ -224,8 +229,9 @@ def row_json(row: WorkRow) -> dict[str, Any]:
         "days_overdue": row.days_overdue,
         "score": money_text(row.score),
         "grade_factor": None if row.grade_factor is None else str(row.grade_factor),
-        "next_action": row.next_action,
-        "next_action_date": iso_text(row.next_action_date),
+        "next_action": row.next.text,
+        "next_action_date": iso_text(row.next.on),
+        "next_action_source": row.next.source,
         "last_contact": None if row.last_contact is None else contact_json(row.last_contact),
         "promises": row.promises,
         "disputes": row.disputes,
