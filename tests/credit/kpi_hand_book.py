@@ -26,7 +26,7 @@ from workflows.credit import roles
 from workflows.credit.credit_notes import post_credit
 from workflows.credit.disputes import DisputeInput, LineInput, open_dispute, record_proposal
 from workflows.credit.fx import RateInput, store_rate
-from workflows.credit.models import DunningCase
+from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.promises import DunningPromise, PromiseStatus
 from workflows.credit.receivables import InvoiceInput, PaymentInput, post_invoice, post_payment
 from workflows.credit.write_off_posting import post_request
@@ -132,6 +132,7 @@ def build_book(app: Flask) -> dict[str, int]:
     with transaction(rt.factory) as session:
         applications(session)
         promises(session, ids["B"])
+        dunning_cases(session, ids)
     return ids
 
 
@@ -284,3 +285,35 @@ def promises(session: Session, customer_id: int) -> None:
                 judged_at=judged,
             )
         )
+
+
+# (customer, first level-1 notice, closed on, outcome) of dunning cases, by the month their 30 days end in
+CASES = [
+    ("D", date(2025, 12, 20), None, None),  # January: still open
+    ("C", date(2026, 1, 5), date(2026, 1, 20), "paid"),  # February: paid in 15 days
+    ("E", date(2026, 1, 10), date(2026, 2, 12), "paid"),  # February: paid, but in 33 days
+    ("A", date(2026, 2, 10), date(2026, 2, 25), "paid"),  # March: paid in 15 days
+    ("F", date(2026, 3, 1), date(2026, 3, 20), "paid"),  # March: paid in 19 days
+    ("S9", date(2026, 2, 20), None, None),  # March: still open
+]
+
+
+def dunning_cases(session: Session, ids: dict[str, int]) -> None:
+    for name, noticed, closed, outcome in CASES:
+        case = DunningCase(
+            customer_id=ids[name],
+            currency=CURRENCY[name],
+            opened_at=at(noticed - timedelta(days=1)),
+            status="open" if closed is None else "closed",
+            level=1,
+            closed_at=None if closed is None else at(closed),
+            outcome=outcome,
+        )
+        session.add(case)
+        session.flush()
+        for level, day in ((1, noticed), (2, noticed + timedelta(days=14))):
+            session.add(
+                DunningEvent(
+                    case_id=case.id, kind="notice_sent", level=level, detail={}, actor="system", at=at(day)
+                )
+            )

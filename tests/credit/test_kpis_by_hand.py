@@ -159,6 +159,14 @@ AMOUNTS = {
         "2000.00", "1810.05", "13750.00",
     ),
 }  # fmt: skip
+DUNNING = {
+    # D's notice of 20 Dec: its 30 days end 19 Jan, still open: 0 of 1
+    "2026-01-31": {"cases": 1, "paid_within_30_days": 0, "percent": "0.00"},
+    # C's (5 Jan, paid 20 Jan) and E's (10 Jan, paid 12 Feb: 33 days): 1 of 2
+    "2026-02-28": {"cases": 2, "paid_within_30_days": 1, "percent": percent("1", "2")},
+    # A's (10 Feb, paid 25 Feb), F's (1 Mar, paid 20 Mar), S9's (20 Feb, open): 2 of 3
+    "2026-03-31": {"cases": 3, "paid_within_30_days": 2, "percent": percent("2", "3")},
+}
 LARGEST = {"2026-01-31": "A", "2026-02-28": "B", "2026-03-31": "C"}
 
 
@@ -198,6 +206,9 @@ def _check_period(kpis: dict[str, Any], end: str, ids: dict[str, int]) -> None:
     assert top["largest_exposure"]["customer_id"] == ids[LARGEST[end]], end
     assert top["largest_exposure"]["amount"] == largest, end
     assert top["largest_exposure"]["share_percent"] == percent(largest, ar), end
+    # Dunning effectiveness: the cases whose 30 days after the first level-1 notice end in the period, and
+    # those of them closed paid within the 30 days (kpi_hand_book.CASES).
+    assert kpis["promise_kept_rate"]["dunning_effectiveness"] == DUNNING[end], end
 
 
 def _check_trend(kpis: dict[str, Any]) -> None:

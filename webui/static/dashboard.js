@@ -12,6 +12,13 @@
     return value === null || value === undefined ? null : Number(value);
   }
 
+  function isolatedPoint(context) {
+    const data = context.dataset.data;
+    const i = context.dataIndex;
+    const alone = data[i] !== null && (i === 0 || data[i - 1] === null) && (i === data.length - 1 || data[i + 1] === null);
+    return alone ? 2 : 0;
+  }
+
   function datasets(spec, line) {
     return spec.series.map(function (series, i) {
       const color = series.color || COLORS[i % COLORS.length];
@@ -21,7 +28,9 @@
         backgroundColor: color,
         borderColor: color,
         borderWidth: line ? 2 : 0,
-        pointRadius: spec.type === "sparkline" ? 0 : 3,
+        // A sparkline draws no points, but a value with no value on either side has no line to it: it is
+        // drawn as a point, or a KPI with one value in its 12 periods would leave a blank canvas.
+        pointRadius: spec.type === "sparkline" ? isolatedPoint : 3,
         spanGaps: false,
       };
     });

@@ -1,0 +1,148 @@
+"""Must-show 2 of issue 17 for /dashboard in chromium, on the book whose KPIs are computed by hand
+(tests/credit/kpi_hand_book.py, tests/credit/test_kpis_by_hand.py): every chart is drawn (Chart.js holds it
+and its canvas has painted pixels), every chart's numbers table holds exactly the chart's data, and every
+table's numbers equal the API's (GET /api/kpis for the eleven KPI trends, GET /api/aging for each row of the
+aging chart); the period and as-of filters change the tables to the API's answer for that filter."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import SteppingClock
+from tests.credit.kpi_hand_book import build_book
+from tests.credit.test_kpis_by_hand import EXPECTED
+from tests.e2e.test_browser import chromium, live_url, log_in, page  # noqa: F401 (fixtures)
+from tests.e2e.test_csp import assert_clean, watch
+from tests.e2e.test_dashboard_browser import CHARTS, TABLE, number
+from tests.helpers import auth
+from workflows.credit.kpis import KPI_NAMES
+from workflows.credit.provisions import BUCKETS
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
+
+CHARTJS = Path(__file__).resolve().parents[2] / "webui" / "static" / "vendor" / "chartjs" / "chart.umd.min.js"
+# The KPIs issue 17 names: each has a tile (more may follow).
+ISSUE_KPIS = tuple(EXPECTED["2026-03-31"])
+# The KPI tiles' names, in page order.
+TILES = """
+() => Array.from(document.querySelectorAll("article.tile[data-kpi]")).map((tile) => tile.dataset.kpi)"""
+# One canvas (a CSS selector): whether it was drawn, its painted pixels, and Chart.js's labels and data.
+CHART = """
+(selector) => {
+  const canvas = document.querySelector(selector);
+  const chart = Chart.getChart(canvas);
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++;
+  return {
+    drawn: canvas.dataset.drawn,
+    painted: painted,
+    labels: chart ? chart.data.labels : null,
+    data: chart ? chart.data.datasets.map((d) => d.data) : null,
+  };
+}
+"""
+
+
+def money(cell: str) -> Decimal:
+    return Decimal(cell.replace(",", ""))
+
+
+def api_kpis(client: FlaskClient, token: str, as_of: str, period: str) -> dict[str, Any]:
+    answer = client.get(f"/api/kpis?as_of={as_of}&period={period}&currency=EUR", headers=auth(token))
+    assert answer.status_code == 200, answer.json
+    return dict(answer.json)
+
+
+def check_kpi_charts(tab: Any, api: dict[str, Any]) -> None:
+    """Every KPI of the API has a tile; each tile's sparkline holds its table's numbers, its table is the
+    API's trend (the same period ends, each value the API's decimal string, "—" for null), and its canvas
+    is painted when the trend has a value; every chart on the page is drawn and painted."""
+    names = tab.evaluate(TILES)
+    assert set(ISSUE_KPIS) <= set(names) <= set(KPI_NAMES) == set(api["kpis"]), names
+    for name in names:
+        spark = tab.evaluate(CHART, f'article.tile[data-kpi="{name}"] canvas[data-chart]')
+        _, *rows = tab.evaluate(TABLE, f"kpi-{name}")
+        trend = api["kpis"][name]["trend"]
+        assert rows == [[p["period_end"], "—" if p["value"] is None else p["value"]] for p in trend], name
+        assert spark["labels"] == [p["period_end"] for p in trend], name
+        assert spark["data"] == [[None if p["value"] is None else float(p["value"]) for p in trend]], name
+        assert spark["drawn"] == "true", name
+        if any(p["value"] is not None for p in trend):
+            assert spark["painted"] > 0, (name, spark["painted"])
+        shown = tab.locator(f'article.tile[data-kpi="{name}"] .value').inner_text()
+        value = api["kpis"][name]["value"]
+        assert shown.startswith("—" if value is None else value), (name, shown)
+    for chart in tab.evaluate(CHARTS):  # every chart on the page: drawn, and painted when it has a value
+        assert chart["drawn"] == "true", chart
+        if any(v is not None for series in chart["data"] for v in series):
+            assert chart["painted"] > 0, chart
+
+
+def test_every_dashboard_chart_is_drawn_and_its_table_equals_the_api(
+    app: Flask,
+    client: FlaskClient,
+    page: Any,  # noqa: F811
+    demo_tokens: dict[str, str],
+    app_clock: SteppingClock,
+) -> None:
+    if not CHARTJS.exists():
+        pytest.skip("Chart.js is not in webui/static/vendor/; run `make setup` (it needs npm)")
+    build_book(app)
+    app_clock.advance(days=44)  # 15 April 2026: the month is March
+    token = demo_tokens["manager1"]
+    errors = watch(page)
+    log_in(page, "manager1")
+    page.click("nav >> text=Dashboard")
+    page.wait_for_url("**/dashboard")
+    page.wait_for_selector("canvas[data-drawn=true]")
+    month = api_kpis(client, token, "2026-04-15", "month")
+    check_kpi_charts(page, month)
+    # The tiles show the hand-computed March figures, and each of their lines has values, so is painted.
+    for name, value in EXPECTED["2026-03-31"].items():
+        assert page.evaluate(CHART, f'article.tile[data-kpi="{name}"] canvas')["painted"] > 0, name
+        assert page.locator(f'article.tile[data-kpi="{name}"] [data-value]').inner_text() == value, name
+
+    # The aging chart: painted, its datasets the table's cells, each row GET /api/aging of its day.
+    aging = page.evaluate(CHART, "#aging canvas[data-chart]")
+    assert aging["drawn"] == "true" and aging["painted"] > 1000, aging["painted"]
+    header, *rows = page.evaluate(TABLE, "aging")
+    assert len(rows) == 12 and header[-1] == "Total" and rows[-1][0] == "2026-04-15"
+    assert aging["labels"] == [row[0] for row in rows]
+    assert aging["data"] == [[number(row[1 + i]) for row in rows] for i in range(len(BUCKETS))]
+    for row in rows:
+        answer = client.get(f"/api/aging?as_of={row[0]}", headers=auth(token))
+        assert answer.status_code == 200, answer.json
+        total = answer.json["total"]
+        assert [money(c) for c in row[1:-1]] == [Decimal(total[b]) for b in BUCKETS], row
+        assert money(row[-1]) == sum((Decimal(total[b]) for b in BUCKETS), Decimal(0)), row
+    march = next(row for row in rows if row[0] == "2026-03-31")
+    assert money(march[-1]) == Decimal("40586.00")  # the AR of the hand computation
+    assert_clean(page, errors, "/dashboard")
+
+    # Filter: the quarter. Every table is the API's quarter trend, and differs from the month's.
+    page.select_option("select[name=period]", "quarter")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**period=quarter**")
+    page.wait_for_selector("canvas[data-drawn=true]")
+    quarter = api_kpis(client, token, "2026-04-15", "quarter")
+    check_kpi_charts(page, quarter)
+    assert quarter["kpis"]["dso"]["trend"] != month["kpis"]["dso"]["trend"]
+
+    # Filter: as of 28 February, the month is February: its tiles are the hand-computed February figures.
+    page.fill("input[name=as_of]", "2026-02-28")
+    page.select_option("select[name=period]", "month")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**as_of=2026-02-28**")
+    page.wait_for_selector("canvas[data-drawn=true]")
+    check_kpi_charts(page, api_kpis(client, token, "2026-02-28", "month"))
+    for name, value in EXPECTED["2026-02-28"].items():
+        assert page.locator(f'article.tile[data-kpi="{name}"] [data-value]').inner_text() == value, name
+    assert page.evaluate(TABLE, "aging")[-1][0] == "2026-02-28"
+    assert_clean(page, errors, "/dashboard?as_of=2026-02-28")
