@@ -25,6 +25,7 @@ from workflows.credit.disputes import (
     record_proposal,
 )
 from workflows.credit.models import Customer
+from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.store.models import User
@@ -107,6 +108,10 @@ def open_(ctx: TaskContext, req: OpenDisputeRequest) -> dict[str, Any]:
     )
     dispute = open_dispute(
         ctx.session, data, raised_by=ctx.started_by, now=ctx.now, instance_id=ctx.instance_id
+    )
+    # The customer's dispute rate moved: the watchlist evaluates it now (a savepoint of this step).
+    flag_customer(
+        ctx.session, data.customer_id, ctx.now, base=ctx.settings.credit.base_currency, actor=ctx.started_by
     )
     return dispute_json(ctx, dispute)
 

@@ -23,6 +23,7 @@ from workflows.credit.models import (
 from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
+from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import Invalid
 from workflows.store.audit import changed
@@ -338,6 +339,10 @@ def raise_dispute(ctx: TaskContext, req: RaiseDisputeRequest) -> RaisedDispute:
     data = parse_dispute(raw)
     raised_by = ctx.actor or SYSTEM_ACTOR
     dispute = open_dispute(ctx.session, data, raised_by=raised_by, now=ctx.now, case_id=case.id)
+    # The customer's dispute rate moved: the watchlist evaluates it now (a savepoint of this step).
+    flag_customer(
+        ctx.session, case.customer_id, ctx.now, base=ctx.settings.credit.base_currency, actor=raised_by
+    )
     named = [{"number": ln.number, "amount": f"{ln.amount:.2f}", "reason": ln.reason} for ln in data.lines]
     start = {**raw, "invoices": named, "description": data.description}
     instance_id = queue_resolution(ctx.session, dispute, start, started_by=raised_by, now=ctx.now)

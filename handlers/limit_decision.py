@@ -22,6 +22,7 @@ from workflows.credit.collateral import collateral_lapse
 from workflows.credit.customers import GRADES, add_months, change_limit, get_customer, longest_review_cycle
 from workflows.credit.limit_review import late_payer
 from workflows.credit.models import Customer, LimitPolicyNote
+from workflows.credit.watchlist import flag_customer
 from workflows.engine.decisions import DecisionError
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.store.audit import record_event
@@ -326,19 +327,22 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         )
     # The last approval makes the change; without one (a decrease) the person or job that started the case.
     latest = max(ctx.approvals, key=lambda a: (a.at, a.task_id), default=None)
+    changed_by = latest.user if latest else ctx.started_by
     change_limit(
         ctx.session,
         customer,
         new_limit,
         reason=req.reason,
         approvers=approvers,
-        actor=latest.user if latest else ctx.started_by,
+        actor=changed_by,
         now=ctx.now,
         instance_id=ctx.instance_id,
         policy=LimitPolicyNote(policy, req.exception_reason.strip())
         if above and policy is not None
         else None,
     )
+    # Utilisation moves with the limit: the watchlist evaluates the customer now (a savepoint of this step).
+    flag_customer(ctx.session, customer.id, ctx.now, base=ctx.settings.credit.base_currency, actor=changed_by)
     scheduled = customer.next_review_date
     # A limit resting on a guarantee that lapses before the policy's review is reviewed when it lapses.
     lapse = collateral_lapse(ctx.session, customer.id, ctx.now.date())

@@ -22,6 +22,7 @@ from workflows.credit.receivables import (
     post_payment,
 )
 from workflows.credit.roles import CUSTOMER_READERS, RECEIVABLE_WRITERS
+from workflows.credit.watchlist import flag_customer
 from workflows.engine import runner
 from workflows.store.db import transaction
 
@@ -128,6 +129,10 @@ def post_invoice_view() -> tuple[Response, int]:
     data = parse_invoice(json_body())
     with transaction(svc.rt.factory) as session:
         invoice = post_invoice(session, data, actor=actor.username, now=now)
+        # Utilisation may reach the early-warning threshold: the watchlist hears it now, not tomorrow.
+        flag_customer(
+            session, data.customer_id, now, base=svc.rt.settings.credit.base_currency, actor=actor.username
+        )
         return jsonify(invoice_json(invoice, now.date())), 201
 
 
@@ -162,6 +167,10 @@ def post_payment_view() -> tuple[Response, int]:
     data = parse_payment(json_body())
     with transaction(svc.rt.factory) as session:
         payment = post_payment(session, data, actor=actor.username, now=now)
+        # A late payment of a grade A/B customer warns at once; a payment may lower utilisation and clear.
+        flag_customer(
+            session, data.customer_id, now, base=svc.rt.settings.credit.base_currency, actor=actor.username
+        )
         body = payment_json(payment)
     # A separate step: the payment stands even if the case cannot move now; the case re-reads the
     # receivables at its next step in any case.

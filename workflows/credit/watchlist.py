@@ -1,12 +1,15 @@
 """The watchlist: customers the early-warning table flags, with an owner, the indicators that fired and the
 action they require; an entry clears when none fires any more, and cleared entries stay as history.
 
-Evaluated by the daily job `watchlist_run` (workflows/batch/watchlist_run.py) and after a new external
-rating; read by GET /api/watchlist, /watchlist and the dashboard (`open_entries`).
+Evaluated by the daily job `watchlist_run` (workflows/batch/watchlist_run.py) and, for the one customer, on
+the events its indicators read (`flag_customer`): an external rating recorded, a promise judged broken, an
+invoice or a payment posted (utilisation, a first late payment), a credit limit changed, a dispute opened;
+read by GET /api/watchlist, /watchlist and the dashboard (`open_entries`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,6 +36,8 @@ from workflows.store.audit import record_event
 from workflows.store.models import Base
 from workflows.store.paging import MAX_PER_PAGE
 from workflows.users import Actor
+
+logger = logging.getLogger(__name__)
 
 SYSTEM = "system"  # the daily run evaluates; no person acted
 STATUSES = ("open", "cleared", "all")
@@ -185,9 +190,11 @@ def evaluate_watchlist(
 def flag_customer(
     session: Session, customer_id: int, now: datetime, *, base: str, actor: str = SYSTEM
 ) -> dict[str, Any] | None:
-    """Evaluate one customer at once after an event (a promise judged broken, a new external rating, by
-    `actor`), in a savepoint of the caller's transaction; None when no table is deployed or it fails (the
-    daily run reports that), so the event itself is never refused for the watchlist's sake."""
+    """Evaluate one customer at once after an event (a promise judged broken, a new external rating, an
+    invoice or payment posted, a limit changed, a dispute opened; by `actor`), in a savepoint of the caller's
+    transaction, so it commits with the event; None when no table is deployed or the evaluation fails (the
+    daily run reports that): the savepoint is rolled back and the event itself is never refused or lost for
+    the watchlist's sake."""
     try:
         rules = deployed_rules(session)
         with session.begin_nested():
@@ -195,6 +202,9 @@ def flag_customer(
                 session, rules, now.date(), now, base=base, customer_ids=[customer_id], actor=actor
             )
     except (RulesError, IntegrityError):  # a concurrent evaluation opened the entry first: it stands
+        return None
+    except Exception:  # noqa: BLE001 - whatever fails in the evaluation, the posting stands; the daily run retries
+        logger.exception("watchlist: evaluating customer %s after an event failed", customer_id)
         return None
 
 
