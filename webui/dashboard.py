@@ -21,7 +21,7 @@ from webui.services import services
 from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.concentration_cap import concentration_cap
-from workflows.credit.kpis import KPI_NAMES, KpiRatesMissing, compute_kpis
+from workflows.credit.kpis import KPI_NAMES, NOT_IN_SNAPSHOT, KpiRatesMissing, compute_kpis
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -67,8 +67,50 @@ KPI_HELP: dict[str, tuple[str, str]] = {
         "The share of AR held by the 10 largest customers; the largest one is shown against the "
         "concentration cap, a policy in concentration_cap.dmn.",
     ),
+    "approval_cycle_p90_hours": (
+        "Approval cycle p90",
+        "The 90th percentile (nearest rank) of the hours from the start of a credit application to its "
+        "decision, of those decided in the period: 90 % took no longer. Per route in the table below.",
+    ),
+    "approval_within_sla_rate": (
+        "Approvals within the SLA",
+        "Credit applications decided in the period whose every deciding task (analyst review, manager, "
+        "CFO approval) was completed by its due time ÷ all decided in the period × 100; an automatic "
+        "decision is within it. Per route in the table below.",
+    ),
+    "dunning_paid_within_30_days_rate": (
+        "Dunning paid within 30 days",
+        "Dunning effectiveness: of the dunning cases whose 30 days after their first level-1 notice ended "
+        "in the period, the share closed paid within those 30 days × 100.",
+    ),
+    "dispute_cycle_days": (
+        "Dispute cycle",
+        "Median days from the opening of a dispute to its closing, of the disputes closed in the period.",
+    ),
+    "disputed_amount": (
+        "Disputed",
+        "The amounts of the disputes opened in the period, in the base currency at the period end's rate; "
+        "by reason code in the table below.",
+    ),
 }
 UNIT_TEXT = {"days": "days", "percent": "%", "hours": "h"}
+ROUTE_TITLES = {"auto": "Automatic", "analyst": "Analyst", "manager": "Manager", "cfo": "CFO"}
+
+
+def _note(name: str, kpi: dict[str, Any]) -> str | None:
+    """The figures behind a process KPI's value, in words (None for the others, or without a value)."""
+    if kpi["value"] is None:
+        return None
+    if name == "dunning_paid_within_30_days_rate":
+        paid, cases = kpi["paid_within_30_days"], kpi["cases"]
+        return f"{paid} of {cases} cases closed paid within 30 days of the first notice"
+    if name == "approval_within_sla_rate":
+        return f"{kpi['within_sla']} of {kpi['count']} decisions within the SLA"
+    if name == "approval_cycle_p90_hours":
+        return f"of {kpi['count']} decisions"
+    if name == "dispute_cycle_days":
+        return f"median of {kpi['closed']} disputes closed"
+    return None
 
 
 def as_of_arg(today: date) -> date:
@@ -95,7 +137,7 @@ def period_arg() -> str:
     return period
 
 
-def kpi_tiles(kpis: dict[str, Any]) -> list[dict[str, Any]]:
+def kpi_tiles(kpis: dict[str, Any], base: str) -> list[dict[str, Any]]:
     """One tile per KPI: title, value, unit, why it has none, its definition, and its trend as a sparkline
     (a period without a value is a gap)."""
     tiles = []
@@ -109,8 +151,9 @@ def kpi_tiles(kpis: dict[str, Any]) -> list[dict[str, Any]]:
                 "title": title,
                 "definition": definition,
                 "value": kpi["value"],
-                "unit": UNIT_TEXT.get(kpi["unit"], kpi["unit"]),
+                "unit": base if kpi["unit"] == "money" else UNIT_TEXT.get(kpi["unit"], kpi["unit"]),
                 "reason": kpi.get("reason"),
+                "note": _note(name, kpi),
                 "p90": kpi.get("p90"),
                 "within_sla": kpi.get("within_sla_percent"),
                 "largest": kpi.get("largest_exposure"),
@@ -125,11 +168,76 @@ def kpi_tiles(kpis: dict[str, Any]) -> list[dict[str, Any]]:
     return tiles
 
 
+def route_view(kpis: dict[str, Any]) -> dict[str, Any]:
+    """Approval cycle per route: the period's count, median, p90 and SLA share per route (`rows`), and the
+    median per route over the 12 periods (`trend`: a line per route, a period read from a snapshot stored
+    before the breakdown existed is None: not recorded)."""
+    kpi = kpis["kpis"]["approval_within_sla_rate"]
+    current = kpi.get("per_route")
+    routes = list(ROUTE_TITLES)
+    rows = [{"route": r, "title": ROUTE_TITLES[r], **(current or {}).get(r, {})} for r in routes]
+    trend = [
+        {
+            "period_end": p["period_end"],
+            "recorded": p.get("per_route") is not None,
+            "medians": {r: ((p.get("per_route") or {}).get(r) or {}).get("median") for r in routes},
+        }
+        for p in kpi["trend"]
+    ]
+    chart = {
+        "type": "line",
+        "name": "approval-routes",
+        "labels": [t["period_end"] for t in trend],
+        "series": [{"label": ROUTE_TITLES[r], "data": [t["medians"][r] for t in trend]} for r in routes],
+    }
+    return {
+        "recorded": current is not None,
+        "reason": kpi.get("reason"),
+        "rows": rows,
+        "titles": ROUTE_TITLES,
+        "trend": trend,
+        "chart": chart,
+    }
+
+
+def reason_view(kpis: dict[str, Any]) -> dict[str, Any]:
+    """Disputed amounts by reason code: the period's (`current`), and per period over the 12 (`trend`, a
+    stacked bar per period, a series per reason code; a period whose snapshot predates it: not recorded)."""
+    kpi = kpis["kpis"]["disputed_amount"]
+    points = kpi["trend"]
+    reasons = sorted({r for p in points for r in (p.get("by_reason") or {})})
+    trend = [
+        {
+            "period_end": p["period_end"],
+            "recorded": p.get("by_reason") is not None,
+            "amounts": {r: (p.get("by_reason") or {}).get(r) for r in reasons},
+            "total": p["value"],
+        }
+        for p in points
+    ]
+    chart = {
+        "type": "stacked-bar",
+        "name": "dispute-reasons",
+        "labels": [t["period_end"] for t in trend],
+        "series": [{"label": r, "data": [t["amounts"][r] for t in trend]} for r in reasons],
+    }
+    return {
+        "current": kpi.get("by_reason"),
+        "value": kpi["value"],
+        "reason": kpi.get("reason"),
+        "unconverted": kpi.get("unconverted"),
+        "reasons": reasons,
+        "trend": trend,
+        "chart": chart,
+    }
+
+
 def aging_chart(points: list[AgingPoint]) -> dict[str, Any]:
     """The stacked bar chart's data: one series per bucket, one bar per day (a day without a total is
     a gap)."""
     return {
         "type": "stacked-bar",
+        "name": "aging",
         "labels": [p.day.isoformat() for p in points],
         "series": [
             {
@@ -170,8 +278,11 @@ def index() -> str:
         today=today,
         period=period,
         kpis=kpis,
-        tiles=kpi_tiles(kpis) if kpis else [],
+        tiles=kpi_tiles(kpis, base) if kpis else [],
+        routes=route_view(kpis) if kpis and "approval_within_sla_rate" in kpis["kpis"] else None,
+        reasons=reason_view(kpis) if kpis and "disputed_amount" in kpis["kpis"] else None,
         kpi_error=kpi_error,
+        not_in_snapshot=NOT_IN_SNAPSHOT,
         kpi_help=[KPI_HELP[name] for name in KPI_NAMES],
         base=base,
         points=points,

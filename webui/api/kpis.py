@@ -44,6 +44,22 @@ class KpiPoint(Model):
     period_end: Day
     value: str | None = Field(description="the KPI of the period ending then (null: no denominator)")
     source: Literal["snapshot", "live"] = Field(description="read from the period's snapshot, or computed")
+    per_route: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="approval_cycle_p90_hours and approval_within_sla_rate: the period's decisions per route "
+        "(auto, analyst, manager, cfo): count, median, p90 (hours), within_sla, within_sla_percent; null "
+        "when the period's snapshot predates it",
+    )
+    reason: str | None = Field(
+        None,
+        description="the process KPIs added by the README's contract extension: why `value` is null "
+        "(e.g. not in the period's snapshot, stored before the KPI existed)",
+    )
+    by_reason: dict[str, str] | None = Field(
+        None,
+        description="disputed_amount: the amounts disputed in the period per reason code, in the base "
+        "currency; null when the period's snapshot predates it",
+    )
 
 
 class LargestExposure(Model):
@@ -80,7 +96,9 @@ class Kpi(Model):
         "period has no denominator (then `reason` says why)",
         examples=["34.4"],
     )
-    unit: Literal["days", "percent", "hours"]
+    unit: Literal["days", "percent", "hours", "money"] = Field(
+        description="money: an amount in the base currency, two places (disputed_amount)"
+    )
     reason: str | None = Field(None, description="why `value` is null")
     trend: list[KpiPoint] = Field(description="the 12 periods up to this one, oldest first")
     largest_exposure: LargestExposure | None = Field(
@@ -103,7 +121,9 @@ class KpiAnswer(Model):
     source: Literal["snapshot", "live"]
     kpis: dict[str, Kpi] = Field(
         description="dso, best_possible_dso, add, cei, overdue_ratio, over_90_ratio, bad_debt_ratio, "
-        "provision_ratio, approval_cycle_hours, promise_kept_rate, top10_concentration"
+        "provision_ratio, approval_cycle_hours, promise_kept_rate, top10_concentration, and (README: "
+        "contract extension) approval_cycle_p90_hours, approval_within_sla_rate, "
+        "dunning_paid_within_30_days_rate, dispute_cycle_days, disputed_amount"
     )
 
 

@@ -1,6 +1,8 @@
-"""Details beside the KPIs (workflows/credit/kpis.py): dunning effectiveness (cases paid within 30 days of
-their first notice) and disputes (cycle time, amounts disputed by reason). Each is one grouped query over
-all the periods asked for."""
+"""The process KPIs beside the receivables ones (workflows/credit/kpis.py, docs/kpis.md): the approval
+cycle's p90 and share within the SLA per route, dunning effectiveness (cases paid within 30 days of their
+first notice), and disputes (cycle time, amounts disputed by reason). Each is one grouped query over all
+the periods asked for; `extra_kpis` turns one period's figures into KPI entries, stored in the period's
+snapshot as the others are (an older snapshot without them shows them null, "not in the snapshot")."""
 
 from __future__ import annotations
 
@@ -22,6 +24,89 @@ from workflows.credit.record_fields import money_text
 WINDOW = timedelta(days=30)
 PAID = "paid"  # the outcome of a case closed because everything was paid (handlers/dunning.py, CLOSED_PAID)
 FIRST_NOTICE = ("notice_sent", 1)  # the level-1 notice (handlers/dunning_notices.py)
+TENTH, HUNDREDTH = Decimal("0.1"), Decimal("0.01")
+# The KPIs of this module: name -> unit ("money": an amount in the base currency, two places).
+EXTRA_UNITS = {
+    "approval_cycle_p90_hours": "hours",
+    "approval_within_sla_rate": "percent",
+    "dunning_paid_within_30_days_rate": "percent",
+    "dispute_cycle_days": "days",
+    "disputed_amount": "money",
+}
+# The KPIs whose trend points carry a breakdown beside their value (per route, per reason code).
+BREAKDOWNS = {
+    "approval_cycle_p90_hours": "per_route",
+    "approval_within_sla_rate": "per_route",
+    "disputed_amount": "by_reason",
+}
+
+
+def _places(value: Decimal, places: Decimal) -> str:
+    return str(value.quantize(places, rounding=ROUND_HALF_UP))
+
+
+def _entry(name: str, value: str | None, reason: str, **details: Any) -> dict[str, Any]:
+    """One KPI's entry as kpis._kpi makes it: the value (already a string) or null with the reason."""
+    entry: dict[str, Any] = {"value": value, "unit": EXTRA_UNITS[name]}
+    if value is None:
+        entry["reason"] = reason
+    return {**entry, **details}
+
+
+def extra_kpis(
+    cycle: dict[str, Any], dunning: dict[str, Any], dispute: dict[str, Any], base: str
+) -> dict[str, dict[str, Any]]:
+    """One period's extra KPIs from its approval cycle summary (kpi_process.cycle_summary), its dunning
+    effectiveness and its disputes (the functions below)."""
+    no_decision = "no credit application was decided in the period"
+    routes = {"count": cycle["count"], "per_route": cycle["per_route"]}
+    unconverted = dispute.get("unconverted") or {}
+    by_reason = dispute["disputed_by_reason"]
+    disputed = sum((Decimal(v) for v in by_reason.values()), Decimal("0.00"))
+    return {
+        "approval_cycle_p90_hours": _entry("approval_cycle_p90_hours", cycle["p90"], no_decision, **routes),
+        "approval_within_sla_rate": _entry(
+            "approval_within_sla_rate",
+            cycle["within_sla_percent"],
+            no_decision,
+            within_sla=cycle.get("within_sla", 0),
+            **routes,
+        ),
+        "dunning_paid_within_30_days_rate": _entry(
+            "dunning_paid_within_30_days_rate",
+            dunning["percent"],
+            "no dunning case's 30 days after its first level-1 notice ended in the period",
+            cases=dunning["cases"],
+            paid_within_30_days=dunning["paid_within_30_days"],
+        ),
+        "dispute_cycle_days": _entry(
+            "dispute_cycle_days",
+            dispute["median_days"],
+            "no dispute was closed in the period",
+            closed=dispute["closed"],
+        ),
+        "disputed_amount": _entry(
+            "disputed_amount",
+            None if unconverted or not by_reason else money_text(disputed) or "0.00",
+            f"no exchange rate into {base} at the period end for {', '.join(sorted(unconverted))}: the "
+            "disputes in it are not converted (listed in `unconverted`)"
+            if unconverted
+            else "no dispute was opened in the period",
+            by_reason=by_reason,
+            **({"unconverted": unconverted} if unconverted else {}),
+        ),
+    }
+
+
+def breakdown(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """What a trend point of one of these KPIs carries beside its value: its breakdown (null when the
+    period's snapshot predates it), and the reason of a null value (e.g. "not in the period's snapshot");
+    {} for the other KPIs."""
+    if name not in EXTRA_UNITS:
+        return {}
+    found = {} if entry.get("value") is not None else {"reason": entry.get("reason")}
+    key = BREAKDOWNS.get(name)
+    return found if key is None else {**found, key: entry.get(key)}
 
 
 def _period_of(periods: Sequence[tuple[date, date]], day: date) -> date | None:
@@ -63,7 +148,7 @@ def dunning_effectiveness(
         end: {
             "cases": cases,
             "paid_within_30_days": paid,
-            "percent": None if not cases else str((Decimal(paid) * 100 / cases).quantize(Decimal("0.01"))),
+            "percent": None if not cases else _places(Decimal(paid) * 100 / cases, HUNDREDTH),
         }
         for end, (cases, paid) in found.items()
     }
@@ -120,7 +205,7 @@ def disputes(
         median_days = median(days[end]) if days[end] else None
         found[end] = {
             "closed": len(days[end]),
-            "median_days": None if median_days is None else str(median_days.quantize(Decimal("0.1"))),
+            "median_days": None if median_days is None else _places(median_days, TENTH),
             "disputed_by_reason": by_reason,
             **({"unconverted": unconverted} if unconverted else {}),
         }

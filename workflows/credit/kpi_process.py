@@ -103,27 +103,44 @@ def hours_text(value: Decimal) -> str:
 
 
 def cycle_summary(decided: Sequence[Decided]) -> dict[str, Any]:
-    """Median, p90, count and SLA share of a period's decisions, overall and per route."""
+    """Median, p90, count and SLA share (number and percent) of a period's decisions, overall and per
+    route."""
     if not decided:
-        return {"count": 0, "median": None, "p90": None, "within_sla_percent": None, "per_route": {}}
+        return {
+            "count": 0,
+            "median": None,
+            "p90": None,
+            "within_sla": 0,
+            "within_sla_percent": None,
+            "per_route": {},
+        }
     hours = [d.hours for d in decided]
-    within = Decimal(sum(1 for d in decided if d.within_sla)) * 100 / len(decided)
+    within = sum(1 for d in decided if d.within_sla)
     per_route = {}
     for route in ROUTES:
-        mine = [d.hours for d in decided if d.route == route]
+        mine = [d for d in decided if d.route == route]
         if mine:
+            hours_of = [d.hours for d in mine]
+            on_time = sum(1 for d in mine if d.within_sla)
             per_route[route] = {
                 "count": len(mine),
-                "median": hours_text(median(mine)),
-                "p90": hours_text(p90(mine)),
+                "median": hours_text(median(hours_of)),
+                "p90": hours_text(p90(hours_of)),
+                "within_sla": on_time,
+                "within_sla_percent": _percent(on_time, len(mine)),
             }
     return {
         "count": len(decided),
         "median": hours_text(median(hours)),
         "p90": hours_text(p90(hours)),
-        "within_sla_percent": str(within.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "within_sla": within,
+        "within_sla_percent": _percent(within, len(decided)),
         "per_route": per_route,
     }
+
+
+def _percent(part: int, whole: int) -> str:
+    return str((Decimal(part) * 100 / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def promises_judged(session: Session, periods: Sequence[tuple[date, date]]) -> dict[date, tuple[int, int]]:
