@@ -90,7 +90,10 @@ class CreditNote(Base):
     """Posted, never changed: a credit that lowered an invoice, the dispute it settles and who approved it."""
 
     __tablename__ = "credit_notes"
-    __table_args__ = (Index("ix_credit_notes_customer", "customer_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_credit_notes_customer", "customer_id", "posted_at"),
+        Index("ix_credit_notes_posted_at", "posted_at"),  # the KPI fast path (migration 0014f)
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)

@@ -5,8 +5,8 @@ trend costs no second pass over the book per period end."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
@@ -23,13 +23,14 @@ from workflows.credit.provision_matrix import (
     matrix_versions,
 )
 from workflows.credit.provision_tables import ProvisionRun
-from workflows.credit.provisions import MissingRates, specific_provisions_on
+from workflows.credit.provisions import MissingRates, bucket_of, specific_provisions_on
 
 RUN, COMPUTED = "provision run", "computed"
 # (bucket, rate) by days past due, per deployed table text: a table's answer depends on its text alone, and
 # evaluating it takes about 2 ms, so a trend of 12 month ends would spend seconds re-asking it.
 _RATES: dict[str, dict[int, tuple[str, Decimal]]] = {}
 _MAX_TABLES = 16
+MAX_DAYS_EVALUATED = 1500  # due dates spread wider: the balances per due date instead (on_buckets)
 
 
 def _rate_for(matrix: Matrix, days: int) -> tuple[str, Decimal]:
@@ -88,14 +89,12 @@ class Allowances:
         Raises:
             MatrixError: no provision matrix is deployed.  MissingRates: a currency without a rate that day.
         """
-        session = self.session
         if end in self.runs:
             return self.runs[end], RUN
         matrix = self._matrix(end)
-        booked = self.first_provision is not None and self.first_provision <= end_of(end)
-        specific = specific_provisions_on(session, end) if booked else {}
+        specific = self._specific(end)
         left = dict(balances)
-        for dues in provision_balances(session, end, sorted(specific)).values():
+        for dues in provision_balances(self.session, end, sorted(specific)).values():
             for key, amount in dues.items():
                 left[key] = left.get(key, 0) - amount
         grouped: dict[tuple[str, str, Decimal], int] = {}
@@ -104,12 +103,68 @@ class Allowances:
                 continue
             bucket, rate = _rate_for(matrix, (end - due).days)
             grouped[(bucket, currency, rate)] = grouped.get((bucket, currency, rate), 0) + amount
+        return self._total(end, grouped, specific), COMPUTED
+
+    def _specific(self, end: date) -> dict[int, tuple[Provision, Decimal]]:
+        booked = self.first_provision is not None and self.first_provision <= end_of(end)
+        return specific_provisions_on(self.session, end) if booked else {}
+
+    def on_buckets(
+        self,
+        end: date,
+        rolled: date,
+        sums: dict[tuple[str, str], int],
+        dues: dict[str, tuple[date, date]],
+        customers: Callable[[list[int]], dict[tuple[str, str], int]],
+        per_due: Callable[[], dict[tuple[str, date], int]],
+    ) -> tuple[Decimal, str]:
+        """`on` from balances summed per (currency, aging bucket as of `rolled`) instead of per due date
+        (workflows/credit/kpi_today.py): the same answer when every due date a currency's open invoices
+        have (`dues`: its earliest and latest) gives, within each bucket, one (bucket, rate) of the matrix
+        at `end`; else `per_due()` (the balances per due date) goes through `on`. `customers(ids)`: those
+        customers' sums per (currency, aging bucket), taken out for their specific provisions.
+
+        Raises:
+            MatrixError, MissingRates: as `on`.
+        """
+        if end in self.runs:
+            return self.runs[end], RUN
+        matrix = self._matrix(end)
+        mapped: dict[tuple[str, str], tuple[str, Decimal]] = {}
+        for currency, (low, high) in dues.items():
+            if (high - low).days > MAX_DAYS_EVALUATED:
+                return self.on(end, per_due())
+            for offset in range((high - low).days + 1):
+                due = low + timedelta(days=offset)
+                found = _rate_for(matrix, (end - due).days)
+                if mapped.setdefault((currency, bucket_of(due, rolled)), found) != found:
+                    return self.on(end, per_due())
+        specific = self._specific(end)
+        left = dict(sums)
+        for key, amount in customers(sorted(specific)).items():
+            left[key] = left.get(key, 0) - amount
+        grouped: dict[tuple[str, str, Decimal], int] = {}
+        for key, amount in left.items():
+            if amount <= 0:
+                continue
+            if key not in mapped:  # an amount outside the due dates read: never expected; exact anyway
+                return self.on(end, per_due())
+            bucket, rate = mapped[key]
+            grouped[(bucket, key[0], rate)] = grouped.get((bucket, key[0], rate), 0) + amount
+        return self._total(end, grouped, specific), COMPUTED
+
+    def _total(
+        self,
+        end: date,
+        grouped: dict[tuple[str, str, Decimal], int],
+        specific: dict[int, tuple[Provision, Decimal]],
+    ) -> Decimal:
         currencies = {c for _, c, _ in grouped} | {p.currency for p, _ in specific.values()}
         fx: dict[str, Decimal] = {}
         missing = []
         for currency in sorted(currencies):
             try:
-                fx[currency] = rate_on(session, currency, end, self.base)
+                fx[currency] = rate_on(self.session, currency, end, self.base)
             except MissingRate:
                 missing.append(currency)
         if missing:
@@ -119,7 +174,7 @@ class Allowances:
             total += _cents(_cents(Decimal(amount) / 100 * fx[currency]) * rate)
         for provision, remaining in specific.values():
             total += _cents(remaining * fx[provision.currency])
-        return total, COMPUTED
+        return total
 
 
 def _aware(moment: datetime) -> datetime:

@@ -23,11 +23,12 @@ from workflows.credit.concentration_cap import Cap, concentration_cap, percent_t
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import Book, CurrencyBook, EndFigures, customer_totals, ledger_book
 from workflows.credit.kpi_cache import cached, first_issue_date
-from workflows.credit.kpi_extras import disputes, dunning_effectiveness
+from workflows.credit.kpi_extras import EXTRA_UNITS, breakdown, disputes, dunning_effectiveness, extra_kpis
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
 from workflows.credit.kpi_provision import Allowances
 from workflows.credit.kpi_snapshots import snapshots_of
+from workflows.credit.kpi_today import TodayFigures, today_figures
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
 
@@ -44,6 +45,7 @@ UNITS = {
     "approval_cycle_hours": HOURS,
     "promise_kept_rate": PERCENT,
     "top10_concentration": PERCENT,
+    **EXTRA_UNITS,  # the approval cycle per route, dunning effectiveness, disputes (kpi_extras.py)
 }
 KPI_NAMES = tuple(UNITS)
 PLACES = {DAYS: Decimal("0.1"), HOURS: Decimal("0.1"), PERCENT: Decimal("0.01")}
@@ -96,6 +98,7 @@ def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[
                 "period_end": e.isoformat(),
                 "value": entries[e][name]["value"],
                 "source": "snapshot" if e in stored else "live",
+                **breakdown(name, entries[e][name]),
             }
             for e in ends
         ]
@@ -117,13 +120,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     if not ends:
         return {}
     periods = [(previous_end(e, period), e) for e in ends]
-    first_issue = first_issue_date(session)
-    customers: dict[date, dict[tuple[int, str], int]]
-    if first_issue is None or max(ends) < first_issue:  # nothing was issued by then: no scan of the book
-        book, customers = Book({}, {}), {end: {} for end in ends}
-    else:
-        book = ledger_book(session, sorted({d for p in periods for d in p}), periods)
-        customers = customer_totals(session, list(ends))
+    book, customers, fast = _book(session, ends, period, base)
     books = book.currencies
     rates = _rates(session, books, customers, periods, base)
     decided = decided_applications(session, min(p[0] for p in periods), max(ends))
@@ -135,18 +132,52 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     for start, end in periods:
         money = _Converter(rates[end])
         at_end, at_start = money.figures(books, end), money.figures(books, start)
-        sales = money.total({c: b.sales[end] for c, b in books.items()})
-        written_off = money.total({c: b.written_off[end] for c, b in books.items()})
+        sales = money.total({c: b.sales.get(end, 0) for c, b in books.items()})
+        written_off = money.total({c: b.written_off.get(end, 0) for c, b in books.items()})
         receivables = _receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period))
         receivables["cei"]["disputes"] = dispute_details[end]
+        decided_in = [d for d in decided if _within(d, start, end)]
         found[end] = {
             **receivables,
-            "provision_ratio": _provision_ratio(allowances, end, at_end.ar, book.balances.get(end, {})),
-            "approval_cycle_hours": _approval_cycle([d for d in decided if _within(d, start, end)]),
+            "provision_ratio": _provision_ratio(allowances, end, at_end.ar, book.balances.get(end, {}), fast),
+            "approval_cycle_hours": _approval_cycle(decided_in),
             "promise_kept_rate": {**_kept_rate(*promises[end]), "dunning_effectiveness": dunning[end]},
-            "top10_concentration": _concentration(customers[end], rates[end], at_end.ar),
+            "top10_concentration": _concentration(
+                customers[end],
+                rates[end],
+                at_end.ar,
+                fast.customer_count if fast and fast.end == end else None,
+            ),
+            **extra_kpis(cycle_summary(decided_in), dunning[end], dispute_details[end], base),
         }
     return found
+
+
+def _book(
+    session: Session, ends: Sequence[date], period: str, base: str
+) -> tuple[Book, dict[date, dict[tuple[int, str], int]], TodayFigures | None]:
+    """The book at the periods' ends and starts, and the customers' AR at the ends: the last period from
+    the maintained balances when it ends on their day (workflows/credit/kpi_today.py), the others (or all,
+    when it cannot) scanned in one ledger query and one per-customer query (workflows/credit/kpi_book.py)."""
+    fast = today_figures(session, max(ends), period, base)
+    scanned = [e for e in ends if fast is None or e != fast.end]
+    periods = [(previous_end(e, period), e) for e in scanned]
+    first_issue = first_issue_date(session)
+    customers: dict[date, dict[tuple[int, str], int]]
+    if not scanned or first_issue is None or max(scanned) < first_issue:  # nothing to scan: no scan
+        book, customers = Book({}, {}), {end: {} for end in scanned}
+    else:
+        book = ledger_book(session, sorted({d for p in periods for d in p}), periods)
+        customers = customer_totals(session, scanned)
+    if fast is not None:
+        for currency, figures in fast.books.items():
+            into = book.currencies.setdefault(currency, CurrencyBook({}, {}, {}))
+            for day, at in figures.at_end.items():
+                into.at_end.setdefault(day, at)  # a scanned end's figures are the same, and complete
+            into.sales[fast.end] = figures.sales.get(fast.end, 0)
+            into.written_off[fast.end] = figures.written_off.get(fast.end, 0)
+        customers[fast.end] = fast.customers
+    return book, customers, fast
 
 
 def _within(decided: Decided, start: date, end: date) -> bool:
@@ -168,10 +199,10 @@ def _rates(
         used = {
             c
             for c, b in books.items()
-            if any(vars(b.at_end[end]).values())
-            or any(vars(b.at_end[start]).values())
-            or b.sales[end]
-            or b.written_off[end]
+            if any(vars(b.at_end.get(end, EndFigures())).values())
+            or any(vars(b.at_end.get(start, EndFigures())).values())
+            or b.sales.get(end, 0)
+            or b.written_off.get(end, 0)
         }
         used |= {c for (_, c), value in customers[end].items() if value}
         rates[end] = {}
@@ -201,7 +232,7 @@ class _Converter:
 
     def figures(self, books: dict[str, CurrencyBook], day: date) -> _Base:
         """The receivables at the end of `day` (a period's end or start) at this period end's rates."""
-        at: dict[str, EndFigures] = {c: b.at_end[day] for c, b in books.items()}
+        at: dict[str, EndFigures] = {c: b.at_end.get(day, EndFigures()) for c, b in books.items()}
         return _Base(
             self.total({c: f.ar for c, f in at.items()}),
             self.total({c: f.current for c, f in at.items()}),
@@ -271,12 +302,21 @@ def _receivable_kpis(
 
 
 def _provision_ratio(
-    allowances: Allowances, end: date, ar: Decimal, balances: dict[tuple[str, date], int]
+    allowances: Allowances,
+    end: date,
+    ar: Decimal,
+    balances: dict[tuple[str, date], int],
+    fast: TodayFigures | None = None,
 ) -> dict[str, Any]:
     """The allowance at the period end (the provision run's snapshot of that day, else computed as a run
-    would) over the receivables."""
+    would) over the receivables; from the maintained balances' buckets for the fast path's end."""
     try:
-        provision, source = allowances.on(end, balances)
+        if fast is not None and fast.end == end:
+            provision, source = allowances.on_buckets(
+                end, fast.rolled, fast.sums, fast.dues, fast.customer_sums, fast.per_due
+            )
+        else:
+            provision, source = allowances.on(end, balances)
     except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
         return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
     details = {"provision": money_text(provision), "provision_source": source}
@@ -312,18 +352,20 @@ def _against_cap(entry: dict[str, Any], period: dict[str, Any], cap: Cap) -> dic
 
 
 def _concentration(
-    customers: dict[tuple[int, str], int], rates: dict[str, Decimal], ar: Decimal
+    customers: dict[tuple[int, str], int], rates: dict[str, Decimal], ar: Decimal, count: int | None = None
 ) -> dict[str, Any]:
     """The share of the receivables (`ar`, the period end's AR in the base currency) held by the ten
     customers with most open then. Customers are ranked in floating point (a rank, not an amount), and the
-    ten found are summed exactly, each customer's amount converted per currency to the cent."""
+    ten found are summed exactly, each customer's amount converted per currency to the cent. `count`: the
+    number of customers with AR when `customers` holds only the candidates for the ten (kpi_today.py)."""
     weights = {currency: float(rate) for currency, rate in rates.items()}
     ranked: dict[int, float] = {}
     for (customer_id, currency), hundredths in customers.items():
         if hundredths:
             ranked[customer_id] = ranked.get(customer_id, 0.0) + hundredths * weights[currency]
+    counted = len(ranked) if count is None else count
     if ar <= 0 or not ranked:
-        return _kpi("top10_concentration", None, NO_AR, customers=len(ranked))
+        return _kpi("top10_concentration", None, NO_AR, customers=counted)
     top = heapq.nlargest(TOP, ranked, key=lambda cid: (ranked[cid], -cid))
     money = _Converter(rates)
     chosen = set(top)
@@ -337,7 +379,7 @@ def _concentration(
         "top10_concentration",
         _share(sum(exact.values(), Decimal(0)), ar),
         None,
-        customers=len(ranked),
+        customers=counted,
         largest_exposure={
             "customer_id": largest_id,
             "amount": money_text(largest),

@@ -1,0 +1,152 @@
+"""The KPI fast path (workflows/credit/kpi_today.py): a period ending on the maintained balances' day (or a
+few days before it, nothing posted since) read from those tables gives exactly the scan's answer
+(kpi_book.py), after random postings: invoices in four currencies, partial payments, credit notes,
+write-offs (in full and settled, leaving an unpaid part), regrades and rate changes. Any condition not met
+falls back to the scan. Runs on PostgreSQL too (the `settings` fixture makes these `db` tests)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.credit.test_customer_balances import BASE, START, Book, at
+from workflows.credit import kpi_today, kpis
+from workflows.credit.fx import RateInput, store_rate
+from workflows.credit.kpi_periods import MONTH, QUARTER
+from workflows.credit.models import Customer
+from workflows.credit.portfolio_balances import ensure_rolled
+from workflows.credit.receivables import InvoiceInput, post_invoice
+from workflows.credit.write_off_posting import post_request
+from workflows.credit.write_offs import SETTLED, Proposal, open_request, pending_request
+from workflows.store.db import transaction
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def both(factory: sessionmaker[Session], end: date, period: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """(fast path's answer or error, scan's answer or error, whether the fast path was taken)."""
+
+    def answer() -> Any:
+        with factory() as session:
+            try:
+                return kpis.period_kpis(session, [end], period, BASE)[end]
+            except kpis.KpiRatesMissing as exc:
+                return ("409", exc.message, exc.details)
+
+    with factory() as session:
+        taken = kpi_today.today_figures(session, end, period, BASE) is not None
+    fast = answer()
+    with monkeypatch.context() as patch:
+        patch.setattr(kpis, "today_figures", lambda *args: None)
+        scanned = answer()
+    return fast, scanned, taken
+
+
+class KpiBook(Book):
+    def __init__(self, factory: sessionmaker[Session], seed: int) -> None:
+        super().__init__(factory, seed)
+        with transaction(factory) as session:  # a rate for CNY too: the fourth currency is counted
+            rate = RateInput("CNY", START - timedelta(days=400), Decimal("0.1298765432"), "t")
+            store_rate(session, rate, actor="finance1", now=at(START))
+            for n in range(18):  # more than ten customers, so the top ten is a choice
+                row = Customer(
+                    name=f"Extra {n}",
+                    external_id=f"KT-{n}",
+                    currency=("EUR", "GBP", "USD", "CNY")[n % 4],
+                    grade=("A", "B", "C", "D", None)[n % 5],
+                    region="EU",
+                    industry="retail",
+                    sales_owner="sales1",
+                    key_customer=False,
+                    created_at=at(START),
+                    updated_at=at(START),
+                )
+                session.add(row)
+                session.flush()
+                self.customers.append(row.id)
+
+    def settlement(self) -> None:
+        """A settled write-off: the settlement's amount stays open on the written-off invoices (AR)."""
+        with transaction(self.factory) as session:
+            found = self._open(session)
+            if found is None or pending_request(session, found.customer_id) is not None:
+                return
+            amount = (found.open_amount / 3).quantize(Decimal("0.01"))
+            proposal = Proposal(found.customer_id, SETTLED, amount, Decimal("0"), "settled")
+            request = open_request(
+                session, proposal, requested_by="legal1", instance_id=None, now=at(self.today)
+            )
+            post_request(session, request, approvers=["manager1"], actor="manager1", now=at(self.today))
+
+    def invoice_on(self, day: date) -> None:
+        with transaction(self.factory) as session:
+            self.numbers += 1
+            data = InvoiceInput(self.customers[0], f"CB-{self.numbers}", Decimal("12.34"), "EUR", day, day)
+            post_invoice(session, data, actor="finance1", now=at(self.today))
+
+
+@pytest.mark.parametrize("seed", [4, 2027])
+def test_a_period_ending_on_the_balances_day_equals_the_scan(
+    session_factory: sessionmaker[Session], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = KpiBook(session_factory, seed)
+    steps = [book.invoice] * 6 + [book.payment] * 4 + [book.credit_note, book.write_off, book.settlement]
+    steps += [book.regrade, book.rate]
+    taken = 0
+    for checkpoint in range(7):
+        for _ in range(30):
+            book.rng.choice(steps)()
+        # Postings are dated `today`; the period end is the month's last day, later than all of them.
+        book.today = month_end(book.today)
+        for _ in range(4):
+            book.rng.choice(steps)()
+        gap = book.rng.choice((0, 0, 1, 3))  # the balances rolled on the end, or a few days later
+        with session_factory() as session:
+            ensure_rolled(session, book.today + timedelta(days=gap), BASE)
+        for period in (MONTH, QUARTER):
+            fast, scanned, used = both(session_factory, book.today, period, monkeypatch)
+            assert fast == scanned, (checkpoint, period, gap)
+            taken += used
+        book.today += timedelta(days=book.rng.randint(1, 20))
+    assert taken >= 10  # the fast path answered (not only fell back)
+
+
+def test_the_fast_path_steps_aside_when_anything_is_dated_after_the_end(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = KpiBook(session_factory, 11)
+    for _ in range(20):
+        book.invoice()
+    for _ in range(6):
+        book.payment()
+    book.today = month_end(book.today)
+    end = book.today
+    with session_factory() as session:
+        ensure_rolled(session, end, BASE)
+        assert kpi_today.usable(session, end, BASE) == end
+    book.invoice_on(end + timedelta(days=1))  # issued after the end: the scan answers
+    with session_factory() as session:
+        ensure_rolled(session, end + timedelta(days=1), BASE)
+        assert kpi_today.usable(session, end, BASE) is None
+    fast, scanned, used = both(session_factory, end, MONTH, monkeypatch)
+    assert not used and fast == scanned
+    # A rate posted for a later day than the end, rolled into the tables: their order is not the KPIs'.
+    book.today = month_end(end + timedelta(days=5))
+    end2 = book.today
+    with transaction(session_factory) as session:
+        store_rate(session, RateInput("USD", end2, Decimal("1.2345"), "t"), actor="finance1", now=at(end2))
+    with session_factory() as session:
+        ensure_rolled(session, end2, BASE)
+        assert kpi_today.usable(session, end2, BASE) == end2
+        assert kpi_today.usable(session, end2 - timedelta(days=1), BASE) is None  # other rates then
+    fast, scanned, used = both(session_factory, end2, QUARTER, monkeypatch)
+    assert used and fast == scanned
