@@ -85,8 +85,10 @@ PAYMENTS = [
     ("B", "2000.00", date(2026, 3, 15), "B1"),
     ("F", "1200.00", date(2026, 3, 30), "F1"),
 ]
-# (invoice, amount credited, posted on)
-CREDIT_NOTES = [("A5", "800.00", date(2026, 2, 26)), ("A2", "1000.00", date(2026, 3, 10))]
+# (invoice, amount credited, posted on, days its dispute was open before)
+CREDIT_NOTES = [("A5", "800.00", date(2026, 2, 26), 5), ("A2", "1000.00", date(2026, 3, 10), 2)]
+# (invoice, amount, reason, opened on) of a dispute still open: it changes no receivable
+OPEN_DISPUTES = [("B2", "500.00", "price", date(2026, 3, 25))]
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
@@ -120,9 +122,14 @@ def build_book(app: Flask) -> dict[str, int]:
         with transaction(rt.factory) as session:
             paid = PaymentInput(ids[name], Decimal(amount), CURRENCY[name], day, number, f"REF-{number}")
             post_payment(session, paid, actor="finance1", now=at(day))
-    for number, amount, day in CREDIT_NOTES:
+    for number, amount, day, days_open in CREDIT_NOTES:
         with transaction(rt.factory) as session:
-            credit_note(session, ids[INVOICES[number][0]], number, Decimal(amount), at(day))
+            credit_note(session, ids[INVOICES[number][0]], number, Decimal(amount), at(day), days_open)
+    for number, amount, reason, day in OPEN_DISPUTES:
+        with transaction(rt.factory) as session:
+            lines = (LineInput(number, Decimal(amount), reason),)
+            data = DisputeInput(ids[INVOICES[number][0]], lines, roles.SALES, "price agreed lower")
+            open_dispute(session, data, raised_by="collector1", now=at(day))
     with transaction(rt.factory) as session:
         proposal = Proposal(ids["D"], UNCOLLECTABLE, Decimal("0.00"), Decimal("0.00"), "insolvent")
         request = open_request(
@@ -136,10 +143,12 @@ def build_book(app: Flask) -> dict[str, int]:
     return ids
 
 
-def credit_note(session: Session, customer_id: int, number: str, amount: Decimal, now: datetime) -> None:
-    """A dispute of `amount` on one invoice, credited in full at `now`."""
+def credit_note(
+    session: Session, customer_id: int, number: str, amount: Decimal, now: datetime, days_open: int
+) -> None:
+    """A dispute of `amount` on one invoice, opened `days_open` days before `now`, credited in full then."""
     data = DisputeInput(customer_id, (LineInput(number, amount, "quality"),), roles.SALES, "damaged")
-    dispute = open_dispute(session, data, raised_by="collector1", now=now - timedelta(days=2))
+    dispute = open_dispute(session, data, raised_by="collector1", now=now - timedelta(days=days_open))
     record_proposal(
         session,
         dispute,
@@ -163,7 +172,11 @@ APPLICATIONS = [
     (at(date(2026, 1, 5), 9), [_review(at(date(2026, 1, 5), 10))], at(date(2026, 1, 5), 10)),
     (at(date(2026, 1, 6), 9), [_review(at(date(2026, 1, 6), 12))], at(date(2026, 1, 6), 12)),
     (at(date(2026, 1, 7), 9), [_review(at(date(2026, 1, 7), 18), "reject")], at(date(2026, 1, 7), 18)),
-    (at(date(2026, 1, 12), 10), [_review(at(date(2026, 1, 14), 12))], at(date(2026, 1, 14), 12)),
+    (  # late: due 48 hours after the start
+        at(date(2026, 1, 12), 10),
+        [("review_application", "approve", at(date(2026, 1, 14), 12), at(date(2026, 1, 14), 10))],
+        at(date(2026, 1, 14), 12),
+    ),
     # February: 72 hours (started in January), 2 and 5 hours
     (at(date(2026, 1, 30), 10), [_review(at(date(2026, 2, 2), 10))], at(date(2026, 2, 2), 10)),
     (at(date(2026, 2, 10), 9), [_review(at(date(2026, 2, 10), 11))], at(date(2026, 2, 10), 11)),

@@ -159,6 +159,46 @@ AMOUNTS = {
         "2000.00", "1810.05", "13750.00",
     ),
 }  # fmt: skip
+# The process KPIs beside the eleven (workflows/credit/kpi_extras.py), by hand from kpi_hand_book:
+#   approval p90, nearest rank (the smallest value at least 90 % of the values do not exceed): January
+#     [1, 3, 9, 50]: rank ceil(3.6) = 4 -> 50.0; February [2, 5, 72]: rank ceil(2.7) = 3 -> 72.0; March
+#     [0.5, 30, 60, 102, 120]: rank ceil(4.5) = 5 -> 120.0
+#   within the SLA (each deciding task completed by its due time): January 3 of 4 (the 50-hour review was
+#     due 48 hours after the start); February 3 of 3; March 4 of 5 (the manager approved two days late)
+#   dunning cases paid within 30 days of their first notice: see DUNNING
+#   dispute cycle (median days from opening to closing of the disputes closed in the period): January none;
+#     February A5's, opened 21 Feb, credited 26 Feb: 5.0; March A2's, 8 to 10 March: 2.0
+#   disputed amount (disputes opened in the period, at its end's rate): January none; February A5's EUR
+#     800.00 (quality); March A2's EUR 1,000.00 (quality) + B2's GBP 500.00 x 1.10 = 550.00 (price), still
+#     open = 1,550.00
+EXTRA: dict[str, dict[str, str | None]] = {
+    "2026-01-31": {
+        "approval_cycle_p90_hours": "50.0",
+        "approval_within_sla_rate": percent("3", "4"),  # 75.00
+        "dunning_paid_within_30_days_rate": "0.00",
+        "dispute_cycle_days": None,
+        "disputed_amount": None,
+    },
+    "2026-02-28": {
+        "approval_cycle_p90_hours": "72.0",
+        "approval_within_sla_rate": "100.00",
+        "dunning_paid_within_30_days_rate": percent("1", "2"),  # 50.00
+        "dispute_cycle_days": "5.0",
+        "disputed_amount": "800.00",
+    },
+    "2026-03-31": {
+        "approval_cycle_p90_hours": "120.0",
+        "approval_within_sla_rate": percent("4", "5"),  # 80.00
+        "dunning_paid_within_30_days_rate": percent("2", "3"),  # 66.67
+        "dispute_cycle_days": "2.0",
+        "disputed_amount": "1550.00",
+    },
+}
+BY_REASON = {
+    "2026-01-31": {},
+    "2026-02-28": {"quality": "800.00"},
+    "2026-03-31": {"price": "550.00", "quality": "1000.00"},
+}
 DUNNING = {
     # D's notice of 20 Dec: its 30 days end 19 Jan, still open: 0 of 1
     "2026-01-31": {"cases": 1, "paid_within_30_days": 0, "percent": "0.00"},
@@ -209,10 +249,14 @@ def _check_period(kpis: dict[str, Any], end: str, ids: dict[str, int]) -> None:
     # Dunning effectiveness: the cases whose 30 days after the first level-1 notice end in the period, and
     # those of them closed paid within the 30 days (kpi_hand_book.CASES).
     assert kpis["promise_kept_rate"]["dunning_effectiveness"] == DUNNING[end], end
+    for name, value in EXTRA[end].items():
+        assert kpis[name]["value"] == value, (end, name, kpis[name])
+    assert kpis["disputed_amount"]["by_reason"] == BY_REASON[end], end
+    assert kpis["cei"]["disputes"]["disputed_by_reason"] == BY_REASON[end], end
 
 
 def _check_trend(kpis: dict[str, Any]) -> None:
-    for end, expected in EXPECTED.items():
+    for end, expected in ((e, {**EXPECTED[e], **EXTRA[e]}) for e in EXPECTED):
         for name, value in expected.items():
             (point,) = [p for p in kpis[name]["trend"] if p["period_end"] == end]
             assert (point["value"], point["source"]) == (value, "live"), (end, name)
