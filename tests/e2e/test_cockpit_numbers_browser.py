@@ -1,8 +1,9 @@
 """Must-show 2 of issue 17 for /dashboard in chromium, on the book whose KPIs are computed by hand
 (tests/credit/kpi_hand_book.py, tests/credit/test_kpis_by_hand.py): every chart is drawn (Chart.js holds it
 and its canvas has painted pixels), every chart's numbers table holds exactly the chart's data, and every
-table's numbers equal the API's (GET /api/kpis for the eleven KPI trends, GET /api/aging for each row of the
-aging chart); the period and as-of filters change the tables to the API's answer for that filter."""
+table's numbers equal the API's (GET /api/kpis for every KPI trend and for the approval-route and
+dispute-reason breakdowns, GET /api/aging for each row of the aging chart); the period and as-of filters
+change the tables to the API's answer for that filter."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.e2e.test_browser import chromium, live_url, log_in, page  # noqa: F40
 from tests.e2e.test_csp import assert_clean, watch
 from tests.e2e.test_dashboard_browser import CHARTS, TABLE, number
 from tests.helpers import auth
+from webui.dashboard import ROUTE_TITLES
 from workflows.credit.kpis import KPI_NAMES
 from workflows.credit.provisions import BUCKETS
 
@@ -85,6 +87,68 @@ def check_kpi_charts(tab: Any, api: dict[str, Any]) -> None:
             assert chart["painted"] > 0, chart
 
 
+def cell(text: str) -> Decimal | None:
+    return None if text == "—" else money(text)
+
+
+def check_breakdown_charts(tab: Any, api: dict[str, Any]) -> None:
+    """The approval cycle per route and the disputed amounts by reason: each chart painted, its data its
+    trend table, and both tables (the period's and the trend) the API's breakdowns."""
+    kpi = api["kpis"]["approval_within_sla_rate"]
+    routes = list(ROUTE_TITLES)
+    chart = tab.evaluate(CHART, "#approval-routes canvas[data-chart]")
+    _, *rows = tab.evaluate(TABLE, "approval-routes-trend")
+    expected = [
+        [p["period_end"], *(((p["per_route"] or {}).get(r) or {}).get("median") or "—" for r in routes)]
+        for p in kpi["trend"]
+    ]
+    assert rows == expected
+    assert chart["labels"] == [row[0] for row in rows] and chart["drawn"] == "true"
+    assert chart["data"] == [
+        [None if row[1 + i] == "—" else float(row[1 + i]) for row in rows] for i in range(4)
+    ]
+    if any(v is not None for series in chart["data"] for v in series):
+        assert chart["painted"] > 0
+    _, *period = tab.evaluate(TABLE, "approval-routes")
+    for row, route in zip(period, routes, strict=True):
+        entry = (kpi["per_route"] or {}).get(route)
+        if entry is None:
+            assert row == [ROUTE_TITLES[route], "0", "—", "—", "—", "—"], row
+        else:
+            assert row == [
+                ROUTE_TITLES[route],
+                str(entry["count"]),
+                entry["median"],
+                entry["p90"],
+                str(entry["within_sla"]),
+                entry["within_sla_percent"],
+            ], (row, entry)
+
+    disputed = api["kpis"]["disputed_amount"]
+    points = disputed["trend"]
+    reasons = sorted({r for p in points for r in (p["by_reason"] or {})})
+    _, *rows = tab.evaluate(TABLE, "dispute-reasons-trend")
+    assert [[r[0], *(cell(c) for c in r[1:])] for r in rows] == [
+        [
+            p["period_end"],
+            *(Decimal(p["by_reason"][r]) if (p["by_reason"] or {}).get(r) else None for r in reasons),
+            None if not p["value"] or Decimal(p["value"]) == 0 else Decimal(p["value"]),
+        ]
+        for p in points
+    ]
+    if reasons:
+        chart = tab.evaluate(CHART, "#dispute-reasons canvas[data-chart]")
+        assert chart["drawn"] == "true" and chart["painted"] > 0 and chart["labels"] == [r[0] for r in rows]
+        assert chart["data"] == [
+            [None if (p["by_reason"] or {}).get(r) is None else float(p["by_reason"][r]) for p in points]
+            for r in reasons
+        ]
+    shown = {r[0]: money(r[1]) for r in tab.evaluate(TABLE, "dispute-reasons")[1:] if len(r) == 2}
+    total = shown.pop("All reasons", None)
+    assert shown == {r: Decimal(v) for r, v in (disputed["by_reason"] or {}).items()}
+    assert total == (None if disputed["value"] is None else Decimal(disputed["value"]))
+
+
 def test_every_dashboard_chart_is_drawn_and_its_table_equals_the_api(
     app: Flask,
     client: FlaskClient,
@@ -108,6 +172,12 @@ def test_every_dashboard_chart_is_drawn_and_its_table_equals_the_api(
     for name, value in EXPECTED["2026-03-31"].items():
         assert page.evaluate(CHART, f'article.tile[data-kpi="{name}"] canvas')["painted"] > 0, name
         assert page.locator(f'article.tile[data-kpi="{name}"] [data-value]').inner_text() == value, name
+
+    check_breakdown_charts(page, month)
+    # By hand (test_kpis_by_hand): March's disputes, and its decisions per route.
+    assert page.locator('#dispute-reasons [data-amount="disputed"]').inner_text() == "1,550.00"
+    analyst = page.evaluate(TABLE, "approval-routes")[2]
+    assert analyst == ["Analyst", "2", "66.0", "102.0", "2", "100.00"]  # 30 and 102 hours
 
     # The aging chart: painted, its datasets the table's cells, each row GET /api/aging of its day.
     aging = page.evaluate(CHART, "#aging canvas[data-chart]")
@@ -133,6 +203,7 @@ def test_every_dashboard_chart_is_drawn_and_its_table_equals_the_api(
     page.wait_for_selector("canvas[data-drawn=true]")
     quarter = api_kpis(client, token, "2026-04-15", "quarter")
     check_kpi_charts(page, quarter)
+    check_breakdown_charts(page, quarter)
     assert quarter["kpis"]["dso"]["trend"] != month["kpis"]["dso"]["trend"]
 
     # Filter: as of 28 February, the month is February: its tiles are the hand-computed February figures.
@@ -141,7 +212,9 @@ def test_every_dashboard_chart_is_drawn_and_its_table_equals_the_api(
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**as_of=2026-02-28**")
     page.wait_for_selector("canvas[data-drawn=true]")
-    check_kpi_charts(page, api_kpis(client, token, "2026-02-28", "month"))
+    february = api_kpis(client, token, "2026-02-28", "month")
+    check_kpi_charts(page, february)
+    check_breakdown_charts(page, february)
     for name, value in EXPECTED["2026-02-28"].items():
         assert page.locator(f'article.tile[data-kpi="{name}"] [data-value]').inner_text() == value, name
     assert page.evaluate(TABLE, "aging")[-1][0] == "2026-02-28"
