@@ -305,3 +305,55 @@ def test_get_api_kpis_answers_the_hand_computation_for_each_month(
         if end == "2026-03-31":
             _check_trend(body["kpis"])
             assert len(body["kpis"]["dso"]["trend"]) == 12
+
+
+# ---- The first quarter of 2026 (90 days), every amount at 31 March's rates (GBP 1.10, CNY 0.125):
+#   AR at 31 Mar = 40,586.00, current 10,690.00, overdue 29,896.00, over 90 1,100.00 (as for March)
+#   credit sales = EUR A4 1,500 + A1 10,000 + A2 6,000 + A5 800 + F1 5,000 + A3 4,000 = 27,300
+#        + GBP (B1 5,000 + B2 3,000 + B3 400) x 1.10 = 9,240.00 + CNY (C1 100,000 + C3 20,000 + C2 50,000)
+#        x 0.125 = 21,250.00: 57,790.00
+#   AR at start (31 Dec's book) = EUR 9,500 + GBP 1,360 x 1.10 = 1,496.00: 10,996.00
+#   collected = 10,996 + 57,790 - 40,586 = 28,200.00 = payments EUR 500 + 10,000 + 3,000 + 1,200 + CNY
+#        60,000 x 0.125 = 7,500 + GBP 2,000 x 1.10 = 2,200, credit notes 800 + 1,000, written off 2,000
+#   decided in the quarter: 0.5, 1, 2, 3, 5, 9, 30, 50, 60, 72, 102, 120: median (9 + 30) / 2 = 19.5; p90
+#        rank ceil(10.8) = 11: 102.0; within the SLA 3 + 3 + 4 = 10 of 12
+#   promises judged: 3 + 4 + 4 = 11, kept in full 1 + 3 + 2 = 6; dunning cases 1 + 2 + 3 = 6, paid within
+#        30 days 0 + 1 + 2 = 3; disputes closed after 5 and 2 days: median 3.5; disputed 800 + 1,000 + 550
+QUARTER = {
+    "dso": days("40586", "57790", 90),  # 63.2071 -> 63.2
+    "best_possible_dso": days("10690", "57790", 90),  # 16.6482 -> 16.6
+    "add": days("29896", "57790", 90),  # 46.5589 -> 46.6
+    "cei": percent("28200", "58096"),  # 28,200 / (10,996 + 57,790 - 10,690) = 48.54
+    "overdue_ratio": EXPECTED["2026-03-31"]["overdue_ratio"],
+    "over_90_ratio": EXPECTED["2026-03-31"]["over_90_ratio"],
+    "bad_debt_ratio": percent("2000", "57790"),  # 3.46
+    "provision_ratio": EXPECTED["2026-03-31"]["provision_ratio"],
+    "approval_cycle_hours": "19.5",
+    "promise_kept_rate": percent("6", "11"),  # 54.55
+    "top10_concentration": EXPECTED["2026-03-31"]["top10_concentration"],
+    "approval_cycle_p90_hours": "102.0",
+    "approval_within_sla_rate": percent("10", "12"),  # 83.33
+    "dunning_paid_within_30_days_rate": "50.00",
+    "dispute_cycle_days": "3.5",
+    "disputed_amount": "2350.00",
+}
+
+
+def test_the_quarter_equals_the_hand_computation(app: Flask) -> None:
+    build_book(app)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        answer = compute_kpis(session, date(2026, 4, 15), "quarter", "EUR")
+    assert answer["period"] == {"start": "2026-01-01", "end": "2026-03-31"}
+    kpis = answer["kpis"]
+    for name, value in QUARTER.items():
+        assert kpis[name]["value"] == value, (name, kpis[name])
+    dso, cei = kpis["dso"], kpis["cei"]
+    assert (dso["ar"], dso["current_ar"], dso["credit_sales"], dso["days"]) == (
+        "40586.00",
+        "10690.00",
+        "57790.00",
+        90,
+    )
+    assert (cei["ar_start"], cei["collected"], cei["collectible"]) == ("10996.00", "28200.00", "58096.00")
+    assert kpis["disputed_amount"]["by_reason"] == {"price": "550.00", "quality": "1800.00"}
+    assert (kpis["promise_kept_rate"]["judged"], kpis["promise_kept_rate"]["kept"]) == (11, 6)
