@@ -163,4 +163,25 @@ def test_the_filtered_page_and_its_xlsx_hold_the_same_rows_amounts_and_totals(
     totals = [money(t) for t in page.evaluate(TOTALS)]
     assert totals == [sum((money(row[8 + i]) for row in filtered), Decimal(0)) for i in range(len(totals))]
     assert totals[len(BUCKETS)] == Decimal("1550.00")  # Alpha 1,500.00 + 50.00
-    assert_clean(page, errors, "/portfolio?region=EU")
+
+    # Other filters and a sort, chosen in the form: the export follows the page, row for row, in its order.
+    page.fill("#portfolio-filters input[name=region]", "")
+    page.select_option("#portfolio-filters select[name=key]", "no")
+    page.select_option("#portfolio-filters select[name=sort]", "total")
+    page.select_option("#portfolio-filters select[name=dir]", "asc")
+    page.click("#portfolio-filters button[type=submit]")
+    page.wait_for_url("**key=no**")
+    others = assert_export_is_the_page(page, download_xlsx(page, tmp_path / "others.xlsx"))
+    assert {row[0] for row in others} == {ids["beta"], ids["hostile"], ids["gamma"]}
+    # Smallest first; a customer whose currency has no rate has no EUR total to sort by: it comes last.
+    assert [row[0] for row in others][-1] == ids["gamma"] and others[-1][2].startswith("no rate")
+    shown_totals = [money(row[8 + len(BUCKETS)]) for row in others[:-1]]
+    assert shown_totals == sorted(shown_totals) and shown_totals[0] < shown_totals[-1]
+    page.select_option("#portfolio-filters select[name=key]", "")
+    page.fill("#portfolio-filters input[name=currency]", "GBP")
+    page.click("#portfolio-filters button[type=submit]")
+    page.wait_for_url("**currency=GBP**")
+    gbp = assert_export_is_the_page(page, download_xlsx(page, tmp_path / "gbp.xlsx"))
+    assert [row[0] for row in gbp] == [ids["beta"]]
+    assert money(gbp[0][8 + len(BUCKETS)]) == book.beta_eur
+    assert_clean(page, errors, "/portfolio?currency=GBP")
