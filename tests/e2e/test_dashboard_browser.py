@@ -16,6 +16,7 @@ from tests.credit.test_aging_history import make_book
 from tests.e2e.test_browser import chromium, live_url, log_in, page  # noqa: F401 (fixtures)
 from tests.e2e.test_csp import assert_clean, watch
 from tests.webui.test_dashboard_pages import post_snapshots
+from workflows.credit.kpis import KPI_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
 
@@ -31,6 +32,7 @@ CHARTS = """
   return {
     drawn: canvas.dataset.drawn,
     painted: painted,
+    name: JSON.parse(canvas.dataset.chart).name || null,
     labels: chart ? chart.data.labels : null,
     data: chart ? chart.data.datasets.map((d) => d.data) : null,
   };
@@ -64,9 +66,20 @@ def test_the_dashboard_and_provisions_charts_are_drawn_from_their_tables(
     page.wait_for_url("**/dashboard")
     page.wait_for_selector("canvas[data-drawn=true]")
     charts = page.evaluate(CHARTS)
-    # Eleven KPI sparklines and the aging chart, each painted and holding its table's numbers.
-    *sparklines, aging = charts
-    assert len(sparklines) == 11 and all(c["drawn"] == "true" for c in sparklines)
+    # A sparkline per KPI, the approval routes' and dispute reasons' charts and the aging chart, each
+    # painted and holding its table's numbers.
+    sparklines = [c for c in charts if c["name"] is None]
+    named = {c["name"]: c for c in charts if c["name"] is not None}
+    routes, reasons, aging = named["approval-routes"], named["dispute-reasons"], named["aging"]
+    assert len(sparklines) == len(KPI_NAMES) and all(c["drawn"] == "true" for c in sparklines)
+    assert routes["drawn"] == reasons["drawn"] == "true"
+    _, *route_rows = page.evaluate(TABLE, "approval-routes-trend")
+    assert routes["labels"] == [row[0] for row in route_rows] and len(route_rows) == 12
+    assert routes["data"] == [
+        [None if row[1 + i] == "—" else number(row[1 + i]) for row in route_rows] for i in range(4)
+    ]
+    _, *reason_rows = page.evaluate(TABLE, "dispute-reasons-trend")
+    assert reasons["labels"] == [row[0] for row in reason_rows] and len(reason_rows) == 12
     # A line needs two values: a KPI without any in the book's periods (no application decided, say) is blank.
     lines = [c for c in sparklines if sum(v is not None for v in c["data"][0]) >= 2]
     assert len(lines) >= 5 and all(c["painted"] > 0 for c in lines), [c["painted"] for c in sparklines]
@@ -74,7 +87,9 @@ def test_the_dashboard_and_provisions_charts_are_drawn_from_their_tables(
         name = tile.get_attribute("data-kpi")
         _, *trend = page.evaluate(TABLE, f"kpi-{name}")
         assert spark["labels"] == [row[0] for row in trend] and len(trend) == 12
-        assert spark["data"] == [[None if row[1] == "—" else number(row[1]) for row in trend]], name
+        assert spark["data"] == [
+            [None if row[1] in ("—", "not recorded") else number(row[1]) for row in trend]
+        ], name
     assert aging["drawn"] == "true" and aging["painted"] > 1000, aging["painted"]
     header, *rows = page.evaluate(TABLE, "aging")
     assert len(rows) == 12 and header[-1] == "Total"

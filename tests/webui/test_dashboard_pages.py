@@ -129,7 +129,7 @@ def test_the_aging_table_and_chart_hold_each_month_ends_buckets(
     october = next(row for row in rows if row[0] == "2025-10-31")
     assert [plain(c) for c in october[1:]] == ["0.00", "2340.00", "0.00", "0.00", "0.00", "600.00", "2940.00"]
     # The chart is drawn from the same numbers.
-    (chart,) = [c for c in found.charts if c["type"] == "stacked-bar"]
+    (chart,) = [c for c in found.charts if c.get("name") == "aging"]
     assert chart["labels"] == [row[0] for row in rows]
     for i, series in enumerate(chart["series"]):
         assert series["data"] == [plain(row[1 + i]) for row in rows]
@@ -277,7 +277,7 @@ def test_a_month_end_with_a_snapshot_is_read_from_it_and_named_on_the_page(
     assert f'data-day="{TODAY.isoformat()}" data-source="live"' in html
     assert '<span data-snapshot="2026-01-31" title="provision run of 2026-01-31' in html
     assert html.count("data-snapshot=") == 1
-    (chart,) = [c for c in found.charts if c["type"] == "stacked-bar"]
+    (chart,) = [c for c in found.charts if c.get("name") == "aging"]
     ordered = found.tables["aging"][1:]
     assert chart["labels"] == [row[0] for row in ordered]
     for i, series in enumerate(chart["series"]):
