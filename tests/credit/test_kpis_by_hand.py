@@ -301,7 +301,26 @@ def test_get_api_kpis_answers_the_hand_computation_for_each_month(
         assert answer.status_code == 200, answer.json
         body = answer.json
         assert (body["as_of"], body["currency"], body["period"]["end"]) == (as_of, "EUR", end)
+        assert body["period"]["start"] == end[:8] + "01"  # the calendar month ending on or before as_of
         _check_period(body["kpis"], end, ids)
+        # The answer shape: each KPI {value, unit, trend}, ratios in percent.
+        units = {name: body["kpis"][name]["unit"] for name in EXPECTED[end]}
+        assert units == {
+            **dict.fromkeys(("dso", "best_possible_dso", "add"), "days"),
+            **dict.fromkeys(
+                (
+                    "cei",
+                    "overdue_ratio",
+                    "over_90_ratio",
+                    "bad_debt_ratio",
+                    "provision_ratio",
+                    "promise_kept_rate",
+                    "top10_concentration",
+                ),
+                "percent",
+            ),
+            "approval_cycle_hours": "hours",
+        }
         if end == "2026-03-31":
             _check_trend(body["kpis"])
             assert len(body["kpis"]["dso"]["trend"]) == 12
