@@ -17,6 +17,7 @@ cycle time, and applications counted by their start instead of their decision.""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,10 +25,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import SteppingClock
-from tests.credit.kpi_hand_book import build_book
+from tests.credit.kpi_hand_book import at, build_book
+from tests.credit.test_kpi_snapshots import run_job
 from tests.credit.test_kpis import days, percent
 from tests.helpers import auth
+from workflows.credit.kpi_snapshots import KpiSnapshot
 from workflows.credit.kpis import compute_kpis
+from workflows.credit.receivables import PaymentInput, post_payment
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -376,3 +380,32 @@ def test_the_quarter_equals_the_hand_computation(app: Flask) -> None:
     assert (cei["ar_start"], cei["collected"], cei["collectible"]) == ("10996.00", "28200.00", "58096.00")
     assert kpis["disputed_amount"]["by_reason"] == {"price": "550.00", "quality": "1800.00"}
     assert (kpis["promise_kept_rate"]["judged"], kpis["promise_kept_rate"]["kept"]) == (11, 6)
+
+
+def test_the_month_end_snapshots_keep_the_hand_figures_when_a_late_payment_is_dated_into_february(
+    app: Flask, app_clock: SteppingClock
+) -> None:
+    ids = build_book(app)
+    app_clock.advance(days=44)
+    run_job(app, date(2026, 4, 1))  # the daily kpi_snapshot job stores every finished month without one
+    factory = app.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        # A bank line of 27 February entered on 2 April: C pays C3 (CNY 20,000.00).
+        paid = PaymentInput(ids["C"], Decimal("20000.00"), "CNY", date(2026, 2, 27), "C3", "LATE-C3")
+        post_payment(session, paid, actor="finance1", now=at(date(2026, 4, 2)))
+    with transaction(factory) as session:
+        kpis = compute_kpis(session, date(2026, 4, 15), "month", "EUR")["kpis"]
+    assert kpis["dso"]["trend"][-1]["source"] == "snapshot"
+    for end in EXPECTED:  # the snapshots hold the hand figures of every KPI, unchanged by the payment
+        for name, value in {**EXPECTED[end], **EXTRA[end]}.items():
+            (point,) = [p for p in kpis[name]["trend"] if p["period_end"] == end]
+            assert (point["value"], point["source"]) == (value, "snapshot"), (end, name)
+    # Live, February has C3's 20,000 x 0.128 = 2,560.00 less open: AR 34,944.00 - 2,560.00 = 32,384.00,
+    # overdue 22,494.00 - 2,560.00 = 19,934.00; DSO 32,384 / 12,810 x 28 = 70.8; ADD 19,934 / 12,810 x 28
+    # = 43.6
+    with transaction(factory) as session:
+        session.execute(KpiSnapshot.__table__.delete())
+        live = compute_kpis(session, date(2026, 2, 28), "month", "EUR")["kpis"]
+    assert live["dso"]["value"] == days("32384", "12810", 28) == "70.8"
+    assert live["add"]["value"] == days("19934", "12810", 28)
+    assert live["best_possible_dso"]["value"] == EXPECTED["2026-02-28"]["best_possible_dso"]
