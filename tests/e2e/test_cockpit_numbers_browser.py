@@ -20,7 +20,6 @@ from tests.credit.kpi_hand_book import build_book
 from tests.credit.test_kpis_by_hand import EXPECTED
 from tests.e2e.test_browser import chromium, live_url, log_in, page  # noqa: F401 (fixtures)
 from tests.e2e.test_csp import assert_clean, watch
-from tests.e2e.test_dashboard_browser import CHARTS, TABLE, number
 from tests.helpers import auth
 from webui.dashboard import ROUTE_TITLES
 from workflows.credit.kpis import KPI_NAMES
@@ -29,6 +28,26 @@ from workflows.credit.provisions import BUCKETS
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
 
 CHARTJS = Path(__file__).resolve().parents[2] / "webui" / "static" / "vendor" / "chartjs" / "chart.umd.min.js"
+# Every canvas of the page: whether it was drawn, its painted pixels, and Chart.js's labels and data.
+CHARTS = """
+() => Array.from(document.querySelectorAll("canvas[data-chart]")).map((canvas) => {
+  const chart = Chart.getChart(canvas);
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) painted++;
+  return {
+    drawn: canvas.dataset.drawn,
+    painted: painted,
+    labels: chart ? chart.data.labels : null,
+    data: chart ? chart.data.datasets.map((d) => d.data) : null,
+  };
+})
+"""
+# A numbers table as rows of cell texts (header row first).
+TABLE = """
+(name) => Array.from(document.querySelectorAll(`table[data-numbers="${name}"] tr`)).map(
+  (row) => Array.from(row.querySelectorAll("th, td")).map((cell) => cell.textContent.trim()))
+"""
 # The KPIs issue 17 names: each has a tile (more may follow).
 ISSUE_KPIS = tuple(EXPECTED["2026-03-31"])
 # The KPI tiles' names, in page order.
@@ -54,6 +73,10 @@ CHART = """
 
 def money(cell: str) -> Decimal:
     return Decimal(cell.replace(",", ""))
+
+
+def number(cell: str) -> float:
+    return float(cell.replace(",", ""))
 
 
 def api_kpis(client: FlaskClient, token: str, as_of: str, period: str) -> dict[str, Any]:
