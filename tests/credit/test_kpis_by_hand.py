@@ -16,8 +16,8 @@ cycle time, and applications counted by their start instead of their decision.""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -26,15 +26,34 @@ from flask.testing import FlaskClient
 
 from tests.conftest import SteppingClock
 from tests.credit.kpi_hand_book import at, build_book
-from tests.credit.test_kpi_snapshots import run_job
-from tests.credit.test_kpis import days, percent
 from tests.helpers import auth
+from workflows.batch.jobs import DAILY_JOBS, run_daily_jobs
 from workflows.credit.kpi_snapshots import KpiSnapshot
 from workflows.credit.kpis import compute_kpis
 from workflows.credit.receivables import PaymentInput, post_payment
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
+
+
+def days(amount: str, sales: str, period_days: int) -> str:
+    """amount / sales x days, to 0.1 day, half up (the KPI's rounding)."""
+    value = Decimal(amount) / Decimal(sales) * period_days
+    return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def percent(part: str, whole: str) -> str:
+    """part / whole x 100, to 0.01, half up."""
+    value = Decimal(part) * 100 / Decimal(whole)
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def run_job(app: Flask, day: date) -> None:
+    """The daily kpi_snapshot job as the scheduler runs it on `day`."""
+    rt = app.extensions["creditflow"].rt
+    job = {"kpi_snapshot": DAILY_JOBS["kpi_snapshot"]}
+    run_daily_jobs(rt, datetime(day.year, day.month, day.day, 22, 0, tzinfo=UTC), job)
+
 
 # ---- 31 January (31 days). Open at the end of 31 January (days past due in brackets):
 #   EUR: D0 2,000 (92) + L0 3,000 (due 28 Feb) + S1..S9 4,500 (17) + A4 1,500 - 500 paid 28 Jan = 1,000 (15)
