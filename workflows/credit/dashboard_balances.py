@@ -8,8 +8,9 @@ stay the answer whenever the tables cannot give it (None here):
 - the tables are not rolled for exactly that day, base currency and rates (a past as_of, before the first
   roll, a newly stored rate): as the portfolio (portfolio_balances.usable);
 - something dated after the day was already posted: a payment with a later value date, a write-off or a
-  credit note posted after the day's end. The dashboard's "open at the day's end" then counts it as still
-  open while the balances (today's open amounts) do not;
+  credit note posted after the day's end (index lookups: ix_payments_paid_on, ix_credit_notes_posted_at).
+  The dashboard's "open at the day's end" then counts it as still open while the balances (today's open
+  amounts) do not;
 - for the exposures only: an open amount in a currency without a rate (the ledger ranks such customers by
   their other currencies; the exposure rows sort them last).
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, exists, select, type_coerce
+from sqlalchemy import BigInteger, select, type_coerce
 from sqlalchemy.orm import Session
 
 from workflows.credit.aging_history import TOP_N, ZERO, AgingPoint, Exposure, Exposures, _cents, _end_of
@@ -31,7 +32,7 @@ from workflows.credit.customer_balance_tables import _BALANCES, _EXPOSURES
 from workflows.credit.customer_balances import BUCKETS as BALANCE_BUCKETS
 from workflows.credit.customer_balances import book_sums, rolled_for
 from workflows.credit.disputes import CreditNote
-from workflows.credit.models import Customer, Payment, PaymentAllocation
+from workflows.credit.models import Customer, Payment
 from workflows.credit.portfolio import current_rates
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.write_offs import WriteOff
@@ -46,15 +47,16 @@ def _amount(hundredths: object) -> Decimal:
 
 
 def posted_after(session: Session, day: date) -> bool:
-    """Whether anything that changes "open at the end of `day`" was posted with a later date: an allocated
-    payment with a later value date, a write-off or a credit note posted after the day's end."""
+    """Whether anything that may change "open at the end of `day`" was posted with a later date: a payment
+    with a later value date (allocated or not: the cheap test), a write-off or a credit note posted after
+    the day's end."""
     end = _end_of(day)
-    later = (
-        exists().where(PaymentAllocation.payment_id == Payment.id, Payment.paid_on > day),
-        exists().where(WriteOff.posted_at > end),
-        exists().where(CreditNote.posted_at > end),
+    later = (  # one index lookup each (ix_payments_paid_on, ix_credit_notes_posted_at; write-offs are few)
+        select(Payment.id).where(Payment.paid_on > day),
+        select(CreditNote.id).where(CreditNote.posted_at > end),
+        select(WriteOff.id).where(WriteOff.posted_at > end),
     )
-    return any(session.scalar(select(condition)) for condition in later)
+    return any(session.scalar(query.limit(1)) is not None for query in later)
 
 
 def balance_views(
