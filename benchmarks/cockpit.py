@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,13 @@ def _headers(path: str, tokens: dict[str, str], user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[user]}"} if path.startswith("/api/") else {}
 
 
-def test_client_get(url: str) -> tuple[Get, Callable[[], None]]:
-    """GET through Flask's test client, one logged-in client per user."""
+def test_client_get(url: str, today: date | None = None) -> tuple[Get, Callable[[], None]]:
+    """GET through Flask's test client, one logged-in client per user (the clock at `today`, 09:00 UTC)."""
     from webui import create_app
 
     settings = load_settings({}, database={"url": url}, web={"secret_key": "bench"}, mail={"sink_port": 0})
-    app = create_app(settings, clock=lambda: NOW)
+    now = NOW if today is None else datetime(today.year, today.month, today.day, 9, 0, tzinfo=UTC)
+    app = create_app(settings, clock=lambda: now)
     tokens = _tokens(url)
     clients = {}
     for user in (MANAGER, COLLECTOR):
@@ -112,14 +114,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(url: str, workers: int, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`creditflow serve --workers N` on a free loopback port, scheduler off; returns (process, base URL)."""
+def start_server(
+    url: str, workers: int, tmp: Path, today: date | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`creditflow serve --workers N` on a free loopback port, scheduler off; returns (process, base URL).
+    `today`: the server's clock is the simulated one, standing at that day 09:00 UTC (DESIGN.md clock)."""
     config = tmp / "cockpit.toml"
     # Plain HTTP on loopback without a proxy (as benchmarks/web_load.py); no scheduler: its daily jobs
     # (dunning run, review sweep over the whole book) would run at start and skew the figures.
+    clock = (
+        ""
+        if today is None
+        else f'[clock]\nmode = "simulated"\nstart = "{today.isoformat()}T09:00:00+00:00"\n'
+    )
     config.write_text(
         "[scheduler]\nenabled = false\n[mail]\nsink_port = 0\n"
-        '[web]\nsecure_cookie = "false"\nbehind_proxy = "false"\n'
+        '[web]\nsecure_cookie = "false"\nbehind_proxy = "false"\n' + clock
     )
     env = {
         **os.environ,
@@ -182,6 +192,21 @@ def http_get(url: str, base: str) -> Get:
 def percentile(ordered: list[float], share: float) -> float:
     """Nearest rank: the smallest value with at least `share` of the values at or below it."""
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def roll_balances_to(url: str, today: date) -> float:
+    """Roll the maintained balances to `today` (what the first request of the day, or the daily job
+    balances_roll, does), so the timed requests find them rolled; returns the seconds it took."""
+    from workflows.credit.portfolio_balances import ensure_rolled
+
+    engine = make_engine(load_settings({}, database={"url": url}).database)
+    started = time.monotonic()
+    with make_session_factory(engine)() as session:
+        ensure_rolled(session, today, load_settings({}).credit.base_currency)
+    engine.dispose()
+    seconds = round(time.monotonic() - started, 1)
+    print(f"balances rolled to {today.isoformat()} in {seconds} s", flush=True)
+    return seconds
 
 
 def touch_book(url: str) -> Callable[[], None]:
@@ -316,14 +341,15 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             month_ends = post_month_ends(url)
             print(f"month ends posted in {month_ends['seconds']} s")
     scale, posted = count_rows(url, SIZE_TABLES), count_rows(url, STATE_TABLES)
+    rolled = roll_balances_to(url, args.today) if args.today else None
     before = touch_book(url) if args.cold else lambda: None
     load_before = load_avg()
     if args.test_client:
-        get, close = test_client_get(url)
+        get, close = test_client_get(url, args.today)
         results = measure_routes(get, args.requests, args.route_budget_s, before, only=args.only)
         close()
     else:
-        server, base = start_server(url, args.workers, tmp)
+        server, base = start_server(url, args.workers, tmp, args.today)
         try:
             results = measure_routes(
                 http_get(url, base), args.requests, args.route_budget_s, before, only=args.only
@@ -342,6 +368,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if args.new_installation
         else "month ends posted",
         "month_end_seconds": month_ends and month_ends["seconds"],
+        "today": args.today and args.today.isoformat(),
+        "roll_seconds": rolled,
         "posted": posted,
         "caches": "cold: the book changes before every request" if args.cold else "warm: repeated requests",
         "rows": rows,
@@ -381,6 +409,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--route-budget-s", type=float, default=120, help="stop timing a route after this many seconds"
+    )
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=None,
+        help="run the server on the simulated clock at this day (e.g. a month end later than every posting: "
+        "the KPIs of the period ending today, docs/kpis.md); the balances are rolled to it first",
     )
     parser.add_argument(
         "--test-client", action="store_true", help="Flask's test client instead of a real server"

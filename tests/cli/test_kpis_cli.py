@@ -54,3 +54,33 @@ def test_kpis_prints_march_and_posts_its_snapshot_once(
 def test_kpis_refuses_bad_days_and_periods(cli: CliRunner, args: tuple[str, ...], code: int) -> None:
     result = run(cli, "kpis", *args, code=code)
     assert "Traceback" not in result.output
+
+
+def test_backfill_stores_every_missing_period_with_the_live_answers_values(
+    app: Flask, cli: CliRunner, demo_tokens: dict[str, str]
+) -> None:
+    """A new installation with an imported history (no snapshots): `kpis --backfill` stores each finished
+    month and quarter from the first invoice's on, oldest first, and the answer is then read from them,
+    with the values the live computation gave."""
+    build_book(app)  # the first invoice is of 1 October 2025
+    refused = run(cli, "kpis", "--backfill", "--user", "sales1", code=1)
+    assert "sales1 may not post KPI snapshots" in refused.output
+    before = {p: json.loads(run(cli, "kpis", "--period", p).stdout) for p in ("month", "quarter")}
+    assert before["month"]["kpis"]["dso"]["trend"][-1]["source"] == "live"
+    done = run(cli, "kpis", "--backfill", "--user", "finance1")
+    lines = [line for line in done.stderr.splitlines() if line.endswith(": posted")]
+    summary = json.loads(done.stdout)
+    stored = summary["snapshots"]
+    assert len(stored["month"]) == 12 and stored["month"] == sorted(stored["month"])
+    assert stored["quarter"][0] == "2025-12-31" and len(stored["quarter"]) >= 4  # nothing before October
+    assert len(lines) == len(stored["month"]) + len(stored["quarter"])
+    assert lines[0] == f"month {stored['month'][0]}: posted"  # oldest first
+    for period in ("month", "quarter"):
+        after = json.loads(run(cli, "kpis", "--period", period).stdout)
+        assert after["source"] == "snapshot"
+        for name, entry in after["kpis"].items():
+            points = [(p["period_end"], p["value"]) for p in entry["trend"]]
+            assert points == [(p["period_end"], p["value"]) for p in before[period]["kpis"][name]["trend"]]
+            assert {p["source"] for p in entry["trend"] if p["period_end"] >= "2025-10-31"} == {"snapshot"}
+    again = json.loads(run(cli, "kpis", "--backfill", "--user", "finance1").stdout)
+    assert again == summary  # the day's state: nothing more to store

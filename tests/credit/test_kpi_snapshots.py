@@ -40,18 +40,23 @@ def test_the_month_end_snapshot_keeps_march_when_a_late_payment_is_dated_into_it
 ) -> None:
     ids = build_book(app)
     app_clock.advance(days=44)
-    # On the month end itself the day's postings are still to come: the job waits for the next day.
-    assert run_job(app, date(2026, 3, 31)) == {"posted": [], "reason": "not the day after a month end"}
+    # On the month end itself the day's postings are still to come: the job waits for the next day. It
+    # stores the periods before it that have none (the book's first invoice is of 1 October 2025).
+    months = ["2025-10-31", "2025-11-30", "2025-12-31", "2026-01-31", "2026-02-28"]
+    day_before = run_job(app, date(2026, 3, 31))
+    assert day_before == {"last_day": "2026-03-30", "snapshots": {"month": months, "quarter": ["2025-12-31"]}}
     posted = run_job(app, date(2026, 4, 1))
-    assert posted == {"posted": ["month", "quarter"], "period_end": "2026-03-31"}, posted
+    day = {"month": [*months, "2026-03-31"], "quarter": ["2025-12-31", "2026-03-31"]}
+    assert posted == {"last_day": "2026-03-31", "snapshots": day}, posted
     rt = app.extensions["creditflow"].rt
-    # Idempotent: run again (a second scheduler, a retried day), it finds both and stores nothing.
+    # Idempotent: run again (a second scheduler, a retried day), it finds them and stores nothing; its
+    # summary is the day's, the same whichever runner posted.
     again = month_end_kpi_snapshot(rt, date(2026, 4, 1), datetime(2026, 4, 1, 3, 0, tzinfo=UTC))
-    assert again == {"posted": [], "period_end": "2026-03-31", "posted_already": ["month", "quarter"]}
+    assert again == posted
     with transaction(rt.factory) as session:
-        assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 2
+        assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 8
         actors = session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "kpi_snapshot_posted"))
-        assert list(actors) == ["system", "system"]
+        assert list(actors) == ["system"] * 8
         # A bank line of 30 March entered in April: B pays the rest of B1 (3,000.00 GBP).
         paid = PaymentInput(ids["B"], Decimal("3000.00"), "GBP", date(2026, 3, 30), "B1", "LATE-B1")
         post_payment(session, paid, actor="finance1", now=at(date(2026, 4, 2)))
@@ -63,7 +68,7 @@ def test_the_month_end_snapshot_keeps_march_when_a_late_payment_is_dated_into_it
         "value": "68.2",
         "source": "snapshot",
     }
-    assert stored["kpis"]["dso"]["trend"][-2]["source"] == "live"  # February has no snapshot
+    assert stored["kpis"]["dso"]["trend"][-2]["source"] == "snapshot"  # February's, stored on 31 March
     assert stored["kpis"]["approval_cycle_hours"]["per_route"]["analyst"]["median"] == "66.0"
     # The quarter's snapshot too; February (live) sees the late payment not at all (it is dated in March).
     quarter = client.get("/api/kpis?as_of=2026-04-15&period=quarter", headers=auth(token)).json
@@ -84,7 +89,8 @@ def test_a_missing_rate_refuses_the_snapshot_and_says_so(app: Flask) -> None:
         data = InvoiceInput(usd, "U-1", Decimal("100.00"), "USD", date(2026, 1, 5), date(2026, 2, 4))
         post_invoice(session, data, actor="finance1", now=at(date(2026, 1, 5)))
     refused = run_job(app, date(2026, 2, 1))
-    assert refused["posted"] == [] and refused["missing_rates"] == {"2026-01-31": ["USD"]}
+    assert refused["snapshots"] == {"month": [], "quarter": []}
+    assert refused["missing_rates"] == {"2026-01-31": ["USD"]}
     with transaction(rt.factory) as session:
         assert session.scalar(select(func.count()).select_from(KpiSnapshot)) == 0
         (reason,) = session.scalars(
