@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Front-end packages come from npm (package-lock.json); only their dist files are served, from
 # webui/static/vendor/ (git-ignored): bpmn-js, htmx, Chart.js for the dashboard's charts, and Swagger UI for the
-# API docs at /api/docs.
+# API docs at /api/docs; and the PDF letters' CJK font (Noto Sans SC Regular and Bold, OFL, from @expo-google-fonts/noto-sans-sc)
+# to vendor/fonts/, which workflows/mail/letters_pdf.py embeds subset to the characters a letter uses.
 # npm runs again only when package.json or the lockfile changed.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \
@@ -36,7 +37,10 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $(NPM_STAMP)
 
 $(VENDOR_STAMP): $(NPM_STAMP)
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui $(VENDOR)/chartjs
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui $(VENDOR)/chartjs $(VENDOR)/fonts
+	cp node_modules/@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf $(VENDOR)/fonts/NotoSansSC-Regular.ttf
+	cp node_modules/@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf $(VENDOR)/fonts/NotoSansSC-Bold.ttf
+	cp node_modules/@expo-google-fonts/noto-sans-sc/LICENSE_FONT $(VENDOR)/fonts/OFL.txt
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE $(VENDOR)/htmx/
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \

@@ -71,6 +71,11 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     return recipients
 
 
+def dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
+    """Whether an e-mail was queued under `dedupe_key` (so a repeat can skip work, such as its PDF)."""
+    return _dedupe_key_taken(session, dedupe_key)
+
+
 def _dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
     return session.scalar(_QUEUED_WITH_KEY, {"dedupe_key": dedupe_key}) is not None
 
@@ -88,8 +93,12 @@ def queue_email(
     now: datetime,
     instance_id: int | None = None,
     attachments: Sequence[Attachment] = (),
+    language: str | None = "en",
 ) -> int | None:
     """Render and insert one pending outbox row in the caller's transaction (not committed); its id.
+
+    `language` is the recipients' ("en", "zh"; recipient_language and users_language find it): the template's
+    version in that language is rendered, else the English one.
 
     Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before, or is being
     queued by a concurrent transaction right now.
@@ -104,7 +113,7 @@ def queue_email(
         raise ValueError(f"e-mail {template!r}: dedupe_key must be 1 to 200 characters, got {dedupe_key!r}")
     if _dedupe_key_taken(session, dedupe_key):
         return None
-    rendered = render_email(template, context)
+    rendered = render_email(template, context, language=language)
     subject = rendered.subject
     max_subject = _column_length(OutboxEmail.subject)
     if len(subject) > max_subject:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.header import Header
 from email.utils import format_datetime
 from typing import Protocol
 
@@ -31,18 +33,46 @@ class Mailer(Protocol):
 
 @dataclass(frozen=True)
 class Attachment:
-    """A text document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes)."""
+    """A document sent with an e-mail (stored in the outbox row, so a retry sends the same bytes): text as it
+    is (`encoding` "utf-8"), or a binary file such as a PDF letter as base64 (`encoding` "base64",
+    Attachment.of_bytes)."""
 
     filename: str
     content_type: str
     content: str
+    encoding: str = "utf-8"
+
+    @classmethod
+    def of_bytes(cls, filename: str, content_type: str, data: bytes) -> Attachment:
+        return cls(filename, content_type, base64.b64encode(data).decode("ascii"), "base64")
+
+    @property
+    def data(self) -> bytes:
+        return attachment_bytes(dataclasses.asdict(self))
+
+
+def attachment_bytes(stored: Mapping[str, str]) -> bytes:
+    """The bytes of an attachment as the outbox stores it (rows from before `encoding` hold UTF-8 text)."""
+    if stored.get("encoding") == "base64":
+        return base64.b64decode(stored["content"])
+    return stored["content"].encode("utf-8")
 
 
 def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
-    # yagmail takes attachments as named file objects; the name sets filename and MIME type.
-    handle = io.BytesIO(stored["content"].encode("utf-8"))
+    # yagmail takes attachments as named file objects; the name sets filename and MIME type (a .pdf is sent
+    # as application/pdf with Content-Disposition: attachment).
+    handle = io.BytesIO(attachment_bytes(stored))
     handle.name = stored["filename"]
     return handle
+
+
+def encoded_subject(subject: str) -> str:
+    """The Subject as RFC 2047 wants a non-ASCII one: UTF-8 encoded words of at most 75 characters each, on
+    folded lines. yagmail sends the message with as_string(), which folds no header, so a long subject would
+    go out as one overlong encoded word. An ASCII subject is sent as it is."""
+    if subject.isascii():
+        return subject
+    return Header(subject, "utf-8", header_name="Subject").encode()
 
 
 class YagmailMailer:
@@ -87,7 +117,7 @@ class YagmailMailer:
         try:
             result = client.send(
                 to=[a.strip() for a in email.to.split(",") if a.strip()],
-                subject=email.subject,
+                subject=encoded_subject(email.subject),
                 contents=[email.body_html],
                 attachments=[_attachment_file(a) for a in email.attachments] or None,
                 headers=headers,

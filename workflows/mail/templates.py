@@ -1,16 +1,28 @@
-"""E-mail templates (Jinja, per language under config/templates/) and the filters they format with."""
+"""E-mail templates (Jinja, per language under config/templates/) and the filters they format with.
+
+English templates are config/templates/NAME.{subject.txt,txt,html}; a language's own version lives in a folder
+of its code, config/templates/zh/NAME.*, and is chosen for a recipient who reads that language (the customer's
+or supplier's `language` for their mail, the user's for internal mail). A template with no version in the
+reader's language falls back to English. Each language's `money` and `when` filters write amounts and dates as
+its readers do (format_money for the language's locale; `2027年1月14日` in Chinese).
+
+Templates render in jinja2's sandbox: they are files an administrator may edit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel.dates import format_date
+from jinja2.sandbox import SandboxedEnvironment
 
+from workflows.languages import LANGUAGES
 from workflows.money import format_money
 from workflows.settings import TEMPLATE_DIR
 
@@ -30,6 +42,7 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    language: str = "en"  # the language the template was written in (the reader's, or the English fallback)
 
 
 def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
@@ -52,25 +65,58 @@ def format_when(value: datetime | date | str | None) -> str:
     return value.isoformat()
 
 
-@lru_cache(maxsize=4)
-def _environment(template_dir: Path) -> jinja2.Environment:
-    # Cached per directory so compiled templates are reused; FileSystemLoader still reloads edited files.
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir),
+def format_when_for(value: datetime | date | str | None, *, language: str = "en") -> str:
+    """`format_when` as a reader of `language` writes it: Chinese "2027年1月14日" (09:30 UTC after a time)."""
+    if language == "en" or value is None or value == "":
+        return format_when(value)
+    if isinstance(value, str):
+        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    locale = LANGUAGES[language]
+    if isinstance(value, datetime):
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return f"{format_date(aware.date(), format='long', locale=locale)} {aware:%H:%M} UTC"
+    return format_date(value, format="long", locale=locale)
+
+
+def template_language(template: str, language: str | None, template_dir: Path = TEMPLATE_DIR) -> str:
+    """The language `template` renders in for a reader of `language`: theirs when the template has a complete
+    version in it (config/templates/LANG/NAME.*), else English."""
+    if not language or language == "en" or language not in LANGUAGES:
+        return "en"
+    folder = template_dir / language
+    return language if all((folder / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS) else "en"
+
+
+@lru_cache(maxsize=8)
+def _environment(template_dir: Path, language: str = "en") -> jinja2.Environment:
+    # Cached per directory and language so compiled templates are reused; FileSystemLoader still reloads
+    # edited files. A language's folder comes first, so its templates extend its own _layout.html.
+    search = [template_dir / language, template_dir] if language != "en" else [template_dir]
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         # Escape only the HTML body: the subject and the plain-text body must show `<` and `&` as typed.
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
         keep_trailing_newline=True,
     )
-    env.filters["when"] = format_when
-    env.filters["money"] = format_money
+    if language == "en":
+        env.filters["when"] = format_when
+        env.filters["money"] = format_money
+    else:
+        env.filters["when"] = partial(format_when_for, language=language)
+        env.filters["money"] = partial(format_money, locale=LANGUAGES[language])
     return env
 
 
 def render_email(
-    template: str, context: Mapping[str, Any], *, template_dir: Path = TEMPLATE_DIR
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    template_dir: Path = TEMPLATE_DIR,
+    language: str | None = "en",
 ) -> RenderedEmail:
-    """Render the subject, plain-text and HTML parts of a template.
+    """Render the subject, plain-text and HTML parts of a template, in `language` when it has a version in it
+    (else in English; RenderedEmail.language says which).
 
     Raises:
         UnknownTemplate: no complete template of that name exists.
@@ -85,7 +131,8 @@ def render_email(
             f"(available: {', '.join(available) or 'none'}); "
             f"use one of those or add {template}.subject.txt, {template}.txt and {template}.html"
         )
-    env = _environment(template_dir)
+    written_in = template_language(template, language, template_dir)
+    env = _environment(template_dir, written_in)
     parts = []
     for part in _TEMPLATE_PARTS:
         filename = f"{template}.{part}"
@@ -103,4 +150,4 @@ def render_email(
             raise TemplateError(f"e-mail template {filename}: {exc}") from exc
     subject, text, html = parts
     # A header cannot span lines, and user data inside a subject must not smuggle in a second header.
-    return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
+    return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html, language=written_in)

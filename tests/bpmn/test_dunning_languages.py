@@ -1,0 +1,122 @@
+"""Issue 20, must-show 2 and 3: dunning notices in the customer's language, through a real SMTP server.
+
+A `zh` customer gets Chinese notices (Chinese subject, CJK body, from level 2 a PDF letter whose text names
+the customer and the amount as Chinese readers write it); an `en` customer dunned in the same run gets
+English notices and no Chinese at all.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from tests.collections_desk import DUE, Collections
+from tests.helpers import auth
+from workflows.money import format_money
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+CHINESE_NAME = "上海精密零件有限公司"
+ZH_SUBJECTS = ["付款提醒函", "第二次催款通知", "最后催款函"]
+EN_SUBJECTS = ["Payment reminder", "Second reminder", "Final demand"]
+
+
+def post_invoice(desk: Collections, customer: int, number: str, amount: str, currency: str) -> None:
+    body = {
+        "customer_id": customer,
+        "number": number,
+        "amount": amount,
+        "currency": currency,
+        "issue_date": (DUE - timedelta(days=30)).isoformat(),
+        "due_date": DUE.isoformat(),
+    }
+    response = desk.client.post("/api/invoices", json=body, headers=auth(desk.tokens["finance1"]))
+    assert response.status_code == 201, response.json
+
+
+def walk_to_the_final_demand(desk: Collections, addresses: list[str]) -> None:
+    """Daily ticks, the collector never reaching anyone, until every address has its three notices."""
+    for _day in range(40):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            done = desk.complete("collector1", task["id"], outcome="unreachable", comment="voicemail")
+            assert done.status_code == 200, done.json
+        if all(len(desk.notices_to(a)) >= 3 for a in addresses):
+            return
+    raise AssertionError({a: [m["Subject"] for m in desk.notices_to(a)] for a in addresses})
+
+
+def pdfs(message: EmailMessage) -> list[tuple[str, bytes]]:
+    return [
+        (str(part.get_filename()), part.get_payload(decode=True))
+        for part in message.walk()
+        if part.get_content_type() == "application/pdf"
+    ]
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def plain_text(message: EmailMessage) -> Any:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_zh_customer_gets_chinese_notices_and_pdfs_and_an_en_customer_english_ones(
+    desk: Collections,
+) -> None:
+    chinese = desk.customer(CHINESE_NAME, email="ar@sh-precision.example", currency="CNY", language="zh")
+    english = desk.customer("Slowpay Trading", language="en")
+    post_invoice(desk, chinese, "SH-1", "120000.00", "CNY")
+    post_invoice(desk, chinese, "SH-2", "8000.50", "CNY")
+    post_invoice(desk, english, "INV-1", "1200.00", "EUR")
+    post_invoice(desk, english, "INV-2", "800.50", "EUR")
+
+    walk_to_the_final_demand(desk, ["ar@sh-precision.example", "ap@slowpay.example"])
+
+    zh_amount = format_money("128000.50", "CNY", locale="zh_Hans")
+    assert zh_amount == "¥128,000.50"
+    zh_notices = desk.notices_to("ar@sh-precision.example")
+    assert [str(m["Subject"]).split("：")[0] for m in zh_notices] == ZH_SUBJECTS
+    sizes = []
+    for level, message in enumerate(zh_notices, start=1):
+        # The Subject header arrives RFC 2047 encoded (7-bit on the wire) and decodes to the Chinese text.
+        assert str(message["Subject"]) == f"{ZH_SUBJECTS[level - 1]}：逾期款项{zh_amount}（{CHINESE_NAME}）"
+        assert not message["Subject"].defects
+        body = plain_text(message)
+        assert CHINESE_NAME in body and zh_amount in body and "您好" in body
+        assert "2026年3月2日" in body  # the invoices' due date as Chinese readers write it
+        letters = pdfs(message)
+        if level == 1:
+            assert letters == []  # the friendly first reminder is an e-mail only
+            continue
+        [(filename, data)] = letters
+        assert filename.endswith(f"-level-{level}.pdf")
+        part = next(p for p in message.walk() if p.get_content_type() == "application/pdf")
+        assert part.get_content_disposition() == "attachment"
+        text = pdf_text(data)
+        assert CHINESE_NAME in text and zh_amount in text and ZH_SUBJECTS[level - 1] in text
+        assert "SH-1" in text and "SH-2" in text
+        sizes.append(len(data))
+    # The CJK font is embedded subset to the letter's characters: tens of kilobytes, not the font's 10 MB.
+    assert all(size < 80_000 for size in sizes), sizes
+
+    en_notices = desk.notices_to("ap@slowpay.example")
+    assert [str(m["Subject"]).split(":")[0] for m in en_notices] == EN_SUBJECTS
+    for level, message in enumerate(en_notices, start=1):
+        body = plain_text(message)
+        assert "Dear Slowpay Trading" in body and "2,000.50 EUR" in body
+        assert not CJK.search(str(message["Subject"])) and not CJK.search(body), body
+        letters = pdfs(message)
+        assert len(letters) == (0 if level == 1 else 1)
+        for _name, data in letters:
+            text = pdf_text(data)
+            assert "Slowpay Trading" in text and "2,000.50 EUR" in text and "INV-2" in text
+            assert not CJK.search(text), text
