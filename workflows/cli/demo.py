@@ -61,7 +61,7 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
     },
     {
         "external_id": "C-1003",
-        "name": "Shanghai Precision Parts Co., Ltd.",
+        "name": "上海精密零件有限公司",  # Shanghai Precision Parts Co., Ltd.: a Chinese customer, in Chinese
         "email": "ar@sh-precision.example",
         "industry": "manufacturing",
         "founded_year": 2011,
@@ -251,7 +251,7 @@ def _legal_outcome(rt: Runtime, customer_id: int, now: datetime) -> str:
         "comment": "Settled in court: CNY 30,000 in full and final settlement of invoice SPP-7001.",
     }
     start_instance(rt, roles.WRITE_OFF, outcome, actor=legal, now=now)
-    return "write-off of Shanghai Precision Parts Co., Ltd. (CNY 56,000 settled away; manager1 approves)"
+    return "write-off of 上海精密零件有限公司 (CNY 56,000 settled away; manager1 approves)"
 
 
 def _dispute(rt: Runtime, customer_id: int, now: datetime) -> str:

@@ -21,6 +21,7 @@ from workflows.definitions.versions import definition_file, latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
+from workflows.store.text_search import contains
 
 GRADES = ("A", "B", "C", "D", "E")
 
@@ -283,12 +284,11 @@ def list_customers(
     """One page of customers by name, filtered by name/external id/registration text, grade, block."""
     query = select(Customer)
     if text:
-        like = f"%{text.lower()}%"
         query = query.where(
             or_(
-                func.lower(Customer.name).like(like),
-                func.lower(Customer.external_id).like(like),
-                func.lower(Customer.registration_no).like(like),
+                contains(Customer.name, text),
+                contains(Customer.external_id, text),
+                contains(Customer.registration_no, text),
             )
         )
     if grade:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.contracts import seed_demo_contracts
@@ -18,6 +18,7 @@ from workflows.credit.record_fields import FieldSpec, iso_text, money_text, pars
 from workflows.errors import Conflict, NotFound
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
+from workflows.store.text_search import contains
 
 GRADES = ("A", "B", "C", "D", "E")
 SUPPLIER_COLUMNS = (
@@ -100,12 +101,11 @@ def list_suppliers(
     """One page of suppliers by name, filtered by name/external id/registration text and grade."""
     query = select(Supplier)
     if text:
-        like = f"%{text.lower()}%"
         query = query.where(
             or_(
-                func.lower(Supplier.name).like(like),
-                func.lower(Supplier.external_id).like(like),
-                func.lower(Supplier.registration_no).like(like),
+                contains(Supplier.name, text),
+                contains(Supplier.external_id, text),
+                contains(Supplier.registration_no, text),
             )
         )
     if grade:
@@ -233,7 +233,7 @@ DEMO_SUPPLIERS: list[dict[str, Any]] = [
     },
     {
         "external_id": "S-2002",
-        "name": "Guangzhou Packaging Co., Ltd.",
+        "name": "广州包装制品有限公司",  # Guangzhou Packaging Co., Ltd.: a Chinese supplier, in Chinese
         "email": "sales@gz-packaging.example",
         "registration_no": "91440101MA59XX2Y3Z",
         "founded_year": 2009,
