@@ -181,7 +181,9 @@ def test_the_dunning_run_opens_one_case_per_customer_due_whatever_the_chunk_size
 def test_reviews_swept_twice_in_chunks_start_one_review_per_customer(rt: Runtime) -> None:
     seed_book(rt.factory, NOW)
     with rt.factory() as session:
-        due = limit_review.review_triggers(session, NOW.date(), rt.settings.reviews)
+        # As the sweep asks: with the base currency, the top-N exposures of exposure_review_policy.dmn too.
+        base = rt.settings.credit.base_currency
+        due = limit_review.review_triggers(session, NOW.date(), rt.settings.reviews, base=base)
     first = chunks.chunked_review_sweep(rt, NOW.date(), NOW, size=3)
     again = chunks.chunked_review_sweep(rt, NOW.date(), NOW, size=2)
     assert first["reviews_started"] == len(due) >= 4 and again == first  # the same day, nothing new

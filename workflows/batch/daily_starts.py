@@ -36,6 +36,7 @@ from workflows.batch.claims import DayCounts
 from workflows.batch.regrade import tell_regraded_cases
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
+from workflows.credit.key_customer_reviews import start_data
 from workflows.credit.models import DunningCase, DunningStatus
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
@@ -139,7 +140,9 @@ def plan_dunning(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> li
 def plan_reviews(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> list[Chunk]:
     """The review sweep's customers and reasons for `as_of` added to the day's list; its pending ones."""
     with transaction(rt.factory) as session:
-        triggers = limit_review.review_triggers(session, as_of, rt.settings.reviews)
+        triggers = limit_review.review_triggers(
+            session, as_of, rt.settings.reviews, base=rt.settings.credit.base_currency
+        )
         pending = claims.add_plan(session, limit_review.PROCESS_KEY, as_of, dict(triggers))
     return [
         Chunk(limit_review.PROCESS_KEY, as_of, part, tuple(triggers[c] for c in part))
@@ -265,9 +268,7 @@ def _start(
     Raises:
         DomainError: the start was refused (the customer's data); the transaction rolls back.
     """
-    data: dict[str, Any] = {"customer_id": customer_id}
-    if reason is not None:
-        data["reason"] = reason
+    data = start_data(session, customer_id, reason, chunk.as_of, rt.settings.credit.base_currency)
     instance = start_instance(
         rt,
         chunk.process_key,

@@ -1,15 +1,24 @@
 """A key customer's review cycle: naming a customer key brings a later next review forward to the cycle
-limit_policy.dmn gives key customers of its grade (the table as deployed, never a constant here)."""
+limit_policy.dmn gives key customers of its grade (the table as deployed, never a constant here). And the
+top-N exposures' review frequency: exposure_review_policy.dmn names N and the months, the limit-review sweep
+starts a review (reason top_exposure) for each of the N largest exposures not reviewed that long."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.credit import roles
+from workflows.credit.aging_history import top_exposures
 from workflows.credit.customers import LIMIT_POLICY_DECISION, LIMIT_POLICY_FILE, add_months
-from workflows.credit.models import Customer
+from workflows.credit.exposure_policy import EXPOSURE_FILE, exposure_policy
+from workflows.credit.models import Customer, LimitChange
 from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.errors import Conflict
@@ -61,3 +70,96 @@ def bring_review_forward(session: Session, customer: Customer, *, actor: str, no
         before={"next_review_date": scheduled.isoformat() if scheduled else None},
         after={"next_review_date": latest.isoformat()},
     )
+
+
+# --- the top-N exposures' review frequency (bpmn/exposure_review_policy.dmn) -------------------------------
+
+TOP_EXPOSURE = "top_exposure"  # the limit-review sweep's reason
+
+
+@dataclass(frozen=True)
+class ExposureRank:
+    rank: int  # 1: the largest exposure
+    top_n: int
+    review_months: int
+    in_base: Decimal
+
+    def as_data(self) -> dict[str, Any]:
+        """What the review instance carries (its task shows why it is reviewed)."""
+        return {
+            "exposure_rank": self.rank,
+            "exposure_top_n": self.top_n,
+            "exposure_review_months": self.review_months,
+        }
+
+
+def top_exposure_ranks(session: Session, as_of: date, base: str) -> dict[int, ExposureRank]:
+    """customer id -> its rank among the policy's top-N exposures at the end of `as_of` (the dashboard's
+    ranking: open receivables in the base currency at the day's rates; customers in a currency without a rate
+    are not ranked). Empty when the policy names none."""
+    policy = exposure_policy(session)
+    if policy.top_n <= 0:
+        return {}
+    found = top_exposures(session, as_of, base, limit=policy.top_n)
+    return {
+        e.customer_id: ExposureRank(rank, policy.top_n, policy.review_months, e.in_base)
+        for rank, e in enumerate(found.top, start=1)
+    }
+
+
+def top_exposures_due(
+    session: Session, as_of: date, base: str, last_started: Mapping[int, datetime]
+) -> set[int]:
+    """The top-N exposure customers nobody looked at for the policy's review_months (on `as_of`, or more):
+    the last time is the latest of its last limit review's start, its last limit change (an application's
+    decision, the ERP migration) and its creation. The sweep reviews them with reason top_exposure."""
+    ranks = top_exposure_ranks(session, as_of, base)
+    if not ranks:
+        return set()
+    looked: dict[int, datetime] = {}
+    for cid, created, changed in session.execute(
+        select(Customer.id, Customer.created_at, func.max(LimitChange.changed_at))
+        .outerjoin(LimitChange, LimitChange.customer_id == Customer.id)
+        .where(Customer.id.in_(list(ranks)))
+        .group_by(Customer.id, Customer.created_at)
+    ):
+        moments = [m for m in (created, changed, last_started.get(cid)) if m is not None]
+        looked[cid] = max(_naive(m) for m in moments)
+    due = set()
+    for cid, rank in ranks.items():
+        last = looked.get(cid)
+        if last is None or last.date() <= add_months(as_of, -rank.review_months):
+            due.add(cid)
+    return due
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without its zone (SQLite gives naive datetimes, PostgreSQL aware ones): comparable."""
+    return (
+        moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+    )
+
+
+def top_exposure_note(session: Session, customer_id: int, as_of: date, base: str) -> str | None:
+    """Why a top_exposure review was started, in words for its task ("why this review"); None when the
+    customer is no longer among the top N (the review still runs, with its reason)."""
+    rank = top_exposure_ranks(session, as_of, base).get(customer_id)
+    if rank is None:
+        return None
+    return (
+        f"rank {rank.rank} of the {rank.top_n} largest exposures ({rank.in_base:.2f} {base} open on "
+        f"{as_of.isoformat()}); {EXPOSURE_FILE} reviews them at least every {rank.review_months} months"
+    )
+
+
+def start_data(
+    session: Session, customer_id: int, reason: str | None, as_of: date, base: str
+) -> dict[str, Any]:
+    """A daily start's data: the customer, the sweep's reason, for a top_exposure review why (its rank)."""
+    data: dict[str, Any] = {"customer_id": customer_id}
+    if reason is not None:
+        data["reason"] = reason
+    note = top_exposure_note(session, customer_id, as_of, base) if reason == TOP_EXPOSURE else None
+    if note:
+        data["review_note"] = note
+    return data

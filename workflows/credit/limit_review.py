@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.customers import get_customer
+from workflows.credit.key_customer_reviews import top_exposures_due
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import iso_text
@@ -26,8 +27,11 @@ RATING_FIELDS = ("agency", "rating", "date")
 EVENT_TRIGGERS = ("dunning", "overdue", "utilisation")
 
 
-def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> dict[int, str]:
-    """customer id -> reason, for every customer that needs a review and has none open."""
+def review_triggers(
+    session: Session, as_of: date, policy: ReviewSettings, *, base: str | None = None
+) -> dict[int, str]:
+    """customer id -> reason, for every customer that needs a review and has none open. With `base` (the
+    base currency), also the top-N exposures exposure_review_policy.dmn reviews more often (top_exposure)."""
     reviews = select(
         ProcessInstance.business_key, ProcessInstance.data, ProcessInstance.status, ProcessInstance.started_at
     ).where(ProcessInstance.process_key == PROCESS_KEY)
@@ -47,6 +51,7 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
         "overdue": set(session.scalars(_overdue(as_of, policy.overdue_days))),
         "utilisation": _highly_utilised(session, policy.utilisation_threshold),
         "rating_change": set(),
+        "top_exposure": set() if base is None else top_exposures_due(session, as_of, base, last_started),
         "scheduled": set(session.scalars(select(Customer.id).where(Customer.next_review_date <= as_of))),
     }
     for cid, changed in session.execute(
@@ -58,7 +63,7 @@ def review_triggers(session: Session, as_of: date, policy: ReviewSettings) -> di
         as_of - timedelta(days=policy.cooldown_days), datetime.min.time(), tzinfo=None
     )
     triggers: dict[int, str] = {}
-    for reason in ("dunning", "overdue", "rating_change", "utilisation", "scheduled"):
+    for reason in ("dunning", "overdue", "rating_change", "utilisation", "top_exposure", "scheduled"):
         for cid in sorted(found[reason]):
             if cid in triggers or cid in open_reviews:
                 continue

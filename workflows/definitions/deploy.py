@@ -23,6 +23,7 @@ from workflows.credit.dunning_ladder import (
     charges_problems,
     ladder_problems,
 )
+from workflows.credit.exposure_policy import EXPOSURE_DECISION, EXPOSURE_FILE, exposure_policy_problems
 from workflows.credit.provision_matrix import MATRIX_DECISION, MATRIX_FILE, matrix_problems
 from workflows.credit.watchlist_rules import RULES_DECISION, RULES_FILE, rules_problems
 from workflows.definitions.compile import CompiledProcess, compile_bundle
@@ -206,6 +207,10 @@ def _check_provision_matrix(texts: Mapping[str, str]) -> None:
         problems = cap_problems(texts[CAP_FILE])
         if problems:
             raise InvalidBundle([Problem(CAP_FILE, 0, CAP_DECISION, p) for p in problems])
+    if EXPOSURE_FILE in texts:  # the top-N exposures' review frequency: whole numbers in range
+        problems = exposure_policy_problems(texts[EXPOSURE_FILE])
+        if problems:
+            raise InvalidBundle([Problem(EXPOSURE_FILE, 0, EXPOSURE_DECISION, p) for p in problems])
     if RULES_FILE in texts:  # early-warning indicators: every signal evaluates to known actions
         problems = rules_problems(texts[RULES_FILE])
         if problems:

@@ -17,9 +17,15 @@ SCORECARD_TABLES = ("scorecard_weights", "collateral_haircut")
 READ_FROM_DEPLOYMENT: dict[str, tuple[str, ...]] = {
     roles.DUNNING: ("provision_matrix", "collection_priority"),
     roles.CREDIT_APPLICATION: SCORECARD_TABLES,
-    # The early-warning indicators (the daily watchlist run reads them) and the concentration cap (the KPIs
-    # and the watchlist read it) go with the limit review.
-    roles.CREDIT_LIMIT_REVIEW: (*SCORECARD_TABLES, "early_warning", "concentration_cap"),
+    # The early-warning indicators (the daily watchlist run reads them), the concentration cap (the KPIs
+    # and the watchlist read it) and the top exposures' review frequency (the review sweep) go with the
+    # limit review.
+    roles.CREDIT_LIMIT_REVIEW: (
+        *SCORECARD_TABLES,
+        "early_warning",
+        "concentration_cap",
+        "exposure_review_policy",
+    ),
 }
 
 
