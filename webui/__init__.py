@@ -85,6 +85,7 @@ def create_app(
         customers,
         dashboard,
         definitions,
+        diagram_names,
         errors,
         formatting,
         i18n,
@@ -128,6 +129,7 @@ def create_app(
     ):
         app.register_blueprint(blueprint.bp)
     i18n.register(app)  # before formatting: the formats follow the request's locale
+    diagram_names.register(app)  # task, lane and process names in the page's language
     formatting.register(app)
     navigation.register(app)
     errors.register(app)

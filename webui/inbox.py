@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, same_site_path, web_actor
+from webui.diagram_names import prime, task_title
 from webui.services import page_arg, services
 from workflows.definitions.versions import process_keys
 from workflows.engine import runner
@@ -53,6 +54,7 @@ def inbox() -> str:
     flt = inbox_filter()
     with svc.rt.factory() as session:
         found = list_inbox(session, actor, flt, now)
+        prime(item.instance_id for item in found.items)  # the rows' versions, for their names in zh
         context = dict(
             found=found,
             flt=flt,
@@ -75,7 +77,7 @@ def claim(task_id: int) -> str | Response | tuple[str, int]:
         item = runner.claim_task(svc.rt, task_id, actor=web_actor(), now=svc.clock())
     except DomainError as exc:
         return _refused(task_id, exc)
-    return _changed(item, _("You claimed task %(id)s, “%(title)s”.", id=item.id, title=item.title))
+    return _changed(item, _("You claimed task %(id)s, “%(title)s”.", id=item.id, title=task_title(item)))
 
 
 @bp.post("/inbox/<int:task_id>/unclaim")
@@ -87,7 +89,7 @@ def unclaim(task_id: int) -> str | Response | tuple[str, int]:
     except DomainError as exc:
         return _refused(task_id, exc)
     return _changed(
-        item, _("Task %(id)s, “%(title)s”, is back in its group queue.", id=item.id, title=item.title)
+        item, _("Task %(id)s, “%(title)s”, is back in its group queue.", id=item.id, title=task_title(item))
     )
 
 

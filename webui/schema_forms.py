@@ -36,6 +36,9 @@ class FormWidget:
     required: bool
     description: str = ""
     options: list[str] = field(default_factory=list)
+    option_labels: dict[str, str] = field(
+        default_factory=dict
+    )  # enum value -> its title, when the form has one
     value: str = ""
     error: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)  # min, max, maxlength, minlength, pattern
@@ -54,24 +57,28 @@ def form_widgets(
     schema: Mapping[str, Any],
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> list[FormWidget]:
-    """Widgets for every property of `schema`, filled with `values` (or the schema's defaults)."""
+    """Widgets for every property of `schema`, filled with `values` (or the schema's defaults), labelled in
+    `language`: `title_zh`, `description_zh` and `enum_titles_zh` beside `title`, `description` and
+    `enum_titles` (bpmn/README.md, "Forms"); English where the form gives no such text."""
     values, errors = values or {}, errors or {}
     required = set(schema.get("required", []))
     widgets = []
     for name, spec in schema.get("properties", {}).items():
         if object_items(spec) is not None:
-            widgets.append(_rows_widget(name, spec, name in required, values, errors))
+            widgets.append(_rows_widget(name, spec, name in required, values, errors, language))
             continue
         raw = values.get(name, spec.get("default"))
         widgets.append(
             FormWidget(
                 name=name,
-                label=str(spec.get("title") or name.replace("_", " ").capitalize()),
+                label=_label(spec, name, language),
                 kind=_kind(spec),
                 required=name in required,
-                description=str(spec.get("description", "")),
+                description=_said(spec, "description", language),
                 options=[_text(o) for o in spec.get("enum", [])],
+                option_labels=_option_labels(spec, language),
                 value=_text(raw),
                 error=errors.get(name),
                 attrs=_attrs(spec),
@@ -137,7 +144,12 @@ def _posted_rows(name: str, items: Mapping[str, Any], form: Mapping[str, Any]) -
 
 
 def _rows_widget(
-    name: str, spec: Mapping[str, Any], required: bool, values: Mapping[str, Any], errors: Mapping[str, str]
+    name: str,
+    spec: Mapping[str, Any],
+    required: bool,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str],
+    language: str = "en",
 ) -> FormWidget:
     items = object_items(spec)
     assert items is not None
@@ -151,21 +163,21 @@ def _rows_widget(
     cell_errors = _cell_errors(name, errors)
     return FormWidget(
         name=name,
-        label=str(spec.get("title") or name.replace("_", " ").capitalize()),
+        label=_label(spec, name, language),
         kind="rows",
         required=required,
-        description=str(spec.get("description", "")),
+        description=_said(spec, "description", language),
         error=errors.get(name),
         attrs={"data-max-rows": str(limit)},
         rows=[
-            _cells(name, items, index, rows[index] if index < len(rows) else {}, cell_errors)
+            _cells(name, items, index, rows[index] if index < len(rows) else {}, cell_errors, language)
             for index in range(count)
         ],
         columns=[
             replace(c, required=c.name.rsplit("-", 1)[1] in set(items.get("required", [])))
-            for c in _cells(name, items, None, {}, {})
+            for c in _cells(name, items, None, {}, {}, language)
         ],
-        blank_row=_cells(name, items, None, {}, {}),
+        blank_row=_cells(name, items, None, {}, {}, language),
     )
 
 
@@ -175,6 +187,7 @@ def _cells(
     index: int | None,
     row: Mapping[str, str],
     cell_errors: Mapping[tuple[int, str], str],
+    language: str = "en",
 ) -> list[FormWidget]:
     """One row's inputs; with `index` None, the blank row the browser copies (`__row__` is its number).
 
@@ -187,11 +200,12 @@ def _cells(
         cells.append(
             FormWidget(
                 name=f"{name}-{number}-{prop}",
-                label=str(spec.get("title") or prop.replace("_", " ").capitalize()),
+                label=_label(spec, prop, language),
                 kind="select" if kind == "radios" else kind,  # radios do not fit a table cell
                 required=False,
-                description=str(spec.get("description", "")),
+                description=_said(spec, "description", language),
                 options=[_text(o) for o in spec.get("enum", [])],
+                option_labels=_option_labels(spec, language),
                 value=row.get(prop, "") if index is not None else "",
                 error=cell_errors.get((index, prop)) if index is not None else None,
                 attrs=_attrs(spec),
@@ -233,6 +247,28 @@ def form_level_errors(schema: Mapping[str, Any], errors: Mapping[str, str]) -> l
     """Errors that belong to no field of the form (e.g. `_form`), shown above it."""
     names = set(schema.get("properties", {}))
     return [message for name, message in errors.items() if name not in names]
+
+
+def _said(spec: Mapping[str, Any], keyword: str, language: str) -> str:
+    """A text keyword of the schema in `language` (`title_zh`), else the keyword itself (English)."""
+    translated = spec.get(f"{keyword}_{language}") if language != "en" else None
+    if isinstance(translated, str) and translated.strip():
+        return translated
+    return str(spec.get(keyword, ""))
+
+
+def _label(spec: Mapping[str, Any], name: str, language: str) -> str:
+    return _said(spec, "title", language) or name.replace("_", " ").capitalize()
+
+
+def _option_labels(spec: Mapping[str, Any], language: str) -> dict[str, str]:
+    """Enum value -> title in `language` (`enum_titles_zh`), else the English `enum_titles`, else none."""
+    labels: dict[str, str] = {}
+    for keyword in ("enum_titles", f"enum_titles_{language}") if language != "en" else ("enum_titles",):
+        given = spec.get(keyword)
+        if isinstance(given, Mapping):
+            labels.update({_text(k): str(v) for k, v in given.items() if isinstance(v, str) and v.strip()})
+    return labels
 
 
 def _kind(spec: Mapping[str, Any]) -> str:

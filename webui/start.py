@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups, web_actor
+from webui.i18n import current_language
 from webui.input_checks import check_business_key, loads_checked, parse_id
 from webui.schema_forms import (
     FormWidget,
@@ -278,14 +279,14 @@ def _form(
     # Objects and lists are typed as JSON text; the description says what they hold.
     widgets = [
         replace(w, kind="textarea") if w.name in json_fields else w
-        for w in form_widgets(schema, values, errors)
+        for w in form_widgets(schema, values, errors, current_language())
     ]
     with services().rt.factory() as session:
         pickers = _pickers(session, actor, widgets)
     return render_template(
         "start/form.html",
         definition=definition,
-        title=str(schema.get("title") or definition.name or definition.process_key),
+        title=str(_zh_title(schema) or schema.get("title") or definition.name or definition.process_key),
         schema=schema,
         widgets=widgets,
         pickers=pickers,
@@ -294,3 +295,10 @@ def _form(
         business_key=values.get("business_key", ""),
         data_text=values.get("data", "{}"),
     ), status
+
+
+def _zh_title(schema: dict[str, Any]) -> str | None:
+    """The start form's title in the page's language (`title_zh`), when it gives one."""
+    language = current_language()
+    translated = schema.get(f"title_{language}") if language != "en" else None
+    return translated if isinstance(translated, str) and translated.strip() else None

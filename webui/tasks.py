@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, web_actor
+from webui.diagram_names import task_title
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
+from webui.i18n import current_language
 from webui.input_checks import MAX_ID, parse_id
 from webui.schema_forms import (
     field_errors,
@@ -67,7 +69,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     flash(
         _(
             "Done: “%(title)s” (%(subject)s) is completed.",
-            title=item.title,
+            title=task_title(item),
             subject=item.subject or item.process_key,
         )
     )
@@ -143,7 +145,7 @@ def _page(
             events=found.events,
             task_titles=found.task_titles,
             markers=instance_markers(found.path, item).as_dict(),
-            widgets=form_widgets(item.form_schema, values, errors),
+            widgets=form_widgets(item.form_schema, values, errors, current_language()),
             form_errors=form_level_errors(item.form_schema, errors),
             refusal=refusal,
             can_submit=is_open and item.assignee in (None, actor.username),

@@ -26,6 +26,7 @@ from workflows.definitions.problems import (
     owner_id,
 )
 from workflows.engine.sandbox import Mode, check_code, prepare_source
+from workflows.languages import LANGUAGES
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 
@@ -66,6 +67,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_message_properties(doc, files),
         *_check_read_only_groups(doc),
         *_check_stored_lengths(doc),
+        *_check_translated_names(doc),
     ]
 
 
@@ -268,6 +270,27 @@ def _check_message_properties(doc: Document, files: Mapping[str, bytes]) -> Iter
                 elif name == "messageJsonSchemaFilename" and value not in available:
                     message = f"the message schema {value!r} is not in the bundle; deploy it with the diagram"
                     yield doc.problem(prop, message, owner)
+
+
+def _check_translated_names(doc: Document) -> Iterator[Problem]:
+    """A `name_<language>` property (bilingual diagrams, workflows/definitions/display_names.py) names a
+    language creditflow speaks and gives a name that fits the task title's column."""
+    for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
+        name = prop.get("name") or ""
+        if not name.startswith("name_"):
+            continue
+        language, value = name.removeprefix("name_"), (prop.get("value") or "").strip()
+        if language not in LANGUAGES or language == "en":
+            others = ", ".join(f"name_{code}" for code in LANGUAGES if code != "en")
+            yield doc.problem(
+                prop, f"{name} names no language creditflow speaks; use {others}", owner_id(prop)
+            )
+        elif not value:
+            message = f"{name} is empty; give the element's name in that language, or remove the property"
+            yield doc.problem(prop, message, owner_id(prop))
+        elif len(value) > _TITLE_CHARS:
+            message = f"{name} has {len(value)} characters; use at most {_TITLE_CHARS}"
+            yield doc.problem(prop, message, owner_id(prop))
 
 
 # The properties that give a group the right to act: start, work on a task, send a message.

@@ -21,10 +21,15 @@ from referencing.jsonschema import DRAFT202012
 
 from workflows.definitions.forms import NO_RETRIEVAL, compile_pattern
 from workflows.definitions.problems import Problem
+from workflows.languages import LANGUAGES
 
 REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 # Keywords whose values are data, not schemas: a "$ref" or "pattern" key inside them is not a reference.
-_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+_DATA_KEYWORDS = frozenset(
+    {"const", "enum", "default", "examples", "enum_titles", *(f"enum_titles_{code}" for code in LANGUAGES)}
+)
+# Texts a form shows in a language other than English (bpmn/README.md, "Forms"): title_zh, description_zh.
+_TRANSLATED_TEXTS = frozenset(f"{word}_{code}" for word in ("title", "description") for code in LANGUAGES)
 # A reference to another form of the deployment: its base name, optionally with a fragment.
 _FORM_REF = re.compile(r"(?P<file>[A-Za-z0-9_.-]+\.json)(?P<fragment>#.*)?", re.DOTALL)
 # Other forms are embedded under the root's $defs with this prefix, each with its name as $id.
@@ -56,6 +61,12 @@ def check_form_schema(
             problems.append(Problem(file, line, "-", message))
         elif key == "pattern" and isinstance(value, str):
             problems += _pattern_problems(file, line, where, [value])
+        elif key in _TRANSLATED_TEXTS and path[-1:] != ("properties",):
+            if not isinstance(value, str) or not value.strip():
+                message = f"{key} at {where} is empty; write the text in that language, or remove {key}"
+                problems.append(Problem(file, line, "-", message))
+        elif key.startswith("enum_titles") and key in _DATA_KEYWORDS and path[-1:] != ("properties",):
+            problems += _enum_title_problems(file, line, where, key, value, _at(schema, path))
         elif key == "patternProperties" and isinstance(value, Mapping):
             problems += _pattern_problems(file, line, where, list(value))
     if not problems and (loop := _reference_loop(name, schema, registry)):
@@ -148,6 +159,22 @@ def _bundle_registry(forms: Mapping[str, Any]) -> Registry[Any]:
         if isinstance(schema, (Mapping, bool))
     ]
     return NO_RETRIEVAL.with_resources(resources).crawl()
+
+
+def _enum_title_problems(
+    file: str, line: int, where: str, key: str, titles: Any, owner: Any
+) -> Iterator[Problem]:
+    """`enum_titles` / `enum_titles_zh`: {enum value: non-empty title} for values of the field's enum."""
+    values = {json.dumps(v) for v in owner.get("enum", [])} if isinstance(owner, Mapping) else set()
+    if not isinstance(titles, Mapping):
+        yield Problem(file, line, "-", f"{key} at {where} must map each enum value to its title")
+        return
+    for value, title in titles.items():
+        if json.dumps(value) not in values:
+            message = f"{key} at {where} names {value!r}, which is not a value of the field's enum"
+            yield Problem(file, line, "-", message)
+        elif not isinstance(title, str) or not title.strip():
+            yield Problem(file, line, "-", f"{key} at {where}: the title of {value!r} is empty")
 
 
 def _pattern_problems(name: str, line: int, where: str, patterns: list[str]) -> Iterator[Problem]:
