@@ -15,11 +15,8 @@ from workflows.credit.models import DunningCase
 from workflows.credit.receivables import invoice_json, overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
-from workflows.mail.letters_pdf import PDF, letter_pdf
-from workflows.mail.outbox import dedupe_key_taken, queue_email
+from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
-from workflows.mail.smtp import Attachment
-from workflows.mail.templates import render_email
 from workflows.store.audit import changed
 
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
@@ -160,12 +157,6 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     # One notice per case and level, whatever retries or double ticks happen.
     dedupe_key = f"dunning:{case.id}:level:{req.level}"
     language = known_language(customer.language)  # the customer's language, English when it has none we write
-    letters = []
-    if req.level >= PDF_FROM_LEVEL and not dedupe_key_taken(ctx.session, dedupe_key):
-        # From the second reminder on the notice is also a PDF letter in the customer's language.
-        letter = render_email("dunning_notice", context, language=language)
-        pdf = letter_pdf(letter.html, language=letter.language, on=today, title=letter.subject)
-        letters.append(Attachment.of_bytes(f"dunning-notice-{case.id}-level-{req.level}.pdf", PDF, pdf))
     row = queue_email(
         ctx.session,
         to=[customer.email],
@@ -174,8 +165,9 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
         dedupe_key=dedupe_key,
         now=ctx.now,
         instance_id=ctx.instance_id,
-        attachments=letters,
         language=language,
+        # From the second reminder on the notice is also a PDF letter in the customer's language.
+        pdf_letter=f"dunning-notice-{case.id}-level-{req.level}.pdf" if req.level >= PDF_FROM_LEVEL else "",
     )
     before = {"last_notice_at": iso_text(case.last_notice_at)}
     case.last_notice_at = ctx.now

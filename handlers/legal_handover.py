@@ -1,4 +1,4 @@
-"""Operation `dunning.legal_handover`: hand a case to legal with its case file (HTML attachment)."""
+"""Operation `dunning.legal_handover`: hand a case to legal with its case file (a PDF attachment)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,12 @@ from workflows.credit.models import (
 )
 from workflows.credit.provisions import audit_provision
 from workflows.engine.service_tasks import TaskContext
+from workflows.languages import LANGUAGES
+from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.outbox import queue_email
+from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment
+from workflows.money import format_money
 from workflows.users import emails_of
 
 
@@ -80,6 +85,10 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
     )
     recipients = emails_of(ctx.session, groups=[roles.LEGAL])
     if recipients:
+        # Internal mail: in the legal group's language (their chosen one; English when they differ).
+        language = common_language(ctx.session, recipients)
+        document = case_file_html(ctx.session, case, customer, open_invoices, today, language)
+        title = CASE_FILE_LABELS[language]["title"].format(case=case.id, customer=customer.name)
         queue_email(
             ctx.session,
             to=recipients,
@@ -94,77 +103,132 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
             dedupe_key=f"dunning:{case.id}:legal_handover",
             now=ctx.now,
             instance_id=ctx.instance_id,
+            language=language,
             attachments=[
-                Attachment(
-                    f"case-file-{case.id}.html",
-                    "text/html",
-                    case_file_html(ctx.session, case, customer, open_invoices, today),
+                Attachment.of_bytes(
+                    f"case-file-{case.id}.pdf",
+                    PDF,
+                    letter_pdf(document, language=language, on=today, title=title),
                 )
             ],
         )
     return Handover(amount, recipients)
 
 
+# The case file's words in each language the mail speaks.
+CASE_FILE_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Dunning case {case}: {customer}",
+        "contact": "Customer {id} ({external}), registration {registration}, e-mail {email}, "
+        "sales owner {owner}.",
+        "summary": "Opened {opened}; level {level}; fees {fees}; claimed (open, undisputed) {claimed}; "
+        "held by open disputes, not claimed {held}.",
+        "open_invoices": "Open invoices",
+        "invoice_heads": "Invoice|Issued|Due|Amount|Open|Disputed|Claimed|Days overdue",
+        "disputed_parts": "Disputed parts (not claimed)",
+        "disputed_heads": "Invoice|Disputed|Reason|Dispute|Status",
+        "none": "None.",
+        "history": "Dunning history",
+        "history_heads": "When|Level|Event|Detail",
+    },
+    "zh": {
+        "title": "催收案件 {case}：{customer}",
+        "contact": "客户编号 {id}（ERP 编号 {external}），统一社会信用代码 {registration}，电子邮箱 {email}，"
+        "销售负责人 {owner}。",
+        "summary": "立案日期 {opened}；催收级别 {level}；催收费用 {fees}；主张金额（未付且无争议）{claimed}；"
+        "因未决争议暂不主张 {held}。",
+        "open_invoices": "未结发票",
+        "invoice_heads": "发票号|开票日期|到期日|发票金额|未付金额|争议金额|主张金额|逾期天数",
+        "disputed_parts": "争议部分（不在主张金额内）",
+        "disputed_heads": "发票号|争议金额|争议原因|争议编号|状态",
+        "none": "无。",
+        "history": "催收记录",
+        "history_heads": "时间|级别|事件|详情",
+    },
+}
+
+
 def case_file_html(
-    session: Session, case: DunningCase, customer: Customer, invoices: Any, today: date
+    session: Session, case: DunningCase, customer: Customer, invoices: Any, today: date, language: str = "en"
 ) -> str:
-    """The legal case file: customer and contacts, open invoices, amounts and the full dunning history.
+    """The legal case file: customer and contacts, open invoices, amounts and the full dunning history, in
+    `language` (en, zh; letter_pdf makes the PDF attached to the handover mail from it).
 
     The claim is the undisputed rest of each invoice; the parts open disputes hold are a table of their own
     (invoice, amount, reason, dispute) and are not in the claim's total.
     """
+    words = CASE_FILE_LABELS.get(language, CASE_FILE_LABELS["en"])
+    locale = LANGUAGES.get(language, "en")
     e = html.escape
+
+    def money(value: Decimal) -> str:
+        return e(format_money(value, case.currency, locale=locale))
+
+    def day(value: date) -> str:
+        return format_date(value, format="long", locale=locale) if language == "zh" else value.isoformat()
+
     invoice_rows = "".join(
         _row(
             e(i.number),
-            i.issue_date,
-            i.due_date,
-            f"{i.amount:.2f}",
-            f"{i.open_amount:.2f}",
-            f"{min(i.disputed_amount, i.open_amount):.2f}",
-            f"{i.undisputed_amount:.2f}",
+            day(i.issue_date),
+            day(i.due_date),
+            money(i.amount),
+            money(i.open_amount),
+            money(min(i.disputed_amount, i.open_amount)),
+            money(i.undisputed_amount),
             max(0, (today - i.due_date).days),
         )
         for i in invoices
     )
     disputed_rows = "".join(
-        _row(e(line.invoice_number), f"{line.amount:.2f}", e(line.reason), line.dispute_id, e(status))
+        _row(e(line.invoice_number), money(line.amount), e(line.reason), line.dispute_id, e(status))
         for line, status in _open_dispute_lines(session, [i.id for i in invoices])
     )
     events = session.scalars(
         select(DunningEvent).where(DunningEvent.case_id == case.id).order_by(DunningEvent.id)
     )
     history_rows = "".join(
-        _row(f"{ev.at:%Y-%m-%d %H:%M}", f"L{ev.level}", e(ev.kind), e(str(ev.detail))) for ev in events
+        _row(f"{ev.at:%Y-%m-%d %H:%M}", f"L{ev.level}", e(ev.kind), e(_detail(ev.detail))) for ev in events
     )
     total = sum((i.undisputed_amount for i in invoices), Decimal("0.00"))
     held = sum((min(i.disputed_amount, i.open_amount) for i in invoices), Decimal("0.00"))
-    contact = (
-        f"Customer {customer.id} ({e(customer.external_id or '-')}), "
-        f"registration {e(customer.registration_no or '-')}, e-mail {e(customer.email or '-')}, "
-        f"sales owner {e(customer.sales_owner or '-')}."
+    contact = words["contact"].format(
+        id=customer.id,
+        external=e(customer.external_id or "-"),
+        registration=e(customer.registration_no or "-"),
+        email=e(customer.email or "-"),
+        owner=e(customer.sales_owner or "-"),
     )
-    invoice_table = (
-        _row("Invoice", "Issued", "Due", "Amount", "Open", "Disputed", "Claimed", "Days overdue", cell="th")
-        + invoice_rows
+    summary = words["summary"].format(
+        opened=day(case.opened_at.date()),
+        level=case.level,
+        fees=money(case.fees),
+        claimed=money(total),
+        held=money(held),
     )
+    invoice_table = _row(*words["invoice_heads"].split("|"), cell="th") + invoice_rows
     disputed_table = (
-        _row("Invoice", "Disputed", "Reason", "Dispute", "Status", cell="th") + disputed_rows
+        f"<table border='1'>{_row(*words['disputed_heads'].split('|'), cell='th')}{disputed_rows}</table>"
         if disputed_rows
-        else ""
+        else f"<p>{words['none']}</p>"
     )
-    history_table = _row("When", "Level", "Event", "Detail", cell="th") + history_rows
+    history_table = _row(*words["history_heads"].split("|"), cell="th") + history_rows
+    title = e(words["title"].format(case=case.id, customer=customer.name))
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Case file {case.id}</title></head><body>"
-        f"<h1>Dunning case {case.id}: {e(customer.name)}</h1><p>{contact}</p>"
-        f"<p>Opened {case.opened_at:%Y-%m-%d}; level {case.level}; fees {case.fees:.2f} {e(case.currency)}; "
-        f"claimed (open, undisputed) {total:.2f} {e(case.currency)}; "
-        f"held by open disputes, not claimed {held:.2f} {e(case.currency)}.</p>"
-        f"<h2>Open invoices</h2><table border='1'>{invoice_table}</table>"
-        f"<h2>Disputed parts (not claimed)</h2><table border='1'>{disputed_table}</table>"
-        f"<h2>Dunning history</h2><table border='1'>{history_table}</table></body></html>"
+        f"<!DOCTYPE html><html lang='{'zh-Hans' if language == 'zh' else 'en'}'><head><meta charset='utf-8'>"
+        f"<title>{title}</title></head><body>"
+        f"<h1>{title}</h1><p>{contact}</p><p>{summary}</p>"
+        f"<h2>{words['open_invoices']}</h2><table border='1'>{invoice_table}</table>"
+        f"<h2>{words['disputed_parts']}</h2>{disputed_table}"
+        f"<h2>{words['history']}</h2><table border='1'>{history_table}</table></body></html>"
     )
+
+
+def _detail(detail: Any) -> str:
+    """An event's detail as `key: value` pairs (its JSON as stored, without braces and quotes)."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {value}" for key, value in detail.items())
+    return str(detail)
 
 
 def _open_dispute_lines(session: Session, invoice_ids: list[int]) -> list[tuple[DisputeLine, str]]:

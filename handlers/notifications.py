@@ -18,6 +18,8 @@ from workflows.users import emails_of
 USER_PREFIX = "user:"
 GROUP_PREFIX = "group:"
 INITIATOR = "initiator"
+# Templates that are letters: the e-mail carries them as a PDF too, under this file name.
+PDF_LETTERS = {"approval_letter": "credit-limit-letter-{instance}.pdf"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
             dedupe_key=f"notify:{ctx.task_key}",
             now=ctx.now,
             instance_id=ctx.instance_id,
+            # Letters to customers also go as a PDF in the recipients' language (chosen by queue_email).
+            pdf_letter=PDF_LETTERS[req.template].format(instance=ctx.instance_id)
+            if req.template in PDF_LETTERS
+            else "",
         )
     except (TemplateError, ValueError) as exc:
         raise HandlerInputError(

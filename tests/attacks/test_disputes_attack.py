@@ -6,6 +6,7 @@ or by the wrong group."""
 
 from __future__ import annotations
 
+import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.bpmn.test_dispute_resolution import complete, credit_notes, invoices, raise_dispute, task_named
@@ -377,17 +379,18 @@ def test_the_legal_handover_claims_the_undisputed_rest_and_lists_the_disputed_pa
     [handover] = [e for e in desk.case(customer)["history"] if e["kind"] == "legal_handover"]
     # 1,500.00 open, 600.00 of it disputed: legal pursues (and the provision covers) 900.00.
     assert (handover["detail"]["provision"], handover["detail"]["disputed"]) == ("900.00", "600.00")
-    name = f"case-file-{desk.case(customer)['id']}.html"
+    name = f"case-file-{desk.case(customer)['id']}.pdf"
     [mail] = [
         m for m in desk.notices_to("legal1@example.com") if any(p.get_filename() == name for p in m.walk())
     ]
     text = plain(mail)
     assert "900.00" in text and "600.00" in text and "1,500.00" not in text, text
     attachment = next(p for p in mail.walk() if p.get_filename() == name)
-    case_file = attachment.get_payload(decode=True).decode()
+    pdf = PdfReader(io.BytesIO(attachment.get_payload(decode=True)))  # the case file is a PDF (issue 20)
+    case_file = " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
     assert "claimed (open, undisputed) 900.00 EUR" in case_file
     assert "held by open disputes, not claimed 600.00 EUR" in case_file
-    disputed = case_file.split("Disputed parts (not claimed)")[1].split("</table>")[0]
+    disputed = case_file.split("Disputed parts (not claimed)")[1].split("Dunning history")[0]
     assert "INV-LH1" in disputed and "600.00" in disputed and "INV-LH2" not in disputed
     with desk.client.application.extensions["creditflow"].rt.factory() as session:
         [provision] = session.scalars(select(Provision).where(Provision.customer_id == customer)).all()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
@@ -55,9 +57,14 @@ def test_unpaid_invoices_climb_the_ladder_to_legal(desk: Collections) -> None:
     assert [t["name"] for t in legal_task] == ["pursue_legally"]
     case_file = [m for m in desk.sink.messages if m["To"] == "legal1@example.com"]
     assert case_file, "the case file did not reach the legal group"
-    # yagmail sends an HTML document as a text/html part carrying the file name.
-    attachment = next(p for p in case_file[0].walk() if p.get_filename() == f"case-file-{case['id']}.html")
-    document = attachment.get_payload(decode=True).decode()
+    # The case file is a PDF letter (issue 20): yagmail sends it as an application/pdf attachment.
+    attachment = next(p for p in case_file[0].walk() if p.get_filename() == f"case-file-{case['id']}.pdf")
+    assert (attachment.get_content_type(), attachment.get_content_disposition()) == (
+        "application/pdf",
+        "attachment",
+    )
+    pdf = PdfReader(io.BytesIO(attachment.get_payload(decode=True)))
+    document = "\n".join(page.extract_text() for page in pdf.pages)
     assert "INV-2" in document and "Final demand" not in document and "notice_sent" in document
     provisions = desk.client.get(
         f"/api/provisions/preview?as_of={desk.clock.now.date()}", headers=auth(desk.tokens["finance1"])

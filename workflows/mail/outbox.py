@@ -21,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import utcnow
+from workflows.mail.letters_pdf import PDF, letter_pdf
+from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment, Mailer
 from workflows.mail.templates import render_email
 from workflows.settings import MailSettings
@@ -71,11 +73,6 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     return recipients
 
 
-def dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
-    """Whether an e-mail was queued under `dedupe_key` (so a repeat can skip work, such as its PDF)."""
-    return _dedupe_key_taken(session, dedupe_key)
-
-
 def _dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
     return session.scalar(_QUEUED_WITH_KEY, {"dedupe_key": dedupe_key}) is not None
 
@@ -93,12 +90,14 @@ def queue_email(
     now: datetime,
     instance_id: int | None = None,
     attachments: Sequence[Attachment] = (),
-    language: str | None = "en",
+    language: str | None = None,
+    pdf_letter: str = "",
 ) -> int | None:
     """Render and insert one pending outbox row in the caller's transaction (not committed); its id.
 
-    `language` is the recipients' ("en", "zh"; recipient_language and users_language find it): the template's
-    version in that language is rendered, else the English one.
+    The template's version in `language` ("en", "zh") is rendered, else the English one; by default (None)
+    the recipients' language (mail.recipients.common_language: the users' chosen one, a customer's; English
+    when they differ). `pdf_letter`, a file name, attaches the rendered letter as a PDF too (letters_pdf).
 
     Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before, or is being
     queued by a concurrent transaction right now.
@@ -113,7 +112,12 @@ def queue_email(
         raise ValueError(f"e-mail {template!r}: dedupe_key must be 1 to 200 characters, got {dedupe_key!r}")
     if _dedupe_key_taken(session, dedupe_key):
         return None
+    if language is None:
+        language = common_language(session, recipients)
     rendered = render_email(template, context, language=language)
+    if pdf_letter:
+        pdf = letter_pdf(rendered.html, language=rendered.language, on=now.date(), title=rendered.subject)
+        attachments = [*attachments, Attachment.of_bytes(pdf_letter, PDF, pdf)]
     subject = rendered.subject
     max_subject = _column_length(OutboxEmail.subject)
     if len(subject) > max_subject:

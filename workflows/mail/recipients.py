@@ -20,25 +20,23 @@ def known_language(code: str | None) -> str:
     return code if code in LANGUAGES else FALLBACK
 
 
-def address_language(session: Session, address: str) -> str:
-    """The language of the person or company behind an e-mail address: a user's chosen language, else the
-    language of the customer with that address (the first by id when several share it), else English."""
-    normal = address.strip().lower()
-    user = session.scalar(
-        select(User.language).where(func.lower(User.email) == normal, User.active.is_(True)).limit(1)
+def common_language(session: Session, addresses: Iterable[str]) -> str:
+    """The language the readers of `addresses` share: for each address a user's chosen language, else the
+    language of the customer with that address (the first by id when several share it), else English; English
+    when they differ (one e-mail goes to all of them)."""
+    wanted = sorted({address.strip().lower() for address in addresses})
+    if not wanted:
+        return FALLBACK
+    found: dict[str, str] = {}
+    customers = select(func.lower(Customer.email), Customer.language).where(
+        func.lower(Customer.email).in_(wanted)
     )
-    if user:
-        return known_language(user)
-    customer = session.scalar(
-        select(Customer.language).where(func.lower(Customer.email) == normal).order_by(Customer.id).limit(1)
+    for address, language in session.execute(customers.order_by(Customer.id.desc())):
+        found[address] = known_language(language)  # the lowest id is written last
+    users = select(func.lower(User.email), User.language).where(
+        func.lower(User.email).in_(wanted), User.active.is_(True), User.language.is_not(None)
     )
-    return known_language(customer)
-
-
-def by_language(session: Session, addresses: Iterable[str]) -> dict[str, list[str]]:
-    """The addresses grouped by the language their readers read, each group in the given order; English
-    first, so a mail that goes out in one language keeps its place."""
-    groups: dict[str, list[str]] = {}
-    for address in addresses:
-        groups.setdefault(address_language(session, address), []).append(address)
-    return dict(sorted(groups.items(), key=lambda item: item[0] != FALLBACK))
+    for address, language in session.execute(users):
+        found[address] = known_language(language)
+    languages = {found.get(address, FALLBACK) for address in wanted}
+    return languages.pop() if len(languages) == 1 else FALLBACK

@@ -70,7 +70,11 @@ def format_when_for(value: datetime | date | str | None, *, language: str = "en"
     if language == "en" or value is None or value == "":
         return format_when(value)
     if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        text = value
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            return text  # not a date (task data may hold anything): shown as it is
     locale = LANGUAGES[language]
     if isinstance(value, datetime):
         aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
