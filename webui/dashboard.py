@@ -21,6 +21,7 @@ from webui.services import services
 from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.concentration_cap import concentration_cap
+from workflows.credit.kpi_process import AUTO
 from workflows.credit.kpis import KPI_NAMES, NOT_IN_SNAPSHOT, KpiRatesMissing, compute_kpis
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.provisions import BUCKETS
@@ -94,7 +95,8 @@ KPI_HELP: dict[str, tuple[str, str]] = {
     ),
 }
 UNIT_TEXT = {"days": "days", "percent": "%", "hours": "h"}
-ROUTE_TITLES = {"auto": "Automatic", "analyst": "Analyst", "manager": "Manager", "cfo": "CFO"}
+# The routes of kpi_process.ROUTES, in their order.
+ROUTE_TITLES = {AUTO: "Automatic", "analyst": "Analyst", "manager": "Manager", CFO: "CFO"}
 
 
 def _note(name: str, kpi: dict[str, Any]) -> str | None:
