@@ -21,22 +21,27 @@ def known_language(code: str | None) -> str:
 
 
 def common_language(session: Session, addresses: Iterable[str]) -> str:
-    """The language the readers of `addresses` share: for each address a user's chosen language, else the
-    language of the customer with that address (the first by id when several share it), else English; English
-    when they differ (one e-mail goes to all of them)."""
+    """The language the readers of `addresses` share: for each address its user's chosen language (English
+    when they chose none), else the language of the customer with that address (the first by id when several
+    share it), else English; English when they differ (one e-mail goes to all of them)."""
     wanted = sorted({address.strip().lower() for address in addresses})
     if not wanted:
         return FALLBACK
-    found: dict[str, str] = {}
-    customers = select(func.lower(Customer.email), Customer.language).where(
-        func.lower(Customer.email).in_(wanted)
-    )
-    for address, language in session.execute(customers.order_by(Customer.id.desc())):
-        found[address] = known_language(language)  # the lowest id is written last
+    found: dict[str, str | None] = {}
     users = select(func.lower(User.email), User.language).where(
-        func.lower(User.email).in_(wanted), User.active.is_(True), User.language.is_not(None)
+        func.lower(User.email).in_(wanted), User.active.is_(True)
     )
     for address, language in session.execute(users):
-        found[address] = known_language(language)
-    languages = {found.get(address, FALLBACK) for address in wanted}
+        if language or address not in found:  # two users sharing a mailbox: the one who chose a language
+            found[address] = language
+    # Customers only for the addresses no user has: internal mail (every notification of a step) never scans
+    # the customers, whose e-mail column has no index.
+    outside = [address for address in wanted if address not in found]
+    if outside:
+        customers = select(func.lower(Customer.email), Customer.language).where(
+            func.lower(Customer.email).in_(outside)
+        )
+        for address, language in session.execute(customers.order_by(Customer.id.desc())):
+            found[address] = language  # the lowest id is written last
+    languages = {known_language(found.get(address)) for address in wanted}
     return languages.pop() if len(languages) == 1 else FALLBACK
