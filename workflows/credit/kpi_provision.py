@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -115,14 +116,19 @@ class Allowances:
         rolled: date,
         sums: dict[tuple[str, str], int],
         dues: dict[str, tuple[date, date]],
-        customers: Callable[[list[int]], dict[tuple[str, str], int]],
+        between: Callable[[str, date, date], int],
+        exact: Callable[[list[int]], dict[tuple[str, date], int]],
         per_due: Callable[[], dict[tuple[str, date], int]],
     ) -> tuple[Decimal, str]:
-        """`on` from balances summed per (currency, aging bucket as of `rolled`) instead of per due date
-        (workflows/credit/kpi_today.py): the same answer when every due date a currency's open invoices
-        have (`dues`: its earliest and latest) gives, within each bucket, one (bucket, rate) of the matrix
-        at `end`; else `per_due()` (the balances per due date) goes through `on`. `customers(ids)`: those
-        customers' sums per (currency, aging bucket), taken out for their specific provisions.
+        """`on` from the open invoices summed per (currency, aging bucket as of `rolled`) (`sums`), for
+        workflows/credit/kpi_today.py: each currency's due dates present (`dues`: its earliest and latest)
+        are cut into runs of one aging bucket and one (bucket, rate) of the matrix at `end`; a bucket of one
+        run is its sum, a bucket of several has each run but its longest summed by `between(currency,
+        first due, last due)` and the longest by difference. `exact(customer ids)`: {(currency, due date):
+        hundredths} of the customers with a specific provision (taken out) and of the invoices outside the
+        sums the provision counts (key None: added); `per_due()`: every balance per due date, through `on`,
+        when the due dates spread over more than MAX_DAYS_EVALUATED days. The same groups as `on`, so the
+        same total to the cent.
 
         Raises:
             MatrixError, MissingRates: as `on`.
@@ -130,28 +136,43 @@ class Allowances:
         if end in self.runs:
             return self.runs[end], RUN
         matrix = self._matrix(end)
-        mapped: dict[tuple[str, str], tuple[str, Decimal]] = {}
+        if any((high - low).days > MAX_DAYS_EVALUATED for low, high in dues.values()):
+            return self.on(end, per_due())
+        grouped: dict[tuple[str, str, Decimal], int] = {}
+
+        def add(currency: str, found: tuple[str, Decimal], amount: int) -> None:
+            key = (found[0], currency, found[1])
+            grouped[key] = grouped.get(key, 0) + amount
+
+        covered = set()
         for currency, (low, high) in dues.items():
-            if (high - low).days > MAX_DAYS_EVALUATED:
-                return self.on(end, per_due())
+            runs: dict[str, list[list[Any]]] = {}  # aging bucket -> [[found, first due, last due], ...]
             for offset in range((high - low).days + 1):
                 due = low + timedelta(days=offset)
                 found = _rate_for(matrix, (end - due).days)
-                if mapped.setdefault((currency, bucket_of(due, rolled)), found) != found:
-                    return self.on(end, per_due())
+                bucket = bucket_of(due, rolled)
+                mine = runs.setdefault(bucket, [])
+                if mine and mine[-1][0] == found and mine[-1][2] == due - timedelta(days=1):
+                    mine[-1][2] = due
+                else:
+                    mine.append([found, due, due])
+            for bucket, parts in runs.items():
+                covered.add((currency, bucket))
+                total = sums.get((currency, bucket), 0)
+                longest = max(range(len(parts)), key=lambda i: (parts[i][2] - parts[i][1]).days)
+                for i, (found, first, last) in enumerate(parts):
+                    if i != longest:
+                        amount = between(currency, first, last)
+                        add(currency, found, amount)
+                        total -= amount
+                add(currency, parts[longest][0], total)
+        if any(amount and key not in covered for key, amount in sums.items()):
+            return self.on(end, per_due())  # an amount outside the due dates read: never expected
         specific = self._specific(end)
-        left = dict(sums)
-        for key, amount in customers(sorted(specific)).items():
-            left[key] = left.get(key, 0) - amount
-        grouped: dict[tuple[str, str, Decimal], int] = {}
-        for key, amount in left.items():
-            if amount <= 0:
-                continue
-            if key not in mapped:  # an amount outside the due dates read: never expected; exact anyway
-                return self.on(end, per_due())
-            bucket, rate = mapped[key]
-            grouped[(bucket, key[0], rate)] = grouped.get((bucket, key[0], rate), 0) + amount
-        return self._total(end, grouped, specific), COMPUTED
+        for (currency, due), amount in exact(sorted(specific)).items():
+            add(currency, _rate_for(matrix, (end - due).days), amount)
+        kept = {key: amount for key, amount in grouped.items() if amount > 0}
+        return self._total(end, kept, specific), COMPUTED
 
     def _total(
         self,

@@ -42,7 +42,6 @@ from workflows.credit.kpi_book import OVER_90, CurrencyBook, EndFigures, _add_wr
 from workflows.credit.kpi_periods import previous_end
 from workflows.credit.models import Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.portfolio import current_rates
-from workflows.credit.provisions import bucket_of
 from workflows.credit.write_offs import WriteOff
 
 MAX_GAP = 7  # days between the period end and the balances' day that are moved back by index ranges
@@ -71,7 +70,8 @@ class TodayFigures:
     customer_count: int  # customers with AR at the end
     sums: dict[tuple[str, str], int]  # (currency, bucket as of R) -> hundredths the provision counts
     dues: dict[str, tuple[date, date]]  # currency -> earliest and latest due date of open invoices
-    customer_sums: Callable[[list[int]], dict[tuple[str, str], int]]
+    between: Callable[[str, date, date], int]  # open hundredths of a currency due in [first, last]
+    exact: Callable[[list[int]], dict[tuple[str, date], int]]  # see Allowances.on_buckets
     per_due: Callable[[], dict[tuple[str, date], int]]
 
 
@@ -130,13 +130,25 @@ def today_figures(session: Session, end: date, period: str, base: str) -> TodayF
         figures.at_end[start].ar = figures.at_end[end].ar + moved.get(currency, 0)
     customers, count = _top_candidates(session, outside)
     dues = _due_range(session, [c for c, _ in sums])
-    credited = [(cur, due, amount) for _, cur, due, counted, amount in outside if counted]
-    for currency, due, amount in credited:  # the provision counts them (no write-off line)
-        key = (currency, bucket_of(due, rolled))
-        sums[key] = sums.get(key, 0) + amount
+    counted = [row for row in outside if row[3]]  # the provision counts them (no write-off line)
 
     def per_due() -> dict[tuple[str, date], int]:
-        return _per_due(session, end, credited)
+        return _per_due(session, end, [(cur, due, amount) for _, cur, due, _, amount in counted])
+
+    def between(currency: str, first: date, last: date) -> int:
+        return _open_between(session, currency, first, last + timedelta(days=1))
+
+    def exact(specific: list[int]) -> dict[tuple[str, date], int]:
+        """The invoices outside the sums the provision counts (added), less the customers with a
+        specific provision (their open invoices per due date, and theirs of those outside)."""
+        found: dict[tuple[str, date], int] = {}
+        out = set(specific)
+        for customer_id, currency, due, _, amount in counted:
+            if customer_id not in out:  # a specific customer's: added and taken out again
+                found[(currency, due)] = found.get((currency, due), 0) + amount
+        for (currency, due), amount in _customers_per_due(session, specific).items():
+            found[(currency, due)] = found.get((currency, due), 0) - amount
+        return found
 
     return TodayFigures(
         end,
@@ -147,7 +159,8 @@ def today_figures(session: Session, end: date, period: str, base: str) -> TodayF
         count,
         sums,
         dues,
-        lambda ids: _customer_sums(session, ids),
+        between,
+        exact,
         per_due,
     )
 
@@ -277,16 +290,21 @@ def _due_range(session: Session, currencies: list[str]) -> dict[str, tuple[date,
     return found
 
 
-def _customer_sums(session: Session, ids: list[int]) -> dict[tuple[str, str], int]:
-    """{(currency, bucket): hundredths} of these customers' balance rows."""
-    found: dict[tuple[str, str], int] = {}
+def _customers_per_due(session: Session, ids: list[int]) -> dict[tuple[str, date], int]:
+    """{(currency, due date): hundredths} of these customers' open invoices (ix_invoices_customer_status)."""
+    found: dict[tuple[str, date], int] = {}
     for chunk in range(0, len(ids), 500):
         rows = session.execute(
-            select(B.currency, *(B[b] for b in BUCKETS)).where(B.customer_id.in_(ids[chunk : chunk + 500]))
+            select(Invoice.currency, Invoice.due_date, func.sum(_raw(Invoice.open_amount)))
+            .where(
+                Invoice.customer_id.in_(ids[chunk : chunk + 500]),
+                Invoice.status == InvoiceStatus.OPEN,
+                _raw(Invoice.open_amount) > 0,
+            )
+            .group_by(Invoice.currency, Invoice.due_date)
         )
-        for currency, *amounts in rows:
-            for bucket, amount in zip(BUCKETS, amounts, strict=True):
-                found[(currency, bucket)] = found.get((currency, bucket), 0) + int(amount * 100)
+        for currency, due, amount in rows:
+            found[(currency, due)] = found.get((currency, due), 0) + int(amount)
     return found
 
 

@@ -313,7 +313,7 @@ def _provision_ratio(
     try:
         if fast is not None and fast.end == end:
             provision, source = allowances.on_buckets(
-                end, fast.rolled, fast.sums, fast.dues, fast.customer_sums, fast.per_due
+                end, fast.rolled, fast.sums, fast.dues, fast.between, fast.exact, fast.per_due
             )
         else:
             provision, source = allowances.on(end, balances)
