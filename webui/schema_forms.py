@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
+
 from workflows.definitions.forms import coerce_form_strings
 from workflows.errors import Invalid
 
@@ -236,11 +238,45 @@ def _cell_errors(name: str, errors: Mapping[str, str]) -> dict[tuple[int, str], 
 
 
 def field_errors(exc: Invalid) -> dict[str, str]:
-    """Field name -> message of a refused form; a refusal naming no field is a form-level error."""
+    """Field name -> message of a refused form, in the page's language where the form's validation wrote it
+    (validate_form's sentences); a refusal naming no field is a form-level error."""
     fields = exc.details.get("fields")
     if isinstance(fields, Mapping) and fields:
-        return {str(name): str(message) for name, message in fields.items()}
+        return {str(name): translated_problem(str(message)) for name, message in fields.items()}
     return {"_form": exc.message}
+
+
+# validate_form's sentences (workflows/definitions/forms.py), after an optional "/0/amount: " path.
+_PROBLEM = re.compile(
+    r"(?P<path>(?:/[^:\s]+)+: )?(?:(?P<required>This field is required\.)|Choose one of: (?P<options>.+)\."
+    r"|Must be at least (?P<least>\S+)\.|Must be greater than (?P<above>\S+)\.|Must be an? (?P<type>\w+)\.)",
+    re.DOTALL,
+)
+
+
+def translated_problem(message: str) -> str:
+    """One of validate_form's sentences in the page's language; any other sentence as it is."""
+    found = _PROBLEM.fullmatch(message)
+    if found is None:
+        return message
+    path: str = found["path"] or ""
+    if found["required"]:
+        return path + str(_("This field is required."))
+    if found["options"]:
+        return path + str(_("Choose one of: %(options)s.", options=str(found["options"])))
+    if found["least"]:
+        return path + str(_("Must be at least %(value)s.", value=str(found["least"])))
+    if found["above"]:
+        return path + str(_("Must be greater than %(value)s.", value=str(found["above"])))
+    kinds = {
+        "string": _("Must be a string."),
+        "integer": _("Must be a integer."),
+        "number": _("Must be a number."),
+        "boolean": _("Must be a boolean."),
+        "object": _("Must be a object."),
+        "array": _("Must be a array."),
+    }
+    return path + kinds[found["type"]] if found["type"] in kinds else message
 
 
 def form_level_errors(schema: Mapping[str, Any], errors: Mapping[str, str]) -> list[str]:

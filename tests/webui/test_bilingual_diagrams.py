@@ -18,8 +18,8 @@ from handlers.registry import build_operations
 from tests.helpers import auth
 from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
 from tests.webui.test_language import as_user, switch
-from tests.webui.test_pages import text_of
-from webui.schema_forms import form_widgets
+from tests.webui.test_pages import csrf_token, text_of
+from webui.schema_forms import form_widgets, translated_problem
 from workflows.definitions.display_names import read_names
 from workflows.definitions.validation import InvalidBundle, validate_bundle
 
@@ -232,3 +232,26 @@ def test_deploy_refuses_an_empty_title_zh_and_enum_titles_of_values_the_enum_lac
     at = f"order_release_approval.json:{empty_line}:"
     assert any(p.startswith(at) and empty in p for p in problems), problems
     assert any("enum_titles_zh at properties/decision names 'maybe'" in p for p in problems), problems
+
+
+def test_a_refused_form_s_field_problems_are_in_the_user_s_language(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    task_id = open_task(overdue_customer["application"], "review_application")
+    sent = {"decision": "approve", "recommended_limit": "0", "management_rating": "9"}
+    for language, expected in (
+        ("zh", ("必须大于 0。", "此项为必填项。")),
+        ("en", ("Must be greater than 0.", "This field is required.")),
+    ):
+        analyst = as_user(app, "analyst1", language)
+        token = csrf_token(analyst, f"/tasks/{task_id}")
+        refused = analyst.post(f"/tasks/{task_id}", data={**sent, "csrf_token": token})
+        assert refused.status_code == 422
+        page = text_of(refused)
+        assert expected[0] in page, language
+        empty = analyst.post(f"/tasks/{task_id}", data={"csrf_token": token})
+        assert empty.status_code == 422 and expected[1] in text_of(empty), language
+    # Outside a request (and in English) the sentence stays as validate_form wrote it.
+    assert translated_problem("/0/amount: Must be at least 1.") == "/0/amount: Must be at least 1."
