@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from tests.collections_desk import DUE, Collections
 from tests.helpers import auth
 from workflows.money import format_money
+from workflows.users import set_language
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -51,6 +52,24 @@ def walk_to_the_final_demand(desk: Collections, addresses: list[str]) -> None:
         if all(len(desk.notices_to(a)) >= 3 for a in addresses):
             return
     raise AssertionError({a: [m["Subject"] for m in desk.notices_to(a)] for a in addresses})
+
+
+def walk_to_legal(desk: Collections, cases: int) -> None:
+    """On from the final demand: the credit manager approves every legal handover, until `cases` are."""
+    handed_over = 0
+    for _day in range(40):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            done = desk.complete("collector1", task["id"], outcome="unreachable", comment="voicemail")
+            assert done.status_code == 200, done.json
+        for task in desk.open_tasks("manager1"):
+            if task["name"] == "approve_legal_handover":
+                assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+                handed_over += 1
+        if handed_over == cases:
+            desk.tick(days=0)  # the scheduler's next round sends what the approvals queued
+            return
+    raise AssertionError(f"{handed_over} of {cases} cases reached the legal handover")
 
 
 def pdfs(message: EmailMessage) -> list[tuple[str, bytes]]:
@@ -120,3 +139,25 @@ def test_a_zh_customer_gets_chinese_notices_and_pdfs_and_an_en_customer_english_
             text = pdf_text(data)
             assert "Slowpay Trading" in text and "2,000.50 EUR" in text and "INV-2" in text
             assert not CJK.search(text), text
+
+
+def test_the_legal_case_file_is_a_pdf_in_the_legal_users_language(desk: Collections) -> None:
+    # Internal mail is in the user's language: legal1 reads Chinese.
+    with desk.client.application.extensions["creditflow"].rt.factory() as session, session.begin():
+        set_language(session, "legal1", "zh", desk.clock.now)
+    chinese = desk.customer(CHINESE_NAME, email="ar@sh-precision.example", currency="CNY", language="zh")
+    post_invoice(desk, chinese, "SH-1", "120000.00", "CNY")
+    post_invoice(desk, chinese, "SH-2", "8000.50", "CNY")
+    walk_to_the_final_demand(desk, ["ar@sh-precision.example"])
+    walk_to_legal(desk, 1)
+    case_id = desk.case(chinese)["id"]
+    [mail] = desk.notices_to("legal1@example.com")
+    assert str(mail["Subject"]) == f"移交法务：{CHINESE_NAME}，¥128,000.50（催收案件 {case_id}）"
+    assert "信用经理已批准" in plain_text(mail)
+    [(filename, data)] = pdfs(mail)
+    assert filename == f"case-file-{case_id}.pdf"
+    text = " ".join(pdf_text(data).split())
+    assert f"催收案件 {case_id}：{CHINESE_NAME}" in text
+    assert "主张金额（未付且无争议）¥128,000.50" in text and "SH-1" in text and "SH-2" in text
+    assert "notice_sent" in text  # the full dunning history, its events by name
+    assert len(data) < 120_000, len(data)
