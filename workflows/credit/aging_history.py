@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from workflows.credit.customer_balances import rate_of
 from workflows.credit.disputes import CreditNote
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
@@ -51,6 +52,7 @@ from workflows.store.models import UTCDateTime
 ZERO = Decimal("0.00")
 MONTHS = 12
 TOP_N = 10
+MARGIN = 10  # customers ranked by the database beyond the top N, ranked exactly among them (top_exposures)
 
 
 def month_end(day: date) -> date:
@@ -320,15 +322,17 @@ def top_exposures(session: Session, as_of: date, base: str, limit: int = TOP_N) 
     total = None if missing else sum((_cents(a * rates[c]) for c, a in per_currency.items() if a), ZERO)
     if not rates:
         return Exposures(as_of, total, [], missing)
-    # Ranked in hundredths times the rate in ten-thousandths: whole numbers on every backend; the exact
-    # amounts of the chosen customers are summed again below in Decimal.
-    weight = case({c: int(r * 10000) for c, r in rates.items()}, value=parts.c.currency, else_=0)
+    # Ranked by the database at the full rates (an exact NUMERIC on PostgreSQL, REAL on SQLite: a rate cut
+    # to four places left out a CNY debtor larger than the ten shown), `limit` + MARGIN of them; the exact
+    # amounts of those are summed again below in Decimal, ranked by them and cut at `limit`, so customers
+    # within a rounding of each other are ordered by what is shown, as the maintained balances' answer
+    # (dashboard_balances._largest; tests/attacks/test_kpi_fast_path_attack.py).
     ranked = (
         select(parts.c.customer_id)
         .where(parts.c.currency.in_(list(rates)))
         .group_by(parts.c.customer_id)
-        .order_by(func.sum(parts.c.amount * weight).desc(), parts.c.customer_id)
-        .limit(limit)
+        .order_by(func.sum(parts.c.amount * rate_of(parts.c.currency, rates)).desc(), parts.c.customer_id)
+        .limit(limit + MARGIN)
     )
     chosen = [cid for (cid,) in session.execute(ranked)]
     exact = session.execute(
@@ -349,4 +353,4 @@ def top_exposures(session: Session, as_of: date, base: str, limit: int = TOP_N) 
         (currency, amount) = next(iter(owed.items())) if len(owed) == 1 else (base, in_base)
         top.append(Exposure(cid, names.get(cid, f"#{cid}"), currency, amount, in_base))
     top.sort(key=lambda e: (-e.in_base, e.customer_id))
-    return Exposures(as_of, total, top, missing)
+    return Exposures(as_of, total, top[:limit], missing)

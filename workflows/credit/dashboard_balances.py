@@ -27,7 +27,16 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, select, type_coerce
 from sqlalchemy.orm import Session
 
-from workflows.credit.aging_history import TOP_N, ZERO, AgingPoint, Exposure, Exposures, _cents, _end_of
+from workflows.credit.aging_history import (
+    MARGIN,
+    TOP_N,
+    ZERO,
+    AgingPoint,
+    Exposure,
+    Exposures,
+    _cents,
+    _end_of,
+)
 from workflows.credit.customer_balance_tables import _BALANCES, _EXPOSURES
 from workflows.credit.customer_balances import BUCKETS as BALANCE_BUCKETS
 from workflows.credit.customer_balances import book_sums, rolled_for
@@ -37,7 +46,6 @@ from workflows.credit.portfolio import current_rates
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.write_offs import WriteOff
 
-MARGIN = 10  # customers read beyond the top N, ranked exactly among them
 E, B = _EXPOSURES.c, _BALANCES.c
 
 
