@@ -22,6 +22,7 @@ from workflows.definitions.display_names import (
     definition_names,
     instance_versions,
 )
+from workflows.definitions.versions import latest_definition
 
 _VERSIONS = "diagram_names_versions"  # flask.g: instance id -> definition id
 
@@ -92,8 +93,22 @@ def process_label(instance_id: int, process_key: str) -> str:
     return _names(instance_id).process.get(language) or process_key
 
 
+def key_label(process_key: str) -> str:
+    """A process key (a filter's choice) as its newest active version names the process in the page's
+    language; the key itself in English or when no version names it."""
+    language = current_language()
+    if language == ENGLISH:
+        return process_key
+    with services().rt.factory() as session:
+        definition = latest_definition(session, process_key, required=False)
+        if definition is None:
+            return process_key
+        return definition_names(session, definition).process.get(language) or process_key
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
+        key_label=key_label,
         task_title=task_title,
         task_groups=task_groups,
         element_name=element_name,

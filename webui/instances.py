@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, web_actor
+from webui.diagram_names import prime
 from webui.diagrams import instance_markers
 from webui.i18n import status_label
 from webui.services import page_arg, services
@@ -36,6 +37,7 @@ def index() -> str:
     page, per_page = page_arg("page"), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
         rows, total = list_instances(session, web_actor(), page=page, per_page=per_page, **flt)
+        prime(row.id for row in rows)  # the rows' versions, for the process names in zh
         return render_template(
             "instances/list.html",
             found=Page(rows, total, page, per_page),

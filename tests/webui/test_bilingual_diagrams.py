@@ -73,6 +73,11 @@ def test_a_zh_user_sees_the_task_lane_process_and_form_in_chinese_and_an_en_user
 
     instance = text_of(analyst.get(f"/instances/{instance_id}"))
     assert "信用额度申请" in instance and "审核信用申请" in instance and "信用分析师" in instance
+    # The process filters of the inbox and the instance list, and the instance list's rows.
+    assert '<option value="credit_application" >信用额度申请</option>' in text_of(analyst.get("/inbox"))
+    instances = text_of(analyst.get("/instances"))
+    assert '<option value="dunning" >催款</option>' in instances
+    assert re.search(rf">{instance_id}</a></td>\s*<td>信用额度申请</td>", instances)
 
     switch(analyst, "en", f"/tasks/{task_id}")
     english_task = analyst.get(f"/tasks/{task_id}").get_data(as_text=True)
