@@ -3,6 +3,7 @@ wire; PDF letters with the CJK font embedded as a subset."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from datetime import date, datetime
@@ -14,13 +15,16 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
+from handlers.notifications import NotifyEmailRequest, notify_email
+from tests.helpers import running_instance
 from tests.smtp import RecordingSink
 from workflows.credit.models import Customer
+from workflows.engine.service_tasks import TaskContext
 from workflows.mail.letters_pdf import letter_pdf
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import common_language
 from workflows.mail.sink import SINK_HOST, start_controller
-from workflows.mail.smtp import YagmailMailer
+from workflows.mail.smtp import YagmailMailer, attachment_bytes
 from workflows.mail.templates import available_templates, render_email
 from workflows.settings import TEMPLATE_DIR, load_settings
 from workflows.store.db import transaction
@@ -248,3 +252,51 @@ def test_the_recipients_language_chooses_the_template(
             "application/pdf",
             "base64",
         )
+
+
+def test_notify_email_writes_the_approval_letter_in_the_customers_language_with_its_pdf(
+    session_factory: sessionmaker[Session], clock: datetime
+) -> None:
+    with transaction(session_factory) as session:
+        session.add(User(username="sales1", email="sales1@example.com", language="zh", created_at=clock))
+        session.add(
+            Customer(
+                name="上海精密零件有限公司",
+                email="ar@sh-precision.example",
+                currency="CNY",
+                language="zh",
+                created_at=clock,
+                updated_at=clock,
+            )
+        )
+        instance = running_instance(
+            session, clock, process_key="credit_application", started_by="sales1", start_groups=["sales"]
+        )
+        ctx = TaskContext(
+            session=session,
+            now=clock,
+            instance_id=instance.id,
+            process_key="credit_application",
+            business_key="CA-7",
+            bpmn_id="send_approval_letter",
+            task_key="letter-1",
+            started_by="sales1",
+            settings=load_settings({}),
+        )
+        context = {**CONTEXT, "customer_name": "上海精密零件有限公司"}
+        notify_email(
+            ctx, NotifyEmailRequest(template="approval_letter", to="ar@sh-precision.example", context=context)
+        )
+        ctx = dataclasses.replace(ctx, task_key="decision-1", bpmn_id="notify_decision")
+        decided = {"outcome": "approve", "comment": "欢迎合作"}
+        notify_email(ctx, NotifyEmailRequest(template="decision", to="initiator", context=decided))
+    with session_factory() as session:
+        letter, decision = session.query(OutboxEmail).order_by(OutboxEmail.id).all()
+    assert letter.subject == "贵公司信用额度确认：¥500,000.00"
+    [attachment] = letter.attachments
+    assert attachment["filename"] == f"credit-limit-letter-{instance.id}.pdf"
+    text = PdfReader(io.BytesIO(attachment_bytes(attachment))).pages[0].extract_text()
+    assert "信用额度确认函" in text and "上海精密零件有限公司" in text and "¥500,000.00" in text
+    # Internal mail: the initiator sales1 reads Chinese; no PDF for a mere notification.
+    assert decision.subject == "您的信用额度申请 CA-7 已批准"
+    assert decision.attachments == []
