@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -17,7 +18,6 @@ from workflows.credit.dispute_views import customer_credit_notes, disputes_json,
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.recoveries import (
     UNBLOCK_REASON_MAX,
-    UNBLOCK_REASON_RULE,
     customer_recoveries,
     lift_block,
     unblock_reason,
@@ -40,12 +40,50 @@ BUCKET_LABELS = {
     "days_91_120": "91–120 days",
     "over_120": "Over 120 days",
 }
+# The same buckets in the page's language, for the customer page (the dashboard and the portfolio page keep
+# BUCKET_LABELS as their tests and charts read them).
+BUCKET_TITLES = {
+    "not_due": lazy_gettext("Not due"),
+    "days_1_30": lazy_gettext("1–30 days"),
+    "days_31_60": lazy_gettext("31–60 days"),
+    "days_61_90": lazy_gettext("61–90 days"),
+    "days_91_120": lazy_gettext("91–120 days"),
+    "over_120": lazy_gettext("Over 120 days"),
+}
+# What happened to a dunning case (DunningEvent.kind, handlers/dunning*.py) as its timeline shows it; any
+# other kind is shown as stored with "_" as a space.
+DUNNING_EVENT_LABELS = {
+    "opened": lazy_gettext("case opened"),
+    "ladder_grade": lazy_gettext("dunning ladder chosen by grade"),
+    "level_reached": lazy_gettext("dunning level reached"),
+    "notice_sent": lazy_gettext("dunning notice sent"),
+    "notice_undeliverable": lazy_gettext("dunning notice undeliverable"),
+    "fee_added": lazy_gettext("dunning fee added"),
+    "customer_blocked": lazy_gettext("customer blocked"),
+    "status_changed": lazy_gettext("status changed"),
+    "dispute_opened": lazy_gettext("dispute opened"),
+    "promise_to_pay": lazy_gettext("promise to pay recorded"),
+    "promise_kept": lazy_gettext("promise kept"),
+    "promise_broken": lazy_gettext("promise broken"),
+    "promise_lapsed": lazy_gettext("promise lapsed"),
+    "promise_refused": lazy_gettext("promise refused"),
+    "promise_outside_policy": lazy_gettext("promise outside policy"),
+    "closed": lazy_gettext("case closed"),
+}
+
+
+def dunning_event_label(kind: str) -> str:
+    """A dunning case event's kind in the page's language ("level_reached" -> "已升至催收级别")."""
+    label = DUNNING_EVENT_LABELS.get(kind)
+    return str(label) if label is not None else kind.replace("_", " ")
+
+
 # Processes a customer page offers to start, with the customer prefilled: (process key, button label).
 CUSTOMER_ACTIONS = (
-    (roles.CREDIT_APPLICATION, "New credit application"),
-    (roles.CREDIT_LIMIT_REVIEW, "Review limit"),
-    (roles.DISPUTE_RESOLUTION, "Raise a dispute"),  # collections
-    (roles.WRITE_OFF, "Propose a legal outcome"),  # legal: write-off, settlement or recovery
+    (roles.CREDIT_APPLICATION, lazy_gettext("New credit application")),
+    (roles.CREDIT_LIMIT_REVIEW, lazy_gettext("Review limit")),
+    (roles.DISPUTE_RESOLUTION, lazy_gettext("Raise a dispute")),  # collections
+    (roles.WRITE_OFF, lazy_gettext("Propose a legal outcome")),  # legal: write-off, settlement or recovery
 )
 
 
@@ -55,7 +93,7 @@ def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[t
     for key, label in CUSTOMER_ACTIONS:
         definition = latest_definition(session, key, required=False)
         if definition is not None and may_start(actor, definition):
-            actions.append((label, url_for("start.start", key=key, customer_id=customer_id)))
+            actions.append((str(label), url_for("start.start", key=key, customer_id=customer_id)))
     return actions
 
 
@@ -108,7 +146,9 @@ def unblock(customer_id: int) -> Response | tuple[str, int]:
     reason = unblock_reason(typed)
     if reason is None:
         kept = typed.strip().replace("\x00", "")[:UNBLOCK_REASON_MAX]
-        return _customer_page(customer_id, unblock_error=UNBLOCK_REASON_RULE, reason=kept), 422
+        # UNBLOCK_REASON_RULE (the API's sentence) in the page's language.
+        rule = _("Say why the block is lifted (1 to %(max)d characters).", max=UNBLOCK_REASON_MAX)
+        return _customer_page(customer_id, unblock_error=rule, reason=kept), 422
     with transaction(svc.rt.factory) as session:
         lift_block(session, customer_id, actor=actor.username, reason=reason, now=svc.clock())
     flash(_("The credit block is lifted."))
@@ -135,9 +175,10 @@ def _customer_page(customer_id: int, *, unblock_error: str | None = None, reason
             utilisation=found.utilisation,
             history=found.history,
             invoices=found.invoices,
-            buckets=[(BUCKET_LABELS[b], found.buckets[b]) for b in BUCKETS],
-            bucket_labels=BUCKET_LABELS,
+            buckets=[(str(BUCKET_TITLES[b]), found.buckets[b]) for b in BUCKETS],
+            bucket_labels={b: str(title) for b, title in BUCKET_TITLES.items()},
             cases=found.cases,
+            event_label=dunning_event_label,
             instances=found.instances,
             customer_since=found.customer_since,
             collateral=found.collateral,
