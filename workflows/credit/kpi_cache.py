@@ -67,8 +67,9 @@ def _engine(session: Session) -> Engine:
 
 def first_issue_date(session: Session) -> date | None:
     """The earliest issue date of any invoice (None: no invoice), which decides whether a live period can
-    hold anything at all: one lookup in ix_invoices_issue_date (migration 0014e). It was kept per engine by
-    the highest invoice id seen, which missed an invoice committed out of id order on PostgreSQL."""
+    hold anything at all: one lookup in ix_invoices_issue_sales (migration 0014f, which replaced 0014e's
+    ix_invoices_issue_date). It was kept per engine by the highest invoice id seen, which missed an invoice
+    committed out of id order on PostgreSQL."""
     return session.scalar(select(func.min(Invoice.issue_date)))
 
 

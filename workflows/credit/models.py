@@ -125,10 +125,7 @@ class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
         Index("ix_invoices_customer_status", "customer_id", "status", "due_date"),
-        Index("ix_invoices_issue_date", "issue_date"),  # the KPIs' earliest issue date (migration 0014e)
-        # A period's credit sales and what of them is open, read without the table (the KPI fast path,
-        # workflows/credit/kpi_today.py, migration 0014f).
-        Index("ix_invoices_issue_sales", "issue_date", "currency", "status", "amount", "open_amount"),
+        Index("ix_invoices_issue_sales", "issue_date", "currency", "status", "amount", "open_amount"),  # KPIs
         # Covering indexes of the portfolio's aggregates (workflows/credit/portfolio.py, migration 0013b):
         # open invoices per customer and currency, and per currency and due date, read without the table.
         Index(
@@ -185,13 +182,11 @@ class Payment(Base):
     """Money received from a customer; `reference` (the bank's) is unique so it is never counted twice."""
 
     __tablename__ = "payments"
-    # The KPI fast path's "nothing paid after the period end" and a period's payments (migration 0014f).
-    __table_args__ = (Index("ix_payments_paid_on", "paid_on"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Decimal2)
     currency: Mapped[str] = mapped_column(String(3))
-    paid_on: Mapped[date]
+    paid_on: Mapped[date] = mapped_column(index=True)  # ix_payments_paid_on: the KPIs (migration 0014f)
     reference: Mapped[str | None] = mapped_column(String(120), unique=True)
     unallocated: Mapped[Decimal] = mapped_column(Decimal2)  # overpayment kept as the customer's credit
     recorded_by: Mapped[str] = mapped_column(String(80))
