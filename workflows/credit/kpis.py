@@ -78,8 +78,16 @@ def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[
         KpiRatesMissing: an amount of a live period in a currency without a rate at that period's end.
     """
     ends = trend_ends(as_of, period)
+    _one_snapshot(session)
     answer = cached(session, ("kpis", period, base, ends[-1]), lambda: _answer(session, ends, period, base))
     return {**copy.deepcopy(answer), "as_of": as_of.isoformat()}
+
+
+def _one_snapshot(session: Session) -> None:
+    """PostgreSQL: one snapshot (REPEATABLE READ, only reads) for a session not begun yet, so a posting
+    committing between two reads is in all or none (tests/attacks/test_kpi_fast_path_attack.py)."""
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[str, Any]:
@@ -119,6 +127,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     book (one ledger query, one per-customer query, one each for write-offs, applications and promises)."""
     if not ends:
         return {}
+    _one_snapshot(session)
     periods = [(previous_end(e, period), e) for e in ends]
     book, customers, fast = _book(session, ends, period, base)
     books = book.currencies
