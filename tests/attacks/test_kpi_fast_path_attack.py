@@ -462,3 +462,29 @@ def test_kpis_a_settlement_paid_in_part_then_in_full_and_a_recovery_keep_the_fas
         money = RecoveryInput(cid, number, Decimal("0.50"), currency, end, "rec-1")
         post_recovery(session, money, actor="finance1", now=at(end))
     assert same(session_factory, end, monkeypatch) == [True, True]
+
+
+def test_dashboard_a_rate_for_the_day_entered_later_and_a_payment_tomorrow(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The day's rate corrected after the roll: rolled again at it, still the ledger's answer; a payment
+    value-dated tomorrow: the balances step aside (None) and the ledger answers."""
+    day = START
+    with transaction(session_factory) as session:
+        rate(session, "GBP", day - timedelta(days=30), "1.1712345678")
+        pound = customer(session, "Sterling", "GBP")
+        euro = customer(session, "Euro", "EUR")
+        invoice(session, pound, "G-1", "1000.00", "GBP", day - timedelta(days=50), day - timedelta(days=20))
+        invoice(session, euro, "E-1", "1171.23", "EUR", day - timedelta(days=5), day + timedelta(days=25))
+    fast, ledger = views(session_factory, day)
+    assert fast is not None and fast == ledger
+    with transaction(session_factory) as session:
+        rate(session, "GBP", day, "1.1700000001")
+    fast, ledger = views(session_factory, day)
+    assert fast is not None and fast == ledger and ledger[1].top[0].customer_id == euro
+    with transaction(session_factory) as session:
+        paid = PaymentInput(pound, Decimal("10.00"), "GBP", day + timedelta(days=1), "G-1")
+        post_payment(session, paid, actor="finance1", now=at(day))
+    fast, ledger = views(session_factory, day)
+    assert fast is None and ledger[0].buckets is not None
+    assert ledger[0].buckets["days_1_30"] == Decimal("1170.00")  # 1,000.00 GBP still open at the day's end
