@@ -5,6 +5,7 @@ defines each signal; workflows/credit/watchlist_rules.py evaluates them.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Engine, Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.credit.customers import add_months
@@ -53,14 +54,20 @@ def book_signals(
         chosen = chosen.where(Customer.id.in_(sorted(customer_ids)))
     rows = session.execute(chosen).all()
     wanted = {cid for cid, *_ in rows}
-    rates, missing = _rates(session, as_of, base)
-    owed = _owed(session, rates)
-    total_base = sum(owed.values(), Decimal(0))
+    rates, missing = _rates(session, as_of, base, None if customer_ids is None else wanted)
+    if customer_ids is None:
+        owed = _owed(session, rates)
+        dispute_rates, normal = _dispute_rates(session, as_of)
+        total_base = sum(owed.values(), Decimal(0))
+        _remember(session, (as_of, base), (total_base, normal), len(owed))
+    else:
+        owed = _owed(session, rates, wanted)
+        dispute_rates, _ = _dispute_rates(session, as_of, wanted)
+        total_base, normal = _book_references(session, as_of, base)
     rising = _dbt_rising(session, as_of, customer_ids)
     first_late = _first_late(session, as_of, customer_ids)
     broken = _broken_promises(session, as_of, customer_ids)
     downgraded = _downgrades(session, as_of, wanted)
-    dispute_rates, normal = _dispute_rates(session, as_of)
     signals: dict[int, dict[str, Any]] = {}
     owners: dict[int, str | None] = {}
     for cid, grade, limit, currency, owner in rows:
@@ -84,10 +91,16 @@ def _percent(part: Decimal, whole: Decimal, places: Decimal) -> Decimal:
     return (part * 100 / whole).quantize(places, rounding=ROUND_DOWN)
 
 
-def _rates(session: Session, as_of: date, base: str) -> tuple[dict[str, Decimal], list[str]]:
-    """The rate into `base` of every currency invoices or customers use; the currencies without one."""
-    currencies = set(session.scalars(select(Invoice.currency).distinct()))
-    currencies |= set(session.scalars(select(Customer.currency).distinct()))
+def _rates(
+    session: Session, as_of: date, base: str, customer_ids: Collection[int] | None = None
+) -> tuple[dict[str, Decimal], list[str]]:
+    """The rate into `base` of every currency invoices or customers (or `customer_ids`) use; the
+    currencies without one."""
+    invoiced, owned = select(Invoice.currency).distinct(), select(Customer.currency).distinct()
+    if customer_ids is not None:
+        invoiced = invoiced.where(Invoice.customer_id.in_(sorted(customer_ids)))
+        owned = owned.where(Customer.id.in_(sorted(customer_ids)))
+    currencies = set(session.scalars(invoiced)) | set(session.scalars(owned))
     rates: dict[str, Decimal] = {}
     missing = []
     for currency in sorted(currencies):
@@ -98,14 +111,55 @@ def _rates(session: Session, as_of: date, base: str) -> tuple[dict[str, Decimal]
     return rates, missing
 
 
-def _owed(session: Session, rates: dict[str, Decimal]) -> dict[int, Decimal]:
-    """Each customer's open receivables (what it still owes: InvoiceStatus.OWED) in the base currency."""
+# The book-wide references of an event's evaluation (the book's open receivables in the base currency, for
+# the concentration share, and the normal dispute rate), per engine and (day, base currency). Computing them
+# reads every invoice (about 3 s at 1,000,000 invoices), too slow for every invoice or payment posted: on a
+# book of LARGE_BOOK customers with open receivables or more, an event reads the figures of the day's first
+# computation (the daily run's, or the first event's) and its own customer's amounts exactly. Both are
+# slow-moving references there (one posting moves them by a hundred-thousandth); the daily run recomputes
+# them exactly. A smaller book computes them exactly at every event.
+LARGE_BOOK = 5_000
+_REFERENCES: weakref.WeakKeyDictionary[Engine, dict[tuple[date, str], tuple[Decimal, Decimal]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _remember(
+    session: Session, key: tuple[date, str], figures: tuple[Decimal, Decimal], customers: int
+) -> None:
+    if customers >= LARGE_BOOK:
+        _REFERENCES[_engine(session)] = {key: figures}  # only the newest day is kept
+
+
+def _book_references(session: Session, as_of: date, base: str) -> tuple[Decimal, Decimal]:
+    """(the book's open receivables in `base`, the normal dispute rate) of the day: remembered, or
+    computed now (the day's first evaluation in this process)."""
+    found = _REFERENCES.get(_engine(session), {}).get((as_of, base))
+    if found is None:
+        owed = _owed(session, _rates(session, as_of, base)[0])
+        found = (sum(owed.values(), Decimal(0)), _dispute_rates(session, as_of)[1])
+        _remember(session, (as_of, base), found, len(owed))
+    return found
+
+
+def _owed(
+    session: Session, rates: dict[str, Decimal], customer_ids: Collection[int] | None = None
+) -> dict[int, Decimal]:
+    """Each customer's (or `customer_ids`') open receivables (what it still owes: InvoiceStatus.OWED) in
+    the base currency."""
     owed: dict[int, Decimal] = defaultdict(Decimal)
     query = (
         select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.open_amount))
         .where(Invoice.status.in_(InvoiceStatus.OWED))
         .group_by(Invoice.customer_id, Invoice.currency)
     )
+    if customer_ids is not None:
+        query = query.where(Invoice.customer_id.in_(sorted(customer_ids)))
     for cid, currency, amount in session.execute(query):
         if amount and currency in rates:
             owed[cid] += Decimal(amount) * rates[currency]
@@ -259,9 +313,12 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _dispute_rates(session: Session, as_of: date) -> tuple[dict[int, Decimal], Decimal]:
-    """Per customer, the share of its invoices issued in the last DISPUTE_WINDOW_DAYS that were disputed
-    (percent); and the same share over the whole book (the normal rate)."""
+def _dispute_rates(
+    session: Session, as_of: date, customer_ids: Collection[int] | None = None
+) -> tuple[dict[int, Decimal], Decimal]:
+    """Per customer (or of `customer_ids` only), the share of its invoices issued in the last
+    DISPUTE_WINDOW_DAYS that were disputed (percent); and the same share over those customers (with
+    `customer_ids` None: over the whole book, the normal rate)."""
     since = as_of - timedelta(days=DISPUTE_WINDOW_DAYS)
     disputed = select(DisputeLine.invoice_id).distinct().subquery()
     query = (
@@ -274,6 +331,8 @@ def _dispute_rates(session: Session, as_of: date) -> tuple[dict[int, Decimal], D
         )
         .group_by(Invoice.customer_id)
     )
+    if customer_ids is not None:
+        query = query.where(Invoice.customer_id.in_(sorted(customer_ids)))
     rates: dict[int, Decimal] = {}
     issued = hit = 0
     for cid, count, with_dispute in session.execute(query):
