@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -17,6 +18,7 @@ from tests.credit.test_top_exposure_reviews import AS_OF, deploy_policy
 from tests.credit.test_watchlist import NOW, Book, runtime
 from tests.credit.test_watchlist_events import book, entries, post_invoice
 from tests.helpers import auth
+from workflows.credit import watchlist
 from workflows.credit.exposure_policy import exposure_policy
 from workflows.credit.key_customer_reviews import top_exposure_ranks
 from workflows.credit.limit_review import review_triggers
@@ -127,6 +129,23 @@ def test_two_postings_at_once_on_postgresql_keep_both_and_open_one_entry(desk: C
             )
         )
     assert (invoices, open_entries) == (2, 1)
+
+
+def test_a_failing_evaluation_on_a_posting_is_recorded_and_the_posting_commits(
+    desk: Collections, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    customer = book(desk, limit="100.00")
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ArithmeticError("a rule that fails")
+
+    monkeypatch.setattr(watchlist, "evaluate_watchlist", broken)
+    with caplog.at_level(logging.ERROR, logger="workflows.credit.watchlist"):
+        post_invoice(desk, customer, "E-1", "500.00")
+    assert any(str(customer) in r.getMessage() and r.exc_info for r in caplog.records), caplog.text
+    with runtime(desk.client.application).factory() as session:
+        assert session.scalar(select(func.count()).where(Invoice.customer_id == customer)) == 1
+    assert entries(desk, customer) == []
 
 
 # --- the top-N exposure policy ----------------------------------------------------------------------------
@@ -245,3 +264,55 @@ def test_collections_api_and_page_agree_and_a_closed_case_shows_no_next_step(
     listed = response.json
     assert listed is not None
     assert all(r["case_id"] != case_id for r in listed["items"])  # closed: nobody is told to dun
+
+
+def test_a_promise_refused_then_a_new_one_logged_the_same_day_is_not_called_void(
+    desk: Collections, app: Flask
+) -> None:
+    from tests.webui.test_collections_next_action import api_row, open_case, page_cell, refuse_promise
+
+    _, case_id = open_case(desk, "Tworounds SA")
+    refuse_promise(desk, case_id)
+    promised = desk.clock.now.date() + timedelta(days=10)  # within what ungraded allows
+    logged = desk.client.post(
+        f"/api/dunning-cases/{case_id}/contacts",
+        json={
+            "kind": "call",
+            "outcome": "promise",
+            "promised_date": promised.isoformat(),
+            "promised_amount": "2000.00",
+        },
+        headers=auth(desk.tokens["collector1"]),
+    )
+    assert logged.status_code == 201, logged.json
+    row = api_row(desk, case_id)
+    assert row["next_action_source"] != "void_promise", row  # the new promise stands
+    assert page_cell(app, case_id) == (row["next_action"], row["next_action_date"], row["next_action_source"])
+
+
+def test_a_case_at_the_last_level_never_shows_a_level_beyond_the_ladder_and_page_equals_api(
+    desk: Collections, app: Flask
+) -> None:
+    from tests.webui.test_collections_next_action import api_row, open_case, page_cell
+
+    def same() -> dict[str, Any]:
+        row = api_row(desk, case_id)
+        assert page_cell(app, case_id) == (
+            row["next_action"],
+            row["next_action_date"],
+            row["next_action_source"],
+        )
+        assert "level 5" not in row["next_action"], row
+        return row
+
+    customer, case_id = open_case(desk, "Lastlevel BV")
+    for _ in range(70):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            if task["name"] == "call_customer":  # level 3's call: nobody answers
+                assert desk.complete("collector1", task["id"], outcome="unreachable").status_code == 200
+        same()
+        if desk.case(customer)["level"] >= 4:
+            break
+    assert desk.case(customer)["level"] == 4
+    same()
