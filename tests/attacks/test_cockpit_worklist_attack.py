@@ -200,15 +200,6 @@ def test_a_tie_at_rank_n_is_ranked_the_same_every_time_and_n_are_named(app: Flas
     assert {c for c, why in triggers.items() if why == "top_exposure"} == set(first)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "I -> C (NOTES 2026-12-06): top_exposure_ranks drops customers in a currency without a rate "
-        "(aging_history.top_exposures' missing list is ignored), so a 900,000,000 JPY debtor is never "
-        "reviewed and a 10.00 EUR customer is reviewed as 'rank 1 of the 1 largest exposures': "
-        "the house rule is to route what has no rate to a person, never guess"
-    ),
-)
 def test_the_largest_exposure_in_a_currency_without_a_rate_is_not_silently_skipped(app: Flask) -> None:
     deploy_policy(app, "1", "3")
     rt = runtime(app)
@@ -220,8 +211,11 @@ def test_the_largest_exposure_in_a_currency_without_a_rate_is_not_silently_skipp
         b.invoice(small, "10.00")
     with rt.factory() as session:
         triggers = review_triggers(session, AS_OF, rt.settings.reviews, base="EUR")
-    # A person must look at what nobody can rank; the 10.00 EUR customer is not "the largest exposure".
-    assert triggers.get(small) != "top_exposure"
+    # Nobody can rank what has no rate: the 10.00 EUR customer is not "the largest exposure", and no
+    # top-N review starts until the JPY rate is posted (the lead's fix: top_exposure_ranks is empty then).
+    assert triggers.get(small) != "top_exposure" and triggers.get(big) != "top_exposure"
+    with rt.factory() as session:
+        assert top_exposure_ranks(session, AS_OF, "EUR") == {}
 
 
 def test_the_sweep_asked_twice_the_same_day_names_each_customer_once(app: Flask) -> None:

@@ -5,6 +5,7 @@ starts a review (reason top_exposure) for each of the N largest exposures not re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +24,8 @@ from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.errors import Conflict
 from workflows.store.audit import record_event
+
+logger = logging.getLogger(__name__)
 
 
 def key_review_date(session: Session, customer: Customer, today: date) -> date | None:
@@ -101,6 +104,12 @@ def top_exposure_ranks(session: Session, as_of: date, base: str) -> dict[int, Ex
     if policy.top_n <= 0:
         return {}
     found = top_exposures(session, as_of, base, limit=policy.top_n)
+    if found.missing_rates:
+        # Amounts in a currency without a rate cannot be ranked: naming the largest of the rest "rank 1"
+        # would guess. No top-N review starts until the rate is posted (the dashboard and the watchlist
+        # show the missing rate to the credit manager).
+        logger.warning("top-N exposure reviews wait: no rate for %s on %s", found.missing_rates, as_of)
+        return {}
     return {
         e.customer_id: ExposureRank(rank, policy.top_n, policy.review_months, e.in_base)
         for rank, e in enumerate(found.top, start=1)
