@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
 from webui.customer_credit import ORDER_STATUSES, order_panel
+from webui.i18n import label_of
 from webui.services import page_arg, services
 from workflows.credit import roles
 from workflows.credit.customer_views import MAX_INSTANCES, customer_file, list_customer_rows
@@ -74,8 +75,7 @@ DUNNING_EVENT_LABELS = {
 
 def dunning_event_label(kind: str) -> str:
     """A dunning case event's kind in the page's language ("level_reached" -> "已升至催收级别")."""
-    label = DUNNING_EVENT_LABELS.get(kind)
-    return str(label) if label is not None else kind.replace("_", " ")
+    return label_of(DUNNING_EVENT_LABELS, kind)
 
 
 # Processes a customer page offers to start, with the customer prefilled: (process key, button label).

@@ -7,8 +7,9 @@ compiled to .mo by `make setup` (`make translations`). Strings from our code are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask import session as cookie_session
@@ -117,10 +118,15 @@ ACTION_LABELS = {
 }
 
 
+def label_of(labels: Mapping[str, Any], name: str) -> str:
+    """`name`'s label in the page's language, or the name in words when `labels` has none."""
+    label = labels.get(name)
+    return str(label) if label is not None else name.replace("_", " ")
+
+
 def action_label(action: str) -> str:
     """An audit action in the page's language ("task_completed" -> "task completed", "任务已办结")."""
-    label = ACTION_LABELS.get(action)
-    return str(label) if label is not None else action.replace("_", " ")
+    return label_of(ACTION_LABELS, action)
 
 
 def status_label(status: str) -> str:

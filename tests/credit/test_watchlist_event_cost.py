@@ -19,12 +19,9 @@ from workflows.credit import watchlist_signals
 pytestmark = pytest.mark.usefixtures("shipped")
 
 
-def test_a_large_book_s_events_read_the_day_s_references_and_the_customer_exactly(
-    desk: Collections, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    customer = book(desk, limit="1000.00")
-    monkeypatch.setattr(watchlist_signals, "LARGE_BOOK", 1)  # this small book counts as large
-    whole_book: list[Any] = []
+def count_whole_book_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at every read of every customer's open receivables."""
+    whole_book: list[int] = []
     owed = watchlist_signals._owed
 
     def counting(session: Any, rates: Any, customer_ids: Any = None) -> Any:
@@ -33,6 +30,15 @@ def test_a_large_book_s_events_read_the_day_s_references_and_the_customer_exactl
         return owed(session, rates, customer_ids)
 
     monkeypatch.setattr(watchlist_signals, "_owed", counting)
+    return whole_book
+
+
+def test_a_large_book_s_events_read_the_day_s_references_and_the_customer_exactly(
+    desk: Collections, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = book(desk, limit="1000.00")
+    monkeypatch.setattr(watchlist_signals, "LARGE_BOOK", 1)  # this small book counts as large
+    whole_book = count_whole_book_reads(monkeypatch)
     post_invoice(desk, customer, "R-1", "899.00")  # the day's first event reads the whole book once
     assert len(whole_book) == 1
     post_invoice(desk, customer, "R-2", "1.00")  # 90.0 %: the customer's own amounts are exact
@@ -49,15 +55,7 @@ def test_a_small_book_computes_the_references_at_every_event(
     desk: Collections, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer = book(desk, limit="1000.00")
-    whole_book: list[Any] = []
-    owed = watchlist_signals._owed
-
-    def counting(session: Any, rates: Any, customer_ids: Any = None) -> Any:
-        if customer_ids is None:
-            whole_book.append(1)
-        return owed(session, rates, customer_ids)
-
-    monkeypatch.setattr(watchlist_signals, "_owed", counting)
+    whole_book = count_whole_book_reads(monkeypatch)
     post_invoice(desk, customer, "S-1", "100.00")
     post_invoice(desk, customer, "S-2", "100.00")
     assert len(whole_book) == 2
