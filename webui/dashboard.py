@@ -13,16 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import LazyString, gettext, lazy_gettext
 
 from webui.auth import login_required_view, require_groups
-from webui.customers import BUCKET_LABELS
+from webui.customers import BUCKET_TITLES
 from webui.jobs import day_filter
 from webui.services import services
 from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.concentration_cap import concentration_cap
 from workflows.credit.kpi_process import AUTO
-from workflows.credit.kpis import KPI_NAMES, NOT_IN_SNAPSHOT, KpiRatesMissing, compute_kpis
+from workflows.credit.kpis import KPI_NAMES, NO_AR, NO_SALES, NOT_IN_SNAPSHOT, KpiRatesMissing, compute_kpis
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
@@ -38,65 +39,133 @@ WATCHLIST_ROWS = 10
 WATCHLIST_PAGE = "watchlist_pages.index"
 # Each KPI's tile title and its definition (docs/kpis.md has them in full); "period" is the calendar month
 # or quarter ending on or before the day shown, "AR" the receivables open (after payments and credit notes).
-KPI_HELP: dict[str, tuple[str, str]] = {
-    "dso": ("DSO", "Days sales outstanding: AR at the period end ÷ credit sales in the period × days in it."),
+KPI_HELP: dict[str, tuple[LazyString, LazyString]] = {
+    "dso": (
+        lazy_gettext("DSO"),
+        lazy_gettext(
+            "Days sales outstanding: AR at the period end ÷ credit sales in the period × days in it."
+        ),
+    ),
     "best_possible_dso": (
-        "Best possible DSO",
-        "Current (not yet due) AR at the period end ÷ credit sales in the period × days in it.",
+        lazy_gettext("Best possible DSO"),
+        lazy_gettext("Current (not yet due) AR at the period end ÷ credit sales in the period × days in it."),
     ),
-    "add": ("ADD", "Average days delinquent: DSO − best possible DSO."),
+    "add": (lazy_gettext("ADD"), lazy_gettext("Average days delinquent: DSO − best possible DSO.")),
     "cei": (
-        "CEI",
-        "Collection effectiveness index: (AR at the start + credit sales − AR at the end) ÷ "
-        "(AR at the start + credit sales − current AR at the end) × 100.",
+        lazy_gettext("CEI"),
+        lazy_gettext(
+            "Collection effectiveness index: (AR at the start + credit sales − AR at the end) ÷ "
+            "(AR at the start + credit sales − current AR at the end) × 100."
+        ),
     ),
-    "overdue_ratio": ("Overdue", "AR past its due date ÷ AR, at the period end."),
-    "over_90_ratio": ("Over 90 days", "AR more than 90 days past due ÷ AR, at the period end."),
-    "bad_debt_ratio": ("Bad debt", "Written off in the period ÷ credit sales in the period."),
-    "provision_ratio": ("Provision", "The provision (allowance) at the period end ÷ AR."),
+    "overdue_ratio": (lazy_gettext("Overdue"), lazy_gettext("AR past its due date ÷ AR, at the period end.")),
+    "over_90_ratio": (
+        lazy_gettext("Over 90 days"),
+        lazy_gettext("AR more than 90 days past due ÷ AR, at the period end."),
+    ),
+    "bad_debt_ratio": (
+        lazy_gettext("Bad debt"),
+        lazy_gettext("Written off in the period ÷ credit sales in the period."),
+    ),
+    "provision_ratio": (
+        lazy_gettext("Provision"),
+        lazy_gettext("The provision (allowance) at the period end ÷ AR."),
+    ),
     "approval_cycle_hours": (
-        "Approval cycle",
-        "Median hours from the start of a credit application to its decision, of those decided in the "
-        "period (also the 90th percentile and the share decided within the SLA).",
+        lazy_gettext("Approval cycle"),
+        lazy_gettext(
+            "Median hours from the start of a credit application to its decision, of those decided in the "
+            "period (also the 90th percentile and the share decided within the SLA)."
+        ),
     ),
     "promise_kept_rate": (
-        "Promises kept",
-        "Promises to pay judged in the period that were kept in full ÷ all judged in it.",
+        lazy_gettext("Promises kept"),
+        lazy_gettext("Promises to pay judged in the period that were kept in full ÷ all judged in it."),
     ),
     "top10_concentration": (
-        "Top-10 concentration",
-        "The share of AR held by the 10 largest customers; the largest one is shown against the "
-        "concentration cap, a policy in concentration_cap.dmn.",
+        lazy_gettext("Top-10 concentration"),
+        lazy_gettext(
+            "The share of AR held by the 10 largest customers; the largest one is shown against the "
+            "concentration cap, a policy in concentration_cap.dmn."
+        ),
     ),
     "approval_cycle_p90_hours": (
-        "Approval cycle p90",
-        "The 90th percentile (nearest rank) of the hours from the start of a credit application to its "
-        "decision, of those decided in the period: 90 % took no longer. Per route in the table below.",
+        lazy_gettext("Approval cycle p90"),
+        lazy_gettext(
+            "The 90th percentile (nearest rank) of the hours from the start of a credit application to its "
+            "decision, of those decided in the period: 90 % took no longer. Per route in the table below."
+        ),
     ),
     "approval_within_sla_rate": (
-        "Approvals within the SLA",
-        "Credit applications decided in the period whose every deciding task (analyst review, manager, "
-        "CFO approval) was completed by its due time ÷ all decided in the period × 100; an automatic "
-        "decision is within it. Per route in the table below.",
+        lazy_gettext("Approvals within the SLA"),
+        lazy_gettext(
+            "Credit applications decided in the period whose every deciding task (analyst review, manager, "
+            "CFO approval) was completed by its due time ÷ all decided in the period × 100; an automatic "
+            "decision is within it. Per route in the table below."
+        ),
     ),
     "dunning_paid_within_30_days_rate": (
-        "Dunning paid within 30 days",
-        "Dunning effectiveness: of the dunning cases whose 30 days after their first level-1 notice ended "
-        "in the period, the share closed paid within those 30 days × 100.",
+        lazy_gettext("Dunning paid within 30 days"),
+        lazy_gettext(
+            "Dunning effectiveness: of the dunning cases whose 30 days after their first level-1 notice "
+            "ended in the period, the share closed paid within those 30 days × 100."
+        ),
     ),
     "dispute_cycle_days": (
-        "Dispute cycle",
-        "Median days from the opening of a dispute to its closing, of the disputes closed in the period.",
+        lazy_gettext("Dispute cycle"),
+        lazy_gettext(
+            "Median days from the opening of a dispute to its closing, of the disputes closed in the period."
+        ),
     ),
     "disputed_amount": (
-        "Disputed",
-        "The amounts of the disputes opened in the period, in the base currency at the period end's rate; "
-        "by reason code in the table below.",
+        lazy_gettext("Disputed"),
+        lazy_gettext(
+            "The amounts of the disputes opened in the period, in the base currency at the period end's "
+            "rate; by reason code in the table below."
+        ),
     ),
 }
-UNIT_TEXT = {"days": "days", "percent": "%", "hours": "h"}
+UNIT_TEXT = {"days": lazy_gettext("days"), "percent": "%", "hours": lazy_gettext("h")}
 # The routes of kpi_process.ROUTES, in their order.
 ROUTE_TITLES = {AUTO: "Automatic", "analyst": "Analyst", "manager": "Manager", CFO: "CFO"}
+# The same routes in the page's language (ROUTE_TITLES stays English: tests/e2e read it).
+ROUTE_NAMES = {
+    AUTO: lazy_gettext("Automatic"),
+    "analyst": lazy_gettext("Analyst"),
+    "manager": lazy_gettext("Manager"),
+    CFO: lazy_gettext("CFO"),
+}
+PERIOD_NAMES = {"month": lazy_gettext("month"), "quarter": lazy_gettext("quarter")}
+# Why a KPI has no value (workflows.credit.kpis, kpi_extras: the API's English), in the page's language; a
+# reason not here (e.g. a missing exchange rate, naming its currencies) is shown as the API gives it.
+REASON_TEXT = {
+    NO_SALES: lazy_gettext("no credit sales in the period"),
+    NO_AR: lazy_gettext("no receivables open at the period end"),
+    NOT_IN_SNAPSHOT: lazy_gettext("not in the period's snapshot, which was stored before this KPI existed"),
+    "no credit application was decided in the period": lazy_gettext(
+        "no credit application was decided in the period"
+    ),
+    "no promise to pay was judged in the period": lazy_gettext("no promise to pay was judged in the period"),
+    "no dunning case's 30 days after its first level-1 notice ended in the period": lazy_gettext(
+        "no dunning case's 30 days after its first level-1 notice ended in the period"
+    ),
+    "no dispute was closed in the period": lazy_gettext("no dispute was closed in the period"),
+    "no dispute was opened in the period": lazy_gettext("no dispute was opened in the period"),
+}
+
+
+def reason_text(reason: str | None) -> str | None:
+    """Why a KPI has no value, in the page's language when it is one of REASON_TEXT."""
+    return None if reason is None else str(REASON_TEXT.get(reason, reason))
+
+
+def source_text(source: str | None) -> str | None:
+    """A deployed decision table's name ("concentration_cap.dmn of credit_limit_review v1") in the page's
+    language."""
+    if source is None or " of " not in source:
+        return source
+    table, process = source.split(" of ", 1)
+    return str(gettext("%(table)s of %(process)s", table=table, process=process))
 
 
 def _note(name: str, kpi: dict[str, Any]) -> str | None:
@@ -105,13 +174,25 @@ def _note(name: str, kpi: dict[str, Any]) -> str | None:
         return None
     if name == "dunning_paid_within_30_days_rate":
         paid, cases = kpi["paid_within_30_days"], kpi["cases"]
-        return f"{paid} of {cases} cases closed paid within 30 days of the first notice"
+        return str(
+            gettext(
+                "%(paid)s of %(cases)s cases closed paid within 30 days of the first notice",
+                paid=paid,
+                cases=cases,
+            )
+        )
     if name == "approval_within_sla_rate":
-        return f"{kpi['within_sla']} of {kpi['count']} decisions within the SLA"
+        return str(
+            gettext(
+                "%(within)s of %(count)s decisions within the SLA",
+                within=kpi["within_sla"],
+                count=kpi["count"],
+            )
+        )
     if name == "approval_cycle_p90_hours":
-        return f"of {kpi['count']} decisions"
+        return str(gettext("of %(count)s decisions", count=kpi["count"]))
     if name == "dispute_cycle_days":
-        return f"median of {kpi['closed']} disputes closed"
+        return str(gettext("median of %(closed)s disputes closed", closed=kpi["closed"]))
     return None
 
 
@@ -145,7 +226,7 @@ def kpi_tiles(kpis: dict[str, Any], base: str) -> list[dict[str, Any]]:
     tiles = []
     for name in KPI_NAMES:
         kpi = kpis["kpis"][name]
-        title, definition = KPI_HELP[name]
+        title, definition = str(KPI_HELP[name][0]), str(KPI_HELP[name][1])
         trend = kpi["trend"]
         tiles.append(
             {
@@ -153,8 +234,8 @@ def kpi_tiles(kpis: dict[str, Any], base: str) -> list[dict[str, Any]]:
                 "title": title,
                 "definition": definition,
                 "value": kpi["value"],
-                "unit": base if kpi["unit"] == "money" else UNIT_TEXT.get(kpi["unit"], kpi["unit"]),
-                "reason": kpi.get("reason"),
+                "unit": base if kpi["unit"] == "money" else str(UNIT_TEXT.get(kpi["unit"], kpi["unit"])),
+                "reason": reason_text(kpi.get("reason")),
                 "note": _note(name, kpi),
                 "p90": kpi.get("p90"),
                 "within_sla": kpi.get("within_sla_percent"),
@@ -177,7 +258,8 @@ def route_view(kpis: dict[str, Any]) -> dict[str, Any]:
     kpi = kpis["kpis"]["approval_within_sla_rate"]
     current = kpi.get("per_route")
     routes = list(ROUTE_TITLES)
-    rows = [{"route": r, "title": ROUTE_TITLES[r], **(current or {}).get(r, {})} for r in routes]
+    titles = {r: str(ROUTE_NAMES[r]) for r in routes}
+    rows = [{"route": r, "title": titles[r], **(current or {}).get(r, {})} for r in routes]
     trend = [
         {
             "period_end": p["period_end"],
@@ -190,13 +272,13 @@ def route_view(kpis: dict[str, Any]) -> dict[str, Any]:
         "type": "line",
         "name": "approval-routes",
         "labels": [t["period_end"] for t in trend],
-        "series": [{"label": ROUTE_TITLES[r], "data": [t["medians"][r] for t in trend]} for r in routes],
+        "series": [{"label": titles[r], "data": [t["medians"][r] for t in trend]} for r in routes],
     }
     return {
         "recorded": current is not None,
-        "reason": kpi.get("reason"),
+        "reason": reason_text(kpi.get("reason")),
         "rows": rows,
-        "titles": ROUTE_TITLES,
+        "titles": titles,
         "trend": trend,
         "chart": chart,
     }
@@ -226,7 +308,7 @@ def reason_view(kpis: dict[str, Any]) -> dict[str, Any]:
     return {
         "current": kpi.get("by_reason"),
         "value": kpi["value"],
-        "reason": kpi.get("reason"),
+        "reason": reason_text(kpi.get("reason")),
         "unconverted": kpi.get("unconverted"),
         "reasons": reasons,
         "trend": trend,
@@ -243,7 +325,7 @@ def aging_chart(points: list[AgingPoint]) -> dict[str, Any]:
         "labels": [p.day.isoformat() for p in points],
         "series": [
             {
-                "label": BUCKET_LABELS[b],
+                "label": str(BUCKET_TITLES[b]),
                 "data": [None if p.buckets is None else money_text(p.buckets[b]) for p in points],
             }
             for b in BUCKETS
@@ -285,14 +367,18 @@ def index() -> str:
         reasons=reason_view(kpis) if kpis and "disputed_amount" in kpis["kpis"] else None,
         kpi_error=kpi_error,
         not_in_snapshot=NOT_IN_SNAPSHOT,
-        kpi_help=[KPI_HELP[name] for name in KPI_NAMES],
+        kpi_help=[(str(title), str(text)) for title, text in (KPI_HELP[name] for name in KPI_NAMES)],
+        period_name=str(PERIOD_NAMES[period]),
+        period_names={p: str(name) for p, name in PERIOD_NAMES.items()},
         base=base,
         points=points,
         buckets=BUCKETS,
-        bucket_labels=BUCKET_LABELS,
+        bucket_labels={b: str(title) for b, title in BUCKET_TITLES.items()},
         aging=aging_chart(points),
         exposures=exposures,
         cap=cap,
+        cap_source=source_text(cap.source),
+        reason_text=reason_text,
         cap_amount=cap.against(Decimal(0), exposures.total or Decimal(0))["cap_amount"],
         against_cap={
             e.customer_id: cap.against(e.in_base, exposures.total or Decimal(0)) for e in exposures.top

@@ -92,14 +92,14 @@ def test_the_compiled_catalogues_hold_what_the_po_files_say() -> None:
             compiled = read_mo(fh)
         po = catalogue(locale)
         translated = {
-            m.id: m.string
+            (m.id, m.context): m.string
             for m in po
             if m.id and any(m.string if isinstance(m.string, tuple) else [m.string])
         }
         stale = [
             key
-            for key, value in translated.items()
-            if compiled.get(key) is None or _strings(compiled[key].string) != _strings(value)
+            for (key, context), value in translated.items()
+            if (found := compiled.get(key, context)) is None or _strings(found.string) != _strings(value)
         ]
         assert not stale, f"{mo} is older than its .po (run `make setup`): {stale[:5]}"
 
