@@ -1,0 +1,74 @@
+"""Issue 20, must-show 1 in Debian chromium: a user whose language is zh reads the inbox, a task page, the
+customer page and the dashboard in Chinese, with no English msgid of the catalogue left on any of them
+(tests.webui.test_language.english_left); the header's switch to English turns every one of those pages
+English, and back. Not covered: the task page's diagram, whose drawn labels are the BPMN's English names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.e2e.test_browser import chromium, live_url, log_in, page  # noqa: F401 (fixtures)
+from tests.webui.test_customer_pages import overdue_customer  # noqa: F401 (a fixture)
+from tests.webui.test_language import english_left
+from tests.webui.test_language_dashboard import ACRONYMS
+from workflows.store.db import transaction
+from workflows.users import set_language
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
+
+CJK = "\u4e00-\u9fff"
+
+
+def pages(tab: Any, customer_id: int) -> dict[str, str]:
+    """The four pages' HTML as chromium shows them, the task page reached from the inbox's first task."""
+    shown: dict[str, str] = {}
+    tab.goto("/inbox")
+    shown["inbox"] = tab.content()
+    tab.goto(str(tab.locator("a[href^='/tasks/']").first.get_attribute("href")))
+    # The diagram is drawn by bpmn-js from the BPMN's own names, which stay English (not yet bilingual in the
+    # viewer), with bpmn.io's licence watermark: both are left out once drawn; the rest of the page is ours.
+    tab.wait_for_selector(".bjs-container .djs-element")
+    tab.evaluate("document.querySelectorAll('.bjs-container').forEach((drawn) => drawn.remove())")
+    shown["task"] = tab.content()
+    tab.goto(f"/customers/{customer_id}")
+    shown["customer"] = tab.content()
+    tab.goto("/dashboard")
+    shown["dashboard"] = tab.content()
+    return shown
+
+
+def switch_to(tab: Any, language: str) -> None:
+    tab.locator(f"form.language button[value={language}]").click()
+    tab.wait_for_load_state()
+
+
+def test_a_zh_analyst_reads_inbox_task_customer_and_dashboard_in_chinese_and_switches_to_english(
+    app: Flask,
+    page: Any,  # noqa: F811
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        set_language(session, "analyst1", "zh", svc.clock())
+    log_in(page, "analyst1")
+    assert page.url.endswith("/inbox")
+    chinese = pages(page, overdue_customer["id"])
+    for name, html in chinese.items():
+        assert '<html lang="zh-Hans"' in html, name
+        assert [left for left in english_left(html) if left not in ACRONYMS] == [], (name, english_left(html))
+    assert "审核信用申请" in chinese["inbox"] and "审核信用申请" in chinese["task"]  # the task's name_zh
+    assert "信用档案" in chinese["customer"] and "DSO 应收账款周转天数" in chinese["dashboard"]
+
+    switch_to(page, "en")
+    english = pages(page, overdue_customer["id"])
+    for name, html in english.items():
+        assert '<html lang="en"' in html, name
+    assert "Inbox" in english["inbox"] and "Credit file" in english["customer"]
+    assert "审核信用申请" not in english["task"] and "信用档案" not in english["customer"]
+
+    switch_to(page, "zh")  # remembered on the user: the next page is Chinese again
+    page.goto("/inbox")
+    assert '<html lang="zh-Hans"' in page.content()
