@@ -196,8 +196,8 @@ def flag_customer(
     daily run reports that): the savepoint is rolled back and the event itself is never refused or lost for
     the watchlist's sake."""
     try:
-        rules = deployed_rules(session)
-        with session.begin_nested():
+        with session.begin_nested():  # the rules' read too: a database error there must not abort the event
+            rules = deployed_rules(session)
             return evaluate_watchlist(
                 session, rules, now.date(), now, base=base, customer_ids=[customer_id], actor=actor
             )
