@@ -133,8 +133,8 @@ CASE_FILE_LABELS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "title": "催收案件 {case}：{customer}",
-        "contact": "客户编号 {id}（ERP 编号 {external}），统一社会信用代码 {registration}，电子邮箱 {email}，"
-        "销售负责人 {owner}。",
+        "contact": "客户编号 {id}（ERP 编号 {external}），统一社会信用代码/注册号 {registration}，"
+        "电子邮箱 {email}，销售负责人 {owner}。",
         "summary": "立案日期 {opened}；催收级别 {level}；催收费用 {fees}；主张金额（未付且无争议）{claimed}；"
         "因未决争议暂不主张 {held}。",
         "open_invoices": "未结发票",
