@@ -73,8 +73,9 @@ def test_a_credit_manager_filters_the_portfolio_and_exports_what_the_page_shows(
         page.click("text=XLSX")
     saved = tmp_path / "portfolio.xlsx"
     download.value.save_as(saved)
-    sheet = load_workbook(saved, read_only=True)["Portfolio"]
-    cells = list(sheet.iter_rows(min_row=2, values_only=True))
+    workbook = load_workbook(saved, read_only=True)
+    cells = list(workbook["Portfolio"].iter_rows(min_row=2, values_only=True))
+    workbook.close()  # a read-only workbook holds its file open: unclosed, it fails a later test
     assert [row[0] for row in cells[:-1]] == [i for i, _ in everyone]
     assert cells[-1][2] == "Total (EUR)"
     assert Decimal(str(cells[0][COLUMNS.index("total")])) == Decimal("1500.00")  # Alpha's, exact
@@ -96,7 +97,10 @@ def download_xlsx(tab: Any, path: Path) -> list[tuple[Any, ...]]:
     with tab.expect_download() as download:
         tab.click("text=XLSX")
     download.value.save_as(path)
-    return list(load_workbook(path, read_only=True)["Portfolio"].iter_rows(values_only=True))
+    workbook = load_workbook(path, read_only=True)
+    rows = list(workbook["Portfolio"].iter_rows(values_only=True))
+    workbook.close()  # a read-only workbook holds its file open: unclosed, it fails a later test
+    return rows
 
 
 def assert_export_is_the_page(tab: Any, sheet: list[tuple[Any, ...]]) -> list[list[Any]]:

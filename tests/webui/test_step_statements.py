@@ -43,7 +43,7 @@ APPROVAL = {"decision": "approve"}
 STATEMENTS = {
     "start": {"sqlite": 15, "postgresql": 12},
     "complete_review": {"sqlite": 13, "postgresql": 11},
-    "complete_approval": {"sqlite": 16, "postgresql": 14},
+    "complete_approval": {"sqlite": 17, "postgresql": 15},
 }
 # What they were when pinned (HEAD c599d05), in order. On SQLite each
 # transaction's BEGIN is a statement (BEGIN for a read, BEGIN IMMEDIATE for a write): 2 or 3 more than on
@@ -60,11 +60,13 @@ STATEMENTS = {
 #    UPDATE the task (completed, by whom, decision); the instance's open inbox rows; DELETE the completed
 #    task's candidate rows; INSERT the approval's inbox row; INSERT its candidate row; INSERT the reader
 #    groups; UPDATE the instance; INSERT the audit events. The answer comes from the step (no read).
-#  complete_approval (16 / 14):
+#  complete_approval (17 / 15):
 #    as complete_review up to the task update, plus the four-eyes check (did this user complete the
 #    review?) before it; the notification to the requester inside a savepoint (SAVEPOINT, the requester's
-#    address, the outbox's dedupe key, INSERT the e-mail, RELEASE); the open inbox rows; DELETE the
-#    candidate rows; UPDATE the instance (completed); INSERT the audit events.
+#    address, the outbox's dedupe key, the recipients' language (issue 20: users by address, since a user
+#    without a chosen language may be a customer's address; raised from 16 / 14 in the commit after
+#    906324a, which added it), INSERT the e-mail, RELEASE); the open inbox rows; DELETE the candidate rows;
+#    UPDATE the instance (completed); INSERT the audit events.
 # A failing run lists its statements in the message.
 
 
