@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +29,7 @@ from workflows.credit.kpi_snapshots import KpiSnapshot, snapshots_of
 from workflows.credit.kpis import KpiRatesMissing, period_kpis
 from workflows.engine.runtime import Runtime
 from workflows.store.audit import record_event
-from workflows.store.db import transaction
+from workflows.store.db import is_postgres, transaction
 from workflows.users import SYSTEM_ACTOR
 
 
@@ -60,11 +61,20 @@ def _store(
     )
     if session.scalar(exists) is not None:
         return None
-    snapshot = KpiSnapshot(
-        period=period, period_end=end, base_currency=base, kpis=kpis, posted_by=actor, posted_at=now
-    )
-    session.add(snapshot)
-    session.flush()
+    # Two runners (schedulers, Prefect flows) may store the same period at once: the loser's insert does
+    # nothing rather than fail, so PostgreSQL logs no duplicate-key ERROR (CI reads its log).
+    dialect = postgresql if is_postgres(session) else sqlite
+    new_id = session.execute(
+        dialect.insert(KpiSnapshot)
+        .values(period=period, period_end=end, base_currency=base, kpis=kpis, posted_by=actor, posted_at=now)
+        .on_conflict_do_nothing(
+            index_elements=[KpiSnapshot.period, KpiSnapshot.period_end, KpiSnapshot.base_currency]
+        )
+        .returning(KpiSnapshot.id)
+    ).scalar()
+    if new_id is None:
+        return None
+    snapshot = session.get_one(KpiSnapshot, new_id)
     record_event(
         session,
         actor=actor,
