@@ -56,11 +56,6 @@ def _store(
     session: Session, period: str, end: date, kpis: dict[str, Any], *, base: str, actor: str, now: datetime
 ) -> KpiSnapshot | None:
     """Store computed KPIs as the period's snapshot; None when it has one already."""
-    exists = select(KpiSnapshot.id).where(
-        KpiSnapshot.period == period, KpiSnapshot.period_end == end, KpiSnapshot.base_currency == base
-    )
-    if session.scalar(exists) is not None:
-        return None
     # Two runners (schedulers, Prefect flows) may store the same period at once: the loser's insert does
     # nothing rather than fail, so PostgreSQL logs no duplicate-key ERROR (CI reads its log).
     dialect = postgresql if is_postgres(session) else sqlite
