@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing.exceptions import RoutingException
 
 from workflows.errors import DomainError
+from workflows.messages import translated
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ def _wants_json() -> bool:
 def _error(
     status: int, code: str, message: str, details: dict[str, object] | None = None
 ) -> tuple[Response | str, int]:
+    message = translated(message, gettext)  # a workflows.messages.Text in the request's language
     if _wants_json():
         body: dict[str, object] = {"code": code, "message": message}
         if details:

@@ -136,7 +136,12 @@ def status_label(status: str) -> str:
 
 
 def current_language() -> str:
-    """The stored code ("en", "zh") of this request's language."""
+    """The stored code ("en", "zh") of this request's language. An API call's Accept-Language comes first: a
+    client program says per request which language its `message` fields must be in (issue 20)."""
+    if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
+        asked_by_client = request.accept_languages.best_match(list(LANGUAGES))
+        if asked_by_client:
+            return asked_by_client
     if current_user.is_authenticated and cast(WebUser, current_user).language in LANGUAGES:
         return str(cast(WebUser, current_user).language)
     chosen = cookie_session.get(SESSION_LANGUAGE)

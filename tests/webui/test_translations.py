@@ -31,16 +31,15 @@ def marked_in_code() -> set[str]:
         method_map, options_map = parse_mapping_cfg(fh)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        ROOT / "webui", _relative(method_map), options_map, keywords=keywords
-    ):
-        found.add(message[0] if isinstance(message, tuple) else message)
+    # babel.cfg names paths from the checkout (webui/, and the domain's workflows/ and handlers/, whose
+    # sentences workflows.messages._ marks); one directory at a time keeps tests/ and .venv/ out of the walk.
+    for top in sorted({pattern.split("/", 1)[0] for pattern, _method in method_map}):
+        relative = [(p.removeprefix(f"{top}/"), m) for p, m in method_map if p.startswith(f"{top}/")]
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / top, relative, options_map, keywords=keywords
+        ):
+            found.add(message[0] if isinstance(message, tuple) else message)
     return found
-
-
-def _relative(method_map: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    # babel.cfg names paths from the checkout ("webui/templates/**.html"); extraction here starts in webui/.
-    return [(pattern.removeprefix("webui/"), method) for pattern, method in method_map]
 
 
 def ids(cat: Catalog) -> set[str]:

@@ -19,6 +19,7 @@ from workflows.credit.record_fields import FieldSpec, iso_text, money_text, pars
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.versions import definition_file, latest_definition
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.messages import _
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
 from workflows.store.text_search import contains
@@ -268,7 +269,7 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     """Raises: NotFound."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+        raise NotFound(_("customer %(id)s does not exist", id=customer_id))
     return customer
 
 

@@ -1,0 +1,48 @@
+"""Sentences the domain says to people (error messages, deploy problems, validation messages) that the web UI
+and the JSON API say again in the reader's language.
+
+The domain layer knows no Flask and no locale: it builds a `Text`, which *is* the English sentence (a str,
+so logs, the CLI and every existing comparison keep working) and also remembers its msgid and parameters.
+webui/errors.py (and whatever renders such a sentence) translates it with `translated` in the request's
+language. `pybabel extract` finds the msgids because the constructor is called `_` (babel.cfg scans
+workflows/ and handlers/ too), exactly as in the web UI's own code.
+
+    from workflows.messages import _
+    raise NotFound(_("no customer %(id)s: list them with GET /api/customers", id=customer_id))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class Text(str):
+    """An English sentence with the msgid and parameters it was made from."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> Text:
+        text = super().__new__(cls, msgid % params if params else msgid)
+        text.msgid, text.params = msgid, params
+        return text
+
+
+def _(msgid: str, **params: Any) -> Text:
+    """The sentence `msgid` (old-style named placeholders: %(name)s) filled with `params`."""
+    return Text(msgid, **params)
+
+
+def translated(sentence: str, gettext: Callable[[str], str]) -> str:
+    """`sentence` in the language of `gettext` (the catalogue's lookup: msgid -> msgstr, the msgid when it has
+    none): a Text is looked up and filled again; any other str is returned as it is (nothing to look up)."""
+    if not isinstance(sentence, Text):
+        return sentence
+    said = gettext(sentence.msgid)
+    if not sentence.params:
+        return said
+    try:
+        return said % sentence.params
+    except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English, not a 500
+        return str(sentence)
