@@ -146,6 +146,7 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
         "level": req.level,
         "title": NOTICE_TITLES.get(req.level, "Reminder"),
         "customer_name": customer.name,
+        "contact_name": customer.contact_name,  # the notice greets them when one is on file
         "invoices": invoices,
         "total": sum((Decimal(i["open_amount"]) for i in invoices), Decimal("0.00")),
         "fees": case.fees,

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.credit.models import Customer, Supplier
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
+from workflows.mail.recipients import known_language
 from workflows.mail.templates import TemplateError
 from workflows.store.models import Group, User
 from workflows.users import emails_of
@@ -29,6 +31,16 @@ class NotifyEmailRequest:
     # or an e-mail address.
     to: str | list[str]
     context: dict[str, Any] | None = None
+    # A letter to a customer or supplier names it: the letter is then written in its language (not the one
+    # its e-mail address suggests) and greets its contact person as `contact_name`.
+    customer_id: int | None = None
+    supplier_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Addressee:
+    language: str  # en or zh
+    contact_name: str | None
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,33 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
+def letter_addressee(session: Session, req: NotifyEmailRequest) -> Addressee | None:
+    """The customer or supplier `req` names, as its letter addresses it; None when it names neither.
+
+    Raises:
+        HandlerInputError: it names both, or one that does not exist.
+    """
+    if req.customer_id is not None and req.supplier_id is not None:
+        raise HandlerInputError("notify.email: a letter goes to a customer or to a supplier, not to both")
+    party: Customer | Supplier | None
+    if req.customer_id is not None:
+        party, what, number = session.get(Customer, req.customer_id), "customer", req.customer_id
+    elif req.supplier_id is not None:
+        party, what, number = session.get(Supplier, req.supplier_id), "supplier", req.supplier_id
+    else:
+        return None
+    if party is None:
+        raise HandlerInputError(f"notify.email: {what} {number} does not exist")
+    return Addressee(known_language(party.language), party.contact_name or None)
+
+
 def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult:
     """Queue one templated e-mail in the step's transaction; a retried step does not queue it again."""
     recipients = resolve_recipients(ctx, req.to)
+    addressee = letter_addressee(ctx.session, req)
     context = {
+        # A contact named in the diagram's context wins over the one on file.
+        **({"contact_name": addressee.contact_name} if addressee else {}),
         **(req.context or {}),
         # The instance's own facts win over same-named task data, so templates can rely on them.
         "instance_id": ctx.instance_id,
@@ -118,7 +153,9 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
             dedupe_key=f"notify:{ctx.task_key}",
             now=ctx.now,
             instance_id=ctx.instance_id,
-            # Letters to customers also go as a PDF in the recipients' language (chosen by queue_email).
+            # The addressee's language; else the recipients' (queue_email looks it up by address).
+            language=addressee.language if addressee else None,
+            # Letters to customers also go as a PDF in that language.
             pdf_letter=PDF_LETTERS[req.template].format(instance=ctx.instance_id)
             if req.template in PDF_LETTERS
             else "",

@@ -67,7 +67,7 @@ COLLATERAL_WRITERS = RATING_RECORDERS
 
 
 class CustomerQuery(PageQuery):
-    q: str | None = Field(None, description="part of the name, external id or registration number")
+    q: str | None = Field(None, description="part of the name, external id, registration number or contact")
     grade: Literal[GRADES] | None = None  # type: ignore[valid-type]
     blocked: bool | None = None
 
@@ -77,6 +77,7 @@ class CustomerSummary(Model):
     external_id: str | None
     name: str
     email: str | None
+    contact_name: str | None = Field(description="the person the customer's letters address")
     industry: str | None
     founded_year: int | None
     annual_revenue: Money | None

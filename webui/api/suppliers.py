@@ -35,7 +35,7 @@ from workflows.credit.suppliers import (
 
 
 class SupplierQuery(PageQuery):
-    q: str | None = Field(None, description="part of the name, external id or registration number")
+    q: str | None = Field(None, description="part of the name, external id, registration number or contact")
     grade: Literal[GRADES] | None = None  # type: ignore[valid-type]
 
 
@@ -44,6 +44,8 @@ class SupplierSummary(Model):
     external_id: str | None
     name: str
     email: str
+    contact_name: str | None = Field(description="the person the supplier's letters address")
+    language: str = Field(description="the language of the supplier's letters: en or zh")
     registration_no: str | None
     founded_year: int | None
     annual_revenue: Money | None

@@ -24,6 +24,7 @@ CUSTOMER_OPTIONAL = (
     "next_review_date",
     "registration_no",
     "language",
+    "contact_name",  # the person letters address
     "customer_since",  # when the relationship began; absent: the first invoice's date
     "ownership",  # state_owned, private, foreign or listed
     "region",

@@ -37,6 +37,7 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "external_id": FieldSpec("text", max_length=80),
     "name": FieldSpec("text", required=True),
     "email": FieldSpec("email"),
+    "contact_name": FieldSpec("text", max_length=120),  # the person letters address
     "industry": FieldSpec("text", max_length=80),
     "founded_year": FieldSpec("year"),
     "annual_revenue": FieldSpec("money"),
@@ -290,6 +291,7 @@ def list_customers(
                 contains(Customer.name, text),
                 contains(Customer.external_id, text),
                 contains(Customer.registration_no, text),
+                contains(Customer.contact_name, text),
             )
         )
     if grade:
@@ -346,6 +348,7 @@ def customer_json(session: Session, customer: Customer, *, today: date, full: bo
         "external_id": customer.external_id,
         "name": customer.name,
         "email": customer.email,
+        "contact_name": customer.contact_name,
         "industry": customer.industry,
         "founded_year": customer.founded_year,
         "annual_revenue": money_text(customer.annual_revenue),

@@ -37,6 +37,7 @@ class Customer(Base):
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)  # the ERP's customer number
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(200), default="")
+    contact_name: Mapped[str | None] = mapped_column(String(120))  # the person letters address (0014g)
     industry: Mapped[str] = mapped_column(String(80), default="")
     founded_year: Mapped[int | None]
     annual_revenue: Mapped[Decimal | None] = mapped_column(Decimal2)
@@ -51,9 +52,8 @@ class Customer(Base):
     rating_agency: Mapped[str | None] = mapped_column(String(80))
     rating_date: Mapped[date | None]
     rating_changed_at: Mapped[datetime | None]  # when a new external rating arrived: a review trigger
-    # Scorecard segment and relationship (migration 0012a): ownership is one of customers.OWNERSHIPS,
-    # region free text that scorecard_weights.dmn matches (e.g. "EU", "UK", "CN"); customer_since is when
-    # the relationship began (the first invoice's date when the ERP does not say).
+    # Scorecard segment and relationship (0012a): ownership is one of customers.OWNERSHIPS, region free text
+    # scorecard_weights.dmn matches ("EU", "CN"); customer_since: when it began (else the first invoice).
     ownership: Mapped[str | None] = mapped_column(String(20))
     region: Mapped[str | None] = mapped_column(String(80))
     customer_since: Mapped[date | None]
@@ -70,8 +70,7 @@ class Customer(Base):
     credit_balance: Mapped[Decimal] = mapped_column(Decimal2, default=Decimal("0.00"))  # overpayments held
     next_review_date: Mapped[date | None]
     blocked: Mapped[bool] = mapped_column(default=False)
-    # Key customers (migration 0013b): reviewed more often (limit_policy.dmn) and named with the user who
-    # owns the account; shown on the portfolio's key customers tab.
+    # Key customers (0013b): reviewed more often (limit_policy.dmn), named with the account's owning user.
     key_customer: Mapped[bool] = mapped_column(default=False, server_default=false())
     account_owner: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime]
@@ -112,8 +111,8 @@ class InvoiceStatus:
     PAID = "paid"
     CANCELLED = "cancelled"
     CREDITED = "credited"  # a dispute's credit note lowered it to nothing (workflows/credit/disputes.py)
-    # Closed by a legal outcome (workflows/credit/write_offs.py): never dunned again; open_amount is what a
-    # settlement still asks of the debtor, and money beyond it posts as a recovery.
+    # Closed by a legal outcome (credit/write_offs.py): never dunned again; open_amount is what a settlement
+    # still asks of the debtor, and money beyond it posts as a recovery.
     WRITTEN_OFF = "written_off"
     # What the customer still owes, so what its exposure counts: a settlement's unpaid part included.
     OWED = (OPEN, WRITTEN_OFF)
@@ -289,12 +288,13 @@ class Supplier(Base):
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)  # the ERP's supplier number
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(200))  # where countersignature requests go
+    contact_name: Mapped[str | None] = mapped_column(String(120))  # the person letters address (0014g)
+    language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")  # of its letters
     registration_no: Mapped[str | None] = mapped_column(String(80))
     founded_year: Mapped[int | None]
     annual_revenue: Mapped[Decimal | None] = mapped_column(Decimal2)
     currency: Mapped[str] = mapped_column(String(3))
-    # Optional risk inputs; a missing one scores a neutral value.
-    litigation_count: Mapped[int | None]
+    litigation_count: Mapped[int | None]  # this and the next three: optional risk inputs (absent: neutral)
     penalties_count: Mapped[int | None]
     delivery_score: Mapped[int | None]  # on-time, in-full delivery, 0-100
     external_rating: Mapped[str | None] = mapped_column(String(10))

@@ -30,11 +30,20 @@ SUPPLIER_COLUMNS = (
     "annual_revenue",
     "currency",
 )
-SUPPLIER_OPTIONAL = ("litigation_count", "penalties_count", "delivery_score", "external_rating")
+SUPPLIER_OPTIONAL = (
+    "litigation_count",
+    "penalties_count",
+    "delivery_score",
+    "external_rating",
+    "contact_name",  # the person letters address
+    "language",  # en or zh: the language of its letters (English when absent)
+)
 SUPPLIER_FIELDS: dict[str, FieldSpec] = {
     "external_id": FieldSpec("text", max_length=80),
     "name": FieldSpec("text", required=True),
     "email": FieldSpec("email", required=True),
+    "contact_name": FieldSpec("text", max_length=120),
+    "language": FieldSpec("text", max_length=10),
     "registration_no": FieldSpec("text", max_length=80),
     "founded_year": FieldSpec("year"),
     "annual_revenue": FieldSpec("money"),
@@ -106,6 +115,7 @@ def list_suppliers(
                 contains(Supplier.name, text),
                 contains(Supplier.external_id, text),
                 contains(Supplier.registration_no, text),
+                contains(Supplier.contact_name, text),
             )
         )
     if grade:
@@ -170,6 +180,8 @@ def supplier_json(session: Session, supplier: Supplier, *, full: bool = True) ->
         "external_id": supplier.external_id,
         "name": supplier.name,
         "email": supplier.email,
+        "contact_name": supplier.contact_name,
+        "language": supplier.language,
         "registration_no": supplier.registration_no,
         "founded_year": supplier.founded_year,
         "annual_revenue": money_text(supplier.annual_revenue),
@@ -222,6 +234,7 @@ DEMO_SUPPLIERS: list[dict[str, Any]] = [
         "external_id": "S-2001",
         "name": "Baltic Steel Supply AB",
         "email": "contracts@baltic-steel.example",
+        "contact_name": "Erik Lindqvist",
         "registration_no": "SE556677889901",
         "founded_year": 1978,
         "annual_revenue": Decimal("85000000.00"),
@@ -235,6 +248,8 @@ DEMO_SUPPLIERS: list[dict[str, Any]] = [
         "external_id": "S-2002",
         "name": "广州包装制品有限公司",  # Guangzhou Packaging Co., Ltd.: a Chinese supplier, in Chinese
         "email": "sales@gz-packaging.example",
+        "contact_name": "李晓梅",
+        "language": "zh",
         "registration_no": "91440101MA59XX2Y3Z",
         "founded_year": 2009,
         "annual_revenue": Decimal("46000000.00"),
@@ -248,6 +263,7 @@ DEMO_SUPPLIERS: list[dict[str, Any]] = [
         "external_id": "S-2003",
         "name": "Alpine Logistics AG",
         "email": "vertrag@alpine-logistics.example",
+        "contact_name": "Anna Keller",
         "founded_year": 1995,
         "annual_revenue": Decimal("12000000.00"),
         "currency": "CHF",
@@ -257,6 +273,7 @@ DEMO_SUPPLIERS: list[dict[str, Any]] = [
         "external_id": "S-2004",
         "name": "FlashParts Trading Ltd",
         "email": "office@flashparts.example",
+        "contact_name": "Daniel Price",
         "founded_year": 2024,
         "annual_revenue": Decimal("400000.00"),
         "currency": "GBP",
