@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # webui/static/vendor/ (git-ignored): bpmn-js, htmx, Chart.js for the dashboard's charts, and Swagger UI for the
 # API docs at /api/docs; and the PDF letters' CJK font (Noto Sans SC Regular and Bold, OFL, from @expo-google-fonts/noto-sans-sc)
 # to vendor/fonts/, which workflows/mail/letters_pdf.py embeds subset to the characters a letter uses.
+# The definition editor's studio (bpmn-js, bpmn-js-properties-panel and creditflow's provider, source in
+# webui/static/studio/) is bundled by esbuild (a devDependency; studio/build.mjs) into vendor/studio/studio.js.
 # npm runs again only when package.json or the lockfile changed.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \
@@ -36,8 +38,9 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
-$(VENDOR_STAMP): $(NPM_STAMP)
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui $(VENDOR)/chartjs $(VENDOR)/fonts
+$(VENDOR_STAMP): $(NPM_STAMP) $(wildcard webui/static/studio/*.js webui/static/studio/*.mjs)
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/swagger-ui $(VENDOR)/chartjs $(VENDOR)/fonts \
+	  $(VENDOR)/studio
 	cp node_modules/@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf $(VENDOR)/fonts/NotoSansSC-Regular.ttf
 	cp node_modules/@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf $(VENDOR)/fonts/NotoSansSC-Bold.ttf
 	cp node_modules/@expo-google-fonts/noto-sans-sc/LICENSE_FONT $(VENDOR)/fonts/OFL.txt
@@ -48,6 +51,10 @@ $(VENDOR_STAMP): $(NPM_STAMP)
 	cp -r node_modules/bpmn-js/dist/assets node_modules/bpmn-js/LICENSE $(VENDOR)/bpmn-js/
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js \
 	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
+	node webui/static/studio/build.mjs $(VENDOR)/studio/studio.js
+	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/studio/
+	cp node_modules/bpmn-js-properties-panel/LICENSE $(VENDOR)/studio/LICENSE-bpmn-js-properties-panel
+	cp node_modules/@bpmn-io/properties-panel/LICENSE $(VENDOR)/studio/LICENSE-properties-panel
 	touch $(VENDOR_STAMP)
 
 # Compiled when the catalogue changed; fuzzy entries are left out (tests/webui/test_translations.py refuses them).

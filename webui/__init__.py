@@ -69,6 +69,7 @@ def create_app(
     import webui.api.kpis
     import webui.api.messages
     import webui.api.openapi
+    import webui.api.operations
     import webui.api.orders
     import webui.api.portfolio
     import webui.api.provisions

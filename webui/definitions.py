@@ -13,14 +13,16 @@ from werkzeug.wrappers import Response as BaseResponse
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
-from workflows.credit.roles import DEFINITION_READERS, PROCESS_OWNERS
+from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
+from workflows.definitions.operation_catalog import describe_operations
 from workflows.definitions.validation import InvalidBundle, Problem
 from workflows.definitions.version_diff import diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
+from workflows.messages import translated
 from workflows.store.db import transaction
 from workflows.store.models import ProcessDefinition
 from workflows.store.paging import Page
@@ -50,11 +52,12 @@ def upload() -> BaseResponse | tuple[str, int]:
     files = {PurePath(u.filename or "").name: u.read() for u in uploads}
     wrong = [name for name in files if not name.lower().endswith(DEPLOYABLE_SUFFIXES)]
     if wrong:
-        return _list_page([f"{name}:0: -: not a .bpmn, .dmn or .json file" for name in wrong], status=422)
+        wrong_type = _("not a .bpmn, .dmn or .json file")
+        return _list_page([f"{name}:0: -: {wrong_type}" for name in wrong], status=422)
     try:
         deployed = _deploy(files, actor.username)
     except InvalidBundle as exc:
-        return _list_page([str(p) for p in exc.problems], status=422)
+        return _list_page([p.said(_) for p in exc.problems], status=422)  # in the page's language
     for version in deployed:
         flash(_deployed_sentence(version))  # in the page's language, as the modeler's deploy answer
     return redirect(url_for("definitions.index"))
@@ -114,7 +117,8 @@ def edit(key: str, version: int) -> str:
     require_groups(PROCESS_OWNERS, WORKBENCH)
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
-        return render_template("definitions/edit.html", d=definition)
+        files = deployment_files(session, definition)
+    return render_template("definitions/edit.html", d=definition, studio=_studio_choices(files))
 
 
 @bp.post("/definitions/<key>/<int:version>/validate")
@@ -206,13 +210,24 @@ def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
     return files
 
 
+def _studio_choices(files: dict[str, str]) -> dict[str, Any]:
+    """What the properties panel offers to choose from: the live operations, the known groups, and the
+    version's forms and decision tables (the files deployed with the edited diagram)."""
+    return {
+        "operations": describe_operations(services().rt.operations),
+        "groups": sorted(GROUPS),
+        "forms": sorted(name for name in files if name.lower().endswith(".json")),
+        "decisions": sorted({t.decision_id for t in read_decision_tables(files)}),
+    }
+
+
 def _problem_json(problem: Problem) -> dict[str, Any]:
     return {
         "file": problem.file,
         "line": problem.line,
         "element_id": problem.element_id,
-        "message": problem.message,
-        "text": str(problem),
+        "message": translated(problem.message, _),  # in the page's language; file, line and id as they are
+        "text": problem.said(_),
     }
 
 

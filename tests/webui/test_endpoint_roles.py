@@ -163,6 +163,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/process-definitions": Row(EVERYONE),
     "POST /api/process-definitions": Row(OWNERS, ok=201, send=bundle),
     "GET /api/process-definitions/<key>/diff": Row(DEFINITION_READERS),
+    "GET /api/operations": Row(EVERYONE),
     "GET /api/process-instances": Row(EVERYONE),  # each finds the instances they may read
     "POST /api/process-instances": Row(SALES_ONLY, ok=201, send=credit_application),
     "GET /api/process-instances/<int:instance_id>": Row(INSTANCE_READERS),

@@ -16,22 +16,33 @@
     status.className = "modeler-status " + (kind || "");
   }
 
-  if (typeof window.BpmnJS !== "function") {
+  // The studio bundle (webui/static/studio/, built by `make setup`): bpmn-js with the properties panel.
+  var studio = window.CreditflowStudio;
+  if (!studio) {
     say("The modeler is not installed (run `make setup`).", "error");
     return;
   }
-  var modeler = new window.BpmnJS({ container: root.querySelector(".editor-canvas") });
+  var panel = root.querySelector(".properties-panel");
+  var modeler = new studio.Modeler({
+    container: root.querySelector(".editor-canvas"),
+    propertiesPanel: { parent: panel },
+    additionalModules: studio.modules,
+    creditflow: JSON.parse(root.dataset.studio || "{}")  // operations, groups, forms, decisions
+  });
+  var problemStore = modeler.get("creditflowProblems");
 
   function clearProblems() {
     var canvas = modeler.get("canvas");
     marked.forEach(function (id) { canvas.removeMarker(id, "cf-problem"); });
     marked = [];
+    problemStore.set([]);
     problemList.textContent = "";
     problemsBox.hidden = true;
   }
 
   function showProblems(problems) {
     clearProblems();
+    problemStore.set(problems);
     var canvas = modeler.get("canvas");
     var registry = modeler.get("elementRegistry");
     problems.forEach(function (problem) {
@@ -102,6 +113,27 @@
     }).catch(function (error) { say(error.message, "error"); })
       .finally(function () { busy(false); });
   }
+
+  // Every change is checked as it is made, with the deploy checks: problems are marked on their element
+  // and shown in the panel. A newer change's answer wins; an older one arriving late is dropped.
+  var changeTimer = null;
+  var checkRound = 0;
+  function validateQuietly() {
+    var round = ++checkRound;
+    post(root.dataset.validateUrl).then(function (result) {
+      if (round !== checkRound) return;
+      var problems = result.body.problems || [];
+      showProblems(problems);
+      if (result.body.ok) say("Valid: the diagram passes every check.", "ok");
+      else say(problems.length + " problem(s): fix them before deploying.", "error");
+      root.dataset.checked = String(round);
+    }).catch(function (error) { say(error.message, "error"); });
+  }
+  modeler.on("commandStack.changed", function () {
+    root.dataset.checked = "";
+    clearTimeout(changeTimer);
+    changeTimer = setTimeout(validateQuietly, 500);
+  });
 
   root.querySelector('[data-action="validate"]').addEventListener("click", validate);
   root.querySelector('[data-action="deploy"]').addEventListener("click", deploy);
