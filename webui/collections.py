@@ -6,9 +6,12 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
+from webui.collection_labels import TEMPLATE_GLOBALS
+from webui.dashboard import source_text
 from webui.services import page_arg, services
 from workflows.credit.collection_contacts import (
     FIELDS,
@@ -27,8 +30,10 @@ from workflows.errors import Invalid
 from workflows.store.paging import Page
 
 bp = Blueprint("collections_pages", __name__)
+for template_global in TEMPLATE_GLOBALS:
+    bp.add_app_template_global(template_global)
 
-DUE_FILTERS = (("today", "Due today"), ("all", "All open cases"))
+DUE_FILTERS = (("today", lazy_gettext("Due today")), ("all", lazy_gettext("All open cases")))
 
 
 @bp.get("/collections")
@@ -61,7 +66,7 @@ def index() -> str:
             args={"due": due},
             today=now.date(),
             base=svc.rt.settings.credit.base_currency,
-            source=priority.source,
+            source=source_text(priority.source),
         )
 
 

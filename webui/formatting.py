@@ -66,6 +66,14 @@ def format_day(value: date | None) -> str:
     return str(format_date(value, _DATE_FORMATS.get(page_locale(), "medium")))
 
 
+def format_number(value: Decimal | float | int | None, decimals: int = 2) -> str:
+    """A number in the page's language with grouping and `decimals` places: "1,234.50"; "—" for None."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return str(format_decimal(Decimal(str(value)), format=pattern, locale=page_locale()))
+
+
 def is_money_key(key: str) -> bool:
     return bool(_MONEY_KEY.search(key.lower()))
 
@@ -120,6 +128,7 @@ def register(app: Flask) -> None:
         time=format_time,
         money=lambda value, currency=None: format_money(value, currency, empty="", locale=page_locale()),
         date=format_day,
+        number=format_number,
     )
     app.jinja_env.globals.update(
         format_age=format_age,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
-from webui.customers import BUCKET_LABELS
+from webui.customers import BUCKET_TITLES
 from webui.services import MAX_PAGE, services
 from workflows.credit.customers import GRADES
 from workflows.credit.portfolio import (
@@ -31,11 +32,11 @@ bp = Blueprint("portfolio", __name__)
 TEXT_FILTERS = ("region", "industry", "sales_owner")
 PARAMS = ("tab", "grade", *TEXT_FILTERS, "currency", "key", "sort", "dir", "page", "top")
 SORT_LABELS = {
-    "total": "Total",
-    "overdue": "Overdue",
-    "over_90": "Over 90 days",
-    "name": "Name",
-    "grade": "Grade",
+    "total": lazy_gettext("Total"),
+    "overdue": lazy_gettext("Overdue"),
+    "over_90": lazy_gettext("Over 90 days"),
+    "name": lazy_gettext("Name"),
+    "grade": lazy_gettext("Grade"),
 }
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TEXT_MAX = 80  # the columns' length (customers.region, industry, sales_owner)
@@ -133,7 +134,7 @@ def index() -> str:
         grades=GRADES,
         sorts=SORT_LABELS,
         buckets=BUCKETS,
-        bucket_labels=BUCKET_LABELS,
+        bucket_labels=BUCKET_TITLES,
         over_90=OVER_90,
         top_max=TOP_MAX,
     )

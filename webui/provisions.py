@@ -10,9 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
 from webui.auth import login_required_view, require_groups
+from webui.dashboard import source_text
+from webui.formatting import page_locale
 from webui.jobs import day_filter
 from webui.services import page_arg, services
 from workflows.credit.provision_matrix import MatrixError, deployed_matrix
@@ -30,17 +34,21 @@ CHART_MONTHS = 12
 
 
 def bucket_label(bucket: str) -> str:
-    """ "days_1_30" -> "1–30 days", "over_365" -> "over 365 days", "not_due" -> "not due"."""
+    """ "days_1_30" -> "1–30 days", "over_365" -> "over 365 days", "not_due" -> "not due" (in the page's
+    language: "1–30 天", "365 天以上", "未到期"); a bucket of another shape in words."""
     if bucket.startswith("days_"):
-        return bucket.removeprefix("days_").replace("_", "–") + " days"
+        return str(_("%(range)s days", range=bucket.removeprefix("days_").replace("_", "–")))
     if bucket.startswith("over_"):
-        return "over " + bucket.removeprefix("over_") + " days"
+        return str(_("over %(days)s days", days=bucket.removeprefix("over_")))
+    if bucket == "not_due":
+        return str(_("not due"))
     return bucket.replace("_", " ")
 
 
 def percent(rate: str) -> str:
-    """A rate as the table writes it ("0.005") in percent ("0.5 %")."""
-    return format((Decimal(rate) * 100).normalize(), "f") + " %"
+    """A rate as the table writes it ("0.005") in percent in the page's language ("0.5 %")."""
+    value = (Decimal(rate) * 100).normalize()
+    return format_decimal(value, locale=page_locale(), decimal_quantization=False) + " %"
 
 
 def totals_chart(runs: list[ProvisionRun]) -> dict[str, Any]:
@@ -49,9 +57,13 @@ def totals_chart(runs: list[ProvisionRun]) -> dict[str, Any]:
         "type": "stacked-bar",
         "labels": [r.as_of.isoformat() for r in runs],
         "series": [
-            {"label": "Matrix", "data": [money_text(r.matrix_provision) for r in runs], "color": "#1d6fd6"},
             {
-                "label": "Specific",
+                "label": _("Matrix"),
+                "data": [money_text(r.matrix_provision) for r in runs],
+                "color": "#1d6fd6",
+            },
+            {
+                "label": _("Specific"),
                 "data": [money_text(r.specific_provision) for r in runs],
                 "color": "#c77700",
             },
@@ -80,12 +92,13 @@ def index() -> str:
         if month is not None:
             run = run_of(session, month)
             if run is None:
-                raise NotFound(f"no provision snapshot of {month.isoformat()} was posted")
+                raise NotFound(_("no provision snapshot of %(month)s was posted", month=month.isoformat()))
             chosen = run_json(session, run)
     return render_template(
         "provisions/index.html",
         base=svc.rt.settings.credit.base_currency,
-        matrix_source=source,
+        matrix_source=source_text(source),
+        source_text=source_text,
         matrix_error=matrix_error,
         buckets=buckets,
         rates=rates,

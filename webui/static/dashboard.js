@@ -37,7 +37,11 @@
   }
 
   function config(spec) {
-    const base = { animation: false, responsive: true, maintainAspectRatio: false };
+    // Chart.js formats axis and tooltip numbers with Intl in this locale: the page's language, so a zh page
+    // groups and writes its numbers the Chinese way (<html lang="zh-Hans">).
+    const base = {
+      animation: false, responsive: true, maintainAspectRatio: false, locale: document.documentElement.lang || "en",
+    };
     if (spec.type === "stacked-bar") {
       return {
         type: "bar",
