@@ -309,7 +309,7 @@ def scan_kpis(
 ) -> tuple[int, Any]:
     """GET /api/kpis with the fast path off and nothing cached."""
     with monkeypatch.context() as patch:
-        patch.setattr(kpis, "today_figures", lambda *args: None)
+        patch.setattr(kpis, "today_figures", lambda *args, **kwargs: None)
         patch.setattr(kpi_cache, "_ANSWERS", weakref.WeakKeyDictionary())
         return api_kpis(client, token, query)
 
@@ -406,7 +406,7 @@ def test_kpis_a_payment_committed_while_the_fast_path_reads_gives_the_book_befor
             return kpis.period_kpis(session, [end], MONTH, BASE)[end]
 
     with monkeypatch.context() as patch:
-        patch.setattr(kpis, "today_figures", lambda *args: None)
+        patch.setattr(kpis, "today_figures", lambda *args, **kwargs: None)
         scanned_before = answer()
     original = kpi_today._period_rows
     posted: list[bool] = []
@@ -423,7 +423,7 @@ def test_kpis_a_payment_committed_while_the_fast_path_reads_gives_the_book_befor
         raced = answer()
     assert posted
     with monkeypatch.context() as patch:
-        patch.setattr(kpis, "today_figures", lambda *args: None)
+        patch.setattr(kpis, "today_figures", lambda *args, **kwargs: None)
         scanned_after = answer()
     assert scanned_before != scanned_after
     assert raced in (scanned_before, scanned_after)

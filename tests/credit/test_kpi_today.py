@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.credit.test_customer_balances import BASE, START, Book, at
+from workflows.batch.kpi_month_end import post_kpi_snapshot
 from workflows.credit import kpi_today, kpis
 from workflows.credit.fx import RateInput, store_rate
-from workflows.credit.kpi_periods import MONTH, QUARTER
+from workflows.credit.kpi_periods import MONTH, QUARTER, period_end_on_or_before
+from workflows.credit.kpi_rates import KpiRatesMissing
 from workflows.credit.models import Customer
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.receivables import InvoiceInput, post_invoice
@@ -39,14 +41,14 @@ def both(factory: sessionmaker[Session], end: date, period: str, monkeypatch: py
         with factory() as session:
             try:
                 return kpis.period_kpis(session, [end], period, BASE)[end]
-            except kpis.KpiRatesMissing as exc:
+            except KpiRatesMissing as exc:
                 return ("409", exc.message, exc.details)
 
     with factory() as session:
-        taken = kpi_today.today_figures(session, end, period, BASE) is not None
+        taken = kpi_today.usable(session, end, BASE) is not None  # today_figures answers exactly then
     fast = answer()
     with monkeypatch.context() as patch:
-        patch.setattr(kpis, "today_figures", lambda *args: None)
+        patch.setattr(kpis, "today_figures", lambda *args, **kwargs: None)
         scanned = answer()
     return fast, scanned, taken
 
@@ -159,3 +161,54 @@ def test_the_fast_path_steps_aside_when_anything_is_dated_after_the_end(
         assert kpi_today.usable(session, end2 - timedelta(days=1), BASE) is None  # other rates then
     fast, scanned, used = both(session_factory, end2, QUARTER, monkeypatch)
     assert used and fast == scanned
+
+
+def test_with_the_previous_period_stored_its_reported_ar_opens_the_period_and_the_fast_path_skips_it(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quarter ending today after the previous quarter's snapshot (docs/kpis.md "CEI"): the fast path
+    reads the opening AR from the snapshot instead of joining the quarter's payments to their invoices,
+    equals the scan, and the opening AR is the snapshot's (tests/credit/test_kpis_by_hand.py shows it
+    staying so after a payment dated back into the stored period)."""
+    book = KpiBook(session_factory, 7)
+    steps = [book.invoice] * 6 + [book.payment] * 4 + [book.credit_note, book.write_off, book.rate]
+    for _ in range(60):
+        book.rng.choice(steps)()
+    previous = period_end_on_or_before(book.today + timedelta(days=92), QUARTER)
+    book.today = previous + timedelta(days=1)
+    with transaction(session_factory) as session:
+        for period in (MONTH, QUARTER):
+            post_kpi_snapshot(session, period, previous, base=BASE, actor="system", now=at(book.today))
+    for _ in range(40):
+        book.rng.choice(steps)()
+    end = period_end_on_or_before(previous + timedelta(days=95), QUARTER)
+    book.today = end
+    book.payment()  # on the quarter end: dated into the period, not before its start
+    with session_factory() as session:
+        ensure_rolled(session, end, BASE)
+    asked: list[bool] = []
+    real = kpi_today.today_figures
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("start_known", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kpis, "today_figures", spy)
+    monkeypatch.setattr(kpi_today, "_period_rows", _without_moves(kpi_today._period_rows))
+    with session_factory() as session:
+        assert kpi_today.usable(session, end, BASE) == end, (previous, end)
+    fast, scanned, used = both(session_factory, end, QUARTER, monkeypatch)
+    assert used and asked == [True] and fast == scanned
+    with session_factory() as session:
+        stored = kpis.snapshots_of(session, QUARTER, BASE, [previous])[previous]
+    assert fast["cei"]["ar_start"] == stored["dso"]["ar"]
+
+
+def _without_moves(period_rows: Any) -> Any:
+    """_period_rows that fails if asked for the opening AR (the moves since the start)."""
+
+    def checked(*args: Any) -> Any:
+        assert args[-1] is True, "the fast path computed the opening AR the snapshot reports"
+        return period_rows(*args)
+
+    return checked

@@ -36,15 +36,17 @@ def percent(part: str, whole: str) -> str:
 # Receivables at each month end, converted at that month end's rates:
 # 31 Jan: EUR D0 2,000 + A1 10,000; GBP B0 1,000 + B1 5,000 = 6,000 x 1.20 = 7,200; CNY C1 100,000 x 0.13 =
 #   13,000: AR 32,200.00; current (due on or after 31 Jan) A1 + B1 + C1 = 10,000 + 6,000 + 13,000 = 29,000.00;
-#   over 90 days: D0 (92 days) 2,000.00. Sales A1 + B1 + C1 = 29,000.00. Opening (31 Dec at January's rates):
-#   D0 2,000 + B0 1,200 = 3,200.00.
+#   over 90 days: D0 (92 days) 2,000.00. Sales A1 + B1 + C1 = 29,000.00. Opening (December's reported AR:
+#   31 Dec at 31 Dec's rates, the same as January's): D0 2,000 + B0 1,200 = 3,200.00.
 # 28 Feb: EUR D0 2,000 + A2 6,000 = 8,000; GBP B0 1,000 + B1 5,000 + B2 3,000 = 9,000 x 1.15 = 10,350;
 #   CNY C1 40,000 x 0.13 = 5,200: AR 23,550.00; current A2 6,000 + B2 3,450 = 9,450.00; over 90 D0 2,000.00.
-#   Sales A2 + B2 = 9,450.00. Opening (31 Jan at February's rates): 12,000 + 6,900 + 13,000 = 31,900.00.
+#   Sales A2 + B2 = 9,450.00. Opening: January's reported AR 32,200.00 (31 Jan's book at February's
+#   rates would be 12,000 + 6,900 + 13,000 = 31,900.00).
 # 31 Mar: EUR A2 5,000 (after the credit note) + A3 4,000 + X1..X9 4,500 = 13,500; GBP B0 1,000 + B1 3,000 +
 #   B2 3,000 = 7,000 x 1.10 = 7,700; CNY C1 40,000 + C2 50,000 = 90,000 x 0.125 = 11,250: AR 32,450.00;
 #   current A3 + X 8,500 + C2 6,250 = 14,750.00; over 90 B0 (106 days) 1,100.00. Sales C2 6,250 + A3 4,000
-#   + X 4,500 = 14,750.00. Opening (28 Feb at March's rates): 8,000 + 9,900 + 5,000 = 22,900.00.
+#   + X 4,500 = 14,750.00. Opening: February's reported AR 23,550.00 (28 Feb's book at March's rates
+#   would be 8,000 + 9,900 + 5,000 = 22,900.00).
 #   Written off in March: D0 2,000.00.
 EXPECTED: dict[str, dict[str, str | None]] = {
     "2026-01-31": {
@@ -63,7 +65,7 @@ EXPECTED: dict[str, dict[str, str | None]] = {
         "dso": days("23550", "9450", 28),  # 69.8
         "best_possible_dso": days("9450", "9450", 28),  # 28.0
         "add": days("14100", "9450", 28),  # 41.8
-        "cei": percent("17800", "31900"),  # (31,900 + 9,450 - 23,550) / (31,900 + 9,450 - 9,450) = 55.80
+        "cei": percent("18100", "32200"),  # (32,200 + 9,450 - 23,550) / (32,200 + 9,450 - 9,450) = 56.21
         "overdue_ratio": percent("14100", "23550"),  # 59.87
         "over_90_ratio": percent("2000", "23550"),  # 8.49
         "bad_debt_ratio": "0.00",
@@ -75,7 +77,7 @@ EXPECTED: dict[str, dict[str, str | None]] = {
         "dso": days("32450", "14750", 31),  # 68.2
         "best_possible_dso": days("14750", "14750", 31),  # 31.0
         "add": days("17700", "14750", 31),  # 37.2
-        "cei": percent("5200", "22900"),  # (22,900 + 14,750 - 32,450) / (22,900 + 14,750 - 14,750) = 22.71
+        "cei": percent("5850", "23550"),  # (23,550 + 14,750 - 32,450) / (23,550 + 14,750 - 14,750) = 24.84
         "overdue_ratio": percent("17700", "32450"),  # 54.55
         "over_90_ratio": percent("1100", "32450"),  # 3.39
         "bad_debt_ratio": percent("2000", "14750"),  # 13.56
@@ -131,7 +133,7 @@ def test_every_kpi_of_three_months_in_three_currencies_equals_the_hand_computati
         "14750.00",
         31,
     )
-    assert kpis["cei"]["ar_start"] == "22900.00" and kpis["bad_debt_ratio"]["written_off"] == "2000.00"
+    assert kpis["cei"]["ar_start"] == "23550.00" and kpis["bad_debt_ratio"]["written_off"] == "2000.00"
     assert kpis["over_90_ratio"]["over_90_ar"] == "1100.00"
     assert kpis["provision_ratio"]["provision"] == "874.75"
     largest = kpis["top10_concentration"]["largest_exposure"]
@@ -184,9 +186,9 @@ def test_the_quarter_sums_the_three_months(app: Flask) -> None:
     kpis = kpis_of(app, date(2026, 3, 31), "quarter")["kpis"]
     # Q1 2026 (90 days): AR at 31 Mar 32,450.00; sales at 31 March's rates: A1 10,000 + B1 5,500
     # + C1 12,500 + A2 6,000 + B2 3,300 + C2 6,250 + A3 4,000 + X 4,500 = 52,050.00.
-    # Opening (31 Dec at March's rates): D0 2,000 + B0 1,100.
+    # Opening: the fourth quarter of 2025's reported AR (31 Dec at 31 Dec's rates): D0 2,000 + B0 1,200.
     assert kpis["dso"]["value"] == days("32450", "52050", 90)
-    assert kpis["cei"]["value"] == percent(str(3100 + 52050 - 32450), str(3100 + 52050 - 14750))
+    assert kpis["cei"]["value"] == percent(str(3200 + 52050 - 32450), str(3200 + 52050 - 14750))
     assert kpis["bad_debt_ratio"]["value"] == percent("2000", "52050")
     assert kpis["approval_cycle_hours"]["count"] == 6 and kpis["promise_kept_rate"]["judged"] == 6
 

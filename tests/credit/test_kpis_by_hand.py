@@ -7,8 +7,9 @@ period is converted at the latest rate on or before the period's end (GBP 1.16 /
 0.128 / 0.125 at the ends of January / February / March), per currency, to the cent.
 
 The wrong formulas each month rules out (see the figures): best possible DSO from credit sales instead of
-current AR (current AR != sales every month), AR at start = 0 or = the previous period's reported AR at its
-own rates (CEI), ADD from the rounded DSOs (January: 41.9 - 32.5 = 9.4, but 9.3), over 90 as >= 90 days
+current AR (current AR != sales every month), AR at start = 0 or = the previous period's book converted at
+this period's rates instead of the AR the previous period reports (CEI), ADD from the rounded DSOs
+(January: 41.9 - 32.5 = 9.4, but 9.3), over 90 as >= 90 days
 (B0 at 90 days on 28 February), current as due after (not on) the end (L0 on 28 February, B3 on 31 March),
 transaction-date or latest rates (a mid-January and a 1 April rate are stored), top ten ranked in invoice
 units instead of EUR (E's GBP 360.00 against S4's EUR 400.00), kept-or-partly-kept promises, the mean
@@ -64,9 +65,11 @@ def run_job(app: Flask, day: date) -> None:
 #   current = EUR L0 3,000 + A1 10,000 + GBP B1 5,000 x 1.16 = 5,800 + CNY 12,800 = 31,600.00
 #   overdue = 40,677.60 - 31,600.00 = 9,077.60; over 90 = D0 2,000.00
 #   credit sales = EUR A4 1,500 + A1 10,000 + GBP B1 5,000 x 1.16 = 5,800 + CNY C1 12,800 = 30,100.00
-#   AR at start (the book at 31 Dec at January's rates) = EUR D0 2,000 + L0 3,000 + S 4,500
-#        + GBP (B0 1,000 + E0 360) x 1.16 = 1,577.60 = 11,077.60
-#   collected = 11,077.60 + 30,100.00 - 40,677.60 = 500.00 (A4's payment)
+#   AR at start = December's reported AR (the book at 31 Dec at 31 Dec's rates: GBP 1.20) = EUR D0 2,000
+#        + L0 3,000 + S 4,500 + GBP (B0 1,000 + E0 360) x 1.20 = 1,632.00 = 11,132.00 (at January's
+#        rates it would be 11,077.60)
+#   collected = 11,132.00 + 30,100.00 - 40,677.60 = 554.40 (A4's payment 500 and GBP's fall 1.20 -> 1.16
+#        on 1,360: 54.40)
 #   provision (provision_matrix.dmn, per bucket and currency at 31 Jan's rates, each to the cent):
 #     not due 0.5 %: EUR 13,000 -> 65.00; GBP 5,800.00 -> 29.00; CNY 12,800.00 -> 64.00
 #     1-30 2 %: EUR S 4,500 + A4 1,000 = 5,500 -> 110.00; GBP E0 417.60 -> 8.352 = 8.35
@@ -87,9 +90,10 @@ def run_job(app: Flask, day: date) -> None:
 #   current = EUR L0 3,000 + A2 6,000 + GBP B2 3,000 x 1.15 = 3,450 = 12,450.00
 #   overdue = 34,944.00 - 12,450.00 = 22,494.00; over 90 = D0 2,000.00
 #   credit sales = EUR A2 6,000 + A5 800 + GBP B2 3,450.00 + CNY C3 20,000 x 0.128 = 2,560 = 12,810.00
-#   AR at start (the book at 31 Jan at February's rates) = 20,500 + 6,360 x 1.15 = 7,314.00 + 12,800.00
-#        = 40,614.00 (not January's reported 40,677.60)
-#   collected = 40,614.00 + 12,810.00 - 34,944.00 = 18,480.00 (A1 10,000 + C1 60,000 x 0.128 + A5 800)
+#   AR at start = January's reported AR 40,677.60 (the book at 31 Jan at February's rates would be 20,500
+#        + 6,360 x 1.15 = 7,314.00 + 12,800.00 = 40,614.00)
+#   collected = 40,677.60 + 12,810.00 - 34,944.00 = 18,543.60 (A1 10,000 + C1 60,000 x 0.128 + A5 800,
+#        and GBP 1.16 -> 1.15 on 6,360: 63.60)
 #   provision: not due EUR 9,000 -> 45.00; GBP 3,450.00 -> 17.25
 #     1-30: GBP B1 5,750.00 -> 115.00; CNY (40,000 + 20,000) x 0.128 = 7,680.00 -> 153.60
 #     31-60 5 %: EUR S 4,500 + A4 1,000 = 5,500 -> 275.00; GBP E0 414.00 -> 20.70
@@ -109,10 +113,10 @@ def run_job(app: Flask, day: date) -> None:
 #   current = EUR A3 4,000 + GBP B3 440.00 + CNY C2 6,250.00 = 10,690.00
 #   overdue = 40,586.00 - 10,690.00 = 29,896.00; over 90 = B0 1,000 x 1.10 = 1,100.00
 #   credit sales = EUR F1 5,000 + A3 4,000 + GBP B3 440.00 + CNY C2 6,250.00 = 15,690.00
-#   AR at start (28 Feb's book at March's rates) = 16,500 + 9,360 x 1.10 = 10,296.00 + 60,000 x 0.125
-#        = 7,500.00: 34,296.00
-#   collected = 34,296.00 + 15,690.00 - 40,586.00 = 9,400.00 (L0 3,000 + D0 written off 2,000 + A2 credit
-#        1,000 + B1 2,000 x 1.10 + F1 1,200)
+#   AR at start = February's reported AR 34,944.00 (28 Feb's book at March's rates would be 16,500
+#        + 9,360 x 1.10 = 10,296.00 + 60,000 x 0.125 = 7,500.00: 34,296.00)
+#   collected = 34,944.00 + 15,690.00 - 40,586.00 = 10,048.00 (L0 3,000 + D0 written off 2,000 + A2 credit
+#        1,000 + B1 2,000 x 1.10 + F1 1,200, and the rate moves on February's GBP and CNY: 648.00)
 #   written off in March: D0 2,000.00
 #   provision: not due EUR 4,000 -> 20.00; GBP 440.00 -> 2.20; CNY 6,250.00 -> 31.25
 #     1-30: EUR A2 5,000 + F1 3,800 = 8,800 -> 176.00; GBP B2 3,300.00 -> 66.00
@@ -130,7 +134,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "dso": days("40677.60", "30100", 31),  # 41.8939 -> 41.9
         "best_possible_dso": days("31600", "30100", 31),  # 32.5448 -> 32.5
         "add": days("9077.60", "30100", 31),  # 9.3491 -> 9.3 (not 41.9 - 32.5)
-        "cei": percent("500", "9577.60"),  # 500 / (11,077.60 + 30,100 - 31,600) = 5.22
+        "cei": percent("554.40", "9632"),  # 554.40 / (11,132 + 30,100 - 31,600) = 5.76
         "overdue_ratio": percent("9077.60", "40677.60"),  # 22.32
         "over_90_ratio": percent("2000", "40677.60"),  # 4.92
         "bad_debt_ratio": "0.00",
@@ -143,7 +147,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "dso": days("34944", "12810", 28),  # 76.3803 -> 76.4
         "best_possible_dso": days("12450", "12810", 28),  # 27.2131 -> 27.2
         "add": days("22494", "12810", 28),  # 49.1672 -> 49.2
-        "cei": percent("18480", "40974"),  # 18,480 / (40,614 + 12,810 - 12,450) = 45.10
+        "cei": percent("18543.60", "41037.60"),  # 18,543.60 / (40,677.60 + 12,810 - 12,450) = 45.19
         "overdue_ratio": percent("22494", "34944"),  # 64.37
         "over_90_ratio": percent("2000", "34944"),  # 5.72
         "bad_debt_ratio": "0.00",
@@ -156,7 +160,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "dso": days("40586", "15690", 31),  # 80.1890 -> 80.2
         "best_possible_dso": days("10690", "15690", 31),  # 21.1211 -> 21.1
         "add": days("29896", "15690", 31),  # 59.0679 -> 59.1
-        "cei": percent("9400", "39296"),  # 9,400 / (34,296 + 15,690 - 10,690) = 23.92
+        "cei": percent("10048", "39944"),  # 10,048 / (34,944 + 15,690 - 10,690) = 25.16
         "overdue_ratio": percent("29896", "40586"),  # 73.66
         "over_90_ratio": percent("1100", "40586"),  # 2.71
         "bad_debt_ratio": percent("2000", "15690"),  # 12.75
@@ -170,15 +174,15 @@ EXPECTED: dict[str, dict[str, str]] = {
 # collectible, over 90, written off, provision, largest exposure)
 AMOUNTS = {
     "2026-01-31": (
-        "40677.60", "31600.00", "9077.60", "30100.00", 31, "11077.60", "500.00", "9577.60", "2000.00", "0.00",
+        "40677.60", "31600.00", "9077.60", "30100.00", 31, "11132.00", "554.40", "9632.00", "2000.00", "0.00",
         "792.35", "14000.00",
     ),
     "2026-02-28": (
-        "34944.00", "12450.00", "22494.00", "12810.00", 28, "40614.00", "18480.00", "40974.00", "2000.00",
+        "34944.00", "12450.00", "22494.00", "12810.00", 28, "40677.60", "18543.60", "41037.60", "2000.00",
         "0.00", "1141.55", "10350.00",
     ),
     "2026-03-31": (
-        "40586.00", "10690.00", "29896.00", "15690.00", 31, "34296.00", "9400.00", "39296.00", "1100.00",
+        "40586.00", "10690.00", "29896.00", "15690.00", 31, "34944.00", "10048.00", "39944.00", "1100.00",
         "2000.00", "1810.05", "13750.00",
     ),
 }  # fmt: skip
@@ -354,9 +358,11 @@ def test_get_api_kpis_answers_the_hand_computation_for_each_month(
 #   credit sales = EUR A4 1,500 + A1 10,000 + A2 6,000 + A5 800 + F1 5,000 + A3 4,000 = 27,300
 #        + GBP (B1 5,000 + B2 3,000 + B3 400) x 1.10 = 9,240.00 + CNY (C1 100,000 + C3 20,000 + C2 50,000)
 #        x 0.125 = 21,250.00: 57,790.00
-#   AR at start (31 Dec's book) = EUR 9,500 + GBP 1,360 x 1.10 = 1,496.00: 10,996.00
-#   collected = 10,996 + 57,790 - 40,586 = 28,200.00 = payments EUR 500 + 10,000 + 3,000 + 1,200 + CNY
-#        60,000 x 0.125 = 7,500 + GBP 2,000 x 1.10 = 2,200, credit notes 800 + 1,000, written off 2,000
+#   AR at start = the fourth quarter of 2025's reported AR (31 Dec's book at 31 Dec's rates) = EUR 9,500
+#        + GBP 1,360 x 1.20 = 1,632.00: 11,132.00 (at 31 March's rates: 1,496.00, 10,996.00)
+#   collected = 11,132 + 57,790 - 40,586 = 28,336.00 = payments EUR 500 + 10,000 + 3,000 + 1,200 + CNY
+#        60,000 x 0.125 = 7,500 + GBP 2,000 x 1.10 = 2,200, credit notes 800 + 1,000, written off 2,000,
+#        and GBP 1.20 -> 1.10 on the 1,360 open at the start: 136.00
 #   decided in the quarter: 0.5, 1, 2, 3, 5, 9, 30, 50, 60, 72, 102, 120: median (9 + 30) / 2 = 19.5; p90
 #        rank ceil(10.8) = 11: 102.0; within the SLA 3 + 3 + 4 = 10 of 12
 #   promises judged: 3 + 4 + 4 = 11, kept in full 1 + 3 + 2 = 6; dunning cases 1 + 2 + 3 = 6, paid within
@@ -365,7 +371,7 @@ QUARTER = {
     "dso": days("40586", "57790", 90),  # 63.2071 -> 63.2
     "best_possible_dso": days("10690", "57790", 90),  # 16.6482 -> 16.6
     "add": days("29896", "57790", 90),  # 46.5589 -> 46.6
-    "cei": percent("28200", "58096"),  # 28,200 / (10,996 + 57,790 - 10,690) = 48.54
+    "cei": percent("28336", "58232"),  # 28,336 / (11,132 + 57,790 - 10,690) = 48.66
     "overdue_ratio": EXPECTED["2026-03-31"]["overdue_ratio"],
     "over_90_ratio": EXPECTED["2026-03-31"]["over_90_ratio"],
     "bad_debt_ratio": percent("2000", "57790"),  # 3.46
@@ -396,7 +402,7 @@ def test_the_quarter_equals_the_hand_computation(app: Flask) -> None:
         "57790.00",
         90,
     )
-    assert (cei["ar_start"], cei["collected"], cei["collectible"]) == ("10996.00", "28200.00", "58096.00")
+    assert (cei["ar_start"], cei["collected"], cei["collectible"]) == ("11132.00", "28336.00", "58232.00")
     assert kpis["disputed_amount"]["by_reason"] == {"price": "550.00", "quality": "1800.00"}
     assert (kpis["promise_kept_rate"]["judged"], kpis["promise_kept_rate"]["kept"]) == (11, 6)
 
@@ -420,6 +426,11 @@ def test_the_month_end_snapshots_keep_the_hand_figures_when_a_late_payment_is_da
         for name, value in {**EXPECTED[end], **EXTRA[end]}.items():
             (point,) = [p for p in kpis[name]["trend"] if p["period_end"] == end]
             assert (point["value"], point["source"]) == (value, "snapshot"), (end, name)
+    # April is live: its opening AR is what March's snapshot reports, 40,586.00, not March's book as
+    # corrected since (C3's CNY 20,000 x 0.125 = 2,500.00 less: 38,086.00), so the trend reconciles.
+    with transaction(factory) as session:
+        april = compute_kpis(session, date(2026, 4, 30), "month", "EUR")["kpis"]
+    assert (april["cei"]["trend"][-1]["source"], april["cei"]["ar_start"]) == ("live", "40586.00")
     # Live, February has C3's 20,000 x 0.128 = 2,560.00 less open: AR 34,944.00 - 2,560.00 = 32,384.00,
     # overdue 22,494.00 - 2,560.00 = 19,934.00; DSO 32,384 / 12,810 x 28 = 70.8; ADD 19,934 / 12,810 x 28
     # = 43.6

@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.credit.kpi_cache import first_issue_date
-from workflows.credit.kpi_periods import MONTH, QUARTER, trend_ends
+from workflows.credit.kpi_periods import MONTH, QUARTER, previous_end, trend_ends
+from workflows.credit.kpi_rates import KpiRatesMissing
 from workflows.credit.kpi_snapshots import KpiSnapshot, snapshots_of
-from workflows.credit.kpis import KpiRatesMissing, period_kpis
+from workflows.credit.kpis import period_kpis
 from workflows.engine.runtime import Runtime
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction
@@ -125,12 +126,12 @@ def backfill_snapshots(
                     computed = period_kpis(session, wanted, period, base)
                 except KpiRatesMissing as exc:
                     refused = exc.details["missing_rates"]
-                    computable = [end for end in wanted if end.isoformat() not in refused]
+                    computable = [end for end in wanted if not _blocked(end, period, refused)]
                     computed = period_kpis(session, computable, period, base) if computable else {}
         for end in wanted:
-            if end.isoformat() in refused:
+            if blocked := _blocked(end, period, refused):
                 with transaction(factory) as session:
-                    reason = KpiRatesMissing({end: refused[end.isoformat()]}, base).message
+                    reason = KpiRatesMissing(blocked, base).message
                     record_event(
                         session,
                         actor=actor,
@@ -140,7 +141,7 @@ def backfill_snapshots(
                         period_end=end.isoformat(),
                         reason=reason,
                     )
-                missing_rates[end.isoformat()] = refused[end.isoformat()]
+                missing_rates[end.isoformat()] = sorted({c for found in blocked.values() for c in found})
                 report(period, end, "refused")
                 continue
             try:
@@ -153,6 +154,13 @@ def backfill_snapshots(
             stored[period] = [e.isoformat() for e in sorted(snapshots_of(session, period, base, window))]
     summary: dict[str, Any] = {"last_day": last.isoformat(), "snapshots": stored}
     return {**summary, "missing_rates": missing_rates} if missing_rates else summary
+
+
+def _blocked(end: date, period: str, refused: dict[str, list[str]]) -> dict[date, list[str]]:
+    """{day: currencies} of the rates missing for the period ending on `end`: at its end, or at its start
+    (the previous period's end: its AR is this one's opening AR, docs/kpis.md "CEI")."""
+    days = (previous_end(end, period), end)
+    return {day: refused[day.isoformat()] for day in days if day.isoformat() in refused}
 
 
 def window_ends(session: Session, period: str, last: date) -> list[date]:

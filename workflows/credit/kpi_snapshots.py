@@ -5,6 +5,7 @@ are corrected later. GET /api/kpis reads a period from its snapshot when there i
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, UniqueConstraint, select
@@ -37,3 +38,14 @@ def snapshots_of(session: Session, period: str, base: str, ends: list[date]) -> 
         )
     )
     return {end: kpis for end, kpis in rows}
+
+
+def reported_ar(session: Session, period: str, base: str, ends: list[date]) -> dict[date, Decimal]:
+    """{period end: the AR its snapshot reports} of those of `ends` with a snapshot that has it (one query;
+    a snapshot stored before the AR was kept in its DSO details has none: that period end is computed)."""
+    found = {}
+    for end, kpis in snapshots_of(session, period, base, ends).items():
+        ar = kpis.get("dso", {}).get("ar") if isinstance(kpis.get("dso"), dict) else None
+        if isinstance(ar, str):
+            found[end] = Decimal(ar)
+    return found

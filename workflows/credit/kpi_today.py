@@ -14,9 +14,11 @@ Then, per currency (hundredths, exact):
   from R back to E by the open invoices due between them (an index range of ix_invoices_open_totals), plus
   the open amounts of written-off and credited invoices (few; a settlement's unpaid part is AR);
 - credit sales of the period and what of them is open now: one range of ix_invoices_issue_sales;
-- AR at the period's start S = AR at E - open now of the invoices issued in the period + what payments
-  valued, and credit notes and write-offs posted, after S took off the invoices issued by S (the period's
-  rows only: payments by ix_payments_paid_on, credit notes by ix_credit_notes_posted_at);
+- AR at the period's start S, only when the previous period does not report it (no snapshot, docs/kpis.md
+  "CEI"): AR at E - open now of the invoices issued in the period + what payments valued, and credit notes
+  and write-offs posted, after S took off the invoices issued by S (the period's rows only: payments by
+  ix_payments_paid_on, credit notes by ix_credit_notes_posted_at; a quarter's ~150,000 allocations joined
+  to their invoices cost ~0.6 s at 1,000,000 invoices, which the previous quarter's snapshot saves);
 - concentration: the ten largest exposures and every customer within a cent of the tenth
   (customer_exposures, ordered by ix_customer_exposures_total), plus every customer with a written-off
   invoice still owed, summed exactly from their balance rows; the number of customers with AR is a count;
@@ -94,8 +96,11 @@ def usable(session: Session, end: date, base: str) -> date | None:
     return rolled
 
 
-def today_figures(session: Session, end: date, period: str, base: str) -> TodayFigures | None:
-    """The figures of the period ending on `end`, or None when the balances cannot give them exactly."""
+def today_figures(
+    session: Session, end: date, period: str, base: str, *, start_known: bool = False
+) -> TodayFigures | None:
+    """The figures of the period ending on `end`, or None when the balances cannot give them exactly;
+    without the AR at the period's start when `start_known` (the previous period reports it)."""
     rolled = usable(session, end, base)
     if rolled is None:
         return None
@@ -104,7 +109,8 @@ def today_figures(session: Session, end: date, period: str, base: str) -> TodayF
 
     def book(currency: str) -> CurrencyBook:
         if currency not in books:
-            books[currency] = CurrencyBook({end: EndFigures(), start: EndFigures()}, {end: 0}, {end: 0})
+            ats = {end: EndFigures()} if start_known else {end: EndFigures(), start: EndFigures()}
+            books[currency] = CurrencyBook(ats, {end: 0}, {end: 0})
         return books[currency]
 
     sums: dict[tuple[str, str], int] = {}
@@ -122,12 +128,13 @@ def today_figures(session: Session, end: date, period: str, base: str) -> TodayF
         at.ar += amount
         at.current += amount if due >= end else 0
         at.over_90 += amount if due < end - timedelta(days=OVER_90) else 0
-    moved = _period_rows(session, book, start, end)
+    moved = _period_rows(session, book, start, end, start_known)
     for currency in moved:
         book(currency)
-    _add_write_offs(session, books, [(start, end)], [start, end])
-    for currency, figures in books.items():
-        figures.at_end[start].ar = figures.at_end[end].ar + moved.get(currency, 0)
+    _add_write_offs(session, books, [(start, end)], [end] if start_known else [start, end])
+    if not start_known:
+        for currency, figures in books.items():
+            figures.at_end[start].ar = figures.at_end[end].ar + moved.get(currency, 0)
     customers, count = _top_candidates(session, outside)
     dues = _due_range(session, [c for c, _ in sums])
     counted = [row for row in outside if row[3]]  # the provision counts them (no write-off line)
@@ -206,10 +213,10 @@ def _outside(session: Session) -> list[tuple[int, str, date, bool, int]]:
 
 
 def _period_rows(
-    session: Session, book: Callable[[str], CurrencyBook], start: date, end: date
+    session: Session, book: Callable[[str], CurrencyBook], start: date, end: date, start_known: bool
 ) -> dict[str, int]:
     """Credit sales of (start, end] (into the books); returns per currency what AR at the end of `start`
-    differs from AR at `end` by (see the module)."""
+    differs from AR at `end` by (see the module), or nothing when `start_known`."""
     at_start: dict[str, int] = {}
     sales = session.execute(
         select(Invoice.currency, func.sum(_raw(Invoice.amount)), func.sum(_raw(Invoice.open_amount)))
@@ -219,6 +226,8 @@ def _period_rows(
     for currency, sold, still_open in sales:
         book(currency).sales[end] = int(sold or 0)
         at_start[currency] = at_start.get(currency, 0) - int(still_open or 0)
+    if start_known:
+        return {}
     issued_by_start = (Invoice.issue_date <= start, LIVE)
     moves = (
         select(Invoice.currency, func.sum(_raw(PaymentAllocation.amount)))

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflows.credit.concentration_cap import Cap, concentration_cap, percent_text
-from workflows.credit.fx import CENT, MissingRate, rate_on
-from workflows.credit.kpi_book import Book, CurrencyBook, EndFigures, customer_totals, ledger_book
+from workflows.credit.kpi_book import Book, CurrencyBook, customer_totals, ledger_book
 from workflows.credit.kpi_cache import cached, first_issue_date
 from workflows.credit.kpi_extras import EXTRA_UNITS, breakdown, disputes, dunning_effectiveness, extra_kpis
 from workflows.credit.kpi_periods import days_in, period_start, previous_end, trend_ends
 from workflows.credit.kpi_process import Decided, cycle_summary, decided_applications, promises_judged
 from workflows.credit.kpi_provision import Allowances
-from workflows.credit.kpi_snapshots import snapshots_of
+from workflows.credit.kpi_rates import Base, Converter, rates_of
+from workflows.credit.kpi_rates import KpiRatesMissing as KpiRatesMissing  # raised through compute_kpis
+from workflows.credit.kpi_snapshots import reported_ar, snapshots_of
 from workflows.credit.kpi_today import TodayFigures, today_figures
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
@@ -56,18 +57,6 @@ NOT_IN_SNAPSHOT = "not in the period's snapshot, which was stored before this KP
 NOTHING_COLLECTIBLE = (
     "nothing was collectible in the period (opening receivables + credit sales - current receivables = 0)"
 )
-
-
-class KpiRatesMissing(Conflict):
-    """Amounts in currencies without a stored rate on or before a period end: named, never guessed."""
-
-    def __init__(self, missing: dict[date, list[str]], base: str) -> None:
-        parts = "; ".join(f"{', '.join(c)} on or before {d.isoformat()}" for d, c in sorted(missing.items()))
-        super().__init__(
-            f"no exchange rate into {base} for {parts}: post one (POST /api/fx-rates or `creditflow import "
-            "fx-rates`); the KPIs convert every amount of a period at the rate of its end",
-            details={"missing_rates": {d.isoformat(): c for d, c in sorted(missing.items())}},
-        )
 
 
 def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[str, Any]:
@@ -124,26 +113,34 @@ def _answer(session: Session, ends: list[date], period: str, base: str) -> dict[
 
 def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) -> dict[date, dict[str, Any]]:
     """{period end: {name: {value, unit, [reason], details...}}} of the periods ending on `ends`, from the
-    book (one ledger query, one per-customer query, one each for write-offs, applications and promises)."""
+    book (one ledger query, one per-customer query, one each for write-offs, applications and promises).
+
+    AR at a period's start is the AR the previous period reports (docs/kpis.md "CEI"): its snapshot's when
+    stored, else the previous period computed here or from the book, at the previous period end's rates."""
     if not ends:
         return {}
     _one_snapshot(session)
+    ends = sorted(ends)
     periods = [(previous_end(e, period), e) for e in ends]
-    book, customers, fast = _book(session, ends, period, base)
+    reported = reported_ar(session, period, base, [s for s, _ in periods if s not in ends])
+    book, customers, fast = _book(session, ends, period, base, reported)
     books = book.currencies
-    rates = _rates(session, books, customers, periods, base)
+    rates = rates_of(session, books, customers, periods, base, set(reported) | set(ends))
     decided = decided_applications(session, min(p[0] for p in periods), max(ends))
     promises = promises_judged(session, periods)
     dunning = dunning_effectiveness(session, periods)
     dispute_details = disputes(session, periods, base, rates)
     allowances = Allowances(session, ends, base)
     found = {}
-    for start, end in periods:
-        money = _Converter(rates[end])
-        at_end, at_start = money.figures(books, end), money.figures(books, start)
+    for start, end in periods:  # oldest first: a period's end AR is the next one's start AR
+        money = Converter(rates[end])
+        at_end = money.figures(books, end)
+        if start not in reported:
+            reported[start] = Converter(rates[start]).figures(books, start).ar
+        reported[end] = at_end.ar
         sales = money.total({c: b.sales.get(end, 0) for c, b in books.items()})
         written_off = money.total({c: b.written_off.get(end, 0) for c, b in books.items()})
-        receivables = _receivable_kpis(at_end, at_start, sales, written_off, days_in(end, period))
+        receivables = _receivable_kpis(at_end, reported[start], sales, written_off, days_in(end, period))
         receivables["cei"]["disputes"] = dispute_details[end]
         decided_in = [d for d in decided if _within(d, start, end)]
         found[end] = {
@@ -163,12 +160,14 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
 
 
 def _book(
-    session: Session, ends: Sequence[date], period: str, base: str
+    session: Session, ends: Sequence[date], period: str, base: str, reported: dict[date, Decimal]
 ) -> tuple[Book, dict[date, dict[tuple[int, str], int]], TodayFigures | None]:
     """The book at the periods' ends and starts, and the customers' AR at the ends: the last period from
     the maintained balances when it ends on their day (workflows/credit/kpi_today.py), the others (or all,
     when it cannot) scanned in one ledger query and one per-customer query (workflows/credit/kpi_book.py)."""
-    fast = today_figures(session, max(ends), period, base)
+    last = max(ends)
+    start_known = previous_end(last, period) in reported or previous_end(last, period) in ends
+    fast = today_figures(session, last, period, base, start_known=start_known)
     scanned = [e for e in ends if fast is None or e != fast.end]
     periods = [(previous_end(e, period), e) for e in scanned]
     first_issue = first_issue_date(session)
@@ -193,70 +192,6 @@ def _within(decided: Decided, start: date, end: date) -> bool:
     return start < decided.decided_at.date() <= end
 
 
-def _rates(
-    session: Session,
-    books: dict[str, CurrencyBook],
-    customers: dict[date, dict[tuple[int, str], int]],
-    periods: Sequence[tuple[date, date]],
-    base: str,
-) -> dict[date, dict[str, Decimal]]:
-    """The rate at each period's end of every currency with an amount in the period (a currency with
-    nothing open or moved needs none); raises KpiRatesMissing naming all that have none."""
-    rates: dict[date, dict[str, Decimal]] = {}
-    missing: dict[date, list[str]] = {}
-    for start, end in periods:
-        used = {
-            c
-            for c, b in books.items()
-            if any(vars(b.at_end.get(end, EndFigures())).values())
-            or any(vars(b.at_end.get(start, EndFigures())).values())
-            or b.sales.get(end, 0)
-            or b.written_off.get(end, 0)
-        }
-        used |= {c for (_, c), value in customers[end].items() if value}
-        rates[end] = {}
-        for currency in sorted(used):
-            try:
-                rates[end][currency] = rate_on(session, currency, end, base)
-            except MissingRate:
-                missing.setdefault(end, []).append(currency)
-    if missing:
-        raise KpiRatesMissing(missing, base)
-    return rates
-
-
-class _Converter:
-    """Hundredths of each currency into the base currency at one period end's rates, to the cent."""
-
-    def __init__(self, rates: dict[str, Decimal]) -> None:
-        self.rates = rates
-
-    def one(self, currency: str, hundredths: int) -> Decimal:
-        if not hundredths:  # a currency with nothing in the period needs no rate
-            return Decimal("0.00")
-        return (Decimal(hundredths) * self.rates[currency] / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-
-    def total(self, hundredths: dict[str, int]) -> Decimal:
-        return sum((self.one(c, h) for c, h in hundredths.items()), Decimal("0.00"))
-
-    def figures(self, books: dict[str, CurrencyBook], day: date) -> _Base:
-        """The receivables at the end of `day` (a period's end or start) at this period end's rates."""
-        at: dict[str, EndFigures] = {c: b.at_end.get(day, EndFigures()) for c, b in books.items()}
-        return _Base(
-            self.total({c: f.ar for c, f in at.items()}),
-            self.total({c: f.current for c, f in at.items()}),
-            self.total({c: f.over_90 for c, f in at.items()}),
-        )
-
-
-class _Base:
-    """Receivables at a period end in the base currency."""
-
-    def __init__(self, ar: Decimal, current: Decimal, over_90: Decimal) -> None:
-        self.ar, self.current, self.over_90 = ar, current, over_90
-        self.overdue = ar - current
-
-
 def _kpi(name: str, value: Decimal | None, reason: str | None = None, **details: Any) -> dict[str, Any]:
     """One KPI's entry: its value rounded to its unit's places as a string, or null with the reason."""
     unit = UNITS[name]
@@ -273,7 +208,7 @@ def _share(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 def _receivable_kpis(
-    end: _Base, start: _Base, sales: Decimal, written_off: Decimal, days: int
+    end: Base, ar_start: Decimal, sales: Decimal, written_off: Decimal, days: int
 ) -> dict[str, dict[str, Any]]:
     book = {
         "ar": money_text(end.ar),
@@ -286,8 +221,8 @@ def _receivable_kpis(
     def per_sales(amount: Decimal) -> Decimal | None:
         return None if sales == 0 else amount / sales * days
 
-    collectible = start.ar + sales - end.current
-    cei = None if collectible == 0 else (start.ar + sales - end.ar) * 100 / collectible
+    collectible = ar_start + sales - end.current
+    cei = None if collectible == 0 else (ar_start + sales - end.ar) * 100 / collectible
     return {
         "dso": _kpi("dso", per_sales(end.ar), NO_SALES, **book),
         "best_possible_dso": _kpi("best_possible_dso", per_sales(end.current), NO_SALES),
@@ -296,8 +231,8 @@ def _receivable_kpis(
             "cei",
             cei,
             NOTHING_COLLECTIBLE,
-            ar_start=money_text(start.ar),
-            collected=money_text(start.ar + sales - end.ar),
+            ar_start=money_text(ar_start),
+            collected=money_text(ar_start + sales - end.ar),
             collectible=money_text(collectible),
         ),
         "overdue_ratio": _kpi("overdue_ratio", _share(end.overdue, end.ar), NO_AR),
@@ -376,7 +311,7 @@ def _concentration(
     if ar <= 0 or not ranked:
         return _kpi("top10_concentration", None, NO_AR, customers=counted)
     top = heapq.nlargest(TOP, ranked, key=lambda cid: (ranked[cid], -cid))
-    money = _Converter(rates)
+    money = Converter(rates)
     chosen = set(top)
     exact = dict.fromkeys(top, Decimal("0.00"))
     for (customer_id, currency), hundredths in customers.items():
