@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from workflows.definitions.forms import coerce_form_strings
 from workflows.errors import Invalid
+from workflows.messages import translated
 
 # Enums with this many options or fewer are radio buttons (one click); longer ones are a select.
 MAX_RADIOS = 3
@@ -220,7 +221,8 @@ def _cell_errors(name: str, errors: Mapping[str, str]) -> dict[tuple[int, str], 
     """Cell errors of one rows field: "/0/amount: Must be greater than 0." under the field (validate_form),
     or `invoices[0].amount` (a service task naming the line, e.g. dispute.open) as a key or in the text."""
     cells = {}
-    found = re.fullmatch(r"/(\d+)/([^/:]+): (.+)", errors.get(name, "").strip(), re.DOTALL)
+    # The path's colon is ASCII in English and full-width in Chinese ("/0/amount：必须大于 0。").
+    found = re.fullmatch(r"/(\d+)/([^/:：]+)(?:: |：)(.+)", errors.get(name, "").strip(), re.DOTALL)
     if found:
         cells[(int(found.group(1)), found.group(2))] = found.group(3)
     line = re.compile(rf"{re.escape(name)}\[(\d{{1,6}})\]\.(\w+)")
@@ -242,41 +244,14 @@ def field_errors(exc: Invalid) -> dict[str, str]:
     (validate_form's sentences); a refusal naming no field is a form-level error."""
     fields = exc.details.get("fields")
     if isinstance(fields, Mapping) and fields:
-        return {str(name): translated_problem(str(message)) for name, message in fields.items()}
-    return {"_form": exc.message}
-
-
-# validate_form's sentences (workflows/definitions/forms.py), after an optional "/0/amount: " path.
-_PROBLEM = re.compile(
-    r"(?P<path>(?:/[^:\s]+)+: )?(?:(?P<required>This field is required\.)|Choose one of: (?P<options>.+)\."
-    r"|Must be at least (?P<least>\S+)\.|Must be greater than (?P<above>\S+)\.|Must be an? (?P<type>\w+)\.)",
-    re.DOTALL,
-)
+        return {str(name): translated_problem(message) for name, message in fields.items()}
+    return {"_form": translated_problem(exc.message)}
 
 
 def translated_problem(message: str) -> str:
-    """One of validate_form's sentences in the page's language; any other sentence as it is."""
-    found = _PROBLEM.fullmatch(message)
-    if found is None:
-        return message
-    path: str = found["path"] or ""
-    if found["required"]:
-        return path + str(_("This field is required."))
-    if found["options"]:
-        return path + str(_("Choose one of: %(options)s.", options=str(found["options"])))
-    if found["least"]:
-        return path + str(_("Must be at least %(value)s.", value=str(found["least"])))
-    if found["above"]:
-        return path + str(_("Must be greater than %(value)s.", value=str(found["above"])))
-    kinds = {
-        "string": _("Must be a string."),
-        "integer": _("Must be a integer."),
-        "number": _("Must be a number."),
-        "boolean": _("Must be a boolean."),
-        "object": _("Must be a object."),
-        "array": _("Must be a array."),
-    }
-    return path + kinds[found["type"]] if found["type"] in kinds else message
+    """One of validate_form's sentences (a workflows.messages Text) in the page's language; any other sentence
+    as it is."""
+    return translated(message, _)
 
 
 def form_level_errors(schema: Mapping[str, Any], errors: Mapping[str, str]) -> list[str]:

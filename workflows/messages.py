@@ -36,13 +36,16 @@ def _(msgid: str, **params: Any) -> Text:
 
 def translated(sentence: str, gettext: Callable[[str], str]) -> str:
     """`sentence` in the language of `gettext` (the catalogue's lookup: msgid -> msgstr, the msgid when it has
-    none): a Text is looked up and filled again; any other str is returned as it is (nothing to look up)."""
+    none): a Text is looked up and filled again (its Text parameters said the same way); any other str, or any
+    other parameter value, is returned as it is (nothing to look up)."""
     if not isinstance(sentence, Text):
         return sentence
     said = gettext(sentence.msgid)
     if not sentence.params:
         return said
+    # A parameter may itself be a Text (a deploy problem's "condition: <the sandbox's sentence>"): said too.
+    params = {name: translated(value, gettext) for name, value in sentence.params.items()}
     try:
-        return said % sentence.params
+        return said % params
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English, not a 500
         return str(sentence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
+from flask_babel import gettext
 from pydantic import Field, RootModel
 
 from webui.api import bp, current_actor, require_groups
@@ -93,7 +94,7 @@ def post_definitions() -> tuple[Response, int]:
                 session, files, svc.rt.operations, deployed_by=actor.username, now=svc.clock()
             )
     except InvalidBundle as exc:
-        problems = [str(p) for p in exc.problems]
+        problems = [p.said(gettext) for p in exc.problems]  # the caller's language; FILE:LINE: ID as they are
         body = {"error": {"code": "invalid_definition", "message": "\n".join(problems), "problems": problems}}
         return jsonify(body), 422
     result = [d.as_dict() for d in deployed]

@@ -1,19 +1,16 @@
 """Checks of a BPMN diagram on our own lxml tree, which keeps line numbers SpiffWorkflow does not.
 
-Flows, scripts and conditions (through the sandbox), service operations, timers and the user-task
-properties the engine reads; each problem names its element and line.
+Flows, scripts and conditions (through the sandbox), service operations, timers (timer_checks.py) and the
+user-task properties the engine reads; each problem names its element and line. The sentences are
+workflows.messages Texts: the web UI says them in the reader's language.
 """
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Collection, Iterator, Mapping
-from datetime import datetime
 from pathlib import PurePosixPath
 
 from lxml import etree
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from workflows.credit.roles import READ_ALL
 from workflows.definitions.problems import (
@@ -25,32 +22,24 @@ from workflows.definitions.problems import (
     code_problems,
     owner_id,
 )
-from workflows.engine.sandbox import Mode, check_code, prepare_source
+from workflows.definitions.timer_checks import check_timers, iso_problem
+from workflows.engine.sandbox import Mode, check_code
 from workflows.languages import LANGUAGES
+from workflows.messages import _
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 
 # Code-bearing elements: (XPath, compile mode, what to call it in messages).
 _CODE_PATHS: tuple[tuple[str, Mode, str], ...] = (
-    ("//spiffworkflow:preScript", "exec", "pre-script"),
-    ("//spiffworkflow:postScript", "exec", "post-script"),
-    ("//bpmn:sequenceFlow/bpmn:conditionExpression", "eval", "condition"),
-    ("//bpmn:conditionalEventDefinition/bpmn:condition", "eval", "condition"),
-    ("//bpmn:standardLoopCharacteristics/bpmn:loopCondition", "eval", "loop condition"),
-    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition", "eval", "completion condition"),
-    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality", "eval", "loop cardinality"),
-    ("//spiffworkflow:messagePayload", "eval", "message payload"),
+    ("//spiffworkflow:preScript", "exec", _("pre-script")),
+    ("//spiffworkflow:postScript", "exec", _("post-script")),
+    ("//bpmn:sequenceFlow/bpmn:conditionExpression", "eval", _("condition")),
+    ("//bpmn:conditionalEventDefinition/bpmn:condition", "eval", _("condition")),
+    ("//bpmn:standardLoopCharacteristics/bpmn:loopCondition", "eval", _("loop condition")),
+    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition", "eval", _("completion condition")),
+    ("//bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality", "eval", _("loop cardinality")),
+    ("//spiffworkflow:messagePayload", "eval", _("message payload")),
 )
-
-
-_TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")  # SpiffWorkflow's lookup order
-
-
-# SpiffWorkflow adds calendar months one at a time, so "P99999999Y" would hang validation and the engine.
-_MAX_TIMER_MONTHS = 100 * 12
-
-
-_ISO_LOOKING_NAME = re.compile(r"R\d+|P(?=\w*\d)(\d+[YMWD])*(T(\d+[HMS])+)?")
 
 
 def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection[str]) -> list[Problem]:
@@ -62,7 +51,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_processes(doc),
         *_check_scripts(doc),
         *_check_service_tasks(doc, operations),
-        *_check_timers(doc),
+        *check_timers(doc),
         *_check_task_properties(doc, files),
         *_check_message_properties(doc, files),
         *_check_read_only_groups(doc),
@@ -74,7 +63,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
 def _check_processes(doc: Document) -> Iterator[Problem]:
     for process in doc.root.iterfind("bpmn:process", NS):
         if process.get("isExecutable") == "true" and not process.get("id"):
-            yield doc.problem(process, "the executable process has no id; give it a snake_case id", "-")
+            yield doc.problem(process, _("the executable process has no id; give it a snake_case id"), "-")
 
 
 def _check_sequence_flows(doc: Document) -> list[Problem]:
@@ -88,9 +77,11 @@ def _check_sequence_flows(doc: Document) -> list[Problem]:
         for attribute in ("sourceRef", "targetRef"):
             ref = flow.get(attribute)
             if ref not in ids_by_container[container]:
-                message = (
-                    f"the sequence flow's {attribute} {ref!r} names no element in this process; "
-                    "reconnect or delete the flow in the modeler"
+                message = _(
+                    "the sequence flow's %(attribute)s %(ref)r names no element in this process; "
+                    "reconnect or delete the flow in the modeler",
+                    attribute=attribute,
+                    ref=ref,
                 )
                 problems.append(doc.problem(flow, message))
     return problems
@@ -101,10 +92,10 @@ def _check_scripts(doc: Document) -> Iterator[Problem]:
     for task in doc.root.iter(f"{{{BPMN_NS}}}scriptTask"):
         script = task.find("bpmn:script", NS)
         if script is None or script.text is None:
-            message = "the script task has no script; add one or make it a plain task"
+            message = _("the script task has no script; add one or make it a plain task")
             yield doc.problem(script if script is not None else task, message, task.get("id") or "-")
         else:
-            yield from code_problems(doc, script, script.text, "exec", "script")
+            yield from code_problems(doc, script, script.text, "exec", _("script"))
     for path, mode, label in _CODE_PATHS:
         for element in doc.root.xpath(path, namespaces=NS):
             if element.text is not None:  # SpiffWorkflow treats an empty element as absent
@@ -113,20 +104,23 @@ def _check_scripts(doc: Document) -> Iterator[Problem]:
 
 def _check_service_tasks(doc: Document, operations: Collection[str]) -> Iterator[Problem]:
     known = (
-        f"use one of: {', '.join(sorted(operations))}"
+        _("use one of: %(operations)s", operations=", ".join(sorted(operations)))
         if operations
-        else "no service operations are registered"
+        else _("no service operations are registered")
     )
     for task in doc.root.iter(f"{{{BPMN_NS}}}serviceTask"):
         operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
         if operator is None:
-            yield doc.problem(task, f"the service task has no spiffworkflow:serviceTaskOperator; {known}")
+            message = _("the service task has no spiffworkflow:serviceTaskOperator; %(known)s", known=known)
+            yield doc.problem(task, message)
             continue
         name = operator.get("id")
         if name is None:
-            yield doc.problem(operator, f"the service task operator has no id; {known}", owner_id(operator))
+            message = _("the service task operator has no id; %(known)s", known=known)
+            yield doc.problem(operator, message, owner_id(operator))
         elif name not in operations:
-            yield doc.problem(operator, f"unknown service operation {name!r}; {known}", owner_id(operator))
+            message = _("unknown service operation %(name)r; %(known)s", name=name, known=known)
+            yield doc.problem(operator, message, owner_id(operator))
         for parameter in operator.iterfind(".//spiffworkflow:parameter", NS):
             yield from _parameter_problems(doc, parameter)
 
@@ -135,85 +129,11 @@ def _parameter_problems(doc: Document, parameter: etree._Element) -> Iterator[Pr
     value = parameter.get("value")
     if value is None:
         return  # SpiffWorkflow skips parameters without a value
-    label = f"service parameter {parameter.get('id')!r} (a Python expression)"
+    label = _("service parameter %(id)r (a Python expression)", id=parameter.get("id"))
     if parameter.get("id") is None or parameter.get("type") is None:
-        message = f"{label} needs both an id and a type attribute; set them in the modeler"
+        message = _("%(label)s needs both an id and a type attribute; set them in the modeler", label=label)
         yield doc.problem(parameter, message, owner_id(parameter))
     yield from code_problems(doc, parameter, value, "eval", label)
-
-
-def _check_timers(doc: Document) -> Iterator[Problem]:
-    for definition in doc.root.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
-        specs = (definition.find(f"bpmn:{kind}", NS) for kind in _TIMER_KINDS)
-        spec = next((s for s in specs if s is not None), None)
-        if spec is None or not (spec.text or "").strip():
-            message = (
-                "the timer is empty; set a timeDate, timeDuration or timeCycle, "
-                'e.g. "P7D" (quoted: timer expressions are Python)'
-            )
-            yield doc.problem(spec if spec is not None else definition, message, owner_id(definition))
-            continue
-        kind = etree.QName(spec).localname
-        hint = '; quote ISO 8601 literals, e.g. "P7D", because timer expressions are Python'
-        snippet_problems = list(code_problems(doc, spec, spec.text or "", "eval", kind, hint))
-        yield from snippet_problems or _timer_value_problems(doc, spec, kind)
-
-
-def _timer_value_problems(doc: Document, spec: etree._Element, kind: str) -> Iterator[Problem]:
-    """A bare ISO literal is a Python name; a quoted one must parse the way SpiffWorkflow parses it."""
-    body = ast.parse(prepare_source(spec.text or "", "eval"), mode="eval").body
-    for node in ast.walk(body):
-        if isinstance(node, ast.Name) and _ISO_LOOKING_NAME.fullmatch(node.id):
-            text = (spec.text or "").strip()
-            literal = text if re.fullmatch(r"[\w/:.,+-]+", text) else node.id
-            message = f'{kind}: {node.id} is read as a Python variable name; quote the literal: "{literal}"'
-            yield doc.problem(spec, message, owner_id(spec))
-            return
-    if isinstance(body, ast.Constant) and (problem := _iso_problem(kind, body.value)):
-        yield doc.problem(spec, problem, owner_id(spec))
-
-
-def _iso_problem(kind: str, value: object) -> str | None:
-    """Check a literal timer value with SpiffWorkflow's own ISO 8601 helpers."""
-    examples = {
-        "timeDate": '"2026-01-31T09:00:00+01:00"',
-        "timeDuration": '"P7D" or "PT1H"',
-        "timeCycle": '"R3/PT1H"',
-    }
-    if not isinstance(value, str):
-        return f"{kind}: the timer value must be a string such as {examples[kind]}"
-    try:
-        if any(_months(part) > _MAX_TIMER_MONTHS for part in _durations_in(kind, value)):
-            return f"{kind}: {value!r} is longer than 100 years; use a shorter period"
-        if kind == "timeDate":
-            parsed = TimerEventDefinition.parse_time_or_duration(value)
-            valid = isinstance(parsed, datetime)
-        elif kind == "timeDuration":
-            TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value))
-            valid = True
-        else:
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-            valid = True
-    except Exception:  # the helpers raise bare Exception, ValueError, AttributeError, IndexError...
-        valid = False
-    return (
-        None
-        if valid
-        else f"{kind}: {value!r} is not a valid ISO 8601 {kind} value; use e.g. {examples[kind]}"
-    )
-
-
-def _durations_in(kind: str, value: str) -> list[str]:
-    """The ISO durations inside a timer value, split the way SpiffWorkflow splits cycles."""
-    if kind == "timeDuration":
-        return [value]
-    parts = value.upper().replace("--", "/").strip("R").split("/")[1:] if kind == "timeCycle" else []
-    return [part for part in parts if part.startswith("P")]
-
-
-def _months(duration: str) -> float:
-    parsed = TimerEventDefinition.parse_iso_duration(duration)
-    return float(parsed.get("years", 0)) * 12 + float(parsed.get("months", 0))
 
 
 def _check_task_properties(doc: Document, files: Mapping[str, bytes]) -> Iterator[Problem]:
@@ -226,30 +146,32 @@ def _check_task_properties(doc: Document, files: Mapping[str, bytes]) -> Iterato
         for prop in task.iterfind(path, NS):
             name, value = prop.get("name"), prop.get("value")
             if name is None or value is None:
-                yield doc.problem(prop, "spiffworkflow:property needs a name and a value; set both", owner)
+                yield doc.problem(prop, _("spiffworkflow:property needs a name and a value; set both"), owner)
             elif name == FORM_PROPERTY and value not in available:
-                message = (
-                    f"the form file {value!r} is not in the bundle; deploy it with the diagram or fix {name}"
+                message = _(
+                    "the form file %(file)r is not in the bundle; deploy it with the diagram or fix %(name)s",
+                    file=value,
+                    name=name,
                 )
                 yield doc.problem(prop, message, owner)
             elif name == "subject":
                 for problem in check_code(value, "eval"):
-                    yield doc.problem(prop, f"subject: {problem.message}", owner)
-            elif name == "dueIn" and (due_problem := _iso_problem("timeDuration", value)):
-                yield doc.problem(prop, f"dueIn: {due_problem}", owner)
+                    yield doc.problem(prop, _("subject: %(problem)s", problem=problem.message), owner)
+            elif name == "dueIn" and (due_problem := iso_problem("timeDuration", value)):
+                yield doc.problem(prop, _("dueIn: %(problem)s", problem=due_problem), owner)
             elif name == "fourEyes":
                 unknown = [
                     step for step in value.split(",") if step.strip() not in user_tasks | {"initiator"}
                 ]
                 if unknown:
-                    message = (
-                        f"fourEyes names {', '.join(unknown)}: use user task ids of this diagram or initiator"
+                    message = _(
+                        "fourEyes names %(steps)s: use user task ids of this diagram or initiator",
+                        steps=", ".join(unknown),
                     )
                     yield doc.problem(prop, message, owner)
             elif name in ("assignee", "candidateGroups") and not value.strip():
-                yield doc.problem(
-                    prop, f"{name} is empty; name a user (or initiator) / groups, or remove it", owner
-                )
+                message = _("%(name)s is empty; name a user (or initiator) / groups, or remove it", name=name)
+                yield doc.problem(prop, message, owner)
 
 
 _CATCH_EVENTS = ("receiveTask", "intermediateCatchEvent", "boundaryEvent", "startEvent")
@@ -265,10 +187,15 @@ def _check_message_properties(doc: Document, files: Mapping[str, bytes]) -> Iter
             for prop in event.iterfind(path, NS):
                 name, value = prop.get("name"), prop.get("value") or ""
                 if name == "senderGroups" and not value.strip():
-                    message = "senderGroups is empty; name the groups that may send the message, or remove it"
+                    message = _(
+                        "senderGroups is empty; name the groups that may send the message, or remove it"
+                    )
                     yield doc.problem(prop, message, owner)
                 elif name == "messageJsonSchemaFilename" and value not in available:
-                    message = f"the message schema {value!r} is not in the bundle; deploy it with the diagram"
+                    message = _(
+                        "the message schema %(file)r is not in the bundle; deploy it with the diagram",
+                        file=value,
+                    )
                     yield doc.problem(prop, message, owner)
 
 
@@ -282,14 +209,23 @@ def _check_translated_names(doc: Document) -> Iterator[Problem]:
         language, value = name.removeprefix("name_"), (prop.get("value") or "").strip()
         if language not in LANGUAGES or language == "en":
             others = ", ".join(f"name_{code}" for code in LANGUAGES if code != "en")
-            yield doc.problem(
-                prop, f"{name} names no language creditflow speaks; use {others}", owner_id(prop)
+            message = _(
+                "%(name)s names no language creditflow speaks; use %(others)s", name=name, others=others
             )
+            yield doc.problem(prop, message, owner_id(prop))
         elif not value:
-            message = f"{name} is empty; give the element's name in that language, or remove the property"
+            message = _(
+                "%(name)s is empty; give the element's name in that language, or remove the property",
+                name=name,
+            )
             yield doc.problem(prop, message, owner_id(prop))
         elif len(value) > _TITLE_CHARS:
-            message = f"{name} has {len(value)} characters; use at most {_TITLE_CHARS}"
+            message = _(
+                "%(name)s has %(count)s characters; use at most %(limit)s",
+                name=name,
+                count=len(value),
+                limit=_TITLE_CHARS,
+            )
             yield doc.problem(prop, message, owner_id(prop))
 
 
@@ -299,17 +235,21 @@ _ACTING_PROPERTIES = ("startGroups", "candidateGroups", "senderGroups")
 
 def _check_read_only_groups(doc: Document) -> Iterator[Problem]:
     """Auditors read everything and change nothing: no lane or acting property may name their group."""
-    fix = "it reads everything and changes nothing; name a group that does the work"
+    fix = _("it reads everything and changes nothing; name a group that does the work")
     for lane in doc.root.iter(f"{{{BPMN_NS}}}lane"):
         if (lane.get("name") or "").strip() in READ_ALL:
-            yield doc.problem(
-                lane, f"the lane {lane.get('name')!r} is the auditors' group: {fix}", lane.get("id") or "-"
-            )
+            message = _("the lane %(lane)r is the auditors' group: %(fix)s", lane=lane.get("name"), fix=fix)
+            yield doc.problem(lane, message, lane.get("id") or "-")
     for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
         if prop.get("name") in _ACTING_PROPERTIES:
             named = sorted({g.strip() for g in (prop.get("value") or "").split(",")} & READ_ALL)
             if named:
-                message = f"{prop.get('name')} names {', '.join(named)}, the auditors' group: {fix}"
+                message = _(
+                    "%(name)s names %(groups)s, the auditors' group: %(fix)s",
+                    name=prop.get("name"),
+                    groups=", ".join(named),
+                    fix=fix,
+                )
                 yield doc.problem(prop, message, owner_id(prop))
 
 
@@ -343,25 +283,42 @@ def _check_stored_lengths(doc: Document) -> Iterator[Problem]:
     for element in doc.root.iter(f"{{{BPMN_NS}}}*"):
         kind, element_id = etree.QName(element).localname, element.get("id") or ""
         if len(element_id) > _ID_CHARS and kind != "definitions":  # the definitions' id is not stored
-            message = f"the id has {len(element_id)} characters; use at most {_ID_CHARS}"
+            message = _(
+                "the id has %(count)s characters; use at most %(limit)s",
+                count=len(element_id),
+                limit=_ID_CHARS,
+            )
             yield doc.problem(element, message, element_id[:40] + "...")
         name, limit = element.get("name") or "", _NAME_LIMITS.get(kind)
         if limit is not None and len(name) > limit:
-            yield doc.problem(element, f"the {kind} name has {len(name)} characters; use at most {limit}")
+            message = _(
+                "the %(kind)s name has %(count)s characters; use at most %(limit)s",
+                kind=kind,
+                count=len(name),
+                limit=limit,
+            )
+            yield doc.problem(element, message)
     for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
         limit = _PROPERTY_LIMITS.get(prop.get("name") or "")
         values = (prop.get("value") or "").split(",") if limit is not None else []
         for value in (v.strip() for v in values):
             if limit is not None and len(value) > limit:
-                message = (
-                    f"{prop.get('name')} names {value[:40]}... ({len(value)} characters; at most {limit})"
+                message = _(
+                    "%(name)s names %(value)s... (%(count)s characters; at most %(limit)s)",
+                    name=prop.get("name"),
+                    value=value[:40],
+                    count=len(value),
+                    limit=limit,
                 )
                 yield doc.problem(prop, message, owner_id(prop))
     # The decision log stores the decision a business rule task calls (decision_log.decision_id, 120).
     for called in doc.root.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
         decision = (called.text or "").strip()
         if len(decision) > _ID_CHARS:
-            message = (
-                f"calledDecisionId names {decision[:40]}... ({len(decision)} characters; at most {_ID_CHARS})"
+            message = _(
+                "calledDecisionId names %(value)s... (%(count)s characters; at most %(limit)s)",
+                value=decision[:40],
+                count=len(decision),
+                limit=_ID_CHARS,
             )
             yield doc.problem(called, message, owner_id(called))

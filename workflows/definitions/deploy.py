@@ -31,6 +31,7 @@ from workflows.definitions.shipped import READ_FROM_DEPLOYMENT
 from workflows.definitions.validation import InvalidBundle, Problem, ValidatedBundle, validate_bundle
 from workflows.definitions.versions import latest_definition, newest_version
 from workflows.errors import Conflict, Forbidden, NotFound
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import (
     DefinitionStatus,
@@ -87,7 +88,8 @@ def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
         try:
             texts[name] = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(name, 0, "-", f"files must be UTF-8 text: {exc}; save the file as UTF-8"))
+            message = _("files must be UTF-8 text: %(error)s; save the file as UTF-8", error=str(exc))
+            problems.append(Problem(name, 0, "-", message))
     if problems:
         raise InvalidBundle(problems)
     return texts
@@ -241,9 +243,11 @@ def _queue_approval(
     """
     approval = latest_definition(session, roles.DEFINITION_APPROVAL, required=False)
     if approval is None:
-        message = (
-            f"it calls {', '.join(moving)}, which move money, so a second process owner must approve it, "
-            f"but {roles.DEFINITION_APPROVAL} is not deployed; run `creditflow init`, then deploy again"
+        message = _(
+            "it calls %(operations)s, which move money, so a second process owner must approve it, "
+            "but %(approval)s is not deployed; run `creditflow init`, then deploy again",
+            operations=", ".join(moving),
+            approval=roles.DEFINITION_APPROVAL,
         )
         raise InvalidBundle([Problem(compiled.bpmn_file, 0, definition.process_key, message)])
     # Due already: a timer fires only once its time has passed, and a simulated clock standing at the
@@ -285,13 +289,19 @@ def decide_definition(
         select(ProcessDefinition).where(ProcessDefinition.id == definition_id).with_for_update()
     )
     if definition is None:
-        raise NotFound(f"process definition {definition_id} does not exist")
+        raise NotFound(_("process definition %(id)s does not exist", id=definition_id))
     name = f"{definition.process_key} v{definition.version}"
     if definition.status != DefinitionStatus.PENDING:
-        raise Conflict(f"{name} is {definition.status}, not pending; nothing to decide")
+        raise Conflict(
+            _("%(name)s is %(status)s, not pending; nothing to decide", name=name, status=definition.status)
+        )
     if decided_by == definition.deployed_by:
         raise Forbidden(
-            f"{decided_by} deployed {name} and may not also decide on it; a second process owner must"
+            _(
+                "%(user)s deployed %(name)s and may not also decide on it; a second process owner must",
+                user=decided_by,
+                name=name,
+            )
         )
     definition.status = DefinitionStatus.ACTIVE if approve else DefinitionStatus.REJECTED
     definition.decided_by, definition.decided_at = decided_by, now

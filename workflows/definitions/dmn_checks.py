@@ -11,6 +11,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from workflows.definitions.problems import Document, Problem, code_problems, exception_problem
 from workflows.engine.sandbox import check_code, parses
+from workflows.messages import _
 
 DMN_NAMESPACES = frozenset(DMN_SCHEMAS)
 
@@ -39,30 +40,33 @@ def _dmn_namespace(root: etree._Element) -> str | None:
 def _dmn_structure_problems(parser: SpiffBpmnParser, doc: Document) -> list[Problem]:
     namespace = etree.QName(doc.root).namespace
     if etree.QName(doc.root).localname != "definitions" or namespace not in DMN_NAMESPACES:
-        return [doc.problem(doc.root, "not a DMN 1.1-1.3 document; export the decision table as DMN", "-")]
+        message = _("not a DMN 1.1-1.3 document; export the decision table as DMN")
+        return [doc.problem(doc.root, message, "-")]
     if _dmn_namespace(doc.root) != namespace:
-        message = (
+        message = _(
             "the DMN elements use a namespace prefix SpiffWorkflow 3.2 cannot read; "
             "make the DMN namespace the default one (xmlns=...) and export again"
         )
         return [doc.problem(doc.root, message, "-")]
     decisions = list(doc.root.iter(f"{{{namespace}}}decision"))
     if len(decisions) != 1:
-        message = (
-            f"the file holds {len(decisions)} decisions; SpiffWorkflow 3.2 reads exactly one decision "
-            "per DMN file, so split it into one file per decision"
+        message = _(
+            "the file holds %(count)s decisions; SpiffWorkflow 3.2 reads exactly one decision "
+            "per DMN file, so split it into one file per decision",
+            count=len(decisions),
         )
         return [doc.problem(decisions[1] if len(decisions) > 1 else doc.root, message)]
     decision = decisions[0]
     if decision.find(f"{{{namespace}}}decisionTable") is None:
-        message = (
+        message = _(
             "the decision has no decision table; SpiffWorkflow only runs decision tables, "
             "not literal expressions or boxed FEEL"
         )
         return [doc.problem(decision, message)]
     if decision.get("id") in parser.dmn_parsers:
-        message = (
-            f"decision id {decision.get('id')!r} is already defined by another DMN file; make ids unique"
+        message = _(
+            "decision id %(id)r is already defined by another DMN file; make ids unique",
+            id=decision.get("id"),
         )
         return [doc.problem(decision, message)]
     return []
@@ -78,7 +82,7 @@ def _dmn_cell_problems(doc: Document) -> Iterator[Problem]:
             source = text.text if text is not None else None
             clean = source is not None and not check_code(source, "eval")
             if text is not None and source is not None:
-                yield from code_problems(doc, text, source, "eval", "input expression")
+                yield from code_problems(doc, text, source, "eval", _("input expression"))
             inputs.append(source if clean and source else "dmninput")
         for rule in table.iterfind(f"{{{ns}}}rule"):
             # Cells pair with columns by position, as in DMNParser.
@@ -87,10 +91,10 @@ def _dmn_cell_problems(doc: Document) -> Iterator[Problem]:
                 if text is not None and text.text and text.text != "-":
                     column = inputs[index] if index < len(inputs) else "dmninput"
                     expression = _input_entry_expression(column, text.text)
-                    yield from code_problems(doc, text, expression, "eval", "input entry")
+                    yield from code_problems(doc, text, expression, "eval", _("input entry"))
             for text in rule.iterfind(f"{{{ns}}}outputEntry/{{{ns}}}text"):
                 if text.text:
-                    yield from code_problems(doc, text, text.text, "eval", "output entry")
+                    yield from code_problems(doc, text, text.text, "eval", _("output entry"))
 
 
 def _input_entry_expression(column: str, cell: str) -> str:

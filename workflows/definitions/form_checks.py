@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from workflows.definitions.forms import NO_RETRIEVAL, compile_pattern
 from workflows.definitions.problems import Problem
 from workflows.languages import LANGUAGES
+from workflows.messages import Text, _
 
 REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 # Keywords whose values are data, not schemas: a "$ref" or "pattern" key inside them is not a reference.
@@ -47,23 +48,41 @@ def check_form_schema(
     problems = []
     for path, key, value in _schema_keywords(schema):
         line = json_line(data, [*path, key])
-        where = "/".join(str(p) for p in path) or "the top level"
+        where = "/".join(str(p) for p in path) or _("the top level")
         if key in REF_KEYWORDS and isinstance(value, str):
             message = _reference_problem(name, value, forms, registry)
             if message:
-                problems.append(Problem(file, line, "-", f"{key} {value!r} at {where}: {message}"))
+                said = _(
+                    "%(key)s %(value)r at %(where)s: %(problem)s",
+                    key=key,
+                    value=value,
+                    where=where,
+                    problem=message,
+                )
+                problems.append(Problem(file, line, "-", said))
         elif isinstance(value, str) and (key == "$id" or (key == "$schema" and path)):
             message = (
-                f"{key} at {where} is not allowed: a form is known by its file name; remove {key}"
+                _(
+                    "%(key)s at %(where)s is not allowed: a form is known by its file name; remove %(key)s",
+                    key=key,
+                    where=where,
+                )
                 if key == "$id"
-                else f"$schema at {where} is not allowed; declare $schema only at the top of the form"
+                else _(
+                    "$schema at %(where)s is not allowed; declare $schema only at the top of the form",
+                    where=where,
+                )
             )
             problems.append(Problem(file, line, "-", message))
         elif key == "pattern" and isinstance(value, str):
             problems += _pattern_problems(file, line, where, [value])
         elif key in _TRANSLATED_TEXTS and path[-1:] != ("properties",):
             if not isinstance(value, str) or not value.strip():
-                message = f"{key} at {where} is empty; write the text in that language, or remove {key}"
+                message = _(
+                    "%(key)s at %(where)s is empty; write the text in that language, or remove %(key)s",
+                    key=key,
+                    where=where,
+                )
                 problems.append(Problem(file, line, "-", message))
         elif key.startswith("enum_titles") and key in _DATA_KEYWORDS and path[-1:] != ("properties",):
             problems += _enum_title_problems(file, line, where, key, value, _at(schema, path))
@@ -78,7 +97,7 @@ def check_form_schema(
 _SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
 
 
-def _reference_loop(name: str, schema: Any, registry: Registry[Any]) -> tuple[Path, str, str] | None:
+def _reference_loop(name: str, schema: Any, registry: Registry[Any]) -> tuple[Path, str, Text] | None:
     """(path, keyword, message) of a reference that leads back to itself on the same value, or None.
 
     `{"$ref": "#/properties/a"}` at properties/a (or two $defs naming each other) recurses until Python's
@@ -120,10 +139,13 @@ def _reference_loop(name: str, schema: Any, registry: Registry[Any]) -> tuple[Pa
         if key in REF_KEYWORDS[:2] and isinstance(value, str):
             node = _at(schema, path)
             if walk(node, resolver, []):
-                where = "/".join(str(p) for p in path) or "the top level"
-                message = (
-                    f"{key} {value!r} at {where} leads back to itself without going into the data (a loop "
-                    "every submission would run until the server gives up); point it at a schema"
+                where = "/".join(str(p) for p in path) or _("the top level")
+                message = _(
+                    "%(key)s %(value)r at %(where)s leads back to itself without going into the data (a loop "
+                    "every submission would run until the server gives up); point it at a schema",
+                    key=key,
+                    value=value,
+                    where=where,
                 )
                 return path, key, message
     return None
@@ -135,20 +157,23 @@ def _at(schema: Any, path: Path) -> Any:
     return schema
 
 
-def _reference_problem(name: str, ref: str, forms: Mapping[str, Any], registry: Registry[Any]) -> str | None:
+def _reference_problem(name: str, ref: str, forms: Mapping[str, Any], registry: Registry[Any]) -> Text | None:
     if not ref.startswith("#"):
         match = _FORM_REF.fullmatch(ref)
         if match is None:
-            return (
+            return _(
                 "a form may refer only inside itself (#/...) or to another form of the same deployment "
                 "(other.json#/...); no URL or file is fetched. Copy the schema into the deployment"
             )
         if match["file"] not in forms:
-            return f"{match['file']} is not part of this deployment; add it to the deployment or fix the name"
+            return _(
+                "%(file)s is not part of this deployment; add it to the deployment or fix the name",
+                file=match["file"],
+            )
     try:
         registry.resolver(base_uri=name).lookup(ref)
     except Unresolvable:
-        return "it points to nothing in the form; fix the path after #"
+        return _("it points to nothing in the form; fix the path after #")
     return None
 
 
@@ -167,14 +192,23 @@ def _enum_title_problems(
     """`enum_titles` / `enum_titles_zh`: {enum value: non-empty title} for values of the field's enum."""
     values = {json.dumps(v) for v in owner.get("enum", [])} if isinstance(owner, Mapping) else set()
     if not isinstance(titles, Mapping):
-        yield Problem(file, line, "-", f"{key} at {where} must map each enum value to its title")
+        message = _("%(key)s at %(where)s must map each enum value to its title", key=key, where=where)
+        yield Problem(file, line, "-", message)
         return
     for value, title in titles.items():
         if json.dumps(value) not in values:
-            message = f"{key} at {where} names {value!r}, which is not a value of the field's enum"
+            message = _(
+                "%(key)s at %(where)s names %(value)r, which is not a value of the field's enum",
+                key=key,
+                where=where,
+                value=value,
+            )
             yield Problem(file, line, "-", message)
         elif not isinstance(title, str) or not title.strip():
-            yield Problem(file, line, "-", f"{key} at {where}: the title of {value!r} is empty")
+            message = _(
+                "%(key)s at %(where)s: the title of %(value)r is empty", key=key, where=where, value=value
+            )
+            yield Problem(file, line, "-", message)
 
 
 def _pattern_problems(name: str, line: int, where: str, patterns: list[str]) -> Iterator[Problem]:
@@ -183,9 +217,12 @@ def _pattern_problems(name: str, line: int, where: str, patterns: list[str]) -> 
             compile_pattern(pattern)
         except re2.error as exc:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            message = (
-                f"pattern {pattern!r} at {where} cannot be used ({reason}); forms match with RE2, which "
-                "has no back-references or look-arounds: rewrite the pattern"
+            message = _(
+                "pattern %(pattern)r at %(where)s cannot be used (%(reason)s); forms match with RE2, which "
+                "has no back-references or look-arounds: rewrite the pattern",
+                pattern=pattern,
+                where=where,
+                reason=reason,
             )
             yield Problem(name, line, "-", message)
 

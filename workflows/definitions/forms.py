@@ -15,6 +15,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
 from workflows.errors import Invalid
+from workflows.messages import Text, _
 from workflows.money import parse_money
 from workflows.process_data import check_process_data
 
@@ -47,7 +48,7 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
     if compiled is None:
         yield _unusable_pattern(pattern)
     elif compiled.search(instance) is None:
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(_("%(value)r does not match %(pattern)r", value=instance, pattern=pattern))
 
 
 def _pattern_properties(
@@ -73,7 +74,9 @@ def _compiled_or_none(pattern: str) -> Any:
 
 
 def _unusable_pattern(pattern: str) -> ValidationError:
-    return ValidationError(f"the form's pattern {pattern!r} cannot be checked; deploy a fixed form")
+    return ValidationError(
+        _("the form's pattern %(pattern)r cannot be checked; deploy a fixed form", pattern=pattern)
+    )
 
 
 def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -81,7 +84,9 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> It
     # 500 on every submission); fractions of both as written are exact and cannot overflow.
     if isinstance(instance, Decimal) and isinstance(divisor, float) and validator.is_type(instance, "number"):
         if (Fraction(instance) / Fraction(repr(divisor))).denominator != 1:
-            yield ValidationError(f"{instance} is not a multiple of {divisor}")
+            yield ValidationError(
+                _("%(value)s is not a multiple of %(divisor)s", value=instance, divisor=divisor)
+            )
         return
     yield from _MULTIPLE_OF(validator, divisor, instance, schema)
 
@@ -119,39 +124,51 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
         {k: spec["default"] for k, spec in declared.items() if "default" in spec and k not in accepted}
     )
     check_process_data(accepted, "The form")
-    errors: dict[str, str] = {}
+    errors: dict[
+        str, str
+    ] = {}  # the sentences are Texts: the web UI and the API say them in the reader's language
     accepted = _parse_money_fields(schema, accepted, errors)
     try:
         for error in _FormValidator(schema, registry=NO_RETRIEVAL).iter_errors(accepted):
             if error.validator == "required" and not error.absolute_path:
                 for name in error.validator_value:
                     if name not in error.instance:
-                        errors.setdefault(name, "This field is required.")
+                        errors.setdefault(name, _("This field is required."))
                 continue
             if error.validator == "required":  # inside a field (a row of an array): under the field's name
                 inner = "".join(f"/{part}" for part in list(error.absolute_path)[1:])
                 missing = [n for n in error.validator_value if n not in error.instance]
-                errors.setdefault(
-                    str(error.absolute_path[0]), f"{inner}/{missing[0]}: This field is required."
+                required = _(
+                    "%(where)s: %(problem)s",
+                    where=f"{inner}/{missing[0]}",
+                    problem=_("This field is required."),
                 )
+                errors.setdefault(str(error.absolute_path[0]), required)
                 continue
             name = str(error.absolute_path[0]) if error.absolute_path else "_form"
             errors.setdefault(name, _message(error))
     except (
         RecursionError
     ) as exc:  # deploy refuses such loops; only a form deployed before that check gets here
-        message = "the form refers to itself in a loop; deploy a fixed form"
+        message = _("the form refers to itself in a loop; deploy a fixed form")
         raise Invalid(
-            f"The form cannot be checked: {message}", details={"fields": {"_form": message}}
+            _("The form cannot be checked: %(problem)s", problem=message),
+            details={"fields": {"_form": message}},
         ) from exc
     except Unresolvable as exc:  # deploy refuses these; only a form deployed before that check gets here
-        message = f"the form refers to {exc.ref!r}, which is not part of its deployment; deploy a fixed form"
+        message = _(
+            "the form refers to %(ref)r, which is not part of its deployment; deploy a fixed form",
+            ref=exc.ref,
+        )
         raise Invalid(
-            f"The form cannot be checked: {message}", details={"fields": {"_form": message}}
+            _("The form cannot be checked: %(problem)s", problem=message),
+            details={"fields": {"_form": message}},
         ) from exc
     if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
-        raise Invalid(f"The form has errors: {listing}", details={"fields": errors})
+        listing = "; ".join(
+            f"{k}: {v}" for k, v in sorted(errors.items())
+        )  # the fields' own sentences: English
+        raise Invalid(_("The form has errors: %(fields)s", fields=listing), details={"fields": errors})
     return accepted
 
 
@@ -168,7 +185,7 @@ def _parse_money_fields(
             try:
                 out[name] = _parse_money_value(field_schema, out[name], "")
             except ValueError as exc:
-                errors.setdefault(name, str(exc))
+                errors.setdefault(name, _sentence(exc))
     return out
 
 
@@ -177,7 +194,9 @@ def _parse_money_value(schema: Mapping[str, Any], value: Any, path: str) -> Any:
         try:
             return parse_money(value)
         except ValueError as exc:
-            raise ValueError(f"{path}: {exc}" if path else str(exc)) from exc
+            if not path:
+                raise
+            raise ValueError(_("%(where)s: %(problem)s", where=path, problem=_sentence(exc))) from exc
     properties, items = schema.get("properties"), schema.get("items")
     if isinstance(value, dict) and isinstance(properties, Mapping):
         return {
@@ -191,19 +210,54 @@ def _parse_money_value(schema: Mapping[str, Any], value: Any, path: str) -> Any:
     return value
 
 
+def _sentence(exc: ValueError) -> str:
+    """The sentence of a ValueError, a Text when it was raised with one (so it is still translated)."""
+    said = exc.args[0] if len(exc.args) == 1 else None
+    return said if isinstance(said, Text) else str(exc)
+
+
+# JSON Schema's types with their article: "Must be an integer." (not jsonschema's "a integer").
+_TYPES = {
+    "string": _("a string"),
+    "number": _("a number"),
+    "integer": _("an integer"),
+    "boolean": _("a boolean"),
+    "object": _("an object"),
+    "array": _("an array"),
+    "null": _("null"),
+}
+# A bound of the failing (sub)schema: the sentence says it with the schema's value.
+_BOUNDS = {
+    "minimum": _("Must be at least %(value)s."),
+    "exclusiveMinimum": _("Must be greater than %(value)s."),
+    "maximum": _("Must be at most %(value)s."),
+    "exclusiveMaximum": _("Must be less than %(value)s."),
+    "minLength": _("Must have at least %(value)s characters."),
+    "maxLength": _("Must have at most %(value)s characters."),
+    "minItems": _("Must have at least %(value)s entries."),
+    "maxItems": _("Must have at most %(value)s entries."),
+}
+
+
 def _message(error: ValidationError) -> str:
     """A sentence for one field error; the bound or options come from the failing (sub)schema itself."""
     validator, value = error.validator, error.validator_value
+    text: str
     if validator == "enum":
-        text = f"Choose one of: {', '.join(map(str, value))}."
-    elif validator in ("minimum", "exclusiveMinimum"):
-        text = f"Must be {'at least' if validator == 'minimum' else 'greater than'} {value}."
+        text = _("Choose one of: %(options)s.", options=", ".join(map(str, value)))
+    elif validator in _BOUNDS:
+        text = Text(_BOUNDS[str(validator)].msgid, value=value)
     elif validator == "type":
-        text = f"Must be a {value if isinstance(value, str) else ' or '.join(map(str, value))}."
+        kinds = [value] if isinstance(value, str) else list(value)
+        named = [_TYPES.get(kind, kind) for kind in kinds]
+        either = named[0]
+        for other in named[1:]:
+            either = _("%(one)s or %(other)s", one=either, other=other)
+        text = _("Must be %(kind)s.", kind=either)
     else:
-        text = error.message
+        text = error.message  # ours (a pattern, multipleOf) a Text; jsonschema's other sentences English
     inner = "".join(f"/{part}" for part in list(error.absolute_path)[1:])
-    return f"{inner}: {text}" if inner else text
+    return _("%(where)s: %(problem)s", where=inner, problem=text) if inner else text
 
 
 def form_fields(schema: Mapping[str, Any]) -> list[dict[str, Any]]:

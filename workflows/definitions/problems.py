@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from workflows.engine.sandbox import Mode, check_code
+from workflows.messages import _, translated
 
 logger = logging.getLogger(__name__)
 
@@ -23,22 +24,22 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 # (substring of a SpiffWorkflow message, how to fix it)
 _HINTS = (
-    ('id "None"', "set spiffworkflow:calledDecisionId on the business rule task"),
+    ('id "None"', _("set spiffworkflow:calledDecisionId on the business rule task")),
     (
         "No DMN Diagram available",
-        "add the DMN file with this decision to the bundle, or fix calledDecisionId",
+        _("add the DMN file with this decision to the bundle, or fix calledDecisionId"),
     ),
-    ("was not found", "add the BPMN file that defines the called process, or fix calledElement"),
+    ("was not found", _("add the BPMN file that defines the called process, or fix calledElement")),
     (
         "without condition",
-        "give every outgoing flow of this gateway a condition, or make one the default flow",
+        _("give every outgoing flow of this gateway a condition, or make one the default flow"),
     ),
-    ("No start event found", "add a start event to the process"),
-    ("start event is required", "add exactly one start event to the subprocess"),
-    ("Multiple outgoing flows are not supported", "split the flow with a gateway after this task"),
-    ("has no implementation", "remove the data store; keep data in task data and service handlers"),
-    ("Duplicate process ID", "give each process in the bundle a unique id"),
-    ("Time Specification", 'give the timer a quoted timeDate, timeDuration or timeCycle, e.g. "P7D"'),
+    ("No start event found", _("add a start event to the process")),
+    ("start event is required", _("add exactly one start event to the subprocess")),
+    ("Multiple outgoing flows are not supported", _("split the flow with a gateway after this task")),
+    ("has no implementation", _("remove the data store; keep data in task data and service handlers")),
+    ("Duplicate process ID", _("give each process in the bundle a unique id")),
+    ("Time Specification", _('give the timer a quoted timeDate, timeDuration or timeCycle, e.g. "P7D"')),
 )
 
 
@@ -53,6 +54,11 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.element_id}: {self.message}"
+
+    def said(self, gettext: Callable[[str], str]) -> str:
+        """FILE:LINE: ELEMENT_ID: message with the message in the language of `gettext` (the web UI's):
+        the location and id stay as they are, a reader finds the element by them."""
+        return f"{self.file}:{self.line}: {self.element_id}: {translated(self.message, gettext)}"
 
 
 @dataclass
@@ -79,7 +85,10 @@ def code_problems(
     owner = owner_id(element)
     for problem in check_code(source, mode):
         line = (element.sourceline or 0) + problem.line - 1
-        yield Problem(doc.name, line, owner, f"{label}: {problem.message}{hint}")
+        said = _("%(where)s: %(problem)s", where=label, problem=problem.message)
+        yield Problem(
+            doc.name, line, owner, _("%(problem)s; %(hint)s", problem=said, hint=hint) if hint else said
+        )
 
 
 def exception_problem(
@@ -88,11 +97,12 @@ def exception_problem(
     """Map a SpiffWorkflow/lxml exception to the element it names (by id, else by its message)."""
     if not isinstance(exc, ValidationException):
         logger.debug("unexpected exception validating %s", doc.name, exc_info=True)
-        message = (
-            f"SpiffWorkflow cannot load this ({type(exc).__name__}: {' '.join(str(exc).split())}); "
-            "fix or simplify the element, or export the diagram again"
+        unloadable = _(
+            "SpiffWorkflow cannot load this (%(error)s); "
+            "fix or simplify the element, or export the diagram again",
+            error=f"{type(exc).__name__}: {' '.join(str(exc).split())}",
         )
-        return doc.problem(fallback, message, None if fallback is not None else "-")
+        return doc.problem(fallback, unloadable, None if fallback is not None else "-")
     message = str(exc.args[0]) if exc.args else type(exc).__name__
     found_doc, element = _locate(exc, message, docs, doc)
     problem = found_doc.problem(element if element is not None else fallback, _explain(message))
@@ -132,8 +142,8 @@ def _explain(message: str) -> str:
     """SpiffWorkflow's message plus how to fix it."""
     text = " ".join(message.split()).rstrip(".")  # one line per problem, even for names with line breaks
     text = f"{text} none" if text.endswith(":") else text  # "Available DMN ids are:" with nothing after
-    hint = next((fix for needle, fix in _HINTS if needle in text), "fix this element and validate again")
-    return f"{text}; {hint}"
+    hint = next((fix for needle, fix in _HINTS if needle in text), _("fix this element and validate again"))
+    return _("%(problem)s; %(hint)s", problem=text, hint=hint)  # SpiffWorkflow's English, our hint translated
 
 
 def owner_id(element: etree._Element, include_self: bool = False) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workflows.credit.roles import changes_nothing
 from workflows.errors import Forbidden
+from workflows.messages import _
 from workflows.store.models import ProcessDefinition
 from workflows.users import Actor
 
@@ -27,9 +28,15 @@ def require_may_start(actor: Actor, definition: ProcessDefinition) -> None:
         return
     key = definition.process_key
     if changes_nothing(actor):
-        raise Forbidden(f"{actor.username} may not start {key}: auditors read everything and change nothing")
+        raise Forbidden(
+            _(
+                "%(user)s may not start %(key)s: auditors read everything and change nothing",
+                user=actor.username,
+                key=key,
+            )
+        )
     if definition.start_groups:
-        who = f"only members of {', '.join(definition.start_groups)} may"
+        who = _("only members of %(groups)s may", groups=", ".join(definition.start_groups))
     else:
-        who = "its start event has no lane and no startGroups, so only admins may"
-    raise Forbidden(f"{actor.username} may not start {key}: {who}")
+        who = _("its start event has no lane and no startGroups, so only admins may")
+    raise Forbidden(_("%(user)s may not start %(key)s: %(who)s", user=actor.username, key=key, who=who))

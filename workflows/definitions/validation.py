@@ -23,6 +23,7 @@ from workflows.definitions.bpmn_checks import check_bpmn
 from workflows.definitions.dmn_checks import check_and_load_dmn
 from workflows.definitions.form_checks import check_form_schema, json_line
 from workflows.definitions.problems import BPMN_NS, NS, Document, Problem, exception_problem, owner_id
+from workflows.messages import _
 
 __all__ = ["InvalidBundle", "Problem", "ValidatedBundle", "make_parser", "validate_bundle"]
 
@@ -68,7 +69,7 @@ def validate_bundle(files: Mapping[str, bytes], operations: Collection[str]) -> 
         if suffix == ".json":
             continue
         if suffix not in (".bpmn", ".dmn"):
-            message = "unsupported file type; deploy only .bpmn, .dmn and .json files"
+            message = _("unsupported file type; deploy only .bpmn, .dmn and .json files")
             problems.append(Problem(name, 0, "-", message))
             continue
         doc = _parse_xml(name, data, problems)
@@ -80,7 +81,7 @@ def validate_bundle(files: Mapping[str, bytes], operations: Collection[str]) -> 
             problems += _load_bpmn(parser, doc, bpmn_docs)
         else:
             problems += check_and_load_dmn(parser, doc)
-    process_ids = [pid for doc in bpmn_docs for pid, _ in _executable_processes(doc)]
+    process_ids = [pid for doc in bpmn_docs for pid, _process in _executable_processes(doc)]
     has_bpmn_files = any(PurePosixPath(name).suffix.lower() == ".bpmn" for name in files)
     # When every .bpmn file was broken XML, its syntax error already explains the missing process.
     if not process_ids and (bpmn_docs or not has_bpmn_files):
@@ -101,15 +102,19 @@ def _parse_xml(name: str, data: bytes, problems: list[Problem]) -> Document | No
     try:
         root = etree.fromstring(data, parser=xml_parser)
     except etree.XMLSyntaxError as exc:
-        message = f"the file is not well-formed XML ({exc.msg}); fix the XML or export the diagram again"
+        message = _(
+            "the file is not well-formed XML (%(error)s); fix the XML or export the diagram again",
+            error=exc.msg,
+        )
         problems.append(Problem(name, exc.lineno or 0, "-", message))
         return None
     except ValueError as exc:  # e.g. a str with an encoding declaration instead of bytes
-        problems.append(Problem(name, 0, "-", f"the file cannot be read as XML ({exc}); upload the raw file"))
+        message = _("the file cannot be read as XML (%(error)s); upload the raw file", error=str(exc))
+        problems.append(Problem(name, 0, "-", message))
         return None
     if root.getroottree().docinfo.internalDTD is not None:
         # Modelers never write a DOCTYPE; entity declarations are how XML bombs and file reads start.
-        message = "DOCTYPE declarations are not allowed in deployed files; remove the <!DOCTYPE ...> block"
+        message = _("DOCTYPE declarations are not allowed in deployed files; remove the <!DOCTYPE ...> block")
         problems.append(Problem(name, 1, "-", message))
         return None
     doc = Document(name, root)
@@ -142,25 +147,33 @@ def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
     try:
         schema = json.loads(data)
     except json.JSONDecodeError as exc:
-        return Problem(name, exc.lineno, "-", f"the form is not valid JSON ({exc.msg}); fix the JSON syntax")
+        message = _("the form is not valid JSON (%(error)s); fix the JSON syntax", error=exc.msg)
+        return Problem(name, exc.lineno, "-", message)
     except ValueError as exc:  # undecodable bytes
-        return Problem(name, 0, "-", f"the form cannot be read ({exc}); save it as UTF-8 JSON")
+        return Problem(
+            name, 0, "-", _("the form cannot be read (%(error)s); save it as UTF-8 JSON", error=str(exc))
+        )
     if not isinstance(schema, dict):
-        message = "a form file must hold one JSON Schema object ({...}); wrap the schema in braces"
+        message = _("a form file must hold one JSON Schema object ({...}); wrap the schema in braces")
         return Problem(name, 1, "-", message)
     # Without default=None, validator_for warns (and will later fail) on an unknown $schema.
     meta = schema.get("$schema")
     validator = validator_for(schema, default=None) if isinstance(meta, str) else validator_for(schema)
     if "$schema" in schema and (not isinstance(meta, str) or validator is None):
-        message = (
-            f'unknown $schema {meta!r}; use "https://json-schema.org/draft/2020-12/schema" or leave it out'
+        message = _(
+            'unknown $schema %(schema)r; use "https://json-schema.org/draft/2020-12/schema" or leave it out',
+            schema=meta,
         )
         return Problem(name, json_line(data, ["$schema"]), "-", message)
     try:
         validator.check_schema(schema)
     except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path) or "the top level"
-        message = f"the form is not a valid JSON Schema at {where}: {exc.message}; fix that keyword"
+        where = "/".join(str(p) for p in exc.path) or _("the top level")
+        message = _(
+            "the form is not a valid JSON Schema at %(where)s: %(error)s; fix that keyword",
+            where=where,
+            error=exc.message,
+        )
         return Problem(name, json_line(data, list(exc.path)), "-", message)
     return schema
 
@@ -194,9 +207,8 @@ def _load_bpmn(parser: SpiffBpmnParser, doc: Document, docs: list[Document]) -> 
 def _xsd_problem(doc: Document, element: etree._Element | None, line: int, message: str) -> Problem:
     owner = owner_id(element, include_self=True) if element is not None else "-"
     text = message.replace(f"{{{BPMN_NS}}}", "bpmn:").rstrip(".")
-    return Problem(
-        doc.name, line, owner, f"not valid BPMN 2.0: {text}; fix this element or export the diagram again"
-    )
+    message = _("not valid BPMN 2.0: %(error)s; fix this element or export the diagram again", error=text)
+    return Problem(doc.name, line, owner, message)
 
 
 # --- SpiffWorkflow specs --------------------------------------------------------------------------
@@ -211,8 +223,10 @@ def _executable_processes(doc: Document) -> Iterator[tuple[str, etree._Element]]
 
 def _no_executable_problem(docs: list[Document], files: Mapping[str, bytes]) -> Problem:
     if not docs:
-        return Problem(next(iter(files), "-"), 0, "-", "the bundle has no BPMN diagram; add the .bpmn file")
-    message = (
+        return Problem(
+            next(iter(files), "-"), 0, "-", _("the bundle has no BPMN diagram; add the .bpmn file")
+        )
+    message = _(
         'no process in the bundle is executable; set isExecutable="true" on the process to deploy '
         "(the modeler's 'Executable' checkbox)"
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workflows.definitions.dmn_diff import DecisionDiff, Table, compare_tables, read_tables
 from workflows.definitions.versions import get_definition
 from workflows.errors import NotFound
+from workflows.messages import _
 from workflows.store.models import Deployment, ProcessDefinition
 
 
@@ -52,7 +53,7 @@ def default_versions(session: Session, key: str, new: int | None, old: int | Non
         )
     )
     if not versions:
-        raise NotFound(f"process {key!r} is not deployed")
+        raise NotFound(_("process %(key)r is not deployed", key=key))
     to = versions[-1] if new is None else new
     if old is None:
         earlier = [v for v in versions if v < to]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.definitions.form_checks import bundle_form
 from workflows.errors import NotFound
+from workflows.messages import _
 from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition, ProcessInstance
 from workflows.store.paging import page_rows
 
@@ -32,15 +33,27 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
     if definition is None and required:
         newest = newest_version(session, key)
         if newest is not None:
+            if newest.status == DefinitionStatus.PENDING:
+                raise NotFound(
+                    _(
+                        "process %(key)r has no active version: v%(version)s is %(status)s"
+                        " and waits for a second process owner's approval",
+                        key=key,
+                        version=newest.version,
+                        status=newest.status,
+                    )
+                )
             raise NotFound(
-                f"process {key!r} has no active version: v{newest.version} is {newest.status}"
-                + (
-                    " and waits for a second process owner's approval"
-                    if newest.status == DefinitionStatus.PENDING
-                    else ""
+                _(
+                    "process %(key)r has no active version: v%(version)s is %(status)s",
+                    key=key,
+                    version=newest.version,
+                    status=newest.status,
                 )
             )
-        raise NotFound(f"process {key!r} is not deployed; deploy its diagram with `creditflow deploy`")
+        raise NotFound(
+            _("process %(key)r is not deployed; deploy its diagram with `creditflow deploy`", key=key)
+        )
     return definition
 
 
@@ -56,7 +69,13 @@ def get_definition(session: Session, key: str, version: int) -> ProcessDefinitio
         )
     )
     if definition is None:
-        raise NotFound(f"{key} version {version} is not deployed; see the Definitions page for what is")
+        raise NotFound(
+            _(
+                "%(key)s version %(version)s is not deployed; see the Definitions page for what is",
+                key=key,
+                version=version,
+            )
+        )
     return definition
 
 
@@ -132,7 +151,14 @@ def form_schema(
     def load(name: str) -> dict[str, Any]:
         text = deployment.files.get(name)
         if text is None:  # validation refuses this at deploy; a hand-edited database could still get here
-            raise NotFound(f"form {name!r} is not part of {definition.process_key} v{definition.version}")
+            raise NotFound(
+                _(
+                    "form %(name)r is not part of %(key)s v%(version)s",
+                    name=name,
+                    key=definition.process_key,
+                    version=definition.version,
+                )
+            )
         schema: dict[str, Any] = json.loads(text)
         return schema
 

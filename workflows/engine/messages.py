@@ -23,6 +23,7 @@ from workflows.definitions.forms import validate_form
 from workflows.definitions.versions import latest_definitions
 from workflows.engine.runtime import Runtime
 from workflows.errors import Forbidden
+from workflows.messages import _
 from workflows.store.models import ProcessInstance
 from workflows.users import Actor
 
@@ -46,10 +47,17 @@ class MessageRule:
 
     @property
     def who(self) -> str:
-        where = f"{self.bpmn_id} of {self.process_key} v{self.version}"
+        where = _(
+            "%(id)s of %(key)s v%(version)s", id=self.bpmn_id, key=self.process_key, version=self.version
+        )
         if not self.sender_groups:
-            return f"only admins may: {where} names no {SENDER_GROUPS}"
-        return f"only members of {', '.join(self.sender_groups)} may ({SENDER_GROUPS} of {where})"
+            return _("only admins may: %(where)s names no %(property)s", where=where, property=SENDER_GROUPS)
+        return _(
+            "only members of %(groups)s may (%(property)s of %(where)s)",
+            groups=", ".join(self.sender_groups),
+            property=SENDER_GROUPS,
+            where=where,
+        )
 
 
 def message_rules(loaded: LoadedSpec, name: str, process_key: str, version: int) -> list[MessageRule]:
@@ -80,7 +88,9 @@ def require_sender(actor: Actor, name: str, rules: Iterable[MessageRule]) -> Non
     _refuse_auditors(actor, name)
     for rule in rules:
         if not rule.may_send(actor):
-            raise Forbidden(f"{actor.username} may not send {name}: {rule.who}")
+            raise Forbidden(
+                _("%(user)s may not send %(name)s: %(who)s", user=actor.username, name=name, who=rule.who)
+            )
 
 
 def require_any_sender(actor: Actor, name: str, rules: list[MessageRule]) -> None:
@@ -93,13 +103,27 @@ def require_any_sender(actor: Actor, name: str, rules: list[MessageRule]) -> Non
     if actor.is_admin or any(rule.may_send(actor) for rule in rules):
         return
     if not rules:
-        raise Forbidden(f"{actor.username} may not send {name}: no deployed process catches it")
-    raise Forbidden(f"{actor.username} may not send {name}: {rules[0].who}")
+        raise Forbidden(
+            _(
+                "%(user)s may not send %(name)s: no deployed process catches it",
+                user=actor.username,
+                name=name,
+            )
+        )
+    raise Forbidden(
+        _("%(user)s may not send %(name)s: %(who)s", user=actor.username, name=name, who=rules[0].who)
+    )
 
 
 def _refuse_auditors(actor: Actor, name: str) -> None:
     if changes_nothing(actor):
-        raise Forbidden(f"{actor.username} may not send {name}: auditors read everything and change nothing")
+        raise Forbidden(
+            _(
+                "%(user)s may not send %(name)s: auditors read everything and change nothing",
+                user=actor.username,
+                name=name,
+            )
+        )
 
 
 def _message_names(task_spec: object) -> set[str]:

@@ -26,6 +26,7 @@ from workflows.engine.runtime import Runtime
 from workflows.engine.step import RETRIED, STARTED, Step, advance, refuse_bad_input, resume
 from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.jsonable import to_jsonable
@@ -73,7 +74,7 @@ def start_instance(
         NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
     """
     if not isinstance(data, Mapping):
-        raise BadRequest("start data must be a JSON object")
+        raise BadRequest(_("start data must be a JSON object"))
     if session is None:
         with transaction(rt.factory) as own:
             return _start(own, rt, process_key, data, actor, now, business_key, check_groups)
@@ -123,7 +124,7 @@ def _start(
     )
     wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
     advance(step, wf)
-    refuse_bad_input(step, f"{process_key} cannot start")
+    refuse_bad_input(step, _("%(key)s cannot start", key=process_key))
     return instance
 
 
@@ -162,7 +163,7 @@ def complete_task_step(
         NotFound, Forbidden (group or four-eyes), Conflict (completed or claimed by another), Invalid (form).
     """
     if not isinstance(form_data, Mapping):
-        raise BadRequest("task data must be a JSON object")
+        raise BadRequest(_("task data must be a JSON object"))
     try:
         with transaction(rt.factory) as session:
             item = _lock_task(session, task_id)
@@ -173,7 +174,9 @@ def complete_task_step(
             try:
                 engine.complete_task(wf, item.spiff_task_id, data)
             except engine.EngineError as exc:
-                raise Conflict(f"Task {task_id} is not waiting for input any more: {exc}") from exc
+                raise Conflict(
+                    _("Task %(id)s is not waiting for input any more: %(error)s", id=task_id, error=str(exc))
+                ) from exc
             item.status = TaskStatus.COMPLETED
             step.closed_items.append(item)
             item.assignee = item.assignee or actor.username
@@ -184,13 +187,13 @@ def complete_task_step(
             item.decision = decision[:40] if isinstance(decision, str) else None
             step.record("task_completed", task_id=item.id, bpmn_id=item.bpmn_id, data=to_jsonable(data))
             advance(step, wf)
-            refuse_bad_input(step, f"Task {task_id} cannot be completed with this data")
+            refuse_bad_input(step, _("Task %(id)s cannot be completed with this data", id=task_id))
             if also is not None:
                 also(session)
             return item, instance
     except StaleDataError as exc:
         raise Conflict(
-            f"task {task_id} changed while it was being completed; reload it and try again"
+            _("task %(id)s changed while it was being completed; reload it and try again", id=task_id)
         ) from exc
 
 
@@ -230,16 +233,30 @@ def unclaim_task(rt: Runtime, task_id: int, *, actor: Actor, now: datetime) -> I
         # auditors read every task but change none.
         offered = not actor.groups.isdisjoint(item.candidate_groups)
         if changes_nothing(actor) or not (offered or item.assignee == actor.username or actor.is_admin):
-            raise Forbidden(f"task {task_id} is not offered to {actor.username}; it belongs to its groups")
+            raise Forbidden(
+                _(
+                    "task %(id)s is not offered to %(user)s; it belongs to its groups",
+                    id=task_id,
+                    user=actor.username,
+                )
+            )
         if item.assignee is None:
             return item
         if not item.candidate_groups:
             raise Conflict(
-                f"Task {task_id} is assigned to {item.assignee} by the process; it has no group to go back to"
+                _(
+                    "Task %(id)s is assigned to %(user)s by the process; it has no group to go back to",
+                    id=task_id,
+                    user=item.assignee,
+                )
             )
         if item.assignee != actor.username and not actor.is_admin:
             raise Conflict(
-                f"task {task_id} is claimed by {item.assignee}; only they or an admin can release it"
+                _(
+                    "task %(id)s is claimed by %(user)s; only they or an admin can release it",
+                    id=task_id,
+                    user=item.assignee,
+                )
             )
         before = {"assignee": item.assignee}
         item.assignee, item.claimed_at = None, None
@@ -279,9 +296,9 @@ def deliver_message(
         Forbidden: the actor may not send it.  Invalid: the data breaks the message schema or a handler.
     """
     if not name or not correlation_key:
-        raise BadRequest("a message needs a name and a correlation_key")
+        raise BadRequest(_("a message needs a name and a correlation_key"))
     if not isinstance(payload, Mapping):
-        raise BadRequest("message data must be a JSON object")
+        raise BadRequest(_("message data must be a JSON object"))
     with transaction(rt.factory) as session:
         query = select(MessageSubscription.instance_id).where(
             MessageSubscription.message_name == name, MessageSubscription.correlation_key == correlation_key
@@ -299,7 +316,9 @@ def deliver_message(
                 "message_received", message=name, correlation_key=correlation_key, data=to_jsonable(data)
             )
             advance(step, wf)
-            refuse_bad_input(step, f"message {name} cannot be used by instance {instance.id}")
+            refuse_bad_input(
+                step, _("message %(name)s cannot be used by instance %(id)s", name=name, id=instance.id)
+            )
             delivered.append(instance.id)
         if not delivered:
             if not internal:
@@ -324,12 +343,16 @@ def retry_instance(rt: Runtime, instance_id: int, *, actor: Actor, now: datetime
         NotFound, Forbidden (admin only), Conflict (the instance is not in error).
     """
     if not actor.is_admin:
-        raise Forbidden("only admin may retry a failed instance")
+        raise Forbidden(_("only admin may retry a failed instance"))
     with transaction(rt.factory) as session:
         instance = _lock_instance(session, instance_id)
         if instance.status != InstanceStatus.ERROR:
             raise Conflict(
-                f"instance {instance_id} is {instance.status}, not error; there is nothing to retry"
+                _(
+                    "instance %(id)s is %(status)s, not error; there is nothing to retry",
+                    id=instance_id,
+                    status=instance.status,
+                )
             )
         for incident in session.scalars(
             select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
@@ -355,7 +378,7 @@ def _lock_task(session: Session, task_id: int) -> InboxItem:
     # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL locks just this row.
     item = session.scalar(_TASK_FOR_UPDATE, {"task_id": task_id})
     if item is None:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(_("task %(id)s does not exist", id=task_id))
     return item
 
 
@@ -367,5 +390,5 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """
     instance = session.scalar(_INSTANCE_FOR_UPDATE, {"instance_id": instance_id})
     if instance is None:
-        raise NotFound(f"process instance {instance_id} does not exist")
+        raise NotFound(_("process instance %(id)s does not exist", id=instance_id))
     return instance

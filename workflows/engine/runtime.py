@@ -14,6 +14,7 @@ from workflows.definitions import compile
 from workflows.definitions.versions import form_schema
 from workflows.engine.service_tasks import Operation
 from workflows.errors import NotFound
+from workflows.messages import _
 from workflows.settings import Settings
 from workflows.store.db import make_session_factory
 from workflows.store.models import Deployment, ProcessDefinition
@@ -45,7 +46,7 @@ class Runtime:
         if found is None:
             found = session.get(ProcessDefinition, definition_id)
             if found is None:
-                raise NotFound(f"process definition {definition_id} does not exist")
+                raise NotFound(_("process definition %(id)s does not exist", id=definition_id))
             session.expunge(found)
             self._definitions[definition_id] = found
         return found
@@ -58,7 +59,7 @@ class Runtime:
                 select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id)
             )
             if spec_json is None:
-                raise NotFound(f"process definition {definition_id} does not exist")
+                raise NotFound(_("process definition %(id)s does not exist", id=definition_id))
             loaded = self._specs[definition_id] = compile.load_spec(spec_json)
         return loaded
 

@@ -16,6 +16,7 @@ from typing import Literal, cast
 
 from workflows.engine.script_builtins import FORMAT_NAME, GUARD_NAME, GUARDED_OPS, JOIN_NAME, SAFE_BUILTINS
 from workflows.engine.script_rules import node_problems, runs_in_process
+from workflows.messages import _
 
 Mode = Literal["exec", "eval"]
 
@@ -95,7 +96,10 @@ def analyse(source: str, mode: Mode) -> Analysis:
             return Analysis((CodeProblem(_clamp_line(exc.lineno, text), _syntax_message(exc)),), None)
         except (ValueError, RecursionError, MemoryError) as exc:
             # ValueError: NUL bytes; RecursionError/MemoryError: absurdly deep nesting.
-            return Analysis((CodeProblem(1, f"the code cannot be parsed ({exc}); simplify it"),), None)
+            return Analysis(
+                (CodeProblem(1, _("the code cannot be parsed (%(error)s); simplify it", error=str(exc))),),
+                None,
+            )
     # (line, column where the construct ends, message): reading order, inner attributes first.
     found = {
         (_clamp_line(w.lineno, text), 0, _warning_message(w.message))
@@ -107,7 +111,7 @@ def analyse(source: str, mode: Mode) -> Analysis:
         for node in ast.walk(tree)
         for message in node_problems(node)
     )
-    ordered = tuple(dict.fromkeys(CodeProblem(line, message) for line, _, message in sorted(found)))
+    ordered = tuple(dict.fromkeys(CodeProblem(line, message) for line, _column, message in sorted(found)))
     if ordered:
         return Analysis(ordered, None)
     in_process = runs_in_process(tree, frozenset(SAFE_BUILTINS))
@@ -197,13 +201,14 @@ def _clamp_line(lineno: int | None, text: str) -> int:
 
 
 def _syntax_message(exc: SyntaxError) -> str:
-    return (
-        f"Python syntax error: {exc.msg}; fix the code (expressions in diagrams are Python, not FEEL or JUEL)"
+    return _(
+        "Python syntax error: %(error)s; fix the code (expressions in diagrams are Python, not FEEL or JUEL)",
+        error=exc.msg,
     )
 
 
 def _warning_message(warning: Warning | str) -> str:
-    return f"Python warns: {warning}; fix the code"
+    return _("Python warns: %(warning)s; fix the code", warning=str(warning))
 
 
 def checked_snippet(source: str, mode: Mode) -> Snippet:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+from workflows.messages import _
+
 # fmt: off
 FORBIDDEN_NAMES: frozenset[str] = frozenset(
     {
@@ -35,18 +37,19 @@ FORBIDDEN_ATTRIBUTES: frozenset[str] = frozenset(
 
 
 _FORBIDDEN_NODES: dict[type[ast.AST], str] = {
-    ast.Import: "import is not allowed in scripts; put this logic in a service handler",
-    ast.ImportFrom: "import is not allowed in scripts; put this logic in a service handler",
-    ast.Global: "'global' is not allowed in scripts; assign task data variables at the top level instead",
-    ast.Nonlocal: "'nonlocal' is not allowed in scripts; return a value from the function instead",
-    ast.ClassDef: "class definitions are not allowed in scripts; use dicts, or move the logic to a service "
-    "handler",
-    ast.AsyncFunctionDef: "async code is not allowed in scripts; move the logic to a service handler",
-    ast.AsyncFor: "async code is not allowed in scripts; move the logic to a service handler",
-    ast.AsyncWith: "async code is not allowed in scripts; move the logic to a service handler",
-    ast.Await: "async code is not allowed in scripts; move the logic to a service handler",
-    ast.Yield: "'yield' is not allowed in scripts; build and return a list instead",
-    ast.YieldFrom: "'yield' is not allowed in scripts; build and return a list instead",
+    ast.Import: _("import is not allowed in scripts; put this logic in a service handler"),
+    ast.ImportFrom: _("import is not allowed in scripts; put this logic in a service handler"),
+    ast.Global: _("'global' is not allowed in scripts; assign task data variables at the top level instead"),
+    ast.Nonlocal: _("'nonlocal' is not allowed in scripts; return a value from the function instead"),
+    ast.ClassDef: _(
+        "class definitions are not allowed in scripts; use dicts, or move the logic to a service handler"
+    ),
+    ast.AsyncFunctionDef: _("async code is not allowed in scripts; move the logic to a service handler"),
+    ast.AsyncFor: _("async code is not allowed in scripts; move the logic to a service handler"),
+    ast.AsyncWith: _("async code is not allowed in scripts; move the logic to a service handler"),
+    ast.Await: _("async code is not allowed in scripts; move the logic to a service handler"),
+    ast.Yield: _("'yield' is not allowed in scripts; build and return a list instead"),
+    ast.YieldFrom: _("'yield' is not allowed in scripts; build and return a list instead"),
 }
 
 
@@ -67,14 +70,20 @@ def node_problems(node: ast.AST) -> list[str]:
 def _name_problems(name: str) -> list[str]:
     if name in FORBIDDEN_NAMES:
         return [
-            f"'{name}' is not allowed in scripts because this builtin can escape the sandbox; use plain "
-            "expressions on task data (and rename a task data variable of that name)"
+            _(
+                "'%(name)s' is not allowed in scripts because this builtin can escape the sandbox; use plain "
+                "expressions on task data (and rename a task data variable of that name)",
+                name=name,
+            )
         ]
     # A lone "_" is the usual throwaway loop variable and cannot reach anything private.
     if name.startswith("_") and name != "_":
         return [
-            f"the name '{name}' is not allowed in scripts because names starting with '_' are private; "
-            "rename the variable"
+            _(
+                "the name '%(name)s' is not allowed in scripts because names starting with '_' are private; "
+                "rename the variable",
+                name=name,
+            )
         ]
     return []
 
@@ -82,18 +91,27 @@ def _name_problems(name: str) -> list[str]:
 def _attribute_problems(attr: str) -> list[str]:
     if attr.startswith("_"):
         return [
-            f"access to '.{attr}' is not allowed in scripts because attributes starting with '_' are "
-            "private; use the value's public methods instead"
+            _(
+                "access to '.%(attr)s' is not allowed in scripts because attributes starting with '_' are "
+                "private; use the value's public methods instead",
+                attr=attr,
+            )
         ]
     if attr in ("format", "format_map"):
         return [
-            f"'.{attr}()' is not allowed in scripts because format strings can read private "
-            "attributes; use an f-string instead"
+            _(
+                "'.%(attr)s()' is not allowed in scripts because format strings can read private "
+                "attributes; use an f-string instead",
+                attr=attr,
+            )
         ]
     if attr in FORBIDDEN_ATTRIBUTES:
         return [
-            f"access to '.{attr}' is not allowed in scripts because it exposes interpreter internals; "
-            "move the logic to a service handler"
+            _(
+                "access to '.%(attr)s' is not allowed in scripts because it exposes interpreter internals; "
+                "move the logic to a service handler",
+                attr=attr,
+            )
         ]
     return []
 

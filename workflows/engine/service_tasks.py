@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflows.errors import InputError
+from workflows.messages import _
 from workflows.money import MAX_AMOUNT
 from workflows.settings import Settings
 
@@ -116,13 +117,20 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
     unknown = set(params) - set(known)
     if unknown:
         raise HandlerInputError(
-            f"{operation}: unknown parameter(s) {sorted(unknown)}; expected {sorted(known)}"
+            _(
+                "%(operation)s: unknown parameter(s) %(unknown)s; expected %(known)s",
+                operation=operation,
+                unknown=sorted(unknown),
+                known=sorted(known),
+            )
         )
     kwargs = {}
     for name, f in known.items():
         if name not in params:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise HandlerInputError(f"{operation}: parameter {name!r} is required")
+                raise HandlerInputError(
+                    _("%(operation)s: parameter %(name)r is required", operation=operation, name=name)
+                )
             continue
         kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")
     return request_type(**kwargs)
@@ -153,7 +161,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise
     except (InvalidOperation, ValueError) as exc:
         raise HandlerInputError(
-            f"{where}: {value!r} is not a valid {getattr(hint, '__name__', hint)}"
+            _(
+                "%(where)s: %(value)r is not a valid %(type)s",
+                where=where,
+                value=value,
+                type=getattr(hint, "__name__", hint),
+            )
         ) from exc
     return value
 
@@ -161,10 +174,17 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 def _finite_decimal(value: Any, where: str) -> Decimal:
     # Decimal('1e400') or NaN (from a message or form) would make the handler's quantize/compare raise.
     if isinstance(value, bool):
-        raise HandlerInputError(f"{where}: {value!r} is not a number")
+        raise HandlerInputError(_("%(where)s: %(value)r is not a number", where=where, value=value))
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     if not number.is_finite():
-        raise HandlerInputError(f"{where}: {value!r} is not a finite number")
+        raise HandlerInputError(_("%(where)s: %(value)r is not a finite number", where=where, value=value))
     if number.copy_abs() > MAX_AMOUNT:
-        raise HandlerInputError(f"{where}: {value!r} is too large; amounts go up to {MAX_AMOUNT:,}")
+        raise HandlerInputError(
+            _(
+                "%(where)s: %(value)r is too large; amounts go up to %(limit)s",
+                where=where,
+                value=value,
+                limit=f"{MAX_AMOUNT:,}",
+            )
+        )
     return number

@@ -46,6 +46,7 @@ from workflows.engine.waits import (
     snapshot,
 )
 from workflows.errors import DomainError, InputError
+from workflows.messages import _
 from workflows.process_data import check_process_data
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,9 @@ class CreditflowScriptEngine(PythonScriptEngine):
             raise
         except Exception as exc:
             bad_input = isinstance(exc, (InputError, DomainError))
-            message = f"{kwargs['operation_name']} failed: {exc}"
+            # A handler's refusal keeps its Text (workflows.messages): the caller reads it in their language.
+            said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+            message = _("%(operation)s failed: %(error)s", operation=kwargs["operation_name"], error=said)
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
         return patches.ServiceResult(result)
 
@@ -262,7 +265,8 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     bpmn_id = getattr(task_spec, "bpmn_id", "") or getattr(exc, "id", "") or ""
     cause = exc.__cause__ or getattr(exc, "exception", None)
     if isinstance(cause, EngineError):
-        return EngineError(str(cause), cause.bpmn_id or bpmn_id, input_error=cause.input_error)
+        # cause.args[0], not str(cause): a Text stays one
+        return EngineError(cause.args[0], cause.bpmn_id or bpmn_id, input_error=cause.input_error)
     return EngineError(str(exc), bpmn_id)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.roles import changes_nothing
 from workflows.errors import Conflict, Forbidden
+from workflows.messages import _
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
 from workflows.users import Actor
 
@@ -25,10 +26,23 @@ _COMPLETED_BY = (
 def check_open(item: InboxItem) -> None:
     """Raises: Conflict, naming who completed the task and when, or that it is gone."""
     if item.status == TaskStatus.COMPLETED:
-        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else "an earlier time"
-        raise Conflict(f"Task {item.id} was already completed by {item.completed_by} at {at}.")
+        at = item.completed_at.strftime("%Y-%m-%d %H:%M UTC") if item.completed_at else _("an earlier time")
+        raise Conflict(
+            _(
+                "Task %(id)s was already completed by %(user)s at %(at)s.",
+                id=item.id,
+                user=item.completed_by,
+                at=at,
+            )
+        )
     if item.status != TaskStatus.OPEN:
-        raise Conflict(f"Task {item.id} is no longer open ({item.status}); the process moved on without it.")
+        raise Conflict(
+            _(
+                "Task %(id)s is no longer open (%(status)s); the process moved on without it.",
+                id=item.id,
+                status=item.status,
+            )
+        )
 
 
 def check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
@@ -36,16 +50,24 @@ def check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
     check_open(item)
     if changes_nothing(actor):
         raise Forbidden(
-            f"{actor.username} reads task {item.id} but may not work on it: auditors change nothing."
+            _(
+                "%(user)s reads task %(id)s but may not work on it: auditors change nothing.",
+                user=actor.username,
+                id=item.id,
+            )
         )
     is_candidate = actor.in_any(item.candidate_groups) or item.assignee == actor.username
     if not is_candidate:
         raise Forbidden(
-            f"Task {item.id} belongs to {', '.join(item.candidate_groups) or 'its assignee'}; "
-            f"{actor.username} is not a member."
+            _(
+                "Task %(id)s belongs to %(groups)s; %(user)s is not a member.",
+                id=item.id,
+                groups=", ".join(item.candidate_groups) or _("its assignee"),
+                user=actor.username,
+            )
         )
     if item.assignee is not None and item.assignee != actor.username:
-        raise Conflict(f"Task {item.id} is claimed by {item.assignee}.")
+        raise Conflict(_("Task %(id)s is claimed by %(user)s.", id=item.id, user=item.assignee))
     check_four_eyes(session, item, actor)
 
 
@@ -57,7 +79,11 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
     assert instance is not None
     if "initiator" in item.four_eyes and instance.started_by == actor.username:
         raise Forbidden(
-            f"Four-eyes rule: {actor.username} started this case and may not complete {item.title!r}."
+            _(
+                "Four-eyes rule: %(user)s started this case and may not complete %(task)r.",
+                user=actor.username,
+                task=item.title,
+            )
         )
     steps = [s for s in item.four_eyes if s != "initiator"]
     if steps:
@@ -66,6 +92,11 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
         )
         if done is not None:
             raise Forbidden(
-                f"Four-eyes rule: {actor.username} already completed {done!r} on this case "
-                f"and may not also complete {item.title!r}."
+                _(
+                    "Four-eyes rule: %(user)s already completed %(done)r on this case "
+                    "and may not also complete %(task)r.",
+                    user=actor.username,
+                    done=done,
+                    task=item.title,
+                )
             )

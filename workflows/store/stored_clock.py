@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from workflows.clock import SIMULATED, Clock, parse_start, utcnow
 from workflows.errors import Conflict
+from workflows.messages import _
 from workflows.settings import ClockSettings, SettingsError
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
@@ -65,14 +66,14 @@ class SimulatedClock:
         Raises:
             Conflict: `when` lies before the clock's current time; it never moves back.
         """
-        for _ in range(3):
+        for _attempt in range(3):
             try:
                 with transaction(self._factory) as session:
                     self._move(session, when, by)
                 return when
             except IntegrityError:
                 continue  # another process stored the first time at the same moment: compare with it
-        raise Conflict("the simulated clock is being moved by another process right now; try again")
+        raise Conflict(_("the simulated clock is being moved by another process right now; try again"))
 
     def _move(self, session: Session, when: datetime, by: str) -> None:
         # One conditional UPDATE: two processes moving the clock at once can never move it back.
@@ -94,8 +95,12 @@ class SimulatedClock:
                 _audit_move(session, current, when, by)
                 return
         raise Conflict(
-            f"the simulated clock is at {current.isoformat()} and moves only forward: "
-            f"{when.isoformat()} would move it back. Give a time at or after {current.isoformat()}",
+            _(
+                "the simulated clock is at %(now)s and moves only forward: "
+                "%(when)s would move it back. Give a time at or after %(now)s",
+                now=current.isoformat(),
+                when=when.isoformat(),
+            ),
             details={"mode": SIMULATED, "now": current.isoformat()},
         )
 
