@@ -1,9 +1,10 @@
 """Task, lane (group) and process names in the page's language, as the diagram of the task's version names
 them (`name_zh`, workflows/definitions/display_names.py); the stored English name when it gives none.
 
-Templates call `task_title(t)`, `task_groups(t)`, `element_name(instance_id, bpmn_id, english)` and
-`process_label(instance_id, process_key)`; a list page first calls `prime(items)` so its rows' versions are
-read in one query. The instance -> version map lives for the request (flask.g).
+Templates call `task_title(t)`, `task_text(t, "subject")`, `task_groups(t)`,
+`element_name(instance_id, bpmn_id, english)` and `process_label(instance_id, process_key)`; a list page
+first calls `prime(items)` so its rows' versions are read in one query. The instance -> version map lives
+for the request (flask.g).
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ def task_title(task: Any) -> str:
     return _names(task.instance_id).element(task.bpmn_id, language, str(task.title))
 
 
+def task_text(task: Any, which: str) -> str:
+    """A task's "subject" or "instructions" in the page's language: written when the task opened (from the
+    diagram's `subject_zh` / `instructions_zh`, stored on the row, so a page of rows costs no query), else
+    the English one."""
+    english = str(getattr(task, which) or "")
+    language = current_language()
+    if language == ENGLISH:
+        return english
+    translated = (task.translations or {}).get(language) or {}
+    return str(translated.get(which) or english)
+
+
 def task_groups(task: Any) -> str:
     """The groups a task is offered to, as its diagram's lanes name them in the page's language."""
     language = current_language()
@@ -110,6 +123,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         key_label=key_label,
         task_title=task_title,
+        task_text=task_text,
         task_groups=task_groups,
         element_name=element_name,
         process_label=process_label,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, web_actor
-from webui.diagram_names import task_title
+from webui.diagram_names import task_text, task_title
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.i18n import current_language
@@ -140,7 +140,7 @@ def _page(
             instance=instance,
             now=now,
             # Placeholders were filled (sandboxed) when the task was created; the page escapes the text.
-            instructions=item.instructions,
+            instructions=task_text(item, "instructions"),
             case=case_context(session, actor, instance, item, now.date()),
             events=found.events,
             task_titles=found.task_titles,

@@ -95,6 +95,10 @@ def test_upgrade_to_0014d_gives_the_open_tasks_candidate_rows_their_sort_keys(tm
     ]
     assert {r.task_id: r.due_sort for r in rows} == {t: DUE[t] for t in (1, 2, 3)}
     assert rows[0].created_at == "2026-03-01 08:00:00.000000"
+    # The inbox reads rows through today's models: the later migrations first (0014g adds a column).
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "heads")
     with make_session_factory(engine)() as session:
         now = datetime(2026, 3, 2, 9, tzinfo=UTC)
         analyst = Actor("analyst1", frozenset({"credit_analyst"}))

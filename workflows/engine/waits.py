@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,12 @@ from workflows.engine.failures import EngineError, LoopLimitExceeded
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_code import analyse
 from workflows.engine.task_texts import render_instructions, renders_in_process
+from workflows.languages import LANGUAGES
 from workflows.store.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
+# The languages a diagram may write a task's texts in besides English (`subject_zh`, `instructions_zh`).
+OTHER_LANGUAGES = tuple(code for code in LANGUAGES if code != "en")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class ReadyTask:
     data: dict[str, Any]
     assignee: str | None  # a user name, or "initiator"
     subject: str | None  # the `subject` property evaluated on the task's data
+    # {language: {"subject": ..., "instructions": ...}}: the `subject_zh` and `instructions_zh` properties,
+    # evaluated and rendered as the English ones (a text the diagram does not give stays English).
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,24 @@ def _ready_task(task: Any, strict: bool) -> ReadyTask:
         data=dict(task.data),
         assignee=props.get("assignee"),
         subject=_subject(task, props.get("subject"), strict),
+        translations=_translations(task, props, strict),
     )
+
+
+def _translations(task: Any, props: dict[str, str], strict: bool) -> dict[str, dict[str, str]]:
+    """The task's subject and instructions in each other language its diagram writes them in."""
+    found: dict[str, dict[str, str]] = {}
+    for language in OTHER_LANGUAGES:
+        texts = {}
+        subject = _subject(task, props.get(f"subject_{language}"), strict)
+        if subject:
+            texts["subject"] = subject
+        template = (props.get(f"instructions_{language}") or "").strip()
+        if template:
+            texts["instructions"] = _instructions(task, template, strict)
+        if texts:
+            found[language] = texts
+    return found
 
 
 def _subject(task: Any, expression: str | None, strict: bool) -> str | None:

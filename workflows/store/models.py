@@ -178,6 +178,8 @@ class InboxItem(Base):
     assignee: Mapped[str | None] = mapped_column(String(80))
     subject: Mapped[str] = mapped_column(String(300), default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
+    # Subject and instructions in the diagram's other languages: {"zh": {"subject": ..., "instructions": ..}}.
+    translations: Mapped[dict[str, Any] | None]
     form_file: Mapped[str | None] = mapped_column(String(200))
     form_schema: Mapped[dict[str, Any]]
     four_eyes: Mapped[list[Any]]  # bpmn ids (or "initiator") whose actors may not complete this task
