@@ -42,7 +42,8 @@ def select(page: Any, element_id: str) -> None:  # noqa: F811
              { top: 120, bottom: 120, left: 260, right: 120 })""",
         element_id,
     )
-    # The middle of a flow's first segment (a bent flow's box centre may lie on a lane), else the centre.
+    # The middle of a flow's first segment (a bent flow's box centre may lie on a lane), a lane's label
+    # strip, else the centre.
     x, y = page.evaluate(
         """id => {
              const modeler = window.creditflowModeler, canvas = modeler.get("canvas");
@@ -50,7 +51,9 @@ def select(page: Any, element_id: str) -> None:  # noqa: F811
              const at = el.waypoints
                ? { x: (el.waypoints[0].x + el.waypoints[1].x) / 2,
                    y: (el.waypoints[0].y + el.waypoints[1].y) / 2 }
-               : { x: el.x + el.width / 2, y: el.y + el.height / 2 };
+               : el.type === "bpmn:Lane"
+                 ? { x: el.x + 15, y: el.y + el.height / 2 }  // its label strip: tasks lie on the rest
+                 : { x: el.x + el.width / 2, y: el.y + el.height / 2 };
              const frame = canvas.getContainer().getBoundingClientRect();
              return [frame.left + (at.x - box.x) * box.scale, frame.top + (at.y - box.y) * box.scale];
            }""",
@@ -78,6 +81,7 @@ def test_owner_sets_group_and_due_date_in_the_panel_and_a_bad_condition_is_refus
         pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
     deploy_shipped(app, "credit_application", "definition_approval")
     log_in(page, "owner1")
+    page.wait_for_url("**/inbox")
     page.goto("/definitions/credit_application/1/edit")
     page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
 
@@ -199,3 +203,51 @@ def _diagram(app: Flask, version: int) -> str:
     svc = app.extensions["creditflow"]
     with svc.rt.factory() as session:
         return diagram_xml(session, get_definition(session, "credit_application", version))
+
+
+def test_the_panel_shows_and_writes_scripts_timers_decisions_lanes_and_messages(
+    app: Flask,
+    page: Any,  # noqa: F811
+    demo_tokens: dict[str, str],  # the demo users, owner1 among them
+) -> None:
+    if not STUDIO.exists():
+        pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
+    deploy_shipped(app, "credit_application", "dunning")
+    log_in(page, "owner1")
+    page.wait_for_url("**/inbox")
+    page.goto("/definitions/credit_application/1/edit")
+    page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
+
+    select(page, "reject_automatically")
+    assert entry(page, "script", "textarea").input_value().startswith('decision = "reject"')
+
+    select(page, "information_reminder")
+    assert entry(page, "timerType", "select").input_value() == "timeDuration"
+    assert entry(page, "timerExpression").input_value() == '"P5D"'
+    assert "Fires 5 days after" in page.locator('[data-entry-id="timerExpression"]').inner_text()
+    entry(page, "timerExpression").fill('"P3D"')
+    page.locator('[data-entry-id="timerExpression"]:has-text("Fires 3 days after")').wait_for()
+
+    select(page, "grade_customer")
+    decision = entry(page, "decisionRef", "select")
+    assert decision.input_value() == "credit_scorecard"
+    assert "approval_authority" in decision.locator("option").all_inner_texts()
+
+    select(page, "credit_analyst_lane")
+    lane = entry(page, "laneGroup", "select")
+    assert lane.input_value() == "credit_analyst"
+    assert "collections" in lane.locator("option").all_inner_texts()
+
+    checked(page)
+    xml = page.evaluate("() => window.creditflowModeler.saveXML({ format: true }).then(r => r.xml)")
+    assert '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P3D"</bpmn:timeDuration>' in xml
+    # What the panel did not touch is written back as read, unknown extensions included.
+    assert '<spiffworkflow:property name="name_zh" value="审核信用申请" />' in xml
+    assert "<spiffworkflow:calledDecisionId>credit_scorecard</spiffworkflow:calledDecisionId>" in xml
+
+    page.goto("/definitions/dunning/1/edit")
+    page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
+    select(page, "await_payment")
+    assert entry(page, "messageName", "select").input_value() == "payment_received_message"
+    names = entry(page, "messageName", "select").locator("option").all_inner_texts()
+    assert "promise_to_pay" in names and "dispute" in names

@@ -2,7 +2,8 @@
 // provider, as window.CreditflowStudio for webui/static/modeler.js.
 import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
-import CreditflowPropertiesProvider, { ChangeHandler } from "./provider.js";
+import CreditflowPropertiesProvider from "./provider.js";
+import { ChangeHandler } from "./common.js";
 import CreditflowProblems from "./problems.js";
 
 function registerChange(commandStack) {

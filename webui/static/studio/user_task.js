@@ -1,0 +1,94 @@
+// The user task's group: form, candidate group, due date, four eyes, assignee (spiffworkflow:property).
+import { h } from "@bpmn-io/properties-panel/preact";
+import { SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited } from "@bpmn-io/properties-panel";
+import { useService } from "bpmn-js-properties-panel";
+import { getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
+import { getProperty } from "./extensions.js";
+import { entry, propertySetter, withCurrent } from "./common.js";
+import { durationPreview, isDuration } from "./durations.js";
+
+export function userTaskGroup(element) {
+  return { id: "creditflow-user-task", label: "User task", entries: [
+    entry(element, "formJsonSchemaFilename", FormEntry, isSelectEntryEdited),
+    entry(element, "candidateGroups", CandidateGroupsEntry, isSelectEntryEdited),
+    entry(element, "dueIn", DueInEntry, isTextFieldEntryEdited),
+    entry(element, "fourEyes", FourEyesEntry, isTextFieldEntryEdited),
+    entry(element, "assignee", AssigneeEntry, isTextFieldEntryEdited)
+  ] };
+}
+
+function FormEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var choices = injector.get("config.creditflow") || {};
+  var current = getProperty(getBusinessObject(element), "formJsonSchemaFilename");
+  return h(SelectEntry, {
+    element: element, id: props.id, label: "Form",
+    description: "A JSON schema deployed with this version.",
+    getValue: function () { return current; },
+    setValue: propertySetter(injector, element, "formJsonSchemaFilename"),
+    getOptions: function () { return withCurrent(choices.forms || [], current, "(no form)"); }
+  });
+}
+
+function laneOf(element) {
+  var bo = getBusinessObject(element);
+  var lanes = bo.lanes || [];
+  return lanes.length ? lanes[0].name || "" : "";
+}
+
+function CandidateGroupsEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var choices = injector.get("config.creditflow") || {};
+  var current = getProperty(getBusinessObject(element), "candidateGroups");
+  var lane = laneOf(element);
+  return h(SelectEntry, {
+    element: element, id: props.id, label: "Candidate group",
+    description: "Who may claim the task; without one, the lane's group" + (lane ? " (" + lane + ")" : "") + ".",
+    getValue: function () { return current; },
+    setValue: propertySetter(injector, element, "candidateGroups"),
+    getOptions: function () { return withCurrent(choices.groups || [], current, lane ? "(the lane: " + lane + ")" : "(the lane's group)"); }
+  });
+}
+
+function DueInEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var debounce = useService("debounceInput");
+  var current = getProperty(getBusinessObject(element), "dueIn");
+  var preview = durationPreview(current);
+  return h(TextFieldEntry, {
+    element: element, id: props.id, debounce: debounce, label: "Due in",
+    description: preview ? "Due " + preview + " after the task opens." : "An ISO 8601 duration: P2D is 2 days, PT4H 4 hours.",
+    getValue: function () { return current; },
+    setValue: propertySetter(injector, element, "dueIn"),
+    validate: function (value) {
+      return value && !isDuration(value) ? "not an ISO 8601 duration; use e.g. P2D (2 days) or PT4H (4 hours)" : null;
+    }
+  });
+}
+
+function FourEyesEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var debounce = useService("debounceInput");
+  return h(TextFieldEntry, {
+    element: element, id: props.id, debounce: debounce, label: "Four eyes",
+    description: "Who may not complete it: initiator and/or the ids of earlier user tasks, comma-separated.",
+    getValue: function () { return getProperty(getBusinessObject(element), "fourEyes"); },
+    setValue: propertySetter(injector, element, "fourEyes")
+  });
+}
+
+function AssigneeEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var debounce = useService("debounceInput");
+  return h(TextFieldEntry, {
+    element: element, id: props.id, debounce: debounce, label: "Assignee",
+    description: "initiator, or a user name; empty: anyone of the candidate group.",
+    getValue: function () { return getProperty(getBusinessObject(element), "assignee"); },
+    setValue: propertySetter(injector, element, "assignee")
+  });
+}
