@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.roles import AUDITOR
 from workflows.csv_export import to_csv
+from workflows.messages import _
 from workflows.store.models import AuditEvent
 from workflows.store.paging import MAX_PER_PAGE
 
@@ -89,7 +90,10 @@ def period_bound(text: str, *, end: bool) -> datetime:
     except (ValueError, OverflowError):  # 2026-02-30 has the shape but is no day; year 1 at +01:00
         pass
     raise ValueError(
-        f"{text[:40]!r} is neither a day (YYYY-MM-DD) nor a time with offset (2026-03-02T09:00:00+00:00)"
+        _(
+            "%(text)r is neither a day (YYYY-MM-DD) nor a time with offset (2026-03-02T09:00:00+00:00)",
+            text=text[:40],
+        )
     )
 
 
@@ -109,11 +113,15 @@ class ObjectRef:
         """Raises: ObjectRefError naming the kinds there are, or the id's range."""
         kind, sep, value = text.partition(":")
         if not sep or kind not in OBJECT_KINDS or not value:
-            raise ObjectRefError(f"object must be KIND:VALUE with KIND one of {', '.join(OBJECT_KINDS)}")
+            raise ObjectRefError(
+                _("object must be KIND:VALUE with KIND one of %(kinds)s", kinds=", ".join(OBJECT_KINDS))
+            )
         if kind in ID_OBJECTS and not (
             value.isascii() and value.isdigit() and 1 <= int(value[:20]) <= max_id
         ):
-            raise ObjectRefError(f"object {kind}:ID needs a record id from 1 to {max_id}")
+            raise ObjectRefError(
+                _("object %(kind)s:ID needs a record id from 1 to %(max_id)s", kind=kind, max_id=max_id)
+            )
         return cls(kind, value)
 
     def __str__(self) -> str:

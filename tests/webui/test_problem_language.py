@@ -190,7 +190,17 @@ SCANNED = (
     "workflows/decision_log.py",
     "workflows/audit_trail.py",
 )
-REFUSALS = {"Invalid", "Conflict", "NotFound", "Forbidden", "BadRequest", "Problem", "HandlerInputError"}
+REFUSALS = {
+    "Invalid",
+    "Conflict",
+    "NotFound",
+    "Forbidden",
+    "BadRequest",
+    "Problem",
+    "HandlerInputError",
+    "DmnDiffError",
+    "ObjectRefError",
+}
 
 
 def _sentences(call: ast.Call, name: str) -> list[ast.expr]:

@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from workflows.errors import Invalid
+from workflows.messages import _
 
 ANY = "-"  # how an empty cell (any value) is written
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -95,7 +96,7 @@ class DecisionDiff:
         }
 
 
-def read_tables(text: str | bytes, file_name: str = "the file") -> dict[str, Table]:
+def read_tables(text: str | bytes, file_name: str = _("the file")) -> dict[str, Table]:
     """Every decision of a DMN file by id.
 
     Raises:
@@ -105,11 +106,17 @@ def read_tables(text: str | bytes, file_name: str = "the file") -> dict[str, Tab
     try:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
-        raise DmnDiffError(f"{file_name} is not well-formed XML: {exc}") from exc
+        raise DmnDiffError(
+            _("%(file)s is not well-formed XML: %(error)s", file=file_name, error=str(exc))
+        ) from exc
     if root.getroottree().docinfo.internalDTD is not None:  # as deploy: no DOCTYPE, no entities
-        raise DmnDiffError(f"{file_name} has a DOCTYPE declaration, which DMN files never need")
+        raise DmnDiffError(
+            _("%(file)s has a DOCTYPE declaration, which DMN files never need", file=file_name)
+        )
     if etree.QName(root).localname != "definitions" or "DMN" not in (etree.QName(root).namespace or ""):
-        raise DmnDiffError(f"{file_name} is not a DMN file (its root is not a DMN definitions element)")
+        raise DmnDiffError(
+            _("%(file)s is not a DMN file (its root is not a DMN definitions element)", file=file_name)
+        )
     tables: dict[str, Table] = {}
     for decision in _children(root, "decision"):
         decision_id = decision.get("id") or ""
@@ -166,7 +173,7 @@ def compare_dmn(old: str | bytes, new: str | bytes, decision_id: str | None = No
     Raises:
         DmnDiffError: a file is not DMN.
     """
-    before, after = read_tables(old, "the old file"), read_tables(new, "the new file")
+    before, after = read_tables(old, _("the old file")), read_tables(new, _("the new file"))
     ids = list(before) + [d for d in after if d not in before]
     if decision_id is not None:
         ids = [d for d in ids if d == decision_id]
@@ -242,8 +249,8 @@ def _columns(
                 what = f"{kind} {after.title!r}: " + ("expression" if kind == "input" else "name")
                 changes.append(_change(f"{kind}_changed", what, None, after.title, before.key, after.key))
     moved = [(i, j) for i, j in pairs if i is not None and j is not None]
-    if [i for i, _ in moved] != sorted(i for i, _ in moved):
-        order = ", ".join(new[j].title for _, j in sorted(moved, key=lambda p: p[1] or 0))
+    if [i for i, _j in moved] != sorted(i for i, _j in moved):
+        order = ", ".join(new[j].title for _i, j in sorted(moved, key=lambda p: p[1] or 0))
         changes.append(Change(f"{kind}s_reordered", f"{kind} columns reordered: {order}"))
     return pairs, changes
 
@@ -305,7 +312,7 @@ def _rules(
     pairs = _match(old.rules, new.rules, [lambda r: r.id, lambda r: (r.inputs, r.outputs) or None])
     changes: list[Change] = []
     kept = [(i, j) for i, j in pairs if i is not None and j is not None]
-    order_changed = [i for i, _ in kept] != sorted(i for i, _ in kept)
+    order_changed = [i for i, _j in kept] != sorted(i for i, _j in kept)
     for i, j in pairs:
         if j is None:
             assert i is not None
