@@ -218,6 +218,10 @@ def test_the_panel_shows_and_writes_scripts_timers_decisions_lanes_and_messages(
     page.goto("/definitions/credit_application/1/edit")
     page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
 
+    select(page, "review_application")
+    assert entry(page, "subject").input_value().startswith('credit_file["customer_name"]')
+    assert entry(page, "instructions", "textarea").input_value().startswith("Score {{ scoring.score }}")
+
     select(page, "reject_automatically")
     assert entry(page, "script", "textarea").input_value().startswith('decision = "reject"')
 
@@ -249,5 +253,10 @@ def test_the_panel_shows_and_writes_scripts_timers_decisions_lanes_and_messages(
     page.wait_for_selector("[data-bpmn-modeler][data-state=ready]")
     select(page, "await_payment")
     assert entry(page, "messageName", "select").input_value() == "payment_received_message"
+    assert entry(page, "senderGroups").input_value() == "finance"
+    assert entry(page, "messageVariable").input_value() == "payment"
+    assert entry(page, "messageJsonSchemaFilename", "select").input_value() == "message_payment_received.json"
+    entry(page, "senderGroups").fill("finance, nobody")
+    page.locator('[data-entry-id="senderGroups"]:has-text("unknown group(s): nobody")').wait_for()
     names = entry(page, "messageName", "select").locator("option").all_inner_texts()
     assert "promise_to_pay" in names and "dispute" in names

@@ -8,10 +8,14 @@ var ENTRY_OF = [
   [/^script\b/i, "script"],
   [/^(timeDate|timeDuration|timeCycle|timer)\b/i, "timerExpression"],
   [/^(calledDecisionId|decision)\b/i, "decisionRef"],
+  [/^instructionsForEndUser\b/i, "instructions"],
   [/^(message|messageRef)\b/i, "messageName"],
   [/^(serviceTaskOperator|operation|operator)\b/i, "serviceTaskOperator"]
 ];
-var PROPERTIES = ["formJsonSchemaFilename", "candidateGroups", "dueIn", "fourEyes", "assignee"];
+var PROPERTIES = [
+  "formJsonSchemaFilename", "candidateGroups", "dueIn", "fourEyes", "assignee", "subject", "senderGroups",
+  "messageJsonSchemaFilename", "messageVariable"
+];
 
 // The entry a problem is about: the property its message starts with, else the one code entry of its element
 // (a flow's condition, a script task's script, a timer's expression), so a message in another language still

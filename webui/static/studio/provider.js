@@ -7,6 +7,7 @@ import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 import { calledDecision, setBodyChange } from "./extensions.js";
 import { change, entry, eventDefinition, messageHolder, withCurrent } from "./common.js";
 import { serviceTaskGroup } from "./service_task.js";
+import { messageGroup } from "./message.js";
 import { userTaskGroup } from "./user_task.js";
 import { ConditionEntry, ScriptEntry, TimerExpressionEntry, TimerTypeEntry, isConditionable } from "./code.js";
 import { entryOf } from "./problems.js";
@@ -61,7 +62,7 @@ function groupsFor(element, choices, injector) {
     ] });
   }
   if (messageHolder(element)) {
-    groups.push({ id: "creditflow-message", label: "Message", entries: [entry(element, "messageName", MessageNameEntry, isSelectEntryEdited)] });
+    groups.push(messageGroup(element));
   }
   if (is(element, "bpmn:BusinessRuleTask")) {
     groups.push({ id: "creditflow-decision", label: "Decision table", entries: [entry(element, "decisionRef", DecisionEntry, isSelectEntryEdited)] });
@@ -73,28 +74,6 @@ function groupsFor(element, choices, injector) {
 }
 
 // --- messages, decision tables, lanes ----------------------------------------------------------------------
-
-function MessageNameEntry(props) {
-  var element = props.element;
-  var modeling = useService("modeling");
-  var canvas = useService("canvas");
-  var holder = messageHolder(element);
-  var definitions = canvas.getRootElement().businessObject.$parent;
-  var messages = ((definitions && definitions.rootElements) || []).filter(function (r) { return is(r, "bpmn:Message"); });
-  return h(SelectEntry, {
-    element: element, id: props.id, label: "Message",
-    description: "Correlation and the allowed senders are set on the message's JSON schema and senderGroups.",
-    getValue: function () { return holder.messageRef ? holder.messageRef.id : ""; },
-    setValue: function (id) {
-      var message = messages.find(function (m) { return m.id === id; });
-      if (holder === getBusinessObject(element)) modeling.updateProperties(element, { messageRef: message });
-      else modeling.updateModdleProperties(element, holder, { messageRef: message });
-    },
-    getOptions: function () {
-      return [{ value: "", label: "(none)" }].concat(messages.map(function (m) { return { value: m.id, label: m.name || m.id }; }));
-    }
-  });
-}
 
 function DecisionEntry(props) {
   var element = props.element;

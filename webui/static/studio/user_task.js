@@ -1,10 +1,13 @@
-// The user task's group: form, candidate group, due date, four eyes, assignee (spiffworkflow:property).
+// The user task's group: form, candidate group, due date, four eyes, assignee, subject (spiffworkflow:property)
+// and the instructions (spiffworkflow:instructionsForEndUser).
 import { h } from "@bpmn-io/properties-panel/preact";
-import { SelectEntry, TextFieldEntry, isSelectEntryEdited, isTextFieldEntryEdited } from "@bpmn-io/properties-panel";
+import {
+  SelectEntry, TextAreaEntry, TextFieldEntry, isSelectEntryEdited, isTextAreaEntryEdited, isTextFieldEntryEdited
+} from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
-import { getProperty } from "./extensions.js";
-import { entry, propertySetter, withCurrent } from "./common.js";
+import { findExtension, getProperty, setBodyChange } from "./extensions.js";
+import { change, entry, propertySetter, withCurrent } from "./common.js";
 import { durationPreview, isDuration } from "./durations.js";
 
 export function userTaskGroup(element) {
@@ -13,7 +16,9 @@ export function userTaskGroup(element) {
     entry(element, "candidateGroups", CandidateGroupsEntry, isSelectEntryEdited),
     entry(element, "dueIn", DueInEntry, isTextFieldEntryEdited),
     entry(element, "fourEyes", FourEyesEntry, isTextFieldEntryEdited),
-    entry(element, "assignee", AssigneeEntry, isTextFieldEntryEdited)
+    entry(element, "assignee", AssigneeEntry, isTextFieldEntryEdited),
+    entry(element, "subject", SubjectEntry, isTextFieldEntryEdited),
+    entry(element, "instructions", InstructionsEntry, isTextAreaEntryEdited)
   ] };
 }
 
@@ -90,5 +95,33 @@ function AssigneeEntry(props) {
     description: "initiator, or a user name; empty: anyone of the candidate group.",
     getValue: function () { return getProperty(getBusinessObject(element), "assignee"); },
     setValue: propertySetter(injector, element, "assignee")
+  });
+}
+
+function SubjectEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var debounce = useService("debounceInput");
+  return h(TextFieldEntry, {
+    element: element, id: props.id, debounce: debounce, label: "Subject",
+    description: "A Python expression over the case's data, shown in the inbox.",
+    getValue: function () { return getProperty(getBusinessObject(element), "subject"); },
+    setValue: propertySetter(injector, element, "subject")
+  });
+}
+
+function InstructionsEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var debounce = useService("debounceInput");
+  var bo = getBusinessObject(element);
+  return h(TextAreaEntry, {
+    element: element, id: props.id, debounce: debounce, label: "Instructions (Jinja)", rows: 4,
+    description: "Shown above the form; {{ name }} inserts the case's data.",
+    getValue: function () {
+      var node = findExtension(bo, "instructionsForEndUser");
+      return node ? node.$body || "" : "";
+    },
+    setValue: function (value) { change(injector, element, setBodyChange(bo, injector.get("moddle"), "instructionsForEndUser", value)); }
   });
 }
