@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.credit.test_customer_balances import BASE, START, Book, at
@@ -20,7 +21,7 @@ from workflows.credit import kpi_today, kpis
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.kpi_periods import MONTH, QUARTER, period_end_on_or_before
 from workflows.credit.kpi_rates import KpiRatesMissing
-from workflows.credit.models import Customer
+from workflows.credit.models import Customer, Provision
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.receivables import InvoiceInput, post_invoice
 from workflows.credit.write_off_posting import post_request
@@ -89,6 +90,26 @@ class KpiBook(Book):
             )
             post_request(session, request, approvers=["manager1"], actor="manager1", now=at(self.today))
 
+    def specific(self) -> None:
+        """A specific provision on a customer with an open invoice (legal handover): the provision counts
+        that customer's receivables through it, out of the matrix (kpi_today's `exact`)."""
+        with transaction(self.factory) as session:
+            found = self._open(session)
+            if found is None:
+                return
+            amount = (found.open_amount * Decimal("0.8")).quantize(Decimal("0.01"))
+            session.add(
+                Provision(
+                    customer_id=found.customer_id,
+                    amount=amount,
+                    currency=found.currency,
+                    rate=Decimal("0.80"),
+                    reason="legal handover",
+                    created_by="manager1",
+                    created_at=at(self.today),
+                )
+            )
+
     def invoice_on(self, day: date) -> None:
         with transaction(self.factory) as session:
             self.numbers += 1
@@ -102,8 +123,8 @@ def test_a_period_ending_on_the_balances_day_equals_the_scan(
 ) -> None:
     book = KpiBook(session_factory, seed)
     steps = [book.invoice] * 6 + [book.payment] * 4 + [book.credit_note, book.write_off, book.settlement]
-    steps += [book.regrade, book.rate]
-    taken = 0
+    steps += [book.regrade, book.rate, book.specific]
+    taken = with_specific = 0
     # The shipped matrix cuts "over 120" into three rates: those runs are summed by due-date ranges, never
     # by the per-due-date fallback.
     per_due = kpi_today._per_due
@@ -122,12 +143,16 @@ def test_a_period_ending_on_the_balances_day_equals_the_scan(
         gap = book.rng.choice((0, 0, 1, 3))  # the balances rolled on the end, or a few days later
         with session_factory() as session:
             ensure_rolled(session, book.today + timedelta(days=gap), BASE)
+        with session_factory() as session:
+            provided = session.scalar(select(func.count()).select_from(Provision)) or 0
         for period in (MONTH, QUARTER):
             fast, scanned, used = both(session_factory, book.today, period, monkeypatch)
             assert fast == scanned, (checkpoint, period, gap)
             taken += used
+            with_specific += bool(used and provided)
         book.today += timedelta(days=book.rng.randint(1, 20))
     assert taken >= 10  # the fast path answered (not only fell back)
+    assert with_specific >= 2  # and with customers out of the matrix by a specific provision
     monkeypatch.setattr(kpi_today, "_per_due", per_due)
 
 

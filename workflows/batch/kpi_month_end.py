@@ -27,7 +27,7 @@ from workflows.credit.kpi_cache import first_issue_date
 from workflows.credit.kpi_periods import MONTH, QUARTER, previous_end, trend_ends
 from workflows.credit.kpi_rates import KpiRatesMissing
 from workflows.credit.kpi_snapshots import KpiSnapshot, snapshots_of
-from workflows.credit.kpis import period_kpis
+from workflows.credit.kpis import one_snapshot, period_kpis
 from workflows.engine.runtime import Runtime
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction
@@ -116,6 +116,7 @@ def backfill_snapshots(
     missing_rates: dict[str, list[str]] = {}
     for period in (MONTH, QUARTER):
         with factory() as session:
+            one_snapshot(session)  # PostgreSQL: every read of the scan sees the same committed book
             window = window_ends(session, period, last)
             have = snapshots_of(session, period, base, window)
             wanted = [end for end in window if end not in have]

@@ -67,12 +67,12 @@ def compute_kpis(session: Session, as_of: date, period: str, base: str) -> dict[
         KpiRatesMissing: an amount of a live period in a currency without a rate at that period's end.
     """
     ends = trend_ends(as_of, period)
-    _one_snapshot(session)
+    one_snapshot(session)
     answer = cached(session, ("kpis", period, base, ends[-1]), lambda: _answer(session, ends, period, base))
     return {**copy.deepcopy(answer), "as_of": as_of.isoformat()}
 
 
-def _one_snapshot(session: Session) -> None:
+def one_snapshot(session: Session) -> None:
     """PostgreSQL: one snapshot (REPEATABLE READ, only reads) for a session not begun yet, so a posting
     committing between two reads is in all or none (tests/attacks/test_kpi_fast_path_attack.py)."""
     if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
@@ -119,7 +119,7 @@ def period_kpis(session: Session, ends: Sequence[date], period: str, base: str) 
     stored, else the previous period computed here or from the book, at the previous period end's rates."""
     if not ends:
         return {}
-    _one_snapshot(session)
+    one_snapshot(session)
     ends = sorted(ends)
     periods = [(previous_end(e, period), e) for e in ends]
     reported = reported_ar(session, period, base, [s for s, _ in periods if s not in ends])
