@@ -6,19 +6,45 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
+from webui.customers import dunning_event_label
+from webui.i18n import action_label, label_of
 from webui.input_checks import MAX_ID
 from webui.services import page_arg, services
 from workflows import audit_trail, sod_report
 from workflows.audit_trail import AUDIT_READERS, AuditFilter, ObjectRef, ObjectRefError, period_bound
 from workflows.csv_export import to_csv
-from workflows.errors import BadRequest
+from workflows.errors import BadRequest, message_of
+from workflows.messages import _
 from workflows.store.paging import Page
 
 bp = Blueprint("audit", __name__)
 
 FILTERS = ("from", "to", "actor", "kind", "object")
+# The segregation-of-duties report's kinds of money move (sod_report.KINDS) as the page says them.
+SOD_KINDS = {
+    "limit_change": lazy_gettext("limit change"),
+    "contract_version": lazy_gettext("contract version"),
+    "dispute_credit": lazy_gettext("dispute credit"),
+    "order_released": lazy_gettext("order released"),
+    "legal_outcome": lazy_gettext("legal outcome"),
+    "definition_version": lazy_gettext("definition version"),
+}
+
+
+@bp.app_template_global()
+def change_kind_label(kind: str) -> str:
+    """An audit trail row's kind in the page's language: an audit action, or a dunning case's event."""
+    if kind.startswith(audit_trail.CASE_PREFIX):
+        return dunning_event_label(kind.removeprefix(audit_trail.CASE_PREFIX))
+    return action_label(kind)
+
+
+@bp.app_template_global()
+def sod_kind_label(kind: str) -> str:
+    return label_of(SOD_KINDS, kind)
 
 
 def _bound(name: str, *, end: bool) -> datetime | None:
@@ -29,13 +55,13 @@ def _bound(name: str, *, end: bool) -> datetime | None:
     try:
         return period_bound(value, end=end)
     except ValueError as exc:
-        raise BadRequest(f"{name}: {exc}") from exc
+        raise BadRequest(_("%(name)s: %(problem)s", name=name, problem=message_of(exc))) from exc
 
 
 def _period() -> tuple[datetime | None, datetime | None]:
     start, end = _bound("from", end=False), _bound("to", end=True)
     if start and end and start > end:
-        raise BadRequest("from is after to")
+        raise BadRequest(_("from is after to"))
     return start, end
 
 
@@ -45,7 +71,7 @@ def _audit_filter() -> AuditFilter:
     try:
         ref = ObjectRef.parse(text, MAX_ID) if text else None
     except ObjectRefError as exc:
-        raise BadRequest(f"object: {exc}") from exc
+        raise BadRequest(_("object: %(problem)s", problem=message_of(exc))) from exc
     actor = (request.args.get("actor") or "").strip()[:80] or None
     kind = (request.args.get("kind") or "").strip()[:60] or None
     return AuditFilter(start, end, actor, kind, ref)

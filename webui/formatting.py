@@ -14,6 +14,7 @@ from flask import Flask, has_request_context
 from flask_babel import format_date, format_timedelta, get_locale
 from flask_babel import gettext as _
 
+from workflows.messages import translated
 from workflows.money import LOCALE, as_decimal, format_money
 
 # Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
@@ -122,6 +123,11 @@ def case_panels(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return panels
 
 
+def said(sentence: str | None) -> str:
+    """A sentence the domain wrote (a workflows.messages.Text) in the page's language; other text as it is."""
+    return translated(sentence, _) if sentence else ""
+
+
 def register(app: Flask) -> None:
     """Make the formatters available to every template."""
     app.jinja_env.filters.update(
@@ -135,4 +141,5 @@ def register(app: Flask) -> None:
         format_ago=format_ago,
         format_value=format_value,
         describe_detail=describe_detail,
+        said=said,
     )

@@ -41,7 +41,8 @@ def read_in_chinese(client: FlaskClient, *paths: str, names: tuple[str, ...] = (
         page = response.get_data(as_text=True)
         assert response.status_code == 200, path
         assert '<html lang="zh-Hans">' in page, path
-        assert [word for word in english_left(page) if word not in names] == [], (path, visible(page))
+        left = [word for word in english_left(page) if word not in names]
+        assert left == [], (path, left, visible(page))
         texts[path] = visible(page)
     return texts
 

@@ -1,0 +1,100 @@
+"""The process and audit pages in the user's language (issue 20): definitions (list, a version, the editor),
+an instance page, the start form with its customer picker, the audit trail and the segregation-of-duties
+report. A zh user sees no English string of the catalogue on them; after the header's switch the English
+words are back and no Chinese stays (tests/webui/test_language_pages.py has the credit desk's pages)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.webui.test_customer_pages import overdue_customer  # noqa: F401 - a fixture
+from tests.webui.test_language import english_left, switch, visible
+from tests.webui.test_language_pages import read_in_chinese, read_in_english
+from tests.webui.test_pages import logged_in
+from workflows.audit_trail import OBJECT_KINDS
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+
+def test_a_zh_process_owner_reads_the_definitions_in_chinese_and_back_in_english(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    owner = logged_in(app, "owner1")
+    switch(owner, "zh", "/definitions")
+    paths = (
+        "/definitions",
+        "/definitions?q=nothing-like-this",
+        "/definitions/credit_application/1",
+        "/definitions/credit_application/1/edit",
+    )
+    zh = read_in_chinese(owner, *paths[:2], paths[3])
+    # A version's page: its decision tables are shown as the DMN files say them (their names, columns, cells
+    # and notes are the process owner's English); everything around them is in Chinese.
+    version = owner.get(paths[2]).get_data(as_text=True)
+    around = re.sub(r'<section class="panel decision-table">.*?</section>', "", version, flags=re.S)
+    assert '<html lang="zh-Hans">' in version and english_left(around) == []
+    zh[paths[2]] = visible(around)
+    assert "流程定义" in zh["/definitions"] and "校验并部署" in zh["/definitions"]
+    assert "编辑为新版本" in zh["/definitions"] and "已启用" in zh["/definitions"]
+    assert "没有流程键包含“nothing-like-this”的已部署流程" in zh["/definitions?q=nothing-like-this"]
+    assert "本次部署的文件" in zh["/definitions/credit_application/1"]
+    assert "部署为新版本" in zh["/definitions/credit_application/1/edit"]
+    switch(owner, "en", "/definitions")
+    en = read_in_english(owner, *paths)
+    assert "Validate and deploy" in en["/definitions"] and "Files of this deployment" in en[paths[2]]
+    assert "Deploy as new version" in en["/definitions/credit_application/1/edit"]
+
+
+def test_a_zh_analyst_reads_an_instance_and_starts_a_process_with_the_picker_in_chinese(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    instance = f"/instances/{overdue_customer['application']['id']}"
+    sales = logged_in(app, "sales1")
+    switch(sales, "zh", "/start")
+    zh = read_in_chinese(sales, instance, "/start/credit_application")
+    assert "决策" in zh[instance] and "任务" in zh[instance] and "版本" in zh[instance]
+    assert "业务编号" in zh["/start/credit_application"] and "发起" in zh["/start/credit_application"]
+    fragments = (
+        "/start/pick/customer_id?customer_id_search=slow",
+        "/start/pick/customer_id?customer_id_search=nobody-is-called-this",
+        f"/start/pick/customer_id/{overdue_customer['id']}",
+    )
+    for path in fragments:
+        fragment = sales.get(path).get_data(as_text=True)
+        assert english_left(fragment) == [], path
+    assert "没有匹配的客户" in visible(sales.get(fragments[1]).get_data(as_text=True))
+    assert "已选：" in visible(sales.get(fragments[2]).get_data(as_text=True))
+    switch(sales, "en", "/start")
+    en = read_in_english(sales, instance, "/start/credit_application")
+    assert "Decisions" in en[instance] and "Business key" in en["/start/credit_application"]
+    assert "No customer matches." in visible(sales.get(fragments[1]).get_data(as_text=True))
+    assert "Chosen:" in visible(sales.get(fragments[2]).get_data(as_text=True))
+
+
+def test_a_zh_auditor_reads_the_audit_trail_and_the_sod_report_in_chinese_and_back_in_english(
+    app: Flask,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    auditor = logged_in(app, "auditor1")
+    switch(auditor, "zh", "/audit")
+    paths = ("/audit", "/audit?actor=nobody", "/audit/sod", "/audit/sod?from=2001-01-01&to=2001-01-31")
+    # The object filter's hint names the kinds a user types (customer:1), as the filter reads them.
+    # The SoD report's authority rule is the sentence workflows/sod_report.py writes ("approval_authority.dmn:
+    # level manager (...)", "no authority rule"): the domain's English, not a catalogue message yet.
+    zh = read_in_chinese(auditor, *paths, names=(*OBJECT_KINDS, "level", "no"))
+    assert "职责分离报告" in zh["/audit"] and "变更前" in zh["/audit"]
+    assert "客户已创建" in zh["/audit"]  # the kinds of change as the history tables say them
+    assert "没有符合筛选条件的变更" in zh["/audit?actor=nobody"]
+    assert "同一人出现两次" in zh["/audit/sod"] and "审批权限规则" in zh["/audit/sod"]
+    assert "本期没有资金变动" in zh["/audit/sod?from=2001-01-01&to=2001-01-31"]
+    switch(auditor, "en", "/audit")
+    en = read_in_english(auditor, *paths)
+    assert "Before" in en["/audit"] and "customer created" in en["/audit"]
+    assert "Authority rule" in en["/audit/sod"]
