@@ -123,8 +123,10 @@ def submitted_rows(schema: Mapping[str, Any], form: Mapping[str, str]) -> dict[s
         rows = _posted_rows(name, items, form)
         limit = int(spec.get("maxItems", MAX_ROWS))
         if len(rows) > limit:
-            message = f"At most {limit} rows; {len(rows)} were filled."
-            raise Invalid(f"The form has errors: {name}: {message}", details={"fields": {name: message}})
+            # Flask-Babel's _: the page's language already (a task or start form page posts this).
+            message = _("At most %(limit)s rows; %(count)s were filled.", limit=limit, count=len(rows))
+            sentence = _("The form has errors: %(fields)s", fields=f"{name}: {message}")
+            raise Invalid(sentence, details={"fields": {name: message}})
         if rows:
             out[name] = [coerce_form_strings(items, row) for row in rows]
     return out

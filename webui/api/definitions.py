@@ -17,6 +17,7 @@ from workflows.definitions.validation import InvalidBundle
 from workflows.definitions.version_diff import default_versions, diff_versions
 from workflows.definitions.versions import list_definitions
 from workflows.errors import BadRequest, Forbidden
+from workflows.messages import _
 from workflows.store.db import transaction
 
 
@@ -82,10 +83,10 @@ def post_definitions() -> tuple[Response, int]:
     """Validate and deploy a bundle (process owners); invalid files deploy nothing (422, every problem)."""
     actor = current_actor()
     if not actor.in_any(PROCESS_OWNERS):
-        raise Forbidden(f"{actor.username} may not deploy: only process_owner or admin may")
+        raise Forbidden(_("%(user)s may not deploy: only process_owner or admin may", user=actor.username))
     uploads = request.files.getlist("files")
     if not uploads:
-        raise BadRequest("upload the BPMN, DMN and form files as multipart field 'files'")
+        raise BadRequest(_("upload the BPMN, DMN and form files as multipart field 'files'"))
     files = {u.filename or f"file{i}": u.read() for i, u in enumerate(uploads)}
     svc = services()
     try:

@@ -24,7 +24,7 @@ from workflows.store.models import Base
 
 CLOCK_ROW = 1  # the id of the one row: one clock per database
 
-NOT_SIMULATED = (
+NOT_SIMULATED = _(
     'the clock is real ([clock] mode = "real"): it follows the wall clock and cannot be moved. '
     "`tick --now` or POST /api/admin/tick {now} act as of another time for one tick only; set "
     '[clock] mode = "simulated" (or CREDITFLOW_CLOCK=simulated) in a training or test environment to move '
