@@ -3,9 +3,10 @@ those tables (workflows/credit/customer_balances.py) instead of scanning the boo
 KPIs (workflows/credit/kpis.py): a period ending today, or yesterday before anything was posted today.
 
 Usable for the period ending on E when (each checked, else None and the caller scans, docs/kpis.md "Cost"):
-- the balance tables are rolled (`rolled_on` R) on E or at most MAX_GAP days after it, at exactly the rates
-  the KPIs use at E (the latest stored rate on or before E of every currency: so the exposures' order is
-  the KPIs' order);
+- the balance tables are rolled (`rolled_on` R) at most MAX_GAP days before or after E, at exactly the
+  rates the KPIs use at E (the latest stored rate on or before E of every currency: so the exposures' order
+  is the KPIs' order). R before E is the month's last day before the daily roll (`[scheduler] daily_hour`):
+  the tables hold every posting (they are maintained with it), only their aging buckets are a day old;
 - nothing in the book is dated after E: no invoice issued, no payment valued, no credit note or write-off
   posted after the end of E (one indexed lookup each, migration 0014f). Then the book at E is the book now.
 
@@ -46,7 +47,7 @@ from workflows.credit.models import Invoice, InvoiceStatus, Payment, PaymentAllo
 from workflows.credit.portfolio import current_rates
 from workflows.credit.write_offs import WriteOff
 
-MAX_GAP = 7  # days between the period end and the balances' day that are moved back by index ranges
+MAX_GAP = 7  # days between the period end and the balances' day that are bridged by index ranges
 TOP = 10
 CENT_MARGIN = Decimal(1)  # hundredths of the base currency: more than any rounding of the sort amounts
 B, X = _BALANCES.c, _EXPOSURES.c
@@ -80,7 +81,7 @@ class TodayFigures:
 def usable(session: Session, end: date, base: str) -> date | None:
     """The balances' day when the period ending on `end` can be read from them (see the module), else None."""
     rolled = rolled_on(session)
-    if rolled is None or not end <= rolled <= end + timedelta(days=MAX_GAP):
+    if rolled is None or abs((rolled - end).days) > MAX_GAP:
         return None
     if not rolled_for(session, rolled, base, current_rates(session, end, base)):
         return None
@@ -189,13 +190,17 @@ def _open_between(session: Session, currency: str, low: date, high: date) -> int
 
 
 def _move_back(session: Session, at: EndFigures, currency: str, end: date, rolled: date) -> None:
-    """Buckets as of the balances' day R moved back to the period end E <= R: not due at E is not due at R
-    plus what falls due in [E, R); over 90 days at E is over 90 at R less what is due in [E-90, R-90)."""
-    if rolled == end:
-        return
+    """Buckets as of the balances' day R moved to the period end E. E <= R: not due at E is not due at R
+    plus what falls due in [E, R); over 90 days at E is over 90 at R less what is due in [E-90, R-90).
+    E > R (not rolled yet today): not due at E is not due at R less what falls due in [R, E); over 90 at E
+    is over 90 at R plus what is due in [R-90, E-90)."""
     over = timedelta(days=OVER_90)
-    at.current += _open_between(session, currency, end, rolled)
-    at.over_90 -= _open_between(session, currency, end - over, rolled - over)
+    if end < rolled:
+        at.current += _open_between(session, currency, end, rolled)
+        at.over_90 -= _open_between(session, currency, end - over, rolled - over)
+    elif rolled < end:
+        at.current -= _open_between(session, currency, rolled, end)
+        at.over_90 += _open_between(session, currency, rolled - over, end - over)
 
 
 def _outside(session: Session) -> list[tuple[int, str, date, bool, int]]:
