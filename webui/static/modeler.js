@@ -117,9 +117,9 @@
   // Every change is checked as it is made, with the deploy checks: problems are marked on their element
   // and shown in the panel. A newer change's answer wins; an older one arriving late is dropped.
   var changeTimer = null;
-  var checkRound = 0;
+  var checkRound = 0;  // moves on at every change, so an answer about an older diagram is never shown
   function validateQuietly() {
-    var round = ++checkRound;
+    var round = checkRound;
     post(root.dataset.validateUrl).then(function (result) {
       if (round !== checkRound) return;
       var problems = result.body.problems || [];
@@ -130,6 +130,7 @@
     }).catch(function (error) { say(error.message, "error"); });
   }
   modeler.on("commandStack.changed", function () {
+    checkRound++;
     root.dataset.checked = "";
     clearTimeout(changeTimer);
     changeTimer = setTimeout(validateQuietly, 500);
