@@ -21,6 +21,7 @@ from workflows.credit import kpi_today, kpis
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.kpi_periods import MONTH, QUARTER, period_end_on_or_before
 from workflows.credit.kpi_rates import KpiRatesMissing
+from workflows.credit.kpi_snapshots import KpiSnapshot, reported_ar
 from workflows.credit.models import Customer, Provision
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.receivables import InvoiceInput, post_invoice
@@ -265,3 +266,21 @@ def test_on_the_month_s_last_day_before_the_daily_roll_the_fast_path_bridges_the
     for period in (MONTH, QUARTER):
         fast, scanned, used = both(session_factory, end, period, monkeypatch)
         assert used and fast == scanned, period
+
+
+@pytest.mark.parametrize("stored", ["not an amount", "NaN", "Infinity", None, 12, {"x": 1}])
+def test_a_snapshot_whose_ar_is_not_an_amount_is_computed_instead(
+    session_factory: sessionmaker[Session], stored: Any
+) -> None:
+    """A kpi_snapshots row edited by hand (or imported) with an AR that is no amount: the next period's
+    opening AR is computed from the book, never a 500 or a NaN."""
+    book = KpiBook(session_factory, 3)
+    for _ in range(20):
+        book.invoice()
+    end = month_end(book.today)
+    with transaction(session_factory) as session:
+        post_kpi_snapshot(session, MONTH, end, base=BASE, actor="system", now=at(end + timedelta(days=1)))
+        row = session.scalars(select(KpiSnapshot).where(KpiSnapshot.period_end == end)).one()
+        row.kpis = {**row.kpis, "dso": {**row.kpis["dso"], "ar": stored}}
+    with session_factory() as session:
+        assert reported_ar(session, MONTH, BASE, [end]) == {}

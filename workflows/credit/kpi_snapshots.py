@@ -5,7 +5,7 @@ are corrected later. GET /api/kpis reads a period from its snapshot when there i
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import String, UniqueConstraint, select
@@ -45,7 +45,12 @@ def reported_ar(session: Session, period: str, base: str, ends: list[date]) -> d
     a snapshot stored before the AR was kept in its DSO details has none: that period end is computed)."""
     found = {}
     for end, kpis in snapshots_of(session, period, base, ends).items():
-        ar = kpis.get("dso", {}).get("ar") if isinstance(kpis.get("dso"), dict) else None
-        if isinstance(ar, str):
-            found[end] = Decimal(ar)
+        dso = kpis.get("dso") if isinstance(kpis, dict) else None
+        ar = dso.get("ar") if isinstance(dso, dict) else None
+        try:  # a row edited by hand to something not an amount is as good as none: computed instead
+            amount = Decimal(ar) if isinstance(ar, str) else None
+        except InvalidOperation:
+            amount = None
+        if amount is not None and amount.is_finite():
+            found[end] = amount
     return found
