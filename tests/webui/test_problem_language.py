@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale, gettext
 
 from tests.helpers import ACCEPTANCE, auth, credit_hold_files
 from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
 from tests.webui.test_language import as_user
 from tests.webui.test_pages import _upload_page, csrf_token
+from workflows.definitions.forms import validate_form
 from workflows.definitions.validation import InvalidBundle, validate_bundle
+from workflows.engine.failures import EngineError
+from workflows.engine.service_tasks import HandlerInputError, build_request
+from workflows.engine.step import refuse_bad_input
+from workflows.errors import Invalid
+from workflows.messages import _, translated
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -164,9 +174,6 @@ def test_a_task_form_with_a_wrong_type_and_a_missing_field_is_refused_in_chinese
 
 
 def test_the_type_sentence_says_an_integer_not_a_integer() -> None:
-    from workflows.definitions.forms import validate_form
-    from workflows.errors import Invalid
-
     schema = {
         "type": "object",
         "properties": {"days": {"type": "integer"}, "tags": {"type": ["array", "null"]}},
@@ -242,3 +249,28 @@ def test_a_row_s_cell_error_finds_its_cell_in_chinese_too() -> None:
         ("/0/amount：必须大于 0。", "必须大于 0。"),
     ):
         assert _cell_errors("invoices", {"invoices": said}) == {(0, "amount"): cell}
+
+
+@dataclass
+class _Amount:
+    amount: Decimal
+
+
+def test_a_handler_s_refusal_stays_a_text_through_the_engine_to_the_422(app: Flask) -> None:
+    """service_tasks' HandlerInputError (a Text) -> spiff's "<operation> failed: ..." EngineError ->
+    refuse_bad_input's Invalid: each layer wraps the handler's Text in its own, so a zh reader gets all of
+    it in Chinese (webui/errors.py translates the message with the request's catalogue)."""
+    with pytest.raises(HandlerInputError) as by_handler:
+        build_request(_Amount, {"amount": "NaN"}, "credit.check")
+    failed = _("%(operation)s failed: %(error)s", operation="credit.check", error=by_handler.value.args[0])
+    step = SimpleNamespace(failure=EngineError(failed, "check_credit", input_error=True))
+    with pytest.raises(Invalid) as refused:
+        refuse_bad_input(step, _("%(key)s cannot start", key="credit_application"))  # type: ignore[arg-type]
+    assert refused.value.message == (
+        "credit_application cannot start: credit.check failed: "
+        "credit.check.amount: 'NaN' is not a finite number"
+    )
+    with app.test_request_context(), force_locale("zh_Hans"):
+        assert translated(refused.value.message, gettext) == (
+            "credit_application 无法发起：credit.check 执行失败：credit.check.amount：'NaN' 不是有限数值"
+        )
