@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from webui.auth import login_required_view, require_groups, web_actor
+from webui.diagram_labels import labelled_xml
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
 from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
@@ -22,7 +23,6 @@ from workflows.definitions.version_diff import diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
-from workflows.messages import translated
 from workflows.store.db import transaction
 from workflows.store.models import ProcessDefinition
 from workflows.store.paging import Page
@@ -52,12 +52,11 @@ def upload() -> BaseResponse | tuple[str, int]:
     files = {PurePath(u.filename or "").name: u.read() for u in uploads}
     wrong = [name for name in files if not name.lower().endswith(DEPLOYABLE_SUFFIXES)]
     if wrong:
-        wrong_type = _("not a .bpmn, .dmn or .json file")
-        return _list_page([f"{name}:0: -: {wrong_type}" for name in wrong], status=422)
+        return _list_page([f"{name}:0: -: not a .bpmn, .dmn or .json file" for name in wrong], status=422)
     try:
         deployed = _deploy(files, actor.username)
     except InvalidBundle as exc:
-        return _list_page([p.said(_) for p in exc.problems], status=422)  # in the page's language
+        return _list_page([str(p) for p in exc.problems], status=422)
     for version in deployed:
         flash(_deployed_sentence(version))  # in the page's language, as the modeler's deploy answer
     return redirect(url_for("definitions.index"))
@@ -98,11 +97,12 @@ def _version_arg(name: str, versions: list[int], default: int) -> int:
 @bp.get("/definitions/<key>/<int:version>/diagram.bpmn")
 @login_required_view
 def diagram(key: str, version: int) -> Response:
-    """The version's BPMN as deployed, for bpmn-js (anyone who may see the process's cases)."""
+    """The version's BPMN as deployed, for bpmn-js (anyone who may see the process's cases); `?names=zh`
+    (the viewer's) labels it in Chinese where the diagram says (the editor asks for the diagram as it is)."""
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         check_may_read_diagram(session, web_actor(), definition)
-        xml = diagram_xml(session, definition)
+        xml = labelled_xml(diagram_xml(session, definition), request.args.get("names"))
     response = Response(xml, mimetype="application/xml")
     # Uploaded XML must never run as a document of this site, even when opened directly.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -202,7 +202,7 @@ def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
     body: Any = request.get_json(silent=True) or {}
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
-        raise BadRequest(_('post the edited diagram as JSON {"xml": "..."}'))
+        raise BadRequest('post the edited diagram as JSON {"xml": "..."}')
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = {name: text.encode("utf-8") for name, text in deployment_files(session, definition).items()}
@@ -226,8 +226,8 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
         "file": problem.file,
         "line": problem.line,
         "element_id": problem.element_id,
-        "message": translated(problem.message, _),  # in the page's language; file, line and id as they are
-        "text": problem.said(_),
+        "message": problem.message,
+        "text": str(problem),
     }
 
 

@@ -237,7 +237,7 @@ def test_task_page_shows_case_diagram_and_inputs_named_like_the_schema(
     assert '<textarea rows="4" id="f-comment" name="comment"' in field_block(page, "comment")
 
     diagram_url = "/definitions/credit_hold/1/diagram.bpmn"
-    assert f'data-xml-url="{diagram_url}"' in page
+    assert f'data-xml-url="{diagram_url}?names=en"' in page  # the viewer's labels in the page's language
     markers = html.unescape(re.search(r"data-markers='([^']*)'", page).group(1))  # type: ignore[union-attr]
     assert '"cf-current": ["review_hold"]' in markers
     xml = analyst.get(diagram_url)

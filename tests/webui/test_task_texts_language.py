@@ -95,3 +95,23 @@ def test_every_shipped_task_with_instructions_or_a_worded_subject_has_them_in_ch
             expression = re.sub(r'f"[^"]*"', "", subject.group(1).replace("&apos;", "'")) if subject else ""
             if re.search(r'(?<!\[)"[^"]*[A-Za-z]{2,}[^"]*"(?!\])', expression):
                 assert 'name="subject_zh"' in body, where
+
+
+def test_the_viewer_draws_chinese_labels_and_the_editor_gets_the_diagram_as_deployed(
+    app: Flask,
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    analyst = as_user(app, "analyst1", "zh")
+    task_id = open_task(overdue_customer["application"], "review_application")
+    version = overdue_customer["application"]["version"]
+    url = f"/definitions/credit_application/{version}/diagram.bpmn"
+    assert f'data-xml-url="{url}?names=zh"' in text_of(analyst.get(f"/tasks/{task_id}"))
+    labelled = analyst.get(f"{url}?names=zh").get_data(as_text=True)
+    assert 'name="审核信用申请"' in labelled and 'name="Review credit application"' not in labelled
+    assert 'name="信用分析师"' in labelled  # a lane
+    assert 'name="name_zh" value="审核信用申请"' in labelled  # the properties stay as they are
+    # The editor (and anyone without ?names) gets the deployed text, byte for byte.
+    deployed = (BPMN / "credit_application.bpmn").read_text(encoding="utf-8")
+    assert analyst.get(url).get_data(as_text=True) == deployed
+    assert analyst.get(f"{url}?names=en").get_data(as_text=True) == deployed
+    assert analyst.get(f"{url}?names=xx").get_data(as_text=True) == deployed
