@@ -231,6 +231,16 @@ def test_the_panel_shows_and_writes_scripts_timers_decisions_lanes_and_messages(
     assert "Fires 5 days after" in page.locator('[data-entry-id="timerExpression"]').inner_text()
     entry(page, "timerExpression").fill('"P3D"')
     page.locator('[data-entry-id="timerExpression"]:has-text("Fires 3 days after")').wait_for()
+    checked(page)
+    xml = page.evaluate("() => window.creditflowModeler.saveXML({ format: true }).then(r => r.xml)")
+    assert '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P3D"</bpmn:timeDuration>' in xml
+    entry(page, "timerType", "select").select_option("timeCycle")  # the expression is kept
+    page.wait_for_function(
+        "v => document.querySelector('[data-entry-id=timerExpression] input')?.value === v", arg='"P3D"'
+    )
+    assert entry(page, "timerType", "select").input_value() == "timeCycle"
+    entry(page, "timerExpression").fill('"R3/PT1H"')
+    page.locator('[data-entry-id="timerExpression"]:has-text("Fires every 1 hour, 3 times.")').wait_for()
 
     select(page, "grade_customer")
     decision = entry(page, "decisionRef", "select")
@@ -244,7 +254,9 @@ def test_the_panel_shows_and_writes_scripts_timers_decisions_lanes_and_messages(
 
     checked(page)
     xml = page.evaluate("() => window.creditflowModeler.saveXML({ format: true }).then(r => r.xml)")
-    assert '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P3D"</bpmn:timeDuration>' in xml
+    reminder = xml.split('id="information_reminder"')[1].split("</bpmn:boundaryEvent>")[0]
+    assert "<bpmn:timeDuration" not in reminder
+    assert '<bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R3/PT1H"</bpmn:timeCycle>' in xml
     # What the panel did not touch is written back as read, unknown extensions included.
     assert '<spiffworkflow:property name="name_zh" value="审核信用申请" />' in xml
     assert "<spiffworkflow:calledDecisionId>credit_scorecard</spiffworkflow:calledDecisionId>" in xml

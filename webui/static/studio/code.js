@@ -84,6 +84,10 @@ export function TimerExpressionEntry(props) {
   var quoted = unquote(text);
   var description = "A Python expression: a quoted ISO 8601 value such as \"P5D\", or code computing one.";
   if (kind === "timeDuration" && quoted !== null && isDuration(quoted)) description = "Fires " + durationPreview(quoted) + " after it starts waiting.";
+  var cycle = kind === "timeCycle" && quoted !== null ? /^R(\d*)\/(P[^/]+)$/.exec(quoted) : null;
+  if (cycle && isDuration(cycle[2])) {
+    description = "Fires every " + durationPreview(cycle[2]) + (cycle[1] ? ", " + cycle[1] + " times." : ", without end.");
+  }
   if (kind === "timeDate" && quoted !== null && !isNaN(Date.parse(quoted))) description = "Fires " + new Date(Date.parse(quoted)).toISOString().replace("T", " ").slice(0, 16) + " UTC.";
   return h(TextFieldEntry, {
     element: element, id: props.id, debounce: debounce, label: "Expression", description: description,
