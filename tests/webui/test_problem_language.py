@@ -274,3 +274,36 @@ def test_a_handler_s_refusal_stays_a_text_through_the_engine_to_the_422(app: Fla
         assert translated(refused.value.message, gettext) == (
             "credit_application 无法发起：credit.check 执行失败：credit.check.amount：'NaN' 不是有限数值"
         )
+
+
+@pytest.mark.parametrize(
+    ("spiff", "english", "chinese"),
+    [
+        (
+            "No start event found",
+            "No start event found; add a start event to the process",
+            "未找到开始事件；请为流程添加开始事件",
+        ),
+        (
+            "The process 'collect' was not found. Did you mean one of the following: dunning, credit_hold?",
+            "The process 'collect' was not found. Did you mean one of the following: dunning, credit_hold?; "
+            "add the BPMN file that defines the called process, or fix calledElement",
+            "找不到流程 'collect'。是否指以下流程之一：dunning, credit_hold？；"
+            "请加入定义被调用流程的 BPMN 文件，或更正 calledElement",
+        ),
+        (
+            "Something SpiffWorkflow 3.3 may say.",
+            "Something SpiffWorkflow 3.3 may say; fix this element and validate again",
+            "Something SpiffWorkflow 3.3 may say；请修正该元素后重新校验",
+        ),
+    ],
+)
+def test_spiffworkflow_s_known_sentences_are_said_in_chinese_and_an_unknown_one_keeps_its_english(
+    app: Flask, spiff: str, english: str, chinese: str
+) -> None:
+    from workflows.definitions.problems import _explain
+
+    said = _explain(spiff)
+    assert said == english
+    with app.test_request_context(), force_locale("zh_Hans"):
+        assert translated(said, gettext) == chinese

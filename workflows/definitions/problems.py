@@ -14,7 +14,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from workflows.engine.sandbox import Mode, check_code
-from workflows.messages import _, translated
+from workflows.messages import Text, _, translated
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +138,53 @@ def _locate(
     return doc, None
 
 
+# SpiffWorkflow's sentences (3.2) that a deploy often meets, as msgids that say them word for word (made with
+# _ for `make messages`; placeholders unfilled): what the regular expression captures fills them. A sentence
+# none of them says exactly stays English.
+_SPIFF_SENTENCES = (
+    (r"No start event found", _("No start event found")),
+    (
+        r"Non-default exclusive outgoing sequence flow without condition",
+        _("Non-default exclusive outgoing sequence flow without condition"),
+    ),
+    (
+        r"Exactly one start event is required in a SubWorkflow Task; found (?P<count>\d+)",
+        _("Exactly one start event is required in a SubWorkflow Task; found %(count)s"),
+    ),
+    (
+        r"Data Store with name (?P<name>.+) has no implementation",
+        _("Data Store with name %(name)s has no implementation"),
+    ),
+    (r"Duplicate process ID: (?P<id>.+)", _("Duplicate process ID: %(id)s")),
+    (
+        r"The process '(?P<id>[^']*)' was not found\. Did you mean one of the following: (?P<ids>.*)\?",
+        _("The process '%(id)s' was not found. Did you mean one of the following: %(ids)s?"),
+    ),
+    (
+        r'No DMN Diagram available with id "(?P<id>[^"]*)", Available DMN ids are: (?P<ids>.*)',
+        _('No DMN Diagram available with id "%(id)s", Available DMN ids are: %(ids)s'),
+    ),
+    (r"Unknown Time Specification", _("Unknown Time Specification")),
+    (r"Time Specification Error\. (?P<error>.*)", _("Time Specification Error. %(error)s")),
+)
+
+
+def _spiff_sentence(text: str) -> str:
+    """SpiffWorkflow's sentence as a Text when one of _SPIFF_SENTENCES says it exactly, else as it is."""
+    for pattern, msgid in _SPIFF_SENTENCES:
+        found = re.fullmatch(pattern, text, re.DOTALL)
+        if found is not None:
+            said = Text(msgid.msgid, **found.groupdict())
+            return said if said == text else text
+    return text
+
+
 def _explain(message: str) -> str:
     """SpiffWorkflow's message plus how to fix it."""
     text = " ".join(message.split()).rstrip(".")  # one line per problem, even for names with line breaks
     text = f"{text} none" if text.endswith(":") else text  # "Available DMN ids are:" with nothing after
     hint = next((fix for needle, fix in _HINTS if needle in text), _("fix this element and validate again"))
-    return _("%(problem)s; %(hint)s", problem=text, hint=hint)  # SpiffWorkflow's English, our hint translated
+    return _("%(problem)s; %(hint)s", problem=_spiff_sentence(text), hint=hint)
 
 
 def owner_id(element: etree._Element, include_self: bool = False) -> str:
