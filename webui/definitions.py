@@ -23,6 +23,7 @@ from workflows.definitions.version_diff import diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
+from workflows.messages import translated
 from workflows.store.db import transaction
 from workflows.store.models import ProcessDefinition
 from workflows.store.paging import Page
@@ -52,11 +53,12 @@ def upload() -> BaseResponse | tuple[str, int]:
     files = {PurePath(u.filename or "").name: u.read() for u in uploads}
     wrong = [name for name in files if not name.lower().endswith(DEPLOYABLE_SUFFIXES)]
     if wrong:
-        return _list_page([f"{name}:0: -: not a .bpmn, .dmn or .json file" for name in wrong], status=422)
+        wrong_type = _("not a .bpmn, .dmn or .json file")
+        return _list_page([f"{name}:0: -: {wrong_type}" for name in wrong], status=422)
     try:
         deployed = _deploy(files, actor.username)
     except InvalidBundle as exc:
-        return _list_page([str(p) for p in exc.problems], status=422)
+        return _list_page([p.said(_) for p in exc.problems], status=422)  # in the page's language
     for version in deployed:
         flash(_deployed_sentence(version))  # in the page's language, as the modeler's deploy answer
     return redirect(url_for("definitions.index"))
@@ -202,7 +204,7 @@ def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
     body: Any = request.get_json(silent=True) or {}
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
-        raise BadRequest('post the edited diagram as JSON {"xml": "..."}')
+        raise BadRequest(_('post the edited diagram as JSON {"xml": "..."}'))
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = {name: text.encode("utf-8") for name, text in deployment_files(session, definition).items()}
@@ -226,8 +228,8 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
         "file": problem.file,
         "line": problem.line,
         "element_id": problem.element_id,
-        "message": problem.message,
-        "text": str(problem),
+        "message": translated(problem.message, _),  # in the page's language; file, line and id as they are
+        "text": problem.said(_),
     }
 
 

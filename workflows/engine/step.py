@@ -23,6 +23,7 @@ from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import TaskContext
 from workflows.engine.task_texts import render_subject
 from workflows.errors import Invalid
+from workflows.messages import _
 from workflows.store.db import is_postgres
 from workflows.store.decision_log_table import DecisionLogEntry
 from workflows.store.jsonable import to_jsonable
@@ -141,7 +142,9 @@ def refuse_bad_input(step: Step, what: str) -> None:
         Invalid: when the step failed on its input.
     """
     if step.failure is not None and step.failure.input_error:
-        raise Invalid(f"{what}: {step.failure}")
+        # The failure's own message, a Text when the handler refused with one (said in the reader's language).
+        said = step.failure.args[0] if len(step.failure.args) == 1 else str(step.failure)
+        raise Invalid(_("%(where)s: %(problem)s", where=what, problem=said))
 
 
 def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
