@@ -26,6 +26,7 @@ from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import Invalid
+from workflows.messages import _
 from workflows.store.audit import changed
 from workflows.users import SYSTEM_ACTOR
 
@@ -375,9 +376,10 @@ def _whole_invoices(ctx: TaskContext, case: DunningCase, numbers: Any, reason: A
         found = {i.number: i for i in ctx.session.scalars(query.where(Invoice.number.in_(wanted)))}
         unknown = [n for n in wanted if n not in found]
         if unknown:
+            listed = {"id": case.customer_id, "listed": ", ".join(unknown)}
             raise Invalid(
-                f"disputed_invoices: customer {case.customer_id} has no open invoice {', '.join(unknown)}",
-                details={"fields": {"disputed_invoices": f"No open invoice {', '.join(unknown)}."}},
+                _("disputed_invoices: customer %(id)s has no open invoice %(listed)s", **listed),
+                details={"fields": {"disputed_invoices": _("No open invoice %(listed)s.", **listed)}},
             )
         invoices = [found[n] for n in dict.fromkeys(wanted)]
     else:
@@ -389,7 +391,7 @@ def _whole_invoices(ctx: TaskContext, case: DunningCase, numbers: Any, reason: A
     ]
     if not lines:
         raise Invalid(
-            "disputed_invoices: nothing of these invoices is open and undisputed",
-            details={"fields": {"disputed_invoices": "Nothing is left to dispute."}},
+            _("disputed_invoices: nothing of these invoices is open and undisputed"),
+            details={"fields": {"disputed_invoices": _("Nothing is left to dispute.")}},
         )
     return lines

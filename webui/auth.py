@@ -92,7 +92,14 @@ def require_groups(groups: frozenset[str], doing: str) -> Actor:
     """
     actor = web_actor()
     if not actor.in_any(groups):
-        raise Forbidden(f"{actor.username} may not {doing}: only {', '.join(sorted(groups))} or admin may.")
+        raise Forbidden(
+            _(
+                "%(user)s may not %(doing)s: only %(groups)s or admin may.",
+                user=actor.username,
+                doing=doing,
+                groups=", ".join(sorted(groups)),
+            )
+        )
     return actor
 
 

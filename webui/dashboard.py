@@ -30,6 +30,7 @@ from workflows.credit.record_fields import money_text
 from workflows.credit.roles import CFO, CREDIT_ANALYST, CREDIT_MANAGER
 from workflows.credit.watchlist import counts_by_action, open_entries
 from workflows.errors import BadRequest
+from workflows.messages import _
 
 bp = Blueprint("dashboard", __name__)
 
@@ -204,7 +205,13 @@ def as_of_arg(today: date) -> date:
     """
     as_of = day_filter("as_of") or today
     if as_of > today:
-        raise BadRequest(f"as_of must be on or before today ({today.isoformat()}), not {as_of.isoformat()}")
+        raise BadRequest(
+            _(
+                "as_of must be on or before today (%(today)s), not %(as_of)s",
+                today=today.isoformat(),
+                as_of=as_of.isoformat(),
+            )
+        )
     return as_of
 
 
@@ -216,7 +223,7 @@ def period_arg() -> str:
     """
     period = request.args.get("period", "") or "month"
     if period not in PERIODS:
-        raise BadRequest(f"period must be month or quarter, not {period[:40]!r}")
+        raise BadRequest(_("period must be month or quarter, not %(period)r", period=period[:40]))
     return period
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.roles import DEFINITION_READERS
 from workflows.errors import Forbidden, NotFound
 from workflows.instances import ElementStates, list_instances
+from workflows.messages import _
 from workflows.store.models import Deployment, InboxItem, ProcessDefinition, TaskStatus
 from workflows.users import Actor
 
@@ -45,10 +46,14 @@ def check_may_read_diagram(session: Session, actor: Actor, definition: ProcessDe
         return
     if actor.in_any(definition.start_groups):
         return
-    _, total = list_instances(session, actor, process_key=definition.process_key, per_page=1)
+    _rows, total = list_instances(session, actor, process_key=definition.process_key, per_page=1)
     if total == 0:
         raise Forbidden(
-            f"{actor.username} works on no {definition.process_key} case, so its diagram is not shown"
+            _(
+                "%(user)s works on no %(process_key)s case, so its diagram is not shown",
+                user=actor.username,
+                process_key=definition.process_key,
+            )
         )
 
 
@@ -56,7 +61,13 @@ def deployment_files(session: Session, definition: ProcessDefinition) -> dict[st
     """Every file deployed together with the definition (name -> text)."""
     deployment = session.get(Deployment, definition.deployment_id)
     if deployment is None:
-        raise NotFound(f"the deployment of {definition.process_key} v{definition.version} is missing")
+        raise NotFound(
+            _(
+                "the deployment of %(process_key)s v%(definition_version)s is missing",
+                process_key=definition.process_key,
+                definition_version=definition.version,
+            )
+        )
     return dict(deployment.files)
 
 
@@ -69,7 +80,12 @@ def diagram_xml(session: Session, definition: ProcessDefinition) -> str:
     text = deployment_files(session, definition).get(definition.bpmn_file)
     if text is None:
         raise NotFound(
-            f"{definition.bpmn_file} is not part of {definition.process_key} v{definition.version}"
+            _(
+                "%(bpmn_file)s is not part of %(process_key)s v%(definition_version)s",
+                bpmn_file=definition.bpmn_file,
+                process_key=definition.process_key,
+                definition_version=definition.version,
+            )
         )
     return text
 

@@ -20,8 +20,9 @@ from werkzeug.wrappers import Response
 from webui.auth import WebUser, same_site_path
 from webui.services import services
 from workflows.credit.models import DunningStatus
-from workflows.errors import Invalid
+from workflows.errors import Invalid, message_of
 from workflows.languages import HTML_LANG, LANGUAGES, NATIVE_NAMES, check_language
+from workflows.messages import _
 from workflows.store.db import transaction
 from workflows.users import set_language
 
@@ -171,10 +172,16 @@ def switch() -> Response:
     sent = request.form.getlist("language")
     try:
         if len(sent) != 1:
-            raise ValueError(f"send one language, not {len(sent)}: one of {', '.join(LANGUAGES)}")
+            raise ValueError(
+                _(
+                    "send one language, not %(count)s: one of %(languages)s",
+                    count=len(sent),
+                    languages=", ".join(LANGUAGES),
+                )
+            )
         code = check_language(sent[0])
     except ValueError as exc:
-        raise Invalid(str(exc), details={"fields": {"language": str(exc)}}) from exc
+        raise Invalid(message_of(exc), details={"fields": {"language": message_of(exc)}}) from exc
     if current_user.is_authenticated:
         svc = services()
         with transaction(svc.rt.factory) as session:

@@ -18,6 +18,7 @@ from sqlalchemy import String
 from werkzeug.routing import IntegerConverter, Map
 
 from workflows.errors import BadRequest, Invalid
+from workflows.messages import _
 from workflows.store.db import MAX_BIGINT, MAX_INTEGER
 from workflows.store.models import ProcessInstance
 
@@ -50,9 +51,10 @@ def check_business_key(business_key: str | None) -> None:
     assert isinstance(column, String) and column.length
     limit = column.length
     if business_key is not None and len(business_key) > limit:
-        message = f"At most {limit} characters."
+        message = _("At most %(limit)s characters.", limit=limit)
         raise Invalid(
-            f"The business key is too long: {message}", details={"fields": {"business_key": message}}
+            _("The business key is too long: %(message)s", message=message),
+            details={"fields": {"business_key": message}},
         )
 
 
@@ -62,8 +64,11 @@ def unstorable_reason(text: str) -> str | None:
     if found is None:
         return None
     if found.group() == "\x00":
-        return "contains a NUL character (\\u0000)"
-    return f"contains an unpaired surrogate (\\u{ord(found.group()):04x}); send text as valid UTF-8"
+        return _("contains a NUL character (\\u0000)")
+    return _(
+        "contains an unpaired surrogate (%(code)s); send text as valid UTF-8",
+        code=f"\\u{ord(found.group()):04x}",
+    )
 
 
 def loads_checked(raw: bytes | str) -> Any:
@@ -77,7 +82,9 @@ def loads_checked(raw: bytes | str) -> Any:
         value = json.loads(raw, parse_float=Decimal, object_pairs_hook=_object_without_repeated_keys)
     except RecursionError as exc:
         # The C parser gives up near the interpreter's recursion limit, far beyond MAX_JSON_DEPTH.
-        raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep") from exc
+        raise ValueError(
+            _("nested more than %(max_json_depth)s levels deep", max_json_depth=MAX_JSON_DEPTH)
+        ) from exc
     check_json_value(value)
     return value
 
@@ -93,7 +100,7 @@ def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise ValueError(f"the key {key[:80]!r} appears twice in one object")
+            raise ValueError(_("the key %(key)r appears twice in one object", key=key[:80]))
         found[key] = value
     return found
 
@@ -109,47 +116,61 @@ def check_json_value(value: Any) -> None:
         item, where, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth >= MAX_JSON_DEPTH:
-                raise ValueError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
+                raise ValueError(
+                    _(
+                        "%(where)s: nested more than %(max_json_depth)s levels deep",
+                        where=where,
+                        max_json_depth=MAX_JSON_DEPTH,
+                    )
+                )
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
                 if isinstance(key, str):
                     reason = unstorable_reason(key)
                     if reason:
-                        raise ValueError(f"{where}: the key {key!r} {reason}")
+                        raise ValueError(
+                            _("%(where)s: the key %(key)r %(reason)s", where=where, key=key, reason=reason)
+                        )
                     stack.append((child, f"{where}.{key}", depth + 1))
                 else:
                     stack.append((child, f"{where}[{key}]", depth + 1))
         elif isinstance(item, str):
             reason = unstorable_reason(item)
             if reason:
-                raise ValueError(f"{where} {reason}")
+                raise ValueError(_("%(where)s %(reason)s", where=where, reason=reason))
         elif (
             isinstance(item, int) and not isinstance(item, bool) and not -MAX_BIGINT - 1 <= item <= MAX_BIGINT
         ):
-            raise ValueError(f"{where}: {item} does not fit in 64 bits; send big amounts as decimal strings")
+            raise ValueError(
+                _(
+                    "%(where)s: %(item)s does not fit in 64 bits; send big amounts as decimal strings",
+                    where=where,
+                    item=item,
+                )
+            )
 
 
 def _refuse_unstorable_request_text() -> None:
     """Query parameters, form fields and file names with NUL or surrogates: 400 before any view runs."""
     if "\x00" in request.path:
-        raise BadRequest("the path contains a NUL character (%00)")
-    sources = [("query parameter", request.args)]
+        raise BadRequest(_("the path contains a NUL character (%00)"))
+    sources = [(_("query parameter"), request.args)]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # Keep the raw body: parsing the form consumes the stream, and the API reads JSON from the raw
         # body whatever the Content-Type says (`curl -d '{...}'` sends it as a form).
         request.get_data(cache=True)
-        sources.append(("form field", request.form))
+        sources.append((_("form field"), request.form))
     for what, values in sources:
         for name, value in values.items(multi=True):
             # A multipart part may come without a name (None), as the fuzzer found.
             reason = unstorable_reason(str(name or "")) or unstorable_reason(str(value or ""))
             if reason:
-                raise BadRequest(f"{what} {name!r} {reason}")
+                raise BadRequest(_("%(what)s %(name)r %(reason)s", what=what, name=name, reason=reason))
     if request.mimetype == "multipart/form-data":
         for name, upload in request.files.items(multi=True):
             reason = unstorable_reason(upload.filename or "")
             if reason:
-                raise BadRequest(f"the file name of upload {name!r} {reason}")
+                raise BadRequest(_("the file name of upload %(name)r %(reason)s", name=name, reason=reason))
 
 
 def register(app: Flask) -> None:

@@ -17,6 +17,7 @@ from workflows.batch.job_days import stale_after
 from workflows.batch.job_history import JOB_READERS, JobDayFilter, job_day_json, list_job_days
 from workflows.clock import utcnow
 from workflows.errors import BadRequest
+from workflows.messages import _
 from workflows.store.paging import Page
 
 bp = Blueprint("jobs_pages", __name__)
@@ -36,7 +37,7 @@ def day_filter(name: str) -> date | None:
     if _DAY.fullmatch(value):
         with contextlib.suppress(ValueError):  # 2026-02-30 has the shape but is no day
             return date.fromisoformat(value)
-    raise BadRequest(f"{name} must be a day as YYYY-MM-DD, not {value[:40]!r}")
+    raise BadRequest(_("%(name)s must be a day as YYYY-MM-DD, not %(value)r", name=name, value=value[:40]))
 
 
 @bp.get("/jobs")

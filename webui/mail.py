@@ -13,6 +13,7 @@ from webui.auth import login_required_view, web_actor
 from webui.services import page_arg, services
 from workflows.errors import Forbidden, NotFound
 from workflows.mail.sink import list_sink_messages
+from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.sink_tables import SinkMessage
 from workflows.users import emails_of
@@ -37,7 +38,7 @@ def mailbox() -> str:
         if not everything:
             mine = emails_of(session, usernames=[actor.username])
             if to and to not in mine:
-                raise Forbidden("you may only read your own mail")
+                raise Forbidden(_("you may only read your own mail"))
             to = mine[0] if mine else actor.username
         found = list_sink_messages(session, to=to, page=page_arg())
     args = {"to": to} if everything and to else {}
@@ -52,12 +53,12 @@ def message(message_id: int) -> str:
     with services().rt.factory() as session:
         found = session.get(SinkMessage, message_id)
         if found is None:
-            raise NotFound(f"mail {message_id} is not in the sink")
+            raise NotFound(_("mail %(message_id)s is not in the sink", message_id=message_id))
         if not reads_everything(actor):
             mine = {address.lower() for address in emails_of(session, usernames=[actor.username])}
             recipients = {address.strip().lower() for address in found.rcpt_to.split(",")}
             if not mine & recipients:
-                raise Forbidden("you may only read your own mail")
+                raise Forbidden(_("you may only read your own mail"))
         return render_template("mail/show.html", m=found, body=_body(found.raw))
 
 

@@ -26,6 +26,7 @@ from workflows.credit.portfolio_pages import export_rows, load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.roles import PORTFOLIO_READERS
 from workflows.errors import BadRequest
+from workflows.messages import _
 
 bp = Blueprint("portfolio", __name__)
 
@@ -52,10 +53,10 @@ def query_args() -> dict[str, str]:
     for name in PARAMS:
         values = request.args.getlist(name)
         if len(values) > 1:
-            raise BadRequest(f"{name}: give it once, not {len(values)} times")
+            raise BadRequest(_("%(name)s: give it once, not %(values)s times", name=name, values=len(values)))
         value = values[0].strip() if values else ""
         if len(value) > _TEXT_MAX:
-            raise BadRequest(f"{name}: at most {_TEXT_MAX} characters")
+            raise BadRequest(_("%(name)s: at most %(text_max)s characters", name=name, text_max=_TEXT_MAX))
         if value:
             args[name] = value
     return args
@@ -66,14 +67,14 @@ def _whole(args: dict[str, str], name: str, default: int, upper: int) -> int:
     if value is None:
         return default
     if not (value.isascii() and value.isdigit() and len(value) <= 10 and 1 <= int(value) <= upper):
-        raise BadRequest(f"{name}: a whole number from 1 to {upper}")
+        raise BadRequest(_("%(name)s: a whole number from 1 to %(upper)s", name=name, upper=upper))
     return int(value)
 
 
 def _one_of(args: dict[str, str], name: str, allowed: tuple[str, ...], default: str = "") -> str:
     value = args.get(name, default)
     if value and value not in allowed:
-        raise BadRequest(f"{name}: one of {', '.join(allowed)}")
+        raise BadRequest(_("%(name)s: one of %(allowed)s", name=name, allowed=", ".join(allowed)))
     return value
 
 
@@ -89,7 +90,7 @@ def portfolio_filter(args: dict[str, str]) -> tuple[PortfolioFilter, str]:
     key = _one_of(args, "key", ("yes", "no"))
     currency = args.get("currency")
     if currency is not None and not _CURRENCY.fullmatch(currency):
-        raise BadRequest("currency: a three-letter ISO code such as EUR")
+        raise BadRequest(_("currency: a three-letter ISO code such as EUR"))
     flt = PortfolioFilter(
         grade=_one_of(args, "grade", GRADES) or None,
         currency=currency,
@@ -141,7 +142,7 @@ def index() -> str:
 
 
 def _export(kind: str) -> Response:
-    flt, _, _, _ = _context()
+    flt, _tab, _args, _page = _context()
     svc = services()
     base = svc.rt.settings.credit.base_currency
     today = svc.clock().date()

@@ -36,7 +36,7 @@ from workflows.definitions.forms import coerce_form_strings, validate_form
 from workflows.definitions.start_rights import may_start, require_may_start
 from workflows.definitions.versions import latest_definition, latest_definitions
 from workflows.engine import runner
-from workflows.errors import Invalid, NotFound
+from workflows.errors import Invalid, NotFound, message_of
 from workflows.store.models import ProcessDefinition
 from workflows.users import Actor
 
@@ -143,7 +143,13 @@ def _picker_source(field: str) -> PickerSource:
     """
     source = PICKERS.get(field)
     if source is None:
-        raise NotFound(f"there is no picker for {field!r}; pickers exist for {', '.join(PICKERS)}")
+        raise NotFound(
+            _(
+                "there is no picker for %(field)r; pickers exist for %(pickers)s",
+                field=field,
+                pickers=", ".join(PICKERS),
+            )
+        )
     require_groups(source.readers, f"pick a {source.noun}")
     return source
 
@@ -174,7 +180,7 @@ def choose(field: str, item_id: int) -> str:
     with services().rt.factory() as session:
         label = source.label(session, item_id)
     if label is None:
-        raise NotFound(f"{source.noun} {item_id} does not exist")
+        raise NotFound(_("%(noun)s %(item_id)s does not exist", noun=source.noun, item_id=item_id))
     return render_template("start/_pick_chosen.html", field=field, noun=source.noun, current=(item_id, label))
 
 
@@ -248,21 +254,22 @@ def _start_data(schema: dict[str, Any]) -> dict[str, Any]:
                 try:
                     data[name] = loads_checked(data[name])
                 except ValueError as exc:
-                    errors[name] = f"Not valid JSON: {exc}"
+                    errors[name] = _("Not valid JSON: %(problem)s", problem=message_of(exc))
         if errors:
-            raise Invalid("The start form has errors.", details={"fields": errors})
+            raise Invalid(_("The start form has errors."), details={"fields": errors})
         return validate_form(schema, data)
     raw = request.form.get("data", "").strip() or "{}"
     try:
         data = loads_checked(raw)
     except ValueError as exc:
         raise Invalid(
-            "The start data is not JSON.", details={"fields": {"data": f"Not valid JSON: {exc}"}}
+            _("The start data is not JSON."),
+            details={"fields": {"data": _("Not valid JSON: %(problem)s", problem=message_of(exc))}},
         ) from exc
     if not isinstance(data, dict):
         raise Invalid(
-            "The start data must be a JSON object.",
-            details={"fields": {"data": 'Write a JSON object, e.g. {"customer_id": 1}.'}},
+            _("The start data must be a JSON object."),
+            details={"fields": {"data": _('Write a JSON object, e.g. {"customer_id": 1}.')}},
         )
     return data
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from workflows.messages import _
+
 
 class InputError(ValueError):
     """Data handed to a step (start data, handler parameters) cannot be used: the caller must fix it."""
@@ -44,3 +46,30 @@ class Invalid(DomainError):
     """Submitted data breaks the form's schema; `details["fields"]` maps field name -> message."""
 
     status, code = 422, "invalid"
+
+
+def field_listing(fields: Mapping[str, str]) -> str:
+    """The fields' messages as one sentence, "field: message; field: message" (an Invalid's message). Each
+    part is a workflows.messages.Text holding the next, so a reader in another language gets every message
+    translated; the field names are the contract's ids and stay as they are."""
+    return one_after_another(
+        [_("%(field)s: %(message)s", field=name, message=message) for name, message in fields.items()]
+    )
+
+
+def one_after_another(parts: list[str]) -> str:
+    """Sentences as one, "first; second; third", each translated on its own (a Text holding the next)."""
+    if not parts:
+        return ""
+    listing = parts[-1]
+    for part in reversed(parts[:-1]):
+        listing = _("%(first)s; %(rest)s", first=part, rest=listing)
+    return listing
+
+
+def message_of(exc: Exception) -> str:
+    """The message a ValueError (or any exception) was raised with: a workflows.messages.Text stays one, so
+    whoever shows it can still translate it (str(exc) would make it plain English)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)

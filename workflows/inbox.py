@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
+from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.store.paging import MAX_PER_PAGE, Page
@@ -229,11 +230,16 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
     """
     item = session.get(InboxItem, task_id)
     if item is None:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(_("task %(task_id)s does not exist", task_id=task_id))
     involved = actor.in_any(item.candidate_groups) or actor.username in (item.assignee, item.completed_by)
     if not involved and not reads_everything(actor):
         raise Forbidden(
-            f"task {task_id} belongs to {', '.join(item.candidate_groups)}; {actor.username} is not a member"
+            _(
+                "task %(task_id)s belongs to %(candidate_groups)s; %(user)s is not a member",
+                task_id=task_id,
+                candidate_groups=", ".join(item.candidate_groups),
+                user=actor.username,
+            )
         )
     return item
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import get_task_for, task_json
+from workflows.messages import _
 from workflows.readers import may_read, readable
 from workflows.store.models import (
     AuditEvent,
@@ -38,7 +39,13 @@ def list_instances(
 ) -> tuple[list[ProcessInstance], int]:
     """One page of instances the actor may read (workflows.readers), newest first, and the total."""
     if status and status not in InstanceStatus.ALL:
-        raise BadRequest(f"status must be one of {', '.join(InstanceStatus.ALL)}, not {status!r}")
+        raise BadRequest(
+            _(
+                "status must be one of %(all)s, not %(status)r",
+                all=", ".join(InstanceStatus.ALL),
+                status=status,
+            )
+        )
     query = select(ProcessInstance).where(readable(session, actor))
     if process_key:
         query = query.where(ProcessInstance.process_key == process_key)
@@ -53,9 +60,15 @@ def get_instance_for(session: Session, actor: Actor, instance_id: int) -> Proces
     """Raises: NotFound, Forbidden."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise NotFound(f"process instance {instance_id} does not exist")
+        raise NotFound(_("process instance %(instance_id)s does not exist", instance_id=instance_id))
     if not may_read(session, actor, instance_id):
-        raise Forbidden(f"{actor.username} is not involved in process instance {instance_id}")
+        raise Forbidden(
+            _(
+                "%(user)s is not involved in process instance %(instance_id)s",
+                user=actor.username,
+                instance_id=instance_id,
+            )
+        )
     return instance
 
 

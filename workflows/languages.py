@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from workflows.messages import _
+
 # Stored code -> Babel locale of the catalogue (webui/translations/<locale>) and the formats.
 LANGUAGES: dict[str, str] = {"en": "en", "zh": "zh_Hans"}
 # Stored code -> the <html lang> tag (BCP 47).
@@ -18,5 +20,11 @@ def check_language(code: str) -> str:
     """
     normal = code.strip().lower() if isinstance(code, str) else ""
     if normal not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {str(code)[:20]!r}")
+        raise ValueError(
+            _(
+                "language must be one of %(languages)s, got %(code)r",
+                languages=", ".join(LANGUAGES),
+                code=str(code)[:20],
+            )
+        )
     return normal

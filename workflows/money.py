@@ -9,6 +9,8 @@ from typing import Any
 
 from babel.numbers import format_currency, format_decimal
 
+from workflows.messages import _
+
 LOCALE = "en"
 CENT = Decimal("0.01")
 # The largest amount a client may send: amounts are stored as BigInteger hundredths (store.models.Decimal2),
@@ -47,7 +49,7 @@ def parse_money(value: Any) -> Decimal:
     """
     number: Decimal
     if isinstance(value, bool) or value is None:
-        raise ValueError("Must be an amount such as 1234.50.")
+        raise ValueError(_("Must be an amount such as 1234.50."))
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
@@ -56,33 +58,37 @@ def parse_money(value: Any) -> Decimal:
         number = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError("Must be a finite amount, not NaN or Infinity.")
+            raise ValueError(_("Must be a finite amount, not NaN or Infinity."))
         number = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
         if len(text) > _MAX_AMOUNT_TEXT or not _AMOUNT_TEXT.fullmatch(text):
-            raise ValueError(f"{value[:_MAX_AMOUNT_TEXT]!r} is not an amount; write it with a dot: 1234.50.")
+            raise ValueError(
+                _("%(value)r is not an amount; write it with a dot: 1234.50.", value=value[:_MAX_AMOUNT_TEXT])
+            )
         try:
             number = Decimal(text)
         except InvalidOperation as exc:  # an exponent beyond what decimal can hold, either way
-            raise ValueError(f"{text!r} is out of range. {_RANGE}") from exc
+            raise ValueError(_("%(text)r is out of range. %(range)s", text=text, range=_RANGE)) from exc
     else:
-        raise ValueError("Must be an amount such as 1234.50.")
+        raise ValueError(_("Must be an amount such as 1234.50."))
     if not number.is_finite():
-        raise ValueError("Must be a finite amount, not NaN or Infinity.")
+        raise ValueError(_("Must be a finite amount, not NaN or Infinity."))
     if number.copy_abs() > MAX_AMOUNT:  # abs() would round in the context, or trap Overflow
         raise ValueError(_TOO_LARGE)
     cents = number.quantize(CENT)
     if cents != number:
-        raise ValueError("Use at most two decimal places.")
+        raise ValueError(_("Use at most two decimal places."))
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite
     # Written as sent, but never in exponent form ("1e3" -> 1000) nor with zeros past the cents.
     return number.quantize(Decimal(1)) if exponent > 0 else cents if exponent < -2 else number
 
 
-_TOO_LARGE = f"Must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}."
-_RANGE = f"Amounts lie between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}, with at most two decimal places."
+_TOO_LARGE = _("Must be between -%(most)s and %(most)s.", most=f"{MAX_AMOUNT:,}")
+_RANGE = _(
+    "Amounts lie between -%(most)s and %(most)s, with at most two decimal places.", most=f"{MAX_AMOUNT:,}"
+)
 
 
 def format_money(

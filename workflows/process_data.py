@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from workflows.errors import Invalid
+from workflows.errors import Invalid, field_listing
+from workflows.messages import _
 
 # Containers (objects, arrays) nested inside one top-level field. Saving and restoring an instance recurse a
 # few Python frames per level: 200 levels still round-tripped through the engine, 250 hit the recursion
@@ -30,13 +31,15 @@ def check_process_data(data: Mapping[str, Any], what: str) -> None:
     """
     errors: dict[str, str] = {}
     for key, value in data.items():
-        problem = _problem(key, 0) if isinstance(key, str) else "field names must be strings"
+        problem = _problem(key, 0) if isinstance(key, str) else _("field names must be strings")
         problem = problem or _problem(value, 0)
         if problem:
             errors[str(key)[:100]] = problem
     if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
-        raise Invalid(f"{what} cannot be used: {listing}", details={"fields": errors})
+        listing = field_listing(dict(sorted(errors.items())))
+        raise Invalid(
+            _("%(what)s cannot be used: %(listing)s", what=what, listing=listing), details={"fields": errors}
+        )
 
 
 def _problem(value: Any, depth: int) -> str | None:
@@ -45,19 +48,19 @@ def _problem(value: Any, depth: int) -> str | None:
     while stack:
         item, level = stack.pop()
         if level > MAX_DATA_DEPTH:
-            return f"nested deeper than {MAX_DATA_DEPTH} levels; flatten the data"
+            return _("nested deeper than %(depth)s levels; flatten the data", depth=MAX_DATA_DEPTH)
         if isinstance(item, str):
             problem = text_problem(item)
             if problem:
                 return problem
         elif isinstance(item, float) and not math.isfinite(item):
-            return "NaN and Infinity are not numbers; send a finite number"
+            return _("NaN and Infinity are not numbers; send a finite number")
         elif isinstance(item, Decimal) and not item.is_finite():
-            return "NaN and Infinity are not numbers; send a finite number"
+            return _("NaN and Infinity are not numbers; send a finite number")
         elif isinstance(item, Mapping):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    return f"keys must be strings, not {type(key).__name__}"
+                    return _("keys must be strings, not %(type)s", type=type(key).__name__)
                 stack.append((key, level + 1))
                 stack.append((child, level + 1))
         elif isinstance(item, list | tuple):
@@ -68,10 +71,12 @@ def _problem(value: Any, depth: int) -> str | None:
 def text_problem(text: str) -> str | None:
     """Why a string cannot be process data (a NUL character, an unpaired surrogate), or None."""
     if "\x00" in text:
-        return "contains a NUL character (\\u0000); remove it"
+        return _("contains a NUL character (\\u0000); remove it")
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return "contains an unpaired surrogate (such as \\ud800), which is not text; send valid Unicode"
+            return _(
+                "contains an unpaired surrogate (such as \\ud800), which is not text; send valid Unicode"
+            )
     return None

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from workflows.errors import BadRequest
+from workflows.messages import _
 from workflows.users import SYSTEM_ACTOR
 
 _Row = TypeVar("_Row")
@@ -56,8 +57,12 @@ def all_rows(rows: Sequence[_Row], what: str) -> Sequence[_Row]:
     """
     if len(rows) > MAX_ROWS:
         raise BadRequest(
-            f"more than {MAX_ROWS:,} {what} in this period: the report would be incomplete; "
-            "narrow the period (from/to)"
+            _(
+                "more than %(max_rows)s %(what)s in this period: the report would be "
+                "incomplete; narrow the period (from/to)",
+                max_rows=f"{MAX_ROWS:,}",
+                what=what,
+            )
         )
     return rows
 

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from workflows.errors import BadRequest, NotFound
+from workflows.errors import BadRequest, NotFound, message_of
 from workflows.languages import check_language
+from workflows.messages import _
 from workflows.store.audit import changed, record_event
 from workflows.store.login_tables import WebSession
 from workflows.store.models import ApiToken, Group, User, UserGroup
@@ -99,20 +100,33 @@ def add_user(
         try:
             language = check_language(language)
         except ValueError as exc:
-            raise BadRequest(str(exc)) from exc
+            raise BadRequest(message_of(exc)) from exc
     # ASCII only: "mаnager1" (a Cyrillic а) or "ｍanager1" would read as manager1 in the audit trail.
     if not username or not (username.isascii() and all(c.isalnum() or c in "._-" for c in username)):
-        raise BadRequest(f"user name {username!r} must be ASCII letters, digits, '.', '-' or '_'")
+        raise BadRequest(
+            _("user name %(username)r must be ASCII letters, digits, '.', '-' or '_'", username=username)
+        )
     if username.lower() == SYSTEM_ACTOR:
         # Checks trust the name "system" (timers, batch runs, `init`): a person so named would deploy money
         # moves without a second owner, open dunning cases and start (so read) every dunning case.
-        raise BadRequest(f"user name {username!r} is reserved for creditflow itself; choose another name")
+        raise BadRequest(
+            _(
+                "user name %(username)r is reserved for creditflow itself; choose another name",
+                username=username,
+            )
+        )
     groups = [g.strip() for g in groups if g.strip()]
     user = session.scalar(select(User).where(User.username == username))
     twin = session.scalar(select(User.username).where(func.lower(User.username) == username.lower()).limit(1))
     if user is None and twin is not None:
         # One person with "Manager1" and "manager1" would request with one and approve with the other.
-        raise BadRequest(f"user name {username!r} differs from the existing user {twin!r} only in case")
+        raise BadRequest(
+            _(
+                "user name %(username)r differs from the existing user %(twin)r only in case",
+                username=username,
+                twin=twin,
+            )
+        )
     ensure_groups(session, groups)
     # What the audit shows before and after: groups, active, e-mail, and whether the password changed.
     before = None if user is None else _audited(user, password_changed=False)
@@ -170,7 +184,7 @@ def set_language(session: Session, username: str, language: str, now: datetime) 
     try:
         code = check_language(language)
     except ValueError as exc:
-        raise BadRequest(str(exc)) from exc
+        raise BadRequest(message_of(exc)) from exc
     user = get_user(session, username)
     if user.language != code:
         record_event(
@@ -190,7 +204,9 @@ def get_user(session: Session, username: str) -> User:
     """Raises: NotFound when there is no such user."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"user {username!r} does not exist; create it with `creditflow users add`")
+        raise NotFound(
+            _("user %(username)r does not exist; create it with `creditflow users add`", username=username)
+        )
     return user
 
 
@@ -217,7 +233,7 @@ def actor_for_token(db: Session | Connection, token: str) -> Actor | None:
     rows = db.execute(_TOKEN_OWNER, {"token_hash": token_hash(token)}).all()
     if not rows:
         return None
-    return Actor(rows[0][0], frozenset(group for _, group in rows if group))
+    return Actor(rows[0][0], frozenset(group for _name, group in rows if group))
 
 
 def check_password(session: Session, username: str, password: str) -> User | None:

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from webui.input_checks import MAX_ID, loads_checked
 from webui.services import MAX_PAGE, services
-from workflows.errors import BadRequest, Forbidden, Unauthorized
+from workflows.errors import BadRequest, Forbidden, Unauthorized, message_of
+from workflows.messages import _
 from workflows.store.db import transaction
 from workflows.store.paging import MAX_PER_PAGE
 from workflows.users import Actor, actor_for_token
@@ -33,23 +34,30 @@ def current_actor() -> Actor:
         Unauthorized: no token, or an unknown one.
     """
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _space, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
-            "send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)"
+            _("send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)")
         )
     # A plain connection: an ORM session costs more than this one query.
     with services().engine.connect() as connection:
         actor = actor_for_token(connection, token.strip())
     if actor is None:
-        raise Unauthorized("the API token is not valid")
+        raise Unauthorized(_("the API token is not valid"))
     return actor
 
 
 def require_groups(actor: Actor, groups: frozenset[str], action: str) -> None:
     """Raises: Forbidden unless the actor is in one of the groups (or admin)."""
     if not actor.in_any(groups):
-        raise Forbidden(f"{actor.username} may not {action}: only {', '.join(sorted(groups))} or admin may")
+        raise Forbidden(
+            _(
+                "%(user)s may not %(action)s: only %(groups)s or admin may",
+                user=actor.username,
+                action=action,
+                groups=", ".join(sorted(groups)),
+            )
+        )
 
 
 def json_body() -> dict[str, Any]:
@@ -65,9 +73,11 @@ def json_body() -> dict[str, Any]:
     try:
         body = loads_checked(raw)
     except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+        raise BadRequest(
+            _("the request body is not valid JSON: %(problem)s", problem=message_of(exc))
+        ) from exc
     if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
+        raise BadRequest(_("the request body must be a JSON object"))
     return body
 
 
@@ -82,7 +92,15 @@ def int_arg(name: str, default: int, *, low: int = 0, high: int = MAX_ID) -> int
         return default
     number = int(value) if _WHOLE_NUMBER.fullmatch(value) else None
     if number is None or not low <= number <= high:
-        raise BadRequest(f"query parameter {name} must be a whole number from {low} to {high}, not {value!r}")
+        raise BadRequest(
+            _(
+                "query parameter %(name)s must be a whole number from %(low)s to %(high)s, not %(value)r",
+                name=name,
+                low=low,
+                high=high,
+                value=value,
+            )
+        )
     return number
 
 
@@ -105,7 +123,9 @@ def bool_arg(name: str) -> bool | None:
     if not value:
         return None
     if value not in ("true", "false", "1", "0"):
-        raise BadRequest(f"query parameter {name} must be true or false, not {value!r}")
+        raise BadRequest(
+            _("query parameter %(name)s must be true or false, not %(value)r", name=name, value=value)
+        )
     return value in ("true", "1")
 
 

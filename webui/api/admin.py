@@ -14,7 +14,8 @@ from webui.api.openapi import Body, JsonObject, Model, Timestamp, api, responses
 from webui.services import services
 from workflows.batch.jobs import tick
 from workflows.clock import SIMULATED, parse_now
-from workflows.errors import BadRequest, Conflict, Forbidden
+from workflows.errors import BadRequest, Conflict, Forbidden, message_of
+from workflows.messages import _
 from workflows.store.stored_clock import NOT_SIMULATED, move_clock, record_tick_as_of, tick_time
 
 
@@ -47,7 +48,7 @@ def admin_tick() -> Response:
     """Do what the scheduler would have done by `now`: timers, daily jobs, e-mail (admins)."""
     actor = current_actor()
     if not actor.is_admin:
-        raise Forbidden(f"{actor.username} may not tick the scheduler: admin only")
+        raise Forbidden(_("%(user)s may not tick the scheduler: admin only", user=actor.username))
     raw = _only_now(json_body(), required=False)
     svc = services()
     # Simulated clock: the tick moves the one clock to `now` first (never back); real: `now` is for this tick.
@@ -77,7 +78,7 @@ def admin_clock() -> Response:
     """Move the simulated clock forward to `now`; every later action happens then (admins; simulated mode)."""
     actor = current_actor()
     if not actor.is_admin:
-        raise Forbidden(f"{actor.username} may not move the clock: admin only")
+        raise Forbidden(_("%(user)s may not move the clock: admin only", user=actor.username))
     body = json_body()  # a malformed body is a 400 in either mode
     svc = services()
     if svc.rt.settings.clock.mode != SIMULATED:
@@ -96,11 +97,14 @@ def _only_now(body: dict[str, Any], *, required: bool) -> Any:
     """
     unknown = sorted(set(body) - {"now"})
     if unknown or (required and "now" not in body):
-        named = f"unknown field(s) {', '.join(unknown)}: " if unknown else ""
-        raise BadRequest(
-            f"{named}the body takes {'exactly' if required else 'only'} one field, now (an ISO 8601 time): "
-            '{"now": "2026-04-01T09:00Z"}'
+        rule = (
+            _('the body takes exactly one field, now (an ISO 8601 time): {"now": "2026-04-01T09:00Z"}')
+            if required
+            else _('the body takes only one field, now (an ISO 8601 time): {"now": "2026-04-01T09:00Z"}')
         )
+        if unknown:
+            rule = _("unknown field(s) %(unknown)s: %(rule)s", unknown=", ".join(unknown), rule=rule)
+        raise BadRequest(rule)
     return body.get("now")
 
 
@@ -115,4 +119,6 @@ def _requested_time(raw: Any) -> datetime:
             raise ValueError(f"not {raw!r}")
         return parse_now(raw)  # an ISO 8601 time within EARLIEST..LATEST (workflows.clock)
     except ValueError as exc:
-        raise BadRequest(f"now must be an ISO 8601 time from 1970 to 2999: {exc}") from exc
+        raise BadRequest(
+            _("now must be an ISO 8601 time from 1970 to 2999: %(problem)s", problem=message_of(exc))
+        ) from exc

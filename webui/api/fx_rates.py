@@ -13,6 +13,7 @@ from webui.services import services
 from workflows.credit.fx import list_rates, parse_rate, post_rate, rate_json
 from workflows.credit.roles import FX_RATE_READERS, FX_RATE_WRITERS
 from workflows.errors import Forbidden, Invalid
+from workflows.messages import _
 from workflows.store.db import transaction
 
 RATE_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,10})?$"
@@ -74,11 +75,11 @@ def post_fx_rate() -> tuple[Response, int]:
     force = body.get("force")
     if force is not None and not isinstance(force, bool):
         raise Invalid(
-            "The exchange rate has errors: force: true or false",
-            details={"fields": {"force": "true or false"}},
+            _("The exchange rate has errors: force: true or false"),
+            details={"fields": {"force": _("true or false")}},
         )
     if force and not actor.is_admin:
-        raise Forbidden(f"{actor.username} may not force an exchange rate: only an admin may")
+        raise Forbidden(_("%(user)s may not force an exchange rate: only an admin may", user=actor.username))
     data = parse_rate(body, svc.rt.settings.credit.base_currency)
     settings = svc.rt.settings.credit
     with transaction(svc.rt.factory) as session:

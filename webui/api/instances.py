@@ -17,6 +17,7 @@ from workflows.decision_log import decision_json, decisions_of
 from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
+from workflows.messages import _
 
 Status = Literal["running", "completed", "cancelled", "error"]
 
@@ -121,7 +122,7 @@ def post_instance() -> tuple[Response, int]:
     body = json_body()
     key = body.get("process_key")
     if not isinstance(key, str) or not key:
-        raise BadRequest("process_key is required")
+        raise BadRequest(_("process_key is required"))
     business_key = body.get("business_key")
     if business_key is not None and not isinstance(business_key, str):
         business_key = str(business_key)

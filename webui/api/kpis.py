@@ -14,7 +14,8 @@ from webui.services import services
 from workflows.credit.kpi_periods import FIRST_DAY
 from workflows.credit.kpis import compute_kpis
 from workflows.credit.roles import KPI_READERS
-from workflows.errors import Invalid
+from workflows.errors import Invalid, field_listing
+from workflows.messages import _
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -142,12 +143,16 @@ def get_kpis(query: KpiQuery) -> Response:
     as_of = query.as_of or today
     errors = {}
     if query.currency is not None and query.currency != base:
-        errors["currency"] = f"the KPIs are in the base currency {base} only"
+        errors["currency"] = _("the KPIs are in the base currency %(base)s only", base=base)
     if not FIRST_DAY <= as_of <= today:
-        errors["as_of"] = f"a day from {FIRST_DAY.isoformat()} to today ({today.isoformat()})"
+        errors["as_of"] = _(
+            "a day from %(first_day)s to today (%(today)s)",
+            first_day=FIRST_DAY.isoformat(),
+            today=today.isoformat(),
+        )
     if errors:
         raise Invalid(
-            "The KPI request has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            _("The KPI request has errors: %(listing)s", listing=field_listing(errors)),
             details={"fields": errors},
         )
     with svc.rt.factory() as session:

@@ -28,7 +28,8 @@ from webui.api import bp
 from webui.input_checks import MAX_ID
 from webui.services import MAX_PAGE
 from workflows.credit.record_fields import FieldSpec
-from workflows.errors import BadRequest
+from workflows.errors import BadRequest, one_after_another
+from workflows.messages import _
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +187,16 @@ def _checked_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(get_multidict_items(request.args, model))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"query parameter {'.'.join(str(p) for p in e['loc']) or '?'}: {e['msg']}" for e in exc.errors()
+        # pydantic's sentence (e['msg']) stays English; the frame around it is in the caller's language.
+        problems = one_after_another(
+            [
+                _(
+                    "query parameter %(name)s: %(problem)s",
+                    name=".".join(str(p) for p in e["loc"]) or "?",
+                    problem=e["msg"],
+                )
+                for e in exc.errors()
+            ]
         )
         raise BadRequest(problems) from exc
 

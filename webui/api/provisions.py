@@ -11,6 +11,7 @@ from webui.services import services
 from workflows.credit.provision_snapshots import preview, run_json, run_on
 from workflows.credit.roles import PROVISION_READERS
 from workflows.errors import NotFound
+from workflows.messages import _
 
 
 class ProvisionQuery(Query):
@@ -85,9 +86,13 @@ def get_provisions(query: ProvisionQuery) -> Response:
         run = run_on(session, as_of)
         if run is None:
             raise NotFound(
-                f"no provision snapshot was posted on or before {as_of.isoformat()}; the daily job posts one "
-                "on each month end, `creditflow provisions --post --as-of DATE` posts a missed one, and "
-                "GET /api/provisions/preview shows the allowance on any day"
+                _(
+                    "no provision snapshot was posted on or before %(as_of)s; the daily job "
+                    "posts one on each month end, `creditflow provisions --post --as-of "
+                    "DATE` posts a missed one, and GET /api/provisions/preview shows the "
+                    "allowance on any day",
+                    as_of=as_of.isoformat(),
+                )
             )
         return jsonify(run_json(session, run))
 

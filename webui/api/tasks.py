@@ -14,6 +14,7 @@ from workflows.engine import runner
 from workflows.errors import BadRequest
 from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
 from workflows.instances import instance_summary
+from workflows.messages import _
 
 
 class FormField(Model):
@@ -140,7 +141,7 @@ def complete(task_id: int) -> Response:
     body = json_body()
     data = body.get("data", {})
     if not isinstance(data, dict):
-        raise BadRequest("'data' must be a JSON object with the form fields")
+        raise BadRequest(_("'data' must be a JSON object with the form fields"))
     svc = services()
     now = svc.clock()
     # The instance as the committed step left it: no second session to read it again.

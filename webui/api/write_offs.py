@@ -36,6 +36,7 @@ from workflows.credit.recoveries import (
 from workflows.credit.roles import BLOCK_LIFTERS, CUSTOMER_READERS, RECEIVABLE_WRITERS
 from workflows.credit.write_offs import OUTCOMES, RequestStatus, list_requests, requests_json
 from workflows.errors import Invalid
+from workflows.messages import _
 from workflows.store.db import transaction
 
 STATUSES = (RequestStatus.PROPOSED, RequestStatus.POSTED, RequestStatus.CLOSED, RequestStatus.REJECTED)
@@ -188,14 +189,18 @@ def post_unblock(customer_id: int) -> Response:
     reason = unblock_reason(body.get("reason"))
     if reason is None:
         raise Invalid(
-            f"The unblock has errors: reason: {UNBLOCK_REASON_RULE}",
+            _(
+                "The unblock has errors: reason: %(unblock_reason_rule)s",
+                unblock_reason_rule=UNBLOCK_REASON_RULE,
+            ),
             details={"fields": {"reason": UNBLOCK_REASON_RULE}},
         )
     unknown = sorted(set(body) - {"reason"})
     if unknown:
-        message = "Unknown field; the body takes only reason."
+        message = _("Unknown field; the body takes only reason.")
         raise Invalid(
-            f"The unblock has errors: {unknown[0]}: {message}", details={"fields": {unknown[0]: message}}
+            _("The unblock has errors: %(unknown)s: %(message)s", unknown=unknown[0], message=message),
+            details={"fields": {unknown[0]: message}},
         )
     with transaction(svc.rt.factory) as session:
         customer = lift_block(session, customer_id, actor=actor.username, reason=reason, now=now)

@@ -16,6 +16,7 @@ from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
 
@@ -69,23 +70,25 @@ def parse_collateral(raw: Any, *, today: date) -> dict[str, Any]:
     """
     if not isinstance(raw, Mapping):
         raise Invalid(
-            "A collateral is an object {kind, value, currency, expires_on?, provider?, reference?}.",
-            details={"fields": {"_body": "A JSON object."}},
+            _("A collateral is an object {kind, value, currency, expires_on?, provider?, reference?}."),
+            details={"fields": {"_body": _("A JSON object.")}},
         )
     errors: dict[str, str] = {}
     try:
-        fields = parse_fields("collateral", COLLATERAL_FIELDS, raw, today)
+        fields = parse_fields(_("collateral"), COLLATERAL_FIELDS, raw, today)
     except Invalid as exc:
         errors = dict(exc.details["fields"])
         fields = {}
     if "kind" not in errors and "kind" in fields and fields["kind"] not in COLLATERAL_KINDS:
-        errors["kind"] = f"One of {', '.join(COLLATERAL_KINDS)}."
+        errors["kind"] = _("One of %(collateral_kinds)s.", collateral_kinds=", ".join(COLLATERAL_KINDS))
     if "value" not in errors and fields.get("value") == 0:
-        errors["value"] = "Must be more than zero."
+        errors["value"] = _("Must be more than zero.")
     expires = fields.get("expires_on")
     if "expires_on" not in errors and expires is not None and expires < today:
-        errors["expires_on"] = f"{expires.isoformat()} has passed: an expired collateral secures nothing."
-    raise_field_errors(errors, "collateral")
+        errors["expires_on"] = _(
+            "%(expires)s has passed: an expired collateral secures nothing.", expires=expires.isoformat()
+        )
+    raise_field_errors(errors, _("collateral"))
     return fields
 
 
@@ -104,12 +107,12 @@ def add_collateral(
     # twice, doubling its cover; the second now waits for the first and sees its row.
     customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
     if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+        raise NotFound(_("customer %(customer_id)s does not exist", customer_id=customer_id))
     provider = _same_name(fields.get("provider") or "")
     if fields.get("kind") in THIRD_PARTY_KINDS and provider and provider == _same_name(customer.name):
         raise Invalid(
-            f"A {fields['kind']} given by the customer itself secures nothing.",
-            details={"fields": {"provider": "Must be a third party, not the customer itself."}},
+            _("A %(kind)s given by the customer itself secures nothing.", kind=fields["kind"]),
+            details={"fields": {"provider": _("Must be a third party, not the customer itself.")}},
         )
     reference = _same_name(fields.get("reference") or "")
     if reference:
@@ -120,9 +123,15 @@ def add_collateral(
                 reference,
             ):
                 raise Conflict(
-                    f"Collateral {held.id} ({held.kind} {held.reference} of {held.provider or 'no provider'})"
-                    " is already on the customer's file; record a changed value as a new reference, or wait "
-                    "until the old one expires."
+                    _(
+                        "Collateral %(held_id)s (%(held_kind)s %(held_reference)s of "
+                        "%(held_provider)s) is already on the customer's file; record a changed "
+                        "value as a new reference, or wait until the old one expires.",
+                        held_id=held.id,
+                        held_kind=held.kind,
+                        held_reference=held.reference,
+                        held_provider=held.provider or "no provider",
+                    )
                 )
     row = Collateral(customer_id=customer.id, created_by=actor, created_at=now, **fields)
     session.add(row)

@@ -17,6 +17,8 @@ from sqlalchemy import ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.record_fields import convert_field, iso_text, raise_field_errors
+from workflows.errors import message_of
+from workflows.messages import _
 from workflows.store.models import Base
 from workflows.store.paging import page_rows
 
@@ -66,12 +68,12 @@ def parse_contact(raw: Mapping[str, Any], today: date) -> ContactInput:
     """
     errors: dict[str, str] = {}
     for name in sorted(set(raw) - set(FIELDS)):
-        errors[str(name)[:80]] = f"Unknown field; a contact takes {', '.join(FIELDS)}."
+        errors[str(name)[:80]] = _("Unknown field; a contact takes %(fields)s.", fields=", ".join(FIELDS))
     kind, outcome = raw.get("kind"), raw.get("outcome")
     if kind not in KINDS:
-        errors["kind"] = f"One of {', '.join(KINDS)}."
+        errors["kind"] = _("One of %(kinds)s.", kinds=", ".join(KINDS))
     if outcome not in OUTCOMES:
-        errors["outcome"] = f"One of {', '.join(OUTCOMES)}."
+        errors["outcome"] = _("One of %(outcomes)s.", outcomes=", ".join(OUTCOMES))
     note = _text(raw, "note", NOTE_MAX, errors)
     next_action = _text(raw, "next_action", NEXT_ACTION_MAX, errors)
     next_date = _day(raw, "next_action_date", today, errors)
@@ -83,19 +85,21 @@ def parse_contact(raw: Mapping[str, Any], today: date) -> ContactInput:
             if amount == 0:
                 raise ValueError("Must be more than zero.")
         except ValueError as exc:
-            errors["promised_amount"] = str(exc)
+            errors["promised_amount"] = message_of(exc)
     if outcome == PROMISE:
         if promised_date is None and "promised_date" not in errors:
-            errors["promised_date"] = "A promise needs the promised payment date."
+            errors["promised_date"] = _("A promise needs the promised payment date.")
         if amount is None and "promised_amount" not in errors:
-            errors["promised_amount"] = "A promise needs the promised amount."
+            errors["promised_amount"] = _("A promise needs the promised amount.")
         if next_date is not None and promised_date is not None and next_date != promised_date:
-            errors["next_action_date"] = "A promise's next action date is the promised date; leave it empty."
+            errors["next_action_date"] = _(
+                "A promise's next action date is the promised date; leave it empty."
+            )
     elif outcome in OUTCOMES:
         for name in ("promised_date", "promised_amount"):
             if raw.get(name) not in (None, "") and name not in errors:
-                errors[name] = 'Only a contact with outcome "promise" takes a promised date or amount.'
-    raise_field_errors(errors, "contact")
+                errors[name] = _('Only a contact with outcome "promise" takes a promised date or amount.')
+    raise_field_errors(errors, _("contact"))
     assert isinstance(kind, str) and isinstance(outcome, str)
     if outcome == PROMISE:
         next_date = promised_date
@@ -108,14 +112,14 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, errors: dict[str, str])
     if value is None:
         return ""
     if not isinstance(value, str):
-        errors[name] = "Text, not a number, object or list."
+        errors[name] = _("Text, not a number, object or list.")
         return ""
     if "\x00" in value:
-        errors[name] = "NUL characters are not allowed."
+        errors[name] = _("NUL characters are not allowed.")
         return ""
     text = value.strip()
     if len(text) > limit:
-        errors[name] = f"At most {limit} characters."
+        errors[name] = _("At most %(limit)s characters.", limit=limit)
     return text
 
 
@@ -126,11 +130,13 @@ def _day(raw: Mapping[str, Any], name: str, today: date, errors: dict[str, str])
     try:
         day = convert_field("date", value, today)
     except ValueError as exc:
-        errors[name] = str(exc)
+        errors[name] = message_of(exc)
         return None
     assert isinstance(day, date)
     if day < today:
-        errors[name] = f"{day.isoformat()} is in the past (today is {today.isoformat()})."
+        errors[name] = _(
+            "%(day)s is in the past (today is %(today)s).", day=day.isoformat(), today=today.isoformat()
+        )
         return None
     return day
 

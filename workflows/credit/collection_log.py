@@ -30,6 +30,7 @@ from workflows.engine import runner
 from workflows.engine.messages import message_rules
 from workflows.engine.runtime import Runtime
 from workflows.errors import Conflict, Forbidden, NotFound
+from workflows.messages import _
 from workflows.store.db import transaction
 from workflows.store.models import (
     InboxItem,
@@ -84,7 +85,7 @@ def worklist_scope(rt: Runtime, session: Session, actor: Actor) -> Any:
     if actor.is_admin or actor.in_any(roles.COLLECTION_OVERSEERS):
         return case_scope(None, unlinked=True)
     if not actor.in_any(roles.COLLECTION_READERS):
-        raise Forbidden(f"{actor.username} may not read the collectors' worklist")
+        raise Forbidden(_("%(user)s may not read the collectors' worklist", user=actor.username))
     used = select(ProcessInstance.definition_id).where(
         ProcessInstance.id.in_(
             select(DunningCase.instance_id).where(
@@ -104,13 +105,21 @@ def load_case_for(rt: Runtime, session: Session, case_id: int, actor: Actor, *, 
     """
     case = session.get(DunningCase, case_id)
     if case is None:
-        raise NotFound(f"dunning case {case_id} does not exist")
+        raise NotFound(_("dunning case %(case_id)s does not exist", case_id=case_id))
     groups = case_groups(rt, session, case)
     allowed = may_work(actor, groups) if work else may_read(actor, groups)
     if not allowed:
         who = ", ".join(groups) or "no collector group"
         doing = "log contacts on" if work else "read the contacts of"
-        raise Forbidden(f"{actor.username} may not {doing} dunning case {case_id}: it is worked by {who}")
+        raise Forbidden(
+            _(
+                "%(user)s may not %(doing)s dunning case %(case_id)s: it is worked by %(who)s",
+                user=actor.username,
+                doing=doing,
+                case_id=case_id,
+                who=who,
+            )
+        )
     return case
 
 
@@ -128,7 +137,13 @@ def log_contact(
     with rt.factory() as session:
         case = load_case_for(rt, session, case_id, actor, work=True)
         if case.status not in WORKED:
-            raise Conflict(f"dunning case {case_id} is {case.status}: collectors log contacts on open cases")
+            raise Conflict(
+                _(
+                    "dunning case %(case_id)s is %(case_status)s: collectors log contacts on open cases",
+                    case_id=case_id,
+                    case_status=case.status,
+                )
+            )
         data = parse_contact(raw, now.date())
         if data.outcome == PROMISE:
             return _log_promise(rt, session, case, data, actor=actor, now=now)
@@ -184,7 +199,12 @@ def _log_promise(
 
     def after_delivery(step_session: Session, delivered: list[int]) -> None:
         if instance_id not in delivered:  # raising here rolls the delivery back too
-            raise Conflict(f"dunning case {case_id} stopped waiting for a promise meanwhile; reload it")
+            raise Conflict(
+                _(
+                    "dunning case %(case_id)s stopped waiting for a promise meanwhile; reload it",
+                    case_id=case_id,
+                )
+            )
         write_contact(step_session)
 
     if key is not None:
@@ -204,7 +224,11 @@ def _log_promise(
         runner.complete_task(rt, task_id, form, actor=actor, now=now, also=write_contact)
     else:
         raise Conflict(
-            f"dunning case {case_id} takes no promise now (a promise waits for a credit manager's decision, "
-            "or the case is between steps); log the contact without a promise, or try again later"
+            _(
+                "dunning case %(case_id)s takes no promise now (a promise waits for a "
+                "credit manager's decision, or the case is between steps); log the "
+                "contact without a promise, or try again later",
+                case_id=case_id,
+            )
         )
     return written

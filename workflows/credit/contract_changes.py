@@ -20,7 +20,8 @@ from workflows.credit.contracts import (
 )
 from workflows.credit.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
 from workflows.credit.record_fields import convert_field, money_text
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, field_listing
+from workflows.messages import _
 from workflows.store.audit import as_recorded
 from workflows.store.jsonable import to_jsonable
 
@@ -37,7 +38,10 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
         message = (
             'Name at least one new value, e.g. {"payment_terms_days": 90} or {"price": "EUR 850 per tonne"}.'
         )
-        raise Invalid(f"The change has errors: changes: {message}", details={"fields": {"changes": message}})
+        raise Invalid(
+            _("The change has errors: changes: %(message)s", message=message),
+            details={"fields": {"changes": message}},
+        )
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
     for key, value in changes.items():
@@ -54,8 +58,8 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
         else:
             out[name] = to_jsonable(value)
     if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The change has errors: {listing}", details={"fields": errors})
+        listing = field_listing(errors)
+        raise Invalid(_("The change has errors: %(listing)s", listing=listing), details={"fields": errors})
     return out
 
 
@@ -79,14 +83,16 @@ def open_change_request(
     if change_type not in CHANGE_TYPES:
         message = f"Choose one of: {', '.join(CHANGE_TYPES)}."
         raise Invalid(
-            f"The change has errors: change_type: {message}", details={"fields": {"change_type": message}}
+            _("The change has errors: change_type: %(message)s", message=message),
+            details={"fields": {"change_type": message}},
         )
     parsed = parse_changes(changes, today=now.date())
     merged = _apply(contract, parsed)
     if merged["end_date"] and merged["end_date"] < merged["start_date"]:
         message = "The contract would end before it starts."
         raise Invalid(
-            f"The change has errors: end_date: {message}", details={"fields": {"end_date": message}}
+            _("The change has errors: end_date: %(message)s", message=message),
+            details={"fields": {"end_date": message}},
         )
     _check_value_impact(Decimal(value_impact), merged["value"] - contract.value, contract.currency)
     pending = session.scalar(
@@ -97,8 +103,15 @@ def open_change_request(
     )
     if pending is not None:
         raise Conflict(
-            f"contract {contract.number} already has change request {pending.id} ({pending.status}) "
-            f"in process instance {pending.instance_id}; wait for it to finish"
+            _(
+                "contract %(contract_number)s already has change request %(pending_id)s "
+                "(%(pending_status)s) in process instance %(instance_id)s; wait for it "
+                "to finish",
+                contract_number=contract.number,
+                pending_id=pending.id,
+                pending_status=pending.status,
+                instance_id=pending.instance_id,
+            )
         )
     current = current_terms(contract)
     request = ContractChangeRequest(
@@ -137,7 +150,7 @@ def get_change_request(session: Session, request_id: int) -> ContractChangeReque
     """Raises: NotFound."""
     request = session.get(ContractChangeRequest, request_id)
     if request is None:
-        raise NotFound(f"contract change request {request_id} does not exist")
+        raise NotFound(_("contract change request %(request_id)s does not exist", request_id=request_id))
     return request
 
 
@@ -288,7 +301,8 @@ def _check_value_impact(declared: Decimal, value_change: Decimal, currency: str)
         f"change in the same direction, not {declared}."
     )
     raise Invalid(
-        f"The change has errors: value_impact: {message}", details={"fields": {"value_impact": message}}
+        _("The change has errors: value_impact: %(message)s", message=message),
+        details={"fields": {"value_impact": message}},
     )
 
 
@@ -317,5 +331,10 @@ def _apply(contract: Contract, changes: Mapping[str, Any]) -> dict[str, Any]:
 def _require_status(request: ContractChangeRequest, *allowed: str) -> None:
     if request.status not in allowed:
         raise Conflict(
-            f"contract change request {request.id} is {request.status}, not {' or '.join(allowed)}"
+            _(
+                "contract change request %(id)s is %(status)s, not %(allowed)s",
+                id=request.id,
+                status=request.status,
+                allowed=" or ".join(allowed),
+            )
         )

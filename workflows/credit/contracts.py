@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.models import Contract, ContractChangeRequest, ContractVersion, Supplier
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, Invalid, NotFound
+from workflows.messages import _
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
 
@@ -55,7 +56,8 @@ def parse_contract(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     if fields.get("end_date") and fields["end_date"] < fields["start_date"]:
         message = "The end date may not be before the start date."
         raise Invalid(
-            f"The contract has errors: end_date: {message}", details={"fields": {"end_date": message}}
+            _("The contract has errors: end_date: %(message)s", message=message),
+            details={"fields": {"end_date": message}},
         )
     return fields
 
@@ -72,10 +74,11 @@ def create_contract(session: Session, fields: Mapping[str, Any], *, actor: str, 
     if session.get(Supplier, fields["supplier_id"]) is None:
         message = f"Supplier {fields['supplier_id']} does not exist."
         raise Invalid(
-            f"The contract has errors: supplier_id: {message}", details={"fields": {"supplier_id": message}}
+            _("The contract has errors: supplier_id: %(message)s", message=message),
+            details={"fields": {"supplier_id": message}},
         )
     if session.scalar(select(Contract.id).where(Contract.number == fields["number"])):
-        raise Conflict(f"a contract with number {fields['number']!r} exists already")
+        raise Conflict(_("a contract with number %(number)r exists already", number=fields["number"]))
     contract = Contract(
         **{"terms": {}, **fields}, version=1, created_by=actor, created_at=now, updated_at=now
     )
@@ -100,7 +103,7 @@ def get_contract(session: Session, contract_id: int, *, for_update: bool = False
     query = select(Contract).where(Contract.id == contract_id)
     contract = session.scalar(query.with_for_update() if for_update else query)
     if contract is None:
-        raise NotFound(f"contract {contract_id} does not exist")
+        raise NotFound(_("contract %(contract_id)s does not exist", contract_id=contract_id))
     return contract
 
 

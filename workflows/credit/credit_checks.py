@@ -29,6 +29,7 @@ from workflows.credit.orders import (
 )
 from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
 from workflows.errors import Conflict, NotFound
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
 from workflows.store.paging import page_rows
@@ -51,10 +52,10 @@ def parse_check(raw: Any) -> CheckRequest:
     currency = parse_currency(raw.get("currency"), errors)
     unknown = sorted(set(raw) - {"customer_id", "order_ref", "amount", "currency"})
     for name in unknown[:5]:
-        errors[str(name)[:40]] = (
+        errors[str(name)[:40]] = _(
             "Unknown field; a credit check takes customer_id, amount, currency, order_ref."
         )
-    raise_field_errors(errors, "credit check")
+    raise_field_errors(errors, _("credit check"))
     assert cid is not None and ref is not None and amount is not None and currency is not None
     return CheckRequest(cid, ref, amount, currency)
 
@@ -81,12 +82,19 @@ def check_credit(
     """
     customer = session.scalar(select(Customer).where(Customer.id == req.customer_id).with_for_update())
     if customer is None:
-        raise NotFound(f"customer {req.customer_id} does not exist")
+        raise NotFound(_("customer %(customer_id)s does not exist", customer_id=req.customer_id))
     order = find_order(session, customer.id, req.order_ref, lock=True)
     if order is not None and order.status in OrderStatus.CLOSED:
         raise Conflict(
-            f"order {req.order_ref} of customer {customer.id} was {order.status} by {order.closed_by}; "
-            "a closed order is not checked again (use a new order reference)"
+            _(
+                "order %(order_ref)s of customer %(customer_id)s was %(order_status)s by "
+                "%(closed_by)s; a closed order is not checked again (use a new order "
+                "reference)",
+                order_ref=req.order_ref,
+                customer_id=customer.id,
+                order_status=order.status,
+                closed_by=order.closed_by,
+            )
         )
     ccy = customer.currency
     missing: MissingRate | None = None
@@ -106,9 +114,18 @@ def check_credit(
     ):
         # The credit manager's task shows the held amount: a raised order would be released unseen.
         raise Conflict(
-            f"order {req.order_ref} of customer {customer.id} is held at {order.amount:.2f} {order.currency} "
-            f"and a credit manager decides on that release in instance {order.release_instance_id}; it "
-            "cannot grow meanwhile (wait for the decision, or cancel it and check a new order reference)"
+            _(
+                "order %(order_ref)s of customer %(customer_id)s is held at "
+                "%(order_amount)s %(order_currency)s and a credit manager decides on "
+                "that release in instance %(release_instance_id)s; it cannot grow "
+                "meanwhile (wait for the decision, or cancel it and check a new order "
+                "reference)",
+                order_ref=req.order_ref,
+                customer_id=customer.id,
+                order_amount=f"{order.amount:.2f}",
+                order_currency=order.currency,
+                release_instance_id=order.release_instance_id,
+            )
         )
     if customer.blocked:
         result, reason = CheckResult.BLOCKED, block_reason(session, customer)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.disputes import ZERO, CreditNote, Dispute, DisputeLine, DisputeStatus, lines_of
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, PaymentAllocation
 from workflows.errors import Invalid
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 
@@ -29,9 +30,20 @@ def post_credit(
         Invalid: no credit is waiting for approval, or no approver is named.
     """
     if dispute.status != DisputeStatus.PROPOSED or not dispute.proposed_credit:
-        raise Invalid(f"dispute {dispute.id} is {dispute.status}: it has no credit waiting to be posted")
+        raise Invalid(
+            _(
+                "dispute %(dispute_id)s is %(dispute_status)s: it has no credit waiting to be posted",
+                dispute_id=dispute.id,
+                dispute_status=dispute.status,
+            )
+        )
     if not approved_by:  # the handler checks the approvals; the books always name who approved
-        raise Invalid(f"dispute {dispute.id}: a credit note is posted only with the people who approved it")
+        raise Invalid(
+            _(
+                "dispute %(dispute_id)s: a credit note is posted only with the people who approved it",
+                dispute_id=dispute.id,
+            )
+        )
     customer = session.get(Customer, dispute.customer_id)
     assert customer is not None
     left = dispute.proposed_credit
@@ -106,7 +118,14 @@ def close_without_credit(
         DisputeStatus.REFUSED: DisputeStatus.PROPOSED,
     }
     if allowed.get(outcome) != dispute.status:
-        raise Invalid(f"dispute {dispute.id} is {dispute.status} and cannot close as {outcome}")
+        raise Invalid(
+            _(
+                "dispute %(dispute_id)s is %(dispute_status)s and cannot close as %(outcome)s",
+                dispute_id=dispute.id,
+                dispute_status=dispute.status,
+                outcome=outcome,
+            )
+        )
     before = {"status": dispute.status, "held": f"{dispute.disputed_amount:.2f}"}
     for line in lines_of(session, dispute):
         invoice = session.get(Invoice, line.invoice_id, with_for_update=True)

@@ -18,7 +18,7 @@ from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
 from workflows.definitions.decision_tables import output_values
 from workflows.definitions.versions import definition_file, latest_definition
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, field_listing
 from workflows.messages import _
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
@@ -80,8 +80,8 @@ def parse_customer(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
             fields = {"credit_limit": _NO_LIMIT, **exc.details["fields"]}
         else:
             fields = {"credit_limit": _NO_LIMIT}
-        listing = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise Invalid(f"The customer has errors: {listing}", details={"fields": fields})
+        listing = field_listing(fields)
+        raise Invalid(_("The customer has errors: %(listing)s", listing=listing), details={"fields": fields})
     return _parse_customer_fields(CUSTOMER_FIELDS, rest, today)  # an empty credit_limit counts as absent
 
 
@@ -100,15 +100,16 @@ def _parse_customer_fields(
     """parse_fields, plus the rules of the scorecard's segment and relationship fields."""
     errors: dict[str, str] = {}
     try:
-        fields = parse_fields("customer", specs, raw, today)
+        fields = parse_fields(_("customer"), specs, raw, today)
     except Invalid as exc:
         errors, fields = dict(exc.details["fields"]), {}
     if "ownership" in fields and fields["ownership"] not in OWNERSHIPS:
-        errors["ownership"] = f"One of {', '.join(OWNERSHIPS)}."
+        errors["ownership"] = _("One of %(ownerships)s.", ownerships=", ".join(OWNERSHIPS))
     since, start = fields.get("customer_since"), date(fields.get("founded_year") or 1800, 1, 1)
     if since is not None and not start <= since <= today:
-        errors["customer_since"] = f"A date between {start.isoformat()} and today ({today.isoformat()})."
-    raise_field_errors(errors, "customer")
+        dates = {"start": start, "today": today}  # a date's str is its ISO form
+        errors["customer_since"] = _("A date between %(start)s and today (%(today)s).", **dates)
+    raise_field_errors(errors, _("customer"))
     return fields
 
 
@@ -164,7 +165,8 @@ def check_review_date(session: Session, review_date: date | None, today: date) -
 
 
 def _field_error(name: str, message: str) -> Invalid:
-    return Invalid(f"The customer has errors: {name}: {message}", details={"fields": {name: message}})
+    said = _("The customer has errors: %(name)s: %(message)s", name=name, message=message)
+    return Invalid(said, details={"fields": {name: message}})
 
 
 def create_customer(session: Session, fields: Mapping[str, Any], *, actor: str, now: datetime) -> Customer:
@@ -201,7 +203,7 @@ def _add_customer(session: Session, fields: Mapping[str, Any], *, actor: str, no
     check_owners(session, fields)  # sales_owner a user, account_owner an active user
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
-        raise Conflict(f"a customer with external_id {external_id!r} exists already")
+        raise Conflict(_("a customer with external_id %(id)r exists already", id=external_id))
     customer = Customer(**{**fields, "credit_limit": Decimal("0.00")}, created_at=now, updated_at=now)
     session.add(customer)
     session.flush()

@@ -16,6 +16,7 @@ from workflows.credit.disputes import REASONS, CreditNote, Dispute, DisputeLine,
 from workflows.credit.models import Customer
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.errors import Invalid, NotFound
+from workflows.messages import _
 from workflows.store.paging import page_rows
 
 ZERO = Decimal("0.00")
@@ -41,8 +42,10 @@ def list_disputes(
     if status:
         if status not in DisputeStatus.ALL:
             raise Invalid(
-                f"no dispute status {status[:40]!r}",
-                details={"fields": {"status": f"Must be one of {', '.join(DisputeStatus.ALL)}."}},
+                _("no dispute status %(status)r", status=status[:40]),
+                details={
+                    "fields": {"status": _("Must be one of %(all)s.", all=", ".join(DisputeStatus.ALL))}
+                },
             )
         query = query.where(Dispute.status == status)
     return page_rows(session, query.order_by(Dispute.id.desc()), page, per_page)
@@ -52,7 +55,7 @@ def get_dispute(session: Session, dispute_id: int) -> Dispute:
     """Raises: NotFound."""
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:
-        raise NotFound(f"dispute {dispute_id} does not exist")
+        raise NotFound(_("dispute %(dispute_id)s does not exist", dispute_id=dispute_id))
     return dispute
 
 
@@ -135,7 +138,7 @@ def list_credit_notes(
 
 def customer_credit_notes(session: Session, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """A customer's latest credit notes, for its credit file."""
-    rows, _ = list_credit_notes(session, customer_id=customer_id, per_page=limit)
+    rows, _total = list_credit_notes(session, customer_id=customer_id, per_page=limit)
     return [credit_note_json(n) for n in rows]
 
 
@@ -149,8 +152,8 @@ def reason_summary(session: Session, start: date, end: date, base: str) -> dict[
     """
     if end < start or (end - start).days > MAX_SUMMARY_DAYS:
         raise Invalid(
-            "the report covers from `from` to `to`, at most ten years",
-            details={"fields": {"to": "Must be on or after `from`, and at most ten years later."}},
+            _("the report covers from `from` to `to`, at most ten years"),
+            details={"fields": {"to": _("Must be on or after `from`, and at most ten years later.")}},
         )
     rows = session.execute(
         select(DisputeLine.reason, DisputeLine.amount, Dispute.currency, Dispute.opened_at)

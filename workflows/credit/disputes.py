@@ -10,7 +10,6 @@ payment settled meanwhile becomes the customer's credit balance).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,19 +18,21 @@ from sqlalchemy import ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit import fx, roles
+from workflows.credit.dispute_input import REASONS as REASONS
+from workflows.credit.dispute_input import DisputeInput as DisputeInput
+from workflows.credit.dispute_input import LineInput as LineInput
+from workflows.credit.dispute_input import invalid
+from workflows.credit.dispute_input import parse_dispute as parse_dispute
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.definitions.deploy import QUEUED_START
 from workflows.definitions.versions import latest_definition
 from workflows.errors import Invalid, NotFound
-from workflows.money import parse_money
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2, InstanceStatus, ProcessInstance, Timer
 
 ZERO = Decimal("0.00")
-REASONS = ("price", "quantity", "quality", "delivery", "duplicate", "other")
 ACCEPT, REJECT = "accept", "reject"
-MAX_LINES = 200  # invoices in one dispute
-MAX_TEXT = 4000
 
 
 class DisputeStatus:
@@ -109,80 +110,7 @@ class CreditNote(Base):
     posted_at: Mapped[datetime]
 
 
-def _invalid(summary: str, fields: dict[str, str]) -> Invalid:
-    """An Invalid naming each field in its message too: a handler's error reaches the caller as text."""
-    named = "; ".join(f"{name}: {text}" for name, text in fields.items())
-    return Invalid(f"{summary}: {named}", details={"fields": fields})
-
-
 # --- opening ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LineInput:
-    number: str
-    amount: Decimal
-    reason: str
-
-
-@dataclass(frozen=True)
-class DisputeInput:
-    customer_id: int
-    lines: tuple[LineInput, ...]
-    owner_group: str
-    description: str
-
-
-def parse_dispute(raw: Mapping[str, Any]) -> DisputeInput:
-    """Start data or a `dispute` message as a dispute: every bad field named at once.
-
-    Raises:
-        Invalid: with `details["fields"]` naming each bad field (`invoices[2].amount`).
-    """
-    errors: dict[str, str] = {}
-    customer_id = raw.get("customer_id")
-    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 0 < customer_id < 2**63:
-        errors["customer_id"] = "Must be the id of a customer."
-        customer_id = 0
-    owner = raw.get("owner_group")
-    if owner not in roles.DISPUTE_OWNER_GROUPS:
-        errors["owner_group"] = f"Must be one of {', '.join(roles.DISPUTE_OWNER_GROUPS)}."
-    description = raw.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_TEXT or "\x00" in description:
-        errors["description"] = f"Must be text of at most {MAX_TEXT} characters."
-        description = ""
-    items = raw.get("invoices")
-    lines: list[LineInput] = []
-    if not isinstance(items, list) or not items or len(items) > MAX_LINES:
-        errors["invoices"] = f"Name from 1 to {MAX_LINES} invoices, each {{number, amount, reason}}."
-        items = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        where = f"invoices[{index}]"
-        if not isinstance(item, Mapping):
-            errors[where] = "Must be {number, amount, reason}."
-            continue
-        number, reason = item.get("number"), item.get("reason")
-        if not isinstance(number, str) or not number.strip() or len(number) > 80 or "\x00" in number:
-            errors[f"{where}.number"] = "Must be an invoice number."
-            continue
-        if number in seen:
-            errors[f"{where}.number"] = f"Invoice {number} is named twice."
-        seen.add(number)
-        if reason not in REASONS:
-            errors[f"{where}.reason"] = f"Must be one of {', '.join(REASONS)}."
-        try:
-            amount = parse_money(item.get("amount"))
-        except ValueError as exc:
-            errors[f"{where}.amount"] = str(exc)
-            continue
-        if amount <= 0:
-            errors[f"{where}.amount"] = "Must be above zero: the part of the invoice the customer disputes."
-            continue
-        lines.append(LineInput(number, amount, str(reason)))
-    if errors:
-        raise _invalid("the dispute cannot be opened", errors)
-    return DisputeInput(int(customer_id), tuple(lines), str(owner), str(description))
 
 
 def open_dispute(
@@ -203,7 +131,7 @@ def open_dispute(
     """
     customer = session.get(Customer, data.customer_id)
     if customer is None:
-        raise NotFound(f"customer {data.customer_id} does not exist")
+        raise NotFound(_("customer %(customer_id)s does not exist", customer_id=data.customer_id))
     numbers = [line.number for line in data.lines]
     invoices = {
         i.number: i
@@ -217,17 +145,29 @@ def open_dispute(
         where = f"invoices[{index}]"
         # Another customer's invoice reads as unknown: a dispute does not tell which numbers exist.
         if invoice is None or invoice.customer_id != customer.id:
-            errors[f"{where}.number"] = f"Customer {customer.id} has no invoice {line.number}."
+            errors[f"{where}.number"] = _(
+                "Customer %(customer_id)s has no invoice %(line_number)s.",
+                customer_id=customer.id,
+                line_number=line.number,
+            )
         elif invoice.status != InvoiceStatus.OPEN:
-            errors[f"{where}.number"] = f"Invoice {line.number} is {invoice.status}, not open."
+            errors[f"{where}.number"] = _(
+                "Invoice %(line_number)s is %(invoice_status)s, not open.",
+                line_number=line.number,
+                invoice_status=invoice.status,
+            )
         elif line.amount > invoice.open_amount - invoice.disputed_amount:
             free = max(ZERO, invoice.open_amount - invoice.disputed_amount)
-            errors[f"{where}.amount"] = (
-                f"Invoice {line.number} has {free:.2f} {invoice.currency} open and not yet disputed; "
-                f"{line.amount:.2f} is more."
+            errors[f"{where}.amount"] = _(
+                "Invoice %(line_number)s has %(free)s %(invoice_currency)s open and not "
+                "yet disputed; %(line_amount)s is more.",
+                line_number=line.number,
+                free=f"{free:.2f}",
+                invoice_currency=invoice.currency,
+                line_amount=f"{line.amount:.2f}",
             )
     if errors:
-        raise _invalid("the dispute cannot be opened", errors)
+        raise invalid(_("the dispute cannot be opened"), errors)
     dispute = Dispute(
         customer_id=customer.id,
         instance_id=instance_id,
@@ -285,8 +225,11 @@ def queue_resolution(
     definition = latest_definition(session, roles.DISPUTE_RESOLUTION, required=False)
     if definition is None:
         raise Invalid(
-            f"{roles.DISPUTE_RESOLUTION} is not deployed, so the dispute has no process to settle it; "
-            "run `creditflow init`, then send the dispute again"
+            _(
+                "%(dispute_resolution)s is not deployed, so the dispute has no process "
+                "to settle it; run `creditflow init`, then send the dispute again",
+                dispute_resolution=roles.DISPUTE_RESOLUTION,
+            )
         )
     due = now - timedelta(microseconds=1)  # due already, as deploy queues definition_approval
     instance = ProcessInstance(
@@ -340,19 +283,34 @@ def record_proposal(
         Invalid: naming the field.  Conflict-like Invalid: the dispute is not open.
     """
     if dispute.status != DisputeStatus.OPEN:
-        raise Invalid(f"dispute {dispute.id} is {dispute.status}; only an open dispute takes a proposal")
+        raise Invalid(
+            _(
+                "dispute %(dispute_id)s is %(dispute_status)s; only an open dispute takes a proposal",
+                dispute_id=dispute.id,
+                dispute_status=dispute.status,
+            )
+        )
     if decision not in (ACCEPT, REJECT):
-        raise _invalid(f"dispute {dispute.id}", {"decision": "Must be accept or reject."})
+        raise invalid(
+            _("dispute %(dispute_id)s", dispute_id=dispute.id), {"decision": _("Must be accept or reject.")}
+        )
     amount = ZERO if credit is None else credit
     if decision == REJECT and amount != 0:
-        raise _invalid(
-            f"dispute {dispute.id}", {"credit_amount": "Must be empty or 0 when the dispute is rejected."}
+        raise invalid(
+            _("dispute %(dispute_id)s", dispute_id=dispute.id),
+            {"credit_amount": _("Must be empty or 0 when the dispute is rejected.")},
         )
     if amount < 0 or amount > dispute.disputed_amount or amount != amount.quantize(Decimal("0.01")):
         limit = f"{dispute.disputed_amount:.2f} {dispute.currency}"
-        raise _invalid(
-            f"dispute {dispute.id}",
-            {"credit_amount": f"Must be from 0 to {limit}, the disputed amount, in cents; not {amount}."},
+        raise invalid(
+            _("dispute %(dispute_id)s", dispute_id=dispute.id),
+            {
+                "credit_amount": _(
+                    "Must be from 0 to %(limit)s, the disputed amount, in cents; not %(amount)s.",
+                    limit=limit,
+                    amount=amount,
+                )
+            },
         )
     before = _proposal_fields(dispute)
     try:

@@ -21,6 +21,7 @@ from sqlalchemy.types import TypeDecorator
 from workflows.credit.csv_import import ImportRejected, ImportReport, read_rows
 from workflows.credit.record_fields import raise_field_errors
 from workflows.errors import Conflict, Invalid
+from workflows.messages import _
 from workflows.money import MAX_AMOUNT
 from workflows.store.audit import record_event
 from workflows.store.models import Base
@@ -127,12 +128,12 @@ def parse_rate(raw: Any, base: str) -> RateInput:
     """
     errors: dict[str, str] = {}
     if not isinstance(raw, dict):
-        raise Invalid("An exchange rate is an object {currency, rate, date}.")
+        raise Invalid(_("An exchange rate is an object {currency, rate, date}."))
     currency = raw.get("currency")
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        errors["currency"] = "a three-letter ISO 4217 code such as USD"
+        errors["currency"] = _("a three-letter ISO 4217 code such as USD")
     elif currency == base:
-        errors["currency"] = f"{base} is the base currency; its rate is always 1"
+        errors["currency"] = _("%(base)s is the base currency; its rate is always 1", base=base)
     rate = _rate(raw.get("rate"), errors)
     day: date | None = None
     text = raw.get("date")
@@ -141,11 +142,11 @@ def parse_rate(raw: Any, base: str) -> RateInput:
     except ValueError:
         day = None
     if day is None:
-        errors["date"] = "an ISO 8601 date such as 2027-01-14"
+        errors["date"] = _("an ISO 8601 date such as 2027-01-14")
     source = raw.get("source", "")
     if not isinstance(source, str) or len(source) > 80 or "\x00" in source:
-        errors["source"] = "text of at most 80 characters"
-    raise_field_errors(errors, "exchange rate")
+        errors["source"] = _("text of at most 80 characters")
+    raise_field_errors(errors, _("exchange rate"))
     assert day is not None and rate is not None and isinstance(currency, str)
     return RateInput(currency, day, rate, source)
 
@@ -156,17 +157,17 @@ def _rate(value: Any, errors: dict[str, str]) -> Decimal | None:
         or not isinstance(value, (int, str, Decimal))
         or (isinstance(value, str) and not _RATE_TEXT.fullmatch(value))
     ):
-        errors["rate"] = 'a positive decimal (a string such as "0.1283" or a number)'
+        errors["rate"] = _('a positive decimal (a string such as "0.1283" or a number)')
         return None
     try:
         rate = Decimal(value)
     except InvalidOperation:
         rate = None
     if rate is None or not rate.is_finite() or rate <= 0 or rate > MAX_RATE:
-        errors["rate"] = f"a positive decimal of at most {MAX_RATE}"
+        errors["rate"] = _("a positive decimal of at most %(max_rate)s", max_rate=MAX_RATE)
         return None
     if rate != rate.quantize(RATE_PLACES, rounding=ROUND_HALF_UP) or rate.quantize(RATE_PLACES) == 0:
-        errors["rate"] = "at most ten decimal places, and not zero at that precision"
+        errors["rate"] = _("at most ten decimal places, and not zero at that precision")
         return None
     return rate
 
@@ -239,7 +240,7 @@ def post_rate(
             'the rate, or an admin posts it with "force": true'
         )
         raise Invalid(
-            f"The exchange rate has errors: rate: {message}",
+            _("The exchange rate has errors: rate: %(message)s", message=message),
             details={"fields": {"rate": message}, "previous": previous, "move": moved},
         )
     row = store_rate(session, data, actor=actor, now=now)

@@ -22,7 +22,8 @@ from workflows.credit.exposure_policy import EXPOSURE_FILE, exposure_policy
 from workflows.credit.models import Customer, LimitChange
 from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.errors import Conflict
+from workflows.errors import Conflict, message_of
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,15 @@ def key_review_date(session: Session, customer: Customer, today: date) -> date |
         try:
             months = evaluate_decision(text, LIMIT_POLICY_DECISION, inputs).get("review_months")
         except DecisionError as exc:  # nothing is written: the process owner fixes the deployed table
-            raise Conflict(f"{LIMIT_POLICY_FILE} of {key} v{definition.version}: {exc}") from exc
+            raise Conflict(
+                _(
+                    "%(limit_policy_file)s of %(key)s v%(definition_version)s: %(problem)s",
+                    limit_policy_file=LIMIT_POLICY_FILE,
+                    key=key,
+                    definition_version=definition.version,
+                    problem=message_of(exc),
+                )
+            ) from exc
         if isinstance(months, int) and not isinstance(months, bool):
             return add_months(today, months)
     return None

@@ -14,6 +14,7 @@ from workflows.credit.models import Customer
 from workflows.credit.record_fields import FieldSpec, parse_fields, raise_field_errors
 from workflows.credit.roles import KEY_CUSTOMER_SETTERS
 from workflows.errors import Forbidden
+from workflows.messages import _
 from workflows.store.audit import changed, record_event
 from workflows.store.models import User
 from workflows.users import Actor
@@ -38,9 +39,15 @@ def check_key_customer_rights(actor: Actor, raw: Mapping[str, Any], *, action: s
     if not sent or actor.in_any(KEY_CUSTOMER_SETTERS):
         return
     raise Forbidden(
-        f"{actor.username} may not set {', '.join(sent)} when they {action}: only "
-        f"{', '.join(sorted(KEY_CUSTOMER_SETTERS))} or admin name key customers",
-        details={"fields": dict.fromkeys(sent, "Only credit staff name key customers.")},
+        _(
+            "%(user)s may not set %(sent)s when they %(action)s: only "
+            "%(key_customer_setters)s or admin name key customers",
+            user=actor.username,
+            sent=", ".join(sent),
+            action=action,
+            key_customer_setters=", ".join(sorted(KEY_CUSTOMER_SETTERS)),
+        ),
+        details={"fields": dict.fromkeys(sent, _("Only credit staff name key customers."))},
     )
 
 
@@ -54,13 +61,15 @@ def check_owners(session: Session, fields: Mapping[str, Any]) -> None:
     errors: dict[str, str] = {}
     sales_owner = fields.get("sales_owner")
     if sales_owner and session.scalar(select(User.id).where(User.username == sales_owner)) is None:
-        errors["sales_owner"] = "Name an existing user."
+        errors["sales_owner"] = _("Name an existing user.")
     owner = fields.get("account_owner")
     if owner and session.scalar(select(User.id).where(User.username == owner, User.active)) is None:
-        errors["account_owner"] = f"{owner[:80]!r} is not an active user: name an existing active user."
+        errors["account_owner"] = _(
+            "%(owner)r is not an active user: name an existing active user.", owner=owner[:80]
+        )
     if fields.get("key_customer") and not owner:
-        errors["account_owner"] = "A key customer needs an account owner (an active user)."
-    raise_field_errors(errors, "customer")
+        errors["account_owner"] = _("A key customer needs an account owner (an active user).")
+    raise_field_errors(errors, _("customer"))
 
 
 def parse_key_customer(raw: Mapping[str, Any], *, today: Any) -> dict[str, Any]:
@@ -69,7 +78,7 @@ def parse_key_customer(raw: Mapping[str, Any], *, today: Any) -> dict[str, Any]:
     Raises:
         Invalid: naming each bad field.
     """
-    fields = parse_fields("key customer", KEY_CUSTOMER_BODY, raw, today)
+    fields = parse_fields(_("key customer"), KEY_CUSTOMER_BODY, raw, today)
     fields.setdefault("account_owner", None)
     return fields
 

@@ -10,6 +10,7 @@ import calendar
 from datetime import date, timedelta
 
 from workflows.errors import Invalid
+from workflows.messages import _
 
 MONTH, QUARTER = "month", "quarter"
 PERIODS = (MONTH, QUARTER)
@@ -26,7 +27,8 @@ def period_end_on_or_before(day: date, period: str) -> date:
     step = 3 if period == QUARTER else 1
     if period not in PERIODS:
         raise Invalid(
-            f"period must be one of {', '.join(PERIODS)}", details={"fields": {"period": "month or quarter"}}
+            _("period must be one of %(periods)s", periods=", ".join(PERIODS)),
+            details={"fields": {"period": _("month or quarter")}},
         )
     month = day.month - (day.month - 1) % step + step - 1  # the last month of the period holding `day`
     end = _month_end(day.year, month)
@@ -39,7 +41,7 @@ def previous_end(end: date, period: str) -> date:
     """The end of the period before the one ending on `end`."""
     step = 3 if period == QUARTER else 1
     first = date(end.year, end.month, 1)
-    for _ in range(step - 1):
+    for _month in range(step - 1):
         first = (first - timedelta(days=1)).replace(day=1)
     return first - timedelta(days=1)
 
@@ -56,8 +58,8 @@ def trend_ends(as_of: date, period: str, count: int = TREND_PERIODS) -> list[dat
     """
     if as_of < FIRST_DAY:
         raise Invalid(
-            f"as_of must be on or after {FIRST_DAY.isoformat()}",
-            details={"fields": {"as_of": f"a day from {FIRST_DAY.isoformat()} on"}},
+            _("as_of must be on or after %(first_day)s", first_day=FIRST_DAY.isoformat()),
+            details={"fields": {"as_of": _("a day from %(first_day)s on", first_day=FIRST_DAY.isoformat())}},
         )
     ends = [period_end_on_or_before(as_of, period)]
     while len(ends) < count:

@@ -15,7 +15,8 @@ from workflows.credit.key_customer_reviews import top_exposures_due
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import iso_text
-from workflows.errors import Invalid
+from workflows.errors import Invalid, field_listing
+from workflows.messages import _
 from workflows.settings import ReviewSettings
 from workflows.store.audit import changed as changed_fields
 from workflows.store.audit import record_event
@@ -127,24 +128,29 @@ def record_rating(
     errors = {}
     unknown = sorted(set(body) - set(RATING_FIELDS))
     if unknown:
-        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}; a rating has agency, rating and date."
+        errors["_unknown"] = _(
+            "Unknown field(s): %(unknown)s; a rating has agency, rating and date.", unknown=", ".join(unknown)
+        )
     # Strings only: str() of an object would store its Python spelling ("{'typename': 'x'}").
     texts = {name: value if isinstance(value := body.get(name), str) else "" for name in RATING_FIELDS}
     agency, rating = texts["agency"].strip(), texts["rating"].strip().upper()
     if not agency or len(agency) > 80:
-        errors["agency"] = "Name the rating agency (at most 80 characters)."
+        errors["agency"] = _("Name the rating agency (at most 80 characters).")
     if not rating or len(rating) > 10:
-        errors["rating"] = "Give the rating, e.g. BBB or A+ (at most 10 characters)."
+        errors["rating"] = _("Give the rating, e.g. BBB or A+ (at most 10 characters).")
     try:
         rated_on = date.fromisoformat(texts["date"])
     except ValueError:
-        errors["date"] = "The date of the rating, as YYYY-MM-DD."
+        errors["date"] = _("The date of the rating, as YYYY-MM-DD.")
     else:
         if rated_on > now.date():
-            errors["date"] = f"The rating date {rated_on} lies in the future; give the day the agency rated."
+            errors["date"] = _(
+                "The rating date %(rated_on)s lies in the future; give the day the agency rated.",
+                rated_on=rated_on,
+            )
     if errors:
         raise Invalid(
-            "The rating has errors: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            _("The rating has errors: %(listing)s", listing=field_listing(errors)),
             details={"fields": errors},
         )
     customer = get_customer(session, customer_id)

@@ -20,7 +20,8 @@ from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import Order, OrderStatus
 from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, message_of
+from workflows.messages import _
 from workflows.money import parse_money
 from workflows.store.audit import record_event
 from workflows.store.paging import page_rows
@@ -56,8 +57,8 @@ def parse_order(raw: Mapping[str, Any], *, today: date, customer_id: int | None 
         except ValueError:
             day = None
         if day is None:
-            errors["date"] = f"{str(text)[:40]!r} is not an ISO date (YYYY-MM-DD)."
-    raise_field_errors(errors, "order")
+            errors["date"] = _("%(text)r is not an ISO date (YYYY-MM-DD).", text=str(text)[:40])
+    raise_field_errors(errors, _("order"))
     assert cid is not None and ref is not None and amount is not None and currency is not None and day
     return OrderInput(cid, ref, amount, currency, day)
 
@@ -65,9 +66,9 @@ def parse_order(raw: Mapping[str, Any], *, today: date, customer_id: int | None 
 def parse_order_ref(value: Any, errors: dict[str, str]) -> str | None:
     text = value.strip() if isinstance(value, str) else ""
     if not text:
-        errors["order_ref"] = "The ERP's order reference is required (text of at most 80 characters)."
+        errors["order_ref"] = _("The ERP's order reference is required (text of at most 80 characters).")
     elif len(text) > 80 or not text.isprintable():
-        errors["order_ref"] = "At most 80 printable characters (no control characters)."
+        errors["order_ref"] = _("At most 80 printable characters (no control characters).")
     else:
         return text
     return None
@@ -78,10 +79,10 @@ def parse_amount(value: Any, errors: dict[str, str]) -> Decimal | None:
     try:
         amount = parse_money(value)
     except ValueError as exc:
-        errors["amount"] = str(exc)
+        errors["amount"] = message_of(exc)
         return None
     if amount <= 0:
-        errors["amount"] = "Must be more than zero."
+        errors["amount"] = _("Must be more than zero.")
         return None
     return amount
 
@@ -89,7 +90,7 @@ def parse_amount(value: Any, errors: dict[str, str]) -> Decimal | None:
 def parse_currency(value: Any, errors: dict[str, str]) -> str | None:
     text = value.strip() if isinstance(value, str) else ""
     if len(text) != 3 or not text.isascii() or not text.isalpha() or not text.isupper():
-        errors["currency"] = "Use a three-letter ISO currency code such as EUR."
+        errors["currency"] = _("Use a three-letter ISO currency code such as EUR.")
         return None
     return text
 
@@ -136,19 +137,35 @@ def post_order(
     """
     customer = session.scalar(select(Customer).where(Customer.id == data.customer_id).with_for_update())
     if customer is None:
-        raise NotFound(f"customer {data.customer_id} does not exist")
+        raise NotFound(_("customer %(customer_id)s does not exist", customer_id=data.customer_id))
     existing = find_order(session, customer.id, data.order_ref)
     if existing is not None:
         raise Conflict(
-            f"customer {customer.id} has order {data.order_ref} already (order {existing.id}, "
-            f"{existing.status}); an order reference is unique per customer"
+            _(
+                "customer %(customer_id)s has order %(order_ref)s already (order "
+                "%(existing_id)s, %(existing_status)s); an order reference is unique per "
+                "customer",
+                customer_id=customer.id,
+                order_ref=data.order_ref,
+                existing_id=existing.id,
+                existing_status=existing.status,
+            )
         )
     try:
         limit_amount = in_limit_currency(session, data.amount, data.currency, customer, data.order_date, base)
     except MissingRate as exc:
         raise Invalid(
-            f"order {data.order_ref}: {exc}",
-            details={"fields": {"currency": f"No exchange rate {data.currency}->{base}: {exc}"}},
+            _("order %(order_ref)s: %(problem)s", order_ref=data.order_ref, problem=message_of(exc)),
+            details={
+                "fields": {
+                    "currency": _(
+                        "No exchange rate %(currency)s->%(base)s: %(problem)s",
+                        currency=data.currency,
+                        base=base,
+                        problem=message_of(exc),
+                    )
+                }
+            },
         ) from exc
     return new_order(session, customer, data, limit_amount, actor=actor, now=now, status=status)
 
@@ -206,14 +223,21 @@ def close_order(session: Session, order_id: int, reason: str, *, actor: str, now
     status = CLOSE_REASONS.get(reason)
     if status is None:
         raise Invalid(
-            f"reason must be invoiced or cancelled, not {reason[:40]!r}",
-            details={"fields": {"reason": "invoiced (default) or cancelled"}},
+            _("reason must be invoiced or cancelled, not %(reason)r", reason=reason[:40]),
+            details={"fields": {"reason": _("invoiced (default) or cancelled")}},
         )
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
-        raise NotFound(f"order {order_id} does not exist")
+        raise NotFound(_("order %(order_id)s does not exist", order_id=order_id))
     if order.status in OrderStatus.CLOSED:
-        raise Conflict(f"order {order_id} was {order.status} by {order.closed_by} already")
+        raise Conflict(
+            _(
+                "order %(order_id)s was %(order_status)s by %(closed_by)s already",
+                order_id=order_id,
+                order_status=order.status,
+                closed_by=order.closed_by,
+            )
+        )
     before = order.status
     order.status, order.closed_by, order.closed_at, order.updated_at = status, actor, now, now
     record_event(
@@ -234,7 +258,7 @@ def get_order(session: Session, order_id: int) -> Order:
     """Raises: NotFound."""
     order = session.get(Order, order_id)
     if order is None:
-        raise NotFound(f"order {order_id} does not exist")
+        raise NotFound(_("order %(order_id)s does not exist", order_id=order_id))
     return order
 
 

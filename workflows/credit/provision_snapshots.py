@@ -24,6 +24,7 @@ from workflows.credit.provisions import MATRIX, SPECIFIC, MissingRates, Provisio
 from workflows.credit.record_fields import money_text
 from workflows.credit.write_offs import WriteOff
 from workflows.errors import Conflict, Invalid
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres
 from workflows.store.paging import page_rows
@@ -70,13 +71,17 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
     """
     if not is_month_end(as_of):
         raise Invalid(
-            f"{as_of.isoformat()} is not a month end; the provision run is monthly",
-            details={"fields": {"as_of": "the last day of a month"}},
+            _("%(as_of)s is not a month end; the provision run is monthly", as_of=as_of.isoformat()),
+            details={"fields": {"as_of": _("the last day of a month")}},
         )
     if as_of > now.date():
         raise Invalid(
-            f"{as_of.isoformat()} has not ended yet (today is {now.date().isoformat()})",
-            details={"fields": {"as_of": "a month end on or before today"}},
+            _(
+                "%(as_of)s has not ended yet (today is %(now)s)",
+                as_of=as_of.isoformat(),
+                now=now.date().isoformat(),
+            ),
+            details={"fields": {"as_of": _("a month end on or before today")}},
         )
     lock_runs(session)
     latest = session.scalar(select(ProvisionRun).order_by(ProvisionRun.as_of.desc()).limit(1))
@@ -87,8 +92,13 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
         )
     if latest is not None and (following := next_month_end(latest.as_of)) < as_of:
         raise Conflict(
-            f"the month end {following.isoformat()} has no snapshot yet (the latest is of "
-            f"{latest.as_of.isoformat()}); post it first: snapshots are posted for every month end, in order",
+            _(
+                "the month end %(following)s has no snapshot yet (the latest is of "
+                "%(as_of)s); post it first: snapshots are posted for every month end, in "
+                "order",
+                following=following.isoformat(),
+                as_of=latest.as_of.isoformat(),
+            ),
             details={"fields": {"as_of": following.isoformat()}},
         )
     report = compute_provisions(session, as_of, base)
@@ -200,7 +210,7 @@ def _matrix_used(session: Session, previous: ProvisionRun, end: date, matrix: Ma
     for customer_id, currency, amount, due in rows:
         if customer_id in specific:
             continue
-        bucket, _ = matrix.rate_for((previous.as_of - due).days)
+        bucket, _rate = matrix.rate_for((previous.as_of - due).days)
         rate, fx = provided.get((bucket, currency), (ZERO, ZERO))
         total += (amount * fx * rate).quantize(CENT, rounding=ROUND_HALF_UP)
     return min(total, previous.closing)

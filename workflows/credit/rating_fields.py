@@ -9,6 +9,7 @@ from typing import Any
 
 from workflows.credit.roles import RATING_RECORDERS
 from workflows.errors import Forbidden
+from workflows.messages import _
 from workflows.users import Actor
 
 # The fields of a customer that only RATING_RECORDERS (or an admin) may set, on any path that writes them.
@@ -26,9 +27,16 @@ def check_rating_fields(actor: Actor, raw: Mapping[str, Any], *, action: str) ->
     if not sent or actor.in_any(RATING_RECORDERS):
         return
     raise Forbidden(
-        f"{actor.username} may not set {', '.join(sent)} when they {action}: only "
-        f"{', '.join(sorted(RATING_RECORDERS))} or admin record external ratings; leave them out and ask "
-        "credit staff to record the rating (POST /api/customers/ID/rating)",
+        _(
+            "%(user)s may not set %(sent)s when they %(action)s: only "
+            "%(rating_recorders)s or admin record external ratings; leave them out "
+            "and ask credit staff to record the rating (POST "
+            "/api/customers/ID/rating)",
+            user=actor.username,
+            sent=", ".join(sent),
+            action=action,
+            rating_recorders=", ".join(sorted(RATING_RECORDERS)),
+        ),
         # Field -> sentence, as every error's `fields` (the OpenAPI ErrorDetail and the 422s) has it.
-        details={"fields": dict.fromkeys(sent, "Only credit staff record external ratings.")},
+        details={"fields": dict.fromkeys(sent, _("Only credit staff record external ratings."))},
     )

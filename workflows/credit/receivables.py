@@ -17,7 +17,8 @@ from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.provision_releases import follow_recoveries
 from workflows.credit.record_fields import check_amount, iso_text, parse_customer_id, raise_field_errors
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, message_of
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 CENT = Decimal("0.01")
@@ -28,14 +29,14 @@ CENT = Decimal("0.01")
 
 def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     if isinstance(value, (bool, float)) or value is None or str(value).strip() == "":
-        errors[field] = "A decimal amount is required (use a dot: 1234.50)."
+        errors[field] = _("A decimal amount is required (use a dot: 1234.50).")
         return None
     try:
         return check_amount(Decimal(str(value).strip()), positive=True)
     except ArithmeticError:
-        errors[field] = f"{value!r} is not a decimal amount (use a dot: 1234.50)."
+        errors[field] = _("%(value)r is not a decimal amount (use a dot: 1234.50).", value=value)
     except ValueError as exc:
-        errors[field] = str(exc)
+        errors[field] = message_of(exc)
     return None
 
 
@@ -43,16 +44,16 @@ def _day(value: Any, field: str, errors: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        errors[field] = f"{value!r} is not an ISO date (YYYY-MM-DD)."
+        errors[field] = _("%(value)r is not an ISO date (YYYY-MM-DD).", value=value)
         return None
 
 
 def _text(value: Any, field: str, errors: dict[str, str], *, required: bool = True) -> str | None:
     text = "" if value is None else str(value).strip()
     if required and not text:
-        errors[field] = "This field is required."
+        errors[field] = _("This field is required.")
     if len(text) > 80:
-        errors[field] = "At most 80 characters."
+        errors[field] = _("At most 80 characters.")
     return text or None
 
 
@@ -86,8 +87,8 @@ def parse_invoice(raw: Mapping[str, Any], customer_id: int | None = None) -> Inv
     issued = _day(raw.get("issue_date"), "issue_date", errors)
     due = _day(raw.get("due_date"), "due_date", errors)
     if issued and due and due < issued:
-        errors["due_date"] = "The due date cannot be before the issue date."
-    raise_field_errors(errors, "invoice")
+        errors["due_date"] = _("The due date cannot be before the issue date.")
+    raise_field_errors(errors, _("invoice"))
     assert cid and number and amount and currency and issued and due
     return InvoiceInput(cid, number, amount, currency, issued, due)
 
@@ -101,7 +102,7 @@ def parse_payment(raw: Mapping[str, Any], customer_id: int | None = None) -> Pay
     paid_on = _day(raw.get("date"), "date", errors)
     invoice_number = _text(raw.get("invoice_number"), "invoice_number", errors, required=False)
     reference = _text(raw.get("reference"), "reference", errors, required=False)
-    raise_field_errors(errors, "payment")
+    raise_field_errors(errors, _("payment"))
     assert cid and amount and currency and paid_on
     return PaymentInput(cid, amount, currency, paid_on, invoice_number, reference)
 
@@ -109,7 +110,7 @@ def parse_payment(raw: Mapping[str, Any], customer_id: int | None = None) -> Pay
 def _currency(value: Any, errors: dict[str, str]) -> str | None:
     text = str(value or "").strip()
     if len(text) != 3 or not text.isalpha() or not text.isupper():
-        errors["currency"] = "Use a three-letter ISO currency code such as EUR."
+        errors["currency"] = _("Use a three-letter ISO currency code such as EUR.")
         return None
     return text
 
@@ -126,7 +127,7 @@ def post_invoice(session: Session, data: InvoiceInput, *, actor: str, now: datet
     customer = get_customer(session, data.customer_id)
     _same_currency(customer, data.currency)
     if session.scalar(select(Invoice.id).where(Invoice.number == data.number)) is not None:
-        raise Conflict(f"invoice {data.number} exists already; invoice numbers are unique")
+        raise Conflict(_("invoice %(number)s exists already; invoice numbers are unique", number=data.number))
     invoice = Invoice(
         customer_id=customer.id,
         number=data.number,
@@ -167,7 +168,10 @@ def post_payment(session: Session, data: PaymentInput, *, actor: str, now: datet
     _same_currency(customer, data.currency)
     if data.reference and session.scalar(select(Payment.id).where(Payment.reference == data.reference)):
         raise Conflict(
-            f"a payment with reference {data.reference} was recorded already; it is not counted twice"
+            _(
+                "a payment with reference %(reference)s was recorded already; it is not counted twice",
+                reference=data.reference,
+            )
         )
     payment = Payment(
         customer_id=customer.id,
@@ -231,12 +235,21 @@ def _allocation_order(session: Session, customer_id: int, invoice_number: str | 
         select(Invoice).where(Invoice.number == invoice_number, Invoice.customer_id == customer_id)
     )
     if named is None:
-        raise NotFound(f"customer {customer_id} has no invoice {invoice_number}")
+        raise NotFound(
+            _(
+                "customer %(customer_id)s has no invoice %(invoice_number)s",
+                customer_id=customer_id,
+                invoice_number=invoice_number,
+            )
+        )
     if named.status == InvoiceStatus.WRITTEN_OFF:
         if named.open_amount == 0:  # money beyond a settlement's unpaid part is a recovery, not a payment
             raise Conflict(
-                f"invoice {invoice_number} was written off; post the money as a recovery "
-                "(POST /api/recoveries)"
+                _(
+                    "invoice %(invoice_number)s was written off; post the money as a "
+                    "recovery (POST /api/recoveries)",
+                    invoice_number=invoice_number,
+                )
             )
         return [named, *open_invoices]  # what a settlement still asks of the debtor
     # What the named invoice does not need pays the oldest others before it becomes a credit balance.
@@ -246,8 +259,20 @@ def _allocation_order(session: Session, customer_id: int, invoice_number: str | 
 def _same_currency(customer: Customer, currency: str) -> None:
     if currency != customer.currency:
         raise Invalid(
-            f"customer {customer.id} is kept in {customer.currency}; convert the amount before posting it",
-            details={"fields": {"currency": f"Must be {customer.currency}, the customer's currency."}},
+            _(
+                "customer %(customer_id)s is kept in %(customer_currency)s; convert the "
+                "amount before posting it",
+                customer_id=customer.id,
+                customer_currency=customer.currency,
+            ),
+            details={
+                "fields": {
+                    "currency": _(
+                        "Must be %(customer_currency)s, the customer's currency.",
+                        customer_currency=customer.currency,
+                    )
+                }
+            },
         )
 
 

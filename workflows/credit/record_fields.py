@@ -9,7 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from workflows.errors import Invalid
+from workflows.errors import Invalid, field_listing, message_of
+from workflows.messages import _
 from workflows.store.db import MAX_INTEGER
 from workflows.store.jsonable import to_jsonable
 
@@ -55,17 +56,17 @@ def parse_fields(
     out: dict[str, Any] = {}
     unknown = sorted(set(raw) - set(specs))
     if unknown:
-        errors["_unknown"] = f"Unknown field(s): {', '.join(unknown)}."
+        errors["_unknown"] = _("Unknown field(s): %(unknown)s.", unknown=", ".join(unknown))
     for name, spec in specs.items():
         value = raw.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
-                errors[name] = "This field is required."
+                errors[name] = _("This field is required.")
             continue
         try:
             out[name] = convert_field(spec.kind, value, today, max_length=spec.max_length)
         except ValueError as exc:
-            errors[name] = str(exc)
+            errors[name] = message_of(exc)
     raise_field_errors(errors, what)
     return out
 
@@ -73,15 +74,17 @@ def parse_fields(
 def raise_field_errors(errors: dict[str, str], what: str) -> None:
     """Raises: Invalid naming each field of `errors` ("The order has errors: amount: ..."), if any."""
     if errors:
-        listing = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        raise Invalid(f"The {what} has errors: {listing}", details={"fields": errors})
+        listing = field_listing(errors)
+        raise Invalid(
+            _("The %(what)s has errors: %(listing)s", what=what, listing=listing), details={"fields": errors}
+        )
 
 
 def parse_customer_id(value: Any, errors: dict[str, str]) -> int | None:
     """A customer id sent in JSON (a whole number in the id range); else None and errors["customer_id"]."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTEGER:
         return value
-    errors["customer_id"] = "The id of an existing customer is required."
+    errors["customer_id"] = _("The id of an existing customer is required.")
     return None
 
 
@@ -93,11 +96,11 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
     """
     if kind != "terms" and isinstance(value, (Mapping, list)):
         # str() would store the object's Python spelling, e.g. a name "{'typename': 'x'}".
-        raise ValueError("A single value, not a JSON object or list.")
+        raise ValueError(_("A single value, not a JSON object or list."))
     if kind == "flag":
         flag = value if isinstance(value, bool) else _FLAGS.get(str(value).strip().lower())
         if flag is None:
-            raise ValueError("true or false.")
+            raise ValueError(_("true or false."))
         return flag
     if kind in ("id", "count", "percent", "days"):
         upper = {"id": MAX_INTEGER, "count": MAX_INTEGER, "percent": 100, "days": 365}[kind]
@@ -107,52 +110,52 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
                 "A whole number of 1 or more." if kind == "id" else "A whole number of 0 or more."
             )
         if int(text) > upper:
-            raise ValueError(f"At most {upper}.")
+            raise ValueError(_("At most %(upper)s.", upper=upper))
         return int(text)
     limit = max_length or TEXT_LIMITS.get(kind, 0)
     if kind == "rating":
         text = str(value).strip().upper()
         if len(text) > limit:
-            raise ValueError(f"An agency rating such as BBB+ (at most {limit} characters).")
+            raise ValueError(_("An agency rating such as BBB+ (at most %(limit)s characters).", limit=limit))
         return text
     if kind == "terms":
         if not isinstance(value, Mapping):
-            raise ValueError('An object of named terms, e.g. {"price": "EUR 820 per tonne"}.')
+            raise ValueError(_('An object of named terms, e.g. {"price": "EUR 820 per tonne"}.'))
         return to_jsonable(dict(value))
     text = str(value).strip()
     if kind == "text":
         if len(text) > limit:
-            raise ValueError(f"At most {limit} characters.")
+            raise ValueError(_("At most %(limit)s characters.", limit=limit))
         return text
     if kind == "email":
         if len(text) > limit:
-            raise ValueError(f"At most {limit} characters.")
+            raise ValueError(_("At most %(limit)s characters.", limit=limit))
         if not _EMAIL.match(text):
-            raise ValueError(f"{text!r} is not an e-mail address.")
+            raise ValueError(_("%(text)r is not an e-mail address.", text=text))
         return text
     if kind == "currency":
         if not _CURRENCY.match(text):
-            raise ValueError("Use a three-letter ISO currency code such as EUR.")
+            raise ValueError(_("Use a three-letter ISO currency code such as EUR."))
         return text
     if kind == "year":
         if isinstance(value, bool) or not _is_whole(text) or not 1800 <= int(text) <= today.year:
-            raise ValueError(f"A year between 1800 and {today.year}.")
+            raise ValueError(_("A year between 1800 and %(year)s.", year=today.year))
         return int(text)
     if kind in ("money", "ratio"):
         if isinstance(value, (bool, float)):
-            raise ValueError("Send amounts as decimal strings or exact JSON numbers.")
+            raise ValueError(_("Send amounts as decimal strings or exact JSON numbers."))
         try:
             amount = Decimal(text)
         except InvalidOperation as exc:
-            raise ValueError(f"{text!r} is not a decimal number (use a dot: 1234.50).") from exc
+            raise ValueError(_("%(text)r is not a decimal number (use a dot: 1234.50).", text=text)) from exc
         return check_amount(amount, positive=False)
     if kind == "date":
         if not isinstance(value, (str, date)) or not _ISO_DAY.fullmatch(text):
-            raise ValueError(f"{text[:40]!r} is not an ISO date (YYYY-MM-DD).")
+            raise ValueError(_("%(text)r is not an ISO date (YYYY-MM-DD).", text=text[:40]))
         try:
             return date.fromisoformat(text)
         except ValueError as exc:
-            raise ValueError(f"{text!r} is not an ISO date (YYYY-MM-DD).") from exc
+            raise ValueError(_("%(text)r is not an ISO date (YYYY-MM-DD).", text=text)) from exc
     raise AssertionError(f"unknown field kind {kind}")
 
 
@@ -166,10 +169,10 @@ def check_amount(amount: Decimal, *, positive: bool) -> Decimal:
     if not amount.is_finite() or amount < 0 or (positive and amount == 0):
         raise ValueError("Must be more than zero." if positive else "Must be zero or more.")
     if amount > MAX_AMOUNT:
-        raise ValueError(f"At most {MAX_AMOUNT}.")
+        raise ValueError(_("At most %(max_amount)s.", max_amount=MAX_AMOUNT))
     # Checked after the size: quantizing 1E+30 to cents exceeds the context's precision (InvalidOperation).
     if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("At most two decimal places.")
+        raise ValueError(_("At most two decimal places."))
     return amount
 
 

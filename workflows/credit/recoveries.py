@@ -20,7 +20,8 @@ from workflows.credit.models import Customer, Invoice, InvoiceStatus, Payment
 from workflows.credit.receivables import parse_payment
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import ZERO, Recovery, WriteOff
-from workflows.errors import Conflict, Invalid, NotFound
+from workflows.errors import Conflict, Invalid, NotFound, field_listing
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.paging import page_rows
 
@@ -49,10 +50,10 @@ def parse_recovery(raw: Mapping[str, Any]) -> RecoveryInput:
     except Invalid as exc:
         fields.update(exc.details.get("fields", {}))
     if not str(raw.get("invoice_number") or "").strip():
-        fields["invoice_number"] = "The written-off invoice is required."
+        fields["invoice_number"] = _("The written-off invoice is required.")
     if fields or data is None or data.invoice_number is None:
-        listing = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise Invalid(f"The recovery has errors: {listing}", details={"fields": fields})
+        listing = field_listing(fields)
+        raise Invalid(_("The recovery has errors: %(listing)s", listing=listing), details={"fields": fields})
     return RecoveryInput(
         data.customer_id, data.invoice_number, data.amount, data.currency, data.paid_on, data.reference
     )
@@ -79,32 +80,78 @@ def post_recovery(session: Session, data: RecoveryInput, *, actor: str, now: dat
         .with_for_update()  # two recoveries at once: the second waits and sees the first (PostgreSQL)
     )
     if invoice is None:
-        raise NotFound(f"customer {customer.id} has no invoice {data.invoice_number}")
+        raise NotFound(
+            _(
+                "customer %(customer_id)s has no invoice %(invoice_number)s",
+                customer_id=customer.id,
+                invoice_number=data.invoice_number,
+            )
+        )
     if invoice.status != InvoiceStatus.WRITTEN_OFF:
         raise Conflict(
-            f"invoice {invoice.number} is {invoice.status}, not written off; post the money as a payment "
-            "(POST /api/payments)"
+            _(
+                "invoice %(invoice_number)s is %(invoice_status)s, not written off; post "
+                "the money as a payment (POST /api/payments)",
+                invoice_number=invoice.number,
+                invoice_status=invoice.status,
+            )
         )
     if invoice.open_amount > 0:
         raise Conflict(
-            f"invoice {invoice.number} still has {invoice.open_amount} {invoice.currency} of its settlement "
-            "unpaid; money on it pays that first as a payment (POST /api/payments), only beyond it a recovery"
+            _(
+                "invoice %(invoice_number)s still has %(open_amount)s "
+                "%(invoice_currency)s of its settlement unpaid; money on it pays that "
+                "first as a payment (POST /api/payments), only beyond it a recovery",
+                invoice_number=invoice.number,
+                open_amount=invoice.open_amount,
+                invoice_currency=invoice.currency,
+            )
         )
     if data.reference and (
         session.scalar(select(Recovery.id).where(Recovery.reference == data.reference))
         or session.scalar(select(Payment.id).where(Payment.reference == data.reference))
     ):
-        raise Conflict(f"money with reference {data.reference} was recorded already; it is not counted twice")
+        raise Conflict(
+            _(
+                "money with reference %(reference)s was recorded already; it is not counted twice",
+                reference=data.reference,
+            )
+        )
     if data.currency != invoice.currency:
         raise Invalid(
-            f"invoice {invoice.number} is in {invoice.currency}",
-            details={"fields": {"currency": f"Must be {invoice.currency}, the invoice's currency."}},
+            _(
+                "invoice %(invoice_number)s is in %(invoice_currency)s",
+                invoice_number=invoice.number,
+                invoice_currency=invoice.currency,
+            ),
+            details={
+                "fields": {
+                    "currency": _(
+                        "Must be %(invoice_currency)s, the invoice's currency.",
+                        invoice_currency=invoice.currency,
+                    )
+                }
+            },
         )
     left = recoverable(session, invoice)
     if data.amount > left:
         raise Invalid(
-            f"invoice {invoice.number} has {left} {invoice.currency} written off and not yet recovered",
-            details={"fields": {"amount": f"At most {left}, what is left to recover on {invoice.number}."}},
+            _(
+                "invoice %(invoice_number)s has %(left)s %(invoice_currency)s written "
+                "off and not yet recovered",
+                invoice_number=invoice.number,
+                left=left,
+                invoice_currency=invoice.currency,
+            ),
+            details={
+                "fields": {
+                    "amount": _(
+                        "At most %(left)s, what is left to recover on %(invoice_number)s.",
+                        left=left,
+                        invoice_number=invoice.number,
+                    )
+                }
+            },
         )
     recovery = Recovery(
         customer_id=customer.id,
@@ -177,7 +224,7 @@ def customer_recoveries(session: Session, customer_id: int) -> list[dict[str, An
 
 
 UNBLOCK_REASON_MAX = 1000
-UNBLOCK_REASON_RULE = f"Say why the block is lifted (1 to {UNBLOCK_REASON_MAX} characters)."
+UNBLOCK_REASON_RULE = _("Say why the block is lifted (1 to %(most)s characters).", most=UNBLOCK_REASON_MAX)
 
 
 def unblock_reason(text: object) -> str | None:
@@ -197,12 +244,15 @@ def lift_block(session: Session, customer_id: int, *, actor: str, reason: str, n
     """
     if unblock_reason(reason) != reason:
         raise Invalid(
-            f"The unblock has errors: reason: {UNBLOCK_REASON_RULE}",
+            _(
+                "The unblock has errors: reason: %(unblock_reason_rule)s",
+                unblock_reason_rule=UNBLOCK_REASON_RULE,
+            ),
             details={"fields": {"reason": UNBLOCK_REASON_RULE}},
         )
     customer = get_customer(session, customer_id)
     if not customer.blocked:
-        raise Conflict(f"customer {customer.id} is not blocked; nothing to lift")
+        raise Conflict(_("customer %(customer_id)s is not blocked; nothing to lift", customer_id=customer.id))
     customer.blocked, customer.updated_at = False, now
     record_event(
         session,

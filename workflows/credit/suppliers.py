@@ -16,6 +16,7 @@ from workflows.credit.csv_import import MasterData, import_master_data
 from workflows.credit.models import Contract, Supplier, SupplierEvaluation
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields
 from workflows.errors import Conflict, NotFound
+from workflows.messages import _
 from workflows.store.audit import as_recorded, record_event
 from workflows.store.paging import page_rows
 from workflows.store.text_search import contains
@@ -64,7 +65,7 @@ def parse_supplier(raw: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     Raises:
         Invalid: `details["fields"]` names each bad field and why.
     """
-    return parse_fields("supplier", SUPPLIER_FIELDS, raw, today)
+    return parse_fields(_("supplier"), SUPPLIER_FIELDS, raw, today)
 
 
 # --- suppliers ------------------------------------------------------------------------------------------
@@ -80,7 +81,9 @@ def create_supplier(
     """
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Supplier.id).where(Supplier.external_id == external_id)):
-        raise Conflict(f"a supplier with external_id {external_id!r} exists already")
+        raise Conflict(
+            _("a supplier with external_id %(external_id)r exists already", external_id=external_id)
+        )
     supplier = Supplier(**fields, created_at=now, updated_at=now)
     session.add(supplier)
     session.flush()
@@ -100,7 +103,7 @@ def get_supplier(session: Session, supplier_id: int) -> Supplier:
     """Raises: NotFound."""
     supplier = session.get(Supplier, supplier_id)
     if supplier is None:
-        raise NotFound(f"supplier {supplier_id} does not exist")
+        raise NotFound(_("supplier %(supplier_id)s does not exist", supplier_id=supplier_id))
     return supplier
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.engine.decisions import DecisionError, decision_engine
-from workflows.errors import Conflict
+from workflows.errors import Conflict, message_of
+from workflows.messages import _
 from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
 
 RULES_FILE, RULES_DECISION = "early_warning.dmn", "early_warning"
@@ -81,7 +82,13 @@ class Rules:
             result = self._collect(inputs)
         except Exception as exc:  # any failure of a policy cell stops the run, naming the table
             raise RulesError(
-                f"{self.source}: decision {RULES_DECISION!r} failed on {inputs!r}: {exc}"
+                _(
+                    "%(source)s: decision %(rules_decision)r failed on %(inputs)r: %(problem)s",
+                    source=self.source,
+                    rules_decision=RULES_DECISION,
+                    inputs=inputs,
+                    problem=message_of(exc),
+                )
             ) from exc
         if not result:
             return ()
@@ -89,23 +96,41 @@ class Rules:
         lists = [c for c in columns if isinstance(c, list)]
         if len(lists) != len(columns) or len({len(c) for c in lists}) != 1:
             raise RulesError(
-                f"{self.source} must have hit policy COLLECT and the outputs indicator, severity and action"
+                _(
+                    "%(source)s must have hit policy COLLECT and the outputs indicator, severity and action",
+                    source=self.source,
+                )
             )
         fired = []
         for indicator, severity, action in zip(*columns, strict=True):
             if not isinstance(indicator, str) or not _INDICATOR.fullmatch(indicator):
                 raise RulesError(
-                    f"{self.source} names indicator {indicator!r}; an indicator is a snake_case name of at "
-                    'most 40 characters, e.g. "utilisation"'
+                    _(
+                        "%(source)s names indicator %(indicator)r; an indicator is a snake_case "
+                        'name of at most 40 characters, e.g. "utilisation"',
+                        source=self.source,
+                        indicator=indicator,
+                    )
                 )
             if severity not in SEVERITIES:
                 raise RulesError(
-                    f"{self.source} gives severity {severity!r} for {indicator}; "
-                    f"one of {', '.join(SEVERITIES)}"
+                    _(
+                        "%(source)s gives severity %(severity)r for %(indicator)s; one of %(severities)s",
+                        source=self.source,
+                        severity=severity,
+                        indicator=indicator,
+                        severities=", ".join(SEVERITIES),
+                    )
                 )
             if action not in ACTIONS:
                 raise RulesError(
-                    f"{self.source} gives action {action!r} for {indicator}; one of {', '.join(ACTIONS)}"
+                    _(
+                        "%(source)s gives action %(action)r for %(indicator)s; one of %(actions)s",
+                        source=self.source,
+                        action=action,
+                        indicator=indicator,
+                        actions=", ".join(ACTIONS),
+                    )
                 )
             fired.append(Fired(indicator, severity, action))
         return tuple(fired)
@@ -135,10 +160,15 @@ class Rules:
         try:
             self._engine, self._task = decision_engine(self.text, RULES_DECISION)
         except DecisionError as exc:
-            raise RulesError(f"{self.source}: {exc}") from exc
+            raise RulesError(
+                _("%(source)s: %(problem)s", source=self.source, problem=message_of(exc))
+            ) from exc
         if self._engine.decision_table.hit_policy != "COLLECT":
             raise RulesError(
-                f"{self.source} must have hit policy COLLECT and the outputs indicator, severity and action"
+                _(
+                    "%(source)s must have hit policy COLLECT and the outputs indicator, severity and action",
+                    source=self.source,
+                )
             )
         plan = []
         for r, rule in enumerate(self._engine.decision_table.rules):
@@ -149,7 +179,13 @@ class Rules:
                     if lhs is None:
                         continue
                     if not expression:
-                        raise RulesError(f"{self.source}: input {entry.input.label!r} has no expression")
+                        raise RulesError(
+                            _(
+                                "%(source)s: input %(label)r has no expression",
+                                source=self.source,
+                                label=entry.input.label,
+                            )
+                        )
                     cells.append(((r, e, lhs), expression, lhs, _names(f"{expression} {lhs}")))
             outputs = _names(" ".join(o.text or "" for o in rule.outputEntries))
             plan.append((rule, cells, outputs))
@@ -209,8 +245,13 @@ def deployed_rules(session: Session) -> Rules:
     if found is not None:
         return Rules(*found)
     raise RulesError(
-        f"no active {RULES_PROCESS} version carries {RULES_FILE}: deploy it with the credit_limit_review "
-        "diagram (`creditflow init` does) before the watchlist can be evaluated"
+        _(
+            "no active %(rules_process)s version carries %(rules_file)s: deploy it "
+            "with the credit_limit_review diagram (`creditflow init` does) before "
+            "the watchlist can be evaluated",
+            rules_process=RULES_PROCESS,
+            rules_file=RULES_FILE,
+        )
     )
 
 

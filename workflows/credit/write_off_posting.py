@@ -21,6 +21,7 @@ from workflows.credit.write_offs import (
     provision_uses,
 )
 from workflows.errors import Conflict
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 
@@ -90,7 +91,13 @@ def reject_request(
 
 def _require_proposed(request: WriteOffRequest) -> None:
     if request.status != RequestStatus.PROPOSED:
-        raise Conflict(f"write-off proposal {request.id} is {request.status} already; nothing to decide")
+        raise Conflict(
+            _(
+                "write-off proposal %(id)s is %(status)s already; nothing to decide",
+                id=request.id,
+                status=request.status,
+            )
+        )
 
 
 def _write_off_invoices(
@@ -170,7 +177,7 @@ def _use_provisions(
     provisions = _remaining_provisions(session, request.customer_id)
     remaining = {provision.id: left for provision, left in provisions}
     for line in lines:
-        for provision, _ in provisions:
+        for provision, _left in provisions:
             left = remaining[provision.id]
             if provision.currency != line.currency or left <= 0 or line.provision_used >= line.amount:
                 continue

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.credit.record_fields import check_amount, iso_text, money_text, raise_field_errors
-from workflows.errors import Conflict
+from workflows.errors import Conflict, message_of
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
 from workflows.store.paging import page_rows
@@ -146,30 +147,39 @@ def check_proposal(
     customer = get_customer(session, proposal.customer_id)
     errors: dict[str, str] = {}
     if proposal.outcome not in OUTCOMES:
-        errors["outcome"] = f"One of {', '.join(OUTCOMES)}."
+        errors["outcome"] = _("One of %(outcomes)s.", outcomes=", ".join(OUTCOMES))
     for field in ("amount", "costs"):
         try:
             check_amount(getattr(proposal, field), positive=False)
         except (ValueError, ArithmeticError) as exc:
-            errors[field] = str(exc)
+            errors[field] = message_of(exc)
     invoices = open_invoices(session, customer.id)
     open_total = sum((i.open_amount for i in invoices), ZERO)
     if not errors:
         errors.update(_amount_rules(proposal, open_total))
     overdue = [i for i in invoices if today is not None and i.due_date < today and i.open_amount > 0]
     if not errors and proposal.outcome == RECOVERED and overdue:
-        errors["outcome"] = (
-            f"Recovered in full, but {len(overdue)} overdue invoice(s) of "
-            f"{sum((i.open_amount for i in overdue), ZERO)} {customer.currency} are still open "
-            f"({', '.join(i.number for i in overdue[:5])}): post the payments first (POST /api/payments), "
-            "or propose a settlement or uncollectable, which a credit manager approves."
+        errors["outcome"] = _(
+            "Recovered in full, but %(overdue)s overdue invoice(s) of %(amount)s "
+            "%(customer_currency)s are still open (%(numbers)s): post the payments "
+            "first (POST /api/payments), or propose a settlement or uncollectable, "
+            "which a credit manager approves.",
+            overdue=len(overdue),
+            amount=sum((i.open_amount for i in overdue), ZERO),
+            customer_currency=customer.currency,
+            numbers=", ".join(i.number for i in overdue[:5]),
         )
-    raise_field_errors(errors, "legal outcome")
+    raise_field_errors(errors, _("legal outcome"))
     pending = pending_request(session, customer.id)
     if pending is not None:
         raise Conflict(
-            f"customer {customer.id} has the write-off proposal {pending.id} waiting for approval "
-            f"(instance {pending.instance_id}); decide it first"
+            _(
+                "customer %(customer_id)s has the write-off proposal %(pending_id)s "
+                "waiting for approval (instance %(instance_id)s); decide it first",
+                customer_id=customer.id,
+                pending_id=pending.id,
+                instance_id=pending.instance_id,
+            )
         )
     written_off = ZERO if proposal.outcome == RECOVERED else open_total - proposal.amount
     return customer, invoices, written_off
@@ -340,5 +350,5 @@ def requests_json(session: Session, requests: list[WriteOffRequest]) -> list[dic
 
 def customer_write_offs(session: Session, customer_id: int) -> list[dict[str, Any]]:
     """The customer's latest 50 legal outcomes, for its credit file."""
-    rows, _ = list_requests(session, customer_id=customer_id, status=None, page=1, per_page=50)
+    rows, _total = list_requests(session, customer_id=customer_id, status=None, page=1, per_page=50)
     return requests_json(session, rows)
