@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from webui.auth import login_required_view, require_groups
+from webui.i18n import label_of
 from webui.services import page_arg, services
 from workflows.credit import roles
 from workflows.credit.contracts import list_contracts
@@ -20,7 +22,49 @@ from workflows.users import Actor
 bp = Blueprint("suppliers_pages", __name__)
 
 # The process a contract page offers to start, with the contract prefilled.
-CONTRACT_CHANGE = (roles.SUPPLIER_CONTRACT_CHANGE, "Contract change request")
+CONTRACT_CHANGE = (roles.SUPPLIER_CONTRACT_CHANGE, lazy_gettext("Contract change request"))
+# A contract change's type (contracts.CHANGE_TYPES) and a change request's status as the pages say them.
+CHANGE_TYPE_LABELS = {
+    "price": lazy_gettext("price"),
+    "payment_terms": lazy_gettext("payment terms"),
+    "quantity": lazy_gettext("quantity"),
+    "delivery_date": lazy_gettext("delivery date"),
+    "liability": lazy_gettext("liability"),
+    "termination": lazy_gettext("termination"),
+    "clauses": lazy_gettext("clauses"),
+}
+CHANGE_STATUS_LABELS = {
+    "in_review": lazy_gettext("in review"),
+    "awaiting_countersignature": lazy_gettext("awaiting countersignature"),
+    "rejected": lazy_gettext("rejected"),
+    "expired": lazy_gettext("expired"),
+    "completed": lazy_gettext("completed"),
+}
+
+
+# The contract's own columns a change may set (contracts.CHANGEABLE_COLUMNS); other keys are the contract's
+# terms, named as the buyer typed them.
+CONTRACT_FIELD_LABELS = {
+    "value": lazy_gettext("value"),
+    "payment_terms_days": lazy_gettext("payment terms days"),
+    "start_date": lazy_gettext("start date"),
+    "end_date": lazy_gettext("end date"),
+}
+
+
+@bp.app_template_global()
+def contract_field_label(key: str) -> str:
+    return label_of(CONTRACT_FIELD_LABELS, key)
+
+
+@bp.app_template_global()
+def change_type_label(change_type: str) -> str:
+    return label_of(CHANGE_TYPE_LABELS, change_type)
+
+
+@bp.app_template_global()
+def change_status_label(status: str) -> str:
+    return label_of(CHANGE_STATUS_LABELS, status)
 
 
 def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[tuple[str, str]]:
@@ -29,7 +73,7 @@ def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[t
     definition = latest_definition(session, key, required=False)
     if definition is None or not may_start(actor, definition):
         return []
-    return [(label, url_for("start.start", key=key, contract_id=contract_id))]
+    return [(str(label), url_for("start.start", key=key, contract_id=contract_id))]
 
 
 @bp.get("/suppliers")

@@ -1,7 +1,7 @@
 """The process and audit pages in the user's language (issue 20): definitions (list, a version, the editor),
 an instance page, the start form with its customer picker, the audit trail and the segregation-of-duties
-report. A zh user sees no English string of the catalogue on them; after the header's switch the English
-words are back and no Chinese stays (tests/webui/test_language_pages.py has the credit desk's pages)."""
+report, suppliers and contracts. A zh user sees no English string of the catalogue on them; after the
+header's switch the English words are back and no Chinese stays (test_language_pages.py: the credit desk)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
-from tests.webui.test_customer_pages import overdue_customer  # noqa: F401 - a fixture
+from tests.conftest import SteppingClock
+from tests.webui.test_customer_pages import make_contract, overdue_customer, run_change_to_version_2  # noqa: F401
 from tests.webui.test_language import english_left, switch, visible
 from tests.webui.test_language_pages import read_in_chinese, read_in_english
 from tests.webui.test_pages import logged_in
@@ -98,3 +100,24 @@ def test_a_zh_auditor_reads_the_audit_trail_and_the_sod_report_in_chinese_and_ba
     en = read_in_english(auditor, *paths)
     assert "Before" in en["/audit"] and "customer created" in en["/audit"]
     assert "Authority rule" in en["/audit/sod"]
+
+
+def test_a_zh_finance_user_reads_suppliers_and_contracts_in_chinese_and_back_in_english(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], app_clock: SteppingClock
+) -> None:
+    contract = make_contract(client, demo_tokens)
+    app_clock.advance(days=1)
+    run_change_to_version_2(client, demo_tokens, contract["id"])
+    finance = logged_in(app, "finance1")
+    switch(finance, "zh", "/suppliers")
+    supplier, page = f"/suppliers/{contract['supplier']['id']}", f"/contracts/{contract['id']}"
+    paths = ("/suppliers", "/suppliers?q=nobody", "/contracts", "/contracts?q=nobody", supplier, page)
+    zh = read_in_chinese(finance, *paths)
+    assert "1 家供应商" in zh["/suppliers"] and "等级有效期至" in zh["/suppliers"]
+    assert "没有符合筛选条件的供应商" in zh["/suppliers?q=nobody"] and "1 份合同" in zh["/contracts"]
+    assert "供应商档案" in zh[supplier] and "风险评估" in zh[supplier] and "90 天" in zh[page]
+    assert "现行有效" in zh[page] and "付款条件" in zh[page] and "€1,200,000.00" in zh[page]
+    switch(finance, "en", "/suppliers")
+    en = read_in_english(finance, *paths)
+    assert "1 supplier" in en["/suppliers"] and "Supplier file" in en[supplier]
+    assert "in force" in en[page] and "90 days" in en[page] and "1,200,000.00 EUR" in en[page]
