@@ -26,7 +26,11 @@ import pytest
 CREDITFLOW = Path(sys.executable).parent / "creditflow"
 HOST = "127.0.0.1"  # the only host these tests ever contact
 START_TIMEOUT_S = 60  # seconds: a loaded CI machine (parallel test workers) needs far longer than usual
-STOP_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 30  # SIGTERM to exit: a graceful stop takes about a second, far longer under load
+# Limits that only catch a hung command or request, not slowness: `creditflow init --demo` took more than 60 s
+# and a page more than 10 s with two pytest-xdist workers on a machine at load 16 (2 cores, other jobs).
+CLI_TIMEOUT_S = 300
+REQUEST_TIMEOUT_S = 60
 
 
 def loopback_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
@@ -88,7 +92,7 @@ class Server:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
         try:
-            with (opener or loopback_opener()).open(request, timeout=10) as response:
+            with (opener or loopback_opener()).open(request, timeout=REQUEST_TIMEOUT_S) as response:
                 return Response(response.status, response.geturl(), response.read())
         except urllib.error.HTTPError as exc:
             with exc:
@@ -115,7 +119,13 @@ class Server:
 
 def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
     result = subprocess.run(
-        [str(CREDITFLOW), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [str(CREDITFLOW), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
     )
     assert result.returncode == 0, f"creditflow {' '.join(args)}: {result.stdout}{result.stderr}"
     return result.stdout

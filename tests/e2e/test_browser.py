@@ -67,7 +67,9 @@ def live_url(app: Flask) -> Iterator[str]:
 @pytest.fixture
 def page(chromium: Any, live_url: str) -> Iterator[Any]:
     context = chromium.new_context(base_url=live_url, viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(10_000)
+    # What a step may wait for (a page, an element): 10 s ran out on the dashboard with two pytest-xdist
+    # workers at load 16. A passing step waits only as long as it needs.
+    context.set_default_timeout(30_000)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))

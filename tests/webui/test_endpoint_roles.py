@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from handlers.registry import build_operations
-from tests.conftest import POSTGRES_URL, SteppingClock
+from tests.conftest import POSTGRES_URL, SteppingClock, empty_postgres
 from tests.webui.role_matrix import (
     CALLERS,
     Row,
@@ -71,7 +71,6 @@ from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.settings import Settings, load_settings
 from workflows.store.db import transaction
-from workflows.store.models import Base
 from workflows.users import issue_token
 
 pytestmark = pytest.mark.db  # CI reruns it on PostgreSQL, although it builds its own module-wide app
@@ -301,9 +300,7 @@ def matrix_settings(
     """As conftest's `settings`, for the whole module."""
     directory = tmp_path_factory.mktemp("matrix")
     if postgres_engine is not None:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with postgres_engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        empty_postgres(postgres_engine)
         url = POSTGRES_URL
     else:
         shutil.copy(migrated_sqlite, directory / "creditflow.db")
