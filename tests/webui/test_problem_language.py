@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
@@ -22,6 +23,7 @@ from flask_babel import force_locale, gettext
 
 from tests.helpers import ACCEPTANCE, auth, credit_hold_files
 from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa: F401 - a fixture
+from tests.webui.test_definition_diff import RAISED, deploy_raised_threshold
 from tests.webui.test_language import as_user
 from tests.webui.test_pages import _upload_page, csrf_token
 from workflows.definitions.forms import validate_form
@@ -307,3 +309,23 @@ def test_spiffworkflow_s_known_sentences_are_said_in_chinese_and_an_unknown_one_
     assert said == english
     with app.test_request_context(), force_locale("zh_Hans"):
         assert translated(said, gettext) == chinese
+
+
+def test_the_policy_change_a_zh_owner_reads_on_the_definition_page_is_chinese(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    deploy_raised_threshold(app, clock)
+    page = as_user(app, "owner1", "zh").get("/definitions/credit_application/2").get_data(as_text=True)
+    # The column's title is the DMN's own label: the diagram's words, not ours.
+    assert (
+        "规则 4（above_hundred_thousand）：Recommended limit in the base currency &gt; 100000 → &gt; 150000"
+        in page
+    )
+    english = as_user(app, "owner1", "en").get("/definitions/credit_application/2").get_data(as_text=True)
+    assert RAISED.replace(">", "&gt;") in english
+    # The API's diff stays the contract's English text: a program reads it (errors follow Accept-Language).
+    answer = client.get(
+        "/api/process-definitions/credit_application/diff",
+        headers={**auth(demo_tokens["owner1"]), "Accept-Language": "zh"},
+    )
+    assert [c["text"] for d in answer.json["decisions"] for c in d["changes"]] == [RAISED]

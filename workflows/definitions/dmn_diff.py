@@ -11,14 +11,14 @@ that is not DMN is refused with DmnDiffError rather than compared as empty.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
+from workflows.definitions.list_pairs import pair_by_keys
 from workflows.errors import Invalid
-from workflows.messages import _
+from workflows.messages import Text, _
 
 ANY = "-"  # how an empty cell (any value) is written
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -183,18 +183,25 @@ def compare_dmn(old: str | bytes, new: str | bytes, decision_id: str | None = No
 def compare_tables(old: Table | None, new: Table | None) -> DecisionDiff:
     """The changes from one version of a decision to the next (either may be missing)."""
     if old is None and new is not None:
-        text = f"decision {new.decision_id} added with {_size(new)}"
+        text = _("decision %(id)s added with %(size)s", id=new.decision_id, size=_size(new))
         return DecisionDiff(new.decision_id, new.name, "added", [Change("decision_added", text)])
     if new is None and old is not None:
-        text = f"decision {old.decision_id} removed (it had {_size(old)})"
+        text = _("decision %(id)s removed (it had %(size)s)", id=old.decision_id, size=_size(old))
         return DecisionDiff(old.decision_id, old.name, "removed", [Change("decision_removed", text)])
     assert old is not None and new is not None
     changes: list[Change] = []
     if old.name != new.name:
-        changes.append(_change("decision_renamed", "decision name", None, None, old.name, new.name))
+        changes.append(_change("decision_renamed", _("decision name"), None, None, old.name, new.name))
     if (old.hit_policy, old.aggregation) != (new.hit_policy, new.aggregation):
         changes.append(
-            _change("hit_policy", "hit policy", None, None, _policy(old), _policy(new) or "no decision table")
+            _change(
+                "hit_policy",
+                _("hit policy"),
+                None,
+                None,
+                _policy(old),
+                _policy(new) or _("no decision table"),
+            )
         )
     inputs, input_changes = _columns("input", old.inputs, new.inputs)
     outputs, output_changes = _columns("output", old.outputs, new.outputs)
@@ -204,9 +211,10 @@ def compare_tables(old: Table | None, new: Table | None) -> DecisionDiff:
 
 def _size(table: Table) -> str:
     if not table.hit_policy:
-        return "no decision table"
-    rules = f"{len(table.rules)} rule" + ("" if len(table.rules) == 1 else "s")
-    return f"{rules}, hit policy {_policy(table)}"
+        return _("no decision table")
+    if len(table.rules) == 1:
+        return _("1 rule, hit policy %(policy)s", policy=_policy(table))
+    return _("%(count)s rules, hit policy %(policy)s", count=len(table.rules), policy=_policy(table))
 
 
 def _policy(table: Table) -> str:
@@ -216,43 +224,63 @@ def _policy(table: Table) -> str:
 def _change(
     kind: str, what: str, rule: str | None, column: str | None, old: str | None, new: str | None
 ) -> Change:
-    return Change(kind, f"{what}: {old or '(none)'} → {new or '(none)'}", rule, column, old, new)
+    text = _("%(what)s: %(old)s → %(new)s", what=what, old=old or _("(none)"), new=new or _("(none)"))
+    return Change(kind, text, rule, column, old, new)
 
 
 def _columns(
     kind: str, old: list[Column], new: list[Column]
 ) -> tuple[list[tuple[int | None, int | None]], list[Change]]:
     """Pairs of (old index, new index) for every column, and the column changes in words."""
-    pairs = _match(old, new, [lambda c: c.id, lambda c: c.key, lambda c: c.label])
+    pairs = pair_by_keys(old, new, [lambda c: c.id, lambda c: c.key, lambda c: c.label])
     changes: list[Change] = []
     for i, j in pairs:
         if j is None:
             assert i is not None
-            changes.append(
-                Change(f"{kind}_removed", f"{kind} {_describe(old[i])} removed", column=old[i].title)
-            )
+            text = Text(_COLUMN_SAYS[kind]["removed"].msgid, column=_describe(old[i]))
+            changes.append(Change(f"{kind}_removed", text, column=old[i].title))
         elif i is None:
-            changes.append(Change(f"{kind}_added", f"{kind} {_describe(new[j])} added", column=new[j].title))
+            text = Text(_COLUMN_SAYS[kind]["added"].msgid, column=_describe(new[j]))
+            changes.append(Change(f"{kind}_added", text, column=new[j].title))
         else:
             before, after = old[i], new[j]
             if before.label != after.label:
                 changes.append(
                     Change(
                         f"{kind}_renamed",
-                        f"{kind} {before.title!r} renamed to {after.title!r}",
+                        Text(_COLUMN_SAYS[kind]["renamed"].msgid, old=before.title, new=after.title),
                         column=after.title,
                         old=before.label,
                         new=after.label,
                     )
                 )
             if before.key != after.key:
-                what = f"{kind} {after.title!r}: " + ("expression" if kind == "input" else "name")
+                what = Text(_COLUMN_SAYS[kind]["changed"].msgid, column=after.title)
                 changes.append(_change(f"{kind}_changed", what, None, after.title, before.key, after.key))
     moved = [(i, j) for i, j in pairs if i is not None and j is not None]
     if [i for i, _j in moved] != sorted(i for i, _j in moved):
         order = ", ".join(new[j].title for _i, j in sorted(moved, key=lambda p: p[1] or 0))
-        changes.append(Change(f"{kind}s_reordered", f"{kind} columns reordered: {order}"))
+        changes.append(Change(f"{kind}s_reordered", Text(_COLUMN_SAYS[kind]["reordered"].msgid, order=order)))
     return pairs, changes
+
+
+# What a column change says, by the column's kind (msgids; Text(msgid, ...) fills them).
+_COLUMN_SAYS = {
+    "input": {
+        "removed": _("input %(column)s removed"),
+        "added": _("input %(column)s added"),
+        "renamed": _("input %(old)r renamed to %(new)r"),
+        "changed": _("input %(column)r: expression"),
+        "reordered": _("input columns reordered: %(order)s"),
+    },
+    "output": {
+        "removed": _("output %(column)s removed"),
+        "added": _("output %(column)s added"),
+        "renamed": _("output %(old)r renamed to %(new)r"),
+        "changed": _("output %(column)r: name"),
+        "reordered": _("output columns reordered: %(order)s"),
+    },
+}
 
 
 def _describe(column: Column) -> str:
@@ -261,55 +289,13 @@ def _describe(column: Column) -> str:
     return repr(column.title)
 
 
-def _match(old: list[Any], new: list[Any], keys: list[Any]) -> list[tuple[int | None, int | None]]:
-    """Pair items of two lists by each key in turn (the first key that is equal and not empty wins); the
-    unpaired are (i, None) or (None, j). Ordered by the new list, removed items where they stood.
-
-    Each new item takes the first free old item with its key, found through a dict of the old items by
-    key, and removed items are placed in one pass: linear in the rules, so a table of thousands of rules
-    whose ids all changed is compared in a fraction of a second (pairwise scanning took seconds).
-    """
-    taken: set[int] = set()
-    paired: dict[int, int] = {}
-    for key in keys:
-        by_key: dict[Any, deque[int]] = {}
-        for i, item in enumerate(old):
-            if i not in taken:
-                by_key.setdefault(key(item), deque()).append(i)
-        for j, item in enumerate(new):
-            if j in paired:
-                continue
-            value = key(item)
-            if value in ("", None):
-                continue
-            free = by_key.get(value)
-            if free:
-                paired[j] = free.popleft()
-                taken.add(paired[j])
-    # A removed item goes after the last kept item (in the new order) that stood before it in the old list,
-    # after any removed item placed there before it; at the top when none did.
-    after: dict[int, list[int]] = {}
-    kept = sorted((i, j) for j, i in paired.items())
-    last, k = -1, 0
-    for i in (i for i in range(len(old)) if i not in taken):
-        while k < len(kept) and kept[k][0] < i:
-            last = max(last, kept[k][1])
-            k += 1
-        after.setdefault(last, []).append(i)
-    result: list[tuple[int | None, int | None]] = [(i, None) for i in after.get(-1, [])]
-    for j in range(len(new)):
-        result.append((paired.get(j), j))
-        result.extend((i, None) for i in after.get(j, []))
-    return result
-
-
 def _rules(
     old: Table,
     new: Table,
     inputs: list[tuple[int | None, int | None]],
     outputs: list[tuple[int | None, int | None]],
 ) -> list[Change]:
-    pairs = _match(old.rules, new.rules, [lambda r: r.id, lambda r: (r.inputs, r.outputs) or None])
+    pairs = pair_by_keys(old.rules, new.rules, [lambda r: r.id, lambda r: (r.inputs, r.outputs) or None])
     changes: list[Change] = []
     kept = [(i, j) for i, j in pairs if i is not None and j is not None]
     order_changed = [i for i, _j in kept] != sorted(i for i, _j in kept)
@@ -317,18 +303,32 @@ def _rules(
         if j is None:
             assert i is not None
             rule = old.rules[i]
-            text = f"rule {i + 1} ({rule.id}) removed: {_rule_words(old, rule)}"
+            text = _(
+                "rule %(number)s (%(id)s) removed: %(words)s",
+                number=i + 1,
+                id=rule.id,
+                words=_rule_words(old, rule),
+            )
             changes.append(Change("rule_removed", text, rule=rule.id))
             continue
         rule = new.rules[j]
-        name = f"rule {j + 1} ({rule.id})" if rule.id else f"rule {j + 1}"
+        name = (
+            _("rule %(number)s (%(id)s)", number=j + 1, id=rule.id)
+            if rule.id
+            else _("rule %(number)s", number=j + 1)
+        )
         if i is None:
-            changes.append(Change("rule_added", f"{name} added: {_rule_words(new, rule)}", rule=rule.id))
+            text = _("%(rule)s added: %(words)s", rule=name, words=_rule_words(new, rule))
+            changes.append(Change("rule_added", text, rule=rule.id))
             continue
         before = old.rules[i]
         if order_changed and i != j:
             changes.append(
-                Change("rule_moved", f"{name} moved from row {i + 1} to row {j + 1}", rule=rule.id)
+                Change(
+                    "rule_moved",
+                    _("%(rule)s moved from row %(old)s to row %(new)s", rule=name, old=i + 1, new=j + 1),
+                    rule=rule.id,
+                )
             )
         for columns, side_old, side_new, all_new, all_old in (
             (inputs, before.inputs, rule.inputs, new.inputs, old.inputs),
@@ -347,7 +347,14 @@ def _rules(
                 changes.append(_cell_change(name, rule.id, column, cell_old, cell_new))
         if before.description != rule.description:
             changes.append(
-                _change("rule_changed", f"{name} note", rule.id, "note", before.description, rule.description)
+                _change(
+                    "rule_changed",
+                    _("%(rule)s note", rule=name),
+                    rule.id,
+                    "note",
+                    before.description,
+                    rule.description,
+                )
             )
     return changes
 
@@ -359,9 +366,9 @@ def _at(cells: tuple[str, ...], index: int | None) -> str | None:
 
 
 def _cell_change(name: str, rule_id: str, column: str, old: str | None, new: str | None) -> Change:
-    before = old if old is not None else "(no column)"
-    after = new if new is not None else "(no column)"
-    text = f"{name}: {column} {before} → {after}"
+    before = old if old is not None else _("(no column)")
+    after = new if new is not None else _("(no column)")
+    text = _("%(rule)s: %(column)s %(old)s → %(new)s", rule=name, column=column, old=before, new=after)
     return Change("rule_changed", text, rule_id, column, old, new)
 
 
@@ -373,5 +380,7 @@ def _rule_words(table: Table, rule: Rule) -> str:
         if cell != ANY
     ]
     results = [f"{column.title} {cell}" for column, cell in zip(table.outputs, rule.outputs, strict=False)]
-    when = "when " + ", ".join(conditions) if conditions else "always"
-    return f"{when} then {', '.join(results) or 'nothing'}"
+    then = ", ".join(results) or _("nothing")
+    if conditions:
+        return _("when %(conditions)s then %(results)s", conditions=", ".join(conditions), results=then)
+    return _("always then %(results)s", results=then)
