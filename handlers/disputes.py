@@ -28,6 +28,7 @@ from workflows.credit.models import Customer
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.mail.outbox import queue_email
+from workflows.mail.recipients import known_language
 from workflows.store.models import User
 
 AUTHORITY_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
@@ -314,16 +315,21 @@ def notify_outcome(ctx: TaskContext, req: DisputeRequest) -> Told:
     ]
     sent = {}
     collector = ctx.session.scalar(select(User.email).where(User.username == dispute.raised_by, User.active))
+    customer = ctx.session.get(Customer, dispute.customer_id)  # dispute_json loaded it: no query
+    assert customer is not None
     for who, address in (("customer", context["customer_email"]), ("raised_by", collector)):
+        to_customer = who == "customer"
         if address:
             queue_email(
                 ctx.session,
                 to=[address],
                 template="dispute_outcome",
-                context={**context, "to_customer": who == "customer"},
+                context={**context, "to_customer": to_customer, "contact_name": customer.contact_name},
                 dedupe_key=f"dispute:{dispute.id}:outcome:{who}",
                 now=ctx.now,
                 instance_id=ctx.instance_id,
+                # The customer's letter in the customer's language; the collector's in theirs (by address).
+                language=known_language(customer.language) if to_customer else None,
             )
         sent[who] = bool(address)
     return Told(sent["customer"], sent["raised_by"])
