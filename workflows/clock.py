@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from workflows.messages import _
+
 REAL, SIMULATED = "real", "simulated"
 # The times a tick, a clock move or [clock] start may name: the daily jobs count days and months back and
 # forth from `now` (year 1 or 9999 overflows), and a simulated clock never moves back from a typo.
@@ -37,9 +39,16 @@ def parse_now(value: str | None) -> datetime:
         parsed = datetime.fromisoformat(value)
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except OverflowError as exc:  # 0001-01-01T00:00+14:00 lies before year 1 in UTC
-        raise ValueError(f"{value!r} lies outside the years a clock can show") from exc
+        raise ValueError(_("%(value)r lies outside the years a clock can show", value=value)) from exc
     if not EARLIEST <= parsed < LATEST:
-        raise ValueError(f"the time must lie from {EARLIEST.year} to {LATEST.year - 1}, not {value!r}")
+        raise ValueError(
+            _(
+                "the time must lie from %(first)s to %(last)s, not %(value)r",
+                first=EARLIEST.year,
+                last=LATEST.year - 1,
+                value=value,
+            )
+        )
     return parsed
 
 

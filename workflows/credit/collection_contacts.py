@@ -83,7 +83,7 @@ def parse_contact(raw: Mapping[str, Any], today: date) -> ContactInput:
         try:
             amount = convert_field("money", raw["promised_amount"], today)
             if amount == 0:
-                raise ValueError("Must be more than zero.")
+                raise ValueError(_("Must be more than zero."))
         except ValueError as exc:
             errors["promised_amount"] = message_of(exc)
     if outcome == PROMISE:

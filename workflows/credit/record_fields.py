@@ -167,7 +167,7 @@ def check_amount(amount: Decimal, *, positive: bool) -> Decimal:
         ValueError: saying which rule it breaks.
     """
     if not amount.is_finite() or amount < 0 or (positive and amount == 0):
-        raise ValueError("Must be more than zero." if positive else "Must be zero or more.")
+        raise ValueError(_("Must be more than zero.") if positive else _("Must be zero or more."))
     if amount > MAX_AMOUNT:
         raise ValueError(_("At most %(max_amount)s.", max_amount=MAX_AMOUNT))
     # Checked after the size: quantizing 1E+30 to cents exceeds the context's precision (InvalidOperation).
