@@ -6,7 +6,8 @@ Usable for the period ending on E when (each checked, else None and the caller s
 - the balance tables are rolled (`rolled_on` R) at most MAX_GAP days before or after E, at exactly the
   rates the KPIs use at E (the latest stored rate on or before E of every currency: so the exposures' order
   is the KPIs' order). R before E is the month's last day before the daily roll (`[scheduler] daily_hour`):
-  the tables hold every posting (they are maintained with it), only their aging buckets are a day old;
+  the tables hold every posting (they are maintained with it), only their aging buckets are a day old,
+  and they count an invoice from its issue day on: an invoice issued after R sends the period to the scan;
 - nothing in the book is dated after E: no invoice issued, no payment valued, no credit note or write-off
   posted after the end of E (one indexed lookup each, migration 0014f). Then the book at E is the book now.
 
@@ -86,8 +87,8 @@ def usable(session: Session, end: date, base: str) -> date | None:
     if not rolled_for(session, rolled, base, current_rates(session, end, base)):
         return None
     after = end_of(end)
-    later = (
-        select(Invoice.id).where(Invoice.issue_date > end),
+    later = (  # the tables count an invoice from its issue day on: one issued in (R, E] is not in them yet
+        select(Invoice.id).where(Invoice.issue_date > min(end, rolled)),
         select(Payment.id).where(Payment.paid_on > end),
         select(CreditNote.id).where(CreditNote.posted_at > after),
         select(WriteOff.id).where(WriteOff.posted_at > after),
