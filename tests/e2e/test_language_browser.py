@@ -7,6 +7,7 @@ gateways, service tasks, flows) have no name_zh in the shipped diagrams yet and 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -82,3 +83,27 @@ def test_a_zh_analyst_reads_inbox_task_customer_and_dashboard_in_chinese_and_swi
     switch_to(page, "zh")  # remembered on the user: the next page is Chinese again
     page.goto("/inbox")
     assert '<html lang="zh-Hans"' in page.content()
+
+
+def test_a_zh_manager_reads_the_credit_desk_pages_in_chinese_in_chromium_and_switches_to_english(
+    app: Flask,
+    page: Any,  # noqa: F811
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    """Portfolio, provisions (with its chart), collections and watchlist: one load each per language."""
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        set_language(session, "manager1", "zh", svc.clock())
+    log_in(page, "manager1")
+    desk = ("/portfolio", "/provisions", "/collections?due=all", "/watchlist")
+    for path in desk:
+        page.goto(path)
+        html = page.content()
+        assert '<html lang="zh-Hans"' in html and english_left(html) == [], (path, english_left(html))
+    switch_to(page, "en")
+    for path in desk:
+        page.goto(path)
+        html = page.content()
+        assert '<html lang="en"' in html and not re.search(
+            rf"[{CJK}]{{2,}}(?<!中文)", html.split("</header>")[1]
+        )
