@@ -74,6 +74,18 @@ def test_a_zh_collector_works_the_worklist_and_a_case_in_chinese_and_the_switch_
     assert "下一催收步骤：第 2 级" in zh["/collections"]  # the ladder's next step, said in Chinese
     assert "€750.00" in zh["/collections"] and "Langcase GmbH" in zh["/collections"]
     assert "登记联系记录" in zh[f"/collections/{case_id}"] and "承诺付款日" in zh[f"/collections/{case_id}"]
+    # A date in the past: the form comes back with the field's error in Chinese.
+    past = (desk.clock.now.date() - timedelta(days=1)).isoformat()
+    refused = collector.post(
+        f"/collections/{case_id}/contacts",
+        data={
+            "csrf_token": csrf_token(collector, f"/collections/{case_id}"),
+            "kind": "call",
+            "outcome": "reached",
+            "next_action_date": past,
+        },
+    )
+    assert refused.status_code == 422 and f"{past} 已是过去的日期" in visible(refused.get_data(as_text=True))
     # A promise logged on the form: the flash, the contact and the promise in Chinese.
     promised = desk.clock.now.date() + timedelta(days=7)
     logged = collector.post(
