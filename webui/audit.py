@@ -91,7 +91,7 @@ def _csv(text: str, name: str, *, cut: bool = False) -> Response:
 @bp.get("/audit")
 @login_required_view
 def index() -> str:
-    require_groups(AUDIT_READERS, "read the audit trail")
+    require_groups(AUDIT_READERS, _("read the audit trail"))
     svc = services()
     where = _audit_filter()
     page, per_page = page_arg(), svc.rt.settings.web.page_size
@@ -108,7 +108,7 @@ def index() -> str:
 @bp.get("/audit.csv")
 @login_required_view
 def export() -> Response:
-    require_groups(AUDIT_READERS, "read the audit trail")
+    require_groups(AUDIT_READERS, _("read the audit trail"))
     where = _audit_filter()
     with services().rt.factory() as session:
         text, cut = audit_trail.export_csv(session, where)
@@ -118,7 +118,7 @@ def export() -> Response:
 @bp.get("/audit/sod")
 @login_required_view
 def sod() -> str:
-    require_groups(AUDIT_READERS, "read the segregation-of-duties report")
+    require_groups(AUDIT_READERS, _("read the segregation-of-duties report"))
     start, end = _period()
     with services().rt.factory() as session:
         rows = sod_report.sod_report(session, start, end)
@@ -129,7 +129,7 @@ def sod() -> str:
 @bp.get("/audit/sod.csv")
 @login_required_view
 def sod_export() -> Response:
-    require_groups(AUDIT_READERS, "read the segregation-of-duties report")
+    require_groups(AUDIT_READERS, _("read the segregation-of-duties report"))
     start, end = _period()
     with services().rt.factory() as session:
         rows = sod_report.sod_report(session, start, end)

@@ -41,7 +41,7 @@ DUE_FILTERS = (("today", lazy_gettext("Due today")), ("all", lazy_gettext("All o
 def index() -> str:
     """Open cases of the user's collector groups, highest priority first; "due today" by default."""
     svc = services()
-    actor = require_groups(COLLECTION_READERS, "read the collectors' worklist")
+    actor = require_groups(COLLECTION_READERS, _("read the collectors' worklist"))
     due = request.args.get("due", "today")
     due = due if due in dict(DUE_FILTERS) else "today"
     page, per_page = page_arg(), svc.rt.settings.web.page_size
@@ -81,7 +81,7 @@ def show(case_id: int) -> str:
 def add_contact(case_id: int) -> Response | tuple[str, int]:
     """The case page's form: the same checks and promise path as POST /api/dunning-cases/ID/contacts."""
     svc = services()
-    actor = require_groups(COLLECTION_READERS, "log contacts")
+    actor = require_groups(COLLECTION_READERS, _("log contacts"))
     typed = {name: request.form.get(name, "") for name in FIELDS}
     raw = {name: value for name, value in typed.items() if value != ""}
     try:
@@ -103,7 +103,7 @@ def _case_page(
     case_id: int, *, errors: dict[str, str] | None = None, typed: dict[str, str] | None = None
 ) -> str:
     svc = services()
-    actor = require_groups(COLLECTION_READERS, "read dunning cases")
+    actor = require_groups(COLLECTION_READERS, _("read dunning cases"))
     with svc.rt.factory() as session:
         case = load_case_for(svc.rt, session, case_id, actor, work=False)
         groups = case_groups(svc.rt, session, case)

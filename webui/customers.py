@@ -101,7 +101,7 @@ def customer_actions(session: Session, actor: Actor, customer_id: int) -> list[t
 @login_required_view
 def index() -> str:
     svc = services()
-    require_groups(CUSTOMER_READERS, "read customers")
+    require_groups(CUSTOMER_READERS, _("read customers"))
     grade = request.args.get("grade", "")
     blocked_arg = request.args.get("blocked", "")
     flt = {
@@ -141,7 +141,7 @@ def show(customer_id: int) -> str:
 def unblock(customer_id: int) -> Response | tuple[str, int]:
     """A credit manager lifts the credit block a legal outcome left, with a reason (audited by name)."""
     svc = services()
-    actor = require_groups(BLOCK_LIFTERS, "lift a credit block")
+    actor = require_groups(BLOCK_LIFTERS, _("lift a credit block"))
     typed = request.form.get("reason") or ""
     reason = unblock_reason(typed)
     if reason is None:
@@ -157,7 +157,7 @@ def unblock(customer_id: int) -> Response | tuple[str, int]:
 
 def _customer_page(customer_id: int, *, unblock_error: str | None = None, reason: str = "") -> str:
     svc = services()
-    actor = require_groups(CUSTOMER_READERS, "read customers")
+    actor = require_groups(CUSTOMER_READERS, _("read customers"))
     today = svc.clock().date()
     with svc.rt.factory() as session:
         found = customer_file(session, customer_id, today)

@@ -343,7 +343,7 @@ def aging_chart(points: list[AgingPoint]) -> dict[str, Any]:
 @bp.get("/dashboard")
 @login_required_view
 def index() -> str:
-    require_groups(DASHBOARD_READERS, "open the dashboard")
+    require_groups(DASHBOARD_READERS, _("open the dashboard"))
     svc = services()
     today = svc.clock().date()
     as_of = as_of_arg(today)

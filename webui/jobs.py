@@ -44,7 +44,7 @@ def day_filter(name: str) -> date | None:
 @login_required_view
 def index() -> str:
     svc = services()
-    require_groups(JOB_READERS, "read the daily job runs")
+    require_groups(JOB_READERS, _("read the daily job runs"))
     job = (request.args.get("job") or "").strip()[:80]
     where = JobDayFilter(job or None, day_filter("from"), day_filter("to"))
     page, per_page = page_arg(), svc.rt.settings.web.page_size

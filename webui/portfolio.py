@@ -104,7 +104,7 @@ def portfolio_filter(args: dict[str, str]) -> tuple[PortfolioFilter, str]:
 
 
 def _context() -> tuple[PortfolioFilter, str, dict[str, str], int]:
-    require_groups(PORTFOLIO_READERS, "read the portfolio")
+    require_groups(PORTFOLIO_READERS, _("read the portfolio"))
     args = query_args()
     flt, tab = portfolio_filter(args)
     return flt, tab, args, _whole(args, "page", 1, MAX_PAGE)

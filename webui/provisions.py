@@ -74,7 +74,7 @@ def totals_chart(runs: list[ProvisionRun]) -> dict[str, Any]:
 @bp.get("/provisions")
 @login_required_view
 def index() -> str:
-    require_groups(PROVISION_READERS, "read provisions")
+    require_groups(PROVISION_READERS, _("read provisions"))
     svc = services()
     today = svc.clock().date()
     month, start, end = day_filter("month"), day_filter("from"), day_filter("to")

@@ -16,6 +16,7 @@ from workflows.credit.supplier_views import contract_counts, contract_file, supp
 from workflows.credit.suppliers import GRADES, list_suppliers
 from workflows.definitions.start_rights import may_start
 from workflows.definitions.versions import latest_definition
+from workflows.messages import _
 from workflows.store.paging import Page
 from workflows.users import Actor
 
@@ -80,7 +81,7 @@ def contract_actions(session: Session, actor: Actor, contract_id: int) -> list[t
 @login_required_view
 def suppliers() -> str:
     svc = services()
-    require_groups(SUPPLIER_READERS, "read suppliers")
+    require_groups(SUPPLIER_READERS, _("read suppliers"))
     grade = request.args.get("grade", "")
     flt = {"q": (request.args.get("q") or "").strip(), "grade": grade if grade in GRADES else ""}
     page, per_page = page_arg(), svc.rt.settings.web.page_size
@@ -101,7 +102,7 @@ def suppliers() -> str:
 @bp.get("/suppliers/<int:supplier_id>")
 @login_required_view
 def supplier(supplier_id: int) -> str:
-    require_groups(SUPPLIER_READERS, "read suppliers")
+    require_groups(SUPPLIER_READERS, _("read suppliers"))
     with services().rt.factory() as session:
         found = supplier_file(session, supplier_id)
         return render_template(
@@ -113,7 +114,7 @@ def supplier(supplier_id: int) -> str:
 @login_required_view
 def contracts() -> str:
     svc = services()
-    require_groups(SUPPLIER_READERS, "read contracts")
+    require_groups(SUPPLIER_READERS, _("read contracts"))
     flt = {"q": (request.args.get("q") or "").strip()}
     page, per_page = page_arg(), svc.rt.settings.web.page_size
     with svc.rt.factory() as session:
@@ -130,7 +131,7 @@ def contracts() -> str:
 @bp.get("/contracts/<int:contract_id>")
 @login_required_view
 def contract(contract_id: int) -> str:
-    actor = require_groups(SUPPLIER_READERS, "read contracts")
+    actor = require_groups(SUPPLIER_READERS, _("read contracts"))
     with services().rt.factory() as session:
         found = contract_file(session, contract_id)
         return render_template(

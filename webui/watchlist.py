@@ -19,6 +19,7 @@ from workflows.credit.watchlist import (
     owners,
     sales_only,
 )
+from workflows.messages import _
 from workflows.store.paging import Page
 
 bp = Blueprint("watchlist_pages", __name__)
@@ -88,7 +89,7 @@ def severity_label(severity: str) -> str:
 @login_required_view
 def index() -> str:
     svc = services()
-    actor = require_groups(READERS, "read the watchlist")
+    actor = require_groups(READERS, _("read the watchlist"))
     status = request.args.get("status", "open")
     wanted = request.args.get("indicator", "")
     owner = (request.args.get("owner") or "").strip()[:80]

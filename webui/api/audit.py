@@ -16,6 +16,7 @@ from webui.services import services
 from workflows import audit_trail, sod_report
 from workflows.audit_trail import AUDIT_READERS, AuditFilter, ObjectRef, ObjectRefError, period_bound
 from workflows.csv_export import to_csv
+from workflows.messages import _
 from workflows.store.paging import MAX_PER_PAGE
 
 _BOUND = "a day (YYYY-MM-DD, the whole day) or a time with offset (ISO 8601); both ends inclusive"
@@ -137,7 +138,7 @@ def _csv(text: str, name: str, *, cut: bool = False) -> Response:
 @api.validate(resp=responses(200, AuditPage, 403))
 def get_audit(query: AuditQuery) -> Response:
     """Every state change, newest first, with actor, time, object and before/after values (auditors)."""
-    require_groups(current_actor(), AUDIT_READERS, "read the audit trail")
+    require_groups(current_actor(), AUDIT_READERS, _("read the audit trail"))
     where = query.audit_filter()
     with services().rt.factory() as session:
         if query.format == "csv":
@@ -154,7 +155,7 @@ def get_audit(query: AuditQuery) -> Response:
 def get_sod_report(query: PeriodQuery) -> Response:
     """Each limit change, contract version and dispute credit of the period, oldest first, with its
     requester, approvers and authority rule; a row where one person appears twice is flagged (auditors)."""
-    require_groups(current_actor(), AUDIT_READERS, "read the segregation-of-duties report")
+    require_groups(current_actor(), AUDIT_READERS, _("read the segregation-of-duties report"))
     start, end = query.period()
     with services().rt.factory() as session:
         rows = sod_report.sod_report(session, start, end)

@@ -29,6 +29,7 @@ from workflows.credit.contracts import (
     parse_contract,
 )
 from workflows.credit.roles import SUPPLIER_CREATORS, SUPPLIER_READERS
+from workflows.messages import _
 
 
 class ContractQuery(PageQuery):
@@ -115,7 +116,7 @@ NewContract = fields_body("NewContract", CONTRACT_FIELDS)
 def get_contracts(query: ContractQuery) -> Response:
     """Contracts by number, filtered by supplier, text and currency."""
     actor = current_actor()
-    require_groups(actor, SUPPLIER_READERS, "read contracts")
+    require_groups(actor, SUPPLIER_READERS, _("read contracts"))
     with services().rt.factory() as session:
         rows, total = list_contracts(
             session,
@@ -134,7 +135,7 @@ def post_contract() -> tuple[Response, int]:
     """Create a contract and its version 1."""
     return create_from_body(
         SUPPLIER_CREATORS,
-        "create contracts",
+        _("create contracts"),
         parse_contract,
         create_contract,
         lambda session, contract, now: contract_json(session, contract),
@@ -146,6 +147,6 @@ def post_contract() -> tuple[Response, int]:
 def get_contract_file(contract_id: int) -> Response:
     """A contract with its versions and change requests."""
     actor = current_actor()
-    require_groups(actor, SUPPLIER_READERS, "read contracts")
+    require_groups(actor, SUPPLIER_READERS, _("read contracts"))
     with services().rt.factory() as session:
         return jsonify(contract_json(session, get_contract(session, contract_id)))

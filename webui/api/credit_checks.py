@@ -13,6 +13,7 @@ from webui.services import services
 from workflows.credit import roles
 from workflows.credit.credit_checks import check_json, list_checks, parse_check
 from workflows.credit.order_tables import CheckResult
+from workflows.messages import _
 from workflows.order_release import run_credit_check
 
 
@@ -55,7 +56,7 @@ def post_credit_check() -> Response:
     """Check an order against the customer's credit: approved, blocked or over_limit, with the reason. The
     check is recorded; an over-limit order is held and waits for a credit manager's release."""
     actor = current_actor()
-    require_groups(actor, roles.ORDER_WRITERS, "check orders")
+    require_groups(actor, roles.ORDER_WRITERS, _("check orders"))
     svc = services()
     body = run_credit_check(svc.rt, parse_check(json_body()), actor=actor, now=svc.clock())
     svc.nudge()  # the release's task may have armed a due-date reminder
@@ -67,7 +68,7 @@ def post_credit_check() -> Response:
 def get_credit_checks(query: CheckQuery) -> Response:
     """Recorded credit checks, newest first, by customer and result."""
     actor = current_actor()
-    require_groups(actor, roles.CUSTOMER_READERS, "read credit checks")
+    require_groups(actor, roles.CUSTOMER_READERS, _("read credit checks"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_checks(

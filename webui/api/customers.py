@@ -60,6 +60,7 @@ from workflows.credit.roles import (
 )
 from workflows.credit.watchlist import flag_customer
 from workflows.credit.write_offs import customer_write_offs
+from workflows.messages import _
 from workflows.store.db import transaction
 
 # Who records collateral on a credit file: those who record external ratings, the credit staff.
@@ -171,7 +172,7 @@ class Rating(Body):
 def get_customers(query: CustomerQuery) -> Response:
     """Customers by name, filtered by text, grade and block."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read customers")
+    require_groups(actor, CUSTOMER_READERS, _("read customers"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_customers(
@@ -193,12 +194,12 @@ def post_customer() -> tuple[Response, int]:
     """Create a customer (without a credit limit: that comes from an approved application). Only credit
     staff (credit_analyst, credit_manager) or an admin may send external_rating: 403 naming it otherwise."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_CREATORS, "create customers")
+    require_groups(actor, CUSTOMER_CREATORS, _("create customers"))
     check_rating_fields(actor, json_body(), action="create a customer")
     check_key_customer_rights(actor, json_body(), action="create a customer")
     return create_from_body(
         CUSTOMER_CREATORS,
-        "create customers",
+        _("create customers"),
         parse_customer,
         create_customer,
         lambda session, customer, now: customer_json(session, customer, today=now.date()),
@@ -217,7 +218,7 @@ def get_customer_file(customer_id: int) -> Response:
     """A customer's credit file: limit history, exposure, what is overdue, its credit notes, legal outcomes
     (write-offs) and recoveries."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read customers")
+    require_groups(actor, CUSTOMER_READERS, _("read customers"))
     svc = services()
     with svc.rt.factory() as session:
         body = customer_json(session, get_customer(session, customer_id), today=svc.clock().date())
@@ -236,7 +237,7 @@ def get_customer_file(customer_id: int) -> Response:
 def post_rating(customer_id: int) -> Response:
     """Record a new external rating; the next sweep starts a review with reason rating_change."""
     actor = current_actor()
-    require_groups(actor, RATING_RECORDERS, "record external ratings")
+    require_groups(actor, RATING_RECORDERS, _("record external ratings"))
     svc = services()
     now = svc.clock()
     with transaction(svc.rt.factory) as session:
@@ -256,7 +257,7 @@ def post_key_customer(customer_id: int) -> Response:
     """Name the customer a key customer with its account owner (an active user), or no longer (credit
     analysts and managers); audited as key_customer_changed. Key customers are reviewed more often."""
     actor = current_actor()
-    require_groups(actor, KEY_CUSTOMER_SETTERS, "name key customers")
+    require_groups(actor, KEY_CUSTOMER_SETTERS, _("name key customers"))
     svc = services()
     now = svc.clock()
     fields = parse_key_customer(json_body(), today=now.date())
@@ -274,7 +275,7 @@ def post_key_customer(customer_id: int) -> Response:
 def get_collateral(customer_id: int) -> Response:
     """The collateral and guarantees on a customer's file, newest first; expired ones show active false."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read customers")
+    require_groups(actor, CUSTOMER_READERS, _("read customers"))
     svc = services()
     with svc.rt.factory() as session:
         today = svc.clock().date()
@@ -288,7 +289,7 @@ def post_collateral(customer_id: int) -> tuple[Response, int]:
     """Record a collateral or guarantee on the customer's file (credit analysts and managers); the
     scorecard counts it until it expires."""
     actor = current_actor()
-    require_groups(actor, COLLATERAL_WRITERS, "record collateral")
+    require_groups(actor, COLLATERAL_WRITERS, _("record collateral"))
     svc = services()
     now = svc.clock()
     fields = parse_collateral(json_body(), today=now.date())

@@ -156,7 +156,7 @@ def get_definition_diff(key: str, query: DiffQuery) -> Response:
     """What changed between two versions of a process: its decision tables rule by rule, cell old → new, in
     words (a policy change is a diff), and which files differ. Process owners and auditors."""
     actor = current_actor()
-    require_groups(actor, DEFINITION_READERS, "compare process definitions")
+    require_groups(actor, DEFINITION_READERS, _("compare process definitions"))
     with services().rt.factory() as session:
         old, new = default_versions(session, key, query.to, query.from_)
         body: dict[str, Any] = diff_versions(session, key, old, new).as_json()

@@ -23,6 +23,7 @@ from workflows.credit.dispute_views import (
     reason_summary,
 )
 from workflows.credit.roles import DISPUTE_OWNER_GROUPS, DISPUTE_READERS
+from workflows.messages import _
 
 
 class DisputeQuery(PageQuery):
@@ -129,7 +130,7 @@ class DisputeSummary(Model):
 def get_disputes(query: DisputeQuery) -> Response:
     """Disputes, newest first, filtered by customer and status, each with its invoices and credit notes."""
     actor = current_actor()
-    require_groups(actor, DISPUTE_READERS, "read disputes")
+    require_groups(actor, DISPUTE_READERS, _("read disputes"))
     with services().rt.factory() as session:
         rows, total = list_disputes(
             session,
@@ -146,7 +147,7 @@ def get_disputes(query: DisputeQuery) -> Response:
 def get_one_dispute(dispute_id: int) -> Response:
     """One dispute: its invoices, amounts and reasons, the proposal, the approver and the credit notes."""
     actor = current_actor()
-    require_groups(actor, DISPUTE_READERS, "read disputes")
+    require_groups(actor, DISPUTE_READERS, _("read disputes"))
     with services().rt.factory() as session:
         [body] = disputes_json(session, [get_dispute(session, dispute_id)])
         return jsonify(body)
@@ -157,7 +158,7 @@ def get_one_dispute(dispute_id: int) -> Response:
 def get_dispute_summary(query: SummaryQuery) -> Response:
     """Reason codes reported: count and disputed amount (base currency) by month and reason."""
     actor = current_actor()
-    require_groups(actor, DISPUTE_READERS, "read disputes")
+    require_groups(actor, DISPUTE_READERS, _("read disputes"))
     svc = services()
     end = query.date_to or svc.clock().date()
     # A year before `to` (from its month's first day); `to` in year 1 has no year before it (a 500 before).
@@ -171,7 +172,7 @@ def get_dispute_summary(query: SummaryQuery) -> Response:
 def get_credit_notes(query: CreditNoteQuery) -> Response:
     """Posted credit notes, newest first: invoice, amount, the dispute they settle and who approved them."""
     actor = current_actor()
-    require_groups(actor, DISPUTE_READERS, "read credit notes")
+    require_groups(actor, DISPUTE_READERS, _("read credit notes"))
     with services().rt.factory() as session:
         rows, total = list_credit_notes(
             session, customer_id=query.customer_id, page=query.page, per_page=query.per_page

@@ -10,6 +10,7 @@ from webui.api.openapi import Day, Id, JsonObject, Model, Money, Page, PageQuery
 from webui.services import services
 from workflows.credit.dunning import cases_json, list_cases
 from workflows.credit.roles import CUSTOMER_READERS
+from workflows.messages import _
 
 
 class DunningCaseQuery(PageQuery):
@@ -70,7 +71,7 @@ class DunningCasePage(Page):
 def get_dunning_cases(query: DunningCaseQuery) -> Response:
     """Dunning cases, filtered by customer and status, each with its history."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read dunning cases")
+    require_groups(actor, CUSTOMER_READERS, _("read dunning cases"))
     with services().rt.factory() as session:
         rows, total = list_cases(
             session,

@@ -69,7 +69,7 @@ def post_fx_rate() -> tuple[Response, int]:
     (both are in the audit trail). A rate that moves more than [credit] fx_max_move from the nearest stored
     rate of its currency is refused (422 naming that rate and the move) unless an admin sends force."""
     actor = current_actor()
-    require_groups(actor, FX_RATE_WRITERS, "post exchange rates")
+    require_groups(actor, FX_RATE_WRITERS, _("post exchange rates"))
     svc = services()
     body = json_body()
     force = body.get("force")
@@ -99,7 +99,7 @@ def post_fx_rate() -> tuple[Response, int]:
 def get_fx_rates(query: RateQuery) -> Response:
     """Stored exchange rates, newest day first, filtered by currency and days."""
     actor = current_actor()
-    require_groups(actor, FX_RATE_READERS, "read exchange rates")
+    require_groups(actor, FX_RATE_READERS, _("read exchange rates"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_rates(

@@ -14,6 +14,7 @@ from webui.services import services
 from workflows.batch.job_days import stale_after
 from workflows.batch.job_history import JOB_READERS, JobDayFilter, job_day_json, list_job_days
 from workflows.clock import utcnow
+from workflows.messages import _
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -75,7 +76,7 @@ class JobDayPage(Page):
 def get_jobs(query: JobDayQuery) -> Response:
     """The days of the daily jobs, newest first: status, duration, the day's counts and failures."""
     actor = current_actor()
-    require_groups(actor, JOB_READERS, "read the daily job runs")
+    require_groups(actor, JOB_READERS, _("read the daily job runs"))
     svc = services()
     where = JobDayFilter(query.job, query.date_from, query.date_to)
     with svc.rt.factory() as session:

@@ -136,7 +136,7 @@ def get_kpis(query: KpiQuery) -> Response:
     dates. 409 names each currency without an exchange rate at a period end; 422 a day before 1901 or after
     today, or a currency other than the base currency."""
     actor = current_actor()
-    require_groups(actor, KPI_READERS, "read the credit KPIs")
+    require_groups(actor, KPI_READERS, _("read the credit KPIs"))
     svc = services()
     base = svc.rt.settings.credit.base_currency
     today = svc.clock().date()

@@ -26,6 +26,7 @@ from webui.services import services
 from workflows.credit.order_tables import OrderStatus
 from workflows.credit.orders import close_order, list_orders, order_json, parse_order, post_order
 from workflows.credit.roles import CUSTOMER_READERS, ORDER_WRITERS
+from workflows.messages import _
 from workflows.store.db import transaction
 
 
@@ -78,7 +79,7 @@ class CloseQuery(Query):
 def post_order_view() -> tuple[Response, int]:
     """Record an open order confirmed in the ERP; it counts in the customer's exposure at once."""
     actor = current_actor()
-    require_groups(actor, ORDER_WRITERS, "post orders")
+    require_groups(actor, ORDER_WRITERS, _("post orders"))
     svc = services()
     now = svc.clock()
     data = parse_order(json_body(), today=now.date())
@@ -94,7 +95,7 @@ def post_order_view() -> tuple[Response, int]:
 def get_orders(query: OrderQuery) -> Response:
     """Orders, newest first, filtered by customer and status."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read orders")
+    require_groups(actor, CUSTOMER_READERS, _("read orders"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_orders(
@@ -112,7 +113,7 @@ def get_orders(query: OrderQuery) -> Response:
 def delete_order(order_id: int, query: CloseQuery) -> Response:
     """Close an order the ERP invoiced (the invoice counts instead) or cancelled (`?reason=cancelled`)."""
     actor = current_actor()
-    require_groups(actor, ORDER_WRITERS, "close orders")
+    require_groups(actor, ORDER_WRITERS, _("close orders"))
     svc = services()
     with transaction(svc.rt.factory) as session:
         order = close_order(session, order_id, query.reason, actor=actor.username, now=svc.clock())

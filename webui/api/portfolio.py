@@ -18,6 +18,7 @@ from workflows.credit.portfolio_pages import load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import PORTFOLIO_READERS
+from workflows.messages import _
 from workflows.store.paging import MAX_PER_PAGE
 
 _TEXT = Field(None, max_length=80, description="an exact value of the customer's field")
@@ -117,8 +118,8 @@ def get_portfolio(query: PortfolioQuery) -> Response:
     parameter given twice is a 400. Rows whose invoice currency has no rate say so (rate_missing,
     unconverted) and stay out of the base-currency figures."""
     actor = current_actor()
-    require_groups(actor, PORTFOLIO_READERS, "read the portfolio")
-    flt, _ = portfolio_filter(query_args())
+    require_groups(actor, PORTFOLIO_READERS, _("read the portfolio"))
+    flt, _tab = portfolio_filter(query_args())
     svc = services()
     per_page = min(query.per_page, MAX_PER_PAGE)
     with svc.rt.factory() as session:

@@ -79,7 +79,7 @@ def get_provisions(query: ProvisionQuery) -> Response:
     """The provision snapshot of the latest month end on or before as_of, with its movement against the
     previous one (404 when none was posted by then)."""
     actor = current_actor()
-    require_groups(actor, PROVISION_READERS, "read provisions")
+    require_groups(actor, PROVISION_READERS, _("read provisions"))
     svc = services()
     as_of = query.as_of or svc.clock().date()
     with svc.rt.factory() as session:
@@ -103,7 +103,7 @@ def get_provisions_preview(query: ProvisionQuery) -> Response:
     """The allowance as a run on as_of would post it (nothing is stored); 409 names each currency without
     a rate, or the missing matrix."""
     actor = current_actor()
-    require_groups(actor, PROVISION_READERS, "read provisions")
+    require_groups(actor, PROVISION_READERS, _("read provisions"))
     svc = services()
     as_of = query.as_of or svc.clock().date()
     with svc.rt.factory() as session:

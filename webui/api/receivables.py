@@ -24,6 +24,7 @@ from workflows.credit.receivables import (
 from workflows.credit.roles import CUSTOMER_READERS, RECEIVABLE_WRITERS
 from workflows.credit.watchlist import flag_customer
 from workflows.engine import runner
+from workflows.messages import _
 from workflows.store.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Aging(Model):
 def post_invoice_view() -> tuple[Response, int]:
     """Record an invoice from the ERP."""
     actor = current_actor()
-    require_groups(actor, RECEIVABLE_WRITERS, "post invoices")
+    require_groups(actor, RECEIVABLE_WRITERS, _("post invoices"))
     svc = services()
     now = svc.clock()
     data = parse_invoice(json_body())
@@ -141,7 +142,7 @@ def post_invoice_view() -> tuple[Response, int]:
 def get_invoices(query: InvoiceQuery) -> Response:
     """Invoices, filtered by customer, status and whether they are overdue."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read invoices")
+    require_groups(actor, CUSTOMER_READERS, _("read invoices"))
     svc = services()
     today = svc.clock().date()
     with svc.rt.factory() as session:
@@ -161,7 +162,7 @@ def get_invoices(query: InvoiceQuery) -> Response:
 def post_payment_view() -> tuple[Response, int]:
     """Record a payment, then tell the customer's open dunning case (message payment_received)."""
     actor = current_actor()
-    require_groups(actor, RECEIVABLE_WRITERS, "post payments")
+    require_groups(actor, RECEIVABLE_WRITERS, _("post payments"))
     svc = services()
     now = svc.clock()
     data = parse_payment(json_body())
@@ -200,7 +201,7 @@ def get_aging(query: AgingQuery) -> Response:
     """Open receivables per aging bucket at the end of as_of: per customer in its currency, in total in the
     base currency (409 when a rate makes the total exceed the largest amount, naming the currencies)."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read receivables")
+    require_groups(actor, CUSTOMER_READERS, _("read receivables"))
     svc = services()
     with svc.rt.factory() as session:
         as_of = query.as_of or svc.clock().date()

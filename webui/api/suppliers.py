@@ -32,6 +32,7 @@ from workflows.credit.suppliers import (
     parse_supplier,
     supplier_json,
 )
+from workflows.messages import _
 
 
 class SupplierQuery(PageQuery):
@@ -92,7 +93,7 @@ NewSupplier = fields_body("NewSupplier", SUPPLIER_FIELDS)
 def get_suppliers(query: SupplierQuery) -> Response:
     """Suppliers by name, filtered by text and grade."""
     actor = current_actor()
-    require_groups(actor, SUPPLIER_READERS, "read suppliers")
+    require_groups(actor, SUPPLIER_READERS, _("read suppliers"))
     with services().rt.factory() as session:
         rows, total = list_suppliers(
             session, text=query.q, grade=query.grade, page=query.page, per_page=query.per_page
@@ -106,7 +107,7 @@ def post_supplier() -> tuple[Response, int]:
     """Create a supplier; its risk grade comes from the contract change process's evaluation."""
     return create_from_body(
         SUPPLIER_CREATORS,
-        "create suppliers",
+        _("create suppliers"),
         parse_supplier,
         create_supplier,
         lambda session, supplier, now: supplier_json(session, supplier),
@@ -118,6 +119,6 @@ def post_supplier() -> tuple[Response, int]:
 def get_supplier_file(supplier_id: int) -> Response:
     """A supplier's risk file: evaluations and contracts."""
     actor = current_actor()
-    require_groups(actor, SUPPLIER_READERS, "read suppliers")
+    require_groups(actor, SUPPLIER_READERS, _("read suppliers"))
     with services().rt.factory() as session:
         return jsonify(supplier_json(session, get_supplier(session, supplier_id)))

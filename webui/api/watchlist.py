@@ -12,6 +12,7 @@ from webui.api.openapi import Day, Id, Model, Page, PageQuery, Timestamp, api, r
 from webui.services import services
 from workflows.credit.watchlist import READERS, EntryFilter, list_entries, sales_only
 from workflows.credit.watchlist_rules import ACTIONS, SEVERITIES
+from workflows.messages import _
 
 
 class WatchlistQuery(PageQuery):
@@ -59,7 +60,7 @@ def get_watchlist(query: WatchlistQuery) -> Response:
     """Watchlist entries: open ones first, the strongest action and the newest first. Credit managers,
     analysts, the CFO and auditors read all of them; sales read their own customers' entries."""
     actor = current_actor()
-    require_groups(actor, READERS, "read the watchlist")
+    require_groups(actor, READERS, _("read the watchlist"))
     flt = EntryFilter(
         status=query.status,
         indicator=query.indicator,

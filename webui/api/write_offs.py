@@ -136,7 +136,7 @@ class Unblocked(Model):
 def get_write_offs(query: WriteOffQuery) -> Response:
     """Legal outcomes (write_off instances): proposed, posted, closed (recovered in full) or rejected."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read write-offs")
+    require_groups(actor, CUSTOMER_READERS, _("read write-offs"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_requests(
@@ -154,7 +154,7 @@ def get_write_offs(query: WriteOffQuery) -> Response:
 def post_recovery_view() -> tuple[Response, int]:
     """Record money received on a written-off invoice: a recovery, never allocated like a payment."""
     actor = current_actor()
-    require_groups(actor, RECEIVABLE_WRITERS, "post recoveries")
+    require_groups(actor, RECEIVABLE_WRITERS, _("post recoveries"))
     svc = services()
     now = svc.clock()
     data = parse_recovery(json_body())
@@ -168,7 +168,7 @@ def post_recovery_view() -> tuple[Response, int]:
 def get_recoveries(query: RecoveryQuery) -> Response:
     """Recoveries on written-off invoices, newest first."""
     actor = current_actor()
-    require_groups(actor, CUSTOMER_READERS, "read recoveries")
+    require_groups(actor, CUSTOMER_READERS, _("read recoveries"))
     svc = services()
     with svc.rt.factory() as session:
         rows, total = list_recoveries(
@@ -182,7 +182,7 @@ def get_recoveries(query: RecoveryQuery) -> Response:
 def post_unblock(customer_id: int) -> Response:
     """Lift a customer's credit block (a legal outcome leaves it on): a credit manager, with a reason."""
     actor = current_actor()
-    require_groups(actor, BLOCK_LIFTERS, "lift a credit block")
+    require_groups(actor, BLOCK_LIFTERS, _("lift a credit block"))
     svc = services()
     now = svc.clock()
     body = json_body()

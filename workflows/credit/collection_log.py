@@ -110,14 +110,18 @@ def load_case_for(rt: Runtime, session: Session, case_id: int, actor: Actor, *, 
     allowed = may_work(actor, groups) if work else may_read(actor, groups)
     if not allowed:
         who = ", ".join(groups) or "no collector group"
-        doing = "log contacts on" if work else "read the contacts of"
+        said = {"user": actor.username, "case_id": case_id, "who": who}
+        if work:
+            raise Forbidden(
+                _(
+                    "%(user)s may not log contacts on dunning case %(case_id)s: it is worked by %(who)s",
+                    **said,
+                )
+            )
         raise Forbidden(
             _(
-                "%(user)s may not %(doing)s dunning case %(case_id)s: it is worked by %(who)s",
-                user=actor.username,
-                doing=doing,
-                case_id=case_id,
-                who=who,
+                "%(user)s may not read the contacts of dunning case %(case_id)s: it is worked by %(who)s",
+                **said,
             )
         )
     return case
