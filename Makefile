@@ -29,7 +29,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # API docs at /api/docs; and the PDF letters' CJK font (Noto Sans SC Regular and Bold, OFL, from @expo-google-fonts/noto-sans-sc)
 # to vendor/fonts/, which workflows/mail/letters_pdf.py embeds subset to the characters a letter uses.
 # The definition editor's studio (bpmn-js, bpmn-js-properties-panel and creditflow's provider, source in
-# webui/static/studio/) is bundled by esbuild (a devDependency; studio/build.mjs) into vendor/studio/studio.js.
+# webui/static/studio/) is bundled by esbuild (a devDependency; studio/build.mjs) into vendor/studio/studio.js,
+# and the decision table editor (dmn-js, studio/dmn_index.js) into vendor/studio/dmn.js.
 # npm runs again only when package.json or the lockfile changed.
 $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \
@@ -55,6 +56,10 @@ $(VENDOR_STAMP): $(NPM_STAMP) $(wildcard webui/static/studio/*.js webui/static/s
 	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(VENDOR)/studio/
 	cp node_modules/bpmn-js-properties-panel/LICENSE $(VENDOR)/studio/LICENSE-bpmn-js-properties-panel
 	cp node_modules/@bpmn-io/properties-panel/LICENSE $(VENDOR)/studio/LICENSE-properties-panel
+	mkdir -p $(VENDOR)/studio/dmn-font && cp -r node_modules/dmn-js/dist/assets/dmn-font/css \
+	   node_modules/dmn-js/dist/assets/dmn-font/font $(VENDOR)/studio/dmn-font/
+	cp node_modules/dmn-js/dist/assets/dmn-js-shared.css node_modules/dmn-js/dist/assets/dmn-js-decision-table.css \
+	   node_modules/dmn-js/dist/assets/dmn-js-decision-table-controls.css node_modules/dmn-js/LICENSE $(VENDOR)/studio/
 	touch $(VENDOR_STAMP)
 
 # Compiled when the catalogue changed; fuzzy entries are left out (tests/webui/test_translations.py refuses them).

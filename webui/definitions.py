@@ -17,9 +17,10 @@ from webui.services import page_arg, services
 from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
+from workflows.definitions.dmn_diff import compare_dmn
 from workflows.definitions.operation_catalog import describe_operations
 from workflows.definitions.validation import InvalidBundle, Problem
-from workflows.definitions.version_diff import diff_versions
+from workflows.definitions.version_diff import default_versions, diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
 from workflows.instances import instance_counts
@@ -120,7 +121,13 @@ def edit(key: str, version: int) -> str:
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = deployment_files(session, definition)
-    return render_template("definitions/edit.html", d=definition, studio=_studio_choices(files))
+    tables = {name: text for name, text in sorted(files.items()) if name.lower().endswith(".dmn")}
+    return render_template(
+        "definitions/edit.html",
+        d=definition,
+        studio=_studio_choices(files),
+        dmn_files=tables,
+    )
 
 
 @bp.post("/definitions/<key>/<int:version>/validate")
@@ -162,6 +169,30 @@ def deploy(key: str, version: int) -> tuple[Response, int]:
     ), 201
 
 
+@bp.post("/definitions/<key>/<int:version>/dmn-diff")
+@login_required_view
+def dmn_diff(key: str, version: int) -> Response:
+    """The edited decision tables against the newest deployed version's, in words (dmn_diff)."""
+    require_groups(PROCESS_OWNERS, WORKBENCH)
+    edited = _edited_tables(key, version)
+    with services().rt.factory() as session:
+        newest, _older = default_versions(session, key, None, None)
+        current = deployment_files(session, get_definition(session, key, newest))
+    decisions = []
+    for name, text in sorted(edited.items()):
+        if name in current:
+            decisions += [
+                {
+                    **d.as_json(),
+                    "file": name,
+                    "changes": [{**c.as_json(), "text": translated(c.text, _)} for c in d.changes],
+                }
+                for d in compare_dmn(current[name], text)
+                if d.status != "unchanged"
+            ]
+    return jsonify({"against": newest, "decisions": decisions})
+
+
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
@@ -196,20 +227,41 @@ def _deploy(files: dict[str, bytes], username: str) -> list[DeployedVersion]:
 
 
 def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
-    """The version's deployed files with its diagram replaced by the posted XML.
+    """The version's deployed files with its diagram replaced by the posted XML, and its decision tables by
+    the posted "files" (name → DMN text; the decision table editor's edits).
 
     Raises:
-        BadRequest: no XML was posted.
+        BadRequest: no XML was posted, or a file that is not one of the version's decision tables.
     """
     body: Any = request.get_json(silent=True) or {}
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
         raise BadRequest(_('post the edited diagram as JSON {"xml": "..."}'))
+    edited = _edited_tables(key, version)
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = {name: text.encode("utf-8") for name, text in deployment_files(session, definition).items()}
         files[definition.bpmn_file] = xml.encode("utf-8")
+    files.update({name: text.encode("utf-8") for name, text in edited.items()})
     return files
+
+
+def _edited_tables(key: str, version: int) -> dict[str, str]:
+    """The posted JSON's "files": edited decision tables, each replacing a .dmn file of the version.
+
+    Raises:
+        BadRequest: "files" is not a mapping of the version's .dmn file names to text.
+    """
+    body: Any = request.get_json(silent=True) or {}
+    edited = body.get("files", {}) if isinstance(body, dict) else {}
+    with services().rt.factory() as session:
+        names = set(deployment_files(session, get_definition(session, key, version)))
+    if not isinstance(edited, dict) or not all(
+        isinstance(name, str) and name.lower().endswith(".dmn") and name in names and isinstance(text, str)
+        for name, text in edited.items()
+    ):
+        raise BadRequest(_('"files" must map decision table files of this version to their DMN text'))
+    return edited
 
 
 def _studio_choices(files: dict[str, str]) -> dict[str, Any]:

@@ -59,13 +59,25 @@
     problemsBox.hidden = problems.length === 0;
   }
 
+  // The diagram with the decision tables edited on this page (dmn_editor.js), deployed together. A diagram
+  // nobody changed is sent as it was loaded, byte for byte (saveXML would reformat it): a decision-table-only
+  // change deploys the same BPMN.
+  var loadedXml = null;
+  var diagramChanged = false;
+  function diagramXml() {
+    if (!diagramChanged && loadedXml !== null) return Promise.resolve({ xml: loadedXml });
+    return modeler.saveXML({ format: true });
+  }
+  window.creditflowDiagramXml = diagramXml;
+
   function post(url) {
-    return modeler.saveXML({ format: true }).then(function (saved) {
+    var tables = window.creditflowDmnEdits ? window.creditflowDmnEdits() : Promise.resolve({});
+    return Promise.all([diagramXml(), tables]).then(function (both) {
       return fetch(url, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Accept": "application/json" },
-        body: JSON.stringify({ xml: saved.xml })
+        body: JSON.stringify({ xml: both[0].xml, files: both[1] })
       });
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
@@ -130,6 +142,7 @@
     }).catch(function (error) { say(error.message, "error"); });
   }
   modeler.on("commandStack.changed", function () {
+    diagramChanged = true;
     checkRound++;
     root.dataset.checked = "";
     clearTimeout(changeTimer);
@@ -144,7 +157,10 @@
       if (!response.ok) throw new Error("the server answered " + response.status);
       return response.text();
     })
-    .then(function (xml) { return modeler.importXML(xml); })
+    .then(function (xml) {
+      loadedXml = xml;
+      return modeler.importXML(xml);
+    })
     .then(function (result) {
       modeler.get("canvas").zoom("fit-viewport", "auto");
       root.dataset.state = "ready";

@@ -38,6 +38,53 @@ const noInlineStyles = {
   },
 };
 
+// dmn-js's "powered by" logo (which the bpmn.io licence keeps in place) and its lightbox are HTML strings with
+// style attributes too: they are taken out, and app.css places the logo (.dmn-editor .bjs-powered-by) and the
+// lightbox (.bjs-powered-by-lightbox) with the same rules.
+const DMN_INLINE_STYLES = [
+  ' style="vertical-align:middle"',
+  'style="position: absolute; bottom: 15px; right: 15px; z-index: 100;"',
+  " style=\"' + LIGHTBOX_STYLES + '\"",
+  " style=\"' + BACKDROP_STYLES + '\"",
+  " style=\"' + NOTICE_STYLES + '\"",
+  " style=\"margin: 15px 20px 15px 10px; align-self: center;' + '\"",
+];
+
+const dmnNoInlineStyles = {
+  name: "dmn-no-inline-styles",
+  setup(b) {
+    b.onLoad({ filter: /dmn-js-shared[\\/]lib[\\/]util[\\/]PoweredByUtil\.js$/ }, async (args) => {
+      let source = await readFile(args.path, "utf8");
+      for (const attribute of DMN_INLINE_STYLES) {
+        if (!source.includes(attribute)) {
+          throw new Error(`dmn-js changed: ${attribute.trim()} not found; update build.mjs and app.css`);
+        }
+        source = source.split(attribute).join("");
+      }
+      if (source.includes("style=")) {
+        throw new Error("dmn-js's PoweredByUtil has another inline style attribute; the CSP would block it");
+      }
+      return { contents: source, loader: "js" };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: "es2019",
+  legalComments: "none",
+  logLevel: "warning",
+};
+
+await build({
+  ...common,
+  entryPoints: [join(here, "dmn_index.js")],
+  outfile: join(dirname(outfile), "dmn.js"),
+  plugins: [dmnNoInlineStyles],
+});
+
 await build({
   entryPoints: [join(here, "index.js")],
   bundle: true,
