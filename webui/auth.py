@@ -26,6 +26,7 @@ from workflows.logins import (
     start_web_session,
     web_session_user,
 )
+from workflows.messages import translated
 from workflows.store.models import User
 from workflows.users import Actor, check_password
 
@@ -96,7 +97,7 @@ def require_groups(groups: frozenset[str], doing: str) -> Actor:
             _(
                 "%(user)s may not %(doing)s: only %(groups)s or admin may.",
                 user=actor.username,
-                doing=doing,
+                doing=translated(doing, _),  # a workflows.messages.Text from a page module, said here
                 groups=", ".join(sorted(groups)),
             )
         )

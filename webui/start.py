@@ -150,7 +150,9 @@ def _picker_source(field: str) -> PickerSource:
                 pickers=", ".join(PICKERS),
             )
         )
-    require_groups(source.readers, f"pick a {source.noun}")
+    require_groups(
+        source.readers, _("pick a customer") if source.noun == "customer" else _("pick a contract")
+    )
     return source
 
 
@@ -180,7 +182,9 @@ def choose(field: str, item_id: int) -> str:
     with services().rt.factory() as session:
         label = source.label(session, item_id)
     if label is None:
-        raise NotFound(_("%(noun)s %(item_id)s does not exist", noun=source.noun, item_id=item_id))
+        if source.noun == "customer":
+            raise NotFound(_("customer %(customer_id)s does not exist", customer_id=item_id))
+        raise NotFound(_("contract %(contract_id)s does not exist", contract_id=item_id))
     return render_template("start/_pick_chosen.html", field=field, noun=source.noun, current=(item_id, label))
 
 
