@@ -60,6 +60,11 @@ def test_a_zh_analyst_reads_inbox_task_customer_and_dashboard_in_chinese_and_swi
     log_in(page, "analyst1")
     assert page.url.endswith("/inbox")
     chinese = pages(page, overdue_customer["id"])
+    # The dashboard's charts write their axis and tooltip numbers in the page's locale (Chart.js Intl).
+    page.wait_for_selector("canvas[data-drawn=true]")
+    assert page.evaluate(
+        "Chart.getChart(document.querySelector('canvas[data-drawn=true]')).options.locale"
+    ) == ("zh-Hans")
     drawing = chinese.pop("drawing")
     # The drawn task and lanes, in Chinese (bpmn-js may break a label into lines).
     for label in ("审核信用申请", "信用分析师", "信用经理"):
