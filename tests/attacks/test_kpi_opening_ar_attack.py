@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.credit.test_customer_balances import BASE, START, at
 from tests.credit.test_kpi_today import KpiBook, both, month_end
-from workflows.batch.kpi_month_end import backfill_snapshots
+from workflows.batch.kpi_month_end import backfill_snapshots, post_kpi_snapshot
 from workflows.credit import kpis
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.kpi_periods import MONTH, QUARTER, period_end_on_or_before, previous_end, trend_ends
@@ -279,3 +279,72 @@ def test_the_trend_s_first_opening_before_the_first_rate_is_a_409_naming_that_da
         first = kpis.period_kpis(session, [first_end], MONTH, BASE)[first_end]
     assert answer["kpis"]["cei"]["trend"][0]["period_end"] == first_end.isoformat()
     assert first["cei"]["ar_start"] == "475.00"  # 500 USD at the day's 0.95, not the first end's 0.9
+
+
+def test_a_backfill_refuses_the_period_whose_opening_has_no_rate_and_stores_it_once_one_is_posted(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """USD AR from April, USD rates from mid-June: April and May are refused (no rate at their ends), June
+    too (its opening is May's AR, at May's end's rate: none), naming May's end; July is stored, opened at
+    June's end's rate; the quarter ending in June opens with nothing in USD and is stored. Once a rate is
+    posted for April, a second run stores April to June, and June's AR is July's stored opening AR."""
+    _usd_book(session_factory, date(2026, 6, 15), date(2026, 4, 10))
+    last = date(2026, 7, 31)
+    first = backfill_snapshots(session_factory, BASE, last, actor="system", now=at(date(2026, 8, 1)))
+    assert first["missing_rates"] == {
+        "2026-04-30": ["USD"],
+        "2026-05-31": ["USD"],
+        "2026-06-30": ["USD"],
+    }
+    assert first["snapshots"] == {MONTH: ["2026-07-31"], QUARTER: ["2026-06-30"]}
+    with session_factory() as session:
+        july = snapshots_of(session, MONTH, BASE, [last])[last]
+    assert july["cei"]["ar_start"] == july["dso"]["ar"] == "450.00"  # 500 USD at June's 0.9
+    with transaction(session_factory) as session:
+        april = date(2026, 4, 1)
+        store_rate(session, RateInput("USD", april, Decimal("0.8"), "t"), actor="finance1", now=at(april))
+    second = backfill_snapshots(session_factory, BASE, last, actor="system", now=at(date(2026, 8, 2)))
+    assert "missing_rates" not in second
+    june = date(2026, 6, 30)
+    with session_factory() as session:
+        stored = snapshots_of(session, MONTH, BASE, [date(2026, 4, 30), date(2026, 5, 31), june])
+    assert stored[date(2026, 4, 30)]["cei"]["ar_start"] == "0.00"
+    assert stored[date(2026, 5, 31)]["cei"]["ar_start"] == stored[date(2026, 4, 30)]["dso"]["ar"] == "400.00"
+    assert stored[june]["cei"]["ar_start"] == "400.00"  # May's AR at May's 0.8
+    assert stored[june]["dso"]["ar"] == july["cei"]["ar_start"]
+
+
+def test_before_the_roll_with_the_previous_periods_stored_the_fast_path_equals_the_scan(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both changes at once: the previous month and quarter stored (the fast path skips the opening moves)
+    and the tables rolled two days before the end, postings in between; then a payment dated back into the
+    stored quarter: the opening stays the snapshot's, on both paths."""
+    book = KpiBook(session_factory, 56)
+    steps = [book.invoice] * 5 + [book.payment] * 4 + [book.credit_note, book.write_off, book.specific]
+    for _ in range(40):
+        book.rng.choice(steps)()
+    previous = period_end_on_or_before(book.today + timedelta(days=92), QUARTER)
+    book.today = previous + timedelta(days=1)
+    end = period_end_on_or_before(previous + timedelta(days=95), QUARTER)
+    with transaction(session_factory) as session:
+        for period in (MONTH, QUARTER):
+            post_kpi_snapshot(session, period, previous_end(end, period), base=BASE, actor="s", now=at(end))
+    book.today = end - timedelta(days=2)
+    with session_factory() as session:
+        ensure_rolled(session, book.today, BASE)
+    between = [book.payment] * 3 + [book.credit_note, book.write_off, book.settlement]
+    for day in (1, 2):
+        book.today = end - timedelta(days=2) + timedelta(days=day)
+        for _ in range(5):
+            book.rng.choice(between)()
+    book.today = previous  # a payment valued in the stored quarter, posted now
+    book.payment()
+    with session_factory() as session:
+        assert usable(session, end, BASE) == end - timedelta(days=2)
+        stored = snapshots_of(session, QUARTER, BASE, [previous])[previous]
+    for period in (MONTH, QUARTER):
+        fast, scanned, used = both(session_factory, end, period, monkeypatch)
+        assert used and fast == scanned, period
+        if period == QUARTER:
+            assert fast["cei"]["ar_start"] == stored["dso"]["ar"]

@@ -22,7 +22,8 @@ class KpiRatesMissing(Conflict):
         parts = "; ".join(f"{', '.join(c)} on or before {d.isoformat()}" for d, c in sorted(missing.items()))
         super().__init__(
             f"no exchange rate into {base} for {parts}: post one (POST /api/fx-rates or `creditflow import "
-            "fx-rates`); the KPIs convert every amount of a period at the rate of its end",
+            "fx-rates`); the KPIs convert every amount of a period at the rate of its end, and its opening "
+            "AR (the AR the period before reports) at the rate of the period before's end",
             details={"missing_rates": {d.isoformat(): c for d, c in sorted(missing.items())}},
         )
 
