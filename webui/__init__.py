@@ -77,6 +77,7 @@ def create_app(
     import webui.api.suppliers
     import webui.api.tasks
     import webui.api.watchlist
+    import webui.api.what_if
     import webui.api.write_offs  # noqa: F401
     from webui import (
         api,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,15 @@ def recovery(s: Sample, user: str) -> dict[str, Any]:
     return {"json": body | {"currency": "EUR", "reference": f"MX-RECOVERY-{user}"}}
 
 
+def what_if_upload(s: Sample, user: str) -> dict[str, Any]:
+    table = (Path(__file__).resolve().parents[2] / "bpmn" / "approval_authority.dmn").read_bytes()
+    form = {"definition_key": "credit_application", "from": "2026-01-01", "to": "2026-03-31"}
+    return {
+        "data": {"files": [(BytesIO(table), "approval_authority.dmn")], **form},
+        "content_type": "multipart/form-data",
+    }
+
+
 def key_customer(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"key_customer": True, "account_owner": "manager1"}}
 
@@ -162,6 +172,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/process-definitions": Row(EVERYONE),
     "POST /api/process-definitions": Row(OWNERS, ok=201, send=bundle),
     "GET /api/process-definitions/<key>/diff": Row(DEFINITION_READERS),
+    "POST /api/what-if": Row(OWNERS, send=what_if_upload),  # reads only, but a POST: no auditors
     "GET /api/operations": Row(EVERYONE),
     "GET /api/process-instances": Row(EVERYONE),  # each finds the instances they may read
     "POST /api/process-instances": Row(SALES_ONLY, ok=201, send=credit_application),

@@ -8,6 +8,7 @@ import click
 
 from workflows.cli import admin, instances, setup
 from workflows.cli.kpis_cli import kpis_command
+from workflows.cli.what_if_cli import what_if_command
 
 
 @click.group()
@@ -35,5 +36,6 @@ for command in (
     admin.provisions_command,
     kpis_command,
     admin.limit_review_sweep_command,
+    what_if_command,
 ):
     main.add_command(command)
