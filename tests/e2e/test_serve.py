@@ -128,4 +128,6 @@ def test_sigterm_stops_the_server_with_exit_code_0(launch_server: Callable[[], S
     own = launch_server()  # its own server: the shared one must keep running for other tests
     stopping = time.monotonic()
     assert own.stop() == 0, own.log()
-    assert time.monotonic() - stopping < 10
+    # Under the scheduler's 30 s sleep, so it did not wait that out (10 s was too tight on a loaded CI
+    # machine: 17 s with two pytest-xdist workers at load 11; stop() kills it after STOP_TIMEOUT_S anyway).
+    assert time.monotonic() - stopping < 25
