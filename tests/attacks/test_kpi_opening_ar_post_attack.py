@@ -4,26 +4,30 @@ the API. See tests/attacks/test_kpi_opening_ar_attack.py for the books."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.attacks.test_kpi_fast_path_attack import busy_book
 from tests.attacks.test_kpi_opening_ar_attack import _usd_book
 from tests.credit.test_customer_balances import BASE, at
 from tests.helpers import auth
-from workflows.batch.kpi_month_end import post_kpi_snapshot
+from tests.pg_log import postgres_log
+from workflows.batch.kpi_month_end import backfill_snapshots, post_kpi_snapshot
 from workflows.credit import kpis
 from workflows.credit.kpi_book import customer_totals
 from workflows.credit.kpi_periods import MONTH, previous_end
-from workflows.credit.kpi_snapshots import snapshots_of
+from workflows.credit.kpi_snapshots import KpiSnapshot, snapshots_of
 from workflows.credit.models import Invoice
 from workflows.credit.receivables import PaymentInput, post_payment
+from workflows.settings import Settings
 from workflows.store.db import transaction
+from workflows.store.models import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -88,3 +92,42 @@ def test_get_api_kpis_names_the_trend_s_first_opening_day_when_it_has_no_rate(
     assert "USD on or before 2025-02-28" in error["message"]
     assert "opening AR (the AR the period before reports)" in error["message"]  # why a day before the window
     assert error["missing_rates"] == {"2025-02-28": ["USD"]}
+
+
+@pytest.mark.db
+def test_two_backfills_at_once_store_each_period_once_and_agree(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Two runners (a scheduler and an operator's `creditflow kpis --backfill`) at once: every period is
+    stored once, posted once in the audit trail, and each opening AR is the AR the period before stored,
+    whichever runner stored which."""
+    book = busy_book(session_factory, 33)
+    results: list[Any] = []
+    pg_log = postgres_log(settings)  # CI's server log (CREDITFLOW_TEST_PG_LOG): the loser logs no ERROR
+
+    def run() -> None:
+        try:
+            now = at(book.today + timedelta(days=1))
+            results.append(backfill_snapshots(session_factory, BASE, book.today, actor="system", now=now))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2 and all(isinstance(r, dict) for r in results), results
+    assert results[0]["snapshots"] == results[1]["snapshots"]
+    with session_factory() as session:
+        rows = session.execute(select(KpiSnapshot.period, KpiSnapshot.period_end)).all()
+        posted = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "kpi_snapshot_posted")
+        )
+        assert len(rows) == len(set(rows)) == posted
+        months = sorted(end for period, end in rows if period == MONTH)
+        assert len(months) >= 2, months
+        stored = snapshots_of(session, MONTH, BASE, months)
+    for before, after in zip(months, months[1:], strict=False):
+        assert stored[after]["cei"]["ar_start"] == stored[before]["dso"]["ar"], after
+    pg_log.assert_no_errors()
