@@ -35,7 +35,9 @@ from tests.e2e.conftest import start_server
 if TYPE_CHECKING:
     from tests.e2e.conftest import Server
 
-pytestmark = pytest.mark.slow
+# `db`: it fills a database through the server, and CI's database stage (`pytest -m db` with
+# CREDITFLOW_FUZZ_DATABASE_URL set) runs it again on PostgreSQL beside the other database tests.
+pytestmark = [pytest.mark.slow, pytest.mark.db]
 
 EXAMPLES = int(os.environ.get("CREDITFLOW_FUZZ_EXAMPLES", "4"))
 # Under pytest-xdist each worker fuzzes a database of its own (`fuzz_gw0`, ...) on that server.
@@ -133,7 +135,7 @@ def fuzz_operation(
 
 
 def test_schemathesis_finds_no_5xx_and_no_mismatch_in_any_operation(
-    fuzz_server: Server, capsys: pytest.CaptureFixture[str]
+    fuzz_server: Server, capsys: pytest.CaptureFixture[str], record_property: Callable[[str, object], None]
 ) -> None:
     server = fuzz_server
     document = server.request("GET", "/api/openapi.json").json()
@@ -167,11 +169,13 @@ def test_schemathesis_finds_no_5xx_and_no_mismatch_in_any_operation(
             )
     elapsed = time.monotonic() - started
     database = make_url(DATABASE_URL).get_backend_name() if DATABASE_URL else "sqlite"
-    with capsys.disabled():  # the counts belong in every run's output, CI's included
-        print(
-            f"\nschemathesis: {len(operations)} operations, {sent} requests, {elapsed:.1f} s "
-            f"({EXAMPLES} examples per operation and mode, {database})"
-        )
+    # The counts belong in every run's output, CI's included: tests/conftest.py prints this property in the
+    # terminal summary (a pytest-xdist worker's own prints never reach the terminal).
+    record_property(
+        "summary",
+        f"schemathesis: {len(operations)} operations, {sent} requests, {elapsed:.1f} s "
+        f"({EXAMPLES} examples per operation and mode, {database})",
+    )
     assert len(operations) == sum(len(ops) for ops in document["paths"].values())
     # What the fuzzer created (customers, invoices, contracts, started cases, ...) must not break the
     # reads or the scheduler's round for everybody afterwards.
