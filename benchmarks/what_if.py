@@ -124,6 +124,7 @@ def main() -> None:
                 {"approval_authority.dmn": RAISED.encode()},
                 NOW - timedelta(days=91),
                 NOW,
+                base="EUR",
                 per_page=50,
             )
         finally:

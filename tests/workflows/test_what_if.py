@@ -32,7 +32,8 @@ from tests.bpmn.test_credit_application import (
 from tests.conftest import SteppingClock
 from tests.definitions.test_definition_approval import approval_task, decide, owner2, tick
 from tests.helpers import auth
-from workflows.cli.demo import seed_demo, start_demo_cases
+from workflows.cli.demo import seed_demo, seed_demo_rates, start_demo_cases
+from workflows.credit.provisions import compute_provisions
 from workflows.definitions.shipped import shipped_bundles
 from workflows.store.db import transaction
 from workflows.store.decision_log_table import DecisionLogEntry
@@ -392,3 +393,60 @@ def test_the_raised_threshold_deployed_lets_a_new_application_skip_the_manager(
     after = refresh(client, demo_tokens, instance["id"])
     assert after["data"]["approval_level"] == "analyst"
     assert not any(t["name"] == "manager_approval" for t in after["tasks"])
+
+
+def test_approval_hours_come_from_the_recorded_approval_tasks(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    history: list[dict[str, Any]],
+    app_clock: SteppingClock,
+    clock: datetime,
+) -> None:
+    # The 120,000 application's manager approval waits 5 hours; the 600,000 one's is still open (0 hours).
+    with app.extensions["creditflow"].rt.factory() as session:
+        query = select(DecisionLogEntry.instance_id).where(
+            DecisionLogEntry.decision_id == "approval_authority"
+        )
+        real = [i for i in session.scalars(query.order_by(DecisionLogEntry.id)) if i is not None]
+    app_clock.advance(seconds=5 * 3600)
+    task = open_task(refresh(client, demo_tokens, real[1]), "manager_approval")
+    assert complete(client, demo_tokens["manager1"], task["id"], decision="approve").status_code == 200
+    answer = what_if(client, demo_tokens["owner1"], {"approval_authority.dmn": RAISED}, **period(clock))
+    table = answer.json["summary"]["tables"][0]
+    assert table["route_hours"] == {"analyst": "0.00", "manager": "2.50"}  # (5 + 0) / 2; no real cfo route
+    moved = table["route_changes"]["manager → analyst"]
+    assert Decimal(table["approval_hours_change"]) == Decimal("-2.5") * moved
+    assert table["approval_hours_complete"] is False  # cfo → manager: no application took the cfo route
+
+
+def test_a_provision_matrix_change_is_this_month_s_allowance_through_the_provision_code(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        seed_demo(session, clock)
+        seed_demo_rates(session, clock)
+    start_demo_cases(svc.rt, clock)
+    matrix = (BPMN / "provision_matrix.dmn").read_text()
+    edited = matrix.replace('<text>Decimal("0.005")</text>', '<text>Decimal("0.01")</text>')
+    day = clock.date().isoformat()
+    answer = what_if(
+        client,
+        demo_tokens["owner1"],
+        {"provision_matrix.dmn": edited},
+        definition_key="dunning",
+        **{"from": day, "to": day},
+    )
+    assert answer.status_code == 200, answer.json
+    provision = answer.json["summary"]["tables"][0]["provision"]
+    assert "unavailable" not in provision, provision
+    with svc.rt.factory() as session:
+        report = compute_provisions(session, clock.date(), "EUR")
+    not_due = [line for line in report.lines if line.bucket == "not_due" and line.kind == "matrix"]
+    assert not_due
+    by_hand = sum((line.balance_base * Decimal("0.005") for line in not_due), Decimal(0))
+    change = Decimal(provision["change"])
+    assert abs(change - by_hand) <= Decimal("0.01") * len(not_due), (change, by_hand)
+    assert change == Decimal(provision["change_by_bucket"]["not_due"]) > 0
+    assert Decimal(provision["edited_total"]) - Decimal(provision["current_total"]) == change

@@ -103,11 +103,11 @@ def post_what_if() -> tuple[Response, int]:
         raise BadRequest(_("'from' and 'to': %(problem)s", problem=str(exc))) from exc
     page, per_page = _int(form, "page", 1, MAX_PAGE), _int(form, "per_page", 50, MAX_PER_PAGE)
     files = {u.filename or f"file{i}.dmn": u.read() for i, u in enumerate(uploads)}
-    session = services().rt.factory()
+    svc = services()
+    session = svc.rt.factory()
     try:
-        body = what_if(
-            session, form.get("definition_key", ""), files, start, end, page=page, per_page=per_page
-        )
+        key, base = form.get("definition_key", ""), svc.rt.settings.credit.base_currency
+        body = what_if(session, key, files, start, end, base=base, page=page, per_page=per_page)
     except InvalidBundle as exc:
         problems = [p.said(gettext) for p in exc.problems]
         error = {"code": "invalid_definition", "message": "\n".join(problems), "problems": problems}

@@ -65,6 +65,7 @@ def what_if_command(
                 uploads,
                 start,
                 end,
+                base=ctx.settings.credit.base_currency,
                 page=1 if every else page,
                 per_page=10**9 if every else per_page,
                 progress=progress,

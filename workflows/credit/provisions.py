@@ -134,7 +134,9 @@ class ProvisionReport:
         return sum((getattr(line, column) for line in self.lines if line.bucket == bucket), ZERO)
 
 
-def compute_provisions(session: Session, as_of: date, base: str) -> ProvisionReport:
+def compute_provisions(
+    session: Session, as_of: date, base: str, matrix: Matrix | None = None
+) -> ProvisionReport:
     """The allowance at the end of `as_of`: the deployed matrix over the receivables open that day, and the
     specific provisions (which replace the matrix for their customers), in the base currency.
 
@@ -143,8 +145,10 @@ def compute_provisions(session: Session, as_of: date, base: str) -> ProvisionRep
     Raises:
         MatrixError: no usable provision matrix is deployed.
         MissingRates: naming every currency without a rate on or before `as_of`.
+
+    `matrix`: another table than the deployed one (a what-if of an edited provision_matrix.dmn).
     """
-    matrix = deployed_matrix(session, as_of)
+    matrix = matrix or deployed_matrix(session, as_of)
     specific = specific_provisions_on(session, as_of)
     balances = open_balances_on(session, as_of)
     currencies = {c for (_, c, _) in balances} | {p.currency for p, _ in specific.values()}

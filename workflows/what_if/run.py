@@ -38,6 +38,7 @@ def what_if(
     start: datetime,
     end: datetime,
     *,
+    base: str | None = None,
     page: int = 1,
     per_page: int = 50,
     progress: Callable[[int, int], None] = lambda done, total: None,
@@ -47,6 +48,8 @@ def what_if(
     Raises:
         InvalidBundle: a file is not DMN or fails the deploy's DMN checks.
         BadRequest: a bad period.
+    `base`: the base currency (settings' credit.base_currency), for the provision matrix's allowance
+    (without it the allowance is not computed).
         NotFound: `key` has no active version.
     """
     check_period(start, end)
@@ -67,7 +70,7 @@ def what_if(
         replay = replay_table(
             session, key, table, start, end, advance, keep_recorded=kind_of(table.decision_id) == "authority"
         )
-        tables_summary.append(summary(session, key, replay, start, end))
+        tables_summary.append(summary(session, key, replay, start, end, base))
         changes += replay.changes
     rows = sum(t["rows"] for t in tables_summary)
     first = (page - 1) * per_page

@@ -8,13 +8,17 @@ how the dunning ladder's first notice moves, the cap and provision rate by grade
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.credit.provision_matrix import MATRIX_DECISION, Matrix
+from workflows.credit.provisions import compute_provisions
+from workflows.definitions.decision_tables import output_values
+from workflows.errors import DomainError
 from workflows.store.models import InboxItem
 from workflows.what_if.replay import Replay
 
@@ -33,7 +37,9 @@ def kind_of(decision_id: str) -> str:
     return "authority" if decision_id.endswith("authority") else "generic"
 
 
-def summary(session: Session, key: str, replay: Replay, start: datetime, end: datetime) -> dict[str, Any]:
+def summary(
+    session: Session, key: str, replay: Replay, start: datetime, end: datetime, base: str | None
+) -> dict[str, Any]:
     decision_id = replay.table.decision_id
     kind = kind_of(decision_id)
     result: dict[str, Any] = {
@@ -57,6 +63,10 @@ def summary(session: Session, key: str, replay: Replay, start: datetime, end: da
         result.update(_ladder(replay))
     elif kind in ("limit_policy", "provision_matrix"):
         result["by_input"] = _by_first_input(replay)
+    if kind == "provision_matrix" and base is not None:
+        result["provision"] = provision_change(
+            session, replay.table.text, replay.table.file, end.date(), base
+        )
     return result
 
 
@@ -157,4 +167,32 @@ def _authority(session: Session, key: str, replay: Replay, start: datetime, end:
         "route_hours": {route: str(round(hours, 2)) for route, hours in sorted(mean.items())},
         "approval_hours_change": str(round(change, 2)) if replay.changes else "0",
         "approval_hours_complete": known,
+    }
+
+
+def provision_change(session: Session, text: str, file: str, as_of: date, base: str) -> dict[str, Any]:
+    """The allowance at the end of `as_of` (the period's last day) with the deployed matrix and with the
+    edited one, through the provision code itself (specific provisions and FX as the month end uses them).
+    The matrix is evaluated by the provision code, not in instances: the log rarely holds its rows."""
+    buckets = tuple(v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip())
+    try:
+        current = compute_provisions(session, as_of, base)
+        edited = compute_provisions(session, as_of, base, Matrix(text, f"edited {file}", buckets))
+    except DomainError as exc:  # no matrix deployed, a currency without a rate, a bad cell: said, not a 500
+        return {"as_of": as_of.isoformat(), "unavailable": exc.message}
+    before, after = current.as_dict(), edited.as_dict()
+    by_bucket = {
+        b: str(
+            Decimal(after["by_bucket"].get(b, {}).get("provision", "0"))
+            - Decimal(before["by_bucket"].get(b, {}).get("provision", "0"))
+        )
+        for b in dict.fromkeys([*before["buckets"], *after["buckets"]])
+    }
+    return {
+        "as_of": as_of.isoformat(),
+        "base_currency": base,
+        "current_total": before["total"],
+        "edited_total": after["total"],
+        "change": str(Decimal(after["total"]) - Decimal(before["total"])),
+        "change_by_bucket": by_bucket,
     }
