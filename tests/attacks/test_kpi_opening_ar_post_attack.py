@@ -33,14 +33,6 @@ pytestmark = pytest.mark.usefixtures("shipped")
 
 
 @pytest.mark.db
-@pytest.mark.xfail(
-    strict=True,
-    reason="post_kpi_snapshot (creditflow kpis --post) computes in its write transaction, which has begun, "
-    "so kpis.one_snapshot does nothing: on PostgreSQL (READ COMMITTED) a payment committing between the "
-    "ledger "
-    "scan and the per-customer query is in some figures of the stored period and not in others (8b049b4 "
-    "fixed only the backfill)",
-)
 def test_a_payment_committing_during_a_hand_posted_snapshot_is_in_none_of_its_figures(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from workflows.credit import kpi_today, kpis
 from workflows.credit.fx import RateInput, store_rate
 from workflows.credit.kpi_periods import MONTH, QUARTER, period_end_on_or_before
 from workflows.credit.kpi_rates import KpiRatesMissing
-from workflows.credit.kpi_snapshots import KpiSnapshot, reported_ar
+from workflows.credit.kpi_snapshots import KpiSnapshot, reported_ar, snapshots_of
 from workflows.credit.models import Customer, Provision
 from workflows.credit.portfolio_balances import ensure_rolled
 from workflows.credit.receivables import InvoiceInput, post_invoice
@@ -228,7 +228,7 @@ def test_with_the_previous_period_stored_its_reported_ar_opens_the_period_and_th
     fast, scanned, used = both(session_factory, end, QUARTER, monkeypatch)
     assert used and asked == [True] and fast == scanned
     with session_factory() as session:
-        stored = kpis.snapshots_of(session, QUARTER, BASE, [previous])[previous]
+        stored = snapshots_of(session, QUARTER, BASE, [previous])[previous]
     assert fast["cei"]["ar_start"] == stored["dso"]["ar"]
 
 
