@@ -270,6 +270,9 @@ MATRIX: dict[str, Row] = {
     "GET /definitions/<key>/<int:version>/edit": Row(OWNERS),  # the modeler: a tool for deploying
     "POST /definitions/<key>/<int:version>/validate": Row(OWNERS, send=edited_xml),
     "POST /definitions/<key>/<int:version>/deploy": Row(OWNERS, ok=201, send=edited_xml),
+    "POST /definitions/<key>/<int:version>/dmn-diff": Row(OWNERS, send=edited_xml),
+    # credit_hold has no decision table to edit: an owner's what-if is refused as a bad request (400).
+    "POST /definitions/<key>/<int:version>/what-if": Row(OWNERS, ok=400, send=edited_xml),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),
