@@ -6,6 +6,7 @@ refuses is marked in place."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from tests.e2e.test_browser import (  # noqa: F401 (fixtures)
 )
 from webui.diagrams import deployment_files
 from workflows.definitions.versions import get_definition
+from workflows.store.db import transaction
+from workflows.store.decision_log_table import DecisionLogEntry
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +43,32 @@ def _type_into_cell(page: Any, text: str) -> None:  # noqa: F811
     page.locator(".dmn-editor h2").click()
 
 
+def _log_decisions(app: Flask, limits: list[str]) -> None:
+    """approval_authority decisions taken yesterday (grade B, within policy): the manager signed each."""
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        for limit in limits:
+            inputs = {
+                'recommendation["rate_missing"]': False,
+                'recommendation["limit_in_base"]': limit,
+                "grade": "B",
+                'recommendation["above_policy"]': False,
+            }
+            session.add(
+                DecisionLogEntry(
+                    instance_id=None,
+                    process_key="credit_application",
+                    version=1,
+                    decision_id="approval_authority",
+                    bpmn_id="decide_authority",
+                    inputs=inputs,
+                    outputs={"approval_level": "manager"},
+                    rules=[],
+                    at=datetime.now(UTC) - timedelta(days=1),  # the page's "last 30 days" are the browser's
+                )
+            )
+
+
 def _files(app: Flask, version: int) -> dict[str, str]:
     svc = app.extensions["creditflow"]
     with svc.rt.factory() as session:
@@ -54,6 +83,7 @@ def test_owner_raises_the_manager_threshold_reads_the_diff_and_deploys(
     if not DMN.exists():
         pytest.skip("the decision table editor is not built; run `make setup` (it needs npm)")
     deploy_shipped(app, "credit_application", "definition_approval")  # it moves money: four eyes
+    _log_decisions(app, ["120000.00", "140000.00", "200000.00"])
     log_in(page, "owner1")
     page.wait_for_url("**/inbox")
     page.goto("/definitions/credit_application/1/edit")
@@ -81,12 +111,15 @@ def test_owner_raises_the_manager_threshold_reads_the_diff_and_deploys(
     ]
     assert page.locator(".dmn-diff-against").inner_text() == "(v1)"
 
-    # What-if over the last 30 days (nothing is logged in this fresh database: the summary says so).
+    # What-if over the last 30 days: the two limits between 100,000 and 150,000 no longer need the manager.
     page.locator('[data-action="what-if"]').click()
     page.wait_for_function("() => document.querySelector('[data-dmn-editor]').dataset.whatIf === 'done'")
     summary = page.locator(".what-if-summary li").all_inner_texts()
-    assert summary[0].startswith("0 logged decisions from "), summary
-    assert summary[0].endswith("replayed: 0 would change."), summary
+    assert summary[0].startswith("3 logged decisions from "), summary
+    assert summary[0].endswith("replayed: 2 would change."), summary
+    changed = page.locator(".what-if-changes tbody tr")
+    assert changed.count() == 2
+    assert "manager" in changed.first.inner_text()
 
     page.locator('[data-action="deploy"]').click()
     page.wait_for_function(
