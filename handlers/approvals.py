@@ -19,6 +19,7 @@ from workflows.credit.record_fields import iso_text
 from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
+from workflows.messages import _
 from workflows.store.models import (
     InboxItem,
     TaskStatus,
@@ -71,15 +72,23 @@ def require_reader(ctx: TaskContext, operation: str, readers: Collection[str], w
     """
     if not started_by_one_of(ctx, sorted(readers)):
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: {what} is read or graded only in an instance "
-            f"started by someone who may read {kind} ({', '.join(sorted(readers))}), an admin or the system, "
-            f"not by {ctx.started_by}"
+            _(
+                "%(operation)s in instance %(instance)s: %(what)s is read or graded only in an instance "
+                "started by someone who may read %(kind)s (%(readers)s), an admin or the system, "
+                "not by %(starter)s",
+                operation=operation,
+                instance=ctx.instance_id,
+                what=what,
+                kind=kind,
+                readers=", ".join(sorted(readers)),
+                starter=ctx.started_by,
+            )
         )
 
 
 def require_customer_reader(ctx: TaskContext, operation: str) -> None:
     """`require_reader` for a customer's file, scorecard and revenue."""
-    require_reader(ctx, operation, roles.CUSTOMER_READERS, "a customer's file", "customers")
+    require_reader(ctx, operation, roles.CUSTOMER_READERS, _("a customer's file"), _("customers"))
 
 
 # --- the authority matrix -------------------------------------------------------------------------------

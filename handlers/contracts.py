@@ -28,6 +28,7 @@ from workflows.credit.contracts import current_terms, get_contract
 from workflows.credit.models import ContractChangeRequest, ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
+from workflows.messages import _
 
 SAFEGUARDS = ("guarantee", "justification")
 # The authority matrix of contract changes: who must approve, by the change's value impact.
@@ -88,9 +89,13 @@ def open_change(ctx: TaskContext, req: OpenChangeRequest) -> ChangeOpened:
     """
     if not started_by_one_of(ctx, sorted(roles.SUPPLIER_CREATORS)):
         raise HandlerInputError(
-            f"contract.open_change in instance {ctx.instance_id}: a change request is opened by an instance "
-            f"a buyer ({', '.join(sorted(roles.SUPPLIER_CREATORS))}), an admin or the system started, not "
-            f"by one {ctx.started_by} started"
+            _(
+                "contract.open_change in instance %(instance)s: a change request is opened by an instance "
+                "a buyer (%(buyers)s), an admin or the system started, not by one %(starter)s started",
+                instance=ctx.instance_id,
+                buyers=", ".join(sorted(roles.SUPPLIER_CREATORS)),
+                starter=ctx.started_by,
+            )
         )
     contract = get_contract(ctx.session, req.contract_id, for_update=True)
     supplier = get_supplier(ctx.session, contract.supplier_id)
@@ -151,8 +156,12 @@ def store_safeguard(ctx: TaskContext, req: SafeguardRequest) -> SafeguardRecorde
     """Attach the requester's guarantee or justification for a risky supplier to the change request."""
     if req.safeguard not in SAFEGUARDS or not req.details.strip():
         raise HandlerInputError(
-            f"contract.record_safeguard: safeguard must be one of {', '.join(SAFEGUARDS)} with details, "
-            f"not {req.safeguard!r}"
+            _(
+                "contract.record_safeguard: safeguard must be one of %(safeguards)s with details, "
+                "not %(safeguard)r",
+                safeguards=", ".join(SAFEGUARDS),
+                safeguard=req.safeguard,
+            )
         )
     request = own_change_request(ctx, req.change_request_id, "contract.record_safeguard")
     record_safeguard(
@@ -210,7 +219,10 @@ def approve_change(ctx: TaskContext, req: ApproveChangeRequest) -> ChangeApprove
     approvals (`change_approvals`) are checked before it runs."""
     if req.countersign_days < 1:
         raise HandlerInputError(
-            f"contract.approve_change: countersign_days must be 1 or more, not {req.countersign_days}"
+            _(
+                "contract.approve_change: countersign_days must be 1 or more, not %(days)s",
+                days=req.countersign_days,
+            )
         )
     request = own_change_request(ctx, req.change_request_id, "contract.approve_change")
     approvers = completed_steps(ctx, req.approver_steps)
@@ -288,8 +300,11 @@ def record_version(ctx: TaskContext, req: RecordVersionRequest) -> VersionRecord
     person who reported the countersignature. Moves money: its approvals (`change_approvals`) are checked."""
     if not isinstance(req.signed_by, str) or not req.signed_by.strip():
         raise HandlerInputError(
-            f"contract.record_version in instance {ctx.instance_id}: the supplier_countersigned message "
-            'must carry data {"signed_by": "NAME"}'
+            _(
+                "contract.record_version in instance %(instance)s: the supplier_countersigned message "
+                'must carry data {"signed_by": "NAME"}',
+                instance=ctx.instance_id,
+            )
         )
     request = own_change_request(ctx, req.change_request_id, "contract.record_version")
     version = apply_change_request(

@@ -14,6 +14,7 @@ from workflows.credit import roles
 from workflows.credit.customers import customer_since, exposure_of, get_customer, overdue_of
 from workflows.credit.record_fields import iso_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP
@@ -110,15 +111,31 @@ def record_ratings(ctx: TaskContext, req: RatingsRequest) -> RatingsResult:
         if isinstance(v, bool) or not isinstance(v, int) or v not in RATING_RANGE
     }
     if bad:
-        raise HandlerInputError(f"credit.record_ratings: ratings are whole numbers 1-5 (0 keeps): {bad}")
+        raise HandlerInputError(
+            _("credit.record_ratings: ratings are whole numbers 1-5 (0 keeps): %(bad)s", bad=bad)
+        )
     customer = get_customer(ctx.session, req.customer_id)
     rated = {k: v for k, v in given.items() if v}
     if not rated:
         return RatingsResult(changed=[], rated_by=customer.ratings_by)
     if not _may_rate(ctx):
+        recorders = ", ".join(sorted(roles.RATING_RECORDERS))
+        # No actor gets its own sentence: "nobody" inside another one would not translate well.
         raise HandlerInputError(
-            f"credit.record_ratings in instance {ctx.instance_id}: {ctx.actor or 'nobody'} is not in "
-            f"{', '.join(sorted(roles.RATING_RECORDERS))}; only they rate a customer"
+            _(
+                "credit.record_ratings in instance %(instance)s: %(actor)s is not in "
+                "%(recorders)s; only they rate a customer",
+                instance=ctx.instance_id,
+                actor=ctx.actor,
+                recorders=recorders,
+            )
+            if ctx.actor
+            else _(
+                "credit.record_ratings in instance %(instance)s: nobody is not in "
+                "%(recorders)s; only they rate a customer",
+                instance=ctx.instance_id,
+                recorders=recorders,
+            )
         )
     before = {k: getattr(customer, k) for k in rated}
     for name, value in rated.items():

@@ -30,6 +30,8 @@ from workflows.credit.models import Customer, Invoice, InvoiceStatus
 from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.errors import message_of
+from workflows.messages import _
 
 # The policy tables and their decisions (bpmn/README.md, "Scorecard policy").
 SCORECARD_FILE, WEIGHTS_DECISION = "scorecard_weights.dmn", "scorecard_weights"
@@ -87,8 +89,12 @@ def _policy_text(ctx: TaskContext, name: str) -> str:
     policy = instance_file(ctx.session, ctx.instance_id, name)
     if policy is None:
         raise HandlerInputError(
-            f"credit.score in instance {ctx.instance_id}: its version was deployed without {name}, a "
-            f"policy table of the scorecard; deploy {name} with the diagram"
+            _(
+                "credit.score in instance %(instance)s: its version was deployed without %(file)s, a "
+                "policy table of the scorecard; deploy %(file)s with the diagram",
+                instance=ctx.instance_id,
+                file=name,
+            )
         )
     return policy
 
@@ -108,21 +114,34 @@ def scorecard_for(policy: str, customer: Customer) -> tuple[str, dict[str, int]]
     try:
         outputs = evaluate_decision(policy, WEIGHTS_DECISION, segment)
     except DecisionError as exc:
-        raise HandlerInputError(f"credit.score: {SCORECARD_FILE}: {exc}") from exc
+        raise HandlerInputError(
+            _("credit.score: %(file)s: %(problem)s", file=SCORECARD_FILE, problem=message_of(exc))
+        ) from exc
     name = str(outputs.get("scorecard") or "")
     weights: dict[str, int] = {}
     for factor in FACTORS:
         value = outputs.get(factor)
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not 0 <= value <= 100:
             raise HandlerInputError(
-                f"credit.score: {SCORECARD_FILE} scorecard {name or '(no rule matched)'} for {segment} gives "
-                f"{factor} weight {value!r}; each weight is a whole number 0-100"
+                _(
+                    "credit.score: %(file)s scorecard %(scorecard)s for %(segment)s gives "
+                    "%(factor)s weight %(weight)r; each weight is a whole number 0-100",
+                    file=SCORECARD_FILE,
+                    scorecard=name or _("(no rule matched)"),
+                    segment=segment,
+                    factor=factor,
+                    weight=value,
+                )
             )
         weights[factor] = int(value)
     if sum(weights.values()) != 100:
         raise HandlerInputError(
-            f"credit.score: {SCORECARD_FILE} scorecard {name!r}: the weights add up to "
-            f"{sum(weights.values())}, not 100"
+            _(
+                "credit.score: %(file)s scorecard %(scorecard)r: the weights add up to %(total)s, not 100",
+                file=SCORECARD_FILE,
+                scorecard=name,
+                total=sum(weights.values()),
+            )
         )
     return name, weights
 
@@ -173,7 +192,7 @@ def average_days_late(session: Session, customer_id: int, today: date) -> Decima
         delays.append((max(0, (end - due).days), amount))
     if not delays:
         return None
-    total = sum((amount for _, amount in delays), Decimal(0))
+    total = sum((amount for _day, amount in delays), Decimal(0))
     if total == 0:  # only zero-amount invoices: count them alike
         return Decimal(sum(days for days, _ in delays)) / len(delays)
     return sum((amount * days for days, amount in delays), Decimal(0)) / total
@@ -205,8 +224,14 @@ def collateral_cover(
         # Counting the collateral at a guessed rate, or not at all, would move the grade (and with it a
         # review's limit) on a missing table row: a person posts the rate and retries the step.
         raise HandlerInputError(
-            f"credit.score: customer {customer.id} has collateral in {exc.currency}, which cannot be weighed "
-            f"against its {customer.currency} exposure: {exc}"
+            _(
+                "credit.score: customer %(customer)s has collateral in %(currency)s, which cannot be weighed "
+                "against its %(exposure_currency)s exposure: %(problem)s",
+                customer=customer.id,
+                currency=exc.currency,
+                exposure_currency=customer.currency,
+                problem=message_of(exc),
+            )
         ) from exc
     counted = Decimal(0)
     for row in rows:
@@ -228,10 +253,18 @@ def haircut_share(policy: str, kind: str) -> Decimal:
     try:
         pct: Any = evaluate_decision(policy, HAIRCUT_DECISION, {"kind": kind}).get("counted_pct")
     except DecisionError as exc:
-        raise HandlerInputError(f"credit.score: {HAIRCUT_FILE}: {exc}") from exc
+        raise HandlerInputError(
+            _("credit.score: %(file)s: %(problem)s", file=HAIRCUT_FILE, problem=message_of(exc))
+        ) from exc
     if isinstance(pct, bool) or not isinstance(pct, (int, Decimal)) or not 0 <= pct <= 100:
         raise HandlerInputError(
-            f"credit.score: {HAIRCUT_FILE} decision {HAIRCUT_DECISION} gives {pct!r} for collateral kind "
-            f"{kind!r}; it must give counted_pct 0-100"
+            _(
+                "credit.score: %(file)s decision %(decision)s gives %(pct)r for collateral kind "
+                "%(kind)r; it must give counted_pct 0-100",
+                file=HAIRCUT_FILE,
+                decision=HAIRCUT_DECISION,
+                pct=pct,
+                kind=kind,
+            )
         )
     return Decimal(pct) / 100

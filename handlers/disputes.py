@@ -29,6 +29,7 @@ from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
+from workflows.messages import _
 from workflows.store.models import User
 
 AUTHORITY_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
@@ -45,7 +46,12 @@ def own_dispute(ctx: TaskContext, dispute_id: int, operation: str) -> Dispute:
     dispute = ctx.session.get(Dispute, dispute_id, with_for_update=True)
     if dispute is None or dispute.instance_id != ctx.instance_id:
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: dispute {dispute_id} is not this instance's dispute"
+            _(
+                "%(operation)s in instance %(instance)s: dispute %(dispute)s is not this instance's dispute",
+                operation=operation,
+                instance=ctx.instance_id,
+                dispute=dispute_id,
+            )
         )
     return dispute
 
@@ -96,8 +102,12 @@ def open_(ctx: TaskContext, req: OpenDisputeRequest) -> dict[str, Any]:
         return dispute_json(ctx, queued)
     if not started_by_one_of(ctx, [roles.COLLECTIONS]):
         raise HandlerInputError(
-            f"dispute.open in instance {ctx.instance_id}: disputes are raised by collections, not by an "
-            f"instance {ctx.started_by} started"
+            _(
+                "dispute.open in instance %(instance)s: disputes are raised by collections, not by an "
+                "instance %(starter)s started",
+                instance=ctx.instance_id,
+                starter=ctx.started_by,
+            )
         )
     data = parse_dispute(
         {
@@ -284,7 +294,10 @@ def close(ctx: TaskContext, req: CloseRequest) -> DisputeClosed:
     """End the hold without a credit note: the invoices are dunned again in full."""
     if req.outcome not in (DisputeStatus.REJECTED, DisputeStatus.RESOLVED, DisputeStatus.REFUSED):
         raise HandlerInputError(
-            f"dispute.close: outcome must be rejected, resolved or refused, not {req.outcome!r}"
+            _(
+                "dispute.close: outcome must be rejected, resolved or refused, not %(outcome)r",
+                outcome=req.outcome,
+            )
         )
     dispute = own_dispute(ctx, req.dispute_id, "dispute.close")
     by = ctx.actor or ctx.started_by
@@ -303,7 +316,13 @@ def notify_outcome(ctx: TaskContext, req: DisputeRequest) -> Told:
     retries happen); a missing address is skipped and said so in the result."""
     dispute = own_dispute(ctx, req.dispute_id, "dispute.notify_outcome")
     if dispute.status in DisputeStatus.ACTIVE:
-        raise HandlerInputError(f"dispute.notify_outcome: dispute {dispute.id} is still {dispute.status}")
+        raise HandlerInputError(
+            _(
+                "dispute.notify_outcome: dispute %(dispute)s is still %(status)s",
+                dispute=dispute.id,
+                status=dispute.status,
+            )
+        )
     context = {
         **dispute_json(ctx, dispute),
         "outcome": dispute.status,

@@ -13,8 +13,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.write_offs import queue_write_off
-from workflows.credit import write_offs
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     DunningCase,
@@ -22,14 +20,13 @@ from workflows.credit.models import (
     DunningStatus,
     Invoice,
     InvoiceStatus,
-    Provision,
 )
 from workflows.credit.promises import DunningPromise, PromiseStatus, open_promise, received_for
-from workflows.credit.provisions import audit_provision
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.messages import _
 from workflows.store.audit import changed
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP, trusted_initiator
@@ -40,10 +37,6 @@ LEGAL_LEVEL = 4
 LEGACY_PROMISE_GRACE_DAYS = 3
 # How a case closes when nothing is overdue any more (the diagram passes review["outcome"] to close_case).
 CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE = "paid", "no_longer_overdue"
-# Only these closes lift the case's credit block (a legal recovery in full is paid); after a settlement or a
-# write-off the block stays until a credit manager lifts it (POST /api/customers/ID/unblock).
-BLOCK_LIFTING_OUTCOMES = (CLOSED_PAID, CLOSED_NO_LONGER_OVERDUE, write_offs.RECOVERED)
-LEGACY_LEGAL_OUTCOMES = {"written_off": write_offs.UNCOLLECTABLE}  # the legal form's choice before write_off
 
 
 def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
@@ -58,11 +51,16 @@ def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
     """
     case = ctx.session.get(DunningCase, case_id)
     if case is None:
-        raise HandlerInputError(f"dunning case {case_id} does not exist")
+        raise HandlerInputError(_("dunning case %(case)s does not exist", case=case_id))
     if case.instance_id != ctx.instance_id:
         raise HandlerInputError(
-            f"dunning case {case_id} belongs to instance {case.instance_id}, not to instance "
-            f"{ctx.instance_id}; an instance acts only on the dunning case it opened"
+            _(
+                "dunning case %(case)s belongs to instance %(owner)s, not to instance "
+                "%(instance)s; an instance acts only on the dunning case it opened",
+                case=case_id,
+                owner=case.instance_id,
+                instance=ctx.instance_id,
+            )
         )
     return case
 
@@ -125,8 +123,12 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     """
     if not _started_by_system_or_admin(ctx):
         raise HandlerInputError(
-            f"dunning.open_case in instance {ctx.instance_id}: dunning cases are opened by the daily dunning "
-            f"run or an admin, not by an instance {ctx.started_by} started"
+            _(
+                "dunning.open_case in instance %(instance)s: dunning cases are opened by the daily dunning "
+                "run or an admin, not by an instance %(starter)s started",
+                instance=ctx.instance_id,
+                starter=ctx.started_by,
+            )
         )
     customer = get_customer(ctx.session, req.customer_id)
     active = ctx.session.scalar(
@@ -135,7 +137,13 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
         )
     )
     if active is not None:
-        raise HandlerInputError(f"customer {customer.id} already has the open dunning case {active}")
+        raise HandlerInputError(
+            _(
+                "customer %(customer)s already has the open dunning case %(case)s",
+                customer=customer.id,
+                case=active,
+            )
+        )
     case = DunningCase(
         customer_id=customer.id, instance_id=ctx.instance_id, currency=customer.currency, opened_at=ctx.now
     )
@@ -201,8 +209,13 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     case = load_case(ctx, req.case_id)
     if req.grade is not None and req.grade != (case.grade or ""):
         raise HandlerInputError(
-            f"dunning.review: the ladder passed is grade {req.grade!r}'s, but case {case.id} follows grade "
-            f"{case.grade or ''!r} (dunning.current_grade); read the ladder for the grade the case follows"
+            _(
+                "dunning.review: the ladder passed is grade %(grade)r's, but case %(case)s follows grade "
+                "%(case_grade)r (dunning.current_grade); read the ladder for the grade the case follows",
+                grade=req.grade,
+                case=case.id,
+                case_grade=case.grade or "",
+            )
         )
     policy = ctx.settings.dunning
     overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
@@ -326,64 +339,3 @@ def _next_level_at(
         return (case.last_notice_at or now) + timedelta(days=retry_days)
     offsets = {1: req.level_1_days, 2: req.level_2_days, 3: req.level_3_days, 4: req.level_4_days}
     return _midnight(oldest_due + timedelta(days=offsets[case.level + 1]))
-
-
-# --- closing ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CloseRequest:
-    case_id: int
-    outcome: str
-    # After legal (close_after_legal): what legal obtained (recovered, or the settlement; 0 when
-    # uncollectable) and the matter's costs; the outcome goes to a write_off instance with them.
-    amount: Decimal = Decimal("0.00")
-    costs: Decimal = Decimal("0.00")
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class Closed:
-    outcome: str
-    unblocked: bool
-    write_off_instance: int | None = None  # the write_off instance a legal outcome started
-
-
-def close_case(ctx: TaskContext, req: CloseRequest) -> Closed:
-    """Close the case. Only a paid, no-longer-overdue or recovered close lifts the credit block this case
-    set (paid and recovered release its provision); a settlement or an uncollectable debt keeps the block
-    until a credit manager lifts it. Every legal outcome starts a write_off instance with legal's proposal,
-    which writes the invoices off (settled, uncollectable) or records the recovery.
-
-    Raises:
-        HandlerInputError: the legal outcome does not fit the receivables (nothing is written).
-    """
-    case = load_case(ctx, req.case_id)
-    customer = get_customer(ctx.session, case.customer_id)
-    outcome = LEGACY_LEGAL_OUTCOMES.get(req.outcome, req.outcome)
-    before = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
-    case.status, case.closed_at, case.outcome = DunningStatus.CLOSED, ctx.now, outcome
-    unblocked = outcome in BLOCK_LIFTING_OUTCOMES and case.blocked_customer and customer.blocked
-    if unblocked:
-        customer.blocked, case.blocked_customer = False, False
-    if outcome in (CLOSED_PAID, write_offs.RECOVERED):
-        for provision in ctx.session.scalars(
-            select(Provision).where(Provision.case_id == case.id, Provision.released_at.is_(None))
-        ):
-            provision.released_at = ctx.now
-            audit_provision(ctx.session, provision, actor=ctx.actor or "system", instance_id=ctx.instance_id)
-    write_off = None
-    if outcome in write_offs.OUTCOMES:
-        proposal = write_offs.Proposal(customer.id, outcome, req.amount, req.costs, req.comment)
-        write_off = queue_write_off(ctx, proposal, case.id)
-    after = {"status": case.status, "outcome": case.outcome, "customer_blocked": customer.blocked}
-    add_event(
-        ctx,
-        case,
-        "closed",
-        outcome=outcome,
-        unblocked=unblocked,
-        write_off_instance=write_off,
-        **changed(before, after),
-    )
-    return Closed(outcome, unblocked, write_off)

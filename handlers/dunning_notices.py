@@ -17,6 +17,7 @@ from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
+from workflows.messages import _
 from workflows.store.audit import changed
 
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
@@ -91,10 +92,10 @@ def _fee(value: Any) -> Decimal:
     try:
         fee = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
-        raise HandlerInputError(f"dunning.escalate: the fee {value!r} is not an amount") from exc
+        raise HandlerInputError(_("dunning.escalate: the fee %(fee)r is not an amount", fee=value)) from exc
     if not fee.is_finite() or fee < 0 or fee != fee.quantize(CENT) or fee > Decimal("1000000"):
         raise HandlerInputError(
-            f"dunning.escalate: the fee {value!r} is not an amount from 0.00 to 1,000,000.00"
+            _("dunning.escalate: the fee %(fee)r is not an amount from 0.00 to 1,000,000.00", fee=value)
         )
     return fee.quantize(CENT)
 
@@ -193,9 +194,11 @@ def _interest(req: NoticeRequest, invoices: list[dict[str, Any]]) -> dict[str, A
     try:
         rate = Decimal(str(req.interest_reference_rate)) + Decimal(str(req.interest_margin_points))
     except (InvalidOperation, ValueError) as exc:
-        raise HandlerInputError("dunning.send_notice: the interest rate is not a number") from exc
+        raise HandlerInputError(_("dunning.send_notice: the interest rate is not a number")) from exc
     if not rate.is_finite() or rate < 0 or rate > 100:
-        raise HandlerInputError(f"dunning.send_notice: an interest rate of {rate} % a year is not a rate")
+        raise HandlerInputError(
+            _("dunning.send_notice: an interest rate of %(rate)s %% a year is not a rate", rate=rate)
+        )
     lines = {}
     for invoice in invoices:
         amount = Decimal(invoice["open_amount"]) * rate / 100 * invoice["days_overdue"] / 365

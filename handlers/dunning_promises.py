@@ -1,5 +1,5 @@
-"""Dunning operations for what the customer answers: a promise to pay, or a dispute (settled by a
-dispute_resolution instance of its own; see handlers/disputes.py)."""
+"""Dunning operations for what the customer answers: a promise to pay (a dispute is raised in
+handlers/dunning_disputes.py and settled by a dispute_resolution instance of its own)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,14 @@ from sqlalchemy import select
 from handlers.approvals import require_approvals
 from handlers.dunning import add_event, load_case
 from workflows.credit import roles
-from workflows.credit.disputes import open_dispute, parse_dispute, queue_resolution
 from workflows.credit.models import (
     DunningCase,
     DunningStatus,
-    Invoice,
-    InvoiceStatus,
 )
 from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
-from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
-from workflows.errors import Invalid
 from workflows.messages import _
 from workflows.store.audit import changed
 from workflows.users import SYSTEM_ACTOR
@@ -71,27 +66,39 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     """
     if req.amount <= 0 or req.promised_date < ctx.now.date():
         raise HandlerInputError(
-            "dunning.record_promise: a promise needs a positive amount and a date not in the past"
+            _("dunning.record_promise: a promise needs a positive amount and a date not in the past")
         )
     if req.currency is not None:
         currency_of_case = load_case(ctx, req.case_id).currency
         if req.currency != currency_of_case:
             raise HandlerInputError(
-                f"dunning.record_promise.currency: the case is dunned in {currency_of_case}; a promise in "
-                f"{req.currency!r} is not a promise on it (convert it, or record it in {currency_of_case})"
+                _(
+                    "dunning.record_promise.currency: the case is dunned in %(case_currency)s; a promise in "
+                    "%(currency)r is not a promise on it (convert it, or record it in %(case_currency)s)",
+                    case_currency=currency_of_case,
+                    currency=req.currency,
+                )
             )
     limits = (req.max_days, req.min_pct, req.max_count)
     if None in limits:
         if limits != (None, None, None):
             raise HandlerInputError(
-                "dunning.record_promise: pass all three promise limits (max_days, min_pct, max_count) or none"
+                _(
+                    "dunning.record_promise: pass all three promise limits (max_days, min_pct, max_count) "
+                    "or none"
+                )
             )
         return _record_unlimited(ctx, req)
     assert req.max_days is not None and req.min_pct is not None and req.max_count is not None
     if req.max_days < 0 or req.max_count < 0 or not 0 <= req.min_pct <= 100:
         raise HandlerInputError(
-            f"dunning.record_promise: the promise limits ({req.max_days} days, {req.min_pct} %, "
-            f"{req.max_count} promises) are not limits; fix dunning_policy.dmn"
+            _(
+                "dunning.record_promise: the promise limits (%(days)s days, %(pct)s %%, "
+                "%(count)s promises) are not limits; fix dunning_policy.dmn",
+                days=req.max_days,
+                pct=req.min_pct,
+                count=req.max_count,
+            )
         )
     case = load_case(ctx, req.case_id)
     today = ctx.now.date()
@@ -178,7 +185,7 @@ def _decide_by(ctx: TaskContext, next_step_at: Any) -> datetime:
         when = datetime.fromisoformat(str(next_step_at))
     except ValueError as exc:
         raise HandlerInputError(
-            f"dunning.record_promise: next_step_at {next_step_at!r} is no ISO time"
+            _("dunning.record_promise: next_step_at %(value)r is no ISO time", value=next_step_at)
         ) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -250,13 +257,20 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
     """
     if req.decision not in ("approve", "reject", "lapse"):
         raise HandlerInputError(
-            f"dunning.decide_promise: decision must be approve or reject, not {req.decision!r}"
+            _(
+                "dunning.decide_promise: decision must be approve or reject, not %(decision)r",
+                decision=req.decision,
+            )
         )
     case = load_case(ctx, req.case_id)
     promise = ctx.session.get(DunningPromise, req.promise_id)
     if promise is None or promise.case_id != case.id or promise.status != PromiseStatus.PENDING_APPROVAL:
         raise HandlerInputError(
-            f"dunning.decide_promise: promise {req.promise_id} does not wait for a decision on case {case.id}"
+            _(
+                "dunning.decide_promise: promise %(promise)s does not wait for a decision on case %(case)s",
+                promise=req.promise_id,
+                case=case.id,
+            )
         )
     if req.decision == "lapse":  # the diagram's timer: nobody decided by the ladder's next step
         promise.status, promise.decided_at = PromiseStatus.LAPSED, ctx.now
@@ -297,101 +311,3 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
 
 def _promise(status: str, promised_date: date | None, amount: Decimal | None) -> dict[str, Any]:
     return {"status": status, "promised_date": iso_text(promised_date), "promised_amount": money_text(amount)}
-
-
-@dataclass(frozen=True)
-class RaiseDisputeRequest:
-    case_id: int
-    owner_group: Any  # who investigates: sales, logistics or finance
-    invoices: Any = None  # the `dispute` message's [{number, amount, reason}]
-    # The call form's: comma-separated numbers (empty: every overdue invoice), each disputed in full (its
-    # undisputed open amount), all for one reason.
-    invoice_numbers: Any = None
-    reason: Any = "other"
-    description: Any = ""
-
-
-@dataclass(frozen=True)
-class RaisedDispute:
-    dispute_id: int
-    instance_id: int
-    invoices: list[str]
-    disputed_amount: Decimal
-
-
-def raise_dispute(ctx: TaskContext, req: RaiseDisputeRequest) -> RaisedDispute:
-    """Open a dispute on the customer's invoices, holding the disputed amounts out of this case (the rest is
-    dunned on), and queue the `dispute_resolution` instance that settles it, started by who raised it (the
-    sender of the message, or the collector who made the call). Nothing here credits anything.
-
-    Raises:
-        Invalid: naming each bad field or invoice (the sender gets 422 and nothing is written).
-    """
-    case = load_case(ctx, req.case_id)
-    lines = req.invoices
-    if lines is None:
-        lines = _whole_invoices(ctx, case, req.invoice_numbers, req.reason)
-    raw = {
-        "customer_id": case.customer_id,
-        "invoices": lines,
-        "owner_group": req.owner_group,
-        "description": req.description or "",
-    }
-    data = parse_dispute(raw)
-    raised_by = ctx.actor or SYSTEM_ACTOR
-    dispute = open_dispute(ctx.session, data, raised_by=raised_by, now=ctx.now, case_id=case.id)
-    # The customer's dispute rate moved: the watchlist evaluates it now (a savepoint of this step).
-    flag_customer(
-        ctx.session, case.customer_id, ctx.now, base=ctx.settings.credit.base_currency, actor=raised_by
-    )
-    named = [{"number": ln.number, "amount": f"{ln.amount:.2f}", "reason": ln.reason} for ln in data.lines]
-    start = {**raw, "invoices": named, "description": data.description}
-    instance_id = queue_resolution(ctx.session, dispute, start, started_by=raised_by, now=ctx.now)
-    add_event(
-        ctx,
-        case,
-        "dispute_opened",
-        dispute_id=dispute.id,
-        instance_id=instance_id,
-        owner_group=data.owner_group,
-        invoices=named,
-        before={"held": None},
-        after={"held": money_text(dispute.disputed_amount)},
-    )
-    return RaisedDispute(dispute.id, instance_id, [ln.number for ln in data.lines], dispute.disputed_amount)
-
-
-def _whole_invoices(ctx: TaskContext, case: DunningCase, numbers: Any, reason: Any) -> list[dict[str, Any]]:
-    """The call form's invoices as dispute lines, each for its whole undisputed open amount.
-
-    Raises:
-        Invalid: a number that is no open invoice of the customer, or nothing left to dispute.
-    """
-    items = numbers.split(",") if isinstance(numbers, str) else list(numbers or [])
-    wanted = [str(n).strip() for n in items if str(n).strip()]
-    query = select(Invoice).where(
-        Invoice.customer_id == case.customer_id, Invoice.status == InvoiceStatus.OPEN
-    )
-    if wanted:
-        found = {i.number: i for i in ctx.session.scalars(query.where(Invoice.number.in_(wanted)))}
-        unknown = [n for n in wanted if n not in found]
-        if unknown:
-            listed = {"id": case.customer_id, "listed": ", ".join(unknown)}
-            raise Invalid(
-                _("disputed_invoices: customer %(id)s has no open invoice %(listed)s", **listed),
-                details={"fields": {"disputed_invoices": _("No open invoice %(listed)s.", **listed)}},
-            )
-        invoices = [found[n] for n in dict.fromkeys(wanted)]
-    else:
-        invoices = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
-    lines = [
-        {"number": i.number, "amount": i.undisputed_amount, "reason": reason}
-        for i in invoices
-        if i.undisputed_amount > 0
-    ]
-    if not lines:
-        raise Invalid(
-            _("disputed_invoices: nothing of these invoices is open and undisputed"),
-            details={"fields": {"disputed_invoices": _("Nothing is left to dispute.")}},
-        )
-    return lines

@@ -10,12 +10,12 @@ from typing import Any
 from handlers.approvals import (
     authority_groups,
     completed_steps,
-    deployed_decision,
     given_approvals,
     in_base_currency,
     require_approvals,
     require_customer_reader,
 )
+from handlers.limit_policy import above_policy, cents, policy_limit
 from handlers.limit_weighing import record_weighing, weighed_recommendation
 from workflows.credit import roles
 from workflows.credit.collateral import collateral_lapse
@@ -23,8 +23,8 @@ from workflows.credit.customers import GRADES, add_months, change_limit, get_cus
 from workflows.credit.limit_review import late_payer
 from workflows.credit.models import Customer, LimitPolicyNote
 from workflows.credit.watchlist import flag_customer
-from workflows.engine.decisions import DecisionError
-from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
+from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.users import SYSTEM_ACTOR
 
@@ -46,7 +46,11 @@ def record_score(ctx: TaskContext, req: RecordScoreRequest) -> RecordScoreResult
     """Store the new score and grade on the credit file with the date until which it is valid."""
     if req.grade not in GRADES:
         raise HandlerInputError(
-            f"credit.record_score: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"
+            _(
+                "credit.record_score: grade must be one of %(grades)s, not %(grade)r",
+                grades=", ".join(GRADES),
+                grade=req.grade,
+            )
         )
     require_customer_reader(ctx, "credit.record_score")  # a one-man diagram graded any customer
     customer = get_customer(ctx.session, req.customer_id)
@@ -113,11 +117,14 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     financials missing it keeps the current limit for an analyst to decide: missing data never cuts."""
     if req.requested_limit < 0 or req.payment_terms_days < 0 or req.grace_days < 0:
         raise HandlerInputError(
-            "credit.propose_limit: the requested limit, the terms and the grace days cannot be negative"
+            _("credit.propose_limit: the requested limit, the terms and the grace days cannot be negative")
         )
     if req.limit_rounding <= 0:
         raise HandlerInputError(
-            f"credit.propose_limit: limit_rounding must be positive ({req.limit_rounding})"
+            _(
+                "credit.propose_limit: limit_rounding must be positive (%(rounding)s)",
+                rounding=req.limit_rounding,
+            )
         )
     require_customer_reader(ctx, "credit.propose_limit")  # the cap tells the customer's revenue
     customer = get_customer(ctx.session, req.customer_id)
@@ -127,11 +134,11 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
         need = req.requested_limit
     cap = (customer.annual_revenue or Decimal(0)) * req.revenue_cap_pct / 100
     step = req.limit_rounding
-    formula = _cents((min(need, cap) / step).to_integral_value(rounding=ROUND_DOWN) * step)
+    formula = cents((min(need, cap) / step).to_integral_value(rounding=ROUND_DOWN) * step)
     missing = missing_financials(customer)
     current = customer.credit_limit
     if req.trigger == "application":
-        proposed, basis = min(formula, _cents(req.requested_limit)), "the formula, at most the request"
+        proposed, basis = min(formula, cents(req.requested_limit)), "the formula, at most the request"
     elif missing:
         proposed, basis = current, f"current limit kept: {', '.join(missing)} missing, an analyst decides"
     elif formula > current and not req.increase_allowed:
@@ -143,17 +150,13 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     else:
         proposed, basis = formula, "the formula"
     return LimitProposal(
-        need=_cents(need),
-        cap=_cents(cap),
+        need=cents(need),
+        cap=cents(cap),
         formula_limit=formula,
         proposed_limit=proposed,
         missing_data=missing,
         basis=basis,
     )
-
-
-# The limit policy deployed with the version: its revenue cap bounds what counts as within policy.
-LIMIT_POLICY_TABLE = ("limit_policy.dmn", "limit_policy")
 
 
 @dataclass(frozen=True)
@@ -182,44 +185,31 @@ def check_recommendation(ctx: TaskContext, req: CheckRecommendationRequest) -> R
     """
     if req.recommended_limit < 0:
         raise HandlerInputError(
-            f"credit.check_recommendation: a limit cannot be negative ({req.recommended_limit})"
+            _(
+                "credit.check_recommendation: a limit cannot be negative (%(limit)s)",
+                limit=req.recommended_limit,
+            )
         )
     require_customer_reader(ctx, "credit.check_recommendation")
     customer = get_customer(ctx.session, req.customer_id)
-    recommended = _cents(req.recommended_limit)
+    recommended = cents(req.recommended_limit)
     policy = policy_limit(ctx, customer, req.formula_limit)
     above = above_policy(recommended, customer.credit_limit, policy)
     if above and not req.exception_reason.strip():
         raise HandlerInputError(
-            f"exception_reason: the recommended limit {recommended} {customer.currency} is above the "
-            f"policy's limit {policy} for grade {customer.grade or 'not graded'}; give the reason for the "
-            f"exception (field exception_reason)"
+            _(
+                "exception_reason: the recommended limit %(recommended)s %(currency)s is above the "
+                "policy's limit %(policy)s for grade %(grade)s; give the reason for the "
+                "exception (field exception_reason)",
+                recommended=recommended,
+                currency=customer.currency,
+                policy=policy,
+                grade=customer.grade or _("not graded"),
+            )
         )
     base = in_base_currency(ctx, recommended, customer.currency)
     record_weighing(ctx, customer.id, recommended, customer.currency, base)
     return RecommendationCheck(above, policy, base.amount, base.rate_missing, base.currency)
-
-
-def policy_limit(ctx: TaskContext, customer: Customer, formula_limit: Decimal | None) -> Decimal | None:
-    """The limit within policy: the formula's limit the case computed, never above the revenue cap of
-    limit_policy.dmn deployed with this version for the customer's recorded grade (so a diagram passing a
-    high formula limit cannot lift the bar). None when neither is known: a version that computes no
-    formula and ships no limit policy (it needed a second process owner to deploy, as it moves money)."""
-    limits = [] if formula_limit is None else [_cents(formula_limit)]
-    if customer.grade is not None:
-        try:
-            inputs = {"grade": customer.grade, "credit_file": {"key_customer": customer.key_customer}}
-            policy = deployed_decision(ctx, LIMIT_POLICY_TABLE, inputs)
-        except DecisionError as exc:
-            raise MissingApprovals(f"credit limit in instance {ctx.instance_id}: {exc}") from exc
-        if policy is not None and isinstance(pct := policy.get("revenue_cap_pct"), (int, Decimal)):
-            limits.append(_cents((customer.annual_revenue or Decimal(0)) * Decimal(pct) / 100))
-    return min(limits) if limits else None
-
-
-def above_policy(new_limit: Decimal, old_limit: Decimal, policy: Decimal | None) -> bool:
-    """An increase beyond the policy's limit (never a cut, nor a limit kept)."""
-    return policy is not None and new_limit > old_limit and new_limit > policy
 
 
 # The authority matrix of credit limits: who must approve a new or higher limit.
@@ -274,7 +264,7 @@ def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
         MissingApprovals: a higher limit without them.
     """
     customer = get_customer(ctx.session, req.customer_id)
-    new_limit = _cents(req.new_limit)
+    new_limit = cents(req.new_limit)
     if new_limit <= customer.credit_limit:
         return given_approvals(ctx, req.approver_steps)
     above = above_policy(new_limit, customer.credit_limit, policy_limit(ctx, customer, req.formula_limit))
@@ -306,24 +296,35 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     """Write the approved limit with a history entry naming the approvers and the instance; schedule the
     next review. The operation moves money: its approvals (`limit_approvals`) are checked before it runs."""
     if req.new_limit < 0:
-        raise HandlerInputError(f"credit.apply_limit: a limit cannot be negative ({req.new_limit})")
+        raise HandlerInputError(
+            _("credit.apply_limit: a limit cannot be negative (%(limit)s)", limit=req.new_limit)
+        )
     longest = longest_review_cycle(ctx.session)
     if req.review_months < 0 or (longest is not None and req.review_months > longest):
         # A review far in the future would keep the customer out of every scheduled review.
         raise HandlerInputError(
-            f"credit.apply_limit: review_months must be between 0 and the limit policy's longest review "
-            f"cycle ({longest} months), not {req.review_months}"
+            _(
+                "credit.apply_limit: review_months must be between 0 and the limit policy's longest review "
+                "cycle (%(longest)s months), not %(months)s",
+                longest=longest,
+                months=req.review_months,
+            )
         )
     customer = get_customer(ctx.session, req.customer_id)
     approvers = [a.user for a in ctx.approvals]
     old = customer.credit_limit
-    new_limit = _cents(req.new_limit)
+    new_limit = cents(req.new_limit)
     policy = policy_limit(ctx, customer, req.formula_limit)
     above = above_policy(new_limit, old, policy)
     if above and not req.exception_reason.strip():
         raise HandlerInputError(
-            f"credit.apply_limit: {new_limit} {customer.currency} is above the policy's limit {policy}; "
-            f"an exception needs its reason (exception_reason)"
+            _(
+                "credit.apply_limit: %(limit)s %(currency)s is above the policy's limit %(policy)s; "
+                "an exception needs its reason (exception_reason)",
+                limit=new_limit,
+                currency=customer.currency,
+                policy=policy,
+            )
         )
     # The last approval makes the change; without one (a decrease) the person or job that started the case.
     latest = max(ctx.approvals, key=lambda a: (a.at, a.task_id), default=None)
@@ -367,7 +368,3 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
         above_policy=above,
         policy_limit=policy,
     )
-
-
-def _cents(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.models import Customer, Supplier
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.errors import message_of
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
 from workflows.mail.templates import TemplateError
+from workflows.messages import _
 from workflows.store.models import Group, User
 from workflows.users import emails_of
 
@@ -52,26 +54,53 @@ class NotifyEmailResult:
 def _user_email(session: Session, username: str, described_as: str) -> str:
     user = session.execute(select(User.active, User.email).where(User.username == username)).one_or_none()
     if user is None:
-        raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no user {username!r}")
+        raise HandlerInputError(
+            _(
+                "notify.email: recipient %(recipient)r: there is no user %(username)r",
+                recipient=described_as,
+                username=username,
+            )
+        )
     if not user.active:
-        raise HandlerInputError(f"notify.email: recipient {described_as!r}: user {username!r} is deactivated")
+        raise HandlerInputError(
+            _(
+                "notify.email: recipient %(recipient)r: user %(username)r is deactivated",
+                recipient=described_as,
+                username=username,
+            )
+        )
     if not user.email:
         raise HandlerInputError(
-            f"notify.email: recipient {described_as!r}: user {username!r} has no e-mail address; "
-            f"set one with `creditflow users add {username} --email ...`"
+            _(
+                "notify.email: recipient %(recipient)r: user %(username)r has no e-mail address; "
+                "set one with `creditflow users add %(name)s --email ...`",
+                recipient=described_as,
+                username=username,
+                name=username,
+            )
         )
     return str(user.email)
 
 
 def _group_emails(session: Session, group: str, described_as: str) -> list[str]:
     if session.get(Group, group) is None:
-        raise HandlerInputError(f"notify.email: recipient {described_as!r}: there is no group {group!r}")
+        raise HandlerInputError(
+            _(
+                "notify.email: recipient %(recipient)r: there is no group %(group)r",
+                recipient=described_as,
+                group=group,
+            )
+        )
     emails = emails_of(session, groups=[group])
     if not emails:
         # Queuing nothing would look like success while nobody is told; fail so an admin adds members.
         raise HandlerInputError(
-            f"notify.email: recipient {described_as!r}: group {group!r} has no active member "
-            "with an e-mail address"
+            _(
+                "notify.email: recipient %(recipient)r: group %(group)r has no active member "
+                "with an e-mail address",
+                recipient=described_as,
+                group=group,
+            )
         )
     return emails
 
@@ -88,11 +117,11 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
         parts = list(to)
     else:
         raise HandlerInputError(
-            f"notify.email: parameter 'to' must be a string or a list of strings, got {to!r}"
+            _("notify.email: parameter 'to' must be a string or a list of strings, got %(to)r", to=to)
         )
     specs = [spec for spec in (part.strip() for part in parts) if spec]
     if not specs:
-        raise HandlerInputError("notify.email: parameter 'to' names no recipient")
+        raise HandlerInputError(_("notify.email: parameter 'to' names no recipient"))
     addresses: list[str] = []
     for spec in specs:
         if spec.startswith(USER_PREFIX):
@@ -105,8 +134,13 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
             addresses.append(spec)
         else:
             raise HandlerInputError(
-                f"notify.email: unknown recipient {spec!r} in instance {ctx.instance_id} at {ctx.bpmn_id}; "
-                'use "user:NAME", "group:NAME", "initiator" or an e-mail address'
+                _(
+                    "notify.email: unknown recipient %(spec)r in instance %(instance)s at %(element)s; "
+                    'use "user:NAME", "group:NAME", "initiator" or an e-mail address',
+                    spec=spec,
+                    instance=ctx.instance_id,
+                    element=ctx.bpmn_id,
+                )
             )
     return list(dict.fromkeys(addresses))
 
@@ -118,16 +152,18 @@ def letter_addressee(session: Session, req: NotifyEmailRequest) -> Addressee | N
         HandlerInputError: it names both, or one that does not exist.
     """
     if req.customer_id is not None and req.supplier_id is not None:
-        raise HandlerInputError("notify.email: a letter goes to a customer or to a supplier, not to both")
+        raise HandlerInputError(_("notify.email: a letter goes to a customer or to a supplier, not to both"))
     party: Customer | Supplier | None
     if req.customer_id is not None:
-        party, what, number = session.get(Customer, req.customer_id), "customer", req.customer_id
+        party = session.get(Customer, req.customer_id)
+        missing = _("notify.email: customer %(number)s does not exist", number=req.customer_id)
     elif req.supplier_id is not None:
-        party, what, number = session.get(Supplier, req.supplier_id), "supplier", req.supplier_id
+        party = session.get(Supplier, req.supplier_id)
+        missing = _("notify.email: supplier %(number)s does not exist", number=req.supplier_id)
     else:
         return None
     if party is None:
-        raise HandlerInputError(f"notify.email: {what} {number} does not exist")
+        raise HandlerInputError(missing)
     return Addressee(known_language(party.language), party.contact_name or None)
 
 
@@ -162,6 +198,11 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
         )
     except (TemplateError, ValueError) as exc:
         raise HandlerInputError(
-            f"notify.email in instance {ctx.instance_id} at {ctx.bpmn_id}: {exc}"
+            _(
+                "notify.email in instance %(instance)s at %(element)s: %(problem)s",
+                instance=ctx.instance_id,
+                element=ctx.bpmn_id,
+                problem=message_of(exc),
+            )
         ) from exc
     return NotifyEmailResult(queued=0 if row is None else 1, recipients=recipients)

@@ -17,6 +17,8 @@ from workflows.credit.order_tables import CreditCheck, Order, OrderStatus
 from workflows.credit.orders import find_order, in_limit_currency
 from workflows.credit.record_fields import money_text
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
+from workflows.errors import message_of
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 APPROVAL_STEP = "approve_release"  # the credit manager's user task in order_release.bpmn
@@ -46,18 +48,35 @@ def _held_order(ctx: TaskContext, operation: str, req: OrderDecisionRequest) -> 
     order = find_order(ctx.session, req.customer_id, req.order_ref, lock=True)
     if order is None:
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: customer {req.customer_id} has no order "
-            f"{req.order_ref!r}"
+            _(
+                "%(operation)s in instance %(instance)s: customer %(customer)s has no order %(order)r",
+                operation=operation,
+                instance=ctx.instance_id,
+                customer=req.customer_id,
+                order=req.order_ref,
+            )
         )
     if order.release_instance_id != ctx.instance_id:
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: order {req.order_ref} is not held for release in "
-            f"this instance (its release is instance {order.release_instance_id}); only the credit check "
-            "that held it starts its release"
+            _(
+                "%(operation)s in instance %(instance)s: order %(order)s is not held for release in "
+                "this instance (its release is instance %(release)s); only the credit check "
+                "that held it starts its release",
+                operation=operation,
+                instance=ctx.instance_id,
+                order=req.order_ref,
+                release=order.release_instance_id,
+            )
         )
     if order.status not in (OrderStatus.HELD, *OrderStatus.CLOSED):
         raise HandlerInputError(
-            f"{operation} in instance {ctx.instance_id}: order {req.order_ref} is {order.status}, not held"
+            _(
+                "%(operation)s in instance %(instance)s: order %(order)s is %(status)s, not held",
+                operation=operation,
+                instance=ctx.instance_id,
+                order=req.order_ref,
+                status=order.status,
+            )
         )
     return order
 
@@ -103,9 +122,16 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
         and (order.currency != shown[1] or order.amount > shown[0])
     ):
         raise HandlerInputError(
-            f"order.release in instance {ctx.instance_id}: order {order.order_ref} is now "
-            f"{order.amount:.2f} {order.currency}, not the {shown[0]:.2f} {shown[1]} this release was asked "
-            "for; nothing released"
+            _(
+                "order.release in instance %(instance)s: order %(order)s is now %(amount)s %(currency)s, "
+                "not the %(shown)s %(shown_currency)s this release was asked for; nothing released",
+                instance=ctx.instance_id,
+                order=order.order_ref,
+                amount=f"{order.amount:.2f}",
+                currency=order.currency,
+                shown=f"{shown[0]:.2f}",
+                shown_currency=shown[1],
+            )
         )
     if order.status in OrderStatus.CLOSED:
         return OrderDecided(order.id, order.status, approval.user, money_text(order.limit_amount))
@@ -115,8 +141,13 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
         customer.blocked
     ):  # blocked since the check held it: a block is lifted by a credit manager, not released
         raise HandlerInputError(
-            f"order.release in instance {ctx.instance_id}: customer {customer.id} is blocked "
-            f"({block_reason(ctx.session, customer)}); its orders are not released, reject the release"
+            _(
+                "order.release in instance %(instance)s: customer %(customer)s is blocked "
+                "(%(reason)s); its orders are not released, reject the release",
+                instance=ctx.instance_id,
+                customer=customer.id,
+                reason=block_reason(ctx.session, customer),
+            )
         )
     if order.limit_amount is None:
         try:
@@ -130,8 +161,13 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
             )
         except MissingRate as exc:
             raise HandlerInputError(
-                f"order.release in instance {ctx.instance_id}: order {order.order_ref} cannot count in the "
-                f"exposure without a rate: {exc}; then approve again"
+                _(
+                    "order.release in instance %(instance)s: order %(order)s cannot count in the "
+                    "exposure without a rate: %(problem)s; then approve again",
+                    instance=ctx.instance_id,
+                    order=order.order_ref,
+                    problem=message_of(exc),
+                )
             ) from exc
     before = {"status": order.status, "decided_by": order.decided_by}
     order.status, order.decided_by, order.decision_comment = OrderStatus.RELEASED, approval.user, req.comment
@@ -182,8 +218,13 @@ def keep_held(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
     ]
     if not deciders:
         raise HandlerInputError(
-            f"order.keep_held in instance {ctx.instance_id}: no credit manager other than "
-            f"{', '.join(who)} decided on order {order.order_ref}"
+            _(
+                "order.keep_held in instance %(instance)s: no credit manager other than "
+                "%(who)s decided on order %(order)s",
+                instance=ctx.instance_id,
+                who=", ".join(who),
+                order=order.order_ref,
+            )
         )
     decider = deciders[-1]
     if order.status == OrderStatus.HELD:

@@ -18,6 +18,8 @@ from handlers import (
     definition_approval,
     disputes,
     dunning,
+    dunning_close,
+    dunning_disputes,
     dunning_notices,
     dunning_promises,
     legal_handover,
@@ -91,7 +93,7 @@ def build_operations() -> dict[str, Operation]:
             approvals=disputes.credit_approvals,
         ),
         Operation("dispute.record_proposal", disputes.propose, disputes.ProposalRequest),
-        Operation("dunning.close_case", dunning.close_case, dunning.CloseRequest),
+        Operation("dunning.close_case", dunning_close.close_case, dunning_close.CloseRequest),
         Operation("dunning.current_grade", dunning.current_grade, dunning.CaseRequest),
         Operation(
             "dunning.decide_promise", dunning_promises.decide_promise, dunning_promises.PromiseDecisionRequest
@@ -100,7 +102,7 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.legal_handover", legal_handover.legal_handover, dunning.CaseRequest),
         Operation("dunning.open_case", dunning.open_case, dunning.OpenCaseRequest),
         Operation(
-            "dunning.raise_dispute", dunning_promises.raise_dispute, dunning_promises.RaiseDisputeRequest
+            "dunning.raise_dispute", dunning_disputes.raise_dispute, dunning_disputes.RaiseDisputeRequest
         ),
         Operation("dunning.record_promise", dunning_promises.record_promise, dunning_promises.PromiseRequest),
         Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),

@@ -21,6 +21,7 @@ from workflows.credit.customers import add_months
 from workflows.credit.models import Supplier
 from workflows.credit.suppliers import GRADES, get_supplier, record_evaluation
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.messages import _
 from workflows.users import SYSTEM_ACTOR
 
 WEIGHTS: dict[str, int] = {
@@ -35,7 +36,7 @@ WEIGHTS: dict[str, int] = {
 
 def require_supplier_reader(ctx: TaskContext, operation: str) -> None:
     """`require_reader` for a supplier's scorecard and grade."""
-    require_reader(ctx, operation, roles.SUPPLIER_READERS, "a supplier", "suppliers")
+    require_reader(ctx, operation, roles.SUPPLIER_READERS, _("a supplier"), _("suppliers"))
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,20 @@ def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -
     require_supplier_reader(ctx, "supplier.record_evaluation")
     if req.grade not in GRADES:
         raise HandlerInputError(
-            f"supplier.record_evaluation: grade must be one of {', '.join(GRADES)}, not {req.grade!r}"
+            _(
+                "supplier.record_evaluation: grade must be one of %(grades)s, not %(grade)r",
+                grades=", ".join(GRADES),
+                grade=req.grade,
+            )
         )
     if not 0 <= req.score <= 100 or req.valid_months < 1:
         raise HandlerInputError(
-            "supplier.record_evaluation: the score must be 0-100 and valid_months at least 1, "
-            f"not {req.score} and {req.valid_months}"
+            _(
+                "supplier.record_evaluation: the score must be 0-100 and valid_months at least 1, "
+                "not %(score)s and %(months)s",
+                score=req.score,
+                months=req.valid_months,
+            )
         )
     supplier = get_supplier(ctx.session, req.supplier_id)
     evaluation = record_evaluation(

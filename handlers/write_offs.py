@@ -21,6 +21,7 @@ from workflows.definitions.deploy import QUEUED_START
 from workflows.definitions.versions import latest_definition
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.errors import DomainError
+from workflows.messages import _
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import InstanceStatus, ProcessInstance, Timer
 
@@ -62,8 +63,13 @@ def open_write_off(ctx: TaskContext, req: OpenRequest) -> Opened:
     if request is None:
         if not started_by_one_of(ctx, sorted(roles.WRITE_OFF_PROPOSERS)):
             raise HandlerInputError(
-                f"write_off.open in instance {ctx.instance_id}: legal outcomes are proposed by "
-                f"{', '.join(sorted(roles.WRITE_OFF_PROPOSERS))} or an admin, not by {ctx.started_by}"
+                _(
+                    "write_off.open in instance %(instance)s: legal outcomes are proposed by "
+                    "%(proposers)s or an admin, not by %(starter)s",
+                    instance=ctx.instance_id,
+                    proposers=", ".join(sorted(roles.WRITE_OFF_PROPOSERS)),
+                    starter=ctx.started_by,
+                )
             )
         proposal = Proposal(req.customer_id, req.outcome, req.amount, req.costs, req.comment)
         try:
@@ -71,7 +77,7 @@ def open_write_off(ctx: TaskContext, req: OpenRequest) -> Opened:
                 ctx.session, proposal, requested_by=ctx.started_by, instance_id=ctx.instance_id, now=ctx.now
             )
         except DomainError as exc:
-            raise HandlerInputError(f"write_off.open: {exc.message}") from exc
+            raise HandlerInputError(_("write_off.open: %(problem)s", problem=exc.message)) from exc
     customer = get_customer(ctx.session, request.customer_id)
     return Opened(
         request.id,
@@ -96,8 +102,12 @@ def own_request(ctx: TaskContext, *, required: bool = True) -> WriteOffRequest |
     )
     if request is None and required:
         raise HandlerInputError(
-            f"{ctx.bpmn_id} in instance {ctx.instance_id}: the instance has no write-off proposal; "
-            "write_off.open records it first"
+            _(
+                "%(element)s in instance %(instance)s: the instance has no write-off proposal; "
+                "write_off.open records it first",
+                element=ctx.bpmn_id,
+                instance=ctx.instance_id,
+            )
         )
     return request
 
@@ -165,7 +175,7 @@ def post_write_off(ctx: TaskContext, req: PostRequest) -> Posted:
     try:
         lines = post_request(ctx.session, request, approvers=approvers, actor=actor, now=ctx.now)
     except DomainError as exc:
-        raise HandlerInputError(f"write_off.post: {exc.message}") from exc
+        raise HandlerInputError(_("write_off.post: %(problem)s", problem=exc.message)) from exc
     return Posted(
         request.status,
         sum((line.amount for line in lines), Decimal("0.00")),
@@ -192,7 +202,7 @@ def reject_write_off(ctx: TaskContext, req: RejectRequest) -> Rejected:
     try:
         reject_request(ctx.session, request, actor=actor, comment=req.comment, now=ctx.now)
     except DomainError as exc:
-        raise HandlerInputError(f"write_off.reject: {exc.message}") from exc
+        raise HandlerInputError(_("write_off.reject: %(problem)s", problem=exc.message)) from exc
     return Rejected(actor)
 
 
@@ -207,8 +217,12 @@ def queue_write_off(ctx: TaskContext, proposal: Proposal, case_id: int) -> int:
     definition = latest_definition(ctx.session, roles.WRITE_OFF, required=False)
     if definition is None:
         raise HandlerInputError(
-            f"{ctx.bpmn_id} in instance {ctx.instance_id}: the legal outcome goes to the write_off process, "
-            "which is not deployed; run `creditflow init` (or deploy bpmn/write_off.bpmn)"
+            _(
+                "%(element)s in instance %(instance)s: the legal outcome goes to the write_off process, "
+                "which is not deployed; run `creditflow init` (or deploy bpmn/write_off.bpmn)",
+                element=ctx.bpmn_id,
+                instance=ctx.instance_id,
+            )
         )
     proposer = ctx.actor if ctx.actor and ctx.actor != "system" else ctx.started_by
     due = ctx.now - timedelta(microseconds=1)  # due already: a standing simulated clock never passes "now"
@@ -247,5 +261,7 @@ def queue_write_off(ctx: TaskContext, proposal: Proposal, case_id: int) -> int:
             case_id=case_id,
         )
     except DomainError as exc:
-        raise HandlerInputError(f"{ctx.bpmn_id}: {exc.message}") from exc
+        raise HandlerInputError(
+            _("%(element)s: %(problem)s", element=ctx.bpmn_id, problem=exc.message)
+        ) from exc
     return instance.id

@@ -4,10 +4,15 @@ and the error's code and details stay the same in both (programs read those, peo
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.attacks.test_foreign_records import one_task_diagram
 from tests.helpers import auth
+from workflows.credit import roles
 from workflows.messages import Text, _, translated
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -222,3 +227,42 @@ def test_a_page_refused_for_its_csrf_token_says_so_in_the_visitors_language(clie
     assert "The form expired or was not sent from this site; reload the page and try again." in (
         english.get_data(as_text=True)
     )
+
+
+def test_a_handler_s_refusal_reaches_the_api_caller_in_their_language(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """A service operation's HandlerInputError (handlers/, issue 20) goes through the engine as
+    "<operation> failed: <sentence>" into the start's 422: a process owner's one-man diagram reading a
+    customer's file is refused, in Chinese for a Chinese caller — the nouns inside the sentence too."""
+    created = client.post(
+        "/api/customers",
+        json={"name": "Yuyan Trading", "currency": "EUR"},
+        headers=auth(demo_tokens["sales1"]),
+    )
+    assert created.status_code == 201, created.json
+    key = one_task_diagram(app, client, demo_tokens, "credit.load_file", customer_id="customer_id")
+    said = {}
+    for language in (ZH, EN):
+        headers = {**auth(demo_tokens["owner1"]), "Accept-Language": language}
+        body = {"process_key": key, "data": {"customer_id": created.json["id"]}}
+        refused = client.post("/api/process-instances", json=body, headers=headers)
+        assert refused.status_code == 422, refused.get_data(as_text=True)
+        said[language] = refused.json["error"]["message"]
+    readers = ", ".join(sorted(roles.CUSTOMER_READERS))
+    assert re.search(
+        r"credit\.load_file 执行失败：credit\.load_file（实例 \d+）：客户档案只能在有权查阅客户的人员"
+        + re.escape(f"（{readers}）、管理员或系统发起的实例中读取或评级，owner1 发起的实例无此权限"),
+        said[ZH],
+    ), said[ZH]
+    assert re.search(
+        r"credit\.load_file failed: credit\.load_file in instance \d+: a customer's file is read or graded "
+        + re.escape(f"only in an instance started by someone who may read customers ({readers}), an admin ")
+        + "or the system, not by owner1",
+        said[EN],
+    ), said[EN]
+    # Nothing English is left but names (process key, operation, groups, the user).
+    names_left = (
+        said[ZH].replace(key, "").replace("credit.load_file", "").replace(readers, "").replace("owner1", "")
+    )
+    assert not re.search(r"[A-Za-z]{3,}", names_left), said[ZH]
