@@ -19,6 +19,7 @@ from workflows.credit.record_fields import iso_text
 from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
+from workflows.errors import message_of
 from workflows.messages import _
 from workflows.store.models import (
     InboxItem,
@@ -113,17 +114,38 @@ def authority_groups(
     text = instance_file(ctx.session, ctx.instance_id, file)
     if text is None:
         raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: its version was deployed without {file}, so no "
-            f"authority matrix says who must approve; deploy {file} with the diagram"
+            _(
+                "%(operation)s in instance %(instance)s: its version was deployed without %(file)s, so no "
+                "authority matrix says who must approve; deploy %(file)s with the diagram",
+                operation=operation,
+                instance=ctx.instance_id,
+                file=file,
+            )
         )
     try:
         level = evaluate_decision(text, decision, inputs).get("approval_level")
     except DecisionError as exc:
-        raise MissingApprovals(f"{operation} in instance {ctx.instance_id}: {file}: {exc}") from exc
+        raise MissingApprovals(
+            _(
+                "%(operation)s in instance %(instance)s: %(file)s: %(problem)s",
+                operation=operation,
+                instance=ctx.instance_id,
+                file=file,
+                problem=message_of(exc),
+            )
+        ) from exc
     if not isinstance(level, str) or level not in levels:
         raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: {file} gives approval level {level!r} for "
-            f"{dict(inputs)}; known levels are {', '.join(levels)}"
+            _(
+                "%(operation)s in instance %(instance)s: %(file)s gives approval level %(level)r for "
+                "%(inputs)s; known levels are %(levels)s",
+                operation=operation,
+                instance=ctx.instance_id,
+                file=file,
+                level=level,
+                inputs=dict(inputs),
+                levels=", ".join(levels),
+            )
         )
     return levels[level]
 
@@ -212,11 +234,20 @@ def require_approvals(
     }
     chosen = _distinct_people(list(groups), eligible)
     if chosen is None:
-        held = ", ".join(f"{a.user} at {a.bpmn_id}" for a in approved) or "none"
+        # Who approved at which step: user names and step ids, the same in every language.
+        held = ", ".join(f"{a.user} at {a.bpmn_id}" for a in approved) or _("none")
         raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: {what} needs the approval of "
-            f"{' + '.join(groups)}, each by a different person and none by the initiator "
-            f"{', '.join([ctx.started_by, *excluded])}; approvals held: {held}"
+            _(
+                "%(operation)s in instance %(instance)s: %(what)s needs the approval of "
+                "%(groups)s, each by a different person and none by the initiator "
+                "%(excluded)s; approvals held: %(held)s",
+                operation=operation,
+                instance=ctx.instance_id,
+                what=what,
+                groups=" + ".join(groups),
+                excluded=", ".join([ctx.started_by, *excluded]),
+                held=held,
+            )
         )
     return [
         Approval(a.user, group, a.bpmn_id, a.task_id, a.at) for group, a in zip(groups, chosen, strict=True)

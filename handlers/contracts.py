@@ -72,8 +72,14 @@ def own_change_request(ctx: TaskContext, request_id: int, operation: str) -> Con
     request = get_change_request(ctx.session, request_id)
     if request.instance_id != ctx.instance_id:
         raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: change request {request.id} belongs to instance "
-            f"{request.instance_id}; an instance acts only on its own change request"
+            _(
+                "%(operation)s in instance %(instance)s: change request %(request)s belongs to instance "
+                "%(owner)s; an instance acts only on its own change request",
+                operation=operation,
+                instance=ctx.instance_id,
+                request=request.id,
+                owner=request.instance_id,
+            )
         )
     return request
 

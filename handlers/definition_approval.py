@@ -11,6 +11,7 @@ from handlers.approvals import require_approvals
 from workflows.credit import roles
 from workflows.definitions.deploy import decide_definition
 from workflows.engine.service_tasks import Approval, MissingApprovals, TaskContext
+from workflows.messages import _
 from workflows.store.models import InboxItem, ProcessDefinition, TaskStatus, User, UserGroup
 
 
@@ -31,7 +32,12 @@ def _target(ctx: TaskContext, operation: str, definition_id: int) -> ProcessDefi
     definition = ctx.session.get(ProcessDefinition, definition_id)
     if definition is None:
         raise MissingApprovals(
-            f"{operation} in instance {ctx.instance_id}: no process definition {definition_id}"
+            _(
+                "%(operation)s in instance %(instance)s: no process definition %(definition)s",
+                operation=operation,
+                instance=ctx.instance_id,
+                definition=definition_id,
+            )
         )
     return definition
 
@@ -84,8 +90,14 @@ def reject(ctx: TaskContext, req: DecideDefinitionRequest) -> DefinitionDecided:
     )
     if decider is None:
         raise MissingApprovals(
-            f"definition.reject in instance {ctx.instance_id}: no process owner other than "
-            f"{definition.deployed_by} decided on {definition.process_key} v{definition.version}"
+            _(
+                "definition.reject in instance %(instance)s: no process owner other than "
+                "%(deployer)s decided on %(key)s v%(version)s",
+                instance=ctx.instance_id,
+                deployer=definition.deployed_by,
+                key=definition.process_key,
+                version=definition.version,
+            )
         )
     decide_definition(ctx.session, req.definition_id, approve=False, decided_by=decider, now=ctx.now)
     return DefinitionDecided(definition.process_key, definition.version, definition.status, decider)

@@ -207,7 +207,12 @@ def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
     dispute = own_dispute(ctx, req.dispute_id, POST_CREDIT)
     if dispute.status != DisputeStatus.PROPOSED or dispute.proposed_credit is None:
         raise MissingApprovals(
-            f"{POST_CREDIT} in instance {ctx.instance_id}: dispute {dispute.id} has no credit proposed"
+            _(
+                "%(operation)s in instance %(instance)s: dispute %(dispute)s has no credit proposed",
+                operation=POST_CREDIT,
+                instance=ctx.instance_id,
+                dispute=dispute.id,
+            )
         )
     base = weighed_credit(ctx.session, dispute)
     proposal = {"credit_base": base if base is not None else Decimal("0.00"), "rate_known": base is not None}
