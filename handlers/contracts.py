@@ -216,7 +216,12 @@ def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersion
     base = change_impact_in_base(ctx, request, contract.currency)
     impact = {"change_request": {"impact_in_base": base.amount, "rate_missing": base.rate_missing}}
     groups = authority_groups(ctx, operation, CHANGE_AUTHORITY_TABLE, impact, roles.CONTRACT_CHANGE_AUTHORITY)
-    what = f"change request {request.id} (value impact {request.value_impact} {contract.currency})"
+    what = _(
+        "change request %(request)s (value impact %(impact)s %(currency)s)",
+        request=request.id,
+        impact=request.value_impact,
+        currency=contract.currency,
+    )
     return require_approvals(ctx, operation, groups, what)
 
 

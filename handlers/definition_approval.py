@@ -50,7 +50,12 @@ def activation_approvals(ctx: TaskContext, req: DecideDefinitionRequest) -> list
         MissingApprovals: there is none.
     """
     definition = _target(ctx, "definition.activate", req.definition_id)
-    what = f"{definition.process_key} v{definition.version} (deployed by {definition.deployed_by})"
+    what = _(
+        "%(key)s v%(version)s (deployed by %(deployer)s)",
+        key=definition.process_key,
+        version=definition.version,
+        deployer=definition.deployed_by,
+    )
     return require_approvals(
         ctx, "definition.activate", [roles.PROCESS_OWNER], what, excluded=[definition.deployed_by]
     )

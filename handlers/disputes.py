@@ -219,9 +219,14 @@ def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
     inputs = {"proposal": proposal}
     groups = authority_groups(ctx, POST_CREDIT, AUTHORITY_TABLE, inputs, roles.DISPUTE_CREDIT_AUTHORITY)
     excluded = sorted({name for name in (dispute.raised_by, dispute.proposed_by) if name})
-    what = (
-        f"a credit note of {dispute.proposed_credit:.2f} {dispute.currency} for dispute {dispute.id}, "
-        f"raised by {dispute.raised_by} and proposed by {dispute.proposed_by}"
+    what = _(
+        "a credit note of %(amount)s %(currency)s for dispute %(dispute)s, raised by %(raiser)s and "
+        "proposed by %(proposer)s",
+        amount=f"{dispute.proposed_credit:.2f}",
+        currency=dispute.currency,
+        dispute=dispute.id,
+        raiser=dispute.raised_by,
+        proposer=dispute.proposed_by,
     )
     return require_approvals(ctx, POST_CREDIT, groups, what, excluded=excluded, since=dispute.proposed_at)
 

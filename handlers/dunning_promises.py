@@ -287,8 +287,11 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
             ctx,
             "dunning.decide_promise",
             (roles.CREDIT_MANAGER,),
-            f"a promise to pay outside the limits on dunning case {case.id} "
-            f"(recorded by {promise.recorded_by})",
+            _(
+                "a promise to pay outside the limits on dunning case %(case)s (recorded by %(recorder)s)",
+                case=case.id,
+                recorder=promise.recorded_by,
+            ),
             steps=("approve_promise",),
             excluded=[promise.recorded_by],
             since=promise.recorded_at,

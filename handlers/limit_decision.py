@@ -275,9 +275,16 @@ def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
         limit_authority_inputs(ctx, customer, new_limit, above, recommendation_day(ctx, req.approver_steps)),
         roles.LIMIT_AUTHORITY,
     )
+    said = {
+        "limit": new_limit,
+        "currency": customer.currency,
+        "customer": customer.id,
+        "old": customer.credit_limit,
+    }
     what = (
-        f"a limit of {new_limit} {customer.currency} for customer {customer.id} (was {customer.credit_limit}"
-        f"{', above policy' if above else ''})"
+        _("a limit of %(limit)s %(currency)s for customer %(customer)s (was %(old)s, above policy)", **said)
+        if above
+        else _("a limit of %(limit)s %(currency)s for customer %(customer)s (was %(old)s)", **said)
     )
     return require_approvals(ctx, "credit.apply_limit", groups, what, req.approver_steps)
 

@@ -98,8 +98,12 @@ def release_approvals(ctx: TaskContext, req: OrderDecisionRequest) -> list[Appro
     """
     order = _held_order(ctx, "order.release", req)
     who = requesters(ctx, order)
-    what = f"the release of order {order.order_ref} of customer {order.customer_id}"
-    what += f", asked for by {', '.join(who)}"
+    what = _(
+        "the release of order %(order)s of customer %(customer)s, asked for by %(requesters)s",
+        order=order.order_ref,
+        customer=order.customer_id,
+        requesters=", ".join(who),
+    )
     # Only the approval task of this process counts, whatever other task a changed diagram offers the group.
     return require_approvals(
         ctx, "order.release", roles.ORDER_RELEASE_AUTHORITY, what, [APPROVAL_STEP], excluded=who

@@ -153,9 +153,12 @@ def write_off_approvals(ctx: TaskContext, req: PostRequest) -> list[Approval]:
     if request.outcome == RECOVERED:
         return given_approvals(ctx, APPROVAL_STEPS)
     groups = authority_groups(ctx, "write_off.post", AUTHORITY_TABLE, inputs, roles.WRITE_OFF_AUTHORITY)
-    what = (
-        f"write-off proposal {request.id} ({request.write_off_amount} {request.currency} of customer "
-        f"{request.customer_id})"
+    what = _(
+        "write-off proposal %(proposal)s (%(amount)s %(currency)s of customer %(customer)s)",
+        proposal=request.id,
+        amount=request.write_off_amount,
+        currency=request.currency,
+        customer=request.customer_id,
     )
     # Steps fixed here, not taken from the diagram: only the approval tasks of this process count.
     return require_approvals(
