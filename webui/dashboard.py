@@ -56,7 +56,8 @@ KPI_HELP: dict[str, tuple[LazyString, LazyString]] = {
         lazy_gettext("CEI"),
         lazy_gettext(
             "Collection effectiveness index: (AR at the start + credit sales − AR at the end) ÷ "
-            "(AR at the start + credit sales − current AR at the end) × 100."
+            "(AR at the start + credit sales − current AR at the end) × 100. AR at the start is the AR the "
+            "previous period reports, at its own end's rates."
         ),
     ),
     "overdue_ratio": (lazy_gettext("Overdue"), lazy_gettext("AR past its due date ÷ AR, at the period end.")),
