@@ -42,13 +42,17 @@ def decided_applications(session: Session, first: date, last: date) -> list[Deci
     """The credit applications decided after the end of `first` up to the end of `last`.
 
     Cycle time runs from the instance's start to its decision: the completion of the last deciding task
-    with a final decision (approve or reject), or, with no deciding task, the instance's completion. It is
-    within the SLA when every deciding task was completed by its due time (the diagram's dueIn)."""
+    with a final decision (approve or reject), or, with no deciding task, the instance's completion. An
+    application with a deciding task not completed (open: an analyst's approval escalated to the manager
+    or the CFO, who has not decided yet; cancelled: withdrawn) is not decided. It is within the SLA when
+    every deciding task was completed by its due time (the diagram's dueIn)."""
     task = InboxItem
+    done = task.status == TaskStatus.COMPLETED
     ranks = {bpmn_id: i + 1 for i, bpmn_id in enumerate(DECIDING_TASKS)}
-    rank = case(*((task.bpmn_id == b, r) for b, r in ranks.items()), else_=0)
-    final_at = func.max(case((task.decision.in_(FINAL), task.completed_at)))
-    late = func.max(case((and_(task.due_at.is_not(None), task.completed_at > task.due_at), 1), else_=0))
+    rank = case(*((and_(done, task.bpmn_id == b), r) for b, r in ranks.items()), else_=0)
+    final_at = func.max(case((and_(done, task.decision.in_(FINAL)), task.completed_at)))
+    late = func.max(case((and_(done, task.due_at.is_not(None), task.completed_at > task.due_at), 1), else_=0))
+    pending = func.sum(case((and_(task.id.is_not(None), ~done), 1), else_=0))
     query = (
         select(
             ProcessInstance.started_at,
@@ -56,14 +60,11 @@ def decided_applications(session: Session, first: date, last: date) -> list[Deci
             func.coalesce(func.max(rank), 0),
             final_at,
             func.coalesce(late, 0),
+            func.coalesce(pending, 0),
         )
         .outerjoin(
             task,
-            and_(
-                task.instance_id == ProcessInstance.id,
-                task.status == TaskStatus.COMPLETED,
-                task.bpmn_id.in_(tuple(DECIDING_TASKS)),
-            ),
+            and_(task.instance_id == ProcessInstance.id, task.bpmn_id.in_(tuple(DECIDING_TASKS))),
         )
         .where(
             ProcessInstance.process_key == roles.CREDIT_APPLICATION,
@@ -74,10 +75,10 @@ def decided_applications(session: Session, first: date, last: date) -> list[Deci
     )
     found = []
     names = list(DECIDING_TASKS.values())
-    for started, completed, top, final, was_late in session.execute(query):
+    for started, completed, top, final, was_late, waiting in session.execute(query):
         decided_at = completed if top == 0 else final
-        if decided_at is None or not (end_of(first) < decided_at <= end_of(last)):
-            continue  # undecided (running, withdrawn), or decided outside the periods
+        if waiting or decided_at is None or not (end_of(first) < decided_at <= end_of(last)):
+            continue  # undecided (running, escalated, withdrawn), or decided outside the periods
         hours = Decimal((decided_at - started).total_seconds()) / 3600
         route = AUTO if top == 0 else names[int(top) - 1]
         found.append(Decided(decided_at, route, hours, not was_late))
