@@ -51,7 +51,13 @@ KPI_HELP: dict[str, tuple[LazyString, LazyString]] = {
         lazy_gettext("Best possible DSO"),
         lazy_gettext("Current (not yet due) AR at the period end ÷ credit sales in the period × days in it."),
     ),
-    "add": (lazy_gettext("ADD"), lazy_gettext("Average days delinquent: DSO − best possible DSO.")),
+    "add": (
+        lazy_gettext("ADD"),
+        lazy_gettext(
+            "Average days delinquent: DSO − best possible DSO, from the unrounded values (so it may differ "
+            "by 0.1 from the difference of the two rounded tiles)."
+        ),
+    ),
     "cei": (
         lazy_gettext("CEI"),
         lazy_gettext(
