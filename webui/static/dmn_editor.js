@@ -94,56 +94,7 @@
       return table ? modeler.open(table) : null;
     }).then(function () {
       container.hidden = false;
-      // What-if: the edited tables replayed over the decisions logged in the last N days (or from/to), the
-  // summary and the first page of changed decisions. Reads only.
-  var whatIf = root.querySelector("form.what-if");
-  function day(date) { return date.toISOString().slice(0, 10); }
-  function cell(row, value) {
-    var td = document.createElement("td");
-    td.textContent = typeof value === "string" ? value : JSON.stringify(value);
-    row.appendChild(td);
-  }
-  if (whatIf) whatIf.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var status = whatIf.querySelector(".what-if-status");
-    var result = root.querySelector(".what-if-result");
-    var from = whatIf.elements.from.value, to = whatIf.elements.to.value;
-    if (!from || !to) {
-      var now = new Date();
-      to = day(now);
-      from = day(new Date(now.getTime() - Number(whatIf.elements.days.value || 30) * 86400000));
-    }
-    status.textContent = "…";
-    editedFiles().then(function (tables) {
-      return Promise.all([window.creditflowDiagramXml(), tables]);
-    }).then(function (both) {
-      return post(whatIf.dataset.whatIfUrl, { xml: both[0].xml, files: both[1], from: from, to: to });
-    }).then(function (answer) {
-      var body = answer.body;
-      if (!body.ok) {
-        var problems = body.problems ? body.problems.map(function (p) { return p.text; }) : [];
-        status.textContent = (body.error && body.error.message) || problems.join("; ") || String(answer.status);
-        result.hidden = true;
-        return;
-      }
-      status.textContent = "";
-      list(result, body.lines);
-      var rows = result.querySelector("tbody");
-      rows.textContent = "";
-      body.changes.items.forEach(function (item) {
-        var row = document.createElement("tr");
-        [item.at, item.decision_id, item.inputs, item.recorded, item.replayed].forEach(function (v) { cell(row, v); });
-        rows.appendChild(row);
-      });
-      result.querySelector(".what-if-changes").hidden = body.changes.items.length === 0;
-      result.querySelector(".what-if-more").textContent = body.changes.total > body.changes.items.length
-        ? body.changes.items.length + " / " + body.changes.total : "";
-      result.hidden = false;
-      root.dataset.whatIf = "done";
-    }).catch(function (error) { status.textContent = error.message; });
-  });
-
-  root.querySelectorAll("[data-dmn-file]").forEach(function (b) {
+      root.querySelectorAll("[data-dmn-file]").forEach(function (b) {
         b.setAttribute("aria-pressed", String(b.dataset.dmnFile === name));
       });
       root.dataset.open = name;
