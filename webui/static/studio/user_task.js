@@ -74,41 +74,26 @@ function DueInEntry(props) {
   });
 }
 
-function FourEyesEntry(props) {
-  var element = props.element;
-  var injector = useService("injector");
-  var debounce = useService("debounceInput");
-  return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Four eyes",
-    description: "Who may not complete it: initiator and/or the ids of earlier user tasks, comma-separated.",
-    getValue: function () { return getProperty(getBusinessObject(element), "fourEyes"); },
-    setValue: propertySetter(injector, element, "fourEyes")
-  });
+// A text field holding one spiffworkflow property of the element (four eyes, assignee, subject).
+function propertyEntry(name, label, description) {
+  return function (props) {
+    var element = props.element;
+    var injector = useService("injector");
+    var debounce = useService("debounceInput");
+    return h(TextFieldEntry, {
+      element: element, id: props.id, debounce: debounce, label: label, description: description,
+      getValue: function () { return getProperty(getBusinessObject(element), name); },
+      setValue: propertySetter(injector, element, name)
+    });
+  };
 }
 
-function AssigneeEntry(props) {
-  var element = props.element;
-  var injector = useService("injector");
-  var debounce = useService("debounceInput");
-  return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Assignee",
-    description: "initiator, or a user name; empty: anyone of the candidate group.",
-    getValue: function () { return getProperty(getBusinessObject(element), "assignee"); },
-    setValue: propertySetter(injector, element, "assignee")
-  });
-}
-
-function SubjectEntry(props) {
-  var element = props.element;
-  var injector = useService("injector");
-  var debounce = useService("debounceInput");
-  return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Subject",
-    description: "A Python expression over the case's data, shown in the inbox.",
-    getValue: function () { return getProperty(getBusinessObject(element), "subject"); },
-    setValue: propertySetter(injector, element, "subject")
-  });
-}
+var FourEyesEntry = propertyEntry("fourEyes", "Four eyes",
+  "Who may not complete it: initiator and/or the ids of earlier user tasks, comma-separated.");
+var AssigneeEntry = propertyEntry("assignee", "Assignee",
+  "initiator, or a user name; empty: anyone of the candidate group.");
+var SubjectEntry = propertyEntry("subject", "Subject",
+  "A Python expression over the case's data, shown in the inbox.");
 
 function InstructionsEntry(props) {
   var element = props.element;
