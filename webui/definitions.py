@@ -284,8 +284,9 @@ def _edited_tables(key: str, version: int) -> dict[str, str]:
     Raises:
         BadRequest: "files" is not a mapping of the version's .dmn file names to text.
     """
-    body: Any = request.get_json(silent=True) or {}
-    edited = body.get("files", {}) if isinstance(body, dict) else {}
+    body: Any = request.get_json(silent=True)
+    body = {} if body is None else body
+    edited = body.get("files", {}) if isinstance(body, dict) else None  # a list or a number: refused
     with services().rt.factory() as session:
         names = set(deployment_files(session, get_definition(session, key, version)))
     if not isinstance(edited, dict) or not all(
