@@ -94,6 +94,7 @@ def create_app(
         inbox,
         instances,
         jobs,
+        js_i18n,
         mail,
         navigation,
         pages,
@@ -133,6 +134,7 @@ def create_app(
     i18n.register(app)  # before formatting: the formats follow the request's locale
     diagram_names.register(app)  # task, lane and process names in the page's language
     formatting.register(app)
+    js_i18n.register(app)  # the scripts' sentences in the page's language
     navigation.register(app)
     errors.register(app)
     return app

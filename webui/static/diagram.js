@@ -1,8 +1,10 @@
 // Read-only BPMN diagrams (bpmn-js NavigatedViewer): fetch the version's XML, fit it, add state markers.
-// Each container: data-bpmn-viewer, data-xml-url, data-markers = {"cf-done": [bpmn ids], ...}, and the page's
-// language's sentences for failures in data-text-missing and data-text-failed (English when absent).
+// Each container: data-bpmn-viewer, data-xml-url, data-markers = {"cf-done": [bpmn ids], ...}. Failures are
+// said in the page's language (static/i18n.js).
 (function () {
   "use strict";
+
+  var _ = window.creditflowGettext;
 
   function show(container, state, text) {
     container.dataset.state = state;
@@ -23,14 +25,14 @@
 
   function setup(container) {
     if (typeof window.BpmnJS !== "function") {
-      show(container, "error", container.dataset.textMissing || "The diagram viewer is not installed (run `make setup`).");
+      show(container, "error", _("The diagram viewer is not installed (run `make setup`)."));
       return;
     }
     var viewer = new window.BpmnJS({ container: container.querySelector(".diagram-canvas") });
     var markers = JSON.parse(container.dataset.markers || "{}");
     fetch(container.dataset.xmlUrl, { credentials: "same-origin" })
       .then(function (response) {
-        if (!response.ok) throw new Error("the server answered " + response.status);
+        if (!response.ok) throw new Error(_("the server answered %(status)s", { status: response.status }));
         return response.text();
       })
       .then(function (xml) { return viewer.importXML(xml); })
@@ -40,7 +42,7 @@
         show(container, "ready", "");
       })
       .catch(function (error) {
-        show(container, "error", (container.dataset.textFailed || "The diagram could not be shown:") + " " + error.message);
+        show(container, "error", _("The diagram could not be shown: %(reason)s", { reason: error.message }));
       });
   }
 

@@ -5,6 +5,7 @@
 (function () {
   "use strict";
 
+  var _ = window.creditflowGettext;  // the page's language (static/i18n.js)
   var root = document.querySelector("[data-dmn-editor]");
   if (!root) return;
   var editorRoot = document.querySelector("[data-bpmn-modeler]");
@@ -78,7 +79,8 @@
       (diff.decisions || []).forEach(function (d) {
         d.changes.forEach(function (c) { sentences.push(d.name + " — " + c.text); });
       });
-      root.querySelector(".dmn-diff-against").textContent = diff.against ? "(v" + diff.against + ")" : "";
+      root.querySelector(".dmn-diff-against").textContent = diff.against
+        ? _("(v%(version)s)", { version: diff.against }) : "";
       list(diffBox, sentences);
       root.dataset.checked = String(mine);
     }).catch(function (error) { list(problemsBox, [error.message]); });
@@ -152,7 +154,8 @@
       });
       result.querySelector(".what-if-changes").hidden = body.changes.items.length === 0;
       result.querySelector(".what-if-more").textContent = body.changes.total > body.changes.items.length
-        ? body.changes.items.length + " / " + body.changes.total : "";
+        ? _("the first %(shown)s of %(total)s changed decisions", { shown: body.changes.items.length, total: body.changes.total })
+        : "";
       result.hidden = false;
       root.dataset.whatIf = "done";
     }).catch(function (error) { status.textContent = error.message; });
@@ -161,5 +164,5 @@
   root.querySelectorAll("[data-dmn-file]").forEach(function (button) {
     button.addEventListener("click", function () { open(button.dataset.dmnFile); });
   });
-  if (!modeler) list(problemsBox, ["The decision table editor is not installed (run `make setup`)."]);
+  if (!modeler) list(problemsBox, [_("The decision table editor is not installed (run `make setup`).")]);
 })();

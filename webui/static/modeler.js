@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  var _ = window.creditflowGettext;  // the page's language (static/i18n.js)
   var root = document.querySelector("[data-bpmn-modeler]");
   if (!root) return;
   var status = root.querySelector(".modeler-status");
@@ -19,7 +20,7 @@
   // The studio bundle (webui/static/studio/, built by `make setup`): bpmn-js with the properties panel.
   var studio = window.CreditflowStudio;
   if (!studio) {
-    say("The modeler is not installed (run `make setup`).", "error");
+    say(_("The modeler is not installed (run `make setup`)."), "error");
     return;
   }
   var panel = root.querySelector(".properties-panel");
@@ -82,7 +83,7 @@
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (type.indexOf("application/json") === -1) {
-        throw new Error("the server refused the request (" + response.status + "); reload the page and try again");
+        throw new Error(_("The server refused the request (%(status)s); reload the page and try again.", { status: response.status }));
       }
       return response.json().then(function (body) { return { status: response.status, body: body }; });
     });
@@ -94,22 +95,22 @@
 
   function validate() {
     busy(true);
-    say("Validating…");
+    say(_("Validating…"));
     return post(root.dataset.validateUrl).then(function (result) {
       showProblems(result.body.problems || []);
-      if (result.body.ok) say("Valid: the diagram passes every check.", "ok");
-      else say(result.body.problems.length + " problem(s): fix them before deploying.", "error");
+      if (result.body.ok) say(_("Valid: the diagram passes every check."), "ok");
+      else say(_("%(count)s problem(s): fix them before deploying.", { count: result.body.problems.length }), "error");
     }).catch(function (error) { say(error.message, "error"); })
       .finally(function () { busy(false); });
   }
 
   function deploy() {
     busy(true);
-    say("Validating and deploying…");
+    say(_("Validating and deploying…"));
     return post(root.dataset.deployUrl).then(function (result) {
       if (!result.body.ok) {
         showProblems(result.body.problems || []);
-        say("Nothing was deployed: " + (result.body.problems || []).length + " problem(s).", "error");
+        say(_("Nothing was deployed: %(count)s problem(s).", { count: (result.body.problems || []).length }), "error");
         return;
       }
       clearProblems();
@@ -136,8 +137,8 @@
       if (round !== checkRound) return;
       var problems = result.body.problems || [];
       showProblems(problems);
-      if (result.body.ok) say("Valid: the diagram passes every check.", "ok");
-      else say(problems.length + " problem(s): fix them before deploying.", "error");
+      if (result.body.ok) say(_("Valid: the diagram passes every check."), "ok");
+      else say(_("%(count)s problem(s): fix them before deploying.", { count: problems.length }), "error");
       root.dataset.checked = String(round);
     }).catch(function (error) { say(error.message, "error"); });
   }
@@ -154,7 +155,7 @@
 
   fetch(root.dataset.xmlUrl, { credentials: "same-origin" })
     .then(function (response) {
-      if (!response.ok) throw new Error("the server answered " + response.status);
+      if (!response.ok) throw new Error(_("the server answered %(status)s", { status: response.status }));
       return response.text();
     })
     .then(function (xml) {
@@ -165,11 +166,11 @@
       modeler.get("canvas").zoom("fit-viewport", "auto");
       root.dataset.state = "ready";
       var warnings = (result && result.warnings) || [];
-      say(warnings.length ? "Loaded with " + warnings.length + " import warning(s)." : "Loaded. Edit, then validate or deploy.");
+      say(warnings.length ? _("Loaded with %(count)s import warning(s).", { count: warnings.length }) : _("Loaded. Edit, then validate or deploy."));
     })
     .catch(function (error) {
       root.dataset.state = "error";
-      say("The diagram could not be loaded: " + error.message, "error");
+      say(_("The diagram could not be loaded: %(reason)s", { reason: error.message }), "error");
     });
 
   window.creditflowModeler = modeler;  // for browser tests and the console

@@ -1,0 +1,55 @@
+"""The browser's share of the catalogues (issue 20): our JavaScript's sentences in the page's language.
+
+JavaScript under webui/static (not vendor/) marks its sentences with `_("...")`, as Python does; babel.cfg
+extracts them into the same catalogues, so `make messages`, the zh_Hans translations and
+tests/webui/test_translations.py treat them like every other msgid. Every page embeds the current locale's
+translations of those msgids (the catalogue entries whose location is under webui/static/) as a JSON data
+block, `<script type="application/json" id="creditflow-i18n">` (data, not code: the Content-Security-Policy
+allows no inline script); static/i18n.js reads it into `window.CREDITFLOW_I18N` and defines
+`window.creditflowGettext(msgid, params)`, which fills `%(name)s` placeholders. English pages embed nothing:
+the msgid is the English sentence.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from babel.messages.pofile import read_po
+from flask import Flask
+
+from webui.formatting import page_locale
+
+# Where the catalogues name our scripts (Makefile: --add-location=file, paths from the checkout).
+_JS_LOCATION = "webui/static/"
+
+
+@lru_cache(maxsize=4)
+def js_translations(locale: str) -> dict[str, str]:
+    """msgid -> translation of our scripts' sentences for `locale` ("zh_Hans"); read once per process.
+
+    Only translated entries are given; an untranslated one falls back to English in the browser, as gettext
+    does for Python.
+    """
+    from webui.i18n import TRANSLATIONS  # webui.i18n imports the app's services; keep this module light
+
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    if locale == "en" or not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        catalogue = read_po(fh, locale=locale)
+    found: dict[str, str] = {}
+    for message in catalogue:
+        if not message.id or message.fuzzy or not isinstance(message.id, str):
+            continue
+        if message.string and any(where.startswith(_JS_LOCATION) for where, _line in message.locations):
+            found[message.id] = str(message.string)
+    return found
+
+
+def page_js_translations() -> dict[str, str]:
+    """The translations of the scripts' sentences for the page being rendered."""
+    return js_translations(page_locale())
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(js_translations=page_js_translations)
