@@ -61,7 +61,8 @@ class WhatIfSummary(Model):
     tables: list[dict[str, Any]] = Field(
         description="per table: TableSummary's fields, plus per kind grade_changes (scorecard); "
         "route_changes, route_hours, approval_hours_change (authority); notices_earlier, notices_later, "
-        "first_notice_days_change (dunning ladder); by_input (limit policy, provision matrix)"
+        "first_notice_days_change (dunning ladder); by_input (limit policy, provision matrix); limits (limit "
+        "policy: by_grade → currency → {cases, current, edited, change}, the proposed limits' totals)"
     )
 
 

@@ -52,6 +52,9 @@ class Replay:
     recorded: dict[int, dict[str, Any]] = field(default_factory=dict)  # instance -> outputs, when asked
     failed: int = 0  # rows the edited table fails on (an input it reads was not recorded, a cell raises)
     failure: str | None = None  # the first failure, in the engine's words
+    # instance -> its last row of the period (rows come in time order): the evaluation its case acted on
+    # last, e.g. the limit policy after a re-score rather than before it
+    last: dict[int, int] = field(default_factory=dict)
 
 
 class NotReplayable(ValueError):
@@ -84,6 +87,8 @@ def replay_table(
     for batch in _batches(session, key, table.decision_id, start, end):
         for log_id, instance_id, inputs_text, outputs_text, at in batch:
             result.rows += 1
+            if instance_id is not None:
+                result.last[instance_id] = log_id
             if inputs_text not in memo:
                 memo[inputs_text] = _evaluate(table, columns, _decode(decoded, inputs_text), result)
             replayed = memo[inputs_text]

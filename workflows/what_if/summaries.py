@@ -20,6 +20,7 @@ from workflows.credit.provisions import compute_provisions
 from workflows.definitions.decision_tables import output_values
 from workflows.errors import DomainError
 from workflows.store.models import InboxItem
+from workflows.what_if.limits import limit_change_by_grade
 from workflows.what_if.replay import Replay
 
 KINDS = {
@@ -63,6 +64,8 @@ def summary(
         result.update(_ladder(replay))
     elif kind in ("limit_policy", "provision_matrix"):
         result["by_input"] = _by_first_input(replay)
+    if kind == "limit_policy":
+        result["limits"] = limit_change_by_grade(session, key, replay)
     if kind == "provision_matrix" and base is not None:
         result["provision"] = provision_change(
             session, replay.table.text, replay.table.file, end.date(), base
