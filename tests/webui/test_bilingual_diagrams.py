@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import etree
 
 from handlers.registry import build_operations
 from tests.helpers import auth
@@ -20,7 +21,8 @@ from tests.webui.test_customer_pages import open_task, overdue_customer  # noqa:
 from tests.webui.test_language import as_user, switch
 from tests.webui.test_pages import csrf_token, text_of
 from webui.schema_forms import form_widgets, translated_problem
-from workflows.definitions.display_names import read_names
+from workflows.definitions.display_names import PROPERTY_PATH, read_names
+from workflows.definitions.problems import BPMN_NS, NS
 from workflows.definitions.validation import InvalidBundle, validate_bundle
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -184,6 +186,20 @@ def test_every_shipped_diagram_and_form_is_bilingual() -> None:
         text = path.read_text(encoding="utf-8")
         for task in re.findall(r'<bpmn:userTask id="(\w+)"', text):
             assert CJK.search(names.element(task, "zh", "")), (path.name, task)
+        # Every other element the drawing labels (events, gateways, service and rule tasks, sequence flows,
+        # the pool) too: a zh reader's diagram has no English label left. A message's name is the key the
+        # engine correlates on, never drawn, so it has none.
+        root = etree.fromstring(path.read_bytes())
+        for element in root.iter(f"{{{BPMN_NS}}}*"):
+            kind = etree.QName(element).localname
+            if not element.get("name") or kind in ("message", "lane", "process"):
+                continue
+            zh = [
+                prop.get("value") or ""
+                for prop in element.iterfind(PROPERTY_PATH, NS)
+                if prop.get("name") == "name_zh"
+            ]
+            assert zh and CJK.search(zh[0]), (path.name, kind, element.get("id"), element.get("name"))
 
     def texts(node: Any, where: str) -> None:
         if isinstance(node, dict):
