@@ -7,7 +7,9 @@ translations of those msgids (the catalogue entries whose location is under webu
 block, `<script type="application/json" id="creditflow-i18n">` (data, not code: the Content-Security-Policy
 allows no inline script); static/i18n.js reads it into `window.CREDITFLOW_I18N` and defines
 `window.creditflowGettext(msgid, params)`, which fills `%(name)s` placeholders. English pages embed nothing:
-the msgid is the English sentence.
+the msgid is the English sentence. The labels of bpmn-js, its properties panel and dmn-js are listed in
+studio/library_labels.js with the library as context, and reach the libraries through their translate service
+(studio/i18n.js).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def js_translations(locale: str) -> dict[str, str]:
         if not message.id or message.fuzzy or not isinstance(message.id, str):
             continue
         if message.string and any(where.startswith(_JS_LOCATION) for where, _line in message.locations):
-            found[message.id] = str(message.string)
+            # A library's label (studio/library_labels.js) is keyed "context\x04msgid", as GNU gettext does.
+            key = f"{message.context}\x04{message.id}" if message.context else message.id
+            found[key] = str(message.string)
     return found
 
 

@@ -21,11 +21,14 @@ BLOCK = re.compile(r'<script type="application/json" id="creditflow-i18n">(.*?)<
 
 
 def scripts_msgids() -> set[str]:
-    """The msgids the catalogue locates in our scripts."""
+    """The translated msgids the catalogue locates in our scripts, a library's label as "context\x04msgid"."""
     return {
-        m.id
+        f"{m.context}\x04{m.id}" if m.context else m.id
         for m in catalogue("zh_Hans")
-        if m.id and isinstance(m.id, str) and any(f.startswith("webui/static/") for f, _l in m.locations)
+        if m.id
+        and isinstance(m.id, str)
+        and m.string
+        and any(f.startswith("webui/static/") for f, _l in m.locations)
     }
 
 
@@ -39,6 +42,17 @@ def test_the_scripts_sentences_are_extracted_and_only_they_are_embedded() -> Non
     assert embedded["Validating…"] == "正在校验…"
     assert "Log out" not in embedded  # a template's msgid stays on the server
     assert js_translations("en") == {}
+
+
+def test_the_libraries_labels_have_their_own_context_and_keep_their_placeholders() -> None:
+    embedded = js_translations("zh_Hans")
+    # dmn-js's "When" (a rule's conditions) is not the "When" of our pages' history tables (时间).
+    assert embedded["dmn-js\x04When"] == "条件" and embedded["dmn-js\x04Then"] == "结果"
+    assert embedded["bpmn-js\x04General"] == "常规" and embedded["bpmn-js\x04User task"] == "用户任务"
+    assert embedded["bpmn-js\x04Open {element}"] == "打开 {element}"
+    for key, text in embedded.items():
+        if "\x04" in key:  # the libraries fill {name} placeholders themselves
+            assert set(re.findall(r"{[^}]+}", text)) == set(re.findall(r"{[^}]+}", key)), key
 
 
 def test_a_zh_page_embeds_the_translations_and_an_english_page_none(

@@ -29,7 +29,14 @@ def marked_in_code() -> set[str]:
     """The msgids `make messages` extracts (babel.cfg), singular forms."""
     with (ROOT / "babel.cfg").open() as fh:
         method_map, options_map = parse_mapping_cfg(fh)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+    # pgettext: the JS libraries' labels, with the library as context (webui/static/studio/library_labels.js)
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "ngettext": (1, 2),
+        "lazy_gettext": None,
+        "pgettext": ((1, "c"), 2),
+    }
     found = set()
     # babel.cfg names paths from the checkout (webui/, and the domain's workflows/ and handlers/, whose
     # sentences workflows.messages._ marks); one directory at a time keeps tests/ and .venv/ out of the walk.

@@ -5,6 +5,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js
 import CreditflowPropertiesProvider from "./provider.js";
 import { ChangeHandler } from "./common.js";
 import CreditflowProblems from "./problems.js";
+import { libraryTranslate } from "./i18n.js";
 
 function registerChange(commandStack) {
   commandStack.registerHandler("creditflow.change", ChangeHandler);
@@ -18,7 +19,10 @@ var CreditflowModule = {
   creditflowChange: ["factory", registerChange]
 };
 
+// bpmn-js's, diagram-js's and the properties panel's own labels in the page's language (studio/library_labels.js).
+var TranslateModule = { translate: ["value", libraryTranslate("bpmn-js")] };
+
 window.CreditflowStudio = {
   Modeler: Modeler,
-  modules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CreditflowModule]
+  modules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CreditflowModule, TranslateModule]
 };

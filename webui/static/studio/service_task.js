@@ -5,6 +5,7 @@ import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
 import { operator, parameters, setAttributeChange, setOperatorChange, setParameterChange } from "./extensions.js";
 import { change, entry } from "./common.js";
+import { _ } from "./i18n.js";
 
 function operationNamed(choices, name) {
   return (choices.operations || []).find(function (o) { return o.name === name; });
@@ -20,7 +21,7 @@ export function serviceTaskGroup(element, bo, choices) {
     });
     entries.push(entry(element, "resultVariable", ResultVariableEntry, isTextFieldEntryEdited, { operation: chosen }));
   }
-  return { id: "creditflow-service", label: "Service operation", entries: entries };
+  return { id: "creditflow-service", label: _("Service operation"), entries: entries };
 }
 
 function OperatorEntry(props) {
@@ -30,19 +31,20 @@ function OperatorEntry(props) {
   var bo = getBusinessObject(element);
   var current = operator(bo);
   var chosen = current && operationNamed(choices, current.id);
-  var description = chosen ? chosen.description + (chosen.moves_money ? " Moves money: a second process owner approves the deployed version." : "") : "";
+  var description = chosen ? chosen.description + (chosen.moves_money
+    ? " " + _("Moves money: a second process owner approves the deployed version.") : "") : "";
   return h(SelectEntry, {
-    element: element, id: props.id, label: "Operation", description: description,
+    element: element, id: props.id, label: _("Operation"), description: description,
     getValue: function () { return current ? current.id || "" : ""; },
     setValue: function (value) {
       var op = operationNamed(choices, value);
       change(injector, element, setOperatorChange(bo, injector.get("moddle"), value, op ? op.request : []));
     },
     getOptions: function () {
-      var options = [{ value: "", label: "(choose an operation)" }];
+      var options = [{ value: "", label: _("(choose an operation)") }];
       (choices.operations || []).forEach(function (o) { options.push({ value: o.name, label: o.name }); });
       if (current && current.id && !operationNamed(choices, current.id)) {
-        options.push({ value: current.id, label: current.id + " (unknown)" });
+        options.push({ value: current.id, label: _("%(name)s (unknown)", { name: current.id }) });
       }
       return options;
     }
@@ -58,11 +60,13 @@ function ParameterEntry(props) {
   var found = parameters(bo).find(function (p) { return p.id === field.name; });
   return h(TextFieldEntry, {
     element: element, id: props.id, debounce: debounce,
-    label: field.name + " (" + field.type + (field.required ? ", required" : "") + ")",
-    description: "A Python expression over the case's data.",
+    label: field.required
+      ? _("%(name)s (%(type)s, required)", { name: field.name, type: field.type })
+      : _("%(name)s (%(type)s)", { name: field.name, type: field.type }),
+    description: _("A Python expression over the case's data."),
     getValue: function () { return found ? found.value || "" : ""; },
     setValue: function (value) { change(injector, element, setParameterChange(bo, injector.get("moddle"), field.name, value)); },
-    validate: function (value) { return field.required && !(value || "").trim() ? field.name + " is required by the operation" : null; }
+    validate: function (value) { return field.required && !(value || "").trim() ? _("%(name)s is required by the operation", { name: field.name }) : null; }
   });
 }
 
@@ -74,8 +78,9 @@ function ResultVariableEntry(props) {
   var op = operator(bo);
   var names = props.operation.result.map(function (f) { return f.name + " (" + f.type + ")"; });
   return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Result variable",
-    description: names.length ? "Result fields: " + names.join(", ") : "The operation returns no fields.",
+    element: element, id: props.id, debounce: debounce, label: _("Result variable"),
+    description: names.length
+      ? _("Result fields: %(fields)s", { fields: names.join(", ") }) : _("The operation returns no fields."),
     getValue: function () { return op ? op.resultVariable || "" : ""; },
     setValue: function (value) { change(injector, element, setAttributeChange(op, "resultVariable", value)); }
   });
