@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 from lxml import etree
 
-from workflows.credit.roles import READ_ALL
+from workflows.credit.roles import GROUPS, READ_ALL
 from workflows.definitions.problems import (
     BPMN_NS,
     NS,
@@ -55,6 +55,7 @@ def check_bpmn(doc: Document, files: Mapping[str, bytes], operations: Collection
         *_check_task_properties(doc, files),
         *_check_message_properties(doc, files),
         *_check_read_only_groups(doc),
+        *_check_known_groups(doc),
         *_check_stored_lengths(doc),
         *_check_translated_names(doc),
     ]
@@ -251,6 +252,28 @@ def _check_read_only_groups(doc: Document) -> Iterator[Problem]:
                     fix=fix,
                 )
                 yield doc.problem(prop, message, owner_id(prop))
+
+
+# The properties naming groups a task or message is offered to: a group outside the catalogue
+# (workflows/credit/roles.GROUPS, the groups users are given) would leave the task with nobody to take it.
+_OFFERED_TO = ("candidateGroups", "senderGroups")
+
+
+def _check_known_groups(doc: Document) -> Iterator[Problem]:
+    """`candidateGroups` and `senderGroups` name groups of the catalogue (a typo would strand the task)."""
+    for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") not in _OFFERED_TO:
+            continue
+        named = [g.strip() for g in (prop.get("value") or "").split(",") if g.strip()]
+        unknown = [g for g in dict.fromkeys(named) if g not in GROUPS]
+        if unknown:
+            message = _(
+                "%(name)s names %(groups)s, not a known group; use one of: %(known)s",
+                name=prop.get("name"),
+                groups=", ".join(g[:40] for g in unknown),
+                known=", ".join(sorted(GROUPS)),
+            )
+            yield doc.problem(prop, message, owner_id(prop))
 
 
 # The columns that store what a diagram names (workflows/store/models.py): PostgreSQL refuses longer values.
