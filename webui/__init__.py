@@ -58,6 +58,7 @@ def create_app(
     import webui.api.contracts
     import webui.api.credit_checks
     import webui.api.customers
+    import webui.api.definition_checks
     import webui.api.definitions
     import webui.api.disputes
     import webui.api.dunning_cases

@@ -173,6 +173,7 @@ MATRIX: dict[str, Row] = {
     "POST /api/process-definitions": Row(OWNERS, ok=201, send=bundle),
     "GET /api/process-definitions/<key>/diff": Row(DEFINITION_READERS),
     "POST /api/what-if": Row(OWNERS, send=what_if_upload),  # reads only, but a POST: no auditors
+    "POST /api/definitions/validate": Row(OWNERS, send=bundle),  # checks only, but a POST: no auditors
     "GET /api/operations": Row(EVERYONE),
     "GET /api/process-instances": Row(EVERYONE),  # each finds the instances they may read
     "POST /api/process-instances": Row(SALES_ONLY, ok=201, send=credit_application),

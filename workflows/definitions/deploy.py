@@ -77,6 +77,18 @@ def validate_files(files: Mapping[str, bytes], operations: Collection[str]) -> V
     return validate_bundle(files, set(operations))
 
 
+def check_files(files: Mapping[str, bytes], operations: Collection[str]) -> ValidatedBundle:
+    """Every check deploy_files makes before it stores anything (POST /api/definitions/validate): the bundle's
+    validation, UTF-8 text, and the policy tables the code reads (provision matrix, ladder, ...).
+
+    Raises:
+        InvalidBundle: with every problem of the first check that failed.
+    """
+    bundle = validate_files(files, operations)
+    _check_provision_matrix(_utf8_texts(files))
+    return bundle
+
+
 def _utf8_texts(files: Mapping[str, bytes]) -> dict[str, str]:
     """The files as stored text. Validation accepts any encoding XML declares (and UTF-16 JSON).
 

@@ -60,6 +60,17 @@ class Problem:
         the location and id stay as they are, a reader finds the element by them."""
         return f"{self.file}:{self.line}: {self.element_id}: {translated(self.message, gettext)}"
 
+    def as_json(self, gettext: Callable[[str], str]) -> dict[str, str | int]:
+        """The problem for a JSON answer: where it is, and the message (alone and in `said`) in the language
+        of `gettext`."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "element_id": self.element_id,
+            "message": translated(self.message, gettext),
+            "text": self.said(gettext),
+        }
+
 
 @dataclass
 class Document:
