@@ -14,6 +14,7 @@ from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagram_labels import labelled_xml
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
+from webui.what_if_lines import what_if_lines
 from workflows.audit_trail import period_bound
 from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
@@ -200,29 +201,36 @@ def dmn_diff(key: str, version: int) -> Response:
 @login_required_view
 def what_if_replay(key: str, version: int) -> tuple[Response, int]:
     """The page's what-if: the edited decision tables replayed over the decisions logged from `from` to `to`
-    (POST /api/what-if's replay, for a signed-in process owner). Reads only: the session is rolled back."""
+    (POST /api/what-if's replay, for a signed-in process owner). The edited diagram ("xml") goes along: one
+    that points a business rule task at another decision has that table replayed over the task's rows, one
+    that changes how the process runs is refused (422). Reads only: the session is rolled back."""
     require_groups(PROCESS_OWNERS, WORKBENCH)
     edited = _edited_tables(key, version)
-    if not edited:
-        raise BadRequest(_("edit a decision table first: a what-if replays the edited tables"))
     body: Any = request.get_json(silent=True) or {}
+    xml = body.get("xml") if isinstance(body, dict) else None
+    if not edited and not (isinstance(xml, str) and xml.strip()):
+        raise BadRequest(_("edit a decision table first: a what-if replays the edited tables"))
     try:
         start = period_bound(str(body.get("from", "")), end=False)
         end = period_bound(str(body.get("to", "")), end=True)
     except ValueError as exc:
         raise BadRequest(_("'from' and 'to': %(problem)s", problem=str(exc))) from exc
-    session = services().rt.factory()
+    svc = services()
+    session = svc.rt.factory()
     try:
         files = {name: text.encode("utf-8") for name, text in edited.items()}
-        result = what_if(session, key, files, start, end, page=1, per_page=WHAT_IF_ROWS)
+        if isinstance(xml, str) and xml.strip():
+            files[get_definition(session, key, version).bpmn_file] = xml.encode("utf-8")
+        base = svc.rt.settings.credit.base_currency
+        result = what_if(session, key, files, start, end, base=base, page=1, per_page=WHAT_IF_ROWS)
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]}), 422
     finally:
         session.rollback()  # a what-if writes nothing, whatever a cell did
         session.close()
-    return jsonify(
-        {"ok": True, "lines": _what_if_lines(result["summary"]), "changes": result["changes"]}
-    ), 200
+    if not edited and not result["summary"]["repointed"]:
+        raise BadRequest(_("edit a decision table first: a what-if replays the edited tables"))
+    return jsonify({"ok": True, "lines": what_if_lines(result["summary"]), "changes": result["changes"]}), 200
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -316,41 +324,6 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
         "message": translated(problem.message, _),  # in the page's language; file, line and id as they are
         "text": problem.said(_),
     }
-
-
-def _what_if_lines(summary: dict[str, Any]) -> list[str]:
-    """The what-if's summary in sentences: the totals, then per table how its outputs would move."""
-    lines = [
-        str(
-            _(
-                "%(rows)s logged decisions from %(start)s to %(end)s replayed: %(changed)s would change.",
-                rows=summary["rows"],
-                start=summary["from"],
-                end=summary["to"],
-                changed=summary["changed"],
-            )
-        )
-    ]
-    if summary.get("note"):
-        lines.append(translated(summary["note"], _))
-    for table in summary["tables"]:
-        moves = "; ".join(
-            f"{output} {move}: {count}"
-            for output, counts in table.get("outputs", {}).items()
-            for move, count in counts.items()
-        )
-        lines.append(
-            str(
-                _(
-                    "%(decision)s: %(changed)s of %(rows)s changed%(moves)s",
-                    decision=table["decision_id"],
-                    changed=table["changed"],
-                    rows=table["rows"],
-                    moves=f" ({moves})" if moves else "",
-                )
-            )
-        )
-    return lines
 
 
 def _deployed_sentence(version: DeployedVersion) -> str:

@@ -194,6 +194,10 @@ def test_owner_raises_the_manager_threshold_replays_history_deploys_and_the_size
     )
     assert counts is not None, summary
     assert [int(n) for n in counts.groups()] == [changed, rows, changed]
+    # Each seeded row is an application of its own and the demo's is one case: as many as changed rows.
+    assert summary[2].startswith(
+        f"approval_authority: {changed} applications would have had another approver; approval hours "
+    ), summary
     listed = page.locator(".what-if-changes tbody tr")
     assert listed.count() == min(changed, 20)
     more = page.locator(".what-if-more").inner_text()  # "the first 20 of N changed decisions"

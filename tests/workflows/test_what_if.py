@@ -305,7 +305,7 @@ def test_a_dunning_ladder_change_counts_notices_earlier_and_later(
 @pytest.mark.parametrize(
     ("files", "fields", "status", "says"),
     [
-        ({"notes.txt": "hello"}, {}, 422, "upload .dmn files only"),
+        ({"notes.txt": "hello"}, {}, 422, "upload .dmn files"),
         ({"approval_authority.dmn": "<definitions"}, {}, 422, "approval_authority.dmn:"),
         (
             {

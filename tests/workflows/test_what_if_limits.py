@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.bpmn.test_credit_application import SOLID_CUSTOMER, apply, create_customer, refresh
+from tests.webui.test_pages import csrf_token, logged_in
 from tests.workflows.test_what_if import period, what_if
 from workflows.store.db import transaction
 from workflows.store.decision_log_table import DecisionLogEntry
@@ -150,3 +151,23 @@ def test_a_limit_policy_change_totals_the_proposed_limits_by_grade(
     assert any(e["change"] != 0 for e in got.values())
     assert limits["cases"] == sum(e["cases"] for e in expected.values())
     assert (limits["not_computed"], limits["superseded"]) == (1, 1)
+
+
+def test_the_edit_page_says_the_limit_totals_by_grade(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    cases = run_applications(client, demo_tokens)
+    browser = logged_in(app, "owner1")
+    body = {"files": {"limit_policy.dmn": EDITED}, **period(clock)}
+    headers = {"X-CSRFToken": csrf_token(browser, "/inbox")}
+    answer = browser.post("/definitions/credit_application/1/what-if", json=body, headers=headers)
+    assert answer.status_code == 200, answer.json
+    lines = answer.json["lines"]
+    for grade in ("C", "D"):
+        old = sum(o for _i, g, o, _n in cases if g == grade)
+        new = sum(n for _i, g, _o, n in cases if g == grade)
+        count = sum(1 for _i, g, _o, _n in cases if g == grade)
+        assert (
+            f"limit_policy, grade {grade}: total proposed limits {old:,} → {new:,} EUR ({new - old:+,}, "
+            f"{count} cases)."
+        ) in lines, lines

@@ -23,7 +23,9 @@ from workflows.what_if.run import what_if
 
 class WhatIfUpload(Body):
     files: list[bytes] = Field(
-        description="the edited .dmn files (each passes the deploy's DMN checks)",
+        description="the edited .dmn files (each passes the deploy's DMN checks), and at most one edited "
+        ".bpmn that changes only which decision a business rule task calls (422 when it changes how the "
+        "process runs)",
         json_schema_extra={"items": {"type": "string", "format": "binary"}},
     )
     definition_key: str = Field(max_length=120, description="the process whose decisions are replayed")
@@ -58,6 +60,10 @@ class WhatIfSummary(Model):
     rows: int
     changed: int
     note: str | None = Field(None, description="why there is nothing to replay")
+    repointed: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="business rule tasks the edited diagram points at another decision: {bpmn_id, from, to}",
+    )
     tables: list[dict[str, Any]] = Field(
         description="per table: TableSummary's fields, plus per kind grade_changes (scorecard); "
         "route_changes, route_hours, approval_hours_change (authority); notices_earlier, notices_later, "

@@ -61,8 +61,17 @@ class NotReplayable(ValueError):
     """An input expression the replay cannot rebuild data for (only names, ["key"] and .get("key"))."""
 
 
-def count_rows(session: Session, key: str, decision_id: str, start: datetime, end: datetime) -> int:
-    query = _rows_query(key, decision_id, start, end).subquery()
+@dataclass(frozen=True)
+class LoggedAs:
+    """Which log rows a table replays: its own decision's, or those of another decision a business rule
+    task called before an edited diagram points it at this table (`bpmn_id` set)."""
+
+    decision_id: str
+    bpmn_id: str | None = None
+
+
+def count_rows(session: Session, key: str, rows: LoggedAs, start: datetime, end: datetime) -> int:
+    query = _rows_query(key, rows, start, end).subquery()
     return session.scalar(select(func.count()).select_from(query)) or 0
 
 
@@ -74,8 +83,10 @@ def replay_table(
     end: datetime,
     progress: Callable[[int], None] = lambda n: None,
     keep_recorded: bool = False,
+    rows: LoggedAs | None = None,
 ) -> Replay:
-    """Evaluate `table` for every row the log holds for its decision, process `key`, in [start, end]."""
+    """Evaluate `table` for every row the log holds for its decision (or `rows`), process `key`, in
+    [start, end]."""
     engine, _probe = decision_engine(table.text, table.decision_id)
     result = Replay(table, [str(o.name) for o in engine.decision_table.outputs])
     columns = [
@@ -84,7 +95,7 @@ def replay_table(
     ]
     memo: dict[str, dict[str, Any] | None] = {}  # inputs' text -> the edited table's outputs
     decoded: dict[str, Any] = {}  # a JSON text -> its value
-    for batch in _batches(session, key, table.decision_id, start, end):
+    for batch in _batches(session, key, rows or LoggedAs(table.decision_id), start, end):
         for log_id, instance_id, inputs_text, outputs_text, at in batch:
             result.rows += 1
             if instance_id is not None:
@@ -114,22 +125,23 @@ def _decode(decoded: dict[str, Any], text: str) -> Any:
     return decoded[text]
 
 
-def _rows_query(key: str, decision_id: str, start: datetime, end: datetime) -> Any:
+def _rows_query(key: str, rows: LoggedAs, start: datetime, end: datetime) -> Any:
     # The JSON columns as their text: equal inputs are equal texts (the engine writes them in the table's
     # column order), so only a distinct text is decoded; decoding 100,000 rows was most of a replay's time.
     log = DecisionLogEntry
     inputs, outputs = cast(log.inputs, Text), cast(log.outputs, Text)
-    return select(log.id, log.instance_id, inputs, outputs, log.at).where(
-        log.decision_id == decision_id, log.at >= start, log.at <= end, log.process_key == key
+    query = select(log.id, log.instance_id, inputs, outputs, log.at).where(
+        log.decision_id == rows.decision_id, log.at >= start, log.at <= end, log.process_key == key
     )
+    return query if rows.bpmn_id is None else query.where(log.bpmn_id == rows.bpmn_id)
 
 
 def _batches(
-    session: Session, key: str, decision_id: str, start: datetime, end: datetime
+    session: Session, key: str, rows: LoggedAs, start: datetime, end: datetime
 ) -> Iterator[Sequence[Any]]:
     # One query in the index's order (decision_id, at), read in partitions: a server-side cursor on
     # PostgreSQL, SQLite's own stepping. Keyset pages by id sorted the period's rows again for each page.
-    query = _rows_query(key, decision_id, start, end).order_by(DecisionLogEntry.at, DecisionLogEntry.id)
+    query = _rows_query(key, rows, start, end).order_by(DecisionLogEntry.at, DecisionLogEntry.id)
     result = session.execute(query.execution_options(yield_per=BATCH))
     yield from result.partitions()
 

@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from workflows.definitions.versions import latest_definition
 from workflows.errors import BadRequest
 from workflows.messages import _
 from workflows.store.jsonable import to_jsonable
+from workflows.what_if.jobs import replay_jobs
 from workflows.what_if.replay import Change, count_rows, replay_table
 from workflows.what_if.summaries import kind_of, summary
-from workflows.what_if.tables import edited_tables
 
 MAX_DAYS = 366
 
@@ -45,17 +44,20 @@ def what_if(
 ) -> dict[str, Any]:
     """{summary, changes: {items, total, page, per_page}} for the edited tables in `files`.
 
+    `files`: edited .dmn files, and at most one edited .bpmn that changes which decisions its business
+    rule tasks call and nothing else that runs (the task's logged rows are replayed with the new table).
+
     Raises:
-        InvalidBundle: a file is not DMN or fails the deploy's DMN checks.
-        BadRequest: a bad period.
+        InvalidBundle: a file is not DMN or BPMN, or fails the deploy's DMN checks.
+        Invalid: the edited diagram changes how the process runs, or calls a decision no table defines.
+        BadRequest: a bad period, more than one diagram.
     `base`: the base currency (settings' credit.base_currency), for the provision matrix's allowance
     (without it the allowance is not computed).
         NotFound: `key` has no active version.
     """
     check_period(start, end)
-    latest_definition(session, key)
-    tables = edited_tables(files)
-    totals = [count_rows(session, key, t.decision_id, start, end) for t in tables]
+    jobs, repointed = replay_jobs(session, key, files)
+    totals = [count_rows(session, key, rows, start, end) for _t, rows in jobs]
     done = 0
     progress(0, sum(totals))
 
@@ -66,11 +68,10 @@ def what_if(
 
     tables_summary = []
     changes: list[Change] = []
-    for table in tables:
-        replay = replay_table(
-            session, key, table, start, end, advance, keep_recorded=kind_of(table.decision_id) == "authority"
-        )
-        tables_summary.append(summary(session, key, replay, start, end, base))
+    for table, rows in jobs:
+        authority = kind_of(table.decision_id) == "authority"
+        replay = replay_table(session, key, table, start, end, advance, keep_recorded=authority, rows=rows)
+        tables_summary.append({**summary(session, key, replay, start, end, base), "bpmn_id": rows.bpmn_id})
         changes += replay.changes
     rows = sum(t["rows"] for t in tables_summary)
     first = (page - 1) * per_page
@@ -87,6 +88,9 @@ def what_if(
                 "no decision of these files was logged for %(key)s in this period: nothing to replay", key=key
             ),
             "tables": tables_summary,
+            "repointed": [
+                {"bpmn_id": r.bpmn_id, "from": r.old_decision, "to": r.new_decision} for r in repointed
+            ],
         },
         "changes": {
             "items": [change_json(c) for c in changes[first : first + per_page]],

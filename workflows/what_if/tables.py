@@ -37,7 +37,15 @@ def edited_tables(files: Mapping[str, bytes]) -> list[EditedTable]:
     for name, data in files.items():
         if PurePosixPath(name).suffix.lower() != ".dmn":
             problems.append(
-                Problem(name, 0, "-", _("a what-if replays decision tables: upload .dmn files only"))
+                Problem(
+                    name,
+                    0,
+                    "-",
+                    _(
+                        "a what-if replays decision tables: upload .dmn files (and at most one .bpmn that "
+                        "changes only which decisions its tasks call)"
+                    ),
+                )
             )
             continue
         doc = _parse_xml(name, data, problems)
