@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.webui.test_pages import csrf_token, logged_in
 from tests.workflows.test_what_if import (
     AUTHORITY,
     BPMN,
@@ -124,6 +125,9 @@ def test_a_diagram_that_changes_how_the_process_runs_is_refused(
     [
         ({"a.bpmn": DIAGRAM, "b.bpmn": DIAGRAM}, 400, "at most one"),
         ({"credit_application.bpmn": "<bpmn:definitions"}, 422, "well-formed"),
+        ({"credit_application.bpmn": ""}, 422, "well-formed"),
+        ({"credit_application.bpmn": "<a>" * 5000 + "</a>" * 5000}, 422, "credit_application.bpmn"),
+        ({"credit_application.bpmn": AUTHORITY}, 422, "decision changes only"),  # a table named .bpmn
         (
             {
                 "credit_application.bpmn": DIAGRAM.replace(
@@ -141,3 +145,23 @@ def test_bad_diagrams_are_a_clear_4xx(
     answer = what_if(client, demo_tokens["owner1"], files, **{"from": "2026-01-01", "to": "2026-03-01"})
     assert answer.status_code == status, answer.json
     assert says in answer.json["error"]["message"]
+
+
+def test_the_edit_page_refuses_a_diagram_that_changes_the_flow(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    browser = logged_in(app, "owner1")
+    headers = {"X-CSRFToken": csrf_token(browser, "/inbox")}
+    url = "/definitions/credit_application/1/what-if"
+    period_ = {"from": "2026-01-01", "to": "2026-03-01"}
+    changed = DIAGRAM.replace(
+        'grade != "E"</bpmn:conditionExpression>', 'grade != "D"</bpmn:conditionExpression>'
+    )
+    answer = browser.post(
+        url, json={"xml": changed, "files": {"approval_authority.dmn": RAISED}, **period_}, headers=headers
+    )
+    assert answer.status_code == 422, answer.get_data(as_text=True)[:300]
+    assert "needs_review" in answer.get_data(as_text=True)
+    for xml in (DIAGRAM, ["not", "text"], 10**30):  # nothing edited: the same diagram, or no diagram at all
+        answer = browser.post(url, json={"xml": xml, **period_}, headers=headers)
+        assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
