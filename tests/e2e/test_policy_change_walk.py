@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.e2e.test_browser import (  # noqa: F401 (fixtures)
     chromium,
@@ -43,6 +43,7 @@ from workflows.engine.decision_rows import decision_row
 from workflows.engine.decisions import decision_engine
 from workflows.store.db import transaction
 from workflows.store.decision_log_table import DecisionLogEntry
+from workflows.store.models import Base
 from workflows.users import add_user, issue_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
@@ -182,8 +183,11 @@ def test_owner_raises_the_manager_threshold_replays_history_deploys_and_the_size
     what_if = page.locator("form.what-if")
     what_if.locator("input[name=from]").fill(start.isoformat())
     what_if.locator("input[name=to]").fill(end.isoformat())
+    before = _row_counts(app)
+    assert before["outbox_emails"] > 0  # the demo's dunning reminder waits in the outbox
     page.locator('[data-action="what-if"]').click()
     page.wait_for_function("() => document.querySelector('[data-dmn-editor]').dataset.whatIf === 'done'")
+    assert _row_counts(app) == before  # must-show 3: it wrote nothing, the outbox included
     summary = page.locator(".what-if-summary li").all_inner_texts()
     assert summary[0] == (
         f"{rows} logged decisions from {start.isoformat()}T00:00:00+00:00 to "
@@ -255,6 +259,14 @@ def test_owner_raises_the_manager_threshold_replays_history_deploys_and_the_size
     assert instance["data"]["approval_level"] == "analyst"
     assert [t["name"] for t in instance["tasks"]] == ["review_application"]
     assert _route({**_logged_inputs(app, started["id"])}, OLD_THRESHOLD) == "manager"  # v1 would have asked
+
+
+def _row_counts(app: Flask) -> dict[str, int]:
+    with app.extensions["creditflow"].rt.factory() as session:
+        return {
+            t.name: session.scalar(select(func.count()).select_from(t)) or 0
+            for t in Base.metadata.sorted_tables
+        }
 
 
 def _logged_inputs(app: Flask, instance_id: int) -> dict[str, Any]:
