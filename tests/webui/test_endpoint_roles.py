@@ -274,6 +274,7 @@ MATRIX: dict[str, Row] = {
     "POST /definitions/<key>/<int:version>/dmn-diff": Row(OWNERS, send=edited_xml),
     # credit_hold has no decision table to edit: an owner's what-if is refused as a bad request (400).
     "POST /definitions/<key>/<int:version>/what-if": Row(OWNERS, ok=400, send=edited_xml),
+    "GET /definitions/<key>/compare": Row(DEFINITION_READERS),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),
