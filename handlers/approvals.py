@@ -19,7 +19,7 @@ from workflows.credit.record_fields import iso_text
 from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
-from workflows.errors import message_of
+from workflows.errors import listed, message_of
 from workflows.messages import _
 from workflows.store.models import (
     InboxItem,
@@ -235,7 +235,7 @@ def require_approvals(
     chosen = _distinct_people(list(groups), eligible)
     if chosen is None:
         # Who approved at which step: user names and step ids, the same in every language.
-        held = ", ".join(f"{a.user} at {a.bpmn_id}" for a in approved) or _("none")
+        held = listed([_("%(user)s at %(step)s", user=a.user, step=a.bpmn_id) for a in approved]) or _("none")
         raise MissingApprovals(
             _(
                 "%(operation)s in instance %(instance)s: %(what)s needs the approval of "

@@ -20,6 +20,7 @@ from webui.customers import BUCKET_TITLES
 from webui.jobs import day_filter
 from webui.kpi_help import KPI_HELP
 from webui.services import services
+from webui.stored_sentences import said_stored
 from workflows.credit.aging_history import AgingPoint
 from workflows.credit.aging_snapshots import dashboard_views
 from workflows.credit.concentration_cap import concentration_cap
@@ -69,8 +70,13 @@ REASON_TEXT = {
 
 
 def reason_text(reason: str | None) -> str | None:
-    """Why a KPI has no value, in the page's language when it is one of REASON_TEXT."""
-    return None if reason is None else str(REASON_TEXT.get(reason, reason))
+    """Why a KPI has no value, in the page's language."""
+    if reason is None:
+        return None
+    known = REASON_TEXT.get(reason)
+    # Another reason (a missing rate, a provision that cannot be computed) was stored in a snapshot as
+    # its English sentence: said again from the catalogue's msgids.
+    return str(known) if known is not None else said_stored(reason)
 
 
 def source_text(source: str | None) -> str | None:

@@ -14,6 +14,7 @@ from flask import Flask, has_request_context
 from flask_babel import format_date, format_timedelta, get_locale
 from flask_babel import gettext as _
 
+from webui.stored_sentences import said_stored
 from workflows.messages import translated
 from workflows.money import LOCALE, as_decimal, format_money
 
@@ -142,4 +143,5 @@ def register(app: Flask) -> None:
         format_value=format_value,
         describe_detail=describe_detail,
         said=said,
+        said_stored=said_stored,
     )

@@ -85,7 +85,7 @@ def index() -> str:
             rates, source, matrix_error = matrix_rates(matrix), matrix.source, None
             buckets = list(matrix.buckets)
         except MatrixError as refused:
-            rates, source, matrix_error, buckets = {}, None, str(refused), []
+            rates, source, matrix_error, buckets = {}, None, refused.message, []
         rows, total = list_runs(session, page=page, per_page=per_page, start=start, end=end)
         recent = recent_runs(session, CHART_MONTHS)
         chosen = None

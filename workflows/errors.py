@@ -67,6 +67,17 @@ def one_after_another(parts: list[str]) -> str:
     return listing
 
 
+def listed(parts: list[str]) -> str:
+    """Items as one list, "a, b, c" (in Chinese "a、b、c"), each translated on its own (a Text holding the
+    next)."""
+    if not parts:
+        return ""
+    listing = parts[-1]
+    for part in reversed(parts[:-1]):
+        listing = _("%(first)s, %(rest)s", first=part, rest=listing)
+    return listing
+
+
 def message_of(exc: Exception) -> str:
     """The message a ValueError (or any exception) was raised with: a workflows.messages.Text stays one, so
     whoever shows it can still translate it (str(exc) would make it plain English)."""

@@ -8,6 +8,7 @@ write_off_authority.dmn: the credit manager, and the CFO above the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from workflows.credit import roles
 from workflows.credit.models import Customer
 from workflows.credit.order_tables import CreditCheck, Order
 from workflows.credit.write_offs import RequestStatus, WriteOffRequest
+from workflows.messages import _
 from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import AuditEvent, ProcessInstance
 
@@ -56,18 +58,41 @@ def order_releases(session: Session, start: datetime | None, end: datetime | Non
                 at=event.at,
                 object=f"order:{order.id}",
                 instance_id=event.instance_id,
-                summary=f"{name}: order {order.order_ref} released over the limit, "
-                f"{detail.get('amount', order.amount)} {order.currency} "
-                f"(recorded by {order.created_by}; checked by {', '.join(checkers) or 'nobody'})",
+                summary=_release_summary(name, order, detail.get("amount", order.amount), checkers),
                 requester=order.created_by,
                 approvers=approvers,
                 made_by=event.actor,
-                rule=f"order release: one {' or '.join(roles.ORDER_RELEASE_AUTHORITY)} who neither recorded "
-                "nor checked the order",
+                rule=_(
+                    "order release: one %(groups)s who neither recorded nor checked the order",
+                    groups=" or ".join(roles.ORDER_RELEASE_AUTHORITY),
+                ),
                 repeated=repeated,
             )
         )
     return found
+
+
+def _release_summary(name: str | None, order: Order, amount: object, checkers: Sequence[str]) -> str:
+    if not checkers:
+        return _(
+            "%(customer)s: order %(order)s released over the limit, %(amount)s %(currency)s "
+            "(recorded by %(recorder)s; checked by nobody)",
+            customer=name,
+            order=order.order_ref,
+            amount=amount,
+            currency=order.currency,
+            recorder=order.created_by,
+        )
+    return _(
+        "%(customer)s: order %(order)s released over the limit, %(amount)s %(currency)s "
+        "(recorded by %(recorder)s; checked by %(checkers)s)",
+        customer=name,
+        order=order.order_ref,
+        amount=amount,
+        currency=order.currency,
+        recorder=order.created_by,
+        checkers=", ".join(checkers),
+    )
 
 
 def write_offs(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
@@ -92,9 +117,16 @@ def write_offs(session: Session, start: datetime | None, end: datetime | None) -
                 at=request.decided_at or request.created_at,
                 object=f"customer:{request.customer_id}",
                 instance_id=request.instance_id,
-                summary=f"{name}: {request.outcome}, written off {request.write_off_amount:.2f} "
-                f"{request.currency} of {request.open_amount:.2f} open "
-                f"({len(request.invoices or [])} invoice(s))",
+                summary=_(
+                    "%(customer)s: %(outcome)s, written off %(amount)s %(currency)s of %(open)s open "
+                    "(%(count)s invoice(s))",
+                    customer=name,
+                    outcome=request.outcome,
+                    amount=f"{request.write_off_amount:.2f}",
+                    currency=request.currency,
+                    open=f"{request.open_amount:.2f}",
+                    count=len(request.invoices or []),
+                ),
                 requester=request.requested_by,
                 approvers=approvers,
                 made_by=request.decided_by or ", ".join(approvers),
@@ -108,5 +140,12 @@ def write_offs(session: Session, start: datetime | None, end: datetime | None) -
 def _write_off_rule(approvers: list[str]) -> str:
     for level, groups in roles.WRITE_OFF_AUTHORITY.items():
         if len(groups) == len(approvers):
-            return f"{WRITE_OFF_TABLE[0]}: level {level} ({' + '.join(groups)})"
-    return f"{WRITE_OFF_TABLE[0]}: {len(approvers)} approval(s), matching no level"
+            return _(
+                "%(file)s: level %(level)s (%(groups)s)",
+                file=WRITE_OFF_TABLE[0],
+                level=level,
+                groups=" + ".join(groups),
+            )
+    return _(
+        "%(file)s: %(count)s approval(s), matching no level", file=WRITE_OFF_TABLE[0], count=len(approvers)
+    )

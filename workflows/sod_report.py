@@ -32,6 +32,8 @@ from workflows.credit.models import (
 )
 from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.errors import message_of
+from workflows.messages import _
 from workflows.sod_credit_moves import LEGAL_OUTCOME, ORDER_RELEASED, order_releases, write_offs
 from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import (
@@ -85,8 +87,14 @@ def _limit_changes(session: Session, start: datetime | None, end: datetime | Non
                 at=change.changed_at,
                 object=f"customer:{change.customer_id}",
                 instance_id=change.instance_id,
-                summary=f"{name}: limit {change.old_limit} -> {change.new_limit} {change.currency}"
-                + (f" ({process_key})" if process_key else f" ({change.reason})"),
+                summary=_(
+                    "%(customer)s: limit %(old)s -> %(new)s %(currency)s (%(why)s)",
+                    customer=name,
+                    old=change.old_limit,
+                    new=change.new_limit,
+                    currency=change.currency,
+                    why=process_key or change.reason,
+                ),
                 requester=requester,
                 approvers=approvers,
                 made_by=change.changed_by,
@@ -99,14 +107,22 @@ def _limit_changes(session: Session, start: datetime | None, end: datetime | Non
 
 def _limit_rule(change: LimitChange, approvers: list[str]) -> str:
     if change.instance_id is None:
-        return f"no approval: set outside a process ({change.reason})"
+        return _("no approval: set outside a process (%(reason)s)", reason=change.reason)
     if change.new_limit <= change.old_limit:
-        return "no approval needed: a lower or unchanged limit"
+        return _("no approval needed: a lower or unchanged limit")
     # credit.apply_limit records exactly the approvals the level asked for, one per group in order.
     for level, groups in roles.LIMIT_AUTHORITY.items():
         if len(groups) == len(approvers):
-            return f"{LIMIT_TABLE[0]}: level {level} ({' + '.join(groups)})"
-    return f"{LIMIT_TABLE[0]}: {len(approvers)} approval(s), matching no level"
+            return _level(LIMIT_TABLE[0], level, groups)
+    return _no_level(LIMIT_TABLE[0], len(approvers))
+
+
+def _level(file: str, level: object, groups: Sequence[str]) -> str:
+    return _("%(file)s: level %(level)s (%(groups)s)", file=file, level=level, groups=" + ".join(groups))
+
+
+def _no_level(file: str, count: int) -> str:
+    return _("%(file)s: %(count)s approval(s), matching no level", file=file, count=count)
 
 
 def _contract_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
@@ -123,11 +139,17 @@ def _contract_versions(session: Session, start: datetime | None, end: datetime |
         approvers = names(version.approvers or (request.approvers if request else []))
         requester = request.requested_by if request is not None else version.created_by
         if request is None:
-            rule, summary = "no approval: the contract's first version", f"version {version.version}"
+            rule = _("no approval: the contract's first version")
+            summary = _("version %(version)s", version=version.version)
         else:
             rule = _contract_rule(session, request)
-            impact = f"value impact {request.value_impact} {currency}"
-            summary = f"version {version.version}: {request.change_type}, {impact}"
+            summary = _(
+                "version %(version)s: %(change)s, value impact %(impact)s %(currency)s",
+                version=version.version,
+                change=request.change_type,
+                impact=request.value_impact,
+                currency=currency,
+            )
         found.append(
             SodRow(
                 kind=CONTRACT_VERSION,
@@ -151,7 +173,7 @@ def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
     file, decision = CONTRACT_TABLE
     text = None if request.instance_id is None else instance_file(session, request.instance_id, file)
     if text is None:
-        return f"{file}: not deployed with instance {request.instance_id}"
+        return _("%(file)s: not deployed with instance %(instance)s", file=file, instance=request.instance_id)
     # Tables since dff5b92 weigh the impact in the base currency, as contract.open_change converted it
     # into the instance's data (`change_request`); older tables read the bare `value_impact`.
     data = session.scalar(select(ProcessInstance.data).where(ProcessInstance.id == request.instance_id))
@@ -166,9 +188,11 @@ def _contract_rule(session: Session, request: ContractChangeRequest) -> str:
     try:
         level = evaluate_decision(text, decision, inputs).get("approval_level")
     except DecisionError as exc:
-        return f"{file}: {exc}"
+        return _("%(file)s: %(problem)s", file=file, problem=message_of(exc))
     groups = roles.CONTRACT_CHANGE_AUTHORITY.get(str(level), ())
-    return f"{file}: level {level} ({' + '.join(groups) or 'unknown level'})"
+    if not groups:
+        return _("%(file)s: level %(level)s (unknown level)", file=file, level=level)
+    return _level(file, level, groups)
 
 
 def _decimal_or_none(value: Any) -> Decimal | None:
@@ -208,8 +232,15 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
                 at=dispute.closed_at or dispute.opened_at,
                 object=f"dispute:{dispute.id}",
                 instance_id=dispute.instance_id,
-                summary=f"{name}: credit note for {', '.join(invoices) or 'no invoice'}, "
-                f"{dispute.credited_amount:.2f} {dispute.currency} (raised by {dispute.raised_by})",
+                summary=_(
+                    "%(customer)s: credit note for %(invoices)s, %(amount)s %(currency)s "
+                    "(raised by %(raiser)s)",
+                    customer=name,
+                    invoices=", ".join(invoices) if invoices else _("no invoice"),
+                    amount=f"{dispute.credited_amount:.2f}",
+                    currency=dispute.currency,
+                    raiser=dispute.raised_by,
+                ),
                 requester=requester,
                 approvers=approvers,
                 made_by=", ".join(approvers) or str(dispute.decided_by),
@@ -222,8 +253,9 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
 
 def _dispute_rule(dispute: Dispute) -> str:
     base = dispute.proposed_credit_base
-    amount = "no exchange rate: the credit manager" if base is None else f"{base:.2f} in the base currency"
-    return f"{DISPUTE_TABLE[0]}: {amount}"
+    if base is None:
+        return _("%(file)s: no exchange rate: the credit manager", file=DISPUTE_TABLE[0])
+    return _("%(file)s: %(amount)s in the base currency", file=DISPUTE_TABLE[0], amount=f"{base:.2f}")
 
 
 def _definition_versions(session: Session, start: datetime | None, end: datetime | None) -> list[SodRow]:
@@ -248,11 +280,16 @@ def _definition_versions(session: Session, start: datetime | None, end: datetime
                 at=definition.decided_at or definition.deployed_at,
                 object=f"definition:{definition.process_key}",
                 instance_id=None,
-                summary=f"{definition.process_key} version {definition.version} ({definition.bpmn_file})",
+                summary=_(
+                    "%(key)s version %(version)s (%(file)s)",
+                    key=definition.process_key,
+                    version=definition.version,
+                    file=definition.bpmn_file,
+                ),
                 requester=definition.deployed_by,
                 approvers=approvers,
                 made_by=str(definition.decided_by),
-                rule="a diagram that moves money: a second process owner approves it",
+                rule=_("a diagram that moves money: a second process owner approves it"),
                 repeated=repeated_people(definition.deployed_by, approvers),
             )
         )

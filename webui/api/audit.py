@@ -16,6 +16,7 @@ from webui.services import services
 from workflows import audit_trail, sod_report
 from workflows.audit_trail import AUDIT_READERS, AuditFilter, ObjectRef, ObjectRefError, period_bound
 from workflows.csv_export import to_csv
+from workflows.errors import message_of
 from workflows.messages import _
 from workflows.store.paging import MAX_PER_PAGE
 
@@ -42,7 +43,9 @@ class PeriodQuery(Query):
     def _from_before_to(self) -> Self:
         start, end = self.period()
         if start and end and start > end:
-            raise ValueError(f"from ({self.date_from}) is after to ({self.date_to})")
+            raise ValueError(
+                _("from (%(start)s) is after to (%(end)s)", start=self.date_from, end=self.date_to)
+            )
         return self
 
     def period(self) -> tuple[datetime | None, datetime | None]:
@@ -72,7 +75,7 @@ class AuditQuery(PageQuery, PeriodQuery):
             try:
                 ObjectRef.parse(value, MAX_ID)
             except ObjectRefError as exc:
-                raise ValueError(str(exc)) from exc
+                raise ValueError(message_of(exc)) from exc
         return value
 
     def audit_filter(self) -> AuditFilter:

@@ -54,7 +54,9 @@ class RateQuery(PageQuery):
     @model_validator(mode="after")
     def _from_before_to(self) -> Self:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"from ({self.date_from}) is after to ({self.date_to})")
+            raise ValueError(
+                _("from (%(start)s) is after to (%(end)s)", start=self.date_from, end=self.date_to)
+            )
         return self
 
 

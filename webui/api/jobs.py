@@ -22,7 +22,7 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def _day_only(value: object) -> object:
     # pydantic also reads "2026-03-02T00:00:00" as a day; a day filter is a day, nothing else.
     if isinstance(value, str) and not _DAY.fullmatch(value):
-        raise ValueError("must be a day as YYYY-MM-DD")
+        raise ValueError(_("must be a day as YYYY-MM-DD"))
     return value
 
 
@@ -39,7 +39,9 @@ class JobDayQuery(PageQuery):
     @model_validator(mode="after")
     def _from_before_to(self) -> Self:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"from ({self.date_from}) is after to ({self.date_to})")
+            raise ValueError(
+                _("from (%(start)s) is after to (%(end)s)", start=self.date_from, end=self.date_to)
+            )
         return self
 
 

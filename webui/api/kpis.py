@@ -30,7 +30,7 @@ class KpiQuery(Query):
     def _iso_day(cls, value: Any) -> Any:
         """Only YYYY-MM-DD: pydantic alone also takes a midnight timestamp or a Unix time for a day."""
         if isinstance(value, str) and not _DAY.fullmatch(value):
-            raise ValueError("a day as YYYY-MM-DD")
+            raise ValueError(_("a day as YYYY-MM-DD"))
         return value
 
     period: Literal["month", "quarter"] = Field("month", description="calendar months or quarters")

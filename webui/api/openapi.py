@@ -24,7 +24,7 @@ from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items
 
-from webui.api import bp
+from webui.api import bp, pydantic_said
 from webui.input_checks import MAX_ID
 from webui.services import MAX_PAGE
 from workflows.credit.record_fields import FieldSpec
@@ -187,13 +187,13 @@ def _checked_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(get_multidict_items(request.args, model))
     except ValidationError as exc:
-        # pydantic's sentence (e['msg']) stays English; the frame around it is in the caller's language.
+        # pydantic's sentence said by its error type (webui/api/pydantic_said.py), in the caller's language.
         problems = one_after_another(
             [
                 _(
                     "query parameter %(name)s: %(problem)s",
                     name=".".join(str(p) for p in e["loc"]) or "?",
-                    problem=e["msg"],
+                    problem=pydantic_said.said(e),
                 )
                 for e in exc.errors()
             ]

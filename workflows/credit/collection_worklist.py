@@ -21,6 +21,7 @@ from workflows.credit.fx import MissingRate, rate_on
 from workflows.credit.models import Customer, DunningCase, DunningStatus, Invoice, InvoiceStatus
 from workflows.credit.promises import DunningPromise, PromiseStatus
 from workflows.credit.record_fields import iso_text, money_text
+from workflows.messages import _
 from workflows.store.models import Decimal2, ProcessInstance
 
 # Cases a collector works: legal cases are legal's, closed ones nobody's.
@@ -206,7 +207,12 @@ def _rows(session: Session, cases: list[DunningCase], today: date, base: str) ->
             else:
                 total += (amount * rate).quantize(CENT)
         if missing:
-            row.missing_rate = f"no {', '.join(missing)}->{base} rate on or before {today.isoformat()}"
+            row.missing_rate = _(
+                "no %(currencies)s->%(base)s rate on or before %(day)s",
+                currencies=", ".join(missing),
+                base=base,
+                day=today.isoformat(),
+            )
         else:
             row.overdue_base = total
         row.promises = dict(promises.get(case.id, {}))

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from workflows.credit.fx import CENT
 from workflows.credit.watchlist_rules import RULES_PROCESS, newest_policy_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.errors import message_of
+from workflows.messages import _
 
 CAP_FILE, CAP_DECISION, CAP_OUTPUT = "concentration_cap.dmn", "concentration_cap", "cap_percent"
 HUNDRED = Decimal(100)
@@ -39,7 +41,7 @@ class Cap:
         concentration indicator (ar_share_percent is rounded down so: 10.009 % is not over a 10 % cap).
         All null (with `cap_reason`) without a cap or receivables."""
         if self.percent is None or total <= 0:
-            reason = self.reason if self.percent is None else "no receivables open"
+            reason = self.reason if self.percent is None else _("no receivables open")
             return {
                 "cap_percent": None,
                 "cap_amount": None,
@@ -66,12 +68,22 @@ def cap_of(text: str, source: str) -> Cap:
     try:
         value = evaluate_decision(text, CAP_DECISION, {}).get(CAP_OUTPUT)
     except DecisionError as exc:
-        return Cap(None, source, f"{source}: {exc}")
+        return Cap(None, source, _("%(source)s: %(problem)s", source=source, problem=message_of(exc)))
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        return Cap(None, source, f'{source} gives cap_percent {value!r}; a number such as Decimal("10")')
+        reason = _(
+            '%(source)s gives cap_percent %(value)r; a number such as Decimal("10")',
+            source=source,
+            value=value,
+        )
+        return Cap(None, source, reason)
     cap = Decimal(value)
     if not cap.is_finite() or not 0 < cap <= HUNDRED:
-        return Cap(None, source, f"{source} gives cap_percent {cap}; a cap is above 0 and at most 100 (%)")
+        reason = _(
+            "%(source)s gives cap_percent %(cap)s; a cap is above 0 and at most 100 (%%)",
+            source=source,
+            cap=cap,
+        )
+        return Cap(None, source, reason)
     return Cap(cap, source)
 
 
@@ -90,6 +102,10 @@ def concentration_cap(session: Session) -> Cap:
     return Cap(
         None,
         None,
-        f"no active {RULES_PROCESS} version carries {CAP_FILE}: deploy it with the credit_limit_review "
-        "diagram (`creditflow init` does)",
+        _(
+            "no active %(process)s version carries %(file)s: deploy it with the credit_limit_review "
+            "diagram (`creditflow init` does)",
+            process=RULES_PROCESS,
+            file=CAP_FILE,
+        ),
     )

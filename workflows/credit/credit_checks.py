@@ -28,7 +28,7 @@ from workflows.credit.orders import (
     parse_order_ref,
 )
 from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
-from workflows.errors import Conflict, NotFound
+from workflows.errors import Conflict, NotFound, message_of
 from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
@@ -135,39 +135,57 @@ def check_credit(
         and order.currency == req.currency
         and req.amount <= order.amount
     ):
-        result, reason = CheckResult.APPROVED, f"released by {order.decided_by}"
+        result, reason = CheckResult.APPROVED, _("released by %(user)s", user=order.decided_by)
     elif order is not None and order.status == OrderStatus.HELD and release_open:
         result = CheckResult.OVER_LIMIT
-        reason = (
-            f"order {req.order_ref} is held: a credit manager decides on its release in instance "
-            f"{order.release_instance_id}"
+        reason = _(
+            "order %(order)s is held: a credit manager decides on its release in instance %(instance)s",
+            order=req.order_ref,
+            instance=order.release_instance_id,
         )
     elif converted is None:
         result = CheckResult.OVER_LIMIT
-        reason = f"no exchange rate: {missing}; a credit manager decides on the release"
+        reason = _(
+            "no exchange rate: %(problem)s; a credit manager decides on the release",
+            problem=message_of(missing) if missing is not None else "",
+        )
     else:
         total = exposure + converted
-        numbers = (
-            f"exposure {exposure:.2f} + order {converted:.2f} = {total:.2f} {ccy}, "
-            f"credit limit {customer.credit_limit:.2f} {ccy}"
+        numbers = _(
+            "exposure %(exposure)s + order %(order)s = %(total)s %(currency)s, "
+            "credit limit %(limit)s %(currency)s",
+            exposure=f"{exposure:.2f}",
+            order=f"{converted:.2f}",
+            total=f"{total:.2f}",
+            currency=ccy,
+            limit=f"{customer.credit_limit:.2f}",
         )
         if total > customer.credit_limit:
-            result, reason = CheckResult.OVER_LIMIT, f"over the credit limit: {numbers}"
+            result, reason = CheckResult.OVER_LIMIT, _("over the credit limit: %(numbers)s", numbers=numbers)
         else:
-            result, reason = CheckResult.APPROVED, f"within the credit limit: {numbers}"
+            result, reason = CheckResult.APPROVED, _("within the credit limit: %(numbers)s", numbers=numbers)
     # A released order is not demoted by a failed re-check: it may have shipped on the credit manager's word,
     # so what was released keeps counting; a larger order is checked under a new reference.
     # Nor is an open order by a block: it was approved and counts until the ERP invoices or cancels it.
     kept = order if order is not None and order.status == OrderStatus.RELEASED else None
     if order is not None and order.status == OrderStatus.OPEN and result == CheckResult.BLOCKED:
         kept = order
-        reason += (
-            f"; order {req.order_ref} stays open at {order.amount:.2f} {order.currency} as approved before"
+        reason = _(
+            "%(reason)s; order %(order)s stays open at %(amount)s %(currency)s as approved before",
+            reason=reason,
+            order=req.order_ref,
+            amount=f"{order.amount:.2f}",
+            currency=order.currency,
         )
     elif kept is not None and result != CheckResult.APPROVED:
-        reason += (
-            f"; order {req.order_ref} stays released at {kept.amount:.2f} {kept.currency} (released by "
-            f"{kept.decided_by}): check an increase under a new order reference"
+        reason = _(
+            "%(reason)s; order %(order)s stays released at %(amount)s %(currency)s (released by %(user)s): "
+            "check an increase under a new order reference",
+            reason=reason,
+            order=req.order_ref,
+            amount=f"{kept.amount:.2f}",
+            currency=kept.currency,
+            user=kept.decided_by,
         )
     else:
         kept = None
@@ -270,17 +288,29 @@ def block_reason(session: Session, customer: Customer) -> str:
         .order_by(DunningCase.id.desc())
         .limit(1)
     )
-    who = f"customer {customer.id} is blocked"
+    who = customer.id
     if case is None:
-        return f"{who} (credit block); a credit manager lifts it"
+        return _("customer %(customer)s is blocked (credit block); a credit manager lifts it", customer=who)
     if case.status == DunningStatus.LEGAL:
-        return f"{who}: handed over to legal (dunning case {case.id})"
-    if case.status == DunningStatus.CLOSED:
-        return (
-            f"{who}: dunning case {case.id} closed with the legal outcome {case.outcome}; "
-            "a credit manager lifts the block"
+        return _(
+            "customer %(customer)s is blocked: handed over to legal (dunning case %(case)s)",
+            customer=who,
+            case=case.id,
         )
-    return f"{who}: credit block of dunning case {case.id} (level {case.level})"
+    if case.status == DunningStatus.CLOSED:
+        return _(
+            "customer %(customer)s is blocked: dunning case %(case)s closed with the legal outcome "
+            "%(outcome)s; a credit manager lifts the block",
+            customer=who,
+            case=case.id,
+            outcome=case.outcome,
+        )
+    return _(
+        "customer %(customer)s is blocked: credit block of dunning case %(case)s (level %(level)s)",
+        customer=who,
+        case=case.id,
+        level=case.level,
+    )
 
 
 def list_checks(

@@ -17,6 +17,7 @@ from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import customers_with_pending_write_off
 from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
+from workflows.messages import _
 from workflows.store.paging import page_rows
 
 PROCESS_KEY = roles.DUNNING
@@ -42,7 +43,14 @@ def first_level_days(session: Session) -> dict[str, int]:
     for grade in sorted(grades):
         days = evaluate_decision(text, LADDER_DECISION, {"standing": {"grade": grade}}).get("level_1_days")
         if not isinstance(days, int) or isinstance(days, bool):
-            raise DecisionError(f"{LADDER_FILE} gives no level_1_days for grade {grade!r}: {days!r}")
+            raise DecisionError(
+                _(
+                    "%(file)s gives no level_1_days for grade %(grade)r: %(days)r",
+                    file=LADDER_FILE,
+                    grade=grade,
+                    days=days,
+                )
+            )
         found[grade] = days
     return found
 

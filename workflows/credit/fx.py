@@ -76,8 +76,13 @@ class MissingRate(Exception):
 
     def __init__(self, currency: str, day: date, base: str) -> None:
         super().__init__(
-            f"no exchange rate {currency}->{base} on or before {day.isoformat()}; "
-            f"post one (POST /api/fx-rates or `creditflow import fx-rates`) before this step can convert"
+            _(
+                "no exchange rate %(currency)s->%(base)s on or before %(day)s; post one (POST /api/fx-rates "
+                "or `creditflow import fx-rates`) before this step can convert",
+                currency=currency,
+                base=base,
+                day=day.isoformat(),
+            )
         )
         self.currency, self.day, self.base = currency, day, base
 

@@ -32,6 +32,7 @@ from workflows.credit.kpi_snapshots import reported_ar, snapshots_of
 from workflows.credit.kpi_today import TodayFigures, today_figures
 from workflows.credit.record_fields import money_text
 from workflows.errors import Conflict
+from workflows.messages import _
 
 DAYS, PERCENT, HOURS = "days", "percent", "hours"
 UNITS = {
@@ -262,7 +263,8 @@ def _provision_ratio(
         else:
             provision, source = allowances.on(end, balances)
     except Conflict as exc:  # no deployed matrix, a missing rate: said, not guessed
-        return _kpi("provision_ratio", None, f"the provision cannot be computed: {exc.message}")
+        reason = _("the provision cannot be computed: %(problem)s", problem=exc.message)
+        return _kpi("provision_ratio", None, reason)
     details = {"provision": money_text(provision), "provision_source": source}
     return _kpi("provision_ratio", _share(provision, ar), NO_AR, **details)
 

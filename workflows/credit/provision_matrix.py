@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from workflows.credit import roles
 from workflows.definitions.decision_tables import output_values
 from workflows.engine.decisions import DecisionError, evaluate_decision
-from workflows.errors import Conflict
+from workflows.errors import Conflict, message_of
+from workflows.messages import Text, _
 from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
 
 MATRIX_FILE, MATRIX_DECISION = "provision_matrix.dmn", "provision_matrix"
@@ -52,17 +53,30 @@ class Matrix:
         try:
             result = evaluate_decision(self.text, MATRIX_DECISION, {"days_past_due": days})
         except DecisionError as exc:
-            raise MatrixError(f"{self.source}: {exc}") from exc
+            raise MatrixError(
+                _("%(source)s: %(problem)s", source=self.source, problem=message_of(exc))
+            ) from exc
         bucket, rate = result.get("bucket"), _decimal(result.get("rate"))
         if not isinstance(bucket, str) or bucket not in self.buckets:
             raise MatrixError(
-                f"{self.source} gives bucket {bucket!r} for {days} days past due; each row names one "
-                f"bucket ({', '.join(self.buckets)}): fix the table and deploy it with dunning"
+                _(
+                    "%(source)s gives bucket %(bucket)r for %(days)s days past due; each row names one "
+                    "bucket (%(buckets)s): fix the table and deploy it with dunning",
+                    source=self.source,
+                    bucket=bucket,
+                    days=days,
+                    buckets=", ".join(self.buckets),
+                )
             )
         if rate is None or not Decimal(0) <= rate <= Decimal(1):
             raise MatrixError(
-                f"{self.source} gives rate {result.get('rate')!r} for {days} days past due; a rate is a "
-                'decimal fraction from 0 to 1 such as Decimal("0.02")'
+                _(
+                    "%(source)s gives rate %(rate)r for %(days)s days past due; a rate is a "
+                    'decimal fraction from 0 to 1 such as Decimal("0.02")',
+                    source=self.source,
+                    rate=result.get("rate"),
+                    days=days,
+                )
             )
         return bucket, rate
 
@@ -114,8 +128,12 @@ def matrix_versions(session: Session) -> list[MatrixVersion]:
     ]
     if not carrying:
         raise MatrixError(
-            f"no active {MATRIX_PROCESS} version carries {MATRIX_FILE}: deploy it with the dunning diagram "
-            "(`creditflow init` does) before provisions can be computed"
+            _(
+                "no active %(process)s version carries %(file)s: deploy it with the dunning diagram "
+                "(`creditflow init` does) before provisions can be computed",
+                process=MATRIX_PROCESS,
+                file=MATRIX_FILE,
+            )
         )
     return carrying
 
@@ -124,9 +142,13 @@ def matrix_in_force(carrying: list[MatrixVersion], as_of: date | None = None) ->
     """The matrix of `carrying` (matrix_versions) in force at the end of `as_of`, as deployed_matrix."""
     end = None if as_of is None else datetime.combine(as_of, time.max, tzinfo=UTC)
     in_force = [c for c in carrying if end is None or _aware(c[2]) <= end]
-    version, text, _ = in_force[0] if in_force else carrying[-1]
+    version, text, _since = in_force[0] if in_force else carrying[-1]
     buckets = tuple(v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip())
-    return Matrix(text, f"{MATRIX_FILE} of {MATRIX_PROCESS} v{version}", buckets)
+    return Matrix(
+        text,
+        _("%(file)s of %(process)s v%(version)s", file=MATRIX_FILE, process=MATRIX_PROCESS, version=version),
+        buckets,
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -149,7 +171,9 @@ def matrix_problems(text: str) -> list[str]:
             v.strip().strip('"') for v in output_values(text, MATRIX_DECISION, "bucket") if v.strip()
         )
     except Exception as exc:  # noqa: BLE001 - any parse failure is the deployer's to fix
-        return [f"the {MATRIX_DECISION} decision cannot be read: {exc}"]
+        return [
+            _("the %(decision)s decision cannot be read: %(problem)s", decision=MATRIX_DECISION, problem=exc)
+        ]
     matrix = Matrix(text, MATRIX_FILE, buckets)
     constants = {int(c) for c in _DAY_CONSTANT.findall(" ".join(_input_entries(text)))}
     days = sorted({d for c in constants | {0} for d in (c - 1, c, c + 1)} | {_FAR})
@@ -160,28 +184,50 @@ def matrix_problems(text: str) -> list[str]:
         try:
             bucket, rate = matrix.rate_for(day)
         except MatrixError as exc:
-            problems.append(str(exc).removeprefix(f"{MATRIX_FILE}: "))
+            said = exc.message  # "provision_matrix.dmn: <the table's failure>": the failure alone
+            inner = (
+                said.params.get("problem")
+                if isinstance(said, Text) and said.startswith(MATRIX_FILE + ": ")
+                else None
+            )
+            problems.append(inner if isinstance(inner, str) else said)
             continue
         if seen and bucket != seen[-1]:
             if bucket in seen or buckets.index(bucket) < buckets.index(seen[-1]):
                 problems.append(
-                    f"{day} days past due falls in {bucket} again after {seen[-1]}: each bucket is one range "
-                    "of days, in the table's order"
+                    _(
+                        "%(days)s days past due falls in %(bucket)s again after %(before)s: each bucket "
+                        "is one range of days, in the table's order",
+                        days=day,
+                        bucket=bucket,
+                        before=seen[-1],
+                    )
                 )
         if not seen or bucket != seen[-1]:
             seen.append(bucket)
         if last_rate is not None and rate < last_rate:
             problems.append(
-                f"the rate falls from {last_rate} to {rate} at {day} days past due ({bucket}): an older "
-                "receivable is never provided for at a lower rate"
+                _(
+                    "the rate falls from %(before)s to %(rate)s at %(days)s days past due (%(bucket)s): "
+                    "an older receivable is never provided for at a lower rate",
+                    before=last_rate,
+                    rate=rate,
+                    days=day,
+                    bucket=bucket,
+                )
             )
         last_rate = rate
     twice = sorted({b for b in buckets if buckets.count(b) > 1})
     if twice:
-        problems.append(f"bucket {', '.join(twice)} is named by more than one row")
+        problems.append(_("bucket %(buckets)s is named by more than one row", buckets=", ".join(twice)))
     never = [b for b in buckets if b not in seen and b not in twice]
     if never and not problems:
-        problems.append(f"no day past due reaches {', '.join(never)}: an earlier row takes all of its days")
+        problems.append(
+            _(
+                "no day past due reaches %(buckets)s: an earlier row takes all of its days",
+                buckets=", ".join(never),
+            )
+        )
     return list(dict.fromkeys(problems))
 
 

@@ -255,9 +255,33 @@ def _message(error: ValidationError) -> str:
             either = _("%(one)s or %(other)s", one=either, other=other)
         text = _("Must be %(kind)s.", kind=either)
     else:
-        text = error.message  # ours (a pattern, multipleOf) a Text; jsonschema's other sentences English
+        text = _library_sentence(error)
     inner = "".join(f"/{part}" for part in list(error.absolute_path)[1:])
     return _("%(where)s: %(problem)s", where=inner, problem=text) if inner else text
+
+
+def _library_sentence(error: ValidationError) -> str:
+    """jsonschema's own sentences for the other keywords, said in the reader's language: const,
+    additionalProperties and format in jsonschema's English word for word, uniqueItems and anyOf/oneOf
+    without the whole value (it may be long); ours (a pattern, multipleOf) are already Texts."""
+    validator, value = error.validator, error.validator_value
+    if validator == "const":
+        return _("%(value)r was expected", value=value)
+    if validator == "additionalProperties" and isinstance(error.instance, dict):
+        declared = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        extra = sorted(str(k) for k in error.instance if k not in declared)
+        names = ", ".join(repr(k) for k in extra)
+        if len(extra) == 1:
+            return _("Additional properties are not allowed (%(names)s was unexpected)", names=names)
+        return _("Additional properties are not allowed (%(names)s were unexpected)", names=names)
+    if validator == "uniqueItems":
+        return _("Each entry must be different; an entry is repeated.")
+    if validator in ("anyOf", "oneOf"):
+        return _("Matches none of the forms this field allows.")
+    if validator == "format":
+        return _("%(value)r is not a %(format)r", value=error.instance, format=value)
+    message: str = error.message  # ours (a pattern, multipleOf) a Text: kept, so it is said
+    return message
 
 
 def form_fields(schema: Mapping[str, Any]) -> list[dict[str, Any]]:

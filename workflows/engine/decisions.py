@@ -17,6 +17,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
 from workflows.definitions.validation import make_parser
 from workflows.engine.sandbox import SafeEnvironment
+from workflows.messages import _
 
 
 class DecisionError(ValueError):
@@ -48,7 +49,14 @@ def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]
     try:
         return dict(engine.result(_Probe(dict(inputs))))
     except Exception as exc:  # any failure of a policy cell refuses the check that asked
-        raise DecisionError(f"decision {decision_id!r} failed on {dict(inputs)!r}: {exc}") from exc
+        raise DecisionError(
+            _(
+                "decision %(decision)r failed on %(inputs)r: %(problem)s",
+                decision=decision_id,
+                inputs=dict(inputs),
+                problem=str(exc),
+            )
+        ) from exc
 
 
 def decision_engine(dmn_text: str, decision_id: str) -> tuple[DMNEngine, Any]:
@@ -74,4 +82,6 @@ def _engine(dmn_text: str, decision_id: str) -> DMNEngine:
         parser.add_dmn_xml(root)
         return parser.get_engine(decision_id, root)
     except Exception as exc:  # deploy validation refuses broken tables; this guards hand-edited data
-        raise DecisionError(f"decision {decision_id!r} cannot be read: {exc}") from exc
+        raise DecisionError(
+            _("decision %(decision)r cannot be read: %(problem)s", decision=decision_id, problem=str(exc))
+        ) from exc

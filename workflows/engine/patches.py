@@ -23,6 +23,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 
 from workflows.engine.script_clock import scripts_see
+from workflows.messages import _
 
 _step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
 
@@ -72,7 +73,7 @@ def plain_copy(value: Any) -> Any:
         return {_json_key(key): plain_copy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [plain_copy(item) for item in value]
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    raise TypeError(_("%(type)s is not JSON serializable", type=type(value).__name__))
 
 
 def _json_key(key: Any) -> str:
@@ -80,7 +81,7 @@ def _json_key(key: Any) -> str:
         return str.__str__(key)
     if key is None or isinstance(key, bool | int | float):
         return json.dumps(key)  # what json.dumps makes of such a key: "null", "true", "1", "1.5"
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+    raise TypeError(_("keys must be str, int, float, bool or None, not %(type)s", type=type(key).__name__))
 
 
 def _load_service_result(text: str) -> Any:

@@ -46,6 +46,7 @@ from workflows.engine.script_code import (
     prepare_source,
 )
 from workflows.engine.script_pool import ScriptPool, shared_pool
+from workflows.messages import _
 
 __all__ = [
     "SAFE_BUILTINS",
@@ -146,8 +147,11 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         clashes = (set(self.globals) | set(external_context)) & set(context)
         if clashes:
             raise ValueError(
-                "You have task data that overwrites a predefined function(s). Please change the following "
-                f"variable or field name(s) to something else: {sorted(clashes)}"
+                _(
+                    "You have task data that overwrites a predefined function(s). Please change the "
+                    "following variable or field name(s) to something else: %(names)s",
+                    names=sorted(clashes),
+                )
             )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from workflows.engine.script_clock import ScriptDate, ScriptDateTime
 from workflows.engine.script_rules import IN_PROCESS_CALLS
+from workflows.messages import _
 from workflows.process_data import text_problem
 
 # Bounds on what one operator may build in the script worker: an int of a million bits (~300,000 digits)
@@ -65,15 +66,21 @@ def check_result(value: Any) -> None:
     """
     if data_size(value, MAX_RESULT_CHARS) > MAX_RESULT_CHARS:
         raise ScriptLimitExceeded(
-            f"the script's result would take more than {MAX_RESULT_CHARS // 2**20} MB as task data (a list "
-            "may hold the same value many times), or holds an integer of more than 4,300 digits; keep large "
-            "records in tables"
+            _(
+                "the script's result would take more than %(mb)s MB as task data (a list may hold the same "
+                "value many times), or holds an integer of more than 4,300 digits; keep large records in "
+                "tables",
+                mb=MAX_RESULT_CHARS // 2**20,
+            )
         )
     problem = unstorable(value)
     if problem:
         raise ValueError(
-            f"the script's result cannot be kept in task data: {problem}; task data holds text, numbers, "
-            "Decimal, dates, lists and dicts with text keys"
+            _(
+                "the script's result cannot be kept in task data: %(problem)s; task data holds text, "
+                "numbers, Decimal, dates, lists and dicts with text keys",
+                problem=problem,
+            )
         )
 
 
@@ -188,7 +195,9 @@ _SHORT = frozenset({bool, float, type(None), date, datetime, timedelta})
 
 
 def _too_big(message: str) -> ScriptLimitExceeded:
-    return ScriptLimitExceeded(f"{message}; scripts are for credit arithmetic, not bulk computation")
+    return ScriptLimitExceeded(
+        _("%(problem)s; scripts are for credit arithmetic, not bulk computation", problem=message)
+    )
 
 
 def _size(value: Any) -> int | None:
@@ -327,7 +336,13 @@ JOIN_NAME = "_creditflow_join"
 def _bounded_range(*args: int) -> range:
     span = range(*args)
     if len(span) > MAX_ITEMS:
-        raise _too_big(f"a range of {len(span):,} numbers is more than {MAX_ITEMS:,}")
+        raise _too_big(
+            _(
+                "a range of %(count)s numbers is more than %(most)s",
+                count=f"{len(span):,}",
+                most=f"{MAX_ITEMS:,}",
+            )
+        )
     return span
 
 

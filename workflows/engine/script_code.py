@@ -201,8 +201,13 @@ def _clamp_line(lineno: int | None, text: str) -> int:
 
 
 def _syntax_message(exc: SyntaxError) -> str:
+    # Python's own words stay as Python says them (a reader searches for them); the sentence around them,
+    # with where in the code, is said in the reader's language.
     return _(
-        "Python syntax error: %(error)s; fix the code (expressions in diagrams are Python, not FEEL or JUEL)",
+        "Python syntax error at line %(line)s, column %(column)s of the code: %(error)s; fix the code "
+        "(expressions in diagrams are Python, not FEEL or JUEL)",
+        line=exc.lineno or 1,
+        column=exc.offset or 1,
         error=exc.msg,
     )
 

@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_clock import script_now
+from workflows.messages import _
 
 # Wall-clock seconds one script, expression or template may run, the round trip to the worker included.
 # Read at every call, so tests can shorten it.
@@ -83,7 +84,13 @@ def read_frame(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE_
         return None
     (size,) = _HEADER.unpack(header)
     if size > limit:
-        raise WorkerFailed(f"a message of {size:,} bytes is over the {limit:,} byte limit")
+        raise WorkerFailed(
+            _(
+                "a message of %(size)s bytes is over the %(limit)s byte limit",
+                size=f"{size:,}",
+                limit=f"{limit:,}",
+            )
+        )
     body = _read_exactly(fd, size, deadline)
     if body is None:
         return None
@@ -172,8 +179,10 @@ class _Worker:
         if greeting != READY:
             self.kill()
             raise WorkerFailed(
-                "the script worker did not start; run "
-                f"`{sys.executable} -c '{_BOOT}' {_ROOT} {memory_limit_mb}` to see its error"
+                _(
+                    "the script worker did not start; run `%(command)s` to see its error",
+                    command=f"{sys.executable} -c '{_BOOT}' {_ROOT} {memory_limit_mb}",
+                )
             )
 
     def exchange(self, request: bytes, time_limit_s: float) -> bytes:
@@ -189,15 +198,25 @@ class _Worker:
         except TimeoutError:
             self.kill()
             raise ScriptLimitExceeded(
-                f"the script ran longer than {time_limit_s:g} s and was stopped; look for a loop that "
-                "never ends or work on very large data"
+                _(
+                    "the script ran longer than %(seconds)s s and was stopped; look for a loop that never "
+                    "ends or work on very large data",
+                    seconds=f"{time_limit_s:g}",
+                )
             ) from None
         if reply is None:
             code = self.kill()
-            cause = "its CPU time limit" if code == -signal.SIGXCPU else f"exit status {code}"
+            cause = (
+                _("its CPU time limit") if code == -signal.SIGXCPU else _("exit status %(code)s", code=code)
+            )
             raise ScriptLimitExceeded(
-                f"the script's worker process stopped ({cause}); the script used more time or memory "
-                f"than allowed ({time_limit_s:g} s, {self.memory_limit_mb} MB)"
+                _(
+                    "the script's worker process stopped (%(cause)s); the script used more time or memory "
+                    "than allowed (%(seconds)s s, %(mb)s MB)",
+                    cause=cause,
+                    seconds=f"{time_limit_s:g}",
+                    mb=self.memory_limit_mb,
+                )
             )
         return reply
 
@@ -253,13 +272,20 @@ class ScriptPool:
             payload = pickle.dumps((time_limit_s, request, script_now()), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise TypeError(
-                f"a value the script uses cannot be sent to the script worker ({exc}); task data must be "
-                "plain values, and helpers module-level functions"
+                _(
+                    "a value the script uses cannot be sent to the script worker (%(problem)s); task data "
+                    "must be plain values, and helpers module-level functions",
+                    problem=str(exc),
+                )
             ) from exc
         if len(payload) > MAX_MESSAGE_BYTES:
             raise ScriptLimitExceeded(
-                f"the script's task data is {len(payload) / 2**20:.1f} MB; the limit is "
-                f"{MAX_MESSAGE_BYTES // 2**20} MB, so keep large records in tables and their ids in task data"
+                _(
+                    "the script's task data is %(size)s MB; the limit is %(limit)s MB, so keep large records "
+                    "in tables and their ids in task data",
+                    size=f"{len(payload) / 2**20:.1f}",
+                    limit=MAX_MESSAGE_BYTES // 2**20,
+                )
             )
         with self._slots:
             return self._call(payload, time_limit_s)

@@ -244,7 +244,10 @@ def run_engine(wf: BpmnWorkflow, now: datetime, max_depth: int | None = None) ->
                 wf.do_engine_steps(will_complete_task=guard)
             else:
                 raise EngineError(
-                    f"timers kept firing after {MAX_TIMER_ROUNDS} rounds in one step; check timer dates"
+                    _(
+                        "timers kept firing after %(rounds)s rounds in one step; check timer dates",
+                        rounds=MAX_TIMER_ROUNDS,
+                    )
                 )
         except EngineError:
             raise
@@ -292,7 +295,7 @@ def complete_task(wf: BpmnWorkflow, task_id: str, form_data: Mapping[str, Any]) 
     check_process_data(form_data, "The form")
     task = wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-        raise EngineError(f"task {task_id} is not waiting for input")
+        raise EngineError(_("task %(id)s is not waiting for input", id=task_id))
     task.task_spec.add_data_from_form(task, dict(form_data))
     task.run()
 
@@ -336,7 +339,7 @@ def iso_duration(expression: str, start: datetime) -> datetime:
         ValueError: the expression is not an ISO 8601 duration.
     """
     if not expression.upper().startswith("P"):
-        raise ValueError(f"{expression!r} is not an ISO 8601 duration such as P2D")
+        raise ValueError(_("%(expression)r is not an ISO 8601 duration such as P2D", expression=expression))
     parsed = TimerEventDefinition.parse_iso_duration(expression)
     delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
     return start + delta

@@ -107,7 +107,9 @@ class Step:
     def call_service(self, task_id: str, bpmn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
         op = self.rt.operations.get(name)
         if op is None:  # deploy refuses unknown operations; this guards diagrams deployed before a removal
-            raise engine.EngineError(f"no handler is registered for service operation {name!r}", bpmn_id)
+            raise engine.EngineError(
+                _("no handler is registered for service operation %(operation)r", operation=name), bpmn_id
+            )
         ctx = TaskContext(
             session=self.session,
             now=self.now,
@@ -127,7 +129,14 @@ class Step:
             except (SystemExit, GeneratorExit) as exc:
                 # Not an Exception, so it would pass every handler up to the sweep, the tick or the
                 # request thread (a library's sys.exit()): it fails this task like any handler error.
-                raise RuntimeError(f"{name} raised {type(exc).__name__}({exc})") from exc
+                raise RuntimeError(
+                    _(
+                        "%(operation)s raised %(error)s(%(problem)s)",
+                        operation=name,
+                        error=type(exc).__name__,
+                        problem=str(exc),
+                    )
+                ) from exc
         self.record("service_called", bpmn_id=bpmn_id, operation=name)
         return result
 

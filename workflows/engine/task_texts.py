@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_pool import ScriptPool, shared_pool
+from workflows.messages import _
 from workflows.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,11 @@ def render_capped(template: str, data: Mapping[str, Any], max_chars: int) -> str
         length += len(part)
         if length > max_chars:
             raise ScriptLimitExceeded(
-                f"the task's instructions are longer than {max_chars:,} characters; shorten the template "
-                "or show fewer items"
+                _(
+                    "the task's instructions are longer than %(most)s characters; shorten the template or "
+                    "show fewer items",
+                    most=f"{max_chars:,}",
+                )
             )
         parts.append(part)
     return "".join(parts)

@@ -18,7 +18,9 @@ from workflows.engine.failures import EngineError, LoopLimitExceeded
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_code import analyse
 from workflows.engine.task_texts import render_instructions, renders_in_process
+from workflows.errors import message_of
 from workflows.languages import LANGUAGES
+from workflows.messages import _
 from workflows.store.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -98,8 +100,12 @@ def check_task_depth(task: Any, max_depth: int) -> None:
     depth = task.depth
     if depth > max_depth:
         raise LoopLimitExceeded(
-            f"the instance's task tree reached depth {depth} (limit {max_depth}): a loop ran "
-            "too many times; model it as a bounded loop or a new instance per iteration",
+            _(
+                "the instance's task tree reached depth %(depth)s (limit %(limit)s): a loop ran too many "
+                "times; model it as a bounded loop or a new instance per iteration",
+                depth=depth,
+                limit=max_depth,
+            ),
             task.task_spec.bpmn_id or "",
         )
 
@@ -181,7 +187,14 @@ def _budget_cause(exc: BaseException) -> ScriptLimitExceeded | None:
 
 def _text_failure(task: Any, what: str, exc: ScriptLimitExceeded) -> EngineError:
     bpmn_id = task.task_spec.bpmn_id or ""
-    return EngineError(f"the {what} of task {bpmn_id!r} could not be shown: {exc}", bpmn_id)
+    said = {"subject": _("subject"), "instructions": _("instructions")}.get(what, what)
+    message = _(
+        "the %(what)s of task %(task)r could not be shown: %(problem)s",
+        what=said,
+        task=bpmn_id,
+        problem=message_of(exc),
+    )
+    return EngineError(message, bpmn_id)
 
 
 def _waiting_timer(task: Any) -> WaitingTimer | None:

@@ -16,6 +16,7 @@ from babel.dates import format_date
 from fpdf import FPDF, TextStyle
 
 from workflows.languages import LANGUAGES
+from workflows.messages import _
 
 # webui/static/vendor/fonts/ beside this package, in the source tree and in an installed wheel alike.
 FONT_DIR = Path(__file__).resolve().parents[2] / "webui" / "static" / "vendor" / "fonts"
@@ -51,8 +52,11 @@ def font_path(name: str = REGULAR) -> Path:
     path = FONT_DIR / name
     if not path.is_file():
         raise LetterFontMissing(
-            f"the PDF letters' font {path} is missing; run `make setup` (it copies Noto Sans SC from the npm "
-            "package @expo-google-fonts/noto-sans-sc), then retry the step"
+            _(
+                "the PDF letters' font %(path)s is missing; run `make setup` (it copies Noto Sans SC from "
+                "the npm package @expo-google-fonts/noto-sans-sc), then retry the step",
+                path=str(path),
+            )
         )
     return path
 

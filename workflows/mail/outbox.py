@@ -25,6 +25,7 @@ from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment, Mailer
 from workflows.mail.templates import render_email
+from workflows.messages import _
 from workflows.settings import MailSettings
 from workflows.store.db import is_postgres, transaction
 from workflows.store.models import MailStatus, OutboxEmail
@@ -55,20 +56,40 @@ def _column_length(column: Any) -> int:
 
 def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     if isinstance(to, str):
-        raise TypeError(f"e-mail {template!r}: `to` must be a list of addresses, not the string {to!r}")
+        raise TypeError(
+            _(
+                "e-mail %(template)r: `to` must be a list of addresses, not the string %(to)r",
+                template=template,
+                to=to,
+            )
+        )
     recipients = list(dict.fromkeys(address.strip() for address in to))  # keeps order, drops repeats
     if not recipients:
-        raise ValueError(f"e-mail {template!r} has no recipients; pass at least one address in `to`")
+        raise ValueError(
+            _("e-mail %(template)r has no recipients; pass at least one address in `to`", template=template)
+        )
     for address in recipients:
         # Recipients are stored comma-joined and become the To header, so a comma or line break would
         # silently change who receives the message.
         if "@" not in address or any(c in address for c in ",;\r\n\t "):
-            raise ValueError(f"e-mail {template!r}: {address!r} is not a single e-mail address")
+            raise ValueError(
+                _(
+                    "e-mail %(template)r: %(address)r is not a single e-mail address",
+                    template=template,
+                    address=address,
+                )
+            )
     joined = ", ".join(recipients)
     if len(joined) > _column_length(OutboxEmail.to):
         raise ValueError(
-            f"e-mail {template!r}: {len(recipients)} recipients ({len(joined)} characters) exceed the outbox "
-            f"limit of {_column_length(OutboxEmail.to)} characters; send to a shared mailbox instead"
+            _(
+                "e-mail %(template)r: %(count)s recipients (%(chars)s characters) exceed the outbox limit of "
+                "%(limit)s characters; send to a shared mailbox instead",
+                template=template,
+                count=len(recipients),
+                chars=len(joined),
+                limit=_column_length(OutboxEmail.to),
+            )
         )
     return recipients
 
@@ -109,7 +130,13 @@ def queue_email(
     """
     recipients = _clean_recipients(to, template)
     if not dedupe_key or len(dedupe_key) > _column_length(OutboxEmail.dedupe_key):
-        raise ValueError(f"e-mail {template!r}: dedupe_key must be 1 to 200 characters, got {dedupe_key!r}")
+        raise ValueError(
+            _(
+                "e-mail %(template)r: dedupe_key must be 1 to 200 characters, got %(key)r",
+                template=template,
+                key=dedupe_key,
+            )
+        )
     if _dedupe_key_taken(session, dedupe_key):
         return None
     if language is None:
@@ -246,7 +273,7 @@ def dispatch_due_emails(
     """
     sent = retried = failed = 0
     handled: list[int] = []  # a row retried with a zero delay must still be tried only once per call
-    for _ in range(limit):
+    for _attempt in range(limit):
         email = _claim_next(factory, now, wall(), handled)
         if email is None:
             break

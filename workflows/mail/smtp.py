@@ -16,6 +16,7 @@ import yagmail
 
 from workflows.clock import Clock
 from workflows.mail.sink import SINK_HOST, TOKEN_HEADER, sink_token
+from workflows.messages import _
 from workflows.settings import MailSettings
 from workflows.store.models import OutboxEmail
 
@@ -129,7 +130,13 @@ class YagmailMailer:
             client.close()
         # yagmail swallows a mid-send disconnect after its own retries and returns False instead.
         if result is False:
-            raise ConnectionError(f"the SMTP server {self.smtp_host}:{self.smtp_port} dropped the connection")
+            raise ConnectionError(
+                _(
+                    "the SMTP server %(host)s:%(port)s dropped the connection",
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                )
+            )
         if result:
             # Retrying would re-send to the recipients that did accept, so the row counts as sent.
             logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)

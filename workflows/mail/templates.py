@@ -23,6 +23,7 @@ from babel.dates import format_date
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.languages import LANGUAGES
+from workflows.messages import _
 from workflows.money import format_money
 from workflows.settings import TEMPLATE_DIR
 
@@ -131,9 +132,14 @@ def render_email(
     if not complete:
         available = available_templates(template_dir)
         raise UnknownTemplate(
-            f"no e-mail template {template!r} in {template_dir} "
-            f"(available: {', '.join(available) or 'none'}); "
-            f"use one of those or add {template}.subject.txt, {template}.txt and {template}.html"
+            _(
+                "no e-mail template %(template)r in %(folder)s (available: %(available)s); use one of those "
+                "or add %(name)s.subject.txt, %(name)s.txt and %(name)s.html",
+                template=template,
+                folder=str(template_dir),
+                available=", ".join(available) if available else _("none"),
+                name=template,
+            )
         )
     written_in = template_language(template, language, template_dir)
     env = _environment(template_dir, written_in)
@@ -144,14 +150,22 @@ def render_email(
             parts.append(env.get_template(filename).render(dict(context)))
         except jinja2.UndefinedError as exc:
             raise TemplateError(
-                f"e-mail template {filename}: {exc.message}; add it to the context "
-                f"(given: {', '.join(sorted(context)) or 'nothing'})"
+                _(
+                    "e-mail template %(file)s: %(problem)s; add it to the context (given: %(given)s)",
+                    file=filename,
+                    problem=str(exc.message),
+                    given=", ".join(sorted(context)) if context else _("nothing"),
+                )
             ) from exc
         except jinja2.TemplateSyntaxError as exc:
             where = f"{exc.filename or filename}:{exc.lineno}"
-            raise TemplateError(f"e-mail template {where}: {exc.message}") from exc
+            raise TemplateError(
+                _("e-mail template %(file)s: %(problem)s", file=where, problem=exc.message)
+            ) from exc
         except (jinja2.TemplateError, TypeError, ValueError) as exc:
-            raise TemplateError(f"e-mail template {filename}: {exc}") from exc
+            raise TemplateError(
+                _("e-mail template %(file)s: %(problem)s", file=filename, problem=str(exc))
+            ) from exc
     subject, text, html = parts
     # A header cannot span lines, and user data inside a subject must not smuggle in a second header.
     return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html, language=written_in)

@@ -1,0 +1,127 @@
+"""Sentences the domain wrote into the database as English text, shown in the page's language.
+
+An incident's message, a credit check's reason or a KPI snapshot's reason was stored as the English
+sentence a `workflows.messages.Text` said (the column is plain text; rows from before issue 20 are too).
+Their msgid and parameters are gone, but the sentence still has the msgid's shape: `said_stored` finds the
+catalogue msgid whose placeholders match the whole sentence (the most specific one first), says each
+parameter again the same way (a parameter may itself be a sentence: "credit.score failed: no exchange
+rate ..."), and fills the translation. A sentence no msgid matches is shown as stored.
+
+Only the few columns that hold such sentences are passed through it (never free text a person typed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+from flask_babel import get_translations, gettext
+
+from webui.i18n import current_language
+from workflows.messages import Text, translated
+
+ENGLISH = "en"
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
+_DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op failed: file: problem"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    msgid: str
+    pattern: re.Pattern[str]
+    anchor: str  # the longest literal part: a cheap test before the regular expression
+
+
+_SHAPES: dict[int, tuple[Mapping[str, Any], list[_Shape]]] = {}
+_LOCK = Lock()
+
+
+def _shape(msgid: str) -> _Shape | None:
+    parts, seen, literals, last = [], set(), [], 0
+    for found in _PLACEHOLDER.finditer(msgid):
+        literal = msgid[last : found.start()]
+        literals.append(literal)
+        parts.append(re.escape(literal))
+        name = found.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        last = found.end()
+    if not seen:
+        return None
+    literals.append(msgid[last:])
+    parts.append(re.escape(msgid[last:]))
+    anchor = max(literals, key=len)
+    if len("".join(literals).strip()) < 3:  # "%(a)s: %(b)s" and the like match anything: too loose
+        return None
+    return _Shape(msgid, re.compile("".join(parts), re.S), anchor)
+
+
+def _shapes() -> tuple[Mapping[str, Any], list[_Shape]]:
+    """The page's catalogue and the shapes of its msgids with placeholders, most literal text first."""
+    translations = get_translations()
+    catalog: Mapping[str, Any] = getattr(translations, "_catalog", {})
+    key = id(catalog)
+    found = _SHAPES.get(key)
+    if found is None:
+        shapes = [s for m in catalog if isinstance(m, str) and "%(" in m if (s := _shape(m)) is not None]
+        shapes.sort(key=lambda s: -len(_PLACEHOLDER.sub("", s.msgid)))
+        found = (catalog, shapes)
+        with _LOCK:
+            _SHAPES[key] = found
+    return found
+
+
+# A recognised sentence: its msgid and its parameters, each the text as matched or a sentence recognised.
+Recognised = tuple[str, dict[str, "str | Recognised"]]
+
+
+def _recognised(sentence: str, depth: int) -> Recognised | None:
+    """The msgid and parameters `sentence` was said from, read back from the catalogue; None if none fits."""
+    catalog, shapes = _shapes()
+    if sentence in catalog:
+        return sentence, {}
+    if depth >= _DEPTH:
+        return None
+    for shape in shapes:
+        if shape.anchor not in sentence:
+            continue
+        match = shape.pattern.fullmatch(sentence)
+        if match is None:
+            continue
+        params: dict[str, str | Recognised] = {}
+        for name, value in match.groupdict().items():
+            inner = _recognised(value, depth + 1) if " " in value else None
+            params[name] = value if inner is None else inner
+        return shape.msgid, params
+    return None
+
+
+def _say(found: Recognised) -> str:
+    msgid, params = found
+    said = str(gettext(msgid))
+    if not params:
+        return said
+    # The matched values are the text as the sentence showed it (a %r's quotes, a %d's digits included).
+    said = _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", said)
+    values = {name: value if isinstance(value, str) else _say(value) for name, value in params.items()}
+    try:
+        return said % values
+    except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English
+        return _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", msgid) % values
+
+
+def said_stored(sentence: object) -> str:
+    """`sentence` (a stored domain sentence, or a Text) in the page's language; as it is when English or
+    not recognised."""
+    if sentence is None:
+        return ""
+    if isinstance(sentence, Text):
+        return translated(sentence, gettext)
+    text = str(sentence)
+    if current_language() == ENGLISH or not text:
+        return text
+    found = _recognised(text, 0)
+    return text if found is None else _say(found)
