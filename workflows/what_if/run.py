@@ -46,13 +46,13 @@ def what_if(
 
     `files`: edited .dmn files, and at most one edited .bpmn that changes which decisions its business
     rule tasks call and nothing else that runs (the task's logged rows are replayed with the new table).
+    `base`: the base currency (settings' credit.base_currency), for the provision matrix's allowance
+    (without it the allowance is not computed).
 
     Raises:
         InvalidBundle: a file is not DMN or BPMN, or fails the deploy's DMN checks.
         Invalid: the edited diagram changes how the process runs, or calls a decision no table defines.
         BadRequest: a bad period, more than one diagram.
-    `base`: the base currency (settings' credit.base_currency), for the provision matrix's allowance
-    (without it the allowance is not computed).
         NotFound: `key` has no active version.
     """
     check_period(start, end)
