@@ -103,6 +103,7 @@ def create_app(
         portfolio,
         provisions,
         start,
+        studio_previews,
         suppliers,
         tasks,
         watchlist,
@@ -113,6 +114,7 @@ def create_app(
     auth.init_login(app)
     for blueprint in (
         api,
+        studio_previews,
         auth,
         i18n,
         pages,

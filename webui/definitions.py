@@ -14,6 +14,7 @@ from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagram_labels import labelled_xml
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
 from webui.services import page_arg, services
+from webui.studio_previews import new_forms, studio_preview_choices
 from webui.what_if_lines import what_if_lines
 from workflows.audit_trail import period_bound
 from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
@@ -121,15 +122,16 @@ def diagram(key: str, version: int) -> Response:
 @bp.get("/definitions/<key>/<int:version>/edit")
 @login_required_view
 def edit(key: str, version: int) -> str:
-    require_groups(PROCESS_OWNERS, WORKBENCH)
+    actor = require_groups(PROCESS_OWNERS, WORKBENCH)
     with services().rt.factory() as session:
         definition = get_definition(session, key, version)
         files = deployment_files(session, definition)
+        previews = studio_preview_choices(session, actor, key, version)
     tables = {name: text for name, text in sorted(files.items()) if name.lower().endswith(".dmn")}
     return render_template(
         "definitions/edit.html",
         d=definition,
-        studio=_studio_choices(files),
+        studio=_studio_choices(files) | previews,
         dmn_files=tables,
     )
 
@@ -268,10 +270,12 @@ def _deploy(files: dict[str, bytes], username: str) -> list[DeployedVersion]:
 
 def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
     """The version's deployed files with its diagram replaced by the posted XML, and its decision tables by
-    the posted "files" (name → DMN text; the decision table editor's edits).
+    the posted "files" (name → DMN text; the decision table editor's edits), plus the posted "forms" (new
+    JSON schema files the properties panel created).
 
     Raises:
-        BadRequest: no XML was posted, or a file that is not one of the version's decision tables.
+        BadRequest: no XML was posted, a file that is not one of the version's decision tables, or a
+            "forms" entry that is not a new .json file.
     """
     body: Any = request.get_json(silent=True) or {}
     xml = body.get("xml") if isinstance(body, dict) else None
@@ -283,6 +287,7 @@ def _edited_bundle(key: str, version: int) -> dict[str, bytes]:
         files = {name: text.encode("utf-8") for name, text in deployment_files(session, definition).items()}
         files[definition.bpmn_file] = xml.encode("utf-8")
     files.update({name: text.encode("utf-8") for name, text in edited.items()})
+    files.update(new_forms(body, files))  # forms the panel created from a field list
     return files
 
 

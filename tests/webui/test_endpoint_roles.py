@@ -149,6 +149,14 @@ def what_if_upload(s: Sample, user: str) -> dict[str, Any]:
     }
 
 
+def preview_texts(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"instance_id": None, "subject": f'"preview by {user}"'}}
+
+
+def preview_timer(s: Sample, user: str) -> dict[str, Any]:
+    return {"json": {"kind": "timeDuration", "expression": '"P2D"', "start": "2027-01-12 09:00"}}
+
+
 def key_customer(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"key_customer": True, "account_owner": "manager1"}}
 
@@ -274,6 +282,9 @@ MATRIX: dict[str, Row] = {
     "POST /definitions/<key>/<int:version>/dmn-diff": Row(OWNERS, send=edited_xml),
     # credit_hold has no decision table to edit: an owner's what-if is refused as a bad request (400).
     "POST /definitions/<key>/<int:version>/what-if": Row(OWNERS, ok=400, send=edited_xml),
+    # The studio panel's previews (webui/studio_previews.py): reads, but for the modeler's users only.
+    "POST /definitions/<key>/<int:version>/preview/texts": Row(OWNERS, send=preview_texts),
+    "POST /definitions/<key>/<int:version>/preview/timer": Row(OWNERS, send=preview_timer),
     "GET /definitions/<key>/compare": Row(DEFINITION_READERS),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's

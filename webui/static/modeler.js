@@ -78,7 +78,8 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Accept": "application/json" },
-        body: JSON.stringify({ xml: both[0].xml, files: both[1] })
+        // forms: new JSON schema files the panel made from a field list (studio/form_builder.js)
+        body: JSON.stringify({ xml: both[0].xml, files: both[1], forms: modeler.get("creditflowForms").files() })
       });
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";

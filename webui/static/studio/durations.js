@@ -2,7 +2,18 @@
 // preview a process owner reads ("2 days", "1 day 4 hours").
 
 var PATTERN = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
-var UNITS = ["year", "month", "week", "day", "hour", "minute", "second"];
+import { _ } from "./i18n.js";
+
+// Each unit, one and several, as msgids (babel extracts literals only).
+var UNITS = [
+  function (n) { return n === 1 ? _("1 year") : _("%(n)s years", { n: n }); },
+  function (n) { return n === 1 ? _("1 month") : _("%(n)s months", { n: n }); },
+  function (n) { return n === 1 ? _("1 week") : _("%(n)s weeks", { n: n }); },
+  function (n) { return n === 1 ? _("1 day") : _("%(n)s days", { n: n }); },
+  function (n) { return n === 1 ? _("1 hour") : _("%(n)s hours", { n: n }); },
+  function (n) { return n === 1 ? _("1 minute") : _("%(n)s minutes", { n: n }); },
+  function (n) { return n === 1 ? _("1 second") : _("%(n)s seconds", { n: n }); }
+];
 
 export function isDuration(text) {
   return PATTERN.test((text || "").trim());
@@ -15,9 +26,9 @@ export function durationPreview(text) {
   for (var i = 0; i < UNITS.length; i++) {
     var n = match[i + 1];
     if (n === undefined || Number(n) === 0) continue;
-    parts.push(n + " " + UNITS[i] + (Number(n) === 1 ? "" : "s"));
+    parts.push(UNITS[i](Number(n) === 1 ? 1 : n));
   }
-  return parts.length ? parts.join(" ") : "no time at all";
+  return parts.length ? parts.join(" ") : _("no time at all");
 }
 
 // A timer's expression is Python (a quoted string, or code computing one): the preview reads a plain

@@ -6,6 +6,7 @@ import CreditflowPropertiesProvider from "./provider.js";
 import { ChangeHandler } from "./common.js";
 import CreditflowProblems from "./problems.js";
 import { libraryTranslate } from "./i18n.js";
+import CreditflowForms from "./form_builder.js";
 
 function registerChange(commandStack) {
   commandStack.registerHandler("creditflow.change", ChangeHandler);
@@ -14,6 +15,7 @@ registerChange.$inject = ["commandStack"];
 
 var CreditflowModule = {
   __init__: ["creditflowPropertiesProvider", "creditflowProblems", "creditflowChange"],
+  creditflowForms: ["type", CreditflowForms],  // forms made from a field list, deployed with the diagram
   creditflowPropertiesProvider: ["type", CreditflowPropertiesProvider],
   creditflowProblems: ["type", CreditflowProblems],
   creditflowChange: ["factory", registerChange]

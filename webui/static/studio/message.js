@@ -6,10 +6,12 @@ import { useService } from "bpmn-js-properties-panel";
 import { getBusinessObject, is } from "bpmn-js/lib/util/ModelUtil";
 import { findExtension, getProperty, setBodyChange } from "./extensions.js";
 import { change, entry, messageHolder, propertySetter, withCurrent } from "./common.js";
+import { _ } from "./i18n.js";
 
 export function messageGroup(element) {
-  return { id: "creditflow-message", label: "Message", entries: [
+  return { id: "creditflow-message", label: _("Message"), entries: [
     entry(element, "messageName", MessageNameEntry, isSelectEntryEdited),
+    entry(element, "messageCorrelation", CorrelationEntry, function () { return false; }),
     entry(element, "senderGroups", SenderGroupsEntry, isTextFieldEntryEdited),
     entry(element, "messageJsonSchemaFilename", MessageSchemaEntry, isSelectEntryEdited),
     entry(element, "messageVariable", MessageVariableEntry, isTextFieldEntryEdited)
@@ -24,8 +26,8 @@ function MessageNameEntry(props) {
   var definitions = canvas.getRootElement().businessObject.$parent;
   var messages = ((definitions && definitions.rootElements) || []).filter(function (r) { return is(r, "bpmn:Message"); });
   return h(SelectEntry, {
-    element: element, id: props.id, label: "Message",
-    description: "It reaches the instance whose business key equals the message's correlation key.",
+    element: element, id: props.id, label: _("Message"),
+    description: _("The message this element waits for."),
     getValue: function () { return holder.messageRef ? holder.messageRef.id : ""; },
     setValue: function (id) {
       var message = messages.find(function (m) { return m.id === id; });
@@ -33,11 +35,22 @@ function MessageNameEntry(props) {
       else modeling.updateModdleProperties(element, holder, { messageRef: message });
     },
     getOptions: function () {
-      return [{ value: "", label: "(none)" }].concat(messages.map(function (m) { return { value: m.id, label: m.name || m.id }; }));
+      return [{ value: "", label: _("(none)") }].concat(messages.map(function (m) { return { value: m.id, label: m.name || m.id }; }));
     }
   });
 }
 
+// The correlation is creditflow's one rule, not a property: a message names the instance by its business key
+// (POST /api/messages {"name", "correlation_key"}), so the panel says so instead of offering a setting.
+function CorrelationEntry(props) {
+  var holder = messageHolder(props.element);
+  var name = holder && holder.messageRef ? holder.messageRef.name || holder.messageRef.id : "";
+  return h("div", { class: "bio-properties-panel-entry", "data-entry-id": props.id },
+    h("div", { class: "bio-properties-panel-label" }, _("Correlation")),
+    h("div", { class: "bio-properties-panel-description" }, name
+      ? _("A %(message)s message reaches the instance whose business key equals its correlation_key.", { message: name })
+      : _("Choose the message: it reaches the instance whose business key equals its correlation_key.")));
+}
 
 function SenderGroupsEntry(props) {
   var element = props.element;
@@ -45,14 +58,14 @@ function SenderGroupsEntry(props) {
   var debounce = useService("debounceInput");
   var known = (injector.get("config.creditflow") || {}).groups || [];
   return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Allowed senders",
-    description: "Groups that may send it, comma-separated (admins always may).",
+    element: element, id: props.id, debounce: debounce, label: _("Allowed senders"),
+    description: _("Groups that may send it, comma-separated (admins always may)."),
     getValue: function () { return getProperty(getBusinessObject(element), "senderGroups"); },
     setValue: propertySetter(injector, element, "senderGroups"),
     validate: function (value) {
       var unknown = (value || "").split(",").map(function (g) { return g.trim(); })
         .filter(function (g) { return g && known.indexOf(g) === -1; });
-      return unknown.length ? "unknown group(s): " + unknown.join(", ") : null;
+      return unknown.length ? _("unknown group(s): %(groups)s", { groups: unknown.join(", ") }) : null;
     }
   });
 }
@@ -63,10 +76,10 @@ function MessageSchemaEntry(props) {
   var choices = injector.get("config.creditflow") || {};
   var current = getProperty(getBusinessObject(element), "messageJsonSchemaFilename");
   return h(SelectEntry, {
-    element: element, id: props.id, label: "Message data schema",
+    element: element, id: props.id, label: _("Message data schema"),
     getValue: function () { return current; },
     setValue: propertySetter(injector, element, "messageJsonSchemaFilename"),
-    getOptions: function () { return withCurrent(choices.forms || [], current, "(no schema)"); }
+    getOptions: function () { return withCurrent(choices.forms || [], current, _("(no schema)")); }
   });
 }
 
@@ -77,7 +90,7 @@ function MessageVariableEntry(props) {
   var debounce = useService("debounceInput");
   var holder = is(element, "bpmn:ReceiveTask") ? getBusinessObject(element) : messageHolder(element);
   return h(TextFieldEntry, {
-    element: element, id: props.id, debounce: debounce, label: "Data variable",
+    element: element, id: props.id, debounce: debounce, label: _("Data variable"),
     getValue: function () {
       var node = findExtension(holder, "messageVariable");
       return node ? (node.$body || "").trim() : "";

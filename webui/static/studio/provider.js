@@ -11,6 +11,8 @@ import { messageGroup } from "./message.js";
 import { userTaskGroup } from "./user_task.js";
 import { ConditionEntry, ScriptEntry, TimerExpressionEntry, TimerTypeEntry, isConditionable } from "./code.js";
 import { entryOf } from "./problems.js";
+import { TimerStartEntry } from "./previews.js";
+import { _ } from "./i18n.js";
 
 var LOW_PRIORITY = 400;
 // The base provider's message and timer groups edit what ours do under the same entry ids.
@@ -49,26 +51,27 @@ function groupsFor(element, choices, injector) {
   }
   if (is(element, "bpmn:UserTask")) groups.push(userTaskGroup(element));
   if (is(element, "bpmn:ScriptTask")) {
-    groups.push({ id: "creditflow-script", label: "Script", entries: [entry(element, "script", ScriptEntry, isTextAreaEntryEdited)] });
+    groups.push({ id: "creditflow-script", label: _("Script"), entries: [entry(element, "script", ScriptEntry, isTextAreaEntryEdited)] });
   }
   if (is(element, "bpmn:SequenceFlow") && isConditionable(element)) {
-    groups.push({ id: "creditflow-condition", label: "Condition", entries: [entry(element, "conditionExpression", ConditionEntry, isTextAreaEntryEdited)] });
+    groups.push({ id: "creditflow-condition", label: _("Condition"), entries: [entry(element, "conditionExpression", ConditionEntry, isTextAreaEntryEdited)] });
   }
   var timer = eventDefinition(bo, "bpmn:TimerEventDefinition");
   if (timer) {
-    groups.push({ id: "creditflow-timer", label: "Timer", entries: [
+    groups.push({ id: "creditflow-timer", label: _("Timer"), entries: [
       entry(element, "timerType", TimerTypeEntry, isSelectEntryEdited),
-      entry(element, "timerExpression", TimerExpressionEntry, isTextFieldEntryEdited)
+      entry(element, "timerExpression", TimerExpressionEntry, isTextFieldEntryEdited),
+      entry(element, "timerStart", TimerStartEntry, function () { return false; })
     ] });
   }
   if (messageHolder(element)) {
     groups.push(messageGroup(element));
   }
   if (is(element, "bpmn:BusinessRuleTask")) {
-    groups.push({ id: "creditflow-decision", label: "Decision table", entries: [entry(element, "decisionRef", DecisionEntry, isSelectEntryEdited)] });
+    groups.push({ id: "creditflow-decision", label: _("Decision table"), entries: [entry(element, "decisionRef", DecisionEntry, isSelectEntryEdited)] });
   }
   if (is(element, "bpmn:Lane")) {
-    groups.push({ id: "creditflow-lane", label: "Lane", entries: [entry(element, "laneGroup", LaneGroupEntry, isSelectEntryEdited)] });
+    groups.push({ id: "creditflow-lane", label: _("Lane"), entries: [entry(element, "laneGroup", LaneGroupEntry, isSelectEntryEdited)] });
   }
   return groups;
 }
@@ -82,11 +85,11 @@ function DecisionEntry(props) {
   var bo = getBusinessObject(element);
   var current = calledDecision(bo);
   return h(SelectEntry, {
-    element: element, id: props.id, label: "Decision table",
-    description: "A decision deployed with this version (its DMN files).",
+    element: element, id: props.id, label: _("Decision table"),
+    description: _("A decision deployed with this version (its DMN files)."),
     getValue: function () { return current; },
     setValue: function (value) { change(injector, element, setBodyChange(bo, injector.get("moddle"), "calledDecisionId", value)); },
-    getOptions: function () { return withCurrent(choices.decisions || [], current, "(choose a decision)"); }
+    getOptions: function () { return withCurrent(choices.decisions || [], current, _("(choose a decision)")); }
   });
 }
 
@@ -97,11 +100,11 @@ function LaneGroupEntry(props) {
   var choices = injector.get("config.creditflow") || {};
   var current = getBusinessObject(element).name || "";
   return h(SelectEntry, {
-    element: element, id: props.id, label: "Group",
-    description: "The lane's tasks go to this group unless a task names its candidate groups.",
+    element: element, id: props.id, label: _("Group"),
+    description: _("The lane's tasks go to this group unless a task names its candidate groups."),
     getValue: function () { return current; },
     setValue: function (value) { modeling.updateProperties(element, { name: value }); },
-    getOptions: function () { return withCurrent(choices.groups || [], current, "(no group)"); }
+    getOptions: function () { return withCurrent(choices.groups || [], current, _("(no group)")); }
   });
 }
 
@@ -113,7 +116,7 @@ function problemGroup(element, injector, shown) {
     return shown.indexOf(entryOf(p.message, element)) === -1;
   });
   if (!problems.length) return null;
-  return { id: "creditflow-problems", label: "Problems", shouldOpen: true, entries: [entry(element, "problems", ProblemsEntry, function () { return true; }, { problems: problems })] };
+  return { id: "creditflow-problems", label: _("Problems"), shouldOpen: true, entries: [entry(element, "problems", ProblemsEntry, function () { return true; }, { problems: problems })] };
 }
 
 function ProblemsEntry(props) {

@@ -1,0 +1,129 @@
+// Previews the server computes as the runtime would (webui/studio_previews.py): a user task's subject and
+// instructions over a recent instance's data, and when a timer fires for a start date. A problem is shown in
+// place, under the entry, in the panel's error style.
+import { h } from "@bpmn-io/properties-panel/preact";
+import { useEffect, useState } from "@bpmn-io/properties-panel/preact/hooks";
+import { useService } from "bpmn-js-properties-panel";
+import { getBusinessObject } from "bpmn-js/lib/util/ModelUtil";
+import { findExtension, getProperty } from "./extensions.js";
+import { eventDefinition } from "./common.js";
+import { _ } from "./i18n.js";
+
+// Chosen once per page, for every task and timer: what a process owner previews with.
+var chosen = { instance: "", start: "" };
+
+function postJson(url, body) {
+  var token = document.querySelector('meta[name="csrf-token"]');
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": token ? token.content : "" },
+    body: JSON.stringify(body)
+  }).then(function (response) {
+    return response.json().catch(function () { return {}; }).then(function (answer) {
+      if (!response.ok) throw new Error(answer.message || answer.error || _("the server refused the preview (%(status)s)", { status: response.status }));
+      return answer;
+    });
+  });
+}
+
+// Ask again when what is previewed changes; an answer about older input is dropped.
+function usePreview(url, body) {
+  var key = JSON.stringify(body);
+  var state = useState({ key: null, answer: null, failed: "" });
+  var result = state[0], set = state[1];
+  useEffect(function () {
+    if (!url) return undefined;
+    var current = true;
+    var timer = setTimeout(function () {
+      postJson(url, body).then(function (answer) { if (current) set({ key: key, answer: answer, failed: "" }); })
+        .catch(function (error) { if (current) set({ key: key, answer: null, failed: error.message }); });
+    }, 300);
+    return function () { current = false; clearTimeout(timer); };
+  }, [url, key]);
+  return result.key === key ? result : { key: key, answer: null, failed: "", pending: true };
+}
+
+function outcomeRow(label, outcome, kind) {
+  if (!outcome) return null;
+  return h("div", { class: "cf-preview-row", "data-preview": kind },
+    h("span", { class: "cf-preview-label" }, label),
+    outcome.ok
+      ? h("div", { class: "cf-preview-text" }, outcome.text || _("(empty)"))
+      : h("div", { class: "bio-properties-panel-error" }, outcome.error));
+}
+
+// --- the user task's subject and instructions -------------------------------------------------------------
+
+export function TextPreviewEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var choices = injector.get("config.creditflow") || {};
+  var bo = getBusinessObject(element);
+  var instructions = findExtension(bo, "instructionsForEndUser");
+  var body = {
+    instance_id: chosen.instance ? Number(chosen.instance) : null,
+    subject: getProperty(bo, "subject"),
+    instructions: instructions ? instructions.$body || "" : ""
+  };
+  var again = useState(0);
+  var result = usePreview(choices.previewTextsUrl, body);
+  var instances = choices.instances || [];
+  var options = [h("option", { value: "" }, _("no data (an empty case)"))].concat(instances.map(function (i) {
+    return h("option", { value: String(i.id) }, i.label);
+  }));
+  var answer = result.answer || {};
+  return h("div", { class: "bio-properties-panel-entry cf-preview", "data-entry-id": props.id },
+    h("label", { class: "bio-properties-panel-label", for: "cf-preview-instance" }, _("Preview with the data of")),
+    h("select", {
+      id: "cf-preview-instance", class: "bio-properties-panel-input", value: chosen.instance,
+      onChange: function (event) { chosen.instance = event.target.value; again[1](again[0] + 1); }
+    }, options),
+    instances.length ? null : h("div", { class: "bio-properties-panel-description" },
+      _("No instance of this process that you may read yet: the preview uses no data.")),
+    !body.subject.trim() && !body.instructions.trim()
+      ? h("div", { class: "bio-properties-panel-description" }, _("Write a subject or instructions to preview them."))
+      : result.failed
+        ? h("div", { class: "bio-properties-panel-error" }, result.failed)
+        : result.pending
+          ? h("div", { class: "bio-properties-panel-description" }, _("Rendering…"))
+          : h("div", { class: "cf-preview-out", "data-state": "done" },
+            outcomeRow(_("Subject"), answer.subject, "subject"),
+            outcomeRow(_("Instructions"), answer.instructions, "instructions")));
+}
+
+// --- a timer's firings for a start date ----------------------------------------------------------------
+
+var TIMER_KINDS = ["timeDate", "timeDuration", "timeCycle"];
+
+export function timerKindOf(element) {
+  var definition = eventDefinition(getBusinessObject(element), "bpmn:TimerEventDefinition");
+  var kind = definition && TIMER_KINDS.find(function (k) { return definition[k]; });
+  return kind ? { kind: kind, expression: definition[kind].body || "" } : null;
+}
+
+export function TimerStartEntry(props) {
+  var element = props.element;
+  var injector = useService("injector");
+  var choices = injector.get("config.creditflow") || {};
+  var again = useState(0);
+  var timer = timerKindOf(element);
+  var body = timer ? { kind: timer.kind, expression: timer.expression, start: chosen.start } : null;
+  var result = usePreview(timer && timer.expression.trim() ? choices.previewTimerUrl : null, body || {});
+  var answer = result.answer;
+  var shown;
+  if (!timer || !timer.expression.trim()) shown = null;
+  else if (result.failed) shown = h("div", { class: "bio-properties-panel-error" }, result.failed);
+  else if (result.pending || !answer) shown = h("div", { class: "bio-properties-panel-description" }, _("Computing…"));
+  else if (!answer.ok) shown = h("div", { class: "bio-properties-panel-error" }, answer.error);
+  else shown = h("div", { class: "cf-preview-text", "data-preview": "timer" }, answer.text);
+  return h("div", { class: "bio-properties-panel-entry cf-preview", "data-entry-id": props.id },
+    h("label", { class: "bio-properties-panel-label", for: "cf-timer-start" }, _("Start date (UTC)")),
+    h("input", {
+      id: "cf-timer-start", class: "bio-properties-panel-input", type: "text", value: chosen.start,
+      placeholder: _("now, or e.g. 2027-01-12 09:00"),
+      onInput: function (event) { chosen.start = event.target.value.trim(); again[1](again[0] + 1); }
+    }),
+    h("div", { class: "bio-properties-panel-description" }, _("When the timer starts waiting; the preview says when it fires.")),
+    shown);
+}
