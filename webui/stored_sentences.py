@@ -25,6 +25,8 @@ from workflows.messages import Text, translated
 
 ENGLISH = "en"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
+# An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
+_TYPED = re.compile(r"([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (.+)", re.S)
 _DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op failed: file: problem"
 
 
@@ -124,4 +126,10 @@ def said_stored(sentence: object) -> str:
     if current_language() == ENGLISH or not text:
         return text
     found = _recognised(text, 0)
-    return text if found is None else _say(found)
+    if found is not None:
+        return _say(found)
+    # "ConflictError: <sentence>": a failure stored with its exception's name (a job day's error, an
+    # incident recorded around the engine); the name stays, the sentence is said.
+    typed = _TYPED.fullmatch(text)
+    inner = _recognised(typed.group(2), 0) if typed else None
+    return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner)}"

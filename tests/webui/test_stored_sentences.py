@@ -92,3 +92,10 @@ def test_an_incident_stored_in_english_shows_in_chinese_on_the_instance_page(
     assert "no exchange rate" not in page
     switch(admin, "en", f"/instances/{instance_id}")
     assert message in text_of(admin.get(f"/instances/{instance_id}"))
+
+
+def test_a_failure_stored_with_its_exception_s_name_keeps_the_name_and_says_the_sentence(app: Flask) -> None:
+    with _in(app, "zh"):
+        said = said_stored(f"MissingRate: {MISSING}")
+        assert said.startswith("MissingRate: 2027-01-14 及之前没有 USD→CNY 的汇率"), said
+        assert said_stored("ValueError: something nobody wrote") == "ValueError: something nobody wrote"

@@ -81,7 +81,7 @@ def open_change_request(
         Invalid: an unknown change type or bad changes.  Conflict: another request is still open.
     """
     if change_type not in CHANGE_TYPES:
-        message = f"Choose one of: {', '.join(CHANGE_TYPES)}."
+        message = _("Choose one of: %(options)s.", options=", ".join(CHANGE_TYPES))
         raise Invalid(
             _("The change has errors: change_type: %(message)s", message=message),
             details={"fields": {"change_type": message}},

@@ -72,7 +72,7 @@ def create_contract(session: Session, fields: Mapping[str, Any], *, actor: str, 
         Invalid: the supplier does not exist.  Conflict: the number is taken.
     """
     if session.get(Supplier, fields["supplier_id"]) is None:
-        message = f"Supplier {fields['supplier_id']} does not exist."
+        message = _("Supplier %(id)s does not exist.", id=fields["supplier_id"])
         raise Invalid(
             _("The contract has errors: supplier_id: %(message)s", message=message),
             details={"fields": {"supplier_id": message}},

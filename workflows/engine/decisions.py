@@ -17,6 +17,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
 from workflows.definitions.validation import make_parser
 from workflows.engine.sandbox import SafeEnvironment
+from workflows.errors import message_of
 from workflows.messages import _
 
 
@@ -54,7 +55,7 @@ def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]
                 "decision %(decision)r failed on %(inputs)r: %(problem)s",
                 decision=decision_id,
                 inputs=dict(inputs),
-                problem=str(exc),
+                problem=message_of(exc),
             )
         ) from exc
 
@@ -83,5 +84,9 @@ def _engine(dmn_text: str, decision_id: str) -> DMNEngine:
         return parser.get_engine(decision_id, root)
     except Exception as exc:  # deploy validation refuses broken tables; this guards hand-edited data
         raise DecisionError(
-            _("decision %(decision)r cannot be read: %(problem)s", decision=decision_id, problem=str(exc))
+            _(
+                "decision %(decision)r cannot be read: %(problem)s",
+                decision=decision_id,
+                problem=message_of(exc),
+            )
         ) from exc

@@ -25,7 +25,7 @@ from workflows.engine.messages import accept_message, deployed_rules, require_an
 from workflows.engine.runtime import Runtime
 from workflows.engine.step import RETRIED, STARTED, Step, advance, refuse_bad_input, resume
 from workflows.engine.task_rights import check_may_complete, check_open
-from workflows.errors import BadRequest, Conflict, Forbidden, NotFound
+from workflows.errors import BadRequest, Conflict, Forbidden, NotFound, message_of
 from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
@@ -175,7 +175,11 @@ def complete_task_step(
                 engine.complete_task(wf, item.spiff_task_id, data)
             except engine.EngineError as exc:
                 raise Conflict(
-                    _("Task %(id)s is not waiting for input any more: %(error)s", id=task_id, error=str(exc))
+                    _(
+                        "Task %(id)s is not waiting for input any more: %(error)s",
+                        id=task_id,
+                        error=message_of(exc),
+                    )
                 ) from exc
             item.status = TaskStatus.COMPLETED
             step.closed_items.append(item)
