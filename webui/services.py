@@ -13,6 +13,7 @@ from datetime import datetime
 from flask import current_app, request
 from sqlalchemy import Engine
 
+from webui.token_cache import TokenCache
 from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
 from workflows.mail.smtp import Mailer, mailer_for
@@ -31,6 +32,10 @@ class Services:
     wall: Callable[[], datetime] = field(default=utcnow)
     # Replaced by `serve` with the scheduler's nudge, so mail and timers a request created go out promptly.
     nudge: Callable[[], None] = field(default=lambda: None)
+    tokens: TokenCache = field(init=False)  # the actors behind API tokens, for a few seconds
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenCache(self.engine)
 
     def mailer(self) -> Mailer | None:
         """The outbox dispatcher's mailer: the relay, the built-in sink, or None when neither runs."""

@@ -21,7 +21,7 @@ from workflows.errors import BadRequest, Forbidden, Unauthorized, message_of
 from workflows.messages import _
 from workflows.store.db import transaction
 from workflows.store.paging import MAX_PER_PAGE
-from workflows.users import Actor, actor_for_token
+from workflows.users import Actor
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
@@ -39,9 +39,7 @@ def current_actor() -> Actor:
         raise Unauthorized(
             _("send an API token as 'Authorization: Bearer TOKEN' (see `creditflow users token`)")
         )
-    # A plain connection: an ORM session costs more than this one query.
-    with services().engine.connect() as connection:
-        actor = actor_for_token(connection, token.strip())
+    actor = services().tokens.actor(token.strip())
     if actor is None:
         raise Unauthorized(_("the API token is not valid"))
     return actor
