@@ -6,6 +6,7 @@ start date; and a form made from a field list, deployed with the diagram."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,6 +72,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     page: Any,  # noqa: F811
     client: FlaskClient,
     demo_tokens: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     if not STUDIO.exists():
         pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
@@ -108,6 +110,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     assert "TemplateSyntaxError" in error.inner_text()
     entry(page, "instructions", "textarea").fill("Check {{ credit_file.customer_name }} now.")
     page.locator('[data-preview="instructions"]:has-text("Check Preview Werke GmbH now.")').wait_for()
+    preview.screenshot(path=str(tmp_path / "studio-text-preview.png"))
 
     # A form made from a field list: refused while wrong, then chosen for the task.
     page.get_by_role("button", name="New form from a field list…").click()
@@ -117,9 +120,11 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     builder.locator('[data-action="create-form"]').click()
     builder.locator(".bio-properties-panel-error:has-text('field Bad Name')").wait_for()
     builder.locator('input[name="field-name"]').fill("second_opinion")
+    assert builder.locator(".bio-properties-panel-error").count() == 0  # the fixed name is no longer blamed
     builder.locator('[data-action="add-field"]').click()
     builder.locator('input[name="field-name"]').nth(1).fill("suggested_limit")
     builder.locator('select[name="field-type"]').nth(1).select_option("money")
+    builder.screenshot(path=str(tmp_path / "studio-form-builder.png"))
     builder.locator('[data-action="create-form"]').click()
     page.wait_for_function(
         "v => document.querySelector('[data-entry-id=formJsonSchemaFilename] select')?.value === v",
@@ -134,6 +139,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     page.locator(
         '[data-preview="timer"]:has-text("Fires 2027-01-14 09:00 UTC for this start date.")'
     ).wait_for()
+    page.locator('[data-entry-id="timerStart"]').screenshot(path=str(tmp_path / "studio-timer.png"))
     entry(page, "timerExpression").fill('"P5D" + days')  # computed from the case: no data to preview with
     page.locator('[data-entry-id="timerStart"] .bio-properties-panel-error:has-text("days")').wait_for()
     entry(page, "timerExpression").fill('"P5D"')
@@ -166,6 +172,7 @@ def test_an_unknown_candidate_group_is_marked_and_refused(
     page: Any,  # noqa: F811
     client: FlaskClient,
     demo_tokens: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     if not STUDIO.exists():
         pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
@@ -190,6 +197,7 @@ def test_an_unknown_candidate_group_is_marked_and_refused(
     error = page.locator('[data-entry-id="candidateGroups"] .bio-properties-panel-error')
     error.wait_for()
     assert "credit_analyts, not a known group" in error.inner_text()
+    page.locator(".properties-panel").screenshot(path=str(tmp_path / "studio-unknown-group.png"))
     page.get_by_role("button", name="Deploy as new version").click()
     page.locator(".modeler-status.error:has-text('Nothing was deployed')").wait_for()
     problems = page.locator(".problems").inner_text()

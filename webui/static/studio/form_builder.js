@@ -71,6 +71,7 @@ export function NewFormEntry(props) {
   function setField(i, key, value) {
     var next = list.map(function (f, j) { return j === i ? Object.assign({}, f, { [key]: value }) : f; });
     fields[1](next);
+    problem[1]("");  // said again at the next "Create"; a stale one would name a field already fixed
   }
   function create() {
     var wrong = fieldListProblem(name[0], list, choices.forms || []);
@@ -95,9 +96,9 @@ export function NewFormEntry(props) {
       h("thead", null, h("tr", null, h("th", null, _("Field")), h("th", null, _("Type")), h("th", null, _("Required")), h("th", null, ""))),
       h("tbody", null, list.map(function (f, i) {
         return h("tr", { "data-field": String(i) },
-          h("td", null, h("input", { "aria-label": _("Field name"), name: "field-name", value: f.name, onInput: function (e) { setField(i, "name", e.target.value.trim()); } })),
+          h("td", null, h("input", { "aria-label": _("Field name"), placeholder: _("Field name"), name: "field-name", value: f.name, onInput: function (e) { setField(i, "name", e.target.value.trim()); } })),
           h("td", null, h("select", { "aria-label": _("Type"), name: "field-type", onChange: function (e) { setField(i, "type", e.target.value); } }, typeOptions(f.type))),
-          h("td", null, h("input", { type: "checkbox", "aria-label": _("Required"), name: "field-required", checked: f.required, onChange: function (e) { setField(i, "required", e.target.checked); } })),
+          h("td", null, h("label", null, h("input", { type: "checkbox", name: "field-required", checked: f.required, onChange: function (e) { setField(i, "required", e.target.checked); } }), " ", _("Required"))),
           h("td", null, h("button", { type: "button", "aria-label": _("Remove the field"), onClick: function () { fields[1](list.filter(function (_f, j) { return j !== i; })); } }, "×")));
       }))),
     h("button", { type: "button", "data-action": "add-field", onClick: function () { fields[1](list.concat([{ name: "", type: "string", required: false }])); } }, _("Add a field")),
