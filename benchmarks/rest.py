@@ -1,19 +1,25 @@
 """Small approvals driven over REST, the way the SpiffArena baseline was measured.
 
 One approval = create the instance, list the caller's tasks, complete the review, list tasks,
-complete the approval: 5 HTTP calls on one keep-alive-less client, sequential, on a SQLite file.
-By default the server is werkzeug's threaded server in this process (the client shares its GIL; no
-scheduler). `--serve` measures `creditflow serve` itself in its own process, as users run it, with
-the embedded scheduler and the mail sink: `--serve werkzeug` is the default `serve`, `--serve gunicorn`
-is `serve --workers 1` (gunicorn gthread). Peer figure on this machine: SpiffArena 5.18 approvals/s
-(benchmarks/README.md), measured with its server in its own process. The last line is JSON.
+complete the approval: 5 HTTP calls, each client on one keep-alive connection (as SpiffArena's
+`requests` session), sequential within a client. By default the server is `creditflow serve` in its
+own process, as users run it, with the embedded scheduler and the mail sink (each approval sends one
+e-mail through it); `--workers N` runs `serve --workers N`; `--in-process` is werkzeug's threaded server
+on a thread of this process (client and server share the GIL; no scheduler, no sink). `--clients K`
+runs K client processes at once; each lists only its own instances' tasks (`q=` its business keys).
+SQLite on a temporary file unless `--database-url` names an empty database (e.g. PostgreSQL). Peer
+figure on this machine: SpiffArena 5.18 approvals/s (benchmarks/README.md), one sequential client
+against its server in its own process. The last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
 import os
+import queue
 import socket
 import statistics
 import subprocess
@@ -21,8 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +38,7 @@ from handlers.registry import build_operations
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import func, inspect, select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from webui import create_app  # noqa: E402
@@ -42,6 +47,7 @@ from workflows.definitions.deploy import deploy_files, read_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
+from workflows.store.models import OutboxEmail  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import SYSTEM_ACTOR, issue_token  # noqa: E402
 
@@ -53,33 +59,55 @@ START = {
     "requested_terms_days": 45,
     "justification": "benchmark",
 }
-# The process-wide opener would honour proxy variables; the benchmark only talks to loopback.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def call(base: str, token: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    request.add_header("Content-Type", "application/json")
-    with OPENER.open(request, timeout=30) as response:
-        return json.loads(response.read())
+class Client:
+    """One keep-alive HTTP/1.1 connection to the server (no proxy: the benchmark talks to loopback)."""
+
+    def __init__(self, port: int, tokens: dict[str, str]) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.tokens = tokens
+
+    def call(self, user: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {self.tokens[user]}", "Content-Type": "application/json"}
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        payload = response.read()
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        return json.loads(payload)
+
+    def approval(self, key: str, own_tasks: bool) -> None:
+        """One small approval; with `own_tasks` the lists ask only for this business key's tasks (so
+        concurrent clients never take each other's)."""
+        data = {**START, "customer_name": f"Benchmark {key}"}  # the tasks' subject: what `q=` finds
+        body = {"process_key": "payment_terms_exception", "business_key": key, "data": data}
+        self.call("sales1", "POST", "/api/process-instances", body)
+        listing = f"/api/tasks?per_page=1&q={key}" if own_tasks else "/api/tasks?per_page=1"
+        for user, form in (
+            ("analyst1", {"decision": "approve", "approved_terms_days": 45}),
+            ("manager1", {"decision": "approve"}),
+        ):
+            [task] = self.call(user, "GET", listing)["items"]
+            self.call(user, "POST", f"/api/tasks/{task['id']}/complete", {"data": form})
 
 
-def one_approval(base: str, tokens: dict[str, str], i: int) -> None:
-    call(
-        base,
-        tokens["sales1"],
-        "POST",
-        "/api/process-instances",
-        {"process_key": "payment_terms_exception", "business_key": f"B-{i}", "data": START},
-    )
-    for user, form in (
-        ("analyst1", {"decision": "approve", "approved_terms_days": 45}),
-        ("manager1", {"decision": "approve"}),
-    ):
-        [task] = call(base, tokens[user], "GET", "/api/tasks?per_page=1")["items"]
-        call(base, tokens[user], "POST", f"/api/tasks/{task['id']}/complete", {"data": form})
+def drive(job: tuple[int, dict[str, str], int, int, bool, Any, Any]) -> tuple[list[float], float]:
+    """One client: `n` approvals after a start signal; (durations in s, CPU s of this process)."""
+    port, tokens, client_no, n, own_tasks, ready, start = job
+    client = Client(port, tokens)
+    for i in range(3):  # warm-up: this connection, the server's caches
+        client.approval(f"W{client_no}x{i}x", own_tasks)
+    ready.put(client_no)
+    start.wait()
+    cpu, durations = time.process_time(), []
+    for i in range(n):
+        began = time.perf_counter()
+        client.approval(f"B{client_no}x{i}x", own_tasks)
+        durations.append(time.perf_counter() - began)
+    client.connection.close()
+    return durations, time.process_time() - cpu
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -92,28 +120,27 @@ def tree_cpu_s(pid: int) -> float:
             except OSError:
                 continue  # ended meanwhile
             stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime+stime
-    tree, ticks = {pid}, 0
+    tree = {pid}
     for _ in range(4):  # serve -> gunicorn arbiter -> worker: a shallow tree
         tree |= {p for p, (ppid, _cpu) in stats.items() if ppid in tree}
-    ticks = sum(stats[p][1] for p in tree if p in stats)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(stats[p][1] for p in tree if p in stats) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def in_process(settings: Any) -> Iterator[str]:
-    """werkzeug's threaded server on a thread of this process; yields the base URL."""
+def in_process(settings: Any) -> Iterator[int]:
+    """werkzeug's threaded server on a thread of this process; yields its port."""
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server.server_port
     finally:
         server.shutdown()
 
 
 @contextmanager
-def serve_process(url: str, kind: str, tmp: Path, pids: list[int]) -> Iterator[str]:
-    """`creditflow serve` (werkzeug) or `serve --workers 1` (gunicorn) in its own process, with the
-    embedded scheduler and the mail sink (on a free port); yields the base URL."""
+def serve_process(url: str, workers: int | None, tmp: Path, pids: list[int]) -> Iterator[int]:
+    """`creditflow serve [--workers N]` in its own process, with the embedded scheduler and the mail sink
+    (on a free port); yields the port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -126,74 +153,110 @@ def serve_process(url: str, kind: str, tmp: Path, pids: list[int]) -> Iterator[s
         "CREDITFLOW_CONFIG": str(config),
     }
     command = [str(Path(sys.executable).parent / "creditflow"), "serve", "--port", str(port)]
-    if kind == "gunicorn":
-        command += ["--workers", "1"]
+    if workers:
+        command += ["--workers", str(workers)]
     with (tmp / "server.log").open("wb") as log:  # the server keeps its own copy of the handle
         server = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
     pids.append(server.pid)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with OPENER.open(f"{base}/api/health", timeout=10):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the server did not answer; see {tmp / 'server.log'}") from None
-                time.sleep(0.2)
-        yield base
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as probe:
+                    probe.sendall(b"GET /api/health HTTP/1.0\r\n\r\n")
+                    if probe.recv(12).startswith(b"HTTP/1."):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"the server did not answer; see {tmp / 'server.log'}")
+            time.sleep(0.2)
+        yield port
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def seed(url: str) -> dict[str, str]:
+    """Schema, shipped diagrams and demo users in an empty database; the users' API tokens."""
+    settings = load_settings({}, database={"url": url}, web={"secret_key": "bench"})
+    engine = make_engine(settings.database)
+    if inspect(engine).get_table_names():
+        engine.dispose()
+        raise SystemExit(f"{url} is not empty: give an empty database")
+    upgrade_schema(engine)
+    now = datetime.now(UTC)
+    with transaction(make_session_factory(engine)) as session:
+        for bundle in shipped_bundles():
+            # As `creditflow init`: the system's deployments of money-moving diagrams are active at once.
+            deploy_files(session, read_files(bundle), build_operations(), deployed_by=SYSTEM_ACTOR, now=now)
+        tokens = {name: issue_token(session, name, now) for name in seed_demo_users(session, now)}
+    engine.dispose()
+    return tokens
+
+
+def mail_counts(url: str) -> dict[str, int]:
+    """The outbox by status once the server has stopped: with the sink, every approval's e-mail is sent."""
+    engine = make_engine(load_settings({}, database={"url": url}).database)
+    try:
+        with engine.connect() as connection:
+            query = select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)
+            return {str(status): int(n) for status, n in connection.execute(query)}
+    finally:
+        engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-n", type=int, default=200, help="approvals to drive (default 200)")
-    parser.add_argument(
-        "--serve",
-        choices=["werkzeug", "gunicorn"],
-        default=None,
-        help="measure `creditflow serve` (werkzeug) or `serve --workers 1` (gunicorn) in its own process",
-    )
+    parser.add_argument("-n", type=int, default=200, help="approvals to drive in all (default 200)")
+    parser.add_argument("--clients", type=int, default=1, help="client processes at once (default 1)")
+    parser.add_argument("--workers", type=int, default=None, help="measure `serve --workers N`")
+    parser.add_argument("--in-process", action="store_true", help="werkzeug on a thread of this process")
+    parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/rest.db"
-        settings = load_settings({}, database={"url": url}, web={"secret_key": "bench"})
-        engine = make_engine(settings.database)
-        upgrade_schema(engine)
-        factory = make_session_factory(engine)
-        now = datetime.now(UTC)
-        with transaction(factory) as session:
-            for bundle in shipped_bundles():
-                # As `creditflow init`: the system's deployments of money-moving diagrams are active at once.
-                files = read_files(bundle)
-                deploy_files(session, files, build_operations(), deployed_by=SYSTEM_ACTOR, now=now)
-            tokens = {name: issue_token(session, name, now) for name in seed_demo_users(session, now)}
-        engine.dispose()
-        durations = []
+        url = args.database_url or f"sqlite:///{tmp}/rest.db"
+        tokens = seed(url)
         load_before = os.getloadavg()[0]
         pids: list[int] = []
-        server = serve_process(url, args.serve, Path(tmp), pids) if args.serve else in_process(settings)
-        with server as base:
-            for i in range(10):
-                one_approval(base, tokens, -i - 1)  # warm-up
+        if args.in_process:
+            settings = load_settings({}, database={"url": url}, web={"secret_key": "bench"})
+            server = in_process(settings)
+        else:
+            server = serve_process(url, args.workers, Path(tmp), pids)
+        per_client = [args.n // args.clients + (c < args.n % args.clients) for c in range(args.clients)]
+        context = multiprocessing.get_context("fork")  # the clients need nothing but the tokens
+        with server as port, context.Manager() as manager, context.Pool(args.clients) as pool:
+            ready, start = manager.Queue(), manager.Event()
+            own_tasks = args.clients > 1
+            jobs = [(port, tokens, c, k, own_tasks, ready, start) for c, k in enumerate(per_client)]
+            running = pool.map_async(drive, jobs)
+            for _client in per_client:  # every client warmed up; then all start at once
+                while not running.ready():
+                    try:
+                        ready.get(timeout=1)
+                        break
+                    except queue.Empty:
+                        pass
+                else:
+                    running.get()  # a client failed: raise its error
             # CPU time is what a loaded machine (other processes on the 2 cores) disturbs least.
-            client_cpu, server_cpu = time.process_time(), tree_cpu_s(pids[0]) if pids else 0.0
-            for i in range(args.n):
-                began = time.perf_counter()
-                one_approval(base, tokens, i)
-                durations.append(time.perf_counter() - began)
-            client_cpu = time.process_time() - client_cpu
+            server_cpu, began = tree_cpu_s(pids[0]) if pids else 0.0, time.perf_counter()
+            start.set()
+            results = running.get(timeout=3600)
+            wall = time.perf_counter() - began
             server_cpu = tree_cpu_s(pids[0]) - server_cpu if pids else 0.0
         load_after = os.getloadavg()[0]
-    rate = len(durations) / sum(durations)
-    durations.sort()
+        emails = mail_counts(url)
+    durations = sorted(d for client_durations, _cpu in results for d in client_durations)
+    client_cpu = sum(cpu for _durations, cpu in results)
+    rate = len(durations) / wall
     median_ms = statistics.median(durations) * 1000
-    print(f"{args.n} approvals over REST (5 calls each): {rate:.1f}/s, median {median_ms:.1f} ms")
+    kind = "serve" + (f" --workers {args.workers}" if args.workers else "")
+    kind = "in-process werkzeug" if args.in_process else kind
+    print(f"{args.n} approvals over REST, {args.clients} client(s), {kind}: {rate:.1f}/s")
     print(
         json.dumps(
             {
@@ -202,12 +265,15 @@ def main() -> None:
                 "p95_ms": round(durations[int(len(durations) * 0.95) - 1] * 1000, 1),
                 "spiffarena_per_s": SPIFFARENA_PER_S,
                 "ratio_vs_spiffarena": round(rate / SPIFFARENA_PER_S, 1),
-                "server": args.serve or "in-process werkzeug",
-                # In-process: the server's and the client's CPU together; with --serve, each apart.
+                "server": kind,
+                "clients": args.clients,
+                "database": url.partition(":")[0],
+                # In-process: the server's and the client's CPU together; else each apart.
                 "cpu_ms_per_approval": {
-                    "this_process": round(client_cpu / args.n * 1000, 2),
+                    "clients": round(client_cpu / args.n * 1000, 2),
                     "server": round(server_cpu / args.n * 1000, 2) if pids else None,
                 },
+                "emails": emails,
                 "load_avg": {"before": load_before, "after": load_after, "cpus": os.cpu_count()},
             }
         )

@@ -1,4 +1,5 @@
-"""`creditflow serve --workers N`: gunicorn workers with exactly one embedded scheduler among them."""
+"""The HTTP servers of `creditflow serve`: waitress in the foreground process (the embedded scheduler
+and the mail sink beside it), or `--workers N`: gunicorn workers, one of them running the scheduler."""
 
 from __future__ import annotations
 
@@ -15,6 +16,29 @@ from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
 from workflows.mail.sink import start_sink
 from workflows.settings import Settings
+
+# Threads answering requests in the foreground server. One process shares one GIL, so more threads add
+# no CPU; they keep requests that wait (on the database's write lock, a slow client) from holding the others.
+SERVE_THREADS = 8
+
+
+def http_server(app: Any, host: str, port: int) -> Any:
+    """The foreground `serve`'s HTTP server: waitress, with HTTP/1.1 keep-alive (werkzeug's development
+    server, which it replaces, closed the connection after every answer and started a thread per request).
+
+    X-Forwarded-* headers reach the app unchanged, as they did under werkzeug: the app trusts them only
+    when `[web] behind_proxy` says so (webui/security.py), and waitress would otherwise drop them.
+    """
+    from waitress.server import create_server
+
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=SERVE_THREADS,
+        ident="creditflow",
+        clear_untrusted_proxy_headers=False,
+    )
 
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:

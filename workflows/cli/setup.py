@@ -75,11 +75,10 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
         serve_workers(ctx.settings, host or ctx.settings.web.host, port or ctx.settings.web.port, workers)
         return
-    from werkzeug.serving import make_server
-
     from webui import create_app
     from workflows.batch.jobs import DAILY_JOBS
     from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
+    from workflows.cli.serve import http_server
 
     settings = ctx.settings
     try:
@@ -97,16 +96,17 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         svc.nudge = scheduler.nudge
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
-    server = make_server(host, port, app, threaded=True)
-    # SystemExit unwinds serve_forever, so the finally block below stops the scheduler and the sink.
+    server = http_server(app, host, port)
+    # SystemExit (and Ctrl-C) ends server.run(), so the finally block below stops the scheduler and the sink.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     mail = f"127.0.0.1:{sink.port}" if sink else settings.mail.smtp_host
     click.echo(f"creditflow on http://{host}:{port}  (mail: {mail}, scheduler: {held})")
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass  # Ctrl-C is the normal way to stop the foreground server
     finally:
+        server.close()
         if scheduler:
             scheduler.shutdown()
         lock.release()
