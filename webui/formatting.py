@@ -25,8 +25,9 @@ _MONEY_KEY = re.compile(
 
 
 def format_time(value: datetime | None) -> str:
-    """A UTC time as "2026-03-02 09:00"; empty for None."""
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    """A UTC time in the page's language: "2 Mar 2026 09:00", "2026年3月2日 09:00"; empty for None. (Pages put
+    the machine-readable ISO value in a <time datetime> or data attribute where a script or test reads it.)"""
+    return f"{format_day(value.date())} {value.strftime('%H:%M')}" if value else ""
 
 
 def page_locale() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,9 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Select,
+    String,
     bindparam,
+    cast,
     distinct,
     exists,
     func,
@@ -27,6 +30,7 @@ from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.store.paging import MAX_PER_PAGE, Page
+from workflows.store.text_search import ESCAPE, like_pattern
 from workflows.users import Actor
 
 
@@ -55,6 +59,8 @@ class _Shape:
     mine_only: bool
     text: bool
     sort: str
+    # The text has a non-ASCII letter (a Chinese name): the task's translated texts are searched too.
+    translated: bool = False
 
 
 # The sort key of each order: a column of both inbox_items and task_candidates (the candidate rows carry
@@ -79,9 +85,15 @@ def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
         conditions.append(InboxItem.due_at < bindparam("now"))
     if shape.text:
         like: BindParameter[str] = bindparam("like")
-        conditions.append(
-            or_(func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like))
-        )
+        matches = [func.lower(InboxItem.title).like(like), func.lower(InboxItem.subject).like(like)]
+        if shape.translated:
+            # The Chinese task name (name_zh) and subject (subject_zh, which names the customer as the
+            # diagram writes it) are kept in `translations`, JSON text with non-ASCII letters escaped
+            # (\uXXXX): it is searched for the text spelled that way. Only for a non-ASCII text, so a Latin
+            # search cannot match the JSON's keys ("subject", "title").
+            translations = func.lower(cast(InboxItem.translations, String))
+            matches.append(translations.like(bindparam("translated", type_=String), escape=ESCAPE))
+        conditions.append(or_(*matches))
     return conditions
 
 
@@ -201,6 +213,7 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         flt.mine_only,
         bool(flt.text),
         sort,
+        bool(flt.text) and not (flt.text or "").isascii(),
     )
     count, page_query = _inbox_statements(shape)
     per_page = max(1, min(flt.per_page, MAX_PER_PAGE))
@@ -211,6 +224,7 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         "group": flt.group,
         "now": now,
         "like": f"%{(flt.text or '').lower()}%",
+        "translated": like_pattern(json.dumps(flt.text or "")[1:-1]),  # as json.dumps wrote `translations`
         "limit": per_page,
         "offset": (page - 1) * per_page,
         "reach": page * per_page,

@@ -26,7 +26,7 @@ ROWS = """
 () => Array.from(document.querySelectorAll("#worklist tbody tr[data-case-id]")).map((row) => [
   row.querySelector("td a").textContent.trim(),
   row.querySelector("td.num").textContent.trim(),
-  (row.querySelector(".next-action-date") || {textContent: ""}).textContent.trim(),
+  (row.querySelector(".next-action-date") || {dataset: {day: ""}}).dataset.day,  // ISO; shown as 14 Jan 2027
 ])"""
 
 

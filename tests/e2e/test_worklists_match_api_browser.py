@@ -42,7 +42,7 @@ WORK_ROWS = """
     score: cells[0],
     customer: row.querySelector("td a").textContent.trim(),
     days_overdue: Number(cells[3]),
-    next_action_date: date ? date.textContent.trim() : null,
+    next_action_date: date ? date.dataset.day : null,  // shown as 14 Jan 2027; ISO here
   };
 })"""
 # No canvas on the page is left undrawn (these pages have no chart today; one added later must be drawn).

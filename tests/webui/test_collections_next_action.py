@@ -36,7 +36,8 @@ def page_cell(app: Flask, case_id: int, due: str = "all") -> tuple[str, str | No
     cell = re.search(r'<td class="next-action" data-source="(\w+)">(.*?)</td>', row.group(1), re.S)
     assert cell is not None, row.group(1)
     text = re.search(r'<span class="next-action-text">(.*?)</span>', cell.group(2), re.S)
-    when = re.search(r'<small class="next-action-date">([0-9-]+)</small>', cell.group(2))
+    # The page shows the date in the reader's language; data-day keeps it ISO.
+    when = re.search(r'<small class="next-action-date" data-day="([0-9-]+)">', cell.group(2))
     return (
         "" if text is None else text.group(1).replace("&#39;", "'"),
         None if when is None else when.group(1),

@@ -206,7 +206,7 @@ def test_customer_file_shows_limit_history_invoices_with_aging_dunning_and_proce
         "Total": "2,000.50 EUR",
     }
     inv1 = re.search(r"INV-1.*?</tr>", invoices, re.S).group(0)  # type: ignore[union-attr]
-    assert "2026-01-16" in inv1 and "1,200.00 EUR" in inv1 and ">45<" in inv1 and "31–60 days" in inv1
+    assert "16 Jan 2026" in inv1 and "1,200.00 EUR" in inv1 and ">45<" in inv1 and "31–60 days" in inv1
     inv2 = re.search(r"INV-2.*?</tr>", invoices, re.S).group(0)  # type: ignore[union-attr]
     assert "800.50 EUR" in inv2 and ">—<" in inv2 and "Not due" in inv2
 

@@ -41,6 +41,8 @@ class PageTables(HTMLParser):
         self._table: str | None = None
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
+        self._day: str | None = None  # the row's data-day: its month end in ISO (shown as 31 Jan 2026)
+        self.shown_days: list[str] = []  # how the page wrote those days
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -50,6 +52,7 @@ class PageTables(HTMLParser):
             self.tables[self._table] = []
         elif tag == "tr" and self._table:
             self._row = []
+            self._day = found.get("data-day")
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
         elif tag == "canvas" and found.get("data-chart"):
@@ -57,7 +60,11 @@ class PageTables(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append(" ".join("".join(self._cell).split()))
+            text = " ".join("".join(self._cell).split())
+            if self._day and not self._row:  # a month-end row is keyed by its ISO day
+                self.shown_days.append(text)
+                text = self._day
+            self._row.append(text)
             self._cell = None
         elif tag == "tr" and self._row is not None and self._table:
             self.tables[self._table].append(self._row)
@@ -122,6 +129,8 @@ def test_the_aging_table_and_chart_hold_each_month_ends_buckets(
         "Total",
     ]
     assert [row[0] for row in rows] == [p.day.isoformat() for p in points]
+    # Shown as an English reader writes a date (data-day keeps ISO for scripts and this test).
+    assert found.shown_days[-1] == f"{points[-1].day.day} {points[-1].day:%b %Y}", found.shown_days
     for row, point in zip(rows, points, strict=True):
         expected = point.as_dict()
         assert [plain(c) for c in row[1:]] == [*expected["buckets"].values(), expected["total"]], point.day

@@ -29,6 +29,7 @@ from webui.input_checks import MAX_ID
 from webui.services import MAX_PAGE
 from workflows.credit.record_fields import FieldSpec
 from workflows.errors import BadRequest, one_after_another
+from workflows.languages import LANGUAGES
 from workflows.messages import _
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+_LANGUAGE_CODES: list[Any] = sorted(LANGUAGES)  # the "language" kind's enum (list[Any]: pydantic's JsonValue)
+
 # The JSON Schema of each kind of record field (workflows/credit/record_fields.py): what its parser takes.
 _FIELD_KINDS: dict[str, Any] = {
     "text": Annotated[str, Field(max_length=200, examples=["Example Trading Ltd"])],
@@ -83,6 +86,8 @@ _FIELD_KINDS: dict[str, Any] = {
     "rating": Annotated[str, Field(max_length=10, examples=["BBB+"])],
     "terms": Annotated[dict[str, Any], Field(examples=[{"price": "EUR 820 per tonne"}])],
     "flag": bool,
+    # en or zh (any case; workflows.languages): the parser names the languages when refusing another.
+    "language": Annotated[str, Field(examples=["zh"], json_schema_extra={"enum": _LANGUAGE_CODES})],
 }
 
 

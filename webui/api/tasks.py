@@ -62,7 +62,10 @@ class TaskQuery(PageQuery):
     process_key: str | None = None
     group: str | None = None
     overdue: bool = False
-    q: str | None = Field(None, description="part of the title or subject")
+    q: str | None = Field(
+        None,
+        description="part of the title or subject (a Chinese text: also the Chinese task name and subject)",
+    )
     mine: bool = Field(False, description="only tasks claimed by the caller")
     sort: Literal["due", "created", "-created"] = "due"
 

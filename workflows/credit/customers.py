@@ -44,7 +44,7 @@ CUSTOMER_FIELDS: dict[str, FieldSpec] = {
     "currency": FieldSpec("currency", required=True),
     "registration_no": FieldSpec("text", max_length=80),
     "sales_owner": FieldSpec("text", max_length=80),
-    "language": FieldSpec("text", max_length=10),
+    "language": FieldSpec("language"),
     "current_ratio": FieldSpec("ratio"),
     "debt_ratio": FieldSpec("ratio"),
     "external_rating": FieldSpec("text", max_length=10),

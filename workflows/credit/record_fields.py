@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workflows.errors import Invalid, field_listing, message_of
+from workflows.languages import check_language
 from workflows.messages import _
 from workflows.store.db import MAX_INTEGER
 from workflows.store.jsonable import to_jsonable
@@ -32,6 +33,7 @@ TEXT_LIMITS = {"text": 200, "email": 200, "rating": 10, "currency": 3}
 @dataclass(frozen=True)
 class FieldSpec:
     # text | email | currency | year | money | ratio | date | id | count | percent | days | rating | terms
+    # | language (en, zh: workflows.languages)
     # | flag (true/false; a CSV cell says true, false, yes, no, 1 or 0)
     kind: str
     required: bool = False
@@ -123,6 +125,10 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
             raise ValueError(_('An object of named terms, e.g. {"price": "EUR 820 per tonne"}.'))
         return to_jsonable(dict(value))
     text = str(value).strip()
+    if kind == "language":
+        # A language creditflow writes letters in (en, zh; "ZH" is read as zh): any other code would fall back
+        # to English without a word, so it is refused, naming the languages there are.
+        return check_language(text)
     if kind == "text":
         if len(text) > limit:
             raise ValueError(_("At most %(limit)s characters.", limit=limit))

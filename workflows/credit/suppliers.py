@@ -44,7 +44,7 @@ SUPPLIER_FIELDS: dict[str, FieldSpec] = {
     "name": FieldSpec("text", required=True),
     "email": FieldSpec("email", required=True),
     "contact_name": FieldSpec("text", max_length=120),
-    "language": FieldSpec("text", max_length=10),
+    "language": FieldSpec("language"),
     "registration_no": FieldSpec("text", max_length=80),
     "founded_year": FieldSpec("year"),
     "annual_revenue": FieldSpec("money"),

@@ -139,6 +139,10 @@ def _translations(task: Any, props: dict[str, str], strict: bool) -> dict[str, d
     found: dict[str, dict[str, str]] = {}
     for language in OTHER_LANGUAGES:
         texts = {}
+        # The task's name in that language (name_zh): kept here so the inbox search finds the task by it.
+        title = (props.get(f"name_{language}") or "").strip()[:300]
+        if title:
+            texts["title"] = title
         subject = _subject(task, props.get(f"subject_{language}"), strict)
         if subject:
             texts["subject"] = subject
