@@ -119,6 +119,10 @@ def test_an_edited_table_is_checked_with_the_deployed_versions_other_files(
     assert problems[0]["file"] == "approval_authority.dmn" and problems[0]["line"] == 1
     assert {p["file"] for p in problems} <= {"approval_authority.dmn", "credit_application.bpmn"}
     assert _post(client, owner, {"x.dmn": table}, definition_key="no_such_process").status_code == 404
+    over = _post(client, owner, {"x.dmn": table}, definition_key="credit_application", version="2147483648")
+    assert over.status_code == 400, (
+        over.get_json()
+    )  # beyond an INTEGER: refused alike on SQLite and PostgreSQL
     assert (
         _post(client, owner, {"x.dmn": table}, definition_key="credit_application", version="9").status_code
         == 404

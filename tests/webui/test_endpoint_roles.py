@@ -149,6 +149,10 @@ def what_if_upload(s: Sample, user: str) -> dict[str, Any]:
     }
 
 
+def new_process(s: Sample, user: str) -> dict[str, Any]:
+    return {"query_string": {"key": "matrix_process", "name": f"Matrix ({user})", "group": "sales"}}
+
+
 def preview_texts(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"instance_id": None, "subject": f'"preview by {user}"'}}
 
@@ -286,6 +290,12 @@ MATRIX: dict[str, Row] = {
     "POST /definitions/<key>/<int:version>/preview/texts": Row(OWNERS, send=preview_texts),
     "POST /definitions/<key>/<int:version>/preview/timer": Row(OWNERS, send=preview_timer),
     "GET /definitions/<key>/compare": Row(DEFINITION_READERS),
+    "GET /definitions/new": Row(OWNERS),
+    "GET /definitions/new/edit": Row(OWNERS, send=new_process),
+    "GET /definitions/new/template.bpmn": Row(OWNERS, send=new_process),
+    "POST /definitions/new/<key>/validate": Row(OWNERS, send=edited_xml),
+    # credit_hold's diagram alone misses its forms: refused (422) before its taken key would be (409).
+    "POST /definitions/new/<key>/deploy": Row(OWNERS, ok=422, send=edited_xml),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),

@@ -21,6 +21,7 @@ from workflows.messages import _
 
 MAX_FILES = 100  # a bundle of the shipped diagrams has about 60 files
 _KEY_LENGTH = 120  # ProcessDefinition.process_key
+MAX_VERSION = 2**31 - 1  # ProcessDefinition.version is an INTEGER
 
 
 class ValidateUpload(Body):
@@ -36,7 +37,7 @@ class ValidateUpload(Body):
     )
     version: str | None = Field(
         None,
-        pattern=r"^[0-9]{1,10}$",
+        pattern=r"^[0-9]{1,10}$",  # and at most MAX_VERSION
         description="the version of definition_key (default: the newest active)",
     )
 
@@ -92,8 +93,8 @@ def _deployed_files(key: str, version: str) -> dict[str, bytes]:
         raise BadRequest(
             _("definition_key must be a process key of at most %(most)s characters", most=_KEY_LENGTH)
         )
-    if version and not (version.isascii() and version.isdigit() and len(version) <= 10):
-        raise BadRequest(_("version must be a whole number"))
+    if version and not (version.isascii() and version.isdigit() and 1 <= int(version[:12]) <= MAX_VERSION):
+        raise BadRequest(_("version must be a whole number from 1 to %(most)s", most=MAX_VERSION))
     with services().rt.factory() as session:
         definition = (
             get_definition(session, key, int(version)) if version else latest_definition(session, key)

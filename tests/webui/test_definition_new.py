@@ -1,0 +1,135 @@
+"""A new process from the template (issue 18): the choices checked on the form, the template's XML, validate
+and deploy of the edited diagram as version 1 (then started by the lane's group), a taken key refused,
+rights."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.helpers import auth
+from tests.webui.test_pages import csrf_token, logged_in
+
+NEW = {"key": "supplier_onboarding", "name": "Supplier onboarding", "group": "procurement"}
+
+
+def test_a_new_process_from_the_template_deploys_as_version_1_and_starts(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    owner = logged_in(app, "owner1")
+    assert 'href="/definitions/new"' in owner.get("/definitions").get_data(as_text=True)
+    assert owner.get("/definitions/new").status_code == 200
+    page = owner.get("/definitions/new/edit", query_string=NEW)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-validate-url="/definitions/new/supplier_onboarding/validate"' in text
+    template = owner.get("/definitions/new/template.bpmn", query_string=NEW)
+    assert template.status_code == 200 and template.mimetype == "application/xml"
+    xml = template.get_data(as_text=True)
+    assert 'id="supplier_onboarding"' in xml and 'name="procurement"' in xml and "startEvent" in xml
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    checked = owner.post("/definitions/new/supplier_onboarding/validate", json={"xml": xml}, headers=headers)
+    assert checked.get_json() == {"ok": True, "problems": []}
+    deployed = owner.post("/definitions/new/supplier_onboarding/deploy", json={"xml": xml}, headers=headers)
+    assert deployed.status_code == 201, deployed.get_json()
+    [answer] = deployed.get_json()["deployed"]
+    assert (answer["key"], answer["version"]) == ("supplier_onboarding", 1)
+    assert answer["url"] == "/definitions/supplier_onboarding/1"
+    # Procurement starts it (the lane's group); it runs to its end event.
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": "supplier_onboarding", "data": {}},
+        headers=auth(demo_tokens["buyer1"]),
+    )
+    assert started.status_code == 201, started.get_json()
+    assert started.get_json()["status"] == "completed"
+    refused = client.post(
+        "/api/process-instances",
+        json={"process_key": "supplier_onboarding", "data": {}},
+        headers=auth(demo_tokens["sales1"]),
+    )
+    assert refused.status_code == 403
+    # The key is taken now: the form says so, and deploying it again as "new" is a conflict.
+    again = owner.get("/definitions/new/edit", query_string=NEW)
+    assert again.status_code == 400 and "deployed already" in again.get_data(as_text=True)
+    twice = owner.post("/definitions/new/supplier_onboarding/deploy", json={"xml": xml}, headers=headers)
+    assert twice.status_code == 409 and twice.get_json()["ok"] is False
+    assert twice.get_json()["problems"][0]["element_id"] == "supplier_onboarding"
+
+
+def test_an_invalid_new_diagram_deploys_nothing(app: Flask, demo_tokens: dict[str, str]) -> None:
+    owner = logged_in(app, "owner1")
+    xml = owner.get("/definitions/new/template.bpmn", query_string=NEW).get_data(as_text=True)
+    broken = xml.replace('name="procurement"', 'name="auditor"')  # auditors change nothing
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    checked = owner.post(
+        "/definitions/new/supplier_onboarding/validate", json={"xml": broken}, headers=headers
+    )
+    problems = checked.get_json()["problems"]
+    assert checked.get_json()["ok"] is False and problems[0]["element_id"] == "supplier_onboarding_start_lane"
+    refused = owner.post("/definitions/new/supplier_onboarding/deploy", json={"xml": broken}, headers=headers)
+    assert refused.status_code == 422
+    assert owner.get("/definitions/supplier_onboarding/1").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({**NEW, "key": "Bad-Key"}, "key"),
+        ({**NEW, "key": "ab"}, "key"),
+        ({**NEW, "key": "x" * 61}, "key"),
+        ({**NEW, "name": ""}, "name"),
+        ({**NEW, "name": "a\x07b"}, "name"),
+        ({**NEW, "name": "a\x00b"}, None),  # NUL: refused before the view (webui/input_checks.py)
+        ({**NEW, "name": "n" * 121}, "name"),
+        ({**NEW, "group": "auditor"}, "group"),
+        ({**NEW, "group": "nobody"}, "group"),
+        ({"key": "k\x00ey"}, None),
+    ],
+)
+def test_bad_choices_are_named_on_the_form(
+    app: Flask, demo_tokens: dict[str, str], args: dict[str, str], field: str | None
+) -> None:
+    owner = logged_in(app, "owner1")
+    page = owner.get("/definitions/new/edit", query_string=args)
+    assert page.status_code == 400
+    assert field is None or re.search(
+        rf'<div class="field has-error">\s*<label for="f-{field}"', page.get_data(as_text=True)
+    )
+    assert owner.get("/definitions/new/template.bpmn", query_string=args).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"xml": 5},
+        {"xml": ""},
+        {"xml": "<a/>", "forms": []},
+        {"xml": "<a/>", "forms": {"../x.json": "{}"}},
+    ],
+    ids=["none", "list", "number", "empty", "forms_list", "forms_path"],
+)
+def test_bad_posts_are_400(app: Flask, demo_tokens: dict[str, str], body: Any) -> None:
+    owner = logged_in(app, "owner1")
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    for action in ("validate", "deploy"):
+        answer = owner.post(f"/definitions/new/supplier_onboarding/{action}", json=body, headers=headers)
+        assert answer.status_code == 400, (action, answer.get_data(as_text=True)[:200])
+    assert (
+        owner.post("/definitions/new/Bad/validate", json={"xml": "<a/>"}, headers=headers).status_code == 400
+    )
+    assert owner.post("/definitions/new/supplier_onboarding/deploy", json={"xml": "<a/>"}).status_code == 400
+
+
+def test_only_process_owners_create(app: Flask, demo_tokens: dict[str, str]) -> None:
+    for user in ("auditor1", "sales1"):
+        browser = logged_in(app, user)
+        assert browser.get("/definitions/new").status_code == 403
+        assert browser.get("/definitions/new/edit", query_string=NEW).status_code == 403
+    assert app.test_client().get("/definitions/new").status_code == 302
