@@ -95,7 +95,8 @@ def _clip(value: str, column: Any) -> str:
 
 
 def _store(factory: sessionmaker[Session], mail_from: str, rcpt_tos: list[str], raw: bytes) -> None:
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    # Only the headers are read: parsing the body (HTML, a PDF letter) cost more than the rest of the store.
+    parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
     with transaction(factory) as session:
         session.add(
             SinkMessage(
