@@ -23,7 +23,7 @@ from workflows.definitions.new_diagram import START_LANE_GROUPS, NewProcess, che
 from workflows.definitions.operation_catalog import describe_operations
 from workflows.definitions.validation import InvalidBundle, Problem
 from workflows.definitions.versions import newest_version
-from workflows.errors import BadRequest
+from workflows.errors import BadRequest, one_after_another
 from workflows.messages import Text, _, translated
 from workflows.store.db import transaction
 
@@ -144,7 +144,7 @@ def _process_from_args() -> NewProcess:
     values = {name: request.args.get(name, "")[:500] for name in ("key", "name", "group")}
     process, problems = check_new_process(values["key"], values["name"], values["group"])
     if process is None:
-        raise BadRequest(problems[min(problems)])  # group, key or name: one at a time
+        raise BadRequest(one_after_another([problems[field] for field in sorted(problems)]))
     return process
 
 
@@ -156,7 +156,7 @@ def _posted_bundle(key: str) -> dict[str, bytes]:
     """
     process, problems = check_new_process(key, key, START_LANE_GROUPS[0])  # only the key is checked here
     if process is None:
-        raise BadRequest(problems["key"])
+        raise BadRequest(one_after_another([problems["key"]]))
     body: Any = request.get_json(silent=True)
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
