@@ -2,7 +2,8 @@
 
 Operations that move money (limits, contract versions, dispute credit notes; write-offs when they come) are
 marked `moves_money` with the rule that finds their approvals: the engine checks the rule before the
-handler runs, and a diagram calling one deploys only once a second process owner approves it.
+handler runs, and a diagram calling one deploys only once a second process owner approves it. Operations
+that only read are marked `writes=False`: a step runs them without a savepoint (workflows/engine/step.py).
 
 Entry points (the web app, the CLI, Prefect flows, tests) call `build_operations()` and hand the table
 to the Runtime; nothing registers itself on import, so a test that adds an operation to its own copy
@@ -66,7 +67,9 @@ def build_operations() -> dict[str, Operation]:
             limit_decision.check_recommendation,
             limit_decision.CheckRecommendationRequest,
         ),
-        Operation("credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest),
+        Operation(
+            "credit.load_file", credit_file.load_credit_file, credit_file.CreditFileRequest, writes=False
+        ),
         # Activating a version lets it move money: checked like a money move, so it needs a second owner.
         Operation(
             "definition.activate",
@@ -78,10 +81,15 @@ def build_operations() -> dict[str, Operation]:
         Operation(
             "definition.reject", definition_approval.reject, definition_approval.DecideDefinitionRequest
         ),
-        Operation("credit.propose_limit", limit_decision.propose_limit, limit_decision.ProposeLimitRequest),
+        Operation(
+            "credit.propose_limit",
+            limit_decision.propose_limit,
+            limit_decision.ProposeLimitRequest,
+            writes=False,
+        ),
         Operation("credit.record_ratings", credit_file.record_ratings, credit_file.RatingsRequest),
         Operation("credit.record_score", limit_decision.record_score, limit_decision.RecordScoreRequest),
-        Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest),
+        Operation("credit.score", credit_scoring.score_customer, credit_scoring.ScoreRequest, writes=False),
         Operation("dispute.close", disputes.close, disputes.CloseRequest),
         Operation("dispute.notify_outcome", disputes.notify_outcome, disputes.DisputeRequest),
         Operation("dispute.open", disputes.open_, disputes.OpenDisputeRequest),

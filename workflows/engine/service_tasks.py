@@ -79,8 +79,13 @@ class Operation:
     request_type: type
     moves_money: bool = False
     approvals: ApprovalRule | None = None
+    # False for a handler that only reads: the step runs it without a savepoint on SQLite, since a failing
+    # one leaves nothing to undo (tests/engine/test_read_only_operations.py checks each writes nothing).
+    writes: bool = True
 
     def __post_init__(self) -> None:
+        if self.moves_money and not self.writes:
+            raise ValueError(f"operation {self.name}: an operation that moves money writes")
         if self.moves_money != (self.approvals is not None):
             raise ValueError(
                 f"operation {self.name}: an operation that moves money needs an approval rule, and only such "
