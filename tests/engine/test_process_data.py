@@ -8,11 +8,13 @@ the instance fail.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -133,6 +135,24 @@ def test_any_json_survives_dump_and_restore_unchanged(start: dict[str, Any], mes
     final = engine.workflow_data(wf)
     assert final["extra"] == start and final["documents"] == message
     assert {k: final[k] for k in data} == data
+
+
+def test_values_only_a_script_makes_survive_dump_and_restore() -> None:
+    """NaN, infinities and integers beyond 64 bits cannot come in as JSON, but a script can compute them:
+    the state keeps them (orjson would write NaN as null and refuses such integers; spiff.dump_state)."""
+    loaded = review_spec_cached()
+    wf = engine.new_workflow(loaded, REVIEW_START, no_services)
+    engine.run_engine(wf, NOW)
+    (ready,) = engine.snapshot(wf, 900).ready
+    assert engine.dump_state(wf).startswith('{"creditflow.orjson":1,')  # the fast path, read back exactly
+    made = {"nan": math.nan, "inf": math.inf, "minus_inf": -math.inf, "big": 2**70, "tenth": 0.1}
+    wf.get_task_from_id(UUID(ready.task_id)).data.update(made, nested={"v": [math.nan, -(2**80)]})
+    assert not engine.dump_state(wf).startswith('{"creditflow.orjson"')  # orjson refuses 2**70
+    wf = reload(loaded, wf)
+    data = wf.get_task_from_id(UUID(ready.task_id)).data
+    assert math.isnan(data["nan"]) and math.isnan(data["nested"]["v"][0])
+    assert (data["inf"], data["minus_inf"], data["big"], data["tenth"]) == (math.inf, -math.inf, 2**70, 0.1)
+    assert data["nested"]["v"][1] == -(2**80)
 
 
 _SPEC: list[compile.LoadedSpec] = []
