@@ -30,8 +30,8 @@ def compare(key: str) -> str:
         if not numbers:
             raise NotFound(_("no process %(key)s is deployed", key=key))
         new = _version_arg("to", numbers, max(numbers))
-        earlier = [n for n in numbers if n < new]
-        old = _version_arg("from", numbers, earlier[-1] if earlier else new)
+        earlier = [n for n in numbers if n < new]  # max: versions_of lists the newest first
+        old = _version_arg("from", numbers, max(earlier) if earlier else new)
         old_definition, new_definition = get_definition(session, key, old), get_definition(session, key, new)
         diff = compare_bpmn(diagram_xml(session, old_definition), diagram_xml(session, new_definition))
         old_markers, new_markers = diff.markers()

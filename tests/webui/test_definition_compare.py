@@ -74,3 +74,26 @@ def test_the_compare_page_speaks_chinese(app: Flask, demo_tokens: dict[str, str]
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert re.search(r"[\u4e00-\u9fff]", text.split("<h1>", 1)[1])
+
+
+def test_by_default_the_newest_version_is_compared_with_the_one_just_before(
+    app: Flask, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    _deploy_two_versions(app, clock)
+    [bundle] = [b for b in shipped_bundles() if b[0].name == "credit_application.bpmn"]
+    files = read_files(bundle)
+    files["credit_application.bpmn"] = files["credit_application.bpmn"].replace(
+        b'name="Review credit application"', b'name="Review the application"', 1
+    )
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        deploy_files(session, files, build_operations(), deployed_by="system", now=clock)
+    owner = logged_in(app, "owner1")
+    # Versions are listed newest first: the default "from" is v2, not the oldest (v1).
+    default = owner.get("/definitions/credit_application/compare").get_data(as_text=True)
+    assert "v2 and v3 side by side" in default
+    assert _markers(default) == [
+        {"cf-removed": [], "cf-changed": ["review_application"], "cf-frame": []},
+        {"cf-added": [], "cf-changed": ["review_application"], "cf-frame": []},
+    ]
+    to_two = owner.get("/definitions/credit_application/compare?to=2").get_data(as_text=True)
+    assert "v1 and v2 side by side" in to_two
