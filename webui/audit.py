@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
 from webui.customers import dunning_event_label
+from webui.export_headers import export_header
 from webui.i18n import action_label, label_of
 from webui.input_checks import MAX_ID
 from webui.services import page_arg, services
@@ -111,7 +112,7 @@ def export() -> Response:
     require_groups(AUDIT_READERS, _("read the audit trail"))
     where = _audit_filter()
     with services().rt.factory() as session:
-        text, cut = audit_trail.export_csv(session, where)
+        text, cut = audit_trail.export_csv(session, where, export_header(audit_trail.CSV_COLUMNS))
     return _csv(text, "audit", cut=cut)
 
 
@@ -133,4 +134,5 @@ def sod_export() -> Response:
     start, end = _period()
     with services().rt.factory() as session:
         rows = sod_report.sod_report(session, start, end)
-    return _csv(to_csv(sod_report.SOD_CSV_COLUMNS, sod_report.sod_rows(rows)), "segregation-of-duties")
+    header = export_header(sod_report.SOD_CSV_COLUMNS)  # the reader's language (webui/export_headers.py)
+    return _csv(to_csv(header, sod_report.sod_rows(rows)), "segregation-of-duties")

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
 from webui.customers import BUCKET_TITLES
+from webui.export_headers import export_header
 from webui.services import MAX_PAGE, services
 from workflows.credit.customers import GRADES
 from workflows.credit.portfolio import (
@@ -21,7 +22,7 @@ from workflows.credit.portfolio import (
     TOP_MAX,
     PortfolioFilter,
 )
-from workflows.credit.portfolio_export import XLSX_MEDIA_TYPE, portfolio_csv, portfolio_xlsx
+from workflows.credit.portfolio_export import COLUMNS, XLSX_MEDIA_TYPE, portfolio_csv, portfolio_xlsx
 from workflows.credit.portfolio_pages import export_rows, load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.roles import PORTFOLIO_READERS
@@ -150,9 +151,10 @@ def _export(kind: str) -> Response:
         rows, totals = export_rows(session, flt, as_of=today, base=base)
     name = f"portfolio-{today.isoformat()}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    header = export_header(COLUMNS)  # the reader's language (webui/export_headers.py)
     if kind == "csv":
-        return Response(portfolio_csv(rows, totals, base), mimetype="text/csv", headers=headers)
-    return Response(portfolio_xlsx(rows, totals, base), mimetype=XLSX_MEDIA_TYPE, headers=headers)
+        return Response(portfolio_csv(rows, totals, base, header), mimetype="text/csv", headers=headers)
+    return Response(portfolio_xlsx(rows, totals, base, header), mimetype=XLSX_MEDIA_TYPE, headers=headers)
 
 
 @bp.get("/portfolio.csv")

@@ -184,14 +184,14 @@ def export_changes(
     return found[:limit], len(found) > limit
 
 
-def export_csv(session: Session, where: AuditFilter) -> tuple[str, bool]:
-    """The CSV export and whether it was cut at MAX_EXPORT_ROWS; a cut file ends with a line saying so."""
+def export_csv(session: Session, where: AuditFilter, header: Iterable[str] = ()) -> tuple[str, bool]:
+    """The CSV (`header`: CSV_COLUMNS named for its reader, else the ids) and whether it was cut (noted)."""
     changes, cut = export_changes(session, where)
     note = (
         f"truncated: more than {MAX_EXPORT_ROWS:,} changes match; this file holds the newest "
         f"{MAX_EXPORT_ROWS:,}: narrow the period (from/to) for the rest"
     )
-    return to_csv(CSV_COLUMNS, [*change_rows(changes), *([[note]] if cut else [])]), cut
+    return to_csv(list(header) or CSV_COLUMNS, [*change_rows(changes), *([[note]] if cut else [])]), cut
 
 
 def _changes_query(session: Session, where: AuditFilter) -> Any:

@@ -70,9 +70,12 @@ def _all_rows(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str) 
     return [row_cells(r) for r in rows] + totals_cells(totals, base)
 
 
-def portfolio_csv(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str) -> str:
-    """The CSV document: amounts as decimal text with two places (csv_export makes every cell safe)."""
-    return to_csv(COLUMNS, _all_rows(rows, totals, base))
+def portfolio_csv(
+    rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str, header: Sequence[str] = COLUMNS
+) -> str:
+    """The CSV document: amounts as decimal text with two places (csv_export makes every cell safe).
+    `header`: the names of COLUMNS, in order (a page's download names them in its reader's language)."""
+    return to_csv(header, _all_rows(rows, totals, base))
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -82,12 +85,14 @@ def _xlsx_cell(value: Any) -> Any:
     return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", safe_cell(value)))
 
 
-def portfolio_xlsx(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str) -> bytes:
-    """The XLSX workbook (one sheet, "Portfolio"): the same rows and totals as the CSV."""
+def portfolio_xlsx(
+    rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str, header: Sequence[str] = COLUMNS
+) -> bytes:
+    """The XLSX workbook (one sheet, "Portfolio"): the same rows and totals as the CSV, `header` as there."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Portfolio")
     first_amount = COLUMNS.index(AMOUNT_COLUMNS[0])
-    sheet.append(list(COLUMNS))
+    sheet.append([_xlsx_cell(name) for name in header])
     for values in _all_rows(rows, totals, base):
         sheet.append(_typed_row(sheet, values, first_amount))
     out = io.BytesIO()
