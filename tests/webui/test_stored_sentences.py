@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.ctx import RequestContext
+from flask.testing import FlaskClient
 
+from tests.helpers import auth
 from tests.webui.test_customer_pages import overdue_customer  # noqa: F401 - a fixture
 from tests.webui.test_language import switch
 from tests.webui.test_pages import logged_in, text_of
@@ -99,3 +101,29 @@ def test_a_failure_stored_with_its_exception_s_name_keeps_the_name_and_says_the_
         said = said_stored(f"MissingRate: {MISSING}")
         assert said.startswith("MissingRate: 2027-01-14 及之前没有 USD→CNY 的汇率"), said
         assert said_stored("ValueError: something nobody wrote") == "ValueError: something nobody wrote"
+
+
+@pytest.mark.usefixtures("shipped")
+def test_the_api_says_a_stored_incident_in_the_caller_s_language(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    overdue_customer: dict[str, Any],  # noqa: F811
+) -> None:
+    instance_id = overdue_customer["application"]["id"]
+    message = f"credit.score failed: {MISSING}"
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.add(
+            Incident(
+                instance_id=instance_id,
+                bpmn_id="score_customer",
+                message=message,
+                traceback="",
+                created_at=app.extensions["creditflow"].clock(),
+            )
+        )
+    path = f"/api/process-instances/{instance_id}"
+    zh = client.get(path, headers={**auth(demo_tokens["admin"]), "Accept-Language": "zh"}).get_json()
+    assert zh["incidents"][0]["message"].startswith("credit.score 执行失败：2027-01-14 及之前没有 USD→CNY")
+    en = client.get(path, headers=auth(demo_tokens["admin"])).get_json()
+    assert en["incidents"][0]["message"] == message

@@ -12,6 +12,7 @@ from webui.api.openapi import Body, Id, JsonObject, Model, Page, PageQuery, Time
 from webui.api.tasks import Task
 from webui.input_checks import check_business_key
 from webui.services import services
+from webui.stored_sentences import said_stored
 from workflows.credit.roles import CREDIT_APPLICATION
 from workflows.decision_log import decision_json, decisions_of
 from workflows.engine import runner
@@ -162,7 +163,11 @@ def get_instance(instance_id: int) -> Response:
     actor = current_actor()
     svc = services()
     with svc.rt.factory() as session:
-        return jsonify(instance_json(session, get_instance_for(session, actor, instance_id), svc.clock()))
+        found = instance_json(session, get_instance_for(session, actor, instance_id), svc.clock())
+    # An incident's message was stored as English text: said in the caller's language (Accept-Language).
+    for incident in found.get("incidents", []):
+        incident["message"] = said_stored(incident["message"])
+    return jsonify(found)
 
 
 @bp.get("/process-instances/<int:instance_id>/decisions")

@@ -339,8 +339,8 @@ def _bounded_range(*args: int) -> range:
         raise _too_big(
             _(
                 "a range of %(count)s numbers is more than %(most)s",
-                count=f"{len(span):,}",
-                most=f"{MAX_ITEMS:,}",
+                count=format(len(span), ","),
+                most=format(MAX_ITEMS, ","),
             )
         )
     return span

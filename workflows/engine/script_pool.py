@@ -87,8 +87,8 @@ def read_frame(fd: int, deadline: float | None = None, limit: int = MAX_MESSAGE_
         raise WorkerFailed(
             _(
                 "a message of %(size)s bytes is over the %(limit)s byte limit",
-                size=f"{size:,}",
-                limit=f"{limit:,}",
+                size=format(size, ","),
+                limit=format(limit, ","),
             )
         )
     body = _read_exactly(fd, size, deadline)
@@ -178,11 +178,9 @@ class _Worker:
             greeting = None
         if greeting != READY:
             self.kill()
+            command = f"{sys.executable} -c '{_BOOT}' {_ROOT} {memory_limit_mb}"
             raise WorkerFailed(
-                _(
-                    "the script worker did not start; run `%(command)s` to see its error",
-                    command=f"{sys.executable} -c '{_BOOT}' {_ROOT} {memory_limit_mb}",
-                )
+                _("the script worker did not start; run `%(command)s` to see its error", command=command)
             )
 
     def exchange(self, request: bytes, time_limit_s: float) -> bytes:
@@ -201,7 +199,7 @@ class _Worker:
                 _(
                     "the script ran longer than %(seconds)s s and was stopped; look for a loop that never "
                     "ends or work on very large data",
-                    seconds=f"{time_limit_s:g}",
+                    seconds=format(time_limit_s, "g"),
                 )
             ) from None
         if reply is None:
@@ -214,7 +212,7 @@ class _Worker:
                     "the script's worker process stopped (%(cause)s); the script used more time or memory "
                     "than allowed (%(seconds)s s, %(mb)s MB)",
                     cause=cause,
-                    seconds=f"{time_limit_s:g}",
+                    seconds=format(time_limit_s, "g"),
                     mb=self.memory_limit_mb,
                 )
             )
@@ -283,7 +281,7 @@ class ScriptPool:
                 _(
                     "the script's task data is %(size)s MB; the limit is %(limit)s MB, so keep large records "
                     "in tables and their ids in task data",
-                    size=f"{len(payload) / 2**20:.1f}",
+                    size=format(len(payload) / 2**20, ".1f"),
                     limit=MAX_MESSAGE_BYTES // 2**20,
                 )
             )

@@ -114,7 +114,7 @@ def render_capped(template: str, data: Mapping[str, Any], max_chars: int) -> str
                 _(
                     "the task's instructions are longer than %(most)s characters; shorten the template or "
                     "show fewer items",
-                    most=f"{max_chars:,}",
+                    most=format(max_chars, ","),
                 )
             )
         parts.append(part)
