@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, event, insert, select
 
 from handlers.registry import build_operations
 from tests.batch.test_scale_guards import NOW, seed_book
@@ -131,3 +131,25 @@ def test_the_daily_dunning_run_reports_its_progress_by_customer(
     # A long dunning day shows how far it is, customer by customer, not one step for the whole job.
     assert day["customers"] == 23 and day["cases_started"] == 23  # every fourth customer owes nothing late
     assert (progress.totals["job dunning_run"], progress.done["job dunning_run"]) == (23, 23)
+
+
+def test_a_round_with_nothing_due_takes_no_write_lock(
+    rt: Runtime, clock: datetime, smtp_sink: RecordingSink, db_engine: Engine
+) -> None:
+    """The scheduler runs a round after web actions (at most every 250 ms): with nothing overdue and no
+    e-mail due it only reads. A write transaction (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL)
+    would take the write lock from the requests that nudged it."""
+    start_review(rt, clock)  # an open task, not yet due
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(db_engine, "before_cursor_execute", record)
+    try:
+        did = tick(rt, mailer_for(rt.settings.mail, smtp_sink.port), clock, daily_jobs_due=False)
+    finally:
+        event.remove(db_engine, "before_cursor_execute", record)
+    assert (did.reminders, did.emails, did.timers) == (0, 0, 0)
+    writes = [s for s in sent if s.startswith("BEGIN IMMEDIATE") or "FOR UPDATE" in s]
+    assert sent and writes == [], writes

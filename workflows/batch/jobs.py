@@ -160,7 +160,10 @@ def dispatch_all_due_emails(
 ) -> DispatchResult:
     """Send every outbox row due by `now`, in batches of MAIL_BATCH; SMTP failures are retried later."""
     with rt.factory() as session:
-        progress.begin("emails", count_due_emails(session, now))
+        due = count_due_emails(session, now)
+    progress.begin("emails", due)
+    if not due:
+        return DispatchResult()  # no claim transaction: nothing it could claim is due
     sent = retried = failed = 0
     while True:
         batch = dispatch_due_emails(rt.factory, mailer, rt.settings.mail, now, limit=MAIL_BATCH)
@@ -180,7 +183,11 @@ def remind_overdue_tasks(rt: Runtime, now: datetime, *, progress: Progress = NO_
     """
     reminded = 0
     with rt.factory() as session:
-        progress.begin("reminders", session.scalar(_OVERDUE_COUNT, {"now": now}) or 0)
+        overdue_count = session.scalar(_OVERDUE_COUNT, {"now": now}) or 0
+    progress.begin("reminders", overdue_count)
+    if not overdue_count:
+        # Most rounds: no write transaction, which on SQLite would take the write lock from requests.
+        return 0
     while True:
         with transaction(rt.factory) as session:
             overdue = session.scalars(_OVERDUE, {"now": now}).all()
