@@ -210,3 +210,29 @@ def test_an_unknown_candidate_group_is_marked_and_refused(
     entry(page, "candidateGroups", "select").select_option(["credit_manager"])
     page.wait_for_selector('.djs-element.cf-problem[data-element-id="review_application"]', state="detached")
     assert page.locator('[data-entry-id="candidateGroups"] .bio-properties-panel-error').count() == 0
+
+
+def test_a_zh_owner_reads_the_new_entries_and_the_previews_in_chinese(
+    app: Flask,
+    page: Any,  # noqa: F811
+    demo_tokens: dict[str, str],
+) -> None:
+    if not STUDIO.exists():
+        pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
+    from workflows.users import set_language
+
+    deploy_shipped(app, "credit_application", "definition_approval")
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        set_language(session, "owner1", "zh", svc.clock())
+    _open(app, page)
+    select(page, "review_application")
+    groups = page.locator('[data-entry-id="candidateGroups"]')
+    assert "候选用户组" in groups.inner_text() and "按住 Ctrl" in groups.inner_text()
+    assert "按字段清单新建表单" in page.locator('[data-entry-id="newForm"]').inner_text()
+    assert "不带数据（空案件）" in page.locator('[data-entry-id="textPreview"]').inner_text()
+    entry(page, "dueIn").fill("P5D")
+    page.locator('[data-entry-id="dueIn"]:has-text("任务生成 5 天后到期。")').wait_for()
+    select(page, "information_reminder")
+    page.locator('[data-entry-id="timerStart"] input').fill("2027-01-09 09:00")
+    page.locator('[data-preview="timer"]:has-text("按此开始时间，于 2027-01-14 09:00 UTC 触发。")').wait_for()

@@ -84,7 +84,7 @@ export function TimerExpressionEntry(props) {
   var text = expression ? expression.body || "" : "";
   var quoted = unquote(text);
   var description = _("A Python expression: a quoted ISO 8601 value such as \"P5D\", or code computing one.");
-  if (kind === "timeDuration" && quoted !== null && isDuration(quoted)) description = _("Fires %(duration)s after it starts waiting.", { duration: durationPreview(quoted) });
+  if (kind === "timeDuration" && quoted !== null && isDuration(quoted)) description = _("Fires %(duration)s after the timer starts waiting.", { duration: durationPreview(quoted) });
   var cycle = kind === "timeCycle" && quoted !== null ? /^R(\d*)\/(P[^/]+)$/.exec(quoted) : null;
   if (cycle && isDuration(cycle[2])) {
     description = cycle[1]

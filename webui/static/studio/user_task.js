@@ -90,7 +90,7 @@ function DueInEntry(props) {
   var preview = durationPreview(current);
   return h(TextFieldEntry, {
     element: element, id: props.id, debounce: debounce, label: _("Due in"),
-    description: preview ? _("Due %(duration)s after the task opens.", { duration: preview }) : _("An ISO 8601 duration: P2D is 2 days, PT4H 4 hours."),
+    description: preview ? _("Due %(duration)s after the task is created.", { duration: preview }) : _("An ISO 8601 duration: P2D is 2 days, PT4H 4 hours."),
     getValue: function () { return current; },
     setValue: propertySetter(injector, element, "dueIn"),
     validate: function (value) {
