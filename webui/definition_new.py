@@ -68,6 +68,10 @@ def edit() -> tuple[str, int]:
             "groups": sorted(GROUPS),
             "forms": [],
             "decisions": [],
+            # The panel's previews (studio_previews.py): over no data, since no case of it exists yet.
+            "previewTextsUrl": url_for("studio_previews.texts", key=process.key),
+            "previewTimerUrl": url_for("studio_previews.timer", key=process.key),
+            "instances": [],
         },
     ), 200
 

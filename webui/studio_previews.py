@@ -66,8 +66,9 @@ def studio_preview_choices(session: Session, actor: Actor, key: str, version: in
 
 
 @bp.post("/definitions/<key>/<int:version>/preview/texts")
+@bp.post("/definitions/new/<key>/preview/texts")  # a new process (definition_new.py): nothing deployed yet
 @login_required_view
-def texts(key: str, version: int) -> Response:
+def texts(key: str, version: int | None = None) -> Response:
     """{"instance_id": N or null, "subject": "...", "instructions": "..."} -> each rendered, or why not."""
     actor = require_groups(PROCESS_OWNERS, WORKBENCH)
     body = _body()
@@ -76,7 +77,8 @@ def texts(key: str, version: int) -> Response:
         raise BadRequest(_('"instance_id" must be the id of an instance, or null for no data'))
     subject, instructions = _text(body, "subject"), _text(body, "instructions")
     with services().rt.factory() as session:
-        get_definition(session, key, version)  # 404 for an unknown version
+        if version is not None:
+            get_definition(session, key, version)  # 404 for an unknown version
         data: dict[str, Any] = {}
         if instance_id is not None:
             instance = get_instance_for(session, actor, instance_id)  # 404, or 403 when not readable
@@ -92,15 +94,17 @@ def texts(key: str, version: int) -> Response:
 
 
 @bp.post("/definitions/<key>/<int:version>/preview/timer")
+@bp.post("/definitions/new/<key>/preview/timer")
 @login_required_view
-def timer(key: str, version: int) -> Response:
+def timer(key: str, version: int | None = None) -> Response:
     """{"kind": "timeDuration", "expression": "\\"P2D\\"", "start": "2027-01-12 09:00"} -> when it fires."""
     require_groups(PROCESS_OWNERS, WORKBENCH)
     body = _body()
     kind, expression, start_text = _text(body, "kind"), _text(body, "expression"), _text(body, "start")
     start = _start(start_text)
-    with services().rt.factory() as session:
-        get_definition(session, key, version)
+    if version is not None:
+        with services().rt.factory() as session:
+            get_definition(session, key, version)
     try:
         firings = timer_firings(kind, expression, start, {})
     except PreviewFailed as exc:

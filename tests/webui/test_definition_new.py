@@ -4,6 +4,8 @@ rights."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from typing import Any
 
@@ -133,3 +135,28 @@ def test_only_process_owners_create(app: Flask, demo_tokens: dict[str, str]) -> 
         assert browser.get("/definitions/new").status_code == 403
         assert browser.get("/definitions/new/edit", query_string=NEW).status_code == 403
     assert app.test_client().get("/definitions/new").status_code == 302
+
+
+def test_the_panels_previews_work_before_anything_is_deployed(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    owner = logged_in(app, "owner1")
+    page = owner.get("/definitions/new/edit", query_string=NEW).get_data(as_text=True)
+    studio = json.loads(html.unescape(re.search(r"data-studio='([^']*)'", page).group(1)))  # type: ignore[union-attr]
+    assert studio["previewTimerUrl"] == "/definitions/new/supplier_onboarding/preview/timer"
+    assert studio["previewTextsUrl"] == "/definitions/new/supplier_onboarding/preview/texts"
+    assert studio["instances"] == []
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    body = {"kind": "timeDuration", "expression": '"P2D"', "start": "2027-01-12 09:00"}
+    fired = owner.post(studio["previewTimerUrl"], json=body, headers=headers).get_json()
+    assert fired["ok"] is True and fired["fires"] == ["2027-01-14T09:00:00+00:00"]
+    texts = {"instance_id": None, "subject": '"Onboard " + "supplier"', "instructions": "Check {{ 1 + 1 }}"}
+    said = owner.post(studio["previewTextsUrl"], json=texts, headers=headers).get_json()
+    assert said["subject"] == {"ok": True, "text": "Onboard supplier"}
+    assert said["instructions"]["ok"] is True and said["instructions"]["text"] == "Check 2"
+    # No case of a new process exists: an instance id finds nothing of it.
+    other = owner.post(studio["previewTextsUrl"], json={**texts, "instance_id": 1}, headers=headers)
+    assert other.status_code == 404
+    sales = logged_in(app, "sales1")
+    refused = sales.post(studio["previewTimerUrl"], json=body, headers={"X-CSRFToken": csrf_token(sales)})
+    assert refused.status_code == 403

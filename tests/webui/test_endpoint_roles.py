@@ -296,6 +296,8 @@ MATRIX: dict[str, Row] = {
     "POST /definitions/new/<key>/validate": Row(OWNERS, send=edited_xml),
     # credit_hold's diagram alone misses its forms: refused (422) before its taken key would be (409).
     "POST /definitions/new/<key>/deploy": Row(OWNERS, ok=422, send=edited_xml),
+    "POST /definitions/new/<key>/preview/texts": Row(OWNERS, send=preview_texts),
+    "POST /definitions/new/<key>/preview/timer": Row(OWNERS, send=preview_timer),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),
