@@ -17,7 +17,7 @@ from flask import Flask, request
 from sqlalchemy import String
 from werkzeug.routing import IntegerConverter, Map
 
-from workflows.errors import BadRequest, Invalid
+from workflows.errors import BadRequest, Invalid, message_of
 from workflows.messages import _
 from workflows.store.db import MAX_BIGINT, MAX_INTEGER
 from workflows.store.models import ProcessInstance
@@ -171,6 +171,27 @@ def _refuse_unstorable_request_text() -> None:
             reason = unstorable_reason(upload.filename or "")
             if reason:
                 raise BadRequest(_("the file name of upload %(name)r %(reason)s", name=name, reason=reason))
+    if request.is_json and not request.path.startswith("/api/"):
+        _refuse_unreadable_page_json()
+
+
+def _refuse_unreadable_page_json() -> None:
+    """A page route's JSON body (the studio's edit, preview and new-process posts read it with
+    request.get_json) as the API checks its own (json_body): a body nested 100,000 deep was a RecursionError
+    there, and an unpaired surrogate in the posted diagram a UnicodeEncodeError when encoded, both a 500.
+
+    Raises:
+        BadRequest: as for loads_checked.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return
+    try:
+        loads_checked(raw)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        raise BadRequest(
+            _("the request body is not valid JSON: %(problem)s", problem=message_of(exc))
+        ) from exc
 
 
 def register(app: Flask) -> None:

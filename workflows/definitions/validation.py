@@ -30,6 +30,7 @@ __all__ = ["InvalidBundle", "Problem", "ValidatedBundle", "make_parser", "valida
 # SpiffWorkflow's VALIDATOR is one shared lxml XMLSchema whose error_log is overwritten by every
 # validation; serialize its use so concurrent deploys do not read each other's errors.
 _XSD_LOCK = threading.Lock()
+MAX_FORM_DEPTH = 32  # objects and arrays inside each other in a form file; the shipped forms nest 7
 
 
 @dataclass
@@ -146,6 +147,8 @@ def _load_forms(files: Mapping[str, bytes], problems: list[Problem]) -> dict[str
 def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
     try:
         schema = json.loads(data)
+    except RecursionError:  # the C parser's own limit, near 1,000 levels
+        return _too_deep(name)
     except json.JSONDecodeError as exc:
         message = _("the form is not valid JSON (%(error)s); fix the JSON syntax", error=exc.msg)
         return Problem(name, exc.lineno, "-", message)
@@ -153,16 +156,23 @@ def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
         return Problem(
             name, 0, "-", _("the form cannot be read (%(error)s); save it as UTF-8 JSON", error=str(exc))
         )
+    if _deeper_than(schema, MAX_FORM_DEPTH):
+        # jsonschema's check_schema (and each form's rendering and validation after it) recurse per level:
+        # a schema a few hundred levels deep was a RecursionError, a 500 on validate and deploy.
+        return _too_deep(name)
     if not isinstance(schema, dict):
         message = _("a form file must hold one JSON Schema object ({...}); wrap the schema in braces")
         return Problem(name, 1, "-", message)
     # Without default=None, validator_for warns (and will later fail) on an unknown $schema.
     meta = schema.get("$schema")
-    validator = validator_for(schema, default=None) if isinstance(meta, str) else validator_for(schema)
-    if "$schema" in schema and (not isinstance(meta, str) or validator is None):
+    # A $schema that is not text is unknown too: validator_for looked it up as a dict key (a TypeError, 500).
+    validator = validator_for(schema, default=None) if isinstance(meta, str) else None
+    if "$schema" not in schema:
+        validator = validator_for(schema)
+    elif validator is None:
         message = _(
             'unknown $schema %(schema)r; use "https://json-schema.org/draft/2020-12/schema" or leave it out',
-            schema=meta,
+            schema=meta if isinstance(meta, str) else str(meta)[:80],
         )
         return Problem(name, json_line(data, ["$schema"]), "-", message)
     try:
@@ -176,6 +186,26 @@ def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
         )
         return Problem(name, json_line(data, list(exc.path)), "-", message)
     return schema
+
+
+def _too_deep(name: str) -> Problem:
+    message = _(
+        "the form is nested more than %(most)s levels deep; a form's fields nest a few levels",
+        most=MAX_FORM_DEPTH,
+    )
+    return Problem(name, 1, "-", message)
+
+
+def _deeper_than(value: Any, most: int) -> bool:
+    """Whether JSON objects and arrays nest more than `most` levels (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= most:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 # --- loading into SpiffWorkflow ------------------------------------------------------------------
