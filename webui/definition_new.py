@@ -165,7 +165,10 @@ def _posted_bundle(key: str) -> dict[str, bytes]:
     xml = body.get("xml") if isinstance(body, dict) else None
     if not isinstance(xml, str) or not xml.strip():
         raise BadRequest(_('post the edited diagram as JSON {"xml": "..."}'))
-    files = {f"{key}.bpmn": xml.encode("utf-8")}
+    try:
+        files = {f"{key}.bpmn": xml.encode("utf-8")}
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON's \ud800) is no text a file can hold
+        raise BadRequest(_("the diagram is not valid text: %(problem)s", problem=str(exc.reason))) from exc
     files.update(new_forms(body, files))
     return files
 

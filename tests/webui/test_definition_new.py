@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import auth
+from tests.webui.test_definitions_validate_api import EXTERNAL, LAUGHS
 from tests.webui.test_pages import csrf_token, logged_in
 
 NEW = {"key": "supplier_onboarding", "name": "Supplier onboarding", "group": "procurement"}
@@ -160,3 +161,25 @@ def test_the_panels_previews_work_before_anything_is_deployed(
     sales = logged_in(app, "sales1")
     refused = sales.post(studio["previewTimerUrl"], json=body, headers={"X-CSRFToken": csrf_token(sales)})
     assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "xml",
+    ["not xml", "<a>\x00</a>", LAUGHS, EXTERNAL, "<a>" * 5000 + "</a>" * 5000, "\ud800"],
+    ids=["not_xml", "nul", "billion_laughs", "external_entity", "deep", "lone_surrogate"],
+)
+def test_hostile_diagrams_are_refused_unexpanded_and_deploy_nothing(
+    app: Flask, demo_tokens: dict[str, str], xml: str
+) -> None:
+    owner = logged_in(app, "owner1")
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    checked = owner.post("/definitions/new/hostile_key/validate", json={"xml": xml}, headers=headers)
+    deployed = owner.post("/definitions/new/hostile_key/deploy", json={"xml": xml}, headers=headers)
+    if checked.status_code == 400:  # NUL and a lone surrogate: refused before the view (input_checks)
+        assert deployed.status_code == 400
+    else:
+        assert checked.status_code == 200 and checked.get_json()["ok"] is False
+        assert deployed.status_code == 422 and deployed.get_json()["problems"]
+    said = checked.get_data(as_text=True) + deployed.get_data(as_text=True)
+    assert "lollollol" not in said and "root:" not in said
+    assert owner.get("/definitions/hostile_key/1").status_code == 404
