@@ -84,6 +84,7 @@ def test_an_invalid_new_diagram_deploys_nothing(app: Flask, demo_tokens: dict[st
     [
         ({**NEW, "key": "Bad-Key"}, "key"),
         ({**NEW, "key": "ab"}, "key"),
+        ({**NEW, "key": "new"}, "key"),
         ({**NEW, "key": "x" * 61}, "key"),
         ({**NEW, "name": ""}, "name"),
         ({**NEW, "name": "a\x07b"}, "name"),
