@@ -112,9 +112,20 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     page.locator('[data-preview="instructions"]:has-text("Check Preview Werke GmbH now.")').wait_for()
     preview.screenshot(path=str(tmp_path / "studio-text-preview.png"))
 
-    # A form made from a field list: refused while wrong, then chosen for the task.
+    # A form made from a field list and then replaced by another choice is not deployed.
     page.get_by_role("button", name="New form from a field list…").click()
     builder = page.locator('[data-entry-id="newForm"]')
+    builder.locator("#cf-new-form-name").fill("first_try")
+    builder.locator('input[name="field-name"]').fill("remark")
+    builder.locator('[data-action="create-form"]').click()
+    form = entry(page, "formJsonSchemaFilename", "select")
+    page.wait_for_function(
+        "v => document.querySelector('[data-entry-id=formJsonSchemaFilename] select')?.value === v",
+        arg="first_try.json",
+    )
+    form.select_option("credit_review.json")
+    # A form made from a field list: refused while wrong, then chosen for the task.
+    page.get_by_role("button", name="New form from a field list…").click()
     builder.locator("#cf-new-form-name").fill("second_look")
     builder.locator('input[name="field-name"]').fill("Bad Name")
     builder.locator('[data-action="create-form"]').click()
@@ -165,6 +176,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
         in files["credit_application.bpmn"]
     )
     assert "credit_review.json" in files  # the version's forms are deployed with it, unchanged
+    assert "first_try.json" not in files  # made, then replaced: not deployed
 
 
 def test_an_unknown_candidate_group_is_marked_and_refused(

@@ -79,7 +79,7 @@
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": token, "Accept": "application/json" },
         // forms: new JSON schema files the panel made from a field list (studio/form_builder.js)
-        body: JSON.stringify({ xml: both[0].xml, files: both[1], forms: modeler.get("creditflowForms").files() })
+        body: JSON.stringify({ xml: both[0].xml, files: both[1], forms: modeler.get("creditflowForms").files(both[0].xml) })
       });
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";

@@ -31,7 +31,14 @@ CreditflowForms.prototype.add = function (name, text) {
   var forms = this._choices.forms = this._choices.forms || [];
   if (forms.indexOf(name) === -1) forms.push(name);
 };
-CreditflowForms.prototype.files = function () { return Object.assign({}, this._files); };
+// The forms the diagram names (a form made and then undone, or replaced by another, is not deployed).
+CreditflowForms.prototype.files = function (xml) {
+  var files = this._files, named = {};
+  Object.keys(files).forEach(function (name) {
+    if ((xml || "").indexOf('"' + name + '"') !== -1) named[name] = files[name];
+  });
+  return named;
+};
 
 export function schemaOf(title, fields) {
   var schema = { $schema: "https://json-schema.org/draft/2020-12/schema", title: title, type: "object", properties: {}, required: [] };
@@ -81,6 +88,8 @@ export function NewFormEntry(props) {
     forms.add(file, schemaOf(name[0].replace(/[_-]/g, " "), list));
     propertySetter(injector, element, "formJsonSchemaFilename")(file);
     open[1](false);
+    name[1]("");  // the next form starts empty
+    fields[1]([{ name: "", type: "string", required: true }]);
   }
   if (!open[0]) {
     return h("div", { class: "bio-properties-panel-entry", "data-entry-id": props.id },
