@@ -18,6 +18,7 @@ from webui.stored_sentences import said_stored
 from workflows.messages import translated
 from workflows.money import LOCALE, as_decimal, format_money
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
 _MONEY_KEY = re.compile(
     r"amount|limit|exposure|revenue|balance|shortfall|price|total|value_impact|order_value"
@@ -62,11 +63,21 @@ def format_ago(when: datetime | None, now: datetime) -> str:
 _DATE_FORMATS = {"en": "d MMM y", "zh_Hans": "long"}
 
 
-def format_day(value: date | None) -> str:
-    """A calendar date in the page's language (Flask-Babel): "14 Jan 2027", "2027年1月14日"."""
-    if value is None:
+def format_day(value: date | str | None) -> str:
+    """A date (or its ISO text) in the page's language (Flask-Babel): "14 Jan 2027", "2027年1月14日"."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
     return str(format_date(value, _DATE_FORMATS.get(page_locale(), "medium")))
+
+
+def dated_chart(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A chart's spec (static/dashboard.js) with `shown_labels`: its ISO day labels as the page writes dates,
+    so the axis reads like the table beside it; `labels` stay ISO for scripts and tests."""
+    labels = spec.get("labels") or []
+    shown = [format_day(x) if isinstance(x, str) and _ISO_DAY.fullmatch(x) else x for x in labels]
+    return {**spec, "shown_labels": shown}
 
 
 def format_number(value: Decimal | float | int | None, decimals: int = 2) -> str:
@@ -136,6 +147,7 @@ def register(app: Flask) -> None:
         time=format_time,
         money=lambda value, currency=None: format_money(value, currency, empty="", locale=page_locale()),
         date=format_day,
+        dated_chart=dated_chart,
         number=format_number,
     )
     app.jinja_env.globals.update(

@@ -44,9 +44,12 @@ CHARTS = """
 })
 """
 # A numbers table as rows of cell texts (header row first).
+# A dated row's first cell as its ISO data-day / data-period: the page writes the day as "31 Jan 2026".
 TABLE = """
 (name) => Array.from(document.querySelectorAll(`table[data-numbers="${name}"] tr`)).map(
-  (row) => Array.from(row.querySelectorAll("th, td")).map((cell) => cell.textContent.trim()))
+  (row) => Array.from(row.querySelectorAll("th, td")).map((cell, i) =>
+    i === 0 && (row.dataset.day || row.dataset.period) ? row.dataset.day || row.dataset.period
+      : cell.textContent.trim()))
 """
 # The KPIs issue 17 names: each has a tile (more may follow).
 ISSUE_KPIS = tuple(EXPECTED["2026-03-31"])

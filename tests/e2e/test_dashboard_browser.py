@@ -40,9 +40,12 @@ CHARTS = """
 """
 
 # A numbers table as rows of cell texts (header row first).
+# A dated row's first cell as its ISO data-day / data-period: the page writes the day as "31 Jan 2026".
 TABLE = """
 (name) => Array.from(document.querySelectorAll(`table[data-numbers="${name}"] tr`)).map(
-  (row) => Array.from(row.querySelectorAll("th, td")).map((cell) => cell.textContent.trim()))
+  (row) => Array.from(row.querySelectorAll("th, td")).map((cell, i) =>
+    i === 0 && (row.dataset.day || row.dataset.period) ? row.dataset.day || row.dataset.period
+      : cell.textContent.trim()))
 """
 
 
@@ -99,6 +102,13 @@ def test_the_dashboard_and_provisions_charts_are_drawn_from_their_tables(
     for i, series in enumerate(aging["data"]):
         assert series == [number(row[1 + i]) for row in rows]
     assert rows[-1][0] == "2026-03-02" and number(rows[-1][-1]) == 13930.00
+    # The axis and the table write the day as the page does; the chart's data keeps it ISO.
+    ticks = page.evaluate(
+        """() => Chart.getChart(document.querySelector("#aging canvas[data-chart]")).scales.x.ticks
+             .map((t) => t.label)"""
+    )
+    assert ticks[-1] == "2 Mar 2026"
+    assert page.locator('#aging tr[data-day="2026-03-02"] th').inner_text() == "2 Mar 2026"
     exposures = page.evaluate(TABLE, "exposures")
     assert [row[1] for row in exposures[1:3]] == ["Yuan Co", "Euro AG"]
     assert_clean(page, errors, "/dashboard")

@@ -52,7 +52,7 @@ class PageTables(HTMLParser):
             self.tables[self._table] = []
         elif tag == "tr" and self._table:
             self._row = []
-            self._day = found.get("data-day")
+            self._day = found.get("data-day") or found.get("data-period")
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
         elif tag == "canvas" and found.get("data-chart"):

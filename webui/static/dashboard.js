@@ -36,6 +36,16 @@
     });
   }
 
+  // A dated axis reads as the page writes dates ("31 Jan 2026", "2026年1月31日": the dated_chart filter's
+  // shown_labels); the chart's data keeps the ISO days.
+  function datedAxis(spec, axis) {
+    const shown = {};
+    (spec.shown_labels || []).forEach(function (text, i) { shown[spec.labels[i]] = text; });
+    const say = function (label) { return Object.prototype.hasOwnProperty.call(shown, label) ? shown[label] : label; };
+    axis.ticks = { callback: function (value) { return say(this.getLabelForValue(value)); } };
+    return { title: function (items) { return items.length ? say(items[0].label) : ""; } };
+  }
+
   function config(spec) {
     // Chart.js formats axis and tooltip numbers with Intl in this locale: the page's language, so a zh page
     // groups and writes its numbers the Chinese way (<html lang="zh-Hans">).
@@ -43,12 +53,13 @@
       animation: false, responsive: true, maintainAspectRatio: false, locale: document.documentElement.lang || "en",
     };
     if (spec.type === "stacked-bar") {
+      const x = { stacked: true };
       return {
         type: "bar",
         data: { labels: spec.labels, datasets: datasets(spec, false) },
         options: Object.assign(base, {
-          scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
-          plugins: { legend: { position: "bottom" } },
+          scales: { x: x, y: { stacked: true, beginAtZero: true } },
+          plugins: { legend: { position: "bottom" }, tooltip: { callbacks: datedAxis(spec, x) } },
         }),
       };
     }
@@ -62,12 +73,13 @@
         }),
       };
     }
+    const x = {};
     return {
       type: "line",
       data: { labels: spec.labels, datasets: datasets(spec, true) },
       options: Object.assign(base, {
-        scales: { y: { beginAtZero: true } },
-        plugins: { legend: { position: "bottom" } },
+        scales: { x: x, y: { beginAtZero: true } },
+        plugins: { legend: { position: "bottom" }, tooltip: { callbacks: datedAxis(spec, x) } },
       }),
     };
   }
