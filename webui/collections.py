@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from webui.auth import login_required_view, require_groups
 from webui.collection_labels import TEMPLATE_GLOBALS
 from webui.dashboard import source_text
+from webui.formatting import format_day
 from webui.services import page_arg, services
 from workflows.credit.collection_contacts import (
     FIELDS,
@@ -93,6 +94,7 @@ def add_contact(case_id: int) -> Response | tuple[str, int]:
     svc.nudge()
     when = contact["next_action_date"]
     if when:
+        when = format_day(when)  # the reader's way: "14 Jan 2027", "2027年1月14日"
         flash(_("Contact logged on case %(id)s. Next action on %(when)s.", id=case_id, when=when))
     else:
         flash(_("Contact logged on case %(id)s. No next action is set: the case stays due.", id=case_id))

@@ -47,7 +47,7 @@ def test_a_collector_logs_a_promise_and_the_case_drops_to_its_next_action_date(
     page.get_by_role("button", name="Log contact").click()
     page.wait_for_url("**/collections")
 
-    assert f"Next action on {promised.isoformat()}" in page.locator(".flash").inner_text()
+    assert f"Next action on {promised.day} {promised:%b %Y}" in page.locator(".flash").inner_text()
     due_today = page.locator("#worklist tbody tr")
     assert due_today.count() == 1
     assert "Smalldebt Traders" in due_today.nth(0).inner_text()
