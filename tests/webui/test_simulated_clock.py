@@ -146,6 +146,6 @@ def test_every_page_says_the_clock_is_simulated_and_at_what_time(
     assert moved.status_code == 200, moved.json
     for page in ("/login", "/inbox", "/instances"):
         text = training.get(page).get_data(as_text=True)
-        assert f"Simulated clock: it is {later:%Y-%m-%d %H:%M} UTC" in text, page
+        assert f"Simulated clock: it is {later.day} {later:%b %Y %H:%M} UTC" in text, page  # 2 Mar 2026 09:00
     assert login(client, "analyst1", "demo").status_code == 302
     assert "Simulated clock" not in client.get("/inbox").get_data(as_text=True)  # the real mode shows none
