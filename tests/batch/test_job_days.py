@@ -194,8 +194,8 @@ def test_a_customer_no_longer_due_when_the_day_is_planned_again_is_dropped_not_d
 
 # --- kill -9 of the claimant ---------------------------------------------------------------------------
 
-# The claimant: runs the day's dunning through the protocol; the third customer's start stops inside its
-# transaction (case row written, not committed) and says so, then waits to be killed.
+# The claimant: runs the day's dunning through the protocol; the fourth customer's start stops inside its
+# transaction (the third's and its case rows written, not committed) and says so, then waits to be killed.
 CLAIMANT = textwrap.dedent(
     """
     import sys, time
@@ -217,11 +217,14 @@ CLAIMANT = textwrap.dedent(
         result = real(ctx, req)
         ctx.session.flush()
         opened.append(req.customer_id)
-        if len(opened) == 3:
+        if len(opened) == 4:
             print("inside", req.customer_id, flush=True)
             time.sleep(60)
         return result
 
+    # Two starts per transaction: the first two commit; the third is started (not committed) when the
+    # fourth hangs, and dies uncommitted with it.
+    chunks.STARTS_PER_TRANSACTION, chunks.TRANSACTION_SECONDS = 2, 600
     operations["dunning.open_case"] = Operation("dunning.open_case", open_then_hang, OpenCaseRequest)
     rt = Runtime(make_engine(settings.database), settings, operations)
     now = datetime.fromisoformat(sys.argv[1])
@@ -258,7 +261,7 @@ def test_claimant_killed_mid_day_is_taken_over_once_stale_and_the_day_ends_with_
     try:
         assert claimant.stdout is not None
         line = claimant.stdout.readline()
-        assert line.startswith("inside"), f"the claimant did not reach its third customer: {line!r}"
+        assert line.startswith("inside"), f"the claimant did not reach its fourth customer: {line!r}"
         running = job_day(rt)
         assert running.status == JobStatus.RUNNING
         assert running.claimed_by.startswith("claimant@") and running.claimed_by.endswith(f":{claimant.pid}")
@@ -275,7 +278,7 @@ def test_claimant_killed_mid_day_is_taken_over_once_stale_and_the_day_ends_with_
     with rt.factory() as session:
         assert (
             session.scalar(select(func.count()).select_from(DunningCase)) == 2
-        )  # the third died uncommitted
+        )  # the third and fourth died uncommitted
     assert job_day(rt).status == JobStatus.RUNNING  # nobody recorded the death: only the heartbeat stops
 
     deadline = time.monotonic() + 10

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
 from tests.smtp import RecordingSink
+from workflows.batch import claims
 from workflows.batch import daily_starts as chunks
 from workflows.cli.demo import seed_demo_users
 from workflows.credit import dunning, limit_review
@@ -37,11 +38,12 @@ from workflows.credit.models import DunningCase, DunningStatus, Invoice, Invoice
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.engine.runner import Runtime
+from workflows.errors import DomainError
 from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.smtp import mailer_for
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import Base, OutboxEmail, ProcessInstance
+from workflows.store.models import Base, ClaimOutcome, OutboxEmail, ProcessInstance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,11 +226,87 @@ def test_a_chunk_retried_after_a_failure_starts_only_what_is_missing(
         return real_start(*args)
 
     monkeypatch.setattr(chunks, "_start", failing_third)
+    # Two starts per transaction: the first two customers' transaction commits, the third's fails whole.
+    monkeypatch.setattr(chunks, "STARTS_PER_TRANSACTION", 2)
+    monkeypatch.setattr(chunks, "TRANSACTION_SECONDS", 600)  # a loaded machine does not cut it shorter
     with pytest.raises(ConnectionError):
         chunks.run_chunk(rt, chunk, NOW)
     retried = chunks.run_chunk(rt, chunk, NOW)
     assert len(retried.already_done) == 2 and len(retried.started) == 7
     assert calls[:3] == list(chunk.customer_ids[:3]) and calls[3:] == list(chunk.customer_ids[2:])
+
+
+def test_a_technical_failure_rolls_back_the_starts_before_it_in_its_transaction(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The starts that share a transaction (and their claims) roll back together; the retry starts them."""
+    seed_book(rt.factory, NOW)
+    [chunk] = chunks.plan_dunning(rt, NOW.date(), size=100)
+    real_start = chunks._start
+    calls = []
+
+    def failing_third(*args: Any) -> int:
+        calls.append(args[3])
+        if len(calls) == 3:
+            raise ConnectionError("database went away")
+        return real_start(*args)
+
+    monkeypatch.setattr(chunks, "_start", failing_third)
+    monkeypatch.setattr(chunks, "TRANSACTION_SECONDS", 600)  # one transaction for the chunk's nine
+    with pytest.raises(ConnectionError):
+        chunks.run_chunk(rt, chunk, NOW)
+    with rt.factory() as session:
+        assert session.scalar(select(func.count()).select_from(DunningCase)) == 0
+        assert session.scalar(text("SELECT count(*) FROM outbox_emails")) == 0
+    retried = chunks.run_chunk(rt, chunk, NOW)
+    assert retried.already_done == [] and len(retried.started) == 9
+    assert calls[3:] == list(chunk.customer_ids)
+
+
+def test_a_refused_start_rolls_back_alone_and_its_neighbours_in_the_transaction_start(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_book(rt.factory, NOW)
+    [chunk] = chunks.plan_dunning(rt, NOW.date(), size=100)
+    refused = chunk.customer_ids[4]
+    real_start = chunks._start
+
+    def refusing_fifth(*args: Any) -> int:
+        started = real_start(*args)  # its case and notice are written, then refused: all of it goes
+        if args[3] == refused:
+            raise DomainError("refused by a rule")
+        return started
+
+    monkeypatch.setattr(chunks, "_start", refusing_fifth)
+    result = chunks.run_chunk(rt, chunk, NOW)
+    assert result.failed == [refused] and len(result.started) == 8
+    with rt.factory() as session:
+        dunned = set(session.scalars(select(DunningCase.customer_id)))
+        instances = session.scalar(select(func.count()).select_from(ProcessInstance))
+    assert dunned == set(chunk.customer_ids) - {refused} and instances == 8
+    assert chunks.DailyStart(dunning.PROCESS_KEY, chunks.plan_dunning).day_summary(rt, NOW.date())[
+        "failed_customers"
+    ] == [refused]
+
+
+def test_a_group_leaves_the_outcome_of_a_customer_another_run_handled_meanwhile(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer pending when the chunk looked, started by another run before the group claims it, is
+    skipped, and that run's record (started, with its instance) stays as it is."""
+    monkeypatch.setattr(chunks, "TRANSACTION_SECONDS", 600)  # the group does all nine
+    seed_book(rt.factory, NOW)
+    [chunk] = chunks.plan_dunning(rt, NOW.date(), size=100)
+    first = chunk.customer_ids[0]
+    [elsewhere] = chunks.run_chunk(rt, chunks.Chunk(chunk.process_key, chunk.as_of, (first,)), NOW).started
+    with transaction(rt.factory) as session:
+        outcomes = chunks._start_group(session, rt, chunk, chunk.customer_ids, {}, NOW)
+    assert outcomes[0] == (first, ClaimOutcome.ALREADY_HANDLED, None)
+    with rt.factory() as session:
+        counts = claims.day_counts(session, chunk.process_key, chunk.as_of)
+        outcome = claims.day_outcomes(session, chunk.process_key, chunk.as_of)
+    assert (counts.planned, counts.started) == (9, 9)
+    assert elsewhere in [instance for instance, _reason in outcome.started]
 
 
 def run_in_threads(*calls: Any) -> list[Any]:
@@ -252,7 +330,8 @@ WORKER = textwrap.dedent(
     from handlers.registry import build_operations
     from handlers.dunning import OpenCaseRequest
     from workflows.engine.service_tasks import Operation
-    from workflows.batch import daily_starts as chunks
+    from workflows.batch import claims
+from workflows.batch import daily_starts as chunks
     from workflows.credit import dunning
     from workflows.credit import limit_review
     from workflows.store.db import make_engine, make_session_factory
@@ -267,10 +346,14 @@ WORKER = textwrap.dedent(
         result = real(ctx, req)
         ctx.session.flush()
         opened.append(req.customer_id)
-        if len(opened) == 3:
-            print("inside", req.customer_id, flush=True)
+        if len(opened) == 4:
+            print("inside", *opened[2:], flush=True)
             time.sleep(60)
         return result
+
+    # Two starts per transaction: the first two commit; the third is started (not committed) when the
+    # fourth hangs, so the kill takes a finished start of an open transaction with it too.
+    chunks.STARTS_PER_TRANSACTION, chunks.TRANSACTION_SECONDS = 2, 600
 
     operations["dunning.open_case"] = Operation("dunning.open_case", open_then_hang, OpenCaseRequest)
     rt = Runtime(make_engine(settings.database), settings, operations)
@@ -293,8 +376,8 @@ def test_worker_killed_mid_chunk_then_rerun_loses_nothing_and_sends_nothing_twic
     try:
         assert worker.stdout is not None
         line = worker.stdout.readline()
-        assert line.startswith("inside"), f"the worker did not reach its third customer: {line!r}"
-        hung_customer = int(line.split()[1])
+        assert line.startswith("inside"), f"the worker did not reach its fourth customer: {line!r}"
+        uncommitted = {int(c) for c in line.split()[1:]}
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
@@ -307,7 +390,7 @@ def test_worker_killed_mid_chunk_then_rerun_loses_nothing_and_sends_nothing_twic
 
     with rt.factory() as session:
         cases = set(session.scalars(select(DunningCase.customer_id)))
-    assert len(cases) == 2 and hung_customer not in cases  # the open transaction died with the worker
+    assert len(cases) == 2 and not uncommitted & cases  # the open transaction died with the worker
     wait_until_unlocked(rt)
 
     rerun = chunks.run_chunk(rt, chunks.plan_dunning(rt, NOW.date(), size=100)[0], NOW)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,20 @@ def take(session: Session, process_key: str, as_of: date, customer_id: int, *, w
     return session.scalar(query) is not None
 
 
+def take_many(session: Session, process_key: str, as_of: date, customer_ids: Sequence[int]) -> set[int]:
+    """Claim the pending ones of these customers for the session's transaction, skipping any another run
+    holds (PostgreSQL: SKIP LOCKED; SQLite: BEGIN IMMEDIATE already serialises the writers)."""
+    query = (
+        select(BatchClaim.customer_id)
+        .where(
+            _day(process_key, as_of), BatchClaim.customer_id.in_(customer_ids), BatchClaim.outcome.is_(None)
+        )
+        .order_by(BatchClaim.customer_id)
+        .with_for_update(skip_locked=True)
+    )
+    return set(session.scalars(query))
+
+
 def record(
     session: Session,
     process_key: str,
@@ -133,6 +147,28 @@ def record(
         update(BatchClaim)
         .where(_day(process_key, as_of), BatchClaim.customer_id == customer_id)
         .values(outcome=outcome, instance_id=instance_id, handled_at=at)
+    )
+
+
+def record_many(
+    session: Session,
+    process_key: str,
+    as_of: date,
+    outcomes: Sequence[tuple[int, str | None, int | None]],
+    at: datetime,
+) -> None:
+    """Record what became of claimed customers, (customer id, outcome, instance id) each, in one
+    executemany in the transaction that holds their claims."""
+    if not outcomes:
+        return
+    # Executed on the connection, so a plain executemany (the session would take it for an ORM bulk update).
+    statement = (
+        update(BatchClaim)
+        .where(_day(process_key, as_of), BatchClaim.customer_id == bindparam("customer"))
+        .values(outcome=bindparam("outcome"), instance_id=bindparam("instance"), handled_at=at)
+    )
+    session.connection().execute(
+        statement, [{"customer": c, "outcome": o, "instance": i} for c, o, i in outcomes]
     )
 
 

@@ -8,8 +8,9 @@ concurrent runs need (Prefect flows on many machines, a scheduler beside them):
 - planning adds the customers to the day's list in `batch_claims` (`workflows.batch.claims`), so every
   run of the day works from one list and the day is counted from it, whoever did the work;
 - each customer is claimed (its pending row locked) in the transaction that starts its case and
-  records the outcome. A second run skips a customer another run is starting; a run killed with
-  `kill -9` takes its uncommitted start and its claim with it, leaving the customer pending;
+  records the outcome; a few customers share one transaction (STARTS_PER_TRANSACTION), each start in a
+  savepoint of its own. A second run skips a customer another run is starting; a run killed with
+  `kill -9` takes its uncommitted starts and their claims with it, leaving those customers pending;
 - a claimed customer is re-checked before it is started: one that got a case (or review) elsewhere is
   recorded as handled already, not started again;
 - `run_chunks` makes a second pass over the customers it skipped, waiting for their claims, and a
@@ -23,21 +24,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import perf_counter as time_now
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.batch import claims
+from workflows.batch.chunk_units import Chunk as Chunk
+from workflows.batch.chunk_units import ChunkResult as ChunkResult
+from workflows.batch.chunk_units import leftovers, split
 from workflows.batch.claims import DayCounts
 from workflows.batch.regrade import tell_regraded_cases
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
 from workflows.credit.key_customer_reviews import start_data
-from workflows.credit.models import DunningCase, DunningStatus
+from workflows.credit.models import Customer, DunningCase, DunningStatus
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
 from workflows.store.db import transaction
@@ -47,85 +52,17 @@ from workflows.users import SYSTEM
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 1000
+# Starts per transaction: one commit, claim query and re-check for this many customers. On SQLite a
+# transaction holds the write lock, so a group is also cut short by time ...
+STARTS_PER_TRANSACTION = 20
+# ... and at most about this long (the web's writers and the job's heartbeat wait for the lock meanwhile).
+TRANSACTION_SECONDS = 0.2
 # A day is planned again until nothing of it is pending; more rounds than this means customers keep
 # becoming due while the day runs: the run fails, and the next run goes on with the day.
 MAX_PLAN_ROUNDS = 5
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Customers of one daily job to start, in order; `reasons` only for the review sweep."""
-
-    process_key: str
-    as_of: date
-    customer_ids: tuple[int, ...]
-    reasons: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON (Prefect task parameters, logs)."""
-        return {
-            "process_key": self.process_key,
-            "as_of": self.as_of.isoformat(),
-            "customer_ids": list(self.customer_ids),
-            "reasons": list(self.reasons),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Chunk:
-        return cls(
-            raw["process_key"],
-            date.fromisoformat(raw["as_of"]),
-            tuple(int(c) for c in raw["customer_ids"]),
-            tuple(raw.get("reasons") or ()),
-        )
-
-
-@dataclass
-class ChunkResult:
-    """What one run's chunks did: instances started; customers handled elsewhere, held, or failed."""
-
-    started: list[int] = field(default_factory=list)  # instance ids
-    by_reason: dict[str, list[int]] = field(default_factory=dict)
-    already_done: list[int] = field(default_factory=list)  # customer ids
-    held_elsewhere: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-
-    def merge(self, other: ChunkResult) -> None:
-        self.started += other.started
-        for reason, ids in other.by_reason.items():
-            self.by_reason.setdefault(reason, []).extend(ids)
-        self.already_done += other.already_done
-        self.held_elsewhere += other.held_elsewhere
-        self.failed += other.failed
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "started": self.started,
-            "by_reason": self.by_reason,
-            "already_done": self.already_done,
-            "held_elsewhere": self.held_elsewhere,
-            "failed": self.failed,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ChunkResult:
-        return cls(
-            list(raw["started"]),
-            {k: list(v) for k, v in raw["by_reason"].items()},
-            list(raw["already_done"]),
-            list(raw["held_elsewhere"]),
-            list(raw["failed"]),
-        )
-
-
 # --- planning ----------------------------------------------------------------------------------------
-
-
-def split(ids: Sequence[int], size: int) -> list[tuple[int, ...]]:
-    """Consecutive slices of at most `size` ids (the order is kept, so chunks are the same in every run)."""
-    if size < 1:
-        raise ValueError(f"chunk size must be at least 1, got {size}")
-    return [tuple(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def plan_dunning(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> list[Chunk]:
@@ -182,7 +119,8 @@ def already_handled(session: Session, chunk: Chunk) -> set[int]:
 
 
 def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -> ChunkResult:
-    """Start each customer of the chunk that is still pending; one claim and transaction per customer.
+    """Start each customer of the chunk that is still pending, with claims and outcomes in the starts'
+    transactions: STARTS_PER_TRANSACTION customers per transaction (`_start_group`), one when waiting.
 
     Without `wait`, a customer another run is starting right now is skipped (`held_elsewhere`); with
     `wait`, the chunk waits for that run and then starts the customer only if it is still pending.
@@ -191,38 +129,116 @@ def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -
         pending = claims.pending_among(session, chunk.process_key, chunk.as_of, chunk.customer_ids)
     result = ChunkResult(already_done=[c for c in chunk.customer_ids if c not in pending])
     reasons = dict(zip(chunk.customer_ids, chunk.reasons, strict=False))
-    for customer_id in chunk.customer_ids:
-        if customer_id not in pending:
-            continue
-        reason = reasons.get(customer_id)
-        try:
-            with transaction(rt.factory) as session:
-                outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, wait)
-        except (DomainError, IntegrityError, DataError) as exc:
-            # A sweep loop: one customer's bad data must not stop the others, whether a rule refused the
-            # start or the database refused what it would save. One log line (the day records the
-            # customer failed; it is tried again another day). A technical failure (connection, lock)
-            # is not the customer's: it fails the chunk, which is retried whole.
-            logger.warning(
-                "%s for %s: nothing started for customer %s: %s: %s",
-                chunk.process_key,
-                chunk.as_of,
-                customer_id,
-                type(exc).__name__,
-                " ".join(str(exc).split())[:200],
-            )
-            outcome, instance_id = _record_failure(rt, chunk, customer_id), None
-        if outcome == ClaimOutcome.STARTED and instance_id is not None:
-            result.started.append(instance_id)
-            if reason is not None:
-                result.by_reason.setdefault(reason, []).append(instance_id)
-        elif outcome == ClaimOutcome.FAILED:
-            result.failed.append(customer_id)
-        elif outcome is None:
-            result.held_elsewhere.append(customer_id)
+    todo = [c for c in chunk.customer_ids if c in pending]
+    while todo:
+        if wait:
+            outcomes = [_wait_and_start(rt, chunk, todo[0], reasons.get(todo[0]), now)]
         else:
-            result.already_done.append(customer_id)
+            with transaction(rt.factory) as session:
+                outcomes = _start_group(session, rt, chunk, todo[:STARTS_PER_TRANSACTION], reasons, now)
+        del todo[: len(outcomes)]
+        for customer_id, outcome, instance_id in outcomes:
+            reason = reasons.get(customer_id)
+            if outcome == ClaimOutcome.STARTED and instance_id is not None:
+                result.started.append(instance_id)
+                if reason is not None:
+                    result.by_reason.setdefault(reason, []).append(instance_id)
+            elif outcome == ClaimOutcome.FAILED:
+                result.failed.append(customer_id)
+            elif outcome is None:
+                result.held_elsewhere.append(customer_id)
+            else:
+                result.already_done.append(customer_id)
     return result
+
+
+Outcome = tuple[int, str | None, int | None]
+"""(customer id, outcome or None while another run holds the customer, instance id when started)."""
+
+
+def _start_group(
+    session: Session,
+    rt: Runtime,
+    chunk: Chunk,
+    group: Sequence[int],
+    reasons: dict[int, str],
+    now: datetime,
+) -> list[Outcome]:
+    """Claim, re-check and start a few customers in one transaction (the session's): one claim query, one
+    re-check and one read of the customers for all of them, and one commit, instead of one per customer.
+    The group stops early once it has run TRANSACTION_SECONDS (the outcomes say how far it got: the rest
+    are released unhandled at commit), so a slow machine does not hold SQLite's write lock longer.
+
+    Each start runs in a savepoint, so a start the customer's data refuses rolls back alone and is
+    recorded failed. Anything else (connection, lock) fails the whole group: its starts and claims roll
+    back together and the customers stay pending for the chunk's retry, as a `kill -9` leaves them.
+    """
+    key, as_of = chunk.process_key, chunk.as_of
+    taken = claims.take_many(session, key, as_of, group)
+    skipped = [c for c in group if c not in taken]
+    held = claims.pending_among(session, key, as_of, skipped) if skipped else set()
+    handled = already_handled(session, Chunk(key, as_of, tuple(c for c in group if c in taken)))
+    # The group's customers and what its starts write stay in the session (its identity map holds rows
+    # weakly): the start's steps read them by key again and again (`session.get`), now without a query.
+    kept = list(session.scalars(select(Customer).where(Customer.id.in_(sorted(taken - handled)))))
+    _keep_loaded_rows(session, kept)
+    outcomes: list[Outcome] = []
+    ends = time_now() + TRANSACTION_SECONDS
+    for customer_id in group:
+        if outcomes and time_now() > ends:
+            break
+        if customer_id not in taken:
+            outcomes.append(
+                (customer_id, None if customer_id in held else ClaimOutcome.ALREADY_HANDLED, None)
+            )
+        elif customer_id in handled:
+            outcomes.append((customer_id, ClaimOutcome.ALREADY_HANDLED, None))
+        else:
+            try:
+                with session.begin_nested():
+                    instance_id = _start(session, rt, chunk, customer_id, reasons.get(customer_id), now)
+                outcomes.append((customer_id, ClaimOutcome.STARTED, instance_id))
+            except (DomainError, IntegrityError, DataError) as exc:
+                _log_refused(chunk, customer_id, exc)
+                outcomes.append((customer_id, ClaimOutcome.FAILED, None))
+    # Only the claims this group holds: a customer it could not take is another run's to record.
+    claims.record_many(session, key, as_of, [o for o in outcomes if o[0] in taken], utcnow())
+    return outcomes
+
+
+def _keep_loaded_rows(session: Session, kept: list[Any]) -> None:
+    """Hold every row the session loads or inserts until it ends (`kept` lives as long as the session's
+    listeners), so reading one again by key in the same transaction finds it in the identity map."""
+    event.listen(session, "loaded_as_persistent", lambda _s, obj: kept.append(obj))
+    event.listen(session, "pending_to_persistent", lambda _s, obj: kept.append(obj))
+
+
+def _wait_and_start(
+    rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime
+) -> Outcome:
+    """One customer another run held: wait for its claim, then start it if it is still pending."""
+    try:
+        with transaction(rt.factory) as session:
+            outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, True)
+    except (DomainError, IntegrityError, DataError) as exc:
+        _log_refused(chunk, customer_id, exc)
+        outcome, instance_id = _record_failure(rt, chunk, customer_id), None
+    return customer_id, outcome, instance_id
+
+
+def _log_refused(chunk: Chunk, customer_id: int, exc: Exception) -> None:
+    # A sweep loop: one customer's bad data must not stop the others, whether a rule refused the start or
+    # the database refused what it would save. One log line (the day records the customer failed; it is
+    # tried again another day). A technical failure (connection, lock) is not the customer's: it fails
+    # the chunk, which is retried whole.
+    logger.warning(
+        "%s for %s: nothing started for customer %s: %s: %s",
+        chunk.process_key,
+        chunk.as_of,
+        customer_id,
+        type(exc).__name__,
+        " ".join(str(exc).split())[:200],
+    )
 
 
 def _claim_and_start(
@@ -239,7 +255,7 @@ def _claim_and_start(
     if not claims.take(session, key, as_of, customer_id, wait=wait):
         held = claims.pending_among(session, key, as_of, [customer_id])
         return (None, None) if held else (ClaimOutcome.ALREADY_HANDLED, None)
-    if already_handled(session, _one(chunk, customer_id)):
+    if already_handled(session, Chunk(key, as_of, (customer_id,))):
         claims.record(session, key, as_of, customer_id, ClaimOutcome.ALREADY_HANDLED, utcnow())
         return ClaimOutcome.ALREADY_HANDLED, None
     instance_id = _start(session, rt, chunk, customer_id, reason, now)
@@ -254,10 +270,6 @@ def _record_failure(rt: Runtime, chunk: Chunk, customer_id: int) -> str | None:
             return ClaimOutcome.ALREADY_HANDLED
         claims.record(session, chunk.process_key, chunk.as_of, customer_id, ClaimOutcome.FAILED, utcnow())
     return ClaimOutcome.FAILED
-
-
-def _one(chunk: Chunk, customer_id: int) -> Chunk:
-    return Chunk(chunk.process_key, chunk.as_of, (customer_id,))
 
 
 def _start(
@@ -280,20 +292,6 @@ def _start(
         session=session,
     )
     return int(instance.id)
-
-
-def leftovers(chunks: Sequence[Chunk], held: Sequence[int]) -> list[Chunk]:
-    """The customers (with their reasons) another run held during the first pass, as chunks to wait for."""
-    wanted = set(held)
-    found: list[Chunk] = []
-    for chunk in chunks:
-        reasons = dict(zip(chunk.customer_ids, chunk.reasons, strict=False))
-        ids = tuple(c for c in chunk.customer_ids if c in wanted)
-        if ids:
-            found.append(
-                Chunk(chunk.process_key, chunk.as_of, ids, tuple(reasons[c] for c in ids if c in reasons))
-            )
-    return found
 
 
 RunOne = Callable[[Chunk, bool], ChunkResult]
