@@ -50,9 +50,11 @@ def js_translations(locale: str) -> dict[str, str]:
     return found
 
 
-def page_js_translations() -> dict[str, str]:
-    """The translations of the scripts' sentences for the page being rendered."""
-    return js_translations(page_locale())
+def page_js_translations(libraries: bool = False) -> dict[str, str]:
+    """The translations of the scripts' sentences for the page being rendered; the libraries' labels (keys
+    with a context, about 15 KB) only for a page that loads the editors (`{% set js_libraries = true %}`)."""
+    found = js_translations(page_locale())
+    return found if libraries else {key: text for key, text in found.items() if "\x04" not in key}
 
 
 def register(app: Flask) -> None:

@@ -62,6 +62,7 @@ def test_a_zh_page_embeds_the_translations_and_an_english_page_none(
     block = BLOCK.search(zh)
     assert block, "base.html embeds the scripts' translations"
     messages = json.loads(block.group(1))
+    assert not [key for key in messages if "\x04" in key]  # the editors' library labels: only on their pages
     fix = "%(count)s problem(s): fix them before deploying."
     assert messages[fix] == "存在 %(count)s 个问题，请修正后再部署。"
     # static/i18n.js reads the block before the page's other scripts run (not deferred; before htmx, app.js)
