@@ -69,8 +69,8 @@ def edit() -> tuple[str, int]:
             "forms": [],
             "decisions": [],
             # The panel's previews (studio_previews.py): over no data, since no case of it exists yet.
-            "previewTextsUrl": url_for("studio_previews.texts", key=process.key),
-            "previewTimerUrl": url_for("studio_previews.timer", key=process.key),
+            "previewTextsUrl": url_for("studio_previews.texts"),
+            "previewTimerUrl": url_for("studio_previews.timer"),
             "instances": [],
         },
     ), 200
@@ -88,11 +88,14 @@ def template() -> Response:
     return response
 
 
-@bp.post("/definitions/new/<key>/validate")
+# The key rides in the query string, never as a path segment: /definitions/new/<key>/validate would shadow
+# /definitions/<key>/<int:version>/validate of a process keyed "new" (a static segment wins the match).
+@bp.post("/definitions/new/validate")
 @login_required_view
-def validate(key: str) -> Response:
-    """The deploy's checks on the posted diagram (and the forms the panel created): {ok, problems}."""
+def validate() -> Response:
+    """?key=K: the deploy's checks on the posted diagram (and the forms the panel created): {ok, problems}."""
     require_groups(PROCESS_OWNERS, WORKBENCH)
+    key = request.args.get("key", "")
     files = _posted_bundle(key)
     try:
         check_files(files, services().rt.operations)
@@ -101,12 +104,13 @@ def validate(key: str) -> Response:
     return jsonify({"ok": True, "problems": []})
 
 
-@bp.post("/definitions/new/<key>/deploy")
+@bp.post("/definitions/new/deploy")
 @login_required_view
-def deploy(key: str) -> tuple[Response, int]:
-    """Deploy the posted diagram as version 1 of each process it holds; a process key that is deployed
-    already is refused (409: open that process and edit it as a new version instead)."""
+def deploy() -> tuple[Response, int]:
+    """?key=K: deploy the posted diagram as version 1 of each process it holds; a process key that is
+    deployed already is refused (409: open that process and edit it as a new version instead)."""
     actor = require_groups(PROCESS_OWNERS, WORKBENCH)
+    key = request.args.get("key", "")
     files = _posted_bundle(key)
     svc = services()
     try:

@@ -66,7 +66,9 @@ def studio_preview_choices(session: Session, actor: Actor, key: str, version: in
 
 
 @bp.post("/definitions/<key>/<int:version>/preview/texts")
-@bp.post("/definitions/new/<key>/preview/texts")  # a new process (definition_new.py): nothing deployed yet
+# A new process (definition_new.py): nothing deployed, no case of it yet; no key segment in the path, which
+# would shadow /definitions/<key>/<int:version>/... of a process keyed "new".
+@bp.post("/definitions/new/preview/texts", defaults={"key": "", "version": None})
 @login_required_view
 def texts(key: str, version: int | None = None) -> Response:
     """{"instance_id": N or null, "subject": "...", "instructions": "..."} -> each rendered, or why not."""
@@ -94,7 +96,7 @@ def texts(key: str, version: int | None = None) -> Response:
 
 
 @bp.post("/definitions/<key>/<int:version>/preview/timer")
-@bp.post("/definitions/new/<key>/preview/timer")
+@bp.post("/definitions/new/preview/timer", defaults={"key": "", "version": None})
 @login_required_view
 def timer(key: str, version: int | None = None) -> Response:
     """{"kind": "timeDuration", "expression": "\\"P2D\\"", "start": "2027-01-12 09:00"} -> when it fires."""

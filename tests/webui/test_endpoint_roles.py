@@ -153,6 +153,10 @@ def new_process(s: Sample, user: str) -> dict[str, Any]:
     return {"query_string": {"key": "matrix_process", "name": f"Matrix ({user})", "group": "sales"}}
 
 
+def new_process_xml(s: Sample, user: str) -> dict[str, Any]:
+    return {**edited_xml(s, user), "query_string": {"key": "credit_hold"}}
+
+
 def preview_texts(s: Sample, user: str) -> dict[str, Any]:
     return {"json": {"instance_id": None, "subject": f'"preview by {user}"'}}
 
@@ -293,11 +297,11 @@ MATRIX: dict[str, Row] = {
     "GET /definitions/new": Row(OWNERS),
     "GET /definitions/new/edit": Row(OWNERS, send=new_process),
     "GET /definitions/new/template.bpmn": Row(OWNERS, send=new_process),
-    "POST /definitions/new/<key>/validate": Row(OWNERS, send=edited_xml),
+    "POST /definitions/new/validate": Row(OWNERS, send=new_process_xml),
     # credit_hold's diagram alone misses its forms: refused (422) before its taken key would be (409).
-    "POST /definitions/new/<key>/deploy": Row(OWNERS, ok=422, send=edited_xml),
-    "POST /definitions/new/<key>/preview/texts": Row(OWNERS, send=preview_texts),
-    "POST /definitions/new/<key>/preview/timer": Row(OWNERS, send=preview_timer),
+    "POST /definitions/new/deploy": Row(OWNERS, ok=422, send=new_process_xml),
+    "POST /definitions/new/preview/texts": Row(OWNERS, send=preview_texts),
+    "POST /definitions/new/preview/timer": Row(OWNERS, send=preview_timer),
     "GET /mail": Row(EVERYONE),  # mail addressed to the caller; admins and auditors all of it
     "GET /mail/<int:message_id>": Row(frozenset({COLLECTIONS, AUDITOR})),  # the sample mail is collector1's
     "GET /customers": Row(CUSTOMER_STAFF),

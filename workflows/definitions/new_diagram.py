@@ -15,9 +15,6 @@ from workflows.messages import Text, _
 
 # A process key is the BPMN process id and appears in URLs, the CLI and the API: snake_case ASCII, short.
 KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{2,59}")
-# /definitions/new/... are this module's pages: a process keyed "new" would have its edit page's posts
-# (/definitions/new/5/validate) answered by them.
-RESERVED_KEYS = frozenset({"new"})
 NAME_LENGTH = 120
 # The groups that may carry the start lane: auditors change nothing, and admins may start anything anyway.
 START_LANE_GROUPS = tuple(sorted(GROUPS - {AUDITOR, ADMIN}))
@@ -45,11 +42,7 @@ def check_new_process(key: str, name: str, group: str) -> tuple[NewProcess | Non
     """The template's choices, or a message per bad field (key, name, group)."""
     key, name, group = key.strip(), " ".join(name.split()), group.strip()
     problems: dict[str, Text] = {}
-    if key in RESERVED_KEYS:
-        problems["key"] = _(
-            "the key %(key)s names a page of the definitions workbench; choose another", key=key
-        )
-    elif not KEY_PATTERN.fullmatch(key):
+    if not KEY_PATTERN.fullmatch(key):
         problems["key"] = _(
             "the key must be 3 to 60 characters: lower-case letters, digits and underscores, starting with a "
             "letter (for example supplier_onboarding)"
