@@ -74,19 +74,8 @@ def texts(key: str, version: int | None = None) -> Response:
     """{"instance_id": N or null, "subject": "...", "instructions": "..."} -> each rendered, or why not."""
     actor = require_groups(PROCESS_OWNERS, WORKBENCH)
     body = _body()
-    instance_id = body.get("instance_id")
-    if instance_id is not None and (type(instance_id) is not int or not 0 < instance_id < 2**63):
-        raise BadRequest(_('"instance_id" must be the id of an instance, or null for no data'))
     subject, instructions = _text(body, "subject"), _text(body, "instructions")
-    with services().rt.factory() as session:
-        if version is not None:
-            get_definition(session, key, version)  # 404 for an unknown version
-        data: dict[str, Any] = {}
-        if instance_id is not None:
-            instance = get_instance_for(session, actor, instance_id)  # 404, or 403 when not readable
-            if instance.process_key != key:
-                raise NotFound(_("instance %(id)s is not an instance of %(key)s", id=instance_id, key=key))
-            data = instance_data(services().rt, session, instance)
+    data = _preview_data(actor, key, version, body)
     answer: dict[str, Any] = {}
     if subject.strip():
         answer["subject"] = _outcome(lambda: preview_subject(subject, data))
@@ -100,15 +89,13 @@ def texts(key: str, version: int | None = None) -> Response:
 @login_required_view
 def timer(key: str, version: int | None = None) -> Response:
     """{"kind": "timeDuration", "expression": "\\"P2D\\"", "start": "2027-01-12 09:00"} -> when it fires."""
-    require_groups(PROCESS_OWNERS, WORKBENCH)
+    actor = require_groups(PROCESS_OWNERS, WORKBENCH)
     body = _body()
     kind, expression, start_text = _text(body, "kind"), _text(body, "expression"), _text(body, "start")
     start = _start(start_text)
-    if version is not None:
-        with services().rt.factory() as session:
-            get_definition(session, key, version)
+    data = _preview_data(actor, key, version, body)  # an expression may compute the timer from the case
     try:
-        firings = timer_firings(kind, expression, start, {})
+        firings = timer_firings(kind, expression, start, data)
     except PreviewFailed as exc:
         return jsonify({"ok": False, "error": translated(exc.args[0], _)})
     return jsonify(
@@ -148,6 +135,27 @@ def new_forms(body: Any, files: dict[str, bytes]) -> dict[str, bytes]:
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _preview_data(actor: Actor, key: str, version: int | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The data of the posted "instance_id" (null: none), an instance of `key` the actor may read.
+
+    Raises:
+        BadRequest: not an id.  NotFound: an unknown version or instance, or one of another process.
+        Forbidden: an instance the actor may not read.
+    """
+    instance_id = body.get("instance_id")
+    if instance_id is not None and (type(instance_id) is not int or not 0 < instance_id < 2**63):
+        raise BadRequest(_('"instance_id" must be the id of an instance, or null for no data'))
+    with services().rt.factory() as session:
+        if version is not None:
+            get_definition(session, key, version)  # 404 for an unknown version
+        if instance_id is None:
+            return {}
+        instance = get_instance_for(session, actor, instance_id)  # 404, or 403 when not readable
+        if instance.process_key != key:
+            raise NotFound(_("instance %(id)s is not an instance of %(key)s", id=instance_id, key=key))
+        return instance_data(services().rt, session, instance)
 
 
 def _body() -> dict[str, Any]:

@@ -151,8 +151,14 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
         '[data-preview="timer"]:has-text("Fires 2027-01-14 09:00 UTC for this start date.")'
     ).wait_for()
     page.locator('[data-entry-id="timerStart"]').screenshot(path=str(tmp_path / "studio-timer.png"))
-    entry(page, "timerExpression").fill('"P5D" + days')  # computed from the case: no data to preview with
+    entry(page, "timerExpression").fill('"P5D" + days')  # a name the case's data does not have
     page.locator('[data-entry-id="timerStart"] .bio-properties-panel-error:has-text("days")').wait_for()
+    # Computed from the case: the instance chosen above (payment terms 30 days).
+    assert page.locator("#cf-timer-instance").input_value() == str(instance["id"])
+    entry(page, "timerExpression").fill('"P" + str(payment_terms_days) + "D"')
+    page.locator(
+        '[data-preview="timer"]:has-text("Fires 2027-02-08 09:00 UTC for this start date.")'
+    ).wait_for()
     entry(page, "timerExpression").fill('"P5D"')
     page.locator('[data-preview="timer"]:has-text("Fires 2027-01-14 09:00 UTC")').wait_for()
     checked(page)

@@ -86,6 +86,23 @@ def test_a_broken_or_runaway_text_is_a_problem_shown_in_place(
     assert time.monotonic() - started < 20  # stopped by the budget, not left running
 
 
+def test_a_timer_computed_from_the_case_fires_by_the_instance_s_data(
+    owner: tuple[FlaskClient, dict[str, str]], client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    browser, headers = owner
+    instance = start_hold(client, demo_tokens["sales1"])  # order_number "SO-7"
+    body = {
+        "kind": "timeDuration",
+        "expression": '"PT" + order_number[-1] + "H"',
+        "start": "2027-01-12 09:00",
+    }
+    answer = browser.post(TIMER, json={**body, "instance_id": instance["id"]}, headers=headers).json
+    assert answer["fires"] == ["2027-01-12T16:00:00+00:00"]
+    without = browser.post(TIMER, json=body, headers=headers).json
+    assert without["ok"] is False and "order_number" in without["error"]
+    assert browser.post(TIMER, json={**body, "instance_id": 999_999}, headers=headers).status_code == 404
+
+
 def test_timer_firings_for_a_start_date(owner: tuple[FlaskClient, dict[str, str]]) -> None:
     browser, headers = owner
 

@@ -53,6 +53,27 @@ function outcomeRow(label, outcome, kind) {
       : h("div", { class: "bio-properties-panel-error" }, outcome.error));
 }
 
+// The instance whose data a preview uses (one choice for the page: the task's texts and the timers).
+function instanceChoice(choices, id, changed) {
+  var instances = choices.instances || [];
+  var options = [h("option", { value: "" }, _("no data (an empty case)"))].concat(instances.map(function (i) {
+    return h("option", { value: String(i.id) }, i.label);
+  }));
+  return [
+    h("label", { class: "bio-properties-panel-label", for: id }, _("Preview with the data of")),
+    h("select", {
+      id: id, class: "bio-properties-panel-input", value: chosen.instance,
+      onChange: function (event) { chosen.instance = event.target.value; changed(); }
+    }, options),
+    instances.length ? null : h("div", { class: "bio-properties-panel-description" },
+      _("No instance of this process that you may read yet: the preview uses no data."))
+  ];
+}
+
+function chosenInstance() {
+  return chosen.instance ? Number(chosen.instance) : null;
+}
+
 // --- the user task's subject and instructions -------------------------------------------------------------
 
 export function TextPreviewEntry(props) {
@@ -62,25 +83,15 @@ export function TextPreviewEntry(props) {
   var bo = getBusinessObject(element);
   var instructions = findExtension(bo, "instructionsForEndUser");
   var body = {
-    instance_id: chosen.instance ? Number(chosen.instance) : null,
+    instance_id: chosenInstance(),
     subject: getProperty(bo, "subject"),
     instructions: instructions ? instructions.$body || "" : ""
   };
   var again = useState(0);
   var result = usePreview(choices.previewTextsUrl, body);
-  var instances = choices.instances || [];
-  var options = [h("option", { value: "" }, _("no data (an empty case)"))].concat(instances.map(function (i) {
-    return h("option", { value: String(i.id) }, i.label);
-  }));
   var answer = result.answer || {};
   return h("div", { class: "bio-properties-panel-entry cf-preview", "data-entry-id": props.id },
-    h("label", { class: "bio-properties-panel-label", for: "cf-preview-instance" }, _("Preview with the data of")),
-    h("select", {
-      id: "cf-preview-instance", class: "bio-properties-panel-input", value: chosen.instance,
-      onChange: function (event) { chosen.instance = event.target.value; again[1](again[0] + 1); }
-    }, options),
-    instances.length ? null : h("div", { class: "bio-properties-panel-description" },
-      _("No instance of this process that you may read yet: the preview uses no data.")),
+    instanceChoice(choices, "cf-preview-instance", function () { again[1](again[0] + 1); }),
     !body.subject.trim() && !body.instructions.trim()
       ? h("div", { class: "bio-properties-panel-description" }, _("Write a subject or instructions to preview them."))
       : result.failed
@@ -108,7 +119,7 @@ export function TimerStartEntry(props) {
   var choices = injector.get("config.creditflow") || {};
   var again = useState(0);
   var timer = timerKindOf(element);
-  var body = timer ? { kind: timer.kind, expression: timer.expression, start: chosen.start } : null;
+  var body = timer ? { kind: timer.kind, expression: timer.expression, start: chosen.start, instance_id: chosenInstance() } : null;
   var result = usePreview(timer && timer.expression.trim() ? choices.previewTimerUrl : null, body || {});
   var answer = result.answer;
   var shown;
@@ -125,5 +136,6 @@ export function TimerStartEntry(props) {
       onInput: function (event) { chosen.start = event.target.value.trim(); again[1](again[0] + 1); }
     }),
     h("div", { class: "bio-properties-panel-description" }, _("When the timer starts waiting; the preview says when it fires.")),
+    instanceChoice(choices, "cf-timer-instance", function () { again[1](again[0] + 1); }),
     shown);
 }
