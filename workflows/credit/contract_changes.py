@@ -89,7 +89,7 @@ def open_change_request(
     parsed = parse_changes(changes, today=now.date())
     merged = _apply(contract, parsed)
     if merged["end_date"] and merged["end_date"] < merged["start_date"]:
-        message = "The contract would end before it starts."
+        message = _("The contract would end before it starts.")
         raise Invalid(
             _("The change has errors: end_date: %(message)s", message=message),
             details={"fields": {"end_date": message}},
