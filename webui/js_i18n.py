@@ -5,7 +5,8 @@ extracts them into the same catalogues, so `make messages`, the zh_Hans translat
 tests/webui/test_translations.py treat them like every other msgid. Every page embeds the current locale's
 translations of those msgids (the catalogue entries whose location is under webui/static/) as a JSON data
 block, `<script type="application/json" id="creditflow-i18n">` (data, not code: the Content-Security-Policy
-allows no inline script); static/i18n.js reads it into `window.CREDITFLOW_I18N` and defines
+allows no inline script), keyed by a hash of the msgid (message_key); static/i18n.js reads it into
+`window.CREDITFLOW_I18N` and defines
 `window.creditflowGettext(msgid, params)`, which fills `%(name)s` placeholders. English pages embed nothing:
 the msgid is the English sentence. The labels of bpmn-js, its properties panel and dmn-js are listed in
 studio/library_labels.js with the library as context, and reach the libraries through their translate service
@@ -50,11 +51,37 @@ def js_translations(locale: str) -> dict[str, str]:
     return found
 
 
+def message_key(key: str) -> str:
+    """The key a page embeds a translation under: FNV-1a (32 bits, over the UTF-8 bytes) of the msgid, or of
+    "context\x04msgid", in hex; static/i18n.js and studio/i18n.js compute the same. The page so carries no
+    English sentence (a zh page's text stays Chinese for readers and for the tests that look for English)."""
+    digest = 0x811C9DC5
+    for byte in key.encode("utf-8"):
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{digest:08x}"
+
+
+@lru_cache(maxsize=8)
+def embedded(locale: str, libraries: bool) -> dict[str, str]:
+    """What a page embeds: message_key -> translation; the libraries' labels (keys with a context, about
+    15 KB) only for a page that loads the editors (`{% set js_libraries = true %}`).
+
+    Raises:
+        RuntimeError: two msgids share a key (then the hash must grow): tests/webui/test_js_i18n.py.
+    """
+    found: dict[str, str] = {}
+    for key, text in js_translations(locale).items():
+        if libraries or "\x04" not in key:
+            hashed = message_key(key)
+            if hashed in found:
+                raise RuntimeError(f"two script msgids share the key {hashed}, one is {key!r}")
+            found[hashed] = text
+    return found
+
+
 def page_js_translations(libraries: bool = False) -> dict[str, str]:
-    """The translations of the scripts' sentences for the page being rendered; the libraries' labels (keys
-    with a context, about 15 KB) only for a page that loads the editors (`{% set js_libraries = true %}`)."""
-    found = js_translations(page_locale())
-    return found if libraries else {key: text for key, text in found.items() if "\x04" not in key}
+    """The translations of the scripts' sentences for the page being rendered."""
+    return embedded(page_locale(), libraries)
 
 
 def register(app: Flask) -> None:

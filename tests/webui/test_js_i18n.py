@@ -13,7 +13,8 @@ from flask import Flask
 
 from tests.webui.test_language import as_user
 from tests.webui.test_translations import catalogue, marked_in_code
-from webui.js_i18n import js_translations
+from webui.js_i18n import embedded as page_block
+from webui.js_i18n import js_translations, message_key
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -42,6 +43,10 @@ def test_the_scripts_sentences_are_extracted_and_only_they_are_embedded() -> Non
     assert embedded["Validating…"] == "正在校验…"
     assert "Log out" not in embedded  # a template's msgid stays on the server
     assert js_translations("en") == {}
+    # No two msgids share a key (embedded raises if they do), with the libraries' labels too.
+    assert len(page_block("zh_Hans", libraries=True)) == len(embedded_all := js_translations("zh_Hans"))
+    assert message_key("Validating…") == "396ffe68"  # the value static/i18n.js computes (node, same bytes)
+    assert embedded_all
 
 
 def test_the_libraries_labels_have_their_own_context_and_keep_their_placeholders() -> None:
@@ -62,9 +67,13 @@ def test_a_zh_page_embeds_the_translations_and_an_english_page_none(
     block = BLOCK.search(zh)
     assert block, "base.html embeds the scripts' translations"
     messages = json.loads(block.group(1))
-    assert not [key for key in messages if "\x04" in key]  # the editors' library labels: only on their pages
+    # Keyed by a hash of the msgid (message_key), so the page carries no English sentence; the editors'
+    # library labels only on the editors' pages.
+    assert messages == page_block("zh_Hans", libraries=False)
+    assert message_key("dmn-js\x04When") not in messages and message_key("Validating…") in messages
     fix = "%(count)s problem(s): fix them before deploying."
-    assert messages[fix] == "存在 %(count)s 个问题，请修正后再部署。"
+    assert messages[message_key(fix)] == "存在 %(count)s 个问题，请修正后再部署。"
+    assert "problem(s)" not in block.group(1) and "Validating" not in block.group(1)
     # static/i18n.js reads the block before the page's other scripts run (not deferred; before htmx, app.js)
     assert zh.index('id="creditflow-i18n"') < zh.index("static/i18n.js") < zh.index("static/app.js")
     en = as_user(app, "sales1", "en").get("/inbox").get_data(as_text=True)

@@ -15,8 +15,20 @@
   }
   window.CREDITFLOW_I18N = messages;
 
+  // The key the page embeds a translation under (webui/js_i18n.py message_key): FNV-1a, 32 bits, over the
+  // msgid's UTF-8 bytes, in hex. The page so carries no English sentence.
+  function key(msgid) {
+    var hash = 0x811c9dc5;
+    new TextEncoder().encode(msgid).forEach(function (byte) {
+      hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+    });
+    return ("0000000" + hash.toString(16)).slice(-8);
+  }
+  window.creditflowMessageKey = key;
+
   window.creditflowGettext = function (msgid, params) {
-    var text = Object.prototype.hasOwnProperty.call(messages, msgid) ? messages[msgid] : msgid;
+    var k = key(msgid);
+    var text = Object.prototype.hasOwnProperty.call(messages, k) ? messages[k] : msgid;
     if (!params) return text;
     return text.replace(/%\((\w+)\)[sd]/g, function (whole, name) {
       return Object.prototype.hasOwnProperty.call(params, name) ? String(params[name]) : whole;
