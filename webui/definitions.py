@@ -224,7 +224,9 @@ def what_if_replay(key: str, version: int) -> tuple[Response, int]:
         if isinstance(xml, str) and xml.strip():
             files[get_definition(session, key, version).bpmn_file] = xml.encode("utf-8")
         base = svc.rt.settings.credit.base_currency
-        result = what_if(session, key, files, start, end, base=base, page=1, per_page=WHAT_IF_ROWS)
+        result = what_if(
+            session, key, files, start, end, base=base, page=1, per_page=WHAT_IF_ROWS, version=version
+        )  # the diagram is compared with the version this page edits, not the newest
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]}), 422
     finally:

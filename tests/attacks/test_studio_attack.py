@@ -399,6 +399,26 @@ def test_what_if_api_hostile_diagrams_are_a_4xx(
     assert row_counts(app) == before
 
 
+def test_page_what_if_compares_the_diagram_with_the_version_being_edited(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    """v2 gives the review task 9 days. On v1's edit page, v1's own diagram goes along with an edited table:
+    nothing in the diagram was edited, so the what-if runs; it was compared with the newest version (v2) and
+    refused as 'also changes how the process runs (review_application)'."""
+    [bundle] = [b for b in shipped_bundles() if b[0].name == "credit_application.bpmn"]
+    files = {**read_files(bundle), "credit_application.bpmn": LATER_DUE.encode()}
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        deploy_files(session, files, build_operations(), deployed_by="system", now=clock)
+    raised = (ROOT / "bpmn" / "approval_authority.dmn").read_text(encoding="utf-8")
+    raised = raised.replace("&gt; 100000<", "&gt; 150000<")
+    browser = logged_in(app, "owner1")
+    body = {"xml": DIAGRAM, "files": {"approval_authority.dmn": raised}, **PERIOD}
+    answer = page_post(browser, f"/definitions/{KEY}/1/what-if", body)
+    assert answer.status_code == 200 and answer.json["ok"], answer.get_data(as_text=True)[:300]
+    changed = page_post(browser, f"/definitions/{KEY}/2/what-if", body)  # v2's page: v1's task is a change
+    assert changed.status_code == 422 and "review_application" in changed.get_data(as_text=True)
+
+
 def page_post(browser: FlaskClient, path: str, body: Any, raw: bool = False) -> Any:
     headers = {"X-CSRFToken": csrf_token(browser, "/inbox")}
     if raw:
@@ -484,3 +504,304 @@ def test_page_json_check_leaves_good_bodies_alone(app: Flask, demo_tokens: dict[
     )
     assert answer.status_code == 200 and answer.json["decisions"], answer.get_data(as_text=True)[:300]
     assert json.dumps(answer.json)
+
+
+# --- /definitions/new: a new process from the template ----------------------------------------------------
+
+NEW = {"key": "supplier_onboarding", "name": "Supplier onboarding", "group": "procurement"}
+NEW_ROUTES = ("validate", "deploy")
+
+
+def _template(browser: FlaskClient, **args: str) -> str:
+    answer = browser.get("/definitions/new/template.bpmn", query_string={**NEW, **args})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    return answer.get_data(as_text=True)
+
+
+def _versions(app: Flask, key: str) -> list[int]:
+    from workflows.definitions.versions import versions_of
+
+    with app.extensions["creditflow"].rt.factory() as session:
+        return sorted(d.version for d in versions_of(session, [key]))
+
+
+@pytest.mark.parametrize("user", REFUSED)
+def test_new_process_routes_refuse_anyone_but_an_owner(
+    app: Flask, demo_tokens: dict[str, str], user: str
+) -> None:
+    xml = _template(logged_in(app, "owner1"))
+    browser = logged_in(app, user)
+    assert browser.get("/definitions/new").status_code == 403
+    assert browser.get("/definitions/new/edit", query_string=NEW).status_code == 403
+    assert browser.get("/definitions/new/template.bpmn", query_string=NEW).status_code == 403
+    headers = {"X-CSRFToken": csrf_token(browser, "/inbox")}
+    for action in NEW_ROUTES:
+        answer = browser.post(
+            f"/definitions/new/{action}?key={NEW['key']}", json={"xml": xml}, headers=headers
+        )
+        assert answer.status_code == 403, (action, answer.status_code)
+    for preview in ("texts", "timer"):
+        answer = browser.post(f"/definitions/new/preview/{preview}", json={}, headers=headers)
+        assert answer.status_code == 403
+    assert _versions(app, NEW["key"]) == []
+
+
+def test_new_process_posts_without_csrf_are_400(app: Flask, demo_tokens: dict[str, str]) -> None:
+    owner = logged_in(app, "owner1")
+    xml = _template(owner)
+    for path in (f"validate?key={NEW['key']}", f"deploy?key={NEW['key']}", "preview/texts", "preview/timer"):
+        assert owner.post(f"/definitions/new/{path}", json={"xml": xml}).status_code == 400
+    for path in ("preview/texts", "preview/timer"):  # the edit page's previews too
+        assert owner.post(f"/definitions/{KEY}/1/{path}", json={"subject": "1"}).status_code == 400
+    assert _versions(app, NEW["key"]) == []
+
+
+def test_two_owners_creating_the_same_key_at_once_get_one_version_1(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    """Both pass the 'not deployed yet' check; the database lets one version 1 in, the other is a 409."""
+    import threading
+
+    browsers = [logged_in(app, "owner1"), logged_in(app, "owner1")]  # two sessions, as two owners
+    xml = _template(browsers[0])
+    posts = [(b, {"X-CSRFToken": csrf_token(b, "/definitions/new")}) for b in browsers]
+    barrier = threading.Barrier(len(posts))
+    statuses: list[int] = []
+
+    def deploy(browser: FlaskClient, headers: dict[str, str]) -> None:
+        barrier.wait()
+        answer = browser.post(f"/definitions/new/deploy?key={NEW['key']}", json={"xml": xml}, headers=headers)
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=deploy, args=post) for post in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [201, 409]
+    assert _versions(app, NEW["key"]) == [1]
+
+
+def test_a_new_diagram_that_holds_a_deployed_process_is_a_409(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    """The URL's key is new, the posted XML's process is credit_application: no v2 through the back door."""
+    owner = logged_in(app, "owner1")
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    before = _versions(app, KEY)
+    answer = owner.post(f"/definitions/new/deploy?key={NEW['key']}", json={"xml": LATER_DUE}, headers=headers)
+    assert answer.status_code in (409, 422), answer.get_data(as_text=True)[:300]
+    assert _versions(app, KEY) == before and _versions(app, NEW["key"]) == []
+    for key in (KEY, "dunning"):  # the form says so before any modeler opens
+        page = owner.get("/definitions/new/edit", query_string={**NEW, "key": key})
+        assert page.status_code == 400 and "deployed already" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['"/><bpmn:scriptTask id="x"', "]]><!-- &amp; '", "<script>alert(1)</script>", "名称 & 'quotes'"],
+)
+def test_template_names_stay_names(app: Flask, demo_tokens: dict[str, str], name: str) -> None:
+    from lxml import etree
+
+    owner = logged_in(app, "owner1")
+    xml = _template(owner, name=name)
+    root = etree.fromstring(xml.encode())
+    [process] = root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process")
+    assert process.get("name") == name
+    assert not list(root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}scriptTask"))
+    page = owner.get("/definitions/new/edit", query_string={**NEW, "name": name}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"key": "__proto__"},
+        {"key": "constructor"[:0] + "_x"},
+        {"key": "a" * 5000},
+        {"key": "ab\u0131c"},  # a dotless i: lower() and isalpha() would take it
+        {"group": "admin"},
+        {"group": "auditor"},
+        {"group": "sales\u200b"},
+        {"name": "\u202e" + "x" * 119 + "\u0007"},
+    ],
+)
+def test_crafted_template_choices_are_400(
+    app: Flask, demo_tokens: dict[str, str], args: dict[str, Any]
+) -> None:
+    owner = logged_in(app, "owner1")
+    assert owner.get("/definitions/new/template.bpmn", query_string={**NEW, **args}).status_code == 400
+    assert owner.get("/definitions/new/edit", query_string={**NEW, **args}).status_code == 400
+
+
+def test_a_process_keyed_new_keeps_its_own_pages(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Found here, fixed by T2 (2ec2934): a process keyed "new" deployed through the API had its edit page's
+    posts (/definitions/new/1/validate, deploy, previews) answered by the new-process routes; those carry the
+    key in the query string now, so nothing under /definitions/new/<int:version>/ is shadowed."""
+    owner = logged_in(app, "owner1")
+    xml = _template(owner, key="new_x").replace("new_x", "new")
+    answer = client.post(
+        "/api/process-definitions",
+        data={"files": [(BytesIO(xml.encode()), "new.bpmn")]},
+        content_type="multipart/form-data",
+        headers=auth(demo_tokens["owner1"]),
+    )
+    assert answer.status_code == 201, answer.get_data(as_text=True)[:300]
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    checked = owner.post("/definitions/new/1/validate", json={"xml": xml}, headers=headers)
+    assert checked.status_code == 200 and checked.json["ok"] is True, checked.get_data(as_text=True)[:300]
+    timer = {"kind": "timeDuration", "expression": '"P2D"', "start": "2027-01-12"}
+    fires = owner.post("/definitions/new/1/preview/timer", json=timer, headers=headers)
+    assert fires.status_code == 200 and fires.json["fires"] == ["2027-01-14T00:00:00+00:00"]
+    assert owner.get("/definitions/new/compare").status_code == 200
+    assert 'name="key"' in owner.get("/definitions/new").get_data(as_text=True)  # the form is still there
+
+
+# --- the studio's previews --------------------------------------------------------------------------------
+
+TEXTS = f"/definitions/{KEY}/1/preview/texts"
+TIMER = f"/definitions/{KEY}/1/preview/timer"
+
+
+def _preview(app: Flask, path: str, body: Any) -> Any:
+    browser = logged_in(app, "owner1")
+    return browser.post(path, json=body, headers={"X-CSRFToken": csrf_token(browser, "/inbox")})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "'a' * 10**9",
+        "[0] * 10**9",
+        "10**10**10",
+        "'%s' % ('x' * 10**8)",
+        "().__class__.__mro__[1].__subclasses__()",
+        "[x for x in range(10**12)]",
+        "(lambda f: f(f))(lambda f: f(f))",
+        "__builtins__",
+        "open('/etc/passwd').read()",
+        "getattr(1, '__class__')",
+    ],
+)
+def test_subject_preview_of_a_bomb_or_escape_is_a_problem_in_time(
+    app: Flask, demo_tokens: dict[str, str], expression: str
+) -> None:
+    import time
+
+    started = time.monotonic()
+    answer = _preview(app, TEXTS, {"instance_id": None, "subject": expression})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    assert answer.json["subject"]["ok"] is False, answer.json
+    assert "root:" not in answer.get_data(as_text=True)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ joiner.__init__.__globals__ }}",
+        "{{ namespace.__init__.__globals__ }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ self.__init__.__globals__ }}",
+        "{{ config }}{{ request }}{{ session }}{{ g }}{{ url_for }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}",
+        "{% set x = [] %}{% for i in range(10**6) %}{% set _ = x.append(x) %}{% endfor %}{{ x }}",
+        "{{ ('x' * 10**6) * 10**6 }}",
+        "{{ range(10**9) | list }}",
+        "{% for i in range(10**9) %}{% endfor %}",
+    ],
+)
+def test_instructions_preview_reaches_nothing_outside_and_stops(
+    app: Flask, demo_tokens: dict[str, str], template: str
+) -> None:
+    import time
+
+    started = time.monotonic()
+    answer = _preview(app, TEXTS, {"instance_id": None, "instructions": template})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    outcome = answer.json["instructions"]
+    text = json.dumps(outcome)
+    for leak in ("uid=", "SECRET", "<Config", "<function", "<module", "subclasses", "Request", "popen"):
+        assert leak not in (outcome.get("text") or ""), (leak, text[:300])
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    ("kind", "expression", "start"),
+    [
+        ("timeCycle", '"R999999/PT1S"', ""),
+        ("timeCycle", '"R/9999-12-31T23:00:00Z/PT1H"', ""),
+        ("timeCycle", '"R' + "9" * 5000 + '/PT1H"', ""),
+        ("timeCycle", '"R-1/PT1H"', ""),
+        ("timeCycle", '"R2/PT0S"', ""),
+        ("timeDate", '"0000-01-01T00:00:00Z"', ""),
+        ("timeDate", '"10000-01-01T00:00:00Z"', ""),
+        ("timeDate", '"9999-12-31T23:59:59-05:00"', ""),
+        ("timeDuration", '"-P1D"', ""),
+        ("timeDuration", '"P99999999Y"', ""),
+        ("timeDuration", '"PT' + "9" * 400 + 'S"', ""),
+        ("timeDuration", '"P1D"', "0001-01-01"),
+        ("timeDuration", '"P100Y"', "9999-12-31 23:59"),
+        ("timeDuration", "1e400", ""),
+        ("timeDuration", "10**100", ""),
+        ("timeDuration", "'P' + '1' * 10**6 + 'D'", ""),
+    ],
+)
+def test_timer_preview_of_absurd_timers_is_answered(
+    app: Flask, demo_tokens: dict[str, str], kind: str, expression: str, start: str
+) -> None:
+    answer = _preview(app, TIMER, {"kind": kind, "expression": expression, "start": start})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    if answer.json["ok"]:
+        assert len(answer.json["fires"]) <= 3
+        for fire in answer.json["fires"]:
+            assert datetime.fromisoformat(fire).tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": 1e300, "expression": '"P1D"'},
+        {"kind": "timeDuration", "expression": {"typename": "x"}},
+        {"kind": "timeDuration", "expression": '"P1D"', "start": "0000-01-01"},
+        {"kind": "timeDuration", "expression": '"P1D"', "start": "10000-01-01"},
+        {"kind": "timeDuration", "expression": '"P1D"', "start": "2027-01-12 25:00"},
+        {"kind": "timeDuration", "expression": '"P1D"', "start": "\u0662\u0660\u0662\u0667-01-12"},
+    ],
+)
+def test_timer_preview_crafted_fields_are_400(
+    app: Flask, demo_tokens: dict[str, str], body: dict[str, Any]
+) -> None:
+    assert _preview(app, TIMER, body).status_code == 400
+
+
+def test_texts_preview_with_another_process_s_instance_is_refused(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """A credit_hold instance under credit_application's preview (or a new process's) is a 404: a preview
+    shows one process's data only; a float, a list or a huge id is a 400."""
+    from tests.webui.test_pages import deploy_credit_hold, start_hold
+
+    deploy_credit_hold(client, demo_tokens)
+    instance = start_hold(client, demo_tokens["sales1"], business_key="CUST-A18")
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        from workflows.users import add_user
+
+        add_user(session, "owner1", groups=["credit_analyst"], now=svc.clock())  # may read the hold
+    ok = _preview(
+        app, "/definitions/credit_hold/1/preview/texts", {"instance_id": instance["id"], "subject": "1"}
+    )
+    assert ok.status_code == 200 and ok.json["subject"] == {"ok": True, "text": "1"}
+    for path in (TEXTS, "/definitions/new/preview/texts"):
+        answer = _preview(app, path, {"instance_id": instance["id"], "subject": "order_number"})
+        assert answer.status_code == 404, (path, answer.get_data(as_text=True)[:300])
+        assert "CUST-A18" not in answer.get_data(as_text=True)
+    for instance_id in (1.0, 1e300, [1], {"id": 1}, 2**64, True):
+        answer = _preview(app, TEXTS, {"instance_id": instance_id, "subject": "1"})
+        assert answer.status_code == 400, (instance_id, answer.status_code)

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from sqlalchemy.orm import Session
 
-from workflows.definitions.versions import latest_definition
+from workflows.definitions.versions import get_definition, latest_definition
 from workflows.errors import BadRequest, Invalid, NotFound
 from workflows.messages import _
 from workflows.store.models import Deployment
@@ -20,16 +20,21 @@ from workflows.what_if.tables import EditedTable, edited_tables
 Job = tuple[EditedTable, LoggedAs]
 
 
-def replay_jobs(session: Session, key: str, files: Mapping[str, bytes]) -> tuple[list[Job], list[Repointed]]:
-    """The tables to replay with the rows each replays, and the diagram's repointed tasks.
+def replay_jobs(
+    session: Session, key: str, files: Mapping[str, bytes], version: int | None = None
+) -> tuple[list[Job], list[Repointed]]:
+    """The tables to replay with the rows each replays, and the diagram's repointed tasks. An edited diagram
+    is compared with `version` (the one the edit page edits; default: the newest active one).
 
     Raises:
-        NotFound: `key` has no active version.
+        NotFound: `key` has no active version (or no `version`).
         BadRequest: more than one diagram.
         Invalid: the diagram changes more than decision references, or calls an unknown decision.
         InvalidBundle: a table fails the deploy's checks, a file is neither DMN nor BPMN.
     """
-    definition = latest_definition(session, key)
+    definition = (
+        get_definition(session, key, version) if version is not None else latest_definition(session, key)
+    )
     assert definition is not None  # noqa: S101 - required=True raised otherwise
     diagrams = {n: d for n, d in files.items() if PurePosixPath(n).suffix.lower() == ".bpmn"}
     if len(diagrams) > 1:

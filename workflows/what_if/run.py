@@ -41,11 +41,13 @@ def what_if(
     page: int = 1,
     per_page: int = 50,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    version: int | None = None,
 ) -> dict[str, Any]:
     """{summary, changes: {items, total, page, per_page}} for the edited tables in `files`.
 
     `files`: edited .dmn files, and at most one edited .bpmn that changes which decisions its business
     rule tasks call and nothing else that runs (the task's logged rows are replayed with the new table).
+    `version`: the version the edited diagram is compared with (the edit page's; default: the newest active).
     `base`: the base currency (settings' credit.base_currency), for the provision matrix's allowance
     (without it the allowance is not computed).
 
@@ -56,7 +58,7 @@ def what_if(
         NotFound: `key` has no active version.
     """
     check_period(start, end)
-    jobs, repointed = replay_jobs(session, key, files)
+    jobs, repointed = replay_jobs(session, key, files, version)
     totals = [count_rows(session, key, rows, start, end) for _t, rows in jobs]
     done = 0
     progress(0, sum(totals))
