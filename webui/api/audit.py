@@ -44,7 +44,11 @@ class PeriodQuery(Query):
         start, end = self.period()
         if start and end and start > end:
             raise ValueError(
-                _("from (%(start)s) is after to (%(end)s)", start=self.date_from, end=self.date_to)
+                _(
+                    "the from date %(start)s is after the to date %(end)s",
+                    start=self.date_from,
+                    end=self.date_to,
+                )
             )
         return self
 

@@ -55,7 +55,11 @@ class RateQuery(PageQuery):
     def _from_before_to(self) -> Self:
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError(
-                _("from (%(start)s) is after to (%(end)s)", start=self.date_from, end=self.date_to)
+                _(
+                    "the from date %(start)s is after the to date %(end)s",
+                    start=self.date_from,
+                    end=self.date_to,
+                )
             )
         return self
 
