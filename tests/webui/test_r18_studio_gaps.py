@@ -11,6 +11,10 @@ pinned as strict xfails so that fixing them turns the suite red until the mark i
    version just before 'to' (as GET /api/process-definitions/KEY/diff and the compare page say), but
    webui/definitions.show takes earlier[-1] of versions_of (newest first), i.e. the OLDEST version: v3's page
    shows v1 -> v3. Fix: max(earlier), as c46b4b8 did in definition_compare.py.
+3. "dunning ladder: how many notices would have gone earlier or later": workflows/what_if/summaries._ladder
+   compares level_1_days only, so the issue's own example ("grade C ladder: L2 +14 -> +10 days") replays as
+   "0 notices earlier, 0 later" although every grade C case's level-2 notice goes 4 days earlier. Fix: count
+   each level_N_days that moves (notices earlier/later per level), keep first_notice_days_change on level 1.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from flask.testing import FlaskClient
 from handlers.registry import build_operations
 from tests.helpers import auth
 from tests.webui.test_pages import csrf_token, logged_in
+from tests.workflows.test_what_if import log_rows, period, what_if
 from workflows.definitions.deploy import deploy_files, read_files
 from workflows.definitions.shipped import shipped_bundles
+from workflows.engine.decisions import evaluate_decision
 from workflows.store.db import transaction
+from workflows.store.jsonable import to_jsonable
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -147,3 +154,31 @@ def test_the_definition_page_defaults_to_the_version_just_before(
     page = logged_in(app, "owner1").get("/definitions/credit_application/3").get_data(as_text=True)
     assert "Policy changes: v2 → v3" in page  # HEAD shows v1 → v3 (the oldest version)
     assert "&gt; 150000 → &gt; 200000" in page
+
+
+@pytest.mark.xfail(strict=True, reason="R18: what_if.summaries._ladder counts level_1_days changes only")
+def test_a_level_2_change_of_the_ladder_counts_its_notices_earlier(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    ladder = _dunning_files()[LADDER].decode()
+    grades = ["C", "C", "C", "A", "D"]  # three grade C cases, two others the edit does not touch
+    rows = [
+        (
+            {'standing["grade"]': g},
+            to_jsonable(evaluate_decision(ladder, "dunning_policy", {"standing": {"grade": g}})),
+        )
+        for g in grades
+    ]
+    log_rows(app, "dunning", "dunning_policy", rows, clock)
+    old = '<outputEntry id="ladder_c_out2"><text>14</text>'
+    assert old in ladder
+    edited = ladder.replace(old, '<outputEntry id="ladder_c_out2"><text>10</text>')  # L2 +14 -> +10 days
+    answer = what_if(
+        client, demo_tokens["owner1"], {LADDER: edited}, definition_key="dunning", **period(clock)
+    )
+    assert answer.status_code == 200, answer.json
+    [table] = answer.json["summary"]["tables"]
+    assert table["outputs"] == {"level_2_days": {"14 → 10": 3}}  # holds: the generic count sees it
+    assert table["first_notice_days_change"] == "0"  # holds: the first notice does not move
+    # The three grade C cases' level-2 notices go out 4 days earlier: a what-if must say so.
+    assert (table["notices_earlier"], table["notices_later"]) == (3, 0)
