@@ -28,12 +28,19 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
 # An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
 _TYPED = re.compile(r"([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (.+)", re.S)
 _DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op failed: file: problem"
+# A msgid with k placeholders is k lazy groups: on a sentence that has its literal parts over and over but
+# fails at the end, trying every split backtracks in about n**k steps (a 1,300-character sentence took 2.5 s
+# against one 7-placeholder msgid, twice that length a minute). Each shape is first tried with every
+# placeholder taking the text up to the FIRST occurrence of the literal after it (an atomic group: linear);
+# the full search, which also finds a parameter that holds its next literal, only on sentences this short.
+_FULL_SEARCH_MAX = 300
 
 
 @dataclass(frozen=True)
 class _Shape:
     msgid: str
     pattern: re.Pattern[str]
+    quick: re.Pattern[str]  # the same shape, each placeholder up to the first occurrence of its next literal
     anchor: str  # the longest literal part: a cheap test before the regular expression
 
 
@@ -58,7 +65,18 @@ def _shape(msgid: str) -> _Shape | None:
     anchor = max(literals, key=len)
     if len("".join(literals).strip()) < 3:  # "%(a)s: %(b)s" and the like match anything: too loose
         return None
-    return _Shape(msgid, re.compile("".join(parts), re.S), anchor)
+    return _Shape(msgid, re.compile("".join(parts), re.S), re.compile(_atomic(parts), re.S), anchor)
+
+
+def _atomic(parts: list[str]) -> str:
+    """`parts` (literal, group, literal, ..., literal) with each lazy group and the literal after it in one
+    atomic group: the group ends at that literal's first occurrence and is never tried longer. The last
+    group stays free (the sentence's end decides it), as does a group followed by another group."""
+    out = list(parts)
+    for at in range(1, len(parts) - 2, 2):
+        if parts[at].endswith(".+?)") and parts[at + 1]:
+            out[at], out[at + 1] = f"(?>{parts[at]}{parts[at + 1]}", ")"
+    return "".join(out)
 
 
 def _shapes() -> tuple[Mapping[str, Any], list[_Shape]]:
@@ -90,7 +108,9 @@ def _recognised(sentence: str, depth: int) -> Recognised | None:
     for shape in shapes:
         if shape.anchor not in sentence:
             continue
-        match = shape.pattern.fullmatch(sentence)
+        match = shape.quick.fullmatch(sentence)
+        if match is None and len(sentence) <= _FULL_SEARCH_MAX:
+            match = shape.pattern.fullmatch(sentence)
         if match is None:
             continue
         params: dict[str, str | Recognised] = {}
