@@ -19,7 +19,7 @@ from webui.what_if_lines import what_if_lines
 from workflows.audit_trail import period_bound
 from workflows.credit.roles import DEFINITION_READERS, GROUPS, PROCESS_OWNERS
 from workflows.definitions.decision_tables import read_decision_tables
-from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, deploy_files, validate_files
+from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, check_files, deploy_files
 from workflows.definitions.dmn_diff import compare_dmn
 from workflows.definitions.operation_catalog import describe_operations
 from workflows.definitions.validation import InvalidBundle, Problem
@@ -80,7 +80,7 @@ def show(key: str, version: int) -> str:
         versions = versions_of(session, [key])
         numbers = [v.version for v in versions]
         earlier = [n for n in numbers if n < version]
-        old = _version_arg("from", numbers, earlier[-1] if earlier else version)
+        old = _version_arg("from", numbers, max(earlier) if earlier else version)  # the version just before
         new = _version_arg("to", numbers, version)
         return render_template(
             "definitions/show.html",
@@ -143,7 +143,7 @@ def validate(key: str, version: int) -> Response:
     require_groups(PROCESS_OWNERS, WORKBENCH)
     files = _edited_bundle(key, version)
     try:
-        validate_files(files, services().rt.operations)
+        check_files(files, services().rt.operations)  # every check deploy makes, policy tables included
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
     return jsonify({"ok": True, "problems": []})

@@ -1,5 +1,5 @@
-"""Review R18 of issue 18 (tenth session): two behaviours the issue asks for that HEAD e028288 does not have,
-pinned as strict xfails so that fixing them turns the suite red until the mark is removed.
+"""Review R18 of issue 18 (tenth session): three behaviours the issue asks for that HEAD e028288 did not have,
+pinned first as strict xfails; fixed since (the lead), so they are plain tests now.
 
 1. "Every property is validated as you type with the deploy checks" / "Cells are checked by the same DMN
    checker as deploy, on change": the edit page's as-you-type route (POST /definitions/KEY/V/validate, which
@@ -92,10 +92,6 @@ def test_deploy_and_the_api_refuse_a_ladder_that_starts_before_the_due_date(
     assert any(REFUSED in p["message"] for p in deployed.json["problems"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R18: webui/definitions.validate (as-you-type) runs validate_files, not deploy's check_files",
-)
 def test_the_as_you_type_check_refuses_what_deploy_refuses(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
@@ -144,9 +140,6 @@ def test_the_api_diff_defaults_to_the_version_just_before(
     assert (body["from"], body["to"]) == (2, 3)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="R18: webui/definitions.show's default 'from' is earlier[-1] of a newest-first list"
-)
 def test_the_definition_page_defaults_to_the_version_just_before(
     app: Flask, demo_tokens: dict[str, str], clock: datetime
 ) -> None:
@@ -156,7 +149,6 @@ def test_the_definition_page_defaults_to_the_version_just_before(
     assert "&gt; 150000 → &gt; 200000" in page
 
 
-@pytest.mark.xfail(strict=True, reason="R18: what_if.summaries._ladder counts level_1_days changes only")
 def test_a_level_2_change_of_the_ladder_counts_its_notices_earlier(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
 ) -> None:

@@ -7,6 +7,7 @@ how the dunning ladder's first notice moves, the cap and provision rate by grade
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,10 @@ KINDS = {
     "dunning_policy": "dunning_ladder",
     "provision_matrix": "provision_matrix",
 }
+
+
+# The ladder's outputs that say when a level's notice goes out: level_1_days, level_2_days, ...
+_LEVEL_DAYS = re.compile(r"level_\d+_days")
 
 
 def kind_of(decision_id: str) -> str:
@@ -105,16 +110,21 @@ def _number(value: Any) -> Decimal | None:
 
 
 def _ladder(replay: Replay) -> dict[str, Any]:
-    """Notices earlier or later: the first level's days after due, old against new, per changed row."""
+    """Notices earlier or later: every level whose days after due moved, old against new, per changed row
+    (a row moving L1 and L2 counts two notices); the first-notice days change is level 1's alone."""
     earlier = later = 0
     days = Decimal(0)
     for change in replay.changes:
-        old, new = _number(change.recorded.get("level_1_days")), _number(change.replayed.get("level_1_days"))
-        if old is None or new is None or old == new:
-            continue
-        earlier += new < old
-        later += new > old
-        days += new - old
+        for name in sorted(_diff(change)):
+            if not _LEVEL_DAYS.fullmatch(name):
+                continue
+            old, new = _number(change.recorded.get(name)), _number(change.replayed.get(name))
+            if old is None or new is None:
+                continue
+            earlier += new < old
+            later += new > old
+            if name == "level_1_days":
+                days += new - old
     return {"notices_earlier": earlier, "notices_later": later, "first_notice_days_change": str(days)}
 
 
