@@ -205,7 +205,7 @@ def test_payment_terms_change_over_half_million_needs_both_reviews_manager_cfo_a
     assert set(tasks) == {"finance_review", "legal_review"}
     assert (tasks["finance_review"]["group"], tasks["legal_review"]["group"]) == ("finance", "legal")
     assert tasks["finance_review"]["subject"] == (
-        f"Baltic Steel Supply AB, {contract['number']}: payment_terms 750000 EUR"
+        f"Baltic Steel Supply AB, {contract['number']}: payment_terms 750,000.00 EUR"
     )
     assert (
         f"contract {contract['number']}, payment_terms change: payment terms days: 60 -> 90. "

@@ -46,21 +46,27 @@ def test_a_zh_user_reads_the_subject_and_instructions_in_chinese_an_en_user_in_e
     page = text_of(analyst.get(f"/tasks/{task_id}"))
     assert '<p class="subject">Slowpay Trading，额度复核（manual）</p>' in page
     assert "触发原因：manual" in page and "当前额度" in page and "Trigger: manual" not in page
-    # The credit application's subject has no words to translate; its instructions do.
-    assert "额度公式建议" in text_of(analyst.get(f"/tasks/{application_task}"))
+    # Amounts read as a zh reader writes them: in the subject (money() in subject_zh) and the instructions.
+    application_page = text_of(analyst.get(f"/tasks/{application_task}"))
+    assert '<p class="subject">Slowpay Trading，申请额度 €200,000.00</p>' in application_page
+    assert "额度公式建议" in application_page and "200,000.00 EUR" not in application_page
+    assert "<td>Slowpay Trading，申请额度 €200,000.00</td>" in inbox_row(analyst, application_task)
 
     switch(analyst, "en", "/inbox")
     assert "<td>Slowpay Trading, limit review (manual)</td>" in inbox_row(analyst, task_id)
     page = text_of(analyst.get(f"/tasks/{task_id}"))
     assert '<p class="subject">Slowpay Trading, limit review (manual)</p>' in page
     assert "Trigger: manual" in page and "触发原因" not in page
-    assert "The limit formula proposes" in text_of(analyst.get(f"/tasks/{application_task}"))
+    application_page = text_of(analyst.get(f"/tasks/{application_task}"))
+    assert "The limit formula proposes" in application_page
+    assert '<p class="subject">Slowpay Trading, 200,000.00 EUR</p>' in application_page
 
     with app.extensions["creditflow"].rt.factory() as session:
         row = session.get(InboxItem, task_id)
         assert row is not None and row.translations is not None
         assert row.subject == "Slowpay Trading, limit review (manual)"  # the stored English stays as it was
-        assert set(row.translations["zh"]) == {"subject", "instructions"}
+        # title: the task's name_zh, kept for the inbox search
+        assert set(row.translations["zh"]) == {"title", "subject", "instructions"}
 
 
 def test_a_task_opened_without_translations_reads_in_english_for_everyone(
@@ -89,11 +95,21 @@ def test_every_shipped_task_with_instructions_or_a_worded_subject_has_them_in_ch
                 found = re.search(r"name=\"instructions_zh\" value=(\"[^\"]*\"|'[^']*')", body)
                 assert found and CJK.search(found.group(1)), where
                 env.parse(html.unescape(found.group(1)[1:-1]))  # valid Jinja
+                # "{{ amount }} {{ currency }}" reads "200000.0 EUR"; `| money(currency)` "€200,000.00".
+                assert not re.search(r"\}\} \{\{ [\w.]*currency \}\}", found.group(1)), where
             subject = re.search(r"name=\"subject\" value='([^']*)'", body)
             # A subject with English words in its string literals (", limit review (") needs a Chinese one;
             # keys (credit_file["customer_name"]) and f-strings are no words.
             expression = re.sub(r'f"[^"]*"', "", subject.group(1).replace("&apos;", "'")) if subject else ""
             if re.search(r'(?<!\[)"[^"]*[A-Za-z]{2,}[^"]*"(?!\])', expression):
+                assert 'name="subject_zh"' in body, where
+            # Amounts go through money(), which writes them as each language does ("€200,000.00" in zh):
+            # an f-string or str() of an amount would show a zh reader the English "200,000.00 EUR".
+            for found in re.finditer(r"name=\"subject(?:_zh)?\" value=('[^']*'|\"[^\"]*\")", body):
+                written = html.unescape(found.group(1))
+                assert ":,.2f}" not in written, where
+                assert not re.search(r"str\([^)]*(amount|limit|value)", written), where
+            if subject and "money(" in subject.group(1):
                 assert 'name="subject_zh"' in body, where
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from workflows.engine.script_clock import ScriptDate, ScriptDateTime
+from workflows.engine.script_money import money
 from workflows.engine.script_rules import IN_PROCESS_CALLS
 from workflows.messages import _
 from workflows.process_data import text_problem
@@ -357,6 +358,8 @@ SAFE_BUILTINS: dict[str, Any] = {
     # date and datetime whose today()/now() answer the step's time (engine.script_clock), not the wall's.
     "Decimal": Decimal, "date": ScriptDate, "datetime": ScriptDateTime, "timedelta": timedelta,
     "timezone": timezone,
+    # An amount as English texts write it; a Chinese subject gets money_zh under this name (engine.waits).
+    "money": money,
     GUARD_NAME: _guarded_binop, FORMAT_NAME: _formatted, JOIN_NAME: _join,
 }
 # fmt: on

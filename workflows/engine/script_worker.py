@@ -98,8 +98,8 @@ def _run(request: tuple[Any, ...]) -> Any:
         exec(analysis.code, context)  # checked, sandboxed
         return _results(context, analysis.names, strip)
     if kind == "render":
-        _, template, data, max_chars = request
-        return render_capped(template, data, max_chars)
+        _, template, data, max_chars, *language = request  # the language came later: older requests lack it
+        return render_capped(template, data, max_chars, *language)
     raise ValueError(f"unknown request {kind!r}")
 
 

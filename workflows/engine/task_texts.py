@@ -16,9 +16,9 @@ from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.engine.script_builtins import ScriptLimitExceeded
+from workflows.engine.script_money import MONEY_BY_LANGUAGE, money_filter
 from workflows.engine.script_pool import ScriptPool, shared_pool
 from workflows.messages import _
-from workflows.money import format_money
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,17 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
 # Instructions longer than this are a template that loops or blows up, not text for an approver.
 MAX_INSTRUCTIONS_CHARS = 20_000
 
-_INSTRUCTIONS = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
-_INSTRUCTIONS.filters["money"] = format_money
+
+def _environment(language: str) -> SandboxedEnvironment:
+    # `{{ amount | money(currency) }}` writes the amount as the text's language does: "200,000.00 EUR" in
+    # `instructions`, "€200,000.00" in `instructions_zh` (engine.script_money).
+    environment = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+    environment.filters["money"] = money_filter(language)
+    return environment
+
+
+_ENVIRONMENTS = {language: _environment(language) for language in MONEY_BY_LANGUAGE}
+_INSTRUCTIONS = _ENVIRONMENTS["en"]
 
 # Templates built only from these (no loops, calls, macros or arithmetic) cost time linear in the task
 # data, so they render in the server; any other template renders in the script worker.
@@ -65,9 +74,9 @@ _IN_PROCESS_TESTS = frozenset({"defined", "undefined", "none", "number", "string
 
 
 @lru_cache(maxsize=512)
-def _compiled(template: str) -> Template:
+def _compiled(template: str, language: str) -> Template:
     # Instructions come from deployed diagrams and repeat on every task: compile each text once.
-    return _INSTRUCTIONS.from_string(template)
+    return _ENVIRONMENTS.get(language, _INSTRUCTIONS).from_string(template)
 
 
 @lru_cache(maxsize=512)
@@ -99,15 +108,16 @@ def _in_process_node(node: nodes.Node) -> bool:
     return True
 
 
-def render_capped(template: str, data: Mapping[str, Any], max_chars: int) -> str:
-    """Render a template in the sandboxed environment, stopping once the text passes `max_chars`.
+def render_capped(template: str, data: Mapping[str, Any], max_chars: int, language: str = "en") -> str:
+    """Render a template in the sandboxed environment, stopping once the text passes `max_chars`
+    (its `money` filter writing amounts as `language` does).
 
     Raises:
         ScriptLimitExceeded: the text is longer than `max_chars`.  TemplateError: a broken template.
     """
     parts: list[str] = []
     length = 0
-    for part in _compiled(template).generate(dict(data)):
+    for part in _compiled(template, language).generate(dict(data)):
         length += len(part)
         if length > max_chars:
             raise ScriptLimitExceeded(
@@ -121,7 +131,9 @@ def render_capped(template: str, data: Mapping[str, Any], max_chars: int) -> str
     return "".join(parts)
 
 
-def render_instructions(template: str, data: Mapping[str, Any], pool: ScriptPool | None = None) -> str:
+def render_instructions(
+    template: str, data: Mapping[str, Any], pool: ScriptPool | None = None, language: str = "en"
+) -> str:
     """Fill `{{ placeholders }}` of a task's instructions from its data (sandboxed; escaped where shown).
 
     A template with loops or calls renders in the script worker, under the scripts' time and memory
@@ -134,8 +146,9 @@ def render_instructions(template: str, data: Mapping[str, Any], pool: ScriptPool
         return template
     try:
         if renders_in_process(template):
-            return _displayable(render_capped(template, data, MAX_INSTRUCTIONS_CHARS))
-        outcome = (pool or shared_pool()).call(("render", template, dict(data), MAX_INSTRUCTIONS_CHARS))
+            return _displayable(render_capped(template, data, MAX_INSTRUCTIONS_CHARS, language))
+        request = ("render", template, dict(data), MAX_INSTRUCTIONS_CHARS, language)
+        outcome = (pool or shared_pool()).call(request)
         if outcome.error is not None:
             raise outcome.error
         return _displayable(str(outcome.value))

@@ -17,6 +17,7 @@ from workflows.definitions.compile import split_names
 from workflows.engine.failures import EngineError, LoopLimitExceeded
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_code import analyse
+from workflows.engine.script_money import MONEY_BY_LANGUAGE
 from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.errors import message_of
 from workflows.languages import LANGUAGES
@@ -143,24 +144,26 @@ def _translations(task: Any, props: dict[str, str], strict: bool) -> dict[str, d
         title = (props.get(f"name_{language}") or "").strip()[:300]
         if title:
             texts["title"] = title
-        subject = _subject(task, props.get(f"subject_{language}"), strict)
+        subject = _subject(task, props.get(f"subject_{language}"), strict, language)
         if subject:
             texts["subject"] = subject
         template = (props.get(f"instructions_{language}") or "").strip()
         if template:
-            texts["instructions"] = _instructions(task, template, strict)
+            texts["instructions"] = _instructions(task, template, strict, language)
         if texts:
             found[language] = texts
     return found
 
 
-def _subject(task: Any, expression: str | None, strict: bool) -> str | None:
+def _subject(task: Any, expression: str | None, strict: bool, language: str = "en") -> str | None:
     """The task's one-line subject; it is only shown, so a failing expression must not fail the step,
-    unless it runs over the script budget (that would cost the budget again on every step)."""
+    unless it runs over the script budget (that would cost the budget again on every step). Its
+    `money(amount, currency)` writes amounts as `language` does (engine.script_money)."""
     if not expression or not (strict or analyse(expression, "eval").in_process):
         return None
+    money = {"money": MONEY_BY_LANGUAGE[language]} if language != "en" else None
     try:
-        return str(task.workflow.script_engine.evaluate(task, expression))[:300]
+        return str(task.workflow.script_engine.evaluate(task, expression, money))[:300]
     except Exception as exc:  # noqa: BLE001 - display text only; the failure is logged with the element id
         over = _budget_cause(exc)
         if over is not None:
@@ -169,12 +172,13 @@ def _subject(task: Any, expression: str | None, strict: bool) -> str | None:
         return None
 
 
-def _instructions(task: Any, template: str, strict: bool) -> str:
-    """The task's instructions template filled from its data (as the inbox shows the data: plain JSON)."""
+def _instructions(task: Any, template: str, strict: bool, language: str = "en") -> str:
+    """The task's instructions template filled from its data (as the inbox shows the data: plain JSON),
+    its `money` filter writing amounts as `language` does."""
     if "{" not in template or not (strict or renders_in_process(template)):
         return template
     try:
-        return render_instructions(template, to_jsonable(task.data))
+        return render_instructions(template, to_jsonable(task.data), language=language)
     except ScriptLimitExceeded as exc:
         raise _text_failure(task, "instructions", exc) from exc
 
