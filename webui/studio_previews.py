@@ -2,7 +2,9 @@
 
 - POST /definitions/KEY/V/preview/texts: a user task's subject and instructions rendered over the data of one
   recent instance of KEY that the owner may read (workflows.readers: a preview shows the data, so it opens
-  no instance the instance page would not), or over no data;
+  no instance the instance page would not), over the newest instance of KEY with its values hidden
+  ("hidden_values": true; any owner, whatever the instance's readers: keys, nesting and types only, see
+  workflows.definitions.hidden_values), or over no data;
 - POST /definitions/KEY/V/preview/timer: when a timer fires for a start date.
 
 Both compute what the runtime computes (workflows.definitions.studio_previews); a problem with the text or
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 from webui.auth import login_required_view, require_groups
 from webui.services import services
 from workflows.credit.roles import PROCESS_OWNERS
+from workflows.definitions.hidden_values import hidden
 from workflows.definitions.studio_previews import (
     PreviewFailed,
     instance_data,
@@ -50,8 +53,9 @@ _START = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?")
 
 
 def studio_preview_choices(session: Session, actor: Actor, key: str, version: int) -> dict[str, Any]:
-    """For the panel (the edit page's data-studio): the preview routes and the recent instances of `key`
-    the actor may read, newest first."""
+    """For the panel (the edit page's data-studio): the preview routes, the recent instances of `key`
+    the actor may read, newest first, and whether an instance of `key` exists to preview with its values
+    hidden (the panel's default when the actor may read none)."""
     rows = session.execute(
         select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.version)
         .where(ProcessInstance.process_key == key, readable(session, actor))
@@ -62,6 +66,7 @@ def studio_preview_choices(session: Session, actor: Actor, key: str, version: in
         "previewTextsUrl": url_for("studio_previews.texts", key=key, version=version),
         "previewTimerUrl": url_for("studio_previews.timer", key=key, version=version),
         "instances": [{"id": i, "label": f"#{i} {bk or ''} (v{v})".replace("  ", " ")} for i, bk, v in rows],
+        "hiddenValues": _newest_id(session, key) is not None,
     }
 
 
@@ -138,24 +143,43 @@ def new_forms(body: Any, files: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def _preview_data(actor: Actor, key: str, version: int | None, body: dict[str, Any]) -> dict[str, Any]:
-    """The data of the posted "instance_id" (null: none), an instance of `key` the actor may read.
+    """The data of the posted "instance_id", an instance of `key` the actor may read; with "hidden_values":
+    true, the newest instance of `key`'s data with its values hidden, whoever may read it; else none.
 
     Raises:
-        BadRequest: not an id.  NotFound: an unknown version or instance, or one of another process.
-        Forbidden: an instance the actor may not read.
+        BadRequest: not an id, or both an id and hidden values.  NotFound: an unknown version or instance,
+        or one of another process.  Forbidden: an instance the actor may not read.
     """
-    instance_id = body.get("instance_id")
+    instance_id, hide = body.get("instance_id"), body.get("hidden_values", False)
     if instance_id is not None and (type(instance_id) is not int or not 0 < instance_id < 2**63):
         raise BadRequest(_('"instance_id" must be the id of an instance, or null for no data'))
+    if type(hide) is not bool or (hide and instance_id is not None):
+        raise BadRequest(_('"hidden_values" must be true or false, and true only without an "instance_id"'))
     with services().rt.factory() as session:
         if version is not None:
             get_definition(session, key, version)  # 404 for an unknown version
+        if hide:
+            # Any process owner, whatever the case's readers: nothing of the case leaves but its shape.
+            newest = _newest_id(session, key) if key else None
+            if newest is None:
+                return {}
+            return hidden(instance_data(services().rt, session, session.get_one(ProcessInstance, newest)))
         if instance_id is None:
             return {}
         instance = get_instance_for(session, actor, instance_id)  # 404, or 403 when not readable
         if instance.process_key != key:
             raise NotFound(_("instance %(id)s is not an instance of %(key)s", id=instance_id, key=key))
         return instance_data(services().rt, session, instance)
+
+
+def _newest_id(session: Session, key: str) -> int | None:
+    """The newest instance of `key` (ids grow with time), whoever may read it."""
+    return session.scalar(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.process_key == key)
+        .order_by(ProcessInstance.id.desc())
+        .limit(1)
+    )
 
 
 def _body() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Issue 18's panel, the pieces after must-show 1, in Debian chromium as owner1: several candidate groups; an
 unknown candidate group marked on the task and refused by deploy with FILE:LINE; the subject and instructions
 previewed over a recent instance's data (and a broken template's problem in place); a timer's firing for a
-start date; and a form made from a field list, deployed with the diagram."""
+start date; a form made from a field list, deployed with the diagram; and an owner who reads no case previews
+over the newest one with its values hidden."""
 
 from __future__ import annotations
 
@@ -228,6 +229,36 @@ def test_an_unknown_candidate_group_is_marked_and_refused(
     entry(page, "candidateGroups", "select").select_option(["credit_manager"])
     page.wait_for_selector('.djs-element.cf-problem[data-element-id="review_application"]', state="detached")
     assert page.locator('[data-entry-id="candidateGroups"] .bio-properties-panel-error').count() == 0
+
+
+def test_an_owner_who_reads_no_case_previews_with_the_values_hidden(
+    app: Flask,
+    page: Any,  # noqa: F811
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The demo's owner1 is no analyst: no case of credit_application is theirs to read, so the panel
+    previews by default over the newest case with its values hidden, and the shipped subject renders."""
+    if not STUDIO.exists():
+        pytest.skip("the studio bundle is not built; run `make setup` (it needs npm)")
+    deploy_shipped(app, "credit_application", "definition_approval")
+    _application(client, demo_tokens)
+    _open(app, page)
+    select(page, "review_application")
+    preview = page.locator('[data-entry-id="textPreview"]')
+    assert preview.locator("select").input_value() == "hidden"
+    assert "No one's data is shown." in preview.locator("[data-preview-note]").inner_text()
+    subject = preview.locator('[data-preview="subject"] .cf-preview-text')
+    subject.wait_for()
+    assert subject.inner_text().startswith("‹customer_name›, ") and "0.00" in subject.inner_text()
+    entry(page, "instructions", "textarea").fill("Check {{ credit_file.customer_name }} now.")
+    page.locator('[data-preview="instructions"]:has-text("Check ‹customer_name› now.")').wait_for()
+    assert "Preview Werke" not in page.locator(".properties-panel").inner_text()
+    preview.screenshot(path=str(tmp_path / "studio-hidden-values.png"))
+    # No data, chosen by hand: the name is a problem again.
+    preview.locator("select").select_option("")
+    page.locator('[data-preview="subject"] .bio-properties-panel-error:has-text("credit_file")').wait_for()
 
 
 def test_a_zh_owner_reads_the_new_entries_and_the_previews_in_chinese(

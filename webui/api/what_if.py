@@ -65,10 +65,17 @@ class WhatIfSummary(Model):
         description="business rule tasks the edited diagram points at another decision: {bpmn_id, from, to}",
     )
     tables: list[dict[str, Any]] = Field(
-        description="per table: TableSummary's fields, plus per kind grade_changes (scorecard); "
-        "route_changes, route_hours, approval_hours_change (authority); notices_earlier, notices_later, "
-        "first_notice_days_change (dunning ladder); by_input (limit policy, provision matrix); limits (limit "
-        "policy: by_grade → currency → {cases, current, edited, change}, the proposed limits' totals)"
+        description="per table: TableSummary's fields, plus per kind grade_changes and "
+        "instances_changing_grade (scorecard: the instances whose grade changes); route_changes, "
+        "applications_with_another_approver (the applications that would have needed another approver), "
+        "route_hours, approval_hours_change and approval_hours_complete (false when a changed decision "
+        "moves to or from a route with no recorded application to average) (authority); notices_earlier, "
+        "notices_later, first_notice_days_change (dunning ladder); by_input (limit policy, provision "
+        "matrix); limits (limit policy: by_grade → currency → {cases, current, edited, change}, the "
+        "proposed limits' totals); provision (provision matrix: the allowance at the period's last day, "
+        "{as_of, base_currency, current_total, edited_total, change, change_by_bucket}, or {as_of, "
+        "unavailable} when it cannot be computed). "
+        "Amounts, hours and days changed are decimal strings"
     )
 
 

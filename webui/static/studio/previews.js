@@ -9,8 +9,10 @@ import { findExtension, getProperty } from "./extensions.js";
 import { eventDefinition } from "./common.js";
 import { _ } from "./i18n.js";
 
-// Chosen once per page, for every task and timer: what a process owner previews with.
-var chosen = { instance: "", start: "" };
+// Chosen once per page, for every task and timer: what a process owner previews with. instance: "" (no
+// data), HIDDEN (the newest case with its values hidden) or an instance id; null until the panel first shows.
+var HIDDEN = "hidden";
+var chosen = { instance: null, start: "" };
 
 function postJson(url, body) {
   var token = document.querySelector('meta[name="csrf-token"]');
@@ -53,25 +55,43 @@ function outcomeRow(label, outcome, kind) {
       : h("div", { class: "bio-properties-panel-error" }, outcome.error));
 }
 
-// The instance whose data a preview uses (one choice for the page: the task's texts and the timers).
+// The instance whose data a preview uses (one choice for the page: the task's texts and the timers). An
+// owner who may read no case of the process previews by default over the newest one with its values hidden
+// (‹customer_name›, 0, 2000-01-01): the text renders, and no one's data is shown.
 function instanceChoice(choices, id, changed) {
   var instances = choices.instances || [];
-  var options = [h("option", { value: "" }, _("no data (an empty case)"))].concat(instances.map(function (i) {
+  var options = [h("option", { value: "" }, _("no data (an empty case)"))];
+  if (choices.hiddenValues) options.push(h("option", { value: HIDDEN }, _("a recent case, values hidden")));
+  options = options.concat(instances.map(function (i) {
     return h("option", { value: String(i.id) }, i.label);
   }));
+  var note = null;
+  if (chosenInstance(choices) === HIDDEN) {
+    note = _("The newest case of this process, with each value replaced by a stand-in of its type: text by its name, numbers by 0, dates by 2000-01-01. No one's data is shown.");
+  } else if (!instances.length && !choices.hiddenValues) {
+    note = _("No instance of this process that you may read yet: the preview uses no data.");
+  }
   return [
     h("label", { class: "bio-properties-panel-label", for: id }, _("Preview with the data of")),
     h("select", {
-      id: id, class: "bio-properties-panel-input", value: chosen.instance,
+      id: id, class: "bio-properties-panel-input", value: chosenInstance(choices),
       onChange: function (event) { chosen.instance = event.target.value; changed(); }
     }, options),
-    instances.length ? null : h("div", { class: "bio-properties-panel-description" },
-      _("No instance of this process that you may read yet: the preview uses no data."))
+    note ? h("div", { class: "bio-properties-panel-description", "data-preview-note": "" }, note) : null
   ];
 }
 
-function chosenInstance() {
-  return chosen.instance ? Number(chosen.instance) : null;
+// The page's choice; at first, hidden values when the owner may read no case of the process and one exists.
+function chosenInstance(choices) {
+  if (chosen.instance === null) chosen.instance = !(choices.instances || []).length && choices.hiddenValues ? HIDDEN : "";
+  return chosen.instance;
+}
+
+// What the server is asked to preview with: {instance_id, hidden_values}.
+function chosenData(choices) {
+  var instance = chosenInstance(choices);
+  if (instance === HIDDEN) return { instance_id: null, hidden_values: true };
+  return { instance_id: instance ? Number(instance) : null, hidden_values: false };
 }
 
 // --- the user task's subject and instructions -------------------------------------------------------------
@@ -82,11 +102,10 @@ export function TextPreviewEntry(props) {
   var choices = injector.get("config.creditflow") || {};
   var bo = getBusinessObject(element);
   var instructions = findExtension(bo, "instructionsForEndUser");
-  var body = {
-    instance_id: chosenInstance(),
+  var body = Object.assign(chosenData(choices), {
     subject: getProperty(bo, "subject"),
     instructions: instructions ? instructions.$body || "" : ""
-  };
+  });
   var again = useState(0);
   var result = usePreview(choices.previewTextsUrl, body);
   var answer = result.answer || {};
@@ -119,7 +138,7 @@ export function TimerStartEntry(props) {
   var choices = injector.get("config.creditflow") || {};
   var again = useState(0);
   var timer = timerKindOf(element);
-  var body = timer ? { kind: timer.kind, expression: timer.expression, start: chosen.start, instance_id: chosenInstance() } : null;
+  var body = timer ? Object.assign(chosenData(choices), { kind: timer.kind, expression: timer.expression, start: chosen.start }) : null;
   var result = usePreview(timer && timer.expression.trim() ? choices.previewTimerUrl : null, body || {});
   var answer = result.answer;
   var shown;
