@@ -130,6 +130,7 @@ NOT_ROLES = {
     ("workflows/credit/models.py", "legal"),
     ("webui/i18n.py", "legal"),  # the msgid of the dunning status's label
     ("handlers/scorecard_factors.py", "logistics"),  # an industry of the outlook table, not the group
+    ("webui/customer_labels.py", "logistics"),  # that industry's label (and msgid), not the group
 }
 
 

@@ -85,6 +85,7 @@ def create_app(
         audit,
         auth,
         collections,
+        customer_labels,
         customers,
         dashboard,
         definition_compare,
@@ -92,7 +93,9 @@ def create_app(
         definitions,
         diagram_names,
         errors,
+        event_details,
         formatting,
+        group_labels,
         i18n,
         inbox,
         instances,
@@ -103,6 +106,7 @@ def create_app(
         pages,
         portfolio,
         provisions,
+        reason_labels,
         start,
         studio_previews,
         suppliers,
@@ -141,6 +145,11 @@ def create_app(
     i18n.register(app)  # before formatting: the formats follow the request's locale
     diagram_names.register(app)  # task, lane and process names in the page's language
     formatting.register(app)
+    # Coded words the pages show (groups, limit reasons, a customer's fields, dunning event details).
+    group_labels.register(app)
+    reason_labels.register(app)
+    customer_labels.register(app)
+    event_details.register(app)
     js_i18n.register(app)  # the scripts' sentences in the page's language
     navigation.register(app)
     errors.register(app)

@@ -46,6 +46,10 @@ STATUS_LABELS = {
     "error": lazy_gettext("error"),
     "done": lazy_gettext("done"),
     "stalled": lazy_gettext("stalled"),
+    # An order's (workflows/credit/order_tables.OrderStatus; "open" and "cancelled" are above).
+    "held": lazy_gettext("held"),
+    "released": lazy_gettext("released"),
+    "invoiced": lazy_gettext("invoiced"),
 }
 
 

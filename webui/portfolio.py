@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Response, render_template, request
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 from webui.auth import login_required_view, require_groups
 from webui.customers import BUCKET_TITLES
@@ -22,7 +22,13 @@ from workflows.credit.portfolio import (
     TOP_MAX,
     PortfolioFilter,
 )
-from workflows.credit.portfolio_export import COLUMNS, XLSX_MEDIA_TYPE, portfolio_csv, portfolio_xlsx
+from workflows.credit.portfolio_export import (
+    COLUMNS,
+    XLSX_MEDIA_TYPE,
+    ExportWords,
+    portfolio_csv,
+    portfolio_xlsx,
+)
 from workflows.credit.portfolio_pages import export_rows, load_portfolio
 from workflows.credit.provisions import BUCKETS
 from workflows.credit.roles import PORTFOLIO_READERS
@@ -152,9 +158,14 @@ def _export(kind: str) -> Response:
     name = f"portfolio-{today.isoformat()}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     header = export_header(COLUMNS)  # the reader's language (webui/export_headers.py)
+    # The file's own words in the reader's language too; "%(base)s" is filled by portfolio_export.
+    total = str(gettext("Total (%(base)s)"))
+    words = ExportWords(yes=str(gettext("yes")), no=str(gettext("no")), total=total)
     if kind == "csv":
-        return Response(portfolio_csv(rows, totals, base, header), mimetype="text/csv", headers=headers)
-    return Response(portfolio_xlsx(rows, totals, base, header), mimetype=XLSX_MEDIA_TYPE, headers=headers)
+        body = portfolio_csv(rows, totals, base, header, words)
+        return Response(body, mimetype="text/csv", headers=headers)
+    body_xlsx = portfolio_xlsx(rows, totals, base, header, words)
+    return Response(body_xlsx, mimetype=XLSX_MEDIA_TYPE, headers=headers)
 
 
 @bp.get("/portfolio.csv")

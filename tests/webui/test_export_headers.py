@@ -41,7 +41,10 @@ def test_the_portfolio_download_names_its_columns_in_the_readers_language(
     assert chinese[0][COLUMNS.index("days_1_30")] == "逾期1–30天"
     assert len(chinese[0]) == len(COLUMNS) and len(set(chinese[0])) == len(COLUMNS)
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in chinese[0]), chinese[0]
-    assert chinese[1:] == english[1:]  # the values do not depend on the language
+    # The values do not depend on the language; the file's own words (key customer, totals label) do.
+    assert chinese[-1][2].startswith("合计（") and english[-1][2].startswith("Total (")
+    words = {"是": "yes", "否": "no", chinese[-1][2]: english[-1][2]}
+    assert [[words.get(v, v) for v in row] for row in chinese[1:]] == english[1:]
 
     xlsx = as_user(app, "manager1", "zh").get("/portfolio.xlsx").data
     book = load_workbook(io.BytesIO(xlsx), read_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +39,24 @@ COLUMNS = (
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+@dataclass(frozen=True)
+class ExportWords:
+    """The few words the file writes besides data: the key-customer column's yes/no and the totals row's
+    label ("Total (%(base)s)"). English by default (the API's file); a page's download passes its reader's."""
+
+    yes: str = "yes"
+    no: str = "no"
+    total: str = "Total (%(base)s)"
+
+
+ENGLISH_WORDS = ExportWords()
+
+
 def _unconverted(amounts: dict[str, Decimal]) -> str:
     return "; ".join(f"{currency} {amount:.2f}" for currency, amount in sorted(amounts.items()))
 
 
-def row_cells(row: PortfolioRow) -> list[Any]:
+def row_cells(row: PortfolioRow, words: ExportWords = ENGLISH_WORDS) -> list[Any]:
     amounts = [*(row.buckets[b] for b in BUCKETS), row.total, row.overdue, row.over_90]
     return [
         row.customer_id,
@@ -53,29 +67,36 @@ def row_cells(row: PortfolioRow) -> list[Any]:
         row.industry,
         row.sales_owner,
         row.currency,
-        "yes" if row.key_customer else "no",
+        words.yes if row.key_customer else words.no,
         row.account_owner,
         *amounts,
         _unconverted(row.unconverted),
     ]
 
 
-def totals_cells(totals: PortfolioTotals, base: str) -> list[list[Any]]:
+def totals_cells(totals: PortfolioTotals, base: str, words: ExportWords = ENGLISH_WORDS) -> list[list[Any]]:
     """The totals row: amounts in `base`; its rate_missing cell lists what stayed unconverted."""
     amounts = [*(totals.buckets[b] for b in BUCKETS), totals.total, totals.overdue, totals.over_90]
-    return [[None, None, f"Total ({base})", *[None] * 7, *amounts, _unconverted(totals.unconverted)]]
+    label = words.total % {"base": base}
+    return [[None, None, label, *[None] * 7, *amounts, _unconverted(totals.unconverted)]]
 
 
-def _all_rows(rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str) -> list[list[Any]]:
-    return [row_cells(r) for r in rows] + totals_cells(totals, base)
+def _all_rows(
+    rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str, words: ExportWords
+) -> list[list[Any]]:
+    return [row_cells(r, words) for r in rows] + totals_cells(totals, base, words)
 
 
 def portfolio_csv(
-    rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str, header: Sequence[str] = COLUMNS
+    rows: Iterable[PortfolioRow],
+    totals: PortfolioTotals,
+    base: str,
+    header: Sequence[str] = COLUMNS,
+    words: ExportWords = ENGLISH_WORDS,
 ) -> str:
     """The CSV document: amounts as decimal text with two places (csv_export makes every cell safe).
     `header`: the names of COLUMNS, in order (a page's download names them in its reader's language)."""
-    return to_csv(header, _all_rows(rows, totals, base))
+    return to_csv(header, _all_rows(rows, totals, base, words))
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -86,14 +107,18 @@ def _xlsx_cell(value: Any) -> Any:
 
 
 def portfolio_xlsx(
-    rows: Iterable[PortfolioRow], totals: PortfolioTotals, base: str, header: Sequence[str] = COLUMNS
+    rows: Iterable[PortfolioRow],
+    totals: PortfolioTotals,
+    base: str,
+    header: Sequence[str] = COLUMNS,
+    words: ExportWords = ENGLISH_WORDS,
 ) -> bytes:
     """The XLSX workbook (one sheet, "Portfolio"): the same rows and totals as the CSV, `header` as there."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Portfolio")
     first_amount = COLUMNS.index(AMOUNT_COLUMNS[0])
     sheet.append([_xlsx_cell(name) for name in header])
-    for values in _all_rows(rows, totals, base):
+    for values in _all_rows(rows, totals, base, words):
         sheet.append(_typed_row(sheet, values, first_amount))
     out = io.BytesIO()
     book.save(out)

@@ -1,0 +1,47 @@
+"""The shipped groups' names in the page's language (the header's "who" tooltip and anywhere a page lists a
+user's groups): "credit_analyst" -> "Credit analyst" / "信用分析师". The names follow the lanes of the shipped
+diagrams (`name_zh`); a group the deployment added itself is shown by its id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+from flask_babel import lazy_gettext
+
+from webui.i18n import current_language
+from workflows.credit import roles
+from workflows.definitions.display_names import ENGLISH
+
+GROUP_LABELS = {
+    roles.SALES: lazy_gettext("Sales"),
+    roles.CREDIT_ANALYST: lazy_gettext("Credit analyst"),
+    roles.CREDIT_MANAGER: lazy_gettext("Credit manager"),
+    roles.CFO: lazy_gettext("CFO"),
+    roles.AUDITOR: lazy_gettext("Auditor"),
+    roles.COLLECTIONS: lazy_gettext("Collector"),
+    roles.COLLECTIONS_LEAD: lazy_gettext("Collections lead"),
+    roles.LEGAL: lazy_gettext("Legal"),
+    roles.PROCUREMENT: lazy_gettext("Procurement"),
+    roles.PROCUREMENT_MANAGER: lazy_gettext("Procurement manager"),
+    roles.FINANCE: lazy_gettext("Finance"),
+    roles.LOGISTICS: lazy_gettext("Logistics"),
+    roles.PROCESS_OWNER: lazy_gettext("Process owner"),
+    roles.ADMIN: lazy_gettext("Administrator"),
+}
+
+
+def group_label(group: str) -> str:
+    """A group's name in the page's language; an unknown group as its id."""
+    label = GROUP_LABELS.get(group)
+    return str(label) if label is not None else group
+
+
+def group_list(groups: Iterable[str]) -> str:
+    """Several groups, sorted by id, joined as the page's language lists things ("、" in Chinese)."""
+    separator = ", " if current_language() == ENGLISH else "、"
+    return separator.join(group_label(g) for g in sorted(groups))
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(group_label=group_label, group_list=group_list)
