@@ -1,5 +1,7 @@
-"""Which language a recipient reads: the customer's `language` for mail to a customer, the user's for internal
-mail; English for anyone else (a supplier has no stored language yet) and for a user who chose none."""
+"""Which language the readers of an e-mail share, found by address: a user's chosen `language`, else that of
+the customer with the address; English for anyone else and for a user who chose none. A letter that names
+its customer or supplier (notify.email's customer_id / supplier_id) is written in that party's `language`
+instead (handlers.notifications), so a supplier's letters follow its stored language too."""
 
 from __future__ import annotations
 
