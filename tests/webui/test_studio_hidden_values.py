@@ -11,6 +11,7 @@ import re
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,7 @@ def test_hidden_keeps_keys_nesting_and_types_only() -> None:
         "customer_name": "Anna",
         "limit": Decimal("120000.50"),
         "days": 30,
+        "level": IntEnum("Level", {"HIGH": 3}).HIGH,  # no member 0: still a plain 0
         "rate": 0.25,
         "approved": True,
         "decided": None,
@@ -209,6 +211,7 @@ def test_hidden_keeps_keys_nesting_and_types_only() -> None:
         "customer_name": "‹customer_name›",
         "limit": Decimal("0.00"),
         "days": 0,
+        "level": 0,
         "rate": 0.0,
         "approved": False,
         "decided": None,

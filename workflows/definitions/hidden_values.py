@@ -51,8 +51,10 @@ def _value(value: Any, name: str, depth: int, budget: list[int]) -> Any:
         return None if value is None else False
     if isinstance(value, Decimal):
         return Decimal("0.00")
-    if isinstance(value, (int, float)):
-        return type(value)(0)
+    if isinstance(value, int):  # a plain 0 even for an int subclass (an IntEnum may have no member 0)
+        return 0
+    if isinstance(value, float):
+        return 0.0
     if isinstance(value, datetime):
         return datetime.combine(FIXED_DAY, time(), UTC if value.tzinfo is not None else None)
     if isinstance(value, date):
