@@ -84,6 +84,7 @@ def create_app(
         api,
         audit,
         auth,
+        case_labels,
         collections,
         customer_labels,
         customers,
@@ -144,6 +145,7 @@ def create_app(
         app.register_blueprint(blueprint.bp)
     i18n.register(app)  # before formatting: the formats follow the request's locale
     diagram_names.register(app)  # task, lane and process names in the page's language
+    case_labels.register(app)  # case-data keys and our handlers' stored sentences in the page's language
     formatting.register(app)
     # Coded words the pages show (groups, limit reasons, a customer's fields, dunning event details).
     group_labels.register(app)
