@@ -1,9 +1,14 @@
-"""The decision log: one row per DMN evaluation of a business rule task, written in its step's transaction.
+"""The decision log: one row per DMN evaluation a process step makes, written in its step's transaction.
 
-Each row keeps what the table was asked and answered: the values of its input expressions, its outputs
-(Decimal and dates as strings, as every JSON column of the store), the rules that gave them (row number
-and rule id) and the step's UTC time. The engine buffers the rows of a step (`workflows.engine.step`) and
-inserts them with the step's audit events. Read here: paged, optionally for one decision, for whoever may
+A business rule task's evaluation is a row of its element; a policy table a service task's handler evaluates
+(`engine.decisions.evaluate_decision`: credit.score's scorecard_weights and collateral_haircut, the authority
+and limit-policy checks) is a row of that service task, when the table is one deployed with the instance's
+version. Each row keeps what the table was asked and answered: the values of its input expressions, its
+outputs (Decimal and dates as strings, as every JSON column of the store), the rules that gave them (row
+number and rule id) and the step's UTC time. The engine buffers the rows of a step (`workflows.engine.step`)
+and inserts them with the step's audit events. The log is per process instance: an evaluation outside a step
+(a page, a batch ranking such as collection priority over thousands of cases, a provision run, a deploy
+check, the what-if's replay) is not logged. Read here: paged, optionally for one decision, for whoever may
 read the instance.
 """
 

@@ -274,6 +274,11 @@ def _logged_inputs(app: Flask, instance_id: int) -> dict[str, Any]:
     log = DecisionLogEntry
     with svc.rt.factory() as session:
         [inputs] = session.scalars(
-            select(log.inputs).where(log.instance_id == instance_id, log.decision_id == "approval_authority")
+            # The business rule task's row (credit.apply_limit's handler logs its own check of the table too).
+            select(log.inputs).where(
+                log.instance_id == instance_id,
+                log.decision_id == "approval_authority",
+                log.bpmn_id == "decide_authority",
+            )
         )
     return dict(inputs)

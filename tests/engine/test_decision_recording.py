@@ -1,6 +1,6 @@
 """The DMNEngine.result patch (workflows/engine/patches.py) that feeds the decision log: while a step
-records, it answers exactly as upstream does and names the rules that gave the answer; otherwise it is
-upstream's own code."""
+records, it answers exactly as upstream does and names the rules that gave the answer, for a business rule
+task and for a handler's evaluate_decision alike; otherwise it is upstream's own code."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from workflows.engine import patches
-from workflows.engine.decision_rows import decision_row
-from workflows.engine.decisions import decision_engine
+from workflows.engine.decision_rows import decision_row, evaluation_row
+from workflows.engine.decisions import decision_engine, evaluate_decision
 
 TABLE = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="http://x">
@@ -79,12 +79,34 @@ def test_a_recorded_evaluation_answers_as_upstream_and_names_its_rules(
     }
 
 
-def test_nothing_is_recorded_outside_a_step_or_for_a_check_outside_a_task() -> None:
+def test_nothing_is_recorded_outside_a_step() -> None:
     engine, task = task_for("FIRST", Decimal("50"))
     seen: list[Any] = []
-    engine.result(task)
     with patches.recording_decisions(lambda *args: seen.append(args)):
-        # engine.decisions' stand-in task (a handler's or a check's evaluation) has no task spec.
-        probe = SimpleNamespace(data=task.data, workflow=task.workflow)
-        assert engine.result(probe) == {"fee": Decimal("1.50")}
+        pass
+    assert engine.result(task) == {"fee": Decimal("1.50")}
+    assert evaluate_decision(TABLE.replace("{policy}", "FIRST"), "fees", task.data) == {
+        "fee": Decimal("1.50")
+    }
     assert seen == []
+
+
+def test_a_handler_s_evaluation_is_reported_with_its_decision_and_table() -> None:
+    """engine.decisions' stand-in task has no task spec: it carries the decision and the table text, and
+    the step (workflows/engine/step.py) names its service task and keeps only its version's tables."""
+    text = TABLE.replace("{policy}", "FIRST")
+    seen: list[Any] = []
+    with patches.recording_decisions(lambda *args: seen.append(args)):
+        assert evaluate_decision(text, "fees", {"order": {"amount": Decimal("50")}}) == {
+            "fee": Decimal("1.50")
+        }
+    [(engine, probe, rules, outputs)] = seen
+    assert (probe.decision_id, probe.text) == ("fees", text)
+    row = evaluation_row(engine, probe, rules, outputs, probe.decision_id, "score_customer")
+    assert row == {
+        "decision_id": "fees",
+        "bpmn_id": "score_customer",
+        "inputs": {'order["amount"]': "50"},
+        "outputs": {"fee": "1.50"},
+        "rules": [{"row": 1, "id": "small"}],
+    }

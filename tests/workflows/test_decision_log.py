@@ -1,5 +1,6 @@
-"""The decision log (issue 18, must-show 4): one row per business rule task a step runs, with what the
-table was asked and answered, written in the step's transaction and read by whoever may read the instance."""
+"""The decision log (issue 18, must-show 4): one row per DMN evaluation a step makes (a business rule task's,
+or a handler's of a table deployed with the instance's version), with what the table was asked and answered,
+written in the step's transaction and read by whoever may read the instance."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def expected_grade_rule(score: int, thin_file: bool) -> str:
     return next((rule for floor, rule in bands if score >= floor), "grade_e")
 
 
-def test_a_credit_application_logs_each_business_rule_task_once_with_its_inputs_and_outputs(
+def test_a_credit_application_logs_each_evaluation_once_with_its_inputs_and_outputs(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
     customer = create_customer(client, demo_tokens["sales1"], SOLID_CUSTOMER)
@@ -54,8 +55,19 @@ def test_a_credit_application_logs_each_business_rule_task_once_with_its_inputs_
     data = instance["data"]
     first = decisions(client, demo_tokens["sales1"], instance["id"])
     assert first.status_code == 200, first.json
-    assert first.json["total"] == 2
-    grade, policy = first.json["items"]
+    assert first.json["total"] == 3
+    weights, grade, policy = first.json["items"]
+
+    # credit.score's handler picks the segment scorecard (scorecard_weights.dmn): a row of its service task.
+    assert (weights["decision_id"], weights["bpmn_id"]) == ("scorecard_weights", "score_customer")
+    assert (weights["process_key"], weights["version"]) == ("credit_application", instance["version"])
+    assert weights["inputs"] == {"industry": "manufacturing", "region": "", "ownership": ""}
+    assert weights["outputs"] == {"scorecard": data["scoring"]["scorecard"], **data["scoring"]["weights"]}
+    assert (
+        weights["rules"]
+        == [{"row": 5, "id": "weights_default"}]
+        == [{"row": rule_ids("scorecard_weights.dmn").index("weights_default") + 1, "id": "weights_default"}]
+    )
 
     score, thin = data["scoring"]["score"], data["scoring"]["thin_file"]
     assert (grade["decision_id"], grade["bpmn_id"]) == ("credit_scorecard", "grade_customer")
@@ -90,8 +102,10 @@ def test_a_credit_application_logs_each_business_rule_task_once_with_its_inputs_
     )
     assert reviewed.status_code == 200, reviewed.json
     after = decisions(client, demo_tokens["analyst1"], instance["id"]).json
-    assert after["total"] == 3
-    authority = after["items"][2]
+    assert after["total"] == 5
+    # credit.check_recommendation reads the limit policy again (its handler), then the business rule task.
+    assert [d["bpmn_id"] for d in after["items"][3:]] == ["check_recommendation", "decide_authority"]
+    authority = after["items"][4]
     assert (authority["decision_id"], authority["bpmn_id"]) == ("approval_authority", "decide_authority")
     assert authority["inputs"] == {
         'recommendation["rate_missing"]': False,
@@ -108,12 +122,23 @@ def test_a_credit_application_logs_each_business_rule_task_once_with_its_inputs_
     )
     done = complete(client, demo_tokens["manager1"], manager_task["id"], decision="approve")
     assert done.json["instance"]["status"] == "completed"
-    # Nothing else in this path is a business rule task: the log holds exactly the three evaluations.
+    # credit.apply_limit checks the authority table and the limit policy (twice) once more before applying.
     with app.extensions["creditflow"].rt.factory() as session:
-        query = select(DecisionLogEntry.bpmn_id).where(DecisionLogEntry.instance_id == instance["id"])
-        rows = session.scalars(query.order_by(DecisionLogEntry.id))
-        assert list(rows) == ["grade_customer", "apply_limit_policy", "decide_authority"]
-        assert session.scalar(select(func.count()).select_from(DecisionLogEntry)) == 3
+        query = select(DecisionLogEntry.bpmn_id, DecisionLogEntry.decision_id).where(
+            DecisionLogEntry.instance_id == instance["id"]
+        )
+        rows = session.execute(query.order_by(DecisionLogEntry.id))
+        assert [tuple(r) for r in rows] == [
+            ("score_customer", "scorecard_weights"),
+            ("grade_customer", "credit_scorecard"),
+            ("apply_limit_policy", "limit_policy"),
+            ("check_recommendation", "limit_policy"),
+            ("decide_authority", "approval_authority"),
+            ("apply_limit", "limit_policy"),
+            ("apply_limit", "approval_authority"),
+            ("apply_limit", "limit_policy"),
+        ]
+        assert session.scalar(select(func.count()).select_from(DecisionLogEntry)) == 8
 
 
 def test_the_log_pages_and_filters_by_decision(client: FlaskClient, demo_tokens: dict[str, str]) -> None:
@@ -121,9 +146,11 @@ def test_the_log_pages_and_filters_by_decision(client: FlaskClient, demo_tokens:
     instance = apply(client, demo_tokens["sales1"], customer["id"], 600_000)
     token = demo_tokens["sales1"]
     second = decisions(client, token, instance["id"], page=2, per_page=1).json
-    assert (second["total"], second["page"], second["per_page"]) == (2, 2, 1)
-    assert [d["decision_id"] for d in second["items"]] == ["limit_policy"]
-    assert decisions(client, token, instance["id"], page=3, per_page=1).json["items"] == []
+    assert (second["total"], second["page"], second["per_page"]) == (3, 2, 1)
+    assert [d["decision_id"] for d in second["items"]] == ["credit_scorecard"]
+    third = decisions(client, token, instance["id"], page=3, per_page=1).json
+    assert [d["decision_id"] for d in third["items"]] == ["limit_policy"]
+    assert decisions(client, token, instance["id"], page=4, per_page=1).json["items"] == []
     only = decisions(client, token, instance["id"], decision="credit_scorecard").json
     assert (only["total"], [d["bpmn_id"] for d in only["items"]]) == (1, ["grade_customer"])
     assert decisions(client, token, instance["id"], decision="nothing_like_it").json["total"] == 0
@@ -155,12 +182,16 @@ def test_the_instance_page_pages_the_decisions_and_filters_them(
     path = f"/instances/{instance['id']}"
     first = browser.get(path).get_data(as_text=True)
     section = first[first.index('id="decisions"') :]
-    assert DECISION_ROW.findall(section) == ["credit_scorecard"]
-    assert "scoring[&#34;score&#34;]" in section and "Page 1 of 2 · 2 in all" in section
-    assert "decisions_page=2" in section
+    # The handler's row (credit.score's scorecard_weights) is paged like a business rule task's.
+    assert DECISION_ROW.findall(section) == ["scorecard_weights"]
+    assert "score_customer" in section and "payment_history" in section and "weights_default" in section
+    assert "Page 1 of 3 · 3 in all" in section and "decisions_page=2" in section
     second = browser.get(path, query_string={"decisions_page": 2}).get_data(as_text=True)
-    assert DECISION_ROW.findall(second) == ["limit_policy"]
-    assert "revenue_cap_pct" in second
+    assert DECISION_ROW.findall(second) == ["credit_scorecard"]
+    assert "scoring[&#34;score&#34;]" in second
+    third = browser.get(path, query_string={"decisions_page": 3}).get_data(as_text=True)
+    assert DECISION_ROW.findall(third) == ["limit_policy"]
+    assert "revenue_cap_pct" in third
     only = browser.get(path, query_string={"decision": "limit_policy"}).get_data(as_text=True)
     assert DECISION_ROW.findall(only) == ["limit_policy"]
     assert "Page 1 of" not in only[only.index('id="decisions"') :]

@@ -32,23 +32,31 @@ class _Workflow:
 
 @dataclass
 class _Probe:
-    """What SpiffWorkflow's DMN engine reads of a task: its data and its workflow's script engine."""
+    """What SpiffWorkflow's DMN engine reads of a task: its data and its workflow's script engine; plus, for
+    the decision log of a running step, which decision of which table text it evaluates."""
 
     data: dict[str, Any]
     workflow: _Workflow = field(
         default_factory=lambda: _Workflow(PythonScriptEngine(environment=SafeEnvironment()))
     )
+    decision_id: str = ""
+    text: str = ""
 
 
 def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The outputs of decision `decision_id` of a DMN file for `inputs` ({} when no rule matches).
+
+    While a process step runs (a handler of a service task), the evaluation is also a decision_log row of
+    the instance, when the table is one deployed with the instance's version (workflows/engine/step.py,
+    `record_decision`). Outside a step (pages, batch rankings, provision runs, deploy checks, the what-if's
+    own replay) nothing is logged: the log is per process instance.
 
     Raises:
         DecisionError: the file has no such decision, or a cell fails on these inputs.
     """
     engine = _engine(dmn_text, decision_id)
     try:
-        return dict(engine.result(_Probe(dict(inputs))))
+        return dict(engine.result(_Probe(dict(inputs), decision_id=decision_id, text=dmn_text)))
     except Exception as exc:  # any failure of a policy cell refuses the check that asked
         raise DecisionError(
             _(

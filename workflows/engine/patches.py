@@ -27,7 +27,7 @@ from workflows.messages import _
 
 _step_now: ContextVar[datetime | None] = ContextVar("creditflow_step_now", default=None)
 
-# (engine, task, rules that gave the outputs, outputs) of each business rule task, while a step records them.
+# (engine, task, rules that gave the outputs, outputs) of each DMN evaluation, while a step records them.
 DecisionRecorder = Callable[[DMNEngine, Any, list[Any], dict[str, Any]], None]
 _decision_recorder: ContextVar[DecisionRecorder | None] = ContextVar("creditflow_decisions", default=None)
 
@@ -101,7 +101,8 @@ def step_clock(now: datetime) -> Iterator[None]:
 
 @contextmanager
 def recording_decisions(recorder: DecisionRecorder) -> Iterator[None]:
-    """Report every business rule task the engine runs meanwhile to `recorder` (the decision log)."""
+    """Report every DMN evaluation meanwhile to `recorder` (the decision log): the business rule tasks the
+    engine runs and the tables handlers evaluate (`engine.decisions.evaluate_decision`)."""
     token = _decision_recorder.set(recorder)
     try:
         yield
@@ -112,11 +113,11 @@ def recording_decisions(recorder: DecisionRecorder) -> Iterator[None]:
 def _decision_result(self: DMNEngine, task: Any) -> dict[str, Any]:
     """Upstream's `DMNEngine.result`, also naming the rules that gave the result to the step's recorder.
 
-    Only a workflow's tasks are reported (a task spec names the element); `engine.decisions` evaluates
-    tables for handlers and checks outside any business rule task with a stand-in task.
+    Reported while a step records: a business rule task's evaluation (a task spec names the element), and
+    a handler's `engine.decisions.evaluate_decision` (a stand-in task; the step knows its service task).
     """
     recorder = _decision_recorder.get()
-    if recorder is None or not hasattr(task, "task_spec"):
+    if recorder is None:
         upstream: dict[str, Any] = _upstream_result(self, task)
         return upstream
     matched = self.decide(task)

@@ -35,6 +35,7 @@ class Runtime:
     _specs: dict[int, compile.LoadedSpec] = field(default_factory=dict)
     _forms: dict[tuple[int, str | None], dict[str, Any]] = field(default_factory=dict)
     _definitions: dict[int, ProcessDefinition] = field(default_factory=dict)
+    _tables: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.factory = make_session_factory(self.engine)
@@ -62,6 +63,21 @@ class Runtime:
                 raise NotFound(_("process definition %(id)s does not exist", id=definition_id))
             loaded = self._specs[definition_id] = compile.load_spec(spec_json)
         return loaded
+
+    def decision_tables(self, session: Session, definition_id: int) -> frozenset[str]:
+        """The texts of the DMN files deployed with a version (immutable, read once per process): whether a
+        table a handler evaluates is its instance's own, which its decision log row can name."""
+        found = self._tables.get(definition_id)
+        if found is None:
+            files = session.scalar(
+                select(Deployment.files)
+                .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+                .where(ProcessDefinition.id == definition_id)
+            )
+            texts = (files or {}).items()
+            found = frozenset(t for name, t in texts if name.endswith(".dmn") and isinstance(t, str))
+            self._tables[definition_id] = found
+        return found
 
     def start_schema(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
         """The JSON schema of the process's start data (`<key>_start.json`), or {} when it has none."""

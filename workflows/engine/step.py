@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
-from workflows.engine.decision_rows import decision_row
+from workflows.engine.decision_rows import decision_row, evaluation_row
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
 from workflows.engine.task_texts import render_subject
@@ -71,8 +71,9 @@ class Step:
     # The open incident of a failure the scheduler is retrying: failing again counts on it, so an
     # instance failing on every retry keeps one incident (set by `wakeups`); else the new incident.
     incident: Incident | None = None
-    # The decision log rows of the business rule tasks run in this step, inserted with the audit events.
+    # The decision log rows of the DMN evaluations of this step, inserted with the audit events.
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    service_bpmn_id: str | None = None  # the service task whose handler runs now
 
     def record(
         self,
@@ -97,9 +98,19 @@ class Step:
         )
 
     def record_decision(self, dmn_engine: Any, task: Any, rules: list[Any], outputs: dict[str, Any]) -> None:
-        """Buffer a decision log row of a business rule task the engine ran (patches.recording_decisions)."""
+        """Buffer a decision log row of a DMN evaluation (patches.recording_decisions): a business rule
+        task's, or a handler's evaluate_decision of a table deployed with the instance's version, as its
+        service task's. A table from elsewhere (another process's newest ladder) is not logged: the row's
+        key and version would not say where it came from, and a what-if would replay the wrong table."""
         instance = self.instance
-        row = decision_row(dmn_engine, task, rules, outputs)
+        if hasattr(task, "task_spec"):
+            row = decision_row(dmn_engine, task, rules, outputs)
+        elif self.service_bpmn_id is None or getattr(task, "text", None) not in self.rt.decision_tables(
+            self.session, instance.definition_id
+        ):
+            return
+        else:
+            row = evaluation_row(dmn_engine, task, rules, outputs, task.decision_id, self.service_bpmn_id)
         row.update(instance_id=instance.id, process_key=instance.process_key, version=instance.version)
         self.decisions.append({**row, "at": self.now})
 
@@ -126,12 +137,19 @@ class Step:
         # the ORM's nested transaction: ~1 % of a persisted credit application per handler, profiled). On
         # PostgreSQL a failed statement aborts the whole transaction: only a savepoint lets the step record
         # the incident, so there every handler keeps one.
-        if op.writes or self.rt.engine.dialect.name == "postgresql":
-            with self.session.begin_nested():
+        logged, self.service_bpmn_id = len(self.decisions), bpmn_id
+        try:
+            if op.writes or self.rt.engine.dialect.name == "postgresql":
+                with self.session.begin_nested():
+                    result = _run_handler(op, ctx, params)
+            else:
+                self.session.flush()  # what begin_nested did: the handler reads the step's rows as written
                 result = _run_handler(op, ctx, params)
-        else:
-            self.session.flush()  # what begin_nested did: the handler reads the step's rows as written
-            result = _run_handler(op, ctx, params)
+        except BaseException:
+            del self.decisions[logged:]  # a failed handler decided nothing: its evaluations are not logged
+            raise
+        finally:
+            self.service_bpmn_id = None
         self.record("service_called", bpmn_id=bpmn_id, operation=name)
         return result
 

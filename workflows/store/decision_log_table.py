@@ -1,4 +1,5 @@
-"""The decision_log table (migration 0014b): one row per DMN evaluation of a business rule task.
+"""The decision_log table (migration 0014b): one row per DMN evaluation a process step makes
+(a business rule task's, or a service task handler's; see workflows/decision_log.py).
 
 Written by the engine's step (`workflows.engine.step`), read by `workflows.decision_log`.
 """
@@ -29,7 +30,8 @@ class DecisionLogEntry(Base):
     process_key: Mapped[str | None] = mapped_column(String(120))
     version: Mapped[int | None]
     decision_id: Mapped[str] = mapped_column(String(120))
-    bpmn_id: Mapped[str | None] = mapped_column(String(120))  # the business rule task
+    # the business rule task, or the service task whose handler evaluated the table
+    bpmn_id: Mapped[str | None] = mapped_column(String(120))
     inputs: Mapped[dict[str, Any]]  # input expression -> its value
     outputs: Mapped[dict[str, Any]]
     rules: Mapped[list[Any]]  # [{"row": 2, "id": "rule_b"}], empty when no rule matched

@@ -140,16 +140,19 @@ def _by_first_input(replay: Replay) -> dict[str, dict[str, dict[str, int]]]:
 
 
 def _authority(session: Session, key: str, replay: Replay, start: datetime, end: datetime) -> dict[str, Any]:
-    """Route changes, and their approval hours from the inbox.
+    """Route changes, and their approval hours from the inbox, per application: an application's last row
+    of the period (its handler checks the table again when it applies the limit; that row and the business
+    rule task's count once), a row logged outside an instance alone.
 
     A route's hours are the mean, over the period's applications that took it, of the hours their
     approval tasks (user tasks named *_approval) stayed open, created to completed. The change is the sum,
     over the changed applications, of the new route's mean less the old route's.
     """
     output = replay.outputs[0] if replay.outputs else "approval_level"  # the level: the route
-    routes = Counter(
-        f"{_show(c.recorded.get(output))} → {_show(c.replayed.get(output))}" for c in replay.changes
-    )
+    changes = [
+        c for c in replay.changes if c.instance_id is None or replay.last.get(c.instance_id) == c.log_id
+    ]
+    routes = Counter(f"{_show(c.recorded.get(output))} → {_show(c.replayed.get(output))}" for c in changes)
     hours_by_instance: dict[int, Decimal] = defaultdict(Decimal)
     query = select(InboxItem.instance_id, InboxItem.created_at, InboxItem.completed_at).where(
         InboxItem.process_key == key,
@@ -168,7 +171,7 @@ def _authority(session: Session, key: str, replay: Replay, start: datetime, end:
     mean = {route: sum(hours, Decimal(0)) / len(hours) for route, hours in per_route.items() if hours}
     change = Decimal(0)
     known = True
-    for c in replay.changes:
+    for c in changes:
         old, new = _show(c.recorded.get(output)), _show(c.replayed.get(output))
         if old in mean and new in mean:
             change += mean[new] - mean[old]
@@ -178,7 +181,7 @@ def _authority(session: Session, key: str, replay: Replay, start: datetime, end:
         "route_changes": dict(routes.most_common()),
         "applications_with_another_approver": _applications(replay),
         "route_hours": {route: str(round(hours, 2)) for route, hours in sorted(mean.items())},
-        "approval_hours_change": str(round(change, 2)) if replay.changes else "0",
+        "approval_hours_change": str(round(change, 2)) if changes else "0",
         "approval_hours_complete": known,
     }
 
