@@ -12,7 +12,8 @@ from flask_babel import lazy_gettext
 
 from webui.collection_labels import PROMISE_STATUSES
 from webui.formatting import page_locale
-from webui.i18n import label_of
+from webui.i18n import current_language, label_of
+from workflows.definitions.display_names import ENGLISH
 
 # The English labels are the stored words themselves (with "_" as a space): an English page reads as before.
 OWNERSHIP_LABELS = {
@@ -89,6 +90,14 @@ def code_label(kind: str, code: str | None) -> str:
     return label_of(_CODES[kind], code) if code else "—"
 
 
+def reason_word(code: str | None) -> str:
+    """A dispute reason code where a table lists it as a column or row name (the dashboard): the code itself
+    on an English page (the tests and the page's scripts read it so), its label in any other language."""
+    if not code or current_language() == ENGLISH:
+        return code or ""
+    return code_label("dispute_reason", code)
+
+
 def language_name(code: str | None) -> str:
     """A stored language code as the language's name in the page's language ("zh" -> "Chinese", "中文";
     "en" -> "English", "英语"), as CLDR names it; an unknown code as stored."""
@@ -118,4 +127,5 @@ def register(app: Flask) -> None:
         ownership_label=ownership_label,
         industry_label=industry_label,
         code_label=code_label,
+        reason_word=reason_word,
     )

@@ -16,6 +16,7 @@ from tests.credit.test_aging_history import make_book
 from tests.webui.test_customer_pages import overdue_customer, section, set_fields  # noqa: F401 - a fixture
 from tests.webui.test_language import as_user
 from tests.webui.test_pages import text_of
+from webui.customer_labels import reason_word
 from webui.reason_labels import limit_reason
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -150,3 +151,12 @@ def test_the_dashboard_writes_each_exposure_with_its_currency_as_the_locale_does
     en = as_user(app, "manager1", "en").get("/dashboard?period=quarter").get_data(as_text=True)
     en_opens = OPEN_AMOUNT.findall(section(en, "exposures"))
     assert en_opens and all(re.fullmatch(r"-?[\d,]+\.\d\d [A-Z]{3}", a) for a in en_opens), en_opens
+
+
+def test_the_dashboard_names_dispute_reason_codes_in_chinese_and_keeps_the_codes_in_english(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    cases = (("zh", ["价格", "重复开票", "其他原因"]), ("en", ["price", "duplicate", "other"]))
+    for language, expected in cases:
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            assert [reason_word(c) for c in ("price", "duplicate", "other")] == expected, language
