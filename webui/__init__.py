@@ -97,6 +97,7 @@ def create_app(
         event_details,
         formatting,
         group_labels,
+        history_details,
         i18n,
         inbox,
         instances,
@@ -146,6 +147,7 @@ def create_app(
     i18n.register(app)  # before formatting: the formats follow the request's locale
     diagram_names.register(app)  # task, lane and process names in the page's language
     case_labels.register(app)  # case-data keys and our handlers' stored sentences in the page's language
+    history_details.register(app)  # the history's detail lines, labelled the same way
     formatting.register(app)
     # Coded words the pages show (groups, limit reasons, a customer's fields, dunning event details).
     group_labels.register(app)

@@ -24,23 +24,34 @@ SNAKE = re.compile(r"(?<![\w@.-])[a-z]+(?:[_.][a-z]+)+(?![\w@-])")
 
 
 class _Regions(HTMLParser):
-    """The text of every element, by class: `.instructions`, the case-data table `.kv` and the history
-    table's task column; and `all`, the page's text without scripts and the history's detail lines
-    (`<small>`: the audit details, labelled by webui/formatting.describe_detail)."""
+    """The text of every element, by class: `.instructions`, the case-data table `.kv`, the history
+    table's task column and its detail lines (`small`); and `all`, the page's text without scripts and
+    without the values marked as stored (`data-value`: what people typed, a case's start data)."""
 
-    HIDDEN = frozenset({"script", "style", "template", "small"})
+    HIDDEN = frozenset({"script", "style", "template"})
     VOID = frozenset({"input", "br", "meta", "link", "img", "hr"})
 
     def __init__(self) -> None:
         super().__init__()
-        self.texts: dict[str, list[str]] = {"instructions": [], "kv": [], "task-column": [], "all": []}
+        self.texts: dict[str, list[str]] = {
+            "instructions": [],
+            "kv": [],
+            "task-column": [],
+            "small": [],
+            "all": [],
+        }
         self.stack: list[tuple[str, set[str]]] = []
         self.cells = 0  # the cell index in a history row
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.VOID:
             return
-        classes = set((dict(attrs).get("class") or "").split())
+        values = dict(attrs)
+        classes = set((values.get("class") or "").split())
+        if tag == "small":
+            classes.add("small")
+        if "data-value" in values:
+            classes.add("data-value")
         if tag == "tr":
             self.cells = 0
         if tag == "td" and any("history" in c for _, c in self.stack):
@@ -54,10 +65,10 @@ class _Regions(HTMLParser):
             self.stack.pop()
 
     def handle_data(self, data: str) -> None:
-        if any(tag in self.HIDDEN for tag, _ in self.stack):
+        if any(tag in self.HIDDEN or "data-value" in classes for tag, classes in self.stack):
             return
         self.texts["all"].append(data)
-        for region in ("instructions", "kv", "task-column"):
+        for region in ("instructions", "kv", "task-column", "small"):
             if any(region in classes for _, classes in self.stack):
                 self.texts[region].append(data)
 
@@ -94,6 +105,11 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
     # The history names the service tasks as the diagram does in Chinese; the id stays in data-element.
     assert "客户信用评分" in text["task-column"] and "调取信用档案" in text["task-column"]
     assert 'data-element="score_customer"' in page and 'data-key="annual_revenue"' in page
+    # The history's details: keys labelled, statuses, groups and the process said; ids kept as stored values.
+    details = text["small"]
+    assert "派发给：信用分析师" in details and "审批人：" in details and "原额度：" in details, details
+    assert "状态：运行中" in details and "流程：信用额度申请" in details, details
+    assert 'data-value="">credit.score<' in page
 
     switch(analyst, "en", f"/tasks/{task_id}")
     english = regions(analyst.get(f"/tasks/{task_id}").get_data(as_text=True))

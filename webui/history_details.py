@@ -1,0 +1,88 @@
+"""An audit event's detail on the task and instance pages' history, in the reader's language: each key by
+its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups,
+process keys and limit reasons by their labels, dates as the page writes them. What people typed and the
+data a case started with are stored values: shown as they are, inside `data-value` (the language tests skip
+them). English pages show the detail as they always did (webui/formatting.describe_detail)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_babel import gettext, lazy_gettext
+from markupsafe import Markup, escape
+
+from webui.case_labels import LABELS, data_value
+from webui.diagram_names import key_label
+from webui.formatting import describe_detail, format_day, format_value
+from webui.group_labels import group_list
+from webui.i18n import STATUS_LABELS, current_language, label_of
+from webui.reason_labels import limit_reason
+from workflows.definitions.display_names import ENGLISH
+
+# The audit's own keys (workflows/instances.py, workflows/credit/customers.py change_limit, ...).
+AUDIT_LABELS: dict[str, Any] = {
+    "old": lazy_gettext("old limit"),
+    "new": lazy_gettext("new limit"),
+    "approvers": lazy_gettext("approved by"),
+    "groups": lazy_gettext("offered to"),
+    "operation": lazy_gettext("service operation"),
+    "process_key": lazy_gettext("process"),
+    "version": lazy_gettext("version"),
+    "status": lazy_gettext("status"),
+    "data": lazy_gettext("start data"),
+}
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _stored(value: Any) -> Markup:
+    return Markup('<span data-value="">%s</span>') % format_value("", value)
+
+
+def _said(key: str, value: Any) -> Markup | str:
+    if key == "groups" and isinstance(value, list):
+        return group_list(str(v) for v in value)
+    if key == "approvers" and isinstance(value, list):
+        return Markup('<span data-value="">%s</span>') % "、".join(map(str, value))
+    if isinstance(value, str):
+        if key == "status":
+            return label_of(STATUS_LABELS, value)
+        if key == "process_key":
+            return key_label(value)
+        if key == "reason":
+            return limit_reason(value)
+        if _ISO_DAY.fullmatch(value):
+            return format_day(value)
+        said = data_value(key, value, value)
+        return said if said != value else _stored(value)  # what people typed, operation ids: as stored
+    if isinstance(value, Mapping | list):
+        return _stored(value)
+    return format_value(key, value)
+
+
+def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
+    """The detail line of one history row ("offered to: 信用分析师"), or describe_detail's in English."""
+    if not detail:
+        return ""
+    if current_language() == ENGLISH:
+        return describe_detail(detail)
+    flat: dict[str, Any] = {}
+    for key, value in detail.items():
+        if isinstance(value, Mapping) and key != "data":
+            flat.update(value)
+        else:
+            flat[key] = value
+    separator = gettext("%(label)s: %(value)s")
+    parts = []
+    for key, value in flat.items():
+        label = AUDIT_LABELS.get(key) or LABELS.get(key)
+        shown = escape(_said(key, value))
+        name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
+        parts.append(Markup(separator % {"label": name, "value": shown}))
+    return Markup(" · ").join(parts)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(history_detail=history_detail)
