@@ -1,13 +1,15 @@
 """Issue 20, must-show 1 in Debian chromium: a user whose language is zh reads the inbox, a task page, the
 customer page and the dashboard in Chinese, with no English msgid of the catalogue left on any of them
 (tests.webui.test_language.english_left); the header's switch to English turns every one of those pages
-English, and back. The task page's diagram: bpmn-js draws the user tasks and lanes with their name_zh
-(webui/diagram_labels.py) for a zh reader, their English names for an en one; its other labels (events,
-gateways, service tasks, flows) have no name_zh in the shipped diagrams yet and are not compared."""
+English, and back. The task page's diagram: bpmn-js draws every named element (tasks, lanes, events,
+gateways, flows) with its name_zh (webui/diagram_labels.py) for a zh reader, no English name left, and
+their English names for an en one."""
 
 from __future__ import annotations
 
+import html as markup
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,16 @@ from workflows.users import set_language
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("shipped")]
 
 CJK = "\u4e00-\u9fff"
+DIAGRAM = Path(__file__).resolve().parents[2] / "bpmn" / "credit_application.bpmn"
+
+
+def english_names() -> set[str]:
+    """The English names of the credit application's elements that carry a name_zh (all that are drawn),
+    but a grade's letter ("E" on a flow reads the same in Chinese)."""
+    text = DIAGRAM.read_text(encoding="utf-8")
+    named = re.findall(r'<bpmn:\w+ id="\w+" name="([^"]+)"(?:(?!<bpmn:\w+ id=).)*?name="name_zh"', text, re.S)
+    names = {" ".join(markup.unescape(name).split()) for name in named}
+    return {name for name in names if re.search(r"[A-Za-z]{2}", name)}
 
 
 def pages(tab: Any, customer_id: int) -> dict[str, str]:
@@ -70,6 +82,8 @@ def test_a_zh_analyst_reads_inbox_task_customer_and_dashboard_in_chinese_and_swi
     for label in ("审核信用申请", "信用分析师", "信用经理"):
         assert label in drawing.replace("\n", ""), (label, drawing)
     assert "Review credit application" not in drawing
+    drawn = " ".join(drawing.split())
+    assert sorted(name for name in english_names() if name in drawn) == [], drawing
     for name, html in chinese.items():
         assert '<html lang="zh-Hans"' in html, name
         assert [left for left in english_left(html) if left not in ACRONYMS] == [], (name, english_left(html))
