@@ -166,7 +166,7 @@ def test_the_customer_page_shows_the_relationship_collateral_and_ratings(
         seed_demo(session, svc.clock())
         ids = {row.external_id: row.id for row in session.execute(select(Customer.external_id, Customer.id))}
     page = words(text_of(logged_in(app, "analyst1").get(f"/customers/{ids['C-1002']}")))
-    assert "Customer since 2019-09-01" in page and "Ownership private" in page
+    assert "Customer since 1 Sep 2019" in page and "Ownership private" in page
     assert "credit insurance" in page and "Allianz Trade" in page
     app_clock.advance(days=800)  # past the insurance's expiry
     page = words(text_of(logged_in(app, "analyst1").get(f"/customers/{ids['C-1002']}")))
