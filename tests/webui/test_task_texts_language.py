@@ -42,10 +42,10 @@ def test_a_zh_user_reads_the_subject_and_instructions_in_chinese_an_en_user_in_e
     application_task = open_task(overdue_customer["application"], "review_application")
     analyst = as_user(app, "analyst1", "zh")
 
-    assert "<td>Slowpay Trading，额度复核（manual）</td>" in inbox_row(analyst, task_id)
+    assert "<td>Slowpay Trading，额度复核（人工发起）</td>" in inbox_row(analyst, task_id)
     page = text_of(analyst.get(f"/tasks/{task_id}"))
-    assert '<p class="subject">Slowpay Trading，额度复核（manual）</p>' in page
-    assert "触发原因：manual" in page and "当前额度" in page and "Trigger: manual" not in page
+    assert '<p class="subject">Slowpay Trading，额度复核（人工发起）</p>' in page
+    assert "触发原因：人工发起" in page and "当前额度" in page and "Trigger: manual" not in page
     # Amounts read as a zh reader writes them: in the subject (money() in subject_zh) and the instructions.
     application_page = text_of(analyst.get(f"/tasks/{application_task}"))
     assert '<p class="subject">Slowpay Trading，申请额度 €200,000.00</p>' in application_page
