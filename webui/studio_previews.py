@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webui.auth import login_required_view, require_groups
@@ -35,9 +34,8 @@ from workflows.definitions.studio_previews import (
 )
 from workflows.definitions.versions import get_definition
 from workflows.errors import BadRequest, NotFound
-from workflows.instances import get_instance_for
+from workflows.instances import get_instance_for, newest_instance_id, recent_readable
 from workflows.messages import translated
-from workflows.readers import readable
 from workflows.store.models import ProcessInstance
 from workflows.users import Actor
 
@@ -56,17 +54,12 @@ def studio_preview_choices(session: Session, actor: Actor, key: str, version: in
     """For the panel (the edit page's data-studio): the preview routes, the recent instances of `key`
     the actor may read, newest first, and whether an instance of `key` exists to preview with its values
     hidden (the panel's default when the actor may read none)."""
-    rows = session.execute(
-        select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.version)
-        .where(ProcessInstance.process_key == key, readable(session, actor))
-        .order_by(ProcessInstance.id.desc())
-        .limit(RECENT)
-    ).all()
+    rows = recent_readable(session, actor, key, RECENT)
     return {
         "previewTextsUrl": url_for("studio_previews.texts", key=key, version=version),
         "previewTimerUrl": url_for("studio_previews.timer", key=key, version=version),
         "instances": [{"id": i, "label": f"#{i} {bk or ''} (v{v})".replace("  ", " ")} for i, bk, v in rows],
-        "hiddenValues": _newest_id(session, key) is not None,
+        "hiddenValues": newest_instance_id(session, key) is not None,
     }
 
 
@@ -160,7 +153,7 @@ def _preview_data(actor: Actor, key: str, version: int | None, body: dict[str, A
             get_definition(session, key, version)  # 404 for an unknown version
         if hide:
             # Any process owner, whatever the case's readers: nothing of the case leaves but its shape.
-            newest = _newest_id(session, key) if key else None
+            newest = newest_instance_id(session, key) if key else None
             if newest is None:
                 return {}
             return hidden(instance_data(services().rt, session, session.get_one(ProcessInstance, newest)))
@@ -170,16 +163,6 @@ def _preview_data(actor: Actor, key: str, version: int | None, body: dict[str, A
         if instance.process_key != key:
             raise NotFound(_("instance %(id)s is not an instance of %(key)s", id=instance_id, key=key))
         return instance_data(services().rt, session, instance)
-
-
-def _newest_id(session: Session, key: str) -> int | None:
-    """The newest instance of `key` (ids grow with time), whoever may read it."""
-    return session.scalar(
-        select(ProcessInstance.id)
-        .where(ProcessInstance.process_key == key)
-        .order_by(ProcessInstance.id.desc())
-        .limit(1)
-    )
 
 
 def _body() -> dict[str, Any]:

@@ -243,3 +243,28 @@ def task_case(session: Session, actor: Actor, task_id: int, *, recent_events: in
         task_titles={row_id: title for row_id, title in titles},
         path=element_states(session, instance.id),
     )
+
+
+def recent_readable(
+    session: Session, actor: Actor, key: str, limit: int
+) -> list[tuple[int, str | None, int]]:
+    """(id, business key, version) of the newest `limit` instances of `key` the actor may read, newest first
+    (the studio's preview choices)."""
+    rows = session.execute(
+        select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.version)
+        .where(ProcessInstance.process_key == key, readable(session, actor))
+        .order_by(ProcessInstance.id.desc())
+        .limit(limit)
+    ).all()
+    return [(i, bk, v) for i, bk, v in rows]
+
+
+def newest_instance_id(session: Session, key: str) -> int | None:
+    """The newest instance of `key` (ids grow with time), whoever may read it: the studio's preview with
+    values hidden shows its data's shape, never its values."""
+    return session.scalar(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.process_key == key)
+        .order_by(ProcessInstance.id.desc())
+        .limit(1)
+    )

@@ -1,5 +1,5 @@
 """The libraries' sentences a person reads are said in their language (issue 20): pydantic's query
-parameter messages by error type (webui/api/pydantic_said.py), jsonschema's const and
+parameter messages by error type (webui/pydantic_said.py), jsonschema's const and
 additionalProperties in a form, and Python's syntax error framed with its line and column."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from pydantic import BaseModel, Field, ValidationError
 
 from tests.helpers import auth
-from webui.api.pydantic_said import said
+from webui.pydantic_said import said
 from workflows.definitions.forms import validate_form
 from workflows.engine.script_code import check_code
 from workflows.errors import Invalid

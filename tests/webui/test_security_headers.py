@@ -106,8 +106,12 @@ def test_behind_a_proxy_the_throttle_counts_the_forwarded_client_address(
 
 
 # Inline code the policy would block: <script> without src, <style>, style="...", on*= handlers, hx-on.
+# A `<script type="application/json">` data block (base.html's JS translations) is data, never run: the
+# browser does not execute it and the CSP's script-src does not apply; `tojson` escapes `<` (no `</script>`).
 INLINE = re.compile(
-    r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle\s*=|\son[a-z]+\s*=|\shx-on[:-]|javascript:", re.I
+    r"<script(?![^>]*\bsrc=)(?![^>]*\btype=\"application/json\")[^>]*>"
+    r"|<style\b|\sstyle\s*=|\son[a-z]+\s*=|\shx-on[:-]|javascript:",
+    re.I,
 )
 
 

@@ -24,8 +24,9 @@ from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items
 
-from webui.api import bp, pydantic_said
+from webui.api import bp
 from webui.input_checks import MAX_ID
+from webui.pydantic_said import said as pydantic_said
 from webui.services import MAX_PAGE
 from workflows.credit.record_fields import FieldSpec
 from workflows.errors import BadRequest, one_after_another
@@ -192,13 +193,13 @@ def _checked_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(get_multidict_items(request.args, model))
     except ValidationError as exc:
-        # pydantic's sentence said by its error type (webui/api/pydantic_said.py), in the caller's language.
+        # pydantic's sentence said by its error type (webui/pydantic_said.py), in the caller's language.
         problems = one_after_another(
             [
                 _(
                     "query parameter %(name)s: %(problem)s",
                     name=".".join(str(p) for p in e["loc"]) or "?",
-                    problem=pydantic_said.said(e),
+                    problem=pydantic_said(e),
                 )
                 for e in exc.errors()
             ]
