@@ -331,7 +331,7 @@ WORKER = textwrap.dedent(
     from handlers.dunning import OpenCaseRequest
     from workflows.engine.service_tasks import Operation
     from workflows.batch import claims
-from workflows.batch import daily_starts as chunks
+    from workflows.batch import daily_starts as chunks
     from workflows.credit import dunning
     from workflows.credit import limit_review
     from workflows.store.db import make_engine, make_session_factory
