@@ -32,7 +32,7 @@ def test_a_language_creditflow_does_not_write_is_refused_in_the_callers_language
         assert response.status_code == 422, response.json
         said[asked] = response.json["error"]["fields"]["language"]
     assert said[EN] == f"language must be one of en, zh, got {language[:20]!r}"
-    assert "必须是以下之一" in said[ZH] and "en, zh" in said[ZH], said[ZH]
+    assert "语言须为" in said[ZH] and "en, zh" in said[ZH], said[ZH]
     listed = client.get(f"{path}?q=Lingua", headers=auth(demo_tokens[user])).json
     assert listed["items"] == []  # nothing was stored
 
