@@ -66,8 +66,9 @@ def _kind_lines(table: dict[str, Any]) -> list[str]:
         return [
             str(
                 _(
-                    "%(decision)s: %(count)s applications would get another grade.",
+                    "%(decision)s: %(customers)s customers (%(count)s cases) would get another grade.",
                     decision=decision,
+                    customers=table.get("customers_changing_grade", table["instances_changing_grade"]),
                     count=table["instances_changing_grade"],
                 )
             )

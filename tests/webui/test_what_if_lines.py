@@ -22,7 +22,7 @@ SUMMARY = {
     "note": None,
     "repointed": [{"bpmn_id": "decide_authority", "from": "approval_authority", "to": "strict_authority"}],
     "tables": [
-        table("credit_scorecard", "scorecard", instances_changing_grade=3),
+        table("credit_scorecard", "scorecard", instances_changing_grade=3, customers_changing_grade=2),
         table(
             "approval_authority",
             "authority",
@@ -80,7 +80,7 @@ def test_each_kind_says_what_the_change_means(app: Flask) -> None:
     for sentence in (
         "Business rule task decide_authority calls strict_authority instead of approval_authority: its "
         "logged decisions are replayed with strict_authority.",
-        "credit_scorecard: 3 applications would get another grade.",
+        "credit_scorecard: 2 customers (3 cases) would get another grade.",
         "approval_authority: 4 applications would have had another approver; approval hours -12.50.",
         "dunning_policy: 3 notices earlier, 1 later; first-notice days -8.",
         "limit_policy, grade C: total proposed limits 225,000.00 → 305,000.00 EUR (+80,000.00, 2 cases).",

@@ -37,7 +37,7 @@ from workflows.credit.provisions import compute_provisions
 from workflows.definitions.shipped import shipped_bundles
 from workflows.store.db import transaction
 from workflows.store.decision_log_table import DecisionLogEntry
-from workflows.store.models import Base
+from workflows.store.models import Base, ProcessDefinition, ProcessInstance
 
 pytestmark = pytest.mark.usefixtures("shipped")
 __all__ = ["owner2"]  # a fixture
@@ -254,6 +254,59 @@ def test_a_scorecard_change_counts_the_grades_that_move(
     assert table["grade_changes"] == {"B → C": moved}
     assert table["instances_changing_grade"] == moved
     assert table["evaluated"] <= 81 * 2  # one evaluation per distinct (score, thin file)
+
+
+def test_a_scorecard_change_counts_customers_once(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    """The issue's "how many customers change grade": an application and a review of one customer (two
+    instances whose data names the same customer_id) count once; a row logged outside an instance counts
+    alone. Score 72 is B with the shipped floor 70, C with 75."""
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        definition = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.process_key == "credit_application")
+        ).first()
+        assert definition is not None
+        instances = []
+        for customer in (41, 41, 42):  # customer 41 twice, customer 42 once
+            instance = ProcessInstance(
+                definition_id=definition.id,
+                process_key="credit_application",
+                version=definition.version,
+                business_key=None,
+                status="completed",
+                state="",
+                data={"customer_id": customer},
+                waits=[],
+                started_by="sales1",
+                started_at=clock - timedelta(days=3),
+                updated_at=clock - timedelta(days=3),
+                completed_at=None,
+            )
+            session.add(instance)
+            session.flush()
+            instances.append(instance.id)
+        for n, instance_id in enumerate([*instances, None]):
+            session.add(
+                DecisionLogEntry(
+                    process_key="credit_application",
+                    version=definition.version,
+                    decision_id="credit_scorecard",
+                    bpmn_id="credit_scorecard",
+                    instance_id=instance_id,
+                    inputs={'scoring["score"]': 72, 'scoring["thin_file"]': False},
+                    outputs={"grade": "B"},
+                    rules=[],
+                    at=clock - timedelta(days=1, minutes=n),
+                )
+            )
+    edited = (BPMN / "credit_scorecard.dmn").read_text().replace("&gt;= 70<", "&gt;= 75<")
+    answer = what_if(client, demo_tokens["owner1"], {"credit_scorecard.dmn": edited}, **period(clock))
+    assert answer.status_code == 200, answer.json
+    table = answer.json["summary"]["tables"][0]
+    assert table["grade_changes"] == {"B → C": 4}
+    assert table["instances_changing_grade"] == 4  # three instances and the row outside one
+    assert table["customers_changing_grade"] == 3  # customers 41 and 42, and that row
 
 
 def test_a_dunning_ladder_change_counts_notices_earlier_and_later(

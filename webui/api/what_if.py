@@ -66,7 +66,8 @@ class WhatIfSummary(Model):
     )
     tables: list[dict[str, Any]] = Field(
         description="per table: TableSummary's fields, plus per kind grade_changes and "
-        "instances_changing_grade (scorecard: the instances whose grade changes); route_changes, "
+        "instances_changing_grade and customers_changing_grade (scorecard: the instances, and the distinct "
+        "customers of their data, whose grade changes); route_changes, "
         "applications_with_another_approver (the applications that would have needed another approver), "
         "route_hours, approval_hours_change and approval_hours_complete (false when a changed decision "
         "moves to or from a route with no recorded application to average) (authority); notices_earlier, "

@@ -20,7 +20,7 @@ from workflows.credit.provision_matrix import MATRIX_DECISION, Matrix
 from workflows.credit.provisions import compute_provisions
 from workflows.definitions.decision_tables import output_values
 from workflows.errors import DomainError
-from workflows.store.models import InboxItem
+from workflows.store.models import InboxItem, ProcessInstance
 from workflows.what_if.limits import limit_change_by_grade
 from workflows.what_if.replay import Replay
 
@@ -63,6 +63,7 @@ def summary(
         grades = result["outputs"].get("grade", {})
         result["grade_changes"] = grades
         result["instances_changing_grade"] = _applications(replay, "grade")
+        result["customers_changing_grade"] = _customers(session, replay, "grade")
     elif kind == "authority":
         result.update(_authority(session, key, replay, start, end))
     elif kind == "dunning_ladder":
@@ -82,6 +83,27 @@ def _applications(replay: Replay, output: str | None = None) -> int:
     """Instances with a changed decision (of `output`); a row logged outside an instance counts alone."""
     changed = [c for c in replay.changes if output is None or output in _diff(c)]
     return len({c.instance_id if c.instance_id is not None else -c.log_id for c in changed})
+
+
+def _customers(session: Session, replay: Replay, output: str) -> int:
+    """Customers with a changed decision of `output`: the distinct `customer_id`s of the changed instances'
+    data (an application and a review of one customer count once); a row of an instance without one, or
+    logged outside an instance, counts alone."""
+    changed = [c for c in replay.changes if output in _diff(c)]
+    instance_ids = sorted({c.instance_id for c in changed if c.instance_id is not None})
+    customer = ProcessInstance.data["customer_id"].as_string()
+    found: dict[int, str | None] = {}
+    for at in range(0, len(instance_ids), 500):  # bounded IN lists on both databases
+        chunk = instance_ids[at : at + 500]
+        rows = session.execute(select(ProcessInstance.id, customer).where(ProcessInstance.id.in_(chunk)))
+        found.update({instance_id: value for instance_id, value in rows})
+    keys = {
+        f"customer {found[c.instance_id]}"
+        if c.instance_id is not None and found.get(c.instance_id)
+        else f"row {c.log_id}"
+        for c in changed
+    }
+    return len(keys)
 
 
 def _diff(change: Any) -> set[str]:
