@@ -44,11 +44,16 @@ def test_an_auditor_filters_the_trail_and_sees_a_flagged_row(
     page.click("nav >> text=Audit")
     page.fill("input[name=object]", f"customer:{customer_id}")
     page.fill("input[name=kind]", "credit_limit_changed")
-    page.click("form.filters button[type=submit]")
+    # The filter submits a GET: wait for the filtered page before counting (counting right after the click
+    # read a page still loading: 0 rows, once, in the PostgreSQL stage of a CI dry run).
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    page.wait_for_load_state()
     rows = page.locator("table.audit tbody tr")
     assert rows.count() == 1
     assert "40000.00" in rows.first.inner_text() and "admin" in rows.first.inner_text()
-    page.click("text=segregation-of-duties report")
+    with page.expect_navigation():
+        page.click("text=segregation-of-duties report")
     flagged = page.locator("table.sod tr[data-flagged=yes]")
     assert flagged.count() == 1 and "cfo1 twice" in flagged.inner_text()
     assert page.locator("table.sod tr[data-flagged=no]").count() == 1  # the migration: one person
