@@ -35,6 +35,29 @@ def _files(app: Flask, version: int) -> dict[str, str]:
         return deployment_files(session, get_definition(session, "credit_application", version))
 
 
+def _open_table(app: Flask, page: Any) -> None:  # noqa: F811 (the fixture's page)
+    """owner1 on credit_application v1's edit page, the authority table open in dmn-js."""
+    deploy_shipped(app, "credit_application", "definition_approval")
+    log_in(page, "owner1")
+    page.wait_for_url("**/inbox")
+    page.goto("/definitions/credit_application/1/edit")
+    page.wait_for_function("() => document.querySelector('[data-bpmn-modeler]').dataset.state === 'ready'")
+    page.locator(f'[data-dmn-file="{TABLE}"]').click()
+
+
+def _deploy_version_2(page: Any) -> None:  # noqa: F811
+    page.locator('[data-action="deploy"]').click()
+    page.wait_for_function(
+        "() => !document.querySelector('.modeler-status').textContent.includes('deploying')"
+    )
+    status = page.locator(".modeler-status").inner_text()
+    assert status.startswith("Deployed credit_application version 2"), (
+        status,
+        page.locator(".problems li").all_inner_texts(),
+        page.locator(".dmn-problems li").all_inner_texts(),
+    )
+
+
 def _diff_says(page: Any, words: str) -> None:  # noqa: F811
     """Wait for the policy diff to say `words`. Not dataset.checked alone: the answer about an earlier edit
     (the added column) can set it while the check of a later one (its label) waits on its 400 ms timer."""
@@ -58,12 +81,7 @@ def test_owner_renames_an_input_column_reads_the_diff_and_deploys(
 ) -> None:
     if not DMN.exists():
         pytest.skip("the decision table editor is not built; run `make setup` (it needs npm)")
-    deploy_shipped(app, "credit_application", "definition_approval")
-    log_in(page, "owner1")
-    page.wait_for_url("**/inbox")
-    page.goto("/definitions/credit_application/1/edit")
-    page.wait_for_function("() => document.querySelector('[data-bpmn-modeler]').dataset.state === 'ready'")
-    page.locator(f'[data-dmn-file="{TABLE}"]').click()
+    _open_table(app, page)
     header = page.locator('th.input-cell[data-col-id="grade_input"]')
     header.wait_for()
     # dmn-js opens its input editor on a double-click of the header (a single click only selects it).
@@ -79,16 +97,7 @@ def test_owner_renames_an_input_column_reads_the_diff_and_deploys(
     page.locator(".dmn-editor h2").click()  # leave the editor, as a user does
     page.locator(".context-menu .ref-input-editor").wait_for(state="detached")
     _diff_says(page, "input 'Grade' renamed to 'Risk grade'")
-    page.locator('[data-action="deploy"]').click()
-    page.wait_for_function(
-        "() => !document.querySelector('.modeler-status').textContent.includes('deploying')"
-    )
-    status = page.locator(".modeler-status").inner_text()
-    assert status.startswith("Deployed credit_application version 2"), (
-        status,
-        page.locator(".problems li").all_inner_texts(),
-        page.locator(".dmn-problems li").all_inner_texts(),
-    )
+    _deploy_version_2(page)
     old, new = _files(app, 1), _files(app, 2)
     assert '<input id="grade_input" label="Grade">' in old[TABLE]
     assert '<input id="grade_input" label="Risk grade">' in new[TABLE]
@@ -106,12 +115,7 @@ def test_owner_adds_an_output_column_reads_the_diff_and_deploys(
     takes the label and the output name; the diff says so and version 2's table has both outputs."""
     if not DMN.exists():
         pytest.skip("the decision table editor is not built; run `make setup` (it needs npm)")
-    deploy_shipped(app, "credit_application", "definition_approval")
-    log_in(page, "owner1")
-    page.wait_for_url("**/inbox")
-    page.goto("/definitions/credit_application/1/edit")
-    page.wait_for_function("() => document.querySelector('[data-bpmn-modeler]').dataset.state === 'ready'")
-    page.locator(f'[data-dmn-file="{TABLE}"]').click()
+    _open_table(app, page)
     level = page.locator('th.output-cell[data-col-id="level_output"]')
     level.wait_for()
     level.click(button="right")
@@ -128,16 +132,7 @@ def test_owner_adds_an_output_column_reads_the_diff_and_deploys(
     page.locator(".dmn-editor h2").click()  # leave the editor, as a user does
     page.locator(".context-menu .ref-output-editor").wait_for(state="detached")
     _diff_says(page, "output 'Reason' (reason) added")
-    page.locator('[data-action="deploy"]').click()
-    page.wait_for_function(
-        "() => !document.querySelector('.modeler-status').textContent.includes('deploying')"
-    )
-    status = page.locator(".modeler-status").inner_text()
-    assert status.startswith("Deployed credit_application version 2"), (
-        status,
-        page.locator(".problems li").all_inner_texts(),
-        page.locator(".dmn-problems li").all_inner_texts(),
-    )
+    _deploy_version_2(page)
     old, new = _files(app, 1), _files(app, 2)
     assert 'name="reason"' not in old[TABLE] and old[TABLE].count("<output ") == 1
     assert re.search(r'<output id="[^"]+" label="Reason" name="reason"', new[TABLE]), new[TABLE]
