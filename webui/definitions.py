@@ -22,7 +22,7 @@ from workflows.definitions.decision_tables import read_decision_tables
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, DeployedVersion, check_files, deploy_files
 from workflows.definitions.dmn_diff import compare_dmn
 from workflows.definitions.operation_catalog import describe_operations
-from workflows.definitions.validation import InvalidBundle, Problem
+from workflows.definitions.validation import InvalidBundle
 from workflows.definitions.version_diff import default_versions, diff_versions
 from workflows.definitions.versions import find_process_keys, get_definition, versions_of
 from workflows.errors import BadRequest
@@ -145,7 +145,7 @@ def validate(key: str, version: int) -> Response:
     try:
         check_files(files, services().rt.operations)  # every check deploy makes, policy tables included
     except InvalidBundle as exc:
-        return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+        return jsonify({"ok": False, "problems": [p.as_json(_) for p in exc.problems]})
     return jsonify({"ok": True, "problems": []})
 
 
@@ -158,7 +158,7 @@ def deploy(key: str, version: int) -> tuple[Response, int]:
     try:
         deployed = _deploy(files, actor.username)
     except InvalidBundle as exc:
-        return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]}), 422
+        return jsonify({"ok": False, "problems": [p.as_json(_) for p in exc.problems]}), 422
     return jsonify(
         {
             "ok": True,
@@ -228,7 +228,7 @@ def what_if_replay(key: str, version: int) -> tuple[Response, int]:
             session, key, files, start, end, base=base, page=1, per_page=WHAT_IF_ROWS, version=version
         )  # the diagram is compared with the version this page edits, not the newest
     except InvalidBundle as exc:
-        return jsonify({"ok": False, "problems": [_problem_json(p) for p in exc.problems]}), 422
+        return jsonify({"ok": False, "problems": [p.as_json(_) for p in exc.problems]}), 422
     finally:
         session.rollback()  # a what-if writes nothing, whatever a cell did
         session.close()
@@ -320,16 +320,6 @@ def _studio_choices(files: dict[str, str]) -> dict[str, Any]:
         "groups": sorted(GROUPS),
         "forms": sorted(name for name in files if name.lower().endswith(".json")),
         "decisions": sorted({t.decision_id for t in read_decision_tables(files)}),
-    }
-
-
-def _problem_json(problem: Problem) -> dict[str, Any]:
-    return {
-        "file": problem.file,
-        "line": problem.line,
-        "element_id": problem.element_id,
-        "message": translated(problem.message, _),  # in the page's language; file, line and id as they are
-        "text": problem.said(_),
     }
 
 
