@@ -16,6 +16,7 @@ from babel.dates import format_date
 from fpdf import FPDF, TextStyle
 
 from workflows.languages import LANGUAGES
+from workflows.mail.letter_fonts import add_shared_font, use_small_fonts
 from workflows.messages import _
 
 # webui/static/vendor/fonts/ beside this package, in the source tree and in an installed wheel alike.
@@ -73,8 +74,9 @@ def letter_pdf(html: str, *, language: str, on: date, title: str) -> bytes:
     pdf.set_title(title)
     pdf.set_creator("creditflow")
     pdf.set_lang("zh-Hans" if language == "zh" else "en")
-    pdf.add_font(FAMILY, "", str(regular))
-    pdf.add_font(FAMILY, "B", str(bold))
+    # Parsed once per process (letter_fonts): add_font would parse both 10 MB files for every letter.
+    add_shared_font(pdf, FAMILY, "", regular)
+    add_shared_font(pdf, FAMILY, "B", bold)
     pdf.set_margins(22, 20, 22)
     pdf.add_page()
     pdf.set_font(FAMILY, size=9)
@@ -87,6 +89,7 @@ def letter_pdf(html: str, *, language: str, on: date, title: str) -> bytes:
     pdf.set_text_color(0)
     pdf.set_font(FAMILY, size=10.5)
     pdf.write_html(_letter_body(html), font_family=FAMILY, tag_styles=_TAG_STYLES)
+    use_small_fonts(pdf)
     return bytes(pdf.output())
 
 
