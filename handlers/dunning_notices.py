@@ -141,7 +141,7 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     ]
     interest = _interest(req, invoices)
     if not customer.email:
-        add_event(ctx, case, "notice_undeliverable", reason="the customer has no e-mail address")
+        add_event(ctx, case, "notice_undeliverable", reason=_("the customer has no e-mail address"))
         return Notice(False, [i["number"] for i in invoices])
     context = {
         "level": req.level,

@@ -103,18 +103,34 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     case = load_case(ctx, req.case_id)
     today = ctx.now.date()
     overdue = _undisputed_overdue(ctx, case)
-    outside = []
+    # Which limits, as English sentences with msgids (stored in the case data and the dunning event; pages
+    # say them in the reader's language through said_stored).
+    outside: list[str] = []
     days_out = (req.promised_date - today).days
     if days_out > req.max_days:
-        outside.append(f"the date is {days_out} days ahead, more than {req.max_days}")
+        outside.append(
+            _("the date is %(days)s days ahead, more than %(max)s", days=days_out, max=req.max_days)
+        )
     floor = (overdue * req.min_pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if req.amount < floor:
         outside.append(
-            f"{req.amount:,.2f} is less than {req.min_pct} % of the {overdue:,.2f} overdue ({floor:,.2f})"
+            _(
+                "%(amount)s is less than %(pct)s %% of the %(overdue)s overdue (%(floor)s)",
+                amount=f"{req.amount:,.2f}",
+                pct=req.min_pct,
+                overdue=f"{overdue:,.2f}",
+                floor=f"{floor:,.2f}",
+            )
         )
     held = counted_promises(ctx.session, case.id)
     if held + 1 > req.max_count:
-        outside.append(f"the case holds {held} open or broken promises already, at most {req.max_count}")
+        outside.append(
+            _(
+                "the case holds %(held)s open or broken promises already, at most %(max)s",
+                held=held,
+                max=req.max_count,
+            )
+        )
     promise = _add_promise(ctx, case, req, overdue, outside)
     if outside:
         add_event(

@@ -137,18 +137,27 @@ def propose_limit(ctx: TaskContext, req: ProposeLimitRequest) -> LimitProposal:
     formula = cents((min(need, cap) / step).to_integral_value(rounding=ROUND_DOWN) * step)
     missing = missing_financials(customer)
     current = customer.credit_limit
+    # `basis` is stored in the case data as an English sentence with a msgid: pages say it in the reader's
+    # language (webui/stored_sentences.said_stored); the diagrams' expressions compare the English.
+    basis: str
     if req.trigger == "application":
-        proposed, basis = min(formula, cents(req.requested_limit)), "the formula, at most the request"
+        proposed, basis = min(formula, cents(req.requested_limit)), _("the formula, at most the request")
     elif missing:
-        proposed, basis = current, f"current limit kept: {', '.join(missing)} missing, an analyst decides"
+        proposed = current
+        basis = _("current limit kept: %(missing)s missing, an analyst decides", missing=", ".join(missing))
     elif formula > current and not req.increase_allowed:
-        proposed, basis = current, f"no increase on a {req.trigger} review"
+        proposed, basis = current, _("no increase on a %(trigger)s review", trigger=req.trigger)
     elif formula > current and (
         late := late_payer(ctx.session, customer.id, ctx.now.date(), ctx.settings.reviews)
     ):
-        proposed, basis = current, f"no increase on a {req.trigger} review: the customer is in {late}"
+        proposed = current
+        basis = _(
+            "no increase on a %(trigger)s review: the customer is in %(signal)s",
+            trigger=req.trigger,
+            signal=late,
+        )
     else:
-        proposed, basis = formula, "the formula"
+        proposed, basis = formula, _("the formula")
     return LimitProposal(
         need=cents(need),
         cap=cents(cap),

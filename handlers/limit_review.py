@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from workflows.credit.customers import GRADES
 from workflows.engine.service_tasks import TaskContext
+from workflows.messages import _
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,17 @@ def assess_review(ctx: TaskContext, req: AssessRequest) -> Assessment:
     drop = 0
     if req.previous_grade in GRADES and req.grade in GRADES:
         drop = max(0, GRADES.index(req.grade) - GRADES.index(req.previous_grade))
+    # `why` is stored in the case data as an English sentence with a msgid (said_stored says it on pages).
     if req.missing_data:
-        why = f"missing on the credit file: {', '.join(req.missing_data)}"
+        why = _("missing on the credit file: %(missing)s", missing=", ".join(req.missing_data))
     elif change == "increase":
-        why = "an increase"
+        why = _("an increase")
     elif drop >= 2:
-        why = f"a fall of {drop} grades"
+        why = _("a fall of %(drop)s grades", drop=drop)
     else:
-        return Assessment(change, drop, False, f"{change}: applies at once")
+        return Assessment(change, drop, False, _AT_ONCE[change])
     return Assessment(change, drop, True, why)
+
+
+# An increase always needs people (above), so only these two apply at once.
+_AT_ONCE = {"decrease": _("decrease: applies at once"), "unchanged": _("unchanged: applies at once")}

@@ -108,7 +108,6 @@ def create_app(
         pages,
         portfolio,
         provisions,
-        reason_labels,
         start,
         studio_previews,
         suppliers,
@@ -149,9 +148,8 @@ def create_app(
     case_labels.register(app)  # case-data keys and our handlers' stored sentences in the page's language
     history_details.register(app)  # the history's detail lines, labelled the same way
     formatting.register(app)
-    # Coded words the pages show (groups, limit reasons, a customer's fields, dunning event details).
+    # Coded words the pages show (groups, a customer's fields, dunning event details).
     group_labels.register(app)
-    reason_labels.register(app)
     customer_labels.register(app)
     event_details.register(app)
     js_i18n.register(app)  # the scripts' sentences in the page's language

@@ -9,15 +9,23 @@ only the page translates. A key or sentence this module does not know is shown a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import gettext, lazy_gettext
+from flask_babel import lazy_gettext
 
 from webui.customer_labels import industry_label, ownership_label
+from webui.formatting import format_day, format_time, is_money_key, page_locale
 from webui.i18n import current_language
+from webui.stored_sentences import said_stored
+from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
+from workflows.money import as_decimal, format_money
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
 
 # The case-data keys of the shipped diagrams and handlers (credit application and limit review first).
 LABELS: dict[str, Any] = {
@@ -115,39 +123,27 @@ def data_label(key: Any) -> str:
     return str(label)
 
 
-# The sentences handlers/limit_decision.py (`basis`) and handlers/limit_review.py (`why`) store, matched
-# whole; each says its Chinese through a msgid of its own (the English stays the stored sentence).
-_SENTENCES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (
-        re.compile(r"the formula, at most the request"),
-        lambda m: gettext("Formula limit, capped at the request"),
-    ),
-    (re.compile(r"the formula"), lambda m: gettext("The formula's limit")),
-    (
-        re.compile(r"current limit kept: (.+) missing, an analyst decides"),
-        lambda m: gettext(
-            "Current limit kept (missing: %(missing)s); an analyst decides", missing=_ids(m[1])
-        ),
-    ),
-    (
-        re.compile(r"no increase on a (\w+) review: the customer is in (.+)"),
-        lambda m: gettext(
-            "No increase on this limit review (trigger: %(trigger)s): the customer is in %(where)s",
-            trigger=m[1],
-            where=m[2],
-        ),
-    ),
-    (
-        re.compile(r"no increase on a (\w+) review"),
-        lambda m: gettext("No increase on this limit review (trigger: %(trigger)s)", trigger=m[1]),
-    ),
-    (
-        re.compile(r"missing on the credit file: (.+)"),
-        lambda m: gettext("Missing on the credit file: %(missing)s", missing=_ids(m[1])),
-    ),
-    (re.compile(r"an increase"), lambda m: gettext("The limit goes up")),
-    (re.compile(r"a fall of (\d+) grades"), lambda m: gettext("The grade fell by %(drop)s", drop=m[1])),
-]
+# The review sweep's triggers (workflows/credit/limit_review.py; the case's `reason`, and `trigger` in a
+# stored `basis` sentence) and the risk signals that hold an increase back (`late_payer`).
+TRIGGERS: dict[str, Any] = {
+    "scheduled": lazy_gettext("scheduled review"),
+    "overdue": lazy_gettext("overdue invoices"),
+    roles.DUNNING: lazy_gettext("customer in dunning"),
+    "rating_change": lazy_gettext("rating change"),
+    "utilisation": lazy_gettext("high utilisation of the limit"),
+    "top_exposure": lazy_gettext("one of the largest exposures"),
+    "manual": lazy_gettext("started by hand"),
+}
+SIGNALS: dict[str, Any] = {
+    roles.DUNNING: lazy_gettext("is in dunning"),
+    "overdue": lazy_gettext("has overdue invoices"),
+}
+# Keys whose stored values are sentences our handlers wrote (English, with a msgid: said_stored says them).
+SENTENCE_KEYS = frozenset({"basis", "why"})
+SENTENCE_LISTS = frozenset({"outside"})  # handlers/dunning_promises.py: the promise limits a promise breaks
+# Amounts in the case data that format_value's key pattern does not know as money.
+MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales"})
+NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_days", "_months", "_count")  # revenue_cap_pct is a share, not money
 
 
 def _ids(listed: str) -> str:
@@ -155,36 +151,83 @@ def _ids(listed: str) -> str:
     return "、".join(data_label(part.strip()) for part in listed.split(","))
 
 
-def data_list(value: Any) -> str | None:
-    """A list of case-data keys (`missing_data`) labelled in the page's language; None for any other value
-    (shown as JSON) and in English."""
+def data_list(value: Any, key: Any = None) -> str | None:
+    """A list of case-data keys (`missing_data`) labelled in the page's language, or a list of our handlers'
+    sentences (a promise's `outside`) said in it; None for any other value (shown as JSON) and in English."""
     if current_language() == ENGLISH or not isinstance(value, list) or not value:
         return None
+    if key in SENTENCE_LISTS and all(isinstance(part, str) for part in value):
+        return "；".join(said_stored(part) for part in value)
     if not all(isinstance(part, str) and part in LABELS for part in value):
         return None
     return "、".join(data_label(part) for part in value)
 
 
-def data_value(key: Any, value: Any, shown: str) -> str:
-    """`shown` (the value as format_value wrote it), or, in a Chinese page, a coded value said in it: the
-    customer's industry and ownership as the customer page says them, the scorecard's name, and the
-    sentences our handlers store under `basis` and `why`."""
-    if not isinstance(value, str) or current_language() == ENGLISH:
+def _code(table: dict[str, Any], code: str) -> str:
+    return str(table.get(code, code))
+
+
+# The codes inside our stored sentences, by placeholder name.
+SAYERS = {
+    "missing": _ids,
+    "trigger": lambda code: _code(TRIGGERS, code),
+    "signal": lambda code: _code(SIGNALS, code),
+}
+
+
+def _is_amount(key: Any, value: Any) -> bool:
+    if not isinstance(key, str) or isinstance(value, bool) or key.endswith(NOT_MONEY_SUFFIXES):
+        return False
+    return (key in MONEY_KEYS or is_money_key(key)) and as_decimal(value) is not None
+
+
+def case_currency(data: Any) -> str | None:
+    """The currency a case's amounts are in: the application's `currency`, else the credit file's."""
+    if not isinstance(data, Mapping):
+        return None
+    credit_file = data.get("credit_file")
+    for found in (
+        data.get("currency"),
+        data.get("customer_currency"),
+        credit_file.get("customer_currency") if isinstance(credit_file, Mapping) else None,
+    ):
+        if isinstance(found, str) and len(found) == 3 and found.isalpha():
+            return found.upper()
+    return None
+
+
+def data_value(key: Any, value: Any, shown: str, currency: str | None = None) -> str:
+    """`shown` (the value as format_value wrote it), or the value as a reader of the page's language reads it:
+    amounts as money in the case's `currency`, ISO days and times as the page writes dates, and, in a
+    Chinese page, coded values said in it (industry, ownership, scorecard, a review's trigger) and the
+    sentences our handlers store (`basis`, `why`: said_stored)."""
+    if _is_amount(key, value):
+        return format_money(value, currency, locale=page_locale())
+    if not isinstance(value, str):
+        return shown
+    try:
+        if _ISO_DAY.fullmatch(value):
+            return format_day(value)
+        if _ISO_TIME.fullmatch(value):
+            return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:  # the shape of a date but no real one (2026-02-30): shown as stored
+        return shown
+    if current_language() == ENGLISH:
         return shown
     if key == "industry":
         return industry_label(value)
     if key == "ownership":
         return ownership_label(value)
     if key == "scorecard":
-        return str(SCORECARDS.get(value, value))
-    if key not in ("basis", "why"):
-        return shown
-    for pattern, said in _SENTENCES:
-        found = pattern.fullmatch(value)
-        if found:
-            return said(found)
+        return _code(SCORECARDS, value)
+    if key == "reason" and value in TRIGGERS:
+        return _code(TRIGGERS, value)
+    if key in SENTENCE_KEYS:
+        return said_stored(value, SAYERS)
     return shown
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.globals.update(data_label=data_label, data_list=data_list, data_value=data_value)
+    app.jinja_env.globals.update(
+        data_label=data_label, data_list=data_list, data_value=data_value, case_currency=case_currency
+    )

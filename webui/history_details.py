@@ -1,8 +1,9 @@
 """An audit event's detail on the task and instance pages' history, in the reader's language: each key by
-its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups,
-process keys and limit reasons by their labels, dates as the page writes them. What people typed and the
-data a case started with are stored values: shown as they are, inside `data-value` (the language tests skip
-them). English pages show the detail as they always did (webui/formatting.describe_detail)."""
+its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups and
+process keys by their labels, limit reasons as said_stored says them, dates as the page writes them. What
+people typed and the data a case started with are stored values: shown as they are, inside `data-value`
+(the language tests skip them). English pages show the detail as they always did
+(webui/formatting.describe_detail)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from webui.diagram_names import key_label
 from webui.formatting import describe_detail, format_day, format_value
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
-from webui.reason_labels import limit_reason
+from webui.stored_sentences import said_stored
 from workflows.definitions.display_names import ENGLISH
 
 # The audit's own keys (workflows/instances.py, workflows/credit/customers.py change_limit, ...).
@@ -52,7 +53,7 @@ def _said(key: str, value: Any) -> Markup | str:
         if key == "process_key":
             return key_label(value)
         if key == "reason":
-            return limit_reason(value)
+            return said_stored(value)
         if _ISO_DAY.fullmatch(value):
             return format_day(value)
         said = data_value(key, value, value)

@@ -13,7 +13,7 @@ Only the few columns that hold such sentences are passed through it (never free 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -21,9 +21,24 @@ from typing import Any
 from flask_babel import get_translations, gettext
 
 from webui.i18n import current_language
-from workflows.messages import Text, translated
+from workflows.messages import Text, _, translated
 
 ENGLISH = "en"
+
+# SpiffWorkflow's own sentences around a failure, as an incident stores them (its exceptions' text and notes):
+# marked as msgids here (SpiffWorkflow has no catalogue) so that said_stored says their frame in the reader's
+# language; the expression, Python's own error and the names inside stay as stored.
+SPIFF_FRAMES = (
+    _("Error evaluating expression %(expression)s: %(error)s"),
+    _("%(error)s. Business Rule Task %(task)s."),
+    _("%(error)s.  Did you mean %(name)s?"),
+    _("%(error)s.  Did you mean one of %(names)s?"),
+    _("%(error)s. Rule failed on row %(row)s"),
+    _("%(error)s. Failed to execute DMN Rule on row %(row)s"),
+    _("%(error)s. Python script error on line %(line)s: %(code)s"),
+    _("No conditions satisfied on gateway"),
+    _("No conditions satisfied for %(task)s"),
+)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
 # An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
 _TYPED = re.compile(r"([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (.+)", re.S)
@@ -51,7 +66,7 @@ _LOCK = Lock()
 def _shape(msgid: str) -> _Shape | None:
     parts, seen, literals, last = [], set(), [], 0
     for found in _PLACEHOLDER.finditer(msgid):
-        literal = msgid[last : found.start()]
+        literal = msgid[last : found.start()].replace("%%", "%")  # the sentence wrote "%%" as "%"
         literals.append(literal)
         parts.append(re.escape(literal))
         name = found.group(1)
@@ -60,8 +75,8 @@ def _shape(msgid: str) -> _Shape | None:
         last = found.end()
     if not seen:
         return None
-    literals.append(msgid[last:])
-    parts.append(re.escape(msgid[last:]))
+    literals.append(msgid[last:].replace("%%", "%"))
+    parts.append(re.escape(literals[-1]))
     anchor = max(literals, key=len)
     if len("".join(literals).strip()) < 3:  # "%(a)s: %(b)s" and the like match anything: too loose
         return None
@@ -121,23 +136,34 @@ def _recognised(sentence: str, depth: int) -> Recognised | None:
     return None
 
 
-def _say(found: Recognised) -> str:
+# How a parameter holding a code (not a sentence) is said, by its placeholder's name: the caller knows what
+# its sentences' codes are ("missing": case-data keys, "trigger": a review's trigger).
+Sayers = Mapping[str, Callable[[str], str]]
+
+
+def _value(name: str, value: str | Recognised, sayers: Sayers) -> str:
+    if not isinstance(value, str):
+        return _say(value, sayers)
+    return sayers[name](value) if name in sayers else value
+
+
+def _say(found: Recognised, sayers: Sayers) -> str:
     msgid, params = found
     said = str(gettext(msgid))
     if not params:
         return said
     # The matched values are the text as the sentence showed it (a %r's quotes, a %d's digits included).
     said = _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", said)
-    values = {name: value if isinstance(value, str) else _say(value) for name, value in params.items()}
+    values = {name: _value(name, value, sayers) for name, value in params.items()}
     try:
         return said % values
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English
         return _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", msgid) % values
 
 
-def said_stored(sentence: object) -> str:
+def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     """`sentence` (a stored domain sentence, or a Text) in the page's language; as it is when English or
-    not recognised."""
+    not recognised. `sayers` say the parameters that hold codes, by placeholder name."""
     if sentence is None:
         return ""
     if isinstance(sentence, Text):
@@ -147,9 +173,9 @@ def said_stored(sentence: object) -> str:
         return text
     found = _recognised(text, 0)
     if found is not None:
-        return _say(found)
+        return _say(found, sayers or {})
     # "ConflictError: <sentence>": a failure stored with its exception's name (a job day's error, an
     # incident recorded around the engine); the name stays, the sentence is said.
     typed = _TYPED.fullmatch(text)
     inner = _recognised(typed.group(2), 0) if typed else None
-    return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner)}"
+    return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner, sayers or {})}"

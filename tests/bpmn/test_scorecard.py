@@ -190,7 +190,7 @@ def test_the_analyst_rates_on_the_review_page(
     instance = start(client, demo_tokens["sales1"], "credit_application", application)
     [review] = [t for t in instance["tasks"] if t["name"] == "review_application" and t["status"] == "open"]
     instructions = review["context"]["instructions"]
-    assert "default scorecard; no payment history and no external rating, so C at best" in instructions
+    assert "general scorecard; no payment history and no external rating, so C at best" in instructions
     assert "ratings on file: management none" in instructions
     analyst = logged_in(app, "analyst1")
     page = analyst.get(f"/tasks/{review['id']}").get_data(as_text=True)

@@ -17,7 +17,7 @@ from tests.webui.test_customer_pages import overdue_customer, section, set_field
 from tests.webui.test_language import as_user
 from tests.webui.test_pages import text_of
 from webui.customer_labels import reason_word
-from webui.reason_labels import limit_reason
+from webui.stored_sentences import said_stored
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -133,7 +133,7 @@ def test_limit_reasons_our_code_wrote_are_said_in_the_readers_language(
 ) -> None:
     for language, expected in (("zh", zh), ("en", en)):
         with app.test_request_context("/", headers={"Accept-Language": language}):
-            assert limit_reason(stored) == expected, language
+            assert said_stored(stored) == expected, language
 
 
 def test_the_dashboard_writes_each_exposure_with_its_currency_as_the_locale_does(

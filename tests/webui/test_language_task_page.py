@@ -115,7 +115,7 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
     english = regions(analyst.get(f"/tasks/{task_id}").get_data(as_text=True))
     assert "annual_revenue" in english["kv"] and "the formula, at most the request" in english["kv"]
     assert "default" in english["kv"] and "score_customer" in english["task-column"]
-    assert "default scorecard" in english["instructions"] and "年营业收入" not in english["all"]
+    assert "general scorecard" in english["instructions"] and "年营业收入" not in english["all"]
 
 
 def test_our_handlers_sentences_and_unknown_keys_in_a_zh_page(app: Flask) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.key_customers import KEY_CUSTOMER_FIELDS, check_owners
+from workflows.credit.limit_reasons import migrated
 from workflows.credit.models import Customer, Invoice, InvoiceStatus, LimitChange, LimitPolicyNote
 from workflows.credit.order_tables import open_orders_of
 from workflows.credit.record_fields import FieldSpec, iso_text, money_text, parse_fields, raise_field_errors
@@ -29,7 +30,6 @@ GRADES = ("A", "B", "C", "D", "E")
 # The policy table that sets how often each grade is reviewed, and the process that ships it.
 LIMIT_POLICY_FILE = "limit_policy.dmn"
 LIMIT_POLICY_DECISION, REVIEW_CYCLE_OUTPUT = "limit_policy", "review_months"
-MIGRATED = "migrated from ERP"  # the reason of a limit taken over by the ERP migration import
 
 # What people may set on a customer (the API and the web form). A credit limit is not among them: it
 # comes only from an approved credit application or limit review (the migration import aside).
@@ -193,7 +193,7 @@ def migrate_customer(
     customer = _add_customer(session, fields, actor=actor, now=now)
     limit = fields.get("credit_limit")
     if limit:
-        reason = f"{MIGRATED}: {source}"[: LimitChange.reason.type.length]
+        reason = migrated(source)[: LimitChange.reason.type.length]
         change_limit(session, customer, limit, reason=reason, approvers=[], actor=actor, now=now)
     return customer
 

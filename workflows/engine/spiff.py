@@ -294,7 +294,12 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     if isinstance(cause, EngineError):
         # cause.args[0], not str(cause): a Text stays one
         return EngineError(cause.args[0], cause.bpmn_id or bpmn_id, input_error=cause.input_error)
-    return EngineError(str(exc), bpmn_id)
+    # SpiffWorkflow ends a sentence without notes in ". " and keeps a script's failing line apart from it: the
+    # incident names the line (the element's id is the incident's bpmn_id).
+    said, line = str(exc).strip(), getattr(exc, "line_number", None)
+    if line and isinstance(line, int):
+        return EngineError(_("line %(line)s of the script: %(error)s", line=line, error=said), bpmn_id)
+    return EngineError(said, bpmn_id)
 
 
 def is_completed(wf: BpmnWorkflow) -> bool:
