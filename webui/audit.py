@@ -3,22 +3,31 @@ both also as CSV (/audit.csv, /audit/sod.csv) with the same filters. Auditors an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
+from webui.customer_labels import code_label
 from webui.customers import dunning_event_label
+from webui.diagram_names import key_label
 from webui.export_headers import export_header
-from webui.i18n import action_label, label_of
+from webui.formatting import said
+from webui.group_labels import group_label
+from webui.i18n import action_label, current_language, label_of
 from webui.input_checks import MAX_ID
 from webui.services import page_arg, services
+from webui.stored_sentences import said_stored
+from webui.suppliers import change_type_label
 from workflows import audit_trail, sod_report
 from workflows.audit_trail import AUDIT_READERS, AuditFilter, ObjectRef, ObjectRefError, period_bound
+from workflows.credit import roles
 from workflows.csv_export import to_csv
+from workflows.definitions.display_names import ENGLISH
 from workflows.errors import BadRequest, message_of
-from workflows.messages import _
+from workflows.messages import Text, _
 from workflows.store.paging import Page
 
 bp = Blueprint("audit", __name__)
@@ -46,6 +55,58 @@ def change_kind_label(kind: str) -> str:
 @bp.app_template_global()
 def sod_kind_label(kind: str) -> str:
     return label_of(SOD_KINDS, kind)
+
+
+# An authority level (the approval_level of the authority tables, workflows/credit/roles.py) is named after
+# the group that has the last word in it: "manager" -> (credit_analyst, credit_manager) -> "Credit manager".
+_LEVEL_GROUPS = {
+    level: groups[-1]
+    for table in (
+        roles.LIMIT_AUTHORITY,
+        roles.CONTRACT_CHANGE_AUTHORITY,
+        roles.DISPUTE_CREDIT_AUTHORITY,
+        roles.WRITE_OFF_AUTHORITY,
+    )
+    for level, groups in table.items()
+}
+
+
+def _groups(joined: str) -> str:
+    """The report's "a + b" (all approve) or "a or b" (one approves) of group ids, by the groups' names."""
+    for separator, said_as in ((" + ", " + "), (" or ", "、")):
+        if separator in joined:
+            return said_as.join(group_label(g) for g in joined.split(separator))
+    return group_label(joined)
+
+
+def _process_or_reason(value: str) -> str:
+    named = key_label(value)  # a limit change's process; else the reason stored on the change
+    return named if named != value else said_stored(value)
+
+
+# The report's sentences hold codes and stored reasons as parameters (workflows/sod_report.py,
+# sod_credit_moves.py); a zh page says them by their labels, an English page (and the CSV) as stored.
+_SAYERS: dict[str, Callable[[str], str]] = {
+    "level": lambda level: group_label(_LEVEL_GROUPS.get(level, level)),
+    "groups": _groups,
+    "change": change_type_label,
+    "outcome": lambda outcome: code_label("outcome", outcome),
+    "reason": said_stored,
+    "why": _process_or_reason,
+}
+
+
+@bp.app_template_global()
+def sod_said(sentence: str | None) -> str:
+    """A summary or authority rule of the segregation-of-duties report in the page's language, with its
+    levels, groups, change types, legal outcomes, processes and stored reasons by their labels."""
+    if not isinstance(sentence, Text) or not sentence.params or current_language() == ENGLISH:
+        return said(sentence)
+    params = {
+        name: _SAYERS[name](value) if name in _SAYERS and isinstance(value, str) else value
+        for name, value in sentence.params.items()
+    }
+    return said(Text(sentence.msgid, **params))
 
 
 def _bound(name: str, *, end: bool) -> datetime | None:

@@ -119,6 +119,17 @@ def key_label(process_key: str) -> str:
         return definition_names(session, definition).process.get(language) or process_key
 
 
+def definition_name(definition: Any) -> str:
+    """A deployed version's process name in the page's language (its diagram's `name_zh`); its English name
+    in English or when the diagram gives none, else its key."""
+    english = str(definition.name or definition.process_key)
+    language = current_language()
+    if language == ENGLISH:
+        return english
+    with services().rt.factory() as session:
+        return definition_names(session, definition).process.get(language) or english
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         key_label=key_label,
@@ -127,4 +138,5 @@ def register(app: Flask) -> None:
         task_groups=task_groups,
         element_name=element_name,
         process_label=process_label,
+        definition_name=definition_name,
     )

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext
 from webui.i18n import current_language
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
+from workflows.users import SYSTEM_ACTOR
 
 GROUP_LABELS = {
     roles.SALES: lazy_gettext("Sales"),
@@ -29,6 +30,8 @@ GROUP_LABELS = {
     roles.PROCESS_OWNER: lazy_gettext("Process owner"),
     roles.ADMIN: lazy_gettext("Administrator"),
 }
+# creditflow itself as an actor (workflows.users.SYSTEM_ACTOR, timers and jobs): "the system", 系统.
+SYSTEM_NAME = lazy_gettext("the system")
 
 
 def group_label(group: str) -> str:
@@ -43,5 +46,14 @@ def group_list(groups: Iterable[str]) -> str:
     return separator.join(group_label(g) for g in sorted(groups))
 
 
+def actor_label(name: str | None) -> str:
+    """Who acted, as a history or audit row names them: creditflow itself ("system": timers, jobs, the
+    shipped deployments) in the page's language; a person by their user name, as stored. English pages keep
+    "system", the name the audit filter and the CSV export use."""
+    if name == SYSTEM_ACTOR and current_language() != ENGLISH:
+        return str(SYSTEM_NAME)
+    return name or ""
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.globals.update(group_label=group_label, group_list=group_list)
+    app.jinja_env.globals.update(group_label=group_label, group_list=group_list, actor_label=actor_label)

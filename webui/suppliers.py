@@ -53,6 +53,42 @@ CONTRACT_FIELD_LABELS = {
 }
 
 
+# The supplier scorecard's factors (handlers/supplier_risk.WEIGHTS) as an evaluation row names them; the
+# English labels are the keys in words, as the page always showed them.
+FACTOR_LABELS = {
+    "financial_size": lazy_gettext("financial size"),
+    "age": lazy_gettext("age"),
+    "litigation": lazy_gettext("litigation"),
+    "penalties": lazy_gettext("penalties"),
+    "delivery": lazy_gettext("delivery"),
+    "external_rating": lazy_gettext("external rating"),
+}
+
+
+# What a requester attaches for a risky supplier (handlers/contracts.SAFEGUARDS).
+SAFEGUARD_LABELS = {
+    "guarantee": lazy_gettext("guarantee"),
+    "justification": lazy_gettext("justification"),
+}
+
+
+@bp.app_template_global()
+def safeguard_label(code: str) -> str:
+    return label_of(SAFEGUARD_LABELS, code)
+
+
+@bp.app_template_global()
+def is_contract_column(key: str) -> bool:
+    """Whether a contract's current-terms key is one of its own columns (labelled by the page), not a term
+    the buyer named."""
+    return key in CONTRACT_FIELD_LABELS
+
+
+@bp.app_template_global()
+def supplier_factor_label(key: str) -> str:
+    return label_of(FACTOR_LABELS, key)
+
+
 @bp.app_template_global()
 def contract_field_label(key: str) -> str:
     return label_of(CONTRACT_FIELD_LABELS, key)

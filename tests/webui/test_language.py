@@ -70,37 +70,19 @@ class _Visible(HTMLParser):
             self.parts.append(self.EMAIL.sub(" ", data))
 
 
-class _Lenient(_Visible):
-    """The older, wider skips, for pages outside issue 20's must-show 1 that still show stored keys, JSON
-    and element ids unmarked in these tags: definitions (diagram element names and ids in <code>/<small>),
-    instances and the audit trail (history details and stored JSON in <small>/<pre>), suppliers (score
-    factor keys such as 'delivery' in <small>). Marking those values `data-value` retires this class."""
-
-    SKIPPED_TAGS = frozenset({"code", "pre", "title", "h1", "small", "option"})
-    SKIPPED_CLASSES = frozenset({"kv", "subject", "instructions"})
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        super().handle_starttag(tag, attrs)
-        if tag not in self.VOID and self.stack:
-            classes = set((dict(attrs).get("class") or "").split())
-            self.stack[-1] = (
-                self.stack[-1] or tag in self.SKIPPED_TAGS or bool(classes & self.SKIPPED_CLASSES)
-            )
-
-
-def visible(page: str, *, lenient: bool = False) -> str:
-    parser = _Lenient() if lenient else _Visible()
+def visible(page: str) -> str:
+    parser = _Visible()
     parser.feed(page)
     return " ".join(" ".join(parser.parts).split())
 
 
-def english_left(page: str, data: Iterable[str] = (), *, lenient: bool = False) -> list[str]:
+def english_left(page: str, data: Iterable[str] = ()) -> list[str]:
     """The catalogue's English (each msgid's text between placeholders) still on the page as a phrase.
 
     `data`: stored strings the caller knows the page shows as they are (a customer's name in <title>,
-    which can hold no markup); `lenient`: the older tag-wide skips (_Lenient), for pages not yet marked.
+    which can hold no markup).
     """
-    text = visible(page, lenient=lenient)
+    text = visible(page)
     for value in data:
         text = text.replace(value, " ")
     left = []
@@ -161,7 +143,7 @@ def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_b
         page = analyst.get(path).get_data(as_text=True)
         assert '<html lang="en">' in page and "授信额度" not in page and "待办" not in page, path
     english = text_of(analyst.get(f"/tasks/{task_id}"))
-    assert "Limit" in english and "15,000.00 EUR" in english and "16 Jan 2026" in english
+    assert "Limit" in english and "€15,000.00" in english and "16 Jan 2026" in english
     assert "Open invoices" in text_of(analyst.get(f"/tasks/{task_id}"))
     assert "Nothing waits for you" in text_of(analyst.get("/inbox?process=nope"))
     switch(analyst, "zh", "/inbox?process=nope")
@@ -187,7 +169,7 @@ def test_a_zh_user_reads_the_customer_list_in_chinese_and_the_switch_brings_engl
     assert "没有符合筛选条件的客户" in text_of(sales.get("/customers?q=nobody"))
     switch(sales, "en", "/customers")
     english = text_of(sales.get("/customers"))
-    assert "1 customer" in english and "Utilisation" in english and "15,000.00 EUR" in english
+    assert "1 customer" in english and "Utilisation" in english and "€15,000.00" in english
     assert "额度使用率" not in english
 
 
@@ -334,15 +316,15 @@ def test_the_configured_default_speaks_when_neither_user_nor_browser_chose(
 # --- formats ----------------------------------------------------------------------------------------------
 
 
-def test_money_is_written_as_each_locale_writes_it_and_english_keeps_the_code_after_the_number() -> None:
+def test_money_is_written_as_each_locale_writes_it_english_too() -> None:
     assert format_money("1200000", "CNY", locale="zh_Hans") == "¥1,200,000.00"
     assert format_money("1200000", "EUR", locale="zh_Hans") == "€1,200,000.00"
     assert format_money("25650.5", "GBP", locale="zh_Hans") == "£25,650.50"
     assert format_money("12", "USD", locale="zh_Hans") == "US$12.00"
     assert format_money("-25650.5", "GBP", locale="zh_Hans") == "-£25,650.50"
-    # English (and mail, messages without a reader's locale): the ISO code after the number, as always.
-    assert format_money("1200000", "CNY", locale="en") == format_money("1200000", "CNY") == "1,200,000.00 CNY"
-    assert format_money("1200.5", "EUR") == "1,200.50 EUR" and format_money("1800000") == "1,800,000.00"
+    # English (and mail, messages without a reader's locale): CLDR's en symbols, the yuan as CN¥.
+    assert format_money("1200000", "CNY", locale="en") == format_money("1200000", "CNY") == "CN¥1,200,000.00"
+    assert format_money("1200.5", "EUR") == "€1,200.50" and format_money("1800000") == "1,800,000.00"
     # Cents whatever the currency (amounts are stored in hundredths), and odd values as they are.
     assert format_money("1200", "JPY", locale="zh_Hans") == "JP¥1,200.00"
     assert (

@@ -32,18 +32,16 @@ def chinese_left(page: str) -> list[str]:
     return sorted({word for word in re.findall(r"[\u4e00-\u9fff]+", visible(page)) if word != "中文"})
 
 
-def read_in_chinese(
-    client: FlaskClient, *paths: str, names: tuple[str, ...] = (), lenient: bool = False
-) -> dict[str, str]:
+def read_in_chinese(client: FlaskClient, *paths: str, names: tuple[str, ...] = ()) -> dict[str, str]:
     """Each page as text, after checking it is Chinese through and through (`names`: data, such as customer
-    names, that happen to spell a msgid; `lenient`: test_language._Lenient's wider skips)."""
+    names, that happen to spell a msgid)."""
     texts = {}
     for path in paths:
         response = client.get(path)
         page = response.get_data(as_text=True)
         assert response.status_code == 200, path
         assert '<html lang="zh-Hans">' in page, path
-        left = [word for word in english_left(page, lenient=lenient) if word not in names]
+        left = [word for word in english_left(page) if word not in names]
         assert left == [], (path, left, visible(page))
         texts[path] = visible(page)
     return texts
