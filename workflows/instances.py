@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import get_task_for, task_json
@@ -25,6 +25,9 @@ from workflows.store.models import (
 )
 from workflows.store.paging import Page, page_rows
 from workflows.users import Actor
+
+if TYPE_CHECKING:
+    from workflows.engine.step import Step
 
 
 def list_instances(
@@ -116,6 +119,41 @@ def instance_json(session: Session, instance: ProcessInstance, now: datetime) ->
                 "detail": e.detail,
             }
             for e in events
+        ],
+        "incidents": [
+            {"id": i.id, "bpmn_id": i.bpmn_id, "message": i.message, "created_at": i.created_at.isoformat()}
+            for i in incidents
+        ],
+    }
+
+
+def started_instance_json(factory: sessionmaker[Session], step: Step, now: datetime) -> dict[str, Any]:
+    """`instance_json` of the instance `step` (committed) just started, from what the step wrote.
+
+    A new instance's tasks are the inbox rows its step opened, its incident the step's, its events the
+    step's audit rows: no read, unless a handler that writes ran (it may have added audit rows of its
+    own, in the session's flushes before the step's), then the view is read back.
+    """
+    instance = step.instance
+    if step.wrote:
+        with factory() as session:
+            return instance_json(session, instance, now)
+    incidents = [step.incident] if step.incident is not None else []
+    return {
+        **instance_summary(instance),
+        "data": instance.data,
+        "tasks": [task_json(t, now) for t in step.opened],
+        "events": [
+            {
+                # As read back: the column stores UTC, JSON detail as its JSON.
+                "at": e["at"].astimezone(UTC).isoformat(),
+                "actor": e["actor"],
+                "action": e["action"],
+                "bpmn_id": e["bpmn_id"],
+                "task_id": e["task_id"],
+                "detail": e["detail"],
+            }
+            for e in step.events
         ],
         "incidents": [
             {"id": i.id, "bpmn_id": i.bpmn_id, "message": i.message, "created_at": i.created_at.isoformat()}

@@ -14,7 +14,10 @@ from flask.json.provider import DefaultJSONProvider
 from flask.testing import FlaskClient
 from markupsafe import Markup
 
+from handlers.registry import build_operations
 from tests.helpers import auth
+from workflows.definitions.deploy import deploy_files
+from workflows.store.db import transaction
 
 START = {
     "customer_name": "Hot Path Ltd",
@@ -51,6 +54,66 @@ def test_a_completion_answers_the_instance_as_a_fresh_read_shows_it(
         assert done.json["status"] == "completed" and done.json["completed_by"] == user
         statuses.append(done.json["instance"]["status"])
     assert statuses == ["running", "completed"]
+
+
+# A start whose first step runs a script or a writing handler (notify.email), then waits on a task.
+_STARTED_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="answer_definitions" targetNamespace="http://creditflow.example/bpmn/tests">
+  <bpmn:process id="answer_{name}" name="Answer" isExecutable="true">
+    <bpmn:startEvent id="begun"><bpmn:outgoing>to_first</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="to_first" sourceRef="begun" targetRef="first" />
+    {first}
+    <bpmn:sequenceFlow id="to_look" sourceRef="first" targetRef="look" />
+    <bpmn:userTask id="look" name="Look at it"><bpmn:incoming>to_look</bpmn:incoming>
+      <bpmn:outgoing>to_end</bpmn:outgoing></bpmn:userTask>
+    <bpmn:sequenceFlow id="to_end" sourceRef="look" targetRef="ended" />
+    <bpmn:endEvent id="ended"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+_FIRST = {
+    "script": '<bpmn:scriptTask id="first"><bpmn:incoming>to_first</bpmn:incoming>'
+    "<bpmn:outgoing>to_look</bpmn:outgoing><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>",
+    "failing": '<bpmn:scriptTask id="first"><bpmn:incoming>to_first</bpmn:incoming>'
+    "<bpmn:outgoing>to_look</bpmn:outgoing><bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>",
+    "writing": '<bpmn:serviceTask id="first"><bpmn:extensionElements>'
+    '<spiffworkflow:serviceTaskOperator id="notify.email" resultVariable="sent"><spiffworkflow:parameters>'
+    '<spiffworkflow:parameter id="to" type="str" value="&quot;initiator&quot;" />'
+    '<spiffworkflow:parameter id="template" type="str" value="&quot;decision&quot;" />'
+    '<spiffworkflow:parameter id="context" type="dict" '
+    'value="{&quot;outcome&quot;: &quot;approve&quot;, &quot;comment&quot;: &quot;ok&quot;}" />'
+    "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>"
+    "<bpmn:incoming>to_first</bpmn:incoming><bpmn:outgoing>to_look</bpmn:outgoing></bpmn:serviceTask>",
+}
+
+
+def test_a_start_answers_the_instance_as_a_fresh_read_shows_it(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], shipped: None, clock: datetime
+) -> None:
+    """The start's answer comes from its step (no read back): the same JSON as GET of the instance, for a
+    shipped diagram, a script, a first step that fails (incident), and a writing handler (read back)."""
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        for name, first in _FIRST.items():
+            files = {f"answer_{name}.bpmn": _STARTED_DIAGRAM.format(name=name, first=first).encode()}
+            deploy_files(session, files, build_operations(), deployed_by="system", now=clock)
+    # The test diagrams have no start lane: only admins start them.
+    starts = [("payment_terms_exception", START, "sales1")]
+    starts += [(f"answer_{name}", {"amount": 1}, "admin") for name in _FIRST]
+    statuses = []
+    for n, (key, data, user) in enumerate(starts):
+        body = {"process_key": key, "business_key": f"ANSWER-{n}", "data": data}
+        started = client.post("/api/process-instances", json=body, headers=auth(demo_tokens[user]))
+        assert started.status_code == 201, started.json
+        fresh = client.get(f"/api/process-instances/{started.json['id']}", headers=auth(demo_tokens[user]))
+        assert fresh.status_code == 200, fresh.json
+        assert started.json == fresh.json
+        assert started.json["events"] and len(started.json["tasks"]) == (key != "answer_failing"), (
+            started.json
+        )
+        statuses.append((started.json["status"], len(started.json["incidents"])))
+    assert statuses == [("running", 0), ("running", 0), ("error", 1), ("running", 0)]
 
 
 @dataclass

@@ -17,7 +17,13 @@ from workflows.credit.roles import CREDIT_APPLICATION
 from workflows.decision_log import decision_json, decisions_of
 from workflows.engine import runner
 from workflows.errors import BadRequest
-from workflows.instances import get_instance_for, instance_json, instance_summary, list_instances
+from workflows.instances import (
+    get_instance_for,
+    instance_json,
+    instance_summary,
+    list_instances,
+    started_instance_json,
+)
 from workflows.messages import _
 
 Status = Literal["running", "completed", "cancelled", "error"]
@@ -130,12 +136,12 @@ def post_instance() -> tuple[Response, int]:
     check_business_key(business_key)
     svc = services()
     now = svc.clock()
-    instance = runner.start_instance(
+    step = runner.start_step(
         svc.rt, key, body.get("data") or {}, actor=actor, now=now, business_key=business_key
     )
     svc.nudge()  # the step may have queued e-mail or armed a timer
-    with svc.rt.factory() as session:
-        return jsonify(instance_json(session, instance, now)), 201
+    # From what the step wrote: no second session reads the new instance back (issue 19).
+    return jsonify(started_instance_json(svc.rt.factory, step, now)), 201
 
 
 @bp.get("/process-instances")

@@ -1,9 +1,9 @@
 """Advance instances: each public function is one transaction that loads, steps, syncs and saves.
 
-Only this module (and web views) open transactions. A step writes the serialized state together with
-every row it implies: inbox tasks, timers, message subscriptions, audit events, outbox e-mails and
-incidents. A failing service task is recorded as an incident in the same transaction; any other
-exception rolls the whole step back.
+Only this module (with `starts`, a new instance's first step) and web views open transactions. A step
+writes the serialized state together with every row it implies: inbox tasks, timers, message
+subscriptions, audit events, outbox e-mails and incidents. A failing service task is recorded as an
+incident in the same transaction; any other exception rolls the whole step back.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.credit.roles import changes_nothing
 from workflows.definitions.forms import validate_form
-from workflows.definitions.start_rights import require_may_start
-from workflows.definitions.versions import latest_definition
 from workflows.engine import spiff as engine
 from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
 from workflows.engine.runtime import Runtime
-from workflows.engine.step import RETRIED, STARTED, Step, advance, refuse_bad_input, resume
+from workflows.engine.starts import start_instance, start_step
+from workflows.engine.step import RETRIED, advance, refuse_bad_input, resume
 from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound, message_of
 from workflows.messages import _
@@ -40,92 +39,10 @@ from workflows.store.models import (
 )
 from workflows.users import Actor
 
-__all__ = [
-    "Runtime",
-    "claim_task",
-    "complete_task",
-    "complete_task_step",
-    "deliver_message",
-    "retry_instance",
-    "start_instance",
-    "unclaim_task",
-]
+__all__ = ["Runtime", "claim_task", "complete_task", "complete_task_step", "deliver_message"]
+__all__ += ["retry_instance", "start_instance", "start_step", "unclaim_task"]
 
 # --- public operations --------------------------------------------------------------------------------
-
-
-def start_instance(
-    rt: Runtime,
-    process_key: str,
-    data: Mapping[str, Any],
-    *,
-    actor: Actor,
-    now: datetime,
-    business_key: str | None = None,
-    check_groups: bool = True,
-    session: Session | None = None,
-) -> ProcessInstance:
-    """Start the latest version of a process and run it until it waits.
-
-    With `session` (an open write transaction) the start joins it and the caller commits, so a batch
-    job records which customer the instance was started for in the same transaction.
-
-    Raises:
-        NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
-    """
-    if not isinstance(data, Mapping):
-        raise BadRequest(_("start data must be a JSON object"))
-    if session is None:
-        with transaction(rt.factory) as own:
-            return _start(own, rt, process_key, data, actor, now, business_key, check_groups)
-    return _start(session, rt, process_key, data, actor, now, business_key, check_groups)
-
-
-def _start(
-    session: Session,
-    rt: Runtime,
-    process_key: str,
-    data: Mapping[str, Any],
-    actor: Actor,
-    now: datetime,
-    business_key: str | None,
-    check_groups: bool,
-) -> ProcessInstance:
-    definition = latest_definition(session, process_key)
-    assert definition is not None
-    if check_groups:
-        require_may_start(actor, definition)
-    schema = rt.start_schema(session, definition)
-    if schema:
-        data = validate_form(schema, data)
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_key=definition.process_key,
-        version=definition.version,
-        business_key=business_key,
-        status=InstanceStatus.RUNNING,
-        state="",
-        data=to_jsonable(data),
-        waits=[],
-        started_by=actor.username,
-        started_at=now,
-        updated_at=now,
-    )
-    session.add(instance)
-    session.flush()
-    step = Step(rt, session, instance, now, actor.username, fresh=True)
-    step.record(
-        "instance_started",
-        process_key=process_key,
-        version=definition.version,
-        business_key=business_key,
-        before=STARTED["before"],
-        after={**STARTED["after"], "data": instance.data},  # what the initiator asked for
-    )
-    wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
-    advance(step, wf)
-    refuse_bad_input(step, _("%(key)s cannot start", key=process_key))
-    return instance
 
 
 def complete_task(

@@ -74,6 +74,10 @@ class Step:
     # The decision log rows of the DMN evaluations of this step, inserted with the audit events.
     decisions: list[dict[str, Any]] = field(default_factory=list)
     service_bpmn_id: str | None = None  # the service task whose handler runs now
+    # The inbox rows this step opened (transient copies: inserted past the ORM) and whether a handler that
+    # writes ran (it may have added audit rows): what the REST answer to a start shows without a read.
+    opened: list[InboxItem] = field(default_factory=list)
+    wrote: bool = False
 
     def record(
         self,
@@ -138,6 +142,7 @@ class Step:
         # PostgreSQL a failed statement aborts the whole transaction: only a savepoint lets the step record
         # the incident, so there every handler keeps one.
         logged, self.service_bpmn_id = len(self.decisions), bpmn_id
+        self.wrote = self.wrote or op.writes
         try:
             if op.writes or self.rt.engine.dialect.name == "postgresql":
                 with self.session.begin_nested():
@@ -339,6 +344,7 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
         created_at=step.now,
     )
     task_id = step.session.connection().scalar(_NEW_ITEM, row)
+    step.opened.append(InboxItem(id=task_id, **row))
     # The candidate rows carry the task's sort keys: the inbox reads them in order (workflows/inbox.py).
     shared = len(groups) > 1
     keys = {"task_id": task_id, "due_sort": row["due_sort"], "created_at": step.now, "shared": shared}
