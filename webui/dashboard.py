@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
 from webui.auth import login_required_view, require_groups
+from webui.customer_labels import reason_word
 from webui.customers import BUCKET_TITLES
 from webui.jobs import day_filter
 from webui.kpi_help import KPI_HELP
@@ -229,7 +230,8 @@ def reason_view(kpis: dict[str, Any]) -> dict[str, Any]:
         "type": "stacked-bar",
         "name": "dispute-reasons",
         "labels": [t["period_end"] for t in trend],
-        "series": [{"label": r, "data": [t["amounts"][r] for t in trend]} for r in reasons],
+        # The legend says each reason as the tables beside it do (the code on an English page).
+        "series": [{"label": reason_word(r), "data": [t["amounts"][r] for t in trend]} for r in reasons],
     }
     return {
         "current": kpi.get("by_reason"),

@@ -17,6 +17,7 @@ from tests.webui.test_customer_pages import overdue_customer, section, set_field
 from tests.webui.test_language import as_user
 from tests.webui.test_pages import text_of
 from webui.customer_labels import reason_word
+from webui.dashboard import reason_view
 from webui.stored_sentences import said_stored
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -160,3 +161,15 @@ def test_the_dashboard_names_dispute_reason_codes_in_chinese_and_keeps_the_codes
     for language, expected in cases:
         with app.test_request_context("/", headers={"Accept-Language": language}):
             assert [reason_word(c) for c in ("price", "duplicate", "other")] == expected, language
+
+
+def test_the_dispute_reason_chart_names_its_series_as_the_tables_beside_it(app: Flask) -> None:
+    # webui/dashboard.reason_view's chart spec: the legend of the stacked bars (static/dashboard.js draws it).
+    by_reason = {"price": "4.00", "duplicate": "6.00"}
+    period = {"period_end": "2026-01-31", "value": "10.00", "by_reason": by_reason}
+    kpis = {"kpis": {"disputed_amount": {"value": "10.00", "trend": [period]}}}
+    for language, expected in (("zh", ["重复开票", "价格"]), ("en", ["duplicate", "price"])):
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            series = reason_view(kpis)["chart"]["series"]
+        assert [s["label"] for s in series] == expected, language
+        assert [s["data"] for s in series] == [["6.00"], ["4.00"]]
