@@ -14,8 +14,8 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    case,
     cast,
-    distinct,
     exists,
     func,
     or_,
@@ -69,6 +69,11 @@ _SORTS = {"due": ("due_sort", False), "created": ("created_at", False), "-create
 # At most this many groups are read one branch each: SQLite refuses a compound SELECT of more than 500
 # terms, so a caller in more groups reads them all in one branch (their rows deduplicated before its limit).
 MAX_GROUP_BRANCHES = 64
+# The total stops counting past this many tasks (or past the page's end, if that is further): counting every
+# visible task cost what the caller sees (47 ms for every group at 100,000 open tasks on SQLite, 44 ms on
+# PostgreSQL), while a page costs what it shows. Past it the total is a lower bound and says so
+# (Page.total_is_lower_bound: "more than 1,000 open tasks").
+COUNT_LIMIT = 1000
 
 
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -129,9 +134,11 @@ def _branches(shape: _Shape, *, ordered: bool) -> list[Select[Any]]:
             offered = select(TaskCandidate.task_id.label("id"), key.label("k")).where(read)
             if shape.wide:
                 offered = offered.distinct()
-            # The candidate index holds only open tasks (the step that closes a task drops its rows), so
-            # counting them needs no task row; a page reads its few rows' status anyway, for safety.
-            if ordered or len(conditions) > 1:
+            # The candidate index holds only open tasks (the step that closes a task drops its rows), so an
+            # unfiltered read needs no task row: the page's few rows are checked for status when loaded.
+            # (Joining every row made PostgreSQL plan a parallel scan for an estimated 9 % of open rows:
+            # 34 ms for the analyst's first page at 100,000 open tasks instead of under 1 ms.)
+            if len(conditions) > 1:
                 offered = offered.join(InboxItem, InboxItem.id == TaskCandidate.task_id).where(*conditions)
             branches.append(in_order(offered, key, TaskCandidate.task_id))
     key = getattr(InboxItem, column)
@@ -143,24 +150,37 @@ def _branches(shape: _Shape, *, ordered: bool) -> list[Select[Any]]:
 
 
 def _plain_count() -> Select[Any]:
-    """How many open tasks the caller sees, unfiltered, without collecting their ids (a UNION of every
-    visible id costs what the caller sees: 100,000 for someone in every group).
+    """How many open tasks the caller sees, unfiltered, counted up to `cap`, without collecting their ids
+    (a UNION of every visible id costs what the caller sees: 100,000 for someone in every group).
 
-    Rows of a task offered to one group count once each, read from the candidate index alone; only rows
-    of a task offered to several groups (`shared`) may meet twice among the caller's groups, so only they
-    are deduplicated; then the tasks assigned to the caller that none of their groups is offered.
+    Three disjoint parts, each counted up to `cap` (the last two only while the first is below it): rows
+    of a task offered to one group (each is one task), read from the candidate index alone; rows of a task
+    offered to several groups (`shared`), which may meet twice among the caller's groups, deduplicated;
+    and the tasks assigned to the caller that none of their groups is offered. Their sum is exact below
+    `cap` and a lower bound from there on.
     """
     groups: BindParameter[list[str]] = bindparam("groups", expanding=True)
+    cap: BindParameter[int] = bindparam("cap")
     mine = TaskCandidate.group_name.in_(groups)
-    single = select(func.count()).where(mine, TaskCandidate.shared.is_(False))
-    shared = select(func.count(distinct(TaskCandidate.task_id))).where(mine, TaskCandidate.shared.is_(True))
+    single = select(TaskCandidate.task_id).where(mine, TaskCandidate.shared.is_(False)).limit(cap)
+    shared = select(TaskCandidate.task_id).where(mine, TaskCandidate.shared.is_(True)).distinct().limit(cap)
     other = aliased(TaskCandidate)
-    assigned = select(func.count()).where(
-        InboxItem.assignee == bindparam("username"),
-        InboxItem.status == TaskStatus.OPEN,
-        ~exists().where(other.task_id == InboxItem.id, other.group_name.in_(groups)),
+    assigned = (
+        select(InboxItem.id)
+        .where(
+            InboxItem.assignee == bindparam("username"),
+            InboxItem.status == TaskStatus.OPEN,
+            ~exists().where(other.task_id == InboxItem.id, other.group_name.in_(groups)),
+        )
+        .limit(cap)
     )
-    return select(single.scalar_subquery() + shared.scalar_subquery() + assigned.scalar_subquery())
+    single_n, shared_n, assigned_n = (
+        select(func.count()).select_from(part.subquery()).scalar_subquery()
+        for part in (single, shared, assigned)
+    )
+    # The other two only when the first has not reached the cap: PostgreSQL deduplicates the shared rows
+    # with a hash of all of them before any limit (17 ms for every group at 100,000 open tasks).
+    return select(case((single_n >= cap, single_n), else_=single_n + shared_n + assigned_n))
 
 
 @functools.cache
@@ -173,7 +193,7 @@ def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         query = select(InboxItem.id).where(*_conditions(shape))
         if shape.mine_only:
             query = query.where(InboxItem.assignee == bindparam("username"))
-        count = select(func.count()).select_from(query.subquery())
+        count = select(func.count()).select_from(query.limit(bindparam("cap")).subquery())
         # Sort and page only ids, then load the page's rows: sorting whole rows (JSON forms and context
         # included) of every visible task costs more than the query itself.
         page_ids = (
@@ -184,7 +204,8 @@ def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         # branches with the same (id, key): UNION keeps it once.
         visible = union(*(b.subquery().select() for b in _branches(shape, ordered=True))).subquery()
         if shape.process_key or shape.group or shape.overdue or shape.mine_only or shape.text:
-            count = select(func.count()).select_from(union(*_branches(shape, ordered=False)).subquery())
+            visible_ids = union(*_branches(shape, ordered=False)).limit(bindparam("cap"))
+            count = select(func.count()).select_from(visible_ids.subquery())
         else:
             count = _plain_count()
         page_ids = (
@@ -195,11 +216,14 @@ def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
             .limit(bindparam("limit"))
             .offset(bindparam("offset"))
         )
-    return count, select(InboxItem).where(InboxItem.id.in_(page_ids)).order_by(*order)
+    # The status again: a page read from the candidate index alone never shows a closed task.
+    rows = select(InboxItem).where(InboxItem.id.in_(page_ids), InboxItem.status == TaskStatus.OPEN)
+    return count, rows.order_by(*order)
 
 
 def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[InboxItem]:
-    """One page of the actor's open tasks, filtered and sorted, with the total count."""
+    """One page of the actor's open tasks, filtered and sorted, with the total count: exact up to
+    COUNT_LIMIT tasks (or the page's end, if further), past it a lower bound (Page.total_is_lower_bound)."""
     sort = flt.sort if flt.sort in _SORTS else "due"
     groups = sorted(actor.groups)
     wide = not actor.is_admin and len(groups) > MAX_GROUP_BRANCHES
@@ -229,11 +253,14 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         "offset": (page - 1) * per_page,
         "reach": page * per_page,
     }
+    # Counting stops one task past the limit: that one tells "more than the limit" from "exactly".
+    limit = max(COUNT_LIMIT, page * per_page)
+    params["cap"] = limit + 1
     params["groups"] = groups
     params.update((f"group_{n}", name) for n, name in enumerate(groups))
-    total = session.scalar(count, params) or 0
+    counted = session.scalar(count, params) or 0
     rows = session.scalars(page_query, params).all()
-    return Page(list(rows), total, page, per_page)
+    return Page(list(rows), min(counted, limit), page, per_page, total_is_lower_bound=counted > limit)
 
 
 def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:

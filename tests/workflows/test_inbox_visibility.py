@@ -18,6 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.helpers import auth, credit_hold_files, upload
+from tests.webui.test_pages import logged_in
+from workflows import inbox
 from workflows.engine import runner
 from workflows.inbox import InboxFilter, list_inbox
 from workflows.store.db import transaction
@@ -186,3 +188,56 @@ def test_the_api_lists_what_the_inbox_query_does(
         listed = client.get("/api/tasks?per_page=100", headers=auth(demo_tokens[name])).json
         assert [t["id"] for t in listed["items"]] == ids[:100], name
         assert listed["total"] == len(ids), name
+
+
+def test_the_total_stops_at_the_count_limit_and_says_so(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    book: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The total counts up to COUNT_LIMIT (or the page's end, if further); past that it is the limit and
+    marked a lower bound. The pages themselves do not change (the limit is 2 here, the book 11 tasks)."""
+    monkeypatch.setattr(inbox, "COUNT_LIMIT", 2)
+    factory = app.extensions["creditflow"].rt.factory
+    with factory() as session:
+        items = list(session.scalars(select(InboxItem)).all())
+        for name in VIEWERS:
+            actor = actor_for(get_user(session, name))
+            mine = visible(items, actor)
+            for flt_args in (
+                {},
+                {"sort": "-created"},
+                {"group": "credit_analyst"},
+                {"process_key": "credit_hold"},
+            ):
+                expected = in_order(
+                    [i for i in mine if flt_args.get("group") in (None, *i.candidate_groups)],
+                    flt_args.get("sort", "due"),
+                )
+                for per_page in (1, 2, 3, 50):
+                    for page in range(1, len(expected) // per_page + 3):
+                        flt = InboxFilter(page=page, per_page=per_page, **flt_args)  # type: ignore[arg-type]
+                        found = list_inbox(session, actor, flt, book)
+                        start, limit = (page - 1) * per_page, max(2, page * per_page)
+                        assert [t.id for t in found.items] == expected[start : start + per_page], (name, flt)
+                        assert found.total == min(len(expected), limit), (name, flt)
+                        assert found.total_is_lower_bound is (len(expected) > limit), (name, flt)
+                        assert found.has_more is (len(expected) > page * per_page), (name, flt)
+    # The API says so beside the old fields; the inbox page says "more than".
+    many = client.get("/api/tasks?per_page=1", headers=auth(demo_tokens["manager1"])).json
+    assert (many["total"], many["total_is_lower_bound"], many["has_more"]) == (2, True, True)
+    last = client.get("/api/tasks?per_page=50", headers=auth(demo_tokens["manager1"])).json
+    assert (last["total"], last["total_is_lower_bound"], last["has_more"]) == (
+        len(last["items"]),
+        False,
+        False,
+    )
+    assert last["total"] > 2
+    app.extensions["creditflow"].rt.settings = app.extensions["creditflow"].rt.settings.replace(
+        "web", page_size=1
+    )
+    web = logged_in(app, "manager1")
+    page = web.get("/inbox").get_data(as_text=True)
+    assert "More than 2 open tasks" in page and "Page 1 · more than 2 in all" in page and "page=2" in page

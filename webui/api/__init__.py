@@ -137,14 +137,14 @@ def paging_args(max_per_page: int | None = None) -> tuple[int, int]:
     return page, per_page if max_per_page is None else min(per_page, max_per_page)
 
 
-def paged(items: list[Any], total: int, page: int, per_page: int) -> Response:
-    """A page of a list in the shape every list of the API has.
+def paged(items: list[Any], total: int, page: int, per_page: int, **extra: bool) -> Response:
+    """A page of a list in the shape every list of the API has (`extra`: a list's own fields beside them).
 
     `per_page` is the size the rows were cut to (at most MAX_PER_PAGE), not the size asked for: a client
     paging by the answer would otherwise skip rows 201-500 of every 500 it asked for.
     """
     used = max(1, min(per_page, MAX_PER_PAGE))
-    return jsonify({"items": items, "total": total, "page": page, "per_page": used})
+    return jsonify({"items": items, "total": total, "page": page, "per_page": used, **extra})
 
 
 def create_from_body(

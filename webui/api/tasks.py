@@ -71,7 +71,15 @@ class TaskQuery(PageQuery):
 
 
 class TaskPage(Page):
+    """`total` counts the caller's open tasks exactly up to 1,000 (or the page's end, if further); past that
+    it stops and `total_is_lower_bound` says there are more than `total`. Page on with `has_more`."""
+
     items: list[Task]
+    total_is_lower_bound: bool = Field(
+        description="true: counting stopped at `total` (1,000, or the page's end if further) and there are "
+        "more; false: `total` is exact"
+    )
+    has_more: bool = Field(description="a page follows this one")
 
 
 class Completion(Body):
@@ -105,7 +113,14 @@ def get_tasks(query: TaskQuery) -> Response:
     )
     with svc.rt.factory() as session:
         found = list_inbox(session, actor, flt, now)
-        return paged([task_json(t, now) for t in found.items], found.total, found.page, found.per_page)
+        return paged(
+            [task_json(t, now) for t in found.items],
+            found.total,
+            found.page,
+            found.per_page,
+            total_is_lower_bound=found.total_is_lower_bound,
+            has_more=found.has_more,
+        )
 
 
 @bp.get("/tasks/<int:task_id>")

@@ -45,7 +45,12 @@ def tasks(ctx: Context, user: str | None, page: int) -> None:
     with ctx.rt.factory() as session:
         found = list_inbox(session, ctx.actor(user), InboxFilter(page=page), now)
         print_json(
-            {"items": [task_json(t, now) for t in found.items], "total": found.total, "page": found.page}
+            {
+                "items": [task_json(t, now) for t in found.items],
+                "total": found.total,
+                "total_is_lower_bound": found.total_is_lower_bound,
+                "page": found.page,
+            }
         )
 
 

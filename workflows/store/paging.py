@@ -21,10 +21,17 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    # The count stopped early (the inbox counts up to a limit): there are more than `total` rows.
+    total_is_lower_bound: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_more(self) -> bool:
+        """A page follows this one (a lower-bound total ends past this page, see workflows/inbox.py)."""
+        return self.total_is_lower_bound or self.page * self.per_page < self.total
 
 
 def page_rows(session: Session, query: Any, page: int, per_page: int) -> tuple[list[Any], int]:
