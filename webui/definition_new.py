@@ -15,6 +15,7 @@ from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from webui.auth import login_required_view, require_groups
+from webui.operation_texts import said_operations
 from webui.services import services
 from webui.studio_previews import new_forms
 from workflows.credit.roles import GROUPS, PROCESS_OWNERS
@@ -64,7 +65,7 @@ def edit() -> tuple[str, int]:
         validate_url=url_for("definition_new.validate", key=process.key),
         deploy_url=url_for("definition_new.deploy", key=process.key),
         studio={
-            "operations": describe_operations(services().rt.operations),
+            "operations": said_operations(describe_operations(services().rt.operations)),
             "groups": sorted(GROUPS),
             "forms": [],
             "decisions": [],

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagram_labels import labelled_xml
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
+from webui.operation_texts import said_operations
 from webui.services import page_arg, services
 from webui.studio_previews import new_forms, studio_preview_choices
 from webui.what_if_lines import what_if_lines
@@ -316,7 +317,7 @@ def _studio_choices(files: dict[str, str]) -> dict[str, Any]:
     """What the properties panel offers to choose from: the live operations, the known groups, and the
     version's forms and decision tables (the files deployed with the edited diagram)."""
     return {
-        "operations": describe_operations(services().rt.operations),
+        "operations": said_operations(describe_operations(services().rt.operations)),
         "groups": sorted(GROUPS),
         "forms": sorted(name for name in files if name.lower().endswith(".json")),
         "decisions": sorted({t.decision_id for t in read_decision_tables(files)}),
