@@ -67,7 +67,9 @@ def test_a_zh_analyst_reads_an_instance_and_starts_a_process_with_the_picker_in_
     instance = f"/instances/{overdue_customer['application']['id']}"
     sales = logged_in(app, "sales1")
     switch(sales, "zh", "/start")
-    zh = read_in_chinese(sales, instance, "/start/credit_application")
+    zh = read_in_chinese(
+        sales, "/instances", "/instances?status=running", instance, "/start", "/start/credit_application"
+    )
     assert "决策" in zh[instance] and "任务" in zh[instance] and "版本" in zh[instance]
     assert "业务编号" in zh["/start/credit_application"] and "发起" in zh["/start/credit_application"]
     fragments = (
@@ -81,7 +83,7 @@ def test_a_zh_analyst_reads_an_instance_and_starts_a_process_with_the_picker_in_
     assert "没有匹配的客户" in visible(sales.get(fragments[1]).get_data(as_text=True))
     assert "已选：" in visible(sales.get(fragments[2]).get_data(as_text=True))
     switch(sales, "en", "/start")
-    en = read_in_english(sales, instance, "/start/credit_application")
+    en = read_in_english(sales, "/instances", instance, "/start", "/start/credit_application")
     assert "Decisions" in en[instance] and "Business key" in en["/start/credit_application"]
     assert "No customer matches." in visible(sales.get(fragments[1]).get_data(as_text=True))
     assert "Chosen:" in visible(sales.get(fragments[2]).get_data(as_text=True))
