@@ -206,6 +206,8 @@ class TaskCandidate(Base):
     __table_args__ = (
         Index("ix_task_candidates_due", "group_name", "due_sort", "task_id", "shared"),
         Index("ix_task_candidates_created", "group_name", "created_at", "task_id"),
+        # A closed task's rows are dropped by task id (migration 0014h).
+        Index("ix_task_candidates_task", "task_id"),
     )
     group_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True)
