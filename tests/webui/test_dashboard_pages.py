@@ -146,8 +146,8 @@ def test_the_aging_table_and_chart_hold_each_month_ends_buckets(
     top = found.tables["exposures"]
     # Against the shipped 10 % cap (concentration_cap.dmn): 1,393.00; Yuan Co over it by 12,830.00 - 1,393.00.
     assert top[1:3] == [
-        ["1", "Yuan Co", "100,000.00 CNY", "12,830.00", "92.1 %", "over the cap by 11,437.00"],
-        ["2", "Euro AG", "1,100.00 EUR", "1,100.00", "7.9 %", "under, 293.00 left"],
+        ["1", "Yuan Co", "CN¥100,000.00", "12,830.00", "92.1 %", "over the cap by 11,437.00"],
+        ["2", "Euro AG", "€1,100.00", "1,100.00", "7.9 %", "under, 293.00 left"],
     ]
     assert top[-1] == ["All open receivables", "13,930.00", "", "cap 1,393.00"]
     assert f'href="/customers/{ids["CNY"]}"' in html
