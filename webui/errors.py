@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing.exceptions import RoutingException
 
+from webui.stored_sentences import dated
 from workflows.errors import DomainError
 from workflows.messages import _, translated
 
@@ -43,12 +44,13 @@ def _wants_json() -> bool:
 def _error(
     status: int, code: str, message: str, details: dict[str, object] | None = None
 ) -> tuple[Response | str, int]:
-    message = translated(message, gettext)  # a workflows.messages.Text in the request's language
     if _wants_json():
+        message = translated(message, gettext)  # a workflows.messages.Text in the request's language
         body: dict[str, object] = {"code": code, "message": message}
         if details:
             body.update({key: _said(value) for key, value in details.items()})
         return jsonify({"error": body}), status
+    message = translated(message, gettext, dated)  # on a page, its days as the page writes them
     return render_template("errors/error.html", status=status, message=message), status
 
 

@@ -5,35 +5,28 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_decimal
-from flask import Flask, has_request_context
-from flask_babel import format_date, format_timedelta, get_locale
+from flask import Flask
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from webui.stored_sentences import said_stored
+# Re-exported: pages and helpers import the date formats from here.
+from webui.page_dates import format_day as format_day
+from webui.page_dates import format_time as format_time
+from webui.page_dates import page_locale as page_locale
+from webui.stored_sentences import dated, said_stored
 from workflows.messages import translated
-from workflows.money import LOCALE, as_decimal, format_money
+from workflows.money import as_decimal, format_money
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
 _MONEY_KEY = re.compile(
     r"amount|limit|exposure|revenue|balance|shortfall|price|total|value_impact|order_value"
 )
-
-
-def format_time(value: datetime | None) -> str:
-    """A UTC time in the page's language: "2 Mar 2026 09:00", "2026年3月2日 09:00"; empty for None. (Pages put
-    the machine-readable ISO value in a <time datetime> or data attribute where a script or test reads it.)"""
-    return f"{format_day(value.date())} {value.strftime('%H:%M')}" if value else ""
-
-
-def page_locale() -> str:
-    """The locale of the page being rendered ("en", "zh_Hans"); English outside a request."""
-    return str(get_locale() or LOCALE) if has_request_context() else LOCALE
 
 
 def format_age(since: datetime | None, now: datetime) -> str:
@@ -57,19 +50,6 @@ def format_ago(when: datetime | None, now: datetime) -> str:
     if when is None:
         return ""
     return str(format_timedelta(when - now, add_direction=True))
-
-
-# Dates as their readers write them: "14 Jan 2027" (English, day first as in Europe), "2027年1月14日".
-_DATE_FORMATS = {"en": "d MMM y", "zh_Hans": "long"}
-
-
-def format_day(value: date | str | None) -> str:
-    """A date (or its ISO text) in the page's language (Flask-Babel): "14 Jan 2027", "2027年1月14日"."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    return str(format_date(value, _DATE_FORMATS.get(page_locale(), "medium")))
 
 
 def dated_chart(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,7 +118,7 @@ def case_panels(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def said(sentence: str | None) -> str:
     """A sentence the domain wrote (a workflows.messages.Text) in the page's language; other text as it is."""
-    return translated(sentence, _) if sentence else ""
+    return translated(sentence, _, dated) if sentence else ""
 
 
 def register(app: Flask) -> None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from threading import Lock
 from typing import Any
 
 from flask_babel import get_translations, gettext
 
 from webui.i18n import current_language
+from webui.page_dates import format_day, format_time
 from workflows.messages import Text, _, translated
 
 ENGLISH = "en"
@@ -42,6 +44,7 @@ SPIFF_FRAMES = (
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
 # An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
 _TYPED = re.compile(r"([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (.+)", re.S)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op failed: file: problem"
 # A msgid with k placeholders is k lazy groups: on a sentence that has its literal parts over and over but
 # fails at the end, trying every split backtracks in about n**k steps (a 1,300-character sentence took 2.5 s
@@ -144,7 +147,25 @@ Sayers = Mapping[str, Callable[[str], str]]
 def _value(name: str, value: str | Recognised, sayers: Sayers) -> str:
     if not isinstance(value, str):
         return _say(value, sayers)
-    return sayers[name](value) if name in sayers else value
+    return sayers[name](value) if name in sayers else dated(value)
+
+
+def dated(value: Any) -> Any:
+    """A sentence's parameter as a reader of a page not in English writes it when it is a day or a time (a
+    date, a datetime, or its ISO text: "2027年1月14日"); any other value as it is. English sentences keep
+    ISO days (the API's and the CLI's readers, and tests, read them)."""
+    if current_language() == ENGLISH:
+        return value
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return format_day(value)
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        try:
+            return format_day(value)
+        except ValueError:  # the shape of a day but no real one
+            return value
+    return value
 
 
 def _say(found: Recognised, sayers: Sayers) -> str:
@@ -167,7 +188,7 @@ def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     if sentence is None:
         return ""
     if isinstance(sentence, Text):
-        return translated(sentence, gettext)
+        return translated(sentence, gettext, dated)
     text = str(sentence)
     if current_language() == ENGLISH or not text:
         return text

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from webui.auth import login_required_view, require_groups
+from webui.formatting import format_time
 from webui.services import services
 from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.hidden_values import hidden
@@ -201,7 +202,9 @@ def _outcome(render: Any) -> dict[str, Any]:
 
 
 def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") + " UTC"
+    """A firing as the page writes times ("14 Jan 2027 09:00 UTC", "2027年1月14日 09:00 UTC"); `fires` keeps
+    the ISO times for scripts."""
+    return format_time(moment.astimezone(UTC)) + " UTC"
 
 
 def _fires_text(kind: str, firings: list[datetime]) -> str:

@@ -34,17 +34,27 @@ def _(msgid: str, **params: Any) -> Text:
     return Text(msgid, **params)
 
 
-def translated(sentence: str, gettext: Callable[[str], str]) -> str:
+def translated(
+    sentence: str, gettext: Callable[[str], str], value: Callable[[Any], Any] | None = None
+) -> str:
     """`sentence` in the language of `gettext` (the catalogue's lookup: msgid -> msgstr, the msgid when it has
-    none): a Text is looked up and filled again (its Text parameters said the same way); any other str, or any
-    other parameter value, is returned as it is (nothing to look up)."""
+    none): a Text is looked up and filled again (its Text parameters said the same way); any other str is
+    returned as it is (nothing to look up). `value` writes the other parameters as the reader writes them (a
+    page writes a day as "2027年1月14日"); without it they are filled in as given."""
     if not isinstance(sentence, Text):
         return sentence
     said = gettext(sentence.msgid)
     if not sentence.params:
         return said
     # A parameter may itself be a Text (a deploy problem's "condition: <the sandbox's sentence>"): said too.
-    params = {name: translated(value, gettext) for name, value in sentence.params.items()}
+    params = {
+        name: translated(param, gettext, value)
+        if isinstance(param, Text)
+        else value(param)
+        if value
+        else param
+        for name, param in sentence.params.items()
+    }
     try:
         return said % params
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English, not a 500

@@ -149,7 +149,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     select(page, "information_reminder")
     page.locator('[data-entry-id="timerStart"] input').fill("2027-01-09 09:00")
     page.locator(
-        '[data-preview="timer"]:has-text("Fires 2027-01-14 09:00 UTC for this start date.")'
+        '[data-preview="timer"]:has-text("Fires 14 Jan 2027 09:00 UTC for this start date.")'
     ).wait_for()
     page.locator('[data-entry-id="timerStart"]').screenshot(path=str(tmp_path / "studio-timer.png"))
     entry(page, "timerExpression").fill('"P5D" + days')  # a name the case's data does not have
@@ -158,7 +158,7 @@ def test_groups_previews_timer_and_a_new_form_in_the_panel(
     assert page.locator("#cf-timer-instance").input_value() == str(instance["id"])
     entry(page, "timerExpression").fill('"P" + str(payment_terms_days) + "D"')
     page.locator(
-        '[data-preview="timer"]:has-text("Fires 2027-02-08 09:00 UTC for this start date.")'
+        '[data-preview="timer"]:has-text("Fires 8 Feb 2027 09:00 UTC for this start date.")'
     ).wait_for()
     entry(page, "timerExpression").fill('"P5D"')
     page.locator('[data-preview="timer"]:has-text("Fires 2027-01-14 09:00 UTC")').wait_for()

@@ -6,12 +6,13 @@ The case-data table writes amounts in the case's currency and ISO days as the pa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from flask import Flask
 from flask.ctx import RequestContext
+from flask_babel import gettext
 
 from tests.engine.test_bomb_diagrams import deploy_and_start, incident_of, rt, script_bomb  # noqa: F401
 from webui.case_labels import data_list, data_value
@@ -140,3 +141,26 @@ def test_the_case_data_writes_amounts_in_the_case_s_currency_and_days_as_the_pag
         assert data_value("need", "200000", "200000", "EUR") == format_money("200000", "EUR", locale="en")
         assert data_value("score_valid_to", "2026-06-02", "2026-06-02") == "2 Jun 2026"
         assert data_value("reason", "top_exposure", "top_exposure") == "top_exposure"
+
+
+def test_days_in_sentences_and_the_timer_preview_are_written_as_the_page_writes_them(app: Flask) -> None:
+    from webui.stored_sentences import dated
+    from webui.studio_previews import _fires_text
+    from workflows.messages import translated
+
+    fired = [datetime(2027, 1, 14, 9, 0, tzinfo=UTC)]
+    gone = _(
+        "no exchange rate %(currency)s->%(base)s on or before %(day)s; post one (POST /api/fx-rates "
+        "or `creditflow import fx-rates`) before this step can convert",
+        currency="USD",
+        base="CNY",
+        day=date(2027, 1, 14),
+    )
+    with _in(app, "zh"):
+        assert _fires_text("timeDuration", fired) == "按此开始时间，于 2027年1月14日 09:00 UTC 触发。"
+        assert dated("2027-01-14") == "2027年1月14日" and dated("2027-02-30") == "2027-02-30"
+        assert dated(fired[0]) == "2027年1月14日 09:00" and dated(7) == 7
+        assert translated(gone, gettext, dated).startswith("2027年1月14日")
+    with _in(app, "en"):
+        assert _fires_text("timeDuration", fired) == "Fires 14 Jan 2027 09:00 UTC for this start date."
+        assert dated("2027-01-14") == "2027-01-14"  # English sentences keep ISO days

@@ -1,6 +1,6 @@
 """Sentences stored as English text (an incident's message, a credit check's reason, a KPI snapshot's
 reason) are shown in the reader's language: webui/stored_sentences.py reads the msgid and parameters back
-from the catalogue, including a sentence inside a sentence (issue 20)."""
+from the catalogue, including a sentence inside a sentence, and its days as the page writes them (issue 20)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_a_stored_sentence_and_the_sentence_inside_it_are_said_in_chinese(app: F
         said = said_stored(STORED)
     assert said.startswith("缺少汇率："), said
     # The missing rate inside it is Chinese too, its values as stored.
-    assert "2027-01-14 及之前没有 USD→CNY 的汇率" in said and "由信用经理决定是否放行" in said
+    assert "2027年1月14日 及之前没有 USD→CNY 的汇率" in said and "由信用经理决定是否放行" in said
     assert "no exchange rate" not in said
 
 
@@ -54,7 +54,7 @@ def test_an_incident_naming_an_operation_is_said_with_the_handler_s_sentence(app
     )
     with _in(app, "zh"):
         said = said_stored(stored)
-    assert said.startswith("2027-02-01 及之前没有 EUR→CNY 的汇率"), said
+    assert said.startswith("2027年2月1日 及之前没有 EUR→CNY 的汇率"), said
 
 
 def test_english_unknown_text_and_a_text_stay_as_they_should(app: Flask) -> None:
@@ -90,7 +90,7 @@ def test_an_incident_stored_in_english_shows_in_chinese_on_the_instance_page(
     admin = logged_in(app, "admin")
     switch(admin, "zh", f"/instances/{instance_id}")
     page = text_of(admin.get(f"/instances/{instance_id}"))
-    assert "credit.score 执行失败：2027-01-14 及之前没有 USD→CNY 的汇率" in page, page
+    assert "credit.score 执行失败：2027年1月14日 及之前没有 USD→CNY 的汇率" in page, page
     assert "no exchange rate" not in page
     switch(admin, "en", f"/instances/{instance_id}")
     assert message in text_of(admin.get(f"/instances/{instance_id}"))
@@ -99,7 +99,7 @@ def test_an_incident_stored_in_english_shows_in_chinese_on_the_instance_page(
 def test_a_failure_stored_with_its_exception_s_name_keeps_the_name_and_says_the_sentence(app: Flask) -> None:
     with _in(app, "zh"):
         said = said_stored(f"MissingRate: {MISSING}")
-        assert said.startswith("MissingRate: 2027-01-14 及之前没有 USD→CNY 的汇率"), said
+        assert said.startswith("MissingRate: 2027年1月14日 及之前没有 USD→CNY 的汇率"), said
         assert said_stored("ValueError: something nobody wrote") == "ValueError: something nobody wrote"
 
 
@@ -124,6 +124,6 @@ def test_the_api_says_a_stored_incident_in_the_caller_s_language(
         )
     path = f"/api/process-instances/{instance_id}"
     zh = client.get(path, headers={**auth(demo_tokens["admin"]), "Accept-Language": "zh"}).get_json()
-    assert zh["incidents"][0]["message"].startswith("credit.score 执行失败：2027-01-14 及之前没有 USD→CNY")
+    assert zh["incidents"][0]["message"].startswith("credit.score 执行失败：2027年1月14日 及之前没有 USD→CNY")
     en = client.get(path, headers=auth(demo_tokens["admin"])).get_json()
     assert en["incidents"][0]["message"] == message

@@ -112,16 +112,16 @@ def test_timer_firings_for_a_start_date(owner: tuple[FlaskClient, dict[str, str]
         assert response.status_code == 200, response.get_data(as_text=True)
         return dict(response.json)
 
-    assert fires("timeDuration", '"P2D"')["text"] == "Fires 2027-01-14 09:00 UTC for this start date."
+    assert fires("timeDuration", '"P2D"')["text"] == "Fires 14 Jan 2027 09:00 UTC for this start date."
     # SpiffWorkflow's calendar: a month from 31 January adds January's 31 days.
     assert fires("timeDuration", '"P1M"', "2027-01-31")["fires"] == ["2027-03-03T00:00:00+00:00"]
     cycle = fires("timeCycle", '"R3/PT1H"')
     assert cycle["fires"] == [f"2027-01-12T{h}:00:00+00:00" for h in (10, 11, 12)]
     assert cycle["text"].startswith(
-        "Fires 2027-01-12 10:00 UTC for this start date, then 2027-01-12 11:00 UTC"
+        "Fires 12 Jan 2027 10:00 UTC for this start date, then 12 Jan 2027 11:00 UTC"
     )
     date = fires("timeDate", '"2027-01-14T09:00:00+01:00"')
-    assert date["text"] == "Fires 2027-01-14 08:00 UTC, whatever the start date."
+    assert date["text"] == "Fires 14 Jan 2027 08:00 UTC, whatever the start date."
     assert fires("timeCycle", '"R0/PT1H"')["text"] == "It never fires (zero repetitions)."
     for kind, expression, said in [
         ("timeDuration", '"P2X"', "not a valid ISO 8601"),
