@@ -29,6 +29,7 @@ from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from benchmarks.fresh_db import fresh_database  # noqa: E402
+from workflows.money import format_money  # noqa: E402
 from workflows.store.db import make_session_factory, transaction  # noqa: E402
 from workflows.store.models import (  # noqa: E402
     NO_DUE_DATE,
@@ -175,7 +176,7 @@ def _rows(
                         lane=group,
                         candidate_groups=cand,
                         assignee=f"{group}{rng.randrange(2, 6)}" if claimed or not is_open else None,
-                        subject=f"{name} · {data['requested_limit']:,} EUR",
+                        subject=f"{name} · {format_money(data['requested_limit'], 'EUR')}",
                         instructions="Check the customer's credit file and decide.",
                         form_file="review.json",
                         form_schema=schema,

@@ -96,9 +96,10 @@ def format_money(
 ) -> str:
     """An amount as a reader of `locale` writes it, with grouping and two decimals (Babel, CLDR).
 
-    English ("en", and None: mail, letters and messages that have no reader's locale yet) keeps creditflow's
-    style, the ISO code after the number: "1,800,000.00", "1,200.50 EUR". Other locales write the currency as
-    their readers do: zh_Hans "¥1,200,000.00" (CNY), "€1,200,000.00", "£25,650.50", "US$12.00".
+    One rule for every locale: the currency as CLDR's standard currency format for the reader writes it.
+    English ("en", and None: mail, letters and messages that have no reader's locale yet): "€1,200,000.00",
+    "£25,650.50", "$12.00", "CN¥1,200,000.00", "-€3.50"; zh_Hans: "¥1,200,000.00" (CNY), "€1,200,000.00",
+    "US$12.00". Without a currency, a plain grouped number: "1,800,000.00".
 
     `empty` stands for a missing amount (None or ""); anything else that is no number is shown as it is,
     so a template never fails on an odd value in task data.
@@ -112,9 +113,11 @@ def format_money(
     if not currency:
         return format_decimal(number, format="#,##0.00", locale=locale)
     # Amounts are stored in cents whatever the currency (Decimal2), so two decimals for JPY too.
-    pattern = _CODE_AFTER if locale == LOCALE else None
-    return format_currency(number, currency, format=pattern, locale=locale, currency_digits=False)
+    text = format_currency(number, currency, locale=locale, currency_digits=False)
+    return _SPACED_CODE.sub("\\1\xa0\\2", text, count=1)
 
 
-# The ISO code after the number ("1,200.50 EUR"), as English pages, mail and messages have always shown it.
-_CODE_AFTER = "#,##0.00 \xa4\xa4"
+# CLDR's currencySpacing, which Babel does not apply: a symbol that ends in a letter (an ISO code such as
+# "CHF", or a code CLDR has no symbol for) is set off from the digits by a no-break space, "CHF\xa01,200.00",
+# where "€1,200.00", "CN¥1,200.00" and "US$1,200.00" end in a currency sign and stay joined.
+_SPACED_CODE = re.compile(r"^(-?[^\W\d_]+)(\d)")

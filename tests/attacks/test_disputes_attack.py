@@ -388,8 +388,8 @@ def test_the_legal_handover_claims_the_undisputed_rest_and_lists_the_disputed_pa
     attachment = next(p for p in mail.walk() if p.get_filename() == name)
     pdf = PdfReader(io.BytesIO(attachment.get_payload(decode=True)))  # the case file is a PDF (issue 20)
     case_file = " ".join(" ".join(page.extract_text() for page in pdf.pages).split())
-    assert "claimed (open, undisputed) 900.00 EUR" in case_file
-    assert "held by open disputes, not claimed 600.00 EUR" in case_file
+    assert "claimed (open, undisputed) €900.00" in case_file
+    assert "held by open disputes, not claimed €600.00" in case_file
     disputed = case_file.split("Disputed parts (not claimed)")[1].split("Dunning history")[0]
     assert "INV-LH1" in disputed and "600.00" in disputed and "INV-LH2" not in disputed
     with desk.client.application.extensions["creditflow"].rt.factory() as session:

@@ -308,7 +308,7 @@ def test_statutory_interest_is_counted_per_invoice_to_the_cent_on_what_is_still_
     assert final.startswith("Final demand"), final
     # 10.15 % a year, 365 days, each invoice rounded half up to the cent, the total the sum of the lines:
     # 1,000.00 x 10.15 % x 25 / 365 = 6.952 -> 6.95; 999.99 x 10.15 % x 20 / 365 = 5.5616 -> 5.56.
-    assert "6.95 EUR" in final and "5.56 EUR" in final and "12.51 EUR" in final, final
+    assert "€6.95" in final and "€5.56" in final and "€12.51" in final, final
     [event] = [e for e in desk.case(customer)["history"] if e["kind"] == "notice_sent"][-1:]
     assert event["detail"]["interest"] == "12.51"
 

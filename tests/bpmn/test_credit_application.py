@@ -95,7 +95,7 @@ def test_large_application_runs_through_analyst_manager_and_cfo(
     instance = apply(client, demo_tokens["sales1"], customer["id"], 2_000_000)
     review = open_task(instance, "review_application")
     assert review["group"] == "credit_analyst"
-    assert review["subject"] == "Acme Machinery GmbH, 2,000,000.00 EUR"
+    assert review["subject"] == "Acme Machinery GmbH, €2,000,000.00"
     assert "Framework agreement" in review["context"]["instructions"]
     assert [
         t["id"] for t in client.get("/api/tasks", headers=auth(demo_tokens["analyst1"])).json["items"]
@@ -159,7 +159,7 @@ def test_large_application_runs_through_analyst_manager_and_cfo(
     by_recipient = {m["To"]: m for m in messages}
     assert by_recipient["sales1@example.com"]["Subject"] == "Your credit application was approved"
     letter = by_recipient["ap@acme.example"]
-    assert "1,800,000.00 EUR" in letter["Subject"]
+    assert "€1,800,000.00" in letter["Subject"]
 
 
 def test_rejected_application_completes_and_keeps_the_limit(

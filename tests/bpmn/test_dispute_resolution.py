@@ -104,7 +104,7 @@ def test_an_accepted_dispute_credits_only_the_disputed_amount_with_a_credit_note
     customer_file = desk.client.get(f"/api/customers/{customer}", headers=auth(desk.tokens["sales1"])).json
     assert [n["amount"] for n in customer_file["credit_notes"]] == ["1000.00"]
     page = logged_in(desk.client.application, "sales1").get(f"/customers/{customer}").get_data(as_text=True)
-    assert "Disputes and credit notes" in page and "1,000.00 EUR" in page and "lead1" in page
+    assert "Disputes and credit notes" in page and "€1,000.00" in page and "lead1" in page
     desk.tick(days=0)
     told = desk.notices_to("ap@partial.example")
     assert told and "1,000.00" in told[0].get_body(preferencelist=("plain",)).get_content()
@@ -197,7 +197,7 @@ def test_the_demo_has_one_open_dispute_in_the_owner_groups_inbox(desk: Collectio
         "collector1",
     )
     task = task_named(desk, desk.tokens["sales1"], "propose_sales")
-    assert task["subject"] == "Helios Utilities plc: dispute 1, 2,400.00 GBP", task
+    assert task["subject"] == "Helios Utilities plc: dispute 1, £2,400.00", task
 
 
 def test_a_promise_is_measured_against_the_undisputed_rest_of_the_case(desk: Collections) -> None:

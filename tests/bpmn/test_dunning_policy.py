@@ -110,11 +110,11 @@ def test_letters_name_the_ladders_dates_the_currencys_fee_and_statutory_interest
     first, second, final = (text_of(m) for m in desk.notices_to("ap@dated.example"))
     # Ungraded: the grade C ladder, levels on days 3, 14, 25 and the legal proposal on day 45.
     assert f"before {on(14).isoformat()}" in first
-    assert f"before {on(25).isoformat()}" in second and "40.00 EUR" in second  # dunning_charges.dmn, EUR
+    assert f"before {on(25).isoformat()}" in second and "€40.00" in second  # dunning_charges.dmn, EUR
     assert f"before {on(45).isoformat()}" in final and "within 7 days" not in final
     assert "legal department" in final
     # EUR claims statutory interest: ECB rate 2.15 % + 8 points, 25 days on 10,000.00 = 69.52.
-    assert "10.15 % a year" in final and "69.52 EUR" in final
+    assert "10.15 % a year" in final and "€69.52" in final
     assert desk.case(customer)["fees"] == "40.00"
 
 
@@ -195,7 +195,7 @@ def test_a_partly_kept_promise_resumes_dunning_on_the_rest(desk: Collections) ->
     assert not any(e["kind"] == "promise_broken" for e in case["history"])
     second = desk.notices_to("ap@partial.example")[-1]
     assert second["Subject"].startswith("Second reminder")
-    assert "Total overdue: 600.00 EUR" in text_of(second)  # dunning goes on for the rest
+    assert "Total overdue: €600.00" in text_of(second)  # dunning goes on for the rest
 
 
 def test_a_kept_promise_counts_in_the_promise_kept_rate(desk: Collections) -> None:

@@ -259,7 +259,7 @@ def test_a_recommendation_above_the_formula_needs_a_reason_and_one_more_level(
     assert last["exception_reason"].startswith("Framework contract signed")
     assert last["approvers"] == ["analyst1", "manager1"]
     page = logged_in(app, "analyst1").get(f"/customers/{customer['id']}").get_data(as_text=True)
-    assert "above policy</strong> <small>(policy's limit 40,000.00): Framework contract signed" in page
+    assert "above policy</strong> <small>(policy's limit €40,000.00): Framework contract signed" in page
     with app.extensions["creditflow"].rt.factory() as session:
         letter = session.scalars(
             select(OutboxEmail).where(

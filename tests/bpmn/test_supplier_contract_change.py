@@ -205,11 +205,11 @@ def test_payment_terms_change_over_half_million_needs_both_reviews_manager_cfo_a
     assert set(tasks) == {"finance_review", "legal_review"}
     assert (tasks["finance_review"]["group"], tasks["legal_review"]["group"]) == ("finance", "legal")
     assert tasks["finance_review"]["subject"] == (
-        f"Baltic Steel Supply AB, {contract['number']}: payment_terms 750,000.00 EUR"
+        f"Baltic Steel Supply AB, {contract['number']}: payment_terms €750,000.00"
     )
     assert (
         f"contract {contract['number']}, payment_terms change: payment terms days: 60 -> 90. "
-        "Value impact 750000 EUR. Reason: Supplier asked" in tasks["legal_review"]["context"]["instructions"]
+        "Value impact €750,000.00. Reason: Supplier asked" in tasks["legal_review"]["context"]["instructions"]
     )
     assert instance["data"]["supplier_grade"] == "A"
     supplier = client.get(
@@ -460,7 +460,7 @@ def test_risky_supplier_needs_a_guarantee_from_the_requester_before_the_reviews(
     tasks = open_tasks(refresh(client, demo_tokens, instance["id"]))
     assert set(tasks) == {"finance_review", "legal_review"}
     assert (
-        "Safeguard (guarantee, 50000.25 GBP): Bank guarantee by Barclays"
+        "Safeguard (guarantee, £50,000.25): Bank guarantee by Barclays"
         in tasks["finance_review"]["context"]["instructions"]
     )
     request = change_request(app, instance["id"])

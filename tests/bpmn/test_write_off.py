@@ -190,7 +190,7 @@ def test_a_settled_case_writes_off_the_rest_and_a_later_recovery_posts(desk: Col
     assert [r["reference"] for r in listed.json["items"]] == ["RECOVERY-1"]
     assert [r["amount"] for r in customer_file(desk, customer)["recoveries"]] == ["250.00"]
     page = logged_in(desk.client.application, "manager1").get(f"/customers/{customer}").get_data(as_text=True)
-    assert "Legal outcomes and write-offs" in page and "RECOVERY-1" in page and "1,400.00 EUR" in page
+    assert "Legal outcomes and write-offs" in page and "RECOVERY-1" in page and "€1,400.00" in page
     for _day in range(20):
         desk.tick()
     assert [c["status"] for c in dunning_cases(desk, customer)] == ["closed"]

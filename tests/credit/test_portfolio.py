@@ -111,7 +111,7 @@ def test_the_page_shows_aging_in_the_base_currency_with_filters_sorting_and_tabs
     ids = book.ids
     # By total in EUR, largest first; Gamma has no CNY rate: flagged and last, never guessed.
     assert page_ids(html) == [ids["alpha"], ids["beta"], ids["hostile"], ids["gamma"]]
-    assert "no rate: 5,000.00 CNY" in html
+    assert "no rate: CN¥5,000.00" in html
     assert "1,500.00" in html and f"{book.beta_eur:,.2f}" in html
     total = Decimal("1500.00") + book.beta_eur + Decimal("50.00")
     assert f"{total:,.2f}" in html  # the footer's total (Gamma's CNY left out and named)

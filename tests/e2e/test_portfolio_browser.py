@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.numbers import get_currency_symbol
 from flask import Flask
 from openpyxl import load_workbook
 
@@ -87,9 +88,12 @@ def money(text: str) -> Decimal:
 
 
 def unconverted(text: str) -> set[tuple[str, Decimal]]:
-    """The (currency, amount) pairs a text names, in either order ("CNY 5000.00", "5,000.00 CNY")."""
-    found = re.findall(r"([A-Z]{3}) ([\d,]+\.\d\d)|([\d,]+\.\d\d) ([A-Z]{3})", text)
-    return {(a or d, money(b or c)) for a, b, c, d in found}
+    """The (currency, amount) pairs a text names: the export's "CNY 5000.00", the page's "CN¥5,000.00"."""
+    if re.match(r"[A-Z]{3} \d", text):
+        return {(code, money(amount)) for code, amount in re.findall(r"([A-Z]{3}) ([\d,]+\.\d\d)", text)}
+    codes = {get_currency_symbol(code, locale="en"): code for code in ("CNY", "EUR", "GBP", "USD", "JPY")}
+    found = re.findall(r"([^\s\d,.:;]+)\xa0?([\d,]+\.\d\d)", text)
+    return {(codes.get(symbol, symbol), money(amount)) for symbol, amount in found}
 
 
 def download_xlsx(tab: Any, path: Path) -> list[tuple[Any, ...]]:

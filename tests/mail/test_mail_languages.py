@@ -132,7 +132,7 @@ def test_chinese_letters_write_amounts_and_dates_for_chinese_readers() -> None:
     letter = render_email("approval_letter", CONTEXT, language="zh")
     assert "¥500,000.00" in letter.subject and "2027年1月14日前" in letter.text
     english = render_email("approval_letter", CONTEXT, language="en")
-    assert "500,000.00 CNY" in english.subject
+    assert "CN¥500,000.00" in english.subject
 
 
 def test_a_language_without_its_version_falls_back_to_english(tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ def test_customer_list_searches_filters_and_pages(
     assert page.index("Alpha Foods") < page.index("Beta Builders") < page.index("Slowpay Trading")
     # Limit, exposure, utilisation and overdue of the customer with invoices, as money.
     row = re.search(r"Slowpay Trading.*?</tr>", page, re.S).group(0)  # type: ignore[union-attr]
-    assert "15,000.00 EUR" in row and "2,000.50 EUR" in row and "13.3 %" in row and "1,200.00 EUR" in row
+    assert "€15,000.00" in row and "€2,000.50" in row and "13.3 %" in row and "€1,200.00" in row
 
     for query, expected in [("alpha", "Alpha Foods"), ("C-2", "Beta Builders"), ("hrb-42", "Alpha Foods")]:
         found = text_of(sales.get("/customers", query_string={"q": query}))
@@ -186,11 +186,11 @@ def test_customer_file_shows_limit_history_invoices_with_aging_dunning_and_proce
 
     history = section(page, "limit-history")
     assert "migrated from ERP" in history and "credit application" in history
-    assert "0.00 → <strong>10,000.00 EUR</strong>" in history
-    assert "10,000.00 → <strong>15,000.00 EUR</strong>" in history
+    assert "€0.00 → <strong>€10,000.00</strong>" in history
+    assert "€10,000.00 → <strong>€15,000.00</strong>" in history
     assert "analyst1, manager1" in history
     assert f'href="/instances/{application_id}">#{application_id}</a>' in history
-    assert history.index("15,000.00 EUR") < history.index("migrated from ERP")  # newest first
+    assert history.index("€15,000.00") < history.index("migrated from ERP")  # newest first
 
     invoices = section(page, "invoices")
     aging = re.search(r'<table class="aging">.*?</table>', invoices, re.S).group(0)  # type: ignore[union-attr]
@@ -203,16 +203,16 @@ def test_customer_file_shows_limit_history_invoices_with_aging_dunning_and_proce
         "61–90 days": "0.00",
         "91–120 days": "0.00",
         "Over 120 days": "0.00",
-        "Total": "2,000.50 EUR",
+        "Total": "€2,000.50",
     }
     inv1 = re.search(r"INV-1.*?</tr>", invoices, re.S).group(0)  # type: ignore[union-attr]
-    assert "16 Jan 2026" in inv1 and "1,200.00 EUR" in inv1 and ">45<" in inv1 and "31–60 days" in inv1
+    assert "16 Jan 2026" in inv1 and "€1,200.00" in inv1 and ">45<" in inv1 and "31–60 days" in inv1
     inv2 = re.search(r"INV-2.*?</tr>", invoices, re.S).group(0)  # type: ignore[union-attr]
-    assert "800.50 EUR" in inv2 and ">—<" in inv2 and "Not due" in inv2
+    assert "€800.50" in inv2 and ">—<" in inv2 and "Not due" in inv2
 
     dunning = section(page, "dunning")
     assert "Case 1" in dunning and ">open</span>" in dunning
-    assert "<dt>Level</dt><dd>1</dd>" in dunning and "0.00 EUR" in dunning
+    assert "<dt>Level</dt><dd>1</dd>" in dunning and "€0.00" in dunning
     assert "opened" in dunning and "level reached" in dunning and "notice sent" in dunning
     assert f"dunning #{overdue_customer['dunning']['id']}" in dunning
 
@@ -288,7 +288,7 @@ def test_task_page_of_a_credit_application_shows_the_customer_panel(
     html = panel.group(0)
     assert f'<a href="/customers/{customer_id}">Slowpay Trading</a>' in html
     assert '<dt>Grade</dt><dd class="grade grade-C">C</dd>' in html and "<dd>61</dd>" in html
-    assert "21,000.00 EUR" in html and "2,000.50 EUR" in html and "1,200.00 EUR" in html
+    assert "€21,000.00" in html and "€2,000.50" in html and "€1,200.00" in html
     assert "<dt>Blocked</dt><dd>no</dd>" in html
     # The newest five limit changes: the first step and the two older entries are left out.
     assert html.count("step to") == 5 and "step to 16000.00" not in html
@@ -312,7 +312,7 @@ def test_task_page_of_a_contract_change_shows_the_supplier_panel(
     assert f'<a href="/suppliers/{contract["supplier"]["id"]}">Baltic Steel Supply AB</a>' in text
     assert 'class="grade grade-A">A</dd>' in text
     assert f'<a href="/contracts/{contract["id"]}">PC-1</a> · version 1' in text
-    assert "1,200,000.00 EUR" in text and "EUR 820 per tonne" in text and "payment terms days" in text
+    assert "€1,200,000.00" in text and "EUR 820 per tonne" in text and "payment terms days" in text
     assert "data-bpmn-viewer" in html
 
 
@@ -529,12 +529,12 @@ def test_supplier_and_contract_pages_show_risk_evaluations_and_versions(
 
     page = finance.get(f"/contracts/{contract['id']}").get_data(as_text=True)
     assert "<h1>Contract PC-1 <small>version 2</small></h1>" in page
-    assert "90 days" in page and "1,200,000.00 EUR" in page and "EUR 820 per tonne" in page
+    assert "90 days" in page and "€1,200,000.00" in page and "EUR 820 per tonne" in page
     versions = section(page, "versions")
     assert versions.index("<strong>2</strong>") < versions.index("<strong>1</strong>")  # newest first
     assert "in force" in versions and "first version" in versions
     assert "<strong>payment terms days</strong>: 60 → 90" in versions
-    assert "Value impact 100,000.00 EUR" in versions and "Longer terms for a volume rebate" in versions
+    assert "Value impact €100,000.00" in versions and "Longer terms for a volume rebate" in versions
     for user in ("finance1", "legal1", "pm1"):
         assert f"<li>{user} <small>" in versions, user
     assert "Eva &lt;i&gt;Lind&lt;/i&gt;" in versions and "<i>Lind" not in versions

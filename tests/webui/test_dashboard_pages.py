@@ -146,8 +146,8 @@ def test_the_aging_table_and_chart_hold_each_month_ends_buckets(
     top = found.tables["exposures"]
     # Against the shipped 10 % cap (concentration_cap.dmn): 1,393.00; Yuan Co over it by 12,830.00 - 1,393.00.
     assert top[1:3] == [
-        ["1", "Yuan Co", "100,000.00 CNY", "12,830.00", "92.1 %", "over the cap by 11,437.00"],
-        ["2", "Euro AG", "1,100.00 EUR", "1,100.00", "7.9 %", "under, 293.00 left"],
+        ["1", "Yuan Co", "CN¥100,000.00", "12,830.00", "92.1 %", "over the cap by 11,437.00"],
+        ["2", "Euro AG", "€1,100.00", "1,100.00", "7.9 %", "under, 293.00 left"],
     ]
     assert top[-1] == ["All open receivables", "13,930.00", "", "cap 1,393.00"]
     assert f'href="/customers/{ids["CNY"]}"' in html
@@ -326,7 +326,7 @@ def test_the_provisions_page_shows_the_matrix_snapshots_movements_and_a_chart(
 
     detail = logged_in(app, "auditor1").get("/provisions?month=2026-02-28")
     assert detail.status_code == 200
-    assert "Snapshot of 28 Feb 2026" in detail.get_data(
+    assert "Snapshot of 28 Feb 2026" in detail.get_data(as_text=True)  # the day as pages write it
     lines = PageTables(detail.get_data(as_text=True)).tables["detail"]
     assert lines[-1] == ["Total", f"{runs[-1].balance:,.2f}", f"{runs[-1].closing:,.2f}"]
 

@@ -70,12 +70,12 @@ def test_a_zh_manager_reads_the_dashboard_in_chinese_and_an_en_analyst_in_englis
     english_page = as_user(app, "analyst1", "en").get("/dashboard?period=quarter").get_data(as_text=True)
     english_found = PageTables(english_page)
     assert found.tables["aging"][1:] == english_found.tables["aging"][1:]
-    # The open amount is written with its currency as each locale does ("¥100,000.00" / "100,000.00 CNY").
+    # The open amount is written with its currency as each locale does ("¥100,000.00" / "CN¥100,000.00").
     assert [row[:2] + row[3:5] for row in found.tables["exposures"][1:-1]] == [
         row[:2] + row[3:5] for row in english_found.tables["exposures"][1:-1]
     ]
     assert found.tables["exposures"][1][2] == "¥100,000.00"
-    assert english_found.tables["exposures"][1][2] == "100,000.00 CNY"
+    assert english_found.tables["exposures"][1][2] == "CN¥100,000.00"
     english = " ".join(english_page.split())
     for phrase in (
         "Days sales outstanding: AR at the period end",

@@ -110,7 +110,7 @@ def test_a_zh_collector_works_the_worklist_and_a_case_in_chinese_and_the_switch_
     switch(collector, "en", "/collections")
     en = read_in_english(collector, *paths)
     assert "Priority" in en["/collections?due=all"] and "call: promise" in en["/collections?due=all"]
-    assert "Log a contact" in en[f"/collections/{case_id}"] and "750.00 EUR" in en[f"/collections/{case_id}"]
+    assert "Log a contact" in en[f"/collections/{case_id}"] and "€750.00" in en[f"/collections/{case_id}"]
 
 
 def test_the_ladder_s_sentences_are_said_in_the_page_s_language_and_a_collector_s_words_stay(

@@ -59,7 +59,7 @@ def test_a_zh_user_reads_the_subject_and_instructions_in_chinese_an_en_user_in_e
     assert "Trigger: manual" in page and "触发原因" not in page
     application_page = text_of(analyst.get(f"/tasks/{application_task}"))
     assert "The limit formula proposes" in application_page
-    assert '<p class="subject">Slowpay Trading, 200,000.00 EUR</p>' in application_page
+    assert '<p class="subject">Slowpay Trading, €200,000.00</p>' in application_page
 
     with app.extensions["creditflow"].rt.factory() as session:
         row = session.get(InboxItem, task_id)
@@ -97,14 +97,17 @@ def test_every_shipped_task_with_instructions_or_a_worded_subject_has_them_in_ch
                 env.parse(html.unescape(found.group(1)[1:-1]))  # valid Jinja
                 # "{{ amount }} {{ currency }}" reads "200000.0 EUR"; `| money(currency)` "€200,000.00".
                 assert not re.search(r"\}\} \{\{ [\w.]*currency \}\}", found.group(1)), where
+                # The English instructions too: "{{ amount | money(currency) }}" writes "CN¥200,000.00".
+                english = body.split("<spiffworkflow:instructionsForEndUser>")[1].split("</spiffworkflow:")[0]
+                assert not re.search(r"\}\} *\{\{ *[\w.]*currency *\}\}", english), where
             subject = re.search(r"name=\"subject\" value='([^']*)'", body)
             # A subject with English words in its string literals (", limit review (") needs a Chinese one;
             # keys (credit_file["customer_name"]) and f-strings are no words.
             expression = re.sub(r'f"[^"]*"', "", subject.group(1).replace("&apos;", "'")) if subject else ""
             if re.search(r'(?<!\[)"[^"]*[A-Za-z]{2,}[^"]*"(?!\])', expression):
                 assert 'name="subject_zh"' in body, where
-            # Amounts go through money(), which writes them as each language does ("€200,000.00" in zh):
-            # an f-string or str() of an amount would show a zh reader the English "200,000.00 EUR".
+            # Amounts go through money(), which writes them as each language does ("¥200,000.00" in zh,
+            # "CN¥200,000.00" in English): an f-string or str() of an amount knows no reader's locale.
             for found in re.finditer(r"name=\"subject(?:_zh)?\" value=('[^']*'|\"[^\"]*\")", body):
                 written = html.unescape(found.group(1))
                 assert ":,.2f}" not in written, where

@@ -1,9 +1,10 @@
 """`money(amount, currency)` for diagrams' subjects and instructions: an amount as its reader writes it.
 
 A subject is a Python expression, so English and Chinese subjects both call `money(...)`; the engine hands
-a `subject_zh` the Chinese one (waits._subject), which writes "€200,000.00" and "¥1,200,000.00" where the
-English one writes "200,000.00 EUR". Instructions templates get the same through their `money` filter
-(task_texts). Both functions are module-level, so a snippet that runs in the script worker can take them.
+a `subject_zh` the Chinese one (waits._subject). Both write the currency as CLDR does for their reader:
+"€200,000.00" in either language, "¥1,200,000.00" in Chinese where English writes "CN¥1,200,000.00".
+Instructions templates get the same through their `money` filter (task_texts). Both functions are
+module-level, so a snippet that runs in the script worker can take them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _shown(amount: Any, currency: Any, locale: str, empty: str = "-") -> str:
 
 
 def money(amount: Any, currency: Any = None) -> str:
-    """An amount as English texts write it: "200,000.00 EUR" (the ISO code after the number)."""
+    """An amount as English texts write it: "€200,000.00", "CN¥1,200,000.00" (Babel's en)."""
     return _shown(amount, currency, LANGUAGES["en"])
 
 

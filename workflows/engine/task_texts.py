@@ -33,8 +33,8 @@ def render_subject(data: Mapping[str, Any], business_key: str | None) -> str:
     parts = [str(data[k]) for k in _NAME_KEYS[1:] if data.get(k) not in (None, "")][:1]
     amount = next((data[k] for k in _AMOUNT_KEYS if data.get(k) not in (None, "")), None)
     if amount is not None:
-        currency = data.get("currency")
-        parts.append(f"{amount} {currency}" if currency else str(amount))
+        # As an English subject expression's money(amount, currency) writes it: "€200,000.00".
+        parts.append(MONEY_BY_LANGUAGE["en"](amount, data.get("currency")))
     if not parts and business_key:
         parts.append(business_key)
     return " · ".join(parts)[:300]
@@ -45,8 +45,8 @@ MAX_INSTRUCTIONS_CHARS = 20_000
 
 
 def _environment(language: str) -> SandboxedEnvironment:
-    # `{{ amount | money(currency) }}` writes the amount as the text's language does: "200,000.00 EUR" in
-    # `instructions`, "€200,000.00" in `instructions_zh` (engine.script_money).
+    # `{{ amount | money(currency) }}` writes the amount as the text's language does: "CN¥200,000.00" in
+    # `instructions`, "¥200,000.00" in `instructions_zh` (engine.script_money).
     environment = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
     environment.filters["money"] = money_filter(language)
     return environment
