@@ -9,7 +9,6 @@ terms people typed) is marked `data-value` by the templates."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -37,13 +36,11 @@ def test_a_zh_process_owner_reads_the_definitions_in_chinese_and_back_in_english
         "/definitions/credit_application/1",
         "/definitions/credit_application/1/edit",
     )
-    zh = read_in_chinese(owner, *paths[:2], paths[3])
-    # A version's page: its decision tables are shown as the DMN files say them (their names, columns, cells
-    # and notes are the process owner's English); everything around them is in Chinese.
+    # A version's page shows its decision tables as the DMN files say them (their names, columns, cells and
+    # notes are the process owner's English, marked data-value); everything around them is in Chinese.
+    zh = read_in_chinese(owner, *paths)
     version = owner.get(paths[2]).get_data(as_text=True)
-    around = re.sub(r'<section class="panel decision-table">.*?</section>', "", version, flags=re.S)
-    assert '<html lang="zh-Hans">' in version and english_left(around) == []
-    zh[paths[2]] = visible(around)
+    assert 'class="panel decision-table"' in version and '<th class="output" data-value>' in version
     assert "流程定义" in zh["/definitions"] and "校验并部署" in zh["/definitions"]
     assert "编辑为新版本" in zh["/definitions"] and "已启用" in zh["/definitions"]
     # Process names as the diagrams name them (name_zh), start groups and the system by their names.
