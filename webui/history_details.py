@@ -34,6 +34,7 @@ AUDIT_LABELS: dict[str, Any] = {
     "version": lazy_gettext("version"),
     "status": lazy_gettext("status"),
     "data": lazy_gettext("start data"),
+    "message": lazy_gettext("error message"),  # an instance_failed event's: the incident's sentence
 }
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -52,8 +53,9 @@ def _said(key: str, value: Any) -> Markup | str:
             return label_of(STATUS_LABELS, value)
         if key == "process_key":
             return key_label(value)
-        if key == "reason":
-            return said_stored(value)
+        if key in ("reason", "message"):  # a limit reason, an incident's sentence: ours, or stored data
+            said = said_stored(value)
+            return said if said != value else _stored(value)
         if _ISO_DAY.fullmatch(value):
             return format_day(value)
         said = data_value(key, value, value)

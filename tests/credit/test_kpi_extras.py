@@ -164,7 +164,7 @@ def test_each_process_kpi_and_its_trend_equal_the_hand_computation(
         assert f'data-kpi="{name}"' in html, name
         assert page.tables[f"kpi-{name}"][-1] == ["2026-03-31", value], name
         # The trend table writes the period end as the page writes days (data-period keeps it ISO).
-        assert f'<tr data-period="2026-03-31"><th scope="row">31 Mar 2026</th>' in html, name
+        assert '<tr data-period="2026-03-31"><th scope="row">31 Mar 2026</th>' in html, name
     assert "1 of 3 cases closed paid within 30 days of the first notice" in html
     assert "3 of 5 decisions within the SLA" in html
     assert page.tables["approval-routes"][1:] == [

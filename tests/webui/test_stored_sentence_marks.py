@@ -164,3 +164,14 @@ def test_days_in_sentences_and_the_timer_preview_are_written_as_the_page_writes_
     with _in(app, "en"):
         assert _fires_text("timeDuration", fired) == "Fires 14 Jan 2027 09:00 UTC for this start date."
         assert dated("2027-01-14") == "2027-01-14"  # English sentences keep ISO days
+
+
+def test_a_failed_step_s_history_line_says_the_incident_in_chinese(app: Flask) -> None:
+    from webui.history_details import history_detail
+
+    detail = {"bpmn_id": "run_script", "message": "line 2 of the script: ZeroDivisionError:division by zero."}
+    with _in(app, "zh"):
+        said = str(history_detail(detail))
+        assert "错误信息：脚本第 2 行出错：ZeroDivisionError:division by zero." in said, said
+        typed = str(history_detail({"reason": "a reason someone typed"}))
+        assert '<span data-value="">a reason someone typed</span>' in typed, typed  # stored data, marked

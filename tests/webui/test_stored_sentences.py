@@ -1,6 +1,7 @@
 """Sentences stored as English text (an incident's message, a credit check's reason, a KPI snapshot's
 reason) are shown in the reader's language: webui/stored_sentences.py reads the msgid and parameters back
-from the catalogue, including a sentence inside a sentence, and its days as the page writes them (issue 20)."""
+from the catalogue, including a sentence inside a sentence, and its days as the page writes them
+(issue 20)."""
 
 from __future__ import annotations
 
