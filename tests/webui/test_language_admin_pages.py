@@ -9,6 +9,7 @@ terms people typed) is marked `data-value` by the templates."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -134,8 +135,20 @@ def test_a_zh_finance_user_reads_suppliers_and_contracts_in_chinese_and_back_in_
     # The supplier scorecard's factors, the contract's own columns and the approvers' tasks by their names.
     assert "交货 94" in zh[supplier] and "外部评级 90" in zh[supplier]
     assert "付款期限（天）" in zh[page] and "开始日期" in zh[page] and "2026年1月1日" in zh[page]
+    assert 'data-step="finance_review"' in finance.get(page).get_data(as_text=True)
+    # The review task's page shows the same terms in its supplier panel.
+    case = re.search(r'href="/instances/(\d+)"', finance.get(page).get_data(as_text=True))
+    assert case is not None
+    task = re.search(
+        r'href="(/tasks/\d+)"', finance.get(f"/instances/{case.group(1)}").get_data(as_text=True)
+    )
+    assert task is not None
+    panel = (
+        finance.get(task.group(1)).get_data(as_text=True).split('class="panel case-panel supplier-panel"')[1]
+    )
+    assert "开始日期" in visible(panel.split("</section>")[0]) and "start date" not in panel
     switch(finance, "en", "/suppliers")
     en = read_in_english(finance, *paths)
     assert "1 supplier" in en["/suppliers"] and "Supplier file" in en[supplier]
-    assert "in force" in en[page] and "90 days" in en[page] and "€1,200,000.00" in en[page]
+    assert "in force" in en[page] and "90 days" in en[page] and "1,200,000.00 EUR" in en[page]
     assert "delivery 94" in en[supplier] and "payment terms days" in en[page]
