@@ -75,6 +75,13 @@ ACTION_LABELS = {
     "clock_moved": lazy_gettext("clock moved"),
     "collateral_added": lazy_gettext("collateral added"),
     "contract_created": lazy_gettext("contract created"),
+    # A contract change request's steps (workflows/credit/contract_changes.py, contracts.audit_contract).
+    "contract_change_requested": lazy_gettext("contract change requested"),
+    "contract_change_safeguard_recorded": lazy_gettext("contract change safeguard recorded"),
+    "contract_change_approved": lazy_gettext("contract change approved"),
+    "contract_change_rejected": lazy_gettext("contract change rejected"),
+    "contract_change_expired": lazy_gettext("contract change expired"),
+    "contract_version_created": lazy_gettext("contract version created"),
     "credit_check": lazy_gettext("credit check"),
     "credit_limit_changed": lazy_gettext("credit limit changed"),
     "credit_score_recorded": lazy_gettext("credit score recorded"),

@@ -147,6 +147,8 @@ def test_a_zh_finance_user_reads_suppliers_and_contracts_in_chinese_and_back_in_
         finance.get(task.group(1)).get_data(as_text=True).split('class="panel case-panel supplier-panel"')[1]
     )
     assert "开始日期" in visible(panel.split("</section>")[0]) and "start date" not in panel
+    history = visible(finance.get(task.group(1)).get_data(as_text=True))
+    assert "合同变更已提交" in history and "合同变更已批准" in history and "合同版本已生成" in history
     switch(finance, "en", "/suppliers")
     en = read_in_english(finance, *paths)
     assert "1 supplier" in en["/suppliers"] and "Supplier file" in en[supplier]
