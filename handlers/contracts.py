@@ -29,6 +29,7 @@ from workflows.credit.models import ContractChangeRequest, ContractChangeStatus
 from workflows.credit.suppliers import get_supplier
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.messages import _
+from workflows.money import format_money
 
 SAFEGUARDS = ("guarantee", "justification")
 # The authority matrix of contract changes: who must approve, by the change's value impact.
@@ -217,10 +218,9 @@ def change_approvals(ctx: TaskContext, req: ApproveChangeRequest | RecordVersion
     impact = {"change_request": {"impact_in_base": base.amount, "rate_missing": base.rate_missing}}
     groups = authority_groups(ctx, operation, CHANGE_AUTHORITY_TABLE, impact, roles.CONTRACT_CHANGE_AUTHORITY)
     what = _(
-        "change request %(request)s (value impact %(impact)s %(currency)s)",
+        "change request %(request)s (value impact %(impact)s)",
         request=request.id,
-        impact=request.value_impact,
-        currency=contract.currency,
+        impact=format_money(request.value_impact, contract.currency),
     )
     return require_approvals(ctx, operation, groups, what)
 

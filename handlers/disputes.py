@@ -30,6 +30,7 @@ from workflows.engine.service_tasks import Approval, HandlerInputError, MissingA
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.models import User
 
 AUTHORITY_TABLE = ("dispute_credit_authority.dmn", "dispute_credit_authority")
@@ -220,10 +221,9 @@ def credit_approvals(ctx: TaskContext, req: DisputeRequest) -> list[Approval]:
     groups = authority_groups(ctx, POST_CREDIT, AUTHORITY_TABLE, inputs, roles.DISPUTE_CREDIT_AUTHORITY)
     excluded = sorted({name for name in (dispute.raised_by, dispute.proposed_by) if name})
     what = _(
-        "a credit note of %(amount)s %(currency)s for dispute %(dispute)s, raised by %(raiser)s and "
+        "a credit note of %(amount)s for dispute %(dispute)s, raised by %(raiser)s and "
         "proposed by %(proposer)s",
-        amount=f"{dispute.proposed_credit:.2f}",
-        currency=dispute.currency,
+        amount=format_money(dispute.proposed_credit, dispute.currency),
         dispute=dispute.id,
         raiser=dispute.raised_by,
         proposer=dispute.proposed_by,

@@ -25,6 +25,7 @@ from workflows.credit.models import Customer, LimitPolicyNote
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import record_event
 from workflows.users import SYSTEM_ACTOR
 
@@ -207,12 +208,11 @@ def check_recommendation(ctx: TaskContext, req: CheckRecommendationRequest) -> R
     if above and not req.exception_reason.strip():
         raise HandlerInputError(
             _(
-                "exception_reason: the recommended limit %(recommended)s %(currency)s is above the "
+                "exception_reason: the recommended limit %(recommended)s is above the "
                 "policy's limit %(policy)s for grade %(grade)s; give the reason for the "
                 "exception (field exception_reason)",
-                recommended=recommended,
-                currency=customer.currency,
-                policy=policy,
+                recommended=format_money(recommended, customer.currency),
+                policy=format_money(policy, customer.currency),
                 grade=customer.grade or _("not graded"),
             )
         )
@@ -285,15 +285,14 @@ def limit_approvals(ctx: TaskContext, req: ApplyLimitRequest) -> list[Approval]:
         roles.LIMIT_AUTHORITY,
     )
     said = {
-        "limit": new_limit,
-        "currency": customer.currency,
+        "limit": format_money(new_limit, customer.currency),
         "customer": customer.id,
-        "old": customer.credit_limit,
+        "old": format_money(customer.credit_limit, customer.currency),
     }
     what = (
-        _("a limit of %(limit)s %(currency)s for customer %(customer)s (was %(old)s, above policy)", **said)
+        _("a limit of %(limit)s for customer %(customer)s (was %(old)s, above policy)", **said)
         if above
-        else _("a limit of %(limit)s %(currency)s for customer %(customer)s (was %(old)s)", **said)
+        else _("a limit of %(limit)s for customer %(customer)s (was %(old)s)", **said)
     )
     return require_approvals(ctx, "credit.apply_limit", groups, what, req.approver_steps)
 
@@ -335,11 +334,10 @@ def apply_limit(ctx: TaskContext, req: ApplyLimitRequest) -> AppliedLimit:
     if above and not req.exception_reason.strip():
         raise HandlerInputError(
             _(
-                "credit.apply_limit: %(limit)s %(currency)s is above the policy's limit %(policy)s; "
+                "credit.apply_limit: %(limit)s is above the policy's limit %(policy)s; "
                 "an exception needs its reason (exception_reason)",
-                limit=new_limit,
-                currency=customer.currency,
-                policy=policy,
+                limit=format_money(new_limit, customer.currency),
+                policy=format_money(policy, customer.currency),
             )
         )
     # The last approval makes the change; without one (a decrease) the person or job that started the case.

@@ -19,6 +19,7 @@ from workflows.credit.record_fields import money_text
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.errors import message_of
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import record_event
 
 APPROVAL_STEP = "approve_release"  # the credit manager's user task in order_release.bpmn
@@ -127,14 +128,12 @@ def release_order(ctx: TaskContext, req: OrderDecisionRequest) -> OrderDecided:
     ):
         raise HandlerInputError(
             _(
-                "order.release in instance %(instance)s: order %(order)s is now %(amount)s %(currency)s, "
-                "not the %(shown)s %(shown_currency)s this release was asked for; nothing released",
+                "order.release in instance %(instance)s: order %(order)s is now %(amount)s, "
+                "not the %(shown)s this release was asked for; nothing released",
                 instance=ctx.instance_id,
                 order=order.order_ref,
-                amount=f"{order.amount:.2f}",
-                currency=order.currency,
-                shown=f"{shown[0]:.2f}",
-                shown_currency=shown[1],
+                amount=format_money(order.amount, order.currency),
+                shown=format_money(shown[0], shown[1]),
             )
         )
     if order.status in OrderStatus.CLOSED:

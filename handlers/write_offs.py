@@ -22,6 +22,7 @@ from workflows.definitions.versions import latest_definition
 from workflows.engine.service_tasks import Approval, HandlerInputError, TaskContext
 from workflows.errors import DomainError
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import InstanceStatus, ProcessInstance, Timer
 
@@ -154,10 +155,9 @@ def write_off_approvals(ctx: TaskContext, req: PostRequest) -> list[Approval]:
         return given_approvals(ctx, APPROVAL_STEPS)
     groups = authority_groups(ctx, "write_off.post", AUTHORITY_TABLE, inputs, roles.WRITE_OFF_AUTHORITY)
     what = _(
-        "write-off proposal %(proposal)s (%(amount)s %(currency)s of customer %(customer)s)",
+        "write-off proposal %(proposal)s (%(amount)s of customer %(customer)s)",
         proposal=request.id,
-        amount=request.write_off_amount,
-        currency=request.currency,
+        amount=format_money(request.write_off_amount, request.currency),
         customer=request.customer_id,
     )
     # Steps fixed here, not taken from the diagram: only the approval tasks of this process count.

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from webui.formatting import page_locale
 from workflows.messages import translated
+from workflows.money import as_decimal, format_money
 
 
 def what_if_lines(summary: dict[str, Any]) -> list[str]:
@@ -108,14 +110,13 @@ def _limit_lines(decision: str, limits: dict[str, Any]) -> list[str]:
     lines = [
         str(
             _(
-                "%(decision)s, grade %(grade)s: total proposed limits %(current)s → %(edited)s %(currency)s "
+                "%(decision)s, grade %(grade)s: total proposed limits %(current)s → %(edited)s "
                 "(%(change)s, %(cases)s cases).",
                 decision=decision,
                 grade=grade,
-                current=_money(totals["current"]),
-                edited=_money(totals["edited"]),
-                currency=currency,
-                change=_signed(totals["change"]),
+                current=_money(totals["current"], currency),
+                edited=_money(totals["edited"], currency),
+                change=_money(totals["change"], currency, signed=True),
                 cases=totals["cases"],
             )
         )
@@ -147,22 +148,24 @@ def _provision_line(decision: str, provision: dict[str, Any]) -> str:
         )
     return str(
         _(
-            "%(decision)s: provisions at %(day)s %(current)s → %(edited)s %(currency)s (%(change)s).",
+            "%(decision)s: provisions at %(day)s %(current)s → %(edited)s (%(change)s).",
             decision=decision,
             day=provision["as_of"],
-            current=_money(provision["current_total"]),
-            edited=_money(provision["edited_total"]),
-            currency=provision["base_currency"],
-            change=_signed(provision["change"]),
+            current=_money(provision["current_total"], provision["base_currency"]),
+            edited=_money(provision["edited_total"], provision["base_currency"]),
+            change=_money(provision["change"], provision["base_currency"], signed=True),
         )
     )
 
 
-def _money(text: str) -> str:
-    try:
-        return f"{Decimal(text):,}"
-    except (InvalidOperation, ValueError):
-        return text
+def _money(text: str, currency: str, *, signed: bool = False) -> str:
+    """An amount of the summary (a decimal string) as the page's reader writes money: "€225,000.00";
+    `signed` writes a rise with its "+" ("+€80,000.00"), as a fall has its "-"."""
+    number = as_decimal(text)
+    if number is None:
+        return str(text)
+    shown = format_money(number, currency, locale=page_locale())
+    return f"+{shown}" if signed and number > 0 else shown
 
 
 def _signed(text: str) -> str:

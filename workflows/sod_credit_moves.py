@@ -19,6 +19,7 @@ from workflows.credit.models import Customer
 from workflows.credit.order_tables import CreditCheck, Order
 from workflows.credit.write_offs import RequestStatus, WriteOffRequest
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import AuditEvent, ProcessInstance
 
@@ -75,21 +76,19 @@ def order_releases(session: Session, start: datetime | None, end: datetime | Non
 def _release_summary(name: str | None, order: Order, amount: object, checkers: Sequence[str]) -> str:
     if not checkers:
         return _(
-            "%(customer)s: order %(order)s released over the limit, %(amount)s %(currency)s "
+            "%(customer)s: order %(order)s released over the limit, %(amount)s "
             "(recorded by %(recorder)s; checked by nobody)",
             customer=name,
             order=order.order_ref,
-            amount=amount,
-            currency=order.currency,
+            amount=format_money(amount, order.currency),
             recorder=order.created_by,
         )
     return _(
-        "%(customer)s: order %(order)s released over the limit, %(amount)s %(currency)s "
+        "%(customer)s: order %(order)s released over the limit, %(amount)s "
         "(recorded by %(recorder)s; checked by %(checkers)s)",
         customer=name,
         order=order.order_ref,
-        amount=amount,
-        currency=order.currency,
+        amount=format_money(amount, order.currency),
         recorder=order.created_by,
         checkers=", ".join(checkers),
     )
@@ -118,13 +117,12 @@ def write_offs(session: Session, start: datetime | None, end: datetime | None) -
                 object=f"customer:{request.customer_id}",
                 instance_id=request.instance_id,
                 summary=_(
-                    "%(customer)s: %(outcome)s, written off %(amount)s %(currency)s of %(open)s open "
+                    "%(customer)s: %(outcome)s, written off %(amount)s of %(open)s open "
                     "(%(count)s invoice(s))",
                     customer=name,
                     outcome=request.outcome,
-                    amount=f"{request.write_off_amount:.2f}",
-                    currency=request.currency,
-                    open=f"{request.open_amount:.2f}",
+                    amount=format_money(request.write_off_amount, request.currency),
+                    open=format_money(request.open_amount, request.currency),
                     count=len(request.invoices or []),
                 ),
                 requester=request.requested_by,

@@ -34,6 +34,7 @@ from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.errors import message_of
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.sod_credit_moves import LEGAL_OUTCOME, ORDER_RELEASED, order_releases, write_offs
 from workflows.sod_rows import MAX_ROWS, SodRow, all_rows, names, period, repeated_people
 from workflows.store.models import (
@@ -88,11 +89,10 @@ def _limit_changes(session: Session, start: datetime | None, end: datetime | Non
                 object=f"customer:{change.customer_id}",
                 instance_id=change.instance_id,
                 summary=_(
-                    "%(customer)s: limit %(old)s -> %(new)s %(currency)s (%(why)s)",
+                    "%(customer)s: limit %(old)s -> %(new)s (%(why)s)",
                     customer=name,
-                    old=change.old_limit,
-                    new=change.new_limit,
-                    currency=change.currency,
+                    old=format_money(change.old_limit, change.currency),
+                    new=format_money(change.new_limit, change.currency),
                     why=process_key or change.reason,
                 ),
                 requester=requester,
@@ -144,11 +144,10 @@ def _contract_versions(session: Session, start: datetime | None, end: datetime |
         else:
             rule = _contract_rule(session, request)
             summary = _(
-                "version %(version)s: %(change)s, value impact %(impact)s %(currency)s",
+                "version %(version)s: %(change)s, value impact %(impact)s",
                 version=version.version,
                 change=request.change_type,
-                impact=request.value_impact,
-                currency=currency,
+                impact=format_money(request.value_impact, currency),
             )
         found.append(
             SodRow(
@@ -233,12 +232,10 @@ def _dispute_credits(session: Session, start: datetime | None, end: datetime | N
                 object=f"dispute:{dispute.id}",
                 instance_id=dispute.instance_id,
                 summary=_(
-                    "%(customer)s: credit note for %(invoices)s, %(amount)s %(currency)s "
-                    "(raised by %(raiser)s)",
+                    "%(customer)s: credit note for %(invoices)s, %(amount)s (raised by %(raiser)s)",
                     customer=name,
                     invoices=", ".join(invoices) if invoices else _("no invoice"),
-                    amount=f"{dispute.credited_amount:.2f}",
-                    currency=dispute.currency,
+                    amount=format_money(dispute.credited_amount, dispute.currency),
                     raiser=dispute.raised_by,
                 ),
                 requester=requester,

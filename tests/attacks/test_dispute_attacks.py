@@ -77,9 +77,7 @@ def test_more_than_is_open_an_unknown_invoice_and_another_customers_invoice_are_
         == 201
     )
     again = raw_start(desk, desk.tokens["collector1"], dispute_data(customer, "INV-G1", "100.01"))
-    assert (
-        again.status_code == 422 and "100.00 EUR open and not yet disputed" in again.json["error"]["message"]
-    )
+    assert again.status_code == 422 and "€100.00 open and not yet disputed" in again.json["error"]["message"]
 
 
 def test_a_nul_character_in_a_dispute_is_refused(desk: Collections) -> None:

@@ -84,7 +84,7 @@ def test_the_release_refuses_an_order_changed_behind_the_check(
     task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])
     refused = decide(client, demo_tokens["manager1"], task["id"], "approve")
     assert refused.status_code == 422, refused.json
-    assert "not the 20000.00 EUR this release was asked for" in refused.json["error"]["message"]
+    assert "not the €20,000.00 this release was asked for" in refused.json["error"]["message"]
     assert order_row(app, customer, "SO-A-2").status == "held"
 
 
@@ -371,7 +371,7 @@ def test_a_released_order_rechecked_higher_keeps_counting_what_was_released(
     assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
     raised = check(client, demo_tokens["sales1"], customer, "SO-A-5", "25000.00")
     assert raised["result"] == "over_limit" and raised["release_instance_id"] is None, raised
-    assert "stays released at 20000.00 EUR" in raised["reason"]
+    assert "stays released at €20,000.00" in raised["reason"]
     order = order_row(app, customer, "SO-A-5")
     assert (order.status, order.amount) == ("released", Decimal("20000.00"))
     assert exposure(client, demo_tokens["manager1"], customer) == "110000.00"
@@ -391,6 +391,6 @@ def test_an_approved_order_rechecked_after_a_block_keeps_counting(
         session.get_one(Customer, customer).blocked = True
     again = check(client, demo_tokens["sales1"], customer, "SO-A-7", "30000.00")
     assert again["result"] == "blocked" and again["release_instance_id"] is None
-    assert "stays open at 30000.00 EUR" in again["reason"]
+    assert "stays open at €30,000.00" in again["reason"]
     assert order_row(app, customer, "SO-A-7").status == "open"
     assert exposure(client, demo_tokens["manager1"], customer) == "40000.00"

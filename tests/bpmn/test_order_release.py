@@ -113,8 +113,8 @@ def test_an_order_within_the_limit_is_approved_and_counts_in_exposure_and_utilis
     answer = check(client, demo_tokens["sales1"], customer, "SO-1", "30000.00")
     assert answer["result"] == "approved"
     assert answer["reason"] == (
-        "within the credit limit: exposure 60000.00 + order 30000.00 = 90000.00 EUR, "
-        "credit limit 100000.00 EUR"
+        "within the credit limit: exposure €60,000.00 + order €30,000.00 = €90,000.00, "
+        "credit limit €100,000.00"
     )
     assert answer["release_instance_id"] is None
     # The approved order is recorded open and counts in the exposure and the utilisation everywhere.
@@ -157,7 +157,7 @@ def test_a_posted_open_order_counts_and_a_check_then_sees_it(
     assert exposure(client, demo_tokens["finance1"], customer) == "95000.00"
     answer = check(client, demo_tokens["finance1"], customer, "SO-ERP-2", "5000.01")
     assert answer["result"] == "over_limit"
-    assert "exposure 95000.00 + order 5000.01 = 100000.01 EUR" in answer["reason"]
+    assert "exposure €95,000.00 + order €5,000.01 = €100,000.01" in answer["reason"]
     # Checking the posted order itself does not count it twice.
     assert check(client, demo_tokens["sales1"], customer, "SO-ERP-1", "95000.00")["result"] == "approved"
 
@@ -172,8 +172,8 @@ def test_an_over_limit_order_is_held_and_a_second_credit_manager_releases_it(
     answer = check(client, dual, customer, "SO-2", "20000.00")
     assert answer["result"] == "over_limit"
     assert answer["reason"] == (
-        "over the credit limit: exposure 90000.00 + order 20000.00 = 110000.00 EUR, "
-        "credit limit 100000.00 EUR"
+        "over the credit limit: exposure €90,000.00 + order €20,000.00 = €110,000.00, "
+        "credit limit €100,000.00"
     )
     instance_id = answer["release_instance_id"]
     assert instance_id and order_row(app, customer, "SO-2").status == "held"
@@ -310,7 +310,7 @@ def test_a_foreign_currency_order_converts_and_without_a_rate_a_person_decides(
     approved = check(client, demo_tokens["sales1"], customer, "SO-USD", "13000.00", "USD")
     assert approved["result"] == "approved"
     # USD 13,000 = EUR 11,700 = GBP 10,000.
-    assert "order 10000.00 = 10000.00 GBP" in approved["reason"]
+    assert "order £10,000.00 = £10,000.00" in approved["reason"]
     assert exposure(client, demo_tokens["manager1"], customer) == "10000.00"
     held = check(client, demo_tokens["sales1"], customer, "SO-CHF", "50.00", "CHF")
     assert held["result"] == "over_limit"

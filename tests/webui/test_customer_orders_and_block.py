@@ -43,7 +43,7 @@ def test_the_customer_page_lists_orders_and_the_latest_credit_checks(
     panel = _orders_panel(_page(app, "manager1", customer))
     assert 'data-order="SO-OK"' in panel and 'data-order="SO-BIG"' in panel
     assert f'href="/instances/{held["release_instance_id"]}"' in panel
-    assert "over the credit limit: exposure 95000.00 + order 20000.00" in panel  # the check's reason
+    assert "over the credit limit: exposure €95,000.00 + order €20,000.00" in panel  # the check's reason
     assert "approved" in panel and "sales1" in panel
     # A release: the order counts from now on, and the page names who released it.
     task = release_task(client, demo_tokens["manager1"], held["release_instance_id"])

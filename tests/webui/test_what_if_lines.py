@@ -83,9 +83,9 @@ def test_each_kind_says_what_the_change_means(app: Flask) -> None:
         "credit_scorecard: 2 customers (3 cases) would get another grade.",
         "approval_authority: 4 applications would have had another approver; approval hours -12.50.",
         "dunning_policy: 3 notices earlier, 1 later; first-notice days -8.",
-        "limit_policy, grade C: total proposed limits 225,000.00 → 305,000.00 EUR (+80,000.00, 2 cases).",
+        "limit_policy, grade C: total proposed limits €225,000.00 → €305,000.00 (+€80,000.00, 2 cases).",
         "limit_policy: 1 changed decisions are not in these totals (no case data to compute the limit from).",
-        "provision_matrix: provisions at 2026-03-31 1,200.00 → 1,500.50 EUR (+300.50).",
+        "provision_matrix: provisions at 2026-03-31 €1,200.00 → €1,500.50 (+€300.50).",
     ):
         assert sentence in lines, lines
 
@@ -93,6 +93,6 @@ def test_each_kind_says_what_the_change_means(app: Flask) -> None:
 def test_in_chinese(app: Flask) -> None:
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
         lines = what_if_lines(SUMMARY)
-    assert "limit_policy，C 级：建议额度合计 225,000.00 → 305,000.00 EUR（+80,000.00，共 2 笔）。" in lines, (
+    assert "limit_policy，C 级：建议额度合计 €225,000.00 → €305,000.00（+€80,000.00，共 2 笔）。" in lines, (
         lines
     )

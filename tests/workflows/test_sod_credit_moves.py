@@ -66,7 +66,8 @@ def test_a_write_off_names_legal_and_its_approvers_and_flags_one_person_twice(
     assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
     [row] = _rows(desk.client, desk.tokens, "legal_outcome")
     assert (row["requester"], row["approvers"], row["flagged"]) == ("legal1", ["manager1"], False)
-    assert row["instance_id"] == started.json["id"] and "12000.00" in row["summary"]
+    assert row["instance_id"] == started.json["id"]
+    assert "written off €12,000.00 of €12,000.00 open" in row["summary"], row["summary"]
     assert row["rule"] == "write_off_authority.dmn: level credit_manager (credit_manager)"
     with transaction(app.extensions["creditflow"].rt.factory) as session:
         request = session.scalars(select(WriteOffRequest)).one()

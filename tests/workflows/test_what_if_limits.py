@@ -168,6 +168,6 @@ def test_the_edit_page_says_the_limit_totals_by_grade(
         new = sum(n for _i, g, _o, n in cases if g == grade)
         count = sum(1 for _i, g, _o, _n in cases if g == grade)
         assert (
-            f"limit_policy, grade {grade}: total proposed limits {old:,} → {new:,} EUR ({new - old:+,}, "
-            f"{count} cases)."
+            f"limit_policy, grade {grade}: total proposed limits €{old:,.2f} → €{new:,.2f} "
+            f"({'+' if new > old else '-' if new < old else ''}€{abs(new - old):,.2f}, {count} cases)."
         ) in lines, lines

@@ -30,6 +30,7 @@ from workflows.credit.orders import (
 from workflows.credit.record_fields import money_text, parse_customer_id, raise_field_errors
 from workflows.errors import Conflict, NotFound, message_of
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import record_event
 from workflows.store.models import InstanceStatus, ProcessInstance
 from workflows.store.paging import page_rows
@@ -116,14 +117,13 @@ def check_credit(
         raise Conflict(
             _(
                 "order %(order_ref)s of customer %(customer_id)s is held at "
-                "%(order_amount)s %(order_currency)s and a credit manager decides on "
+                "%(order_amount)s and a credit manager decides on "
                 "that release in instance %(release_instance_id)s; it cannot grow "
                 "meanwhile (wait for the decision, or cancel it and check a new order "
                 "reference)",
                 order_ref=req.order_ref,
                 customer_id=customer.id,
-                order_amount=f"{order.amount:.2f}",
-                order_currency=order.currency,
+                order_amount=format_money(order.amount, order.currency),
                 release_instance_id=order.release_instance_id,
             )
         )
@@ -152,13 +152,11 @@ def check_credit(
     else:
         total = exposure + converted
         numbers = _(
-            "exposure %(exposure)s + order %(order)s = %(total)s %(currency)s, "
-            "credit limit %(limit)s %(currency)s",
-            exposure=f"{exposure:.2f}",
-            order=f"{converted:.2f}",
-            total=f"{total:.2f}",
-            currency=ccy,
-            limit=f"{customer.credit_limit:.2f}",
+            "exposure %(exposure)s + order %(order)s = %(total)s, credit limit %(limit)s",
+            exposure=format_money(exposure, ccy),
+            order=format_money(converted, ccy),
+            total=format_money(total, ccy),
+            limit=format_money(customer.credit_limit, ccy),
         )
         if total > customer.credit_limit:
             result, reason = CheckResult.OVER_LIMIT, _("over the credit limit: %(numbers)s", numbers=numbers)
@@ -171,20 +169,18 @@ def check_credit(
     if order is not None and order.status == OrderStatus.OPEN and result == CheckResult.BLOCKED:
         kept = order
         reason = _(
-            "%(reason)s; order %(order)s stays open at %(amount)s %(currency)s as approved before",
+            "%(reason)s; order %(order)s stays open at %(amount)s as approved before",
             reason=reason,
             order=req.order_ref,
-            amount=f"{order.amount:.2f}",
-            currency=order.currency,
+            amount=format_money(order.amount, order.currency),
         )
     elif kept is not None and result != CheckResult.APPROVED:
         reason = _(
-            "%(reason)s; order %(order)s stays released at %(amount)s %(currency)s (released by %(user)s): "
+            "%(reason)s; order %(order)s stays released at %(amount)s (released by %(user)s): "
             "check an increase under a new order reference",
             reason=reason,
             order=req.order_ref,
-            amount=f"{kept.amount:.2f}",
-            currency=kept.currency,
+            amount=format_money(kept.amount, kept.currency),
             user=kept.decided_by,
         )
     else:

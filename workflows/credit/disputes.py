@@ -28,6 +28,7 @@ from workflows.definitions.deploy import QUEUED_START
 from workflows.definitions.versions import latest_definition
 from workflows.errors import Invalid, NotFound
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2, InstanceStatus, ProcessInstance, Timer
 
@@ -159,12 +160,10 @@ def open_dispute(
         elif line.amount > invoice.open_amount - invoice.disputed_amount:
             free = max(ZERO, invoice.open_amount - invoice.disputed_amount)
             errors[f"{where}.amount"] = _(
-                "Invoice %(line_number)s has %(free)s %(invoice_currency)s open and not "
-                "yet disputed; %(line_amount)s is more.",
+                "Invoice %(line_number)s has %(free)s open and not yet disputed; %(line_amount)s is more.",
                 line_number=line.number,
-                free=f"{free:.2f}",
-                invoice_currency=invoice.currency,
-                line_amount=f"{line.amount:.2f}",
+                free=format_money(free, invoice.currency),
+                line_amount=format_money(line.amount, invoice.currency),
             )
     if errors:
         raise invalid(_("the dispute cannot be opened"), errors)
@@ -301,7 +300,7 @@ def record_proposal(
             {"credit_amount": _("Must be empty or 0 when the dispute is rejected.")},
         )
     if amount < 0 or amount > dispute.disputed_amount or amount != amount.quantize(Decimal("0.01")):
-        limit = f"{dispute.disputed_amount:.2f} {dispute.currency}"
+        limit = format_money(dispute.disputed_amount, dispute.currency)
         raise invalid(
             _("dispute %(dispute_id)s", dispute_id=dispute.id),
             {

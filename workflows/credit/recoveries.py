@@ -22,6 +22,7 @@ from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import ZERO, Recovery, WriteOff
 from workflows.errors import Conflict, Invalid, NotFound, field_listing
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import record_event
 from workflows.store.paging import page_rows
 
@@ -137,11 +138,9 @@ def post_recovery(session: Session, data: RecoveryInput, *, actor: str, now: dat
     if data.amount > left:
         raise Invalid(
             _(
-                "invoice %(invoice_number)s has %(left)s %(invoice_currency)s written "
-                "off and not yet recovered",
+                "invoice %(invoice_number)s has %(left)s written off and not yet recovered",
                 invoice_number=invoice.number,
-                left=left,
-                invoice_currency=invoice.currency,
+                left=format_money(left, invoice.currency),
             ),
             details={
                 "fields": {
