@@ -152,5 +152,5 @@ def test_a_zh_finance_user_reads_suppliers_and_contracts_in_chinese_and_back_in_
     switch(finance, "en", "/suppliers")
     en = read_in_english(finance, *paths)
     assert "1 supplier" in en["/suppliers"] and "Supplier file" in en[supplier]
-    assert "in force" in en[page] and "90 days" in en[page] and "1,200,000.00 EUR" in en[page]
+    assert "in force" in en[page] and "90 days" in en[page] and "€1,200,000.00" in en[page]
     assert "delivery 94" in en[supplier] and "payment terms days" in en[page]
