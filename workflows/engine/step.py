@@ -6,19 +6,19 @@ this module runs it inside that transaction: engine, inbox rows, timers, subscri
 
 from __future__ import annotations
 
-import functools
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
 from workflows.engine.decision_rows import decision_row, evaluation_row
+from workflows.engine.row_writes import insert_rows, write_changed
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
 from workflows.engine.task_texts import render_subject
@@ -29,7 +29,6 @@ from workflows.store.jsonable import to_jsonable
 from workflows.store.models import (
     NO_DUE_DATE,
     AuditEvent,
-    Base,
     InboxItem,
     Incident,
     InstanceGroup,
@@ -74,8 +73,8 @@ class Step:
     # The decision log rows of the DMN evaluations of this step, inserted with the audit events.
     decisions: list[dict[str, Any]] = field(default_factory=list)
     service_bpmn_id: str | None = None  # the service task whose handler runs now
-    # The inbox rows this step opened (transient copies: inserted past the ORM) and whether a handler that
-    # writes ran (it may have added audit rows): what the REST answer to a start shows without a read.
+    # What the REST answer to a start shows without a read: the inbox rows it opened (transient copies,
+    # inserted past the ORM) and whether a handler that writes ran (it may have added audit rows).
     opened: list[InboxItem] = field(default_factory=list)
     wrote: bool = False
 
@@ -190,18 +189,6 @@ def refuse_bad_input(step: Step, what: str) -> None:
         raise Invalid(_("%(where)s: %(problem)s", where=what, problem=said))
 
 
-def _insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
-    if rows:
-        session.connection().execute(_insert_for(model), rows)
-
-
-@functools.cache
-def _insert_for(model: type[Base]) -> Insert:
-    # Statements are built once per process: building one costs more than running it.
-    return insert(cast(Table, model.__table__))
-
-
 _OPEN_ROWS = select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
     InboxItem.instance_id == bindparam("instance_id"), InboxItem.status == TaskStatus.OPEN
 )
@@ -259,10 +246,12 @@ def advance(step: Step, wf: Any, *, retry: bool = False) -> None:
     pruning.prune_history(wf)
     instance.state = engine.dump_state(wf)
     instance.updated_at = step.now
+    # The instance and the task it completed as prepared UPDATEs, then the ORM's own (an incident, ...).
+    write_changed(step.session, instance, *step.closed_items)
     step.session.flush()
     # Derived rows go in as plain multi-row inserts: no ORM bookkeeping is needed for them.
-    _insert_rows(step.session, AuditEvent, step.events)
-    _insert_rows(step.session, DecisionLogEntry, step.decisions)
+    insert_rows(step.session, AuditEvent, step.events)
+    insert_rows(step.session, DecisionLogEntry, step.decisions)
 
 
 def _record_failure(step: Step, exc: engine.EngineError) -> None:
@@ -348,7 +337,7 @@ def _create_inbox_item(step: Step, task: engine.ReadyTask) -> None:
     # The candidate rows carry the task's sort keys: the inbox reads them in order (workflows/inbox.py).
     shared = len(groups) > 1
     keys = {"task_id": task_id, "due_sort": row["due_sort"], "created_at": step.now, "shared": shared}
-    _insert_rows(step.session, TaskCandidate, [{"group_name": g, **keys} for g in groups])
+    insert_rows(step.session, TaskCandidate, [{"group_name": g, **keys} for g in groups])
     _open_to_groups(step, groups)
     step.record("task_created", task_id=task_id, bpmn_id=task.bpmn_id, groups=groups, assignee=assignee)
 
