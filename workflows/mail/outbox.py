@@ -1,7 +1,8 @@
 """The e-mail outbox: render a template, queue it in the caller's transaction, dispatch due rows over SMTP.
 
 The rendered plain-text body is kept in the outbox for the API and audit; the mailer (mail.smtp)
-builds the mail's own text/plain part from the HTML body.
+builds the mail's own text/plain part from the HTML body. Dispatching is mail.dispatch (its names are
+importable from here too).
 """
 
 from __future__ import annotations
@@ -10,35 +11,29 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import smtplib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, Table, bindparam, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from workflows.clock import utcnow
+from workflows.mail.dispatch import CLAIM_LEASE as CLAIM_LEASE
+from workflows.mail.dispatch import DispatchResult as DispatchResult
+from workflows.mail.dispatch import count_due_emails as count_due_emails
+from workflows.mail.dispatch import dispatch_due_emails as dispatch_due_emails
+from workflows.mail.dispatch import next_mail_due as next_mail_due
+from workflows.mail.dispatch import relay_unreachable as relay_unreachable
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.recipients import common_language
-from workflows.mail.smtp import Attachment, Mailer
+from workflows.mail.smtp import Attachment
 from workflows.mail.templates import render_email
 from workflows.messages import _
-from workflows.settings import MailSettings
-from workflows.store.db import is_postgres, transaction
+from workflows.store.db import is_postgres
 from workflows.store.models import MailStatus, OutboxEmail
 
 logger = logging.getLogger(__name__)
-
-# A claimed row is hidden from other dispatchers this long. It only matters when a dispatcher dies
-# between claiming and recording the outcome: the row is then retried once the lease runs out.
-CLAIM_LEASE = timedelta(minutes=10)
-
-
-# --- templates -------------------------------------------------------------------------------------
-
 
 # --- queueing --------------------------------------------------------------------------------------
 
@@ -184,155 +179,3 @@ def _insert_for(postgres: bool) -> Any:
         .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
         .returning(table.c.id)
     )
-
-
-# --- sending ---------------------------------------------------------------------------------------
-
-
-# --- dispatching -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DispatchResult:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-def _claim_next(
-    factory: sessionmaker[Session], now: datetime, wall: datetime, skip: Sequence[int]
-) -> OutboxEmail | None:
-    with transaction(factory) as session:
-        query = (
-            select(OutboxEmail)
-            .where(
-                OutboxEmail.status == MailStatus.PENDING,
-                OutboxEmail.next_attempt_at <= now,
-                or_(OutboxEmail.leased_until.is_(None), OutboxEmail.leased_until <= wall),
-            )
-            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(1)
-        )
-        if skip:
-            query = query.where(OutboxEmail.id.not_in(skip))
-        if is_postgres(session):
-            # Another dispatcher's claimed row is skipped, not waited for. SQLite needs nothing here:
-            # every transaction starts with BEGIN IMMEDIATE, so claims are serialised.
-            query = query.with_for_update(skip_locked=True)
-        row = session.scalars(query).first()
-        if row is None:
-            return None
-        row.attempts += 1
-        # Both clocks: the acting one keeps the scheduler from waking for the row, the wall one keeps a
-        # `tick --now` a simulated day later (another process) from sending it a second time meanwhile.
-        row.next_attempt_at, row.leased_until = now + CLAIM_LEASE, wall + CLAIM_LEASE
-        session.flush()
-        # Detached with its loaded values, so the row stays readable after commit under any factory.
-        session.expunge(row)
-        return row
-
-
-def _record_outcome(factory: sessionmaker[Session], claimed: OutboxEmail, values: Mapping[str, Any]) -> None:
-    with transaction(factory) as session:
-        # An UPDATE always yields a CursorResult; Session.execute is only typed as returning Result.
-        result = cast(
-            "CursorResult[Any]",
-            session.execute(
-                update(OutboxEmail)
-                .where(
-                    OutboxEmail.id == claimed.id,
-                    OutboxEmail.status == MailStatus.PENDING,
-                    # Unchanged attempts mean nobody reclaimed the row after our lease ran out.
-                    OutboxEmail.attempts == claimed.attempts,
-                )
-                .values(**values, leased_until=None)
-            ),
-        )
-        if result.rowcount == 0:
-            logger.warning(
-                "e-mail %s (outbox row %s) was reclaimed by another dispatcher while this one was sending; "
-                "its outcome here is not recorded. Raise CLAIM_LEASE if the relay is this slow.",
-                claimed.message_id,
-                claimed.id,
-            )
-
-
-def dispatch_due_emails(
-    factory: sessionmaker[Session],
-    mailer: Mailer,
-    settings: MailSettings,
-    now: datetime,
-    limit: int = 200,
-    *,
-    wall: Callable[[], datetime] = utcnow,
-) -> DispatchResult:
-    """Send up to `limit` due outbox rows, oldest first, recording each outcome; never raises for SMTP errors.
-
-    Each row is claimed and committed before sending and its outcome recorded in a second short
-    transaction, so no database transaction stays open while the SMTP server is talked to.
-    """
-    sent = retried = failed = 0
-    handled: list[int] = []  # a row retried with a zero delay must still be tried only once per call
-    for _attempt in range(limit):
-        email = _claim_next(factory, now, wall(), handled)
-        if email is None:
-            break
-        handled.append(email.id)
-        try:
-            mailer.send(email)
-        except Exception as exc:  # sweep loop: one undeliverable row must not stop the others
-            error = str(exc) or type(exc).__name__
-            if email.attempts >= settings.max_attempts:
-                failed += 1
-                logger.error(
-                    "e-mail %s to %s failed for good after %d attempts: %s",
-                    email.message_id,
-                    email.to,
-                    email.attempts,
-                    error,
-                )
-                _record_outcome(factory, email, {"status": MailStatus.FAILED, "last_error": error})
-            else:
-                retried += 1
-                delay = timedelta(seconds=settings.retry_base_s * 2 ** (email.attempts - 1))
-                logger.warning(
-                    "e-mail %s to %s failed (attempt %d of %d), retrying in %s: %s",
-                    email.message_id,
-                    email.to,
-                    email.attempts,
-                    settings.max_attempts,
-                    delay,
-                    error,
-                )
-                _record_outcome(factory, email, {"last_error": error, "next_attempt_at": now + delay})
-            if relay_unreachable(exc):
-                # Every other row would wait out the same timeout (30 s each: hours on a dunning day,
-                # with the scheduler's one thread held). They stay due, untried, for the next round.
-                break
-        else:
-            sent += 1
-            _record_outcome(factory, email, {"status": MailStatus.SENT, "sent_at": now})
-    return DispatchResult(sent=sent, retried=retried, failed=failed)
-
-
-def relay_unreachable(exc: BaseException) -> bool:
-    """The relay itself failed (refused, silent, dropped the connection), not this one message (a
-    refused recipient or body: an SMTP reply, which the other messages would not get)."""
-    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
-        return True
-    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
-
-
-def next_mail_due(session: Session) -> datetime | None:
-    """When the earliest pending outbox row is due (the scheduler sleeps until then), or None."""
-    return session.scalar(
-        select(func.min(OutboxEmail.next_attempt_at)).where(OutboxEmail.status == MailStatus.PENDING)
-    )
-
-
-def count_due_emails(session: Session, now: datetime) -> int:
-    """Pending outbox rows due by `now` (how long a tick's e-mail progress bar is)."""
-    due = select(func.count()).where(
-        OutboxEmail.status == MailStatus.PENDING, OutboxEmail.next_attempt_at <= now
-    )
-    return int(session.scalar(due) or 0)

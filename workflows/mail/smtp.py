@@ -6,11 +6,13 @@ import base64
 import dataclasses
 import io
 import logging
-from collections.abc import Mapping
+import smtplib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import yagmail
 
@@ -77,10 +79,11 @@ def encoded_subject(subject: str) -> str:
 
 
 class YagmailMailer:
-    """Sends outbox rows with yagmail to one SMTP server, a new connection per message (thread-safe).
+    """Sends outbox rows with yagmail to one SMTP server (thread-safe: nothing is shared between sends).
 
-    yagmail derives the text/plain alternative from the HTML body; `prettify_html=False` because its
-    premailer pass drops content.
+    `send` uses a connection of its own per message; `connection()` keeps one open for a run of messages
+    (dispatch_due_emails sends a batch over one). yagmail builds the message and derives the text/plain
+    alternative from the HTML body; `prettify_html=False` because its premailer pass drops content.
     """
 
     def __init__(
@@ -98,48 +101,150 @@ class YagmailMailer:
         self.clock = clock  # sets the Date header (the simulated time in a training environment)
 
     def send(self, email: OutboxEmail) -> None:
-        """Deliver one row; raises when the server does not accept it (yagmail itself may return False)."""
-        plain = not self.settings.username
-        client = yagmail.SMTP(
+        """Deliver one row on a connection of its own; raises when the server does not accept it."""
+        with self.connection() as connection:
+            connection.send(email)
+
+    @contextmanager
+    def connection(self) -> Iterator[SmtpConnection]:
+        """One SMTP connection for the rows sent through it: opened by the first, closed (QUIT) at the end."""
+        connection = SmtpConnection(self)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _client(self) -> _Client:
+        return _Client(
             user={self.settings.sender: "creditflow"},
             password=self.settings.password or None,
             host=self.smtp_host,
             port=self.smtp_port,
             smtp_ssl=self.settings.use_ssl,
             smtp_starttls=self.settings.use_starttls,
-            smtp_skip_login=plain,
+            smtp_skip_login=not self.settings.username,
             soft_email_validation=False,
             timeout=SMTP_TIMEOUT_S,
         )
+
+    def _message(self, client: _Client, email: OutboxEmail) -> tuple[list[str], str]:
+        """The row's recipients and the message as yagmail writes it."""
         # RFC 3834: no out-of-office replies
         headers = {"Auto-Submitted": "auto-generated", **self.extra_headers}
         if self.clock is not None:
             headers["Date"] = format_datetime(self.clock())
+        recipients, message = client.prepare_send(
+            to=[a.strip() for a in email.to.split(",") if a.strip()],
+            subject=encoded_subject(email.subject),
+            contents=[email.body_html],
+            attachments=[_attachment_file(a) for a in email.attachments] or None,
+            headers=headers,
+            prettify_html=False,
+            message_id=email.message_id,
+            group_messages=False,
+        )
+        return recipients, message
+
+    def _dropped(self) -> ConnectionError:
+        return ConnectionError(
+            _(
+                "the SMTP server %(host)s:%(port)s dropped the connection",
+                host=self.smtp_host,
+                port=self.smtp_port,
+            )
+        )
+
+
+class SmtpConnection:
+    """An SMTP connection of a YagmailMailer for a run of messages: opened by the first `send`, closed by
+    `close` (or after a message fails, so the next one starts on a fresh connection as it always did).
+
+    `send` returns once the server accepted the message (its reply to DATA) and raises otherwise. A relay
+    may close a connection it finds idle: when a reused connection turns out closed (or answers 421) before
+    the message's DATA was sent, nothing of the message can have been accepted, so it is sent again once on
+    a new connection. A connection lost during or after DATA is an error (ConnectionError): the message
+    may have arrived, and the outbox retries it later, as when a connection per message was lost.
+    """
+
+    def __init__(self, mailer: YagmailMailer) -> None:
+        self.mailer = mailer
+        self.client: _Client | None = None
+        self.sent = 0  # messages the open connection carried
+
+    def send(self, email: OutboxEmail) -> None:
+        """Deliver one row; raises when the server does not accept it."""
+        client = self.client or self.mailer._client()
+        recipients, message = self.mailer._message(client, email)
         try:
-            result = client.send(
-                to=[a.strip() for a in email.to.split(",") if a.strip()],
-                subject=encoded_subject(email.subject),
-                contents=[email.body_html],
-                attachments=[_attachment_file(a) for a in email.attachments] or None,
-                headers=headers,
-                prettify_html=False,
-                message_id=email.message_id,
-                group_messages=False,
-            )
-        finally:
-            client.close()
-        # yagmail swallows a mid-send disconnect after its own retries and returns False instead.
-        if result is False:
-            raise ConnectionError(
-                _(
-                    "the SMTP server %(host)s:%(port)s dropped the connection",
-                    host=self.smtp_host,
-                    port=self.smtp_port,
-                )
-            )
-        if result:
+            try:
+                refused = self._transmit(client, recipients, message)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+                if self.sent == 0 or client.smtp.data_sent or not _closing(exc):
+                    raise
+                self.close()  # the relay closed the idle connection before this message's DATA
+                refused = self._transmit(self.mailer._client(), recipients, message)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            raise self.mailer._dropped() from None
+        except BaseException:
+            self.close()  # a refused message or a broken link: the next row starts afresh
+            raise
+        if refused:
             # Retrying would re-send to the recipients that did accept, so the row counts as sent.
-            logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, result)
+            logger.warning("e-mail %s: the server refused some recipients: %s", email.message_id, refused)
+
+    def _transmit(self, client: _Client, recipients: list[str], message: str) -> dict[str, Any]:
+        if self.client is not client:
+            client.login()  # connects (and STARTTLS, AUTH as configured)
+            self.client, self.sent = client, 0
+        client.smtp.data_sent = False
+        refused: dict[str, Any] = client.smtp.sendmail(client.user, recipients, message)
+        self.sent += 1
+        return refused
+
+    def close(self) -> None:
+        """QUIT and drop the connection, if one is open."""
+        if self.client is not None:
+            client, self.client, self.sent = self.client, None, 0
+            try:
+                client.close()
+            except (OSError, smtplib.SMTPException):
+                pass  # the link is gone already; nothing waits on it
+
+
+def _closing(exc: Exception) -> bool:
+    """The relay closed the connection: it dropped it, or said 421 (closing the channel) and then did."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
+class _NotesData:
+    """An smtplib connection that notes when a message's DATA command goes out (`data_sent`)."""
+
+    data_sent = False
+
+    def data(self, msg: Any) -> Any:
+        self.data_sent = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _SMTP(_NotesData, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_NotesData, smtplib.SMTP_SSL):
+    pass
+
+
+class _Client(yagmail.SMTP):  # type: ignore[misc]  # yagmail is untyped
+    """yagmail's client on a connection that notes when DATA goes out."""
+
+    smtp: _SMTP | _SMTPSSL
+
+    @property
+    def connection(self) -> type[_SMTP | _SMTPSSL]:
+        return _SMTPSSL if self.ssl else _SMTP
 
 
 def mailer_for(settings: MailSettings, sink_port: int | None, *, clock: Clock | None = None) -> Mailer:
