@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
@@ -112,6 +112,12 @@ class OpenedCase:
     grade: str
 
 
+# Built once (every dunning case start asks).
+_ACTIVE_CASE = select(DunningCase.id).where(
+    DunningCase.customer_id == bindparam("customer_id"), DunningCase.status.in_(DunningStatus.ACTIVE)
+)
+
+
 def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     """Open the customer's dunning case; a customer never has two active cases.
 
@@ -131,11 +137,7 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
             )
         )
     customer = get_customer(ctx.session, req.customer_id)
-    active = ctx.session.scalar(
-        select(DunningCase.id).where(
-            DunningCase.customer_id == customer.id, DunningCase.status.in_(DunningStatus.ACTIVE)
-        )
-    )
+    active = ctx.session.scalar(_ACTIVE_CASE, {"customer_id": customer.id})
     if active is not None:
         raise HandlerInputError(
             _(

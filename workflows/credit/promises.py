@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import ForeignKey, Index, String, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.models import Invoice, Payment, PaymentAllocation
@@ -79,14 +79,18 @@ def received_for(session: Session, promise: DunningPromise, customer_id: int, un
     return Decimal("0.00") if total is None else Decimal(total).quantize(Decimal("0.01"))
 
 
+# Built once: every review of a dunning case asks (twice in a case's first step).
+_OPEN_PROMISE = (
+    select(DunningPromise)
+    .where(DunningPromise.case_id == bindparam("case_id"), DunningPromise.status == PromiseStatus.OPEN)
+    .order_by(DunningPromise.id.desc())
+    .limit(1)
+)
+
+
 def open_promise(session: Session, case_id: int) -> DunningPromise | None:
     """The promise that pauses the case now, if any (at most one is open at a time)."""
-    return session.scalar(
-        select(DunningPromise)
-        .where(DunningPromise.case_id == case_id, DunningPromise.status == PromiseStatus.OPEN)
-        .order_by(DunningPromise.id.desc())
-        .limit(1)
-    )
+    return session.scalar(_OPEN_PROMISE, {"case_id": case_id})
 
 
 def counted_promises(session: Session, case_id: int) -> int:
