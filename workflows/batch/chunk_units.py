@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from workflows.credit import dunning
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -94,3 +96,18 @@ def leftovers(chunks: Sequence[Chunk], held: Sequence[int]) -> list[Chunk]:
                 Chunk(chunk.process_key, chunk.as_of, ids, tuple(reasons[c] for c in ids if c in reasons))
             )
     return found
+
+
+def summary(process_key: str, result: ChunkResult) -> dict[str, Any]:
+    """What one run's chunks did, in the shape of the day's summary (the CLI's batch commands print it)."""
+    if process_key == dunning.PROCESS_KEY:
+        return {
+            "cases_started": len(result.started),
+            "instances": sorted(result.started),
+            "failed_customers": sorted(result.failed),
+        }
+    return {
+        "reviews_started": len(result.started),
+        "by_reason": {k: sorted(v) for k, v in result.by_reason.items()},
+        "failed_customers": sorted(result.failed),
+    }

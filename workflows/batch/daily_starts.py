@@ -37,16 +37,18 @@ from workflows.batch import claims
 from workflows.batch.chunk_units import Chunk as Chunk
 from workflows.batch.chunk_units import ChunkResult as ChunkResult
 from workflows.batch.chunk_units import leftovers, split
+from workflows.batch.chunk_units import summary as summary
 from workflows.batch.claims import DayCounts
 from workflows.batch.regrade import tell_regraded_cases
 from workflows.clock import utcnow
 from workflows.credit import dunning, limit_review
-from workflows.credit.key_customer_reviews import start_data
+from workflows.credit.key_customer_reviews import StartData
 from workflows.credit.models import Customer, DunningCase, DunningStatus
+from workflows.definitions.versions import latest_definition
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
 from workflows.store.db import transaction
-from workflows.store.models import ClaimOutcome, InstanceStatus, ProcessInstance
+from workflows.store.models import ClaimOutcome, InstanceStatus, ProcessDefinition, ProcessInstance
 from workflows.users import SYSTEM
 
 logger = logging.getLogger(__name__)
@@ -109,12 +111,12 @@ def already_handled(session: Session, chunk: Chunk) -> set[int]:
         condition = since_day_start | ProcessInstance.status.in_(
             (InstanceStatus.RUNNING, InstanceStatus.ERROR)
         )
-    started = select(ProcessInstance.business_key).where(
-        ProcessInstance.process_key == chunk.process_key,
-        ProcessInstance.business_key.in_([str(c) for c in ids]),
-        condition,
+    # By business key, the process key compared here: given both, SQLite walked the process key's index
+    # (its every instance, for each group: a day grew quadratic), not the business key's (a few rows).
+    started = select(ProcessInstance.business_key, ProcessInstance.process_key).where(
+        ProcessInstance.business_key.in_([str(c) for c in ids]), condition
     )
-    handled.update(int(key) for key in session.scalars(started) if key is not None)
+    handled.update(int(b) for b, key in session.execute(started) if key == chunk.process_key and b)
     return handled
 
 
@@ -129,13 +131,15 @@ def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -
         pending = claims.pending_among(session, chunk.process_key, chunk.as_of, chunk.customer_ids)
     result = ChunkResult(already_done=[c for c in chunk.customer_ids if c not in pending])
     reasons = dict(zip(chunk.customer_ids, chunk.reasons, strict=False))
+    data = StartData(chunk.as_of, rt.settings.credit.base_currency)
     todo = [c for c in chunk.customer_ids if c in pending]
     while todo:
         if wait:
-            outcomes = [_wait_and_start(rt, chunk, todo[0], reasons.get(todo[0]), now)]
+            outcomes = [_wait_and_start(rt, chunk, todo[0], reasons.get(todo[0]), now, data)]
         else:
             with transaction(rt.factory) as session:
-                outcomes = _start_group(session, rt, chunk, todo[:STARTS_PER_TRANSACTION], reasons, now)
+                group = todo[:STARTS_PER_TRANSACTION]
+                outcomes = _start_group(session, rt, chunk, group, reasons, now, data)
         del todo[: len(outcomes)]
         for customer_id, outcome, instance_id in outcomes:
             reason = reasons.get(customer_id)
@@ -163,6 +167,7 @@ def _start_group(
     group: Sequence[int],
     reasons: dict[int, str],
     now: datetime,
+    data: StartData | None = None,
 ) -> list[Outcome]:
     """Claim, re-check and start a few customers in one transaction (the session's): one claim query, one
     re-check and one read of the customers for all of them, and one commit, instead of one per customer.
@@ -182,6 +187,7 @@ def _start_group(
     # weakly): the start's steps read them by key again and again (`session.get`), now without a query.
     kept = list(session.scalars(select(Customer).where(Customer.id.in_(sorted(taken - handled)))))
     _keep_loaded_rows(session, kept)
+    definition = latest_definition(session, key, required=False)  # once a group (None: each start refuses)
     outcomes: list[Outcome] = []
     ends = time_now() + TRANSACTION_SECONDS
     for customer_id in group:
@@ -196,7 +202,8 @@ def _start_group(
         else:
             try:
                 with session.begin_nested():
-                    instance_id = _start(session, rt, chunk, customer_id, reasons.get(customer_id), now)
+                    reason = reasons.get(customer_id)
+                    instance_id = _start(session, rt, chunk, customer_id, reason, now, data, definition)
                 outcomes.append((customer_id, ClaimOutcome.STARTED, instance_id))
             except (DomainError, IntegrityError, DataError) as exc:
                 _log_refused(chunk, customer_id, exc)
@@ -214,12 +221,12 @@ def _keep_loaded_rows(session: Session, kept: list[Any]) -> None:
 
 
 def _wait_and_start(
-    rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime
+    rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime, data: StartData
 ) -> Outcome:
     """One customer another run held: wait for its claim, then start it if it is still pending."""
     try:
         with transaction(rt.factory) as session:
-            outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, True)
+            outcome, instance_id = _claim_and_start(session, rt, chunk, customer_id, reason, now, True, data)
     except (DomainError, IntegrityError, DataError) as exc:
         _log_refused(chunk, customer_id, exc)
         outcome, instance_id = _record_failure(rt, chunk, customer_id), None
@@ -249,6 +256,7 @@ def _claim_and_start(
     reason: str | None,
     now: datetime,
     wait: bool,
+    data: StartData,
 ) -> tuple[str | None, int | None]:
     """(outcome, instance id); outcome None while another run holds the customer (and not `wait`)."""
     key, as_of = chunk.process_key, chunk.as_of
@@ -258,7 +266,7 @@ def _claim_and_start(
     if already_handled(session, Chunk(key, as_of, (customer_id,))):
         claims.record(session, key, as_of, customer_id, ClaimOutcome.ALREADY_HANDLED, utcnow())
         return ClaimOutcome.ALREADY_HANDLED, None
-    instance_id = _start(session, rt, chunk, customer_id, reason, now)
+    instance_id = _start(session, rt, chunk, customer_id, reason, now, data)
     claims.record(session, key, as_of, customer_id, ClaimOutcome.STARTED, utcnow(), instance_id)
     return ClaimOutcome.STARTED, instance_id
 
@@ -273,23 +281,32 @@ def _record_failure(rt: Runtime, chunk: Chunk, customer_id: int) -> str | None:
 
 
 def _start(
-    session: Session, rt: Runtime, chunk: Chunk, customer_id: int, reason: str | None, now: datetime
+    session: Session,
+    rt: Runtime,
+    chunk: Chunk,
+    customer_id: int,
+    reason: str | None,
+    now: datetime,
+    data: StartData | None = None,
+    definition: ProcessDefinition | None = None,
 ) -> int:
-    """Start the job's process for one customer in the claim's transaction.
+    """Start the job's process for one customer in the claim's transaction, with the chunk's `data` (its
+    `StartData`) and the key's latest `definition` when the caller read it in this transaction.
 
     Raises:
         DomainError: the start was refused (the customer's data); the transaction rolls back.
     """
-    data = start_data(session, customer_id, reason, chunk.as_of, rt.settings.credit.base_currency)
+    data = data or StartData(chunk.as_of, rt.settings.credit.base_currency)
     instance = start_instance(
         rt,
         chunk.process_key,
-        data,
+        data(session, customer_id, reason),
         actor=SYSTEM,
         now=now,
         business_key=str(customer_id),
         check_groups=False,
         session=session,
+        definition=definition,
     )
     return int(instance.id)
 
@@ -313,21 +330,6 @@ def run_chunks(
     for chunk in leftovers(chunks, held):
         total.merge(call(chunk, True))
     return total
-
-
-def summary(process_key: str, result: ChunkResult) -> dict[str, Any]:
-    """What one run's chunks did, in the shape of the day's summary (the CLI's batch commands print it)."""
-    if process_key == dunning.PROCESS_KEY:
-        return {
-            "cases_started": len(result.started),
-            "instances": sorted(result.started),
-            "failed_customers": sorted(result.failed),
-        }
-    return {
-        "reviews_started": len(result.started),
-        "by_reason": {k: sorted(v) for k, v in result.by_reason.items()},
-        "failed_customers": sorted(result.failed),
-    }
 
 
 # --- a daily job made of chunked starts ------------------------------------------------------------------
