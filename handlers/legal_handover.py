@@ -32,6 +32,7 @@ from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment
+from workflows.messages import _
 from workflows.money import format_money
 from workflows.users import emails_of
 
@@ -67,7 +68,7 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
         amount=amount,
         currency=case.currency,
         rate=Decimal("1.00"),
-        reason=f"legal handover of dunning case {case.id}",
+        reason=_("legal handover of dunning case %(case)s", case=case.id),  # a msgid: pages say it
         created_by="system",
         created_at=ctx.now,
     )
