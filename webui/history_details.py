@@ -17,11 +17,12 @@ from markupsafe import Markup, escape
 
 from webui.case_labels import LABELS, data_value
 from webui.diagram_names import key_label
-from webui.formatting import describe_detail, format_day, format_value
+from webui.formatting import describe_detail, format_day, format_value, page_locale
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
 from webui.stored_sentences import said_stored
 from workflows.definitions.display_names import ENGLISH
+from workflows.money import as_decimal, format_money
 
 # The audit's own keys (workflows/instances.py, workflows/credit/customers.py change_limit, ...).
 AUDIT_LABELS: dict[str, Any] = {
@@ -44,6 +45,10 @@ def _stored(value: Any) -> Markup:
 
 
 def _said(key: str, value: Any) -> Markup | str:
+    if key in ("old", "new") and not isinstance(value, bool) and as_decimal(value) is not None:
+        return format_money(
+            value, locale=page_locale()
+        )  # a limit change's amounts (the event names no currency)
     if key == "groups" and isinstance(value, list):
         return group_list(str(v) for v in value)
     if key == "approvers" and isinstance(value, list):
