@@ -38,8 +38,8 @@ SPIFF_FRAMES = (
     _("%(error)s. Rule failed on row %(row)s"),
     _("%(error)s. Failed to execute DMN Rule on row %(row)s"),
     _("%(error)s. Python script error on line %(line)s: %(code)s"),
-    _("No conditions satisfied on gateway"),
-    _("No conditions satisfied for %(task)s"),
+    _("No conditions satisfied on gateway."),
+    _("No conditions satisfied for %(task)s."),
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
 # An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
@@ -192,7 +192,7 @@ def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     text = str(sentence)
     if current_language() == ENGLISH or not text:
         return text
-    found = _recognised(text, 0)
+    found = _recognised(text.strip(), 0)  # SpiffWorkflow's sentences end in ". " (incidents before 2026-12)
     if found is not None:
         return _say(found, sayers or {})
     # "ConflictError: <sentence>": a failure stored with its exception's name (a job day's error, an

@@ -105,7 +105,9 @@ SPIFF = [
         "line 2 of the script: ZeroDivisionError:division by zero.",
         "脚本第 2 行出错：ZeroDivisionError:division by zero.",
     ),
-    ("No conditions satisfied for check_amount", "check_amount 的所有条件均不满足，流程无法继续"),
+    ("No conditions satisfied for check_amount.", "check_amount 的所有条件均不满足，流程无法继续"),
+    # As an incident stored it before its message was stripped.
+    ("No conditions satisfied on gateway. ", "网关的所有条件均不满足，流程无法继续"),
 ]
 
 
