@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.engine import runner
@@ -96,3 +96,28 @@ def test_an_unversioned_row_and_an_unchanged_one(app: Flask, shipped: None, cloc
     with factory() as session:
         stored = session.get(InboxItem, item.id)
         assert stored is not None and (stored.assignee, stored.decision) == ("analyst1", "approve")
+
+
+def test_a_start_rolled_back_in_a_savepoint_leaves_no_object_behind(
+    app: Flask, shipped: None, clock: datetime
+) -> None:
+    """A batch starts each instance in a savepoint (workflows/batch/daily_starts.py): a start rolled back
+    must leave the session as a rolled-back flush would, so the next start (on SQLite it gets the same
+    id back) attaches its instance."""
+    rt = app.extensions["creditflow"].rt
+    persisted: list[Any] = []
+    with transaction(rt.factory) as session:
+        event.listen(session, "pending_to_persistent", lambda _s, obj: persisted.append(obj))
+        with pytest.raises(RuntimeError), session.begin_nested():
+            first = runner.start_instance(
+                rt, "payment_terms_exception", START, actor=SYSTEM, now=clock, session=session
+            )
+            raise RuntimeError("this customer's start fails")
+        assert first not in session
+        second = runner.start_instance(
+            rt, "payment_terms_exception", START, actor=SYSTEM, now=clock, session=session
+        )
+        assert second in session and not session.dirty and not session.new
+    assert persisted[0] is first and persisted[-1] is second
+    with rt.factory() as session:
+        assert session.scalars(select(ProcessInstance.id)).all() == [second.id]

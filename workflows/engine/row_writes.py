@@ -81,6 +81,36 @@ def _update_for(
     return update(table).where(where).values(values)
 
 
+def insert_loaded(session: Session, obj: Any) -> None:
+    """INSERT a new object's row with one prepared statement; the object is then in the session as a
+    flush leaves a new one (persistent, nothing pending; a rollback expunges it, as it would).
+
+    Every column attribute must be set (None for NULL): the object's values are the row's, and it reads
+    them without a SELECT. Its changes from here on are written by `write_changed` or a flush.
+    """
+    state = inspect(obj)
+    mapper = state.mapper
+    (pk,) = mapper.primary_key
+    pk_key = mapper.get_property_by_column(pk).key
+    values = {}
+    for prop in mapper.column_attrs:
+        if prop.key != pk_key:
+            if prop.key not in state.dict:
+                raise ValueError(f"insert_loaded: {type(obj).__name__}.{prop.key} is not set")
+            values[prop.columns[0].key] = state.dict[prop.key]
+    session.add(obj)
+    table = cast(Table, mapper.local_table)
+    state.dict[pk_key] = session.connection().execute(_insert_returning(table, pk), values).scalar_one()
+    # What the flush does after its INSERT: identity key, committed state, the transaction's record of
+    # the new row (so a rollback expunges the object) and the pending_to_persistent event.
+    session._register_persistent({state})
+
+
+@functools.cache
+def _insert_returning(table: Table, pk: Column[Any]) -> Insert:
+    return insert(table).returning(pk)
+
+
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert derived rows on the step's connection; they need none of the ORM's bookkeeping."""
     if rows:
