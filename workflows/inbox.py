@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Select,
     String,
+    Text,
     bindparam,
     case,
     cast,
@@ -184,8 +187,9 @@ def _plain_count() -> Select[Any]:
 
 
 @functools.cache
-def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
-    """(count, page) statements for one shape; building SQLAlchemy statements costs more than running them."""
+def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """(count, page, page's columns for the API) statements for one shape; building SQLAlchemy statements
+    costs more than running them."""
     column, backwards = _SORTS[shape.sort]
     key = getattr(InboxItem, column)
     order = (key.desc(), InboxItem.id.desc()) if backwards else (key, InboxItem.id)
@@ -217,13 +221,16 @@ def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
             .offset(bindparam("offset"))
         )
     # The status again: a page read from the candidate index alone never shows a closed task.
-    rows = select(InboxItem).where(InboxItem.id.in_(page_ids), InboxItem.status == TaskStatus.OPEN)
-    return count, rows.order_by(*order)
+    shown = (InboxItem.id.in_(page_ids), InboxItem.status == TaskStatus.OPEN)
+    rows = select(InboxItem).where(*shown).order_by(*order)
+    # The API's page: the columns task_json reads, JSON columns as their text (decoded by _loads).
+    plain = [InboxItem.__table__.c[name] for name in _PLAIN_COLUMNS]
+    texts = [cast(InboxItem.__table__.c[name], Text).label(name) for name in _JSON_COLUMNS]
+    return count, rows, select(*plain, *texts).where(*shown).order_by(*order)
 
 
-def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[InboxItem]:
-    """One page of the actor's open tasks, filtered and sorted, with the total count: exact up to
-    COUNT_LIMIT tasks (or the page's end, if further), past it a lower bound (Page.total_is_lower_bound)."""
+def _query(actor: Actor, flt: InboxFilter) -> tuple[_Shape, dict[str, Any], int]:
+    """The shape of the actor's inbox query, its bound values and where its count stops."""
     sort = flt.sort if flt.sort in _SORTS else "due"
     groups = sorted(actor.groups)
     wide = not actor.is_admin and len(groups) > MAX_GROUP_BRANCHES
@@ -239,14 +246,12 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
         sort,
         bool(flt.text) and not (flt.text or "").isascii(),
     )
-    count, page_query = _inbox_statements(shape)
     per_page = max(1, min(flt.per_page, MAX_PER_PAGE))
     page = max(1, flt.page)
     params: dict[str, Any] = {
         "username": actor.username,
         "process_key": flt.process_key,
         "group": flt.group,
-        "now": now,
         "like": f"%{(flt.text or '').lower()}%",
         "translated": like_pattern(json.dumps(flt.text or "")[1:-1]),  # as json.dumps wrote `translations`
         "limit": per_page,
@@ -258,9 +263,36 @@ def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) 
     params["cap"] = limit + 1
     params["groups"] = groups
     params.update((f"group_{n}", name) for n, name in enumerate(groups))
+    return shape, params, limit
+
+
+def list_inbox(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[InboxItem]:
+    """One page of the actor's open tasks, filtered and sorted, with the total count: exact up to
+    COUNT_LIMIT tasks (or the page's end, if further), past it a lower bound (Page.total_is_lower_bound)."""
+    shape, params, limit = _query(actor, flt)
+    count, page_query, _columns = _inbox_statements(shape)
+    params["now"] = now
     counted = session.scalar(count, params) or 0
     rows = session.scalars(page_query, params).all()
-    return Page(list(rows), min(counted, limit), page, per_page, total_is_lower_bound=counted > limit)
+    per_page = params["limit"]
+    return Page(
+        list(rows), min(counted, limit), max(1, flt.page), per_page, total_is_lower_bound=counted > limit
+    )
+
+
+def list_inbox_json(session: Session, actor: Actor, flt: InboxFilter, now: datetime) -> Page[dict[str, Any]]:
+    """list_inbox's page as the REST API shows it (task_json's answer for each task), read as plain rows:
+    no ORM objects, JSON columns decoded with orjson, a form's fields worked out once per form. Python per
+    row, not SQL, was most of GET /api/tasks at 100,000 open tasks (the SQL of a page is about 1 ms)."""
+    shape, params, limit = _query(actor, flt)
+    count, _page_query, columns = _inbox_statements(shape)
+    params["now"] = now
+    counted = session.scalar(count, params) or 0
+    rows = session.connection().execute(columns, params).all()
+    items = [_row_json(row, now) for row in rows]
+    return Page(
+        items, min(counted, limit), max(1, flt.page), params["limit"], total_is_lower_bound=counted > limit
+    )
 
 
 def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
@@ -283,6 +315,64 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
             )
         )
     return item
+
+
+# The inbox_items columns task_json reads, and those of them stored as JSON.
+_PLAIN_COLUMNS = (
+    "id", "instance_id", "process_key", "bpmn_id", "title", "subject", "assignee", "status", "created_at",
+    "due_at", "completed_by", "completed_at", "instructions",
+)  # fmt: skip
+_JSON_COLUMNS = ("candidate_groups", "form_schema", "four_eyes", "context")
+# orjson reads an integer beyond 64 bits as a float; a run of 19 digits may be one, so json reads that text.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def _loads(text: str | None) -> Any:
+    """A JSON column's value, as the column type's json.loads gives it (orjson: 5-10 times faster)."""
+    if text is None:
+        return None
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # NaN or Infinity, which json.dumps writes and json.loads reads
+            pass
+    return json.loads(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _form_json(schema_text: str | None) -> dict[str, Any]:
+    """A task's "form", by its schema's stored text: tasks of one user task share it. The answer is only
+    serialized, never changed, so one dict serves every task (at most 256 forms are kept)."""
+    schema = _loads(schema_text)
+    return {"fields": form_fields(schema), "schema": schema}
+
+
+def _row_json(row: Any, now: datetime) -> dict[str, Any]:
+    """task_json of a row of list_inbox_json's columns (the same answer)."""
+    groups = _loads(row.candidate_groups)
+    return {
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "process_key": row.process_key,
+        "name": row.bpmn_id,
+        "title": row.title,
+        "subject": row.subject,
+        "group": groups[0] if groups else None,
+        "groups": groups,
+        "assignee": row.assignee,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "due_at": row.due_at.isoformat() if row.due_at else None,
+        "overdue": bool(row.due_at and row.status == TaskStatus.OPEN and row.due_at < now),
+        "completed_by": row.completed_by,
+        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+        "form": _form_json(row.form_schema),
+        "context": {
+            "instructions": row.instructions,
+            "four_eyes": _loads(row.four_eyes),
+            "data": _loads(row.context),
+        },
+    }
 
 
 def task_json(item: InboxItem, now: datetime) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from webui.api.openapi import Body, Id, JsonObject, Model, Page, PageQuery, Time
 from webui.services import services
 from workflows.engine import runner
 from workflows.errors import BadRequest
-from workflows.inbox import InboxFilter, get_task_for, list_inbox, task_json
+from workflows.inbox import InboxFilter, get_task_for, list_inbox_json, task_json
 from workflows.instances import instance_summary
 from workflows.messages import _
 
@@ -112,9 +112,9 @@ def get_tasks(query: TaskQuery) -> Response:
         per_page=query.per_page,
     )
     with svc.rt.factory() as session:
-        found = list_inbox(session, actor, flt, now)
+        found = list_inbox_json(session, actor, flt, now)
         return paged(
-            [task_json(t, now) for t in found.items],
+            found.items,
             found.total,
             found.page,
             found.per_page,
