@@ -317,7 +317,7 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
     return item
 
 
-# The inbox_items columns task_json reads, and those of them stored as JSON.
+# The inbox_items columns task_json reads, then those stored as JSON: _row_json unpacks them in this order.
 _PLAIN_COLUMNS = (
     "id", "instance_id", "process_key", "bpmn_id", "title", "subject", "assignee", "status", "created_at",
     "due_at", "completed_by", "completed_at", "instructions",
@@ -348,30 +348,29 @@ def _form_json(schema_text: str | None) -> dict[str, Any]:
 
 
 def _row_json(row: Any, now: datetime) -> dict[str, Any]:
-    """task_json of a row of list_inbox_json's columns (the same answer)."""
-    groups = _loads(row.candidate_groups)
+    """task_json of a row of list_inbox_json's columns (the same answer). Unpacked by position: a third of
+    the cost of reading 17 attributes of a Row by name."""
+    (task_id, instance_id, process_key, bpmn_id, title, subject, assignee, status, created_at, due_at,
+     completed_by, completed_at, instructions, groups_text, schema_text, eyes, data) = row  # fmt: skip
+    groups = _loads(groups_text)
     return {
-        "id": row.id,
-        "instance_id": row.instance_id,
-        "process_key": row.process_key,
-        "name": row.bpmn_id,
-        "title": row.title,
-        "subject": row.subject,
+        "id": task_id,
+        "instance_id": instance_id,
+        "process_key": process_key,
+        "name": bpmn_id,
+        "title": title,
+        "subject": subject,
         "group": groups[0] if groups else None,
         "groups": groups,
-        "assignee": row.assignee,
-        "status": row.status,
-        "created_at": row.created_at.isoformat(),
-        "due_at": row.due_at.isoformat() if row.due_at else None,
-        "overdue": bool(row.due_at and row.status == TaskStatus.OPEN and row.due_at < now),
-        "completed_by": row.completed_by,
-        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
-        "form": _form_json(row.form_schema),
-        "context": {
-            "instructions": row.instructions,
-            "four_eyes": _loads(row.four_eyes),
-            "data": _loads(row.context),
-        },
+        "assignee": assignee,
+        "status": status,
+        "created_at": created_at.isoformat(),
+        "due_at": due_at.isoformat() if due_at else None,
+        "overdue": bool(due_at and status == TaskStatus.OPEN and due_at < now),
+        "completed_by": completed_by,
+        "completed_at": completed_at.isoformat() if completed_at else None,
+        "form": _form_json(schema_text),
+        "context": {"instructions": instructions, "four_eyes": _loads(eyes), "data": _loads(data)},
     }
 
 
