@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +57,26 @@ class ParsedFont:
                 composite = Glyph(data)
                 composite.expand(glyf)
                 self.components[name] = [c.glyphName for c in composite.components]
-        self.hmtx: dict[str, tuple[int, int]] = dict(big["hmtx"].metrics)
-        self.vmtx: dict[str, tuple[int, int]] | None = dict(big["vmtx"].metrics) if "vmtx" in big else None
+        # Advance and side bearing by glyph id, packed (as fontTools' dicts of tuples they took ~9 MB a font).
+        self.hmtx = _packed(big["hmtx"].metrics, self.glyph_order)
+        self.vmtx = _packed(big["vmtx"].metrics, self.glyph_order) if "vmtx" in big else None
         # As stored (getTableData would compile the decompiled ones: hhea by expanding every glyph).
         self.tables: dict[str, bytes] = {tag: big.reader[tag] for tag in _WHOLE_TABLES if tag in big.reader}
-        # (platform, encoding, format, language, glyph name -> its codes or, for the variation sequences of
-        # format 14, selector -> [(code, glyph name or None for the default glyph)])
-        self.cmaps: list[tuple[int, int, int, int, dict[Any, Any]]] = []
+        # (platform, encoding, format, language, fontTools' own code -> glyph name or, for the variation
+        # sequences of format 14, selector -> [(code, glyph name or None for the default glyph)]), and one
+        # index glyph name -> its codes in any subtable (the subtables map mostly the same codes).
+        self.cmaps: list[tuple[int, int, int, int, Any]] = []
+        codes_of: dict[str, list[int]] = {}
         for table in big["cmap"].tables:
-            if table.format == 14:
-                mapping: dict[Any, Any] = {selector: list(pairs) for selector, pairs in table.uvsDict.items()}
-            else:
-                mapping = {}
-                for code, name in table.cmap.items():
-                    mapping.setdefault(name, []).append(code)
+            mapping = table.uvsDict if table.format == 14 else table.cmap
             self.cmaps.append((table.platformID, table.platEncID, table.format, table.language, mapping))
+            if table.format != 14:
+                for code, name in mapping.items():
+                    codes = codes_of.setdefault(name, [])
+                    if code not in codes:
+                        codes.append(code)
+        self.codes_of: dict[str, tuple[int, ...]] = {name: tuple(codes) for name, codes in codes_of.items()}
+        del codes_of
         widths: Any = self.template.cw  # fpdf2's defaultdict, typed as a dict
         self.template.cw = _Widths(widths, widths.default_factory())
         self.template.close()
@@ -104,11 +110,11 @@ class ParsedFont:
         font["glyf"] = glyf
         font["loca"] = newTable("loca")
         hmtx = newTable("hmtx")
-        hmtx.metrics = {name: self.hmtx[name] for name in order}
+        hmtx.metrics = self._metrics(self.hmtx, order)
         font["hmtx"] = hmtx
         if self.vmtx is not None:
             vmtx = newTable("vmtx")
-            vmtx.metrics = {name: self.vmtx[name] for name in order}
+            vmtx.metrics = self._metrics(self.vmtx, order)
             font["vmtx"] = vmtx
         cmap = newTable("cmap")
         cmap.tableVersion = 0
@@ -125,11 +131,21 @@ class ParsedFont:
                     if (kept := [(c, g) for c, g in pairs if (g in keep if g else c in codes)])
                 }
             else:
-                subtable.cmap = {code: name for name in order for code in mapping.get(name, ())}
+                subtable.cmap = {
+                    code: name
+                    for name in order
+                    for code in self.codes_of.get(name, ())
+                    if mapping.get(code) == name
+                }
                 codes.update(subtable.cmap)
             cmap.tables.append(subtable)
         font["cmap"] = cmap
         return font
+
+    def _metrics(self, packed: tuple[array[int], array[int]], order: list[str]) -> dict[str, tuple[int, int]]:
+        advances, bearings = packed
+        ids = [self.glyph_ids[name] for name in order]
+        return {name: (advances[i], bearings[i]) for name, i in zip(order, ids, strict=True)}
 
     def _glyph(self, name: str, *, plain: bool) -> Glyph:
         """A new glyph object for a document's small font (`plain`: as stored, for fontTools to decompile)."""
@@ -144,6 +160,10 @@ class ParsedFont:
         if prepared is None:
             prepared = self.prepared[name] = _prepare(data)
         return _PreparedGlyph(prepared)
+
+
+def _packed(metrics: dict[str, tuple[int, int]], order: list[str]) -> tuple[array[int], array[int]]:
+    return array("i", (metrics[name][0] for name in order)), array("i", (metrics[name][1] for name in order))
 
 
 class _Widths(dict[int, float]):
