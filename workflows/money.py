@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from babel.numbers import format_currency, format_decimal
@@ -107,14 +107,32 @@ def format_money(
     if value is None or value == "":
         return empty
     number = as_decimal(value)
-    if number is None:
-        return str(value)
+    if number is None or not number.is_finite() or number.adjusted() >= _MOST_DIGITS:
+        # No number (a NaN Decimal too, which Babel wrote "€NaN.00"), or one no amount comes near: as stored
+        # (an int through Decimal: str() of a huge int raises).
+        return str(number) if isinstance(value, int) and number is not None else str(value)
+    if number.copy_abs() <= _HALF_CENT:
+        number = Decimal(0)  # "-0" (or -0.001) owes nothing: "€0.00", not "-€0.00"
     locale = locale or LOCALE
-    if not currency:
-        return format_decimal(number, format="#,##0.00", locale=locale)
-    # Amounts are stored in cents whatever the currency (Decimal2), so two decimals for JPY too.
-    text = format_currency(number, currency, locale=locale, currency_digits=False)
+    with localcontext() as context:
+        # Babel rounds to the cents in the current context: 28 digits raised InvalidOperation from 10**26 on.
+        context.prec = max(context.prec, _MOST_DIGITS + 4)
+        if not currency:
+            return format_decimal(number, format="#,##0.00", locale=locale)
+        if not isinstance(currency, str) or not _CODE.fullmatch(currency):
+            # A stored code that is no ISO code ("1", an emoji, 50 letters): after the number, set off, so
+            # that "1" and 5 never read "15.00".
+            return f"{format_decimal(number, format='#,##0.00', locale=locale)} {currency}"
+        # Amounts are stored in cents whatever the currency (Decimal2), so two decimals for JPY too.
+        text = format_currency(number, currency.upper(), locale=locale, currency_digits=False)
     return _SPACED_CODE.sub("\\1\xa0\\2", text, count=1)
+
+
+_CODE = re.compile(r"[A-Za-z]{3}")
+_HALF_CENT = Decimal("0.005")  # rounds to zero (half even, as Babel rounds)
+# Amounts from 10**_MOST_DIGITS on are shown as stored: stored amounts stay below a trillion (MAX_AMOUNT), so
+# only odd task data gets there, and "1e999999" must not become a million digits.
+_MOST_DIGITS = 40
 
 
 # CLDR's currencySpacing, which Babel does not apply: a symbol that ends in a letter (an ISO code such as
