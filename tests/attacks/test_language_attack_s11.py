@@ -349,3 +349,88 @@ def test_a_typed_contract_change_reason_is_shown_as_typed_on_a_zh_page(app: Flas
     with app.test_request_context("/tasks/1", headers={"Accept-Language": "zh"}):
         assert data_value("reason", "overdue", "overdue") == "overdue"
         assert data_value("reason", "manual", "manual") == "manual"
+
+
+# --- odd amounts and races on the JSON API, messages in the asker's language -----------------------------
+
+
+def _open_hold(client: FlaskClient, demo_tokens: dict[str, str], holds: int) -> int:
+    listed = client.get("/api/tasks?per_page=200", headers=auth(demo_tokens["analyst1"])).json
+    assert listed is not None and len(listed["items"]) == holds
+    return int(listed["items"][0]["id"])
+
+
+@pytest.mark.parametrize("amount", [10**30, -0.0, "1e5", "NaN", "1e999999", "１２", True, [1], 1e308])
+@pytest.mark.parametrize("language", ["zh", "en", "zh;q=NaN, en;q=0", "x" * 5_000])
+def test_an_odd_release_amount_is_a_4xx_in_a_language_creditflow_speaks(
+    client: FlaskClient, demo_tokens: dict[str, str], holds: int, amount: Any, language: str
+) -> None:
+    task = _open_hold(client, demo_tokens, holds)
+    response = client.post(
+        f"/api/tasks/{task}/complete",
+        json={"data": {"decision": "release", "release_amount": amount}},
+        headers={**auth(demo_tokens["analyst1"]), "Accept-Language": language},
+    )
+    if response.status_code == 200:  # a plain amount the form takes ("1e5", -0.0): stored as a number
+        return
+    assert 400 <= response.status_code < 500, (amount, response.status_code)
+    message = str(response.json["error"]["message"])  # type: ignore[index]
+    assert re.search(r"%\(\w+\)|\{\w*\}", message) is None, message
+    if language == "zh":
+        assert re.search(r"[\u4e00-\u9fff]", message), message
+
+
+def test_two_clients_completing_the_same_task_at_once_one_wins_and_the_inbox_adds_up(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], holds: int
+) -> None:
+    import threading
+
+    task = _open_hold(client, demo_tokens, holds)
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def complete(language: str) -> None:
+        mine = app.test_client()
+        barrier.wait()
+        answers.append(
+            mine.post(
+                f"/api/tasks/{task}/complete",
+                json={"data": {"decision": "release", "release_amount": 200.5}},
+                headers={**auth(demo_tokens["analyst1"]), "Accept-Language": language},
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=complete, args=(lang,)) for lang in ("zh", "en")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answers)[0] == 200 and len(answers) == 2, answers
+    assert answers.count(200) == 1 and 400 <= max(answers) < 500, answers  # the loser: a 409, never a 500
+    left = client.get("/api/tasks?per_page=1&page=1", headers=auth(demo_tokens["analyst1"])).json
+    assert left is not None and left["total"] == holds - 1 and left["has_more"] is True
+    last = client.get(f"/api/tasks?per_page=1&page={holds - 1}", headers=auth(demo_tokens["analyst1"])).json
+    assert last is not None and len(last["items"]) == 1 and last["has_more"] is False
+
+
+def test_a_release_amount_of_1e308_the_form_takes_is_shown_on_zh_and_en_pages(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], holds: int
+) -> None:
+    # The hold's form has no maximum: a JSON number 1e308 is a valid release amount and lands in the case
+    # data, whose tables format amounts with format_money (InvalidOperation, a 500, before the fix).
+    task = _open_hold(client, demo_tokens, holds)
+    done = client.post(
+        f"/api/tasks/{task}/complete",
+        json={"data": {"decision": "release", "release_amount": 1e308}},
+        headers=auth(demo_tokens["analyst1"]),
+    )
+    assert done.status_code == 200, done.json
+    instance = done.json["instance"]["id"]  # type: ignore[index]
+    reader = logged_in(app, "analyst1")
+    for language in ("zh", "en"):
+        for url in (f"/tasks/{task}", f"/instances/{instance}"):
+            started = time.perf_counter()
+            response = reader.get(url, headers={"Accept-Language": language})
+            assert response.status_code == 200, (url, language, response.status_code)
+            assert time.perf_counter() - started < 2
+            assert "1e+308" in response.get_data(as_text=True) or "1E+308" in response.get_data(as_text=True)
