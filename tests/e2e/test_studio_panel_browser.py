@@ -284,4 +284,6 @@ def test_a_zh_owner_reads_the_new_entries_and_the_previews_in_chinese(
     page.locator('[data-entry-id="dueIn"]:has-text("任务生成 5 天后到期。")').wait_for()
     select(page, "information_reminder")
     page.locator('[data-entry-id="timerStart"] input').fill("2027-01-09 09:00")
-    page.locator('[data-preview="timer"]:has-text("按此开始时间，于 2027年1月14日 09:00 UTC 触发。")').wait_for()
+    page.locator(
+        '[data-preview="timer"]:has-text("按此开始时间，于 2027年1月14日 09:00 UTC 触发。")'
+    ).wait_for()
