@@ -434,3 +434,59 @@ def test_a_release_amount_of_1e308_the_form_takes_is_shown_on_zh_and_en_pages(
             assert response.status_code == 200, (url, language, response.status_code)
             assert time.perf_counter() - started < 2
             assert "1e+308" in response.get_data(as_text=True) or "1E+308" in response.get_data(as_text=True)
+
+
+# --- names a process owner deploys, through the new Jinja helpers (definition_name, task names) -------------
+
+EVIL_NAME = "Credit hold <script>alert(1)</script> {{ 7*7 }} %(x)s %s"
+EVIL_ZH = "审核<img src=x onerror=alert(3)> %(name)s {{ 7*7 }} \u202e逆"
+
+
+def test_hostile_diagram_names_in_both_languages_are_escaped_on_every_page(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], tmp_path: Any, clock: datetime
+) -> None:
+    from html import escape
+
+    bundle = tmp_path / "evil_bundle"
+    bundle.mkdir()
+    for path in credit_hold_files():
+        content = path.read_text()
+        if path.suffix == ".bpmn":
+            content = content.replace(
+                'name="Credit hold on a sales order"', f'name="{escape(EVIL_NAME)}"'
+            ).replace(
+                '<spiffworkflow:property name="dueIn" value="P1D" />',
+                '<spiffworkflow:property name="dueIn" value="P1D" />'
+                f'<spiffworkflow:property name="name_zh" value="{escape(EVIL_ZH)}" />',
+            )
+            assert escape(EVIL_ZH) in content
+        (bundle / path.name).write_text(content)
+    deployed = upload(client, demo_tokens["owner1"], sorted(bundle.iterdir()))
+    assert deployed.status_code == 201, deployed.json
+    rt = app.extensions["creditflow"].rt
+    with transaction(rt.factory) as session:
+        actor = actor_for(get_user(session, "sales1"))
+    data = {"order_amount": 120, "available_limit": 100, "order_number": "SO-EVIL"}
+    instance = runner.start_instance(rt, "credit_hold", data, actor=actor, now=clock)
+    reader = logged_in(app, "analyst1")
+    owner = logged_in(app, "owner1")
+    task = client.get("/api/tasks", headers=auth(demo_tokens["analyst1"])).json["items"][0]["id"]  # type: ignore[index]
+    for language in ("zh", "en"):
+        for who, url in (
+            (reader, "/inbox"),
+            (reader, f"/tasks/{task}"),
+            (reader, f"/instances/{instance.id}"),
+            (owner, "/definitions"),
+            (owner, "/definitions/credit_hold/1"),
+        ):
+            started = time.perf_counter()
+            response = who.get(url, headers={"Accept-Language": language})
+            took = time.perf_counter() - started
+            assert response.status_code == 200, (url, language, response.status_code)
+            page = response.get_data(as_text=True)
+            assert "<script>alert(1)" not in page and "<img src=x" not in page, (url, language)
+            assert ">49<" not in page and " 49 " not in page, (url, language)
+            assert took < 3, (url, language, took)
+        inbox_page = reader.get("/inbox", headers={"Accept-Language": language}).get_data(as_text=True)
+        if language == "zh":  # the Chinese task name, as the owner wrote it: escaped, placeholders as text
+            assert escape("审核<img src=x onerror=alert(3)> %(name)s {{ 7*7 }}") in inbox_page
