@@ -28,12 +28,13 @@ from workflows.batch.month_end import month_end_provision_run
 from workflows.batch.sweeps import MESSAGE_CHARS, NO_PROGRESS, Progress, fire_due_timers, retry_failed_steps
 from workflows.batch.watchlist_run import watchlist_run
 from workflows.clock import utcnow
+from workflows.definitions.display_names import definition_names
 from workflows.engine.runtime import Runtime
 from workflows.mail.outbox import DispatchResult, count_due_emails, dispatch_due_emails, queue_email
 from workflows.mail.smtp import Mailer
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
-from workflows.store.models import InboxItem, TaskStatus
+from workflows.store.models import InboxItem, ProcessDefinition, ProcessInstance, TaskStatus
 from workflows.users import emails_of
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,23 @@ def _remind_one(session: Session, item: InboxItem, to: list[str], now: datetime)
         )
 
 
+def _chinese_texts(session: Session, item: InboxItem) -> dict[str, str]:
+    """The task's title and subject as a Chinese reader sees them in the inbox (the diagram's name_zh, the
+    subject_zh written when the task opened); the reminder is rendered later in each reader's language."""
+    found: dict[str, str] = {}
+    subject = ((item.translations or {}).get("zh") or {}).get("subject")
+    if subject:
+        found["subject_zh"] = str(subject)
+    definition = session.scalar(
+        select(ProcessDefinition)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(ProcessInstance.id == item.instance_id)
+    )
+    if definition is not None:
+        found["task_title_zh"] = definition_names(session, definition).element(item.bpmn_id, "zh", item.title)
+    return found
+
+
 def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:
     item.reminded_at = now
     if to:
@@ -241,7 +259,9 @@ def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datet
                 "subject": item.subject,
                 "due_at": item.due_at,
                 "group": ", ".join(item.candidate_groups),
+                "groups": list(item.candidate_groups),  # the zh template names each group
                 "base_url": "",
+                **_chinese_texts(session, item),
             },
             dedupe_key=f"overdue:{item.id}",
             now=now,

@@ -1,0 +1,77 @@
+"""Chinese e-mails name groups, processes, triggers, watchlist actions and contract fields in Chinese, never
+by the codes the steps pass (R20 finding 3); the English versions keep no Chinese."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.mail.test_mail_languages import CJK, CONTEXT
+from workflows.mail.templates import render_email
+
+CODES = {
+    "limit_review_result": {"reason": "utilisation"},
+    "task_overdue": {
+        "group": "credit_analyst, collections",
+        "groups": ["credit_analyst", "collections"],
+        "process_key": "credit_limit_review",
+        "task_title": "Review the limit",
+        "task_title_zh": "复核信用额度",
+        "subject": "Slowpay Trading, limit review (utilisation)",
+        "subject_zh": "Slowpay Trading，额度复核（额度使用率过高）",
+    },
+    "watchlist_summary": {
+        "by_action": {"credit_hold": 1, "review": 2},
+        "entries": [
+            {
+                "customer_name": "上海精密零件有限公司",
+                "customer_id": 3,
+                "action": "credit_hold",
+                "indicators": [{"indicator": "utilisation"}, {"indicator": "over_limit"}],
+                "indicator_list": "utilisation, over_limit",
+                "owner": "credit_manager",
+                "opened_at": "2026-03-01T00:00:00",
+            }
+        ],
+    },
+    "countersign_request": {},
+    "decision": {"process_key": "write_off", "outcome": "expired"},
+    "dispute_outcome": {"to_customer": False, "outcome": "rejected", "owner_group": "collections"},
+}
+# What each Chinese mail must say instead of the codes.
+SAID = {
+    "limit_review_result": ["额度使用率过高"],
+    "task_overdue": ["信用分析师、催收专员", "信用额度复核", "复核信用额度", "额度复核（额度使用率过高）"],
+    "watchlist_summary": ["信用冻结 1 项", "复核 2 项", "额度使用率、超额度", "信用经理"],
+    "countersign_request": ["账期（天）", "30 → 60"],
+    "decision": ["坏账核销申请", "已逾期失效"],
+    "dispute_outcome": ["负责组 催收专员"],
+}
+CODE_WORDS = re.compile(
+    r"utilisation|over_limit|credit_hold|credit_analyst|credit_manager|collections|credit[ _]limit[ _]review"
+    r"|write[ _]off|payment[ _]terms[ _]days|expired|\breview\b|->"
+)
+
+
+@pytest.mark.parametrize("template", sorted(CODES))
+def test_chinese_mails_name_codes_in_chinese(template: str) -> None:
+    context: dict[str, Any] = {**CONTEXT, **CODES[template]}
+    chinese = render_email(template, context, language="zh")
+    assert chinese.language == "zh"
+    for part in (chinese.subject, chinese.text, chinese.html):
+        left = CODE_WORDS.findall(part.replace("Slowpay Trading, limit review", ""))
+        assert not left, (template, left, part)
+    said = chinese.subject + chinese.text
+    for words in SAID[template]:
+        assert words in said, (template, words, said)
+    assert SAID[template][0] in chinese.html, template  # the HTML part (and its PDF) says it too
+    english = render_email(template, context, language="en")
+    assert not CJK.search((english.subject + english.text + english.html).replace("上海精密零件有限公司", ""))
+
+
+def test_an_overdue_reminder_queued_before_the_chinese_texts_still_renders() -> None:
+    # A reminder queued by an older release has only `group` and the English title and subject.
+    chinese = render_email("task_overdue", {**CONTEXT, "group": "credit_analyst"}, language="zh")
+    assert "提醒用户组 信用分析师" in chinese.text and "任务：Review" in chinese.text
