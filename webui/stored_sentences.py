@@ -52,6 +52,14 @@ _DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op fai
 # placeholder taking the text up to the FIRST occurrence of the literal after it (an atomic group: linear);
 # the full search, which also finds a parameter that holds its next literal, only on sentences this short.
 _FULL_SEARCH_MAX = 300
+# Placeholders that hold what a person or a client system wrote (an ERP order reference, a user or file name,
+# a typed value): shown as stored, never re-read as a sentence of ours. An order an ERP calls "credit
+# application" read 订单 授信申请 on a Chinese page, a reference nobody can look up.
+_DATA = frozenset(
+    "order order_ref ref reference held_reference user username name names who customer number "
+    "invoice_number raiser starter owner recorder proposer deployer closed_by recipient address title "
+    "subject file path value values text literal external_id expression code key process_key".split()
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ def _recognised(sentence: str, depth: int) -> Recognised | None:
             continue
         params: dict[str, str | Recognised] = {}
         for name, value in match.groupdict().items():
-            inner = _recognised(value, depth + 1) if " " in value else None
+            inner = _recognised(value, depth + 1) if " " in value and name not in _DATA else None
             params[name] = value if inner is None else inner
         return shape.msgid, params
     return None

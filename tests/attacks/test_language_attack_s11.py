@@ -66,6 +66,7 @@ ODD_CODES: list[Any] = [
 
 @pytest.mark.parametrize("locale", ["en", "zh_Hans", None])
 def test_format_money_never_raises_on_an_odd_stored_value(locale: str | None) -> None:
+    format_money(1, "EUR", locale=locale)  # Babel loads a locale's data once (tens of ms): not timed
     for amount in ODD_AMOUNTS:
         for code in ODD_CODES:
             started = time.perf_counter()
@@ -490,3 +491,50 @@ def test_hostile_diagram_names_in_both_languages_are_escaped_on_every_page(
         inbox_page = reader.get("/inbox", headers={"Accept-Language": language}).get_data(as_text=True)
         if language == "zh":  # the Chinese task name, as the owner wrote it: escaped, placeholders as text
             assert escape("审核<img src=x onerror=alert(3)> %(name)s {{ 7*7 }}") in inbox_page
+
+
+@pytest.mark.parametrize(
+    "amount", ["%(most)s", "{0}{1}", "%s%s%s", "１２３", "1" * 41, "<b>1</b>", "1,5", "NaN"]
+)
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_an_amount_a_client_types_is_echoed_as_data_in_the_askers_language(
+    client: FlaskClient, demo_tokens: dict[str, str], amount: str, language: str
+) -> None:
+    customer = make_customer(client, demo_tokens, "Typed amounts Ltd")
+    response = client.post(
+        "/api/credit-checks",
+        json={"customer_id": customer, "order_ref": "SO-%(x)s-{0}", "amount": amount, "currency": "EUR"},
+        headers={**auth(demo_tokens["sales1"]), "Accept-Language": language},
+    )
+    assert 400 <= response.status_code < 500, (amount, response.status_code)
+    said = str(response.json)  # message and field errors
+    assert "Traceback" not in said and "%(value)" not in said and "%(most)s %(most)s" not in said
+    if language == "zh":
+        assert re.search(r"[\u4e00-\u9fff]", said), said
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page=-1", "page=abc", f"page={10**20}", "page=0", "per_page=0", f"page={2**31 - 1}", "page=1e3"],
+)
+def test_the_inbox_page_takes_odd_paging_values_without_a_500(
+    app: Flask, demo_tokens: dict[str, str], query: str
+) -> None:
+    reader = logged_in(app, "analyst1")
+    for language in ("zh", "en"):
+        response = reader.get(f"/inbox?{query}", headers={"Accept-Language": language})
+        assert response.status_code < 500, (query, language, response.status_code)
+
+
+def test_an_order_reference_that_reads_like_one_of_our_sentences_stays_the_erps_reference(app: Flask) -> None:
+    # The ERP's order references are its own words (80 characters, spaces allowed): inside a stored
+    # credit-check reason they were re-read as a sentence: order "credit application" read 订单 授信申请.
+    with app.test_request_context("/", headers={"Accept-Language": "zh"}):
+        for ref in ("credit application", "migrated from ERP"):
+            said = said_stored(f"order {ref} is held: a credit manager decides on its release in instance 5")
+            assert f"订单 {ref} " in said and "实例 5" in said, said
+        assert said_stored("released by migrated from ERP") == "已由 migrated from ERP 放行"
+        # A parameter that holds one of our sentences is still said (the frame inside the frame).
+        assert (
+            said_stored("credit.score failed: migrated from ERP") != "credit.score failed: migrated from ERP"
+        )
