@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from webui.services import services
 from workflows.errors import Forbidden
+from workflows.group_names import group_names
 from workflows.logins import (
     begin_login_try,
     end_login_try,
@@ -98,7 +99,7 @@ def require_groups(groups: frozenset[str], doing: str) -> Actor:
                 "%(user)s may not %(doing)s: only %(groups)s or admin may.",
                 user=actor.username,
                 doing=translated(doing, _),  # a workflows.messages.Text from a page module, said here
-                groups=", ".join(sorted(groups)),
+                groups=translated(group_names(sorted(groups)), _),  # "Credit manager、Finance"
             )
         )
     return actor

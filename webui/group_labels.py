@@ -10,26 +10,13 @@ from flask import Flask
 from flask_babel import lazy_gettext
 
 from webui.i18n import current_language
-from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
+from workflows.group_names import GROUP_NAMES
 from workflows.users import SYSTEM_ACTOR
 
-GROUP_LABELS = {
-    roles.SALES: lazy_gettext("Sales"),
-    roles.CREDIT_ANALYST: lazy_gettext("Credit analyst"),
-    roles.CREDIT_MANAGER: lazy_gettext("Credit manager"),
-    roles.CFO: lazy_gettext("CFO"),
-    roles.AUDITOR: lazy_gettext("Auditor"),
-    roles.COLLECTIONS: lazy_gettext("Collector"),
-    roles.COLLECTIONS_LEAD: lazy_gettext("Collections lead"),
-    roles.LEGAL: lazy_gettext("Legal"),
-    roles.PROCUREMENT: lazy_gettext("Procurement"),
-    roles.PROCUREMENT_MANAGER: lazy_gettext("Procurement manager"),
-    roles.FINANCE: lazy_gettext("Finance"),
-    roles.LOGISTICS: lazy_gettext("Logistics"),
-    roles.PROCESS_OWNER: lazy_gettext("Process owner"),
-    roles.ADMIN: lazy_gettext("Administrator"),
-}
+# The names live in workflows/group_names.py (domain sentences name groups too); said here in the page's
+# language.
+GROUP_LABELS = {group: lazy_gettext(name.msgid) for group, name in GROUP_NAMES.items()}
 # creditflow itself as an actor (workflows.users.SYSTEM_ACTOR, timers and jobs): "the system", 系统.
 SYSTEM_NAME = lazy_gettext("the system")
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
+from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
@@ -310,7 +311,7 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
             _(
                 "task %(task_id)s belongs to %(candidate_groups)s; %(user)s is not a member",
                 task_id=task_id,
-                candidate_groups=", ".join(item.candidate_groups),
+                candidate_groups=group_names(item.candidate_groups),
                 user=actor.username,
             )
         )

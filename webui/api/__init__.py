@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from webui.input_checks import MAX_ID, loads_checked
 from webui.services import MAX_PAGE, services
 from workflows.errors import BadRequest, Forbidden, Unauthorized, message_of
+from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.store.db import transaction
 from workflows.store.paging import MAX_PER_PAGE
@@ -53,7 +54,7 @@ def require_groups(actor: Actor, groups: frozenset[str], action: str) -> None:
                 "%(user)s may not %(action)s: only %(groups)s or admin may",
                 user=actor.username,
                 action=action,
-                groups=", ".join(sorted(groups)),
+                groups=group_names(sorted(groups)),
             )
         )
 

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from workflows.errors import Invalid
+from workflows.errors import Invalid, field_listing
 from workflows.messages import Text, _
 from workflows.money import parse_money
 from workflows.process_data import check_process_data
@@ -165,9 +165,8 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
             details={"fields": {"_form": message}},
         ) from exc
     if errors:
-        listing = "; ".join(
-            f"{k}: {v}" for k, v in sorted(errors.items())
-        )  # the fields' own sentences: English
+        # Each field's sentence stays a Text inside the listing, so the API says it in the caller's language.
+        listing = field_listing(dict(sorted(errors.items())))
         raise Invalid(_("The form has errors: %(fields)s", fields=listing), details={"fields": errors})
     return accepted
 

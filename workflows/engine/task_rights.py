@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.roles import changes_nothing
 from workflows.errors import Conflict, Forbidden
+from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
 from workflows.users import Actor
@@ -62,7 +63,7 @@ def check_may_complete(session: Session, item: InboxItem, actor: Actor) -> None:
             _(
                 "Task %(id)s belongs to %(groups)s; %(user)s is not a member.",
                 id=item.id,
-                groups=", ".join(item.candidate_groups) or _("its assignee"),
+                groups=group_names(item.candidate_groups) or _("its assignee"),
                 user=actor.username,
             )
         )
