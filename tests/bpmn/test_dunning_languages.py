@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("shipped")
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 CHINESE_NAME = "上海精密零件有限公司"
-ZH_SUBJECTS = ["付款提醒函", "第二次催款通知", "最后催款函"]
+ZH_SUBJECTS = ["付款提醒函", "第二次催款函", "最后催款函"]
 EN_SUBJECTS = ["Payment reminder", "Second reminder", "Final demand"]
 
 

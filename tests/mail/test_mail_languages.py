@@ -126,7 +126,7 @@ def test_every_template_has_a_chinese_version_that_renders_in_chinese() -> None:
 
 def test_chinese_letters_write_amounts_and_dates_for_chinese_readers() -> None:
     notice = render_email("dunning_notice", CONTEXT, language="zh")
-    assert notice.subject == "第二次催款通知：逾期款项¥1,200.00（Slowpay Trading）"
+    assert notice.subject == "第二次催款函：逾期款项¥1,200.00（Slowpay Trading）"
     assert "2026年3月27日前" in notice.text and "催收费用¥15.00" in notice.text
     assert "年利率 8.5%" in notice.text and "¥3.92" in notice.text
     letter = render_email("approval_letter", CONTEXT, language="zh")
@@ -164,7 +164,7 @@ def test_a_chinese_subject_goes_over_smtp_as_folded_rfc2047_words() -> None:
     sink = RawSink()
     controller = start_controller(sink, SINK_HOST, 0)
     try:
-        subject = "第二次催款通知：逾期款项¥128,000.50（上海精密零件有限公司）"
+        subject = "第二次催款函：逾期款项¥128,000.50（上海精密零件有限公司）"
         mailer = YagmailMailer(load_settings({}).mail, SINK_HOST, controller.port)
         mailer.send(
             OutboxEmail(
