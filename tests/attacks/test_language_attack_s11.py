@@ -245,28 +245,46 @@ def test_inbox_pages_past_the_cap_and_past_the_end_stay_consistent(
     client: FlaskClient, demo_tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch, holds: int
 ) -> None:
     headers = auth(demo_tokens["analyst1"])
-    everything = client.get("/api/tasks?per_page=200", headers=headers).json
-    assert everything is not None and everything["total_is_lower_bound"] is False
-    count = everything["total"]
-    assert count >= 3  # the demo's open tasks: pages 1-3 of one task each are real pages
+    filters = (
+        "",
+        "&sort=-created",
+        "&group=credit_analyst",
+        "&process_key=credit_hold",
+        "&q=review",
+        "&q=%25_",
+        "&mine=true",
+    )
+    counts = {}
+    for shown_by in filters:
+        everything = client.get(f"/api/tasks?per_page=200{shown_by}", headers=headers).json
+        assert everything is not None and everything["total_is_lower_bound"] is False
+        counts[shown_by] = everything["total"]
+    assert counts[""] >= 3 and counts["&q=review"] == counts[""] and counts["&mine=true"] == 0
     monkeypatch.setattr(inbox, "COUNT_LIMIT", 1)
-    for per_page in (1, 2, 200):
-        for page in (1, 2, 3, count + 5, 2**31 - 1):
-            started = time.perf_counter()
-            response = client.get(f"/api/tasks?page={page}&per_page={per_page}", headers=headers)
-            assert time.perf_counter() - started < 2
-            assert response.status_code == 200, (page, per_page)
-            found = response.json
-            assert found is not None
-            shown = len(found["items"])
-            assert shown == max(0, min(per_page, count - (page - 1) * per_page))
-            assert found["has_more"] is (count > page * per_page)
-            if found["total_is_lower_bound"]:
-                assert found["has_more"] and found["total"] < count
-            else:
-                assert found["total"] == count  # exact once the page's end reaches the count
-            # The total never says fewer tasks than the caller has already paged past.
-            assert found["total"] >= min(count, (page - 1) * per_page + shown)
+    for shown_by, count in counts.items():
+        for per_page in (1, 2, 200):
+            for page in (1, 2, 3, count + 5, 2**31 - 1):
+                started = time.perf_counter()
+                response = client.get(
+                    f"/api/tasks?page={page}&per_page={per_page}{shown_by}", headers=headers
+                )
+                assert time.perf_counter() - started < 2
+                assert response.status_code == 200, (page, per_page, shown_by)
+                found = response.json
+                assert found is not None
+                shown = len(found["items"])
+                assert shown == max(0, min(per_page, count - (page - 1) * per_page)), (
+                    page,
+                    per_page,
+                    shown_by,
+                )
+                assert found["has_more"] is (count > page * per_page)
+                if found["total_is_lower_bound"]:
+                    assert found["has_more"] and found["total"] < count
+                else:
+                    assert found["total"] == count  # exact once the page's end reaches the count
+                # The total never says fewer tasks than the caller has already paged past.
+                assert found["total"] >= min(count, (page - 1) * per_page + shown)
     for language in ("zh", "en"):
         page = client.get(f"/inbox?page={2**31 - 1}", headers={**headers, "Accept-Language": language})
         assert page.status_code in (200, 302, 401), page.status_code
