@@ -556,3 +556,14 @@ def test_an_order_reference_that_reads_like_one_of_our_sentences_stays_the_erps_
         assert (
             said_stored("credit.score failed: migrated from ERP") != "credit.score failed: migrated from ERP"
         )
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_customer_name_with_line_breaks_cannot_add_a_header_to_a_notice(language: str) -> None:
+    from tests.mail.test_mail_languages import CONTEXT
+    from workflows.mail.templates import render_email
+
+    name = "上海公司\r\nBcc: victim@evil.example\r\n\r\n<h1>x</h1>\u2028Subject: 2"
+    rendered = render_email("dunning_notice", {**CONTEXT, "customer_name": name}, language=language)
+    assert not re.search(r"[\r\n\u2028\u2029]", rendered.subject), rendered.subject
+    assert "<h1>x</h1>" not in rendered.html
