@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import lazy_gettext
 
+from webui.case_keys import KEY_LABELS, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
 from webui.formatting import format_day, format_time, is_money_key, page_locale
 from webui.i18n import current_language
@@ -27,8 +28,9 @@ from workflows.money import as_decimal, format_money
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
 
-# The case-data keys of the shipped diagrams and handlers (credit application and limit review first).
-LABELS: dict[str, Any] = {
+# The case-data keys of the shipped diagrams and handlers (credit application and limit review here, the other
+# processes' and the history's in webui/case_keys.py).
+_OWN_LABELS: dict[str, Any] = {
     "above_policy": lazy_gettext("Above the policy's limit"),
     "annual_revenue": lazy_gettext("Annual revenue"),
     "assessment": lazy_gettext("Assessment"),
@@ -103,6 +105,7 @@ LABELS: dict[str, Any] = {
     "weights": lazy_gettext("Weights"),
     "why": lazy_gettext("Why people decide"),
 }
+LABELS: dict[str, Any] = {**KEY_LABELS, **_OWN_LABELS}
 
 
 # The segment scorecards of bpmn/scorecard_weights.dmn (`scoring.scorecard`).
@@ -115,12 +118,19 @@ SCORECARDS: dict[str, Any] = {
 }
 
 
+def known_label(key: Any) -> str | None:
+    """A case-data key's label in the page's language: ours, else the title of the shipped form field that
+    writes it; None for a key neither names (a decision table's input, a key a diagram's author chose)."""
+    if not isinstance(key, str):
+        return None
+    label = LABELS.get(key)
+    return str(label) if label is not None else form_title(key, current_language())
+
+
 def data_label(key: Any) -> str:
     """A case-data key in the page's language; the key itself in English or when it is not ours."""
-    label = LABELS.get(key) if isinstance(key, str) else None
-    if label is None or current_language() == ENGLISH:
-        return str(key)
-    return str(label)
+    label = None if current_language() == ENGLISH else known_label(key)
+    return str(key) if label is None else label
 
 
 # The review sweep's triggers (workflows/credit/limit_review.py; the case's `reason`, and `trigger` in a
@@ -224,7 +234,8 @@ def data_value(key: Any, value: Any, shown: str, currency: str | None = None) ->
         return _code(TRIGGERS, value)
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
-    return shown
+    coded = coded_value(str(key), value, current_language())
+    return shown if coded is None else coded
 
 
 def register(app: Flask) -> None:

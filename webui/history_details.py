@@ -15,7 +15,7 @@ from flask import Flask
 from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
-from webui.case_labels import LABELS, data_value
+from webui.case_labels import data_value, known_label
 from webui.diagram_names import key_label
 from webui.formatting import describe_detail, format_day, format_value, page_locale
 from webui.group_labels import group_list
@@ -85,7 +85,7 @@ def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
     separator = gettext("%(label)s: %(value)s")
     parts = []
     for key, value in flat.items():
-        label = AUDIT_LABELS.get(key) or LABELS.get(key)
+        label = AUDIT_LABELS.get(key) or known_label(key)
         shown = escape(_said(key, value))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))

@@ -1,0 +1,179 @@
+"""Every shipped process's case data and history on zh pages (issue 20, review R20 finding 1): the keys our
+diagrams and handlers write (change_request_id, fee_level_1, write_off_amount, business_key, ...) are labelled
+in Chinese, and values that are our codes (wait, open, settled, credit_manager, unchanged, approve) are said
+in it. Unlike tests/webui/test_language.py this looks INSIDE `data-value`: a key cell may hide nothing, and
+a value cell may keep only what a person or the ERP typed.
+
+The demo's cases (workflows/cli/demo.start_demo_cases: a credit application, a payment terms exception, a
+contract change, a held order, a write-off, a dispute, a dunning case) and a limit review started by hand
+are read by the demo admin in Chinese on every open task page and every instance page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from tests.webui.test_language import as_user
+from webui.case_keys import KEY_LABELS
+from workflows.cli.demo import seed_demo, start_demo_cases
+from workflows.credit import roles
+from workflows.credit.models import Customer
+from workflows.engine.runner import start_instance
+from workflows.store.db import transaction
+from workflows.store.models import InboxItem, ProcessInstance
+from workflows.users import actor_for, get_user
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+# An id as our code writes it: snake_case (fee_level_1, business_key).
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+# Values our code writes that R20 found raw on zh pages, and their like: shown alone in a value cell they are
+# a code, never a person's words.
+CODES = frozenset(
+    {
+        "wait", "close", "open", "unreachable", "promised", "disputed", "refused", "settled", "recovered",
+        "uncollectable", "credit_manager", "credit_analyst", "sales", "finance", "legal", "unchanged",
+        "increase", "decrease", "approve", "reject", "price", "payment_terms", "posted", "released", "held",
+        "running", "completed",
+    }
+)  # fmt: skip
+
+
+class _Cells(HTMLParser):
+    """The case-data tables' key cells (`th[data-key]`, data-value included), their leaf value cells, and
+    the history's detail lines (`small`), each as its whole text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+        self.values: list[str] = []
+        self.details: list[str] = []
+        self.open: list[tuple[str, list[str]]] = []  # (kind, text parts) of the cells being read
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "th" and "data-key" in values:
+            self.open.append(("key", []))
+        elif tag == "td" and any(kind == "kv" for kind, _ in self.open[-1:]):
+            self.open.append(("value", []))
+        elif tag == "table" and "kv" in (values.get("class") or "").split():
+            if self.open and self.open[-1][0] == "value":
+                self.open[-1] = ("nested", [])  # a value cell holding a table: its cells are read themselves
+            self.open.append(("kv", []))
+        elif tag == "small":
+            self.open.append(("small", []))
+
+    def handle_endtag(self, tag: str) -> None:
+        ends = {"th": "key", "td": "value", "table": "kv", "small": "small"}
+        if tag == "td" and self.open and self.open[-1][0] == "nested":
+            self.open.pop()
+            return
+        if not self.open or self.open[-1][0] != ends.get(tag):
+            return
+        kind, parts = self.open.pop()
+        text = " ".join("".join(parts).split())
+        {"key": self.keys, "value": self.values, "small": self.details}.get(kind, []).append(text)
+
+    def handle_data(self, data: str) -> None:
+        if self.open:
+            self.open[-1][1].append(data)
+
+
+def cells(page: str) -> _Cells:
+    parser = _Cells()
+    parser.feed(page)
+    return parser
+
+
+# An instance page's decision log shows each decision table's input expressions and rule ids as the table's
+# author wrote them (like the decision ids): not case data.
+DECISIONS = re.compile(r'<section class="panel" id="decisions">.*?</section>', re.S)
+
+
+def _leftovers(page: str) -> list[str]:
+    found = cells(DECISIONS.sub("", page))
+    left = [f"key {key!r}" for key in found.keys if SNAKE.search(key) or key in CODES]
+    left += [f"value {value!r}" for value in found.values if value in CODES]
+    for line in found.details:
+        for part in line.split(" · "):
+            label = part.split("：", 1)[0]
+            if SNAKE.search(label) or re.fullmatch(r"[a-z]+", label):
+                left.append(f"history {part!r}")
+    return left
+
+
+@pytest.fixture
+def demo_cases(app: Flask, demo_tokens: dict[str, str]) -> dict[str, Any]:
+    svc = app.extensions["creditflow"]
+    with transaction(svc.rt.factory) as session:
+        seed_demo(session, svc.clock())
+    start_demo_cases(svc.rt, svc.clock())
+    with svc.rt.factory() as session:
+        customer_id = session.scalar(select(Customer.id).where(Customer.external_id == "C-1001"))
+        manager = actor_for(get_user(session, "manager1"))
+    review = {"customer_id": customer_id, "reason": "manual"}
+    start_instance(svc.rt, roles.CREDIT_LIMIT_REVIEW, review, actor=manager, now=svc.clock())
+    with transaction(svc.rt.factory) as session:
+        instances = dict(session.execute(select(ProcessInstance.id, ProcessInstance.process_key)).all())
+        tasks = dict(
+            session.execute(
+                select(InboxItem.id, InboxItem.instance_id).where(InboxItem.status == "open")
+            ).all()
+        )
+    return {"instances": instances, "tasks": tasks}
+
+
+def test_a_zh_reader_sees_no_key_or_code_of_ours_in_any_shipped_process_s_case_data(
+    app: Flask, demo_cases: dict[str, Any]
+) -> None:
+    keys = set(demo_cases["instances"].values())
+    assert {roles.DUNNING, roles.WRITE_OFF, roles.SUPPLIER_CONTRACT_CHANGE, roles.CREDIT_LIMIT_REVIEW} <= keys
+    reader = as_user(app, "admin", "zh")  # the demo admin, reading Chinese
+    left: dict[str, list[str]] = {}
+    pages = [f"/instances/{i}" for i in demo_cases["instances"]] + [
+        f"/tasks/{t}" for t in demo_cases["tasks"]
+    ]
+    shown = 0
+    for path in pages:
+        response = reader.get(path)
+        assert response.status_code == 200, path
+        page = response.get_data(as_text=True)
+        assert '<html lang="zh-Hans"' in page, path
+        shown += len(cells(page).keys)
+        if found := _leftovers(page):
+            left[path] = found
+    assert shown > 200  # the tables were read: each case writes dozens of keys
+    # The contract's page names the demo contract's clauses in Chinese too (its current terms and versions).
+    contract = reader.get("/contracts/1").get_data(as_text=True)
+    assert _leftovers(contract) == [] and contract.count("责任条款") >= 2 and "终止条款" in contract
+    assert not left, "\n".join(f"{path}: {found}" for path, found in left.items())
+
+
+def test_the_keys_r20_named_have_chinese_labels_and_codes_are_said(app: Flask) -> None:
+    from webui.case_labels import data_label, data_value
+
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        named = "change_request_id value_impact fee_level_1 promise_max_days write_off_amount review_need"
+        for key in f"{named} order_value business_key before price delivery liability".split():
+            assert key in KEY_LABELS and not SNAKE.search(data_label(key)), key
+        assert data_label("promised_amount") == "承诺付款金额"  # a form field: its title_zh
+        said = {
+            ("action", "wait"): "等待付款",
+            ("status", "open"): "待处理",
+            ("outcome", "settled"): None,
+            ("approval_level", "credit_manager"): "信用经理",
+            ("change", "unchanged"): "额度不变",
+            ("decision", "approve"): None,
+            ("outcome", "unreachable"): "无法联系",
+        }
+        for (key, code), chinese in said.items():
+            value = data_value(key, code, code)
+            assert value != code and (chinese is None or value == chinese), (key, code, value)
+        assert data_value("comment", "approve", "approve") == "approve"  # a person's words stay as typed
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert data_label("fee_level_1") == "fee_level_1" and data_value("action", "wait", "wait") == "wait"

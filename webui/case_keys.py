@@ -1,0 +1,242 @@
+"""Labels for the case-data keys of the processes beyond credit application and limit review: what the
+dunning, write-off, order release, payment terms, dispute and supplier contract change diagrams and their
+handlers write into a case, and the keys of the audit's history details (`business_key`, `before`,
+`assignee`, ...). webui/case_labels.py reads this table with its own, and falls back to the shipped forms'
+field titles (`title_zh`) for a key a person typed in a form; its values that are our codes (a form's enum,
+a group, a status) are said by case_labels.data_value.
+
+English pages keep showing the keys as they are stored (the API and the diagrams' expressions name them so);
+only other languages read these labels.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from flask_babel import lazy_gettext
+
+from webui.group_labels import GROUP_LABELS, group_label
+from webui.i18n import STATUS_LABELS
+from webui.suppliers import CHANGE_TYPE_LABELS
+from workflows.settings import BPMN_DIR
+
+KEY_LABELS: dict[str, Any] = {
+    "action": lazy_gettext("Next action"),
+    "active": lazy_gettext("Active"),
+    "after": lazy_gettext("After"),
+    "age": lazy_gettext("Age (years)"),
+    "allowance": lazy_gettext("Allowance"),
+    "amount": lazy_gettext("Amount"),
+    "approval_level": lazy_gettext("Approval level"),
+    "approved_by": lazy_gettext("Approved by"),
+    "approvers": lazy_gettext("Approved by"),
+    "as_of": lazy_gettext("As of"),
+    "assignee": lazy_gettext("Assignee"),
+    "before": lazy_gettext("Before"),
+    "business_key": lazy_gettext("Business key"),
+    "case": lazy_gettext("Dunning case"),
+    "case_id": lazy_gettext("Case number"),
+    "change_request": lazy_gettext("Change request"),
+    "change_request_id": lazy_gettext("Change request number"),
+    "change_type": lazy_gettext("Type of change"),
+    "changes": lazy_gettext("Changes"),
+    "charge": lazy_gettext("Charge"),
+    "check_id": lazy_gettext("Credit check number"),
+    "cleared": lazy_gettext("Cleared"),
+    "collateral_id": lazy_gettext("Collateral number"),
+    "contact_name": lazy_gettext("Contact person"),
+    "content_hash": lazy_gettext("Content fingerprint"),
+    "contract_id": lazy_gettext("Contract number"),
+    "contract_number": lazy_gettext("Contract reference"),
+    "costs": lazy_gettext("Costs"),
+    "credit_balance": lazy_gettext("Credit balance"),
+    "credit_limit": lazy_gettext("Credit limit"),
+    "current": lazy_gettext("Current terms"),
+    "current_ratio": lazy_gettext("Current ratio"),
+    "customer_ids": lazy_gettext("Customer numbers"),
+    "day": lazy_gettext("Day"),
+    "debt_ratio": lazy_gettext("Debt ratio"),
+    "decided_by": lazy_gettext("Decided by"),
+    "decision_notice": lazy_gettext("Decision notice"),
+    "delivery": lazy_gettext("Delivery"),
+    "delivery_score": lazy_gettext("Delivery score"),
+    "description": lazy_gettext("Description"),
+    "dispute": lazy_gettext("Dispute"),
+    "dispute_id": lazy_gettext("Dispute number"),
+    "dispute_owner": lazy_gettext("Department investigating the dispute"),
+    "dispute_reason": lazy_gettext("Reason of the dispute"),
+    "disputed": lazy_gettext("Disputed"),
+    "disputed_amount": lazy_gettext("Disputed amount"),
+    "disputed_invoices": lazy_gettext("Disputed invoices"),
+    "due_date": lazy_gettext("Due on"),
+    "email": lazy_gettext("E-mail"),
+    "end_date": lazy_gettext("End date"),
+    "escalation": lazy_gettext("Escalation"),
+    "evaluation": lazy_gettext("Supplier evaluation"),
+    "evaluation_id": lazy_gettext("Evaluation number"),
+    "expires_on": lazy_gettext("Expires on"),
+    "external_id": lazy_gettext("External number"),
+    "factors": lazy_gettext("Factors"),
+    "fee_level_1": lazy_gettext("Fee at level 1"),
+    "fee_level_2": lazy_gettext("Fee at level 2"),
+    "fee_level_3": lazy_gettext("Fee at level 3"),
+    "fees": lazy_gettext("Fees charged"),
+    "financial_size": lazy_gettext("Financial size"),
+    "founded_year": lazy_gettext("Year founded"),
+    "grade_valid_months": lazy_gettext("Grade valid for (months)"),
+    "grade_valid_to": lazy_gettext("Grade valid until"),
+    "groups_added": lazy_gettext("Groups added"),
+    "impact_in_base": lazy_gettext("Value impact in the base currency"),
+    "increase_allowed": lazy_gettext("Increase allowed"),
+    "interest_margin_points": lazy_gettext("Interest margin (points)"),
+    "interest_on": lazy_gettext("Interest charged"),
+    "interest_reference_rate": lazy_gettext("Reference interest rate"),
+    "invoice": lazy_gettext("Invoice"),
+    "invoices": lazy_gettext("Invoices"),
+    "issue_date": lazy_gettext("Issue date"),
+    "kind": lazy_gettext("Kind"),
+    "language": lazy_gettext("Language"),
+    "level": lazy_gettext("Dunning level"),
+    "level_1_days": lazy_gettext("Days to level 1"),
+    "level_2_days": lazy_gettext("Days to level 2"),
+    "level_3_days": lazy_gettext("Days to level 3"),
+    "level_4_days": lazy_gettext("Days to level 4"),
+    "liability": lazy_gettext("Liability"),
+    "limit_amount": lazy_gettext("Credit limit"),
+    "lines": lazy_gettext("Lines"),
+    "lines_text": lazy_gettext("Disputed lines"),
+    "litigation": lazy_gettext("Litigation"),
+    "litigation_count": lazy_gettext("Lawsuits"),
+    "manager_notified": lazy_gettext("Manager notified"),
+    "matrix": lazy_gettext("Matrix"),
+    "name": lazy_gettext("Name"),
+    "needs_safeguard": lazy_gettext("Needs a safeguard"),
+    "new_limit": lazy_gettext("New credit limit"),
+    "next_action_at": lazy_gettext("Next action on"),
+    "next_level_at": lazy_gettext("Next level on"),
+    "next_review_date": lazy_gettext("Next review on"),
+    "notice": lazy_gettext("Notice"),
+    "number": lazy_gettext("Number"),
+    "old_limit": lazy_gettext("Previous credit limit"),
+    "oldest_due": lazy_gettext("Oldest due date"),
+    "open": lazy_gettext("Open"),
+    "open_amount": lazy_gettext("Open amount"),
+    "open_amounts": lazy_gettext("Open amounts"),
+    "open_entries": lazy_gettext("Open entries"),
+    "opened": lazy_gettext("Opened"),
+    "order_id": lazy_gettext("Order number"),
+    "order_ref": lazy_gettext("Order reference"),
+    "order_status": lazy_gettext("Order status"),
+    "order_value": lazy_gettext("Order value"),
+    "outcome": lazy_gettext("Outcome"),
+    "owner_group": lazy_gettext("Responsible group"),
+    "paid_on": lazy_gettext("Paid on"),
+    "password_changed": lazy_gettext("Password changed"),
+    "password_set": lazy_gettext("Password set"),
+    "penalties": lazy_gettext("Penalties"),
+    "penalties_count": lazy_gettext("Penalties"),
+    "posted": lazy_gettext("Posting"),
+    "previous": lazy_gettext("Previous"),
+    "price": lazy_gettext("Price"),
+    "promise_grace_days": lazy_gettext("Grace days for a promise"),
+    "promise_max_count": lazy_gettext("Most promises"),
+    "promise_max_days": lazy_gettext("Longest promise (days)"),
+    "promise_min_pct": lazy_gettext("Smallest promise (share)"),
+    "promised_amount": lazy_gettext("Promised amount"),
+    "promised_date": lazy_gettext("Promised payment date"),
+    "provision_used": lazy_gettext("Provision used"),
+    "quantity": lazy_gettext("Quantity"),
+    "queued": lazy_gettext("Sent"),
+    "raised_by": lazy_gettext("Raised by"),
+    "rate": lazy_gettext("Rate applied"),
+    "recipients": lazy_gettext("Recipients"),
+    "reference": lazy_gettext("Reference"),
+    "registration_no": lazy_gettext("Registration number"),
+    "release": lazy_gettext("Release"),
+    "request_id": lazy_gettext("Request number"),
+    "requested_terms_days": lazy_gettext("Requested terms (days)"),
+    "requester_told": lazy_gettext("Requester told"),
+    "result": lazy_gettext("Result"),
+    "review": lazy_gettext("Review"),
+    "review_need": lazy_gettext("Review needed"),
+    "risk": lazy_gettext("Risk"),
+    "rules": lazy_gettext("Rules"),
+    "source": lazy_gettext("Source"),
+    "standard_terms_days": lazy_gettext("Standard terms (days)"),
+    "standing": lazy_gettext("Standing"),
+    "start_date": lazy_gettext("Start date"),
+    "status": lazy_gettext("Status"),
+    "summary": lazy_gettext("Summary"),
+    "supplier_email": lazy_gettext("Supplier's e-mail"),
+    "supplier_grade": lazy_gettext("Supplier grade"),
+    "supplier_id": lazy_gettext("Supplier number"),
+    "supplier_name": lazy_gettext("Supplier name"),
+    "termination": lazy_gettext("Termination"),
+    "terms": lazy_gettext("Terms"),
+    "unallocated": lazy_gettext("Unallocated"),
+    "updated": lazy_gettext("Updated"),
+    "used": lazy_gettext("Used"),
+    "username": lazy_gettext("User name"),
+    "valid_to": lazy_gettext("Valid until"),
+    "value": lazy_gettext("Value"),
+    "value_impact": lazy_gettext("Value impact"),
+    "write_off_amount": lazy_gettext("Write-off amount"),
+    "write_off_base": lazy_gettext("Write-off amount in the base currency"),
+    "written_off": lazy_gettext("Written off"),
+}
+
+# Values that are our codes, by the key that holds them (a form's choices come from the form, below).
+VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "action": {"wait": lazy_gettext("wait for payment"), "close": lazy_gettext("close the case")},
+    "change": {
+        "increase": lazy_gettext("limit increase"),
+        "decrease": lazy_gettext("limit decrease"),
+        "unchanged": lazy_gettext("limit unchanged"),
+    },
+    "status": {"posted": lazy_gettext("posted to the ledger")},
+}
+# Keys whose value is a group id (the approver's level, the group that owns a dispute).
+GROUP_KEYS = frozenset({"approval_level", "owner_group", "dispute_owner", "groups_added"})
+
+
+@cache
+def _form_texts(language: str) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """The shipped forms' field titles and choice titles in `language` (`title_zh`, `enum_titles_zh`), by
+    field key: what a person typed into a form lands in the case under that key."""
+    titles: dict[str, str] = {}
+    choices: dict[tuple[str, str], str] = {}
+    for path in sorted(BPMN_DIR.glob("*.json")):
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # not a form: the diagrams' readers report it, pages only skip it
+            continue
+        fields = schema.get("properties") if isinstance(schema, dict) else None
+        for key, field in (fields or {}).items():
+            if not isinstance(field, dict):
+                continue
+            title = field.get(f"title_{language}")
+            if isinstance(title, str):
+                titles.setdefault(key, title)
+            for code, said in (field.get(f"enum_titles_{language}") or {}).items():
+                choices.setdefault((key, str(code)), str(said))
+    return titles, choices
+
+
+def form_title(key: str, language: str) -> str | None:
+    return _form_texts(language)[0].get(key)
+
+
+def coded_value(key: str, value: str, language: str) -> str | None:
+    """A value that is one of our codes, said in `language`; None for anything else (stored data)."""
+    said = VALUE_LABELS.get(key, {}).get(value)
+    if said is not None:
+        return str(said)
+    if key in GROUP_KEYS and value in GROUP_LABELS:
+        return group_label(value)
+    if key == "status" and value in STATUS_LABELS:
+        return str(STATUS_LABELS[value])
+    if key == "change_type" and value in CHANGE_TYPE_LABELS:
+        return str(CHANGE_TYPE_LABELS[value])
+    return _form_texts(language)[1].get((key, value))
