@@ -11,6 +11,7 @@ are read by the demo admin in Chinese on every open task page and every instance
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,6 +19,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from tests.bpmn.test_dunning_languages import post_invoice
+from tests.collections_desk import DUE, Collections
 from tests.webui.test_language import as_user
 from webui.case_keys import KEY_LABELS
 from workflows.cli.demo import seed_demo, start_demo_cases
@@ -177,3 +180,45 @@ def test_the_keys_r20_named_have_chinese_labels_and_codes_are_said(app: Flask) -
         assert data_value("comment", "approve", "approve") == "approve"  # a person's words stay as typed
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert data_label("fee_level_1") == "fee_level_1" and data_value("action", "wait", "wait") == "wait"
+
+
+def test_a_dunning_case_s_call_promise_and_legal_handover_pages_in_chinese(
+    app: Flask, desk: Collections
+) -> None:
+    """The dunning walk of the collections desk (tests/bpmn/test_dunning_languages.py): the collector's call
+    (disputes, promises and no answer write their keys), the promise's approval and the legal handover."""
+    customer = desk.customer(
+        "上海精密零件有限公司", email="ar@sh-precision.example", currency="CNY", language="zh"
+    )
+    post_invoice(desk, customer, "SH-1", "120000.00", "CNY")
+    reader = as_user(app, "admin", "zh")
+    seen: set[str] = set()
+    left: dict[str, list[str]] = {}
+
+    def read(task: dict[str, Any]) -> None:
+        seen.add(task["name"])
+        for path in (f"/tasks/{task['id']}", f"/instances/{task['instance_id']}"):
+            if found := _leftovers(reader.get(path).get_data(as_text=True)):
+                left[f"{task['name']} {path}"] = found
+
+    answers = iter(
+        [
+            {"outcome": "promised", "promised_date": (DUE + timedelta(days=60)).isoformat(),
+             "promised_amount": "20000.00", "comment": "pays in instalments"},
+        ]
+    )  # fmt: skip
+    for _day in range(60):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            read(task)
+            answer = next(answers, {"outcome": "unreachable", "comment": "voicemail"})
+            assert desk.complete("collector1", task["id"], **answer).status_code == 200
+        for user in ("manager1", "lead1"):
+            for task in desk.open_tasks(user) if user in desk.tokens else []:
+                read(task)
+                decision = "reject" if task["name"] != "approve_legal_handover" else "approve"
+                assert desk.complete(user, task["id"], decision=decision).status_code == 200
+        if "approve_legal_handover" in seen:
+            break
+    assert {"call_customer", "approve_legal_handover"} <= seen, seen
+    assert not left, "\n".join(f"{path}: {found}" for path, found in left.items())
