@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups
 from webui.collection_labels import TEMPLATE_GLOBALS
-from webui.dashboard import source_text
+from webui.decision_sources import source_html
 from webui.formatting import format_day
 from webui.services import page_arg, services
 from workflows.credit.collection_contacts import (
@@ -67,7 +67,7 @@ def index() -> str:
             args={"due": due},
             today=now.date(),
             base=svc.rt.settings.credit.base_currency,
-            source=source_text(priority.source),
+            source=source_html(priority.source),
         )
 
 

@@ -18,6 +18,8 @@ from flask_babel import gettext, lazy_gettext
 from webui.auth import login_required_view, require_groups
 from webui.customer_labels import reason_word
 from webui.customers import BUCKET_TITLES
+from webui.decision_sources import snapshot_title, source_html, source_text
+from webui.i18n import current_language
 from webui.jobs import day_filter
 from webui.kpi_help import KPI_HELP
 from webui.services import services
@@ -32,6 +34,7 @@ from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import CFO, CREDIT_ANALYST, CREDIT_MANAGER
 from workflows.credit.watchlist import counts_by_action, open_entries
+from workflows.definitions.display_names import ENGLISH
 from workflows.errors import BadRequest
 from workflows.messages import _
 
@@ -78,15 +81,6 @@ def reason_text(reason: str | None) -> str | None:
     # Another reason (a missing rate, a provision that cannot be computed) was stored in a snapshot as
     # its English sentence: said again from the catalogue's msgids.
     return str(known) if known is not None else said_stored(reason)
-
-
-def source_text(source: str | None) -> str | None:
-    """A deployed decision table's name ("concentration_cap.dmn of credit_limit_review v1") in the page's
-    language."""
-    if source is None or " of " not in source:
-        return source
-    table, process = source.split(" of ", 1)
-    return str(gettext("%(table)s of %(process)s", table=table, process=process))
 
 
 def _note(name: str, kpi: dict[str, Any]) -> str | None:
@@ -306,6 +300,9 @@ def index() -> str:
         exposures=exposures,
         cap=cap,
         cap_source=source_text(cap.source),
+        cap_source_html=source_html(cap.source),
+        snapshot_title=snapshot_title,
+        list_comma=", " if current_language() == ENGLISH else "、",
         reason_text=reason_text,
         cap_amount=cap.against(Decimal(0), exposures.total or Decimal(0))["cap_amount"],
         against_cap={

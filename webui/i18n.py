@@ -50,6 +50,14 @@ STATUS_LABELS = {
     "held": lazy_gettext("held"),
     "released": lazy_gettext("released"),
     "invoiced": lazy_gettext("invoiced"),
+    # A dispute's (workflows/credit/disputes.DisputeStatus) and a legal outcome's write-off request's
+    # (workflows/credit/write_offs.RequestStatus; "open" and "closed" are above).
+    "proposed": lazy_gettext("proposed"),
+    "rejected": lazy_gettext("rejected"),
+    "resolved": lazy_gettext("resolved"),
+    "credited": lazy_gettext("credited"),
+    "refused": lazy_gettext("refused"),
+    "posted": lazy_gettext("posted"),
 }
 
 

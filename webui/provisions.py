@@ -15,7 +15,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from webui.auth import login_required_view, require_groups
-from webui.dashboard import source_text
+from webui.decision_sources import source_html
 from webui.formatting import page_locale
 from webui.jobs import day_filter
 from webui.services import page_arg, services
@@ -97,8 +97,8 @@ def index() -> str:
     return render_template(
         "provisions/index.html",
         base=svc.rt.settings.credit.base_currency,
-        matrix_source=source_text(source),
-        source_text=source_text,
+        matrix_source_html=source_html(source),
+        source_html=source_html,
         matrix_error=matrix_error,
         buckets=buckets,
         rates=rates,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, require_groups, web_actor
+from webui.diagram_names import definition_name
 from webui.i18n import current_language
 from webui.input_checks import check_business_key, loads_checked, parse_id
 from webui.schema_forms import (
@@ -32,6 +33,7 @@ from workflows.credit.customers import list_customers
 from workflows.credit.models import Contract, Customer
 from workflows.credit.roles import CUSTOMER_READERS, SUPPLIER_READERS
 from workflows.credit.supplier_views import supplier_names
+from workflows.definitions.display_names import ENGLISH
 from workflows.definitions.forms import coerce_form_strings, validate_form
 from workflows.definitions.start_rights import may_start, require_may_start
 from workflows.definitions.versions import latest_definition, latest_definitions
@@ -230,7 +232,13 @@ def start(key: str) -> str | Response | tuple[str, int]:
         return _form(actor, definition, schema, request.form, field_errors(exc), status=422)
     svc.nudge()  # the first steps may have queued e-mail or armed a timer
     flash(
-        _("Started %(key)s #%(id)s (version %(version)s).", key=key, id=instance.id, version=instance.version)
+        _(
+            "Started %(key)s #%(id)s (version %(version)s).",
+            # The key in English (what the CLI and the API name); the diagram's name on other pages.
+            key=key if current_language() == ENGLISH else definition_name(definition),
+            id=instance.id,
+            version=instance.version,
+        )
     )
     return redirect(url_for("instances.show", instance_id=instance.id))
 

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from webui.auth import login_required_view, web_actor
-from webui.diagram_names import task_text, task_title
+from webui.diagram_names import process_label, task_text, task_title
 from webui.diagrams import instance_markers
 from webui.formatting import case_panels
 from webui.i18n import current_language
 from webui.input_checks import MAX_ID, parse_id
+from webui.instruction_sentences import said_instructions
 from webui.schema_forms import (
     field_errors,
     form_level_errors,
@@ -70,7 +71,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         _(
             "Done: “%(title)s” (%(subject)s) is completed.",
             title=task_title(item),
-            subject=item.subject or item.process_key,
+            subject=task_text(item, "subject") or process_label(item.instance_id, item.process_key),
         )
     )
     return redirect(url_for("inbox.inbox"))
@@ -140,7 +141,9 @@ def _page(
             instance=instance,
             now=now,
             # Placeholders were filled (sandboxed) when the task was created; the page escapes the text.
-            instructions=task_text(item, "instructions"),
+            instructions=said_instructions(
+                task_text(item, "instructions"), instance.process_key, instance.data
+            ),
             case=case_context(session, actor, instance, item, now.date()),
             events=found.events,
             task_titles=found.task_titles,

@@ -198,9 +198,9 @@ def test_the_watchlist_section_lists_the_open_entries(
             )
     html = logged_in(app, "analyst1").get("/dashboard").get_data(as_text=True)
     rows = PageTables(html).tables["watchlist"]
-    # Only the open entry: the cleared one is history (on /watchlist).
+    # Only the open entry: the cleared one is history (on /watchlist); the day as the page writes days.
     assert rows[1:] == [
-        ["Yuan Co", "utilisation, broken promise", "credit hold (high)", "manager1", "2026-03-02"]
+        ["Yuan Co", "utilisation, broken promise", "credit hold (high)", "manager1", "2 Mar 2026"]
     ]
     assert "open now: 1 credit hold, 0 call, 0 review" in " ".join(html.split())
 
@@ -284,7 +284,7 @@ def test_a_month_end_with_a_snapshot_is_read_from_it_and_named_on_the_page(
     assert 'data-day="2026-01-31" data-source="snapshot"' in html
     assert 'data-day="2025-12-31" data-source="live"' in html
     assert f'data-day="{TODAY.isoformat()}" data-source="live"' in html
-    assert '<span data-snapshot="2026-01-31" title="provision run of 2026-01-31' in html
+    assert '<span data-snapshot="2026-01-31" title="the provision run of 2026-01-31' in html
     assert html.count("data-snapshot=") == 1
     (chart,) = [c for c in found.charts if c.get("name") == "aging"]
     ordered = found.tables["aging"][1:]

@@ -29,6 +29,7 @@ from workflows.credit.kpi_cache import cached
 from workflows.credit.provision_matrix import Matrix, MatrixError, deployed_matrix
 from workflows.credit.provision_tables import ProvisionRun, ProvisionRunLine
 from workflows.credit.provisions import BUCKETS, MATRIX
+from workflows.messages import _
 
 # The last day past due of each aging bucket but the last (BUCKETS: not due, 1-30, 31-60, 61-90, 91-120).
 BUCKET_EDGES = (0, 30, 60, 90, 120)
@@ -91,9 +92,16 @@ def snapshot_points(session: Session, days: Sequence[date], base: str) -> dict[d
         if mapping is None or any(bucket not in mapping for _, bucket, _ in run_lines):
             continue
         buckets = dict.fromkeys(BUCKETS, ZERO)
-        for _, bucket, balance_base in run_lines:
+        for _kind, bucket, balance_base in run_lines:
             buckets[mapping[bucket]] += balance_base
-        label = f"provision run of {run.as_of.isoformat()} ({run.matrix}), posted by {run.posted_by}"
+        # A Text: the English note, and its parts for a page that says it in another language
+        # (webui/decision_sources.snapshot_title).
+        label = _(
+            "the provision run of %(day)s (%(matrix)s), posted by %(name)s",
+            day=run.as_of.isoformat(),
+            matrix=run.matrix,
+            name=run.posted_by,
+        )
         points[run.as_of] = AgingPoint(run.as_of, buckets, [], label)
     return points
 

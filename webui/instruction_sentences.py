@@ -1,0 +1,68 @@
+"""A task's Chinese instructions with the stored English sentences inside them said in Chinese.
+
+A diagram's `instructions_zh` may fill in a case-data value that our code stored as an English sentence: an
+order hold's `reason` is the credit check's "over the credit limit: exposure €0.00 + order €820,000.00 = ..."
+(workflows/credit/credit_checks.py), written when the check ran, long before anyone reads the task. The
+instructions are rendered when the task opens, in the engine, which knows no catalogue; so the page says such
+a value again (webui/stored_sentences.said_stored, the one mechanism for stored English) where it stands in
+the text. Only the keys that hold our sentences are looked at, never what a person typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import gettext
+
+from webui.i18n import current_language
+from webui.stored_sentences import dated, said_stored
+from webui.suppliers import contract_field_label
+from workflows.credit import roles
+from workflows.definitions.display_names import ENGLISH
+
+# Per process, the case-data keys our code fills with a sentence of its own (order_release's start data: the
+# credit check's reason). Another process's `reason` may be what a person typed (a contract change's).
+STORED_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
+
+
+def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | None) -> str:
+    """`text` (the task's instructions in the page's language) with each stored sentence of `data` in it
+    said in that language; English pages, and values no msgid matches, as they are."""
+    if current_language() == ENGLISH or not text or not data:
+        return text
+    if process_key == roles.SUPPLIER_CONTRACT_CHANGE:
+        text = _change_summary(text, data.get("change_request"))
+    for key in STORED_SENTENCE_KEYS.get(process_key, ()):
+        value = data.get(key)
+        if not isinstance(value, str) or " " not in value or value not in text:
+            continue
+        said = said_stored(value)
+        if said != value:
+            text = text.replace(value, said)
+    return text
+
+
+def _change_summary(text: str, request: Any) -> str:
+    """A contract change request's `summary` ("payment terms days: 60 -> 90; ...", handlers/contracts.py
+    describe_changes: the English line the instructions show) said again from its `changes` and `current`:
+    "付款期限（天）：60 → 90"."""
+    if not isinstance(request, Mapping):
+        return text
+    summary, changes, current = request.get("summary"), request.get("changes"), request.get("current")
+    if not isinstance(summary, str) or not summary or summary not in text or not isinstance(changes, Mapping):
+        return text
+    current = current if isinstance(current, Mapping) else {}
+    parts = []
+    for key, new in changes.items():
+        old = current.get(key)
+        parts.append(
+            f"{contract_field_label(str(key))}：{'—' if old is None else _shown(old)} → "
+            f"{gettext('(removed)') if new is None else _shown(new)}"
+        )
+    return text.replace(summary, "；".join(parts))
+
+
+def _shown(value: Any) -> str:
+    """A contract value as the page writes it: a day as the page's days, anything else as stored."""
+    return str(dated(value))
