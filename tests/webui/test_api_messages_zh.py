@@ -101,3 +101,13 @@ def test_a_task_of_another_group_is_refused_naming_that_group(
     assert said[ZH]["message"] == f"任务 {task['id']} 属于信用分析师；collector1 不是其成员"
     assert said[EN]["message"] == f"task {task['id']} belongs to Credit analyst; collector1 is not a member"
     assert "credit_analyst" not in said[ZH]["message"]
+
+
+def test_a_process_that_is_not_deployed_is_quoted_as_chinese_writes_quotes(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    body = {"process_key": "nope", "data": {}}
+    said = _said(client, demo_tokens["sales1"], "POST", "/api/process-instances", body)
+    assert said[ZH]["code"] == said[EN]["code"] == "not_found"
+    assert said[ZH]["message"].startswith("流程“nope”尚未部署"), said[ZH]["message"]
+    assert said[EN]["message"].startswith("process 'nope' is not deployed"), said[EN]["message"]

@@ -53,7 +53,7 @@ def default_versions(session: Session, key: str, new: int | None, old: int | Non
         )
     )
     if not versions:
-        raise NotFound(_("process %(key)r is not deployed", key=key))
+        raise NotFound(_("process '%(key)s' is not deployed", key=key))
     to = versions[-1] if new is None else new
     if old is None:
         earlier = [v for v in versions if v < to]

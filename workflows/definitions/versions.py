@@ -36,7 +36,7 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
             if newest.status == DefinitionStatus.PENDING:
                 raise NotFound(
                     _(
-                        "process %(key)r has no active version: v%(version)s is %(status)s"
+                        "process '%(key)s' has no active version: v%(version)s is %(status)s"
                         " and waits for a second process owner's approval",
                         key=key,
                         version=newest.version,
@@ -45,14 +45,14 @@ def latest_definition(session: Session, key: str, *, required: bool = True) -> P
                 )
             raise NotFound(
                 _(
-                    "process %(key)r has no active version: v%(version)s is %(status)s",
+                    "process '%(key)s' has no active version: v%(version)s is %(status)s",
                     key=key,
                     version=newest.version,
                     status=newest.status,
                 )
             )
         raise NotFound(
-            _("process %(key)r is not deployed; deploy its diagram with `creditflow deploy`", key=key)
+            _("process '%(key)s' is not deployed; deploy its diagram with `creditflow deploy`", key=key)
         )
     return definition
 
