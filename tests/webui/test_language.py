@@ -132,8 +132,8 @@ def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_b
     # The group filter names the groups as the lanes do, not by their ids.
     assert '<option value="credit_analyst" >信用分析师</option>' in inbox, inbox
     task = text_of(pages[f"/tasks/{task_id}"])
-    # The customer panel: 授信额度 and money as a Chinese reader writes euros, dates as 2026年1月16日.
-    assert "授信额度" in task and "€15,000.00" in task and "€1,200.00" in task and "2026年1月16日" in task
+    # The customer panel: 信用额度 and money as a Chinese reader writes euros, dates as 2026年1月16日.
+    assert "信用额度" in task and "€15,000.00" in task and "€1,200.00" in task and "2026年1月16日" in task
     assert "未结发票" in task and "逾期天数" in task and "催收案件" in task and "15,000.00 EUR" not in task
     assert "English" in task  # the switch names each language in that language
     assert re.search(r"\d+天后", task)  # the due date relative to now (Flask-Babel's format_timedelta)
@@ -141,7 +141,7 @@ def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_b
     switch(analyst, "en", f"/tasks/{task_id}")
     for path in pages:
         page = analyst.get(path).get_data(as_text=True)
-        assert '<html lang="en">' in page and "授信额度" not in page and "待办" not in page, path
+        assert '<html lang="en">' in page and "信用额度" not in page and "待办" not in page, path
     english = text_of(analyst.get(f"/tasks/{task_id}"))
     assert "Limit" in english and "€15,000.00" in english and "16 Jan 2026" in english
     assert "Open invoices" in text_of(analyst.get(f"/tasks/{task_id}"))

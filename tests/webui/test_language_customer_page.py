@@ -31,7 +31,7 @@ def test_a_zh_user_reads_the_customer_page_in_chinese_and_an_en_user_in_english(
     text = text_of(response)
     for chinese in (
         "信用档案",
-        "授信额度",
+        "信用额度",
         "风险敞口",
         "额度使用率",
         "逾期",
@@ -73,7 +73,7 @@ def test_a_zh_credit_manager_lifts_a_block_in_chinese(app: Flask, demo_tokens: d
     page = manager.get(path).get_data(as_text=True)
     name = "Blocked Trading Ltd"  # the customer's stored name: in <title>, which can mark nothing as data
     assert english_left(page, data=[name]) == []
-    assert "为何解除信用冻结？" in page and "解除信用冻结" in page and "复核授信额度" in page
+    assert "为何解除信用冻结？" in page and "解除信用冻结" in page and "复核信用额度" in page
     empty = manager.post(f"{path}/unblock", data={"csrf_token": csrf_token(manager, path), "reason": " "})
     assert empty.status_code == 422
     refused = empty.get_data(as_text=True)

@@ -91,7 +91,7 @@ def test_the_customer_page_says_our_codes_in_chinese_and_keeps_them_english_for_
     assert _file_row(page, "行业") == "制造业"
 
     history = section(page, "limit-history")
-    assert "授信申请" in history and "从 ERP 迁移" in history
+    assert "信用额度申请" in history and "从 ERP 迁移" in history
     assert "credit application" not in history and "migrated from ERP" not in history
 
     dunning = section(page, "dunning")
@@ -99,7 +99,7 @@ def test_the_customer_page_says_our_codes_in_chinese_and_keeps_them_english_for_
     assert "发票：INV-1" in timeline, timeline
     for english in ("invoices:", "queued", "next_step_on", "last_notice_at", "T09:00:00", "True", "False"):
         assert english not in timeline, (english, timeline)
-    assert re.search(r"上次催款通知：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", timeline), timeline
+    assert re.search(r"上次催款函：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", timeline), timeline
 
     processes = section(page, "instances")
     assert "信用额度申请" in processes and "催款" in processes  # the diagrams' name_zh
@@ -122,7 +122,7 @@ def test_the_customer_page_says_our_codes_in_chinese_and_keeps_them_english_for_
 @pytest.mark.parametrize(
     ("stored", "zh", "en"),
     [
-        ("credit application", "授信申请", "credit application"),
+        ("credit application", "信用额度申请", "credit application"),
         ("migrated from ERP", "从 ERP 迁移", "migrated from ERP"),
         ("migrated from ERP: erp_2026.csv", "从 ERP 迁移：erp_2026.csv", "migrated from ERP: erp_2026.csv"),
         ("review:turnover doubled", "额度复核：turnover doubled", "review:turnover doubled"),

@@ -151,7 +151,7 @@ def test_a_zh_manager_reads_the_watchlist_in_chinese_and_back_in_english(
     assert (
         "预警名单" in zh["/watchlist"]
         and "信用冻结" in zh["/watchlist"]
-        and "超出授信额度" in zh["/watchlist"]
+        and "超出信用额度" in zh["/watchlist"]
     )
     assert "条" in zh["/watchlist"] and "在册" in zh["/watchlist"]
     watch = visible(manager.get("/dashboard").get_data(as_text=True)).split("预警名单", 1)[1]

@@ -43,7 +43,7 @@ def test_the_edit_page_offers_the_operations_described_in_the_owner_s_language(
         for op in _studio_attribute(owner.get(path).get_data(as_text=True))["operations"]
     }
     assert (
-        zh["credit.load_file"] == "调取审批人审阅案件所需的信息：客户基本情况、授信额度、风险敞口及信用等级。"
+        zh["credit.load_file"] == "调取审批人审阅案件所需的信息：客户基本情况、信用额度、风险敞口及信用等级。"
     )
     assert "计提 100% 的个别坏账准备" in zh["dunning.legal_handover"]  # "%%" in the catalogue, "%" shown
     assert "`min_pct`%" in zh["dunning.record_promise"]

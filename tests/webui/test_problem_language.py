@@ -290,7 +290,7 @@ def test_a_handler_s_refusal_stays_a_text_through_the_engine_to_the_422(app: Fla
             "The process 'collect' was not found. Did you mean one of the following: dunning, credit_hold?",
             "The process 'collect' was not found. Did you mean one of the following: dunning, credit_hold?; "
             "add the BPMN file that defines the called process, or fix calledElement",
-            "找不到流程 'collect'。是否指以下流程之一：dunning, credit_hold？；"
+            "找不到流程“collect”。是否指以下流程之一：dunning, credit_hold？；"
             "请加入定义被调用流程的 BPMN 文件，或更正 calledElement",
         ),
         (

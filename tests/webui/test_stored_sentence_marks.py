@@ -176,6 +176,6 @@ def test_a_failed_step_s_history_line_says_the_incident_in_chinese(app: Flask) -
         said = str(history_detail(detail))
         assert "错误信息：脚本第 2 行出错：ZeroDivisionError:division by zero." in said, said
         limit = str(history_detail({"old": "10000.00", "new": "15000.00", "reason": "credit application"}))
-        assert "原额度：10,000.00 · 新额度：15,000.00 · 原因：授信申请" in limit, limit
+        assert "原额度：10,000.00 · 新额度：15,000.00 · 原因：信用额度申请" in limit, limit
         typed = str(history_detail({"reason": "a reason someone typed"}))
         assert '<span data-value="">a reason someone typed</span>' in typed, typed  # stored data, marked
