@@ -28,7 +28,7 @@ from tests.webui.test_customer_pages import (
     start,
 )
 from tests.webui.test_language import as_user, visible
-from tests.webui.test_pages import csrf_token, logged_in
+from tests.webui.test_pages import csrf_token, deploy_credit_hold, logged_in
 from webui.group_labels import actor_label
 from webui.i18n import status_label
 from workflows.credit.provision_snapshots import post_run
@@ -222,3 +222,22 @@ def test_the_start_pages_name_the_process_and_groups_in_chinese(
     form = visible(en.get("/start/credit_application").get_data(as_text=True))
     assert "Credit application, version 1" in form
     assert '<span data-group="sales">Sales</span>' in en.get("/start").get_data(as_text=True)
+
+
+def test_the_start_flash_names_the_process_and_the_new_process_page_its_groups(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    deploy_credit_hold(client, demo_tokens)  # a diagram with no name_zh: its English name is the fallback
+    data = {"business_key": "CUST-7", "data": '{"order_amount": 10.5, "available_limit": 5}'}
+    flashes = (("zh", "已发起流程 Credit hold on a sales order #"), ("en", "Started credit_hold #"))
+    for language, said in flashes:
+        sales = as_user(app, "sales1", language)
+        token = csrf_token(sales, "/start/credit_hold")
+        started = sales.post("/start/credit_hold", data={**data, "csrf_token": token})
+        assert started.status_code == 302
+        page = html.unescape(sales.get(started.headers["Location"]).get_data(as_text=True))
+        assert said in page, language
+    zh = as_user(app, "owner1", "zh").get("/definitions/new").get_data(as_text=True)
+    assert '<option value="sales" >销售</option>' in zh and ">credit_analyst<" not in zh
+    en = as_user(app, "owner1", "en").get("/definitions/new").get_data(as_text=True)
+    assert '<option value="sales" >Sales</option>' in en
