@@ -28,10 +28,12 @@ from workflows.credit.models import (
 from workflows.credit.provisions import audit_provision
 from workflows.engine.service_tasks import TaskContext
 from workflows.languages import LANGUAGES
+from workflows.mail.case_history import event_detail, event_name
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment
+from workflows.mail.templates import format_when_for
 from workflows.messages import _
 from workflows.money import format_money
 from workflows.users import emails_of
@@ -166,13 +168,17 @@ def case_file_html(
         return e(format_money(value, case.currency, locale=locale))
 
     def day(value: date) -> str:
-        return format_date(value, format="long", locale=locale) if language == "zh" else value.isoformat()
+        return format_date(value, format="long" if language == "zh" else "d MMM y", locale=locale)
+
+    def table_day(value: date) -> str:
+        # A table cell is narrow: "2026/1/31" as Chinese tables write a day ("31 Jan 2026" in English).
+        return format_date(value, format="short" if language == "zh" else "d MMM y", locale=locale)
 
     invoice_rows = "".join(
         _row(
             e(i.number),
-            day(i.issue_date),
-            day(i.due_date),
+            table_day(i.issue_date),
+            table_day(i.due_date),
             money(i.amount),
             money(i.open_amount),
             money(min(i.disputed_amount, i.open_amount)),
@@ -189,7 +195,17 @@ def case_file_html(
         select(DunningEvent).where(DunningEvent.case_id == case.id).order_by(DunningEvent.id)
     )
     history_rows = "".join(
-        _row(f"{ev.at:%Y-%m-%d %H:%M}", f"L{ev.level}", e(ev.kind), e(_detail(ev.detail))) for ev in events
+        _row(
+            e(format_when_for(ev.at, language=language)),
+            ev.level,
+            e(event_name(ev.kind, language)),
+            e(
+                event_detail(
+                    ev.detail, language, lambda amount: format_money(amount, case.currency, locale=locale)
+                )
+            ),
+        )
+        for ev in events
     )
     total = sum((i.undisputed_amount for i in invoices), Decimal("0.00"))
     held = sum((min(i.disputed_amount, i.open_amount) for i in invoices), Decimal("0.00"))
@@ -207,13 +223,13 @@ def case_file_html(
         claimed=money(total),
         held=money(held),
     )
-    invoice_table = _row(*words["invoice_heads"].split("|"), cell="th") + invoice_rows
+    invoice_table = _head(words["invoice_heads"], INVOICE_WIDTHS) + invoice_rows
     disputed_table = (
-        f"<table border='1'>{_row(*words['disputed_heads'].split('|'), cell='th')}{disputed_rows}</table>"
+        f"<table border='1'>{_head(words['disputed_heads'], DISPUTED_WIDTHS)}{disputed_rows}</table>"
         if disputed_rows
         else f"<p>{words['none']}</p>"
     )
-    history_table = _row(*words["history_heads"].split("|"), cell="th") + history_rows
+    history_table = _head(words["history_heads"], HISTORY_WIDTHS) + history_rows
     title = e(words["title"].format(case=case.id, customer=customer.name))
     return (
         f"<!DOCTYPE html><html lang='{'zh-Hans' if language == 'zh' else 'en'}'><head><meta charset='utf-8'>"
@@ -223,13 +239,6 @@ def case_file_html(
         f"<h2>{words['disputed_parts']}</h2>{disputed_table}"
         f"<h2>{words['history']}</h2><table border='1'>{history_table}</table></body></html>"
     )
-
-
-def _detail(detail: Any) -> str:
-    """An event's detail as `key: value` pairs (its JSON as stored, without braces and quotes)."""
-    if isinstance(detail, dict):
-        return "; ".join(f"{key}: {value}" for key, value in detail.items())
-    return str(detail)
 
 
 def _open_dispute_lines(session: Session, invoice_ids: list[int]) -> list[tuple[DisputeLine, str]]:
@@ -245,5 +254,21 @@ def _open_dispute_lines(session: Session, invoice_ids: list[int]) -> list[tuple[
     return [(line, status) for line, status in rows]
 
 
+# Column widths (percent) of the case file's tables, and their 8 pt type: wide enough that an amount
+# ("¥1,120,000.00") or a day ("2026/12/31") is never broken inside (fpdf2 breaks a word that does not fit).
+INVOICE_WIDTHS = (9, 15, 15, 13, 13, 12, 13, 10)
+DISPUTED_WIDTHS = (14, 16, 40, 12, 18)
+HISTORY_WIDTHS = (17, 6, 15, 62)
+
+
+def _head(heads: str, widths: tuple[int, ...]) -> str:
+    cells = zip(heads.split("|"), widths, strict=True)
+    return "<tr>" + "".join(f"<th width='{w}%'>{_small(h)}</th>" for h, w in cells) + "</tr>"
+
+
+def _small(text: Any) -> str:
+    return f"<font size='8'>{text}</font>"
+
+
 def _row(*cells: Any, cell: str = "td") -> str:
-    return "<tr>" + "".join(f"<{cell}>{c}</{cell}>" for c in cells) + "</tr>"
+    return "<tr>" + "".join(f"<{cell}>{_small(c)}</{cell}>" for c in cells) + "</tr>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +66,12 @@ def test_unpaid_invoices_climb_the_ladder_to_legal(desk: Collections) -> None:
     )
     pdf = PdfReader(io.BytesIO(attachment.get_payload(decode=True)))
     document = "\n".join(page.extract_text() for page in pdf.pages)
-    assert "INV-2" in document and "Final demand" not in document and "notice_sent" in document
+    flat = " ".join(document.split())
+    assert "INV-2" in document and "Final demand" not in document and "Dunning notice sent" in flat
+    # English words and days, no codes or Python reprs, no Chinese (R20 finding 5).
+    assert "invoices: INV-1, INV-2" in flat and "Handed over to legal" in flat, flat
+    assert not re.search(r"notice_sent|True|False|[{}\[\]']|\d{4}-\d\d-\d\d", flat), flat
+    assert not re.search(r"[\u4e00-\u9fff]", flat)
     provisions = desk.client.get(
         f"/api/provisions/preview?as_of={desk.clock.now.date()}", headers=auth(desk.tokens["finance1"])
     )

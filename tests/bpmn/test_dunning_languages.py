@@ -159,5 +159,10 @@ def test_the_legal_case_file_is_a_pdf_in_the_legal_users_language(desk: Collecti
     text = " ".join(pdf_text(data).split())
     assert f"催收案件 {case_id}：{CHINESE_NAME}" in text
     assert "主张金额（未付且无争议）¥128,000.50" in text and "SH-1" in text and "SH-2" in text
-    assert "notice_sent" in text  # the full dunning history, its events by name
+    # The history in a credit professional's words: events by name, details as labelled phrases (R20).
+    assert "发出催款函" in text and "发票：SH-1、SH-2" in text and "冻结客户信用 信用冻结：否 → 是" in text
+    assert "移交法务 坏账准备：¥128,000.50" in text and "状态：催收中 → 法务处理" in text
+    assert not re.search(r"[a-z]+_[a-z_]+|True|False|None|[{}\[\]']", text), text
+    # Amounts and days whole in the invoice table (no break inside "¥120,000.00" or a day).
+    assert "SH-1 2026/1/31 2026/3/2 ¥120,000.00 ¥120,000.00 ¥0.00 ¥120,000.00 30" in text, text
     assert len(data) < 120_000, len(data)

@@ -109,7 +109,7 @@ def test_task_assigned_shows_title_due_date_and_link() -> None:
     assert (
         rendered.subject == "New task for credit_analyst: Review credit application (ACME GmbH, EUR 50,000)"
     )
-    assert "Due:     2026-03-04 09:00 UTC" in rendered.text
+    assert "Due:     4 Mar 2026 09:00 UTC" in rendered.text
     assert "http://127.0.0.1:5000/tasks/42" in rendered.text
     assert '<a href="http://127.0.0.1:5000/tasks/42">' in rendered.html
 

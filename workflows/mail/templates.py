@@ -53,34 +53,33 @@ def available_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
     return sorted(complete)
 
 
+# How a reader of each language writes a day: "14 Jan 2027" (as English pages and letters do), 2027年1月14日.
+_DATE_FORMATS = {"en": "d MMM y", "zh": "long"}
+
+
 def format_when(value: datetime | date | str | None) -> str:
-    """Show a time as `YYYY-MM-DD HH:MM UTC` and a date as `YYYY-MM-DD`; ISO strings (task data) too."""
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        # Task data may carry naive times; everything creditflow stores is UTC.
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
+    """A time or a day as an English reader writes it: "14 Jan 2027 09:30 UTC", "14 Jan 2027"."""
+    return format_when_for(value, language="en")
 
 
 def format_when_for(value: datetime | date | str | None, *, language: str = "en") -> str:
-    """`format_when` as a reader of `language` writes it: Chinese "2027年1月14日" (09:30 UTC after a time)."""
-    if language == "en" or value is None or value == "":
-        return format_when(value)
+    """A time or a day (ISO strings too: task data) as a reader of `language` writes it: "14 Jan 2027",
+    Chinese "2027年1月14日", with "09:30 UTC" after a time; "-" for none."""
+    if value is None or value == "":
+        return "-"
     if isinstance(value, str):
         text = value
         try:
             value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
             return text  # not a date (task data may hold anything): shown as it is
-    locale = LANGUAGES[language]
+    locale = LANGUAGES.get(language, "en")
+    pattern = _DATE_FORMATS.get(language, "long")
     if isinstance(value, datetime):
+        # Task data may carry naive times; everything creditflow stores is UTC.
         aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return f"{format_date(aware.date(), format='long', locale=locale)} {aware:%H:%M} UTC"
-    return format_date(value, format="long", locale=locale)
+        return f"{format_date(aware.date(), format=pattern, locale=locale)} {aware:%H:%M} UTC"
+    return format_date(value, format=pattern, locale=locale)
 
 
 def template_language(template: str, language: str | None, template_dir: Path = TEMPLATE_DIR) -> str:
