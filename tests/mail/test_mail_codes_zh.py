@@ -86,3 +86,11 @@ def test_english_mails_write_days_as_english_readers_do(template: str) -> None:
     assert said in english.text, english.text
     chinese = render_email(template, CONTEXT, language="zh")
     assert not re.search(r"\d{4}-\d\d-\d\d", chinese.text + chinese.html), chinese.text
+
+
+def test_the_chinese_notice_claims_interest_under_the_contract_not_a_statute() -> None:
+    # R20 finding 11: the EU late-payment rule has no counterpart in PRC law; the contract is the basis.
+    chinese = render_email("dunning_notice", CONTEXT, language="zh")
+    for part in (chinese.text, chinese.html):
+        assert "根据双方合同约定" in part and "按年利率 8.5%（基准利率 3.5% 加 5 个百分点）" in part
+        assert "法定" not in part and "利息合计 ¥3.92" in part
