@@ -148,7 +148,7 @@ KEY_LABELS: dict[str, Any] = {
     "promised_date": lazy_gettext("Promised payment date"),
     "provision_used": lazy_gettext("Provision used"),
     "quantity": lazy_gettext("Quantity"),
-    "queued": lazy_gettext("Sent"),
+    "queued": lazy_gettext("Queued for sending"),
     "raised_by": lazy_gettext("Raised by"),
     "rate": lazy_gettext("Rate applied"),
     "recipients": lazy_gettext("Recipients"),
