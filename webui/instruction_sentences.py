@@ -33,6 +33,10 @@ def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | Non
         return text
     if process_key == roles.SUPPLIER_CONTRACT_CHANGE:
         text = _change_summary(text, data.get("change_request"))
+        # The requester's typed reason often ends in its own full stop: "变更理由：…rebate.。" reads twice.
+        reason = data.get("reason")
+        if isinstance(reason, str) and reason.endswith((".", "。")) and f"{reason}。" in text:
+            text = text.replace(f"{reason}。", f"{reason.rstrip('.。')}。")
     for key in STORED_SENTENCE_KEYS.get(process_key, ()):
         value = data.get(key)
         if not isinstance(value, str) or " " not in value or value not in text:

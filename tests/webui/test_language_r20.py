@@ -31,6 +31,7 @@ from tests.webui.test_language import as_user, visible
 from tests.webui.test_pages import csrf_token, deploy_credit_hold, logged_in
 from webui.group_labels import actor_label
 from webui.i18n import status_label
+from webui.instruction_sentences import said_instructions
 from workflows.credit.provision_snapshots import post_run
 from workflows.credit.watchlist import WatchlistEntry
 from workflows.store.db import transaction
@@ -241,3 +242,14 @@ def test_the_start_flash_names_the_process_and_the_new_process_page_its_groups(
     assert '<option value="sales" >销售</option>' in zh and ">credit_analyst<" not in zh
     en = as_user(app, "owner1", "en").get("/definitions/new").get_data(as_text=True)
     assert '<option value="sales" >Sales</option>' in en
+
+
+def test_a_typed_reason_s_own_full_stop_is_not_doubled_in_chinese_instructions(app: Flask) -> None:
+    text = "账期变更：60 → 90。变更理由：Volume rebate agreed.。"
+    data = {"reason": "Volume rebate agreed.", "change_request": {}}
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        said = said_instructions(text, "supplier_contract_change", data)
+        assert said == "账期变更：60 → 90。变更理由：Volume rebate agreed。"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        english = "Reason: Volume rebate agreed.."
+        assert said_instructions(english, "supplier_contract_change", data) == english
