@@ -229,8 +229,8 @@ def _remind_one(session: Session, item: InboxItem, to: list[str], now: datetime)
 
 
 def _chinese_texts(session: Session, item: InboxItem) -> dict[str, str]:
-    """The task's title and subject as a Chinese reader sees them in the inbox (the diagram's name_zh, the
-    subject_zh written when the task opened); the reminder is rendered later in each reader's language."""
+    """The task's title, subject and process name as a Chinese reader sees them in the inbox (the diagram's
+    name_zh, else its English name; the subject_zh written when the task opened), for the zh template."""
     found: dict[str, str] = {}
     subject = ((item.translations or {}).get("zh") or {}).get("subject")
     if subject:
@@ -241,7 +241,9 @@ def _chinese_texts(session: Session, item: InboxItem) -> dict[str, str]:
         .where(ProcessInstance.id == item.instance_id)
     )
     if definition is not None:
-        found["task_title_zh"] = definition_names(session, definition).element(item.bpmn_id, "zh", item.title)
+        names = definition_names(session, definition)
+        found["task_title_zh"] = names.element(item.bpmn_id, "zh", item.title)
+        found["process_name_zh"] = names.process_name("zh", item.process_key)
     return found
 
 
