@@ -10,7 +10,9 @@ are read by the demo admin in Chinese on every open task page and every instance
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from handlers.registry import build_operations
 from tests.bpmn.test_dunning_languages import post_invoice
 from tests.collections_desk import DUE, Collections
 from tests.webui.test_language import as_user
@@ -227,13 +230,19 @@ def test_a_dunning_case_s_call_promise_and_legal_handover_pages_in_chinese(
 
 def test_every_result_a_shipped_diagram_stores_has_a_chinese_label(app: Flask) -> None:
     """The walks above reach most of the data, not every branch: each service task's resultVariable in the
-    shipped diagrams (an approval letter, a rejection notice, a new contract version...) is labelled too."""
+    shipped diagrams (an approval letter, a rejection notice, a new contract version...) and each field of
+    the shipped operations' results is labelled too."""
     from webui.case_labels import data_label
 
     stored = set()
     for path in BPMN_DIR.glob("*.bpmn"):
         stored |= set(re.findall(r'resultVariable="(\w+)"', path.read_text(encoding="utf-8")))
     assert len(stored) > 40
+    # ... and each field of what a service operation returns (the result a resultVariable holds).
+    for operation in build_operations().values():
+        result = typing.get_type_hints(operation.func).get("return")
+        if dataclasses.is_dataclass(result):  # all but dispute.open, which returns a plain dict
+            stored |= {field.name for field in dataclasses.fields(result)}
     with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         unlabelled = sorted(key for key in stored if data_label(key) == key or SNAKE.search(data_label(key)))
     assert unlabelled == []
