@@ -256,7 +256,7 @@ def test_users_outside_the_reader_groups_get_403_pages_and_no_nav_links(
         response = owner.get(path)
         assert response.status_code == 403, path
         assert "owner1 may not" in text_of(response), path
-    assert "may not read customers: only auditor, cfo, collections" in text_of(owner.get("/customers"))
+    assert "may not read customers: only Auditor, CFO, Collector" in text_of(owner.get("/customers"))
     inbox = owner.get("/inbox").get_data(as_text=True)
     assert ">Customers</a>" not in inbox and ">Suppliers</a>" not in inbox
     # Sales read customers, not suppliers; procurement both; credit analysts both.
