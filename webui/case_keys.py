@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext
 
 from webui.group_labels import GROUP_LABELS, group_label
 from webui.i18n import STATUS_LABELS
-from webui.suppliers import CHANGE_TYPE_LABELS
+from webui.suppliers import CHANGE_STATUS_LABELS, CHANGE_TYPE_LABELS
 from workflows.settings import BPMN_DIR
 
 KEY_LABELS: dict[str, Any] = {
@@ -58,10 +58,12 @@ KEY_LABELS: dict[str, Any] = {
     "content_hash": lazy_gettext("Content fingerprint"),
     "contract_id": lazy_gettext("Contract number"),
     "contract_number": lazy_gettext("Contract reference"),
+    "correlation_key": lazy_gettext("Correlation key"),
     "costs": lazy_gettext("Costs"),
     "countersign_by": lazy_gettext("Countersign by"),
     "countersign_reminder": lazy_gettext("Countersignature reminder"),
     "countersign_request": lazy_gettext("Countersignature request"),
+    "countersigned_by": lazy_gettext("Countersigned by"),
     "credit": lazy_gettext("Credit note"),
     "credit_balance": lazy_gettext("Credit balance"),
     "credit_base": lazy_gettext("Credit amount in the base currency"),
@@ -104,6 +106,7 @@ KEY_LABELS: dict[str, Any] = {
     "fee_level_2": lazy_gettext("Fee at level 2"),
     "fee_level_3": lazy_gettext("Fee at level 3"),
     "fees": lazy_gettext("Fees charged"),
+    "finance_review": lazy_gettext("Finance's review"),
     "financial_size": lazy_gettext("Financial size"),
     "founded_year": lazy_gettext("Year founded"),
     "grade_valid_months": lazy_gettext("Grade valid for (months)"),
@@ -121,6 +124,7 @@ KEY_LABELS: dict[str, Any] = {
     "issue_date": lazy_gettext("Issue date"),
     "kind": lazy_gettext("Kind"),
     "language": lazy_gettext("Language"),
+    "legal_review": lazy_gettext("Legal's review"),
     "level": lazy_gettext("Dunning level"),
     "level_1_days": lazy_gettext("Days to level 1"),
     "level_2_days": lazy_gettext("Days to level 2"),
@@ -209,6 +213,7 @@ KEY_LABELS: dict[str, Any] = {
     "risk": lazy_gettext("Risk"),
     "rules": lazy_gettext("Rules"),
     "safeguard_record": lazy_gettext("Safeguard record"),
+    "signed_by": lazy_gettext("Signed by"),
     "source": lazy_gettext("Source"),
     "standard_terms_days": lazy_gettext("Standard terms (days)"),
     "standing": lazy_gettext("Standing"),
@@ -289,6 +294,8 @@ def coded_value(key: str, value: str, language: str) -> str | None:
         return group_label(value)
     if key == "status" and value in STATUS_LABELS:
         return str(STATUS_LABELS[value])
+    if key == "status" and value in CHANGE_STATUS_LABELS:  # a contract change request's
+        return str(CHANGE_STATUS_LABELS[value])
     if key == "change_type" and value in CHANGE_TYPE_LABELS:
         return str(CHANGE_TYPE_LABELS[value])
     return _form_texts(language)[1].get((key, value))

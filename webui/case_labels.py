@@ -234,6 +234,9 @@ def data_value(key: Any, value: Any, shown: str, currency: str | None = None) ->
         return _code(TRIGGERS, value)
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
+    if key == "reason":  # an order's hold (credit_checks) is our sentence; a person's reason stays as typed
+        said = said_stored(value, SAYERS)
+        return shown if said == value else said
     coded = coded_value(str(key), value, current_language())
     return shown if coded is None else coded
 

@@ -15,6 +15,7 @@ from flask import Flask
 from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
+from webui.case_keys import coded_value
 from webui.case_labels import data_value, known_label
 from webui.diagram_names import key_label
 from webui.formatting import describe_detail, format_day, format_value, page_locale
@@ -54,8 +55,8 @@ def _said(key: str, value: Any) -> Markup | str:
     if key == "approvers" and isinstance(value, list):
         return Markup('<span data-value="">%s</span>') % "、".join(map(str, value))
     if isinstance(value, str):
-        if key == "status":
-            return label_of(STATUS_LABELS, value)
+        if key == "status":  # an instance's, a task's or a contract change request's
+            return coded_value(key, value, current_language()) or label_of(STATUS_LABELS, value)
         if key == "process_key":
             return key_label(value)
         if key in ("reason", "message"):  # a limit reason, an incident's sentence: ours, or stored data

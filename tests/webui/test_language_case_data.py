@@ -11,6 +11,7 @@ are read by the demo admin in Chinese on every open task page and every instance
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import typing
 from datetime import timedelta
@@ -19,11 +20,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from handlers.registry import build_operations
 from tests.bpmn.test_dunning_languages import post_invoice
 from tests.collections_desk import DUE, Collections
+from tests.webui.test_customer_pages import make_contract, run_change_to_version_2
 from tests.webui.test_language import as_user
 from webui.case_keys import KEY_LABELS
 from workflows.cli.demo import seed_demo, start_demo_cases
@@ -236,7 +239,13 @@ def test_every_result_a_shipped_diagram_stores_has_a_chinese_label(app: Flask) -
 
     stored = set()
     for path in BPMN_DIR.glob("*.bpmn"):
-        stored |= set(re.findall(r'resultVariable="(\w+)"', path.read_text(encoding="utf-8")))
+        diagram = path.read_text(encoding="utf-8")
+        stored |= set(re.findall(r'resultVariable="(\w+)"', diagram))
+        # what a task's script keeps (finance_review = {"decision": ...})
+        for script in re.findall(
+            r"<(?:spiffworkflow:postScript|spiffworkflow:preScript|bpmn:script)>(.*?)</", diagram, re.S
+        ):
+            stored |= set(re.findall(r"(?m)^\s*([a-z_]\w*)\s*=(?!=)", html.unescape(script)))
     assert len(stored) > 40
     # ... and each field of what a service operation returns (the result a resultVariable holds).
     for operation in build_operations().values():
@@ -246,3 +255,21 @@ def test_every_result_a_shipped_diagram_stores_has_a_chinese_label(app: Flask) -
     with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
         unlabelled = sorted(key for key in stored if data_label(key) == key or SNAKE.search(data_label(key)))
     assert unlabelled == []
+
+
+def test_a_contract_change_walked_to_version_2_and_an_order_hold_read_in_chinese(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], demo_cases: dict[str, Any]
+) -> None:
+    """The contract change after its reviews, approval and countersignature (its history says the request's
+    statuses), and the demo's held order (its case data says the hold's reason, our sentence)."""
+    contract = make_contract(client, demo_tokens, number="PC-ZH-1")
+    instance_id = run_change_to_version_2(client, demo_tokens, contract["id"])
+    reader = as_user(app, "admin", "zh")
+    page = reader.get(f"/instances/{instance_id}").get_data(as_text=True)
+    left = _leftovers(page)
+    assert left == [], left
+    details = " ".join(cells(page).details)
+    assert "awaiting" not in details and "待会签" in details, details
+    [held] = [i for i, key in demo_cases["instances"].items() if key == roles.ORDER_RELEASE]
+    shown = " ".join(cells(reader.get(f"/instances/{held}").get_data(as_text=True)).values)
+    assert "over the credit limit" not in shown and "信用额度" in shown, shown
