@@ -109,9 +109,9 @@ def test_letters_name_the_ladders_dates_the_currencys_fee_and_statutory_interest
     walk_to(desk, 26)
     first, second, final = (text_of(m) for m in desk.notices_to("ap@dated.example"))
     # Ungraded: the grade C ladder, levels on days 3, 14, 25 and the legal proposal on day 45.
-    assert f"before {on(14).isoformat()}" in first
-    assert f"before {on(25).isoformat()}" in second and "€40.00" in second  # dunning_charges.dmn, EUR
-    assert f"before {on(45).isoformat()}" in final and "within 7 days" not in final
+    assert f"before {on(14):%-d %b %Y}" in first
+    assert f"before {on(25):%-d %b %Y}" in second and "€40.00" in second  # dunning_charges.dmn, EUR
+    assert f"before {on(45):%-d %b %Y}" in final and "within 7 days" not in final
     assert "legal department" in final
     # EUR claims statutory interest: ECB rate 2.15 % + 8 points, 25 days on 10,000.00 = 69.52.
     assert "10.15 % a year" in final and "€69.52" in final
