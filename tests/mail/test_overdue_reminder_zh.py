@@ -23,7 +23,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _sent(rt: Runtime) -> tuple[str, str]:
-    """The one queued reminder sent through aiosmtpd: its decoded subject and plain-text body."""
+    """The one queued reminder sent through aiosmtpd: its decoded subject and HTML body's words."""
     [email] = rows(rt.factory, select(OutboxEmail))
     sink = RecordingSink()
     controller = start_controller(sink, SINK_HOST, 0)
@@ -33,6 +33,9 @@ def _sent(rt: Runtime) -> tuple[str, str]:
     finally:
         controller.stop()
     body = message.get_body(preferencelist=("html",)).get_content()
+    # The text/plain alternative is the rendered .txt template, not the HTML source yagmail would derive.
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    assert plain == email.body_text and "<" not in plain, plain
     return str(message["Subject"]), " ".join(re.sub(r"<[^>]+>", " ", body).split())
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.header import Header
+from email.message import Message
 from email.utils import format_datetime
 from typing import Any, Protocol
 
@@ -161,6 +162,8 @@ class YagmailMailer:
         for part in message.walk():
             if part.is_multipart():
                 part.set_boundary(f"==============={secrets.token_hex(16)}==")
+                if part.get_content_subtype() == "alternative":
+                    _plain_text_from_template(part, email.body_text)
         return list(addresses["recipients"]), message.as_string()
 
     def _dropped(self) -> ConnectionError:
@@ -284,3 +287,12 @@ def mailer_for(settings: MailSettings, sink_port: int | None, *, clock: Clock | 
     plain = dataclasses.replace(settings, use_ssl=False, use_starttls=False, username="", password="")
     token = sink_token(sink_port)
     return YagmailMailer(plain, SINK_HOST, sink_port, {TOKEN_HEADER: token} if token else None, clock=clock)
+
+
+def _plain_text_from_template(alternative: Message, text: str) -> None:
+    """Put the rendered plain-text template (NAME.txt) into the text/plain alternative: yagmail derives that
+    part from the HTML (its source, `<br>` and all), which is not what a plain-text reader should get."""
+    for part in alternative.get_payload():
+        if isinstance(part, Message) and part.get_content_type() == "text/plain" and text:
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(text, charset="utf-8")
