@@ -91,7 +91,7 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
     # No id of ours anywhere a reader looks: keys, element ids, operation names.
     assert SNAKE.findall(text["all"]) == []
     for key in LABELS:
-        assert not re.search(rf"(?<![\w-]){key}(?![\w-])", text["all"]), key
+        assert not re.search(rf"(?<![\w@.-]){key}(?![\w@-])", text["all"]), key  # not in an e-mail address
     # The instructions: the scorecard by its Chinese name, amounts as a zh reader writes euros.
     instructions = text["instructions"]
     assert "通用评分卡" in instructions and "额度公式建议 €200,000.00" in instructions
