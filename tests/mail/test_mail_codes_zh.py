@@ -36,7 +36,10 @@ CODES = {
             }
         ],
     },
-    "countersign_request": {},
+    "countersign_request": {
+        "changes": {"payment_terms_days": 60, "end_date": "2027-12-31"},
+        "current": {"payment_terms_days": 30, "end_date": "2026-12-31"},
+    },
     "decision": {"process_key": "write_off", "outcome": "expired"},
     "dispute_outcome": {"to_customer": False, "outcome": "rejected", "owner_group": "collections"},
 }
@@ -45,13 +48,13 @@ SAID = {
     "limit_review_result": ["额度使用率过高"],
     "task_overdue": ["信用分析师、催收专员", "信用额度复核", "复核信用额度", "额度复核（额度使用率过高）"],
     "watchlist_summary": ["信用冻结 1 项", "复核 2 项", "额度使用率、超额度", "信用经理"],
-    "countersign_request": ["账期（天）", "30 → 60"],
+    "countersign_request": ["账期（天）", "30 → 60", "到期日期：2026年12月31日 → 2027年12月31日"],
     "decision": ["坏账核销申请", "已逾期失效"],
     "dispute_outcome": ["负责组 催收专员"],
 }
 CODE_WORDS = re.compile(
     r"utilisation|over_limit|credit_hold|credit_analyst|credit_manager|collections|credit[ _]limit[ _]review"
-    r"|write[ _]off|payment[ _]terms[ _]days|expired|\breview\b|->"
+    r"|write[ _]off|payment[ _]terms[ _]days|end_date|\d{4}-\d\d-\d\d|expired|\breview\b|->"
 )
 
 
@@ -68,6 +71,7 @@ def test_chinese_mails_name_codes_in_chinese(template: str) -> None:
         assert words in said, (template, words, said)
     assert SAID[template][0] in chinese.html, template  # the HTML part (and its PDF) says it too
     english = render_email(template, context, language="en")
+    assert not re.search(r"\d{4}-\d\d-\d\d", english.text.replace(context["as_of"], "")), english.text
     assert not CJK.search((english.subject + english.text + english.html).replace("上海精密零件有限公司", ""))
 
 
