@@ -26,7 +26,7 @@ KEY_LABELS: dict[str, Any] = {
     "action": lazy_gettext("Next action"),
     "active": lazy_gettext("Active"),
     "after": lazy_gettext("After"),
-    "age": lazy_gettext("Age (years)"),
+    "age": lazy_gettext("Years in business"),
     "allowance": lazy_gettext("Allowance"),
     "amount": lazy_gettext("Amount"),
     "applied": lazy_gettext("Limit applied"),
