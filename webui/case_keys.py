@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext
 from webui.group_labels import GROUP_LABELS, group_label
 from webui.i18n import STATUS_LABELS
 from webui.suppliers import CHANGE_STATUS_LABELS, CHANGE_TYPE_LABELS
+from workflows.definitions.shipped import shipped_bundles
 from workflows.settings import BPMN_DIR
 
 KEY_LABELS: dict[str, Any] = {
@@ -281,12 +282,42 @@ def _form_texts(language: str) -> tuple[dict[str, str], dict[tuple[str, str], st
     return titles, choices
 
 
+@cache
+def _choice_processes() -> dict[tuple[str, str], frozenset[str]]:
+    """Which shipped processes offer each (field key, code) as a form choice: the processes whose diagram
+    (bpmn/KEY.bpmn) names the form file, or whose start form it is. A code is ours only in such a process's
+    case; the same word under the same key elsewhere ("overdue" as a contract change's typed reason) is what
+    a person wrote."""
+    users: dict[str, set[str]] = {}
+    for bundle in shipped_bundles():  # each diagram with the forms it names and its start form
+        for form in bundle[1:]:
+            users.setdefault(form.name, set()).add(bundle[0].stem)
+    owners: dict[tuple[str, str], set[str]] = {}
+    for path in sorted(BPMN_DIR.glob("*.json")):
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        fields = schema.get("properties") if isinstance(schema, dict) else None
+        for key, field in (fields or {}).items():
+            for code in (field.get("enum") or ()) if isinstance(field, dict) else ():
+                owners.setdefault((key, str(code)), set()).update(users.get(path.name, ()))
+    return {choice: frozenset(processes) for choice, processes in owners.items()}
+
+
+def _offered_in(key: str, value: str, process: str | None) -> bool:
+    """Whether `process`'s forms offer the choice; without a process (a panel of another object) any
+    shipped form counts."""
+    return process is None or process in _choice_processes().get((key, value), frozenset())
+
+
 def form_title(key: str, language: str) -> str | None:
     return _form_texts(language)[0].get(key)
 
 
-def coded_value(key: str, value: str, language: str) -> str | None:
-    """A value that is one of our codes, said in `language`; None for anything else (stored data)."""
+def coded_value(key: str, value: str, language: str, process: str | None = None) -> str | None:
+    """A value that is one of our codes, said in `language`; None for anything else (stored data).
+    `process`: the case's process key, when known (a form's choice is a code only in its own process)."""
     said = VALUE_LABELS.get(key, {}).get(value)
     if said is not None:
         return str(said)
@@ -298,4 +329,6 @@ def coded_value(key: str, value: str, language: str) -> str | None:
         return str(CHANGE_STATUS_LABELS[value])
     if key == "change_type" and value in CHANGE_TYPE_LABELS:
         return str(CHANGE_TYPE_LABELS[value])
+    if not _offered_in(key, value, process):
+        return None
     return _form_texts(language)[1].get((key, value))

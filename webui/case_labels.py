@@ -206,11 +206,14 @@ def case_currency(data: Any) -> str | None:
     return None
 
 
-def data_value(key: Any, value: Any, shown: str, currency: str | None = None) -> str:
+def data_value(
+    key: Any, value: Any, shown: str, currency: str | None = None, process: str | None = None
+) -> str:
     """`shown` (the value as format_value wrote it), or the value as a reader of the page's language reads it:
     amounts as money in the case's `currency`, ISO days and times as the page writes dates, and, in a
     Chinese page, coded values said in it (industry, ownership, scorecard, a review's trigger) and the
-    sentences our handlers store (`basis`, `why`: said_stored)."""
+    sentences our handlers store (`basis`, `why`: said_stored). `process`: the case's process key; a `reason`
+    is a review's trigger code only in a limit review — elsewhere (a contract change) it is typed text."""
     if _is_amount(key, value):
         return format_money(value, currency, locale=page_locale())
     if not isinstance(value, str):
@@ -230,14 +233,15 @@ def data_value(key: Any, value: Any, shown: str, currency: str | None = None) ->
         return ownership_label(value)
     if key == "scorecard":
         return _code(SCORECARDS, value)
-    if key == "reason" and value in TRIGGERS:
+    if key == "reason" and process == roles.CREDIT_LIMIT_REVIEW and value in TRIGGERS:
         return _code(TRIGGERS, value)
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
-    if key == "reason":  # an order's hold (credit_checks) is our sentence; a person's reason stays as typed
+    if key == "reason" and process == roles.ORDER_RELEASE:  # an order's hold (credit_checks) is our sentence;
+        # elsewhere a reason is what a person typed ("overdue", a msgid too, stays their word)
         said = said_stored(value, SAYERS)
         return shown if said == value else said
-    coded = coded_value(str(key), value, current_language())
+    coded = coded_value(str(key), value, current_language(), process)
     return shown if coded is None else coded
 
 
