@@ -121,7 +121,7 @@ def test_ratings_that_lower_the_grade_make_a_recommendation_above_the_new_formul
     )
     assert refused.status_code == 422, refused.json
     message = refused.json["error"]["message"]
-    assert "exception_reason" in message and "grade D" in message and "150000.00" in message
+    assert "exception_reason" in message and "grade D" in message and "€150,000.00" in message
     # Nothing of the refused step is kept: neither the ratings nor the second scoring.
     on_file = credit_file(client, tokens, customer["id"])
     assert (on_file["grade"], on_file["management_rating"]) == ("C", None)
@@ -187,7 +187,7 @@ def test_a_limit_reviews_ratings_count_in_the_review(
     )
     assert refused.status_code == 422, refused.json
     message = refused.json["error"]["message"]
-    assert "exception_reason" in message and "grade D" in message and "150000.00" in message
+    assert "exception_reason" in message and "grade D" in message and "€150,000.00" in message
     done = complete(
         client,
         tokens["analyst1"],

@@ -28,9 +28,9 @@ WATCH_ROWS = """
     status: row.className,
     action: cells[1],
     indicators: Array.from(row.querySelectorAll("td li small")).map((s) => s.textContent.trim()),
-    owner: cells[3],
-    opened: cells[4],
-    cleared: cells[5],
+    owner: row.querySelectorAll("td")[3].dataset.group,  // the group's id; the cell says its name
+    opened: row.querySelectorAll("td")[4].dataset.day,  // ISO; the cell says 2 Mar 2026
+    cleared: row.querySelectorAll("td")[5].dataset.day || cells[5],
   };
 })"""
 WORK_ROWS = """
