@@ -185,6 +185,12 @@ SAYERS = {
 }
 
 
+def limit_reason(text: object) -> str:
+    """A limit history's reason (workflows/credit/limit_reasons.py) in the page's language; in
+    "review:%(reason)s" the reason is the limit review's trigger code (its start form's choice), by label."""
+    return said_stored(text, {**SAYERS, "reason": lambda code: _code(TRIGGERS, code)})
+
+
 def _is_amount(key: Any, value: Any) -> bool:
     if not isinstance(key, str) or isinstance(value, bool) or key.endswith(NOT_MONEY_SUFFIXES):
         return False
@@ -247,5 +253,9 @@ def data_value(
 
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
-        data_label=data_label, data_list=data_list, data_value=data_value, case_currency=case_currency
+        data_label=data_label,
+        data_list=data_list,
+        data_value=data_value,
+        case_currency=case_currency,
+        limit_reason=limit_reason,
     )
