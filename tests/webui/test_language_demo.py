@@ -71,3 +71,15 @@ def test_the_write_off_proposals_legal_costs_are_money_in_both_languages(demo: F
         visible(client.get(p).get_data(as_text=True)) for p in re.findall(r'href="(/tasks/\d+)"', inbox)
     ]
     assert any(re.search(r"legal costs CN¥[\d,]+\.\d\d", text) for text in english), english
+
+
+def test_the_disputed_lines_are_said_with_money_and_the_reasons_label(demo: Flask) -> None:
+    client = logged_in(demo, "sales1")
+    switch(client, "zh", "/inbox")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    texts = [
+        visible(client.get(p).get_data(as_text=True)) for p in set(re.findall(r'href="(/tasks/\d+)"', inbox))
+    ]
+    dispute = next(text for text in texts if "提出争议" in text)
+    assert re.search(r"发票 HX-4410 £2,400\.00（价格）", dispute), dispute
+    assert "(price)" not in dispute
