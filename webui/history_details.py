@@ -16,7 +16,7 @@ from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
 from webui.case_keys import coded_value
-from webui.case_labels import data_value, known_label
+from webui.case_labels import data_value, known_label, limit_reason
 from webui.diagram_names import key_label
 from webui.formatting import describe_detail, format_day, format_value, page_locale
 from webui.group_labels import group_list
@@ -60,7 +60,7 @@ def _said(key: str, value: Any) -> Markup | str:
         if key == "process_key":
             return key_label(value)
         if key in ("reason", "message"):  # a limit reason, an incident's sentence: ours, or stored data
-            said = said_stored(value)
+            said = limit_reason(value) if key == "reason" else said_stored(value)
             return said if said != value else _stored(value)
         if _ISO_DAY.fullmatch(value):
             return format_day(value)

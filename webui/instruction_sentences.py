@@ -15,9 +15,10 @@ from typing import Any
 
 from flask_babel import gettext
 
+from webui.case_labels import known_label
 from webui.i18n import current_language
 from webui.stored_sentences import dated, said_stored
-from webui.suppliers import contract_field_label
+from webui.suppliers import CONTRACT_FIELD_LABELS, contract_field_label
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
 
@@ -60,8 +61,10 @@ def _change_summary(text: str, request: Any) -> str:
     parts = []
     for key, new in changes.items():
         old = current.get(key)
+        # The contract's own fields, else a term's key (price, delivery ...) as the case data labels it.
+        label = contract_field_label(key) if key in CONTRACT_FIELD_LABELS else known_label(key) or str(key)
         parts.append(
-            f"{contract_field_label(str(key))}：{'—' if old is None else _shown(old)} → "
+            f"{label}：{'—' if old is None else _shown(old)} → "
             f"{gettext('(removed)') if new is None else _shown(new)}"
         )
     return text.replace(summary, "；".join(parts))

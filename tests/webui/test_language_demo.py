@@ -15,6 +15,7 @@ from flask import Flask
 from tests.webui.test_language import switch, visible
 from tests.webui.test_pages import logged_in
 from webui.case_labels import TRIGGERS, limit_reason
+from webui.history_details import history_detail
 from workflows.batch.month_end import post_last_month_end
 from workflows.cli.demo import seed_demo, start_demo_cases
 from workflows.store.db import transaction
@@ -83,3 +84,21 @@ def test_the_disputed_lines_are_said_with_money_and_the_reasons_label(demo: Flas
     dispute = next(text for text in texts if "提出争议" in text)
     assert re.search(r"发票 HX-4410 £2,400\.00（价格）", dispute), dispute
     assert "(price)" not in dispute
+
+
+def test_a_contract_changes_terms_are_named_by_their_labels_in_the_instructions(demo: Flask) -> None:
+    client = logged_in(demo, "finance1")
+    switch(client, "zh", "/inbox")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    texts = [
+        visible(client.get(p).get_data(as_text=True)) for p in set(re.findall(r'href="(/tasks/\d+)"', inbox))
+    ]
+    review = next(text for text in texts if "价格变更" in text)
+    assert "价格：EUR 820 per tonne → EUR 860 per tonne" in review, review
+    assert "price：" not in review
+
+
+def test_a_limit_changes_history_line_says_the_reviews_trigger(app: Flask) -> None:
+    with app.test_request_context("/instances/1", headers={"Accept-Language": "zh"}):
+        line = str(history_detail({"customer_id": 5, "reason": "review:overdue"}))
+        assert "额度复核：" + str(TRIGGERS["overdue"]) in line and "overdue" not in line, line
