@@ -101,6 +101,7 @@ def create_app(
         i18n,
         inbox,
         instances,
+        instruction_sentences,
         jobs,
         js_i18n,
         mail,
@@ -147,6 +148,7 @@ def create_app(
     diagram_names.register(app)  # task, lane and process names in the page's language
     case_labels.register(app)  # case-data keys and our handlers' stored sentences in the page's language
     history_details.register(app)  # the history's detail lines, labelled the same way
+    instruction_sentences.register(app)  # a contract change's summary in the case data
     formatting.register(app)
     # Coded words the pages show (groups, a customer's fields, dunning event details).
     group_labels.register(app)

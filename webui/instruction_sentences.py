@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask import Flask
 from flask_babel import gettext
 
 from webui.case_labels import known_label
@@ -73,3 +74,16 @@ def _change_summary(text: str, request: Any) -> str:
 def _shown(value: Any) -> str:
     """A contract value as the page writes it: a day as the page's days, anything else as stored."""
     return str(dated(value))
+
+
+def change_summary(request: Mapping[str, Any]) -> str:
+    """A contract change request's stored `summary` (English, handlers/contracts.py) as the case-data table
+    shows it: in the page's language, rebuilt from the request's `changes` and `current`."""
+    summary = request.get("summary")
+    if not isinstance(summary, str) or current_language() == ENGLISH:
+        return str(summary)
+    return _change_summary(summary, request)
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals["change_summary"] = change_summary
