@@ -34,6 +34,19 @@ def _(msgid: str, **params: Any) -> Text:
     return Text(msgid, **params)
 
 
+# A `status` in a sentence ("instance 5 is running, not error") is one of our codes; each code's msgid is the
+# word itself (webui/i18n.STATUS_LABELS), so the same catalogue says it. A code without one stays as it is.
+_CODE_PARAMS = frozenset({"status"})
+
+
+def _param(name: str, param: Any, gettext: Callable[[str], str], value: Callable[[Any], Any] | None) -> Any:
+    if isinstance(param, Text):
+        return translated(param, gettext, value)
+    if name in _CODE_PARAMS and isinstance(param, str) and param.isidentifier():
+        return gettext(param)
+    return value(param) if value else param
+
+
 def translated(
     sentence: str, gettext: Callable[[str], str], value: Callable[[Any], Any] | None = None
 ) -> str:
@@ -47,14 +60,7 @@ def translated(
     if not sentence.params:
         return said
     # A parameter may itself be a Text (a deploy problem's "condition: <the sandbox's sentence>"): said too.
-    params = {
-        name: translated(param, gettext, value)
-        if isinstance(param, Text)
-        else value(param)
-        if value
-        else param
-        for name, param in sentence.params.items()
-    }
+    params = {name: _param(name, param, gettext, value) for name, param in sentence.params.items()}
     try:
         return said % params
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English, not a 500

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 from flask import Flask
+from flask_babel import gettext
 
 from tests.webui.test_language import switch, visible
 from tests.webui.test_pages import logged_in
@@ -18,6 +19,7 @@ from webui.case_labels import TRIGGERS, limit_reason
 from webui.history_details import history_detail
 from workflows.batch.month_end import post_last_month_end
 from workflows.cli.demo import seed_demo, start_demo_cases
+from workflows.messages import _, translated
 from workflows.store.db import transaction
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -103,3 +105,15 @@ def test_a_limit_changes_history_line_says_the_reviews_trigger(app: Flask) -> No
     with app.test_request_context("/instances/1", headers={"Accept-Language": "zh"}):
         line = str(history_detail({"customer_id": 5, "reason": "review:overdue"}))
         assert "额度复核：" + str(TRIGGERS["overdue"]) in line and "overdue" not in line, line
+
+
+def test_a_status_inside_an_error_sentence_is_said_in_the_readers_language(app: Flask) -> None:
+    retry = "instance %(id)s is %(status)s, not error; there is nothing to retry"
+    sentence = _(retry, id=5, status="running")
+    with app.test_request_context("/api/process-instances/5/retry", headers={"Accept-Language": "zh"}):
+        said = translated(sentence, gettext)
+        assert "运行中" in said and "running" not in said, said
+        unknown = _(retry, id=5, status="x_y")
+        assert "x_y" in translated(unknown, gettext)  # a code the catalogue does not hold stays as it is
+    with app.test_request_context("/api/process-instances/5/retry", headers={"Accept-Language": "en"}):
+        assert translated(sentence, gettext) == str(sentence)
