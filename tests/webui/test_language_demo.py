@@ -60,42 +60,30 @@ def test_a_limit_reviews_trigger_in_the_limit_history_is_said_by_its_label(app: 
         assert limit_reason("review:overdue") == "review:overdue"
 
 
-def test_the_write_off_proposals_legal_costs_are_money_in_both_languages(demo: Flask) -> None:
-    client = logged_in(demo, "manager1")
-    switch(client, "zh", "/inbox")
+def task_texts(demo: Flask, user: str, language: str) -> list[str]:
+    """What `user` reads on each task page their inbox links to, in `language`."""
+    client = logged_in(demo, user)
+    switch(client, language, "/inbox")
     inbox = client.get("/inbox").get_data(as_text=True)
-    pages = [
-        client.get(p).get_data(as_text=True) for p in sorted(set(re.findall(r'href="(/tasks/\d+)"', inbox)))
-    ]
-    proposal = next(visible(page) for page in pages if "法律费用" in visible(page))
+    paths = sorted(set(re.findall(r'href="(/tasks/\d+)"', inbox)))
+    return [visible(client.get(path).get_data(as_text=True)) for path in paths]
+
+
+def test_the_write_off_proposals_legal_costs_are_money_in_both_languages(demo: Flask) -> None:
+    proposal = next(text for text in task_texts(demo, "manager1", "zh") if "法律费用" in text)
     assert re.search(r"法律费用 ¥[\d,]+\.\d\d", proposal), proposal
-    switch(client, "en", "/inbox")
-    english = [
-        visible(client.get(p).get_data(as_text=True)) for p in re.findall(r'href="(/tasks/\d+)"', inbox)
-    ]
+    english = task_texts(demo, "manager1", "en")
     assert any(re.search(r"legal costs CN¥[\d,]+\.\d\d", text) for text in english), english
 
 
 def test_the_disputed_lines_are_said_with_money_and_the_reasons_label(demo: Flask) -> None:
-    client = logged_in(demo, "sales1")
-    switch(client, "zh", "/inbox")
-    inbox = client.get("/inbox").get_data(as_text=True)
-    texts = [
-        visible(client.get(p).get_data(as_text=True)) for p in set(re.findall(r'href="(/tasks/\d+)"', inbox))
-    ]
-    dispute = next(text for text in texts if "提出争议" in text)
+    dispute = next(text for text in task_texts(demo, "sales1", "zh") if "提出争议" in text)
     assert re.search(r"发票 HX-4410 £2,400\.00（价格）", dispute), dispute
     assert "(price)" not in dispute
 
 
 def test_a_contract_changes_terms_are_named_by_their_labels_in_the_instructions(demo: Flask) -> None:
-    client = logged_in(demo, "finance1")
-    switch(client, "zh", "/inbox")
-    inbox = client.get("/inbox").get_data(as_text=True)
-    texts = [
-        visible(client.get(p).get_data(as_text=True)) for p in set(re.findall(r'href="(/tasks/\d+)"', inbox))
-    ]
-    review = next(text for text in texts if "价格变更" in text)
+    review = next(text for text in task_texts(demo, "finance1", "zh") if "价格变更" in text)
     assert "价格：EUR 820 per tonne → EUR 860 per tonne" in review, review
     # The case data's summary too (the handler stores it in English: "price: EUR 820 per tonne -> ...").
     assert "price：" not in review and "price:" not in review and "->" not in review, review
