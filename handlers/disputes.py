@@ -72,8 +72,9 @@ def dispute_json(ctx: TaskContext, dispute: Dispute) -> dict[str, Any]:
         "owner_group": dispute.owner_group,
         "description": dispute.description,
         "raised_by": dispute.raised_by,
-        # The instructions say each line in the reader's language (amount as money, reason by its label).
         "lines": [{"number": ln.invoice_number, "amount": ln.amount, "reason": ln.reason} for ln in lines],
+        # The lines as one text for the task instructions (a template loop would need the script worker).
+        "lines_text": ", ".join(f"{ln.invoice_number} {ln.amount:.2f} ({ln.reason})" for ln in lines),
     }
 
 

@@ -135,7 +135,7 @@ KEY_LABELS: dict[str, Any] = {
     "limit_amount": lazy_gettext("Credit limit"),
     "limit_in_base": lazy_gettext("Credit limit in the base currency"),
     "lines": lazy_gettext("Lines"),
-    "lines_text": lazy_gettext("Disputed lines"),  # cases opened before 2026-12-06 still hold it
+    "lines_text": lazy_gettext("Disputed lines"),
     "litigation": lazy_gettext("Litigation"),
     "litigation_count": lazy_gettext("Lawsuits"),
     "manager_notified": lazy_gettext("Manager notified"),
