@@ -78,6 +78,7 @@ MAX_GROUP_BRANCHES = 64
 # PostgreSQL), while a page costs what it shows. Past it the total is a lower bound and says so
 # (Page.total_is_lower_bound: "more than 1,000 open tasks").
 COUNT_LIMIT = 1000
+_INT4 = 2**31 - 1
 
 
 def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -256,11 +257,11 @@ def _query(actor: Actor, flt: InboxFilter) -> tuple[_Shape, dict[str, Any], int]
         "like": f"%{(flt.text or '').lower()}%",
         "translated": like_pattern(json.dumps(flt.text or "")[1:-1]),  # as json.dumps wrote `translations`
         "limit": per_page,
-        "offset": (page - 1) * per_page,
-        "reach": page * per_page,
+        "offset": min((page - 1) * per_page, _INT4),  # bound as PostgreSQL integers: a page
+        "reach": min(page * per_page, _INT4),  # past 2**31 rows is past the end anyway
     }
     # Counting stops one task past the limit: that one tells "more than the limit" from "exactly".
-    limit = max(COUNT_LIMIT, page * per_page)
+    limit = min(max(COUNT_LIMIT, page * per_page), _INT4 - 1)
     params["cap"] = limit + 1
     params["groups"] = groups
     params.update((f"group_{n}", name) for n, name in enumerate(groups))
