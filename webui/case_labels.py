@@ -150,6 +150,9 @@ SIGNALS: dict[str, Any] = {
 }
 # Keys whose stored values are sentences our handlers wrote (English, with a msgid: said_stored says them).
 SENTENCE_KEYS = frozenset({"basis", "why"})
+# Per process, the keys our code fills with a sentence of its own (order_release's start data: the credit
+# check's reason); the same key in another process may hold what a person typed (a contract change's reason).
+PROCESS_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
 SENTENCE_LISTS = frozenset({"outside"})  # handlers/dunning_promises.py: the promise limits a promise breaks
 # Amounts in the case data that format_value's key pattern does not know as money.
 MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales"})
@@ -243,8 +246,7 @@ def data_value(
         return _code(TRIGGERS, value)
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
-    if key == "reason" and process == roles.ORDER_RELEASE:  # an order's hold (credit_checks) is our sentence;
-        # elsewhere a reason is what a person typed ("overdue", a msgid too, stays their word)
+    if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):
         said = said_stored(value, SAYERS)
         return shown if said == value else said
     coded = coded_value(str(key), value, current_language(), process)

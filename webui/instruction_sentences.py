@@ -16,16 +16,12 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext
 
-from webui.case_labels import known_label
+from webui.case_labels import PROCESS_SENTENCE_KEYS, known_label
 from webui.i18n import current_language
 from webui.stored_sentences import dated, said_stored
 from webui.suppliers import CONTRACT_FIELD_LABELS, contract_field_label
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
-
-# Per process, the case-data keys our code fills with a sentence of its own (order_release's start data: the
-# credit check's reason). Another process's `reason` may be what a person typed (a contract change's).
-STORED_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
 
 
 def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | None) -> str:
@@ -39,7 +35,7 @@ def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | Non
         reason = data.get("reason")
         if isinstance(reason, str) and reason.endswith((".", "。")) and f"{reason}。" in text:
             text = text.replace(f"{reason}。", f"{reason.rstrip('.。')}。")
-    for key in STORED_SENTENCE_KEYS.get(process_key, ()):
+    for key in PROCESS_SENTENCE_KEYS.get(process_key, ()):
         value = data.get(key)
         if not isinstance(value, str) or " " not in value or value not in text:
             continue
