@@ -72,11 +72,16 @@ def _shown(value: Any) -> str:
     return str(dated(value))
 
 
-def change_summary(request: Mapping[str, Any]) -> str:
+def change_summary(request: Mapping[str, Any], process: str | None = None) -> str:
     """A contract change request's stored `summary` (English, handlers/contracts.py) as the case-data table
-    shows it: in the page's language, rebuilt from the request's `changes` and `current`."""
+    shows it: in the page's language, rebuilt from the request's `changes` and `current`. Only in a contract
+    change (`process`: the case's process key); elsewhere a "summary" beside "changes" is someone's text."""
     summary = request.get("summary")
-    if not isinstance(summary, str) or current_language() == ENGLISH:
+    if (
+        not isinstance(summary, str)
+        or current_language() == ENGLISH
+        or process != roles.SUPPLIER_CONTRACT_CHANGE
+    ):
         return str(summary)
     return _change_summary(summary, request)
 

@@ -36,13 +36,22 @@ def _(msgid: str, **params: Any) -> Text:
 
 # A `status` in a sentence ("instance 5 is running, not error") is one of our codes; each code's msgid is the
 # word itself (webui/i18n.STATUS_LABELS), so the same catalogue says it. A code without one stays as it is.
+# A status the sentence quotes (%(status)r: "no dispute status 'customers'") is what the asker typed, echoed
+# as typed: said through the catalogue, a typed 'customers' read 没有争议状态 '客户' (attack A21).
 _CODE_PARAMS = frozenset({"status"})
 
 
-def _param(name: str, param: Any, gettext: Callable[[str], str], value: Callable[[Any], Any] | None) -> Any:
+def _param(
+    name: str, param: Any, gettext: Callable[[str], str], value: Callable[[Any], Any] | None, msgid: str
+) -> Any:
     if isinstance(param, Text):
         return translated(param, gettext, value)
-    if name in _CODE_PARAMS and isinstance(param, str) and param.isidentifier():
+    if (
+        name in _CODE_PARAMS
+        and isinstance(param, str)
+        and param.isidentifier()
+        and f"%({name})r" not in msgid
+    ):
         return gettext(param)
     return value(param) if value else param
 
@@ -60,7 +69,9 @@ def translated(
     if not sentence.params:
         return said
     # A parameter may itself be a Text (a deploy problem's "condition: <the sandbox's sentence>"): said too.
-    params = {name: _param(name, param, gettext, value) for name, param in sentence.params.items()}
+    params = {
+        name: _param(name, param, gettext, value, sentence.msgid) for name, param in sentence.params.items()
+    }
     try:
         return said % params
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English, not a 500
