@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 
 from webui.case_keys import KEY_LABELS, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
@@ -248,7 +248,9 @@ def data_value(
         return said_stored(value, SAYERS)
     if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):
         said = said_stored(value, SAYERS)
-        return shown if said == value else said
+        # Our sentences there are filled in (a credit check's numbers, a customer's id), so never a bare
+        # msgid: a value that is one ('overdue', 'customers' typed on the start form) is the person's word.
+        return shown if said in (value, gettext(value.strip())) else said
     coded = coded_value(str(key), value, current_language(), process)
     return shown if coded is None else coded
 
