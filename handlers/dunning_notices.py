@@ -15,6 +15,7 @@ from workflows.credit.models import DunningCase
 from workflows.credit.receivables import invoice_json, overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
+from workflows.mail.letter_names import dunning_notice_files
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
 from workflows.messages import _
@@ -169,7 +170,7 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
         instance_id=ctx.instance_id,
         language=language,
         # From the second reminder on the notice is also a PDF letter in the customer's language.
-        pdf_letter=f"dunning-notice-{case.id}-level-{req.level}.pdf" if req.level >= PDF_FROM_LEVEL else "",
+        pdf_letter=dunning_notice_files(case.id, req.level) if req.level >= PDF_FROM_LEVEL else "",
     )
     before = {"last_notice_at": iso_text(case.last_notice_at)}
     case.last_notice_at = ctx.now

@@ -29,6 +29,7 @@ from workflows.credit.provisions import audit_provision
 from workflows.engine.service_tasks import TaskContext
 from workflows.languages import LANGUAGES
 from workflows.mail.case_history import event_detail, event_name
+from workflows.mail.letter_names import file_for, legal_case_file_files
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import common_language
@@ -109,7 +110,7 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
             language=language,
             attachments=[
                 Attachment.of_bytes(
-                    f"case-file-{case.id}.pdf",
+                    file_for(legal_case_file_files(case.id), language),
                     PDF,
                     letter_pdf(document, language=language, on=today, title=title),
                 )

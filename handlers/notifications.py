@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workflows.credit.models import Customer, Supplier
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import message_of
+from workflows.mail.letter_names import approval_letter_files
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
 from workflows.mail.templates import TemplateError
@@ -23,7 +24,7 @@ USER_PREFIX = "user:"
 GROUP_PREFIX = "group:"
 INITIATOR = "initiator"
 # Templates that are letters: the e-mail carries them as a PDF too, under this file name.
-PDF_LETTERS = {"approval_letter": "credit-limit-letter-{instance}.pdf"}
+PDF_LETTERS = {"approval_letter": approval_letter_files}
 
 
 @dataclass(frozen=True)
@@ -192,9 +193,7 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
             # The addressee's language; else the recipients' (queue_email looks it up by address).
             language=addressee.language if addressee else None,
             # Letters to customers also go as a PDF in that language.
-            pdf_letter=PDF_LETTERS[req.template].format(instance=ctx.instance_id)
-            if req.template in PDF_LETTERS
-            else "",
+            pdf_letter=PDF_LETTERS[req.template](ctx.instance_id) if req.template in PDF_LETTERS else "",
         )
     except (TemplateError, ValueError) as exc:
         raise HandlerInputError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from email.header import decode_header
 from email.message import EmailMessage
 from typing import Any
 
@@ -84,6 +85,20 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
+def assert_named_for_every_client(part: EmailMessage, filename: str) -> None:
+    """A Chinese file name travels as RFC 2231 (Content-Disposition filename*=utf-8''…, read by current
+    clients) and as RFC 2047 encoded words in Content-Type's name (read by older Outlook and Foxmail)."""
+    raw = {name.lower(): value for name, value in part.raw_items()}  # the headers as they came over SMTP
+    assert re.search(r"filename\*=utf-8''[%0-9A-Za-z.-]+$", raw["content-disposition"]), raw
+    quoted = re.search(r'name="(=\?utf-8\?b\?[^"]+)"', raw["content-type"])
+    assert quoted is not None, raw
+    decoded = "".join(
+        word.decode(charset or "ascii") if isinstance(word, bytes) else word
+        for word, charset in decode_header(quoted.group(1))
+    )
+    assert decoded == filename
+
+
 def plain_text(message: EmailMessage) -> Any:
     return message.get_body(preferencelist=("plain",)).get_content()
 
@@ -117,9 +132,11 @@ def test_a_zh_customer_gets_chinese_notices_and_pdfs_and_an_en_customer_english_
             assert letters == []  # the friendly first reminder is an e-mail only
             continue
         [(filename, data)] = letters
-        assert filename.endswith(f"-level-{level}.pdf")
+        # The file is named in Chinese as the letter is (it was dunning-notice-N-level-L.pdf before).
+        assert filename == f"{ZH_SUBJECTS[level - 1]}-催收案件{desk.case(chinese)['id']}.pdf"
         part = next(p for p in message.walk() if p.get_content_type() == "application/pdf")
         assert part.get_content_disposition() == "attachment"
+        assert_named_for_every_client(part, filename)
         text = pdf_text(data)
         assert CHINESE_NAME in text and zh_amount in text and ZH_SUBJECTS[level - 1] in text
         assert "SH-1" in text and "SH-2" in text
@@ -135,7 +152,8 @@ def test_a_zh_customer_gets_chinese_notices_and_pdfs_and_an_en_customer_english_
         assert not CJK.search(str(message["Subject"])) and not CJK.search(body), body
         letters = pdfs(message)
         assert len(letters) == (0 if level == 1 else 1)
-        for _name, data in letters:
+        for name, data in letters:
+            assert name == f"dunning-notice-{desk.case(english)['id']}-level-{level}.pdf"
             text = pdf_text(data)
             assert "Slowpay Trading" in text and "€2,000.50" in text and "INV-2" in text
             assert not CJK.search(text), text
@@ -155,7 +173,10 @@ def test_the_legal_case_file_is_a_pdf_in_the_legal_users_language(desk: Collecti
     assert str(mail["Subject"]) == f"移交法务：{CHINESE_NAME}，¥128,000.50（催收案件 {case_id}）"
     assert "信用经理已批准" in plain_text(mail)
     [(filename, data)] = pdfs(mail)
-    assert filename == f"case-file-{case_id}.pdf"
+    assert filename == f"移交法务案卷-催收案件{case_id}.pdf"
+    assert_named_for_every_client(
+        next(p for p in mail.walk() if p.get_content_type() == "application/pdf"), filename
+    )
     text = " ".join(pdf_text(data).split())
     assert f"催收案件 {case_id}：{CHINESE_NAME}" in text
     assert "主张金额（未付且无争议）¥128,000.50" in text and "SH-1" in text and "SH-2" in text

@@ -158,11 +158,35 @@ def test_the_approval_letter_follows_the_customers_language_not_its_address(
                 customer_id=customer.id,
             ),
         )
-    [message] = _send(settings, session_factory, smtp_sink, clock, 1)
+        english = Customer(
+            name="Slowpay Trading",
+            email="ap@slowpay.example",
+            currency="EUR",
+            language="en",
+            created_at=clock,
+            updated_at=clock,
+        )
+        session.add(english)
+        session.flush()
+        notify_email(
+            dataclasses.replace(ctx, task_key="letter-en"),
+            NotifyEmailRequest(
+                template="approval_letter",
+                to=english.email,
+                context={**LETTER, "customer_name": english.name},
+                customer_id=english.id,
+            ),
+        )
+    english_message, message = _send(settings, session_factory, smtp_sink, clock, 2)  # by address
     assert str(message["Subject"]) == "贵公司信用额度确认：¥500,000.00"
     body = _bodies(message)
     assert "信用额度确认函" in body and "尊敬的王建国先生/女士：" in body
-    assert any(part.get_content_type() == "application/pdf" for part in message.iter_attachments())
+    # The PDF's name is in the letter's language too (decoded from its RFC 2231 header by the email package).
+    [pdf] = message.iter_attachments()
+    assert pdf.get_content_type() == "application/pdf"
+    assert pdf.get_filename() == f"信用额度确认函-{ctx.instance_id}.pdf"
+    [english_pdf] = english_message.iter_attachments()
+    assert english_pdf.get_filename() == f"credit-limit-letter-{ctx.instance_id}.pdf"
 
 
 def test_a_letter_names_one_existing_party(

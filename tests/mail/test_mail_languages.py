@@ -294,7 +294,7 @@ def test_notify_email_writes_the_approval_letter_in_the_customers_language_with_
         letter, decision = session.query(OutboxEmail).order_by(OutboxEmail.id).all()
     assert letter.subject == "贵公司信用额度确认：¥500,000.00"
     [attachment] = letter.attachments
-    assert attachment["filename"] == f"credit-limit-letter-{instance.id}.pdf"
+    assert attachment["filename"] == f"信用额度确认函-{instance.id}.pdf"  # named in the letter's language
     text = PdfReader(io.BytesIO(attachment_bytes(attachment))).pages[0].extract_text()
     assert "信用额度确认函" in text and "上海精密零件有限公司" in text and "¥500,000.00" in text
     # Internal mail: the initiator sales1 reads Chinese; no PDF for a mere notification.

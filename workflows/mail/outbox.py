@@ -25,6 +25,7 @@ from workflows.mail.dispatch import count_due_emails as count_due_emails
 from workflows.mail.dispatch import dispatch_due_emails as dispatch_due_emails
 from workflows.mail.dispatch import next_mail_due as next_mail_due
 from workflows.mail.dispatch import relay_unreachable as relay_unreachable
+from workflows.mail.letter_names import file_for
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.recipients import common_language
 from workflows.mail.smtp import Attachment
@@ -107,13 +108,14 @@ def queue_email(
     instance_id: int | None = None,
     attachments: Sequence[Attachment] = (),
     language: str | None = None,
-    pdf_letter: str = "",
+    pdf_letter: str | Mapping[str, str] = "",
 ) -> int | None:
     """Render and insert one pending outbox row in the caller's transaction (not committed); its id.
 
     The template's version in `language` ("en", "zh") is rendered, else the English one; by default (None)
     the recipients' language (mail.recipients.common_language: the users' chosen one, a customer's; English
-    when they differ). `pdf_letter`, a file name, attaches the rendered letter as a PDF too (letters_pdf).
+    when they differ). `pdf_letter`, a file name (or one per language: letter_names), attaches the rendered
+    letter as a PDF too (letters_pdf), named in the language it was written in.
 
     Returns None, writing nothing, when an e-mail with this `dedupe_key` was queued before, or is being
     queued by a concurrent transaction right now.
@@ -139,7 +141,7 @@ def queue_email(
     rendered = render_email(template, context, language=language)
     if pdf_letter:
         pdf = letter_pdf(rendered.html, language=rendered.language, on=now.date(), title=rendered.subject)
-        attachments = [*attachments, Attachment.of_bytes(pdf_letter, PDF, pdf)]
+        attachments = [*attachments, Attachment.of_bytes(file_for(pdf_letter, rendered.language), PDF, pdf)]
     subject = rendered.subject
     max_subject = _column_length(OutboxEmail.subject)
     if len(subject) > max_subject:

@@ -160,6 +160,7 @@ class YagmailMailer:
             client.dkim,
         )
         for part in message.walk():
+            _name_for_every_client(part)
             if part.is_multipart():
                 part.set_boundary(f"==============={secrets.token_hex(16)}==")
                 if part.get_content_subtype() == "alternative":
@@ -296,3 +297,20 @@ def _plain_text_from_template(alternative: Message, text: str) -> None:
         if isinstance(part, Message) and part.get_content_type() == "text/plain" and text:
             del part["Content-Transfer-Encoding"]
             part.set_payload(text, charset="utf-8")
+
+
+def _name_for_every_client(part: Message) -> None:
+    """Name a non-ASCII attachment (催款函-….pdf) so that every mail client shows it.
+
+    yagmail (through the email package) writes it as RFC 2231 wants, `filename*=utf-8''%E5%82%AC…` in
+    Content-Disposition and `name*=` in Content-Type: Thunderbird, Apple Mail, Gmail and current Outlook read
+    that. Older Outlook, Foxmail and some webmail read only Content-Type's `name`, in the RFC 2047 form their
+    own mail uses (`name="=?utf-8?b?…?="`); without it they show a blank or "ATT00001.bin". So
+    Content-Disposition keeps the RFC 2231 name and Content-Type carries the RFC 2047 one.
+    """
+    name = part.get_filename()
+    if not name or name.isascii() or part.get_content_disposition() != "attachment":
+        return
+    # Encoded words of at most 75 characters each (RFC 2047), side by side in one quoted value.
+    words = " ".join(word.strip() for word in Header(name, "utf-8").encode(linesep="\n").split("\n"))
+    part.replace_header("Content-Type", f'{part.get_content_type()}; name="{words}"')
