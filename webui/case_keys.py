@@ -5,8 +5,8 @@ handlers write into a case, and the keys of the audit's history details (`busine
 field titles (`title_zh`) for a key a person typed in a form; its values that are our codes (a form's enum,
 a group, a status) are said by case_labels.data_value.
 
-English pages keep showing the keys as they are stored (the API and the diagrams' expressions name them so);
-only other languages read these labels.
+The stored data keeps its keys (the API and the diagrams' expressions name them so); pages in every
+language, English too, read these labels.
 """
 
 from __future__ import annotations
@@ -274,10 +274,12 @@ def _form_texts(language: str) -> tuple[dict[str, str], dict[tuple[str, str], st
         for key, field in (fields or {}).items():
             if not isinstance(field, dict):
                 continue
-            title = field.get(f"title_{language}")
+            # English is the form's own `title` / `enum_titles` (bpmn/README.md, "Forms").
+            suffix = "" if language == "en" else f"_{language}"
+            title = field.get(f"title{suffix}")
             if isinstance(title, str):
                 titles.setdefault(key, title)
-            for code, said in (field.get(f"enum_titles_{language}") or {}).items():
+            for code, said in (field.get(f"enum_titles{suffix}") or {}).items():
                 choices.setdefault((key, str(code)), str(said))
     return titles, choices
 

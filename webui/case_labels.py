@@ -128,8 +128,9 @@ def known_label(key: Any) -> str | None:
 
 
 def data_label(key: Any) -> str:
-    """A case-data key in the page's language; the key itself in English or when it is not ours."""
-    label = None if current_language() == ENGLISH else known_label(key)
+    """A case-data key in the page's language (English pages read the same labels in English); the key
+    itself when it is not ours (a variable the author of a custom diagram chose)."""
+    label = known_label(key)
     return str(key) if label is None else label
 
 
@@ -160,20 +161,22 @@ NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_days", "_months", "_count")  # revenue_
 
 
 def _ids(listed: str) -> str:
-    """A comma-separated list of case-data keys, each labelled."""
+    """A comma-separated list of case-data keys, each labelled (inside a zh sentence: said_stored)."""
     return "、".join(data_label(part.strip()) for part in listed.split(","))
 
 
 def data_list(value: Any, key: Any = None) -> str | None:
     """A list of case-data keys (`missing_data`) labelled in the page's language, or a list of our handlers'
-    sentences (a promise's `outside`) said in it; None for any other value (shown as JSON) and in English."""
-    if current_language() == ENGLISH or not isinstance(value, list) or not value:
+    sentences (a promise's `outside`) said in it; None for any other value (shown as JSON). English pages
+    label the keys too; our sentences are English already (shown as stored there)."""
+    english = current_language() == ENGLISH
+    if not isinstance(value, list) or not value:
         return None
     if key in SENTENCE_LISTS and all(isinstance(part, str) for part in value):
-        return "；".join(said_stored(part) for part in value)
+        return None if english else "；".join(said_stored(part) for part in value)
     if not all(isinstance(part, str) and part in LABELS for part in value):
         return None
-    return "、".join(data_label(part) for part in value)
+    return (", " if english else "、").join(data_label(part) for part in value)
 
 
 def _code(table: dict[str, Any], code: str) -> str:
@@ -219,10 +222,11 @@ def data_value(
     key: Any, value: Any, shown: str, currency: str | None = None, process: str | None = None
 ) -> str:
     """`shown` (the value as format_value wrote it), or the value as a reader of the page's language reads it:
-    amounts as money in the case's `currency`, ISO days and times as the page writes dates, and, in a
-    Chinese page, coded values said in it (industry, ownership, scorecard, a review's trigger) and the
-    sentences our handlers store (`basis`, `why`: said_stored). `process`: the case's process key; a `reason`
-    is a review's trigger code only in a limit review — elsewhere (a contract change) it is typed text."""
+    amounts as money in the case's `currency`, ISO days and times as the page writes dates, coded values by
+    their labels (industry, ownership, scorecard, a review's trigger, a form's choice; English pages too),
+    and, in a Chinese page, the sentences our handlers store in English (`basis`, `why`: said_stored).
+    `process`: the case's process key; a `reason` is a review's trigger code only in a limit review —
+    elsewhere (a contract change) it is typed text."""
     if _is_amount(key, value):
         return format_money(value, currency, locale=page_locale())
     if not isinstance(value, str):
@@ -234,8 +238,6 @@ def data_value(
             return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:  # the shape of a date but no real one (2026-02-30): shown as stored
         return shown
-    if current_language() == ENGLISH:
-        return shown
     if key == "industry":
         return industry_label(value)
     if key == "ownership":
@@ -244,6 +246,10 @@ def data_value(
         return _code(SCORECARDS, value)
     if key == "reason" and process == roles.CREDIT_LIMIT_REVIEW and value in TRIGGERS:
         return _code(TRIGGERS, value)
+    if current_language() == ENGLISH and (
+        key in SENTENCE_KEYS or key in PROCESS_SENTENCE_KEYS.get(process or "", ())
+    ):
+        return shown  # our sentences are stored in English
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
     if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):

@@ -2,8 +2,7 @@
 its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups and
 process keys by their labels, limit reasons as said_stored says them, dates as the page writes them. What
 people typed and the data a case started with are stored values: shown as they are, inside `data-value`
-(the language tests skip them). English pages show the detail as they always did
-(webui/formatting.describe_detail)."""
+(the language tests skip them). English pages read the same labels in English."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from markupsafe import Markup, escape
 from webui.case_keys import coded_value
 from webui.case_labels import data_value, known_label, limit_reason
 from webui.diagram_names import key_label
-from webui.formatting import describe_detail, format_day, format_value, page_locale
+from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
 from webui.stored_sentences import said_stored
@@ -71,22 +70,29 @@ def _said(key: str, value: Any) -> Markup | str:
     return format_value(key, value)
 
 
+def _inline(label: str) -> str:
+    """A case-data label inside an English history line, as the audit's own labels read there ("old limit:
+    … · customer number: 1"); an acronym stays as written ("DSO")."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
 def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
-    """The detail line of one history row ("offered to: 信用分析师"), or describe_detail's in English."""
+    """The detail line of one history row ("offered to: 信用分析师", "offered to: Credit analyst")."""
     if not detail:
         return ""
-    if current_language() == ENGLISH:
-        return describe_detail(detail)
     flat: dict[str, Any] = {}
     for key, value in detail.items():
         if isinstance(value, Mapping) and key != "data":
             flat.update(value)
         else:
             flat[key] = value
+    english = current_language() == ENGLISH
     separator = gettext("%(label)s: %(value)s")
     parts = []
     for key, value in flat.items():
         label = AUDIT_LABELS.get(key) or known_label(key)
+        if label is not None and english:
+            label = _inline(str(label))
         shown = escape(_said(key, value))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))

@@ -186,7 +186,10 @@ def test_the_keys_r20_named_have_chinese_labels_and_codes_are_said(app: Flask) -
             assert value != code and (chinese is None or value == chinese), (key, code, value)
         assert data_value("comment", "approve", "approve") == "approve"  # a person's words stay as typed
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
-        assert data_label("fee_level_1") == "fee_level_1" and data_value("action", "wait", "wait") == "wait"
+        # English pages read the same labels and codes in English.
+        assert data_label("fee_level_1") == "Fee at level 1"
+        assert data_value("action", "wait", "wait") == "wait for payment"
+        assert data_value("approval_level", "credit_manager", "credit_manager") == "Credit manager"
 
 
 def test_a_dunning_case_s_call_promise_and_legal_handover_pages_in_chinese(

@@ -2,7 +2,8 @@
 (tests/webui/test_language.py), the parts of the task page that show data our diagrams and handlers wrote
 speak Chinese too: the instructions (the scorecard's name, money as a zh reader writes it), the case data
 table (a label for every key we write, our handlers' sentences and coded values said), and the history's
-task column (the element's name_zh, not its id). English pages keep the ids and sentences as stored."""
+task column (the element's name_zh, not its id). English pages read the same labels in English and keep our
+stored sentences as stored."""
 
 from __future__ import annotations
 
@@ -113,9 +114,17 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
 
     switch(analyst, "en", f"/tasks/{task_id}")
     english = regions(analyst.get(f"/tasks/{task_id}").get_data(as_text=True))
-    assert "annual_revenue" in english["kv"] and "the formula, at most the request" in english["kv"]
-    assert "default" in english["kv"] and "score_customer" in english["task-column"]
-    assert "general scorecard" in english["instructions"] and "年营业收入" not in english["all"]
+    # English reads the same labels in English (keys stay in data-key); our stored sentences as stored.
+    kv = english["kv"]
+    assert "Annual revenue €50,000,000.00" in kv and "Missing data Financial ratios" in kv, kv
+    assert "Basis of the proposal the formula, at most the request" in kv
+    assert "Scorecard general scorecard" in kv
+    assert 'data-key="annual_revenue"' in page and "score_customer" in english["task-column"]
+    assert SNAKE.findall(kv) == [] and "general scorecard" in english["instructions"]
+    details = english["small"]
+    assert "customer number: 1 · old limit: 10,000.00" in details and "offered to: Credit analyst" in details
+    assert "score valid until: 2 Jun 2026" in details and "customer_id" not in details, details
+    assert "年营业收入" not in english["all"]
 
 
 def test_our_handlers_sentences_and_unknown_keys_in_a_zh_page(app: Flask) -> None:
@@ -139,9 +148,12 @@ def test_our_handlers_sentences_and_unknown_keys_in_a_zh_page(app: Flask) -> Non
         assert data_value("basis", "set by hand", "set by hand") == "set by hand"
         assert data_value("comment", "an increase", "an increase") == "an increase"
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
-        assert data_label("current_limit") == "current_limit"
+        assert data_label("current_limit") == "Current limit"
+        assert data_label("a_key_of_yours") == "a_key_of_yours"
+        assert data_label("decision") == "Decision"  # a shipped form's own English title
         assert data_value("basis", "the formula", "the formula") == "the formula"
-        assert data_list(["financial_ratios"]) is None
+        assert data_list(["financial_ratios", "annual_revenue"]) == "Financial ratios, Annual revenue"
+        assert data_value("scorecard", "default", "default") == "general scorecard"
 
 
 # What handlers/limit_decision.py (basis), handlers/limit_review.py (why) and the review sweep (reason)
