@@ -77,3 +77,32 @@ def test_a_nudged_round_leaves_the_daily_jobs_out_only_while_a_full_round_is_rec
     before_hour = now.replace(hour=rt.settings.scheduler.daily_hour - 1)
     scheduler._last_full = (utcnow(), before_hour)
     assert scheduler._full_round_due(before_hour.replace(hour=rt.settings.scheduler.daily_hour))
+
+
+def test_a_round_under_a_stream_of_requests_runs_once_per_window(rt: Runtime, clock: datetime) -> None:
+    """Nudges during a round leave only their mark; the round's end schedules the next one within the
+    window (not later: the nudging request's rows may be newer than what the round read), and rows due
+    at once (an e-mail a request queued meanwhile) wait for the window instead of a round back to back."""
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+    scheduler._scheduler.start(paused=True)
+    try:
+        with scheduler._plan:  # as _wake does when a round begins
+            scheduler._in_round, scheduler._round_began = True, utcnow()
+        scheduler.nudge()
+        assert scheduler._scheduler.get_job("wake") is None  # no add_job while the round runs
+        scheduler.nudge(clock + timedelta(hours=1))  # the round ends: the next row is an hour away
+        nudged = scheduler._scheduler.get_job("wake").next_run_time
+        assert nudged <= scheduler._round_began + NUDGE_WINDOW + timedelta(milliseconds=1)
+        assert not scheduler._in_round
+
+        with scheduler._plan:
+            scheduler._nudged, scheduler._in_round, scheduler._round_began = False, True, utcnow()
+        scheduler.nudge(clock)  # a row due now, nobody nudged: still one round per window
+        soon = scheduler._scheduler.get_job("wake").next_run_time
+        assert soon >= scheduler._round_began + NUDGE_WINDOW - timedelta(milliseconds=1)
+        with scheduler._plan:
+            scheduler._in_round, scheduler._round_began = True, utcnow()
+        scheduler.nudge(clock + timedelta(hours=1))  # nothing due soon, no nudge: the hour holds
+        assert scheduler._scheduler.get_job("wake").next_run_time >= utcnow() + timedelta(minutes=59)
+    finally:
+        scheduler.shutdown()

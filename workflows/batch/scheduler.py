@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,6 +178,8 @@ class EmbeddedScheduler:
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
         )
         self._nudged = False  # a web action asked for a round since the last one began
+        self._in_round = False  # a round runs now: it schedules the next one when it ends
+        self._plan = threading.Lock()  # _nudged, _in_round and the pending wake-up change together
         self._round_began = datetime.min.replace(tzinfo=UTC)  # wall clock
         self._last_full: tuple[datetime, datetime] | None = None  # (wall, clock) of the last full round
 
@@ -192,41 +195,52 @@ class EmbeddedScheduler:
 
         A web action's round runs at once, or NUDGE_WINDOW after the last round began: the nudges of
         a burst of requests share a round instead of each running one (at 100 requests/s a round each
-        cost more CPU than the requests). A pending round due sooner is kept.
+        cost more CPU than the requests). A pending round due sooner is kept. While a round runs, a
+        nudge only leaves its mark: the round, when it ends, schedules the next one within the window
+        (an add_job per request woke APScheduler's thread for nothing).
         """
-        if when is None:
-            self._nudged = True
-            run_date = max(utcnow(), self._round_began + NUDGE_WINDOW)
-            pending = self._scheduler.get_job("wake")
-            due = getattr(pending, "next_run_time", None)  # none before the scheduler starts
-            if due is not None and due <= run_date:
-                return  # that round starts after this action's commit and sees what it wrote
-            self._scheduler.add_job(self._wake, "date", run_date=run_date, id="wake", replace_existing=True)
-            return
-        # `when` is on the clock's time, APScheduler waits on the wall clock: with a simulated clock
-        # (weeks away from the wall clock and standing still) wait the same distance from the wall time.
-        wait = max(timedelta(0), when - self._clock())
-        self._scheduler.add_job(
-            self._wake, "date", run_date=utcnow() + wait, id="wake", replace_existing=True
-        )
+        with self._plan:
+            if when is None:
+                self._nudged = True
+                if self._in_round:
+                    return
+                run_date = max(utcnow(), self._round_began + NUDGE_WINDOW)
+                pending = self._scheduler.get_job("wake")
+                due = getattr(pending, "next_run_time", None)  # none before the scheduler starts
+                if due is not None and due <= run_date:
+                    return  # that round starts after this action's commit and sees what it wrote
+                self._schedule(run_date)
+                return
+            # `when` is on the clock's time, APScheduler waits on the wall clock: with a simulated clock
+            # (weeks away from the wall clock and standing still) wait the same distance from the wall
+            # time. Rows due sooner (the e-mail a request queued during the round) wait for the window
+            # like the nudges that wrote them, so a stream of requests is served by a round per window,
+            # each sending the window's e-mails over one connection, not by rounds back to back.
+            wall = utcnow()
+            run_date = max(wall + max(timedelta(0), when - self._clock()), self._round_began + NUDGE_WINDOW)
+            if self._nudged:  # a web action during the round: its rows may be newer than what it read
+                run_date = min(run_date, max(wall, self._round_began + NUDGE_WINDOW))
+            self._schedule(run_date)
+
+    def _schedule(self, run_date: datetime) -> None:
+        """The one pending wake-up, at `run_date` (called with `_plan` held)."""
+        self._in_round = False
+        self._scheduler.add_job(self._wake, "date", run_date=run_date, id="wake", replace_existing=True)
 
     def _wake(self) -> None:
         try:
-            nudged, self._nudged = self._nudged, False
-            self._round_began = utcnow()
+            with self._plan:
+                nudged, self._nudged = self._nudged, False
+                self._in_round = True
+                self._round_began = utcnow()
             now = self._clock()
             self.nudge(self.wake_once(now, light=nudged and not self._full_round_due(now)))
         except Exception as exc:
             # The next wake-up is scheduled only here: a failure escaping (a simulated clock that could not
             # be read from the database) would end the scheduler for good. Try again after the backoff.
             logger.error("scheduler: the round could not start: %s: %s", type(exc).__name__, exc)
-            self._scheduler.add_job(
-                self._wake,
-                "date",
-                run_date=utcnow() + timedelta(seconds=self.backoff_s),
-                id="wake",
-                replace_existing=True,
-            )
+            with self._plan:
+                self._schedule(utcnow() + timedelta(seconds=self.backoff_s))
 
     def _full_round_due(self, now: datetime) -> bool:
         """Whether a round as of `now` (clock) must also run the daily jobs.
