@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import gettext, lazy_gettext
+from flask_babel import lazy_gettext
 
 from webui.case_keys import KEY_LABELS, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
 from webui.formatting import format_day, format_time, is_money_key, page_locale
 from webui.i18n import current_language
-from webui.stored_sentences import said_stored
+from webui.process_sentences import is_process_sentence
+from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
 from workflows.money import as_decimal, format_money
@@ -253,10 +254,9 @@ def data_value(
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
     if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):
-        said = said_stored(value, SAYERS)
-        # Our sentences there are filled in (a credit check's numbers, a customer's id), so never a bare
-        # msgid: a value that is one ('overdue', 'customers' typed on the start form) is the person's word.
-        return shown if said in (value, gettext(value.strip())) else said
+        # Only the sentences the process stores are said (process_sentences): anything else is what a person
+        # typed on the start form ('overdue', 'review:overdue'), even when shaped like another of ours.
+        return said_stored(value, SAYERS) if is_process_sentence(process, stored_msgid(value)) else shown
     coded = coded_value(str(key), value, current_language(), process)
     return shown if coded is None else coded
 

@@ -18,7 +18,8 @@ from flask_babel import gettext
 
 from webui.case_labels import PROCESS_SENTENCE_KEYS, known_label
 from webui.i18n import current_language
-from webui.stored_sentences import dated, said_stored
+from webui.process_sentences import is_process_sentence
+from webui.stored_sentences import dated, said_stored, stored_msgid
 from webui.suppliers import CONTRACT_FIELD_LABELS, contract_field_label
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
@@ -39,6 +40,8 @@ def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | Non
         value = data.get(key)
         if not isinstance(value, str) or " " not in value or value not in text:
             continue
+        if not is_process_sentence(process_key, stored_msgid(value)):
+            continue  # typed on the start form, however much it looks like one of our sentences
         said = said_stored(value)
         if said != value:
             text = text.replace(value, said)

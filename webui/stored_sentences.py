@@ -208,3 +208,9 @@ def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     typed = _TYPED.fullmatch(text)
     inner = _recognised(typed.group(2), 0) if typed else None
     return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner, sayers or {})}"
+
+
+def stored_msgid(sentence: str) -> str | None:
+    """The msgid a stored sentence was said from, read back from the page's catalogue; None if none fits."""
+    found = _recognised(sentence.strip(), 0)
+    return None if found is None else found[0]

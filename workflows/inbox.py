@@ -34,6 +34,7 @@ from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.store.paging import MAX_PER_PAGE, Page
+from workflows.store.shown_json import shown_context, shown_from_text
 from workflows.store.text_search import ESCAPE, like_pattern
 from workflows.users import Actor
 
@@ -335,10 +336,10 @@ def _loads(text: str | None) -> Any:
         return None
     if _LONG_DIGITS.search(text) is None:
         try:
-            return orjson.loads(text)
+            return shown_from_text(text, orjson.loads(text))
         except orjson.JSONDecodeError:  # NaN or Infinity, which json.dumps writes and json.loads reads
             pass
-    return json.loads(text)
+    return shown_from_text(text, json.loads(text))  # lone surrogates and 100+ levels shown repaired
 
 
 @functools.lru_cache(maxsize=256)
@@ -395,5 +396,5 @@ def task_json(item: InboxItem, now: datetime) -> dict[str, Any]:
         "completed_by": item.completed_by,
         "completed_at": item.completed_at.isoformat() if item.completed_at else None,
         "form": {"fields": form_fields(item.form_schema), "schema": item.form_schema},
-        "context": {"instructions": item.instructions, "four_eyes": item.four_eyes, "data": item.context},
+        "context": shown_context(item.instructions, item.four_eyes, item.context),
     }

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +38,7 @@ from workflows.definitions.deploy import deploy_files
 from workflows.definitions.validation import ValidatedBundle, make_parser
 from workflows.engine import patches, runner
 from workflows.engine import spiff as engine
+from workflows.engine.failures import EngineError
 from workflows.engine.runtime import Runtime
 from workflows.errors import Invalid
 from workflows.process_data import MAX_DATA_DEPTH, check_process_data
@@ -255,6 +257,29 @@ def test_a_service_result_is_handed_over_exactly_even_when_it_echoes_crafted_dat
 def test_a_service_result_that_cannot_be_saved_fails_like_json_did() -> None:
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         patches.ServiceResult({"tags": {"a"}})
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"name": "a\ud800b"}, "unpaired surrogate"),
+        ({"deep": json.loads("[" * 150 + "]" * 150)}, "nested deeper than 100 levels"),
+        ({"nan": Decimal("NaN")}, "not a number"),
+    ],
+)
+def test_a_handler_result_task_data_could_not_show_fails_the_step_as_a_scripts_would(
+    result: dict[str, Any], problem: str
+) -> None:
+    # A21: a stored lone surrogate or ~200-deep case data made GET /api/tasks answer 500. Scripts' results
+    # were checked (script_builtins.unstorable); a service task's result went into task data unchecked.
+    script_engine = engine.CreditflowScriptEngine(lambda *_args: result)
+    task = SimpleNamespace(id="t1", task_spec=SimpleNamespace(bpmn_id="fetch_rating"))
+    with pytest.raises(EngineError, match=problem) as refused:
+        script_engine.call_service(task, operation_name="rating.fetch", operation_params={})
+    assert refused.value.bpmn_id == "fetch_rating" and "rating.fetch failed" in str(refused.value)
+    fine = engine.CreditflowScriptEngine(lambda *_args: {"name": "上海精密😀", "deep": [[[1]]]})
+    handed = fine.call_service(task, operation_name="rating.fetch", operation_params={})
+    assert handed.value == {"name": "上海精密😀", "deep": [[[1]]]}  # type: ignore[attr-defined]
 
 
 # --- through the runner and the database -----------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from workflows.engine.failures import EngineError
 from workflows.engine.script_clock import ScriptDate, ScriptDateTime
 from workflows.engine.script_money import money
 from workflows.engine.script_rules import IN_PROCESS_CALLS
@@ -83,6 +84,19 @@ def check_result(value: Any) -> None:
                 problem=problem,
             )
         )
+
+
+def check_service_result(value: Any, operation: str, bpmn_id: str) -> None:
+    """Refuse a handler's result that task data could not hold, as a script's is (`unstorable`): a lone
+    surrogate or data nested past MAX_RESULT_DEPTH, once stored, would break every answer showing the task.
+
+    Raises:
+        EngineError: naming the operation, so the step fails with an incident at its element.
+    """
+    problem = unstorable(value)
+    if problem:
+        said = _("its result cannot be kept in task data: %(problem)s", problem=problem)
+        raise EngineError(_("%(operation)s failed: %(error)s", operation=operation, error=said), bpmn_id)
 
 
 # How deeply a snippet's value may nest. Saving an instance recurses a few frames per level: 200 levels

@@ -39,6 +39,7 @@ from workflows.definitions.compile import LoadedSpec
 from workflows.engine import patches
 from workflows.engine.failures import EngineError, LoopLimitExceeded, NotWaiting
 from workflows.engine.sandbox import SafeEnvironment
+from workflows.engine.script_builtins import check_service_result
 from workflows.engine.waits import (
     ReadyTask,
     Snapshot,
@@ -186,7 +187,9 @@ class CreditflowScriptEngine(PythonScriptEngine):
             said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
             message = _("%(operation)s failed: %(error)s", operation=kwargs["operation_name"], error=said)
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
-        return patches.ServiceResult(result)
+        handed = patches.ServiceResult(result)
+        check_service_result(handed.value, kwargs["operation_name"], task.task_spec.bpmn_id)
+        return handed
 
 
 def _shorten(text: str, limit: int = 200) -> str:
