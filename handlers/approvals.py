@@ -20,6 +20,7 @@ from workflows.definitions.versions import instance_file
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.engine.service_tasks import Approval, HandlerInputError, MissingApprovals, TaskContext
 from workflows.errors import listed, message_of
+from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.store.models import (
     InboxItem,
@@ -81,7 +82,7 @@ def require_reader(ctx: TaskContext, operation: str, readers: Collection[str], w
                 instance=ctx.instance_id,
                 what=what,
                 kind=kind,
-                readers=", ".join(sorted(readers)),
+                readers=group_names(sorted(readers)),  # each group by its name, in the reader's language
                 starter=ctx.started_by,
             )
         )
