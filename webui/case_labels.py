@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import lazy_gettext
 
 from webui.case_keys import KEY_LABELS, coded_value, form_title
@@ -23,6 +23,7 @@ from webui.i18n import current_language
 from webui.process_sentences import is_process_sentence
 from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit import roles
+from workflows.credit.dispute_reasons import lines_said
 from workflows.definitions.display_names import ENGLISH
 from workflows.money import as_decimal, format_money
 
@@ -157,7 +158,7 @@ SENTENCE_KEYS = frozenset({"basis", "why"})
 PROCESS_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
 SENTENCE_LISTS = frozenset({"outside"})  # handlers/dunning_promises.py: the promise limits a promise breaks
 # Amounts in the case data that format_value's key pattern does not know as money.
-MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales"})
+MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales", "disputed"})  # disputed: amount
 NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_days", "_months", "_count")  # revenue_cap_pct is a share, not money
 
 
@@ -209,14 +210,41 @@ def case_currency(data: Any) -> str | None:
     if not isinstance(data, Mapping):
         return None
     credit_file = data.get("credit_file")
+    # A dispute's and a contract change's amounts are in the currency their handler stored beside them.
+    nested = [data.get(key) for key in ("dispute", "change_request")]
     for found in (
         data.get("currency"),
         data.get("customer_currency"),
         credit_file.get("customer_currency") if isinstance(credit_file, Mapping) else None,
+        *(part.get("currency") for part in nested if isinstance(part, Mapping)),
     ):
         if isinstance(found, str) and len(found) == 3 and found.isalpha():
             return found.upper()
     return None
+
+
+# Amounts our handlers store in the base currency (a contract change's impact, a dispute credit's weight).
+BASE_AMOUNT_KEYS = frozenset({"impact_in_base", "credit_base", "limit_in_base"})
+# Per process, keys that hold an amount in the case's currency though their name says no money (a contract's
+# `value` among its terms; elsewhere `value` may be anything).
+PROCESS_AMOUNT_KEYS = {roles.SUPPLIER_CONTRACT_CHANGE: ("value",)}
+
+
+def base_currency() -> str:
+    """The deployment's base currency (config [credit] base_currency)."""
+    return str(current_app.extensions["creditflow"].rt.settings.credit.base_currency)
+
+
+# A dispute's lines: the handler's `lines` and the start form's `invoices` ({number, amount, reason} each).
+DISPUTE_LINE_KEYS = frozenset({"lines", "invoices"})
+
+
+def invoice_lines(value: Any, key: Any, currency: str | None, process: str | None) -> str | None:
+    """A dispute's lines as the page's language writes them ("发票 HX-4410 £2,400.00（价格）；…", "HX-4410
+    £2,400.00 (price), …"); None for any other key or value (shown as JSON)."""
+    if process != roles.DISPUTE_RESOLUTION or key not in DISPUTE_LINE_KEYS:
+        return None
+    return lines_said(value, currency, current_language())
 
 
 def data_value(
@@ -228,6 +256,11 @@ def data_value(
     and, in a Chinese page, the sentences our handlers store in English (`basis`, `why`: said_stored).
     `process`: the case's process key; a `reason` is a review's trigger code only in a limit review —
     elsewhere (a contract change) it is typed text."""
+    if key in BASE_AMOUNT_KEYS and not isinstance(value, bool) and as_decimal(value) is not None:
+        return format_money(value, base_currency(), locale=page_locale())
+    if key in PROCESS_AMOUNT_KEYS.get(process or "", ()) and not isinstance(value, bool):
+        if as_decimal(value) is not None:
+            return format_money(value, currency, locale=page_locale())
     if _is_amount(key, value):
         return format_money(value, currency, locale=page_locale())
     if not isinstance(value, str):
@@ -267,5 +300,6 @@ def register(app: Flask) -> None:
         data_list=data_list,
         data_value=data_value,
         case_currency=case_currency,
+        invoice_lines=invoice_lines,
         limit_reason=limit_reason,
     )

@@ -21,6 +21,7 @@ from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
 from webui.stored_sentences import said_stored
+from workflows.credit.dispute_reasons import lines_said
 from workflows.definitions.display_names import ENGLISH
 from workflows.money import as_decimal, format_money
 
@@ -44,11 +45,11 @@ def _stored(value: Any) -> Markup:
     return Markup('<span data-value="">%s</span>') % format_value("", value)
 
 
-def _said(key: str, value: Any) -> Markup | str:
+def _said(key: str, value: Any, currency: str | None = None) -> Markup | str:
     if key in ("old", "new") and not isinstance(value, bool) and as_decimal(value) is not None:
-        return format_money(
-            value, locale=page_locale()
-        )  # a limit change's amounts (the event names no currency)
+        return format_money(value, currency, locale=page_locale())  # a limit change's amounts
+    if key == "lines" and (lines := lines_said(value, currency, current_language())) is not None:
+        return lines  # a dispute's lines (its opening event): invoice, amount and reason each
     if key == "groups" and isinstance(value, list):
         return group_list(str(v) for v in value)
     if key == "approvers" and isinstance(value, list):
@@ -63,7 +64,7 @@ def _said(key: str, value: Any) -> Markup | str:
             return said if said != value else _stored(value)
         if _ISO_DAY.fullmatch(value):
             return format_day(value)
-        said = data_value(key, value, value)
+        said = data_value(key, value, value, currency)
         return said if said != value else _stored(value)  # what people typed, operation ids: as stored
     if isinstance(value, Mapping | list):
         return _stored(value)
@@ -76,7 +77,16 @@ def _inline(label: str) -> str:
     return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
-def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
+def _currency(flat: Mapping[str, Any], case_currency: str | None) -> str | None:
+    """The currency of an event's amounts: the event's own (a limit change names it since issue 20), else
+    the case's (an older event)."""
+    found = flat.get("currency")
+    if isinstance(found, str) and len(found) == 3 and found.isalpha():
+        return found.upper()
+    return case_currency
+
+
+def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None) -> Markup | str:
     """The detail line of one history row ("offered to: 信用分析师", "offered to: Credit analyst")."""
     if not detail:
         return ""
@@ -86,6 +96,9 @@ def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
             flat.update(value)
         else:
             flat[key] = value
+    amounts_in = _currency(flat, currency)
+    if "old" in flat and "new" in flat:
+        flat.pop("currency", None)  # said with the amounts
     english = current_language() == ENGLISH
     separator = gettext("%(label)s: %(value)s")
     parts = []
@@ -93,7 +106,7 @@ def history_detail(detail: Mapping[str, Any] | None) -> Markup | str:
         label = AUDIT_LABELS.get(key) or known_label(key)
         if label is not None and english:
             label = _inline(str(label))
-        shown = escape(_said(key, value))
+        shown = escape(_said(key, value, amounts_in))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))
     return Markup(" · ").join(parts)

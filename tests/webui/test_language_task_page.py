@@ -122,7 +122,7 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
     assert 'data-key="annual_revenue"' in page and "score_customer" in english["task-column"]
     assert SNAKE.findall(kv) == [] and "general scorecard" in english["instructions"]
     details = english["small"]
-    assert "customer number: 1 · old limit: 10,000.00" in details and "offered to: Credit analyst" in details
+    assert "customer number: 1 · old limit: €10,000.00" in details and "offered to: Credit analyst" in details
     assert "score valid until: 2 Jun 2026" in details and "customer_id" not in details, details
     assert "年营业收入" not in english["all"]
 

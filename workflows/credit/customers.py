@@ -121,9 +121,8 @@ def add_months(day: date, months: int) -> date:
 
 
 def longest_review_cycle(session: Session) -> int | None:
-    """Months of the longest review cycle of the deployed limit policy (`review_months` of
-    limit_policy.dmn in the newest limit review or credit application version); None when none is deployed.
-    """
+    """Months of the longest review cycle of the deployed limit policy (limit_policy.dmn's `review_months`
+    in the newest limit review or credit application version); None when none is deployed."""
     for key in (roles.CREDIT_LIMIT_REVIEW, roles.CREDIT_APPLICATION):
         definition = latest_definition(session, key, required=False)
         if definition is None:
@@ -260,6 +259,7 @@ def change_limit(
         customer_id=customer.id,
         old=str(change.old_limit),
         new=str(new_limit),
+        currency=customer.currency,  # the pages write the amounts as money in it
         reason=reason,
         approvers=list(change.approvers),
         above_policy=policy is not None,

@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from workflows.credit import roles
+from workflows.credit.dispute_reasons import REASONS as REASONS
 from workflows.errors import Invalid, field_listing, message_of
 from workflows.messages import _
 from workflows.money import parse_money
 
-REASONS = ("price", "quantity", "quality", "delivery", "duplicate", "other")
 MAX_LINES = 200  # invoices in one dispute
 MAX_TEXT = 4000
 
