@@ -117,6 +117,7 @@ def measure(url: str, lengths: list[int], runs: int) -> dict[str, Any]:
         deploy_files(
             session,
             {"follow_up.bpmn": LOOP_BPMN.encode(), "follow_up_form.json": LOOP_FORM.encode()},
+            rt.operations,
             deployed_by=SYSTEM_ACTOR,
             now=NOW,
         )
