@@ -33,6 +33,7 @@ from workflows.mail.letter_names import file_for, legal_case_file_files
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import common_language
+from workflows.mail.sender import company_of
 from workflows.mail.smtp import Attachment
 from workflows.mail.templates import format_when_for
 from workflows.messages import _
@@ -112,7 +113,13 @@ def legal_handover(ctx: TaskContext, req: CaseRequest) -> Handover:
                 Attachment.of_bytes(
                     file_for(legal_case_file_files(case.id), language),
                     PDF,
-                    letter_pdf(document, language=language, on=today, title=title),
+                    letter_pdf(
+                        document,
+                        language=language,
+                        on=today,
+                        title=title,
+                        company=company_of(ctx.session).in_language(language),
+                    ),
                 )
             ],
         )

@@ -58,6 +58,8 @@ class MailSettings:
     use_starttls: bool
     max_attempts: int
     retry_base_s: int
+    company_name: str  # who signs letters and e-mails to customers and suppliers (English, and below Chinese)
+    company_name_zh: str
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
     _check_base_currency(settings.credit)
     _check_fx_max_move(settings.credit)
     _check_default_language(settings.web)
+    _check_company_names(settings.mail)
     return settings
+
+
+def _check_company_names(mail: MailSettings) -> None:
+    """One line of text each: the name closes letters and heads the PDF letters' first line."""
+    for key, name in (("company_name", mail.company_name), ("company_name_zh", mail.company_name_zh)):
+        if len(name) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name):
+            raise SettingsError(f"mail.{key} must be one line of at most 200 characters, got {name[:40]!r}")
 
 
 def _check_default_language(web: WebSettings) -> None:

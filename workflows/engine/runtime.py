@@ -14,6 +14,7 @@ from workflows.definitions import compile
 from workflows.definitions.versions import form_schema
 from workflows.engine.service_tasks import Operation
 from workflows.errors import NotFound
+from workflows.mail.sender import session_info
 from workflows.messages import _
 from workflows.settings import Settings
 from workflows.store.db import make_session_factory
@@ -38,7 +39,7 @@ class Runtime:
     _tables: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.factory = make_session_factory(self.engine)
+        self.factory = make_session_factory(self.engine, session_info(self.settings.mail))
         self.clock = clock_for(self.settings.clock, self.factory)
 
     def definition(self, session: Session, definition_id: int) -> ProcessDefinition:

@@ -38,8 +38,8 @@ class DispatchResult:
 
 
 _OUTBOX = cast(Table, OutboxEmail.__table__)
-# What the mailer reads of a claimed row (not the plain-text body the outbox keeps for the API).
-_SENT_COLUMNS = ("id", "attempts", "message_id", "to", "subject", "body_html", "attachments")
+# What the mailer reads of a claimed row; body_text is the text/plain part (smtp._plain_text_from_template).
+_SENT_COLUMNS = ("id", "attempts", "message_id", "to", "subject", "body_html", "body_text", "attachments")
 
 
 @functools.cache

@@ -25,7 +25,8 @@ REGULAR = "NotoSansSC-Regular.ttf"
 BOLD = "NotoSansSC-Bold.ttf"
 FAMILY = "notosanssc"
 PDF = "application/pdf"
-SENDER = {"en": "creditflow · Credit Management", "zh": "creditflow · 信用管理部"}
+# The letterhead: the sending department, after the company's name when one is configured (mail.sender).
+DEPARTMENT = {"en": "Credit Management", "zh": "信用管理部"}
 # The e-mail layout's footer ("sent automatically, do not reply") is no part of a letter.
 _MAIL_ONLY = re.compile(r"<p class=\"mail-only\".*?</p>", re.DOTALL)
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
@@ -62,9 +63,10 @@ def font_path(name: str = REGULAR) -> Path:
     return path
 
 
-def letter_pdf(html: str, *, language: str, on: date, title: str) -> bytes:
+def letter_pdf(html: str, *, language: str, on: date, title: str, company: str = "") -> bytes:
     """The letter whose HTML e-mail body is `html` as a PDF: sender and date at the top (in the reader's
-    language: "2027年1月14日", "14 January 2027"), then the body; `title` is the document's title.
+    language: "2027年1月14日", "14 January 2027"), then the body; `title` is the document's title, `company`
+    the name of the company sending it in that language (the letterhead: "杭州示例机械有限公司 · 信用管理部").
 
     Raises:
         LetterFontMissing: the font is not installed.
@@ -81,7 +83,8 @@ def letter_pdf(html: str, *, language: str, on: date, title: str) -> bytes:
     pdf.add_page()
     pdf.set_font(FAMILY, size=9)
     pdf.set_text_color(110)
-    pdf.cell(0, 5, SENDER.get(language, SENDER["en"]), new_x="LMARGIN", new_y="NEXT")
+    department = DEPARTMENT.get(language, DEPARTMENT["en"])
+    pdf.cell(0, 5, f"{company} · {department}" if company else department, new_x="LMARGIN", new_y="NEXT")
     locale = LANGUAGES.get(language, "en")
     written = format_date(on, format="long" if language == "zh" else "d MMM y", locale=locale)
     pdf.cell(0, 5, written, align="R", new_x="LMARGIN", new_y="NEXT")

@@ -28,6 +28,7 @@ from workflows.mail.dispatch import relay_unreachable as relay_unreachable
 from workflows.mail.letter_names import file_for
 from workflows.mail.letters_pdf import PDF, letter_pdf
 from workflows.mail.recipients import common_language
+from workflows.mail.sender import company_of
 from workflows.mail.smtp import Attachment
 from workflows.mail.templates import render_email
 from workflows.messages import _
@@ -138,9 +139,14 @@ def queue_email(
         return None
     if language is None:
         language = common_language(session, recipients)
-    rendered = render_email(template, context, language=language)
+    company = company_of(session)  # who signs: [mail] company_name(_zh), carried by the Runtime's sessions
+    rendered = render_email(template, context, language=language, company=company)
     if pdf_letter:
-        pdf = letter_pdf(rendered.html, language=rendered.language, on=now.date(), title=rendered.subject)
+        written = rendered.language
+        signed = company.in_language(written)
+        pdf = letter_pdf(
+            rendered.html, language=written, on=now.date(), title=rendered.subject, company=signed
+        )
         attachments = [*attachments, Attachment.of_bytes(file_for(pdf_letter, rendered.language), PDF, pdf)]
     subject = rendered.subject
     max_subject = _column_length(OutboxEmail.subject)

@@ -23,6 +23,7 @@ from babel.dates import format_date
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.languages import LANGUAGES
+from workflows.mail.sender import CompanyNames
 from workflows.messages import _
 from workflows.money import format_money
 from workflows.settings import TEMPLATE_DIR
@@ -118,9 +119,11 @@ def render_email(
     *,
     template_dir: Path = TEMPLATE_DIR,
     language: str | None = "en",
+    company: CompanyNames | None = None,
 ) -> RenderedEmail:
     """Render the subject, plain-text and HTML parts of a template, in `language` when it has a version in it
-    (else in English; RenderedEmail.language says which).
+    (else in English; RenderedEmail.language says which). Templates sign with `company_name`, the
+    `company`'s name in that language ("" when none is given: the department alone signs).
 
     Raises:
         UnknownTemplate: no complete template of that name exists.
@@ -142,11 +145,12 @@ def render_email(
         )
     written_in = template_language(template, language, template_dir)
     env = _environment(template_dir, written_in)
+    signed_by = company.in_language(written_in) if company else ""
     parts = []
     for part in _TEMPLATE_PARTS:
         filename = f"{template}.{part}"
         try:
-            parts.append(env.get_template(filename).render(dict(context)))
+            parts.append(env.get_template(filename).render({**context, "company_name": signed_by}))
         except jinja2.UndefinedError as exc:
             raise TemplateError(
                 _(

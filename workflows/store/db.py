@@ -56,9 +56,10 @@ def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (views render after the transaction)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (views render after the transaction); each
+    session's `info` starts as a copy of `info` (mail.sender: the company that signs letters)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 WRITE_OPTION = "creditflow_write"
