@@ -150,6 +150,7 @@ class Proposal:
     # lead's threshold goes to the credit manager.
     credit_base: Decimal
     proposed_by: str
+    base_currency: str = ""  # credit_base's currency, so the approver's text shows its symbol
 
 
 def propose(ctx: TaskContext, req: ProposalRequest) -> Proposal:
@@ -178,6 +179,7 @@ def propose(ctx: TaskContext, req: ProposalRequest) -> Proposal:
         base is not None,
         base if base is not None else Decimal("0.00"),
         dispute.proposed_by or "",
+        ctx.settings.credit.base_currency,
     )
 
 

@@ -108,11 +108,15 @@ def test_the_proposal_and_the_approval_say_the_lines_in_chinese_and_in_english(
         as_user(app, "lead1", "zh").get(f"/tasks/{approval['id']}").get_data(as_text=True)
     )
     assert "争议金额 €2,700.00" in approve_zh and "发票 HX-4411 €300.00（重复开票）" in approve_zh, approve_zh
+    # The base-currency figure carries the base currency's symbol (the proposal names it since Proposal's
+    # base_currency; it was a bare "2,000.00").
+    assert "折合本位币 €2,000.00" in approve_zh, approve_zh
     approve_en = _instructions(
         as_user(app, "lead1", "en").get(f"/tasks/{approval['id']}").get_data(as_text=True)
     )
     # The English text had the disputed amount and the base-currency figure unformatted ("2700.00").
     assert (
-        "(disputed €2,700.00; weighed with the rest of its claim: 2,000.00 in the base currency" in approve_en
+        "(disputed €2,700.00; weighed with the rest of its claim: €2,000.00 in the base currency"
+        in approve_en
     ), approve_en
     assert "HX-4410 €2,400.00 (price)" in approve_en
