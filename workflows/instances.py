@@ -16,6 +16,7 @@ from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import get_task_for, task_json
 from workflows.messages import _
 from workflows.readers import may_read, readable
+from workflows.store.shown_json import shown_json
 from workflows.store.models import (
     AuditEvent,
     InboxItem,
@@ -107,7 +108,7 @@ def instance_json(session: Session, instance: ProcessInstance, now: datetime) ->
     incidents = session.scalars(_OPEN_INCIDENTS_OF, params)
     return {
         **instance_summary(instance),
-        "data": instance.data,
+        "data": shown_json(instance.data),  # stored by older versions or by hand: shown repaired
         "tasks": [task_json(t, now) for t in tasks],
         "events": [
             {
@@ -116,7 +117,7 @@ def instance_json(session: Session, instance: ProcessInstance, now: datetime) ->
                 "action": e.action,
                 "bpmn_id": e.bpmn_id,
                 "task_id": e.task_id,
-                "detail": e.detail,
+                "detail": shown_json(e.detail),
             }
             for e in events
         ],

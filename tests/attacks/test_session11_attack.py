@@ -237,6 +237,31 @@ def test_the_inbox_api_reads_odd_case_data_as_the_task_api_does(
         assert one.json["context"]["four_eyes"] == eyes, name  # type: ignore[index]
 
 
+@pytest.mark.parametrize("name", ["lone surrogate", "deep 300", "pair", "19 digits"])
+def test_an_instance_with_odd_stored_data_reads_as_its_tasks_do(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], holds: int, name: str
+) -> None:
+    # GET /api/process-instances/ID answered 500 for the same stored values as the task API did (its data
+    # and its events' details); it shows them repaired the same way (workflows/store/shown_json.py).
+    headers = auth(demo_tokens["admin"])
+    listed = client.get("/api/tasks?per_page=200", headers=headers).json
+    assert listed is not None
+    instance = listed["items"][0]["instance_id"]
+    stored = ODD_JSON_TEXTS[name]
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.execute(
+            text("UPDATE process_instances SET data = :d WHERE id = :id"), {"d": stored, "id": instance}
+        )
+        session.execute(
+            text("UPDATE audit_events SET detail = :d WHERE instance_id = :id"), {"d": stored, "id": instance}
+        )
+    one = client.get(f"/api/process-instances/{instance}", headers=headers)
+    assert one.status_code == 200, (name, one.status_code)
+    data = one.json["data"]  # type: ignore[index]
+    assert data == REPAIRED.get(name, json.loads(stored)), name
+    assert all(event["detail"] == data for event in one.json["events"]), name  # type: ignore[index]
+
+
 # --- 3. a `status` parameter said through the catalogue (workflows/messages.translated) -----------------
 
 
