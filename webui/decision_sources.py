@@ -70,10 +70,10 @@ def source_html(source: str | None) -> Markup | None:
 
 
 def snapshot_title(snapshot: Any) -> str:
-    """A dashboard aging row's "read from" note ("provision run of 2026-11-30 (...), posted by system") in
-    the page's language: the day as the page writes days, the table by source_text, creditflow itself as
-    系统. workflows/credit/aging_snapshots.py makes it a Text with those parameters."""
-    if not isinstance(snapshot, Text) or current_language() == ENGLISH:
+    """A dashboard aging row's "read from" note ("provision run of 30 Nov 2026 (...), posted by system") in
+    the page's language: the day as the page writes days (English too), the table by source_text,
+    creditflow itself as 系统. workflows/credit/aging_snapshots.py makes it a Text with those parameters."""
+    if not isinstance(snapshot, Text):
         return "" if snapshot is None else str(snapshot)
     params = snapshot.params
     return str(

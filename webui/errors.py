@@ -45,7 +45,9 @@ def _error(
     status: int, code: str, message: str, details: dict[str, object] | None = None
 ) -> tuple[Response | str, int]:
     if _wants_json():
-        message = translated(message, gettext)  # a workflows.messages.Text in the request's language
+        # A workflows.messages.Text in the request's language, its days as that reader writes them ("14 Jan
+        # 2027", "2027年1月14日"); the JSON's own fields (details) keep ISO days.
+        message = translated(message, gettext, dated)
         body: dict[str, object] = {"code": code, "message": message}
         if details:
             body.update({key: _said(value) for key, value in details.items()})

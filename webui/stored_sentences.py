@@ -45,6 +45,7 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]")
 # An exception's name (CamelCase, one inner capital at least: ValueError, MissingRates) before a sentence.
 _TYPED = re.compile(r"([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+): (.+)", re.S)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
 _DEPTH = 3  # a sentence inside a sentence inside a sentence: enough for "op failed: file: problem"
 # A msgid with k placeholders is k lazy groups: on a sentence that has its literal parts over and over but
 # fails at the end, trying every split backtracks in about n**k steps (a 1,300-character sentence took 2.5 s
@@ -159,18 +160,19 @@ def _value(name: str, value: str | Recognised, sayers: Sayers) -> str:
 
 
 def dated(value: Any) -> Any:
-    """A sentence's parameter as a reader of a page not in English writes it when it is a day or a time (a
-    date, a datetime, or its ISO text: "2027年1月14日"); any other value as it is. English sentences keep
-    ISO days (the API's and the CLI's readers, and tests, read them)."""
-    if current_language() == ENGLISH:
-        return value
+    """A sentence's parameter as a reader of the page (or of a JSON `message`) writes it when it is a day
+    or a time (a date, a datetime, or its ISO text): "14 Jan 2027" in English, "2027年1月14日" in Chinese;
+    any other value as it is. The Text itself keeps ISO days (logs, the CLI), and so do the JSON's own
+    fields."""
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, date):
         return format_day(value)
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+    if isinstance(value, str) and (_ISO_DAY.fullmatch(value) or _ISO_TIME.fullmatch(value)):
         try:
-            return format_day(value)
+            if len(value) == 10:
+                return format_day(value)
+            return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
         except ValueError:  # the shape of a day but no real one
             return value
     return value

@@ -284,7 +284,7 @@ def test_a_month_end_with_a_snapshot_is_read_from_it_and_named_on_the_page(
     assert 'data-day="2026-01-31" data-source="snapshot"' in html
     assert 'data-day="2025-12-31" data-source="live"' in html
     assert f'data-day="{TODAY.isoformat()}" data-source="live"' in html
-    assert '<span data-snapshot="2026-01-31" title="the provision run of 2026-01-31' in html
+    assert '<span data-snapshot="2026-01-31" title="the provision run of 31 Jan 2026' in html
     assert html.count("data-snapshot=") == 1
     (chart,) = [c for c in found.charts if c.get("name") == "aging"]
     ordered = found.tables["aging"][1:]

@@ -96,7 +96,7 @@ def test_the_dashboard_says_its_snapshot_note_and_watchlist_panel_in_the_readers
 
     en = logged_in(app, "analyst1").get("/dashboard").get_data(as_text=True)
     assert _snapshot_title(en) == (
-        "the provision run of 2026-01-31 (provision_matrix.dmn of dunning v1), posted by system"
+        "the provision run of 31 Jan 2026 (provision_matrix.dmn of dunning v1), posted by system"
     )
     watch = en[en.index('id="watchlist"') :]
     text = visible(watch[: watch.index("</section>")])

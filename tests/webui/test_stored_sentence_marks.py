@@ -165,7 +165,7 @@ def test_days_in_sentences_and_the_timer_preview_are_written_as_the_page_writes_
         assert translated(gone, gettext, dated).startswith("2027年1月14日")
     with _in(app, "en"):
         assert _fires_text("timeDuration", fired) == "Fires 14 Jan 2027 09:00 UTC for this start date."
-        assert dated("2027-01-14") == "2027-01-14"  # English sentences keep ISO days
+        assert dated("2027-01-14") == "14 Jan 2027"  # English sentences write days as English readers do
 
 
 def test_a_failed_step_s_history_line_says_the_incident_in_chinese(app: Flask) -> None:

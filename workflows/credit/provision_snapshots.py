@@ -28,6 +28,7 @@ from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres
 from workflows.store.paging import page_rows
+from workflows.users import SYSTEM_ACTOR
 
 ZERO = Decimal("0.00")
 SYSTEM = "system"
@@ -87,8 +88,14 @@ def post_run(session: Session, as_of: date, *, base: str, actor: str, now: datet
     latest = session.scalar(select(ProvisionRun).order_by(ProvisionRun.as_of.desc()).limit(1))
     if latest is not None and latest.as_of >= as_of:
         raise AlreadyPosted(
-            f"the provision run of {latest.as_of.isoformat()} was posted by {latest.posted_by} at "
-            f"{latest.posted_at.isoformat()}; snapshots are posted once per month end, in order"
+            _(
+                "the provision run of %(as_of)s was posted by %(name)s at %(at)s; snapshots are posted "
+                "once per month end, in order",
+                as_of=latest.as_of.isoformat(),
+                # creditflow itself (the month-end job) is said in the reader's language
+                name=_("the system") if latest.posted_by == SYSTEM_ACTOR else latest.posted_by,
+                at=latest.posted_at.isoformat(),
+            )
         )
     if latest is not None and (following := next_month_end(latest.as_of)) < as_of:
         raise Conflict(
