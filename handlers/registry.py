@@ -116,7 +116,10 @@ def build_operations() -> dict[str, Operation]:
         Operation("dunning.review", dunning.review_case, dunning.ReviewRequest),
         Operation("dunning.send_notice", dunning_notices.send_notice, dunning_notices.NoticeRequest),
         Operation("limit.assess_review", limit_review.assess_review, limit_review.AssessRequest),
-        Operation("notify.email", notifications.notify_email, notifications.NotifyEmailRequest),
+        # Its one write is queue_email's INSERT, last: no savepoint on SQLite (Operation.writes_once).
+        Operation(
+            "notify.email", notifications.notify_email, notifications.NotifyEmailRequest, writes_once=True
+        ),
         Operation("order.keep_held", orders.keep_held, orders.OrderDecisionRequest),
         # Releasing an order over the limit extends credit: a credit manager, not the requester, approves.
         Operation(

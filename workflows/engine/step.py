@@ -136,14 +136,15 @@ class Step:
             actor=self.actor,
         )
         # A savepoint around a handler that writes: a failing handler's writes vanish, the rest of the step
-        # still commits. One that only reads has nothing to undo; it runs without (SAVEPOINT, RELEASE and
+        # still commits. One that only reads has nothing to undo, nor has one whose one write is its last
+        # statement (Operation.writes_once); they run without (SAVEPOINT, RELEASE and
         # the ORM's nested transaction: ~1 % of a persisted credit application per handler, profiled). On
         # PostgreSQL a failed statement aborts the whole transaction: only a savepoint lets the step record
         # the incident, so there every handler keeps one.
         logged, self.service_bpmn_id = len(self.decisions), bpmn_id
         self.wrote = self.wrote or op.writes
         try:
-            if op.writes or self.rt.engine.dialect.name == "postgresql":
+            if (op.writes and not op.writes_once) or self.rt.engine.dialect.name == "postgresql":
                 with self.session.begin_nested():
                     result = _run_handler(op, ctx, params)
             else:
