@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import partial
 from time import perf_counter as time_now
 from typing import Any
 
@@ -45,6 +46,7 @@ from workflows.credit import dunning, limit_review
 from workflows.credit.key_customer_reviews import StartData
 from workflows.credit.models import Customer, DunningCase, DunningStatus
 from workflows.definitions.versions import latest_definition
+from workflows.engine.lean_starts import in_savepoint
 from workflows.engine.runner import Runtime, start_instance
 from workflows.errors import DomainError
 from workflows.store.db import transaction
@@ -94,7 +96,6 @@ def plan_reviews(rt: Runtime, as_of: date, size: int = DEFAULT_CHUNK_SIZE) -> li
 
 def already_handled(session: Session, chunk: Chunk) -> set[int]:
     """Customers of the chunk that got their instance outside this job (or before its claims existed).
-
     Dunning: an active case, or a dunning instance started since the day began. Reviews: an open review
     (running or in error, as the sweep counts them), or one started since the day began.
     """
@@ -123,7 +124,6 @@ def already_handled(session: Session, chunk: Chunk) -> set[int]:
 def run_chunk(rt: Runtime, chunk: Chunk, now: datetime, *, wait: bool = False) -> ChunkResult:
     """Start each customer of the chunk that is still pending, with claims and outcomes in the starts'
     transactions: STARTS_PER_TRANSACTION customers per transaction (`_start_group`), one when waiting.
-
     Without `wait`, a customer another run is starting right now is skipped (`held_elsewhere`); with
     `wait`, the chunk waits for that run and then starts the customer only if it is still pending.
     """
@@ -175,8 +175,9 @@ def _start_group(
     are released unhandled at commit), so a slow machine does not hold SQLite's write lock longer.
 
     Each start runs in a savepoint, so a start the customer's data refuses rolls back alone and is
-    recorded failed. Anything else (connection, lock) fails the whole group: its starts and claims roll
-    back together and the customers stay pending for the chunk's retry, as a `kill -9` leaves them.
+    recorded failed (its handlers run without a savepoint each unless one fails: `in_savepoint`). Anything
+    else (connection, lock) fails the whole group: its starts and claims roll back together and the
+    customers stay pending for the chunk's retry, as a `kill -9` leaves them.
     """
     key, as_of = chunk.process_key, chunk.as_of
     taken = claims.take_many(session, key, as_of, group)
@@ -201,9 +202,9 @@ def _start_group(
             outcomes.append((customer_id, ClaimOutcome.ALREADY_HANDLED, None))
         else:
             try:
-                with session.begin_nested():
-                    reason = reasons.get(customer_id)
-                    instance_id = _start(session, rt, chunk, customer_id, reason, now, data, definition)
+                reason = reasons.get(customer_id)
+                start = partial(_start, session, rt, chunk, customer_id, reason, now, data, definition)
+                instance_id = in_savepoint(session, start)  # start(lean): see in_savepoint
                 outcomes.append((customer_id, ClaimOutcome.STARTED, instance_id))
             except (DomainError, IntegrityError, DataError) as exc:
                 _log_refused(chunk, customer_id, exc)
@@ -214,8 +215,8 @@ def _start_group(
 
 
 def _keep_loaded_rows(session: Session, kept: list[Any]) -> None:
-    """Hold every row the session loads or inserts until it ends (`kept` lives as long as the session's
-    listeners), so reading one again by key in the same transaction finds it in the identity map."""
+    """Hold every row the session loads or inserts until it ends (`kept` lives as long as its listeners):
+    reading one again by key in the same transaction finds it in the identity map."""
     event.listen(session, "loaded_as_persistent", lambda _s, obj: kept.append(obj))
     event.listen(session, "pending_to_persistent", lambda _s, obj: kept.append(obj))
 
@@ -289,13 +290,11 @@ def _start(
     now: datetime,
     data: StartData | None = None,
     definition: ProcessDefinition | None = None,
+    lean: bool = False,
 ) -> int:
     """Start the job's process for one customer in the claim's transaction, with the chunk's `data` (its
-    `StartData`) and the key's latest `definition` when the caller read it in this transaction.
-
-    Raises:
-        DomainError: the start was refused (the customer's data); the transaction rolls back.
-    """
+    `StartData`), the key's latest `definition` when the caller read it in this transaction, and `lean` as
+    start_instance has it. Raises DomainError: the start was refused (the customer's data)."""
     data = data or StartData(chunk.as_of, rt.settings.credit.base_currency)
     instance = start_instance(
         rt,
@@ -307,6 +306,7 @@ def _start(
         check_groups=False,
         session=session,
         definition=definition,
+        lean=lean,
     )
     return int(instance.id)
 

@@ -38,13 +38,15 @@ def start_instance(
     check_groups: bool = True,
     session: Session | None = None,
     definition: ProcessDefinition | None = None,
+    lean: bool = False,
 ) -> ProcessInstance:
     """Start the latest version of a process and run it until it waits.
 
     With `session` (an open write transaction) the start joins it and the caller commits, so a batch
     job records which customer the instance was started for in the same transaction. `definition`, the
     key's latest version read by the caller in that transaction, saves reading it again per start (a
-    batch of starts).
+    batch of starts). `lean`: handlers run without a savepoint each; the caller must run the start in a
+    savepoint and redo it without `lean` on RedoWithSavepoints (workflows/engine/lean_starts.in_savepoint).
 
     Raises:
         NotFound: the key is not deployed.  Forbidden: the actor is not in the start lane's group.
@@ -56,7 +58,8 @@ def start_instance(
             return _start(
                 own, rt, process_key, data, actor, now, business_key, check_groups, definition
             ).instance
-    return _start(session, rt, process_key, data, actor, now, business_key, check_groups, definition).instance
+    step = _start(session, rt, process_key, data, actor, now, business_key, check_groups, definition, lean)
+    return step.instance
 
 
 def start_step(
@@ -90,6 +93,7 @@ def _start(
     business_key: str | None,
     check_groups: bool,
     definition: ProcessDefinition | None,
+    lean: bool = False,
 ) -> Step:
     if definition is None:
         definition = latest_definition(session, process_key)
@@ -116,7 +120,7 @@ def _start(
     )
     # One prepared INSERT, the object then attached as loaded: the ORM's flush of one new row costs more.
     insert_loaded(session, instance)
-    step = Step(rt, session, instance, now, actor.username, fresh=True)
+    step = Step(rt, session, instance, now, actor.username, fresh=True, lean=lean)
     step.record(
         "instance_started",
         process_key=process_key,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
 from workflows.engine.decision_rows import decision_row, evaluation_row
+from workflows.engine.lean_starts import run_lean
 from workflows.engine.row_writes import insert_rows, write_changed
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
@@ -77,6 +78,7 @@ class Step:
     # inserted past the ORM) and whether a handler that writes ran (it may have added audit rows).
     opened: list[InboxItem] = field(default_factory=list)
     wrote: bool = False
+    lean: bool = False  # a batch start: handlers run without a savepoint each (engine/lean_starts.py)
 
     def record(
         self,
@@ -144,7 +146,9 @@ class Step:
         logged, self.service_bpmn_id = len(self.decisions), bpmn_id
         self.wrote = self.wrote or op.writes
         try:
-            if (op.writes and not op.writes_once) or self.rt.engine.dialect.name == "postgresql":
+            if self.lean:  # a batch start, redone with a savepoint per handler if one fails (lean_starts)
+                result = run_lean(self.session, lambda: _run_handler(op, ctx, params))
+            elif (op.writes and not op.writes_once) or self.rt.engine.dialect.name == "postgresql":
                 with self.session.begin_nested():
                     result = _run_handler(op, ctx, params)
             else:
