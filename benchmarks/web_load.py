@@ -42,6 +42,7 @@ from benchmarks.task_book import seed_task_book  # noqa: E402
 
 USERS = ["analyst1", "manager1", "collector1", "sales1", "cfo1", "buyer1", "legal1", "finance1"]
 TASK_LINK = re.compile(r'href="/tasks/(\d+)"')
+LOGIN_TIMEOUT_S = 180
 
 
 def free_port() -> int:
@@ -85,7 +86,8 @@ def start_server(url: str, workers: int, port: int, tmp: Path) -> subprocess.Pop
         try:
             if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # gunicorn accepts before its workers have loaded the app: under load the probe times out.
             time.sleep(0.2)
     server.terminate()
     raise RuntimeError("the server did not answer /api/health within 60 s")
@@ -104,9 +106,9 @@ class CountingRetry(urllib3.util.Retry):
 
 
 class User(threading.Thread):
-    def __init__(self, base: str, username: str, until: float, start: threading.Barrier) -> None:
+    def __init__(self, base: str, username: str, seconds: float, start: threading.Barrier) -> None:
         super().__init__(daemon=True)
-        self.base, self.username, self.until, self.start_together = base, username, until, start
+        self.base, self.username, self.seconds, self.start_together = base, username, seconds, start
         self.times: dict[str, list[float]] = {"inbox": [], "task": []}
         self.errors: list[str] = []
 
@@ -123,24 +125,34 @@ class User(threading.Thread):
             return None
         return response.text
 
-    def run(self) -> None:
-        session = requests.Session()
-        # One resend of a GET on a connection error, as browsers do on reused sockets; never on a status.
-        retry = CountingRetry(total=1, connect=1, read=1, status=0, other=0, allowed_methods={"GET"})
-        session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry))
-        page = session.get(self.base + "/login", timeout=30).text
+    def log_in(self, session: requests.Session) -> None:
+        # Not timed: 50 password checks at once take tens of seconds on a loaded 2-core machine.
+        page = session.get(self.base + "/login", timeout=LOGIN_TIMEOUT_S).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf, "no CSRF token on /login"
         login = session.post(
             self.base + "/login",
             data={"username": self.username, "password": "demo", "csrf_token": csrf.group(1)},
             allow_redirects=False,
-            timeout=30,
+            timeout=LOGIN_TIMEOUT_S,
         )
         assert login.status_code == 302, f"login of {self.username} failed: {login.status_code}"
+
+    def run(self) -> None:
+        session = requests.Session()
+        # One resend of a GET on a connection error, as browsers do on reused sockets; never on a status.
+        retry = CountingRetry(total=1, connect=1, read=1, status=0, other=0, allowed_methods={"GET"})
+        session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry))
+        try:
+            self.log_in(session)
+        except (requests.RequestException, AssertionError) as exc:
+            # An error of the run; the other users must not wait at the barrier for this one forever.
+            self.errors.append(f"login of {self.username}: {exc}")
+            self.start_together.wait()
+            return
         self.start_together.wait()
-        turn = 0
-        while time.monotonic() < self.until:
+        until, turn = time.monotonic() + self.seconds, 0  # timed from the moment all are logged in
+        while time.monotonic() < until:
             inbox = self._get("inbox", session, "/inbox" if turn % 3 else "/inbox?page=2")
             turn += 1
             ids = TASK_LINK.findall(inbox or "")
@@ -171,18 +183,17 @@ def main() -> None:
         port = free_port()
         server = start_server(url, args.workers, port, tmp)
         try:
-            barrier = threading.Barrier(args.users)
-            until = time.monotonic() + args.seconds + 5  # the logins take a few seconds first
+            began: list[float] = []  # when the last user has logged in: the load starts
+            barrier = threading.Barrier(args.users, action=lambda: began.append(time.monotonic()))
             users = [
-                User(f"http://127.0.0.1:{port}", USERS[n % len(USERS)], until, barrier)
+                User(f"http://127.0.0.1:{port}", USERS[n % len(USERS)], args.seconds, barrier)
                 for n in range(args.users)
             ]
             for user in users:
                 user.start()
-            began = time.monotonic()
             for user in users:
                 user.join()
-            wall = time.monotonic() - began
+            wall = time.monotonic() - began[0]
         finally:
             server.terminate()
             server.wait(timeout=30)
