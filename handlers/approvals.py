@@ -138,7 +138,7 @@ def authority_groups(
     if not isinstance(level, str) or level not in levels:
         raise MissingApprovals(
             _(
-                "%(operation)s in instance %(instance)s: %(file)s gives approval level %(level)r for "
+                "%(operation)s in instance %(instance)s: %(file)s gives approval level '%(level)s' for "
                 "%(inputs)s; known levels are %(levels)s",
                 operation=operation,
                 instance=ctx.instance_id,

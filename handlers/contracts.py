@@ -165,7 +165,7 @@ def store_safeguard(ctx: TaskContext, req: SafeguardRequest) -> SafeguardRecorde
         raise HandlerInputError(
             _(
                 "contract.record_safeguard: safeguard must be one of %(safeguards)s with details, "
-                "not %(safeguard)r",
+                "not '%(safeguard)s'",
                 safeguards=", ".join(SAFEGUARDS),
                 safeguard=req.safeguard,
             )

@@ -137,7 +137,7 @@ def scorecard_for(policy: str, customer: Customer) -> tuple[str, dict[str, int]]
     if sum(weights.values()) != 100:
         raise HandlerInputError(
             _(
-                "credit.score: %(file)s scorecard %(scorecard)r: the weights add up to %(total)s, not 100",
+                "credit.score: %(file)s scorecard '%(scorecard)s': the weights add up to %(total)s, not 100",
                 file=SCORECARD_FILE,
                 scorecard=name,
                 total=sum(weights.values()),
@@ -260,7 +260,7 @@ def haircut_share(policy: str, kind: str) -> Decimal:
         raise HandlerInputError(
             _(
                 "credit.score: %(file)s decision %(decision)s gives %(pct)r for collateral kind "
-                "%(kind)r; it must give counted_pct 0-100",
+                "'%(kind)s'; it must give counted_pct 0-100",
                 file=HAIRCUT_FILE,
                 decision=HAIRCUT_DECISION,
                 pct=pct,

@@ -307,7 +307,7 @@ def close(ctx: TaskContext, req: CloseRequest) -> DisputeClosed:
     if req.outcome not in (DisputeStatus.REJECTED, DisputeStatus.RESOLVED, DisputeStatus.REFUSED):
         raise HandlerInputError(
             _(
-                "dispute.close: outcome must be rejected, resolved or refused, not %(outcome)r",
+                "dispute.close: outcome must be rejected, resolved or refused, not '%(outcome)s'",
                 outcome=req.outcome,
             )
         )

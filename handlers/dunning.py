@@ -212,8 +212,8 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     if req.grade is not None and req.grade != (case.grade or ""):
         raise HandlerInputError(
             _(
-                "dunning.review: the ladder passed is grade %(grade)r's, but case %(case)s follows grade "
-                "%(case_grade)r (dunning.current_grade); read the ladder for the grade the case follows",
+                "dunning.review: the ladder passed is grade '%(grade)s''s, but case %(case)s follows grade "
+                "'%(case_grade)s' (dunning.current_grade); read the ladder for the grade the case follows",
                 grade=req.grade,
                 case=case.id,
                 case_grade=case.grade or "",

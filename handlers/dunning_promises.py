@@ -74,7 +74,7 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
             raise HandlerInputError(
                 _(
                     "dunning.record_promise.currency: the case is dunned in %(case_currency)s; a promise in "
-                    "%(currency)r is not a promise on it (convert it, or record it in %(case_currency)s)",
+                    "'%(currency)s' is not a promise on it (convert it, or record it in %(case_currency)s)",
                     case_currency=currency_of_case,
                     currency=req.currency,
                 )
@@ -201,7 +201,7 @@ def _decide_by(ctx: TaskContext, next_step_at: Any) -> datetime:
         when = datetime.fromisoformat(str(next_step_at))
     except ValueError as exc:
         raise HandlerInputError(
-            _("dunning.record_promise: next_step_at %(value)r is no ISO time", value=next_step_at)
+            _("dunning.record_promise: next_step_at '%(value)s' is no ISO time", value=next_step_at)
         ) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -274,7 +274,7 @@ def decide_promise(ctx: TaskContext, req: PromiseDecisionRequest) -> PromiseDeci
     if req.decision not in ("approve", "reject", "lapse"):
         raise HandlerInputError(
             _(
-                "dunning.decide_promise: decision must be approve or reject, not %(decision)r",
+                "dunning.decide_promise: decision must be approve or reject, not '%(decision)s'",
                 decision=req.decision,
             )
         )

@@ -48,7 +48,7 @@ def record_score(ctx: TaskContext, req: RecordScoreRequest) -> RecordScoreResult
     if req.grade not in GRADES:
         raise HandlerInputError(
             _(
-                "credit.record_score: grade must be one of %(grades)s, not %(grade)r",
+                "credit.record_score: grade must be one of %(grades)s, not '%(grade)s'",
                 grades=", ".join(GRADES),
                 grade=req.grade,
             )

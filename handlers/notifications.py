@@ -61,7 +61,7 @@ def _user_email(session: Session, username: str, described_as: str) -> str:
     if user is None:
         raise HandlerInputError(
             _(
-                "notify.email: recipient %(recipient)r: there is no user %(username)r",
+                "notify.email: recipient '%(recipient)s': there is no user '%(username)s'",
                 recipient=described_as,
                 username=username,
             )
@@ -69,7 +69,7 @@ def _user_email(session: Session, username: str, described_as: str) -> str:
     if not user.active:
         raise HandlerInputError(
             _(
-                "notify.email: recipient %(recipient)r: user %(username)r is deactivated",
+                "notify.email: recipient '%(recipient)s': user '%(username)s' is deactivated",
                 recipient=described_as,
                 username=username,
             )
@@ -77,7 +77,7 @@ def _user_email(session: Session, username: str, described_as: str) -> str:
     if not user.email:
         raise HandlerInputError(
             _(
-                "notify.email: recipient %(recipient)r: user %(username)r has no e-mail address; "
+                "notify.email: recipient '%(recipient)s': user '%(username)s' has no e-mail address; "
                 "set one with `creditflow users add %(name)s --email ...`",
                 recipient=described_as,
                 username=username,
@@ -91,7 +91,7 @@ def _group_emails(session: Session, group: str, described_as: str) -> list[str]:
     if session.get(Group, group) is None:
         raise HandlerInputError(
             _(
-                "notify.email: recipient %(recipient)r: there is no group %(group)r",
+                "notify.email: recipient '%(recipient)s': there is no group '%(group)s'",
                 recipient=described_as,
                 group=group,
             )
@@ -101,7 +101,7 @@ def _group_emails(session: Session, group: str, described_as: str) -> list[str]:
         # Queuing nothing would look like success while nobody is told; fail so an admin adds members.
         raise HandlerInputError(
             _(
-                "notify.email: recipient %(recipient)r: group %(group)r has no active member "
+                "notify.email: recipient '%(recipient)s': group '%(group)s' has no active member "
                 "with an e-mail address",
                 recipient=described_as,
                 group=group,
@@ -122,7 +122,7 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
         parts = list(to)
     else:
         raise HandlerInputError(
-            _("notify.email: parameter 'to' must be a string or a list of strings, got %(to)r", to=to)
+            _("notify.email: parameter 'to' must be a string or a list of strings, got '%(to)s'", to=to)
         )
     specs = [spec for spec in (part.strip() for part in parts) if spec]
     if not specs:
@@ -140,7 +140,7 @@ def resolve_recipients(ctx: TaskContext, to: str | Sequence[str]) -> list[str]:
         else:
             raise HandlerInputError(
                 _(
-                    "notify.email: unknown recipient %(spec)r in instance %(instance)s at %(element)s; "
+                    "notify.email: unknown recipient '%(spec)s' in instance %(instance)s at %(element)s; "
                     'use "user:NAME", "group:NAME", "initiator" or an e-mail address',
                     spec=spec,
                     instance=ctx.instance_id,

@@ -50,7 +50,7 @@ def _held_order(ctx: TaskContext, operation: str, req: OrderDecisionRequest) -> 
     if order is None:
         raise HandlerInputError(
             _(
-                "%(operation)s in instance %(instance)s: customer %(customer)s has no order %(order)r",
+                "%(operation)s in instance %(instance)s: customer %(customer)s has no order '%(order)s'",
                 operation=operation,
                 instance=ctx.instance_id,
                 customer=req.customer_id,

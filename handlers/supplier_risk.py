@@ -100,7 +100,7 @@ def record_supplier_evaluation(ctx: TaskContext, req: RecordEvaluationRequest) -
     if req.grade not in GRADES:
         raise HandlerInputError(
             _(
-                "supplier.record_evaluation: grade must be one of %(grades)s, not %(grade)r",
+                "supplier.record_evaluation: grade must be one of %(grades)s, not '%(grade)s'",
                 grades=", ".join(GRADES),
                 grade=req.grade,
             )

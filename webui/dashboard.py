@@ -137,7 +137,7 @@ def period_arg() -> str:
     """
     period = request.args.get("period", "") or "month"
     if period not in PERIODS:
-        raise BadRequest(_("period must be month or quarter, not %(period)r", period=period[:40]))
+        raise BadRequest(_("period must be month or quarter, not '%(period)s'", period=period[:40]))
     return period
 
 

@@ -100,7 +100,7 @@ def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise ValueError(_("the key %(key)r appears twice in one object", key=key[:80]))
+            raise ValueError(_("the key '%(key)s' appears twice in one object", key=key[:80]))
         found[key] = value
     return found
 
@@ -129,7 +129,7 @@ def check_json_value(value: Any) -> None:
                     reason = unstorable_reason(key)
                     if reason:
                         raise ValueError(
-                            _("%(where)s: the key %(key)r %(reason)s", where=where, key=key, reason=reason)
+                            _("%(where)s: the key '%(key)s' %(reason)s", where=where, key=key, reason=reason)
                         )
                     stack.append((child, f"{where}.{key}", depth + 1))
                 else:
@@ -165,12 +165,12 @@ def _refuse_unstorable_request_text() -> None:
             # A multipart part may come without a name (None), as the fuzzer found.
             reason = unstorable_reason(str(name or "")) or unstorable_reason(str(value or ""))
             if reason:
-                raise BadRequest(_("%(what)s %(name)r %(reason)s", what=what, name=name, reason=reason))
+                raise BadRequest(_("%(what)s '%(name)s' %(reason)s", what=what, name=name, reason=reason))
     if request.mimetype == "multipart/form-data":
         for name, upload in request.files.items(multi=True):
             reason = unstorable_reason(upload.filename or "")
             if reason:
-                raise BadRequest(_("the file name of upload %(name)r %(reason)s", name=name, reason=reason))
+                raise BadRequest(_("the file name of upload '%(name)s' %(reason)s", name=name, reason=reason))
     if request.is_json and not request.path.startswith("/api/"):
         _refuse_unreadable_page_json()
 

@@ -37,7 +37,7 @@ def day_filter(name: str) -> date | None:
     if _DAY.fullmatch(value):
         with contextlib.suppress(ValueError):  # 2026-02-30 has the shape but is no day
             return date.fromisoformat(value)
-    raise BadRequest(_("%(name)s must be a day as YYYY-MM-DD, not %(value)r", name=name, value=value[:40]))
+    raise BadRequest(_("%(name)s must be a day as YYYY-MM-DD, not '%(value)s'", name=name, value=value[:40]))
 
 
 @bp.get("/jobs")

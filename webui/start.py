@@ -147,7 +147,7 @@ def _picker_source(field: str) -> PickerSource:
     if source is None:
         raise NotFound(
             _(
-                "there is no picker for %(field)r; pickers exist for %(pickers)s",
+                "there is no picker for '%(field)s'; pickers exist for %(pickers)s",
                 field=field,
                 pickers=", ".join(PICKERS),
             )

@@ -118,7 +118,7 @@ def new_forms(body: Any, files: dict[str, bytes]) -> dict[str, bytes]:
     for name, text in forms.items():
         if not (isinstance(name, str) and _FORM_NAME.fullmatch(name) and isinstance(text, str)):
             raise BadRequest(
-                _('"forms": %(name)r is not a plain .json file name with JSON text', name=str(name)[:80])
+                _("\"forms\": '%(name)s' is not a plain .json file name with JSON text", name=str(name)[:80])
             )
         if name in files:
             raise BadRequest(

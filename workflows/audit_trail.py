@@ -91,7 +91,7 @@ def period_bound(text: str, *, end: bool) -> datetime:
         pass
     raise ValueError(
         _(
-            "%(text)r is neither a day (YYYY-MM-DD) nor a time with offset (2026-03-02T09:00:00+00:00)",
+            "'%(text)s' is neither a day (YYYY-MM-DD) nor a time with offset (2026-03-02T09:00:00+00:00)",
             text=text[:40],
         )
     )

@@ -39,11 +39,11 @@ def parse_now(value: str | None) -> datetime:
         parsed = datetime.fromisoformat(value)
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except OverflowError as exc:  # 0001-01-01T00:00+14:00 lies before year 1 in UTC
-        raise ValueError(_("%(value)r lies outside the years a clock can show", value=value)) from exc
+        raise ValueError(_("'%(value)s' lies outside the years a clock can show", value=value)) from exc
     if not EARLIEST <= parsed < LATEST:
         raise ValueError(
             _(
-                "the time must lie from %(first)s to %(last)s, not %(value)r",
+                "the time must lie from %(first)s to %(last)s, not '%(value)s'",
                 first=EARLIEST.year,
                 last=LATEST.year - 1,
                 value=value,

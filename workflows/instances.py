@@ -45,7 +45,7 @@ def list_instances(
     if status and status not in InstanceStatus.ALL:
         raise BadRequest(
             _(
-                "status must be one of %(all)s, not %(status)r",
+                "status must be one of %(all)s, not '%(status)s'",
                 all=", ".join(InstanceStatus.ALL),
                 status=status,
             )

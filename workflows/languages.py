@@ -22,7 +22,7 @@ def check_language(code: str) -> str:
     if normal not in LANGUAGES:
         raise ValueError(
             _(
-                "language must be one of %(languages)s, got %(code)r",
+                "language must be one of %(languages)s, got '%(code)s'",
                 languages=", ".join(LANGUAGES),
                 code=str(code)[:20],
             )

@@ -36,7 +36,7 @@ def _(msgid: str, **params: Any) -> Text:
 
 # A `status` in a sentence ("instance 5 is running, not error") is one of our codes; each code's msgid is the
 # word itself (webui/i18n.STATUS_LABELS), so the same catalogue says it. A code without one stays as it is.
-# A status the sentence quotes (%(status)r: "no dispute status 'customers'") is what the asker typed, echoed
+# A status the sentence quotes ('%(status)s': "no dispute status 'customers'") is what the asker typed, echoed
 # as typed: said through the catalogue, a typed 'customers' read 没有争议状态 '客户' (attack A21).
 _CODE_PARAMS = frozenset({"status"})
 
@@ -51,6 +51,7 @@ def _param(
         and isinstance(param, str)
         and param.isidentifier()
         and f"%({name})r" not in msgid
+        and f"'%({name})s'" not in msgid
     ):
         return gettext(param)
     return value(param) if value else param

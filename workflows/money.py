@@ -64,12 +64,15 @@ def parse_money(value: Any) -> Decimal:
         text = value.strip()
         if len(text) > _MAX_AMOUNT_TEXT or not _AMOUNT_TEXT.fullmatch(text):
             raise ValueError(
-                _("%(value)r is not an amount; write it with a dot: 1234.50.", value=value[:_MAX_AMOUNT_TEXT])
+                _(
+                    "'%(value)s' is not an amount; write it with a dot: 1234.50.",
+                    value=value[:_MAX_AMOUNT_TEXT],
+                )
             )
         try:
             number = Decimal(text)
         except InvalidOperation as exc:  # an exponent beyond what decimal can hold, either way
-            raise ValueError(_("%(text)r is out of range. %(range)s", text=text, range=_RANGE)) from exc
+            raise ValueError(_("'%(text)s' is out of range. %(range)s", text=text, range=_RANGE)) from exc
     else:
         raise ValueError(_("Must be an amount such as 1234.50."))
     if not number.is_finite():

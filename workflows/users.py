@@ -104,14 +104,14 @@ def add_user(
     # ASCII only: "mаnager1" (a Cyrillic а) or "ｍanager1" would read as manager1 in the audit trail.
     if not username or not (username.isascii() and all(c.isalnum() or c in "._-" for c in username)):
         raise BadRequest(
-            _("user name %(username)r must be ASCII letters, digits, '.', '-' or '_'", username=username)
+            _("user name '%(username)s' must be ASCII letters, digits, '.', '-' or '_'", username=username)
         )
     if username.lower() == SYSTEM_ACTOR:
         # Checks trust the name "system" (timers, batch runs, `init`): a person so named would deploy money
         # moves without a second owner, open dunning cases and start (so read) every dunning case.
         raise BadRequest(
             _(
-                "user name %(username)r is reserved for creditflow itself; choose another name",
+                "user name '%(username)s' is reserved for creditflow itself; choose another name",
                 username=username,
             )
         )
@@ -122,7 +122,7 @@ def add_user(
         # One person with "Manager1" and "manager1" would request with one and approve with the other.
         raise BadRequest(
             _(
-                "user name %(username)r differs from the existing user %(twin)r only in case",
+                "user name '%(username)s' differs from the existing user '%(twin)s' only in case",
                 username=username,
                 twin=twin,
             )
@@ -205,7 +205,7 @@ def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(
-            _("user %(username)r does not exist; create it with `creditflow users add`", username=username)
+            _("user '%(username)s' does not exist; create it with `creditflow users add`", username=username)
         )
     return user
 

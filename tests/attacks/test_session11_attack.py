@@ -285,7 +285,7 @@ def test_a_status_a_client_typed_is_echoed_as_typed_in_zh(
     message = str(response.json["error"]["message"])  # type: ignore[index]
     assert its_msgstr not in message, message
     if "disputes" in url:
-        assert f"'{typed}'" in message and "争议" in message, message
+        assert f"“{typed}”" in message and "争议" in message, message  # quoted as Chinese quotes
 
 
 def test_translated_says_our_status_codes_and_never_formats_what_it_was_given() -> None:
@@ -295,7 +295,7 @@ def test_translated_says_our_status_codes_and_never_formats_what_it_was_given() 
         "instance %(id)s is %(status)s, not error; there is nothing to retry": "实例 %(id)s 为%(status)s",
         "running": "运行中",
         "customers": "客户",
-        "no dispute status %(status)r": "没有争议状态 %(status)r",
+        "no dispute status '%(status)s'": "没有争议状态“%(status)s”",
         "evil": "%(id)s %s %",  # a msgstr with placeholders said as a status: a value, never a format
     }
 
@@ -307,8 +307,9 @@ def test_translated_says_our_status_codes_and_never_formats_what_it_was_given() 
     assert translated(_(retry, id=5, status="evil"), zh) == "实例 5 为%(id)s %s %"
     for hostile in ("%(id)s", "%s%s%n", "running\x00", "{0}", "x" * 100_000, "运行中", ""):
         assert translated(_(retry, id=5, status=hostile), zh) == f"实例 5 为{hostile}"
-    assert translated(_("no dispute status %(status)r", status="customers"), zh) == "没有争议状态 'customers'"
-    assert translated(_("no dispute status %(status)r", status="running"), zh) == "没有争议状态 'running'"
+    quoted = "no dispute status '%(status)s'"
+    assert translated(_(quoted, status="customers"), zh) == "没有争议状态“customers”"
+    assert translated(_(quoted, status="running"), zh) == "没有争议状态“running”"
     # A msgstr whose placeholders do not match its msgid is the English sentence, not an error.
     catalogue[retry] = "实例 %(nope)s %d"
     assert translated(_(retry, id=5, status="running"), zh) == str(_(retry, id=5, status="running"))

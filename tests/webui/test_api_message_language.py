@@ -107,13 +107,13 @@ SAMPLES = [
         422,
         "invalid",
         "付款有误：amount：最多两位小数。 currency：请使用三位 ISO 货币代码，如 EUR。 "
-        "date：'2026-02-30' 不是 ISO 日期（YYYY-MM-DD）。",
+        "date：“2026-02-30”不是 ISO 日期（YYYY-MM-DD）。",
         "The payment has errors: amount: At most two decimal places.; currency: Use a three-letter ISO "
         "currency code such as EUR.; date: '2026-02-30' is not an ISO date (YYYY-MM-DD).",
         {
             "amount": "最多两位小数。",
             "currency": "请使用三位 ISO 货币代码，如 EUR。",
-            "date": "'2026-02-30' 不是 ISO 日期（YYYY-MM-DD）。",
+            "date": "“2026-02-30”不是 ISO 日期（YYYY-MM-DD）。",
         },
         {
             "amount": "At most two decimal places.",
@@ -155,7 +155,7 @@ SAMPLES = [
         None,
         400,
         "bad_request",
-        "查询参数 'q'含有 NUL 字符（\\u0000）",
+        "查询参数“q”含有 NUL 字符（\\u0000）",
         "query parameter 'q' contains a NUL character (\\u0000)",
         None,
         None,

@@ -107,7 +107,7 @@ def test_the_modeler_s_validation_shows_a_zh_owner_chinese_problems_at_the_same_
     problem = next(p for p in checked["problems"] if p["element_id"] == "to_review_hold")
     assert problem["file"] == "credit_hold.bpmn" and problem["line"] > 0
     assert problem["message"] == (
-        "顺序流的 targetRef 'review_hol' 指向的元素不在本流程中；请在建模器中重新连接或删除该顺序流"
+        "顺序流的 targetRef“review_hol”指向的元素不在本流程中；请在建模器中重新连接或删除该顺序流"
     )
     assert problem["text"] == f"credit_hold.bpmn:{problem['line']}: to_review_hold: {problem['message']}"
     refused = owner.post("/definitions/credit_hold/1/deploy", json={"xml": broken}, headers=headers)

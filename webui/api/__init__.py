@@ -93,7 +93,7 @@ def int_arg(name: str, default: int, *, low: int = 0, high: int = MAX_ID) -> int
     if number is None or not low <= number <= high:
         raise BadRequest(
             _(
-                "query parameter %(name)s must be a whole number from %(low)s to %(high)s, not %(value)r",
+                "query parameter %(name)s must be a whole number from %(low)s to %(high)s, not '%(value)s'",
                 name=name,
                 low=low,
                 high=high,
@@ -123,7 +123,7 @@ def bool_arg(name: str) -> bool | None:
         return None
     if value not in ("true", "false", "1", "0"):
         raise BadRequest(
-            _("query parameter %(name)s must be true or false, not %(value)r", name=name, value=value)
+            _("query parameter %(name)s must be true or false, not '%(value)s'", name=name, value=value)
         )
     return value in ("true", "1")
 

@@ -78,7 +78,7 @@ def create_contract(session: Session, fields: Mapping[str, Any], *, actor: str, 
             details={"fields": {"supplier_id": message}},
         )
     if session.scalar(select(Contract.id).where(Contract.number == fields["number"])):
-        raise Conflict(_("a contract with number %(number)r exists already", number=fields["number"]))
+        raise Conflict(_("a contract with number '%(number)s' exists already", number=fields["number"]))
     contract = Contract(
         **{"terms": {}, **fields}, version=1, created_by=actor, created_at=now, updated_at=now
     )

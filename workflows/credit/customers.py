@@ -202,7 +202,7 @@ def _add_customer(session: Session, fields: Mapping[str, Any], *, actor: str, no
     check_owners(session, fields)  # sales_owner a user, account_owner an active user
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Customer.id).where(Customer.external_id == external_id)):
-        raise Conflict(_("a customer with external_id %(id)r exists already", id=external_id))
+        raise Conflict(_("a customer with external_id '%(id)s' exists already", id=external_id))
     customer = Customer(**{**fields, "credit_limit": Decimal("0.00")}, created_at=now, updated_at=now)
     session.add(customer)
     session.flush()

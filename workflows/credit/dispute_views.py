@@ -42,7 +42,7 @@ def list_disputes(
     if status:
         if status not in DisputeStatus.ALL:
             raise Invalid(
-                _("no dispute status %(status)r", status=status[:40]),
+                _("no dispute status '%(status)s'", status=status[:40]),
                 details={
                     "fields": {"status": _("Must be one of %(all)s.", all=", ".join(DisputeStatus.ALL))}
                 },

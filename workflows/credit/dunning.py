@@ -45,7 +45,7 @@ def first_level_days(session: Session) -> dict[str, int]:
         if not isinstance(days, int) or isinstance(days, bool):
             raise DecisionError(
                 _(
-                    "%(file)s gives no level_1_days for grade %(grade)r: %(days)r",
+                    "%(file)s gives no level_1_days for grade '%(grade)s': %(days)r",
                     file=LADDER_FILE,
                     grade=grade,
                     days=days,

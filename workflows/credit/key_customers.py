@@ -65,7 +65,7 @@ def check_owners(session: Session, fields: Mapping[str, Any]) -> None:
     owner = fields.get("account_owner")
     if owner and session.scalar(select(User.id).where(User.username == owner, User.active)) is None:
         errors["account_owner"] = _(
-            "%(owner)r is not an active user: name an existing active user.", owner=owner[:80]
+            "'%(owner)s' is not an active user: name an existing active user.", owner=owner[:80]
         )
     if fields.get("key_customer") and not owner:
         errors["account_owner"] = _("A key customer needs an account owner (an active user).")

@@ -57,7 +57,7 @@ def parse_order(raw: Mapping[str, Any], *, today: date, customer_id: int | None 
         except ValueError:
             day = None
         if day is None:
-            errors["date"] = _("%(text)r is not an ISO date (YYYY-MM-DD).", text=str(text)[:40])
+            errors["date"] = _("'%(text)s' is not an ISO date (YYYY-MM-DD).", text=str(text)[:40])
     raise_field_errors(errors, _("order"))
     assert cid is not None and ref is not None and amount is not None and currency is not None and day
     return OrderInput(cid, ref, amount, currency, day)
@@ -223,7 +223,7 @@ def close_order(session: Session, order_id: int, reason: str, *, actor: str, now
     status = CLOSE_REASONS.get(reason)
     if status is None:
         raise Invalid(
-            _("reason must be invoiced or cancelled, not %(reason)r", reason=reason[:40]),
+            _("reason must be invoiced or cancelled, not '%(reason)s'", reason=reason[:40]),
             details={"fields": {"reason": _("invoiced (default) or cancelled")}},
         )
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())

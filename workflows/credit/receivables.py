@@ -34,7 +34,7 @@ def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     try:
         return check_amount(Decimal(str(value).strip()), positive=True)
     except ArithmeticError:
-        errors[field] = _("%(value)r is not a decimal amount (use a dot: 1234.50).", value=value)
+        errors[field] = _("'%(value)s' is not a decimal amount (use a dot: 1234.50).", value=value)
     except ValueError as exc:
         errors[field] = message_of(exc)
     return None
@@ -44,7 +44,7 @@ def _day(value: Any, field: str, errors: dict[str, str]) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        errors[field] = _("%(value)r is not an ISO date (YYYY-MM-DD).", value=value)
+        errors[field] = _("'%(value)s' is not an ISO date (YYYY-MM-DD).", value=value)
         return None
 
 

@@ -137,7 +137,7 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
         if len(text) > limit:
             raise ValueError(_("At most %(limit)s characters.", limit=limit))
         if not _EMAIL.match(text):
-            raise ValueError(_("%(text)r is not an e-mail address.", text=text))
+            raise ValueError(_("'%(text)s' is not an e-mail address.", text=text))
         return text
     if kind == "currency":
         if not _CURRENCY.match(text):
@@ -153,15 +153,17 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
         try:
             amount = Decimal(text)
         except InvalidOperation as exc:
-            raise ValueError(_("%(text)r is not a decimal number (use a dot: 1234.50).", text=text)) from exc
+            raise ValueError(
+                _("'%(text)s' is not a decimal number (use a dot: 1234.50).", text=text)
+            ) from exc
         return check_amount(amount, positive=False)
     if kind == "date":
         if not isinstance(value, (str, date)) or not _ISO_DAY.fullmatch(text):
-            raise ValueError(_("%(text)r is not an ISO date (YYYY-MM-DD).", text=text[:40]))
+            raise ValueError(_("'%(text)s' is not an ISO date (YYYY-MM-DD).", text=text[:40]))
         try:
             return date.fromisoformat(text)
         except ValueError as exc:
-            raise ValueError(_("%(text)r is not an ISO date (YYYY-MM-DD).", text=text)) from exc
+            raise ValueError(_("'%(text)s' is not an ISO date (YYYY-MM-DD).", text=text)) from exc
     raise AssertionError(f"unknown field kind {kind}")
 
 

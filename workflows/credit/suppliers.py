@@ -82,7 +82,7 @@ def create_supplier(
     external_id = fields.get("external_id")
     if external_id and session.scalar(select(Supplier.id).where(Supplier.external_id == external_id)):
         raise Conflict(
-            _("a supplier with external_id %(external_id)r exists already", external_id=external_id)
+            _("a supplier with external_id '%(external_id)s' exists already", external_id=external_id)
         )
     supplier = Supplier(**fields, created_at=now, updated_at=now)
     session.add(supplier)

@@ -83,7 +83,7 @@ class Rules:
         except Exception as exc:  # any failure of a policy cell stops the run, naming the table
             raise RulesError(
                 _(
-                    "%(source)s: decision %(rules_decision)r failed on %(inputs)r: %(problem)s",
+                    "%(source)s: decision '%(rules_decision)s' failed on %(inputs)r: %(problem)s",
                     source=self.source,
                     rules_decision=RULES_DECISION,
                     inputs=inputs,
@@ -106,7 +106,7 @@ class Rules:
             if not isinstance(indicator, str) or not _INDICATOR.fullmatch(indicator):
                 raise RulesError(
                     _(
-                        "%(source)s names indicator %(indicator)r; an indicator is a snake_case "
+                        "%(source)s names indicator '%(indicator)s'; an indicator is a snake_case "
                         'name of at most 40 characters, e.g. "utilisation"',
                         source=self.source,
                         indicator=indicator,
@@ -115,7 +115,7 @@ class Rules:
             if severity not in SEVERITIES:
                 raise RulesError(
                     _(
-                        "%(source)s gives severity %(severity)r for %(indicator)s; one of %(severities)s",
+                        "%(source)s gives severity '%(severity)s' for %(indicator)s; one of %(severities)s",
                         source=self.source,
                         severity=severity,
                         indicator=indicator,
@@ -125,7 +125,7 @@ class Rules:
             if action not in ACTIONS:
                 raise RulesError(
                     _(
-                        "%(source)s gives action %(action)r for %(indicator)s; one of %(actions)s",
+                        "%(source)s gives action '%(action)s' for %(indicator)s; one of %(actions)s",
                         source=self.source,
                         action=action,
                         indicator=indicator,
@@ -181,7 +181,7 @@ class Rules:
                     if not expression:
                         raise RulesError(
                             _(
-                                "%(source)s: input %(label)r has no expression",
+                                "%(source)s: input '%(label)s' has no expression",
                                 source=self.source,
                                 label=entry.input.label,
                             )

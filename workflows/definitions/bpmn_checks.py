@@ -79,7 +79,7 @@ def _check_sequence_flows(doc: Document) -> list[Problem]:
             ref = flow.get(attribute)
             if ref not in ids_by_container[container]:
                 message = _(
-                    "the sequence flow's %(attribute)s %(ref)r names no element in this process; "
+                    "the sequence flow's %(attribute)s '%(ref)s' names no element in this process; "
                     "reconnect or delete the flow in the modeler",
                     attribute=attribute,
                     ref=ref,
@@ -120,7 +120,7 @@ def _check_service_tasks(doc: Document, operations: Collection[str]) -> Iterator
             message = _("the service task operator has no id; %(known)s", known=known)
             yield doc.problem(operator, message, owner_id(operator))
         elif name not in operations:
-            message = _("unknown service operation %(name)r; %(known)s", name=name, known=known)
+            message = _("unknown service operation '%(name)s'; %(known)s", name=name, known=known)
             yield doc.problem(operator, message, owner_id(operator))
         for parameter in operator.iterfind(".//spiffworkflow:parameter", NS):
             yield from _parameter_problems(doc, parameter)

@@ -218,7 +218,7 @@ def _pattern_problems(name: str, line: int, where: str, patterns: list[str]) -> 
         except re2.error as exc:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             message = _(
-                "pattern %(pattern)r at %(where)s cannot be used (%(reason)s); forms match with RE2, which "
+                "pattern '%(pattern)s' at %(where)s cannot be used (%(reason)s); forms match with RE2, which "
                 "has no back-references or look-arounds: rewrite the pattern",
                 pattern=pattern,
                 where=where,

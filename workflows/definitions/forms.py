@@ -48,7 +48,7 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
     if compiled is None:
         yield _unusable_pattern(pattern)
     elif compiled.search(instance) is None:
-        yield ValidationError(_("%(value)r does not match %(pattern)r", value=instance, pattern=pattern))
+        yield ValidationError(_("%(value)r does not match '%(pattern)s'", value=instance, pattern=pattern))
 
 
 def _pattern_properties(
@@ -75,7 +75,7 @@ def _compiled_or_none(pattern: str) -> Any:
 
 def _unusable_pattern(pattern: str) -> ValidationError:
     return ValidationError(
-        _("the form's pattern %(pattern)r cannot be checked; deploy a fixed form", pattern=pattern)
+        _("the form's pattern '%(pattern)s' cannot be checked; deploy a fixed form", pattern=pattern)
     )
 
 
@@ -157,7 +157,7 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
         ) from exc
     except Unresolvable as exc:  # deploy refuses these; only a form deployed before that check gets here
         message = _(
-            "the form refers to %(ref)r, which is not part of its deployment; deploy a fixed form",
+            "the form refers to '%(ref)s', which is not part of its deployment; deploy a fixed form",
             ref=exc.ref,
         )
         raise Invalid(

@@ -108,7 +108,7 @@ def timer_firings(kind: str, expression: str, start: datetime, data: Mapping[str
         return _cycle(text, start)
     except (ValueError, OverflowError, TypeError) as exc:  # a date past year 9999, and the like
         raise PreviewFailed(
-            _("%(value)r cannot be placed on the calendar: %(error)s", value=text, error=str(exc))
+            _("'%(value)s' cannot be placed on the calendar: %(error)s", value=text, error=str(exc))
         ) from exc
 
 

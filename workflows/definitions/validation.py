@@ -171,7 +171,8 @@ def _parse_form(name: str, data: bytes) -> dict[str, Any] | Problem:
         validator = validator_for(schema)
     elif validator is None:
         message = _(
-            'unknown $schema %(schema)r; use "https://json-schema.org/draft/2020-12/schema" or leave it out',
+            "unknown $schema '%(schema)s'; use \"https://json-schema.org/draft/2020-12/schema\""
+            " or leave it out",
             schema=meta if isinstance(meta, str) else str(meta)[:80],
         )
         return Problem(name, json_line(data, ["$schema"]), "-", message)

@@ -153,7 +153,7 @@ def form_schema(
         if text is None:  # validation refuses this at deploy; a hand-edited database could still get here
             raise NotFound(
                 _(
-                    "form %(name)r is not part of %(key)s v%(version)s",
+                    "form '%(name)s' is not part of %(key)s v%(version)s",
                     name=name,
                     key=definition.process_key,
                     version=definition.version,

@@ -60,7 +60,7 @@ def evaluate_decision(dmn_text: str, decision_id: str, inputs: Mapping[str, Any]
     except Exception as exc:  # any failure of a policy cell refuses the check that asked
         raise DecisionError(
             _(
-                "decision %(decision)r failed on %(inputs)r: %(problem)s",
+                "decision '%(decision)s' failed on %(inputs)r: %(problem)s",
                 decision=decision_id,
                 inputs=dict(inputs),
                 problem=message_of(exc),
@@ -93,7 +93,7 @@ def _engine(dmn_text: str, decision_id: str) -> DMNEngine:
     except Exception as exc:  # deploy validation refuses broken tables; this guards hand-edited data
         raise DecisionError(
             _(
-                "decision %(decision)r cannot be read: %(problem)s",
+                "decision '%(decision)s' cannot be read: %(problem)s",
                 decision=decision_id,
                 problem=message_of(exc),
             )

@@ -82,11 +82,6 @@ class Operation:
     # False for a handler that only reads: the step runs it without a savepoint on SQLite, since a failing
     # one leaves nothing to undo (tests/engine/test_read_only_operations.py checks each writes nothing).
     writes: bool = True
-    # True for a handler whose one write is its last statement (notify.email: queue_email's INSERT, after
-    # every read and render that may fail). On SQLite a failed statement undoes itself, so such a handler
-    # has nothing to undo either and runs without a savepoint there (SAVEPOINT, RELEASE and the ORM's
-    # nested transaction were ~4 % of the server's CPU in rest.py's approval, profiled). PostgreSQL keeps it.
-    writes_once: bool = False
 
     def __post_init__(self) -> None:
         if self.moves_money and not self.writes:
@@ -139,7 +134,7 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
         if name not in params:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise HandlerInputError(
-                    _("%(operation)s: parameter %(name)r is required", operation=operation, name=name)
+                    _("%(operation)s: parameter '%(name)s' is required", operation=operation, name=name)
                 )
             continue
         kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")

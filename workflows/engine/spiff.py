@@ -371,7 +371,7 @@ def iso_duration(expression: str, start: datetime) -> datetime:
         ValueError: the expression is not an ISO 8601 duration.
     """
     if not expression.upper().startswith("P"):
-        raise ValueError(_("%(expression)r is not an ISO 8601 duration such as P2D", expression=expression))
+        raise ValueError(_("'%(expression)s' is not an ISO 8601 duration such as P2D", expression=expression))
     parsed = TimerEventDefinition.parse_iso_duration(expression)
     delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
     return start + delta

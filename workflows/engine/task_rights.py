@@ -81,7 +81,7 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
     if "initiator" in item.four_eyes and instance.started_by == actor.username:
         raise Forbidden(
             _(
-                "Four-eyes rule: %(user)s started this case and may not complete %(task)r.",
+                "Four-eyes rule: %(user)s started this case and may not complete '%(task)s'.",
                 user=actor.username,
                 task=item.title,
             )
@@ -95,7 +95,7 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
             raise Forbidden(
                 _(
                     "Four-eyes rule: %(user)s already completed %(done)r on this case "
-                    "and may not also complete %(task)r.",
+                    "and may not also complete '%(task)s'.",
                     user=actor.username,
                     done=done,
                     task=item.title,

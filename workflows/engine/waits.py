@@ -197,7 +197,7 @@ def _text_failure(task: Any, what: str, exc: ScriptLimitExceeded) -> EngineError
     bpmn_id = task.task_spec.bpmn_id or ""
     said = {"subject": _("subject"), "instructions": _("instructions")}.get(what, what)
     message = _(
-        "the %(what)s of task %(task)r could not be shown: %(problem)s",
+        "the %(what)s of task '%(task)s' could not be shown: %(problem)s",
         what=said,
         task=bpmn_id,
         problem=message_of(exc),

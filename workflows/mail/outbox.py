@@ -55,7 +55,7 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     if isinstance(to, str):
         raise TypeError(
             _(
-                "e-mail %(template)r: `to` must be a list of addresses, not the string %(to)r",
+                "e-mail '%(template)s': `to` must be a list of addresses, not the string '%(to)s'",
                 template=template,
                 to=to,
             )
@@ -63,7 +63,7 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     recipients = list(dict.fromkeys(address.strip() for address in to))  # keeps order, drops repeats
     if not recipients:
         raise ValueError(
-            _("e-mail %(template)r has no recipients; pass at least one address in `to`", template=template)
+            _("e-mail '%(template)s' has no recipients; pass at least one address in `to`", template=template)
         )
     for address in recipients:
         # Recipients are stored comma-joined and become the To header, so a comma or line break would
@@ -71,7 +71,7 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
         if "@" not in address or any(c in address for c in ",;\r\n\t "):
             raise ValueError(
                 _(
-                    "e-mail %(template)r: %(address)r is not a single e-mail address",
+                    "e-mail '%(template)s': '%(address)s' is not a single e-mail address",
                     template=template,
                     address=address,
                 )
@@ -80,7 +80,8 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
     if len(joined) > _column_length(OutboxEmail.to):
         raise ValueError(
             _(
-                "e-mail %(template)r: %(count)s recipients (%(chars)s characters) exceed the outbox limit of "
+                "e-mail '%(template)s': %(count)s recipients (%(chars)s characters) exceed the outbox limit"
+                " of "
                 "%(limit)s characters; send to a shared mailbox instead",
                 template=template,
                 count=len(recipients),
@@ -130,7 +131,7 @@ def queue_email(
     if not dedupe_key or len(dedupe_key) > _column_length(OutboxEmail.dedupe_key):
         raise ValueError(
             _(
-                "e-mail %(template)r: dedupe_key must be 1 to 200 characters, got %(key)r",
+                "e-mail '%(template)s': dedupe_key must be 1 to 200 characters, got '%(key)s'",
                 template=template,
                 key=dedupe_key,
             )

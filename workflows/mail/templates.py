@@ -135,7 +135,8 @@ def render_email(
         available = available_templates(template_dir)
         raise UnknownTemplate(
             _(
-                "no e-mail template %(template)r in %(folder)s (available: %(available)s); use one of those "
+                "no e-mail template '%(template)s' in %(folder)s (available: %(available)s); use one of"
+                " those "
                 "or add %(name)s.subject.txt, %(name)s.txt and %(name)s.html",
                 template=template,
                 folder=str(template_dir),

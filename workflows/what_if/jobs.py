@@ -64,7 +64,7 @@ def replay_jobs(
             if task.new_decision not in known:
                 raise Invalid(
                     _(
-                        "%(file)s: business rule task %(task)s calls decision %(decision)r, which no "
+                        "%(file)s: business rule task %(task)s calls decision '%(decision)s', which no "
                         "uploaded or deployed decision table of %(key)s defines",
                         file=name,
                         task=task.bpmn_id,
