@@ -63,7 +63,10 @@ def _said(key: str, value: Any, currency: str | None = None) -> Markup | str:
             said = limit_reason(value) if key == "reason" else said_stored(value)
             return said if said != value else _stored(value)
         if _ISO_DAY.fullmatch(value):
-            return format_day(value)
+            try:
+                return format_day(value)
+            except ValueError:  # the shape of a day but none (a typed "2026-02-30"): as stored, not a 500
+                return _stored(value)
         said = data_value(key, value, value, currency)
         return said if said != value else _stored(value)  # what people typed, operation ids: as stored
     if isinstance(value, Mapping | list):

@@ -36,6 +36,13 @@ REASON_WORDS: dict[str, dict[str, str]] = {
     },
 }
 MAX_SHOWN = 200  # lines in one dispute (dispute_input.MAX_LINES): more is not our data
+# The most the instructions' filter writes: 200 lines of 80-character invoice numbers say ~23,000 characters,
+# past the instructions' cap (engine.task_texts.MAX_INSTRUCTIONS_CHARS, 20,000), and the task could not be
+# shown, so a dispute the API accepts failed to open. With a 4,000-character description and findings beside
+# them the instructions stay well below the cap. The case-data table still shows every line.
+MAX_SAID_CHARS = 8_000
+# What stands for the lines left out.
+MORE_LINES = {"en": "and %(count)s more invoices", "zh": "另有 %(count)s 张发票未列出"}
 
 
 def _line(line: Mapping[str, Any], currency: Any, language: str) -> str:
@@ -49,9 +56,10 @@ def _line(line: Mapping[str, Any], currency: Any, language: str) -> str:
     return f"{number} {amount} ({reason})" if reason else f"{number} {amount}"
 
 
-def lines_said(lines: Any, currency: Any, language: str) -> str | None:
+def lines_said(lines: Any, currency: Any, language: str, max_chars: int | None = None) -> str | None:
     """The lines (a list of {number, amount, reason}) as `language` ("en", "zh") writes them, amounts as
-    money in `currency`; None when `lines` is not such a list (an odd or old value: shown as stored)."""
+    money in `currency`; None when `lines` is not such a list (an odd or old value: shown as stored).
+    With `max_chars`, the lines that fit, then how many more there are ("and 37 more invoices")."""
     if (
         not isinstance(lines, list)
         or not lines
@@ -60,7 +68,20 @@ def lines_said(lines: Any, currency: Any, language: str) -> str | None:
     ):
         return None
     language = language if language in REASON_WORDS else "en"
-    return ("；" if language == "zh" else ", ").join(_line(line, currency, language) for line in lines)
+    separator = "；" if language == "zh" else ", "
+    said = [_line(line, currency, language) for line in lines]
+    if max_chars is None:
+        return separator.join(said)
+    kept: list[str] = []
+    length = 0
+    for part in said:
+        length += len(part) + len(separator)
+        if length > max_chars:
+            break
+        kept.append(part)
+    if len(kept) < len(said):
+        kept.append(MORE_LINES[language] % {"count": len(said) - len(kept)})
+    return separator.join(kept)
 
 
 def dispute_lines_filter(language: str) -> Any:
@@ -71,7 +92,7 @@ def dispute_lines_filter(language: str) -> Any:
     def dispute_lines(dispute: Any) -> str:
         if not isinstance(dispute, Mapping):
             return ""
-        said = lines_said(dispute.get("lines"), dispute.get("currency"), language)
+        said = lines_said(dispute.get("lines"), dispute.get("currency"), language, MAX_SAID_CHARS)
         return said if said is not None else str(dispute.get("lines_text") or "")
 
     return dispute_lines
