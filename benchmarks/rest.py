@@ -9,7 +9,10 @@ on a thread of this process (client and server share the GIL; no scheduler, no s
 runs K client processes at once; each lists only its own instances' tasks (`q=` its business keys).
 SQLite on a temporary file unless `--database-url` names an empty database (e.g. PostgreSQL). Peer
 figure on this machine: SpiffArena 5.18 approvals/s (benchmarks/README.md), one sequential client
-against its server in its own process. The last line is JSON.
+against its server in its own process. After the last approval the server runs on until its outbox has
+sent every approval's e-mail (at most `--mail-wait` s): `cpu_ms_per_approval.server` is the server's CPU
+while the clients drove, `server_with_mail` adds the mail still sent after them (`mail_drain_s`), so
+runs whose dispatch lagged differently compare on the latter. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from workflows.definitions.deploy import deploy_files, read_files  # noqa: E402
 from workflows.definitions.shipped import shipped_bundles  # noqa: E402
 from workflows.settings import load_settings  # noqa: E402
 from workflows.store.db import make_engine, make_session_factory, transaction  # noqa: E402
-from workflows.store.models import OutboxEmail  # noqa: E402
+from workflows.store.models import MailStatus, OutboxEmail  # noqa: E402
 from workflows.store.schema import upgrade_schema  # noqa: E402
 from workflows.users import SYSTEM_ACTOR, issue_token  # noqa: E402
 
@@ -206,6 +209,14 @@ def mail_counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def wait_for_mail(url: str, seconds: float) -> float:
+    """Seconds until no e-mail is pending in the outbox (the server still running), at most `seconds`."""
+    began = time.perf_counter()
+    while mail_counts(url).get(MailStatus.PENDING, 0) and time.perf_counter() - began < seconds:
+        time.sleep(0.5)
+    return time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,6 +226,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="measure `serve --workers N`")
     parser.add_argument("--in-process", action="store_true", help="werkzeug on a thread of this process")
     parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite file)")
+    parser.add_argument(
+        "--mail-wait", type=float, default=120.0, help="seconds to wait for the outbox after the drive"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/rest.db"
@@ -247,7 +261,10 @@ def main() -> None:
             start.set()
             results = running.get(timeout=3600)
             wall = time.perf_counter() - began
-            server_cpu = tree_cpu_s(pids[0]) - server_cpu if pids else 0.0
+            driven_cpu = tree_cpu_s(pids[0]) if pids else 0.0
+            drain_s = wait_for_mail(url, args.mail_wait) if pids else 0.0
+            with_mail_cpu = tree_cpu_s(pids[0]) - server_cpu if pids else 0.0
+            server_cpu = driven_cpu - server_cpu if pids else 0.0
         load_after = os.getloadavg()[0]
         emails = mail_counts(url)
     durations = sorted(d for client_durations, _cpu in results for d in client_durations)
@@ -272,7 +289,9 @@ def main() -> None:
                 "cpu_ms_per_approval": {
                     "clients": round(client_cpu / args.n * 1000, 2),
                     "server": round(server_cpu / args.n * 1000, 2) if pids else None,
+                    "server_with_mail": round(with_mail_cpu / args.n * 1000, 2) if pids else None,
                 },
+                "mail_drain_s": round(drain_s, 1),
                 "emails": emails,
                 "load_avg": {"before": load_before, "after": load_after, "cpus": os.cpu_count()},
             }
