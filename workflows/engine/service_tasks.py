@@ -82,6 +82,11 @@ class Operation:
     # False for a handler that only reads: the step runs it without a savepoint on SQLite, since a failing
     # one leaves nothing to undo (tests/engine/test_read_only_operations.py checks each writes nothing).
     writes: bool = True
+    # True for a handler whose one write is its last statement (notify.email: queue_email's INSERT, after
+    # every read and render that may fail). On SQLite a failed statement undoes itself, so such a handler
+    # has nothing to undo either and runs without a savepoint there (SAVEPOINT, RELEASE and the ORM's
+    # nested transaction were ~4 % of the server's CPU in rest.py's approval, profiled). PostgreSQL keeps it.
+    writes_once: bool = False
 
     def __post_init__(self) -> None:
         if self.moves_money and not self.writes:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from workflows.engine import patches, pruning
 from workflows.engine import spiff as engine
 from workflows.engine.decision_rows import decision_row, evaluation_row
+from workflows.engine.lean_starts import run_lean
 from workflows.engine.row_writes import insert_rows, write_changed
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
@@ -77,6 +78,7 @@ class Step:
     # inserted past the ORM) and whether a handler that writes ran (it may have added audit rows).
     opened: list[InboxItem] = field(default_factory=list)
     wrote: bool = False
+    lean: bool = False  # a batch start: handlers run without a savepoint each (engine/lean_starts.py)
 
     def record(
         self,
@@ -136,14 +138,17 @@ class Step:
             actor=self.actor,
         )
         # A savepoint around a handler that writes: a failing handler's writes vanish, the rest of the step
-        # still commits. One that only reads has nothing to undo; it runs without (SAVEPOINT, RELEASE and
+        # still commits. One that only reads has nothing to undo, nor has one whose one write is its last
+        # statement (Operation.writes_once); they run without (SAVEPOINT, RELEASE and
         # the ORM's nested transaction: ~1 % of a persisted credit application per handler, profiled). On
         # PostgreSQL a failed statement aborts the whole transaction: only a savepoint lets the step record
         # the incident, so there every handler keeps one.
         logged, self.service_bpmn_id = len(self.decisions), bpmn_id
         self.wrote = self.wrote or op.writes
         try:
-            if op.writes or self.rt.engine.dialect.name == "postgresql":
+            if self.lean:  # a batch start, redone with a savepoint per handler if one fails (lean_starts)
+                result = run_lean(self.session, lambda: _run_handler(op, ctx, params))
+            elif (op.writes and not op.writes_once) or self.rt.engine.dialect.name == "postgresql":
                 with self.session.begin_nested():
                     result = _run_handler(op, ctx, params)
             else:
