@@ -16,9 +16,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
+from pathlib import Path
 from threading import Lock
 from typing import Any
 
+from babel.support import Translations
 from flask_babel import get_translations, gettext
 
 from webui.i18n import current_language
@@ -106,9 +109,10 @@ def _atomic(parts: list[str]) -> str:
     return "".join(out)
 
 
-def _shapes() -> tuple[Mapping[str, Any], list[_Shape]]:
-    """The page's catalogue and the shapes of its msgids with placeholders, most literal text first."""
-    translations = get_translations()
+def _shapes(translations: Any = None) -> tuple[Mapping[str, Any], list[_Shape]]:
+    """The page's catalogue (or `translations`') and the shapes of its msgids with placeholders, most
+    literal text first."""
+    translations = translations or get_translations()
     catalog: Mapping[str, Any] = getattr(translations, "_catalog", {})
     key = id(catalog)
     found = _SHAPES.get(key)
@@ -125,9 +129,16 @@ def _shapes() -> tuple[Mapping[str, Any], list[_Shape]]:
 Recognised = tuple[str, dict[str, "str | Recognised"]]
 
 
-def _recognised(sentence: str, depth: int) -> Recognised | None:
-    """The msgid and parameters `sentence` was said from, read back from the catalogue; None if none fits."""
-    catalog, shapes = _shapes()
+@cache
+def _msgids() -> Any:
+    """A catalogue that holds every msgid: the zh one (English has no msgstrs to hold them)."""
+    return Translations.load(str(Path(__file__).parent / "translations"), ["zh_Hans"])
+
+
+def _recognised(sentence: str, depth: int, source: Any = None) -> Recognised | None:
+    """The msgid and parameters `sentence` was said from, read back from the page's catalogue (or from
+    `source`); None if none fits."""
+    catalog, shapes = _shapes(source)
     if sentence in catalog:
         return sentence, {}
     if depth >= _DEPTH:
@@ -142,7 +153,7 @@ def _recognised(sentence: str, depth: int) -> Recognised | None:
             continue
         params: dict[str, str | Recognised] = {}
         for name, value in match.groupdict().items():
-            inner = _recognised(value, depth + 1) if " " in value and name not in _DATA else None
+            inner = _recognised(value, depth + 1, source) if " " in value and name not in _DATA else None
             params[name] = value if inner is None else inner
         return shape.msgid, params
     return None
@@ -200,8 +211,10 @@ def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     if isinstance(sentence, Text):
         return translated(sentence, gettext, dated)
     text = str(sentence)
-    if current_language() == ENGLISH or not text:
+    if not text:
         return text
+    if current_language() == ENGLISH:
+        return _english(text)
     found = _recognised(text.strip(), 0)  # SpiffWorkflow's sentences end in ". " (incidents before 2026-12)
     if found is not None:
         return _say(found, sayers or {})
@@ -210,6 +223,19 @@ def said_stored(sentence: object, sayers: Sayers | None = None) -> str:
     typed = _TYPED.fullmatch(text)
     inner = _recognised(typed.group(2), 0) if typed else None
     return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner, sayers or {})}"
+
+
+def _english(text: str) -> str:
+    """A stored English sentence with a day in it (ISO, as the domain stores it) with that day written as
+    an English reader writes it ("14 Jan 2027"); any other text as stored (our sentences are English)."""
+    if not _ISO_DAY.search(text):
+        return text
+    found = _recognised(text.strip(), 0, _msgids())
+    if found is not None:
+        return _say(found, {})
+    typed = _TYPED.fullmatch(text)  # "MissingRate: <sentence>", as said_stored reads it in zh
+    inner = _recognised(typed.group(2), 0, _msgids()) if typed else None
+    return text if typed is None or inner is None else f"{typed.group(1)}: {_say(inner, {})}"
 
 
 def stored_msgid(sentence: str) -> str | None:

@@ -78,3 +78,23 @@ def test_the_provision_run_already_posted_is_said_in_the_reader_s_language(app: 
             session, date(2026, 3, 31), base="EUR", actor="finance1", now=datetime(2026, 4, 1, tzinfo=UTC)
         )
     assert gap.value.details == {"fields": {"as_of": "2026-02-28"}}
+
+
+def test_a_stored_english_sentence_writes_its_day_on_an_english_page(app: Flask) -> None:
+    """What the domain stored as English text (an incident's sentence, a job day's error) is read back
+    from the catalogue's msgids and its day written as the page writes days; other text stays as stored."""
+    from webui.stored_sentences import said_stored
+
+    stored = (
+        "no exchange rate USD->CNY on or before 2027-01-14; post one (POST /api/fx-rates "
+        "or `creditflow import fx-rates`) before this step can convert"
+    )
+    with app.test_request_context("/", headers={"Accept-Language": EN}):
+        assert said_stored(stored) == stored.replace("2027-01-14", "14 Jan 2027")
+        assert said_stored(f"MissingRate: {stored}") == f"MissingRate: {stored}".replace(
+            "2027-01-14", "14 Jan 2027"
+        )
+        assert said_stored("typed on 2027-01-14 by a person") == "typed on 2027-01-14 by a person"
+        assert said_stored("the formula") == "the formula"
+    with app.test_request_context("/", headers={"Accept-Language": ZH}):
+        assert "2027年1月14日" in said_stored(stored)
