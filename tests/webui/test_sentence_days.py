@@ -98,3 +98,16 @@ def test_a_stored_english_sentence_writes_its_day_on_an_english_page(app: Flask)
         assert said_stored("the formula") == "the formula"
     with app.test_request_context("/", headers={"Accept-Language": ZH}):
         assert "2027年1月14日" in said_stored(stored)
+
+
+def test_a_provision_run_without_a_rate_is_said_in_the_reader_s_language(app: Flask) -> None:
+    from workflows.credit.provisions import MissingRates
+
+    refused = MissingRates(["USD", "GBP"], date(2026, 1, 31), "EUR")
+    assert isinstance(refused.message, Text) and "on or before 2026-01-31 for USD, GBP" in refused.message
+    assert refused.details == {"missing_rates": ["USD", "GBP"]}
+    with app.test_request_context("/", headers={"Accept-Language": EN}):
+        assert "on or before 31 Jan 2026 for USD, GBP" in translated(refused.message, gettext, dated)
+    with app.test_request_context("/", headers={"Accept-Language": ZH}):
+        said = translated(refused.message, gettext, dated)
+    assert said.startswith("2026年1月31日 及之前没有 USD, GBP→EUR 的汇率"), said

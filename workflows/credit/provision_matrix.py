@@ -60,7 +60,7 @@ class Matrix:
         if not isinstance(bucket, str) or bucket not in self.buckets:
             raise MatrixError(
                 _(
-                    "%(source)s gives bucket '%(bucket)s' for %(days)s days past due; each row names one "
+                    "%(source)s gives bucket %(bucket)r for %(days)s days past due; each row names one "
                     "bucket (%(buckets)s): fix the table and deploy it with dunning",
                     source=self.source,
                     bucket=bucket,

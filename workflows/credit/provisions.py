@@ -23,6 +23,7 @@ from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.write_offs import WriteOff, WriteOffProvisionUse
 from workflows.definitions.decision_tables import output_values
 from workflows.errors import Conflict
+from workflows.messages import _
 from workflows.store.audit import record_event
 
 # The aging view's buckets (the customer page, GET /api/aging); the provision matrix has its own, from
@@ -46,7 +47,7 @@ def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict
     """Open balances per customer and bucket at the end of `as_of` (invoices issued by then, with what was
     paid or written off after it added back, as the provision run sees them)."""
     result: dict[int, dict[str, Decimal]] = {}
-    for (cid, _, due), amount in open_balances_on(session, as_of, customer_id).items():
+    for (cid, _currency, due), amount in open_balances_on(session, as_of, customer_id).items():
         buckets = result.setdefault(cid, dict.fromkeys(BUCKETS, Decimal("0.00")))
         buckets[bucket_of(due, as_of)] += amount
     return result
@@ -57,8 +58,13 @@ class MissingRates(Conflict):
 
     def __init__(self, currencies: list[str], day: date, base: str) -> None:
         super().__init__(
-            f"no exchange rate into {base} on or before {day.isoformat()} for {', '.join(currencies)}: "
-            "post one (POST /api/fx-rates or `creditflow import fx-rates`), then run the provisions again",
+            _(
+                "no exchange rate into %(base)s on or before %(day)s for %(currencies)s: post one (POST "
+                "/api/fx-rates or `creditflow import fx-rates`), then run the provisions again",
+                base=base,
+                day=day.isoformat(),
+                currencies=", ".join(currencies),
+            ),
             details={"missing_rates": currencies},
         )
         self.currencies = currencies
