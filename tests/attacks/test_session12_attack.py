@@ -6,15 +6,23 @@ dates. Each finding is a test here: fixed, or a strict xfail naming the fix."""
 
 from __future__ import annotations
 
+import dataclasses
+import email
+import email.policy
+import io
 import json
 import re
 import time
+from datetime import date
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import Markup
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from tests.bpmn.test_dispute_resolution import complete as complete_dispute_task
@@ -23,10 +31,17 @@ from tests.bpmn.test_supplier_contract_change import complete as complete_task
 from tests.bpmn.test_supplier_contract_change import make_contract, open_tasks, started
 from tests.collections_desk import Collections
 from tests.helpers import auth
+from tests.mail.test_mail_languages import CONTEXT
 from tests.webui.test_language import as_user
 from tests.webui.test_language_case_data import cells
 from workflows.credit.dispute_reasons import MAX_SHOWN, dispute_lines_filter, lines_said
 from workflows.engine.task_texts import MAX_INSTRUCTIONS_CHARS, render_instructions, renders_in_process
+from workflows.mail import letter_names
+from workflows.mail.letters_pdf import letter_pdf
+from workflows.mail.sender import CompanyNames
+from workflows.mail.smtp import Attachment, YagmailMailer
+from workflows.mail.templates import render_email
+from workflows.settings import SettingsError, load_settings
 from workflows.store.db import transaction
 
 # Jinja that would print 1337 / QQQ if anything rendered what a person typed as a template.
@@ -419,3 +434,434 @@ def test_a_dispute_proposal_s_history_line_is_a_dispute_s_words(app: Flask, desk
     assert "额度" not in zh and "accept" not in zh and "proposed_credit" not in zh and "€5.00" in zh, zh
     [en] = [line for line in _history(app, task["instance_id"], "en") if "status: proposed" in line]
     assert "limit proposal" not in en and "€5.00" in en, en
+
+
+# --- 5. PDF attachment names and the MIME headers that carry them ----------------------------------------
+
+PART_HEADERS = {"Content-Type", "MIME-Version", "Content-Disposition", "Content-Transfer-Encoding"}
+
+
+def _wire(filename: str, to: str = "ar@example.com") -> tuple[list[str], str]:
+    """The recipients and the raw message the mailer writes for one PDF attachment named `filename`."""
+    mailer = YagmailMailer(load_settings({}).mail, "127.0.0.1", 25)
+    attachment = Attachment.of_bytes(filename, "application/pdf", b"%PDF-1.4\n%%EOF\n")
+    row = SimpleNamespace(
+        to=to,
+        subject="第二次催款函：逾期款项¥1.00",
+        body_html="<p>您好</p>",
+        body_text="您好",
+        message_id="<a22@creditflow.example>",
+        attachments=[dataclasses.asdict(attachment)],
+    )
+    return mailer._message(mailer._client(), row)  # type: ignore[arg-type]
+
+
+def _only_the_attachment(raw: str, to: str = "ar@example.com") -> email.message.EmailMessage:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert [k for k, _v in message.raw_items() if k.lower() in ("bcc", "cc")] == []
+    assert str(message["To"]) == to and len(message.get_all("Subject") or []) == 1
+    [part] = [p for p in message.walk() if p.get_content_disposition() == "attachment"]
+    assert {k for k, _v in part.raw_items()} == PART_HEADERS, part.raw_items()
+    return part
+
+
+@pytest.mark.parametrize("case_id", [0, 1, 7, 2**31 - 1, 2**63 - 1])
+def test_every_letter_name_we_make_travels_whole_on_short_lines_in_both_languages(case_id: int) -> None:
+    names = [
+        *letter_names.dunning_notice_files(case_id, 2).values(),
+        *letter_names.dunning_notice_files(case_id, 3).values(),
+        *letter_names.dunning_notice_files(case_id, 99).values(),
+        *letter_names.approval_letter_files(case_id).values(),
+        *letter_names.legal_case_file_files(case_id).values(),
+    ]
+    for name in names:
+        assert "/" not in name and "\\" not in name and name.isprintable() and name.endswith(".pdf")
+        recipients, raw = _wire(name)
+        assert recipients == ["ar@example.com"]
+        assert max(len(line) for line in raw.splitlines()) <= 998  # RFC 5322's hard limit
+        part = _only_the_attachment(raw)
+        assert part.get_filename() == name
+        # Older clients read Content-Type's name: the same name, as RFC 2047 encoded words.
+        assert part.get_content_type() == "application/pdf" and part["Content-Type"].params["name"] == name
+    assert letter_names.file_for(letter_names.approval_letter_files(5), "fr") == "credit-limit-letter-5.pdf"
+    assert letter_names.file_for("x.pdf", "zh") == "x.pdf"
+
+
+HOSTILE_FILE_NAMES = [
+    '催款函"\r\nBcc: evil@example.com\r\n.pdf',
+    # No "/" in it: yagmail keeps only what follows the last one.
+    "催款函\r\n\r\n--boundary\r\nContent-Type: text-html\r\n\r\n<script>.pdf",
+    '催款函"; filename="evil.exe',
+    "../../etc/催款函.pdf",
+    "催款函\u202efdp.exe",
+    "😀催款函.pdf",
+    "=?utf-8?b?ZXZpbC5leGU=?=催.pdf",
+    "催" * 60 + ".pdf",
+    'notice "7"; x=y.pdf',
+    "notice\t7.pdf",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_FILE_NAMES)
+def test_a_hostile_attachment_name_never_makes_a_header_or_a_part_of_its_own(name: str) -> None:
+    # Our names hold only case and instance ids (letter_names); should a name ever carry a reference a
+    # person typed, the RFC 2047 name that smtp._name_for_every_client writes must stay one parameter.
+    recipients, raw = _wire(name)
+    assert recipients == ["ar@example.com"]
+    part = _only_the_attachment(raw)
+    message = email.message_from_string(raw, policy=email.policy.default)
+    assert sum(1 for p in message.walk() if not p.is_multipart()) == 3  # text, html, the PDF
+    # yagmail takes the type from the name's extension ("….exe" is no PDF: no name of ours ends so).
+    if name.endswith(".pdf"):
+        assert part.get_content_type() == "application/pdf"
+    assert "evil" not in str(part.get_filename()).replace(name, "") and "<script>" not in raw
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="workflows/mail/smtp: an ASCII attachment name goes into Content-Disposition as it is (only a "
+    "non-ASCII one is encoded); a CR/LF in it ends the part's headers (its Content-Transfer-Encoding becomes "
+    "body text) or raises HeaderParseError on every dispatch (the row never sends). Latent: our names are "
+    "ids (letter_names). Fix: _attachment_file replaces control characters in the name",
+)
+@pytest.mark.parametrize("name", ["notice-7\r\n\r\nbody.pdf", "notice-7\r\nBcc: evil@example.com.pdf"])
+def test_a_line_break_in_an_ascii_attachment_name_never_breaks_the_part(name: str) -> None:
+    recipients, raw = _wire(name)
+    assert recipients == ["ar@example.com"]
+    part = _only_the_attachment(raw)
+    assert part.get_payload(decode=True) == b"%PDF-1.4\n%%EOF\n"
+    assert "\n" not in str(part.get_filename())
+
+
+# --- 6. the company that signs: hostile or missing names ------------------------------------------------
+
+HOSTILE_COMPANIES = [
+    CompanyNames(f"Müller & <Söhne> {JINJA} 100%", f"杭州<b>示例</b>{JINJA}"),
+    CompanyNames("", ""),
+    CompanyNames("   ", ""),
+    CompanyNames("", "只有中文名有限公司"),
+    CompanyNames("😀 Emoji Trading \u202eLtd", "𠀀𪚥 机械"),
+    CompanyNames("x" * 200, "汉" * 200),
+]
+CONTEXT_DAY = date(2027, 1, 14)
+LETTERS = [
+    "dunning_notice",
+    "approval_letter",
+    "dispute_outcome",
+    "countersign_request",
+    "countersign_reminder",
+]
+
+
+@pytest.mark.parametrize("company", HOSTILE_COMPANIES, ids=range(len(HOSTILE_COMPANIES)))
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_hostile_company_name_signs_as_text_and_the_pdf_letter_still_renders(
+    company: CompanyNames, language: str
+) -> None:
+    signed = company.in_language(language)
+    for template in LETTERS:
+        rendered = render_email(
+            template, {**CONTEXT, "to_customer": True}, language=language, company=company
+        )
+        for part in (rendered.subject, rendered.text, rendered.html):
+            _never_rendered(part)
+        assert "<b>示例</b>" not in rendered.html and "<Söhne>" not in rendered.html
+        if signed.strip():
+            assert signed in rendered.text, (template, rendered.text[-300:])
+        assert "\n" not in rendered.subject
+    notice = render_email("dunning_notice", CONTEXT, language=language, company=company)
+    data = letter_pdf(notice.html, language=language, on=CONTEXT_DAY, title=notice.subject, company=signed)
+    first = PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    _never_rendered(first)
+    assert len(data) < 120_000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="workflows/settings._check_company_names calls a name one line when it holds no C0/C1 control "
+    "character, but U+2028/U+2029 are line breaks and U+202A-U+202E/U+2066-U+2069 reorder the letter's close "
+    "(a bidi override in a config value); fix: refuse str.splitlines() > 1 and the bidi controls",
+)
+@pytest.mark.parametrize(
+    "name", ["Acme\u2028Bcc: x@evil.example", "Acme\u2029Ltd", "Acme \u202eLtd", "\u2067Acme"]
+)
+def test_a_company_name_with_a_unicode_line_break_or_bidi_override_is_refused(name: str) -> None:
+    with pytest.raises(SettingsError):
+        load_settings({}, mail={"company_name": name})
+    with pytest.raises(SettingsError):
+        load_settings({}, mail={"company_name_zh": name})
+
+
+# --- 7. a zh customer's dunning notices over SMTP, with typed names and references -----------------------
+
+HOSTILE_CUSTOMER = "上海<b>精密</b> {{ 7*191 }} 零件有限公司"
+
+
+@pytest.mark.usefixtures("shipped")
+def test_typed_names_and_invoice_numbers_in_a_zh_dunning_notice_stay_text_on_the_wire(
+    desk: Collections,
+) -> None:
+    from tests.bpmn.test_dunning_languages import assert_named_for_every_client, pdf_text, pdfs, post_invoice
+
+    refused = desk.client.post(
+        "/api/customers",
+        json={"name": "Evil\r\nBcc: x@evil.example", "email": "ar@evil.example", "currency": "CNY"},
+        headers=auth(desk.tokens["sales1"]),
+    )
+    assert refused.status_code in (201, 422), refused.json  # a line break in a name: refused or kept as text
+    customer = desk.customer(HOSTILE_CUSTOMER, email="ar@sh-precision.example", currency="CNY", language="zh")
+    numbers = ["SH-{{ 7*191 }}", "SH-<i>2</i>", "SH-\u202e3", "SH-😀"]
+    for number in numbers:
+        post_invoice(desk, customer, number, "1000.00", "CNY")
+    for _day in range(40):
+        desk.tick()
+        for task in desk.open_tasks("collector1"):
+            done = desk.complete("collector1", task["id"], outcome="unreachable", comment="voicemail")
+            assert done.status_code == 200, done.json
+        if len(desk.notices_to("ar@sh-precision.example")) >= 2:
+            break
+    first, second = desk.notices_to("ar@sh-precision.example")[:2]
+    case_id = desk.case(customer)["id"]
+    for message in (first, second):
+        assert [k for k in message.keys() if k.lower() in ("bcc", "cc")] == []
+        assert "\n" not in str(message["Subject"]) and HOSTILE_CUSTOMER in str(message["Subject"])
+        _never_rendered(str(message["Subject"]))
+        plain = message.get_body(preferencelist=("plain",)).get_content()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        _never_rendered(plain + html)
+        assert all(number in plain for number in numbers), plain
+        assert "<b>精密</b>" not in html and "<i>2</i>" not in html  # escaped in the HTML part
+        assert "杭州示例机械有限公司信用管理部" in plain  # the demo company signs
+    [(filename, data)] = pdfs(second)
+    assert filename == letter_names.dunning_notice_files(case_id, 2)["zh"]
+    assert_named_for_every_client(
+        next(p for p in second.walk() if p.get_content_type() == "application/pdf"),
+        filename,
+    )
+    text = pdf_text(data)
+    _never_rendered(text)
+    assert "SH-{{ 7*191 }}" in text and "SH-<i>2</i>" in text and "<b>精密</b>" in text, text
+    assert text.splitlines()[0] == "杭州示例机械有限公司 · 信用管理部"
+
+
+# --- 8. odd JSON through every way in: starts, forms, messages; shown by the task API -------------------
+
+KEPT_AS_SENT: dict[str, Any] = {
+    "typename dict": {"typename": "Decimal", "value": "1"},
+    "typename datetime": {"typename": "datetime", "value": "2026-01-01T00:00:00"},
+    "dunder keys": {"__class__": {"__mro__": 1}, "__init__": "x", "typename": None},
+    "64-bit ints": [2**63 - 1, -(2**63)],
+    "a date-shaped text": "0001-01-01",
+    "an exponent past float": Decimal("1E+400"),  # JSON 1e400 arrives as an exact Decimal, kept as its text
+}
+REFUSED_BODIES = {
+    "lone surrogate": '"\\ud800"',
+    "a surrogate key": '{"\\udfff": 1}',
+    "NaN": "NaN",
+    "Infinity": "-Infinity",
+    "deep": "[" * 300 + "]" * 300,
+    "an int past 64 bits": str(10**30),  # refused: "send big amounts as decimal strings"
+    "an int of 5,000 digits": "1" * 5000,
+    "NUL": '"a\\u0000b"',
+}
+
+
+def _api_start(client: FlaskClient, token: str, extra_json: str) -> Any:
+    body = (
+        '{"process_key": "credit_hold", "data": {"order_amount": 150, "available_limit": 100, '
+        f'"order_number": "SO-A22", "extra": {extra_json}}}}}'
+    )
+    return client.post(
+        "/api/process-instances", data=body, content_type="application/json", headers=auth(token)
+    )
+
+
+def test_odd_json_a_client_sends_is_kept_as_sent_or_refused_with_a_4xx_and_the_task_api_shows_it(
+    client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    from tests.helpers import credit_hold_files, upload
+
+    assert upload(client, demo_tokens["owner1"], credit_hold_files()).status_code == 201
+    analyst = auth(demo_tokens["analyst1"])
+    for name, value in KEPT_AS_SENT.items():
+        sent = str(value) if isinstance(value, Decimal) else json.dumps(value)
+        started_at = _api_start(client, demo_tokens["sales1"], sent)
+        assert started_at.status_code == 201, (name, started_at.json)
+        [task] = started_at.json["tasks"]
+        one = client.get(f"/api/tasks/{task['id']}", headers=analyst)
+        assert one.status_code == 200, name
+        shown = one.json["context"]["data"]["extra"]  # type: ignore[index]
+        assert shown == (str(value) if isinstance(value, Decimal) else value), (name, shown)
+        listed = client.get("/api/tasks?per_page=200", headers=analyst)
+        assert listed.status_code == 200, name
+        for language in ("zh", "en"):
+            page = as_user(client.application, "analyst1", language).get(f"/tasks/{task['id']}")
+            assert page.status_code == 200, (name, language)
+        # A form answer carrying the same value: kept, or refused with a 4xx (never a 500).
+        done = client.post(
+            f"/api/tasks/{task['id']}/complete",
+            data='{"data": {"decision": "release", "release_amount": 150, "note": ' + sent + "}}",
+            content_type="application/json",
+            headers=analyst,
+        )
+        assert done.status_code < 500, (name, done.status_code)
+    fresh = _api_start(client, demo_tokens["sales1"], '"plain"')
+    assert fresh.status_code == 201, fresh.json
+    task = fresh.json["tasks"][0]["id"]
+    for name, body in REFUSED_BODIES.items():
+        refused = _api_start(client, demo_tokens["sales1"], body)
+        assert 400 <= refused.status_code < 500, (name, refused.status_code)
+        assert client.get("/api/tasks?per_page=200", headers=analyst).status_code == 200, name
+        done = client.post(
+            f"/api/tasks/{task}/complete",
+            data='{"data": {"decision": "release", "release_amount": ' + body + "}}",  # a field the form has
+            content_type="application/json",
+            headers=analyst,
+        )
+        assert 400 <= done.status_code < 500, ("form", name, done.status_code)
+        answer = client.post(
+            "/api/messages",
+            data='{"name": "supplier_countersigned", "correlation_key": "1", "data": {"x": ' + body + "}}",
+            content_type="application/json",
+            headers=auth(demo_tokens["buyer1"]),
+        )
+        assert 400 <= answer.status_code < 500, ("message", name, answer.status_code, answer.json)
+
+
+# --- 9. amounts in odd currencies, days in sentences ---------------------------------------------------
+
+
+def test_limit_history_amounts_take_the_event_s_currency_else_the_case_s_whatever_they_hold(
+    app: Flask,
+) -> None:
+    from webui.history_details import history_detail
+
+    cases = {
+        ("eur", "GBP"): ("€10,000.00", "€0.00"),  # the event's own currency, however it is spelt
+        (None, "GBP"): ("£10,000.00", "£0.00"),  # an older event: the case's
+        ("ABCDEFGHIJ", "GBP"): ("£10,000.00", "£0.00"),  # no currency code: the case's
+        (5, None): ("10,000.00", "0.00"),  # neither: the grouped number
+        ("XXX", None): ("10,000.00", "0.00"),  # ISO's "no currency": Babel's ¤ or XXX, never an error
+    }
+    for language in ("en", "zh"):
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            for (event_currency, case_currency), (old, new) in cases.items():
+                detail = {"old": "10000", "new": "-0", "currency": event_currency, "reason": "manual"}
+                said = str(history_detail(detail, case_currency))
+                assert old in said and new in said and "-" not in said.split(new)[0][-2:], (language, said)
+                assert "currency" not in said and "币种" not in said, said  # said with the amounts
+            # Far past any limit: as stored or grouped, never a 500.
+            said = str(history_detail({"old": "1e308", "new": 10**30, "currency": "EUR"}, None))
+            assert "1e308" in said and "€1,000,000,000,000,000,000,000,000,000,000.00" in said, said
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="webui/stored_sentences.dated writes every ISO-shaped parameter of an API message as a day, the "
+    "asker's typed value too: ?status=2026-01-01 reads no dispute status '1 Jan 2026' / “2026年1月1日”; fix: "
+    "date only the parameters our code fills with days (or never a typed value the sentence quotes)",
+)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_typed_value_shaped_like_a_day_is_echoed_as_typed_in_an_api_message(
+    client: FlaskClient, demo_tokens: dict[str, str], language: str
+) -> None:
+    for typed in ("2026-01-01", "0001-01-01", "2026-01-01T10:00"):
+        response = client.get(
+            f"/api/disputes?status={typed}",
+            headers={**auth(demo_tokens["admin"]), "Accept-Language": language},
+        )
+        assert response.status_code == 422
+        assert typed in response.json["error"]["message"], response.json  # type: ignore[index]
+
+
+@pytest.mark.parametrize("typed", ["2026-02-30", "2026-01-01T25:00", "9999-12-31", "0001-01-01T00:00"])
+def test_odd_days_in_an_api_message_are_dates_or_as_typed_never_a_500(
+    client: FlaskClient, demo_tokens: dict[str, str], typed: str
+) -> None:
+    for language in ("en", "zh"):
+        response = client.get(
+            f"/api/disputes?status={typed}",
+            headers={**auth(demo_tokens["admin"]), "Accept-Language": language},
+        )
+        assert response.status_code == 422, (typed, language, response.status_code)
+
+
+# --- 10. the issue's must-shows, again on the demo data -------------------------------------------------
+
+
+def _typed_strings(app: Flask) -> list[str]:
+    """Every text the demo's people typed or imported (every string in every instance's data), longest first:
+    shown as stored, so the catalogue check skips them."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and len(value) > 2:
+            found.update((value, value.rstrip(".。")))  # a zh sentence ends a typed reason with its own 。
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    with app.extensions["creditflow"].rt.factory() as session:
+        for (data,) in session.execute(text("SELECT data FROM process_instances")):
+            walk(json.loads(data) if isinstance(data, str) else data)
+    return sorted(found, key=len, reverse=True)
+
+
+@pytest.mark.usefixtures("shipped")
+def test_the_demo_s_zh_people_read_every_page_they_reach_in_chinese(
+    app: Flask, demo_tokens: dict[str, str]
+) -> None:
+    from tests.webui.test_language import english_left, switch
+    from tests.webui.test_language_demo import demo as seeded
+    from tests.webui.test_pages import logged_in
+
+    demo = seeded.__wrapped__(app, demo_tokens, app.extensions["creditflow"].clock())  # type: ignore[attr-defined]
+    typed = [*_typed_strings(demo), "ADD", "CEI", "DSO"]  # the KPI acronyms stay beside their Chinese names
+    for user in ("analyst1", "manager1", "legal1", "finance1", "sales1", "collector1", "admin"):
+        client = logged_in(demo, user)
+        switch(client, "zh", "/inbox")
+        inbox = client.get("/inbox").get_data(as_text=True)
+        paths = [
+            "/inbox",
+            "/dashboard",
+            "/customers/1",
+            *sorted(set(re.findall(r'href="(/tasks/\d+)"', inbox))),
+        ]
+        if user == "admin":
+            paths += [f"/instances/{n}" for n in range(1, 12)]
+        for path in paths:
+            response = client.get(path)
+            if response.status_code in (403, 404):
+                continue
+            page = response.get_data(as_text=True)
+            assert response.status_code == 200 and '<html lang="zh-Hans">' in page, (user, path)
+            assert english_left(page, typed) == [], (user, path)
+
+
+@pytest.mark.usefixtures("shipped")
+@pytest.mark.xfail(
+    strict=True,
+    reason="webui/case_labels: amounts the demo's cases hold are shown as bare numbers in both languages: a "
+    "write-off's `costs` (4500.00, no grouping: not a money key), `write_off_base` (7184.80: not in "
+    "BASE_AMOUNT_KEYS) and `amount` (30,000.00: case_currency finds no currency at the top), a payment-terms "
+    "exception's `order_value` (250,000.00); fix: MONEY_KEYS += costs, BASE_AMOUNT_KEYS += write_off_base, "
+    "case_currency from the write-off's and the order's currency",
+)
+def test_the_demo_s_amounts_are_money_on_the_task_pages(app: Flask, demo_tokens: dict[str, str]) -> None:
+    from tests.webui.test_language import switch
+    from tests.webui.test_language_demo import demo as seeded
+    from tests.webui.test_pages import logged_in
+
+    demo = seeded.__wrapped__(app, demo_tokens, app.extensions["creditflow"].clock())  # type: ignore[attr-defined]
+    client = logged_in(demo, "admin")
+    for language in ("zh", "en"):
+        switch(client, language, "/inbox")
+        shown: dict[str, str] = {}
+        for n in range(1, 10):
+            page = client.get(f"/tasks/{n}").get_data(as_text=True)
+            shown.update(re.findall(r'data-key="([^"]+)">[^<]*</th>\s*<td>([^<]*)</td>', page))
+        for key in ("costs", "write_off_base", "amount", "order_value"):
+            assert key in shown and re.search(r"[¥€£$]|CN¥", shown[key]), (language, key, shown.get(key))
