@@ -16,7 +16,6 @@ from workflows.errors import BadRequest, Forbidden, NotFound
 from workflows.inbox import get_task_for, task_json
 from workflows.messages import _
 from workflows.readers import may_read, readable
-from workflows.store.shown_json import shown_json
 from workflows.store.models import (
     AuditEvent,
     InboxItem,
@@ -25,6 +24,7 @@ from workflows.store.models import (
     ProcessInstance,
 )
 from workflows.store.paging import Page, page_rows
+from workflows.store.shown_json import shown_json
 from workflows.users import Actor
 
 if TYPE_CHECKING:
