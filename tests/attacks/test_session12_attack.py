@@ -865,3 +865,22 @@ def test_the_demo_s_amounts_are_money_on_the_task_pages(app: Flask, demo_tokens:
             shown.update(re.findall(r'data-key="([^"]+)">[^<]*</th>\s*<td>([^<]*)</td>', page))
         for key in ("costs", "write_off_base", "amount", "order_value"):
             assert key in shown and re.search(r"[¥€£$]|CN¥", shown[key]), (language, key, shown.get(key))
+
+
+@pytest.mark.usefixtures("shipped")
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeEncodeError,
+    reason="a stored lone surrogate in case data (an older version's row, a hand edit) is repaired by "
+    "workflows/store/shown_json for GET /api/tasks(/ID) only: the HTML task and instance pages raise "
+    "UnicodeEncodeError when werkzeug encodes the page (a 500); fix: the pages' case data through "
+    "shown_json too (or the app's responses encoded with errors='replace')",
+)
+def test_a_stored_lone_surrogate_reads_on_the_task_and_instance_pages(app: Flask, desk: Collections) -> None:
+    task = _dispute_with(desk, ["HX-1"])
+    _store(app, task, {"lines": HOSTILE_LINES["NUL and surrogate"], "currency": "EUR", "lines_text": "old"})
+    for url in (f"/api/tasks/{task['id']}", f"/api/process-instances/{task['instance_id']}"):
+        token = desk.tokens["sales1" if "tasks" in url else "admin"]
+        assert desk.client.get(url, headers=auth(token)).status_code == 200, url  # repaired since 31df14b
+    for page in _pages(app, task).values():
+        assert "\ufffd" in page
