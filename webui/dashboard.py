@@ -19,6 +19,7 @@ from webui.auth import login_required_view, require_groups
 from webui.customer_labels import reason_word
 from webui.customers import BUCKET_TITLES
 from webui.decision_sources import snapshot_title, source_html, source_text
+from webui.formatting import said
 from webui.i18n import current_language
 from webui.jobs import day_filter
 from webui.kpi_help import KPI_HELP
@@ -35,7 +36,7 @@ from workflows.credit.record_fields import money_text
 from workflows.credit.roles import CFO, CREDIT_ANALYST, CREDIT_MANAGER
 from workflows.credit.watchlist import counts_by_action, open_entries
 from workflows.definitions.display_names import ENGLISH
-from workflows.errors import BadRequest
+from workflows.errors import BadRequest, message_of
 from workflows.messages import _
 
 bp = Blueprint("dashboard", __name__)
@@ -272,7 +273,7 @@ def index() -> str:
         try:
             kpis = compute_kpis(session, as_of, period, base)
         except KpiRatesMissing as missing:
-            kpi_error = str(missing)
+            kpi_error = said(message_of(missing))  # in the page's language, its days as the page writes them
         points, exposures = dashboard_views(session, as_of, base)
         cap = concentration_cap(session)
         watchlist, watch_counts = open_entries(session, WATCHLIST_ROWS), counts_by_action(session)

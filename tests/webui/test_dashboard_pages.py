@@ -6,6 +6,7 @@ are in tests/attacks/test_cockpit_pages_attack.py."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import delete, select
 from tests.credit.test_aging_history import TODAY, make_book
 from tests.helpers import auth, migrated_customer
 from tests.webui.test_customer_pages import set_page_size
+from tests.webui.test_language import as_user
 from tests.webui.test_pages import logged_in
 from workflows.credit.aging_history import aging_history, chart_days, month_end
 from workflows.credit.kpis import KPI_NAMES, compute_kpis
@@ -243,7 +245,14 @@ def test_a_currency_without_a_rate_is_named_on_the_page_not_guessed(
         "No exchange rate into EUR on or before this day for USD: post one to see the total."
     ]
     assert "customers owing in it are not ranked" in html
-    assert "no exchange rate into EUR for USD" in html  # the KPIs' refusal, in place of the tiles
+    # The KPIs' refusal, in place of the tiles, in the page's language with the days as the reader writes
+    # them (it was an English f-string with ISO days on the zh page too).
+    assert "no exchange rate into EUR for USD on or before " in html
+    assert not re.search(r"on or before \d{4}-\d\d-\d\d", html)
+    zh = " ".join(as_user(app, "manager1", "zh").get("/dashboard").get_data(as_text=True).split())
+    assert "缺少以下币种折算为 EUR 的汇率：" in zh, zh
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 及之前的 USD", zh), zh
+    assert "no exchange rate" not in zh
 
 
 def test_an_earlier_as_of_shows_the_book_as_it_stood(

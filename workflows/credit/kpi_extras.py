@@ -20,6 +20,7 @@ from workflows.credit.kpi_book import end_of
 from workflows.credit.kpi_process import median
 from workflows.credit.models import DunningCase, DunningEvent
 from workflows.credit.record_fields import money_text
+from workflows.messages import _
 
 WINDOW = timedelta(days=30)
 PAID = "paid"  # the outcome of a case closed because everything was paid (handlers/dunning.py, CLOSED_PAID)
@@ -88,8 +89,12 @@ def extra_kpis(
         "disputed_amount": _entry(
             "disputed_amount",
             None if unconverted or not by_reason else money_text(disputed) or "0.00",
-            f"no exchange rate into {base} at the period end for {', '.join(sorted(unconverted))}: the "
-            "disputes in it are not converted (listed in `unconverted`)"
+            _(
+                "no exchange rate into %(base)s at the period end for %(currencies)s: the disputes in it are "
+                "not converted (listed in `unconverted`)",
+                base=base,
+                currencies=", ".join(sorted(unconverted)),
+            )
             if unconverted
             else "no dispute was opened in the period",
             by_reason=by_reason,
@@ -192,7 +197,7 @@ def disputes(
             per = amounts[end].setdefault(reason, {})
             per[currency] = per.get(currency, 0) + int(hundredths)
     found = {}
-    for _, end in periods:
+    for _start, end in periods:
         by_reason: dict[str, str] = {}
         unconverted: dict[str, str] = {}
         for reason, per_currency in sorted(amounts[end].items()):

@@ -12,18 +12,33 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import CurrencyBook, EndFigures
-from workflows.errors import Conflict
+from workflows.errors import Conflict, listed
+from workflows.messages import _
 
 
 class KpiRatesMissing(Conflict):
     """Amounts in currencies without a stored rate on or before a period end: named, never guessed."""
 
     def __init__(self, missing: dict[date, list[str]], base: str) -> None:
-        parts = "; ".join(f"{', '.join(c)} on or before {d.isoformat()}" for d, c in sorted(missing.items()))
+        # Sentences of the catalogue, so the dashboard and GET /api/kpis say it in the reader's language with
+        # the days as the reader writes them; each day's part holds the next (its own "; " / "；").
+        listing = ""
+        for day, currencies in sorted(missing.items(), reverse=True):
+            named = {"currencies": listed(currencies), "day": day.isoformat()}
+            listing = (
+                _("%(currencies)s on or before %(day)s; %(rest)s", rest=listing, **named)
+                if listing
+                else _("%(currencies)s on or before %(day)s", **named)
+            )
         super().__init__(
-            f"no exchange rate into {base} for {parts}: post one (POST /api/fx-rates or `creditflow import "
-            "fx-rates`); the KPIs convert every amount of a period at the rate of its end, and its opening "
-            "AR (the AR the period before reports) at the rate of the period before's end",
+            _(
+                "no exchange rate into %(base)s for %(missing)s: post one (POST /api/fx-rates or "
+                "`creditflow import fx-rates`); the KPIs convert every amount of a period at the rate of its "
+                "end, and its opening AR (the AR the period before reports) at the rate of the period "
+                "before's end",
+                base=base,
+                missing=listing,
+            ),
             details={"missing_rates": {d.isoformat(): c for d, c in sorted(missing.items())}},
         )
 
