@@ -87,21 +87,6 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def describe_detail(detail: Mapping[str, Any]) -> str:
-    """An audit event's detail as one line ("decision: approve · comment: fine"), nested data flattened."""
-    flat: dict[str, Any] = {}
-    for key, value in detail.items():
-        if isinstance(value, Mapping):
-            flat.update(value)
-        else:
-            flat[key] = value
-    return " · ".join(
-        f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else format_value(key, value)}"
-        for key, value in flat.items()
-        if value not in (None, "", [], {})
-    )[:500]
-
-
 def case_panels(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The task data about the customer or supplier, by panel heading (empty when the case has neither)."""
     panels: dict[str, dict[str, Any]] = {}
@@ -134,7 +119,6 @@ def register(app: Flask) -> None:
         format_age=format_age,
         format_ago=format_ago,
         format_value=format_value,
-        describe_detail=describe_detail,
         said=said,
         said_stored=said_stored,
     )

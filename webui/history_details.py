@@ -95,7 +95,9 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
         return ""
     flat: dict[str, Any] = {}
     for key, value in detail.items():
-        if isinstance(value, Mapping) and key != "data":
+        # One level flattened: a completion's submitted data ("decision: keep · comment: …") and an
+        # instance start's "after" (whose own "data", what the case started with, stays one value).
+        if isinstance(value, Mapping):
             flat.update(value)
         else:
             flat[key] = value

@@ -407,12 +407,6 @@ def _proposed_dispute(desk: Collections) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("shipped")
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/history_details.AUDIT_LABELS labels every event's `data` 'start data' (发起数据), so a "
-    "task_completed line reads 'start data: {comment, decision}' for what the approver submitted; fix: "
-    "label `data` by the event (instance_started: start data; task_completed: submitted data)",
-)
 def test_a_completed_task_s_data_is_not_called_start_data(app: Flask, desk: Collections) -> None:
     task = _proposed_dispute(desk)
     for language, label in (("en", "start data"), ("zh", "发起数据")):
