@@ -22,6 +22,7 @@ from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.messages import _
+from workflows.money import format_money
 from workflows.store.audit import changed
 from workflows.users import SYSTEM_ACTOR
 
@@ -116,10 +117,10 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
         outside.append(
             _(
                 "%(amount)s is less than %(pct)s %% of the %(overdue)s overdue (%(floor)s)",
-                amount=f"{req.amount:,.2f}",
+                amount=format_money(req.amount, case.currency),
                 pct=req.min_pct,
-                overdue=f"{overdue:,.2f}",
-                floor=f"{floor:,.2f}",
+                overdue=format_money(overdue, case.currency),
+                floor=format_money(floor, case.currency),
             )
         )
     held = counted_promises(ctx.session, case.id)

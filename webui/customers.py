@@ -68,7 +68,9 @@ DUNNING_EVENT_LABELS = {
     "promise_broken": lazy_gettext("promise broken"),
     "promise_lapsed": lazy_gettext("promise lapsed"),
     "promise_refused": lazy_gettext("promise refused"),
+    "promise_approved": lazy_gettext("promise approved"),
     "promise_outside_policy": lazy_gettext("promise outside policy"),
+    "legal_handover": lazy_gettext("handed over to legal"),
     "closed": lazy_gettext("case closed"),
 }
 
