@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
+from datetime import date
+from functools import lru_cache, partial
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, nodes
+from jinja2 import ChainableUndefined, Template, TemplateError, Undefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.credit.dispute_reasons import dispute_lines_filter
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_money import MONEY_BY_LANGUAGE, money_filter
 from workflows.engine.script_pool import ScriptPool, shared_pool
+from workflows.mail.templates import format_when_for
 from workflows.messages import _
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,16 @@ def _environment(language: str) -> SandboxedEnvironment:
     # `{{ dispute | dispute_lines }}`: a dispute's invoices, amounts and reasons in the text's language (a
     # template loop would render in the script worker; this is linear in the lines, so in the server).
     environment.filters["dispute_lines"] = dispute_lines_filter(language)
+    # `{{ review.oldest_due | day }}`: a day as the text's reader writes it ("2 Mar 2026", "2026年3月2日");
+    # task data holds days as ISO text.
+    environment.filters["day"] = partial(_day, language=language)
     return environment
+
+
+def _day(value: Any, *, language: str) -> str:
+    if isinstance(value, str | date):  # a datetime is a date too
+        return format_when_for(value, language=language)
+    return "" if value is None or isinstance(value, Undefined) else str(value)
 
 
 _ENVIRONMENTS = {language: _environment(language) for language in MONEY_BY_LANGUAGE}
@@ -68,7 +79,7 @@ _IN_PROCESS_NODES = (
 )  # fmt: skip
 _IN_PROCESS_FILTERS = frozenset(
     {
-        "money", "dispute_lines", "default", "d", "upper", "lower", "title", "capitalize", "trim", "e",
+        "money", "dispute_lines", "day", "default", "d", "upper", "lower", "title", "capitalize", "trim", "e",
         "escape", "string", "join", "length", "count", "first", "last",
     }
 )  # fmt: skip
