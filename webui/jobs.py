@@ -10,6 +10,7 @@ import re
 from datetime import date
 
 from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext
 
 from webui.auth import login_required_view, require_groups
 from webui.services import page_arg, services
@@ -23,6 +24,16 @@ from workflows.store.paging import Page
 bp = Blueprint("jobs_pages", __name__)
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The shipped daily jobs (workflows.batch.jobs.DAILY_JOBS) by name in the page's language; the id stays
+# beside it, as the job filter and GET /api/jobs take it.
+JOB_NAMES = {
+    "dunning_run": lazy_gettext("Dunning run"),
+    "limit_review_sweep": lazy_gettext("Limit review sweep"),
+    "provision_run": lazy_gettext("Month-end provision run"),
+    "kpi_snapshot": lazy_gettext("KPI snapshot"),
+    "watchlist_run": lazy_gettext("Early-warning watchlist"),
+    "balances_roll": lazy_gettext("Portfolio balances roll"),
+}
 
 
 def day_filter(name: str) -> date | None:
@@ -56,4 +67,6 @@ def index() -> str:
         for k, v in {"job": job, "from": request.args.get("from"), "to": request.args.get("to")}.items()
         if v
     }
-    return render_template("jobs/list.html", found=Page(days, total, page, per_page), args=args)
+    return render_template(
+        "jobs/list.html", found=Page(days, total, page, per_page), args=args, job_names=JOB_NAMES
+    )

@@ -155,6 +155,12 @@ def test_admin_panel_shows_each_day_with_its_true_counts(
         "customers_failed": "0",
     }
     assert "Jobs" in admin.get("/inbox").get_data(as_text=True)  # the navigation links to it
+    # The day as the page writes it and the job by its name, the id beside it (the filter takes the id).
+    assert f"<td>{ticked.day} {ticked:%b %Y}</td>" in row and "Dunning run<br><small><code>dunning_run" in row
+    zh = admin.get("/jobs", headers={"Accept-Language": "zh"}).get_data(as_text=True)  # admin sets none
+    zh_row = zh[zh.index('data-job="dunning_run"') :].split("</tr>")[0]
+    assert f"<td>{ticked.year}年{ticked.month}月{ticked.day}日</td>" in zh_row, zh_row
+    assert "每日催收" in zh_row, zh_row
 
 
 def test_the_jobs_panel_is_for_admins_and_auditors_and_refuses_bad_days(app: Flask, ticked: datetime) -> None:

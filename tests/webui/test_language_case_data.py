@@ -26,6 +26,7 @@ from sqlalchemy import select
 from handlers.registry import build_operations
 from tests.bpmn.test_dunning_languages import post_invoice
 from tests.collections_desk import DUE, Collections
+from tests.helpers import auth
 from tests.webui.test_customer_pages import make_contract, run_change_to_version_2
 from tests.webui.test_language import as_user
 from webui.case_keys import KEY_LABELS
@@ -273,6 +274,13 @@ def test_a_contract_change_walked_to_version_2_and_an_order_hold_read_in_chinese
     assert left == [], left
     details = " ".join(cells(page).details)
     assert "awaiting" not in details and "待会签" in details, details
+    # The supplier panel's versions name our clauses (R21's F-5: 'price: EUR 820 per tonne' in data-value).
+    tasks = client.get(f"/api/process-instances/{instance_id}", headers=auth(demo_tokens["admin"])).json[
+        "tasks"
+    ]
+    task_page = reader.get(f"/tasks/{tasks[0]['id']}").get_data(as_text=True)
+    versions = task_page[task_page.index("<h3>版本</h3>") :].split("</table>")[0]
+    assert "价格：" in versions and "price:" not in versions, versions
     [held] = [i for i, key in demo_cases["instances"].items() if key == roles.ORDER_RELEASE]
     shown = " ".join(cells(reader.get(f"/instances/{held}").get_data(as_text=True)).values)
     assert "over the credit limit" not in shown and "信用额度" in shown, shown
