@@ -26,7 +26,7 @@ from flask_babel import get_translations, gettext
 
 from webui.i18n import current_language
 from webui.page_dates import format_day, format_time
-from workflows.messages import Text, _, translated
+from workflows.messages import Text, _, quoted, translated
 
 ENGLISH = "en"
 
@@ -164,9 +164,11 @@ def _recognised(sentence: str, depth: int, source: Any = None) -> Recognised | N
 Sayers = Mapping[str, Callable[[str], str]]
 
 
-def _value(name: str, value: str | Recognised, sayers: Sayers) -> str:
+def _value(name: str, value: str | Recognised, sayers: Sayers, msgid: str) -> str:
     if not isinstance(value, str):
         return _say(value, sayers)
+    if quoted(msgid, name):  # what someone typed, quoted by the sentence: as typed, never re-dated
+        return value
     return sayers[name](value) if name in sayers else dated(value)
 
 
@@ -196,7 +198,7 @@ def _say(found: Recognised, sayers: Sayers) -> str:
         return said
     # The matched values are the text as the sentence showed it (a %r's quotes, a %d's digits included).
     said = _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", said)
-    values = {name: _value(name, value, sayers) for name, value in params.items()}
+    values = {name: _value(name, value, sayers, msgid) for name, value in params.items()}
     try:
         return said % values
     except (KeyError, TypeError, ValueError):  # a msgstr whose placeholders do not match: English

@@ -41,18 +41,21 @@ def _(msgid: str, **params: Any) -> Text:
 _CODE_PARAMS = frozenset({"status"})
 
 
+def quoted(msgid: str, name: str) -> bool:
+    """Whether `msgid` quotes its parameter `name` ('%(name)s' or %(name)r): what the asker typed, echoed."""
+    return f"%({name})r" in msgid or f"'%({name})s'" in msgid
+
+
 def _param(
     name: str, param: Any, gettext: Callable[[str], str], value: Callable[[Any], Any] | None, msgid: str
 ) -> Any:
     if isinstance(param, Text):
         return translated(param, gettext, value)
-    if (
-        name in _CODE_PARAMS
-        and isinstance(param, str)
-        and param.isidentifier()
-        and f"%({name})r" not in msgid
-        and f"'%({name})s'" not in msgid
-    ):
+    # A typed text the sentence quotes is echoed as typed: never said as a code, nor written as a day (a
+    # typed ?status=2026-01-01 read "no dispute status '1 Jan 2026'", a value nobody sent).
+    if isinstance(param, str) and quoted(msgid, name):
+        return param
+    if name in _CODE_PARAMS and isinstance(param, str) and param.isidentifier():
         return gettext(param)
     return value(param) if value else param
 

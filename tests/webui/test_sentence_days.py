@@ -111,3 +111,17 @@ def test_a_provision_run_without_a_rate_is_said_in_the_reader_s_language(app: Fl
     with app.test_request_context("/", headers={"Accept-Language": ZH}):
         said = translated(refused.message, gettext, dated)
     assert said.startswith("2026年1月31日 及之前没有 USD, GBP→EUR 的汇率"), said
+
+
+def test_a_typed_value_the_sentence_quotes_is_never_written_as_a_day(app: Flask) -> None:
+    # What the asker typed ('%(status)s', %(x)r) is echoed as typed, a Text's and a stored sentence's alike;
+    # a day our code fills in (unquoted) is still written for the reader.
+    from webui.stored_sentences import said_stored
+
+    typed = Text("no dispute status '%(status)s'", status="2026-01-01")
+    for language, quoted in ((EN, "'2026-01-01'"), (ZH, "“2026-01-01”")):
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            assert quoted in translated(typed, gettext, dated), language
+            assert quoted in said_stored(str(typed)), language
+    with app.test_request_context("/", headers={"Accept-Language": ZH}):
+        assert "2027年1月14日" in said_stored("no USD->CNY rate on or before 2027-01-14")
