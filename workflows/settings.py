@@ -174,11 +174,22 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: dict[st
     return settings
 
 
+# Embeddings, overrides and isolates (LRE..RLO, LRI..PDI): in a config value they reorder the letter's close
+# and the PDF's first line around them ("Acme \u202eLtd" reads "Acme dtL"); names need none of them.
+_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
 def _check_company_names(mail: MailSettings) -> None:
-    """One line of text each: the name closes letters and heads the PDF letters' first line."""
+    """One line of text each: the name closes letters and heads the PDF letters' first line. Every break
+    str.splitlines() knows is a C0/C1 control but the line and paragraph separators U+2028/U+2029."""
     for key, name in (("company_name", mail.company_name), ("company_name_zh", mail.company_name_zh)):
-        if len(name) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name):
+        if len(name) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in name):
             raise SettingsError(f"mail.{key} must be one line of at most 200 characters, got {name[:40]!r}")
+        if bidi := sorted({f"U+{ord(c):04X}" for c in name if c in _BIDI_CONTROLS}):
+            controls = ", ".join(bidi)
+            raise SettingsError(
+                f"mail.{key} must not hold bidirectional control characters ({controls}), got {name[:40]!r}"
+            )
 
 
 def _check_default_language(web: WebSettings) -> None:

@@ -568,19 +568,21 @@ def test_a_hostile_company_name_signs_as_text_and_the_pdf_letter_still_renders(
     assert len(data) < 120_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/settings._check_company_names calls a name one line when it holds no C0/C1 control "
-    "character, but U+2028/U+2029 are line breaks and U+202A-U+202E/U+2066-U+2069 reorder the letter's close "
-    "(a bidi override in a config value); fix: refuse str.splitlines() > 1 and the bidi controls",
-)
 @pytest.mark.parametrize(
-    "name", ["Acme\u2028Bcc: x@evil.example", "Acme\u2029Ltd", "Acme \u202eLtd", "\u2067Acme"]
+    ("name", "said"),
+    [
+        ("Acme\u2028Bcc: x@evil.example", "must be one line"),
+        ("Acme\u2029Ltd", "must be one line"),
+        ("Acme\u2028", "must be one line"),  # trailing: len(str.splitlines()) would still be 1
+        ("Acme \u202eLtd", r"must not hold bidirectional control characters \(U\+202E\)"),
+        ("\u2067Acme", r"must not hold bidirectional control characters \(U\+2067\)"),
+        ("\u202aAcme\u202c", r"must not hold bidirectional control characters \(U\+202A, U\+202C\)"),
+    ],
 )
-def test_a_company_name_with_a_unicode_line_break_or_bidi_override_is_refused(name: str) -> None:
-    with pytest.raises(SettingsError):
+def test_a_company_name_with_a_unicode_line_break_or_bidi_override_is_refused(name: str, said: str) -> None:
+    with pytest.raises(SettingsError, match=f"mail.company_name {said}"):
         load_settings({}, mail={"company_name": name})
-    with pytest.raises(SettingsError):
+    with pytest.raises(SettingsError, match=f"mail.company_name_zh {said}"):
         load_settings({}, mail={"company_name_zh": name})
 
 
