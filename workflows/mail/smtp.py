@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
+import itertools
 import logging
 import secrets
 import smtplib
@@ -69,8 +70,17 @@ def _attachment_file(stored: Mapping[str, str]) -> io.BytesIO:
     # yagmail takes attachments as named file objects; the name sets filename and MIME type (a .pdf is sent
     # as application/pdf with Content-Disposition: attachment).
     handle = io.BytesIO(attachment_bytes(stored))
-    handle.name = stored["filename"]
+    handle.name = _one_line_name(stored["filename"])
     return handle
+
+
+def _one_line_name(name: str) -> str:
+    """The file name with each run of unprintable characters (CR, LF, tab, U+2028, bidi controls…) made one
+    `_`. yagmail writes an ASCII name into Content-Disposition as it is: a line break there ended the part's
+    headers (its Content-Transfer-Encoding became body text) or raised HeaderParseError on every dispatch, so
+    the row never sent. Our names are ids (letter_names); this holds for stored rows of any age too."""
+    runs = itertools.groupby(name, key=str.isprintable)
+    return "".join("".join(chars) if printable else "_" for printable, chars in runs)
 
 
 def _addresses(to: str) -> list[str]:
