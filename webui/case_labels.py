@@ -157,8 +157,9 @@ SENTENCE_KEYS = frozenset({"basis", "why"})
 # check's reason); the same key in another process may hold what a person typed (a contract change's reason).
 PROCESS_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
 SENTENCE_LISTS = frozenset({"outside"})  # handlers/dunning_promises.py: the promise limits a promise breaks
-# Amounts in the case data that format_value's key pattern does not know as money.
-MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales", "disputed"})  # disputed: amount
+# Amounts in the case data that format_value's key pattern does not know as money (disputed: a dispute's;
+# costs: a write-off's legal costs, in the currency of the invoices it writes off).
+MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales", "disputed", "costs"})
 NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_days", "_months", "_count")  # revenue_cap_pct is a share, not money
 
 
@@ -210,8 +211,10 @@ def case_currency(data: Any) -> str | None:
     if not isinstance(data, Mapping):
         return None
     credit_file = data.get("credit_file")
-    # A dispute's and a contract change's amounts are in the currency their handler stored beside them.
-    nested = [data.get(key) for key in ("dispute", "change_request")]
+    # A dispute's and a contract change's amounts are in the currency their handler stored beside them; a
+    # write-off's (the settled `amount`, the `costs`) in its proposal's, the currency of the invoices it
+    # writes off (write_off.open). A limit's or a dispute's proposal holds no `currency`.
+    nested = [data.get(key) for key in ("dispute", "change_request", "proposal")]
     for found in (
         data.get("currency"),
         data.get("customer_currency"),
@@ -224,7 +227,11 @@ def case_currency(data: Any) -> str | None:
 
 
 # Amounts our handlers store in the base currency (a contract change's impact, a dispute credit's weight).
-BASE_AMOUNT_KEYS = frozenset({"impact_in_base", "credit_base", "limit_in_base"})
+BASE_AMOUNT_KEYS = frozenset({"impact_in_base", "credit_base", "limit_in_base", "write_off_base"})
+# Per process, amounts entered without a currency that its authority table weighs against thresholds in the
+# base currency, as every shipped authority table does: a payment-terms exception's `order_value` (its start
+# form has no currency; payment_terms_authority.dmn reads "above 100,000").
+PROCESS_BASE_AMOUNT_KEYS = {roles.PAYMENT_TERMS_EXCEPTION: ("order_value",)}
 # Per process, keys that hold an amount in the case's currency though their name says no money (a contract's
 # `value` among its terms; elsewhere `value` may be anything).
 PROCESS_AMOUNT_KEYS = {roles.SUPPLIER_CONTRACT_CHANGE: ("value",)}
@@ -256,7 +263,8 @@ def data_value(
     and, in a Chinese page, the sentences our handlers store in English (`basis`, `why`: said_stored).
     `process`: the case's process key; a `reason` is a review's trigger code only in a limit review —
     elsewhere (a contract change) it is typed text."""
-    if key in BASE_AMOUNT_KEYS and not isinstance(value, bool) and as_decimal(value) is not None:
+    in_base = key in BASE_AMOUNT_KEYS or key in PROCESS_BASE_AMOUNT_KEYS.get(process or "", ())
+    if in_base and not isinstance(value, bool) and as_decimal(value) is not None:
         return format_money(value, base_currency(), locale=page_locale())
     if key in PROCESS_AMOUNT_KEYS.get(process or "", ()) and not isinstance(value, bool):
         if as_decimal(value) is not None:

@@ -833,14 +833,6 @@ def test_the_demo_s_zh_people_read_every_page_they_reach_in_chinese(
 
 
 @pytest.mark.usefixtures("shipped")
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/case_labels: amounts the demo's cases hold are shown as bare numbers in both languages: a "
-    "write-off's `costs` (4500.00, no grouping: not a money key), `write_off_base` (7184.80: not in "
-    "BASE_AMOUNT_KEYS) and `amount` (30,000.00: case_currency finds no currency at the top), a payment-terms "
-    "exception's `order_value` (250,000.00); fix: MONEY_KEYS += costs, BASE_AMOUNT_KEYS += write_off_base, "
-    "case_currency from the write-off's and the order's currency",
-)
 def test_the_demo_s_amounts_are_money_on_the_task_pages(app: Flask, demo_tokens: dict[str, str]) -> None:
     from tests.webui.test_language import switch
     from tests.webui.test_language_demo import demo as seeded
