@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext
 from webui.group_labels import GROUP_LABELS, group_label
 from webui.i18n import STATUS_LABELS
 from webui.suppliers import CHANGE_STATUS_LABELS, CHANGE_TYPE_LABELS
+from workflows.credit import roles
 from workflows.definitions.shipped import shipped_bundles
 from workflows.settings import BPMN_DIR
 
@@ -257,6 +258,47 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
 }
 # Keys whose value is a group id (the approver's level, the group that owns a dispute).
 GROUP_KEYS = frozenset({"approval_level", "owner_group", "dispute_owner", "groups_added"})
+_CREDIT = frozenset({roles.CREDIT_APPLICATION, roles.CREDIT_LIMIT_REVIEW})
+# The shipped processes whose handlers, decision tables or forms write each coded key: there its value is
+# our code. In any other process's case (a diagram a process owner uploaded) the same key holds what a
+# person typed ('wait', 'posted', 'sales'), shown as stored. Without a process (a history line, a panel of
+# another object) the key is ours; `groups_added` is only ever a user event's.
+CODE_PROCESSES: dict[str, frozenset[str]] = {
+    "action": frozenset({roles.DUNNING}),  # the dunning review's next step
+    "change": frozenset({roles.CREDIT_LIMIT_REVIEW}),  # limit_review.assess_review
+    "status": frozenset(
+        {
+            roles.DUNNING,
+            roles.DISPUTE_RESOLUTION,
+            roles.SUPPLIER_CONTRACT_CHANGE,
+            roles.WRITE_OFF,
+            roles.ORDER_RELEASE,
+            roles.DEFINITION_APPROVAL,
+        }
+    ),
+    "change_type": frozenset({roles.SUPPLIER_CONTRACT_CHANGE}),
+    "approval_level": frozenset(  # the authority tables' output
+        {
+            *_CREDIT,
+            roles.DISPUTE_RESOLUTION,
+            roles.PAYMENT_TERMS_EXCEPTION,
+            roles.SUPPLIER_CONTRACT_CHANGE,
+            roles.WRITE_OFF,
+        }
+    ),
+    "owner_group": frozenset({roles.DISPUTE_RESOLUTION, roles.DUNNING}),
+    "dispute_owner": frozenset({roles.DUNNING}),
+    "groups_added": frozenset(),
+    # The credit file and its scoring (credit_file.py, scorecard_weights.dmn).
+    "scorecard": _CREDIT,
+    "industry": _CREDIT,
+    "ownership": _CREDIT,
+}
+
+
+def coded_in(key: str, process: str | None) -> bool:
+    """Whether `key`'s value is one of our codes in `process`'s case (CODE_PROCESSES)."""
+    return process is None or process in CODE_PROCESSES.get(key, frozenset())
 
 
 @cache
@@ -319,7 +361,10 @@ def form_title(key: str, language: str) -> str | None:
 
 def coded_value(key: str, value: str, language: str, process: str | None = None) -> str | None:
     """A value that is one of our codes, said in `language`; None for anything else (stored data).
-    `process`: the case's process key, when known (a form's choice is a code only in its own process)."""
+    `process`: the case's process key, when known (a form's choice, or a key our code fills, is a code only
+    in a process that offers or writes it)."""
+    if key in CODE_PROCESSES and not coded_in(key, process):
+        return None
     said = VALUE_LABELS.get(key, {}).get(value)
     if said is not None:
         return str(said)

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import lazy_gettext
 
-from webui.case_keys import KEY_LABELS, coded_value, form_title
+from webui.case_keys import KEY_LABELS, coded_in, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
 from webui.formatting import format_day, format_time, is_money_key, page_locale
 from webui.i18n import current_language
@@ -280,6 +280,8 @@ def data_value(
             return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:  # the shape of a date but no real one (2026-02-30): shown as stored
         return shown
+    if key in ("industry", "ownership", "scorecard") and not coded_in(key, process):
+        return shown  # typed into another process's case (CODE_PROCESSES)
     if key == "industry":
         return industry_label(value)
     if key == "ownership":

@@ -881,14 +881,6 @@ TYPED_CODES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/case_keys.coded_value (VALUE_LABELS, GROUP_KEYS, status, change_type) and case_labels."
-    "data_value (scorecard, industry, ownership) say a value by its key's name in every process, so what a "
-    "sales person typed into a credit hold reads 'wait for payment' / 等待付款, 'limit increase' / 提额, "
-    "'posted to the ledger' / 已过账, 'general scorecard', 'Sales' / 销售; form choices already go by "
-    "process (decision, outcome stay typed); fix: the same per-process rule for these codes",
-)
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_typed_values_equal_to_our_codes_stay_typed_in_a_process_that_never_offers_them(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], language: str
