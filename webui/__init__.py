@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from handlers.registry import build_operations
 from webui.json_provider import OrjsonProvider
+from webui.responses import ShownResponse
 from webui.services import Services
 from workflows.clock import Clock, utcnow
 from workflows.engine.runner import Runtime
@@ -30,6 +31,7 @@ def create_app(
     settings = settings or load_settings()
     app = Flask(__name__)
     app.json = OrjsonProvider(app)  # the same JSON as Flask's encoder, encoded faster
+    app.response_class = ShownResponse  # a page showing a stored lone surrogate: U+FFFD, not a 500
     app.config.update(
         SECRET_KEY=settings.web.secret_key or _secret_key_file(),
         WTF_CSRF_TIME_LIMIT=None,  # a CSRF token ends with its session instead (webui/auth.py clears it)

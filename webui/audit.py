@@ -18,6 +18,7 @@ from webui.formatting import said
 from webui.group_labels import group_label
 from webui.i18n import action_label, current_language, label_of
 from webui.input_checks import MAX_ID
+from webui.responses import ShownResponse
 from webui.services import page_arg, services
 from webui.stored_sentences import said_stored
 from webui.suppliers import change_type_label
@@ -147,7 +148,8 @@ def _csv(text: str, name: str, *, cut: bool = False) -> Response:
     headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     if cut:  # the file holds the newest MAX_EXPORT_ROWS changes only (its last line says so too)
         headers["X-Export-Truncated"] = str(audit_trail.MAX_EXPORT_ROWS)
-    return Response(text, mimetype="text/csv", headers=headers)
+    # Event details as stored: a lone surrogate an older row holds is written as U+FFFD, not a 500.
+    return ShownResponse(text, mimetype="text/csv", headers=headers)
 
 
 @bp.get("/audit")

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from webui.api import bp, current_actor, paged, require_groups
 from webui.api.openapi import Id, JsonObject, Model, Page, PageQuery, Query, Timestamp, api, responses
 from webui.input_checks import MAX_ID
+from webui.responses import ShownResponse
 from webui.services import services
 from workflows import audit_trail, sod_report
 from workflows.audit_trail import AUDIT_READERS, AuditFilter, ObjectRef, ObjectRefError, period_bound
@@ -138,7 +139,8 @@ def _csv(text: str, name: str, *, cut: bool = False) -> Response:
     headers = {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     if cut:  # the file holds the newest MAX_EXPORT_ROWS changes only (its last line says so too)
         headers["X-Export-Truncated"] = str(audit_trail.MAX_EXPORT_ROWS)
-    return Response(text, mimetype="text/csv", headers=headers)
+    # Event details as stored: a lone surrogate an older row holds is written as U+FFFD, not a 500.
+    return ShownResponse(text, mimetype="text/csv", headers=headers)
 
 
 @bp.get("/audit")

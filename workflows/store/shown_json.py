@@ -6,7 +6,8 @@ handlers' results (engine.script_builtins). A row written otherwise must still r
 wrong, so neither a 500 nor a 4xx is the answer. JSON encoders refuse such data (orjson: lone surrogates,
 more than 254 levels; pydantic's parser, which checks responses in tests: more than 200), so it is shown
 repaired: a lone surrogate as U+FFFD (the replacement character), anything nested past MAX_SHOWN_DEPTH as
-"…". The stored row is left as it is.
+"…". The stored row is left as it is. HTML pages and CSV exports, which show such values in many places,
+repair lone surrogates where the body is encoded (webui/responses.ShownResponse, through shown_text).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def shown_json(value: Any, depth: int = 0) -> Any:
     """`value` (decoded JSON) with lone surrogates replaced and containers past MAX_SHOWN_DEPTH cut; equal
     to `value` for anything creditflow writes. Recursion stops at MAX_SHOWN_DEPTH, whatever the nesting."""
     if isinstance(value, str):
-        return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+        return value if value.isascii() else shown_text(value)
     if isinstance(value, dict):
         if depth >= MAX_SHOWN_DEPTH:
             return CUT
@@ -37,6 +38,11 @@ def shown_json(value: Any, depth: int = 0) -> Any:
             return CUT
         return [shown_json(item, depth + 1) for item in value]
     return value
+
+
+def shown_text(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD: what UTF-8 can encode (a page showing stored values)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def shown_from_text(text: str, value: Any) -> Any:
