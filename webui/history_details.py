@@ -1,8 +1,9 @@
 """An audit event's detail on the task and instance pages' history, in the reader's language: each key by
 its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups and
-process keys by their labels, limit reasons as said_stored says them, dates as the page writes them. What
-people typed and the data a case started with are stored values: shown as they are, inside `data-value`
-(the language tests skip them). English pages read the same labels in English."""
+process keys by their labels, a limit change's reasons as said_stored says them, dates as the page writes
+them. What people typed and the data a case started with are stored values: shown as they are, inside
+`data-value` (the language tests skip them), even a typed word the catalogue holds. English pages read the
+same labels in English."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from webui.diagram_names import key_label
 from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
-from webui.stored_sentences import said_stored
+from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit.dispute_reasons import lines_said
 from workflows.definitions.display_names import ENGLISH
 from workflows.money import as_decimal, format_money
@@ -38,6 +39,7 @@ AUDIT_LABELS: dict[str, Any] = {
     "data": lazy_gettext("start data"),
     "message": lazy_gettext("error message"),  # an instance_failed event's: the incident's sentence
 }
+LIMIT_CHANGE = "limit change"
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -45,7 +47,19 @@ def _stored(value: Any) -> Markup:
     return Markup('<span data-value="">%s</span>') % format_value("", value)
 
 
-def _said(key: str, value: Any, currency: str | None = None) -> Markup | str:
+def _our_sentence(value: str) -> str:
+    """Another event's reason than a limit change's: a sentence of ours with parameters (a credit check's,
+    a provision's) said again; anything else as stored, even a word the catalogue holds: a contract change's
+    typed reason 'overdue' or 'open' is what the buyer wrote, not 已逾期 or 待处理."""
+    if current_language() != ENGLISH:
+        msgid = stored_msgid(value)
+        if msgid is None or "%(" not in msgid:
+            return value
+    return said_stored(value)
+
+
+def _said(key: str, value: Any, currency: str | None = None, kind: str | None = None) -> Markup | str:
+    """`value` as the line says it; `kind`: LIMIT_CHANGE when the event is one."""
     if key in ("old", "new") and not isinstance(value, bool) and as_decimal(value) is not None:
         return format_money(value, currency, locale=page_locale())  # a limit change's amounts
     if key == "lines" and (lines := lines_said(value, currency, current_language())) is not None:
@@ -59,8 +73,11 @@ def _said(key: str, value: Any, currency: str | None = None) -> Markup | str:
             return coded_value(key, value, current_language()) or label_of(STATUS_LABELS, value)
         if key == "process_key":
             return key_label(value)
-        if key in ("reason", "message"):  # a limit reason, an incident's sentence: ours, or stored data
-            said = limit_reason(value) if key == "reason" else said_stored(value)
+        if key == "reason":  # a limit change's reason, another event's: a sentence of ours, or typed
+            said = limit_reason(value) if kind == LIMIT_CHANGE else _our_sentence(value)
+            return said if said != value else _stored(value)
+        if key == "message":  # an incident's sentence
+            said = said_stored(value)
             return said if said != value else _stored(value)
         if _ISO_DAY.fullmatch(value):
             try:
@@ -102,7 +119,9 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
         else:
             flat[key] = value
     amounts_in = _currency(flat, currency)
-    if "old" in flat and "new" in flat:
+    kind = None
+    if "old" in flat and "new" in flat:  # credit_limit_changed: its reason is a limit reason
+        kind = LIMIT_CHANGE
         flat.pop("currency", None)  # said with the amounts
     english = current_language() == ENGLISH
     separator = gettext("%(label)s: %(value)s")
@@ -111,7 +130,7 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
         label = AUDIT_LABELS.get(key) or known_label(key)
         if label is not None and english:
             label = _inline(str(label))
-        shown = escape(_said(key, value, amounts_in))
+        shown = escape(_said(key, value, amounts_in, kind))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))
     return Markup(" · ").join(parts)

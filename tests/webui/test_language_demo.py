@@ -85,7 +85,10 @@ def test_a_contract_changes_terms_are_named_by_their_labels_in_the_instructions(
 
 def test_a_limit_changes_history_line_says_the_reviews_trigger(app: Flask) -> None:
     with app.test_request_context("/instances/1", headers={"Accept-Language": "zh"}):
-        line = str(history_detail({"customer_id": 5, "reason": "review:overdue"}))
+        # A credit_limit_changed event's detail: a reason beside old/new is a limit reason (any other event's
+        # reason, a contract change's typed 'overdue', stays as typed: tests/attacks/test_session12_attack).
+        limit = {"customer_id": 5, "old": "10000", "new": "8000", "currency": "EUR"}
+        line = str(history_detail({**limit, "reason": "review:overdue"}))
         assert "额度复核：" + str(TRIGGERS["overdue"]) in line and "overdue" not in line, line
 
 
