@@ -1,14 +1,15 @@
 """An audit event's detail on the task and instance pages' history, in the reader's language: each key by
 its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups and
-process keys by their labels, a limit change's reasons as said_stored says them, dates as the page writes
-them. What people typed and the data a case started with are stored values: shown as they are, inside
-`data-value` (the language tests skip them), even a typed word the catalogue holds. English pages read the
-same labels in English."""
+process keys by their labels, a limit change's reasons as said_stored says them, a contract change's terms
+as "old → new", dates as the page writes them. What people typed and the data a case started with are
+stored values: shown as they are, inside `data-value` (the language tests skip them), even a typed word the
+catalogue holds. English pages read the same labels in English."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -91,6 +92,14 @@ def _said(key: str, value: Any, currency: str | None = None, kind: str | None = 
     return format_value(key, value)
 
 
+@dataclass(frozen=True)
+class _Change:
+    """A term a contract change request asks for (`new`) and the value it replaces (`old`, None if unset)."""
+
+    old: Any
+    new: Any
+
+
 def _inline(label: str) -> str:
     """A case-data label inside an English history line, as the audit's own labels read there ("old limit:
     … · customer number: 1"); an acronym stays as written ("DSO")."""
@@ -111,10 +120,17 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
     if not detail:
         return ""
     flat: dict[str, Any] = {}
+    changes, previous = detail.get("changes"), detail.get("previous")
+    asked = isinstance(changes, Mapping) and isinstance(previous, Mapping)  # a contract change request's
+    replaced: Mapping[str, Any] = previous if isinstance(previous, Mapping) else {}
     for key, value in detail.items():
+        if asked and key == "changes":  # each term as asked beside the value it replaces ("old → new")
+            flat.update({name: _Change(replaced.get(name), new) for name, new in value.items()})
+        elif asked and key == "previous":
+            continue
         # One level flattened: a completion's submitted data ("decision: keep · comment: …") and an
         # instance start's "after" (whose own "data", what the case started with, stays one value).
-        if isinstance(value, Mapping):
+        elif isinstance(value, Mapping):
             flat.update(value)
         else:
             flat[key] = value
@@ -130,7 +146,12 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
         label = AUDIT_LABELS.get(key) or known_label(key)
         if label is not None and english:
             label = _inline(str(label))
-        shown = escape(_said(key, value, amounts_in, kind))
+        if isinstance(value, _Change):
+            asked_for = escape(_said(key, value.new, amounts_in))
+            was = None if value.old is None else escape(_said(key, value.old, amounts_in))
+            shown = asked_for if was is None else Markup("%s → %s") % (was, asked_for)
+        else:
+            shown = escape(_said(key, value, amounts_in, kind))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))
     return Markup(" · ").join(parts)

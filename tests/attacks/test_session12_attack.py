@@ -374,12 +374,6 @@ def test_a_typed_contract_change_reason_equal_to_a_msgid_stays_typed_in_the_zh_h
 
 
 @pytest.mark.usefixtures("shipped")
-@pytest.mark.xfail(
-    strict=True,
-    reason="webui/history_details.history_detail flattens `changes` and then `previous` into one set of "
-    "keys, so the contract_change_requested line says 'quantity: 1,500 t per year' (the value it replaces) "
-    "and never the 900 t asked for (English pages too since 7c39555); fix: say a change as 'old → new'",
-)
 def test_a_change_requests_history_line_says_what_was_asked_for(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
