@@ -70,6 +70,7 @@ KEY_LABELS: dict[str, Any] = {
     "credit_balance": lazy_gettext("Credit balance"),
     "credit_base": lazy_gettext("Credit amount in the base currency"),
     "credit_limit": lazy_gettext("Credit limit"),
+    "limit": lazy_gettext("Credit limit"),  # a weighed recommendation's amount (limit_recommendation_weighed)
     "credit_notes": lazy_gettext("Credit notes"),
     "current": lazy_gettext("Current terms"),
     "current_ratio": lazy_gettext("Current ratio"),

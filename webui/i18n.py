@@ -92,6 +92,8 @@ ACTION_LABELS = {
     "contract_version_created": lazy_gettext("contract version created"),
     "credit_check": lazy_gettext("credit check"),
     "credit_limit_changed": lazy_gettext("credit limit changed"),
+    # handlers/limit_weighing.py: the recommendation as the authority table weighed it, in the base currency.
+    "limit_recommendation_weighed": lazy_gettext("limit recommendation weighed"),
     "credit_score_recorded": lazy_gettext("credit score recorded"),
     "customer_created": lazy_gettext("customer created"),
     "customer_rated": lazy_gettext("customer rated"),
