@@ -1,9 +1,10 @@
 """An audit event's detail on the task and instance pages' history, in the reader's language: each key by
 its label (the case-data labels of webui/case_labels.py and a few of the audit's own), statuses, groups and
 process keys by their labels, a limit change's reasons as said_stored says them, a contract change's terms
-as "old → new", dates as the page writes them. What people typed and the data a case started with are
-stored values: shown as they are, inside `data-value` (the language tests skip them), even a typed word the
-catalogue holds. English pages read the same labels in English."""
+as "old → new", a dispute proposal's decision and credit in a dispute's words, dates as the page writes
+them. What people typed and the data a case started with are stored values: shown as they are, inside
+`data-value` (the language tests skip them), even a typed word the catalogue holds. English pages read the
+same labels in English."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of
 from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit.dispute_reasons import lines_said
+from workflows.credit.roles import DISPUTE_RESOLUTION
 from workflows.definitions.display_names import ENGLISH
 from workflows.money import as_decimal, format_money
 
@@ -40,7 +42,13 @@ AUDIT_LABELS: dict[str, Any] = {
     "data": lazy_gettext("start data"),
     "message": lazy_gettext("error message"),  # an instance_failed event's: the incident's sentence
 }
-LIMIT_CHANGE = "limit change"
+# A dispute's proposal event (workflows/credit/disputes.propose, its before/after): the decision the
+# dispute_proposal form offers and the credit note it proposes, not a limit proposal.
+DISPUTE_LABELS: dict[str, Any] = {
+    "proposal": lazy_gettext("Proposed decision"),
+    "proposed_credit": lazy_gettext("Proposed credit"),
+}
+LIMIT_CHANGE, DISPUTE_PROPOSAL = "limit change", "dispute proposal"
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -60,7 +68,12 @@ def _our_sentence(value: str) -> str:
 
 
 def _said(key: str, value: Any, currency: str | None = None, kind: str | None = None) -> Markup | str:
-    """`value` as the line says it; `kind`: LIMIT_CHANGE when the event is one."""
+    """`value` as the line says it; `kind`: LIMIT_CHANGE or DISPUTE_PROPOSAL when the event is one."""
+    if kind == DISPUTE_PROPOSAL and key == "proposed_credit" and as_decimal(value) is not None:
+        return format_money(value, currency, locale=page_locale())
+    if kind == DISPUTE_PROPOSAL and key == "proposal" and isinstance(value, str):  # the form's choice
+        said = coded_value("decision", value, current_language(), DISPUTE_RESOLUTION)
+        return said if said is not None else _stored(value)
     if key in ("old", "new") and not isinstance(value, bool) and as_decimal(value) is not None:
         return format_money(value, currency, locale=page_locale())  # a limit change's amounts
     if key == "lines" and (lines := lines_said(value, currency, current_language())) is not None:
@@ -139,11 +152,14 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
     if "old" in flat and "new" in flat:  # credit_limit_changed: its reason is a limit reason
         kind = LIMIT_CHANGE
         flat.pop("currency", None)  # said with the amounts
+    elif "dispute_id" in flat and "proposal" in flat:
+        kind = DISPUTE_PROPOSAL
+    labels = {**AUDIT_LABELS, **DISPUTE_LABELS} if kind == DISPUTE_PROPOSAL else AUDIT_LABELS
     english = current_language() == ENGLISH
     separator = gettext("%(label)s: %(value)s")
     parts = []
     for key, value in flat.items():
-        label = AUDIT_LABELS.get(key) or known_label(key)
+        label = labels.get(key) or known_label(key)
         if label is not None and english:
             label = _inline(str(label))
         if isinstance(value, _Change):

@@ -401,13 +401,6 @@ def test_a_completed_task_s_data_is_not_called_start_data(app: Flask, desk: Coll
 
 
 @pytest.mark.usefixtures("shipped")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dispute_proposed event's `proposal` is labelled 'Limit proposal' (额度建议, "
-    "webui/case_labels _OWN_LABELS) and its code 'accept' and amount 'proposed_credit' stay raw on zh pages "
-    "(额度建议：accept · proposed_credit：5.00); fix: labels for a dispute's proposal/proposed_credit, "
-    "the credit as money",
-)
 def test_a_dispute_proposal_s_history_line_is_a_dispute_s_words(app: Flask, desk: Collections) -> None:
     task = _proposed_dispute(desk)
     [zh] = [line for line in _history(app, task["instance_id"], "zh") if "待审批" in line]
