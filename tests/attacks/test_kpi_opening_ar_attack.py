@@ -265,7 +265,7 @@ def test_the_trend_s_first_opening_before_the_first_rate_is_a_409_naming_that_da
     with session_factory() as session, pytest.raises(KpiRatesMissing) as raised:
         kpis.compute_kpis(session, as_of, MONTH, BASE)
     assert raised.value.details["missing_rates"] == {first_start.isoformat(): ["USD"]}
-    assert f"USD on or before {first_start.isoformat()}" in raised.value.message
+    assert f"({first_start.isoformat()}: USD)" in raised.value.message
     with transaction(session_factory) as session:
         store_rate(
             session,

@@ -81,7 +81,7 @@ def test_get_api_kpis_names_the_trend_s_first_opening_day_when_it_has_no_rate(
     response = client.get("/api/kpis?as_of=2026-02-28", headers=auth(demo_tokens["manager1"]))
     assert response.status_code == 409, response.json
     error = (response.json or {})["error"]
-    assert "USD on or before 2025-02-28" in error["message"]
+    assert "(28 Feb 2025: USD)" in error["message"], error["message"]
     assert "opening AR (the AR the period before reports)" in error["message"]  # why a day before the window
     assert error["missing_rates"] == {"2025-02-28": ["USD"]}
 

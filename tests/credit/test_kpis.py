@@ -229,11 +229,11 @@ def test_a_currency_without_a_rate_at_a_period_end_is_a_409_naming_it(
     assert refused.status_code == 409, refused.json
     message = refused.json["error"]["message"]
     # A JSON message writes its days as its reader does (webui.stored_sentences.dated).
-    assert "USD on or before 31 Jan 2026" in message and "USD on or before 28 Feb 2026" in message
+    assert "on or before these days (31 Jan 2026: USD; 28 Feb 2026: USD)" in message, message
     zh = client.get(
         "/api/kpis?as_of=2026-02-28", headers=auth(demo_tokens["manager1"]) | {"Accept-Language": "zh"}
     )
-    assert "2026年1月31日 及之前的 USD；2026年2月28日 及之前的 USD" in zh.json["error"]["message"], zh.json
+    assert "（2026年1月31日：USD 2026年2月28日：USD）" in zh.json["error"]["message"], zh.json
 
 
 def test_a_repeated_request_is_answered_from_the_cache_until_the_book_changes(app: Flask) -> None:

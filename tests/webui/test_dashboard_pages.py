@@ -247,11 +247,12 @@ def test_a_currency_without_a_rate_is_named_on_the_page_not_guessed(
     assert "customers owing in it are not ranked" in html
     # The KPIs' refusal, in place of the tiles, in the page's language with the days as the reader writes
     # them (it was an English f-string with ISO days on the zh page too).
-    assert "no exchange rate into EUR for USD on or before " in html
-    assert not re.search(r"on or before \d{4}-\d\d-\d\d", html)
+    assert "no exchange rate into EUR on or before these days (" in html
+    assert re.search(r"these days \(\d{1,2} \w{3} \d{4}: USD", html), html
+    assert not re.search(r"\d{4}-\d\d-\d\d: USD", html)
     zh = " ".join(as_user(app, "manager1", "zh").get("/dashboard").get_data(as_text=True).split())
-    assert "缺少以下币种折算为 EUR 的汇率：" in zh, zh
-    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 及之前的 USD", zh), zh
+    assert "以下日期及之前缺少折算为 EUR 的汇率（" in zh, zh
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日：USD", zh), zh
     assert "no exchange rate" not in zh
 
 

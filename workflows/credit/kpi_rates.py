@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.kpi_book import CurrencyBook, EndFigures
-from workflows.errors import Conflict, listed
+from workflows.errors import Conflict, listed, one_after_another
 from workflows.messages import _
 
 
@@ -21,23 +21,21 @@ class KpiRatesMissing(Conflict):
 
     def __init__(self, missing: dict[date, list[str]], base: str) -> None:
         # Sentences of the catalogue, so the dashboard and GET /api/kpis say it in the reader's language with
-        # the days as the reader writes them; each day's part holds the next (its own "; " / "；").
-        listing = ""
-        for day, currencies in sorted(missing.items(), reverse=True):
-            named = {"currencies": listed(currencies), "day": day.isoformat()}
-            listing = (
-                _("%(currencies)s on or before %(day)s; %(rest)s", rest=listing, **named)
-                if listing
-                else _("%(currencies)s on or before %(day)s", **named)
-            )
+        # the days as the reader writes them. A day's part is "%(day)s: %(currencies)s": a shape too loose for
+        # webui.stored_sentences to read other stored sentences as it (one with more words, "… on or before
+        # …", took incidents that quote a rate's refusal).
+        parts = [
+            _("%(day)s: %(currencies)s", day=d.isoformat(), currencies=listed(c))
+            for d, c in sorted(missing.items())
+        ]
         super().__init__(
             _(
-                "no exchange rate into %(base)s for %(missing)s: post one (POST /api/fx-rates or "
-                "`creditflow import fx-rates`); the KPIs convert every amount of a period at the rate of its "
-                "end, and its opening AR (the AR the period before reports) at the rate of the period "
-                "before's end",
+                "no exchange rate into %(base)s on or before these days (%(missing)s): post one (POST "
+                "/api/fx-rates or `creditflow import fx-rates`); the KPIs convert every amount of a period "
+                "at the rate of its end, and its opening AR (the AR the period before reports) at the rate "
+                "of the period before's end",
                 base=base,
-                missing=listing,
+                missing=one_after_another(parts),
             ),
             details={"missing_rates": {d.isoformat(): c for d, c in sorted(missing.items())}},
         )
