@@ -24,7 +24,7 @@ class KpiRatesMissing(Conflict):
         # the days as the reader writes them. A day's part is "%(day)s: %(currencies)s": a shape too loose for
         # webui.stored_sentences to read other stored sentences as it (one with more words, "… on or before
         # …", took incidents that quote a rate's refusal).
-        parts = [
+        parts: list[str] = [
             _("%(day)s: %(currencies)s", day=d.isoformat(), currencies=listed(c))
             for d, c in sorted(missing.items())
         ]
