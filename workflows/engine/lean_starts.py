@@ -11,6 +11,7 @@ that was rolled back leaves nothing behind; its handlers simply run twice in tha
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,10 +43,7 @@ def run_lean(session: Session, run: Callable[[], dict[str, Any]]) -> dict[str, A
 def in_savepoint(session: Session, start: Callable[[bool], T]) -> T:
     """`start(lean=True)` in a savepoint; if a handler failed in it, everything it did is rolled back and
     `start(lean=False)` runs in a fresh savepoint, with a savepoint per handler as outside a batch."""
-    try:
-        with session.begin_nested():
-            return start(True)
-    except RedoWithSavepoints:
-        pass
+    with contextlib.suppress(RedoWithSavepoints), session.begin_nested():  # its savepoint rolled back
+        return start(True)
     with session.begin_nested():
         return start(False)
