@@ -63,7 +63,10 @@ def _environment(language: str) -> SandboxedEnvironment:
 
 def _day(value: Any, *, language: str) -> str:
     if isinstance(value, str | date):  # a datetime is a date too
-        return format_when_for(value, language=language)
+        try:
+            return format_when_for(value, language=language)
+        except OverflowError:  # a time whose UTC day is outside years 1-9999 ("0001-01-01T00:00+14:00")
+            return str(value)  # shown as typed, not the whole text dropped for it
     return "" if value is None or isinstance(value, Undefined) else str(value)
 
 
