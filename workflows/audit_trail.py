@@ -39,6 +39,7 @@ from workflows.csv_export import to_csv
 from workflows.messages import _
 from workflows.store.models import AuditEvent
 from workflows.store.paging import MAX_PER_PAGE
+from workflows.store.shown_json import shown_json
 
 # Who reads the audit trail and the segregation-of-duties report, besides admins (README.md).
 AUDIT_READERS = frozenset({AUDITOR})
@@ -78,8 +79,7 @@ def period_bound(text: str, *, end: bool) -> datetime:
     """A period's end from YYYY-MM-DD (a whole day: its start, or its last instant when `end`) or an
     ISO 8601 time with its offset, in UTC.
 
-    Raises:
-        ValueError: anything else (a time without offset included: which zone it meant is unknown).
+    Raises: ValueError: anything else (a time without offset included: which zone it meant is unknown).
     """
     try:
         if _DAY.fullmatch(text):
@@ -376,7 +376,7 @@ def _mapping(value: Any) -> dict[str, Any] | None:
 
 
 def change_json(change: Change) -> dict[str, Any]:
-    """A change as GET /api/audit lists it."""
+    """A change as GET /api/audit lists it (JSON shown_json'd: an older row may hold a lone surrogate)."""
     return {
         "id": change.id,
         "at": change.at.isoformat(),
@@ -385,9 +385,9 @@ def change_json(change: Change) -> dict[str, Any]:
         "object": change.object,
         "instance_id": change.instance_id,
         "task_id": change.task_id,
-        "before": change.before,
-        "after": change.after,
-        "detail": change.detail,
+        "before": shown_json(change.before),
+        "after": shown_json(change.after),
+        "detail": shown_json(change.detail),
     }
 
 

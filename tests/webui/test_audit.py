@@ -215,3 +215,26 @@ def test_a_dunning_case_lists_its_events_with_the_level_they_set(
         f"/api/audit?object=customer:{customer}&kind=dunning_level_reached", headers=auditor
     ).json
     assert [c["id"] for c in by_customer["items"]] == [kinds["dunning_level_reached"]["id"]]
+
+
+def test_a_lone_surrogate_an_older_row_holds_is_shown_repaired_in_the_json_trail(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    # Nothing creditflow writes today holds one (requests are checked), but a SQLite row written by an older
+    # version or by hand can: the JSON answer shows it as U+FFFD (shown_json), as the CSV and pages do.
+    customer_id = _customer(app)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        record_event(
+            session,
+            actor="ana",
+            action="note_kept",
+            now=clock,
+            customer_id=customer_id,
+            note="a\ud800b",
+            nested={"k\udfff": ["\udc00"]},
+        )
+    response = client.get("/api/audit?kind=note_kept", headers=auth(demo_tokens["auditor1"]))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [change] = response.json["items"]
+    assert change["actor"] == "ana"
+    assert change["detail"]["note"] == "a\ufffdb" and change["detail"]["nested"] == {"k\ufffd": ["\ufffd"]}
