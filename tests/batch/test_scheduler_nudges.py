@@ -3,15 +3,18 @@ jobs out only while a full round is recent, on the same day and the same side of
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from sqlalchemy import Engine
 
 from tests.fixtures.engine.cases import review_runtime
 from workflows.batch.jobs import DailyJob
-from workflows.batch.scheduler import NUDGE_WINDOW, EmbeddedScheduler
+from workflows.batch.scheduler import NUDGE_WINDOW, SKIPPED_RETRY, EmbeddedScheduler
 from workflows.clock import utcnow
 from workflows.engine.runner import Runtime
 from workflows.settings import Settings
@@ -104,5 +107,63 @@ def test_a_round_under_a_stream_of_requests_runs_once_per_window(rt: Runtime, cl
             scheduler._in_round, scheduler._round_began = True, utcnow()
         scheduler.nudge(clock + timedelta(hours=1))  # nothing due soon, no nudge: the hour holds
         assert scheduler._scheduler.get_job("wake").next_run_time >= utcnow() + timedelta(minutes=59)
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_round_that_outlasts_the_window_under_nudges_still_gets_its_next_round(
+    rt: Runtime, clock: datetime
+) -> None:
+    """A round longer than NUDGE_WINDOW with a nudge during it wants the next round at once. A job added for
+    "now" while this one still runs was skipped by APScheduler ("maximum number of running instances
+    reached", thousands of log lines in the benchmarks) and nothing was pending after it: the e-mails the
+    last requests of a burst queued waited for the next web action. The next round must run by itself."""
+    rounds: list[bool] = []
+    second = threading.Event()
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+
+    def slow_round(now: datetime, *, light: bool = False) -> datetime:
+        rounds.append(light)
+        if len(rounds) == 1:
+            scheduler.nudge()  # a web action during the round: leaves its mark only
+            time.sleep(NUDGE_WINDOW.total_seconds() * 1.6)  # the round outlasts the window
+        else:
+            second.set()
+        return now + timedelta(hours=1)  # nothing else due
+
+    scheduler.wake_once = slow_round  # type: ignore[method-assign]
+    schedule = scheduler._schedule
+
+    def preempted(run_date: datetime) -> None:  # the thread loses the CPU right after add_job, as under load
+        schedule(run_date)
+        time.sleep(0.05)
+
+    scheduler._schedule = preempted  # type: ignore[method-assign]
+    scheduler.start()
+    try:
+        assert second.wait(5), f"no round after the slow one: {rounds}"
+        assert scheduler._scheduler.get_job("wake").next_run_time > utcnow() + timedelta(minutes=59)
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_skipped_wake_up_is_tried_again_unless_a_round_runs(rt: Runtime, clock: datetime) -> None:
+    """A wake-up added just before the running one returned (or by a web action just before it began) is
+    skipped by APScheduler: it is tried again shortly, unless a round runs, which schedules its own next."""
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+    scheduler._scheduler.start(paused=True)
+    try:
+        with scheduler._plan:
+            scheduler._in_round = True
+        scheduler._skipped(JobEvent(EVENT_JOB_MAX_INSTANCES, "wake", None))
+        assert scheduler._scheduler.get_job("wake") is None  # the round schedules the next one
+        with scheduler._plan:
+            scheduler._in_round = False
+        scheduler._skipped(JobEvent(EVENT_JOB_MAX_INSTANCES, "other", None))
+        assert scheduler._scheduler.get_job("wake") is None  # not ours
+        before = utcnow()
+        scheduler._skipped(JobEvent(EVENT_JOB_MAX_INSTANCES, "wake", None))
+        retry = scheduler._scheduler.get_job("wake").next_run_time
+        assert before + SKIPPED_RETRY <= retry <= utcnow() + SKIPPED_RETRY
     finally:
         scheduler.shutdown()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, func, select, text
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 # A web action's nudge runs a round at most this soon after the last one began (see EmbeddedScheduler.nudge).
 NUDGE_WINDOW = timedelta(milliseconds=250)
+SKIPPED_RETRY = timedelta(milliseconds=20)  # a skipped wake-up's retry (EmbeddedScheduler._skipped)
 ADVISORY_LOCK_KEY = 0x6372656469  # "credi": one number shared by every creditflow process
 LOCK_SUFFIX = ".scheduler-lock"  # var/creditflow.db -> var/creditflow.db.scheduler-lock
 
@@ -184,6 +186,7 @@ class EmbeddedScheduler:
         self._last_full: tuple[datetime, datetime] | None = None  # (wall, clock) of the last full round
 
     def start(self) -> None:
+        self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
         self._scheduler.start()
         self.nudge()
 
@@ -211,16 +214,21 @@ class EmbeddedScheduler:
                     return  # that round starts after this action's commit and sees what it wrote
                 self._schedule(run_date)
                 return
-            # `when` is on the clock's time, APScheduler waits on the wall clock: with a simulated clock
-            # (weeks away from the wall clock and standing still) wait the same distance from the wall
-            # time. Rows due sooner (the e-mail a request queued during the round) wait for the window
-            # like the nudges that wrote them, so a stream of requests is served by a round per window,
-            # each sending the window's e-mails over one connection, not by rounds back to back.
-            wall = utcnow()
-            run_date = max(wall + max(timedelta(0), when - self._clock()), self._round_began + NUDGE_WINDOW)
-            if self._nudged:  # a web action during the round: its rows may be newer than what it read
-                run_date = min(run_date, max(wall, self._round_began + NUDGE_WINDOW))
-            self._schedule(run_date)
+            self._schedule(self._next_round(when))
+
+    def _next_round(self, when: datetime) -> datetime:
+        """When (wall clock) the round after the one that began at `_round_began` runs, the next row being
+        due at `when` (clock time). Called with `_plan` held."""
+        # `when` is on the clock's time, APScheduler waits on the wall clock: with a simulated clock
+        # (weeks away from the wall clock and standing still) wait the same distance from the wall
+        # time. Rows due sooner (the e-mail a request queued during the round) wait for the window
+        # like the nudges that wrote them, so a stream of requests is served by a round per window,
+        # each sending the window's e-mails over one connection, not by rounds back to back.
+        wall = utcnow()
+        run_date = max(wall + max(timedelta(0), when - self._clock()), self._round_began + NUDGE_WINDOW)
+        if self._nudged:  # a web action during the round: its rows may be newer than what it read
+            run_date = min(run_date, max(wall, self._round_began + NUDGE_WINDOW))
+        return run_date
 
     def _schedule(self, run_date: datetime) -> None:
         """The one pending wake-up, at `run_date` (called with `_plan` held)."""
@@ -228,19 +236,43 @@ class EmbeddedScheduler:
         self._scheduler.add_job(self._wake, "date", run_date=run_date, id="wake", replace_existing=True)
 
     def _wake(self) -> None:
+        # A round due again at once (it outlasted the window while requests nudged) runs here, in this
+        # call: a job added for "now" while this one still runs is skipped by APScheduler (max_instances
+        # 1), and with nothing else pending the scheduler slept until the next web action.
+        while self._round():
+            pass
+
+    def _round(self) -> bool:
+        """One round; schedules the next one, or answers True when it is due at once."""
         try:
             with self._plan:
                 nudged, self._nudged = self._nudged, False
                 self._in_round = True
                 self._round_began = utcnow()
             now = self._clock()
-            self.nudge(self.wake_once(now, light=nudged and not self._full_round_due(now)))
+            wake = self.wake_once(now, light=nudged and not self._full_round_due(now))
+            with self._plan:
+                run_date = self._next_round(wake)
+                if run_date <= utcnow():
+                    return True
+                self._schedule(run_date)
         except Exception as exc:
             # The next wake-up is scheduled only here: a failure escaping (a simulated clock that could not
             # be read from the database) would end the scheduler for good. Try again after the backoff.
             logger.error("scheduler: the round could not start: %s: %s", type(exc).__name__, exc)
             with self._plan:
                 self._schedule(utcnow() + timedelta(seconds=self.backoff_s))
+        return False
+
+    def _skipped(self, event: JobEvent) -> None:
+        """A wake-up APScheduler skipped because the last one still ran (it was added just before that one
+        returned, or by a web action just before it began): try again shortly, unless a round runs now,
+        which schedules the next one itself."""
+        if event.job_id != "wake":
+            return
+        with self._plan:
+            if not self._in_round:
+                self._schedule(utcnow() + SKIPPED_RETRY)
 
     def _full_round_due(self, now: datetime) -> bool:
         """Whether a round as of `now` (clock) must also run the daily jobs.
