@@ -167,3 +167,29 @@ def test_a_skipped_wake_up_is_tried_again_unless_a_round_runs(rt: Runtime, clock
         assert before + SKIPPED_RETRY <= retry <= utcnow() + SKIPPED_RETRY
     finally:
         scheduler.shutdown()
+
+
+def test_shutdown_waits_a_while_for_the_round_that_runs(rt: Runtime, clock: datetime) -> None:
+    """`serve` stops the mail sink after the scheduler: a round cut off mid-send waited for the SMTP
+    timeout. Shutdown waits up to its bound for a running round, and not at all when none runs."""
+    began, release = threading.Event(), threading.Event()
+    scheduler = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+
+    def held_round(now: datetime, *, light: bool = False) -> datetime:
+        began.set()
+        release.wait(5)
+        return now + timedelta(hours=1)
+
+    scheduler.wake_once = held_round  # type: ignore[method-assign]
+    scheduler.start()
+    assert began.wait(5)
+    started = time.monotonic()
+    scheduler.shutdown(wait_s=0.3)  # the round still runs: waits the bound, then returns
+    assert 0.25 <= time.monotonic() - started < 3
+    release.set()
+    assert scheduler._idle.wait(5)  # the round ends; a stopped scheduler runs no other
+    idle = EmbeddedScheduler(rt, None, clock=lambda: clock, jobs={})
+    idle._scheduler.start(paused=True)
+    started = time.monotonic()
+    idle.shutdown(wait_s=5)  # no round runs: no wait
+    assert time.monotonic() - started < 1

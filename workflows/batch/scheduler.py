@@ -184,14 +184,19 @@ class EmbeddedScheduler:
         self._plan = threading.Lock()  # _nudged, _in_round and the pending wake-up change together
         self._round_began = datetime.min.replace(tzinfo=UTC)  # wall clock
         self._last_full: tuple[datetime, datetime] | None = None  # (wall, clock) of the last full round
+        self._idle = threading.Event()  # set while no round runs (shutdown waits for it)
+        self._idle.set()
 
     def start(self) -> None:
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
         self._scheduler.start()
         self.nudge()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_s: float = 0.0) -> None:
+        """Stop scheduling; wait up to `wait_s` for a round that runs now to end (`serve` waits before it
+        stops the mail sink: a round cut off mid-send waited for the SMTP timeout, over 30 s)."""
         self._scheduler.shutdown(wait=False)
+        self._idle.wait(wait_s)
 
     def nudge(self, when: datetime | None = None) -> None:
         """Run the wake-up job at `when`, replacing the pending one; without `when` (a web action), soon.
@@ -239,8 +244,12 @@ class EmbeddedScheduler:
         # A round due again at once (it outlasted the window while requests nudged) runs here, in this
         # call: a job added for "now" while this one still runs is skipped by APScheduler (max_instances
         # 1), and with nothing else pending the scheduler slept until the next web action.
-        while self._round():
-            pass
+        self._idle.clear()
+        try:
+            while self._round():
+                pass
+        finally:
+            self._idle.set()
 
     def _round(self) -> bool:
         """One round; schedules the next one, or answers True when it is due at once."""

@@ -22,6 +22,9 @@ from workflows.mail.sink import start_sink
 from workflows.store.db import transaction
 from workflows.store.schema import upgrade_schema
 
+# How long stopping `serve` waits for a scheduler round that runs to end before the mail sink stops.
+SHUTDOWN_WAIT_S = 10.0
+
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
@@ -108,7 +111,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     finally:
         server.close()
         if scheduler:
-            scheduler.shutdown()
+            scheduler.shutdown(wait_s=SHUTDOWN_WAIT_S)
         lock.release()
         if sink:
             sink.stop()
