@@ -17,12 +17,12 @@ from workflows.credit.models import (
     DunningCase,
     DunningStatus,
 )
+from workflows.credit.promise_limits import count_limit, date_limit, share_limit
 from workflows.credit.promises import DunningPromise, PromiseStatus, counted_promises
 from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.messages import _
-from workflows.money import format_money
 from workflows.store.audit import changed
 from workflows.users import SYSTEM_ACTOR
 
@@ -52,7 +52,7 @@ class PromiseRecord:
     overdue: Decimal
     recorded_by: str
     needs_approval: bool  # outside the limits: the credit manager decides (approve_promise)
-    outside: list[str]  # which limits, in words
+    outside: list[dict[str, Any]]  # which limits: codes and figures (workflows/credit/promise_limits)
     decide_by: str = ""  # outside the limits: the approval lapses then and dunning goes on (ISO time)
 
 
@@ -104,34 +104,18 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     case = load_case(ctx, req.case_id)
     today = ctx.now.date()
     overdue = _undisputed_overdue(ctx, case)
-    # Which limits, as English sentences with msgids (stored in the case data and the dunning event; pages
-    # say them in the reader's language through said_stored).
-    outside: list[str] = []
+    # Which limits, as codes with their figures (stored in the case data, on the promise and in its event;
+    # each reader's page, task text or case file says them in their language: credit.promise_limits).
+    outside: list[dict[str, Any]] = []
     days_out = (req.promised_date - today).days
     if days_out > req.max_days:
-        outside.append(
-            _("the date is %(days)s days ahead, more than %(max)s", days=days_out, max=req.max_days)
-        )
+        outside.append(date_limit(days_out, req.max_days))
     floor = (overdue * req.min_pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if req.amount < floor:
-        outside.append(
-            _(
-                "%(amount)s is less than %(pct)s %% of the %(overdue)s overdue (%(floor)s)",
-                amount=format_money(req.amount, case.currency),
-                pct=req.min_pct,
-                overdue=format_money(overdue, case.currency),
-                floor=format_money(floor, case.currency),
-            )
-        )
+        outside.append(share_limit(req.amount, req.min_pct, overdue, floor, case.currency))
     held = counted_promises(ctx.session, case.id)
     if held + 1 > req.max_count:
-        outside.append(
-            _(
-                "the case holds %(held)s open or broken promises already, at most %(max)s",
-                held=held,
-                max=req.max_count,
-            )
-        )
+        outside.append(count_limit(held, req.max_count))
     promise = _add_promise(ctx, case, req, overdue, outside)
     if outside:
         add_event(
@@ -168,7 +152,7 @@ def _undisputed_overdue(ctx: TaskContext, case: DunningCase) -> Decimal:
 
 
 def _add_promise(
-    ctx: TaskContext, case: DunningCase, req: PromiseRequest, overdue: Decimal, outside: list[str]
+    ctx: TaskContext, case: DunningCase, req: PromiseRequest, overdue: Decimal, outside: list[dict[str, Any]]
 ) -> DunningPromise:
     """The promise, recorded by the step's user: open, or pending the credit manager when `outside` names
     the limits it breaks."""

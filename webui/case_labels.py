@@ -21,6 +21,7 @@ from webui.customer_labels import industry_label, ownership_label
 from webui.formatting import format_day, format_time, is_money_key, page_locale
 from webui.i18n import current_language
 from webui.process_sentences import is_process_sentence
+from webui.promise_limit_texts import promise_limits_said
 from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit import roles
 from workflows.credit.dispute_reasons import lines_said
@@ -170,13 +171,13 @@ def _ids(listed: str) -> str:
 
 def data_list(value: Any, key: Any = None) -> str | None:
     """A list of case-data keys (`missing_data`) labelled in the page's language, or a list of our handlers'
-    sentences (a promise's `outside`) said in it; None for any other value (shown as JSON). English pages
-    label the keys too; our sentences are English already (shown as stored there)."""
+    limits (a promise's `outside`) said in it; None for any other value (shown as JSON). English pages
+    label the keys too."""
     english = current_language() == ENGLISH
     if not isinstance(value, list) or not value:
         return None
-    if key in SENTENCE_LISTS and all(isinstance(part, str) for part in value):
-        return None if english else "；".join(said_stored(part) for part in value)
+    if key in SENTENCE_LISTS:
+        return promise_limits_said(value)
     if not all(isinstance(part, str) and part in LABELS for part in value):
         return None
     return (", " if english else "、").join(data_label(part) for part in value)

@@ -16,6 +16,7 @@ from sqlalchemy import ForeignKey, Index, String, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.credit.models import Invoice, Payment, PaymentAllocation
+from workflows.credit.promise_limits import english_limits
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.store.models import Base, Decimal2
 
@@ -49,7 +50,7 @@ class DunningPromise(Base):
     currency: Mapped[str] = mapped_column(String(3))
     overdue: Mapped[Decimal] = mapped_column(Decimal2)  # the overdue amount when it was made
     status: Mapped[str] = mapped_column(String(20))
-    outside: Mapped[list[Any]]  # the limits it broke, in words (empty: within the policy)
+    outside: Mapped[list[Any]]  # the limits it broke (credit.promise_limits; empty: within the policy)
     recorded_by: Mapped[str] = mapped_column(String(80))
     recorded_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(80))  # the credit manager, when outside the limits
@@ -121,7 +122,8 @@ def promise_json(promise: DunningPromise) -> dict[str, Any]:
         "amount": money_text(promise.amount),
         "overdue": money_text(promise.overdue),
         "status": promise.status,
-        "outside": list(promise.outside),
+        # English sentences, as the API gave them when they were stored as such (rows from then still are).
+        "outside": english_limits(promise.outside),
         "recorded_by": promise.recorded_by,
         "recorded_at": promise.recorded_at.isoformat(),
         "decided_by": promise.decided_by,

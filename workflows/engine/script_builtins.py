@@ -20,6 +20,7 @@ from typing import Any
 
 from workflows.engine.failures import EngineError
 from workflows.engine.script_clock import ScriptDate, ScriptDateTime
+from workflows.engine.script_days import day
 from workflows.engine.script_money import money
 from workflows.engine.script_rules import IN_PROCESS_CALLS
 from workflows.messages import _
@@ -374,6 +375,8 @@ SAFE_BUILTINS: dict[str, Any] = {
     "timezone": timezone,
     # An amount as English texts write it; a Chinese subject gets money_zh under this name (engine.waits).
     "money": money,
+    # A day as English texts write it ("1 May 2026"); a Chinese subject gets day_zh (engine.script_days).
+    "day": day,
     GUARD_NAME: _guarded_binop, FORMAT_NAME: _formatted, JOIN_NAME: _join,
 }
 # fmt: on

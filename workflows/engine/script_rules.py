@@ -122,7 +122,7 @@ def _attribute_problems(attr: str) -> list[str]:
 IN_PROCESS_CALLS: frozenset[str] = frozenset(
     {
         "abs", "all", "any", "bool", "dict", "float", "int", "isinstance", "len", "list", "max", "min",
-        "round", "set", "str", "tuple", "Decimal", "date", "datetime", "timedelta", "money",
+        "round", "set", "str", "tuple", "Decimal", "date", "datetime", "timedelta", "money", "day",
     }
 )
 # Methods it may call: none builds more than its receiver holds (unlike ljust, replace or split); `join`

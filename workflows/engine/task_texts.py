@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import date
 from functools import lru_cache, partial
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, Undefined, nodes
+from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from workflows.credit.dispute_reasons import dispute_lines_filter
+from workflows.credit.promise_limits import joined_filter, limits_filter
 from workflows.engine.script_builtins import ScriptLimitExceeded
+from workflows.engine.script_days import day_in
 from workflows.engine.script_money import MONEY_BY_LANGUAGE, money_filter
 from workflows.engine.script_pool import ScriptPool, shared_pool
-from workflows.mail.templates import format_when_for
 from workflows.messages import _
 
 logger = logging.getLogger(__name__)
@@ -56,18 +56,15 @@ def _environment(language: str) -> SandboxedEnvironment:
     # template loop would render in the script worker; this is linear in the lines, so in the server).
     environment.filters["dispute_lines"] = dispute_lines_filter(language)
     # `{{ review.oldest_due | day }}`: a day as the text's reader writes it ("2 Mar 2026", "2026年3月2日");
-    # task data holds days as ISO text.
-    environment.filters["day"] = partial(_day, language=language)
+    # task data holds days as ISO text (engine.script_days; a subject's `day(...)` writes the same).
+    environment.filters["day"] = partial(day_in, language=language)
+    # `{{ promise_record.outside | promise_limits }}`: the promise limits a promise breaks, stored as codes
+    # and figures, said in the text's language and joined as it joins them (workflows/credit/promise_limits).
+    environment.filters["promise_limits"] = limits_filter(language)
+    # `join` says such a stored limit too: a dunning version deployed before the codes joins the list as it
+    # joined the English sentences it held then (`promise_record.outside | join('; ')`).
+    environment.filters["join"] = joined_filter(language)
     return environment
-
-
-def _day(value: Any, *, language: str) -> str:
-    if isinstance(value, str | date):  # a datetime is a date too
-        try:
-            return format_when_for(value, language=language)
-        except OverflowError:  # a time whose UTC day is outside years 1-9999 ("0001-01-01T00:00+14:00")
-            return str(value)  # shown as typed, not the whole text dropped for it
-    return "" if value is None or isinstance(value, Undefined) else str(value)
 
 
 _ENVIRONMENTS = {language: _environment(language) for language in MONEY_BY_LANGUAGE}
@@ -82,8 +79,8 @@ _IN_PROCESS_NODES = (
 )  # fmt: skip
 _IN_PROCESS_FILTERS = frozenset(
     {
-        "money", "dispute_lines", "day", "default", "d", "upper", "lower", "title", "capitalize", "trim", "e",
-        "escape", "string", "join", "length", "count", "first", "last",
+        "money", "dispute_lines", "day", "promise_limits", "default", "d", "upper", "lower", "title",
+        "capitalize", "trim", "e", "escape", "string", "join", "length", "count", "first", "last",
     }
 )  # fmt: skip
 # `join` writes its separator between every two items, so only a short one keeps the text linear.

@@ -17,6 +17,7 @@ from workflows.definitions.compile import split_names
 from workflows.engine.failures import EngineError, LoopLimitExceeded
 from workflows.engine.script_builtins import ScriptLimitExceeded
 from workflows.engine.script_code import analyse
+from workflows.engine.script_days import DAY_BY_LANGUAGE
 from workflows.engine.script_money import MONEY_BY_LANGUAGE
 from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.errors import message_of
@@ -158,12 +159,15 @@ def _translations(task: Any, props: dict[str, str], strict: bool) -> dict[str, d
 def _subject(task: Any, expression: str | None, strict: bool, language: str = "en") -> str | None:
     """The task's one-line subject; it is only shown, so a failing expression must not fail the step,
     unless it runs over the script budget (that would cost the budget again on every step). Its
-    `money(amount, currency)` writes amounts as `language` does (engine.script_money)."""
+    `money(amount, currency)` writes amounts and `day(value)` days as `language` does (engine.script_money,
+    engine.script_days)."""
     if not expression or not (strict or analyse(expression, "eval").in_process):
         return None
-    money = {"money": MONEY_BY_LANGUAGE[language]} if language != "en" else None
+    said = None
+    if language != "en":  # an English subject's money() and day() are the builtins (engine.script_builtins)
+        said = {"money": MONEY_BY_LANGUAGE[language], "day": DAY_BY_LANGUAGE[language]}
     try:
-        return str(task.workflow.script_engine.evaluate(task, expression, money))[:300]
+        return str(task.workflow.script_engine.evaluate(task, expression, said))[:300]
     except Exception as exc:  # noqa: BLE001 - display text only; the failure is logged with the element id
         over = _budget_cause(exc)
         if over is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from workflows.credit import roles
 from workflows.credit.models import DunningStatus
+from workflows.credit.promise_limits import limits_said
 from workflows.mail.templates import format_when_for
 
 EVENTS: dict[str, dict[str, str]] = {
@@ -30,6 +31,10 @@ EVENTS: dict[str, dict[str, str]] = {
         "legal_handover": "Handed over to legal",
         "closed": "Case closed",
         "promise": "Promise to pay",
+        # The promise events that are no promise status ("Promise to pay: to pay" said nothing).
+        "promise_to_pay": "Promise to pay recorded",
+        "promise_outside_policy": "Promise to pay outside the limits, for the credit manager",
+        "promise_approved": "Promise to pay approved by the credit manager",
     },
     "zh": {
         "opened": "立案",
@@ -44,6 +49,9 @@ EVENTS: dict[str, dict[str, str]] = {
         "legal_handover": "移交法务",
         "closed": "结案",
         "promise": "付款承诺",
+        "promise_to_pay": "登记付款承诺",
+        "promise_outside_policy": "付款承诺超出限制，提交信用经理审批",
+        "promise_approved": "信用经理批准付款承诺",
     },
 }
 FIELDS: dict[str, dict[str, str]] = {
@@ -198,6 +206,8 @@ def _value(value: Any, language: str) -> str:
 def _shown(key: str, value: Any, language: str, money: Callable[[Decimal], str]) -> str:
     if value is None or value == "":
         return "—"
+    if key == "outside" and isinstance(value, list):  # a promise's broken limits: codes, or older sentences
+        return limits_said(value, language)
     if isinstance(value, (list, tuple)):
         return ("、" if language == "zh" else ", ").join(_shown(key, v, language, money) for v in value)
     if key in MONEY_KEYS:
