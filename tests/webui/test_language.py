@@ -135,6 +135,7 @@ def test_a_zh_user_reads_the_inbox_and_the_task_page_in_chinese_and_the_switch_b
     # The customer panel: 信用额度 and money as a Chinese reader writes euros, dates as 2026年1月16日.
     assert "信用额度" in task and "€15,000.00" in task and "€1,200.00" in task and "2026年1月16日" in task
     assert "未结发票" in task and "逾期天数" in task and "催收案件" in task and "15,000.00 EUR" not in task
+    assert "未结金额" in task and "在册" not in task  # the open amount's column (R22-3)
     assert "English" in task  # the switch names each language in that language
     assert re.search(r"\d+天后", task)  # the due date relative to now (Flask-Babel's format_timedelta)
 

@@ -36,6 +36,7 @@ def test_a_zh_user_reads_the_customer_page_in_chinese_and_an_en_user_in_english(
         "额度使用率",
         "逾期",
         "未结发票",
+        "未结金额",  # the open amount's column, not 在册 (the watchlist's "open") (R22-3)
         "截至今日的账龄",
         "31–60 天",
         "催收案件",

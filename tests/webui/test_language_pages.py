@@ -104,6 +104,10 @@ def test_a_zh_collector_works_the_worklist_and_a_case_in_chinese_and_the_switch_
     case_page = read_in_chinese(collector, f"/collections/{case_id}")[f"/collections/{case_id}"]
     assert f"已为案件 {case_id} 登记联系记录" in case_page or "联系" in case_page
     assert "电话" in case_page and "承诺付款" in case_page and "€750.00" in case_page
+    # The promise's day and the working group as a Chinese reader writes them (R22-7, R22-8).
+    zh_day = f"{promised.year}年{promised.month}月{promised.day}日"
+    assert zh_day in case_page and promised.isoformat() not in case_page, case_page
+    assert "经办组 催收专员" in case_page or "经办组：催收专员" in case_page, case_page
     listed = read_in_chinese(collector, "/collections?due=all")["/collections?due=all"]
     assert "电话: 承诺付款" in listed or "电话：承诺付款" in listed
 
@@ -111,6 +115,8 @@ def test_a_zh_collector_works_the_worklist_and_a_case_in_chinese_and_the_switch_
     en = read_in_english(collector, *paths)
     assert "Priority" in en["/collections?due=all"] and "call: promise" in en["/collections?due=all"]
     assert "Log a contact" in en[f"/collections/{case_id}"] and "€750.00" in en[f"/collections/{case_id}"]
+    assert f"{promised.day} {promised:%b} {promised.year}" in en[f"/collections/{case_id}"]
+    assert promised.isoformat() not in en[f"/collections/{case_id}"]
 
 
 def test_the_ladder_s_sentences_are_said_in_the_page_s_language_and_a_collector_s_words_stay(
