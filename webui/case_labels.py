@@ -137,6 +137,10 @@ def data_label(key: Any) -> str:
     return str(key) if label is None else label
 
 
+# A limit review's `decision` when the proposal needs no approval (bpmn/credit_limit_review.bpmn,
+# accept_proposal); the others (approve, reject) are the review form's choices.
+AUTOMATIC_DECISION = lazy_gettext("applied automatically, no approval needed")
+
 # The review sweep's triggers (workflows/credit/limit_review.py; the case's `reason`, and `trigger` in a
 # stored `basis` sentence) and the risk signals that hold an increase back (`late_payer`).
 TRIGGERS: dict[str, Any] = {
@@ -291,6 +295,8 @@ def data_value(
         return _code(SCORECARDS, value)
     if key == "reason" and process == roles.CREDIT_LIMIT_REVIEW and value in TRIGGERS:
         return _code(TRIGGERS, value)
+    if key == "decision" and process == roles.CREDIT_LIMIT_REVIEW and value == "automatic":
+        return str(AUTOMATIC_DECISION)
     if current_language() == ENGLISH and (
         key in SENTENCE_KEYS or key in PROCESS_SENTENCE_KEYS.get(process or "", ())
     ):
