@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webui.auth import login_required_view, require_groups, web_actor
 from webui.diagram_labels import labelled_xml
 from webui.diagrams import check_may_read_diagram, deployment_files, diagram_xml
+from webui.i18n import current_language
 from webui.operation_texts import said_operations
 from webui.services import page_arg, services
 from webui.studio_previews import new_forms, studio_preview_choices
@@ -83,12 +84,15 @@ def show(key: str, version: int) -> str:
         earlier = [n for n in numbers if n < version]
         old = _version_arg("from", numbers, max(earlier) if earlier else version)  # the version just before
         new = _version_arg("to", numbers, version)
+        # The tables in the page's language where their DMN gives the words (`name_zh`, `label_zh`, ...).
+        tables = read_decision_tables(files, current_language())
         return render_template(
             "definitions/show.html",
             d=definition,
             diff=diff_versions(session, key, old, new),
             files=sorted((name, len(text)) for name, text in files.items()),
-            tables=read_decision_tables(files),
+            tables=tables,
+            decision_names={t.decision_id: t.name for t in tables if t.name},
             versions=versions,
             counts=instance_counts(session, [d.id for d in versions]),
             can_deploy=actor.in_any(PROCESS_OWNERS),

@@ -1,10 +1,19 @@
-"""Read DMN decision tables into plain rows, so process owners can see the policy a version deploys."""
+"""Read DMN decision tables into plain rows, so process owners can see the policy a version deploys.
+
+A table speaks a language other than English where its author gave the words in it, as a diagram does
+(workflows/definitions/display_names.py): the `spiffworkflow:property` named `name_<code>` (the decision's
+name), `description_<code>` (the decision's description, a rule's note) or `label_<code>` (a column's label)
+in the element's `extensionElements` (`name_zh`, `description_zh`, `label_zh`). Words it does not give in a
+language are the English ones; expressions, output names and cells are code and never translated.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from lxml import etree
+
+from workflows.definitions.problems import SPIFF_NS
 
 DMN_NAMESPACES = (
     "https://www.omg.org/spec/DMN/20191111/MODEL/",
@@ -25,9 +34,13 @@ class DecisionTable:
     rules: list[tuple[list[str], list[str], str]] = field(default_factory=list)  # inputs, outputs, note
 
 
-def read_decision_tables(files: dict[str, str]) -> list[DecisionTable]:
-    """Every decision table in the `.dmn` files of a deployment (unreadable files are skipped: deploy
-    validation already refused broken ones, so this only happens for data edited by hand)."""
+ENGLISH = "en"
+
+
+def read_decision_tables(files: dict[str, str], language: str = ENGLISH) -> list[DecisionTable]:
+    """Every decision table in the `.dmn` files of a deployment, its words in `language` where the table
+    gives them (unreadable files are skipped: deploy validation already refused broken ones, so this only
+    happens for data edited by hand)."""
     tables = []
     for name, text in sorted(files.items()):
         if not name.endswith(".dmn"):
@@ -42,7 +55,7 @@ def read_decision_tables(files: dict[str, str]) -> list[DecisionTable]:
         for decision in root.iterfind(f"{{{ns}}}decision"):
             table = decision.find(f"{{{ns}}}decisionTable")
             if table is not None:
-                tables.append(_table(name, ns, decision, table))
+                tables.append(_table(name, ns, decision, table, language))
     return tables
 
 
@@ -51,22 +64,40 @@ def _text(element: etree._Element | None, path: str, ns: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _table(file: str, ns: str, decision: etree._Element, table: etree._Element) -> DecisionTable:
+def _said(element: etree._Element, ns: str, prop: str, language: str, english: str) -> str:
+    """The element's `prop`_`language` property (its words in that language); `english` when it gives none."""
+    if language == ENGLISH:
+        return english
+    wanted = f"{prop}_{language}"
+    path = f"{{{ns}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"
+    for found in element.iterfind(path):
+        value = (found.get("value") or "").strip()
+        if found.get("name") == wanted and value:
+            return value
+    return english
+
+
+def _table(
+    file: str, ns: str, decision: etree._Element, table: etree._Element, language: str = ENGLISH
+) -> DecisionTable:
     result = DecisionTable(
         file=file,
         decision_id=decision.get("id", ""),
-        name=decision.get("name", ""),
+        name=_said(decision, ns, "name", language, decision.get("name", "")),
         hit_policy=table.get("hitPolicy", "UNIQUE"),
-        description=_text(decision, "d:description", ns),
+        description=_said(decision, ns, "description", language, _text(decision, "d:description", ns)),
     )
     for column in table.iterfind(f"{{{ns}}}input"):
-        result.inputs.append(f"{column.get('label') or ''} ({_text(column, 'd:inputExpression/d:text', ns)})")
+        label = _said(column, ns, "label", language, column.get("label") or "")
+        result.inputs.append(f"{label} ({_text(column, 'd:inputExpression/d:text', ns)})")
     for column in table.iterfind(f"{{{ns}}}output"):
-        result.outputs.append(f"{column.get('label') or ''} ({column.get('name') or ''})")
+        label = _said(column, ns, "label", language, column.get("label") or "")
+        result.outputs.append(f"{label} ({column.get('name') or ''})")
     for rule in table.iterfind(f"{{{ns}}}rule"):
         ins = [_text(e, "d:text", ns) or "-" for e in rule.iterfind(f"{{{ns}}}inputEntry")]
         outs = [_text(e, "d:text", ns) for e in rule.iterfind(f"{{{ns}}}outputEntry")]
-        result.rules.append((ins, outs, _text(rule, "d:description", ns)))
+        note = _said(rule, ns, "description", language, _text(rule, "d:description", ns))
+        result.rules.append((ins, outs, note))
     return result
 
 
