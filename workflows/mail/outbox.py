@@ -1,8 +1,8 @@
 """The e-mail outbox: render a template, queue it in the caller's transaction, dispatch due rows over SMTP.
 
-The rendered plain-text body is kept in the outbox for the API and audit; the mailer (mail.smtp)
-builds the mail's own text/plain part from the HTML body. Dispatching is mail.dispatch (its names are
-importable from here too).
+The rendered plain-text and HTML bodies are kept in the outbox (for the API and audit too); the mailer
+(mail.smtp) sends them as the mail's text/plain and text/html parts. Dispatching is mail.dispatch (its names
+are importable from here too).
 """
 
 from __future__ import annotations

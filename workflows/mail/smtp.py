@@ -100,8 +100,9 @@ class YagmailMailer:
     """Sends outbox rows with yagmail to one SMTP server (thread-safe: nothing is shared between sends).
 
     `send` uses a connection of its own per message; `connection()` keeps one open for a run of messages
-    (dispatch_due_emails sends a batch over one). yagmail builds the message and derives the text/plain
-    alternative from the HTML body; `prettify_html=False` because its premailer pass drops content.
+    (dispatch_due_emails sends a batch over one). yagmail builds the message; its text/plain and text/html
+    parts are then the rendered NAME.txt and NAME.html as they are (yagmail would derive both from the HTML
+    body with a `<br>` for each line break); `prettify_html=False` because its premailer pass drops content.
     """
 
     def __init__(
@@ -175,6 +176,8 @@ class YagmailMailer:
                 part.set_boundary(f"==============={secrets.token_hex(16)}==")
                 if part.get_content_subtype() == "alternative":
                     _plain_text_from_template(part, email.body_text)
+                elif part.get_content_subtype() == "related":
+                    _html_as_rendered(part, email.body_html)
         return list(addresses["recipients"]), message.as_string()
 
     def _dropped(self) -> ConnectionError:
@@ -307,6 +310,18 @@ def _plain_text_from_template(alternative: Message, text: str) -> None:
         if isinstance(part, Message) and part.get_content_type() == "text/plain" and text:
             del part["Content-Transfer-Encoding"]
             part.set_payload(text, charset="utf-8")
+
+
+def _html_as_rendered(related: Message, html: str) -> None:
+    """Put the rendered HTML template, as it is, into the text/html part. yagmail treats every content string
+    as plain text to be shown as HTML: it replaces each line break with `<br>` and wraps the string in a
+    `<div>`, so a whole document arrived as `<div><!DOCTYPE html><br><html …><br><head><br>…`: a stray blank
+    line after every tag in the reader's client (R21 F-14)."""
+    for part in related.get_payload():
+        if isinstance(part, Message) and part.get_content_type() == "text/html":
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(html, charset="utf-8")
+            return
 
 
 def _name_for_every_client(part: Message) -> None:
