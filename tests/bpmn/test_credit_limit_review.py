@@ -134,7 +134,7 @@ def test_utilisation_and_scheduled_reviews_run_once_and_complete(desk: Desk, app
         assert all(j.get("reviews_started", 0) == 0 for j in later["jobs"])
     assert len(desk.reviews(busy)) == 1 and len(desk.reviews(retailer)) == 1
     outbox = desk.client.get("/api/emails", headers=auth(desk.tokens["admin"])).json["items"]
-    assert any(e["subject"].startswith("Limit review Corner Retail GmbH (scheduled)") for e in outbox)
+    assert any(e["subject"].startswith("Limit review Corner Retail GmbH (scheduled review)") for e in outbox)
 
 
 def test_rating_change_triggers_a_review_and_manual_reviews_need_credit_staff(desk: Desk) -> None:

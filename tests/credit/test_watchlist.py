@@ -316,9 +316,10 @@ def test_the_weekly_summary_reaches_the_credit_managers_once(
     with rt.factory() as session:
         (row,) = session.scalars(select(OutboxEmail).where(OutboxEmail.template == "watchlist_summary"))
     assert row.to == "manager1@example.com" and row.status == "sent"
-    assert "credit_hold 1, call 3, review 4" in row.body_text
+    # Actions and indicators by the names the watchlist page gives them, not their codes (R21 F-10).
+    assert "credit hold 1, call 3, review 4" in row.body_text
     assert (
-        "- over (customer " in row.body_text and "): credit_hold; utilisation, over_limit;" in row.body_text
+        "- over (customer " in row.body_text and "): credit hold; utilisation, over limit;" in row.body_text
     )
 
 

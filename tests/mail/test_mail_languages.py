@@ -105,6 +105,22 @@ CONTEXT: dict[str, Any] = {
     ],
     "more": 0,
     "as_of": "2026-03-02",
+    # Internal mails of the shipped diagrams and the month-end job (R21 F-0, F-0b).
+    "order_ref": "SO-2026-0815",
+    "customer_id": 1,
+    "amount": Decimal("820000.00"),
+    "order_status": "released",
+    "legal_outcome": "settled",
+    "write_off_amount": Decimal("56000.00"),
+    "invoice_numbers": ["SPP-7001"],
+    "approved_by_manager": False,
+    "question": "Latest balance sheet?",
+    "withdrawn_after_days": 14,
+    "deployed_process": "credit_application",
+    "version_status": "active",
+    "problem": "missing_rates",
+    "currencies": ["CNY"],
+    "base": "EUR",
 }
 # Templates whose subject is the sender's own text (no words of ours in it).
 SUBJECT_FROM_SENDER = {"generic"}

@@ -107,7 +107,8 @@ def test_every_shipped_template_renders_three_parts() -> None:
 def test_task_assigned_shows_title_due_date_and_link() -> None:
     rendered = render_email("task_assigned", TASK_CONTEXT)
     assert (
-        rendered.subject == "New task for credit_analyst: Review credit application (ACME GmbH, EUR 50,000)"
+        # The group by the name the web UI gives it, not its id.
+        rendered.subject == "New task for Credit analyst: Review credit application (ACME GmbH, EUR 50,000)"
     )
     assert "Due:     4 Mar 2026 09:00 UTC" in rendered.text
     assert "http://127.0.0.1:5000/tasks/42" in rendered.text

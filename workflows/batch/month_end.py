@@ -68,7 +68,7 @@ def month_end_provision_run(rt: Runtime, today: date, now: datetime) -> dict[str
                 reason=exc.message,
                 missing_rates=exc.details.get("missing_rates", []),
             )
-            _tell_the_posters(session, today, exc.message, now)
+            _tell_the_posters(session, today, exc, base, now)
         return {"posted": None, "reason": exc.message, "missing_rates": exc.details.get("missing_rates", [])}
 
 
@@ -88,20 +88,36 @@ def _missed_month_ends(session: Session, today: date) -> list[date]:
     return missed
 
 
-def _tell_the_posters(session: Session, day: date, reason: str, now: datetime) -> None:
+# The refusals of a month end that its posters hear of (template provision_run_refused).
+Refusal = MissingRates | MatrixError | BeyondMoneyBound
+
+
+def _tell_the_posters(session: Session, day: date, refusal: Refusal, base: str, now: datetime) -> None:
     """E-mail finance (who posts rates) and the credit managers (who may post the run): why the month
-    end waits."""
+    end waits. The template (provision_run_refused) says it in the readers' language from the refusal's
+    data: the currencies without a rate, or whose converted amounts are beyond any amount; a matrix problem
+    is said in the readers' words too, with its English detail in the English version only."""
     recipients = emails_of(session, groups=sorted(roles.PROVISION_POSTERS))
     if not recipients:
         return
+    # The currencies without a rate (MissingRates), or whose converted amounts are too large.
+    currencies = refusal.details.get("missing_rates") or refusal.details.get("currencies") or []
+    if isinstance(refusal, MissingRates):
+        problem = "missing_rates"
+    elif isinstance(refusal, BeyondMoneyBound):
+        problem = "beyond_bound"
+    else:
+        problem = "matrix"
     queue_email(
         session,
         to=recipients,
-        template="generic",
+        template="provision_run_refused",
         context={
-            "subject": f"Provision run of {day.isoformat()} not posted",
-            "message": f"The month end's provision snapshot was not posted: {reason}\n\nThen post it with "
-            f"`creditflow provisions --post --as-of {day.isoformat()} --user YOUR_NAME`.",
+            "as_of": day.isoformat(),
+            "problem": problem,
+            "currencies": list(currencies),
+            "base": base,
+            "reason": refusal.message,
         },
         dedupe_key=f"provision_run:{day.isoformat()}:refused",
         now=now,
