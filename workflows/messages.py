@@ -14,7 +14,7 @@ workflows/ and handlers/ too), exactly as in the web UI's own code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 
 class Text(str):
@@ -23,7 +23,7 @@ class Text(str):
     msgid: str
     params: dict[str, Any]
 
-    def __new__(cls, msgid: str, **params: Any) -> Text:
+    def __new__(cls, msgid: str, **params: Any) -> Self:
         text = super().__new__(cls, msgid % params if params else msgid)
         text.msgid, text.params = msgid, params
         return text
@@ -32,6 +32,29 @@ class Text(str):
 def _(msgid: str, **params: Any) -> Text:
     """The sentence `msgid` (old-style named placeholders: %(name)s) filled with `params`."""
     return Text(msgid, **params)
+
+
+class Worded(Text):
+    """A word the catalogue does not hold because its author wrote it in each language (a form's choice
+    labels: `enum_titles`, `enum_titles_zh`): said in the language of the catalogue that says the sentence
+    around it, else in English (the str itself)."""
+
+    words: dict[str, str]
+
+    def __new__(cls, english: str, words: dict[str, str]) -> Self:
+        text = super().__new__(cls, english)  # no parameters: the label as it is, never a format
+        text.words = words
+        return text
+
+
+# The catalogue's own language: its msgstr of this msgid is its code ("zh"); English has none, so the msgid's
+# last word. How a Worded knows which of its words the sentence around it is said in.
+LANGUAGE_MSGID = _("language of this catalogue: en").msgid
+
+
+def catalogue_language(gettext: Callable[[str], str]) -> str:
+    """The code of the language `gettext` says sentences in ("en", "zh")."""
+    return gettext(LANGUAGE_MSGID).rsplit(" ", 1)[-1].strip()
 
 
 # A `status` in a sentence ("instance 5 is running, not error") is one of our codes; each code's msgid is the
@@ -69,6 +92,8 @@ def translated(
     page writes a day as "2027年1月14日"); without it they are filled in as given."""
     if not isinstance(sentence, Text):
         return sentence
+    if isinstance(sentence, Worded):
+        return sentence.words.get(catalogue_language(gettext)) or str(sentence)
     said = gettext(sentence.msgid)
     if not sentence.params:
         return said

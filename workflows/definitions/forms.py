@@ -14,8 +14,9 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from workflows.errors import Invalid, field_listing
-from workflows.messages import Text, _
+from workflows.errors import Invalid, field_listing, listed
+from workflows.languages import LANGUAGES
+from workflows.messages import Text, Worded, _
 from workflows.money import parse_money
 from workflows.process_data import check_process_data
 
@@ -243,7 +244,7 @@ def _message(error: ValidationError) -> str:
     validator, value = error.validator, error.validator_value
     text: str
     if validator == "enum":
-        text = _("Choose one of: %(options)s.", options=", ".join(map(str, value)))
+        text = _("Choose one of: %(options)s.", options=listed([_choice(v, error.schema) for v in value]))
     elif validator in _BOUNDS:
         text = Text(_BOUNDS[str(validator)].msgid, value=value)
     elif validator == "type":
@@ -257,6 +258,24 @@ def _message(error: ValidationError) -> str:
         text = _library_sentence(error)
     inner = "".join(f"/{part}" for part in list(error.absolute_path)[1:])
     return _("%(where)s: %(problem)s", where=inner, problem=text) if inner else text
+
+
+def _choice(value: Any, schema: Any) -> str:
+    """An enum value by the label the form gives it in each language (`enum_titles`, `enum_titles_zh`), the
+    value itself after it in brackets: what a person picks and what a client sends ("Approve (approve)",
+    "批准（approve）"). A value the form gives no label is the value alone."""
+    code = str(value)
+    words: dict[str, str] = {}
+    for language in LANGUAGES:
+        keyword = "enum_titles" if language == "en" else f"enum_titles_{language}"
+        titles = schema.get(keyword) if isinstance(schema, Mapping) else None
+        label = titles.get(code) if isinstance(titles, Mapping) else None
+        if isinstance(label, str) and label.strip() and label.strip() != code:
+            label = label.strip()
+            words[language] = f"{label}（{code}）" if language == "zh" else f"{label} ({code})"
+    if not words:
+        return code
+    return Worded(words.get("en", code), words)
 
 
 def _library_sentence(error: ValidationError) -> str:
