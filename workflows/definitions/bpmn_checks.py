@@ -150,7 +150,8 @@ def _check_task_properties(doc: Document, files: Mapping[str, bytes]) -> Iterato
                 yield doc.problem(prop, _("spiffworkflow:property needs a name and a value; set both"), owner)
             elif name == FORM_PROPERTY and value not in available:
                 message = _(
-                    "the form file %(file)r is not in the bundle; deploy it with the diagram or fix %(name)s",
+                    "the form file '%(file)s' is not in the bundle; deploy it with the diagram "
+                    "or fix %(name)s",
                     file=value,
                     name=name,
                 )
@@ -194,7 +195,7 @@ def _check_message_properties(doc: Document, files: Mapping[str, bytes]) -> Iter
                     yield doc.problem(prop, message, owner)
                 elif name == "messageJsonSchemaFilename" and value not in available:
                     message = _(
-                        "the message schema %(file)r is not in the bundle; deploy it with the diagram",
+                        "the message schema '%(file)s' is not in the bundle; deploy it with the diagram",
                         file=value,
                     )
                     yield doc.problem(prop, message, owner)
@@ -239,7 +240,7 @@ def _check_read_only_groups(doc: Document) -> Iterator[Problem]:
     fix = _("it reads everything and changes nothing; name a group that does the work")
     for lane in doc.root.iter(f"{{{BPMN_NS}}}lane"):
         if (lane.get("name") or "").strip() in READ_ALL:
-            message = _("the lane %(lane)r is the auditors' group: %(fix)s", lane=lane.get("name"), fix=fix)
+            message = _("the lane '%(lane)s' is the auditors' group: %(fix)s", lane=lane.get("name"), fix=fix)
             yield doc.problem(lane, message, lane.get("id") or "-")
     for prop in doc.root.iter(f"{{{SPIFF_NS}}}property"):
         if prop.get("name") in _ACTING_PROPERTIES:

@@ -65,7 +65,7 @@ def _dmn_structure_problems(parser: SpiffBpmnParser, doc: Document) -> list[Prob
         return [doc.problem(decision, message)]
     if decision.get("id") in parser.dmn_parsers:
         message = _(
-            "decision id %(id)r is already defined by another DMN file; make ids unique",
+            "decision id '%(id)s' is already defined by another DMN file; make ids unique",
             id=decision.get("id"),
         )
         return [doc.problem(decision, message)]

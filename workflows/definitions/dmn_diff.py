@@ -269,15 +269,15 @@ _COLUMN_SAYS = {
     "input": {
         "removed": _("input %(column)s removed"),
         "added": _("input %(column)s added"),
-        "renamed": _("input %(old)r renamed to %(new)r"),
-        "changed": _("input %(column)r: expression"),
+        "renamed": _("input '%(old)s' renamed to '%(new)s'"),
+        "changed": _("input '%(column)s': expression"),
         "reordered": _("input columns reordered: %(order)s"),
     },
     "output": {
         "removed": _("output %(column)s removed"),
         "added": _("output %(column)s added"),
-        "renamed": _("output %(old)r renamed to %(new)r"),
-        "changed": _("output %(column)r: name"),
+        "renamed": _("output '%(old)s' renamed to '%(new)s'"),
+        "changed": _("output '%(column)s': name"),
         "reordered": _("output columns reordered: %(order)s"),
     },
 }

@@ -141,8 +141,8 @@ def _reference_loop(name: str, schema: Any, registry: Registry[Any]) -> tuple[Pa
             if walk(node, resolver, []):
                 where = "/".join(str(p) for p in path) or _("the top level")
                 message = _(
-                    "%(key)s %(value)r at %(where)s leads back to itself without going into the data (a loop "
-                    "every submission would run until the server gives up); point it at a schema",
+                    "%(key)s '%(value)s' at %(where)s leads back to itself without going into the data (a "
+                    "loop every submission would run until the server gives up); point it at a schema",
                     key=key,
                     value=value,
                     where=where,
@@ -198,7 +198,7 @@ def _enum_title_problems(
     for value, title in titles.items():
         if json.dumps(value) not in values:
             message = _(
-                "%(key)s at %(where)s names %(value)r, which is not a value of the field's enum",
+                "%(key)s at %(where)s names '%(value)s', which is not a value of the field's enum",
                 key=key,
                 where=where,
                 value=value,
@@ -206,7 +206,7 @@ def _enum_title_problems(
             yield Problem(file, line, "-", message)
         elif not isinstance(title, str) or not title.strip():
             message = _(
-                "%(key)s at %(where)s: the title of %(value)r is empty", key=key, where=where, value=value
+                "%(key)s at %(where)s: the title of '%(value)s' is empty", key=key, where=where, value=value
             )
             yield Problem(file, line, "-", message)
 

@@ -49,7 +49,7 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
     if compiled is None:
         yield _unusable_pattern(pattern)
     elif compiled.search(instance) is None:
-        yield ValidationError(_("%(value)r does not match '%(pattern)s'", value=instance, pattern=pattern))
+        yield ValidationError(_("'%(value)s' does not match '%(pattern)s'", value=instance, pattern=pattern))
 
 
 def _pattern_properties(
@@ -297,7 +297,7 @@ def _library_sentence(error: ValidationError) -> str:
     if validator in ("anyOf", "oneOf"):
         return _("Matches none of the forms this field allows.")
     if validator == "format":
-        return _("%(value)r is not a %(format)r", value=error.instance, format=value)
+        return _("'%(value)s' is not a '%(format)s'", value=error.instance, format=value)
     message: str = error.message  # ours (a pattern, multipleOf) a Text: kept, so it is said
     return message
 

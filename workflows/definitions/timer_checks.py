@@ -77,7 +77,7 @@ def iso_problem(kind: str, value: object) -> Text | None:
     try:
         if any(_months(part) > _MAX_TIMER_MONTHS for part in _durations_in(kind, value)):
             return _(
-                "%(kind)s: %(value)r is longer than 100 years; use a shorter period", kind=kind, value=value
+                "%(kind)s: '%(value)s' is longer than 100 years; use a shorter period", kind=kind, value=value
             )
         if kind == "timeDate":
             parsed = TimerEventDefinition.parse_time_or_duration(value)
@@ -94,7 +94,7 @@ def iso_problem(kind: str, value: object) -> Text | None:
         None
         if valid
         else _(
-            "%(kind)s: %(value)r is not a valid ISO 8601 %(kind)s value; use e.g. %(example)s",
+            "%(kind)s: '%(value)s' is not a valid ISO 8601 %(kind)s value; use e.g. %(example)s",
             kind=kind,
             value=value,
             example=examples[kind],

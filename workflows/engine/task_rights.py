@@ -94,7 +94,7 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
         if done is not None:
             raise Forbidden(
                 _(
-                    "Four-eyes rule: %(user)s already completed %(done)r on this case "
+                    "Four-eyes rule: %(user)s already completed '%(done)s' on this case "
                     "and may not also complete '%(task)s'.",
                     user=actor.username,
                     done=done,
