@@ -61,7 +61,9 @@ def test_a_zh_approver_reads_the_promise_task_inbox_and_customer_page_in_chinese
     shown_day = format_when_for(promised, language="zh")
     assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", shown_day), shown_day
 
-    inbox = visible(reader.get("/inbox").get_data(as_text=True))
+    inbox_page = reader.get("/inbox").get_data(as_text=True)
+    assert english_left(inbox_page, [CHINESE_NAME]) == []
+    inbox = visible(inbox_page)
     assert f"{CHINESE_NAME}：承诺于 {shown_day} 前付款 ¥20,000.00" in inbox, inbox
     assert promised.isoformat() not in inbox
 
