@@ -97,10 +97,14 @@ def _sentence(item: Mapping[str, Any], language: str) -> Text:
     )
 
 
-# The sentences' msgids: an English sentence stored before the codes is one of these (webui.case_labels).
+# The sentences' msgids: an English sentence stored before the codes is one of these (webui.promise_limit_texts).
 LIMIT_MSGIDS = frozenset(
     _sentence(item, "en").msgid
-    for item in (date_limit(0, 0), share_limit(Decimal(0), Decimal(0), Decimal(0), Decimal(0), "EUR"), count_limit(0, 0))
+    for item in (
+        date_limit(0, 0),
+        share_limit(Decimal(0), Decimal(0), Decimal(0), Decimal(0), "EUR"),
+        count_limit(0, 0),
+    )
 )
 
 
