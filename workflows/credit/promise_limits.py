@@ -97,7 +97,7 @@ def _sentence(item: Mapping[str, Any], language: str) -> Text:
     )
 
 
-# The sentences' msgids: an English sentence stored before the codes is one of these (webui.promise_limit_texts).
+# The sentences' msgids: a sentence stored before the codes is one of these (webui.promise_limit_texts).
 LIMIT_MSGIDS = frozenset(
     _sentence(item, "en").msgid
     for item in (
