@@ -141,11 +141,13 @@ CASE_FILE_LABELS: dict[str, dict[str, str]] = {
         "none": "None.",
         "history": "Dunning history",
         "history_heads": "When|Level|Event|Detail",
+        "missing": "-",
     },
     "zh": {
         "title": "催收案件 {case}：{customer}",
-        "contact": "客户编号 {id}（ERP 编号 {external}），统一社会信用代码/注册号 {registration}，"
-        "电子邮箱 {email}，销售负责人 {owner}。",
+        "contact": "客户编号 {id}（ERP 编号：{external}），统一社会信用代码/注册号：{registration}，"
+        "电子邮箱：{email}，销售负责人：{owner}。",
+        "missing": "无",
         "summary": "立案日期 {opened}；催收级别 {level}；催收费用 {fees}；主张金额（未付且无争议）{claimed}；"
         "因未决争议暂不主张 {held}。",
         "open_invoices": "未结发票",
@@ -178,15 +180,11 @@ def case_file_html(
     def day(value: date) -> str:
         return format_date(value, format="long" if language == "zh" else "d MMM y", locale=locale)
 
-    def table_day(value: date) -> str:
-        # A table cell is narrow: "2026/1/31" as Chinese tables write a day ("31 Jan 2026" in English).
-        return format_date(value, format="short" if language == "zh" else "d MMM y", locale=locale)
-
     invoice_rows = "".join(
         _row(
             e(i.number),
-            table_day(i.issue_date),
-            table_day(i.due_date),
+            day(i.issue_date),
+            day(i.due_date),
             money(i.amount),
             money(i.open_amount),
             money(min(i.disputed_amount, i.open_amount)),
@@ -217,12 +215,13 @@ def case_file_html(
     )
     total = sum((i.undisputed_amount for i in invoices), Decimal("0.00"))
     held = sum((min(i.disputed_amount, i.open_amount) for i in invoices), Decimal("0.00"))
+    missing = words["missing"]  # a value the customer's record does not have
     contact = words["contact"].format(
         id=customer.id,
-        external=e(customer.external_id or "-"),
-        registration=e(customer.registration_no or "-"),
-        email=e(customer.email or "-"),
-        owner=e(customer.sales_owner or "-"),
+        external=e(customer.external_id or missing),
+        registration=e(customer.registration_no or missing),
+        email=e(customer.email or missing),
+        owner=e(customer.sales_owner or missing),
     )
     summary = words["summary"].format(
         opened=day(case.opened_at.date()),
@@ -263,7 +262,8 @@ def _open_dispute_lines(session: Session, invoice_ids: list[int]) -> list[tuple[
 
 
 # Column widths (percent) of the case file's tables, and their 8 pt type: wide enough that an amount
-# ("¥1,120,000.00") or a day ("2026/12/31") is never broken inside (fpdf2 breaks a word that does not fit).
+# ("¥1,120,000.00") or a day ("2026年12月31日", "31 Dec 2026") is never broken inside (fpdf2 breaks a word
+# that does not fit).
 INVOICE_WIDTHS = (9, 15, 15, 13, 13, 12, 13, 10)
 DISPUTED_WIDTHS = (14, 16, 40, 12, 18)
 HISTORY_WIDTHS = (17, 6, 15, 62)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy.orm import Session
 
 from webui.auth import login_required_view, require_groups
 from webui.i18n import label_of
+from webui.page_dates import page_locale
 from webui.services import page_arg, services
 from workflows.credit import roles
 from workflows.credit.contracts import list_contracts
@@ -141,8 +143,14 @@ def supplier(supplier_id: int) -> str:
     require_groups(SUPPLIER_READERS, _("read suppliers"))
     with services().rt.factory() as session:
         found = supplier_file(session, supplier_id)
+        language = found.supplier.language
         return render_template(
-            "suppliers/show.html", s=found.supplier, evaluations=found.evaluations, contracts=found.contracts
+            "suppliers/show.html",
+            s=found.supplier,
+            evaluations=found.evaluations,
+            contracts=found.contracts,
+            # The supplier's language named in the page's (英语, Chinese), as CLDR names languages.
+            language_name=Locale.parse(page_locale()).languages.get(language or "", language),
         )
 
 

@@ -184,6 +184,8 @@ def test_the_legal_case_file_is_a_pdf_in_the_legal_users_language(desk: Collecti
     assert "发出催款函" in text and "发票：SH-1、SH-2" in text and "冻结客户信用 信用冻结：否 → 是" in text
     assert "移交法务 坏账准备：¥128,000.50" in text and "状态：催收中 → 法务处理" in text
     assert not re.search(r"[a-z]+_[a-z_]+|True|False|None|[{}\[\]']", text), text
-    # Amounts and days whole in the invoice table (no break inside "¥120,000.00" or a day).
-    assert "SH-1 2026/1/31 2026/3/2 ¥120,000.00 ¥120,000.00 ¥0.00 ¥120,000.00 30" in text, text
+    # Amounts and days whole in the invoice table (no break inside "¥120,000.00" or a day), days written as
+    # everywhere else in Chinese (R21 F-13: not "2026/1/31"); a value the record lacks is 无, not "-".
+    assert "SH-1 2026年1月31日 2026年3月2日 ¥120,000.00 ¥120,000.00 ¥0.00 ¥120,000.00 30" in text, text
+    assert "（ERP 编号：无）" in text and "统一社会信用代码/注册号：无" in text and " - " not in text
     assert len(data) < 120_000, len(data)
