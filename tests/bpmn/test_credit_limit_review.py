@@ -112,8 +112,9 @@ def test_utilisation_and_scheduled_reviews_run_once_and_complete(desk: Desk, app
 
     review = desk.task("analyst1")
     assert review["name"] == "review_limit"
-    assert review["subject"] == "Busy Machinery AG, limit review (utilisation)"
-    assert "Trigger: utilisation" in review["context"]["instructions"]
+    # The trigger by its English words, not its code "utilisation" (R21's F-11).
+    assert review["subject"] == "Busy Machinery AG, limit review (high utilisation of the limit)"
+    assert "Trigger: high utilisation of the limit" in review["context"]["instructions"]
     proposed = review["context"]["data"]["proposal"]["proposed_limit"]
     assert (
         desk.complete(

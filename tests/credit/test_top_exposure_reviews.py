@@ -155,8 +155,9 @@ def test_the_daily_sweep_starts_the_review_and_its_task_says_why(
         assert instance is not None
         assert (instance.data["reason"], instance.data["review_note"]) == ("top_exposure", why)
     [task] = [t for t in desk.client.get("/api/tasks", headers=auth(demo_tokens["analyst1"])).json["items"]]
-    assert task["subject"] == "Giant Buyer AG, limit review (top_exposure)"
-    assert f"Trigger: top_exposure: {why}" in task["context"]["instructions"]
+    # The trigger by its English words (R21's F-11: the code "top_exposure" was shown).
+    assert task["subject"] == "Giant Buyer AG, limit review (one of the largest exposures)"
+    assert f"Trigger: one of the largest exposures: {why}" in task["context"]["instructions"]
     again = desk.tick()  # the review is open, and then reviewed within 6 months: not started again
     assert next(j for j in again["jobs"] if j["job"] == "limit_review_sweep")["reviews_started"] == 0
 

@@ -95,3 +95,4 @@ def test_the_credit_manager_s_english_instructions_write_the_amounts_as_money(de
     shown = f"€{float(proposed):,.2f}"
     assert instructions.startswith(f"The analyst recommends {shown} (grade "), instructions
     assert re.search(r"policy's limit €[\d,]+\.\d\d", instructions), instructions
+    assert ", trigger: high utilisation of the limit; " in instructions, instructions  # not the code

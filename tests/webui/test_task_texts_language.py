@@ -53,10 +53,11 @@ def test_a_zh_user_reads_the_subject_and_instructions_in_chinese_an_en_user_in_e
     assert "<td>Slowpay Trading，申请额度 €200,000.00</td>" in inbox_row(analyst, application_task)
 
     switch(analyst, "en", "/inbox")
-    assert "<td>Slowpay Trading, limit review (manual)</td>" in inbox_row(analyst, task_id)
+    # The trigger by its English words, not its code "manual" (R21's F-11).
+    assert "<td>Slowpay Trading, limit review (started by hand)</td>" in inbox_row(analyst, task_id)
     page = text_of(analyst.get(f"/tasks/{task_id}"))
-    assert '<p class="subject">Slowpay Trading, limit review (manual)</p>' in page
-    assert "Trigger: manual" in page and "触发原因" not in page
+    assert '<p class="subject">Slowpay Trading, limit review (started by hand)</p>' in page
+    assert "Trigger: started by hand" in page and "触发原因" not in page
     application_page = text_of(analyst.get(f"/tasks/{application_task}"))
     assert "The limit formula proposes" in application_page
     assert '<p class="subject">Slowpay Trading, €200,000.00</p>' in application_page
@@ -64,7 +65,7 @@ def test_a_zh_user_reads_the_subject_and_instructions_in_chinese_an_en_user_in_e
     with app.extensions["creditflow"].rt.factory() as session:
         row = session.get(InboxItem, task_id)
         assert row is not None and row.translations is not None
-        assert row.subject == "Slowpay Trading, limit review (manual)"  # the stored English stays as it was
+        assert row.subject == "Slowpay Trading, limit review (started by hand)"  # the stored English
         # title: the task's name_zh, kept for the inbox search
         assert set(row.translations["zh"]) == {"title", "subject", "instructions"}
 
