@@ -29,6 +29,7 @@ def test_a_promise_outside_the_limits_and_the_system_s_steps_read_in_chinese(
     assert "承诺付款日在 45 天之后，超过上限 30 天；" in text, text
     assert re.search(r"承诺金额 €100\.00 低于逾期金额 €4,000\.00 的 25%（€1,000\.00）", text), text
     assert "催收案件已立案 · 系统" in text and " system" not in text, text
+    assert "立案日期" in text and "列入日期" not in text  # a case is opened (立案), not listed (R22-3)
     assert english_left(zh_page, ["Slow Promiser", "INV-S1"]) == []
     en_page = as_user(app, "manager1", "en").get(f"/customers/{customer}").get_data(as_text=True)
     en_text = visible(en_page)

@@ -132,6 +132,8 @@ def test_a_zh_finance_user_reads_suppliers_and_contracts_in_chinese_and_back_in_
     assert "没有符合筛选条件的供应商" in zh["/suppliers?q=nobody"] and "1 份合同" in zh["/contracts"]
     assert "供应商档案" in zh[supplier] and "风险评估" in zh[supplier] and "90 天" in zh[page]
     assert "现行有效" in zh[page] and "付款条件" in zh[page] and "€1,200,000.00" in zh[page]
+    for path in (supplier, page, "/contracts"):  # a contract's value is 合同金额, not 价值 (R22-3)
+        assert "合同金额" in zh[path] and "价值" not in zh[path], path
     # The supplier scorecard's factors, the contract's own columns and the approvers' tasks by their names.
     assert "交货 94" in zh[supplier] and "外部评级 90" in zh[supplier]
     assert "付款期限（天）" in zh[page] and "开始日期" in zh[page] and "2026年1月1日" in zh[page]
