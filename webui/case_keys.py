@@ -379,4 +379,9 @@ def coded_value(key: str, value: str, language: str, process: str | None = None)
         return str(CHANGE_TYPE_LABELS[value])
     if not _offered_in(key, value, process):
         return None
-    return _form_texts(language)[1].get((key, value))
+    said = _form_texts(language)[1].get((key, value))
+    if said is None and language == "en" and (key, value) in _choice_processes():
+        # A shipped form's choice without an English title (the forms give `enum_titles_zh` only): the code
+        # is its English word, written as a word ("request_info" reads "request info").
+        return value.replace("_", " ")
+    return said

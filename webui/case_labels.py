@@ -199,9 +199,18 @@ SAYERS = {
 }
 
 
+# A limit review's reason as an English page says it: the stored "review:overdue" is the msgid's own
+# English with the trigger's code (zh says the msgid: 额度复核：发票逾期).
+REVIEW_REASON = lazy_gettext("limit review: %(trigger)s")
+
+
 def limit_reason(text: object) -> str:
     """A limit history's reason (workflows/credit/limit_reasons.py) in the page's language; in
     "review:%(reason)s" the reason is the limit review's trigger code (its start form's choice), by label."""
+    if current_language() == ENGLISH and isinstance(text, str) and text.startswith("review:"):
+        trigger = text.removeprefix("review:")
+        if trigger in TRIGGERS:
+            return str(REVIEW_REASON) % {"trigger": TRIGGERS[trigger]}
     return said_stored(text, {**SAYERS, "reason": lambda code: _code(TRIGGERS, code)})
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, g
 
+from webui.group_labels import group_label
 from webui.i18n import current_language
 from webui.services import services
 from workflows.definitions.display_names import (
@@ -37,9 +38,7 @@ def _versions() -> dict[int, int]:
 
 
 def prime(instance_ids: Iterable[int]) -> None:
-    """Read the versions of these instances in one query (a page of inbox rows), in a Chinese page only."""
-    if current_language() == ENGLISH:
-        return
+    """Read the versions of these instances in one query (a page of inbox rows)."""
     versions = _versions()
     wanted = sorted({i for i in instance_ids if i not in versions})
     if not wanted:
@@ -80,38 +79,38 @@ def task_text(task: Any, which: str) -> str:
 
 
 def task_groups(task: Any) -> str:
-    """The groups a task is offered to, as its diagram's lanes name them in the page's language."""
+    """The groups a task is offered to, as its diagram's lanes name them in the page's language; in English
+    by the groups' names ("Credit analyst"), as lanes name them by id only."""
     language = current_language()
     groups = list(task.candidate_groups or [])
     if language == ENGLISH or not groups:
-        return ", ".join(groups)
+        return ", ".join(group_label(group) for group in groups)
     names = _names(task.instance_id)
     return "、".join(names.group(group, language) for group in groups)
 
 
 def element_name(instance_id: int, bpmn_id: str | None, english: str | None) -> str:
-    """A history line's task: its name in the page's language; the English name, else the element's id."""
+    """A history line's task: its name in the page's language; the English name (the one stored, else the
+    diagram's), else the element's id."""
     fallback = english or bpmn_id or ""
     language = current_language()
     if language == ENGLISH:
-        return fallback
+        if english or not bpmn_id:
+            return fallback
+        return _names(instance_id).elements.get(bpmn_id, {}).get(ENGLISH) or fallback
     return _names(instance_id).element(bpmn_id, language, fallback)
 
 
 def process_label(instance_id: int, process_key: str) -> str:
-    """The process's name in the page's language (the key itself in English: what the pages showed)."""
-    language = current_language()
-    if language == ENGLISH:
-        return process_key
-    return _names(instance_id).process.get(language) or process_key
+    """The process's name in the page's language, as the instance's version names it (English: its
+    diagram's `name`); the key itself when the diagram names none."""
+    return _names(instance_id).process.get(current_language()) or process_key
 
 
 def key_label(process_key: str) -> str:
     """A process key (a filter's choice) as its newest active version names the process in the page's
-    language; the key itself in English or when no version names it."""
+    language (English: its diagram's `name`); the key itself when no version names it."""
     language = current_language()
-    if language == ENGLISH:
-        return process_key
     with services().rt.factory() as session:
         definition = latest_definition(session, process_key, required=False)
         if definition is None:

@@ -35,9 +35,9 @@ def group_list(groups: Iterable[str]) -> str:
 
 def actor_label(name: str | None) -> str:
     """Who acted, as a history or audit row names them: creditflow itself ("system": timers, jobs, the
-    shipped deployments) in the page's language; a person by their user name, as stored. English pages keep
-    "system", the name the audit filter and the CSV export use."""
-    if name == SYSTEM_ACTOR and current_language() != ENGLISH:
+    shipped deployments) in the page's language ("the system", 系统); a person by their user name, as
+    stored. The audit filter and the CSV export keep the stored "system"."""
+    if name == SYSTEM_ACTOR:
         return str(SYSTEM_NAME)
     return name or ""
 

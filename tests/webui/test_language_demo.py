@@ -1,7 +1,8 @@
 """The demo a new user meets after `make run`, read in Chinese (issue 20): tests elsewhere build their own
 cases, so this one seeds what `creditflow init --demo` seeds and reads what the demo's people see. Every page
 their inbox links to is Chinese (<html lang>, 200), and what our code wrote into the demo's cases is said in
-Chinese: a limit review's trigger inside a customer's limit history ("review:overdue"), and the legal costs
+Chinese: a limit review's trigger inside a customer's limit history ("review:overdue"; English says it by
+its label too), and the legal costs
 of the write-off proposal, as money."""
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def test_a_limit_reviews_trigger_in_the_limit_history_is_said_by_its_label(app: 
         assert limit_reason("review:someone typed this") == "额度复核：someone typed this"
         assert limit_reason("credit application") == "信用额度申请"
     with app.test_request_context("/customers/1", headers={"Accept-Language": "en"}):
-        assert limit_reason("review:overdue") == "review:overdue"
+        # English says the trigger by its label too (R21's F-11: the customer page read 'review:overdue').
+        assert limit_reason("review:overdue") == "limit review: overdue invoices"
+        assert limit_reason("review:someone typed this") == "review:someone typed this"
 
 
 def task_texts(demo: Flask, user: str, language: str) -> list[str]:

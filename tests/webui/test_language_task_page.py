@@ -119,7 +119,9 @@ def test_a_zh_analyst_reads_the_review_task_s_data_instructions_and_history_in_c
     assert "Annual revenue €50,000,000.00" in kv and "Missing data Financial ratios" in kv, kv
     assert "Basis of the proposal the formula, at most the request" in kv
     assert "Scorecard general scorecard" in kv
-    assert 'data-key="annual_revenue"' in page and "score_customer" in english["task-column"]
+    # The service tasks by their English names, not their element ids (R21's F-11).
+    assert 'data-key="annual_revenue"' in page and "Score customer" in english["task-column"]
+    assert "score_customer" not in english["task-column"]
     assert SNAKE.findall(kv) == [] and "general scorecard" in english["instructions"]
     details = english["small"]
     assert "customer number: 1 · old limit: €10,000.00" in details and "offered to: Credit analyst" in details
