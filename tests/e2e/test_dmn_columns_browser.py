@@ -103,6 +103,9 @@ def test_owner_renames_an_input_column_reads_the_diff_and_deploys(
     assert '<input id="grade_input" label="Risk grade">' in new[TABLE]
     assert "<text>grade</text>" in new[TABLE]  # the expression the engine reads is unchanged
     assert new[TABLE].count("<rule ") == old[TABLE].count("<rule ") == 8
+    # dmn-js keeps the table's Chinese words (extensionElements properties, R21 F-12) through the edit.
+    for words in ('name="name_zh"', 'name="label_zh"', 'name="description_zh"', 'value="建议额度（本位币）"'):
+        assert new[TABLE].count(words) == old[TABLE].count(words) > 0, words
     assert {n: t for n, t in new.items() if n != TABLE} == {n: t for n, t in old.items() if n != TABLE}
 
 

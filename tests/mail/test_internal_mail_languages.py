@@ -121,8 +121,8 @@ def languages(desk: Collections, language: str, users: Iterable[str]) -> None:
 # --- order release ---------------------------------------------------------------------------------
 
 
-def _held_order(desk: Collections, ref: str, amount: str) -> int:
-    fields = {"external_id": ref, "name": f"Orderly {ref}", "currency": "EUR", "credit_limit": "100000.00"}
+def _held_order(desk: Collections, ref: str, amount: str, name: str) -> int:
+    fields = {"external_id": ref, "name": name, "currency": "EUR", "credit_limit": "100000.00"}
     customer = migrated_customer(desk.client.application, fields)
     body = {"customer_id": customer, "order_ref": ref, "amount": amount, "currency": "EUR"}
     answer = desk.client.post("/api/credit-checks", json=body, headers=auth(desk.tokens["sales1"]))
@@ -140,22 +140,24 @@ def test_a_chinese_requester_hears_of_the_release_in_chinese_with_what_the_manag
     desk: Collections,
 ) -> None:
     languages(desk, "zh", ["sales1"])
-    instance = _held_order(desk, "SO-2026-0815", "820000.00")
+    instance = _held_order(desk, "SO-2026-0815", "820000.00", CHINESE_NAME)
+    [task] = [t for t in desk.open_tasks("manager1") if t["instance_id"] == instance]
+    assert task["subject"] == "Order SO-2026-0815 of 上海精密零件有限公司: €820,000.00"  # R22-6: named
     _decide_release(desk, instance, "approve", "同意放行，客户已承诺月底前回款。")
     [mail] = to(desk, "sales1@example.com")
     text = chinese(mail, "SO-2026-0815", "manager1")
     assert mail["Subject"] == "订单 SO-2026-0815 已放行"
-    assert "manager1 已批准放行客户" in text and "（€820,000.00）" in text
+    assert f"manager1 已批准放行{CHINESE_NAME} 的订单 SO-2026-0815（€820,000.00）。" in text
     assert "审批意见：\n同意放行，客户已承诺月底前回款。" in text
 
 
 def test_an_english_requester_hears_of_a_refusal_without_codes(desk: Collections) -> None:
-    instance = _held_order(desk, "SO-3", "150000.00")
+    instance = _held_order(desk, "SO-3", "150000.00", "Orderly Trading GmbH")
     _decide_release(desk, instance, "reject", "Too much at once.")
     [mail] = to(desk, "sales1@example.com")
     text = english(mail)
     assert mail["Subject"] == "Order SO-3 stays held"
-    assert "manager1 did not release order SO-3" in text and "(€150,000.00)" in text
+    assert "manager1 did not release order SO-3 of Orderly Trading GmbH (€150,000.00): it stays held." in text
     assert "Comment:\nToo much at once." in text
 
 
@@ -252,6 +254,62 @@ def test_the_question_reminder_reaches_a_chinese_requester_in_chinese(desk: Coll
     text = chinese(mail, "Acme Machinery GmbH")
     assert mail["Subject"] == "请补充资料：Acme Machinery GmbH 的信用额度申请"
     assert "请提供最新的资产负债表。" in text and "14 天内未答复的，该申请将自动撤回" in text
+    desk.tick(days=9)  # 14 days without an answer: withdrawn, and the requester is told why (R22-9)
+    [withdrawn] = [m for m in to(desk, "sales1@example.com") if m is not mail]
+    text = chinese(withdrawn)
+    assert withdrawn["Subject"] == "您的信用额度申请已撤回"
+    assert "系统自动撤回：自提出补充资料要求之日起 14 天内未收到所需资料。" in text
+
+
+# A grade-E applicant (tests/bpmn/test_credit_application.py's WEAK_CUSTOMER): rejected by the rules alone.
+WEAK = {
+    "name": "Shaky Builders Ltd",
+    "email": "office@shaky.example",
+    "industry": "construction",
+    "founded_year": 2025,
+    "annual_revenue": "100000",
+    "currency": "EUR",
+    "current_ratio": "0.8",
+    "debt_ratio": "0.95",
+    "external_rating": "CCC",
+}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_an_automatic_rejection_says_why_in_the_requesters_language(desk: Collections, language: str) -> None:
+    if language == "zh":
+        languages(desk, "zh", ["sales1"])
+    created = desk.client.post("/api/customers", json=WEAK, headers=auth(desk.tokens["analyst1"]))
+    assert created.status_code == 201, created.json
+    data = {
+        "customer_id": created.json["id"],
+        "requested_limit": 20000,
+        "currency": "EUR",
+        "payment_terms_days": 30,
+        "justification": "一次性订单",
+    }
+    started = desk.client.post(
+        "/api/process-instances",
+        json={"process_key": "credit_application", "data": data},
+        headers=auth(desk.tokens["sales1"]),
+    )
+    assert started.status_code == 201 and started.json["data"]["decision"] == "reject", started.json
+    assert started.json["data"]["comment"] == ""  # no sentence of ours in the case data (a zh page's 备注)
+    score = started.json["data"]["scoring"]["score"]
+    desk.tick(days=0)
+    [mail] = to(desk, "sales1@example.com")
+    if language == "zh":
+        text = chinese(mail, "为 E（")  # the grade is data
+        assert mail["Subject"] == "您的信用额度申请未获批准"
+        assert f"系统自动审批：该客户信用等级为 E（评分 {score}），按信用政策只能采用预付款方式交易。" in text
+        assert "审批意见" not in text
+    else:
+        text = english(mail)
+        assert mail["Subject"] == "Your credit application was rejected"
+        assert (
+            f"Decided automatically: the customer's grade E (score {score}) allows cash in advance only."
+            in text
+        )
 
 
 # --- the month end's provision run --------------------------------------------------------------------

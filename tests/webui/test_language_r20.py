@@ -169,8 +169,9 @@ def test_the_order_release_task_says_the_refusal_reason_and_the_done_flash_the_s
     done = manager.post(f"/tasks/{task['id']}", data={"csrf_token": token, "decision": "approve"})
     assert done.status_code == 302, done.get_data(as_text=True)
     inbox = html.unescape(manager.get("/inbox").get_data(as_text=True))
-    assert "已办结：「放行被冻结的订单」（客户 " in inbox and "的订单 SO-2026-0815：€120,000.00）" in inbox
-    assert "Order SO-2026-0815 of customer" not in inbox
+    # The subject names the customer (R22-6), not its id.
+    assert "已办结：「放行被冻结的订单」（Orderly Trading GmbH 的订单 SO-2026-0815：€120,000.00）" in inbox
+    assert "Order SO-2026-0815 of" not in inbox
 
 
 def test_the_en_done_flash_keeps_the_english_subject(
@@ -182,7 +183,7 @@ def test_the_en_done_flash_keeps_the_english_subject(
     done = manager.post(f"/tasks/{task['id']}", data={"csrf_token": token, "decision": "approve"})
     assert done.status_code == 302
     inbox = html.unescape(manager.get("/inbox").get_data(as_text=True))
-    assert "(Order SO-2026-0815 of customer" in inbox and "€120,000.00) is completed." in inbox
+    assert "(Order SO-2026-0815 of Orderly Trading GmbH: €120,000.00) is completed." in inbox
 
 
 def test_the_supplier_change_review_task_says_the_change_and_the_four_eyes_steps_in_chinese(
