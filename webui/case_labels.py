@@ -163,8 +163,10 @@ SENTENCE_KEYS = frozenset({"basis", "why"})
 PROCESS_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
 SENTENCE_LISTS = frozenset({"outside"})  # handlers/dunning_promises.py: the promise limits a promise breaks
 # Amounts in the case data that format_value's key pattern does not know as money (disputed: a dispute's;
-# costs: a write-off's legal costs, in the currency of the invoices it writes off).
-MONEY_KEYS = frozenset({"cap", "need", "overdue", "expected_annual_sales", "disputed", "costs"})
+# costs, written_off, provision_used: a write-off's, in the currency of the invoices it writes off).
+MONEY_KEYS = frozenset(
+    {"cap", "need", "overdue", "expected_annual_sales", "disputed", "costs", "written_off", "provision_used"}
+)
 NOT_MONEY_SUFFIXES = ("_pct", "_rate", "_days", "_months", "_count")  # revenue_cap_pct is a share, not money
 
 

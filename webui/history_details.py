@@ -18,7 +18,8 @@ from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
 from webui.case_keys import coded_value
-from webui.case_labels import data_value, known_label, limit_reason
+from webui.case_labels import data_list, data_value, invoice_lines, known_label, limit_reason
+from webui.customer_labels import CHECK_RESULTS, OUTCOMES
 from webui.diagram_names import key_label
 from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
@@ -35,7 +36,6 @@ AUDIT_LABELS: dict[str, Any] = {
     "new": lazy_gettext("new limit"),
     "approvers": lazy_gettext("approved by"),
     "groups": lazy_gettext("offered to"),
-    "operation": lazy_gettext("service operation"),
     "process_key": lazy_gettext("process"),
     "version": lazy_gettext("version"),
     "status": lazy_gettext("status"),
@@ -49,6 +49,18 @@ DISPUTE_LABELS: dict[str, Any] = {
     "proposed_credit": lazy_gettext("Proposed credit"),
 }
 LIMIT_CHANGE, DISPUTE_PROPOSAL = "limit change", "dispute proposal"
+# Codes our events store under these keys (a credit check's, workflows/credit/credit_checks.py), by label.
+ORDER_STATUSES = ("open", "held", "released", "invoiced", "cancelled")  # order_tables.OrderStatus
+EVENT_CODES: dict[str, Mapping[str, Any]] = {
+    "result": CHECK_RESULTS,
+    "order_status": {code: STATUS_LABELS[code] for code in ORDER_STATUSES},
+}
+# An invoice's statuses beyond the instances' and orders' (workflows/credit/models.InvoiceStatus), said as the
+# customer page says them.
+INVOICE_STATUSES = {code: OUTCOMES[code] for code in ("paid", "written_off")}
+# Keys an event's line leaves out: a service call's operation id (the task column names the element in the
+# reader's language; the id stays in the audit trail and GET /api/audit).
+LEFT_OUT = frozenset({"operation"})
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -67,7 +79,64 @@ def _our_sentence(value: str) -> str:
     return said_stored(value)
 
 
-def _said(key: str, value: Any, currency: str | None = None, kind: str | None = None) -> Markup | str:
+def _listed(parts: list[Markup | str], english: bool) -> Markup:
+    return Markup(", " if english else "、").join(escape(part) for part in parts)
+
+
+def _fields(data: Mapping[str, Any], currency: str | None, process: str | None, depth: int) -> Markup:
+    """Case data (what a case started with, a record inside it) as "label: value" pairs, each value as the
+    case-data table says it."""
+    english = current_language() == ENGLISH
+    separator = gettext("%(label)s: %(value)s")
+    parts = []
+    for key, value in data.items():
+        label = known_label(key)
+        if label is not None and english:
+            label = _inline(label)
+        name = escape(label) if label is not None else Markup('<span data-value="">%s</span>') % key
+        shown = escape(_data_said(key, value, currency, process, depth))
+        parts.append(Markup(separator % {"label": name, "value": shown}))
+    return Markup("; " if english else "；").join(parts)
+
+
+def _data_said(
+    key: str, value: Any, currency: str | None, process: str | None, depth: int = 0
+) -> Markup | str:
+    """A case-data value inside a history line: amounts, days and our codes as the case-data table says them
+    (webui/case_labels.data_value, with the case's process), records as their labelled fields, what people
+    typed as stored."""
+    if value is None or (isinstance(value, Mapping | list | str) and not value):
+        return "—"
+    if (listed := data_list(value, key)) is not None:
+        return listed
+    if (lines := invoice_lines(value, key, currency, process)) is not None:
+        return lines
+    english = current_language() == ENGLISH
+    if isinstance(value, Mapping | list) and depth >= 3:  # deeper than any case of ours: as stored
+        return _stored(value)
+    if isinstance(value, Mapping):
+        return Markup("(%s)" if english else "（%s）") % _fields(value, currency, process, depth + 1)
+    if isinstance(value, list):
+        return _listed(
+            [
+                _fields(v, currency, process, depth + 1)
+                if isinstance(v, Mapping)
+                else _data_said(key, v, currency, process, depth + 1)
+                for v in value
+            ],
+            english,
+        )
+    shown = format_value(key, value)
+    said = data_value(key, value, shown, currency, process)
+    if not isinstance(value, str) or said != shown:
+        return said
+    # The same text back: what people typed (as stored), or a code whose English is itself ("approve").
+    return said if coded_value(key, value, current_language(), process) is not None else _stored(value)
+
+
+def _said(
+    key: str, value: Any, currency: str | None = None, kind: str | None = None, process: str | None = None
+) -> Markup | str:
     """`value` as the line says it; `kind`: LIMIT_CHANGE or DISPUTE_PROPOSAL when the event is one."""
     if kind == DISPUTE_PROPOSAL and key == "proposed_credit" and as_decimal(value) is not None:
         return format_money(value, currency, locale=page_locale())
@@ -76,6 +145,12 @@ def _said(key: str, value: Any, currency: str | None = None, kind: str | None = 
         return said if said is not None else _stored(value)
     if key in ("old", "new") and not isinstance(value, bool) and as_decimal(value) is not None:
         return format_money(value, currency, locale=page_locale())  # a limit change's amounts
+    if key == "written_off" and isinstance(value, Mapping) and value:
+        # A write-off's decision: {invoice id: amount}; each invoice has its own line (invoice_written_off),
+        # this one says the total.
+        amounts = [as_decimal(v) for v in value.values() if not isinstance(v, bool)]
+        if len(amounts) == len(value) and all(a is not None for a in amounts):
+            return format_money(sum(a for a in amounts if a is not None), currency, locale=page_locale())
     if key == "lines" and (lines := lines_said(value, currency, current_language())) is not None:
         return lines  # a dispute's lines (its opening event): invoice, amount and reason each
     if key == "groups" and isinstance(value, list):
@@ -83,7 +158,11 @@ def _said(key: str, value: Any, currency: str | None = None, kind: str | None = 
     if key == "approvers" and isinstance(value, list):
         return Markup('<span data-value="">%s</span>') % "、".join(map(str, value))
     if isinstance(value, str):
-        if key == "status":  # an instance's, a task's or a contract change request's
+        if key in EVENT_CODES and value in EVENT_CODES[key]:
+            return str(EVENT_CODES[key][value])
+        if key == "status":  # an instance's, a task's, an invoice's or a contract change request's
+            if value in INVOICE_STATUSES:
+                return str(INVOICE_STATUSES[value])
             return coded_value(key, value, current_language()) or label_of(STATUS_LABELS, value)
         if key == "process_key":
             return key_label(value)
@@ -98,10 +177,14 @@ def _said(key: str, value: Any, currency: str | None = None, kind: str | None = 
                 return format_day(value)
             except ValueError:  # the shape of a day but none (a typed "2026-02-30"): as stored, not a 500
                 return _stored(value)
+        # The event's own keys are ours in every process (a contract change request's status, a dispute's
+        # owner group): said without the process, unlike the case data it carries (_data_said).
         said = data_value(key, value, value, currency)
-        return said if said != value else _stored(value)  # what people typed, operation ids: as stored
+        if said == value and coded_value(key, value, current_language()) is None:
+            return _stored(value)  # what people typed: as stored (a code whose English is itself is ours)
+        return said
     if isinstance(value, Mapping | list):
-        return _stored(value)
+        return _data_said(key, value, currency, process, 1)
     return format_value(key, value)
 
 
@@ -128,8 +211,12 @@ def _currency(flat: Mapping[str, Any], case_currency: str | None) -> str | None:
     return case_currency
 
 
-def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None) -> Markup | str:
-    """The detail line of one history row ("offered to: 信用分析师", "offered to: Credit analyst")."""
+def history_detail(
+    detail: Mapping[str, Any] | None, currency: str | None = None, process: str | None = None
+) -> Markup | str:
+    """The detail line of one history row ("offered to: 信用分析师", "offered to: Credit analyst"); an
+    instance's start data on a second line, field by field. `process`: the case's process key (its codes
+    and sentences are said as the case-data table says them)."""
     if not detail:
         return ""
     flat: dict[str, Any] = {}
@@ -142,11 +229,17 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
         elif asked and key == "previous":
             continue
         # One level flattened: a completion's submitted data ("decision: keep · comment: …") and an
-        # instance start's "after" (whose own "data", what the case started with, stays one value).
-        elif isinstance(value, Mapping):
+        # instance start's "after" (whose own "data", what the case started with, stays one value); a
+        # write-off decision's amounts by invoice id stay one value (their total, _said).
+        elif isinstance(value, Mapping) and key != "written_off":
             flat.update(value)
         else:
             flat[key] = value
+    for key in LEFT_OUT:
+        flat.pop(key, None)
+    if "before" in flat and flat["before"] is None:  # an instance start's: nothing came before it
+        del flat["before"]
+    started_with = flat.pop("data") if isinstance(flat.get("data"), Mapping) else None
     amounts_in = _currency(flat, currency)
     kind = None
     if "old" in flat and "new" in flat:  # credit_limit_changed: its reason is a limit reason
@@ -167,10 +260,17 @@ def history_detail(detail: Mapping[str, Any] | None, currency: str | None = None
             was = None if value.old is None else escape(_said(key, value.old, amounts_in))
             shown = asked_for if was is None else Markup("%s → %s") % (was, asked_for)
         else:
-            shown = escape(_said(key, value, amounts_in, kind))
+            shown = escape(_said(key, value, amounts_in, kind, process))
         name = escape(str(label)) if label is not None else Markup('<span data-value="">%s</span>') % key
         parts.append(Markup(separator % {"label": name, "value": shown}))
-    return Markup(" · ").join(parts)
+    line = Markup(" · ").join(parts)
+    if started_with is None:
+        return line
+    label = str(AUDIT_LABELS["data"])
+    fields = _fields(started_with, _currency(started_with, currency), process, 0) if started_with else "—"
+    label = _inline(label) if english else label
+    data = Markup(separator % {"label": escape(label), "value": escape(fields)})
+    return Markup("<br>").join(part for part in (line, data) if part)
 
 
 def register(app: Flask) -> None:
