@@ -93,6 +93,7 @@ def create_app(
         dashboard,
         definition_compare,
         definition_new,
+        definition_tables,
         definitions,
         diagram_names,
         errors,
@@ -148,6 +149,7 @@ def create_app(
         app.register_blueprint(blueprint.bp)
     i18n.register(app)  # before formatting: the formats follow the request's locale
     diagram_names.register(app)  # task, lane and process names in the page's language
+    definition_tables.register(app)  # decision tables' names, columns and notes in the page's language
     case_labels.register(app)  # case-data keys and our handlers' stored sentences in the page's language
     history_details.register(app)  # the history's detail lines, labelled the same way
     instruction_sentences.register(app)  # a contract change's summary in the case data

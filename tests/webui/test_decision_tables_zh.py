@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
+from tests.bpmn.test_credit_application import SOLID_CUSTOMER, apply, create_customer
+from tests.helpers import auth
 from tests.webui.test_language import switch, visible
 from tests.webui.test_pages import logged_in
+from tests.workflows.test_decision_log import rule_ids
 from workflows.definitions.decision_tables import read_decision_tables
 
 SHIPPED = {path.name: path.read_text(encoding="utf-8") for path in sorted(Path("bpmn").glob("*.dmn"))}
@@ -97,3 +101,49 @@ def test_a_zh_process_owner_reads_the_decision_tables_of_a_version_in_chinese(ap
     english = html.unescape(owner.get("/definitions/credit_application/1").get_data(as_text=True))
     assert ">Who approves a credit limit</span>" in english and "信用额度审批权限" not in english
     assert "Up to 100,000: the analyst alone" in english
+
+
+@pytest.mark.usefixtures("shipped")
+def test_the_instance_pages_decision_log_names_tables_columns_and_rules_in_chinese(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = create_customer(client, demo_tokens["sales1"], SOLID_CUSTOMER)
+    instance = apply(client, demo_tokens["sales1"], customer["id"], 600_000)
+    logged = client.get(
+        f"/api/process-instances/{instance['id']}/decisions", headers=auth(demo_tokens["sales1"])
+    ).json
+    grade = next(d for d in logged["items"] if d["decision_id"] == "credit_scorecard")  # type: ignore[index]
+    [rule] = grade["rules"]
+    note = dict(zip(rule_ids("credit_scorecard.dmn"), ZH_GRADE_NOTES, strict=True))[rule["id"]]
+    sales = logged_in(app, "sales1")
+    switch(sales, "zh", "/inbox")
+    page = html.unescape(sales.get(f"/instances/{instance['id']}").get_data(as_text=True))
+    row = (
+        page.split('<tr data-decision="credit_scorecard">')[1]
+        .split("<tr data-decision=")[0]
+        .split("</section>")[0]
+    )
+    # The table by its name (its id beside it), the inputs by their columns, the rule's note after its row.
+    assert "<span data-value>按评分卡得分确定信用等级</span>" in row and ">credit_scorecard</code>" in row
+    assert 'data-key="得分（0–100）"' in row and 'data-key="无付款记录且无外部评级"' in row
+    assert 'data-key="scoring[' not in row
+    assert f"<small data-value>{note}</small>" in row
+    switch(sales, "en", "/inbox")
+    english = html.unescape(sales.get(f"/instances/{instance['id']}").get_data(as_text=True))
+    row = (
+        english.split('<tr data-decision="credit_scorecard">')[1]
+        .split("<tr data-decision=")[0]
+        .split("</section>")[0]
+    )
+    assert 'data-key="scoring["score"]"' in row and ">credit_scorecard</code>" in row
+    assert not CJK.search(row)
+
+
+ZH_GRADE_NOTES = (
+    "资料不足（无付款记录、无评级）：最高 C 级",
+    "85 分及以上",
+    "70–84 分",
+    "55–69 分",
+    "40–54 分",
+    "40 分以下",
+)

@@ -30,6 +30,7 @@ class DecisionTable:
     hit_policy: str
     description: str
     inputs: list[str] = field(default_factory=list)  # "label (expression)"
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (label, expression) of each input
     outputs: list[str] = field(default_factory=list)  # "label (name)"
     rules: list[tuple[list[str], list[str], str]] = field(default_factory=list)  # inputs, outputs, note
 
@@ -89,7 +90,9 @@ def _table(
     )
     for column in table.iterfind(f"{{{ns}}}input"):
         label = _said(column, ns, "label", language, column.get("label") or "")
-        result.inputs.append(f"{label} ({_text(column, 'd:inputExpression/d:text', ns)})")
+        expression = _text(column, "d:inputExpression/d:text", ns)
+        result.inputs.append(f"{label} ({expression})")
+        result.columns.append((label, expression))
     for column in table.iterfind(f"{{{ns}}}output"):
         label = _said(column, ns, "label", language, column.get("label") or "")
         result.outputs.append(f"{label} ({column.get('name') or ''})")
