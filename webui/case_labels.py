@@ -15,10 +15,11 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext
+from markupsafe import Markup, escape
 
 from webui.case_keys import KEY_LABELS, coded_in, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
-from webui.formatting import format_day, format_time, is_money_key, page_locale
+from webui.formatting import format_day, format_time, format_value, is_money_key, page_locale
 from webui.i18n import current_language
 from webui.process_sentences import is_process_sentence
 from webui.promise_limit_texts import promise_limits_said
@@ -322,8 +323,28 @@ def data_value(
     return shown if coded is None else coded
 
 
+def data_items(
+    value: Any, key: Any, currency: str | None = None, process: str | None = None
+) -> Markup | None:
+    """A list of plain values (the invoices a write-off names, the recipients told) as the page's language
+    lists things, each as data_value says it (what people or the ERP typed marked as stored); None for
+    anything else (a list of records stays JSON)."""
+    if not isinstance(value, list) or not value:
+        return None
+    if any(item is None or isinstance(item, Mapping | list) for item in value):
+        return None
+    parts = []
+    for item in value:
+        shown = format_value(str(key), item)
+        said = data_value(key, item, shown, currency, process)
+        typed = isinstance(item, str) and said == shown
+        parts.append(Markup('<span data-value="">%s</span>') % said if typed else escape(said))
+    return Markup(", " if current_language() == ENGLISH else "、").join(parts)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals.update(
+        data_items=data_items,
         data_label=data_label,
         data_list=data_list,
         data_value=data_value,
