@@ -13,7 +13,7 @@ from workflows.credit.models import Customer, Supplier
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.errors import message_of
 from workflows.mail.letter_names import approval_letter_files
-from workflows.mail.outbox import queue_email
+from workflows.mail.outbox import queue_email, queue_email_by_language
 from workflows.mail.recipients import known_language
 from workflows.mail.templates import TemplateError
 from workflows.messages import _
@@ -48,7 +48,7 @@ class Addressee:
 
 @dataclass(frozen=True)
 class NotifyEmailResult:
-    queued: int  # 0 when a retried step had already queued this e-mail
+    queued: int  # e-mails queued: one per language among the readers; 0 when a retried step had queued them
     recipients: list[str]
 
 
@@ -185,20 +185,34 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
         "process_key": ctx.process_key,
         "business_key": ctx.business_key,
     }
+    pdf_letter = PDF_LETTERS[req.template](ctx.instance_id) if req.template in PDF_LETTERS else ""
     try:
-        row = queue_email(
-            ctx.session,
-            to=recipients,
-            template=req.template,
-            context=context,
-            dedupe_key=f"notify:{ctx.task_key}",
-            now=ctx.now,
-            instance_id=ctx.instance_id,
-            # The addressee's language; else the recipients' (queue_email looks it up by address).
-            language=addressee.language if addressee else None,
-            # Letters to customers also go as a PDF in that language.
-            pdf_letter=PDF_LETTERS[req.template](ctx.instance_id) if req.template in PDF_LETTERS else "",
-        )
+        if addressee is None and not pdf_letter:
+            # Internal mail: each reader in their own language, one e-mail per language among them.
+            rows = queue_email_by_language(
+                ctx.session,
+                to=recipients,
+                template=req.template,
+                context=context,
+                dedupe_key=f"notify:{ctx.task_key}",
+                now=ctx.now,
+                instance_id=ctx.instance_id,
+            )
+        else:
+            row = queue_email(
+                ctx.session,
+                to=recipients,
+                template=req.template,
+                context=context,
+                dedupe_key=f"notify:{ctx.task_key}",
+                now=ctx.now,
+                instance_id=ctx.instance_id,
+                # The addressee's language; else the recipients' (queue_email looks it up by address).
+                language=addressee.language if addressee else None,
+                # Letters to customers also go as a PDF in that language.
+                pdf_letter=pdf_letter,
+            )
+            rows = [] if row is None else [row]
     except (TemplateError, ValueError) as exc:
         raise HandlerInputError(
             _(
@@ -208,4 +222,4 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
                 problem=message_of(exc),
             )
         ) from exc
-    return NotifyEmailResult(queued=0 if row is None else 1, recipients=recipients)
+    return NotifyEmailResult(queued=len(rows), recipients=recipients)

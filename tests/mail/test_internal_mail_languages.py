@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -26,13 +27,14 @@ from webui.watchlist import INDICATOR_SHORT_NAMES, WATCH_ACTIONS
 from workflows.batch.jobs import DAILY_JOBS, run_daily_jobs
 from workflows.definitions.display_names import read_names
 from workflows.group_names import GROUP_NAMES
-from workflows.mail.outbox import dispatch_due_emails, queue_email
+from workflows.mail import outbox
+from workflows.mail.outbox import dispatch_due_emails, queue_email, queue_email_by_language
 from workflows.mail.smtp import mailer_for
-from workflows.mail.templates import _environment, render_email
+from workflows.mail.templates import TemplateError, _environment, render_email
 from workflows.settings import TEMPLATE_DIR, Settings
 from workflows.store.db import transaction
-from workflows.store.models import OutboxEmail
-from workflows.users import set_language
+from workflows.store.models import OutboxEmail, User
+from workflows.users import add_user, set_language
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -91,12 +93,14 @@ def chinese(message: EmailMessage, *data: str) -> str:
     return subject + "\n" + plain
 
 
-def english(message: EmailMessage) -> str:
-    """The message's text, checked to be English without our codes or Chinese."""
+def english(message: EmailMessage, *data: str) -> str:
+    """The message's text, checked to be English without our codes or Chinese (but the `data` passed in)."""
     subject = str(message["Subject"])
     plain, html = bodies(message)
     shown = re.sub(r"<[^>]+>", " ", html)
     for text in (subject, plain, shown):
+        for value in data:
+            text = text.replace(value, " ")
         assert not CJK.search(text), text
         assert not CODE.search(text), (CODE.search(text), text)
     return subject + "\n" + plain
@@ -221,6 +225,41 @@ def test_english_approvers_and_legal_read_the_write_off_without_codes(desk: Coll
     text = english(decision)
     assert "Legal outcome: settled. Written off: €60,000.00" in text
     assert "Comment from our team:\nFine by me.\n" in text and "Outcome settled" not in text
+
+
+def test_a_group_whose_members_read_two_languages_gets_one_e_mail_in_each(desk: Collections) -> None:
+    """Before, the credit managers' notice went in English to all of them when one read Chinese and one
+    English; now each reads it in their own language (one e-mail per language, notify:KEY:LANG)."""
+    languages(desk, "zh", ["manager1"])
+    factory = desk.client.application.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        add_user(
+            session, "manager2", groups=["credit_manager"], email="manager2@example.com", now=desk.clock.now
+        )
+    customer = desk.customer(CHINESE_NAME)
+    desk.invoice(customer, "SPP-7001", "12000.00")
+    body = {
+        "process_key": "write_off",
+        "data": {"customer_id": customer, "outcome": "uncollectable", "amount": 0},
+    }
+    started = desk.client.post("/api/process-instances", json=body, headers=auth(desk.tokens["legal1"]))
+    assert started.status_code == 201, started.json
+    desk.tick(days=0)
+    [chinese_notice] = to(desk, "manager1@example.com")
+    [english_notice] = to(desk, "manager2@example.com")
+    assert chinese_notice["Subject"] == f"坏账核销待审批：{CHINESE_NAME}"
+    assert "按“无法收回”结案，需核销 €12,000.00（发票 SPP-7001）" in chinese(
+        chinese_notice, CHINESE_NAME, "SPP"
+    )
+    assert english_notice["Subject"] == f"Write-off to approve: {CHINESE_NAME}"
+    assert "as uncollectable: €12,000.00 to write off (invoices SPP-7001)" in english(
+        english_notice, CHINESE_NAME
+    )
+    with factory() as session:
+        keys = session.scalars(
+            select(OutboxEmail.dedupe_key).where(OutboxEmail.instance_id == started.json["id"])
+        ).all()
+    assert sorted(keys) == [k for k in sorted(keys) if k.endswith((":en", ":zh"))] and len(keys) == 2
 
 
 # --- credit application: the unanswered question ----------------------------------------------------
@@ -358,6 +397,45 @@ def test_the_provision_run_not_posted_is_said_in_english_days_to_english_posters
     assert mail["Subject"] == "Provision run of 28 Feb 2026 not posted"
     assert "no exchange rate into EUR on or before 28 Feb 2026 for CNY" in text
     assert "--as-of 2026-02-28" in text  # the command takes the ISO day
+
+
+def test_finance_and_a_credit_manager_of_different_languages_each_read_the_month_end_in_theirs(
+    app: Flask, desk: Collections
+) -> None:
+    languages(desk, "zh", ["finance1"])
+    _refused_month_end(app, desk)
+    [chinese_mail] = [m for m in desk.sink.messages if str(m["To"]) == "finance1@example.com"]
+    [english_mail] = [m for m in desk.sink.messages if str(m["To"]) == "manager1@example.com"]
+    assert chinese_mail["Subject"] == "2026年2月28日坏账准备计提未能过账" and chinese(chinese_mail)
+    assert english_mail["Subject"] == "Provision run of 28 Feb 2026 not posted" and english(english_mail)
+
+
+def test_a_version_that_fails_to_render_leaves_no_e_mail_of_the_other_language(
+    session_factory: sessionmaker[Session], clock: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # notify.email runs without a savepoint on SQLite (Operation.writes_once): its writes must all come last.
+    with transaction(session_factory) as session:
+        session.add(User(username="li", email="li@example.com", language="zh", created_at=clock))
+        session.add(User(username="ann", email="ann@example.com", created_at=clock))
+    real = outbox.render_email
+
+    def zh_broken(template: str, context: Any, **kwargs: Any) -> Any:
+        if kwargs.get("language") == "zh":
+            raise TemplateError("zh/generic.txt: broken by an edit")
+        return real(template, context, **kwargs)
+
+    monkeypatch.setattr(outbox, "render_email", zh_broken)
+    with transaction(session_factory) as session:
+        with pytest.raises(TemplateError):
+            queue_email_by_language(
+                session,
+                to=["ann@example.com", "li@example.com"],
+                template="generic",
+                context={"subject": "s", "message": "m"},
+                dedupe_key="both",
+                now=clock,
+            )
+        assert session.scalars(select(OutboxEmail)).all() == []
 
 
 # --- templates: every refusal, the labels, old diagrams ----------------------------------------------

@@ -25,7 +25,7 @@ from workflows.credit.provisions import MissingRates
 from workflows.credit.record_fields import money_text
 from workflows.engine.runtime import Runtime
 from workflows.errors import Conflict
-from workflows.mail.outbox import queue_email
+from workflows.mail.outbox import queue_email_by_language
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.users import emails_of
@@ -108,7 +108,7 @@ def _tell_the_posters(session: Session, day: date, refusal: Refusal, base: str, 
         problem = "beyond_bound"
     else:
         problem = "matrix"
-    queue_email(
+    queue_email_by_language(  # finance and the credit managers may read different languages
         session,
         to=recipients,
         template="provision_run_refused",

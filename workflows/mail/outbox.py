@@ -27,10 +27,10 @@ from workflows.mail.dispatch import next_mail_due as next_mail_due
 from workflows.mail.dispatch import relay_unreachable as relay_unreachable
 from workflows.mail.letter_names import file_for
 from workflows.mail.letters_pdf import PDF, letter_pdf
-from workflows.mail.recipients import common_language
+from workflows.mail.recipients import by_language, common_language
 from workflows.mail.sender import company_of
 from workflows.mail.smtp import Attachment
-from workflows.mail.templates import render_email
+from workflows.mail.templates import render_email, template_language
 from workflows.messages import _
 from workflows.store.db import is_postgres
 from workflows.store.models import MailStatus, OutboxEmail
@@ -127,6 +127,35 @@ def queue_email(
         TypeError: `to` is a string instead of a sequence of addresses.
         TemplateError: the template is unknown or does not render with `context`.
     """
+    values = _outbox_row(
+        session,
+        to=to,
+        template=template,
+        context=context,
+        dedupe_key=dedupe_key,
+        now=now,
+        instance_id=instance_id,
+        attachments=attachments,
+        language=language,
+        pdf_letter=pdf_letter,
+    )
+    return None if values is None else _insert_row(session, values)
+
+
+def _outbox_row(
+    session: Session,
+    *,
+    to: Sequence[str],
+    template: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    instance_id: int | None,
+    attachments: Sequence[Attachment] = (),
+    language: str | None = None,
+    pdf_letter: str | Mapping[str, str] = "",
+) -> dict[str, Any] | None:
+    """The rendered outbox row queue_email inserts (reads only); None when its dedupe_key was queued."""
     recipients = _clean_recipients(to, template)
     if not dedupe_key or len(dedupe_key) > _column_length(OutboxEmail.dedupe_key):
         raise ValueError(
@@ -170,6 +199,11 @@ def queue_email(
         "created_at": now,
         "sent_at": None,
     }
+    return values
+
+
+def _insert_row(session: Session, values: Mapping[str, Any]) -> int | None:
+    """Insert one rendered row; its id, or None when a concurrent transaction queued its key meanwhile."""
     # A concurrent step may queue the same key between the check above and this insert (on PostgreSQL;
     # SQLite's BEGIN IMMEDIATE serialises writers). ON CONFLICT makes that an expected outcome rather
     # than an error: no exception, no savepoint, and no ERROR line in the PostgreSQL log.
@@ -177,6 +211,45 @@ def queue_email(
     # `.values(row)` on every call cost more than running it (every notification of a step queues one).
     new_id = session.connection().execute(_insert_for(is_postgres(session)), values).scalar()
     return None if new_id is None else int(new_id)
+
+
+def queue_email_by_language(
+    session: Session,
+    *,
+    to: Sequence[str],
+    template: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    instance_id: int | None = None,
+) -> list[int]:
+    """Internal mail to people who read different languages: one e-mail per language the template is
+    written in (mail.recipients.by_language), so each reader gets theirs; the ids of the rows queued (none
+    when a retried step had queued them before). Readers of one language get one e-mail under `dedupe_key`,
+    exactly as queue_email(language=None) queues it; with several, each goes under `dedupe_key:LANGUAGE`.
+
+    Raises: as queue_email.
+    """
+    groups: dict[str, list[str]] = {}
+    for language, addresses in by_language(session, _clean_recipients(to, template)).items():
+        groups.setdefault(template_language(template, language), []).extend(addresses)
+    # Every version is rendered before any row is written: a version that fails to render leaves nothing
+    # queued (notify.email runs without a savepoint on SQLite: its writes are its last statements).
+    rows = [
+        _outbox_row(
+            session,
+            to=addresses,
+            template=template,
+            context=context,
+            dedupe_key=dedupe_key if len(groups) == 1 else f"{dedupe_key}:{language}",
+            now=now,
+            instance_id=instance_id,
+            language=language,
+        )
+        for language, addresses in groups.items()
+    ]
+    inserted = (_insert_row(session, values) for values in rows if values is not None)
+    return [row for row in inserted if row is not None]
 
 
 @functools.cache
