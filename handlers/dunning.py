@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 
+from handlers.dunning_overdue import changes_no_invoice, overdue_invoices
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     DunningCase,
@@ -22,7 +23,6 @@ from workflows.credit.models import (
     InvoiceStatus,
 )
 from workflows.credit.promises import DunningPromise, PromiseStatus, open_promise, received_for
-from workflows.credit.receivables import overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
@@ -65,18 +65,26 @@ def load_case(ctx: TaskContext, case_id: int) -> DunningCase:
     return case
 
 
+# A case event is written once and never changed in the step: an INSERT at once, not an ORM object that
+# the unit of work must track and flush (a case start records four to six; issue 19).
+_NEW_EVENT = insert(cast(Table, DunningEvent.__table__))
+
+
 def add_event(ctx: TaskContext, case: DunningCase, kind: str, **detail: Any) -> None:
-    """Record what happened to the case; a state change passes `**changed(before, after)` in `detail`."""
-    ctx.session.add(
-        # The person whose action ran the step (a collector's promise, a manager's approval), else the system.
-        DunningEvent(
-            case_id=case.id,
-            kind=kind,
-            level=case.level,
-            detail=detail,
-            actor=ctx.actor or "system",
-            at=ctx.now,
-        )
+    """Record what happened to the case; a state change passes `**changed(before, after)` in `detail`.
+
+    Written now (the case row exists: it is read, or open_case flushed it), so events keep the order they
+    were recorded in, and a later read in the step finds them."""
+    ctx.session.execute(
+        _NEW_EVENT,
+        {
+            "case_id": case.id,
+            "kind": kind,
+            "level": case.level,
+            "detail": detail,
+            "actor": ctx.actor or "system",  # whose action ran the step (a collector, a manager), else system
+            "at": ctx.now,
+        },
     )
 
 
@@ -112,9 +120,10 @@ class OpenedCase:
     grade: str
 
 
-# Built once (every dunning case start asks).
-_ACTIVE_CASE = select(DunningCase.id).where(
-    DunningCase.customer_id == bindparam("customer_id"), DunningCase.status.in_(DunningStatus.ACTIVE)
+# Built once (every dunning case start asks); Core, as it reads one id.
+_CASES = cast(Table, DunningCase.__table__)
+_ACTIVE_CASE = select(_CASES.c.id).where(
+    _CASES.c.customer_id == bindparam("customer_id"), _CASES.c.status.in_(DunningStatus.ACTIVE)
 )
 
 
@@ -127,6 +136,7 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     Raises:
         HandlerInputError: another initiator, or the customer has an active case.
     """
+    changes_no_invoice(ctx)
     if not _started_by_system_or_admin(ctx):
         raise HandlerInputError(
             _(
@@ -152,7 +162,7 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
     ctx.session.add(case)
     ctx.session.flush()
     # The invoices the case is about: it closes as paid only when every invoice it dunned is paid.
-    overdue = overdue_invoices(ctx.session, customer.id, ctx.now.date())
+    overdue = overdue_invoices(ctx, customer.id)
     add_event(ctx, case, "opened", invoices=[i.number for i in overdue])
     return OpenedCase(case.id, customer.name, customer.email, customer.currency, customer.grade or "")
 
@@ -172,6 +182,7 @@ def current_grade(ctx: TaskContext, req: CaseRequest) -> Standing:
     the grade the customer has at each level, not the one it had when the case opened. A change is
     recorded on the case (`ladder_grade`), and the case remembers the grade its schedule follows, so the
     daily run can tell a waiting case when the grade moves away from it."""
+    changes_no_invoice(ctx)
     case = load_case(ctx, req.case_id)
     grade = get_customer(ctx.session, case.customer_id).grade or ""
     if case.grade != grade:
@@ -208,6 +219,7 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     on the right level; a case catching up keeps the configured days between two notices; a promise
     pauses the case until the promised date plus grace.
     """
+    changes_no_invoice(ctx)
     case = load_case(ctx, req.case_id)
     if req.grade is not None and req.grade != (case.grade or ""):
         raise HandlerInputError(
@@ -220,9 +232,9 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
             )
         )
     policy = ctx.settings.dunning
-    overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
+    overdue = overdue_invoices(ctx, case.customer_id)
     total = sum((i.undisputed_amount for i in overdue), Decimal("0.00"))  # disputed amounts are held out
-    promise = open_promise(ctx.session, case.id)
+    promise = _open_promise(ctx, case.id)
     if not overdue:
         outcome = _settled_as(ctx, case)
         if promise is not None:  # paid before the promise was judged: judged by what came in until today
@@ -256,6 +268,23 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
         next_at = max(next_at, _midnight(case.last_notice_at.date() + spacing))  # whole calendar days
     set_status(ctx, case, DunningStatus.OPEN)
     return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
+
+
+# promises.open_promise's question, asked in Core: most reviews find no open promise, and the ORM's select
+# of a whole DunningPromise cost twice as much to find none (two reviews in a case's first step).
+_PROMISES = cast(Table, DunningPromise.__table__)
+_OPEN_PROMISE_ID = (
+    select(_PROMISES.c.id)
+    .where(_PROMISES.c.case_id == bindparam("case_id"), _PROMISES.c.status == PromiseStatus.OPEN)
+    .order_by(_PROMISES.c.id.desc())
+    .limit(1)
+)
+
+
+def _open_promise(ctx: TaskContext, case_id: int) -> DunningPromise | None:
+    """`promises.open_promise`: the promise that pauses the case now, if any."""
+    found = ctx.session.execute(_OPEN_PROMISE_ID, {"case_id": case_id}).scalar()
+    return None if found is None else open_promise(ctx.session, case_id)
 
 
 def set_status(ctx: TaskContext, case: DunningCase, status: str) -> None:

@@ -10,9 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from handlers.dunning import LEGAL_LEVEL, add_event, load_case
+from handlers.dunning_overdue import changes_no_invoice, overdue_invoices
 from workflows.credit.customers import get_customer
 from workflows.credit.models import DunningCase
-from workflows.credit.receivables import invoice_json, overdue_invoices
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.mail.letter_names import dunning_notice_files
@@ -53,6 +53,7 @@ class Escalation:
 def escalate(ctx: TaskContext, req: EscalateRequest) -> Escalation:
     """Move the case up one level: the level's fee (dunning_charges.dmn, by currency) is added, L3
     credit-blocks the customer. Returns the day the next step falls due, for the letter to name."""
+    changes_no_invoice(ctx)
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     fee = _fee({1: req.fee_level_1, 2: req.fee_level_2, 3: req.fee_level_3}.get(case.level + 1, Decimal(0)))
@@ -105,7 +106,7 @@ def _next_step_day(ctx: TaskContext, case: DunningCase, req: EscalateRequest) ->
     """The day the level after the case's new one falls due: its ladder day from the oldest overdue
     invoice's due date, and never sooner than the notice spacing allows."""
     days = {2: req.level_2_days, 3: req.level_3_days, 4: req.level_4_days}.get(case.level + 1)
-    overdue = overdue_invoices(ctx.session, case.customer_id, ctx.now.date())
+    overdue = overdue_invoices(ctx, case.customer_id)
     if days is None or not overdue:
         return ""
     due = overdue[0].due_date + timedelta(days=int(days))
@@ -132,14 +133,12 @@ class Notice:
 
 def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
     """E-mail the level's notice to the customer, naming every overdue invoice; once per case and level."""
+    changes_no_invoice(ctx)
     case = load_case(ctx, req.case_id)
     customer = get_customer(ctx.session, case.customer_id)
     today = ctx.now.date()
     # A notice duns only what open disputes do not hold: that part is each invoice's open amount here.
-    invoices = [
-        {**invoice_json(i, today), "open_amount": f"{i.undisputed_amount:.2f}"}
-        for i in overdue_invoices(ctx.session, customer.id, today)
-    ]
+    invoices = [i.notice_line(today) for i in overdue_invoices(ctx, customer.id)]
     interest = _interest(req, invoices)
     if not customer.email:
         add_event(ctx, case, "notice_undeliverable", reason=_("the customer has no e-mail address"))

@@ -10,7 +10,7 @@ import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -51,6 +51,11 @@ class TaskContext:
     actor: str = ""  # whose action runs this step: who completed the task or sent the message, or "system"
     # For an operation that moves money: the approvals its rule found (the people to name in the record).
     approvals: tuple[Approval, ...] = ()
+    # Reads a later handler of the same step may reuse (the step's one dict), and this handler's number in
+    # the step (1, 2, ...), so a reuse can tell whether another handler ran in between
+    # (handlers/dunning_overdue.py: one read of a case's overdue invoices per dunning step, issue 19).
+    reads: dict[Any, Any] = field(default_factory=dict)
+    call: int = 0
 
 
 class HandlerInputError(InputError):

@@ -79,6 +79,8 @@ class Step:
     opened: list[InboxItem] = field(default_factory=list)
     wrote: bool = False
     lean: bool = False  # a batch start: handlers run without a savepoint each (engine/lean_starts.py)
+    reads: dict[Any, Any] = field(default_factory=dict)  # TaskContext.reads: what its handlers may reuse
+    calls: int = 0  # handlers called so far (TaskContext.call)
 
     def record(
         self,
@@ -125,6 +127,7 @@ class Step:
             raise engine.EngineError(
                 _("no handler is registered for service operation '%(operation)s'", operation=name), bpmn_id
             )
+        self.calls += 1
         ctx = TaskContext(
             session=self.session,
             now=self.now,
@@ -136,6 +139,8 @@ class Step:
             started_by=self.instance.started_by,
             settings=self.rt.settings,
             actor=self.actor,
+            reads=self.reads,
+            call=self.calls,
         )
         # A savepoint around a handler that writes: a failing handler's writes vanish, the rest of the step
         # still commits. One that only reads has nothing to undo, nor has one whose one write is its last
