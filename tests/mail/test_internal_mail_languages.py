@@ -30,7 +30,7 @@ from workflows.group_names import GROUP_NAMES
 from workflows.mail import outbox
 from workflows.mail.outbox import dispatch_due_emails, queue_email, queue_email_by_language
 from workflows.mail.smtp import mailer_for
-from workflows.mail.templates import TemplateError, _environment, render_email
+from workflows.mail.templates import TemplateError, _environment, available_templates, render_email
 from workflows.settings import TEMPLATE_DIR, Settings
 from workflows.store.db import transaction
 from workflows.store.models import OutboxEmail, User
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("shipped")
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
 CHINESE_NAME = "上海精密零件有限公司"
 # Latin words a Chinese mail may hold: our product, the ERP, currency codes, API paths and CLI commands
-# (typed as they are), the week of a watchlist.
+# (typed as they are).
 LATIN_ALLOWED = {
     "creditflow",
     "ERP",
@@ -59,7 +59,6 @@ LATIN_ALLOWED = {
     "as",
     "of",
     "user",
-    "W",
 }
 # A code of ours in an English mail: an identifier with an underscore, a decision as stored after a colon
 # ("…of customer 1: approve."), an outcome code after "outcome" ("Outcome settled:"), an amount as stored (no
@@ -203,6 +202,7 @@ def test_chinese_approvers_and_legal_read_the_write_off_in_chinese(desk: Collect
     assert "信用经理已批准核销" in text and "€60,000.00" in text and "还须经首席财务官审批" in text
     [summary] = summaries(desk, "manager1@example.com")  # the watchlist of the tick, labelled
     assert "信用经理" in chinese(summary, CHINESE_NAME)
+    assert str(summary["Subject"]).startswith("预警观察名单（2026年第10周）")  # not the ISO week 2026-W10
     [decision] = to(desk, "legal1@example.com")
     text = chinese(decision)
     assert decision["Subject"] == "您的坏账核销申请已批准"
@@ -521,6 +521,16 @@ def test_a_diagram_deployed_before_still_sends_generic_in_the_readers_language(
     with session_factory() as session:
         row = session.scalars(select(OutboxEmail)).one()
         assert row.subject == "Order SO-1 is released" and "manager1 decided: approve." in row.body_text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_plain_text_part_ends_with_the_footer_the_html_part_shows(language: str) -> None:
+    # R21 F-14: the text/plain part of five templates said less than the HTML part's footer (…请勿直接回复).
+    for name in available_templates():
+        rendered = render_email(name, {**CONTEXT, "to_customer": True}, language=language)
+        footer = re.search(r'<p class="mail-only"[^>]*>(.*?)</p>', rendered.html)
+        assert footer is not None, name
+        assert rendered.text.rstrip().endswith("--\n" + footer.group(1)), (name, rendered.text[-120:])
 
 
 # --- the HTML part as rendered ----------------------------------------------------------------------
