@@ -45,13 +45,15 @@ from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.errors import Invalid
 from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.smtp import mailer_for
+from workflows.mail.templates import TemplateError, UnknownTemplate, render_email, template_language
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem, InstanceStatus, OutboxEmail
 from workflows.store.stored_clock import SimulatedClock
-from workflows.users import SYSTEM, add_user
+from workflows.users import SYSTEM, add_user, issue_token
 
 MARKUP = '<img src=x onerror="alert(1)">'
+ZH_HEADER, EN_HEADER = "zh-CN,zh;q=0.9", "en-GB,en;q=0.8"
 
 # --- 1. promise limits stored as codes ------------------------------------------------------------------
 
@@ -186,6 +188,43 @@ def test_hostile_limits_on_a_promise_and_its_event_show_escaped_on_pages_and_in_
     assert cases.status_code == 200, cases.get_data(as_text=True)[:500]
     [shown] = cases.json["items"][0]["promises"]
     assert len(shown["outside"]) == len(ODD_OUTSIDE) and all(isinstance(s, str) for s in shown["outside"])
+
+
+@pytest.mark.usefixtures("shipped")
+def test_a_collector_who_is_also_credit_manager_cannot_approve_the_promise_they_recorded(
+    app: Flask, desk: Collections
+) -> None:
+    """f97df6b reworded the promise approval (subjects, instructions); its four eyes must still hold: the
+    approval names the recorder, and a person in both groups is refused on their own promise. A promise
+    from outside the collectors' groups is refused at the message."""
+    now = desk.clock.now
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        add_user(session, "dual", groups=["collections", "credit_manager"], now=now, email="dual@x.example")
+        token = issue_token(session, "dual", now)
+    customer = desk.customer("Self Approver")
+    desk.invoice(customer, "INV-S1", "4000.00")
+    walk_to(desk, 3)
+    promised = (desk.clock.now.date() + timedelta(days=60)).isoformat()
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": promised, "amount": "10.00"},
+    }
+    foreign = desk.client.post("/api/messages", json=message, headers=auth(desk.tokens["sales1"]))
+    assert foreign.status_code == 403, foreign.json
+    recorded = desk.client.post("/api/messages", json=message, headers=auth(token))
+    assert recorded.status_code == 200 and recorded.json["delivered_to"], recorded.json
+    [task] = [t for t in desk.open_tasks("manager1") if t["name"] == "approve_promise"]
+    for language in (EN_HEADER, ZH_HEADER):
+        own = desk.client.post(
+            f"/api/tasks/{task['id']}/complete",
+            json={"data": {"decision": "approve", "comment": MARKUP}},
+            headers=auth(token) | {"Accept-Language": language},
+        )
+        assert own.status_code in (403, 409, 422), own.json
+        assert "dual" in own.json["error"]["message"], own.json
+    other = desk.complete("manager1", task["id"], decision="approve")
+    assert other.status_code == 200, other.json
 
 
 # --- 2. day() in a user diagram's subject ---------------------------------------------------------------
@@ -373,17 +412,6 @@ def test_odd_figures_in_a_notify_context_are_shown_as_stored(
         assert len(session.scalars(select(OutboxEmail)).all()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nobody's file (A24 may fix): workflows/mail/templates.render_email — a template name past the "
-    "file "
-    "system's limit reaches Path.is_file (OSError ENAMETOOLONG: 'notify.email failed: [Errno 36] File name "
-    "too "
-    "long: /work/.../config/templates/xxx…', the server's path in the incident); a time whose UTC day leaves "
-    "years 1-9999 in a `when` filter raises OverflowError past the TemplateError net ('notify.email failed: "
-    "date value out of range'). Fix: refuse names over ~100 characters as unknown; catch OverflowError "
-    "(ArithmeticError) with TypeError/ValueError",
-)
 @pytest.mark.parametrize(
     ("template", "context", "said"),
     [
@@ -401,14 +429,30 @@ def test_odd_figures_in_a_notify_context_are_shown_as_stored(
     ],
     ids=["name_300", "as_of_before_year_1", "as_of_after_9999"],
 )
-def test_a_long_template_name_or_an_out_of_calendar_day_is_named_in_the_incident(
+def test_a_long_template_name_or_an_out_of_calendar_day_is_refused_naming_the_template(
     rt: Runtime, clock: datetime, template: str, context: str, said: str
 ) -> None:
     # As every other unknown template or unrenderable context: refused as the start's bad input, named.
     with pytest.raises(Invalid) as refused:
         start(rt, clock, notify_diagram(template, context))
     message = str(refused.value)
-    assert said in message and "Errno" not in message and "/work/" not in message, message
+    # Named as every other unknown template (its folder included: where to add one), never an OSError.
+    assert said in message and "Errno" not in message and "out of range" not in message[:60], message
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_template_lookups_with_a_long_name_or_an_out_of_calendar_day_raise_template_errors(
+    language: str,
+) -> None:
+    assert template_language("x" * 300, language) == "en"  # no file-system call with such a name
+    assert template_language("../zh/order_release_decided", language) == "en"
+    with pytest.raises(UnknownTemplate):
+        render_email("x" * 300, {}, language=language)
+    for as_of in ("0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"):
+        context = {"as_of": as_of, "problem": "x", "base": "EUR", "currencies": [], "reason": ""}
+        with pytest.raises(TemplateError) as failed:
+            render_email("provision_run_refused", context, language=language)
+        assert "provision_run_refused" in str(failed.value)
 
 
 def test_a_received_message_escapes_user_data_in_html_keeps_it_in_text_and_has_one_subject_line(

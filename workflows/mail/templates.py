@@ -29,6 +29,9 @@ from workflows.money import format_money
 from workflows.settings import TEMPLATE_DIR
 
 _TEMPLATE_PARTS = ("subject.txt", "txt", "html")
+# Longer names are no template: a diagram's 300-character name reached the file system, whose "File name too
+# long" (OSError) failed notify.email with the server's path instead of "no e-mail template" (attack A24).
+_MAX_NAME = 100
 
 
 class TemplateError(ValueError):
@@ -86,10 +89,16 @@ def format_when_for(value: datetime | date | str | None, *, language: str = "en"
 def template_language(template: str, language: str | None, template_dir: Path = TEMPLATE_DIR) -> str:
     """The language `template` renders in for a reader of `language`: theirs when the template has a complete
     version in it (config/templates/LANG/NAME.*), else English."""
-    if not language or language == "en" or language not in LANGUAGES:
+    if not language or language == "en" or language not in LANGUAGES or not _simple_name(template):
         return "en"
     folder = template_dir / language
     return language if all((folder / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS) else "en"
+
+
+def _simple_name(template: str) -> bool:
+    """Whether `template` can name a template: letters, digits and "_" only (no paths: a diagram must not read
+    other files), and short enough for a file name."""
+    return len(template) <= _MAX_NAME and template.replace("_", "").isalnum()
 
 
 @lru_cache(maxsize=8)
@@ -129,8 +138,9 @@ def render_email(
         UnknownTemplate: no complete template of that name exists.
         TemplateError: a variable is missing from `context`, or a template is broken.
     """
-    simple_name = template.replace("_", "").isalnum()  # no paths: a diagram must not read other files
-    complete = simple_name and all((template_dir / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS)
+    complete = _simple_name(template) and all(
+        (template_dir / f"{template}.{p}").is_file() for p in _TEMPLATE_PARTS
+    )
     if not complete:
         available = available_templates(template_dir)
         raise UnknownTemplate(
@@ -166,7 +176,8 @@ def render_email(
             raise TemplateError(
                 _("e-mail template %(file)s: %(problem)s", file=where, problem=exc.message)
             ) from exc
-        except (jinja2.TemplateError, TypeError, ValueError) as exc:
+        # ArithmeticError: a `when` of a time whose UTC day leaves years 1-9999 (OverflowError), a division.
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
             raise TemplateError(
                 _("e-mail template %(file)s: %(problem)s", file=filename, problem=str(exc))
             ) from exc
