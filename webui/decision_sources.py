@@ -3,8 +3,9 @@
 was read from.
 
 The stored source is English text made of data (the file name) and code (the process key): a Chinese page
-names the process as its diagram does (催收流程, not "dunning") and keeps the file name as it is, marked as
-data (`data-value`) where the page is HTML.
+names the process as its diagram does (催收流程, not "dunning") and the table by the name its DMN gives it
+in Chinese before the file name kept as it is (webui/definition_tables.table_name), marked as data
+(`data-value`) where the page is HTML.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
+from webui.definition_tables import table_name
 from webui.diagram_names import key_label
 from webui.group_labels import actor_label
 from webui.i18n import current_language
@@ -43,14 +45,27 @@ def _said(source: str, file: str) -> str:
     )
 
 
+def _file(source: str) -> str:
+    """The source's file, after the table's name where its DMN gives one in the page's language (name_zh):
+    “集中度上限”（concentration_cap.dmn）. Called on non-English pages only."""
+    found = _SOURCE.fullmatch(source)
+    if found is not None:
+        file, process, version = found["file"], found["process"], int(found["version"])
+    else:
+        file, process = source.split(" of ", 1)
+        version = None
+    name = table_name(process, version, file)
+    return f"“{name}”（{file}）" if name else file
+
+
 def source_text(source: str | None) -> str | None:
-    """A deployed decision table's name as plain text (a tooltip): "催收流程 第 1 版的 provision_matrix.dmn";
-    English pages show it as stored."""
+    """A deployed decision table's name as plain text (a tooltip): 催收流程 第 1 版的
+    “坏账准备计提矩阵（IFRS 9 简化方法）”（provision_matrix.dmn）; English pages show it as stored."""
     if source is None or current_language() == ENGLISH:
         return source
-    found = _SOURCE.fullmatch(source)
-    file = found["file"] if found else source.split(" of ", 1)[0]
-    return _said(source, file)
+    if _SOURCE.fullmatch(source) is None and " of " not in source:
+        return source
+    return _said(source, _file(source))
 
 
 def source_html(source: str | None) -> Markup | None:
@@ -60,9 +75,9 @@ def source_html(source: str | None) -> Markup | None:
     if current_language() == ENGLISH:
         return escape(source)
     found = _SOURCE.fullmatch(source)
-    file = found["file"] if found else source.split(" of ", 1)[0]
     if found is None and " of " not in source:
         return Markup('<span data-value="">%s</span>') % source
+    file = _file(source)
     # The catalogue's sentence is filled with a placeholder token, escaped, then the marked file put in.
     token = "\x00file\x00"
     said = escape(_said(source, token))

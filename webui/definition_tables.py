@@ -4,7 +4,8 @@ answered, as the DMN files of the instance's version give them (`name_zh`, `labe
 workflows/definitions/decision_tables.py). English pages keep the ids and input expressions they showed.
 
 Templates call `decision_words(instance_id, decision_id)` (None in English, or when the version has no
-such table); a deployed version never changes, so its tables are read once per request (flask.g).
+such table); webui/decision_sources.py names a policy's table by `table_name(process_key, version, file)`.
+A deployed version never changes, so its tables are read once per request (flask.g).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from webui.i18n import current_language
 from webui.services import services
 from workflows.definitions.decision_tables import ENGLISH, read_decision_tables
 from workflows.definitions.display_names import instance_versions
+from workflows.definitions.versions import get_definition, latest_definition
+from workflows.errors import NotFound
 
 _TABLES = "definition_tables"  # flask.g: (definition id, language) -> {decision id: TableWords}
 
@@ -29,6 +32,7 @@ class TableWords:
     """What a page says of one decision table in a language."""
 
     name: str
+    file: str = ""  # the .dmn file that holds the table
     inputs: dict[str, str] = field(default_factory=dict)  # input expression -> the column's label
     notes: dict[int, str] = field(default_factory=dict)  # rule row (1 = first) -> its note
 
@@ -56,6 +60,7 @@ def _tables(definition_id: int, language: str) -> dict[str, TableWords]:
         cache[key] = {
             table.decision_id: TableWords(
                 name=table.name,
+                file=table.file,
                 inputs={expression: label for label, expression in table.columns if label},
                 notes={row: note for row, (_, _, note) in enumerate(table.rules, start=1) if note},
             )
@@ -74,6 +79,31 @@ def decision_words(instance_id: int, decision_id: str) -> TableWords | None:
     if instance_id not in versions:
         return None
     return _tables(versions[instance_id], language).get(decision_id)
+
+
+def table_name(process_key: str, version: int | None, file: str) -> str | None:
+    """The name, in the page's language, of the decision table in `file` as version `version` of
+    `process_key` (its newest active version when None) deploys it; None in English, or when that version,
+    file or a name in the language is missing (a page then names the file alone)."""
+    language = current_language()
+    if language == ENGLISH:
+        return None
+    with services().rt.factory() as session:
+        try:
+            definition = (
+                latest_definition(session, process_key, required=False)
+                if version is None
+                else get_definition(session, process_key, version)
+            )
+        except NotFound:
+            return None
+    if definition is None:
+        return None
+    english = {key: t.name for key, t in _tables(definition.id, ENGLISH).items() if t.file == file}
+    for decision_id, table in _tables(definition.id, language).items():
+        if table.file == file and table.name and table.name != english.get(decision_id):
+            return table.name
+    return None
 
 
 def register(app: Flask) -> None:

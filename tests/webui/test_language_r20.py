@@ -84,14 +84,16 @@ def test_the_dashboard_says_its_snapshot_note_and_watchlist_panel_in_the_readers
     zh = as_user(app, "manager1", "zh").get("/dashboard").get_data(as_text=True)
     title = _snapshot_title(zh)
     assert title.startswith("2026年1月31日坏账准备计提快照（") and title.endswith("），过账人：系统"), title
-    assert "第 1 版的 provision_matrix.dmn" in title
+    # The table by the name its DMN gives it in Chinese, then its file (R21 F-12).
+    assert "第 1 版的 “坏账准备计提矩阵（IFRS 9 简化方法）”（provision_matrix.dmn）" in title
     assert "dunning" not in title and "provision run" not in title
     watch = zh[zh.index('id="watchlist"') :]
     text = visible(watch[: watch.index("</section>")])
     assert "信用经理" in text and "2026年3月2日" in text and "（中）" in text, text
     assert "credit_manager" not in text and "2026-03-02" not in text
     cap = zh[zh.index('id="cap-source"') :]
-    assert '第 1 版的 <span data-value="">concentration_cap.dmn</span>' in cap[: cap.index("</p>")]
+    said = '第 1 版的 <span data-value="">“集中度上限”（concentration_cap.dmn）</span>'
+    assert said in cap[: cap.index("</p>")]
     assert "credit_limit_review" not in visible(cap[: cap.index("</p>")])
 
     en = logged_in(app, "analyst1").get("/dashboard").get_data(as_text=True)
@@ -112,7 +114,9 @@ def test_the_provisions_and_collections_pages_name_the_process_and_creditflow_in
     provisions = zh.get("/provisions").get_data(as_text=True)
     text = visible(provisions)
     assert "系统" in text and "dunning v1" not in text and " system" not in text, text
-    assert '<span data-value="">provision_matrix.dmn</span>' in provisions
+    # The matrix by its DMN's name_zh, then its file.
+    matrix = "“坏账准备计提矩阵（IFRS 9 简化方法）”（provision_matrix.dmn）"
+    assert f'<span data-value="">{matrix}</span>' in provisions
     collections = visible(as_user(app, "collector1", "zh").get("/collections").get_data(as_text=True))
     assert "第 1 版的" in collections and "dunning v1" not in collections
 
