@@ -491,6 +491,8 @@ def test_english_mails_name_groups_actions_indicators_and_processes_as_the_web_u
     assert "Reminder for the group Credit analyst:" in reminder.text
     assert "Process: Credit limit review" in reminder.text
     assert "credit_analyst" not in reminder.html and "credit limit review" not in reminder.html
+    copy = {**CONTEXT, "to_customer": False, "owner_group": "collections"}
+    assert "owner group Collector." in render_email("dispute_outcome", copy, language="en").text
     review = render_email("limit_review_result", {**CONTEXT, "reason": "top_exposure"}, language="en")
     assert "(one of the largest exposures)" in review.subject and "top_exposure" not in review.text
 
