@@ -190,6 +190,31 @@ def data_list(value: Any, key: Any = None) -> str | None:
     return (", " if english else "、").join(data_label(part) for part in value)
 
 
+# Our stored English sentences naming case-data keys (handlers/limit_decision.py, handlers/limit_review.py):
+# "missing on the credit file: financial_ratios". A zh page says them whole (said_stored, SAYERS); an English
+# page keeps our English and says the keys by their labels.
+KEY_SENTENCES = (
+    "current limit kept: %(missing)s missing, an analyst decides",
+    "missing on the credit file: %(missing)s",
+)
+_KEY_SHAPES = tuple(
+    re.compile(re.escape(msgid).replace(re.escape("%(missing)s"), r"(?P<missing>\w+(?:, \w+)*)"))
+    for msgid in KEY_SENTENCES
+)
+
+
+def keys_said(text: str) -> str:
+    """One of KEY_SENTENCES with its keys by their English labels ("missing on the credit file: financial
+    ratios"); any other text as it is."""
+    for shape in _KEY_SHAPES:
+        if found := shape.fullmatch(text):
+            start, end = found.span("missing")
+            labels = [data_label(key) for key in found.group("missing").split(", ")]
+            inline = [label[:1].lower() + label[1:] if label[1:2].islower() else label for label in labels]
+            return text[:start] + ", ".join(inline) + text[end:]
+    return text
+
+
 def _code(table: dict[str, Any], code: str) -> str:
     return str(table.get(code, code))
 
@@ -230,8 +255,9 @@ def case_currency(data: Any) -> str | None:
     credit_file = data.get("credit_file")
     # A dispute's and a contract change's amounts are in the currency their handler stored beside them; a
     # write-off's (the settled `amount`, the `costs`) in its proposal's, the currency of the invoices it
-    # writes off (write_off.open). A limit's or a dispute's proposal holds no `currency`.
-    nested = [data.get(key) for key in ("dispute", "change_request", "proposal")]
+    # writes off (write_off.open); a dunning case's (the review's overdue, a promised amount) in its `case`'s,
+    # the customer's (dunning.open_case). A limit's or a dispute's proposal holds no `currency`.
+    nested = [data.get(key) for key in ("dispute", "change_request", "proposal", "case")]
     for found in (
         data.get("currency"),
         data.get("customer_currency"),
@@ -312,7 +338,7 @@ def data_value(
     if current_language() == ENGLISH and (
         key in SENTENCE_KEYS or key in PROCESS_SENTENCE_KEYS.get(process or "", ())
     ):
-        return shown  # our sentences are stored in English
+        return keys_said(shown)  # our sentences are stored in English, the keys they name as ids
     if key in SENTENCE_KEYS:
         return said_stored(value, SAYERS)
     if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):

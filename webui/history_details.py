@@ -138,6 +138,8 @@ def _said(
     key: str, value: Any, currency: str | None = None, kind: str | None = None, process: str | None = None
 ) -> Markup | str:
     """`value` as the line says it; `kind`: LIMIT_CHANGE or DISPUTE_PROPOSAL when the event is one."""
+    if isinstance(value, str | list) and not value:  # a form's field left empty (a comment, no invoices)
+        return "—"
     if kind == DISPUTE_PROPOSAL and key == "proposed_credit" and as_decimal(value) is not None:
         return format_money(value, currency, locale=page_locale())
     if kind == DISPUTE_PROPOSAL and key == "proposal" and isinstance(value, str):  # the form's choice
