@@ -24,6 +24,7 @@ from tests.helpers import auth
 from tests.webui.test_language import as_user, english_left, visible
 from workflows.credit.promise_limits import count_limit, date_limit, limits_said, share_limit
 from workflows.engine.script_days import day, day_zh
+from workflows.engine.script_money import money
 from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.mail.case_history import event_detail, event_name
 from workflows.mail.templates import format_when_for
@@ -149,6 +150,8 @@ def test_subjects_write_days_as_their_reader_does() -> None:
     assert day_zh(date(2026, 5, 1)) == "2026年5月1日"
     assert (day(None), day_zh("not a day"), day(7)) == ("", "not a day", "7")
     assert day_zh("0001-01-01T00:00:00+14:00") == "0001-01-01T00:00:00+14:00"  # shown as typed
+    # A helper passed by mistake shows nothing, not "<function day at 0x7f…>" (attack A24).
+    assert (day(day), day_zh(money), money(money), money(1, money)) == ("", "", "-", "-")
 
 
 def test_the_legal_case_file_names_promise_events_and_says_the_limits_in_the_lawyer_s_language() -> None:

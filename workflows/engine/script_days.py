@@ -25,7 +25,8 @@ def day_in(value: Any, language: str) -> str:
             return format_when_for(value, language=language)
         except OverflowError:  # a time whose UTC day is outside years 1-9999 ("0001-01-01T00:00+14:00")
             return str(value)  # shown as typed, not the whole text dropped for it
-    return "" if value is None or isinstance(value, Undefined) else str(value)
+    # A helper handed over by mistake (`day(day)`, `day(money)`) has nothing to show but its memory address.
+    return "" if value is None or isinstance(value, Undefined) or callable(value) else str(value)
 
 
 def day(value: Any) -> str:

@@ -21,6 +21,8 @@ _MOST_DIGITS = len(str(int(MAX_AMOUNT))) + 3
 
 
 def _shown(amount: Any, currency: Any, locale: str, empty: str = "-") -> str:
+    if callable(amount) or callable(currency):  # `money(money)`: a helper's repr would show its address
+        return empty
     number = as_decimal(amount)
     if number is not None and number.is_finite() and number != 0 and number.adjusted() > _MOST_DIGITS:
         return f"{number:E} {str(currency or '')[:10]}".strip()
