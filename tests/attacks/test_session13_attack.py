@@ -549,15 +549,6 @@ def test_a_clock_that_cannot_be_read_waits_the_backoff(simulated_rt: Runtime, cl
     assert 1 <= len(reads) <= 4, reads
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAD: workflows/batch/scheduler._wake loops `while self._round()` with no look at shutdown: "
-    "rounds "
-    "due at once again and again (each longer than NUDGE_WINDOW) keep running after shutdown(), _idle is "
-    "never "
-    "set, and serve's exit waits on the pool thread. Fix: stop the loop once the scheduler is shut down "
-    "(a flag shutdown() sets, or self._scheduler.running)",
-)
 def test_rounds_due_at_once_stop_after_shutdown(simulated_rt: Runtime, clock: datetime) -> None:
     rounds: list[float] = []
     stop = threading.Event()
@@ -582,15 +573,6 @@ def test_rounds_due_at_once_stop_after_shutdown(simulated_rt: Runtime, clock: da
         scheduler._idle.wait(5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAD: wake_once backs off only for a row due AT the standing simulated clock (wake <= now); a "
-    "timer "
-    "due a hair later (1 ms) is answered 'now + 1 ms', a row that can never come due while the clock stands: "
-    "a round every NUDGE_WINDOW forever (6 rounds in 2 s measured), back to back at full CPU when a round "
-    "takes longer than the window (983fd85's loop). Fix: treat a wake within NUDGE_WINDOW (or any wake on a "
-    "clock that has not moved since the last round) like one due now: the backoff",
-)
 def test_a_timer_due_a_hair_after_the_standing_clock_does_not_wake_the_scheduler_at_once(
     simulated_rt: Runtime, clock: datetime
 ) -> None:

@@ -186,6 +186,7 @@ class EmbeddedScheduler:
         self._last_full: tuple[datetime, datetime] | None = None  # (wall, clock) of the last full round
         self._idle = threading.Event()  # set while no round runs (shutdown waits for it)
         self._idle.set()
+        self._stopped = False
 
     def start(self) -> None:
         self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
@@ -195,6 +196,7 @@ class EmbeddedScheduler:
     def shutdown(self, wait_s: float = 0.0) -> None:
         """Stop scheduling; wait up to `wait_s` for a round that runs now to end (`serve` waits before it
         stops the mail sink: a round cut off mid-send waited for the SMTP timeout, over 30 s)."""
+        self._stopped = True  # a round due again at once is not run after this one (_wake)
         self._scheduler.shutdown(wait=False)
         self._idle.wait(wait_s)
 
@@ -246,7 +248,7 @@ class EmbeddedScheduler:
         # 1), and with nothing else pending the scheduler slept until the next web action.
         self._idle.clear()
         try:
-            while self._round():
+            while self._round() and not self._stopped:
                 pass
         finally:
             self._idle.set()
@@ -329,16 +331,20 @@ class EmbeddedScheduler:
             # and the next round is still scheduled, after the backoff.
             logger.error("scheduler round at %s failed: %s: %s", now.isoformat(), type(exc).__name__, exc)
             settle = now + timedelta(seconds=self.backoff_s)
+        backoff = timedelta(seconds=self.backoff_s)
         try:
-            wake = next_wake(self._rt, self._clock(), self._jobs)
+            later = self._clock()
+            wake = next_wake(self._rt, later, self._jobs)
         except Exception as exc:
             logger.error("scheduler: the next wake-up could not be read: %s: %s", type(exc).__name__, exc)
-            wake = now + timedelta(seconds=self._rt.settings.scheduler.max_sleep_s)
-        if wake <= now:
+            later, wake = None, now + timedelta(seconds=self._rt.settings.scheduler.max_sleep_s)
+        if wake <= now or (later == now and wake < now + backoff):
             # Due by `now` and still not run: a timer due exactly at `now` (it fires only once its time
             # has passed), an instance another process held. On a simulated clock standing at `now`,
             # waking "now" again would loop at full CPU until the clock moves; wait like a failed round.
-            settle = max(settle, now + timedelta(seconds=self.backoff_s))
+            # So with a row due a hair after a clock that stood through the round (a real clock always
+            # moves): it cannot come due until someone moves the clock, which nudges the scheduler.
+            settle = max(settle, now + backoff)
         return max(wake, settle)
 
     def _held(self) -> bool:
