@@ -1,0 +1,106 @@
+"""Same-process A/B of dunning handlers: CPU per case start, old code against new, under the same load.
+
+A whole dunning day (`dunning_day.py`) moves by +-20 % with the machine's load from one run to the next, so
+two days run one after the other cannot show a 5 % change. Here one process seeds the benchmark's book and
+runs the day's chunks of 40 starts, alternating (ABBA) between two tables of operations: "new" is the code
+on PYTHONPATH, "old" the same table with some operations' handlers taken from the modules of another
+export (say a `git archive` of the commit before). Each side's CPU (`time.process_time`) is divided by the
+starts it made. A module loaded from the old export is registered under its own name while the next ones
+load, so an old dunning_notices.py gets the old handlers/dunning.py's add_event.
+
+    cd NEW && PYTHONPATH=NEW .venv/bin/python benchmarks/dunning_ab.py --old OLD --customers 8000 \\
+        --swap 'handlers/dunning.py:dunning.open_case=open_case,dunning.review=review_case'
+
+Only handlers can be swapped; what both sides share (the engine, the batch starts) is the new code.
+The last line printed is JSON: {"old": {"starts": ..., "cpu_ms_per_start": ...}, "new": {...},
+"load": [before, after]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _load(old: Path, rel: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "old_" + rel.removesuffix(".py").replace("/", "_"), old / rel
+    )
+    assert spec is not None and spec.loader is not None, rel
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def old_operations(new: dict[str, Any], old: Path, swaps: list[str]) -> dict[str, Any]:
+    """`new` with the handlers each swap names ('path.py:operation=function,...') from the old export."""
+    table: dict[str, Any] = dict(new)
+    saved: dict[str, ModuleType | None] = {}
+    for swap in swaps:
+        rel, _, pairs = swap.partition(":")
+        module = _load(old, rel)
+        name = rel.removesuffix(".py").replace("/", ".")
+        saved.setdefault(name, sys.modules.get(name))
+        sys.modules[name] = module  # the next old modules import this one
+        for pair in pairs.split(","):
+            operation, _, function = pair.partition("=")
+            table[operation] = dataclasses.replace(new[operation], func=getattr(module, function))
+    for name, module in saved.items():
+        if module is not None:
+            sys.modules[name] = module
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", type=Path, required=True, help="the old code's export (a directory)")
+    parser.add_argument("--swap", action="append", required=True, help="path.py:operation=function,...")
+    parser.add_argument("--customers", type=int, default=8000)
+    args = parser.parse_args()
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='dunning_ab')}/book.db"
+    os.environ["CREDITFLOW_DATABASE_URL"] = url
+
+    from benchmarks.dunning_day import DAY, NOW, seed
+    from handlers.registry import build_operations
+    from workflows.batch.daily_starts import plan_dunning, run_chunk
+    from workflows.engine.runner import Runtime
+    from workflows.settings import load_settings
+    from workflows.store.db import make_engine
+
+    seed(url, args.customers, args.customers // 4)
+    settings = load_settings()
+    new = dict(build_operations())
+    sides = {"old": old_operations(new, args.old, args.swap), "new": new}
+    rt = Runtime(make_engine(settings.database), settings, new)
+    chunks = plan_dunning(rt, DAY, size=40)
+    run_chunk(rt, chunks[0], NOW)  # warm-up (the spec's first parse), not counted
+    cpu, starts = dict.fromkeys(sides, 0.0), dict.fromkeys(sides, 0)
+    load = os.getloadavg()[0]
+    for i, chunk in enumerate(chunks[1:]):
+        side = ("old", "new", "new", "old")[i % 4]  # ABBA: neither side always runs first in a pair
+        rt.operations = sides[side]
+        began = time.process_time()
+        starts[side] += len(run_chunk(rt, chunk, NOW).started)
+        cpu[side] += time.process_time() - began
+    found: dict[str, Any] = {
+        side: {"starts": starts[side], "cpu_ms_per_start": round(1000 * cpu[side] / max(1, starts[side]), 3)}
+        for side in sides
+    }
+    print(json.dumps(found | {"load": [round(load, 2), round(os.getloadavg()[0], 2)]}))
+
+
+if __name__ == "__main__":
+    main()
