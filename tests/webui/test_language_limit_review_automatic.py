@@ -18,6 +18,7 @@ from flask import Flask
 
 from tests.bpmn.test_credit_limit_review import FINANCIALS, Desk, desk  # noqa: F401
 from tests.webui.test_language import as_user, english_left, visible
+from workflows.engine.task_texts import render_instructions, renders_in_process
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -96,3 +97,56 @@ def test_the_credit_manager_s_english_instructions_write_the_amounts_as_money(de
     assert instructions.startswith(f"The analyst recommends {shown} (grade "), instructions
     assert re.search(r"policy's limit €[\d,]+\.\d\d", instructions), instructions
     assert ", trigger: high utilisation of the limit; " in instructions, instructions  # not the code
+
+
+@pytest.mark.parametrize(
+    ("why", "basis", "said"),
+    [
+        (
+            "missing on the credit file: annual_revenue, financial_ratios",
+            "current limit kept: annual_revenue, financial_ratios missing, an analyst decides",
+            [
+                "people decide: missing on the credit file: annual revenue, financial ratios)",
+                "(current limit kept: annual revenue, financial ratios missing, an analyst decides)",
+            ],
+        ),
+        (
+            "a fall of 2 grades",
+            "no increase on a dunning review: the customer is in dunning",
+            [
+                "people decide: a fall of 2 grades)",
+                "(no increase on this review: the customer is in dunning)",
+            ],
+        ),
+        (
+            "an increase",
+            "no increase on a overdue review: the customer is in overdue",
+            ["(no increase on this review: the customer has overdue invoices)"],
+        ),
+        ("an increase", "no increase on a rating_change review", ["(no increase on this review's trigger)"]),
+        ("an increase", "the formula", ["(the formula)"]),
+    ],
+)
+def test_a_limit_review_s_english_instructions_name_keys_and_triggers_in_words(
+    why: str, basis: str, said: list[str]
+) -> None:
+    """F-11: the English review instructions printed 'missing on the credit file: financial_ratios' and
+    'no increase on a overdue review: the customer is in overdue' (stored sentences with codes inside)."""
+    import html
+
+    with open("bpmn/credit_limit_review.bpmn", encoding="utf-8") as diagram:
+        texts = re.findall(r"<spiffworkflow:instructionsForEndUser>(.*?)</", diagram.read(), re.S)
+    template = html.unescape(next(text for text in texts if text.startswith("Trigger: ")))
+    assert renders_in_process(template)
+    data = {
+        "reason": "rating_change",
+        "assessment": {"why": why, "grade_drop": 2},
+        "proposal": {"basis": basis, "missing_data": ["annual_revenue", "financial_ratios"]},
+        "scoring": {"score": 40, "scorecard": "construction"},
+        "credit_file": {"customer_currency": "EUR", "current_limit": "10000"},
+    }
+    text = render_instructions(template, data, language="en")
+    assert text.startswith("Trigger: rating change (people decide: "), text
+    for part in said:
+        assert part in text, text
+    assert not re.search(r"[a-z]+_[a-z]+", text), text  # no key or code of ours
