@@ -88,4 +88,8 @@ def test_owner_removes_and_adds_a_rule_reads_the_diff_and_deploys(
     old, new = _files(app, 1), _files(app, 2)
     assert 'rule id="grade_d"' in old[TABLE] and 'rule id="grade_d"' not in new[TABLE]
     assert new[TABLE].count("<rule ") == old[TABLE].count("<rule ") == 8
+    # A rule carrying its Chinese note (description_zh in extensionElements, R21 F-12) is removed without a
+    # JavaScript error (webui/static/studio/dmn_index.js); the other rules keep theirs, the new one has none.
+    assert "D 级一律须经信用经理审批" in old[TABLE] and "D 级一律须经信用经理审批" not in new[TABLE]
+    assert new[TABLE].count('name="description_zh"') == old[TABLE].count('name="description_zh"') - 1 == 8
     assert {n: t for n, t in new.items() if n != TABLE} == {n: t for n, t in old.items() if n != TABLE}
