@@ -23,15 +23,18 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
 from tests.bpmn.test_dunning_policy import on, promise, walk_to
+from tests.bpmn.test_order_release import CUSTOMER as ORDER_CUSTOMER
+from tests.bpmn.test_order_release import release_deployed  # noqa: F401 - a fixture
 from tests.collections_desk import Collections
 from tests.engine.test_bomb_diagrams import HEAD, TAIL, status_of
 from tests.fixtures.engine.cases import REVIEW_FILES, deploy, start_review
-from tests.helpers import auth
+from tests.helpers import auth, migrated_customer
 from tests.smtp import RecordingSink
 from tests.webui.test_language import as_user
 from workflows.batch.scheduler import EmbeddedScheduler
@@ -596,3 +599,40 @@ def test_a_timer_due_a_hair_after_the_standing_clock_does_not_wake_the_scheduler
     scheduler = EmbeddedScheduler(simulated_rt, None, simulated_rt.clock, {})
     wake = scheduler.wake_once(now)
     assert wake >= now + timedelta(seconds=1), wake - now
+
+
+# --- 5. the order release names its customer (5856f9f) ----------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="X1: 5856f9f takes the order release's customer_name from the start data (start form: optional "
+    "text, up to 200 characters), so a hand-started release (admin) for customer 1 typed 'Trusted Blue Chip "
+    "AG' reaches the credit manager's inbox as 'Order SO-X of Trusted Blue Chip AG: €90,000.00' and the "
+    "requester's mail names that customer too, while the order, the check and the exposure are customer 1's. "
+    "Fix: the name from the customer record (a handler reads it; the start form does not take it), or a "
+    "typed name refused when it is not customer_id's",
+)
+@pytest.mark.usefixtures("release_deployed")
+def test_a_hand_started_order_release_names_the_customer_of_its_id_not_a_typed_one(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    customer = migrated_customer(app, ORDER_CUSTOMER)
+    data = {
+        "customer_id": customer,
+        "customer_name": "Trusted Blue Chip AG",
+        "order_ref": "SO-X",
+        "amount": "90000.00",
+        "currency": "EUR",
+    }
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": "order_release", "data": data},
+        headers=auth(demo_tokens["admin"]),
+    )
+    assert started.status_code in (201, 422), started.json
+    if started.status_code == 422:  # a typed name that is not the customer's is refused: holds
+        return
+    tasks = client.get("/api/tasks", headers=auth(demo_tokens["manager1"])).json["items"]
+    [subject] = [t["subject"] for t in tasks if t["name"] == "approve_release"]
+    assert "Trusted Blue Chip" not in subject and ORDER_CUSTOMER["name"] in subject, subject
