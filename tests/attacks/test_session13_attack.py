@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -52,7 +52,7 @@ from workflows.mail.smtp import mailer_for
 from workflows.mail.templates import TemplateError, UnknownTemplate, render_email, template_language
 from workflows.settings import Settings
 from workflows.store.db import transaction
-from workflows.store.models import InboxItem, InstanceStatus, OutboxEmail
+from workflows.store.models import InboxItem, Incident, InstanceStatus, OutboxEmail
 from workflows.store.stored_clock import SimulatedClock
 from workflows.users import SYSTEM, add_user, issue_token
 
@@ -245,6 +245,40 @@ def test_a_collector_who_is_also_credit_manager_cannot_approve_the_promise_they_
     assert other.status_code == 200, other.json
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="X2 (promises): record_promise refuses a day in the past but takes any day up to 9999-12-31; once "
+    "the credit manager approves it (the subject reads 'by 31 Dec 9999'), dunning.review computes "
+    "promised_date + promise_grace_days (+ 1 day) and raises OverflowError: incident 'dunning.review failed: "
+    "date value out of range' at review_case, the customer's dunning stops for good (a retry fails too). "
+    "Fix: refuse a promised day beyond a bound (e.g. a few years ahead) at record_promise, 422",
+)
+@pytest.mark.usefixtures("shipped")
+@pytest.mark.parametrize("promised", [date(9999, 12, 31), date(9999, 12, 30)], ids=["last_day", "day_before"])
+def test_a_promise_for_the_calendar_s_last_days_is_approved_and_the_case_runs_on(
+    app: Flask, desk: Collections, promised: date
+) -> None:
+    """The promise's day goes through day() in the approver's subject, the limits' figures ('days ahead'),
+    and the pause until it: none of them may overflow past year 9999."""
+    customer = desk.customer("Far Promiser")
+    desk.invoice(customer, "INV-F1", "4000.00")
+    walk_to(desk, 3)
+    recorded = promise(desk, customer, promised, "100.00")
+    if recorded.status_code == 422:  # refused as too far ahead: holds
+        return
+    assert recorded.status_code == 200, recorded.json
+    [task] = [t for t in desk.open_tasks("manager1") if t["name"] == "approve_promise"]
+    assert task["subject"].endswith(f"by {promised.day} Dec 9999"), task["subject"]
+    assert desk.complete("manager1", task["id"], decision="approve").status_code == 200
+    for _ in range(3):
+        desk.tick()
+    for language in ("zh", "en"):
+        assert as_user(app, "manager1", language).get(f"/customers/{customer}").status_code == 200
+    with app.extensions["creditflow"].rt.factory() as session:
+        incidents = [(i.bpmn_id, i.message) for i in session.scalars(select(Incident))]
+        assert incidents == [], incidents
+
+
 # --- 2. day() in a user diagram's subject ---------------------------------------------------------------
 
 
@@ -311,6 +345,24 @@ def test_day_in_a_user_subject_shows_hostile_values_as_typed_without_breaking_th
     english, chinese = opened_subjects(rt, instance_id)
     assert english == shown[:300], english
     assert chinese == shown[:300], chinese
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "'; '.join([day(d) for d in days])",  # a comprehension: the script worker may evaluate it
+        "'; '.join(day(d) for d in days if d)",
+        "str(sum(1 for _ in range(10)) and day(days[0]))",
+    ],
+)
+def test_day_in_a_subject_the_worker_evaluates_writes_the_reader_s_day(
+    rt: Runtime, clock: datetime, subject: str
+) -> None:
+    instance_id = start(rt, clock, subject_diagram(subject, subject), {"days": ["2026-05-01", "2026-06-02"]})
+    assert status_of(rt.factory, instance_id) == InstanceStatus.RUNNING
+    english, chinese = opened_subjects(rt, instance_id)
+    assert english is not None and "1 May 2026" in english, english
+    assert chinese is not None and "2026年5月1日" in chinese, chinese
 
 
 @pytest.mark.parametrize(
