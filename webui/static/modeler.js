@@ -106,6 +106,7 @@
   }
 
   function deploy() {
+    checkRound++;  // a quiet check still on its way answers about the diagram before the deploy: dropped
     busy(true);
     say(_("Validating and deploying…"));
     return post(root.dataset.deployUrl).then(function (result) {
