@@ -35,6 +35,7 @@ from tests.collections_desk import Collections
 from tests.engine.test_bomb_diagrams import HEAD, TAIL, status_of
 from tests.fixtures.engine.cases import REVIEW_FILES, deploy, start_review
 from tests.helpers import auth, migrated_customer
+from tests.mail.test_mail_languages import CONTEXT as MAIL_CONTEXT
 from tests.smtp import RecordingSink
 from tests.webui.test_language import as_user
 from workflows.batch.scheduler import EmbeddedScheduler
@@ -49,7 +50,13 @@ from workflows.errors import Invalid
 from workflows.mail.case_history import event_detail
 from workflows.mail.outbox import dispatch_due_emails
 from workflows.mail.smtp import mailer_for
-from workflows.mail.templates import TemplateError, UnknownTemplate, render_email, template_language
+from workflows.mail.templates import (
+    TemplateError,
+    UnknownTemplate,
+    available_templates,
+    render_email,
+    template_language,
+)
 from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem, Incident, InstanceStatus, OutboxEmail
@@ -245,14 +252,6 @@ def test_a_collector_who_is_also_credit_manager_cannot_approve_the_promise_they_
     assert other.status_code == 200, other.json
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="X2 (promises): record_promise refuses a day in the past but takes any day up to 9999-12-31; once "
-    "the credit manager approves it (the subject reads 'by 31 Dec 9999'), dunning.review computes "
-    "promised_date + promise_grace_days (+ 1 day) and raises OverflowError: incident 'dunning.review failed: "
-    "date value out of range' at review_case, the customer's dunning stops for good (a retry fails too). "
-    "Fix: refuse a promised day beyond a bound (e.g. a few years ahead) at record_promise, 422",
-)
 @pytest.mark.usefixtures("shipped")
 @pytest.mark.parametrize("promised", [date(9999, 12, 31), date(9999, 12, 30)], ids=["last_day", "day_before"])
 def test_a_promise_for_the_calendar_s_last_days_is_approved_and_the_case_runs_on(
@@ -691,3 +690,65 @@ def test_a_hand_started_order_release_names_the_customer_of_its_id_not_a_typed_o
     tasks = client.get("/api/tasks", headers=auth(demo_tokens["manager1"])).json["items"]
     [subject] = [t["subject"] for t in tasks if t["name"] == "approve_release"]
     assert "Trusted Blue Chip" not in subject and ORDER_CUSTOMER["name"] in subject, subject
+
+
+# --- 6. every template's HTML part escapes what its context holds --------------------------------------
+
+
+def _hostile(value: Any) -> Any:
+    """The context with every text replaced by markup (numbers, flags and days stay)."""
+    if isinstance(value, str):
+        return MARKUP
+    if isinstance(value, list):
+        return [_hostile(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _hostile(v) for k, v in value.items()}
+    return value
+
+
+_MACRO_UNESCAPED = pytest.mark.xfail(
+    strict=True,
+    reason="X1: a macro of zh/_labels.txt (autoescape off: a .txt) called from an .html template returns "
+    "Markup of its unescaped body (Jinja wraps a macro's result for an autoescaping caller), so "
+    "zh.week_name(week) (1cb6038: '{{ week }}' for a week it cannot parse) and zh.field_value(key, v) "
+    '(countersign_request: \'{{ v }}\', a buyer\'s typed term such as {"price": "EUR 850 per tonne"}) put '
+    "raw HTML into the HTML part — into an external letter to a Chinese supplier for field_value. Fix: "
+    "Python filters registered per language in mail.templates (their str result is escaped in .html, "
+    "left as typed in .txt), or the macros in an autoescaped include used by the .html templates",
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "extra"),
+    [
+        pytest.param("watchlist_summary", {}, marks=_MACRO_UNESCAPED),
+        pytest.param(
+            "countersign_request",
+            {"changes": {"price": MARKUP, "end_date": "2027-12-31"}, "current": {"price": "<b>old</b>"}},
+            marks=_MACRO_UNESCAPED,
+        ),
+    ],
+)
+def test_a_zh_template_s_html_part_escapes_values_its_labels_macros_write(
+    template: str, extra: dict[str, Any]
+) -> None:
+    rendered = render_email(template, {**_hostile(MAIL_CONTEXT), **extra}, language="zh")
+    assert MARKUP not in rendered.html and "<b>old</b>" not in rendered.html, rendered.html[:3000]
+    assert "&lt;img src=x" in rendered.html
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_other_template_s_html_part_escapes_markup_in_every_value(language: str) -> None:
+    context = _hostile(MAIL_CONTEXT)
+    rendered = 0
+    for template in available_templates():
+        if template in ("watchlist_summary", "countersign_request") and language == "zh":
+            continue  # the macros' case above
+        try:
+            email = render_email(template, context, language=language)
+        except TemplateError:
+            continue  # a record the template reads by key (dunning_notice's invoices): refused, never sent
+        rendered += 1
+        assert MARKUP not in email.html, (template, language)
+        assert "\n" not in email.subject and "\r" not in email.subject, (template, language)
+    assert rendered >= 15
