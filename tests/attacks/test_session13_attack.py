@@ -48,7 +48,7 @@ from workflows.engine.runtime import Runtime
 from workflows.engine.task_texts import render_instructions, renders_in_process
 from workflows.errors import Invalid
 from workflows.mail.case_history import event_detail
-from workflows.mail.outbox import dispatch_due_emails
+from workflows.mail.outbox import dispatch_due_emails, queue_email
 from workflows.mail.smtp import mailer_for
 from workflows.mail.templates import (
     TemplateError,
@@ -752,3 +752,41 @@ def test_every_other_template_s_html_part_escapes_markup_in_every_value(language
         assert MARKUP not in email.html, (template, language)
         assert "\n" not in email.subject and "\r" not in email.subject, (template, language)
     assert rendered >= 15
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_letter_with_its_pdf_arrives_with_the_html_as_rendered_and_escaped(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    clock: datetime,
+    smtp_sink: RecordingSink,
+    language: str,
+) -> None:
+    """cd8ce4c puts the rendered HTML into the multipart/related part; a letter also carries its PDF (a
+    multipart/mixed around it): the HTML part must still be the row's, with the customer's data escaped."""
+    context = {**MAIL_CONTEXT, "customer_name": "<b>Slowpay</b> & Co", "comment": MARKUP}
+    with transaction(session_factory) as session:
+        queue_email(
+            session,
+            to=["letter@x.example"],
+            template="approval_letter",
+            context=context,
+            dedupe_key=f"letter-{language}",
+            now=clock,
+            language=language,
+            pdf_letter={"en": "credit-limit-letter-1.pdf", "zh": "信用额度确认函-1.pdf"},
+        )
+    relay = settings.replace("mail", smtp_host=smtp_sink.host, smtp_port=smtp_sink.port)
+    dispatch_due_emails(session_factory, mailer_for(relay.mail, None), relay.mail, clock)
+    [message] = smtp_sink.wait_for(1)
+    with session_factory() as session:
+        row = session.scalars(select(OutboxEmail)).one()
+    html_part = message.get_body(preferencelist=("html",))
+    plain_part = message.get_body(preferencelist=("plain",))
+    assert html_part is not None and plain_part is not None
+    html, plain = str(html_part.get_content()), str(plain_part.get_content())
+    assert html == row.body_html and plain == row.body_text
+    assert "<br>" not in html.split("<body", 1)[0] and not html.startswith("<div>")
+    assert "<b>Slowpay</b>" not in html and MARKUP not in html and "&lt;b&gt;Slowpay&lt;/b&gt;" in html
+    attachments = [part.get_filename() for part in message.iter_attachments()]
+    assert any(str(name).endswith(".pdf") for name in attachments), attachments
