@@ -506,3 +506,47 @@ def test_a_hostile_case_currency_under_case_is_shown_escaped(
             assert page.status_code == 200, (language, path, page.status_code)
             html = page.get_data(as_text=True)
             assert MARKUP not in html and SCRIPT not in html, (language, path)
+
+
+# --- 7. our-sentence keys in a user's case data, item by item (2ead97b, 04750ba) ---------------------------
+
+
+def _almost_a_sentence(n: int) -> str:
+    """290 characters of one msgid's literal parts over and over, failing at the end: said_stored tries
+    every shape on it (~7 ms on this machine, its full search runs on texts up to 300 characters)."""
+    inner = "x: provisions at x x → x (x"
+    text = inner
+    while len(text) + len(inner) < 290:
+        text += inner
+    return f"{text}#{n}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="X3: case_labels.data_value re-says the values of SENTENCE_KEYS ('basis', 'why') with "
+    "said_stored in ANY process, and since 2ead97b (data_items) and 04750ba (history start data field by "
+    "field) each item of a list under such a key too, on the case-data table and again in the history: "
+    "3,000 crafted 290-character items (836 kB of start data a starter may send) made one zh /instances/ID "
+    "take 59 s (en 0.5 s), 300 items 6.6 s. Fix: say our sentence keys only in the shipped processes that "
+    "write them (as CODE_PROCESSES does for codes) and never item by item, or cap the sentences re-said "
+    "per page",
+)
+def test_a_long_list_under_an_our_sentence_key_does_not_make_the_zh_page_slow(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    deployed = upload(client, demo_tokens["owner1"], credit_hold(review_form({"enum": ["release", "keep"]})))
+    assert deployed.status_code == 201
+    data = {**START, "basis": [_almost_a_sentence(n) for n in range(1_000)]}
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": "credit_hold", "business_key": "CUST-1", "data": data},
+        headers=auth(demo_tokens["sales1"]),
+    )
+    assert started.status_code == 201, started.get_data(as_text=True)[:300]
+    took = {}
+    for language in ("en", "zh"):
+        began = time.monotonic()
+        page = as_user(app, "auditor1", language).get(f"/instances/{started.json['id']}")
+        took[language] = time.monotonic() - began
+        assert page.status_code == 200
+    assert took["zh"] < 10 * took["en"] + 3, took
