@@ -26,6 +26,10 @@ from workflows.messages import _
 from workflows.store.audit import changed
 from workflows.users import SYSTEM_ACTOR
 
+# Further ahead a promise is no promise to pay but a payment plan; and a day near 9999-12-31 overflowed the
+# review's "promised date plus grace" once approved, stopping the case's dunning for good (attack A24).
+MAX_DAYS_AHEAD = 5 * 366
+
 
 @dataclass(frozen=True)
 class PromiseRequest:
@@ -63,11 +67,20 @@ def record_promise(ctx: TaskContext, req: PromiseRequest) -> PromiseRecord:
     the case goes on meanwhile.
 
     Raises:
-        HandlerInputError: no positive amount, a date in the past, or limits that are not limits.
+        HandlerInputError: no positive amount, a date in the past or more than MAX_DAYS_AHEAD ahead, or
+            limits that are not limits.
     """
     if req.amount <= 0 or req.promised_date < ctx.now.date():
         raise HandlerInputError(
             _("dunning.record_promise: a promise needs a positive amount and a date not in the past")
+        )
+    if (req.promised_date - ctx.now.date()).days > MAX_DAYS_AHEAD:
+        raise HandlerInputError(
+            _(
+                "dunning.record_promise: a promised day is at most %(most)s days ahead, not %(day)s",
+                most=f"{MAX_DAYS_AHEAD:,}",
+                day=req.promised_date.isoformat(),
+            )
         )
     if req.currency is not None:
         currency_of_case = load_case(ctx, req.case_id).currency

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from handlers.dunning_promises import MAX_DAYS_AHEAD
 from tests.bpmn.test_dunning_languages import post_invoice
 from tests.bpmn.test_dunning_policy import walk_to
 from tests.collections_desk import Collections
@@ -173,3 +174,30 @@ def test_the_legal_case_file_names_promise_events_and_says_the_limits_in_the_law
     # A case file of a case whose promise was recorded before the codes: the sentences as stored.
     old = event_detail({"outside": ["the date is 45 days ahead, more than 30"]}, "zh", money)
     assert old.endswith("the date is 45 days ahead, more than 30")
+
+
+def test_a_promise_beyond_five_years_is_refused_in_the_reader_s_language(desk: Collections) -> None:
+    """Attack A24: a promise for 31 Dec 9999, once approved, overflowed the review's 'promised date plus
+    grace' and stopped the case's dunning for good. A promise is at most MAX_DAYS_AHEAD ahead (a 422)."""
+    customer = desk.customer("Far Promiser")
+    desk.invoice(customer, "INV-F1", "4000.00")
+    walk_to(desk, 3)
+    today = desk.clock.now.date()
+
+    def promised(day: date, language: str) -> Any:
+        message = {
+            "name": "promise_to_pay",
+            "correlation_key": str(customer),
+            "data": {"promised_date": day.isoformat(), "amount": "100.00"},
+        }
+        headers = auth(desk.tokens["collector1"]) | {"Accept-Language": language}
+        return desk.client.post("/api/messages", json=message, headers=headers)
+
+    far = promised(date(9999, 12, 31), "zh")
+    assert far.status_code == 422, far.json
+    assert "承诺付款日最晚只能在 1,830 天之后，不能是 9999年12月31日" in far.json["error"]["message"]
+    beyond = promised(today + timedelta(days=MAX_DAYS_AHEAD + 1), "en")
+    assert beyond.status_code == 422 and "at most 1,830 days ahead" in beyond.json["error"]["message"]
+    assert desk.case(customer)["promises"] == []  # nothing recorded
+    at_most = promised(today + timedelta(days=MAX_DAYS_AHEAD), "en")
+    assert at_most.status_code == 200 and at_most.json["delivered_to"], at_most.json  # outside the limits
