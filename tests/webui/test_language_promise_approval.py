@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from handlers.dunning_promises import MAX_DAYS_AHEAD
 from tests.bpmn.test_dunning_languages import post_invoice
@@ -23,6 +24,8 @@ from tests.bpmn.test_dunning_policy import walk_to
 from tests.collections_desk import Collections
 from tests.helpers import auth
 from tests.webui.test_language import as_user, english_left, visible
+from tests.webui.test_pages import deploy_credit_hold, start_hold
+from webui import stored_sentences
 from workflows.credit.promise_limits import count_limit, date_limit, limits_said, share_limit
 from workflows.engine.script_days import day, day_zh
 from workflows.engine.script_money import money
@@ -201,3 +204,29 @@ def test_a_promise_beyond_five_years_is_refused_in_the_reader_s_language(desk: C
     assert desk.case(customer)["promises"] == []  # nothing recorded
     at_most = promised(today + timedelta(days=MAX_DAYS_AHEAD), "en")
     assert at_most.status_code == 200 and at_most.json["delivered_to"], at_most.json  # outside the limits
+
+
+def test_a_long_typed_outside_list_is_not_searched_item_by_item(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As attack A24 found for `basis`: an `outside` list a starter typed (300 near-sentences) was tried
+    against every catalogue msgid item by item on a zh page. Only the first few items holding a limit
+    sentence's words are, and the rest are shown as typed."""
+    deploy_credit_hold(client, demo_tokens)
+    near = "the date is x days ahead, more than x; " * 7
+    started = start_hold(client, demo_tokens["sales1"], outside=[f"{near}#{n}" for n in range(300)])
+    searched: list[str] = []
+    recognised = stored_sentences._recognised
+
+    def counted(sentence: str, depth: int, source: Any = None) -> Any:
+        if depth == 0:
+            searched.append(sentence)
+        return recognised(sentence, depth, source)
+
+    monkeypatch.setattr(stored_sentences, "_recognised", counted)
+    page = as_user(app, "auditor1", "zh").get(f"/instances/{started['id']}")
+    assert page.status_code == 200
+    assert f"{near}#299" in visible(page.get_data(as_text=True))
+    # At most 3 items each time the page says the list (the case data table asks twice, the start data of
+    # the history again): 18 searches, where it was 300 per time.
+    assert len(searched) <= 18, len(searched)
