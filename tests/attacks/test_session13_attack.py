@@ -706,26 +706,14 @@ def _hostile(value: Any) -> Any:
     return value
 
 
-_MACRO_UNESCAPED = pytest.mark.xfail(
-    strict=True,
-    reason="X1: a macro of zh/_labels.txt (autoescape off: a .txt) called from an .html template returns "
-    "Markup of its unescaped body (Jinja wraps a macro's result for an autoescaping caller), so "
-    "zh.week_name(week) (1cb6038: '{{ week }}' for a week it cannot parse) and zh.field_value(key, v) "
-    '(countersign_request: \'{{ v }}\', a buyer\'s typed term such as {"price": "EUR 850 per tonne"}) put '
-    "raw HTML into the HTML part — into an external letter to a Chinese supplier for field_value. Fix: "
-    "Python filters registered per language in mail.templates (their str result is escaped in .html, "
-    "left as typed in .txt), or the macros in an autoescaped include used by the .html templates",
-)
-
-
 @pytest.mark.parametrize(
     ("template", "extra"),
     [
-        pytest.param("watchlist_summary", {}, marks=_MACRO_UNESCAPED),
+        # Fixed by X1: the week and a contract field's value are Python filters (mail.templates), not macros.
+        pytest.param("watchlist_summary", {}),
         pytest.param(
             "countersign_request",
             {"changes": {"price": MARKUP, "end_date": "2027-12-31"}, "current": {"price": "<b>old</b>"}},
-            marks=_MACRO_UNESCAPED,
         ),
     ],
 )

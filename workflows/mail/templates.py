@@ -86,6 +86,29 @@ def format_when_for(value: datetime | date | str | None, *, language: str = "en"
     return format_date(value, format=pattern, locale=locale)
 
 
+def format_week(value: Any, *, language: str = "en") -> str:
+    """An ISO week ("2026-W10", the watchlist summary's) as a reader of `language` names it: Chinese
+    "2026年第10周"; English, and anything that is no ISO week, as given."""
+    text = str(value)
+    year, _, week = text.partition("-W")
+    if language == "zh" and year.isdigit() and week.isdigit():
+        return f"{year}年第{int(week)}周"
+    return text
+
+
+def format_field_value(value: Any, key: str, currency: str | None = None, *, language: str = "en") -> str:
+    """A contract field's value as the reader writes it: a day (`*_date`) by `when`, the `value` as money,
+    "-" for nothing, anything else as typed. A filter, not a macro of _labels.txt: a macro of a .txt file
+    called from an .html template returned its body unescaped (attack A24)."""
+    if value is None or value == "":
+        return "-"
+    if key.endswith("_date"):
+        return format_when_for(value, language=language)
+    if key == "value":
+        return format_money(value, currency, locale=LANGUAGES.get(language, "en"))
+    return str(value)
+
+
 def template_language(template: str, language: str | None, template_dir: Path = TEMPLATE_DIR) -> str:
     """The language `template` renders in for a reader of `language`: theirs when the template has a complete
     version in it (config/templates/LANG/NAME.*), else English."""
@@ -119,6 +142,9 @@ def _environment(template_dir: Path, language: str = "en") -> jinja2.Environment
     else:
         env.filters["when"] = partial(format_when_for, language=language)
         env.filters["money"] = partial(format_money, locale=LANGUAGES[language])
+    # Python filters return plain text: escaped in an .html part, as typed in the .txt and subject.
+    env.filters["week"] = partial(format_week, language=language)
+    env.filters["field_value"] = partial(format_field_value, language=language)
     return env
 
 
