@@ -9,7 +9,8 @@ from typing import Any
 
 from babel.numbers import format_currency, format_decimal
 
-from workflows.messages import _
+from workflows.languages import LANGUAGES
+from workflows.messages import Worded, _
 
 LOCALE = "en"
 CENT = Decimal("0.01")
@@ -142,3 +143,10 @@ _MOST_DIGITS = 40
 # "CHF", or a code CLDR has no symbol for) is set off from the digits by a no-break space, "CHF\xa01,200.00",
 # where "€1,200.00", "CN¥1,200.00" and "US$1,200.00" end in a currency sign and stay joined.
 _SPACED_CODE = re.compile(r"^(-?[^\W\d_]+)(\d)")
+
+
+def money_words(value: Any, currency: str | None) -> Worded:
+    """An amount as a sentence's parameter (a workflows.messages.Text): written as the reader of the
+    catalogue that says the sentence writes it, "CN¥7,800,000.00" in English, "¥7,800,000.00" in Chinese."""
+    said = {code: format_money(value, currency, locale=locale) for code, locale in LANGUAGES.items()}
+    return Worded(said["en"], said)

@@ -69,3 +69,34 @@ def test_a_value_change_declaring_its_full_impact_goes_to_the_cfo(
         open_tasks(refresh(client, demo_tokens, instance["id"]))["manager_approval"],
     )
     assert set(open_tasks(refresh(client, demo_tokens, instance["id"]))) == {"cfo_approval"}
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "english"),
+    [
+        ("zh", "合同金额变动 ¥58,800,000.00", False),
+        ("en", "The contract value changes by CN¥58,800,000.00", True),
+    ],
+)
+def test_the_refusal_is_said_in_the_reader_s_language_with_the_reader_s_money(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], language: str, said: str, english: bool
+) -> None:
+    # R22-10: the sentence was an English f-string inside the zh msgid; its amounts are written as the
+    # reader writes them (a CNY contract: ¥ in Chinese, CN¥ in English).
+    contract = make_contract(client, demo_tokens, currency="CNY")
+    data = {
+        "contract_id": contract["id"],
+        "change_type": "price",
+        "changes": {"value": "60000000.00"},
+        "value_impact": "1.00",
+        "reason": "price",
+    }
+    response = client.post(
+        "/api/process-instances",
+        json={"process_key": "supplier_contract_change", "data": data},
+        headers={"Authorization": f"Bearer {demo_tokens['buyer1']}", "Accept-Language": language},
+    )
+    assert response.status_code == 422, response.json
+    message = response.json["error"]["message"]
+    assert said in message, message
+    assert ("The contract value" in message) is english, message

@@ -160,6 +160,9 @@ def test_a_zh_manager_reads_the_watchlist_in_chinese_and_back_in_english(
         and "超出信用额度" in zh["/watchlist"]
     )
     assert "条" in zh["/watchlist"] and "在册" in zh["/watchlist"]
+    # An indicator's severity and measure in Chinese punctuation (R22-11): （高；…）, never "(高; …)".
+    assert re.search(r"（(高|中|低)(；[^）]+)?）", zh["/watchlist"]), zh["/watchlist"]
+    assert not re.search(r"\((高|中|低)[;)]", zh["/watchlist"]), zh["/watchlist"]
     watch = visible(manager.get("/dashboard").get_data(as_text=True)).split("预警名单", 1)[1]
     assert "信用冻结" in watch and "超额度" in watch  # the dashboard's watchlist table too
     switch(manager, "en", "/watchlist")

@@ -22,7 +22,7 @@ from workflows.credit.models import Contract, ContractChangeRequest, ContractCha
 from workflows.credit.record_fields import convert_field, money_text
 from workflows.errors import Conflict, Invalid, NotFound, field_listing
 from workflows.messages import _
-from workflows.money import format_money
+from workflows.money import money_words
 from workflows.store.audit import as_recorded
 from workflows.store.jsonable import to_jsonable
 
@@ -297,9 +297,11 @@ def _check_value_impact(declared: Decimal, value_change: Decimal, currency: str)
     """
     if value_change == 0 or (declared >= value_change if value_change > 0 else declared <= value_change):
         return
-    message = (
-        f"The contract value changes by {format_money(value_change, currency)}; the value impact must be at "
-        f"least that change in the same direction, not {format_money(declared, currency)}."
+    message = _(
+        "The contract value changes by %(change)s; the value impact must be at least that change in the "
+        "same direction, not %(declared)s.",
+        change=money_words(value_change, currency),
+        declared=money_words(declared, currency),
     )
     raise Invalid(
         _("The change has errors: value_impact: %(message)s", message=message),
