@@ -46,6 +46,10 @@ class Worded(Text):
         text.words = words
         return text
 
+    def __getnewargs__(self) -> tuple[str, dict[str, str]]:  # type: ignore[override]
+        """What copy and pickle pass to __new__ (str's own gives the text only)."""
+        return str(self), self.words
+
 
 # The catalogue's own language: its msgstr of this msgid is its code ("zh"); English has none, so the msgid's
 # last word. How a Worded knows which of its words the sentence around it is said in.

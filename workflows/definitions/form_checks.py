@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from workflows.definitions.forms import NO_RETRIEVAL, compile_pattern
+from workflows.definitions.forms import NO_RETRIEVAL, compile_pattern, enum_key
 from workflows.definitions.problems import Problem
 from workflows.languages import LANGUAGES
 from workflows.messages import Text, _
@@ -190,13 +190,14 @@ def _enum_title_problems(
     file: str, line: int, where: str, key: str, titles: Any, owner: Any
 ) -> Iterator[Problem]:
     """`enum_titles` / `enum_titles_zh`: {enum value: non-empty title} for values of the field's enum."""
-    values = {json.dumps(v) for v in owner.get("enum", [])} if isinstance(owner, Mapping) else set()
+    # A label's key is a JSON object key, a string: "1" names the number 1 (forms.enum_key).
+    values = {enum_key(v) for v in owner.get("enum", [])} if isinstance(owner, Mapping) else set()
     if not isinstance(titles, Mapping):
         message = _("%(key)s at %(where)s must map each enum value to its title", key=key, where=where)
         yield Problem(file, line, "-", message)
         return
     for value, title in titles.items():
-        if json.dumps(value) not in values:
+        if value not in values:
             message = _(
                 "%(key)s at %(where)s names '%(value)s', which is not a value of the field's enum",
                 key=key,

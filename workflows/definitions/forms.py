@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -14,7 +15,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from workflows.errors import Invalid, field_listing, listed
+from workflows.errors import Invalid, field_listing
 from workflows.languages import LANGUAGES
 from workflows.messages import Text, Worded, _
 from workflows.money import parse_money
@@ -244,7 +245,7 @@ def _message(error: ValidationError) -> str:
     validator, value = error.validator, error.validator_value
     text: str
     if validator == "enum":
-        text = _("Choose one of: %(options)s.", options=listed([_choice(v, error.schema) for v in value]))
+        text = _("Choose one of: %(options)s.", options=_choices(value, error.schema))
     elif validator in _BOUNDS:
         text = Text(_BOUNDS[str(validator)].msgid, value=value)
     elif validator == "type":
@@ -260,22 +261,44 @@ def _message(error: ValidationError) -> str:
     return _("%(where)s: %(problem)s", where=inner, problem=text) if inner else text
 
 
-def _choice(value: Any, schema: Any) -> str:
-    """An enum value by the label the form gives it in each language (`enum_titles`, `enum_titles_zh`), the
-    value itself after it in brackets: what a person picks and what a client sends ("Approve (approve)",
-    "批准（approve）"). A value the form gives no label is the value alone."""
-    code = str(value)
-    words: dict[str, str] = {}
-    for language in LANGUAGES:
-        keyword = "enum_titles" if language == "en" else f"enum_titles_{language}"
+# How each language lists things (workflows.errors.listed's "%(first)s, %(rest)s"; "、" in Chinese).
+_LIST_SEPARATORS = {"zh": "、"}
+
+
+def _choices(values: Any, schema: Any) -> str:
+    """An enum's values as one list in each language, each value by the label the form gives it there: one
+    flat Worded, not a Text per value (a field may offer thousands of choices; a nested Text per value made
+    saying the sentence recurse once per choice)."""
+    values = list(values) if isinstance(values, list) else [values]
+    words = {
+        language: _LIST_SEPARATORS.get(language, ", ").join(_choice(v, schema, language) for v in values)
+        for language in LANGUAGES
+    }
+    return Worded(words["en"], words)
+
+
+def _choice(value: Any, schema: Any, language: str) -> str:
+    """A value by the label the form gives it in `language` (`enum_titles_zh`, else `enum_titles`; keyed as
+    JSON writes an object key: "1" for the number 1), the value itself after it in brackets: what a person
+    picks and what a client sends ("Approve (approve)", "批准（approve）"). A value without one is itself."""
+    code = enum_key(value)
+    label = None
+    # The language's titles, else the English ones: what the form shows (webui/schema_forms._option_labels).
+    for keyword in dict.fromkeys((f"enum_titles_{language}", "enum_titles")):
         titles = schema.get(keyword) if isinstance(schema, Mapping) else None
-        label = titles.get(code) if isinstance(titles, Mapping) else None
-        if isinstance(label, str) and label.strip() and label.strip() != code:
-            label = label.strip()
-            words[language] = f"{label}（{code}）" if language == "zh" else f"{label} ({code})"
-    if not words:
+        given = titles.get(code) if isinstance(titles, Mapping) else None
+        if isinstance(given, str) and given.strip():
+            label = given.strip()
+            break
+    if label is None or label == code:
         return code
-    return Worded(words.get("en", code), words)
+    return f"{label}（{code}）" if language == "zh" else f"{label} ({code})"
+
+
+def enum_key(value: Any) -> str:
+    """An enum value as a key of `enum_titles` names it: a string as it is, any other value as JSON writes it
+    (1, 2.5, true, null)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _library_sentence(error: ValidationError) -> str:
@@ -303,13 +326,16 @@ def _library_sentence(error: ValidationError) -> str:
 
 
 def form_fields(schema: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The API's description of a form: [{name, type, required, options?, title?, format?}]."""
+    """The API's description of a form: [{name, type, required, options?, title?, format?}]; a field of
+    several JSON Schema types ("type": ["string", "number"]) has them joined ("string|number"): `type` is one
+    string (the form's `schema` beside it says the rest)."""
     required = set(schema.get("required", []))
     fields = []
     for name, spec in schema.get("properties", {}).items():
+        kind = spec.get("type", "string")
         field: dict[str, Any] = {
             "name": name,
-            "type": spec.get("type", "string"),
+            "type": "|".join(map(str, kind)) if isinstance(kind, list) else kind,
             "required": name in required,
         }
         if "enum" in spec:
