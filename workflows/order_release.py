@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from workflows.credit import roles
 from workflows.credit.credit_checks import CheckRequest, check_credit, check_json
-from workflows.credit.models import Customer
 from workflows.credit.order_tables import CreditCheck, Order
 from workflows.engine.runner import Runtime, start_instance
 from workflows.store.db import transaction
@@ -42,11 +41,8 @@ def run_credit_check(rt: Runtime, req: CheckRequest, *, actor: Actor, now: datet
 def _start_release(rt: Runtime, actor: Actor, session: Session, order: Order, check: CreditCheck) -> int:
     """Start order_release in the check's transaction as the person who asked for the check: they are its
     initiator, so four-eyes keeps them from releasing the order."""
-    customer = session.get(Customer, order.customer_id)  # loaded by the check: no second query
     data = {
         "customer_id": order.customer_id,
-        # The task's subject and the requester's e-mail name the customer, as every other process does.
-        "customer_name": customer.name if customer is not None else "",
         "order_ref": order.order_ref,
         "amount": order.amount,
         "currency": order.currency,

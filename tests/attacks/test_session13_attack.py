@@ -658,15 +658,7 @@ def test_a_timer_due_a_hair_after_the_standing_clock_does_not_wake_the_scheduler
 # --- 5. the order release names its customer (5856f9f) ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="X1: 5856f9f takes the order release's customer_name from the start data (start form: optional "
-    "text, up to 200 characters), so a hand-started release (admin) for customer 1 typed 'Trusted Blue Chip "
-    "AG' reaches the credit manager's inbox as 'Order SO-X of Trusted Blue Chip AG: €90,000.00' and the "
-    "requester's mail names that customer too, while the order, the check and the exposure are customer 1's. "
-    "Fix: the name from the customer record (a handler reads it; the start form does not take it), or a "
-    "typed name refused when it is not customer_id's",
-)
+# Fixed by X1: order_release loads the credit file (credit.load_file); the start form takes no name.
 @pytest.mark.usefixtures("release_deployed")
 def test_a_hand_started_order_release_names_the_customer_of_its_id_not_a_typed_one(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
