@@ -290,10 +290,11 @@ CODE_PROCESSES: dict[str, frozenset[str]] = {
     "owner_group": frozenset({roles.DISPUTE_RESOLUTION, roles.DUNNING}),
     "dispute_owner": frozenset({roles.DUNNING}),
     "groups_added": frozenset(),
-    # The credit file and its scoring (credit_file.py, scorecard_weights.dmn).
+    # The credit file and its scoring (credit_file.py, scorecard_weights.dmn); an order release loads the
+    # credit file too (credit.load_file, ebd7e1a), so its case holds the customer's industry and ownership.
     "scorecard": _CREDIT,
-    "industry": _CREDIT,
-    "ownership": _CREDIT,
+    "industry": _CREDIT | {roles.ORDER_RELEASE},
+    "ownership": _CREDIT | {roles.ORDER_RELEASE},
 }
 
 

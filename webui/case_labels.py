@@ -159,6 +159,9 @@ SIGNALS: dict[str, Any] = {
 }
 # Keys whose stored values are sentences our handlers wrote (English, with a msgid: said_stored says them).
 SENTENCE_KEYS = frozenset({"basis", "why"})
+# The shipped processes whose handlers write them (credit.propose_limit's basis, limit_review's why): in any
+# other process's case the same key holds what a person typed, never searched against the catalogue.
+SENTENCE_PROCESSES = frozenset({roles.CREDIT_APPLICATION, roles.CREDIT_LIMIT_REVIEW})
 # Per process, the keys our code fills with a sentence of its own (order_release's start data: the credit
 # check's reason); the same key in another process may hold what a person typed (a contract change's reason).
 PROCESS_SENTENCE_KEYS = {roles.ORDER_RELEASE: ("reason",)}
@@ -335,11 +338,12 @@ def data_value(
         return _code(TRIGGERS, value)
     if key == "decision" and process == roles.CREDIT_LIMIT_REVIEW and value == "automatic":
         return str(AUTOMATIC_DECISION)
-    if current_language() == ENGLISH and (
-        key in SENTENCE_KEYS or key in PROCESS_SENTENCE_KEYS.get(process or "", ())
-    ):
+    ours = key in SENTENCE_KEYS and (process is None or process in SENTENCE_PROCESSES)
+    if key in SENTENCE_KEYS and not ours:
+        return shown
+    if current_language() == ENGLISH and (ours or key in PROCESS_SENTENCE_KEYS.get(process or "", ())):
         return keys_said(shown)  # our sentences are stored in English, the keys they name as ids
-    if key in SENTENCE_KEYS:
+    if ours:
         return said_stored(value, SAYERS)
     if process is not None and key in PROCESS_SENTENCE_KEYS.get(process, ()):
         # Only the sentences the process stores are said (process_sentences): anything else is what a person
@@ -362,7 +366,8 @@ def data_items(
     parts = []
     for item in value:
         shown = format_value(str(key), item)
-        said = data_value(key, item, shown, currency, process)
+        # Our sentence keys hold one sentence: items of a list under one are typed, never searched.
+        said = shown if key in SENTENCE_KEYS else data_value(key, item, shown, currency, process)
         typed = isinstance(item, str) and said == shown
         parts.append(Markup('<span data-value="">%s</span>') % said if typed else escape(said))
     return Markup(", " if current_language() == ENGLISH else "、").join(parts)

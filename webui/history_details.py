@@ -18,7 +18,14 @@ from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 
 from webui.case_keys import coded_value
-from webui.case_labels import data_list, data_value, invoice_lines, known_label, limit_reason
+from webui.case_labels import (
+    SENTENCE_KEYS,
+    data_list,
+    data_value,
+    invoice_lines,
+    known_label,
+    limit_reason,
+)
 from webui.customer_labels import CHECK_RESULTS, OUTCOMES
 from webui.diagram_names import key_label
 from webui.formatting import format_day, format_value, page_locale
@@ -117,6 +124,8 @@ def _data_said(
     if isinstance(value, Mapping):
         return Markup("(%s)" if english else "（%s）") % _fields(value, currency, process, depth + 1)
     if isinstance(value, list):
+        if key in SENTENCE_KEYS:  # our sentence keys hold one sentence: a list's items are typed
+            return _listed([_stored(v) for v in value], english)
         return _listed(
             [
                 _fields(v, currency, process, depth + 1)

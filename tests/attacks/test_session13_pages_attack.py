@@ -490,17 +490,6 @@ def _almost_a_sentence(n: int) -> str:
     return f"{text}#{n}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="X3: case_labels.data_value re-says the values of SENTENCE_KEYS ('basis', 'why') with "
-    "said_stored in ANY process, and since 2ead97b (data_items) and 04750ba (history start data field by "
-    "field) each item of a list under such a key too, on the case-data table and again in the history: "
-    "3,000 crafted 290-character items (836 kB of start data a starter may send) made one zh /instances/ID "
-    "take 59 s (en 0.5 s); 300 items are searched 900 times (macros/case.html calls data_items twice, the "
-    "history once). Fix: say our sentence keys only in the shipped processes that "
-    "write them (as CODE_PROCESSES does for codes) and never item by item, or cap the sentences re-said "
-    "per page",
-)
 def test_a_long_list_under_an_our_sentence_key_does_not_make_the_zh_page_slow(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

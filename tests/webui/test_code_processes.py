@@ -107,3 +107,15 @@ def test_every_key_whose_values_are_said_as_codes_is_in_code_processes() -> None
 def test_the_table_names_only_shipped_processes() -> None:
     shipped = {path.stem for path in BPMN_DIR.glob("*.bpmn")}
     assert set().union(*CODE_PROCESSES.values()) <= shipped
+
+
+def test_our_sentence_keys_are_said_in_every_shipped_process_that_writes_them() -> None:
+    """case_labels.SENTENCE_PROCESSES, the same rule for the keys holding our handlers' sentences (basis,
+    why): said in the reader's language only there, shown as typed elsewhere (A24: never searched for a
+    crafted case)."""
+    from webui.case_labels import SENTENCE_KEYS, SENTENCE_PROCESSES
+
+    written = {bundle[0].stem: written_keys(bundle) for bundle in shipped_bundles()}
+    for key in SENTENCE_KEYS:
+        writers = {process for process, keys in written.items() if key in keys}
+        assert writers and writers <= SENTENCE_PROCESSES, (key, writers)
