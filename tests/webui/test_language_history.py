@@ -170,6 +170,10 @@ def test_every_history_of_the_demo_reads_in_chinese_with_no_id_json_or_code_even
     assert "结果：超额度" in text and "订单状态：待放行" in text, text
     assert "发起数据：客户编号：1" in text and "原因：超出信用额度：风险敞口 €0.00" in text, text
     assert "over the credit limit" not in release and "over_limit" not in release
+    # The whole release page (R22 at ae26a7a: its credit file's industry and ownership read 'manufacturing',
+    # 'private' once order_release loaded the credit file; CODE_PROCESSES names it now).
+    page = read[f"/tasks/{demo['release']}"]
+    assert english_left(page, data=["paid by month end"]) == [], visible(page)
     # The manager's completion: the decision said, the typed comment as typed.
     assert "决策：批准" in text and 'data-value="">paid by month end<' in release, text
     # R22-5: the write-off's posting — invoice statuses said, amounts as money in the invoices' currency.
