@@ -19,6 +19,7 @@ from flask import Flask
 from tests.bpmn.test_credit_limit_review import FINANCIALS, Desk, desk  # noqa: F401
 from tests.webui.test_language import as_user, english_left, visible
 from workflows.engine.task_texts import render_instructions, renders_in_process
+from workflows.mail.templates import render_email
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -150,3 +151,36 @@ def test_a_limit_review_s_english_instructions_name_keys_and_triggers_in_words(
     for part in said:
         assert part in text, text
     assert not re.search(r"[a-z]+_[a-z]+", text), text  # no key or code of ours
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "english"),
+    [
+        ("zh", "决策：系统自动采纳（无需审批）", "applied"),
+        ("en", "Decision:     applied automatically", "Comment"),
+    ],
+)
+def test_the_result_mail_of_an_automatic_review_says_so_in_its_language(
+    language: str, said: str, english: str
+) -> None:
+    """The mail read '备注：applied automatically' in Chinese: the comment is empty now, the decision said."""
+    context = {
+        "customer_name": "Corner Retail GmbH",
+        "reason": "scheduled",
+        "old_limit": "900000.00",
+        "new_limit": "60000.00",
+        "currency": "EUR",
+        "grade": "B",
+        "score": 70,
+        "next_review_date": "2027-03-03",
+        "comment": "",
+        "decision": "automatic",
+    }
+    mail = render_email("limit_review_result", context, language=language)
+    assert said in mail.text, mail.text
+    assert english not in mail.text.replace("Corner Retail GmbH", ""), mail.text
+    assert said.split("：")[-1].split("     ")[-1] in mail.html
+    # A context without the decision (a diagram deployed before it) renders as before.
+    assert render_email("limit_review_result", {**context, "decision": "approve"}, language=language).text
+    del context["decision"]
+    assert render_email("limit_review_result", context, language=language).text
