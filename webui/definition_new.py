@@ -124,6 +124,10 @@ def deploy() -> tuple[Response, int]:
             deployed = deploy_files(
                 session, files, svc.rt.operations, deployed_by=actor.username, now=svc.clock()
             )
+            if any(d.unchanged for d in deployed):
+                # Another owner's version 1 committed between the check and the deploy (PostgreSQL reads
+                # it then): deploy_files found "the same content" deployed. Theirs is version 1; roll back.
+                raise IntegrityError("deployed meanwhile", None, ValueError(key))
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [p.as_json(gettext) for p in exc.problems]}), 422
     except IntegrityError:  # another owner deployed the same new key at the same moment: theirs is version 1

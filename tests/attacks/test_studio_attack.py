@@ -582,6 +582,25 @@ def test_two_owners_creating_the_same_key_at_once_get_one_version_1(
     assert _versions(app, NEW["key"]) == [1]
 
 
+def test_an_owner_whose_check_passed_before_the_other_s_version_1_committed_gets_a_409(
+    app: Flask, demo_tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race above as PostgreSQL can run it: the second owner's 'not deployed yet' check passed before the
+    first committed, and its deploy then read that version 1 ("the same content": unchanged). It answered
+    201 for a version it did not make (the PostgreSQL CI stage, 1df3fd5); now a 409, as the unique key gives.
+    """
+    owner = logged_in(app, "owner1")
+    headers = {"X-CSRFToken": csrf_token(owner, "/definitions/new")}
+    xml = _template(owner)
+    first = owner.post(f"/definitions/new/deploy?key={NEW['key']}", json={"xml": xml}, headers=headers)
+    assert first.status_code == 201, first.get_data(as_text=True)[:300]
+    monkeypatch.setattr("webui.definition_new.newest_version", lambda session, key: None)  # checked "before"
+    second = owner.post(f"/definitions/new/deploy?key={NEW['key']}", json={"xml": xml}, headers=headers)
+    assert second.status_code == 409, second.get_data(as_text=True)[:300]
+    assert "deployed already" in second.get_data(as_text=True)
+    assert _versions(app, NEW["key"]) == [1]
+
+
 def test_a_new_diagram_that_holds_a_deployed_process_is_a_409(
     app: Flask, demo_tokens: dict[str, str]
 ) -> None:
