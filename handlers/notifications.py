@@ -186,27 +186,22 @@ def notify_email(ctx: TaskContext, req: NotifyEmailRequest) -> NotifyEmailResult
         "business_key": ctx.business_key,
     }
     pdf_letter = PDF_LETTERS[req.template](ctx.instance_id) if req.template in PDF_LETTERS else ""
+    mail: dict[str, Any] = {
+        "to": recipients,
+        "template": req.template,
+        "context": context,
+        "dedupe_key": f"notify:{ctx.task_key}",
+        "now": ctx.now,
+        "instance_id": ctx.instance_id,
+    }
     try:
         if addressee is None and not pdf_letter:
             # Internal mail: each reader in their own language, one e-mail per language among them.
-            rows = queue_email_by_language(
-                ctx.session,
-                to=recipients,
-                template=req.template,
-                context=context,
-                dedupe_key=f"notify:{ctx.task_key}",
-                now=ctx.now,
-                instance_id=ctx.instance_id,
-            )
+            rows = queue_email_by_language(ctx.session, **mail)
         else:
             row = queue_email(
                 ctx.session,
-                to=recipients,
-                template=req.template,
-                context=context,
-                dedupe_key=f"notify:{ctx.task_key}",
-                now=ctx.now,
-                instance_id=ctx.instance_id,
+                **mail,
                 # The addressee's language; else the recipients' (queue_email looks it up by address).
                 language=addressee.language if addressee else None,
                 # Letters to customers also go as a PDF in that language.

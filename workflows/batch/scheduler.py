@@ -248,8 +248,9 @@ class EmbeddedScheduler:
         # 1), and with nothing else pending the scheduler slept until the next web action.
         self._idle.clear()
         try:
-            while self._round() and not self._stopped:
-                pass
+            again = True
+            while again and not self._stopped:
+                again = self._round()
         finally:
             self._idle.set()
 
