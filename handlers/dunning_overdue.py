@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 
 from workflows.credit.models import Invoice, InvoiceStatus
+from workflows.credit.receivables import invoice_json
 from workflows.engine.service_tasks import TaskContext
 
 _INVOICES = cast(Table, Invoice.__table__)
@@ -68,23 +69,15 @@ class OverdueInvoice:
         """What of it is open and not disputed: the part dunning acts on (as `Invoice.undisputed_amount`)."""
         return max(Decimal("0.00"), self.open_amount - self.disputed_amount)
 
+    @property
+    def disputed(self) -> bool:
+        """Whether an open dispute holds part of it (as `Invoice.disputed`)."""
+        return self.disputed_amount > 0
+
     def notice_line(self, today: date) -> dict[str, Any]:
         """The invoice as a notice names it: `receivables.invoice_json`, its open amount the undisputed part
         (a notice duns only what open disputes do not hold)."""
-        return {
-            "id": self.id,
-            "customer_id": self.customer_id,
-            "number": self.number,
-            "amount": f"{self.amount:.2f}",
-            "open_amount": f"{self.undisputed_amount:.2f}",
-            "currency": self.currency,
-            "issue_date": self.issue_date.isoformat(),
-            "due_date": self.due_date.isoformat(),
-            "days_overdue": max(0, (today - self.due_date).days),
-            "status": self.status,
-            "disputed": self.disputed_amount > 0,
-            "disputed_amount": f"{self.disputed_amount:.2f}",
-        }
+        return {**invoice_json(self, today), "open_amount": f"{self.undisputed_amount:.2f}"}
 
 
 def _kept(ctx: TaskContext) -> dict[Any, Any]:

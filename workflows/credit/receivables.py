@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -297,7 +297,34 @@ def overdue_invoices(session: Session, customer_id: int, today: date, grace_days
     return list(session.scalars(_OVERDUE_INVOICES, {"customer_id": customer_id, "due_before": due_before}))
 
 
-def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
+class InvoiceFacts(Protocol):
+    """What invoice_json reads: an Invoice, or a row read without the ORM (handlers/dunning_overdue)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def customer_id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def open_amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def issue_date(self) -> date: ...
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def disputed(self) -> bool: ...
+    @property
+    def disputed_amount(self) -> Decimal: ...
+
+
+def invoice_json(invoice: InvoiceFacts, today: date) -> dict[str, Any]:
     return {
         "id": invoice.id,
         "customer_id": invoice.customer_id,
