@@ -382,7 +382,7 @@ def change_json(change: Change) -> dict[str, Any]:
         "at": change.at.isoformat(),
         "actor": change.actor,
         "kind": change.kind,
-        "object": change.object,
+        "object": shown_json(change.object),  # names a record from the detail: its surrogates too
         "instance_id": change.instance_id,
         "task_id": change.task_id,
         "before": shown_json(change.before),

@@ -1,0 +1,166 @@
+"""Session 13, attacker A25 on the lead's commits: the audit trail's repaired JSON (a1ae77c), the batch
+scheduler's nudges and shutdown (983fd85, 5a1ec65, 97564b1, eb06cb2), the amount contexts, collections
+page and money_words (520fe42, b33d730, d95f790) and the new-diagram deploy's 409 (d5a1c8c), each fed what
+a hostile user or a hand-edited row could hold."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from tests.helpers import auth
+from tests.webui.test_pages import logged_in
+from workflows.store.audit import record_event
+from workflows.store.db import transaction
+from workflows.store.shown_json import CUT, MAX_SHOWN_DEPTH, shown_json
+
+pytestmark = pytest.mark.usefixtures("shipped")
+csv.field_size_limit(2**31 - 1)  # the huge detail's CSV cell, read back
+
+# --- 1. GET /api/audit, /audit and /audit.csv on hand-written detail JSON (a1ae77c) -------------------
+
+
+def _hand_written(app: Flask, clock: datetime, detail_text: str, action: str = "hand_written") -> None:
+    # The row as an older version or a hand edit left it: the detail column's text set by SQL, as is.
+    factory = app.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        record_event(session, actor="ana", action=action, now=clock)
+    with transaction(factory) as session:
+        session.execute(
+            text("UPDATE audit_events SET detail = :d WHERE action = :a"), {"d": detail_text, "a": action}
+        )
+
+
+def _nested(depth: int) -> str:
+    return '{"customer_id": 1, "n": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+
+
+def _all_three(app: Flask, client: FlaskClient, tokens: dict[str, str], query: str) -> dict[str, object]:
+    api = client.get(f"/api/audit?{query}", headers=auth(tokens["auditor1"]))
+    assert api.status_code == 200, api.get_data(as_text=True)[:2000]
+    exported = client.get(f"/api/audit?format=csv&{query}", headers=auth(tokens["auditor1"]))
+    assert exported.status_code == 200, exported.get_data(as_text=True)[:2000]
+    assert len(list(csv.reader(io.StringIO(exported.get_data(as_text=True).replace("\x00", ""))))) >= 1
+    browser = logged_in(app, "auditor1")
+    for path in (f"/audit?{query}", f"/audit.csv?{query}"):
+        page = browser.get(path)
+        assert page.status_code == 200, (path, page.get_data(as_text=True)[:2000])
+    return dict(api.json)
+
+
+@pytest.mark.parametrize("depth", [99, 101, 199, 201, 253, 255, 400])
+def test_a_deep_hand_written_detail_is_listed_cut_not_a_500(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime, depth: int
+) -> None:
+    # Past orjson's 254 levels and pydantic's 200: shown_json cuts at MAX_SHOWN_DEPTH, filters combined.
+    _hand_written(app, clock, _nested(depth))
+    found = _all_three(app, client, demo_tokens, "kind=hand_written&actor=ana&object=customer:1&per_page=1")
+    [change] = found["items"]  # type: ignore[misc]
+    assert change["object"] == "customer:1" and found["total"] == 1
+    shown = json.dumps(change["detail"], ensure_ascii=False)
+    assert (CUT in shown) is (depth >= MAX_SHOWN_DEPTH)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN: a detail nested ~1000 levels fails json.loads (RecursionError) where SQLAlchemy reads the "
+    "row, before shown_json can cut it; fix: the engine's json_deserializer (workflows/store/db) decodes "
+    "with a depth guard and shows an undecodable value as its text",
+)
+def test_a_detail_nested_990_levels_is_listed_not_a_500(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    _hand_written(app, clock, _nested(990))
+    _all_three(app, client, demo_tokens, "kind=hand_written")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN: a detail that is no JSON at all fails json.loads (JSONDecodeError) where SQLAlchemy reads "
+    "the row; fix: as the 990 levels, a tolerant json_deserializer in workflows/store/db",
+)
+def test_a_detail_that_is_no_json_is_listed_not_a_500(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    _hand_written(app, clock, "not json")
+    _all_three(app, client, demo_tokens, "kind=hand_written")
+
+
+@pytest.mark.parametrize("detail", ["not json", "1e999", _nested(1001)])
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN: object=customer:N filters with SQLite's json_extract, which raises 'malformed JSON' on ANY "
+    "row whose detail it cannot parse (so one bad row makes the object filter a 500 for every reader); "
+    "fix: audit_trail._detail_is / the name filter guard with json_valid(detail) on SQLite",
+)
+def test_one_unparsable_detail_does_not_break_the_object_filter(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime, detail: str
+) -> None:
+    if app.extensions["creditflow"].rt.factory.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("json_extract is SQLite's")
+    _hand_written(app, clock, detail)
+    response = client.get("/api/audit?object=customer:1", headers=auth(demo_tokens["auditor1"]))
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "detail", "shown_object"),
+    [
+        ("surrogate_in_keys", '{"\\ud800k": {"\\udfff": ["\\udc00"]}, "customer_id": 1}', "customer:1"),
+        ("surrogate_as_customer", '{"customer_id": "\\ud800"}', "customer:\ufffd"),
+        ("surrogate_as_user", '{"username": "x\\udbff"}', "user:x\ufffd"),
+        ("surrogate_as_definition", '{"process_key": "\\udc00"}', ""),
+        ("surrogate_before_after", '{"before": {"\\ud800": 1}, "after": "\\udfff"}', ""),
+        ("markup_user", '{"username": "<script>alert(1)</script>"}', "user:<script>alert(1)</script>"),
+        (
+            "dict_as_customer",
+            '{"customer_id": {"\\ud800": [1, 2]}}',
+            r"customer:{'\ud800': [1, 2]}",
+        ),  # repr: ASCII
+    ],
+)
+def test_a_hand_written_detail_with_surrogates_anywhere_is_listed_repaired(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    clock: datetime,
+    name: str,
+    detail: str,
+    shown_object: str,
+) -> None:
+    # a1ae77c repaired before/after/detail; the object names a record FROM the detail, so it needs it too
+    # (fixed here: a customer_id or username holding a lone surrogate was a 500 under response validation).
+    _hand_written(app, clock, detail)
+    found = _all_three(app, client, demo_tokens, "kind=hand_written")
+    [change] = found["items"]  # type: ignore[misc]
+    assert change["object"] == shown_json(shown_object)
+    json.dumps(change, ensure_ascii=False).encode()  # no lone surrogate anywhere: UTF-8 encodes it
+
+
+def test_a_huge_hand_written_detail_is_listed(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
+) -> None:
+    big = json.dumps(
+        {"customer_id": 1, "blob": ["x" * 1000] * 3000, "wide": {str(i): i for i in range(20000)}}
+    )
+    _hand_written(app, clock, big)
+    found = _all_three(app, client, demo_tokens, "kind=hand_written&actor=ana&object=customer:1&page=1")
+    assert found["total"] == 1 and len(found["items"][0]["detail"]["wide"]) == 20000  # type: ignore[index]
+
+
+@pytest.mark.parametrize("detail", ["[1, 2]", '"text"', "null", "1e999", "NaN", '{"a": NaN, "b": Infinity}'])
+def test_a_hand_written_detail_that_is_no_object_is_listed(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime, detail: str
+) -> None:
+    _hand_written(app, clock, detail)
+    _all_three(app, client, demo_tokens, "kind=hand_written")
