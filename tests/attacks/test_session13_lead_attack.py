@@ -8,15 +8,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
+from tests.fixtures.engine.cases import review_runtime
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
+from workflows.batch.scheduler import NUDGE_WINDOW, EmbeddedScheduler
+from workflows.clock import utcnow
+from workflows.engine.runner import Runtime
+from workflows.settings import Settings
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.shown_json import CUT, MAX_SHOWN_DEPTH, shown_json
@@ -164,3 +172,136 @@ def test_a_hand_written_detail_that_is_no_object_is_listed(
 ) -> None:
     _hand_written(app, clock, detail)
     _all_three(app, client, demo_tokens, "kind=hand_written")
+
+
+# --- 2. the embedded scheduler's nudges and shutdown (983fd85, 5a1ec65, 97564b1, eb06cb2) --------------
+
+
+@pytest.fixture
+def review_rt(settings: Settings, db_engine: Engine, clock: datetime) -> Runtime:
+    return review_runtime(settings, db_engine, clock)
+
+
+def _wait_until(done: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return done()
+
+
+def test_a_storm_of_nudges_from_many_threads_loses_no_round_and_does_not_spin(
+    review_rt: Runtime, clock: datetime
+) -> None:
+    """Eight request threads nudge for a second while every round outlasts the window: the last nudge is
+    followed by a round that began after it (its e-mail is sent), rounds run about one per round length
+    (no round per nudge, no loop at full CPU), and once the requests stop the scheduler goes quiet."""
+    began: list[float] = []
+    scheduler = EmbeddedScheduler(review_rt, None, clock=lambda: clock, jobs={})
+
+    def slow_round(now: datetime, *, light: bool = False) -> datetime:
+        began.append(time.monotonic())
+        time.sleep(NUDGE_WINDOW.total_seconds() * 1.4)
+        return now + timedelta(hours=1)
+
+    scheduler.wake_once = slow_round  # type: ignore[method-assign]
+    stop = threading.Event()
+    last_nudge = [0.0]
+
+    def requests() -> None:
+        while not stop.is_set():
+            scheduler.nudge()
+            last_nudge[0] = max(last_nudge[0], time.monotonic())
+            time.sleep(0.003)
+
+    scheduler.start()
+    threads = [threading.Thread(target=requests) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(1.2)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        ended = last_nudge[0]
+        assert _wait_until(lambda: any(b > ended for b in began), 5), "the last nudge's round never ran"
+        time.sleep(1.0)
+        quiet = len(began)
+        time.sleep(0.8)
+        assert len(began) == quiet, "rounds go on with nobody nudging"
+        # 1.2 s of nudges at 0.35 s a round: a handful of rounds, not thousands
+        assert len(began) <= 12, len(began)
+    finally:
+        scheduler.shutdown(wait_s=2)
+
+
+def test_a_round_that_raises_is_retried_after_the_backoff_and_a_nudge_brings_it_forward(
+    review_rt: Runtime, clock: datetime
+) -> None:
+    rounds: list[bool] = []
+    second = threading.Event()
+    scheduler = EmbeddedScheduler(review_rt, None, clock=lambda: clock, jobs={})
+
+    def failing_round(now: datetime, *, light: bool = False) -> datetime:
+        rounds.append(light)
+        if len(rounds) == 1:
+            raise RuntimeError("database gone")
+        second.set()
+        return now + timedelta(hours=1)
+
+    scheduler.wake_once = failing_round  # type: ignore[method-assign]
+    scheduler.start()
+    try:
+        assert _wait_until(lambda: scheduler._scheduler.get_job("wake") is not None and bool(rounds), 5)
+        retry = scheduler._scheduler.get_job("wake").next_run_time
+        assert retry >= utcnow() + timedelta(seconds=scheduler.backoff_s - 2)  # no spin after a failure
+        scheduler.nudge()  # a web action: its e-mail does not wait for the backoff
+        assert second.wait(5), rounds
+    finally:
+        scheduler.shutdown(wait_s=2)
+
+
+def test_shutdown_from_inside_a_round_twice_and_nudges_after_it_are_quiet(
+    review_rt: Runtime, clock: datetime
+) -> None:
+    rounds: list[float] = []
+    scheduler = EmbeddedScheduler(review_rt, None, clock=lambda: clock, jobs={})
+    returned = threading.Event()
+
+    def stopping_round(now: datetime, *, light: bool = False) -> datetime:
+        rounds.append(time.monotonic())
+        scheduler.nudge()  # a request during the round
+        # Once APScheduler has removed the date job it runs (its own race otherwise: test_scheduler_nudges).
+        assert _wait_until(lambda: scheduler._scheduler.get_job("wake") is None, 5)
+        scheduler.shutdown(wait_s=0.2)  # waits its bound (this round is the one running), then returns
+        returned.set()
+        return now  # due at once: _wake must not run another round after a shutdown
+
+    scheduler.wake_once = stopping_round  # type: ignore[method-assign]
+    scheduler.start()
+    assert returned.wait(5)
+    assert scheduler._idle.wait(5)
+    scheduler.shutdown(wait_s=0.2)  # a second shutdown: was SchedulerNotRunningError (fixed here)
+    for _ in range(20):
+        scheduler.nudge()  # a request still answering after the shutdown
+    scheduler.nudge(clock)
+    time.sleep(0.5)
+    assert len(rounds) == 1
+
+
+@pytest.mark.parametrize("back", [timedelta(hours=2), timedelta(days=400)])
+def test_a_clock_that_moved_back_during_a_round_does_not_put_the_next_one_past_the_sleep_cap(
+    review_rt: Runtime, clock: datetime, back: timedelta
+) -> None:
+    """A real clock stepped back (NTP) while a round ran: the round's `now` is later than the clock, and the
+    next wake-up (clock time) was waited from the wall clock as `now - clock`: hours or a year of sleep,
+    past `max_sleep_s`, the cap that makes the scheduler notice rows other processes write."""
+    times = iter([clock])
+    scheduler = EmbeddedScheduler(review_rt, None, clock=lambda: next(times, clock - back), jobs={})
+    scheduler._scheduler.start(paused=True)
+    try:
+        scheduler._round()
+        due = scheduler._scheduler.get_job("wake").next_run_time
+        cap = timedelta(seconds=review_rt.settings.scheduler.max_sleep_s)
+        assert due <= utcnow() + cap, due - utcnow()
+    finally:
+        scheduler.shutdown()

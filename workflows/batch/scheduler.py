@@ -196,8 +196,9 @@ class EmbeddedScheduler:
     def shutdown(self, wait_s: float = 0.0) -> None:
         """Stop scheduling; wait up to `wait_s` for a round that runs now to end (`serve` waits before it
         stops the mail sink: a round cut off mid-send waited for the SMTP timeout, over 30 s)."""
-        self._stopped = True  # a round due again at once is not run after this one (_wake)
-        self._scheduler.shutdown(wait=False)
+        if not self._stopped:  # a second call is a no-op (APScheduler's raised SchedulerNotRunningError)
+            self._stopped = True  # a round due again at once is not run after this one (_wake)
+            self._scheduler.shutdown(wait=False)
         self._idle.wait(wait_s)
 
     def nudge(self, when: datetime | None = None) -> None:
@@ -339,13 +340,18 @@ class EmbeddedScheduler:
         except Exception as exc:
             logger.error("scheduler: the next wake-up could not be read: %s: %s", type(exc).__name__, exc)
             later, wake = None, now + timedelta(seconds=self._rt.settings.scheduler.max_sleep_s)
-        if wake <= now or (later == now and wake < now + backoff):
+        stood = now
+        if later is not None and later < now:
+            # The clock stepped back during the round (NTP): count from where it stands now, or the wait
+            # (`_next_round`: the next round's clock time minus the clock's) ran past max_sleep_s.
+            settle, stood = settle - (now - later), later
+        if wake <= stood or (later == now and wake < now + backoff):
             # Due by `now` and still not run: a timer due exactly at `now` (it fires only once its time
             # has passed), an instance another process held. On a simulated clock standing at `now`,
             # waking "now" again would loop at full CPU until the clock moves; wait like a failed round.
             # So with a row due a hair after a clock that stood through the round (a real clock always
             # moves): it cannot come due until someone moves the clock, which nudges the scheduler.
-            settle = max(settle, now + backoff)
+            settle = max(settle, stood + backoff)
         return max(wake, settle)
 
     def _held(self) -> bool:
