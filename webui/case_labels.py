@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from webui.case_keys import KEY_LABELS, coded_in, coded_value, form_title
 from webui.customer_labels import industry_label, ownership_label
 from webui.formatting import format_day, format_time, format_value, is_money_key, page_locale
-from webui.i18n import current_language
+from webui.i18n import current_language, list_separator
 from webui.process_sentences import is_process_sentence
 from webui.promise_limit_texts import promise_limits_said
 from webui.stored_sentences import said_stored, stored_msgid
@@ -183,14 +183,13 @@ def data_list(value: Any, key: Any = None) -> str | None:
     """A list of case-data keys (`missing_data`) labelled in the page's language, or a list of our handlers'
     limits (a promise's `outside`) said in it; None for any other value (shown as JSON). English pages
     label the keys too."""
-    english = current_language() == ENGLISH
     if not isinstance(value, list) or not value:
         return None
     if key in SENTENCE_LISTS:
         return promise_limits_said(value)
     if not all(isinstance(part, str) and part in LABELS for part in value):
         return None
-    return (", " if english else "、").join(data_label(part) for part in value)
+    return list_separator().join(data_label(part) for part in value)
 
 
 # Our stored English sentences naming case-data keys (handlers/limit_decision.py, handlers/limit_review.py):
@@ -370,7 +369,7 @@ def data_items(
         said = shown if key in SENTENCE_KEYS else data_value(key, item, shown, currency, process)
         typed = isinstance(item, str) and said == shown
         parts.append(Markup('<span data-value="">%s</span>') % said if typed else escape(said))
-    return Markup(", " if current_language() == ENGLISH else "、").join(parts)
+    return Markup(list_separator()).join(parts)
 
 
 def register(app: Flask) -> None:

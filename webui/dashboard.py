@@ -20,7 +20,7 @@ from webui.customer_labels import reason_word
 from webui.customers import BUCKET_TITLES
 from webui.decision_sources import snapshot_title, source_html, source_text
 from webui.formatting import said
-from webui.i18n import current_language
+from webui.i18n import list_separator
 from webui.jobs import day_filter
 from webui.kpi_help import KPI_HELP
 from webui.services import services
@@ -35,7 +35,6 @@ from workflows.credit.provisions import BUCKETS
 from workflows.credit.record_fields import money_text
 from workflows.credit.roles import CFO, CREDIT_ANALYST, CREDIT_MANAGER
 from workflows.credit.watchlist import counts_by_action, open_entries
-from workflows.definitions.display_names import ENGLISH
 from workflows.errors import BadRequest, message_of
 from workflows.messages import _
 
@@ -303,7 +302,7 @@ def index() -> str:
         cap_source=source_text(cap.source),
         cap_source_html=source_html(cap.source),
         snapshot_title=snapshot_title,
-        list_comma=", " if current_language() == ENGLISH else "、",
+        list_comma=list_separator(),
         reason_text=reason_text,
         cap_amount=cap.against(Decimal(0), exposures.total or Decimal(0))["cap_amount"],
         against_cap={

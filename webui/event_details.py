@@ -16,7 +16,7 @@ from flask_babel import gettext, lazy_gettext
 from webui.collection_labels import PROMISE_STATUSES
 from webui.formatting import format_day, format_time, format_value, page_locale
 from webui.group_labels import group_label
-from webui.i18n import STATUS_LABELS, current_language, label_of
+from webui.i18n import STATUS_LABELS, label_of, list_separator
 from webui.promise_limit_texts import promise_limits_said
 from webui.stored_sentences import said_stored
 from workflows.money import format_money
@@ -67,8 +67,7 @@ def _value(key: str, value: Any, currency: str | None) -> str:
     if key == "outside" and isinstance(value, list):  # a promise's broken limits: codes, or older sentences
         return promise_limits_said(value)
     if isinstance(value, list):  # a list as the page's language writes one: "、" in Chinese
-        separator = ", " if current_language() == "en" else "、"
-        return separator.join(_value(key, v, currency) for v in value)
+        return list_separator().join(_value(key, v, currency) for v in value)
     if isinstance(value, str):
         if _ISO_TIME.fullmatch(value):
             return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))

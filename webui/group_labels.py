@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from flask import Flask
 from flask_babel import lazy_gettext
 
-from webui.i18n import current_language
-from workflows.definitions.display_names import ENGLISH
+from webui.i18n import list_separator
 from workflows.group_names import GROUP_NAMES
 from workflows.users import SYSTEM_ACTOR
 
@@ -29,8 +28,7 @@ def group_label(group: str) -> str:
 
 def group_list(groups: Iterable[str]) -> str:
     """Several groups, sorted by id, joined as the page's language lists things ("、" in Chinese)."""
-    separator = ", " if current_language() == ENGLISH else "、"
-    return separator.join(group_label(g) for g in sorted(groups))
+    return list_separator().join(group_label(g) for g in sorted(groups))
 
 
 def actor_label(name: str | None) -> str:

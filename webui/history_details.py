@@ -30,7 +30,7 @@ from webui.customer_labels import CHECK_RESULTS, OUTCOMES
 from webui.diagram_names import key_label
 from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
-from webui.i18n import STATUS_LABELS, current_language, label_of
+from webui.i18n import STATUS_LABELS, current_language, label_of, list_separator
 from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit.dispute_reasons import lines_said
 from workflows.credit.roles import DISPUTE_RESOLUTION
@@ -86,8 +86,8 @@ def _our_sentence(value: str) -> str:
     return said_stored(value)
 
 
-def _listed(parts: list[Markup | str], english: bool) -> Markup:
-    return Markup(", " if english else "、").join(escape(part) for part in parts)
+def _listed(parts: list[Markup | str]) -> Markup:
+    return Markup(list_separator()).join(escape(part) for part in parts)
 
 
 def _fields(data: Mapping[str, Any], currency: str | None, process: str | None, depth: int) -> Markup:
@@ -125,15 +125,14 @@ def _data_said(
         return Markup("(%s)" if english else "（%s）") % _fields(value, currency, process, depth + 1)
     if isinstance(value, list):
         if key in SENTENCE_KEYS:  # our sentence keys hold one sentence: a list's items are typed
-            return _listed([_stored(v) for v in value], english)
+            return _listed([_stored(v) for v in value])
         return _listed(
             [
                 _fields(v, currency, process, depth + 1)
                 if isinstance(v, Mapping)
                 else _data_said(key, v, currency, process, depth + 1)
                 for v in value
-            ],
-            english,
+            ]
         )
     shown = format_value(key, value)
     said = data_value(key, value, shown, currency, process)

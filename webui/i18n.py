@@ -176,6 +176,15 @@ def current_language() -> str:
     return asked or services().rt.settings.web.default_language
 
 
+# How each language lists things in running text: "a, b"; "甲、乙".
+LIST_SEPARATORS = {"en": ", ", "zh": "、"}
+
+
+def list_separator() -> str:
+    """The separator of a list in this request's language."""
+    return LIST_SEPARATORS.get(current_language(), LIST_SEPARATORS["en"])
+
+
 def _select_locale() -> str:
     return LANGUAGES[current_language()]
 
