@@ -8,21 +8,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from tests.bpmn.test_supplier_contract_change import get_contract, make_contract
+from tests.collections_desk import Collections
 from tests.fixtures.engine.cases import review_runtime
 from tests.helpers import auth
-from tests.webui.test_pages import logged_in
+from tests.webui.test_language import switch
+from tests.webui.test_pages import csrf_token, logged_in
+from webui.i18n import ACTION_LABELS
 from workflows.batch.scheduler import NUDGE_WINDOW, EmbeddedScheduler
 from workflows.clock import utcnow
+from workflows.credit.models import ContractChangeStatus
 from workflows.engine.runner import Runtime
 from workflows.settings import Settings
 from workflows.store.audit import record_event
@@ -305,3 +313,172 @@ def test_a_clock_that_moved_back_during_a_round_does_not_put_the_next_one_past_t
         assert due <= utcnow() + cap, due - utcnow()
     finally:
         scheduler.shutdown()
+
+
+# --- 3. amounts and days as the reader writes them (520fe42, b33d730, d95f790) ------------------------
+
+
+def _contract_change(
+    client: FlaskClient, tokens: dict[str, str], contract_id: int, language: str, body: str
+) -> Any:
+    # The raw body: 1e400 and NaN are what a JSON number can say but a Decimal field should not take.
+    return client.post(
+        "/api/process-instances",
+        data=body.replace("CONTRACT", str(contract_id)),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {tokens['buyer1']}", "Accept-Language": language},
+    )
+
+
+_CHANGE = (
+    '{"process_key": "supplier_contract_change", "data": {"contract_id": CONTRACT, "change_type": "price", '
+    '"changes": {"value": VALUE}, "value_impact": IMPACT, "reason": "price"}}'
+)
+_HOSTILE_IMPACTS = [
+    "1e400",
+    "-1e400",
+    '"1e400"',
+    '"NaN"',
+    "NaN",
+    '"Infinity"',
+    "-Infinity",
+    '"sNaN"',
+    '"' + "9" * 5000 + '"',
+    '"1E+999999"',
+    '"-0"',
+    "0.0000000000000000000000001",
+    '"1,000"',
+    "true",
+    "[1]",
+]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("impact", _HOSTILE_IMPACTS)
+def test_a_hostile_value_impact_is_refused_in_the_reader_s_language_and_changes_nothing(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], impact: str, language: str
+) -> None:
+    contract = make_contract(client, demo_tokens, currency="CNY")
+    body = _CHANGE.replace("VALUE", '"60000000.00"').replace("IMPACT", impact)
+    response = _contract_change(client, demo_tokens, contract["id"], language, body)
+    assert response.status_code in (400, 422), (response.status_code, response.get_data(as_text=True)[:500])
+    assert len(response.get_data()) < 20_000  # the 5,000 digits are not echoed back whole, nor twice
+    after = get_contract(client, demo_tokens, contract["id"])
+    assert (after["value"], after["version"], after["change_requests"]) == ("1200000.00", 1, [])
+
+
+@pytest.mark.parametrize("value", ['"' + "9" * 40 + '"', '"-60000000.00"', '"1E+30"', '"NaN"', "1e400"])
+def test_a_hostile_new_value_is_refused_or_checked_against_its_impact_never_a_500(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], value: str
+) -> None:
+    contract = make_contract(client, demo_tokens, currency="CNY")
+    body = _CHANGE.replace("VALUE", value).replace("IMPACT", '"1.00"')
+    response = _contract_change(client, demo_tokens, contract["id"], "zh", body)
+    assert response.status_code in (400, 422), (response.status_code, response.get_data(as_text=True)[:500])
+
+
+@pytest.mark.parametrize("currency", ["cny", "XXX", "ZZZ", "EURO", "€", "<b>x</b>", "", "X" * 3])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_hand_edited_contract_currency_is_said_in_the_refusal_and_the_pages(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], currency: str, language: str
+) -> None:
+    contract = make_contract(client, demo_tokens)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        session.execute(
+            text("UPDATE contracts SET currency = :c WHERE id = :i"), {"c": currency, "i": contract["id"]}
+        )
+        supplier_id = session.scalar(
+            text("SELECT supplier_id FROM contracts WHERE id = :i"), {"i": contract["id"]}
+        )
+    body = _CHANGE.replace("VALUE", '"60000000.00"').replace("IMPACT", '"1.00"')
+    response = _contract_change(client, demo_tokens, contract["id"], language, body)
+    assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:500])
+    message = response.json["error"]["message"]
+    assert "58,800,000.00" in message and "value_impact" in message, message
+    browser = logged_in(app, "pm1")
+    if language == "zh":
+        switch(browser, "zh", "/contracts")
+    for path in (
+        f"/contracts/{contract['id']}",
+        "/contracts",
+        f"/suppliers/{supplier_id}",
+    ):
+        page = browser.get(path)
+        shown = page.get_data(as_text=True)
+        assert page.status_code == 200, (path, shown[:500])
+        assert "<b>x</b>" not in shown
+        assert ("合同金额" in shown) is (language == "zh"), path
+
+
+_UNLOADABLE_DAY = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN (not the lead's '| date', which gets date objects only): a promised_date column that SQLite "
+    "holds as text other than YYYY-MM-DD fails SQLAlchemy's str_to_date where the case is loaded, a 500 on "
+    "the case, worklist and credit file pages; fix: a tolerant Date type (workflows/store) that loads an "
+    "unparsable stored day as None, or a check constraint so SQLite never holds one",
+)
+_HOSTILE_DAYS = [
+    pytest.param("not a date", marks=_UNLOADABLE_DAY),
+    pytest.param("2026-13-45", marks=_UNLOADABLE_DAY),
+    pytest.param("2026-03-02T10:00:00", marks=_UNLOADABLE_DAY),
+    pytest.param("<i>x</i>", marks=_UNLOADABLE_DAY),
+    "9999-12-31",
+    "0001-01-01",
+]
+
+
+@pytest.mark.parametrize("day", _HOSTILE_DAYS)
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_hand_edited_promise_day_on_the_collections_case_page(
+    desk: Collections, app: Flask, day: str, language: str
+) -> None:
+    customer = desk.customer("Handday GmbH")
+    desk.invoice(customer, "HD-1", "750.00")
+    for _ in range(5):
+        desk.tick()
+    case_id = desk.case(customer)["id"]
+    collector = logged_in(app, "collector1")
+    logged = collector.post(
+        f"/collections/{case_id}/contacts",
+        data={
+            "csrf_token": csrf_token(collector, f"/collections/{case_id}"),
+            "kind": "call",
+            "outcome": "promise",
+            "promised_date": (desk.clock.now.date() + timedelta(days=7)).isoformat(),
+            "promised_amount": "750.00",
+        },
+    )
+    assert logged.status_code in (302, 303), logged.get_data(as_text=True)[:500]
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        for table in ("dunning_cases", "dunning_promises"):
+            session.execute(text(f"UPDATE {table} SET promised_date = :d"), {"d": day})  # noqa: S608
+    if language == "zh":
+        switch(collector, "zh", f"/collections/{case_id}")
+    for path in (f"/collections/{case_id}", "/collections?due=all", f"/customers/{customer}"):
+        page = collector.get(path)
+        assert page.status_code == 200, (path, page.get_data(as_text=True)[:300])
+        assert "<i>x</i>" not in page.get_data(as_text=True)
+
+
+def test_actions_recorded_past_the_label_test_s_scan_have_labels_too() -> None:
+    """tests/webui/test_action_labels.py finds `action="..."` literals only. Actions are also passed by
+    position (contracts.audit_contract), built (f"contract_change_{status}") and named by a constant
+    (action=RECOMMENDATION_WEIGHED): each of those has a label as well, or a zh audit page shows English."""
+    root = Path(__file__).resolve().parents[2]
+    found: set[str] = set()
+    for package in ("workflows", "handlers", "webui"):
+        for path in (root / package).rglob("*.py"):
+            source = path.read_text(encoding="utf-8")
+            for built in re.findall(r'audit_contract\(\s*session,\s*\w+,\s*(f?"[a-z_{}]+")', source):
+                if "{status}" in built:
+                    found.update(
+                        f"contract_change_{s}"
+                        for s in (ContractChangeStatus.REJECTED, ContractChangeStatus.EXPIRED)
+                    )
+                else:
+                    found.add(built.strip('"'))
+            for constant in re.findall(r"\baction=([A-Z][A-Z_]+)\b", source):
+                found.update(re.findall(rf'^{constant} = "([a-z_]+)"', source, re.MULTILINE))
+    assert {"contract_change_requested", "contract_change_expired", "limit_recommendation_weighed"} <= found
+    assert sorted(found - ACTION_LABELS.keys()) == []
