@@ -30,7 +30,12 @@ from workflows.batch.watchlist_run import watchlist_run
 from workflows.clock import utcnow
 from workflows.definitions.display_names import definition_names
 from workflows.engine.runtime import Runtime
-from workflows.mail.outbox import DispatchResult, count_due_emails, dispatch_due_emails, queue_email
+from workflows.mail.outbox import (
+    DispatchResult,
+    count_due_emails,
+    dispatch_due_emails,
+    queue_email_by_language,
+)
 from workflows.mail.smtp import Mailer
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
@@ -250,7 +255,8 @@ def _chinese_texts(session: Session, item: InboxItem) -> dict[str, str]:
 def _queue_reminder(session: Session, item: InboxItem, to: list[str], now: datetime) -> None:
     item.reminded_at = now
     if to:
-        queue_email(
+        # The candidate groups' members may read different languages: each reads the reminder in theirs.
+        queue_email_by_language(
             session,
             to=to,
             template="task_overdue",

@@ -20,7 +20,7 @@ from workflows.credit.watchlist import (
 )
 from workflows.credit.watchlist_rules import RulesError, deployed_rules
 from workflows.engine.runtime import Runtime
-from workflows.mail.outbox import queue_email
+from workflows.mail.outbox import queue_email_by_language
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.users import emails_of
@@ -49,7 +49,10 @@ def watchlist_run(rt: Runtime, today: date, now: datetime) -> dict[str, Any]:
             )
         summary = {"as_of": today.isoformat(), "evaluated": False, "reason": exc.message}
     with transaction(rt.factory) as session:
-        summary["summary_email"] = queue_weekly_summary(session, today, now)
+        queued = queue_weekly_summary(session, today, now)
+    # One outbox row per language the credit managers read; summary_email is the first (None: none queued).
+    summary["summary_email"] = queued[0] if queued else None
+    summary["summary_emails"] = queued
     return summary
 
 
@@ -58,15 +61,16 @@ def week_of(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def queue_weekly_summary(session: Session, today: date, now: datetime) -> int | None:
-    """On the summary weekday, queue the week's watchlist e-mail to the credit managers (the outbox id);
-    None on other days, when it was queued this week already, when the watchlist is empty and did not change
-    this week, or when no credit manager has an address."""
+def queue_weekly_summary(session: Session, today: date, now: datetime) -> list[int]:
+    """On the summary weekday, queue the week's watchlist e-mail to the credit managers, each in their
+    language (the outbox ids: one per language); none on other days, when it was queued this week already
+    (in whichever languages), when the watchlist is empty and did not change this week, or when no credit
+    manager has an address."""
     if today.weekday() != SUMMARY_WEEKDAY:
-        return None
+        return []
     recipients = emails_of(session, groups=[roles.CREDIT_MANAGER])
     if not recipients:
-        return None
+        return []
     week_start = datetime.combine(today - timedelta(days=7), datetime.min.time(), tzinfo=now.tzinfo)
     opened = session.scalar(
         select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.opened_at >= week_start)
@@ -76,9 +80,9 @@ def queue_weekly_summary(session: Session, today: date, now: datetime) -> int | 
     )
     rows, total = list_entries(session, EntryFilter(status="open"), page=1, per_page=SUMMARY_ROWS)
     if not (total or opened or cleared):
-        return None  # nothing on the watchlist and nothing changed this week: no mail to read
+        return []  # nothing on the watchlist and nothing changed this week: no mail to read
     week = week_of(today)
-    return queue_email(
+    return queue_email_by_language(
         session,
         to=recipients,
         template="watchlist_summary",

@@ -19,6 +19,7 @@ from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from workflows.languages import LANGUAGES
 from workflows.mail.dispatch import CLAIM_LEASE as CLAIM_LEASE
 from workflows.mail.dispatch import DispatchResult as DispatchResult
 from workflows.mail.dispatch import count_due_emails as count_due_emails
@@ -97,6 +98,14 @@ def _dedupe_key_taken(session: Session, dedupe_key: str) -> bool:
 
 
 _QUEUED_WITH_KEY = select(OutboxEmail.id).where(OutboxEmail.dedupe_key == bindparam("dedupe_key"))
+_QUEUED_WITH_KEYS = (
+    select(OutboxEmail.id).where(OutboxEmail.dedupe_key.in_(bindparam("keys", expanding=True))).limit(1)
+)
+
+
+def _keys_of(dedupe_key: str) -> list[str]:
+    """Every key queue_email_by_language may have queued one mail under: its own and one per language."""
+    return [dedupe_key, *(f"{dedupe_key}:{language}" for language in LANGUAGES)]
 
 
 def queue_email(
@@ -154,8 +163,10 @@ def _outbox_row(
     attachments: Sequence[Attachment] = (),
     language: str | None = None,
     pdf_letter: str | Mapping[str, str] = "",
+    checked: bool = False,
 ) -> dict[str, Any] | None:
-    """The rendered outbox row queue_email inserts (reads only); None when its dedupe_key was queued."""
+    """The rendered outbox row queue_email inserts (reads only); None when its dedupe_key was queued
+    (`checked`: the caller has looked that up already)."""
     recipients = _clean_recipients(to, template)
     if not dedupe_key or len(dedupe_key) > _column_length(OutboxEmail.dedupe_key):
         raise ValueError(
@@ -165,7 +176,7 @@ def _outbox_row(
                 key=dedupe_key,
             )
         )
-    if _dedupe_key_taken(session, dedupe_key):
+    if not checked and _dedupe_key_taken(session, dedupe_key):
         return None
     if language is None:
         language = common_language(session, recipients)
@@ -228,11 +239,17 @@ def queue_email_by_language(
     when a retried step had queued them before). Readers of one language get one e-mail under `dedupe_key`,
     exactly as queue_email(language=None) queues it; with several, each goes under `dedupe_key:LANGUAGE`.
 
+    The mail is queued once whatever languages its readers read: nothing is queued when a row under
+    `dedupe_key` or any `dedupe_key:LANGUAGE` exists (a reader who switched language between two runs of a
+    weekly job would otherwise get the week's mail twice, under a key of the other split).
+
     Raises: as queue_email.
     """
     groups: dict[str, list[str]] = {}
     for language, addresses in by_language(session, _clean_recipients(to, template)).items():
         groups.setdefault(template_language(template, language), []).extend(addresses)
+    if session.scalar(_QUEUED_WITH_KEYS, {"keys": _keys_of(dedupe_key)}) is not None:
+        return []
     # Every version is rendered before any row is written: a version that fails to render leaves nothing
     # queued (notify.email runs without a savepoint on SQLite: its writes are its last statements).
     rows = [
@@ -245,6 +262,7 @@ def queue_email_by_language(
             now=now,
             instance_id=instance_id,
             language=language,
+            checked=True,
         )
         for language, addresses in groups.items()
     ]
