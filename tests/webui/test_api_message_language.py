@@ -233,9 +233,10 @@ def test_a_page_refused_for_its_csrf_token_says_so_in_the_visitors_language(clie
 def test_a_handler_s_refusal_reaches_the_api_caller_in_their_language(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
-    """A service operation's HandlerInputError (handlers/, issue 20) goes through the engine as
-    "<operation> failed: <sentence>" into the start's 422: a process owner's one-man diagram reading a
-    customer's file is refused, in Chinese for a Chinese caller — the nouns inside the sentence too."""
+    """A service operation's HandlerInputError (handlers/, issue 20) goes through the engine into the start's
+    422 (the handler's sentence, without the "<operation> failed:" the log keeps: R22 P-1): a process
+    owner's one-man diagram reading a customer's file is refused, in Chinese for a Chinese caller — the nouns
+    inside the sentence too."""
     created = client.post(
         "/api/customers",
         json={"name": "Yuyan Trading", "currency": "EUR"},
@@ -253,7 +254,7 @@ def test_a_handler_s_refusal_reaches_the_api_caller_in_their_language(
     # The readers are named as people read groups, not by their ids (issue 20 leftover).
     readers = ", ".join(str(GROUP_NAMES[group]) for group in sorted(roles.CUSTOMER_READERS))
     zh_readers = re.search(
-        r"credit\.load_file 执行失败：credit\.load_file（实例 \d+）：客户档案只能在有权查阅客户的人员"
+        r"流程：credit\.load_file（实例 \d+）：客户档案只能在有权查阅客户的人员"
         r"（(.+)）、管理员或系统发起的实例中读取或评级，owner1 发起的实例无此权限",
         said[ZH],
     )
@@ -261,7 +262,7 @@ def test_a_handler_s_refusal_reaches_the_api_caller_in_their_language(
     assert "信用分析师" in zh_readers.group(1) and "、" in zh_readers.group(1), said[ZH]
     assert not re.search(r"[A-Za-z_]", zh_readers.group(1)), said[ZH]
     assert re.search(
-        r"credit\.load_file failed: credit\.load_file in instance \d+: a customer's file is read or graded "
+        r"could not be started: credit\.load_file in instance \d+: a customer's file is read or graded "
         + re.escape(f"only in an instance started by someone who may read customers ({readers}), an admin ")
         + "or the system, not by owner1",
         said[EN],

@@ -29,10 +29,10 @@ from tests.webui.test_pages import _upload_page, csrf_token
 from workflows.definitions.forms import validate_form
 from workflows.definitions.validation import InvalidBundle, validate_bundle
 from workflows.engine.failures import EngineError
+from workflows.engine.refusals import refuse_bad_input
 from workflows.engine.service_tasks import HandlerInputError, build_request
-from workflows.engine.step import refuse_bad_input
 from workflows.errors import Invalid
-from workflows.messages import _, translated
+from workflows.messages import Worded, _, translated
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -259,22 +259,25 @@ class _Amount:
 
 
 def test_a_handler_s_refusal_stays_a_text_through_the_engine_to_the_422(app: Flask) -> None:
-    """service_tasks' HandlerInputError (a Text) -> spiff's "<operation> failed: ..." EngineError ->
-    refuse_bad_input's Invalid: each layer wraps the handler's Text in its own, so a zh reader gets all of
-    it in Chinese (webui/errors.py translates the message with the request's catalogue)."""
+    """service_tasks' HandlerInputError (a Text) -> spiff's "<operation> failed: ..." EngineError (its
+    refusal: the handler's Text) -> refuse_bad_input's Invalid: the caller's sentence wraps the handler's
+    Text, not the operation's id (P-1: that goes to the log), so a zh reader gets all of it in Chinese
+    (webui/errors.py translates the message with the request's catalogue)."""
     with pytest.raises(HandlerInputError) as by_handler:
         build_request(_Amount, {"amount": "NaN"}, "credit.check")
-    failed = _("%(operation)s failed: %(error)s", operation="credit.check", error=by_handler.value.args[0])
-    step = SimpleNamespace(failure=EngineError(failed, "check_credit", input_error=True))
+    said = by_handler.value.args[0]
+    failed = _("%(operation)s failed: %(error)s", operation="credit.check", error=said)
+    failure = EngineError(failed, "check_credit", input_error=True, refusal=said)
+    step = SimpleNamespace(failure=failure, instance=SimpleNamespace(process_key="credit_application", id=1))
+    process = Worded("Credit application", {"zh": "信用额度申请"})
     with pytest.raises(Invalid) as refused:
-        refuse_bad_input(step, _("%(key)s cannot start", key="credit_application"))  # type: ignore[arg-type]
+        refuse_bad_input(step, _("%(process)s could not be started", process=process))  # type: ignore[arg-type]
     assert refused.value.message == (
-        "credit_application cannot start: credit.check failed: "
-        "credit.check.amount: 'NaN' is not a finite number"
+        "Credit application could not be started: credit.check.amount: 'NaN' is not a finite number"
     )
     with app.test_request_context(), force_locale("zh_Hans"):
         assert translated(refused.value.message, gettext) == (
-            "credit_application 无法发起：credit.check 执行失败：credit.check.amount：'NaN' 不是有限数值"
+            "无法发起“信用额度申请”流程：credit.check.amount：'NaN' 不是有限数值"
         )
 
 

@@ -36,13 +36,11 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
         Invalid: `details["fields"]` names each bad change.
     """
     if not isinstance(changes, Mapping) or not changes:
-        message = (
-            'Name at least one new value, e.g. {"payment_terms_days": 90} or {"price": "EUR 850 per tonne"}.'
+        message = _(
+            "Name at least one new value, e.g. %(examples)s.",
+            examples='{"payment_terms_days": 90} or {"price": "EUR 850 per tonne"}',
         )
-        raise Invalid(
-            _("The change has errors: changes: %(message)s", message=message),
-            details={"fields": {"changes": message}},
-        )
+        raise _refused("changes", message)
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
     for key, value in changes.items():
@@ -83,18 +81,12 @@ def open_change_request(
     """
     if change_type not in CHANGE_TYPES:
         message = _("Choose one of: %(options)s.", options=", ".join(CHANGE_TYPES))
-        raise Invalid(
-            _("The change has errors: change_type: %(message)s", message=message),
-            details={"fields": {"change_type": message}},
-        )
+        raise _refused("change_type", message)
     parsed = parse_changes(changes, today=now.date())
     merged = _apply(contract, parsed)
     if merged["end_date"] and merged["end_date"] < merged["start_date"]:
         message = _("The contract would end before it starts.")
-        raise Invalid(
-            _("The change has errors: end_date: %(message)s", message=message),
-            details={"fields": {"end_date": message}},
-        )
+        raise _refused("end_date", message)
     _check_value_impact(Decimal(value_impact), merged["value"] - contract.value, contract.currency)
     pending = session.scalar(
         select(ContractChangeRequest).where(
@@ -303,9 +295,23 @@ def _check_value_impact(declared: Decimal, value_change: Decimal, currency: str)
         change=money_words(value_change, currency),
         declared=money_words(declared, currency),
     )
-    raise Invalid(
-        _("The change has errors: value_impact: %(message)s", message=message),
-        details={"fields": {"value_impact": message}},
+    raise _refused("value_impact", message)
+
+
+# The fields a refusal names, as the start form labels them: the sentence says the label in the reader's
+# language, `details["fields"]` keeps the field's id for API clients.
+FIELD_LABELS = {
+    "changes": _("New values"),
+    "change_type": _("What changes"),
+    "end_date": _("End date"),
+    "value_impact": _("Value impact"),
+}
+
+
+def _refused(field: str, message: str) -> Invalid:
+    return Invalid(
+        _("The change has errors: %(field)s: %(message)s", field=FIELD_LABELS[field], message=message),
+        details={"fields": {field: message}},
     )
 
 

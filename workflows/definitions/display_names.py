@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from workflows.definitions.problems import BPMN_NS, NS
 from workflows.definitions.versions import definition_file
+from workflows.messages import Worded
 from workflows.store.models import ProcessDefinition, ProcessInstance
 
 NAME_PROPERTY = "name_{language}"
@@ -51,6 +52,11 @@ class DiagramNames:
 
     def process_name(self, language: str, fallback: str) -> str:
         return self.process.get(language) or self.process.get(ENGLISH) or fallback
+
+    def process_words(self, fallback: str) -> Worded:
+        """The process's name in a sentence said in any language: the name the diagram gives in the reader's
+        language, else its English name, else `fallback` (the process key)."""
+        return Worded(self.process_name(ENGLISH, fallback), dict(self.process))
 
 
 NO_NAMES = DiagramNames()

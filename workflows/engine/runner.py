@@ -20,9 +20,10 @@ from workflows.credit.roles import changes_nothing
 from workflows.definitions.forms import validate_form
 from workflows.engine import spiff as engine
 from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
+from workflows.engine.refusals import refuse_bad_input
 from workflows.engine.runtime import Runtime
 from workflows.engine.starts import start_instance, start_step
-from workflows.engine.step import RETRIED, advance, refuse_bad_input, resume
+from workflows.engine.step import RETRIED, advance, resume
 from workflows.engine.task_rights import check_may_complete, check_open
 from workflows.errors import BadRequest, Conflict, Forbidden, NotFound, message_of
 from workflows.messages import _

@@ -186,7 +186,7 @@ class CreditflowScriptEngine(PythonScriptEngine):
             # A handler's refusal keeps its Text (workflows.messages): the caller reads it in their language.
             said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
             message = _("%(operation)s failed: %(error)s", operation=kwargs["operation_name"], error=said)
-            raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input) from exc
+            raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input, refusal=said) from exc
         handed = patches.ServiceResult(result)
         check_service_result(handed.value, kwargs["operation_name"], task.task_spec.bpmn_id)
         return handed
@@ -295,8 +295,7 @@ def _engine_error(exc: SpiffWorkflowException) -> EngineError:
     bpmn_id = getattr(task_spec, "bpmn_id", "") or getattr(exc, "id", "") or ""
     cause = exc.__cause__ or getattr(exc, "exception", None)
     if isinstance(cause, EngineError):
-        # cause.args[0], not str(cause): a Text stays one
-        return EngineError(cause.args[0], cause.bpmn_id or bpmn_id, input_error=cause.input_error)
+        return cause.placed(bpmn_id)
     # SpiffWorkflow ends a sentence without notes in ". " and keeps a script's failing line apart from it: the
     # incident names the line (the element's id is the incident's bpmn_id).
     said, line = str(exc).strip(), getattr(exc, "line_number", None)

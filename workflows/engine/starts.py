@@ -12,13 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflows.definitions.display_names import definition_names
 from workflows.definitions.forms import validate_form
 from workflows.definitions.start_rights import require_may_start
 from workflows.definitions.versions import latest_definition
 from workflows.engine import spiff as engine
+from workflows.engine.refusals import refuse_bad_input
 from workflows.engine.row_writes import insert_loaded
 from workflows.engine.runtime import Runtime
-from workflows.engine.step import STARTED, Step, advance, refuse_bad_input
+from workflows.engine.step import STARTED, Step, advance
 from workflows.errors import BadRequest
 from workflows.messages import _
 from workflows.store.db import transaction
@@ -131,5 +133,13 @@ def _start(
     )
     wf = engine.new_workflow(rt.spec_for(session, definition.id), data, step.call_service)
     advance(step, wf)
-    refuse_bad_input(step, _("%(key)s cannot start", key=process_key))
+    # The process by the name the reader knows it by, read only when the start is refused (a start reads
+    # nothing more); its key and the operation that refused go to the log.
+    refuse_bad_input(
+        step,
+        lambda: _(
+            "%(process)s could not be started",
+            process=definition_names(session, definition).process_words(process_key),
+        ),
+    )
     return step

@@ -23,7 +23,6 @@ from workflows.engine.row_writes import insert_rows, write_changed
 from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
 from workflows.engine.task_texts import render_subject
-from workflows.errors import Invalid
 from workflows.messages import _
 from workflows.store.decision_log_table import DecisionLogEntry
 from workflows.store.jsonable import to_jsonable
@@ -182,21 +181,6 @@ def _run_handler(op: Operation, ctx: TaskContext, params: dict[str, Any]) -> dic
                 problem=str(exc),
             )
         ) from exc
-
-
-def refuse_bad_input(step: Step, what: str) -> None:
-    """A handler refused data the caller sent (start data, a form, a message): undo the whole step.
-
-    Recording an incident instead would leave the instance in error for good, since a retry runs on the
-    same data; the caller can correct it (422) and nothing of the step is kept.
-
-    Raises:
-        Invalid: when the step failed on its input.
-    """
-    if step.failure is not None and step.failure.input_error:
-        # The failure's own message, a Text when the handler refused with one (said in the reader's language).
-        said = step.failure.args[0] if len(step.failure.args) == 1 else str(step.failure)
-        raise Invalid(_("%(where)s: %(problem)s", where=what, problem=said))
 
 
 _OPEN_ROWS = select(InboxItem.id, InboxItem.spiff_task_id, InboxItem.bpmn_id).where(
