@@ -124,15 +124,19 @@ def deploy() -> tuple[Response, int]:
             deployed = deploy_files(
                 session, files, svc.rt.operations, deployed_by=actor.username, now=svc.clock()
             )
-            if any(d.unchanged for d in deployed):
+            meanwhile = [d.key for d in deployed if d.unchanged or d.version != 1]
+            if meanwhile:
                 # Another owner's version 1 committed between the check and the deploy (PostgreSQL reads
-                # it then): deploy_files found "the same content" deployed. Theirs is version 1; roll back.
-                raise IntegrityError("deployed meanwhile", None, ValueError(key))
+                # it then): deploy_files found "the same content" deployed, or made a version 2 of a
+                # process this owner did not create (other content, or the second process of a bundle).
+                # Theirs is version 1; roll back.
+                raise _TakenMeanwhile(meanwhile)
     except InvalidBundle as exc:
         return jsonify({"ok": False, "problems": [p.as_json(gettext) for p in exc.problems]}), 422
-    except IntegrityError:  # another owner deployed the same new key at the same moment: theirs is version 1
-        problem = Problem(f"{key}.bpmn", 0, key, _taken(key))
-        return jsonify({"ok": False, "problems": [problem.as_json(gettext)]}), 409
+    except (IntegrityError, _TakenMeanwhile) as exc:  # another owner deployed it at the same moment
+        keys = exc.keys if isinstance(exc, _TakenMeanwhile) else [key]
+        problems = [Problem(f"{key}.bpmn", 0, pid, _taken(pid)) for pid in keys]
+        return jsonify({"ok": False, "problems": [p.as_json(gettext) for p in problems]}), 409
     return jsonify(
         {
             "ok": True,
@@ -185,6 +189,14 @@ def _posted_bundle(key: str) -> dict[str, bytes]:
 def _deployed(key: str) -> bool:
     with services().rt.factory() as session:
         return newest_version(session, key) is not None
+
+
+class _TakenMeanwhile(Exception):
+    """Rolls a new diagram's deploy back: `keys` were deployed by another owner after the check."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(", ".join(keys))
+        self.keys = keys
 
 
 def _taken(key: str) -> Text:

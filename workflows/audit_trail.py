@@ -24,6 +24,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     func,
     literal_column,
@@ -228,7 +229,7 @@ def _audit_branch(where: AuditFilter, dialect: str) -> Select[Any] | None:
         elif ref.kind in ID_OBJECTS:
             conditions.append(_detail_is(str(ID_OBJECTS[ref.kind]), int(ref.value), dialect))
         else:
-            conditions.append(AuditEvent.detail[NAME_OBJECTS[ref.kind]].as_string() == ref.value)
+            conditions.append(_detail_is(NAME_OBJECTS[ref.kind], ref.value, dialect))
             if ref.kind == "definition":
                 conditions.append(AuditEvent.action.like("definition\\_%", escape="\\"))
     return select(
@@ -245,15 +246,15 @@ def _audit_branch(where: AuditFilter, dialect: str) -> Select[Any] | None:
     ).where(and_(True, *conditions))
 
 
-def _detail_is(key: str, number: int, dialect: str) -> ColumnElement[bool]:
-    # PostgreSQL: compare the text (a cast would fail on any row whose value is no integer);
-    # SQLite's json_extract gives the number itself.
-    found: ColumnElement[bool] = (
-        AuditEvent.detail[key].as_string() == str(number)
-        if dialect == "postgresql"
-        else AuditEvent.detail[key].as_integer() == number
-    )
-    return found
+def _detail_is(key: str, value: int | str, dialect: str) -> ColumnElement[bool]:
+    # PostgreSQL: compare the text (a cast would fail on any row whose value is no integer). SQLite's
+    # json_extract gives the number itself, and raises on a row it cannot parse (hand edits): valid rows only.
+    field = AuditEvent.detail[key]
+    if dialect == "postgresql":
+        found: ColumnElement[bool] = field.as_string() == str(value)
+        return found
+    extracted = field.as_integer() if isinstance(value, int) else field.as_string()
+    return case((func.json_valid(AuditEvent.detail) == 1, extracted)) == value
 
 
 def _case_branch(where: AuditFilter) -> Select[Any] | None:
@@ -396,5 +397,4 @@ CSV_COLUMNS = ("id", "at", "actor", "kind", "object", "instance_id", "task_id", 
 
 def change_rows(changes: Iterable[Change]) -> Iterable[list[Any]]:
     """The CSV export's rows (values; workflows/csv_export.py makes them safe cells)."""
-    for c in changes:
-        yield [c.id, c.at, c.actor, c.kind, c.object, c.instance_id, c.task_id, c.before, c.after, c.detail]
+    return ([getattr(change, column) for column in CSV_COLUMNS] for change in changes)

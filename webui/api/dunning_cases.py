@@ -28,7 +28,7 @@ class DunningEvent(Model):
 
 class DunningPromise(Model):
     id: Id
-    promised_date: Day
+    promised_date: Day | None = Field(description="null only for a stored day no one can read (a hand edit)")
     amount: Money
     overdue: Money = Field(description="the overdue amount when the promise was made")
     status: str = Field(description="pending_approval, open, kept, partly_kept, broken, refused or replaced")

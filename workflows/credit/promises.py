@@ -118,7 +118,7 @@ def kept_rate(statuses: Iterable[str]) -> str | None:
 def promise_json(promise: DunningPromise) -> dict[str, Any]:
     return {
         "id": promise.id,
-        "promised_date": promise.promised_date.isoformat(),
+        "promised_date": iso_text(promise.promised_date),  # None: a stored day no one can read (column_types)
         "amount": money_text(promise.amount),
         "overdue": money_text(promise.overdue),
         "status": promise.status,

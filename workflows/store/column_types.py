@@ -1,11 +1,12 @@
-"""Column types every model uses: timezone-aware UTC times and exact two-place decimals."""
+"""Column types every model uses: timezone-aware UTC times, calendar days and exact two-place decimals."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import BigInteger, DateTime, TypeDecorator
+from sqlalchemy import BigInteger, Date, DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 
@@ -27,6 +28,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ReadableDate(TypeDecorator[date]):
+    """A calendar day that always reads: a stored day no reader can parse reads as None (no day known).
+
+    SQLite keeps days as text, and a hand edit or another tool can leave text that is no day ("2026-13-45"):
+    SQLAlchemy's reader raises on it, so every page that loads the row (a collections case, the worklist, the
+    credit file) would fail for a value the reader cannot change. PostgreSQL refuses such a day when written.
+    """
+
+    impl = Date
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[object], date | None] | None:
+        strict = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if strict is None:  # the driver gives date objects (PostgreSQL)
+            return None
+
+        def tolerant(value: object) -> date | None:
+            try:
+                return strict(value)
+            except ValueError:
+                return None
+
+        return tolerant
 
 
 class Decimal2(TypeDecorator[Decimal]):

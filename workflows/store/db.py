@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.settings import DatabaseSettings
+from workflows.store.shown_json import read_json
 
 # The largest integers the columns hold on both databases; inputs are checked against them before any
 # query, since a bigger one fails inside it ("integer out of range" on PostgreSQL, OverflowError on SQLite).
@@ -23,7 +24,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     url = settings.url
     if url.startswith("sqlite"):
         return _sqlite_engine(url, settings.busy_timeout_s)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, json_deserializer=read_json)
 
 
 def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
@@ -34,7 +35,10 @@ def _sqlite_engine(url: str, busy_timeout_s: int) -> Engine:
     # An in-memory database lives in one connection, so it keeps SQLAlchemy's single-connection pool.
     pool_args: dict[str, Any] = {} if in_memory else {"pool_size": 10, "max_overflow": 20}
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, **pool_args
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+        json_deserializer=read_json,
+        **pool_args,
     )
 
     @event.listens_for(engine, "connect")

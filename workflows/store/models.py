@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Date,
     ForeignKey,
     Index,
     Integer,
@@ -17,13 +16,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from workflows.store.column_types import Decimal2, UTCDateTime
+from workflows.store.column_types import Decimal2, ReadableDate, UTCDateTime
 
 __all__ = ["Decimal2", "UTCDateTime"]  # where the other modules import them from
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON, date: Date}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON, date: ReadableDate}
 
 
 NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)

@@ -12,6 +12,7 @@ repair lone surrogates where the body is encoded (webui/responses.ShownResponse,
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -24,11 +25,35 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
+class Unreadable:
+    """A stored JSON value no decoder reads (no JSON at all, or nested past Python's recursion limit), kept
+    as its text. Not a str, dict or list, so code that needs the value fails as before; answers show it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def read_json(text: str | bytes) -> Any:
+    """The engines' JSON decoder (workflows.store.db): json.loads, but a row it cannot decode reads as
+    Unreadable instead of failing the query that loads it, which would fail every page listing that row."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return Unreadable(text.decode(errors="replace") if isinstance(text, bytes) else text)
+
+
 def shown_json(value: Any, depth: int = 0) -> Any:
     """`value` (decoded JSON) with lone surrogates replaced and containers past MAX_SHOWN_DEPTH cut; equal
     to `value` for anything creditflow writes. Recursion stops at MAX_SHOWN_DEPTH, whatever the nesting."""
     if isinstance(value, str):
         return value if value.isascii() else shown_text(value)
+    if isinstance(value, Unreadable):
+        return shown_text(value.text)
     if isinstance(value, dict):
         if depth >= MAX_SHOWN_DEPTH:
             return CUT
