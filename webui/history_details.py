@@ -35,6 +35,7 @@ from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit.dispute_reasons import lines_said
 from workflows.credit.roles import DISPUTE_RESOLUTION
 from workflows.definitions.display_names import ENGLISH
+from workflows.languages import clauses_joined
 from workflows.money import as_decimal, format_money
 
 # The audit's own keys (workflows/instances.py, workflows/credit/customers.py change_limit, ...).
@@ -103,7 +104,7 @@ def _fields(data: Mapping[str, Any], currency: str | None, process: str | None, 
         name = escape(label) if label is not None else Markup('<span data-value="">%s</span>') % key
         shown = escape(_data_said(key, value, currency, process, depth))
         parts.append(Markup(separator % {"label": name, "value": shown}))
-    return Markup("; " if english else "；").join(parts)
+    return Markup(clauses_joined(parts, Markup("; " if english else "；")))
 
 
 def _data_said(

@@ -23,6 +23,7 @@ from webui.stored_sentences import dated, said_stored, stored_msgid
 from webui.suppliers import CONTRACT_FIELD_LABELS, contract_field_label
 from workflows.credit import roles
 from workflows.definitions.display_names import ENGLISH
+from workflows.languages import clauses_joined
 
 
 def said_instructions(text: str, process_key: str, data: Mapping[str, Any] | None) -> str:
@@ -67,7 +68,7 @@ def _change_summary(text: str, request: Any) -> str:
             f"{label}：{'—' if old is None else _shown(old)} → "
             f"{gettext('(removed)') if new is None else _shown(new)}"
         )
-    return text.replace(summary, "；".join(parts))
+    return text.replace(summary, clauses_joined(parts, "；"))
 
 
 def _shown(value: Any) -> str:

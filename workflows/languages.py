@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from workflows.messages import _
 
 # Stored code -> Babel locale of the catalogue (webui/translations/<locale>) and the formats.
@@ -28,3 +31,25 @@ def check_language(code: str) -> str:
             )
         )
     return normal
+
+
+# What joins clauses in Chinese, and a part's own closing stops it would double ("继续催收。；"), also inside
+# the closing tags of a marked-up value ('<span data-value="">继续催收。</span>').
+ZH_CLAUSE_SEPARATOR = "；"
+_CLOSING_STOPS = re.compile(r"[。；]+\s*((?:</[a-z]+>\s*)*)$")
+
+
+def clauses_joined(parts: Sequence[str], separator: str) -> str:
+    """`parts` joined by `separator`; before a Chinese ；, each part's own closing 。 or ； (a typed note's:
+    "不同意，继续催收。") is dropped, as the ； after it would double the stop. The last part keeps its own.
+    A Markup separator and Markup parts give Markup."""
+    if separator.strip() != ZH_CLAUSE_SEPARATOR:
+        return separator.join(parts)
+    return separator.join([*(_unclosed(part) for part in parts[:-1]), *parts[-1:]])
+
+
+def _unclosed(part: str) -> str:
+    # On the plain text: re.sub rebuilds a Markup by joining, which would escape its closing tags.
+    said = _CLOSING_STOPS.sub(r"\1", str(part).rstrip())
+    # Markup stays Markup (it was escaped already); a plain str stays plain.
+    return type(part)(said) if hasattr(part, "__html__") else said

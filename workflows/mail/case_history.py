@@ -15,6 +15,7 @@ from typing import Any
 from workflows.credit import roles
 from workflows.credit.models import DunningStatus
 from workflows.credit.promise_limits import limits_said
+from workflows.languages import clauses_joined
 from workflows.mail.templates import format_when_for
 
 EVENTS: dict[str, dict[str, str]] = {
@@ -191,7 +192,7 @@ def event_detail(detail: Any, language: str, money: Callable[[Decimal], str]) ->
             phrases.append(
                 f"{_field(key, language)}{'：' if zh else ': '}{was} → {_shown(key, value, language, money)}"
             )
-    return ("；" if zh else "; ").join(phrases)
+    return clauses_joined(phrases, "；" if zh else "; ")  # a typed note's closing 。 is not doubled
 
 
 def _field(key: str, language: str) -> str:
