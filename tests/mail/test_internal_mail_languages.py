@@ -150,7 +150,8 @@ def test_a_chinese_requester_hears_of_the_release_in_chinese_with_what_the_manag
     [mail] = to(desk, "sales1@example.com")
     text = chinese(mail, "SO-2026-0815", "manager1")
     assert mail["Subject"] == "订单 SO-2026-0815 已放行"
-    assert f"manager1 已批准放行{CHINESE_NAME} 的订单 SO-2026-0815（€820,000.00）。" in text
+    # A Chinese name is set close to the characters around it; a Latin one apart (test_zh_mail_spacing).
+    assert f"manager1 已批准放行{CHINESE_NAME}的订单 SO-2026-0815（€820,000.00）。" in text
     assert "审批意见：\n同意放行，客户已承诺月底前回款。" in text
 
 

@@ -11,6 +11,7 @@ Templates render in jinja2's sandbox: they are files an administrator may edit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -109,6 +110,23 @@ def format_field_value(value: Any, key: str, currency: str | None = None, *, lan
     return str(value)
 
 
+# Characters a name may meet in Chinese text without a space: CJK ideographs (and extension A), CJK and
+# full-width punctuation, blanks.
+_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\s]")
+
+
+def cjk_spaced(value: Any) -> str:
+    """A name set between Chinese characters as Chinese typesetting sets it: a space on a side where it begins
+    or ends with a Latin letter, a digit or other Western text ("放行 Acme Machinery GmbH 的订单", "尊敬的 Eva
+    Lind 先生/女士"), none beside Chinese ("放行上海精密零件有限公司的订单")."""
+    text = str(value)
+    if not text:
+        return text
+    before = "" if _CJK_EDGE.match(text[0]) else " "
+    after = "" if _CJK_EDGE.match(text[-1]) else " "
+    return f"{before}{text}{after}"
+
+
 def template_language(template: str, language: str | None, template_dir: Path = TEMPLATE_DIR) -> str:
     """The language `template` renders in for a reader of `language`: theirs when the template has a complete
     version in it (config/templates/LANG/NAME.*), else English."""
@@ -145,6 +163,7 @@ def _environment(template_dir: Path, language: str = "en") -> jinja2.Environment
     # Python filters return plain text: escaped in an .html part, as typed in the .txt and subject.
     env.filters["week"] = partial(format_week, language=language)
     env.filters["field_value"] = partial(format_field_value, language=language)
+    env.filters["cjk_spaced"] = cjk_spaced
     return env
 
 
