@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -98,11 +97,14 @@ def fuzz_server(tmp_path: Path) -> Iterator[Server]:
         server.process.wait()
 
 
-def describe(failure: BaseException) -> str:
-    """The failure with every sub-failure: Hypothesis wraps some (a flaky one) in an exception group."""
-    text = str(failure)
-    if isinstance(failure, BaseExceptionGroup) and not isinstance(failure, FailureGroup):
-        text += "".join(f"\n  - {describe(inner)}" for inner in failure.exceptions)
+def describe(failure: BaseException, indent: str = "") -> str:
+    """The failure with every sub-failure and note, whatever wraps it: a Hypothesis FlakyFailure ("failed on
+    the first call but did not on a subsequent one") holds the first call's check failures, with the request
+    in their notes (a CI run on PostgreSQL printed only the wrapper's one line once)."""
+    text = f"{type(failure).__name__}: {failure}"
+    text += "".join(f"\n{indent}  {note}" for note in getattr(failure, "__notes__", []))
+    for inner in getattr(failure, "exceptions", ()):
+        text += f"\n{indent}- " + describe(inner, indent + "  ")
     return text
 
 
@@ -160,7 +162,7 @@ def test_schemathesis_finds_no_5xx_and_no_mismatch_in_any_operation(
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             failure = fuzz_operation(operation, mode, call)
             if failure is not None:
-                failures.append(f"{operation.label} ({mode.value}):\n{failure}")
+                failures.append(f"{operation.label} ({mode.value}):\n{describe(failure)}")
         timings[operation.label] = time.monotonic() - began
     if os.environ.get("CREDITFLOW_FUZZ_TIMINGS"):
         with capsys.disabled():
