@@ -89,3 +89,26 @@ def test_the_start_form_of_a_chinese_buyer_says_the_refusal_in_chinese(
     assert CHINESE in " ".join(page.split()), page
     assert "价值影响（合同币种；减少时为负数）" in page  # the field's label says the same words
     assert not any(name in page for name in ("contract.open_change", "执行失败")), page
+
+
+def test_a_change_of_what_no_change_request_changes_is_refused_in_chinese(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    contract = make_contract(client, demo_tokens)
+    data = {
+        "contract_id": contract["id"],
+        "change_type": "clauses",
+        "changes": {"currency": "USD", "x" * 61: "y"},  # not changeable; a term name past 60 characters
+        "value_impact": "0",
+        "reason": "r",
+    }
+    response = client.post(
+        "/api/process-instances",
+        json={"process_key": "supplier_contract_change", "data": data},
+        headers={"Authorization": f"Bearer {demo_tokens['buyer1']}", "Accept-Language": "zh"},
+    )
+    assert response.status_code == 422, response.json
+    message = response.json["error"]["message"]
+    assert "currency：不能通过变更申请修改。" in message, message
+    assert "条款名称须为 1 至 60 个字符。" in message, message
+    assert message.startswith("无法发起“供应商合同变更”流程：变更有误："), message

@@ -46,14 +46,14 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
     for key, value in changes.items():
         name = str(key).strip()
         if not name or len(name) > 60:
-            errors[str(key)] = "A term name of 1 to 60 characters."
+            errors[str(key)] = _("A term name of 1 to 60 characters.")
         elif name in CHANGEABLE_COLUMNS:
             try:
                 out[name] = to_jsonable(convert_field(CHANGEABLE_COLUMNS[name], value, today))
             except ValueError as exc:
                 errors[name] = str(exc)
         elif name in ("currency", "number", "supplier_id", "terms", "version"):
-            errors[name] = "Cannot be changed by a change request."
+            errors[name] = _("Cannot be changed by a change request.")
         else:
             out[name] = to_jsonable(value)
     if errors:
