@@ -46,7 +46,7 @@ class WatchlistEntry(Model):
     rules: str = Field(description="the deployed table that fired them")
     status: Literal["open", "cleared"]
     opened_at: Timestamp
-    evaluated_on: Day
+    evaluated_on: Day | None = Field(description="null only for a stored day no one can read (a hand edit)")
     cleared_at: Timestamp | None
 
 

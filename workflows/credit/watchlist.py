@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from workflows.credit import roles
 from workflows.credit.concentration_cap import concentration_cap
 from workflows.credit.models import Customer
+from workflows.credit.record_fields import iso_text
 from workflows.credit.watchlist_rules import (
     ACTIONS,
     SEVERITIES,
@@ -311,7 +312,7 @@ def entry_json(entry: WatchlistEntry, customer_name: str | None) -> dict[str, An
         "severity": entry.severity,
         "rules": entry.rules,
         "opened_at": entry.opened_at.isoformat(),
-        "evaluated_on": entry.evaluated_on.isoformat(),
+        "evaluated_on": iso_text(entry.evaluated_on),  # None: a stored day no one can read (column_types)
         "cleared_at": None if entry.cleared_at is None else entry.cleared_at.isoformat(),
         "status": "open" if entry.cleared_at is None else "cleared",
     }

@@ -1,0 +1,375 @@
+"""Session 14, attacker A26 on the lead's f0515b5: a stored JSON value no decoder reads is Unreadable(text)
+(workflows/store/shown_json.read_json), a stored day no reader parses is None (column_types.ReadableDate).
+Where do those values flow next? Rows are hand-edited as another tool would leave them (_hand_edit: on
+PostgreSQL a value its column type refuses is refused at the UPDATE, and the row keeps creditflow's value).
+
+A JSON value nested 3,000 levels is valid JSON for both databases (PostgreSQL stores it) but no Python
+decoder reads it (RecursionError): that is how an Unreadable reaches PostgreSQL too. Text that is no JSON and
+text that is no day are stored by SQLite only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from tests.attacks.test_dunning_promises_attack import on, promise, walk_to
+from tests.attacks.test_session13_lead_attack import _hand_edit
+from tests.collections_desk import Collections
+from tests.conftest import SERVER_URL
+from tests.helpers import auth
+from tests.webui.test_pages import logged_in
+from workflows.mail.outbox import queue_email
+from workflows.store.db import transaction
+
+pytestmark = pytest.mark.usefixtures("shipped")
+
+DEEP_LIST = "[" * 3000 + "]" * 3000  # valid JSON on both databases; json.loads: RecursionError
+DEEP_OBJECT = '{"a": ' * 3000 + "1" + "}" * 3000
+NO_DAY = "not a date"  # SQLite keeps it; PostgreSQL refuses it at the UPDATE
+ON_SQLITE = not SERVER_URL  # where a day that is none is stored, so the strict xfails below fail
+
+
+def _application(client: FlaskClient, tokens: dict[str, str]) -> dict[str, Any]:
+    """A credit application: its first task (review_application) is offered to credit_analyst."""
+    customer = client.post(
+        "/api/customers", json={"name": "Unreadable GmbH", "currency": "EUR"}, headers=auth(tokens["sales1"])
+    )
+    assert customer.status_code == 201, customer.json
+    data = {
+        "customer_id": customer.json["id"],
+        "requested_limit": "50000.00",
+        "payment_terms_days": 30,
+        "justification": "A26 hand edits.",
+        "currency": "EUR",
+    }
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": "credit_application", "business_key": "A26-1", "data": data},
+        headers=auth(tokens["sales1"]),
+    )
+    assert started.status_code == 201, started.json
+    assert started.json["tasks"][0]["groups"] == ["credit_analyst"]
+    return dict(started.json)
+
+
+def _task_status(app: Flask, task_id: int) -> str:
+    with app.extensions["creditflow"].rt.factory() as session:
+        return str(session.scalar(text("SELECT status FROM inbox_items WHERE id = :i"), {"i": task_id}))
+
+
+REJECT = {"data": {"decision": "reject", "comment": "A26"}}
+
+# --- 1. a task whose JSON columns no one can read ------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [DEEP_LIST, "not json"])
+def test_a_task_whose_groups_no_one_can_read_is_worked_by_no_member(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], groups: str
+) -> None:
+    """Security holds: Unreadable is no list, so `in_any` raises for everyone but admins (who pass before
+    reading the groups); no analyst, starter or outsider reads or completes the task."""
+    started = _application(client, demo_tokens)
+    task = started["tasks"][0]["id"]
+    stored = _hand_edit(app, "UPDATE inbox_items SET candidate_groups = :v", {"v": groups})
+    for user in ("analyst1", "sales1", "manager1", "collector1"):
+        read = client.get(f"/api/tasks/{task}", headers=auth(demo_tokens[user]))
+        done = client.post(f"/api/tasks/{task}/complete", json=REJECT, headers=auth(demo_tokens[user]))
+        if stored or user != "analyst1":
+            assert read.status_code != 200 and done.status_code != 200, (user, read.status_code)
+            page = logged_in(app, user).get(f"/tasks/{task}")
+            assert page.status_code != 200, user
+    if stored:
+        assert _task_status(app, task) == "open"
+        listed = client.get("/api/tasks", headers=auth(demo_tokens["manager1"]))
+        assert listed.status_code == 200 and listed.json["items"] == []
+
+
+_TASK_COLUMNS = [
+    ("candidate_groups", DEEP_LIST),
+    ("four_eyes", DEEP_LIST),
+    ("form_schema", DEEP_OBJECT),
+    ("context", DEEP_OBJECT),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _TASK_COLUMNS)
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN: an Unreadable task column is a 500 for every reader of the task: GET /api/tasks (the "
+    "whole API inbox of the group and of admins: workflows/inbox._loads decodes with json.loads, "
+    "not read_json), GET /api/tasks/ID and GET /api/process-instances/ID (task_json: "
+    "candidate_groups[0], form_fields(), shown_context), and the refusal of a completion (in_any,"
+    " '\"initiator\" in four_eyes': TypeError). Fix: workflows/inbox._loads falls back to "
+    "read_json, and task_json/_row_json/task_rights read an Unreadable groups/four_eyes as a "
+    "refusal for non-admins (groups [] shown, four_eyes refusing everyone) and "
+    "form_schema/context as shown_json text",
+)
+def test_a_task_column_no_one_can_read_leaves_the_inbox_and_the_task_answering(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], column: str, value: str
+) -> None:
+    started = _application(client, demo_tokens)
+    task = started["tasks"][0]["id"]
+    assert _hand_edit(app, f"UPDATE inbox_items SET {column} = :v", {"v": value})  # noqa: S608
+    problems = {}
+    for user in ("analyst1", "admin", "auditor1", "sales1"):
+        headers = auth(demo_tokens[user])
+        for path in ("/api/tasks", f"/api/tasks/{task}", f"/api/process-instances/{started['id']}"):
+            answer = client.get(path, headers=headers)
+            if answer.status_code >= 500:
+                problems[(user, path)] = answer.status_code
+        done = client.post(f"/api/tasks/{task}/complete", json=REJECT, headers=auth(demo_tokens["analyst1"]))
+        if done.status_code >= 500:
+            problems[(user, "complete")] = done.status_code
+    assert problems == {}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE process_instances SET waits = :v",
+        "UPDATE process_definitions SET start_groups = :v WHERE process_key = 'credit_hold'",
+        "UPDATE deployments SET files = :v WHERE id = (SELECT min(id) FROM deployments)",
+    ],
+)
+def test_unreadable_waits_start_groups_and_files_leave_the_pages_answering(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], sql: str
+) -> None:
+    """Holds: these are read where they are needed only (the start page lists definitions without them)."""
+    started = _application(client, demo_tokens)
+    value = DEEP_OBJECT if "files" in sql else DEEP_LIST
+    assert _hand_edit(app, sql, {"v": value})
+    for user in ("admin", "analyst1", "auditor1", "sales1", "owner1"):
+        browser = logged_in(app, user)
+        for path in ("/start", "/instances", f"/instances/{started['id']}", "/definitions"):
+            assert browser.get(path).status_code in (200, 403), (user, path)
+        listed = client.get("/api/process-instances", headers=auth(demo_tokens[user]))
+        assert listed.status_code == 200, user
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN: an instance whose data is Unreadable: the /instances/ID page is a 500 for every reader"
+    " (macros/case.html dictsort: 'Unreadable' object has no attribute 'items'), and GET "
+    "/api/process-instances/ID answers data as its text (instance_json's shown_json) where the "
+    "Instance model says an object (a 500 where responses are validated, a broken contract "
+    "elsewhere). Fix: the case macros show an Unreadable as its text (or skip it), and the API "
+    "says it in a field the model allows (data {} plus a note, or data: object | string)",
+)
+def test_an_instance_whose_data_no_one_can_read_answers_in_the_api(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    started = _application(client, demo_tokens)
+    assert _hand_edit(app, "UPDATE process_instances SET data = :v", {"v": DEEP_OBJECT})
+    codes = {
+        "page": logged_in(app, "auditor1").get(f"/instances/{started['id']}").status_code,
+        "api": client.get(
+            f"/api/process-instances/{started['id']}", headers=auth(demo_tokens["auditor1"])
+        ).status_code,
+    }
+    assert codes == {"page": 200, "api": 200}
+
+
+# --- 2. the outbox: one e-mail no one can read -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("attachments", [DEEP_LIST, "not json"])
+def test_an_e_mail_whose_attachments_no_one_can_read_does_not_hold_up_the_others(
+    desk: Collections, app: Flask, attachments: str
+) -> None:
+    """Holds: the dispatcher fails that row alone (retried, then failed) and sends the next one."""
+    factory = app.extensions["creditflow"].rt.factory
+    with transaction(factory) as session:
+        ids = [
+            queue_email(
+                session,
+                to=[f"ap{n}@a26.example"],
+                template="generic",
+                context={"subject": f"Notice {n}", "message": "Please pay."},
+                dedupe_key=f"a26:{n}",
+                now=desk.clock.now,
+            )
+            for n in range(2)
+        ]
+    stored = _hand_edit(
+        app, "UPDATE outbox_emails SET attachments = :v WHERE id = :i", {"v": attachments, "i": ids[0]}
+    )
+    for _ in range(3):
+        desk.tick()
+    assert "ap1@a26.example" in [m["To"] for m in desk.sink.messages]
+    assert ("ap0@a26.example" in [m["To"] for m in desk.sink.messages]) is not stored
+    assert logged_in(app, "admin").get("/mail").status_code == 200
+    assert desk.client.get("/api/emails", headers=auth(desk.tokens["admin"])).status_code == 200
+
+
+# --- 3. days no one can read (None since ReadableDate) ----------------------------------------------------
+
+
+def _two_promises(desk: Collections, app: Flask) -> tuple[int, int, bool]:
+    """Two customers who each promised to pay on day 10; the first's promise day is hand-edited away."""
+    bad, good = desk.customer("Noday GmbH"), desk.customer("Someday GmbH")
+    desk.invoice(bad, "A26-B1", "1000.00")
+    desk.invoice(good, "A26-G1", "1000.00")
+    walk_to(desk, 3)
+    for customer in (bad, good):
+        assert promise(desk, customer, on(10), "1000.00").json["delivered_to"]
+    edit = "UPDATE {} SET promised_date = :d WHERE {} = :c"
+    stored = _hand_edit(
+        app,
+        edit.format("dunning_promises", "case_id"),
+        {"d": NO_DAY, "c": desk.case(bad)["id"]},
+    )
+    _hand_edit(app, edit.format("dunning_cases", "customer_id"), {"d": NO_DAY, "c": bad})
+    return bad, good, stored
+
+
+def _incidents(desk: Collections) -> list[str]:
+    listed = desk.client.get("/api/process-instances", headers=auth(desk.tokens["admin"]))
+    messages = []
+    for instance in listed.json["items"]:
+        found = desk.client.get(
+            f"/api/process-instances/{instance['id']}", headers=auth(desk.tokens["admin"])
+        )
+        messages += [i["message"] for i in found.json.get("incidents", [])]
+    return messages
+
+
+def test_a_promise_day_no_one_can_read_stops_no_other_customer_s_dunning(
+    desk: Collections, app: Flask
+) -> None:
+    """Holds: the daily ticks answer 200, the other customer's promise is judged broken on its day and the
+    ladder goes on; the pages listing both cases answer."""
+    bad, good, _stored = _two_promises(desk, app)
+    walk_to(desk, 20)
+    other = desk.case(good)
+    assert [p["status"] for p in other["promises"]] == ["broken"] and other["level"] == 2, other
+    collector = logged_in(app, "collector1")
+    for path in (
+        "/collections",
+        "/collections?due=all",
+        f"/customers/{bad}",
+        f"/collections/{desk.case(bad)['id']}",
+    ):
+        assert collector.get(path).status_code == 200, path
+
+
+@pytest.mark.xfail(
+    condition=ON_SQLITE,
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN (SQLite): a promise whose day reads as None stops that customer's dunning for good: "
+    "dunning.review computes promise.promised_date + timedelta (handlers/dunning.py:249; "
+    "judge_promise's promised_date.isoformat() at :335 on the paid path): TypeError, retried 5 "
+    "times, then an incident only an admin retries, the case 'paused' forever and a payment does "
+    "not close it. Fix: a promise without a readable day is judged at the next review as one "
+    "whose day and grace have passed (or the review raises a HandlerInputError naming the "
+    "promise, so the incident says what to repair)",
+)
+def test_a_promise_day_no_one_can_read_does_not_stop_that_customer_s_dunning(
+    desk: Collections, app: Flask
+) -> None:
+    bad, _good, _stored = _two_promises(desk, app)
+    walk_to(desk, 20)
+    case = desk.case(bad)
+    assert case["status"] != "paused" and _incidents(desk) == [], (case["status"], _incidents(desk))
+
+
+@pytest.mark.parametrize("column", ["due_date", "issue_date"])
+@pytest.mark.xfail(
+    condition=ON_SQLITE,
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN (SQLite): one invoice whose due or issue day reads as None makes GET /api/invoices a "
+    "500 for every reader (receivables.invoice_json: .isoformat()), due_date also GET /api/aging "
+    "(bucket_of: date - None) and the customer page (invoice_views.open_invoices), and the daily "
+    "kpi_snapshot job fails for the whole book every day ('>=' between None and date); issue_date"
+    " also fails dunning.send_notice (the notice's invoice line: .isoformat()), so that "
+    "customer's dunning stops in an incident. Fix: iso_text in invoice_json and the notice line; "
+    "aging and KPIs put a day no one can read in a bucket of its own (or the oldest), never "
+    "compare None",
+)
+def test_an_invoice_day_no_one_can_read_leaves_the_lists_and_the_kpi_job_working(
+    desk: Collections, app: Flask, column: str
+) -> None:
+    customer = desk.customer("Dayless AG")
+    desk.invoice(customer, "A26-I1", "1000.00")
+    desk.invoice(desk.customer("Dayful AG"), "A26-I2", "500.00")
+    walk_to(desk, 3)
+    _hand_edit(app, f"UPDATE invoices SET {column} = :d WHERE number = 'A26-I1'", {"d": NO_DAY})  # noqa: S608
+    problems = {}
+    for path in ("/api/invoices", "/api/aging", "/api/portfolio", "/api/kpis"):
+        code = desk.client.get(path, headers=auth(desk.tokens["manager1"])).status_code
+        if code >= 500:
+            problems[path] = code
+    manager = logged_in(app, "manager1")
+    for path in (f"/customers/{customer}", "/aging", "/portfolio", "/portfolio.xlsx", "/dashboard"):
+        code = manager.get(path).status_code
+        if code >= 500:
+            problems[path] = code
+    desk.clock.advance(days=40)
+    ticked = desk.client.post(
+        "/api/admin/tick", json={"now": desk.clock.now.isoformat()}, headers=auth(desk.tokens["admin"])
+    )
+    assert ticked.status_code == 200
+    assert problems == {} and ticked.json["errors"] == [] and ticked.json["failed"] == [], (
+        problems,
+        ticked.json,
+    )
+
+
+def test_a_watchlist_day_no_one_can_read_leaves_the_watchlist_answering(
+    desk: Collections, app: Flask
+) -> None:
+    """Fixed here (watchlist.entry_json: iso_text; the API's evaluated_on nullable): before, one entry whose
+    evaluated_on read as None made GET /api/watchlist, /watchlist and /dashboard a 500 for every reader."""
+    bad, _good, _stored = _two_promises(desk, app)
+    walk_to(desk, 14)  # the good customer's broken promise puts it on the watchlist
+    stored = _hand_edit(app, "UPDATE watchlist_entries SET evaluated_on = :d", {"d": NO_DAY})
+    for user in ("admin", "manager1", "auditor1"):
+        listed = desk.client.get("/api/watchlist", headers=auth(desk.tokens[user]))
+        assert listed.status_code == 200, (user, listed.get_data(as_text=True)[:300])
+        assert listed.json["items"], user
+        assert (listed.json["items"][0]["evaluated_on"] is None) is stored
+        browser = logged_in(app, user)
+        for path in ("/watchlist", "/dashboard"):
+            assert browser.get(path).status_code in (200, 403), (user, path)
+
+
+@pytest.mark.xfail(
+    condition=ON_SQLITE,
+    strict=True,
+    raises=AssertionError,
+    reason="OPEN (SQLite), silent: a collateral whose expiry day reads as None is 'open-ended' - "
+    "collateral_json says active, active_collateral's SQL (expires_on >= today compares the text "
+    "'not a date' > '2026-…') counts it for the scorecard, collateral_lapse's min() reads None "
+    "(never), so no review is due when it lapses. Fix: a CHECK (expires_on IS NULL OR "
+    "date(expires_on) IS NOT NULL) on SQLite, or count a stored expiry that is no day as expired "
+    "(not active, no security)",
+)
+def test_a_collateral_expiry_no_one_can_read_does_not_count_as_open_ended(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: Any
+) -> None:
+    customer = client.post(
+        "/api/customers",
+        json={"name": "Pledged GmbH", "currency": "EUR"},
+        headers=auth(demo_tokens["sales1"]),
+    )
+    body = {
+        "kind": "bank_guarantee",
+        "provider": "Hausbank",
+        "value": "10000.00",
+        "currency": "EUR",
+        "expires_on": "2026-04-01",
+    }
+    path = f"/api/customers/{customer.json['id']}/collateral"
+    added = client.post(path, json=body, headers=auth(demo_tokens["analyst1"]))
+    assert added.status_code == 201, added.json
+    _hand_edit(app, "UPDATE collateral SET expires_on = :d", {"d": NO_DAY})
+    assert logged_in(app, "analyst1").get(f"/customers/{customer.json['id']}").status_code == 200
+    [listed] = client.get(path, headers=auth(demo_tokens["analyst1"])).json["items"]
+    assert listed["expires_on"] == "2026-04-01" or listed["active"] is False, listed
