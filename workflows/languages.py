@@ -42,10 +42,32 @@ _CLOSING_STOPS = re.compile(r"[。；]+\s*((?:</[a-z]+>\s*)*)$")
 def clauses_joined(parts: Sequence[str], separator: str) -> str:
     """`parts` joined by `separator`; before a Chinese ；, each part's own closing 。 or ； (a typed note's:
     "不同意，继续催收。") is dropped, as the ； after it would double the stop. The last part keeps its own.
-    A Markup separator and Markup parts give Markup."""
-    if separator.strip() != ZH_CLAUSE_SEPARATOR:
-        return separator.join(parts)
-    return separator.join([*(_unclosed(part) for part in parts[:-1]), *parts[-1:]])
+    A part that ends in a question or an exclamation (？！?!) keeps its mark and ends the sentence: no ； or ;
+    follows it ("是否指以下流程之一：credit_hold？请加入…"; in English the next part starts a sentence:
+    "credit_hold? Add …"). A Markup separator and Markup parts give Markup."""
+    chinese = separator.strip() == ZH_CLAUSE_SEPARATOR
+    joined = type(separator)("")
+    for index, part in enumerate(parts):
+        if index and _QUESTION_END.search(str(parts[index - 1])):
+            joined += type(separator)("" if chinese else " ")
+            part = part if chinese else _capitalised(part)
+        elif index:
+            joined += separator
+        joined += _unclosed(part) if chinese and index < len(parts) - 1 else part
+    return joined
+
+
+# A part that ends a sentence with its own mark (also inside a marked-up value's closing tags).
+_QUESTION_END = re.compile(r"[？！?!]\s*(?:</[a-z]+>\s*)*$")
+
+
+def _capitalised(part: str) -> str:
+    # An English sentence after a question starts with a capital: "credit_hold? Add the BPMN file ...".
+    text = str(part)
+    if not text[:1].islower():
+        return part
+    said = text[:1].upper() + text[1:]
+    return type(part)(said) if hasattr(part, "__html__") else said  # Markup stays Markup
 
 
 def _unclosed(part: str) -> str:

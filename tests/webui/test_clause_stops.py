@@ -23,7 +23,9 @@ NOTE = "不同意，继续催收。"
 def test_a_closing_stop_is_dropped_before_the_chinese_semicolon_only() -> None:
     assert clauses_joined([NOTE, "金额：¥1.00"], "；") == "不同意，继续催收；金额：¥1.00"
     assert clauses_joined(["甲。", "乙；", "丙。"], "；") == "甲；乙；丙。"  # the last part keeps its own
-    assert clauses_joined(["它怎么了？", "丙"], "；") == "它怎么了？；丙"  # a question keeps its mark
+    # A question keeps its mark and ends the sentence: no ； after it; in English the next part is a sentence.
+    assert clauses_joined(["它怎么了？", "丙"], "；") == "它怎么了？丙"
+    assert clauses_joined(["credit_hold?", "add the file"], "; ") == "credit_hold? Add the file"
     # English joins are left alone: a part may end in an abbreviation ("Acme Co.").
     assert clauses_joined(["sold to Acme Co.", "amount: €1.00"], "; ") == "sold to Acme Co.; amount: €1.00"
     assert clauses_joined([], "；") == ""

@@ -14,6 +14,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from workflows.engine.sandbox import Mode, check_code
+from workflows.languages import clauses_joined
 from workflows.messages import Text, _, translated
 
 logger = logging.getLogger(__name__)
@@ -53,12 +54,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.element_id}: {self.message}"
+        return f"{self.file}:{self.line}: {self.element_id}: {message_said(self.message, str)}"
 
     def said(self, gettext: Callable[[str], str]) -> str:
         """FILE:LINE: ELEMENT_ID: message with the message in the language of `gettext` (the web UI's):
         the location and id stay as they are, a reader finds the element by them."""
-        return f"{self.file}:{self.line}: {self.element_id}: {translated(self.message, gettext)}"
+        return f"{self.file}:{self.line}: {self.element_id}: {message_said(self.message, gettext)}"
 
     def as_json(self, gettext: Callable[[str], str]) -> dict[str, str | int]:
         """The problem for a JSON answer: where it is, and the message (alone and in `said`) in the language
@@ -67,9 +68,24 @@ class Problem:
             "file": self.file,
             "line": self.line,
             "element_id": self.element_id,
-            "message": translated(self.message, gettext),
+            "message": message_said(self.message, gettext),
             "text": self.said(gettext),
         }
+
+
+# A problem and how to fix it, joined as clauses: the catalogue says the separator ("; ", zh "；").
+HINTED = _("%(problem)s; %(hint)s")
+
+
+def message_said(message: str, gettext: Callable[[str], str]) -> str:
+    """A problem's message in the language of `gettext`; a problem with its hint is joined by
+    workflows.languages.clauses_joined, so SpiffWorkflow's question keeps one mark ("…credit_hold？请加入…",
+    not "？；")."""
+    if not (isinstance(message, Text) and message.msgid == HINTED.msgid):
+        return translated(message, gettext)
+    separator = gettext(HINTED.msgid) % {"problem": "", "hint": ""}
+    parts = [translated(message.params[name], gettext) for name in ("problem", "hint")]
+    return clauses_joined(parts, separator)
 
 
 @dataclass
@@ -97,9 +113,7 @@ def code_problems(
     for problem in check_code(source, mode):
         line = (element.sourceline or 0) + problem.line - 1
         said = _("%(where)s: %(problem)s", where=label, problem=problem.message)
-        yield Problem(
-            doc.name, line, owner, _("%(problem)s; %(hint)s", problem=said, hint=hint) if hint else said
-        )
+        yield Problem(doc.name, line, owner, Text(HINTED.msgid, problem=said, hint=hint) if hint else said)
 
 
 def exception_problem(
@@ -195,7 +209,7 @@ def _explain(message: str) -> str:
     text = " ".join(message.split()).rstrip(".")  # one line per problem, even for names with line breaks
     text = f"{text} none" if text.endswith(":") else text  # "Available DMN ids are:" with nothing after
     hint = next((fix for needle, fix in _HINTS if needle in text), _("fix this element and validate again"))
-    return _("%(problem)s; %(hint)s", problem=_spiff_sentence(text), hint=hint)
+    return Text(HINTED.msgid, problem=_spiff_sentence(text), hint=hint)
 
 
 def owner_id(element: etree._Element, include_self: bool = False) -> str:
