@@ -35,7 +35,7 @@ def require_may_start(actor: Actor, definition: ProcessDefinition) -> None:
                 key=key,
             )
         )
-    if definition.start_groups:
+    if definition.start_groups and isinstance(definition.start_groups, list):  # not one no one can read
         who = _("only members of %(groups)s may", groups=", ".join(definition.start_groups))
     else:
         who = _("its start event has no lane and no startGroups, so only admins may")
