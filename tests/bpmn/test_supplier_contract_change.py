@@ -543,7 +543,7 @@ def test_start_is_refused_for_bad_data_unknown_contracts_open_requests_and_other
         ((contract["id"], "discount", {"price": "x"}, 1), "change_type"),
         ((contract["id"], "price", {}, 1), "changes"),
         ((999, "price", {"price": "x"}, 1), "contract 999 does not exist"),
-        ((contract["id"], "payment_terms", {"payment_terms_days": "soon"}, 1), "payment_terms_days"),
+        ((contract["id"], "payment_terms", {"payment_terms_days": "soon"}, 1), "Payment terms (days)"),
         ((contract["id"], "payment_terms", {"payment_terms_days": 400}, 1), "At most 365"),
         ((contract["id"], "price", {"currency": "USD"}, 1), "Cannot be changed"),
         ((contract["id"], "delivery_date", {"end_date": "2025-01-01"}, 1), "end before it starts"),

@@ -109,6 +109,6 @@ def test_a_change_of_what_no_change_request_changes_is_refused_in_chinese(
     )
     assert response.status_code == 422, response.json
     message = response.json["error"]["message"]
-    assert "currency：不能通过变更申请修改。" in message, message
+    assert "币种：不能通过变更申请修改。" in message, message  # the column as the contract page says it
     assert "条款名称须为 1 至 60 个字符。" in message, message
     assert message.startswith("无法发起“供应商合同变更”流程：变更有误："), message

@@ -20,7 +20,7 @@ from workflows.credit.contracts import (
 )
 from workflows.credit.models import Contract, ContractChangeRequest, ContractChangeStatus, ContractVersion
 from workflows.credit.record_fields import convert_field, money_text
-from workflows.errors import Conflict, Invalid, NotFound, field_listing
+from workflows.errors import Conflict, Invalid, NotFound, field_listing, message_of
 from workflows.messages import _
 from workflows.money import money_words
 from workflows.store.audit import as_recorded
@@ -51,13 +51,14 @@ def parse_changes(changes: Any, *, today: date) -> dict[str, Any]:
             try:
                 out[name] = to_jsonable(convert_field(CHANGEABLE_COLUMNS[name], value, today))
             except ValueError as exc:
-                errors[name] = str(exc)
+                errors[name] = message_of(exc)  # a Text stays one: said in the reader's language
         elif name in ("currency", "number", "supplier_id", "terms", "version"):
             errors[name] = _("Cannot be changed by a change request.")
         else:
             out[name] = to_jsonable(value)
     if errors:
-        listing = field_listing(errors)
+        # The sentence names a contract column as the contract page labels it; details keep the ids.
+        listing = field_listing({COLUMN_LABELS.get(name, name): message for name, message in errors.items()})
         raise Invalid(_("The change has errors: %(listing)s", listing=listing), details={"fields": errors})
     return out
 
@@ -305,6 +306,21 @@ FIELD_LABELS = {
     "change_type": _("What changes"),
     "end_date": _("End date"),
     "value_impact": _("Value impact"),
+}
+
+
+# The contract's own columns a change names, as the contract's page labels them (a term keeps the name the
+# buyer typed): "付款期限（天）：最大为 365。", not "payment_terms_days：…".
+COLUMN_LABELS = {
+    "value": _("Contract value"),
+    "currency": _("Currency"),
+    "payment_terms_days": _("Payment terms (days)"),
+    "start_date": _("Start date"),
+    "end_date": _("End date"),
+    "number": _("Contract number"),
+    "supplier_id": _("Supplier"),
+    "terms": _("Terms"),
+    "version": _("Version"),
 }
 
 

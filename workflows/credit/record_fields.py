@@ -109,7 +109,7 @@ def convert_field(kind: str, value: Any, today: date, *, max_length: int | None 
         text = str(value).strip()
         if isinstance(value, bool) or not _is_whole(text) or (kind == "id" and int(text) < 1):
             raise ValueError(
-                "A whole number of 1 or more." if kind == "id" else "A whole number of 0 or more."
+                _("A whole number of 1 or more.") if kind == "id" else _("A whole number of 0 or more.")
             )
         if int(text) > upper:
             raise ValueError(_("At most %(upper)s.", upper=upper))
