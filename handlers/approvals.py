@@ -65,20 +65,24 @@ def started_by_one_of(ctx: TaskContext, groups: Sequence[str]) -> bool:
 
 
 def require_reader(ctx: TaskContext, operation: str, readers: Collection[str], what: str, kind: str) -> None:
-    """Refuse to read `what` (a customer's file, a supplier) into an instance, or grade it there, unless its
-    initiator is one of `readers`, an admin or the system: a process owner's one-man diagram (no money
-    move, so deployed at once) put any customer's credit file into its data and graded any supplier.
+    """Refuse to read `what` (the customer's credit file, the supplier's file) into an instance, or grade it
+    there, unless its initiator is one of `readers`, an admin or the system: a process owner's one-man
+    diagram (no money move, so deployed at once) put any customer's credit file into its data and graded
+    any supplier.
+
+    The sentence names `what`, not `operation`: the engine's refusal log line names the operation, so the
+    caller's `operation` only documents the call.
 
     Raises:
         HandlerInputError: naming who may.
     """
     if not started_by_one_of(ctx, sorted(readers)):
+        # Said as the reader knows it, without the operation's id (the engine's log line keeps that).
         raise HandlerInputError(
             _(
-                "%(operation)s in instance %(instance)s: %(what)s is read or graded only in an instance "
-                "started by someone who may read %(kind)s (%(readers)s), an admin or the system, "
+                "%(what)s could not be loaded (instance %(instance)s): it is read or graded only in an "
+                "instance started by someone who may read %(kind)s (%(readers)s), an admin or the system, "
                 "not by %(starter)s",
-                operation=operation,
                 instance=ctx.instance_id,
                 what=what,
                 kind=kind,
@@ -90,7 +94,7 @@ def require_reader(ctx: TaskContext, operation: str, readers: Collection[str], w
 
 def require_customer_reader(ctx: TaskContext, operation: str) -> None:
     """`require_reader` for a customer's file, scorecard and revenue."""
-    require_reader(ctx, operation, roles.CUSTOMER_READERS, _("a customer's file"), _("customers"))
+    require_reader(ctx, operation, roles.CUSTOMER_READERS, _("The customer's credit file"), _("customers"))
 
 
 # --- the authority matrix -------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ WEIGHTS: dict[str, int] = {
 
 def require_supplier_reader(ctx: TaskContext, operation: str) -> None:
     """`require_reader` for a supplier's scorecard and grade."""
-    require_reader(ctx, operation, roles.SUPPLIER_READERS, _("a supplier"), _("suppliers"))
+    require_reader(ctx, operation, roles.SUPPLIER_READERS, _("The supplier's file"), _("suppliers"))
 
 
 @dataclass(frozen=True)

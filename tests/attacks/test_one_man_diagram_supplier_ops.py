@@ -52,6 +52,9 @@ def test_a_process_owner_cannot_read_or_grade_a_supplier_through_a_one_man_diagr
     refused = start(client, owner, key, {"supplier_id": supplier_id})
     assert refused.status_code == 422, refused.json
     message = refused.json["error"]["message"]
-    assert operation in message and "may read suppliers" in message and "owner1" in message
+    # Named as the reader knows it (the operation is in the refusal's log line, not the sentence).
+    assert "The supplier's file could not be loaded (instance " in message, message
+    assert operation not in message, message
+    assert "may read suppliers" in message and "owner1" in message
     assert '"factors"' not in refused.get_data(as_text=True)
     assert supplier_grade(app, supplier_id) == before

@@ -254,19 +254,21 @@ def test_a_handler_s_refusal_reaches_the_api_caller_in_their_language(
     # The readers are named as people read groups, not by their ids (issue 20 leftover).
     readers = ", ".join(str(GROUP_NAMES[group]) for group in sorted(roles.CUSTOMER_READERS))
     zh_readers = re.search(
-        r"流程：credit\.load_file（实例 \d+）：客户档案只能在有权查阅客户的人员"
-        r"（(.+)）、管理员或系统发起的实例中读取或评级，owner1 发起的实例无此权限",
+        r"流程：无法调取客户信用档案（实例 \d+）：只有有权查阅客户的人员"
+        r"（(.+)）、管理员或系统发起的实例才能读取或评级，owner1 发起的实例无此权限",
         said[ZH],
     )
     assert zh_readers, said[ZH]
     assert "信用分析师" in zh_readers.group(1) and "、" in zh_readers.group(1), said[ZH]
     assert not re.search(r"[A-Za-z_]", zh_readers.group(1)), said[ZH]
     assert re.search(
-        r"could not be started: credit\.load_file in instance \d+: a customer's file is read or graded "
-        + re.escape(f"only in an instance started by someone who may read customers ({readers}), an admin ")
-        + "or the system, not by owner1",
+        r"could not be started: The customer's credit file could not be loaded \(instance \d+\): "
+        + re.escape("it is read or graded only in an instance started by someone who may read customers ")
+        + re.escape(f"({readers}), an admin or the system, not by owner1"),
         said[EN],
     ), said[EN]
-    # Nothing English is left but names (process key, operation, groups, the user).
-    names_left = said[ZH].replace(key, "").replace("credit.load_file", "").replace("owner1", "")
+    # The file, not the operation that loads it, is named (the log line keeps the operation).
+    assert "credit.load_file" not in said[ZH] + said[EN], said
+    # Nothing English is left but names (process key, groups, the user).
+    names_left = said[ZH].replace(key, "").replace("owner1", "")
     assert not re.search(r"[A-Za-z]{3,}", names_left), said[ZH]

@@ -273,11 +273,11 @@ def test_a_handler_s_refusal_stays_a_text_through_the_engine_to_the_422(app: Fla
     with pytest.raises(Invalid) as refused:
         refuse_bad_input(step, _("%(process)s could not be started", process=process))  # type: ignore[arg-type]
     assert refused.value.message == (
-        "Credit application could not be started: credit.check.amount: 'NaN' is not a finite number"
+        "Credit application could not be started: Amount: 'NaN' is not a finite number"
     )
     with app.test_request_context(), force_locale("zh_Hans"):
         assert translated(refused.value.message, gettext) == (
-            "无法发起“信用额度申请”流程：credit.check.amount：'NaN' 不是有限数值"
+            "无法发起“信用额度申请”流程：金额：'NaN' 不是有限数值"
         )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from workflows.errors import InputError
-from workflows.messages import _
+from workflows.messages import Text, _
 from workflows.money import MAX_AMOUNT
 from workflows.settings import Settings
 
@@ -147,8 +147,15 @@ def build_request(request_type: type, params: Mapping[str, Any], operation: str)
                     _("%(operation)s: parameter '%(name)s' is required", operation=operation, name=name)
                 )
             continue
-        kwargs[name] = _coerce(params[name], hints[name], f"{operation}.{name}")
+        kwargs[name] = _coerce(params[name], hints[name], field_words(name))
     return request_type(**kwargs)
+
+
+def field_words(name: str) -> Text:
+    """A request field as a reader names it: its words ("requested_amount" -> "Requested amount"), a msgid
+    the catalogue says when it holds one ("Amount" -> 金额), not "<operation>.<field>" (the engine's refusal
+    log line names the operation)."""
+    return Text(name.replace("_", " ").strip().capitalize())
 
 
 @functools.cache
