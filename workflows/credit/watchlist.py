@@ -307,7 +307,9 @@ def entry_json(entry: WatchlistEntry, customer_name: str | None) -> dict[str, An
         "customer_id": entry.customer_id,
         "customer_name": customer_name,
         "owner": entry.owner,
-        "indicators": list(entry.indicators),
+        # A stored list no one can read (shown_json.Unreadable, a hand edit) shows none; the action and
+        # severity still do, and the next evaluation writes the list again.
+        "indicators": list(entry.indicators) if isinstance(entry.indicators, list) else [],
         "action": entry.action,
         "severity": entry.severity,
         "rules": entry.rules,
