@@ -1,9 +1,11 @@
 """Refusals name what a credit professional knows, not ids (L1's leftovers of R22 P-1): a contract change's
 refused columns by the contract page's labels ("付款期限（天）", not "payment_terms_days"), while the API's
-details.fields keep the ids for clients."""
+details.fields keep the ids for clients; a refused message by the step that catches it, as its diagram names
+it ("付款承诺", not "promise_to_pay")."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.bpmn.test_supplier_contract_change import make_contract
+from tests.collections_desk import Collections
+from tests.helpers import auth
 from workflows.credit.contract_changes import parse_changes
 from workflows.errors import Invalid
 
@@ -63,3 +67,30 @@ def test_the_refusal_s_details_keep_the_column_ids() -> None:
         parse_changes({"payment_terms_days": -1, "currency": "USD"}, today=date(2026, 12, 7))
     assert set(refused.value.details["fields"]) == {"payment_terms_days", "currency"}
     assert str(refused.value.message).startswith("The change has errors: Payment terms (days): ")
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("zh", r"^实例 \d+ 的“付款承诺”环节无法使用此消息："),
+        ("en", r"^The message for 'Promise to pay' in instance \d+ cannot be used: "),
+    ],
+)
+def test_a_refused_message_names_the_step_that_catches_it_by_the_diagram_s_name(
+    desk: Collections, language: str, said: str
+) -> None:
+    customer = desk.customer("Past Promises")
+    desk.invoice(customer, "INV-90", "300.00")
+    for _ in range(5):
+        desk.tick()
+    message = {
+        "name": "promise_to_pay",
+        "correlation_key": str(customer),
+        "data": {"promised_date": "2020-01-01", "amount": "300.00"},  # a promise for a past day
+    }
+    headers = {**auth(desk.tokens["collector1"]), "Accept-Language": language}
+    refused = desk.client.post("/api/messages", json=message, headers=headers)
+    assert refused.status_code == 422, refused.json
+    text = refused.json["error"]["message"]
+    assert re.search(said, text), text
+    assert "promise_to_pay" not in text, text

@@ -37,6 +37,8 @@ class DiagramNames:
     process: dict[str, str] = field(default_factory=dict)
     elements: dict[str, dict[str, str]] = field(default_factory=dict)
     lanes: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A message's name (what senders send) -> the names of the step that catches it ("Promise to pay").
+    messages: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def element(self, bpmn_id: str | None, language: str, fallback: str) -> str:
         """An element's name in `language`; `fallback` (the stored English name) when it has none."""
@@ -52,6 +54,14 @@ class DiagramNames:
 
     def process_name(self, language: str, fallback: str) -> str:
         return self.process.get(language) or self.process.get(ENGLISH) or fallback
+
+    def message_words(self, name: str) -> Worded | None:
+        """The step that catches message `name`, by the name the diagram gives it in any language (a
+        Worded); None when the diagram names no such step."""
+        names = self.messages.get(name)
+        if not names:
+            return None
+        return Worded(names.get(ENGLISH) or next(iter(names.values())), dict(names))
 
     def process_words(self, fallback: str) -> Worded:
         """The process's name in a sentence said in any language: the name the diagram gives in the reader's
@@ -89,6 +99,8 @@ def read_names(bpmn: str | bytes, process_key: str) -> DiagramNames:
         return NO_NAMES
     elements = {}
     lanes = {}
+    messages: dict[str, dict[str, str]] = {}
+    message_names = {m.get("id"): m.get("name") for m in root.iter(f"{{{BPMN_NS}}}message") if m.get("id")}
     for element in process.iter(f"{{{BPMN_NS}}}*"):
         kind = etree.QName(element).localname
         if kind == "lane" and element.get("name"):
@@ -97,7 +109,12 @@ def read_names(bpmn: str | bytes, process_key: str) -> DiagramNames:
             names = _translated(element)
             if len(names) > 1 or (names and ENGLISH not in names):
                 elements[str(element.get("id"))] = names
-    return DiagramNames(_translated(process), elements, lanes)
+        # A receive task names its message itself; a catch event in its messageEventDefinition.
+        catcher = element.getparent() if kind == "messageEventDefinition" else element
+        message = message_names.get(element.get("messageRef"))
+        if message and catcher is not None and message not in messages and _translated(catcher):
+            messages[str(message)] = _translated(catcher)
+    return DiagramNames(_translated(process), elements, lanes, messages)
 
 
 _CACHE: dict[tuple[str, str, str], DiagramNames] = {}

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from workflows.credit.roles import changes_nothing
 from workflows.definitions.compile import LoadedSpec, split_names
+from workflows.definitions.display_names import definition_names
 from workflows.definitions.forms import validate_form
 from workflows.definitions.versions import latest_definitions
 from workflows.engine.runtime import Runtime
 from workflows.errors import Forbidden
 from workflows.messages import _
-from workflows.store.models import ProcessInstance
+from workflows.store.models import ProcessDefinition, ProcessInstance
 from workflows.users import Actor
 
 SENDER_GROUPS = "senderGroups"
@@ -170,3 +171,13 @@ def deployed_rules(rt: Runtime, session: Session, name: str) -> list[MessageRule
         loaded = rt.spec_for(session, definition.id)
         rules += message_rules(loaded, name, definition.process_key, definition.version)
     return rules
+
+
+def message_refused(session: Session, instance: ProcessInstance, name: str) -> str:
+    """What a refused message is said as: the step that catches it, by the name its diagram gives it in the
+    reader's language ("实例 5 的“付款承诺”环节无法使用此消息"), else the message's name."""
+    definition = session.get(ProcessDefinition, instance.definition_id)
+    step = definition_names(session, definition).message_words(name) if definition is not None else None
+    if step is None:
+        return _("message %(name)s cannot be used by instance %(id)s", name=name, id=instance.id)
+    return _("The message for '%(step)s' in instance %(id)s cannot be used", step=step, id=instance.id)

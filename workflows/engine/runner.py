@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -19,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workflows.credit.roles import changes_nothing
 from workflows.definitions.forms import validate_form
 from workflows.engine import spiff as engine
-from workflows.engine.messages import accept_message, deployed_rules, require_any_sender
+from workflows.engine.messages import accept_message, deployed_rules, message_refused, require_any_sender
 from workflows.engine.refusals import refuse_bad_input
 from workflows.engine.runtime import Runtime
 from workflows.engine.starts import start_instance, start_step
@@ -238,9 +239,8 @@ def deliver_message(
                 "message_received", message=name, correlation_key=correlation_key, data=to_jsonable(data)
             )
             advance(step, wf)
-            refuse_bad_input(
-                step, _("message %(name)s cannot be used by instance %(id)s", name=name, id=instance.id)
-            )
+            # The step that catches it by its diagram name, worked out only when the message is refused.
+            refuse_bad_input(step, partial(message_refused, session, instance, name))
             delivered.append(instance.id)
         if not delivered:
             if not internal:
