@@ -37,6 +37,8 @@ def check_language(code: str) -> str:
 # the closing tags of a marked-up value ('<span data-value="">继续催收。</span>').
 ZH_CLAUSE_SEPARATOR = "；"
 _CLOSING_STOPS = re.compile(r"[。；]+\s*((?:</[a-z]+>\s*)*)$")
+# A part that ends a sentence with its own mark (also inside a marked-up value's closing tags).
+_QUESTION_END = re.compile(r"[？！?!]\s*(?:</[a-z]+>\s*)*$")
 
 
 def clauses_joined(parts: Sequence[str], separator: str) -> str:
@@ -55,10 +57,6 @@ def clauses_joined(parts: Sequence[str], separator: str) -> str:
             joined += separator
         joined += _unclosed(part) if chinese and index < len(parts) - 1 else part
     return joined
-
-
-# A part that ends a sentence with its own mark (also inside a marked-up value's closing tags).
-_QUESTION_END = re.compile(r"[？！?!]\s*(?:</[a-z]+>\s*)*$")
 
 
 def _capitalised(part: str) -> str:

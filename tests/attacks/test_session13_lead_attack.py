@@ -371,7 +371,7 @@ def test_a_hostile_new_value_is_refused_or_checked_against_its_impact_never_a_50
     assert response.status_code in (400, 422), (response.status_code, response.get_data(as_text=True)[:500])
 
 
-@pytest.mark.parametrize("currency", ["cny", "XXX", "ZZZ", "EURO", "€", "<b>x</b>", "", "X" * 3])
+@pytest.mark.parametrize("currency", ["cny", "XXX", "ZZZ", "EURO", "€", "<b>x</b>", ""])
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_a_hand_edited_contract_currency_is_said_in_the_refusal_and_the_pages(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], currency: str, language: str
