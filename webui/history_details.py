@@ -31,6 +31,7 @@ from webui.diagram_names import key_label
 from webui.formatting import format_day, format_value, page_locale
 from webui.group_labels import group_list
 from webui.i18n import STATUS_LABELS, current_language, label_of, list_separator
+from webui.incident_texts import KEPT_BACK, detail_as_read, incident_said
 from webui.stored_sentences import said_stored, stored_msgid
 from workflows.credit.dispute_reasons import lines_said
 from workflows.credit.roles import DISPUTE_RESOLUTION
@@ -180,9 +181,9 @@ def _said(
         if key == "reason":  # a limit change's reason, another event's: a sentence of ours, or typed
             said = limit_reason(value) if kind == LIMIT_CHANGE else _our_sentence(value)
             return said if said != value else _stored(value)
-        if key == "message":  # an incident's sentence
+        if key == "message":  # an incident's sentence (an admin's), or KEPT_BACK (anyone else's): ours
             said = said_stored(value)
-            return said if said != value else _stored(value)
+            return said if said != value or value is KEPT_BACK else _stored(value)
         if _ISO_DAY.fullmatch(value):
             try:
                 return format_day(value)
@@ -285,4 +286,6 @@ def history_detail(
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.globals.update(history_detail=history_detail)
+    app.jinja_env.globals.update(
+        history_detail=history_detail, detail_as_read=detail_as_read, incident_said=incident_said
+    )

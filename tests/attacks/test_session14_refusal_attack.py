@@ -309,15 +309,6 @@ def test_an_internal_handler_error_at_start_is_no_refusal_and_keeps_no_refusal_t
         assert response.json["status"] == "error"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open (pre-dates session 14): the starter (buyer1, no admin) reads a handler's internal exception "
-        "text in the API's incidents[].message and the instance_failed event; fix: say non-input handler "
-        "failures neutrally ('an internal error stopped <step>; an admin can retry') to non-admin readers, "
-        "the exception text to admins and the log only"
-    ),
-)
 def test_the_starter_does_not_read_a_handler_s_internal_exception_text(
     hostile_app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
 ) -> None:

@@ -10,9 +10,9 @@ from pydantic import Field
 from webui.api import bp, current_actor, json_body, paged
 from webui.api.openapi import Body, Id, JsonObject, Model, Page, PageQuery, Timestamp, api, responses
 from webui.api.tasks import Task
+from webui.incident_texts import instance_as_read
 from webui.input_checks import check_business_key
 from webui.services import services
-from webui.stored_sentences import said_stored
 from workflows.credit.roles import CREDIT_APPLICATION
 from workflows.decision_log import decision_json, decisions_of
 from workflows.engine import runner
@@ -141,7 +141,8 @@ def post_instance() -> tuple[Response, int]:
     )
     svc.nudge()  # the step may have queued e-mail or armed a timer
     # From what the step wrote: no second session reads the new instance back (issue 19).
-    return jsonify(started_instance_json(svc.rt.factory, step, now)), 201
+    # A failed first step: what the starter may read of it (webui/incident_texts.py).
+    return jsonify(instance_as_read(started_instance_json(svc.rt.factory, step, now), actor)), 201
 
 
 @bp.get("/process-instances")
@@ -170,10 +171,9 @@ def get_instance(instance_id: int) -> Response:
     svc = services()
     with svc.rt.factory() as session:
         found = instance_json(session, get_instance_for(session, actor, instance_id), svc.clock())
-    # An incident's message was stored as English text: said in the caller's language (Accept-Language).
-    for incident in found.get("incidents", []):
-        incident["message"] = said_stored(incident["message"])
-    return jsonify(found)
+    # An incident's message: said in the caller's language (Accept-Language) to an admin, kept back from
+    # anyone else (webui/incident_texts.py).
+    return jsonify(instance_as_read(found, actor))
 
 
 @bp.get("/process-instances/<int:instance_id>/decisions")
@@ -197,4 +197,4 @@ def retry_instance(instance_id: int) -> Response:
     now = svc.clock()
     instance = runner.retry_instance(svc.rt, instance_id, actor=actor, now=now)
     with svc.rt.factory() as session:
-        return jsonify(instance_json(session, instance, now))
+        return jsonify(instance_json(session, instance, now))  # only an admin retries: all of it
