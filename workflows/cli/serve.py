@@ -1,5 +1,6 @@
 """The HTTP servers of `creditflow serve`: waitress in the foreground process (the embedded scheduler
-and the mail sink beside it), or `--workers N`: gunicorn workers, one of them running the scheduler."""
+beside it, the mail sink in a child process), or `--workers N`: gunicorn workers, one of them running the
+scheduler (and starting the sink's child process)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from webui import create_app
 from webui.security import for_workers
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-from workflows.mail.sink import start_sink
+from workflows.mail.sink_process import start_sink_process
 from workflows.settings import Settings
 
 # Threads answering requests in the foreground server. One process shares one GIL, so more threads add
@@ -72,7 +73,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
                 self.lock.release()
                 return
             if not settings.mail.smtp_host:
-                self.sink = start_sink(self.svc.rt.factory, port=settings.mail.sink_port)
+                self.sink = start_sink_process(settings.database, port=settings.mail.sink_port)
                 self.svc.sink_port = self.sink.port
             self.scheduler = EmbeddedScheduler(
                 self.svc.rt, self.svc.mailer(), self.svc.rt.clock, DAILY_JOBS, lock=self.lock

@@ -18,7 +18,7 @@ from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
-from workflows.mail.sink import start_sink
+from workflows.mail.sink_process import start_sink_process
 from workflows.store.db import transaction
 from workflows.store.schema import upgrade_schema
 
@@ -85,7 +85,10 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
 
     settings = ctx.settings
     try:
-        sink = None if settings.mail.smtp_host else start_sink(ctx.rt.factory, port=settings.mail.sink_port)
+        # The sink runs in a child process (it ends with this one): beside the web process, not on its GIL.
+        sink = None
+        if not settings.mail.smtp_host:
+            sink = start_sink_process(settings.database, port=settings.mail.sink_port)
     except OSError as exc:  # the message names the setting to change
         fail(str(exc), 1)
     app = create_app(settings, sink_port=sink.port if sink else None)

@@ -44,6 +44,16 @@ def sink_token(port: int) -> str | None:
     return _TOKENS.get(port)
 
 
+def remember_token(port: int, token: str) -> None:
+    """Note the token of a sink on `port` run for this process (in it, or in its child: sink_process)."""
+    _TOKENS[port] = token
+
+
+def forget_token(port: int) -> None:
+    """The sink on `port` has stopped: mail to that port no longer carries its token."""
+    _TOKENS.pop(port, None)
+
+
 class SinkController(Controller):
     """aiosmtpd's threaded controller, able to listen on port 0 (any free port)."""
 
@@ -167,7 +177,7 @@ class SmtpSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-            _TOKENS.pop(self.port, None)
+            forget_token(self.port)
 
     def __enter__(self) -> SmtpSink:
         return self
@@ -176,18 +186,21 @@ class SmtpSink:
         self.stop()
 
 
-def start_sink(factory: sessionmaker[Session], host: str = SINK_HOST, port: int = 0) -> SmtpSink:
-    """Start the built-in sink storing every message this process sends it as a SinkMessage row.
+def start_sink(
+    factory: sessionmaker[Session], host: str = SINK_HOST, port: int = 0, *, token: str | None = None
+) -> SmtpSink:
+    """Start the built-in sink in this process (on a thread), storing every message this process sends it
+    as a SinkMessage row. `serve` runs it in a child process instead (sink_process.start_sink_process).
 
     Mail reaches it only through `mail.smtp.mailer_for(settings, sink.port)` in this process: each sink has
-    a random token, and a message without it is refused.
+    a random token (`token`: the one the parent of a sink process chose), and a message without it is refused.
 
     Raises:
         OSError: the address cannot be bound; the message names the setting to change.
     """
-    token = secrets.token_urlsafe(32)
+    token = token or secrets.token_urlsafe(32)
     sink = SmtpSink(start_controller(_DatabaseHandler(factory, token), host, port))
-    _TOKENS[sink.port] = token
+    remember_token(sink.port, token)
     return sink
 
 
