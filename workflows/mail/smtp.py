@@ -22,6 +22,7 @@ from yagmail.headers import resolve_addresses
 from yagmail.message import prepare_message
 
 from workflows.clock import Clock
+from workflows.mail.header_fold import QUICK_COMPAT32
 from workflows.mail.sink import SINK_HOST, TOKEN_HEADER, sink_token
 from workflows.messages import _
 from workflows.settings import MailSettings
@@ -178,7 +179,7 @@ class YagmailMailer:
                     _plain_text_from_template(part, email.body_text)
                 elif part.get_content_subtype() == "related":
                     _html_as_rendered(part, email.body_html)
-        return list(addresses["recipients"]), message.as_string()
+        return list(addresses["recipients"]), message.as_string(policy=QUICK_COMPAT32)
 
     def _dropped(self) -> ConnectionError:
         return ConnectionError(
