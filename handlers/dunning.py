@@ -28,6 +28,7 @@ from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.messages import _
 from workflows.store.audit import changed
+from workflows.store.core_writes import persistent_as_inserted
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP, trusted_initiator
 
@@ -156,15 +157,40 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
                 case=active,
             )
         )
-    case = DunningCase(
-        customer_id=customer.id, instance_id=ctx.instance_id, currency=customer.currency, opened_at=ctx.now
-    )
-    ctx.session.add(case)
-    ctx.session.flush()
+    case = _insert_case(ctx, customer.id, customer.currency)
     # The invoices the case is about: it closes as paid only when every invoice it dunned is paid.
     overdue = overdue_invoices(ctx, customer.id)
     add_event(ctx, case, "opened", invoices=[i.number for i in overdue])
     return OpenedCase(case.id, customer.name, customer.email, customer.currency, customer.grade or "")
+
+
+# The new case as the ORM's INSERT wrote it (every column, the model's defaults), but as one Core INSERT: the
+# unit of work's flush of a single new row cost 5 % of a case start (issue 19).
+_NEW_CASE = insert(_CASES).returning(_CASES.c.id)
+
+
+def _insert_case(ctx: TaskContext, customer_id: int, currency: str) -> DunningCase:
+    """Insert the case row and hand the session its ORM object, persistent as if loaded: the next handlers
+    of the step read it by key (`load_case`) without a query and change it through the unit of work."""
+    values: dict[str, Any] = {
+        "customer_id": customer_id,
+        "instance_id": ctx.instance_id,
+        "status": DunningStatus.OPEN,
+        "level": 0,
+        "fees": Decimal("0.00"),
+        "currency": currency,
+        "blocked_customer": False,
+        "promised_date": None,
+        "promised_amount": None,
+        "last_notice_at": None,
+        "opened_at": ctx.now,
+        "closed_at": None,
+        "outcome": None,
+        "grade": None,
+    }
+    case = DunningCase(id=ctx.session.execute(_NEW_CASE, values).scalar_one(), **values)
+    persistent_as_inserted(ctx.session, case)
+    return case
 
 
 @dataclass(frozen=True)

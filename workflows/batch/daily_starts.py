@@ -217,8 +217,8 @@ def _start_group(
 def _keep_loaded_rows(session: Session, kept: list[Any]) -> None:
     """Hold every row the session loads or inserts until it ends (`kept` lives as long as its listeners):
     reading one again by key in the same transaction finds it in the identity map."""
-    event.listen(session, "loaded_as_persistent", lambda _s, obj: kept.append(obj))
-    event.listen(session, "pending_to_persistent", lambda _s, obj: kept.append(obj))
+    for found in ("loaded_as_persistent", "pending_to_persistent", "detached_to_persistent"):  # the last:
+        event.listen(session, found, lambda _s, obj: kept.append(obj))  # rows a handler Core-inserted
 
 
 def _wait_and_start(
