@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import gettext
 
 from webui.group_labels import group_label
 from webui.i18n import current_language
@@ -25,6 +26,7 @@ from workflows.definitions.display_names import (
     instance_versions,
 )
 from workflows.definitions.versions import latest_definition
+from workflows.store.shown_json import Unreadable
 
 _VERSIONS = "diagram_names_versions"  # flask.g: instance id -> definition id
 
@@ -81,6 +83,8 @@ def task_text(task: Any, which: str) -> str:
 def task_groups(task: Any) -> str:
     """The groups a task is offered to, as its diagram's lanes name them in the page's language; in English
     by the groups' names ("Credit analyst"), as lanes name them by id only."""
+    if isinstance(task.candidate_groups, Unreadable):  # a hand edit: only admins may act (Actor.in_any)
+        return str(gettext("groups no one can read (only administrators)"))
     language = current_language()
     groups = list(task.candidate_groups or [])
     if language == ENGLISH or not groups:

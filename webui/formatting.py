@@ -21,6 +21,7 @@ from webui.page_dates import page_locale as page_locale
 from webui.stored_sentences import dated, said_stored
 from workflows.messages import translated
 from workflows.money import as_decimal, format_money
+from workflows.store.shown_json import Unreadable
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Data keys whose numbers are amounts of money; they are shown with two decimals and grouping.
@@ -122,3 +123,5 @@ def register(app: Flask) -> None:
         said=said,
         said_stored=said_stored,
     )
+    # `value is unreadable`: stored JSON no decoder reads (a hand edit), which a page says as such.
+    app.jinja_env.tests["unreadable"] = lambda value: isinstance(value, Unreadable)

@@ -36,6 +36,7 @@ from workflows.errors import Conflict, Forbidden, Invalid
 from workflows.inbox import get_task_for
 from workflows.instances import task_case
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
+from workflows.store.shown_json import readable_or
 from workflows.users import Actor
 
 bp = Blueprint("tasks", __name__)
@@ -56,7 +57,8 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     svc = services()
     actor = web_actor()
     with svc.rt.factory() as session:
-        schema = get_task_for(session, actor, task_id).form_schema
+        # A form no one can read (a hand edit) has no fields here; the completion refuses it (validate_form).
+        schema = readable_or(get_task_for(session, actor, task_id).form_schema, {})
     try:
         data = coerce_form_strings(schema, submitted_strings(schema, request.form))
         data.update(submitted_rows(schema, request.form))  # arrays of objects: repeatable rows
@@ -148,8 +150,8 @@ def _page(
             events=found.events,
             task_titles=found.task_titles,
             markers=instance_markers(found.path, item).as_dict(),
-            widgets=form_widgets(item.form_schema, values, errors, current_language()),
-            form_errors=form_level_errors(item.form_schema, errors),
+            widgets=form_widgets(readable_or(item.form_schema, {}), values, errors, current_language()),
+            form_errors=form_level_errors(readable_or(item.form_schema, {}), errors),
             refusal=refusal,
             can_submit=is_open and item.assignee in (None, actor.username),
             can_claim=is_open and item.assignee is None,

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from workflows.credit import roles
 from workflows.errors import listed
 from workflows.messages import Text, _
+from workflows.store.shown_json import Unreadable
 
 GROUP_NAMES: dict[str, Text] = {
     roles.SALES: _("Sales"),
@@ -37,5 +38,8 @@ def group_name(group: str) -> str:
 
 def group_names(groups: Iterable[str]) -> str:
     """Several groups' names as one list ("Credit manager, Finance"; in Chinese joined with "、"), in the
-    order given."""
+    order given. Groups stored as JSON no one can read (a hand edit) name nobody: only admins may act
+    (Actor.in_any), which a refusal says instead of failing."""
+    if isinstance(groups, Unreadable):
+        return _("groups no one can read (only administrators)")
     return listed([group_name(g) for g in groups])

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -27,15 +25,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from workflows.definitions.forms import form_fields
 from workflows.errors import Forbidden, NotFound
 from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.readers import reads_everything
 from workflows.store.models import InboxItem, TaskCandidate, TaskStatus
 from workflows.store.paging import MAX_PER_PAGE, Page
-from workflows.store.shown_json import shown_context, shown_from_text
 from workflows.store.text_search import ESCAPE, like_pattern
+from workflows.task_answers import JSON_COLUMNS, PLAIN_COLUMNS, rows_json
+from workflows.task_answers import task_json as task_json  # its importers' name for it (webui, cli)
 from workflows.users import Actor
 
 
@@ -226,9 +224,9 @@ def _inbox_statements(shape: _Shape) -> tuple[Select[Any], Select[Any], Select[A
     # The status again: a page read from the candidate index alone never shows a closed task.
     shown = (InboxItem.id.in_(page_ids), InboxItem.status == TaskStatus.OPEN)
     rows = select(InboxItem).where(*shown).order_by(*order)
-    # The API's page: the columns task_json reads, JSON columns as their text (decoded by _loads).
-    plain = [InboxItem.__table__.c[name] for name in _PLAIN_COLUMNS]
-    texts = [cast(InboxItem.__table__.c[name], Text).label(name) for name in _JSON_COLUMNS]
+    # The API's page: the columns task_json reads, JSON columns as their text (decoded by task_answers.loads).
+    plain = [InboxItem.__table__.c[name] for name in PLAIN_COLUMNS]
+    texts = [cast(InboxItem.__table__.c[name], Text).label(name) for name in JSON_COLUMNS]
     return count, rows, select(*plain, *texts).where(*shown).order_by(*order)
 
 
@@ -290,9 +288,9 @@ def list_inbox_json(session: Session, actor: Actor, flt: InboxFilter, now: datet
     shape, params, limit = _query(actor, flt)
     count, _page_query, columns = _inbox_statements(shape)
     params["now"] = now
-    counted = session.scalar(count, params) or 0
+    counted = session.connection().execute(count, params).scalar() or 0  # Core: cheaper than the ORM's path
     rows = session.connection().execute(columns, params).all()
-    items = [_row_json(row, now) for row in rows]
+    items = rows_json(rows, now)
     return Page(
         items, min(counted, limit), max(1, flt.page), params["limit"], total_is_lower_bound=counted > limit
     )
@@ -318,83 +316,3 @@ def get_task_for(session: Session, actor: Actor, task_id: int) -> InboxItem:
             )
         )
     return item
-
-
-# The inbox_items columns task_json reads, then those stored as JSON: _row_json unpacks them in this order.
-_PLAIN_COLUMNS = (
-    "id", "instance_id", "process_key", "bpmn_id", "title", "subject", "assignee", "status", "created_at",
-    "due_at", "completed_by", "completed_at", "instructions",
-)  # fmt: skip
-_JSON_COLUMNS = ("candidate_groups", "form_schema", "four_eyes", "context")
-# orjson reads an integer beyond 64 bits as a float; a run of 19 digits may be one, so json reads that text.
-_LONG_DIGITS = re.compile(r"\d{19}")
-
-
-def _loads(text: str | None) -> Any:
-    """A JSON column's value, as the column type's json.loads gives it (orjson: 5-10 times faster)."""
-    if text is None:
-        return None
-    if _LONG_DIGITS.search(text) is None:
-        try:
-            return shown_from_text(text, orjson.loads(text))
-        except orjson.JSONDecodeError:  # NaN or Infinity, which json.dumps writes and json.loads reads
-            pass
-    return shown_from_text(text, json.loads(text))  # lone surrogates and 100+ levels shown repaired
-
-
-@functools.lru_cache(maxsize=256)
-def _form_json(schema_text: str | None) -> dict[str, Any]:
-    """A task's "form", by its schema's stored text: tasks of one user task share it. The answer is only
-    serialized, never changed, so one dict serves every task (at most 256 forms are kept)."""
-    schema = _loads(schema_text)
-    return {"fields": form_fields(schema), "schema": schema}
-
-
-def _row_json(row: Any, now: datetime) -> dict[str, Any]:
-    """task_json of a row of list_inbox_json's columns (the same answer). Unpacked by position: a third of
-    the cost of reading 17 attributes of a Row by name."""
-    (task_id, instance_id, process_key, bpmn_id, title, subject, assignee, status, created_at, due_at,
-     completed_by, completed_at, instructions, groups_text, schema_text, eyes, data) = row  # fmt: skip
-    groups = _loads(groups_text)
-    return {
-        "id": task_id,
-        "instance_id": instance_id,
-        "process_key": process_key,
-        "name": bpmn_id,
-        "title": title,
-        "subject": subject,
-        "group": groups[0] if groups else None,
-        "groups": groups,
-        "assignee": assignee,
-        "status": status,
-        "created_at": created_at.isoformat(),
-        "due_at": due_at.isoformat() if due_at else None,
-        "overdue": bool(due_at and status == TaskStatus.OPEN and due_at < now),
-        "completed_by": completed_by,
-        "completed_at": completed_at.isoformat() if completed_at else None,
-        "form": _form_json(schema_text),
-        "context": {"instructions": instructions, "four_eyes": _loads(eyes), "data": _loads(data)},
-    }
-
-
-def task_json(item: InboxItem, now: datetime) -> dict[str, Any]:
-    """A task as the REST API shows it."""
-    return {
-        "id": item.id,
-        "instance_id": item.instance_id,
-        "process_key": item.process_key,
-        "name": item.bpmn_id,
-        "title": item.title,
-        "subject": item.subject,
-        "group": item.candidate_groups[0] if item.candidate_groups else None,
-        "groups": item.candidate_groups,
-        "assignee": item.assignee,
-        "status": item.status,
-        "created_at": item.created_at.isoformat(),
-        "due_at": item.due_at.isoformat() if item.due_at else None,
-        "overdue": bool(item.due_at and item.status == TaskStatus.OPEN and item.due_at < now),
-        "completed_by": item.completed_by,
-        "completed_at": item.completed_at.isoformat() if item.completed_at else None,
-        "form": {"fields": form_fields(item.form_schema), "schema": item.form_schema},
-        "context": shown_context(item.instructions, item.four_eyes, item.context),
-    }

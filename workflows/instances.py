@@ -24,7 +24,7 @@ from workflows.store.models import (
     ProcessInstance,
 )
 from workflows.store.paging import Page, page_rows
-from workflows.store.shown_json import shown_json
+from workflows.store.shown_json import readable_or, shown_json, unreadable_said
 from workflows.users import Actor
 
 if TYPE_CHECKING:
@@ -106,9 +106,11 @@ def instance_json(session: Session, instance: ProcessInstance, now: datetime) ->
     tasks = session.scalars(_TASKS_OF, params)
     events = session.scalars(_EVENTS_OF, params)
     incidents = session.scalars(_OPEN_INCIDENTS_OF, params)
+    said = unreadable_said({"data": instance.data})  # no decoder reads it (a hand edit): its text
     return {
         **instance_summary(instance),
-        "data": shown_json(instance.data),  # stored by older versions or by hand: shown repaired
+        "data": shown_json(readable_or(instance.data, {})),  # older versions or a hand edit: shown repaired
+        **({"unreadable": said} if said else {}),
         "tasks": [task_json(t, now) for t in tasks],
         "events": [
             {

@@ -97,18 +97,6 @@ _TASK_COLUMNS = [
 
 
 @pytest.mark.parametrize(("column", "value"), _TASK_COLUMNS)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OPEN: an Unreadable task column is a 500 for every reader of the task: GET /api/tasks (the "
-    "whole API inbox of the group and of admins: workflows/inbox._loads decodes with json.loads, "
-    "not read_json), GET /api/tasks/ID and GET /api/process-instances/ID (task_json: "
-    "candidate_groups[0], form_fields(), shown_context), and the refusal of a completion (group_names,"
-    " '\"initiator\" in four_eyes': TypeError). Fix: workflows/inbox._loads falls back to "
-    "read_json, and task_json/_row_json/task_rights read an Unreadable groups/four_eyes as a "
-    "refusal for non-admins (groups [] shown, four_eyes refusing everyone) and "
-    "form_schema/context as shown_json text",
-)
 def test_a_task_column_no_one_can_read_leaves_the_inbox_and_the_task_answering(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str], column: str, value: str
 ) -> None:
@@ -192,15 +180,6 @@ def test_a_definition_whose_start_groups_no_one_can_read_is_started_by_admins_on
     assert admin.status_code == 201, admin.get_data(as_text=True)[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OPEN: a definition whose start_groups no one can read makes GET /api/process-definitions a "
-    "500 for every reader (it answers start_groups as the Unreadable object), and the admins' "
-    "/start and the admins' and auditors' /definitions pages (templates iterate start_groups). "
-    "Fix: answer and show a start_groups that is no list as [] (only admins may start it), as "
-    "start_rights now says",
-)
 def test_a_definition_whose_start_groups_no_one_can_read_leaves_the_definition_lists_answering(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:
@@ -218,16 +197,6 @@ def test_a_definition_whose_start_groups_no_one_can_read_leaves_the_definition_l
     assert problems == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OPEN: an instance whose data is Unreadable: the /instances/ID page is a 500 for every reader"
-    " (macros/case.html dictsort: 'Unreadable' object has no attribute 'items'), and GET "
-    "/api/process-instances/ID answers data as its text (instance_json's shown_json) where the "
-    "Instance model says an object (a 500 where responses are validated, a broken contract "
-    "elsewhere). Fix: the case macros show an Unreadable as its text (or skip it), and the API "
-    "says it in a field the model allows (data {} plus a note, or data: object | string)",
-)
 def test_an_instance_whose_data_no_one_can_read_answers_in_the_api(
     app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
 ) -> None:

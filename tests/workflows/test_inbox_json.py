@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.helpers import auth
 from tests.workflows.test_inbox_visibility import VIEWERS, book  # noqa: F401 (the fixture)
-from workflows import inbox
+from workflows import task_answers
 from workflows.inbox import InboxFilter, list_inbox, list_inbox_json, task_json
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem
@@ -31,9 +31,9 @@ def encoded(app: Flask, value: object) -> bytes:
 
 def test_a_json_column_reads_as_json_loads_reads_it() -> None:
     for text in ('{"n": 1180591620717411303424}', "[-18446744073709551616, 1e400]", '{"x": NaN}', "null"):
-        assert repr(inbox._loads(text)) == repr(__import__("json").loads(text)), text
-    assert inbox._loads(None) is None
-    assert inbox._loads('{"a": [1, 2.5, "三"]}') == {"a": [1, 2.5, "三"]}
+        assert repr(task_answers.loads(text)) == repr(__import__("json").loads(text)), text
+    assert task_answers.loads(None) is None
+    assert task_answers.loads('{"a": [1, 2.5, "三"]}') == {"a": [1, 2.5, "三"]}
 
 
 def test_the_api_page_is_task_json_of_the_inbox_page(

@@ -19,6 +19,8 @@ from workflows.definitions.versions import list_definitions
 from workflows.errors import BadRequest, Forbidden
 from workflows.messages import _
 from workflows.store.db import transaction
+from workflows.store.models import ProcessDefinition
+from workflows.store.shown_json import readable_or, unreadable_said
 
 
 class Definition(Model):
@@ -66,15 +68,22 @@ def get_definitions() -> Response:
                     "name": d.name,
                     "bpmn_file": d.bpmn_file,
                     "content_hash": d.content_hash,
-                    "start_groups": d.start_groups,
+                    "start_groups": readable_or(d.start_groups, []),  # only admins start it (start_rights)
                     "deployed_by": d.deployed_by,
                     "deployed_at": d.deployed_at.isoformat(),
                     "status": d.status,
                     "decided_by": d.decided_by,
+                    **_unreadable(d),
                 }
                 for d in list_definitions(session)
             ]
         )
+
+
+def _unreadable(definition: ProcessDefinition) -> dict[str, Any]:
+    """A definition's start_groups no one can read (a hand edit), said by its stored text."""
+    said = unreadable_said({"start_groups": definition.start_groups})
+    return {"unreadable": said} if said else {}
 
 
 @bp.post("/process-definitions")

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from workflows.errors import Invalid, field_listing
+from workflows.errors import Conflict, Invalid, field_listing
 from workflows.languages import LANGUAGES
 from workflows.messages import Text, Worded, _
 from workflows.money import parse_money
@@ -115,10 +115,17 @@ def validate_form(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[st
     Fields the schema does not declare are dropped, so a form cannot write arbitrary process data.
 
     Raises:
-        Invalid: with `details["fields"]` naming each bad field and why.
+        Invalid: with `details["fields"]` naming each bad field and why; Conflict: a form no one can read.
     """
     if not schema:
         return {}
+    if not isinstance(schema, Mapping):  # stored JSON no one can read (shown_json.Unreadable, a hand edit)
+        raise Conflict(
+            _(
+                "This task's form cannot be read, so no input can be checked against it; an administrator "
+                "must repair the task first."
+            )
+        )
     declared = schema.get("properties", {})
     accepted = {k: v for k, v in data.items() if k in declared} if declared else dict(data)
     # Schema defaults fill optional fields, so diagrams can rely on e.g. `comment` being defined.

@@ -10,6 +10,7 @@ from workflows.errors import Conflict, Forbidden
 from workflows.group_names import group_names
 from workflows.messages import _
 from workflows.store.models import InboxItem, ProcessInstance, TaskStatus
+from workflows.store.shown_json import Unreadable
 from workflows.users import Actor
 
 # Built once: constructing statements costs more than running them on a hot path.
@@ -76,6 +77,14 @@ def check_four_eyes(session: Session, item: InboxItem, actor: Actor) -> None:
     """Refuse a user who started the instance or completed one of the listed steps (admins included)."""
     if not item.four_eyes:
         return
+    if isinstance(item.four_eyes, Unreadable):  # a hand edit: no one is known to pass, so no one does
+        raise Forbidden(
+            _(
+                "Four-eyes rule: the rule of '%(task)s' cannot be read, so no one may complete it until an "
+                "administrator repairs the task.",
+                task=item.title,
+            )
+        )
     instance = session.get(ProcessInstance, item.instance_id)
     assert instance is not None
     if "initiator" in item.four_eyes and instance.started_by == actor.username:

@@ -84,3 +84,15 @@ def shown_context(instructions: Any, four_eyes: Any, data: Any) -> dict[str, Any
     """A task's "context" as the API shows it (inbox.task_json): four-eyes record and case data shown_json'd,
     as the inbox list's rows are (shown_from_text)."""
     return {"instructions": instructions, "four_eyes": shown_json(four_eyes), "data": shown_json(data)}
+
+
+def readable_or(value: Any, instead: Any) -> Any:
+    """`value`, or `instead` (an empty value of the type the answer promises) for an Unreadable one: an
+    answer whose model says a list or an object keeps its shape; unreadable_said says the stored text."""
+    return instead if isinstance(value, Unreadable) else value
+
+
+def unreadable_said(values: dict[str, Any]) -> dict[str, str]:
+    """The stored text of each Unreadable value, by the answer's name for it: what an answer lists under
+    "unreadable" (only when there is one), so a reader sees what is stored instead of an empty value."""
+    return {name: shown_text(value.text) for name, value in values.items() if isinstance(value, Unreadable)}
