@@ -37,9 +37,10 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # a CSRF token ends with its session instead (webui/auth.py clears it)
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
-    from webui import input_checks, security
+    from webui import cookie_sessions, input_checks, security
 
     security.register(app, settings.web)  # headers, cookie flags, proxy (README "Security")
+    cookie_sessions.register(app)  # the session cookie as Flask writes it, without its per-request work
 
     input_checks.register(app)  # before any route exists: `<int:...>` is bounded in all of them
     engine = make_engine(settings.database)

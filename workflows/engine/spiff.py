@@ -9,7 +9,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from types import ModuleType
@@ -28,7 +28,6 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 )
 from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageDefinition
@@ -37,6 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflows.definitions.compile import LoadedSpec
 from workflows.engine import patches
+from workflows.engine.durations import iso_duration
 from workflows.engine.failures import EngineError, LoopLimitExceeded, NotWaiting
 from workflows.engine.sandbox import SafeEnvironment
 from workflows.engine.script_builtins import check_service_result
@@ -361,19 +361,6 @@ def deliver_message(wf: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> 
         wf.send_event(event)
     except WorkflowException as exc:
         raise NotWaiting(str(exc)) from exc
-
-
-def iso_duration(expression: str, start: datetime) -> datetime:
-    """`start` plus an ISO 8601 duration such as P2D or PT4H (calendar months honoured).
-
-    Raises:
-        ValueError: the expression is not an ISO 8601 duration.
-    """
-    if not expression.upper().startswith("P"):
-        raise ValueError(_("'%(expression)s' is not an ISO 8601 duration such as P2D", expression=expression))
-    parsed = TimerEventDefinition.parse_iso_duration(expression)
-    delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, start)
-    return start + delta
 
 
 __all__ = [

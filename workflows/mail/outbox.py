@@ -248,7 +248,9 @@ def queue_email_by_language(
     groups: dict[str, list[str]] = {}
     for language, addresses in by_language(session, _clean_recipients(to, template)).items():
         groups.setdefault(template_language(template, language), []).extend(addresses)
-    if session.scalar(_QUEUED_WITH_KEYS, {"keys": _keys_of(dedupe_key)}) is not None:
+    # On the connection: a Core read skips the ORM's execute path (and the outbox has no pending ORM rows).
+    queued = session.connection().execute(_QUEUED_WITH_KEYS, {"keys": _keys_of(dedupe_key)}).first()
+    if queued is not None:
         return []
     # Every version is rendered before any row is written: a version that fails to render leaves nothing
     # queued (notify.email runs without a savepoint on SQLite: its writes are its last statements).
