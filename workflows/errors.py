@@ -80,7 +80,13 @@ def listed(parts: list[str]) -> str:
 
 def message_of(exc: Exception) -> str:
     """The message a ValueError (or any exception) was raised with: a workflows.messages.Text stays one, so
-    whoever shows it can still translate it (str(exc) would make it plain English)."""
+    whoever shows it can still translate it (str(exc) would make it plain English). Raised with several
+    sentences, them one after another ("first; second"), not a Python tuple; with none (or blanks only),
+    "" (the caller says what failed without one)."""
     if len(exc.args) == 1 and isinstance(exc.args[0], str):
         return exc.args[0]
-    return str(exc)
+    if type(exc).__str__ is not BaseException.__str__:  # it says its args itself (OSError: "[Errno 2] …")
+        return str(exc)
+    said = [arg if isinstance(arg, str) else str(arg) for arg in exc.args]
+    said = [sentence for sentence in said if sentence.strip()]
+    return said[0] if len(said) == 1 else one_after_another(said)

@@ -213,14 +213,6 @@ def test_a_process_without_any_name_is_refused_by_its_key(
         assert PROCESS_KEY in response.json["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open: a process named only by blanks ('   ') is said as '    could not be started' "
-        "/ '无法发起“   ”流程'; "
-        "fix: DiagramNames._translated / process_words should strip names and fall back to the key when blank"
-    ),
-)
 def test_a_process_named_by_blanks_is_refused_by_its_key(
     hostile_app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
 ) -> None:
@@ -323,16 +315,6 @@ def test_the_starter_does_not_read_a_handler_s_internal_exception_text(
     assert SECRET not in shown.get_data(as_text=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open: a handler refusing with an empty sentence (HandlerInputError()) makes refuse_bad_input fall "
-        "back to the EngineError message: 'P could not be started: test.hostile failed: ' names the "
-        "operation "
-        "and says nothing; fix: in refusals.refuse_bad_input test `failure.refusal is not None` and say a "
-        "neutral 'the data was refused' for an empty one"
-    ),
-)
 def test_an_empty_handler_refusal_names_no_operation(
     hostile_app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
 ) -> None:
@@ -343,14 +325,6 @@ def test_an_empty_handler_refusal_names_no_operation(
     assert "test.hostile" not in message and not message.rstrip().endswith(":"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open (minor): a handler refusing with two arguments is said as a Python tuple "
-        "(\"P could not be started: ('first', 'second')\"); fix: spiff.call_service should join the args "
-        "(or take args[0]) instead of str(exc)"
-    ),
-)
 def test_a_handler_refusal_of_two_arguments_is_not_said_as_a_tuple(
     hostile_app: Flask, client: FlaskClient, demo_tokens: dict[str, str], clock: datetime
 ) -> None:
@@ -360,14 +334,6 @@ def test_a_handler_refusal_of_two_arguments_is_not_said_as_a_tuple(
     assert "('first'" not in response.json["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open (minor): the refusal's INFO log line (workflows.engine.refusals) writes the diagram's process "
-        "name raw, so a name with a line break (&#10; in the BPMN) forges a second log line; fix: log the "
-        "process key only, or the name with %r"
-    ),
-)
 def test_a_process_name_cannot_forge_a_refusal_log_line(
     hostile_app: Flask,
     client: FlaskClient,

@@ -10,6 +10,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from workflows.definitions.display_names import one_line
 from workflows.definitions.validation import ValidatedBundle
 
 # Specs are serialized with SpiffWorkflow's own converters; the engine's state serializer keeps its own
@@ -53,7 +54,7 @@ def compile_bundle(bundle: ValidatedBundle) -> list[CompiledProcess]:
         compiled.append(
             CompiledProcess(
                 process_key=pid,
-                name=spec.description or pid,
+                name=one_line(spec.description) or pid,  # a name of blanks is none
                 spec_json=spec_json,
                 start_groups=start_groups,
                 bpmn_file=spec.file or "",

@@ -10,6 +10,7 @@ A deployed version never changes: the names are read once per diagram text (keye
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from threading import Lock
@@ -72,13 +73,24 @@ class DiagramNames:
 NO_NAMES = DiagramNames()
 
 
+def one_line(name: str | None) -> str:
+    """A name as the sentences, pages and log lines that say it take it: one line ("&#10;" in the diagram
+    cannot start a line that looks like a log line of ours), each run of white space one space, other
+    control characters left out, none at either end; "" for a name of blanks only (no name)."""
+    if not name:
+        return ""
+    kept = "".join(c for c in name if c.isspace() or unicodedata.category(c) != "Cc")
+    return " ".join(kept.split())
+
+
 def _translated(element: etree._Element) -> dict[str, str]:
-    """{language: name} of an element: its `name` as English, each non-empty `name_<code>` property."""
+    """{language: name} of an element: its `name` as English, each `name_<code>` property, each as one
+    line (one_line); one that is blank is none (the sentence falls back to another, or to the id)."""
     names = {}
-    if element.get("name"):
-        names[ENGLISH] = str(element.get("name"))
+    if english := one_line(element.get("name")):
+        names[ENGLISH] = english
     for prop in element.iterfind(PROPERTY_PATH, NS):
-        key, value = prop.get("name") or "", (prop.get("value") or "").strip()
+        key, value = prop.get("name") or "", one_line(prop.get("value"))
         if key.startswith("name_") and value:
             names[key.removeprefix("name_")] = value
     return names

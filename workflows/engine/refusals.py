@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from workflows.engine.step import Step
-from workflows.errors import Invalid
+from workflows.errors import Invalid, message_of
 from workflows.messages import _
 
 logger = logging.getLogger(__name__)
@@ -29,14 +29,19 @@ def refuse_bad_input(step: Step, what: str | Callable[[], str]) -> None:
         return
     if callable(what):
         what = what()
+    # One line whatever the diagram's names or the typed values hold (a line break, an escape sequence):
+    # the sentences as Python literals (repr escapes what is not printable), the ids as they are.
     logger.info(
-        "%s (%s, instance %s) refused at element %s: %s",
-        what,
+        "%r (%s, instance %s) refused at element %s: %r",
+        str(what),
         step.instance.process_key,
         step.instance.id,
         failure.bpmn_id,
-        failure,
+        str(failure),
     )
-    # The handler's sentence is a Text when it refused with one: said in the reader's language.
-    said = failure.refusal or (failure.args[0] if len(failure.args) == 1 else str(failure))
+    # The handler's sentence is a Text when it refused with one: said in the reader's language. A handler
+    # that refused without a sentence is not said by its operation's id ("credit.check failed: ").
+    said = failure.refusal if failure.refusal is not None else message_of(failure)
+    if not said.strip():
+        said = _("The data was refused without a reason given.")
     raise Invalid(_("%(where)s: %(problem)s", where=what, problem=said))

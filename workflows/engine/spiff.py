@@ -48,7 +48,7 @@ from workflows.engine.waits import (
     check_task_depth,
     snapshot,
 )
-from workflows.errors import DomainError, InputError
+from workflows.errors import DomainError, InputError, message_of
 from workflows.messages import _
 from workflows.process_data import check_process_data
 
@@ -183,9 +183,9 @@ class CreditflowScriptEngine(PythonScriptEngine):
             raise
         except Exception as exc:
             bad_input = isinstance(exc, (InputError, DomainError))
-            # A handler's refusal keeps its Text (workflows.messages): the caller reads it in their language.
-            said = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
-            message = _("%(operation)s failed: %(error)s", operation=kwargs["operation_name"], error=said)
+            # A refusal's Text kept (said in the reader's language); none: "" here, its type in the incident.
+            said, name = message_of(exc), kwargs["operation_name"]
+            message = _("%(operation)s failed: %(error)s", operation=name, error=said or type(exc).__name__)
             raise EngineError(message, task.task_spec.bpmn_id, input_error=bad_input, refusal=said) from exc
         handed = patches.ServiceResult(result)
         check_service_result(handed.value, kwargs["operation_name"], task.task_spec.bpmn_id)
