@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal, getcontext
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,48 @@ def _simple_name(template: str) -> bool:
     return len(template) <= _MAX_NAME and template.replace("_", "").isalnum()
 
 
+# Babel parses the locale and the pattern on every call (~18 µs an amount), and a notice writes each amount
+# in its subject, text and HTML parts, so the filters keep what they wrote (issue 19), keyed by the value
+# exactly: a Decimal by its digits and exponent (1.0 and 1.00 are equal, but the text of one past 10**40 is
+# the value as stored), a day or time with its type and zone, and the decimal context's rounding (Babel
+# rounds in it). Other values (floats, odd task data) are written each time.
+_EXACT_KEYS: dict[type, Any] = {
+    str: str,
+    int: int,
+    Decimal: Decimal.as_tuple,
+    date: date.isoformat,
+    datetime: lambda value: (value.isoformat(), value.tzinfo),
+}
+
+
+def _exact(value: Any) -> Any:
+    """The value's cache key, or None when it is not kept."""
+    key = _EXACT_KEYS.get(type(value))
+    return None if key is None else (type(value), key(value))
+
+
+def _money_text(value: Any, currency: Any = None, *, empty: Any = "-", locale: str | None = None) -> str:
+    exact = _exact(value)
+    if exact is None or not isinstance(currency, str | None) or type(empty) is not str:
+        return format_money(value, currency, empty=empty, locale=locale)
+    return _kept_money(exact, value, currency, empty, locale, getcontext().rounding)
+
+
+@lru_cache(maxsize=4096)
+def _kept_money(_key: Any, value: Any, currency: str | None, empty: str, locale: str | None, _r: Any) -> str:
+    return format_money(value, currency, empty=empty, locale=locale)
+
+
+def _when_text(value: Any, *, language: str) -> str:
+    exact = _exact(value)
+    return format_when_for(value, language=language) if exact is None else _kept_when(exact, value, language)
+
+
+@lru_cache(maxsize=4096)
+def _kept_when(_exact_key: Any, value: Any, language: str) -> str:
+    return format_when_for(value, language=language)
+
+
 @lru_cache(maxsize=8)
 def _environment(template_dir: Path, language: str = "en") -> jinja2.Environment:
     # Cached per directory and language so compiled templates are reused; FileSystemLoader still reloads
@@ -154,12 +197,8 @@ def _environment(template_dir: Path, language: str = "en") -> jinja2.Environment
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False, default=False),
         keep_trailing_newline=True,
     )
-    if language == "en":
-        env.filters["when"] = format_when
-        env.filters["money"] = format_money
-    else:
-        env.filters["when"] = partial(format_when_for, language=language)
-        env.filters["money"] = partial(format_money, locale=LANGUAGES[language])
+    env.filters["when"] = partial(_when_text, language=language)
+    env.filters["money"] = partial(_money_text, locale=LANGUAGES[language] if language != "en" else None)
     # Python filters return plain text: escaped in an .html part, as typed in the .txt and subject.
     env.filters["week"] = partial(format_week, language=language)
     env.filters["field_value"] = partial(format_field_value, language=language)
