@@ -61,7 +61,13 @@ def _clean_recipients(to: Sequence[str], template: str) -> list[str]:
                 to=to,
             )
         )
-    recipients = list(dict.fromkeys(address.strip() for address in to))  # keeps order, drops repeats
+    # One copy per reader: a repeat is dropped by the whole address lower-cased, the first spelling kept.
+    # RFC 5321 lets a server tell local parts apart by case, but mail systems do not, and languages_of
+    # already takes 'Li@Example.com' and 'li@example.com' for one user: two copies would reach one inbox.
+    firsts: dict[str, str] = {}
+    for address in to:
+        firsts.setdefault(address.strip().lower(), address.strip())
+    recipients = list(firsts.values())  # in the order given
     if not recipients:
         raise ValueError(
             _("e-mail '%(template)s' has no recipients; pass at least one address in `to`", template=template)

@@ -111,9 +111,13 @@ def format_field_value(value: Any, key: str, currency: str | None = None, *, lan
     return str(value)
 
 
-# Characters a name may meet in Chinese text without a space: CJK ideographs (and extension A), CJK and
-# full-width punctuation, blanks.
-_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\s]")
+# Characters a name may meet in Chinese text without a space: CJK ideographs (the unified ones, extension
+# A, extensions B to H beyond the BMP: 𠮷; compatibility ideographs: 﨑), radicals, kana and bopomofo (a
+# Japanese name: 山田たろう), CJK and full-width punctuation, blanks. Hangul is spaced, as Latin is.
+_CJK_EDGE = re.compile(
+    r"[\u2e80-\u2fdf\u3000-\u30ff\u3100-\u312f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    r"\uff00-\uffef\U00020000-\U000323af\s]"
+)
 
 
 def cjk_spaced(value: Any) -> str:
