@@ -488,41 +488,11 @@ def test_an_unreadable_job_result_audit_detail_roll_rates_or_indicators_leave_th
     assert _five_hundreds(desk, app, table) == {}
 
 
-def _open(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
-
-@pytest.mark.parametrize(
-    "table",
-    [
-        pytest.param(
-            "dunning_events",
-            marks=_open(
-                "OPEN: one dunning event whose detail no one can read makes GET /api/dunning-cases a 500 "
-                "(the whole list, every reader), and that customer's page. Fix: the case history shows "
-                "details through shown_json, as the audit trail does"
-            ),
-        ),
-        pytest.param(
-            "dunning_promises",
-            marks=_open(
-                "OPEN: one promise whose outside (the limits it broke) no one can read makes GET "
-                "/api/dunning-cases a 500 (the whole list, every reader), and that customer's page and "
-                "collections case page. Fix: promise_json and the case macros read a non-list outside as "
-                "unknown ([] with a note)"
-            ),
-        ),
-        pytest.param(
-            "kpi_snapshots",
-            marks=_open(
-                "OPEN: one month's KPI snapshot whose kpis no one can read makes GET /api/kpis and "
-                "/dashboard a 500 for every manager and auditor. Fix: a snapshot that is no object is "
-                "skipped in the trend (that month answered live, as a month without a snapshot is)"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("table", ["dunning_events", "dunning_promises", "kpi_snapshots"])
 def test_one_unreadable_credit_row_leaves_the_lists_answering(
     desk: Collections, app: Flask, table: str
 ) -> None:
+    """Fixed (F2): an event's detail and a promise's outside are answered as {} / [] with their stored text
+    under "unreadable"; a KPI snapshot no one can read is left out (that period computed live, a warning
+    naming the row)."""
     assert _five_hundreds(desk, app, table) == {}

@@ -19,6 +19,7 @@ from workflows.definitions.versions import definition_file, latest_definition
 from workflows.engine.decisions import DecisionError, evaluate_decision
 from workflows.messages import _
 from workflows.store.paging import page_rows
+from workflows.store.shown_json import readable_or, shown_json, unreadable_note
 
 PROCESS_KEY = roles.DUNNING
 LADDER_FILE, LADDER_DECISION = "dunning_policy.dmn", "dunning_policy"
@@ -167,8 +168,10 @@ def cases_json(session: Session, cases: Sequence[DunningCase]) -> list[dict[str,
                     "at": e.at.isoformat(),
                     "kind": e.kind,
                     "level": e.level,
-                    "detail": e.detail,
+                    # Stored JSON no decoder reads (a hand edit): {} and its text under "unreadable".
+                    "detail": shown_json(readable_or(e.detail, {})),
                     "actor": e.actor,
+                    **unreadable_note({"detail": e.detail}),
                 }
                 for e in history[case.id]
             ],

@@ -4,6 +4,7 @@ are corrected later. GET /api/kpis reads a period from its snapshot when there i
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.store.models import Base
+
+log = logging.getLogger(__name__)
 
 
 class KpiSnapshot(Base):
@@ -31,13 +34,23 @@ class KpiSnapshot(Base):
 
 
 def snapshots_of(session: Session, period: str, base: str, ends: list[date]) -> dict[date, dict[str, Any]]:
-    """{period end: its stored KPIs} of those of `ends` that have a snapshot (one query)."""
+    """{period end: its stored KPIs} of those of `ends` that have a snapshot (one query). A snapshot whose
+    KPIs are no object (JSON no decoder reads, shown_json.Unreadable: a hand edit) is left out with a
+    warning naming it: that period is computed live, as one without a snapshot is, not failed for all."""
     rows = session.execute(
-        select(KpiSnapshot.period_end, KpiSnapshot.kpis).where(
+        select(KpiSnapshot.id, KpiSnapshot.period_end, KpiSnapshot.kpis).where(
             KpiSnapshot.period == period, KpiSnapshot.base_currency == base, KpiSnapshot.period_end.in_(ends)
         )
     )
-    return {end: kpis for end, kpis in rows}
+    found = {}
+    for snapshot_id, end, kpis in rows:
+        if isinstance(kpis, dict):
+            found[end] = kpis
+        else:
+            log.warning(
+                "kpi snapshot %s (%s %s, %s) cannot be read: computed live", snapshot_id, period, end, base
+            )
+    return found
 
 
 def reported_ar(session: Session, period: str, base: str, ends: list[date]) -> dict[date, Decimal]:

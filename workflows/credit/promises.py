@@ -19,6 +19,7 @@ from workflows.credit.models import Invoice, Payment, PaymentAllocation
 from workflows.credit.promise_limits import english_limits
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.store.models import Base, Decimal2
+from workflows.store.shown_json import readable_or, unreadable_note
 
 
 class PromiseStatus:
@@ -123,10 +124,12 @@ def promise_json(promise: DunningPromise) -> dict[str, Any]:
         "overdue": money_text(promise.overdue),
         "status": promise.status,
         # English sentences, as the API gave them when they were stored as such (rows from then still are).
-        "outside": english_limits(promise.outside),
+        # A list no decoder reads (a hand edit): [] here, its stored text under "unreadable".
+        "outside": english_limits(readable_or(promise.outside, [])),
         "recorded_by": promise.recorded_by,
         "recorded_at": promise.recorded_at.isoformat(),
         "decided_by": promise.decided_by,
         "received": money_text(promise.received),
         "judged_at": iso_text(promise.judged_at),
+        **unreadable_note({"outside": promise.outside}),
     }

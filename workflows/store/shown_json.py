@@ -96,3 +96,10 @@ def unreadable_said(values: dict[str, Any]) -> dict[str, str]:
     """The stored text of each Unreadable value, by the answer's name for it: what an answer lists under
     "unreadable" (only when there is one), so a reader sees what is stored instead of an empty value."""
     return {name: shown_text(value.text) for name, value in values.items() if isinstance(value, Unreadable)}
+
+
+def unreadable_note(values: dict[str, Any]) -> dict[str, Any]:
+    """{"unreadable": unreadable_said(values)} when one of `values` is Unreadable, else {}: spread into an
+    answer, it adds the field only where there is something to say."""
+    said = unreadable_said(values)
+    return {"unreadable": said} if said else {}
