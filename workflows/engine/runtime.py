@@ -6,20 +6,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import Clock
 from workflows.definitions import compile
-from workflows.definitions.versions import form_schema
+from workflows.definitions.versions import form_schema, latest_definition
 from workflows.engine.service_tasks import Operation
 from workflows.errors import NotFound
 from workflows.mail.sender import session_info
 from workflows.messages import _
 from workflows.settings import Settings
 from workflows.store.db import make_session_factory
-from workflows.store.models import Deployment, ProcessDefinition
+from workflows.store.models import DefinitionStatus, Deployment, ProcessDefinition
 from workflows.store.stored_clock import clock_for
+
+# The newest active version's id: read at every start (a deploy or an approval in another process changes it),
+# as one Core row instead of an ORM load of the whole definition, which `definition` then has cached.
+_LATEST_ACTIVE = (
+    select(ProcessDefinition.id)
+    .where(
+        ProcessDefinition.process_key == bindparam("key"), ProcessDefinition.status == DefinitionStatus.ACTIVE
+    )
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
 
 
 @dataclass
@@ -52,6 +63,19 @@ class Runtime:
             session.expunge(found)
             self._definitions[definition_id] = found
         return found
+
+    def latest(self, session: Session, process_key: str) -> ProcessDefinition:
+        """The newest active version of a key, what a new instance starts (as versions.latest_definition).
+
+        Raises:
+            NotFound: the key has no active version (the message says why, as latest_definition's).
+        """
+        found = session.connection().execute(_LATEST_ACTIVE, {"key": process_key}).scalar()
+        if found is None:
+            definition = latest_definition(session, process_key)  # raises, saying why
+            assert definition is not None
+            return definition
+        return self.definition(session, found)
 
     def spec_for(self, session: Session, definition_id: int) -> compile.LoadedSpec:
         """The compiled spec of a definition version, restored once per process."""

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from workflows.definitions.display_names import definition_names
 from workflows.definitions.forms import validate_form
 from workflows.definitions.start_rights import require_may_start
-from workflows.definitions.versions import latest_definition
 from workflows.engine import spiff as engine
 from workflows.engine.refusals import refuse_bad_input
 from workflows.engine.row_writes import insert_loaded
@@ -98,7 +97,7 @@ def _start(
     lean: bool = False,
 ) -> Step:
     if definition is None:
-        definition = latest_definition(session, process_key)
+        definition = rt.latest(session, process_key)
     assert definition is not None and definition.process_key == process_key
     if check_groups:
         require_may_start(actor, definition)
