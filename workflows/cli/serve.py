@@ -1,11 +1,12 @@
 """The HTTP servers of `creditflow serve`: waitress in the foreground process (the embedded scheduler
-beside it, the mail sink in a child process), or `--workers N`: gunicorn workers, one of them running the
-scheduler (and starting the sink's child process)."""
+beside it, the mail sink in a child process that also sends the outbox), or `--workers N`: gunicorn
+workers, one of them running the scheduler (and starting the sink's child process)."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,7 +16,7 @@ from webui import create_app
 from webui.security import for_workers
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-from workflows.mail.sink_process import start_sink_process
+from workflows.mail.sink_process import SinkProcess, start_sink_process
 from workflows.settings import Settings
 
 # Threads answering requests in the foreground server. One process shares one GIL, so more threads add
@@ -40,6 +41,19 @@ def http_server(app: Any, host: str, port: int) -> Any:
         ident="creditflow",
         clear_untrusted_proxy_headers=False,
     )
+
+
+def nudge_both(scheduler: EmbeddedScheduler, sink: SinkProcess | None) -> Callable[[], None]:
+    """A web action's nudge: to the scheduler (timers it armed) and, when the sink's process sends the
+    outbox, to that process (mail it queued)."""
+    if sink is None or not sink.dispatches:
+        return scheduler.nudge
+
+    def nudge() -> None:
+        scheduler.nudge()
+        sink.nudge()
+
+    return nudge
 
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -73,12 +87,15 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
                 self.lock.release()
                 return
             if not settings.mail.smtp_host:
-                self.sink = start_sink_process(settings.database, port=settings.mail.sink_port)
+                self.sink = start_sink_process(
+                    settings.database, port=settings.mail.sink_port, mail=settings.mail, clock=settings.clock
+                )
                 self.svc.sink_port = self.sink.port
+            mailer = None if self.sink else self.svc.mailer()  # the sink's process sends the outbox itself
             self.scheduler = EmbeddedScheduler(
-                self.svc.rt, self.svc.mailer(), self.svc.rt.clock, DAILY_JOBS, lock=self.lock
+                self.svc.rt, mailer, self.svc.rt.clock, DAILY_JOBS, lock=self.lock
             )
-            self.svc.nudge = self.scheduler.nudge
+            self.svc.nudge = nudge_both(self.scheduler, self.sink)
             self.scheduler.start()
             click.echo(f"creditflow: the scheduler runs in worker {os.getpid()}", err=True)
 

@@ -81,14 +81,21 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     from webui import create_app
     from workflows.batch.jobs import DAILY_JOBS
     from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-    from workflows.cli.serve import http_server
+    from workflows.cli.serve import http_server, nudge_both
 
     settings = ctx.settings
     try:
         # The sink runs in a child process (it ends with this one): beside the web process, not on its GIL.
+        # With the scheduler on, the child also sends the outbox, so no mail work is left on that GIL.
         sink = None
         if not settings.mail.smtp_host:
-            sink = start_sink_process(settings.database, port=settings.mail.sink_port)
+            dispatch = settings.scheduler.enabled
+            sink = start_sink_process(
+                settings.database,
+                port=settings.mail.sink_port,
+                mail=settings.mail if dispatch else None,
+                clock=settings.clock,
+            )
     except OSError as exc:  # the message names the setting to change
         fail(str(exc), 1)
     app = create_app(settings, sink_port=sink.port if sink else None)
@@ -98,8 +105,9 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     if settings.scheduler.enabled:
         held = "on" if lock.acquire() else "standing by: another process holds the lock"
         # Without the lock it stands by, and takes over when the holder dies (or loses its session).
-        scheduler = EmbeddedScheduler(svc.rt, svc.mailer(), svc.rt.clock, DAILY_JOBS, lock=lock)
-        svc.nudge = scheduler.nudge
+        mailer = None if sink else svc.mailer()  # the sink's process sends the outbox itself
+        scheduler = EmbeddedScheduler(svc.rt, mailer, svc.rt.clock, DAILY_JOBS, lock=lock)
+        svc.nudge = nudge_both(scheduler, sink)
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
     server = http_server(app, host, port)

@@ -7,6 +7,10 @@ over on the child's stdin, never in argv or the environment (which other local u
 stdin then stays open: the child stops when it reads end-of-file there, which happens when the parent stops
 it and also when the parent dies in any way (kill -9 included: the kernel closes the parent's end), so no
 sink outlives its `serve`. Run as `python -m workflows.mail.sink_process` by start_sink_process only.
+
+Given the mail and clock settings, the child also sends the outbox to itself (mail.dispatch_loop): `serve`'s
+scheduler then leaves e-mail out of its rounds, and the web process only nudges the child through that pipe
+when a request may have queued mail (SinkProcess.nudge).
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.mail.sink import SINK_HOST, forget_token, remember_token, start_sink
-from workflows.settings import DatabaseSettings
+from workflows.settings import ClockSettings, DatabaseSettings, MailSettings
 from workflows.store.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from workflows.mail.dispatch_loop import MailDispatcher
 
 MODULE = "workflows.mail.sink_process"
 # The directory holding the `workflows` package: the child must import the same code as its parent.
@@ -34,21 +44,39 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 # Stopping waits this long for the child to finish the messages it is storing, then kills it.
 STOP_TIMEOUT_S = 10.0
+# Of which the child's dispatcher may take this long to end its round.
+DISPATCH_STOP_S = 5.0
 
 
 class SinkProcess:
     """A running sink child process: `port` is its bound port, `stop()` ends it (a second call: nothing)."""
 
-    def __init__(self, child: subprocess.Popen[bytes], host: str, port: int) -> None:
+    def __init__(self, child: subprocess.Popen[bytes], host: str, port: int, dispatches: bool) -> None:
         self._child: subprocess.Popen[bytes] | None = child
         self.host = host
         self.port = port
         self.pid = child.pid
+        self.dispatches = dispatches  # the child sends the outbox (start_sink_process's `mail`)
+        self._pipe = threading.Lock()
+
+    def nudge(self) -> None:
+        """Tell the child's dispatcher that mail may have been queued (a request thread calls this)."""
+        with self._pipe:
+            child = self._child
+            if child is None or child.stdin is None:
+                return
+            try:
+                os.write(child.stdin.fileno(), b"\n")
+            except BlockingIOError:
+                pass  # the pipe is full of nudges the child has not read yet: it will run a round anyway
+            except OSError:
+                pass  # the child is gone; nothing to nudge (serve logs nothing per request for it)
 
     def stop(self) -> None:
         """Close the child's stdin (it stops listening and exits) and wait for it."""
-        if self._child is not None:
+        with self._pipe:
             child, self._child = self._child, None
+        if child is not None:
             forget_token(self.port)
             _end(child)
 
@@ -59,11 +87,19 @@ class SinkProcess:
         self.stop()
 
 
-def start_sink_process(database: DatabaseSettings, host: str = SINK_HOST, port: int = 0) -> SinkProcess:
+def start_sink_process(
+    database: DatabaseSettings,
+    host: str = SINK_HOST,
+    port: int = 0,
+    *,
+    mail: MailSettings | None = None,
+    clock: ClockSettings | None = None,
+) -> SinkProcess:
     """Start the built-in sink in a child process storing into `database`; returns once it listens.
 
     Mail reaches it only through `mail.smtp.mailer_for(settings, sink.port)` in this process, which adds
-    the token this function chose and handed to the child.
+    the token this function chose and handed to the child. With `mail` (and `clock`, the process clock's
+    settings) the child also dispatches the outbox to itself; nudge() it when mail may have been queued.
 
     Raises:
         OSError: the address cannot be bound (the message names the setting to change), or the child
@@ -76,11 +112,22 @@ def start_sink_process(database: DatabaseSettings, host: str = SINK_HOST, port: 
     )
     try:
         assert child.stdin is not None and child.stdout is not None
-        settings = {"database": dataclasses.asdict(database), "host": host, "port": port, "token": token}
+        settings: dict[str, Any] = {
+            "database": dataclasses.asdict(database),
+            "host": host,
+            "port": port,
+            "token": token,
+        }
+        if mail is not None:
+            settings["dispatch"] = {
+                "mail": dataclasses.asdict(mail),
+                "clock": dataclasses.asdict(clock or ClockSettings(mode="real", start="")),
+            }
         child.stdin.write(json.dumps(settings).encode() + b"\n")
         child.stdin.flush()
         answer = _answer(child, START_TIMEOUT_S)
         child.stdout.close()  # the child says nothing more
+        os.set_blocking(child.stdin.fileno(), False)  # a nudge never waits for the child (SinkProcess.nudge)
     except BaseException:
         _end(child)
         raise
@@ -88,7 +135,7 @@ def start_sink_process(database: DatabaseSettings, host: str = SINK_HOST, port: 
         _end(child)
         raise OSError(answer.get("errno"), answer["error"])
     remember_token(answer["port"], token)
-    return SinkProcess(child, host, answer["port"])
+    return SinkProcess(child, host, answer["port"], mail is not None)
 
 
 def _python_path() -> list[str]:
@@ -137,21 +184,42 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = json.loads(sys.stdin.buffer.readline())
     engine = make_engine(DatabaseSettings(**settings["database"]))
+    factory = make_session_factory(engine)
     try:
-        sink = start_sink(
-            make_session_factory(engine), settings["host"], settings["port"], token=settings["token"]
-        )
+        sink = start_sink(factory, settings["host"], settings["port"], token=settings["token"])
     except OSError as exc:  # its text names the setting to change; the parent raises it again
         _say({"errno": exc.errno, "error": exc.strerror or str(exc)})
         engine.dispose()
         sys.exit(1)
+    dispatcher = _dispatcher(settings.get("dispatch"), factory, sink.port)
     _say({"port": sink.port})
     try:
-        while os.read(sys.stdin.fileno(), 4096):
-            pass  # the parent writes nothing more: end-of-file is the signal to stop
+        while os.read(sys.stdin.fileno(), 4096):  # nudges; end-of-file is the signal to stop
+            if dispatcher is not None:
+                dispatcher.nudge()
     finally:
+        if dispatcher is not None:
+            dispatcher.stop(DISPATCH_STOP_S)
         sink.stop()
         engine.dispose()
+
+
+def _dispatcher(
+    settings: dict[str, Any] | None, factory: sessionmaker[Session], port: int
+) -> MailDispatcher | None:
+    """The child's outbox dispatcher, started, when the parent handed it the mail and clock settings."""
+    if not settings:
+        return None
+    # Imported here: a sink that does not dispatch needs neither yagmail nor the clock's tables.
+    from workflows.mail.dispatch_loop import MailDispatcher
+    from workflows.mail.smtp import mailer_for
+    from workflows.store.stored_clock import clock_for
+
+    mail = MailSettings(**settings["mail"])
+    clock = clock_for(ClockSettings(**settings["clock"]), factory)
+    dispatcher = MailDispatcher(factory, mailer_for(mail, port, clock=clock), mail, clock)
+    dispatcher.start()
+    return dispatcher
 
 
 def _say(answer: dict[str, Any]) -> None:
