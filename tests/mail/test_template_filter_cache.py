@@ -58,7 +58,8 @@ def test_the_money_filter_writes_each_value_as_format_money_does(language: str) 
     for _round in range(2):  # the second round from what the first kept
         for currency in ("EUR", "CNY", None, "X1"):
             for value in VALUES:
-                assert money(value, currency) == format_money(value, currency, locale=locale), (value, currency)
+                expected = format_money(value, currency, locale=locale)
+                assert money(value, currency) == expected, (value, currency)
         assert money(None, "EUR", empty="n/a") == "n/a"
 
 
