@@ -71,7 +71,10 @@ class InstanceEvent(Model):
 class Incident(Model):
     id: Id
     bpmn_id: str
-    message: str
+    message: str = Field(
+        description="why the step failed, to an admin; to anyone else a sentence that it failed and that an "
+        "admin can see the details (the failure's own text may hold internal details)"
+    )
     created_at: Timestamp
 
 
