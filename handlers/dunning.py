@@ -22,7 +22,7 @@ from workflows.credit.models import (
     Invoice,
     InvoiceStatus,
 )
-from workflows.credit.promises import DunningPromise, PromiseStatus, open_promise, received_for
+from workflows.credit.promises import DunningPromise, PromiseStatus, open_promise, promise_until, received_for
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
@@ -272,9 +272,9 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     oldest = overdue[0].due_date
     next_at = _next_level_at(case, oldest, req, ctx.now, policy.legal_retry_days)
     if promise is not None:
-        until = promise.promised_date + timedelta(days=req.promise_grace_days)
+        until = promise_until(promise, req.promise_grace_days, ctx.now.date())  # no day read: today
         received = received_for(ctx.session, promise, case.customer_id, min(until, ctx.now.date()))
-        if received < promise.amount and ctx.now.date() <= until:
+        if received < promise.amount and ctx.now.date() <= until and promise.promised_date is not None:
             set_status(ctx, case, DunningStatus.PAUSED)
             return Review(
                 "wait",
@@ -358,7 +358,7 @@ def judge_promise(
         case,
         f"promise_{verdict}",
         promise_id=promise.id,
-        promised_date=promise.promised_date.isoformat(),
+        promised_date=iso_text(promise.promised_date),  # None: a stored day no one can read
         promised_amount=money_text(promise.amount),
         received=money_text(received),
         overdue=money_text(overdue),

@@ -4,13 +4,14 @@ much of each kind's value counts is policy (scorecard_weights.dmn, decision coll
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, Index, String, cast, func, or_, select
+from sqlalchemy.orm import Mapped, Session, column_property, mapped_column
 
 from workflows.credit.customers import get_customer
 from workflows.credit.models import Customer
@@ -19,6 +20,9 @@ from workflows.errors import Conflict, Invalid, NotFound
 from workflows.messages import _
 from workflows.store.audit import record_event
 from workflows.store.models import Base, Decimal2
+from workflows.store.shown_json import Unreadable, unreadable_note
+
+log = logging.getLogger(__name__)
 
 # What may secure a customer's receivables (the research note's "collateral / guarantee / credit insurance").
 COLLATERAL_KINDS = (
@@ -56,10 +60,18 @@ class Collateral(Base):
     provider: Mapped[str] = mapped_column(String(200), default="")
     value: Mapped[Decimal] = mapped_column(Decimal2)
     currency: Mapped[str] = mapped_column(String(3))
-    expires_on: Mapped[date | None]
+    expires_on: Mapped[date | None] = mapped_column()
     reference: Mapped[str] = mapped_column(String(120), default="")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
+    # The expiry as stored: on SQLite a hand edit can leave text that is no day, which expires_on reads as
+    # None (column_types.ReadableDate), the same as "open-ended". This tells the two apart.
+    expires_stored: Mapped[str | None] = column_property(cast(expires_on, String))
+
+    @property
+    def expiry_unreadable(self) -> bool:
+        """A stored expiry no one can read: not open-ended, so the collateral does not count."""
+        return self.expires_on is None and self.expires_stored is not None
 
 
 def parse_collateral(raw: Any, *, today: date) -> dict[str, Any]:
@@ -175,17 +187,26 @@ def list_collateral(session: Session, customer_id: int) -> list[Collateral]:
 
 
 def active_collateral(session: Session, customer_id: int, today: date) -> list[Collateral]:
-    """The customer's collateral that has not expired by `today` (it counts on its expiry day)."""
-    return list(
-        session.scalars(
-            select(Collateral)
-            .where(
-                Collateral.customer_id == customer_id,
-                or_(Collateral.expires_on.is_(None), Collateral.expires_on >= today),
-            )
-            .order_by(Collateral.id)
+    """The customer's collateral that has not expired by `today` (it counts on its expiry day). One whose
+    stored expiry no one can read (a hand edit on SQLite, where such text also compares as after today)
+    does not count, with a warning naming it: never counted as open-ended."""
+    rows = session.scalars(
+        select(Collateral)
+        .where(
+            Collateral.customer_id == customer_id,
+            or_(Collateral.expires_on.is_(None), Collateral.expires_on >= today),
         )
+        .order_by(Collateral.id)
     )
+    counted = []
+    for row in rows:
+        if row.expiry_unreadable:
+            log.warning(
+                "collateral %s of customer %s: its expiry cannot be read; not counted", row.id, customer_id
+            )
+        else:
+            counted.append(row)
+    return counted
 
 
 def collateral_lapse(session: Session, customer_id: int, today: date) -> date | None:
@@ -209,7 +230,10 @@ def collateral_json(row: Collateral, *, today: date) -> dict[str, Any]:
         "currency": row.currency,
         "expires_on": iso_text(row.expires_on),
         "reference": row.reference,
-        "active": row.expires_on is None or row.expires_on >= today,
+        "active": not row.expiry_unreadable and (row.expires_on is None or row.expires_on >= today),
         "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
+        **unreadable_note(
+            {"expires_on": Unreadable(row.expires_stored or "")} if row.expiry_unreadable else {}
+        ),
     }

@@ -7,8 +7,9 @@ some of it partly kept, nothing broken.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,8 @@ from workflows.credit.promise_limits import english_limits
 from workflows.credit.record_fields import iso_text, money_text
 from workflows.store.models import Base, Decimal2
 from workflows.store.shown_json import readable_or, unreadable_note
+
+log = logging.getLogger(__name__)
 
 
 class PromiseStatus:
@@ -114,6 +117,18 @@ def kept_rate(statuses: Iterable[str]) -> str | None:
         return None
     kept = sum(1 for s in judged if s == PromiseStatus.KEPT)
     return str((Decimal(kept) / Decimal(len(judged))).quantize(Decimal("0.01")))
+
+
+def promise_until(promise: DunningPromise, grace_days: int, today: date) -> date:
+    """The last day of a promise's grace. A stored day no one can read (None: a hand edit on SQLite) gives
+    today, and dunning.review judges the promise now, as one whose day and grace have passed, with a
+    warning naming it: the case goes on being dunned instead of failing its review every day."""
+    if promise.promised_date is None:
+        log.warning(
+            "dunning promise %s (case %s): its day cannot be read; judged now", promise.id, promise.case_id
+        )
+        return today
+    return promise.promised_date + timedelta(days=grace_days)
 
 
 def promise_json(promise: DunningPromise) -> dict[str, Any]:
