@@ -28,7 +28,7 @@ from workflows.credit.watchlist import flag_customer
 from workflows.engine.service_tasks import HandlerInputError, TaskContext
 from workflows.messages import _
 from workflows.store.audit import changed
-from workflows.store.core_writes import persistent_as_inserted
+from workflows.store.core_writes import persistent_as_inserted, update_as_loaded
 from workflows.store.models import User, UserGroup
 from workflows.users import ADMIN_GROUP, trusted_initiator
 
@@ -213,7 +213,7 @@ def current_grade(ctx: TaskContext, req: CaseRequest) -> Standing:
     grade = get_customer(ctx.session, case.customer_id).grade or ""
     if case.grade != grade:
         add_event(ctx, case, "ladder_grade", before={"grade": case.grade}, after={"grade": grade})
-        case.grade = grade
+        update_as_loaded(ctx.session, case, grade=grade)
     return Standing(grade)
 
 

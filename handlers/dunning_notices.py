@@ -20,6 +20,7 @@ from workflows.mail.outbox import queue_email
 from workflows.mail.recipients import known_language
 from workflows.messages import _
 from workflows.store.audit import changed
+from workflows.store.core_writes import update_as_loaded
 
 NOTICE_TITLES = {1: "Payment reminder", 2: "Second reminder", 3: "Final demand"}
 PDF_FROM_LEVEL = 2  # notices from this level on carry a PDF letter too
@@ -58,29 +59,37 @@ def escalate(ctx: TaskContext, req: EscalateRequest) -> Escalation:
     customer = get_customer(ctx.session, case.customer_id)
     fee = _fee({1: req.fee_level_1, 2: req.fee_level_2, 3: req.fee_level_3}.get(case.level + 1, Decimal(0)))
     before = {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}
-    case.level = min(case.level + 1, LEGAL_LEVEL)
-    if case.level == LEGAL_LEVEL:
-        case.last_notice_at = ctx.now  # the proposal counts as this level's action for the retry interval
+    fees_before = case.fees
+    level = min(case.level + 1, LEGAL_LEVEL)
+    changes: dict[str, Any] = {"level": level}
+    if level == LEGAL_LEVEL:  # the proposal counts as this level's action for the retry interval
+        changes["last_notice_at"] = ctx.now
+    charged = fee > 0 and level < LEGAL_LEVEL
+    if charged:
+        changes["fees"] = case.fees + fee
+    blocks = level == 3 and not customer.blocked
+    if blocks:
+        changes["blocked_customer"] = True
+    # The case's changes in one UPDATE (issue 19), before its events: each event records the new level.
+    update_as_loaded(ctx.session, case, **changes)
     add_event(
         ctx,
         case,
         "level_reached",
         **changed(before, {"level": case.level, "last_notice_at": iso_text(case.last_notice_at)}),
     )
-    if fee > 0 and case.level < LEGAL_LEVEL:
-        fees = money_text(case.fees)
-        case.fees += fee
+    if charged:
         add_event(
             ctx,
             case,
             "fee_added",
             amount=money_text(fee),
             currency=case.currency,
-            before={"fees": fees},
+            before={"fees": money_text(fees_before)},
             after={"fees": money_text(case.fees)},
         )
-    if case.level == 3 and not customer.blocked:
-        customer.blocked, case.blocked_customer = True, True
+    if blocks:
+        customer.blocked = True
         add_event(ctx, case, "customer_blocked", before={"blocked": False}, after={"blocked": True})
     return Escalation(case.level, case.fees, customer.blocked, _next_step_day(ctx, case, req))
 
@@ -172,7 +181,7 @@ def send_notice(ctx: TaskContext, req: NoticeRequest) -> Notice:
         pdf_letter=dunning_notice_files(case.id, req.level) if req.level >= PDF_FROM_LEVEL else "",
     )
     before = {"last_notice_at": iso_text(case.last_notice_at)}
-    case.last_notice_at = ctx.now
+    update_as_loaded(ctx.session, case, last_notice_at=ctx.now)
     add_event(
         ctx,
         case,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.batch.test_scale_guards import NOW, seed_book
 from workflows.credit.models import DunningCase
-from workflows.store.core_writes import persistent_as_inserted
+from workflows.store.core_writes import persistent_as_inserted, update_as_loaded
 from workflows.store.db import make_session_factory
 
 pytestmark = pytest.mark.db
@@ -75,6 +75,31 @@ def test_a_released_savepoint_rolled_back_with_its_transaction(db_engine: Engine
         assert inspect(inner).detached and inspect(outer).detached
         with session.begin():
             stored = _case(session, customer)
-        assert inspect(stored).persistent and session.info.get("core_inserted_rows") is None
+        assert inspect(stored).persistent and session.info.get("core_written_rows") is None
         with session.begin():
             assert session.scalar(select(func.count()).select_from(DunningCase)) == 1
+
+
+def test_a_core_update_is_on_the_object_and_undone_with_its_savepoint(
+    db_engine: Engine, customer: int
+) -> None:
+    with make_session_factory(db_engine)() as session:
+        with session.begin():
+            case = _case(session, customer)
+        with session.begin():
+            case.grade = "B"  # pending in the unit of work: replaced by the Core UPDATE of the same column
+            update_as_loaded(session, case, level=2, grade="C", fees=Decimal("5.00"))
+            assert (case.level, case.grade, case.fees) == (2, "C", Decimal("5.00")) and not session.dirty
+            with session.begin_nested() as savepoint:
+                update_as_loaded(session, case, level=3, last_notice_at=NOW)
+                savepoint.rollback()
+            assert inspect(case).expired_attributes >= {"level", "last_notice_at"}
+            assert (case.level, case.last_notice_at) == (2, None)  # read again: as the savepoint began
+        with session.begin():
+            update_as_loaded(session, case, status="open")
+            session.rollback()
+        assert case.status == "closed"
+    with make_session_factory(db_engine)() as session:
+        stored = session.get(DunningCase, case.id)
+        assert stored is not None
+        assert (stored.level, stored.grade, stored.fees, stored.status) == (2, "C", Decimal("5.00"), "closed")
