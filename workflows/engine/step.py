@@ -369,15 +369,20 @@ def _sync_waits(step: Step, snapshot: engine.Snapshot) -> None:
         session.execute(delete(Timer).where(Timer.instance_id == instance.id))
         session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     instance.waits = waits
-    session.add_all(Timer(instance_id=instance.id, bpmn_id=t.bpmn_id, due_at=t.due_at) for t in timers)
+    # Plain INSERTs on the step's connection (one executemany per table): nothing reads the rows back as
+    # objects, and the unit of work's flush of them cost ~6 % of a dunning case start.
+    insert_rows(
+        session,
+        Timer,
+        [{"instance_id": instance.id, "bpmn_id": t.bpmn_id, "due_at": t.due_at} for t in timers],
+    )
     # An instance with a business key is addressed by it, one without by its id: both are numbers for
     # some processes (dunning cases use the customer id), so subscribing under both would let a message
     # for customer 7 reach instance 7.
     keys = {instance.business_key} if instance.business_key else {str(instance.id)}
-    session.add_all(
-        MessageSubscription(
-            instance_id=instance.id, message_name=m.name, correlation_key=key, bpmn_id=m.bpmn_id
-        )
+    subscriptions = [
+        {"instance_id": instance.id, "message_name": m.name, "correlation_key": key, "bpmn_id": m.bpmn_id}
         for m in messages
         for key in sorted(keys)
-    )
+    ]
+    insert_rows(session, MessageSubscription, subscriptions)
