@@ -24,6 +24,7 @@ from workflows.engine.runtime import Runtime
 from workflows.engine.service_tasks import Operation, TaskContext
 from workflows.engine.task_texts import render_subject
 from workflows.messages import _
+from workflows.redaction import redacted
 from workflows.store.decision_log_table import DecisionLogEntry
 from workflows.store.jsonable import to_jsonable
 from workflows.store.models import (
@@ -252,8 +253,9 @@ def _record_failure(step: Step, exc: engine.EngineError) -> None:
     step.failure = exc
     instance = step.instance
     before, instance.status = instance.status, InstanceStatus.ERROR
-    details = {"bpmn_id": exc.bpmn_id or "", "message": str(exc)}
-    details["traceback"] = "".join(traceback.format_exception(exc))
+    # Stored, shown to admins and exported to auditors: never with a password a driver's error quoted.
+    details = {"bpmn_id": exc.bpmn_id or "", "message": redacted(str(exc))}
+    details["traceback"] = redacted("".join(traceback.format_exception(exc)))
     if step.incident is not None:
         step.incident.attempts += 1
         for name, value in details.items():
@@ -262,7 +264,7 @@ def _record_failure(step: Step, exc: engine.EngineError) -> None:
         step.incident = Incident(instance_id=instance.id, created_at=step.now, attempts=1, **details)
         step.session.add(step.incident)
     change = status_change(before, instance.status)
-    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=str(exc), **change)
+    step.record("instance_failed", bpmn_id=exc.bpmn_id, message=details["message"], **change)
 
 
 def _sync_inbox(step: Step, ready_tasks: list[engine.ReadyTask]) -> None:

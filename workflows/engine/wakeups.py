@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from workflows.engine.runtime import Runtime
 from workflows.engine.step import RETRIED, advance, resume, status_change
+from workflows.redaction import redacted
 from workflows.settings import SchedulerSettings
 from workflows.store.audit import record_event
 from workflows.store.db import is_postgres, transaction
@@ -105,8 +106,8 @@ def record_failure(rt: Runtime, instance_id: int, exc: BaseException, now: datet
         instance = session.scalar(_INSTANCE.with_for_update(), {"instance_id": instance_id})
         if instance is None:
             return SKIPPED
-        message = f"{type(exc).__name__}: {exc}"
-        details = {"message": message, "traceback": "".join(traceback.format_exception(exc))}
+        message = redacted(f"{type(exc).__name__}: {exc}")  # as engine failures: no quoted password stored
+        details = {"message": message, "traceback": redacted("".join(traceback.format_exception(exc)))}
         incident = session.scalar(_OPEN_INCIDENT, {"instance_id": instance_id})
         status = instance.status
         if incident is not None and status == InstanceStatus.ERROR:
