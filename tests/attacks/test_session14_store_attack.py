@@ -19,7 +19,6 @@ from sqlalchemy import text
 from tests.attacks.test_dunning_promises_attack import on, promise, walk_to
 from tests.attacks.test_session13_lead_attack import _hand_edit
 from tests.collections_desk import Collections
-from tests.conftest import SERVER_URL
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
 from workflows.mail.outbox import queue_email
@@ -30,7 +29,6 @@ pytestmark = pytest.mark.usefixtures("shipped")
 DEEP_LIST = "[" * 3000 + "]" * 3000  # valid JSON on both databases; json.loads: RecursionError
 DEEP_OBJECT = '{"a": ' * 3000 + "1" + "}" * 3000
 NO_DAY = "not a date"  # SQLite keeps it; PostgreSQL refuses it at the UPDATE
-ON_SQLITE = not SERVER_URL  # where a day that is none is stored, so the strict xfails below fail
 
 
 def _application(client: FlaskClient, tokens: dict[str, str]) -> dict[str, Any]:
@@ -304,19 +302,6 @@ def test_a_promise_day_no_one_can_read_does_not_stop_that_customer_s_dunning(
 
 
 @pytest.mark.parametrize("column", ["due_date", "issue_date"])
-@pytest.mark.xfail(
-    condition=ON_SQLITE,
-    strict=True,
-    raises=AssertionError,
-    reason="OPEN (SQLite): one invoice whose due or issue day reads as None makes GET /api/invoices a "
-    "500 for every reader (receivables.invoice_json: .isoformat()), due_date also GET /api/aging "
-    "(bucket_of: date - None) and the customer page (invoice_views.open_invoices), and the daily "
-    "kpi_snapshot job fails for the whole book every day ('>=' between None and date); issue_date"
-    " also fails dunning.send_notice (the notice's invoice line: .isoformat()), so that "
-    "customer's dunning stops in an incident. Fix: iso_text in invoice_json and the notice line; "
-    "aging and KPIs put a day no one can read in a bucket of its own (or the oldest), never "
-    "compare None",
-)
 def test_an_invoice_day_no_one_can_read_leaves_the_lists_and_the_kpi_job_working(
     desk: Collections, app: Flask, column: str
 ) -> None:

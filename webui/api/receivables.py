@@ -47,9 +47,9 @@ class Invoice(Model):
     amount: Money
     open_amount: Money
     currency: str
-    issue_date: Day
-    due_date: Day
-    days_overdue: int = Field(ge=0)
+    issue_date: Day | None = Field(description="null only for a stored day no one can read (a hand edit)")
+    due_date: Day | None = Field(description="null only for a stored day no one can read (a hand edit)")
+    days_overdue: int | None = Field(ge=0, description="null when the due day cannot be read")
     status: str = Field(examples=["open", "paid", "written_off"])
     disputed: bool = Field(description="an open dispute holds part of it out of dunning")
     disputed_amount: Money = Field(description="the part open disputes hold out of dunning")

@@ -76,7 +76,7 @@ def receivables_of(
 @dataclass(frozen=True)
 class OpenInvoice:
     invoice: Invoice
-    days_overdue: int
+    days_overdue: int | None  # None: a due day no one can read
     bucket: str
 
 
@@ -87,7 +87,13 @@ def open_invoices(session: Session, customer_id: int, today: date) -> list[OpenI
         .where(Invoice.customer_id == customer_id, Invoice.status == InvoiceStatus.OPEN)
         .order_by(Invoice.due_date, Invoice.id)
     )
-    return [OpenInvoice(i, max(0, (today - i.due_date).days), bucket_of(i.due_date, today)) for i in rows]
+    # A due day no one can read (None, a hand edit): no days shown, in the oldest bucket (bucket_of).
+    return [
+        OpenInvoice(
+            i, None if i.due_date is None else max(0, (today - i.due_date).days), bucket_of(i.due_date, today)
+        )
+        for i in rows
+    ]
 
 
 def aging_json(session: Session, as_of: date, base: str, customer_id: int | None = None) -> dict[str, Any]:

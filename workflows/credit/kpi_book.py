@@ -10,9 +10,11 @@ summed as integer hundredths (Decimal2's storage), exact on every backend, in ea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +39,8 @@ from workflows.credit.disputes import CreditNote
 from workflows.credit.models import Invoice, InvoiceStatus, Payment, PaymentAllocation
 from workflows.credit.write_offs import WriteOff
 from workflows.store.models import UTCDateTime
+
+log = logging.getLogger(__name__)
 
 OVER_90 = 90  # days past due
 
@@ -201,6 +205,11 @@ def ledger_book(session: Session, ends: Sequence[date], sales_periods: Sequence[
             book.sales[ends[a]] += sold
         if not amount:
             continue
+        if due is None:  # a due day no one can read (a hand edit on SQLite): aged oldest, as aging does
+            log.warning(
+                "%s %s due on a day no one can read: aged oldest", Decimal(amount).scaleb(-2), currency
+            )
+            due = date.min
         for j in range(a, min(b, n)):
             end = ends[j]
             figures = book.at_end[end]

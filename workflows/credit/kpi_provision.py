@@ -24,7 +24,7 @@ from workflows.credit.provision_matrix import (
     matrix_versions,
 )
 from workflows.credit.provision_tables import ProvisionRun
-from workflows.credit.provisions import MissingRates, bucket_of, specific_provisions_on
+from workflows.credit.provisions import MissingRates, bucket_of, days_past, specific_provisions_on
 
 RUN, COMPUTED = "provision run", "computed"
 # (bucket, rate) by days past due, per deployed table text: a table's answer depends on its text alone, and
@@ -102,7 +102,7 @@ class Allowances:
         for (currency, due), amount in left.items():
             if amount <= 0:
                 continue
-            bucket, rate = _rate_for(matrix, (end - due).days)
+            bucket, rate = _rate_for(matrix, days_past(end, due))
             grouped[(bucket, currency, rate)] = grouped.get((bucket, currency, rate), 0) + amount
         return self._total(end, grouped, specific), COMPUTED
 
@@ -170,7 +170,7 @@ class Allowances:
             return self.on(end, per_due())  # an amount outside the due dates read: never expected
         specific = self._specific(end)
         for (currency, due), amount in exact(sorted(specific)).items():
-            add(currency, _rate_for(matrix, (end - due).days), amount)
+            add(currency, _rate_for(matrix, days_past(end, due)), amount)
         kept = {key: amount for key, amount in grouped.items() if amount > 0}
         return self._total(end, kept, specific), COMPUTED
 

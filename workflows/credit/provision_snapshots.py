@@ -20,7 +20,14 @@ from workflows.credit.fx import CENT, MissingRate, rate_on
 from workflows.credit.models import Invoice
 from workflows.credit.provision_matrix import Matrix, deployed_matrix
 from workflows.credit.provision_tables import ProvisionRun, ProvisionRunLine
-from workflows.credit.provisions import MATRIX, SPECIFIC, MissingRates, ProvisionReport, compute_provisions
+from workflows.credit.provisions import (
+    MATRIX,
+    SPECIFIC,
+    MissingRates,
+    ProvisionReport,
+    compute_provisions,
+    days_past,
+)
 from workflows.credit.record_fields import money_text
 from workflows.credit.write_offs import WriteOff
 from workflows.errors import Conflict, Invalid
@@ -217,7 +224,7 @@ def _matrix_used(session: Session, previous: ProvisionRun, end: date, matrix: Ma
     for customer_id, currency, amount, due in rows:
         if customer_id in specific:
             continue
-        bucket, _rate = matrix.rate_for((previous.as_of - due).days)
+        bucket, _rate = matrix.rate_for(days_past(previous.as_of, due))
         rate, fx = provided.get((bucket, currency), (ZERO, ZERO))
         total += (amount * fx * rate).quantize(CENT, rounding=ROUND_HALF_UP)
     return min(total, previous.closing)

@@ -5,6 +5,7 @@ stored rate of the day, and a currency without one stops the calculation (`Missi
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -26,6 +27,7 @@ from workflows.errors import Conflict
 from workflows.messages import _
 from workflows.store.audit import record_event
 
+log = logging.getLogger(__name__)
 # The aging view's buckets (the customer page, GET /api/aging); the provision matrix has its own, from
 # bpmn/provision_matrix.dmn (to over 365 days).
 BUCKETS = ("not_due", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
@@ -33,7 +35,17 @@ MATRIX, SPECIFIC = "matrix", "specific"
 ZERO = Decimal("0.00")
 
 
-def bucket_of(due: date, as_of: date) -> str:
+def days_past(as_of: date, due: date | None) -> int:
+    """Days from `due` to `as_of` for the provision matrix; a due day no one can read (None: a hand edit on
+    SQLite) as the oldest, as bucket_of puts it: provided for in full view, never a TypeError for the book."""
+    return (as_of - (date.min if due is None else due)).days
+
+
+def bucket_of(due: date | None, as_of: date) -> str:
+    """The aging bucket of an amount due on `due`. A due day no one can read (None: a hand edit on SQLite)
+    is put in the oldest bucket: its money stays in the totals, where it is most at risk, not hidden."""
+    if due is None:
+        return "over_120"
     days = (as_of - due).days
     if days <= 0:
         return "not_due"
@@ -47,7 +59,11 @@ def aging(session: Session, as_of: date, customer_id: int | None = None) -> dict
     """Open balances per customer and bucket at the end of `as_of` (invoices issued by then, with what was
     paid or written off after it added back, as the provision run sees them)."""
     result: dict[int, dict[str, Decimal]] = {}
-    for (cid, _currency, due), amount in open_balances_on(session, as_of, customer_id).items():
+    for (cid, currency, due), amount in open_balances_on(session, as_of, customer_id).items():
+        if due is None:
+            log.warning(
+                "customer %s: %s %s open with a due day no one can read, aged over 120", cid, amount, currency
+            )
         buckets = result.setdefault(cid, dict.fromkeys(BUCKETS, Decimal("0.00")))
         buckets[bucket_of(due, as_of)] += amount
     return result
@@ -172,7 +188,7 @@ def compute_provisions(
         customer_balance[customer_id] = customer_balance.get(customer_id, ZERO) + amount
         if customer_id in specific:
             continue  # assessed individually: the specific provision replaces the matrix
-        bucket, rate = matrix.rate_for((as_of - due).days)
+        bucket, rate = matrix.rate_for(days_past(as_of, due))
         key = (bucket, currency, rate)
         grouped[key] = grouped.get(key, ZERO) + amount
     report = ProvisionReport(as_of, base, matrix.source, matrix.buckets, matrix_rates(matrix))

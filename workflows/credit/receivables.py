@@ -332,9 +332,10 @@ def invoice_json(invoice: InvoiceFacts, today: date) -> dict[str, Any]:
         "amount": f"{invoice.amount:.2f}",
         "open_amount": f"{invoice.open_amount:.2f}",
         "currency": invoice.currency,
-        "issue_date": invoice.issue_date.isoformat(),
-        "due_date": invoice.due_date.isoformat(),
-        "days_overdue": max(0, (today - invoice.due_date).days),
+        # None: a stored day no one can read (column_types.ReadableDate, a hand edit on SQLite)
+        "issue_date": iso_text(invoice.issue_date),
+        "due_date": iso_text(invoice.due_date),
+        "days_overdue": None if invoice.due_date is None else max(0, (today - invoice.due_date).days),
         "status": invoice.status,
         "disputed": invoice.disputed,
         "disputed_amount": f"{invoice.disputed_amount:.2f}",  # held out of dunning by open disputes
