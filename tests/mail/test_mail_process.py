@@ -6,6 +6,8 @@ is the clock, and with the dispatcher's guarantees (a row sent once, marked sent
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -138,3 +140,21 @@ def test_a_failed_round_is_a_log_line_and_the_dispatcher_goes_on(
     finally:
         controller.stop()
     assert [m["Subject"] for m in sink.messages] == ["Notice 1"]
+
+
+def test_a_mail_process_that_died_is_reported_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with start_sink_process(settings.database, mail=settings.mail, clock=settings.clock) as sink:
+        os.kill(sink.pid, signal.SIGKILL)  # as the out-of-memory killer would
+
+        def nudged_and_reported() -> bool:
+            sink.nudge()  # the pipe breaks once the kernel has closed the dead child's end
+            return "has ended" in caplog.text
+
+        with caplog.at_level(logging.ERROR, logger="workflows.mail.sink_process"):
+            assert _until(nudged_and_reported)
+            for _ in range(5):
+                sink.nudge()  # every request nudges: the log says it once
+    assert caplog.text.count("has ended") == 1
+    assert f"the mail process {sink.pid} has ended (exit code " in caplog.text

@@ -37,6 +37,8 @@ from workflows.store.db import make_engine, make_session_factory
 if TYPE_CHECKING:
     from workflows.mail.dispatch_loop import MailDispatcher
 
+logger = logging.getLogger(__name__)
+
 MODULE = "workflows.mail.sink_process"
 # The directory holding the `workflows` package: the child must import the same code as its parent.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +60,7 @@ class SinkProcess:
         self.pid = child.pid
         self.dispatches = dispatches  # the child sends the outbox (start_sink_process's `mail`)
         self._pipe = threading.Lock()
+        self._said_gone = False
 
     def nudge(self) -> None:
         """Tell the child's dispatcher that mail may have been queued (a request thread calls this)."""
@@ -69,8 +72,15 @@ class SinkProcess:
                 os.write(child.stdin.fileno(), b"\n")
             except BlockingIOError:
                 pass  # the pipe is full of nudges the child has not read yet: it will run a round anyway
-            except OSError:
-                pass  # the child is gone; nothing to nudge (serve logs nothing per request for it)
+            except OSError:  # the child is gone (killed, out of memory): say so once, not per request
+                if not self._said_gone:
+                    self._said_gone = True
+                    logger.error(
+                        "the mail process %s has ended (exit code %s): no e-mail is received or sent "
+                        "until creditflow serve is restarted",
+                        child.pid,
+                        child.poll(),
+                    )
 
     def stop(self) -> None:
         """Close the child's stdin (it stops listening and exits) and wait for it."""
