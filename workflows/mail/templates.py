@@ -164,7 +164,10 @@ _EXACT_KEYS: dict[type, Any] = {
 def _exact(value: Any) -> Any:
     """The value's cache key, or None when it is not kept."""
     key = _EXACT_KEYS.get(type(value))
-    return None if key is None else (type(value), key(value))
+    # A signalling NaN cannot be hashed (lru_cache would raise TypeError); format_money writes it as stored.
+    if key is None or (type(value) is Decimal and value.is_snan()):
+        return None
+    return type(value), key(value)
 
 
 def _money_text(value: Any, currency: Any = None, *, empty: Any = "-", locale: str | None = None) -> str:

@@ -1,0 +1,691 @@
+"""Attack A29 (session 15) on issue 19's speed work: serve's mail process (6ac63cb, e41c310: the built-in
+sink and the outbox dispatch in a child process of serve), the cheaper header writing (e363e3c), the cached
+money/when filters of the mail templates (ac7b11b) and Flask's session cookie with a cached serializer
+(11c98a3). What a hostile local user or a bad day does: kill -9 of serve or of its mail process, a port
+taken, mail without the sink's token, hostile headers and bodies, values alike but not equal."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import secrets
+import signal
+import smtplib
+import socket
+import time
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from email import message_from_string
+from email.errors import HeaderParseError
+from email.message import EmailMessage
+from email.policy import compat32
+from pathlib import Path
+
+import pytest
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
+
+from tests.attacks.serve_processes import (
+    children,
+    cmdline,
+    descendants,
+    gone,
+    kill,
+    listening,
+    serve_with_sink_port,
+    until,
+    zombie,
+)
+from tests.e2e.conftest import free_port
+from webui import cookie_sessions
+from workflows.mail import smtp, templates
+from workflows.mail.header_fold import QUICK_COMPAT32
+from workflows.mail.outbox import dispatch_due_emails, queue_email
+from workflows.mail.sink import SINK_HOST, TOKEN_HEADER
+from workflows.mail.sink_process import start_sink_process
+from workflows.mail.smtp import YagmailMailer, mailer_for
+from workflows.mail.templates import format_when_for
+from workflows.money import format_money
+from workflows.settings import DatabaseSettings, Settings, load_settings
+from workflows.store.db import make_engine, make_session_factory, transaction
+from workflows.store.models import MailStatus, OutboxEmail
+from workflows.store.sink_tables import SinkMessage
+
+SINK_MODULE = "workflows.mail.sink_process"
+
+
+def _queue(factory: sessionmaker[Session], now: datetime, key: str, subject: str, message: str = "x") -> None:
+    with transaction(factory) as session:
+        queue_email(
+            session,
+            dedupe_key=key,
+            to=["anna@example.com"],
+            template="generic",
+            context={"subject": subject, "message": message},
+            now=now,
+        )
+
+
+def _outbox(factory: sessionmaker[Session]) -> list[tuple[str, str, int]]:
+    with factory() as session:
+        rows = session.execute(
+            select(OutboxEmail.dedupe_key, OutboxEmail.status, OutboxEmail.attempts).order_by(OutboxEmail.id)
+        )
+        return [(key, str(status), attempts) for key, status, attempts in rows]
+
+
+def _stored(factory: sessionmaker[Session]) -> list[SinkMessage]:
+    with factory() as session:
+        return list(session.scalars(select(SinkMessage).order_by(SinkMessage.id)))
+
+
+def _forged(token: str | None, subject: str = "Forged") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "creditflow@example.com"
+    message["To"] = "cfo1@example.com"
+    message["Subject"] = subject
+    if token is not None:
+        message[TOKEN_HEADER] = token
+    message.set_content(f"Please approve the limit at once. {TOKEN_HEADER}: in the body")
+    return message
+
+
+# --- serve and its mail process, killed ---------------------------------------------------------------------
+
+
+def _mail_child(pid: int) -> int:
+    found = [child for child in children(pid) if SINK_MODULE in cmdline(child)]
+    assert len(found) == 1, f"serve {pid} has {len(found)} mail processes"
+    return found[0]
+
+
+def _serve_factory(directory: Path) -> sessionmaker[Session]:
+    return make_session_factory(
+        make_engine(DatabaseSettings(url=f"sqlite:///{directory / 'creditflow.db'}", busy_timeout_s=5))
+    )
+
+
+def test_kill_9_of_serve_ends_its_mail_process_and_a_second_serve_gets_the_same_sink_port(
+    tmp_path: Path,
+) -> None:
+    sink_port = free_port()
+    first = serve_with_sink_port(tmp_path / "serve", sink_port)
+    second = None
+    try:
+        assert first.process.poll() is None, first.log()
+        child = _mail_child(first.process.pid)
+        assert listening(sink_port)
+        # A local process that finds the port, without the token (or guessing it): refused, not stored.
+        for token in (None, "", "guess", " " * 43):
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                with smtplib.SMTP(SINK_HOST, sink_port, timeout=10) as client:
+                    client.send_message(_forged(token))
+            assert refused.value.smtp_code == 550
+        first.process.kill()  # no chance to stop its child
+        first.process.wait()
+        assert until(lambda: gone(child)), "the mail process outlived its serve (kill -9)"
+        assert until(lambda: not listening(sink_port)), "the sink port stays taken after serve died"
+        second = serve_with_sink_port(tmp_path / "serve", sink_port, init=False)
+        assert second.process.poll() is None, second.log()
+        assert f"mail: 127.0.0.1:{sink_port}" in second.log()
+        second_child = _mail_child(second.process.pid)
+        # SIGTERM: serve exits 0 and its mail process ends with it (reaped, no zombie left behind).
+        assert second.stop() == 0, second.log()
+        assert until(lambda: gone(second_child) and not zombie(second_child))
+        assert not listening(sink_port)
+        factory = _serve_factory(tmp_path / "serve")
+        assert [m.subject for m in _stored(factory) if m.subject == "Forged"] == []
+        factory.kw["bind"].dispose()
+    finally:
+        kill(first)
+        if second is not None:
+            kill(second)
+
+
+def test_a_taken_sink_port_stops_serve_before_it_listens_with_the_setting_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind((SINK_HOST, 0))
+        taken.listen()
+        server = serve_with_sink_port(tmp_path / "serve", taken.getsockname()[1])
+        try:
+            assert server.process.wait(timeout=60) == 1
+            log = server.log()
+            assert "set [mail] sink_port (0 = any free port)" in log
+            assert "creditflow on http" not in log  # never half-started: no banner, no web server
+            assert "Traceback" not in log
+        finally:
+            kill(server)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="e41c310: serve's scheduler gets mailer=None when its mail process dispatches, and nothing "
+    "watches that child: after a kill -9 of the mail process (OOM killer, an operator) serve keeps "
+    "answering, but no e-mail leaves until serve is restarted (rows stay pending, nothing is logged). "
+    "Fix: SinkProcess notices the child's end (nudge's OSError / a poll of child.poll() in the scheduler's "
+    "round) and starts a new one, or the scheduler falls back to dispatching itself.",
+)
+def test_after_a_kill_9_of_the_mail_process_serve_still_sends_mail(tmp_path: Path) -> None:
+    sink_port = free_port()
+    server = serve_with_sink_port(tmp_path / "serve", sink_port)
+    factory = _serve_factory(tmp_path / "serve")
+    try:
+        assert server.process.poll() is None, server.log()
+        child = _mail_child(server.process.pid)
+        os.kill(child, signal.SIGKILL)
+        assert until(lambda: gone(child))
+        # serve itself keeps answering: its pages read the database, not the child.
+        assert server.request("GET", "/api/health").status == 200
+        assert server.request("GET", "/mail", user="admin1").status == 200
+        _queue(factory, datetime.now(UTC) - timedelta(minutes=1), "after-the-kill", "After the kill")
+        assert until(lambda: _outbox(factory)[-1][1] == MailStatus.SENT, seconds=15), server.log()
+    finally:
+        kill(server)
+        factory.kw["bind"].dispose()
+
+
+def _mail_processes(pid: int) -> list[int]:
+    return [process for process in descendants(pid) if SINK_MODULE in cmdline(process)]
+
+
+def test_serve_with_two_gunicorn_workers_runs_exactly_one_mail_process(tmp_path: Path) -> None:
+    sink_port = free_port()
+    server = serve_with_sink_port(tmp_path / "serve", sink_port, workers=2)
+    try:
+        assert server.process.poll() is None, server.log()
+        assert until(lambda: len(_mail_processes(server.process.pid)) >= 1), server.log()
+        assert until(lambda: "the scheduler runs in worker" in server.log())
+        assert len(_mail_processes(server.process.pid)) == 1
+        mail_process = _mail_processes(server.process.pid)[0]
+        assert listening(sink_port)
+        assert server.stop() == 0, server.log()
+        assert until(lambda: gone(mail_process)), "the mail process outlived gunicorn's SIGTERM"
+        assert not listening(sink_port)
+    finally:
+        kill(server)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="serve --workers N (workflows/cli/serve.py SchedulerRole.standby): an OSError from "
+    "start_sink_process (the sink port still held, e.g. by the mail process of a scheduler worker gunicorn "
+    "just replaced, which takes up to DISPATCH_STOP_S to end; or any other program) kills the standby "
+    "thread with a traceback while it holds the scheduler lock: gunicorn goes on answering with no "
+    "scheduler and no mail in any worker, for good. Fix: standby catches the OSError, logs it (naming "
+    "[mail] sink_port), releases the lock and tries again after max_sleep_s.",
+)
+def test_a_sink_port_held_when_a_gunicorn_worker_takes_the_scheduler_is_tried_again(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind((SINK_HOST, 0))
+    taken.listen()
+    sink_port = taken.getsockname()[1]
+    server = serve_with_sink_port(tmp_path / "serve", sink_port, workers=2, max_sleep_s=1)
+    try:
+        assert server.process.poll() is None, server.log()
+        assert until(lambda: "cannot start the SMTP sink" in server.log(), seconds=30)
+        taken.close()  # the port is free again (the old mail process has ended)
+        assert until(lambda: len(_mail_processes(server.process.pid)) == 1, seconds=20), server.log()
+        assert "Traceback" not in server.log()
+    finally:
+        taken.close()
+        kill(server)
+
+
+# --- the mail process, killed; mail that fails --------------------------------------------------------------
+
+
+@pytest.mark.db
+def test_mail_to_a_killed_sink_process_is_retried_and_sent_once_by_the_next_one(
+    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+) -> None:
+    sink_port = free_port()
+    _queue(session_factory, clock, "k1", "Before the kill")
+    sink = start_sink_process(settings.database, port=sink_port)
+    mailer = mailer_for(settings.mail, sink.port)
+    os.kill(sink.pid, signal.SIGKILL)
+    assert until(lambda: gone(sink.pid))
+    sink.nudge()  # the pipe's reader is gone: no exception in the request thread that nudges
+    result = dispatch_due_emails(session_factory, mailer, settings.mail, clock)
+    assert (result.sent, result.failed) == (0, 0) and result.retried == 1
+    assert _outbox(session_factory) == [("k1", MailStatus.PENDING, 1)]
+    sink.stop()  # the child is gone already: no hang, no exception
+    with start_sink_process(settings.database, port=sink_port) as again:
+        result = dispatch_due_emails(
+            session_factory, mailer_for(settings.mail, again.port), settings.mail, clock + timedelta(hours=1)
+        )
+    assert result.sent == 1
+    assert [m.subject for m in _stored(session_factory)] == ["Before the kill"]
+    assert _outbox(session_factory) == [("k1", MailStatus.SENT, 2)]
+
+
+@pytest.mark.db
+def test_kill_9_of_the_mail_process_mid_dispatch_sends_at_most_the_one_in_flight_twice_and_loses_nothing(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    keys = [f"burst-{n}" for n in range(40)]
+    for key in keys:
+        _queue(session_factory, now, key, key, "y" * 20_000)
+    sink = start_sink_process(settings.database, mail=settings.mail, clock=settings.clock)
+    try:
+        sink.nudge()
+        assert until(lambda: len(_stored(session_factory)) >= 3)
+        os.kill(sink.pid, signal.SIGKILL)
+        assert until(lambda: gone(sink.pid))
+    finally:
+        sink.stop()
+    before = len(_stored(session_factory))
+    assert before < len(keys), "the whole burst went out before the kill: nothing was tested"
+    # The next dispatcher, once the lease of the row cut off mid-send has run out.
+    with start_sink_process(settings.database) as again:
+        later = datetime.now(UTC) + timedelta(minutes=11)
+        result = dispatch_due_emails(
+            session_factory, mailer_for(settings.mail, again.port), settings.mail, later, wall=lambda: later
+        )
+    assert result.failed == 0
+    subjects = [m.subject for m in _stored(session_factory)]
+    assert sorted(set(subjects)) == sorted(keys), "a row was lost"
+    twice = [s for s in set(subjects) if subjects.count(s) > 1]
+    assert len(twice) <= 1 and all(subjects.count(s) == 2 for s in twice), twice
+    assert {status for _key, status, _n in _outbox(session_factory)} == {MailStatus.SENT}
+
+
+# --- what our own mailer sends the sink ---------------------------------------------------------------------
+
+HOSTILE_BODIES = {
+    "long-ascii-subject": ("s" * 2000, "a long subject"),
+    "long-latin-subject": ("Zahlungserinnerung " + "ä" * 600, "umlauts"),
+    "8-bit-body": ("Grüße", "Grüße aus Zürich — 付款提醒 " + "y" * 3000),
+    "nul-in-body": ("nul", "before \x00 after"),
+    "nul-in-subject": ("nul \x00 subject", "body"),
+    "huge-body": ("huge", "line of a big letter\n" * 400_000),
+}
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("name", list(HOSTILE_BODIES))
+def test_hostile_messages_of_our_own_mailer_reach_the_sink_process_whole(
+    settings: Settings, session_factory: sessionmaker[Session], clock: datetime, name: str
+) -> None:
+    subject, message = HOSTILE_BODIES[name]
+    if "\x00" in subject + message and settings.database.url.startswith("postgresql"):
+        # PostgreSQL's text columns take no NUL: the outbox row itself is refused before any sink sees it.
+        pytest.skip("PostgreSQL stores no NUL in text")
+    _queue(session_factory, clock, name, subject, message)
+    with start_sink_process(settings.database) as sink:
+        result = dispatch_due_emails(
+            session_factory, mailer_for(settings.mail, sink.port), settings.mail, clock
+        )
+    assert (result.sent, result.retried, result.failed) == (1, 0, 0)
+    [stored] = _stored(session_factory)
+    assert stored.subject.startswith(subject[:60])
+    parsed = message_from_string(stored.raw)
+    assert parsed["Subject"] is not None and parsed["Bcc"] is None
+    text = next(p for p in parsed.walk() if p.get_content_type() == "text/plain")
+    assert text.get_payload(decode=True).decode().startswith(message[:200])
+    assert TOKEN_HEADER.lower() not in stored.raw.lower()
+    # RFC 5322's 998: the outbox cuts a subject to its 300-character column, the body is encoded in lines.
+    assert max(len(line) for line in stored.raw.splitlines()) <= 998
+
+
+# --- header writing: QuickCompat32 against the email package's own ------------------------------------------
+
+
+def _row(**overrides: object) -> OutboxEmail:
+    values: dict[str, object] = {
+        "id": 1,
+        "attempts": 1,
+        "message_id": "<00000000000000000000000000000001@creditflow>",
+        "to": "sales1@example.com",
+        "subject": "Payment reminder",
+        "body_html": "<p>Hello</p>\n",
+        "body_text": "Hello\n",
+        "attachments": [],
+        **overrides,
+    }
+    return OutboxEmail(**values)
+
+
+INJECTIONS = [
+    {"subject": "Hi\r\nBcc: evil@example.com"},
+    {"subject": "Hi\nBcc: evil@example.com"},
+    {"subject": "Hi\rBcc: evil@example.com"},
+    {"subject": "Hi\x0bBcc: evil@example.com"},
+    {"subject": "Hi\x0cBcc: evil@example.com"},
+    {"subject": "Hi\x1cBcc: evil@example.com"},
+    {"subject": "Grüße\r\nBcc: evil@example.com"},
+    {"subject": "Hi\x85Bcc: evil@example.com"},
+    {"subject": "Hi\u2028Bcc: evil@example.com"},
+    {"subject": "=?utf-8?q?Hi=0D=0ABcc=3A_evil=40example=2Ecom?="},
+    {"subject": ""},
+    {"subject": " "},
+    {"subject": "付款提醒函" * 80},
+    {"subject": "x" * 1200},
+    {"subject": "a " * 700},
+    {"to": "anna@example.com\r\nBcc: evil@example.com"},
+    {"to": '"Evil\r\nBcc: x@example.com" <anna@example.com>'},
+    {"to": "Müller <anna@example.com>"},
+    {"to": "anna@example.com, =?utf-8?q?Bcc=3A?= <b@example.com>"},
+]
+
+
+def _written(row: OutboxEmail, policy: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    mailer = YagmailMailer(
+        load_settings().mail,
+        "127.0.0.1",
+        25,
+        {TOKEN_HEADER: "t" * 43},
+        clock=lambda: datetime(2026, 12, 7, 3, 0, tzinfo=UTC),
+    )
+    boundaries = itertools.count()
+    monkeypatch.setattr(secrets, "token_hex", lambda _n: f"{next(boundaries):032x}")
+    monkeypatch.setattr(smtp, "QUICK_COMPAT32", policy)
+    try:
+        return mailer._message(mailer._client(), row)
+    except HeaderParseError as exc:
+        return ("refused", str(exc))
+
+
+@pytest.mark.parametrize("overrides", INJECTIONS, ids=lambda o: repr(o)[:40])
+def test_hostile_headers_are_written_byte_for_byte_as_compat32_writes_them_and_inject_nothing(
+    overrides: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = _row(**overrides)
+    quick = _written(row, QUICK_COMPAT32, monkeypatch)
+    assert quick == _written(row, compat32, monkeypatch)
+    if quick[0] == "refused":
+        return  # both refuse a value with an embedded header: the dispatcher records the row as failed
+    _recipients, text = quick
+    head = text.split("\n\n", 1)[0]
+    parsed = message_from_string(text)
+    assert parsed["Bcc"] is None
+    names = [line.split(":", 1)[0] for line in head.split("\n") if line and not line[0].isspace()]
+    assert sorted(set(names)) == sorted(set(names) & ALLOWED_HEADERS), names
+    assert names.count("Subject") == (1 if row.subject else 0) and names.count("To") == 1
+
+
+ALLOWED_HEADERS = {
+    "Content-Type",
+    "MIME-Version",
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Auto-Submitted",
+    TOKEN_HEADER,
+    "Content-Transfer-Encoding",
+}
+
+
+def test_random_control_characters_in_a_subject_write_the_same_bytes_as_compat32(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rnd = random.Random(29)
+    alphabet = [chr(c) for c in range(0, 0x21)] + list("aZ:=?é付 \u2028\x85\x7f")
+    for _ in range(150):
+        subject = "".join(rnd.choice(alphabet) for _ in range(rnd.choice([1, 3, 10, 80])))
+        row = _row(subject=subject)
+        quick = _written(row, QUICK_COMPAT32, monkeypatch)
+        assert quick == _written(row, compat32, monkeypatch), repr(subject)
+        if quick[0] != "refused":
+            assert message_from_string(quick[1])["Bcc"] is None
+
+
+@pytest.mark.db
+def test_a_subject_typed_with_an_embedded_header_goes_out_as_one_subject_line(
+    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+) -> None:
+    _queue(session_factory, clock, "a-before", "Before")
+    with transaction(session_factory) as session:
+        queue_email(
+            session,
+            dedupe_key="b-injected",
+            to=["anna@example.com"],
+            template="generic",
+            context={"subject": "Reminder\r\nBcc: evil@example.com", "message": "x"},
+            now=clock,
+        )
+    _queue(session_factory, clock, "c-after", "After")
+    with start_sink_process(settings.database) as sink:
+        result = dispatch_due_emails(
+            session_factory, mailer_for(settings.mail, sink.port), settings.mail, clock
+        )
+    # Rendering joins a subject's lines (mail.templates): the row goes out with its text on one line.
+    assert (result.sent, result.failed) == (3, 0)
+    stored = _stored(session_factory)
+    assert sorted(m.subject for m in stored) == ["After", "Before", "Reminder Bcc: evil@example.com"]
+    assert all("evil@example.com" not in m.rcpt_to for m in stored)
+    for message in stored:
+        assert message_from_string(message.raw)["Bcc"] is None
+
+
+# --- Flask's session cookie with a cached serializer (11c98a3) ----------------------------------------------
+
+
+def _cookie_apps() -> dict[str, Flask]:
+    """The same small app twice: with CookieSessions, and with Flask's own SecureCookieSessionInterface."""
+    apps: dict[str, Flask] = {}
+    for name in ("ours", "flask"):
+        app = Flask(f"cookies_{name}")
+        app.secret_key = "key-1"
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=30)
+        if name == "ours":
+            cookie_sessions.register(app)
+        else:
+            app.session_interface = SecureCookieSessionInterface()
+
+        @app.get("/set/<key>/<value>")
+        def set_value(key: str, value: str) -> str:
+            session[key] = value
+            return "set"
+
+        @app.get("/permanent")
+        def permanent() -> str:
+            session.permanent = True
+            session["p"] = "1"
+            return "permanent"
+
+        @app.get("/get")
+        def get_values() -> dict[str, str]:
+            return dict(session)
+
+        @app.get("/clear")
+        def clear() -> str:
+            session.clear()
+            return "cleared"
+
+        @app.get("/pop/<key>")
+        def pop(key: str) -> str:
+            session.pop(key, None)
+            return "popped"
+
+        @app.get("/untouched")
+        def untouched() -> str:
+            return "untouched"
+
+        apps[name] = app
+    return apps
+
+
+def _answer(response: TestResponse) -> tuple[int, bytes, bool, bool, str]:
+    cookies = response.headers.getlist("Set-Cookie")
+    deleted = any("Expires=Thu, 01 Jan 1970" in c for c in cookies)
+    return response.status_code, response.data, bool(cookies), deleted, response.headers.get("Vary", "")
+
+
+COOKIE_STEPS: list[tuple[str, ...]] = [
+    ("GET", "/untouched"),
+    ("GET", "/get"),
+    ("GET", "/set/user/anna"),
+    ("GET", "/get"),
+    ("GET", "/untouched"),
+    ("KEY", "key-2", "key-1"),  # rotation: the old key a fallback
+    ("GET", "/get"),
+    ("GET", "/set/user/bob"),
+    ("KEY", "key-3"),  # the fallback dropped: cookies signed with key-1/key-2 no longer read
+    ("GET", "/get"),
+    ("GET", "/set/user/carol"),
+    ("FALLBACKS-APPEND", "key-9"),  # the list changed in place, the secret key not
+    ("GET", "/get"),
+    ("FORGE", "eyJ1c2VyIjoiYWRtaW4ifQ.Zabcde.forgedsignature"),
+    ("GET", "/get"),
+    ("GET", "/set/user/dora"),
+    ("GET", "/pop/user"),  # modified to empty: the cookie must be deleted
+    ("GET", "/get"),
+    ("GET", "/set/user/eve"),
+    ("GET", "/clear"),
+    ("GET", "/get"),
+    ("GET", "/permanent"),
+    ("EXPIRE",),
+    ("GET", "/get"),
+    ("GET", "/untouched"),
+]
+
+
+def test_the_cached_cookie_serializer_answers_as_flask_s_own_through_rotation_forgery_and_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers: dict[str, list[object]] = {}
+    for name, app in _cookie_apps().items():
+        client = app.test_client()
+        seen: list[object] = []
+        moved = 0.0
+        for step in COOKIE_STEPS:
+            if step[0] == "KEY":
+                app.secret_key = step[1]
+                app.config["SECRET_KEY_FALLBACKS"] = list(step[2:])
+            elif step[0] == "FALLBACKS-APPEND":
+                app.config["SECRET_KEY_FALLBACKS"].append(step[1])
+            elif step[0] == "FORGE":
+                client.set_cookie("session", step[1])
+            elif step[0] == "EXPIRE":
+                moved += 3600.0  # past PERMANENT_SESSION_LIFETIME: itsdangerous reads the clock
+                monkeypatch.setattr("time.time", lambda m=moved, real=time.time: real() + m)
+            else:
+                seen.append((step, _answer(client.get(step[1]))))
+        monkeypatch.undo()
+        answers[name] = seen
+    assert answers["ours"] == answers["flask"]
+    readings = [a for (step, a) in answers["ours"] if step[1] == "/get"]  # type: ignore[index]
+    assert [r[1] for r in readings] == [
+        b"{}\n",
+        b'{"user":"anna"}\n',
+        b'{"user":"anna"}\n',  # read with the fallback key
+        b"{}\n",  # key-1 and key-2 dropped
+        b'{"user":"carol"}\n',
+        b"{}\n",  # forged
+        b"{}\n",  # popped to empty
+        b"{}\n",  # cleared
+        b"{}\n",  # expired
+    ]
+
+
+def test_an_emptied_session_deletes_the_cookie_and_an_accessed_one_varies_on_it() -> None:
+    app = _cookie_apps()["ours"]
+    client = app.test_client()
+    client.get("/set/user/anna")
+    popped = client.get("/pop/user")
+    assert any("Expires=Thu, 01 Jan 1970" in c for c in popped.headers.getlist("Set-Cookie"))
+    assert "Cookie" in popped.headers.get("Vary", "")
+    assert client.get_cookie("session") is None
+    read = client.get("/get")
+    assert "Cookie" in read.headers.get("Vary", "") and not read.headers.getlist("Set-Cookie")
+    assert "Vary" not in client.get("/untouched").headers
+
+
+def test_create_app_uses_the_cached_serializer(app: Flask) -> None:
+    assert isinstance(app.session_interface, cookie_sessions.CookieSessions)
+
+
+# --- the mail templates' cached money and when filters (ac7b11b) --------------------------------------------
+
+ALIKE_VALUES: list[object] = [
+    Decimal("1.0"),
+    Decimal("1.00"),
+    Decimal("1"),
+    Decimal("1E+3"),
+    Decimal("1000"),
+    Decimal("1000.000"),
+    Decimal("-0"),
+    Decimal("0"),
+    Decimal("-0.00"),
+    Decimal("-0.004"),
+    Decimal("0.005"),
+    Decimal("0.015"),
+    Decimal("-1234.5"),
+    Decimal("999999999999.995"),
+    Decimal("123456789012345678901234567890.125"),
+    Decimal("1E+40"),
+    Decimal("1E+41"),
+    Decimal("NaN"),
+    Decimal("-Infinity"),
+    Decimal("sNaN"),
+    10**41,
+    1,
+    True,
+    "1",
+    "1.00",
+    "¥1",
+    "",
+    None,
+    1.0,
+    -0.0,
+]
+CURRENCIES: list[object] = [None, "EUR", "eur", "CNY", "JPY", "USD", "XXX", "1", "€", ""]
+LOCALES = [None, "en", "zh_Hans", "de_DE"]
+DAYS: list[object] = [
+    date(2026, 12, 7),
+    datetime(2026, 12, 7, 23, 30, tzinfo=UTC),
+    datetime(2026, 12, 7, 23, 30),
+    datetime(2026, 12, 8, 7, 30, tzinfo=timezone(timedelta(hours=8))),
+    datetime(2026, 12, 7, 23, 30, tzinfo=timezone(timedelta(hours=8))),
+    "2026-12-07",
+    "2026-12-07T23:30:00+00:00",
+    "2026-12-07T23:30:00+08:00",
+    "not a day",
+    "",
+    None,
+]
+
+
+def test_the_cached_money_filter_never_writes_one_notice_s_value_into_another_s() -> None:
+    # Customers' notices one after another in a random order, each value in each currency and language:
+    # whatever was kept before, the filter writes what format_money writes for exactly that value.
+    templates._kept_money.cache_clear()
+    calls = list(itertools.product(ALIKE_VALUES, CURRENCIES, LOCALES)) * 2
+    random.Random(15).shuffle(calls)
+    for value, currency, locale in calls:
+        assert templates._money_text(value, currency, locale=locale) == format_money(
+            value,
+            currency,
+            locale=locale,  # type: ignore[arg-type]
+        ), (value, currency, locale)
+    assert templates._kept_money.cache_info().hits > 0  # the cache was used, not bypassed
+
+
+def test_the_cached_when_filter_writes_each_time_zone_and_language_as_format_when_for() -> None:
+    templates._kept_when.cache_clear()
+    calls = list(itertools.product(DAYS, ["en", "zh", "de"])) * 2
+    random.Random(15).shuffle(calls)
+    for value, language in calls:
+        assert templates._when_text(value, language=language) == format_when_for(
+            value,  # type: ignore[arg-type]
+            language=language,
+        ), (value, language)
+    assert templates._kept_when.cache_info().hits > 0
+
+
+def test_a_rendered_zh_and_en_notice_pair_keeps_each_reader_s_currency_and_language() -> None:
+    # Two customers, same digits: an en EUR customer and a zh CNY one, rendered alternately.
+    for _round in range(3):
+        for language, currency, expected in (("en", "EUR", "€1,200.00"), ("zh", "CNY", "¥1,200.00")):
+            environment = templates._environment(templates.TEMPLATE_DIR, language)
+            text = environment.from_string("{{ amount | money(currency) }}").render(
+                amount=Decimal("1200.0"), currency=currency
+            )
+            assert text == expected
