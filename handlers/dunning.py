@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select
 
-from handlers.dunning_overdue import changes_no_invoice, overdue_invoices
+from handlers.dunning_overdue import changes_no_invoice, no_promise_yet, open_promise_id, overdue_invoices
 from workflows.credit.customers import get_customer
 from workflows.credit.models import (
     DunningCase,
@@ -158,6 +158,7 @@ def open_case(ctx: TaskContext, req: OpenCaseRequest) -> OpenedCase:
             )
         )
     case = _insert_case(ctx, customer.id, customer.currency)
+    no_promise_yet(ctx, case.id)  # a new case: the step's reviews need not ask
     # The invoices the case is about: it closes as paid only when every invoice it dunned is paid.
     overdue = overdue_invoices(ctx, customer.id)
     add_event(ctx, case, "opened", invoices=[i.number for i in overdue])
@@ -296,20 +297,9 @@ def review_case(ctx: TaskContext, req: ReviewRequest) -> Review:
     return Review("wait", next_at.isoformat(), case.status, total, oldest.isoformat())
 
 
-# promises.open_promise's question, asked in Core: most reviews find no open promise, and the ORM's select
-# of a whole DunningPromise cost twice as much to find none (two reviews in a case's first step).
-_PROMISES = cast(Table, DunningPromise.__table__)
-_OPEN_PROMISE_ID = (
-    select(_PROMISES.c.id)
-    .where(_PROMISES.c.case_id == bindparam("case_id"), _PROMISES.c.status == PromiseStatus.OPEN)
-    .order_by(_PROMISES.c.id.desc())
-    .limit(1)
-)
-
-
 def _open_promise(ctx: TaskContext, case_id: int) -> DunningPromise | None:
     """`promises.open_promise`: the promise that pauses the case now, if any."""
-    found = ctx.session.execute(_OPEN_PROMISE_ID, {"case_id": case_id}).scalar()
+    found = open_promise_id(ctx, case_id)
     return None if found is None else open_promise(ctx.session, case_id)
 
 
