@@ -5,6 +5,7 @@ is the clock, and with the dispatcher's guarantees (a row sent once, marked sent
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -21,8 +22,8 @@ from workflows.clock import utcnow
 from workflows.mail import dispatch_loop
 from workflows.mail.dispatch_loop import MailDispatcher
 from workflows.mail.outbox import queue_email
-from workflows.mail.sink import SINK_HOST, start_controller
-from workflows.mail.sink_process import start_sink_process
+from workflows.mail.sink import SINK_HOST, TOKEN_HEADER, start_controller
+from workflows.mail.sink_process import start_mail_process, start_sink_process
 from workflows.mail.smtp import YagmailMailer
 from workflows.settings import ClockSettings, Settings
 from workflows.store.db import transaction
@@ -158,3 +159,44 @@ def test_a_mail_process_that_died_is_reported_once(
                 sink.nudge()  # every request nudges: the log says it once
     assert caplog.text.count("has ended") == 1
     assert f"the mail process {sink.pid} has ended (exit code " in caplog.text
+
+
+def test_with_a_relay_the_mail_process_sends_there_and_runs_no_sink(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    relay = RecordingSink()
+    controller = start_controller(relay, SINK_HOST, 0)
+    mail = dataclasses.replace(settings.mail, smtp_host=SINK_HOST, smtp_port=controller.port)
+    try:
+        with start_mail_process(settings.database, mail, settings.clock) as process:
+            assert process.port is None and process.dispatches
+            _queue(session_factory, utcnow(), 1)
+            process.nudge()
+            [message] = relay.wait_for(1, timeout=20)
+    finally:
+        controller.stop()
+    assert message["Subject"] == "Notice 1" and TOKEN_HEADER not in message
+    assert _statuses(session_factory) == [MailStatus.SENT]
+    assert _stored(session_factory) == []  # no sink: nothing at /mail
+
+
+def test_after_a_failed_send_the_next_look_waits(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    clock: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A relay that refuses connections: the round ends after its first failure (the others stay due,
+    # untried); looking again every POLL_S would try one more row each time, as fast as the loop turns.
+    monkeypatch.setattr(dispatch_loop, "POLL_S", 0.02)
+    monkeypatch.setattr(dispatch_loop, "FAILED_ROUND_WAIT_S", 60.0)
+    for n in range(3):
+        _queue(session_factory, clock, n)
+    refused = YagmailMailer(settings.mail, SINK_HOST, 1)  # nothing listens on port 1
+    dispatcher = MailDispatcher(session_factory, refused, settings.mail, lambda: clock)
+    dispatcher.start()
+    time.sleep(1.0)
+    dispatcher.stop(wait_s=10)
+    with session_factory() as session:
+        attempts = sorted(session.scalars(select(OutboxEmail.attempts)))
+    assert attempts == [0, 0, 1]

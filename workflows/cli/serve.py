@@ -16,7 +16,7 @@ from webui import create_app
 from webui.security import for_workers
 from workflows.batch.jobs import DAILY_JOBS
 from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-from workflows.mail.sink_process import SinkProcess, start_sink_process
+from workflows.mail.sink_process import SinkProcess, start_mail_process, start_sink_process
 from workflows.settings import Settings
 
 # Threads answering requests in the foreground server. One process shares one GIL, so more threads add
@@ -43,8 +43,25 @@ def http_server(app: Any, host: str, port: int) -> Any:
     )
 
 
+def start_mail_child(settings: Settings, dispatch: bool) -> SinkProcess | None:
+    """serve's child process for the mail: without a relay the built-in sink, which with `dispatch` also
+    sends the outbox to itself; with a relay and `dispatch`, one that sends the outbox to the relay; else
+    none. Either way the mail work runs beside the web process, not on its GIL.
+
+    Raises:
+        OSError: the sink's port cannot be bound (the message names the setting), or the child failed.
+    """
+    mail = settings.mail if dispatch else None
+    if not settings.mail.smtp_host:
+        port = settings.mail.sink_port
+        return start_sink_process(settings.database, port=port, mail=mail, clock=settings.clock)
+    if dispatch:
+        return start_mail_process(settings.database, settings.mail, settings.clock)
+    return None
+
+
 def nudge_both(scheduler: EmbeddedScheduler, sink: SinkProcess | None) -> Callable[[], None]:
-    """A web action's nudge: to the scheduler (timers it armed) and, when the sink's process sends the
+    """A web action's nudge: to the scheduler (timers it armed) and, when the mail process sends the
     outbox, to that process (mail it queued)."""
     if sink is None or not sink.dispatches:
         return scheduler.nudge
@@ -86,12 +103,10 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             if self.stopped.is_set():
                 self.lock.release()
                 return
-            if not settings.mail.smtp_host:
-                self.sink = start_sink_process(
-                    settings.database, port=settings.mail.sink_port, mail=settings.mail, clock=settings.clock
-                )
+            self.sink = start_mail_child(settings, dispatch=True)
+            if self.sink is not None and self.sink.port is not None:
                 self.svc.sink_port = self.sink.port
-            mailer = None if self.sink else self.svc.mailer()  # the sink's process sends the outbox itself
+            mailer = None if self.sink else self.svc.mailer()  # the mail process sends the outbox itself
             self.scheduler = EmbeddedScheduler(
                 self.svc.rt, mailer, self.svc.rt.clock, DAILY_JOBS, lock=self.lock
             )

@@ -18,7 +18,6 @@ from workflows.credit.roles import PROCESS_OWNERS
 from workflows.definitions.deploy import DEPLOYABLE_SUFFIXES, deploy_files, read_files, validate_files
 from workflows.definitions.shipped import shipped_bundles
 from workflows.definitions.validation import InvalidBundle
-from workflows.mail.sink_process import start_sink_process
 from workflows.store.db import transaction
 from workflows.store.schema import upgrade_schema
 
@@ -81,39 +80,33 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
     from webui import create_app
     from workflows.batch.jobs import DAILY_JOBS
     from workflows.batch.scheduler import EmbeddedScheduler, SingleSchedulerLock
-    from workflows.cli.serve import http_server, nudge_both
+    from workflows.cli.serve import http_server, nudge_both, start_mail_child
 
     settings = ctx.settings
     try:
-        # The sink runs in a child process (it ends with this one): beside the web process, not on its GIL.
-        # With the scheduler on, the child also sends the outbox, so no mail work is left on that GIL.
-        sink = None
-        if not settings.mail.smtp_host:
-            dispatch = settings.scheduler.enabled
-            sink = start_sink_process(
-                settings.database,
-                port=settings.mail.sink_port,
-                mail=settings.mail if dispatch else None,
-                clock=settings.clock,
-            )
+        # The mail runs in a child process (it ends with this one), beside the web process, not on its GIL:
+        # the sink without a relay, and with the scheduler on the outbox's sending (to the sink or relay).
+        mail_child = start_mail_child(settings, dispatch=settings.scheduler.enabled)
     except OSError as exc:  # the message names the setting to change
         fail(str(exc), 1)
-    app = create_app(settings, sink_port=sink.port if sink else None)
+    sink_port = mail_child.port if mail_child else None
+    app = create_app(settings, sink_port=sink_port)
     svc = app.extensions["creditflow"]
     lock = SingleSchedulerLock(svc.rt)
     scheduler, held = None, "off"
     if settings.scheduler.enabled:
         held = "on" if lock.acquire() else "standing by: another process holds the lock"
         # Without the lock it stands by, and takes over when the holder dies (or loses its session).
-        mailer = None if sink else svc.mailer()  # the sink's process sends the outbox itself
+        dispatched = mail_child is not None and mail_child.dispatches
+        mailer = None if dispatched else svc.mailer()  # else the mail process sends the outbox itself
         scheduler = EmbeddedScheduler(svc.rt, mailer, svc.rt.clock, DAILY_JOBS, lock=lock)
-        svc.nudge = nudge_both(scheduler, sink)
+        svc.nudge = nudge_both(scheduler, mail_child)
         scheduler.start()
     host, port = host or settings.web.host, port or settings.web.port
     server = http_server(app, host, port)
     # SystemExit (and Ctrl-C) ends server.run(), so the finally block below stops the scheduler and the sink.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    mail = f"127.0.0.1:{sink.port}" if sink else settings.mail.smtp_host
+    mail = f"127.0.0.1:{sink_port}" if sink_port else settings.mail.smtp_host
     click.echo(f"creditflow on http://{host}:{port}  (mail: {mail}, scheduler: {held})")
     try:
         server.run()
@@ -124,8 +117,8 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int | None)
         if scheduler:
             scheduler.shutdown(wait_s=SHUTDOWN_WAIT_S)
         lock.release()
-        if sink:
-            sink.stop()
+        if mail_child:
+            mail_child.stop()
 
 
 @click.group("prefect")

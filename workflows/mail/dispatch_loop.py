@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 # How often the dispatcher looks for due rows nobody announced: what the scheduler's rounds queued, retries.
 POLL_S = 1.0
+# After a round in which a send failed (an unreachable relay ends the round after its one failure, the
+# other rows stay due untried): the next look waits this long, as the scheduler's backoff did; nudges
+# still run a round at once.
+FAILED_ROUND_WAIT_S = 30.0
 # As the scheduler's NUDGE_WINDOW: the nudges of a burst of requests share a round and its SMTP connection.
 WINDOW_S = 0.25
 BATCH = 200  # rows claimed per dispatch_due_emails call, as the scheduler's MAIL_BATCH
@@ -43,6 +47,7 @@ class MailDispatcher:
         self._clock = clock
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self._failed = False  # a send of the last round failed
         self._thread = threading.Thread(target=self._run, name="mail-dispatch", daemon=True)
 
     def start(self) -> None:
@@ -62,7 +67,7 @@ class MailDispatcher:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(POLL_S)
+            self._wake.wait(FAILED_ROUND_WAIT_S if self._failed else POLL_S)
             self._wake.clear()
             if self._stopped.is_set():
                 return
@@ -74,6 +79,7 @@ class MailDispatcher:
     def run_round(self, now: datetime) -> int:
         """Send every row due by `now`; returns how many were handled (sent, retried or failed)."""
         handled = 0
+        self._failed = False
         try:
             with self._factory() as session:
                 if not count_due_emails(session, now):
@@ -82,8 +88,10 @@ class MailDispatcher:
                 batch = dispatch_due_emails(self._factory, self._mailer, self._settings, now, limit=BATCH)
                 done = batch.sent + batch.retried + batch.failed
                 handled += done
+                self._failed = self._failed or bool(batch.retried or batch.failed)
                 if done < BATCH:  # nothing else due; a row retried with no delay waits for the next round
                     break
         except Exception as exc:  # a sweep loop: a failed round is a log line; the next look tries again
             logger.error("mail dispatch round at %s failed: %s: %s", now.isoformat(), type(exc).__name__, exc)
+            self._failed = True
         return handled

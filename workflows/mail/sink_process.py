@@ -10,7 +10,8 @@ sink outlives its `serve`. Run as `python -m workflows.mail.sink_process` by sta
 
 Given the mail and clock settings, the child also sends the outbox to itself (mail.dispatch_loop): `serve`'s
 scheduler then leaves e-mail out of its rounds, and the web process only nudges the child through that pipe
-when a request may have queued mail (SinkProcess.nudge).
+when a request may have queued mail (SinkProcess.nudge). With a relay configured, `serve` starts the same
+child without a sink (start_mail_process), sending to the relay.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ DISPATCH_STOP_S = 5.0
 
 
 class SinkProcess:
-    """A running sink child process: `port` is its bound port, `stop()` ends it (a second call: nothing)."""
+    """A running sink child process: `port` is its bound port (None: a mail process without a sink, which
+    sends to the relay), `stop()` ends it (a second call: nothing)."""
 
-    def __init__(self, child: subprocess.Popen[bytes], host: str, port: int, dispatches: bool) -> None:
+    def __init__(self, child: subprocess.Popen[bytes], host: str, port: int | None, dispatches: bool) -> None:
         self._child: subprocess.Popen[bytes] | None = child
         self.host = host
         self.port = port
@@ -87,7 +89,8 @@ class SinkProcess:
         with self._pipe:
             child, self._child = self._child, None
         if child is not None:
-            forget_token(self.port)
+            if self.port is not None:
+                forget_token(self.port)
             _end(child)
 
     def __enter__(self) -> SinkProcess:
@@ -115,6 +118,28 @@ def start_sink_process(
         OSError: the address cannot be bound (the message names the setting to change), or the child
             ended or stayed silent before it listened.
     """
+    return _start(database, host, port, mail, clock, receive=True)
+
+
+def start_mail_process(database: DatabaseSettings, mail: MailSettings, clock: ClockSettings) -> SinkProcess:
+    """Start a child process that only sends the outbox, to the relay `mail` names (no sink): `serve`
+    with a relay keeps its mail off the web process's GIL too. nudge() it when mail may have been queued.
+
+    Raises:
+        OSError: the child ended or stayed silent before it started.
+    """
+    return _start(database, SINK_HOST, 0, mail, clock, receive=False)
+
+
+def _start(
+    database: DatabaseSettings,
+    host: str,
+    port: int,
+    mail: MailSettings | None,
+    clock: ClockSettings | None,
+    *,
+    receive: bool,
+) -> SinkProcess:
     token = secrets.token_urlsafe(32)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(_python_path())}
     child = subprocess.Popen(
@@ -127,6 +152,7 @@ def start_sink_process(
             "host": host,
             "port": port,
             "token": token,
+            "receive": receive,
         }
         if mail is not None:
             settings["dispatch"] = {
@@ -144,7 +170,8 @@ def start_sink_process(
     if "port" not in answer:
         _end(child)
         raise OSError(answer.get("errno"), answer["error"])
-    remember_token(answer["port"], token)
+    if answer["port"] is not None:
+        remember_token(answer["port"], token)
     return SinkProcess(child, host, answer["port"], mail is not None)
 
 
@@ -195,14 +222,17 @@ def main() -> None:
     settings = json.loads(sys.stdin.buffer.readline())
     engine = make_engine(DatabaseSettings(**settings["database"]))
     factory = make_session_factory(engine)
+    sink = None
     try:
-        sink = start_sink(factory, settings["host"], settings["port"], token=settings["token"])
+        if settings["receive"]:
+            sink = start_sink(factory, settings["host"], settings["port"], token=settings["token"])
     except OSError as exc:  # its text names the setting to change; the parent raises it again
         _say({"errno": exc.errno, "error": exc.strerror or str(exc)})
         engine.dispose()
         sys.exit(1)
-    dispatcher = _dispatcher(settings.get("dispatch"), factory, sink.port)
-    _say({"port": sink.port})
+    port = sink.port if sink is not None else None
+    dispatcher = _dispatcher(settings.get("dispatch"), factory, port)
+    _say({"port": port})
     try:
         while os.read(sys.stdin.fileno(), 4096):  # nudges; end-of-file is the signal to stop
             if dispatcher is not None:
@@ -210,14 +240,16 @@ def main() -> None:
     finally:
         if dispatcher is not None:
             dispatcher.stop(DISPATCH_STOP_S)
-        sink.stop()
+        if sink is not None:
+            sink.stop()
         engine.dispose()
 
 
 def _dispatcher(
-    settings: dict[str, Any] | None, factory: sessionmaker[Session], port: int
+    settings: dict[str, Any] | None, factory: sessionmaker[Session], port: int | None
 ) -> MailDispatcher | None:
-    """The child's outbox dispatcher, started, when the parent handed it the mail and clock settings."""
+    """The child's outbox dispatcher, started, when the parent handed it the mail and clock settings: to
+    this child's sink on `port`, or (None) to the relay the mail settings name."""
     if not settings:
         return None
     # Imported here: a sink that does not dispatch needs neither yagmail nor the clock's tables.
