@@ -6,6 +6,7 @@ taken, mail without the sink's token, hostile headers and bodies, values alike b
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import random
@@ -25,10 +26,11 @@ from pathlib import Path
 import pytest
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from handlers.registry import build_operations
 from tests.attacks.serve_processes import (
     children,
     cmdline,
@@ -40,8 +42,17 @@ from tests.attacks.serve_processes import (
     until,
     zombie,
 )
+from tests.batch.test_scale_guards import NOW, dunning_outcome, seed_book
 from tests.e2e.conftest import free_port
+from tests.sod_diagrams import bundle
 from webui import cookie_sessions
+from workflows.batch.daily_starts import plan_dunning, run_chunks
+from workflows.credit.models import Customer, DunningCase
+from workflows.definitions.deploy import deploy_files
+from workflows.engine.runtime import Runtime
+from workflows.engine.service_tasks import Operation, TaskContext
+from workflows.engine.starts import start_instance
+from workflows.errors import DomainError, NotFound
 from workflows.mail import smtp, templates
 from workflows.mail.header_fold import QUICK_COMPAT32
 from workflows.mail.outbox import dispatch_due_emails, queue_email
@@ -52,8 +63,9 @@ from workflows.mail.templates import format_when_for
 from workflows.money import format_money
 from workflows.settings import DatabaseSettings, Settings, load_settings
 from workflows.store.db import make_engine, make_session_factory, transaction
-from workflows.store.models import MailStatus, OutboxEmail
+from workflows.store.models import DefinitionStatus, MailStatus, OutboxEmail, ProcessDefinition
 from workflows.store.sink_tables import SinkMessage
+from workflows.users import Actor
 
 SINK_MODULE = "workflows.mail.sink_process"
 
@@ -94,7 +106,7 @@ def _forged(token: str | None, subject: str = "Forged") -> EmailMessage:
     return message
 
 
-# --- serve and its mail process, killed ---------------------------------------------------------------------
+# --- serve and its mail process, killed
 
 
 def _mail_child(pid: int) -> int:
@@ -235,7 +247,7 @@ def test_a_sink_port_held_when_a_gunicorn_worker_takes_the_scheduler_is_tried_ag
         kill(server)
 
 
-# --- the mail process, killed; mail that fails --------------------------------------------------------------
+# --- the mail process, killed; mail that fails
 
 
 @pytest.mark.db
@@ -294,7 +306,7 @@ def test_kill_9_of_the_mail_process_mid_dispatch_sends_at_most_the_one_in_flight
     assert {status for _key, status, _n in _outbox(session_factory)} == {MailStatus.SENT}
 
 
-# --- what our own mailer sends the sink ---------------------------------------------------------------------
+# --- what our own mailer sends the sink
 
 HOSTILE_BODIES = {
     "long-ascii-subject": ("s" * 2000, "a long subject"),
@@ -332,7 +344,7 @@ def test_hostile_messages_of_our_own_mailer_reach_the_sink_process_whole(
     assert max(len(line) for line in stored.raw.splitlines()) <= 998
 
 
-# --- header writing: QuickCompat32 against the email package's own ------------------------------------------
+# --- header writing: QuickCompat32 against the email package's own
 
 
 def _row(**overrides: object) -> OutboxEmail:
@@ -464,7 +476,7 @@ def test_a_subject_typed_with_an_embedded_header_goes_out_as_one_subject_line(
         assert message_from_string(message.raw)["Bcc"] is None
 
 
-# --- Flask's session cookie with a cached serializer (11c98a3) ----------------------------------------------
+# --- Flask's session cookie with a cached serializer (11c98a3)
 
 
 def _cookie_apps() -> dict[str, Flask]:
@@ -602,7 +614,7 @@ def test_create_app_uses_the_cached_serializer(app: Flask) -> None:
     assert isinstance(app.session_interface, cookie_sessions.CookieSessions)
 
 
-# --- the mail templates' cached money and when filters (ac7b11b) --------------------------------------------
+# --- the mail templates' cached money and when filters (ac7b11b)
 
 ALIKE_VALUES: list[object] = [
     Decimal("1.0"),
@@ -689,3 +701,185 @@ def test_a_rendered_zh_and_en_notice_pair_keeps_each_reader_s_currency_and_langu
                 amount=Decimal("1200.0"), currency=currency
             )
             assert text == expected
+
+
+# --- Runtime.latest (2240dfb): the newest active version, read at every start
+
+_ONE_TASK = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+    id="{key}_definitions" targetNamespace="http://creditflow.example/bpmn/tests">
+  <bpmn:process id="{key}" name="{key}" isExecutable="true">
+    <bpmn:startEvent id="started"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="review" name="{name}">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="credit_approval.json" />
+          <spiffworkflow:property name="candidateGroups" value="process_owner" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>to_task</bpmn:incoming>
+      <bpmn:outgoing>to_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="to_task" sourceRef="started" targetRef="review" />
+    <bpmn:endEvent id="done"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="to_end" sourceRef="review" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+OWNER = Actor("owner1", frozenset({"process_owner"}))
+
+
+def _deploy(rt: Runtime, key: str, name: str, now: datetime) -> int:
+    files = bundle(key, _ONE_TASK.format(key=key, name=name))
+    with transaction(rt.factory) as session:
+        [deployed] = deploy_files(session, files, rt.operations, deployed_by="owner1", now=now)
+    return deployed.version
+
+
+def _version_started(rt: Runtime, key: str, now: datetime) -> tuple[int, int]:
+    instance = start_instance(rt, key, {}, actor=OWNER, now=now, check_groups=False)
+    return instance.version, instance.definition_id
+
+
+def _set_status(rt: Runtime, key: str, version: int, status: str) -> None:
+    with transaction(rt.factory) as session:
+        session.execute(
+            update(ProcessDefinition)
+            .where(ProcessDefinition.process_key == key, ProcessDefinition.version == version)
+            .values(status=status)
+        )
+
+
+@pytest.mark.db
+def test_a_start_takes_the_version_another_process_deployed_or_approved_a_moment_before(
+    settings: Settings, db_engine: Engine, clock: datetime
+) -> None:
+    # Two Runtimes on one database: two processes, each with its own cache of definitions.
+    deployer = Runtime(db_engine, settings, build_operations())
+    starter = Runtime(db_engine, settings, build_operations())
+    key = "a29_latest"
+    assert _deploy(deployer, key, "Review v1", clock) == 1
+    assert _version_started(starter, key, clock)[0] == 1
+    assert _deploy(deployer, key, "Review v2", clock) == 2
+    version, v2_id = _version_started(starter, key, clock)
+    assert version == 2  # the very next start, no cache in the way
+    assert _deploy(deployer, key, "Review v3", clock) == 3
+    # v3 is read once (cached) while it is active, then turns pending, then rejected: never started then.
+    assert _version_started(starter, key, clock)[0] == 3
+    for status in (DefinitionStatus.PENDING, DefinitionStatus.REJECTED):
+        _set_status(deployer, key, 3, status)
+        assert _version_started(starter, key, clock) == (2, v2_id), status
+    _set_status(deployer, key, 3, DefinitionStatus.ACTIVE)  # a second owner approved it elsewhere
+    assert _version_started(starter, key, clock)[0] == 3
+    # No active version left: a clear NotFound saying why, not the cached one.
+    for version in (1, 2, 3):
+        _set_status(deployer, key, version, DefinitionStatus.PENDING)
+    with pytest.raises(NotFound, match="waits for a second process owner"):
+        _version_started(starter, key, clock)
+    with pytest.raises(NotFound):
+        _version_started(starter, "a29_never_deployed", clock)
+
+
+# --- S11's dunning Core writes (6d1be74, 6648d0c): a group cut off, a start refused mid-group ------------
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 inside a group's transaction: nothing catches it, the whole group rolls back."""
+
+
+def _with_failing(
+    operation: str, error: BaseException, *, call: int = 0, business_key: str = ""
+) -> dict[str, Operation]:
+    """The shipped operations, `operation` raising `error` after its own writes: on its `call`-th call, or
+    at every call for the instance of `business_key` (a dunning case's is its customer's id)."""
+    operations = dict(build_operations())
+    real = operations[operation]
+    calls = itertools.count(1)
+
+    def failing(ctx: TaskContext, request: object) -> object:
+        answer = real.func(ctx, request)
+        if next(calls) == call or (business_key and ctx.business_key == business_key):
+            raise error
+        return answer
+
+    operations[operation] = dataclasses.replace(real, func=failing)
+    return operations
+
+
+def _late_customers(factory: sessionmaker[Session]) -> dict[str, str]:
+    """e-mail -> name of each customer seed_book made late (every fourth owes nothing overdue)."""
+    with factory() as session:
+        rows = session.execute(select(Customer.email, Customer.name, Customer.external_id)).all()
+    return {email: name for email, name, external in rows if int(external[1:]) % 4 != 3}
+
+
+def _notices_are_each_customer_s_own(factory: sessionmaker[Session], outcome: dict[str, object]) -> None:
+    names = _late_customers(factory)
+    for to, template, subject in outcome["notices"]:  # type: ignore[attr-defined]
+        assert template == "dunning_notice"
+        assert names[to] in subject, (to, subject)  # no other customer's name, language or amounts
+
+
+@pytest.mark.db
+def test_a_dunning_group_cut_off_mid_start_loses_nothing_and_sends_nothing_twice(
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    seed_book(session_factory, NOW, customers=12)
+    cut = Runtime(db_engine, settings, _with_failing("dunning.send_notice", _Killed("kill -9"), call=4))
+    with pytest.raises(_Killed):
+        run_chunks(cut, plan_dunning(cut, NOW.date()), NOW)
+    whole = Runtime(db_engine, settings, build_operations())
+    run_chunks(whole, plan_dunning(whole, NOW.date()), NOW)
+    run_chunks(whole, plan_dunning(whole, NOW.date()), NOW)  # a second run the same day adds nothing
+    outcome = dunning_outcome(session_factory)
+    late = _late_customers(session_factory)
+    assert sorted(email for email, _status, _level in outcome["cases"]) == sorted(late)
+    assert sorted(to for to, _template, _subject in outcome["notices"]) == sorted(late)
+    _notices_are_each_customer_s_own(session_factory, outcome)
+
+
+@pytest.mark.db
+def test_a_dunning_start_refused_after_its_core_writes_leaves_the_group_s_other_cases_right(
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    ids = seed_book(session_factory, NOW, customers=12)
+    refused = DomainError("refused after the case was written")
+    failing = _with_failing("dunning.send_notice", refused, business_key=str(ids["C0001"]))
+    rt = Runtime(db_engine, settings, failing)
+    result = run_chunks(rt, plan_dunning(rt, NOW.date()), NOW)
+    assert result.failed == [ids["C0001"]]
+    outcome = dunning_outcome(session_factory)
+    late = _late_customers(session_factory)
+    with session_factory() as session:
+        [failed_email] = session.scalars(select(Customer.email).where(Customer.id.in_(result.failed)))
+    # The refused start's case and notice rolled back with its savepoint; the next start's Core INSERT
+    # may reuse its id (SQLite): no stale object of it in the session answered for another customer.
+    assert sorted(email for email, _s, _l in outcome["cases"]) == sorted(set(late) - {failed_email})
+    assert sorted(to for to, _t, _s in outcome["notices"]) == sorted(set(late) - {failed_email})
+    assert {(status, level) for _e, status, level in outcome["cases"]} == {("open", 1)}
+    _notices_are_each_customer_s_own(session_factory, outcome)
+    with session_factory() as session:
+        cases = session.execute(
+            select(DunningCase.id, DunningCase.customer_id, DunningCase.instance_id)
+        ).all()
+    assert len({case_id for case_id, _c, _i in cases}) == len(cases)
+    assert len({customer for _id, customer, _i in cases}) == len(cases)
+
+
+@pytest.mark.db
+def test_a_dunning_handler_that_fails_once_is_run_again_and_each_customer_gets_one_case_and_one_notice(
+    settings: Settings, db_engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    # in_savepoint: the start that failed is run again with a savepoint per handler, over the Core writes
+    # its first run made and rolled back (the case row, its grade, the notice).
+    seed_book(session_factory, NOW, customers=12)
+    once = _with_failing("dunning.send_notice", DomainError("only this once"), call=2)
+    rt = Runtime(db_engine, settings, once)
+    result = run_chunks(rt, plan_dunning(rt, NOW.date()), NOW)
+    late = _late_customers(session_factory)
+    assert (len(result.started), result.failed) == (len(late), [])
+    outcome = dunning_outcome(session_factory)
+    assert sorted(email for email, _s, _l in outcome["cases"]) == sorted(late)
+    assert sorted(to for to, _t, _s in outcome["notices"]) == sorted(late)
+    _notices_are_each_customer_s_own(session_factory, outcome)
