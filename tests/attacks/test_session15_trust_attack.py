@@ -1,0 +1,235 @@
+"""Attack A30 (session 15) on this session's trust fixes: a failed step's text read by admins only (741a6d3,
+e73dfae), passwords out of stored failure texts (5dc95c0, workflows/redaction.py), refusal wording
+(1f5a01b) and unreadable stored values said as stored (5a4c1d0..f314029).
+
+A handler raises with whatever text a driver wrote; a hostile or careless diagram author names things; a
+hand edit leaves a value no decoder reads. Who reads what, and is a credential in any of it?"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from handlers.registry import build_operations
+from tests.attacks.test_session13_lead_attack import _hand_edit
+from tests.attacks.test_session14_refusal_attack import PROCESS_KEY, bundle
+from tests.attacks.test_session14_store_attack import _application
+from tests.helpers import auth
+from tests.webui.test_pages import logged_in
+from workflows.definitions.deploy import deploy_files
+from workflows.definitions.display_names import one_line
+from workflows.engine.service_tasks import HandlerInputError, Operation, TaskContext
+from workflows.errors import message_of
+from workflows.redaction import redacted
+from workflows.store.db import transaction
+from workflows.store.models import Incident
+
+MARK = "A30MARK"  # in the exception text only, never in the instance's data
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("postgresql://app:hun%40ter2@db/x", "hun%40ter2"),  # URL-encoded @ (held before)
+        ('password: "x y" next', "x y"),  # held before
+        ("passwd=hunter2", "hunter2"),  # held before
+        ("https://h/x?password=hunter2&a=1", "hunter2"),  # held before
+        # Missed by 5dc95c0, masked since this file's commit:
+        ("PGPASSWORD=hunter2 psql -h db", "hunter2"),  # an environment variable: a prefixed key
+        ("DB_PASSWORD=hunter2", "hunter2"),
+        ("connect({'host': 'db', 'password': 'hunter2'})", "hunter2"),  # a dict's repr
+        ('{"user": "app", "password": "hunter2"}', "hunter2"),  # JSON
+        ("password=" + "h" * 300 + "TAIL end", "TAIL"),  # a long value: its tail was shown after ***
+        ('password=""hunter2', "hunter2"),
+        # Credentials by other names (decided: masked too; an administrator finds a cause without them).
+        ("secret=hunter2", "hunter2"),
+        ("client_secret=hunter2", "hunter2"),
+        ("token=hunter2", "hunter2"),
+        ("https://api/x?api_key=hunter2&b=2", "hunter2"),
+        ("AWS_SECRET_ACCESS_KEY=hunter2", "hunter2"),
+    ],
+)
+def test_redacted_masks_every_spelling_of_a_credential(text: str, secret: str) -> None:
+    shown = redacted(text)
+    assert secret not in shown and "***" in shown, shown
+
+
+@pytest.mark.parametrize(
+    "text", ["compass=north passed", "keyboard=us tokenize monkey: 3", "key=value", "KeyError: 'token'"]
+)
+def test_redacted_keeps_texts_that_name_no_credential(text: str) -> None:
+    assert redacted(text) == text
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "token=" * 200_000,
+        "a_" * 500_000 + "password",
+        "password=" + "x" * 5_000_000,
+        ("x" * 39 + "pwd ") * 100_000,
+    ],
+    ids=["many-keys", "long-prefix-word", "5MB-value", "many-prefixed-keys"],
+)
+def test_the_wider_patterns_still_take_linear_time(hostile: str) -> None:
+    began = time.perf_counter()
+    redacted(hostile)
+    assert time.perf_counter() - began < 5  # ~0.7 s at worst here on a loaded machine
+
+
+# --- a failing step whose text quotes credentials: who reads it -------------------------------------------
+
+TEXT = ["unset"]
+
+
+@dataclass(frozen=True)
+class Request:
+    value: str
+    mode: str
+
+
+def raising(ctx: TaskContext, request: Request) -> dict[str, Any]:
+    raise RuntimeError(TEXT[0])
+
+
+OPERATIONS = {**build_operations(), "test.hostile": Operation("test.hostile", raising, Request)}
+
+
+@pytest.fixture
+def failed(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    clock: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refusal attack's diagram, whose service step raises RuntimeError(TEXT[0])."""
+    monkeypatch.setattr(app.extensions["creditflow"].rt, "operations", OPERATIONS)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        deploy_files(session, bundle("P", "流程", "s", "s"), OPERATIONS, deployed_by="system", now=clock)
+
+
+def _start(client: FlaskClient, token: str) -> int:
+    started = client.post(
+        "/api/process-instances",
+        json={"process_key": PROCESS_KEY, "data": {"value": "v", "mode": "internal"}},
+        headers=auth(token),
+    )
+    assert started.status_code == 201 and started.json["status"] == "error", started.json
+    assert MARK not in started.get_data(as_text=True)  # the starter is no admin
+    return int(started.json["id"])
+
+
+def test_a_failure_s_text_reaches_no_non_admin_and_its_credentials_no_one(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    failed: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    TEXT[0] = f"{MARK} PGPASSWORD=hunter2 connect({{'password': 'hunter3'}}) secret=hunter4"
+    caplog.set_level(logging.DEBUG)
+    instance = _start(client, demo_tokens["buyer1"])
+    logged = [r.getMessage() + str(r.exc_info) for r in caplog.records]
+    assert not [line for line in logged if "hunter" in line]  # no log line carries the text
+    api = [
+        "/api/process-instances",
+        f"/api/process-instances/{instance}",
+        "/api/audit",
+        "/api/audit?format=csv",
+    ]
+    api += ["/api/jobs", "/api/tasks", f"/api/process-instances/{instance}/decisions", "/api/emails"]
+    pages = [f"/instances/{instance}", "/audit", "/audit.csv", "/jobs", "/inbox", "/instances", "/mail"]
+    read_by: dict[str, set[str]] = {}
+    for user, token in demo_tokens.items():
+        bodies = {p: client.get(p, headers={**auth(token), "Accept-Language": "zh"}) for p in api}
+        browser = logged_in(app, user)
+        bodies.update({p: browser.get(p) for p in pages})
+        for path, response in bodies.items():
+            body = response.get_data(as_text=True)
+            assert "hunter" not in body, (user, path)
+            if MARK in body:
+                read_by.setdefault(user, set()).add(path)
+    # The text itself: admins, and auditors in the audit trail (as README says); no one else.
+    assert set(read_by) == {"admin", "auditor1"}, read_by
+    assert read_by["auditor1"] == {"/api/audit", "/api/audit?format=csv", "/audit", "/audit.csv"}
+
+
+def test_a_5_mb_failure_text_is_stored_in_time(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str], failed: None
+) -> None:
+    TEXT[0] = "password=hunter2 " + "E" * 5_000_000
+    began = time.perf_counter()
+    instance = _start(client, demo_tokens["buyer1"])
+    took = time.perf_counter() - began
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        incident = session.scalars(select(Incident).where(Incident.instance_id == instance)).one()
+        assert "hunter2" not in incident.message[:100] and "hunter2" not in incident.traceback[:2000]
+        stored = len(incident.message) + len(incident.traceback)
+    assert took < 30, took  # measured ~2 s (SQLite); the text is stored whole, twice (message + traceback)
+    assert stored > 10_000_000
+    page = logged_in(app, "buyer1").get(f"/instances/{instance}")
+    assert page.status_code == 200 and len(page.get_data()) < 1_000_000  # a non-admin's page holds none of it
+
+
+# --- refusal wording (1f5a01b) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(3,), (b"bytes",), ("first", None)])
+def test_a_refusal_of_odd_args_is_said_without_a_500(args: tuple[Any, ...]) -> None:
+    assert isinstance(message_of(HandlerInputError(*args)), str)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OPEN: HandlerInputError(None) is said 'None' to the user; fix: workflows/errors.message_of "
+    "treats a None arg as blank (then 'The data was refused without a reason given.')",
+)
+def test_a_refusal_of_none_is_not_said_none() -> None:
+    assert message_of(HandlerInputError(None)) != "None"
+
+
+def test_a_name_keeps_no_line_break() -> None:
+    assert one_line("a\u2028b\nc\x00d") == "a b cd"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OPEN: display_names.one_line keeps format characters (bidi marks U+200E/U+200F/U+202E, BOM): a "
+    "name of invisible marks only is not blank, so the process is said by nothing visible instead of its "
+    "key; fix: leave out category Cf characters (or at least the bidi controls) as other controls",
+)
+def test_a_name_of_invisible_marks_only_is_blank() -> None:
+    assert one_line("\u200f\u200e\u202e\ufeff") == ""
+
+
+# --- unreadable stored values (5a4c1d0): said as stored, to whom, escaped? ---------------------------------
+
+SCRIPT = "<script>alert('A30')</script>"
+# Valid JSON that no Python decoder reads (3,000 levels): PostgreSQL stores it as SQLite does.
+DEEP_SCRIPT = '{"a": ' * 3000 + f'"{SCRIPT}"' + "}" * 3000
+
+
+@pytest.mark.usefixtures("shipped")
+def test_unreadable_instance_data_reaches_no_non_reader_and_is_escaped_on_the_page(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    started = _application(client, demo_tokens)
+    assert _hand_edit(app, "UPDATE process_instances SET data = :v", {"v": DEEP_SCRIPT})
+    path = f"/process-instances/{started['id']}"
+    outsider = client.get("/api" + path, headers=auth(demo_tokens["logistics1"]))
+    assert outsider.status_code in (403, 404) and "A30" not in outsider.get_data(as_text=True)
+    page = logged_in(app, "logistics1").get(f"/instances/{started['id']}")
+    assert "A30" not in page.get_data(as_text=True)
+    reader = client.get("/api" + path, headers=auth(demo_tokens["auditor1"]))
+    assert reader.status_code == 200 and SCRIPT in reader.json["unreadable"]["data"]
+    shown = logged_in(app, "auditor1").get(f"/instances/{started['id']}").get_data(as_text=True)
+    assert SCRIPT not in shown and "&lt;script&gt;" in shown  # said as stored, escaped
