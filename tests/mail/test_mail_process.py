@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -143,22 +144,22 @@ def test_a_failed_round_is_a_log_line_and_the_dispatcher_goes_on(
     assert [m["Subject"] for m in sink.messages] == ["Notice 1"]
 
 
-def test_a_mail_process_that_died_is_reported_once(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+def test_a_killed_mail_process_is_replaced_and_mail_goes_on(
+    settings: Settings, session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with start_sink_process(settings.database, mail=settings.mail, clock=settings.clock) as sink:
-        os.kill(sink.pid, signal.SIGKILL)  # as the out-of-memory killer would
-
-        def nudged_and_reported() -> bool:
-            sink.nudge()  # the pipe breaks once the kernel has closed the dead child's end
-            return "has ended" in caplog.text
-
-        with caplog.at_level(logging.ERROR, logger="workflows.mail.sink_process"):
-            assert _until(nudged_and_reported)
-            for _ in range(5):
-                sink.nudge()  # every request nudges: the log says it once
-    assert caplog.text.count("has ended") == 1
-    assert f"the mail process {sink.pid} has ended (exit code " in caplog.text
+    with caplog.at_level(logging.ERROR, logger="workflows.mail.sink_process"):
+        with start_sink_process(settings.database, mail=settings.mail, clock=settings.clock) as sink:
+            first, port = sink.pid, sink.port
+            os.kill(first, signal.SIGKILL)  # as an operator or the out-of-memory killer would
+            assert _until(lambda: sink.pid != first)
+            assert sink.port == port  # the same port: the new child took it over
+            _queue(session_factory, utcnow(), 1)  # nobody nudges: the new child's look finds it
+            assert _until(lambda: len(_stored(session_factory)) == 1)
+            replaced = sink.pid
+    assert caplog.text.count("starting a new one") == 1
+    assert f"the mail process {first} ended (exit code -9)" in caplog.text
+    assert _statuses(session_factory) == [MailStatus.SENT]
+    assert _until(lambda: not Path(f"/proc/{replaced}").exists() or _zombie(replaced))
 
 
 def test_with_a_relay_the_mail_process_sends_there_and_runs_no_sink(
@@ -200,3 +201,10 @@ def test_after_a_failed_send_the_next_look_waits(
     with session_factory() as session:
         attempts = sorted(session.scalars(select(OutboxEmail.attempts)))
     assert attempts == [0, 0, 1]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True

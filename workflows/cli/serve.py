@@ -97,13 +97,23 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             self.stopped = threading.Event()
 
         def standby(self) -> None:
-            while not self.lock.acquire():
-                if self.stopped.wait(settings.scheduler.max_sleep_s):
+            while True:
+                while not self.lock.acquire():
+                    if self.stopped.wait(settings.scheduler.max_sleep_s):
+                        return
+                if self.stopped.is_set():
+                    self.lock.release()
                     return
-            if self.stopped.is_set():
-                self.lock.release()
-                return
-            self.sink = start_mail_child(settings, dispatch=True)
+                try:
+                    self.sink = start_mail_child(settings, dispatch=True)
+                    break
+                except OSError as exc:
+                    # The sink port still held (the mail process of the worker gunicorn just replaced ends
+                    # within seconds) or any start failure: let another worker, or this one later, try.
+                    click.echo(f"creditflow: {exc}; trying again", err=True)
+                    self.lock.release()
+                    if self.stopped.wait(settings.scheduler.max_sleep_s):
+                        return
             if self.sink is not None and self.sink.port is not None:
                 self.svc.sink_port = self.sink.port
             mailer = None if self.sink else self.svc.mailer()  # the mail process sends the outbox itself

@@ -17,6 +17,7 @@ child without a sink (start_mail_process), sending to the relay.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,43 +51,80 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 # Of which the child's dispatcher may take this long to end its round.
 DISPATCH_STOP_S = 5.0
+# A child that ended on its own is started again; a start that fails is tried again after this long.
+RESPAWN_WAIT_S = 5.0
 
 
 class SinkProcess:
     """A running sink child process: `port` is its bound port (None: a mail process without a sink, which
     sends to the relay), `stop()` ends it (a second call: nothing)."""
 
-    def __init__(self, child: subprocess.Popen[bytes], host: str, port: int | None, dispatches: bool) -> None:
+    def __init__(
+        self,
+        child: subprocess.Popen[bytes],
+        host: str,
+        port: int | None,
+        dispatches: bool,
+        respawn: Callable[[int], tuple[subprocess.Popen[bytes], int | None]] | None = None,
+    ) -> None:
         self._child: subprocess.Popen[bytes] | None = child
         self.host = host
         self.port = port
         self.pid = child.pid
         self.dispatches = dispatches  # the child sends the outbox (start_sink_process's `mail`)
         self._pipe = threading.Lock()
-        self._said_gone = False
+        self._stopping = threading.Event()
+        self._respawn = respawn
+        if respawn is not None:
+            threading.Thread(target=self._watch, name="mail-process-watch", daemon=True).start()
 
     def nudge(self) -> None:
         """Tell the child's dispatcher that mail may have been queued (a request thread calls this)."""
         with self._pipe:
             child = self._child
-            if child is None or child.stdin is None:
-                return
+            if child is None or child.stdin is None or child.stdin.closed:
+                return  # stopped, or ended and not yet replaced
             try:
                 os.write(child.stdin.fileno(), b"\n")
             except BlockingIOError:
                 pass  # the pipe is full of nudges the child has not read yet: it will run a round anyway
-            except OSError:  # the child is gone (killed, out of memory): say so once, not per request
-                if not self._said_gone:
-                    self._said_gone = True
-                    logger.error(
-                        "the mail process %s has ended (exit code %s): no e-mail is received or sent "
-                        "until creditflow serve is restarted",
-                        child.pid,
-                        child.poll(),
-                    )
+            except OSError:
+                pass  # the child has ended: _watch starts a new one, which looks for due mail itself
+
+    def _watch(self) -> None:
+        """Start a new child when the running one ends on its own (killed by an operator or for memory),
+        on the same port with the same token, so mail keeps going out and /mail keeps receiving. Ends
+        when stop() has taken the child away."""
+        assert self._respawn is not None
+        while True:
+            with self._pipe:
+                child = self._child
+            if child is None:
+                return
+            code = child.wait()
+            if self._stopping.is_set():
+                return
+            logger.error("the mail process %s ended (exit code %s); starting a new one", child.pid, code)
+            with self._pipe:  # a nudge never writes to a closed (or reused) descriptor
+                _end(child)  # its pipes; it has exited
+            while not self._stopping.is_set():
+                try:
+                    replacement, _port = self._respawn(self.port or 0)
+                    break
+                except OSError as exc:
+                    logger.error("the mail process could not be started again: %s; retrying", exc)
+                    self._stopping.wait(RESPAWN_WAIT_S)
+            else:
+                return
+            with self._pipe:
+                if self._stopping.is_set():  # stop() came while it started
+                    _end(replacement)
+                    return
+                self._child, self.pid = replacement, replacement.pid
 
     def stop(self) -> None:
         """Close the child's stdin (it stops listening and exits) and wait for it."""
+        self._stopping.set()
         with self._pipe:
             child, self._child = self._child, None
         if child is not None:
@@ -141,6 +180,24 @@ def _start(
     receive: bool,
 ) -> SinkProcess:
     token = secrets.token_urlsafe(32)
+    spawn = functools.partial(_spawn, database, host, mail, clock, receive, token)
+    child, bound = spawn(port)
+    # A child that sends the outbox is started again if it ends on its own (else mail would stop until
+    # serve restarts); a sink that only receives is not (serve runs one only with the scheduler off, when
+    # nothing sends to it).
+    return SinkProcess(child, host, bound, mail is not None, respawn=spawn if mail is not None else None)
+
+
+def _spawn(
+    database: DatabaseSettings,
+    host: str,
+    mail: MailSettings | None,
+    clock: ClockSettings | None,
+    receive: bool,
+    token: str,
+    port: int,
+) -> tuple[subprocess.Popen[bytes], int | None]:
+    """A started child and its bound port (None without a sink)."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(_python_path())}
     child = subprocess.Popen(
         [sys.executable, "-m", MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment
@@ -172,7 +229,7 @@ def _start(
         raise OSError(answer.get("errno"), answer["error"])
     if answer["port"] is not None:
         remember_token(answer["port"], token)
-    return SinkProcess(child, host, answer["port"], mail is not None)
+    return child, answer["port"]
 
 
 def _python_path() -> list[str]:
