@@ -183,14 +183,6 @@ def test_a_taken_sink_port_stops_serve_before_it_listens_with_the_setting_named(
             kill(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="e41c310: serve's scheduler gets mailer=None when its mail process dispatches, and nothing "
-    "watches that child: after a kill -9 of the mail process (OOM killer, an operator) serve keeps "
-    "answering, but no e-mail leaves until serve is restarted (rows stay pending, nothing is logged). "
-    "Fix: SinkProcess notices the child's end (nudge's OSError / a poll of child.poll() in the scheduler's "
-    "round) and starts a new one, or the scheduler falls back to dispatching itself.",
-)
 def test_after_a_kill_9_of_the_mail_process_serve_still_sends_mail(tmp_path: Path) -> None:
     sink_port = free_port()
     server = serve_with_sink_port(tmp_path / "serve", sink_port)
@@ -231,15 +223,6 @@ def test_serve_with_two_gunicorn_workers_runs_exactly_one_mail_process(tmp_path:
         kill(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve --workers N (workflows/cli/serve.py SchedulerRole.standby): an OSError from "
-    "start_sink_process (the sink port still held, e.g. by the mail process of a scheduler worker gunicorn "
-    "just replaced, which takes up to DISPATCH_STOP_S to end; or any other program) kills the standby "
-    "thread with a traceback while it holds the scheduler lock: gunicorn goes on answering with no "
-    "scheduler and no mail in any worker, for good. Fix: standby catches the OSError, logs it (naming "
-    "[mail] sink_port), releases the lock and tries again after max_sleep_s.",
-)
 def test_a_sink_port_held_when_a_gunicorn_worker_takes_the_scheduler_is_tried_again(tmp_path: Path) -> None:
     taken = socket.socket()
     taken.bind((SINK_HOST, 0))
