@@ -87,6 +87,7 @@ def message_of(exc: Exception) -> str:
         return exc.args[0]
     if type(exc).__str__ is not BaseException.__str__:  # it says its args itself (OSError: "[Errno 2] …")
         return str(exc)
-    said = [arg if isinstance(arg, str) else str(arg) for arg in exc.args]
+    # None is no sentence: HandlerInputError(None) would otherwise be said 'None' to the user.
+    said = [arg if isinstance(arg, str) else str(arg) for arg in exc.args if arg is not None]
     said = [sentence for sentence in said if sentence.strip()]
     return said[0] if len(said) == 1 else one_after_another(said)

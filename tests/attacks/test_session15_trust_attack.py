@@ -20,7 +20,9 @@ from sqlalchemy import select
 
 from handlers.registry import build_operations
 from tests.attacks.test_session13_lead_attack import _hand_edit
-from tests.attacks.test_session14_refusal_attack import PROCESS_KEY, bundle
+from tests.attacks.test_session14_refusal_attack import OPERATIONS as REFUSING
+from tests.attacks.test_session14_refusal_attack import PROCESS_KEY, _deploy, bundle
+from tests.attacks.test_session14_refusal_attack import _start as _refused_start
 from tests.attacks.test_session14_store_attack import _application
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
@@ -188,27 +190,35 @@ def test_a_refusal_of_odd_args_is_said_without_a_500(args: tuple[Any, ...]) -> N
     assert isinstance(message_of(HandlerInputError(*args)), str)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPEN: HandlerInputError(None) is said 'None' to the user; fix: workflows/errors.message_of "
-    "treats a None arg as blank (then 'The data was refused without a reason given.')",
-)
 def test_a_refusal_of_none_is_not_said_none() -> None:
-    assert message_of(HandlerInputError(None)) != "None"
+    """Was said 'None' (fixed in errors.message_of with this test): None is no sentence."""
+    assert message_of(HandlerInputError(None)) == ""  # refuse_bad_input then says no reason was given
+    assert message_of(HandlerInputError("first", None)) == "first"
 
 
 def test_a_name_keeps_no_line_break() -> None:
     assert one_line("a\u2028b\nc\x00d") == "a b cd"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPEN: display_names.one_line keeps format characters (bidi marks U+200E/U+200F/U+202E, BOM): a "
-    "name of invisible marks only is not blank, so the process is said by nothing visible instead of its "
-    "key; fix: leave out category Cf characters (or at least the bidi controls) as other controls",
-)
 def test_a_name_of_invisible_marks_only_is_blank() -> None:
+    """Was kept (fixed in display_names.one_line with this test): the process was said by nothing visible."""
     assert one_line("\u200f\u200e\u202e\ufeff") == ""
+    assert one_line("\u202e恶意\u202c") == "\u202e恶意\u202c"  # a visible name keeps its marks, as typed
+
+
+def test_a_process_named_by_invisible_marks_is_refused_by_its_key(
+    app: Flask,
+    client: FlaskClient,
+    demo_tokens: dict[str, str],
+    clock: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app.extensions["creditflow"].rt, "operations", REFUSING)
+    _deploy(app, clock, "\u200f\u202e", "\ufeff", "Step", "")
+    for language in ("en", "zh"):
+        response = _refused_start(client, demo_tokens["buyer1"], language, value="v", mode="refuse")
+        assert response.status_code == 422, response.json
+        assert PROCESS_KEY in response.json["error"]["message"], response.json
 
 
 # --- unreadable stored values (5a4c1d0): said as stored, to whom, escaped? ---------------------------------

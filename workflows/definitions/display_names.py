@@ -76,11 +76,13 @@ NO_NAMES = DiagramNames()
 def one_line(name: str | None) -> str:
     """A name as the sentences, pages and log lines that say it take it: one line ("&#10;" in the diagram
     cannot start a line that looks like a log line of ours), each run of white space one space, other
-    control characters left out, none at either end; "" for a name of blanks only (no name)."""
+    control characters left out, none at either end; "" for a name of blanks or invisible marks only (bidi
+    marks, a byte order mark: category Cf), which would say nothing where the process or step is named."""
     if not name:
         return ""
     kept = "".join(c for c in name if c.isspace() or unicodedata.category(c) != "Cc")
-    return " ".join(kept.split())
+    said = " ".join(kept.split())
+    return said if any(not c.isspace() and unicodedata.category(c) != "Cf" for c in said) else ""
 
 
 def _translated(element: etree._Element) -> dict[str, str]:
