@@ -1006,3 +1006,23 @@ def test_a_message_and_a_timer_right_after_a_start_find_their_rows_and_leave_non
     assert sorted(tasks) == sorted([(pinged.id, "running"), (timed.id, "running")])
     # Nothing waits for it any more: no instance takes it a second time.
     assert deliver_message(rt, "a29_ping", str(pinged.id), {}, actor=ADMIN, now=clock) == []
+
+
+def test_tick_beside_a_running_serve_sends_each_queued_message_once(tmp_path: Path) -> None:
+    # An operator runs `creditflow tick` while serve's mail process sends the outbox: two dispatchers in two
+    # processes (tick with a sink of its own), claiming from one table; every row goes out exactly once.
+    server = serve_with_sink_port(tmp_path / "serve", free_port())
+    factory = _serve_factory(tmp_path / "serve")
+    try:
+        assert server.process.poll() is None, server.log()
+        now = datetime.now(UTC) - timedelta(minutes=1)
+        keys = [f"tick-{n}" for n in range(30)]
+        for key in keys:
+            _queue(factory, now, key, key, "z" * 5_000)
+        server.cli("tick")
+        assert until(lambda: all(status == MailStatus.SENT for _k, status, _n in _outbox(factory)[-30:]))
+        subjects = [m.subject for m in _stored(factory) if m.subject.startswith("tick-")]
+        assert sorted(subjects) == sorted(keys)
+    finally:
+        kill(server)
+        factory.kw["bind"].dispose()
