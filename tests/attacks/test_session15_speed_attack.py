@@ -202,6 +202,64 @@ def test_after_a_kill_9_of_the_mail_process_serve_still_sends_mail(tmp_path: Pat
         factory.kw["bind"].dispose()
 
 
+def _processes_of(directory: Path) -> list[int]:
+    """Live processes started with this test's configuration (serve's children inherit its environment)."""
+    marker = f"CREDITFLOW_CONFIG={directory}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and marker in (entry / "environ").read_bytes()
+                and not gone(int(entry.name))
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return found
+
+
+def test_a_mail_process_killed_again_and_again_is_replaced_each_time_and_ends_with_serve(
+    tmp_path: Path,
+) -> None:
+    # 6b549c2's respawn on a bad day: the replacement is killed too, as soon as it appears, three times;
+    # then serve is stopped while the last replacement runs. One mail process at a time, on the configured
+    # port, the mail still going out; after SIGTERM none is left (no replacement started during the stop).
+    sink_port = free_port()
+    server = serve_with_sink_port(tmp_path / "serve", sink_port)
+    factory = _serve_factory(tmp_path / "serve")
+    seen: list[int] = []
+    try:
+        assert server.process.poll() is None, server.log()
+        for _round in range(3):
+            live: list[int] = []
+
+            def one_listening(found: list[int] = live) -> bool:
+                found[:] = [p for p in _mail_processes(server.process.pid) if not gone(p)]
+                return len(found) == 1 and listening(sink_port)
+
+            assert until(one_listening, seconds=30), server.log()
+            child = live[0]
+            assert child not in seen
+            seen.append(child)
+            os.kill(child, signal.SIGKILL)
+            assert until(lambda c=child: gone(c))  # type: ignore[misc]
+        assert until(lambda: listening(sink_port), seconds=30), server.log()
+        _queue(factory, datetime.now(UTC) - timedelta(minutes=1), "after-three-kills", "After three kills")
+        assert until(lambda: _outbox(factory)[-1][1] == MailStatus.SENT, seconds=20), server.log()
+        last = [p for p in _mail_processes(server.process.pid) if not gone(p)]
+        assert len(last) == 1
+        assert {server.process.pid, last[0]} <= set(_processes_of(tmp_path))  # the check below sees them
+        assert server.stop() == 0, server.log()
+        assert until(lambda: gone(last[0]))
+        assert not listening(sink_port)
+        assert all(gone(pid) for pid in seen)
+        assert until(lambda: not _processes_of(tmp_path)), "a process of this serve outlived it"
+    finally:
+        kill(server)
+        factory.kw["bind"].dispose()
+
+
 def _mail_processes(pid: int) -> list[int]:
     return [process for process in descendants(pid) if SINK_MODULE in cmdline(process)]
 
