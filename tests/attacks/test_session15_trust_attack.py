@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from tests.attacks.test_session14_store_attack import NO_DAY, REJECT, _applicati
 from tests.collections_desk import Collections
 from tests.helpers import auth
 from tests.webui.test_pages import logged_in
+from workflows.batch.jobs import run_daily_jobs
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.display_names import one_line
 from workflows.engine.service_tasks import HandlerInputError, Operation, TaskContext
@@ -329,3 +330,22 @@ def test_an_invoice_due_day_no_one_can_read_keeps_the_aging_reconciled(desk: Col
     assert sum(Decimal(b["provision"]) for b in shown["by_bucket"].values()) == Decimal(shown["matrix_total"])
     if stored:  # aged oldest: provisioned in full (1,000.00 at rate 1), said only in a log warning
         assert shown["by_bucket"]["over_365"] == {"balance": "1000.00", "provision": "1000.00"}
+
+
+def _failing_job(rt: Any, day: Any, now: datetime) -> dict[str, Any]:
+    raise RuntimeError("could not connect: PGPASSWORD=hunter6 host=db")
+
+
+def test_a_failed_daily_job_stores_no_password_from_its_exception_text(
+    app: Flask, client: FlaskClient, demo_tokens: dict[str, str]
+) -> None:
+    """Was stored as is in job_runs.error and read on /api/jobs and /jobs by admins and auditors (5dc95c0
+    redacted incidents and the audit trail only; fixed in workflows/batch/job_days.py with this test)."""
+    with pytest.raises(RuntimeError):  # the tick's phase catches it (jobs._phase, redacted too)
+        run_daily_jobs(
+            app.extensions["creditflow"].rt, datetime(2026, 3, 5, 22, tzinfo=UTC), {"a30": _failing_job}
+        )
+    for user in ("admin", "auditor1"):
+        jobs = client.get("/api/jobs", headers=auth(demo_tokens[user]))
+        assert jobs.status_code == 200 and "hunter6" not in jobs.get_data(as_text=True), user
+        assert "PGPASSWORD=*** host=db" in jobs.json["items"][0]["error"]  # the cause stays readable

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from workflows.batch.claims import DayCounts
 from workflows.clock import utcnow
 from workflows.engine.runtime import Runtime
+from workflows.redaction import redacted
 from workflows.store.db import is_postgres, transaction
 from workflows.store.models import JobRun, JobStatus
 
@@ -192,7 +193,7 @@ def fail_job_day(
             .values(
                 status=JobStatus.FAILED,
                 finished_at=wall(),
-                error=f"{type(error).__name__}: {error}"[:2000],
+                error=redacted(f"{type(error).__name__}: {error}")[:2000],  # no quoted password stored
                 **counts,
             )
         )

@@ -37,6 +37,7 @@ from workflows.mail.outbox import (
     queue_email_by_language,
 )
 from workflows.mail.smtp import Mailer
+from workflows.redaction import redacted
 from workflows.store.audit import record_event
 from workflows.store.db import transaction
 from workflows.store.models import InboxItem, ProcessDefinition, ProcessInstance, TaskStatus
@@ -156,7 +157,7 @@ def _phase(result: TickResult, name: str) -> Iterator[list[str]]:
     try:
         yield failure
     except Exception as exc:  # a sweep loop: the later phases (e-mail above all) must still run
-        failure.append(f"{type(exc).__name__}: {' '.join(str(exc).split())[:MESSAGE_CHARS]}")
+        failure.append(f"{type(exc).__name__}: {' '.join(redacted(str(exc)).split())[:MESSAGE_CHARS]}")
         result.errors.append(f"{name}: {failure[0]}")
         logger.error("tick phase %s failed: %s", name, failure[0])
 
@@ -216,7 +217,7 @@ def _remind_one(session: Session, item: InboxItem, to: list[str], now: datetime)
         with session.begin_nested():  # a savepoint: a failing reminder leaves the batch's others intact
             _queue_reminder(session, item, to, now)
     except Exception as exc:  # a sweep loop: one task's reminder must not stop the others
-        error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:MESSAGE_CHARS]}"
+        error = f"{type(exc).__name__}: {' '.join(redacted(str(exc)).split())[:MESSAGE_CHARS]}"
         logger.warning(
             "overdue reminder of task %s (instance %s) not sent: %s", item.id, item.instance_id, error
         )
