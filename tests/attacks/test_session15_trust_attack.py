@@ -37,7 +37,7 @@ from workflows.engine.service_tasks import HandlerInputError, Operation, TaskCon
 from workflows.errors import message_of
 from workflows.redaction import redacted
 from workflows.store.db import transaction
-from workflows.store.models import Incident
+from workflows.store.models import Incident, OutboxEmail
 
 MARK = "A30MARK"  # in the exception text only, never in the instance's data
 
@@ -104,7 +104,8 @@ class Request:
 
 
 def raising(ctx: TaskContext, request: Request) -> dict[str, Any]:
-    raise RuntimeError(TEXT[0])
+    # format_exception quotes the raising source line (not locals): a credential there is masked too
+    raise RuntimeError(TEXT[0])  # a source line a traceback quotes: api_key=hunter7
 
 
 OPERATIONS = {**build_operations(), "test.hostile": Operation("test.hostile", raising, Request)}
@@ -165,6 +166,11 @@ def test_a_failure_s_text_reaches_no_non_admin_and_its_credentials_no_one(
             assert "hunter" not in body, (user, path)
             if MARK in body:
                 read_by.setdefault(user, set()).add(path)
+    with transaction(app.extensions["creditflow"].rt.factory) as session:
+        incident = session.scalars(select(Incident).where(Incident.instance_id == instance)).one()
+        assert "api_key=***" in incident.traceback and "hunter" not in incident.traceback
+        mails = session.scalars(select(OutboxEmail)).all()  # no mail quotes a failure
+        assert not [m.id for m in mails if MARK in m.body_text + m.body_html + m.subject]
     # The text itself: admins, and auditors in the audit trail (as README says); no one else.
     assert set(read_by) == {"admin", "auditor1"}, read_by
     assert read_by["auditor1"] == {"/api/audit", "/api/audit?format=csv", "/audit", "/audit.csv"}
