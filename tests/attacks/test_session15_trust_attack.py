@@ -35,6 +35,7 @@ from workflows.definitions.deploy import deploy_files
 from workflows.definitions.display_names import one_line
 from workflows.engine.service_tasks import HandlerInputError, Operation, TaskContext
 from workflows.errors import message_of
+from workflows.messages import _
 from workflows.redaction import redacted
 from workflows.store.db import transaction
 from workflows.store.models import Incident, OutboxEmail
@@ -104,6 +105,10 @@ class Request:
 
 
 def raising(ctx: TaskContext, request: Request) -> dict[str, Any]:
+    if request.mode == "unfilled":  # a Text whose %-parameter the handler forgot
+        raise HandlerInputError(_("The value %(value)s is refused for %(reason)s."))
+    if request.mode == "none":
+        raise HandlerInputError(None)
     # format_exception quotes the raising source line (not locals): a credential there is masked too
     raise RuntimeError(TEXT[0])  # a source line a traceback quotes: api_key=hunter7
 
@@ -205,6 +210,19 @@ def test_a_refusal_of_none_is_not_said_none() -> None:
     """Was said 'None' (fixed in errors.message_of with this test): None is no sentence."""
     assert message_of(HandlerInputError(None)) == ""  # refuse_bad_input then says no reason was given
     assert message_of(HandlerInputError("first", None)) == "first"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_refusal_of_an_unfilled_text_or_none_is_a_422_with_words(
+    client: FlaskClient, demo_tokens: dict[str, str], failed: None, language: str
+) -> None:
+    for mode, said in (("unfilled", "%(value)s"), ("none", None)):
+        refused = _refused_start(client, demo_tokens["buyer1"], language, value="v", mode=mode)
+        assert refused.status_code == 422, (mode, refused.json)
+        message = refused.json["error"]["message"]
+        assert "None" not in message and "Traceback" not in message, message
+        if said is not None:  # no translation of a msgid no catalogue has: said as written, not a 500
+            assert said in message, message
 
 
 def test_a_name_keeps_no_line_break() -> None:
