@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.registry import build_operations
 from tests.attacks.test_dunning_promises_attack import walk_to
@@ -29,14 +31,17 @@ from tests.attacks.test_session14_refusal_attack import _start as _refused_start
 from tests.attacks.test_session14_store_attack import NO_DAY, REJECT, _application
 from tests.collections_desk import Collections
 from tests.helpers import auth
+from tests.mail.test_outbox import RaisingMailer, outbox, queue
 from tests.webui.test_pages import logged_in
 from workflows.batch.jobs import run_daily_jobs
 from workflows.definitions.deploy import deploy_files
 from workflows.definitions.display_names import one_line
 from workflows.engine.service_tasks import HandlerInputError, Operation, TaskContext
 from workflows.errors import message_of
+from workflows.mail.dispatch import dispatch_due_emails
 from workflows.messages import _
 from workflows.redaction import redacted
+from workflows.settings import Settings
 from workflows.store.db import transaction
 from workflows.store.models import Incident, OutboxEmail
 
@@ -373,3 +378,16 @@ def test_a_failed_daily_job_stores_no_password_from_its_exception_text(
         jobs = client.get("/api/jobs", headers=auth(demo_tokens[user]))
         assert jobs.status_code == 200 and "hunter6" not in jobs.get_data(as_text=True), user
         assert "PGPASSWORD=*** host=db" in jobs.json["items"][0]["error"]  # the cause stays readable
+
+
+def test_a_failed_send_stores_no_password_a_relay_echoed(
+    settings: Settings, session_factory: sessionmaker[Session], clock: datetime
+) -> None:
+    """Was stored as is in outbox_emails.last_error, which /api/emails shows to the mail's recipients as
+    well as to admins (fixed in workflows/mail/dispatch._failure with this test). A relay's SMTP reply is
+    whatever the relay writes; AUTH PLAIN's base64 (user and password) is not recognised (a limit)."""
+    queue(session_factory, clock, "a30")
+    echoed = smtplib.SMTPAuthenticationError(535, b"5.7.8 rejected: user=app password=hunter8")
+    dispatch_due_emails(session_factory, RaisingMailer(lambda: echoed), settings.mail, clock)
+    [row] = outbox(session_factory)
+    assert "hunter8" not in row.last_error and "password=***" in row.last_error, row.last_error

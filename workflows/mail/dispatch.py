@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import utcnow
 from workflows.mail.smtp import Mailer
+from workflows.redaction import redacted
 from workflows.settings import MailSettings
 from workflows.store.db import WRITE_OPTION
 from workflows.store.models import MailStatus, OutboxEmail
@@ -211,7 +212,8 @@ def _connection(mailer: Mailer) -> AbstractContextManager[Mailer]:
 
 def _failure(email: OutboxEmail, exc: Exception, settings: MailSettings, now: datetime) -> dict[str, Any]:
     """What a failed send writes to its row: failed for good after the last attempt, else due again later."""
-    error = str(exc) or type(exc).__name__
+    # A relay's reply or a driver's text may quote a credential: the row is read by its recipients too.
+    error = redacted(str(exc)) or type(exc).__name__
     if email.attempts >= settings.max_attempts:
         logger.error(
             "e-mail %s to %s failed for good after %d attempts: %s",
