@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import Iterator
@@ -178,6 +179,18 @@ class SteppingClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """No garbage collection during the test: for tests that bound a call's CPU time (time.thread_time).
+    Late in a CI run an xdist worker's heap is large, and a full collection that happened to fall into the
+    timed call cost one test 1.5 s of its thread's CPU (its budget: 1 s; the call alone takes ms)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @pytest.fixture

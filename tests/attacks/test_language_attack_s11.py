@@ -28,6 +28,9 @@ from workflows.money import format_money
 from workflows.store.db import transaction
 from workflows.users import actor_for, get_user
 
+# Tests here bound a call's CPU time: a garbage collection of the whole worker must not land in it.
+pytestmark = pytest.mark.usefixtures("no_gc")
+
 # --- format_money on what may be stored (workflows/money.py) --------------------------------------------
 
 ODD_AMOUNTS: list[Any] = [

@@ -44,6 +44,9 @@ from workflows.mail.templates import render_email
 from workflows.settings import SettingsError, load_settings
 from workflows.store.db import transaction
 
+# Tests here bound a call's CPU time: a garbage collection of the whole worker must not land in it.
+pytestmark = pytest.mark.usefixtures("no_gc")
+
 # Jinja that would print 1337 / QQQ if anything rendered what a person typed as a template.
 JINJA = "{{ 7*191 }}{% for x in range(3) %}Q{% endfor %}"
 SCRIPT = "<script>alert(1)</script>"
